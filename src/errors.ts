@@ -1,0 +1,316 @@
+// The one catalog of Moat's errors: each class has a stable `code`, an HTTP status where one applies, and a message that says what failed and how to fix it.
+
+export interface MoatErrorOptions {
+  /** What the operator should do about it; appended to the message. */
+  fix?: string;
+  cause?: unknown;
+}
+
+export class MoatError extends Error {
+  readonly code: string;
+  /** HTTP status a viewer sees when this error ends a request. */
+  readonly status: number;
+  readonly fix: string | undefined;
+
+  constructor(code: string, status: number, message: string, options: MoatErrorOptions = {}) {
+    super(options.fix ? `${message} Fix: ${options.fix}` : message, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+    this.fix = options.fix;
+  }
+}
+
+// ---------------------------------------------------------------- config
+
+export interface ConfigIssue {
+  /** Where in the file, e.g. `distributions[0].origins[1].url`. */
+  path: string;
+  message: string;
+}
+
+/** The config file (or object) is invalid; every issue names its path. */
+export class ConfigInvalidError extends MoatError {
+  readonly issues: readonly ConfigIssue[];
+  readonly source: string;
+
+  constructor(source: string, issues: readonly ConfigIssue[]) {
+    const lines = issues.map((issue) => `  ${issue.path || "(root)"}: ${issue.message}`);
+    super("config-invalid", 500, `${source} is not a valid Moat config:\n${lines.join("\n")}`);
+    this.issues = issues;
+    this.source = source;
+  }
+}
+
+/** The config file could not be read or parsed as YAML/JSON. */
+export class ConfigUnreadableError extends MoatError {
+  constructor(source: string, detail: string, options: MoatErrorOptions = {}) {
+    super("config-unreadable", 500, `cannot read config ${source}: ${detail}`, options);
+  }
+}
+
+/** A duration such as "5s" or "24h" could not be parsed (no unit, unknown unit, not a number). */
+export class InvalidDurationError extends MoatError {
+  readonly text: string;
+  /** What is wrong, without the text itself: "a unit is needed (ms, s, m, h or d)". */
+  readonly detail: string;
+
+  constructor(text: string, detail: string) {
+    super("config-duration-invalid", 500, `${JSON.stringify(text)} is not a duration: ${detail}`, {
+      fix: 'write a whole or decimal number followed by a unit: ms, s, m, h or d (e.g. "250ms", "5s", "24h", "30d")',
+    });
+    this.text = text;
+    this.detail = detail;
+  }
+}
+
+// ---------------------------------------------------------------- pki
+
+/** There is no CA under the data directory (`<dataDir>/ca`). */
+export class CaNotFoundError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, options: MoatErrorOptions = {}) {
+    super("ca-not-found", 500, `no certificate authority at ${path}.`, {
+      fix: "run `moat ca init` to create one, or point the data directory at an existing CA",
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** `moat ca init` found a CA already there: Moat never overwrites one, since every certificate it issued would stop verifying. */
+export class CaAlreadyExistsError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, options: MoatErrorOptions = {}) {
+    super("ca-exists", 409, `a certificate authority already exists at ${path}; refusing to overwrite it.`, {
+      fix: "use the existing CA (`moat ca show`), or move that directory away first if you really mean to start over",
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** The CA's files are there but unusable: missing, unparsable, or a key that does not match its certificate. Never carries key material. */
+export class CaCorruptError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, detail: string, options: MoatErrorOptions = {}) {
+    super("ca-corrupt", 500, `the certificate authority at ${path} is unusable: ${detail}.`, {
+      fix: "restore the CA directory from a backup; if the CA is lost, move the directory away, run `moat ca init` and redistribute the new bundle",
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** The CA's intermediate has expired (or the clock is wrong): anything it signed now would not verify. */
+export class CaExpiredError extends MoatError {
+  readonly notAfter: Date;
+
+  constructor(notAfter: Date, options: MoatErrorOptions = {}) {
+    super("ca-expired", 500, `the CA's intermediate certificate expired at ${notAfter.toISOString()}; refusing to issue.`, {
+      fix: "check this host's clock; if it is right, create a new intermediate (or a new CA) and redistribute the bundle",
+      ...options,
+    });
+    this.notAfter = notAfter;
+  }
+}
+
+/** A private key file is readable by group or others (or its mode could not be set to 0600). */
+export class KeyFileInsecureError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, mode: number, options: MoatErrorOptions = {}) {
+    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+    super("key-file-insecure", 500, `private key file ${path} has mode ${octal}; it must be 0600.`, {
+      fix: `run \`chmod 600 ${path}\` and check who else could have read it`,
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** A certificate request names something that cannot go into a certificate (bad DNS name, IP, SPIFFE segment, validity). */
+export class CertificateRequestInvalidError extends MoatError {
+  constructor(message: string, options: MoatErrorOptions = {}) {
+    super("cert-request-invalid", 400, message, options);
+  }
+}
+
+/** A PEM that should hold a certificate does not parse as one. */
+export class CertificateUnreadableError extends MoatError {
+  constructor(detail: string, options: MoatErrorOptions = {}) {
+    super("cert-unreadable", 500, `cannot read certificate: ${detail}.`, options);
+  }
+}
+
+// ---------------------------------------------------------------- origin
+// (origin error classes go here)
+
+/** Why the edge could not get a response from an origin: the value of the `Moat-Error` response header. */
+export type OriginFailureCode =
+  | "origin-cert-untrusted"
+  | "origin-cert-expired"
+  | "origin-cert-not-yet-valid"
+  | "origin-name-mismatch"
+  | "origin-rejected-client-cert"
+  | "origin-connect-refused"
+  | "origin-connect-timeout"
+  | "origin-response-timeout"
+  | "origin-dns-failed"
+  | "origin-connection-reset"
+  | "origin-tls-failed"
+  | "origin-bad-response";
+
+/** What the operator learns about an origin: enough to find the right file or setting. */
+export interface OriginFailureContext {
+  distributionId: string;
+  originId: string;
+  url: string;
+  serverName: string;
+  /** Where the CA bundle that verifies the origin comes from (a path, or "Moat's CA bundle (<path>)"). */
+  trustedCa: string;
+  /** The client certificate the edge presents, e.g. "spiffe://moat.internal/distribution/shop/origin/api (serial 0a1b…)", or null. */
+  clientIdentity: string | null;
+  connectTimeoutMs: number;
+  responseTimeoutMs: number;
+}
+
+interface OriginFailureText {
+  status: 502 | 504;
+  /** Said to viewers: the cause without internal names (origin URLs and paths go to the log only). */
+  summary: string;
+  what: (o: OriginFailureContext, detail: string) => string;
+  fix: (o: OriginFailureContext) => string;
+}
+
+const originFailureCatalog: Record<OriginFailureCode, OriginFailureText> = {
+  "origin-cert-untrusted": {
+    status: 502,
+    summary: "the origin's certificate does not chain to the CA the edge trusts for it",
+    what: (o, d) => `the certificate of origin ${o.originId} (${o.url}) does not chain to the trusted CA ${o.trustedCa} (${d})`,
+    fix: (o) => `issue the origin's server certificate from that CA (\`moat ca issue-server --dns ${o.serverName}\`), or point origins[].mtls.trustedCa at the CA that issued it`,
+  },
+  "origin-cert-expired": {
+    status: 502,
+    summary: "the origin's certificate has expired",
+    what: (o, d) => `the certificate of origin ${o.originId} (${o.url}) has expired (${d})`,
+    fix: () => "renew the origin's server certificate, and check the origin host's clock",
+  },
+  "origin-cert-not-yet-valid": {
+    status: 502,
+    summary: "the origin's certificate is not valid yet",
+    what: (o, d) => `the certificate of origin ${o.originId} (${o.url}) is not valid yet (${d})`,
+    fix: () => "check the clocks of the edge and the origin host, or wait until the certificate's notBefore",
+  },
+  "origin-name-mismatch": {
+    status: 502,
+    summary: "the origin's certificate does not name the server the edge expects",
+    what: (o, d) => `the certificate of origin ${o.originId} (${o.url}) does not name ${o.serverName} (${d})`,
+    fix: (o) => `issue the origin a certificate whose SANs include ${o.serverName}, or set origins[].mtls.serverName to a name the certificate covers`,
+  },
+  "origin-rejected-client-cert": {
+    status: 502,
+    summary: "the origin refused the edge's client certificate",
+    what: (o, d) =>
+      o.clientIdentity
+        ? `origin ${o.originId} (${o.url}) refused the edge's client certificate ${o.clientIdentity} (${d})`
+        : `origin ${o.originId} (${o.url}) requires a client certificate and the edge presented none (${d})`,
+    fix: (o) =>
+      o.clientIdentity
+        ? `make the origin trust Moat's CA bundle (\`moat ca bundle\`) and accept distribution ${o.distributionId}`
+        : `set origins[].mtls.clientCertificate to { issuedBy: moat } (or an imported certificate) for origin ${o.originId}`,
+  },
+  "origin-connect-refused": {
+    status: 502,
+    summary: "the origin refused the connection",
+    what: (o, d) => `origin ${o.originId} (${o.url}) refused the TCP connection (${d})`,
+    fix: () => "check that the origin server is running and listening on that host and port",
+  },
+  "origin-connect-timeout": {
+    status: 504,
+    summary: "the origin did not accept a connection in time",
+    what: (o, d) => `origin ${o.originId} (${o.url}) did not complete the TCP and TLS handshake within ${o.connectTimeoutMs} ms (${d})`,
+    fix: () => "check the network path and that the origin speaks TLS on that port, or raise origins[].timeouts.connect",
+  },
+  "origin-response-timeout": {
+    status: 504,
+    summary: "the origin did not answer in time",
+    what: (o, d) => `origin ${o.originId} (${o.url}) did not send response headers within ${o.responseTimeoutMs} ms (${d})`,
+    fix: () => "check the origin application's health, or raise origins[].timeouts.response",
+  },
+  "origin-dns-failed": {
+    status: 502,
+    summary: "the origin's host name did not resolve",
+    what: (o, d) => `the host name of origin ${o.originId} (${o.url}) did not resolve (${d})`,
+    fix: () => "check origins[].url and the edge's DNS resolver",
+  },
+  "origin-connection-reset": {
+    status: 502,
+    summary: "the origin closed the connection before answering",
+    what: (o, d) => `origin ${o.originId} (${o.url}) closed the connection before answering (${d})`,
+    fix: () => "check the origin's logs; if it sits behind a load balancer, check the balancer's idle timeouts",
+  },
+  "origin-tls-failed": {
+    status: 502,
+    summary: "the TLS handshake with the origin failed",
+    what: (o, d) => `the TLS handshake with origin ${o.originId} (${o.url}) failed (${d})`,
+    fix: () => "check that the origin serves TLS 1.2 or 1.3 on that port, and compare its cipher settings with the edge's",
+  },
+  "origin-bad-response": {
+    status: 502,
+    summary: "the origin's response was not valid HTTP",
+    what: (o, d) => `origin ${o.originId} (${o.url}) sent a response that is not valid HTTP (${d})`,
+    fix: () => "check that the URL points at an HTTP server",
+  },
+};
+
+/** The edge could not get a response from an origin; `code` is what the viewer sees in `Moat-Error`. */
+export class OriginFailureError extends MoatError {
+  declare readonly code: OriginFailureCode;
+  readonly originId: string;
+  readonly distributionId: string;
+  readonly summary: string;
+
+  constructor(code: OriginFailureCode, context: OriginFailureContext, detail: string, cause?: unknown) {
+    const text = originFailureCatalog[code];
+    super(code, text.status, `${text.what(context, detail)}.`, { fix: text.fix(context), cause });
+    this.originId = context.originId;
+    this.distributionId = context.distributionId;
+    this.summary = text.summary;
+  }
+}
+
+// ---------------------------------------------------------------- edge
+
+/** A file the config names (certificate, key, CA bundle) cannot be used; names the config path and the file. */
+export class ConfiguredFileError extends MoatError {
+  constructor(configPath: string, file: string, problem: string, options: MoatErrorOptions = {}) {
+    super("configured-file-unusable", 500, `${configPath}: ${file}: ${problem}`, options);
+  }
+}
+
+/** The edge could not bind a port it was configured to listen on. */
+export class ListenError extends MoatError {
+  constructor(what: string, host: string, port: number, cause: unknown) {
+    const code = (cause as { code?: string })?.code;
+    const fix =
+      code === "EADDRINUSE"
+        ? `stop the process using port ${port} (\`ss -ltnp 'sport = :${port}'\`) or change listen in the config`
+        : code === "EACCES"
+          ? `ports below 1024 need privileges: use a higher port, or grant CAP_NET_BIND_SERVICE`
+          : "check listen.host and the port in the config";
+    super("listen-failed", 500, `cannot listen for ${what} on ${host}:${port} (${code ?? String(cause)}).`, { fix, cause });
+  }
+}
+
+// ---------------------------------------------------------------- cli
+
+/** A user error on the command line (bad flag, missing file): printed without a stack, exit code 2. */
+export class CliUsageError extends MoatError {
+  constructor(message: string, options: MoatErrorOptions = {}) {
+    super("cli-usage", 400, message, options);
+  }
+}

@@ -1,0 +1,161 @@
+// The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}: create it once, open and check it.
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError } from "../errors.ts";
+import { createCertificateAuthority, generateCa, type CaMaterial, type GeneratedCa } from "./ca.ts";
+import { splitPemCertificates } from "./describe.ts";
+import { importSigningKey } from "./key-algorithms.ts";
+import { CERT_FILE_MODE, checkKeyFileMode, fsyncDir, KEY_FILE_MODE, PRIVATE_DIR_MODE, writeNewFile } from "./key-files.ts";
+import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
+
+const FILES = {
+  rootCert: "root.pem",
+  rootKey: "root.key",
+  intermediateCert: "intermediate.pem",
+  intermediateKey: "intermediate.key",
+  bundle: "bundle.pem",
+} as const;
+
+type CaFile = keyof typeof FILES;
+type CaFileContents = Record<CaFile, string>;
+
+export function caDirectory(dataDir: string): string {
+  return join(dataDir, "ca");
+}
+
+/** True if `<dataDir>/ca` exists and holds anything at all: init never writes over something it did not make. */
+async function isCaDirInUse(caDir: string): Promise<boolean> {
+  try {
+    return (await readdir(caDir)).length > 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+async function writeCaFiles(dir: string, generated: GeneratedCa): Promise<void> {
+  const { material } = generated;
+  await writeNewFile(join(dir, FILES.rootKey), generated.rootKeyPem, KEY_FILE_MODE);
+  await writeNewFile(join(dir, FILES.intermediateKey), generated.intermediateKeyPem, KEY_FILE_MODE);
+  await writeNewFile(join(dir, FILES.rootCert), material.rootPem, CERT_FILE_MODE);
+  await writeNewFile(join(dir, FILES.intermediateCert), material.intermediatePem, CERT_FILE_MODE);
+  await writeNewFile(join(dir, FILES.bundle), material.bundlePem, CERT_FILE_MODE);
+  await fsyncDir(dir);
+}
+
+/**
+ * Writes the five files into a private staging directory, then renames it to
+ * `ca`: the CA appears whole or not at all, and rename(2) refuses to replace a
+ * non-empty directory, so two concurrent inits cannot both win.
+ */
+async function publishCa(dataDir: string, generated: GeneratedCa): Promise<void> {
+  const caDir = caDirectory(dataDir);
+  const staging = await mkdtemp(join(dataDir, ".ca-staging-")); // mkdtemp creates it 0700
+  try {
+    await writeCaFiles(staging, generated);
+    await rename(staging, caDir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOTEMPTY" || code === "EEXIST") throw new CaAlreadyExistsError(caDir);
+    throw error;
+  }
+  await fsyncDir(dataDir);
+}
+
+export async function initCaFiles(options: {
+  dataDir: string;
+  keyAlgorithm: KeyAlgorithm;
+  name: string;
+  clock: Clock;
+}): Promise<CertificateAuthority> {
+  const caDir = caDirectory(options.dataDir);
+  await mkdir(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  if (await isCaDirInUse(caDir)) throw new CaAlreadyExistsError(caDir);
+  const generated = await generateCa({ keyAlgorithm: options.keyAlgorithm, name: options.name, now: options.clock() });
+  await publishCa(options.dataDir, generated);
+  await checkKeyFileMode(join(caDir, FILES.rootKey));
+  await checkKeyFileMode(join(caDir, FILES.intermediateKey));
+  return createCertificateAuthority(generated.material, options.clock);
+}
+
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/** Reads all five files; none at all is "not found", some missing is "corrupt". */
+async function readCaFiles(caDir: string): Promise<CaFileContents> {
+  const names = Object.keys(FILES) as CaFile[];
+  const contents = await Promise.all(names.map((name) => readOptional(join(caDir, FILES[name]))));
+  const missing = names.filter((_, i) => contents[i] === undefined).map((name) => FILES[name]);
+  if (missing.length === names.length) throw new CaNotFoundError(caDir);
+  if (missing.length > 0) throw new CaCorruptError(caDir, `missing ${missing.join(", ")}`);
+  return Object.fromEntries(names.map((name, i) => [name, contents[i]])) as CaFileContents;
+}
+
+function parseCaCert(caDir: string, file: string, pem: string): X509Certificate {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem);
+  } catch (cause) {
+    throw new CaCorruptError(caDir, `${file} is not a PEM certificate`, { cause });
+  }
+  if (!cert.ca) throw new CaCorruptError(caDir, `${file} is not a CA certificate (basicConstraints CA:false)`);
+  return cert;
+}
+
+// Key parse errors are reported without their cause: nothing derived from a key file goes into an error.
+function checkKeyMatches(caDir: string, file: string, cert: X509Certificate, certFile: string, pem: string): void {
+  let matches: boolean;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(pem));
+  } catch {
+    throw new CaCorruptError(caDir, `${file} is not a PEM private key`);
+  }
+  if (!matches) throw new CaCorruptError(caDir, `${file} does not match ${certFile}`);
+}
+
+function bundleFingerprints(caDir: string, pem: string): string[] {
+  try {
+    return splitPemCertificates(pem).map((cert) => new X509Certificate(cert).fingerprint256);
+  } catch (cause) {
+    throw new CaCorruptError(caDir, `${FILES.bundle} is not a PEM certificate bundle`, { cause });
+  }
+}
+
+/** Parses and cross-checks the files: keys match certificates, the intermediate chains to the root, the bundle holds the root. */
+function parseCaFiles(caDir: string, files: CaFileContents): CaMaterial {
+  const root = parseCaCert(caDir, FILES.rootCert, files.rootCert);
+  const intermediate = parseCaCert(caDir, FILES.intermediateCert, files.intermediateCert);
+  checkKeyMatches(caDir, FILES.rootKey, root, FILES.rootCert, files.rootKey);
+  checkKeyMatches(caDir, FILES.intermediateKey, intermediate, FILES.intermediateCert, files.intermediateKey);
+  if (!intermediate.checkIssued(root) || !intermediate.verify(root.publicKey)) {
+    throw new CaCorruptError(caDir, `${FILES.intermediateCert} is not signed by ${FILES.rootCert}`);
+  }
+  if (!bundleFingerprints(caDir, files.bundle).includes(root.fingerprint256)) {
+    throw new CaCorruptError(caDir, `${FILES.bundle} does not contain ${FILES.rootCert}`);
+  }
+  const signing = importSigningKey(files.intermediateKey);
+  if (!signing) throw new CaCorruptError(caDir, `${FILES.intermediateKey} is not an ECDSA P-256/P-384 or RSA 2048/3072 key`);
+  return {
+    rootPem: files.rootCert,
+    intermediatePem: files.intermediateCert,
+    bundlePem: files.bundle,
+    intermediateKey: signing.key,
+    keyAlgorithm: signing.algorithm,
+  };
+}
+
+export async function openCaFiles(options: { dataDir: string; clock: Clock }): Promise<CertificateAuthority> {
+  const caDir = caDirectory(options.dataDir);
+  const files = await readCaFiles(caDir);
+  await checkKeyFileMode(join(caDir, FILES.rootKey));
+  await checkKeyFileMode(join(caDir, FILES.intermediateKey));
+  return createCertificateAuthority(parseCaFiles(caDir, files), options.clock);
+}

@@ -1,0 +1,143 @@
+// Issued certificates kept under <dataDir>/certs/: reused while fresh and still right, otherwise re-issued and written atomically.
+import { createPrivateKey, X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describeCertificate, formatSan, splitPemCertificates } from "./describe.ts";
+import { joinPem, serverSanNames } from "./issue.ts";
+import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic, writeKeyFileAtomic } from "./key-files.ts";
+import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
+import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
+import type { CertificateAuthority, Clock, IssuedCertificate, IssuedCertificateStore } from "./types.ts";
+
+/** Renew once less than this fraction of a certificate's life is left (cert-manager and SPIRE renew at 2/3 of life too). */
+export const RENEW_WHEN_REMAINING_FRACTION = 1 / 3;
+
+// X.509 times have one-second precision, so a stored lifetime can exceed the requested one by up to a second.
+const LIFETIME_SLACK_MS = 2_000;
+
+/** What a stored certificate must be to be handed out again. */
+interface Expected {
+  /** Formatted SANs (formatSan), compared as a set. */
+  sans: readonly string[];
+  extendedKeyUsage: string;
+  validityMs: number;
+}
+
+/** Where one certificate lives, and how to issue a new one for a given validity window. */
+interface Slot {
+  segments: readonly string[];
+  expected: Expected;
+  issue: (window: { notBefore: Date; notAfter: Date }) => Promise<IssuedCertificate>;
+}
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  return readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return undefined;
+    throw error;
+  });
+}
+
+/**
+ * The stored certificate if it is intact and issued by the CA's current
+ * intermediate, else undefined. Anything unreadable, a key that does not match
+ * (a crash between the two writes), or a key file others can read is not
+ * worth keeping: a fresh certificate with a fresh key replaces it.
+ */
+async function loadStored(dir: string, intermediate: X509Certificate, intermediatePem: string): Promise<IssuedCertificate | undefined> {
+  const [chainPem, keyPem] = await Promise.all([readIfPresent(join(dir, "chain.pem")), readIfPresent(join(dir, "key.pem"))]);
+  if (chainPem === undefined || keyPem === undefined) return undefined;
+  try {
+    await checkKeyFileMode(join(dir, "key.pem"));
+    const certPem = splitPemCertificates(chainPem)[0];
+    if (!certPem) return undefined;
+    const leaf = new X509Certificate(certPem);
+    const isOurs = leaf.checkIssued(intermediate) && leaf.verify(intermediate.publicKey);
+    if (!isOurs || !leaf.checkPrivateKey(createPrivateKey(keyPem))) return undefined;
+    const { serialHex, fingerprint256, notBefore, notAfter, subject, sans } = describeCertificate(certPem);
+    return { certPem, chainPem: joinPem(certPem, intermediatePem), keyPem, serialHex, fingerprint256, notBefore, notAfter, subject, sans };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reuse only what names exactly the requested identity, is valid now, and has more than a third of its life left. */
+function isReusable(stored: IssuedCertificate, expected: Expected, now: Date): boolean {
+  const wanted = [...expected.sans].sort();
+  const actual = [...stored.sans].sort();
+  const hasSameNames = wanted.length === actual.length && wanted.every((san, i) => san === actual[i]);
+  const hasSameUsage = describeCertificate(stored.certPem).extendedKeyUsage.join(",") === expected.extendedKeyUsage;
+  const lifetimeMs = stored.notAfter.getTime() - stored.notBefore.getTime();
+  const remainingMs = stored.notAfter.getTime() - now.getTime();
+  const isValidNow = now.getTime() >= stored.notBefore.getTime() && remainingMs > 0;
+  const isFresh = remainingMs > lifetimeMs * RENEW_WHEN_REMAINING_FRACTION;
+  // A policy that shortened the validity takes effect now, not after the old long-lived certificate runs out.
+  const isWithinPolicy = lifetimeMs <= expected.validityMs + CLOCK_SKEW_BACKDATE_MS + LIFETIME_SLACK_MS;
+  return hasSameNames && hasSameUsage && isValidNow && isFresh && isWithinPolicy;
+}
+
+interface StoreContext {
+  ca: CertificateAuthority;
+  dataDir: string;
+  clock: Clock;
+  intermediate: X509Certificate;
+  /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
+  inFlight: Map<string, Promise<IssuedCertificate>>;
+}
+
+async function obtain(context: StoreContext, slot: Slot): Promise<IssuedCertificate> {
+  const { ca, dataDir, clock } = context;
+  const dir = join(dataDir, "certs", ...slot.segments);
+  const stored = await loadStored(dir, context.intermediate, ca.intermediatePem);
+  const now = clock();
+  if (stored && isReusable(stored, slot.expected, now)) return stored;
+  const notBefore = new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
+  const issued = await slot.issue({ notBefore, notAfter: new Date(now.getTime() + slot.expected.validityMs) });
+  await ensurePrivateDir(dataDir, "certs", ...slot.segments);
+  // Key first: a crash between the writes leaves a key that matches no chain, which loadStored discards.
+  await writeKeyFileAtomic(join(dir, "key.pem"), issued.keyPem);
+  await writeFileAtomic(join(dir, "chain.pem"), issued.chainPem, CERT_FILE_MODE);
+  return issued;
+}
+
+function once(context: StoreContext, slot: Slot): Promise<IssuedCertificate> {
+  // Only identical requests share; a changed request for the same slot gets its own certificate.
+  const key = JSON.stringify([slot.segments, slot.expected]);
+  const running = context.inFlight.get(key);
+  if (running) return running;
+  const promise = obtain(context, slot).finally(() => context.inFlight.delete(key));
+  context.inFlight.set(key, promise);
+  return promise;
+}
+
+function serverSlot(ca: CertificateAuthority, request: Parameters<IssuedCertificateStore["serverCertificate"]>[0]): Slot {
+  const name = checkSegment("certificate name", request.name);
+  const sans = serverSanNames(request).map(formatSan);
+  const validityMs = checkValidityMs(request.validityMs);
+  return {
+    segments: ["server", name],
+    expected: { sans, extendedKeyUsage: "serverAuth", validityMs },
+    issue: (window) => ca.issueServerCertificate({ dnsNames: request.dnsNames, ipAddresses: request.ipAddresses, validityMs, ...window }),
+  };
+}
+
+function originClientSlot(
+  ca: CertificateAuthority,
+  request: Parameters<IssuedCertificateStore["originClientCertificate"]>[0],
+): Slot {
+  const spiffeId = originSpiffeId(request.trustDomain, request.distributionId, request.originId);
+  const validityMs = checkValidityMs(request.validityMs);
+  return {
+    segments: ["origin-client", request.distributionId, request.originId],
+    expected: { sans: [formatSan({ type: "url", value: spiffeId })], extendedKeyUsage: "clientAuth", validityMs },
+    issue: (window) => ca.issueOriginClientCertificate({ ...request, validityMs, ...window }),
+  };
+}
+
+export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; clock: Clock }): IssuedCertificateStore {
+  const context: StoreContext = { ...options, intermediate: new X509Certificate(options.ca.intermediatePem), inFlight: new Map() };
+  return {
+    // async so that a bad request rejects the returned promise rather than throwing at the call.
+    serverCertificate: async (request) => once(context, serverSlot(options.ca, request)),
+    originClientCertificate: async (request) => once(context, originClientSlot(options.ca, request)),
+  };
+}

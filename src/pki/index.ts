@@ -1,0 +1,145 @@
+// Moat's private PKI: a two-tier CA on disk (or in memory for tests), leaf issuance for viewers' servers and origins' clients, and a store that reuses fresh certificates.
+import { createCertificateAuthority, DEFAULT_CA_NAME, generateCa } from "./ca.ts";
+import { initCaFiles, openCaFiles } from "./ca-files.ts";
+import { createCertStore } from "./cert-store.ts";
+import { describeCertificate as describe } from "./describe.ts";
+import { DEFAULT_KEY_ALGORITHM } from "./key-algorithms.ts";
+import { CaAlreadyExistsError, CaNotFoundError } from "../errors.ts";
+import type {
+  CertificateAuthority,
+  CertificateDescription,
+  Clock,
+  IssuedCertificateStore,
+  KeyAlgorithm,
+} from "./types.ts";
+
+export type {
+  CertificateAuthority,
+  CertificateDescription,
+  Clock,
+  IssuedCertificate,
+  IssuedCertificateStore,
+  KeyAlgorithm,
+  OriginClientCertificateRequest,
+  ServerCertificateRequest,
+} from "./types.ts";
+
+/** Every key algorithm Moat issues with (`ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, `rsa-3072`), for a config schema's enum. */
+export { KEY_ALGORITHMS } from "./key-algorithms.ts";
+
+export interface CertificateAuthorityInitOptions {
+  /** Moat's data directory; the CA goes in `<dataDir>/ca/`. */
+  dataDir: string;
+  /** Algorithm of the root, the intermediate and (by default) every leaf. Default `ecdsa-p256`. */
+  keyAlgorithm?: KeyAlgorithm;
+  /** Names the CA: subjects `CN=<name> Root CA, O=<name>` and `CN=<name> Intermediate CA, O=<name>`. Default `Moat`. */
+  name?: string;
+  clock?: Clock;
+}
+
+const systemClock: Clock = () => new Date();
+
+/**
+ * Creates a new CA: `<dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}`,
+ * keys 0600 in a 0700 directory, all five files appearing at once. Never overwrites: throws
+ * CaAlreadyExistsError if `<dataDir>/ca` holds anything.
+ *
+ * @example
+ * const ca = await initCertificateAuthority({ dataDir: "/var/lib/moat" });
+ * await writeFile("moat-ca.pem", ca.bundlePem); // give this to origins
+ */
+export function initCertificateAuthority(options: CertificateAuthorityInitOptions): Promise<CertificateAuthority> {
+  return initCaFiles({
+    dataDir: options.dataDir,
+    keyAlgorithm: options.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM,
+    name: options.name ?? DEFAULT_CA_NAME,
+    clock: options.clock ?? systemClock,
+  });
+}
+
+/**
+ * Opens the CA in `<dataDir>/ca`. Throws CaNotFoundError (fix: `moat ca init`) if there is none,
+ * CaCorruptError if a file is missing, does not parse, or a key does not match its certificate,
+ * KeyFileInsecureError if a key file is readable by others.
+ *
+ * @example
+ * const ca = await openCertificateAuthority({ dataDir: "/var/lib/moat" });
+ * const cert = await ca.issueServerCertificate({ dnsNames: ["shop.example.test"], validityMs: 7 * 86_400_000 });
+ */
+export function openCertificateAuthority(options: { dataDir: string; clock?: Clock }): Promise<CertificateAuthority> {
+  return openCaFiles({ dataDir: options.dataDir, clock: options.clock ?? systemClock });
+}
+
+/**
+ * Opens the CA, creating it first if there is none (what `moat demo` and first start want).
+ *
+ * @example
+ * const { ca, created } = await openOrInitCertificateAuthority({ dataDir: ".moat" });
+ * if (created) log.info("created a new CA; distribute .moat/ca/bundle.pem");
+ */
+export async function openOrInitCertificateAuthority(
+  options: CertificateAuthorityInitOptions,
+): Promise<{ ca: CertificateAuthority; created: boolean }> {
+  try {
+    return { ca: await openCertificateAuthority(options), created: false };
+  } catch (error) {
+    if (!(error instanceof CaNotFoundError)) throw error;
+  }
+  try {
+    return { ca: await initCertificateAuthority(options), created: true };
+  } catch (error) {
+    // Another process created it between our open and our init: use theirs.
+    if (!(error instanceof CaAlreadyExistsError)) throw error;
+    return { ca: await openCertificateAuthority(options), created: false };
+  }
+}
+
+/**
+ * A CA that lives only in memory, for tests: each suite makes its own, so no PEM or key is ever committed.
+ *
+ * @example
+ * const ca = await createEphemeralCertificateAuthority();
+ * const server = await ca.issueServerCertificate({ dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validityMs: 3_600_000 });
+ * tls.createServer({ key: server.keyPem, cert: server.chainPem, ca: ca.bundlePem, requestCert: true });
+ */
+export async function createEphemeralCertificateAuthority(
+  options: { keyAlgorithm?: KeyAlgorithm; name?: string; clock?: Clock } = {},
+): Promise<CertificateAuthority> {
+  const clock = options.clock ?? systemClock;
+  const { material } = await generateCa({
+    keyAlgorithm: options.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM,
+    name: options.name ?? `${DEFAULT_CA_NAME} Ephemeral`,
+    now: clock(),
+  });
+  return createCertificateAuthority(material, clock);
+}
+
+/**
+ * Certificates kept under `<dataDir>/certs/`, reused while issued by this CA's current intermediate,
+ * naming exactly the requested identity, and with more than a third of their life left; otherwise
+ * issued anew and written atomically (key 0600, directories 0700).
+ *
+ * @example
+ * const store = createIssuedCertificateStore({ ca, dataDir: "/var/lib/moat" });
+ * const client = await store.originClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: 86_400_000 });
+ * const viewer = await store.serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example.test"], validityMs: 7 * 86_400_000 });
+ */
+export function createIssuedCertificateStore(options: {
+  ca: CertificateAuthority;
+  dataDir: string;
+  clock?: Clock;
+}): IssuedCertificateStore {
+  return createCertStore({ ca: options.ca, dataDir: options.dataDir, clock: options.clock ?? systemClock });
+}
+
+/**
+ * The log-safe facts of the first certificate in a PEM: serial, SHA-256 fingerprint, names, dates,
+ * usages. Log these, never the PEM or a key. Throws CertificateUnreadableError.
+ *
+ * @example
+ * const { serialHex, fingerprint256, sans, notAfter } = describeCertificate(issued.certPem);
+ * log.info({ serial: serialHex, fingerprint256, sans, notAfter }, "issued origin client certificate");
+ */
+export function describeCertificate(pem: string): CertificateDescription {
+  return describe(pem);
+}

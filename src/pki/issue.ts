@@ -1,0 +1,132 @@
+// Issues leaf certificates under an intermediate: validates the request, makes a fresh key, signs, and packages the result.
+import { X509Certificate } from "node:crypto";
+import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
+import { describeParsed } from "./describe.ts";
+import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
+import { checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
+import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
+import { CLOCK_SKEW_BACKDATE_MS, signCertificate, type Signer } from "./sign.ts";
+import type {
+  IssuedCertificate,
+  KeyAlgorithm,
+  OriginClientCertificateRequest,
+  ServerCertificateRequest,
+} from "./types.ts";
+import { x509 } from "./x509-lib.ts";
+
+/** The intermediate that signs leaves. */
+export interface LeafIssuer {
+  signer: Signer;
+  certPem: string;
+  notAfter: Date;
+}
+
+interface LeafPlan {
+  commonName: string | undefined;
+  keyAlgorithm: KeyAlgorithm;
+  validityMs: number;
+  notBefore: Date | undefined;
+  notAfter: Date | undefined;
+  extensions: (keyAlgorithm: KeyAlgorithm, hasSubject: boolean) => x509.Extension[];
+}
+
+/**
+ * notBefore/notAfter of a leaf. A leaf never outlives its intermediate (the chain
+ * would stop verifying then anyway); clamping makes its notAfter say so, which is
+ * what rotation schedules from.
+ */
+function leafValidity(plan: LeafPlan, now: Date, issuerNotAfter: Date): { notBefore: Date; notAfter: Date } {
+  const validityMs = checkValidityMs(plan.validityMs);
+  if (now.getTime() >= issuerNotAfter.getTime()) throw new CaExpiredError(issuerNotAfter);
+  // The validity counts from the requested start (or now); the backdating is extra, not taken out of it.
+  const notBefore = plan.notBefore ?? new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
+  const wanted = plan.notAfter ?? new Date((plan.notBefore ?? now).getTime() + validityMs);
+  const notAfter = wanted.getTime() > issuerNotAfter.getTime() ? issuerNotAfter : wanted;
+  if (notAfter.getTime() <= notBefore.getTime()) {
+    throw new CertificateRequestInvalidError(
+      `notAfter (${notAfter.toISOString()}) must be later than notBefore (${notBefore.toISOString()})`,
+    );
+  }
+  return { notBefore, notAfter };
+}
+
+/** Concatenates PEM blocks, one newline between each. */
+export function joinPem(...blocks: string[]): string {
+  return blocks.map((block) => (block.endsWith("\n") ? block : `${block}\n`)).join("");
+}
+
+async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise<IssuedCertificate> {
+  const validity = leafValidity(plan, now, issuer.notAfter);
+  const keys = await generateKeyPair(plan.keyAlgorithm);
+  const subject = leafSubject(plan.commonName);
+  const cert = await signCertificate(
+    { subject, publicKey: keys.publicKey, ...validity, extensions: plan.extensions(plan.keyAlgorithm, subject.length > 0) },
+    issuer.signer,
+  );
+  const certPem = cert.toString("pem");
+  const description = describeParsed(new X509Certificate(certPem), cert);
+  return {
+    certPem,
+    chainPem: joinPem(certPem, issuer.certPem),
+    keyPem: exportPrivateKeyPem(keys.privateKey),
+    serialHex: description.serialHex,
+    fingerprint256: description.fingerprint256,
+    notBefore: description.notBefore,
+    notAfter: description.notAfter,
+    subject: description.subject,
+    sans: description.sans,
+  };
+}
+
+/** The SANs of a server request, validated and in canonical spelling (DNS names first). */
+export function serverSanNames(request: Pick<ServerCertificateRequest, "dnsNames" | "ipAddresses">): x509.JsonGeneralNames {
+  const dns = request.dnsNames.map((name) => ({ type: "dns" as const, value: normalizeDnsName(name) }));
+  const ips = (request.ipAddresses ?? []).map((ip) => ({ type: "ip" as const, value: normalizeIpAddress(ip) }));
+  const names = [...dns, ...ips];
+  if (names.length === 0) throw new CertificateRequestInvalidError("a server certificate needs at least one DNS name or IP address");
+  return names;
+}
+
+// async so that a bad request rejects the returned promise rather than throwing at the call.
+export async function issueServerLeaf(
+  issuer: LeafIssuer,
+  request: ServerCertificateRequest,
+  defaultKeyAlgorithm: KeyAlgorithm,
+  now: Date,
+): Promise<IssuedCertificate> {
+  const names = serverSanNames(request);
+  return issueLeaf(
+    issuer,
+    {
+      commonName: names[0]?.value,
+      keyAlgorithm: request.keyAlgorithm ?? defaultKeyAlgorithm,
+      validityMs: request.validityMs,
+      notBefore: request.notBefore,
+      notAfter: request.notAfter,
+      extensions: (keyAlgorithm, hasSubject) => serverLeafExtensions(names, keyAlgorithm, hasSubject),
+    },
+    now,
+  );
+}
+
+export async function issueOriginClientLeaf(
+  issuer: LeafIssuer,
+  request: OriginClientCertificateRequest,
+  keyAlgorithm: KeyAlgorithm,
+  now: Date,
+): Promise<IssuedCertificate> {
+  const spiffeId = originSpiffeId(request.trustDomain, request.distributionId, request.originId);
+  return issueLeaf(
+    issuer,
+    {
+      // For humans reading logs and `openssl x509 -text`; verifiers read the URI SAN only.
+      commonName: `${request.distributionId}/${request.originId}`,
+      keyAlgorithm,
+      validityMs: request.validityMs,
+      notBefore: request.notBefore,
+      notAfter: request.notAfter,
+      extensions: (algorithm, hasSubject) => clientLeafExtensions(spiffeId, algorithm, hasSubject),
+    },
+    now,
+  );
+}

@@ -1,0 +1,88 @@
+// The shapes the pki module hands out: key algorithms, issued certificates, the CA and the certificate store.
+
+export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
+
+/** A certificate Moat issued, with its key: everything a TLS endpoint needs, plus what to log it by. */
+export interface IssuedCertificate {
+  /** The leaf alone. */
+  certPem: string;
+  /** Leaf + intermediate: what a TLS peer presents (`cert` in `tls.createSecureContext`). */
+  chainPem: string;
+  /** PKCS#8 PEM, unencrypted in memory. Never log it. */
+  keyPem: string;
+  /** Lower-case hex, no colons. */
+  serialHex: string;
+  /** SHA-256 fingerprint as Node's `X509Certificate.fingerprint256` formats it (`AB:CD:…`). */
+  fingerprint256: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** One line, RFC 4514 style, e.g. `CN=shop.example.test`. */
+  subject: string;
+  /** As Node prints them: `DNS:shop.example.test`, `IP Address:127.0.0.1`, `URI:spiffe://…`. */
+  sans: readonly string[];
+}
+
+export interface ServerCertificateRequest {
+  dnsNames: readonly string[];
+  ipAddresses?: readonly string[];
+  validityMs: number;
+  /** Overrides the default (now − 1 minute); tests use it to make not-yet-valid certificates. */
+  notBefore?: Date;
+  /** Overrides the default (notBefore + validityMs); tests use it to make expired certificates. */
+  notAfter?: Date;
+  /** Defaults to the CA's own algorithm. */
+  keyAlgorithm?: KeyAlgorithm;
+}
+
+export interface OriginClientCertificateRequest {
+  trustDomain: string;
+  distributionId: string;
+  originId: string;
+  validityMs: number;
+  notBefore?: Date;
+  notAfter?: Date;
+}
+
+export interface CertificateAuthority {
+  readonly rootPem: string;
+  readonly intermediatePem: string;
+  /** What peers should trust: the root(s). */
+  readonly bundlePem: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  /** A TLS server certificate: EKU serverAuth only, DNS and IP SANs. */
+  issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
+  /** An edge's client certificate for one origin: EKU clientAuth only, exactly one URI SAN (the SPIFFE ID), a fresh key. */
+  issueOriginClientCertificate(request: OriginClientCertificateRequest): Promise<IssuedCertificate>;
+}
+
+export interface IssuedCertificateStore {
+  /** The certificate stored as `certs/server/<name>/`, reused while fresh, else issued and written. */
+  serverCertificate(request: {
+    name: string;
+    dnsNames: readonly string[];
+    ipAddresses?: readonly string[];
+    validityMs: number;
+  }): Promise<IssuedCertificate>;
+  /** The certificate stored as `certs/origin-client/<distributionId>/<originId>/`, reused while fresh, else issued and written. */
+  originClientCertificate(request: {
+    trustDomain: string;
+    distributionId: string;
+    originId: string;
+    validityMs: number;
+  }): Promise<IssuedCertificate>;
+}
+
+export interface CertificateDescription {
+  serialHex: string;
+  fingerprint256: string;
+  subject: string;
+  issuer: string;
+  sans: string[];
+  notBefore: Date;
+  notAfter: Date;
+  isCa: boolean;
+  /** `serverAuth`, `clientAuth`, … (the dotted OID for any other purpose); empty when the certificate has no EKU extension. */
+  extendedKeyUsage: string[];
+}
+
+export type Clock = () => Date;

@@ -1,0 +1,119 @@
+// The issued-certificate store: reuses what is fresh and right, re-issues otherwise, and keeps keys private on disk.
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { before, test, type TestContext } from "node:test";
+import { CertificateRequestInvalidError } from "../../src/errors.ts";
+import {
+  createEphemeralCertificateAuthority,
+  createIssuedCertificateStore,
+  type CertificateAuthority,
+} from "../../src/pki/index.ts";
+
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+const viewer = { name: "viewer-shop", dnsNames: ["shop.example.test"], validityMs: 3 * HOUR_MS };
+const identity = { trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: 3 * HOUR_MS };
+
+let ca: CertificateAuthority;
+let otherCa: CertificateAuthority;
+before(async () => {
+  [ca, otherCa] = await Promise.all([createEphemeralCertificateAuthority(), createEphemeralCertificateAuthority()]);
+});
+
+/** A store over a fresh data dir with a clock the test moves. */
+async function setup(t: TestContext, storeCa = ca) {
+  const dataDir = await mkdtemp(join(tmpdir(), "moat-store-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const clock = { now: new Date() };
+  const store = createIssuedCertificateStore({ ca: storeCa, dataDir, clock: () => clock.now });
+  const advance = (ms: number) => (clock.now = new Date(clock.now.getTime() + ms));
+  return { dataDir, store, clock, advance };
+}
+
+const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
+
+test("a fresh server certificate is written privately and reused", async (t) => {
+  const { dataDir, store } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  const second = await store.serverCertificate(viewer);
+  assert.equal(second.serialHex, first.serialHex);
+  assert.equal(second.keyPem, first.keyPem);
+  assert.equal(second.chainPem, first.chainPem);
+  const dir = join(dataDir, "certs", "server", "viewer-shop");
+  assert.deepEqual((await readdir(dir)).sort(), ["chain.pem", "key.pem"]);
+  assert.equal(await modeOf(join(dir, "key.pem")), 0o600);
+  for (const d of ["certs", "certs/server", "certs/server/viewer-shop"]) assert.equal(await modeOf(join(dataDir, d)), 0o700, d);
+  assert.equal(await readFile(join(dir, "key.pem"), "utf8"), first.keyPem);
+});
+
+test("re-issues once less than a third of the life is left", async (t) => {
+  const { store, advance } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  advance(119 * MINUTE_MS); // 61 min of 181 left: more than a third
+  assert.equal((await store.serverCertificate(viewer)).serialHex, first.serialHex);
+  advance(2 * MINUTE_MS); // 59 min left: less than a third
+  const renewed = await store.serverCertificate(viewer);
+  assert.notEqual(renewed.serialHex, first.serialHex);
+  assert.notEqual(renewed.keyPem, first.keyPem);
+});
+
+test("re-issues when the requested names differ", async (t) => {
+  const { store } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  const more = await store.serverCertificate({ ...viewer, dnsNames: ["shop.example.test", "www.shop.example.test"] });
+  assert.notEqual(more.serialHex, first.serialHex);
+  assert.deepEqual(more.sans, ["DNS:shop.example.test", "DNS:www.shop.example.test"]);
+  const fewer = await store.serverCertificate(viewer);
+  assert.notEqual(fewer.serialHex, more.serialHex);
+  assert.equal((await store.serverCertificate({ ...viewer, dnsNames: ["SHOP.example.test"] })).serialHex, fewer.serialHex);
+});
+
+test("re-issues when the CA differs", async (t) => {
+  const { dataDir, store } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  const otherStore = createIssuedCertificateStore({ ca: otherCa, dataDir });
+  const second = await otherStore.serverCertificate(viewer);
+  assert.notEqual(second.serialHex, first.serialHex);
+  assert.equal(new X509Certificate(second.certPem).verify(new X509Certificate(otherCa.intermediatePem).publicKey), true);
+});
+
+test("re-issues when the validity policy was shortened", async (t) => {
+  const { store } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  const shorter = await store.serverCertificate({ ...viewer, validityMs: HOUR_MS });
+  assert.notEqual(shorter.serialHex, first.serialHex);
+});
+
+test("origin client certificates are reused per identity and re-issued when the identity changes", async (t) => {
+  const { dataDir, store } = await setup(t);
+  const first = await store.originClientCertificate(identity);
+  assert.equal((await store.originClientCertificate(identity)).serialHex, first.serialHex);
+  assert.deepEqual(first.sans, ["URI:spiffe://moat.internal/distribution/shop/origin/api"]);
+  const moved = await store.originClientCertificate({ ...identity, trustDomain: "edge.internal" });
+  assert.notEqual(moved.serialHex, first.serialHex);
+  assert.equal(await modeOf(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem")), 0o600);
+});
+
+test("a stored key that does not match its certificate is replaced", async (t) => {
+  const { dataDir, store } = await setup(t);
+  const first = await store.originClientCertificate(identity);
+  const other = await ca.issueOriginClientCertificate(identity);
+  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"), other.keyPem);
+  const second = await store.originClientCertificate(identity);
+  assert.notEqual(second.serialHex, first.serialHex);
+});
+
+test("concurrent requests for one certificate share one issuance", async (t) => {
+  const { store } = await setup(t);
+  const [a, b] = await Promise.all([store.serverCertificate(viewer), store.serverCertificate(viewer)]);
+  assert.equal(a.serialHex, b.serialHex);
+});
+
+test("names that could escape the store directory are refused", async (t) => {
+  const { store } = await setup(t);
+  await assert.rejects(store.serverCertificate({ ...viewer, name: "../ca" }), CertificateRequestInvalidError);
+  await assert.rejects(store.originClientCertificate({ ...identity, originId: ".." }), CertificateRequestInvalidError);
+});
