@@ -1,0 +1,37 @@
+// What a config means when it leaves something out, and the bounds of what it may say.
+
+import type { HttpMethod, KeyAlgorithm, TlsVersion } from "./types.ts";
+
+export const KEY_ALGORITHMS = ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"] as const satisfies readonly KeyAlgorithm[];
+export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const satisfies readonly TlsVersion[];
+/** Canonical order, also the order of BehaviorConfig.allowedMethods. */
+export const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"] as const satisfies readonly HttpMethod[];
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const DEFAULTS = {
+  dataDir: ".moat",
+  dataDirEnv: "MOAT_DATA_DIR",
+  trustDomain: "moat.internal",
+  keyAlgorithm: "ecdsa-p256",
+  clientCertValidityMs: 24 * HOUR,
+  serverCertValidityMs: 30 * DAY,
+  host: "0.0.0.0",
+  httpsPort: 8443,
+  httpPort: 8080,
+  minTlsVersion: "TLSv1.2",
+  connectTimeoutMs: 5 * SECOND,
+  responseTimeoutMs: 30 * SECOND,
+  failoverOn: [500, 502, 503, 504],
+} as const;
+
+export const LIMITS = {
+  // Client certificates are short-lived by design; seconds are allowed so tests can watch rotation.
+  clientCertValidityMs: { min: SECOND, max: 90 * DAY },
+  // CA/Browser Forum Baseline Requirements §6.3.2: at most 398 days for a TLS server certificate.
+  serverCertValidityMs: { min: SECOND, max: 398 * DAY },
+  timeoutMs: { min: 1, max: 10 * MINUTE },
+} as const;

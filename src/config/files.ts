@@ -1,0 +1,61 @@
+// The files a config refers to (imported certificates and keys, CA bundles), and whether each can be read.
+
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { ConfigIssue } from "../errors.ts";
+import { issueAt, type IssuePath } from "./issues.ts";
+import { fieldOf, listOf, stringOf } from "./raw.ts";
+
+export interface FileReference {
+  /** Where the config names the file, e.g. distributions[0].origins[0].mtls.trustedCa. */
+  path: IssuePath;
+  /** Absolute. */
+  file: string;
+}
+
+// Read from the raw document, like references.ts, so that a missing file is reported in the
+// same pass as any other issue; keep in step with the file fields of schema.ts.
+export function referencedFiles(document: unknown, baseDir: string): FileReference[] {
+  const found: FileReference[] = [];
+  const add = (owner: unknown, key: string, path: IssuePath) => {
+    const file = stringOf(owner, key);
+    if (file !== undefined && file !== "") found.push({ path: [...path, key], file: resolve(baseDir, file) });
+  };
+  listOf(document, "distributions").forEach((distribution, index) => {
+    const path = ["distributions", index];
+    const viewerCertificate = fieldOf(distribution, "viewerCertificate");
+    add(viewerCertificate, "cert", [...path, "viewerCertificate"]);
+    add(viewerCertificate, "key", [...path, "viewerCertificate"]);
+    listOf(distribution, "origins").forEach((origin, originIndex) => {
+      const mtlsPath = [...path, "origins", originIndex, "mtls"];
+      const mtls = fieldOf(origin, "mtls");
+      add(fieldOf(mtls, "clientCertificate"), "cert", [...mtlsPath, "clientCertificate"]);
+      add(fieldOf(mtls, "clientCertificate"), "key", [...mtlsPath, "clientCertificate"]);
+      add(mtls, "trustedCa", mtlsPath);
+    });
+  });
+  return found;
+}
+
+/** An issue for each file that does not exist, is not a file, or cannot be read. */
+export async function checkFiles(references: readonly FileReference[]): Promise<ConfigIssue[]> {
+  const problems = await Promise.all(references.map((reference) => fileProblem(reference.file)));
+  return references.flatMap((reference, index) => {
+    const problem = problems[index];
+    return problem ? [issueAt(reference.path, problem)] : [];
+  });
+}
+
+async function fileProblem(file: string): Promise<string | null> {
+  try {
+    if (!(await stat(file)).isFile()) return `not a regular file: ${file}`;
+    await access(file, constants.R_OK);
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return `file not found: ${file}`;
+    if (code === "EACCES" || code === "EPERM") return `file not readable (permission denied): ${file}`;
+    return `cannot read ${file}: ${(error as Error).message}`;
+  }
+}

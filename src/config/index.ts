@@ -1,0 +1,54 @@
+// Moat's config: read a YAML/JSON file, validate it with errors that name their path, and hand out a normalised, deep-frozen snapshot.
+
+import { loadConfigFile as load } from "./load.ts";
+import { parseConfig as parse, type ParseConfigOptions } from "./parse.ts";
+import type { MoatConfig } from "./types.ts";
+
+export type {
+  BehaviorConfig,
+  CertificateSource,
+  DistributionConfig,
+  HttpMethod,
+  KeyAlgorithm,
+  ListenConfig,
+  MoatConfig,
+  OriginConfig,
+  OriginGroupConfig,
+  OriginMtlsConfig,
+  PkiConfig,
+  TlsVersion,
+} from "./types.ts";
+export type { ParseConfigOptions } from "./parse.ts";
+export { parseDuration } from "./duration.ts";
+export { resolveDataDir } from "./data-dir.ts";
+
+/**
+ * Reads, validates and normalises a config file: YAML, or JSON when the name ends in .json.
+ * Relative paths in it resolve against the file's directory, and every file it names
+ * (imported certificates and keys, CA bundles) must exist and be readable.
+ * Throws ConfigUnreadableError (cannot read or parse; names the line and column) or
+ * ConfigInvalidError (lists every issue with its path).
+ *
+ * @example
+ * const config = await loadConfigFile("/etc/moat/moat.yaml");
+ * config.distributions[0]?.origins[0]?.timeouts.connectMs; // 5000 unless the file says otherwise
+ */
+export function loadConfigFile(file: string, env?: NodeJS.ProcessEnv): Promise<MoatConfig> {
+  return load(file, env);
+}
+
+/**
+ * Validates and normalises a document that is already parsed, without touching the
+ * filesystem: relative paths resolve against `options.baseDir` but are not checked.
+ * Throws ConfigInvalidError listing every issue with its path.
+ *
+ * @example
+ * const config = parseConfig(
+ *   { distributions: [{ id: "shop", aliases: ["shop.example.test"], origins: [{ id: "api", url: "https://api.internal:9443" }] }] },
+ *   { source: "demo", baseDir: process.cwd() },
+ * );
+ * config.distributions[0]?.behaviors; // [{ path: "*", target: "api", allowedMethods: [...] }]
+ */
+export function parseConfig(input: unknown, options: ParseConfigOptions): MoatConfig {
+  return parse(input, options);
+}

@@ -1,0 +1,59 @@
+// Reads a config file (YAML, or JSON for .json), validates it and checks that every file it names can be read.
+
+import { readFile } from "node:fs/promises";
+import { dirname, extname, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { ConfigInvalidError, ConfigUnreadableError } from "../errors.ts";
+import { checkFiles, referencedFiles } from "./files.ts";
+import { validateConfig } from "./parse.ts";
+import type { MoatConfig } from "./types.ts";
+
+export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<MoatConfig> {
+  const source = resolve(file);
+  const document = parseText(source, await readText(source));
+  const baseDir = dirname(source);
+  const result = validateConfig(document, { source, baseDir, env });
+  const fileIssues = await checkFiles(referencedFiles(document, baseDir));
+  const issues = [...(result.ok ? [] : result.issues), ...fileIssues];
+  if (!result.ok || issues.length > 0) throw new ConfigInvalidError(source, issues);
+  return result.config;
+}
+
+async function readText(source: string): Promise<string> {
+  try {
+    return await readFile(source, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const detail = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
+    return unreadable(source, detail, { cause: error, fix: "check the path given to --config (relative paths start at the working directory)" });
+  }
+}
+
+// JSON.parse for .json, so a JSON file gets JSON's error messages; YAML for everything else.
+function parseText(source: string, text: string): unknown {
+  if (extname(source).toLowerCase() === ".json") return parseJson(source, text);
+  // uniqueKeys (the default) makes a repeated key an error rather than a silent overwrite.
+  const document = parseDocument(text, { prettyErrors: true });
+  const [error] = document.errors;
+  if (error) {
+    const [start] = error.linePos ?? [];
+    const at = start ? `line ${start.line}, column ${start.col}` : "unknown position";
+    // yaml's message reads "<what> at line L, column C:" then the offending lines; say the position once, first.
+    const message = error.message.replace(/ at line \d+, column \d+:/, ":").trimEnd();
+    return unreadable(source, `invalid YAML at ${at}: ${message}`, { cause: error });
+  }
+  return document.toJS();
+}
+
+function parseJson(source: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    // V8 says "at position N (line L column C)" for most syntax errors; the rest quote the text.
+    return unreadable(source, `invalid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function unreadable(source: string, detail: string, options: { cause: unknown; fix?: string }): never {
+  throw new ConfigUnreadableError(source, detail, options);
+}

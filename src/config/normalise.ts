@@ -1,0 +1,100 @@
+// From a validated document to MoatConfig: defaults filled in, paths made absolute, names lowercased, one shape for every choice.
+
+import { resolve } from "node:path";
+import { resolveDataDir } from "./data-dir.ts";
+import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
+import { parseOriginUrl } from "./origin-url.ts";
+import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
+import type { BehaviorConfig, CertificateSource, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
+
+export interface NormaliseOptions {
+  source: string;
+  /** Absolute; relative paths in the document resolve against it. */
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Assumes a document that passed the schema and the reference rules. */
+export function normaliseConfig(document: ConfigDocument, options: NormaliseOptions): MoatConfig {
+  const pki = document.pki ?? {};
+  return {
+    source: options.source,
+    dataDir: resolveDataDir(document.dataDir, options.env, options.baseDir),
+    pki: {
+      trustDomain: (pki.trustDomain ?? DEFAULTS.trustDomain).toLowerCase(),
+      keyAlgorithm: pki.keyAlgorithm ?? DEFAULTS.keyAlgorithm,
+      clientCertValidityMs: pki.clientCertValidity ?? DEFAULTS.clientCertValidityMs,
+      serverCertValidityMs: pki.serverCertValidity ?? DEFAULTS.serverCertValidityMs,
+    },
+    listen: normaliseListen(document.listen ?? {}),
+    distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
+  };
+}
+
+function normaliseListen(listen: NonNullable<ConfigDocument["listen"]>): ListenConfig {
+  const http = listen.http === undefined ? DEFAULTS.httpPort : listen.http;
+  return {
+    host: listen.host ?? DEFAULTS.host,
+    httpsPort: listen.https ?? DEFAULTS.httpsPort,
+    httpPort: typeof http === "number" ? http : null,
+  };
+}
+
+function normaliseDistribution(distribution: DistributionDocument, baseDir: string): DistributionConfig {
+  const origins = distribution.origins.map((origin) => normaliseOrigin(origin, baseDir));
+  return {
+    id: distribution.id,
+    aliases: distribution.aliases.map((alias) => alias.toLowerCase()),
+    viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
+    tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion, ciphers: distribution.tls?.ciphers ?? null },
+    origins,
+    originGroups: (distribution.originGroups ?? []).map((group) => ({
+      id: group.id,
+      primary: group.members[0] ?? "",
+      secondary: group.members[1] ?? "",
+      failoverOn: group.failoverOn ?? [...DEFAULTS.failoverOn],
+    })),
+    behaviors: normaliseBehaviors(distribution.behaviors, origins),
+  };
+}
+
+function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig {
+  const parsed = parseOriginUrl(origin.url);
+  if (!parsed.ok) throw new Error(`bug: origin URL ${origin.url} passed the schema but not parseOriginUrl`);
+  const clientCertificate = origin.mtls?.clientCertificate ?? { issuedBy: "moat" };
+  return {
+    id: origin.id,
+    url: parsed.url.origin,
+    basePath: parsed.url.basePath,
+    hostname: parsed.url.hostname,
+    port: parsed.url.port,
+    mtls: {
+      clientCertificate: clientCertificate === "none" ? { kind: "none" } : normaliseCertificate(clientCertificate, baseDir),
+      trustedCaFile: origin.mtls?.trustedCa === undefined ? null : resolve(baseDir, origin.mtls.trustedCa),
+      serverName: origin.mtls?.serverName?.toLowerCase() ?? null,
+    },
+    timeouts: {
+      connectMs: origin.timeouts?.connect ?? DEFAULTS.connectTimeoutMs,
+      responseMs: origin.timeouts?.response ?? DEFAULTS.responseTimeoutMs,
+    },
+  };
+}
+
+function normaliseCertificate(source: CertificateSourceDocument, baseDir: string): CertificateSource {
+  if (source.cert === undefined || source.key === undefined) return { kind: "issued" };
+  return { kind: "imported", certFile: resolve(baseDir, source.cert), keyFile: resolve(baseDir, source.key) };
+}
+
+// CloudFront evaluates behaviors in the order listed, and the default last whatever its place
+// in the list; moving it last here lets the edge take the first match.
+function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origins: readonly OriginConfig[]): BehaviorConfig[] {
+  if (behaviors === undefined) {
+    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS] }];
+  }
+  const normalised = behaviors.map((behavior) => ({
+    path: behavior.path,
+    target: behavior.target,
+    allowedMethods: HTTP_METHODS.filter((method) => (behavior.allowedMethods ?? HTTP_METHODS).includes(method)),
+  }));
+  return [...normalised.filter((behavior) => behavior.path !== "*"), ...normalised.filter((behavior) => behavior.path === "*")];
+}

@@ -1,0 +1,48 @@
+// Validates a parsed document (schema, then cross-references), normalises it and freezes the result.
+
+import { resolve } from "node:path";
+import { ConfigInvalidError, type ConfigIssue } from "../errors.ts";
+import { configErrorMap, toConfigIssues } from "./issues.ts";
+import { normaliseConfig } from "./normalise.ts";
+import { checkReferences } from "./references.ts";
+import { configSchema } from "./schema.ts";
+import type { MoatConfig } from "./types.ts";
+
+export interface ParseConfigOptions {
+  /** The file path or a label, used in messages and kept as MoatConfig.source. */
+  source: string;
+  /** Relative paths in the document (dataDir, certificates, CA bundles) resolve against it. */
+  baseDir: string;
+  /** Defaults to process.env; config is the only part of Moat that reads it. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type ValidationResult = { ok: true; config: MoatConfig } | { ok: false; issues: ConfigIssue[] };
+
+/** Every issue of the document at once, or the normalised, deep-frozen config. */
+export function validateConfig(document: unknown, options: ParseConfigOptions): ValidationResult {
+  const parsed = configSchema.safeParse(document, { error: configErrorMap });
+  const issues = [...(parsed.success ? [] : toConfigIssues(parsed.error.issues)), ...checkReferences(document)];
+  if (!parsed.success || issues.length > 0) return { ok: false, issues };
+  const config = normaliseConfig(parsed.data, {
+    source: options.source,
+    baseDir: resolve(options.baseDir),
+    env: options.env ?? process.env,
+  });
+  return { ok: true, config: deepFreeze(config) };
+}
+
+export function parseConfig(document: unknown, options: ParseConfigOptions): MoatConfig {
+  const result = validateConfig(document, options);
+  if (!result.ok) throw new ConfigInvalidError(options.source, result.issues);
+  return result.config;
+}
+
+// A snapshot is shared by every request in flight; freezing it makes an accidental write throw (in strict mode) rather than leak into them.
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,107 @@
+// The shape of a Moat config file, as users write it (YAML or JSON). Cross-references are checked in references.ts, defaults applied in normalise.ts.
+
+import { z } from "zod";
+import { closedObject } from "./closed-object.ts";
+import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
+import * as field from "./fields.ts";
+
+const CERTIFICATE_FORMS = "{ issuedBy: moat } or an imported { cert, key }";
+
+/** `{ issuedBy: moat }` (Moat's CA issues and rotates it) or `{ cert, key }` (imported PEM files). */
+const certificateSource = closedObject({
+  issuedBy: z.literal("moat").optional(),
+  cert: field.filePath.optional(),
+  key: field.filePath.optional(),
+}).superRefine((source, ctx) => {
+  const isImported = source.cert !== undefined || source.key !== undefined;
+  if (source.issuedBy !== undefined && isImported) {
+    ctx.addIssue({ code: "custom", message: `must be ${CERTIFICATE_FORMS}, not both`, input: source });
+  } else if (!isImported && source.issuedBy === undefined) {
+    ctx.addIssue({ code: "custom", message: `must be ${CERTIFICATE_FORMS}`, input: source });
+  } else if (isImported && source.cert === undefined) {
+    ctx.addIssue({ code: "custom", path: ["cert"], message: "required with key (the certificate chain, PEM)", input: source });
+  } else if (isImported && source.key === undefined) {
+    ctx.addIssue({ code: "custom", path: ["key"], message: "required with cert (the private key, PEM)", input: source });
+  }
+});
+
+export type CertificateSourceDocument = z.output<typeof certificateSource>;
+
+const pki = closedObject({
+  trustDomain: field.trustDomain.optional(),
+  keyAlgorithm: z.enum(KEY_ALGORITHMS).optional(),
+  clientCertValidity: field.duration(LIMITS.clientCertValidityMs).optional(),
+  serverCertValidity: field.duration(LIMITS.serverCertValidityMs).optional(),
+});
+
+const listen = closedObject({
+  host: field.listenHost.optional(),
+  https: field.port.optional(),
+  http: field.optionalPort.optional(),
+});
+
+const tls = closedObject({
+  minVersion: z.enum(TLS_VERSIONS).optional(),
+  ciphers: field.ciphers.optional(),
+});
+
+const originMtls = closedObject({
+  clientCertificate: z
+    .union([z.literal("none"), certificateSource], {
+      error: () => `must be none (the origin takes no client certificate), ${CERTIFICATE_FORMS}`,
+    })
+    .optional(),
+  trustedCa: field.filePath.optional(),
+  serverName: field.serverName.optional(),
+});
+
+const origin = closedObject({
+  id: field.id,
+  url: field.originUrl,
+  mtls: originMtls.optional(),
+  timeouts: closedObject({
+    connect: field.duration(LIMITS.timeoutMs).optional(),
+    response: field.duration(LIMITS.timeoutMs).optional(),
+  }).optional(),
+});
+
+const originGroup = closedObject({
+  id: field.id,
+  members: field.uniqueList(z.string().min(1)).length(2, {
+    error: (issue) => `must list exactly 2 origins, primary then secondary (got ${Array.isArray(issue.input) ? issue.input.length : 0})`,
+  }),
+  failoverOn: field.uniqueList(field.statusCode).optional(),
+});
+
+const behavior = closedObject({
+  path: field.checkedString((path) => (path === "*" || path.startsWith("/") ? null : 'must be "*" or start with "/"')),
+  target: z.string().min(1),
+  allowedMethods: field
+    .uniqueList(z.enum(HTTP_METHODS))
+    .refine((methods) => methods.includes("GET") && methods.includes("HEAD"), {
+      error: "must include GET and HEAD, which every behavior serves",
+    })
+    .optional(),
+});
+
+const distribution = closedObject({
+  id: field.id,
+  aliases: z.array(field.alias).min(1),
+  viewerCertificate: certificateSource.optional(),
+  tls: tls.optional(),
+  origins: z.array(origin).min(1),
+  originGroups: z.array(originGroup).optional(),
+  behaviors: z.array(behavior).optional(),
+});
+
+/** The whole document. Later issues add keys here (caching, viewer mTLS, trust stores, admin port). */
+export const configSchema = closedObject({
+  dataDir: field.filePath.optional(),
+  pki: pki.optional(),
+  listen: listen.optional(),
+  distributions: z.array(distribution).min(1),
+});
+
+export type ConfigDocument = z.output<typeof configSchema>;
+export type DistributionDocument = ConfigDocument["distributions"][number];
+export type OriginDocument = DistributionDocument["origins"][number];

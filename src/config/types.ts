@@ -1,0 +1,82 @@
+// The normalised, deep-frozen config that every other part of Moat reads.
+
+export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
+export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE";
+
+/** Where a certificate comes from: issued and rotated by Moat's CA, or imported from files (absolute paths). */
+export type CertificateSource =
+  | { readonly kind: "issued" }
+  | { readonly kind: "imported"; readonly certFile: string; readonly keyFile: string };
+
+export interface MoatConfig {
+  /** The config file's absolute path, or a label for a config built in code. */
+  readonly source: string;
+  /** Absolute. */
+  readonly dataDir: string;
+  readonly pki: PkiConfig;
+  readonly listen: ListenConfig;
+  readonly distributions: readonly DistributionConfig[];
+}
+
+export interface PkiConfig {
+  readonly trustDomain: string;
+  readonly keyAlgorithm: KeyAlgorithm;
+  readonly clientCertValidityMs: number;
+  readonly serverCertValidityMs: number;
+}
+
+export interface ListenConfig {
+  readonly host: string;
+  readonly httpsPort: number;
+  /** null when the plain-HTTP redirect port is off. */
+  readonly httpPort: number | null;
+}
+
+export interface DistributionConfig {
+  readonly id: string;
+  /** Lowercased. */
+  readonly aliases: readonly string[];
+  readonly viewerCertificate: CertificateSource;
+  readonly tls: { readonly minVersion: TlsVersion; readonly ciphers: string | null };
+  readonly origins: readonly OriginConfig[];
+  readonly originGroups: readonly OriginGroupConfig[];
+  /** In order of precedence, the default ("*") last; includes the implicit default when one was implied. */
+  readonly behaviors: readonly BehaviorConfig[];
+}
+
+export interface OriginConfig {
+  readonly id: string;
+  /** "https://host:port", always with the port. */
+  readonly url: string;
+  /** "" or "/optional/base/path", without a trailing slash. */
+  readonly basePath: string;
+  /** Lowercased; an IPv6 address without brackets. */
+  readonly hostname: string;
+  readonly port: number;
+  readonly mtls: OriginMtlsConfig;
+  readonly timeouts: { readonly connectMs: number; readonly responseMs: number };
+}
+
+export interface OriginMtlsConfig {
+  readonly clientCertificate: CertificateSource | { readonly kind: "none" };
+  /** null: verify the origin against Moat's own CA bundle. */
+  readonly trustedCaFile: string | null;
+  /** null: the URL's hostname. */
+  readonly serverName: string | null;
+}
+
+export interface OriginGroupConfig {
+  readonly id: string;
+  readonly primary: string;
+  readonly secondary: string;
+  readonly failoverOn: readonly number[];
+}
+
+export interface BehaviorConfig {
+  readonly path: string;
+  /** An origin or origin group id of the same distribution. */
+  readonly target: string;
+  /** In the canonical order GET HEAD OPTIONS PUT POST PATCH DELETE. */
+  readonly allowedMethods: readonly HttpMethod[];
+}

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { loadConfigFile } from "../../src/config/index.ts";
+import { ConfigInvalidError, ConfigUnreadableError } from "../../src/errors.ts";
+import { assertIssue, SKETCH_YAML } from "./fixture.ts";
+
+const MINIMAL_YAML = `
+distributions:
+  - id: shop
+    aliases: [shop.example.test]
+    origins: [{ id: api, url: "https://api.internal" }]
+`;
+
+let dir = "";
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "moat-config-"));
+});
+
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Writes `files` (name → text) into a fresh subdirectory and returns its path. */
+async function writeFiles(files: Record<string, string>): Promise<string> {
+  const sub = await mkdtemp(join(dir, "case-"));
+  for (const [name, text] of Object.entries(files)) await writeFile(join(sub, name), text);
+  return sub;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  return assert.fail("expected a rejection");
+}
+
+async function invalidIssues(file: string) {
+  const error = await rejection(loadConfigFile(file, {}));
+  assert.ok(error instanceof ConfigInvalidError, String(error));
+  assert.equal(error.source, file);
+  return error.issues;
+}
+
+describe("loadConfigFile: valid files", () => {
+  it("loads the sketch, resolving paths against the file's directory", async () => {
+    const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key", "origin-ca.pem": "ca" });
+    const config = await loadConfigFile(join(sub, "moat.yaml"), {});
+    assert.equal(config.source, join(sub, "moat.yaml"));
+    assert.equal(config.dataDir, join(sub, "state"));
+    const [shop] = config.distributions;
+    assert.deepEqual(shop?.viewerCertificate, { kind: "imported", certFile: join(sub, "shop.pem"), keyFile: join(sub, "shop.key") });
+    assert.equal(shop?.origins[0]?.mtls.trustedCaFile, join(sub, "origin-ca.pem"));
+    assert.equal(config.listen.httpPort, null);
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(shop?.origins[0]?.mtls));
+  });
+
+  it("loads JSON with JSON.parse and uses the env it is given", async () => {
+    const document = { distributions: [{ id: "shop", aliases: ["shop.example.test"], origins: [{ id: "api", url: "https://api.internal" }] }] };
+    const sub = await writeFiles({ "moat.json": JSON.stringify(document) });
+    const config = await loadConfigFile(join(sub, "moat.json"), { MOAT_DATA_DIR: "/srv/moat" });
+    assert.equal(config.dataDir, "/srv/moat");
+    assert.equal(config.distributions[0]?.origins[0]?.url, "https://api.internal:443");
+  });
+});
+
+describe("loadConfigFile: unreadable files", () => {
+  it("names a missing config file", async () => {
+    const error = await rejection(loadConfigFile(join(dir, "nope.yaml"), {}));
+    assert.ok(error instanceof ConfigUnreadableError);
+    assert.equal(error.code, "config-unreadable");
+    assert.match(error.message, /nope\.yaml: file not found/);
+  });
+
+  it("refuses a directory", async () => {
+    const sub = await writeFiles({});
+    const error = await rejection(loadConfigFile(sub, {}));
+    assert.ok(error instanceof ConfigUnreadableError);
+    assert.match(error.message, /is a directory/);
+  });
+
+  it("names the line and column of a YAML syntax error", async () => {
+    const sub = await writeFiles({ "moat.yaml": "distributions:\n  - id: shop\n    aliases: [shop.example.test\n    origins: []\n" });
+    const error = await rejection(loadConfigFile(join(sub, "moat.yaml"), {}));
+    assert.ok(error instanceof ConfigUnreadableError);
+    assert.match(error.message, /invalid YAML at line \d+, column \d+/);
+    assert.match(error.message, /line 4/);
+  });
+
+  it("refuses a repeated YAML key rather than keeping the last", async () => {
+    const sub = await writeFiles({ "moat.yaml": "dataDir: a\ndataDir: b\n" });
+    const error = await rejection(loadConfigFile(join(sub, "moat.yaml"), {}));
+    assert.ok(error instanceof ConfigUnreadableError);
+    assert.match(error.message, /line 2, column 1: Map keys must be unique/);
+  });
+
+  it("gives JSON's own line and column for a JSON syntax error", async () => {
+    const sub = await writeFiles({ "moat.json": '{\n  "dataDir": "a"\n  "distributions": []\n}' });
+    const error = await rejection(loadConfigFile(join(sub, "moat.json"), {}));
+    assert.ok(error instanceof ConfigUnreadableError);
+    assert.match(error.message, /invalid JSON: .*line 3 column 3/);
+  });
+
+  it("reports an empty file as an invalid config", async () => {
+    const sub = await writeFiles({ "moat.yaml": "" });
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assertIssue(issues, "", "must be a mapping");
+  });
+});
+
+describe("loadConfigFile: referenced files", () => {
+  it("names the config path and the absolute file of a missing file", async () => {
+    const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key" });
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assert.equal(issues.length, 1);
+    assertIssue(issues, "distributions[0].origins[0].mtls.trustedCa", `file not found: ${join(sub, "origin-ca.pem")}`);
+  });
+
+  it("checks imported viewer and client certificates and keys", async () => {
+    const yaml = `${MINIMAL_YAML.replace('origins: [{ id: api, url: "https://api.internal" }]', `viewerCertificate: { cert: v.pem, key: v.key }
+    origins:
+      - id: api
+        url: https://api.internal
+        mtls: { clientCertificate: { cert: certs/c.pem, key: /nonexistent/c.key } }`)}`;
+    const sub = await writeFiles({ "moat.yaml": yaml, "v.pem": "cert" });
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assert.equal(issues.length, 3, JSON.stringify(issues));
+    assertIssue(issues, "distributions[0].viewerCertificate.key", `file not found: ${join(sub, "v.key")}`);
+    assertIssue(issues, "distributions[0].origins[0].mtls.clientCertificate.cert", join(sub, "certs", "c.pem"));
+    assertIssue(issues, "distributions[0].origins[0].mtls.clientCertificate.key", "file not found: /nonexistent/c.key");
+  });
+
+  it("refuses a directory where a file is expected", async () => {
+    const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key" });
+    await mkdir(join(sub, "origin-ca.pem"));
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assertIssue(issues, "distributions[0].origins[0].mtls.trustedCa", "not a regular file");
+  });
+
+  it("refuses a file it may not read", { skip: process.getuid?.() === 0 && "root reads every file" }, async () => {
+    const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key", "origin-ca.pem": "ca" });
+    await chmod(join(sub, "shop.key"), 0o000);
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assertIssue(issues, "distributions[0].viewerCertificate.key", "permission denied");
+  });
+
+  it("reports missing files together with every other issue", async () => {
+    const broken = SKETCH_YAML.replace("url: https://api-dr.internal", "url: http://api-dr.internal");
+    const sub = await writeFiles({ "moat.yaml": broken });
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assert.equal(issues.length, 4, JSON.stringify(issues));
+    assertIssue(issues, "distributions[0].origins[1].url", "https://");
+    assertIssue(issues, "distributions[0].viewerCertificate.cert", "file not found");
+    assertIssue(issues, "distributions[0].viewerCertificate.key", "file not found");
+    assertIssue(issues, "distributions[0].origins[0].mtls.trustedCa", "file not found");
+  });
+});
