@@ -1,4 +1,4 @@
-// @peculiar/x509, loaded after the Reflect shim it needs; every pki file imports x509 from here, never directly.
-import "./reflect-metadata-shim.ts";
+// @peculiar/x509, loaded after the Reflect metadata polyfill its DI container (tsyringe) needs at import time; every pki file imports x509 from here.
+import "reflect-metadata";
 
 export * as x509 from "@peculiar/x509";
