@@ -62,11 +62,12 @@ export const ciphers = checkedString((value) => {
   }
 });
 
-export const port = z.int().min(1).max(65535);
+// 0 asks the OS for a free port (tests, sidecars that report their port): the edge logs the one it got.
+export const port = z.int().min(0).max(65535);
 
 /** A port, or off (also false or null) to disable it. */
 export const optionalPort = z.union([port, z.literal(["off", false]), z.null()], {
-  error: (issue) => `must be a port number from 1 to 65535, or off (got ${describeValue(issue.input)})`,
+  error: (issue) => `must be a port number from 0 to 65535, or off (got ${describeValue(issue.input)})`,
 });
 
 export const statusCode = z.int().superRefine((code, ctx) => {

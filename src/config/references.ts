@@ -36,7 +36,8 @@ export function checkReferences(document: unknown): ConfigIssue[] {
 function checkListenPorts(listen: unknown): ConfigIssue[] {
   const https = fieldOf(listen, "https") ?? DEFAULTS.httpsPort;
   const http = fieldOf(listen, "http") === undefined ? DEFAULTS.httpPort : fieldOf(listen, "http");
-  if (typeof http !== "number" || http !== https) return [];
+  // Two port-0 listeners get two different free ports.
+  if (typeof http !== "number" || http !== https || http === 0) return [];
   return [issueAt(["listen", "http"], `must differ from listen.https (both are ${http})`)];
 }
 

@@ -53,7 +53,7 @@ describe("config errors: pki", () => {
 describe("config errors: listen", () => {
   runCases(minimal, [
     ["host must be an address or hostname", (d) => (d.listen = { host: "0.0.0.0:80" }), "listen.host", "IP address or a hostname"],
-    ["https port at least 1", (d) => (d.listen = { https: 0 }), "listen.https", "at least 1"],
+    ["https port at least 0", (d) => (d.listen = { https: -1 }), "listen.https", "at least 0"],
     ["https port at most 65535", (d) => (d.listen = { https: 65536 }), "listen.https", "at most 65535"],
     ["https port must be an integer", (d) => (d.listen = { https: 8443.5 }), "listen.https", "integer"],
     ["https port must not be a string", (d) => (d.listen = { https: "8443" }), "listen.https", "must be a number", '"8443"'],
@@ -220,7 +220,7 @@ describe("config errors: several at once", () => {
   it("reports every issue in one error, shape and references together", () => {
     const document = sketch();
     document.pki.clientCertValidity = "5";
-    document.listen.https = 0;
+    document.listen.https = 70000;
     document.distributions[0].origins[1].url = "http://x";
     document.distributions[0].orgins = [];
     document.distributions[0].behaviors[1].target = "nowhere";
@@ -235,7 +235,7 @@ describe("config errors: several at once", () => {
     assert.equal(caught.source, "moat.yaml");
     assert.equal(caught.issues.length, 6);
     assertIssue(caught.issues, "pki.clientCertValidity", "unit is needed");
-    assertIssue(caught.issues, "listen.https", "at least 1");
+    assertIssue(caught.issues, "listen.https", "at most 65535");
     assertIssue(caught.issues, "distributions[0].origins[1].url", "https://", '"http://x"');
     assertIssue(caught.issues, "distributions[0].orgins", 'did you mean "origins"');
     assertIssue(caught.issues, "distributions[0].behaviors[1].target", '"nowhere"');

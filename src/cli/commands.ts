@@ -1,0 +1,84 @@
+// The list of `moat` subcommands; each lives in its own file and is loaded only when run.
+
+export interface CliCommand {
+  name: string;
+  summary: string;
+  help: string;
+  /** Runs the command with the arguments after its name; resolves to the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+export const commands: readonly CliCommand[] = [
+  {
+    name: "start",
+    summary: "run an edge from a config file",
+    help: `moat start --config FILE [--log-level info]
+
+Runs the edge the config describes. SIGHUP or a change of the file reloads it
+(a bad file is refused and the running config stays); SIGTERM drains and exits.
+
+Example:
+  moat start --config ./moat.yaml`,
+    run: async (args) => (await import("./start-command.ts")).runStart(args),
+  },
+  {
+    name: "demo",
+    summary: "run the demo: a CA, an mTLS origin and an edge in front of it (npm start)",
+    help: `moat demo [--data-dir DIR]
+
+Creates the data directory and a CA if there are none, starts a demo origin on
+https://localhost:9443 that only accepts the demo distribution's client
+certificate, and the edge on https://localhost:8443 (HTTP on 8080) in front of it.
+
+Example:
+  MOAT_DATA_DIR=/tmp/moat-demo moat demo`,
+    run: async (args) => (await import("./demo-command.ts")).runDemo(args),
+  },
+  {
+    name: "config check",
+    summary: "validate a config file and print what is wrong",
+    help: `moat config check FILE
+
+Exits 0 if FILE is a valid config; otherwise lists every problem with its path.
+
+Example:
+  moat config check ./moat.yaml`,
+    run: async (args) => (await import("./config-command.ts")).runConfigCheck(args),
+  },
+  {
+    name: "ca init",
+    summary: "create Moat's private CA (root + intermediate) in the data directory",
+    help: `moat ca init [--data-dir DIR] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
+
+Creates <data dir>/ca with a root and an intermediate CA. Private keys are
+written with mode 0600. Refuses to overwrite an existing CA.
+
+Example:
+  moat ca init --data-dir /var/lib/moat --key-algorithm rsa-3072`,
+    run: async (args) => (await import("./ca-command.ts")).runCaInit(args),
+  },
+  {
+    name: "ca issue-server",
+    summary: "issue a server certificate for an origin host from Moat's CA",
+    help: `moat ca issue-server --dns NAME [--dns NAME…] [--ip ADDRESS…] --out DIR [--validity 90d] [--data-dir DIR]
+
+Writes DIR/<first name>.pem (certificate + intermediate), DIR/<first name>.key
+(mode 0600) and DIR/ca-bundle.pem. The edge verifies origins against Moat's
+bundle by default, so an origin with this certificate needs no trustedCa.
+
+Example:
+  moat ca issue-server --dns api.internal --out /etc/api/tls`,
+    run: async (args) => (await import("./ca-command.ts")).runCaIssueServer(args),
+  },
+  {
+    name: "ca bundle",
+    summary: "print the CA bundle that origins and viewers should trust",
+    help: `moat ca bundle [--data-dir DIR]
+
+Prints the PEM bundle of Moat's root CA(s).
+
+Example:
+  moat ca bundle > /etc/api/moat-ca.pem`,
+    run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
+  },
+];

@@ -1,0 +1,45 @@
+// The `moat` command: parses the subcommand, runs it, and turns user errors into clean messages.
+import { MoatError, CliUsageError } from "../errors.ts";
+import { commands } from "./commands.ts";
+
+const usage = `moat — a self-hosted CDN edge with end-to-end mutual TLS
+
+Usage: moat <command> [options]
+
+Commands:
+${commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
+
+Run \`moat <command> --help\` for a command's options and an example.`;
+
+async function main(argv: string[]): Promise<number> {
+  const wantsHelp = argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help";
+  if (wantsHelp) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  // Two-word commands ("ca init") are matched before one-word ones.
+  const command = commands.find((c) => c.name === argv.slice(0, 2).join(" ")) ?? commands.find((c) => c.name === argv[0]);
+  if (!command) throw new CliUsageError(`unknown command "${argv.slice(0, 2).join(" ")}".`, { fix: "run `moat --help` for the list of commands" });
+  const rest = argv.slice(command.name.split(" ").length);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.help}\n`);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof MoatError) {
+      // A user's mistake or an environment problem: the message says what and how to fix; no stack.
+      process.stderr.write(`moat: ${error.message}\n`);
+      process.exitCode = error instanceof CliUsageError ? 2 : 1;
+      return;
+    }
+    process.stderr.write(`moat: internal error (a bug; please report it with this trace):\n${(error as Error)?.stack ?? error}\n`);
+    process.exitCode = 70;
+  },
+);

@@ -1,0 +1,66 @@
+// Keeps a running edge in step with its config file (SIGHUP, file changes) and drains it on SIGTERM/SIGINT.
+import { watch } from "node:fs";
+import { basename, dirname } from "node:path";
+import { loadConfigFile } from "../config/index.ts";
+import type { RunningEdge } from "../edge/index.ts";
+import type { Logger } from "../observe/index.ts";
+
+const drainLimitMs = 30_000;
+
+/**
+ * Resolves once the edge has stopped after a signal.
+ * @example
+ * await serveEdge({ edge, configFile: "./moat.yaml", log, onStopped: () => origin.close() });
+ */
+export function serveEdge(options: { edge: RunningEdge; configFile: string; log: Logger; onStopping?: () => Promise<void> }): Promise<void> {
+  const { edge, configFile, log } = options;
+  let reloading = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const config = await loadConfigFile(configFile);
+        const snapshot = await edge.apply(config);
+        log.info({ why, snapshot: snapshot.generation, file: configFile }, "config reloaded");
+      } catch (error) {
+        // The running snapshot stays: a bad edit never takes the edge down.
+        log.error({ why, file: configFile, error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "config reload refused; keeping the running config");
+      }
+    });
+  };
+
+  let debounce: NodeJS.Timeout | undefined;
+  // Editors often replace the file (write + rename), so the directory is watched, not the inode.
+  const watcher = watch(dirname(configFile), (_event, name) => {
+    if (name !== basename(configFile)) return;
+    clearTimeout(debounce);
+    debounce = setTimeout(() => reload("file changed"), 150);
+  });
+  const onHup = () => reload("SIGHUP");
+  process.on("SIGHUP", onHup);
+
+  return new Promise((resolve) => {
+    let isStopping = false;
+    const stop = (signal: string) => {
+      if (isStopping) {
+        log.warn({ signal }, "second signal: exiting without waiting for requests in flight");
+        process.exit(1);
+      }
+      isStopping = true;
+      log.info({ signal, inFlight: "draining" }, "stopping: no new connections; requests in flight finish");
+      watcher.close();
+      clearTimeout(debounce);
+      process.off("SIGHUP", onHup);
+      const limit = setTimeout(() => {
+        log.warn({ limitMs: drainLimitMs }, "drain limit reached: exiting with requests still in flight");
+        process.exit(1);
+      }, drainLimitMs);
+      limit.unref();
+      Promise.all([edge.stop(), options.onStopping?.()]).then(() => {
+        clearTimeout(limit);
+        resolve();
+      });
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}

@@ -1,0 +1,22 @@
+// `moat start --config FILE`: runs an edge from a config file until SIGTERM.
+import { resolve } from "node:path";
+import { loadConfigFile } from "../config/index.ts";
+import { runEdge } from "../edge/index.ts";
+import { CliUsageError } from "../errors.ts";
+import { createLogger } from "../observe/index.ts";
+import type { LoggerOptions } from "../observe/index.ts";
+import { openCertificateAuthority } from "../pki/index.ts";
+import { parseCliArgs } from "./cli-args.ts";
+import { serveEdge } from "./serve-edge.ts";
+
+export async function runStart(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string", default: "info" } });
+  if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
+  const configFile = resolve(values.config);
+  const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
+  const config = await loadConfigFile(configFile);
+  const ca = await openCertificateAuthority({ dataDir: config.dataDir });
+  const edge = await runEdge({ config, ca, log });
+  await serveEdge({ edge, configFile, log });
+  return 0;
+}

@@ -1,0 +1,76 @@
+// Header policy between viewer and origin: hop-by-hop fields removed (RFC 9110 §7.6.1), forwarding fields set.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+
+// RFC 9110 §7.6.1: "Connection", the fields it names, and these legacy/hop fields are not forwarded.
+// Proxy-Authorization and Proxy-Authenticate belong to a hop too; Expect is answered by the edge itself;
+// HTTP2-Settings belongs to the h2c upgrade.
+const hopByHop = new Set([
+  "connection",
+  "proxy-connection",
+  "keep-alive",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "expect",
+  "http2-settings",
+  "trailer",
+]);
+
+function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
+  const value = headers.connection;
+  if (!value) return null;
+  return new Set(value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean));
+}
+
+export interface ForwardingFacts {
+  /** The viewer's address, appended to X-Forwarded-For. */
+  clientAddress: string;
+  /** The Host (or :authority) the viewer sent. */
+  viewerHost: string;
+  /** "1.1" or "2": the viewer's HTTP version, for Via. */
+  httpVersion: string;
+}
+
+/**
+ * Headers to send to the origin: the viewer's end-to-end fields plus X-Forwarded-*, Via (the origin client sets Host).
+ * @example
+ * originRequestHeaders(req.headers, { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" });
+ */
+export function originRequestHeaders(headers: IncomingHttpHeaders, facts: ForwardingFacts): Record<string, string | string[]> {
+  const listed = connectionListed(headers);
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* ":" h2 pseudo-header */ || hopByHop.has(name) || listed?.has(name)) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  const forwardedFor = headers["x-forwarded-for"];
+  out["x-forwarded-for"] = forwardedFor ? `${forwardedFor}, ${facts.clientAddress}` : facts.clientAddress;
+  out["x-forwarded-proto"] = "https";
+  out["x-forwarded-host"] = facts.viewerHost;
+  out.via = appendVia(headers.via, facts.httpVersion);
+  return out;
+}
+
+/** Headers to send to the viewer: the origin's end-to-end fields plus Via. */
+export function viewerResponseHeaders(headers: Record<string, string | string[] | undefined>, httpVersion: string): OutgoingHttpHeaders {
+  const connection = headers.connection;
+  const listed = typeof connection === "string" ? connectionListed({ connection }) : null;
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) {
+    if (hopByHop.has(name) || listed?.has(name)) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out.via = appendVia(headers.via, httpVersion);
+  return out;
+}
+
+// RFC 9110 §7.6.3: Via = received-protocol received-by; "HTTP/" may be omitted.
+function appendVia(existing: string | string[] | undefined, httpVersion: string): string {
+  const ours = `${httpVersion} moat`;
+  if (!existing) return ours;
+  return `${Array.isArray(existing) ? existing.join(", ") : existing}, ${ours}`;
+}

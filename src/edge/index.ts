@@ -1,0 +1,5 @@
+// The data plane: viewer listeners, the request pipeline, and the snapshots it serves from.
+export { runEdge } from "./run-edge.ts";
+export type { RunningEdge, RunEdgeOptions } from "./run-edge.ts";
+export { buildEdgeSnapshot } from "./build-snapshot.ts";
+export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";

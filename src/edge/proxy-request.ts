@@ -1,0 +1,168 @@
+// The request pipeline: distribution (SNI and Host agree) → behavior → origin → streamed response.
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Http2ServerRequest } from "node:http2";
+import { pipeline } from "node:stream/promises";
+import type { TLSSocket } from "node:tls";
+import { OriginFailureError } from "../errors.ts";
+import { requestTarget } from "../origin/index.ts";
+import type { Logger } from "../observe/index.ts";
+import { hostnameOfAuthority } from "./alias-index.ts";
+import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
+import { sendEdgeError, writeViewerHead } from "./error-response.ts";
+import type { ViewerResponse } from "./error-response.ts";
+import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+
+export type ViewerRequest = IncomingMessage | Http2ServerRequest;
+
+export interface RequestPipelineDeps {
+  /** The snapshot a new request starts on; it keeps it until it ends. */
+  currentSnapshot(): EdgeSnapshot;
+  log: Logger;
+  /** Told when a request starts and ends, so a drain knows when the edge is idle. */
+  onRequestStart?(req: ViewerRequest): void;
+  onRequestEnd?(req: ViewerRequest): void;
+}
+
+interface RequestFacts {
+  requestId: string;
+  startedAt: number;
+  snapshot: EdgeSnapshot;
+  httpVersion: string;
+  /** Read at the start: an HTTP/2 stream's socket is gone once the session closes. */
+  clientAddress: string;
+}
+
+/**
+ * Creates the viewer request handler.
+ * @example
+ * http2.createSecureServer({ allowHTTP1: true, SNICallback }, createRequestHandler({ currentSnapshot, log }));
+ */
+export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
+  return (req, res) => {
+    const facts: RequestFacts = {
+      requestId: randomUUID(),
+      startedAt: performance.now(),
+      snapshot: deps.currentSnapshot(),
+      httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
+      clientAddress: req.socket?.remoteAddress ?? "",
+    };
+    deps.onRequestStart?.(req);
+    handle(req, res, facts, deps.log).finally(() => deps.onRequestEnd?.(req));
+  };
+}
+
+async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger): Promise<void> {
+  const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host;
+  const distribution = matchDistribution(req, authority, facts.snapshot);
+  if (typeof distribution === "string") {
+    sendEdgeError(res, { status: 421, code: "misdirected-request", summary: distribution, requestId: facts.requestId });
+    return accessLog(log, req, res, facts, { error: "misdirected-request", host: authority });
+  }
+  const url = req.url ?? "/";
+  const query = url.indexOf("?");
+  const behavior = distribution.route(query === -1 ? url : url.slice(0, query));
+  if (behavior === undefined) {
+    sendEdgeError(res, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path", requestId: facts.requestId });
+    return accessLog(log, req, res, facts, { distribution: distribution.id, error: "no-behavior" });
+  }
+  if (!behavior.allowedMethods.has(req.method ?? "")) {
+    const allow = [...behavior.allowedMethods].join(", ");
+    sendEdgeError(res, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, requestId: facts.requestId, extraHeaders: { allow } });
+    return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: "method-not-allowed" });
+  }
+  await forward(req, res, facts, distribution, behavior, authority ?? "", log);
+}
+
+/** The distribution the TLS connection was made for, if the Host names it too; else why not. */
+function matchDistribution(req: ViewerRequest, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | string {
+  const servername = (req.socket as TLSSocket).servername;
+  const byName = servername ? snapshot.distributionForHost(servername) : undefined;
+  if (byName === undefined) return "the TLS server name (SNI) of this connection is not served by this edge any more; reconnect";
+  const hostname = hostnameOfAuthority(authority);
+  if (hostname === "") return "the request has no Host header (or :authority)";
+  // RFC 9110 §15.5.20: a request for an authority this connection was not made for is misdirected.
+  if (snapshot.distributionForHost(hostname) !== byName) {
+    return `Host ${hostname} is not served on a connection made for ${servername}; open a connection with SNI ${hostname}`;
+  }
+  return byName;
+}
+
+async function forward(
+  req: ViewerRequest,
+  res: ViewerResponse,
+  facts: RequestFacts,
+  distribution: DistributionRuntime,
+  behavior: RoutedBehavior,
+  authority: string,
+  log: Logger,
+): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) abort.abort();
+  };
+  res.once("close", onClose);
+  const fields = { distribution: distribution.id, behavior: behavior.path } as Record<string, unknown>;
+  try {
+    const answer = await requestTarget(behavior.target, {
+      method: req.method ?? "GET",
+      path: req.url ?? "/",
+      headers: originRequestHeaders(req.headers, {
+        clientAddress: facts.clientAddress,
+        viewerHost: authority,
+        httpVersion: facts.httpVersion,
+      }),
+      body: hasBody(req) ? req : null,
+      signal: abort.signal,
+    });
+    fields.origin = answer.client.originId;
+    if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+    writeViewerHead(res, answer.response.statusCode, viewerResponseHeaders(answer.response.headers, facts.httpVersion));
+    await pipeline(answer.response.body, res);
+  } catch (error) {
+    recordFailure(error, res, facts, fields, log);
+  } finally {
+    res.off("close", onClose);
+  }
+  accessLog(log, req, res, facts, fields);
+}
+
+function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>, log: Logger): void {
+  if (error instanceof OriginFailureError) {
+    fields.origin = error.originId;
+    fields.error = error.code;
+    // The full message (origin URL, CA path, certificate, fix) is for the operator, in the log.
+    log.warn({ requestId: facts.requestId, distribution: error.distributionId, origin: error.originId, error: { code: error.code, message: error.message } }, "origin request failed");
+    sendEdgeError(res, { status: error.status, code: error.code, summary: error.summary, requestId: facts.requestId });
+    return;
+  }
+  const code = (error as { code?: string })?.code;
+  fields.error = res.headersSent ? "response-interrupted" : "edge-internal";
+  if (code !== "ABORT_ERR" && code !== "UND_ERR_ABORTED" && code !== "ERR_STREAM_PREMATURE_CLOSE") {
+    log.warn({ requestId: facts.requestId, error: { code, message: (error as Error)?.message } }, "request failed mid-way");
+  }
+  sendEdgeError(res, { status: 502, code: fields.error as string, summary: "the edge could not complete the response", requestId: facts.requestId });
+}
+
+function hasBody(req: ViewerRequest): boolean {
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const length = req.headers["content-length"];
+  return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+}
+
+function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
+  log.info(
+    {
+      requestId: facts.requestId,
+      snapshot: facts.snapshot.generation,
+      method: req.method,
+      path: req.url,
+      http: facts.httpVersion,
+      status: res.statusCode,
+      ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
+      client: facts.clientAddress,
+      ...fields,
+    },
+    "request",
+  );
+}

@@ -1,0 +1,76 @@
+// Turns the error undici or Node's TLS raised on the way to an origin into one of Moat's stable origin failure codes.
+import type { OriginFailureCode } from "../errors.ts";
+
+export interface ClassifiedOriginError {
+  code: OriginFailureCode;
+  /** The low-level cause in a few words, for the message and the log: never key material. */
+  detail: string;
+}
+
+// OpenSSL verification results as Node reports them (err.code) when the origin's certificate fails.
+const untrustedCodes = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+  "CERT_REVOKED",
+]);
+
+// TLS alerts an origin sends when it refuses the client certificate (mostly seen with TLS 1.2;
+// with TLS 1.3 the alert comes after the handshake and Node reports a plain close, see below).
+const clientCertAlertPattern = /ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|ACCESS_DENIED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/;
+
+interface ErrorLike {
+  code?: unknown;
+  message?: unknown;
+  socket?: { bytesRead?: number };
+}
+
+/** Classifies a failure of one origin request. */
+export function classifyOriginError(error: unknown): ClassifiedOriginError {
+  const err = (error ?? {}) as ErrorLike;
+  const code = typeof err.code === "string" ? err.code : "";
+  const message = typeof err.message === "string" ? err.message : String(error);
+  const detail = code ? `${code}: ${firstLine(message)}` : firstLine(message);
+
+  if (code === "CERT_HAS_EXPIRED") return { code: "origin-cert-expired", detail };
+  if (code === "CERT_NOT_YET_VALID") return { code: "origin-cert-not-yet-valid", detail };
+  if (untrustedCodes.has(code)) return { code: "origin-cert-untrusted", detail };
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return { code: "origin-name-mismatch", detail };
+  if (clientCertAlertPattern.test(code) || clientCertAlertPattern.test(message)) return { code: "origin-rejected-client-cert", detail };
+  if (code === "ECONNREFUSED") return { code: "origin-connect-refused", detail };
+  if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") return { code: "origin-connect-timeout", detail };
+  if (code === "UND_ERR_HEADERS_TIMEOUT") return { code: "origin-response-timeout", detail };
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "origin-dns-failed", detail };
+  if (code === "HPE_INVALID_CONSTANT" || code.startsWith("HPE_") || code === "UND_ERR_INFO") return { code: "origin-bad-response", detail };
+  if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE") return classifyClose(code, detail, err);
+  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) return { code: "origin-tls-failed", detail };
+  return { code: "origin-connection-reset", detail };
+}
+
+function classifyClose(code: string, detail: string, err: ErrorLike): ClassifiedOriginError {
+  // With TLS 1.3 the server checks the client certificate after the handshake has completed on the
+  // client's side; OpenSSL's "certificate required"/"unknown CA" alert then reaches Node as a plain
+  // end of stream. A fresh connection that finished its handshake and was closed before a single
+  // response byte arrived is that refusal. (undici only raises UND_ERR_SOCKET on a connected socket.)
+  if (code === "UND_ERR_SOCKET" && err.socket?.bytesRead === 0) {
+    return { code: "origin-rejected-client-cert", detail: `${detail}; the origin closed the connection right after the TLS handshake, before answering` };
+  }
+  // With TLS 1.2 the refusal happens inside the handshake: the socket closes before it is secure.
+  if (/before secure TLS connection/.test(detail)) {
+    return { code: "origin-rejected-client-cert", detail: `${detail}; the origin ended the TLS handshake after the edge sent its certificate` };
+  }
+  return { code: "origin-connection-reset", detail };
+}
+
+function firstLine(text: string): string {
+  const end = text.indexOf("\n");
+  return (end === -1 ? text : text.slice(0, end)).slice(0, 300);
+}
