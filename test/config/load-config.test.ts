@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -142,11 +143,21 @@ describe("loadConfigFile: referenced files", () => {
     assertIssue(issues, "distributions[0].origins[0].mtls.trustedCa", "not a regular file");
   });
 
-  it("refuses a file it may not read", { skip: process.getuid?.() === 0 && "root reads every file" }, async () => {
+  it("refuses a file it may not read", async () => {
     const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key", "origin-ca.pem": "ca" });
     await chmod(join(sub, "shop.key"), 0o000);
-    const issues = await invalidIssues(join(sub, "moat.yaml"));
-    assertIssue(issues, "distributions[0].viewerCertificate.key", "permission denied");
+    if (process.getuid?.() !== 0) {
+      const issues = await invalidIssues(join(sub, "moat.yaml"));
+      assertIssue(issues, "distributions[0].viewerCertificate.key", "permission denied");
+      return;
+    }
+    // Root reads every file, so the check runs as an unprivileged user in a child process.
+    for (const path of [dir, sub]) await chmod(path, 0o755);
+    for (const name of ["moat.yaml", "shop.pem", "origin-ca.pem"]) await chmod(join(sub, name), 0o644);
+    const cli = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+    const result = spawnSync(process.execPath, [cli, "config", "check", join(sub, "moat.yaml")], { uid: 65534, gid: 65534, encoding: "utf8" });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, /distributions\[0\]\.viewerCertificate\.key: .*permission denied/);
   });
 
   it("reports missing files together with every other issue", async () => {
