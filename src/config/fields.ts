@@ -1,6 +1,5 @@
 // Schemas for the config's scalar fields (ids, durations, ports, hostnames), each with a message that says what it expects.
 
-import { createSecureContext } from "node:tls";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { InvalidDurationError } from "../errors.ts";
@@ -50,16 +49,6 @@ export const listenHost = checkedString((value) =>
 export const originUrl = checkedString((value) => {
   const result = parseOriginUrl(value);
   return result.ok ? null : result.problem;
-});
-
-// OpenSSL ignores names it does not know as long as one matches, so only an empty match is an error.
-export const ciphers = checkedString((value) => {
-  try {
-    createSecureContext({ ciphers: value });
-    return null;
-  } catch {
-    return "OpenSSL matches no cipher in this list";
-  }
 });
 
 // 0 asks the OS for a free port (tests, sidecars that report their port): the edge logs the one it got.

@@ -46,7 +46,7 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
     id: distribution.id,
     aliases: distribution.aliases.map((alias) => alias.toLowerCase()),
     viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
-    tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion, ciphers: distribution.tls?.ciphers ?? null },
+    tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
     origins,
     originGroups: (distribution.originGroups ?? []).map((group) => ({
       id: group.id,

@@ -42,7 +42,6 @@ const listen = closedObject({
 
 const tls = closedObject({
   minVersion: z.enum(TLS_VERSIONS).optional(),
-  ciphers: field.ciphers.optional(),
 });
 
 const originMtls = closedObject({

@@ -38,7 +38,9 @@ export interface DistributionConfig {
   /** Lowercased. */
   readonly aliases: readonly string[];
   readonly viewerCertificate: CertificateSource;
-  readonly tls: { readonly minVersion: TlsVersion; readonly ciphers: string | null };
+  // No per-distribution cipher list: OpenSSL keeps the listener's ciphers when SNI swaps the
+  // context (checked on Node 24 / OpenSSL 3), so such a setting would be silently ignored.
+  readonly tls: { readonly minVersion: TlsVersion };
   readonly origins: readonly OriginConfig[];
   readonly originGroups: readonly OriginGroupConfig[];
   /** In order of precedence, the default ("*") last; includes the implicit default when one was implied. */

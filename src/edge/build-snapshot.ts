@@ -106,7 +106,6 @@ function createViewerContext(distribution: DistributionConfig, viewer: Credentia
       cert: viewer.chainPem,
       key: viewer.keyPem,
       minVersion: distribution.tls.minVersion,
-      ...(distribution.tls.ciphers ? { ciphers: distribution.tls.ciphers } : {}),
     });
   } catch (error) {
     // OpenSSL's words ("key values mismatch") are clear enough; the key itself never appears in them.

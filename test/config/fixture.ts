@@ -17,7 +17,7 @@ distributions:
   - id: shop
     aliases: [Shop.Example.Test, "*.cdn.example.test"]
     viewerCertificate: { cert: ./shop.pem, key: ./shop.key }
-    tls: { minVersion: TLSv1.3, ciphers: "TLS_AES_256_GCM_SHA384" }
+    tls: { minVersion: TLSv1.3 }
     origins:
       - id: api
         url: https://API.internal:9443/optional/base/path/

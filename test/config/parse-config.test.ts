@@ -32,7 +32,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
   it("lowercases aliases and resolves imported certificate files against baseDir", () => {
     assert.deepEqual(shop.aliases, ["shop.example.test", "*.cdn.example.test"]);
     assert.deepEqual(shop.viewerCertificate, { kind: "imported", certFile: "/etc/moat/shop.pem", keyFile: "/etc/moat/shop.key" });
-    assert.deepEqual(shop.tls, { minVersion: "TLSv1.3", ciphers: "TLS_AES_256_GCM_SHA384" });
+    assert.deepEqual(shop.tls, { minVersion: "TLSv1.3" });
   });
 
   it("splits an origin URL into origin, base path, hostname and port", () => {
@@ -66,7 +66,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("fills in the defaults of a distribution that says little", () => {
     assert.deepEqual(blog.viewerCertificate, { kind: "issued" });
-    assert.deepEqual(blog.tls, { minVersion: "TLSv1.2", ciphers: null });
+    assert.deepEqual(blog.tls, { minVersion: "TLSv1.2" });
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
     assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS }]);
