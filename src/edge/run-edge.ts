@@ -51,7 +51,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // Redirects name the port actually bound (the config may say 0).
   const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort });
   const httpPort = redirect ? await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0) : null;
-  log.info({ httpsPort, httpPort, distributions: startConfig.distributions.map((d) => d.id) }, "edge listening");
+  log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
   scheduleRenewal();
 
   async function apply(config: MoatConfig): Promise<EdgeSnapshot> {
@@ -64,7 +64,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     currentConfig = config;
     retireClients(previous, next);
     scheduleRenewal();
-    log.info({ snapshot: next.snapshot.generation, renewAt: next.renewAt?.toISOString() }, "snapshot applied");
+    log.info(describeSnapshot(next), "snapshot applied");
     return next.snapshot;
   }
 
@@ -104,6 +104,16 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   }
 
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
+}
+
+/** What an operator wants to see after a start or reload: which certificates are in use, and when they renew. */
+function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
+  return {
+    snapshot: built.snapshot.generation,
+    renewAt: built.renewAt?.toISOString() ?? null,
+    distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial })),
+    originClients: [...built.clients.values()].map((c) => ({ distribution: c.context.distributionId, origin: c.originId, identity: c.context.clientIdentity })),
+  };
 }
 
 function listen(server: Server, what: string, host: string, port: number): Promise<number> {

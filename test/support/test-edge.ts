@@ -1,4 +1,5 @@
 // Starts a real edge for a test from a config object, with its own data dir and an in-memory CA.
+import { EventEmitter } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,21 +17,45 @@ export interface TestEdge {
   dataDir: string;
   /** Every log line the edge wrote, parsed. */
   logs: Record<string, unknown>[];
+  /** Resolves with the first log line (already written or still to come) that matches. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
   /** Builds a config from `input` the same way and applies it (a reload). */
   reload(input: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Captures pino's JSON lines so tests can assert what was logged. */
-export function createLogCapture(): { logs: Record<string, unknown>[]; stream: Writable } {
+export function createLogCapture(): {
+  logs: Record<string, unknown>[];
+  stream: Writable;
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+} {
   const logs: Record<string, unknown>[] = [];
+  const lines = new EventEmitter();
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString("utf8").split("\n")) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const text of chunk.toString("utf8").split("\n")) {
+        if (!text) continue;
+        const line = JSON.parse(text) as Record<string, unknown>;
+        logs.push(line);
+        lines.emit("line", line);
+      }
       callback();
     },
   });
-  return { logs, stream };
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean) => {
+    const found = logs.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve) => {
+      const onLine = (line: Record<string, unknown>) => {
+        if (!predicate(line)) return;
+        lines.off("line", onLine);
+        resolve(line);
+      };
+      lines.on("line", onLine);
+    });
+  };
+  return { logs, stream, waitForLog };
 }
 
 /** `input` is a config as a user would write it, minus dataDir and listen (the test's own). */
@@ -46,6 +71,7 @@ export async function startTestEdge(ca: CertificateAuthority, input: Record<stri
     config,
     dataDir,
     logs: capture.logs,
+    waitForLog: capture.waitForLog,
     reload: async (raw) => {
       await edge.apply(toConfig(raw));
     },
