@@ -121,6 +121,7 @@ async function viewerCredentials(config: MoatConfig, distribution: DistributionC
     name: `viewer-${distribution.id}`,
     dnsNames: distribution.aliases,
     validityMs: config.pki.serverCertValidityMs,
+    keyAlgorithm: config.pki.keyAlgorithm,
   });
   return { ...issued, isIssued: true };
 }
@@ -175,6 +176,7 @@ async function originCredentials(config: MoatConfig, distributionId: string, ori
     distributionId,
     originId: origin.id,
     validityMs: config.pki.clientCertValidityMs,
+    keyAlgorithm: config.pki.keyAlgorithm,
   });
   return { ...issued, isIssued: true };
 }

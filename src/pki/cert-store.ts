@@ -7,7 +7,8 @@ import { joinPem, serverSanNames } from "./issue.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic, writeKeyFileAtomic } from "./key-files.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
 import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
-import type { CertificateAuthority, Clock, IssuedCertificate, IssuedCertificateStore } from "./types.ts";
+import { detectKeyAlgorithm } from "./key-algorithms.ts";
+import type { CertificateAuthority, Clock, IssuedCertificate, IssuedCertificateStore, KeyAlgorithm } from "./types.ts";
 
 /** Renew once less than this fraction of a certificate's life is left (cert-manager and SPIRE renew at 2/3 of life too). */
 export const RENEW_WHEN_REMAINING_FRACTION = 1 / 3;
@@ -21,6 +22,7 @@ interface Expected {
   sans: readonly string[];
   extendedKeyUsage: string;
   validityMs: number;
+  keyAlgorithm: KeyAlgorithm;
 }
 
 /** Where one certificate lives, and how to issue a new one for a given validity window. */
@@ -72,7 +74,8 @@ function isReusable(stored: IssuedCertificate, expected: Expected, now: Date): b
   const isFresh = remainingMs > lifetimeMs * RENEW_WHEN_REMAINING_FRACTION;
   // A policy that shortened the validity takes effect now, not after the old long-lived certificate runs out.
   const isWithinPolicy = lifetimeMs <= expected.validityMs + CLOCK_SKEW_BACKDATE_MS + LIFETIME_SLACK_MS;
-  return hasSameNames && hasSameUsage && isValidNow && isFresh && isWithinPolicy;
+  const hasSameKeyAlgorithm = detectKeyAlgorithm(new X509Certificate(stored.certPem).publicKey) === expected.keyAlgorithm;
+  return hasSameNames && hasSameUsage && isValidNow && isFresh && isWithinPolicy && hasSameKeyAlgorithm;
 }
 
 interface StoreContext {
@@ -113,10 +116,11 @@ function serverSlot(ca: CertificateAuthority, request: Parameters<IssuedCertific
   const name = checkSegment("certificate name", request.name);
   const sans = serverSanNames(request).map(formatSan);
   const validityMs = checkValidityMs(request.validityMs);
+  const keyAlgorithm = request.keyAlgorithm ?? ca.keyAlgorithm;
   return {
     segments: ["server", name],
-    expected: { sans, extendedKeyUsage: "serverAuth", validityMs },
-    issue: (window) => ca.issueServerCertificate({ dnsNames: request.dnsNames, ipAddresses: request.ipAddresses, validityMs, ...window }),
+    expected: { sans, extendedKeyUsage: "serverAuth", validityMs, keyAlgorithm },
+    issue: (window) => ca.issueServerCertificate({ dnsNames: request.dnsNames, ipAddresses: request.ipAddresses, validityMs, keyAlgorithm, ...window }),
   };
 }
 
@@ -126,10 +130,11 @@ function originClientSlot(
 ): Slot {
   const spiffeId = originSpiffeId(request.trustDomain, request.distributionId, request.originId);
   const validityMs = checkValidityMs(request.validityMs);
+  const keyAlgorithm = request.keyAlgorithm ?? ca.keyAlgorithm;
   return {
     segments: ["origin-client", request.distributionId, request.originId],
-    expected: { sans: [formatSan({ type: "url", value: spiffeId })], extendedKeyUsage: "clientAuth", validityMs },
-    issue: (window) => ca.issueOriginClientCertificate({ ...request, validityMs, ...window }),
+    expected: { sans: [formatSan({ type: "url", value: spiffeId })], extendedKeyUsage: "clientAuth", validityMs, keyAlgorithm },
+    issue: (window) => ca.issueOriginClientCertificate({ ...request, validityMs, keyAlgorithm, ...window }),
   };
 }
 

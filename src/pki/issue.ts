@@ -121,7 +121,7 @@ export async function issueOriginClientLeaf(
     {
       // For humans reading logs and `openssl x509 -text`; verifiers read the URI SAN only.
       commonName: `${request.distributionId}/${request.originId}`,
-      keyAlgorithm,
+      keyAlgorithm: request.keyAlgorithm ?? keyAlgorithm,
       validityMs: request.validityMs,
       notBefore: request.notBefore,
       notAfter: request.notAfter,

@@ -41,6 +41,8 @@ export interface OriginClientCertificateRequest {
   validityMs: number;
   notBefore?: Date;
   notAfter?: Date;
+  /** The leaf's key algorithm; default: the CA's. */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 export interface CertificateAuthority {
@@ -62,6 +64,8 @@ export interface IssuedCertificateStore {
     dnsNames: readonly string[];
     ipAddresses?: readonly string[];
     validityMs: number;
+    /** Default: the CA's. A stored certificate with another key algorithm is replaced. */
+    keyAlgorithm?: KeyAlgorithm;
   }): Promise<IssuedCertificate>;
   /** The certificate stored as `certs/origin-client/<distributionId>/<originId>/`, reused while fresh, else issued and written. */
   originClientCertificate(request: {
@@ -69,6 +73,8 @@ export interface IssuedCertificateStore {
     distributionId: string;
     originId: string;
     validityMs: number;
+    /** Default: the CA's. A stored certificate with another key algorithm is replaced. */
+    keyAlgorithm?: KeyAlgorithm;
   }): Promise<IssuedCertificate>;
 }
 

@@ -117,3 +117,16 @@ test("names that could escape the store directory are refused", async (t) => {
   await assert.rejects(store.serverCertificate({ ...viewer, name: "../ca" }), CertificateRequestInvalidError);
   await assert.rejects(store.originClientCertificate({ ...identity, originId: ".." }), CertificateRequestInvalidError);
 });
+
+test("leaves follow the requested key algorithm, and a change of algorithm re-issues", async (t) => {
+  const { store } = await setup(t);
+  const curveOf = (pem: string) => new X509Certificate(pem).publicKey.asymmetricKeyDetails?.namedCurve;
+  const p384 = await store.originClientCertificate({ ...identity, keyAlgorithm: "ecdsa-p384" });
+  assert.equal(curveOf(p384.certPem), "secp384r1");
+  assert.equal((await store.originClientCertificate({ ...identity, keyAlgorithm: "ecdsa-p384" })).serialHex, p384.serialHex);
+  const p256 = await store.originClientCertificate(identity);
+  assert.notEqual(p256.serialHex, p384.serialHex, "the CA's default (P-256) replaces the P-384 certificate");
+  assert.equal(curveOf(p256.certPem), "prime256v1");
+  const viewerP384 = await store.serverCertificate({ ...viewer, keyAlgorithm: "ecdsa-p384" });
+  assert.equal(curveOf(viewerP384.certPem), "secp384r1");
+});
