@@ -57,13 +57,17 @@ export async function runDemo(args: string[]): Promise<number> {
     origin.once("error", (error) => reject(new ListenError("the demo origin", "127.0.0.1", ports.origin, error)));
     origin.listen(ports.origin, "127.0.0.1", resolve);
   });
-  const edge = await runEdge({ config, ca, log });
+  const closeOrigin = () => new Promise<void>((resolve) => origin.close(() => resolve()));
+  const edge = await runEdge({ config, ca, log }).catch(async (error: unknown) => {
+    await closeOrigin();
+    throw error;
+  });
   printWelcome(dataDir, configFile);
   await serveEdge({
     edge,
     configFile,
     log,
-    onStopping: () => new Promise<void>((resolve) => origin.close(() => resolve())),
+    onStopping: closeOrigin,
   });
   return 0;
 }

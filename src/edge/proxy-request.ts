@@ -8,6 +8,7 @@ import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
+import { checkRequestTarget } from "./request-target.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -59,9 +60,12 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
     sendEdgeError(res, { status: 421, code: "misdirected-request", summary: distribution, requestId: facts.requestId });
     return accessLog(log, req, res, facts, { error: "misdirected-request", host: authority });
   }
-  const url = req.url ?? "/";
-  const query = url.indexOf("?");
-  const behavior = distribution.route(query === -1 ? url : url.slice(0, query));
+  const target = checkRequestTarget(req.url ?? "");
+  if (!target.ok) {
+    sendEdgeError(res, { status: 400, code: "bad-request-target", summary: target.problem, requestId: facts.requestId });
+    return accessLog(log, req, res, facts, { distribution: distribution.id, error: "bad-request-target" });
+  }
+  const behavior = distribution.route(target.pathname);
   if (behavior === undefined) {
     sendEdgeError(res, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path", requestId: facts.requestId });
     return accessLog(log, req, res, facts, { distribution: distribution.id, error: "no-behavior" });

@@ -50,13 +50,23 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort);
   // Redirects name the port actually bound (the config may say 0).
   const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort });
-  const httpPort = redirect ? await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0) : null;
+  let httpPort: number | null = null;
+  try {
+    if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
+  } catch (error) {
+    // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
+    await new Promise((resolve) => viewer.server.close(resolve));
+    throw error;
+  }
   log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
   scheduleRenewal();
 
   async function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     if (config.listen.host !== startConfig.listen.host || config.listen.httpsPort !== startConfig.listen.httpsPort || config.listen.httpPort !== startConfig.listen.httpPort) {
       log.warn({ listen: config.listen }, "listen settings changed: they take effect at the next restart; the running ports stay");
+    }
+    if (config.dataDir !== startConfig.dataDir) {
+      log.warn({ dataDir: config.dataDir, running: startConfig.dataDir }, "dataDir changed: it takes effect at the next restart; the running edge keeps its data directory");
     }
     const next = await buildEdgeSnapshot(config, { ca, caBundleFile, store, generation: ++generation, previousClients: built.clients });
     const previous = built;

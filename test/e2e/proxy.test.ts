@@ -195,6 +195,13 @@ describe("edge proxying to an mTLS origin", () => {
     assert.equal(res.headers.allow, "GET, HEAD");
   });
 
+  test("a path with dot-segments is refused before routing", async () => {
+    const res = await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "shop.test", host: "shop.test", path: "/readonly/%2e%2e/admin" });
+    assert.equal(res.status, 400);
+    assert.equal(res.headers["moat-error"], "bad-request-target");
+    assert.equal(origin.seen.some((s) => s.url.includes("admin")), false);
+  });
+
   test("the plain-HTTP port redirects served hosts to HTTPS and nothing else", async () => {
     const get = (host: string, method = "GET") =>
       new Promise<http.IncomingMessage>((resolve, reject) => {
