@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TLSSocket } from "node:tls";
 import { OriginFailureError } from "../errors.ts";
@@ -116,7 +117,9 @@ async function forward(
         viewerHost: authority,
         httpVersion: facts.httpVersion,
       }),
-      body: hasBody(req) ? req : null,
+      // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
+      // the origin sees a cut request, never a short one that looks complete.
+      body: hasBody(req) ? (req as Readable) : null,
       signal: abort.signal,
     });
     fields.origin = answer.client.originId;

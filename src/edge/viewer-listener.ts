@@ -16,6 +16,8 @@ export interface ViewerListener {
   inFlight(): number;
 }
 
+const idleTimeoutMs = 120_000;
+
 interface ConnectionState {
   active: number;
 }
@@ -59,6 +61,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
     (req, res) => handler(req as ViewerRequest, res),
   );
+  // Idle connections (no bytes either way) close after this; HTTP/1.1 also keeps Node's
+  // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
+  server.setTimeout(idleTimeoutMs);
 
   // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
   server.on("secureConnection", (socket: TLSSocket) => {

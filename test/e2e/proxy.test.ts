@@ -17,6 +17,8 @@ describe("edge proxying to an mTLS origin", () => {
   let ca: CertificateAuthority;
   let origin: TestOrigin;
   let echo: TestOrigin;
+  /** Resolves when the origin sees a request it was still answering go away. */
+  let originSawAbort: Promise<void>;
   let edge: TestEdge;
   let port: number;
 
@@ -25,6 +27,8 @@ describe("edge proxying to an mTLS origin", () => {
     const certificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validityMs: 3_600_000 });
     origin = await startTestOrigin({ certificate, clientCaPem: ca.bundlePem });
     // Echoes the request body as it arrives, after sending its headers at once: proves streaming both ways.
+    let markAbort: () => void = () => {};
+    originSawAbort = new Promise((resolve) => (markAbort = resolve));
     echo = await startTestOrigin({
       certificate,
       clientCaPem: ca.bundlePem,
@@ -32,6 +36,9 @@ describe("edge proxying to an mTLS origin", () => {
         res.writeHead(200, { "content-type": "application/octet-stream" });
         res.flushHeaders();
         req.pipe(res);
+        req.on("close", () => {
+          if (!req.complete) markAbort();
+        });
       },
     });
     edge = await startTestEdge(ca, {
@@ -131,6 +138,15 @@ describe("edge proxying to an mTLS origin", () => {
     assert.equal(res.statusCode, 200);
     await assertLockstep(res, (chunk) => req.write(chunk), 10, 32 * 1024);
     req.end();
+  });
+
+  test("a viewer that goes away mid-upload aborts the origin request; the origin never sees a short body as complete", async () => {
+    const session = await connectH2(port, { caPem: ca.bundlePem, servername: "shop.test" });
+    const stream = session.request({ ":method": "POST", ":path": "/echo/cancel", ":authority": "shop.test" });
+    stream.write("first");
+    await once(stream, "response");
+    session.destroy();
+    await originSawAbort;
   });
 
   test("a direct connection to the origin without the edge's certificate is refused", async () => {
