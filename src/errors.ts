@@ -85,7 +85,7 @@ export class CaAlreadyExistsError extends MoatError {
 
   constructor(path: string, options: MoatErrorOptions = {}) {
     super("ca-exists", 409, `a certificate authority already exists at ${path}; refusing to overwrite it.`, {
-      fix: "use the existing CA (`moat ca show`), or move that directory away first if you really mean to start over",
+      fix: "use the existing CA (`moat ca bundle` prints its bundle), or move that directory away first if you really mean to start over",
       ...options,
     });
     this.path = path;

@@ -1,10 +1,10 @@
 // `moat ca init`, `moat ca issue-server`, `moat ca bundle`: the private CA from the command line.
-import { mkdir, writeFile, chmod } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
-import { initCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
+import { initCertificateAuthority, openCertificateAuthority, writeFileAtomic, writeKeyFileAtomic } from "../pki/index.ts";
 import type { KeyAlgorithm } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
@@ -51,10 +51,10 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
   const out = resolve(values.out);
   const base = join(out, (dnsNames[0] ?? ipAddresses[0] ?? "server").replace(/[^a-zA-Z0-9.-]/g, "_"));
   await mkdir(out, { recursive: true, mode: 0o700 });
-  await writeFile(`${base}.pem`, issued.chainPem, { mode: 0o644 });
-  await writeFile(`${base}.key`, issued.keyPem, { mode: 0o600 });
-  await chmod(`${base}.key`, 0o600);
-  await writeFile(join(out, "ca-bundle.pem"), ca.bundlePem, { mode: 0o644 });
+  // Key first and atomically: an older key file with looser permissions is replaced, never rewritten in place.
+  await writeKeyFileAtomic(`${base}.key`, issued.keyPem);
+  await writeFileAtomic(`${base}.pem`, issued.chainPem, 0o644);
+  await writeFileAtomic(join(out, "ca-bundle.pem"), ca.bundlePem, 0o644);
   process.stdout.write(
     `Issued a server certificate for ${[...dnsNames, ...ipAddresses].join(", ")}\n` +
       `  serial ${issued.serialHex}, valid until ${issued.notAfter.toISOString()}\n` +
@@ -66,6 +66,6 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
 export async function runCaBundle(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" } });
   const ca = await openCertificateAuthority({ dataDir: resolveDataDir(values["data-dir"]) });
-  process.stdout.write(ca.bundlePem.endsWith("\n") ? ca.bundlePem : `${ca.bundlePem}\n`);
+  process.stdout.write(ca.bundlePem);
   return 0;
 }

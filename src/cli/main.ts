@@ -9,6 +9,11 @@ Usage: moat <command> [options]
 Commands:
 ${commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 
+Examples:
+  moat demo                                   the demo (what \`npm start\` runs)
+  moat ca init --data-dir /var/lib/moat       create the private CA once
+  moat start --config ./moat.yaml             run an edge
+
 Run \`moat <command> --help\` for a command's options and an example.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -19,7 +24,12 @@ async function main(argv: string[]): Promise<number> {
   }
   // Two-word commands ("ca init") are matched before one-word ones.
   const command = commands.find((c) => c.name === argv.slice(0, 2).join(" ")) ?? commands.find((c) => c.name === argv[0]);
-  if (!command) throw new CliUsageError(`unknown command "${argv.slice(0, 2).join(" ")}".`, { fix: "run `moat --help` for the list of commands" });
+  if (!command) {
+    // "moat ca" alone, or "moat ca nope": name the subcommands of that group.
+    const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name);
+    const known = group.length ? `the ${argv[0]} commands are: ${group.join(", ")}` : "run `moat --help` for the list of commands";
+    throw new CliUsageError(`unknown command "${argv.slice(0, 2).join(" ")}".`, { fix: known });
+  }
   const rest = argv.slice(command.name.split(" ").length);
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${command.help}\n`);

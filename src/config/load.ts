@@ -25,7 +25,7 @@ async function readText(source: string): Promise<string> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const detail = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "it is a directory" : (error as Error).message;
-    return unreadable(source, detail, { cause: error, fix: "check the path given to --config (relative paths start at the working directory)" });
+    return unreadable(source, detail, { cause: error, fix: "check the config file's path (a relative path starts at the working directory)" });
   }
 }
 

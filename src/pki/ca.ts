@@ -1,7 +1,7 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
 import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
-import { issueOriginClientLeaf, issueServerLeaf, type LeafIssuer } from "./issue.ts";
+import { issueOriginClientLeaf, issueServerLeaf, joinPem, type LeafIssuer } from "./issue.ts";
 import { intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
@@ -63,11 +63,12 @@ export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: st
     },
     signerFor(root, rootKeys.privateKey, keyAlgorithm),
   );
-  const rootPem = root.toString("pem");
+  // PEM files end with a newline, so `cat root.pem intermediate.pem` stays a valid bundle.
+  const rootPem = joinPem(root.toString("pem"));
   return {
     material: {
       rootPem,
-      intermediatePem: intermediate.toString("pem"),
+      intermediatePem: joinPem(intermediate.toString("pem")),
       bundlePem: rootPem,
       intermediateKey: intermediateKeys.privateKey,
       keyAlgorithm,

@@ -13,6 +13,9 @@ import type {
   KeyAlgorithm,
 } from "./types.ts";
 
+/** Writes a private key atomically with mode 0600 (temp file, fsync, rename), whatever the umask or an older file's mode. */
+export { writeKeyFileAtomic, writeFileAtomic } from "./key-files.ts";
+
 export type {
   CertificateAuthority,
   CertificateDescription,

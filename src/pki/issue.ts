@@ -63,7 +63,7 @@ async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise
     { subject, publicKey: keys.publicKey, ...validity, extensions: plan.extensions(plan.keyAlgorithm, subject.length > 0) },
     issuer.signer,
   );
-  const certPem = cert.toString("pem");
+  const certPem = joinPem(cert.toString("pem"));
   const description = describeParsed(new X509Certificate(certPem), cert);
   return {
     certPem,
