@@ -50,7 +50,13 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       clientAddress: req.socket?.remoteAddress ?? "",
     };
     deps.onRequestStart?.(req);
-    handle(req, res, facts, deps.log).finally(() => deps.onRequestEnd?.(req));
+    handle(req, res, facts, deps.log)
+      .catch((error: unknown) => {
+        // A bug must cost one request, never the process: log it and cut this response.
+        deps.log.error({ requestId: facts.requestId, error: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "request handler failed");
+        res.destroy();
+      })
+      .finally(() => deps.onRequestEnd?.(req));
   };
 }
 
