@@ -19,6 +19,8 @@ export const DEFAULTS = {
   keyAlgorithm: "ecdsa-p256",
   clientCertValidityMs: 24 * HOUR,
   serverCertValidityMs: 30 * DAY,
+  // cert-manager and SPIRE renew at two thirds of a certificate's life too.
+  renewAtFraction: 2 / 3,
   host: "0.0.0.0",
   httpsPort: 8443,
   httpPort: 8080,
@@ -33,5 +35,7 @@ export const LIMITS = {
   clientCertValidityMs: { min: SECOND, max: 90 * DAY },
   // CA/Browser Forum Baseline Requirements §6.3.2: at most 398 days for a TLS server certificate.
   serverCertValidityMs: { min: SECOND, max: 398 * DAY },
+  // Renewing before half the life wastes keys; after 95% leaves no time to retry a failed renewal.
+  renewAtFraction: { min: 0.5, max: 0.95 },
   timeoutMs: { min: 1, max: 10 * MINUTE },
 } as const;

@@ -25,6 +25,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       keyAlgorithm: pki.keyAlgorithm ?? DEFAULTS.keyAlgorithm,
       clientCertValidityMs: pki.clientCertValidity ?? DEFAULTS.clientCertValidityMs,
       serverCertValidityMs: pki.serverCertValidity ?? DEFAULTS.serverCertValidityMs,
+      renewAtFraction: pki.renewAtFraction ?? DEFAULTS.renewAtFraction,
     },
     listen: normaliseListen(document.listen ?? {}),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),

@@ -32,6 +32,11 @@ const pki = closedObject({
   keyAlgorithm: z.enum(KEY_ALGORITHMS).optional(),
   clientCertValidity: field.duration(LIMITS.clientCertValidityMs).optional(),
   serverCertValidity: field.duration(LIMITS.serverCertValidityMs).optional(),
+  renewAtFraction: z
+    .number({ error: (issue) => `must be a number between ${LIMITS.renewAtFraction.min} and ${LIMITS.renewAtFraction.max} (got ${JSON.stringify(issue.input)})` })
+    .min(LIMITS.renewAtFraction.min, { error: `must be at least ${LIMITS.renewAtFraction.min}: renewing earlier wastes keys` })
+    .max(LIMITS.renewAtFraction.max, { error: `must be at most ${LIMITS.renewAtFraction.max}: later leaves no time to retry a failed renewal` })
+    .optional(),
 });
 
 const listen = closedObject({

@@ -24,6 +24,8 @@ export interface PkiConfig {
   readonly keyAlgorithm: KeyAlgorithm;
   readonly clientCertValidityMs: number;
   readonly serverCertValidityMs: number;
+  /** Issued certificates renew at this fraction of their life (less a per-certificate jitter). */
+  readonly renewAtFraction: number;
 }
 
 export interface ListenConfig {

@@ -22,6 +22,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
       keyAlgorithm: "ecdsa-p384",
       clientCertValidityMs: 12 * 3_600_000,
       serverCertValidityMs: 30 * 86_400_000,
+      renewAtFraction: 2 / 3,
     });
   });
 
@@ -92,6 +93,7 @@ describe("parseConfig: defaults of a minimal document", () => {
       keyAlgorithm: "ecdsa-p256",
       clientCertValidityMs: 86_400_000,
       serverCertValidityMs: 30 * 86_400_000,
+      renewAtFraction: 2 / 3,
     });
     assert.deepEqual(config.listen, { host: "0.0.0.0", httpsPort: 8443, httpPort: 8080 });
   });
