@@ -6,12 +6,13 @@ import { describeCertificate, formatSan, splitPemCertificates } from "./describe
 import { joinPem, serverSanNames } from "./issue.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic, writeKeyFileAtomic } from "./key-files.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
-import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
+import { renewalTime } from "./renewal.ts";
+import { backdateMs, CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
 import { detectKeyAlgorithm } from "./key-algorithms.ts";
 import type { CertificateAuthority, Clock, IssuedCertificate, IssuedCertificateStore, KeyAlgorithm } from "./types.ts";
 
-/** Renew once less than this fraction of a certificate's life is left (cert-manager and SPIRE renew at 2/3 of life too). */
-export const RENEW_WHEN_REMAINING_FRACTION = 1 / 3;
+/** Renew at two thirds of a certificate's life unless told otherwise (cert-manager and SPIRE do too). */
+export const DEFAULT_RENEW_AT_FRACTION = 2 / 3;
 
 // X.509 times have one-second precision, so a stored lifetime can exceed the requested one by up to a second.
 const LIFETIME_SLACK_MS = 2_000;
@@ -62,8 +63,8 @@ async function loadStored(dir: string, intermediate: X509Certificate, intermedia
   }
 }
 
-/** Reuse only what names exactly the requested identity, is valid now, and has more than a third of its life left. */
-function isReusable(stored: IssuedCertificate, expected: Expected, now: Date): boolean {
+/** Reuse only what names exactly the requested identity, is valid now, and has not reached its renewal time. */
+function isReusable(stored: IssuedCertificate, expected: Expected, now: Date, renewAtFraction: number): boolean {
   const wanted = [...expected.sans].sort();
   const actual = [...stored.sans].sort();
   const hasSameNames = wanted.length === actual.length && wanted.every((san, i) => san === actual[i]);
@@ -71,7 +72,7 @@ function isReusable(stored: IssuedCertificate, expected: Expected, now: Date): b
   const lifetimeMs = stored.notAfter.getTime() - stored.notBefore.getTime();
   const remainingMs = stored.notAfter.getTime() - now.getTime();
   const isValidNow = now.getTime() >= stored.notBefore.getTime() && remainingMs > 0;
-  const isFresh = remainingMs > lifetimeMs * RENEW_WHEN_REMAINING_FRACTION;
+  const isFresh = now.getTime() < renewalTime(stored, renewAtFraction).getTime();
   // A policy that shortened the validity takes effect now, not after the old long-lived certificate runs out.
   const isWithinPolicy = lifetimeMs <= expected.validityMs + CLOCK_SKEW_BACKDATE_MS + LIFETIME_SLACK_MS;
   const hasSameKeyAlgorithm = detectKeyAlgorithm(new X509Certificate(stored.certPem).publicKey) === expected.keyAlgorithm;
@@ -82,6 +83,7 @@ interface StoreContext {
   ca: CertificateAuthority;
   dataDir: string;
   clock: Clock;
+  renewAtFraction: number;
   intermediate: X509Certificate;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
   inFlight: Map<string, Promise<IssuedCertificate>>;
@@ -92,8 +94,8 @@ async function obtain(context: StoreContext, slot: Slot): Promise<IssuedCertific
   const dir = join(dataDir, "certs", ...slot.segments);
   const stored = await loadStored(dir, context.intermediate, ca.intermediatePem);
   const now = clock();
-  if (stored && isReusable(stored, slot.expected, now)) return stored;
-  const notBefore = new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
+  if (stored && isReusable(stored, slot.expected, now, context.renewAtFraction)) return stored;
+  const notBefore = new Date(now.getTime() - backdateMs(slot.expected.validityMs));
   const issued = await slot.issue({ notBefore, notAfter: new Date(now.getTime() + slot.expected.validityMs) });
   await ensurePrivateDir(dataDir, "certs", ...slot.segments);
   // Key first: a crash between the writes leaves a key that matches no chain, which loadStored discards.
@@ -138,8 +140,13 @@ function originClientSlot(
   };
 }
 
-export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; clock: Clock }): IssuedCertificateStore {
-  const context: StoreContext = { ...options, intermediate: new X509Certificate(options.ca.intermediatePem), inFlight: new Map() };
+export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; clock: Clock; renewAtFraction?: number }): IssuedCertificateStore {
+  const context: StoreContext = {
+    ...options,
+    renewAtFraction: options.renewAtFraction ?? DEFAULT_RENEW_AT_FRACTION,
+    intermediate: new X509Certificate(options.ca.intermediatePem),
+    inFlight: new Map(),
+  };
   return {
     // async so that a bad request rejects the returned promise rather than throwing at the call.
     serverCertificate: async (request) => once(context, serverSlot(options.ca, request)),

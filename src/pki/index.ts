@@ -13,6 +13,8 @@ import type {
   KeyAlgorithm,
 } from "./types.ts";
 
+export { renewalTime } from "./renewal.ts";
+
 /** Writes a private key atomically with mode 0600 (temp file, fsync, rename), whatever the umask or an older file's mode. */
 export { writeKeyFileAtomic, writeFileAtomic } from "./key-files.ts";
 
@@ -131,8 +133,10 @@ export function createIssuedCertificateStore(options: {
   ca: CertificateAuthority;
   dataDir: string;
   clock?: Clock;
+  /** Renew at this fraction of the life, less a per-certificate jitter (see renewalTime). Default 2/3. */
+  renewAtFraction?: number;
 }): IssuedCertificateStore {
-  return createCertStore({ ca: options.ca, dataDir: options.dataDir, clock: options.clock ?? systemClock });
+  return createCertStore({ ca: options.ca, dataDir: options.dataDir, clock: options.clock ?? systemClock, renewAtFraction: options.renewAtFraction });
 }
 
 /**

@@ -5,7 +5,7 @@ import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
 import { checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
 import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
-import { CLOCK_SKEW_BACKDATE_MS, signCertificate, type Signer } from "./sign.ts";
+import { backdateMs, signCertificate, type Signer } from "./sign.ts";
 import type {
   IssuedCertificate,
   KeyAlgorithm,
@@ -39,7 +39,7 @@ function leafValidity(plan: LeafPlan, now: Date, issuerNotAfter: Date): { notBef
   const validityMs = checkValidityMs(plan.validityMs);
   if (now.getTime() >= issuerNotAfter.getTime()) throw new CaExpiredError(issuerNotAfter);
   // The validity counts from the requested start (or now); the backdating is extra, not taken out of it.
-  const notBefore = plan.notBefore ?? new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
+  const notBefore = plan.notBefore ?? new Date(now.getTime() - backdateMs(validityMs));
   const wanted = plan.notAfter ?? new Date((plan.notBefore ?? now).getTime() + validityMs);
   const notAfter = wanted.getTime() > issuerNotAfter.getTime() ? issuerNotAfter : wanted;
   if (notAfter.getTime() <= notBefore.getTime()) {

@@ -7,6 +7,14 @@ import { x509 } from "./x509-lib.ts";
 /** Backdating notBefore by this much keeps a peer whose clock runs a little slow from seeing "not yet valid" (step-ca and Vault do the same). */
 export const CLOCK_SKEW_BACKDATE_MS = 60_000;
 
+/**
+ * How far a leaf's notBefore goes back for clock skew: a minute, but never more than a tenth of a
+ * short-lived certificate's validity (a 3-second test certificate must not live 63 seconds).
+ */
+export function backdateMs(validityMs: number): number {
+  return Math.min(CLOCK_SKEW_BACKDATE_MS, Math.floor(validityMs / 10));
+}
+
 /** Whoever signs: a self-signing root passes its own name and key. */
 export interface Signer {
   name: x509.Name;

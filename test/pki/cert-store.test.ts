@@ -49,12 +49,12 @@ test("a fresh server certificate is written privately and reused", async (t) => 
   assert.equal(await readFile(join(dir, "key.pem"), "utf8"), first.keyPem);
 });
 
-test("re-issues once less than a third of the life is left", async (t) => {
+test("re-issues at two thirds of the life, less the serial's jitter (at most a tenth of the life)", async (t) => {
   const { store, advance } = await setup(t);
   const first = await store.serverCertificate(viewer);
-  advance(119 * MINUTE_MS); // 61 min of 181 left: more than a third
+  advance(100 * MINUTE_MS); // 100 of 181 min: before 181 × (2/3 − 0.1) ≈ 102.6
   assert.equal((await store.serverCertificate(viewer)).serialHex, first.serialHex);
-  advance(2 * MINUTE_MS); // 59 min left: less than a third
+  advance(21 * MINUTE_MS); // 121 of 181 min: past 181 × 2/3 ≈ 120.7
   const renewed = await store.serverCertificate(viewer);
   assert.notEqual(renewed.serialHex, first.serialHex);
   assert.notEqual(renewed.keyPem, first.keyPem);
