@@ -146,6 +146,35 @@ export class CertificateUnreadableError extends MoatError {
   }
 }
 
+/** Why a certificate brought from another CA (PEM chain + key, or PKCS#12) cannot be imported: stable, for the admin API and the CLI. */
+export type CertificateImportCode =
+  | "import-pem-malformed"
+  | "import-key-unreadable"
+  | "import-key-unsupported"
+  | "import-passphrase-wrong"
+  | "import-passphrase-missing"
+  | "import-key-mismatch"
+  | "import-chain-broken"
+  | "import-chain-untrusted"
+  | "import-wrong-usage"
+  | "import-expired"
+  | "import-not-yet-valid"
+  | "import-names-not-covered"
+  | "import-pkcs12-unreadable";
+
+/** An imported certificate cannot be used; the message names the certificate and the fix, and never carries key material or the passphrase. */
+export class CertificateImportError extends MoatError {
+  declare readonly code: CertificateImportCode;
+  /** For `import-names-not-covered`: the aliases that no SAN covers; empty otherwise. */
+  readonly uncoveredNames: readonly string[];
+
+  // No `cause`: a parser's error can carry bytes of the input (a key, a PKCS#12), and this error travels to logs and the admin API.
+  constructor(code: CertificateImportCode, message: string, options: { fix: string; uncoveredNames?: readonly string[] }) {
+    super(code, 400, message, { fix: options.fix });
+    this.uncoveredNames = options.uncoveredNames ?? [];
+  }
+}
+
 // ---------------------------------------------------------------- origin
 // (origin error classes go here)
 

@@ -150,3 +150,14 @@ export function createIssuedCertificateStore(options: {
 export function describeCertificate(pem: string): CertificateDescription {
   return describe(pem);
 }
+
+/**
+ * Certificates users bring from other CAs (PEM chain + key, or PKCS#12), validated for a use
+ * (`viewer-server` or `origin-client`); refusals are CertificateImportError with a stable code.
+ *
+ * @example
+ * const imported = await importCertificate({ use: "origin-client", source: { kind: "pkcs12", data: p12 }, passphrase, now: clock() });
+ * const warning = expiryWarning(imported.notAfter, clock()); // { thresholdDays: 7, daysLeft: 5 } or null
+ */
+export { expiryWarning, importCertificate } from "./import/index.ts";
+export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";

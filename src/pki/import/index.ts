@@ -1,0 +1,43 @@
+// Certificates users bring from other CAs: import with every check a TLS peer would make (and a message that says what to fix), and expiry warnings.
+import { importCertificate as runImport } from "./import-certificate.ts";
+import { expiryWarning as warningFor } from "./validity.ts";
+import type { ExpiryWarning, ImportedCertificate, ImportRequest } from "./types.ts";
+
+export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./types.ts";
+
+/**
+ * Validates a certificate from another CA for a use, and returns it ready to store: the chain
+ * (leaf first, then intermediates, root left out) and the key as unencrypted PKCS#8 PEM.
+ * Reads PEM (PKCS#8, PKCS#1 RSA, SEC1 EC; encrypted PKCS#8 or legacy `Proc-Type: 4,ENCRYPTED`
+ * with the passphrase) and PKCS#12 (modern AES or legacy 3DES/RC2). Checks, in this order: the
+ * files parse, the key is RSA ≥ 2048 or ECDSA P-256/384/521, it belongs to the first certificate,
+ * each certificate is followed by its issuer, the chain ends at a root (or, with trustedCaPem,
+ * at one of those roots), the leaf is not a CA and has EKU serverAuth/clientAuth for the use,
+ * every certificate is valid at `now`, and the SANs cover expectedNames.
+ * Rejects with CertificateImportError, whose `code` says which check failed; its message names
+ * the certificate and the fix, never key material or the passphrase.
+ *
+ * @example
+ * const imported = await importCertificate({
+ *   use: "viewer-server",
+ *   source: { kind: "pem", chainPem: await readFile("fullchain.pem", "utf8"), keyPem: await readFile("privkey.pem", "utf8") },
+ *   expectedNames: ["shop.example.test", "www.shop.example.test"],
+ *   now: new Date(),
+ * });
+ * log.info({ serial: imported.serialHex, fingerprint256: imported.fingerprint256, notAfter: imported.notAfter }, "imported");
+ */
+export function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
+  return runImport(request);
+}
+
+/**
+ * The tightest expiry warning reached: 30, 7 or 1 days before notAfter (inclusive), with the whole
+ * days left (rounded down, negative once expired); null while more than 30 days are left.
+ *
+ * @example
+ * const warning = expiryWarning(imported.notAfter, clock());
+ * if (warning) log.warn({ serial: imported.serialHex, ...warning }, `certificate expires in ${warning.daysLeft} days`);
+ */
+export function expiryWarning(notAfter: Date, now: Date): ExpiryWarning | null {
+  return warningFor(notAfter, now);
+}
