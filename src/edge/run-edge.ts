@@ -6,11 +6,12 @@ import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore } from "../pki/index.ts";
-import type { CertificateAuthority } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
+import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -27,6 +28,8 @@ export interface RunningEdge {
 export interface RunEdgeOptions {
   config: MoatConfig;
   ca: CertificateAuthority;
+  /** The key issued certificates' private keys are encrypted under in the data directory. */
+  masterKey: MasterKey;
   log: Logger;
 }
 
@@ -39,13 +42,20 @@ export interface RunEdgeOptions {
 export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const { ca, log } = options;
   const startConfig = options.config;
-  const store = createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir });
   const caBundleFile = join(startConfig.dataDir, "ca", "bundle.pem");
   let generation = 0;
-  let built: BuiltSnapshot = await buildEdgeSnapshot(startConfig, { ca, caBundleFile, store, generation: ++generation });
-  let renewalTimer: NodeJS.Timeout | undefined;
-  let isStopped = false;
   let currentConfig = startConfig;
+  const build = (config: MoatConfig, previous?: BuiltSnapshot) =>
+    buildEdgeSnapshot(config, {
+      ca,
+      caBundleFile,
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction }),
+      generation: ++generation,
+      log: log.child({ part: "rotation" }),
+      now: new Date(),
+      previousOrigins: previous?.origins,
+    });
+  let built: BuiltSnapshot = await build(startConfig);
   const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }) });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort);
   // Redirects name the port actually bound (the config may say 0).
@@ -59,61 +69,64 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     throw error;
   }
   log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
-  scheduleRenewal();
+  // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
+  const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
+  renewal.plan(built.renewAt);
 
-  async function apply(config: MoatConfig): Promise<EdgeSnapshot> {
-    if (config.listen.host !== startConfig.listen.host || config.listen.httpsPort !== startConfig.listen.httpsPort || config.listen.httpPort !== startConfig.listen.httpPort) {
-      log.warn({ listen: config.listen }, "listen settings changed: they take effect at the next restart; the running ports stay");
-    }
-    if (config.dataDir !== startConfig.dataDir) {
-      log.warn({ dataDir: config.dataDir, running: startConfig.dataDir }, "dataDir changed: it takes effect at the next restart; the running edge keeps its data directory");
-    }
-    const next = await buildEdgeSnapshot(config, { ca, caBundleFile, store, generation: ++generation, previousClients: built.clients });
+  // One build at a time: a reload and a renewal must not both build on the same previous snapshot.
+  let applying: Promise<unknown> = Promise.resolve();
+  function apply(config: MoatConfig): Promise<EdgeSnapshot> {
+    const result = applying.then(() => applyNow(config));
+    applying = result.catch(() => {});
+    return result;
+  }
+
+  async function applyNow(config: MoatConfig): Promise<EdgeSnapshot> {
+    warnAboutRestartOnlySettings(config, startConfig, log);
+    const startedAt = performance.now();
+    const next = await build(config, built);
     const previous = built;
     built = next;
     currentConfig = config;
     retireClients(previous, next);
-    scheduleRenewal();
-    log.info(describeSnapshot(next), "snapshot applied");
+    renewal.plan(next.renewAt);
+    log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
     return next.snapshot;
   }
 
-  // Pools that the new snapshot no longer uses close once their requests in flight are done:
-  // undici's close() waits for them. A failover to a retired pool's secondary is still served,
-  // because the grace period outlasts a response timeout.
-  function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot): void {
-    const kept = new Set<OriginClient>(next.clients.values());
-    const retired = [...previous.clients.values()].filter((client) => !kept.has(client));
-    if (retired.length === 0) return;
-    const graceMs = Math.max(...retired.map((client) => client.context.responseTimeoutMs + client.context.connectTimeoutMs)) + 1000;
-    setTimeout(() => void Promise.allSettled(retired.map((client) => client.close())), graceMs).unref();
-  }
-
-  // Issued certificates renew by rebuilding the snapshot with the same config: the store
-  // re-issues whatever is past two thirds of its life (rotation proper arrives with the lifecycle work).
-  function scheduleRenewal(): void {
-    clearTimeout(renewalTimer);
-    if (isStopped || built.renewAt === null) return;
-    const delayMs = Math.min(Math.max(built.renewAt.getTime() - Date.now(), 1000), 2 ** 31 - 1);
-    renewalTimer = setTimeout(() => {
-      apply(currentConfig).catch((error: Error) => {
-        log.error({ error: { code: (error as { code?: string }).code, message: error.message } }, "certificate renewal failed; retrying in 30 s");
-        renewalTimer = setTimeout(scheduleRenewal, 30_000).unref();
-      });
-    }, delayMs).unref();
-  }
-
   async function stop(): Promise<void> {
-    isStopped = true;
-    clearTimeout(renewalTimer);
+    renewal.stop();
+    // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
+    await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();
     await Promise.all([viewer.drain(), redirectClosed]);
-    await Promise.allSettled([...built.clients.values()].map((client) => client.close()));
+    await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));
     log.info("edge stopped");
   }
 
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
+}
+
+function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {
+  const { listen } = config;
+  if (listen.host !== running.listen.host || listen.httpsPort !== running.listen.httpsPort || listen.httpPort !== running.listen.httpPort) {
+    log.warn({ listen }, "listen settings changed: they take effect at the next restart; the running ports stay");
+  }
+  if (config.dataDir !== running.dataDir) {
+    log.warn({ dataDir: config.dataDir, running: running.dataDir }, "dataDir changed: it takes effect at the next restart; the running edge keeps its data directory");
+  }
+}
+
+// Pools that the new snapshot no longer uses close once their requests in flight are done:
+// undici's close() waits for them. A failover to a retired pool's secondary is still served,
+// because the grace period outlasts a response timeout.
+function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot): void {
+  const kept = new Set<OriginClient>([...next.origins.values()].map((entry) => entry.client));
+  const retired = [...previous.origins.values()].map((entry) => entry.client).filter((client) => !kept.has(client));
+  if (retired.length === 0) return;
+  const graceMs = Math.max(...retired.map((client) => client.context.responseTimeoutMs + client.context.connectTimeoutMs)) + 1000;
+  setTimeout(() => void Promise.allSettled(retired.map((client) => client.close())), graceMs).unref();
 }
 
 /** What an operator wants to see after a start or reload: which certificates are in use, and when they renew. */
@@ -122,7 +135,7 @@ function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
     snapshot: built.snapshot.generation,
     renewAt: built.renewAt?.toISOString() ?? null,
     distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial })),
-    originClients: [...built.clients.values()].map((c) => ({ distribution: c.context.distributionId, origin: c.originId, identity: c.context.clientIdentity })),
+    originClients: [...built.origins.values()].map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
   };
 }
 

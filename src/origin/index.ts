@@ -1,5 +1,5 @@
 // The origin side of the edge: pooled mTLS clients per origin, failover groups, and failure classification.
-export { createOriginClient } from "./origin-client.ts";
+export { createOriginClient, probeOriginClient } from "./origin-client.ts";
 export type { OriginClient, OriginClientOptions, OriginClientCertificate, OriginRequest, OriginResponse } from "./origin-client.ts";
 export { requestTarget } from "./origin-target.ts";
 export type { OriginTarget, TargetResponse } from "./origin-target.ts";

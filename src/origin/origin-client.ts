@@ -1,7 +1,7 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
 import type { Readable } from "node:stream";
-import { Pool, buildConnector } from "undici";
+import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
@@ -67,16 +67,7 @@ export interface OriginClient {
  * const res = await client.request({ method: "GET", path: "/", headers: {}, body: null });
  */
 export function createOriginClient(options: OriginClientOptions): OriginClient {
-  const context: OriginFailureContext = Object.freeze({
-    distributionId: options.distributionId,
-    originId: options.originId,
-    url: options.url,
-    serverName: options.serverName,
-    trustedCa: options.trustedCaLabel,
-    clientIdentity: options.clientCertificate?.identity ?? null,
-    connectTimeoutMs: options.connectTimeoutMs,
-    responseTimeoutMs: options.responseTimeoutMs,
-  });
+  const context = contextOf(options);
   const pool = new Pool(options.url, {
     connect: createConnector(options),
     headersTimeout: options.responseTimeoutMs,
@@ -101,6 +92,44 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
   }
 
   return { originId: options.originId, context, request, close: () => pool.close() };
+}
+
+/**
+ * Proves a client certificate before it goes live: one HEAD request on a connection of its own.
+ * Any HTTP answer (even 404) shows the origin accepted the certificate; a failure is returned, not thrown.
+ * @example
+ * const failure = await probeOriginClient({ ...options, clientCertificate: renewed });
+ * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
+ */
+export async function probeOriginClient(options: OriginClientOptions): Promise<OriginFailureError | null> {
+  const client = new Client(options.url, {
+    connect: createConnector(options),
+    headersTimeout: options.responseTimeoutMs,
+    bodyTimeout: options.responseTimeoutMs,
+  });
+  try {
+    const res = await client.request({ method: "HEAD", path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    await res.body.dump();
+    return null;
+  } catch (error) {
+    const failure = toOriginFailure(error, contextOf(options));
+    return failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error));
+  } finally {
+    await client.destroy();
+  }
+}
+
+function contextOf(options: OriginClientOptions): OriginFailureContext {
+  return Object.freeze({
+    distributionId: options.distributionId,
+    originId: options.originId,
+    url: options.url,
+    serverName: options.serverName,
+    trustedCa: options.trustedCaLabel,
+    clientIdentity: options.clientCertificate?.identity ?? null,
+    connectTimeoutMs: options.connectTimeoutMs,
+    responseTimeoutMs: options.responseTimeoutMs,
+  });
 }
 
 /** Maps a low-level error to OriginFailureError; an abort by the viewer stays an abort. */

@@ -40,7 +40,9 @@ function leafValidity(plan: LeafPlan, now: Date, issuerNotAfter: Date): { notBef
   if (now.getTime() >= issuerNotAfter.getTime()) throw new CaExpiredError(issuerNotAfter);
   // The validity counts from the requested start (or now); the backdating is extra, not taken out of it.
   const notBefore = plan.notBefore ?? new Date(now.getTime() - backdateMs(validityMs));
-  const wanted = plan.notAfter ?? new Date((plan.notBefore ?? now).getTime() + validityMs);
+  // X.509 times count whole seconds and encoders drop the fraction: round notAfter up, so a
+  // certificate never lives shorter than asked (it matters for the seconds-long ones tests use).
+  const wanted = plan.notAfter ?? new Date(Math.ceil(((plan.notBefore ?? now).getTime() + validityMs) / 1000) * 1000);
   const notAfter = wanted.getTime() > issuerNotAfter.getTime() ? issuerNotAfter : wanted;
   if (notAfter.getTime() <= notBefore.getTime()) {
     throw new CertificateRequestInvalidError(
