@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { parseConfig } from "../src/config/index.ts";
 import { runEdge } from "../src/edge/index.ts";
 import { createLogger } from "../src/observe/index.ts";
-import { createEphemeralCertificateAuthority } from "../src/pki/index.ts";
+import { createEphemeralCertificateAuthority, generateMasterKey } from "../src/pki/index.ts";
 import type { IssuedCertificate } from "../src/pki/index.ts";
 import { startBenchOrigin } from "./bench-origin.ts";
 
@@ -51,7 +51,7 @@ export async function startBenchFixture(): Promise<BenchFixture> {
     { source: "bench", baseDir: dataDir },
   );
   // Silent: an access-log line per request would measure pino, not the proxy.
-  const edge = await runEdge({ config, ca, log: createLogger({ level: "silent" }) });
+  const edge = await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: "silent" }) });
   return {
     origin: { port: origin.port, servername: "localhost", caPem: ca.bundlePem, clientCertificate: directClient },
     edge: { port: edge.httpsPort, servername: EDGE_HOST, caPem: ca.bundlePem, clientCertificate: null },

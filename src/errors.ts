@@ -132,6 +132,66 @@ export class KeyFileInsecureError extends MoatError {
   }
 }
 
+const MASTER_KEY_SOURCES =
+  "MOAT_MASTER_KEY (base64 of 32 random bytes), MOAT_MASTER_KEY_FILE (a path), or pki.masterKeyFile in the config (a path)";
+const MASTER_KEY_CREATE =
+  "`moat ca init --master-key-file /etc/moat/master.key` creates one with a new CA, or run `(umask 077; openssl rand -base64 32 > /etc/moat/master.key)` and keep it outside the data directory";
+
+/** No master key was given, and private keys at rest are encrypted under one. */
+export class MasterKeyMissingError extends MoatError {
+  constructor(options: MoatErrorOptions = {}) {
+    super("master-key-missing", 500, `no master key: Moat encrypts its private keys at rest and needs one from ${MASTER_KEY_SOURCES}.`, {
+      fix: `point Moat at the master key this data directory was created with; for a new data directory, ${MASTER_KEY_CREATE}`,
+      ...options,
+    });
+  }
+}
+
+/** The master key's source exists but cannot be used: wrong length or encoding, unreadable, inside the data directory. Never quotes the key. */
+export class MasterKeyInvalidError extends MoatError {
+  /** Where the key was to come from, e.g. `MOAT_MASTER_KEY` or `/etc/moat/master.key (pki.masterKeyFile)`. */
+  readonly source: string;
+
+  constructor(source: string, detail: string, options: MoatErrorOptions = {}) {
+    super("master-key-invalid", 500, `the master key from ${source} is unusable: ${detail}.`, {
+      fix: `a master key is base64 of exactly 32 random bytes; ${MASTER_KEY_CREATE}`,
+      ...options,
+    });
+    this.source = source;
+  }
+}
+
+/** An encrypted private key does not decrypt under the master key given: another key, or a damaged file. Nothing was changed. */
+export class MasterKeyWrongError extends MoatError {
+  /** The key file that did not decrypt. */
+  readonly path: string;
+  readonly source: string;
+
+  constructor(path: string, source: string, masterKeyId: string, options: MoatErrorOptions = {}) {
+    super(
+      "master-key-wrong",
+      500,
+      `cannot decrypt ${path} with the master key from ${source} (key id ${masterKeyId}): it was encrypted under another master key, or the file is damaged. Nothing was changed.`,
+      {
+        fix: "give Moat the master key this data directory was created with (its key id is logged at every start); if the key is lost, the CA cannot be recovered: move the data directory away and run `moat ca init`",
+        ...options,
+      },
+    );
+    this.path = path;
+    this.source = source;
+  }
+}
+
+/** A file that should hold a private key holds no PEM private key Moat can read. Never quotes the file. */
+export class PrivateKeyUnreadableError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, options: MoatErrorOptions = {}) {
+    super("key-unreadable", 500, `${path} is not a PEM private key.`, options);
+    this.path = path;
+  }
+}
+
 /** A certificate request names something that cannot go into a certificate (bad DNS name, IP, SPIFFE segment, validity). */
 export class CertificateRequestInvalidError extends MoatError {
   constructor(message: string, options: MoatErrorOptions = {}) {

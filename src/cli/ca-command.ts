@@ -2,18 +2,41 @@
 import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
-import { parseDuration, resolveDataDir } from "../config/index.ts";
+import { parseDuration, resolveDataDir, resolveMasterKeySource } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
-import { initCertificateAuthority, openCertificateAuthority, writeFileAtomic, writeKeyFileAtomic } from "../pki/index.ts";
-import type { KeyAlgorithm } from "../pki/index.ts";
+import {
+  initCertificateAuthority,
+  loadMasterKey,
+  openCertificateAuthority,
+  openOrCreateMasterKeyFile,
+  readCaBundle,
+  writeFileAtomic,
+  writeKeyFileAtomic,
+} from "../pki/index.ts";
+import type { KeyAlgorithm, MasterKey } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { loadCommandMasterKey } from "./master-key.ts";
 
 const keyAlgorithms: readonly KeyAlgorithm[] = ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"];
+
+/**
+ * `--master-key-file PATH` is created (0600) if absent; otherwise MOAT_MASTER_KEY or
+ * MOAT_MASTER_KEY_FILE must name an existing key. A key file this command created is
+ * deleted again if the CA cannot be created, so a failed init leaves nothing behind.
+ */
+async function initMasterKey(dataDir: string, flagFile: string | undefined): Promise<{ masterKey: MasterKey; created: boolean; undo: () => Promise<void> }> {
+  if (flagFile === undefined) {
+    const masterKey = await loadMasterKey(resolveMasterKeySource(), { dataDir });
+    return { masterKey, created: false, undo: async () => undefined };
+  }
+  return openOrCreateMasterKeyFile(flagFile, { dataDir, from: "--master-key-file" });
+}
 
 export async function runCaInit(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca init", args, {
     "data-dir": { type: "string" },
     "key-algorithm": { type: "string", default: "ecdsa-p256" },
+    "master-key-file": { type: "string" },
     name: { type: "string" },
   });
   const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm;
@@ -21,8 +44,22 @@ export async function runCaInit(args: string[]): Promise<number> {
     throw new CliUsageError(`ca init: --key-algorithm must be one of ${keyAlgorithms.join(", ")} (got ${keyAlgorithm}).`);
   }
   const dataDir = resolveDataDir(values["data-dir"]);
-  await initCertificateAuthority({ dataDir, keyAlgorithm, ...(values.name ? { name: values.name } : {}) });
-  process.stdout.write(`Created Moat's CA (${keyAlgorithm}) in ${join(dataDir, "ca")}.\nOrigins and viewers should trust ${join(dataDir, "ca", "bundle.pem")}.\n`);
+  const { masterKey, created, undo } = await initMasterKey(dataDir, values["master-key-file"]);
+  try {
+    await initCertificateAuthority({ dataDir, keyAlgorithm, masterKey, ...(values.name ? { name: values.name } : {}) });
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  const keyFile = values["master-key-file"] ? resolve(values["master-key-file"]) : undefined;
+  process.stdout.write(
+    `Created Moat's CA (${keyAlgorithm}) in ${join(dataDir, "ca")}, its private keys encrypted under the master key from ${masterKey.source} (key id ${masterKey.id}).\n` +
+      `Origins and viewers should trust ${join(dataDir, "ca", "bundle.pem")}.\n` +
+      (created && keyFile
+        ? `Created the master key ${keyFile} (mode 0600). Back it up apart from the data directory: without it the CA's keys cannot be opened.\n` +
+          `Point Moat at it with pki.masterKeyFile: ${keyFile} in the config, or MOAT_MASTER_KEY_FILE=${keyFile}.\n`
+        : ""),
+  );
   return 0;
 }
 
@@ -33,6 +70,7 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
     ip: { type: "string", multiple: true, default: [] },
     out: { type: "string" },
     validity: { type: "string", default: "90d" },
+    "master-key-file": { type: "string" },
   });
   const dnsNames = values.dns ?? [];
   const ipAddresses = values.ip ?? [];
@@ -46,26 +84,35 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
   } catch (error) {
     throw new CliUsageError(`ca issue-server: --validity: ${(error as Error).message}`);
   }
-  const ca = await openCertificateAuthority({ dataDir: resolveDataDir(values["data-dir"]) });
+  const dataDir = resolveDataDir(values["data-dir"]);
+  // No CA is the first thing to say, before any word about master keys.
+  await readCaBundle(dataDir);
+  const masterKey = await loadCommandMasterKey({ dataDir, flagFile: values["master-key-file"] });
+  const ca = await openCertificateAuthority({
+    dataDir,
+    masterKey,
+    onKeyFileEncrypted: (path) => process.stderr.write(`moat: encrypted ${path}, which was stored in plaintext.\n`),
+  });
   const issued = await ca.issueServerCertificate({ dnsNames, ipAddresses, validityMs });
   const out = resolve(values.out);
   const base = join(out, (dnsNames[0] ?? ipAddresses[0] ?? "server").replace(/[^a-zA-Z0-9.-]/g, "_"));
   await mkdir(out, { recursive: true, mode: 0o700 });
   // Key first and atomically: an older key file with looser permissions is replaced, never rewritten in place.
+  // Not encrypted: it goes to the origin host, whose TLS server reads it as is; Moat's master key stays here.
   await writeKeyFileAtomic(`${base}.key`, issued.keyPem);
   await writeFileAtomic(`${base}.pem`, issued.chainPem, 0o644);
   await writeFileAtomic(join(out, "ca-bundle.pem"), ca.bundlePem, 0o644);
   process.stdout.write(
     `Issued a server certificate for ${[...dnsNames, ...ipAddresses].join(", ")}\n` +
       `  serial ${issued.serialHex}, valid until ${issued.notAfter.toISOString()}\n` +
-      `  certificate: ${base}.pem\n  key:         ${base}.key (mode 0600)\n  CA bundle:   ${join(out, "ca-bundle.pem")}\n`,
+      `  certificate: ${base}.pem\n  key:         ${base}.key (mode 0600, not encrypted: the origin's TLS server reads it as is; move it to the origin host and delete it here)\n  CA bundle:   ${join(out, "ca-bundle.pem")}\n`,
   );
   return 0;
 }
 
 export async function runCaBundle(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" } });
-  const ca = await openCertificateAuthority({ dataDir: resolveDataDir(values["data-dir"]) });
-  process.stdout.write(ca.bundlePem);
+  // The bundle is public: printing it needs no master key.
+  process.stdout.write(await readCaBundle(resolveDataDir(values["data-dir"])));
   return 0;
 }

@@ -17,8 +17,12 @@ export const commands: readonly CliCommand[] = [
 Runs the edge the config describes. SIGHUP or a change of the file reloads it
 (a bad file is refused and the running config stays); SIGTERM drains and exits.
 
+The private keys in the data directory are encrypted under a master key, from
+MOAT_MASTER_KEY (base64 of 32 bytes), MOAT_MASTER_KEY_FILE (a path) or the
+config's pki.masterKeyFile, in that order. Without one, start refuses to run.
+
 Example:
-  moat start --config ./moat.yaml`,
+  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml`,
     run: async (args) => (await import("./start-command.ts")).runStart(args),
   },
   {
@@ -29,6 +33,8 @@ Example:
 Creates the data directory and a CA if there are none, starts a demo origin on
 https://localhost:9443 that only accepts the demo distribution's client
 certificate, and the edge on https://localhost:8443 (HTTP on 8080) in front of it.
+Unless MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE is set, the demo keeps its own
+master key in <data dir>.master-key, next to the data: fine for a demo only.
 
 Example:
   MOAT_DATA_DIR=/tmp/moat-demo moat demo`,
@@ -48,26 +54,33 @@ Example:
   {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
-    help: `moat ca init [--data-dir DIR] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
+    help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
 
 Creates <data dir>/ca with a root and an intermediate CA. Private keys are
-written with mode 0600. Refuses to overwrite an existing CA.
+written encrypted under the master key, with mode 0600. Refuses to overwrite
+an existing CA.
+
+The master key comes from --master-key-file FILE, which is created (mode 0600)
+if it does not exist and must be outside the data directory; else from
+MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE. Back it up apart from the data.
 
 Example:
-  moat ca init --data-dir /var/lib/moat --key-algorithm rsa-3072`,
+  moat ca init --data-dir /var/lib/moat --master-key-file /etc/moat/master.key --key-algorithm rsa-3072`,
     run: async (args) => (await import("./ca-command.ts")).runCaInit(args),
   },
   {
     name: "ca issue-server",
     summary: "issue a server certificate for an origin host from Moat's CA",
-    help: `moat ca issue-server --dns NAME [--dns NAME…] [--ip ADDRESS…] --out DIR [--validity 90d] [--data-dir DIR]
+    help: `moat ca issue-server --dns NAME [--dns NAME…] [--ip ADDRESS…] --out DIR [--validity 90d] [--data-dir DIR] [--master-key-file FILE]
 
 Writes DIR/<first name>.pem (certificate + intermediate), DIR/<first name>.key
-(mode 0600) and DIR/ca-bundle.pem. The edge verifies origins against Moat's
-bundle by default, so an origin with this certificate needs no trustedCa.
+(mode 0600, not encrypted: the origin's TLS server reads it as is) and
+DIR/ca-bundle.pem. The edge verifies origins against Moat's bundle by default,
+so an origin with this certificate needs no trustedCa. Signing needs the CA's
+key, so the master key too (--master-key-file, MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE).
 
 Example:
-  moat ca issue-server --dns api.internal --out /etc/api/tls`,
+  moat ca issue-server --dns api.internal --out /etc/api/tls --master-key-file /etc/moat/master.key`,
     run: async (args) => (await import("./ca-command.ts")).runCaIssueServer(args),
   },
   {
@@ -75,7 +88,7 @@ Example:
     summary: "print the CA bundle that origins and viewers should trust",
     help: `moat ca bundle [--data-dir DIR]
 
-Prints the PEM bundle of Moat's root CA(s).
+Prints the PEM bundle of Moat's root CA(s). Needs no master key.
 
 Example:
   moat ca bundle > /etc/api/moat-ca.pem`,

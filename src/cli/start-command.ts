@@ -7,6 +7,7 @@ import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { serveEdge } from "./serve-edge.ts";
 
 export async function runStart(args: string[]): Promise<number> {
@@ -15,8 +16,10 @@ export async function runStart(args: string[]): Promise<number> {
   const configFile = resolve(values.config);
   const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
   const config = await loadConfigFile(configFile);
-  const ca = await openCertificateAuthority({ dataDir: config.dataDir });
-  const edge = await runEdge({ config, ca, log });
+  const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
+  log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
+  const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  const edge = await runEdge({ config, ca, masterKey, log });
   await serveEdge({ edge, configFile, log });
   return 0;
 }

@@ -15,6 +15,8 @@ const DAY = 24 * HOUR;
 export const DEFAULTS = {
   dataDir: ".moat",
   dataDirEnv: "MOAT_DATA_DIR",
+  masterKeyEnv: "MOAT_MASTER_KEY",
+  masterKeyFileEnv: "MOAT_MASTER_KEY_FILE",
   trustDomain: "moat.internal",
   keyAlgorithm: "ecdsa-p256",
   clientCertValidityMs: 24 * HOUR,

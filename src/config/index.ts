@@ -11,6 +11,7 @@ export type {
   HttpMethod,
   KeyAlgorithm,
   ListenConfig,
+  MasterKeySource,
   MoatConfig,
   OriginConfig,
   OriginGroupConfig,
@@ -21,6 +22,8 @@ export type {
 export type { ParseConfigOptions } from "./parse.ts";
 export { parseDuration } from "./duration.ts";
 export { resolveDataDir } from "./data-dir.ts";
+export { resolveMasterKeySource } from "./master-key-source.ts";
+export type { MasterKeySourceOptions } from "./master-key-source.ts";
 
 /**
  * Reads, validates and normalises a config file: YAML, or JSON when the name ends in .json.

@@ -26,6 +26,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       clientCertValidityMs: pki.clientCertValidity ?? DEFAULTS.clientCertValidityMs,
       serverCertValidityMs: pki.serverCertValidity ?? DEFAULTS.serverCertValidityMs,
       renewAtFraction: pki.renewAtFraction ?? DEFAULTS.renewAtFraction,
+      masterKeyFile: pki.masterKeyFile === undefined ? null : resolve(options.baseDir, pki.masterKeyFile),
     },
     listen: normaliseListen(document.listen ?? {}),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),

@@ -3,6 +3,7 @@
 import { resolve } from "node:path";
 import { ConfigInvalidError, type ConfigIssue } from "../errors.ts";
 import { configErrorMap, toConfigIssues } from "./issues.ts";
+import { masterKeyFileIssues } from "./master-key-source.ts";
 import { normaliseConfig } from "./normalise.ts";
 import { checkReferences } from "./references.ts";
 import { configSchema } from "./schema.ts";
@@ -29,6 +30,9 @@ export function validateConfig(document: unknown, options: ParseConfigOptions): 
     baseDir: resolve(options.baseDir),
     env: options.env ?? process.env,
   });
+  // Needs the resolved dataDir (which MOAT_DATA_DIR may decide), so it runs after normalising.
+  const keyIssues = masterKeyFileIssues(config);
+  if (keyIssues.length > 0) return { ok: false, issues: keyIssues };
   return { ok: true, config: deepFreeze(config) };
 }
 

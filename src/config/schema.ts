@@ -37,6 +37,7 @@ const pki = closedObject({
     .min(LIMITS.renewAtFraction.min, { error: `must be at least ${LIMITS.renewAtFraction.min}: renewing earlier wastes keys` })
     .max(LIMITS.renewAtFraction.max, { error: `must be at most ${LIMITS.renewAtFraction.max}: later leaves no time to retry a failed renewal` })
     .optional(),
+  masterKeyFile: field.filePath.optional(),
 });
 
 const listen = closedObject({

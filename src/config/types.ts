@@ -26,7 +26,17 @@ export interface PkiConfig {
   readonly serverCertValidityMs: number;
   /** Issued certificates renew at this fraction of their life (less a per-certificate jitter). */
   readonly renewAtFraction: number;
+  /** Absolute path of the file holding the master key that encrypts private keys at rest; null when the config names none. */
+  readonly masterKeyFile: string | null;
 }
+
+/**
+ * Where the master key comes from (see resolveMasterKeySource). An inline key is
+ * behind a function so that logging or serialising a source never prints it.
+ */
+export type MasterKeySource =
+  | { readonly kind: "env"; readonly name: string; readonly value: () => string }
+  | { readonly kind: "file"; readonly path: string; /** What named the file: "MOAT_MASTER_KEY_FILE", "--master-key-file", "pki.masterKeyFile in <config>". */ readonly from: string };
 
 export interface ListenConfig {
   readonly host: string;

@@ -6,7 +6,7 @@ import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore } from "../pki/index.ts";
-import type { CertificateAuthority } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
@@ -28,6 +28,8 @@ export interface RunningEdge {
 export interface RunEdgeOptions {
   config: MoatConfig;
   ca: CertificateAuthority;
+  /** The key issued certificates' private keys are encrypted under in the data directory. */
+  masterKey: MasterKey;
   log: Logger;
 }
 
@@ -47,7 +49,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, renewAtFraction: config.pki.renewAtFraction }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),

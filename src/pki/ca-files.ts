@@ -1,12 +1,14 @@
-// The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}: create it once, open and check it.
+// The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}: create it once, open and check it; keys encrypted under the master key.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError } from "../errors.ts";
+import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError, PrivateKeyUnreadableError } from "../errors.ts";
 import { createCertificateAuthority, generateCa, type CaMaterial, type GeneratedCa } from "./ca.ts";
 import { splitPemCertificates } from "./describe.ts";
 import { importSigningKey } from "./key-algorithms.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, fsyncDir, KEY_FILE_MODE, PRIVATE_DIR_MODE, writeNewFile } from "./key-files.ts";
+import { openPrivateKey, sealPrivateKey, writeSealedKeyFile } from "./key-vault.ts";
+import type { MasterKey } from "./master-key.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
 
 const FILES = {
@@ -34,10 +36,10 @@ async function isCaDirInUse(caDir: string): Promise<boolean> {
   }
 }
 
-async function writeCaFiles(dir: string, generated: GeneratedCa): Promise<void> {
+async function writeCaFiles(dir: string, generated: GeneratedCa, masterKey: MasterKey): Promise<void> {
   const { material } = generated;
-  await writeNewFile(join(dir, FILES.rootKey), generated.rootKeyPem, KEY_FILE_MODE);
-  await writeNewFile(join(dir, FILES.intermediateKey), generated.intermediateKeyPem, KEY_FILE_MODE);
+  await writeNewFile(join(dir, FILES.rootKey), sealPrivateKey(generated.rootKeyPem, masterKey), KEY_FILE_MODE);
+  await writeNewFile(join(dir, FILES.intermediateKey), sealPrivateKey(generated.intermediateKeyPem, masterKey), KEY_FILE_MODE);
   await writeNewFile(join(dir, FILES.rootCert), material.rootPem, CERT_FILE_MODE);
   await writeNewFile(join(dir, FILES.intermediateCert), material.intermediatePem, CERT_FILE_MODE);
   await writeNewFile(join(dir, FILES.bundle), material.bundlePem, CERT_FILE_MODE);
@@ -49,11 +51,11 @@ async function writeCaFiles(dir: string, generated: GeneratedCa): Promise<void> 
  * `ca`: the CA appears whole or not at all, and rename(2) refuses to replace a
  * non-empty directory, so two concurrent inits cannot both win.
  */
-async function publishCa(dataDir: string, generated: GeneratedCa): Promise<void> {
+async function publishCa(dataDir: string, generated: GeneratedCa, masterKey: MasterKey): Promise<void> {
   const caDir = caDirectory(dataDir);
   const staging = await mkdtemp(join(dataDir, ".ca-staging-")); // mkdtemp creates it 0700
   try {
-    await writeCaFiles(staging, generated);
+    await writeCaFiles(staging, generated, masterKey);
     await rename(staging, caDir);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -69,12 +71,13 @@ export async function initCaFiles(options: {
   keyAlgorithm: KeyAlgorithm;
   name: string;
   clock: Clock;
+  masterKey: MasterKey;
 }): Promise<CertificateAuthority> {
   const caDir = caDirectory(options.dataDir);
   await mkdir(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   if (await isCaDirInUse(caDir)) throw new CaAlreadyExistsError(caDir);
   const generated = await generateCa({ keyAlgorithm: options.keyAlgorithm, name: options.name, now: options.clock() });
-  await publishCa(options.dataDir, generated);
+  await publishCa(options.dataDir, generated, options.masterKey);
   await checkKeyFileMode(join(caDir, FILES.rootKey));
   await checkKeyFileMode(join(caDir, FILES.intermediateKey));
   return createCertificateAuthority(generated.material, options.clock);
@@ -152,10 +155,54 @@ function parseCaFiles(caDir: string, files: CaFileContents): CaMaterial {
   };
 }
 
-export async function openCaFiles(options: { dataDir: string; clock: Clock }): Promise<CertificateAuthority> {
+/** Decrypts a CA key file's contents; a file that holds no key at all makes the CA corrupt. */
+function openCaKey(caDir: string, file: string, text: string, masterKey: MasterKey): { keyPem: string; wasPlaintext: boolean } {
+  try {
+    return openPrivateKey(text, masterKey, join(caDir, file));
+  } catch (error) {
+    if (error instanceof PrivateKeyUnreadableError) throw new CaCorruptError(caDir, `${file} is not a PEM private key`);
+    throw error;
+  }
+}
+
+/**
+ * Opens and checks the CA. Both keys are decrypted and every check passes before anything is
+ * written: a wrong master key (MasterKeyWrongError) or a broken CA leaves the files as they
+ * were. Then a key still in plaintext (a CA made before keys were encrypted) is sealed in
+ * place, atomically; the result lists those files so the caller can say so.
+ */
+export async function openCaFiles(options: {
+  dataDir: string;
+  clock: Clock;
+  masterKey: MasterKey;
+}): Promise<{ ca: CertificateAuthority; encryptedKeyFiles: string[] }> {
   const caDir = caDirectory(options.dataDir);
   const files = await readCaFiles(caDir);
   await checkKeyFileMode(join(caDir, FILES.rootKey));
   await checkKeyFileMode(join(caDir, FILES.intermediateKey));
-  return createCertificateAuthority(parseCaFiles(caDir, files), options.clock);
+  const root = openCaKey(caDir, FILES.rootKey, files.rootKey, options.masterKey);
+  const intermediate = openCaKey(caDir, FILES.intermediateKey, files.intermediateKey, options.masterKey);
+  const material = parseCaFiles(caDir, { ...files, rootKey: root.keyPem, intermediateKey: intermediate.keyPem });
+  const encryptedKeyFiles: string[] = [];
+  for (const [file, key] of [[FILES.rootKey, root], [FILES.intermediateKey, intermediate]] as const) {
+    if (!key.wasPlaintext) continue;
+    await writeSealedKeyFile(join(caDir, file), key.keyPem, options.masterKey);
+    encryptedKeyFiles.push(join(caDir, file));
+  }
+  return { ca: createCertificateAuthority(material, options.clock), encryptedKeyFiles };
+}
+
+/**
+ * `<dataDir>/ca/bundle.pem` as it is on disk, checked to hold certificates: what origins and
+ * viewers trust. Needs no master key. Throws CaNotFoundError or CaCorruptError.
+ */
+export async function readCaBundleFile(dataDir: string): Promise<string> {
+  const caDir = caDirectory(dataDir);
+  const pem = await readOptional(join(caDir, FILES.bundle));
+  if (pem === undefined) {
+    if (!(await isCaDirInUse(caDir))) throw new CaNotFoundError(caDir);
+    throw new CaCorruptError(caDir, `missing ${FILES.bundle}`);
+  }
+  if (bundleFingerprints(caDir, pem).length === 0) throw new CaCorruptError(caDir, `${FILES.bundle} holds no certificate`);
+  return pem;
 }

@@ -4,7 +4,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describeCertificate, formatSan, splitPemCertificates } from "./describe.ts";
 import { joinPem, serverSanNames } from "./issue.ts";
-import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic, writeKeyFileAtomic } from "./key-files.ts";
+import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
+import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
+import type { MasterKey } from "./master-key.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
 import { renewalTime } from "./renewal.ts";
 import { backdateMs, CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
@@ -46,9 +48,12 @@ async function readIfPresent(path: string): Promise<string | undefined> {
  * (a crash between the two writes), or a key file others can read is not
  * worth keeping: a fresh certificate with a fresh key replaces it.
  */
-async function loadStored(dir: string, intermediate: X509Certificate, intermediatePem: string): Promise<IssuedCertificate | undefined> {
-  const [chainPem, keyPem] = await Promise.all([readIfPresent(join(dir, "chain.pem")), readIfPresent(join(dir, "key.pem"))]);
-  if (chainPem === undefined || keyPem === undefined) return undefined;
+async function loadStored(dir: string, intermediate: X509Certificate, intermediatePem: string, masterKey: MasterKey): Promise<IssuedCertificate | undefined> {
+  const [chainPem, keyFile] = await Promise.all([readIfPresent(join(dir, "chain.pem")), readIfPresent(join(dir, "key.pem"))]);
+  if (chainPem === undefined || keyFile === undefined) return undefined;
+  // Keys are encrypted at rest; one sealed under another master key throws (MasterKeyWrongError), a plaintext one is replaced.
+  const keyPem = openReplaceableKey(keyFile, masterKey, join(dir, "key.pem"));
+  if (keyPem === undefined) return undefined;
   try {
     await checkKeyFileMode(join(dir, "key.pem"));
     const certPem = splitPemCertificates(chainPem)[0];
@@ -84,6 +89,7 @@ interface StoreContext {
   dataDir: string;
   clock: Clock;
   renewAtFraction: number;
+  masterKey: MasterKey;
   intermediate: X509Certificate;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
   inFlight: Map<string, Promise<IssuedCertificate>>;
@@ -92,14 +98,14 @@ interface StoreContext {
 async function obtain(context: StoreContext, slot: Slot): Promise<IssuedCertificate> {
   const { ca, dataDir, clock } = context;
   const dir = join(dataDir, "certs", ...slot.segments);
-  const stored = await loadStored(dir, context.intermediate, ca.intermediatePem);
+  const stored = await loadStored(dir, context.intermediate, ca.intermediatePem, context.masterKey);
   const now = clock();
   if (stored && isReusable(stored, slot.expected, now, context.renewAtFraction)) return stored;
   const notBefore = new Date(now.getTime() - backdateMs(slot.expected.validityMs));
   const issued = await slot.issue({ notBefore, notAfter: new Date(now.getTime() + slot.expected.validityMs) });
   await ensurePrivateDir(dataDir, "certs", ...slot.segments);
   // Key first: a crash between the writes leaves a key that matches no chain, which loadStored discards.
-  await writeKeyFileAtomic(join(dir, "key.pem"), issued.keyPem);
+  await writeSealedKeyFile(join(dir, "key.pem"), issued.keyPem, context.masterKey);
   await writeFileAtomic(join(dir, "chain.pem"), issued.chainPem, CERT_FILE_MODE);
   return issued;
 }
@@ -140,7 +146,7 @@ function originClientSlot(
   };
 }
 
-export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; clock: Clock; renewAtFraction?: number }): IssuedCertificateStore {
+export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; masterKey: MasterKey; clock: Clock; renewAtFraction?: number }): IssuedCertificateStore {
   const context: StoreContext = {
     ...options,
     renewAtFraction: options.renewAtFraction ?? DEFAULT_RENEW_AT_FRACTION,

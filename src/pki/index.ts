@@ -1,9 +1,10 @@
 // Moat's private PKI: a two-tier CA on disk (or in memory for tests), leaf issuance for viewers' servers and origins' clients, and a store that reuses fresh certificates.
 import { createCertificateAuthority, DEFAULT_CA_NAME, generateCa } from "./ca.ts";
-import { initCaFiles, openCaFiles } from "./ca-files.ts";
+import { initCaFiles, openCaFiles, readCaBundleFile } from "./ca-files.ts";
 import { createCertStore } from "./cert-store.ts";
 import { describeCertificate as describe } from "./describe.ts";
 import { DEFAULT_KEY_ALGORITHM } from "./key-algorithms.ts";
+import type { MasterKey } from "./master-key.ts";
 import { CaAlreadyExistsError, CaNotFoundError } from "../errors.ts";
 import type {
   CertificateAuthority,
@@ -32,6 +33,30 @@ export type {
 /** Every key algorithm Moat issues with (`ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, `rsa-3072`), for a config schema's enum. */
 export { KEY_ALGORITHMS } from "./key-algorithms.ts";
 
+/**
+ * The master key that private keys at rest are encrypted under.
+ *
+ * @example
+ * const masterKey = await loadMasterKey(resolveMasterKeySource({ configuredFile: config.pki.masterKeyFile }), { dataDir: config.dataDir });
+ * log.info({ masterKey: { source: masterKey.source, id: masterKey.id } }, "master key loaded"); // never the key itself
+ * const { masterKey: created } = await openOrCreateMasterKeyFile("/etc/moat/master.key", { dataDir, from: "--master-key-file" });
+ * const inMemory = generateMasterKey(); // tests
+ */
+export { generateMasterKey, loadMasterKey, openOrCreateMasterKeyFile } from "./master-key.ts";
+export type { MasterKey } from "./master-key.ts";
+
+/**
+ * Encrypts and decrypts PEM private keys under the master key (encrypted PKCS#8, PBES2 with AES-256-CBC).
+ *
+ * @example
+ * await writeKeyFileAtomic(path, sealPrivateKey(keyPem, masterKey));
+ * const { keyPem } = openPrivateKey(await readFile(path, "utf8"), masterKey, path); // MasterKeyWrongError if it does not decrypt
+ */
+export { isSealedPrivateKey, openPrivateKey, sealPrivateKey } from "./key-vault.ts";
+
+/** Called with the path of each plaintext key file (from before keys were encrypted) that was just encrypted in place: log it. */
+export type KeyFileEncryptedListener = (path: string) => void;
+
 export interface CertificateAuthorityInitOptions {
   /** Moat's data directory; the CA goes in `<dataDir>/ca/`. */
   dataDir: string;
@@ -40,17 +65,28 @@ export interface CertificateAuthorityInitOptions {
   /** Names the CA: subjects `CN=<name> Root CA, O=<name>` and `CN=<name> Intermediate CA, O=<name>`. Default `Moat`. */
   name?: string;
   clock?: Clock;
+  /** The two private keys are written encrypted under it. */
+  masterKey: MasterKey;
+}
+
+export interface CertificateAuthorityOpenOptions {
+  dataDir: string;
+  /** The key the CA's private keys were encrypted under. */
+  masterKey: MasterKey;
+  clock?: Clock;
+  /** Told about each plaintext key file that opening encrypted in place. */
+  onKeyFileEncrypted?: KeyFileEncryptedListener;
 }
 
 const systemClock: Clock = () => new Date();
 
 /**
  * Creates a new CA: `<dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}`,
- * keys 0600 in a 0700 directory, all five files appearing at once. Never overwrites: throws
- * CaAlreadyExistsError if `<dataDir>/ca` holds anything.
+ * keys encrypted under the master key, 0600 in a 0700 directory, all five files appearing at once.
+ * Never overwrites: throws CaAlreadyExistsError if `<dataDir>/ca` holds anything.
  *
  * @example
- * const ca = await initCertificateAuthority({ dataDir: "/var/lib/moat" });
+ * const ca = await initCertificateAuthority({ dataDir: "/var/lib/moat", masterKey });
  * await writeFile("moat-ca.pem", ca.bundlePem); // give this to origins
  */
 export function initCertificateAuthority(options: CertificateAuthorityInitOptions): Promise<CertificateAuthority> {
@@ -59,31 +95,48 @@ export function initCertificateAuthority(options: CertificateAuthorityInitOption
     keyAlgorithm: options.keyAlgorithm ?? DEFAULT_KEY_ALGORITHM,
     name: options.name ?? DEFAULT_CA_NAME,
     clock: options.clock ?? systemClock,
+    masterKey: options.masterKey,
   });
 }
 
 /**
  * Opens the CA in `<dataDir>/ca`. Throws CaNotFoundError (fix: `moat ca init`) if there is none,
+ * MasterKeyWrongError if a key does not decrypt under `masterKey` (nothing is changed then),
  * CaCorruptError if a file is missing, does not parse, or a key does not match its certificate,
- * KeyFileInsecureError if a key file is readable by others.
+ * KeyFileInsecureError if a key file is readable by others. A key file still in plaintext (a CA
+ * made before keys were encrypted) is encrypted in place once every check has passed, and
+ * reported to `onKeyFileEncrypted`.
  *
  * @example
- * const ca = await openCertificateAuthority({ dataDir: "/var/lib/moat" });
+ * const ca = await openCertificateAuthority({ dataDir: "/var/lib/moat", masterKey, onKeyFileEncrypted: (path) => log.warn({ path }, "encrypted a plaintext key") });
  * const cert = await ca.issueServerCertificate({ dnsNames: ["shop.example.test"], validityMs: 7 * 86_400_000 });
  */
-export function openCertificateAuthority(options: { dataDir: string; clock?: Clock }): Promise<CertificateAuthority> {
-  return openCaFiles({ dataDir: options.dataDir, clock: options.clock ?? systemClock });
+export async function openCertificateAuthority(options: CertificateAuthorityOpenOptions): Promise<CertificateAuthority> {
+  const { ca, encryptedKeyFiles } = await openCaFiles({ dataDir: options.dataDir, clock: options.clock ?? systemClock, masterKey: options.masterKey });
+  for (const path of encryptedKeyFiles) options.onKeyFileEncrypted?.(path);
+  return ca;
+}
+
+/**
+ * The CA bundle (`<dataDir>/ca/bundle.pem`) exactly as on disk: what origins and viewers trust.
+ * Needs no master key. Throws CaNotFoundError or CaCorruptError.
+ *
+ * @example
+ * process.stdout.write(await readCaBundle("/var/lib/moat"));
+ */
+export function readCaBundle(dataDir: string): Promise<string> {
+  return readCaBundleFile(dataDir);
 }
 
 /**
  * Opens the CA, creating it first if there is none (what `moat demo` and first start want).
  *
  * @example
- * const { ca, created } = await openOrInitCertificateAuthority({ dataDir: ".moat" });
+ * const { ca, created } = await openOrInitCertificateAuthority({ dataDir: ".moat", masterKey });
  * if (created) log.info("created a new CA; distribute .moat/ca/bundle.pem");
  */
 export async function openOrInitCertificateAuthority(
-  options: CertificateAuthorityInitOptions,
+  options: CertificateAuthorityInitOptions & Pick<CertificateAuthorityOpenOptions, "onKeyFileEncrypted">,
 ): Promise<{ ca: CertificateAuthority; created: boolean }> {
   try {
     return { ca: await openCertificateAuthority(options), created: false };
@@ -122,21 +175,25 @@ export async function createEphemeralCertificateAuthority(
 /**
  * Certificates kept under `<dataDir>/certs/`, reused while issued by this CA's current intermediate,
  * naming exactly the requested identity, and with more than a third of their life left; otherwise
- * issued anew and written atomically (key 0600, directories 0700).
+ * issued anew and written atomically (key encrypted under the master key, 0600; directories 0700).
+ * A stored key that does not decrypt under `masterKey` throws MasterKeyWrongError; one stored in
+ * plaintext (from before keys were encrypted) is not reused: a fresh key replaces it.
  *
  * @example
- * const store = createIssuedCertificateStore({ ca, dataDir: "/var/lib/moat" });
+ * const store = createIssuedCertificateStore({ ca, dataDir: "/var/lib/moat", masterKey });
  * const client = await store.originClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: 86_400_000 });
  * const viewer = await store.serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example.test"], validityMs: 7 * 86_400_000 });
  */
 export function createIssuedCertificateStore(options: {
   ca: CertificateAuthority;
   dataDir: string;
+  /** Leaf keys are written encrypted under it. */
+  masterKey: MasterKey;
   clock?: Clock;
   /** Renew at this fraction of the life, less a per-certificate jitter (see renewalTime). Default 2/3. */
   renewAtFraction?: number;
 }): IssuedCertificateStore {
-  return createCertStore({ ca: options.ca, dataDir: options.dataDir, clock: options.clock ?? systemClock, renewAtFraction: options.renewAtFraction });
+  return createCertStore({ ca: options.ca, dataDir: options.dataDir, masterKey: options.masterKey, clock: options.clock ?? systemClock, renewAtFraction: options.renewAtFraction });
 }
 
 /**

@@ -8,6 +8,8 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createTestMasterKey } from "../support/master-key.ts";
+import type { TestMasterKey } from "../support/master-key.ts";
 import { runMoat } from "./moat-process.ts";
 import type { MoatRun } from "./moat-process.ts";
 
@@ -50,14 +52,17 @@ function httpsGet(options: https.RequestOptions): Promise<number> {
 }
 
 let dir: string;
+let key: TestMasterKey;
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "moat-ca-cli-"));
+  key = await createTestMasterKey();
 });
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const moat = (...args: string[]) => runMoat(args, { cwd: dir });
+// Every command gets a master key in MOAT_MASTER_KEY; test/cli/master-key-command.test.ts covers the other sources and their absence.
+const moat = (...args: string[]) => runMoat(args, { cwd: dir, env: key.env });
 
 describe("moat ca init", () => {
   test("creates the root, the intermediate and the bundle, keys 0600", async () => {

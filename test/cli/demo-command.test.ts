@@ -81,6 +81,7 @@ describe("moat demo", { timeout: 120_000 }, () => {
   after(async () => {
     await Promise.all(running.map((moat) => moat.kill()));
     await rm(dataDir, { recursive: true, force: true });
+    await rm(`${dataDir}.master-key`, { force: true });
   });
 
   test("creates a new CA on first start", () => {
@@ -129,13 +130,28 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(resolve(dataDir, straight[1]!), bundlePath);
   });
 
-  test("the data directory holds the bundle, demo.yaml and private keys with mode 0600", async () => {
+  test("the data directory holds the bundle, demo.yaml and private keys, encrypted, with mode 0600", async () => {
     assert.ok((await stat(bundlePath)).isFile());
     assert.match(await readFile(join(dataDir, "demo.yaml"), "utf8"), /^\s*- id: demo$/m);
     const keys = await keyFiles(dataDir);
     for (const expected of [join(dataDir, "ca", "root.key"), join(dataDir, "ca", "intermediate.key")]) assert.ok(keys.includes(expected), `${expected} exists`);
     assert.ok(keys.length >= 4, `the CA's two keys and the edge's viewer and origin-client keys: ${keys.join(", ")}`);
-    for (const key of keys) assert.equal((await stat(key)).mode & 0o777, 0o600, key);
+    for (const key of keys) {
+      assert.equal((await stat(key)).mode & 0o777, 0o600, key);
+      assert.match(await readFile(key, "utf8"), /^-----BEGIN ENCRYPTED PRIVATE KEY-----/, key);
+    }
+  });
+
+  test("without a master key in the environment, keeps its own next to the data directory (0600) and warns that this is for demos", async () => {
+    const keyFile = `${dataDir}.master-key`;
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    const warning = running[0]!.lines.find((l) => String(l.msg).startsWith("DEMO ONLY"));
+    assert.ok(warning, "logs a warning");
+    assert.equal(warning.masterKeyFile, keyFile);
+    assert.match(running[0]!.stdout(), /WARNING: for demos only/);
+    assert.ok(!running[0]!.stdout().includes((await readFile(keyFile, "utf8")).trim()), "the key itself is never printed");
+    // demo.yaml names it, so `moat start --config demo.yaml` opens the same data directory.
+    assert.ok((await readFile(join(dataDir, "demo.yaml"), "utf8")).includes(`masterKeyFile: ${JSON.stringify(keyFile)}`));
   });
 
   test("SIGTERM stops it with exit code 0", async () => {
@@ -151,6 +167,9 @@ describe("moat demo", { timeout: 120_000 }, () => {
     running.push(moat);
     const line = await moat.waitForLine("the CA was opened", (l) => l.msg === "using the existing CA");
     assert.equal(line.created, false);
+    const keyLines = [running[0]!, moat].map((m) => m.lines.find((l) => l.msg === "master key loaded")?.masterKey as { id: string } | undefined);
+    assert.ok(keyLines[0] && keyLines[1]);
+    assert.equal(keyLines[1].id, keyLines[0].id, "the same master key file is reused");
     assert.equal(moat.lines.some((l) => l.msg === "created a new CA for the demo"), false);
     assert.equal(await readFile(bundlePath, "utf8"), bundle, "bundle.pem unchanged");
 

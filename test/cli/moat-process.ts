@@ -33,10 +33,12 @@ export interface RunningMoat {
   kill(): Promise<void>;
 }
 
-/** Without MOAT_DATA_DIR from the caller's shell, so only what a test passes decides where state goes. */
+/** Without MOAT_DATA_DIR or a master key from the caller's shell, so only what a test passes decides where state goes and which key opens it. */
 function childEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const base = { ...process.env };
   delete base.MOAT_DATA_DIR;
+  delete base.MOAT_MASTER_KEY;
+  delete base.MOAT_MASTER_KEY_FILE;
   return { ...base, ...env };
 }
 

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
+import { createTestMasterKey } from "../support/master-key.ts";
+import type { TestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
@@ -56,6 +58,7 @@ function startMoat(args: string[], env: NodeJS.ProcessEnv = {}): MoatProcess {
 describe("moat start", () => {
   let dir: string;
   let ca: CertificateAuthority;
+  let key: TestMasterKey;
   let slow: TestOrigin;
   let fast: TestOrigin;
   let releaseSlow: () => void = () => {};
@@ -77,7 +80,8 @@ distributions:
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "moat-start-"));
-    ca = await initCertificateAuthority({ dataDir: join(dir, "data") });
+    key = await createTestMasterKey();
+    ca = await initCertificateAuthority({ dataDir: join(dir, "data"), masterKey: key.masterKey });
     const certificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 });
     const gate = new Promise<void>((resolve) => (releaseSlow = resolve));
     slow = await startTestOrigin({
@@ -100,7 +104,7 @@ distributions:
 
   test("reloads on SIGHUP and on file change, refuses a bad file, drains on SIGTERM", async () => {
     await writeFile(configFile(), yaml("slow"));
-    const moat = startMoat(["start", "--config", configFile()]);
+    const moat = startMoat(["start", "--config", configFile()], key.env);
     const listening = await moat.waitFor((l) => l.msg === "edge listening");
     const port = Number(listening.httpsPort);
     const client = createViewerClient(port, { caPem: ca.bundlePem, servername: "site.test" });

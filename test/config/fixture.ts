@@ -12,6 +12,7 @@ pki:
   keyAlgorithm: ecdsa-p384
   clientCertValidity: 12h
   serverCertValidity: 30d
+  masterKeyFile: ./master.key
 listen: { host: 127.0.0.1, https: 9443, http: off }
 distributions:
   - id: shop

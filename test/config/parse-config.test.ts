@@ -23,6 +23,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
       clientCertValidityMs: 12 * 3_600_000,
       serverCertValidityMs: 30 * 86_400_000,
       renewAtFraction: 2 / 3,
+      masterKeyFile: "/etc/moat/master.key",
     });
   });
 
@@ -94,6 +95,7 @@ describe("parseConfig: defaults of a minimal document", () => {
       clientCertValidityMs: 86_400_000,
       serverCertValidityMs: 30 * 86_400_000,
       renewAtFraction: 2 / 3,
+      masterKeyFile: null,
     });
     assert.deepEqual(config.listen, { host: "0.0.0.0", httpsPort: 8443, httpPort: 8080 });
   });

@@ -7,10 +7,14 @@ import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError, KeyFileInsecureError } from "../../src/errors.ts";
 import {
+  generateMasterKey,
   initCertificateAuthority,
   openCertificateAuthority,
   openOrInitCertificateAuthority,
 } from "../../src/pki/index.ts";
+
+// One key for the whole file: the tests that copy keys between CAs need them sealed alike.
+const masterKey = generateMasterKey();
 
 async function tempDataDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "moat-pki-"));
@@ -24,7 +28,7 @@ test("init writes the CA files with private modes, even under a permissive umask
   const dataDir = await tempDataDir(t);
   const previousUmask = process.umask(0o000);
   t.after(() => process.umask(previousUmask));
-  const ca = await initCertificateAuthority({ dataDir });
+  const ca = await initCertificateAuthority({ masterKey, dataDir });
   const caDir = join(dataDir, "ca");
   assert.deepEqual((await readdir(caDir)).sort(), ["bundle.pem", "intermediate.key", "intermediate.pem", "root.key", "root.pem"]);
   assert.equal(await modeOf(caDir), 0o700);
@@ -37,8 +41,8 @@ test("init writes the CA files with private modes, even under a permissive umask
 
 test("reopening gives the same CA, which issues certificates chaining to the same root", async (t) => {
   const dataDir = await tempDataDir(t);
-  const created = await initCertificateAuthority({ dataDir, name: "Acme" });
-  const opened = await openCertificateAuthority({ dataDir });
+  const created = await initCertificateAuthority({ masterKey, dataDir, name: "Acme" });
+  const opened = await openCertificateAuthority({ masterKey, dataDir });
   assert.equal(opened.rootPem, created.rootPem);
   assert.equal(opened.intermediatePem, created.intermediatePem);
   assert.equal(opened.bundlePem, created.bundlePem);
@@ -51,8 +55,8 @@ test("reopening gives the same CA, which issues certificates chaining to the sam
 
 test("init refuses to overwrite an existing CA, and leaves it untouched", async (t) => {
   const dataDir = await tempDataDir(t);
-  const first = await initCertificateAuthority({ dataDir });
-  await assert.rejects(initCertificateAuthority({ dataDir }), (error: unknown) => {
+  const first = await initCertificateAuthority({ masterKey, dataDir });
+  await assert.rejects(initCertificateAuthority({ masterKey, dataDir }), (error: unknown) => {
     assert.ok(error instanceof CaAlreadyExistsError);
     assert.equal(error.code, "ca-exists");
     assert.ok(error.message.includes(join(dataDir, "ca")));
@@ -65,12 +69,12 @@ test("init refuses a ca directory that holds anything at all", async (t) => {
   const dataDir = await tempDataDir(t);
   await mkdir(join(dataDir, "ca"));
   await writeFile(join(dataDir, "ca", "notes.txt"), "mine");
-  await assert.rejects(initCertificateAuthority({ dataDir }), CaAlreadyExistsError);
+  await assert.rejects(initCertificateAuthority({ masterKey, dataDir }), CaAlreadyExistsError);
 });
 
 test("open on an empty data directory says where it looked and how to fix it", async (t) => {
   const dataDir = await tempDataDir(t);
-  await assert.rejects(openCertificateAuthority({ dataDir }), (error: unknown) => {
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), (error: unknown) => {
     assert.ok(error instanceof CaNotFoundError);
     assert.equal(error.code, "ca-not-found");
     assert.ok(error.message.includes(join(dataDir, "ca")));
@@ -81,8 +85,8 @@ test("open on an empty data directory says where it looked and how to fix it", a
 
 test("openOrInit creates the CA once, then opens it", async (t) => {
   const dataDir = await tempDataDir(t);
-  const first = await openOrInitCertificateAuthority({ dataDir, keyAlgorithm: "ecdsa-p384" });
-  const second = await openOrInitCertificateAuthority({ dataDir });
+  const first = await openOrInitCertificateAuthority({ masterKey, dataDir, keyAlgorithm: "ecdsa-p384" });
+  const second = await openOrInitCertificateAuthority({ masterKey, dataDir });
   assert.deepEqual([first.created, second.created], [true, false]);
   assert.equal(second.ca.rootPem, first.ca.rootPem);
   assert.equal(second.ca.keyAlgorithm, "ecdsa-p384");
@@ -90,11 +94,11 @@ test("openOrInit creates the CA once, then opens it", async (t) => {
 
 test("open reports a key that does not match its certificate, without quoting the key", async (t) => {
   const [dataDir, otherDir] = await Promise.all([tempDataDir(t), tempDataDir(t)]);
-  await Promise.all([initCertificateAuthority({ dataDir }), initCertificateAuthority({ dataDir: otherDir })]);
+  await Promise.all([initCertificateAuthority({ masterKey, dataDir }), initCertificateAuthority({ masterKey, dataDir: otherDir })]);
   const keyPath = join(dataDir, "ca", "intermediate.key");
   await copyFile(join(otherDir, "ca", "intermediate.key"), keyPath);
   const keyPem = await readFile(keyPath, "utf8");
-  await assert.rejects(openCertificateAuthority({ dataDir }), (error: unknown) => {
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), (error: unknown) => {
     assert.ok(error instanceof CaCorruptError);
     assert.match(error.message, /intermediate\.key does not match intermediate\.pem/);
     const keyBody = keyPem.split("\n")[1] ?? "";
@@ -105,19 +109,19 @@ test("open reports a key that does not match its certificate, without quoting th
 
 test("open reports unparsable, missing and mismatched files as corrupt", async (t) => {
   const dataDir = await tempDataDir(t);
-  await initCertificateAuthority({ dataDir });
+  await initCertificateAuthority({ masterKey, dataDir });
   const caDir = join(dataDir, "ca");
   const rootPem = await readFile(join(caDir, "root.pem"), "utf8");
 
   await writeFile(join(caDir, "root.pem"), "garbage");
-  await assert.rejects(openCertificateAuthority({ dataDir }), /root\.pem is not a PEM certificate/);
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), /root\.pem is not a PEM certificate/);
   await writeFile(join(caDir, "root.pem"), rootPem);
 
   await writeFile(join(caDir, "root.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", { mode: 0o600 });
-  await assert.rejects(openCertificateAuthority({ dataDir }), /root\.key is not a PEM private key/);
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), /root\.key is not a PEM private key/);
 
   await unlink(join(caDir, "bundle.pem"));
-  await assert.rejects(openCertificateAuthority({ dataDir }), (error: unknown) => {
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), (error: unknown) => {
     assert.ok(error instanceof CaCorruptError);
     assert.match(error.message, /missing bundle\.pem/);
     return true;
@@ -126,10 +130,10 @@ test("open reports unparsable, missing and mismatched files as corrupt", async (
 
 test("open refuses a key file that others can read", async (t) => {
   const dataDir = await tempDataDir(t);
-  await initCertificateAuthority({ dataDir });
+  await initCertificateAuthority({ masterKey, dataDir });
   const keyPath = join(dataDir, "ca", "root.key");
   await chmod(keyPath, 0o644);
-  await assert.rejects(openCertificateAuthority({ dataDir }), (error: unknown) => {
+  await assert.rejects(openCertificateAuthority({ masterKey, dataDir }), (error: unknown) => {
     assert.ok(error instanceof KeyFileInsecureError);
     assert.match(error.message, /chmod 600/);
     return true;

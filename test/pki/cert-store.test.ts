@@ -9,8 +9,13 @@ import { CertificateRequestInvalidError } from "../../src/errors.ts";
 import {
   createEphemeralCertificateAuthority,
   createIssuedCertificateStore,
+  generateMasterKey,
+  openPrivateKey,
+  sealPrivateKey,
   type CertificateAuthority,
 } from "../../src/pki/index.ts";
+
+const masterKey = generateMasterKey();
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -28,7 +33,7 @@ async function setup(t: TestContext, storeCa = ca) {
   const dataDir = await mkdtemp(join(tmpdir(), "moat-store-"));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const clock = { now: new Date() };
-  const store = createIssuedCertificateStore({ ca: storeCa, dataDir, clock: () => clock.now });
+  const store = createIssuedCertificateStore({ ca: storeCa, dataDir, masterKey, clock: () => clock.now });
   const advance = (ms: number) => (clock.now = new Date(clock.now.getTime() + ms));
   return { dataDir, store, clock, advance };
 }
@@ -46,7 +51,9 @@ test("a fresh server certificate is written privately and reused", async (t) => 
   assert.deepEqual((await readdir(dir)).sort(), ["chain.pem", "key.pem"]);
   assert.equal(await modeOf(join(dir, "key.pem")), 0o600);
   for (const d of ["certs", "certs/server", "certs/server/viewer-shop"]) assert.equal(await modeOf(join(dataDir, d)), 0o700, d);
-  assert.equal(await readFile(join(dir, "key.pem"), "utf8"), first.keyPem);
+  const keyFile = await readFile(join(dir, "key.pem"), "utf8");
+  assert.doesNotMatch(keyFile, /BEGIN PRIVATE KEY/, "the key is encrypted at rest");
+  assert.equal(openPrivateKey(keyFile, masterKey, "key.pem").keyPem, first.keyPem);
 });
 
 test("re-issues at two thirds of the life, less the serial's jitter (at most a tenth of the life)", async (t) => {
@@ -74,7 +81,7 @@ test("re-issues when the requested names differ", async (t) => {
 test("re-issues when the CA differs", async (t) => {
   const { dataDir, store } = await setup(t);
   const first = await store.serverCertificate(viewer);
-  const otherStore = createIssuedCertificateStore({ ca: otherCa, dataDir });
+  const otherStore = createIssuedCertificateStore({ ca: otherCa, dataDir, masterKey });
   const second = await otherStore.serverCertificate(viewer);
   assert.notEqual(second.serialHex, first.serialHex);
   assert.equal(new X509Certificate(second.certPem).verify(new X509Certificate(otherCa.intermediatePem).publicKey), true);
@@ -101,7 +108,7 @@ test("a stored key that does not match its certificate is replaced", async (t) =
   const { dataDir, store } = await setup(t);
   const first = await store.originClientCertificate(identity);
   const other = await ca.issueOriginClientCertificate(identity);
-  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"), other.keyPem);
+  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"), sealPrivateKey(other.keyPem, masterKey));
   const second = await store.originClientCertificate(identity);
   assert.notEqual(second.serialHex, first.serialHex);
 });

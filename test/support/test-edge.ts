@@ -9,12 +9,15 @@ import type { MoatConfig } from "../../src/config/index.ts";
 import { runEdge } from "../../src/edge/index.ts";
 import type { RunningEdge } from "../../src/edge/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
-import type { CertificateAuthority } from "../../src/pki/index.ts";
+import { generateMasterKey } from "../../src/pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
 
 export interface TestEdge {
   edge: RunningEdge;
   config: MoatConfig;
   dataDir: string;
+  /** The key the edge's stored private keys are encrypted under. */
+  masterKey: MasterKey;
   /** Every log line the edge wrote, parsed. */
   logs: Record<string, unknown>[];
   /** Resolves with the first log line (already written or still to come) that matches. */
@@ -65,11 +68,13 @@ export async function startTestEdge(ca: CertificateAuthority, input: Record<stri
     parseConfig({ dataDir, listen: { host: "127.0.0.1", https: 0, http: 0 }, ...raw }, { source: "test", baseDir: dataDir });
   const config = toConfig(input);
   const capture = createLogCapture();
-  const edge = await runEdge({ config, ca, log: createLogger({ level: "info", destination: capture.stream }) });
+  const masterKey = generateMasterKey();
+  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: "info", destination: capture.stream }) });
   return {
     edge,
     config,
     dataDir,
+    masterKey,
     logs: capture.logs,
     waitForLog: capture.waitForLog,
     reload: async (raw) => {
