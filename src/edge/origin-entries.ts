@@ -2,9 +2,9 @@
 import { createHash } from "node:crypto";
 import type { DistributionConfig, MoatConfig, OriginConfig } from "../config/index.ts";
 import { createOriginClient, probeOriginClient } from "../origin/index.ts";
-import type { OriginClient, OriginClientOptions } from "../origin/index.ts";
+import type { OriginClient, OriginClientCertificate, OriginClientOptions } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
-import type { IssuedCertificateStore } from "../pki/index.ts";
+import type { IssuedCertificate, IssuedCertificateStore } from "../pki/index.ts";
 import { clientIdentity, importedCredentials, readConfiguredFile } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
 
@@ -31,48 +31,69 @@ const maxRetryDelayMs = 5 * 60_000;
 
 /** Builds (or keeps) the client of one origin. `path` is the origin's config path, for errors. */
 export async function buildOriginEntry(config: MoatConfig, distribution: DistributionConfig, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginEntry> {
-  const credentials = await originCredentials(config, distribution.id, origin, path, sources.store);
-  const options = await clientOptions(distribution.id, origin, path, credentials, sources);
+  const base = await clientOptions(distribution.id, origin, path, sources);
+  const renewal = { refusal: null as string | null, probe: "" };
+  // A renewed certificate goes live only if the origin accepts it; the store keeps the current one otherwise.
+  const prove = async (candidate: IssuedCertificate) => {
+    const failure = await probeOriginClient({ ...base, clientCertificate: clientCertificateOf({ ...candidate, isIssued: true }) });
+    renewal.probe = failure ? failure.code : "accepted";
+    if (failure?.code !== "origin-rejected-client-cert") return true;
+    renewal.refusal = failure.message;
+    return false;
+  };
+  const credentials = await originCredentials(config, distribution.id, origin, path, sources.store, prove);
+  const options: OriginClientOptions = { ...base, clientCertificate: credentials && clientCertificateOf(credentials) };
   const contentKey = clientKey(options, credentials);
-  const previous = sources.previous;
-  if (previous?.contentKey === contentKey) return { ...previous, retry: null };
   const issued = credentials?.isIssued ? { serialHex: credentials.serialHex, notBefore: credentials.notBefore, notAfter: credentials.notAfter } : null;
-  if (issued && previous?.issued && previous.issued.serialHex !== issued.serialHex && previous.issued.notAfter > sources.now) {
-    const failure = await probeOriginClient(options);
-    if (failure?.code === "origin-rejected-client-cert") return keepPrevious(previous, failure.message, sources);
-    sources.log.info({ distribution: distribution.id, origin: origin.id, from: previous.issued.serialHex, to: issued.serialHex, probe: failure ? failure.code : "accepted" }, "origin client certificate renewed");
+  const previous = sources.previous?.contentKey === contentKey ? sources.previous : undefined;
+  const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options), contentKey, issued, retry: null };
+  if (renewal.refusal !== null) return withRetry(entry, sources.previous?.retry?.attempts ?? 0, renewal.refusal, sources);
+  const before = sources.previous?.issued?.serialHex;
+  if (issued && before && before !== issued.serialHex) {
+    sources.log.info({ distribution: distribution.id, origin: origin.id, from: before, to: issued.serialHex, probe: renewal.probe || "not needed" }, "origin client certificate renewed");
   }
-  return { client: createOriginClient(options), contentKey, issued, retry: null };
+  return entry;
 }
 
-// The origin refused the renewed certificate (it does not trust the new issuer yet, say): the old
-// certificate, still valid, stays in use, and the renewal retries with a growing delay.
-function keepPrevious(previous: OriginEntry, reason: string, sources: OriginEntrySources): OriginEntry {
-  const attempts = (previous.retry?.attempts ?? 0) + 1;
+// The origin refused the renewed certificate (it does not trust the new issuer yet, say): the
+// current certificate, still valid, stays in use, and the renewal retries with a growing delay.
+function withRetry(entry: OriginEntry, earlierAttempts: number, reason: string, sources: OriginEntrySources): OriginEntry {
+  const attempts = earlierAttempts + 1;
   const delayMs = Math.min(1000 * 2 ** (attempts - 1), maxRetryDelayMs);
-  const at = new Date(Math.min(sources.now.getTime() + delayMs, previous.issued?.notAfter.getTime() ?? Infinity));
+  const at = new Date(Math.min(sources.now.getTime() + delayMs, entry.issued?.notAfter.getTime() ?? Infinity));
   sources.log.error(
-    { origin: previous.client.originId, distribution: previous.client.context.distributionId, keeping: previous.issued?.serialHex, validUntil: previous.issued?.notAfter.toISOString(), retryAt: at.toISOString(), attempts, reason },
+    { origin: entry.client.originId, distribution: entry.client.context.distributionId, keeping: entry.issued?.serialHex, validUntil: entry.issued?.notAfter.toISOString(), retryAt: at.toISOString(), attempts, reason },
     "renewed origin client certificate refused by the origin; the current certificate stays in use until it expires",
   );
-  return { ...previous, retry: { attempts, at } };
+  return { ...entry, retry: { attempts, at } };
 }
 
-async function originCredentials(config: MoatConfig, distributionId: string, origin: OriginConfig, path: string, store: IssuedCertificateStore): Promise<CredentialMaterial | null> {
+async function originCredentials(
+  config: MoatConfig,
+  distributionId: string,
+  origin: OriginConfig,
+  path: string,
+  store: IssuedCertificateStore,
+  prove: (candidate: IssuedCertificate) => Promise<boolean>,
+): Promise<CredentialMaterial | null> {
   const source = origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
   if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`);
-  const issued = await store.originClientCertificate({
+  const request = {
     trustDomain: config.pki.trustDomain,
     distributionId,
     originId: origin.id,
     validityMs: config.pki.clientCertValidityMs,
     keyAlgorithm: config.pki.keyAlgorithm,
-  });
-  return { ...issued, isIssued: true };
+  };
+  return { ...(await store.originClientCertificate(request, { prove })), isIssued: true };
 }
 
-async function clientOptions(distributionId: string, origin: OriginConfig, path: string, credentials: CredentialMaterial | null, sources: OriginEntrySources): Promise<OriginClientOptions> {
+function clientCertificateOf(credentials: CredentialMaterial): OriginClientCertificate {
+  return { chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) };
+}
+
+async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
   const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {
@@ -84,7 +105,7 @@ async function clientOptions(distributionId: string, origin: OriginConfig, path:
     serverName: origin.mtls.serverName ?? origin.hostname,
     caPem,
     trustedCaLabel: origin.mtls.trustedCaFile ?? `Moat's CA bundle (${sources.caBundleFile})`,
-    clientCertificate: credentials && { chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) },
+    clientCertificate: null,
     connectTimeoutMs: origin.timeouts.connectMs,
     responseTimeoutMs: origin.timeouts.responseMs,
   };

@@ -1,6 +1,6 @@
 // Issued certificates kept under <dataDir>/certs/: reused while fresh and still right, otherwise re-issued and written atomically.
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describeCertificate, formatSan, splitPemCertificates } from "./describe.ts";
 import { joinPem, serverSanNames } from "./issue.ts";
@@ -95,20 +95,68 @@ interface StoreContext {
   inFlight: Map<string, Promise<IssuedCertificate>>;
 }
 
-async function obtain(context: StoreContext, slot: Slot): Promise<IssuedCertificate> {
-  const { ca, dataDir, clock } = context;
-  const dir = join(dataDir, "certs", ...slot.segments);
-  const stored = await loadStored(dir, context.intermediate, ca.intermediatePem, context.masterKey);
-  const now = clock();
-  if (stored && isReusable(stored, slot.expected, now, context.renewAtFraction)) return stored;
+/**
+ * A slot keeps each certificate in `<slot>/<serial>/{key.pem,chain.pem}` and names the one in use
+ * in `<slot>/active` (and a renewed one waiting to be proven in `<slot>/next`). Going live is one
+ * atomic rename of `active`, so a crash at any moment leaves the old or the new certificate in
+ * use, never half of one.
+ */
+async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate): Promise<IssuedCertificate> {
+  const dir = join(context.dataDir, "certs", ...slot.segments);
+  const active = await loadPointed(dir, "active", context);
+  const now = context.clock();
+  if (active && isReusable(active, slot.expected, now, context.renewAtFraction)) return active;
+  const pending = await loadPointed(dir, "next", context);
+  const isPendingUsable = pending && pending.serialHex !== active?.serialHex && isReusable(pending, slot.expected, now, context.renewAtFraction);
+  const candidate = isPendingUsable ? pending : await issueInto(dir, slot, context, now);
+  const isActiveValid = active !== undefined && now >= active.notBefore && now < active.notAfter;
+  // Only a certificate that could be kept may be held back: with none valid, the new one goes live.
+  if (prove && isActiveValid && !(await prove(candidate))) return active;
+  await writePointer(dir, "active", candidate.serialHex);
+  // After a crash right here `next` names the active certificate, which reads as nothing pending.
+  await rm(join(dir, "next"), { force: true });
+  await pruneSlot(dir, [candidate.serialHex, active?.serialHex]);
+  return candidate;
+}
+
+/** Issues a certificate into its own directory and names it `next`; nothing in use changes. */
+async function issueInto(dir: string, slot: Slot, context: StoreContext, now: Date): Promise<IssuedCertificate> {
   const notBefore = new Date(now.getTime() - backdateMs(slot.expected.validityMs));
   const issued = await slot.issue({ notBefore, notAfter: new Date(now.getTime() + slot.expected.validityMs) });
-  await ensurePrivateDir(dataDir, "certs", ...slot.segments);
-  // Key first: a crash between the writes leaves a key that matches no chain, which loadStored discards.
-  await writeSealedKeyFile(join(dir, "key.pem"), issued.keyPem, context.masterKey);
-  await writeFileAtomic(join(dir, "chain.pem"), issued.chainPem, CERT_FILE_MODE);
+  await ensurePrivateDir(context.dataDir, "certs", ...slot.segments, issued.serialHex);
+  await writeSealedKeyFile(join(dir, issued.serialHex, "key.pem"), issued.keyPem, context.masterKey);
+  await writeFileAtomic(join(dir, issued.serialHex, "chain.pem"), issued.chainPem, CERT_FILE_MODE);
+  await writePointer(dir, "next", issued.serialHex);
   return issued;
 }
+
+/** The certificate a pointer file names; a slot from before pointers keeps its files at the top. */
+async function loadPointed(dir: string, pointer: "active" | "next", context: StoreContext): Promise<IssuedCertificate | undefined> {
+  const serial = (await readIfPresent(join(dir, pointer)))?.trim();
+  if (serial === undefined) return pointer === "active" ? loadStored(dir, context.intermediate, context.ca.intermediatePem, context.masterKey) : undefined;
+  if (!/^[0-9a-f]{1,40}$/.test(serial)) return undefined;
+  return loadStored(join(dir, serial), context.intermediate, context.ca.intermediatePem, context.masterKey);
+}
+
+async function writePointer(dir: string, pointer: "active" | "next", serialHex: string): Promise<void> {
+  await writeFileAtomic(join(dir, pointer), `${serialHex}\n`, CERT_FILE_MODE);
+}
+
+/**
+ * Keeps the certificates named in `keep` (the one in use and the one it replaced, listed as
+ * retired), deletes older ones with their keys, and the files of the layout before pointers.
+ */
+async function pruneSlot(dir: string, keep: ReadonlyArray<string | undefined>): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  for (const entry of entries) {
+    const isOldCertificate = entry.isDirectory() && /^[0-9a-f]+$/.test(entry.name) && !keep.includes(entry.name);
+    const isLegacyFile = entry.isFile() && (entry.name === "key.pem" || entry.name === "chain.pem");
+    if (isOldCertificate || isLegacyFile) await rm(join(dir, entry.name), { recursive: true, force: true });
+  }
+}
+
+/** Decides whether a renewed certificate may go live (the edge sends it to the origin once). */
+export type ProveCandidate = (candidate: IssuedCertificate) => Promise<boolean>;
 
 function once(context: StoreContext, slot: Slot): Promise<IssuedCertificate> {
   // Only identical requests share; a changed request for the same slot gets its own certificate.
@@ -156,6 +204,8 @@ export function createCertStore(options: { ca: CertificateAuthority; dataDir: st
   return {
     // async so that a bad request rejects the returned promise rather than throwing at the call.
     serverCertificate: async (request) => once(context, serverSlot(options.ca, request)),
-    originClientCertificate: async (request) => once(context, originClientSlot(options.ca, request)),
+    originClientCertificate: async (request, proving) =>
+      // A proven renewal runs on its own: its outcome depends on the caller's probe.
+      proving?.prove ? obtain(context, originClientSlot(options.ca, request), proving.prove) : once(context, originClientSlot(options.ca, request)),
   };
 }

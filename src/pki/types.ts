@@ -75,6 +75,12 @@ export interface IssuedCertificateStore {
     validityMs: number;
     /** Default: the CA's. A stored certificate with another key algorithm is replaced. */
     keyAlgorithm?: KeyAlgorithm;
+  }, proving?: {
+    /**
+     * Called with a renewed certificate before it replaces a still-valid one: resolve false and the
+     * current certificate stays in use (the renewed one waits as `next` and is offered again).
+     */
+    prove?(candidate: IssuedCertificate): Promise<boolean>;
   }): Promise<IssuedCertificate>;
 }
 

@@ -90,18 +90,19 @@ describe("certificate rotation under load", () => {
   });
 
   test("a renewed client certificate the origin refuses never goes live; the old one keeps serving, and the retry succeeds once it is trusted", async () => {
-    // Pin the certificate in use now: the next renewal will be refused.
+    // Accept only the certificates seen so far: the next renewal will be refused.
     const client = createViewerClient(edge.edge.httpsPort, { caPem: ca.bundlePem, servername: "rot.test" });
     assert.equal((await viewerRequest(client, { path: "/pin", host: "rot.test" })).status, 200);
-    const pinned = origin.state.serials.at(-1) ?? "";
-    origin.state.accepted = new Set([pinned]);
+    const known = new Set(origin.state.serials);
+    origin.state.accepted = known;
     const refusedAt = edge.logs.length;
     const refused = await edge.waitForLog((l) => l.msg?.toString().startsWith("renewed origin client certificate refused") === true && edge.logs.indexOf(l) >= refusedAt);
-    assert.equal(refused.keeping, pinned);
+    const pinned = String(refused.keeping);
+    assert.ok(known.has(pinned), "the certificate kept is one the origin accepts");
 
     const during = await viewerRequest(client, { path: "/during", host: "rot.test" });
     assert.equal(during.status, 200, "requests keep flowing on the old certificate");
-    assert.equal(origin.state.serials.at(-1), pinned);
+    assert.ok(known.has(origin.state.serials.at(-1) ?? ""));
 
     origin.state.accepted = null;
     const renewedAt = edge.logs.length;
@@ -109,7 +110,7 @@ describe("certificate rotation under load", () => {
     const after = await viewerRequest(client, { path: "/after", host: "rot.test" });
     await client.close();
     assert.equal(after.status, 200);
-    assert.notEqual(origin.state.serials.at(-1), pinned, "the renewed certificate is live once the origin accepts it");
+    assert.ok(!known.has(origin.state.serials.at(-1) ?? ""), "the renewed certificate is live once the origin accepts it");
   });
 });
 

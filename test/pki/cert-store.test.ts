@@ -1,7 +1,7 @@
 // The issued-certificate store: reuses what is fresh and right, re-issues otherwise, and keeps keys private on disk.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, test, type TestContext } from "node:test";
@@ -47,10 +47,13 @@ test("a fresh server certificate is written privately and reused", async (t) => 
   assert.equal(second.serialHex, first.serialHex);
   assert.equal(second.keyPem, first.keyPem);
   assert.equal(second.chainPem, first.chainPem);
-  const dir = join(dataDir, "certs", "server", "viewer-shop");
+  const slot = join(dataDir, "certs", "server", "viewer-shop");
+  assert.deepEqual((await readdir(slot)).sort(), ["active", first.serialHex].sort());
+  assert.equal((await readFile(join(slot, "active"), "utf8")).trim(), first.serialHex);
+  const dir = join(slot, first.serialHex);
   assert.deepEqual((await readdir(dir)).sort(), ["chain.pem", "key.pem"]);
   assert.equal(await modeOf(join(dir, "key.pem")), 0o600);
-  for (const d of ["certs", "certs/server", "certs/server/viewer-shop"]) assert.equal(await modeOf(join(dataDir, d)), 0o700, d);
+  for (const d of ["certs", "certs/server", "certs/server/viewer-shop", `certs/server/viewer-shop/${first.serialHex}`]) assert.equal(await modeOf(join(dataDir, d)), 0o700, d);
   const keyFile = await readFile(join(dir, "key.pem"), "utf8");
   assert.doesNotMatch(keyFile, /BEGIN PRIVATE KEY/, "the key is encrypted at rest");
   assert.equal(openPrivateKey(keyFile, masterKey, "key.pem").keyPem, first.keyPem);
@@ -101,14 +104,14 @@ test("origin client certificates are reused per identity and re-issued when the 
   assert.deepEqual(first.sans, ["URI:spiffe://moat.internal/distribution/shop/origin/api"]);
   const moved = await store.originClientCertificate({ ...identity, trustDomain: "edge.internal" });
   assert.notEqual(moved.serialHex, first.serialHex);
-  assert.equal(await modeOf(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem")), 0o600);
+  assert.equal(await modeOf(join(dataDir, "certs", "origin-client", "shop", "api", moved.serialHex, "key.pem")), 0o600);
 });
 
 test("a stored key that does not match its certificate is replaced", async (t) => {
   const { dataDir, store } = await setup(t);
   const first = await store.originClientCertificate(identity);
   const other = await ca.issueOriginClientCertificate(identity);
-  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"), sealPrivateKey(other.keyPem, masterKey));
+  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", first.serialHex, "key.pem"), sealPrivateKey(other.keyPem, masterKey));
   const second = await store.originClientCertificate(identity);
   assert.notEqual(second.serialHex, first.serialHex);
 });
@@ -136,4 +139,55 @@ test("leaves follow the requested key algorithm, and a change of algorithm re-is
   assert.equal(curveOf(p256.certPem), "prime256v1");
   const viewerP384 = await store.serverCertificate({ ...viewer, keyAlgorithm: "ecdsa-p384" });
   assert.equal(curveOf(viewerP384.certPem), "secp384r1");
+});
+
+test("a renewal the caller cannot prove stays next; the current certificate stays active until it expires", async (t) => {
+  const { dataDir, store, advance } = await setup(t);
+  const first = await store.originClientCertificate(identity);
+  advance(125 * MINUTE_MS); // past the renewal point, still valid
+  const offered: string[] = [];
+  const refused = await store.originClientCertificate(identity, { prove: async (candidate) => (offered.push(candidate.serialHex), false) });
+  assert.equal(refused.serialHex, first.serialHex, "the proven certificate stays in use");
+  const slot = join(dataDir, "certs", "origin-client", "shop", "api");
+  assert.equal((await readFile(join(slot, "active"), "utf8")).trim(), first.serialHex);
+  assert.equal((await readFile(join(slot, "next"), "utf8")).trim(), offered[0]);
+  // The same candidate is offered again, not a new one each time.
+  const accepted = await store.originClientCertificate(identity, { prove: async (candidate) => (offered.push(candidate.serialHex), true) });
+  assert.equal(offered[1], offered[0]);
+  assert.equal(accepted.serialHex, offered[0]);
+  assert.equal((await readFile(join(slot, "active"), "utf8")).trim(), offered[0]);
+  // Once the old certificate has expired there is nothing to keep: the renewal goes live unproven.
+  advance(200 * MINUTE_MS);
+  const forced = await store.originClientCertificate(identity, { prove: async () => false });
+  assert.notEqual(forced.serialHex, accepted.serialHex);
+});
+
+test("after a crash between issuing and switching, the slot still serves the old certificate, and the next one is reused", async (t) => {
+  const { dataDir, store } = await setup(t);
+  const first = await store.serverCertificate(viewer);
+  const slot = join(dataDir, "certs", "server", "viewer-shop");
+  // What a kill -9 right after the new files were written leaves: a complete directory and `next`, `active` untouched.
+  const orphan = await ca.issueServerCertificate({ dnsNames: viewer.dnsNames, validityMs: viewer.validityMs });
+  await mkdir(join(slot, orphan.serialHex), { mode: 0o700 });
+  await writeFile(join(slot, orphan.serialHex, "chain.pem"), orphan.chainPem);
+  await writeFile(join(slot, orphan.serialHex, "key.pem"), sealPrivateKey(orphan.keyPem, masterKey), { mode: 0o600 });
+  await writeFile(join(slot, "next"), orphan.serialHex);
+  assert.equal((await store.serverCertificate(viewer)).serialHex, first.serialHex);
+  // And a torn write of the new key (half a file) is never served.
+  await writeFile(join(slot, orphan.serialHex, "key.pem"), "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA", { mode: 0o600 });
+  assert.equal((await store.serverCertificate(viewer)).serialHex, first.serialHex);
+});
+
+test("a slot in the layout before pointers (key.pem and chain.pem at the top) is read, and cleaned up at the next renewal", async (t) => {
+  const { dataDir, store, advance } = await setup(t);
+  const legacy = await ca.issueServerCertificate({ dnsNames: viewer.dnsNames, validityMs: viewer.validityMs });
+  const slot = join(dataDir, "certs", "server", "viewer-shop");
+  await mkdir(slot, { recursive: true, mode: 0o700 });
+  await writeFile(join(slot, "chain.pem"), legacy.chainPem);
+  await writeFile(join(slot, "key.pem"), sealPrivateKey(legacy.keyPem, masterKey), { mode: 0o600 });
+  assert.equal((await store.serverCertificate(viewer)).serialHex, legacy.serialHex);
+  advance(125 * MINUTE_MS);
+  const renewed = await store.serverCertificate(viewer);
+  assert.notEqual(renewed.serialHex, legacy.serialHex);
+  assert.deepEqual((await readdir(slot)).sort(), ["active", renewed.serialHex].sort(), "the old layout's files are gone");
 });
