@@ -95,8 +95,8 @@ describe("keys on disk", () => {
     const store = createIssuedCertificateStore({ ca, dataDir, masterKey });
     const client = await store.originClientCertificate(identity);
     const server = await store.serverCertificate(viewer);
-    await assertSealed(join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"));
-    await assertSealed(join(dataDir, "certs", "server", "viewer-shop", "key.pem"));
+    await assertSealed(join(dataDir, "certs", "origin-client", "shop", "api", client.serialHex, "key.pem"));
+    await assertSealed(join(dataDir, "certs", "server", "viewer-shop", server.serialHex, "key.pem"));
     const reopened = createIssuedCertificateStore({ ca, dataDir, masterKey });
     assert.equal((await reopened.originClientCertificate(identity)).serialHex, client.serialHex);
     assert.equal((await reopened.serverCertificate(viewer)).keyPem, server.keyPem);
@@ -145,12 +145,12 @@ describe("a wrong master key", () => {
   test("the store throws MasterKeyWrongError for a leaf key sealed under another key, rather than replacing it", async (t) => {
     const dataDir = await tempDir(t);
     const ca = await createEphemeralCertificateAuthority();
-    await createIssuedCertificateStore({ ca, dataDir, masterKey: generateMasterKey() }).originClientCertificate(identity);
+    const sealed = await createIssuedCertificateStore({ ca, dataDir, masterKey: generateMasterKey() }).originClientCertificate(identity);
     const before = await snapshot(dataDir);
     const store = createIssuedCertificateStore({ ca, dataDir, masterKey: generateMasterKey() });
     await assert.rejects(store.originClientCertificate(identity), (error: unknown) => {
       assert.ok(error instanceof MasterKeyWrongError);
-      assert.equal(error.path, join(dataDir, "certs", "origin-client", "shop", "api", "key.pem"));
+      assert.equal(error.path, join(dataDir, "certs", "origin-client", "shop", "api", sealed.serialHex, "key.pem"));
       return true;
     });
     assert.deepEqual(await snapshot(dataDir), before);
@@ -295,12 +295,11 @@ describe("keys from before encryption", () => {
     const ca = await createEphemeralCertificateAuthority();
     const store = createIssuedCertificateStore({ ca, dataDir, masterKey });
     const first = await store.originClientCertificate(identity);
-    const keyPath = join(dataDir, "certs", "origin-client", "shop", "api", "key.pem");
-    await unseal(keyPath, masterKey);
+    await unseal(join(dataDir, "certs", "origin-client", "shop", "api", first.serialHex, "key.pem"), masterKey);
     const second = await store.originClientCertificate(identity);
     assert.notEqual(second.serialHex, first.serialHex);
     assert.notEqual(second.keyPem, first.keyPem);
-    await assertSealed(keyPath);
+    await assertSealed(join(dataDir, "certs", "origin-client", "shop", "api", second.serialHex, "key.pem"));
   });
 });
 
