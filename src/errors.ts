@@ -235,6 +235,39 @@ export class CertificateImportError extends MoatError {
   }
 }
 
+/** A revocation cannot be recorded: the serial is not a serial (hex, positive, at most 20 octets), the reason is not one Moat records, or the serial is the CA's own. */
+export class RevocationInvalidError extends MoatError {
+  constructor(message: string, options: MoatErrorOptions = {}) {
+    super("revocation-invalid", 400, message, options);
+  }
+}
+
+/** `<dataDir>/ca/revoked.json` does not parse: Moat refuses to read it as empty, since that would un-revoke every certificate in it. */
+export class RevocationRegistryCorruptError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, detail: string, options: MoatErrorOptions = {}) {
+    super("revocation-registry-corrupt", 500, `the revocation registry ${path} is unusable: ${detail}.`, {
+      fix: "restore it from a backup, or repair the JSON by hand (a list of { serialHex, reason, revokedAt }); never delete it: that would un-revoke every certificate it lists",
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
+/** Another process kept the revocation lock (`<dataDir>/ca/revocation.lock`) for longer than a revocation or a CRL takes. */
+export class CaBusyError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, options: MoatErrorOptions = {}) {
+    super("ca-busy", 503, `another Moat process is revoking or publishing a CRL (${path} exists); gave up waiting.`, {
+      fix: `try again; if no \`moat\` process is running, remove ${path} (Moat also takes over a lock older than 30 s by itself)`,
+      ...options,
+    });
+    this.path = path;
+  }
+}
+
 // ---------------------------------------------------------------- origin
 // (origin error classes go here)
 

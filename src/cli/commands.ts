@@ -94,4 +94,41 @@ Example:
   moat ca bundle > /etc/api/moat-ca.pem`,
     run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
   },
+  {
+    name: "ca revoke",
+    summary: "revoke a certificate Moat issued and publish a fresh CRL",
+    help: `moat ca revoke SERIAL --reason REASON [--data-dir DIR] [--validity 24h] [--master-key-file FILE]
+
+Records the revocation in <data dir>/ca/revoked.json and publishes a CRL signed
+by the intermediate: <data dir>/ca/crl.pem and crl.der, and crl-bundle.pem (that
+CRL and the root's), which is what origins load. SERIAL is hex, with or without
+colons (as \`openssl x509 -noout -serial\` prints it). REASON is one of
+unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+cessationOfOperation (RFC 5280). A revocation is final: there is no
+certificateHold. Revoking a serial again changes nothing and exits 0. A serial
+with no certificate under <data dir>/certs is revoked anyway, with a warning.
+Running edges replace an in-use revoked certificate when the registry changes;
+origins refuse it once they load the new CRL. Signing needs the master key.
+
+Example:
+  moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./revoke-command.ts")).runCaRevoke(args),
+  },
+  {
+    name: "ca crl",
+    summary: "print the current CRL for origins (publishing a fresh one when due)",
+    help: `moat ca crl [--data-dir DIR] [--der] [--validity 24h] [--master-key-file FILE]
+
+Prints <data dir>/ca/crl-bundle.pem: the intermediate's CRL, then the root's.
+Origins need both (OpenSSL checks every level of the chain): nginx ssl_crl and
+HAProxy crl-file take the file as is; Node's tls takes crl: [each CRL]. With
+--der, prints the intermediate's CRL alone, as DER. If the CRL is missing, lags
+the registry, or is past half its validity, publishes a fresh one first (valid
+for --validity; that needs the master key); a fresh one needs no key at all.
+Origins must load a new CRL before the old one's nextUpdate, or refuse every edge.
+
+Example:
+  moat ca crl --data-dir /var/lib/moat > /etc/nginx/moat-crl.pem && nginx -s reload`,
+    run: async (args) => (await import("./crl-command.ts")).runCaCrl(args),
+  },
 ];

@@ -1,4 +1,5 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
+import { signCrlWith } from "./crl-sign.ts";
 import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
 import { issueOriginClientLeaf, issueServerLeaf, joinPem, type LeafIssuer } from "./issue.ts";
@@ -94,5 +95,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     issueServerCertificate: (request) => issueServerLeaf(issuer, request, material.keyAlgorithm, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.
     issueOriginClientCertificate: (request) => issueOriginClientLeaf(issuer, request, material.keyAlgorithm, clock()),
+    // The intermediate signs the CRL: RFC 5280 §6.3.3 (and OpenSSL) look for the CRL of a leaf's own issuer.
+    signCrl: (entries, options) => signCrlWith(issuer.signer, entries, options),
   } satisfies CertificateAuthority);
 }

@@ -209,6 +209,51 @@ export function describeCertificate(pem: string): CertificateDescription {
 }
 
 /**
+ * Revocation (see revocation.ts; each function has its own example): the registry
+ * `<dataDir>/ca/revoked.json`, final and idempotent.
+ *
+ * @example
+ * const { revocation, wasAlreadyRevoked, storedAt } = await revokeCertificate({ dataDir, serialHex: "4A:0B:…", reason: "keyCompromise", ca });
+ * const revoked = await readRevocations(dataDir); // [{ serialHex: "4a0b…", reason: "keyCompromise", revokedAt: Date }]
+ */
+export {
+  findStoredCertificates,
+  parseRevocationReason,
+  parseSerialHex,
+  readRevocations,
+  REVOCATION_REASONS,
+  revocationRegistryPath,
+  revokeCertificate,
+} from "./revocation.ts";
+export type { RevokeResult } from "./revocation.ts";
+
+/**
+ * CRLs (see crl.ts): `<dataDir>/ca/crl.{pem,der}` signed by the intermediate, and `crl-bundle.pem`
+ * (that CRL + the root's) for origins. Refresh at half the validity.
+ *
+ * @example
+ * const crl = await publishCrl({ ca, dataDir, masterKey }); // after every revocation
+ * const { crl: current } = await ensureFreshCrl({ ca, dataDir, masterKey }); // on a timer: republishes when due
+ * setTimeout(check, crlRefreshAt(current).getTime() - Date.now());
+ * https.createServer({ ..., crl: splitCrlPem(current.bundlePem) }); // an origin (Node reads one CRL per entry)
+ */
+export {
+  createCrl,
+  CRL_FILES,
+  crlRefreshAt,
+  DEFAULT_CRL_VALIDITY_MS,
+  ensureFreshCrl,
+  isCrlRefreshDue,
+  publishCrl,
+  readCaCertificates,
+  readFreshCrl,
+  readPublishedCrl,
+  splitCrlPem,
+} from "./crl.ts";
+export type { CaCertificates, PublishCrlOptions, PublishedCrl } from "./crl.ts";
+export type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from "./types.ts";
+
+/**
  * Certificates users bring from other CAs (PEM chain + key, or PKCS#12), validated for a use
  * (`viewer-server` or `origin-client`); refusals are CertificateImportError with a stable code.
  *

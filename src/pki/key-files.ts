@@ -43,7 +43,7 @@ export async function fsyncDir(path: string): Promise<void> {
  * Creates `path`, failing if it exists, with `mode` set explicitly (not left to
  * the umask) and its contents on disk before returning.
  */
-export async function writeNewFile(path: string, data: string, mode: number): Promise<void> {
+export async function writeNewFile(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const handle = await open(path, "wx", mode);
   try {
     if (hasPosixModes) await handle.chmod(mode);
@@ -60,7 +60,7 @@ export async function writeNewFile(path: string, data: string, mode: number): Pr
  * within a filesystem) and already has its final mode, so a key is never
  * readable by others, not even for a moment.
  */
-export async function writeFileAtomic(path: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
   try {
     await writeNewFile(temp, data, mode);

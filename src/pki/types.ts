@@ -55,6 +55,11 @@ export interface CertificateAuthority {
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
   /** An edge's client certificate for one origin: EKU clientAuth only, exactly one URI SAN (the SPIFFE ID), a fresh key. */
   issueOriginClientCertificate(request: OriginClientCertificateRequest): Promise<IssuedCertificate>;
+  /**
+   * A CRL signed by the intermediate (the issuer of every leaf) with the CA's signature algorithm:
+   * a reason code per entry, CRL Number and Authority Key Identifier. The key never leaves the CA.
+   */
+  signCrl(entries: readonly Revocation[], options: CrlSigningOptions): Promise<SignedCrl>;
 }
 
 export interface IssuedCertificateStore {
@@ -98,3 +103,36 @@ export interface CertificateDescription {
 }
 
 export type Clock = () => Date;
+
+/**
+ * RFC 5280 §5.3.1 reasons Moat records. No certificateHold: a revocation in Moat is final,
+ * and a serial never leaves the CRL once listed.
+ */
+export type RevocationReason =
+  | "unspecified"
+  | "keyCompromise"
+  | "cACompromise"
+  | "affiliationChanged"
+  | "superseded"
+  | "cessationOfOperation";
+
+/** One revoked certificate, as `<dataDir>/ca/revoked.json` keeps it and a CRL lists it. */
+export interface Revocation {
+  /** Lower-case hex, no colons, no leading zero bytes: as `IssuedCertificate.serialHex`. */
+  serialHex: string;
+  reason: RevocationReason;
+  revokedAt: Date;
+}
+
+export interface CrlSigningOptions {
+  thisUpdate: Date;
+  nextUpdate: Date;
+  /** RFC 5280 §5.2.3: increases with every CRL the issuer signs. */
+  crlNumber: number;
+}
+
+/** A signed CRL: PEM (`-----BEGIN X509 CRL-----`, RFC 7468 §5, ending in a newline) and DER. */
+export interface SignedCrl {
+  pem: string;
+  der: Buffer;
+}
