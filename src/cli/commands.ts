@@ -52,6 +52,21 @@ Example:
     run: async (args) => (await import("./config-command.ts")).runConfigCheck(args),
   },
   {
+    name: "certs list",
+    summary: "list every certificate Moat holds: use, names, serial, not-after, state",
+    help: `moat certs list [--data-dir DIR | --config FILE] [--json]
+
+Lists the CA certificates, the certificates the edge issued (active, next: renewed
+and waiting to be proven to its origin, retired: the one active replaced) and,
+with --config, the imported certificates the config names, with expiry warnings
+30, 7 and 1 days ahead (imported certificates cannot renew themselves). Revoked
+and expired certificates are marked. Needs no master key: it reads no private key.
+
+Example:
+  moat certs list --config ./moat.yaml --json`,
+    run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
+  },
+  {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
     help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]

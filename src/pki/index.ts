@@ -263,3 +263,13 @@ export type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from 
  */
 export { expiryWarning, importCertificate } from "./import/index.ts";
 export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";
+
+/**
+ * Every certificate Moat holds (CA, issued leaves with their active/next/retired state, imported ones a
+ * config names), with revocations and expiry warnings; reads certificates only, never keys.
+ *
+ * @example
+ * for (const e of await listCertificates({ dataDir, now: new Date() })) console.log(e.use, e.name, e.serialHex, e.state);
+ */
+export { listCertificates } from "./inventory.ts";
+export type { ImportedCertificateRef, InventoryEntry, InventoryState, InventoryUse } from "./inventory.ts";

@@ -1,0 +1,125 @@
+// Every certificate Moat holds, with its use, state and source: what `moat certs list` shows. Reads certificates only, never keys.
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { describeCertificate, splitPemCertificates } from "./describe.ts";
+import { expiryWarning } from "./import/index.ts";
+import type { ExpiryWarning } from "./import/index.ts";
+import { readRevocations } from "./revocation.ts";
+
+export type InventoryUse = "root-ca" | "intermediate-ca" | "viewer-server" | "origin-client";
+/**
+ * `active`: in use; `next`: renewed, waiting to be proven to its origin; `retired`: the one the
+ * active certificate replaced (kept one generation); then `expired`, `not-yet-valid`, `revoked`.
+ */
+export type InventoryState = "active" | "next" | "retired" | "expired" | "not-yet-valid" | "revoked";
+
+export interface InventoryEntry {
+  use: InventoryUse;
+  /** What it is for: "viewer-shop", "shop/api", "root"… */
+  name: string;
+  source: "issued" | "imported";
+  state: InventoryState;
+  subject: string;
+  sans: string[];
+  serialHex: string;
+  fingerprint256: string;
+  issuer: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Where it lives on disk (the certificate, never the key). */
+  file: string;
+  /** Imported certificates cannot renew themselves: 30, 7 and 1 days before expiry. */
+  expiryWarning: ExpiryWarning | null;
+  revokedAt?: Date;
+  revocationReason?: string;
+}
+
+/** A certificate a config imports from files, named for the listing. */
+export interface ImportedCertificateRef {
+  use: "viewer-server" | "origin-client";
+  name: string;
+  certFile: string;
+}
+
+/**
+ * @example
+ * const entries = await listCertificates({ dataDir: "/var/lib/moat", now: new Date() });
+ * for (const e of entries) console.log(e.use, e.name, e.serialHex, e.state);
+ */
+export async function listCertificates(options: { dataDir: string; now: Date; imported?: readonly ImportedCertificateRef[] }): Promise<InventoryEntry[]> {
+  const revoked = new Map((await readRevocations(options.dataDir)).map((r) => [r.serialHex, r]));
+  const found: Found[] = [];
+  for (const [use, name, file] of [["root-ca", "root", "root.pem"], ["intermediate-ca", "intermediate", "intermediate.pem"]] as const) {
+    const entry = await readEntry(join(options.dataDir, "ca", file), use, name, "issued");
+    if (entry) found.push(entry);
+  }
+  found.push(...(await issuedLeaves(options.dataDir)));
+  for (const ref of options.imported ?? []) {
+    const entry = await readEntry(ref.certFile, ref.use, ref.name, "imported");
+    if (entry) found.push(entry);
+  }
+  return found.map((entry) => withState(entry, revoked.get(entry.serialHex), options.now));
+}
+
+/** An entry before its state is settled; `slotState` is what the store's pointers say of it. */
+type Found = Omit<InventoryEntry, "state" | "expiryWarning"> & { slotState?: "active" | "next" | "retired" };
+
+function withState(found: Found, revocation: { reason: string; revokedAt: Date } | undefined, now: Date): InventoryEntry {
+  const { slotState, ...entry } = found;
+  const state: InventoryState = revocation
+    ? "revoked"
+    : entry.notAfter <= now
+      ? "expired"
+      : entry.notBefore > now
+        ? "not-yet-valid"
+        : (slotState ?? "active");
+  const warning = entry.source === "imported" && state !== "revoked" ? expiryWarning(entry.notAfter, now) : null;
+  return { ...entry, state, expiryWarning: warning, ...(revocation ? { revokedAt: revocation.revokedAt, revocationReason: revocation.reason } : {}) };
+}
+
+/**
+ * The store keeps `certs/server/<name>/<serial>/chain.pem` and `certs/origin-client/<distribution>/<origin>/<serial>/chain.pem`,
+ * with `active` and `next` files in the slot naming serials (older slots: `chain.pem` at the top).
+ */
+async function issuedLeaves(dataDir: string): Promise<Found[]> {
+  const root = join(dataDir, "certs");
+  const files = await readdir(root, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return [] as string[];
+    throw error;
+  });
+  const entries: Found[] = [];
+  for (const file of files.filter((f) => f.endsWith(`${sep}chain.pem`)).sort()) {
+    const segments = relative(root, join(root, file)).split(sep).slice(0, -1);
+    const [kind, ...rest] = segments;
+    const use: InventoryUse = kind === "origin-client" ? "origin-client" : "viewer-server";
+    const slotDepth = kind === "origin-client" ? 2 : 1;
+    const name = rest.slice(0, slotDepth).join("/");
+    const serialDir = rest[slotDepth];
+    const entry = await readEntry(join(root, file), use, name, "issued");
+    if (!entry) continue;
+    const slot = join(root, kind ?? "", ...rest.slice(0, slotDepth));
+    entries.push({ ...entry, slotState: serialDir === undefined ? "active" : await slotStateOf(slot, serialDir) });
+  }
+  return entries;
+}
+
+async function slotStateOf(slot: string, serial: string): Promise<"active" | "next" | "retired"> {
+  const pointer = async (name: string) => (await readFile(join(slot, name), "utf8").catch(() => "")).trim();
+  if ((await pointer("active")) === serial) return "active";
+  if ((await pointer("next")) === serial) return "next";
+  return "retired";
+}
+
+async function readEntry(file: string, use: InventoryUse, name: string, source: "issued" | "imported"): Promise<Found | undefined> {
+  let pem: string;
+  try {
+    pem = await readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  const first = splitPemCertificates(pem)[0];
+  if (!first) return undefined;
+  const facts = describeCertificate(first);
+  return { use, name, source, subject: facts.subject, sans: facts.sans, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, issuer: facts.issuer, notBefore: facts.notBefore, notAfter: facts.notAfter, file };
+}
