@@ -1,15 +1,30 @@
-// The plain-HTTP port: redirects viewers of known aliases to HTTPS and serves nothing else.
+// The plain-HTTP port: redirects viewers of known aliases to HTTPS, and publishes the CA bundle and CRLs origins fetch.
+import { readFile } from "node:fs/promises";
 import http from "node:http";
+import { join } from "node:path";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 
+// CRLs go over plain HTTP on purpose (RFC 5280 §4.2.1.13 distribution points are http URIs):
+// fetching revocation data must not depend on the TLS it is there to check.
+const publishedFiles: Record<string, { file: string; type: string }> = {
+  "/.well-known/moat/ca-bundle.pem": { file: "bundle.pem", type: "application/x-pem-file" },
+  "/.well-known/moat/crl-bundle.pem": { file: "crl-bundle.pem", type: "application/x-pem-file" },
+  "/.well-known/moat/crl.der": { file: "crl.der", type: "application/pkix-crl" },
+};
+
 /**
  * @example
- * createRedirectListener({ currentSnapshot, httpsPort: 8443 }).listen(8080);
+ * createRedirectListener({ currentSnapshot, httpsPort: 8443, dataDir: "/var/lib/moat" }).listen(8080);
  */
-export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; httpsPort: number }): http.Server {
+export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; httpsPort: number; dataDir: string }): http.Server {
   const portSuffix = deps.httpsPort === 443 ? "" : `:${deps.httpsPort}`;
   return http.createServer((req, res) => {
+    const published = req.method === "GET" || req.method === "HEAD" ? publishedFiles[req.url ?? ""] : undefined;
+    if (published) {
+      void servePublished(res, join(deps.dataDir, "ca", published.file), published.type, req.method === "HEAD");
+      return;
+    }
     const hostname = hostnameOfAuthority(req.headers.host);
     // Only hosts this edge serves are redirected: anything else would make the edge an open redirector.
     if (!hostname || deps.currentSnapshot().distributionForHost(hostname) === undefined) {
@@ -23,4 +38,16 @@ export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; 
     res.writeHead(status, { location, "content-length": 0, "cache-control": "max-age=3600" });
     res.end();
   });
+}
+
+async function servePublished(res: http.ServerResponse, file: string, type: string, isHead: boolean): Promise<void> {
+  try {
+    const body = await readFile(file);
+    // Origins poll these; a short max-age keeps a fresh revocation from waiting behind a cache.
+    res.writeHead(200, { "content-type": type, "content-length": body.length, "cache-control": "max-age=60" });
+    res.end(isHead ? undefined : body);
+  } catch {
+    res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+    res.end("not published by this edge (no CA in its data directory, or no CRL yet)\n");
+  }
 }

@@ -12,6 +12,7 @@ import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
+import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -45,21 +46,21 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const caBundleFile = join(startConfig.dataDir, "ca", "bundle.pem");
   let generation = 0;
   let currentConfig = startConfig;
-  const build = (config: MoatConfig, previous?: BuiltSnapshot) =>
+  const build = (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
       previousOrigins: previous?.origins,
     });
-  let built: BuiltSnapshot = await build(startConfig);
+  let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }) });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort);
   // Redirects name the port actually bound (the config may say 0).
-  const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort });
+  const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort, dataDir: startConfig.dataDir });
   let httpPort: number | null = null;
   try {
     if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
@@ -72,6 +73,14 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
   renewal.plan(built.renewAt);
+  // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
+  const revocations = await watchRevocations({
+    dataDir: startConfig.dataDir,
+    ca,
+    masterKey: options.masterKey,
+    log: log.child({ part: "revocation" }),
+    onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
+  });
 
   // One build at a time: a reload and a renewal must not both build on the same previous snapshot.
   let applying: Promise<unknown> = Promise.resolve();
@@ -84,18 +93,29 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   async function applyNow(config: MoatConfig): Promise<EdgeSnapshot> {
     warnAboutRestartOnlySettings(config, startConfig, log);
     const startedAt = performance.now();
-    const next = await build(config, built);
+    const revoked = await revokedSerials(startConfig.dataDir);
+    const next = await build(config, revoked, built);
     const previous = built;
     built = next;
     currentConfig = config;
-    retireClients(previous, next);
+    retireClients(previous, next, revoked);
+    dropRevokedViewerConnections(previous, revoked);
     renewal.plan(next.renewAt);
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
     return next.snapshot;
   }
 
+  // Connections whose handshake used a now-revoked viewer certificate go, with every session ticket.
+  function dropRevokedViewerConnections(previous: BuiltSnapshot, revoked: ReadonlySet<string>): void {
+    const revokedInUse = new Set(previous.snapshot.distributions.map((d) => d.viewerCertificateSerial).filter((serial) => revoked.has(serial)));
+    if (revokedInUse.size === 0) return;
+    const dropped = viewer.dropConnectionsServedWith(revokedInUse);
+    log.warn({ serials: [...revokedInUse], droppedConnections: dropped }, "revoked viewer certificate replaced; its connections and session tickets are dropped");
+  }
+
   async function stop(): Promise<void> {
     renewal.stop();
+    revocations.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
@@ -120,10 +140,13 @@ function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, l
 
 // Pools that the new snapshot no longer uses close once their requests in flight are done:
 // undici's close() waits for them. A failover to a retired pool's secondary is still served,
-// because the grace period outlasts a response timeout.
-function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot): void {
+// because the grace period outlasts a response timeout. A pool whose client certificate was
+// revoked is destroyed at once, with its cached TLS sessions: no resumed session outlives a revocation.
+function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot, revoked: ReadonlySet<string>): void {
   const kept = new Set<OriginClient>([...next.origins.values()].map((entry) => entry.client));
-  const retired = [...previous.origins.values()].map((entry) => entry.client).filter((client) => !kept.has(client));
+  const leaving = [...previous.origins.values()].filter((entry) => !kept.has(entry.client));
+  for (const entry of leaving.filter((e) => e.issued && revoked.has(e.issued.serialHex))) void entry.client.destroy();
+  const retired = leaving.filter((e) => !(e.issued && revoked.has(e.issued.serialHex))).map((entry) => entry.client);
   if (retired.length === 0) return;
   const graceMs = Math.max(...retired.map((client) => client.context.responseTimeoutMs + client.context.connectTimeoutMs)) + 1000;
   setTimeout(() => void Promise.allSettled(retired.map((client) => client.close())), graceMs).unref();

@@ -1,4 +1,5 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
+import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer } from "node:http2";
 import type { Socket } from "node:net";
@@ -14,6 +15,11 @@ export interface ViewerListener {
   drain(): Promise<void>;
   /** Requests being served now. */
   inFlight(): number;
+  /**
+   * Closes every viewer connection whose handshake presented one of these certificates, and
+   * rotates the session ticket keys so no resumed session outlives a revoked certificate.
+   */
+  dropConnectionsServedWith(serials: ReadonlySet<string>): number;
 }
 
 const idleTimeoutMs = 120_000;
@@ -91,7 +97,21 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     await closed;
   }
 
-  return { server, drain, inFlight: () => inFlight };
+  function dropConnectionsServedWith(serials: ReadonlySet<string>): number {
+    server.setTicketKeys(randomBytes(48));
+    let dropped = 0;
+    for (const socket of connections.keys()) {
+      const served = (socket as TLSSocket).getCertificate();
+      const serial = served && "serialNumber" in served ? String(served.serialNumber).toLowerCase() : "";
+      if (serials.has(serial)) {
+        socket.destroy();
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith };
 }
 
 function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {

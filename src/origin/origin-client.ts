@@ -57,6 +57,8 @@ export interface OriginClient {
   request(request: OriginRequest): Promise<OriginResponse>;
   /** Stops taking requests and closes connections once the requests in flight are done. */
   close(): Promise<void>;
+  /** Closes every connection now, with its cached TLS sessions: for a revoked client certificate. */
+  destroy(): Promise<void>;
 }
 
 /**
@@ -91,7 +93,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     }
   }
 
-  return { originId: options.originId, context, request, close: () => pool.close() };
+  return { originId: options.originId, context, request, close: () => pool.close(), destroy: () => pool.destroy() };
 }
 
 /**

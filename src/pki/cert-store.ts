@@ -89,6 +89,8 @@ interface StoreContext {
   dataDir: string;
   clock: Clock;
   renewAtFraction: number;
+  /** Serials in the revocation registry: such a certificate is replaced at once. */
+  revokedSerials: ReadonlySet<string>;
   masterKey: MasterKey;
   intermediate: X509Certificate;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
@@ -105,11 +107,12 @@ async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate)
   const dir = join(context.dataDir, "certs", ...slot.segments);
   const active = await loadPointed(dir, "active", context);
   const now = context.clock();
-  if (active && isReusable(active, slot.expected, now, context.renewAtFraction)) return active;
+  const isUsable = (stored: IssuedCertificate) => !context.revokedSerials.has(stored.serialHex) && isReusable(stored, slot.expected, now, context.renewAtFraction);
+  if (active && isUsable(active)) return active;
   const pending = await loadPointed(dir, "next", context);
-  const isPendingUsable = pending && pending.serialHex !== active?.serialHex && isReusable(pending, slot.expected, now, context.renewAtFraction);
-  const candidate = isPendingUsable ? pending : await issueInto(dir, slot, context, now);
-  const isActiveValid = active !== undefined && now >= active.notBefore && now < active.notAfter;
+  const candidate = pending && pending.serialHex !== active?.serialHex && isUsable(pending) ? pending : await issueInto(dir, slot, context, now);
+  // A revoked certificate is never kept, proven replacement or not.
+  const isActiveValid = active !== undefined && now >= active.notBefore && now < active.notAfter && !context.revokedSerials.has(active.serialHex);
   // Only a certificate that could be kept may be held back: with none valid, the new one goes live.
   if (prove && isActiveValid && !(await prove(candidate))) return active;
   await writePointer(dir, "active", candidate.serialHex);
@@ -194,10 +197,18 @@ function originClientSlot(
   };
 }
 
-export function createCertStore(options: { ca: CertificateAuthority; dataDir: string; masterKey: MasterKey; clock: Clock; renewAtFraction?: number }): IssuedCertificateStore {
+export function createCertStore(options: {
+  ca: CertificateAuthority;
+  dataDir: string;
+  masterKey: MasterKey;
+  clock: Clock;
+  renewAtFraction?: number;
+  revokedSerials?: ReadonlySet<string>;
+}): IssuedCertificateStore {
   const context: StoreContext = {
     ...options,
     renewAtFraction: options.renewAtFraction ?? DEFAULT_RENEW_AT_FRACTION,
+    revokedSerials: options.revokedSerials ?? new Set(),
     intermediate: new X509Certificate(options.ca.intermediatePem),
     inFlight: new Map(),
   };

@@ -192,8 +192,10 @@ export function createIssuedCertificateStore(options: {
   clock?: Clock;
   /** Renew at this fraction of the life, less a per-certificate jitter (see renewalTime). Default 2/3. */
   renewAtFraction?: number;
+  /** Serials from the revocation registry: a stored certificate with one is replaced at once, never kept. */
+  revokedSerials?: ReadonlySet<string>;
 }): IssuedCertificateStore {
-  return createCertStore({ ca: options.ca, dataDir: options.dataDir, masterKey: options.masterKey, clock: options.clock ?? systemClock, renewAtFraction: options.renewAtFraction });
+  return createCertStore({ ...options, clock: options.clock ?? systemClock });
 }
 
 /**

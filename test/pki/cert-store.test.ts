@@ -191,3 +191,12 @@ test("a slot in the layout before pointers (key.pem and chain.pem at the top) is
   assert.notEqual(renewed.serialHex, legacy.serialHex);
   assert.deepEqual((await readdir(slot)).sort(), ["active", renewed.serialHex].sort(), "the old layout's files are gone");
 });
+
+test("a revoked certificate is replaced at once, even where a renewal could not be proven", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moat-store-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const first = await createIssuedCertificateStore({ ca, dataDir, masterKey }).originClientCertificate(identity);
+  const store = createIssuedCertificateStore({ ca, dataDir, masterKey, revokedSerials: new Set([first.serialHex]) });
+  const replaced = await store.originClientCertificate(identity, { prove: async () => false });
+  assert.notEqual(replaced.serialHex, first.serialHex);
+});

@@ -62,13 +62,17 @@ export function createLogCapture(): {
 }
 
 /** `input` is a config as a user would write it, minus dataDir and listen (the test's own). */
-export async function startTestEdge(ca: CertificateAuthority, input: Record<string, unknown>): Promise<TestEdge> {
-  const dataDir = await mkdtemp(join(tmpdir(), "moat-edge-"));
+export async function startTestEdge(
+  ca: CertificateAuthority,
+  input: Record<string, unknown>,
+  options: { dataDir?: string; masterKey?: MasterKey } = {},
+): Promise<TestEdge> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "moat-edge-")));
   const toConfig = (raw: Record<string, unknown>) =>
     parseConfig({ dataDir, listen: { host: "127.0.0.1", https: 0, http: 0 }, ...raw }, { source: "test", baseDir: dataDir });
   const config = toConfig(input);
   const capture = createLogCapture();
-  const masterKey = generateMasterKey();
+  const masterKey = options.masterKey ?? generateMasterKey();
   const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: "info", destination: capture.stream }) });
   return {
     edge,

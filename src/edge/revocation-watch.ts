@@ -1,0 +1,72 @@
+// Keeps the edge in step with the revocation registry: republishes the CRL when due, and rebuilds when a revocation lands.
+import { existsSync, watch } from "node:fs";
+import type { FSWatcher } from "node:fs";
+import { join } from "node:path";
+import type { Logger } from "../observe/index.ts";
+import { crlRefreshAt, ensureFreshCrl, readRevocations } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+
+export interface RevocationWatch {
+  stop(): void;
+}
+
+/** The serials in the registry now: what the store must not hand out and the edge must stop using. */
+export async function revokedSerials(dataDir: string): Promise<ReadonlySet<string>> {
+  return new Set((await readRevocations(dataDir)).map((revocation) => revocation.serialHex));
+}
+
+/**
+ * Watches `<dataDir>/ca/revoked.json` (written by `moat ca revoke`, atomically, so a rename) and
+ * calls `onRevocation` after it changes; keeps the published CRL fresh (republished at half its validity).
+ * @example
+ * const watch = await watchRevocations({ dataDir, ca, masterKey, log, onRevocation: () => edge.apply(config) });
+ */
+export async function watchRevocations(deps: { dataDir: string; ca: CertificateAuthority; masterKey: MasterKey; log: Logger; onRevocation(): void }): Promise<RevocationWatch> {
+  if (!existsSync(join(deps.dataDir, "ca", "root.pem"))) {
+    // A CA that lives only in memory (tests, embedding) has no registry and publishes no CRL.
+    deps.log.info({ dataDir: deps.dataDir }, "no CA files in the data directory: no CRL is published and no revocation registry is watched");
+    return { stop() {} };
+  }
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let isStopped = false;
+
+  const refreshCrl = async () => {
+    clearTimeout(refreshTimer);
+    if (isStopped) return;
+    try {
+      const { crl, isNew } = await ensureFreshCrl({ ca: deps.ca, dataDir: deps.dataDir, masterKey: deps.masterKey });
+      if (isNew) deps.log.info({ crlNumber: crl.crlNumber, revoked: crl.revokedSerials.length, nextUpdate: crl.nextUpdate.toISOString() }, "published a CRL");
+      refreshTimer = setTimeout(() => void refreshCrl(), Math.max(crlRefreshAt(crl).getTime() - Date.now(), 1000)).unref();
+    } catch (error) {
+      // Origins refuse every edge once the CRL they hold expires: loud, and soon again.
+      deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CRL refresh failed; retrying in 60 s");
+      refreshTimer = setTimeout(() => void refreshCrl(), 60_000).unref();
+    }
+  };
+  await refreshCrl();
+
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(join(deps.dataDir, "ca"), (_event, name) => {
+      if (name !== "revoked.json") return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        deps.log.warn({ registry: join(deps.dataDir, "ca", "revoked.json") }, "revocation registry changed: replacing revoked certificates in use");
+        deps.onRevocation();
+        void refreshCrl();
+      }, 50);
+    });
+  } catch (error) {
+    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch the revocation registry; revocations reach this edge at its next reload");
+  }
+
+  return {
+    stop() {
+      isStopped = true;
+      clearTimeout(refreshTimer);
+      clearTimeout(debounce);
+      watcher?.close();
+    },
+  };
+}
