@@ -69,7 +69,6 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     await new Promise((resolve) => viewer.server.close(resolve));
     throw error;
   }
-  log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
   renewal.plan(built.renewAt);
@@ -125,6 +124,9 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     log.info("edge stopped");
   }
 
+  // Logged last: whoever waits for this line (an operator, a test, the CLI's signal handling
+  // installed right after runEdge returns) finds the edge fully started.
+  log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
 }
 

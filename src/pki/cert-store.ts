@@ -154,7 +154,9 @@ async function pruneSlot(dir: string, keep: ReadonlyArray<string | undefined>): 
   for (const entry of entries) {
     const isOldCertificate = entry.isDirectory() && /^[0-9a-f]+$/.test(entry.name) && !keep.includes(entry.name);
     const isLegacyFile = entry.isFile() && (entry.name === "key.pem" || entry.name === "chain.pem");
-    if (isOldCertificate || isLegacyFile) await rm(join(dir, entry.name), { recursive: true, force: true });
+    // A crash in the middle of an atomic write leaves its temp file behind (e.g. `.active.x1y2.tmp`).
+    const isStaleTemp = entry.isFile() && entry.name.startsWith(".") && entry.name.endsWith(".tmp");
+    if (isOldCertificate || isLegacyFile || isStaleTemp) await rm(join(dir, entry.name), { recursive: true, force: true });
   }
 }
 
