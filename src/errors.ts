@@ -414,6 +414,25 @@ export class ConfiguredFileError extends MoatError {
   }
 }
 
+/**
+ * A certificate the config imports fails an import check: the config path, the check's code
+ * (kept as this error's code, e.g. `import-key-mismatch`), what failed, the files, and the fix.
+ */
+export class ImportedCertificateRefusedError extends MoatError {
+  declare readonly code: CertificateImportCode;
+  readonly configPath: string;
+  readonly files: readonly string[];
+
+  constructor(configPath: string, files: readonly string[], refusal: CertificateImportError) {
+    const fixSuffix = ` Fix: ${refusal.fix ?? ""}`;
+    const what = refusal.message.endsWith(fixSuffix) ? refusal.message.slice(0, -fixSuffix.length) : refusal.message;
+    // No cause: the refusal's text is all there is to say, and it is already here.
+    super(refusal.code, 500, `${configPath}: ${refusal.code}: ${what} Files: ${files.join(", ")}.`, { fix: refusal.fix });
+    this.configPath = configPath;
+    this.files = files;
+  }
+}
+
 /** The edge could not bind a port it was configured to listen on. */
 export class ListenError extends MoatError {
   constructor(what: string, host: string, port: number, cause: unknown) {

@@ -1,8 +1,11 @@
 // `moat certs list`: every certificate Moat holds (CA, issued, imported), its state and expiry; a table or JSON.
+import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { loadConfigFile, resolveDataDir } from "../config/index.ts";
-import type { MoatConfig } from "../config/index.ts";
-import { listCertificates } from "../pki/index.ts";
+import type { ImportedCertificateSource, MoatConfig } from "../config/index.ts";
+import { readPassphraseFile } from "../edge/index.ts";
+import { MoatError } from "../errors.ts";
+import { listCertificates, pkcs12ChainPem } from "../pki/index.ts";
 import type { ImportedCertificateRef, InventoryEntry } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
@@ -14,7 +17,11 @@ export async function runCertsList(args: string[]): Promise<number> {
   });
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
-  const entries = await listCertificates({ dataDir, now: new Date(), imported: config ? importedRefs(config) : [] });
+  const imported = config ? await importedRefs(config) : [];
+  const entries = await listCertificates({ dataDir, now: new Date(), imported: imported.flatMap((ref) => ("problem" in ref ? [] : [ref])) });
+  for (const ref of imported) {
+    if ("problem" in ref) process.stderr.write(`warning: cannot list imported ${ref.use} certificate ${ref.name} (${ref.certFile}): ${ref.problem}\n`);
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
     return 0;
@@ -28,18 +35,34 @@ export async function runCertsList(args: string[]): Promise<number> {
   return 0;
 }
 
-function importedRefs(config: MoatConfig): ImportedCertificateRef[] {
-  const refs: ImportedCertificateRef[] = [];
-  for (const distribution of config.distributions) {
-    if (distribution.viewerCertificate.kind === "imported") {
-      refs.push({ use: "viewer-server", name: `viewer-${distribution.id}`, certFile: distribution.viewerCertificate.certFile });
-    }
-    for (const origin of distribution.origins) {
+type ImportedRef = ImportedCertificateRef | (Omit<ImportedCertificateRef, "chainPem"> & { problem: string });
+
+async function importedRefs(config: MoatConfig): Promise<ImportedRef[]> {
+  const refs: Promise<ImportedRef>[] = [];
+  for (const [index, distribution] of config.distributions.entries()) {
+    const viewer = distribution.viewerCertificate;
+    if (viewer.kind === "imported") refs.push(importedRef("viewer-server", `viewer-${distribution.id}`, viewer, `distributions[${index}].viewerCertificate`));
+    for (const [originIndex, origin] of distribution.origins.entries()) {
       const source = origin.mtls.clientCertificate;
-      if (source.kind === "imported") refs.push({ use: "origin-client", name: `${distribution.id}/${origin.id}`, certFile: source.certFile });
+      const path = `distributions[${index}].origins[${originIndex}].mtls.clientCertificate`;
+      if (source.kind === "imported") refs.push(importedRef("origin-client", `${distribution.id}/${origin.id}`, source, path));
     }
   }
-  return refs;
+  return Promise.all(refs);
+}
+
+// A PKCS#12 usually encrypts its certificates too, so listing one opens it with its passphrase
+// (which decrypts its key in memory as well; nothing of the key is kept or printed).
+async function importedRef(use: ImportedCertificateRef["use"], name: string, source: ImportedCertificateSource, path: string): Promise<ImportedRef> {
+  if (source.format === "pem") return { use, name, certFile: source.certFile };
+  const certFile = source.pkcs12File;
+  try {
+    const passphrase = source.passphraseFile === null ? undefined : await readPassphraseFile(`${path}.passphraseFile`, source.passphraseFile);
+    return { use, name, certFile, chainPem: pkcs12ChainPem(await readFile(certFile), passphrase) };
+  } catch (error) {
+    if (!(error instanceof MoatError)) throw error;
+    return { use, name, certFile, problem: `${error.code}: ${error.message}` };
+  }
 }
 
 function formatTable(entries: readonly InventoryEntry[]): string {

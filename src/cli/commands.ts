@@ -60,7 +60,9 @@ Lists the CA certificates, the certificates the edge issued (active, next: renew
 and waiting to be proven to its origin, retired: the one active replaced) and,
 with --config, the imported certificates the config names, with expiry warnings
 30, 7 and 1 days ahead (imported certificates cannot renew themselves). Revoked
-and expired certificates are marked. Needs no master key: it reads no private key.
+and expired certificates are marked. Needs no master key: it reads no private key
+(a PKCS#12 is opened with its passphraseFile to read its certificates; its key is
+never kept or printed, and one that does not open is reported on stderr).
 
 Example:
   moat certs list --config ./moat.yaml --json`,

@@ -1,4 +1,4 @@
-// The files a config refers to (imported certificates and keys, CA bundles), and whether each can be read.
+// The files a config refers to (imported certificates, keys, PKCS#12 files and passphrase files; CA bundles), and whether each can be read.
 
 import { constants } from "node:fs";
 import { access, stat } from "node:fs/promises";
@@ -14,6 +14,9 @@ export interface FileReference {
   file: string;
 }
 
+/** The keys of an imported certificate source that name files. */
+const CERTIFICATE_FILE_KEYS = ["cert", "key", "pkcs12", "passphraseFile"] as const;
+
 // Read from the raw document, like references.ts, so that a missing file is reported in the
 // same pass as any other issue; keep in step with the file fields of schema.ts.
 export function referencedFiles(document: unknown, baseDir: string): FileReference[] {
@@ -22,16 +25,16 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
     const file = stringOf(owner, key);
     if (file !== undefined && file !== "") found.push({ path: [...path, key], file: resolve(baseDir, file) });
   };
+  const addCertificate = (source: unknown, path: IssuePath) => {
+    for (const key of CERTIFICATE_FILE_KEYS) add(source, key, path);
+  };
   listOf(document, "distributions").forEach((distribution, index) => {
     const path = ["distributions", index];
-    const viewerCertificate = fieldOf(distribution, "viewerCertificate");
-    add(viewerCertificate, "cert", [...path, "viewerCertificate"]);
-    add(viewerCertificate, "key", [...path, "viewerCertificate"]);
+    addCertificate(fieldOf(distribution, "viewerCertificate"), [...path, "viewerCertificate"]);
     listOf(distribution, "origins").forEach((origin, originIndex) => {
       const mtlsPath = [...path, "origins", originIndex, "mtls"];
       const mtls = fieldOf(origin, "mtls");
-      add(fieldOf(mtls, "clientCertificate"), "cert", [...mtlsPath, "clientCertificate"]);
-      add(fieldOf(mtls, "clientCertificate"), "key", [...mtlsPath, "clientCertificate"]);
+      addCertificate(fieldOf(mtls, "clientCertificate"), [...mtlsPath, "clientCertificate"]);
       add(mtls, "trustedCa", mtlsPath);
     });
   });

@@ -9,6 +9,7 @@ export type {
   CertificateSource,
   DistributionConfig,
   HttpMethod,
+  ImportedCertificateSource,
   KeyAlgorithm,
   ListenConfig,
   MasterKeySource,

@@ -83,8 +83,10 @@ function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig 
 }
 
 function normaliseCertificate(source: CertificateSourceDocument, baseDir: string): CertificateSource {
+  const passphraseFile = source.passphraseFile === undefined ? null : resolve(baseDir, source.passphraseFile);
+  if (source.pkcs12 !== undefined) return { kind: "imported", format: "pkcs12", pkcs12File: resolve(baseDir, source.pkcs12), passphraseFile };
   if (source.cert === undefined || source.key === undefined) return { kind: "issued" };
-  return { kind: "imported", certFile: resolve(baseDir, source.cert), keyFile: resolve(baseDir, source.key) };
+  return { kind: "imported", format: "pem", certFile: resolve(baseDir, source.cert), keyFile: resolve(baseDir, source.key), passphraseFile };
 }
 
 // CloudFront evaluates behaviors in the order listed, and the default last whatever its place

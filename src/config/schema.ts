@@ -5,25 +5,47 @@ import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
 import * as field from "./fields.ts";
 
-const CERTIFICATE_FORMS = "{ issuedBy: moat } or an imported { cert, key }";
+const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
 
-/** `{ issuedBy: moat }` (Moat's CA issues and rotates it) or `{ cert, key }` (imported PEM files). */
+/**
+ * `{ issuedBy: moat }` (Moat's CA issues and rotates it), or imported from another CA: `{ cert, key }`
+ * (PEM chain, leaf first, and its key) or `{ pkcs12 }` (a .p12/.pfx file), either with an optional
+ * `passphraseFile` holding the passphrase of an encrypted key or of the PKCS#12.
+ */
 const certificateSource = closedObject({
   issuedBy: z.literal("moat").optional(),
   cert: field.filePath.optional(),
   key: field.filePath.optional(),
+  pkcs12: field.filePath.optional(),
+  passphraseFile: field.filePath.optional(),
 }).superRefine((source, ctx) => {
-  const isImported = source.cert !== undefined || source.key !== undefined;
-  if (source.issuedBy !== undefined && isImported) {
-    ctx.addIssue({ code: "custom", message: `must be ${CERTIFICATE_FORMS}, not both`, input: source });
-  } else if (!isImported && source.issuedBy === undefined) {
-    ctx.addIssue({ code: "custom", message: `must be ${CERTIFICATE_FORMS}`, input: source });
-  } else if (isImported && source.cert === undefined) {
-    ctx.addIssue({ code: "custom", path: ["cert"], message: "required with key (the certificate chain, PEM)", input: source });
-  } else if (isImported && source.key === undefined) {
-    ctx.addIssue({ code: "custom", path: ["key"], message: "required with cert (the private key, PEM)", input: source });
-  }
+  const problem = certificateSourceProblem(source);
+  if (problem) ctx.addIssue({ code: "custom", path: problem.path, message: problem.message, input: source });
 });
+
+/** The one thing wrong with the combination of keys (each key's own value is checked by its schema), or null. */
+function certificateSourceProblem(source: {
+  issuedBy?: "moat";
+  cert?: string;
+  key?: string;
+  pkcs12?: string;
+  passphraseFile?: string;
+}): { path: string[]; message: string } | null {
+  const isPem = source.cert !== undefined || source.key !== undefined;
+  const isPkcs12 = source.pkcs12 !== undefined;
+  const isImported = isPem || isPkcs12 || source.passphraseFile !== undefined;
+  if (source.issuedBy !== undefined && isImported) return { path: [], message: `must be ${CERTIFICATE_FORMS}, not both` };
+  if (source.issuedBy !== undefined) return null;
+  if (!isImported) return { path: [], message: `must be ${CERTIFICATE_FORMS}` };
+  if (isPem && isPkcs12) {
+    return { path: ["pkcs12"], message: "a PKCS#12 holds the certificate and its key: give either pkcs12, or cert and key, not both" };
+  }
+  if (isPkcs12) return null;
+  if (!isPem) return { path: [], message: `passphraseFile opens an imported key: must be ${CERTIFICATE_FORMS}` };
+  if (source.cert === undefined) return { path: ["cert"], message: "required with key (the certificate chain, PEM)" };
+  if (source.key === undefined) return { path: ["key"], message: "required with cert (the private key, PEM)" };
+  return null;
+}
 
 export type CertificateSourceDocument = z.output<typeof certificateSource>;
 

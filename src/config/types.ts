@@ -5,9 +5,17 @@ export type TlsVersion = "TLSv1.2" | "TLSv1.3";
 export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE";
 
 /** Where a certificate comes from: issued and rotated by Moat's CA, or imported from files (absolute paths). */
-export type CertificateSource =
-  | { readonly kind: "issued" }
-  | { readonly kind: "imported"; readonly certFile: string; readonly keyFile: string };
+export type CertificateSource = { readonly kind: "issued" } | ImportedCertificateSource;
+
+/**
+ * A certificate from another CA, checked (key, chain, usage, validity, names) each time the edge
+ * loads it: PEM files (the chain, leaf first, and its key in PKCS#8, PKCS#1 or SEC1) or one
+ * PKCS#12 file. `passphraseFile` holds the passphrase of an encrypted key or of the PKCS#12 (its
+ * first line); null when none is needed. Its owner renews it: Moat only warns before it expires.
+ */
+export type ImportedCertificateSource =
+  | { readonly kind: "imported"; readonly format: "pem"; readonly certFile: string; readonly keyFile: string; readonly passphraseFile: string | null }
+  | { readonly kind: "imported"; readonly format: "pkcs12"; readonly pkcs12File: string; readonly passphraseFile: string | null };
 
 export interface MoatConfig {
   /** The config file's absolute path, or a label for a config built in code. */

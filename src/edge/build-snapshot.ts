@@ -8,9 +8,10 @@ import { renewalTime } from "../pki/index.ts";
 import type { CertificateAuthority, IssuedCertificateStore } from "../pki/index.ts";
 import { createAliasIndex } from "./alias-index.ts";
 import { compileBehaviorRouter } from "./behavior-router.ts";
-import { importedCredentials } from "./credentials.ts";
+import { importedCredentials, importedFiles } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
 import type { DistributionRuntime, EdgeSnapshot, RoutedBehavior } from "./edge-snapshot.ts";
+import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { buildOriginEntry } from "./origin-entries.ts";
 import type { OriginEntry } from "./origin-entries.ts";
 
@@ -24,6 +25,8 @@ export interface SnapshotSources {
   now: Date;
   /** Origins of the snapshot being replaced, keyed "distribution/origin": reused when nothing changed. */
   previousOrigins?: ReadonlyMap<string, OriginEntry>;
+  /** Imported certificates of the snapshot being replaced: one that expired in service stays rather than failing the rebuild. */
+  previousImported?: readonly ImportedCertificateInUse[];
 }
 
 export interface BuiltSnapshot {
@@ -32,6 +35,8 @@ export interface BuiltSnapshot {
   origins: ReadonlyMap<string, OriginEntry>;
   /** The earliest time an issued certificate of this snapshot renews, or a refused renewal retries. */
   renewAt: Date | null;
+  /** The imported certificates it serves and presents, which only their owner can renew: what expiry warnings watch. */
+  imported: readonly ImportedCertificateInUse[];
 }
 
 /**
@@ -43,8 +48,9 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   const origins = new Map<string, OriginEntry>();
   const renewals: Date[] = [];
   const distributions: DistributionRuntime[] = [];
+  const imported: ImportedCertificateInUse[] = [];
   for (const [index, distribution] of config.distributions.entries()) {
-    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, sources, origins, renewals));
+    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, sources, origins, { renewals, imported }));
   }
   for (const entry of origins.values()) {
     if (entry.issued) renewals.push(renewalTime(entry.issued, config.pki.renewAtFraction));
@@ -57,7 +63,7 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   const renewAt = renewals.length ? new Date(Math.min(...renewals.map((d) => d.getTime()))) : null;
-  return { snapshot, origins, renewAt };
+  return { snapshot, origins, renewAt, imported };
 }
 
 async function buildDistribution(
@@ -66,10 +72,13 @@ async function buildDistribution(
   path: string,
   sources: SnapshotSources,
   origins: Map<string, OriginEntry>,
-  renewals: Date[],
+  found: { renewals: Date[]; imported: ImportedCertificateInUse[] },
 ): Promise<DistributionRuntime> {
-  const viewer = await viewerCredentials(config, distribution, path, sources.store);
-  if (viewer.isIssued) renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
+  const viewer = await viewerCredentials(config, distribution, path, sources);
+  if (viewer.isIssued) found.renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
+  if (distribution.viewerCertificate.kind === "imported") {
+    found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));
+  }
   const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`);
 
   const targets = new Map<string, OriginTarget>();
@@ -85,6 +94,10 @@ async function buildDistribution(
     });
     origins.set(key, entry);
     targets.set(origin.id, { kind: "origin", id: origin.id, client: entry.client });
+    const clientSource = origin.mtls.clientCertificate;
+    if (entry.imported && clientSource.kind === "imported") {
+      found.imported.push(inUse(`${path}.origins[${index}].mtls.clientCertificate`, "origin-client", importedFiles(clientSource), entry.imported));
+    }
   }
   for (const group of distribution.originGroups) {
     const primary = targets.get(group.primary);
@@ -117,11 +130,17 @@ function createViewerContext(distribution: DistributionConfig, viewer: Credentia
   }
 }
 
-async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, store: IssuedCertificateStore): Promise<CredentialMaterial> {
+function inUse(path: string, use: ImportedCertificateInUse["use"], files: string[], facts: { serialHex: string; fingerprint256: string; notAfter: Date }): ImportedCertificateInUse {
+  return { path, use, files, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, notAfter: facts.notAfter };
+}
+
+async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, sources: SnapshotSources): Promise<CredentialMaterial> {
   if (distribution.viewerCertificate.kind === "imported") {
-    return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`);
+    // Browsers check the SANs against the name they asked for, so every alias must be covered.
+    const inService = sources.previousImported?.find((certificate) => certificate.path === `${path}.viewerCertificate`);
+    return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now: sources.now, inService });
   }
-  const issued = await store.serverCertificate({
+  const issued = await sources.store.serverCertificate({
     name: `viewer-${distribution.id}`,
     dnsNames: distribution.aliases,
     validityMs: config.pki.serverCertValidityMs,

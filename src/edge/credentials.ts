@@ -1,35 +1,95 @@
-// Certificate material the edge serves or presents: issued by Moat's store, or read from the files a config names.
+// Certificate material the edge serves or presents: issued by Moat's store, or imported (and checked) from the files a config names.
 import { readFile } from "node:fs/promises";
-import type { CertificateSource } from "../config/index.ts";
-import { ConfiguredFileError } from "../errors.ts";
-import { describeCertificate } from "../pki/index.ts";
+import type { ImportedCertificateSource } from "../config/index.ts";
+import { CertificateImportError, ConfiguredFileError, ImportedCertificateRefusedError } from "../errors.ts";
+import { describeCertificate, importCertificate } from "../pki/index.ts";
+import type { CertificateUse, ImportSource } from "../pki/index.ts";
 
 export interface CredentialMaterial {
   chainPem: string;
   keyPem: string;
   serialHex: string;
+  fingerprint256: string;
   notBefore: Date;
   notAfter: Date;
   /** Issued by Moat's CA (renewed by the edge) or imported (renewed by its owner). */
   isIssued: boolean;
 }
 
-/** Reads an imported certificate and key; `path` is the config path, for errors. */
-export async function importedCredentials(source: Extract<CertificateSource, { kind: "imported" }>, path: string): Promise<CredentialMaterial> {
-  const chainPem = await readConfiguredFile(`${path}.cert`, source.certFile);
-  const keyPem = await readConfiguredFile(`${path}.key`, source.keyFile);
-  let facts;
+/** What an imported certificate must be good for. */
+export interface ImportCheck {
+  use: CertificateUse;
+  /** Names its SANs must cover: the distribution's aliases for a viewer certificate. */
+  expectedNames?: readonly string[];
+  /** Default: the current time. */
+  now?: Date;
+  /**
+   * The certificate this source gave the snapshot being replaced. If that very certificate has
+   * expired since, it stays (the expiry warnings log it as an error) rather than refusing the
+   * rebuild: a renewal or reload must not stall every other certificate of the edge over it.
+   */
+  inService?: { fingerprint256: string; notAfter: Date } | null;
+}
+
+/**
+ * Reads an imported certificate (PEM chain + key, or PKCS#12, with the passphrase from its file) and
+ * runs every import check for `check.use`. `path` is the config path, for errors: an unreadable file
+ * throws ConfiguredFileError, a failed check ImportedCertificateRefusedError (`<path>: <code>: …`).
+ */
+export async function importedCredentials(source: ImportedCertificateSource, path: string, check: ImportCheck): Promise<CredentialMaterial> {
+  const importSource = await readImportSource(source, path);
+  const passphrase = source.passphraseFile === null ? undefined : await readPassphraseFile(`${path}.passphraseFile`, source.passphraseFile);
+  const importAt = async (now: Date): Promise<CredentialMaterial> => {
+    const imported = await importCertificate({ use: check.use, source: importSource, passphrase, expectedNames: check.expectedNames, now });
+    const { chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter } = imported;
+    return { chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter, isIssued: false };
+  };
   try {
-    facts = describeCertificate(chainPem);
+    return await importAt(check.now ?? new Date());
   } catch (error) {
-    throw new ConfiguredFileError(`${path}.cert`, source.certFile, "is not a PEM certificate", { fix: "give the PEM certificate chain, leaf first", cause: error });
+    if (!(error instanceof CertificateImportError)) throw error;
+    const kept = error.code === "import-expired" && check.inService ? await stillInService(importAt, check.inService) : null;
+    if (kept) return kept;
+    throw new ImportedCertificateRefusedError(path, importedFiles(source), error);
   }
-  return { chainPem, keyPem, serialHex: facts.serialHex, notBefore: facts.notBefore, notAfter: facts.notAfter, isIssued: false };
+}
+
+/** The same certificate as the one in service, checked in full as of its last valid instant; null for any other. */
+async function stillInService(importAt: (now: Date) => Promise<CredentialMaterial>, inService: { fingerprint256: string; notAfter: Date }): Promise<CredentialMaterial | null> {
+  try {
+    const material = await importAt(inService.notAfter);
+    return material.fingerprint256 === inService.fingerprint256 ? material : null;
+  } catch (error) {
+    if (error instanceof CertificateImportError) return null;
+    throw error;
+  }
+}
+
+/** The files that hold an imported certificate and its key: what its owner replaces to renew it. */
+export function importedFiles(source: ImportedCertificateSource): string[] {
+  return source.format === "pem" ? [source.certFile, source.keyFile] : [source.pkcs12File];
+}
+
+async function readImportSource(source: ImportedCertificateSource, path: string): Promise<ImportSource> {
+  if (source.format === "pkcs12") return { kind: "pkcs12", data: await readConfiguredBytes(`${path}.pkcs12`, source.pkcs12File) };
+  const [chainPem, keyPem] = await Promise.all([readConfiguredFile(`${path}.cert`, source.certFile), readConfiguredFile(`${path}.key`, source.keyFile)]);
+  return { kind: "pem", chainPem, keyPem };
+}
+
+/** The passphrase is the file's first line, as with OpenSSL's `-passin file:`; the line ending is not part of it. `path` is the config path, for errors. */
+export async function readPassphraseFile(path: string, file: string): Promise<string> {
+  const [passphrase = ""] = (await readConfiguredFile(path, file)).split(/\r?\n/, 1);
+  if (passphrase === "") throw new ConfiguredFileError(path, file, "is empty", { fix: "write the passphrase on the file's first line" });
+  return passphrase;
 }
 
 export async function readConfiguredFile(path: string, file: string): Promise<string> {
+  return (await readConfiguredBytes(path, file)).toString("utf8");
+}
+
+async function readConfiguredBytes(path: string, file: string): Promise<Buffer> {
   try {
-    return await readFile(file, "utf8");
+    return await readFile(file);
   } catch (error) {
     throw new ConfiguredFileError(path, file, `cannot be read (${(error as { code?: string }).code ?? error})`, { cause: error });
   }

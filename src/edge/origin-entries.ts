@@ -14,6 +14,8 @@ export interface OriginEntry {
   contentKey: string;
   /** The issued client certificate in use (null for imported or none): what renewal looks at. */
   issued: { serialHex: string; notBefore: Date; notAfter: Date } | null;
+  /** The imported client certificate in use (null for issued or none): what expiry warnings look at. */
+  imported: { serialHex: string; fingerprint256: string; notAfter: Date } | null;
   /** Set while the origin refuses the renewed certificate: the old one stays, and renewal retries at `at`. */
   retry: { attempts: number; at: Date } | null;
 }
@@ -41,12 +43,12 @@ export async function buildOriginEntry(config: MoatConfig, distribution: Distrib
     renewal.refusal = failure.message;
     return false;
   };
-  const credentials = await originCredentials(config, distribution.id, origin, path, sources.store, prove);
+  const credentials = await originCredentials(config, distribution.id, origin, path, sources, prove);
   const options: OriginClientOptions = { ...base, clientCertificate: credentials && clientCertificateOf(credentials) };
   const contentKey = clientKey(options, credentials);
   const issued = credentials?.isIssued ? { serialHex: credentials.serialHex, notBefore: credentials.notBefore, notAfter: credentials.notAfter } : null;
   const previous = sources.previous?.contentKey === contentKey ? sources.previous : undefined;
-  const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options), contentKey, issued, retry: null };
+  const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options), contentKey, issued, imported: importedFacts(credentials), retry: null };
   if (renewal.refusal !== null) return withRetry(entry, sources.previous?.retry?.attempts ?? 0, renewal.refusal, sources);
   const before = sources.previous?.issued?.serialHex;
   if (issued && before && before !== issued.serialHex) {
@@ -73,12 +75,12 @@ async function originCredentials(
   distributionId: string,
   origin: OriginConfig,
   path: string,
-  store: IssuedCertificateStore,
+  sources: OriginEntrySources,
   prove: (candidate: IssuedCertificate) => Promise<boolean>,
 ): Promise<CredentialMaterial | null> {
   const source = origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
-  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`);
+  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported });
   const request = {
     trustDomain: config.pki.trustDomain,
     distributionId,
@@ -86,7 +88,11 @@ async function originCredentials(
     validityMs: config.pki.clientCertValidityMs,
     keyAlgorithm: config.pki.keyAlgorithm,
   };
-  return { ...(await store.originClientCertificate(request, { prove })), isIssued: true };
+  return { ...(await sources.store.originClientCertificate(request, { prove })), isIssued: true };
+}
+
+function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imported"] {
+  return credentials && !credentials.isIssued ? { serialHex: credentials.serialHex, fingerprint256: credentials.fingerprint256, notAfter: credentials.notAfter } : null;
 }
 
 function clientCertificateOf(credentials: CredentialMaterial): OriginClientCertificate {

@@ -10,6 +10,7 @@ import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
+import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
@@ -55,6 +56,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       log: log.child({ part: "rotation" }),
       now: new Date(),
       previousOrigins: previous?.origins,
+      previousImported: previous?.imported,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }) });
@@ -72,6 +74,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
   renewal.plan(built.renewAt);
+  const expiryWarnings = scheduleExpiryWarnings(built, log);
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
   const revocations = await watchRevocations({
     dataDir: startConfig.dataDir,
@@ -100,6 +103,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     retireClients(previous, next, revoked);
     dropRevokedViewerConnections(previous, revoked);
     renewal.plan(next.renewAt);
+    expiryWarnings.plan(next);
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
     return next.snapshot;
   }
@@ -114,6 +118,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
 
   async function stop(): Promise<void> {
     renewal.stop();
+    expiryWarnings.stop();
     revocations.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await applying;

@@ -263,7 +263,7 @@ export type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from 
  * const imported = await importCertificate({ use: "origin-client", source: { kind: "pkcs12", data: p12 }, passphrase, now: clock() });
  * const warning = expiryWarning(imported.notAfter, clock()); // { thresholdDays: 7, daysLeft: 5 } or null
  */
-export { expiryWarning, importCertificate } from "./import/index.ts";
+export { expiryWarning, importCertificate, pkcs12ChainPem } from "./import/index.ts";
 export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";
 
 /**

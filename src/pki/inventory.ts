@@ -38,7 +38,10 @@ export interface InventoryEntry {
 export interface ImportedCertificateRef {
   use: "viewer-server" | "origin-client";
   name: string;
+  /** The PEM file, or the PKCS#12 file the certificate came from (shown as its file). */
   certFile: string;
+  /** The certificate chain already read (from a PKCS#12, which takes its passphrase to open); when absent, certFile is read. */
+  chainPem?: string;
 }
 
 /**
@@ -55,7 +58,7 @@ export async function listCertificates(options: { dataDir: string; now: Date; im
   }
   found.push(...(await issuedLeaves(options.dataDir)));
   for (const ref of options.imported ?? []) {
-    const entry = await readEntry(ref.certFile, ref.use, ref.name, "imported");
+    const entry = ref.chainPem === undefined ? await readEntry(ref.certFile, ref.use, ref.name, "imported") : entryOf(ref.chainPem, ref.certFile, ref.use, ref.name, "imported");
     if (entry) found.push(entry);
   }
   return found.map((entry) => withState(entry, revoked.get(entry.serialHex), options.now));
@@ -118,6 +121,10 @@ async function readEntry(file: string, use: InventoryUse, name: string, source: 
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
   }
+  return entryOf(pem, file, use, name, source);
+}
+
+function entryOf(pem: string, file: string, use: InventoryUse, name: string, source: "issued" | "imported"): Found | undefined {
   const first = splitPemCertificates(pem)[0];
   if (!first) return undefined;
   const facts = describeCertificate(first);

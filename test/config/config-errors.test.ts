@@ -116,8 +116,27 @@ describe("config errors: certificates", () => {
     ["none only for origin client certificates", (d) => (d.distributions[0].viewerCertificate = "none"), `${D0}.viewerCertificate`, "must be a mapping"],
     ["a client certificate is none or a source", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: "off" }), `${O0}.mtls.clientCertificate`, "none", "issuedBy: moat"],
     ["a client certificate object is checked as a source", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { cert: "c.pem" } }), `${O0}.mtls.clientCertificate.key`, "required with cert"],
+    ["not issued and a PKCS#12 at once", (d) => (d.distributions[0].viewerCertificate = { issuedBy: "moat", pkcs12: "a.p12" }), `${D0}.viewerCertificate`, "not both"],
+    ["not issued with a passphrase file", (d) => (d.distributions[0].viewerCertificate = { issuedBy: "moat", passphraseFile: "a.pass" }), `${D0}.viewerCertificate`, "not both"],
+    ["a PKCS#12 or PEM files, not both", (d) => (d.distributions[0].viewerCertificate = { pkcs12: "a.p12", cert: "a.pem", key: "a.key" }), `${D0}.viewerCertificate.pkcs12`, "either pkcs12, or cert and key"],
+    ["a PKCS#12 with a lone key is still both", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { pkcs12: "c.p12", key: "c.key" } }), `${O0}.mtls.clientCertificate.pkcs12`, "not both"],
+    ["a passphrase file alone is no certificate", (d) => (d.distributions[0].viewerCertificate = { passphraseFile: "a.pass" }), `${D0}.viewerCertificate`, "passphraseFile opens an imported key", "pkcs12"],
+    ["a passphrase file with a cert still needs the key", (d) => (d.distributions[0].viewerCertificate = { cert: "a.pem", passphraseFile: "a.pass" }), `${D0}.viewerCertificate.key`, "required with cert"],
+    ["pkcs12 is a path", (d) => (d.distributions[0].viewerCertificate = { pkcs12: "" }), `${D0}.viewerCertificate.pkcs12`, "must not be empty"],
+    ["passphraseFile is a path", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { pkcs12: "c.p12", passphraseFile: 42 } }), `${O0}.mtls.clientCertificate.passphraseFile`, "must be a string"],
     ["names an unknown key in a client certificate", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { issuedBy: "moat", keyy: "k" } }), `${O0}.mtls.clientCertificate.keyy`, "unknown key", 'did you mean "key"'],
   ]);
+});
+
+describe("config errors: imported certificate typos", () => {
+  it("suggests pkcs12 for a misspelt key, and says which forms a source takes", () => {
+    const document = minimal();
+    document.distributions[0].viewerCertificate = { pkcs21: "a.p12" };
+    const issues = issuesOf(document);
+    assert.equal(issues.length, 2);
+    assertIssue(issues, `${D0}.viewerCertificate.pkcs21`, "unknown key", 'did you mean "pkcs12"');
+    assertIssue(issues, `${D0}.viewerCertificate`, "{ cert, key, passphraseFile? }", "{ pkcs12, passphraseFile? }");
+  });
 });
 
 describe("config errors: origins", () => {

@@ -55,7 +55,7 @@ describe("loadConfigFile: valid files", () => {
     assert.equal(config.source, join(sub, "moat.yaml"));
     assert.equal(config.dataDir, join(sub, "state"));
     const [shop] = config.distributions;
-    assert.deepEqual(shop?.viewerCertificate, { kind: "imported", certFile: join(sub, "shop.pem"), keyFile: join(sub, "shop.key") });
+    assert.deepEqual(shop?.viewerCertificate, { kind: "imported", format: "pem", certFile: join(sub, "shop.pem"), keyFile: join(sub, "shop.key"), passphraseFile: null });
     assert.equal(shop?.origins[0]?.mtls.trustedCaFile, join(sub, "origin-ca.pem"));
     assert.equal(config.listen.httpPort, null);
     assert.ok(Object.isFrozen(config) && Object.isFrozen(shop?.origins[0]?.mtls));
@@ -134,6 +134,26 @@ describe("loadConfigFile: referenced files", () => {
     assertIssue(issues, "distributions[0].viewerCertificate.key", `file not found: ${join(sub, "v.key")}`);
     assertIssue(issues, "distributions[0].origins[0].mtls.clientCertificate.cert", join(sub, "certs", "c.pem"));
     assertIssue(issues, "distributions[0].origins[0].mtls.clientCertificate.key", "file not found: /nonexistent/c.key");
+  });
+
+  it("checks PKCS#12 and passphrase files, naming each path", async () => {
+    const yaml = `${MINIMAL_YAML.replace('origins: [{ id: api, url: "https://api.internal" }]', `viewerCertificate: { cert: v.pem, key: v.key, passphraseFile: secrets/v.pass }
+    origins:
+      - id: api
+        url: https://api.internal
+        mtls: { clientCertificate: { pkcs12: c.p12, passphraseFile: c.pass } }`)}`;
+    const sub = await writeFiles({ "moat.yaml": yaml, "v.pem": "cert", "v.key": "key", "c.pass": "secret\n" });
+    const issues = await invalidIssues(join(sub, "moat.yaml"));
+    assert.equal(issues.length, 2, JSON.stringify(issues));
+    assertIssue(issues, "distributions[0].viewerCertificate.passphraseFile", `file not found: ${join(sub, "secrets", "v.pass")}`);
+    assertIssue(issues, "distributions[0].origins[0].mtls.clientCertificate.pkcs12", `file not found: ${join(sub, "c.p12")}`);
+
+    await mkdir(join(sub, "secrets"));
+    await writeFile(join(sub, "secrets", "v.pass"), "secret\n");
+    await writeFile(join(sub, "c.p12"), "p12");
+    const config = await loadConfigFile(join(sub, "moat.yaml"), {});
+    const [shop] = config.distributions;
+    assert.deepEqual(shop?.origins[0]?.mtls.clientCertificate, { kind: "imported", format: "pkcs12", pkcs12File: join(sub, "c.p12"), passphraseFile: join(sub, "c.pass") });
   });
 
   it("refuses a directory where a file is expected", async () => {

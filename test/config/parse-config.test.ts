@@ -33,7 +33,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("lowercases aliases and resolves imported certificate files against baseDir", () => {
     assert.deepEqual(shop.aliases, ["shop.example.test", "*.cdn.example.test"]);
-    assert.deepEqual(shop.viewerCertificate, { kind: "imported", certFile: "/etc/moat/shop.pem", keyFile: "/etc/moat/shop.key" });
+    assert.deepEqual(shop.viewerCertificate, { kind: "imported", format: "pem", certFile: "/etc/moat/shop.pem", keyFile: "/etc/moat/shop.key", passphraseFile: null });
     assert.deepEqual(shop.tls, { minVersion: "TLSv1.3" });
   });
 
@@ -134,6 +134,25 @@ describe("parseConfig: defaults of a minimal document", () => {
     parseConfig(document, { source: "t", baseDir: "/", env: {} });
     assert.deepEqual(document, copy);
     assert.ok(!Object.isFrozen(document));
+  });
+});
+
+describe("parseConfig: imported certificate sources", () => {
+  const parse = (viewerCertificate: unknown, clientCertificate: unknown) => {
+    const document = minimal();
+    document.distributions[0].viewerCertificate = viewerCertificate;
+    document.distributions[0].origins[0].mtls = { clientCertificate };
+    const [shop] = parseConfig(document, { source: "t", baseDir: "/etc/moat", env: {} }).distributions;
+    return { viewer: shop?.viewerCertificate, client: shop?.origins[0]?.mtls.clientCertificate };
+  };
+
+  it("reads PEM files with a passphrase file, and a PKCS#12 with or without one, resolving every path against baseDir", () => {
+    const { viewer, client } = parse({ cert: "tls/shop.pem", key: "tls/shop.key", passphraseFile: "secrets/shop.pass" }, { pkcs12: "/srv/api.p12" });
+    assert.deepEqual(viewer, { kind: "imported", format: "pem", certFile: "/etc/moat/tls/shop.pem", keyFile: "/etc/moat/tls/shop.key", passphraseFile: "/etc/moat/secrets/shop.pass" });
+    assert.deepEqual(client, { kind: "imported", format: "pkcs12", pkcs12File: "/srv/api.p12", passphraseFile: null });
+    const swapped = parse({ pkcs12: "shop.p12", passphraseFile: "shop.pass" }, { cert: "c.pem", key: "c.key" });
+    assert.deepEqual(swapped.viewer, { kind: "imported", format: "pkcs12", pkcs12File: "/etc/moat/shop.p12", passphraseFile: "/etc/moat/shop.pass" });
+    assert.deepEqual(swapped.client, { kind: "imported", format: "pem", certFile: "/etc/moat/c.pem", keyFile: "/etc/moat/c.key", passphraseFile: null });
   });
 });
 

@@ -60,6 +60,12 @@ function packageIdentity({ key, path }: Identity): ImportedCertificate {
 }
 
 /** See index.ts. */
+export function pkcs12ChainPem(data: Buffer, passphrase: string | undefined): string {
+  const contents = readPkcs12(data, passphrase);
+  return buildPath(pkcs12Identity(contents).leaf, contents.certs).map(certPem).join("");
+}
+
+/** See index.ts. */
 export async function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
   const identity = readIdentity(request);
   const leaf = identity.path[0] as ParsedCert;

@@ -1,5 +1,5 @@
 // Certificates users bring from other CAs: import with every check a TLS peer would make (and a message that says what to fix), and expiry warnings.
-import { importCertificate as runImport } from "./import-certificate.ts";
+import { importCertificate as runImport, pkcs12ChainPem as chainOfPkcs12 } from "./import-certificate.ts";
 import { expiryWarning as warningFor } from "./validity.ts";
 import type { ExpiryWarning, ImportedCertificate, ImportRequest } from "./types.ts";
 
@@ -40,4 +40,17 @@ export function importCertificate(request: ImportRequest): Promise<ImportedCerti
  */
 export function expiryWarning(notAfter: Date, now: Date): ExpiryWarning | null {
   return warningFor(notAfter, now);
+}
+
+/**
+ * The certificates of a PKCS#12 as PEM, leaf (the one its key belongs to) first, then its issuers,
+ * without any other check: for listing what a config imports. Opening the file needs its
+ * passphrase, which decrypts the key in memory too; it is dropped, never returned.
+ * Throws CertificateImportError (`import-passphrase-wrong`, `import-pkcs12-unreadable`, …).
+ *
+ * @example
+ * const { notAfter } = describeCertificate(pkcs12ChainPem(await readFile("shop.p12"), passphrase));
+ */
+export function pkcs12ChainPem(data: Buffer, passphrase: string | undefined): string {
+  return chainOfPkcs12(data, passphrase);
 }

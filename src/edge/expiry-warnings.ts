@@ -1,0 +1,103 @@
+// Imported certificates cannot renew themselves: the edge warns 30, 7 and 1 days before each expires, when a snapshot goes live and when a threshold passes while it runs.
+import type { Logger } from "../observe/index.ts";
+import { expiryWarning } from "../pki/index.ts";
+import type { CertificateUse, Clock } from "../pki/index.ts";
+
+/** An imported certificate a snapshot serves or presents, named for the log (never its key). */
+export interface ImportedCertificateInUse {
+  /** Where the config imports it, e.g. `distributions[0].viewerCertificate`. */
+  path: string;
+  use: CertificateUse;
+  /** The files to replace with the renewed certificate. */
+  files: readonly string[];
+  serialHex: string;
+  fingerprint256: string;
+  notAfter: Date;
+}
+
+export interface ExpiryWarnings {
+  /** Warns now for `built`'s certificates within a threshold, and arms the timers for the next ones; replaces the earlier plan. */
+  plan(built: { imported: readonly ImportedCertificateInUse[] }): void;
+  stop(): void;
+}
+
+const DAY_MS = 86_400_000;
+// As expiryWarning counts them; the last crossing is the expiry itself.
+const THRESHOLD_DAYS = [30, 7, 1] as const;
+// setTimeout holds at most 2^31 − 1 ms (24.8 days); a later crossing re-arms on the way.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+// Later than this (a suspended host), the warning says how things stand now.
+const LATE_TIMER_SLACK_MS = 60_000;
+
+/**
+ * One timer per imported certificate, unref'd, to the next threshold (30, 7, 1 days before
+ * notAfter, then notAfter itself); each timer logs the warning it reached and arms the next.
+ *
+ * @example
+ * const expiryWarnings = scheduleExpiryWarnings(built, log); // at start
+ * expiryWarnings.plan(next); // after each reload or rebuild
+ * expiryWarnings.stop(); // on stop
+ */
+export function scheduleExpiryWarnings(built: { imported: readonly ImportedCertificateInUse[] }, log: Logger, options: { now?: Clock } = {}): ExpiryWarnings {
+  const now = options.now ?? (() => new Date());
+  const certificatesLog = log.child({ part: "certificates" });
+  const timers = new Set<NodeJS.Timeout>();
+
+  function arm(certificate: ImportedCertificateInUse): void {
+    const at = nextCrossing(certificate.notAfter, now());
+    if (at === null) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      const lateMs = now().getTime() - at.getTime();
+      // A timer fires a little late, which would read as "6 days left" at the 7-day threshold: judge it at the crossing it was set for.
+      if (lateMs >= 0) warn(certificate, lateMs < LATE_TIMER_SLACK_MS ? at : now(), certificatesLog);
+      arm(certificate);
+    }, Math.min(Math.max(at.getTime() - now().getTime(), 0), MAX_TIMER_MS));
+    timer.unref();
+    timers.add(timer);
+  }
+
+  function stop(): void {
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  }
+
+  function plan(next: { imported: readonly ImportedCertificateInUse[] }): void {
+    stop();
+    for (const certificate of next.imported) {
+      warn(certificate, now(), certificatesLog);
+      arm(certificate);
+    }
+  }
+
+  plan(built);
+  return { plan, stop };
+}
+
+/** The next instant after `now` at which the certificate reaches a tighter threshold or expires; null once it has expired. */
+function nextCrossing(notAfter: Date, now: Date): Date | null {
+  // RFC 5280 §4.1.2.5: valid through notAfter inclusive, so it is expired 1 ms later.
+  const crossings = [...THRESHOLD_DAYS.map((days) => notAfter.getTime() - days * DAY_MS), notAfter.getTime() + 1];
+  const next = crossings.find((time) => time > now.getTime());
+  return next === undefined ? null : new Date(next);
+}
+
+function warn(certificate: ImportedCertificateInUse, now: Date, log: Logger): void {
+  const warning = expiryWarning(certificate.notAfter, now);
+  if (!warning) return;
+  const fields = {
+    certificate: certificate.path,
+    use: certificate.use,
+    files: certificate.files,
+    serial: certificate.serialHex,
+    fingerprint256: certificate.fingerprint256,
+    notAfter: certificate.notAfter.toISOString(),
+    ...warning,
+  };
+  if (now.getTime() > certificate.notAfter.getTime()) {
+    log.error(fields, "imported certificate has expired: peers refuse it; replace its files with a renewed certificate and reload (SIGHUP)");
+    return;
+  }
+  const days = warning.daysLeft === 1 ? "1 day" : `${warning.daysLeft} days`;
+  log.warn(fields, `imported certificate expires in ${days} (${warning.thresholdDays}-day warning): it cannot renew itself; replace its files with a renewed certificate and reload (SIGHUP)`);
+}
