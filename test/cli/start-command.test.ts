@@ -102,7 +102,7 @@ distributions:
     await rm(dir, { recursive: true, force: true });
   });
 
-  test("reloads on SIGHUP and on file change, refuses a bad file, drains on SIGTERM", async () => {
+  test("reloads on SIGHUP and on file change, refuses a bad file, drains on SIGTERM", { timeout: 60_000 }, async () => {
     await writeFile(configFile(), yaml("slow"));
     const moat = startMoat(["start", "--config", configFile()], key.env);
     const listening = await moat.waitFor((l) => l.msg === "edge listening");
