@@ -48,23 +48,25 @@ async function readIfPresent(path: string): Promise<string | undefined> {
  * (a crash between the two writes), or a key file others can read is not
  * worth keeping: a fresh certificate with a fresh key replaces it.
  */
-async function loadStored(dir: string, intermediate: X509Certificate, intermediatePem: string, masterKey: MasterKey): Promise<IssuedCertificate | undefined> {
+async function loadStored(dir: string, context: StoreContext): Promise<IssuedCertificate | undefined> {
   const [chainPem, keyFile] = await Promise.all([readIfPresent(join(dir, "chain.pem")), readIfPresent(join(dir, "key.pem"))]);
-  if (chainPem === undefined || keyFile === undefined) return undefined;
+  if (chainPem === undefined && keyFile === undefined) return undefined;
+  const discard = (reason: string) => (context.onDiscard?.(dir, reason), undefined);
+  if (chainPem === undefined || keyFile === undefined) return discard(`${chainPem === undefined ? "chain.pem" : "key.pem"} is missing`);
   // Keys are encrypted at rest; one sealed under another master key throws (MasterKeyWrongError), a plaintext one is replaced.
-  const keyPem = openReplaceableKey(keyFile, masterKey, join(dir, "key.pem"));
-  if (keyPem === undefined) return undefined;
+  const keyPem = openReplaceableKey(keyFile, context.masterKey, join(dir, "key.pem"));
+  if (keyPem === undefined) return discard("the key is not encrypted at rest");
   try {
     await checkKeyFileMode(join(dir, "key.pem"));
     const certPem = splitPemCertificates(chainPem)[0];
-    if (!certPem) return undefined;
+    if (!certPem) return discard("chain.pem holds no certificate");
     const leaf = new X509Certificate(certPem);
-    const isOurs = leaf.checkIssued(intermediate) && leaf.verify(intermediate.publicKey);
-    if (!isOurs || !leaf.checkPrivateKey(createPrivateKey(keyPem))) return undefined;
+    if (!leaf.checkIssued(context.intermediate) || !leaf.verify(context.intermediate.publicKey)) return discard("issued by another intermediate");
+    if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) return discard("the key does not match the certificate");
     const { serialHex, fingerprint256, notBefore, notAfter, subject, sans } = describeCertificate(certPem);
-    return { certPem, chainPem: joinPem(certPem, intermediatePem), keyPem, serialHex, fingerprint256, notBefore, notAfter, subject, sans };
-  } catch {
-    return undefined;
+    return { certPem, chainPem: joinPem(certPem, context.ca.intermediatePem), keyPem, serialHex, fingerprint256, notBefore, notAfter, subject, sans };
+  } catch (error) {
+    return discard(`unreadable (${(error as { code?: string }).code ?? (error as Error).message})`);
   }
 }
 
@@ -91,6 +93,8 @@ interface StoreContext {
   renewAtFraction: number;
   /** Serials in the revocation registry: such a certificate is replaced at once. */
   revokedSerials: ReadonlySet<string>;
+  /** Told when a stored certificate is passed over as unusable, so the operator learns why it was re-issued. */
+  onDiscard?: (dir: string, reason: string) => void;
   masterKey: MasterKey;
   intermediate: X509Certificate;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
@@ -136,9 +140,9 @@ async function issueInto(dir: string, slot: Slot, context: StoreContext, now: Da
 /** The certificate a pointer file names; a slot from before pointers keeps its files at the top. */
 async function loadPointed(dir: string, pointer: "active" | "next", context: StoreContext): Promise<IssuedCertificate | undefined> {
   const serial = (await readIfPresent(join(dir, pointer)))?.trim();
-  if (serial === undefined) return pointer === "active" ? loadStored(dir, context.intermediate, context.ca.intermediatePem, context.masterKey) : undefined;
+  if (serial === undefined) return pointer === "active" ? loadStored(dir, context) : undefined;
   if (!/^[0-9a-f]{1,40}$/.test(serial)) return undefined;
-  return loadStored(join(dir, serial), context.intermediate, context.ca.intermediatePem, context.masterKey);
+  return loadStored(join(dir, serial), context);
 }
 
 async function writePointer(dir: string, pointer: "active" | "next", serialHex: string): Promise<void> {
@@ -206,6 +210,7 @@ export function createCertStore(options: {
   clock: Clock;
   renewAtFraction?: number;
   revokedSerials?: ReadonlySet<string>;
+  onDiscard?: (dir: string, reason: string) => void;
 }): IssuedCertificateStore {
   const context: StoreContext = {
     ...options,

@@ -194,6 +194,8 @@ export function createIssuedCertificateStore(options: {
   renewAtFraction?: number;
   /** Serials from the revocation registry: a stored certificate with one is replaced at once, never kept. */
   revokedSerials?: ReadonlySet<string>;
+  /** Told (directory, reason) when a stored certificate is unusable and will be replaced: log it. */
+  onDiscard?: (dir: string, reason: string) => void;
 }): IssuedCertificateStore {
   return createCertStore({ ...options, clock: options.clock ?? systemClock });
 }

@@ -200,3 +200,15 @@ test("a revoked certificate is replaced at once, even where a renewal could not 
   const replaced = await store.originClientCertificate(identity, { prove: async () => false });
   assert.notEqual(replaced.serialHex, first.serialHex);
 });
+
+test("an unusable stored certificate is reported with its reason before it is replaced", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moat-store-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const first = await createIssuedCertificateStore({ ca, dataDir, masterKey }).originClientCertificate(identity);
+  const other = await ca.issueOriginClientCertificate(identity);
+  await writeFile(join(dataDir, "certs", "origin-client", "shop", "api", first.serialHex, "key.pem"), sealPrivateKey(other.keyPem, masterKey), { mode: 0o600 });
+  const discarded: Array<[string, string]> = [];
+  const store = createIssuedCertificateStore({ ca, dataDir, masterKey, onDiscard: (dir, reason) => discarded.push([dir, reason]) });
+  assert.notEqual((await store.originClientCertificate(identity)).serialHex, first.serialHex);
+  assert.deepEqual(discarded, [[join(dataDir, "certs", "origin-client", "shop", "api", first.serialHex), "the key does not match the certificate"]]);
+});
