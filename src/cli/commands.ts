@@ -46,6 +46,8 @@ Example:
     help: `moat config check FILE
 
 Exits 0 if FILE is a valid config; otherwise lists every problem with its path.
+Imported certificates get the checks the edge runs at start (key, chain, usage,
+validity, names): a refusal names the config path, the check and the fix.
 
 Example:
   moat config check ./moat.yaml`,

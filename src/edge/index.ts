@@ -2,6 +2,7 @@
 export { runEdge } from "./run-edge.ts";
 export type { RunningEdge, RunEdgeOptions } from "./run-edge.ts";
 export { buildEdgeSnapshot } from "./build-snapshot.ts";
+export { checkImportedCertificates } from "./imported-checks.ts";
 export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";
 /** An imported certificate's passphrase file, read as the edge reads it (its first line). */
 export { readPassphraseFile } from "./credentials.ts";
