@@ -3,15 +3,10 @@ import { readFile } from "node:fs/promises";
 import type { ImportedCertificateSource } from "../config/index.ts";
 import { CertificateImportError, ConfiguredFileError, ImportedCertificateRefusedError } from "../errors.ts";
 import { describeCertificate, importCertificate } from "../pki/index.ts";
-import type { CertificateUse, ImportSource } from "../pki/index.ts";
+import type { CertificateUse, ImportSource, IssuedCertificate } from "../pki/index.ts";
 
-export interface CredentialMaterial {
-  chainPem: string;
-  keyPem: string;
-  serialHex: string;
-  fingerprint256: string;
-  notBefore: Date;
-  notAfter: Date;
+/** What a TLS endpoint needs of a certificate, whichever way it came. */
+export interface CredentialMaterial extends Pick<IssuedCertificate, "chainPem" | "keyPem" | "serialHex" | "fingerprint256" | "notBefore" | "notAfter"> {
   /** Issued by Moat's CA (renewed by the edge) or imported (renewed by its owner). */
   isIssued: boolean;
 }

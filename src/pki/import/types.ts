@@ -1,5 +1,7 @@
 // The shapes of a certificate import: what the user brings, and what Moat keeps once it has passed every check.
 
+import type { CertificateDescription } from "../types.ts";
+
 /** What the imported certificate is for: the edge's client certificate towards an origin, or a viewer-facing server certificate. */
 export type CertificateUse = "viewer-server" | "origin-client";
 
@@ -19,21 +21,12 @@ export interface ImportRequest {
   now: Date;
 }
 
-export interface ImportedCertificate {
+/** The leaf's log-safe facts (as describeCertificate gives them), with the material to serve it. */
+export interface ImportedCertificate extends Omit<CertificateDescription, "isCa" | "extendedKeyUsage"> {
   /** Leaf first, then its intermediates in order, each block ending with "\n"; a self-signed root at the end is dropped (peers already hold it). */
   chainPem: string;
   /** Unencrypted PKCS#8 PEM; the caller encrypts it at rest. Never log it. */
   keyPem: string;
-  /** Lower-case hex, no colons. */
-  serialHex: string;
-  /** As Node's `X509Certificate.fingerprint256` formats it (`AB:CD:…`). */
-  fingerprint256: string;
-  subject: string;
-  issuer: string;
-  /** As Node prints them: `DNS:shop.example.test`, `IP Address:127.0.0.1`, `URI:spiffe://…`. */
-  sans: string[];
-  notBefore: Date;
-  notAfter: Date;
 }
 
 /** The tightest expiry warning a certificate has reached: 30, 7 and 1 days before its notAfter. */
