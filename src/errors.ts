@@ -260,10 +260,20 @@ export class CaBusyError extends MoatError {
   readonly path: string;
 
   constructor(path: string, options: MoatErrorOptions = {}) {
-    super("ca-busy", 503, `another Moat process is revoking or publishing a CRL (${path} exists); gave up waiting.`, {
+    super("ca-busy", 503, `another Moat process is revoking, publishing a CRL or rotating the CA (${path} exists); gave up waiting.`, {
       fix: `try again; if no \`moat\` process is running, remove ${path} (Moat also takes over a lock older than 30 s by itself)`,
       ...options,
     });
+    this.path = path;
+  }
+}
+
+/** A CA rotation step that cannot run in the CA's current state (a rollover already in progress, nothing to activate…). */
+export class CaRotationRefusedError extends MoatError {
+  readonly path: string;
+
+  constructor(path: string, detail: string, fix: string, options: MoatErrorOptions = {}) {
+    super("ca-rotation-refused", 409, `cannot rotate the certificate authority at ${path}: ${detail}.`, { fix, ...options });
     this.path = path;
   }
 }

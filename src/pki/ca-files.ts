@@ -4,6 +4,8 @@ import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises"
 import { join } from "node:path";
 import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError, PrivateKeyUnreadableError } from "../errors.ts";
 import { createCertificateAuthority, generateCa, type CaMaterial, type GeneratedCa } from "./ca.ts";
+import { bundleRoots, readCaGenerations } from "./ca-layout.ts";
+import { recoverCaTransaction } from "./ca-transaction.ts";
 import { splitPemCertificates } from "./describe.ts";
 import { importSigningKey } from "./key-algorithms.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, fsyncDir, KEY_FILE_MODE, PRIVATE_DIR_MODE, writeNewFile } from "./key-files.ts";
@@ -152,7 +154,20 @@ function parseCaFiles(caDir: string, files: CaFileContents): CaMaterial {
     bundlePem: files.bundle,
     intermediateKey: signing.key,
     keyAlgorithm: signing.algorithm,
+    previousIntermediatePems: [],
   };
+}
+
+/**
+ * Earlier intermediates that are still valid and chain to a root of the bundle: leaves they issued
+ * may still be in use. One whose root left the bundle is no longer trusted by anyone, so it is not listed.
+ */
+export async function previousIntermediates(dataDir: string, bundlePem: string, now: Date): Promise<string[]> {
+  const roots = bundleRoots(bundlePem);
+  const { retiredIntermediates } = await readCaGenerations(dataDir);
+  return retiredIntermediates
+    .filter(({ cert }) => cert.validToDate.getTime() > now.getTime() && roots.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey)))
+    .map(({ pem }) => pem);
 }
 
 /** Decrypts a CA key file's contents; a file that holds no key at all makes the CA corrupt. */
@@ -177,12 +192,25 @@ export async function openCaFiles(options: {
   masterKey: MasterKey;
 }): Promise<{ ca: CertificateAuthority; encryptedKeyFiles: string[] }> {
   const caDir = caDirectory(options.dataDir);
+  // A rotation that a crash interrupted is finished first (see ca-transaction.ts).
+  await recoverCaTransaction(caDir);
+  try {
+    return await openCaFilesOnce(caDir, options);
+  } catch (error) {
+    // A rotation by another process may have been half-applied while we read: finish it and read again.
+    if (!(error instanceof CaCorruptError) || !(await recoverCaTransaction(caDir))) throw error;
+    return openCaFilesOnce(caDir, options);
+  }
+}
+
+async function openCaFilesOnce(caDir: string, options: { dataDir: string; clock: Clock; masterKey: MasterKey }): Promise<{ ca: CertificateAuthority; encryptedKeyFiles: string[] }> {
   const files = await readCaFiles(caDir);
   await checkKeyFileMode(join(caDir, FILES.rootKey));
   await checkKeyFileMode(join(caDir, FILES.intermediateKey));
   const root = openCaKey(caDir, FILES.rootKey, files.rootKey, options.masterKey);
   const intermediate = openCaKey(caDir, FILES.intermediateKey, files.intermediateKey, options.masterKey);
-  const material = parseCaFiles(caDir, { ...files, rootKey: root.keyPem, intermediateKey: intermediate.keyPem });
+  const parsed = parseCaFiles(caDir, { ...files, rootKey: root.keyPem, intermediateKey: intermediate.keyPem });
+  const material = { ...parsed, previousIntermediatePems: await previousIntermediates(options.dataDir, parsed.bundlePem, options.clock()) };
   const encryptedKeyFiles: string[] = [];
   for (const [file, key] of [[FILES.rootKey, root], [FILES.intermediateKey, intermediate]] as const) {
     if (!key.wasPlaintext) continue;
@@ -198,6 +226,7 @@ export async function openCaFiles(options: {
  */
 export async function readCaBundleFile(dataDir: string): Promise<string> {
   const caDir = caDirectory(dataDir);
+  await recoverCaTransaction(caDir);
   const pem = await readOptional(join(caDir, FILES.bundle));
   if (pem === undefined) {
     if (!(await isCaDirInUse(caDir))) throw new CaNotFoundError(caDir);

@@ -4,7 +4,7 @@ import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
 import { issueOriginClientLeaf, issueServerLeaf, joinPem, type LeafIssuer } from "./issue.ts";
 import { intermediateExtensions, rootExtensions } from "./profiles.ts";
-import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor } from "./sign.ts";
+import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
 import { x509 } from "./x509-lib.ts";
 import { X509Certificate, type webcrypto } from "node:crypto";
@@ -14,9 +14,9 @@ const YEAR_MS = 365.25 * 24 * 60 * 60 * 1000;
 export const ROOT_VALIDITY_MS = 10 * YEAR_MS;
 /**
  * The intermediate's key is online (it signs every leaf), so it should live
- * much shorter than the root; 5 years keeps it well inside the root's life
- * and, until intermediate rotation exists, spares operators a surprise
- * expiry. Leaves are hours to days, so this is not what limits exposure.
+ * much shorter than the root; 5 years keeps it well inside the root's life.
+ * A running edge renews it at pki.renewAtFraction of its life (ca-rotation.ts).
+ * Leaves are hours to days, so this is not what limits exposure.
  */
 export const INTERMEDIATE_VALIDITY_MS = 5 * YEAR_MS;
 
@@ -29,6 +29,8 @@ export interface CaMaterial {
   bundlePem: string;
   intermediateKey: webcrypto.CryptoKey;
   keyAlgorithm: KeyAlgorithm;
+  /** Earlier intermediates, still valid, whose leaves may still be in use (see ca-layout.ts). */
+  previousIntermediatePems: readonly string[];
 }
 
 /** A newly generated CA: the material, plus both private keys as PKCS#8 PEM for whoever stores them. */
@@ -38,44 +40,53 @@ export interface GeneratedCa {
   intermediateKeyPem: string;
 }
 
+/** A self-signed root certificate and its key pair. */
+export async function generateRoot(options: { keyAlgorithm: KeyAlgorithm; subject: x509.JsonName; notBefore: Date; notAfter: Date }) {
+  const keys = await generateKeyPair(options.keyAlgorithm);
+  const cert = await signCertificate(
+    { subject: options.subject, publicKey: keys.publicKey, notBefore: options.notBefore, notAfter: options.notAfter, extensions: rootExtensions() },
+    { name: new x509.Name(options.subject), key: keys.privateKey, keyAlgorithm: options.keyAlgorithm, keyId: undefined },
+  );
+  return { cert, keys };
+}
+
+/** An intermediate certificate signed by `root`, and its key pair. Its notAfter never passes the root's. */
+export async function generateIntermediate(options: { keyAlgorithm: KeyAlgorithm; subject: x509.JsonName; notBefore: Date; notAfter: Date; root: Signer; rootNotAfter: Date }) {
+  const keys = await generateKeyPair(options.keyAlgorithm);
+  const notAfter = new Date(Math.min(options.notAfter.getTime(), options.rootNotAfter.getTime()));
+  const cert = await signCertificate(
+    { subject: options.subject, publicKey: keys.publicKey, notBefore: options.notBefore, notAfter, extensions: intermediateExtensions() },
+    options.root,
+  );
+  return { cert, keys };
+}
+
 export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: string; now: Date }): Promise<GeneratedCa> {
   const { keyAlgorithm, name, now } = options;
   const notBefore = new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
-  const rootKeys = await generateKeyPair(keyAlgorithm);
-  const rootSubject: x509.JsonName = [{ CN: [`${name} Root CA`] }, { O: [name] }];
-  const root = await signCertificate(
-    {
-      subject: rootSubject,
-      publicKey: rootKeys.publicKey,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + ROOT_VALIDITY_MS),
-      extensions: rootExtensions(),
-    },
-    { name: new x509.Name(rootSubject), key: rootKeys.privateKey, keyAlgorithm, keyId: undefined },
-  );
-  const intermediateKeys = await generateKeyPair(keyAlgorithm);
-  const intermediate = await signCertificate(
-    {
-      subject: [{ CN: [`${name} Intermediate CA`] }, { O: [name] }],
-      publicKey: intermediateKeys.publicKey,
-      notBefore,
-      notAfter: new Date(notBefore.getTime() + INTERMEDIATE_VALIDITY_MS),
-      extensions: intermediateExtensions(),
-    },
-    signerFor(root, rootKeys.privateKey, keyAlgorithm),
-  );
+  const rootNotAfter = new Date(notBefore.getTime() + ROOT_VALIDITY_MS);
+  const root = await generateRoot({ keyAlgorithm, subject: [{ CN: [`${name} Root CA`] }, { O: [name] }], notBefore, notAfter: rootNotAfter });
+  const intermediate = await generateIntermediate({
+    keyAlgorithm,
+    subject: [{ CN: [`${name} Intermediate CA`] }, { O: [name] }],
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + INTERMEDIATE_VALIDITY_MS),
+    root: signerFor(root.cert, root.keys.privateKey, keyAlgorithm),
+    rootNotAfter,
+  });
   // PEM files end with a newline, so `cat root.pem intermediate.pem` stays a valid bundle.
-  const rootPem = joinPem(root.toString("pem"));
+  const rootPem = joinPem(root.cert.toString("pem"));
   return {
     material: {
       rootPem,
-      intermediatePem: joinPem(intermediate.toString("pem")),
+      intermediatePem: joinPem(intermediate.cert.toString("pem")),
       bundlePem: rootPem,
-      intermediateKey: intermediateKeys.privateKey,
+      intermediateKey: intermediate.keys.privateKey,
       keyAlgorithm,
+      previousIntermediatePems: [],
     },
-    rootKeyPem: exportPrivateKeyPem(rootKeys.privateKey),
-    intermediateKeyPem: exportPrivateKeyPem(intermediateKeys.privateKey),
+    rootKeyPem: exportPrivateKeyPem(root.keys.privateKey),
+    intermediateKeyPem: exportPrivateKeyPem(intermediate.keys.privateKey),
   };
 }
 
@@ -91,6 +102,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     rootPem: material.rootPem,
     intermediatePem: material.intermediatePem,
     bundlePem: material.bundlePem,
+    previousIntermediatePems: Object.freeze([...material.previousIntermediatePems]),
     keyAlgorithm: material.keyAlgorithm,
     issueServerCertificate: (request) => issueServerLeaf(issuer, request, material.keyAlgorithm, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.

@@ -44,7 +44,7 @@ async function readIfPresent(path: string): Promise<string | undefined> {
 
 /**
  * The stored certificate if it is intact and issued by the CA's current
- * intermediate, else undefined. Anything unreadable, a key that does not match
+ * intermediate (or an earlier one still valid), else undefined. Anything unreadable, a key that does not match
  * (a crash between the two writes), or a key file others can read is not
  * worth keeping: a fresh certificate with a fresh key replaces it.
  */
@@ -61,10 +61,13 @@ async function loadStored(dir: string, context: StoreContext): Promise<IssuedCer
     const certPem = splitPemCertificates(chainPem)[0];
     if (!certPem) return discard("chain.pem holds no certificate");
     const leaf = new X509Certificate(certPem);
-    if (!leaf.checkIssued(context.intermediate) || !leaf.verify(context.intermediate.publicKey)) return discard("issued by another intermediate");
+    const issuer = context.intermediates.find(({ cert }) => leaf.checkIssued(cert) && leaf.verify(cert.publicKey));
+    if (!issuer) return discard("issued by another intermediate");
     if (!leaf.checkPrivateKey(createPrivateKey(keyPem))) return discard("the key does not match the certificate");
     const { serialHex, fingerprint256, notBefore, notAfter, subject, sans } = describeCertificate(certPem);
-    return { certPem, chainPem: joinPem(certPem, context.ca.intermediatePem), keyPem, serialHex, fingerprint256, notBefore, notAfter, subject, sans };
+    const stored = { certPem, chainPem: joinPem(certPem, issuer.pem), keyPem, serialHex, fingerprint256, notBefore, notAfter, subject, sans };
+    if (issuer.pem !== context.ca.intermediatePem) context.fromEarlierIntermediate.add(stored);
+    return stored;
   } catch (error) {
     return discard(`unreadable (${(error as { code?: string }).code ?? (error as Error).message})`);
   }
@@ -96,7 +99,13 @@ interface StoreContext {
   /** Told when a stored certificate is passed over as unusable, so the operator learns why it was re-issued. */
   onDiscard?: (dir: string, reason: string) => void;
   masterKey: MasterKey;
-  intermediate: X509Certificate;
+  /** The CA's intermediate first, then earlier ones still valid (after a CA rotation). */
+  intermediates: readonly { cert: X509Certificate; pem: string }[];
+  /**
+   * Stored certificates an earlier intermediate issued: never reused (the CA rotated, so they
+   * are replaced now), but one may stay in use while its origin refuses the replacement.
+   */
+  fromEarlierIntermediate: WeakSet<IssuedCertificate>;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
   inFlight: Map<string, Promise<IssuedCertificate>>;
 }
@@ -111,7 +120,8 @@ async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate)
   const dir = join(context.dataDir, "certs", ...slot.segments);
   const active = await loadPointed(dir, "active", context);
   const now = context.clock();
-  const isUsable = (stored: IssuedCertificate) => !context.revokedSerials.has(stored.serialHex) && isReusable(stored, slot.expected, now, context.renewAtFraction);
+  const isUsable = (stored: IssuedCertificate) =>
+    !context.revokedSerials.has(stored.serialHex) && !context.fromEarlierIntermediate.has(stored) && isReusable(stored, slot.expected, now, context.renewAtFraction);
   if (active && isUsable(active)) return active;
   const pending = await loadPointed(dir, "next", context);
   const candidate = pending && pending.serialHex !== active?.serialHex && isUsable(pending) ? pending : await issueInto(dir, slot, context, now);
@@ -216,7 +226,8 @@ export function createCertStore(options: {
     ...options,
     renewAtFraction: options.renewAtFraction ?? DEFAULT_RENEW_AT_FRACTION,
     revokedSerials: options.revokedSerials ?? new Set(),
-    intermediate: new X509Certificate(options.ca.intermediatePem),
+    intermediates: [options.ca.intermediatePem, ...options.ca.previousIntermediatePems].map((pem) => ({ cert: new X509Certificate(pem), pem })),
+    fromEarlierIntermediate: new WeakSet(),
     inFlight: new Map(),
   };
   return {

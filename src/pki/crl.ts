@@ -3,7 +3,12 @@ import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CaCorruptError, CaNotFoundError } from "../errors.ts";
-import { crlNumberOf } from "./crl-sign.ts";
+import { previousIntermediates } from "./ca-files.ts";
+import { PENDING_DIR, readCaGenerations, RETIRED_DIR, serialOf } from "./ca-layout.ts";
+import { loadCaSigner } from "./ca-signer.ts";
+import { recoverCaTransaction } from "./ca-transaction.ts";
+import { crlNumberOf, signCrlWith } from "./crl-sign.ts";
+import { splitPemCertificates } from "./describe.ts";
 import { CERT_FILE_MODE, writeFileAtomic } from "./key-files.ts";
 import type { MasterKey } from "./master-key.ts";
 import { readRevocations } from "./revocation.ts";
@@ -19,7 +24,8 @@ export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
 /**
  * `crl.pem`/`crl.der`: the intermediate's CRL, listing every revoked leaf.
  * `crl-bundle.pem`: that CRL then the root's: what an origin loads, since
- * OpenSSL wants a CRL for every level of the chain (see root-crl.ts).
+ * OpenSSL wants a CRL for every level of the chain (see root-crl.ts); after a
+ * CA rotation, also the CRLs of earlier intermediates and of the other root.
  */
 export const CRL_FILES = { pem: "crl.pem", der: "crl.der", bundle: "crl-bundle.pem", number: "crl-number" } as const;
 
@@ -95,13 +101,26 @@ async function readIfPresent(path: string): Promise<Buffer | undefined> {
   });
 }
 
-/** True if a bundle is this CRL followed by a CRL the CA's root signed. */
-async function hasRootCrl(bundlePem: string, der: Buffer, ca: CaCertificates): Promise<boolean> {
+/**
+ * True if a bundle is this CRL, then a CRL the CA's root signed, then one CRL for each other
+ * certificate authority still trusted: earlier intermediates and the other root of a rollover.
+ */
+async function isWholeBundle(bundlePem: string, der: Buffer, ca: CaCertificates): Promise<boolean> {
   const [first, second, ...rest] = splitCrlPem(bundlePem);
-  if (!first || !second || rest.length > 0 || !Buffer.from(new x509.X509Crl(first).rawData).equals(der)) return false;
+  if (!first || !second || !Buffer.from(new x509.X509Crl(first).rawData).equals(der)) return false;
   const rootCrl = new x509.X509Crl(second);
   const root = new x509.X509Certificate(ca.rootPem);
-  return rootCrl.issuer === root.subject && (await rootCrl.verify({ publicKey: root }));
+  if (rootCrl.issuer !== root.subject || !(await rootCrl.verify({ publicKey: root }))) return false;
+  const expected = otherAuthorities(ca).map((pem) => new x509.X509Certificate(pem).subject).sort();
+  const actual = rest.map((crl) => new x509.X509Crl(crl).issuer).sort();
+  return expected.length === actual.length && expected.every((name, i) => name === actual[i]);
+}
+
+/** CA certificates besides the active pair whose CRLs origins need: earlier intermediates, and the other root of a rollover. */
+function otherAuthorities(ca: CaCertificates): string[] {
+  const activeRoot = new X509Certificate(ca.rootPem).fingerprint256;
+  const otherRoots = splitPemCertificates(ca.bundlePem).filter((pem) => new X509Certificate(pem).fingerprint256 !== activeRoot);
+  return [...ca.previousIntermediatePems, ...otherRoots];
 }
 
 /**
@@ -121,7 +140,7 @@ export async function readPublishedCrl(options: { ca: CaCertificates; dataDir: s
     const intermediate = new x509.X509Certificate(options.ca.intermediatePem);
     const isOurs = crl.issuer === intermediate.subject && (await crl.verify({ publicKey: intermediate }));
     const crlNumber = crlNumberOf(crl);
-    const isWhole = Buffer.from(new x509.X509Crl(pem.toString("utf8")).rawData).equals(der) && (await hasRootCrl(bundle.toString("utf8"), der, options.ca));
+    const isWhole = Buffer.from(new x509.X509Crl(pem.toString("utf8")).rawData).equals(der) && (await isWholeBundle(bundle.toString("utf8"), der, options.ca));
     if (!isOurs || !isWhole || crlNumber === undefined || !crl.nextUpdate) return undefined;
     return {
       pem: pem.toString("utf8"),
@@ -193,7 +212,8 @@ export async function publishCrl(options: PublishCrlOptions): Promise<PublishedC
     const thisUpdate = new Date(now.getTime() - backdateMs(validityMs));
     const nextUpdate = new Date(now.getTime() + validityMs);
     const signed = await createCrl({ ca, revocations, thisUpdate, nextUpdate, crlNumber });
-    const bundlePem = `${signed.pem}${rootCrlPem}`;
+    const others = await otherAuthorityCrls({ ca, dataDir, masterKey, revocations, thisUpdate, nextUpdate, crlNumber });
+    const bundlePem = `${signed.pem}${rootCrlPem}${others.join("")}`;
     await writeFileAtomic(join(caDir, CRL_FILES.der), signed.der, CERT_FILE_MODE);
     await writeFileAtomic(join(caDir, CRL_FILES.pem), signed.pem, CERT_FILE_MODE);
     await writeFileAtomic(join(caDir, CRL_FILES.bundle), bundlePem, CERT_FILE_MODE);
@@ -210,8 +230,44 @@ export async function publishCrl(options: PublishCrlOptions): Promise<PublishedC
   });
 }
 
+/**
+ * CRLs for the other authorities origins still trust (see otherAuthorities): each earlier
+ * intermediate signs the same list (its key is still in retired/), and the other root's CRL
+ * was signed once, when it was made or retired, since it revokes nothing.
+ */
+async function otherAuthorityCrls(options: {
+  ca: CertificateAuthority;
+  dataDir: string;
+  masterKey: MasterKey;
+  revocations: readonly Revocation[];
+  thisUpdate: Date;
+  nextUpdate: Date;
+  crlNumber: number;
+}): Promise<string[]> {
+  const { ca, dataDir } = options;
+  const generations = await readCaGenerations(dataDir);
+  const crls: string[] = [];
+  for (const intermediatePem of ca.previousIntermediatePems) {
+    const serial = serialOf(new X509Certificate(intermediatePem));
+    const signer = await loadCaSigner(join(dataDir, "ca", RETIRED_DIR, `intermediate-${serial}`, "intermediate.key"), intermediatePem, options.masterKey);
+    const nextUpdate = new Date(Math.min(options.nextUpdate.getTime(), new X509Certificate(intermediatePem).validToDate.getTime()));
+    crls.push((await signCrlWith(signer, options.revocations, { thisUpdate: options.thisUpdate, nextUpdate, crlNumber: options.crlNumber })).pem);
+  }
+  const activeRoot = new X509Certificate(ca.rootPem).fingerprint256;
+  for (const rootPem of splitPemCertificates(ca.bundlePem)) {
+    const root = new X509Certificate(rootPem);
+    if (root.fingerprint256 === activeRoot) continue;
+    const stored = generations.pending && new X509Certificate(generations.pending.rootPem).fingerprint256 === root.fingerprint256
+      ? generations.pending.crlPem
+      : generations.retiredRoots.find((r) => r.cert.fingerprint256 === root.fingerprint256)?.crlPem;
+    if (!stored) throw new CaCorruptError(join(dataDir, "ca"), `the CRL of the root ${root.subject.replaceAll("\n", ", ")} (serial ${serialOf(root)}) is missing from ${PENDING_DIR}/ or ${RETIRED_DIR}/`);
+    crls.push(stored);
+  }
+  return crls;
+}
+
 /** The CA's certificates: all that reading and checking a published CRL needs (no key). */
-export type CaCertificates = Pick<CertificateAuthority, "rootPem" | "intermediatePem">;
+export type CaCertificates = Pick<CertificateAuthority, "rootPem" | "intermediatePem" | "bundlePem" | "previousIntermediatePems">;
 
 /**
  * The CA's root and intermediate certificates as on disk (`<dataDir>/ca/{root,intermediate}.pem`),
@@ -223,16 +279,23 @@ export type CaCertificates = Pick<CertificateAuthority, "rootPem" | "intermediat
  */
 export async function readCaCertificates(dataDir: string): Promise<CaCertificates> {
   const caDir = join(dataDir, "ca");
-  const [rootPem, intermediatePem] = await Promise.all(["root.pem", "intermediate.pem"].map((file) => readIfPresent(join(caDir, file))));
+  await recoverCaTransaction(caDir);
+  const [rootPem, intermediatePem, bundlePem] = await Promise.all(["root.pem", "intermediate.pem", "bundle.pem"].map((file) => readIfPresent(join(caDir, file))));
   if (!rootPem && !intermediatePem) throw new CaNotFoundError(caDir);
-  if (!rootPem || !intermediatePem) throw new CaCorruptError(caDir, `missing ${rootPem ? "intermediate.pem" : "root.pem"}`);
+  if (!rootPem || !intermediatePem || !bundlePem) throw new CaCorruptError(caDir, `missing ${!rootPem ? "root.pem" : !intermediatePem ? "intermediate.pem" : "bundle.pem"}`);
   try {
     new X509Certificate(rootPem);
     new X509Certificate(intermediatePem);
   } catch {
     throw new CaCorruptError(caDir, "root.pem or intermediate.pem is not a certificate");
   }
-  return { rootPem: rootPem.toString("utf8"), intermediatePem: intermediatePem.toString("utf8") };
+  const bundle = bundlePem.toString("utf8");
+  return {
+    rootPem: rootPem.toString("utf8"),
+    intermediatePem: intermediatePem.toString("utf8"),
+    bundlePem: bundle,
+    previousIntermediatePems: await previousIntermediates(dataDir, bundle, new Date()),
+  };
 }
 
 /**

@@ -277,3 +277,28 @@ export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest,
  */
 export { listCertificates } from "./inventory.ts";
 export type { ImportedCertificateRef, InventoryEntry, InventoryState, InventoryUse } from "./inventory.ts";
+
+/**
+ * CA rotation (see ca-rotation.ts): the intermediate renews under the same root; a root rolls
+ * over in three steps (prepare: both roots in bundle.pem; activate: the new one issues; finish:
+ * the old one leaves the bundle). Each step is crash-safe; `maintainCertificateAuthority` runs
+ * whatever is due, which is what a running edge does.
+ *
+ * @example
+ * const { performed, nextAt } = await maintainCertificateAuthority({ dataDir, masterKey, clock: () => new Date(), policy: DEFAULT_CA_ROTATION_POLICY });
+ * await prepareRootRollover({ dataDir, masterKey, clock, policy: { ...DEFAULT_CA_ROTATION_POLICY, rolloverOverlapMs: 7 * 86_400_000 } });
+ */
+export {
+  activateRootRollover,
+  DEFAULT_CA_ROTATION_POLICY,
+  DEFAULT_ROLLOVER_OVERLAP_MS,
+  finishRootRollover,
+  maintainCertificateAuthority,
+  planCaRotation,
+  prepareRootRollover,
+  pruneRetired,
+  renewIntermediate,
+} from "./ca-rotation.ts";
+export type { CaRotationPolicy, CaRotationResult, CaRotationStep } from "./ca-rotation.ts";
+export { readCaGenerations } from "./ca-layout.ts";
+export type { CaGenerations, RolloverState } from "./ca-layout.ts";

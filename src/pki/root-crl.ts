@@ -6,16 +6,15 @@
 // the root fails with "unable to get certificate CRL". The root's CRL lists
 // nothing (Moat revokes an intermediate by creating a new CA), so it is signed
 // rarely: it stays valid for as long as the intermediate it speaks about.
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { CaCorruptError, CaExpiredError } from "../errors.ts";
+import { CaExpiredError } from "../errors.ts";
+import { loadCaSigner, rootKeyPath } from "./ca-signer.ts";
 import { signCrlWith } from "./crl-sign.ts";
-import { importSigningKey } from "./key-algorithms.ts";
-import { CERT_FILE_MODE, checkKeyFileMode, writeFileAtomic } from "./key-files.ts";
-import { openPrivateKey } from "./key-vault.ts";
+import { CERT_FILE_MODE, writeFileAtomic } from "./key-files.ts";
 import type { MasterKey } from "./master-key.ts";
-import { signerFor, CLOCK_SKEW_BACKDATE_MS, type Signer } from "./sign.ts";
+import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
 import type { CertificateAuthority, SignedCrl } from "./types.ts";
 import { x509 } from "./x509-lib.ts";
 
@@ -23,21 +22,6 @@ export const ROOT_CRL_FILES = { der: "root-crl.der", pem: "root-crl.pem" } as co
 
 // X.509 times have one-second precision.
 const TIME_SLACK_MS = 1_000;
-
-/**
- * The root's signing key, decrypted from `<dataDir>/ca/root.key` only when the root's CRL must
- * be (re)signed: once per CA in practice. The CertificateAuthority object never holds it.
- */
-async function loadRootSigner(dataDir: string, ca: CertificateAuthority, masterKey: MasterKey): Promise<Signer> {
-  const caDir = join(dataDir, "ca");
-  const path = join(caDir, "root.key");
-  await checkKeyFileMode(path);
-  const { keyPem } = openPrivateKey(await readFile(path, "utf8"), masterKey, path);
-  const signing = importSigningKey(keyPem);
-  if (!signing) throw new CaCorruptError(caDir, "root.key is not an ECDSA P-256/P-384 or RSA 2048/3072 key");
-  if (!new X509Certificate(ca.rootPem).checkPrivateKey(createPrivateKey(keyPem))) throw new CaCorruptError(caDir, "root.key does not match root.pem");
-  return signerFor(new x509.X509Certificate(ca.rootPem), signing.key, signing.algorithm);
-}
 
 /** The stored root CRL, if it is the current root's, verifies, and covers the intermediate's whole life. */
 async function readValidRootCrl(dataDir: string, ca: CertificateAuthority): Promise<{ crl: x509.X509Crl; pem: string } | undefined> {
@@ -73,7 +57,8 @@ export async function ensureRootCrl(options: {
   if (stored) return stored.pem;
   const intermediateNotAfter = new X509Certificate(ca.intermediatePem).validToDate;
   if (now.getTime() >= intermediateNotAfter.getTime()) throw new CaExpiredError(intermediateNotAfter);
-  const signer = await loadRootSigner(dataDir, ca, options.masterKey);
+  // Decrypted only now: once per CA (and per intermediate renewal) in practice; the CertificateAuthority never holds it.
+  const signer = await loadCaSigner(rootKeyPath(dataDir), ca.rootPem, options.masterKey);
   const signed: SignedCrl = await signCrlWith(signer, [], {
     thisUpdate: new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS),
     nextUpdate: intermediateNotAfter,

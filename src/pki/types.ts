@@ -48,8 +48,13 @@ export interface OriginClientCertificateRequest {
 export interface CertificateAuthority {
   readonly rootPem: string;
   readonly intermediatePem: string;
-  /** What peers should trust: the root(s). */
+  /** What peers should trust: the root(s); during a root rollover, the old and the new root. */
   readonly bundlePem: string;
+  /**
+   * Earlier intermediates of this CA that are still valid: leaves they issued may still be in
+   * use (a rotation replaces them soon after), and their CRLs are still published.
+   */
+  readonly previousIntermediatePems: readonly string[];
   readonly keyAlgorithm: KeyAlgorithm;
   /** A TLS server certificate: EKU serverAuth only, DNS and IP SANs. */
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
