@@ -107,11 +107,63 @@ Example:
     summary: "print the CA bundle that origins and viewers should trust",
     help: `moat ca bundle [--data-dir DIR]
 
-Prints the PEM bundle of Moat's root CA(s). Needs no master key.
+Prints the PEM bundle of Moat's root CA(s): during a root rollover, the old and
+the new root, so origins that load it accept both. Needs no master key.
 
 Example:
   moat ca bundle > /etc/api/moat-ca.pem`,
     run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
+  },
+  {
+    name: "ca status",
+    summary: "show the CA's generations: active, pending and retired roots and intermediates, and the next rotation steps",
+    help: `moat ca status [--data-dir DIR] [--json]
+
+Lists the active root and intermediate, a root rollover in progress (its phase
+and dates), retired intermediates whose CRLs are still published, and when each
+rotation step is due. Needs no master key.
+
+Example:
+  moat ca status --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./ca-rotate-command.ts")).runCaStatus(args),
+  },
+  {
+    name: "ca renew-intermediate",
+    summary: "replace the CA's intermediate (new key, same root) now",
+    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE]
+
+Issues a new intermediate under the active root and makes it the issuer. Peers
+need nothing new: they trust the root, and every leaf carries its intermediate.
+The old intermediate is retired: its CRL is still published (in crl-bundle.pem)
+until it expires. A running edge re-issues its certificates from the new one.
+A running edge also does this by itself at pki.renewAtFraction of the life.
+
+Example:
+  moat ca renew-intermediate --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./ca-rotate-command.ts")).runCaRenewIntermediate(args),
+  },
+  {
+    name: "ca rollover",
+    summary: "roll the root CA over: --prepare (trust both), --activate (new root issues), --finish (drop the old root)",
+    help: `moat ca rollover --prepare [--overlap 30d] [--validity 3652d] [--key-algorithm ALG] | --activate | --finish
+                 [--data-dir DIR] [--master-key-file FILE]
+
+--prepare   creates a new root (and an intermediate under it) and adds it to
+            bundle.pem next to the current root. Give the new bundle to every
+            origin and viewer. The old root keeps issuing until --activate, or
+            until the overlap has passed (a running edge activates it then).
+--activate  the new root's intermediate issues from now on; the old root stays
+            in the bundle, its key is destroyed. A running edge re-issues its
+            certificates; an origin client certificate goes live only once the
+            origin accepts it, so an origin still on the old bundle keeps the
+            old certificate while it is valid (and the edge logs why).
+--finish    removes the old root (and the intermediates it signed) from the
+            bundle: certificates chaining to it stop verifying. Re-issue origin
+            server certificates (moat ca issue-server) before this.
+
+Example:
+  moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,
+    run: async (args) => (await import("./ca-rotate-command.ts")).runCaRollover(args),
   },
   {
     name: "ca revoke",

@@ -23,6 +23,11 @@ export const DEFAULTS = {
   serverCertValidityMs: 30 * DAY,
   // cert-manager and SPIRE renew at two thirds of a certificate's life too.
   renewAtFraction: 2 / 3,
+  // A new intermediate lives 5 years (never past its root), a new root 10; both renew at renewAtFraction.
+  intermediateValidityMs: Math.round(5 * 365.25 * DAY),
+  rootValidityMs: Math.round(10 * 365.25 * DAY),
+  // Long enough for every origin's trust bundle to be updated by whatever deploys it.
+  rolloverOverlapMs: 30 * DAY,
   host: "0.0.0.0",
   httpsPort: 8443,
   httpPort: 8080,
@@ -40,4 +45,8 @@ export const LIMITS = {
   // Renewing before half the life wastes keys; after 95% leaves no time to retry a failed renewal.
   renewAtFraction: { min: 0.5, max: 0.95 },
   timeoutMs: { min: 1, max: 10 * MINUTE },
+  // Leaves never outlive their intermediate, so an intermediate shorter than a day would shorten every leaf.
+  intermediateValidityMs: { min: DAY, max: Math.round(20 * 365.25 * DAY) },
+  rootValidityMs: { min: DAY, max: Math.round(30 * 365.25 * DAY) },
+  rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
 } as const;

@@ -6,6 +6,7 @@ import type { MoatConfig } from "./types.ts";
 
 export type {
   BehaviorConfig,
+  CaRotationConfig,
   CertificateSource,
   DistributionConfig,
   HttpMethod,

@@ -27,6 +27,12 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       serverCertValidityMs: pki.serverCertValidity ?? DEFAULTS.serverCertValidityMs,
       renewAtFraction: pki.renewAtFraction ?? DEFAULTS.renewAtFraction,
       masterKeyFile: pki.masterKeyFile === undefined ? null : resolve(options.baseDir, pki.masterKeyFile),
+      ca: {
+        autoRotate: pki.ca?.autoRotate ?? true,
+        intermediateValidityMs: pki.ca?.intermediateValidity ?? DEFAULTS.intermediateValidityMs,
+        rootValidityMs: pki.ca?.rootValidity ?? DEFAULTS.rootValidityMs,
+        rolloverOverlapMs: pki.ca?.rolloverOverlap ?? DEFAULTS.rolloverOverlapMs,
+      },
     },
     listen: normaliseListen(document.listen ?? {}),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),

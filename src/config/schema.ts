@@ -60,6 +60,12 @@ const pki = closedObject({
     .max(LIMITS.renewAtFraction.max, { error: `must be at most ${LIMITS.renewAtFraction.max}: later leaves no time to retry a failed renewal` })
     .optional(),
   masterKeyFile: field.filePath.optional(),
+  ca: closedObject({
+    autoRotate: z.boolean({ error: "must be true or false" }).optional(),
+    intermediateValidity: field.duration(LIMITS.intermediateValidityMs).optional(),
+    rootValidity: field.duration(LIMITS.rootValidityMs).optional(),
+    rolloverOverlap: field.duration(LIMITS.rolloverOverlapMs).optional(),
+  }).optional(),
 });
 
 const listen = closedObject({

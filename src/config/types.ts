@@ -36,6 +36,17 @@ export interface PkiConfig {
   readonly renewAtFraction: number;
   /** Absolute path of the file holding the master key that encrypts private keys at rest; null when the config names none. */
   readonly masterKeyFile: string | null;
+  readonly ca: CaRotationConfig;
+}
+
+/** How a running edge rotates the CA in its data directory (see pki/ca-rotation.ts). */
+export interface CaRotationConfig {
+  /** Renew the intermediate and roll the root over when due. Off: only `moat ca` commands rotate. */
+  readonly autoRotate: boolean;
+  readonly intermediateValidityMs: number;
+  readonly rootValidityMs: number;
+  /** Both roots are trusted this long before the new one issues, and again before the old one leaves the bundle. */
+  readonly rolloverOverlapMs: number;
 }
 
 /**

@@ -7,6 +7,8 @@ import { crlRefreshAt, ensureFreshCrl, readRevocations } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 
 export interface RevocationWatch {
+  /** Publishes a new CRL unless the one published is fresh and from the current CA (after a CA rotation, it is not). */
+  refreshCrl(): Promise<void>;
   stop(): void;
 }
 
@@ -19,13 +21,13 @@ export async function revokedSerials(dataDir: string): Promise<ReadonlySet<strin
  * Watches `<dataDir>/ca/revoked.json` (written by `moat ca revoke`, atomically, so a rename) and
  * calls `onRevocation` after it changes; keeps the published CRL fresh (republished at half its validity).
  * @example
- * const watch = await watchRevocations({ dataDir, ca, masterKey, log, onRevocation: () => edge.apply(config) });
+ * const watch = await watchRevocations({ dataDir, ca: () => currentCa, masterKey, log, onRevocation: () => edge.apply(config) });
  */
-export async function watchRevocations(deps: { dataDir: string; ca: CertificateAuthority; masterKey: MasterKey; log: Logger; onRevocation(): void }): Promise<RevocationWatch> {
+export async function watchRevocations(deps: { dataDir: string; ca: () => CertificateAuthority; masterKey: MasterKey; log: Logger; onRevocation(): void }): Promise<RevocationWatch> {
   if (!existsSync(join(deps.dataDir, "ca", "root.pem"))) {
     // A CA that lives only in memory (tests, embedding) has no registry and publishes no CRL.
     deps.log.info({ dataDir: deps.dataDir }, "no CA files in the data directory: no CRL is published and no revocation registry is watched");
-    return { stop() {} };
+    return { async refreshCrl() {}, stop() {} };
   }
   let refreshTimer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
@@ -35,7 +37,7 @@ export async function watchRevocations(deps: { dataDir: string; ca: CertificateA
     clearTimeout(refreshTimer);
     if (isStopped) return;
     try {
-      const { crl, isNew } = await ensureFreshCrl({ ca: deps.ca, dataDir: deps.dataDir, masterKey: deps.masterKey });
+      const { crl, isNew } = await ensureFreshCrl({ ca: deps.ca(), dataDir: deps.dataDir, masterKey: deps.masterKey });
       if (isNew) deps.log.info({ crlNumber: crl.crlNumber, revoked: crl.revokedSerials.length, nextUpdate: crl.nextUpdate.toISOString() }, "published a CRL");
       refreshTimer = setTimeout(() => void refreshCrl(), Math.max(crlRefreshAt(crl).getTime() - Date.now(), 1000)).unref();
     } catch (error) {
@@ -62,6 +64,7 @@ export async function watchRevocations(deps: { dataDir: string; ca: CertificateA
   }
 
   return {
+    refreshCrl,
     stop() {
       isStopped = true;
       clearTimeout(refreshTimer);

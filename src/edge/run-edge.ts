@@ -5,15 +5,17 @@ import type { MoatConfig } from "../config/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
-import { createIssuedCertificateStore } from "../pki/index.ts";
+import { createIssuedCertificateStore, describeCertificate } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
+import { startCaRotation } from "./ca-rotation-watch.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
+import type { RevocationWatch } from "./revocation-watch.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -42,11 +44,31 @@ export interface RunEdgeOptions {
  * await edge.stop();
  */
 export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
-  const { ca, log } = options;
+  const { log } = options;
   const startConfig = options.config;
   const caBundleFile = join(startConfig.dataDir, "ca", "bundle.pem");
   let generation = 0;
   let currentConfig = startConfig;
+  // One build at a time: a reload, a renewal and a CA rotation must not both build on the same previous snapshot.
+  let applying: Promise<unknown> = Promise.resolve();
+  let revocations: RevocationWatch | undefined;
+  // The CA changes when it rotates (this edge's own maintenance, or `moat ca` in another process).
+  let ca = options.ca;
+  const caRotation = await startCaRotation({
+    dataDir: startConfig.dataDir,
+    masterKey: options.masterKey,
+    rotation: startConfig.pki.ca,
+    renewAtFraction: startConfig.pki.renewAtFraction,
+    log: log.child({ part: "ca-rotation" }),
+    current: () => ca,
+    onChange: async (next) => {
+      ca = next;
+      log.warn({ intermediate: describeCertificate(next.intermediatePem).subject, roots: next.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0 }, "the CA rotated: re-issuing every certificate from its current intermediate");
+      await apply(currentConfig);
+      await revocations?.refreshCrl();
+    },
+  });
+  ca = caRotation.ca;
   const build = (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
     buildEdgeSnapshot(config, {
       ca,
@@ -76,16 +98,14 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   renewal.plan(built.renewAt);
   const expiryWarnings = scheduleExpiryWarnings(built, log);
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
-  const revocations = await watchRevocations({
+  revocations = await watchRevocations({
     dataDir: startConfig.dataDir,
-    ca,
+    ca: () => ca,
     masterKey: options.masterKey,
     log: log.child({ part: "revocation" }),
     onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
   });
 
-  // One build at a time: a reload and a renewal must not both build on the same previous snapshot.
-  let applying: Promise<unknown> = Promise.resolve();
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
     applying = result.catch(() => {});
@@ -119,7 +139,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   async function stop(): Promise<void> {
     renewal.stop();
     expiryWarnings.stop();
-    revocations.stop();
+    revocations?.stop();
+    caRotation.watch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();

@@ -1,6 +1,7 @@
 // Every certificate Moat holds, with its use, state and source: what `moat certs list` shows. Reads certificates only, never keys.
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
+import { PENDING_DIR, readCaGenerations } from "./ca-layout.ts";
 import { describeCertificate, splitPemCertificates } from "./describe.ts";
 import { expiryWarning } from "./import/index.ts";
 import type { ExpiryWarning } from "./import/index.ts";
@@ -56,6 +57,7 @@ export async function listCertificates(options: { dataDir: string; now: Date; im
     const entry = await readEntry(join(options.dataDir, "ca", file), use, name, "issued");
     if (entry) found.push(entry);
   }
+  found.push(...(await caGenerationEntries(options.dataDir)));
   found.push(...(await issuedLeaves(options.dataDir)));
   for (const ref of options.imported ?? []) {
     const entry = ref.chainPem === undefined ? await readEntry(ref.certFile, ref.use, ref.name, "imported") : entryOf(ref.chainPem, ref.certFile, ref.use, ref.name, "imported");
@@ -102,6 +104,22 @@ async function issuedLeaves(dataDir: string): Promise<Found[]> {
     if (!entry) continue;
     const slot = join(root, kind ?? "", ...rest.slice(0, slotDepth));
     entries.push({ ...entry, slotState: serialDir === undefined ? "active" : await slotStateOf(slot, serialDir) });
+  }
+  return entries;
+}
+
+/** A prepared root rollover's root and intermediate (`next`), and retired CA certificates still trusted (`retired`). */
+async function caGenerationEntries(dataDir: string): Promise<Found[]> {
+  const caDir = join(dataDir, "ca");
+  const entries: Found[] = [];
+  for (const [use, file] of [["root-ca", "root.pem"], ["intermediate-ca", "intermediate.pem"]] as const) {
+    const entry = await readEntry(join(caDir, PENDING_DIR, file), use, use === "root-ca" ? "root" : "intermediate", "issued");
+    if (entry) entries.push({ ...entry, slotState: "next" });
+  }
+  const { retiredRoots, retiredIntermediates } = await readCaGenerations(dataDir);
+  for (const root of retiredRoots) entries.push({ ...entryOf(root.pem, join(root.dir, "root.pem"), "root-ca", "root", "issued")!, slotState: "retired" });
+  for (const intermediate of retiredIntermediates) {
+    entries.push({ ...entryOf(intermediate.pem, join(intermediate.dir, "intermediate.pem"), "intermediate-ca", "intermediate", "issued")!, slotState: "retired" });
   }
   return entries;
 }

@@ -13,6 +13,7 @@ pki:
   clientCertValidity: 12h
   serverCertValidity: 30d
   masterKeyFile: ./master.key
+  ca: { autoRotate: false, intermediateValidity: 365d, rolloverOverlap: 7d }
 listen: { host: 127.0.0.1, https: 9443, http: off }
 distributions:
   - id: shop

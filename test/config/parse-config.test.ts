@@ -24,6 +24,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
       serverCertValidityMs: 30 * 86_400_000,
       renewAtFraction: 2 / 3,
       masterKeyFile: "/etc/moat/master.key",
+      ca: { autoRotate: false, intermediateValidityMs: 365 * 86_400_000, rootValidityMs: Math.round(10 * 365.25 * 86_400_000), rolloverOverlapMs: 7 * 86_400_000 },
     });
   });
 
@@ -96,6 +97,7 @@ describe("parseConfig: defaults of a minimal document", () => {
       serverCertValidityMs: 30 * 86_400_000,
       renewAtFraction: 2 / 3,
       masterKeyFile: null,
+      ca: { autoRotate: true, intermediateValidityMs: Math.round(5 * 365.25 * 86_400_000), rootValidityMs: Math.round(10 * 365.25 * 86_400_000), rolloverOverlapMs: 30 * 86_400_000 },
     });
     assert.deepEqual(config.listen, { host: "0.0.0.0", httpsPort: 8443, httpPort: 8080 });
   });

@@ -1,0 +1,150 @@
+// `moat ca renew-intermediate`, `moat ca rollover`, `moat ca status`: CA rotation by hand, and what the CA's generations look like now.
+import { X509Certificate } from "node:crypto";
+import { join } from "node:path";
+import { parseDuration, resolveDataDir } from "../config/index.ts";
+import { CliUsageError } from "../errors.ts";
+import {
+  activateRootRollover,
+  DEFAULT_CA_ROTATION_POLICY,
+  finishRootRollover,
+  KEY_ALGORITHMS,
+  openCertificateAuthority,
+  planCaRotation,
+  prepareRootRollover,
+  publishCrl,
+  readCaBundle,
+  readCaCertificates,
+  readCaGenerations,
+  renewIntermediate,
+} from "../pki/index.ts";
+import type { CaRotationPolicy, CaRotationResult, KeyAlgorithm, MasterKey } from "../pki/index.ts";
+import { parseCliArgs } from "./cli-args.ts";
+import { openCaForCrl } from "./crl-command.ts";
+
+function durationFlag(command: string, flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new CliUsageError(`${command}: --${flag}: ${(error as Error).message}`);
+  }
+}
+
+/** After a step: a CRL for the CA as it is now (new issuers need theirs), and what to tell the operator. */
+async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotationResult): Promise<void> {
+  const ca = await openCertificateAuthority({ dataDir, masterKey });
+  await publishCrl({ ca, dataDir, masterKey });
+  process.stdout.write(
+    `${result.summary}.\n` +
+      `Published a fresh CRL: ${join(dataDir, "ca", "crl-bundle.pem")}.\n` +
+      "A running edge on this data directory picks the change up by itself and re-issues its certificates.\n",
+  );
+}
+
+export async function runCaRenewIntermediate(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("ca renew-intermediate", args, {
+    "data-dir": { type: "string" },
+    validity: { type: "string" },
+    "master-key-file": { type: "string" },
+  });
+  const policy: CaRotationPolicy = {
+    ...DEFAULT_CA_ROTATION_POLICY,
+    intermediateValidityMs: durationFlag("ca renew-intermediate", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.intermediateValidityMs),
+  };
+  const dataDir = resolveDataDir(values["data-dir"]);
+  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+  const result = await renewIntermediate({ dataDir, masterKey, clock: () => new Date(), policy });
+  await afterStep(dataDir, masterKey, result);
+  return 0;
+}
+
+export async function runCaRollover(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("ca rollover", args, {
+    "data-dir": { type: "string" },
+    prepare: { type: "boolean", default: false },
+    activate: { type: "boolean", default: false },
+    finish: { type: "boolean", default: false },
+    overlap: { type: "string" },
+    validity: { type: "string" },
+    "key-algorithm": { type: "string" },
+    "master-key-file": { type: "string" },
+  });
+  const chosen = (["prepare", "activate", "finish"] as const).filter((step) => values[step]);
+  if (chosen.length !== 1) throw new CliUsageError("ca rollover: give exactly one of --prepare, --activate or --finish.", { fix: "run `moat ca status` to see where the rollover is, then `moat ca rollover --help`" });
+  const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm | undefined;
+  if (keyAlgorithm !== undefined && !KEY_ALGORITHMS.includes(keyAlgorithm)) {
+    throw new CliUsageError(`ca rollover: --key-algorithm must be one of ${KEY_ALGORITHMS.join(", ")} (got ${keyAlgorithm}).`);
+  }
+  const policy: CaRotationPolicy = {
+    ...DEFAULT_CA_ROTATION_POLICY,
+    rolloverOverlapMs: durationFlag("ca rollover", "overlap", values.overlap, DEFAULT_CA_ROTATION_POLICY.rolloverOverlapMs),
+    rootValidityMs: durationFlag("ca rollover", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.rootValidityMs),
+  };
+  const dataDir = resolveDataDir(values["data-dir"]);
+  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+  const options = { dataDir, masterKey, clock: () => new Date(), policy };
+  const step = chosen[0];
+  const result =
+    step === "prepare"
+      ? await prepareRootRollover({ ...options, ...(keyAlgorithm ? { keyAlgorithm } : {}) })
+      : step === "activate"
+        ? await activateRootRollover(options)
+        : await finishRootRollover(options);
+  await afterStep(dataDir, masterKey, result);
+  if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
+  return 0;
+}
+
+interface StatusEntry {
+  role: string;
+  subject: string;
+  serialHex: string;
+  notAfter: string;
+}
+
+function entry(role: string, pem: string): StatusEntry {
+  const cert = new X509Certificate(pem);
+  return { role, subject: cert.subject.replaceAll("\n", ", "), serialHex: cert.serialNumber.toLowerCase(), notAfter: cert.validToDate.toISOString() };
+}
+
+export async function runCaStatus(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("ca status", args, { "data-dir": { type: "string" }, json: { type: "boolean", default: false } });
+  const dataDir = resolveDataDir(values["data-dir"]);
+  await readCaBundle(dataDir);
+  // Certificates only: status needs no master key.
+  const certificates = await readCaCertificates(dataDir);
+  const generations = await readCaGenerations(dataDir);
+  const entries = [
+    entry("active root", certificates.rootPem),
+    entry("active intermediate", certificates.intermediatePem),
+    ...(generations.pending ? [entry("pending root", generations.pending.rootPem), entry("pending intermediate", generations.pending.intermediatePem)] : []),
+    ...generations.retiredRoots.map((r) => entry("retired root (still trusted)", r.pem)),
+    ...generations.retiredIntermediates.map((i) => entry("retired intermediate (CRL still published)", i.pem)),
+  ];
+  const plan = planCaRotation({ rootPem: certificates.rootPem, intermediatePem: certificates.intermediatePem, generations }, DEFAULT_CA_ROTATION_POLICY);
+  const status = {
+    bundleRoots: certificates.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0,
+    rollover: generations.rollover,
+    certificates: entries,
+    next: plan.map((p) => ({ step: p.step, at: p.at.toISOString() })),
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const lines = entries.map((e) => `${e.role.padEnd(44)} ${e.subject}  serial ${e.serialHex}  until ${e.notAfter}`);
+  const rollover = generations.rollover;
+  lines.push(
+    "",
+    `bundle.pem holds ${status.bundleRoots} root(s).`,
+    rollover === null
+      ? "No root rollover in progress."
+      : rollover.phase === "prepared"
+        ? `Root rollover prepared at ${rollover.preparedAt.toISOString()}; the new root issues from ${rollover.activateAt.toISOString()}.`
+        : `Root rollover activated at ${rollover.activatedAt.toISOString()}; the old root leaves the bundle at ${rollover.finishAt.toISOString()}.`,
+    "Next steps (default policy; a running edge with pki.ca.autoRotate takes them when due):",
+    ...status.next.map((n) => `  ${n.at}  ${n.step}`),
+  );
+  process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}

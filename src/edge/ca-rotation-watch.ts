@@ -1,0 +1,120 @@
+// Keeps a running edge on its CA's current generation: runs due rotation steps itself, and picks up rotations made by `moat ca` in another process.
+import { existsSync, watch } from "node:fs";
+import type { FSWatcher } from "node:fs";
+import { join } from "node:path";
+import type { CaRotationConfig } from "../config/index.ts";
+import type { Logger } from "../observe/index.ts";
+import { maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+
+// setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
+const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
+const RETRY_AFTER_FAILURE_MS = 60_000;
+// Files whose change means another generation: a rotation renames them into place.
+const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json"]);
+
+export interface CaRotationWatch {
+  stop(): void;
+}
+
+export interface CaRotationWatchDeps {
+  dataDir: string;
+  masterKey: MasterKey;
+  rotation: CaRotationConfig;
+  renewAtFraction: number;
+  log: Logger;
+  current(): CertificateAuthority;
+  /** Called with the CA as it is on disk now, when it differs from `current()`; the edge rebuilds on it. */
+  onChange(ca: CertificateAuthority): Promise<void>;
+}
+
+/** True when the CA lives in the data directory (not only in memory, as in tests that embed the edge). */
+export function hasCaFiles(dataDir: string): boolean {
+  return existsSync(join(dataDir, "ca", "root.pem"));
+}
+
+function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boolean {
+  return a.intermediatePem === b.intermediatePem && a.bundlePem === b.bundlePem && a.previousIntermediatePems.join("") === b.previousIntermediatePems.join("");
+}
+
+/**
+ * Runs the rotation steps that are due now (before the edge first builds, so an overdue
+ * intermediate never issues again), then keeps watching. Returns the CA to start with.
+ *
+ * @example
+ * const { ca, watch } = await startCaRotation({ dataDir, masterKey, rotation: config.pki.ca, renewAtFraction, log, current: () => ca, onChange });
+ */
+export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: CertificateAuthority; watch: CaRotationWatch }> {
+  if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop() {} } };
+  let timer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let isStopped = false;
+  let checking: Promise<unknown> = Promise.resolve();
+  const policy = { ...deps.rotation, renewAtFraction: deps.renewAtFraction };
+
+  const openFromDisk = () => openCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey });
+
+  /** Runs due steps (when this edge rotates), and says when to look again. */
+  async function maintain(): Promise<Date | null> {
+    if (!deps.rotation.autoRotate) return null;
+    const { performed, nextAt } = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy });
+    for (const result of performed) deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+    return nextAt;
+  }
+
+  function plan(at: Date | null): void {
+    clearTimeout(timer);
+    if (isStopped || at === null) return;
+    const delay = Math.min(Math.max(at.getTime() - Date.now(), 1000), MAX_TIMER_MS);
+    timer = setTimeout(() => void check(), delay).unref();
+  }
+
+  /** One check at a time: maintenance, then a reload if the CA on disk is another generation. */
+  function check(): Promise<unknown> {
+    checking = checking.then(async () => {
+      if (isStopped) return;
+      try {
+        plan(await maintain());
+        const onDisk = await openFromDisk();
+        if (!isSameGeneration(onDisk, deps.current())) await deps.onChange(onDisk);
+      } catch (error) {
+        deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation check failed; the current CA stays in use; retrying in 60 s");
+        plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
+      }
+    });
+    return checking;
+  }
+
+  // Due steps run before the first snapshot is built.
+  let ca = deps.current();
+  try {
+    plan(await maintain());
+    ca = await openFromDisk();
+  } catch (error) {
+    deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation at start failed; the current CA stays in use; retrying in 60 s");
+    plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
+  }
+
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(join(deps.dataDir, "ca"), (_event, name) => {
+      if (!name || !WATCHED.has(name)) return;
+      clearTimeout(debounce);
+      debounce = setTimeout(() => void check(), 100);
+    });
+  } catch (error) {
+    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch the CA directory; rotations made by `moat ca` reach this edge at its next restart");
+  }
+
+  return {
+    ca,
+    watch: {
+      stop() {
+        isStopped = true;
+        clearTimeout(timer);
+        clearTimeout(debounce);
+        watcher?.close();
+      },
+    },
+  };
+}
