@@ -1,10 +1,10 @@
 // The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}: create it once, open and check it; keys encrypted under the master key.
 import { createPrivateKey, X509Certificate } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CaAlreadyExistsError, CaCorruptError, CaNotFoundError, PrivateKeyUnreadableError } from "../errors.ts";
 import { createCertificateAuthority, generateCa, type CaMaterial, type GeneratedCa } from "./ca.ts";
-import { bundleRoots, readCaGenerations } from "./ca-layout.ts";
+import { bundleRoots, readCaGenerations, readOptional } from "./ca-layout.ts";
 import { recoverCaTransaction } from "./ca-transaction.ts";
 import { splitPemCertificates } from "./describe.ts";
 import { importSigningKey } from "./key-algorithms.ts";
@@ -83,15 +83,6 @@ export async function initCaFiles(options: {
   await checkKeyFileMode(join(caDir, FILES.rootKey));
   await checkKeyFileMode(join(caDir, FILES.intermediateKey));
   return createCertificateAuthority(generated.material, options.clock);
-}
-
-async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw error;
-  }
 }
 
 /** Reads all five files; none at all is "not found", some missing is "corrupt". */

@@ -55,7 +55,8 @@ export function serialOf(cert: X509Certificate): string {
   return cert.serialNumber.toLowerCase();
 }
 
-async function readOptional(path: string): Promise<string | undefined> {
+/** The file's text, or undefined when it does not exist. */
+export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, "utf8");
   } catch (error) {
