@@ -36,6 +36,7 @@ export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange)
   if (x.method === "HEAD") return forward(parts, x, key, coding, null, false, { isHit: false, fwd: "uri-miss" });
   const waiting = parts.collapser.pending(key);
   if (waiting) {
+    parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
     const outcome = await waiting;
     const filled = outcome === "stored" ? await usableEntry(parts, x, key) : null;
     if (filled && isFresh(parts, filled)) {

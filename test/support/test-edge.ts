@@ -66,7 +66,7 @@ export function createLogCapture(): {
 export async function startTestEdge(
   ca: CertificateAuthority,
   input: Record<string, unknown>,
-  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean } = {},
+  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug" } = {},
 ): Promise<TestEdge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "moat-edge-")));
   const toConfig = (raw: Record<string, unknown>) =>
@@ -74,7 +74,7 @@ export async function startTestEdge(
   const config = toConfig(input);
   const capture = createLogCapture();
   const masterKey = options.masterKey ?? generateMasterKey();
-  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: "info", destination: capture.stream }), clock: options.clock });
+  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: options.logLevel ?? "info", destination: capture.stream }), clock: options.clock });
   return {
     edge,
     config,
