@@ -1,6 +1,7 @@
 // `npm run bench`: starts CA, origin and edge in-process, runs every scenario, prints the results, exits 1 if any request failed.
 import { BENCH_HELP, parseBenchArgs } from "./bench-args.ts";
 import { startBenchFixture } from "./bench-fixture.ts";
+import { formatCacheIndex, measureCacheIndex } from "./cache-index.ts";
 import { buildReport, formatReport } from "./report.ts";
 import { runScenarios } from "./scenarios.ts";
 import type { ScenarioOutcome } from "./scenarios.ts";
@@ -22,7 +23,9 @@ async function main(argv: string[]): Promise<number> {
     await fixture.close();
   }
   const report = buildReport(outcomes, args);
-  process.stdout.write(args.isJson ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  process.stderr.write("bench: cache index at a million entries…\n");
+  const cacheIndex = measureCacheIndex();
+  process.stdout.write(args.isJson ? `${JSON.stringify({ ...report, cacheIndex }, null, 2)}\n` : formatReport(report) + formatCacheIndex(cacheIndex));
   return report.totalErrors > 0 ? 1 : 0;
 }
 

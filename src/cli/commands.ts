@@ -202,4 +202,21 @@ Example:
   moat ca crl --data-dir /var/lib/moat > /etc/nginx/moat-crl.pem && nginx -s reload`,
     run: async (args) => (await import("./crl-command.ts")).runCaCrl(args),
   },
+  {
+    name: "cache invalidate",
+    summary: "drop paths (or path prefixes with *) from the running edge's cache",
+    help: `moat cache invalidate --distribution ID PATH... [--data-dir DIR | --config FILE] [--wait 10s]
+
+Records an invalidation in <data dir>/invalidations/requests.jsonl. A running
+edge on that data directory sees the file change and applies it at once; the
+command waits (up to --wait) until the edge says so. A PATH is exact
+(/index.html, every query string and encoding of it) or a prefix ending in *
+(/images/* ; * alone is everything). An edge that is not running applies it to
+its disk cache when it starts. Invalidating is cheap at any cache size: nothing
+is scanned, entries stored before the invalidation are refused at lookup.
+
+Example:
+  moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"`,
+    run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
+  },
 ];

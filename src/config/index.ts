@@ -22,6 +22,8 @@ export type {
   TlsVersion,
 } from "./types.ts";
 export type { ParseConfigOptions } from "./parse.ts";
+export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";
+export { DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 export { parseDuration } from "./duration.ts";
 export { resolveDataDir } from "./data-dir.ts";
 export { resolveMasterKeySource } from "./master-key-source.ts";

@@ -1,6 +1,7 @@
 // From a validated document to MoatConfig: defaults filled in, paths made absolute, names lowercased, one shape for every choice.
 
 import { resolve } from "node:path";
+import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
@@ -17,9 +18,10 @@ export interface NormaliseOptions {
 /** Assumes a document that passed the schema and the reference rules. */
 export function normaliseConfig(document: ConfigDocument, options: NormaliseOptions): MoatConfig {
   const pki = document.pki ?? {};
+  const dataDir = resolveDataDir(document.dataDir, options.env, options.baseDir);
   return {
     source: options.source,
-    dataDir: resolveDataDir(document.dataDir, options.env, options.baseDir),
+    dataDir,
     pki: {
       trustDomain: (pki.trustDomain ?? DEFAULTS.trustDomain).toLowerCase(),
       keyAlgorithm: pki.keyAlgorithm ?? DEFAULTS.keyAlgorithm,
@@ -35,6 +37,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       },
     },
     listen: normaliseListen(document.listen ?? {}),
+    cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
   };
 }
@@ -99,12 +102,13 @@ function normaliseCertificate(source: CertificateSourceDocument, baseDir: string
 // in the list; moving it last here lets the edge take the first match.
 function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origins: readonly OriginConfig[]): BehaviorConfig[] {
   if (behaviors === undefined) {
-    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS] }];
+    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], cache: DEFAULT_CACHE_POLICY }];
   }
   const normalised = behaviors.map((behavior) => ({
     path: behavior.path,
     target: behavior.target,
     allowedMethods: HTTP_METHODS.filter((method) => (behavior.allowedMethods ?? HTTP_METHODS).includes(method)),
+    cache: normaliseCachePolicy(behavior.cache),
   }));
   return [...normalised.filter((behavior) => behavior.path !== "*"), ...normalised.filter((behavior) => behavior.path === "*")];
 }

@@ -1,6 +1,7 @@
 // The shape of a Moat config file, as users write it (YAML or JSON). Cross-references are checked in references.ts, defaults applied in normalise.ts.
 
 import { z } from "zod";
+import { behaviorCache, cacheStorage } from "./cache-schema.ts";
 import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
 import * as field from "./fields.ts";
@@ -115,6 +116,7 @@ const behavior = closedObject({
       error: "must include GET and HEAD, which every behavior serves",
     })
     .optional(),
+  cache: behaviorCache.optional(),
 });
 
 const distribution = closedObject({
@@ -132,6 +134,7 @@ export const configSchema = closedObject({
   dataDir: field.filePath.optional(),
   pki: pki.optional(),
   listen: listen.optional(),
+  cache: cacheStorage.optional(),
   distributions: z.array(distribution).min(1),
 });
 

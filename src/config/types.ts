@@ -1,5 +1,7 @@
 // The normalised, deep-frozen config that every other part of Moat reads.
 
+import type { CachePolicyConfig, CacheStorageConfig } from "./cache-types.ts";
+
 export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
 export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE";
@@ -24,6 +26,8 @@ export interface MoatConfig {
   readonly dataDir: string;
   readonly pki: PkiConfig;
   readonly listen: ListenConfig;
+  /** Cache tiers, object size limit, compression: read at start. */
+  readonly cache: CacheStorageConfig;
   readonly distributions: readonly DistributionConfig[];
 }
 
@@ -112,4 +116,5 @@ export interface BehaviorConfig {
   readonly target: string;
   /** In the canonical order GET HEAD OPTIONS PUT POST PATCH DELETE. */
   readonly allowedMethods: readonly HttpMethod[];
+  readonly cache: CachePolicyConfig;
 }

@@ -110,6 +110,7 @@ async function buildDistribution(
     path: behavior.path,
     allowedMethods: new Set(behavior.allowedMethods),
     target: targets.get(behavior.target) as OriginTarget,
+    cache: behavior.cache,
   }));
   return Object.freeze({
     id: distribution.id,

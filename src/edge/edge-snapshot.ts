@@ -1,5 +1,6 @@
 // The immutable view of the configuration that the data plane serves from; a reload swaps in a whole new one.
 import type { SecureContext } from "node:tls";
+import type { CachePolicyConfig } from "../config/index.ts";
 import type { OriginTarget } from "../origin/index.ts";
 
 export interface RoutedBehavior {
@@ -7,6 +8,7 @@ export interface RoutedBehavior {
   readonly path: string;
   readonly allowedMethods: ReadonlySet<string>;
   readonly target: OriginTarget;
+  readonly cache: CachePolicyConfig;
 }
 
 export interface DistributionRuntime {

@@ -46,6 +46,9 @@ export function sendEdgeError(
     "cache-control": "no-store",
     "moat-error": error.code,
     "moat-request-id": error.requestId,
+    // RFC 9211 and CloudFront's X-Cache: every response says what the cache did, an error too.
+    "cache-status": `moat; detail=${error.code}`,
+    "x-cache": "Error from moat",
     ...error.extraHeaders,
   });
   res.end(body);

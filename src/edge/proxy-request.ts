@@ -5,11 +5,13 @@ import type { Http2ServerRequest } from "node:http2";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TLSSocket } from "node:tls";
+import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget } from "./request-target.ts";
+import { bypassedCache, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -21,6 +23,8 @@ export interface RequestPipelineDeps {
   /** The snapshot a new request starts on; it keeps it until it ends. */
   currentSnapshot(): EdgeSnapshot;
   log: Logger;
+  /** The edge's cache; without one every request goes to the origin. */
+  cache?: EdgeCache;
   /** Told when a request starts and ends, so a drain knows when the edge is idle. */
   onRequestStart?(req: ViewerRequest): void;
   onRequestEnd?(req: ViewerRequest): void;
@@ -50,7 +54,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       clientAddress: req.socket?.remoteAddress ?? "",
     };
     deps.onRequestStart?.(req);
-    handle(req, res, facts, deps.log)
+    handle(req, res, facts, deps)
       .catch((error: unknown) => {
         // A bug must cost one request, never the process: log it and cut this response.
         deps.log.error({ requestId: facts.requestId, error: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "request handler failed");
@@ -60,7 +64,8 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
   };
 }
 
-async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger): Promise<void> {
+async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> {
+  const log = deps.log;
   const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host;
   const distribution = matchDistribution(req, authority, facts.snapshot);
   if (typeof distribution === "string") {
@@ -82,7 +87,7 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
     sendEdgeError(res, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, requestId: facts.requestId, extraHeaders: { allow } });
     return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: "method-not-allowed" });
   }
-  await forward(req, res, facts, distribution, behavior, authority ?? "", log);
+  await forward(req, res, facts, distribution, behavior, authority ?? "", log, deps.cache);
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not. */
@@ -107,7 +112,20 @@ async function forward(
   behavior: RoutedBehavior,
   authority: string,
   log: Logger,
+  cache: EdgeCache | undefined,
 ): Promise<void> {
+  const method = req.method ?? "GET";
+  const headers = originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion });
+  const stage = { method, url: req.url ?? "/", distributionId: distribution.id, viewerHost: authority, requestHeaders: req.headers, behavior };
+  if (goesThroughCache(cache, method, behavior)) {
+    const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
+    try {
+      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders: headers, res }));
+    } catch (error) {
+      recordFailure(error, res, facts, fields, log);
+    }
+    return accessLog(log, req, res, facts, fields);
+  }
   const abort = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -116,13 +134,9 @@ async function forward(
   const fields = { distribution: distribution.id, behavior: behavior.path } as Record<string, unknown>;
   try {
     const answer = await requestTarget(behavior.target, {
-      method: req.method ?? "GET",
+      method,
       path: req.url ?? "/",
-      headers: originRequestHeaders(req.headers, {
-        clientAddress: facts.clientAddress,
-        viewerHost: authority,
-        httpVersion: facts.httpVersion,
-      }),
+      headers,
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
@@ -130,7 +144,8 @@ async function forward(
     });
     fields.origin = answer.client.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
-    writeViewerHead(res, answer.response.statusCode, viewerResponseHeaders(answer.response.headers, facts.httpVersion));
+    const cacheHeaders = bypassedCache(cache, stage, answer.response.statusCode, answer.response.headers);
+    writeViewerHead(res, answer.response.statusCode, { ...viewerResponseHeaders(answer.response.headers, facts.httpVersion), ...cacheHeaders });
     await pipeline(answer.response.body, res);
   } catch (error) {
     recordFailure(error, res, facts, fields, log);

@@ -1,6 +1,8 @@
 // Runs an edge: builds a snapshot from a config, listens, swaps snapshots on reload and renewal, drains on stop.
 import { join } from "node:path";
 import type { Server } from "node:net";
+import { createEdgeCache } from "../cache/index.ts";
+import type { Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
@@ -35,6 +37,8 @@ export interface RunEdgeOptions {
   /** The key issued certificates' private keys are encrypted under in the data directory. */
   masterKey: MasterKey;
   log: Logger;
+  /** The cache's clock (freshness, Age); tests move it. */
+  clock?: Clock;
 }
 
 /**
@@ -81,8 +85,13 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       previousImported: previous?.imported,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
-  const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }) });
-  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort);
+  // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
+  const cache = await createEdgeCache({ storage: startConfig.cache, dataDir: startConfig.dataDir, log: log.child({ part: "cache" }), clock: options.clock });
+  const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }), cache });
+  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch((error: unknown) => {
+    cache.stop();
+    throw error;
+  });
   // Redirects name the port actually bound (the config may say 0).
   const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort, dataDir: startConfig.dataDir });
   let httpPort: number | null = null;
@@ -91,6 +100,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   } catch (error) {
     // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
     await new Promise((resolve) => viewer.server.close(resolve));
+    cache.stop();
     throw error;
   }
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
@@ -146,6 +156,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();
     await Promise.all([viewer.drain(), redirectClosed]);
+    cache.stop();
     await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));
     log.info("edge stopped");
   }
@@ -160,6 +171,9 @@ function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, l
   const { listen } = config;
   if (listen.host !== running.listen.host || listen.httpsPort !== running.listen.httpsPort || listen.httpPort !== running.listen.httpPort) {
     log.warn({ listen }, "listen settings changed: they take effect at the next restart; the running ports stay");
+  }
+  if (JSON.stringify(config.cache) !== JSON.stringify(running.cache)) {
+    log.warn({ cache: config.cache }, "cache storage settings changed: they take effect at the next restart");
   }
   if (config.dataDir !== running.dataDir) {
     log.warn({ dataDir: config.dataDir, running: running.dataDir }, "dataDir changed: it takes effect at the next restart; the running edge keeps its data directory");

@@ -4,6 +4,7 @@ import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer } from "node:http2";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type { EdgeCache } from "../cache/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
@@ -33,7 +34,7 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache }): ViewerListener {
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
   let isDraining = false;
@@ -42,6 +43,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   const handler = createRequestHandler({
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
+    cache: deps.cache,
     onRequestStart(req) {
       inFlight++;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;

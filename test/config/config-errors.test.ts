@@ -218,7 +218,7 @@ describe("config errors: behaviors", () => {
     ["allowed methods include GET and HEAD", (d) => (d.distributions[0].behaviors[1].allowedMethods = ["GET", "POST"]), `${B}[1].allowedMethods`, "GET and HEAD"],
     ["allowed methods are known and uppercase", (d) => (d.distributions[0].behaviors[1].allowedMethods = ["GET", "HEAD", "get"]), `${B}[1].allowedMethods[2]`, "one of"],
     ["allowed methods are distinct", (d) => (d.distributions[0].behaviors[1].allowedMethods = ["GET", "HEAD", "GET"]), `${B}[1].allowedMethods[2]`, 'duplicate "GET"'],
-    ["cache settings are not part of the format yet", (d) => (d.distributions[0].behaviors[1].cache = { defaultTtl: "1d" }), `${B}[1].cache`, "unknown key"],
+    ["a cache policy's defaultTtl lies within its TTLs", (d) => (d.distributions[0].behaviors[1].cache = { defaultTtl: "1d", maxTtl: "1h" }), `${B}[1].cache.defaultTtl`, "between minTtl and maxTtl"],
   ]);
 
   it("required with one origin and a group", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
-import { parseConfig, resolveDataDir } from "../../src/config/index.ts";
+import { DEFAULT_CACHE_POLICY, parseConfig, resolveDataDir } from "../../src/config/index.ts";
 import { minimal, sketch } from "./fixture.ts";
 
 const ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
@@ -62,8 +62,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("puts the default behavior last and allowed methods in canonical order", () => {
     assert.deepEqual(shop.behaviors, [
-      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"] },
-      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS },
+      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], cache: DEFAULT_CACHE_POLICY },
+      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY },
     ]);
   });
 
@@ -72,7 +72,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
     assert.deepEqual(blog.tls, { minVersion: "TLSv1.2" });
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
-    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS }]);
+    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY }]);
   });
 
   it("deep-freezes the whole snapshot", () => {

@@ -1,0 +1,107 @@
+// Builds a request's cache key from its behavior's policy: distribution, path, the chosen query parameters, headers and cookies, encoding.
+
+import type { IncomingHttpHeaders } from "node:http";
+import type { CacheKeyConfig } from "../config/index.ts";
+
+export type ContentCoding = "br" | "gzip" | "identity";
+
+export interface CacheKey {
+  readonly distributionId: string;
+  /** The path without query: what invalidations match. */
+  readonly pathname: string;
+  /** Everything that identifies the stored response: distribution, path, key components. */
+  readonly text: string;
+}
+
+export interface KeyRequest {
+  distributionId: string;
+  pathname: string;
+  /** The raw query string without "?", "" when there is none. */
+  query: string;
+  headers: IncomingHttpHeaders;
+  /** The normalised Accept-Encoding, when the behavior compresses. */
+  coding: ContentCoding | null;
+  /**
+   * More key components from other stages (e.g. a viewer certificate's identity under viewer mTLS),
+   * as "name=value" strings; each becomes part of the key.
+   */
+  extraComponents?: readonly string[];
+}
+
+/**
+ * @example
+ * cacheKey({ distributionId: "shop", pathname: "/a", query: "b=2&a=1", headers: {}, coding: null }, { query: "all", headers: [], cookies: [] }).text;
+ * // "shop\n/a\na=1&b=2\n\n\n\n"
+ */
+export function cacheKey(request: KeyRequest, config: CacheKeyConfig): CacheKey {
+  const parts = [
+    request.distributionId,
+    request.pathname,
+    keyQuery(request.query, config.query),
+    config.headers.map((name) => `${name}:${headerText(request.headers[name])}`).join("\n\t"),
+    keyCookies(request.headers.cookie, config.cookies),
+    request.coding ?? "",
+    (request.extraComponents ?? []).join("\n\t"),
+  ];
+  return { distributionId: request.distributionId, pathname: request.pathname, text: parts.join("\n") };
+}
+
+// Sorting makes ?a=1&b=2 and ?b=2&a=1 one object, as CloudFront does; values keep their encoding.
+function keyQuery(query: string, chosen: CacheKeyConfig["query"]): string {
+  if (chosen === "none" || query === "") return "";
+  const pairs = query.split("&").filter(Boolean);
+  const kept = chosen === "all" ? pairs : pairs.filter((pair) => chosen.includes(decodeName(pair.split("=", 1)[0] ?? "")));
+  return kept.sort().join("&");
+}
+
+function decodeName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, " "));
+  } catch {
+    return name;
+  }
+}
+
+function keyCookies(header: string | undefined, names: readonly string[]): string {
+  if (names.length === 0 || header === undefined) return "";
+  const values = new Map<string, string>();
+  for (const pair of header.split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq === -1) continue;
+    const name = pair.slice(0, eq).trim();
+    if (names.includes(name) && !values.has(name)) values.set(name, pair.slice(eq + 1).trim());
+  }
+  return names.map((name) => `${name}=${values.get(name) ?? ""}`).join(";");
+}
+
+function headerText(value: string | string[] | undefined): string {
+  if (value === undefined) return "";
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+/**
+ * Normalises Accept-Encoding to the one coding the edge would serve, so that the hundreds of
+ * variants browsers send make at most three cache entries (CloudFront does the same).
+ * RFC 9110 §12.5.3: a coding with q=0 is "not acceptable"; "*" matches any coding not listed.
+ * @example
+ * normaliseAcceptEncoding("gzip, deflate, br;q=0.9", ["br", "gzip"]); // "br"
+ * normaliseAcceptEncoding("gzip;q=0, identity", ["br", "gzip"]);      // "identity"
+ */
+export function normaliseAcceptEncoding(header: string | string[] | undefined, offered: readonly ("br" | "gzip")[]): ContentCoding {
+  const text = Array.isArray(header) ? header.join(",") : header;
+  if (!text) return "identity";
+  const weights = new Map<string, number>();
+  for (const member of text.split(",")) {
+    const [coding = "", ...params] = member.split(";").map((part) => part.trim().toLowerCase());
+    if (coding === "") continue;
+    const q = params.find((param) => param.startsWith("q="));
+    const weight = q === undefined ? 1 : Number(q.slice(2));
+    weights.set(coding === "x-gzip" ? "gzip" : coding, Number.isNaN(weight) ? 0 : weight);
+  }
+  const star = weights.get("*");
+  for (const coding of offered) {
+    const weight = weights.get(coding) ?? star ?? 0;
+    if (weight > 0) return coding;
+  }
+  return "identity";
+}

@@ -1,0 +1,154 @@
+// The cache's storage: the memory and disk tiers behind one interface, and the Vary records that map a primary key to its variants.
+
+import type { IncomingHttpHeaders } from "node:http";
+import { normaliseAcceptEncoding } from "./cache-key.ts";
+import type { DiskTier, DiskWriter } from "./disk-tier.ts";
+import type { MemoryTier } from "./memory-tier.ts";
+import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
+
+export interface EntryWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** false once the body outgrew every tier: the caller stops storing. */
+  readonly isStoring: boolean;
+  commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null>;
+  abort(): void;
+}
+
+export interface CacheStore {
+  /** The stored response for a primary key that matches the request's Vary values, if any. */
+  lookup(primaryKey: string, requestHeaders: IncomingHttpHeaders): Promise<StoredEntry | null>;
+  /** The full key of a response with these Vary names for this request. */
+  variantKey(primaryKey: string, varyNames: readonly string[], requestHeaders: IncomingHttpHeaders): string;
+  /** A writer for a body of `expectedBytes` (null: unknown); null when no tier would take it. */
+  openWriter(expectedBytes: number | null): EntryWriter | null;
+  updateMeta(meta: EntryMeta): Promise<void>;
+  /** Removes a primary key and all its variants from every tier. */
+  deletePrimary(primaryKey: string): Promise<void>;
+  stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
+}
+
+/**
+ * @example
+ * const store = createCacheStore({ memory, disk, maxObjectBytes: 2 ** 30, memoryMaxObjectBytes: 8 * 2 ** 20 });
+ */
+export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier | null; maxObjectBytes: number; memoryMaxObjectBytes: number }): CacheStore {
+  const { memory, disk } = options;
+  /** Primary keys whose responses had Vary: their names, and the variant keys stored. */
+  const varied = new Map<string, { names: readonly string[]; keys: Set<string> }>();
+  for (const meta of disk?.loaded ?? []) rememberVariant(meta);
+
+  function rememberVariant(meta: EntryMeta): void {
+    if (meta.vary === null) {
+      varied.delete(meta.primaryKey);
+      return;
+    }
+    const record = varied.get(meta.primaryKey);
+    if (record && sameNames(record.names, meta.vary.names)) record.keys.add(meta.key);
+    else varied.set(meta.primaryKey, { names: meta.vary.names, keys: new Set([meta.key]) });
+  }
+
+  function variantKey(primaryKey: string, names: readonly string[], headers: IncomingHttpHeaders): string {
+    return `${primaryKey}\n\u0001${names.map((name) => `${name}:${varyValue(name, headers[name])}`).join("\u0002")}`;
+  }
+
+  async function get(key: string): Promise<StoredEntry | null> {
+    const hot = memory.get(key);
+    if (hot) return hot;
+    if (!disk) return null;
+    const cold = await disk.get(key);
+    if (!cold) return null;
+    // Small objects move up to memory; larger ones keep streaming from disk.
+    if (cold.meta.bodyBytes <= options.memoryMaxObjectBytes) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of cold.body.stream()) chunks.push(chunk as Buffer);
+      memory.put(cold.meta, chunks);
+    }
+    return cold;
+  }
+
+  return {
+    async lookup(primaryKey, headers) {
+      const record = varied.get(primaryKey);
+      // RFC 9111 §4.1: a stored response with Vary is used only when the request's values match.
+      return get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
+    },
+    variantKey,
+    openWriter(expectedBytes) {
+      if (expectedBytes !== null && expectedBytes > options.maxObjectBytes) return null;
+      const toMemory = expectedBytes === null || expectedBytes <= options.memoryMaxObjectBytes;
+      if (!toMemory && !disk) return null;
+      const writer = createTieredWriter(disk?.createWriter() ?? null, toMemory, options);
+      return {
+        write: writer.write,
+        get isStoring() {
+          return writer.isStoring();
+        },
+        async commit(toMeta) {
+          const meta = await writer.commit(toMeta);
+          if (meta) rememberVariant(meta);
+          return meta;
+        },
+        abort: writer.abort,
+      };
+    },
+    async updateMeta(meta) {
+      memory.updateMeta(meta);
+      await disk?.updateMeta(meta);
+    },
+    async deletePrimary(primaryKey) {
+      const keys = [primaryKey, ...(varied.get(primaryKey)?.keys ?? [])];
+      varied.delete(primaryKey);
+      for (const key of keys) {
+        memory.delete(key);
+        await disk?.delete(key);
+      }
+    },
+    stats: () => ({ memoryBytes: memory.usedBytes, memoryEntries: memory.size, diskBytes: disk?.usedBytes ?? 0, diskEntries: disk?.size ?? 0 }),
+  };
+
+  /** Writes to disk (when there is one) and collects in memory while the body is small enough. */
+  function createTieredWriter(diskWriter: DiskWriter | null, toMemory: boolean, limits: { maxObjectBytes: number; memoryMaxObjectBytes: number }) {
+    let chunks: Buffer[] | null = toMemory ? [] : null;
+    let bytes = 0;
+    let isDead = false;
+    const abort = () => {
+      isDead = true;
+      chunks = null;
+      diskWriter?.abort();
+    };
+    return {
+      isStoring: () => !isDead,
+      abort,
+      async write(chunk: Buffer): Promise<void> {
+        if (isDead) return;
+        bytes += chunk.length;
+        if (bytes > limits.maxObjectBytes) return abort();
+        if (chunks && bytes > limits.memoryMaxObjectBytes) chunks = null;
+        if (!chunks && !diskWriter) return abort();
+        chunks?.push(chunk);
+        if (diskWriter) await diskWriter.write(chunk);
+      },
+      async commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null> {
+        if (isDead) return null;
+        let meta: EntryMeta | null = null;
+        if (diskWriter) meta = await diskWriter.commit(toMeta);
+        if (chunks) {
+          meta ??= toMeta({ bytes, sha256: "" });
+          memory.put(meta, chunks);
+        }
+        return meta;
+      },
+    };
+  }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
+// RFC 9111 §4.1: values may be normalised before comparison (whitespace; Accept-Encoding to the coding served).
+function varyValue(name: string, value: string | string[] | undefined): string {
+  if (name === "accept-encoding") return normaliseAcceptEncoding(value, ["br", "gzip"]);
+  if (value === undefined) return "\u0000";
+  return (Array.isArray(value) ? value.join(",") : value).replace(/\s*,\s*/g, ",").replace(/\s+/g, " ").trim();
+}

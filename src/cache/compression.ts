@@ -1,0 +1,51 @@
+// Compresses compressible responses for viewers that accept gzip or br, with headers that say so.
+
+import type { Transform } from "node:stream";
+import zlib from "node:zlib";
+import type { CompressionConfig } from "../config/index.ts";
+import type { ContentCoding } from "./cache-key.ts";
+import type { HeaderMap } from "./freshness.ts";
+
+/**
+ * Should the edge compress this origin response for a viewer whose normalised Accept-Encoding is `coding`?
+ * @example
+ * shouldCompress(200, { "content-type": "text/css" }, "br", config); // true
+ */
+export function shouldCompress(status: number, headers: HeaderMap, coding: ContentCoding, config: CompressionConfig): coding is "br" | "gzip" {
+  if (coding === "identity" || status !== 200) return false;
+  if (headers["content-encoding"] !== undefined && headers["content-encoding"] !== "identity") return false;
+  // RFC 9111 §5.2.2.6: no-transform forbids changing the content coding.
+  const cc = headers["cache-control"];
+  if ((Array.isArray(cc) ? cc.join(",") : (cc ?? "")).toLowerCase().includes("no-transform")) return false;
+  const length = Number(headers["content-length"] ?? Number.NaN);
+  if (!Number.isNaN(length) && length < config.minBytes) return false;
+  return isCompressibleType(headers["content-type"], config.types);
+}
+
+function isCompressibleType(contentType: string | string[] | undefined, types: readonly string[]): boolean {
+  const text = Array.isArray(contentType) ? contentType[0] : contentType;
+  if (!text) return false;
+  const type = (text.split(";")[0] ?? "").trim().toLowerCase();
+  return types.some((pattern) => (pattern.endsWith("/*") ? type.startsWith(pattern.slice(0, -1)) : type === pattern));
+}
+
+/** The compressing stream; brotli at quality 5, a speed/size balance fit for compressing on the fly. */
+export function createCompressor(coding: "br" | "gzip", sizeHint: number | null): Transform {
+  if (coding === "gzip") return zlib.createGzip({ level: 6 });
+  const params: Record<number, number> = { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 };
+  if (sizeHint !== null) params[zlib.constants.BROTLI_PARAM_SIZE_HINT] = sizeHint;
+  return zlib.createBrotliCompress({ params });
+}
+
+/** Headers of the compressed representation: its coding, no length, Vary on Accept-Encoding, a weak ETag. */
+export function compressedHeaders(headers: Record<string, string | string[]>, coding: "br" | "gzip"): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = { ...headers, "content-encoding": coding };
+  delete out["content-length"];
+  const vary = Array.isArray(out.vary) ? out.vary.join(", ") : out.vary;
+  if (!vary) out.vary = "Accept-Encoding";
+  else if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) out.vary = `${vary}, Accept-Encoding`;
+  // RFC 9110 §8.8.3: another coding is another representation; a weak tag still validates it.
+  const etag = out.etag;
+  if (typeof etag === "string" && etag.startsWith('"')) out.etag = `W/${etag}`;
+  return out;
+}

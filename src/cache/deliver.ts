@@ -1,0 +1,148 @@
+// Streams responses to the viewer: from the origin while storing them (with optional compression), or from a stored entry.
+
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { CompressionConfig } from "../config/index.ts";
+import type { ContentCoding } from "./cache-key.ts";
+import { cacheStatusHeaders } from "./cache-status.ts";
+import type { CacheStatusFacts } from "./cache-status.ts";
+import type { CacheStore } from "./cache-store.ts";
+import type { Fill } from "./collapse.ts";
+import { compressedHeaders, createCompressor, shouldCompress } from "./compression.ts";
+import { endToEndHeaders } from "./exchange.ts";
+import type { CacheExchange, OriginAnswer } from "./exchange.ts";
+import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
+import type { StoredEntry } from "./stored-entry.ts";
+import { answerFrom, answerStatus } from "./viewer-answer.ts";
+
+export interface DeliverContext {
+  store: CacheStore;
+  compression: CompressionConfig;
+  nowMs(): number;
+}
+
+export interface OriginDelivery {
+  primaryKey: string;
+  coding: ContentCoding | null;
+  answer: OriginAnswer;
+  requestTimeMs: number;
+  invalidationMark: number;
+  /** This request's registration as the one that fills the key; null when it does not collapse others. */
+  fill: Fill | null;
+  canStore: boolean;
+  facts: CacheStatusFacts;
+  /** null: nobody is waiting (a background revalidation); the body is only stored. */
+  viewer: CacheExchange;
+  hasViewer: boolean;
+}
+
+/**
+ * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
+ * pace (the slower of the two sets it). A body cut short is never stored and cuts the viewer's response.
+ * Resolves with a description for the access log.
+ */
+export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): Promise<string> {
+  const { answer, viewer: x } = delivery;
+  const responseTimeMs = ctx.nowMs();
+  const originHeaders = endToEndHeaders(answer.headers);
+  const coding = delivery.coding;
+  const isCompressing = x.method === "GET" && coding !== null && x.policy.compress && shouldCompress(answer.statusCode, originHeaders, coding, ctx.compression);
+  const compressTo = isCompressing ? (coding as "br" | "gzip") : null;
+  const headers = compressTo ? compressedHeaders(originHeaders, compressTo) : originHeaders;
+  const declaredLength = isCompressing ? null : lengthOf(headers);
+  const decision = delivery.canStore && x.method === "GET" ? decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: answer.statusCode, headers }, x.policy, responseTimeMs) : null;
+  const writer = decision?.isStorable && !delivery.fill?.isAbandoned ? ctx.store.openWriter(declaredLength) : null;
+  if (!writer) delivery.fill?.finish("not-stored");
+  const vary = varyNames(headers);
+  const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
+
+  const res = x.res;
+  let sendsBody = false;
+  if (delivery.hasViewer) {
+    const { range: _range, ...withoutRange } = x.requestHeaders;
+    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, withoutRange, x.method, declaredLength !== null);
+    const detail = writer ? undefined : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
+    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, isStored: writer !== null, detail: delivery.facts.detail ?? detail });
+    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders({ ...viewerAnswer.headers, ...status }));
+    sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
+  }
+  const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
+  let bytes = 0;
+  try {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
+      bytes += chunk.length;
+      const isViewerGone = !delivery.hasViewer || res.destroyed || res.writableEnded;
+      if (isViewerGone && !writer?.isStoring) {
+        source.destroy();
+        break;
+      }
+      await Promise.all([sendsBody && !isViewerGone ? writeToViewer(res, chunk) : undefined, writer?.isStoring ? writer.write(chunk) : undefined]);
+    }
+    if (declaredLength !== null && bytes !== declaredLength && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
+  } catch (error) {
+    writer?.abort();
+    delivery.fill?.finish("not-stored");
+    if (delivery.hasViewer) res.destroy();
+    throw error;
+  }
+  if (delivery.hasViewer && !res.writableEnded) res.end();
+  if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
+    writer?.abort();
+    delivery.fill?.finish("not-stored");
+    return "miss";
+  }
+  const rules = decision.rules;
+  const meta = await writer.commit((body) => ({
+    key: fullKey,
+    primaryKey: delivery.primaryKey,
+    status: answer.statusCode,
+    headers,
+    rules,
+    age: ageFactsOf(headers, delivery.requestTimeMs, responseTimeMs),
+    vary: vary.length > 0 ? { names: vary } : null,
+    bodyBytes: body.bytes,
+    bodySha256: body.sha256,
+    invalidationMark: delivery.invalidationMark,
+  }));
+  delivery.fill?.finish(meta ? "stored" : "not-stored");
+  return meta ? "miss-stored" : "miss";
+}
+
+/** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
+export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
+  const answer = answerFrom(entry.meta, x.requestHeaders, x.method);
+  const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
+  const res = x.res;
+  (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
+  if (x.method === "HEAD" || answer.kind === "not-modified" || answer.kind === "unsatisfiable") {
+    res.end();
+    return;
+  }
+  const body = entry.body.stream(answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined);
+  await pipeline(body, res);
+}
+
+function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number | null): Readable {
+  const compressor = createCompressor(coding, sizeHint);
+  body.on("error", (error) => compressor.destroy(error));
+  return body.pipe(compressor);
+}
+
+function lengthOf(headers: Readonly<Record<string, string | string[]>>): number | null {
+  const value = headers["content-length"];
+  if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
+  return Number(value);
+}
+
+function writeToViewer(res: CacheExchange["res"], chunk: Buffer): Promise<void> | undefined {
+  if ((res as import("node:http").ServerResponse).write(chunk)) return undefined;
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

@@ -1,0 +1,191 @@
+// The edge's cache: lookup, freshness, collapsed forwarding, revalidation, stale serving and invalidation for GET and HEAD.
+
+import type { CacheStorageConfig } from "../config/index.ts";
+import { OriginFailureError } from "../errors.ts";
+import type { Logger } from "../observe/index.ts";
+import { cacheKey, normaliseAcceptEncoding } from "./cache-key.ts";
+import type { ContentCoding } from "./cache-key.ts";
+import type { CacheStatusFacts } from "./cache-status.ts";
+import type { CacheStore } from "./cache-store.ts";
+import type { Clock } from "./clock.ts";
+import type { Collapser } from "./collapse.ts";
+import { deliverFromOrigin, deliverStored } from "./deliver.ts";
+import { fillHeaders, mergeNotModified } from "./exchange.ts";
+import type { CacheExchange } from "./exchange.ts";
+import { endToEndHeaders } from "./exchange.ts";
+import { ageFactsOf, freshnessRules, remainingMs } from "./freshness.ts";
+import type { InvalidationRules } from "./invalidations.ts";
+import type { StoredEntry } from "./stored-entry.ts";
+
+export interface EdgeCacheParts {
+  storage: CacheStorageConfig;
+  store: CacheStore;
+  collapser: Collapser;
+  rules: InvalidationRules;
+  clock: Clock;
+  log: Logger;
+}
+
+/** Serves a GET or HEAD through the cache; resolves with fields for the access log. Origin failures it cannot cover with a stale response are thrown. */
+export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Promise<Record<string, unknown>> {
+  const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
+  const key = primaryKeyOf(x, x.pathname, x.query, coding);
+  const entry = await usableEntry(parts, x, key);
+  if (entry) return serveEntry(parts, x, key, coding, entry);
+  // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
+  if (x.method === "HEAD") return forward(parts, x, key, coding, null, false, { isHit: false, fwd: "uri-miss" });
+  const waiting = parts.collapser.pending(key);
+  if (waiting) {
+    parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
+    const outcome = await waiting;
+    const filled = outcome === "stored" ? await usableEntry(parts, x, key) : null;
+    if (filled && isFresh(parts, filled)) {
+      await deliverStored(x, filled, { isHit: true, ttlS: remainingS(parts, filled), isCollapsed: true }, parts.clock.now());
+      return { cache: "hit-collapsed" };
+    }
+    // Uncacheable, or waited too long: this request goes forward itself (nginx's proxy_cache_lock does the same).
+    return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss", detail: outcome === "timeout" ? "collapse-timeout" : undefined });
+  }
+  return forward(parts, x, key, coding, parts.collapser.begin(key), true, { isHit: false, fwd: "uri-miss" });
+}
+
+async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, coding: ContentCoding | null, entry: StoredEntry): Promise<Record<string, unknown>> {
+  const now = parts.clock.now();
+  const remaining = remainingMs(entry.meta.rules, entry.meta.age, now);
+  const { rules } = entry.meta;
+  if (remaining > 0 && !rules.isNoCache) {
+    await deliverStored(x, entry, { isHit: true, ttlS: remaining / 1000 }, now);
+    return { cache: "hit", tier: entry.tier };
+  }
+  // RFC 5861 §3: within stale-while-revalidate, serve it now and revalidate in the background (once: collapsed).
+  if (rules.mayServeStale && !rules.isNoCache && -remaining <= rules.staleWhileRevalidateMs) {
+    const fill = parts.collapser.begin(key);
+    if (fill) void revalidate(parts, x, key, coding, entry, fill, false).catch((error: Error) => parts.log.warn({ error: { message: error.message } }, "background revalidation failed"));
+    await deliverStored(x, entry, { isHit: true, ttlS: remaining / 1000, detail: "stale-while-revalidate" }, now);
+    return { cache: "hit-stale-while-revalidate", tier: entry.tier };
+  }
+  const waiting = parts.collapser.pending(key);
+  if (waiting && (await waiting) === "stored") {
+    const renewed = await usableEntry(parts, x, key);
+    if (renewed && isFresh(parts, renewed)) {
+      await deliverStored(x, renewed, { isHit: true, ttlS: remainingS(parts, renewed), isCollapsed: true }, parts.clock.now());
+      return { cache: "hit-collapsed" };
+    }
+  }
+  return revalidate(parts, x, key, coding, entry, parts.collapser.begin(key), true);
+}
+
+/**
+ * RFC 9111 §4.3: a conditional request with the stored validators. A 304 refreshes the stored entry
+ * (headers merged, §4.3.4); a 5xx or a failure to reach the origin serves the stale entry when
+ * stale-if-error allows (RFC 5861 §4); anything else replaces it.
+ */
+async function revalidate(
+  parts: EdgeCacheParts,
+  x: CacheExchange,
+  key: string,
+  coding: ContentCoding | null,
+  entry: StoredEntry,
+  fill: ReturnType<Collapser["begin"]>,
+  hasViewer: boolean,
+): Promise<Record<string, unknown>> {
+  const requestTimeMs = parts.clock.now();
+  const invalidationMark = parts.rules.mark;
+  let answer;
+  try {
+    answer = await x.fetchOrigin({ method: "GET", headers: fillHeaders(x, coding, entry.meta) });
+  } catch (error) {
+    fill?.finish("not-stored");
+    if (!(error instanceof OriginFailureError) || !hasViewer || !mayServeStaleOnError(parts, entry)) throw error;
+    await deliverStored(x, entry, { isHit: true, fwd: "stale", ttlS: remainingS(parts, entry), detail: "stale-if-error" }, parts.clock.now());
+    return { cache: "stale-if-error", error: error.code };
+  }
+  const origin = { origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+  if (answer.statusCode === 304) {
+    answer.body.resume();
+    const responseTimeMs = parts.clock.now();
+    const headers = mergeNotModified(entry.meta.headers, endToEndHeaders(answer.headers));
+    const meta = { ...entry.meta, headers, rules: freshnessRules({ status: entry.meta.status, headers }, x.policy, responseTimeMs), age: ageFactsOf(headers, requestTimeMs, responseTimeMs), invalidationMark };
+    if (!fill?.isAbandoned) await parts.store.updateMeta(meta);
+    fill?.finish("stored");
+    if (hasViewer) await deliverStored(x, { ...entry, meta }, { isHit: false, fwd: "stale", fwdStatus: 304, ttlS: remainingS(parts, { ...entry, meta }) }, parts.clock.now());
+    return { cache: "revalidated", ...origin };
+  }
+  if (answer.statusCode >= 500 && hasViewer && mayServeStaleOnError(parts, entry)) {
+    answer.body.resume();
+    fill?.finish("not-stored");
+    await deliverStored(x, entry, { isHit: true, fwd: "stale", fwdStatus: answer.statusCode, ttlS: remainingS(parts, entry), detail: "stale-if-error" }, parts.clock.now());
+    return { cache: "stale-if-error", ...origin };
+  }
+  const delivered = await deliverFromOrigin(deliverContext(parts), {
+    primaryKey: key,
+    coding,
+    answer,
+    requestTimeMs,
+    invalidationMark,
+    fill,
+    canStore: true,
+    facts: { isHit: false, fwd: "stale" },
+    viewer: x,
+    hasViewer,
+  });
+  return { cache: delivered === "miss-stored" ? "refreshed" : "stale-replaced", ...origin };
+}
+
+async function forward(
+  parts: EdgeCacheParts,
+  x: CacheExchange,
+  key: string,
+  coding: ContentCoding | null,
+  fill: ReturnType<Collapser["begin"]>,
+  canStore: boolean,
+  facts: CacheStatusFacts,
+): Promise<Record<string, unknown>> {
+  const requestTimeMs = parts.clock.now();
+  const invalidationMark = parts.rules.mark;
+  let answer;
+  try {
+    answer = await x.fetchOrigin({ method: x.method, headers: fillHeaders(x, coding) });
+  } catch (error) {
+    fill?.finish("not-stored");
+    throw error;
+  }
+  const cache = await deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
+  return { cache, origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+}
+
+/** The stored entry for this request, unless an invalidation or an Authorization header rules it out. */
+async function usableEntry(parts: EdgeCacheParts, x: CacheExchange, key: string): Promise<StoredEntry | null> {
+  const entry = await parts.store.lookup(key, x.requestHeaders);
+  if (!entry) return null;
+  if (parts.rules.isInvalidated(x.distributionId, x.pathname, entry.meta.invalidationMark)) {
+    await parts.store.deletePrimary(key);
+    return null;
+  }
+  // RFC 9111 §3.5: a response is reused for a request with Authorization only when it says it may be.
+  if (x.requestHeaders.authorization !== undefined && !entry.meta.rules.isReusableWithAuthorization) return null;
+  return entry;
+}
+
+/** RFC 5861 §4, unless must-revalidate, proxy-revalidate or s-maxage forbid stale responses. */
+function mayServeStaleOnError(parts: EdgeCacheParts, entry: StoredEntry): boolean {
+  const { rules } = entry.meta;
+  return rules.mayServeStale && -remainingMs(rules, entry.meta.age, parts.clock.now()) <= rules.staleIfErrorMs;
+}
+
+function isFresh(parts: EdgeCacheParts, entry: StoredEntry): boolean {
+  return !entry.meta.rules.isNoCache && remainingMs(entry.meta.rules, entry.meta.age, parts.clock.now()) > 0;
+}
+
+function remainingS(parts: EdgeCacheParts, entry: StoredEntry): number {
+  return remainingMs(entry.meta.rules, entry.meta.age, parts.clock.now()) / 1000;
+}
+
+export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string, coding: ContentCoding | null): string {
+  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding, extraComponents: x.extraKeyComponents ?? [] };
+  return cacheKey(request, x.policy.key).text;
+}
+
+function deliverContext(parts: EdgeCacheParts) {
+  return { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now() };
+}

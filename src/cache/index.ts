@@ -1,0 +1,101 @@
+// The edge cache (RFC 9111, shared): keys, freshness, collapsed forwarding, stale serving, memory and disk tiers, invalidation, compression.
+
+import type { CacheStorageConfig } from "../config/index.ts";
+import type { Logger } from "../observe/index.ts";
+import type { ContentCoding } from "./cache-key.ts";
+import { cacheStatusHeaders } from "./cache-status.ts";
+import { createCacheStore } from "./cache-store.ts";
+import { systemClock } from "./clock.ts";
+import type { Clock } from "./clock.ts";
+import { createCollapser } from "./collapse.ts";
+import { openDiskTier } from "./disk-tier.ts";
+import { primaryKeyOf, serveThroughCache } from "./edge-cache.ts";
+import type { CacheExchange } from "./exchange.ts";
+import { createInvalidationRules, watchInvalidations } from "./invalidations.ts";
+import { createMemoryTier } from "./memory-tier.ts";
+
+export type { CacheExchange, OriginAnswer } from "./exchange.ts";
+export type { Clock } from "./clock.ts";
+export { systemClock } from "./clock.ts";
+export { cacheStatusHeaders } from "./cache-status.ts";
+export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES } from "./invalidations.ts";
+
+export interface EdgeCache {
+  /**
+   * Serves a GET or HEAD: from the cache when it may, else from the origin (storing what it may).
+   * Resolves with fields for the access log; throws OriginFailureError when no stale response covers a failure.
+   */
+  serve(exchange: CacheExchange): Promise<Record<string, unknown>>;
+  /** Cache-Status and X-Cache for a response that did not go through the cache (other methods, caching off). */
+  passHeaders(reason: "method" | "bypass"): Record<string, string>;
+  /**
+   * RFC 9111 §4.4: after a non-error response to an unsafe method, the stored responses for the target
+   * URI and for its Location and Content-Location (same host) are invalidated.
+   */
+  invalidateAfterUnsafe(exchange: Omit<CacheExchange, "res" | "fetchOrigin" | "viewerHeaders" | "originHeaders">, status: number, responseHeaders: Record<string, string | string[] | undefined>): Promise<void>;
+  stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
+  stop(): void;
+}
+
+export interface EdgeCacheOptions {
+  storage: CacheStorageConfig;
+  /** Where `moat cache invalidate` writes invalidations (`<dataDir>/invalidations/`). */
+  dataDir: string;
+  log: Logger;
+  clock?: Clock;
+}
+
+/**
+ * Opens the cache's tiers (loading the disk index) and starts watching for invalidations.
+ * @example
+ * const cache = await createEdgeCache({ storage: config.cache, dataDir: config.dataDir, log });
+ * const fields = await cache.serve(exchange);
+ */
+export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCache> {
+  const { storage, log } = options;
+  const memory = createMemoryTier({ maxBytes: storage.memory.maxBytes, maxObjectBytes: storage.memory.maxObjectBytes });
+  const disk = storage.disk
+    ? await openDiskTier({ dir: storage.disk.dir, maxBytes: storage.disk.maxBytes, onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry") })
+    : null;
+  const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes });
+  const rules = createInvalidationRules();
+  const watcher = await watchInvalidations({ dataDir: options.dataDir, rules, log });
+  const collapser = createCollapser(storage.collapseTimeoutMs);
+  const parts = { storage, store, collapser, rules, clock: options.clock ?? systemClock, log };
+  log.info({ ...store.stats(), disk: storage.disk?.dir ?? null, invalidations: rules.mark }, "cache opened");
+
+  return {
+    serve: (exchange) => serveThroughCache(parts, exchange),
+    passHeaders: (reason) => cacheStatusHeaders({ isHit: false, fwd: reason }),
+    async invalidateAfterUnsafe(x, status, headers) {
+      if (status < 200 || status >= 400) return;
+      const targets = [{ pathname: x.pathname, query: x.query }, ...sameHostTargets(x.viewerHost, x.pathname, [headers.location, headers["content-location"]])];
+      const codings: (ContentCoding | null)[] = x.policy.compress ? ["identity", "gzip", "br"] : [null];
+      for (const target of targets) {
+        for (const coding of codings) {
+          const key = primaryKeyOf(x, target.pathname, target.query, coding);
+          collapser.abandon(key);
+          await store.deletePrimary(key);
+        }
+      }
+    },
+    stats: () => store.stats(),
+    stop: () => watcher.stop(),
+  };
+}
+
+/** RFC 9111 §4.4: Location and Content-Location are invalidated only when their host is the request's. */
+function sameHostTargets(viewerHost: string, pathname: string, values: (string | string[] | undefined)[]): { pathname: string; query: string }[] {
+  const base = `https://${viewerHost}${pathname}`;
+  const targets: { pathname: string; query: string }[] = [];
+  for (const value of values) {
+    if (typeof value !== "string") continue;
+    try {
+      const url = new URL(value, base);
+      if (url.host === new URL(base).host) targets.push({ pathname: url.pathname, query: url.search.slice(1) });
+    } catch {
+      // Not a URL: nothing to invalidate.
+    }
+  }
+  return targets;
+}

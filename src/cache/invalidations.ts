@@ -1,0 +1,149 @@
+// Invalidations by path and by prefix wildcard: an append-only file that `moat cache invalidate` writes and the edge watches.
+//
+// Nothing is scanned when an invalidation arrives. Each invalidation gets a sequence number (its
+// line in the file); each entry remembers how many invalidations were known when its fill started
+// (its mark). At lookup, an entry is invalid if a rule for its path, or for a prefix of it, has a
+// higher number than its mark: one Map lookup for the exact path and one per distinct prefix length.
+
+import { randomBytes } from "node:crypto";
+import { existsSync, watch } from "node:fs";
+import type { FSWatcher } from "node:fs";
+import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../observe/index.ts";
+
+export interface InvalidationRequest {
+  readonly id: string;
+  readonly distribution: string;
+  /** "/exact/path" or "/prefix*" ("*" alone or "/*": everything). */
+  readonly paths: readonly string[];
+  readonly at: string;
+}
+
+export interface InvalidationRules {
+  /** How many invalidations are known: the mark a fill starting now records. */
+  readonly mark: number;
+  isInvalidated(distributionId: string, pathname: string, entryMark: number): boolean;
+  /** Applies the invalidations numbered `mark + 1`, `mark + 2`, … in order. */
+  append(requests: readonly InvalidationRequest[]): void;
+}
+
+/** @example const rules = createInvalidationRules(); rules.append([{ id, distribution: "shop", paths: ["/img/*"], at }]); */
+export function createInvalidationRules(): InvalidationRules {
+  const exact = new Map<string, number>();
+  const prefixes = new Map<string, number>();
+  const prefixLengths = new Set<number>();
+  let mark = 0;
+  return {
+    get mark() {
+      return mark;
+    },
+    isInvalidated(distributionId, pathname, entryMark) {
+      if (entryMark >= mark) return false;
+      const full = `${distributionId}\n${pathname}`;
+      if ((exact.get(full) ?? 0) > entryMark) return true;
+      for (const length of prefixLengths) {
+        if (length <= full.length && (prefixes.get(full.slice(0, length)) ?? 0) > entryMark) return true;
+      }
+      return false;
+    },
+    append(requests) {
+      for (const request of requests) {
+        mark++;
+        for (const path of request.paths) {
+          const wildcard = path.endsWith("*");
+          const text = `${request.distribution}\n${wildcard ? path.slice(0, -1).replace(/^\/$/, "") : path}`;
+          if (wildcard) {
+            prefixes.set(text, mark);
+            prefixLengths.add(text.length);
+          } else exact.set(text, mark);
+        }
+      }
+    },
+  };
+}
+
+export const INVALIDATION_FILES = { dir: "invalidations", requests: "requests.jsonl", applied: "applied.json" } as const;
+
+/** What is wrong with an invalidation path, or null. CloudFront's rule: a path, `*` only at the end. */
+export function invalidationPathProblem(path: string): string | null {
+  if (!path.startsWith("/") && path !== "*") return `"${path}" must start with / (or be * for everything)`;
+  const star = path.indexOf("*");
+  if (star !== -1 && star !== path.length - 1) return `"${path}": * is allowed only at the end, as in /images/*`;
+  return null;
+}
+
+/**
+ * Appends one invalidation to `<dataDir>/invalidations/requests.jsonl` (one write, O_APPEND, so
+ * concurrent writers never interleave) and returns its sequence number.
+ * @example
+ * const { seq } = await appendInvalidation(dataDir, "shop", ["/index.html", "/images/*"]);
+ */
+export async function appendInvalidation(dataDir: string, distribution: string, paths: readonly string[]): Promise<{ request: InvalidationRequest; seq: number }> {
+  const dir = join(dataDir, INVALIDATION_FILES.dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const request: InvalidationRequest = { id: randomBytes(8).toString("hex"), distribution, paths, at: new Date().toISOString() };
+  await appendFile(join(dir, INVALIDATION_FILES.requests), `${JSON.stringify(request)}\n`, { mode: 0o600 });
+  const all = await readInvalidations(dataDir);
+  return { request, seq: all.findIndex((entry) => entry.id === request.id) + 1 };
+}
+
+/** Every complete invalidation in the file, in order (a torn last line is left for later). */
+export async function readInvalidations(dataDir: string): Promise<InvalidationRequest[]> {
+  const text = await readFile(join(dataDir, INVALIDATION_FILES.dir, INVALIDATION_FILES.requests), "utf8").catch(() => "");
+  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
+  const requests: InvalidationRequest[] = [];
+  for (const line of complete.split("\n")) {
+    if (!line) continue;
+    try {
+      requests.push(JSON.parse(line) as InvalidationRequest);
+    } catch {
+      // A line that is not JSON still counts, so that sequence numbers stay the line numbers.
+      requests.push({ id: "", distribution: "", paths: [], at: "" });
+    }
+  }
+  return requests;
+}
+
+/** How many invalidations the running edge has applied (0 when no edge ever ran). */
+export async function appliedInvalidations(dataDir: string): Promise<number> {
+  const text = await readFile(join(dataDir, INVALIDATION_FILES.dir, INVALIDATION_FILES.applied), "utf8").catch(() => "");
+  try {
+    return Number((JSON.parse(text) as { applied: number }).applied) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Loads the invalidations into `rules`, then watches the file and applies new ones as they land,
+ * writing the count applied to applied.json so that `moat cache invalidate` can tell when the edge has them.
+ * @example
+ * const watcher = await watchInvalidations({ dataDir, rules, log });
+ */
+export async function watchInvalidations(deps: { dataDir: string; rules: InvalidationRules; log: Logger }): Promise<{ stop(): void; catchUp(): Promise<void> }> {
+  const dir = join(deps.dataDir, INVALIDATION_FILES.dir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let running: Promise<void> = Promise.resolve();
+  const catchUp = () => {
+    running = running.then(async () => {
+      const all = await readInvalidations(deps.dataDir);
+      const fresh = all.slice(deps.rules.mark);
+      if (fresh.length === 0) return;
+      deps.rules.append(fresh);
+      for (const request of fresh) deps.log.info({ invalidation: request.id, distribution: request.distribution, paths: request.paths }, "cache invalidation applied");
+      const tmp = join(dir, `.applied-${randomBytes(6).toString("hex")}`);
+      await writeFile(tmp, JSON.stringify({ applied: deps.rules.mark }), { mode: 0o600 });
+      await rename(tmp, join(dir, INVALIDATION_FILES.applied));
+    }).catch((error: Error) => deps.log.error({ error: { message: error.message } }, "reading cache invalidations failed"));
+    return running;
+  };
+  await catchUp();
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = existsSync(dir) ? watch(dir, (_event, name) => void (name === INVALIDATION_FILES.requests && catchUp())) : undefined;
+  } catch (error) {
+    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch cache invalidations; they apply at the next start");
+  }
+  return { stop: () => watcher?.close(), catchUp };
+}

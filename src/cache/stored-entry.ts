@@ -1,0 +1,43 @@
+// What the cache keeps about a stored response, whichever tier holds its body.
+
+import type { AgeFacts, FreshnessRules } from "./freshness.ts";
+
+export interface EntryMeta {
+  /** The full key: the primary key, plus the Vary values when the response has Vary. */
+  readonly key: string;
+  readonly primaryKey: string;
+  readonly status: number;
+  /** End-to-end response fields as the origin sent them (hop-by-hop fields removed). */
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly rules: FreshnessRules;
+  readonly age: AgeFacts;
+  /** The Vary names (lowercased) and the request's values for them when stored; null without Vary. */
+  readonly vary: { readonly names: readonly string[] } | null;
+  readonly bodyBytes: number;
+  /** SHA-256 of the body (hex): a disk entry is checked against it before it is first served. */
+  readonly bodySha256: string;
+  /** The number of invalidations known when the request that filled it started (see invalidations.ts). */
+  readonly invalidationMark: number;
+}
+
+/** A body the tiers can hand out: whole, or a byte range of it (inclusive end). */
+export interface StoredBody {
+  stream(range?: { start: number; end: number }): import("node:stream").Readable;
+}
+
+export interface StoredEntry {
+  readonly meta: EntryMeta;
+  readonly body: StoredBody;
+  readonly tier: "memory" | "disk";
+}
+
+/** Rough bytes of an entry's metadata, so that the memory bound covers headers too. */
+export function metaBytes(meta: EntryMeta): number {
+  // Calibrated against bench/cache-index.ts (about 565 heap bytes per entry with a 60-character key and three headers).
+  let bytes = 384 + meta.key.length * 2;
+  for (const name in meta.headers) {
+    const value = meta.headers[name];
+    bytes += name.length + (Array.isArray(value) ? value.join("").length : (value?.length ?? 0)) + 16;
+  }
+  return bytes;
+}

@@ -1,0 +1,101 @@
+// Answers a viewer from a stored response: Age and Cache-Status, conditional requests (304), byte ranges (206/416), HEAD.
+
+import type { IncomingHttpHeaders } from "node:http";
+import { httpDateMs } from "./freshness.ts";
+
+export interface StoredAnswer {
+  status: number;
+  headers: Readonly<Record<string, string | string[]>>;
+  bodyBytes: number;
+}
+
+export type ViewerAnswer =
+  | { kind: "full"; status: number; headers: Record<string, string | string[]> }
+  | { kind: "not-modified"; headers: Record<string, string | string[]> }
+  | { kind: "range"; headers: Record<string, string | string[]>; start: number; end: number }
+  | { kind: "unsatisfiable"; headers: Record<string, string | string[]> };
+
+// Fields a 304 doesn't carry (RFC 9110 §15.4.5 lists what it should; these describe a body it has not).
+const BODY_FIELDS = ["content-length", "content-range", "transfer-encoding", "content-type", "content-encoding"];
+
+/**
+ * Decides what a GET or HEAD gets from a stored (or just received, whole-body) response.
+ * @example
+ * answerFrom({ status: 200, headers: { etag: '"a"' }, bodyBytes: 10 }, { "if-none-match": '"a"' }, "GET"); // { kind: "not-modified", … }
+ */
+export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true): ViewerAnswer {
+  const headers: Record<string, string | string[]> = { ...stored.headers };
+  if (stored.status === 200 && isNotModified(stored.headers, request)) {
+    for (const name of BODY_FIELDS) delete headers[name];
+    return { kind: "not-modified", headers };
+  }
+  if (isLengthKnown) headers["content-length"] = String(stored.bodyBytes);
+  if (stored.status !== 200 || method !== "GET" || !isLengthKnown) return { kind: "full", status: stored.status, headers };
+  headers["accept-ranges"] = "bytes";
+  const range = requestedRange(request, stored.headers, stored.bodyBytes);
+  if (range === null) return { kind: "full", status: 200, headers };
+  if (range === "unsatisfiable") {
+    return { kind: "unsatisfiable", headers: { "content-range": `bytes */${stored.bodyBytes}`, "content-length": "0" } };
+  }
+  headers["content-range"] = `bytes ${range.start}-${range.end}/${stored.bodyBytes}`;
+  headers["content-length"] = String(range.end - range.start + 1);
+  return { kind: "range", headers, start: range.start, end: range.end };
+}
+
+/** RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it. */
+function isNotModified(stored: Readonly<Record<string, string | string[]>>, request: IncomingHttpHeaders): boolean {
+  const etag = single(stored.etag);
+  const ifNoneMatch = request["if-none-match"];
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch.trim() === "*") return true;
+    if (etag === undefined) return false;
+    return ifNoneMatch.split(",").some((tag) => weakTag(tag) === weakTag(etag));
+  }
+  const since = httpDateMs(request["if-modified-since"]);
+  const lastModified = httpDateMs(stored["last-modified"]);
+  return since !== null && lastModified !== null && lastModified <= since;
+}
+
+/** RFC 9110 §14.2: one byte range (a multi-range request is answered whole, which §14.2 allows). */
+function requestedRange(request: IncomingHttpHeaders, stored: Readonly<Record<string, string | string[]>>, length: number): { start: number; end: number } | "unsatisfiable" | null {
+  const header = request.range;
+  if (header === undefined || !ifRangeHolds(single(request["if-range"]), stored)) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === "" && match[2] === "")) return null;
+  const [, first = "", last = ""] = match;
+  if (first === "") {
+    const suffix = Number(last);
+    if (suffix === 0) return "unsatisfiable";
+    return { start: Math.max(0, length - suffix), end: length - 1 };
+  }
+  const start = Number(first);
+  const end = last === "" ? length - 1 : Math.min(Number(last), length - 1);
+  if (start >= length || end < start) return start >= length ? "unsatisfiable" : null;
+  return { start, end };
+}
+
+// §13.1.5: If-Range holds with a strong ETag match or an exact Last-Modified date.
+function ifRangeHolds(ifRange: string | undefined, stored: Readonly<Record<string, string | string[]>>): boolean {
+  if (ifRange === undefined) return true;
+  const value = ifRange.trim();
+  if (value.startsWith('"')) return value === single(stored.etag);
+  if (value.startsWith("W/")) return false;
+  const date = httpDateMs(value);
+  return date !== null && date === httpDateMs(stored["last-modified"]);
+}
+
+function weakTag(tag: string): string {
+  const trimmed = tag.trim();
+  return trimmed.startsWith("W/") ? trimmed.slice(2) : trimmed;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The status a ViewerAnswer is sent with. */
+export function answerStatus(answer: ViewerAnswer): number {
+  if (answer.kind === "full") return answer.status;
+  if (answer.kind === "not-modified") return 304;
+  return answer.kind === "range" ? 206 : 416;
+}

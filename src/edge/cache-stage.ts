@@ -1,0 +1,65 @@
+// The cache stage of the pipeline: GET and HEAD of a caching behavior go through the edge cache; other requests invalidate it.
+
+import type { IncomingHttpHeaders } from "node:http";
+import type { EdgeCache } from "../cache/index.ts";
+import { requestTarget } from "../origin/index.ts";
+import type { ViewerResponse } from "./error-response.ts";
+import { viewerResponseHeaders } from "./forwarded-headers.ts";
+import type { RoutedBehavior } from "./edge-snapshot.ts";
+
+export interface CacheStageRequest {
+  method: string;
+  /** Path and query as the viewer sent them. */
+  url: string;
+  distributionId: string;
+  viewerHost: string;
+  httpVersion: string;
+  requestHeaders: IncomingHttpHeaders;
+  originHeaders: Record<string, string | string[]>;
+  behavior: RoutedBehavior;
+  res: ViewerResponse;
+}
+
+/** Whether this request goes through the cache (GET and HEAD of a behavior whose policy caches). */
+export function goesThroughCache(cache: EdgeCache | undefined, method: string, behavior: RoutedBehavior): cache is EdgeCache {
+  return cache !== undefined && behavior.cache.enabled && (method === "GET" || method === "HEAD");
+}
+
+/** Serves the request through the cache; resolves with access-log fields. */
+export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageRequest): Promise<Record<string, unknown>> {
+  const { pathname, query } = splitTarget(request.url);
+  return cache.serve({
+    method: request.method,
+    distributionId: request.distributionId,
+    pathname,
+    query,
+    viewerHost: request.viewerHost,
+    requestHeaders: request.requestHeaders,
+    policy: request.behavior.cache,
+    originHeaders: request.originHeaders,
+    // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
+    fetchOrigin: async ({ method, headers }) => {
+      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null });
+      return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
+    },
+    viewerHeaders: (headers) => viewerResponseHeaders(headers, request.httpVersion),
+    res: request.res,
+  });
+}
+
+/** Cache-Status and X-Cache for a response that bypassed the cache; an unsafe method's success invalidates its target. */
+export function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  if (!cache) return {};
+  const isSafe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
+  if (!isSafe) {
+    const { pathname, query } = splitTarget(request.url);
+    const target = { method: request.method, distributionId: request.distributionId, pathname, query, viewerHost: request.viewerHost, requestHeaders: request.requestHeaders, policy: request.behavior.cache };
+    void cache.invalidateAfterUnsafe(target, status, headers);
+  }
+  return cache.passHeaders(request.behavior.cache.enabled && !isSafe ? "method" : "bypass");
+}
+
+function splitTarget(url: string): { pathname: string; query: string } {
+  const mark = url.indexOf("?");
+  return mark === -1 ? { pathname: url, query: "" } : { pathname: url.slice(0, mark), query: url.slice(mark + 1) };
+}

@@ -1,0 +1,101 @@
+// Storage tiers hold their byte bounds (LRU), the disk tier checks what it reads, and invalidation rules match without scanning.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createMemoryTier } from "../../src/cache/memory-tier.ts";
+import { openDiskTier } from "../../src/cache/disk-tier.ts";
+import { createInvalidationRules } from "../../src/cache/invalidations.ts";
+import type { EntryMeta } from "../../src/cache/stored-entry.ts";
+
+function meta(key: string, bodyBytes: number, bodySha256 = ""): EntryMeta {
+  return {
+    key,
+    primaryKey: key,
+    status: 200,
+    headers: { "content-type": "text/plain" },
+    rules: { lifetimeMs: 60_000, isNoCache: false, mayServeStale: true, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, isReusableWithAuthorization: false },
+    age: { requestTimeMs: 0, responseTimeMs: 0, dateMs: 0, ageValueS: 0 },
+    vary: null,
+    bodyBytes,
+    bodySha256,
+    invalidationMark: 0,
+  };
+}
+
+describe("memory tier", () => {
+  it("stays within its byte bound, evicting the least recently used", () => {
+    const evicted: string[] = [];
+    const memory = createMemoryTier({ maxBytes: 20_000, maxObjectBytes: 8_000, onEvict: (key) => evicted.push(key) });
+    for (let i = 0; i < 10; i++) {
+      memory.put(meta(`k${i}`, 4_000), [Buffer.alloc(4_000)]);
+      if (i === 2) memory.get("k0"); // k0 is used again: k1 goes first
+      assert.ok(memory.usedBytes <= 20_000, `used ${memory.usedBytes}`);
+    }
+    assert.equal(evicted[0], "k1");
+    assert.equal(memory.put(meta("huge", 9_000), [Buffer.alloc(9_000)]), false);
+  });
+  it("serves a byte range without copying the whole body", async () => {
+    const memory = createMemoryTier({ maxBytes: 10_000, maxObjectBytes: 10_000 });
+    memory.put(meta("r", 10), [Buffer.from("01234"), Buffer.from("56789")]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of memory.get("r")!.body.stream({ start: 3, end: 6 })) chunks.push(chunk as Buffer);
+    assert.equal(Buffer.concat(chunks).toString(), "3456");
+  });
+});
+
+describe("disk tier", () => {
+  it("stays within its byte bound and deletes the files of what it evicts", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "moat-disk-"));
+    try {
+      const disk = await openDiskTier({ dir, maxBytes: 30_000 });
+      for (let i = 0; i < 12; i++) {
+        const writer = disk.createWriter();
+        await writer.write(Buffer.alloc(4_000, i));
+        await writer.commit((body) => meta(`k${i}`, body.bytes, body.sha256));
+        assert.ok(disk.usedBytes <= 30_000, `used ${disk.usedBytes}`);
+      }
+      assert.equal(disk.has("k0"), false);
+      assert.equal(disk.has("k11"), true);
+      let files = 0;
+      for (const sub of await readdir(join(dir, "entries"))) files += (await readdir(join(dir, "entries", sub))).length;
+      assert.equal(files, disk.size * 2);
+      const reopened = await openDiskTier({ dir, maxBytes: 30_000 });
+      assert.equal(reopened.size, disk.size);
+      const entry = await reopened.get("k11");
+      assert.equal(entry?.meta.bodyBytes, 4_000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  it("a writer that is aborted (a cut origin body) leaves nothing behind", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "moat-disk-"));
+    try {
+      const disk = await openDiskTier({ dir, maxBytes: 30_000 });
+      const writer = disk.createWriter();
+      await writer.write(Buffer.alloc(100));
+      writer.abort();
+      assert.equal(disk.size, 0);
+      const reopened = await openDiskTier({ dir, maxBytes: 30_000 });
+      assert.equal(reopened.size, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("invalidation rules", () => {
+  it("match exact paths and prefixes newer than an entry's mark, per distribution", () => {
+    const rules = createInvalidationRules();
+    const before = rules.mark;
+    rules.append([{ id: "1", distribution: "shop", paths: ["/index.html", "/images/*"], at: "" }]);
+    assert.equal(rules.isInvalidated("shop", "/index.html", before), true);
+    assert.equal(rules.isInvalidated("shop", "/images/a/b.png", before), true);
+    assert.equal(rules.isInvalidated("shop", "/index.htm", before), false);
+    assert.equal(rules.isInvalidated("blog", "/index.html", before), false);
+    assert.equal(rules.isInvalidated("shop", "/index.html", rules.mark), false, "stored after the invalidation");
+    rules.append([{ id: "2", distribution: "blog", paths: ["*"], at: "" }]);
+    assert.equal(rules.isInvalidated("blog", "/anything", before), true);
+  });
+});
