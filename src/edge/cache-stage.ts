@@ -3,6 +3,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { EdgeCache } from "../cache/index.ts";
 import { requestTarget } from "../origin/index.ts";
+import type { Logger } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { viewerResponseHeaders } from "./forwarded-headers.ts";
 import type { RoutedBehavior } from "./edge-snapshot.ts";
@@ -47,14 +48,20 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
   });
 }
 
-/** Cache-Status and X-Cache for a response that bypassed the cache; an unsafe method's success invalidates its target. */
-export function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>): Record<string, string> {
+/**
+ * Cache-Status and X-Cache for a response that bypassed the cache. An unsafe method's success
+ * invalidates its target before the viewer sees the response: a GET sent right after it must miss.
+ */
+export async function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Promise<Record<string, string>> {
   if (!cache) return {};
   const isSafe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
   if (!isSafe) {
     const { pathname, query } = splitTarget(request.url);
     const target = { method: request.method, distributionId: request.distributionId, pathname, query, viewerHost: request.viewerHost, requestHeaders: request.requestHeaders, policy: request.behavior.cache };
-    void cache.invalidateAfterUnsafe(target, status, headers);
+    await cache.invalidateAfterUnsafe(target, status, headers).catch((error: Error) =>
+      // The response itself is fine; a stale entry may outlive it, so say which one.
+      log.error({ distribution: request.distributionId, path: pathname, error: { message: error.message } }, "invalidation after an unsafe request failed; the cached response may be served until it expires"),
+    );
   }
   return cache.passHeaders(request.behavior.cache.enabled && !isSafe ? "method" : "bypass");
 }

@@ -144,7 +144,7 @@ async function forward(
     });
     fields.origin = answer.client.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
-    const cacheHeaders = bypassedCache(cache, stage, answer.response.statusCode, answer.response.headers);
+    const cacheHeaders = await bypassedCache(cache, stage, answer.response.statusCode, answer.response.headers, log);
     writeViewerHead(res, answer.response.statusCode, { ...viewerResponseHeaders(answer.response.headers, facts.httpVersion), ...cacheHeaders });
     await pipeline(answer.response.body, res);
   } catch (error) {
