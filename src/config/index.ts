@@ -19,6 +19,9 @@ export type {
   OriginMtlsConfig,
   PkiConfig,
   TlsVersion,
+  TrustStoreConfig,
+  ViewerMtlsConfig,
+  ViewerMtlsMode,
 } from "./types.ts";
 export type { ParseConfigOptions } from "./parse.ts";
 export { parseDuration } from "./duration.ts";

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
+import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
 import type { BehaviorConfig, CertificateSource, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
 
@@ -29,6 +30,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       masterKeyFile: pki.masterKeyFile === undefined ? null : resolve(options.baseDir, pki.masterKeyFile),
     },
     listen: normaliseListen(document.listen ?? {}),
+    trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
   };
 }
@@ -49,6 +51,7 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
     aliases: distribution.aliases.map((alias) => alias.toLowerCase()),
     viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
     tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
+    viewerMtls: normaliseViewerMtls(distribution.viewerMtls),
     origins,
     originGroups: (distribution.originGroups ?? []).map((group) => ({
       id: group.id,
@@ -93,12 +96,13 @@ function normaliseCertificate(source: CertificateSourceDocument, baseDir: string
 // in the list; moving it last here lets the edge take the first match.
 function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origins: readonly OriginConfig[]): BehaviorConfig[] {
   if (behaviors === undefined) {
-    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS] }];
+    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], requiresViewerCertificate: false }];
   }
   const normalised = behaviors.map((behavior) => ({
     path: behavior.path,
     target: behavior.target,
     allowedMethods: HTTP_METHODS.filter((method) => (behavior.allowedMethods ?? HTTP_METHODS).includes(method)),
+    requiresViewerCertificate: behavior.viewerMtls === "required",
   }));
   return [...normalised.filter((behavior) => behavior.path !== "*"), ...normalised.filter((behavior) => behavior.path === "*")];
 }

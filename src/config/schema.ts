@@ -4,6 +4,7 @@ import { z } from "zod";
 import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
 import * as field from "./fields.ts";
+import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 
 const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
 
@@ -109,6 +110,7 @@ const behavior = closedObject({
       error: "must include GET and HEAD, which every behavior serves",
     })
     .optional(),
+  viewerMtls: behaviorViewerMtls.optional(),
 });
 
 const distribution = closedObject({
@@ -116,6 +118,7 @@ const distribution = closedObject({
   aliases: z.array(field.alias).min(1),
   viewerCertificate: certificateSource.optional(),
   tls: tls.optional(),
+  viewerMtls: viewerMtls.optional(),
   origins: z.array(origin).min(1),
   originGroups: z.array(originGroup).optional(),
   behaviors: z.array(behavior).optional(),
@@ -126,6 +129,7 @@ export const configSchema = closedObject({
   dataDir: field.filePath.optional(),
   pki: pki.optional(),
   listen: listen.optional(),
+  trustStores: trustStores.optional(),
   distributions: z.array(distribution).min(1),
 });
 
