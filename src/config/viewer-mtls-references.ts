@@ -4,6 +4,7 @@ import type { ConfigIssue } from "../errors.ts";
 import { issueAt, type IssuePath } from "./issues.ts";
 import { fieldOf, isMapping, listOf, stringOf } from "./raw.ts";
 import { didYouMean } from "./suggest.ts";
+import { VIEWER_MTLS_MODES } from "./viewer-mtls-schema.ts";
 
 const VERIFYING_MODES = new Set(["optional", "required"]);
 
@@ -13,7 +14,11 @@ export function checkViewerMtlsReferences(document: unknown): ConfigIssue[] {
   const storeNames = isMapping(stores) ? Object.keys(stores) : [];
   return listOf(document, "distributions").flatMap((distribution, index) => {
     const path = ["distributions", index];
-    const mode = stringOf(fieldOf(distribution, "viewerMtls"), "mode") ?? "off";
+    const viewerMtls = fieldOf(distribution, "viewerMtls");
+    const mode = viewerMtls === undefined ? "off" : stringOf(viewerMtls, "mode");
+    // An unknown or missing mode is the schema's to report; rules that depend on it wait for a valid one.
+    if (!(VIEWER_MTLS_MODES as readonly (string | undefined)[]).includes(mode)) return [];
+    if (mode === undefined) return [];
     return [...checkTrustStore(fieldOf(distribution, "viewerMtls"), [...path, "viewerMtls"], mode, storeNames), ...checkBehaviors(distribution, path, mode)];
   });
 }

@@ -14,6 +14,8 @@ import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-s
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import type { ViewerRequestFacts } from "./viewer-request.ts";
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
 
@@ -33,6 +35,8 @@ interface RequestFacts {
   httpVersion: string;
   /** Read at the start: an HTTP/2 stream's socket is gone once the session closes. */
   clientAddress: string;
+  /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
+  viewer: ViewerRequestFacts;
 }
 
 /**
@@ -48,6 +52,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       snapshot: deps.currentSnapshot(),
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
       clientAddress: req.socket?.remoteAddress ?? "",
+      viewer: viewerRequestFacts(req.socket as TLSSocket | undefined),
     };
     deps.onRequestStart?.(req);
     handle(req, res, facts, deps.log)
@@ -76,6 +81,11 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   if (behavior === undefined) {
     sendEdgeError(res, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path", requestId: facts.requestId });
     return accessLog(log, req, res, facts, { distribution: distribution.id, error: "no-behavior" });
+  }
+  const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
+  if (refusal) {
+    sendEdgeError(res, { ...refusal, requestId: facts.requestId });
+    return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: refusal.code });
   }
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
@@ -118,11 +128,10 @@ async function forward(
     const answer = await requestTarget(behavior.target, {
       method: req.method ?? "GET",
       path: req.url ?? "/",
-      headers: originRequestHeaders(req.headers, {
-        clientAddress: facts.clientAddress,
-        viewerHost: authority,
-        httpVersion: facts.httpVersion,
-      }),
+      headers: {
+        ...originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }),
+        ...viewerForwardHeaders(distribution, facts.viewer),
+      },
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
@@ -174,6 +183,7 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
       client: facts.clientAddress,
+      ...viewerLogFields(facts.viewer),
       ...fields,
     },
     "request",

@@ -20,7 +20,7 @@ export interface LoadedTrustStore {
   /** Subjects of the CAs, for logs. */
   readonly caSubjects: readonly string[];
   /** Whether a CRL of this store lists the certificate (by its issuer and serial). */
-  isRevoked(cert: X509Certificate): boolean;
+  isRevoked(cert: X509Certificate | Buffer): boolean;
 }
 
 interface LoadedCa {
@@ -59,8 +59,9 @@ export async function loadTrustStore(config: TrustStoreConfig, now: Date): Promi
     allowNoEku: config.allowNoEku,
     caSetId: createHash("sha256").update(`${fingerprints.join(",")};allowNoEku=${config.allowNoEku}`).digest("hex").slice(0, 32),
     caSubjects: Object.freeze(cas.map((ca) => ca.peculiar.subject)),
-    isRevoked(cert: X509Certificate): boolean {
-      const parsed = new x509.X509Certificate(cert.raw);
+    isRevoked(cert: X509Certificate | Buffer): boolean {
+      if (revoked.size === 0) return false;
+      const parsed = new x509.X509Certificate(Buffer.isBuffer(cert) ? cert : cert.raw);
       return revoked.get(nameKey(parsed.issuerName))?.has(normaliseSerial(parsed.serialNumber)) ?? false;
     },
   });

@@ -61,8 +61,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("puts the default behavior last and allowed methods in canonical order", () => {
     assert.deepEqual(shop.behaviors, [
-      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"] },
-      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS },
+      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], requiresViewerCertificate: false },
+      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, requiresViewerCertificate: false },
     ]);
   });
 
@@ -71,7 +71,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
     assert.deepEqual(blog.tls, { minVersion: "TLSv1.2" });
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
-    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS }]);
+    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, requiresViewerCertificate: false }]);
+    assert.deepEqual(blog.viewerMtls, { mode: "off", trustStore: null, forward: { moat: true, rfc9440: true, xfcc: false } });
   });
 
   it("deep-freezes the whole snapshot", () => {
