@@ -1,4 +1,5 @@
 // Judges each viewer connection's client certificate right after the handshake, before any request: refuses it (and logs a connection record with the reason) or records who the viewer is on the socket.
+import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../observe/index.ts";
 import { createVerifiedCertificates, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
@@ -54,16 +55,17 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
       const peer = mode === "off" ? undefined : socket.getPeerX509Certificate();
       const isResumed = socket.isSessionReused();
       const key = trustStore && peer ? { distributionId: distribution.id, caSetId: trustStore.caSetId, fingerprint256: peer.fingerprint256 } : null;
+      const certificate = peer ? viewerCertificateOf(socket) : null;
       const verdict = judgeConnection({
         mode,
         trustStore,
         peer,
+        sentChain: certificate ? certificate.chainDer.map((der) => new X509Certificate(der)) : [],
         authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
         isResumed,
         wasVerifiedBefore: key !== null && verified.wasVerified(key),
         now: new Date(),
       });
-      const certificate = peer ? viewerCertificateOf(socket) : null;
       if (!verdict.ok) {
         log.info(
           { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: isResumed, ...certificateFields(certificate) },

@@ -90,12 +90,20 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
   server.setTimeout(idleTimeoutMs);
 
-  // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
+  // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
+  // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
+  // a refused connection never has a single request parsed.
+  const startHttp = server.listeners("secureConnection");
+  const [handOverToHttp] = startHttp;
+  if (startHttp.length !== 1 || !handOverToHttp) throw new Error(`bug: expected http2's one secureConnection listener, found ${startHttp.length}`);
+  server.removeAllListeners("secureConnection");
   server.on("secureConnection", (socket: TLSSocket) => {
+    const snapshot = deps.currentSnapshot();
+    if (!enforceMinVersion(socket, snapshot, deps.log) || !viewerCheck.check(socket, snapshot)) return;
+    // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
-    const snapshot = deps.currentSnapshot();
-    if (enforceMinVersion(socket, snapshot, deps.log)) viewerCheck.check(socket, snapshot);
+    handOverToHttp.call(server, socket);
   });
   server.on("session", (session: ServerHttp2Session) => {
     sessions.add(session);

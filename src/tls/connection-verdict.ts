@@ -2,7 +2,7 @@
 import type { X509Certificate } from "node:crypto";
 import type { ViewerMtlsMode } from "../config/index.ts";
 import type { ClientCertRefusalReason } from "./refusal-reasons.ts";
-import { reasonForVerifyError } from "./refusal-reasons.ts";
+import { diagnoseRefusal } from "./refusal-diagnosis.ts";
 import type { LoadedTrustStore } from "./trust-store.ts";
 
 /** success: verified against the trust store; unverified: passthrough, taken as sent; none: no certificate. */
@@ -18,6 +18,8 @@ export interface ConnectionFacts {
   trustStore: LoadedTrustStore | null;
   /** The certificate of this connection (for a resumed session: the one of its first handshake). */
   peer: X509Certificate | undefined;
+  /** The certificates the viewer sent above its leaf (to name the reason of a refusal). */
+  sentChain: readonly X509Certificate[];
   /** OpenSSL's verification error for a full handshake (`socket.authorizationError`), or null. */
   authorizationError: string | null;
   isResumed: boolean;
@@ -47,7 +49,7 @@ export function judgeConnection(facts: ConnectionFacts): ConnectionVerdict {
 
 function judgeFullHandshake(facts: ConnectionFacts, peer: X509Certificate, store: LoadedTrustStore): ConnectionVerdict {
   if (facts.authorizationError) {
-    return { ok: false, reason: reasonForVerifyError(facts.authorizationError), detail: `OpenSSL: ${facts.authorizationError}` };
+    return { ok: false, ...diagnoseRefusal({ peer, sent: facts.sentChain, store, now: facts.now, opensslCode: facts.authorizationError }) };
   }
   return checkUsage(peer, store) ?? { ok: true, verification: "success" };
 }

@@ -19,6 +19,8 @@ export interface LoadedTrustStore {
   readonly caSetId: string;
   /** Subjects of the CAs, for logs. */
   readonly caSubjects: readonly string[];
+  /** The CAs, parsed: what a refusal's diagnosis walks a chain up to. */
+  readonly cas: readonly X509Certificate[];
   /** Whether a CRL of this store lists the certificate (by its issuer and serial). */
   isRevoked(cert: X509Certificate | Buffer): boolean;
 }
@@ -59,6 +61,7 @@ export async function loadTrustStore(config: TrustStoreConfig, now: Date): Promi
     allowNoEku: config.allowNoEku,
     caSetId: createHash("sha256").update(`${fingerprints.join(",")};allowNoEku=${config.allowNoEku}`).digest("hex").slice(0, 32),
     caSubjects: Object.freeze(cas.map((ca) => ca.peculiar.subject)),
+    cas: Object.freeze(cas.map((ca) => ca.node)),
     isRevoked(cert: X509Certificate | Buffer): boolean {
       if (revoked.size === 0) return false;
       const parsed = new x509.X509Certificate(Buffer.isBuffer(cert) ? cert : cert.raw);
