@@ -2,7 +2,7 @@
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../observe/index.ts";
-import { createVerifiedCertificates, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
+import { createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
 import type { ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 import type { DistributionRuntime, EdgeSnapshot } from "./edge-snapshot.ts";
 
@@ -55,12 +55,13 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
       const peer = mode === "off" ? undefined : socket.getPeerX509Certificate();
       const isResumed = socket.isSessionReused();
       const key = trustStore && peer ? { distributionId: distribution.id, caSetId: trustStore.caSetId, fingerprint256: peer.fingerprint256 } : null;
-      const certificate = peer ? viewerCertificateOf(socket) : null;
+      const sent = peer ? viewerCertificateOf(socket) : null;
+      const sentChain = sent ? sent.chainDer.map((der) => new X509Certificate(der)) : [];
       const verdict = judgeConnection({
         mode,
         trustStore,
         peer,
-        sentChain: certificate ? certificate.chainDer.map((der) => new X509Certificate(der)) : [],
+        sentChain,
         authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
         isResumed,
         wasVerifiedBefore: key !== null && verified.wasVerified(key),
@@ -68,13 +69,17 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
       });
       if (!verdict.ok) {
         log.info(
-          { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: isResumed, ...certificateFields(certificate) },
+          { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: isResumed, ...certificateFields(sent) },
           "viewer handshake refused",
         );
         socket.destroy();
         return false;
       }
       if (key && verdict.verification === "success") verified.remember(key);
+      const certificate =
+        peer && trustStore && verdict.verification === "success" && sentChain.length === 0
+          ? describeViewerCertificate(peer, issuerChain(peer, sentChain, trustStore).map((cert) => cert.raw))
+          : sent;
       const identity: ViewerConnectionIdentity = Object.freeze({ distributionId: distribution.id, policyKey: viewerPolicyKey(distribution), verification: verdict.verification, certificate });
       (socket as TLSSocket & { [identityKey]?: ViewerConnectionIdentity })[identityKey] = identity;
       return true;

@@ -9,6 +9,7 @@ import type { DistributionRuntime, ViewerMtlsRuntime } from "./edge-snapshot.ts"
 /**
  * No renegotiation on any viewer connection: TLS 1.3 has none, and under TLS 1.2 a renegotiation
  * could swap the certificate a connection was judged on (and HTTP/2 forbids it, RFC 9113 §9.2.1).
+ * A server option: Node takes only the certificate, key, chain and CAs from the context SNI picks.
  */
 export const VIEWER_SECURE_OPTIONS = constants.SSL_OP_NO_RENEGOTIATION;
 
@@ -30,11 +31,15 @@ export function viewerMtlsRuntime(distribution: DistributionConfig, stores: Read
   return Object.freeze({ mode, trustStore: store, forward });
 }
 
-/** What a distribution's secure context adds to verify viewers: its CAs (also named in the CertificateRequest) and CRLs. */
-export function verifyingContextOptions(runtime: ViewerMtlsRuntime): Pick<SecureContextOptions, "ca" | "crl" | "secureOptions"> {
-  if (!runtime.trustStore) return { secureOptions: VIEWER_SECURE_OPTIONS };
+/**
+ * What a distribution's secure context adds to verify viewers: its CAs (also named in the
+ * CertificateRequest) and CRLs. When SNI picks the context, Node hands its certificate store (with
+ * the CRL-check flags that `crl` turns on) to OpenSSL for this connection's verification.
+ */
+export function verifyingContextOptions(runtime: ViewerMtlsRuntime): Pick<SecureContextOptions, "ca" | "crl"> {
+  if (!runtime.trustStore) return {};
   const { caPem, crlPems } = runtime.trustStore;
-  return { ca: caPem, secureOptions: VIEWER_SECURE_OPTIONS, ...(crlPems.length ? { crl: [...crlPems] } : {}) };
+  return { ca: caPem, ...(crlPems.length ? { crl: [...crlPems] } : {}) };
 }
 
 /** Changes when any distribution's mode or CA set changes; CRL updates leave it as it was. */

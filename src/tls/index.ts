@@ -22,6 +22,12 @@ export { assertVerifyModeSupported, requestClientCertificate } from "./verify-mo
  * const verdict = judgeConnection({ mode, trustStore, peer, authorizationError, isResumed, wasVerifiedBefore, now: new Date() });
  */
 export { judgeConnection } from "./connection-verdict.ts";
+/**
+ * The issuers of a verified certificate up to the trust store's CA (RFC 9440 Client-Cert-Chain).
+ * @example
+ * issuerChain(peer, [], store).map((cert) => cert.raw);
+ */
+export { issuerChain } from "./refusal-diagnosis.ts";
 export type { ConnectionFacts, ConnectionVerdict, ViewerCertVerification } from "./connection-verdict.ts";
 
 /**

@@ -17,7 +17,10 @@ export function diagnoseRefusal(facts: { peer: X509Certificate; sent: readonly X
 } {
   const openssl = `OpenSSL's last error: ${facts.opensslCode}`;
   const path = pathToStore(facts.peer, facts.sent, facts.store.cas);
-  if (!path) return { reason: "client-cert-untrusted", detail: `no chain from the certificate to a CA of trust store ${facts.store.name} (${openssl})` };
+  if (!path) {
+    const hint = facts.sent.length === 0 ? "; if the viewer's CA is an intermediate, add it to the trust store's caBundle" : "";
+    return { reason: "client-cert-untrusted", detail: `no chain from the certificate to a CA of trust store ${facts.store.name} (${openssl})${hint}` };
+  }
   for (const [index, cert] of path.entries()) {
     const what = index === 0 ? "the certificate" : `its issuer ${cert.subject.replaceAll("\n", ", ")}`;
     if (cert.validToDate.getTime() <= facts.now.getTime()) return { reason: "client-cert-expired", detail: `${what} expired at ${cert.validToDate.toISOString()} (${openssl})` };
@@ -25,6 +28,18 @@ export function diagnoseRefusal(facts: { peer: X509Certificate; sent: readonly X
     if (facts.store.isRevoked(cert)) return { reason: "client-cert-revoked", detail: `${what} is listed on a CRL of trust store ${facts.store.name} (${openssl})` };
   }
   return { reason: reasonForVerifyError(facts.opensslCode), detail: openssl };
+}
+
+/**
+ * The issuers of a verified certificate, up to and including the trust store's CA: RFC 9440's
+ * Client-Cert-Chain. Node gives no peer chain on a connection whose context SNI chose, so it is
+ * rebuilt from what the viewer sent (when known) and the store.
+ */
+export function issuerChain(peer: X509Certificate, sent: readonly X509Certificate[], store: LoadedTrustStore): X509Certificate[] {
+  const path = pathToStore(peer, sent, store.cas);
+  const top = path?.at(-1);
+  const anchor = top ? store.cas.find((ca) => issued(ca, top)) : undefined;
+  return path && anchor ? [...path.slice(1), anchor] : [];
 }
 
 /** The certificates from the leaf up to (not including) a CA of the store, or null when no such chain exists. */

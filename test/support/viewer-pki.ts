@@ -46,7 +46,7 @@ export async function createViewerCa(name: string, options: { isCa?: boolean; no
   if (options.isCa ?? true) extensions.push(new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto));
   const ca = await x509.X509CertificateGenerator.createSelfSigned(
-    { serialNumber: randomSerialHex(), name: `CN=${name}, O=Moat Tests`, keys, signingAlgorithm: EC_ALG, notBefore: new Date(now - 2 * HOUR_MS), notAfter: options.notAfter ?? new Date(now + 24 * HOUR_MS), extensions },
+    { serialNumber: randomSerialHex(), name: `O=Moat Tests, CN=${name}`, keys, signingAlgorithm: EC_ALG, notBefore: new Date(now - 2 * HOUR_MS), notAfter: options.notAfter ?? new Date(now + 24 * HOUR_MS), extensions },
     webcrypto,
   );
   const certPem = `${ca.toString("pem")}\n`;
@@ -64,7 +64,7 @@ export async function createViewerCa(name: string, options: { isCa?: boolean; no
     const leaf = await x509.X509CertificateGenerator.create(
       {
         serialNumber: serialHex,
-        subject: `CN=${commonName}, O=Partner, C=FR`,
+        subject: `C=FR, O=Partner, CN=${commonName}`,
         issuer: ca.subject,
         publicKey: leafKeys.publicKey,
         signingKey: keys.privateKey,
