@@ -2,6 +2,7 @@
 import { constants, createHash } from "node:crypto";
 import type { SecureContextOptions } from "node:tls";
 import type { DistributionConfig, MoatConfig } from "../config/index.ts";
+import { TrustStoreInvalidError } from "../errors.ts";
 import { loadTrustStore } from "../tls/index.ts";
 import type { LoadedTrustStore } from "../tls/index.ts";
 import type { DistributionRuntime, ViewerMtlsRuntime } from "./edge-snapshot.ts";
@@ -46,4 +47,22 @@ export function verifyingContextOptions(runtime: ViewerMtlsRuntime): Pick<Secure
 export function viewerPolicyId(distributions: readonly DistributionRuntime[]): string {
   const parts = distributions.map((d) => `${d.id}:${d.viewerMtls.mode}:${d.viewerMtls.trustStore?.caSetId ?? "-"}`).sort();
   return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 32);
+}
+
+/**
+ * Every trust store's refusal (config path, file, entry, fix), as the edge would refuse it; empty when all load. For `moat config check`.
+ * @example
+ * for (const problem of await checkTrustStores(config, new Date())) console.error(problem);
+ */
+export async function checkTrustStores(config: MoatConfig, now: Date): Promise<string[]> {
+  const problems: string[] = [];
+  for (const store of config.trustStores) {
+    try {
+      await loadTrustStore(store, now);
+    } catch (error) {
+      if (!(error instanceof TrustStoreInvalidError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  return problems;
 }
