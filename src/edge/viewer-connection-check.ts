@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../observe/index.ts";
 import { createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
-import type { ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
+import type { VerifiedCertificates, ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 import type { DistributionRuntime, EdgeSnapshot } from "./edge-snapshot.ts";
 
 /** Who the viewer of a connection is, as judged after its handshake. */
@@ -51,40 +51,52 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
       const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
       // Without SNI no distribution is known: every request on it gets 421 (proxy-request.ts).
       if (!distribution) return true;
-      const { mode, trustStore } = distribution.viewerMtls;
-      const peer = mode === "off" ? undefined : socket.getPeerX509Certificate();
-      const isResumed = socket.isSessionReused();
-      const key = trustStore && peer ? { distributionId: distribution.id, caSetId: trustStore.caSetId, fingerprint256: peer.fingerprint256 } : null;
-      const sent = peer ? viewerCertificateOf(socket) : null;
-      const sentChain = sent ? sent.chainDer.map((der) => new X509Certificate(der)) : [];
-      const verdict = judgeConnection({
-        mode,
-        trustStore,
-        peer,
-        sentChain,
-        authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
-        isResumed,
-        wasVerifiedBefore: key !== null && verified.wasVerified(key),
-        now: new Date(),
-      });
+      const { verdict, sent, key } = judge(socket, distribution, verified);
       if (!verdict.ok) {
-        log.info(
-          { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: isResumed, ...certificateFields(sent) },
-          "viewer handshake refused",
-        );
+        const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused() };
+        log.info({ ...fields, ...certificateFields(sent) }, "viewer handshake refused");
         socket.destroy();
         return false;
       }
       if (key && verdict.verification === "success") verified.remember(key);
-      const certificate =
-        peer && trustStore && verdict.verification === "success" && sentChain.length === 0
-          ? describeViewerCertificate(peer, issuerChain(peer, sentChain, trustStore).map((cert) => cert.raw))
-          : sent;
-      const identity: ViewerConnectionIdentity = Object.freeze({ distributionId: distribution.id, policyKey: viewerPolicyKey(distribution), verification: verdict.verification, certificate });
+      const identity: ViewerConnectionIdentity = Object.freeze({
+        distributionId: distribution.id,
+        policyKey: viewerPolicyKey(distribution),
+        verification: verdict.verification,
+        certificate: withIssuerChain(sent, verdict.verification, distribution),
+      });
       (socket as TLSSocket & { [identityKey]?: ViewerConnectionIdentity })[identityKey] = identity;
       return true;
     },
   };
+}
+
+function judge(socket: TLSSocket, distribution: DistributionRuntime, verified: VerifiedCertificates) {
+  const { mode, trustStore } = distribution.viewerMtls;
+  // An off distribution ignores a certificate even if a resumed session carries one from elsewhere.
+  const peer = mode === "off" ? undefined : socket.getPeerX509Certificate();
+  const key = trustStore && peer ? { distributionId: distribution.id, caSetId: trustStore.caSetId, fingerprint256: peer.fingerprint256 } : null;
+  const sent = peer ? viewerCertificateOf(socket) : null;
+  const verdict = judgeConnection({
+    mode,
+    trustStore,
+    peer,
+    sentChain: sent ? sent.chainDer.map((der) => new X509Certificate(der)) : [],
+    authorizationError: socket.authorizationError ? String(socket.authorizationError) : null,
+    isResumed: socket.isSessionReused(),
+    wasVerifiedBefore: key !== null && verified.wasVerified(key),
+    now: new Date(),
+  });
+  return { verdict, sent, key };
+}
+
+// Node gives no peer chain on a connection whose context SNI chose: for RFC 9440's
+// Client-Cert-Chain, a verified certificate's issuers come from the trust store.
+function withIssuerChain(sent: ViewerCertificate | null, verification: string, distribution: DistributionRuntime): ViewerCertificate | null {
+  const store = distribution.viewerMtls.trustStore;
+  if (!sent || !store || verification !== "success" || sent.chainDer.length > 0) return sent;
+  const peer = new X509Certificate(sent.der);
+  return describeViewerCertificate(peer, issuerChain(peer, [], store).map((cert) => cert.raw));
 }
 
 /** Log fields of a viewer certificate: names, serial and fingerprint, never the PEM. */
