@@ -1,7 +1,7 @@
 // Watches the files of the trust stores a config names (CA bundles, CRLs) and asks for a rebuild when one changes, so new handshakes use the new store without a restart.
 import { watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
-import { basename, dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 
@@ -39,7 +39,7 @@ export function watchTrustStores(config: MoatConfig, log: Logger, onChange: (fil
           if (name === null || !names.has(name)) return;
           clearTimeout(debounce);
           // One rebuild for the burst of events a single replacement makes.
-          debounce = setTimeout(() => onChange(`${dir}/${name}`), 50);
+          debounce = setTimeout(() => onChange(join(dir, name)), 50);
         }),
       );
     } catch (error) {

@@ -54,6 +54,7 @@ export async function loadTrustStore(config: TrustStoreConfig, now: Date): Promi
   }
   if (crlPems.length > 0) checkEveryCaHasCrl(`${path}.crl`, config.crlFiles.join(", "), cas, covered);
   const fingerprints = cas.map((ca) => ca.node.fingerprint256).sort();
+  const answers = new WeakMap<object, boolean>();
   return Object.freeze({
     name: config.name,
     caPem: cas.map((ca) => ca.node.toString()).join("\n"),
@@ -64,8 +65,14 @@ export async function loadTrustStore(config: TrustStoreConfig, now: Date): Promi
     cas: Object.freeze(cas.map((ca) => ca.node)),
     isRevoked(cert: X509Certificate | Buffer): boolean {
       if (revoked.size === 0) return false;
+      // A store's CRLs never change (a new CRL makes a new store), so each answer holds for its life;
+      // a connection's certificate is asked about at every request.
+      const known = answers.get(cert);
+      if (known !== undefined) return known;
       const parsed = new x509.X509Certificate(Buffer.isBuffer(cert) ? cert : cert.raw);
-      return revoked.get(nameKey(parsed.issuerName))?.has(normaliseSerial(parsed.serialNumber)) ?? false;
+      const answer = revoked.get(nameKey(parsed.issuerName))?.has(normaliseSerial(parsed.serialNumber)) ?? false;
+      answers.set(cert, answer);
+      return answer;
     },
   });
 }

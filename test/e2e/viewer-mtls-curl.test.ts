@@ -68,9 +68,9 @@ describe("viewer mTLS with curl", { skip: hasCurl ? false : "curl is not install
 
   test("required, without a certificate: the handshake fails with alert certificate required", async () => {
     const result = await curl("vault.test", "/none");
-    assert.notEqual(result.code, 0);
-    // The alert can lose the race with the TCP reset that follows it (curl has already sent its request).
-    assert.match(result.stderr, /alert certificate required|reset by peer/);
+    // curl usually prints "tlsv13 alert certificate required"; when its request races the alert it
+    // sees the reset or the closed socket instead, so the edge's record is what proves the alert.
+    assert.notEqual(result.code, 0, result.stdout);
     assert.doesNotMatch(result.stdout, /\n[1-5]\d\d /);
     await within(edge.waitForLog((l) => l.msg === "viewer handshake refused" && l.reason === "client-cert-missing" && l.distribution === "vault"), "the connection record");
   });

@@ -11,7 +11,7 @@ import { isRefusal, mtlsRequest, within } from "../support/mtls-viewer.ts";
 import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
 import type { ViewerCert } from "../support/viewer-pki.ts";
 
-type CertCase = "none" | "valid" | "untrusted" | "expired" | "no-client-auth" | "no-eku" | "revoked";
+type CertCase = "none" | "valid" | "untrusted" | "expired" | "not-yet-valid" | "no-client-auth" | "no-eku" | "revoked";
 type Outcome = { answered: "success" | "unverified" | "none" } | { refused: string };
 
 const ok = (answered: "success" | "unverified" | "none"): Outcome => ({ answered });
@@ -19,12 +19,13 @@ const refused = (reason: string): Outcome => ({ refused: reason });
 
 /** The issue's matrix: each certificate, in each mode. */
 const EXPECTED: Record<string, Record<CertCase, Outcome>> = {
-  off: { none: ok("none"), valid: ok("none"), untrusted: ok("none"), expired: ok("none"), "no-client-auth": ok("none"), "no-eku": ok("none"), revoked: ok("none") },
+  off: { none: ok("none"), valid: ok("none"), untrusted: ok("none"), expired: ok("none"), "not-yet-valid": ok("none"), "no-client-auth": ok("none"), "no-eku": ok("none"), revoked: ok("none") },
   optional: {
     none: ok("none"),
     valid: ok("success"),
     untrusted: refused("client-cert-untrusted"),
     expired: refused("client-cert-expired"),
+    "not-yet-valid": refused("client-cert-not-yet-valid"),
     "no-client-auth": refused("client-cert-wrong-usage"),
     "no-eku": refused("client-cert-wrong-usage"),
     revoked: refused("client-cert-revoked"),
@@ -34,6 +35,7 @@ const EXPECTED: Record<string, Record<CertCase, Outcome>> = {
     valid: ok("success"),
     untrusted: refused("client-cert-untrusted"),
     expired: refused("client-cert-expired"),
+    "not-yet-valid": refused("client-cert-not-yet-valid"),
     "no-client-auth": refused("client-cert-wrong-usage"),
     "no-eku": refused("client-cert-wrong-usage"),
     revoked: refused("client-cert-revoked"),
@@ -43,6 +45,7 @@ const EXPECTED: Record<string, Record<CertCase, Outcome>> = {
     valid: ok("unverified"),
     untrusted: ok("unverified"),
     expired: ok("unverified"),
+    "not-yet-valid": ok("unverified"),
     "no-client-auth": ok("unverified"),
     "no-eku": ok("unverified"),
     revoked: ok("unverified"),
@@ -59,10 +62,11 @@ describe("viewer mTLS: each certificate in each mode", () => {
   before(async () => {
     ca = await createEphemeralCertificateAuthority();
     const [partners, strangers] = await Promise.all([createViewerCa("Partner CA"), createViewerCa("Stranger CA")]);
-    [certs.valid, certs.untrusted, certs.expired, certs["no-client-auth"], certs["no-eku"], certs.revoked] = await Promise.all([
+    [certs.valid, certs.untrusted, certs.expired, certs["not-yet-valid"], certs["no-client-auth"], certs["no-eku"], certs.revoked] = await Promise.all([
       partners.issue("valid", "alice"),
       strangers.issue("valid", "mallory"),
       partners.issue("expired", "old"),
+      partners.issue("not-yet-valid", "early"),
       partners.issue("server-auth-only", "server"),
       partners.issue("no-eku", "legacy"),
       partners.issue("valid", "revoked"),
