@@ -14,7 +14,6 @@ function handshakeRefusalReason(error: Error & { code?: string }, servername: st
   // Mode required: OpenSSL aborted the handshake with alert certificate_required (116).
   if (error.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") return "client-cert-missing";
   if (/VERSION|UNSUPPORTED_PROTOCOL/i.test(error.code ?? "")) return "tls-version-too-old";
-  if (/RENEGOTIATION/i.test(error.code ?? "")) return "renegotiation-refused";
   if (!servername) return "sni-missing";
   return error.code ?? "handshake-failed";
 }
