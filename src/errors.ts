@@ -457,6 +457,33 @@ export class ListenError extends MoatError {
   }
 }
 
+// ---------------------------------------------------------------- viewer mTLS
+
+/**
+ * A trust store (trustStores.<name>) cannot be loaded: unreadable file, malformed PEM, a certificate
+ * that is not a CA or not valid now, a CRL that is expired or signed by none of its CAs. Names the
+ * config path, the file and the entry; the edge keeps the store it had.
+ */
+export class TrustStoreInvalidError extends MoatError {
+  readonly configPath: string;
+  readonly file: string;
+
+  constructor(configPath: string, file: string, problem: string, options: MoatErrorOptions = {}) {
+    super("trust-store-invalid", 500, `${configPath}: ${file}: ${problem}.`, options);
+    this.configPath = configPath;
+    this.file = file;
+  }
+}
+
+/** The viewer mTLS hook cannot run on this Node.js: the TLS socket internals it relies on are missing. */
+export class ViewerMtlsUnsupportedError extends MoatError {
+  constructor(detail: string) {
+    super("viewer-mtls-unsupported", 500, `viewer mTLS cannot choose the client-certificate request per distribution: ${detail}.`, {
+      fix: "run Moat on the Node.js version it pins (package.json devDependencies.node), with `npx node` or the npm scripts",
+    });
+  }
+}
+
 // ---------------------------------------------------------------- cli
 
 /** A user error on the command line (bad flag, missing file): printed without a stack, exit code 2. */

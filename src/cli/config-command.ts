@@ -1,6 +1,6 @@
 // `moat config check FILE`: validates a config file and reports every problem with its path.
 import { loadConfigFile } from "../config/index.ts";
-import { checkImportedCertificates } from "../edge/index.ts";
+import { checkImportedCertificates, checkTrustStores } from "../edge/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
@@ -13,6 +13,11 @@ export async function runConfigCheck(args: string[]): Promise<number> {
   const problems = await checkImportedCertificates(config);
   if (problems.length > 0) {
     process.stderr.write(`moat: ${file}: ${problems.length} imported certificate(s) would be refused:\n${problems.map((p) => `  ${p}`).join("\n")}\n`);
+    return 1;
+  }
+  const storeProblems = await checkTrustStores(config, new Date());
+  if (storeProblems.length > 0) {
+    process.stderr.write(`moat: ${file}: ${storeProblems.length} trust store(s) would be refused:\n${storeProblems.map((p) => `  ${p}`).join("\n")}\n`);
     return 1;
   }
   const origins = config.distributions.reduce((n, d) => n + d.origins.length, 0);

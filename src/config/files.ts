@@ -5,7 +5,7 @@ import { access, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { ConfigIssue } from "../errors.ts";
 import { issueAt, type IssuePath } from "./issues.ts";
-import { fieldOf, listOf, stringOf } from "./raw.ts";
+import { fieldOf, isMapping, listOf, stringOf } from "./raw.ts";
 
 export interface FileReference {
   /** Where the config names the file, e.g. distributions[0].origins[0].mtls.trustedCa. */
@@ -28,6 +28,14 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
   const addCertificate = (source: unknown, path: IssuePath) => {
     for (const key of CERTIFICATE_FILE_KEYS) add(source, key, path);
   };
+  const stores = fieldOf(document, "trustStores");
+  for (const [name, store] of Object.entries(isMapping(stores) ? stores : {})) {
+    add(store, "caBundle", ["trustStores", name]);
+    add(store, "crl", ["trustStores", name]);
+    listOf(store, "crl").forEach((file, index) => {
+      if (typeof file === "string" && file !== "") found.push({ path: ["trustStores", name, "crl", index], file: resolve(baseDir, file) });
+    });
+  }
   listOf(document, "distributions").forEach((distribution, index) => {
     const path = ["distributions", index];
     addCertificate(fieldOf(distribution, "viewerCertificate"), [...path, "viewerCertificate"]);

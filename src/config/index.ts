@@ -20,6 +20,9 @@ export type {
   OriginMtlsConfig,
   PkiConfig,
   TlsVersion,
+  TrustStoreConfig,
+  ViewerMtlsConfig,
+  ViewerMtlsMode,
 } from "./types.ts";
 export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";

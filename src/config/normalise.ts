@@ -5,6 +5,7 @@ import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } fro
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
+import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
 import type { BehaviorConfig, CertificateSource, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
 
@@ -38,6 +39,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     },
     listen: normaliseListen(document.listen ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
+    trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
   };
 }
@@ -58,6 +60,7 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
     aliases: distribution.aliases.map((alias) => alias.toLowerCase()),
     viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
     tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
+    viewerMtls: normaliseViewerMtls(distribution.viewerMtls),
     origins,
     originGroups: (distribution.originGroups ?? []).map((group) => ({
       id: group.id,
@@ -102,13 +105,14 @@ function normaliseCertificate(source: CertificateSourceDocument, baseDir: string
 // in the list; moving it last here lets the edge take the first match.
 function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origins: readonly OriginConfig[]): BehaviorConfig[] {
   if (behaviors === undefined) {
-    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], cache: DEFAULT_CACHE_POLICY }];
+    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false }];
   }
   const normalised = behaviors.map((behavior) => ({
     path: behavior.path,
     target: behavior.target,
     allowedMethods: HTTP_METHODS.filter((method) => (behavior.allowedMethods ?? HTTP_METHODS).includes(method)),
     cache: normaliseCachePolicy(behavior.cache),
+    requiresViewerCertificate: behavior.viewerMtls === "required",
   }));
   return [...normalised.filter((behavior) => behavior.path !== "*"), ...normalised.filter((behavior) => behavior.path === "*")];
 }

@@ -5,6 +5,7 @@ import { formatPath, issueAt, type IssuePath } from "./issues.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { fieldOf, listOf, stringOf } from "./raw.ts";
 import { didYouMean } from "./suggest.ts";
+import { checkViewerMtlsReferences } from "./viewer-mtls-references.ts";
 
 // These rules read the raw document rather than the schema's output so that they are reported in
 // the same pass as shape errors. Whatever is malformed here is skipped: the schema reports it.
@@ -29,6 +30,7 @@ export function checkReferences(document: unknown): ConfigIssue[] {
     ...duplicates(ids, "id"),
     ...duplicates(aliases, "alias"),
     ...distributions.flatMap((entry, index) => checkDistribution(entry, ["distributions", index])),
+    ...checkViewerMtlsReferences(document),
   ];
 }
 

@@ -5,6 +5,7 @@ import { behaviorCache, cacheStorage } from "./cache-schema.ts";
 import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
 import * as field from "./fields.ts";
+import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 
 const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
 
@@ -117,6 +118,7 @@ const behavior = closedObject({
     })
     .optional(),
   cache: behaviorCache.optional(),
+  viewerMtls: behaviorViewerMtls.optional(),
 });
 
 const distribution = closedObject({
@@ -124,6 +126,7 @@ const distribution = closedObject({
   aliases: z.array(field.alias).min(1),
   viewerCertificate: certificateSource.optional(),
   tls: tls.optional(),
+  viewerMtls: viewerMtls.optional(),
   origins: z.array(origin).min(1),
   originGroups: z.array(originGroup).optional(),
   behaviors: z.array(behavior).optional(),
@@ -135,6 +138,7 @@ export const configSchema = closedObject({
   pki: pki.optional(),
   listen: listen.optional(),
   cache: cacheStorage.optional(),
+  trustStores: trustStores.optional(),
   distributions: z.array(distribution).min(1),
 });
 

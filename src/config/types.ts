@@ -28,6 +28,8 @@ export interface MoatConfig {
   readonly listen: ListenConfig;
   /** Cache tiers, object size limit, compression: read at start. */
   readonly cache: CacheStorageConfig;
+  /** Sorted by name. */
+  readonly trustStores: readonly TrustStoreConfig[];
   readonly distributions: readonly DistributionConfig[];
 }
 
@@ -76,6 +78,7 @@ export interface DistributionConfig {
   // No per-distribution cipher list: OpenSSL keeps the listener's ciphers when SNI swaps the
   // context (checked on Node 24 / OpenSSL 3), so such a setting would be silently ignored.
   readonly tls: { readonly minVersion: TlsVersion };
+  readonly viewerMtls: ViewerMtlsConfig;
   readonly origins: readonly OriginConfig[];
   readonly originGroups: readonly OriginGroupConfig[];
   /** In order of precedence, the default ("*") last; includes the implicit default when one was implied. */
@@ -117,4 +120,41 @@ export interface BehaviorConfig {
   /** In the canonical order GET HEAD OPTIONS PUT POST PATCH DELETE. */
   readonly allowedMethods: readonly HttpMethod[];
   readonly cache: CachePolicyConfig;
+  /** This path needs a verified viewer certificate (on an `optional` distribution). */
+  readonly requiresViewerCertificate: boolean;
+}
+
+// ---------------------------------------------------------------- viewer mTLS
+
+/**
+ * off: no certificate is asked for. optional: one may be sent, and must be valid if it is.
+ * required: no valid certificate, no connection. passthrough: any certificate is taken,
+ * unverified, and handed to the origin, which checks it itself.
+ */
+export type ViewerMtlsMode = "off" | "optional" | "required" | "passthrough";
+
+/** A named CA bundle (and the CRLs of its CAs) that verifies viewers' client certificates. */
+export interface TrustStoreConfig {
+  readonly name: string;
+  /** Absolute. */
+  readonly caBundleFile: string;
+  /** Absolute; empty when revocation is not checked. */
+  readonly crlFiles: readonly string[];
+  /** Accept a client certificate with no EKU extension at all (one with an EKU must list clientAuth). */
+  readonly allowNoEku: boolean;
+}
+
+export interface ViewerMtlsConfig {
+  readonly mode: ViewerMtlsMode;
+  /** The trust store's name: set for optional and required, null otherwise. */
+  readonly trustStore: string | null;
+  /** Which headers tell the origin about the viewer's certificate. */
+  readonly forward: {
+    /** Moat-Viewer-Cert-* (present, subject, issuer, serial, SHA-256, validity, SANs, verification, PEM). */
+    readonly moat: boolean;
+    /** RFC 9440 Client-Cert and Client-Cert-Chain. */
+    readonly rfc9440: boolean;
+    /** Envoy's x-forwarded-client-cert. */
+    readonly xfcc: boolean;
+  };
 }

@@ -14,6 +14,8 @@ import type { DistributionRuntime, EdgeSnapshot, RoutedBehavior } from "./edge-s
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { buildOriginEntry } from "./origin-entries.ts";
 import type { OriginEntry } from "./origin-entries.ts";
+import { loadUsedTrustStores, verifyingContextOptions, viewerMtlsRuntime, viewerPolicyId } from "./viewer-mtls-snapshot.ts";
+import type { LoadedTrustStore } from "../tls/index.ts";
 
 export interface SnapshotSources {
   ca: CertificateAuthority;
@@ -49,8 +51,10 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   const renewals: Date[] = [];
   const distributions: DistributionRuntime[] = [];
   const imported: ImportedCertificateInUse[] = [];
+  // Loaded before anything is issued: a bad trust store refuses the whole snapshot, and the running one stays.
+  const trustStores = await loadUsedTrustStores(config, sources.now);
   for (const [index, distribution] of config.distributions.entries()) {
-    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, sources, origins, { renewals, imported }));
+    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, sources, origins, { renewals, imported, trustStores }));
   }
   for (const entry of origins.values()) {
     if (entry.issued) renewals.push(renewalTime(entry.issued, config.pki.renewAtFraction));
@@ -60,6 +64,7 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   const snapshot: EdgeSnapshot = Object.freeze({
     generation: sources.generation,
     distributions: Object.freeze(distributions),
+    viewerPolicyId: viewerPolicyId(distributions),
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   const renewAt = renewals.length ? new Date(Math.min(...renewals.map((d) => d.getTime()))) : null;
@@ -72,14 +77,15 @@ async function buildDistribution(
   path: string,
   sources: SnapshotSources,
   origins: Map<string, OriginEntry>,
-  found: { renewals: Date[]; imported: ImportedCertificateInUse[] },
+  found: { renewals: Date[]; imported: ImportedCertificateInUse[]; trustStores: ReadonlyMap<string, LoadedTrustStore> },
 ): Promise<DistributionRuntime> {
   const viewer = await viewerCredentials(config, distribution, path, sources);
   if (viewer.isIssued) found.renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
   if (distribution.viewerCertificate.kind === "imported") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));
   }
-  const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`);
+  const viewerMtls = viewerMtlsRuntime(distribution, found.trustStores);
+  const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls));
 
   const targets = new Map<string, OriginTarget>();
   for (const [index, origin] of distribution.origins.entries()) {
@@ -111,6 +117,7 @@ async function buildDistribution(
     allowedMethods: new Set(behavior.allowedMethods),
     target: targets.get(behavior.target) as OriginTarget,
     cache: behavior.cache,
+    requiresViewerCertificate: behavior.requiresViewerCertificate,
   }));
   return Object.freeze({
     id: distribution.id,
@@ -118,13 +125,14 @@ async function buildDistribution(
     secureContext,
     minVersion: distribution.tls.minVersion,
     viewerCertificateSerial: viewer.serialHex,
+    viewerMtls,
     route: compileBehaviorRouter(behaviors),
   });
 }
 
-function createViewerContext(distribution: DistributionConfig, viewer: CredentialMaterial, path: string): tls.SecureContext {
+function createViewerContext(distribution: DistributionConfig, viewer: CredentialMaterial, path: string, verifying: tls.SecureContextOptions): tls.SecureContext {
   try {
-    return tls.createSecureContext({ cert: viewer.chainPem, key: viewer.keyPem, minVersion: distribution.tls.minVersion });
+    return tls.createSecureContext({ cert: viewer.chainPem, key: viewer.keyPem, minVersion: distribution.tls.minVersion, ...verifying });
   } catch (error) {
     // OpenSSL's words ("key values mismatch") are clear enough; the key itself never appears in them.
     throw new ConfiguredFileError(path, "viewer certificate", (error as Error).message, { fix: "check that the key belongs to the certificate", cause: error });

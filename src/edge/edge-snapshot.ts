@@ -1,7 +1,8 @@
 // The immutable view of the configuration that the data plane serves from; a reload swaps in a whole new one.
 import type { SecureContext } from "node:tls";
-import type { CachePolicyConfig } from "../config/index.ts";
+import type { CachePolicyConfig, ViewerMtlsConfig } from "../config/index.ts";
 import type { OriginTarget } from "../origin/index.ts";
+import type { LoadedTrustStore } from "../tls/index.ts";
 
 export interface RoutedBehavior {
   /** The behavior's path pattern, for logs. */
@@ -9,6 +10,15 @@ export interface RoutedBehavior {
   readonly allowedMethods: ReadonlySet<string>;
   readonly target: OriginTarget;
   readonly cache: CachePolicyConfig;
+  /** A verified viewer certificate is needed on this path (viewer mTLS). */
+  readonly requiresViewerCertificate: boolean;
+}
+
+/** A distribution's viewer mTLS: its mode, the loaded trust store (optional and required), and what origins are told. */
+export interface ViewerMtlsRuntime {
+  readonly mode: ViewerMtlsConfig["mode"];
+  readonly trustStore: LoadedTrustStore | null;
+  readonly forward: ViewerMtlsConfig["forward"];
 }
 
 export interface DistributionRuntime {
@@ -19,6 +29,7 @@ export interface DistributionRuntime {
   readonly minVersion: "TLSv1.2" | "TLSv1.3";
   /** Serial of the viewer certificate, for logs. */
   readonly viewerCertificateSerial: string;
+  readonly viewerMtls: ViewerMtlsRuntime;
   route(pathname: string): RoutedBehavior | undefined;
 }
 
@@ -26,5 +37,7 @@ export interface EdgeSnapshot {
   /** Increases with every snapshot a process builds; logged with each request. */
   readonly generation: number;
   readonly distributions: readonly DistributionRuntime[];
+  /** Names every distribution's certificate policy (mode and CA set): when it changes, session tickets issued before are no longer honoured. */
+  readonly viewerPolicyId: string;
   distributionForHost(hostname: string): DistributionRuntime | undefined;
 }

@@ -1,5 +1,6 @@
 // Header policy between viewer and origin: hop-by-hop fields removed (RFC 9110 §7.6.1), forwarding fields set.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { isViewerCertificateHeader } from "./viewer-cert-headers.ts";
 
 // RFC 9110 §7.6.1: "Connection", the fields it names, and these legacy/hop fields are not forwarded.
 // Proxy-Authorization and Proxy-Authenticate belong to a hop too; Expect is answered by the edge itself;
@@ -43,6 +44,8 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, facts: Forwar
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ":" h2 pseudo-header */ || hopByHop.has(name) || listed?.has(name)) continue;
+    // Only the edge speaks about the viewer's certificate, whatever the distribution's mode.
+    if (isViewerCertificateHeader(name)) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }

@@ -3,6 +3,8 @@ export { runEdge } from "./run-edge.ts";
 export type { RunningEdge, RunEdgeOptions } from "./run-edge.ts";
 export { buildEdgeSnapshot } from "./build-snapshot.ts";
 export { checkImportedCertificates } from "./imported-checks.ts";
+/** Loads every trust store of a config as the edge would, and lists the refusals: for `moat config check`. */
+export { checkTrustStores } from "./viewer-mtls-snapshot.ts";
 export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";
 /** An imported certificate's passphrase file, read as the edge reads it (its first line). */
 export { readPassphraseFile } from "./credentials.ts";

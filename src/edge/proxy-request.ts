@@ -16,6 +16,9 @@ import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-s
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
+import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import type { ViewerRequestFacts } from "./viewer-request.ts";
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
 
@@ -37,6 +40,8 @@ interface RequestFacts {
   httpVersion: string;
   /** Read at the start: an HTTP/2 stream's socket is gone once the session closes. */
   clientAddress: string;
+  /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
+  viewer: ViewerRequestFacts;
 }
 
 /**
@@ -52,6 +57,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       snapshot: deps.currentSnapshot(),
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
       clientAddress: req.socket?.remoteAddress ?? "",
+      viewer: viewerRequestFacts(req.socket as TLSSocket | undefined),
     };
     deps.onRequestStart?.(req);
     handle(req, res, facts, deps)
@@ -81,6 +87,11 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   if (behavior === undefined) {
     sendEdgeError(res, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path", requestId: facts.requestId });
     return accessLog(log, req, res, facts, { distribution: distribution.id, error: "no-behavior" });
+  }
+  const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
+  if (refusal) {
+    sendEdgeError(res, { ...refusal, requestId: facts.requestId });
+    return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: refusal.code });
   }
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
@@ -115,8 +126,11 @@ async function forward(
   cache: EdgeCache | undefined,
 ): Promise<void> {
   const method = req.method ?? "GET";
-  const headers = originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion });
-  const stage = { method, url: req.url ?? "/", distributionId: distribution.id, viewerHost: authority, requestHeaders: req.headers, behavior };
+  const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
+  const headers = { ...originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
+  // The cache matches Vary and builds keys from the request as the origin sees it: certificate headers a viewer sent are gone, the edge's are in.
+  const requestHeaders = withEdgeCertificateHeaders(req.headers, certificateHeaders);
+  const stage = { method, url: req.url ?? "/", distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
     try {
@@ -189,6 +203,7 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
       client: facts.clientAddress,
+      ...viewerLogFields(facts.viewer),
       ...fields,
     },
     "request",

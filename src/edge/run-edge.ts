@@ -18,6 +18,8 @@ import { createRedirectListener } from "./redirect-listener.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
+import { watchTrustStores } from "./trust-store-watch.ts";
+import type { TrustStoreWatch } from "./trust-store-watch.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -116,6 +118,13 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
   });
 
+  // A replaced CA bundle or CRL rebuilds from the running config; a bad one is refused and the running store stays.
+  const onTrustStoreChange = (file: string) => {
+    log.info({ file }, "trust store file changed: reloading viewer trust stores");
+    apply(currentConfig).catch((error: Error & { code?: string }) => log.error({ error: { code: error.code, message: error.message } }, "trust store refused; the running trust stores stay"));
+  };
+  let trustStoreWatch: TrustStoreWatch = watchTrustStores(startConfig, log, onTrustStoreChange);
+
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
     applying = result.catch(() => {});
@@ -129,7 +138,13 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     const next = await build(config, revoked, built);
     const previous = built;
     built = next;
+    if (config !== currentConfig) {
+      trustStoreWatch.stop();
+      trustStoreWatch = watchTrustStores(config, log, onTrustStoreChange);
+    }
     currentConfig = config;
+    // Sessions judged under another certificate policy resume nowhere: their viewers handshake again.
+    if (next.snapshot.viewerPolicyId !== previous.snapshot.viewerPolicyId) viewer.rotateTicketKeys();
     retireClients(previous, next, revoked);
     dropRevokedViewerConnections(previous, revoked);
     renewal.plan(next.renewAt);
@@ -151,6 +166,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     expiryWarnings.stop();
     revocations?.stop();
     caRotation.watch.stop();
+    trustStoreWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
@@ -199,7 +215,7 @@ function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
   return {
     snapshot: built.snapshot.generation,
     renewAt: built.renewAt?.toISOString() ?? null,
-    distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial })),
+    distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
     originClients: [...built.origins.values()].map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
   };
 }

@@ -1,12 +1,16 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer } from "node:http2";
+import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import type { Logger } from "../observe/index.ts";
+import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
+import { createViewerConnectionCheck } from "./viewer-connection-check.ts";
+import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
+import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
 import type { ViewerRequest } from "./proxy-request.ts";
 
@@ -21,6 +25,8 @@ export interface ViewerListener {
    * rotates the session ticket keys so no resumed session outlives a revoked certificate.
    */
   dropConnectionsServedWith(serials: ReadonlySet<string>): number;
+  /** New session ticket keys: no session issued before resumes (the viewers' certificate policy changed). */
+  rotateTicketKeys(): void;
 }
 
 const idleTimeoutMs = 120_000;
@@ -35,6 +41,8 @@ interface ConnectionState {
  * viewer.server.listen(8443);
  */
 export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache }): ViewerListener {
+  assertVerifyModeSupported();
+  const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
   let isDraining = false;
@@ -60,11 +68,22 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     {
       allowHTTP1: true,
       minVersion: "TLSv1.2",
+      secureOptions: VIEWER_SECURE_OPTIONS,
+      // Viewer mTLS: whether a certificate is asked for is set per distribution in the SNI callback
+      // (requestClientCertificate). The handshake itself never aborts on a bad certificate: OpenSSL
+      // records its verdict, and judgeConnection (src/tls/connection-verdict.ts) refuses the
+      // connection or accepts it per the mode, right after the handshake, before any request. This
+      // is the one place in Moat where rejectUnauthorized is false: a server-side option meaning
+      // "decide after the handshake", needed for optional and passthrough; no client ever sets it.
+      requestCert: false,
+      rejectUnauthorized: false,
       // Every viewer-facing context is chosen by SNI; a client that sends no SNI gets no certificate.
-      SNICallback: (servername, callback) => {
+      // A function, not an arrow: Node calls it with the handshaking TLSSocket as `this`.
+      SNICallback: function (this: TLSSocket, servername, callback) {
         const distribution = deps.currentSnapshot().distributionForHost(servername.toLowerCase());
-        if (distribution) callback(null, distribution.secureContext);
-        else callback(new Error(`sni-unknown: no distribution serves ${servername}`), undefined);
+        if (!distribution) return callback(new Error(`sni-unknown: no distribution serves ${servername}`), undefined);
+        requestClientCertificate(this, distribution.viewerMtls.mode);
+        callback(null, distribution.secureContext);
       },
     },
     (req, res) => handler(req as ViewerRequest, res),
@@ -73,19 +92,32 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
   server.setTimeout(idleTimeoutMs);
 
-  // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
+  // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
+  // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
+  // a refused connection never has a single request parsed.
+  const startHttp = server.listeners("secureConnection");
+  const [handOverToHttp] = startHttp;
+  if (startHttp.length !== 1 || !handOverToHttp) throw new Error(`bug: expected http2's one secureConnection listener, found ${startHttp.length}`);
+  server.removeAllListeners("secureConnection");
   server.on("secureConnection", (socket: TLSSocket) => {
+    const snapshot = deps.currentSnapshot();
+    if (!enforceMinVersion(socket, snapshot, deps.log) || !viewerCheck.check(socket, snapshot)) return;
+    // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
-    enforceMinVersion(socket, deps.currentSnapshot(), deps.log);
+    handOverToHttp.call(server, socket);
   });
-  server.on("session", (session: Http2Session) => {
+  server.on("session", (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
-    if (isDraining) session.close();
+    if (isDraining) return session.close();
+    // RFC 8336: tells HTTP/2 clients this connection serves only its own distribution's names,
+    // so that they do not coalesce another distribution's requests onto it (those get 421 anyway).
+    const origins = originFrameOrigins(session.socket as TLSSocket, deps.currentSnapshot());
+    if (origins.length > 0) session.origin(...origins);
   });
   server.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) => {
-    deps.log.info({ reason: handshakeRefusalReason(error, socket), remote: socket.remoteAddress, detail: error.message }, "viewer handshake refused");
+    deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote: socket.remoteAddress, detail: error.message }, "viewer handshake refused");
   });
 
   async function drain(): Promise<void> {
@@ -113,7 +145,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     return dropped;
   }
 
-  return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith };
+  return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith, rotateTicketKeys: () => server.setTicketKeys(randomBytes(48)) };
 }
 
 function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
@@ -123,18 +155,14 @@ function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
 
 // SNI selects the certificate only after OpenSSL has picked the protocol version, so a
 // distribution's stricter minimum is enforced here, right after the handshake, before any request.
-function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger): void {
+// Returns false when it refused the connection.
+function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger): boolean {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
   if (distribution?.minVersion === "TLSv1.3" && socket.getProtocol() !== "TLSv1.3") {
     log.info({ reason: "tls-version-too-old", distribution: distribution.id, protocol: socket.getProtocol(), remote: socket.remoteAddress }, "viewer connection refused");
     socket.destroy();
+    return false;
   }
-}
-
-function handshakeRefusalReason(error: Error & { code?: string }, socket: TLSSocket): string {
-  if (error.message.startsWith("sni-unknown")) return "sni-unknown";
-  if (/VERSION|UNSUPPORTED_PROTOCOL/i.test(error.code ?? "")) return "tls-version-too-old";
-  if (!(socket as TLSSocket & { servername?: string | false }).servername) return "sni-missing";
-  return error.code ?? "handshake-failed";
+  return true;
 }

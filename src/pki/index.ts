@@ -266,6 +266,9 @@ export type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from 
  * const warning = expiryWarning(imported.notAfter, clock()); // { thresholdDays: 7, daysLeft: 5 } or null
  */
 export { expiryWarning, importCertificate, pkcs12ChainPem } from "./import/index.ts";
+/** Splits PEM text into labelled blocks with their DER; throws CertificateImportError (import-pem-malformed) naming the block. */
+export { readPemBlocks } from "./import/pem-blocks.ts";
+export type { PemBlock } from "./import/pem-blocks.ts";
 export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";
 
 /**

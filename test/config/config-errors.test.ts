@@ -31,7 +31,7 @@ describe("config errors: the document and its top-level keys", () => {
     ["requires at least one distribution", (d) => (d.distributions = []), "distributions", "at least 1"],
     ["requires distributions to be a list", (d) => (d.distributions = { shop: {} }), "distributions", "must be a list"],
     ["refuses an empty dataDir", (d) => (d.dataDir = ""), "dataDir", "must not be empty"],
-    ["names an unknown top-level key", (d) => (d.trustStores = {}), "trustStores", "unknown key"],
+    ["names an unknown top-level key", (d) => (d.telemetry = {}), "telemetry", "unknown key"],
     ["suggests the key a typo meant", (d) => (d.distributons = []), "distributons", 'did you mean "distributions"'],
   ]);
 });
@@ -89,7 +89,6 @@ describe("config errors: distributions", () => {
     ["aliases unique in a distribution", (d) => (d.distributions[0].aliases = ["a.test", "A.test"]), `${D0}.aliases[1]`, "duplicate alias", `${D0}.aliases[0]`],
     ["tls.minVersion is 1.2 or 1.3", (d) => (d.distributions[0].tls = { minVersion: "TLSv1.1" }), `${D0}.tls.minVersion`, "TLSv1.2", "TLSv1.3"],
     ["tls.ciphers is not a per-distribution setting", (d) => (d.distributions[0].tls = { ciphers: "TLS_AES_256_GCM_SHA384" }), `${D0}.tls.ciphers`, "unknown key"],
-    ["viewer mTLS is not part of the format yet", (d) => (d.distributions[0].viewerMtls = { mode: "optional" }), `${D0}.viewerMtls`, "unknown key"],
     ["suggests origins for orgins", (d) => (d.distributions[0].orgins = []), `${D0}.orgins`, 'unknown key (did you mean "origins"?)'],
   ]);
 

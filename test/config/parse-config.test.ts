@@ -62,8 +62,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("puts the default behavior last and allowed methods in canonical order", () => {
     assert.deepEqual(shop.behaviors, [
-      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], cache: DEFAULT_CACHE_POLICY },
-      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY },
+      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false },
+      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false },
     ]);
   });
 
@@ -72,7 +72,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
     assert.deepEqual(blog.tls, { minVersion: "TLSv1.2" });
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
-    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY }]);
+    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false }]);
+    assert.deepEqual(blog.viewerMtls, { mode: "off", trustStore: null, forward: { moat: true, rfc9440: true, xfcc: false } });
   });
 
   it("deep-freezes the whole snapshot", () => {

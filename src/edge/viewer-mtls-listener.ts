@@ -1,0 +1,32 @@
+// Viewer-listener details of viewer mTLS: the reason code of a handshake refused by OpenSSL, and the ORIGIN frame (RFC 8336) each HTTP/2 connection announces.
+import type { TLSSocket } from "node:tls";
+import type { EdgeSnapshot } from "./edge-snapshot.ts";
+
+/** The connection record's fields for a handshake that never completed: a stable reason, and the distribution when SNI named one. */
+export function handshakeRefusalFields(error: Error & { code?: string }, socket: TLSSocket, snapshot: EdgeSnapshot): Record<string, unknown> {
+  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
+  return { reason: handshakeRefusalReason(error, servername), ...(distribution ? { distribution: distribution.id } : {}) };
+}
+
+function handshakeRefusalReason(error: Error & { code?: string }, servername: string | false | undefined): string {
+  if (error.message.startsWith("sni-unknown")) return "sni-unknown";
+  // Mode required: OpenSSL aborted the handshake with alert certificate_required (116).
+  if (error.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") return "client-cert-missing";
+  if (/VERSION|UNSUPPORTED_PROTOCOL/i.test(error.code ?? "")) return "tls-version-too-old";
+  if (!servername) return "sni-missing";
+  return error.code ?? "handshake-failed";
+}
+
+/**
+ * The origins an HTTP/2 connection is authoritative for: the distribution's exact aliases (a
+ * wildcard cannot be written in an ORIGIN frame) and the SNI name itself, with the port unless 443.
+ */
+export function originFrameOrigins(socket: TLSSocket, snapshot: EdgeSnapshot): string[] {
+  const servername = (socket as TLSSocket & { servername?: string | false }).servername;
+  const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
+  if (!servername || !distribution) return [];
+  const port = socket.localPort === 443 || socket.localPort === undefined ? "" : `:${socket.localPort}`;
+  const names = new Set([servername.toLowerCase(), ...distribution.aliases.filter((alias) => !alias.startsWith("*."))]);
+  return [...names].map((name) => `https://${name}${port}`);
+}

@@ -1,0 +1,79 @@
+// Viewer mTLS in the request pipeline: who the viewer is (for logs, origin headers and cache keys), and the per-request refusals (a path that needs a certificate, a policy or certificate that changed since the handshake).
+import type { TLSSocket } from "node:tls";
+import { REFUSAL_SUMMARIES } from "../tls/index.ts";
+import type { DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
+import { viewerCertificateHeaders, viewerIdentityFields } from "./viewer-cert-headers.ts";
+import type { ViewerIdentityHeaderName } from "./viewer-cert-headers.ts";
+import { connectionIdentityOf, viewerPolicyKey } from "./viewer-connection-check.ts";
+import type { ViewerConnectionIdentity } from "./viewer-connection-check.ts";
+
+/** The viewer side of a request, read once when it starts. */
+export interface ViewerRequestFacts {
+  /** As judged after the connection's handshake; undefined for a connection without SNI. */
+  readonly identity: ViewerConnectionIdentity | undefined;
+  /**
+   * The viewer's identity as Moat-Viewer-Cert-* values (no PEM): what a cache key may include.
+   * Empty for a distribution whose viewerMtls.mode is off.
+   */
+  readonly identityFields: Readonly<Partial<Record<ViewerIdentityHeaderName, string>>>;
+}
+
+export function viewerRequestFacts(socket: TLSSocket | undefined): ViewerRequestFacts {
+  const identity = connectionIdentityOf(socket);
+  const isMtls = identity !== undefined && !identity.policyKey.startsWith("off:");
+  return { identity, identityFields: isMtls ? viewerIdentityFields(identity) : {} };
+}
+
+export interface ViewerRefusal {
+  status: 403 | 421;
+  code: string;
+  summary: string;
+}
+
+/**
+ * Null when the request may go on; otherwise the error to answer with.
+ * @example
+ * const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
+ */
+export function viewerRefusal(distribution: DistributionRuntime, behavior: RoutedBehavior, viewer: ViewerRequestFacts, now: Date): ViewerRefusal | null {
+  const { mode, trustStore } = distribution.viewerMtls;
+  const identity = viewerVerdictFor(distribution, viewer);
+  if (mode === "off" && !behavior.requiresViewerCertificate) return null;
+  if (identity === undefined) {
+    // Judged under another policy (a reload changed the mode or the CAs): the viewer must handshake again.
+    return { status: 421, code: "viewer-policy-changed", summary: "this distribution's client-certificate policy changed since the connection was opened; open a new connection" };
+  }
+  const cert = identity.certificate;
+  if (identity.verification === "success" && cert) {
+    // A long-lived connection outlives neither a revocation nor the certificate's own expiry.
+    if (trustStore?.isRevoked(cert.der)) return refusal("client-cert-revoked");
+    if (cert.notAfter.getTime() <= now.getTime()) return refusal("client-cert-expired");
+  }
+  if (behavior.requiresViewerCertificate && identity.verification !== "success") return refusal("client-cert-missing");
+  return null;
+}
+
+function refusal(code: keyof typeof REFUSAL_SUMMARIES): ViewerRefusal {
+  return { status: 403, code, summary: REFUSAL_SUMMARIES[code] };
+}
+
+function viewerVerdictFor(distribution: DistributionRuntime, viewer: ViewerRequestFacts): ViewerConnectionIdentity | undefined {
+  const identity = viewer.identity;
+  if (!identity || identity.distributionId !== distribution.id || identity.policyKey !== viewerPolicyKey(distribution)) return undefined;
+  return identity;
+}
+
+/** The certificate headers for the origin (none when the mode is off). */
+export function viewerForwardHeaders(distribution: DistributionRuntime, viewer: ViewerRequestFacts): Record<string, string> {
+  const identity = viewerVerdictFor(distribution, viewer);
+  if (distribution.viewerMtls.mode === "off" || !identity) return {};
+  return viewerCertificateHeaders(identity, distribution.viewerMtls.forward);
+}
+
+/** The access log's viewer-certificate fields: subject, serial, fingerprint and verification; nothing when the mode is off. */
+export function viewerLogFields(viewer: ViewerRequestFacts): Record<string, unknown> {
+  const identity = viewer.identity;
+  if (!identity || identity.policyKey.startsWith("off:")) return {};
+  const cert = identity.certificate;
+  return { clientCert: cert ? { verify: identity.verification, subject: cert.subject, serial: cert.serialHex, fingerprint256: cert.fingerprint256 } : { verify: "none" } };
+}

@@ -1,0 +1,43 @@
+// The viewer-certificate headers: which names are stripped from viewers, what identity a cache key may use, and that a certificate's own bytes can never break or add a header.
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { before, describe, it } from "node:test";
+import { isViewerCertificateHeader, VIEWER_IDENTITY_HEADER_NAMES, viewerCertificateHeaders, viewerIdentityFields } from "../../src/edge/viewer-cert-headers.ts";
+import { describeViewerCertificate } from "../../src/tls/index.ts";
+import type { ViewerCertificate } from "../../src/tls/index.ts";
+import { createViewerCa } from "../support/viewer-pki.ts";
+
+describe("viewer certificate headers", () => {
+  let cert: ViewerCertificate;
+  before(async () => {
+    const partners = await createViewerCa("Partner CA");
+    cert = describeViewerCertificate(new X509Certificate((await partners.issue("valid", "alice")).certPem), []);
+  });
+
+  it("strips every certificate header a viewer could forge, by any case of name", () => {
+    for (const name of ["moat-viewer-cert-subject", "moat-viewer-cert-anything", "client-cert", "client-cert-chain", "x-forwarded-client-cert"]) assert.ok(isViewerCertificateHeader(name), name);
+    for (const name of ["x-forwarded-for", "client", "moat-request-id"]) assert.ok(!isViewerCertificateHeader(name), name);
+  });
+
+  it("gives a cache key the identity, never the PEM", () => {
+    const fields = viewerIdentityFields({ verification: "success", certificate: cert });
+    assert.deepEqual(Object.keys(fields), [...VIEWER_IDENTITY_HEADER_NAMES]);
+    assert.equal(fields["moat-viewer-cert-subject"], "CN=alice,O=Partner,C=FR");
+    assert.ok(!Object.keys(fields).some((name) => name.endsWith("-pem")));
+    assert.deepEqual(viewerIdentityFields({ verification: "none", certificate: null }), { "moat-viewer-cert-present": "false", "moat-viewer-cert-verify": "none" });
+  });
+
+  it("percent-encodes what a certificate's names hold outside printable ASCII, so no CR/LF ever reaches a header", () => {
+    const hostile: ViewerCertificate = { ...cert, subject: 'CN=evil\r\nX-Injected: 1,O=Ünï "quoted"', sans: ["DNS:a.test", 'URI:spiffe://x/"y"\n'] };
+    const headers = viewerCertificateHeaders({ verification: "unverified", certificate: hostile }, { moat: true, rfc9440: true, xfcc: true });
+    for (const [name, value] of Object.entries(headers)) assert.ok(!/[\r\n\0]/.test(value) && /^[\x20-\x7e]*$/.test(value), `${name}: ${JSON.stringify(value)}`);
+    assert.equal(headers["moat-viewer-cert-subject"], 'CN=evil%0D%0AX-Injected: 1,O=%C3%9Cn%C3%AF "quoted"');
+    assert.match(headers["x-forwarded-client-cert"] ?? "", /;Subject="CN=evil%0D%0AX-Injected: 1,O=%C3%9Cn%C3%AF \\"quoted\\"";URI="spiffe:\/\/x\/\\"y\\"%0A";DNS="a.test"$/);
+  });
+
+  it("sends only the families the distribution forwards", () => {
+    const identity = { verification: "success" as const, certificate: cert };
+    assert.deepEqual(Object.keys(viewerCertificateHeaders(identity, { moat: false, rfc9440: true, xfcc: false })), ["client-cert"]);
+    assert.ok(viewerCertificateHeaders(identity, { moat: true, rfc9440: false, xfcc: false })["moat-viewer-cert-pem"]?.startsWith("-----BEGIN%20CERTIFICATE-----"));
+  });
+});
