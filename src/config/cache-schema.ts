@@ -32,13 +32,22 @@ const headerName = field.checkedString((value) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+
 const cookieName = field.checkedString((value) => (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? null : "must be a cookie name"));
 const queryName = z.string().min(1, { error: "must be a query parameter name" });
 
+// The viewer's certificate itself (PEM, DER, chain) identifies no more than its fingerprint does and would
+// make every key kilobytes long; keys take the identity fields instead (moat-viewer-cert-sha256, -subject…).
+const CERTIFICATE_BODY_HEADERS = new Set(["moat-viewer-cert-pem", "client-cert", "client-cert-chain", "x-forwarded-client-cert"]);
+const keyHeaderName = headerName.superRefine((value, ctx) => {
+  if (CERTIFICATE_BODY_HEADERS.has(value.toLowerCase())) {
+    ctx.addIssue({ code: "custom", message: `${value} carries the whole viewer certificate and cannot be part of a cache key; use moat-viewer-cert-sha256 (or -subject, -serial) to key on the viewer's identity`, input: value });
+  }
+});
+
 const cacheKey = closedObject({
   query: z
     .union([z.literal(["none", "all"]), field.uniqueList(queryName).min(1)], {
       error: (issue) => `must be none, all, or a list of query parameter names (got ${describeValue(issue.input)})`,
     })
     .optional(),
-  headers: field.uniqueList(headerName).optional(),
+  headers: field.uniqueList(keyHeaderName).optional(),
   cookies: field.uniqueList(cookieName).optional(),
 });
 

@@ -38,6 +38,7 @@ describe("cache config", () => {
       ...issues(base({ cache: { defaultTtl: "2d", maxTtl: "1d" } })),
       ...issues(base({ cache: { key: { query: "some" } } })),
       ...issues(base({ cache: "maybe" })),
+      ...issues(base({ cache: { key: { headers: ["Moat-Viewer-Cert-PEM"] } } })),
       ...issues(base({}, { memory: { maxSize: "12" } })),
       ...issues(base({}, { disk: { maxSiz: "1GiB" } })),
     ];
@@ -46,6 +47,7 @@ describe("cache config", () => {
       "distributions[0].behaviors[0].cache.defaultTtl: must be between minTtl and maxTtl",
       'distributions[0].behaviors[0].cache.key.query: must be none, all, or a list of query parameter names (got "some")',
       'distributions[0].behaviors[0].cache: must be off or a cache policy { minTtl, defaultTtl, maxTtl, honorOriginTtl, key, compress } (got "maybe")',
+      "distributions[0].behaviors[0].cache.key.headers[0]: Moat-Viewer-Cert-PEM carries the whole viewer certificate and cannot be part of a cache key; use moat-viewer-cert-sha256 (or -subject, -serial) to key on the viewer's identity",
       'cache.memory.maxSize: a unit is needed (B, KiB, MiB, GiB, TiB, KB, MB, GB or TB) (got "12")',
       'cache.disk.maxSiz: unknown key (did you mean "maxSize"?)',
     ]);

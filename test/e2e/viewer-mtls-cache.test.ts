@@ -32,13 +32,25 @@ before(async () => {
     certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }),
     clientCaPem: ca.bundlePem,
     handler: (req, res) => {
-      res.writeHead(200, { "cache-control": "public, max-age=300", vary: "Moat-Viewer-Cert-SHA256", "content-type": "text/plain" });
+      const vary = req.url?.startsWith("/keyed/") ? {} : { vary: "Moat-Viewer-Cert-SHA256" };
+      res.writeHead(200, { "cache-control": "public, max-age=300", ...vary, "content-type": "text/plain" });
       res.end(`account of ${String(req.headers["moat-viewer-cert-subject"])}`);
     },
   });
   edge = await startTestEdge(ca, {
     trustStores: { partners: { caBundle } },
-    distributions: [{ id: "bank", aliases: ["bank.test"], viewerMtls: { mode: "required", trustStore: "partners" }, origins: [{ id: "app", url: origin.url }] }],
+    distributions: [
+      {
+        id: "bank",
+        aliases: ["bank.test"],
+        viewerMtls: { mode: "required", trustStore: "partners" },
+        origins: [{ id: "app", url: origin.url }],
+        behaviors: [
+          { path: "/keyed/*", target: "app", cache: { key: { headers: ["moat-viewer-cert-sha256"] } } },
+          { path: "*", target: "app" },
+        ],
+      },
+    ],
   });
 });
 
@@ -68,4 +80,14 @@ test("a viewer naming another viewer's certificate in a header gets its own vari
   const spoof = await get({ cert: mallory, headers: { "moat-viewer-cert-sha256": sha256Of(alice), "moat-viewer-cert-subject": "CN=alice" } });
   assert.equal(spoof.body, "account of CN=mallory,O=Partner,C=FR", "mallory never sees alice's cached answer");
   assert.match(String(spoof.headers["x-cache"]), /Hit/, "mallory's own cached variant");
+});
+
+test("a cache key with the viewer's certificate fingerprint keeps one entry per verified viewer, whatever headers viewers send", async () => {
+  const hits = origin.seen.length;
+  assert.equal((await get({ cert: alice, path: "/keyed/statement" })).body, "account of CN=alice,O=Partner,C=FR");
+  const spoof = await get({ cert: mallory, path: "/keyed/statement", headers: { "moat-viewer-cert-sha256": sha256Of(alice) } });
+  assert.equal(spoof.body, "account of CN=mallory,O=Partner,C=FR");
+  const again = await get({ cert: alice, path: "/keyed/statement" });
+  assert.match(String(again.headers["x-cache"]), /Hit/);
+  assert.equal(origin.seen.length - hits, 2, "one origin request per viewer");
 });
