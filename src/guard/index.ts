@@ -1,0 +1,48 @@
+// The origin side of Moat: verify that a peer is the edge of an accepted distribution (library, middleware for node:http, Express and Fastify), and the `moat guard` sidecar.
+
+/**
+ * The trust snapshot: Moat's CA bundle (old and new roots during a rollover) and CRL bundle, parsed
+ * and checked. Throws GuardTrustInvalidError naming the file and the problem.
+ *
+ * @example
+ * const trust = createGuardTrust({ bundlePem: await readFile("moat-ca.pem", "utf8"), crlPem: await readFile("moat-crl.pem", "utf8") });
+ */
+export { createGuardTrust } from "./guard-trust.ts";
+export type { GuardTrust, GuardTrustInput, TrustCrl } from "./guard-trust.ts";
+
+/**
+ * Verifies an edge: path validation of the peer's chain (signatures by OpenSSL via node:crypto,
+ * validity, CA constraints, clientAuth, CRLs), then its SPIFFE ID against the accepted
+ * distributions (and origins). Answers `{ ok: true, identity }` or `{ ok: false, code, detail }`.
+ *
+ * @example
+ * const verifier = createEdgeVerifier({ trust, policy: { trustDomain: "moat.internal", distributions: ["shop"] } });
+ * const verdict = await verifier.verifySocket(tlsSocket); // or verifyChain([leafDer, intermediateDer])
+ * if (verdict.ok) console.log(verdict.identity.distributionId, verdict.identity.serialHex);
+ * else console.log(verdict.code, verdict.detail); // e.g. identity-not-accepted
+ */
+export { createEdgeVerifier, peerChain } from "./edge-verifier.ts";
+export type { EdgeVerification, EdgeVerifier, EdgeVerifierOptions } from "./edge-verifier.ts";
+export { DEFAULT_TRUST_DOMAIN, parseEdgeSpiffeId } from "./edge-identity.ts";
+export type { AcceptPolicy, EdgeIdentity } from "./edge-identity.ts";
+
+/**
+ * Refusal codes, and the code for an OpenSSL verification error (a refused handshake's `socket.authorizationError`).
+ *
+ * @example
+ * server.on("tlsClientError", (error, socket) => log.warn({ code: refusalCodeForHandshake(error, socket) }, "refused a handshake"));
+ */
+export { GUARD_REFUSAL_CODES, refusalCodeForOpenSsl } from "./refusal.ts";
+export type { GuardRefusal, GuardRefusalCode } from "./refusal.ts";
+
+/**
+ * Middleware: the TLS options that make OpenSSL require the edge's certificate, then one line per
+ * framework to require an accepted identity; handlers read it with edgeIdentityOf.
+ *
+ * @example
+ * const server = https.createServer({ key, cert, ...guardTlsOptions(trust) }, app);
+ * app.use(expressEdgeGuard(verifier));                    // Express
+ * fastify.addHook("onRequest", fastifyEdgeGuard(verifier)); // Fastify
+ * https.createServer(opts, requireEdgeIdentity(verifier, (req, res, edge) => res.end(edge.spiffeId))); // node:https
+ */
+export { edgeIdentityOf, expressEdgeGuard, fastifyEdgeGuard, guardTlsOptions, REFUSAL_HEADER, requireEdgeIdentity, sendRefusal } from "./middleware.ts";
