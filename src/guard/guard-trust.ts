@@ -15,8 +15,14 @@ export interface TrustCrl {
 
 /** An immutable snapshot of the trust bundle and CRLs; a reload makes a new one. */
 export interface GuardTrust {
-  /** The trust anchors: every certificate of the bundle (all CA certificates). */
+  /** The trust anchors: the self-signed CA certificates of the bundle (Moat's root, two during a rollover). */
   readonly anchors: readonly X509Certificate[];
+  /**
+   * CA certificates that are not anchors (Moat's intermediate): used to complete a path, never trusted
+   * on their own. Needed because Node 24.21's server-side getPeerCertificate(true) loses the
+   * intermediate the peer sent (nodejs/node#65579), so the peer's own chain is often the leaf alone.
+   */
+  readonly intermediates: readonly X509Certificate[];
   readonly crls: readonly TrustCrl[];
   /** The bundle as given: Node's tls `ca`. */
   readonly bundlePem: string;
@@ -31,7 +37,10 @@ export interface GuardTrust {
 }
 
 export interface GuardTrustInput {
-  /** PEM: one or more CA certificates (`<dataDir>/ca/bundle.pem`, `moat ca bundle`). */
+  /**
+   * PEM: one or more CA certificates (`moat ca bundle --with-intermediate`). Self-signed ones are the
+   * trust anchors; the others (the intermediate) only help build paths.
+   */
   bundlePem: string;
   /** PEM: one or more CRLs (`<dataDir>/ca/crl-bundle.pem`, `moat ca crl`); omit only to accept without revocation checks. */
   crlPem?: string | undefined;
@@ -49,7 +58,15 @@ export function normaliseSerialHex(hex: string): string {
   return hex.toLowerCase().replace(/^(00)+(?=.)/, "");
 }
 
-function parseAnchors(pem: string, where: string): X509Certificate[] {
+function isSelfSigned(cert: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function parseCaCertificates(pem: string, where: string): X509Certificate[] {
   let blocks: ArrayBuffer[];
   try {
     blocks = pemBlocks(pem, "CERTIFICATE");
@@ -97,7 +114,11 @@ function describeCrl(crl: x509.X509Crl): TrustCrl {
  * wrong (not PEM, no certificate, a leaf in the bundle, a CRL that does not parse).
  */
 export function createGuardTrust(input: GuardTrustInput): GuardTrust {
-  const anchors = parseAnchors(input.bundlePem, input.source?.bundle ?? "the trust bundle");
+  const where = input.source?.bundle ?? "the trust bundle";
+  const certificates = parseCaCertificates(input.bundlePem, where);
+  const anchors = certificates.filter(isSelfSigned);
+  if (anchors.length === 0) throw new GuardTrustInvalidError(where, "it holds no root (self-signed) CA certificate: trust must end at a root");
+  const intermediates = certificates.filter((cert) => !anchors.includes(cert));
   const crlInput = input.crlPem === undefined ? undefined : parseCrls(input.crlPem, input.source?.crl ?? "the CRL");
   const parsedCrls = crlInput?.parsed ?? [];
   const crls = parsedCrls.map(describeCrl);
@@ -118,6 +139,7 @@ export function createGuardTrust(input: GuardTrustInput): GuardTrust {
   const version = createHash("sha256").update(input.bundlePem).update("\0").update(input.crlPem ?? "").digest("hex");
   return Object.freeze({
     anchors: Object.freeze(anchors),
+    intermediates: Object.freeze(intermediates),
     crls: Object.freeze(crls),
     bundlePem: input.bundlePem,
     crlPems: Object.freeze(crlInput?.pems ?? []),

@@ -46,3 +46,4 @@ export type { GuardRefusal, GuardRefusalCode } from "./refusal.ts";
  * https.createServer(opts, requireEdgeIdentity(verifier, (req, res, edge) => res.end(edge.spiffeId))); // node:https
  */
 export { edgeIdentityOf, expressEdgeGuard, fastifyEdgeGuard, guardTlsOptions, REFUSAL_HEADER, requireEdgeIdentity, sendRefusal } from "./middleware.ts";
+export type { GuardTlsOptions } from "./middleware.ts";

@@ -1,6 +1,6 @@
 // One line to require an accepted edge in a node:http(s) server, an Express app or a Fastify app; handlers read the identity with edgeIdentityOf.
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { SecureContextOptions, TLSSocket } from "node:tls";
+import type { TLSSocket } from "node:tls";
 import type { EdgeIdentity } from "./edge-identity.ts";
 import type { EdgeVerification, EdgeVerifier } from "./edge-verifier.ts";
 import type { GuardTrust } from "./guard-trust.ts";
@@ -11,11 +11,19 @@ export const REFUSAL_HEADER = "moat-guard-refusal";
 
 const IDENTITY = Symbol.for("moat.edgeIdentity");
 
+/** What guardTlsOptions gives: plain values, so they spread into https, Express and Fastify server options alike. */
+export interface GuardTlsOptions {
+  ca: string;
+  crl?: string[];
+  requestCert: true;
+  rejectUnauthorized: true;
+}
+
 /**
  * TLS server options that make OpenSSL require a client certificate chaining to the bundle and not
  * revoked by the CRLs, before any request is read. Also what `server.setSecureContext` takes on a reload.
  */
-export function guardTlsOptions(trust: GuardTrust): SecureContextOptions & { requestCert: true; rejectUnauthorized: true } {
+export function guardTlsOptions(trust: GuardTrust): GuardTlsOptions {
   return {
     ca: trust.bundlePem,
     ...(trust.crlPems.length > 0 ? { crl: [...trust.crlPems] } : {}),

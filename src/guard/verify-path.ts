@@ -133,8 +133,8 @@ export async function validatePath(chain: readonly Buffer[], trust: GuardTrust, 
     return refuse("malformed-certificate", "a certificate the peer presented does not parse as X.509");
   }
   const [leaf, ...presented] = certs as [X509Certificate, ...X509Certificate[]];
-  const path = buildPath(leaf, presented, trust.anchors);
-  if (!path) return refuse("untrusted-chain", `${describeLeaf(leaf)}, issued by ${leaf.issuer.replaceAll("\n", ", ")}, does not chain to a CA of the trust bundle`);
+  const path = buildPath(leaf, [...presented, ...trust.intermediates], trust.anchors);
+  if (!path) return refuse("untrusted-chain", `${describeLeaf(leaf)}, issued by ${leaf.issuer.replaceAll("\n", ", ")}, does not chain to a root of the trust bundle${presented.length === 0 && trust.intermediates.length === 0 ? " (the peer's chain holds the leaf alone and the trust bundle no intermediate: load `moat ca bundle --with-intermediate`)" : ""}`);
   const refusal = checkValidity(path, now) ?? checkIssuers(path) ?? checkLeafUsage(leaf);
   if (refusal) return refusal;
   const revocation = await checkRevocation(path, trust, now);

@@ -61,6 +61,20 @@ test("path validation is by signature, not by name: a CA with the very same name
   // The leaf alone, without the intermediate that links it to the root: no path.
   const leafOnly = await createEdgeVerifier({ trust, policy: shopOnly }).verifyChain(der((await pki.edge("shop")).certPem));
   assert.ok(!leafOnly.ok && leafOnly.code === "untrusted-chain");
+  assert.match(leafOnly.ok ? "" : leafOnly.detail, /moat ca bundle --with-intermediate/);
+});
+
+test("an intermediate in the bundle completes a leaf-only chain (as Node's server sockets give it) but is never a trust anchor", async (t) => {
+  const pki = await createGuardPki(t);
+  const impostor = await createGuardPki(t);
+  const trust = createGuardTrust({ bundlePem: pki.ca.bundlePem + pki.ca.intermediatePem, crlPem: await pki.crlBundle() });
+  assert.equal(trust.anchors.length, 1);
+  assert.equal(trust.intermediates.length, 1);
+  const verifier = createEdgeVerifier({ trust, policy: shopOnly });
+  assert.ok((await verifier.verifyChain(der((await pki.edge("shop")).certPem))).ok);
+  const forged = await verifier.verifyChain(der((await impostor.edge("shop")).chainPem));
+  assert.ok(!forged.ok && forged.code === "untrusted-chain");
+  assert.throws(() => createGuardTrust({ bundlePem: pki.ca.intermediatePem }), /no root \(self-signed\) CA certificate/);
 });
 
 test("refuses expired and not-yet-valid certificates, and certificates without clientAuth", async (t) => {
