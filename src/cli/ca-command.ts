@@ -10,6 +10,7 @@ import {
   openCertificateAuthority,
   openOrCreateMasterKeyFile,
   readCaBundle,
+  readCaCertificates,
   writeFileAtomic,
   writeKeyFileAtomic,
 } from "../pki/index.ts";
@@ -111,8 +112,11 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
 }
 
 export async function runCaBundle(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" } });
+  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" }, "with-intermediate": { type: "boolean", default: false } });
   // The bundle is public: printing it needs no master key.
-  process.stdout.write(await readCaBundle(resolveDataDir(values["data-dir"])));
+  const dataDir = resolveDataDir(values["data-dir"]);
+  process.stdout.write(await readCaBundle(dataDir));
+  // For origins whose server cannot see the intermediate the edge sends (Node: nodejs/node#65579); never a trust anchor.
+  if (values["with-intermediate"]) process.stdout.write((await readCaCertificates(dataDir)).intermediatePem);
   return 0;
 }

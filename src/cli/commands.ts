@@ -105,12 +105,17 @@ Example:
   {
     name: "ca bundle",
     summary: "print the CA bundle that origins and viewers should trust",
-    help: `moat ca bundle [--data-dir DIR]
+    help: `moat ca bundle [--data-dir DIR] [--with-intermediate]
 
 Prints the PEM bundle of Moat's root CA(s). Needs no master key.
+--with-intermediate adds the intermediate after the roots: \`moat guard\` and the
+guard middleware need it, because Node's TLS server does not hand them the
+intermediate the edge sends. It only completes paths; the roots stay the only
+trust anchors.
 
 Example:
-  moat ca bundle > /etc/api/moat-ca.pem`,
+  moat ca bundle > /etc/api/moat-ca.pem
+  moat ca bundle --with-intermediate > /etc/moat-guard/ca-bundle.pem`,
     run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
   },
   {
