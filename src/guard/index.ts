@@ -32,7 +32,7 @@ export type { AcceptPolicy, EdgeIdentity } from "./edge-identity.ts";
  * @example
  * server.on("tlsClientError", (error, socket) => log.warn({ code: refusalCodeForHandshake(error, socket) }, "refused a handshake"));
  */
-export { GUARD_REFUSAL_CODES, refusalCodeForOpenSsl } from "./refusal.ts";
+export { GUARD_REFUSAL_CODES, refusalCodeForHandshake, refusalCodeForOpenSsl } from "./refusal.ts";
 export type { GuardRefusal, GuardRefusalCode } from "./refusal.ts";
 
 /**
@@ -47,3 +47,18 @@ export type { GuardRefusal, GuardRefusalCode } from "./refusal.ts";
  */
 export { edgeIdentityOf, expressEdgeGuard, fastifyEdgeGuard, guardTlsOptions, REFUSAL_HEADER, requireEdgeIdentity, sendRefusal } from "./middleware.ts";
 export type { GuardTlsOptions } from "./middleware.ts";
+
+/**
+ * The `moat guard` sidecar: mTLS in front of an HTTP app. Handshakes without a valid edge certificate
+ * fail; an edge of another distribution gets 403 with the reason; the rest is forwarded with the
+ * identity in `moat-edge-*` headers (any such header from outside is dropped). Files reload on change.
+ *
+ * @example
+ * const guard = await startGuard({ listen: { host: "0.0.0.0", port: 9443 }, upstream: new URL("http://127.0.0.1:8080"),
+ *   files: { cert, key, caBundle, crl }, policy: { trustDomain: "moat.internal", distributions: ["shop"] }, log });
+ */
+export { startGuard } from "./guard-server.ts";
+export type { GuardOptions, RunningGuard } from "./guard-server.ts";
+export { loadGuardMaterial } from "./guard-files.ts";
+export type { GuardFilePaths, GuardMaterial } from "./guard-files.ts";
+export { IDENTITY_HEADERS } from "./forward-request.ts";

@@ -13,6 +13,7 @@ export const GUARD_REFUSAL_CODES = [
   "missing-client-auth",
   "not-an-edge-identity",
   "identity-not-accepted",
+  "handshake-failed",
 ] as const;
 
 export type GuardRefusalCode = (typeof GUARD_REFUSAL_CODES)[number];
@@ -58,4 +59,16 @@ export function refusalCodeForOpenSsl(error: string | Error | null | undefined):
   if (error === null || error === undefined) return "no-client-certificate";
   const name = typeof error === "string" ? error : ((error as { code?: string }).code ?? error.message);
   return OPENSSL_CODES[name] ?? "untrusted-chain";
+}
+
+/**
+ * The refusal code for a handshake the TLS server refused (its `tlsClientError`): OpenSSL's verdict
+ * on the certificate if it got one, "no-client-certificate" when the peer sent none, else
+ * "handshake-failed" (a reset, no shared protocol version or cipher).
+ */
+export function refusalCodeForHandshake(error: Error, socket: { authorizationError?: string | Error | null | undefined }): GuardRefusalCode {
+  if (socket.authorizationError) return refusalCodeForOpenSsl(socket.authorizationError);
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/.test(code)) return "no-client-certificate";
+  return "handshake-failed";
 }
