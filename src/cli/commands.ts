@@ -71,6 +71,36 @@ Example:
     run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
   },
   {
+    name: "guard",
+    summary: "origin-side sidecar: mTLS in front of an HTTP app, only the edge of its distribution(s) gets in",
+    help: `moat guard --upstream http://127.0.0.1:8080 --distribution ID [--distribution ID…] [--origin ID…]
+           [--listen 0.0.0.0:9443] (--dir DIR | --cert FILE --key FILE --ca-bundle FILE --crl FILE)
+           [--without-crl] [--trust-domain moat.internal] [--log-level info]
+
+Terminates mutual TLS in front of an HTTP app (a legacy app on 127.0.0.1:8080, say):
+- a client without a certificate from Moat's CA (or with an expired or revoked one)
+  fails the TLS handshake; the reason is logged;
+- Moat's edge of another distribution gets 403 with a Moat-Guard-Refusal header
+  and the reason (identity-not-accepted);
+- the accepted edge is forwarded, with its identity in moat-edge-identity,
+  moat-edge-distribution, moat-edge-origin and moat-edge-certificate-serial.
+  Any moat-edge-* header that arrives from outside is dropped, so the app can
+  trust these (as long as only the guard can reach it).
+
+--dir DIR holds server.pem, server.key (0600), ca-bundle.pem and crl-bundle.pem,
+as \`moat enrol\` writes and renews them; --cert/--key/--ca-bundle/--crl override one.
+The CA bundle must hold Moat's roots and intermediate (\`moat ca bundle
+--with-intermediate\`); the CRL bundle is \`moat ca crl\`. The guard watches these
+files and reloads on change (and on SIGHUP): a new CRL, a bundle with a new root
+and a renewed server certificate take effect without a restart; a broken file is
+logged and the running one kept. --without-crl turns revocation checks off (say why).
+SIGTERM stops accepting and lets requests in flight finish (30 s at most).
+
+Example:
+  moat guard --upstream http://127.0.0.1:8080 --distribution shop --dir /etc/moat-guard --listen 0.0.0.0:9443`,
+    run: async (args) => (await import("./guard-command.ts")).runGuard(args),
+  },
+  {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
     help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]

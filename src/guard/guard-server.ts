@@ -27,7 +27,8 @@ export interface RunningGuard {
   material(): GuardMaterial;
   /** Re-reads the files now (the watch calls it); resolves true if something new went live. */
   reload(): Promise<boolean>;
-  stop(): Promise<void>;
+  /** Stops accepting; requests in flight get `drainMs` (default 0: cut at once) to finish. */
+  stop(drainMs?: number): Promise<void>;
 }
 
 function tlsContextOptions(material: GuardMaterial) {
@@ -121,17 +122,20 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   const port = (server.address() as AddressInfo).port;
   log.info({ host: options.listen.host, port, upstream: options.upstream.origin, policy: options.policy, ...describeMaterial(material) }, "guard listening");
   let stopping: Promise<void> | undefined;
-  const stop = async () => {
+  // Requests in flight finish (up to drainMs); idle keep-alive connections close at once.
+  const stop = async (drainMs: number) => {
     stopWatching();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    for (const socket of sockets) socket.destroy();
+    server.closeIdleConnections();
+    const limit = setTimeout(() => sockets.forEach((socket) => socket.destroy()), drainMs);
     await closed;
+    clearTimeout(limit);
     await upstream.destroy();
   };
   return {
     port,
     material: () => material,
     reload,
-    stop: () => (stopping ??= stop()),
+    stop: (drainMs = 0) => (stopping ??= stop(drainMs)),
   };
 }
