@@ -87,7 +87,7 @@ Terminates mutual TLS in front of an HTTP app (a legacy app on 127.0.0.1:8080, s
   Any moat-edge-* header that arrives from outside is dropped, so the app can
   trust these (as long as only the guard can reach it).
 
---dir DIR holds server.pem, server.key (0600), ca-bundle.pem and crl-bundle.pem,
+--dir DIR holds server.crt, server.key (0600), ca-bundle.pem and crl-bundle.pem,
 as \`moat enrol\` writes and renews them; --cert/--key/--ca-bundle/--crl override one.
 The CA bundle must hold Moat's roots and intermediate (\`moat ca bundle
 --with-intermediate\`); the CRL bundle is \`moat ca crl\`. The guard watches these
@@ -99,6 +99,28 @@ SIGTERM stops accepting and lets requests in flight finish (30 s at most).
 Example:
   moat guard --upstream http://127.0.0.1:8080 --distribution shop --dir /etc/moat-guard --listen 0.0.0.0:9443`,
     run: async (args) => (await import("./guard-command.ts")).runGuard(args),
+  },
+  {
+    name: "origin snippet",
+    summary: "print nginx, HAProxy, Caddy or Envoy config that admits only the edge of a distribution",
+    help: `moat origin snippet nginx|haproxy|caddy|envoy --distribution ID [--distribution ID…] [--origin ID…]
+           [--dir /etc/moat-guard] [--listen 0.0.0.0:9443] [--upstream http://127.0.0.1:8080] [--trust-domain moat.internal]
+
+Prints config with which that server requires Moat's edge certificate: Moat's
+roots (ca-bundle.pem), its CRLs (crl-bundle.pem), the server's own certificate
+(server.crt, server.key), all from --dir as \`moat enrol\` fills it, and the
+identity check wherever the server can express it:
+- nginx and HAProxy (Debian bookworm's 1.22 and 2.6) cannot read URI SANs: they
+  check the subject CN "<distribution>/<origin>" Moat writes beside the SPIFFE ID;
+  a certificate of another distribution gets 403. The snippet says what that
+  does not cover.
+- Caddy checks the SPIFFE ID but cannot check CRLs: the snippet says so.
+- Envoy checks the SPIFFE ID and the CRLs; another distribution fails the handshake.
+Where a check cannot be expressed, run \`moat guard\` in front of the app instead.
+
+Example:
+  moat origin snippet nginx --distribution shop > /etc/nginx/conf.d/moat-origin.conf`,
+    run: async (args) => (await import("./origin-snippet-command.ts")).runOriginSnippet(args),
   },
   {
     name: "ca init",

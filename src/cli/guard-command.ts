@@ -2,7 +2,7 @@
 import { join, resolve } from "node:path";
 import { isIP } from "node:net";
 import { CliUsageError } from "../errors.ts";
-import { DEFAULT_TRUST_DOMAIN, parseEdgeSpiffeId, startGuard } from "../guard/index.ts";
+import { DEFAULT_TRUST_DOMAIN, GUARD_DIR_FILES, parseEdgeSpiffeId, startGuard } from "../guard/index.ts";
 import type { GuardFilePaths } from "../guard/index.ts";
 import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
@@ -10,8 +10,6 @@ import { parseCliArgs } from "./cli-args.ts";
 
 const DRAIN_LIMIT_MS = 30_000;
 
-/** The file names `moat enrol` writes into a guard directory. */
-export const GUARD_DIR_FILES = { cert: "server.pem", key: "server.key", caBundle: "ca-bundle.pem", crl: "crl-bundle.pem" } as const;
 
 /** `--listen 9443`, `--listen 0.0.0.0:9443`, `--listen [::]:9443`. */
 export function parseListen(command: string, text: string): { host: string; port: number } {

@@ -6,6 +6,12 @@ import { basename, dirname, resolve } from "node:path";
 import { GuardTrustInvalidError, KeyFileInsecureError } from "../errors.ts";
 import { createGuardTrust, type GuardTrust } from "./guard-trust.ts";
 
+/**
+ * The files of a guard directory, as `moat enrol` writes them. The certificate ends in .crt so that
+ * HAProxy (`ssl-load-extra-del-ext`) finds server.key beside it.
+ */
+export const GUARD_DIR_FILES = { cert: "server.crt", key: "server.key", caBundle: "ca-bundle.pem", crl: "crl-bundle.pem" } as const;
+
 export interface GuardFilePaths {
   /** The guard's own server certificate chain (PEM: leaf, then intermediate). */
   cert: string;

@@ -59,6 +59,15 @@ export type { GuardTlsOptions } from "./middleware.ts";
  */
 export { startGuard } from "./guard-server.ts";
 export type { GuardOptions, RunningGuard } from "./guard-server.ts";
-export { loadGuardMaterial } from "./guard-files.ts";
+export { GUARD_DIR_FILES, loadGuardMaterial } from "./guard-files.ts";
 export type { GuardFilePaths, GuardMaterial } from "./guard-files.ts";
 export { IDENTITY_HEADERS } from "./forward-request.ts";
+
+/**
+ * Config for nginx, HAProxy, Caddy and Envoy that requires the edge's certificate (and checks its identity where the server can).
+ *
+ * @example
+ * originSnippet("haproxy", { trustDomain: "moat.internal", distributions: ["shop"], files, listen, upstream: "http://127.0.0.1:8080" });
+ */
+export { originSnippet, SNIPPET_SERVERS } from "./snippets/index.ts";
+export type { SnippetInput, SnippetServer } from "./snippets/index.ts";

@@ -37,5 +37,5 @@ test("moat guard refuses bad flags with exit code 2 and says what to give", asyn
   assert.match(noFiles.stderr, /give --dir DIR .* or --cert, --key, --ca-bundle, --crl/);
   const missingFile = await runMoat(["guard", "--upstream", "http://127.0.0.1:8080", "--distribution", "shop", "--dir", "/nonexistent-moat-guard"], { cwd });
   assert.equal(missingFile.code, 1);
-  assert.match(missingFile.stderr, /\/nonexistent-moat-guard\/server.pem: cannot read the certificate \(ENOENT\)/);
+  assert.match(missingFile.stderr, /\/nonexistent-moat-guard\/server.crt: cannot read the certificate \(ENOENT\)/);
 });

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { startGuard, type RunningGuard } from "../../src/guard/index.ts";
+import { GUARD_DIR_FILES, startGuard, type RunningGuard } from "../../src/guard/index.ts";
 import type { GuardFilePaths } from "../../src/guard/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { createLogCapture } from "../support/test-edge.ts";
@@ -58,7 +58,7 @@ export async function writeGuardFiles(t: TestContext, pki: GuardPki): Promise<{ 
   const dir = await mkdtemp(join(tmpdir(), "moat-guard-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const server = await pki.server();
-  const files = { cert: join(dir, "server.pem"), key: join(dir, "server.key"), caBundle: join(dir, "ca-bundle.pem"), crl: join(dir, "crl-bundle.pem") };
+  const files = { cert: join(dir, GUARD_DIR_FILES.cert), key: join(dir, GUARD_DIR_FILES.key), caBundle: join(dir, GUARD_DIR_FILES.caBundle), crl: join(dir, GUARD_DIR_FILES.crl) };
   await writeFile(files.cert, server.chainPem);
   await writeFile(files.key, server.keyPem, { mode: 0o600 });
   await chmod(files.key, 0o600);
