@@ -1,5 +1,5 @@
 // The files a guard runs from (its own certificate and key, Moat's CA bundle and CRL bundle): read and checked together, and watched so that a rollover, a new CRL or a renewed certificate reaches the guard without a restart.
-import { createHash } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { watch, type FSWatcher } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, resolve } from "node:path";
@@ -45,8 +45,24 @@ async function readKey(path: string): Promise<string> {
   const keyPem = await readText(path, "private key");
   const { mode } = await stat(path);
   if ((mode & 0o077) !== 0) throw new KeyFileInsecureError(path, mode);
-  if (!keyPem.includes("PRIVATE KEY-----")) throw new GuardTrustInvalidError(path, "it is not a PEM private key");
   return keyPem;
+}
+
+/** The key must be the certificate's: a renewal replaces both files, and a reload between the two writes must not go live. */
+function checkKeyMatches(paths: GuardFilePaths, certPem: string, keyPem: string): void {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate");
+  }
+  let matches = false;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    throw new GuardTrustInvalidError(paths.key, "it is not a PEM private key");
+  }
+  if (!matches) throw new GuardTrustInvalidError(paths.key, `it is not the key of ${paths.cert} (a renewal may be half-written; the next change reloads)`);
 }
 
 /**
@@ -60,7 +76,7 @@ export async function loadGuardMaterial(paths: GuardFilePaths): Promise<GuardMat
     readText(paths.caBundle, "CA bundle"),
     paths.crl === undefined ? undefined : readText(paths.crl, "CRL bundle"),
   ]);
-  if (!certPem.includes("-----BEGIN CERTIFICATE-----")) throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate");
+  checkKeyMatches(paths, certPem, keyPem);
   const trust = createGuardTrust({ bundlePem, crlPem, source: { bundle: paths.caBundle, ...(paths.crl ? { crl: paths.crl } : {}) } });
   const version = createHash("sha256").update(certPem).update("\0").update(keyPem).update("\0").update(trust.version).digest("hex");
   return Object.freeze({ trust, certPem, keyPem, version });

@@ -92,7 +92,12 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
       return false;
     }
     if (next.version === material.version) return false;
-    server.setSecureContext(tlsContextOptions(next));
+    try {
+      server.setSecureContext(tlsContextOptions(next));
+    } catch (error) {
+      log.error({ detail: (error as Error).message }, "reload refused: OpenSSL would not load the new files; the guard keeps its current ones");
+      return false;
+    }
     verifier.setTrust(next.trust);
     material = next;
     log.info(describeMaterial(next), "guard reloaded");

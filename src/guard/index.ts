@@ -71,3 +71,12 @@ export { IDENTITY_HEADERS } from "./forward-request.ts";
  */
 export { originSnippet, SNIPPET_SERVERS } from "./snippets/index.ts";
 export type { SnippetInput, SnippetServer } from "./snippets/index.ts";
+
+/**
+ * Builds leaf → … → root by OpenSSL's issuer checks and signatures (node:crypto), roots tried first:
+ * what enrolment uses to check a certificate presented for renewal.
+ *
+ * @example
+ * const path = buildCertificatePath(leaf, [intermediate], roots); // undefined: does not chain to a root
+ */
+export { buildPath as buildCertificatePath } from "./verify-path.ts";
