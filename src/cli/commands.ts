@@ -123,6 +123,69 @@ Example:
     run: async (args) => (await import("./origin-snippet-command.ts")).runOriginSnippet(args),
   },
   {
+    name: "enrol token",
+    summary: "CA host: create a one-time token with which an origin host gets its server certificate",
+    help: `moat enrol token --dns NAME [--dns NAME…] [--ip ADDRESS…] [--ttl 1h] [--validity 7d] [--data-dir DIR]
+
+Prints a token (once: only its SHA-256 is stored, in <data dir>/enrol/tokens/).
+It is single-use and expires after --ttl. Whoever holds it gets, once, a server
+certificate with exactly these names, valid for --validity and renewed for as
+long as the host keeps it current. Needs no master key.
+
+Example:
+  moat enrol token --dns api.internal --ttl 30m > api.token`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolToken(args),
+  },
+  {
+    name: "enrol serve",
+    summary: "CA host: serve the enrolment endpoint (HTTPS) for tokens and renewals",
+    help: `moat enrol serve --dns NAME [--ip ADDRESS…] [--listen 0.0.0.0:9444] [--data-dir DIR] [--master-key-file FILE]
+
+Serves, over HTTPS with a certificate from Moat's CA for --dns/--ip (renewed by
+itself):
+  POST /v1/enrol  {token, csr}                        a certificate for the token's names
+  POST /v1/renew  {csr, certificate, signedAt, proof} the same names for a new key, proven
+                                                      by a signature of the current key
+  GET  /v1/trust                                      Moat's CA bundle (+ intermediate) and CRLs
+Only certificates enrolment issued can be renewed, and not once revoked or
+expired. Signing needs the master key (MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
+--master-key-file).
+
+Example:
+  moat enrol serve --dns ca.internal --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolServe(args),
+  },
+  {
+    name: "enrol request",
+    summary: "origin host: enrol with a token; writes the guard directory",
+    help: `moat enrol request --url https://ca.internal:9444 --token TOKEN --ca-bundle FILE --dir DIR
+
+Makes a key here (written 0600, never sent), sends a CSR with the token, and
+writes DIR/server.crt, server.key, ca-bundle.pem (Moat's roots + intermediate),
+crl-bundle.pem and enrolment.json. --ca-bundle is Moat's bundle (\`moat ca
+bundle\` on the CA host): the endpoint's certificate is verified against it.
+\`moat guard --dir DIR\` and the snippets of \`moat origin snippet\` read DIR.
+
+Example:
+  moat enrol request --url https://ca.internal:9444 --token "$(cat api.token)" --ca-bundle moat-ca.pem --dir /etc/moat-guard`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolRequest(args),
+  },
+  {
+    name: "enrol renew",
+    summary: "origin host: renew the certificate when due and refresh the CRL (--watch: keep doing it)",
+    help: `moat enrol renew --dir DIR [--watch] [--force]
+
+Renews the certificate in DIR once it is due (two thirds of its life), with a
+fresh key, and fetches the CA bundle and CRLs again once the CRL is halfway
+through its validity. --watch keeps running and does both on time, retrying
+failures with a growing delay; --force renews now. A guard reading DIR reloads
+by itself; reload nginx or HAProxy after a change.
+
+Example:
+  moat enrol renew --dir /etc/moat-guard --watch`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolRenew(args),
+  },
+  {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
     help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
