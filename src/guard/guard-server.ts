@@ -1,11 +1,13 @@
 // The `moat guard` sidecar: terminates mTLS in front of an HTTP app, lets in only the edge of accepted distributions, and reloads its files on change.
+import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { Pool } from "undici";
+import { Pool, type Dispatcher } from "undici";
+import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { AcceptPolicy } from "./edge-identity.ts";
-import { createEdgeVerifier } from "./edge-verifier.ts";
+import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { forwardRequest } from "./forward-request.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
 import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
@@ -46,20 +48,9 @@ function describeMaterial(material: GuardMaterial) {
   };
 }
 
-/**
- * Starts the guard. Throws (GuardTrustInvalidError, KeyFileInsecureError, ListenError's cause) when
- * its files are unusable at start; later a bad file is logged and the running material kept.
- *
- * @example
- * const guard = await startGuard({ listen: { host: "0.0.0.0", port: 9443 }, upstream: new URL("http://127.0.0.1:8080"), files, policy, log });
- */
-export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
-  const log = options.log.child({ part: "guard" });
-  let material = await loadGuardMaterial(options.files);
-  if (!material.trust.isRevocationChecked) log.warn("no CRL loaded: revoked edge certificates are accepted until they expire");
-  const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
-  const upstream = new Pool(options.upstream.origin, { connections: 128 });
-  const server = https.createServer({ ...tlsContextOptions(material), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" }, (req, res) => {
+/** Verifies each request's edge, then forwards it or answers 403; one log line either way (the authentication trail). */
+function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
     void verifyRequest(verifier, req).then(async (verdict) => {
       if (!verdict.ok) {
         log.warn({ refusal: verdict.code, detail: verdict.detail, remote: req.socket.remoteAddress, method: req.method, path: req.url }, "refused a request");
@@ -71,62 +62,90 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
       if (typeof outcome === "number") log.info({ ...fields, status: outcome }, "forwarded");
       else log.error({ ...fields, error: outcome.code, detail: outcome.detail }, "upstream failed");
     });
-  });
-  server.on("tlsClientError", (error, socket: TLSSocket) => {
-    log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");
-  });
+  };
+}
+
+/** Runs one `work` at a time; calls that arrive meanwhile fold into one more run after it. */
+function oneAtATime(work: () => Promise<boolean>): () => Promise<boolean> {
+  let running: Promise<boolean> | undefined;
+  let isPending = false;
+  const run = (): Promise<boolean> => {
+    if (running) {
+      isPending = true;
+      return running;
+    }
+    running = work().finally(() => {
+      running = undefined;
+      if (isPending) {
+        isPending = false;
+        void run();
+      }
+    });
+    return running;
+  };
+  return run;
+}
+
+/** Every raw connection, including ones still in their handshake, so that stop can end them. */
+function trackSockets(server: https.Server): Set<Socket> {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
+  return sockets;
+}
 
-  let reloading: Promise<boolean> | undefined;
-  let isPending = false;
-  const reloadOnce = async (): Promise<boolean> => {
+function listen(server: https.Server, at: { host: string; port: number }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", (error) => reject(new ListenError("the guard", at.host, at.port, error)));
+    server.listen(at.port, at.host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/**
+ * Starts the guard. Throws (GuardTrustInvalidError, KeyFileInsecureError, ListenError) when its
+ * files or port are unusable at start; later a bad file is logged and the running material kept.
+ *
+ * @example
+ * const guard = await startGuard({ listen: { host: "0.0.0.0", port: 9443 }, upstream: new URL("http://127.0.0.1:8080"), files, policy, log });
+ */
+export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
+  const log = options.log.child({ part: "guard" });
+  let material = await loadGuardMaterial(options.files);
+  if (!material.trust.isRevocationChecked) log.warn("no CRL loaded: revoked edge certificates are accepted until they expire");
+  const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
+  const upstream = new Pool(options.upstream.origin, { connections: 128 });
+  const tlsOptions = { ...tlsContextOptions(material), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" } as const;
+  const server = https.createServer(tlsOptions, guardRequestHandler(verifier, upstream, log));
+  server.on("tlsClientError", (error, socket: TLSSocket) => {
+    log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");
+  });
+  const sockets = trackSockets(server);
+
+  const reload = oneAtATime(async () => {
     let next: GuardMaterial;
     try {
       next = await loadGuardMaterial(options.files);
-    } catch (error) {
-      log.error({ error: (error as { code?: string }).code, detail: (error as Error).message }, "reload refused; the guard keeps its current certificate, bundle and CRL");
-      return false;
-    }
-    if (next.version === material.version) return false;
-    try {
+      if (next.version === material.version) return false;
       server.setSecureContext(tlsContextOptions(next));
     } catch (error) {
-      log.error({ detail: (error as Error).message }, "reload refused: OpenSSL would not load the new files; the guard keeps its current ones");
+      log.error({ error: (error as { code?: string }).code, detail: (error as Error).message }, "reload refused; the guard keeps its current certificate, bundle and CRL");
       return false;
     }
     verifier.setTrust(next.trust);
     material = next;
     log.info(describeMaterial(next), "guard reloaded");
     return true;
-  };
-  // One reload at a time; changes that arrive meanwhile fold into one more.
-  const reload = (): Promise<boolean> => {
-    if (reloading) {
-      isPending = true;
-      return reloading;
-    }
-    reloading = reloadOnce().finally(() => {
-      reloading = undefined;
-      if (isPending) {
-        isPending = false;
-        void reload();
-      }
-    });
-    return reloading;
-  };
+  });
   const stopWatching = watchGuardFiles(options.files, () => void reload());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.listen.port, options.listen.host, () => resolve());
+  const port = await listen(server, options.listen).catch(async (error: unknown) => {
+    stopWatching();
+    await upstream.destroy();
+    throw error;
   });
-  const port = (server.address() as AddressInfo).port;
   log.info({ host: options.listen.host, port, upstream: options.upstream.origin, policy: options.policy, ...describeMaterial(material) }, "guard listening");
-  let stopping: Promise<void> | undefined;
   // Requests in flight finish (up to drainMs); idle keep-alive connections close at once.
   const stop = async (drainMs: number) => {
     stopWatching();
@@ -137,10 +156,6 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     clearTimeout(limit);
     await upstream.destroy();
   };
-  return {
-    port,
-    material: () => material,
-    reload,
-    stop: (drainMs = 0) => (stopping ??= stop(drainMs)),
-  };
+  let stopping: Promise<void> | undefined;
+  return { port, material: () => material, reload, stop: (drainMs = 0) => (stopping ??= stop(drainMs)) };
 }
