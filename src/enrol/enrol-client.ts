@@ -1,5 +1,5 @@
 // The origin side of enrolment: makes a key that never leaves the host, sends a CSR with the token, writes the guard directory, and later renews with a proof by the current key and refreshes the CRL.
-import { KeyObject, sign, webcrypto } from "node:crypto";
+import { KeyObject, sign, webcrypto, X509Certificate } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, request } from "undici";
@@ -45,10 +45,35 @@ async function call<T>(url: string, path: string, caPem: string, body?: unknown)
   }
 }
 
+function certificatesIn(pem: string): X509Certificate[] {
+  return pem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((block) => block.includes("-----BEGIN CERTIFICATE-----")).map((block) => new X509Certificate(block));
+}
+
+/**
+ * The new bundle, plus every intermediate of the old one that is still valid and still signed by a
+ * root of the new one. After an intermediate rotation, edges keep certificates from the previous
+ * intermediate for a while; a guard that sees only the leaf (nodejs/node#65579) needs that
+ * intermediate to complete their path, so it stays until it expires or its root leaves the bundle.
+ */
+export function mergeBundles(oldPem: string | undefined, newPem: string, now: Date): string {
+  const fresh = certificatesIn(newPem);
+  const roots = fresh.filter((cert) => cert.checkIssued(cert));
+  const kept = certificatesIn(oldPem ?? "").filter(
+    (cert) =>
+      cert.ca &&
+      !cert.checkIssued(cert) &&
+      now < cert.validToDate &&
+      !fresh.some((other) => other.fingerprint256 === cert.fingerprint256) &&
+      roots.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey)),
+  );
+  return newPem + kept.map((cert) => cert.toString()).join("");
+}
+
 async function writeTrust(dir: string, trust: { caBundle: string; crlBundle: string }): Promise<void> {
   // The CRL first: a bundle with a new root must never be live without that root's CRL.
   await writeFileAtomic(join(dir, GUARD_DIR_FILES.crl), trust.crlBundle, 0o644);
-  await writeFileAtomic(join(dir, GUARD_DIR_FILES.caBundle), trust.caBundle, 0o644);
+  const old = await readFile(join(dir, GUARD_DIR_FILES.caBundle), "utf8").catch(() => undefined);
+  await writeFileAtomic(join(dir, GUARD_DIR_FILES.caBundle), mergeBundles(old, trust.caBundle, new Date()), 0o644);
 }
 
 async function writeAnswer(dir: string, url: string, keyPem: string, answer: EnrolAnswer, trustRefreshAt: string): Promise<EnrolmentState> {

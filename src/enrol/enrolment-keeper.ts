@@ -9,11 +9,11 @@ export interface EnrolmentKeeper {
   stop(): void;
 }
 
-/** Does whatever is due now; returns the new state. */
+/** Does whatever is due at `now`; returns the new state. (The renewal proof is dated by the real clock: the CA checks it against its own.) */
 export async function runDueWork(dir: string, now: Date, log: Logger): Promise<EnrolmentState> {
   let state = await readEnrolmentState(dir);
   if (new Date(state.renewAt) <= now) {
-    state = await renewHost({ dir, now });
+    state = await renewHost({ dir });
     log.info({ notAfter: state.notAfter, renewAt: state.renewAt }, "renewed this host's certificate");
   }
   if (new Date(state.trustRefreshAt) <= now) {

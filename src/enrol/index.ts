@@ -29,6 +29,6 @@ export type { EnrolAnswer, TrustAnswer } from "./enrol-protocol.ts";
  * await enrolHost({ url: "https://ca.internal:9444", token, caBundlePem, dir: "/etc/moat-guard" });
  * const keeper = keepEnrolmentCurrent({ dir: "/etc/moat-guard", log });
  */
-export { ENROLMENT_STATE_FILE, enrolHost, readEnrolmentState, refreshTrust, renewHost } from "./enrol-client.ts";
+export { ENROLMENT_STATE_FILE, enrolHost, mergeBundles, readEnrolmentState, refreshTrust, renewHost } from "./enrol-client.ts";
 export type { EnrolmentState } from "./enrol-client.ts";
 export { keepEnrolmentCurrent, runDueWork } from "./enrolment-keeper.ts";
