@@ -38,8 +38,15 @@ function tlsContextOptions(material: GuardMaterial) {
   return { ...context, key: material.keyPem, cert: material.certPem };
 }
 
+/** The first moment a loaded CRL runs out: from then on OpenSSL refuses every edge until a fresh one is loaded. */
+function crlExpiry(material: GuardMaterial): Date | undefined {
+  const times = material.trust.crls.flatMap((crl) => (crl.nextUpdate ? [crl.nextUpdate.getTime()] : []));
+  return times.length ? new Date(Math.min(...times)) : undefined;
+}
+
 function describeMaterial(material: GuardMaterial) {
   return {
+    crlNextUpdate: crlExpiry(material)?.toISOString(),
     version: material.version.slice(0, 16),
     roots: material.trust.anchors.map((cert) => cert.fingerprint256),
     intermediates: material.trust.intermediates.length,
@@ -122,6 +129,18 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");
   });
   const sockets = trackSockets(server);
+  // Says loudly when the CRL in use runs out, rather than leaving only a trail of refused handshakes.
+  let expiryTimer: NodeJS.Timeout | undefined;
+  const watchCrlExpiry = () => {
+    clearTimeout(expiryTimer);
+    const expiry = crlExpiry(material);
+    if (!expiry) return;
+    const delayMs = Math.max(0, expiry.getTime() - Date.now());
+    if (delayMs > 2 ** 31 - 1) return;
+    expiryTimer = setTimeout(() => log.error({ crlNextUpdate: expiry.toISOString(), files: options.files.crl }, "the CRL expired: every edge is refused until a fresh one is loaded (moat enrol renew --watch keeps it fresh)"), delayMs);
+    expiryTimer.unref();
+  };
+  watchCrlExpiry();
 
   const reload = oneAtATime(async () => {
     let next: GuardMaterial;
@@ -135,6 +154,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     }
     verifier.setTrust(next.trust);
     material = next;
+    watchCrlExpiry();
     log.info(describeMaterial(next), "guard reloaded");
     return true;
   });
@@ -149,6 +169,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   // Requests in flight finish (up to drainMs); idle keep-alive connections close at once.
   const stop = async (drainMs: number) => {
     stopWatching();
+    clearTimeout(expiryTimer);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const limit = setTimeout(() => sockets.forEach((socket) => socket.destroy()), drainMs);
