@@ -49,9 +49,20 @@ function uriSans(leaf: X509Certificate): string[] {
   return (san?.names.items ?? []).filter((name) => name.type === "url").map((name) => name.value);
 }
 
+const NEVER = new Date(8.64e15);
+
+/** Never throws: a certificate that trips a parser is the peer's problem, answered as malformed, not a crash. */
 async function verify(chain: readonly Buffer[], trust: GuardTrust, policy: AcceptPolicy, now: Date): Promise<{ result: EdgeVerification; recheckAt: Date }> {
+  try {
+    return await verifyOrThrow(chain, trust, policy, now);
+  } catch {
+    return { result: refuse("malformed-certificate", "a certificate the peer presented could not be read (an extension does not parse)"), recheckAt: NEVER };
+  }
+}
+
+async function verifyOrThrow(chain: readonly Buffer[], trust: GuardTrust, policy: AcceptPolicy, now: Date): Promise<{ result: EdgeVerification; recheckAt: Date }> {
   const path = await validatePath(chain, trust, now);
-  const never = new Date(8.64e15);
+  const never = NEVER;
   if (!path.ok) return { result: path, recheckAt: never };
   const leaf = path.path[0] as X509Certificate;
   const parsed = identityFromUris(uriSans(leaf));
@@ -90,10 +101,10 @@ export function createEdgeVerifier(options: EdgeVerifierOptions): EdgeVerifier {
       const now = clock();
       const kept = verdicts.get(socket);
       if (kept && kept.trust === current && now < kept.recheckAt) return kept.result;
-      const entry = { trust: current, recheckAt: new Date(8.64e15), result: Promise.resolve<EdgeVerification>(refuse("no-client-certificate", "pending")) };
-      entry.result = verify(peerChain(socket), current, policy, now).then(({ result, recheckAt }) => {
+      const pending = verify(peerChain(socket), current, policy, now);
+      const entry = { trust: current, recheckAt: NEVER, result: pending.then(({ result }) => result) };
+      void pending.then(({ recheckAt }) => {
         entry.recheckAt = recheckAt;
-        return result;
       });
       verdicts.set(socket, entry);
       return entry.result;

@@ -68,6 +68,9 @@ function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: 
       const fields = { identity: identity.spiffeId, serial: identity.serialHex, method: req.method, path: req.url };
       if (typeof outcome === "number") log.info({ ...fields, status: outcome }, "forwarded");
       else log.error({ ...fields, error: outcome.code, detail: outcome.detail }, "upstream failed");
+    }).catch((error: unknown) => {
+      log.error({ detail: (error as Error).message, method: req.method, path: req.url }, "request failed in the guard");
+      res.destroy();
     });
   };
 }
