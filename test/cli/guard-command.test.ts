@@ -39,3 +39,12 @@ test("moat guard refuses bad flags with exit code 2 and says what to give", asyn
   assert.equal(missingFile.code, 1);
   assert.match(missingFile.stderr, /\/nonexistent-moat-guard\/server.crt: cannot read the certificate \(ENOENT\)/);
 });
+
+test("moat ca bundle --with-intermediate prints the roots then the intermediate: the guard's ca-bundle.pem", async (t) => {
+  const pki = await createGuardPki(t);
+  const run = await runMoat(["ca", "bundle", "--with-intermediate", "--data-dir", pki.dataDir], { cwd: pki.dataDir });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout, pki.ca.bundlePem + pki.ca.intermediatePem);
+  const plain = await runMoat(["ca", "bundle", "--data-dir", pki.dataDir], { cwd: pki.dataDir });
+  assert.equal(plain.stdout, pki.ca.bundlePem);
+});
