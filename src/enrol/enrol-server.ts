@@ -1,11 +1,12 @@
 // The enrolment endpoint: HTTPS (a certificate from Moat's own CA, so clients verify it against Moat's bundle), JSON in and out, three routes.
+import { X509Certificate } from "node:crypto";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { EnrolmentError, MoatError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { IssuedCertificate } from "../pki/index.ts";
-import { ENROL_PATHS, enrolRequest, renewRequest } from "./enrol-protocol.ts";
+import { ENROL_PATHS, enrolRequest, renewRequest, type EnrolAnswer } from "./enrol-protocol.ts";
 import type { EnrolmentService } from "./enrol-service.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -38,6 +39,12 @@ function parse<T>(schema: { safeParse(value: unknown): { success: true; data: T 
   throw new EnrolmentError("enrol-request-invalid", 400, `the request is not valid: ${issues}.`);
 }
 
+/** The audit facts of an issued certificate: serial, fingerprint, names, not-after (never the certificate itself). */
+function describeIssued(answer: EnrolAnswer): Record<string, string> {
+  const cert = new X509Certificate(answer.certificate);
+  return { serial: cert.serialNumber.toLowerCase(), fingerprint256: cert.fingerprint256, sans: cert.subjectAltName ?? "", notAfter: answer.notAfter };
+}
+
 /**
  * The routes as a plain request handler, so that the admin API can mount it when it exists:
  * POST /v1/enrol {token, csr}, POST /v1/renew {csr, certificate, signedAt, proof}, GET /v1/trust.
@@ -49,12 +56,12 @@ export function enrolmentRequestHandler(service: EnrolmentService, log: Logger):
       if (route === `GET ${ENROL_PATHS.trust}`) return send(res, 200, await service.trust());
       if (route === `POST ${ENROL_PATHS.enrol}`) {
         const answer = await service.enrol(parse(enrolRequest, await readJson(req)));
-        log.info({ remote: req.socket.remoteAddress, notAfter: answer.notAfter }, "enrolled a host");
+        log.info({ remote: req.socket.remoteAddress, ...describeIssued(answer) }, "enrolled a host");
         return send(res, 200, answer);
       }
       if (route === `POST ${ENROL_PATHS.renew}`) {
         const answer = await service.renew(parse(renewRequest, await readJson(req)));
-        log.info({ remote: req.socket.remoteAddress, notAfter: answer.notAfter }, "renewed a host's certificate");
+        log.info({ remote: req.socket.remoteAddress, ...describeIssued(answer) }, "renewed a host's certificate");
         return send(res, 200, answer);
       }
       return send(res, 404, { error: "not-found", message: `no route ${route}; the routes are POST ${ENROL_PATHS.enrol}, POST ${ENROL_PATHS.renew}, GET ${ENROL_PATHS.trust}` });
