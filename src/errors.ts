@@ -492,3 +492,37 @@ export class CliUsageError extends MoatError {
     super("cli-usage", 400, message, options);
   }
 }
+
+// ---------------------------------------------------------------- guard (origin side) and enrolment
+
+/** The guard's trust bundle or CRL is unusable: not PEM, no certificate, a leaf where a CA belongs, a CRL that does not parse. */
+export class GuardTrustInvalidError extends MoatError {
+  readonly where: string;
+
+  constructor(where: string, problem: string, options: MoatErrorOptions = {}) {
+    super("guard-trust-invalid", 500, `${where}: ${problem}.`, {
+      fix: "give the guard Moat's CA bundle (`moat ca bundle`) and CRL bundle (`moat ca crl`) as written, PEM",
+      ...options,
+    });
+    this.where = where;
+  }
+}
+
+/** Every reason the enrolment endpoint refuses a request; the code is in the JSON answer. */
+export type EnrolmentRefusalCode =
+  | "enrol-token-invalid"
+  | "enrol-token-expired"
+  | "enrol-token-used"
+  | "enrol-csr-invalid"
+  | "enrol-names-not-allowed"
+  | "enrol-request-invalid"
+  | "enrol-renewal-refused";
+
+/** Enrolment failed: a bad, expired or spent token, a CSR that does not verify, or names the token does not allow. */
+export class EnrolmentError extends MoatError {
+  declare readonly code: EnrolmentRefusalCode;
+
+  constructor(code: EnrolmentRefusalCode, status: number, message: string, options: MoatErrorOptions = {}) {
+    super(code, status, message, options);
+  }
+}

@@ -10,6 +10,8 @@ import {
   openCertificateAuthority,
   openOrCreateMasterKeyFile,
   readCaBundle,
+  readCaGenerations,
+  readCaCertificates,
   writeFileAtomic,
   writeKeyFileAtomic,
 } from "../pki/index.ts";
@@ -111,8 +113,17 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
 }
 
 export async function runCaBundle(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" } });
+  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" }, "with-intermediate": { type: "boolean", default: false } });
   // The bundle is public: printing it needs no master key.
-  process.stdout.write(await readCaBundle(resolveDataDir(values["data-dir"])));
+  const dataDir = resolveDataDir(values["data-dir"]);
+  process.stdout.write(await readCaBundle(dataDir));
+  // For origins whose server cannot see the intermediate the edge sends (Node: nodejs/node#65579); never a trust anchor.
+  // Every intermediate an edge may present: the current one, earlier ones still valid (after a renewal),
+  // and a prepared rollover's, so guards accept the edge on the day the new root is activated.
+  if (values["with-intermediate"]) {
+    const certificates = await readCaCertificates(dataDir);
+    const { pending } = await readCaGenerations(dataDir);
+    process.stdout.write([certificates.intermediatePem, ...certificates.previousIntermediatePems, ...(pending ? [pending.intermediatePem] : [])].join(""));
+  }
   return 0;
 }

@@ -71,6 +71,121 @@ Example:
     run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
   },
   {
+    name: "guard",
+    summary: "origin-side sidecar: mTLS in front of an HTTP app, only the edge of its distribution(s) gets in",
+    help: `moat guard --upstream http://127.0.0.1:8080 --distribution ID [--distribution ID…] [--origin ID…]
+           [--listen 0.0.0.0:9443] (--dir DIR | --cert FILE --key FILE --ca-bundle FILE --crl FILE)
+           [--without-crl] [--trust-domain moat.internal] [--log-level info]
+
+Terminates mutual TLS in front of an HTTP app (a legacy app on 127.0.0.1:8080, say):
+- a client without a certificate from Moat's CA (or with an expired or revoked one)
+  fails the TLS handshake; the reason is logged;
+- Moat's edge of another distribution gets 403 with a Moat-Guard-Refusal header
+  and the reason (identity-not-accepted);
+- the accepted edge is forwarded, with its identity in moat-edge-identity,
+  moat-edge-distribution, moat-edge-origin and moat-edge-certificate-serial.
+  Any moat-edge-* header that arrives from outside is dropped, so the app can
+  trust these (as long as only the guard can reach it).
+
+--dir DIR holds server.crt, server.key (0600), ca-bundle.pem and crl-bundle.pem,
+as \`moat enrol\` writes and renews them; --cert/--key/--ca-bundle/--crl override one.
+The CA bundle must hold Moat's roots and intermediate (\`moat ca bundle
+--with-intermediate\`); the CRL bundle is \`moat ca crl\`. The guard watches these
+files and reloads on change (and on SIGHUP): a new CRL, a bundle with a new root
+and a renewed server certificate take effect without a restart; a broken file is
+logged and the running one kept. --without-crl turns revocation checks off (say why).
+SIGTERM stops accepting and lets requests in flight finish (30 s at most).
+
+Example:
+  moat guard --upstream http://127.0.0.1:8080 --distribution shop --dir /etc/moat-guard --listen 0.0.0.0:9443`,
+    run: async (args) => (await import("./guard-command.ts")).runGuard(args),
+  },
+  {
+    name: "origin snippet",
+    summary: "print nginx, HAProxy, Caddy or Envoy config that admits only the edge of a distribution",
+    help: `moat origin snippet nginx|haproxy|caddy|envoy --distribution ID [--distribution ID…] [--origin ID…]
+           [--dir /etc/moat-guard] [--listen 0.0.0.0:9443] [--upstream http://127.0.0.1:8080] [--trust-domain moat.internal]
+
+Prints config with which that server requires Moat's edge certificate: Moat's
+roots (ca-bundle.pem), its CRLs (crl-bundle.pem), the server's own certificate
+(server.crt, server.key), all from --dir as \`moat enrol\` fills it, and the
+identity check wherever the server can express it:
+- nginx and HAProxy (Debian bookworm's 1.22 and 2.6) cannot read URI SANs: they
+  check the subject CN "<distribution>/<origin>" Moat writes beside the SPIFFE ID;
+  a certificate of another distribution gets 403. The snippet says what that
+  does not cover.
+- Caddy checks the SPIFFE ID but cannot check CRLs: the snippet says so.
+- Envoy checks the SPIFFE ID and the CRLs; another distribution fails the handshake.
+Where a check cannot be expressed, run \`moat guard\` in front of the app instead.
+
+Example:
+  moat origin snippet nginx --distribution shop > /etc/nginx/conf.d/moat-origin.conf`,
+    run: async (args) => (await import("./origin-snippet-command.ts")).runOriginSnippet(args),
+  },
+  {
+    name: "enrol token",
+    summary: "CA host: create a one-time token with which an origin host gets its server certificate",
+    help: `moat enrol token --dns NAME [--dns NAME…] [--ip ADDRESS…] [--ttl 1h] [--validity 7d] [--data-dir DIR]
+
+Prints a token (once: only its SHA-256 is stored, in <data dir>/enrol/tokens/).
+It is single-use and expires after --ttl. Whoever holds it gets, once, a server
+certificate with exactly these names, valid for --validity and renewed for as
+long as the host keeps it current. Needs no master key.
+
+Example:
+  moat enrol token --dns api.internal --ttl 30m > api.token`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolToken(args),
+  },
+  {
+    name: "enrol serve",
+    summary: "CA host: serve the enrolment endpoint (HTTPS) for tokens and renewals",
+    help: `moat enrol serve --dns NAME [--ip ADDRESS…] [--listen 0.0.0.0:9444] [--data-dir DIR] [--master-key-file FILE]
+
+Serves, over HTTPS with a certificate from Moat's CA for --dns/--ip (renewed by
+itself):
+  POST /v1/enrol  {token, csr}                        a certificate for the token's names
+  POST /v1/renew  {csr, certificate, signedAt, proof} the same names for a new key, proven
+                                                      by a signature of the current key
+  GET  /v1/trust                                      Moat's CA bundle (+ intermediate) and CRLs
+Only certificates enrolment issued can be renewed, and not once revoked or
+expired. Signing needs the master key (MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
+--master-key-file).
+
+Example:
+  moat enrol serve --dns ca.internal --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolServe(args),
+  },
+  {
+    name: "enrol request",
+    summary: "origin host: enrol with a token; writes the guard directory",
+    help: `moat enrol request --url https://ca.internal:9444 --token TOKEN --ca-bundle FILE --dir DIR
+
+Makes a key here (written 0600, never sent), sends a CSR with the token, and
+writes DIR/server.crt, server.key, ca-bundle.pem (Moat's roots + intermediate),
+crl-bundle.pem and enrolment.json. --ca-bundle is Moat's bundle (\`moat ca
+bundle\` on the CA host): the endpoint's certificate is verified against it.
+\`moat guard --dir DIR\` and the snippets of \`moat origin snippet\` read DIR.
+
+Example:
+  moat enrol request --url https://ca.internal:9444 --token "$(cat api.token)" --ca-bundle moat-ca.pem --dir /etc/moat-guard`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolRequest(args),
+  },
+  {
+    name: "enrol renew",
+    summary: "origin host: renew the certificate when due and refresh the CRL (--watch: keep doing it)",
+    help: `moat enrol renew --dir DIR [--watch] [--force]
+
+Renews the certificate in DIR once it is due (two thirds of its life), with a
+fresh key, and fetches the CA bundle and CRLs again once the CRL is halfway
+through its validity. --watch keeps running and does both on time, retrying
+failures with a growing delay; --force renews now. A guard reading DIR reloads
+by itself; reload nginx or HAProxy after a change.
+
+Example:
+  moat enrol renew --dir /etc/moat-guard --watch`,
+    run: async (args) => (await import("./enrol-command.ts")).runEnrolRenew(args),
+  },
+  {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
     help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
@@ -105,13 +220,18 @@ Example:
   {
     name: "ca bundle",
     summary: "print the CA bundle that origins and viewers should trust",
-    help: `moat ca bundle [--data-dir DIR]
+    help: `moat ca bundle [--data-dir DIR] [--with-intermediate]
 
 Prints the PEM bundle of Moat's root CA(s): during a root rollover, the old and
 the new root, so origins that load it accept both. Needs no master key.
+--with-intermediate adds the intermediate after the roots: \`moat guard\` and the
+guard middleware need it, because Node's TLS server does not hand them the
+intermediate the edge sends. It only completes paths; the roots stay the only
+trust anchors.
 
 Example:
-  moat ca bundle > /etc/api/moat-ca.pem`,
+  moat ca bundle > /etc/api/moat-ca.pem
+  moat ca bundle --with-intermediate > /etc/moat-guard/ca-bundle.pem`,
     run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
   },
   {

@@ -2,7 +2,7 @@
 import { signCrlWith } from "./crl-sign.ts";
 import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
-import { issueOriginClientLeaf, issueServerLeaf, joinPem, type LeafIssuer } from "./issue.ts";
+import { issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
 import { intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
@@ -105,6 +105,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     previousIntermediatePems: Object.freeze([...material.previousIntermediatePems]),
     keyAlgorithm: material.keyAlgorithm,
     issueServerCertificate: (request) => issueServerLeaf(issuer, request, material.keyAlgorithm, clock()),
+    signServerCertificate: (request) => signServerLeafForKey(issuer, request, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.
     issueOriginClientCertificate: (request) => issueOriginClientLeaf(issuer, request, material.keyAlgorithm, clock()),
     // The intermediate signs the CRL: RFC 5280 §6.3.3 (and OpenSSL) look for the CRL of a leaf's own issuer.

@@ -27,7 +27,9 @@ export type {
   IssuedCertificateStore,
   KeyAlgorithm,
   OriginClientCertificateRequest,
+  ServerCertificateForKeyRequest,
   ServerCertificateRequest,
+  SignedCertificate,
 } from "./types.ts";
 
 /** Every key algorithm Moat issues with (`ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, `rsa-3072`), for a config schema's enum. */

@@ -1,8 +1,8 @@
 // Issues leaf certificates under an intermediate: validates the request, makes a fresh key, signs, and packages the result.
-import { X509Certificate } from "node:crypto";
+import { createPublicKey, type KeyObject, webcrypto, X509Certificate } from "node:crypto";
 import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
 import { describeParsed } from "./describe.ts";
-import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
+import { detectKeyAlgorithm, exportPrivateKeyPem, generateKeyPair, keyParams } from "./key-algorithms.ts";
 import { checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
 import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
 import { backdateMs, signCertificate, type Signer } from "./sign.ts";
@@ -10,7 +10,9 @@ import type {
   IssuedCertificate,
   KeyAlgorithm,
   OriginClientCertificateRequest,
+  ServerCertificateForKeyRequest,
   ServerCertificateRequest,
+  SignedCertificate,
 } from "./types.ts";
 import { x509 } from "./x509-lib.ts";
 
@@ -57,12 +59,12 @@ export function joinPem(...blocks: string[]): string {
   return blocks.map((block) => (block.endsWith("\n") ? block : `${block}\n`)).join("");
 }
 
-async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise<IssuedCertificate> {
+/** Signs a leaf for `publicKey`: everything but the private key, which the caller holds (or never sees). */
+async function signLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date, publicKey: webcrypto.CryptoKey): Promise<SignedCertificate> {
   const validity = leafValidity(plan, now, issuer.notAfter);
-  const keys = await generateKeyPair(plan.keyAlgorithm);
   const subject = leafSubject(plan.commonName);
   const cert = await signCertificate(
-    { subject, publicKey: keys.publicKey, ...validity, extensions: plan.extensions(plan.keyAlgorithm, subject.length > 0) },
+    { subject, publicKey, ...validity, extensions: plan.extensions(plan.keyAlgorithm, subject.length > 0) },
     issuer.signer,
   );
   const certPem = joinPem(cert.toString("pem"));
@@ -70,7 +72,6 @@ async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise
   return {
     certPem,
     chainPem: joinPem(certPem, issuer.certPem),
-    keyPem: exportPrivateKeyPem(keys.privateKey),
     serialHex: description.serialHex,
     fingerprint256: description.fingerprint256,
     notBefore: description.notBefore,
@@ -78,6 +79,13 @@ async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise
     subject: description.subject,
     sans: description.sans,
   };
+}
+
+async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise<IssuedCertificate> {
+  leafValidity(plan, now, issuer.notAfter); // a bad request fails before a key is generated
+  const keys = await generateKeyPair(plan.keyAlgorithm);
+  const signed = await signLeaf(issuer, plan, now, keys.publicKey);
+  return { ...signed, keyPem: exportPrivateKeyPem(keys.privateKey) };
 }
 
 /** The SANs of a server request, validated and in canonical spelling (DNS names first). */
@@ -109,6 +117,31 @@ export async function issueServerLeaf(
     },
     now,
   );
+}
+
+/**
+ * A server certificate for a key the requester keeps (from a CSR): Moat never sees the private key.
+ * The key must be one Moat issues with (ECDSA P-256/P-384, RSA 2048/3072); throws CertificateRequestInvalidError.
+ */
+export async function signServerLeafForKey(issuer: LeafIssuer, request: ServerCertificateForKeyRequest, now: Date): Promise<SignedCertificate> {
+  const names = serverSanNames(request);
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(request.publicKeyPem);
+  } catch {
+    throw new CertificateRequestInvalidError("the public key is not a PEM (SPKI) public key");
+  }
+  const keyAlgorithm = detectKeyAlgorithm(publicKey);
+  if (!keyAlgorithm) throw new CertificateRequestInvalidError("the public key is not ECDSA P-256/P-384 or RSA 2048/3072");
+  const plan: LeafPlan = {
+    commonName: names[0]?.value,
+    keyAlgorithm,
+    validityMs: request.validityMs,
+    notBefore: request.notBefore,
+    notAfter: request.notAfter,
+    extensions: (algorithm, hasSubject) => serverLeafExtensions(names, algorithm, hasSubject),
+  };
+  return signLeaf(issuer, plan, now, publicKey.toCryptoKey(keyParams(keyAlgorithm), true, ["verify"]));
 }
 
 export async function issueOriginClientLeaf(

@@ -34,6 +34,15 @@ export interface ServerCertificateRequest {
   keyAlgorithm?: KeyAlgorithm;
 }
 
+/** A server certificate for a key the requester keeps (enrolment: the key never leaves the origin host). */
+export interface ServerCertificateForKeyRequest extends Omit<ServerCertificateRequest, "keyAlgorithm"> {
+  /** SPKI PEM (`BEGIN PUBLIC KEY`), e.g. from a verified CSR; its algorithm is the certificate's. */
+  publicKeyPem: string;
+}
+
+/** A certificate Moat signed for a key it never held: an IssuedCertificate without `keyPem`. */
+export type SignedCertificate = Omit<IssuedCertificate, "keyPem">;
+
 export interface OriginClientCertificateRequest {
   trustDomain: string;
   distributionId: string;
@@ -58,6 +67,8 @@ export interface CertificateAuthority {
   readonly keyAlgorithm: KeyAlgorithm;
   /** A TLS server certificate: EKU serverAuth only, DNS and IP SANs. */
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
+  /** A TLS server certificate (EKU serverAuth only) for the requester's own public key. */
+  signServerCertificate(request: ServerCertificateForKeyRequest): Promise<SignedCertificate>;
   /** An edge's client certificate for one origin: EKU clientAuth only, exactly one URI SAN (the SPIFFE ID), a fresh key. */
   issueOriginClientCertificate(request: OriginClientCertificateRequest): Promise<IssuedCertificate>;
   /**

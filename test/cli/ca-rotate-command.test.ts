@@ -48,6 +48,8 @@ test("a CA rotated step by step from the command line", async (t) => {
   assert.match(prepared.stdout, /holds both roots/);
   const overlapBundle = (await moat("ca", "bundle")).stdout;
   assert.equal(rootsIn(overlapBundle), 2, "moat ca bundle prints the old and the new root");
+  const forGuards = (await moat("ca", "bundle", "--with-intermediate")).stdout;
+  assert.equal(rootsIn(forGuards), 5, "for guards: both roots, the current and the retired intermediate, and the prepared one");
   assert.equal((await status()).rollover?.phase, "prepared");
   const listed = JSON.parse((await moat("certs", "list", "--json")).stdout) as { use: string; state: string; subject: string }[];
   const cas = listed.filter((e) => e.use.endsWith("-ca")).map((e) => `${e.use} ${e.state} ${e.subject}`).sort();

@@ -1,0 +1,105 @@
+// The CA side of enrolment: a token and a CSR buy a server certificate for the token's names; the holder of a current one renews it by proving its key; the trust files are public.
+import { createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
+import { CertificateRequestInvalidError, EnrolmentError } from "../errors.ts";
+import { buildCertificatePath } from "../guard/index.ts";
+import { ensureFreshCrl, readRevocations, renewalTime } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey, SignedCertificate } from "../pki/index.ts";
+import { findIssued, recordIssued } from "./enrolment-registry.ts";
+import { PROOF_WINDOW_MS, renewalProofMessage, type EnrolAnswer, type EnrolRequest, type RenewRequest, type TrustAnswer } from "./enrol-protocol.ts";
+import { checkEnrolmentToken, spendEnrolmentToken, type TokenGrant } from "./token-store.ts";
+import { x509 } from "./x509-lib.ts";
+
+/** Renew at two thirds of the life, as Moat's own certificates. */
+const RENEW_AT_FRACTION = 2 / 3;
+
+export interface EnrolmentService {
+  enrol(request: EnrolRequest): Promise<EnrolAnswer>;
+  renew(request: RenewRequest): Promise<EnrolAnswer>;
+  trust(): Promise<TrustAnswer>;
+}
+
+/** The CSR's public key as SPKI PEM, once its self-signature verifies (proof the requester holds the key). */
+async function csrPublicKey(csrPem: string): Promise<string> {
+  let csr: x509.Pkcs10CertificateRequest;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR does not parse as PKCS#10.");
+  }
+  if (!(await csr.verify().catch(() => false))) throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR's signature does not verify with its own key.");
+  return createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string;
+}
+
+function certificatesOf(chainPem: string): X509Certificate[] {
+  try {
+    return chainPem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((block) => block.includes("-----BEGIN CERTIFICATE-----")).map((block) => new X509Certificate(block));
+  } catch {
+    throw new EnrolmentError("enrol-renewal-refused", 400, "the current certificate does not parse.");
+  }
+}
+
+export function createEnrolmentService(options: { ca: CertificateAuthority; dataDir: string; masterKey: MasterKey; clock?: () => Date }): EnrolmentService {
+  const { ca, dataDir } = options;
+  const clock = options.clock ?? (() => new Date());
+
+  const trust = async (): Promise<TrustAnswer> => {
+    const { crl } = await ensureFreshCrl({ ca, dataDir, masterKey: options.masterKey, clock });
+    const refreshAt = new Date(crl.thisUpdate.getTime() + (crl.nextUpdate.getTime() - crl.thisUpdate.getTime()) / 2);
+    return { caBundle: ca.bundlePem + ca.intermediatePem, crlBundle: crl.bundlePem, refreshAt: refreshAt.toISOString() };
+  };
+
+  const answer = async (signed: SignedCertificate): Promise<EnrolAnswer> => {
+    const { caBundle, crlBundle } = await trust();
+    return { certificate: signed.chainPem, caBundle, crlBundle, notAfter: signed.notAfter.toISOString(), renewAt: renewalTime(signed, RENEW_AT_FRACTION).toISOString() };
+  };
+
+  const issue = async (grant: TokenGrant, publicKeyPem: string): Promise<SignedCertificate> => {
+    try {
+      return await ca.signServerCertificate({ dnsNames: grant.dnsNames, ipAddresses: grant.ipAddresses, validityMs: grant.validityMs, publicKeyPem });
+    } catch (error) {
+      if (error instanceof CertificateRequestInvalidError) throw new EnrolmentError("enrol-csr-invalid", 400, `the CSR cannot be used: ${(error as Error).message}`);
+      throw error;
+    }
+  };
+
+  /** The current certificate must be one enrolment issued, chain to Moat's roots, be valid now and not revoked. */
+  const checkCurrent = async (chainPem: string, now: Date) => {
+    const [leaf, ...rest] = certificatesOf(chainPem);
+    const refuse = (why: string) => new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: ${why}.`, { fix: "enrol again with a new token (`moat enrol token` on the CA host)" });
+    if (!leaf) throw refuse("no certificate was sent");
+    const roots = certificatesOf(ca.bundlePem);
+    if (!buildCertificatePath(leaf, [...rest, ...certificatesOf(ca.intermediatePem)], roots)) throw refuse("the certificate does not chain to Moat's CA");
+    if (now < leaf.validFromDate || now > leaf.validToDate) throw refuse(`the certificate is outside its validity (${leaf.validFrom} to ${leaf.validTo})`);
+    const serialHex = leaf.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
+    if ((await readRevocations(dataDir)).some((r) => r.serialHex === serialHex)) throw refuse(`certificate ${serialHex} is revoked`);
+    const record = await findIssued(dataDir, serialHex);
+    if (!record) throw refuse(`certificate ${serialHex} was not issued by enrolment`);
+    return { leaf, record };
+  };
+
+  return {
+    trust,
+    enrol: async (request) => {
+      const now = clock();
+      const grant = await checkEnrolmentToken(dataDir, request.token, now);
+      const publicKeyPem = await csrPublicKey(request.csr); // a bad CSR does not spend the token
+      await spendEnrolmentToken(dataDir, grant);
+      const signed = await issue(grant, publicKeyPem);
+      await recordIssued(dataDir, grant, signed.serialHex, now);
+      return answer(signed);
+    },
+    renew: async (request) => {
+      const now = clock();
+      const { leaf, record } = await checkCurrent(request.certificate, now);
+      const skewMs = Math.abs(new Date(request.signedAt).getTime() - now.getTime());
+      if (skewMs > PROOF_WINDOW_MS) throw new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: signedAt is ${Math.round(skewMs / 1000)} s from the CA's clock (at most ${PROOF_WINDOW_MS / 1000} s).`, { fix: "check both hosts' clocks" });
+      const isProven = verifySignature("sha256", renewalProofMessage(request.csr, request.signedAt), leaf.publicKey, Buffer.from(request.proof, "base64"));
+      if (!isProven) throw new EnrolmentError("enrol-renewal-refused", 403, "renewal refused: the proof is not signed by the current certificate's key.");
+      const publicKeyPem = await csrPublicKey(request.csr);
+      const grant: TokenGrant = { id: record.tokenId, dnsNames: record.dnsNames, ipAddresses: record.ipAddresses, validityMs: record.validityMs };
+      const signed = await issue(grant, publicKeyPem);
+      await recordIssued(dataDir, grant, signed.serialHex, now, record.serialHex);
+      return answer(signed);
+    },
+  };
+}
