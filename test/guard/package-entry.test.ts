@@ -1,10 +1,38 @@
-// The verifier and middleware are a package entry point: `import … from "moat/guard"` (package.json "exports").
+// The verifier and middleware as an app gets them: `import … from "moat/guard"` in a project that has Moat in its node_modules, served from the compiled build (Node does not strip types under node_modules).
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
+import { promisify } from "node:util";
 
-test("moat/guard exports the verifier, the middleware and the sidecar", async () => {
-  const guard = await import("moat/guard");
-  for (const name of ["createGuardTrust", "createEdgeVerifier", "guardTlsOptions", "requireEdgeIdentity", "expressEdgeGuard", "fastifyEdgeGuard", "edgeIdentityOf", "startGuard", "originSnippet"]) {
-    assert.equal(typeof (guard as Record<string, unknown>)[name], "function", name);
+const run = promisify(execFile);
+const repo = new URL("../..", import.meta.url).pathname;
+
+test("an app with moat in node_modules imports moat/guard from the compiled build", { timeout: 120_000 }, async (t) => {
+  const app = await mkdtemp(join(tmpdir(), "moat-consumer-"));
+  t.after(() => rm(app, { recursive: true, force: true }));
+  const installed = join(app, "node_modules", "moat");
+  await mkdir(installed, { recursive: true });
+  // What `npm run build` (and `npm pack`, through prepack) produces, written where an install puts it.
+  await run(process.execPath, [join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", join(repo, "tsconfig.build.json"), "--outDir", join(installed, "dist")]);
+  const manifest = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  await writeFile(join(installed, "package.json"), JSON.stringify(manifest));
+  // Moat's own dependencies, as npm would install them next to it.
+  for (const name of Object.keys(manifest.dependencies)) {
+    await mkdir(join(app, "node_modules", name, ".."), { recursive: true });
+    await symlink(join(repo, "node_modules", name), join(app, "node_modules", name));
   }
+  await writeFile(
+    join(app, "app.mjs"),
+    `import * as guard from "moat/guard";
+const names = ["createGuardTrust", "createEdgeVerifier", "guardTlsOptions", "requireEdgeIdentity", "expressEdgeGuard", "fastifyEdgeGuard", "edgeIdentityOf", "startGuard", "originSnippet"];
+console.log(JSON.stringify(Object.fromEntries(names.map((name) => [name, typeof guard[name]]))));
+`,
+  );
+  const { stdout } = await run(process.execPath, ["app.mjs"], { cwd: app });
+  const kinds = JSON.parse(stdout) as Record<string, string>;
+  for (const [name, kind] of Object.entries(kinds)) assert.equal(kind, "function", name);
+  assert.ok((await stat(join(installed, "dist", "guard", "index.d.ts"))).isFile(), "types for TypeScript apps");
 });
