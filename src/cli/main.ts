@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // The `moat` command: parses the subcommand, runs it, and turns user errors into clean messages.
 import { MoatError, CliUsageError } from "../errors.ts";
 import { commands } from "./commands.ts";

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 const repo = new URL("../..", import.meta.url).pathname;
 
-test("an app with moat in node_modules imports moat/guard from the compiled build", { timeout: 120_000 }, async (t) => {
+test("an app with moat in node_modules imports moat/guard, and runs the moat command, from the compiled build", { timeout: 120_000 }, async (t) => {
   const app = await mkdtemp(join(tmpdir(), "moat-consumer-"));
   t.after(() => rm(app, { recursive: true, force: true }));
   const installed = join(app, "node_modules", "moat");
@@ -35,4 +35,11 @@ console.log(JSON.stringify(Object.fromEntries(names.map((name) => [name, typeof 
   const kinds = JSON.parse(stdout) as Record<string, string>;
   for (const [name, kind] of Object.entries(kinds)) assert.equal(kind, "function", name);
   assert.ok((await stat(join(installed, "dist", "guard", "index.d.ts"))).isFile(), "types for TypeScript apps");
+
+  // The `moat` command an install links (package.json "bin") runs from the same build.
+  const manifestBin = (JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { bin: { moat: string } }).bin.moat;
+  const key = Buffer.alloc(32, 7).toString("base64");
+  const init = await run(process.execPath, [join(installed, manifestBin), "ca", "init", "--data-dir", join(app, "data")], { cwd: app, env: { ...process.env, MOAT_MASTER_KEY: key } });
+  assert.match(init.stdout, /Created Moat's CA/);
+  assert.ok((await stat(join(app, "data", "ca", "bundle.pem"))).isFile());
 });
