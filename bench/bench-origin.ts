@@ -27,7 +27,9 @@ export async function startBenchOrigin(options: { certificate: IssuedCertificate
       req.resume();
       const match = /^\/bytes\/(\d+)$/.exec(req.url ?? "");
       if (match) return void streamBytes(res, Number(match[1]));
-      res.writeHead(200, { "content-type": "text/plain", "content-length": SMALL_BODY_BYTES });
+      // /cached: the same body, which a shared cache may keep for an hour (the cache-hit scenario).
+      const caching = req.url === "/cached" ? { "cache-control": "public, max-age=3600" } : {};
+      res.writeHead(200, { "content-type": "text/plain", "content-length": SMALL_BODY_BYTES, ...caching });
       res.end(SMALL_BODY);
     },
   );

@@ -1,4 +1,4 @@
-// The bench's scenarios, in run order: keep-alive direct/edge h1, edge h2, 64 MiB bodies, fresh connections.
+// The bench's scenarios, in run order: keep-alive direct/edge h1, edge h2, edge h1 served from the cache, 64 MiB bodies, fresh connections.
 import { createHistogram } from "node:perf_hooks";
 import type { BenchArgs } from "./bench-args.ts";
 import type { BenchFixture, BenchTarget } from "./bench-fixture.ts";
@@ -27,6 +27,7 @@ export interface LargeBodyFacts {
 }
 
 const SMALL: Expected = { path: "/", bytes: SMALL_BODY_BYTES };
+const CACHED: Expected = { path: "/cached", bytes: SMALL_BODY_BYTES };
 export const LARGE_BODY_BYTES = 64 * 1024 * 1024;
 const LARGE: Expected = { path: `/bytes/${LARGE_BODY_BYTES}`, bytes: LARGE_BODY_BYTES };
 const LARGE_DOWNLOADS = 3;
@@ -44,6 +45,7 @@ export async function runScenarios(fixture: BenchFixture, args: BenchArgs, onSta
     ["direct h1", () => keepAliveH1("direct-h1", "direct h1 (viewer → origin, mTLS)", null, fixture.origin, args)],
     ["edge h1", () => keepAliveH1("edge-h1", "edge h1 (viewer → edge → origin)", "direct-h1", fixture.edge, args)],
     ["edge h2", () => edgeH2(fixture.edge, args)],
+    ["edge h1, cache hits", () => keepAliveH1("edge-h1-hit", "edge h1, cache hits (no origin)", "direct-h1", fixture.edge, args, CACHED)],
     ["large direct", () => largeBody("large-direct", "64 MiB direct", null, fixture.origin, fixture, args)],
     ["large edge", () => largeBody("large-edge", "64 MiB via edge (h1)", "large-direct", fixture.edge, fixture, args)],
     ["new connections direct", () => freshConnections("fresh-direct", "new conn direct (mTLS)", null, fixture.origin, args)],
@@ -67,11 +69,11 @@ async function measureWithWarmup(args: BenchArgs, send: SendRequest): Promise<Lo
   return withWarmupErrors(await runLoad(measuredBounds(args), send), warmup);
 }
 
-async function keepAliveH1(id: string, title: string, baselineId: string | null, target: BenchTarget, args: BenchArgs): Promise<ScenarioOutcome> {
+async function keepAliveH1(id: string, title: string, baselineId: string | null, target: BenchTarget, args: BenchArgs, expected: Expected = SMALL): Promise<ScenarioOutcome> {
   const clients = Array.from({ length: args.concurrency }, () => createH1Client(target));
   try {
-    const load = await measureWithWarmup(args, (worker) => h1Get(clients[worker]!, target, SMALL));
-    return { id, title, baselineId, load, bytesPerRequest: SMALL.bytes, large: null };
+    const load = await measureWithWarmup(args, (worker) => h1Get(clients[worker]!, target, expected));
+    return { id, title, baselineId, load, bytesPerRequest: expected.bytes, large: null };
   } finally {
     await Promise.all(clients.map((client) => client.close()));
   }

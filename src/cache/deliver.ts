@@ -118,8 +118,16 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
     res.end();
     return;
   }
-  const body = entry.body.stream(answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined);
-  await pipeline(body, res);
+  const range = answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined;
+  if (entry.body.chunks) {
+    for (const chunk of entry.body.chunks(range)) {
+      if (res.destroyed) return;
+      await writeToViewer(res, chunk);
+    }
+    res.end();
+    return;
+  }
+  await pipeline(entry.body.stream(range), res);
 }
 
 function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number | null): Readable {

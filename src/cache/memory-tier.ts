@@ -52,7 +52,11 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       if (!record) return null;
       records.delete(key);
       records.set(key, record);
-      return { meta: record.meta, tier: "memory", body: { stream: (range) => streamChunks(record.chunks, range) } };
+      return {
+        meta: record.meta,
+        tier: "memory",
+        body: { stream: (range) => Readable.from(sliceChunks(record.chunks, range), { objectMode: false }), chunks: (range) => sliceChunks(record.chunks, range) },
+      };
     },
     put(meta, chunks) {
       const bytes = meta.bodyBytes + metaBytes(meta);
@@ -81,9 +85,9 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
   };
 }
 
-/** Streams stored chunks (or a range of them) without copying the body. */
-function streamChunks(chunks: readonly Buffer[], range?: { start: number; end: number }): Readable {
-  if (!range) return Readable.from(chunks, { objectMode: false });
+/** The stored chunks, or views on the part of them a range covers: the body is never copied. */
+function sliceChunks(chunks: readonly Buffer[], range?: { start: number; end: number }): readonly Buffer[] {
+  if (!range) return chunks;
   const parts: Buffer[] = [];
   let offset = 0;
   for (const chunk of chunks) {
@@ -93,5 +97,5 @@ function streamChunks(chunks: readonly Buffer[], range?: { start: number; end: n
     }
     offset = chunkEnd;
   }
-  return Readable.from(parts, { objectMode: false });
+  return parts;
 }

@@ -23,6 +23,8 @@ export interface EntryMeta {
 /** A body the tiers can hand out: whole, or a byte range of it (inclusive end). */
 export interface StoredBody {
   stream(range?: { start: number; end: number }): import("node:stream").Readable;
+  /** The bytes themselves, when they are already in memory: a hit is then written without a stream (a pipeline costs more than a small body). */
+  chunks?(range?: { start: number; end: number }): readonly Buffer[];
 }
 
 export interface StoredEntry {
