@@ -167,10 +167,11 @@ async function usableEntry(parts: EdgeCacheParts, x: CacheExchange, key: string)
   return entry;
 }
 
-/** RFC 5861 §4, unless must-revalidate, proxy-revalidate or s-maxage forbid stale responses. */
+/** RFC 5861 §4, unless must-revalidate, proxy-revalidate, s-maxage or no-cache forbid stale responses (§4.2.4). */
 function mayServeStaleOnError(parts: EdgeCacheParts, entry: StoredEntry): boolean {
   const { rules } = entry.meta;
-  return rules.mayServeStale && -remainingMs(rules, entry.meta.age, parts.clock.now()) <= rules.staleIfErrorMs;
+  // isNoCache too: a disk entry stored before no-cache cleared mayServeStale still has it set.
+  return rules.mayServeStale && !rules.isNoCache && -remainingMs(rules, entry.meta.age, parts.clock.now()) <= rules.staleIfErrorMs;
 }
 
 function isFresh(parts: EdgeCacheParts, entry: StoredEntry): boolean {

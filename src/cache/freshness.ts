@@ -11,7 +11,7 @@ export interface FreshnessRules {
   readonly lifetimeMs: number;
   /** no-cache: every use needs a successful revalidation (RFC 9111 §5.2.2.4). */
   readonly isNoCache: boolean;
-  /** false under must-revalidate, proxy-revalidate or s-maxage (§5.2.2.2, §5.2.2.8, §5.2.2.10). */
+  /** false under must-revalidate, proxy-revalidate, s-maxage (§5.2.2.2, §5.2.2.8, §5.2.2.10) or no-cache (§4.2.4). */
   readonly mayServeStale: boolean;
   /** RFC 5861 §3: how long past its lifetime it may be served while it is revalidated in the background. */
   readonly staleWhileRevalidateMs: number;
@@ -82,7 +82,10 @@ export function freshnessRules(response: { status: number; headers: HeaderMap },
   else if (policy.defaultTtlMs !== null) lifetimeMs = policy.defaultTtlMs;
   else if (explicit !== null) lifetimeMs = clamp(explicit);
   else lifetimeMs = HEURISTIC_STATUSES.has(response.status) || cc.has("public") ? clamp(heuristicLifetimeMs(response.headers, responseTimeMs)) : 0;
-  const isStrict = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+  // §4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an explicit in-protocol directive
+  // (e.g., by a no-cache response directive, a must-revalidate response directive, or an applicable s-maxage or
+  // proxy-revalidate response directive)". A no-cache response is not even served fresh without revalidation.
+  const isStrict = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage") || cc.has("no-cache");
   return {
     lifetimeMs,
     isNoCache: cc.has("no-cache"),
