@@ -136,8 +136,10 @@ export function currentAgeMs(age: AgeFacts, nowMs: number): number {
 
 /** The AgeFacts of a response received now. */
 export function ageFactsOf(headers: HeaderMap, requestTimeMs: number, responseTimeMs: number): AgeFacts {
-  const ageText = Array.isArray(headers.age) ? headers.age[0] : headers.age;
-  const ageValueS = ageText !== undefined && /^\d+$/.test(ageText.trim()) ? Math.min(Number(ageText.trim()), 2_147_483_648) : 0;
+  // §5.1: "a cache encountering a message with a list-based Age field value SHOULD use the first member of the
+  // field value, discarding subsequent ones"; an invalid value is ignored.
+  const ageText = (Array.isArray(headers.age) ? headers.age[0] : headers.age)?.split(",")[0]?.trim();
+  const ageValueS = ageText !== undefined && /^\d+$/.test(ageText) ? Math.min(Number(ageText), 2_147_483_648) : 0;
   return { requestTimeMs, responseTimeMs, dateMs: httpDateMs(headers.date) ?? responseTimeMs, ageValueS };
 }
 
