@@ -37,6 +37,9 @@ export type StorageDecision = { isStorable: true; rules: FreshnessRules } | { is
 
 // RFC 9110 §15.1: "heuristically cacheable" status codes. 206 is one, but this cache stores whole objects only.
 const HEURISTIC_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
+// §5.2.2.3 must-understand: the status codes whose caching requirements this cache implements (the heuristically
+// cacheable ones and the redirects); a must-understand response with any other status is not stored.
+const UNDERSTOOD_STATUSES = new Set([...HEURISTIC_STATUSES, 302, 303, 307]);
 
 /**
  * RFC 9111 §3: may a shared cache store the response to a GET? Also applies the behavior's TTLs.
@@ -54,7 +57,11 @@ export function decideStorage(
   if (response.status < 200 || response.status === 206 || response.status === 304 || response.status > 599) {
     return { isStorable: false, reason: `status ${response.status}` };
   }
-  if (cc.has("no-store")) return { isStorable: false, reason: "no-store" };
+  // §5.2.2.3: "a cache that understands and conforms to the requirements of that status code ... SHOULD ignore the
+  // no-store directive" when must-understand is present; any other cache must not store the response.
+  const mustUnderstand = cc.has("must-understand");
+  if (mustUnderstand && !UNDERSTOOD_STATUSES.has(response.status)) return { isStorable: false, reason: "must-understand" };
+  if (cc.has("no-store") && !mustUnderstand) return { isStorable: false, reason: "no-store" };
   // §5.2.2.7: a shared cache MUST NOT store a private response. A qualified private is treated as
   // unqualified (the whole response is private), which the RFC allows and which keeps personal data out.
   if (cc.has("private")) return { isStorable: false, reason: "private" };
