@@ -110,7 +110,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
 
 /** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
 export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
-  const answer = answerFrom(entry.meta, x.requestHeaders, x.method);
+  const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
   const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
