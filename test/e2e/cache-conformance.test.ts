@@ -138,4 +138,26 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     assert.equal(hit.headers.date, receivedAt);
     assert.equal(hit.headers.age, "60");
   });
+
+  test("invalidate-DELETE and invalidate-POST-failed: §4.4 an unsafe method's success invalidates, a failure does not", async () => {
+    origin.script("/inv", (req, res, count) => {
+      if (req.method === "GET") return answer({ "cache-control": "max-age=3600" }, "v#")(req, res, count);
+      res.writeHead(req.headers["x-fail"] ? 500 : 200, { "content-length": "0" }).end();
+    });
+    const send = (method: string, headers: Record<string, string> = {}) => viewerRequest(client, { path: "/inv", host: "shop.test", method: method as "POST", headers, body: "abc" });
+    await get("/inv");
+    await send("POST", { "x-fail": "1" });
+    assert.equal((await get("/inv")).headers["x-cache"], "Hit from moat");
+    await send("DELETE");
+    assert.equal((await get("/inv")).headers["x-cache"], "Miss from moat");
+  });
+
+  test("vary-syntax-foo-star, vary-syntax-empty-star: §4.1 a Vary containing * anywhere is never reused", async () => {
+    for (const [path, vary] of [["/vary-foo-star", "Foo, *"], ["/vary-empty-star", ", *"]] as const) {
+      origin.script(path, answer({ "cache-control": "max-age=5000", vary }));
+      await get(path, { foo: "1" });
+      await get(path, { foo: "1" });
+      assert.equal(origin.count(path), 2, vary);
+    }
+  });
 });
