@@ -17,13 +17,17 @@ export function parseCacheControl(value: HeaderValue): Directives {
   if (!text) return directives;
   for (const member of splitList(text)) {
     const eq = member.indexOf("=");
-    const name = (eq === -1 ? member : member.slice(0, eq)).trim().toLowerCase();
+    const rawName = eq === -1 ? member : member.slice(0, eq);
+    const name = rawName.trim().toLowerCase();
     if (name === "" || directives.has(name)) continue;
     if (eq === -1) {
       directives.set(name, true);
       continue;
     }
-    let argument = member.slice(eq + 1).trim();
+    let argument = member.slice(eq + 1);
+    // The grammar has no whitespace around "=": "max-age =60" or "max-age= 60" is malformed, not max-age (cache-tests cc-parse).
+    if (/\s$/.test(rawName) || /^\s/.test(argument)) continue;
+    argument = argument.trim();
     if (argument.startsWith('"') && argument.endsWith('"') && argument.length >= 2) argument = argument.slice(1, -1).replace(/\\(.)/g, "$1");
     directives.set(name, argument);
   }

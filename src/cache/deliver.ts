@@ -9,7 +9,7 @@ import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Fill } from "./collapse.ts";
 import { compressedHeaders, createCompressor, shouldCompress } from "./compression.ts";
-import { endToEndHeaders } from "./exchange.ts";
+import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
 import type { StoredEntry } from "./stored-entry.ts";
@@ -44,7 +44,7 @@ export interface OriginDelivery {
 export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): Promise<string> {
   const { answer, viewer: x } = delivery;
   const responseTimeMs = ctx.nowMs();
-  const originHeaders = endToEndHeaders(answer.headers);
+  const originHeaders = withDate(endToEndHeaders(answer.headers), responseTimeMs);
   const coding = delivery.coding;
   const isCompressing = x.method === "GET" && coding !== null && x.policy.compress && shouldCompress(answer.statusCode, originHeaders, coding, ctx.compression);
   const compressTo = isCompressing ? (coding as "br" | "gzip") : null;
@@ -110,7 +110,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
 
 /** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
 export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
-  const answer = answerFrom(entry.meta, x.requestHeaders, x.method);
+  const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
   const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));

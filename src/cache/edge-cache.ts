@@ -10,10 +10,10 @@ import type { CacheStore } from "./cache-store.ts";
 import type { Clock } from "./clock.ts";
 import type { Collapser } from "./collapse.ts";
 import { deliverFromOrigin, deliverStored } from "./deliver.ts";
-import { fillHeaders, mergeNotModified } from "./exchange.ts";
+import { fillHeaders, mergeNotModified, withDate } from "./exchange.ts";
 import type { CacheExchange } from "./exchange.ts";
 import { endToEndHeaders } from "./exchange.ts";
-import { ageFactsOf, freshnessRules, remainingMs } from "./freshness.ts";
+import { ageFactsOf, decideStorage, freshnessRules, remainingMs } from "./freshness.ts";
 import type { InvalidationRules } from "./invalidations.ts";
 import type { StoredEntry } from "./stored-entry.ts";
 
@@ -104,12 +104,24 @@ async function revalidate(
   if (answer.statusCode === 304) {
     answer.body.resume();
     const responseTimeMs = parts.clock.now();
-    const headers = mergeNotModified(entry.meta.headers, endToEndHeaders(answer.headers));
-    const meta = { ...entry.meta, headers, rules: freshnessRules({ status: entry.meta.status, headers }, x.policy, responseTimeMs), age: ageFactsOf(headers, requestTimeMs, responseTimeMs), invalidationMark };
-    if (!fill?.isAbandoned) await parts.store.updateMeta(meta);
-    fill?.finish("stored");
-    if (hasViewer) await deliverStored(x, { ...entry, meta }, { isHit: false, fwd: "stale", fwdStatus: 304, ttlS: remainingS(parts, { ...entry, meta }) }, parts.clock.now());
-    return { cache: "revalidated", ...origin };
+    const notModified = withDate(endToEndHeaders(answer.headers), responseTimeMs);
+    const headers = mergeNotModified(entry.meta.headers, notModified);
+    // The freshened response must itself be storable: a 304 may say private or no-store (§3, §4.3.4).
+    const decision = decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: entry.meta.status, headers }, x.policy, responseTimeMs);
+    const rules = decision.isStorable ? decision.rules : freshnessRules({ status: entry.meta.status, headers }, x.policy, responseTimeMs);
+    // §4.2.3: the age is the 304's own (its Date and Age); the stored response's old Age no longer applies.
+    const meta = { ...entry.meta, headers, rules, age: ageFactsOf(notModified, requestTimeMs, responseTimeMs), invalidationMark };
+    if (!decision.isStorable) await parts.store.deletePrimary(key);
+    else if (!fill?.isAbandoned) await parts.store.updateMeta(meta);
+    fill?.finish(decision.isStorable ? "stored" : "not-stored");
+    if (hasViewer) {
+      // A Set-Cookie on the 304 is for this viewer only: it goes out with this answer and is not stored.
+      const cookie = notModified["set-cookie"];
+      const viewerMeta = cookie === undefined ? meta : { ...meta, headers: { ...headers, "set-cookie": cookie } };
+      const detail = decision.isStorable ? undefined : decision.reason;
+      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: 304, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
+    }
+    return { cache: decision.isStorable ? "revalidated" : "revalidated-not-stored", ...origin };
   }
   if (answer.statusCode >= 500 && hasViewer && mayServeStaleOnError(parts, entry)) {
     answer.body.resume();
@@ -167,10 +179,11 @@ async function usableEntry(parts: EdgeCacheParts, x: CacheExchange, key: string)
   return entry;
 }
 
-/** RFC 5861 §4, unless must-revalidate, proxy-revalidate or s-maxage forbid stale responses. */
+/** RFC 5861 §4, unless must-revalidate, proxy-revalidate, s-maxage or no-cache forbid stale responses (§4.2.4). */
 function mayServeStaleOnError(parts: EdgeCacheParts, entry: StoredEntry): boolean {
   const { rules } = entry.meta;
-  return rules.mayServeStale && -remainingMs(rules, entry.meta.age, parts.clock.now()) <= rules.staleIfErrorMs;
+  // isNoCache too: a disk entry stored before no-cache cleared mayServeStale still has it set.
+  return rules.mayServeStale && !rules.isNoCache && -remainingMs(rules, entry.meta.age, parts.clock.now()) <= rules.staleIfErrorMs;
 }
 
 function isFresh(parts: EdgeCacheParts, entry: StoredEntry): boolean {

@@ -58,7 +58,9 @@ export function fillHeaders(exchange: CacheExchange, coding: ContentCoding | nul
   return headers;
 }
 
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization"]);
+// RFC 9110 §7.6.1 hop-by-hop fields, and RFC 9111 §3.1's proxy-specific ones ("Proxy-Authenticate,
+// Proxy-Authentication-Info, and Proxy-Authorization"), which a cache MUST NOT store.
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authentication-info", "proxy-authorization"]);
 
 /** The origin's end-to-end fields (RFC 9110 §7.6.1), as they are stored. */
 export function endToEndHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
@@ -72,10 +74,19 @@ export function endToEndHeaders(headers: Record<string, string | string[] | unde
   return out;
 }
 
-// RFC 9111 §3.2: a 304 updates the stored header fields, except those that describe the stored body.
-const KEPT_ON_UPDATE = new Set(["content-length", "content-encoding", "content-range", "content-type", "transfer-encoding"]);
+/**
+ * RFC 9110 §6.6.1: "A recipient with a clock that receives a response message without a Date header field MUST
+ * record the time it was received and append a corresponding Date header field" when it caches or forwards it.
+ */
+export function withDate(headers: Record<string, string | string[]>, receivedMs: number): Record<string, string | string[]> {
+  return headers.date !== undefined ? headers : { ...headers, date: new Date(receivedMs).toUTCString() };
+}
 
-/** The stored headers updated with a 304's (§4.3.4). */
+// RFC 9111 §3.2: a 304 updates the stored header fields, except those that describe the stored body.
+// Set-Cookie too: a response with Set-Cookie is never stored (one viewer's session must not reach another).
+const KEPT_ON_UPDATE = new Set(["content-length", "content-encoding", "content-range", "content-type", "transfer-encoding", "set-cookie", "set-cookie2"]);
+
+/** The stored headers updated with a 304's (§4.3.4); a 304's Set-Cookie is dropped, never stored. */
 export function mergeNotModified(stored: Readonly<Record<string, string | string[]>>, notModified: Record<string, string | string[]>): Record<string, string | string[]> {
   const merged: Record<string, string | string[]> = { ...stored };
   for (const name in notModified) {

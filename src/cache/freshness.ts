@@ -11,7 +11,7 @@ export interface FreshnessRules {
   readonly lifetimeMs: number;
   /** no-cache: every use needs a successful revalidation (RFC 9111 §5.2.2.4). */
   readonly isNoCache: boolean;
-  /** false under must-revalidate, proxy-revalidate or s-maxage (§5.2.2.2, §5.2.2.8, §5.2.2.10). */
+  /** false under must-revalidate, proxy-revalidate, s-maxage (§5.2.2.2, §5.2.2.8, §5.2.2.10) or no-cache (§4.2.4). */
   readonly mayServeStale: boolean;
   /** RFC 5861 §3: how long past its lifetime it may be served while it is revalidated in the background. */
   readonly staleWhileRevalidateMs: number;
@@ -37,6 +37,9 @@ export type StorageDecision = { isStorable: true; rules: FreshnessRules } | { is
 
 // RFC 9110 §15.1: "heuristically cacheable" status codes. 206 is one, but this cache stores whole objects only.
 const HEURISTIC_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
+// §5.2.2.3 must-understand: the status codes whose caching requirements this cache implements (the heuristically
+// cacheable ones and the redirects); a must-understand response with any other status is not stored.
+const UNDERSTOOD_STATUSES = new Set([...HEURISTIC_STATUSES, 302, 303, 307]);
 
 /**
  * RFC 9111 §3: may a shared cache store the response to a GET? Also applies the behavior's TTLs.
@@ -54,7 +57,11 @@ export function decideStorage(
   if (response.status < 200 || response.status === 206 || response.status === 304 || response.status > 599) {
     return { isStorable: false, reason: `status ${response.status}` };
   }
-  if (cc.has("no-store")) return { isStorable: false, reason: "no-store" };
+  // §5.2.2.3: "a cache that understands and conforms to the requirements of that status code ... SHOULD ignore the
+  // no-store directive" when must-understand is present; any other cache must not store the response.
+  const mustUnderstand = cc.has("must-understand");
+  if (mustUnderstand && !UNDERSTOOD_STATUSES.has(response.status)) return { isStorable: false, reason: "must-understand" };
+  if (cc.has("no-store") && !mustUnderstand) return { isStorable: false, reason: "no-store" };
   // §5.2.2.7: a shared cache MUST NOT store a private response. A qualified private is treated as
   // unqualified (the whole response is private), which the RFC allows and which keeps personal data out.
   if (cc.has("private")) return { isStorable: false, reason: "private" };
@@ -82,7 +89,10 @@ export function freshnessRules(response: { status: number; headers: HeaderMap },
   else if (policy.defaultTtlMs !== null) lifetimeMs = policy.defaultTtlMs;
   else if (explicit !== null) lifetimeMs = clamp(explicit);
   else lifetimeMs = HEURISTIC_STATUSES.has(response.status) || cc.has("public") ? clamp(heuristicLifetimeMs(response.headers, responseTimeMs)) : 0;
-  const isStrict = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage");
+  // §4.2.4: "A cache MUST NOT generate a stale response if it is prohibited by an explicit in-protocol directive
+  // (e.g., by a no-cache response directive, a must-revalidate response directive, or an applicable s-maxage or
+  // proxy-revalidate response directive)". A no-cache response is not even served fresh without revalidation.
+  const isStrict = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage") || cc.has("no-cache");
   return {
     lifetimeMs,
     isNoCache: cc.has("no-cache"),
@@ -133,8 +143,10 @@ export function currentAgeMs(age: AgeFacts, nowMs: number): number {
 
 /** The AgeFacts of a response received now. */
 export function ageFactsOf(headers: HeaderMap, requestTimeMs: number, responseTimeMs: number): AgeFacts {
-  const ageText = Array.isArray(headers.age) ? headers.age[0] : headers.age;
-  const ageValueS = ageText !== undefined && /^\d+$/.test(ageText.trim()) ? Math.min(Number(ageText.trim()), 2_147_483_648) : 0;
+  // §5.1: "a cache encountering a message with a list-based Age field value SHOULD use the first member of the
+  // field value, discarding subsequent ones"; an invalid value is ignored.
+  const ageText = (Array.isArray(headers.age) ? headers.age[0] : headers.age)?.split(",")[0]?.trim();
+  const ageValueS = ageText !== undefined && /^\d+$/.test(ageText) ? Math.min(Number(ageText), 2_147_483_648) : 0;
   return { requestTimeMs, responseTimeMs, dateMs: httpDateMs(headers.date) ?? responseTimeMs, ageValueS };
 }
 

@@ -23,9 +23,9 @@ const BODY_FIELDS = ["content-length", "content-range", "transfer-encoding", "co
  * @example
  * answerFrom({ status: 200, headers: { etag: '"a"' }, bodyBytes: 10 }, { "if-none-match": '"a"' }, "GET"); // { kind: "not-modified", … }
  */
-export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true): ViewerAnswer {
+export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true, options: { isStored?: boolean } = {}): ViewerAnswer {
   const headers: Record<string, string | string[]> = { ...stored.headers };
-  if (stored.status === 200 && isNotModified(stored.headers, request)) {
+  if (stored.status === 200 && isNotModified(stored.headers, request, options.isStored === true)) {
     for (const name of BODY_FIELDS) delete headers[name];
     return { kind: "not-modified", headers };
   }
@@ -42,8 +42,12 @@ export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, m
   return { kind: "range", headers, start: range.start, end: range.end };
 }
 
-/** RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it. */
-function isNotModified(stored: Readonly<Record<string, string | string[]>>, request: IncomingHttpHeaders): boolean {
+/**
+ * RFC 9110 §13.2.2: If-None-Match first (weak comparison); If-Modified-Since only without it. For a stored response,
+ * RFC 9111 §4.3.2 compares If-Modified-Since with "the stored response's Last-Modified field value or, if missing,
+ * Date field value" (every stored response has a Date: see withDate).
+ */
+function isNotModified(stored: Readonly<Record<string, string | string[]>>, request: IncomingHttpHeaders, isStored: boolean): boolean {
   const etag = single(stored.etag);
   const ifNoneMatch = request["if-none-match"];
   if (ifNoneMatch !== undefined) {
@@ -52,7 +56,7 @@ function isNotModified(stored: Readonly<Record<string, string | string[]>>, requ
     return ifNoneMatch.split(",").some((tag) => weakTag(tag) === weakTag(etag));
   }
   const since = httpDateMs(request["if-modified-since"]);
-  const lastModified = httpDateMs(stored["last-modified"]);
+  const lastModified = httpDateMs(stored["last-modified"]) ?? (isStored ? httpDateMs(stored.date) : null);
   return since !== null && lastModified !== null && lastModified <= since;
 }
 
