@@ -1,7 +1,9 @@
 // RFC 9111 as pure functions of a response, a policy and a time: may it be stored, how long is it fresh, how old is it.
 
 import type { CachePolicyConfig } from "../config/index.ts";
-import { deltaSeconds, parseCacheControl } from "./cache-control.ts";
+import { deltaSeconds } from "./cache-control.ts";
+import type { Directives } from "./cache-control.ts";
+import { responseDirectives } from "./targeted-cache-control.ts";
 
 export type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -53,7 +55,7 @@ export function decideStorage(
   policy: CachePolicyConfig,
   responseTimeMs: number,
 ): StorageDecision {
-  const cc = parseCacheControl(response.headers["cache-control"]);
+  const { directives: cc, honorsExpires } = responseDirectives(response.headers);
   if (response.status < 200 || response.status === 206 || response.status === 304 || response.status > 599) {
     return { isStorable: false, reason: `status ${response.status}` };
   }
@@ -70,7 +72,7 @@ export function decideStorage(
   // nginx and Varnish do not store a response that sets a cookie: one viewer's session must not reach another.
   if (response.headers["set-cookie"] !== undefined) return { isStorable: false, reason: "set-cookie" };
   if (varyNames(response.headers).includes("*")) return { isStorable: false, reason: "vary-star" };
-  const hasExplicit = explicitLifetimeMs(cc, response.headers, responseTimeMs) !== null;
+  const hasExplicit = explicitLifetimeMs(cc, honorsExpires, response.headers, responseTimeMs) !== null;
   const isAllowed = hasExplicit || cc.has("public") || cc.has("no-cache") || HEURISTIC_STATUSES.has(response.status);
   if (!isAllowed) return { isStorable: false, reason: "no-freshness" };
   const hasValidator = response.headers.etag !== undefined || response.headers["last-modified"] !== undefined;
@@ -81,8 +83,8 @@ export function decideStorage(
 
 /** The freshness rules of a response under a behavior's policy (§4.2.1 plus the TTL clamp). */
 export function freshnessRules(response: { status: number; headers: HeaderMap }, policy: CachePolicyConfig, responseTimeMs: number): FreshnessRules {
-  const cc = parseCacheControl(response.headers["cache-control"]);
-  const explicit = explicitLifetimeMs(cc, response.headers, responseTimeMs);
+  const { directives: cc, honorsExpires } = responseDirectives(response.headers);
+  const explicit = explicitLifetimeMs(cc, honorsExpires, response.headers, responseTimeMs);
   const clamp = (ms: number) => Math.min(Math.max(ms, policy.minTtlMs), policy.maxTtlMs);
   let lifetimeMs: number;
   if (explicit !== null && policy.honorOriginTtl) lifetimeMs = clamp(explicit);
@@ -105,15 +107,16 @@ export function freshnessRules(response: { status: number; headers: HeaderMap },
 
 /**
  * §4.2.1: s-maxage (shared caches), then max-age, then Expires minus Date. An Expires that is not a
- * valid date means "already expired" (§5.3). null when the response states no lifetime.
+ * valid date means "already expired" (§5.3). null when the response states no lifetime. Expires does
+ * not count when a targeted field (CDN-Cache-Control) governs (RFC 9213 §2.1).
  */
-function explicitLifetimeMs(cc: ReturnType<typeof parseCacheControl>, headers: HeaderMap, responseTimeMs: number): number | null {
+function explicitLifetimeMs(cc: Directives, honorsExpires: boolean, headers: HeaderMap, responseTimeMs: number): number | null {
   const sMaxAge = deltaSeconds(cc, "s-maxage");
   if (sMaxAge !== null) return sMaxAge * 1000;
   const maxAge = deltaSeconds(cc, "max-age");
   if (maxAge !== null) return maxAge * 1000;
   const expires = headers.expires;
-  if (expires === undefined) return null;
+  if (expires === undefined || !honorsExpires) return null;
   const expiresMs = httpDateMs(expires);
   if (expiresMs === null) return 0;
   return Math.max(0, expiresMs - (httpDateMs(headers.date) ?? responseTimeMs));

@@ -57,13 +57,16 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, facts: Forwar
   return out;
 }
 
-/** Headers to send to the viewer: the origin's end-to-end fields plus Via. */
+// RFC 9213: a field targeted at Moat alone is consumed here; CDN-Cache-Control goes on, for whatever CDN is next.
+const MOAT_TARGETED_FIELD = "moat-cdn-cache-control";
+
+/** Headers to send to the viewer: the origin's end-to-end fields (less Moat's own cache control) plus Via. */
 export function viewerResponseHeaders(headers: Record<string, string | string[] | undefined>, httpVersion: string): OutgoingHttpHeaders {
   const connection = headers.connection;
   const listed = typeof connection === "string" ? connectionListed({ connection }) : null;
   const out: OutgoingHttpHeaders = {};
   for (const name in headers) {
-    if (hopByHop.has(name) || listed?.has(name)) continue;
+    if (hopByHop.has(name) || listed?.has(name) || name === MOAT_TARGETED_FIELD) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }

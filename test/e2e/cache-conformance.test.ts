@@ -38,6 +38,20 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     await origin.close();
   });
 
+  test("cdn-fresh-cc-nostore (RFC 9213): CDN-Cache-Control decides for the edge; Cache-Control goes on to the viewer; Moat-CDN-Cache-Control is Moat's alone", async () => {
+    origin.script("/targeted", answer({ "cdn-cache-control": "max-age=3600", "moat-cdn-cache-control": "max-age=600", "cache-control": "no-store" }, "body"));
+    await get("/targeted");
+    const hit = await get("/targeted");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.equal(origin.count("/targeted"), 1);
+    assert.equal(hit.headers["cache-control"], "no-store", "browsers still get the origin's Cache-Control");
+    assert.equal(hit.headers["cdn-cache-control"], "max-age=3600");
+    assert.equal(hit.headers["moat-cdn-cache-control"], undefined);
+    clock.advance(601_000);
+    await get("/targeted");
+    assert.equal(origin.count("/targeted"), 2, "Moat-CDN-Cache-Control's 600 s, not CDN-Cache-Control's hour");
+  });
+
   test("stale-close-no-cache: §4.2.4 a no-cache response is never served without a successful revalidation, even when the origin is down", async () => {
     let isDown = false;
     origin.script("/no-cache-down", (req, res, count) => (isDown ? void req.socket.destroy() : answer({ "cache-control": "max-age=3600, no-cache, stale-if-error=600", etag: '"n"' })(req, res, count)));
