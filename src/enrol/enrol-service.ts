@@ -1,8 +1,8 @@
 // The CA side of enrolment: a token and a CSR buy a server certificate for the token's names; the holder of a current one renews it by proving its key; the trust files are public.
-import { createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
+import { createHash, createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
 import { CertificateRequestInvalidError, EnrolmentError } from "../errors.ts";
 import { buildCertificatePath } from "../guard/index.ts";
-import { ensureFreshCrl, readRevocations, renewalTime } from "../pki/index.ts";
+import { detectKeyAlgorithm, ensureFreshCrl, readRevocations, renewalTime } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey, SignedCertificate } from "../pki/index.ts";
 import { findIssued, recordIssued } from "./enrolment-registry.ts";
 import { PROOF_WINDOW_MS, renewalProofMessage, type EnrolAnswer, type EnrolRequest, type RenewRequest, type TrustAnswer } from "./enrol-protocol.ts";
@@ -27,7 +27,27 @@ async function csrPublicKey(csrPem: string): Promise<string> {
     throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR does not parse as PKCS#10.");
   }
   if (!(await csr.verify().catch(() => false))) throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR's signature does not verify with its own key.");
-  return createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" }).export({ type: "spki", format: "pem" }) as string;
+  const publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" });
+  // Checked here, before the token is spent: the CA would refuse the key only after.
+  if (!detectKeyAlgorithm(publicKey)) throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR's key is not one Moat signs: ECDSA P-256/P-384 or RSA 2048/3072.", { fix: "make the key with `openssl ecparam -name prime256v1 -genkey` (moat enrol request does)" });
+  return publicKey.export({ type: "spki", format: "pem" }) as string;
+}
+
+/**
+ * Renewal proofs already used, until their signedAt leaves the clock window (then the window refuses
+ * them): a captured request replayed gets no second certificate. Keyed on the signed message, not the
+ * signature, which an ECDSA signature's malleability would let a replayer change. Kept in memory: a
+ * restart within the window forgets them, and a replay then gains a certificate for a key it lacks.
+ */
+function createProofLedger(): (message: Buffer, signedAt: Date, now: Date) => boolean {
+  const used = new Map<string, number>();
+  return (message, signedAt, now) => {
+    for (const [key, forgetAt] of used) if (forgetAt < now.getTime()) used.delete(key);
+    const key = createHash("sha256").update(message).digest("hex");
+    if (used.has(key)) return false;
+    used.set(key, signedAt.getTime() + PROOF_WINDOW_MS);
+    return true;
+  };
 }
 
 function certificatesOf(chainPem: string): X509Certificate[] {
@@ -41,6 +61,7 @@ function certificatesOf(chainPem: string): X509Certificate[] {
 export function createEnrolmentService(options: { ca: CertificateAuthority; dataDir: string; masterKey: MasterKey; clock?: () => Date }): EnrolmentService {
   const { ca, dataDir } = options;
   const clock = options.clock ?? (() => new Date());
+  const isFirstUse = createProofLedger();
 
   const trust = async (): Promise<TrustAnswer> => {
     const { crl } = await ensureFreshCrl({ ca, dataDir, masterKey: options.masterKey, clock });
@@ -93,8 +114,12 @@ export function createEnrolmentService(options: { ca: CertificateAuthority; data
       const { leaf, record } = await checkCurrent(request.certificate, now);
       const skewMs = Math.abs(new Date(request.signedAt).getTime() - now.getTime());
       if (skewMs > PROOF_WINDOW_MS) throw new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: signedAt is ${Math.round(skewMs / 1000)} s from the CA's clock (at most ${PROOF_WINDOW_MS / 1000} s).`, { fix: "check both hosts' clocks" });
-      const isProven = verifySignature("sha256", renewalProofMessage(request.csr, request.signedAt), leaf.publicKey, Buffer.from(request.proof, "base64"));
+      const message = renewalProofMessage(request.csr, request.signedAt);
+      const isProven = verifySignature("sha256", message, leaf.publicKey, Buffer.from(request.proof, "base64"));
       if (!isProven) throw new EnrolmentError("enrol-renewal-refused", 403, "renewal refused: the proof is not signed by the current certificate's key.");
+      if (!isFirstUse(Buffer.concat([Buffer.from(`${leaf.fingerprint256}\n`), message]), new Date(request.signedAt), now)) {
+        throw new EnrolmentError("enrol-renewal-refused", 403, "renewal refused: this renewal request was already used (a replay).", { fix: "renew again: `moat enrol renew` signs a new request each time" });
+      }
       const publicKeyPem = await csrPublicKey(request.csr);
       const grant: TokenGrant = { id: record.tokenId, dnsNames: record.dnsNames, ipAddresses: record.ipAddresses, validityMs: record.validityMs };
       const signed = await issue(grant, publicKeyPem);

@@ -3,8 +3,12 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { pipeline } from "node:stream/promises";
 import type { Dispatcher } from "undici";
 import type { EdgeIdentity } from "./edge-identity.ts";
+import type { UpstreamTarget } from "./request-shape.ts";
 
-/** The headers the guard sets; any header starting with `moat-edge-` that arrives from outside is dropped first, so the app can trust these. */
+/**
+ * The headers the guard sets; any header starting with `moat-edge-` that arrives from outside is
+ * dropped first, so the app can trust these (also when spelled with `_`: see isGuardSetHeader).
+ */
 export const IDENTITY_HEADERS = {
   spiffeId: "moat-edge-identity",
   distributionId: "moat-edge-distribution",
@@ -17,6 +21,16 @@ const IDENTITY_PREFIX = "moat-edge-";
 // Expect is answered by this hop (Node's server sends 100 Continue itself).
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade", "expect"]);
 
+/**
+ * A header the guard sets, in any spelling: CGI, WSGI, PHP and Rack name headers HTTP_MOAT_EDGE_IDENTITY,
+ * folding "-" and "_" together, so `moat_edge_identity` from outside would reach such an app as the
+ * guard's own header (the class of CVE-2024-45614 in Puma).
+ */
+function isGuardSetHeader(name: string): boolean {
+  const folded = name.replaceAll("_", "-");
+  return folded.startsWith(IDENTITY_PREFIX) || (folded === "x-forwarded-for" && name !== folded);
+}
+
 function connectionListed(headers: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Set<string> {
   const value = headers.connection;
   const text = Array.isArray(value) ? value.join(",") : (value ?? "");
@@ -24,13 +38,14 @@ function connectionListed(headers: IncomingHttpHeaders | Record<string, string |
 }
 
 /** Request headers for the app: hop-by-hop fields and every incoming `moat-edge-*` removed, the identity and X-Forwarded-For set. */
-export function upstreamRequestHeaders(req: IncomingMessage, identity: EdgeIdentity): Record<string, string | string[]> {
+export function upstreamRequestHeaders(req: IncomingMessage, identity: EdgeIdentity, host: string | undefined): Record<string, string | string[]> {
   const listed = connectionListed(req.headers);
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || name.startsWith(IDENTITY_PREFIX)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name) || isGuardSetHeader(name) || name === "host") continue;
     headers[name] = value;
   }
+  if (host !== undefined) headers.host = host;
   for (const [field, header] of Object.entries(IDENTITY_HEADERS)) headers[header] = identity[field as keyof typeof IDENTITY_HEADERS];
   const peer = req.socket.remoteAddress ?? "unknown";
   const forwardedFor = req.headers["x-forwarded-for"];
@@ -58,14 +73,14 @@ export interface ForwardFailure {
  * Sends the request to the app and streams its answer back; resolves with the app's status, or
  * the failure after answering 502 (or destroying the response if it had already started).
  */
-export async function forwardRequest(upstream: Dispatcher, req: IncomingMessage, res: ServerResponse, identity: EdgeIdentity): Promise<number | ForwardFailure> {
+export async function forwardRequest(upstream: Dispatcher, req: IncomingMessage, res: ServerResponse, identity: EdgeIdentity, target: UpstreamTarget): Promise<number | ForwardFailure> {
   const hasBody = req.headers["content-length"] !== undefined || req.headers["transfer-encoding"] !== undefined;
   let answer: Dispatcher.ResponseData;
   try {
     answer = await upstream.request({
-      path: req.url ?? "/",
+      path: target.path,
       method: (req.method ?? "GET") as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req, identity),
+      headers: upstreamRequestHeaders(req, identity, target.host),
       body: hasBody ? req : null,
     });
   } catch (error) {

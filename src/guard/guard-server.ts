@@ -12,6 +12,7 @@ import { forwardRequest } from "./forward-request.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
 import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
+import { upstreamTarget } from "./request-shape.ts";
 
 export interface GuardOptions {
   listen: { host: string; port: number };
@@ -64,7 +65,13 @@ function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: 
         return sendRefusal(res, verdict);
       }
       const { identity } = verdict;
-      const outcome = await forwardRequest(upstream, req, res, identity);
+      const target = upstreamTarget(req);
+      if (!target.ok) {
+        log.warn({ identity: identity.spiffeId, error: target.code, detail: target.detail, method: req.method }, "refused to forward a request");
+        res.writeHead(target.status, { "content-type": "text/plain; charset=utf-8", "moat-guard-error": target.code, connection: "close" });
+        return void res.end(`${target.status} ${target.code}: ${target.detail}\n`);
+      }
+      const outcome = await forwardRequest(upstream, req, res, identity, target);
       const fields = { identity: identity.spiffeId, serial: identity.serialHex, method: req.method, path: req.url };
       if (typeof outcome === "number") log.info({ ...fields, status: outcome }, "forwarded");
       else log.error({ ...fields, error: outcome.code, detail: outcome.detail }, "upstream failed");

@@ -48,10 +48,23 @@ export interface GuardTrustInput {
   source?: { bundle?: string; crl?: string };
 }
 
-function pemBlocks(pem: string, type: string): ArrayBuffer[] {
-  return x509.PemConverter.decodeWithHeaders(pem)
-    .filter((block) => block.type === type)
-    .map((block) => block.rawData);
+/**
+ * The DER of every `type` block. A block without its END line throws: the PEM decoder skips it
+ * silently, and a file read while it is being written (cp, scp, a full disk) would pass for a
+ * shorter bundle: without its last CRL, every edge is refused; without a root, those of a rollover.
+ */
+function pemBlocks(pem: string, type: string, where: string): ArrayBuffer[] {
+  let blocks: ReturnType<typeof x509.PemConverter.decodeWithHeaders>;
+  try {
+    blocks = x509.PemConverter.decodeWithHeaders(pem);
+  } catch (cause) {
+    throw new GuardTrustInvalidError(where, "it is not PEM", { cause });
+  }
+  const begun = pem.match(/-----BEGIN [^-\r\n]+-----/g)?.length ?? 0;
+  if (blocks.length !== begun) {
+    throw new GuardTrustInvalidError(where, `PEM block ${blocks.length + 1} is cut short (a BEGIN line without its END): the file may be half-written; the next change reloads it`);
+  }
+  return blocks.filter((block) => block.type === type).map((block) => block.rawData);
 }
 
 export function normaliseSerialHex(hex: string): string {
@@ -67,12 +80,7 @@ function isSelfSigned(cert: X509Certificate): boolean {
 }
 
 function parseCaCertificates(pem: string, where: string): X509Certificate[] {
-  let blocks: ArrayBuffer[];
-  try {
-    blocks = pemBlocks(pem, "CERTIFICATE");
-  } catch (cause) {
-    throw new GuardTrustInvalidError(where, "it is not PEM", { cause });
-  }
+  const blocks = pemBlocks(pem, "CERTIFICATE", where);
   if (blocks.length === 0) throw new GuardTrustInvalidError(where, "it holds no certificate (-----BEGIN CERTIFICATE-----)");
   return blocks.map((der, index) => {
     let cert: X509Certificate;
@@ -87,12 +95,7 @@ function parseCaCertificates(pem: string, where: string): X509Certificate[] {
 }
 
 function parseCrls(pem: string, where: string): { parsed: x509.X509Crl[]; pems: string[] } {
-  let blocks: ArrayBuffer[];
-  try {
-    blocks = pemBlocks(pem, "X509 CRL");
-  } catch (cause) {
-    throw new GuardTrustInvalidError(where, "it is not PEM", { cause });
-  }
+  const blocks = pemBlocks(pem, "X509 CRL", where);
   if (blocks.length === 0) throw new GuardTrustInvalidError(where, "it holds no CRL (-----BEGIN X509 CRL-----)");
   const parsed = blocks.map((der, index) => {
     try {

@@ -8,6 +8,9 @@ import { x509 } from "./x509-lib.ts";
 /** Moat's chains are leaf → intermediate → root; a little room for a cross-signed intermediate during a rollover. */
 const MAX_PATH_LENGTH = 5;
 const CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+const ANY_EXTENDED_KEY_USAGE = "2.5.29.37.0";
+/** What this file and the identity check process: basicConstraints, keyUsage, extKeyUsage, subjectAltName, and the key identifiers chain building reads. */
+const PROCESSED_EXTENSIONS = new Set(["2.5.29.19", "2.5.29.15", "2.5.29.37", "2.5.29.17", "2.5.29.14", "2.5.29.35"]);
 
 /** A validated path, leaf first and trust anchor last, and when its verdict must be looked at again. */
 export interface ValidPath {
@@ -78,10 +81,38 @@ function checkIssuers(path: readonly X509Certificate[]): GuardRefusal | undefine
   return undefined;
 }
 
-/** RFC 5280 §4.2.1.12: the leaf must be meant for TLS client authentication, and not be a CA. */
+/**
+ * RFC 5280 §4.2: a certificate with a critical extension the verifier does not process is refused
+ * (a name constraint, a policy constraint would otherwise be ignored), as OpenSSL does.
+ */
+function checkCriticalExtensions(path: readonly X509Certificate[]): GuardRefusal | undefined {
+  for (const [index, node] of path.entries()) {
+    const unprocessed = new x509.X509Certificate(node.raw).extensions.find((extension) => extension.critical && !PROCESSED_EXTENSIONS.has(extension.type));
+    if (unprocessed) return refuse("untrusted-chain", `${index === 0 ? describeLeaf(node) : `its issuer ${name(node)}`} has a critical extension ${unprocessed.type} that this verifier does not process`);
+  }
+  return undefined;
+}
+
+/** OpenSSL's TLS client purpose on CAs: an issuer that limits its extendedKeyUsage must allow clientAuth. */
+function checkIssuerPurposes(path: readonly X509Certificate[]): GuardRefusal | undefined {
+  for (const issuer of path.slice(1)) {
+    const usages = new x509.X509Certificate(issuer.raw).getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String);
+    if (usages && !usages.includes(CLIENT_AUTH) && !usages.includes(ANY_EXTENDED_KEY_USAGE)) {
+      return refuse("missing-client-auth", `its issuer ${name(issuer)} is limited to extendedKeyUsage ${usages.join(", ")}, without clientAuth`);
+    }
+  }
+  return undefined;
+}
+
+/** RFC 5280 §4.2.1.3 and §4.2.1.12: the leaf must be meant for TLS client authentication (its key may sign), and not be a CA. */
 function checkLeafUsage(leaf: X509Certificate): GuardRefusal | undefined {
   const cert = new x509.X509Certificate(leaf.raw);
   if (cert.getExtension(x509.BasicConstraintsExtension)?.ca) return refuse("missing-client-auth", `${describeLeaf(leaf)} is a CA certificate, not a client certificate`);
+  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+  // As OpenSSL's ssl_client purpose: digitalSignature (or keyAgreement, for static ECDH) if keyUsage is present.
+  if (keyUsage && !(keyUsage.usages & (x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement))) {
+    return refuse("missing-client-auth", `${describeLeaf(leaf)} may not sign with its key (keyUsage lacks digitalSignature)`);
+  }
   const usages = cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [];
   if (!usages.map(String).includes(CLIENT_AUTH)) {
     return refuse("missing-client-auth", `${describeLeaf(leaf)} is not a TLS client certificate (extendedKeyUsage ${usages.length ? usages.join(", ") : "absent"}; clientAuth required)`);
@@ -135,7 +166,7 @@ export async function validatePath(chain: readonly Buffer[], trust: GuardTrust, 
   const [leaf, ...presented] = certs as [X509Certificate, ...X509Certificate[]];
   const path = buildPath(leaf, [...presented, ...trust.intermediates], trust.anchors);
   if (!path) return refuse("untrusted-chain", `${describeLeaf(leaf)}, issued by ${leaf.issuer.replaceAll("\n", ", ")}, does not chain to a root of the trust bundle${presented.length === 0 && trust.intermediates.length === 0 ? " (the peer's chain holds the leaf alone and the trust bundle no intermediate: load `moat ca bundle --with-intermediate`)" : ""}`);
-  const refusal = checkValidity(path, now) ?? checkIssuers(path) ?? checkLeafUsage(leaf);
+  const refusal = checkValidity(path, now) ?? checkIssuers(path) ?? checkCriticalExtensions(path) ?? checkLeafUsage(leaf) ?? checkIssuerPurposes(path);
   if (refusal) return refusal;
   const revocation = await checkRevocation(path, trust, now);
   if (revocation && "ok" in revocation) return revocation;

@@ -34,6 +34,8 @@ export type {
 
 /** Every key algorithm Moat issues with (`ecdsa-p256`, `ecdsa-p384`, `rsa-2048`, `rsa-3072`), for a config schema's enum. */
 export { KEY_ALGORITHMS } from "./key-algorithms.ts";
+/** The algorithm of a public or private key if Moat issues with it, else undefined (enrolment checks a CSR's key with it). */
+export { detectKeyAlgorithm } from "./key-algorithms.ts";
 
 /**
  * The master key that private keys at rest are encrypted under.
