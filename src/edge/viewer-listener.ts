@@ -69,6 +69,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       allowHTTP1: true,
       minVersion: "TLSv1.2",
       secureOptions: VIEWER_SECURE_OPTIONS,
+      // Node's default is 120 s: half-open handshakes (no certificate, no Finished) could pile up for minutes.
+      handshakeTimeout: 10_000,
       // Viewer mTLS: whether a certificate is asked for is set per distribution in the SNI callback
       // (requestClientCertificate). The handshake itself never aborts on a bad certificate: OpenSSL
       // records its verdict, and judgeConnection (src/tls/connection-verdict.ts) refuses the

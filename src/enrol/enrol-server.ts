@@ -90,7 +90,7 @@ export interface RunningEnrolmentServer {
  */
 export async function startEnrolmentServer(options: { service: EnrolmentService; certificate: IssuedCertificate; listen: { host: string; port: number }; log: Logger }): Promise<RunningEnrolmentServer> {
   const log = options.log.child({ part: "enrol" });
-  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2" }, enrolmentRequestHandler(options.service, log));
+  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2", handshakeTimeout: 10_000 }, enrolmentRequestHandler(options.service, log));
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);

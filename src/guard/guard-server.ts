@@ -1,4 +1,5 @@
 // The `moat guard` sidecar: terminates mTLS in front of an HTTP app, lets in only the edge of accepted distributions, and reloads its files on change.
+import { constants } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
@@ -10,7 +11,7 @@ import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { forwardRequest } from "./forward-request.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
-import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
+import { GUARD_HANDSHAKE_TIMEOUT_MS, guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
 import { upstreamTarget } from "./request-shape.ts";
 
@@ -133,7 +134,15 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   if (!material.trust.isRevocationChecked) log.warn("no CRL loaded: revoked edge certificates are accepted until they expire");
   const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
   const upstream = new Pool(options.upstream.origin, { connections: 128 });
-  const tlsOptions = { ...tlsContextOptions(material), requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" } as const;
+  const tlsOptions = {
+    ...tlsContextOptions(material),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: "TLSv1.2",
+    // Verdicts are kept per connection: no renegotiation may swap its peer certificate. Half-open handshakes go after 10 s.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    handshakeTimeout: GUARD_HANDSHAKE_TIMEOUT_MS,
+  } as const;
   const server = https.createServer(tlsOptions, guardRequestHandler(verifier, upstream, log));
   server.on("tlsClientError", (error, socket: TLSSocket) => {
     log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");

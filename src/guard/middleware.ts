@@ -1,4 +1,5 @@
 // One line to require an accepted edge in a node:http(s) server, an Express app or a Fastify app; handlers read the identity with edgeIdentityOf.
+import { constants } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { EdgeIdentity } from "./edge-identity.ts";
@@ -17,7 +18,14 @@ export interface GuardTlsOptions {
   crl?: string[];
   requestCert: true;
   rejectUnauthorized: true;
+  /** No renegotiation: a verdict is kept per connection, so its peer certificate must never change. */
+  secureOptions: number;
+  /** A peer that does not finish its handshake in this many ms is dropped (Node's default is 120 s). */
+  handshakeTimeout: number;
 }
+
+/** Long enough for a slow network, short enough that half-open handshakes cannot pile up for minutes. */
+export const GUARD_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /**
  * TLS server options that make OpenSSL require a client certificate chaining to the bundle and not
@@ -29,6 +37,8 @@ export function guardTlsOptions(trust: GuardTrust): GuardTlsOptions {
     ...(trust.crlPems.length > 0 ? { crl: [...trust.crlPems] } : {}),
     requestCert: true,
     rejectUnauthorized: true,
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+    handshakeTimeout: GUARD_HANDSHAKE_TIMEOUT_MS,
   };
 }
 

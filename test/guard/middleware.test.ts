@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import https from "node:https";
+import tls from "node:tls";
 import type { AddressInfo } from "node:net";
 import { test, type TestContext } from "node:test";
 import express from "express";
@@ -108,4 +109,22 @@ test("a keep-alive connection is judged again when the trust changes: a certific
   assert.equal(second.status, 403);
   assert.equal(second.headers[REFUSAL_HEADER], "revoked");
   assert.equal(connections, 1, "the same connection");
+});
+
+test("guardTlsOptions refuses TLS renegotiation: a connection's verified peer certificate can never be swapped", async (t) => {
+  const setup = await setUp(t);
+  const server = https.createServer(setup.tls, requireEdgeIdentity(setup.verifier, (_req, res) => res.end("ok")));
+  const port = await listenOn(t, server);
+  const edge = await setup.pki.edge("shop", "api");
+  const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: setup.pki.ca.bundlePem, cert: edge.chainPem, key: edge.keyPem, maxVersion: "TLSv1.2" });
+  t.after(() => socket.destroy());
+  await new Promise<void>((resolve, reject) => socket.once("secureConnect", resolve).once("error", reject));
+  const outcome = await new Promise<string>((resolve) => {
+    socket.once("close", () => resolve("closed"));
+    socket.once("error", (error) => resolve(`error: ${error.message}`));
+    const started = socket.renegotiate({ rejectUnauthorized: true }, (error) => resolve(error ? `error: ${error.message}` : "renegotiated"));
+    if (!started) resolve("not started");
+  });
+  assert.notEqual(outcome, "renegotiated");
+  assert.equal(guardTlsOptions(createGuardTrust({ bundlePem: setup.pki.ca.bundlePem })).handshakeTimeout, 10_000);
 });
