@@ -111,7 +111,7 @@ test("a keep-alive connection is judged again when the trust changes: a certific
   assert.equal(connections, 1, "the same connection");
 });
 
-test("guardTlsOptions refuses TLS renegotiation: a connection's verified peer certificate can never be swapped", async (t) => {
+test("guardTlsOptions refuses TLS renegotiation: a connection's verified peer certificate can never be swapped", { timeout: 20_000 }, async (t) => {
   const setup = await setUp(t);
   const server = https.createServer(setup.tls, requireEdgeIdentity(setup.verifier, (_req, res) => res.end("ok")));
   const port = await listenOn(t, server);
