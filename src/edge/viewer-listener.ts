@@ -140,7 +140,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     for (const socket of connections.keys()) {
       const served = (socket as TLSSocket).getCertificate();
       const serial = served && "serialNumber" in served ? String(served.serialNumber).toLowerCase() : "";
-      if (serials.has(serial)) {
+      // No certificate known: a resumed session that named no server (its first handshake's
+      // certificate is not in the default context); it may have been made with a revoked one.
+      if (serials.has(serial) || serial === "") {
         socket.destroy();
         dropped++;
       }
