@@ -17,6 +17,8 @@ import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
 import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
+import { connectionServerName } from "./viewer-connection-check.ts";
+import type { ConnectionRefusal } from "./viewer-connection-check.ts";
 import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
 
@@ -28,6 +30,8 @@ export interface RequestPipelineDeps {
   log: Logger;
   /** The edge's cache; without one every request goes to the origin. */
   cache?: EdgeCache;
+  /** Binds a resumed TLS session that named no server to its first request's host (viewer-connection-check.ts). */
+  bindOnFirstRequest?(socket: TLSSocket, hostname: string, snapshot: EdgeSnapshot): void;
   /** Told when a request starts and ends, so a drain knows when the edge is idle. */
   onRequestStart?(req: ViewerRequest): void;
   onRequestEnd?(req: ViewerRequest): void;
@@ -73,10 +77,17 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
 async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> {
   const log = deps.log;
   const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host;
+  if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
+    // Synchronous, before any await: a connection's first request binds it before its others run.
+    deps.bindOnFirstRequest(req.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
+    facts.viewer = viewerRequestFacts(req.socket as TLSSocket);
+  }
   const distribution = matchDistribution(req, authority, facts.snapshot);
-  if (typeof distribution === "string") {
-    sendEdgeError(res, { status: 421, code: "misdirected-request", summary: distribution, requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { error: "misdirected-request", host: authority });
+  if ("code" in distribution) {
+    // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
+    const extraHeaders: Record<string, string> = distribution.isConnectionRefused && req.httpVersionMajor === 1 ? { connection: "close" } : {};
+    sendEdgeError(res, { status: 421, code: distribution.code, summary: distribution.summary, requestId: facts.requestId, extraHeaders });
+    return accessLog(log, req, res, facts, { error: distribution.code, host: authority });
   }
   const target = checkRequestTarget(req.url ?? "");
   if (!target.ok) {
@@ -101,16 +112,18 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   await forward(req, res, facts, distribution, behavior, authority ?? "", log, deps.cache);
 }
 
-/** The distribution the TLS connection was made for, if the Host names it too; else why not. */
-function matchDistribution(req: ViewerRequest, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | string {
-  const servername = (req.socket as TLSSocket).servername;
+/** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
+function matchDistribution(req: ViewerRequest, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
+  const misdirected = (summary: string) => ({ code: "misdirected-request", summary, isConnectionRefused: false });
+  const servername = connectionServerName(req.socket);
+  if (typeof servername === "object") return { ...servername, isConnectionRefused: true };
   const byName = servername ? snapshot.distributionForHost(servername) : undefined;
-  if (byName === undefined) return "the TLS server name (SNI) of this connection is not served by this edge any more; reconnect";
+  if (byName === undefined) return misdirected("the TLS server name (SNI) of this connection is not served by this edge any more; reconnect");
   const hostname = hostnameOfAuthority(authority);
-  if (hostname === "") return "the request has no Host header (or :authority)";
+  if (hostname === "") return misdirected("the request has no Host header (or :authority)");
   // RFC 9110 §15.5.20: a request for an authority this connection was not made for is misdirected.
   if (snapshot.distributionForHost(hostname) !== byName) {
-    return `Host ${hostname} is not served on a connection made for ${servername}; open a connection with SNI ${hostname}`;
+    return misdirected(`Host ${hostname} is not served on a connection made for ${servername}; open a connection with SNI ${hostname}`);
   }
   return byName;
 }

@@ -1,8 +1,8 @@
-// Judges each viewer connection's client certificate right after the handshake, before any request: refuses it (and logs a connection record with the reason) or records who the viewer is on the socket.
+// Judges each viewer connection's client certificate right after the handshake, before any request (or, for a resumed session that names no server, at its first request): refuses it (and logs a connection record with the reason) or records who the viewer is on the socket.
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../observe/index.ts";
-import { createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
+import { REFUSAL_SUMMARIES, createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
 import type { VerifiedCertificates, ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 import type { DistributionRuntime, EdgeSnapshot } from "./edge-snapshot.ts";
 
@@ -20,19 +20,60 @@ export interface ViewerConnectionIdentity {
 // proxy, which forwards property reads (a WeakMap keyed by the socket would miss the proxy).
 const identityKey = Symbol("moat.viewerConnectionIdentity");
 
-/** The identity recorded for the connection a request came on, or undefined when none was (a connection without SNI). */
-export function connectionIdentityOf(socket: unknown): ViewerConnectionIdentity | undefined {
+// A resumed session that names no server: under TLS 1.2, OpenSSL resumes without the certificate
+// callback that runs Node's SNICallback, and the session keeps no host name, so `servername` is
+// false. Such a connection is bound to the distribution its first request's Host names, once, and
+// judged for it then (bindOnFirstRequest). Set on the socket when the connection is accepted, so
+// an HTTP/2 request only reads it (through the session's socket proxy) and mutates the record.
+const resumedBindingKey = Symbol("moat.resumedBinding");
+
+interface ResumedBinding {
+  /** Unset until the connection's first request; then the host name it is bound to, or the refusal every request on it gets. */
+  outcome?: { readonly hostname: string; readonly identity: ViewerConnectionIdentity } | { readonly refusal: ConnectionRefusal };
+}
+
+/** A connection that can't serve requests: answered 421 with this code, and the client must reconnect. */
+export interface ConnectionRefusal {
+  readonly code: string;
+  readonly summary: string;
+}
+
+function readSocket<T>(socket: unknown, key: PropertyKey): T | undefined {
   try {
-    return (socket as { [identityKey]?: ViewerConnectionIdentity } | null)?.[identityKey];
+    return (socket as Record<PropertyKey, T> | null)?.[key];
   } catch {
     // The socket proxy of a closed HTTP/2 session throws on every read.
     return undefined;
   }
 }
 
+/** The identity recorded for the connection a request came on, or undefined when none was (a connection without SNI, or not bound yet). */
+export function connectionIdentityOf(socket: unknown): ViewerConnectionIdentity | undefined {
+  const outcome = readSocket<ResumedBinding>(socket, resumedBindingKey)?.outcome;
+  return readSocket<ViewerConnectionIdentity>(socket, identityKey) ?? (outcome && "identity" in outcome ? outcome.identity : undefined);
+}
+
+/**
+ * The server name a connection was made for: its SNI, or for a resumed session without one, the
+ * host name its first request bound it to (or that binding's refusal); undefined when neither.
+ */
+export function connectionServerName(socket: unknown): string | ConnectionRefusal | undefined {
+  const servername = readSocket<string | false>(socket, "servername");
+  if (servername) return servername.toLowerCase();
+  const outcome = readSocket<ResumedBinding>(socket, resumedBindingKey)?.outcome;
+  if (!outcome) return undefined;
+  return "hostname" in outcome ? outcome.hostname : outcome.refusal;
+}
+
 export interface ViewerConnectionCheck {
   /** False when the connection was refused (and destroyed). */
   check(socket: TLSSocket, snapshot: EdgeSnapshot): boolean;
+  /**
+   * For a resumed session that named no server: binds the connection to the distribution that
+   * `hostname` (the first request's Host) names and applies what SNI would have (the minimum TLS
+   * version, the viewer certificate's verdict). Later calls, and other connections, change nothing.
+   */
+  bindOnFirstRequest(socket: TLSSocket, hostname: string, snapshot: EdgeSnapshot): void;
 }
 
 /** How many certificates a listener remembers for resumed sessions (about 200 bytes each). */
@@ -45,30 +86,75 @@ const VERIFIED_CERTIFICATES_KEPT = 10_000;
  */
 export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck {
   const verified = createVerifiedCertificates(VERIFIED_CERTIFICATES_KEPT);
+  // The viewer-certificate verdict for `distribution`: the identity, or the reason (logged here).
+  function judgeFor(socket: TLSSocket, distribution: DistributionRuntime): ViewerConnectionIdentity | { reason: string } {
+    const { verdict, sent, key } = judge(socket, distribution, verified);
+    if (!verdict.ok) {
+      const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused() };
+      log.info({ ...fields, ...certificateFields(sent) }, "viewer handshake refused");
+      return { reason: verdict.reason };
+    }
+    if (key && verdict.verification === "success") verified.remember(key);
+    return Object.freeze({
+      distributionId: distribution.id,
+      policyKey: viewerPolicyKey(distribution),
+      verification: verdict.verification,
+      certificate: withIssuerChain(sent, verdict.verification, distribution),
+    });
+  }
+
   return {
     check(socket, snapshot) {
       const servername = (socket as TLSSocket & { servername?: string | false }).servername;
       const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
-      // Without SNI no distribution is known: every request on it gets 421 (proxy-request.ts).
-      if (!distribution) return true;
-      const { verdict, sent, key } = judge(socket, distribution, verified);
-      if (!verdict.ok) {
-        const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused() };
-        log.info({ ...fields, ...certificateFields(sent) }, "viewer handshake refused");
+      if (!distribution) {
+        // Without SNI no distribution is known yet: a resumed session gets one from its first
+        // request; any other connection's requests get 421 (proxy-request.ts).
+        if (!servername && socket.isSessionReused()) (socket as TLSSocket & { [resumedBindingKey]?: ResumedBinding })[resumedBindingKey] = {};
+        return true;
+      }
+      const judged = judgeFor(socket, distribution);
+      if ("reason" in judged) {
         socket.destroy();
         return false;
       }
-      if (key && verdict.verification === "success") verified.remember(key);
-      const identity: ViewerConnectionIdentity = Object.freeze({
-        distributionId: distribution.id,
-        policyKey: viewerPolicyKey(distribution),
-        verification: verdict.verification,
-        certificate: withIssuerChain(sent, verdict.verification, distribution),
-      });
-      (socket as TLSSocket & { [identityKey]?: ViewerConnectionIdentity })[identityKey] = identity;
+      (socket as TLSSocket & { [identityKey]?: ViewerConnectionIdentity })[identityKey] = judged;
       return true;
     },
+
+    bindOnFirstRequest(socket, hostname, snapshot) {
+      const binding = readSocket<ResumedBinding>(socket, resumedBindingKey);
+      if (!binding || binding.outcome) return;
+      binding.outcome = bindResumed(socket, hostname, snapshot);
+    },
   };
+
+  function bindResumed(socket: TLSSocket, hostname: string, snapshot: EdgeSnapshot): NonNullable<ResumedBinding["outcome"]> {
+    const distribution = hostname ? snapshot.distributionForHost(hostname) : undefined;
+    if (!distribution) {
+      return { refusal: { code: "misdirected-request", summary: `this resumed TLS session named no server, and its first request's Host (${hostname || "none"}) names no distribution of this edge; open a new connection with SNI` } };
+    }
+    const reconnect = `; open a new connection (a full TLS handshake with SNI ${hostname})`;
+    if (isBelowMinVersion(socket, distribution)) {
+      logVersionRefusal(log, socket, distribution);
+      return { refusal: { code: "tls-version-too-old", summary: `${distribution.id} requires TLS 1.3${reconnect}` } };
+    }
+    const judged = judgeFor(socket, distribution);
+    if ("reason" in judged) {
+      const summary = REFUSAL_SUMMARIES[judged.reason as keyof typeof REFUSAL_SUMMARIES] ?? "the resumed TLS session was refused";
+      return { refusal: { code: judged.reason, summary: `${summary}${reconnect}` } };
+    }
+    return { hostname, identity: judged };
+  }
+}
+
+/** A distribution that requires TLS 1.3 refuses a connection made with an older version. */
+export function isBelowMinVersion(socket: TLSSocket, distribution: DistributionRuntime): boolean {
+  return distribution.minVersion === "TLSv1.3" && socket.getProtocol() !== "TLSv1.3";
+}
+
+export function logVersionRefusal(log: Logger, socket: TLSSocket, distribution: DistributionRuntime): void {
+  log.info({ reason: "tls-version-too-old", distribution: distribution.id, protocol: socket.getProtocol(), remote: socket.remoteAddress, resumed: socket.isSessionReused() }, "viewer connection refused");
 }
 
 function judge(socket: TLSSocket, distribution: DistributionRuntime, verified: VerifiedCertificates) {

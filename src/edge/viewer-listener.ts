@@ -8,7 +8,7 @@ import type { EdgeCache } from "../cache/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
-import { createViewerConnectionCheck } from "./viewer-connection-check.ts";
+import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
@@ -52,6 +52,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
     cache: deps.cache,
+    bindOnFirstRequest: viewerCheck.bindOnFirstRequest,
     onRequestStart(req) {
       inFlight++;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;
@@ -139,7 +140,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     for (const socket of connections.keys()) {
       const served = (socket as TLSSocket).getCertificate();
       const serial = served && "serialNumber" in served ? String(served.serialNumber).toLowerCase() : "";
-      if (serials.has(serial)) {
+      // No certificate known: a resumed session that named no server (its first handshake's
+      // certificate is not in the default context); it may have been made with a revoked one.
+      if (serials.has(serial) || serial === "") {
         socket.destroy();
         dropped++;
       }
@@ -161,8 +164,8 @@ function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
 function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger): boolean {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
-  if (distribution?.minVersion === "TLSv1.3" && socket.getProtocol() !== "TLSv1.3") {
-    log.info({ reason: "tls-version-too-old", distribution: distribution.id, protocol: socket.getProtocol(), remote: socket.remoteAddress }, "viewer connection refused");
+  if (distribution && isBelowMinVersion(socket, distribution)) {
+    logVersionRefusal(log, socket, distribution);
     socket.destroy();
     return false;
   }

@@ -12,6 +12,7 @@ import { generateMasterKey, initCertificateAuthority, publishCrl, revokeCertific
 import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
+import { within } from "../support/mtls-viewer.ts";
 import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
 
 describe("revocation in a running edge", () => {
@@ -72,6 +73,24 @@ describe("revocation in a running edge", () => {
     assert.notEqual(after, before);
   });
 
+  test("a revoked viewer certificate also drops resumed TLS 1.2 connections that named no server", async () => {
+    // TLS 1.2 resumption skips SNI: the edge can't tell which certificate the session was made with.
+    const full = await tls12Request(edge.edge.httpsPort, ca.bundlePem, {});
+    assert.ok(full.session, "a TLS 1.2 session ticket");
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const resumed = await tls12Request(edge.edge.httpsPort, ca.bundlePem, { session: full.session, agent });
+      assert.equal(resumed.status, 200);
+      assert.equal(resumed.socket.isSessionReused(), true, "the session resumed");
+      const closed = new Promise((resolve) => resumed.socket.once("close", resolve));
+      await revokeCertificate({ dataDir, serialHex: full.serial, reason: "superseded" });
+      await edge.waitForLog((l) => l.msg?.toString().startsWith("revoked viewer certificate replaced") === true && JSON.stringify(l.serials) === JSON.stringify([full.serial]));
+      await within(closed, "the resumed connection to close");
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test("the CRL and the CA bundle are published on the plain-HTTP port", async () => {
     const get = (path: string) =>
       new Promise<{ status: number; type: string; body: string }>((resolve, reject) => {
@@ -100,6 +119,23 @@ function freshViewerSerial(port: number, caPem: string): Promise<string> {
       res.resume();
       res.on("end", () => resolve(serial));
     });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** One TLS 1.2 request for rev.test: its status, the edge certificate's serial, the session ticket and the socket. */
+function tls12Request(port: number, caPem: string, options: { session?: Buffer; agent?: https.Agent }): Promise<{ status: number; serial: string; session: Buffer | undefined; socket: TLSSocket }> {
+  return new Promise((resolve, reject) => {
+    let session: Buffer | undefined;
+    const request: https.RequestOptions = { host: "127.0.0.1", port, servername: "rev.test", ca: caPem, maxVersion: "TLSv1.2", path: "/", headers: { host: "rev.test" }, agent: options.agent ?? false };
+    const req = https.request({ ...request, ...(options.session ? { session: options.session } : {}) } as https.RequestOptions, (res) => {
+      const socket = res.socket as TLSSocket;
+      const serial = socket.getPeerX509Certificate()?.serialNumber.toLowerCase() ?? "";
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, serial, session, socket }));
+    });
+    req.on("socket", (socket) => socket.on("session", (ticket: Buffer) => (session = ticket)));
     req.on("error", reject);
     req.end();
   });
