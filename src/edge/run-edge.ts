@@ -18,8 +18,8 @@ import { createRedirectListener } from "./redirect-listener.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
-import { watchTrustStores } from "./trust-store-watch.ts";
-import type { TrustStoreWatch } from "./trust-store-watch.ts";
+import { watchConfiguredFiles } from "./configured-files-watch.ts";
+import type { ConfiguredFilesWatch } from "./configured-files-watch.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -118,12 +118,15 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
   });
 
-  // A replaced CA bundle or CRL rebuilds from the running config; a bad one is refused and the running store stays.
-  const onTrustStoreChange = (file: string) => {
-    log.info({ file }, "trust store file changed: reloading viewer trust stores");
-    apply(currentConfig).catch((error: Error & { code?: string }) => log.error({ error: { code: error.code, message: error.message } }, "trust store refused; the running trust stores stay"));
+  // A replaced CA bundle, CRL, imported certificate or key rebuilds from the running config; a bad one
+  // is refused (with the config path and the check) and the running snapshot stays.
+  const onConfiguredFileChange = (file: string) => {
+    log.info({ file }, "a configured file changed: rebuilding");
+    apply(currentConfig).catch((error: Error & { code?: string }) =>
+      log.error({ file, error: { code: error.code, message: error.message } }, "the changed file was refused; the running snapshot stays"),
+    );
   };
-  let trustStoreWatch: TrustStoreWatch = watchTrustStores(startConfig, log, onTrustStoreChange);
+  let filesWatch: ConfiguredFilesWatch = watchConfiguredFiles(startConfig, log, onConfiguredFileChange);
 
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
@@ -139,8 +142,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     const previous = built;
     built = next;
     if (config !== currentConfig) {
-      trustStoreWatch.stop();
-      trustStoreWatch = watchTrustStores(config, log, onTrustStoreChange);
+      filesWatch.stop();
+      filesWatch = watchConfiguredFiles(config, log, onConfiguredFileChange);
     }
     currentConfig = config;
     // Sessions judged under another certificate policy resume nowhere: their viewers handshake again.
@@ -166,7 +169,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     expiryWarnings.stop();
     revocations?.stop();
     caRotation.watch.stop();
-    trustStoreWatch.stop();
+    filesWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();

@@ -1,6 +1,6 @@
 // Imported certificates on real sockets: served to viewers and presented to origins, each bad import refused with its config path and code, re-imports swapped whole or not at all, expiry warned.
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
@@ -185,6 +185,32 @@ describe("imported certificates", () => {
     await write("live.key", second.keyPem);
     await edge.reload(config);
     assert.equal(await servedSerial(port, PEM_HOST, otherCa.bundlePem), second.serialHex, "new connections get the new certificate");
+  });
+
+  test("replacing an imported certificate's files is enough: the edge rebuilds by itself, and a bad replacement is refused and logged", { timeout: 30_000 }, async () => {
+    const first = await serverCert([PEM_HOST]);
+    const renewed = await serverCert([PEM_HOST]);
+    await Promise.all([write("watched.pem", first.chainPem), write("watched.key", first.keyPem)]);
+    const edge = await start({ distributions: [distribution("shop", PEM_HOST, { cert: file("watched.pem"), key: file("watched.key") })] });
+    const port = edge.edge.httpsPort;
+    assert.equal(await servedSerial(port, PEM_HOST, otherCa.bundlePem), first.serialHex);
+
+    // As certbot or a deploy script does it: new files written aside, then renamed into place.
+    const replaceBoth = async (cert: string, key: string) => {
+      await Promise.all([write("watched.pem.new", cert), write("watched.key.new", key)]);
+      await rename(file("watched.key.new"), file("watched.key"));
+      await rename(file("watched.pem.new"), file("watched.pem"));
+    };
+    const seen = edge.logs.length;
+    await replaceBoth(renewed.chainPem, renewed.keyPem);
+    await edge.waitForLog((line) => edge.logs.indexOf(line) > seen && line.msg === "snapshot applied");
+    assert.equal(await servedSerial(port, PEM_HOST, otherCa.bundlePem), renewed.serialHex, "no SIGHUP, no config save");
+
+    const before = edge.logs.length;
+    await replaceBoth(first.chainPem, renewed.keyPem);
+    const refused = await edge.waitForLog((line) => edge.logs.indexOf(line) > before && line.msg === "the changed file was refused; the running snapshot stays");
+    assert.match(JSON.stringify(refused.error), /distributions\[0\]\.viewerCertificate: import-key-mismatch/);
+    assert.equal(await servedSerial(port, PEM_HOST, otherCa.bundlePem), renewed.serialHex, "the running certificate keeps serving");
   });
 
   test("a certificate that expires in service stays when the edge rebuilds; another expired one at its place is refused", async () => {

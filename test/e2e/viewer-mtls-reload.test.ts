@@ -61,7 +61,7 @@ describe("viewer mTLS: reloads, revocations and resumed sessions", () => {
   }
 
   /** Replaces a file the way a CRL fetcher or `mv` does (a rename), then waits for the edge's rebuild or refusal. */
-  async function replace(file: string, text: string, outcome: "snapshot applied" | "trust store refused"): Promise<Record<string, unknown>> {
+  async function replace(file: string, text: string, outcome: "snapshot applied" | "the changed file was refused"): Promise<Record<string, unknown>> {
     const seen = edge.logs.length;
     await writeFile(`${file}.tmp`, text);
     await rename(`${file}.tmp`, file);
@@ -107,7 +107,7 @@ describe("viewer mTLS: reloads, revocations and resumed sessions", () => {
   });
 
   test("a bad bundle is refused with its entry named, and the running store stays", async () => {
-    const refused = await replace(paths.rotatingBundle, partners.certPem + alice.certPem, "trust store refused");
+    const refused = await replace(paths.rotatingBundle, partners.certPem + alice.certPem, "the changed file was refused");
     const message = (refused.error as { message: string }).message;
     assert.match(message, /trustStores\.rotating\.caBundle/);
     assert.match(message, /PEM block 2 \(.*CN=alice\) is not a CA certificate/);
