@@ -9,6 +9,7 @@ import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
+import { authoritiesWithoutCrl } from "./guard-trust.ts";
 import { forwardRequest } from "./forward-request.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
 import { GUARD_HANDSHAKE_TIMEOUT_MS, guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
@@ -55,6 +56,16 @@ function describeMaterial(material: GuardMaterial) {
     crls: material.trust.crls.length,
     isRevocationChecked: material.trust.isRevocationChecked,
   };
+}
+
+/** Says at load time what would otherwise show only as every handshake through a CA being refused. */
+async function warnAboutUncoveredAuthorities(material: GuardMaterial, log: Logger): Promise<void> {
+  const uncovered = await authoritiesWithoutCrl(material.trust);
+  if (uncovered.length === 0) return;
+  log.error(
+    { cas: uncovered.map((ca) => ({ subject: ca.subject.replaceAll("\n", ", "), serial: ca.serialNumber.toLowerCase() })), fix: "load the CRL bundle that covers every CA of the trust bundle: moat ca crl (crl-bundle.pem)" },
+    "the CRL file has no CRL for these CAs of the trust bundle: every edge whose chain runs through one is refused in the handshake",
+  );
 }
 
 /** Verifies each request's edge, then forwards it or answers 403; one log line either way (the authentication trail). */
@@ -132,6 +143,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   const log = options.log.child({ part: "guard" });
   let material = await loadGuardMaterial(options.files);
   if (!material.trust.isRevocationChecked) log.warn("no CRL loaded: revoked edge certificates are accepted until they expire");
+  await warnAboutUncoveredAuthorities(material, log);
   const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
   const upstream = new Pool(options.upstream.origin, { connections: 128 });
   const tlsOptions = {
@@ -175,6 +187,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     material = next;
     watchCrlExpiry();
     log.info(describeMaterial(next), "guard reloaded");
+    await warnAboutUncoveredAuthorities(next, log);
     return true;
   });
   const stopWatching = watchGuardFiles(options.files, () => void reload());

@@ -36,6 +36,20 @@ export interface GuardTrust {
   crlsIssuedBy(issuer: X509Certificate): Promise<readonly TrustCrl[]>;
 }
 
+/**
+ * The CA certificates of the bundle that no CRL of the trust speaks for, when CRLs are checked at all.
+ * OpenSSL checks a CRL for every certificate of the chain, so each of these makes every edge whose
+ * chain runs through it fail the handshake ("unable to get certificate CRL").
+ * @example
+ * for (const ca of await authoritiesWithoutCrl(trust)) log.error({ ca: ca.subject }, "no CRL for this CA");
+ */
+export async function authoritiesWithoutCrl(trust: GuardTrust): Promise<X509Certificate[]> {
+  if (!trust.isRevocationChecked) return [];
+  const cas = [...trust.anchors, ...trust.intermediates];
+  const covered = await Promise.all(cas.map(async (ca) => (await trust.crlsIssuedBy(ca)).length > 0));
+  return cas.filter((_, index) => !covered[index]);
+}
+
 export interface GuardTrustInput {
   /**
    * PEM: one or more CA certificates (`moat ca bundle --with-intermediate`). Self-signed ones are the

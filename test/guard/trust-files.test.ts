@@ -41,3 +41,16 @@ test("the guard refuses to reload a half-written CRL bundle, says so in its log,
   const answer = await requestWith({ port: guard.port, caPem: pki.ca.bundlePem, client: edge });
   assert.ok("status" in answer && answer.status === 200, JSON.stringify(answer));
 });
+
+test("a CRL file that lacks one CA's CRL is named at reload, with the CA and the fix, instead of showing only as refused handshakes", async (t) => {
+  const pki = await createGuardPki(t);
+  const { files, waitForLog } = await startGuardFixture(t, pki);
+  const [intermediateCrl] = (await pki.crlBundle()).split(/(?<=-----END X509 CRL-----\n)/);
+  const logged = withTimeout("the missing-CRL warning", waitForLog((line) => String(line.msg).startsWith("the CRL file has no CRL for these CAs")));
+  // The intermediate's CRL alone: the root's is missing.
+  await writeFile(files.crl as string, intermediateCrl ?? "");
+  const line = await logged;
+  assert.match(JSON.stringify(line.cas), /Moat Root CA/);
+  assert.doesNotMatch(JSON.stringify(line.cas), /Intermediate/);
+  assert.match(String(line.fix), /moat ca crl/);
+});
