@@ -2,6 +2,7 @@
 import { BENCH_HELP, parseBenchArgs } from "./bench-args.ts";
 import { startBenchFixture } from "./bench-fixture.ts";
 import { formatCacheIndex, measureCacheIndex } from "./cache-index.ts";
+import { formatDiskRestart, measureDiskRestart } from "./disk-restart.ts";
 import { buildReport, formatReport } from "./report.ts";
 import { runScenarios } from "./scenarios.ts";
 import type { ScenarioOutcome } from "./scenarios.ts";
@@ -25,7 +26,11 @@ async function main(argv: string[]): Promise<number> {
   const report = buildReport(outcomes, args);
   process.stderr.write("bench: cache index at a million entries…\n");
   const cacheIndex = measureCacheIndex();
-  process.stdout.write(args.isJson ? `${JSON.stringify({ ...report, cacheIndex }, null, 2)}\n` : formatReport(report) + formatCacheIndex(cacheIndex));
+  process.stderr.write("bench: disk tier restart…\n");
+  const diskRestart = await measureDiskRestart();
+  process.stdout.write(
+    args.isJson ? `${JSON.stringify({ ...report, cacheIndex, diskRestart }, null, 2)}\n` : formatReport(report) + formatCacheIndex(cacheIndex) + formatDiskRestart(diskRestart),
+  );
   return report.totalErrors > 0 ? 1 : 0;
 }
 

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import type { WriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
@@ -253,33 +253,48 @@ interface LoadedEntry {
   usedAtMs: number;
 }
 
-/** Reads every metadata file; the oldest access time first, so that the index's order is LRU order. */
+// Metadata reads in flight at once while loading: enough to keep libuv's threads and the disk busy.
+const LOAD_CONCURRENCY = 64;
+
+/**
+ * Reads every metadata file, many at a time, and orders the index by when each response was stored
+ * (oldest first: LRU order). Only the metadata is read: a body is checked against its size and
+ * digest before it is first served (checkBody), so a truncated or damaged one is still never served,
+ * and a restart costs one small read per entry rather than three file operations.
+ */
 async function loadIndex(entriesDir: string, options: DiskTierOptions): Promise<LoadedEntry[]> {
   const found: LoadedEntry[] = [];
+  const referenced = new Set<string>();
+  const bodies: string[] = [];
+  const metas: string[] = [];
   for (const sub of await readdir(entriesDir)) {
     const dir = join(entriesDir, sub);
-    const names = await readdir(dir).catch(() => [] as string[]);
-    const referenced = new Set<string>();
-    for (const name of names.filter((n) => n.endsWith(".meta"))) {
-      const file = join(dir, name);
-      const meta = await readMetaFile(file);
-      const hash = name.slice(0, -".meta".length);
-      const bodyFile = typeof meta === "string" ? "" : join(dir, `${hash}.${meta.bodyId}.body`);
-      const size = typeof meta === "string" ? null : await stat(bodyFile).then((s) => s.size, () => null);
-      const problem = typeof meta === "string" ? meta : size === null ? "body file missing" : size !== meta.meta.bodyBytes ? `body is ${size} bytes, metadata says ${meta.meta.bodyBytes} (truncated)` : null;
-      if (problem !== null || typeof meta === "string") {
-        options.onDrop?.(file, problem ?? "unreadable");
-        await unlink(file).catch(() => {});
-        continue;
-      }
-      referenced.add(`${hash}.${meta.bodyId}.body`);
-      const usedAtMs = await stat(file).then((s) => s.mtimeMs, () => 0);
-      found.push({ meta: meta.meta, bodyId: meta.bodyId, bytes: meta.meta.bodyBytes + 1024, usedAtMs });
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (name.endsWith(".meta")) metas.push(join(dir, name));
+      else if (name.endsWith(".body")) bodies.push(join(dir, name));
     }
-    // Bodies without metadata are what a crash between the two renames leaves: never served, so removed.
-    for (const name of names.filter((n) => n.endsWith(".body") && !referenced.has(n))) await unlink(join(dir, name)).catch(() => {});
   }
+  await forEachConcurrently(metas, LOAD_CONCURRENCY, async (file) => {
+    const meta = await readMetaFile(file);
+    if (typeof meta === "string") {
+      options.onDrop?.(file, meta);
+      await unlink(file).catch(() => {});
+      return;
+    }
+    referenced.add(`${file.slice(0, -".meta".length)}.${meta.bodyId}.body`);
+    found.push({ meta: meta.meta, bodyId: meta.bodyId, bytes: meta.meta.bodyBytes + 1024, usedAtMs: meta.meta.age.responseTimeMs });
+  });
+  // Bodies without metadata are what a crash between the two renames leaves: never served, so removed.
+  await forEachConcurrently(bodies.filter((file) => !referenced.has(file)), LOAD_CONCURRENCY, (file) => unlink(file).catch(() => {}));
   return found.sort((a, b) => a.usedAtMs - b.usedAtMs);
+}
+
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Exposed for tests that damage an entry on purpose. */
