@@ -156,9 +156,18 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
         };
         if (stream.write(chunk, onWritten)) return Promise.resolve();
         const current = stream;
+        // Both listeners go once either fires: a long body waits for drain thousands of times.
         return new Promise((resolve, reject) => {
-          current.once("drain", resolve);
-          current.once("error", reject);
+          const onDrain = () => {
+            current.off("error", onError);
+            resolve();
+          };
+          const onError = (error: Error) => {
+            current.off("drain", onDrain);
+            reject(error);
+          };
+          current.once("drain", onDrain);
+          current.once("error", onError);
         });
       },
       async commit(toMeta) {
