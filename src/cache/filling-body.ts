@@ -8,6 +8,7 @@ export interface FillingBodyReader {
   /**
    * The body as it is written; ends once the fill is stored whole, throws if the fill is abandoned
    * (cut short, too large, a disk error). Null once the fill is committing or failed: wait for its outcome.
+   * The caller iterates it at once, to its end or a break: that releases the shared file handle.
    */
   join(): AsyncIterable<Buffer> | null;
 }
@@ -61,11 +62,10 @@ export function createFillingBody(disk: { file: string; opened: Promise<void> } 
     return handle;
   };
 
-  async function* read(): AsyncGenerator<Buffer> {
+  async function* read(memoryAtJoin: Buffer[] | null, file: Promise<FileHandle> | null): AsyncGenerator<Buffer> {
     let offset = 0;
     let index = 0;
-    let memory = chunks;
-    const file = openHandle();
+    let memory = memoryAtJoin;
     try {
       for (;;) {
         if (failure) throw failure;
@@ -100,7 +100,8 @@ export function createFillingBody(disk: { file: string; opened: Promise<void> } 
     join() {
       if (state !== "filling" || failure) return null;
       readers++;
-      return read();
+      // The file is opened now, before the fill can commit and rename it (seal waits for the open).
+      return read(chunks, openHandle());
     },
     append(chunk, isInMemory) {
       writtenBytes += chunk.length;
