@@ -3,6 +3,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { normaliseAcceptEncoding } from "./cache-key.ts";
 import type { DiskTier, DiskWriter } from "./disk-tier.ts";
+import { createFillingBody } from "./filling-body.ts";
+import type { FillingBody, FillingBodyReader } from "./filling-body.ts";
 import type { MemoryTier } from "./memory-tier.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
@@ -12,6 +14,11 @@ export interface EntryWriter {
   readonly isStoring: boolean;
   commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null>;
   abort(): void;
+  /**
+   * The body as it is written, for requests collapsed behind this fill; null when the writer could still
+   * drop it for a reason other than a fault (no disk tier, length unknown: it may outgrow memory).
+   */
+  readonly filling: FillingBodyReader | null;
 }
 
 export interface CacheStore {
@@ -77,8 +84,14 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
       if (expectedBytes !== null && expectedBytes > options.maxObjectBytes) return null;
       const toMemory = expectedBytes === null || expectedBytes <= options.memoryMaxObjectBytes;
       if (!toMemory && !disk) return null;
-      const writer = createTieredWriter(disk?.createWriter() ?? null, toMemory, options);
+      // With no disk tier, a body of unknown length may outgrow memory and be dropped: readers would be cut for nothing.
+      const isFollowable = disk !== null || expectedBytes !== null;
+      let filling: FillingBody | null = null;
+      const diskWriter = disk?.createWriter((bytes) => filling?.flushed(bytes)) ?? null;
+      filling = isFollowable ? createFillingBody(diskWriter ? { file: diskWriter.file, opened: diskWriter.opened } : null) : null;
+      const writer = createTieredWriter(diskWriter, toMemory, options, filling);
       return {
+        filling,
         write: writer.write,
         get isStoring() {
           return writer.isStoring();
@@ -107,7 +120,7 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
   };
 
   /** Writes to disk (when there is one) and collects in memory while the body is small enough. */
-  function createTieredWriter(diskWriter: DiskWriter | null, toMemory: boolean, limits: { maxObjectBytes: number; memoryMaxObjectBytes: number }) {
+  function createTieredWriter(diskWriter: DiskWriter | null, toMemory: boolean, limits: { maxObjectBytes: number; memoryMaxObjectBytes: number }, filling: FillingBody | null) {
     let chunks: Buffer[] | null = toMemory ? [] : null;
     let bytes = 0;
     let isDead = false;
@@ -115,6 +128,7 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
       isDead = true;
       chunks = null;
       diskWriter?.abort();
+      filling?.fail(new Error("the fill was not stored (cut short, too large, invalidated or a disk error)"));
     };
     return {
       isStoring: () => !isDead,
@@ -126,16 +140,22 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
         if (chunks && bytes > limits.memoryMaxObjectBytes) chunks = null;
         if (!chunks && !diskWriter) return abort();
         chunks?.push(chunk);
-        if (diskWriter) await diskWriter.write(chunk);
+        const written = diskWriter?.write(chunk);
+        filling?.append(chunk, chunks !== null);
+        await written;
       },
       async commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null> {
         if (isDead) return null;
+        // Readers that joined hold the temporary file open before it is renamed.
+        await filling?.seal();
         let meta: EntryMeta | null = null;
         if (diskWriter) meta = await diskWriter.commit(toMeta);
         if (chunks) {
           meta ??= toMeta({ bytes, sha256: "" });
           memory.put(meta, chunks);
         }
+        if (meta) filling?.succeed();
+        else filling?.fail(new Error("the fill could not be stored"));
         return meta;
       },
     };

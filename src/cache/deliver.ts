@@ -55,6 +55,12 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   if (!writer) delivery.fill?.finish("not-stored");
   const vary = varyNames(headers);
   const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
+  if (writer?.filling && decision?.isStorable && delivery.fill) {
+    // Those collapsed behind this fill are released now and read the body as it is stored (see filling-body.ts).
+    const age = ageFactsOf(headers, delivery.requestTimeMs, responseTimeMs);
+    const stream = { key: fullKey, status: answer.statusCode, headers, rules: decision.rules, age, bodyBytes: declaredLength, invalidationMark: delivery.invalidationMark };
+    delivery.fill.publish({ ...stream, body: writer.filling });
+  }
 
   const res = x.res;
   let sendsBody = false;
@@ -142,7 +148,7 @@ function lengthOf(headers: Readonly<Record<string, string | string[]>>): number 
   return Number(value);
 }
 
-function writeToViewer(res: CacheExchange["res"], chunk: Buffer): Promise<void> | undefined {
+export function writeToViewer(res: CacheExchange["res"], chunk: Buffer): Promise<void> | undefined {
   if ((res as import("node:http").ServerResponse).write(chunk)) return undefined;
   return new Promise((resolve) => {
     const done = () => {

@@ -21,12 +21,16 @@ export interface DiskWriter {
   /** Finishes the body; `toMeta` gets its size and digest. Resolves null if the entry could not be written. */
   commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null>;
   abort(): void;
+  /** The temporary file the body is written to (renamed at commit), and when it exists: collapsed requests read it as it grows. */
+  readonly file: string;
+  readonly opened: Promise<void>;
 }
 
 export interface DiskTier {
   /** Reads the metadata and checks the entry; a corrupt or truncated one is deleted and null returned. */
   get(key: string): Promise<StoredEntry | null>;
-  createWriter(): DiskWriter;
+  /** `onFlushed` is told the bytes written to the temporary file so far, after each write reaches it. */
+  createWriter(onFlushed?: (bytes: number) => void): DiskWriter;
   updateMeta(meta: EntryMeta): Promise<void>;
   delete(key: string): Promise<void>;
   has(key: string): boolean;
@@ -121,13 +125,20 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     };
   }
 
-  function createWriter(): DiskWriter {
+  function createWriter(onFlushed?: (bytes: number) => void): DiskWriter {
     const tmpBody = join(tmpDir, randomBytes(12).toString("hex"));
     const hash = createHash("sha256");
     let bytes = 0;
-    let stream: WriteStream | null = createWriteStream(tmpBody, { mode: 0o600 });
+    let flushedBytes = 0;
+    const created = createWriteStream(tmpBody, { mode: 0o600 });
+    let stream: WriteStream | null = created;
     let failure: Error | null = null;
-    stream.on("error", (error) => (failure = error));
+    created.on("error", (error) => (failure = error));
+    const opened = new Promise<void>((resolve, reject) => {
+      created.once("open", () => resolve());
+      created.once("error", reject);
+    });
+    opened.catch(() => {});
     const abort = () => {
       stream?.destroy();
       stream = null;
@@ -138,11 +149,25 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
         if (!stream || failure) return Promise.reject(failure ?? new Error("disk writer closed"));
         hash.update(chunk);
         bytes += chunk.length;
-        if (stream.write(chunk)) return Promise.resolve();
+        const onWritten = (error?: Error | null) => {
+          if (error) return;
+          flushedBytes += chunk.length;
+          onFlushed?.(flushedBytes);
+        };
+        if (stream.write(chunk, onWritten)) return Promise.resolve();
         const current = stream;
+        // Both listeners go once either fires: a long body waits for drain thousands of times.
         return new Promise((resolve, reject) => {
-          current.once("drain", resolve);
-          current.once("error", reject);
+          const onDrain = () => {
+            current.off("error", onError);
+            resolve();
+          };
+          const onError = (error: Error) => {
+            current.off("drain", onDrain);
+            reject(error);
+          };
+          current.once("drain", onDrain);
+          current.once("error", onError);
         });
       },
       async commit(toMeta) {
@@ -175,6 +200,8 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
         }
       },
       abort,
+      file: tmpBody,
+      opened,
     };
   }
 

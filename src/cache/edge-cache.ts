@@ -8,12 +8,13 @@ import type { ContentCoding } from "./cache-key.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Clock } from "./clock.ts";
-import type { Collapser } from "./collapse.ts";
+import type { Collapser, FillOutcome, StreamingFill } from "./collapse.ts";
 import { deliverFromOrigin, deliverStored } from "./deliver.ts";
+import { deliverFilling } from "./deliver-filling.ts";
 import { fillHeaders, mergeNotModified, withDate } from "./exchange.ts";
 import type { CacheExchange } from "./exchange.ts";
 import { endToEndHeaders } from "./exchange.ts";
-import { ageFactsOf, decideStorage, freshnessRules, remainingMs } from "./freshness.ts";
+import { ageFactsOf, decideStorage, freshnessRules, remainingMs, varyNames } from "./freshness.ts";
 import type { InvalidationRules } from "./invalidations.ts";
 import type { StoredEntry } from "./stored-entry.ts";
 
@@ -37,14 +38,10 @@ export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange)
   const waiting = parts.collapser.pending(key);
   if (waiting) {
     parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
-    const outcome = await waiting;
-    const filled = outcome === "stored" ? await usableEntry(parts, x, key) : null;
-    if (filled && isFresh(parts, filled)) {
-      await deliverStored(x, filled, { isHit: true, ttlS: remainingS(parts, filled), isCollapsed: true }, parts.clock.now());
-      return { cache: "hit-collapsed" };
-    }
-    // Uncacheable, or waited too long: this request goes forward itself (nginx's proxy_cache_lock does the same).
-    return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss", detail: outcome === "timeout" ? "collapse-timeout" : undefined });
+    const served = await serveCollapsed(parts, x, key, waiting);
+    if (typeof served === "object") return served;
+    // Uncacheable, or no headers within collapseTimeout: this request goes forward itself (as nginx's proxy_cache_lock does).
+    return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss", detail: served === "timeout" ? "collapse-timeout" : undefined });
   }
   return forward(parts, x, key, coding, parts.collapser.begin(key), true, { isHit: false, fwd: "uri-miss" });
 }
@@ -65,13 +62,8 @@ async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, 
     return { cache: "hit-stale-while-revalidate", tier: entry.tier };
   }
   const waiting = parts.collapser.pending(key);
-  if (waiting && (await waiting) === "stored") {
-    const renewed = await usableEntry(parts, x, key);
-    if (renewed && isFresh(parts, renewed)) {
-      await deliverStored(x, renewed, { isHit: true, ttlS: remainingS(parts, renewed), isCollapsed: true }, parts.clock.now());
-      return { cache: "hit-collapsed" };
-    }
-  }
+  const served = waiting ? await serveCollapsed(parts, x, key, waiting) : null;
+  if (typeof served === "object" && served !== null) return served;
   return revalidate(parts, x, key, coding, entry, parts.collapser.begin(key), true);
 }
 
@@ -164,6 +156,39 @@ async function forward(
   }
   const cache = await deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
   return { cache, origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+}
+
+/**
+ * Waits for the fill this request collapsed behind: streams its body when the fill is storing a response this
+ * request may use, or serves the stored entry once it is. Resolves with log fields when it answered the viewer.
+ */
+async function serveCollapsed(parts: EdgeCacheParts, x: CacheExchange, key: string, waiting: Promise<FillOutcome | StreamingFill | "timeout">): Promise<Record<string, unknown> | FillOutcome | "timeout"> {
+  let outcome = await waiting;
+  if (typeof outcome === "object") {
+    const now = parts.clock.now();
+    if (mayUseFill(parts, x, key, outcome, now)) {
+      const ttlS = remainingMs(outcome.rules, outcome.age, now) / 1000;
+      if (await deliverFilling(x, outcome, { isHit: true, ttlS, isCollapsed: true }, now)) return { cache: "hit-collapsed-streamed" };
+    }
+    // Not for this request (another variant, Authorization, invalidated), or already committing: wait for the end.
+    outcome = await outcome.outcome;
+  }
+  const filled = outcome === "stored" ? await usableEntry(parts, x, key) : null;
+  if (filled && isFresh(parts, filled)) {
+    await deliverStored(x, filled, { isHit: true, ttlS: remainingS(parts, filled), isCollapsed: true }, parts.clock.now());
+    return { cache: "hit-collapsed" };
+  }
+  return outcome;
+}
+
+/** What usableEntry and isFresh would say of the response being filled, once stored. */
+function mayUseFill(parts: EdgeCacheParts, x: CacheExchange, key: string, fill: StreamingFill, now: number): boolean {
+  const vary = varyNames(fill.headers);
+  const ownKey = vary.length > 0 ? parts.store.variantKey(key, vary, x.requestHeaders) : key;
+  if (ownKey !== fill.key || fill.isAbandoned()) return false;
+  if (parts.rules.isInvalidated(x.distributionId, x.pathname, fill.invalidationMark)) return false;
+  if (x.requestHeaders.authorization !== undefined && !fill.rules.isReusableWithAuthorization) return false;
+  return !fill.rules.isNoCache && remainingMs(fill.rules, fill.age, now) > 0;
 }
 
 /** The stored entry for this request, unless an invalidation or an Authorization header rules it out. */
