@@ -8,7 +8,7 @@ const usage = `moat — a self-hosted CDN edge with end-to-end mutual TLS
 Usage: moat <command> [options]
 
 Commands:
-${commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
+${commands.map((c) => `  ${c.name.padEnd(Math.max(...commands.map((command) => command.name.length)))} ${c.summary}`).join("\n")}
 
 Examples:
   moat demo                                   the demo (what \`npm start\` runs)
