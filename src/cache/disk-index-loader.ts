@@ -12,11 +12,12 @@ export interface MetaFileRead {
 
 /** Where the loader pauses: before it reads a batch of metadata files, and before the tier applies what it read. */
 export type LoadStep = "read" | "apply";
+export type BeforeBatch = (step: LoadStep, metaFiles: readonly string[]) => Promise<void> | void;
 
 export interface IndexLoaderSteps {
   entriesDir: string;
-  /** Awaited before each step (tests pause the loader here); a stop does not wait for it. */
-  beforeBatch?: (step: LoadStep) => Promise<void> | void;
+  /** Awaited before each step with the batch's metadata files (tests pause the loader here); a stop does not wait for it. */
+  beforeBatch?: BeforeBatch;
   /** Resolves when the tier stops: the loader then ends at its next step and applies nothing more. */
   stopped: Promise<void>;
   isStopped(): boolean;
@@ -43,9 +44,10 @@ export async function runIndexLoader(steps: IndexLoaderSteps): Promise<boolean> 
     const bodies = names.filter((name) => name.endsWith(".body")).map((name) => join(dir, name));
     const kept = new Set<string>();
     for (let start = 0; start < metas.length; start += BATCH_SIZE) {
-      if (!(await pause(steps, "read"))) return false;
-      const batch = await readConcurrently(metas.slice(start, start + BATCH_SIZE));
-      if (!(await pause(steps, "apply"))) return false;
+      const files = metas.slice(start, start + BATCH_SIZE);
+      if (!(await pause(steps, "read", files))) return false;
+      const batch = await readConcurrently(files);
+      if (!(await pause(steps, "apply", files))) return false;
       for (const body of await steps.apply(batch)) kept.add(body);
     }
     if (steps.isStopped()) return false;
@@ -55,9 +57,9 @@ export async function runIndexLoader(steps: IndexLoaderSteps): Promise<boolean> 
 }
 
 /** false when the tier stopped (during the pause or before it). */
-async function pause(steps: IndexLoaderSteps, step: LoadStep): Promise<boolean> {
+async function pause(steps: IndexLoaderSteps, step: LoadStep, files: readonly string[]): Promise<boolean> {
   if (steps.isStopped()) return false;
-  if (steps.beforeBatch) await Promise.race([steps.beforeBatch(step), steps.stopped]);
+  if (steps.beforeBatch) await Promise.race([steps.beforeBatch(step, files), steps.stopped]);
   return !steps.isStopped();
 }
 

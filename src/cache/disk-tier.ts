@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { checkBody, entryPaths, metaOfBodyFile, readMetaFile, writeMetaFile } from "./disk-files.ts";
 import { createDiskIndex } from "./disk-index.ts";
 import { runIndexLoader } from "./disk-index-loader.ts";
-import type { LoadStep, MetaFileRead } from "./disk-index-loader.ts";
+import type { BeforeBatch, MetaFileRead } from "./disk-index-loader.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
-export type { LoadStep } from "./disk-index-loader.ts";
+export type { BeforeBatch, LoadStep } from "./disk-index-loader.ts";
 
 export interface DiskWriter {
   write(chunk: Buffer): Promise<void>;
@@ -63,8 +63,8 @@ export interface DiskTierOptions {
   onEvict?(key: string): void;
   /** Told about each entry dropped at load or read, with why. */
   onDrop?(file: string, reason: string): void;
-  /** Awaited by the background loader before it reads each batch and before it applies it: tests pause it here. */
-  beforeBatch?(step: LoadStep): Promise<void> | void;
+  /** Awaited by the background loader before it reads each batch and before it applies it, with the batch's metadata files: tests pause it here. */
+  beforeBatch?: BeforeBatch;
 }
 
 /**

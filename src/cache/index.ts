@@ -17,7 +17,7 @@ import { createMemoryTier } from "./memory-tier.ts";
 
 export type { CacheExchange, OriginAnswer } from "./exchange.ts";
 export type { Clock } from "./clock.ts";
-export type { DiskLoadReport, LoadStep } from "./disk-tier.ts";
+export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
 export { cacheStatusHeaders } from "./cache-status.ts";
 export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES } from "./invalidations.ts";

@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type { Server } from "node:net";
 import { createEdgeCache } from "../cache/index.ts";
-import type { Clock, LoadStep } from "../cache/index.ts";
+import type { BeforeBatch, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
@@ -42,7 +42,7 @@ export interface RunEdgeOptions {
   /** The cache's clock (freshness, Age); tests move it. */
   clock?: Clock;
   /** Tests pause the disk cache's background index loader here (see DiskTierOptions.beforeBatch). */
-  beforeDiskBatch?: (step: LoadStep) => Promise<void> | void;
+  beforeDiskBatch?: BeforeBatch;
 }
 
 /**

@@ -8,7 +8,7 @@ import { parseConfig } from "../../src/config/index.ts";
 import type { MoatConfig } from "../../src/config/index.ts";
 import { runEdge } from "../../src/edge/index.ts";
 import type { RunningEdge } from "../../src/edge/index.ts";
-import type { Clock, LoadStep } from "../../src/cache/index.ts";
+import type { BeforeBatch, Clock } from "../../src/cache/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { generateMasterKey } from "../../src/pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
@@ -66,7 +66,7 @@ export function createLogCapture(): {
 export async function startTestEdge(
   ca: CertificateAuthority,
   input: Record<string, unknown>,
-  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug"; beforeDiskBatch?: (step: LoadStep) => Promise<void> | void } = {},
+  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug"; beforeDiskBatch?: BeforeBatch } = {},
 ): Promise<TestEdge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "moat-edge-")));
   const toConfig = (raw: Record<string, unknown>) =>
