@@ -1,4 +1,4 @@
-// Measures how long the disk tier takes to load its index at start (what an edge restart waits for), per entry.
+// Measures an edge restart's disk tier: how long until it opens (what the edge waits for before it listens) and until its index is fully loaded in the background.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,9 @@ import type { EntryMeta } from "../src/cache/stored-entry.ts";
 
 export interface DiskRestartResult {
   entries: number;
+  /** Until openDiskTier returns: the edge listens right after. */
+  openMs: number;
+  /** Until the background load has every entry. */
   loadMs: number;
   loadUsPerEntry: number;
 }
@@ -40,18 +43,22 @@ export async function measureDiskRestart(): Promise<DiskRestartResult> {
       await writer.write(BODY);
       await writer.commit((body) => metaOf(i, body));
     }
+    await disk.close();
     const startedAt = performance.now();
     const reopened = await openDiskTier({ dir, maxBytes: 2 ** 30 });
+    const openMs = performance.now() - startedAt;
+    await reopened.loaded;
     const loadMs = performance.now() - startedAt;
+    await reopened.close();
     if (reopened.size !== ENTRIES) throw new Error(`reopened ${reopened.size} entries, wrote ${ENTRIES}`);
-    return { entries: ENTRIES, loadMs: Math.round(loadMs), loadUsPerEntry: Math.round((loadMs * 1000) / ENTRIES) };
+    return { entries: ENTRIES, openMs: Math.round(openMs * 10) / 10, loadMs: Math.round(loadMs), loadUsPerEntry: Math.round((loadMs * 1000) / ENTRIES) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 export function formatDiskRestart(result: DiskRestartResult): string {
-  return `disk tier restart: ${result.entries.toLocaleString("en")} entries loaded in ${result.loadMs} ms (${result.loadUsPerEntry} µs/entry)\n`;
+  return `disk tier restart: open in ${result.openMs} ms (then the edge listens); ${result.entries.toLocaleString("en")} entries loaded in the background in ${result.loadMs} ms (${result.loadUsPerEntry} µs/entry)\n`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(formatDiskRestart(await measureDiskRestart()));

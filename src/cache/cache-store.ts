@@ -42,7 +42,25 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
   const { memory, disk } = options;
   /** Primary keys whose responses had Vary: their names, and the variant keys stored. */
   const varied = new Map<string, { names: readonly string[]; keys: Set<string> }>();
-  for (const meta of disk?.loaded ?? []) rememberVariant(meta);
+  // Primary keys that a fill or a delete decided while the disk index loads: older records loaded later must not undo that.
+  const decidedWhileLoading = new Set<string>();
+  if (disk) {
+    disk.admitLoaded(admitLoaded);
+    void disk.loaded.then(() => decidedWhileLoading.clear());
+  }
+
+  /** Learns the Vary record of an entry the disk loader adds; false drops an entry that a newer fill or a delete superseded. */
+  function admitLoaded(meta: EntryMeta): boolean {
+    if (!decidedWhileLoading.has(meta.primaryKey)) {
+      rememberVariant(meta);
+      return true;
+    }
+    // Kept only as another variant under the Vary names the newer fill uses; anything else would replace it.
+    const record = varied.get(meta.primaryKey);
+    if (meta.vary === null || !record || !sameNames(record.names, meta.vary.names)) return false;
+    record.keys.add(meta.key);
+    return true;
+  }
 
   function rememberVariant(meta: EntryMeta): void {
     if (meta.vary === null) {
@@ -98,6 +116,7 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
         },
         async commit(toMeta) {
           const meta = await writer.commit(toMeta);
+          if (meta && disk?.isLoading) decidedWhileLoading.add(meta.primaryKey);
           if (meta) rememberVariant(meta);
           return meta;
         },
@@ -111,6 +130,7 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
     async deletePrimary(primaryKey) {
       const keys = [primaryKey, ...(varied.get(primaryKey)?.keys ?? [])];
       varied.delete(primaryKey);
+      if (disk?.isLoading) decidedWhileLoading.add(primaryKey);
       for (const key of keys) {
         memory.delete(key);
         await disk?.delete(key);

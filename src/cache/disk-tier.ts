@@ -3,18 +3,15 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import type { WriteStream } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { checkBody, entryPaths, metaOfBodyFile, readMetaFile, writeMetaFile } from "./disk-files.ts";
+import { createDiskIndex } from "./disk-index.ts";
+import { runIndexLoader } from "./disk-index-loader.ts";
+import type { BeforeBatch, MetaFileRead } from "./disk-index-loader.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
-/** Kept in memory per disk entry: what the index costs (see README, "Cache"). */
-interface DiskRecord {
-  bodyId: string;
-  bytes: number;
-  /** Set once the body's digest was checked in this process (or it was written by it). */
-  isVerified: boolean;
-}
+export type { BeforeBatch, LoadStep } from "./disk-index-loader.ts";
 
 export interface DiskWriter {
   write(chunk: Buffer): Promise<void>;
@@ -26,6 +23,18 @@ export interface DiskWriter {
   readonly opened: Promise<void>;
 }
 
+/** How the background load of the index ended. */
+export interface DiskLoadReport {
+  /** "stopped": the tier was closed first; "failed": the entries directory could not be listed (`error`). */
+  outcome: "complete" | "stopped" | "failed";
+  entries: number;
+  bytes: number;
+  /** Damaged metadata files deleted, older records superseded by what was stored or deleted meanwhile. */
+  dropped: number;
+  ms: number;
+  error?: string;
+}
+
 export interface DiskTier {
   /** Reads the metadata and checks the entry; a corrupt or truncated one is deleted and null returned. */
   get(key: string): Promise<StoredEntry | null>;
@@ -34,8 +43,16 @@ export interface DiskTier {
   updateMeta(meta: EntryMeta): Promise<void>;
   delete(key: string): Promise<void>;
   has(key: string): boolean;
-  /** Every key loaded at start, with the metadata needed to rebuild Vary records. */
-  readonly loaded: readonly EntryMeta[];
+  /**
+   * Sees each entry as the background loader adds it (Vary records are rebuilt from these); false drops
+   * the entry. Set it right after opening: the loader adds nothing before its first reads complete.
+   */
+  admitLoaded(admit: (meta: EntryMeta) => boolean): void;
+  /** Resolves (never rejects) when the whole index is loaded, or the load ended early. */
+  readonly loaded: Promise<DiskLoadReport>;
+  readonly isLoading: boolean;
+  /** Ends the loader (nothing is written by it afterwards) and waits for writes in progress. */
+  close(): Promise<void>;
   readonly usedBytes: number;
   readonly size: number;
 }
@@ -46,13 +63,17 @@ export interface DiskTierOptions {
   onEvict?(key: string): void;
   /** Told about each entry dropped at load or read, with why. */
   onDrop?(file: string, reason: string): void;
+  /** Awaited by the background loader before it reads each batch and before it applies it, with the batch's metadata files: tests pause it here. */
+  beforeBatch?: BeforeBatch;
 }
 
 /**
- * Opens (creating it if needed) a cache directory and loads its index. Entries whose metadata does
- * not match its digest, or whose body is missing or of the wrong size, are deleted.
+ * Opens (creating it if needed) a cache directory and returns at once; the index loads in the
+ * background (`loaded`). Until an entry is loaded, a lookup for it is a miss. Entries whose metadata
+ * does not match its digest, or whose body is missing or of the wrong size, are deleted.
  * @example
  * const disk = await openDiskTier({ dir: "/var/lib/moat/cache", maxBytes: 10 * 2 ** 30 });
+ * const report = await disk.loaded; // only where the whole index is needed (tests, the bench)
  */
 export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> {
   const entriesDir = join(options.dir, "entries");
@@ -60,13 +81,11 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
   await rm(tmpDir, { recursive: true, force: true });
   await mkdir(tmpDir, { recursive: true, mode: 0o700 });
   await mkdir(entriesDir, { recursive: true, mode: 0o700 });
-  const records = new Map<string, DiskRecord>();
-  let usedBytes = 0;
-  const loaded = await loadIndex(entriesDir, options);
-  for (const { meta, bodyId, bytes } of loaded) {
-    records.set(meta.key, { bodyId, bytes, isVerified: false });
-    usedBytes += bytes;
-  }
+  const index = createDiskIndex();
+  // Keys stored or deleted since loading started: the loader's older record of them is never added.
+  const loading = { isRunning: true, isStopped: false, touched: new Set<string>(), admit: null as ((meta: EntryMeta) => boolean) | null, entries: 0, bytes: 0, dropped: 0 };
+  let signalStopped = () => {};
+  const stopped = new Promise<void>((resolve) => (signalStopped = resolve));
   let commits: Promise<unknown> = Promise.resolve();
   const serially = <T>(work: () => Promise<T>): Promise<T> => {
     const result = commits.then(work);
@@ -74,38 +93,37 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     return result;
   };
 
-  const paths = (key: string, bodyId: string) => {
-    const hash = createHash("sha256").update(key).digest("hex");
-    const dir = join(entriesDir, hash.slice(0, 2));
-    return { dir, meta: join(dir, `${hash}.meta`), body: join(dir, `${hash}.${bodyId}.body`) };
-  };
+  const paths = (key: string, bodyId: string) => entryPaths(entriesDir, key, bodyId);
 
   const drop = async (key: string, reason?: string) => {
-    const record = records.get(key);
-    if (!record) return;
-    records.delete(key);
-    usedBytes -= record.bytes;
-    const files = paths(key, record.bodyId);
+    if (loading.isRunning) loading.touched.add(key);
+    const record = index.remove(key);
+    const files = paths(key, record?.bodyId ?? "");
+    if (!record) {
+      // Not loaded yet: its metadata goes now, so that neither the loader nor a restart brings it back; its body is swept.
+      if (loading.isRunning) await unlink(files.meta).catch(() => {});
+      return;
+    }
     if (reason) options.onDrop?.(files.meta, reason);
     await unlink(files.meta).catch(() => {});
     await unlink(files.body).catch(() => {});
   };
 
   const evictUntilFits = async () => {
-    for (const key of records.keys()) {
-      if (usedBytes <= options.maxBytes) return;
+    for (const key of index.evictionOrder()) {
+      if (index.usedBytes <= options.maxBytes) return;
       await drop(key);
       options.onEvict?.(key);
     }
   };
 
   async function get(key: string): Promise<StoredEntry | null> {
-    const record = records.get(key);
+    const record = index.get(key);
     if (!record) return null;
     const files = paths(key, record.bodyId);
     const meta = await readMetaFile(files.meta);
-    if (typeof meta === "string" || meta.meta.key !== key || meta.bodyId !== record.bodyId) {
-      await drop(key, typeof meta === "string" ? meta : "metadata names another entry");
+    if (meta === null || typeof meta === "string" || meta.meta.key !== key || meta.bodyId !== record.bodyId) {
+      await drop(key, meta === null ? "metadata file missing" : typeof meta === "string" ? meta : "metadata names another entry");
       return null;
     }
     if (!record.isVerified) {
@@ -116,8 +134,7 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
       }
       record.isVerified = true;
     }
-    records.delete(key);
-    records.set(key, record);
+    if (index.get(key) === record) index.setUsed(key, record);
     return {
       meta: meta.meta,
       tier: "disk",
@@ -183,14 +200,11 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
             await mkdir(files.dir, { recursive: true, mode: 0o700 });
             await rename(tmpBody, files.body);
             await writeMetaFile(files.meta, meta, bodyId, tmpDir);
-            const previous = records.get(meta.key);
-            if (previous) {
-              usedBytes -= previous.bytes;
-              records.delete(meta.key);
-              if (previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
-            }
-            records.set(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
-            usedBytes += bytes + 1024;
+            // While loading, the loader never replaces this record; an older body it has not listed yet is swept.
+            if (loading.isRunning) loading.touched.add(meta.key);
+            const previous = index.remove(meta.key);
+            if (previous && previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
+            index.setUsed(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
             await evictUntilFits();
             return meta;
           });
@@ -205,128 +219,114 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     };
   }
 
+  /** Adds what the loader read, unless the tier stored, deleted or already has that key; damaged files go. */
+  const applyBatch = (batch: readonly MetaFileRead[]) =>
+    serially(async () => {
+      const kept = new Set<string>();
+      const found: { meta: EntryMeta; bodyId: string }[] = [];
+      for (const { file, read } of batch) {
+        if (loading.isStopped || read === null) continue;
+        if (typeof read !== "string") found.push(read);
+        // Re-read under the queue: a fill may have replaced the damaged file since.
+        else if (typeof (await readMetaFile(file)) === "string") {
+          options.onDrop?.(file, read);
+          loading.dropped++;
+          await unlink(file).catch(() => {});
+        }
+      }
+      // Oldest first, so that within a batch the least recently stored is evicted first.
+      found.sort((a, b) => a.meta.age.responseTimeMs - b.meta.age.responseTimeMs);
+      for (const { meta, bodyId } of found) {
+        if (loading.isStopped || loading.touched.has(meta.key) || index.get(meta.key)) continue;
+        const files = paths(meta.key, bodyId);
+        if (loading.admit && !loading.admit(meta)) {
+          loading.dropped++;
+          await unlink(files.meta).catch(() => {});
+          await unlink(files.body).catch(() => {});
+          continue;
+        }
+        const bytes = meta.bodyBytes + 1024;
+        index.setLoaded(meta.key, { bodyId, bytes, isVerified: false });
+        loading.entries++;
+        loading.bytes += bytes;
+        kept.add(files.body);
+      }
+      if (!loading.isStopped) await evictUntilFits();
+      return kept;
+    });
+
+  // Bodies without metadata naming them are what a crash between the two renames leaves, or what a
+  // fill or a delete during loading replaced: never served, so removed. Re-checked under the queue, a
+  // fill's body always has its metadata (renamed before the queue moves on), so it is never removed.
+  const sweep = async (bodyFiles: readonly string[]) => {
+    for (let start = 0; start < bodyFiles.length; start += 64) {
+      await serially(async () => {
+        for (const body of bodyFiles.slice(start, start + 64)) {
+          if (loading.isStopped) return;
+          const owner = metaOfBodyFile(body);
+          const read = await readMetaFile(owner.meta);
+          if (read === null || typeof read === "string" || read.bodyId !== owner.bodyId) await unlink(body).catch(() => {});
+        }
+      });
+    }
+  };
+
+  const startedAt = performance.now();
+  const report = (outcome: DiskLoadReport["outcome"], error?: string): DiskLoadReport => ({
+    outcome,
+    entries: loading.entries,
+    bytes: loading.bytes,
+    dropped: loading.dropped,
+    ms: Math.round(performance.now() - startedAt),
+    ...(error ? { error } : {}),
+  });
+  const loaded = runIndexLoader({ entriesDir, beforeBatch: options.beforeBatch, stopped, isStopped: () => loading.isStopped, apply: applyBatch, sweep })
+    .then(
+      (isComplete) => report(isComplete ? "complete" : "stopped"),
+      (error: Error) => report(loading.isStopped ? "stopped" : "failed", error.message),
+    )
+    .finally(() => {
+      loading.isRunning = false;
+      loading.touched.clear();
+    });
+
   return {
     get,
     createWriter,
     async updateMeta(meta) {
       await serially(async () => {
-        const record = records.get(meta.key);
+        const record = index.get(meta.key);
         if (record) await writeMetaFile(paths(meta.key, record.bodyId).meta, meta, record.bodyId, tmpDir);
       });
     },
     delete: (key) => serially(() => drop(key)),
-    has: (key) => records.has(key),
-    loaded: loaded.map((entry) => entry.meta),
+    has: (key) => index.get(key) !== undefined,
+    admitLoaded(admit) {
+      if (loading.entries > 0) throw new Error("admitLoaded was set after entries were loaded: set it right after openDiskTier");
+      loading.admit = admit;
+    },
+    loaded,
+    get isLoading() {
+      return loading.isRunning;
+    },
+    async close() {
+      loading.isStopped = true;
+      signalStopped();
+      await loaded;
+      await commits;
+    },
     get usedBytes() {
-      return usedBytes;
+      return index.usedBytes;
     },
     get size() {
-      return records.size;
+      return index.size;
     },
   };
-}
-
-// The metadata file is its JSON and, on the next line, the SHA-256 of that JSON: a torn or
-// edited file fails the check. The rename makes the metadata file the entry's commit point.
-async function writeMetaFile(file: string, meta: EntryMeta, bodyId: string, tmpDir: string): Promise<void> {
-  const json = JSON.stringify({ v: 1, bodyId, meta });
-  const tmp = join(tmpDir, `${randomBytes(12).toString("hex")}.meta`);
-  await writeFile(tmp, `${json}\n${createHash("sha256").update(json).digest("hex")}\n`, { mode: 0o600 });
-  await rename(tmp, file);
-}
-
-async function readMetaFile(file: string): Promise<{ meta: EntryMeta; bodyId: string } | string> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    return "metadata file unreadable";
-  }
-  const [json = "", digest = ""] = text.split("\n");
-  if (createHash("sha256").update(json).digest("hex") !== digest) return "metadata digest mismatch (torn or corrupt file)";
-  try {
-    const parsed = JSON.parse(json) as { v: number; bodyId: string; meta: EntryMeta };
-    if (parsed.v !== 1 || typeof parsed.bodyId !== "string" || typeof parsed.meta?.key !== "string") return "metadata of an unknown version";
-    return { meta: parsed.meta, bodyId: parsed.bodyId };
-  } catch {
-    return "metadata is not JSON";
-  }
-}
-
-/** Streams the whole body through SHA-256: the only way to know a disk entry is whole before serving it. */
-async function checkBody(file: string, meta: EntryMeta): Promise<string | null> {
-  try {
-    const hash = createHash("sha256");
-    let bytes = 0;
-    await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
-      for await (const chunk of source) {
-        bytes += chunk.length;
-        hash.update(chunk);
-      }
-      yield* [];
-    });
-    if (bytes !== meta.bodyBytes) return `body is ${bytes} bytes, metadata says ${meta.bodyBytes} (truncated)`;
-    if (hash.digest("hex") !== meta.bodySha256) return "body digest mismatch (corrupt)";
-    return null;
-  } catch {
-    return "body file unreadable";
-  }
-}
-
-interface LoadedEntry {
-  meta: EntryMeta;
-  bodyId: string;
-  bytes: number;
-  usedAtMs: number;
-}
-
-// Metadata reads in flight at once while loading: enough to keep libuv's threads and the disk busy.
-const LOAD_CONCURRENCY = 64;
-
-/**
- * Reads every metadata file, many at a time, and orders the index by when each response was stored
- * (oldest first: LRU order). Only the metadata is read: a body is checked against its size and
- * digest before it is first served (checkBody), so a truncated or damaged one is still never served,
- * and a restart costs one small read per entry rather than three file operations.
- */
-async function loadIndex(entriesDir: string, options: DiskTierOptions): Promise<LoadedEntry[]> {
-  const found: LoadedEntry[] = [];
-  const referenced = new Set<string>();
-  const bodies: string[] = [];
-  const metas: string[] = [];
-  for (const sub of await readdir(entriesDir)) {
-    const dir = join(entriesDir, sub);
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      if (name.endsWith(".meta")) metas.push(join(dir, name));
-      else if (name.endsWith(".body")) bodies.push(join(dir, name));
-    }
-  }
-  await forEachConcurrently(metas, LOAD_CONCURRENCY, async (file) => {
-    const meta = await readMetaFile(file);
-    if (typeof meta === "string") {
-      options.onDrop?.(file, meta);
-      await unlink(file).catch(() => {});
-      return;
-    }
-    referenced.add(`${file.slice(0, -".meta".length)}.${meta.bodyId}.body`);
-    found.push({ meta: meta.meta, bodyId: meta.bodyId, bytes: meta.meta.bodyBytes + 1024, usedAtMs: meta.meta.age.responseTimeMs });
-  });
-  // Bodies without metadata are what a crash between the two renames leaves: never served, so removed.
-  await forEachConcurrently(bodies.filter((file) => !referenced.has(file)), LOAD_CONCURRENCY, (file) => unlink(file).catch(() => {}));
-  return found.sort((a, b) => a.usedAtMs - b.usedAtMs);
-}
-
-async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** Exposed for tests that damage an entry on purpose. */
 export function diskEntryFiles(dir: string, key: string): { dir: string; metaPrefix: string } {
-  const hash = createHash("sha256").update(key).digest("hex");
-  return { dir: join(dir, "entries", hash.slice(0, 2)), metaPrefix: hash };
+  const files = entryPaths(join(dir, "entries"), key, "");
+  return { dir: files.dir, metaPrefix: createHash("sha256").update(key).digest("hex") };
 }
 

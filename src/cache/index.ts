@@ -9,6 +9,7 @@ import { systemClock } from "./clock.ts";
 import type { Clock } from "./clock.ts";
 import { createCollapser } from "./collapse.ts";
 import { openDiskTier } from "./disk-tier.ts";
+import type { DiskLoadReport, DiskTierOptions } from "./disk-tier.ts";
 import { primaryKeyOf, serveThroughCache } from "./edge-cache.ts";
 import type { CacheExchange } from "./exchange.ts";
 import { createInvalidationRules, watchInvalidations } from "./invalidations.ts";
@@ -16,6 +17,7 @@ import { createMemoryTier } from "./memory-tier.ts";
 
 export type { CacheExchange, OriginAnswer } from "./exchange.ts";
 export type { Clock } from "./clock.ts";
+export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
 export { cacheStatusHeaders } from "./cache-status.ts";
 export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES } from "./invalidations.ts";
@@ -34,7 +36,10 @@ export interface EdgeCache {
    */
   invalidateAfterUnsafe(exchange: Omit<CacheExchange, "res" | "fetchOrigin" | "viewerHeaders" | "originHeaders">, status: number, responseHeaders: Record<string, string | string[] | undefined>): Promise<void>;
   stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
-  stop(): void;
+  /** Resolves when the disk index has finished loading in the background (at once without a disk tier). */
+  readonly diskLoaded: Promise<DiskLoadReport | null>;
+  /** Stops watching invalidations and ends the disk index loader; nothing is written by it afterwards. */
+  stop(): Promise<void>;
 }
 
 export interface EdgeCacheOptions {
@@ -43,10 +48,13 @@ export interface EdgeCacheOptions {
   dataDir: string;
   log: Logger;
   clock?: Clock;
+  /** Passed to the disk tier: tests pause its background loader here. */
+  beforeDiskBatch?: DiskTierOptions["beforeBatch"];
 }
 
 /**
- * Opens the cache's tiers (loading the disk index) and starts watching for invalidations.
+ * Opens the cache's tiers and starts watching for invalidations. The disk index loads in the background
+ * (`diskLoaded`; logged as "cache disk index loaded"): until an entry is loaded, its requests are misses.
  * @example
  * const cache = await createEdgeCache({ storage: config.cache, dataDir: config.dataDir, log });
  * const fields = await cache.serve(exchange);
@@ -55,7 +63,12 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
   const { storage, log } = options;
   const memory = createMemoryTier({ maxBytes: storage.memory.maxBytes, maxObjectBytes: storage.memory.maxObjectBytes });
   const disk = storage.disk
-    ? await openDiskTier({ dir: storage.disk.dir, maxBytes: storage.disk.maxBytes, onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry") })
+    ? await openDiskTier({
+        dir: storage.disk.dir,
+        maxBytes: storage.disk.maxBytes,
+        onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry"),
+        beforeBatch: options.beforeDiskBatch,
+      })
     : null;
   const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes });
   const rules = createInvalidationRules();
@@ -63,6 +76,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
   const collapser = createCollapser(storage.collapseTimeoutMs);
   const parts = { storage, store, collapser, rules, clock: options.clock ?? systemClock, log };
   log.info({ ...store.stats(), disk: storage.disk?.dir ?? null, invalidations: rules.mark }, "cache opened");
+  const diskLoaded = disk ? disk.loaded.then((report) => (logDiskLoad(log, report), report)) : Promise.resolve(null);
 
   return {
     serve: (exchange) => serveThroughCache(parts, exchange),
@@ -80,8 +94,21 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
       }
     },
     stats: () => store.stats(),
-    stop: () => watcher.stop(),
+    diskLoaded,
+    async stop() {
+      watcher.stop();
+      await disk?.close();
+      await diskLoaded;
+    },
   };
+}
+
+/** One line when the background load ends: the message is stable (operators and tests wait for it). */
+function logDiskLoad(log: Logger, report: DiskLoadReport): void {
+  const fields = { entries: report.entries, bytes: report.bytes, ms: report.ms, dropped: report.dropped };
+  if (report.outcome === "complete") log.info(fields, "cache disk index loaded");
+  else if (report.outcome === "stopped") log.info(fields, "cache disk index load stopped (the edge is stopping)");
+  else log.error({ ...fields, error: { message: report.error } }, "cache disk index load failed: entries not loaded are misses and stay on disk until the next start");
 }
 
 /** RFC 9111 §4.4: Location and Content-Location are invalidated only when their host is the request's. */

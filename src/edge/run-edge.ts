@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import type { Server } from "node:net";
 import { createEdgeCache } from "../cache/index.ts";
-import type { Clock } from "../cache/index.ts";
+import type { BeforeBatch, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
@@ -41,6 +41,8 @@ export interface RunEdgeOptions {
   log: Logger;
   /** The cache's clock (freshness, Age); tests move it. */
   clock?: Clock;
+  /** Tests pause the disk cache's background index loader here (see DiskTierOptions.beforeBatch). */
+  beforeDiskBatch?: BeforeBatch;
 }
 
 /**
@@ -88,10 +90,10 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
-  const cache = await createEdgeCache({ storage: startConfig.cache, dataDir: startConfig.dataDir, log: log.child({ part: "cache" }), clock: options.clock });
+  const cache = await createEdgeCache({ storage: startConfig.cache, dataDir: startConfig.dataDir, log: log.child({ part: "cache" }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch });
   const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }), cache });
-  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch((error: unknown) => {
-    cache.stop();
+  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
+    await cache.stop();
     throw error;
   });
   // Redirects name the port actually bound (the config may say 0).
@@ -102,7 +104,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   } catch (error) {
     // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
     await new Promise((resolve) => viewer.server.close(resolve));
-    cache.stop();
+    await cache.stop();
     throw error;
   }
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
@@ -175,7 +177,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();
     await Promise.all([viewer.drain(), redirectClosed]);
-    cache.stop();
+    // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
+    await cache.stop();
     await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));
     log.info("edge stopped");
   }

@@ -62,6 +62,7 @@ describe("disk tier", () => {
       for (const sub of await readdir(join(dir, "entries"))) files += (await readdir(join(dir, "entries", sub))).length;
       assert.equal(files, disk.size * 2);
       const reopened = await openDiskTier({ dir, maxBytes: 30_000 });
+      assert.equal((await reopened.loaded).outcome, "complete");
       assert.equal(reopened.size, disk.size);
       const entry = await reopened.get("k11");
       assert.equal(entry?.meta.bodyBytes, 4_000);
@@ -78,6 +79,7 @@ describe("disk tier", () => {
       writer.abort();
       assert.equal(disk.size, 0);
       const reopened = await openDiskTier({ dir, maxBytes: 30_000 });
+      await reopened.loaded;
       assert.equal(reopened.size, 0);
     } finally {
       await rm(dir, { recursive: true, force: true });

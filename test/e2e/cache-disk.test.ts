@@ -67,6 +67,9 @@ describe("edge cache on disk", { timeout: 90_000 }, () => {
     await writeFile(damaged, text.replace("body", "BODY")); // same size: only the digest tells
     await truncate(await bodyFileOf(cacheDir, "/cut"), 3);
     edge = await startTestEdge(origin.ca, config(origin.origin.url), { clock, keepDataDir: true, dataDir: edge.dataDir, masterKey: edge.masterKey });
+    // The index loads in the background: until this line, a stored entry is still a miss.
+    const loaded = await edge.waitForLog((line) => line.msg === "cache disk index loaded");
+    assert.equal(loaded.entries, 3);
 
     const kept = await get("/keep");
     assert.equal(kept.headers["x-cache"], "Hit from moat");

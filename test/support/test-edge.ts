@@ -8,7 +8,7 @@ import { parseConfig } from "../../src/config/index.ts";
 import type { MoatConfig } from "../../src/config/index.ts";
 import { runEdge } from "../../src/edge/index.ts";
 import type { RunningEdge } from "../../src/edge/index.ts";
-import type { Clock } from "../../src/cache/index.ts";
+import type { BeforeBatch, Clock } from "../../src/cache/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { generateMasterKey } from "../../src/pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
@@ -66,7 +66,7 @@ export function createLogCapture(): {
 export async function startTestEdge(
   ca: CertificateAuthority,
   input: Record<string, unknown>,
-  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug" } = {},
+  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug"; beforeDiskBatch?: BeforeBatch } = {},
 ): Promise<TestEdge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "moat-edge-")));
   const toConfig = (raw: Record<string, unknown>) =>
@@ -74,7 +74,7 @@ export async function startTestEdge(
   const config = toConfig(input);
   const capture = createLogCapture();
   const masterKey = options.masterKey ?? generateMasterKey();
-  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: options.logLevel ?? "info", destination: capture.stream }), clock: options.clock });
+  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: options.logLevel ?? "info", destination: capture.stream }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch });
   return {
     edge,
     config,
