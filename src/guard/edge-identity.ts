@@ -52,19 +52,24 @@ export function identityFromUris(uris: readonly string[]): ReturnType<typeof par
   return parsed;
 }
 
-/** undefined when the policy accepts the identity, else the refusal that says what was presented and what is accepted. */
+// The peer learns that what it presented was refused, not what the origin accepts: through an edge, the
+// edge's viewers would read the body too. The origin's log has the whole sentence.
+const notAccepted = (spiffeId: string) => `${spiffeId} is not accepted by this origin (its log names the distributions it accepts)`;
+
+/** undefined when the policy accepts the identity, else the refusal that says what was presented (and, for the log, what is accepted). */
 export function checkAccepted(identity: Pick<EdgeIdentity, "spiffeId" | "trustDomain" | "distributionId" | "originId">, policy: AcceptPolicy): GuardRefusal | undefined {
   if (identity.trustDomain !== policy.trustDomain) {
-    return refuse("identity-not-accepted", `${identity.spiffeId} is of trust domain ${identity.trustDomain}; this origin accepts ${policy.trustDomain}`);
+    return refuse("identity-not-accepted", `${identity.spiffeId} is of trust domain ${identity.trustDomain}; this origin accepts ${policy.trustDomain}`, notAccepted(identity.spiffeId));
   }
   if (!policy.distributions.includes(identity.distributionId)) {
     return refuse(
       "identity-not-accepted",
       `${identity.spiffeId} is the edge of distribution ${identity.distributionId}; this origin accepts distribution ${policy.distributions.join(", ")} only`,
+      notAccepted(identity.spiffeId),
     );
   }
   if (policy.origins && !policy.origins.includes(identity.originId)) {
-    return refuse("identity-not-accepted", `${identity.spiffeId} calls origin ${identity.originId}; this origin accepts origin ${policy.origins.join(", ")} only`);
+    return refuse("identity-not-accepted", `${identity.spiffeId} calls origin ${identity.originId}; this origin accepts origin ${policy.origins.join(", ")} only`, notAccepted(identity.spiffeId));
   }
   return undefined;
 }

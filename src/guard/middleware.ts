@@ -59,7 +59,7 @@ export async function verifyRequest(verifier: EdgeVerifier, req: IncomingMessage
 
 /** The body of a 403 for a refusal: the code and the sentence, one line. */
 export function refusalBody(refusal: GuardRefusal): string {
-  return `403 Forbidden: ${refusal.code}: ${refusal.detail}\n`;
+  return `403 Forbidden: ${refusal.code}: ${refusal.publicDetail ?? refusal.detail}\n`;
 }
 
 /** Answers 403 with the refusal's code in a header and the reason in the body; never cached. */

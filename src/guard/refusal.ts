@@ -22,11 +22,14 @@ export type GuardRefusalCode = (typeof GUARD_REFUSAL_CODES)[number];
 export interface GuardRefusal {
   ok: false;
   code: GuardRefusalCode;
+  /** For the origin's operator (the log): may name the origin's own policy. */
   detail: string;
+  /** For the peer (the 403 body), when it must say less than `detail`; else `detail` is sent. */
+  publicDetail?: string;
 }
 
-export function refuse(code: GuardRefusalCode, detail: string): GuardRefusal {
-  return { ok: false, code, detail };
+export function refuse(code: GuardRefusalCode, detail: string, publicDetail?: string): GuardRefusal {
+  return publicDetail === undefined ? { ok: false, code, detail } : { ok: false, code, detail, publicDetail };
 }
 
 // OpenSSL's X509_V_ERR_* names as Node reports them in `socket.authorizationError` / `error.code`.

@@ -48,7 +48,10 @@ test("refuses a direct client without a certificate in the handshake, and a vali
   assert.ok("status" in blog);
   assert.equal(blog.status, 403);
   assert.equal(blog.headers[REFUSAL_HEADER], "identity-not-accepted");
-  assert.match(blog.body, /distribution blog; this origin accepts distribution shop only/);
+  assert.match(blog.body, /distribution\/blog\/origin\/app is not accepted by this origin/);
+  assert.doesNotMatch(blog.body, /shop/, "the body does not tell a peer which distributions the origin accepts");
+  const refusedLine = await withTimeout("the refused request's log line", waitForLog((l) => l.msg === "refused a request"));
+  assert.match(String(refusedLine.detail), /this origin accepts distribution shop only/, "the operator's log does");
 
   const other = await createGuardPki(t); // another CA, even with Moat's names
   const foreign = await requestWith({ port: guard.port, caPem: pki.ca.bundlePem, client: await other.edge("shop") });

@@ -48,7 +48,7 @@ async function assertGuards(port: number, { pki }: Setup): Promise<void> {
   assert.ok("status" in blog, JSON.stringify(blog));
   assert.equal(blog.status, 403);
   assert.equal(blog.headers[REFUSAL_HEADER], "identity-not-accepted");
-  assert.match(blog.body, /^403 Forbidden: identity-not-accepted: .*distribution blog/);
+  assert.match(blog.body, /^403 Forbidden: identity-not-accepted: spiffe:\/\/moat.internal\/distribution\/blog\/origin\/\S+ is not accepted by this origin/);
 
   const direct = await requestWith({ port, caPem: pki.ca.bundlePem });
   assert.ok("error" in direct, "a client without a certificate never completes a request");
