@@ -10,22 +10,9 @@ import { diskEntryFiles, openDiskTier } from "../../src/cache/disk-tier.ts";
 import type { BeforeBatch, DiskTier, LoadStep } from "../../src/cache/disk-tier.ts";
 import { createMemoryTier } from "../../src/cache/memory-tier.ts";
 import type { EntryMeta, StoredEntry } from "../../src/cache/stored-entry.ts";
+import { entryMeta } from "./entry-meta.ts";
 
-function meta(key: string, body: { bytes: number; sha256: string }, extra: Partial<EntryMeta> = {}): EntryMeta {
-  return {
-    key,
-    primaryKey: key,
-    status: 200,
-    headers: { "content-type": "text/plain" },
-    rules: { lifetimeMs: 60_000, isNoCache: false, mayServeStale: true, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, isReusableWithAuthorization: false },
-    age: { requestTimeMs: 0, responseTimeMs: 0, dateMs: 0, ageValueS: 0 },
-    vary: null,
-    bodyBytes: body.bytes,
-    bodySha256: body.sha256,
-    invalidationMark: 0,
-    ...extra,
-  };
-}
+const meta = entryMeta;
 
 async function put(disk: DiskTier, key: string, body: string | Buffer, extra: Partial<EntryMeta> = {}): Promise<void> {
   const writer = disk.createWriter();

@@ -8,21 +8,9 @@ import { createMemoryTier } from "../../src/cache/memory-tier.ts";
 import { openDiskTier } from "../../src/cache/disk-tier.ts";
 import { createInvalidationRules } from "../../src/cache/invalidations.ts";
 import type { EntryMeta } from "../../src/cache/stored-entry.ts";
+import { entryMeta } from "./entry-meta.ts";
 
-function meta(key: string, bodyBytes: number, bodySha256 = ""): EntryMeta {
-  return {
-    key,
-    primaryKey: key,
-    status: 200,
-    headers: { "content-type": "text/plain" },
-    rules: { lifetimeMs: 60_000, isNoCache: false, mayServeStale: true, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, isReusableWithAuthorization: false },
-    age: { requestTimeMs: 0, responseTimeMs: 0, dateMs: 0, ageValueS: 0 },
-    vary: null,
-    bodyBytes,
-    bodySha256,
-    invalidationMark: 0,
-  };
-}
+const meta = (key: string, bodyBytes: number, bodySha256 = ""): EntryMeta => entryMeta(key, { bytes: bodyBytes, sha256: bodySha256 });
 
 describe("memory tier", () => {
   it("stays within its byte bound, evicting the least recently used", () => {
