@@ -9,37 +9,9 @@ import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
+import { closedBy, closeOf, isAccepted, tcpFrom, tlsFrom } from "../support/raw-connections.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
-
-// Upper bound for any close the test waits for: far above the configured deadlines, far below the defaults.
-const CLOSE_WITHIN_MS = 10_000;
-
-/** Resolves with what the peer sent before it closed; rejects if it is still open after CLOSE_WITHIN_MS. */
-async function closedBy(socket: net.Socket): Promise<string> {
-  let received = "";
-  socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
-  socket.on("error", () => {});
-  await closeOf(socket);
-  return received;
-}
-
-/** The emitter's close, or a failure after CLOSE_WITHIN_MS (a ref'd timer: the wait keeps the test alive). */
-async function closeOf(emitter: net.Socket | http2.ClientHttp2Session): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still open after ${CLOSE_WITHIN_MS} ms`)), CLOSE_WITHIN_MS)));
-  try {
-    await Promise.race([once(emitter, "close"), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** A TLS client socket from a chosen loopback address (tls.connect's types do not take localAddress; net.connect does). */
-function tlsFrom(from: string, options: { port: number; ca: string; alpn: string }): tls.TLSSocket {
-  const tcp = net.connect({ port: options.port, host: "127.0.0.1", localAddress: from });
-  return tls.connect({ socket: tcp, servername: "shop.test", ca: options.ca, ALPNProtocols: [options.alpn] });
-}
 
 describe("viewer connections that never speak", () => {
   let ca: CertificateAuthority;
@@ -51,16 +23,15 @@ describe("viewer connections that never speak", () => {
   // Each test connects from its own loopback address (all of 127/8 reaches the edge on 127.0.0.1): the
   // log keeps one line per address and reason per window, and the per-address cap counts each apart.
   const connectTls = async (alpn: string, from: string): Promise<tls.TLSSocket> => {
-    const socket = tlsFrom(from, { port, ca: ca.bundlePem, alpn });
+    const socket = tlsFrom(from, { port, servername: "shop.test", ca: ca.bundlePem, ALPNProtocols: [alpn] });
     opened.push(socket);
     await once(socket, "secureConnect");
     assert.equal(socket.alpnProtocol, alpn);
     return socket;
   };
   const connectTcp = async (from: string): Promise<net.Socket> => {
-    const socket = net.connect({ port, host: "127.0.0.1", localAddress: from });
+    const socket = await tcpFrom(from, port);
     opened.push(socket);
-    await once(socket, "connect");
     return socket;
   };
   const closedLine = (reason: string, from: string) => edge.waitForLog((line) => line.msg === "connection closed" && line.reason === reason && line.remote === from && line.listener === "viewers");
@@ -110,7 +81,7 @@ describe("viewer connections that never speak", () => {
     await closedBy(silent);
     assert.equal((await closedLine("first-byte-timeout", "127.0.0.5")).protocol, "h2");
 
-    const session = http2.connect(`https://shop.test:${port}`, { createConnection: () => tlsFrom("127.0.0.6", { port, ca: ca.bundlePem, alpn: "h2" }) });
+    const session = http2.connect(`https://shop.test:${port}`, { createConnection: () => tlsFrom("127.0.0.6", { port, servername: "shop.test", ca: ca.bundlePem, ALPNProtocols: ["h2"] }) });
     session.on("error", () => {});
     const stream = session.request({ ":path": "/h2", ":authority": "shop.test" });
     const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
@@ -153,14 +124,9 @@ describe("viewer connections that never speak", () => {
 
     async function waitForAcceptance(): Promise<tls.TLSSocket> {
       for (let attempt = 0; attempt < 50; attempt++) {
-        const socket = tlsFrom("127.0.0.8", { port, ca: ca.bundlePem, alpn: "http/1.1" });
+        const socket = tlsFrom("127.0.0.8", { port, servername: "shop.test", ca: ca.bundlePem, ALPNProtocols: ["http/1.1"] });
         opened.push(socket);
-        socket.on("error", () => {});
-        const isAccepted = await new Promise<boolean>((resolve) => {
-          socket.once("secureConnect", () => resolve(true));
-          socket.once("close", () => resolve(false));
-        });
-        if (isAccepted) return socket;
+        if (await isAccepted(socket)) return socket;
       }
       assert.fail("the edge kept refusing after a connection from this address closed");
     }
