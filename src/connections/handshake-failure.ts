@@ -9,9 +9,11 @@ export type HandshakeFailure = "handshake-timeout" | "closed-before-handshake" |
  * that leaves mid-way resets the socket.
  *
  * @example
- * server.on("tlsClientError", (error) => handshakeFailure(error)); // "not-tls" for `curl http://edge:443/`
+ * server.on("tlsClientError", (error, socket) => handshakeFailure(error, socket)); // "not-tls" for `curl http://edge:443/`
  */
-export function handshakeFailure(error: Error & { code?: string }): HandshakeFailure | null {
+export function handshakeFailure(error: Error & { code?: string }, socket: { authorizationError?: unknown }): HandshakeFailure | null {
+  // OpenSSL judged a certificate: that handshake began, whatever error ended it (a reset after the alert, say).
+  if (socket.authorizationError) return null;
   switch (error.code) {
     case "ERR_TLS_HANDSHAKE_TIMEOUT":
       return "handshake-timeout";

@@ -59,7 +59,7 @@ export function applyHttpsConnectionPolicy(
   });
   server.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) => {
     if (gate.wasRefused(socket)) return;
-    const failure = handshakeFailure(error);
+    const failure = handshakeFailure(error, socket);
     if (failure) connectionLog.closed(failure, gate.addressOf(socket));
     else options.onOtherHandshakeError(error, socket, gate.addressOf(socket));
   });

@@ -31,7 +31,7 @@ export type { ConnectionDeadlines, DeadlineReason } from "./connection-deadlines
  * The reason code of a handshake that failed before TLS began: handshake-timeout, closed-before-handshake, not-tls.
  *
  * @example
- * handshakeFailure(error) ?? "sni-missing";
+ * handshakeFailure(error, socket) ?? "sni-missing";
  */
 export { handshakeFailure } from "./handshake-failure.ts";
 export type { HandshakeFailure } from "./handshake-failure.ts";

@@ -66,12 +66,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       inFlight++;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;
       if (state) state.active++;
-      if (state) deadlines.get(req.socket)?.requestStarted();
     },
     onRequestEnd(req) {
       inFlight--;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;
-      if (state) deadlines.get(req.socket)?.requestEnded();
       if (state && --state.active === 0 && isDraining) req.socket.end();
     },
   });
@@ -102,6 +100,14 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
     (req, res) => handler(req as ViewerRequest, res),
   );
+  // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
+  // closes (sent, or cut). HTTP/2 streams are watched per session below.
+  server.on("request", (req, res) => {
+    if (req.httpVersionMajor !== 1) return;
+    const watch = deadlines.get(req.socket);
+    watch?.requestStarted();
+    res.once("close", () => watch?.requestEnded());
+  });
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
@@ -163,7 +169,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     if (gate.wasRefused(socket)) return;
     const remote = gate.addressOf(socket);
     // No ClientHello, a peer that left, or not TLS at all: cheap to send in floods, so rate-limited.
-    const failure = handshakeFailure(error);
+    const failure = handshakeFailure(error, socket);
     if (failure) return connectionLog.closed(failure, remote);
     deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote, detail: error.message }, "viewer handshake refused");
   });

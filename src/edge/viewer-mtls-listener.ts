@@ -7,12 +7,12 @@ import type { EdgeSnapshot } from "./edge-snapshot.ts";
 export function handshakeRefusalFields(error: Error & { code?: string }, socket: TLSSocket, snapshot: EdgeSnapshot): Record<string, unknown> {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
-  return { reason: handshakeRefusalReason(error, servername), ...(distribution ? { distribution: distribution.id } : {}) };
+  return { reason: handshakeRefusalReason(error, socket, servername), ...(distribution ? { distribution: distribution.id } : {}) };
 }
 
-function handshakeRefusalReason(error: Error & { code?: string }, servername: string | false | undefined): string {
+function handshakeRefusalReason(error: Error & { code?: string }, socket: TLSSocket, servername: string | false | undefined): string {
   // First: no ClientHello, a peer that left, or not TLS has no SNI either, and is not "sni-missing".
-  const failure = handshakeFailure(error);
+  const failure = handshakeFailure(error, socket);
   if (failure) return failure;
   if (error.message.startsWith("sni-unknown")) return "sni-unknown";
   // Mode required: OpenSSL aborted the handshake with alert certificate_required (116).
