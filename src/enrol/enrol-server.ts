@@ -3,7 +3,8 @@ import { X509Certificate } from "node:crypto";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { CONNECTION_DEFAULTS } from "../config/index.ts";
+// The defaults file alone, not config/index.ts: `moat/guard` stays free of the config loader (yaml, zod).
+import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
 import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { EnrolmentError, MoatError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";

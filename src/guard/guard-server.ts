@@ -5,7 +5,8 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
-import { CONNECTION_DEFAULTS } from "../config/index.ts";
+// The defaults file alone, not config/index.ts: `moat/guard` stays free of the config loader (yaml, zod).
+import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
 import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
