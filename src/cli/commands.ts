@@ -8,6 +8,16 @@ export interface CliCommand {
   run(args: string[]): Promise<number>;
 }
 
+// The flags of src/cli/connection-flags.ts, as `moat guard` and `moat enrol serve` show them.
+const CONNECTION_FLAGS_HELP = `Connections (each closed one is logged with its reason, at most once per address
+and reason every 10 s, then a count of the lines left out):
+  --handshake-timeout 10s      the TLS handshake, from the accept (no ClientHello: closed)
+  --first-byte-timeout 10s     after the handshake, until the first byte of a request
+  --request-head-timeout 20s   then this much more until the request head is complete (408)
+  --idle-timeout DURATION      a keep-alive connection with no request
+  --max-connections N          open connections; one more is closed as it is accepted
+  --max-connections-per-address N   the same, from one client address`;
+
 export const commands: readonly CliCommand[] = [
   {
     name: "start",
@@ -75,7 +85,7 @@ Example:
     summary: "origin-side sidecar: mTLS in front of an HTTP app, only the edge of its distribution(s) gets in",
     help: `moat guard --upstream http://127.0.0.1:8080 --distribution ID [--distribution ID…] [--origin ID…]
            [--listen 0.0.0.0:9443] (--dir DIR | --cert FILE --key FILE --ca-bundle FILE --crl FILE)
-           [--without-crl] [--trust-domain moat.internal] [--log-level info]
+           [--without-crl] [--trust-domain moat.internal] [--log-level info] [connection flags]
 
 Terminates mutual TLS in front of an HTTP app (a legacy app on 127.0.0.1:8080, say):
 - a client without a certificate from Moat's CA (or with an expired or revoked one)
@@ -95,6 +105,9 @@ files and reloads on change (and on SIGHUP): a new CRL, a bundle with a new root
 and a renewed server certificate take effect without a restart; a broken file is
 logged and the running one kept. --without-crl turns revocation checks off (say why).
 SIGTERM stops accepting and lets requests in flight finish (30 s at most).
+
+${CONNECTION_FLAGS_HELP}
+Defaults for the guard: idle 60s, 10000 connections, 1024 per address (an edge's pools).
 
 Example:
   moat guard --upstream http://127.0.0.1:8080 --distribution shop --dir /etc/moat-guard --listen 0.0.0.0:9443`,
@@ -140,6 +153,7 @@ Example:
     name: "enrol serve",
     summary: "CA host: serve the enrolment endpoint (HTTPS) for tokens and renewals",
     help: `moat enrol serve --dns NAME [--ip ADDRESS…] [--listen 0.0.0.0:9444] [--data-dir DIR] [--master-key-file FILE]
+           [connection flags]
 
 Serves, over HTTPS with a certificate from Moat's CA for --dns/--ip (renewed by
 itself):
@@ -150,6 +164,9 @@ itself):
 Only certificates enrolment issued can be renewed, and not once revoked or
 expired. Signing needs the master key (MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
 --master-key-file).
+
+${CONNECTION_FLAGS_HELP}
+Defaults for enrolment: idle 30s, 1024 connections, 16 per address.
 
 Example:
   moat enrol serve --dns ca.internal --data-dir /var/lib/moat`,

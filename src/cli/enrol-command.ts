@@ -2,13 +2,14 @@
 import { readFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { parseDuration, resolveDataDir } from "../config/index.ts";
+import { CONNECTION_DEFAULTS, parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { createEnrolmentService, createEnrolmentToken, enrolHost, keepEnrolmentCurrent, renewHost, runDueWork, startEnrolmentServer } from "../enrol/index.ts";
 import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { createIssuedCertificateStore, openCertificateAuthority, readCaBundle, renewalTime } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { CONNECTION_FLAGS, connectionLimits } from "./connection-flags.ts";
 import { parseListen } from "./guard-command.ts";
 import { loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 
@@ -60,7 +61,9 @@ export async function runEnrolServe(args: string[]): Promise<number> {
     dns: { type: "string", multiple: true, default: [] },
     ip: { type: "string", multiple: true, default: [] },
     "log-level": { type: "string", default: "info" },
+    ...CONNECTION_FLAGS,
   });
+  const connections = connectionLimits("enrol serve", values, CONNECTION_DEFAULTS.enrolConnections);
   const own = names("enrol serve", values.dns, values.ip);
   const listen = parseListen("enrol serve", values.listen ?? "0.0.0.0:9444");
   const dataDir = resolveDataDir(values["data-dir"]);
@@ -71,7 +74,7 @@ export async function runEnrolServe(args: string[]): Promise<number> {
   const store = createIssuedCertificateStore({ ca, dataDir, masterKey });
   const ownCertificate = () => store.serverCertificate({ name: "enrol-endpoint", ...own, validityMs: 30 * 86_400_000 });
   let certificate = await ownCertificate();
-  const server = await startEnrolmentServer({ service: createEnrolmentService({ ca, dataDir, masterKey }), certificate, listen, log });
+  const server = await startEnrolmentServer({ service: createEnrolmentService({ ca, dataDir, masterKey }), certificate, listen, log, connections });
   // The endpoint's own certificate renews itself like every certificate Moat issues.
   let timer: NodeJS.Timeout | undefined;
   const scheduleRenewal = () => {

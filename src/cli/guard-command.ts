@@ -1,12 +1,14 @@
 // `moat guard`: runs the origin-side sidecar in front of an HTTP app until SIGTERM; SIGHUP re-reads its files (they are also watched).
 import { join, resolve } from "node:path";
 import { isIP } from "node:net";
+import { CONNECTION_DEFAULTS } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { DEFAULT_TRUST_DOMAIN, GUARD_DIR_FILES, parseEdgeSpiffeId, startGuard } from "../guard/index.ts";
 import type { GuardFilePaths } from "../guard/index.ts";
 import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { CONNECTION_FLAGS, connectionLimits } from "./connection-flags.ts";
 
 const DRAIN_LIMIT_MS = 30_000;
 
@@ -73,7 +75,9 @@ export async function runGuard(args: string[]): Promise<number> {
     "without-crl": { type: "boolean", default: false },
     "trust-domain": { type: "string", default: DEFAULT_TRUST_DOMAIN },
     "log-level": { type: "string", default: "info" },
+    ...CONNECTION_FLAGS,
   });
+  const connections = connectionLimits("guard", values, CONNECTION_DEFAULTS.guardConnections);
   const distributions = checkIds("distribution", values.distribution ?? []);
   if (distributions.length === 0) throw new CliUsageError("guard: --distribution ID is required (repeat it to accept several): the guard accepts the edge of these distributions only.");
   const origins = checkIds("origin", values.origin ?? []);
@@ -83,7 +87,7 @@ export async function runGuard(args: string[]): Promise<number> {
   const listen = parseListen("guard", values.listen ?? "0.0.0.0:9443");
   const files = filePaths(values);
   const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
-  const guard = await startGuard({ listen, upstream, files, policy: { trustDomain, distributions, ...(origins.length ? { origins } : {}) }, log });
+  const guard = await startGuard({ listen, upstream, files, policy: { trustDomain, distributions, ...(origins.length ? { origins } : {}) }, log, connections });
   const onHup = () => void guard.reload();
   process.on("SIGHUP", onHup);
   const signal = await new Promise<string>((done) => {

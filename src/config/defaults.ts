@@ -35,6 +35,27 @@ export const DEFAULTS = {
   connectTimeoutMs: 5 * SECOND,
   responseTimeoutMs: 30 * SECOND,
   failoverOn: [500, 502, 503, 504],
+  viewerConnections: {
+    // Node's default is 120 s: half-open handshakes (no ClientHello, no certificate, no Finished) would pile up for minutes.
+    handshakeMs: 10 * SECOND,
+    // A browser sends its request in the handshake's last flight; Chrome closes an unused
+    // preconnected socket after 10 s itself. More only serves a peer that holds sockets open.
+    firstByteMs: 10 * SECOND,
+    // Apache's mod_reqtimeout default (header=20): a head is a few kilobytes, even a slow mobile link sends it in seconds.
+    requestHeadMs: 20 * SECOND,
+    // Below nginx's 75 s keepalive_timeout: an idle viewer's descriptor comes back within a minute;
+    // browsers reconnect (with a resumed session) when they need to.
+    idleMs: 60 * SECOND,
+    // Below a typical descriptor limit (raise `ulimit -n` above it): every connection also holds an origin socket at times.
+    maxConnections: 20_000,
+    // A carrier-grade NAT puts many viewers behind one address; a browser opens at most 6 HTTP/1.1
+    // connections per host (1 with HTTP/2). One client holding more than this is a flood, not a viewer.
+    maxConnectionsPerAddress: 256,
+  },
+  // The guard's peers are a few edges with connection pools: fewer addresses, more connections each.
+  guardConnections: { handshakeMs: 10 * SECOND, firstByteMs: 10 * SECOND, requestHeadMs: 20 * SECOND, idleMs: 60 * SECOND, maxConnections: 10_000, maxConnectionsPerAddress: 1_024 },
+  // Origin hosts enrol and renew a few times a day: a handful of short connections.
+  enrolConnections: { handshakeMs: 10 * SECOND, firstByteMs: 10 * SECOND, requestHeadMs: 20 * SECOND, idleMs: 30 * SECOND, maxConnections: 1_024, maxConnectionsPerAddress: 16 },
 } as const;
 
 export const LIMITS = {
@@ -45,8 +66,18 @@ export const LIMITS = {
   // Renewing before half the life wastes keys; after 95% leaves no time to retry a failed renewal.
   renewAtFraction: { min: 0.5, max: 0.95 },
   timeoutMs: { min: 1, max: 10 * MINUTE },
+  // Milliseconds are allowed so that tests can watch a deadline run out.
+  connectionTimeoutMs: { min: 1, max: 10 * MINUTE },
+  connectionCount: { min: 1, max: 1_000_000 },
   // Leaves never outlive their intermediate, so an intermediate shorter than a day would shorten every leaf.
   intermediateValidityMs: { min: DAY, max: Math.round(20 * 365.25 * DAY) },
   rootValidityMs: { min: DAY, max: Math.round(30 * 365.25 * DAY) },
   rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
+} as const;
+
+/** Connection deadlines and caps per listener, for the parts configured by flags rather than a file. */
+export const CONNECTION_DEFAULTS = {
+  viewerConnections: DEFAULTS.viewerConnections,
+  guardConnections: DEFAULTS.guardConnections,
+  enrolConnections: DEFAULTS.enrolConnections,
 } as const;

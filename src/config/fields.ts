@@ -65,6 +65,13 @@ export const statusCode = z.int().superRefine((code, ctx) => {
   }
 });
 
+/** A whole number between `bounds.min` and `bounds.max` inclusive (a count of connections). */
+export function count(bounds: { readonly min: number; readonly max: number }) {
+  return z.int({ error: (issue) => `must be a whole number from ${bounds.min} to ${bounds.max} (got ${describeValue(issue.input)})` })
+    .min(bounds.min, { error: (issue) => `must be at least ${bounds.min} (got ${describeValue(issue.input)})` })
+    .max(bounds.max, { error: (issue) => `must be at most ${bounds.max} (got ${describeValue(issue.input)})` });
+}
+
 /** A duration such as "5s", in milliseconds, between `bounds.min` and `bounds.max` inclusive. */
 export function duration(bounds: DurationBounds) {
   const needsUnit = (issue: { input: unknown }) =>

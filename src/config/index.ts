@@ -8,6 +8,7 @@ export type {
   BehaviorConfig,
   CaRotationConfig,
   CertificateSource,
+  ConnectionsConfig,
   DistributionConfig,
   HttpMethod,
   ImportedCertificateSource,
@@ -28,6 +29,13 @@ export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";
 export { DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 export { parseDuration } from "./duration.ts";
+/**
+ * Connection deadlines and caps when nothing is configured: `viewerConnections` (the edge), `guardConnections`, `enrolConnections`.
+ *
+ * @example
+ * startGuard({ ...options, connections: { ...CONNECTION_DEFAULTS.guardConnections, idleMs: 30_000 } });
+ */
+export { CONNECTION_DEFAULTS } from "./defaults.ts";
 export { resolveDataDir } from "./data-dir.ts";
 export { resolveMasterKeySource } from "./master-key-source.ts";
 export type { MasterKeySourceOptions } from "./master-key-source.ts";

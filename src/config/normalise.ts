@@ -7,7 +7,7 @@ import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { BehaviorConfig, CertificateSource, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
+import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -38,6 +38,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       },
     },
     listen: normaliseListen(document.listen ?? {}),
+    connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
@@ -50,6 +51,18 @@ function normaliseListen(listen: NonNullable<ConfigDocument["listen"]>): ListenC
     host: listen.host ?? DEFAULTS.host,
     httpsPort: listen.https ?? DEFAULTS.httpsPort,
     httpPort: typeof http === "number" ? http : null,
+  };
+}
+
+function normaliseConnections(connections: NonNullable<ConfigDocument["connections"]>): ConnectionsConfig {
+  const defaults = DEFAULTS.viewerConnections;
+  return {
+    handshakeMs: connections.timeouts?.handshake ?? defaults.handshakeMs,
+    firstByteMs: connections.timeouts?.firstByte ?? defaults.firstByteMs,
+    requestHeadMs: connections.timeouts?.requestHead ?? defaults.requestHeadMs,
+    idleMs: connections.timeouts?.idle ?? defaults.idleMs,
+    maxConnections: connections.max?.total ?? defaults.maxConnections,
+    maxConnectionsPerAddress: connections.max?.perAddress ?? defaults.maxConnectionsPerAddress,
   };
 }
 

@@ -76,6 +76,20 @@ const listen = closedObject({
   http: field.optionalPort.optional(),
 });
 
+/** Viewer connections on the HTTPS port: deadlines for one that does not speak, and caps (see ConnectionsConfig). */
+const connections = closedObject({
+  timeouts: closedObject({
+    handshake: field.duration(LIMITS.connectionTimeoutMs).optional(),
+    firstByte: field.duration(LIMITS.connectionTimeoutMs).optional(),
+    requestHead: field.duration(LIMITS.connectionTimeoutMs).optional(),
+    idle: field.duration(LIMITS.connectionTimeoutMs).optional(),
+  }).optional(),
+  max: closedObject({
+    total: field.count(LIMITS.connectionCount).optional(),
+    perAddress: field.count(LIMITS.connectionCount).optional(),
+  }).optional(),
+});
+
 const tls = closedObject({
   minVersion: z.enum(TLS_VERSIONS).optional(),
 });
@@ -137,6 +151,7 @@ export const configSchema = closedObject({
   dataDir: field.filePath.optional(),
   pki: pki.optional(),
   listen: listen.optional(),
+  connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),
   distributions: z.array(distribution).min(1),

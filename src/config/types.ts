@@ -26,6 +26,8 @@ export interface MoatConfig {
   readonly dataDir: string;
   readonly pki: PkiConfig;
   readonly listen: ListenConfig;
+  /** Viewer connections on the HTTPS port: read at start. */
+  readonly connections: ConnectionsConfig;
   /** Cache tiers, object size limit, compression: read at start. */
   readonly cache: CacheStorageConfig;
   /** Sorted by name. */
@@ -68,6 +70,25 @@ export interface ListenConfig {
   readonly httpsPort: number;
   /** null when the plain-HTTP redirect port is off. */
   readonly httpPort: number | null;
+}
+
+/**
+ * Deadlines for a viewer connection that does not speak, and caps on open ones (nginx's
+ * client_header_timeout, keepalive_timeout, limit_conn). Each closes the connection and logs a reason.
+ */
+export interface ConnectionsConfig {
+  /** The TLS handshake, from the accept (a peer that sends no ClientHello is closed then). */
+  readonly handshakeMs: number;
+  /** After the TLS handshake, a connection that has sent nothing within this is closed. */
+  readonly firstByteMs: number;
+  /** A connection that has begun a request (at the first-byte or idle deadline) has this long more to complete its head. */
+  readonly requestHeadMs: number;
+  /** Keep-alive: HTTP/1.1 between requests, HTTP/2 with no open stream. */
+  readonly idleMs: number;
+  /** Open connections on the HTTPS port; one more is closed as it is accepted. */
+  readonly maxConnections: number;
+  /** Open connections from one client address; one more is closed as it is accepted. */
+  readonly maxConnectionsPerAddress: number;
 }
 
 export interface DistributionConfig {

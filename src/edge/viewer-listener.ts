@@ -5,6 +5,9 @@ import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:h
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
+import type { ConnectionsConfig } from "../config/index.ts";
+import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../connections/index.ts";
+import type { ConnectionDeadlines, DeadlineReason } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
@@ -29,7 +32,9 @@ export interface ViewerListener {
   rotateTicketKeys(): void;
 }
 
-const idleTimeoutMs = 120_000;
+// Inactivity (no byte either way) while a request is open: a stalled upload or a viewer that stopped reading.
+// Between requests, the connections deadlines apply (src/connections).
+const stalledExchangeMs = 120_000;
 
 interface ConnectionState {
   active: number;
@@ -40,11 +45,15 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig }): ViewerListener {
   assertVerifyModeSupported();
   const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
+  const connectionLog = createConnectionLog(deps.log, { listener: "viewers" });
+  const deadlines = new WeakMap<Socket, ConnectionDeadlines>();
+  // The TLS socket being handed to http2's listener: its 'session' event, emitted synchronously, belongs to it.
+  let handingOver: TLSSocket | undefined;
   let isDraining = false;
   let inFlight = 0;
 
@@ -70,8 +79,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       allowHTTP1: true,
       minVersion: "TLSv1.2",
       secureOptions: VIEWER_SECURE_OPTIONS,
-      // Node's default is 120 s: half-open handshakes (no certificate, no Finished) could pile up for minutes.
-      handshakeTimeout: 10_000,
+      // Node's default is 120 s: half-open handshakes (no ClientHello, no certificate, no Finished) could pile up for minutes.
+      handshakeTimeout: deps.connections.handshakeMs,
       // Viewer mTLS: whether a certificate is asked for is set per distribution in the SNI callback
       // (requestClientCertificate). The handshake itself never aborts on a bad certificate: OpenSSL
       // records its verdict, and judgeConnection (src/tls/connection-verdict.ts) refuses the
@@ -91,9 +100,20 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
     (req, res) => handler(req as ViewerRequest, res),
   );
-  // Idle connections (no bytes either way) close after this; HTTP/1.1 also keeps Node's
-  // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
-  server.setTimeout(idleTimeoutMs);
+  // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
+  // closes (sent, or cut). HTTP/2 streams are watched per session below.
+  server.on("request", (req, res) => {
+    if (req.httpVersionMajor !== 1) return;
+    const watch = deadlines.get(req.socket);
+    watch?.requestStarted();
+    res.once("close", () => watch?.requestEnded());
+  });
+  // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
+  // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
+  // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
+  server.setTimeout(stalledExchangeMs);
+  (server as Http2SecureServer & { keepAliveTimeout?: number }).keepAliveTimeout = deps.connections.idleMs;
+  const gate = limitConnections(server, deps.connections, connectionLog);
 
   // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
   // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
@@ -108,11 +128,36 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
-    handOverToHttp.call(server, socket);
+    deadlines.set(socket, watchDeadlines(socket, deps.connections, (reason) => closeExpired(socket, reason)));
+    handingOver = socket;
+    try {
+      handOverToHttp.call(server, socket);
+    } finally {
+      handingOver = undefined;
+    }
   });
+  // HTTP/1.1 closes itself (a 408 if a head had begun); HTTP/2 says GOAWAY, then the socket goes.
+  function closeExpired(socket: TLSSocket, reason: DeadlineReason): void {
+    connectionLog.closed(reason, gate.addressOf(socket), { protocol: socket.alpnProtocol || "http/1.1" });
+    const session = sessionOf.get(socket);
+    if (!session) return closeHttp1(socket, reason);
+    session.close();
+    setTimeout(() => session.destroy(), 1_000).unref();
+  }
+  const sessionOf = new WeakMap<TLSSocket, ServerHttp2Session>();
   server.on("session", (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
+    const socket = handingOver;
+    const watch = socket && deadlines.get(socket);
+    if (socket && watch) {
+      sessionOf.set(socket, session);
+      // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
+      session.on("stream", (stream) => {
+        watch.requestStarted();
+        stream.once("close", () => watch.requestEnded());
+      });
+    }
     if (isDraining) return session.close();
     // RFC 8336: tells HTTP/2 clients this connection serves only its own distribution's names,
     // so that they do not coalesce another distribution's requests onto it (those get 421 anyway).
@@ -120,11 +165,18 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     if (origins.length > 0) session.origin(...origins);
   });
   server.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) => {
-    deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote: socket.remoteAddress, detail: error.message }, "viewer handshake refused");
+    // The gate closed it before TLS began: its line is written already.
+    if (gate.wasRefused(socket)) return;
+    const remote = gate.addressOf(socket);
+    // No ClientHello, a peer that left, or not TLS at all: cheap to send in floods, so rate-limited.
+    const failure = handshakeFailure(error, socket);
+    if (failure) return connectionLog.closed(failure, remote);
+    deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote, detail: error.message }, "viewer handshake refused");
   });
 
   async function drain(): Promise<void> {
     isDraining = true;
+    connectionLog.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const session of sessions) session.close();
     for (const [socket, state] of connections) {

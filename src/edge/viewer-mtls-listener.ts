@@ -1,15 +1,19 @@
 // Viewer-listener details of viewer mTLS: the reason code of a handshake refused by OpenSSL, and the ORIGIN frame (RFC 8336) each HTTP/2 connection announces.
 import type { TLSSocket } from "node:tls";
+import { handshakeFailure } from "../connections/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 
 /** The connection record's fields for a handshake that never completed: a stable reason, and the distribution when SNI named one. */
 export function handshakeRefusalFields(error: Error & { code?: string }, socket: TLSSocket, snapshot: EdgeSnapshot): Record<string, unknown> {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
-  return { reason: handshakeRefusalReason(error, servername), ...(distribution ? { distribution: distribution.id } : {}) };
+  return { reason: handshakeRefusalReason(error, socket, servername), ...(distribution ? { distribution: distribution.id } : {}) };
 }
 
-function handshakeRefusalReason(error: Error & { code?: string }, servername: string | false | undefined): string {
+function handshakeRefusalReason(error: Error & { code?: string }, socket: TLSSocket, servername: string | false | undefined): string {
+  // First: no ClientHello, a peer that left, or not TLS has no SNI either, and is not "sni-missing".
+  const failure = handshakeFailure(error, socket);
+  if (failure) return failure;
   if (error.message.startsWith("sni-unknown")) return "sni-unknown";
   // Mode required: OpenSSL aborted the handshake with alert certificate_required (116).
   if (error.code === "ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE") return "client-cert-missing";

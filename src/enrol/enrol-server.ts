@@ -3,6 +3,9 @@ import { X509Certificate } from "node:crypto";
 import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+// The defaults file alone, not config/index.ts: `moat/guard` stays free of the config loader (yaml, zod).
+import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
+import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { EnrolmentError, MoatError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { IssuedCertificate } from "../pki/index.ts";
@@ -88,9 +91,22 @@ export interface RunningEnrolmentServer {
  * @example
  * const server = await startEnrolmentServer({ service, certificate, listen: { host: "0.0.0.0", port: 9444 }, log });
  */
-export async function startEnrolmentServer(options: { service: EnrolmentService; certificate: IssuedCertificate; listen: { host: string; port: number }; log: Logger }): Promise<RunningEnrolmentServer> {
+export async function startEnrolmentServer(options: {
+  service: EnrolmentService;
+  certificate: IssuedCertificate;
+  listen: { host: string; port: number };
+  log: Logger;
+  /** Deadlines and caps; default CONNECTION_DEFAULTS.enrolConnections. */
+  connections?: ConnectionLimits;
+}): Promise<RunningEnrolmentServer> {
   const log = options.log.child({ part: "enrol" });
-  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2", handshakeTimeout: 10_000 }, enrolmentRequestHandler(options.service, log));
+  const limits = options.connections ?? CONNECTION_DEFAULTS.enrolConnections;
+  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2", handshakeTimeout: limits.handshakeMs }, enrolmentRequestHandler(options.service, log));
+  const connectionPolicy = applyHttpsConnectionPolicy(server, limits, {
+    log,
+    listener: "enrol",
+    onOtherHandshakeError: (error, _socket, remote) => log.info({ remote, error: error.code ?? "handshake-failed" }, "refused a handshake"),
+  });
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -106,6 +122,7 @@ export async function startEnrolmentServer(options: { service: EnrolmentService;
     port,
     setCertificate: (certificate) => server.setSecureContext({ key: certificate.keyPem, cert: certificate.chainPem }),
     stop: async () => {
+      connectionPolicy.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       for (const socket of sockets) socket.destroy();

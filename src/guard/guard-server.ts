@@ -5,6 +5,9 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
+// The defaults file alone, not config/index.ts: `moat/guard` stays free of the config loader (yaml, zod).
+import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
+import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { AcceptPolicy } from "./edge-identity.ts";
@@ -12,7 +15,7 @@ import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { authoritiesWithoutCrl } from "./guard-trust.ts";
 import { forwardRequest } from "./forward-request.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
-import { GUARD_HANDSHAKE_TIMEOUT_MS, guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
+import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
 import { upstreamTarget } from "./request-shape.ts";
 
@@ -24,6 +27,8 @@ export interface GuardOptions {
   policy: AcceptPolicy;
   log: Logger;
   clock?: () => Date;
+  /** Deadlines and caps for the edges' connections; default CONNECTION_DEFAULTS.guardConnections. */
+  connections?: ConnectionLimits;
 }
 
 export interface RunningGuard {
@@ -146,18 +151,24 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   await warnAboutUncoveredAuthorities(material, log);
   const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
   const upstream = new Pool(options.upstream.origin, { connections: 128 });
+  const limits = options.connections ?? CONNECTION_DEFAULTS.guardConnections;
   const tlsOptions = {
     ...tlsContextOptions(material),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.2",
-    // Verdicts are kept per connection: no renegotiation may swap its peer certificate. Half-open handshakes go after 10 s.
+    // Verdicts are kept per connection: no renegotiation may swap its peer certificate.
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
-    handshakeTimeout: GUARD_HANDSHAKE_TIMEOUT_MS,
+    // Half-open handshakes (no ClientHello, no certificate) go after this.
+    handshakeTimeout: limits.handshakeMs,
   } as const;
   const server = https.createServer(tlsOptions, guardRequestHandler(verifier, upstream, log));
-  server.on("tlsClientError", (error, socket: TLSSocket) => {
-    log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");
+  const connectionPolicy = applyHttpsConnectionPolicy(server, limits, {
+    log,
+    listener: "guard",
+    onOtherHandshakeError: (error, socket: TLSSocket, remote) => {
+      log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote }, "refused a handshake");
+    },
   });
   const sockets = trackSockets(server);
   // Says loudly when the CRL in use runs out, rather than leaving only a trail of refused handshakes.
@@ -202,6 +213,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   const stop = async (drainMs: number) => {
     stopWatching();
     clearTimeout(expiryTimer);
+    connectionPolicy.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const limit = setTimeout(() => sockets.forEach((socket) => socket.destroy()), drainMs);

@@ -1,0 +1,58 @@
+// Log lines for connections closed by policy (deadlines, caps, failed handshakes that carry no certificate), at most one per address and reason per window: a flood cannot flood the log.
+import type { Logger } from "../observe/index.ts";
+
+export interface ConnectionLog {
+  /** Logs that the listener closed a connection from `address` for `reason`, unless it did so for the same address and reason in this window. */
+  closed(reason: string, address: string, fields?: Record<string, unknown>): void;
+  /** Writes the counts of lines suppressed so far and stops the window timer. */
+  stop(): void;
+}
+
+export interface ConnectionLogOptions {
+  /** Which listener: `viewers`, `guard`, `enrol`. */
+  listener: string;
+  /** Default 10 s. */
+  windowMs?: number;
+  /** Addresses remembered per window; past it, lines are counted together (default 10 000). */
+  maxAddresses?: number;
+}
+
+interface Window {
+  suppressed: number;
+}
+
+/**
+ * @example
+ * const connectionLog = createConnectionLog(log, { listener: "viewers" });
+ * connectionLog.closed("first-byte-timeout", "203.0.113.7");
+ */
+export function createConnectionLog(log: Logger, options: ConnectionLogOptions): ConnectionLog {
+  const windowMs = options.windowMs ?? 10_000;
+  const maxAddresses = options.maxAddresses ?? 10_000;
+  const seen = new Map<string, Window & { reason: string; remote: string }>();
+  let overflow = 0;
+  const flush = () => {
+    for (const entry of seen.values()) {
+      if (entry.suppressed > 0) log.warn({ reason: entry.reason, remote: entry.remote, listener: options.listener, suppressed: entry.suppressed, windowMs }, "connection log lines suppressed");
+    }
+    if (overflow > 0) log.warn({ listener: options.listener, suppressed: overflow, windowMs }, "connection log lines suppressed (too many addresses)");
+    seen.clear();
+    overflow = 0;
+  };
+  const timer = setInterval(flush, windowMs);
+  timer.unref();
+  return {
+    closed(reason, address, fields = {}) {
+      const key = `${reason} ${address}`;
+      const entry = seen.get(key);
+      if (entry) return void entry.suppressed++;
+      if (seen.size >= maxAddresses) return void overflow++;
+      seen.set(key, { reason, remote: address, suppressed: 0 });
+      log.info({ reason, remote: address, listener: options.listener, ...fields }, "connection closed");
+    },
+    stop() {
+      clearInterval(timer);
+      flush();
+    },
+  };
+}
