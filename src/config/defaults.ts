@@ -1,10 +1,11 @@
 // What a config means when it leaves something out, and the bounds of what it may say.
 
-import type { HttpMethod, KeyAlgorithm, TlsVersion } from "./types.ts";
+import type { HttpMethod, KeyAlgorithm, TlsVersion, UnderscoreHeaders } from "./types.ts";
 
 export const KEY_ALGORITHMS = ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"] as const satisfies readonly KeyAlgorithm[];
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const satisfies readonly TlsVersion[];
 /** Canonical order, also the order of BehaviorConfig.allowedMethods. */
+export const UNDERSCORE_HEADERS = ["drop", "forward"] as const satisfies readonly UnderscoreHeaders[];
 export const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"] as const satisfies readonly HttpMethod[];
 
 const SECOND = 1_000;
@@ -35,6 +36,8 @@ export const DEFAULTS = {
   connectTimeoutMs: 5 * SECOND,
   responseTimeoutMs: 30 * SECOND,
   failoverOn: [500, 502, 503, 504],
+  // nginx's underscores_in_headers off: CGI, PHP, WSGI and Rack read "_" as "-", so such a name could pose as another.
+  underscoreHeaders: "drop",
 } as const;
 
 export const LIMITS = {

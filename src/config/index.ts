@@ -21,6 +21,7 @@ export type {
   PkiConfig,
   TlsVersion,
   TrustStoreConfig,
+  UnderscoreHeaders,
   ViewerMtlsConfig,
   ViewerMtlsMode,
 } from "./types.ts";

@@ -17,6 +17,7 @@ import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
 import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
+import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
 import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
@@ -140,9 +141,11 @@ async function forward(
 ): Promise<void> {
   const method = req.method ?? "GET";
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
-  const headers = { ...originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
-  // The cache matches Vary and builds keys from the request as the origin sees it: certificate headers a viewer sent are gone, the edge's are in.
-  const requestHeaders = withEdgeCertificateHeaders(req.headers, certificateHeaders);
+  const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
+  if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
+  const headers = { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
+  // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
+  const requestHeaders = withEdgeCertificateHeaders(screened.headers, certificateHeaders);
   const stage = { method, url: req.url ?? "/", distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
