@@ -1,0 +1,93 @@
+// HTTP/2 limits of the viewer server: nghttp2's settings and Node's per-session budgets, and a guard that closes a session resetting streams instead of letting them finish (CVE-2023-44487) with GOAWAY ENHANCE_YOUR_CALM.
+import http2 from "node:http2";
+import type { Http2ServerRequest, SecureServerOptions, ServerHttp2Session } from "node:http2";
+import { ViewerSessionFloodError } from "../errors.ts";
+import type { Logger } from "../observe/index.ts";
+
+const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+
+/** RFC 9113 §6.5.2 advises at least 100; Node's own default is 2^32-1, i.e. none. */
+const MAX_CONCURRENT_STREAMS = 100;
+
+/**
+ * Server options for the viewer listener. What each limit does when it trips (checked on Node 24 /
+ * nghttp2 1.70 by test/e2e/http-conformance.test.ts):
+ * - a stream whose DATA disagrees with its Content-Length: nghttp2 resets it, RST_STREAM PROTOCOL_ERROR;
+ * - more header fields than maxHeaderListPairs: RST_STREAM ENHANCE_YOUR_CALM (Node);
+ * - more streams than maxConcurrentStreams at once: each extra one is refused, RST_STREAM REFUSED_STREAM;
+ * - more than 8 CONTINUATION frames after a HEADERS (CVE-2024-28182): nghttp2 calls it a fatal error,
+ *   and Node closes the TCP connection at once, without a GOAWAY: nghttp2 can write nothing more on it;
+ * - more invalid frames than maxSessionInvalidFrames: Node destroys the session, with GOAWAY
+ *   INTERNAL_ERROR if one can still be written (Node picks that code, no option changes it);
+ * - streams reset faster than streamResetRate: nghttp2 sends GOAWAY INTERNAL_ERROR. The guard below
+ *   trips first (it counts resets against finished streams) and sends ENHANCE_YOUR_CALM, so
+ *   nghttp2's limit is only a backstop.
+ */
+export const VIEWER_H2_OPTIONS = {
+  settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: 64 * 1024 },
+  maxHeaderListPairs: 128,
+  // An honest client sends no invalid frame; Node's default (1000) lets a peer make us reject a thousand.
+  maxSessionInvalidFrames: 100,
+  maxSessionRejectedStreams: 100,
+  // nghttp2's defaults, spelled out: the backstop behind the guard.
+  streamResetBurst: 1000,
+  streamResetRate: 33,
+} as const satisfies SecureServerOptions;
+
+// A browser cancels streams (a page left, a lazy image scrolled past), at most every stream it has
+// open at once; twice that many resets more than finished streams is a flood, not a page.
+const RESETS_OWED_LIMIT = 2 * MAX_CONCURRENT_STREAMS;
+
+export interface ViewerH2Guard {
+  /** Watches a new session's streams. */
+  watch(session: ServerHttp2Session): void;
+  /** True (and the stream refused) for a request on a session the guard has closed: no work starts for it. */
+  refuses(req: { httpVersionMajor: number }): boolean;
+}
+
+/**
+ * @example
+ * const guard = createViewerH2Guard(log);
+ * server.on("session", (session) => guard.watch(session));
+ * http2.createSecureServer({ ...VIEWER_H2_OPTIONS }, (req, res) => guard.refuses(req) || handler(req, res));
+ */
+export function createViewerH2Guard(log: Logger): ViewerH2Guard {
+  const calmed = new WeakSet<ServerHttp2Session>();
+
+  function calm(session: ServerHttp2Session, resets: number, finished: number): void {
+    if (calmed.has(session)) return;
+    calmed.add(session);
+    log.warn({ remote: session.socket?.remoteAddress, resets, finished }, "viewer HTTP/2 session closed: it resets streams instead of letting them finish (rapid reset)");
+    session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
+    // Destroyed on the next turn: from inside nghttp2's read the GOAWAY would never be written.
+    setImmediate(() => session.destroy(new ViewerSessionFloodError(resets, finished), NGHTTP2_ENHANCE_YOUR_CALM));
+  }
+
+  return {
+    watch(session) {
+      let resets = 0;
+      let finished = 0;
+      session.on("stream", (stream) => {
+        let isAborted = false;
+        stream.once("aborted", () => {
+          isAborted = true;
+          resets += 1;
+          if (resets - finished > RESETS_OWED_LIMIT) calm(session, resets, finished);
+        });
+        stream.once("close", () => {
+          if (!isAborted) finished += 1;
+        });
+      });
+      session.once("error", (error: Error & { code?: string }) => {
+        if (!calmed.has(session)) log.info({ remote: session.socket?.remoteAddress, error: { code: error.code, message: error.message } }, "viewer HTTP/2 session failed");
+      });
+    },
+    refuses(req) {
+      if (req.httpVersionMajor !== 2) return false;
+      const stream = (req as Http2ServerRequest).stream;
+      if (!calmed.has(stream.session as ServerHttp2Session)) return false;
+      stream.close(NGHTTP2_REFUSED_STREAM);
+      return true;
+    },
+  };
+}
