@@ -20,7 +20,7 @@ const STREAM_END_DEADLINE_MS = 10_000;
 export async function hasSafeMethodBody(req: IncomingMessage | Http2ServerRequest): Promise<boolean> {
   if (!SAFE_METHODS_WITHOUT_BODY.has(req.method ?? "")) return false;
   const length = req.headers["content-length"];
-  if (length !== undefined && length.trim() !== "0") return true;
+  if (length !== undefined && Number(length) !== 0) return true;
   if (req.httpVersionMajor !== 2) return req.headers["transfer-encoding"] !== undefined;
   const stream = (req as Http2ServerRequest).stream;
   if (stream.endAfterHeaders) return false;

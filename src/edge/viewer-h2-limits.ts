@@ -79,7 +79,10 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
         });
       });
       session.once("error", (error: Error & { code?: string }) => {
-        if (!calmed.has(session)) log.info({ remote: session.socket?.remoteAddress, error: { code: error.code, message: error.message } }, "viewer HTTP/2 session failed");
+        if (calmed.has(session)) return;
+        // A protocol failure (a flood Node or nghttp2 stopped) is worth an operator's eye; a peer's TCP reset is not.
+        const level = error.code?.startsWith("ERR_HTTP2_") ? "info" : "debug";
+        log[level]({ remote: session.socket?.remoteAddress, error: { code: error.code, message: error.message } }, "viewer HTTP/2 session failed");
       });
     },
     refuses(req) {
