@@ -43,9 +43,11 @@ describe("header spellings", () => {
       clientCaPem: ca.bundlePem,
       handler: (req, res) => {
         // A shared answer that varies on a "_" header: the cache must choose it by what the origin saw.
-        const caching = req.url?.startsWith("/cached/") ? { "cache-control": "public, max-age=300", vary: "X_Tenant" } : {};
+        const caching = req.url?.startsWith("/cached/") || req.url?.startsWith("/cgi/") ? { "cache-control": "public, max-age=300", vary: "X_Tenant" } : {};
         res.writeHead(200, { "content-type": "text/plain", ...caching });
-        res.end(`tenant ${String(req.headers.x_tenant ?? "none")}`);
+        // Under /cgi/, the origin reads HTTP_X_TENANT as CGI does: X-Tenant and X_Tenant are one field there.
+        const tenant = req.url?.startsWith("/cgi/") ? (req.headers.x_tenant ?? req.headers["x-tenant"]) : req.headers.x_tenant;
+        res.end(`tenant ${String(tenant ?? "none")}`);
       },
     });
     const distribution = (id: string, extra: Record<string, unknown>) => ({
@@ -128,5 +130,17 @@ describe("header spellings", () => {
     assert.equal(second.body, "tenant none");
     assert.match(String(second.headers["x-cache"]), /Hit/, "same request as the origin sees it, same variant");
     assert.equal(origin.seen.length, before + 1);
+  });
+
+  test("a Vary that names the '_' spelling of a field is matched on its '-' spelling, as a CGI origin reads it: no viewer gets another's variant", async () => {
+    const client = createViewerClient(port, { caPem: ca.bundlePem, servername: "shop.test" });
+    const a = await viewerRequest(client, { path: "/cgi/x", host: "shop.test", headers: { "x-tenant": "a" } });
+    const b = await viewerRequest(client, { path: "/cgi/x", host: "shop.test", headers: { "x-tenant": "b" } });
+    const again = await viewerRequest(client, { path: "/cgi/x", host: "shop.test", headers: { "x-tenant": "a" } });
+    await client.close();
+    assert.equal(a.body, "tenant a");
+    assert.equal(b.body, "tenant b");
+    assert.equal(again.body, "tenant a");
+    assert.match(String(again.headers["x-cache"]), /Hit/);
   });
 });
