@@ -6,15 +6,16 @@ import type { Logger } from "../observe/index.ts";
 
 const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** RFC 9113 §6.5.2 advises at least 100; Node's own default is 2^32-1, i.e. none. */
-const MAX_CONCURRENT_STREAMS = 100;
+/** nginx's default; RFC 9113 §6.5.2 advises at least 100; Node's own default is 2^32-1, i.e. none. */
+const MAX_CONCURRENT_STREAMS = 128;
 
 /**
  * Server options for the viewer listener. What each limit does when it trips (checked on Node 24 /
  * nghttp2 1.70 by test/e2e/http-conformance.test.ts):
  * - a stream whose DATA disagrees with its Content-Length: nghttp2 resets it, RST_STREAM PROTOCOL_ERROR;
  * - more header fields than maxHeaderListPairs: RST_STREAM ENHANCE_YOUR_CALM (Node);
- * - more streams than maxConcurrentStreams at once: each extra one is refused, RST_STREAM REFUSED_STREAM;
+ * - more streams open at once than maxConcurrentStreams, once the client has acknowledged that setting:
+ *   nghttp2 ends the session, GOAWAY PROTOCOL_ERROR (RFC 9113 §5.1.2);
  * - more than 8 CONTINUATION frames after a HEADERS (CVE-2024-28182): nghttp2 calls it a fatal error,
  *   and Node closes the TCP connection at once, without a GOAWAY: nghttp2 can write nothing more on it;
  * - more invalid frames than maxSessionInvalidFrames: Node destroys the session, with GOAWAY
@@ -34,9 +35,11 @@ export const VIEWER_H2_OPTIONS = {
   streamResetRate: 33,
 } as const satisfies SecureServerOptions;
 
-// A browser cancels streams (a page left, a lazy image scrolled past), at most every stream it has
-// open at once; twice that many resets more than finished streams is a flood, not a page.
-const RESETS_OWED_LIMIT = 2 * MAX_CONCURRENT_STREAMS;
+// A browser cancels streams (a page left, a lazy image scrolled past), and lets far more finish; a
+// hundred resets more than finished streams is a flood, not a page. Below MAX_CONCURRENT_STREAMS on
+// purpose: Node keeps a reset stream counted as open until its read ends, so a flood in one read
+// fills the limit, and Node then refuses streams and ends the session with no GOAWAY of ours.
+const RESETS_OWED_LIMIT = 100;
 
 export interface ViewerH2Guard {
   /** Watches a new session's streams. */

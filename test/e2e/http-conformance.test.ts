@@ -191,6 +191,15 @@ describe("HTTP conformance", { timeout: 60_000 }, () => {
       assert.ok(origin.seen.length - seen < 1000, `${origin.seen.length - seen} origin requests`);
     });
 
+    test("more streams open at once than the advertised 128: GOAWAY PROTOCOL_ERROR (RFC 9113 §5.1.2)", async () => {
+      const h2 = await rawSession();
+      // GETs whose HEADERS do not end the stream: each stays open, waiting for its end.
+      for (let id = 1; id < 2 * 200; id += 2) h2.writeFrame(FRAME.HEADERS, FLAG.END_HEADERS, id, get(`/open/${id}`));
+      const goaway = await h2.waitForFrame((frame) => frame.type === FRAME.GOAWAY);
+      assert.equal(errorCodeOf(goaway), H2_ERROR.PROTOCOL_ERROR);
+      await h2.closed;
+    });
+
     // Node destroys such a session itself, with GOAWAY INTERNAL_ERROR when it can still write one (or
     // none, when the flood arrives in the read that fails): the code is Node's, no option chooses it.
     const endsOnNodesTerms = (h2: RawH2) => {

@@ -58,7 +58,7 @@ export function errorCodeOf(frame: ReceivedFrame): number {
 }
 
 /**
- * Connects, sends the preface and an empty SETTINGS, and acknowledges the server's SETTINGS.
+ * Connects, sends the preface and an empty SETTINGS, and acknowledges the server's SETTINGS before it resolves.
  * @example
  * const h2 = await connectRawH2({ port, caPem, servername: "shop.test" });
  * h2.writeFrame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, hpackBlock([[":method", "GET"], …]));
@@ -107,5 +107,7 @@ export async function connectRawH2(options: { port: number; caPem: string; serve
     if (socket.destroyed) return Promise.reject(new Error("the connection is closed"));
     return new Promise<ReceivedFrame>((resolve, reject) => waiters.add({ predicate, resolve, reject }));
   };
+  // Returns once the server's SETTINGS is acknowledged, so that no ACK of ours lands inside a test's header block.
+  await waitForFrame((frame) => frame.type === FRAME.SETTINGS && !(frame.flags & FLAG.ACK));
   return { socket, frames, writeFrame, waitForFrame, closed };
 }
