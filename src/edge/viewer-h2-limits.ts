@@ -16,13 +16,14 @@ const MAX_CONCURRENT_STREAMS = 128;
  * - more header fields than maxHeaderListPairs: RST_STREAM ENHANCE_YOUR_CALM (Node);
  * - more streams open at once than maxConcurrentStreams, once the client has acknowledged that setting:
  *   nghttp2 ends the session, GOAWAY PROTOCOL_ERROR (RFC 9113 §5.1.2);
- * - more than 8 CONTINUATION frames after a HEADERS (CVE-2024-28182): nghttp2 calls it a fatal error,
- *   and Node closes the TCP connection at once, without a GOAWAY: nghttp2 can write nothing more on it;
- * - more invalid frames than maxSessionInvalidFrames: Node destroys the session, with GOAWAY
- *   INTERNAL_ERROR if one can still be written (Node picks that code, no option changes it);
- * - streams reset faster than streamResetRate: nghttp2 sends GOAWAY INTERNAL_ERROR. The guard below
- *   trips first (it counts resets against finished streams) and sends ENHANCE_YOUR_CALM, so
- *   nghttp2's limit is only a backstop.
+ * - more than 8 CONTINUATION frames after a HEADERS (CVE-2024-28182), or more invalid frames than
+ *   maxSessionInvalidFrames: Node destroys the session itself, with GOAWAY INTERNAL_ERROR when it can
+ *   still write one, or a bare TCP close when the read that failed leaves it none. Node picks that
+ *   code after the fact (no option or event chooses it); the peer is cut off either way;
+ * - streams reset as fast as they open (rapid reset): the guard below sends GOAWAY ENHANCE_YOUR_CALM.
+ *   Behind it, Node refuses streams past maxConcurrentStreams still counted as open and ends the
+ *   session after maxSessionRejectedStreams, and nghttp2 sends GOAWAY INTERNAL_ERROR past
+ *   streamResetBurst/streamResetRate: backstops only.
  */
 export const VIEWER_H2_OPTIONS = {
   settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, maxHeaderListSize: 64 * 1024 },
