@@ -205,6 +205,8 @@ function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts,
 }
 
 function hasBody(req: ViewerRequest): boolean {
+  // A GET or HEAD that got here has none (safe-method-body.ts), even an HTTP/2 one ended by an empty DATA frame.
+  if (req.method === "GET" || req.method === "HEAD") return false;
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const length = req.headers["content-length"];
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
