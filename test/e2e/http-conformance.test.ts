@@ -30,7 +30,15 @@ describe("HTTP conformance", { timeout: 60_000 }, () => {
     origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), clientCaPem: ca.bundlePem });
     edge = await startTestEdge(ca, {
       distributions: [
-        { id: "shop", aliases: ["shop.test"], origins: [{ id: "app", url: origin.url }] },
+        {
+          id: "shop",
+          aliases: ["shop.test"],
+          origins: [{ id: "app", url: origin.url }],
+          behaviors: [
+            { path: "/nocache/*", target: "app", cache: "off" },
+            { path: "*", target: "app" },
+          ],
+        },
         { id: "other", aliases: ["other.test"], origins: [{ id: "app", url: origin.url }] },
       ],
     });
@@ -118,6 +126,14 @@ describe("HTTP conformance", { timeout: 60_000 }, () => {
       });
     }
 
+    test("HTTP/1.1 GET with a body on a behavior that bypasses the cache: refused the same", async () => {
+      const seen = origin.seen.length;
+      const res = await rawH1("GET /nocache/body HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 3\r\n\r\nabc");
+      assert.equal(res.status, 400);
+      assert.equal(res.headers["moat-error"], "request-body-not-allowed");
+      assert.equal(origin.seen.length, seen);
+    });
+
     test("HTTP/1.1 GET with Content-Length: 0 is served", async () => {
       const res = await rawH1("GET /empty HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       assert.equal(res.status, 200);
@@ -132,6 +148,11 @@ describe("HTTP conformance", { timeout: 60_000 }, () => {
       assert.equal(origin.seen.length, seen);
       const emptyEnd = await h2Request(session, { ":path": "/h2empty", ":authority": "shop.test" }, "");
       assert.equal(emptyEnd.status, 200);
+      // Past the cache too (a behavior with cache: off).
+      const bypassing = await h2Request(session, { ":path": "/nocache/h2empty", ":authority": "shop.test" }, "");
+      assert.equal(bypassing.status, 200);
+      assert.equal(origin.seen.at(-1)?.url, "/nocache/h2empty");
+      assert.equal(origin.seen.at(-1)?.headers["transfer-encoding"], undefined, "no body framing for a GET");
       session.close();
     });
   });
