@@ -457,6 +457,15 @@ export class ListenError extends MoatError {
   }
 }
 
+/** An HTTP/2 viewer session reset far more streams than it let finish (CVE-2023-44487): closed with GOAWAY ENHANCE_YOUR_CALM. */
+export class ViewerSessionFloodError extends MoatError {
+  constructor(resets: number, finished: number) {
+    super("viewer-session-flood", 400, `the viewer reset ${resets} HTTP/2 streams and let ${finished} finish.`, {
+      fix: "a client that cancels requests must also let others finish; one that opens streams only to reset them is an attack (rapid reset)",
+    });
+  }
+}
+
 // ---------------------------------------------------------------- viewer mTLS
 
 /**

@@ -29,6 +29,17 @@ export interface KeyRequest {
 }
 
 /**
+ * A request field as the key and Vary read it. An origin behind CGI, PHP, WSGI or Rack reads `x_tenant`
+ * and `x-tenant` as one field, and the edge drops viewers' "_" names by default: so a "_" name the
+ * request lacks reads its "-" spelling. That can only split variants the origin would not, never merge ones it would.
+ * @example
+ * requestField({ "x-tenant": "a" }, "x_tenant"); // "a"
+ */
+export function requestField(headers: IncomingHttpHeaders, name: string): string | string[] | undefined {
+  return headers[name] ?? (name.includes("_") ? headers[name.replaceAll("_", "-")] : undefined);
+}
+
+/**
  * @example
  * cacheKey({ distributionId: "shop", pathname: "/a", query: "b=2&a=1", headers: {}, coding: null }, { query: "all", headers: [], cookies: [] }).text;
  * // "shop\n/a\na=1&b=2\n\n\n\n"
@@ -38,7 +49,7 @@ export function cacheKey(request: KeyRequest, config: CacheKeyConfig): CacheKey 
     request.distributionId,
     request.pathname,
     keyQuery(request.query, config.query),
-    config.headers.map((name) => `${name}:${headerText(request.headers[name])}`).join("\n\t"),
+    config.headers.map((name) => `${name}:${headerText(requestField(request.headers, name))}`).join("\n\t"),
     keyCookies(request.headers.cookie, config.cookies),
     request.coding ?? "",
     (request.extraComponents ?? []).join("\n\t"),

@@ -1,7 +1,7 @@
 // The cache's storage: the memory and disk tiers behind one interface, and the Vary records that map a primary key to its variants.
 
 import type { IncomingHttpHeaders } from "node:http";
-import { normaliseAcceptEncoding } from "./cache-key.ts";
+import { normaliseAcceptEncoding, requestField } from "./cache-key.ts";
 import type { DiskTier, DiskWriter } from "./disk-tier.ts";
 import { createFillingBody } from "./filling-body.ts";
 import type { FillingBody, FillingBodyReader } from "./filling-body.ts";
@@ -73,7 +73,7 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
   }
 
   function variantKey(primaryKey: string, names: readonly string[], headers: IncomingHttpHeaders): string {
-    return `${primaryKey}\n\u0001${names.map((name) => `${name}:${varyValue(name, headers[name])}`).join("\u0002")}`;
+    return `${primaryKey}\n\u0001${names.map((name) => `${name}:${varyValue(name, requestField(headers, name))}`).join("\u0002")}`;
   }
 
   async function get(key: string): Promise<StoredEntry | null> {

@@ -36,7 +36,8 @@ const queryName = z.string().min(1, { error: "must be a query parameter name" })
 // make every key kilobytes long; keys take the identity fields instead (moat-viewer-cert-sha256, -subject…).
 const CERTIFICATE_BODY_HEADERS = new Set(["moat-viewer-cert-pem", "client-cert", "client-cert-chain", "x-forwarded-client-cert"]);
 const keyHeaderName = headerName.superRefine((value, ctx) => {
-  if (CERTIFICATE_BODY_HEADERS.has(value.toLowerCase())) {
+  // In any spelling: the cache reads a "_" name the request lacks in its "-" spelling (cache-key.ts requestField).
+  if (CERTIFICATE_BODY_HEADERS.has(value.toLowerCase().replaceAll("_", "-"))) {
     ctx.addIssue({ code: "custom", message: `${value} carries the whole viewer certificate and cannot be part of a cache key; use moat-viewer-cert-sha256 (or -subject, -serial) to key on the viewer's identity`, input: value });
   }
 });

@@ -1,10 +1,11 @@
 // What a config means when it leaves something out, and the bounds of what it may say.
 
-import type { HttpMethod, KeyAlgorithm, TlsVersion } from "./types.ts";
+import type { HttpMethod, KeyAlgorithm, TlsVersion, UnderscoreHeaders } from "./types.ts";
 
 export const KEY_ALGORITHMS = ["ecdsa-p256", "ecdsa-p384", "rsa-2048", "rsa-3072"] as const satisfies readonly KeyAlgorithm[];
 export const TLS_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const satisfies readonly TlsVersion[];
 /** Canonical order, also the order of BehaviorConfig.allowedMethods. */
+export const UNDERSCORE_HEADERS = ["drop", "forward"] as const satisfies readonly UnderscoreHeaders[];
 export const HTTP_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"] as const satisfies readonly HttpMethod[];
 
 const SECOND = 1_000;
@@ -56,6 +57,8 @@ export const DEFAULTS = {
   guardConnections: { handshakeMs: 10 * SECOND, firstByteMs: 10 * SECOND, requestHeadMs: 20 * SECOND, idleMs: 60 * SECOND, maxConnections: 10_000, maxConnectionsPerAddress: 1_024 },
   // Origin hosts enrol and renew a few times a day: a handful of short connections.
   enrolConnections: { handshakeMs: 10 * SECOND, firstByteMs: 10 * SECOND, requestHeadMs: 20 * SECOND, idleMs: 30 * SECOND, maxConnections: 1_024, maxConnectionsPerAddress: 16 },
+  // nginx's underscores_in_headers off: CGI, PHP, WSGI and Rack read "_" as "-", so such a name could pose as another.
+  underscoreHeaders: "drop",
 } as const;
 
 export const LIMITS = {

@@ -22,6 +22,7 @@ export type {
   PkiConfig,
   TlsVersion,
   TrustStoreConfig,
+  UnderscoreHeaders,
   ViewerMtlsConfig,
   ViewerMtlsMode,
 } from "./types.ts";

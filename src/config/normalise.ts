@@ -74,6 +74,7 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
     viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
     tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
     viewerMtls: normaliseViewerMtls(distribution.viewerMtls),
+    underscoreHeaders: distribution.underscoreHeaders ?? DEFAULTS.underscoreHeaders,
     origins,
     originGroups: (distribution.originGroups ?? []).map((group) => ({
       id: group.id,

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { behaviorCache, cacheStorage } from "./cache-schema.ts";
 import { closedObject } from "./closed-object.ts";
-import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
+import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS } from "./defaults.ts";
 import * as field from "./fields.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 
@@ -141,6 +141,7 @@ const distribution = closedObject({
   viewerCertificate: certificateSource.optional(),
   tls: tls.optional(),
   viewerMtls: viewerMtls.optional(),
+  underscoreHeaders: z.enum(UNDERSCORE_HEADERS).optional(),
   origins: z.array(origin).min(1),
   originGroups: z.array(originGroup).optional(),
   behaviors: z.array(behavior).optional(),

@@ -4,6 +4,11 @@ import type { CachePolicyConfig, CacheStorageConfig } from "./cache-types.ts";
 
 export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
 export type TlsVersion = "TLSv1.2" | "TLSv1.3";
+/**
+ * Viewer request headers whose name holds "_": dropped (nginx's `underscores_in_headers off`) or
+ * forwarded. A name Moat sets or an origin may trust is dropped in every spelling either way.
+ */
+export type UnderscoreHeaders = "drop" | "forward";
 export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE";
 
 /** Where a certificate comes from: issued and rotated by Moat's CA, or imported from files (absolute paths). */
@@ -100,6 +105,7 @@ export interface DistributionConfig {
   // context (checked on Node 24 / OpenSSL 3), so such a setting would be silently ignored.
   readonly tls: { readonly minVersion: TlsVersion };
   readonly viewerMtls: ViewerMtlsConfig;
+  readonly underscoreHeaders: UnderscoreHeaders;
   readonly origins: readonly OriginConfig[];
   readonly originGroups: readonly OriginGroupConfig[];
   /** In order of precedence, the default ("*") last; includes the implicit default when one was implied. */

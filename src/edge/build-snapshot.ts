@@ -126,6 +126,7 @@ async function buildDistribution(
     minVersion: distribution.tls.minVersion,
     viewerCertificateSerial: viewer.serialHex,
     viewerMtls,
+    underscoreHeaders: distribution.underscoreHeaders,
     route: compileBehaviorRouter(behaviors),
   });
 }

@@ -1,6 +1,6 @@
 // The immutable view of the configuration that the data plane serves from; a reload swaps in a whole new one.
 import type { SecureContext } from "node:tls";
-import type { CachePolicyConfig, ViewerMtlsConfig } from "../config/index.ts";
+import type { CachePolicyConfig, UnderscoreHeaders, ViewerMtlsConfig } from "../config/index.ts";
 import type { OriginTarget } from "../origin/index.ts";
 import type { LoadedTrustStore } from "../tls/index.ts";
 
@@ -30,6 +30,8 @@ export interface DistributionRuntime {
   /** Serial of the viewer certificate, for logs. */
   readonly viewerCertificateSerial: string;
   readonly viewerMtls: ViewerMtlsRuntime;
+  /** Whether viewer headers named with "_" reach the origin (viewer-header-names.ts). */
+  readonly underscoreHeaders: UnderscoreHeaders;
   route(pathname: string): RoutedBehavior | undefined;
 }
 

@@ -1,6 +1,6 @@
 // Header policy between viewer and origin: hop-by-hop fields removed (RFC 9110 §7.6.1), forwarding fields set.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
-import { isViewerCertificateHeader } from "./viewer-cert-headers.ts";
+import { viewerHeaderDrop } from "./viewer-header-names.ts";
 
 // RFC 9110 §7.6.1: "Connection", the fields it names, and these legacy/hop fields are not forwarded.
 // Proxy-Authorization and Proxy-Authenticate belong to a hop too; Expect is answered by the edge itself;
@@ -44,16 +44,18 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, facts: Forwar
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ":" h2 pseudo-header */ || hopByHop.has(name) || listed?.has(name)) continue;
-    // Only the edge speaks about the viewer's certificate, whatever the distribution's mode.
-    if (isViewerCertificateHeader(name)) continue;
+    // Only the edge speaks about the viewer's certificate (whatever the distribution's mode), and about itself, in any spelling.
+    if (viewerHeaderDrop(name, "forward") === "edge-owned") continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }
-  const forwardedFor = headers["x-forwarded-for"];
-  out["x-forwarded-for"] = forwardedFor ? `${forwardedFor}, ${facts.clientAddress}` : facts.clientAddress;
+  // Appended to only as forwarded: a viewer that lists X-Forwarded-For (or Via) in Connection has
+  // its value removed with the other listed fields, and the edge's stands alone.
+  const forwardedFor = out["x-forwarded-for"];
+  out["x-forwarded-for"] = forwardedFor ? `${String(forwardedFor)}, ${facts.clientAddress}` : facts.clientAddress;
   out["x-forwarded-proto"] = "https";
   out["x-forwarded-host"] = facts.viewerHost;
-  out.via = appendVia(headers.via, facts.httpVersion);
+  out.via = appendVia(out.via, facts.httpVersion);
   return out;
 }
 

@@ -10,13 +10,15 @@ import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
-import { checkRequestTarget } from "./request-target.ts";
+import { checkRequestTarget, readRequestHead } from "./request-target.ts";
+import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { bypassedCache, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
 import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
+import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
 import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
@@ -76,7 +78,15 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
 
 async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> {
   const log = deps.log;
-  const authority = (req.headers[":authority"] as string | undefined) ?? req.headers.host;
+  const refuse = (error: { status: number; code: string; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
+    sendEdgeError(res, { ...error, requestId: facts.requestId });
+    accessLog(log, req, res, facts, { ...fields, error: error.code });
+  };
+  // A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
+  const closeH1: Record<string, string> = req.httpVersionMajor === 1 ? { connection: "close" } : {};
+  const head = readRequestHead(req);
+  if (!head.ok) return refuse({ status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1 : {} }, {});
+  const authority = head.authority;
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
     deps.bindOnFirstRequest(req.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
@@ -85,31 +95,23 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   const distribution = matchDistribution(req, authority, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
-    const extraHeaders: Record<string, string> = distribution.isConnectionRefused && req.httpVersionMajor === 1 ? { connection: "close" } : {};
-    sendEdgeError(res, { status: 421, code: distribution.code, summary: distribution.summary, requestId: facts.requestId, extraHeaders });
-    return accessLog(log, req, res, facts, { error: distribution.code, host: authority });
+    return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
   }
-  const target = checkRequestTarget(req.url ?? "");
-  if (!target.ok) {
-    sendEdgeError(res, { status: 400, code: "bad-request-target", summary: target.problem, requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { distribution: distribution.id, error: "bad-request-target" });
-  }
+  const target = checkRequestTarget(head.path);
+  if (!target.ok) return refuse({ status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
-  if (behavior === undefined) {
-    sendEdgeError(res, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path", requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { distribution: distribution.id, error: "no-behavior" });
-  }
+  if (behavior === undefined) return refuse({ status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
+  const routed = { distribution: distribution.id, behavior: behavior.path };
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
-  if (refusal) {
-    sendEdgeError(res, { ...refusal, requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: refusal.code });
-  }
+  if (refusal) return refuse(refusal, routed);
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
-    sendEdgeError(res, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, requestId: facts.requestId, extraHeaders: { allow } });
-    return accessLog(log, req, res, facts, { distribution: distribution.id, behavior: behavior.path, error: "method-not-allowed" });
+    return refuse({ status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, routed);
   }
-  await forward(req, res, facts, distribution, behavior, authority ?? "", log, deps.cache);
+  if (await hasSafeMethodBody(req)) {
+    return refuse({ status: 400, code: "request-body-not-allowed", summary: `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`, extraHeaders: closeH1 }, routed);
+  }
+  await forward(req, res, facts, distribution, behavior, { authority: authority ?? "", path: head.path }, log, deps.cache);
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
@@ -134,16 +136,19 @@ async function forward(
   facts: RequestFacts,
   distribution: DistributionRuntime,
   behavior: RoutedBehavior,
-  authority: string,
+  target: { authority: string; path: string },
   log: Logger,
   cache: EdgeCache | undefined,
 ): Promise<void> {
   const method = req.method ?? "GET";
+  const { authority, path } = target;
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
-  const headers = { ...originRequestHeaders(req.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
-  // The cache matches Vary and builds keys from the request as the origin sees it: certificate headers a viewer sent are gone, the edge's are in.
-  const requestHeaders = withEdgeCertificateHeaders(req.headers, certificateHeaders);
-  const stage = { method, url: req.url ?? "/", distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
+  const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
+  if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
+  const headers = { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
+  // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
+  const requestHeaders = withEdgeCertificateHeaders(screened.headers, certificateHeaders);
+  const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
     try {
@@ -162,7 +167,7 @@ async function forward(
   try {
     const answer = await requestTarget(behavior.target, {
       method,
-      path: req.url ?? "/",
+      path,
       headers,
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
@@ -200,6 +205,8 @@ function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts,
 }
 
 function hasBody(req: ViewerRequest): boolean {
+  // A GET or HEAD that got here has none (safe-method-body.ts), even an HTTP/2 one ended by an empty DATA frame.
+  if (req.method === "GET" || req.method === "HEAD") return false;
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const length = req.headers["content-length"];
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;

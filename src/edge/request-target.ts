@@ -1,11 +1,26 @@
-// Checks the request target before routing: origin-form only, and no dot-segments that would let a path dodge its behavior.
+// Checks the request head before routing: one Host, a Host that agrees with :authority, the target in origin-form (absolute-form read as RFC 9112 says), and no dot-segments that would let a path dodge its behavior.
+import type { IncomingHttpHeaders } from "node:http";
 
 export type RequestTarget = { ok: true; pathname: string } | { ok: false; problem: string };
+
+/** The authority and origin-form target a request is for, or why it is malformed (400) or not for this port (421). */
+export type RequestHead = { ok: true; authority: string | undefined; path: string } | { ok: false; status: 400 | 421; code: string; problem: string };
+
+/** What readRequestHead needs of a request (Node's IncomingMessage and Http2ServerRequest both have it). */
+export interface RequestHeadInput {
+  httpVersionMajor: number;
+  url?: string | undefined;
+  headers: IncomingHttpHeaders;
+  rawHeaders: readonly string[];
+}
 
 // "/../" and "/./" (also percent-encoded: %2e) are resolved by most origins (RFC 3986 §5.2.4), so
 // "/static/../admin/x" would match the /static/* behavior here and reach /admin/x there.
 // Refusing them, as Envoy's path normalization and CloudFront do, keeps routing and origin in agreement.
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$|\?)/i;
+
+// RFC 9112 §3.2.2: "http" or "https" "://" authority, then path-abempty and the query.
+const absoluteForm = /^(https?):\/\/([^/?#]*)([^#]*)$/i;
 
 /**
  * @example
@@ -20,4 +35,47 @@ export function checkRequestTarget(url: string): RequestTarget {
   const pathname = query === -1 ? url : url.slice(0, query);
   if (dotSegment.test(pathname)) return { ok: false, problem: "the path has a . or .. segment; send the resolved path" };
   return { ok: true, pathname };
+}
+
+/**
+ * The authority the request is for (what must name the connection's distribution) and its target in origin-form.
+ * @example
+ * readRequestHead(req); // { ok: true, authority: "shop.test", path: "/a?b" } for "GET https://shop.test/a?b HTTP/1.1"
+ */
+export function readRequestHead(req: RequestHeadInput): RequestHead {
+  const malformed = (code: string, problem: string) => ({ ok: false, status: 400, code, problem }) as const;
+  // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+  // message that lacks a Host header field and to any request message that contains more than one
+  // Host header field line". Node keeps the first; an origin or a cache may read the last.
+  if (hostLines(req.rawHeaders) > 1) return malformed("duplicate-host", "the request has more than one Host header line; send one");
+  const url = req.url ?? "";
+  if (req.httpVersionMajor === 2) {
+    const authority = req.headers[":authority"] as string | undefined;
+    const host = req.headers.host;
+    // RFC 9113 §8.3.1: a Host that names another entity than :authority makes the request malformed.
+    if (authority !== undefined && host !== undefined && !isSameAuthority(authority, host)) {
+      return malformed("host-authority-mismatch", "the Host header names another authority than :authority; send one, or the same in both");
+    }
+    return { ok: true, authority: authority ?? host, path: url };
+  }
+  const absolute = absoluteForm.exec(url);
+  if (!absolute) return { ok: true, authority: req.headers.host, path: url };
+  // RFC 9112 §3.2.2: the target's authority replaces Host, whatever Host says; the origin gets origin-form.
+  const [, scheme = "", authority = "", rest = ""] = absolute;
+  if (authority.includes("@")) return malformed("bad-request-target", "the request target has userinfo (user@host); send the path, or a URL without credentials");
+  if (authority === "") return malformed("bad-request-target", "the request target's URL has no host");
+  if (scheme.toLowerCase() !== "https") return { ok: false, status: 421, code: "misdirected-request", problem: "this port serves https:// URLs only" };
+  return { ok: true, authority, path: rest === "" || rest.startsWith("?") ? `/${rest}` : rest };
+}
+
+function hostLines(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === "host") count += 1;
+  return count;
+}
+
+// The same entity: names compared case-insensitively, an explicit :443 the same as none (RFC 9110 §4.2.2).
+function isSameAuthority(a: string, b: string): boolean {
+  const normal = (authority: string) => authority.toLowerCase().replace(/:443$/, "");
+  return normal(a) === normal(b);
 }

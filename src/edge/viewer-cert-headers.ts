@@ -1,6 +1,7 @@
 // What the origin learns about the viewer's certificate: Moat-Viewer-Cert-* fields, RFC 9440 Client-Cert and Client-Cert-Chain, optionally Envoy's x-forwarded-client-cert; and the names stripped from every viewer request.
 import type { IncomingHttpHeaders } from "node:http";
 import type { ViewerMtlsConfig } from "../config/index.ts";
+import { foldedHeaderName } from "../guard/index.ts";
 import type { ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 
 /** Moat's own prefix, lower-case as HTTP/2 sends field names. */
@@ -10,9 +11,14 @@ export const VIEWER_CERT_HEADER_PREFIX = "moat-viewer-cert-";
 // viewer could claim any certificate it likes.
 const FOREIGN_CERT_HEADERS = new Set(["client-cert", "client-cert-chain", "x-forwarded-client-cert"]);
 
-/** True for every header name that carries viewer-certificate facts: stripped from viewer requests, whatever the mode. */
+/**
+ * True for every header name that carries viewer-certificate facts, in any case and with "_" for "-"
+ * (an app behind CGI, PHP, WSGI or Rack reads Moat_Viewer_Cert_Verify as Moat-Viewer-Cert-Verify):
+ * stripped from viewer requests, whatever the mode.
+ */
 export function isViewerCertificateHeader(name: string): boolean {
-  return name.startsWith(VIEWER_CERT_HEADER_PREFIX) || FOREIGN_CERT_HEADERS.has(name);
+  const folded = foldedHeaderName(name);
+  return folded.startsWith(VIEWER_CERT_HEADER_PREFIX) || FOREIGN_CERT_HEADERS.has(folded);
 }
 
 /**

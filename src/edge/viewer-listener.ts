@@ -11,6 +11,7 @@ import type { ConnectionDeadlines, DeadlineReason } from "../connections/index.t
 import type { Logger } from "../observe/index.ts";
 import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
+import { createViewerH2Guard, VIEWER_H2_OPTIONS } from "./viewer-h2-limits.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
@@ -74,8 +75,11 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
   });
 
+  const h2Guard = createViewerH2Guard(deps.log);
   const server = http2.createSecureServer(
     {
+      // HTTP/2 settings and flood limits (viewer-h2-limits.ts).
+      ...VIEWER_H2_OPTIONS,
       allowHTTP1: true,
       minVersion: "TLSv1.2",
       secureOptions: VIEWER_SECURE_OPTIONS,
@@ -98,7 +102,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         callback(null, distribution.secureContext);
       },
     },
-    (req, res) => handler(req as ViewerRequest, res),
+    (req, res) => {
+      if (!h2Guard.refuses(req)) handler(req as ViewerRequest, res);
+    },
   );
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
   // closes (sent, or cut). HTTP/2 streams are watched per session below.
@@ -158,6 +164,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         stream.once("close", () => watch.requestEnded());
       });
     }
+    h2Guard.watch(session);
     if (isDraining) return session.close();
     // RFC 8336: tells HTTP/2 clients this connection serves only its own distribution's names,
     // so that they do not coalesce another distribution's requests onto it (those get 421 anyway).

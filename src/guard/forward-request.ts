@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:
 import { pipeline } from "node:stream/promises";
 import type { Dispatcher } from "undici";
 import type { EdgeIdentity } from "./edge-identity.ts";
+import { foldedHeaderName } from "./header-spelling.ts";
 import type { UpstreamTarget } from "./request-shape.ts";
 
 /**
@@ -27,7 +28,7 @@ const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "pro
  * guard's own header (the class of CVE-2024-45614 in Puma).
  */
 function isGuardSetHeader(name: string): boolean {
-  const folded = name.replaceAll("_", "-");
+  const folded = foldedHeaderName(name);
   return folded.startsWith(IDENTITY_PREFIX) || (folded === "x-forwarded-for" && name !== folded);
 }
 

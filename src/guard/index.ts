@@ -64,6 +64,15 @@ export type { GuardFilePaths, GuardMaterial } from "./guard-files.ts";
 export { IDENTITY_HEADERS } from "./forward-request.ts";
 
 /**
+ * A header name as CGI, WSGI, PHP and Rack read it (case and "-"/"_" folded): compare these when
+ * stripping a header that an app trusts, or another spelling of it gets through.
+ *
+ * @example
+ * foldedHeaderName("Moat_Edge_Identity") === "moat-edge-identity"; // true
+ */
+export { foldedHeaderName } from "./header-spelling.ts";
+
+/**
  * Config for nginx, HAProxy, Caddy and Envoy that requires the edge's certificate (and checks its identity where the server can).
  *
  * @example

@@ -1,7 +1,7 @@
 // Cache keys per behavior policy, and Accept-Encoding normalisation.
-import { describe, it } from "node:test";
+import { describe, it, test } from "node:test";
 import assert from "node:assert/strict";
-import { cacheKey, normaliseAcceptEncoding } from "../../src/cache/cache-key.ts";
+import { cacheKey, normaliseAcceptEncoding, requestField } from "../../src/cache/cache-key.ts";
 
 const key = (query: string, config: Parameters<typeof cacheKey>[1], headers: Record<string, string> = {}, extra?: string[]) =>
   cacheKey({ distributionId: "shop", pathname: "/a", query, headers, coding: null, extraComponents: extra }, config).text;
@@ -34,4 +34,10 @@ describe("Accept-Encoding normalisation", () => {
     assert.equal(normaliseAcceptEncoding("*", ["br", "gzip"]), "br");
     assert.equal(normaliseAcceptEncoding(undefined, ["br", "gzip"]), "identity");
   });
+});
+
+test("a '_' field name the request lacks reads its '-' spelling, as CGI, PHP, WSGI and Rack do; a '_' field the request has is read as is", () => {
+  assert.equal(requestField({ "x-tenant": "a" }, "x_tenant"), "a");
+  assert.equal(requestField({ "x-tenant": "a", x_tenant: "b" }, "x_tenant"), "b");
+  assert.equal(requestField({ x_tenant: "b" }, "x-tenant"), undefined, "a '-' name never reads a '_' field (the edge drops those by default)");
 });

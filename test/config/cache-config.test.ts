@@ -39,6 +39,7 @@ describe("cache config", () => {
       ...issues(base({ cache: { key: { query: "some" } } })),
       ...issues(base({ cache: "maybe" })),
       ...issues(base({ cache: { key: { headers: ["Moat-Viewer-Cert-PEM"] } } })),
+      ...issues(base({ cache: { key: { headers: ["client_cert"] } } })),
       ...issues(base({}, { memory: { maxSize: "12" } })),
       ...issues(base({}, { disk: { maxSiz: "1GiB" } })),
     ];
@@ -48,6 +49,7 @@ describe("cache config", () => {
       'distributions[0].behaviors[0].cache.key.query: must be none, all, or a list of query parameter names (got "some")',
       'distributions[0].behaviors[0].cache: must be off or a cache policy { minTtl, defaultTtl, maxTtl, honorOriginTtl, key, compress } (got "maybe")',
       "distributions[0].behaviors[0].cache.key.headers[0]: Moat-Viewer-Cert-PEM carries the whole viewer certificate and cannot be part of a cache key; use moat-viewer-cert-sha256 (or -subject, -serial) to key on the viewer's identity",
+      "distributions[0].behaviors[0].cache.key.headers[0]: client_cert carries the whole viewer certificate and cannot be part of a cache key; use moat-viewer-cert-sha256 (or -subject, -serial) to key on the viewer's identity",
       'cache.memory.maxSize: a unit is needed (B, KiB, MiB, GiB, TiB, KB, MB, GB or TB) (got "12")',
       'cache.disk.maxSiz: unknown key (did you mean "maxSize"?)',
     ]);

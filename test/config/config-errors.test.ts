@@ -88,6 +88,7 @@ describe("config errors: distributions", () => {
     ["no all-numeric top label", (d) => (d.distributions[0].aliases = ["shop.123"]), `${D0}.aliases[0]`, "hostname"],
     ["aliases unique in a distribution", (d) => (d.distributions[0].aliases = ["a.test", "A.test"]), `${D0}.aliases[1]`, "duplicate alias", `${D0}.aliases[0]`],
     ["tls.minVersion is 1.2 or 1.3", (d) => (d.distributions[0].tls = { minVersion: "TLSv1.1" }), `${D0}.tls.minVersion`, "TLSv1.2", "TLSv1.3"],
+    ["underscoreHeaders is drop or forward", (d) => (d.distributions[0].underscoreHeaders = "allow"), `${D0}.underscoreHeaders`, "drop", "forward"],
     ["tls.ciphers is not a per-distribution setting", (d) => (d.distributions[0].tls = { ciphers: "TLS_AES_256_GCM_SHA384" }), `${D0}.tls.ciphers`, "unknown key"],
     ["suggests origins for orgins", (d) => (d.distributions[0].orgins = []), `${D0}.orgins`, 'unknown key (did you mean "origins"?)'],
   ]);

@@ -31,6 +31,24 @@ test("X-Forwarded-For and Via are appended to, not replaced", () => {
   assert.equal(out.via, "1.1 corp-proxy, 2 moat");
 });
 
+test("a field the viewer lists in Connection is removed, X-Forwarded-For and Via included: the edge's values stand alone", () => {
+  const out = originRequestHeaders(
+    { connection: "X-Forwarded-For, via", "x-forwarded-for": "10.0.0.1", via: "1.1 spoof" },
+    { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" },
+  );
+  assert.equal(out["x-forwarded-for"], "203.0.113.9");
+  assert.equal(out.via, "1.1 moat");
+});
+
+test("names the edge sets or an origin trusts never pass, in any spelling", () => {
+  const out = originRequestHeaders(
+    { "x_forwarded_for": "10.0.0.1", "moat-edge-identity": "spiffe://x", moat_viewer_cert_verify: "success", client_cert: ":AA:", accept: "*/*" },
+    { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" },
+  );
+  assert.deepEqual(Object.keys(out).sort(), ["accept", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
+  assert.equal(out["x-forwarded-for"], "203.0.113.9");
+});
+
 test("response hop-by-hop fields are dropped and Via added", () => {
   const out = viewerResponseHeaders({ connection: "close, x-internal", "x-internal": "1", "keep-alive": "timeout=4", "content-type": "text/plain", "transfer-encoding": "chunked" }, "2");
   assert.deepEqual(out, { "content-type": "text/plain", via: "2 moat" });

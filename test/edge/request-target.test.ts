@@ -1,7 +1,15 @@
-// Request targets: origin-form only; dot-segments, plain or percent-encoded, are refused.
+// Request heads: one Host, Host agreeing with :authority, absolute-form read as RFC 9112 §3.2.2 says; request targets: dot-segments, plain or percent-encoded, are refused.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRequestTarget } from "../../src/edge/request-target.ts";
+import { checkRequestTarget, readRequestHead } from "../../src/edge/request-target.ts";
+import type { RequestHeadInput } from "../../src/edge/request-target.ts";
+
+const h1 = (url: string, rawHeaders: string[]): RequestHeadInput => ({
+  httpVersionMajor: 1,
+  url,
+  rawHeaders,
+  headers: Object.fromEntries(rawHeaders.flatMap((value, index) => (index % 2 === 0 ? [[value.toLowerCase(), rawHeaders[index + 1]]] : []))),
+});
 
 test("origin-form paths pass, with the query split off", () => {
   assert.deepEqual(checkRequestTarget("/static/a.css?v=1"), { ok: true, pathname: "/static/a.css" });
@@ -19,4 +27,35 @@ test("absolute-form and asterisk-form are refused", () => {
   assert.equal(checkRequestTarget("https://shop.test/a").ok, false);
   assert.equal(checkRequestTarget("*").ok, false);
   assert.equal(checkRequestTarget("").ok, false);
+});
+
+test("RFC 9112 §3.2: more than one Host line is a 400, in any case", () => {
+  assert.deepEqual(readRequestHead(h1("/a", ["Host", "shop.test"])), { ok: true, authority: "shop.test", path: "/a" });
+  const twice = readRequestHead(h1("/a", ["Host", "shop.test", "host", "shop.test"]));
+  assert.equal(twice.ok === false && twice.code, "duplicate-host");
+});
+
+test("RFC 9112 §3.2.2: an absolute-form target's authority replaces Host, and the path goes on in origin-form", () => {
+  assert.deepEqual(readRequestHead(h1("https://Shop.test:443/a/b?c=d", ["Host", "other.test"])), { ok: true, authority: "Shop.test:443", path: "/a/b?c=d" });
+  assert.deepEqual(readRequestHead(h1("https://shop.test", [])), { ok: true, authority: "shop.test", path: "/" });
+  assert.deepEqual(readRequestHead(h1("https://shop.test?x", [])), { ok: true, authority: "shop.test", path: "/?x" });
+  const http = readRequestHead(h1("http://shop.test/a", []));
+  assert.equal(http.ok === false && http.status, 421);
+  for (const url of ["https://user@shop.test/a", "https:///a"]) {
+    const bad = readRequestHead(h1(url, []));
+    assert.equal(bad.ok === false && bad.status, 400, url);
+  }
+});
+
+test("RFC 9113 §8.3.1: a host header must name the :authority's entity", () => {
+  const h2 = (host: string | undefined): RequestHeadInput => ({
+    httpVersionMajor: 2,
+    url: "/a",
+    rawHeaders: [":authority", "shop.test", ...(host === undefined ? [] : ["host", host])],
+    headers: { ":authority": "shop.test", ...(host === undefined ? {} : { host }) },
+  });
+  assert.deepEqual(readRequestHead(h2(undefined)), { ok: true, authority: "shop.test", path: "/a" });
+  assert.equal(readRequestHead(h2("SHOP.test:443")).ok, true);
+  const other = readRequestHead(h2("other.test"));
+  assert.equal(other.ok === false && other.code, "host-authority-mismatch");
 });

@@ -16,6 +16,8 @@ describe("viewer certificate headers", () => {
 
   it("strips every certificate header a viewer could forge, by any case of name", () => {
     for (const name of ["moat-viewer-cert-subject", "moat-viewer-cert-anything", "client-cert", "client-cert-chain", "x-forwarded-client-cert"]) assert.ok(isViewerCertificateHeader(name), name);
+    // CGI, PHP, WSGI and Rack read "_" as "-": every such spelling is the same header to the origin.
+    for (const name of ["Moat_Viewer_Cert_Verify", "moat_viewer-cert_present", "CLIENT_CERT", "client_cert_chain", "x_forwarded_client_cert"]) assert.ok(isViewerCertificateHeader(name), name);
     for (const name of ["x-forwarded-for", "client", "moat-request-id"]) assert.ok(!isViewerCertificateHeader(name), name);
   });
 

@@ -1,0 +1,49 @@
+// Which viewer request header names may reach the origin: names Moat sets or an origin may trust never do, in any spelling; other names with "_" only where the distribution forwards them.
+import type { IncomingHttpHeaders } from "node:http";
+import type { UnderscoreHeaders } from "../config/index.ts";
+import { foldedHeaderName } from "../guard/index.ts";
+import { isViewerCertificateHeader } from "./viewer-cert-headers.ts";
+
+// Fields the edge sets or appends to itself (forwarded-headers.ts). A viewer's own value arrives under
+// the canonical spelling, where the edge appends to it (X-Forwarded-For, Via) or replaces it; spelled
+// with "_" it would reach a CGI-style app as a second value beside the edge's, so it never goes on.
+const EDGE_SET_HEADERS = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via", "forwarded"]);
+
+// The moat- namespace is Moat's: Moat-Viewer-Cert-* from the edge, Moat-Edge-* from the guard, and
+// whatever comes later. An origin may trust any of it, so no viewer may send any of it.
+const MOAT_PREFIX = "moat-";
+
+/** Why a viewer header does not reach the origin; null when it does. */
+export type DroppedBecause = "edge-owned" | "underscore" | null;
+
+/**
+ * @example
+ * viewerHeaderDrop("Moat_Viewer_Cert_Verify", "forward"); // "edge-owned": never, whatever the setting
+ * viewerHeaderDrop("x_api_key", "drop");                  // "underscore": nginx's underscores_in_headers off
+ * viewerHeaderDrop("x-api-key", "drop");                  // null
+ */
+export function viewerHeaderDrop(name: string, underscoreHeaders: UnderscoreHeaders): DroppedBecause {
+  const folded = foldedHeaderName(name);
+  if (folded.startsWith(MOAT_PREFIX) || isViewerCertificateHeader(folded)) return "edge-owned";
+  const hasUnderscore = folded !== name.toLowerCase();
+  if (hasUnderscore && EDGE_SET_HEADERS.has(folded)) return "edge-owned";
+  if (hasUnderscore && underscoreHeaders === "drop") return "underscore";
+  return null;
+}
+
+/**
+ * The viewer's headers less those that must not reach the origin, and the names dropped (for a debug
+ * line). Both the origin request and the cache (Vary, key headers) read the kept ones, so a cached
+ * variant is chosen by exactly what the origin saw.
+ * @example
+ * const { headers, dropped } = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
+ */
+export function screenViewerHeaders(headers: IncomingHttpHeaders, underscoreHeaders: UnderscoreHeaders): { headers: IncomingHttpHeaders; dropped: string[] } {
+  const dropped = Object.keys(headers).filter((name) => viewerHeaderDrop(name, underscoreHeaders) !== null);
+  if (dropped.length === 0) return { headers, dropped };
+  // A Set: a viewer may send up to 2000 header lines (Node's maxHeadersCount), so no quadratic scan.
+  const isDropped = new Set(dropped);
+  const kept: IncomingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) if (!isDropped.has(name)) kept[name] = value;
+  return { headers: kept, dropped };
+}

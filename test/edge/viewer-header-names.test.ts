@@ -1,0 +1,26 @@
+// Viewer header names: Moat's and the forwarding fields never pass in any spelling; other "_" names per the distribution's underscoreHeaders.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { screenViewerHeaders, viewerHeaderDrop } from "../../src/edge/viewer-header-names.ts";
+
+test("names Moat sets or an origin may trust are dropped in every spelling, whatever the setting", () => {
+  const owned = ["moat-viewer-cert-verify", "Moat_Viewer_Cert_Verify", "moat-edge-identity", "MOAT_EDGE_DISTRIBUTION", "moat-anything", "client_cert", "client-cert-chain", "X_Forwarded_Client_Cert", "x_forwarded_for", "X_Forwarded_Proto", "x_forwarded_host"];
+  for (const name of owned) for (const setting of ["drop", "forward"] as const) assert.equal(viewerHeaderDrop(name, setting), "edge-owned", `${name} (${setting})`);
+});
+
+test("the canonical spellings of the fields the edge appends to go on (it appends), and ordinary names pass", () => {
+  for (const name of ["x-forwarded-for", "via", "forwarded", "x-api-key", "accept", "cookie"]) assert.equal(viewerHeaderDrop(name, "drop"), null, name);
+});
+
+test("other '_' names: dropped by default, forwarded when the distribution says so", () => {
+  assert.equal(viewerHeaderDrop("x_api_key", "drop"), "underscore");
+  assert.equal(viewerHeaderDrop("x_api_key", "forward"), null);
+});
+
+test("screening keeps the same object when nothing is dropped, and names what it dropped", () => {
+  const clean = { accept: "*/*" };
+  assert.equal(screenViewerHeaders(clean, "drop").headers, clean);
+  const { headers, dropped } = screenViewerHeaders({ accept: "*/*", x_api_key: "k", moat_viewer_cert_verify: "success" }, "drop");
+  assert.deepEqual(headers, { accept: "*/*" });
+  assert.deepEqual(dropped.sort(), ["moat_viewer_cert_verify", "x_api_key"]);
+});
