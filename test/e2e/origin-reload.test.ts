@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
-import { startNginxOrigin, nginxOrSkip, withDeadline } from "../support/nginx-origin.ts";
+import { withDeadline } from "../support/deadline.ts";
+import { startNginxOrigin, nginxOrSkip } from "../support/nginx-origin.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
 
