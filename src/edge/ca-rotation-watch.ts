@@ -14,7 +14,8 @@ const RETRY_AFTER_FAILURE_MS = 60_000;
 const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json"]);
 
 export interface CaRotationWatch {
-  stop(): void;
+  /** Stops watching; resolves once a check under way (and the rebuild it started) has finished. */
+  stop(): Promise<void>;
 }
 
 export interface CaRotationWatchDeps {
@@ -58,7 +59,7 @@ function logChange(log: Logger, before: CertificateAuthority, after: Certificate
  * const { ca, watch } = await startCaRotation({ dataDir, masterKey, rotation: config.pki.ca, renewAtFraction, log, current: () => ca, onChange });
  */
 export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: CertificateAuthority; watch: CaRotationWatch }> {
-  if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop() {} } };
+  if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop: async () => {} } };
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let isStopped = false;
@@ -125,11 +126,12 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
   return {
     ca,
     watch: {
-      stop() {
+      async stop() {
         isStopped = true;
         clearTimeout(timer);
         clearTimeout(debounce);
         watcher?.close();
+        await checking;
       },
     },
   };

@@ -170,9 +170,10 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
-    caRotation.watch.stop();
+    const caRotationStopped = caRotation.watch.stop();
     filesWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
+    await caRotationStopped;
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();

@@ -1,12 +1,13 @@
-// A root rollover's prepare and finish change only what peers trust: a running edge takes the new bundle without re-issuing a certificate; activate, which changes the issuing intermediate, re-issues them all.
+// A running edge follows its CA without a restart: a renewed intermediate issues its next certificates; a root rollover's prepare and finish change only what peers trust (no certificate re-issued), activate re-issues them all.
 import assert from "node:assert/strict";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { activateRootRollover, DEFAULT_CA_ROTATION_POLICY, finishRootRollover, generateMasterKey, initCertificateAuthority, openCertificateAuthority, prepareRootRollover, readCaBundle } from "../../src/pki/index.ts";
+import { activateRootRollover, DEFAULT_CA_ROTATION_POLICY, finishRootRollover, generateMasterKey, initCertificateAuthority, openCertificateAuthority, prepareRootRollover, renewIntermediate, readCaBundle } from "../../src/pki/index.ts";
 import { withDeadline } from "../support/deadline.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
@@ -36,15 +37,19 @@ async function rebuiltAfterCaChange(edge: TestEdge, nth: number): Promise<Record
 
 test("prepare and finish of a root rollover update the trust without re-issuing; activate re-issues from the new intermediate", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "moat-rollover-reissue-"));
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
   const masterKey = generateMasterKey();
   const ca = await initCertificateAuthority({ dataDir, masterKey });
   const serverCertificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 });
   const origin = https.createServer({ key: serverCertificate.keyPem, cert: serverCertificate.chainPem }, (_req, res) => res.end("ok"));
   await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => (origin.closeAllConnections(), origin.close(() => resolve()))));
   const edge = await startTestEdge(ca, { distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: `https://localhost:${(origin.address() as AddressInfo).port}` }] }] }, { dataDir, masterKey });
-  t.after(() => edge.close());
+  // One hook, in order: the edge stops writing to dataDir before it is removed.
+  t.after(async () => {
+    await edge.close();
+    origin.closeAllConnections();
+    await new Promise<void>((resolve) => origin.close(() => resolve()));
+    await rm(dataDir, { recursive: true, force: true });
+  });
   const get = async (caPem: string) => {
     const client = createViewerClient(edge.edge.httpsPort, { caPem, servername: "shop.test" });
     try {
@@ -81,4 +86,46 @@ test("prepare and finish of a root rollover update the trust without re-issuing;
   assert.equal(finished.isIssuerChanged, false);
   assert.deepEqual(await activeSerials(dataDir), activated, "finish drops the old root from the bundle: no certificate is re-issued");
   assert.equal(await get(await readCaBundle(dataDir)), 200);
+});
+
+test("a running edge picks up an intermediate renewed by `moat ca renew-intermediate`, without a restart", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moat-intermediate-renewal-"));
+  const masterKey = generateMasterKey();
+  const ca = await initCertificateAuthority({ dataDir, masterKey });
+  const serverCertificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 });
+  // The origin records the intermediate that issued each client certificate it was shown.
+  const issuers: string[] = [];
+  const origin = https.createServer({ key: serverCertificate.keyPem, cert: serverCertificate.chainPem, ca: ca.bundlePem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+    issuers.push(String((req.socket as TLSSocket).getPeerCertificate().issuer?.CN));
+    res.end("ok");
+  });
+  await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
+  const edge = await startTestEdge(ca, { distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: `https://localhost:${(origin.address() as AddressInfo).port}` }] }] }, { dataDir, masterKey });
+  // One hook, in order: the edge stops writing to dataDir before it is removed.
+  t.after(async () => {
+    await edge.close();
+    origin.closeAllConnections();
+    await new Promise<void>((resolve) => origin.close(() => resolve()));
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const get = async () => {
+    const client = createViewerClient(edge.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test" });
+    try {
+      return (await viewerRequest(client, { path: "/", host: "shop.test" })).status;
+    } finally {
+      await client.close();
+    }
+  };
+  assert.equal(await get(), 200);
+  const initial = await activeSerials(dataDir);
+
+  // What `moat ca renew-intermediate` does, from the edge's point of view another process writing ca/.
+  await renewIntermediate({ dataDir, masterKey, clock: () => new Date(), policy: DEFAULT_CA_ROTATION_POLICY });
+  const change = await rebuiltAfterCaChange(edge, 1);
+  assert.equal(change.isIssuerChanged, true);
+  assert.match(String(change.intermediate), /Moat Intermediate CA G2/);
+  const renewed = await activeSerials(dataDir);
+  for (const [slot, serial] of Object.entries(initial)) assert.notEqual(renewed[slot], serial, `${slot}: re-issued from the renewed intermediate`);
+  assert.equal(await get(), 200);
+  assert.deepEqual([issuers[0], issuers.at(-1)], ["Moat Intermediate CA", "Moat Intermediate CA G2"], "the origin sees the renewed intermediate's certificate");
 });
