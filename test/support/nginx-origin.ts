@@ -14,6 +14,8 @@ export interface NginxOrigin {
   port: number;
   /** Writes a new server certificate and key, for the next reload (a certificate rotation). */
   writeServerCertificate(certificate: { chainPem: string; keyPem: string }): Promise<void>;
+  /** Writes the bundle that client certificates must chain to, for the next reload (a CA rollover step). */
+  writeClientCa(pem: string): Promise<void>;
   /** Reloads the configuration (SIGHUP, what `nginx -s reload` sends) and resolves once the new worker has started. */
   reload(): Promise<void>;
 }
@@ -107,6 +109,7 @@ http {
   return {
     port,
     writeServerCertificate,
+    writeClientCa: (pem) => writeFile(file("client-ca.pem"), pem),
     reload: async () => {
       reloads += 1;
       child.kill("SIGHUP");
