@@ -7,7 +7,7 @@ import { Readable } from "node:stream";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { OriginFailureError } from "../../src/errors.ts";
 import { createLogger } from "../../src/observe/index.ts";
-import { createOriginClient } from "../../src/origin/index.ts";
+import { createOriginClient, requestTarget } from "../../src/origin/index.ts";
 import type { OriginClient, OriginRequest } from "../../src/origin/index.ts";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
@@ -64,13 +64,13 @@ describe("origin client: retry after a reused connection closed before answering
     seen.length = 0;
   });
 
-  async function newClient(): Promise<{ client: OriginClient; retries: () => Record<string, unknown>[] }> {
+  async function newClient(originId = "api"): Promise<{ client: OriginClient; retries: () => Record<string, unknown>[] }> {
     const capture = createLogCapture();
     const clientCert = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: 3_600_000 });
     const client = createOriginClient(
       {
         distributionId: "shop",
-        originId: "api",
+        originId,
         url: `https://localhost:${port}`,
         basePath: "",
         hostHeader: `localhost:${port}`,
@@ -189,5 +189,22 @@ describe("origin client: retry after a reused connection closed before answering
     assert.equal(error.code, "origin-connection-reset");
     assert.deepEqual(arrivals("/partial"), [false], "sent once, on the reused connection");
     assert.equal(retries().length, 0);
+  });
+
+  test("in an origin group the retry comes first: the primary answers on a new connection, no failover", async () => {
+    const primary = await newClient("primary");
+    const secondary = await newClient("secondary");
+    await warm(primary.client, 1);
+    reusedMode = "close";
+    const answer = await requestTarget(
+      { kind: "group", id: "ha", primary: primary.client, secondary: secondary.client, failoverOn: new Set([502]) },
+      { method: "GET", path: "/group", headers: {}, body: null, requestId: "req-group" },
+    );
+    answer.response.body.resume();
+    await Promise.all([primary.client.close(), secondary.client.close()]);
+    assert.equal(answer.client.originId, "primary");
+    assert.equal(answer.failedOverBecause, null);
+    assert.deepEqual(arrivals("/group"), [false, true]);
+    assert.deepEqual(primary.retries().map((l) => l.origin), ["primary"]);
   });
 });
