@@ -83,7 +83,8 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     pipelining: 1,
   });
-  const retries = new Set<Client>();
+  // Retry connections still serving their response, with their closing once it has been asked for.
+  const retries = new Map<Client, Promise<void> | null>();
 
   async function request(req: OriginRequest): Promise<OriginResponse> {
     try {
@@ -103,8 +104,11 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // The connector is shared: the new connection resumes the pool's TLS session.
   async function retryOnNewConnection(req: OriginRequest): Promise<OriginResponse> {
     const client = new Client(options.url, { connect, headersTimeout: options.responseTimeoutMs, bodyTimeout: options.responseTimeoutMs, pipelining: 1 });
-    retries.add(client);
-    const release = (ending: Promise<void>) => void ending.catch(() => undefined).finally(() => retries.delete(client));
+    retries.set(client, null);
+    const release = (ending: Promise<void>) => {
+      const settled = ending.catch(() => undefined).finally(() => retries.delete(client));
+      retries.set(client, settled);
+    };
     try {
       const response = await send(client, options, req);
       release(client.close());
@@ -120,10 +124,10 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     context,
     request,
     close: async () => {
-      await Promise.all([pool.close(), ...[...retries].filter((client) => !client.closed).map((client) => client.close())]);
+      await Promise.all([pool.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
     },
     destroy: async () => {
-      await Promise.all([pool.destroy(), ...[...retries].filter((client) => !client.destroyed).map((client) => client.destroy())]);
+      await Promise.all([pool.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
     },
   };
 }
