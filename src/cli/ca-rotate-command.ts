@@ -37,7 +37,10 @@ async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotati
   process.stdout.write(
     `${result.summary}.\n` +
       `Published a fresh CRL: ${join(dataDir, "ca", "crl-bundle.pem")}.\n` +
-      "A running edge on this data directory picks the change up by itself and re-issues its certificates.\n",
+      // Only a new issuing intermediate replaces certificates; prepare and finish change the trusted roots.
+      (result.step === "renew-intermediate" || result.step === "activate-root-rollover"
+        ? "A running edge on this data directory picks the change up by itself and re-issues its certificates from the new intermediate.\n"
+        : "A running edge on this data directory picks the new bundle up by itself; no certificate is re-issued.\n"),
   );
 }
 

@@ -158,7 +158,7 @@ Example:
 Serves, over HTTPS with a certificate from Moat's CA for --dns/--ip (renewed by
 itself):
   POST /v1/enrol  {token, csr}                        a certificate for the token's names
-  POST /v1/renew  {csr, certificate, signedAt, proof} the same names for a new key, proven
+  POST /v2/renew  {csr, certificate, signedAt, proof} the same names for a new key, proven
                                                       by a signature of the current key
   GET  /v1/trust                                      Moat's CA bundle (+ intermediate) and CRLs
 Only certificates enrolment issued can be renewed, and not once revoked or

@@ -4,7 +4,7 @@ import type { FSWatcher } from "node:fs";
 import { join } from "node:path";
 import type { CaRotationConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
-import { maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
+import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
@@ -14,7 +14,8 @@ const RETRY_AFTER_FAILURE_MS = 60_000;
 const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json"]);
 
 export interface CaRotationWatch {
-  stop(): void;
+  /** Stops watching; resolves once a check under way (and the rebuild it started) has finished. */
+  stop(): Promise<void>;
 }
 
 export interface CaRotationWatchDeps {
@@ -38,6 +39,19 @@ function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boo
 }
 
 /**
+ * Says what a new generation changes. Only a new issuing intermediate (a renewal, a rollover's
+ * activate) replaces certificates: the store re-issues what the old one signed. A rollover's
+ * prepare and finish change the roots in bundle.pem only: the rebuild takes the new bundle
+ * (origin verification, published bundle) and every certificate stays.
+ */
+function logChange(log: Logger, before: CertificateAuthority, after: CertificateAuthority): void {
+  const isIssuerChanged = before.intermediatePem !== after.intermediatePem;
+  const fields = { intermediate: describeCertificate(after.intermediatePem).subject, roots: after.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0, isIssuerChanged };
+  const effect = isIssuerChanged ? "a new intermediate issues: certificates are re-issued from it" : "the trusted roots changed: the new bundle is in use, no certificate is re-issued";
+  log.warn({ ...fields, effect }, "the CA changed");
+}
+
+/**
  * Runs the rotation steps that are due now (before the edge first builds, so an overdue
  * intermediate never issues again), then keeps watching. Returns the CA to start with.
  *
@@ -45,7 +59,7 @@ function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boo
  * const { ca, watch } = await startCaRotation({ dataDir, masterKey, rotation: config.pki.ca, renewAtFraction, log, current: () => ca, onChange });
  */
 export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: CertificateAuthority; watch: CaRotationWatch }> {
-  if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop() {} } };
+  if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop: async () => {} } };
   let timer: NodeJS.Timeout | undefined;
   let debounce: NodeJS.Timeout | undefined;
   let isStopped = false;
@@ -76,7 +90,10 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
       try {
         plan(await maintain());
         const onDisk = await openFromDisk();
-        if (!isSameGeneration(onDisk, deps.current())) await deps.onChange(onDisk);
+        if (!isSameGeneration(onDisk, deps.current())) {
+          logChange(deps.log, deps.current(), onDisk);
+          await deps.onChange(onDisk);
+        }
       } catch (error) {
         deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation check failed; the current CA stays in use; retrying in 60 s");
         plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
@@ -109,11 +126,12 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
   return {
     ca,
     watch: {
-      stop() {
+      async stop() {
         isStopped = true;
         clearTimeout(timer);
         clearTimeout(debounce);
         watcher?.close();
+        await checking;
       },
     },
   };

@@ -19,6 +19,8 @@ export interface CacheStageRequest {
   originHeaders: Record<string, string | string[]>;
   behavior: RoutedBehavior;
   res: ViewerResponse;
+  /** For the log line of an origin retry. */
+  requestId?: string;
 }
 
 /** Whether this request goes through the cache (GET and HEAD of a behavior whose policy caches). */
@@ -40,7 +42,7 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
     originHeaders: request.originHeaders,
     // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
     fetchOrigin: async ({ method, headers }) => {
-      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null });
+      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId });
       return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
     },
     viewerHeaders: (headers) => viewerResponseHeaders(headers, request.httpVersion),

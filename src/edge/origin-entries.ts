@@ -48,7 +48,7 @@ export async function buildOriginEntry(config: MoatConfig, distribution: Distrib
   const contentKey = clientKey(options, credentials);
   const issued = credentials?.isIssued ? { serialHex: credentials.serialHex, notBefore: credentials.notBefore, notAfter: credentials.notAfter } : null;
   const previous = sources.previous?.contentKey === contentKey ? sources.previous : undefined;
-  const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options), contentKey, issued, imported: importedFacts(credentials), retry: null };
+  const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options, sources.log), contentKey, issued, imported: importedFacts(credentials), retry: null };
   if (renewal.refusal !== null) return withRetry(entry, sources.previous?.retry?.attempts ?? 0, renewal.refusal, sources);
   const before = sources.previous?.issued?.serialHex;
   if (issued && before && before !== issued.serialHex) {

@@ -152,7 +152,7 @@ async function forward(
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
     try {
-      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders: headers, res }));
+      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders: headers, res, requestId: facts.requestId }));
     } catch (error) {
       recordFailure(error, res, facts, fields, log);
     }
@@ -173,6 +173,7 @@ async function forward(
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
       signal: abort.signal,
+      requestId: facts.requestId,
     });
     fields.origin = answer.client.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;

@@ -7,7 +7,7 @@ import type { MoatConfig } from "../config/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
-import { createIssuedCertificateStore, describeCertificate } from "../pki/index.ts";
+import { createIssuedCertificateStore } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { startCaRotation } from "./ca-rotation-watch.ts";
@@ -70,8 +70,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     log: log.child({ part: "ca-rotation" }),
     current: () => ca,
     onChange: async (next) => {
+      // ca-rotation-watch.ts logs what changed; the store re-issues only what a retired intermediate signed.
       ca = next;
-      log.warn({ intermediate: describeCertificate(next.intermediatePem).subject, roots: next.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0 }, "the CA rotated: re-issuing every certificate from its current intermediate");
       await apply(currentConfig);
       await revocations?.refreshCrl();
     },
@@ -170,9 +170,10 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
-    caRotation.watch.stop();
+    const caRotationStopped = caRotation.watch.stop();
     filesWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
+    await caRotationStopped;
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();

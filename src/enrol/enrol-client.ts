@@ -6,7 +6,7 @@ import { Agent, request } from "undici";
 import { EnrolmentError } from "../errors.ts";
 import { GUARD_DIR_FILES } from "../guard/index.ts";
 import { writeFileAtomic, writeKeyFileAtomic } from "../pki/index.ts";
-import { ENROL_PATHS, renewalProofMessage, type EnrolAnswer, type TrustAnswer } from "./enrol-protocol.ts";
+import { ENROL_PATHS, renewalProofMessage, serialHexOf, type EnrolAnswer, type TrustAnswer } from "./enrol-protocol.ts";
 import { x509 } from "./x509-lib.ts";
 
 /** `<dir>/enrolment.json`: where to renew and when; no secret in it. */
@@ -119,7 +119,10 @@ export async function renewHost(options: { dir: string; now?: Date }): Promise<E
   ) as [string, string, string];
   const { keyPem, csrPem } = await newKeyAndCsr();
   const signedAt = (options.now ?? new Date()).toISOString();
-  const proof = sign("sha256", renewalProofMessage(csrPem, signedAt), currentKey).toString("base64");
+  const [leaf] = certificatesIn(currentChain);
+  if (!leaf) throw new EnrolmentError("enrol-request-invalid", 400, `${join(options.dir, GUARD_DIR_FILES.cert)} holds no certificate: there is nothing to renew.`, { fix: "enrol again: `moat enrol request` with a new token" });
+  const current = { fingerprint256: leaf.fingerprint256, serialHex: serialHexOf(leaf.serialNumber) };
+  const proof = sign("sha256", renewalProofMessage(csrPem, signedAt, current), currentKey).toString("base64");
   const answer = await call<EnrolAnswer>(state.url, ENROL_PATHS.renew, caBundle, { csr: csrPem, certificate: currentChain, signedAt, proof });
   return writeAnswer(options.dir, state.url, keyPem, answer, state.trustRefreshAt);
 }

@@ -2,7 +2,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 
-export const ENROL_PATHS = { enrol: "/v1/enrol", renew: "/v1/renew", trust: "/v1/trust" } as const;
+// Renewal is v2: its proof names the certificate it renews (renewalProofMessage). A v1 client gets a 404 naming the routes.
+export const ENROL_PATHS = { enrol: "/v1/enrol", renew: "/v2/renew", trust: "/v1/trust" } as const;
 
 /** At most this far apart may a renewal's signedAt and the server's clock be. */
 export const PROOF_WINDOW_MS = 5 * 60_000;
@@ -16,7 +17,7 @@ export const renewRequest = z
     /** The current certificate chain, leaf first. */
     certificate: pem("CERTIFICATE"),
     signedAt: z.iso.datetime(),
-    /** base64 signature by the current certificate's key over renewalProofMessage(csr, signedAt). */
+    /** base64 signature by the current certificate's key over renewalProofMessage(csr, signedAt, current certificate). */
     proof: z.string().max(2048),
   })
   .strict();
@@ -43,11 +44,26 @@ export interface TrustAnswer {
   refreshAt: string;
 }
 
+/** The certificate a renewal replaces, as the proof names it. */
+export interface RenewedCertificate {
+  /** SHA-256 fingerprint as Node's X509Certificate gives it ("AB:CD:..."). */
+  fingerprint256: string;
+  /** Lower-case hex, no leading zero bytes. */
+  serialHex: string;
+}
+
 /**
  * The bytes a renewal signs: a fixed label (so the signature means nothing elsewhere), the time,
- * and the new CSR's hash. Signing it with the current key proves the renewal comes from the holder.
+ * the certificate being renewed, and the new CSR's hash. Signing it with the current key proves the
+ * renewal comes from the holder, and naming the certificate binds the proof to it: two certificates
+ * that share a key cannot renew each other with one proof.
  */
-export function renewalProofMessage(csrPem: string, signedAt: string): Buffer {
+export function renewalProofMessage(csrPem: string, signedAt: string, current: RenewedCertificate): Buffer {
   const csrHash = createHash("sha256").update(csrPem.trim()).digest("hex");
-  return Buffer.from(`moat-enrol-renew-v1\n${signedAt}\n${csrHash}\n`, "utf8");
+  return Buffer.from(`moat-enrol-renew-v2\n${signedAt}\n${current.fingerprint256}\n${current.serialHex}\n${csrHash}\n`, "utf8");
+}
+
+/** The serial as the proof and the registry write it: lower-case hex without leading zero bytes. */
+export function serialHexOf(serialNumber: string): string {
+  return serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
 }

@@ -50,7 +50,7 @@ function describeIssued(answer: EnrolAnswer): Record<string, string> {
 
 /**
  * The routes as a plain request handler, so that the admin API can mount it when it exists:
- * POST /v1/enrol {token, csr}, POST /v1/renew {csr, certificate, signedAt, proof}, GET /v1/trust.
+ * POST /v1/enrol {token, csr}, POST /v2/renew {csr, certificate, signedAt, proof}, GET /v1/trust.
  */
 export function enrolmentRequestHandler(service: EnrolmentService, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {

@@ -4,8 +4,8 @@ import { CertificateRequestInvalidError, EnrolmentError } from "../errors.ts";
 import { buildCertificatePath } from "../guard/index.ts";
 import { detectKeyAlgorithm, ensureFreshCrl, readRevocations, renewalTime } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey, SignedCertificate } from "../pki/index.ts";
-import { findIssued, recordIssued } from "./enrolment-registry.ts";
-import { PROOF_WINDOW_MS, renewalProofMessage, type EnrolAnswer, type EnrolRequest, type RenewRequest, type TrustAnswer } from "./enrol-protocol.ts";
+import { claimRenewal, findIssued, recordIssued } from "./enrolment-registry.ts";
+import { PROOF_WINDOW_MS, renewalProofMessage, serialHexOf, type EnrolAnswer, type EnrolRequest, type RenewRequest, type TrustAnswer } from "./enrol-protocol.ts";
 import { checkEnrolmentToken, spendEnrolmentToken, type TokenGrant } from "./token-store.ts";
 import { x509 } from "./x509-lib.ts";
 
@@ -91,7 +91,7 @@ export function createEnrolmentService(options: { ca: CertificateAuthority; data
     const roots = certificatesOf(ca.bundlePem);
     if (!buildCertificatePath(leaf, [...rest, ...certificatesOf(ca.intermediatePem)], roots)) throw refuse("the certificate does not chain to Moat's CA");
     if (now < leaf.validFromDate || now > leaf.validToDate) throw refuse(`the certificate is outside its validity (${leaf.validFrom} to ${leaf.validTo})`);
-    const serialHex = leaf.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
+    const serialHex = serialHexOf(leaf.serialNumber);
     if ((await readRevocations(dataDir)).some((r) => r.serialHex === serialHex)) throw refuse(`certificate ${serialHex} is revoked`);
     const record = await findIssued(dataDir, serialHex);
     if (!record) throw refuse(`certificate ${serialHex} was not issued by enrolment`);
@@ -114,16 +114,31 @@ export function createEnrolmentService(options: { ca: CertificateAuthority; data
       const { leaf, record } = await checkCurrent(request.certificate, now);
       const skewMs = Math.abs(new Date(request.signedAt).getTime() - now.getTime());
       if (skewMs > PROOF_WINDOW_MS) throw new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: signedAt is ${Math.round(skewMs / 1000)} s from the CA's clock (at most ${PROOF_WINDOW_MS / 1000} s).`, { fix: "check both hosts' clocks" });
-      const message = renewalProofMessage(request.csr, request.signedAt);
+      const message = renewalProofMessage(request.csr, request.signedAt, { fingerprint256: leaf.fingerprint256, serialHex: record.serialHex });
       const isProven = verifySignature("sha256", message, leaf.publicKey, Buffer.from(request.proof, "base64"));
-      if (!isProven) throw new EnrolmentError("enrol-renewal-refused", 403, "renewal refused: the proof is not signed by the current certificate's key.");
-      if (!isFirstUse(Buffer.concat([Buffer.from(`${leaf.fingerprint256}\n`), message]), new Date(request.signedAt), now)) {
+      if (!isProven) throw new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: the proof is not a signature by certificate ${record.serialHex}'s key over a renewal of that certificate.`);
+      if (!isFirstUse(message, new Date(request.signedAt), now)) {
         throw new EnrolmentError("enrol-renewal-refused", 403, "renewal refused: this renewal request was already used (a replay).", { fix: "renew again: `moat enrol renew` signs a new request each time" });
       }
       const publicKeyPem = await csrPublicKey(request.csr);
+      // One renewal per certificate: a stolen key with an old certificate cannot fork a second line of certificates.
+      const claimed = await claimRenewal(dataDir, record.serialHex);
+      if ("supersededBy" in claimed) {
+        const by = claimed.supersededBy ? `certificate ${claimed.supersededBy}` : "a renewal in progress";
+        throw new EnrolmentError("enrol-renewal-refused", 403, `renewal refused: certificate ${record.serialHex} was already renewed (superseded by ${by}).`, {
+          fix: "renew with the newest certificate (server.crt as `moat enrol renew` last wrote it); if it was lost, enrol again with a new token",
+        });
+      }
       const grant: TokenGrant = { id: record.tokenId, dnsNames: record.dnsNames, ipAddresses: record.ipAddresses, validityMs: record.validityMs };
-      const signed = await issue(grant, publicKeyPem);
-      await recordIssued(dataDir, grant, signed.serialHex, now, record.serialHex);
+      let signed: SignedCertificate;
+      try {
+        signed = await issue(grant, publicKeyPem);
+        await recordIssued(dataDir, grant, signed.serialHex, now, record.serialHex);
+      } catch (error) {
+        await claimed.claim.release();
+        throw error;
+      }
+      await claimed.claim.settle(signed.serialHex);
       return answer(signed);
     },
   };

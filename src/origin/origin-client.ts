@@ -5,7 +5,9 @@ import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
+import type { Logger } from "../observe/index.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
+import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 
 export interface OriginClientCertificate {
   chainPem: string;
@@ -40,8 +42,11 @@ export interface OriginRequest {
   /** The viewer's path and query; the client prepends the origin's base path. */
   path: string;
   headers: Record<string, string | string[]>;
-  body: Readable | null;
+  /** A viewer's upload is a stream; bytes in memory can be replayed on a retry. */
+  body: Readable | Uint8Array | string | null;
   signal?: AbortSignal;
+  /** The viewer request's id, for the log line of a retry. */
+  requestId?: string;
 }
 
 export interface OriginResponse {
@@ -68,32 +73,74 @@ export interface OriginClient {
  *   caPem, trustedCaLabel: "./origin-ca.pem", clientCertificate: { chainPem, keyPem, identity }, connectTimeoutMs: 5000, responseTimeoutMs: 30000 });
  * const res = await client.request({ method: "GET", path: "/", headers: {}, body: null });
  */
-export function createOriginClient(options: OriginClientOptions): OriginClient {
+export function createOriginClient(options: OriginClientOptions, log?: Logger): OriginClient {
   const context = contextOf(options);
+  const connect = createConnector(options);
   const pool = new Pool(options.url, {
-    connect: createConnector(options),
+    connect,
     headersTimeout: options.responseTimeoutMs,
     bodyTimeout: options.responseTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
     pipelining: 1,
   });
+  // Retry connections still serving their response, with their closing once it has been asked for.
+  const retries = new Map<Client, Promise<void> | null>();
 
   async function request(req: OriginRequest): Promise<OriginResponse> {
     try {
-      const res = await pool.request({
-        method: req.method as Dispatcher.HttpMethod,
-        path: options.basePath + req.path,
-        headers: { ...req.headers, host: options.hostHeader },
-        body: req.body,
-        signal: req.signal,
-      });
-      return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+      return await send(pool, options, req);
     } catch (error) {
+      if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
+      log?.warn(
+        { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
+        "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
+      );
+      return retryOnNewConnection(req);
+    }
+  }
+
+  // An origin's reload closes all its idle keep-alive connections at once: the pool may hold more
+  // dead ones, so the retry goes on a connection of its own, closed once its response has been read.
+  // The connector is shared: the new connection resumes the pool's TLS session.
+  async function retryOnNewConnection(req: OriginRequest): Promise<OriginResponse> {
+    const client = new Client(options.url, { connect, headersTimeout: options.responseTimeoutMs, bodyTimeout: options.responseTimeoutMs, pipelining: 1 });
+    retries.set(client, null);
+    const release = (ending: Promise<void>) => {
+      const settled = ending.catch(() => undefined).finally(() => retries.delete(client));
+      retries.set(client, settled);
+    };
+    try {
+      const response = await send(client, options, req);
+      release(client.close());
+      return response;
+    } catch (error) {
+      release(client.destroy());
       throw toOriginFailure(error, context);
     }
   }
 
-  return { originId: options.originId, context, request, close: () => pool.close(), destroy: () => pool.destroy() };
+  return {
+    originId: options.originId,
+    context,
+    request,
+    close: async () => {
+      await Promise.all([pool.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
+    },
+    destroy: async () => {
+      await Promise.all([pool.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
+    },
+  };
+}
+
+async function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest): Promise<OriginResponse> {
+  const res = await dispatcher.request({
+    method: req.method as Dispatcher.HttpMethod,
+    path: options.basePath + req.path,
+    headers: { ...req.headers, host: options.hostHeader },
+    body: req.body,
+    signal: req.signal,
+  });
+  return { statusCode: res.statusCode, headers: res.headers, body: res.body };
 }
 
 /**
@@ -154,5 +201,9 @@ function createConnector(options: OriginClientOptions): buildConnector.connector
   // The configured server name wins over the one undici derives from the Host header we send.
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
-  return (connectOptions, callback) => connect({ ...connectOptions, servername }, callback);
+  return (connectOptions, callback) =>
+    connect({ ...connectOptions, servername }, (...args: Parameters<buildConnector.Callback>) => {
+      if (args[1]) watchConnectionReuse(args[1]);
+      callback(...args);
+    });
 }

@@ -1,13 +1,13 @@
-// The enrolment endpoint against a caller on the network: a token spent once under a race, a CSR that cannot be signed does not burn the token, a captured renewal cannot be replayed.
+// The enrolment endpoint against a caller on the network: a token spent once under a race, a CSR that cannot be signed does not burn the token, a captured renewal cannot be replayed, a renewal proof is bound to its certificate, a certificate is renewed once.
 import assert from "node:assert/strict";
-import { sign, webcrypto } from "node:crypto";
+import { KeyObject, sign, webcrypto, X509Certificate } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { Agent, request } from "undici";
-import { createEnrolmentService, createEnrolmentToken, enrolHost, startEnrolmentServer } from "../../src/enrol/index.ts";
-import { renewalProofMessage } from "../../src/enrol/enrol-protocol.ts";
+import { createEnrolmentService, createEnrolmentToken, enrolHost, renewHost, startEnrolmentServer } from "../../src/enrol/index.ts";
+import { ENROL_PATHS, renewalProofMessage, serialHexOf } from "../../src/enrol/enrol-protocol.ts";
 import { x509 } from "../../src/enrol/x509-lib.ts";
 import { EnrolmentError } from "../../src/errors.ts";
 import { GUARD_DIR_FILES } from "../../src/guard/index.ts";
@@ -66,13 +66,70 @@ test("a captured renewal request replayed (within the clock window) is refused: 
   const { pki, url, dir, token, post } = await setUp(t);
   await enrolHost({ url, token: await token(), caBundlePem: pki.ca.bundlePem, dir });
   const [certificate, currentKey] = await Promise.all([readFile(join(dir, GUARD_DIR_FILES.cert), "utf8"), readFile(join(dir, GUARD_DIR_FILES.key), "utf8")]);
-  const { csrPem } = await csrFor({ name: "ECDSA", namedCurve: "P-256" });
-  const signedAt = new Date().toISOString();
-  const body = { csr: csrPem, certificate, signedAt, proof: sign("sha256", renewalProofMessage(csrPem, signedAt), currentKey).toString("base64") };
-  assert.equal((await post("/v1/renew", body)).status, 200);
-  const replayed = await post("/v1/renew", body);
+  const body = await renewalBody(certificate, currentKey);
+  assert.equal((await post(ENROL_PATHS.renew, body)).status, 200);
+  const replayed = await post(ENROL_PATHS.renew, body);
   assert.equal(replayed.status, 403);
   assert.equal(replayed.json.error, "enrol-renewal-refused");
   assert.match(replayed.json.message ?? "", /already used/);
   assert.equal((await readdir(join(pki.dataDir, "enrol", "issued"))).length, 2, "the enrolment and one renewal");
+});
+
+/** A renewal request as `moat enrol renew` makes it: a fresh CSR, signed over by `keyPem` for the certificate `provenFor` (default: the one sent). */
+async function renewalBody(certificate: string, keyPem: string, provenFor = certificate): Promise<{ csr: string; certificate: string; signedAt: string; proof: string }> {
+  const { csrPem } = await csrFor({ name: "ECDSA", namedCurve: "P-256" });
+  const signedAt = new Date().toISOString();
+  const leaf = new X509Certificate(provenFor);
+  const message = renewalProofMessage(csrPem, signedAt, { fingerprint256: leaf.fingerprint256, serialHex: serialHexOf(leaf.serialNumber) });
+  return { csr: csrPem, certificate, signedAt, proof: sign("sha256", message, keyPem).toString("base64") };
+}
+
+test("a renewal proof names its certificate: a proof made for one certificate does not renew another that shares its key", async (t) => {
+  const { token, post } = await setUp(t);
+  // Two enrolments of one key (a host enrolled twice, or a key copied to a second host).
+  const { csrPem, keys } = await csrFor({ name: "ECDSA", namedCurve: "P-256" });
+  const keyPem = KeyObject.from(keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string;
+  const enrol = async () => {
+    const answer = await post("/v1/enrol", { token: await token(), csr: csrPem });
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    return (answer.json as { certificate: string }).certificate;
+  };
+  const [first, second] = [await enrol(), await enrol()];
+  // Under the v1 proof (signedAt and the CSR only) this request renewed `second`.
+  const crossed = await post(ENROL_PATHS.renew, await renewalBody(second, keyPem, first));
+  assert.equal(crossed.status, 403);
+  assert.equal(crossed.json.error, "enrol-renewal-refused");
+  assert.match(crossed.json.message ?? "", /not a signature by certificate [0-9a-f]+'s key over a renewal of that certificate/);
+  assert.equal((await post(ENROL_PATHS.renew, await renewalBody(first, keyPem))).status, 200, "the same key renews the certificate its proof names");
+});
+
+test("a certificate is renewed once: its old certificate and key, proven afresh, get no second renewal", async (t) => {
+  const { pki, url, dir, token, post } = await setUp(t);
+  await enrolHost({ url, token: await token(), caBundlePem: pki.ca.bundlePem, dir });
+  const [oldCertificate, oldKey] = await Promise.all([readFile(join(dir, GUARD_DIR_FILES.cert), "utf8"), readFile(join(dir, GUARD_DIR_FILES.key), "utf8")]);
+  await renewHost({ dir });
+  const renewed = serialHexOf(new X509Certificate(await readFile(join(dir, GUARD_DIR_FILES.cert), "utf8")).serialNumber);
+  const again = await post(ENROL_PATHS.renew, await renewalBody(oldCertificate, oldKey));
+  assert.equal(again.status, 403);
+  assert.equal(again.json.error, "enrol-renewal-refused");
+  assert.match(again.json.message ?? "", new RegExp(`already renewed \\(superseded by certificate ${renewed}\\)`));
+  await renewHost({ dir });
+  assert.equal((await readdir(join(pki.dataDir, "enrol", "issued"))).length, 3, "the enrolment and two renewals in a line");
+});
+
+test("two renewals of one certificate racing: exactly one is issued", async (t) => {
+  const { pki, url, dir, token, post } = await setUp(t);
+  await enrolHost({ url, token: await token(), caBundlePem: pki.ca.bundlePem, dir });
+  const [certificate, key] = await Promise.all([readFile(join(dir, GUARD_DIR_FILES.cert), "utf8"), readFile(join(dir, GUARD_DIR_FILES.key), "utf8")]);
+  const bodies = await Promise.all([0, 1, 2, 3].map(() => renewalBody(certificate, key)));
+  const answers = await Promise.all(bodies.map((body) => post(ENROL_PATHS.renew, body)));
+  assert.deepEqual(answers.map((a) => a.status).sort(), [200, 403, 403, 403]);
+  assert.equal((await readdir(join(pki.dataDir, "enrol", "issued"))).length, 2);
+});
+
+test("a v1 renewal client gets a 404 that names the v2 route", async (t) => {
+  const { post } = await setUp(t);
+  const answer = await post("/v1/renew", {});
+  assert.equal(answer.status, 404);
+  assert.match(answer.json.message ?? "", /POST \/v2\/renew/);
 });
