@@ -67,8 +67,11 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   if (delivery.hasViewer) {
     const { range: _range, ...withoutRange } = x.requestHeaders;
     const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, withoutRange, x.method, declaredLength !== null);
-    const detail = writer ? undefined : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
-    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, isStored: writer !== null, detail: delivery.facts.detail ?? detail });
+    // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
+    // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
+    // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
+    const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
+    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
     (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders({ ...viewerAnswer.headers, ...status }));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
@@ -91,10 +94,10 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     if (delivery.hasViewer) res.destroy();
     throw error;
   }
-  if (delivery.hasViewer && !res.writableEnded) res.end();
   if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
     writer?.abort();
     delivery.fill?.finish("not-stored");
+    if (delivery.hasViewer && !res.writableEnded) res.end();
     return "miss";
   }
   const rules = decision.rules;
@@ -109,8 +112,11 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     bodyBytes: body.bytes,
     bodySha256: body.sha256,
     invalidationMark: delivery.invalidationMark,
-  }));
+  })).catch(() => null);
   delivery.fill?.finish(meta ? "stored" : "not-stored");
+  // The entry is committed before the response ends: a viewer that repeats the request at once finds it
+  // (a no-cache response is then revalidated, not fetched again as if it were never stored).
+  if (delivery.hasViewer && !res.writableEnded) res.end();
   return meta ? "miss-stored" : "miss";
 }
 

@@ -55,7 +55,7 @@ describe("edge cache (RFC 9111, shared)", { timeout: 60_000 }, () => {
     const second = await get("/fresh");
     assert.equal(origin.count("/fresh"), 1);
     assert.equal(first.headers["x-cache"], "Miss from moat");
-    assert.match(String(first.headers["cache-status"]), /^moat; fwd=uri-miss; fwd-status=200; stored/);
+    assert.match(String(first.headers["cache-status"]), /^moat; fwd=uri-miss; fwd-status=200; detail=storing/);
     assert.equal(second.headers["x-cache"], "Hit from moat");
     assert.equal(second.headers["cache-status"], "moat; hit; ttl=55");
     assert.equal(second.headers.age, "5");

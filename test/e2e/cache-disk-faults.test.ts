@@ -1,0 +1,118 @@
+// A disk that fails (read-only, full) never stores, never hangs a request, degrades the disk tier (logged once) and recovers by itself.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startTestEdge } from "../support/test-edge.ts";
+import type { TestEdge } from "../support/test-edge.ts";
+import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { answer, createMovableClock, startScriptedOrigin } from "../cache/cache-origin.ts";
+import type { MovableClock, ScriptedOrigin } from "../cache/cache-origin.ts";
+
+/** Runs mount(8); false when this machine does not let the test mount (not root, no CAP_SYS_ADMIN, a container). */
+function mount(...args: string[]): boolean {
+  try {
+    execFileSync("mount", args, { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const root = await mkdtemp(join(tmpdir(), "moat-disk-faults-"));
+const probe = join(root, "probe");
+await mkdir(probe);
+const canMount = mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", probe);
+if (canMount) execFileSync("umount", [probe]);
+const SKIP = canMount ? false : "mount is not permitted here (needs root with CAP_SYS_ADMIN): the injected-fault tests in test/cache/disk-faults.test.ts cover the same paths";
+// Bigger than the 1 MiB tmpfs, and than the memory tier's object limit: only the disk tier could store it.
+const BIG = "x".repeat(1536 * 1024);
+const BACKOFF_MS = 30_000;
+
+describe("edge cache on a failing disk", { timeout: 90_000, skip: SKIP }, () => {
+  let clock: MovableClock;
+  let origin: ScriptedOrigin;
+  let edge: TestEdge;
+  const dirs = { readOnly: join(root, "ro"), full: join(root, "full") };
+  const config = (url: string, dir: string) => ({
+    cache: { disk: { dir }, memory: { maxObjectSize: "1KiB" } },
+    distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url }] }],
+  });
+  const get = async (path: string) => {
+    const client = createViewerClient(edge.edge.httpsPort, { caPem: origin.ca.bundlePem, servername: "shop.test" });
+    try {
+      return await viewerRequest(client, { path, host: "shop.test" });
+    } finally {
+      await client.close();
+    }
+  };
+
+  before(async () => {
+    clock = createMovableClock();
+    origin = await startScriptedOrigin(clock);
+    for (const path of ["/ro/a", "/ro/b", "/full/a", "/full/small"]) origin.script(path, answer({ "cache-control": "max-age=3600" }, path === "/full/small" ? "small body, bigger than 1KiB ".repeat(60) : BIG));
+    await mkdir(dirs.readOnly);
+    await mkdir(dirs.full);
+  });
+
+  after(async () => {
+    await edge?.close();
+    await origin.close();
+    for (const dir of Object.values(dirs)) execFileSync("umount", ["-l", dir], { stdio: "ignore" });
+    await rm(root, { recursive: true, force: true });
+  });
+
+  test("EROFS: a read-only cache directory stores nothing, serves every request whole, degrades once, and recovers once writable", async () => {
+    assert.ok(mount("--bind", dirs.readOnly, dirs.readOnly));
+    edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.readOnly), { clock });
+    assert.ok(mount("-o", "remount,ro,bind", dirs.readOnly));
+    const first = await get("/ro/a");
+    assert.equal(first.status, 200);
+    assert.equal(first.body.length, BIG.length);
+    assert.doesNotMatch(String(first.headers["cache-status"]), /stored/, "a fill the disk refused is not stored");
+    const collapsed = await Promise.all([get("/ro/a"), get("/ro/a"), get("/ro/a")]);
+    for (const later of collapsed) {
+      assert.equal(later.status, 200);
+      assert.equal(later.body.length, BIG.length, "later requests get the whole body from the origin");
+    }
+    const degraded = edge.logs.filter((line) => line.msg === "cache disk tier degraded: fills are not stored on disk until a write succeeds");
+    assert.equal(degraded.length, 1, "logged once");
+    assert.equal(degraded[0]?.errno, "EROFS");
+    assert.equal(degraded[0]?.dir, dirs.readOnly);
+    assert.match(String(degraded[0]?.fix), /writable/);
+
+    assert.ok(mount("-o", "remount,rw,bind", dirs.readOnly));
+    await get("/ro/b");
+    assert.equal((await get("/ro/b")).headers["x-cache"], "Miss from moat", "within the back-off, the disk is not tried");
+    clock.advance(BACKOFF_MS + 1);
+    const retried = await get("/ro/b");
+    assert.match(String(retried.headers["cache-status"]), /detail=storing/);
+    await edge.waitForLog((line) => line.msg === "cache disk tier recovered");
+    const hit = await get("/ro/b");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.equal(hit.body.length, BIG.length);
+    await edge.close();
+  });
+
+  test("ENOSPC: a full cache filesystem stores nothing and never hangs a request; those streaming behind the failing fill end, cut at worst", async () => {
+    assert.ok(mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", dirs.full));
+    edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.full), { clock });
+    // Collapsed behind the fill, these already have their headers when the disk fills up: they end (whole or cut,
+    // as with an origin that cuts a body), never hang. The leader's own response is whole.
+    const results = await Promise.allSettled([get("/full/a"), get("/full/a"), get("/full/a")]);
+    const leader = results[0];
+    assert.equal(leader.status, "fulfilled");
+    assert.equal(leader.value.body.length, BIG.length, "the filling request is served whole from the origin");
+    assert.doesNotMatch(String(leader.value.headers["cache-status"]), /stored/);
+    for (const result of results) if (result.status === "fulfilled") assert.equal(result.value.body.length, BIG.length, "never a short body that looks whole");
+    const degraded = await edge.waitForLog((line) => String(line.msg).startsWith("cache disk tier degraded"));
+    assert.equal(degraded.errno, "ENOSPC");
+    // Degraded: the next fills skip the disk, so every request is served whole.
+    const later = await Promise.all([get("/full/a"), get("/full/a"), get("/full/a")]);
+    for (const result of later) assert.equal(result.body.length, BIG.length);
+    assert.equal(edge.logs.filter((line) => String(line.msg).startsWith("cache disk tier degraded")).length, 1, "logged once");
+    await edge.close();
+  });
+});
