@@ -8,7 +8,7 @@ import { cacheStatusHeaders } from "./cache-status.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Fill } from "./collapse.ts";
-import { compressedHeaders, createCompressor, shouldCompress } from "./compression.ts";
+import { compressedHeaders, createCompressor, shouldCompress, variesByCoding, withVaryOnCoding } from "./compression.ts";
 import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
@@ -48,7 +48,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const coding = delivery.coding;
   const isCompressing = x.method === "GET" && coding !== null && x.policy.compress && shouldCompress(answer.statusCode, originHeaders, coding, ctx.compression);
   const compressTo = isCompressing ? (coding as "br" | "gzip") : null;
-  const headers = compressTo ? compressedHeaders(originHeaders, compressTo) : originHeaders;
+  const varies = coding !== null && x.policy.compress && variesByCoding(answer.statusCode, originHeaders, ctx.compression);
+  const headers = compressTo ? compressedHeaders(originHeaders, compressTo) : varies ? withVaryOnCoding(originHeaders) : originHeaders;
   const declaredLength = isCompressing ? null : lengthOf(headers);
   const decision = delivery.canStore && x.method === "GET" ? decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: answer.statusCode, headers }, x.policy, responseTimeMs) : null;
   const writer = decision?.isStorable && !delivery.fill?.isAbandoned ? ctx.store.openWriter(declaredLength) : null;

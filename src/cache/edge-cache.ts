@@ -30,7 +30,7 @@ export interface EdgeCacheParts {
 /** Serves a GET or HEAD through the cache; resolves with fields for the access log. Origin failures it cannot cover with a stale response are thrown. */
 export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Promise<Record<string, unknown>> {
   const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
-  const key = primaryKeyOf(x, x.pathname, x.query, coding);
+  const key = primaryKeyOf(x, x.pathname, x.query);
   const entry = await usableEntry(parts, x, key);
   if (entry) return serveEntry(parts, x, key, coding, entry);
   // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
@@ -219,8 +219,14 @@ function remainingS(parts: EdgeCacheParts, entry: StoredEntry): number {
   return remainingMs(entry.meta.rules, entry.meta.age, parts.clock.now()) / 1000;
 }
 
-export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string, coding: ContentCoding | null): string {
-  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding, extraComponents: x.extraKeyComponents ?? [] };
+/**
+ * The key without the content coding: the coding belongs to a variant only when one really is encoded. A response
+ * the edge compresses, or one that could be, says Vary: Accept-Encoding (see deliver.ts), and its variants are keyed
+ * by the normalised Accept-Encoding; any other response is one entry, so that a Range request or an
+ * `Accept-Encoding: identity` viewer finds the whole uncompressed object whatever encodings others asked for.
+ */
+export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string): string {
+  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding: null, extraComponents: x.extraKeyComponents ?? [] };
   return cacheKey(request, x.policy.key).text;
 }
 

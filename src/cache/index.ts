@@ -2,7 +2,6 @@
 
 import type { CacheStorageConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
-import type { ContentCoding } from "./cache-key.ts";
 import { cacheStatusHeaders } from "./cache-status.ts";
 import { createCacheStore } from "./cache-store.ts";
 import { systemClock } from "./clock.ts";
@@ -86,13 +85,11 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
     async invalidateAfterUnsafe(x, status, headers) {
       if (status < 200 || status >= 400) return;
       const targets = [{ pathname: x.pathname, query: x.query }, ...sameHostTargets(x.viewerHost, x.pathname, [headers.location, headers["content-location"]])];
-      const codings: (ContentCoding | null)[] = x.policy.compress ? ["identity", "gzip", "br"] : [null];
       for (const target of targets) {
-        for (const coding of codings) {
-          const key = primaryKeyOf(x, target.pathname, target.query, coding);
-          collapser.abandon(key);
-          await store.deletePrimary(key);
-        }
+        // One primary key per target: its encoded variants are Vary records under it (see primaryKeyOf).
+        const key = primaryKeyOf(x, target.pathname, target.query);
+        collapser.abandon(key);
+        await store.deletePrimary(key);
       }
     },
     stats: () => store.stats(),

@@ -339,6 +339,30 @@ describe("edge cache (RFC 9111, shared)", { timeout: 60_000 }, () => {
     assert.equal(origin.count("/text"), 3);
   });
 
+  test("a Range request, or Accept-Encoding: identity, hits the whole uncompressed object whatever encodings others asked for", async () => {
+    // Not compressible (an image): one entry for every viewer, first stored for a viewer that accepts gzip and br.
+    const image = Buffer.alloc(5000, 7).toString("latin1");
+    origin.script("/image.png", (req, res, count) => answer({ "cache-control": "max-age=60", "content-type": "image/png" }, image)(req, res, count));
+    const first = await get("/image.png", { "accept-encoding": "gzip, br" });
+    assert.equal(first.headers["content-encoding"], undefined);
+    const ranged = await get("/image.png", { range: "bytes=0-9" });
+    assert.equal(ranged.status, 206);
+    assert.equal(ranged.headers["x-cache"], "Hit from moat");
+    assert.equal((await get("/image.png", { "accept-encoding": "identity" })).headers["x-cache"], "Hit from moat");
+    assert.equal(origin.count("/image.png"), 1);
+    // Compressible: the uncompressed variant is stored apart from the compressed one, and a Range request hits it.
+    const text = "range me ".repeat(300);
+    origin.script("/range.txt", answer({ "cache-control": "max-age=60" }, text));
+    const plain = await get("/range.txt", { "accept-encoding": "identity" });
+    assert.match(String(plain.headers.vary), /Accept-Encoding/, "its representation varies with Accept-Encoding");
+    const gzip = await client.request({ path: "/range.txt", method: "GET", headers: { host: "shop.test", "accept-encoding": "gzip" } });
+    assert.equal(gzip.headers["content-encoding"], "gzip");
+    await gzip.body.arrayBuffer();
+    const part = await get("/range.txt", { range: "bytes=9-17" });
+    assert.deepEqual([part.status, part.body, part.headers["x-cache"]], [206, "range me ", "Hit from moat"]);
+    assert.equal(origin.count("/range.txt"), 2);
+  });
+
   test("edge-made errors carry Cache-Status and X-Cache too", async () => {
     const res = await viewerRequest(client, { path: "/../x", host: "shop.test" });
     assert.equal(res.status, 400);
