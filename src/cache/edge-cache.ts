@@ -16,7 +16,7 @@ import type { CacheExchange } from "./exchange.ts";
 import { endToEndHeaders } from "./exchange.ts";
 import { ageFactsOf, decideStorage, freshnessRules, remainingMs, varyNames } from "./freshness.ts";
 import type { InvalidationRules } from "./invalidations.ts";
-import type { StoredEntry } from "./stored-entry.ts";
+import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
 export interface EdgeCacheParts {
   storage: CacheStorageConfig;
@@ -70,7 +70,9 @@ async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, 
 /**
  * RFC 9111 §4.3: a conditional request with the stored validators. A 304 refreshes the stored entry
  * (headers merged, §4.3.4); a 5xx or a failure to reach the origin serves the stale entry when
- * stale-if-error allows (RFC 5861 §4); anything else replaces it.
+ * stale-if-error allows (RFC 5861 §4); anything else replaces it. A viewer's HEAD goes as a HEAD (a whole
+ * body is not fetched to answer it): its 200 updates the stored GET response when it describes the same
+ * representation, and invalidates it otherwise (RFC 9111 §4.3.5).
  */
 async function revalidate(
   parts: EdgeCacheParts,
@@ -83,9 +85,10 @@ async function revalidate(
 ): Promise<Record<string, unknown>> {
   const requestTimeMs = parts.clock.now();
   const invalidationMark = parts.rules.mark;
+  const isHead = x.method === "HEAD" && hasViewer;
   let answer;
   try {
-    answer = await x.fetchOrigin({ method: "GET", headers: fillHeaders(x, coding, entry.meta) });
+    answer = await x.fetchOrigin({ method: isHead ? "HEAD" : "GET", headers: fillHeaders(x, coding, entry.meta) });
   } catch (error) {
     fill?.finish("not-stored");
     if (!(error instanceof OriginFailureError) || !hasViewer || !mayServeStaleOnError(parts, entry)) throw error;
@@ -93,7 +96,8 @@ async function revalidate(
     return { cache: "stale-if-error", error: error.code };
   }
   const origin = { origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
-  if (answer.statusCode === 304) {
+  const isHeadUpdate = isHead && answer.statusCode === 200 && describesStored(entry.meta, answer.headers);
+  if (answer.statusCode === 304 || isHeadUpdate) {
     answer.body.resume();
     const responseTimeMs = parts.clock.now();
     const notModified = withDate(endToEndHeaders(answer.headers), responseTimeMs);
@@ -111,10 +115,13 @@ async function revalidate(
       const cookie = notModified["set-cookie"];
       const viewerMeta = cookie === undefined ? meta : { ...meta, headers: { ...headers, "set-cookie": cookie } };
       const detail = decision.isStorable ? undefined : decision.reason;
-      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: 304, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
+      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: answer.statusCode, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
     }
-    return { cache: decision.isStorable ? "revalidated" : "revalidated-not-stored", ...origin };
+    const how = isHeadUpdate ? "head-updated" : "revalidated";
+    return { cache: decision.isStorable ? how : `${how}-not-stored`, ...origin };
   }
+  // §4.3.5: a HEAD's answer that is not the stored representation (another validator or length, or a status other than 200).
+  if (isHead && answer.statusCode < 500) await parts.store.deletePrimary(key);
   if (answer.statusCode >= 500 && hasViewer && mayServeStaleOnError(parts, entry)) {
     answer.body.resume();
     fill?.finish("not-stored");
@@ -179,6 +186,27 @@ async function serveCollapsed(parts: EdgeCacheParts, x: CacheExchange, key: stri
     return { cache: "hit-collapsed" };
   }
   return outcome;
+}
+
+/**
+ * §4.3.5: does a HEAD's 200 describe the stored GET response? Its validators and length, where both sides have
+ * them, must be the same (an entity tag compared weakly: the edge's compressed variants carry a weak one); with
+ * nothing to compare, it is not known to, and the stored response is invalidated rather than updated.
+ */
+function describesStored(stored: EntryMeta, head: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  const weak = (tag: string) => tag.replace(/^W\//, "");
+  let matched = 0;
+  for (const name of ["etag", "last-modified", "content-length"] as const) {
+    const mine = stored.headers[name];
+    const theirs = head[name];
+    if (mine === undefined && theirs === undefined) continue;
+    // The edge's compressed variants have no Content-Length of their own: the origin's length says nothing of them.
+    if (name === "content-length" && (mine === undefined || theirs === undefined)) continue;
+    if (typeof mine !== "string" || typeof theirs !== "string") return false;
+    if (name === "etag" ? weak(mine) !== weak(theirs) : mine !== theirs) return false;
+    matched++;
+  }
+  return matched > 0;
 }
 
 /** What usableEntry and isFresh would say of the response being filled, once stored. */

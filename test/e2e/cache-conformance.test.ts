@@ -38,6 +38,36 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     await origin.close();
   });
 
+  test("head-writethrough, head-200-retain, head-200-freshness-update, head-200-update: §4.3.5 a HEAD goes as a HEAD, and its 200 updates the stored GET response", async () => {
+    const methods: string[] = [];
+    origin.script("/head-update", (req, res, count) => {
+      methods.push(req.method ?? "");
+      if (req.method === "HEAD") return void res.writeHead(200, { etag: '"h"', "cache-control": "max-age=1000", "template-a": "2", "content-type": "text/plain", "content-length": "4" }).end();
+      answer({ etag: '"h"', "cache-control": "max-age=1", "template-a": "1", "template-b": "kept" }, "body")(req, res, count);
+    });
+    await get("/head-update");
+    clock.advance(2_000);
+    const head = await viewerRequest(client, { path: "/head-update", host: "shop.test", method: "HEAD" });
+    assert.deepEqual([head.status, head.headers["template-a"], head.body], [200, "2", ""]);
+    const hit = await get("/head-update");
+    assert.deepEqual(methods, ["GET", "HEAD"], "the HEAD went as a HEAD; the GET after it was served from the cache");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.deepEqual([hit.body, hit.headers["template-a"], hit.headers["template-b"]], ["body", "2", "kept"]);
+  });
+
+  test("§4.3.5 a HEAD whose 200 describes another representation (another ETag) invalidates the stored GET response", async () => {
+    origin.script("/head-other", (req, res, count) => {
+      if (req.method === "HEAD") return void res.writeHead(200, { etag: '"v2"', "cache-control": "max-age=1000", "content-length": "4" }).end();
+      answer({ etag: `"v${count === 1 ? 1 : 2}"`, "cache-control": "max-age=1" }, "body")(req, res, count);
+    });
+    await get("/head-other");
+    clock.advance(2_000);
+    await viewerRequest(client, { path: "/head-other", host: "shop.test", method: "HEAD" });
+    const next = await get("/head-other");
+    assert.equal(next.headers["x-cache"], "Miss from moat");
+    assert.equal(next.headers.etag, '"v2"');
+  });
+
   test("cdn-fresh-cc-nostore (RFC 9213): CDN-Cache-Control decides for the edge; Cache-Control goes on to the viewer; Moat-CDN-Cache-Control is Moat's alone", async () => {
     origin.script("/targeted", answer({ "cdn-cache-control": "max-age=3600", "moat-cdn-cache-control": "max-age=600", "cache-control": "no-store" }, "body"));
     await get("/targeted");
