@@ -131,6 +131,15 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
     res.end();
     return;
   }
+  if (answer.kind === "multipart") {
+    for (const part of answer.framing.parts) {
+      if (res.destroyed) return;
+      await writeToViewer(res, part.head);
+      await writeBody(res, entry, part.range);
+    }
+    if (!res.destroyed) res.end(answer.framing.tail);
+    return;
+  }
   const range = answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined;
   if (entry.body.chunks) {
     for (const chunk of entry.body.chunks(range)) {
@@ -141,6 +150,18 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
     return;
   }
   await pipeline(entry.body.stream(range), res);
+}
+
+/** One part of a multipart body: from memory without a stream, else streamed from the tier, without ending the response. */
+async function writeBody(res: CacheExchange["res"], entry: StoredEntry, range: { start: number; end: number }): Promise<void> {
+  if (entry.body.chunks) {
+    for (const chunk of entry.body.chunks(range)) if (!res.destroyed) await writeToViewer(res, chunk);
+    return;
+  }
+  for await (const chunk of entry.body.stream(range) as AsyncIterable<Buffer>) {
+    if (res.destroyed) return;
+    await writeToViewer(res, chunk);
+  }
 }
 
 function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number | null): Readable {

@@ -363,6 +363,38 @@ describe("edge cache (RFC 9111, shared)", { timeout: 60_000 }, () => {
     assert.equal(origin.count("/range.txt"), 2);
   });
 
+  test("RFC 9110 §14.6 several ranges of a stored object: one multipart/byteranges body; too many or overlapping ranges: the whole object (§14.2)", async () => {
+    const body = "0123456789abcdefghij";
+    origin.script("/multi.txt", answer({ "cache-control": "max-age=60", "content-type": "text/plain" }, body));
+    await get("/multi.txt");
+    const multi = await get("/multi.txt", { range: "bytes=0-1, 15-16, -2" });
+    assert.equal(multi.status, 206);
+    assert.equal(multi.headers["x-cache"], "Hit from moat");
+    const boundary = /^multipart\/byteranges; boundary=(.+)$/.exec(String(multi.headers["content-type"]))?.[1];
+    assert.ok(boundary, String(multi.headers["content-type"]));
+    assert.equal(Number(multi.headers["content-length"]), Buffer.byteLength(multi.body));
+    assert.ok(multi.body.endsWith(`\r\n--${boundary}--\r\n`));
+    const parts = multi.body.split(`\r\n--${boundary}`).slice(1, -1).map((part) => {
+      const [head = "", data = ""] = part.split("\r\n\r\n");
+      return { range: /Content-Range: (.+)/.exec(head)?.[1], type: /Content-Type: (.+)/.exec(head)?.[1], data };
+    });
+    assert.deepEqual(parts, [
+      { range: "bytes 0-1/20", type: "text/plain", data: "01" },
+      { range: "bytes 15-16/20", type: "text/plain", data: "fg" },
+      { range: "bytes 18-19/20", type: "text/plain", data: "ij" },
+    ]);
+    const overlapping = await get("/multi.txt", { range: "bytes=0-5, 3-8" });
+    assert.deepEqual([overlapping.status, overlapping.body], [200, body]);
+    const many = Array.from({ length: 17 }, (_, i) => `${i}-${i}`).join(",");
+    const tooMany = await get("/multi.txt", { range: `bytes=${many}` });
+    assert.deepEqual([tooMany.status, tooMany.body], [200, body]);
+    const sixteen = await get("/multi.txt", { range: `bytes=${Array.from({ length: 16 }, (_, i) => `${i}-${i}`).join(",")}` });
+    assert.equal(sixteen.status, 206);
+    const unsatisfiable = await get("/multi.txt", { range: "bytes=30-40, 50-" });
+    assert.equal(unsatisfiable.status, 416);
+    assert.equal(origin.count("/multi.txt"), 1);
+  });
+
   test("edge-made errors carry Cache-Status and X-Cache too", async () => {
     const res = await viewerRequest(client, { path: "/../x", host: "shop.test" });
     assert.equal(res.status, 400);
