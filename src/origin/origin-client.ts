@@ -42,6 +42,8 @@ export interface OriginRequest {
   headers: Record<string, string | string[]>;
   body: Readable | null;
   signal?: AbortSignal;
+  /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
+  onEarlyHints?(headers: Record<string, string | string[]>): void;
 }
 
 export interface OriginResponse {
@@ -86,6 +88,7 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
         headers: { ...req.headers, host: options.hostHeader },
         body: req.body,
         signal: req.signal,
+        onInfo: req.onEarlyHints ? (info) => void (info.statusCode === 103 && req.onEarlyHints?.(info.headers)) : undefined,
       });
       return { statusCode: res.statusCode, headers: res.headers, body: res.body };
     } catch (error) {
