@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Client } from "undici";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
-import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { connectH2, createViewerClient, viewerRequest } from "../support/viewer-client.ts";
 import { answer, createMovableClock, startScriptedOrigin } from "../cache/cache-origin.ts";
 import type { MovableClock, ScriptedOrigin } from "../cache/cache-origin.ts";
 
@@ -36,6 +36,41 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     await client.close();
     await edge.close();
     await origin.close();
+  });
+
+  test("RFC 8297 a 103 (Early Hints) from the origin reaches the viewer, over HTTP/1.1 and HTTP/2, and is never stored", async () => {
+    const link = "</style.css>; rel=preload; as=style";
+    origin.script("/early-hints", (req, res, count) => {
+      res.writeEarlyHints({ link });
+      answer({ "cache-control": "max-age=60" }, "hinted")(req, res, count);
+    });
+    const interim: { statusCode: number; link: unknown }[] = [];
+    const first = await client.request({ path: "/early-hints", method: "GET", headers: { host: "shop.test" }, onInfo: (info) => interim.push({ statusCode: info.statusCode, link: info.headers.link }) });
+    assert.equal(await first.body.text(), "hinted");
+    assert.deepEqual(interim, [{ statusCode: 103, link }]);
+    const hit = await get("/early-hints");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.equal(hit.headers.link, undefined, "the hints are not part of the stored response");
+    origin.script("/early-hints-h2", (req, res, count) => {
+      res.writeEarlyHints({ link });
+      answer({ "cache-control": "no-store" }, "hinted h2")(req, res, count);
+    });
+    const session = await connectH2(edge.edge.httpsPort, { caPem: origin.ca.bundlePem, servername: "shop.test" });
+    try {
+      const stream = session.request({ ":path": "/early-hints-h2", ":authority": "shop.test" });
+      const h2Interim: unknown[] = [];
+      stream.on("headers", (headers) => h2Interim.push([headers[":status"], headers.link]));
+      const status = await new Promise((resolve, reject) => {
+        stream.on("response", (headers) => resolve(headers[":status"]));
+        stream.on("error", reject);
+      });
+      stream.resume();
+      await new Promise((resolve) => stream.on("end", resolve));
+      assert.equal(status, 200);
+      assert.deepEqual(h2Interim, [[103, link]]);
+    } finally {
+      session.close();
+    }
   });
 
   test("head-writethrough, head-200-retain, head-200-freshness-update, head-200-update: §4.3.5 a HEAD goes as a HEAD, and its 200 updates the stored GET response", async () => {
