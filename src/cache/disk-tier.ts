@@ -1,6 +1,7 @@
 // The disk tier: one metadata file and one body file per entry, written via a temporary file and a rename, checked by SHA-256, bounded in bytes.
 
 import { createHash, randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
 import type { WriteStream } from "node:fs";
 import { mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,6 +16,9 @@ import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
 export type { BeforeBatch, LoadStep } from "./disk-index-loader.ts";
 export type { DiskHealthEvent } from "./disk-health.ts";
+
+// The errors of a disk that cannot be written now (read-only, full, over quota, failing, not ours): they degrade the tier.
+const DISK_FAULTS = new Set(["EROFS", "ENOSPC", "EDQUOT", "EIO", "EACCES", "EPERM"]);
 
 export interface DiskWriter {
   write(chunk: Buffer): Promise<void>;
@@ -92,12 +96,18 @@ export interface DiskTierOptions {
 export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> {
   const entriesDir = join(options.dir, "entries");
   const tmpDir = join(options.dir, "tmp");
-  await rm(tmpDir, { recursive: true, force: true });
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  await mkdir(entriesDir, { recursive: true, mode: 0o700 });
   const index = createDiskIndex();
   const fs = options.fs ?? NODE_DISK_FS;
   const health = createDiskHealth({ dir: options.dir, nowMs: options.nowMs ?? Date.now, onChange: options.onHealth });
+  try {
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(entriesDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // A read-only or full disk at start: the edge still starts, serves what the tier holds, and degrades.
+    if (!DISK_FAULTS.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    health.failed(error as Error, options.dir);
+  }
   // Keys stored or deleted since loading started: the loader's older record of them is never added.
   const loading = { isRunning: true, isStopped: false, touched: new Set<string>(), admit: null as ((meta: EntryMeta) => boolean) | null, entries: 0, bytes: 0, dropped: 0 };
   let signalStopped = () => {};
@@ -167,6 +177,15 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
 
   function createWriter(onFlushed?: (bytes: number) => void): DiskWriter | null {
     if (!health.mayWrite()) return null;
+    if (health.isDegraded) {
+      // A retry: the temporary directory may never have been made (the disk failed at start).
+      try {
+        mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+      } catch (error) {
+        health.failed(error as Error, tmpDir);
+        return null;
+      }
+    }
     const tmpBody = join(tmpDir, randomBytes(12).toString("hex"));
     const hash = createHash("sha256");
     let bytes = 0;

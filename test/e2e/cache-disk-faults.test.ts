@@ -96,6 +96,25 @@ describe("edge cache on a failing disk", { timeout: 90_000, skip: SKIP }, () => 
     await edge.close();
   });
 
+  test("EROFS at start: an edge started on a read-only cache directory starts, serves what the disk holds, and recovers once writable", async () => {
+    // The first test left /ro/b stored on this (bind-mounted) directory.
+    assert.ok(mount("-o", "remount,ro,bind", dirs.readOnly));
+    edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.readOnly), { clock });
+    const degraded = await edge.waitForLog((line) => String(line.msg).startsWith("cache disk tier degraded"));
+    assert.equal(degraded.errno, "EROFS");
+    await edge.waitForLog((line) => line.msg === "cache disk index loaded");
+    const stored = await get("/ro/b");
+    assert.deepEqual([stored.headers["x-cache"], stored.body.length], ["Hit from moat", BIG.length], "a read-only disk still serves");
+    origin.script("/ro/c", answer({ "cache-control": "max-age=3600" }, BIG));
+    assert.equal((await get("/ro/c")).body.length, BIG.length);
+    assert.ok(mount("-o", "remount,rw,bind", dirs.readOnly));
+    clock.advance(BACKOFF_MS + 1);
+    await get("/ro/c");
+    await edge.waitForLog((line) => line.msg === "cache disk tier recovered");
+    assert.equal((await get("/ro/c")).headers["x-cache"], "Hit from moat");
+    await edge.close();
+  });
+
   test("ENOSPC: a full cache filesystem stores nothing and never hangs a request; those streaming behind the failing fill end, cut at worst", async () => {
     assert.ok(mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", dirs.full));
     edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.full), { clock });
