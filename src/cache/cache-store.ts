@@ -152,6 +152,15 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
     let diskWriter = initialDiskWriter;
     let bytes = 0;
     let isDead = false;
+    let isOnlyFeeding = false;
+    const loseDisk = () => {
+      diskWriter?.abort();
+      diskWriter = null;
+      if (chunks) return;
+      if (!filling) return abort();
+      isOnlyFeeding = true;
+      filling.diskLost();
+    };
     const abort = () => {
       isDead = true;
       chunks = null;
@@ -166,26 +175,35 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
         bytes += chunk.length;
         if (bytes > limits.maxObjectBytes) return abort();
         if (chunks && bytes > limits.memoryMaxObjectBytes) chunks = null;
-        if (!chunks && !diskWriter) return abort();
+        if (!chunks && !diskWriter && !isOnlyFeeding) return abort();
         chunks?.push(chunk);
         const written = diskWriter?.write(chunk);
         filling?.append(chunk, chunks !== null);
         try {
           await written;
         } catch {
-          // A disk error (the tier is now degraded): the fill goes on in memory if it still fits, else it is not stored.
-          // Either way the viewer's response goes on from the origin: a disk error never cuts it.
-          diskWriter?.abort();
-          diskWriter = null;
-          if (!chunks) abort();
+          // A disk error (the tier is now degraded): the fill goes on in memory if it still fits, else it is not
+          // stored, but still feeds the requests reading it as it is written. Either way the viewer's response goes
+          // on from the origin: a disk error never cuts it.
+          loseDisk();
         }
       },
       async commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null> {
         if (isDead) return null;
         // Readers that joined hold the temporary file open before it is renamed.
         await filling?.seal();
+        if (isOnlyFeeding) {
+          filling?.succeed();
+          return null;
+        }
         let meta: EntryMeta | null = null;
         if (diskWriter) meta = await diskWriter.commit(toMeta);
+        if (!meta && !chunks && filling) {
+          // The disk failed at commit: the readers finish from the temporary file they hold open and the tail.
+          filling.diskLost();
+          filling.succeed();
+          return null;
+        }
         // A disk that failed at commit: the memory copy, if any, is still a whole body.
         if (chunks) {
           meta ??= toMeta({ bytes, sha256: "" });

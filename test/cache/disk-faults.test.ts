@@ -20,10 +20,15 @@ const eio = () => Object.assign(new Error("EIO: i/o error, write"), { code: "EIO
 function faultyFs(faults: { isWriteFailing: boolean; isReadFailing: boolean }): DiskFs {
   return {
     rename,
+    // Node's stream underneath, whose writes fail whenever the switch is on (also after it was opened).
     createWriteStream: ((path: string, options: object) => {
-      if (!faults.isWriteFailing) return createWriteStream(path, options);
-      const stream = new Writable({ write: (_chunk, _encoding, callback) => callback(eio()) });
-      queueMicrotask(() => stream.emit("open"));
+      const real = createWriteStream(path, options);
+      const stream = new Writable({
+        write: (chunk: Buffer, _encoding, callback) => (faults.isWriteFailing ? callback(eio()) : real.write(chunk, callback)),
+        final: (callback) => real.end(callback),
+        destroy: (error, callback) => (real.destroy(), callback(error)),
+      });
+      real.once("open", () => stream.emit("open"));
       return stream;
     }) as unknown as DiskFs["createWriteStream"],
     createReadStream: ((path: string, options: object) => {
@@ -64,6 +69,33 @@ describe("disk tier faults (injected EIO)", () => {
       assert.ok(await retry.commit((body) => entryMeta("k", body)));
       assert.deepEqual(events.map((event) => event.state), ["degraded", "recovered"]);
       assert.equal((await store.lookup("k", {}))?.meta.bodyBytes, 2000);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a write error mid-fill: the requests reading the fill as it is written still get the whole body; nothing is stored", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "moat-disk-eio-"));
+    const faults = { isWriteFailing: false, isReadFailing: false };
+    try {
+      const disk = await openDiskTier({ dir, maxBytes: 2 ** 20, fs: faultyFs(faults) });
+      const store = createCacheStore({ memory: createMemoryTier({ maxBytes: 2 ** 20, maxObjectBytes: 10 }), disk, maxObjectBytes: 2 ** 20, memoryMaxObjectBytes: 10 });
+      const writer = store.openWriter(3000);
+      assert.ok(writer?.filling);
+      const joined = writer.filling.join();
+      assert.ok(joined);
+      const read = (async () => {
+        const chunks: Buffer[] = [];
+        for await (const chunk of joined) chunks.push(chunk);
+        return Buffer.concat(chunks);
+      })();
+      await writer.write(Buffer.alloc(1000, 1));
+      faults.isWriteFailing = true;
+      await writer.write(Buffer.alloc(1000, 2));
+      await writer.write(Buffer.alloc(1000, 3));
+      assert.equal(await writer.commit((body) => entryMeta("k", body)), null);
+      assert.deepEqual(await read, Buffer.concat([Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(1000, 3)]));
+      assert.equal(await store.lookup("k", {}), null);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -115,17 +115,33 @@ describe("edge cache on a failing disk", { timeout: 90_000, skip: SKIP }, () => 
     await edge.close();
   });
 
-  test("ENOSPC: a full cache filesystem stores nothing and never hangs a request; those streaming behind the failing fill end, cut at worst", async () => {
+  test("ENOSPC: a full cache filesystem stores nothing; the requests streaming behind the failing fill are served whole; none hangs", async () => {
     assert.ok(mount("-t", "tmpfs", "-o", "size=1m", "tmpfs", dirs.full));
-    edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.full), { clock });
-    // Collapsed behind the fill, these already have their headers when the disk fills up: they end (whole or cut,
-    // as with an origin that cuts a body), never hang. The leader's own response is whole.
-    const results = await Promise.allSettled([get("/full/a"), get("/full/a"), get("/full/a")]);
-    const leader = results[0];
-    assert.equal(leader.status, "fulfilled");
-    assert.equal(leader.value.body.length, BIG.length, "the filling request is served whole from the origin");
-    assert.doesNotMatch(String(leader.value.headers["cache-status"]), /stored/);
-    for (const result of results) if (result.status === "fulfilled") assert.equal(result.value.body.length, BIG.length, "never a short body that looks whole");
+    edge = await startTestEdge(origin.ca, config(origin.origin.url, dirs.full), { clock, logLevel: "debug" });
+    // The origin sends a first part, and the rest (past what the file system holds) once two requests wait behind it.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    origin.script("/full/a", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": String(BIG.length), "cache-control": "max-age=3600" });
+      res.write(BIG.slice(0, 256 * 1024));
+      void released.then(() => res.end(BIG.slice(256 * 1024)));
+    });
+    const leader = get("/full/a");
+    await origin.waitForCount("/full/a", 1);
+    const waiters = [get("/full/a"), get("/full/a")];
+    const isWaiting = (line: Record<string, unknown>) => line.msg === "waiting for the same request already on its way to the origin";
+    await edge.waitForLog((line) => isWaiting(line) && edge.logs.filter(isWaiting).length >= 2);
+    release();
+    // Collapsed behind the fill, the waiters already have their headers when the disk fills up: they go on from
+    // what reached the file, then from the chunks kept in memory since.
+    const results = await Promise.all([leader, ...waiters]);
+    for (const result of results) {
+      assert.equal(result.status, 200);
+      assert.equal(result.body, BIG, "whole, byte for byte");
+    }
+    assert.doesNotMatch(String(results[0]?.headers["cache-status"]), /stored/);
+    assert.match(String(results[1]?.headers["cache-status"]), /collapsed/);
+    assert.equal(origin.count("/full/a"), 1);
     const degraded = await edge.waitForLog((line) => String(line.msg).startsWith("cache disk tier degraded"));
     assert.equal(degraded.errno, "ENOSPC");
     // Degraded: the next fills skip the disk, so every request is served whole.
