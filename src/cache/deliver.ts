@@ -78,6 +78,9 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   }
   const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
+  // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
+  // from its last byte (Content-Length), and may repeat the request at once; the entry must be there by then.
+  let held: Buffer | null = null;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       bytes += chunk.length;
@@ -86,7 +89,15 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
         source.destroy();
         break;
       }
-      await Promise.all([sendsBody && !isViewerGone ? writeToViewer(res, chunk) : undefined, writer?.isStoring ? writer.write(chunk) : undefined]);
+      const toViewer: Buffer | null = writer?.isStoring ? held : chunk;
+      held = writer?.isStoring ? chunk : null;
+      const viewerWrite = sendsBody && !isViewerGone && toViewer ? writeToViewer(res, toViewer) : undefined;
+      await Promise.all([viewerWrite, writer?.isStoring ? writer.write(chunk) : undefined]);
+      // A writer that stopped storing (too large, a disk error with nothing to feed) releases what it held back.
+      if (held && !writer?.isStoring) {
+        if (sendsBody && !res.destroyed && !res.writableEnded) await writeToViewer(res, held);
+        held = null;
+      }
     }
     if (declaredLength !== null && bytes !== declaredLength && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
   } catch (error) {
@@ -95,10 +106,15 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     if (delivery.hasViewer) res.destroy();
     throw error;
   }
+  const endViewer = async () => {
+    if (!delivery.hasViewer || res.destroyed || res.writableEnded) return;
+    if (held && sendsBody) await writeToViewer(res, held);
+    res.end();
+  };
   if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
     writer?.abort();
     delivery.fill?.finish("not-stored");
-    if (delivery.hasViewer && !res.writableEnded) res.end();
+    await endViewer();
     return "miss";
   }
   const rules = decision.rules;
@@ -115,9 +131,9 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     invalidationMark: delivery.invalidationMark,
   })).catch(() => null);
   delivery.fill?.finish(meta ? "stored" : "not-stored");
-  // The entry is committed before the response ends: a viewer that repeats the request at once finds it
+  // The entry is committed before the response's last byte: a viewer that repeats the request at once finds it
   // (a no-cache response is then revalidated, not fetched again as if it were never stored).
-  if (delivery.hasViewer && !res.writableEnded) res.end();
+  await endViewer();
   return meta ? "miss-stored" : "miss";
 }
 

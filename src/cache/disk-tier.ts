@@ -2,13 +2,14 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import type { WriteStream } from "node:fs";
 import { mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBody, entryPaths, metaOfBodyFile, NODE_DISK_FS, readMetaFile, writeMetaFile } from "./disk-files.ts";
 import type { DiskFs } from "./disk-files.ts";
 import { createDiskHealth } from "./disk-health.ts";
 import type { DiskHealthEvent } from "./disk-health.ts";
+import { createDiskWriter } from "./disk-writer.ts";
+import type { DiskWriter } from "./disk-writer.ts";
 import { createDiskIndex } from "./disk-index.ts";
 import { runIndexLoader } from "./disk-index-loader.ts";
 import type { BeforeBatch, MetaFileRead } from "./disk-index-loader.ts";
@@ -16,19 +17,10 @@ import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
 export type { BeforeBatch, LoadStep } from "./disk-index-loader.ts";
 export type { DiskHealthEvent } from "./disk-health.ts";
+export type { DiskWriter } from "./disk-writer.ts";
 
 // The errors of a disk that cannot be written now (read-only, full, over quota, failing, not ours): they degrade the tier.
 const DISK_FAULTS = new Set(["EROFS", "ENOSPC", "EDQUOT", "EIO", "EACCES", "EPERM"]);
-
-export interface DiskWriter {
-  write(chunk: Buffer): Promise<void>;
-  /** Finishes the body; `toMeta` gets its size and digest. Resolves null if the entry could not be written. */
-  commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null>;
-  abort(): void;
-  /** The temporary file the body is written to (renamed at commit), and when it exists: collapsed requests read it as it grows. */
-  readonly file: string;
-  readonly opened: Promise<void>;
-}
 
 /** How the background load of the index ended. */
 export interface DiskLoadReport {
@@ -186,99 +178,29 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
         return null;
       }
     }
-    const tmpBody = join(tmpDir, randomBytes(12).toString("hex"));
-    const hash = createHash("sha256");
-    let bytes = 0;
-    let flushedBytes = 0;
-    const created = fs.createWriteStream(tmpBody, { mode: 0o600 });
-    let stream: WriteStream | null = created;
-    let failure: Error | null = null;
-    let isAborted = false;
-    created.on("error", (error) => {
-      failure ??= error;
-      // A write cut by our own abort (the fill was dropped) is not the disk's fault.
-      if (!isAborted) health.failed(error, tmpBody);
-    });
-    const opened = new Promise<void>((resolve, reject) => {
-      created.once("open", () => resolve());
-      created.once("error", reject);
-    });
-    opened.catch(() => {});
-    const abort = () => {
-      isAborted = true;
-      stream?.destroy();
-      stream = null;
-      void unlink(tmpBody).catch(() => {});
-    };
-    return {
-      write(chunk) {
-        if (!stream || failure) return Promise.reject(failure ?? new Error("disk writer closed"));
-        hash.update(chunk);
-        bytes += chunk.length;
-        const onWritten = (error?: Error | null) => {
-          if (error) return;
-          flushedBytes += chunk.length;
-          onFlushed?.(flushedBytes);
-        };
-        if (stream.write(chunk, onWritten)) return Promise.resolve();
-        const current = stream;
-        // The listeners go once one fires: a long body waits for drain thousands of times. A stream
-        // destroyed meanwhile (an abort) only closes: the wait ends then too, never hangs.
-        return new Promise((resolve, reject) => {
-          const settle = (error?: Error) => {
-            current.off("drain", onDrain);
-            current.off("error", onError);
-            current.off("close", onClose);
-            if (error) reject(error);
-            else resolve();
-          };
-          const onDrain = () => settle();
-          const onError = (error: Error) => settle(error);
-          const onClose = () => settle(failure ?? new Error("disk writer closed"));
-          current.once("drain", onDrain);
-          current.once("error", onError);
-          current.once("close", onClose);
-        });
-      },
-      async commit(toMeta) {
-        const current = stream;
-        if (!current || failure) return (abort(), null);
-        try {
-          await new Promise<void>((resolve, reject) => current.end((error?: Error | null) => (error ? reject(error) : resolve())));
-        } catch (error) {
-          health.failed(error as Error, tmpBody);
-          return (abort(), null);
-        }
-        stream = null;
-        const meta = toMeta({ bytes, sha256: hash.digest("hex") });
-        const bodyId = randomBytes(6).toString("hex");
-        const files = paths(meta.key, bodyId);
-        try {
-          const committed = await serially(async () => {
-            await mkdir(files.dir, { recursive: true, mode: 0o700 });
-            await fs.rename(tmpBody, files.body);
-            await writeMetaFile(files.meta, meta, bodyId, tmpDir, fs);
-            // While loading, the loader never replaces this record; an older body it has not listed yet is swept.
-            if (loading.isRunning) loading.touched.add(meta.key);
-            const previous = index.remove(meta.key);
-            if (previous && previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
-            index.setUsed(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
-            await evictUntilFits();
-            return meta;
-          });
-          health.succeeded();
-          return committed;
-        } catch (error) {
-          health.failed(error as Error, files.dir);
-          await unlink(tmpBody).catch(() => {});
-          await unlink(files.body).catch(() => {});
-          return null;
-        }
-      },
-      abort,
-      file: tmpBody,
-      opened,
-    };
+    return createDiskWriter({ tmpDir, fs, health, onFlushed, install });
+  }
+
+  /** Makes a written body an entry: renames it in, writes its metadata (the commit point), updates the index. */
+  async function install(tmpBody: string, meta: EntryMeta, bytes: number): Promise<void> {
+    const bodyId = randomBytes(6).toString("hex");
+    const files = paths(meta.key, bodyId);
+    try {
+      await serially(async () => {
+        await mkdir(files.dir, { recursive: true, mode: 0o700 });
+        await fs.rename(tmpBody, files.body);
+        await writeMetaFile(files.meta, meta, bodyId, tmpDir, fs);
+        // While loading, the loader never replaces this record; an older body it has not listed yet is swept.
+        if (loading.isRunning) loading.touched.add(meta.key);
+        const previous = index.remove(meta.key);
+        if (previous && previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
+        index.setUsed(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
+        await evictUntilFits();
+      });
+    } catch (error) {
+      await unlink(files.body).catch(() => {});
+      throw error;
+    }
   }
 
   /** Adds what the loader read, unless the tier stored, deleted or already has that key; damaged files go. */
