@@ -105,6 +105,14 @@ describe("edge cache on a failing disk", { timeout: 90_000, skip: SKIP }, () => 
     await edge.waitForLog((line) => line.msg === "cache disk index loaded");
     const stored = await get("/ro/b");
     assert.deepEqual([stored.headers["x-cache"], stored.body.length], ["Hit from moat", BIG.length], "a read-only disk still serves");
+    // Several ranges of an object only the disk holds: each part streamed from the body file.
+    const client = createViewerClient(edge.edge.httpsPort, { caPem: origin.ca.bundlePem, servername: "shop.test" });
+    const parts = await viewerRequest(client, { path: "/ro/b", host: "shop.test", headers: { range: "bytes=0-1, 1000000-1000002" } }).finally(() => client.close());
+    assert.equal(parts.status, 206);
+    assert.match(String(parts.headers["content-type"]), /^multipart\/byteranges; boundary=/);
+    assert.match(parts.body, /Content-Range: bytes 0-1\/1572864\r\n\r\nxx\r\n/);
+    assert.match(parts.body, /Content-Range: bytes 1000000-1000002\/1572864\r\n\r\nxxx\r\n/);
+    assert.equal(Number(parts.headers["content-length"]), Buffer.byteLength(parts.body));
     origin.script("/ro/c", answer({ "cache-control": "max-age=3600" }, BIG));
     assert.equal((await get("/ro/c")).body.length, BIG.length);
     assert.ok(mount("-o", "remount,rw,bind", dirs.readOnly));
