@@ -39,7 +39,7 @@ export async function measureDiskRestart(): Promise<DiskRestartResult> {
   try {
     const disk = await openDiskTier({ dir, maxBytes: 2 ** 30 });
     for (let i = 0; i < ENTRIES; i++) {
-      const writer = disk.createWriter();
+      const writer = disk.createWriter()!;
       await writer.write(BODY);
       await writer.commit((body) => metaOf(i, body));
     }

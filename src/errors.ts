@@ -535,3 +535,14 @@ export class EnrolmentError extends MoatError {
     super(code, status, message, options);
   }
 }
+
+// ---------------------------------------------------------------- cache
+
+/** The invalidation request file stayed locked by another process past the deadline (`<dataDir>/invalidations/requests.lock`). */
+export class InvalidationLockTimeoutError extends MoatError {
+  constructor(lockFile: string, heldBy: string, waitedMs: number) {
+    super("cache-invalidation-lock-timeout", 500, `${lockFile} stayed locked by ${heldBy} for ${waitedMs} ms.`, {
+      fix: "retry; if no moat process is running on this data directory, delete the lock file (a crashed process left it)",
+    });
+  }
+}

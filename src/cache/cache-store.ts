@@ -85,7 +85,13 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
     // Small objects move up to memory; larger ones keep streaming from disk.
     if (cold.meta.bodyBytes <= options.memoryMaxObjectBytes) {
       const chunks: Buffer[] = [];
-      for await (const chunk of cold.body.stream()) chunks.push(chunk as Buffer);
+      try {
+        for await (const chunk of cold.body.stream()) chunks.push(chunk as Buffer);
+      } catch {
+        // A read error (EIO): the entry goes, and this request is a miss.
+        await disk.delete(key);
+        return null;
+      }
       memory.put(cold.meta, chunks);
     }
     return cold;
@@ -101,11 +107,12 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
     openWriter(expectedBytes) {
       if (expectedBytes !== null && expectedBytes > options.maxObjectBytes) return null;
       const toMemory = expectedBytes === null || expectedBytes <= options.memoryMaxObjectBytes;
-      if (!toMemory && !disk) return null;
-      // With no disk tier, a body of unknown length may outgrow memory and be dropped: readers would be cut for nothing.
-      const isFollowable = disk !== null || expectedBytes !== null;
       let filling: FillingBody | null = null;
+      // null too while the disk tier is degraded (a write failed): the fill then skips the disk.
       const diskWriter = disk?.createWriter((bytes) => filling?.flushed(bytes)) ?? null;
+      if (!toMemory && !diskWriter) return null;
+      // Without the disk, a body of unknown length may outgrow memory and be dropped: readers would be cut for nothing.
+      const isFollowable = diskWriter !== null || expectedBytes !== null;
       filling = isFollowable ? createFillingBody(diskWriter ? { file: diskWriter.file, opened: diskWriter.opened } : null) : null;
       const writer = createTieredWriter(diskWriter, toMemory, options, filling);
       return {
@@ -140,10 +147,20 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
   };
 
   /** Writes to disk (when there is one) and collects in memory while the body is small enough. */
-  function createTieredWriter(diskWriter: DiskWriter | null, toMemory: boolean, limits: { maxObjectBytes: number; memoryMaxObjectBytes: number }, filling: FillingBody | null) {
+  function createTieredWriter(initialDiskWriter: DiskWriter | null, toMemory: boolean, limits: { maxObjectBytes: number; memoryMaxObjectBytes: number }, filling: FillingBody | null) {
     let chunks: Buffer[] | null = toMemory ? [] : null;
+    let diskWriter = initialDiskWriter;
     let bytes = 0;
     let isDead = false;
+    let isOnlyFeeding = false;
+    const loseDisk = () => {
+      diskWriter?.abort();
+      diskWriter = null;
+      if (chunks) return;
+      if (!filling) return abort();
+      isOnlyFeeding = true;
+      filling.diskLost();
+    };
     const abort = () => {
       isDead = true;
       chunks = null;
@@ -158,18 +175,36 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
         bytes += chunk.length;
         if (bytes > limits.maxObjectBytes) return abort();
         if (chunks && bytes > limits.memoryMaxObjectBytes) chunks = null;
-        if (!chunks && !diskWriter) return abort();
+        if (!chunks && !diskWriter && !isOnlyFeeding) return abort();
         chunks?.push(chunk);
         const written = diskWriter?.write(chunk);
         filling?.append(chunk, chunks !== null);
-        await written;
+        try {
+          await written;
+        } catch {
+          // A disk error (the tier is now degraded): the fill goes on in memory if it still fits, else it is not
+          // stored, but still feeds the requests reading it as it is written. Either way the viewer's response goes
+          // on from the origin: a disk error never cuts it.
+          loseDisk();
+        }
       },
       async commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null> {
         if (isDead) return null;
         // Readers that joined hold the temporary file open before it is renamed.
         await filling?.seal();
+        if (isOnlyFeeding) {
+          filling?.succeed();
+          return null;
+        }
         let meta: EntryMeta | null = null;
         if (diskWriter) meta = await diskWriter.commit(toMeta);
+        if (!meta && !chunks && filling) {
+          // The disk failed at commit: the readers finish from the temporary file they hold open and the tail.
+          filling.diskLost();
+          filling.succeed();
+          return null;
+        }
+        // A disk that failed at commit: the memory copy, if any, is still a whole body.
         if (chunks) {
           meta ??= toMeta({ bytes, sha256: "" });
           memory.put(meta, chunks);

@@ -39,13 +39,30 @@ export function createCompressor(coding: "br" | "gzip", sizeHint: number | null)
 
 /** Headers of the compressed representation: its coding, no length, Vary on Accept-Encoding, a weak ETag. */
 export function compressedHeaders(headers: Record<string, string | string[]>, coding: "br" | "gzip"): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = { ...headers, "content-encoding": coding };
+  const out: Record<string, string | string[]> = withVaryOnCoding({ ...headers, "content-encoding": coding });
   delete out["content-length"];
-  const vary = Array.isArray(out.vary) ? out.vary.join(", ") : out.vary;
-  if (!vary) out.vary = "Accept-Encoding";
-  else if (!/(^|,)\s*accept-encoding\s*(,|$)/i.test(vary)) out.vary = `${vary}, Accept-Encoding`;
   // RFC 9110 §8.8.3: another coding is another representation; a weak tag still validates it.
   const etag = out.etag;
   if (typeof etag === "string" && etag.startsWith('"')) out.etag = `W/${etag}`;
   return out;
+}
+
+/**
+ * The headers with Accept-Encoding in Vary (RFC 9110 §12.5.5): for a response whose representation depends on the
+ * viewer's Accept-Encoding (the edge compresses it for some viewers, or the origin encoded it), so that its
+ * variants are stored apart; other responses stay one entry for every viewer.
+ */
+export function withVaryOnCoding(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const vary = Array.isArray(headers.vary) ? headers.vary.join(", ") : headers.vary;
+  if (!vary) return { ...headers, vary: "Accept-Encoding" };
+  if (/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(vary)) return headers;
+  return { ...headers, vary: `${vary}, Accept-Encoding` };
+}
+
+/** Whether the edge would compress this response for some viewer, or the origin already encoded it: its representation then varies by Accept-Encoding. */
+export function variesByCoding(status: number, headers: HeaderMap, config: CompressionConfig): boolean {
+  const encoding = headers["content-encoding"];
+  if (encoding !== undefined && encoding !== "identity") return true;
+  const offered = config.encodings[0];
+  return offered !== undefined && shouldCompress(status, headers, offered, config);
 }

@@ -19,7 +19,10 @@ export async function deliverFilling(x: CacheExchange, stream: StreamingFill, fa
   // A range of a body of unknown length is answered whole (200), as a Range request that misses is.
   const { range: _range, ...withoutRange } = x.requestHeaders;
   const request = isLengthKnown ? x.requestHeaders : withoutRange;
-  const answer = answerFrom({ status: stream.status, headers: stream.headers, bodyBytes: stream.bodyBytes ?? 0 }, request, x.method, isLengthKnown, { isStored: true });
+  const stored = { status: stream.status, headers: stream.headers, bodyBytes: stream.bodyBytes ?? 0 };
+  let answer = answerFrom(stored, request, x.method, isLengthKnown, { isStored: true });
+  // Several ranges of a body still being written: answered whole (200), as RFC 9110 §14.2 allows.
+  if (answer.kind === "multipart") answer = answerFrom(stored, withoutRange, x.method, isLengthKnown, { isStored: true });
   const sendsBody = x.method !== "HEAD" && (answer.kind === "full" || answer.kind === "range");
   const body = sendsBody ? stream.body.join() : null;
   if (sendsBody && !body) return false;

@@ -8,7 +8,7 @@ import { cacheStatusHeaders } from "./cache-status.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Fill } from "./collapse.ts";
-import { compressedHeaders, createCompressor, shouldCompress } from "./compression.ts";
+import { compressedHeaders, createCompressor, shouldCompress, variesByCoding, withVaryOnCoding } from "./compression.ts";
 import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
@@ -48,7 +48,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const coding = delivery.coding;
   const isCompressing = x.method === "GET" && coding !== null && x.policy.compress && shouldCompress(answer.statusCode, originHeaders, coding, ctx.compression);
   const compressTo = isCompressing ? (coding as "br" | "gzip") : null;
-  const headers = compressTo ? compressedHeaders(originHeaders, compressTo) : originHeaders;
+  const varies = coding !== null && x.policy.compress && variesByCoding(answer.statusCode, originHeaders, ctx.compression);
+  const headers = compressTo ? compressedHeaders(originHeaders, compressTo) : varies ? withVaryOnCoding(originHeaders) : originHeaders;
   const declaredLength = isCompressing ? null : lengthOf(headers);
   const decision = delivery.canStore && x.method === "GET" ? decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: answer.statusCode, headers }, x.policy, responseTimeMs) : null;
   const writer = decision?.isStorable && !delivery.fill?.isAbandoned ? ctx.store.openWriter(declaredLength) : null;
@@ -67,13 +68,19 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   if (delivery.hasViewer) {
     const { range: _range, ...withoutRange } = x.requestHeaders;
     const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, withoutRange, x.method, declaredLength !== null);
-    const detail = writer ? undefined : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
-    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, isStored: writer !== null, detail: delivery.facts.detail ?? detail });
+    // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
+    // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
+    // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
+    const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
+    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
     (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders({ ...viewerAnswer.headers, ...status }));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
   const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
+  // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
+  // from its last byte (Content-Length), and may repeat the request at once; the entry must be there by then.
+  let held: Buffer | null = null;
   try {
     for await (const chunk of source as AsyncIterable<Buffer>) {
       bytes += chunk.length;
@@ -82,7 +89,15 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
         source.destroy();
         break;
       }
-      await Promise.all([sendsBody && !isViewerGone ? writeToViewer(res, chunk) : undefined, writer?.isStoring ? writer.write(chunk) : undefined]);
+      const toViewer: Buffer | null = writer?.isStoring ? held : chunk;
+      held = writer?.isStoring ? chunk : null;
+      const viewerWrite = sendsBody && !isViewerGone && toViewer ? writeToViewer(res, toViewer) : undefined;
+      await Promise.all([viewerWrite, writer?.isStoring ? writer.write(chunk) : undefined]);
+      // A writer that stopped storing (too large, a disk error with nothing to feed) releases what it held back.
+      if (held && !writer?.isStoring) {
+        if (sendsBody && !res.destroyed && !res.writableEnded) await writeToViewer(res, held);
+        held = null;
+      }
     }
     if (declaredLength !== null && bytes !== declaredLength && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
   } catch (error) {
@@ -91,10 +106,15 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     if (delivery.hasViewer) res.destroy();
     throw error;
   }
-  if (delivery.hasViewer && !res.writableEnded) res.end();
+  const endViewer = async () => {
+    if (!delivery.hasViewer || res.destroyed || res.writableEnded) return;
+    if (held && sendsBody) await writeToViewer(res, held);
+    res.end();
+  };
   if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
     writer?.abort();
     delivery.fill?.finish("not-stored");
+    await endViewer();
     return "miss";
   }
   const rules = decision.rules;
@@ -109,8 +129,11 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     bodyBytes: body.bytes,
     bodySha256: body.sha256,
     invalidationMark: delivery.invalidationMark,
-  }));
+  })).catch(() => null);
   delivery.fill?.finish(meta ? "stored" : "not-stored");
+  // The entry is committed before the response's last byte: a viewer that repeats the request at once finds it
+  // (a no-cache response is then revalidated, not fetched again as if it were never stored).
+  await endViewer();
   return meta ? "miss-stored" : "miss";
 }
 
@@ -124,6 +147,15 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
     res.end();
     return;
   }
+  if (answer.kind === "multipart") {
+    for (const part of answer.framing.parts) {
+      if (res.destroyed) return;
+      await writeToViewer(res, part.head);
+      await writeBody(res, entry, part.range);
+    }
+    if (!res.destroyed) res.end(answer.framing.tail);
+    return;
+  }
   const range = answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined;
   if (entry.body.chunks) {
     for (const chunk of entry.body.chunks(range)) {
@@ -134,6 +166,18 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
     return;
   }
   await pipeline(entry.body.stream(range), res);
+}
+
+/** One part of a multipart body: from memory without a stream, else streamed from the tier, without ending the response. */
+async function writeBody(res: CacheExchange["res"], entry: StoredEntry, range: { start: number; end: number }): Promise<void> {
+  if (entry.body.chunks) {
+    for (const chunk of entry.body.chunks(range)) if (!res.destroyed) await writeToViewer(res, chunk);
+    return;
+  }
+  for await (const chunk of entry.body.stream(range) as AsyncIterable<Buffer>) {
+    if (res.destroyed) return;
+    await writeToViewer(res, chunk);
+  }
 }
 
 function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number | null): Readable {

@@ -1,11 +1,20 @@
 // The disk tier's files: where an entry's metadata and body live, and how the metadata file is written, read and checked.
 
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { EntryMeta } from "./stored-entry.ts";
+
+/** The file-system calls through which the disk tier writes and reads bodies: tests inject faults (EIO) here. */
+export interface DiskFs {
+  createWriteStream: typeof createWriteStream;
+  createReadStream: typeof createReadStream;
+  rename: typeof rename;
+}
+
+export const NODE_DISK_FS: DiskFs = { createWriteStream, createReadStream, rename };
 
 /** A metadata file as read: the entry, a reason it is unusable, or null when there is no file (deleted meanwhile). */
 export type MetaRead = { meta: EntryMeta; bodyId: string } | string | null;
@@ -25,11 +34,11 @@ export function metaOfBodyFile(bodyFile: string): { meta: string; bodyId: string
 
 // The metadata file is its JSON and, on the next line, the SHA-256 of that JSON: a torn or
 // edited file fails the check. The rename makes the metadata file the entry's commit point.
-export async function writeMetaFile(file: string, meta: EntryMeta, bodyId: string, tmpDir: string): Promise<void> {
+export async function writeMetaFile(file: string, meta: EntryMeta, bodyId: string, tmpDir: string, fs: DiskFs = NODE_DISK_FS): Promise<void> {
   const json = JSON.stringify({ v: 1, bodyId, meta });
   const tmp = join(tmpDir, `${randomBytes(12).toString("hex")}.meta`);
   await writeFile(tmp, `${json}\n${createHash("sha256").update(json).digest("hex")}\n`, { mode: 0o600 });
-  await rename(tmp, file);
+  await fs.rename(tmp, file);
 }
 
 export async function readMetaFile(file: string): Promise<MetaRead> {
@@ -51,11 +60,11 @@ export async function readMetaFile(file: string): Promise<MetaRead> {
 }
 
 /** Streams the whole body through SHA-256: the only way to know a disk entry is whole before serving it. */
-export async function checkBody(file: string, meta: EntryMeta): Promise<string | null> {
+export async function checkBody(file: string, meta: EntryMeta, fs: DiskFs = NODE_DISK_FS): Promise<string | null> {
   try {
     const hash = createHash("sha256");
     let bytes = 0;
-    await pipeline(createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
+    await pipeline(fs.createReadStream(file), async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         bytes += chunk.length;
         hash.update(chunk);
@@ -65,7 +74,7 @@ export async function checkBody(file: string, meta: EntryMeta): Promise<string |
     if (bytes !== meta.bodyBytes) return `body is ${bytes} bytes, metadata says ${meta.bodyBytes} (truncated)`;
     if (hash.digest("hex") !== meta.bodySha256) return "body digest mismatch (corrupt)";
     return null;
-  } catch {
-    return "body file unreadable";
+  } catch (error) {
+    return `body file unreadable (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`;
   }
 }

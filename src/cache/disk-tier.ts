@@ -1,27 +1,26 @@
 // The disk tier: one metadata file and one body file per entry, written via a temporary file and a rename, checked by SHA-256, bounded in bytes.
 
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import type { WriteStream } from "node:fs";
-import { mkdir, rename, rm, unlink } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import { mkdir, rm, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { checkBody, entryPaths, metaOfBodyFile, readMetaFile, writeMetaFile } from "./disk-files.ts";
+import { checkBody, entryPaths, metaOfBodyFile, NODE_DISK_FS, readMetaFile, writeMetaFile } from "./disk-files.ts";
+import type { DiskFs } from "./disk-files.ts";
+import { createDiskHealth } from "./disk-health.ts";
+import type { DiskHealthEvent } from "./disk-health.ts";
+import { createDiskWriter } from "./disk-writer.ts";
+import type { DiskWriter } from "./disk-writer.ts";
 import { createDiskIndex } from "./disk-index.ts";
 import { runIndexLoader } from "./disk-index-loader.ts";
 import type { BeforeBatch, MetaFileRead } from "./disk-index-loader.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
 export type { BeforeBatch, LoadStep } from "./disk-index-loader.ts";
+export type { DiskHealthEvent } from "./disk-health.ts";
+export type { DiskWriter } from "./disk-writer.ts";
 
-export interface DiskWriter {
-  write(chunk: Buffer): Promise<void>;
-  /** Finishes the body; `toMeta` gets its size and digest. Resolves null if the entry could not be written. */
-  commit(toMeta: (body: { bytes: number; sha256: string }) => EntryMeta): Promise<EntryMeta | null>;
-  abort(): void;
-  /** The temporary file the body is written to (renamed at commit), and when it exists: collapsed requests read it as it grows. */
-  readonly file: string;
-  readonly opened: Promise<void>;
-}
+// The errors of a disk that cannot be written now (read-only, full, over quota, failing, not ours): they degrade the tier.
+const DISK_FAULTS = new Set(["EROFS", "ENOSPC", "EDQUOT", "EIO", "EACCES", "EPERM"]);
 
 /** How the background load of the index ended. */
 export interface DiskLoadReport {
@@ -38,8 +37,13 @@ export interface DiskLoadReport {
 export interface DiskTier {
   /** Reads the metadata and checks the entry; a corrupt or truncated one is deleted and null returned. */
   get(key: string): Promise<StoredEntry | null>;
-  /** `onFlushed` is told the bytes written to the temporary file so far, after each write reaches it. */
-  createWriter(onFlushed?: (bytes: number) => void): DiskWriter;
+  /**
+   * `onFlushed` is told the bytes written to the temporary file so far, after each write reaches it.
+   * null while the tier is degraded (a write failed) and its back-off has not passed: the fill skips the disk.
+   */
+  createWriter(onFlushed?: (bytes: number) => void): DiskWriter | null;
+  /** True from a failed write until a later fill is committed to disk. */
+  readonly isDegraded: boolean;
   updateMeta(meta: EntryMeta): Promise<void>;
   delete(key: string): Promise<void>;
   has(key: string): boolean;
@@ -65,6 +69,12 @@ export interface DiskTierOptions {
   onDrop?(file: string, reason: string): void;
   /** Awaited by the background loader before it reads each batch and before it applies it, with the batch's metadata files: tests pause it here. */
   beforeBatch?: BeforeBatch;
+  /** Told when a write error degrades the tier and when a later write recovers it. */
+  onHealth?(event: DiskHealthEvent): void;
+  /** The clock the back-off after a write error is measured on. */
+  nowMs?(): number;
+  /** The file-system calls for bodies and the metadata rename: tests inject faults here. */
+  fs?: DiskFs;
 }
 
 /**
@@ -78,10 +88,18 @@ export interface DiskTierOptions {
 export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> {
   const entriesDir = join(options.dir, "entries");
   const tmpDir = join(options.dir, "tmp");
-  await rm(tmpDir, { recursive: true, force: true });
-  await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-  await mkdir(entriesDir, { recursive: true, mode: 0o700 });
   const index = createDiskIndex();
+  const fs = options.fs ?? NODE_DISK_FS;
+  const health = createDiskHealth({ dir: options.dir, nowMs: options.nowMs ?? Date.now, onChange: options.onHealth });
+  try {
+    await rm(tmpDir, { recursive: true, force: true });
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    await mkdir(entriesDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // A read-only or full disk at start: the edge still starts, serves what the tier holds, and degrades.
+    if (!DISK_FAULTS.has((error as NodeJS.ErrnoException).code ?? "")) throw error;
+    health.failed(error as Error, options.dir);
+  }
   // Keys stored or deleted since loading started: the loader's older record of them is never added.
   const loading = { isRunning: true, isStopped: false, touched: new Set<string>(), admit: null as ((meta: EntryMeta) => boolean) | null, entries: 0, bytes: 0, dropped: 0 };
   let signalStopped = () => {};
@@ -127,7 +145,7 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
       return null;
     }
     if (!record.isVerified) {
-      const problem = await checkBody(files.body, meta.meta);
+      const problem = await checkBody(files.body, meta.meta, fs);
       if (problem) {
         await drop(key, problem);
         return null;
@@ -138,85 +156,51 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     return {
       meta: meta.meta,
       tier: "disk",
-      body: { stream: (range) => createReadStream(files.body, range ? { start: range.start, end: range.end } : {}) },
+      body: {
+        stream(range) {
+          const stream = fs.createReadStream(files.body, range ? { start: range.start, end: range.end } : {});
+          // An I/O error on a stored body: this response is cut, and the entry goes (the next request is a miss).
+          stream.once("error", (error: NodeJS.ErrnoException) => void serially(() => (index.get(key) === record ? drop(key, `body file unreadable (${error.code ?? error.message})`) : Promise.resolve())));
+          return stream;
+        },
+      },
     };
   }
 
-  function createWriter(onFlushed?: (bytes: number) => void): DiskWriter {
-    const tmpBody = join(tmpDir, randomBytes(12).toString("hex"));
-    const hash = createHash("sha256");
-    let bytes = 0;
-    let flushedBytes = 0;
-    const created = createWriteStream(tmpBody, { mode: 0o600 });
-    let stream: WriteStream | null = created;
-    let failure: Error | null = null;
-    created.on("error", (error) => (failure = error));
-    const opened = new Promise<void>((resolve, reject) => {
-      created.once("open", () => resolve());
-      created.once("error", reject);
-    });
-    opened.catch(() => {});
-    const abort = () => {
-      stream?.destroy();
-      stream = null;
-      void unlink(tmpBody).catch(() => {});
-    };
-    return {
-      write(chunk) {
-        if (!stream || failure) return Promise.reject(failure ?? new Error("disk writer closed"));
-        hash.update(chunk);
-        bytes += chunk.length;
-        const onWritten = (error?: Error | null) => {
-          if (error) return;
-          flushedBytes += chunk.length;
-          onFlushed?.(flushedBytes);
-        };
-        if (stream.write(chunk, onWritten)) return Promise.resolve();
-        const current = stream;
-        // Both listeners go once either fires: a long body waits for drain thousands of times.
-        return new Promise((resolve, reject) => {
-          const onDrain = () => {
-            current.off("error", onError);
-            resolve();
-          };
-          const onError = (error: Error) => {
-            current.off("drain", onDrain);
-            reject(error);
-          };
-          current.once("drain", onDrain);
-          current.once("error", onError);
-        });
-      },
-      async commit(toMeta) {
-        const current = stream;
-        if (!current || failure) return (abort(), null);
-        await new Promise<void>((resolve, reject) => current.end((error?: Error | null) => (error ? reject(error) : resolve())));
-        stream = null;
-        const meta = toMeta({ bytes, sha256: hash.digest("hex") });
-        const bodyId = randomBytes(6).toString("hex");
-        const files = paths(meta.key, bodyId);
-        try {
-          return await serially(async () => {
-            await mkdir(files.dir, { recursive: true, mode: 0o700 });
-            await rename(tmpBody, files.body);
-            await writeMetaFile(files.meta, meta, bodyId, tmpDir);
-            // While loading, the loader never replaces this record; an older body it has not listed yet is swept.
-            if (loading.isRunning) loading.touched.add(meta.key);
-            const previous = index.remove(meta.key);
-            if (previous && previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
-            index.setUsed(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
-            await evictUntilFits();
-            return meta;
-          });
-        } catch {
-          await unlink(tmpBody).catch(() => {});
-          return null;
-        }
-      },
-      abort,
-      file: tmpBody,
-      opened,
-    };
+  function createWriter(onFlushed?: (bytes: number) => void): DiskWriter | null {
+    if (!health.mayWrite()) return null;
+    if (health.isDegraded) {
+      // A retry: the temporary directory may never have been made (the disk failed at start).
+      try {
+        mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
+      } catch (error) {
+        health.failed(error as Error, tmpDir);
+        return null;
+      }
+    }
+    return createDiskWriter({ tmpDir, fs, health, onFlushed, install });
+  }
+
+  /** Makes a written body an entry: renames it in, writes its metadata (the commit point), updates the index. */
+  async function install(tmpBody: string, meta: EntryMeta, bytes: number): Promise<void> {
+    const bodyId = randomBytes(6).toString("hex");
+    const files = paths(meta.key, bodyId);
+    try {
+      await serially(async () => {
+        await mkdir(files.dir, { recursive: true, mode: 0o700 });
+        await fs.rename(tmpBody, files.body);
+        await writeMetaFile(files.meta, meta, bodyId, tmpDir, fs);
+        // While loading, the loader never replaces this record; an older body it has not listed yet is swept.
+        if (loading.isRunning) loading.touched.add(meta.key);
+        const previous = index.remove(meta.key);
+        if (previous && previous.bodyId !== bodyId) await unlink(paths(meta.key, previous.bodyId).body).catch(() => {});
+        index.setUsed(meta.key, { bodyId, bytes: bytes + 1024, isVerified: true });
+        await evictUntilFits();
+      });
+    } catch (error) {
+      await unlink(files.body).catch(() => {});
+      throw error;
+    }
   }
 
   /** Adds what the loader read, unless the tier stored, deleted or already has that key; damaged files go. */
@@ -296,11 +280,20 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     async updateMeta(meta) {
       await serially(async () => {
         const record = index.get(meta.key);
-        if (record) await writeMetaFile(paths(meta.key, record.bodyId).meta, meta, record.bodyId, tmpDir);
+        if (!record) return;
+        try {
+          await writeMetaFile(paths(meta.key, record.bodyId).meta, meta, record.bodyId, tmpDir, fs);
+        } catch (error) {
+          // The memory tier has the new headers; the disk keeps its older ones, which only make it revalidate sooner.
+          health.failed(error as Error, paths(meta.key, record.bodyId).meta);
+        }
       });
     },
     delete: (key) => serially(() => drop(key)),
     has: (key) => index.get(key) !== undefined,
+    get isDegraded() {
+      return health.isDegraded;
+    },
     admitLoaded(admit) {
       if (loading.entries > 0) throw new Error("admitLoaded was set after entries were loaded: set it right after openDiskTier");
       loading.admit = admit;

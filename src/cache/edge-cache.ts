@@ -16,7 +16,7 @@ import type { CacheExchange } from "./exchange.ts";
 import { endToEndHeaders } from "./exchange.ts";
 import { ageFactsOf, decideStorage, freshnessRules, remainingMs, varyNames } from "./freshness.ts";
 import type { InvalidationRules } from "./invalidations.ts";
-import type { StoredEntry } from "./stored-entry.ts";
+import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
 export interface EdgeCacheParts {
   storage: CacheStorageConfig;
@@ -30,7 +30,7 @@ export interface EdgeCacheParts {
 /** Serves a GET or HEAD through the cache; resolves with fields for the access log. Origin failures it cannot cover with a stale response are thrown. */
 export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Promise<Record<string, unknown>> {
   const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
-  const key = primaryKeyOf(x, x.pathname, x.query, coding);
+  const key = primaryKeyOf(x, x.pathname, x.query);
   const entry = await usableEntry(parts, x, key);
   if (entry) return serveEntry(parts, x, key, coding, entry);
   // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
@@ -70,7 +70,9 @@ async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, 
 /**
  * RFC 9111 §4.3: a conditional request with the stored validators. A 304 refreshes the stored entry
  * (headers merged, §4.3.4); a 5xx or a failure to reach the origin serves the stale entry when
- * stale-if-error allows (RFC 5861 §4); anything else replaces it.
+ * stale-if-error allows (RFC 5861 §4); anything else replaces it. A viewer's HEAD goes as a HEAD (a whole
+ * body is not fetched to answer it): its 200 updates the stored GET response when it describes the same
+ * representation, and invalidates it otherwise (RFC 9111 §4.3.5).
  */
 async function revalidate(
   parts: EdgeCacheParts,
@@ -83,9 +85,10 @@ async function revalidate(
 ): Promise<Record<string, unknown>> {
   const requestTimeMs = parts.clock.now();
   const invalidationMark = parts.rules.mark;
+  const isHead = x.method === "HEAD" && hasViewer;
   let answer;
   try {
-    answer = await x.fetchOrigin({ method: "GET", headers: fillHeaders(x, coding, entry.meta) });
+    answer = await x.fetchOrigin({ method: isHead ? "HEAD" : "GET", headers: fillHeaders(x, coding, entry.meta) });
   } catch (error) {
     fill?.finish("not-stored");
     if (!(error instanceof OriginFailureError) || !hasViewer || !mayServeStaleOnError(parts, entry)) throw error;
@@ -93,7 +96,8 @@ async function revalidate(
     return { cache: "stale-if-error", error: error.code };
   }
   const origin = { origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
-  if (answer.statusCode === 304) {
+  const isHeadUpdate = isHead && answer.statusCode === 200 && describesStored(entry.meta, answer.headers);
+  if (answer.statusCode === 304 || isHeadUpdate) {
     answer.body.resume();
     const responseTimeMs = parts.clock.now();
     const notModified = withDate(endToEndHeaders(answer.headers), responseTimeMs);
@@ -111,10 +115,13 @@ async function revalidate(
       const cookie = notModified["set-cookie"];
       const viewerMeta = cookie === undefined ? meta : { ...meta, headers: { ...headers, "set-cookie": cookie } };
       const detail = decision.isStorable ? undefined : decision.reason;
-      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: 304, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
+      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: answer.statusCode, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
     }
-    return { cache: decision.isStorable ? "revalidated" : "revalidated-not-stored", ...origin };
+    const how = isHeadUpdate ? "head-updated" : "revalidated";
+    return { cache: decision.isStorable ? how : `${how}-not-stored`, ...origin };
   }
+  // §4.3.5: a HEAD's answer that is not the stored representation (another validator or length, or a status other than 200).
+  if (isHead && answer.statusCode < 500) await parts.store.deletePrimary(key);
   if (answer.statusCode >= 500 && hasViewer && mayServeStaleOnError(parts, entry)) {
     answer.body.resume();
     fill?.finish("not-stored");
@@ -181,6 +188,27 @@ async function serveCollapsed(parts: EdgeCacheParts, x: CacheExchange, key: stri
   return outcome;
 }
 
+/**
+ * §4.3.5: does a HEAD's 200 describe the stored GET response? Its validators and length, where both sides have
+ * them, must be the same (an entity tag compared weakly: the edge's compressed variants carry a weak one); with
+ * nothing to compare, it is not known to, and the stored response is invalidated rather than updated.
+ */
+function describesStored(stored: EntryMeta, head: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  const weak = (tag: string) => tag.replace(/^W\//, "");
+  let matched = 0;
+  for (const name of ["etag", "last-modified", "content-length"] as const) {
+    const mine = stored.headers[name];
+    const theirs = head[name];
+    if (mine === undefined && theirs === undefined) continue;
+    // The edge's compressed variants have no Content-Length of their own: the origin's length says nothing of them.
+    if (name === "content-length" && (mine === undefined || theirs === undefined)) continue;
+    if (typeof mine !== "string" || typeof theirs !== "string") return false;
+    if (name === "etag" ? weak(mine) !== weak(theirs) : mine !== theirs) return false;
+    matched++;
+  }
+  return matched > 0;
+}
+
 /** What usableEntry and isFresh would say of the response being filled, once stored. */
 function mayUseFill(parts: EdgeCacheParts, x: CacheExchange, key: string, fill: StreamingFill, now: number): boolean {
   const vary = varyNames(fill.headers);
@@ -219,8 +247,14 @@ function remainingS(parts: EdgeCacheParts, entry: StoredEntry): number {
   return remainingMs(entry.meta.rules, entry.meta.age, parts.clock.now()) / 1000;
 }
 
-export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string, coding: ContentCoding | null): string {
-  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding, extraComponents: x.extraKeyComponents ?? [] };
+/**
+ * The key without the content coding: the coding belongs to a variant only when one really is encoded. A response
+ * the edge compresses, or one that could be, says Vary: Accept-Encoding (see deliver.ts), and its variants are keyed
+ * by the normalised Accept-Encoding; any other response is one entry, so that a Range request or an
+ * `Accept-Encoding: identity` viewer finds the whole uncompressed object whatever encodings others asked for.
+ */
+export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string): string {
+  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding: null, extraComponents: x.extraKeyComponents ?? [] };
   return cacheKey(request, x.policy.key).text;
 }
 

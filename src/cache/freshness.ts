@@ -3,7 +3,10 @@
 import type { CachePolicyConfig } from "../config/index.ts";
 import { deltaSeconds } from "./cache-control.ts";
 import type { Directives } from "./cache-control.ts";
+import { httpDateMs } from "./http-date.ts";
 import { responseDirectives } from "./targeted-cache-control.ts";
+
+export { httpDateMs } from "./http-date.ts";
 
 export type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -117,16 +120,16 @@ function explicitLifetimeMs(cc: Directives, honorsExpires: boolean, headers: Hea
   if (maxAge !== null) return maxAge * 1000;
   const expires = headers.expires;
   if (expires === undefined || !honorsExpires) return null;
-  const expiresMs = httpDateMs(expires);
+  const expiresMs = httpDateMs(expires, responseTimeMs);
   if (expiresMs === null) return 0;
-  return Math.max(0, expiresMs - (httpDateMs(headers.date) ?? responseTimeMs));
+  return Math.max(0, expiresMs - (httpDateMs(headers.date, responseTimeMs) ?? responseTimeMs));
 }
 
 /** §4.2.2: "a typical setting of this fraction might be 10%" of the time since Last-Modified. */
 function heuristicLifetimeMs(headers: HeaderMap, responseTimeMs: number): number {
-  const lastModified = httpDateMs(headers["last-modified"]);
+  const lastModified = httpDateMs(headers["last-modified"], responseTimeMs);
   if (lastModified === null) return 0;
-  const date = httpDateMs(headers.date) ?? responseTimeMs;
+  const date = httpDateMs(headers.date, responseTimeMs) ?? responseTimeMs;
   return Math.max(0, Math.floor((date - lastModified) / 10));
 }
 
@@ -150,7 +153,7 @@ export function ageFactsOf(headers: HeaderMap, requestTimeMs: number, responseTi
   // field value, discarding subsequent ones"; an invalid value is ignored.
   const ageText = (Array.isArray(headers.age) ? headers.age[0] : headers.age)?.split(",")[0]?.trim();
   const ageValueS = ageText !== undefined && /^\d+$/.test(ageText) ? Math.min(Number(ageText), 2_147_483_648) : 0;
-  return { requestTimeMs, responseTimeMs, dateMs: httpDateMs(headers.date) ?? responseTimeMs, ageValueS };
+  return { requestTimeMs, responseTimeMs, dateMs: httpDateMs(headers.date, responseTimeMs) ?? responseTimeMs, ageValueS };
 }
 
 /** Freshness of a stored response at `nowMs`: how much lifetime is left (negative when stale). */
@@ -164,12 +167,4 @@ export function varyNames(headers: HeaderMap): string[] {
   const text = Array.isArray(value) ? value.join(",") : value;
   if (!text) return [];
   return text.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean);
-}
-
-/** An HTTP-date (RFC 9110 §5.6.7, all three formats via Date.parse), or null when invalid. */
-export function httpDateMs(value: string | string[] | undefined): number | null {
-  const text = Array.isArray(value) ? value[0] : value;
-  if (text === undefined || !/[a-z]/i.test(text)) return null;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? null : ms;
 }

@@ -2,14 +2,13 @@
 
 import type { CacheStorageConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
-import type { ContentCoding } from "./cache-key.ts";
 import { cacheStatusHeaders } from "./cache-status.ts";
 import { createCacheStore } from "./cache-store.ts";
 import { systemClock } from "./clock.ts";
 import type { Clock } from "./clock.ts";
 import { createCollapser } from "./collapse.ts";
 import { openDiskTier } from "./disk-tier.ts";
-import type { DiskLoadReport, DiskTierOptions } from "./disk-tier.ts";
+import type { DiskHealthEvent, DiskLoadReport, DiskTierOptions } from "./disk-tier.ts";
 import { primaryKeyOf, serveThroughCache } from "./edge-cache.ts";
 import type { CacheExchange } from "./exchange.ts";
 import { createInvalidationRules, watchInvalidations } from "./invalidations.ts";
@@ -68,6 +67,8 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
         maxBytes: storage.disk.maxBytes,
         onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry"),
         beforeBatch: options.beforeDiskBatch,
+        onHealth: (event) => logDiskHealth(log, event),
+        nowMs: () => (options.clock ?? systemClock).now(),
       })
     : null;
   const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes });
@@ -84,13 +85,11 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
     async invalidateAfterUnsafe(x, status, headers) {
       if (status < 200 || status >= 400) return;
       const targets = [{ pathname: x.pathname, query: x.query }, ...sameHostTargets(x.viewerHost, x.pathname, [headers.location, headers["content-location"]])];
-      const codings: (ContentCoding | null)[] = x.policy.compress ? ["identity", "gzip", "br"] : [null];
       for (const target of targets) {
-        for (const coding of codings) {
-          const key = primaryKeyOf(x, target.pathname, target.query, coding);
-          collapser.abandon(key);
-          await store.deletePrimary(key);
-        }
+        // One primary key per target: its encoded variants are Vary records under it (see primaryKeyOf).
+        const key = primaryKeyOf(x, target.pathname, target.query);
+        collapser.abandon(key);
+        await store.deletePrimary(key);
       }
     },
     stats: () => store.stats(),
@@ -109,6 +108,13 @@ function logDiskLoad(log: Logger, report: DiskLoadReport): void {
   if (report.outcome === "complete") log.info(fields, "cache disk index loaded");
   else if (report.outcome === "stopped") log.info(fields, "cache disk index load stopped (the edge is stopping)");
   else log.error({ ...fields, error: { message: report.error } }, "cache disk index load failed: entries not loaded are misses and stay on disk until the next start");
+}
+
+/** Once per change of the disk tier's health: the messages are stable (operators alert on them). */
+function logDiskHealth(log: Logger, event: DiskHealthEvent): void {
+  if (event.state === "recovered") return log.info({ dir: event.dir, degradedForMs: event.degradedForMs }, "cache disk tier recovered");
+  const { dir, path, errno, fix, retryInMs } = event;
+  log.error({ dir, path, errno, fix, retryInMs, error: { message: event.message } }, "cache disk tier degraded: fills are not stored on disk until a write succeeds");
 }
 
 /** RFC 9111 §4.4: Location and Content-Location are invalidated only when their host is the request's. */

@@ -1,31 +1,28 @@
-// Invalidations by path and by prefix wildcard: an append-only file that `moat cache invalidate` writes and the edge watches.
+// Invalidations by path and by prefix wildcard: a file that `moat cache invalidate` appends to and the edge watches (see invalidation-file.ts).
 //
-// Nothing is scanned when an invalidation arrives. Each invalidation gets a sequence number (its
-// line in the file); each entry remembers how many invalidations were known when its fill started
+// Nothing is scanned when an invalidation arrives. Each invalidation gets a sequence number (see
+// invalidation-file.ts); each entry remembers how many invalidations were known when its fill started
 // (its mark). At lookup, an entry is invalid if a rule for its path, or for a prefix of it, has a
 // higher number than its mark: one Map lookup for the exact path and one per distinct prefix length.
 
 import { randomBytes } from "node:crypto";
 import { existsSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
-import { appendFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../observe/index.ts";
+import { appendInvalidationLine, compactInvalidations, INVALIDATION_FILES, readInvalidations } from "./invalidation-file.ts";
+import type { InvalidationRequest } from "./invalidation-file.ts";
 
-export interface InvalidationRequest {
-  readonly id: string;
-  readonly distribution: string;
-  /** "/exact/path" or "/prefix*" ("*" alone or "/*": everything). */
-  readonly paths: readonly string[];
-  readonly at: string;
-}
+export { INVALIDATION_FILES, readInvalidations } from "./invalidation-file.ts";
+export type { InvalidationRequest } from "./invalidation-file.ts";
 
 export interface InvalidationRules {
   /** How many invalidations are known: the mark a fill starting now records. */
   readonly mark: number;
   isInvalidated(distributionId: string, pathname: string, entryMark: number): boolean;
-  /** Applies the invalidations numbered `mark + 1`, `mark + 2`, … in order. */
-  append(requests: readonly InvalidationRequest[]): void;
+  /** Applies invalidations newer than `mark`, in order; each numbered by its `seq`, or the previous number plus one. */
+  append(requests: readonly (InvalidationRequest & { seq?: number })[]): void;
 }
 
 /** @example const rules = createInvalidationRules(); rules.append([{ id, distribution: "shop", paths: ["/img/*"], at }]); */
@@ -49,7 +46,8 @@ export function createInvalidationRules(): InvalidationRules {
     },
     append(requests) {
       for (const request of requests) {
-        mark++;
+        if (request.seq !== undefined && request.seq <= mark) continue;
+        mark = request.seq ?? mark + 1;
         for (const path of request.paths) {
           const wildcard = path.endsWith("*");
           const text = `${request.distribution}\n${wildcard ? path.slice(0, -1).replace(/^\/$/, "") : path}`;
@@ -63,8 +61,6 @@ export function createInvalidationRules(): InvalidationRules {
   };
 }
 
-export const INVALIDATION_FILES = { dir: "invalidations", requests: "requests.jsonl", applied: "applied.json" } as const;
-
 /** What is wrong with an invalidation path, or null. CloudFront's rule: a path, `*` only at the end. */
 export function invalidationPathProblem(path: string): string | null {
   if (!path.startsWith("/") && path !== "*") return `"${path}" must start with / (or be * for everything)`;
@@ -74,8 +70,8 @@ export function invalidationPathProblem(path: string): string | null {
 }
 
 /**
- * Appends one invalidation to `<dataDir>/invalidations/requests.jsonl` (one write, O_APPEND, so
- * concurrent writers never interleave) and returns its sequence number.
+ * Appends one invalidation to `<dataDir>/invalidations/requests.jsonl` (one write, O_APPEND, under the lock
+ * that compaction takes) and returns its sequence number.
  * @example
  * const { seq } = await appendInvalidation(dataDir, "shop", ["/index.html", "/images/*"]);
  */
@@ -83,26 +79,7 @@ export async function appendInvalidation(dataDir: string, distribution: string, 
   const dir = join(dataDir, INVALIDATION_FILES.dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const request: InvalidationRequest = { id: randomBytes(8).toString("hex"), distribution, paths, at: new Date().toISOString() };
-  await appendFile(join(dir, INVALIDATION_FILES.requests), `${JSON.stringify(request)}\n`, { mode: 0o600 });
-  const all = await readInvalidations(dataDir);
-  return { request, seq: all.findIndex((entry) => entry.id === request.id) + 1 };
-}
-
-/** Every complete invalidation in the file, in order (a torn last line is left for later). */
-export async function readInvalidations(dataDir: string): Promise<InvalidationRequest[]> {
-  const text = await readFile(join(dataDir, INVALIDATION_FILES.dir, INVALIDATION_FILES.requests), "utf8").catch(() => "");
-  const complete = text.slice(0, text.lastIndexOf("\n") + 1);
-  const requests: InvalidationRequest[] = [];
-  for (const line of complete.split("\n")) {
-    if (!line) continue;
-    try {
-      requests.push(JSON.parse(line) as InvalidationRequest);
-    } catch {
-      // A line that is not JSON still counts, so that sequence numbers stay the line numbers.
-      requests.push({ id: "", distribution: "", paths: [], at: "" });
-    }
-  }
-  return requests;
+  return { request, seq: await appendInvalidationLine(dir, request) };
 }
 
 /** How many invalidations the running edge has applied (0 when no edge ever ran). */
@@ -128,13 +105,16 @@ export async function watchInvalidations(deps: { dataDir: string; rules: Invalid
   const catchUp = () => {
     running = running.then(async () => {
       const all = await readInvalidations(deps.dataDir);
-      const fresh = all.slice(deps.rules.mark);
+      const fresh = all.filter((request) => request.seq > deps.rules.mark);
       if (fresh.length === 0) return;
       deps.rules.append(fresh);
       for (const request of fresh) deps.log.info({ invalidation: request.id, distribution: request.distribution, paths: request.paths }, "cache invalidation applied");
       const tmp = join(dir, `.applied-${randomBytes(6).toString("hex")}`);
       await writeFile(tmp, JSON.stringify({ applied: deps.rules.mark }), { mode: 0o600 });
       await rename(tmp, join(dir, INVALIDATION_FILES.applied));
+      // Everything in the file is applied now, unless a request landed since it was read: compaction checks under its lock.
+      const removed = await compactInvalidations(deps.dataDir, deps.rules.mark);
+      if (removed > 0) deps.log.debug({ removed }, "cache invalidation file compacted");
     }).catch((error: Error) => deps.log.error({ error: { message: error.message } }, "reading cache invalidations failed"));
     return running;
   };

@@ -1,6 +1,8 @@
 // Answers a viewer from a stored response: Age and Cache-Status, conditional requests (304), byte ranges (206/416), HEAD.
 
 import type { IncomingHttpHeaders } from "node:http";
+import { multipartFraming, resolveRanges } from "./byte-ranges.ts";
+import type { ByteRange, MultipartFraming } from "./byte-ranges.ts";
 import { httpDateMs } from "./freshness.ts";
 
 export interface StoredAnswer {
@@ -13,6 +15,7 @@ export type ViewerAnswer =
   | { kind: "full"; status: number; headers: Record<string, string | string[]> }
   | { kind: "not-modified"; headers: Record<string, string | string[]> }
   | { kind: "range"; headers: Record<string, string | string[]>; start: number; end: number }
+  | { kind: "multipart"; headers: Record<string, string | string[]>; framing: MultipartFraming }
   | { kind: "unsatisfiable"; headers: Record<string, string | string[]> };
 
 // Fields a 304 doesn't carry (RFC 9110 §15.4.5 lists what it should; these describe a body it has not).
@@ -32,11 +35,19 @@ export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, m
   if (isLengthKnown) headers["content-length"] = String(stored.bodyBytes);
   if (stored.status !== 200 || method !== "GET" || !isLengthKnown) return { kind: "full", status: stored.status, headers };
   headers["accept-ranges"] = "bytes";
-  const range = requestedRange(request, stored.headers, stored.bodyBytes);
-  if (range === null) return { kind: "full", status: 200, headers };
-  if (range === "unsatisfiable") {
+  const ranges = requestedRanges(request, stored.headers, stored.bodyBytes);
+  if (ranges === null) return { kind: "full", status: 200, headers };
+  if (ranges === "unsatisfiable") {
     return { kind: "unsatisfiable", headers: { "content-range": `bytes */${stored.bodyBytes}`, "content-length": "0" } };
   }
+  if (ranges.length > 1) {
+    // RFC 9110 §14.6: several ranges go in one multipart/byteranges body, each part with its Content-Range.
+    const framing = multipartFraming(ranges, stored.bodyBytes, single(stored.headers["content-type"]));
+    headers["content-type"] = framing.contentType;
+    headers["content-length"] = String(framing.bodyBytes);
+    return { kind: "multipart", headers, framing };
+  }
+  const range = ranges[0] as ByteRange;
   headers["content-range"] = `bytes ${range.start}-${range.end}/${stored.bodyBytes}`;
   headers["content-length"] = String(range.end - range.start + 1);
   return { kind: "range", headers, start: range.start, end: range.end };
@@ -60,22 +71,11 @@ function isNotModified(stored: Readonly<Record<string, string | string[]>>, requ
   return since !== null && lastModified !== null && lastModified <= since;
 }
 
-/** RFC 9110 §14.2: one byte range (a multi-range request is answered whole, which §14.2 allows). */
-function requestedRange(request: IncomingHttpHeaders, stored: Readonly<Record<string, string | string[]>>, length: number): { start: number; end: number } | "unsatisfiable" | null {
+/** RFC 9110 §14.2: the ranges asked for, when If-Range holds (see byte-ranges.ts for what is refused). */
+function requestedRanges(request: IncomingHttpHeaders, stored: Readonly<Record<string, string | string[]>>, length: number): ByteRange[] | "unsatisfiable" | null {
   const header = request.range;
   if (header === undefined || !ifRangeHolds(single(request["if-range"]), stored)) return null;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === "" && match[2] === "")) return null;
-  const [, first = "", last = ""] = match;
-  if (first === "") {
-    const suffix = Number(last);
-    if (suffix === 0) return "unsatisfiable";
-    return { start: Math.max(0, length - suffix), end: length - 1 };
-  }
-  const start = Number(first);
-  const end = last === "" ? length - 1 : Math.min(Number(last), length - 1);
-  if (start >= length || end < start) return start >= length ? "unsatisfiable" : null;
-  return { start, end };
+  return resolveRanges(header, length);
 }
 
 // §13.1.5: If-Range holds with a strong ETag match or an exact Last-Modified date.
@@ -101,5 +101,5 @@ function single(value: string | string[] | undefined): string | undefined {
 export function answerStatus(answer: ViewerAnswer): number {
   if (answer.kind === "full") return answer.status;
   if (answer.kind === "not-modified") return 304;
-  return answer.kind === "range" ? 206 : 416;
+  return answer.kind === "range" || answer.kind === "multipart" ? 206 : 416;
 }

@@ -42,7 +42,8 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
     originHeaders: request.originHeaders,
     // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
     fetchOrigin: async ({ method, headers }) => {
-      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId });
+      const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, request.httpVersion, hints);
+      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints });
       return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
     },
     viewerHeaders: (headers) => viewerResponseHeaders(headers, request.httpVersion),
@@ -66,6 +67,22 @@ export async function bypassedCache(cache: EdgeCache | undefined, request: Omit<
     );
   }
   return cache.passHeaders(request.behavior.cache.enabled && !isSafe ? "method" : "bypass");
+}
+
+/**
+ * RFC 8297: a 103 (Early Hints) from the origin goes on to the viewer (HTTP/1.1 and HTTP/2) while it waits for
+ * the final response; it is never stored (only final responses are). Only its Link fields go: they are what a
+ * 103 is for (§2), and nothing else in an interim response is meant for the viewer. Not to an HTTP/1.0 viewer
+ * (RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client"), nor once the final response
+ * has begun (a background revalidation, a fill whose viewer was answered).
+ */
+function forwardEarlyHints(res: ViewerResponse, httpVersion: string, hints: Record<string, string | string[]>): void {
+  if (httpVersion === "1.0" || res.headersSent || res.writableEnded || hints.link === undefined) return;
+  try {
+    (res as { writeEarlyHints(hints: Record<string, string | string[]>): void }).writeEarlyHints({ link: hints.link });
+  } catch {
+    // A Link value Node refuses to send (not a valid Link field): the hints are advisory, the response goes on.
+  }
 }
 
 function splitTarget(url: string): { pathname: string; query: string } {

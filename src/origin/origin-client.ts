@@ -47,6 +47,8 @@ export interface OriginRequest {
   signal?: AbortSignal;
   /** The viewer request's id, for the log line of a retry. */
   requestId?: string;
+  /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
+  onEarlyHints?(headers: Record<string, string | string[]>): void;
 }
 
 export interface OriginResponse {
@@ -139,6 +141,7 @@ async function send(dispatcher: Dispatcher, options: OriginClientOptions, req: O
     headers: { ...req.headers, host: options.hostHeader },
     body: req.body,
     signal: req.signal,
+    onInfo: req.onEarlyHints ? (info) => void (info.statusCode === 103 && req.onEarlyHints?.(info.headers)) : undefined,
   });
   return { statusCode: res.statusCode, headers: res.headers, body: res.body };
 }

@@ -15,7 +15,7 @@ import { entryMeta } from "./entry-meta.ts";
 const meta = entryMeta;
 
 async function put(disk: DiskTier, key: string, body: string | Buffer, extra: Partial<EntryMeta> = {}): Promise<void> {
-  const writer = disk.createWriter();
+  const writer = disk.createWriter()!;
   await writer.write(Buffer.from(body));
   assert.ok(await writer.commit((facts) => meta(key, facts, extra)), `commit of ${key}`);
 }

@@ -39,7 +39,7 @@ describe("disk tier", () => {
     try {
       const disk = await openDiskTier({ dir, maxBytes: 30_000 });
       for (let i = 0; i < 12; i++) {
-        const writer = disk.createWriter();
+        const writer = disk.createWriter()!;
         await writer.write(Buffer.alloc(4_000, i));
         await writer.commit((body) => meta(`k${i}`, body.bytes, body.sha256));
         assert.ok(disk.usedBytes <= 30_000, `used ${disk.usedBytes}`);
@@ -62,7 +62,7 @@ describe("disk tier", () => {
     const dir = await mkdtemp(join(tmpdir(), "moat-disk-"));
     try {
       const disk = await openDiskTier({ dir, maxBytes: 30_000 });
-      const writer = disk.createWriter();
+      const writer = disk.createWriter()!;
       await writer.write(Buffer.alloc(100));
       writer.abort();
       assert.equal(disk.size, 0);

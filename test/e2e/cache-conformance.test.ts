@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Client } from "undici";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
-import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { connectH2, createViewerClient, viewerRequest } from "../support/viewer-client.ts";
 import { answer, createMovableClock, startScriptedOrigin } from "../cache/cache-origin.ts";
 import type { MovableClock, ScriptedOrigin } from "../cache/cache-origin.ts";
 
@@ -36,6 +36,71 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     await client.close();
     await edge.close();
     await origin.close();
+  });
+
+  test("RFC 8297 a 103 (Early Hints) from the origin reaches the viewer, over HTTP/1.1 and HTTP/2, and is never stored", async () => {
+    const link = "</style.css>; rel=preload; as=style";
+    origin.script("/early-hints", (req, res, count) => {
+      res.writeEarlyHints({ link });
+      answer({ "cache-control": "max-age=60" }, "hinted")(req, res, count);
+    });
+    const interim: { statusCode: number; link: unknown }[] = [];
+    const first = await client.request({ path: "/early-hints", method: "GET", headers: { host: "shop.test" }, onInfo: (info) => interim.push({ statusCode: info.statusCode, link: info.headers.link }) });
+    assert.equal(await first.body.text(), "hinted");
+    assert.deepEqual(interim, [{ statusCode: 103, link }]);
+    const hit = await get("/early-hints");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.equal(hit.headers.link, undefined, "the hints are not part of the stored response");
+    origin.script("/early-hints-h2", (req, res, count) => {
+      res.writeEarlyHints({ link });
+      answer({ "cache-control": "no-store" }, "hinted h2")(req, res, count);
+    });
+    const session = await connectH2(edge.edge.httpsPort, { caPem: origin.ca.bundlePem, servername: "shop.test" });
+    try {
+      const stream = session.request({ ":path": "/early-hints-h2", ":authority": "shop.test" });
+      const h2Interim: unknown[] = [];
+      stream.on("headers", (headers) => h2Interim.push([headers[":status"], headers.link]));
+      const status = await new Promise((resolve, reject) => {
+        stream.on("response", (headers) => resolve(headers[":status"]));
+        stream.on("error", reject);
+      });
+      stream.resume();
+      await new Promise((resolve) => stream.on("end", resolve));
+      assert.equal(status, 200);
+      assert.deepEqual(h2Interim, [[103, link]]);
+    } finally {
+      session.close();
+    }
+  });
+
+  test("head-writethrough, head-200-retain, head-200-freshness-update, head-200-update: §4.3.5 a HEAD goes as a HEAD, and its 200 updates the stored GET response", async () => {
+    const methods: string[] = [];
+    origin.script("/head-update", (req, res, count) => {
+      methods.push(req.method ?? "");
+      if (req.method === "HEAD") return void res.writeHead(200, { etag: '"h"', "cache-control": "max-age=1000", "template-a": "2", "content-type": "text/plain", "content-length": "4" }).end();
+      answer({ etag: '"h"', "cache-control": "max-age=1", "template-a": "1", "template-b": "kept" }, "body")(req, res, count);
+    });
+    await get("/head-update");
+    clock.advance(2_000);
+    const head = await viewerRequest(client, { path: "/head-update", host: "shop.test", method: "HEAD" });
+    assert.deepEqual([head.status, head.headers["template-a"], head.body], [200, "2", ""]);
+    const hit = await get("/head-update");
+    assert.deepEqual(methods, ["GET", "HEAD"], "the HEAD went as a HEAD; the GET after it was served from the cache");
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.deepEqual([hit.body, hit.headers["template-a"], hit.headers["template-b"]], ["body", "2", "kept"]);
+  });
+
+  test("§4.3.5 a HEAD whose 200 describes another representation (another ETag) invalidates the stored GET response", async () => {
+    origin.script("/head-other", (req, res, count) => {
+      if (req.method === "HEAD") return void res.writeHead(200, { etag: '"v2"', "cache-control": "max-age=1000", "content-length": "4" }).end();
+      answer({ etag: `"v${count === 1 ? 1 : 2}"`, "cache-control": "max-age=1" }, "body")(req, res, count);
+    });
+    await get("/head-other");
+    clock.advance(2_000);
+    await viewerRequest(client, { path: "/head-other", host: "shop.test", method: "HEAD" });
+    const next = await get("/head-other");
+    assert.equal(next.headers["x-cache"], "Miss from moat");
+    assert.equal(next.headers.etag, '"v2"');
   });
 
   test("cdn-fresh-cc-nostore (RFC 9213): CDN-Cache-Control decides for the edge; Cache-Control goes on to the viewer; Moat-CDN-Cache-Control is Moat's alone", async () => {

@@ -84,6 +84,22 @@ describe("edge cache on disk", { timeout: 90_000 }, () => {
     assert.ok(drops.some((reason) => reason.includes("truncated")), drops.join("; "));
   });
 
+  test("a fill is committed before its response ends: an immediate repeat of a no-cache response is revalidated, not fetched as if never stored", async () => {
+    const conditional: (string | undefined)[] = [];
+    origin.script("/no-cache-repeat", (req, res, count) => {
+      if (count > 1) conditional.push(req.headers["if-none-match"] as string | undefined);
+      if (req.headers["if-none-match"] === '"r1"') return void res.writeHead(304, { etag: '"r1"', "cache-control": "no-cache" }).end();
+      answer({ "cache-control": "no-cache", etag: '"r1"' }, "repeat body")(req, res, count);
+    });
+    const client = createViewerClient(edge.edge.httpsPort, { caPem: origin.ca.bundlePem, servername: "shop.test" });
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await viewerRequest(client, { path: "/no-cache-repeat", host: "shop.test" })).body, "repeat body");
+    } finally {
+      await client.close();
+    }
+    assert.deepEqual(conditional, ['"r1"', '"r1"', '"r1"', '"r1"'], "every repeat found the stored entry and revalidated it");
+  });
+
   test("an invalidation by wildcard reaches the running edge and applies on the next request", async () => {
     await getUntilHit("/inv/a");
     await getUntilHit("/inv/b");
