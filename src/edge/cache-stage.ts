@@ -42,7 +42,7 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
     originHeaders: request.originHeaders,
     // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
     fetchOrigin: async ({ method, headers }) => {
-      const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, request.httpVersion, hints);
+      const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, hints);
       const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints });
       return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
     },
@@ -76,8 +76,9 @@ export async function bypassedCache(cache: EdgeCache | undefined, request: Omit<
  * (RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client"), nor once the final response
  * has begun (a background revalidation, a fill whose viewer was answered).
  */
-function forwardEarlyHints(res: ViewerResponse, httpVersion: string, hints: Record<string, string | string[]>): void {
-  if (httpVersion === "1.0" || res.headersSent || res.writableEnded || hints.link === undefined) return;
+export function forwardEarlyHints(res: ViewerResponse, hints: Record<string, string | string[]>): void {
+  // The request's own version: the pipeline's httpVersion says "1.1" for HTTP/1.0 too.
+  if ((res as { req?: { httpVersion?: string } }).req?.httpVersion === "1.0" || res.headersSent || res.writableEnded || hints.link === undefined) return;
   try {
     (res as { writeEarlyHints(hints: Record<string, string | string[]>): void }).writeEarlyHints({ link: hints.link });
   } catch {

@@ -12,7 +12,7 @@ import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
-import { bypassedCache, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
+import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -174,6 +174,7 @@ async function forward(
       body: hasBody(req) ? (req as Readable) : null,
       signal: abort.signal,
       requestId: facts.requestId,
+      onEarlyHints: (hints) => forwardEarlyHints(res, hints),
     });
     fields.origin = answer.client.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;

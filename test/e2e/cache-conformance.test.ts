@@ -51,6 +51,15 @@ describe("edge cache conformance (cache-tests ids)", { timeout: 60_000 }, () => 
     const hit = await get("/early-hints");
     assert.equal(hit.headers["x-cache"], "Hit from moat");
     assert.equal(hit.headers.link, undefined, "the hints are not part of the stored response");
+    // A POST bypasses the cache: the edge's plain proxy path forwards the hints too.
+    origin.script("/early-hints-post", (req, res, count) => {
+      res.writeEarlyHints({ link });
+      answer({ "cache-control": "no-store" }, "hinted post")(req, res, count);
+    });
+    const postInterim: unknown[] = [];
+    const posted = await client.request({ path: "/early-hints-post", method: "POST", body: "x", headers: { host: "shop.test" }, onInfo: (info) => postInterim.push([info.statusCode, info.headers.link]) });
+    assert.equal(await posted.body.text(), "hinted post");
+    assert.deepEqual(postInterim, [[103, link]]);
     origin.script("/early-hints-h2", (req, res, count) => {
       res.writeEarlyHints({ link });
       answer({ "cache-control": "no-store" }, "hinted h2")(req, res, count);
