@@ -35,6 +35,10 @@ export const DEFAULTS = {
   connectTimeoutMs: 5 * SECOND,
   responseTimeoutMs: 30 * SECOND,
   failoverOn: [500, 502, 503, 504],
+  // CloudFront closes a WebSocket after 10 minutes without a byte either way.
+  websocketIdleTimeoutMs: 10 * MINUTE,
+  // API Gateway's WebSocket limit: a tunnel is re-opened (and its viewer re-checked) at least this often.
+  websocketMaxLifetimeMs: 2 * HOUR,
 } as const;
 
 export const LIMITS = {
@@ -49,4 +53,6 @@ export const LIMITS = {
   intermediateValidityMs: { min: DAY, max: Math.round(20 * 365.25 * DAY) },
   rootValidityMs: { min: DAY, max: Math.round(30 * 365.25 * DAY) },
   rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
+  websocketIdleTimeoutMs: { min: SECOND, max: HOUR },
+  websocketMaxLifetimeMs: { min: SECOND, max: DAY },
 } as const;

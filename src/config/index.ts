@@ -23,6 +23,7 @@ export type {
   TrustStoreConfig,
   ViewerMtlsConfig,
   ViewerMtlsMode,
+  WebSocketConfig,
 } from "./types.ts";
 export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";
