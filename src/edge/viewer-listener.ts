@@ -1,7 +1,9 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse, Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
@@ -13,6 +15,7 @@ import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listen
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
 import type { ViewerRequest } from "./proxy-request.ts";
+import { createViewerUpgrades } from "./upgrade-request.ts";
 
 export interface ViewerListener {
   readonly server: Http2SecureServer;
@@ -47,8 +50,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   const sessions = new Set<Http2Session>();
   let isDraining = false;
   let inFlight = 0;
+  const upgrades = createViewerUpgrades({ sessionIdleMs: () => idleTimeoutMs });
 
   const handler = createRequestHandler({
+    upgrades,
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
     cache: deps.cache,
@@ -72,6 +77,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       secureOptions: VIEWER_SECURE_OPTIONS,
       // Node's default is 120 s: half-open handshakes (no certificate, no Finished) could pile up for minutes.
       handshakeTimeout: 10_000,
+      // RFC 8441: HTTP/2 viewers may open WebSockets with an extended CONNECT.
+      settings: { enableConnectProtocol: true },
       // Viewer mTLS: whether a certificate is asked for is set per distribution in the SNI callback
       // (requestClientCertificate). The handshake itself never aborts on a bad certificate: OpenSSL
       // records its verdict, and judgeConnection (src/tls/connection-verdict.ts) refuses the
@@ -94,6 +101,14 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Idle connections (no bytes either way) close after this; HTTP/1.1 also keeps Node's
   // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
   server.setTimeout(idleTimeoutMs);
+  // WebSocket handshakes go through the same pipeline (SNI/Host, behavior, viewer certificate) as any request.
+  (server as unknown as { shouldUpgradeCallback(req: IncomingMessage): boolean }).shouldUpgradeCallback = upgrades.isWebSocketHandshake;
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => handler(req, upgrades.acceptH1(req, socket, head)));
+  server.on("connect", (req: IncomingMessage | Http2ServerRequest, resOrSocket: Http2ServerResponse | Duplex) => {
+    // HTTP/1.1 CONNECT (a forward-proxy tunnel) is not served, as before this listener existed.
+    if (req.httpVersionMajor !== 2) return void (resOrSocket as Duplex).destroy();
+    handler(req as Http2ServerRequest, resOrSocket as Http2ServerResponse);
+  });
 
   // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
   // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
@@ -125,6 +140,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
 
   async function drain(): Promise<void> {
     isDraining = true;
+    upgrades.closeAll("drain");
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const session of sessions) session.close();
     for (const [socket, state] of connections) {

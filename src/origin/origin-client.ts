@@ -6,6 +6,8 @@ import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
+import { upgradeThrough } from "./origin-upgrade.ts";
+import type { OriginUpgradeAnswer, OriginUpgradeRequest } from "./origin-upgrade.ts";
 
 export interface OriginClientCertificate {
   chainPem: string;
@@ -55,6 +57,8 @@ export interface OriginClient {
   readonly context: OriginFailureContext;
   /** Sends one request; rejects with OriginFailureError when no response could be had. */
   request(request: OriginRequest): Promise<OriginResponse>;
+  /** Asks for a WebSocket on a connection of the pool (the same TLS identity); rejects with OriginFailureError when no answer could be had. */
+  upgrade(request: OriginUpgradeRequest): Promise<OriginUpgradeAnswer>;
   /** Stops taking requests and closes connections once the requests in flight are done. */
   close(): Promise<void>;
   /** Closes every connection now, with its cached TLS sessions: for a revoked client certificate. */
@@ -93,7 +97,10 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     }
   }
 
-  return { originId: options.originId, context, request, close: () => pool.close(), destroy: () => pool.destroy() };
+  const upgrade = (req: OriginUpgradeRequest) =>
+    upgradeThrough(pool, { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context));
+
+  return { originId: options.originId, context, request, upgrade, close: () => pool.close(), destroy: () => pool.destroy() };
 }
 
 /**
