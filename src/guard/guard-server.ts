@@ -11,6 +11,7 @@ import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { authoritiesWithoutCrl } from "./guard-trust.ts";
 import { forwardRequest } from "./forward-request.ts";
+import { acceptUpgrade, forwardUpgrade, isUpgrade, isWebSocketHandshake } from "./forward-upgrade.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
 import { GUARD_HANDSHAKE_TIMEOUT_MS, guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
@@ -69,7 +70,7 @@ async function warnAboutUncoveredAuthorities(material: GuardMaterial, log: Logge
 }
 
 /** Verifies each request's edge, then forwards it or answers 403; one log line either way (the authentication trail). */
-function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, upstreamUrl: URL, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void verifyRequest(verifier, req).then(async (verdict) => {
       if (!verdict.ok) {
@@ -83,7 +84,7 @@ function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: 
         res.writeHead(target.status, { "content-type": "text/plain; charset=utf-8", "moat-guard-error": target.code, connection: "close" });
         return void res.end(`${target.status} ${target.code}: ${target.detail}\n`);
       }
-      const outcome = await forwardRequest(upstream, req, res, identity, target);
+      const outcome = isUpgrade(req) ? await forwardUpgrade(upstreamUrl, req, res, identity, target) : await forwardRequest(upstream, req, res, identity, target);
       const fields = { identity: identity.spiffeId, serial: identity.serialHex, method: req.method, path: req.url };
       if (typeof outcome === "number") log.info({ ...fields, status: outcome }, "forwarded");
       else log.error({ ...fields, error: outcome.code, detail: outcome.detail }, "upstream failed");
@@ -154,8 +155,12 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     // Verdicts are kept per connection: no renegotiation may swap its peer certificate. Half-open handshakes go after 10 s.
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     handshakeTimeout: GUARD_HANDSHAKE_TIMEOUT_MS,
+    shouldUpgradeCallback: isWebSocketHandshake,
   } as const;
-  const server = https.createServer(tlsOptions, guardRequestHandler(verifier, upstream, log));
+  const handler = guardRequestHandler(verifier, upstream, options.upstream, log);
+  const server = https.createServer(tlsOptions, handler);
+  // A WebSocket handshake is verified and forwarded by the same handler, with the edge's identity headers.
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => handler(req, acceptUpgrade(req, socket, head)));
   server.on("tlsClientError", (error, socket: TLSSocket) => {
     log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote: socket.remoteAddress }, "refused a handshake");
   });
