@@ -1,6 +1,6 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
@@ -61,7 +61,7 @@ export interface OriginClient {
   upgrade(request: OriginUpgradeRequest): Promise<OriginUpgradeAnswer>;
   /** Stops taking requests and closes connections once the requests in flight are done. */
   close(): Promise<void>;
-  /** Closes every connection now, with its cached TLS sessions: for a revoked client certificate. */
+  /** Closes every connection now, upgraded ones (WebSockets) too, with its cached TLS sessions: for a revoked client certificate. */
   destroy(): Promise<void>;
 }
 
@@ -97,10 +97,16 @@ export function createOriginClient(options: OriginClientOptions): OriginClient {
     }
   }
 
+  // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
+  const upgraded = new Set<Duplex>();
   const upgrade = (req: OriginUpgradeRequest) =>
-    upgradeThrough(pool, { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context));
+    upgradeThrough(pool, { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
+  const destroy = () => {
+    for (const socket of upgraded) socket.destroy();
+    return pool.destroy();
+  };
 
-  return { originId: options.originId, context, request, upgrade, close: () => pool.close(), destroy: () => pool.destroy() };
+  return { originId: options.originId, context, request, upgrade, close: () => pool.close(), destroy };
 }
 
 /**

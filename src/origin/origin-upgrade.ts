@@ -29,10 +29,11 @@ export interface TargetUpgrade {
 /**
  * Sends `GET path` with `Upgrade: websocket` on `dispatcher` (an origin's pool, so its connector and
  * its TLS identity). Rejects with what `toFailure` makes of a connection, TLS or timeout error.
+ * An upgraded socket is added to `upgraded` until it closes.
  * @example
  * const answer = await upgradeThrough(pool, { path: "/base/chat", headers }, (error) => toOriginFailure(error, context));
  */
-export function upgradeThrough(dispatcher: Dispatcher, request: OriginUpgradeRequest, toFailure: (error: unknown) => unknown): Promise<OriginUpgradeAnswer> {
+export function upgradeThrough(dispatcher: Dispatcher, request: OriginUpgradeRequest, toFailure: (error: unknown) => unknown, upgraded?: Set<Duplex>): Promise<OriginUpgradeAnswer> {
   return new Promise((resolve, reject) => {
     let body: PassThrough | undefined;
     const signal = request.signal;
@@ -45,6 +46,9 @@ export function upgradeThrough(dispatcher: Dispatcher, request: OriginUpgradeReq
       },
       onRequestUpgrade(_controller, _statusCode, headers, socket) {
         if (onAbort) signal?.removeEventListener("abort", onAbort);
+        // The pool lets go of an upgraded socket; its owner keeps it, to cut it when the pool is destroyed.
+        upgraded?.add(socket);
+        socket.once("close", () => upgraded?.delete(socket));
         resolve({ kind: "upgraded", headers, socket });
       },
       onResponseStart(controller, statusCode, headers) {

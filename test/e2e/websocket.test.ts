@@ -4,56 +4,16 @@ import { once } from "node:events";
 import http2 from "node:http2";
 import https from "node:https";
 import type { IncomingMessage } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocket } from "ws";
 import type { ClientOptions } from "ws";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
-import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/index.ts";
+import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { startTestEdge } from "../support/test-edge.ts";
+import { startWebSocketOrigin } from "../support/websocket-origin.ts";
 import type { TestEdge } from "../support/test-edge.ts";
 import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
-
-interface SeenHandshake {
-  url: string;
-  headers: IncomingMessage["headers"];
-  clientIdentities: string[];
-}
-
-/** An HTTPS origin that requires the edge's client certificate and runs a `ws` echo server; /…/refuse answers 409. */
-async function startWebSocketOrigin(certificate: IssuedCertificate, clientCaPem: string) {
-  const seen: SeenHandshake[] = [];
-  const server = https.createServer({ key: certificate.keyPem, cert: certificate.chainPem, ca: clientCaPem, requestCert: true, rejectUnauthorized: true }, (_req, res) => res.end("not a websocket"));
-  const wss = new WebSocketServer({
-    noServer: true,
-    handleProtocols: (protocols) => (protocols.has("chat") ? "chat" : false),
-    verifyClient: (info, done) => done(!info.req.url?.endsWith("/refuse"), 409, "Conflict"),
-  });
-  wss.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
-  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    const peer = (req.socket as TLSSocket).getPeerX509Certificate();
-    seen.push({ url: req.url ?? "", headers: req.headers, clientIdentities: (peer?.subjectAltName ?? "").split(", ").filter((s) => s.startsWith("URI:")).map((s) => s.slice(4)) });
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
-  });
-  const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `https://localhost:${port}`,
-    seen,
-    close: async () => {
-      for (const client of wss.clients) client.terminate();
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /** A `ws` client to the edge: TLS to 127.0.0.1 with the distribution's SNI and Host. */
 function viewerSocket(port: number, caPem: string, options: { host: string; path: string; protocols?: string[]; headers?: Record<string, string>; cert?: { chainPem: string; keyPem: string } }): WebSocket {
@@ -101,7 +61,7 @@ function unmaskedTextOf(frame: Buffer): string {
   return frame.subarray(2, 2 + length).toString("utf8");
 }
 
-describe("WebSocket through the edge", () => {
+describe("WebSocket through the edge", { timeout: 30_000 }, () => {
   let ca: CertificateAuthority;
   let origin: Awaited<ReturnType<typeof startWebSocketOrigin>>;
   let edge: TestEdge;
@@ -134,6 +94,7 @@ describe("WebSocket through the edge", () => {
           behaviors: [
             { path: "/ws/*", target: "api", websocket: true },
             { path: "/quiet/*", target: "api", websocket: { idleTimeout: "1s" } },
+            { path: "/short/*", target: "api", websocket: { maxLifetime: "1s" } },
             { path: "/partners/*", target: "api", websocket: true, viewerMtls: "required" },
             { path: "/gone/*", target: "gone", websocket: true },
             { path: "*", target: "api" },
@@ -235,9 +196,24 @@ describe("WebSocket through the edge", () => {
     assert.equal(line.limitMs, 1000);
     assert.equal(line.behavior, "/quiet/*");
   });
+
+  test("a tunnel closes at its lifetime limit, however busy, with a log line naming the limit", async () => {
+    const ws = viewerSocket(port, ca.bundlePem, { host: "shop.test", path: "/short/chat" });
+    assert.equal(await echoOnce(ws, "hello"), "hello");
+    // Keeps talking until the edge closes the tunnel: the idle limit (10 minutes) never runs out.
+    const chatter = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send("still here"), 50);
+    try {
+      await once(ws, "close");
+    } finally {
+      clearInterval(chatter);
+    }
+    const line = await edge.waitForLog((l) => l.msg === "websocket closed by the edge: max-lifetime");
+    assert.equal(line.limitMs, 1000);
+    assert.equal(line.behavior, "/short/*");
+  });
 });
 
-describe("WebSocket and drain", () => {
+describe("WebSocket and drain", { timeout: 30_000 }, () => {
   test("stopping the edge closes its open tunnels, and the stop completes", async () => {
     const ca = await createEphemeralCertificateAuthority();
     const origin = await startWebSocketOrigin(await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), ca.bundlePem);

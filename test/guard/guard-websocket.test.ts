@@ -47,7 +47,7 @@ function socketTo(port: number, options: ClientOptions & { servername?: string }
   return new WebSocket(`wss://127.0.0.1:${port}/live`, options);
 }
 
-test("a viewer's WebSocket reaches the app through the edge and the guard, with the edge's identity; forged identity headers are dropped", async (t) => {
+test("a viewer's WebSocket reaches the app through the edge and the guard, with the edge's identity; forged identity headers are dropped", { timeout: 30_000 }, async (t) => {
   const pki = await createGuardPki(t);
   const { guard, app } = await startWebSocketGuard(t, pki);
   const edge = await startTestEdge(
@@ -75,7 +75,7 @@ test("a viewer's WebSocket reaches the app through the edge and the guard, with 
   assert.equal(seen.upgrade, "websocket");
 });
 
-test("a direct WebSocket to the guard fails without an edge certificate, and an edge of another distribution gets 403", async (t) => {
+test("a direct WebSocket to the guard fails without an edge certificate, and an edge of another distribution gets 403", { timeout: 30_000 }, async (t) => {
   const pki = await createGuardPki(t);
   const { guard, app } = await startWebSocketGuard(t, pki);
 
