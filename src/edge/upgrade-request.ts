@@ -2,7 +2,7 @@
 import { ServerResponse } from "node:http";
 import type { IncomingMessage } from "node:http";
 import http2 from "node:http2";
-import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { ViewerResponse } from "./error-response.ts";
 
@@ -27,6 +27,11 @@ export interface OpenTunnel {
 
 export interface ViewerUpgrades {
   /**
+   * Hands the listener's handshakes to `handler`, the request pipeline: HTTP/1.1 WebSocket upgrades
+   * (through acceptH1) and HTTP/2 CONNECTs. An HTTP/1.1 CONNECT (a forward-proxy tunnel) is never served.
+   */
+  listen(server: Http2SecureServer, handler: (req: ViewerRequest, res: ViewerResponse) => void): void;
+  /**
    * The listener's shouldUpgradeCallback: only a WebSocket handshake (RFC 6455 §4.1: a GET with
    * Upgrade: websocket) leaves HTTP/1.1; any other Upgrade is ignored and the request is served as
    * usual, as RFC 9110 §7.8 allows.
@@ -49,7 +54,7 @@ export interface ViewerUpgrades {
 /**
  * @example
  * const upgrades = createViewerUpgrades({ sessionIdleMs: () => server.timeout });
- * server.on("upgrade", (req, socket, head) => handler(req, upgrades.acceptH1(req, socket, head)));
+ * upgrades.listen(server, createRequestHandler({ currentSnapshot, log, upgrades }));
  */
 export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerUpgrades {
   const handshakes = new WeakMap<IncomingMessage, ViewerHandshake>();
@@ -72,7 +77,16 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
     };
   }
 
-  return {
+  const upgrades: ViewerUpgrades = {
+    listen(server, handler) {
+      // Node's HTTP/1.1 fallback of an http2 server reads this property; its constructor option is not passed on.
+      (server as unknown as { shouldUpgradeCallback(req: IncomingMessage): boolean }).shouldUpgradeCallback = upgrades.isWebSocketHandshake;
+      server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => handler(req, upgrades.acceptH1(req, socket, head)));
+      server.on("connect", (req: ViewerRequest, resOrSocket: Http2ServerResponse | Duplex) => {
+        if (req.httpVersionMajor !== 2) return void (resOrSocket as Duplex).destroy();
+        handler(req, resOrSocket as Http2ServerResponse);
+      });
+    },
     isWebSocketHandshake: (req) => req.method === "GET" && hasToken(req.headers.upgrade, "websocket"),
     acceptH1(req, socket, head) {
       handshakes.set(req, { kind: "h1", socket, head });
@@ -122,6 +136,7 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
       for (const tunnel of tunnels) tunnel.close(reason);
     },
   };
+  return upgrades;
 }
 
 function hasToken(value: string | undefined, token: string): boolean {

@@ -1,9 +1,7 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2ServerRequest, Http2ServerResponse, Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
-import type { IncomingMessage } from "node:http";
-import type { Duplex } from "node:stream";
+import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
@@ -102,13 +100,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // headersTimeout (60 s) and requestTimeout (300 s) against slow senders.
   server.setTimeout(idleTimeoutMs);
   // WebSocket handshakes go through the same pipeline (SNI/Host, behavior, viewer certificate) as any request.
-  (server as unknown as { shouldUpgradeCallback(req: IncomingMessage): boolean }).shouldUpgradeCallback = upgrades.isWebSocketHandshake;
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => handler(req, upgrades.acceptH1(req, socket, head)));
-  server.on("connect", (req: IncomingMessage | Http2ServerRequest, resOrSocket: Http2ServerResponse | Duplex) => {
-    // HTTP/1.1 CONNECT (a forward-proxy tunnel) is not served, as before this listener existed.
-    if (req.httpVersionMajor !== 2) return void (resOrSocket as Duplex).destroy();
-    handler(req as Http2ServerRequest, resOrSocket as Http2ServerResponse);
-  });
+  upgrades.listen(server, handler);
 
   // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
   // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
