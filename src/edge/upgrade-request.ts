@@ -45,8 +45,6 @@ export interface ViewerUpgrades {
   tunnelEnd(req: ViewerRequest, res: ViewerResponse, handshake: ViewerHandshake): ViewerTunnelEnd;
   /** Counts `tunnel` among the open ones until the returned function is called. */
   track(tunnel: OpenTunnel): () => void;
-  /** Tunnels open now. */
-  open(): number;
   /** Closes every open tunnel (SIGTERM drain): WebSocket has no way to ask a client to move, so it reconnects elsewhere. */
   closeAll(reason: "drain"): void;
 }
@@ -130,7 +128,6 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
       tunnels.add(tunnel);
       return () => void tunnels.delete(tunnel);
     },
-    open: () => tunnels.size,
     closeAll(reason) {
       closingReason = reason;
       for (const tunnel of tunnels) tunnel.close(reason);
