@@ -104,8 +104,6 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
         const { socket, head } = handshake;
         (res as ServerResponse).detachSocket(socket as unknown as import("node:net").Socket);
         if (head.length > 0) socket.unshift(head);
-        // Both directions of the tunnel watch this one socket, on top of the listener's own listeners.
-        socket.setMaxListeners(socket.getMaxListeners() + 8);
         return { readable: socket, writable: socket, end: () => socket.end(), destroy: () => socket.destroy() };
       }
       const stream = (req as Http2ServerRequest).stream;

@@ -54,6 +54,8 @@ export function startTunnel(viewer: ViewerTunnelEnd, origin: Duplex, limits: Web
     }, CLOSE_GRACE_MS);
   }
 
+  // Both directions watch each socket, on top of the listener's and the pool's own listeners.
+  for (const side of new Set([viewer.readable, viewer.writable, origin])) side.setMaxListeners(side.getMaxListeners() + 8);
   // Whichever side ends its stream first closed the tunnel; an error before any end is a failure.
   viewer.readable.once("end", () => (firstEnd ??= "viewer"));
   origin.once("end", () => (firstEnd ??= "origin"));

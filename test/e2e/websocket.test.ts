@@ -151,12 +151,29 @@ describe("WebSocket through the edge", { timeout: 30_000 }, () => {
       const [frame] = (await once(stream, "data")) as [Buffer];
       assert.equal(unmaskedTextOf(frame), "hello over h2");
       stream.close();
+      const off = session.request({ ":method": "CONNECT", ":protocol": "websocket", ":scheme": "https", ":path": "/plain/chat", ":authority": "shop.test", "sec-websocket-version": "13" }, { endStream: false });
+      const [refused] = (await once(off, "response")) as [http2.IncomingHttpHeaders];
+      assert.equal(refused[":status"], 403);
+      assert.equal(refused["moat-error"], "websocket-not-enabled");
+      off.resume();
+      off.end();
     } finally {
       session.close();
+      await once(session, "close");
     }
     const seen = origin.seen.find((s) => s.url === "/ws/h2");
     assert.ok(seen?.headers["sec-websocket-key"], "the edge made the HTTP/1.1 handshake's key");
     assert.equal(seen.headers.via, "2 moat");
+  });
+
+  test("an Upgrade to anything but websocket is ignored: the request is served as usual, without its Upgrade", async () => {
+    const req = https.request({ host: "127.0.0.1", port, servername: "shop.test", ca: ca.bundlePem, path: "/ws/h2c", headers: { host: "shop.test", connection: "Upgrade, HTTP2-Settings", upgrade: "h2c", "http2-settings": "AAMAAABkAAQCAAAAAAIAAAAA" }, agent: false });
+    req.end();
+    const [res] = (await once(req, "response")) as [IncomingMessage];
+    let body = "";
+    for await (const chunk of res) body += String(chunk);
+    assert.equal(res.statusCode, 200);
+    assert.equal(body, "not a websocket");
   });
 
   test("a behavior without websocket refuses the handshake with 403 websocket-not-enabled, before the origin", async () => {
