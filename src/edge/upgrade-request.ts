@@ -3,6 +3,7 @@ import { ServerResponse } from "node:http";
 import type { IncomingMessage } from "node:http";
 import http2 from "node:http2";
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
+import type { Socket } from "node:net";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { ViewerResponse } from "./error-response.ts";
 
@@ -91,7 +92,7 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
       const res = new ServerResponse(req);
       // A refused handshake ends the connection: what the viewer sent after its head is not HTTP we parsed.
       res.shouldKeepAlive = false;
-      res.assignSocket(socket as unknown as import("node:net").Socket);
+      res.assignSocket(socket as Socket);
       res.once("finish", () => socket.end());
       return res;
     },
@@ -102,7 +103,7 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
     tunnelEnd(req, res, handshake) {
       if (handshake.kind === "h1") {
         const { socket, head } = handshake;
-        (res as ServerResponse).detachSocket(socket as unknown as import("node:net").Socket);
+        (res as ServerResponse).detachSocket(socket as Socket);
         if (head.length > 0) socket.unshift(head);
         return { readable: socket, writable: socket, end: () => socket.end(), destroy: () => socket.destroy() };
       }
