@@ -19,7 +19,7 @@ import { writeGuardFiles } from "./guard-fixture.ts";
 async function startWebSocketApp(t: TestContext): Promise<{ url: string; handshakes: IncomingMessage["headers"][] }> {
   const handshakes: IncomingMessage["headers"][] = [];
   const server = http.createServer((_req, res) => res.end("not a websocket"));
-  const wss = new WebSocketServer({ server });
+  const wss = new WebSocketServer({ server, verifyClient: (info, done) => done(info.req.url !== "/refuse", 409, "Conflict") });
   wss.on("connection", (ws, req) => {
     handshakes.push(req.headers);
     ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
@@ -73,6 +73,14 @@ test("a viewer's WebSocket reaches the app through the edge and the guard, with 
   assert.equal(seen[IDENTITY_HEADERS.distributionId], "shop");
   assert.equal(seen.moat_edge_distribution, undefined);
   assert.equal(seen.upgrade, "websocket");
+
+  // The app refuses a handshake: its answer comes back through the guard and the edge as it is.
+  const refused = new WebSocket(`wss://127.0.0.1:${edge.edge.httpsPort}/refuse`, { ca: pki.ca.bundlePem, servername: "shop.test", headers: { host: "shop.test" } } as ClientOptions);
+  refused.on("error", () => {});
+  const [, res] = (await once(refused, "unexpected-response")) as [unknown, IncomingMessage];
+  res.resume();
+  assert.equal(res.statusCode, 409);
+  refused.terminate();
 });
 
 test("a direct WebSocket to the guard fails without an edge certificate, and an edge of another distribution gets 403", { timeout: 30_000 }, async (t) => {
