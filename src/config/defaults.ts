@@ -59,6 +59,10 @@ export const DEFAULTS = {
   enrolConnections: { handshakeMs: 10 * SECOND, firstByteMs: 10 * SECOND, requestHeadMs: 20 * SECOND, idleMs: 30 * SECOND, maxConnections: 1_024, maxConnectionsPerAddress: 16 },
   // nginx's underscores_in_headers off: CGI, PHP, WSGI and Rack read "_" as "-", so such a name could pose as another.
   underscoreHeaders: "drop",
+  // CloudFront closes a WebSocket after 10 minutes without a byte either way.
+  websocketIdleTimeoutMs: 10 * MINUTE,
+  // API Gateway's WebSocket limit: a tunnel is re-opened (and its viewer re-checked) at least this often.
+  websocketMaxLifetimeMs: 2 * HOUR,
 } as const;
 
 export const LIMITS = {
@@ -76,6 +80,8 @@ export const LIMITS = {
   intermediateValidityMs: { min: DAY, max: Math.round(20 * 365.25 * DAY) },
   rootValidityMs: { min: DAY, max: Math.round(30 * 365.25 * DAY) },
   rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
+  websocketIdleTimeoutMs: { min: SECOND, max: HOUR },
+  websocketMaxLifetimeMs: { min: SECOND, max: DAY },
 } as const;
 
 /** Connection deadlines and caps per listener, for the parts configured by flags rather than a file. */

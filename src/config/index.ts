@@ -25,6 +25,7 @@ export type {
   UnderscoreHeaders,
   ViewerMtlsConfig,
   ViewerMtlsMode,
+  WebSocketConfig,
 } from "./types.ts";
 export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";

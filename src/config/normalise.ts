@@ -7,7 +7,7 @@ import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig } from "./types.ts";
+import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, WebSocketConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -119,7 +119,7 @@ function normaliseCertificate(source: CertificateSourceDocument, baseDir: string
 // in the list; moving it last here lets the edge take the first match.
 function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origins: readonly OriginConfig[]): BehaviorConfig[] {
   if (behaviors === undefined) {
-    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false }];
+    return [{ path: "*", target: origins[0]?.id ?? "", allowedMethods: [...HTTP_METHODS], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false, websocket: null }];
   }
   const normalised = behaviors.map((behavior) => ({
     path: behavior.path,
@@ -127,6 +127,17 @@ function normaliseBehaviors(behaviors: DistributionDocument["behaviors"], origin
     allowedMethods: HTTP_METHODS.filter((method) => (behavior.allowedMethods ?? HTTP_METHODS).includes(method)),
     cache: normaliseCachePolicy(behavior.cache),
     requiresViewerCertificate: behavior.viewerMtls === "required",
+    websocket: normaliseWebSocket(behavior.websocket),
   }));
   return [...normalised.filter((behavior) => behavior.path !== "*"), ...normalised.filter((behavior) => behavior.path === "*")];
+}
+
+// Off unless a behavior says so: a tunnel outlives the per-request checks, so an operator opts in path by path.
+function normaliseWebSocket(websocket: NonNullable<DistributionDocument["behaviors"]>[number]["websocket"]): WebSocketConfig | null {
+  if (websocket === undefined || websocket === false) return null;
+  const limits = websocket === true ? {} : websocket;
+  return {
+    idleTimeoutMs: limits.idleTimeout ?? DEFAULTS.websocketIdleTimeoutMs,
+    maxLifetimeMs: limits.maxLifetime ?? DEFAULTS.websocketMaxLifetimeMs,
+  };
 }

@@ -5,6 +5,7 @@ import { behaviorCache, cacheStorage } from "./cache-schema.ts";
 import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS } from "./defaults.ts";
 import * as field from "./fields.ts";
+import { describeValue } from "./issues.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 
 const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
@@ -133,6 +134,11 @@ const behavior = closedObject({
     .optional(),
   cache: behaviorCache.optional(),
   viewerMtls: behaviorViewerMtls.optional(),
+  websocket: z
+    .union([z.boolean(), closedObject({ idleTimeout: field.duration(LIMITS.websocketIdleTimeoutMs).optional(), maxLifetime: field.duration(LIMITS.websocketMaxLifetimeMs).optional() })], {
+      error: (issue) => `must be true, false, or { idleTimeout, maxLifetime } (got ${describeValue(issue.input)})`,
+    })
+    .optional(),
 });
 
 const distribution = closedObject({

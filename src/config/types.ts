@@ -149,6 +149,16 @@ export interface BehaviorConfig {
   readonly cache: CachePolicyConfig;
   /** This path needs a verified viewer certificate (on an `optional` distribution). */
   readonly requiresViewerCertificate: boolean;
+  /** WebSocket upgrades on this path and their limits; null: refused (the default). */
+  readonly websocket: WebSocketConfig | null;
+}
+
+/** The limits of a WebSocket tunnel through the edge; the edge closes it when either is reached. */
+export interface WebSocketConfig {
+  /** No byte either way for this long. */
+  readonly idleTimeoutMs: number;
+  /** Open for this long, busy or not. */
+  readonly maxLifetimeMs: number;
 }
 
 // ---------------------------------------------------------------- viewer mTLS

@@ -118,6 +118,7 @@ async function buildDistribution(
     target: targets.get(behavior.target) as OriginTarget,
     cache: behavior.cache,
     requiresViewerCertificate: behavior.requiresViewerCertificate,
+    websocket: behavior.websocket,
   }));
   return Object.freeze({
     id: distribution.id,

@@ -1,6 +1,6 @@
 // The immutable view of the configuration that the data plane serves from; a reload swaps in a whole new one.
 import type { SecureContext } from "node:tls";
-import type { CachePolicyConfig, UnderscoreHeaders, ViewerMtlsConfig } from "../config/index.ts";
+import type { CachePolicyConfig, UnderscoreHeaders, ViewerMtlsConfig, WebSocketConfig } from "../config/index.ts";
 import type { OriginTarget } from "../origin/index.ts";
 import type { LoadedTrustStore } from "../tls/index.ts";
 
@@ -12,6 +12,8 @@ export interface RoutedBehavior {
   readonly cache: CachePolicyConfig;
   /** A verified viewer certificate is needed on this path (viewer mTLS). */
   readonly requiresViewerCertificate: boolean;
+  /** WebSocket upgrades and their limits; null: refused. */
+  readonly websocket: WebSocketConfig | null;
 }
 
 /** A distribution's viewer mTLS: its mode, the loaded trust store (optional and required), and what origins are told. */

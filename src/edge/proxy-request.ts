@@ -22,6 +22,8 @@ import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
 import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import type { ViewerUpgrades } from "./upgrade-request.ts";
+import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
@@ -37,6 +39,8 @@ export interface RequestPipelineDeps {
   /** Told when a request starts and ends, so a drain knows when the edge is idle. */
   onRequestStart?(req: ViewerRequest): void;
   onRequestEnd?(req: ViewerRequest): void;
+  /** WebSocket handshakes and open tunnels (upgrade-request.ts); without it every request is an ordinary one. */
+  upgrades?: ViewerUpgrades;
 }
 
 interface RequestFacts {
@@ -104,6 +108,12 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   const routed = { distribution: distribution.id, behavior: behavior.path };
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
   if (refusal) return refuse(refusal, routed);
+  // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
+  const handshake = deps.upgrades?.handshakeOf(req);
+  if (handshake && deps.upgrades) {
+    const request = { req, res, handshake, distribution, behavior, authority: authority ?? "", requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
+    return accessLog(log, req, res, facts, await forwardWebSocket(request, log, deps.upgrades));
+  }
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
     return refuse({ status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, routed);

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
@@ -17,6 +18,7 @@ import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listen
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
 import type { ViewerRequest } from "./proxy-request.ts";
+import { createViewerUpgrades } from "./upgrade-request.ts";
 
 export interface ViewerListener {
   readonly server: Http2SecureServer;
@@ -57,8 +59,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   let handingOver: TLSSocket | undefined;
   let isDraining = false;
   let inFlight = 0;
+  const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs });
 
   const handler = createRequestHandler({
+    upgrades,
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
     cache: deps.cache,
@@ -85,6 +89,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       secureOptions: VIEWER_SECURE_OPTIONS,
       // Node's default is 120 s: half-open handshakes (no ClientHello, no certificate, no Finished) could pile up for minutes.
       handshakeTimeout: deps.connections.handshakeMs,
+      // RFC 8441: HTTP/2 viewers may open WebSockets with an extended CONNECT (VIEWER_H2_OPTIONS holds the other settings).
+      settings: { ...VIEWER_H2_OPTIONS.settings, enableConnectProtocol: true },
       // Viewer mTLS: whether a certificate is asked for is set per distribution in the SNI callback
       // (requestClientCertificate). The handshake itself never aborts on a bad certificate: OpenSSL
       // records its verdict, and judgeConnection (src/tls/connection-verdict.ts) refuses the
@@ -120,6 +126,11 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   server.setTimeout(stalledExchangeMs);
   (server as Http2SecureServer & { keepAliveTimeout?: number }).keepAliveTimeout = deps.connections.idleMs;
   const gate = limitConnections(server, deps.connections, connectionLog);
+  // An HTTP/1.1 WebSocket handshake leaves HTTP without a 'request' event: from its head on, the
+  // connection is one exchange until it closes (the tunnel's idle and lifetime limits take over).
+  server.on("upgrade", (_req: IncomingMessage, socket: Socket) => deadlines.get(socket)?.requestStarted());
+  // WebSocket handshakes go through the same pipeline (SNI/Host, behavior, viewer certificate) as any request.
+  upgrades.listen(server, handler);
 
   // The connection is judged (TLS version, viewer certificate) before HTTP sees it: http2's own
   // listener, which starts HTTP/2 or HTTP/1.1 on the socket, is called only for an accepted one, so
@@ -184,6 +195,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   async function drain(): Promise<void> {
     isDraining = true;
     connectionLog.stop();
+    upgrades.closeAll("drain");
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const session of sessions) session.close();
     for (const [socket, state] of connections) {

@@ -54,7 +54,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, identity: EdgeIdent
   return headers;
 }
 
-function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+/** Response headers for the edge: the app's, less hop-by-hop fields and those its Connection names. */
+export function responseHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const listed = connectionListed(headers);
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {

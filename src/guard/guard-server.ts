@@ -14,6 +14,7 @@ import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { authoritiesWithoutCrl } from "./guard-trust.ts";
 import { forwardRequest } from "./forward-request.ts";
+import { acceptUpgrade, forwardUpgrade, isUpgrade, isWebSocketHandshake } from "./forward-upgrade.ts";
 import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMaterial } from "./guard-files.ts";
 import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
@@ -74,7 +75,7 @@ async function warnAboutUncoveredAuthorities(material: GuardMaterial, log: Logge
 }
 
 /** Verifies each request's edge, then forwards it or answers 403; one log line either way (the authentication trail). */
-function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, upstreamUrl: URL, log: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     void verifyRequest(verifier, req).then(async (verdict) => {
       if (!verdict.ok) {
@@ -88,7 +89,7 @@ function guardRequestHandler(verifier: EdgeVerifier, upstream: Dispatcher, log: 
         res.writeHead(target.status, { "content-type": "text/plain; charset=utf-8", "moat-guard-error": target.code, connection: "close" });
         return void res.end(`${target.status} ${target.code}: ${target.detail}\n`);
       }
-      const outcome = await forwardRequest(upstream, req, res, identity, target);
+      const outcome = isUpgrade(req) ? await forwardUpgrade(upstreamUrl, req, res, identity, target) : await forwardRequest(upstream, req, res, identity, target);
       const fields = { identity: identity.spiffeId, serial: identity.serialHex, method: req.method, path: req.url };
       if (typeof outcome === "number") log.info({ ...fields, status: outcome }, "forwarded");
       else log.error({ ...fields, error: outcome.code, detail: outcome.detail }, "upstream failed");
@@ -161,8 +162,10 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
     // Half-open handshakes (no ClientHello, no certificate) go after this.
     handshakeTimeout: limits.handshakeMs,
+    shouldUpgradeCallback: isWebSocketHandshake,
   } as const;
-  const server = https.createServer(tlsOptions, guardRequestHandler(verifier, upstream, log));
+  const handler = guardRequestHandler(verifier, upstream, options.upstream, log);
+  const server = https.createServer(tlsOptions, handler);
   const connectionPolicy = applyHttpsConnectionPolicy(server, limits, {
     log,
     listener: "guard",
@@ -170,6 +173,8 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
       log.warn({ refusal: refusalCodeForHandshake(error, socket), openssl: socket.authorizationError ?? (error as NodeJS.ErrnoException).code, remote }, "refused a handshake");
     },
   });
+  // A WebSocket handshake is verified and forwarded by the same handler, with the edge's identity headers.
+  server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => handler(req, acceptUpgrade(req, socket, head)));
   const sockets = trackSockets(server);
   // Says loudly when the CRL in use runs out, rather than leaving only a trail of refused handshakes.
   let expiryTimer: NodeJS.Timeout | undefined;

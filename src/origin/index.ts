@@ -4,3 +4,5 @@ export type { OriginClient, OriginClientOptions, OriginClientCertificate, Origin
 export { requestTarget } from "./origin-target.ts";
 export type { OriginTarget, TargetResponse } from "./origin-target.ts";
 export { classifyOriginError } from "./classify-origin-error.ts";
+export { upgradeTarget } from "./origin-upgrade.ts";
+export type { OriginUpgradeAnswer, OriginUpgradeRequest, TargetUpgrade } from "./origin-upgrade.ts";

@@ -1,6 +1,6 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
@@ -8,6 +8,8 @@ import type { OriginFailureContext } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
+import { upgradeThrough } from "./origin-upgrade.ts";
+import type { OriginUpgradeAnswer, OriginUpgradeRequest } from "./origin-upgrade.ts";
 
 export interface OriginClientCertificate {
   chainPem: string;
@@ -62,9 +64,11 @@ export interface OriginClient {
   readonly context: OriginFailureContext;
   /** Sends one request; rejects with OriginFailureError when no response could be had. */
   request(request: OriginRequest): Promise<OriginResponse>;
+  /** Asks for a WebSocket on a connection of the pool (the same TLS identity); rejects with OriginFailureError when no answer could be had. */
+  upgrade(request: OriginUpgradeRequest): Promise<OriginUpgradeAnswer>;
   /** Stops taking requests and closes connections once the requests in flight are done. */
   close(): Promise<void>;
-  /** Closes every connection now, with its cached TLS sessions: for a revoked client certificate. */
+  /** Closes every connection now, upgraded ones (WebSockets) too, with its cached TLS sessions: for a revoked client certificate. */
   destroy(): Promise<void>;
 }
 
@@ -121,14 +125,21 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     }
   }
 
+  // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
+  const upgraded = new Set<Duplex>();
+  const upgrade = (req: OriginUpgradeRequest) =>
+    upgradeThrough(pool, { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
+
   return {
     originId: options.originId,
     context,
     request,
+    upgrade,
     close: async () => {
       await Promise.all([pool.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
     },
     destroy: async () => {
+      for (const socket of upgraded) socket.destroy();
       await Promise.all([pool.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
     },
   };

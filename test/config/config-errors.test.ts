@@ -219,6 +219,10 @@ describe("config errors: behaviors", () => {
     ["allowed methods are known and uppercase", (d) => (d.distributions[0].behaviors[1].allowedMethods = ["GET", "HEAD", "get"]), `${B}[1].allowedMethods[2]`, "one of"],
     ["allowed methods are distinct", (d) => (d.distributions[0].behaviors[1].allowedMethods = ["GET", "HEAD", "GET"]), `${B}[1].allowedMethods[2]`, 'duplicate "GET"'],
     ["a cache policy's defaultTtl lies within its TTLs", (d) => (d.distributions[0].behaviors[1].cache = { defaultTtl: "1d", maxTtl: "1h" }), `${B}[1].cache.defaultTtl`, "between minTtl and maxTtl"],
+    ["websocket is a switch or its limits", (d) => (d.distributions[0].behaviors[1].websocket = "on"), `${B}[1].websocket`, "true, false, or { idleTimeout, maxLifetime }", '"on"'],
+    ["a websocket idle timeout is bounded", (d) => (d.distributions[0].behaviors[1].websocket = { idleTimeout: "2h" }), `${B}[1].websocket.idleTimeout`, "between 1s and 1h"],
+    ["a websocket lifetime needs a unit", (d) => (d.distributions[0].behaviors[1].websocket = { maxLifetime: 60 }), `${B}[1].websocket.maxLifetime`, 'as in "60s"'],
+    ["websocket limits are named", (d) => (d.distributions[0].behaviors[1].websocket = { idle: "1m" }), `${B}[1].websocket.idle`, "unknown key"],
   ]);
 
   it("required with one origin and a group", () => {

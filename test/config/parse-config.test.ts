@@ -62,8 +62,8 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
 
   it("puts the default behavior last and allowed methods in canonical order", () => {
     assert.deepEqual(shop.behaviors, [
-      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false },
-      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false },
+      { path: "/static/*", target: "api", allowedMethods: ["GET", "HEAD"], cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false, websocket: null },
+      { path: "*", target: "api-ha", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false, websocket: null },
     ]);
   });
 
@@ -72,7 +72,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
     assert.deepEqual(blog.tls, { minVersion: "TLSv1.2" });
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
-    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false }]);
+    assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false, websocket: null }]);
     assert.deepEqual(blog.viewerMtls, { mode: "off", trustStore: null, forward: { moat: true, rfc9440: true, xfcc: false } });
   });
 
@@ -165,5 +165,25 @@ describe("resolveDataDir", () => {
     assert.equal(resolveDataDir("state", {}, "/etc/moat"), "/etc/moat/state");
     assert.equal(resolveDataDir(undefined, { MOAT_DATA_DIR: "/srv/moat" }), "/srv/moat");
     assert.equal(resolveDataDir(undefined, {}), resolve(process.cwd(), ".moat"));
+  });
+});
+
+describe("parseConfig: a behavior's websocket switch", () => {
+  const behaviorsWith = (websocket: unknown) => {
+    const document = minimal();
+    document.distributions[0].behaviors = [{ path: "/ws/*", target: "api", websocket }, { path: "*", target: "api" }];
+    return parseConfig(document, { source: "t", baseDir: "/", env: {} }).distributions[0]?.behaviors ?? [];
+  };
+
+  it("is off unless a behavior turns it on", () => {
+    assert.deepEqual(behaviorsWith(false).map((b) => b.websocket), [null, null]);
+  });
+
+  it("true takes CloudFront's 10 minute idle limit and a 2 hour lifetime", () => {
+    assert.deepEqual(behaviorsWith(true)[0]?.websocket, { idleTimeoutMs: 600_000, maxLifetimeMs: 7_200_000 });
+  });
+
+  it("an object sets the limits, each defaulting on its own", () => {
+    assert.deepEqual(behaviorsWith({ idleTimeout: "30s" })[0]?.websocket, { idleTimeoutMs: 30_000, maxLifetimeMs: 7_200_000 });
   });
 });
