@@ -247,3 +247,28 @@ describe("WebSocket and drain", { timeout: 30_000 }, () => {
     }
   });
 });
+
+describe("WebSocket and connection deadlines", { timeout: 30_000 }, () => {
+  test("an open HTTP/1.1 tunnel outlives the connection's request-head and idle deadlines: only the tunnel's own limits close it", async () => {
+    const ca = await createEphemeralCertificateAuthority();
+    const origin = await startWebSocketOrigin(await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), ca.bundlePem);
+    const edge = await startTestEdge(ca, {
+      connections: { timeouts: { firstByte: "300ms", requestHead: "300ms", idle: "300ms" } },
+      distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: origin.url }], behaviors: [{ path: "*", target: "api", websocket: true }] }],
+    });
+    try {
+      const ws = viewerSocket(edge.edge.httpsPort, ca.bundlePem, { host: "shop.test", path: "/live" });
+      assert.equal(await echoOnce(ws, "before the deadlines"), "before the deadlines");
+      // Silence for longer than first-byte + request-head + idle together: a deadline that took the tunnel for a stalled head would have cut it.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      assert.equal(ws.readyState, WebSocket.OPEN, "the tunnel is still open");
+      assert.equal(await echoOnce(ws, "after the deadlines"), "after the deadlines");
+      assert.ok(!edge.logs.some((l) => l.msg === "connection closed"), "no connection deadline acted on the tunnel");
+      ws.close(1000);
+      await once(ws, "close");
+    } finally {
+      await edge.close();
+      await origin.close();
+    }
+  });
+});
