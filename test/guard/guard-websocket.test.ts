@@ -34,13 +34,13 @@ async function startWebSocketApp(t: TestContext): Promise<{ url: string; handsha
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, handshakes };
 }
 
-async function startWebSocketGuard(t: TestContext, pki: GuardPki) {
+async function startWebSocketGuard(t: TestContext, pki: GuardPki, connections?: Parameters<typeof startGuard>[0]["connections"]) {
   const { files } = await writeGuardFiles(t, pki);
   const app = await startWebSocketApp(t);
   const capture = createLogCapture();
-  const guard = await startGuard({ listen: { host: "127.0.0.1", port: 0 }, upstream: new URL(app.url), files, policy: { trustDomain: TRUST_DOMAIN, distributions: ["shop"] }, log: createLogger({ level: "info", destination: capture.stream }) });
+  const guard = await startGuard({ listen: { host: "127.0.0.1", port: 0 }, upstream: new URL(app.url), files, policy: { trustDomain: TRUST_DOMAIN, distributions: ["shop"] }, log: createLogger({ level: "info", destination: capture.stream }), ...(connections ? { connections } : {}) });
   t.after(() => guard.stop());
-  return { guard, app };
+  return { guard, app, logs: capture.logs };
 }
 
 function socketTo(port: number, options: ClientOptions & { servername?: string }): WebSocket {
@@ -101,4 +101,22 @@ test("a direct WebSocket to the guard fails without an edge certificate, and an 
   other.on("error", () => {}); // terminating before open reports an error of its own
   other.terminate();
   assert.equal(app.handshakes.length, 0);
+});
+
+test("an open WebSocket through the guard outlives its connection deadlines: the upgrade is the connection's exchange", { timeout: 30_000 }, async (t) => {
+  const pki = await createGuardPki(t);
+  const short = { handshakeMs: 10_000, firstByteMs: 300, requestHeadMs: 300, idleMs: 300, maxConnections: 100, maxConnectionsPerAddress: 100 };
+  const { guard, logs } = await startWebSocketGuard(t, pki, short);
+  const shop = await pki.edge("shop", "app");
+  const ws = socketTo(guard.port, { ca: pki.ca.bundlePem, servername: "localhost", cert: shop.chainPem, key: shop.keyPem });
+  await once(ws, "open");
+  // Silence for longer than first-byte + request-head + idle together.
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  assert.equal(ws.readyState, WebSocket.OPEN, "the tunnel is still open");
+  ws.send("after the deadlines");
+  const [echo] = (await once(ws, "message")) as [Buffer];
+  assert.equal(echo.toString("utf8"), "after the deadlines");
+  assert.ok(!logs.some((l) => l.msg === "connection closed"), "no connection deadline acted on the tunnel");
+  ws.close(1000);
+  await once(ws, "close");
 });
