@@ -6,6 +6,8 @@ import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS } from "./defaults.ts";
 import * as field from "./fields.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
+// Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
+import { cipherListProblem, cipherProblem, groupListProblem } from "../tls/cipher-policy.ts";
 
 const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
 
@@ -70,10 +72,23 @@ const pki = closedObject({
   }).optional(),
 });
 
+/**
+ * The viewer port's TLS: one cipher list and one group list for the whole listener, since OpenSSL
+ * keeps the listener's when SNI swaps in a distribution's context. Read at start.
+ */
+const listenerTls = closedObject({
+  ciphers: field.uniqueList(field.checkedString(cipherProblem)).min(1).superRefine((ciphers, ctx) => {
+    const problem = ciphers.every((name) => cipherProblem(name) === null) ? cipherListProblem(ciphers) : null;
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: ciphers });
+  }).optional(),
+  ecdhCurves: field.uniqueList(field.checkedString((group) => groupListProblem([group]))).min(1).optional(),
+});
+
 const listen = closedObject({
   host: field.listenHost.optional(),
   https: field.port.optional(),
   http: field.optionalPort.optional(),
+  tls: listenerTls.optional(),
 });
 
 const tls = closedObject({

@@ -6,7 +6,8 @@ import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import type { Logger } from "../observe/index.ts";
-import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
+import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
+import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
@@ -40,7 +41,7 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; tls?: TlsPolicy }): ViewerListener {
   assertVerifyModeSupported();
   const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
@@ -69,6 +70,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     {
       allowHTTP1: true,
       minVersion: "TLSv1.2",
+      // Ciphers and groups here, not in the distributions' contexts: OpenSSL keeps the listener's when SNI swaps the context.
+      ...tlsPolicyOptions(deps.tls),
       secureOptions: VIEWER_SECURE_OPTIONS,
       // Node's default is 120 s: half-open handshakes (no certificate, no Finished) could pile up for minutes.
       handshakeTimeout: 10_000,

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { EnrolmentError, MoatError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
+import { tlsPolicyOptions, type TlsPolicy } from "../tls/index.ts";
 import type { IssuedCertificate } from "../pki/index.ts";
 import { ENROL_PATHS, enrolRequest, renewRequest, type EnrolAnswer } from "./enrol-protocol.ts";
 import type { EnrolmentService } from "./enrol-service.ts";
@@ -88,9 +89,11 @@ export interface RunningEnrolmentServer {
  * @example
  * const server = await startEnrolmentServer({ service, certificate, listen: { host: "0.0.0.0", port: 9444 }, log });
  */
-export async function startEnrolmentServer(options: { service: EnrolmentService; certificate: IssuedCertificate; listen: { host: string; port: number }; log: Logger }): Promise<RunningEnrolmentServer> {
+export async function startEnrolmentServer(options: { service: EnrolmentService; certificate: IssuedCertificate; listen: { host: string; port: number }; log: Logger; tls?: TlsPolicy }): Promise<RunningEnrolmentServer> {
   const log = options.log.child({ part: "enrol" });
-  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2", handshakeTimeout: 10_000 }, enrolmentRequestHandler(options.service, log));
+  // The whole context, ciphers included, every time: setSecureContext replaces all of it.
+  const contextOptions = (certificate: IssuedCertificate) => ({ ...tlsPolicyOptions(options.tls), key: certificate.keyPem, cert: certificate.chainPem });
+  const server = https.createServer({ ...contextOptions(options.certificate), minVersion: "TLSv1.2", handshakeTimeout: 10_000 }, enrolmentRequestHandler(options.service, log));
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
@@ -104,7 +107,7 @@ export async function startEnrolmentServer(options: { service: EnrolmentService;
   log.info({ host: options.listen.host, port, serial: options.certificate.serialHex }, "enrolment endpoint listening");
   return {
     port,
-    setCertificate: (certificate) => server.setSecureContext({ key: certificate.keyPem, cert: certificate.chainPem }),
+    setCertificate: (certificate) => server.setSecureContext(contextOptions(certificate)),
     stop: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

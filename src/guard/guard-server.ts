@@ -7,6 +7,8 @@ import type { TLSSocket } from "node:tls";
 import { Pool, type Dispatcher } from "undici";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
+// Directly: a node:tls-only module, where tls/index.ts would load the edge's PKI into moat/guard.
+import { tlsPolicyOptions, type TlsPolicy } from "../tls/cipher-policy.ts";
 import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { authoritiesWithoutCrl } from "./guard-trust.ts";
@@ -24,6 +26,8 @@ export interface GuardOptions {
   policy: AcceptPolicy;
   log: Logger;
   clock?: () => Date;
+  /** Ciphers and key-exchange groups; default: defaultTlsPolicy() (ECDHE with AEAD under TLS 1.2). */
+  tls?: TlsPolicy;
 }
 
 export interface RunningGuard {
@@ -36,9 +40,10 @@ export interface RunningGuard {
   stop(drainMs?: number): Promise<void>;
 }
 
-function tlsContextOptions(material: GuardMaterial) {
+/** A whole context: a reload's setSecureContext replaces ciphers and groups too, so they are in it every time. */
+function tlsContextOptions(material: GuardMaterial, policy: TlsPolicy | undefined) {
   const { requestCert: _r, rejectUnauthorized: _u, ...context } = guardTlsOptions(material.trust);
-  return { ...context, key: material.keyPem, cert: material.certPem };
+  return { ...tlsPolicyOptions(policy), ...context, key: material.keyPem, cert: material.certPem };
 }
 
 /** The first moment a loaded CRL runs out: from then on OpenSSL refuses every edge until a fresh one is loaded. */
@@ -147,7 +152,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   const verifier = createEdgeVerifier({ trust: material.trust, policy: options.policy, ...(options.clock ? { clock: options.clock } : {}) });
   const upstream = new Pool(options.upstream.origin, { connections: 128 });
   const tlsOptions = {
-    ...tlsContextOptions(material),
+    ...tlsContextOptions(material, options.tls),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.2",
@@ -178,7 +183,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     try {
       next = await loadGuardMaterial(options.files);
       if (next.version === material.version) return false;
-      server.setSecureContext(tlsContextOptions(next));
+      server.setSecureContext(tlsContextOptions(next, options.tls));
     } catch (error) {
       log.error({ error: (error as { code?: string }).code, detail: (error as Error).message }, "reload refused; the guard keeps its current certificate, bundle and CRL");
       return false;

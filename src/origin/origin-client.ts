@@ -5,6 +5,7 @@ import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
+import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
 
 export interface OriginClientCertificate {
@@ -147,6 +148,8 @@ function createConnector(options: OriginClientOptions): buildConnector.connector
     cert: options.clientCertificate?.chainPem,
     key: options.clientCertificate?.keyPem,
     minVersion: "TLSv1.2",
+    // The edge offers origins what its own listeners accept: ECDHE with AEAD ciphers, modern groups.
+    ...tlsPolicyOptions(),
     timeout: options.connectTimeoutMs,
     // undici caches one TLS session per server name, so new connections resume instead of full handshakes.
     maxCachedSessions: 100,
