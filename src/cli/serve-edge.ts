@@ -57,10 +57,16 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
       limit.unref();
       Promise.all([edge.stop(), options.onStopping?.()]).then(() => {
         clearTimeout(limit);
+        process.off("SIGTERM", onTerm);
+        process.off("SIGINT", onInt);
         resolve();
       });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    // `on`, not `once`: a second SIGTERM or SIGINT must reach stop (and force the exit) rather than
+    // Node's default action, which kills the process without a word in the log.
+    const onTerm = () => stop("SIGTERM");
+    const onInt = () => stop("SIGINT");
+    process.on("SIGTERM", onTerm);
+    process.on("SIGINT", onInt);
   });
 }
