@@ -1,6 +1,9 @@
 // The cipher policy on the wire: each Moat TLS endpoint refuses a TLS 1.2 client that offers only CBC, keeps refusing it after a reload, refuses renegotiation, and a listener's configured list is the one served.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { rename, writeFile } from "node:fs/promises";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
 import { describe, it, test } from "node:test";
 import tls from "node:tls";
 import { parseConfig } from "../../src/config/index.ts";
@@ -8,6 +11,9 @@ import type { IssuedCertificate } from "../../src/pki/index.ts";
 import { cipherListProblem, defaultTlsPolicy, TLS12_CIPHERS } from "../../src/tls/index.ts";
 import { assertOnlyIssue, minimal } from "../config/fixture.ts";
 import { replaceFile, withTimeout } from "../guard/guard-fixture.ts";
+import { createGuardPki } from "../guard/guard-pki.ts";
+import { startTestEdge } from "../support/test-edge.ts";
+import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
 import { runMoat } from "../cli/moat-process.ts";
 import { startTlsEndpoints, type TlsEndpoint } from "./tls-endpoints.ts";
 
@@ -105,6 +111,42 @@ test("listen.tls sets the viewer port's ciphers and groups: a client outside the
   const chacha13 = await handshake(viewer, { caPem });
   assert.deepEqual(chacha13.ok && [chacha13.protocol, chacha13.cipher], ["TLSv1.3", "TLS_CHACHA20_POLY1305_SHA256"]);
   assert.equal((await handshake(viewer, { caPem, ecdhCurve: "X25519" })).ok, false, "X25519 is no longer offered");
+});
+
+test("the edge's client offers origins the same policy: an origin that speaks only CBC suites is not reached (502), one with AES-GCM is", { timeout: 60_000 }, async (t) => {
+  const pki = await createGuardPki(t);
+  const certificate = await pki.server();
+  const origins = await Promise.all(
+    ["ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256"].map(async (ciphers) => {
+      const server = https.createServer({ key: certificate.keyPem, cert: certificate.chainPem, maxVersion: "TLSv1.2", ciphers }, (_req, res) => res.end("origin"));
+      server.listen(0, "127.0.0.1");
+      await once(server, "listening");
+      t.after(() => server.close());
+      return `https://localhost:${(server.address() as AddressInfo).port}`;
+    }),
+  );
+  const edge = await startTestEdge(pki.ca, {
+    distributions: [
+      {
+        id: "site",
+        aliases: ["site.test"],
+        origins: [
+          { id: "cbc", url: origins[0], mtls: { clientCertificate: "none" } },
+          { id: "gcm", url: origins[1], mtls: { clientCertificate: "none" } },
+        ],
+        behaviors: [{ path: "/cbc", target: "cbc" }, { path: "*", target: "gcm" }],
+      },
+    ],
+  });
+  t.after(() => edge.close());
+  const client = createViewerClient(edge.edge.httpsPort, { caPem: pki.ca.bundlePem, servername: "site.test" });
+  t.after(() => client.close());
+  const refused = await viewerRequest(client, { path: "/cbc", host: "site.test" });
+  // The handshake_failure alert is classified as it is for a refused client certificate (classify-origin-error.ts); what matters here is that no CBC suite was agreed.
+  assert.equal(refused.status, 502);
+  assert.match(String(refused.headers["moat-error"]), /^origin-(tls-failed|rejected-client-cert)$/);
+  const served = await viewerRequest(client, { path: "/gcm", host: "site.test" });
+  assert.deepEqual([served.status, served.body], [200, "origin"]);
 });
 
 describe("listen.tls in the config", () => {

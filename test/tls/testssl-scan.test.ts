@@ -30,14 +30,38 @@ function findTestssl(): string | undefined {
 }
 
 /**
- * Findings that say something about the test's setup, not about Moat, each with the reason.
- * Nothing else is excluded; each is matched by its testssl id on the one endpoint it concerns.
+ * Findings rated MEDIUM or above that are excluded, each with the reason; nothing else is. Each
+ * is matched by testssl's id, its text where that matters, and the endpoint it concerns.
  */
-const SETUP_FINDINGS: ReadonlyArray<{ endpoint: TlsEndpoint["name"] | "any"; id: RegExp; why: string }> = [
-  // The guard requires a client certificate (that is its job); testssl has none, so every HTTP-level
-  // check it makes after the handshake fails with a scan error, which it reports as a WARN finding
-  // ("scanProblem"): not a weakness of the TLS it negotiated.
-  // { endpoint: "moat guard", id: /^scanProblem$/, why: "the guard requires an edge certificate that testssl cannot present" },
+const EXCLUDED: ReadonlyArray<{ why: string; matches(endpoint: TlsEndpoint["name"], finding: Finding, all: readonly Finding[]): boolean }> = [
+  {
+    // testssl rates a certificate with under 60 (30) days left MEDIUM (HIGH): a warning made for
+    // certificates renewed by hand. The test PKI issues the guard's and the enrolment endpoint's
+    // certificates for one day, and Moat's own are short-lived on purpose (30 days for viewers,
+    // renewed by the edge at 2/3 of their life), so this fires on every Moat certificate. An
+    // expired certificate is a different finding ("expired") and is not excluded.
+    why: "short-lived certificates, renewed automatically",
+    matches: (_endpoint, finding, all) =>
+      (finding.id === "cert_expirationStatus" && /^expires < \d+ days/.test(finding.finding)) ||
+      (finding.id === "cert_notAfter" && all.some((other) => other.id === "cert_expirationStatus" && /^expires < \d+ days/.test(other.finding))),
+  },
+  {
+    // Moat's certificates carry no CRL distribution point or OCSP URL: its relying parties get
+    // Moat's CRLs as files (`moat ca crl`, the enrolment endpoint's /v1/trust, the guard's
+    // --crl, trust stores), not by URL. A certificate for public viewers comes from a public CA
+    // (imported), with its own CRL and OCSP URLs. This is the PKI's profile, not the TLS setup.
+    why: "private CA whose CRLs are distributed as files",
+    matches: (_endpoint, finding) => finding.id === "cert_revocation" && /Neither CRL nor OCSP URI provided/.test(finding.finding),
+  },
+  {
+    // BREACH needs a response that carries a secret next to attacker-reflected input; testssl
+    // flags any response to GET / that comes compressed. The edge compresses what a behavior
+    // allows (`compress`, default true) unless the origin says Cache-Control: no-transform, as
+    // CloudFront and nginx with gzip do; whether a page can leak by its compressed length is the
+    // page's, i.e. the origin's, and `compress: false` is the knob for such paths.
+    why: "compression of the origin's content, which the behavior controls",
+    matches: (endpoint, finding) => endpoint === "viewer port" && finding.id === "BREACH" && /HTTP compression detected/.test(finding.finding),
+  },
 ];
 
 const SEVERE = new Set(["MEDIUM", "HIGH", "CRITICAL"]);
@@ -49,7 +73,7 @@ async function scan(testssl: string, endpoint: TlsEndpoint, caFile: string, dir:
     "--quiet", "--color", "0", "--warnings", "off", "--fast",
     "--ip", "127.0.0.1", "--add-ca", caFile,
     "--connect-timeout", "5", "--openssl-timeout", "5",
-    "--severity", "LOW", "--jsonfile", jsonFile,
+    "--jsonfile", jsonFile,
     // Protocols, cipher categories, forward secrecy, server defaults and preference, headers, every vulnerability test.
     "-p", "-s", "-f", "-S", "-P", "-h", "-U",
     `${endpoint.servername}:${endpoint.port}`,
@@ -71,7 +95,7 @@ async function scan(testssl: string, endpoint: TlsEndpoint, caFile: string, dir:
   return JSON.parse(text) as Finding[];
 }
 
-test("testssl finds nothing rated MEDIUM, HIGH or CRITICAL on the viewer port, moat guard and the enrolment endpoint", { timeout: 600_000 }, async (t: TestContext) => {
+test("testssl finds nothing rated MEDIUM, HIGH or CRITICAL on the viewer port, moat guard and the enrolment endpoint", { timeout: 900_000 }, async (t: TestContext) => {
   const testssl = findTestssl();
   if (!testssl) {
     if (process.env.MOAT_REQUIRE_TESTSSL === "1") assert.fail("testssl is not installed, and MOAT_REQUIRE_TESTSSL=1 says it must be (.ci/run installs it with apt-get install -y testssl.sh)");
@@ -84,14 +108,17 @@ test("testssl finds nothing rated MEDIUM, HIGH or CRITICAL on the viewer port, m
   const caFile = join(dir, "ca.pem");
   await writeFile(caFile, pki.ca.bundlePem);
 
+  // All three at once: the wall-clock time is the slowest scan's, not the sum.
+  const results = await Promise.all(endpoints.map(async (endpoint) => ({ endpoint, findings: await scan(testssl, endpoint, caFile, dir, 720_000) })));
   const severe: string[] = [];
-  // One at a time: the machine's cores are shared, and each scan makes hundreds of handshakes.
-  for (const endpoint of endpoints) {
-    const findings = await scan(testssl, endpoint, caFile, dir, 240_000);
-    assert.ok(findings.some((finding) => finding.id === "cipher_order" || finding.id.startsWith("cipherlist_")), `testssl reported no cipher findings for the ${endpoint.name}: did it reach it?\n${JSON.stringify(findings.slice(0, 20), null, 1)}`);
+  for (const { endpoint, findings } of results) {
+    const ids = new Set(findings.map((finding) => finding.id));
+    for (const id of ["TLS1_2", "cipherlist_STRONG", "cipher_order", "heartbleed", "ROBOT", "cert_chain_of_trust"]) {
+      assert.ok(ids.has(id), `testssl's scan of the ${endpoint.name} has no ${id} finding: did it reach it?\n${JSON.stringify(findings.slice(0, 20), null, 1)}`);
+    }
     for (const finding of findings) {
       if (!SEVERE.has(finding.severity)) continue;
-      if (SETUP_FINDINGS.some((known) => (known.endpoint === "any" || known.endpoint === endpoint.name) && known.id.test(finding.id))) continue;
+      if (EXCLUDED.some((excluded) => excluded.matches(endpoint.name, finding, findings))) continue;
       severe.push(`${endpoint.name}: ${finding.severity} ${finding.id}: ${finding.finding}`);
     }
   }

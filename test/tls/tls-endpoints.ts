@@ -31,7 +31,22 @@ export const VIEWER_ALIAS = "site.test";
  */
 export async function startTlsEndpoints(t: TestContext, options: { listenTls?: Partial<TlsPolicy> } = {}): Promise<TlsEndpoints> {
   const pki = await createGuardPki(t);
-  const origin = await startTestOrigin({ certificate: await pki.server(), clientCaPem: pki.ca.bundlePem });
+  // The page's security headers are the origin's (the edge relays them): this one sends the usual set, so a scan sees them through the edge.
+  const origin = await startTestOrigin({
+    certificate: await pki.server(),
+    clientCaPem: pki.ca.bundlePem,
+    handler: (_req, res) => {
+      res.writeHead(200, {
+        "content-type": "text/plain",
+        "strict-transport-security": "max-age=31536000",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": "DENY",
+        "content-security-policy": "default-src 'none'",
+        "referrer-policy": "no-referrer",
+      });
+      res.end("ok");
+    },
+  });
   t.after(() => origin.close());
   const edge = await startTestEdge(pki.ca, {
     ...(options.listenTls ? { listen: { host: "127.0.0.1", https: 0, http: 0, tls: options.listenTls } } : {}),
