@@ -18,6 +18,11 @@ and reason every 10 s, then a count of the lines left out):
   --max-connections N          open connections; one more is closed as it is accepted
   --max-connections-per-address N   the same, from one client address`;
 
+/** The flags of src/cli/tls-flags.ts, for the help of the commands that take them. */
+const TLS_FLAGS_HELP = `--tls-ciphers A:B:… sets the TLS 1.2 ciphers (ECDHE with AES-GCM or
+ChaCha20-Poly1305 only: any other name is refused) and, with TLS_* names, the
+TLS 1.3 suites; --tls-ecdh-curves X25519:P-256:… sets the key-exchange groups.`;
+
 export const commands: readonly CliCommand[] = [
   {
     name: "start",
@@ -85,7 +90,7 @@ Example:
     summary: "origin-side sidecar: mTLS in front of an HTTP app, only the edge of its distribution(s) gets in",
     help: `moat guard --upstream http://127.0.0.1:8080 --distribution ID [--distribution ID…] [--origin ID…]
            [--listen 0.0.0.0:9443] (--dir DIR | --cert FILE --key FILE --ca-bundle FILE --crl FILE)
-           [--without-crl] [--trust-domain moat.internal] [--log-level info] [connection flags]
+           [--without-crl] [--trust-domain moat.internal] [--tls-ciphers LIST] [--tls-ecdh-curves LIST] [--log-level info] [connection flags]
 
 Terminates mutual TLS in front of an HTTP app (a legacy app on 127.0.0.1:8080, say):
 - a client without a certificate from Moat's CA (or with an expired or revoked one)
@@ -105,6 +110,7 @@ files and reloads on change (and on SIGHUP): a new CRL, a bundle with a new root
 and a renewed server certificate take effect without a restart; a broken file is
 logged and the running one kept. --without-crl turns revocation checks off (say why).
 SIGTERM stops accepting and lets requests in flight finish (30 s at most).
+${TLS_FLAGS_HELP}
 
 ${CONNECTION_FLAGS_HELP}
 Defaults for the guard: idle 60s, 10000 connections, 1024 per address (an edge's pools).
@@ -153,7 +159,7 @@ Example:
     name: "enrol serve",
     summary: "CA host: serve the enrolment endpoint (HTTPS) for tokens and renewals",
     help: `moat enrol serve --dns NAME [--ip ADDRESS…] [--listen 0.0.0.0:9444] [--data-dir DIR] [--master-key-file FILE]
-           [connection flags]
+           [--tls-ciphers LIST] [--tls-ecdh-curves LIST] [connection flags]
 
 Serves, over HTTPS with a certificate from Moat's CA for --dns/--ip (renewed by
 itself):
@@ -164,6 +170,7 @@ itself):
 Only certificates enrolment issued can be renewed, and not once revoked or
 expired. Signing needs the master key (MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
 --master-key-file).
+${TLS_FLAGS_HELP}
 
 ${CONNECTION_FLAGS_HELP}
 Defaults for enrolment: idle 30s, 1024 connections, 16 per address.

@@ -12,6 +12,7 @@ import { parseCliArgs } from "./cli-args.ts";
 import { CONNECTION_FLAGS, connectionLimits } from "./connection-flags.ts";
 import { parseListen } from "./guard-command.ts";
 import { loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
+import { parseTlsFlags, TLS_FLAGS } from "./tls-flags.ts";
 
 function duration(command: string, flag: string, text: string): number {
   try {
@@ -62,9 +63,11 @@ export async function runEnrolServe(args: string[]): Promise<number> {
     ip: { type: "string", multiple: true, default: [] },
     "log-level": { type: "string", default: "info" },
     ...CONNECTION_FLAGS,
+    ...TLS_FLAGS,
   });
   const connections = connectionLimits("enrol serve", values, CONNECTION_DEFAULTS.enrolConnections);
   const own = names("enrol serve", values.dns, values.ip);
+  const tls = parseTlsFlags("enrol serve", values);
   const listen = parseListen("enrol serve", values.listen ?? "0.0.0.0:9444");
   const dataDir = resolveDataDir(values["data-dir"]);
   await readCaBundle(dataDir);
@@ -74,7 +77,7 @@ export async function runEnrolServe(args: string[]): Promise<number> {
   const store = createIssuedCertificateStore({ ca, dataDir, masterKey });
   const ownCertificate = () => store.serverCertificate({ name: "enrol-endpoint", ...own, validityMs: 30 * 86_400_000 });
   let certificate = await ownCertificate();
-  const server = await startEnrolmentServer({ service: createEnrolmentService({ ca, dataDir, masterKey }), certificate, listen, log, connections });
+  const server = await startEnrolmentServer({ service: createEnrolmentService({ ca, dataDir, masterKey }), certificate, listen, log, connections, tls });
   // The endpoint's own certificate renews itself like every certificate Moat issues.
   let timer: NodeJS.Timeout | undefined;
   const scheduleRenewal = () => {

@@ -9,6 +9,7 @@ import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { CONNECTION_FLAGS, connectionLimits } from "./connection-flags.ts";
+import { parseTlsFlags, TLS_FLAGS } from "./tls-flags.ts";
 
 const DRAIN_LIMIT_MS = 30_000;
 
@@ -76,8 +77,10 @@ export async function runGuard(args: string[]): Promise<number> {
     "trust-domain": { type: "string", default: DEFAULT_TRUST_DOMAIN },
     "log-level": { type: "string", default: "info" },
     ...CONNECTION_FLAGS,
+    ...TLS_FLAGS,
   });
   const connections = connectionLimits("guard", values, CONNECTION_DEFAULTS.guardConnections);
+  const tls = parseTlsFlags("guard", values);
   const distributions = checkIds("distribution", values.distribution ?? []);
   if (distributions.length === 0) throw new CliUsageError("guard: --distribution ID is required (repeat it to accept several): the guard accepts the edge of these distributions only.");
   const origins = checkIds("origin", values.origin ?? []);
@@ -87,7 +90,7 @@ export async function runGuard(args: string[]): Promise<number> {
   const listen = parseListen("guard", values.listen ?? "0.0.0.0:9443");
   const files = filePaths(values);
   const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
-  const guard = await startGuard({ listen, upstream, files, policy: { trustDomain, distributions, ...(origins.length ? { origins } : {}) }, log, connections });
+  const guard = await startGuard({ listen, upstream, files, policy: { trustDomain, distributions, ...(origins.length ? { origins } : {}) }, log, connections, tls });
   const onHup = () => void guard.reload();
   process.on("SIGHUP", onHup);
   const signal = await new Promise<string>((done) => {

@@ -5,7 +5,8 @@ import { loadConfigFile } from "../config/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
 import type { Logger } from "../observe/index.ts";
 
-const drainLimitMs = 30_000;
+/** How long a drain may take before the edge exits anyway; a supervisor's stop timeout must be longer (packaging/systemd/moat.service). */
+export const DRAIN_LIMIT_MS = 30_000;
 
 /**
  * Resolves once the edge has stopped after a signal.
@@ -51,16 +52,22 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
       clearTimeout(debounce);
       process.off("SIGHUP", onHup);
       const limit = setTimeout(() => {
-        log.warn({ limitMs: drainLimitMs }, "drain limit reached: exiting with requests still in flight");
+        log.warn({ limitMs: DRAIN_LIMIT_MS }, "drain limit reached: exiting with requests still in flight");
         process.exit(1);
-      }, drainLimitMs);
+      }, DRAIN_LIMIT_MS);
       limit.unref();
       Promise.all([edge.stop(), options.onStopping?.()]).then(() => {
         clearTimeout(limit);
+        process.off("SIGTERM", onTerm);
+        process.off("SIGINT", onInt);
         resolve();
       });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    // `on`, not `once`: a second SIGTERM or SIGINT must reach stop (and force the exit) rather than
+    // Node's default action, which kills the process without a word in the log.
+    const onTerm = () => stop("SIGTERM");
+    const onInt = () => stop("SIGINT");
+    process.on("SIGTERM", onTerm);
+    process.on("SIGINT", onInt);
   });
 }

@@ -5,6 +5,7 @@ import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } fro
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { parseOriginUrl } from "./origin-url.ts";
+import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
 import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, WebSocketConfig } from "./types.ts";
@@ -51,6 +52,7 @@ function normaliseListen(listen: NonNullable<ConfigDocument["listen"]>): ListenC
     host: listen.host ?? DEFAULTS.host,
     httpsPort: listen.https ?? DEFAULTS.httpsPort,
     httpPort: typeof http === "number" ? http : null,
+    tls: { ciphers: listen.tls?.ciphers ?? defaultTlsPolicy().ciphers, ecdhCurves: listen.tls?.ecdhCurves ?? defaultTlsPolicy().ecdhCurves },
   };
 }
 

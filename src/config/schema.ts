@@ -7,6 +7,8 @@ import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS 
 import * as field from "./fields.ts";
 import { describeValue } from "./issues.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
+// Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
+import { cipherListProblem, cipherProblem, groupListProblem } from "../tls/cipher-policy.ts";
 
 const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
 
@@ -71,10 +73,23 @@ const pki = closedObject({
   }).optional(),
 });
 
+/**
+ * The viewer port's TLS: one cipher list and one group list for the whole listener, since OpenSSL
+ * keeps the listener's when SNI swaps in a distribution's context. Read at start.
+ */
+const listenerTls = closedObject({
+  ciphers: field.uniqueList(field.checkedString(cipherProblem)).min(1).superRefine((ciphers, ctx) => {
+    const problem = ciphers.every((name) => cipherProblem(name) === null) ? cipherListProblem(ciphers) : null;
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: ciphers });
+  }).optional(),
+  ecdhCurves: field.uniqueList(field.checkedString((group) => groupListProblem([group]))).min(1).optional(),
+});
+
 const listen = closedObject({
   host: field.listenHost.optional(),
   https: field.port.optional(),
   http: field.optionalPort.optional(),
+  tls: listenerTls.optional(),
 });
 
 /** Viewer connections on the HTTPS port: deadlines for one that does not speak, and caps (see ConnectionsConfig). */

@@ -75,6 +75,14 @@ export interface ListenConfig {
   readonly httpsPort: number;
   /** null when the plain-HTTP redirect port is off. */
   readonly httpPort: number | null;
+  /** The viewer port's ciphers and key-exchange groups (defaults: src/tls/cipher-policy.ts). */
+  readonly tls: ListenerTlsConfig;
+}
+
+export interface ListenerTlsConfig {
+  /** OpenSSL names in order of preference; TLS_* ones set the TLS 1.3 suites (none named: OpenSSL's defaults). */
+  readonly ciphers: readonly string[];
+  readonly ecdhCurves: readonly string[];
 }
 
 /**

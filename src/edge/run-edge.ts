@@ -91,7 +91,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
   const cache = await createEdgeCache({ storage: startConfig.cache, dataDir: startConfig.dataDir, log: log.child({ part: "cache" }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch });
-  const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections });
+  const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
     await cache.stop();
     throw error;
@@ -192,7 +192,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
 
 function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {
   const { listen } = config;
-  if (listen.host !== running.listen.host || listen.httpsPort !== running.listen.httpsPort || listen.httpPort !== running.listen.httpPort) {
+  const isTlsChanged = JSON.stringify(listen.tls) !== JSON.stringify(running.listen.tls);
+  if (listen.host !== running.listen.host || listen.httpsPort !== running.listen.httpsPort || listen.httpPort !== running.listen.httpPort || isTlsChanged) {
     log.warn({ listen }, "listen settings changed: they take effect at the next restart; the running ports stay");
   }
   if (JSON.stringify(config.connections) !== JSON.stringify(running.connections)) {

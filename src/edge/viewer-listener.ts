@@ -10,7 +10,8 @@ import type { ConnectionsConfig } from "../config/index.ts";
 import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../connections/index.ts";
 import type { ConnectionDeadlines, DeadlineReason } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
-import { assertVerifyModeSupported, requestClientCertificate } from "../tls/index.ts";
+import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
+import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createViewerH2Guard, VIEWER_H2_OPTIONS } from "./viewer-h2-limits.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
@@ -48,7 +49,7 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy }): ViewerListener {
   assertVerifyModeSupported();
   const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
@@ -86,6 +87,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       ...VIEWER_H2_OPTIONS,
       allowHTTP1: true,
       minVersion: "TLSv1.2",
+      // Ciphers and groups here, not in the distributions' contexts: OpenSSL keeps the listener's when SNI swaps the context.
+      ...tlsPolicyOptions(deps.tls),
       secureOptions: VIEWER_SECURE_OPTIONS,
       // Node's default is 120 s: half-open handshakes (no ClientHello, no certificate, no Finished) could pile up for minutes.
       handshakeTimeout: deps.connections.handshakeMs,

@@ -8,6 +8,7 @@ import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
 import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { EnrolmentError, MoatError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
+import { tlsPolicyOptions, type TlsPolicy } from "../tls/index.ts";
 import type { IssuedCertificate } from "../pki/index.ts";
 import { ENROL_PATHS, enrolRequest, renewRequest, type EnrolAnswer } from "./enrol-protocol.ts";
 import type { EnrolmentService } from "./enrol-service.ts";
@@ -98,10 +99,14 @@ export async function startEnrolmentServer(options: {
   log: Logger;
   /** Deadlines and caps; default CONNECTION_DEFAULTS.enrolConnections. */
   connections?: ConnectionLimits;
+  /** Ciphers and key-exchange groups; default: defaultTlsPolicy() (ECDHE with AEAD under TLS 1.2). */
+  tls?: TlsPolicy;
 }): Promise<RunningEnrolmentServer> {
   const log = options.log.child({ part: "enrol" });
   const limits = options.connections ?? CONNECTION_DEFAULTS.enrolConnections;
-  const server = https.createServer({ key: options.certificate.keyPem, cert: options.certificate.chainPem, minVersion: "TLSv1.2", handshakeTimeout: limits.handshakeMs }, enrolmentRequestHandler(options.service, log));
+  // The whole context, ciphers included, every time: setSecureContext replaces all of it.
+  const contextOptions = (certificate: IssuedCertificate) => ({ ...tlsPolicyOptions(options.tls), key: certificate.keyPem, cert: certificate.chainPem });
+  const server = https.createServer({ ...contextOptions(options.certificate), minVersion: "TLSv1.2", handshakeTimeout: limits.handshakeMs }, enrolmentRequestHandler(options.service, log));
   const connectionPolicy = applyHttpsConnectionPolicy(server, limits, {
     log,
     listener: "enrol",
@@ -120,7 +125,7 @@ export async function startEnrolmentServer(options: {
   log.info({ host: options.listen.host, port, serial: options.certificate.serialHex }, "enrolment endpoint listening");
   return {
     port,
-    setCertificate: (certificate) => server.setSecureContext({ key: certificate.keyPem, cert: certificate.chainPem }),
+    setCertificate: (certificate) => server.setSecureContext(contextOptions(certificate)),
     stop: async () => {
       connectionPolicy.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -10,6 +10,8 @@ import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
 import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
+// Directly: a node:tls-only module, where tls/index.ts would load the edge's PKI into moat/guard.
+import { tlsPolicyOptions, type TlsPolicy } from "../tls/cipher-policy.ts";
 import type { AcceptPolicy } from "./edge-identity.ts";
 import { createEdgeVerifier, type EdgeVerifier } from "./edge-verifier.ts";
 import { authoritiesWithoutCrl } from "./guard-trust.ts";
@@ -30,6 +32,8 @@ export interface GuardOptions {
   clock?: () => Date;
   /** Deadlines and caps for the edges' connections; default CONNECTION_DEFAULTS.guardConnections. */
   connections?: ConnectionLimits;
+  /** Ciphers and key-exchange groups; default: defaultTlsPolicy() (ECDHE with AEAD under TLS 1.2). */
+  tls?: TlsPolicy;
 }
 
 export interface RunningGuard {
@@ -42,9 +46,10 @@ export interface RunningGuard {
   stop(drainMs?: number): Promise<void>;
 }
 
-function tlsContextOptions(material: GuardMaterial) {
+/** A whole context: a reload's setSecureContext replaces ciphers and groups too, so they are in it every time. */
+function tlsContextOptions(material: GuardMaterial, policy: TlsPolicy | undefined) {
   const { requestCert: _r, rejectUnauthorized: _u, ...context } = guardTlsOptions(material.trust);
-  return { ...context, key: material.keyPem, cert: material.certPem };
+  return { ...tlsPolicyOptions(policy), ...context, key: material.keyPem, cert: material.certPem };
 }
 
 /** The first moment a loaded CRL runs out: from then on OpenSSL refuses every edge until a fresh one is loaded. */
@@ -154,7 +159,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
   const upstream = new Pool(options.upstream.origin, { connections: 128 });
   const limits = options.connections ?? CONNECTION_DEFAULTS.guardConnections;
   const tlsOptions = {
-    ...tlsContextOptions(material),
+    ...tlsContextOptions(material, options.tls),
     requestCert: true,
     rejectUnauthorized: true,
     minVersion: "TLSv1.2",
@@ -194,7 +199,7 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     try {
       next = await loadGuardMaterial(options.files);
       if (next.version === material.version) return false;
-      server.setSecureContext(tlsContextOptions(next));
+      server.setSecureContext(tlsContextOptions(next, options.tls));
     } catch (error) {
       log.error({ error: (error as { code?: string }).code, detail: (error as Error).message }, "reload refused; the guard keeps its current certificate, bundle and CRL");
       return false;

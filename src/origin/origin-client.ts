@@ -6,6 +6,7 @@ import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
+import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
@@ -208,6 +209,8 @@ function createConnector(options: OriginClientOptions): buildConnector.connector
     cert: options.clientCertificate?.chainPem,
     key: options.clientCertificate?.keyPem,
     minVersion: "TLSv1.2",
+    // The edge offers origins what its own listeners accept: ECDHE with AEAD ciphers, modern groups.
+    ...tlsPolicyOptions(),
     timeout: options.connectTimeoutMs,
     // undici caches one TLS session per server name, so new connections resume instead of full handshakes.
     maxCachedSessions: 100,

@@ -53,3 +53,11 @@ export type { ViewerCertificate } from "./viewer-certificate.ts";
  */
 export { REFUSAL_SUMMARIES, reasonForVerifyError } from "./refusal-reasons.ts";
 export type { ClientCertRefusalReason } from "./refusal-reasons.ts";
+
+/**
+ * The cipher policy of every Moat TLS endpoint (viewer listener, guard, enrolment endpoint, origin client).
+ * @example
+ * https.createServer({ key, cert, ...tlsPolicyOptions(config.listen.tls) }, handler);
+ */
+export { cipherListProblem, defaultTlsPolicy, groupListProblem, TLS12_CIPHERS, TLS13_CIPHERS, tlsPolicyOptions } from "./cipher-policy.ts";
+export type { TlsPolicy, TlsPolicyOptions } from "./cipher-policy.ts";

@@ -4,6 +4,8 @@ import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 
 export const cliMain = new URL("../../src/cli/main.ts", import.meta.url).pathname;
+/** The repository root, where package.json's scripts run. */
+export const repoRoot = new URL("../..", import.meta.url).pathname;
 
 export interface MoatExit {
   code: number | null;
@@ -57,12 +59,22 @@ export async function runMoat(args: string[], options: { cwd: string; env?: Node
 }
 
 /**
+ * How the process is started: `node src/cli/main.ts …` (the default), or `npm run moat -- …` from
+ * the repository, as a user types it (npm, then the script's shell, then node).
+ */
+export type MoatLauncher = "node" | "npm run";
+
+/**
+ * `detached`: the child leads a process group of its own, so a test can tell whether anything it
+ * started is left (`process.kill(-child.pid, 0)`), and signals only reach the one PID they are sent to.
  * @example
  * const moat = startMoat(["demo"], { cwd: dir, env: { MOAT_DATA_DIR: dir } });
  * await moat.waitForLine("the edge to listen", (l) => l.msg === "edge listening");
  */
-export function startMoat(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): RunningMoat {
-  const child = spawn(process.execPath, [cliMain, ...args], { cwd: options.cwd, env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"] });
+export function startMoat(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; launcher?: MoatLauncher; detached?: boolean }): RunningMoat {
+  const [file, fileArgs, cwd] =
+    options.launcher === "npm run" ? ["npm", ["run", "--silent", "moat", "--", ...args], repoRoot] : [process.execPath, [cliMain, ...args], options.cwd];
+  const child = spawn(file, fileArgs, { cwd, env: childEnv(options.env ?? {}), stdio: ["ignore", "pipe", "pipe"], detached: options.detached ?? false });
   const exited = once(child, "close").then(([code, signal]) => ({ code, signal }) as MoatExit);
   const lines: LogLine[] = [];
   let stdout = "";

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULT_CACHE_POLICY, parseConfig, resolveDataDir } from "../../src/config/index.ts";
 import { minimal, sketch } from "./fixture.ts";
+import { defaultTlsPolicy } from "../../src/tls/index.ts";
 
 const ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
 
@@ -29,7 +30,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
   });
 
   it("reads http: off as no redirect port", () => {
-    assert.deepEqual(config.listen, { host: "127.0.0.1", httpsPort: 9443, httpPort: null });
+    assert.deepEqual(config.listen, { host: "127.0.0.1", httpsPort: 9443, httpPort: null, tls: defaultTlsPolicy() });
   });
 
   it("lowercases aliases and resolves imported certificate files against baseDir", () => {
@@ -100,7 +101,7 @@ describe("parseConfig: defaults of a minimal document", () => {
       masterKeyFile: null,
       ca: { autoRotate: true, intermediateValidityMs: Math.round(5 * 365.25 * 86_400_000), rootValidityMs: Math.round(10 * 365.25 * 86_400_000), rolloverOverlapMs: 30 * 86_400_000 },
     });
-    assert.deepEqual(config.listen, { host: "0.0.0.0", httpsPort: 8443, httpPort: 8080 });
+    assert.deepEqual(config.listen, { host: "0.0.0.0", httpsPort: 8443, httpPort: 8080, tls: defaultTlsPolicy() });
   });
 
   it("takes dataDir from MOAT_DATA_DIR when the document has none", () => {
