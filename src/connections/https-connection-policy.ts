@@ -1,4 +1,5 @@
-// The connection policy on a node:https server (the guard, the enrolment endpoint): caps, deadlines, named handshake failures, one rate-limited log.
+// The connection policy on a node:https server (the guard, the enrolment endpoint) or a plain node:http one (the edge's redirect port): caps, deadlines, named handshake failures, one rate-limited log.
+import type { Server as PlainServer } from "node:http";
 import type { Server } from "node:https";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -65,6 +66,35 @@ export function applyHttpsConnectionPolicy(
     const failure = handshakeFailure(error, socket);
     if (failure) connectionLog.closed(failure, gate.addressOf(socket));
     else options.onOtherHandshakeError(error, socket, gate.addressOf(socket));
+  });
+  return { gate, stop: () => connectionLog.stop() };
+}
+
+/**
+ * The same caps and deadlines on a plain-HTTP server (the edge's redirect and CRL port): a peer that
+ * sends nothing, half a head, or idles between requests is closed, and one address cannot hold more
+ * than its share of descriptors. There is no handshake, so the first-byte deadline runs from the accept.
+ *
+ * @example
+ * const policy = applyPlainHttpConnectionPolicy(server, limits, { log, listener: "redirect" });
+ */
+export function applyPlainHttpConnectionPolicy(server: PlainServer, limits: ConnectionLimits, options: { log: Logger; listener: string }): HttpsConnectionPolicy {
+  const connectionLog = createConnectionLog(options.log, { listener: options.listener });
+  const gate = limitConnections(server, limits, connectionLog);
+  const deadlines = new WeakMap<Socket, ConnectionDeadlines>();
+  server.keepAliveTimeout = limits.idleMs;
+  server.on("connection", (socket: Socket) => {
+    // Closed by the per-address cap, which runs first.
+    if (socket.destroyed) return;
+    deadlines.set(socket, watchDeadlines(socket, limits, (reason) => {
+      connectionLog.closed(reason, socket.remoteAddress ?? "");
+      closeHttp1(socket, reason);
+    }));
+  });
+  server.on("request", (req, res) => {
+    const watch = deadlines.get(req.socket);
+    watch?.requestStarted();
+    res.once("close", () => watch?.requestEnded());
   });
   return { gate, stop: () => connectionLog.stop() };
 }

@@ -42,5 +42,5 @@ export type { HandshakeFailure } from "./handshake-failure.ts";
  * @example
  * const policy = applyHttpsConnectionPolicy(server, limits, { log, listener: "enrol", onOtherHandshakeError });
  */
-export { applyHttpsConnectionPolicy, closeHttp1 } from "./https-connection-policy.ts";
+export { applyHttpsConnectionPolicy, applyPlainHttpConnectionPolicy, closeHttp1 } from "./https-connection-policy.ts";
 export type { HttpsConnectionPolicy } from "./https-connection-policy.ts";

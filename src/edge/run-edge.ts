@@ -4,6 +4,7 @@ import type { Server } from "node:net";
 import { createEdgeCache } from "../cache/index.ts";
 import type { BeforeBatch, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
+import { applyPlainHttpConnectionPolicy } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
@@ -98,6 +99,9 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   });
   // Redirects name the port actually bound (the config may say 0).
   const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort, dataDir: startConfig.dataDir });
+  // The plain-HTTP port has the viewer port's deadlines and caps (counted for itself): a silent
+  // connection there holds a descriptor just the same.
+  const redirectPolicy = redirect ? applyPlainHttpConnectionPolicy(redirect, startConfig.connections, { log: log.child({ part: "edge" }), listener: "redirect" }) : null;
   let httpPort: number | null = null;
   try {
     if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
@@ -177,6 +181,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     await applying;
     const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
     redirect?.closeAllConnections();
+    redirectPolicy?.stop();
     await Promise.all([viewer.drain(), redirectClosed]);
     // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
     await cache.stop();

@@ -49,7 +49,8 @@ export interface RunningGuard {
 /** A whole context: a reload's setSecureContext replaces ciphers and groups too, so they are in it every time. */
 function tlsContextOptions(material: GuardMaterial, policy: TlsPolicy | undefined) {
   const { requestCert: _r, rejectUnauthorized: _u, ...context } = guardTlsOptions(material.trust);
-  return { ...tlsPolicyOptions(policy), ...context, key: material.keyPem, cert: material.certPem };
+  // The configured policy over guardTlsOptions' default one.
+  return { ...context, ...tlsPolicyOptions(policy), key: material.keyPem, cert: material.certPem };
 }
 
 /** The first moment a loaded CRL runs out: from then on OpenSSL refuses every edge until a fresh one is loaded. */

@@ -2,6 +2,8 @@
 import { constants } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
+// Directly: a node:tls-only module, where tls/index.ts would load the edge's PKI into moat/guard.
+import { tlsPolicyOptions } from "../tls/cipher-policy.ts";
 import type { EdgeIdentity } from "./edge-identity.ts";
 import type { EdgeVerification, EdgeVerifier } from "./edge-verifier.ts";
 import type { GuardTrust } from "./guard-trust.ts";
@@ -22,6 +24,10 @@ export interface GuardTlsOptions {
   secureOptions: number;
   /** A peer that does not finish its handshake in this many ms is dropped (Node's default is 120 s). */
   handshakeTimeout: number;
+  /** Moat's TLS policy, as on every Moat endpoint: under TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305. */
+  ciphers: string;
+  ecdhCurve: string;
+  honorCipherOrder: true;
 }
 
 /** Long enough for a slow network, short enough that half-open handshakes cannot pile up for minutes. */
@@ -32,7 +38,11 @@ export const GUARD_HANDSHAKE_TIMEOUT_MS = 10_000;
  * revoked by the CRLs, before any request is read. Also what `server.setSecureContext` takes on a reload.
  */
 export function guardTlsOptions(trust: GuardTrust): GuardTlsOptions {
+  const { ciphers, ecdhCurve } = tlsPolicyOptions();
   return {
+    ciphers,
+    ecdhCurve,
+    honorCipherOrder: true,
     ca: trust.bundlePem,
     ...(trust.crlPems.length > 0 ? { crl: [...trust.crlPems] } : {}),
     requestCert: true,

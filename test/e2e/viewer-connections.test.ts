@@ -106,6 +106,31 @@ describe("viewer connections that never speak", () => {
     assert.equal((await closedLine("request-head-timeout", "127.0.0.7")).protocol, "h2");
   });
 
+  test("the plain-HTTP port has the same deadlines and cap: silence closed, a half-sent head 408, a connection over the cap closed at once", async () => {
+    const httpPort = edge.edge.httpPort;
+    assert.ok(httpPort);
+    const redirectLine = (reason: string, from: string) => edge.waitForLog((line) => line.msg === "connection closed" && line.reason === reason && line.remote === from && line.listener === "redirect");
+    const silent = await tcpFrom("127.0.0.20", httpPort);
+    opened.push(silent);
+    assert.equal(await closedBy(silent), "");
+    await redirectLine("first-byte-timeout", "127.0.0.20");
+    const slow = await tcpFrom("127.0.0.21", httpPort);
+    opened.push(slow);
+    slow.write("GET / HTTP/1.1\r\nHost: shop.test\r\nX-Slow: ");
+    assert.match(await closedBy(slow), /^HTTP\/1\.1 408 /);
+    await redirectLine("request-head-timeout", "127.0.0.21");
+    const held = await Promise.all([1, 2, 3, 4].map(() => tcpFrom("127.0.0.22", httpPort)));
+    opened.push(...held);
+    // The held ones reach their own first-byte deadline meanwhile: a reset then is expected.
+    for (const socket of held) socket.on("error", () => {});
+    const refused = await tcpFrom("127.0.0.22", httpPort);
+    refused.on("error", () => {});
+    opened.push(refused);
+    assert.equal(await closedBy(refused), "", "closed at once, without an answer");
+    await redirectLine("address-connection-limit", "127.0.0.22");
+    for (const socket of held) socket.destroy();
+  });
+
   test("a connection over the per-address cap is closed at once, and one is accepted again after another closes", async () => {
     const held = await Promise.all([1, 2, 3, 4].map(() => connectTcp("127.0.0.8")));
     const refused = await connectTcp("127.0.0.8");

@@ -128,3 +128,21 @@ test("guardTlsOptions refuses TLS renegotiation: a connection's verified peer ce
   assert.notEqual(outcome, "renegotiated");
   assert.equal(guardTlsOptions(createGuardTrust({ bundlePem: setup.pki.ca.bundlePem })).handshakeTimeout, 10_000);
 });
+
+test("guardTlsOptions carries Moat's TLS policy: a TLS 1.2 edge that offers only a CBC suite is refused; an AEAD one is served", { timeout: 20_000 }, async (t) => {
+  const setup = await setUp(t);
+  const server = https.createServer(setup.tls, requireEdgeIdentity(setup.verifier, (_req, res) => res.end("ok")));
+  const port = await listenOn(t, server);
+  const edge = await setup.pki.edge("shop", "api");
+  const handshake = (ciphers: string) =>
+    new Promise<string>((resolve) => {
+      const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", ca: setup.pki.ca.bundlePem, cert: edge.chainPem, key: edge.keyPem, maxVersion: "TLSv1.2", ciphers });
+      socket.once("secureConnect", () => {
+        resolve(socket.getCipher().name);
+        socket.destroy();
+      });
+      socket.once("error", (error) => resolve(`refused: ${error.message}`));
+    });
+  assert.match(await handshake("ECDHE-ECDSA-AES128-SHA256"), /^refused: .*handshake failure|^refused: .*no shared cipher|^refused:/);
+  assert.equal(await handshake("ECDHE-ECDSA-AES128-GCM-SHA256"), "ECDHE-ECDSA-AES128-GCM-SHA256");
+});
