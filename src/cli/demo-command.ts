@@ -11,7 +11,7 @@ import type { MasterKey } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { createDemoOrigin } from "./demo-origin.ts";
-import { serveEdge } from "./serve-edge.ts";
+import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 
 const ports = { https: 8443, http: 8080, origin: 9443 };
 const trustDomain = "moat.internal";
@@ -66,6 +66,7 @@ export async function runDemo(args: string[]): Promise<number> {
   const { values } = parseCliArgs("demo", args, { "data-dir": { type: "string" } });
   const dataDir = resolveDataDir(values["data-dir"]);
   const log = createLogger();
+  const heldSignals = holdStopSignals(log);
   const { masterKey, demoKeyFile, undo } = await demoMasterKey(dataDir, log);
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -101,6 +102,7 @@ export async function runDemo(args: string[]): Promise<number> {
     configFile,
     log,
     onStopping: closeOrigin,
+    heldSignals,
   });
   return 0;
 }

@@ -8,12 +8,50 @@ import type { Logger } from "../observe/index.ts";
 /** How long a drain may take before the edge exits anyway; a supervisor's stop timeout must be longer (packaging/systemd/moat.service). */
 export const DRAIN_LIMIT_MS = 30_000;
 
+/** Stop signals caught before serveEdge took over; `release` stops catching them and says which came first. */
+export interface HeldStopSignals {
+  release(): string | undefined;
+}
+
+/**
+ * Catches SIGTERM and SIGINT from the moment it is called, before the edge listens: a supervisor may
+ * signal as soon as the port answers, in the instant before serveEdge installs its handlers, and
+ * Node's default action would kill the edge with no drain and no word in the log. A signal held
+ * here starts the drain as soon as serveEdge takes over; a second one exits at once.
+ * @example
+ * const held = holdStopSignals(log);
+ * const edge = await runEdge(...);
+ * await serveEdge({ edge, configFile, log, heldSignals: held });
+ */
+export function holdStopSignals(log: Logger): HeldStopSignals {
+  let pending: string | undefined;
+  const hold = (signal: string) => {
+    if (pending) {
+      log.warn({ signal }, "second signal while starting: exiting");
+      process.exit(1);
+    }
+    pending = signal;
+    log.info({ signal }, "stop requested while starting: the edge drains as soon as it is up");
+  };
+  const onTerm = () => hold("SIGTERM");
+  const onInt = () => hold("SIGINT");
+  process.on("SIGTERM", onTerm);
+  process.on("SIGINT", onInt);
+  return {
+    release() {
+      process.off("SIGTERM", onTerm);
+      process.off("SIGINT", onInt);
+      return pending;
+    },
+  };
+}
+
 /**
  * Resolves once the edge has stopped after a signal.
  * @example
  * await serveEdge({ edge, configFile: "./moat.yaml", log, onStopped: () => origin.close() });
  */
-export function serveEdge(options: { edge: RunningEdge; configFile: string; log: Logger; onStopping?: () => Promise<void> }): Promise<void> {
+export function serveEdge(options: { edge: RunningEdge; configFile: string; log: Logger; onStopping?: () => Promise<void>; heldSignals?: HeldStopSignals }): Promise<void> {
   const { edge, configFile, log } = options;
   let reloading = Promise.resolve();
   const reload = (why: string) => {
@@ -69,5 +107,8 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
     const onInt = () => stop("SIGINT");
     process.on("SIGTERM", onTerm);
     process.on("SIGINT", onInt);
+    // Released after ours are installed, so that no instant is left without a handler.
+    const early = options.heldSignals?.release();
+    if (early) stop(early);
   });
 }

@@ -8,18 +8,19 @@ import type { LoggerOptions } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
-import { serveEdge } from "./serve-edge.ts";
+import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 
 export async function runStart(args: string[]): Promise<number> {
   const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string", default: "info" } });
   if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
   const configFile = resolve(values.config);
   const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
+  const heldSignals = holdStopSignals(log);
   const config = await loadConfigFile(configFile);
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
   const edge = await runEdge({ config, ca, masterKey, log });
-  await serveEdge({ edge, configFile, log });
+  await serveEdge({ edge, configFile, log, heldSignals });
   return 0;
 }

@@ -123,4 +123,18 @@ distributions:
     await inFlight;
     await client.destroy();
   });
+
+  test("node src/cli/main.ts start: a SIGTERM while the edge is still starting is held, and the edge drains as soon as it is up", { timeout: 90_000 }, async () => {
+    const moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, launcher: "node", detached: true });
+    started.push(moat);
+    const pid = moat.child.pid!;
+    // Before the edge listens: Node's default action would have killed it without a drain or a word.
+    await withTimeout("the master key to load", moat.waitForLine("the master key", (line) => line.msg === "master key loaded"), 60_000);
+    process.kill(pid, "SIGTERM");
+    const listening = await withTimeout("the edge to listen", moat.waitForLine("the edge to listen", (line) => line.msg === "edge listening"), 60_000);
+    await assertAllGone(moat, pid, Number(listening.httpsPort));
+    assert.equal(moat.child.exitCode, 0, moat.stdout());
+    assert.ok(moat.lines.some((line) => line.msg === "stop requested while starting: the edge drains as soon as it is up"));
+    assert.ok(moat.lines.some((line) => line.msg === "edge stopped"), moat.stdout());
+  });
 });
