@@ -17,6 +17,9 @@ export interface CompareArgs {
   wantsHelp: boolean;
 }
 
+/** Exit code for a bad flag or a missing tool. */
+export const COMPARE_ARGS_EXIT_USAGE = 2;
+
 export const COMPARE_HELP = `npm run bench -- [options]
 
 Starts on 127.0.0.1, each as its own process: an nginx origin that requires a client
