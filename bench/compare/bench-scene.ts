@@ -138,7 +138,8 @@ async function startMoat(
           {
             id: "origin",
             url: `https://${BENCH_HOST}:${options.originPort}`,
-            mtls: { clientCertificate: { cert: pki.clientCert, key: pki.clientKey }, trustedCa: pki.caBundle },
+            // No trustedCa: Moat verifies the origin against its own CA by default, as an operator's config would.
+            mtls: { clientCertificate: { cert: pki.clientCert, key: pki.clientKey } },
           },
         ],
       },

@@ -125,7 +125,8 @@ export function parseH2load(output: string, log: string | null): LoadResult {
   const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(output);
   if (!finished || !requests || !status) throw new Error(`could not read h2load's output:\n${output}`);
   const seconds = durationMs(Number(finished[1]), finished[2]!) / 1000;
-  const succeeded = Number(status[1]);
+  // "succeeded" counts finished 2xx streams; "status codes" also counts streams the duration cut short.
+  const succeeded = Math.min(Number(requests[1]), Number(status[1]));
   const errors = Number(requests[2]) + Number(requests[3]) + Number(requests[4]) + Number(status[2]) + Number(status[3]) + Number(status[4]);
   let p50Ms: number | null = null;
   let p99Ms: number | null = null;
