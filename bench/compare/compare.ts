@@ -29,8 +29,10 @@ async function main(argv: string[]): Promise<number> {
 
   const group = new ProcessGroup();
   let scene: Scene | null = null;
+  let isStopping = false;
   // Ctrl-C or a supervisor's SIGTERM: stop every process started (each leads its own process group), remove the temp files, exit.
   const onSignal = (signal: NodeJS.Signals) => {
+    isStopping = true;
     process.stderr.write(`bench: ${signal}: stopping what it started\n`);
     void Promise.all([group.stopAll(), scene?.close()]).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
   };
@@ -68,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
     });
     process.stdout.write(args.isJson ? `${JSON.stringify(report, null, 2)}\n` : formatCompareReport(report));
     return report.totalErrors > 0 ? 1 : 0;
+  } catch (error) {
+    // A load generator the signal handler stopped fails its run: not worth a stack trace.
+    if (isStopping) return new Promise<number>(() => {});
+    throw error;
   } finally {
     await scene?.close();
     await group.stopAll();

@@ -32,7 +32,8 @@ export function findBenchTools(): { ok: true; tools: BenchTools } | { ok: false;
 }
 
 export function findExecutable(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/usr/bin"];
+  // nginx lives in /usr/sbin, which a non-root PATH often lacks.
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
   for (const dir of dirs) {
     if (!dir) continue;
     try {
