@@ -13,7 +13,7 @@ export interface BenchArgs {
   wantsHelp: boolean;
 }
 
-export const BENCH_HELP = `npm run bench -- [options]
+export const BENCH_HELP = `npm run bench:in-process -- [options]
 
 Runs a CA, an mTLS origin and a Moat edge in this process on 127.0.0.1 and measures
 direct vs through-the-edge traffic. Each scenario stops at --requests or --duration,
@@ -27,7 +27,7 @@ Options:
   -h, --help          this text
 
 Example:
-  npm run bench -- --duration 5s --requests 10000 --concurrency 16 --json > bench.json`;
+  npm run bench:in-process -- --duration 5s --requests 10000 --concurrency 16 --json > bench.json`;
 
 /**
  * Parses the bench's flags; throws CliUsageError on a bad one.
@@ -60,7 +60,7 @@ function parseArgsOrThrow(argv: string[]) {
       },
     });
   } catch (error) {
-    throw new CliUsageError((error as Error).message, { fix: "run `npm run bench -- --help`" });
+    throw new CliUsageError((error as Error).message, { fix: "run `npm run bench:in-process -- --help`" });
   }
 }
 

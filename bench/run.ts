@@ -1,4 +1,4 @@
-// `npm run bench`: starts CA, origin and edge in-process, runs every scenario, prints the results, exits 1 if any request failed.
+// `npm run bench:in-process`: starts CA, origin and edge in-process, runs every scenario, prints the results, exits 1 if any request failed.
 import { BENCH_HELP, parseBenchArgs } from "./bench-args.ts";
 import { startBenchFixture } from "./bench-fixture.ts";
 import { formatCacheIndex, measureCacheIndex } from "./cache-index.ts";

@@ -1,0 +1,36 @@
+// Node's ceiling: a bare node:https server (and a node:http2 one for HTTP/2) answering a fixed body, no proxy, no cache. Run as its own process.
+// Usage: node ceiling-server.ts <h1Port> <h2Port> <cert.pem> <key.pem>
+import { readFileSync } from "node:fs";
+import http2 from "node:http2";
+import https from "node:https";
+
+const [h1Port, h2Port, certFile, keyFile] = process.argv.slice(2);
+const tlsOptions = { cert: readFileSync(certFile!), key: readFileSync(keyFile!), minVersion: "TLSv1.3" as const };
+const bodies = new Map<number, Buffer>();
+
+// The same paths and headers as the origin: /cache/<bytes>, /no-store/<bytes>.
+function answer(url: string): { status: number; headers: Record<string, string | number>; body: Buffer } {
+  const match = /^\/(cache|no-store)\/(\d{1,8})$/.exec(url);
+  if (!match) return { status: 404, headers: { "content-length": 0 }, body: Buffer.alloc(0) };
+  const bytes = Number(match[2]);
+  let body = bodies.get(bytes);
+  if (!body) bodies.set(bytes, (body = Buffer.alloc(bytes, "c")));
+  const cacheControl = match[1] === "cache" ? "public, max-age=3600" : "no-store";
+  return { status: 200, headers: { "content-type": "application/octet-stream", "content-length": bytes, "cache-control": cacheControl }, body };
+}
+
+https
+  .createServer({ ...tlsOptions, keepAliveTimeout: 75_000 }, (req, res) => {
+    const { status, headers, body } = answer(req.url ?? "");
+    res.writeHead(status, headers);
+    res.end(body);
+  })
+  .listen(Number(h1Port), "127.0.0.1");
+
+http2
+  .createSecureServer(tlsOptions, (req, res) => {
+    const { status, headers, body } = answer(req.url ?? "");
+    res.writeHead(status, headers);
+    res.end(body);
+  })
+  .listen(Number(h2Port), "127.0.0.1");
