@@ -1,5 +1,4 @@
 // The request pipeline: distribution (SNI and Host agree) → behavior → origin → streamed response.
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Readable } from "node:stream";
@@ -11,6 +10,7 @@ import { requestTarget } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
+import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
@@ -60,9 +60,10 @@ interface RequestFacts {
  * http2.createSecureServer({ allowHTTP1: true, SNICallback }, createRequestHandler({ currentSnapshot, log }));
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
+  const nextRequestId = createRequestIds();
   return (req, res) => {
     const facts: RequestFacts = {
-      requestId: randomUUID(),
+      requestId: nextRequestId(),
       startedAt: performance.now(),
       snapshot: deps.currentSnapshot(),
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
@@ -155,14 +156,16 @@ async function forward(
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
-  const headers = { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
+  let built: Record<string, string | string[]> | undefined;
+  // Built once, and only when a request goes to the origin: a cache hit never sends them.
+  const originHeaders = () => (built ??= { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders });
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   const requestHeaders = withEdgeCertificateHeaders(screened.headers, certificateHeaders);
   const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
     try {
-      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders: headers, res, requestId: facts.requestId }));
+      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId }));
     } catch (error) {
       recordFailure(error, res, facts, fields, log);
     }
@@ -178,7 +181,7 @@ async function forward(
     const answer = await requestTarget(behavior.target, {
       method,
       path,
-      headers,
+      headers: originHeaders(),
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
@@ -225,6 +228,8 @@ function hasBody(req: ViewerRequest): boolean {
 }
 
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
+  // The line's fields are computed only when it is written.
+  if (!log.isLevelEnabled("info")) return;
   log.info(
     {
       requestId: facts.requestId,
