@@ -1,6 +1,6 @@
 // Profiles the edge alone: this process runs only the edge; a forked child runs the mTLS origin and the undici load.
 //
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--connections 16]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16]
 //
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
@@ -40,7 +40,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, connections: { type: "string", default: "16" } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, connections: { type: "string", default: "16" } } });
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
   const { createLogger } = await import("../src/observe/index.ts");
@@ -52,10 +52,10 @@ async function edgeProcess(): Promise<void> {
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
   const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
+    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], accessLog: values["access-log"] === "on" || values["access-log"] === "off" ? values["access-log"] : { sample: Number(values["access-log"]) }, origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
     { source: "profile", baseDir: dataDir },
   );
-  const edge = await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info" }) });
+  const edge = await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();

@@ -52,6 +52,8 @@ interface RequestFacts {
   clientAddress: string;
   /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
   viewer: ViewerRequestFacts;
+  /** Once the request is matched to one: its access-log setting applies. */
+  distribution?: DistributionRuntime;
 }
 
 /**
@@ -102,6 +104,7 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
     return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
   }
+  facts.distribution = distribution;
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse({ status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
@@ -228,8 +231,9 @@ function hasBody(req: ViewerRequest): boolean {
 }
 
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
-  // The line's fields are computed only when it is written.
-  if (!log.isLevelEnabled("info")) return;
+  // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
+  const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
+  if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return;
   log.info(
     {
       requestId: facts.requestId,
