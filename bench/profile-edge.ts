@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { getHeapSpaceStatistics } from "node:v8";
 import { Client } from "undici";
 
 const HOUR_MS = 3_600_000;
@@ -59,7 +60,8 @@ async function edgeProcess(): Promise<void> {
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();
-    return { rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) };
+    const spaces = Object.fromEntries(getHeapSpaceStatistics().filter((s) => s.space_size > 4 * 1048576).map((s) => [s.space_name, `${mb(s.space_used_size)}/${mb(s.space_size)}`]));
+    return { rssMB: mb(m.rss), heapUsedMB: mb(m.heapUsed), heapTotalMB: mb(m.heapTotal), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers), spaces };
   };
   const report: Record<string, unknown> = { idle: memory() };
   for (const [phase, path, count] of [["hit", "/hit", Number(values.hits)], ["miss", "/miss", Number(values.misses)]] as const) {
@@ -78,7 +80,7 @@ async function edgeProcess(): Promise<void> {
   send(child, { type: "stop" });
   await new Promise((resolve) => child.once("exit", resolve));
   // Let timers and idle connections go, then see what memory stays.
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, Number(process.env.PROFILE_IDLE_MS ?? 2000)));
   globalThis.gc?.();
   report.afterIdle = memory();
   process.stderr.write(`${JSON.stringify(report)}\n`);
