@@ -41,7 +41,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, connections: { type: "string", default: "16" } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, connections: { type: "string", default: "16" } } });
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
   const { createLogger } = await import("../src/observe/index.ts");
@@ -53,10 +53,11 @@ async function edgeProcess(): Promise<void> {
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
   const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], accessLog: values["access-log"] === "on" || values["access-log"] === "off" ? values["access-log"] : { sample: Number(values["access-log"]) }, origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
+    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
     { source: "profile", baseDir: dataDir },
   );
-  const edge = await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
+  // --bare: a plain node:https server answering the same body in place of the edge (Node's own cost and memory).
+  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS })) : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();
@@ -82,10 +83,46 @@ async function edgeProcess(): Promise<void> {
   // Let timers and idle connections go, then see what memory stays.
   await new Promise((resolve) => setTimeout(resolve, Number(process.env.PROFILE_IDLE_MS ?? 2000)));
   globalThis.gc?.();
-  report.afterIdle = memory();
+  report.afterIdle = { ...memory(), ...(await residentBreakdown()) };
   process.stderr.write(`${JSON.stringify(report)}\n`);
   await edge.stop();
   await rm(dataDir, { recursive: true, force: true });
+}
+
+/** Linux only: anonymous vs file-backed resident memory, and the largest mappings (where RSS that is not V8 heap lives). */
+async function residentBreakdown(): Promise<Record<string, unknown>> {
+  const { readFile } = await import("node:fs/promises");
+  const status = await readFile("/proc/self/status", "utf8").catch(() => "");
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(status)?.[1] ?? 0);
+  const smaps = await readFile("/proc/self/smaps", "utf8").catch(() => "");
+  const mappings: { name: string; rssKb: number }[] = [];
+  let current: { name: string; rssKb: number } | undefined;
+  for (const line of smaps.split("\n")) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+(?:\s+(.*))?$/.exec(line);
+    if (head) mappings.push((current = { name: head[1] ?? "[anon]", rssKb: 0 }));
+    else if (current && line.startsWith("Rss:")) current.rssKb = Number(line.split(/\s+/)[1]);
+  }
+  const bySize = new Map<string, { count: number; rssMB: number }>();
+  for (const m of mappings) {
+    const size = m.rssKb >= 65536 ? ">=64MB" : m.rssKb >= 8192 ? "8-64MB" : m.rssKb >= 1024 ? "1-8MB" : "<1MB";
+    const key = `${m.name.startsWith("/") ? "file" : m.name} ${size}`;
+    const entry = bySize.get(key) ?? { count: 0, rssMB: 0 };
+    entry.count++;
+    entry.rssMB += m.rssKb / 1024;
+    bySize.set(key, entry);
+  }
+  const top = [...bySize].sort((a, b) => b[1].rssMB - a[1].rssMB).slice(0, 6).map(([k, v]) => `${k}: ${v.count} maps ${Math.round(v.rssMB)}MB`);
+  return { rssAnonMB: Math.round(kb("RssAnon") / 1024), rssFileMB: Math.round(kb("RssFile") / 1024), mappings: top };
+}
+
+async function bareServer(certificate: { keyPem: string; chainPem: string }): Promise<{ httpsPort: number; stop(): Promise<void> }> {
+  const server = https.createServer({ key: certificate.keyPem, cert: certificate.chainPem }, (req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
+    res.end(BODY);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
 }
 
 async function loadProcess(): Promise<void> {
