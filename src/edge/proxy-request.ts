@@ -7,6 +7,7 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
+import { createAccessLogger } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
@@ -54,6 +55,8 @@ interface RequestFacts {
   viewer: ViewerRequestFacts;
   /** Once the request is matched to one: its access-log setting applies. */
   distribution?: DistributionRuntime;
+  /** Writes the access line (observe/logger.ts: no redaction pass); `log`'s level decides whether it is written. */
+  access: Logger;
 }
 
 /**
@@ -63,6 +66,7 @@ interface RequestFacts {
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
   const nextRequestId = createRequestIds();
+  const access = createAccessLogger(deps.log);
   return (req, res) => {
     const facts: RequestFacts = {
       requestId: nextRequestId(),
@@ -71,6 +75,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
       clientAddress: req.socket?.remoteAddress ?? "",
       viewer: viewerRequestFacts(req.socket as TLSSocket | undefined),
+      access,
     };
     deps.onRequestStart?.(req);
     handle(req, res, facts, deps)
@@ -234,7 +239,7 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return;
-  log.info(
+  facts.access.info(
     {
       requestId: facts.requestId,
       snapshot: facts.snapshot.generation,

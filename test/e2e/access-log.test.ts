@@ -48,6 +48,9 @@ test("a distribution with accessLog off writes no request line; one with it on w
   assert.equal(edge.logs.filter((line) => line.msg === "request" && line.distribution === "quiet").length, 0);
   assert.equal(origin.seen.filter((seen) => seen.url === "/quiet").length, 1, "the quiet request was served all the same");
   assert.equal(first.distribution, "loud");
+  // Written by the access logger (no redaction pass) with the edge logger's bindings, at level info.
+  assert.deepEqual([first.service, first.part, first.level], ["moat", "edge", 30]);
+  assert.equal(typeof first.time, "string");
   assert.equal(typeof first.requestId, "string");
   assert.notEqual(first.requestId, second.requestId);
 });
