@@ -73,7 +73,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
     const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
     const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
-    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders({ ...viewerAnswer.headers, ...status }));
+    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
   const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
@@ -146,7 +146,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
 /** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
 export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
   const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
-  const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
+  // answerFrom made a fresh copy: Age and Cache-Status go into it rather than into another one.
+  const headers = Object.assign(answer.headers, { age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)) }, cacheStatusHeaders(facts));
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
   if (x.method === "HEAD" || answer.kind === "not-modified" || answer.kind === "unsatisfiable") {
