@@ -73,7 +73,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
     const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
     const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
-    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders({ ...viewerAnswer.headers, ...status }));
+    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
   const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
@@ -89,10 +89,17 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
         source.destroy();
         break;
       }
-      const toViewer: Buffer | null = writer?.isStoring ? held : chunk;
-      held = writer?.isStoring ? chunk : null;
-      const viewerWrite = sendsBody && !isViewerGone && toViewer ? writeToViewer(res, toViewer) : undefined;
-      await Promise.all([viewerWrite, writer?.isStoring ? writer.write(chunk) : undefined]);
+      const isStoring = writer?.isStoring === true;
+      const toViewer: Buffer | null = isStoring ? held : chunk;
+      held = isStoring ? chunk : null;
+      // The declared last byte ends the response in the same write: a separate end() costs an empty TLS write.
+      const isLast = !isStoring && declaredLength !== null && bytes === declaredLength;
+      const canWrite = sendsBody && !isViewerGone && toViewer !== null;
+      const viewerWrite = canWrite && isLast ? endWith(res, toViewer) : canWrite ? writeToViewer(res, toViewer) : undefined;
+      const storeWrite = isStoring ? writer.write(chunk) : undefined;
+      // One await per chunk at most, and no Promise.all unless both sides wait.
+      if (viewerWrite && storeWrite) await Promise.all([viewerWrite, storeWrite]);
+      else if (viewerWrite ?? storeWrite) await (viewerWrite ?? storeWrite);
       // A writer that stopped storing (too large, a disk error with nothing to feed) releases what it held back.
       if (held && !writer?.isStoring) {
         if (sendsBody && !res.destroyed && !res.writableEnded) await writeToViewer(res, held);
@@ -108,8 +115,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   }
   const endViewer = async () => {
     if (!delivery.hasViewer || res.destroyed || res.writableEnded) return;
-    if (held && sendsBody) await writeToViewer(res, held);
-    res.end();
+    endWith(res, sendsBody ? held : null);
   };
   if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
     writer?.abort();
@@ -140,7 +146,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
 /** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
 export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
   const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
-  const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
+  // answerFrom made a fresh copy: Age and Cache-Status go into it rather than into another one.
+  const headers = Object.assign(answer.headers, { age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)) }, cacheStatusHeaders(facts));
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
   if (x.method === "HEAD" || answer.kind === "not-modified" || answer.kind === "unsatisfiable") {
@@ -158,11 +165,14 @@ export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts:
   }
   const range = answer.kind === "range" ? { start: answer.start, end: answer.end } : undefined;
   if (entry.body.chunks) {
+    // The last chunk goes with end(): one write for a small body (head, body and end corked together).
+    let previous: Buffer | undefined;
     for (const chunk of entry.body.chunks(range)) {
       if (res.destroyed) return;
-      await writeToViewer(res, chunk);
+      if (previous) await writeToViewer(res, previous);
+      previous = chunk;
     }
-    res.end();
+    if (!res.destroyed) endWith(res, previous);
     return;
   }
   await pipeline(entry.body.stream(range), res);
@@ -190,6 +200,13 @@ function lengthOf(headers: Readonly<Record<string, string | string[]>>): number 
   const value = headers["content-length"];
   if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
   return Number(value);
+}
+
+/** Ends the response, with its last chunk when there is one. Always undefined: nothing to wait for. */
+function endWith(res: CacheExchange["res"], chunk: Buffer | null | undefined): undefined {
+  if (chunk) (res as import("node:http").ServerResponse).end(chunk);
+  else res.end();
+  return undefined;
 }
 
 export function writeToViewer(res: CacheExchange["res"], chunk: Buffer): Promise<void> | undefined {

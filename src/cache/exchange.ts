@@ -30,8 +30,8 @@ export interface CacheExchange {
   readonly policy: CachePolicyConfig;
   /** More key components from other stages (e.g. a viewer identity): see cache-key.ts. */
   readonly extraKeyComponents?: readonly string[];
-  /** The headers the edge would forward to the origin (X-Forwarded-*, Via, no hop-by-hop). */
-  readonly originHeaders: Readonly<Record<string, string | string[]>>;
+  /** The headers the edge would forward to the origin (X-Forwarded-*, Via, no hop-by-hop); built only when asked: a hit never is. */
+  originHeaders(): Readonly<Record<string, string | string[]>>;
   /** Sends a request to the behavior's origin (or group) with these headers and no body. */
   fetchOrigin(request: { method: string; headers: Record<string, string | string[]> }): Promise<OriginAnswer>;
   /** The edge's response header policy (Via, hop-by-hop removal). */
@@ -44,7 +44,7 @@ const VIEWER_ONLY = ["if-none-match", "if-modified-since", "if-match", "if-unmod
 
 /** Headers for a request that fills or revalidates the cache; validators of a stored entry make it conditional. */
 export function fillHeaders(exchange: CacheExchange, coding: ContentCoding | null, stored?: EntryMeta): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = { ...exchange.originHeaders };
+  const headers: Record<string, string | string[]> = { ...exchange.originHeaders() };
   for (const name of VIEWER_ONLY) delete headers[name];
   if (coding === "identity") delete headers["accept-encoding"];
   else if (coding !== null) headers["accept-encoding"] = coding;

@@ -67,8 +67,10 @@ function isNotModified(stored: Readonly<Record<string, string | string[]>>, requ
     return ifNoneMatch.split(",").some((tag) => weakTag(tag) === weakTag(etag));
   }
   const since = httpDateMs(request["if-modified-since"]);
+  // No stored date is parsed for a request without the condition (most hits).
+  if (since === null) return false;
   const lastModified = httpDateMs(stored["last-modified"]) ?? (isStored ? httpDateMs(stored.date) : null);
-  return since !== null && lastModified !== null && lastModified <= since;
+  return lastModified !== null && lastModified <= since;
 }
 
 /** RFC 9110 §14.2: the ranges asked for, when If-Range holds (see byte-ranges.ts for what is refused). */

@@ -11,12 +11,14 @@ import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string", default: "info" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string" } });
   if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
   const configFile = resolve(values.config);
-  const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
-  const heldSignals = holdStopSignals(log);
   const config = await loadConfigFile(configFile);
+  // The flag wins over the file's log.level, which wins over info.
+  const log = createLogger({ level: (values["log-level"] ?? config.log.level ?? "info") as LoggerOptions["level"] });
+  // From here on a stop signal is held until the edge can drain (before this, nothing runs that needs draining).
+  const heldSignals = holdStopSignals(log);
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });

@@ -4,6 +4,7 @@ import { resolve } from "node:path";
 import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
+import { accessLogSample } from "./log-schema.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
@@ -21,6 +22,7 @@ export interface NormaliseOptions {
 export function normaliseConfig(document: ConfigDocument, options: NormaliseOptions): MoatConfig {
   const pki = document.pki ?? {};
   const dataDir = resolveDataDir(document.dataDir, options.env, options.baseDir);
+  const log = { level: document.log?.level ?? null, accessLogSample: accessLogSample(document.log?.accessLog, 1) };
   return {
     source: options.source,
     dataDir,
@@ -39,10 +41,11 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
       },
     },
     listen: normaliseListen(document.listen ?? {}),
+    log,
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
-    distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
+    distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir, log.accessLogSample)),
   };
 }
 
@@ -68,7 +71,7 @@ function normaliseConnections(connections: NonNullable<ConfigDocument["connectio
   };
 }
 
-function normaliseDistribution(distribution: DistributionDocument, baseDir: string): DistributionConfig {
+function normaliseDistribution(distribution: DistributionDocument, baseDir: string, inheritedAccessLogSample: number): DistributionConfig {
   const origins = distribution.origins.map((origin) => normaliseOrigin(origin, baseDir));
   return {
     id: distribution.id,
@@ -77,6 +80,7 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
     tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
     viewerMtls: normaliseViewerMtls(distribution.viewerMtls),
     underscoreHeaders: distribution.underscoreHeaders ?? DEFAULTS.underscoreHeaders,
+    accessLogSample: accessLogSample(distribution.accessLog, inheritedAccessLogSample),
     origins,
     originGroups: (distribution.originGroups ?? []).map((group) => ({
       id: group.id,

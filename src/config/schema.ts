@@ -5,6 +5,7 @@ import { behaviorCache, cacheStorage } from "./cache-schema.ts";
 import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS } from "./defaults.ts";
 import * as field from "./fields.ts";
+import { accessLog, logSection } from "./log-schema.ts";
 import { describeValue } from "./issues.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 // Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
@@ -163,6 +164,8 @@ const distribution = closedObject({
   tls: tls.optional(),
   viewerMtls: viewerMtls.optional(),
   underscoreHeaders: z.enum(UNDERSCORE_HEADERS).optional(),
+  /** This distribution's access log; the `log.accessLog` setting when absent. */
+  accessLog: accessLog.optional(),
   origins: z.array(origin).min(1),
   originGroups: z.array(originGroup).optional(),
   behaviors: z.array(behavior).optional(),
@@ -173,6 +176,7 @@ export const configSchema = closedObject({
   dataDir: field.filePath.optional(),
   pki: pki.optional(),
   listen: listen.optional(),
+  log: logSection.optional(),
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),

@@ -31,6 +31,7 @@ export interface MoatConfig {
   readonly dataDir: string;
   readonly pki: PkiConfig;
   readonly listen: ListenConfig;
+  readonly log: LogConfig;
   /** Viewer connections on the HTTPS port: read at start. */
   readonly connections: ConnectionsConfig;
   /** Cache tiers, object size limit, compression: read at start. */
@@ -38,6 +39,15 @@ export interface MoatConfig {
   /** Sorted by name. */
   readonly trustStores: readonly TrustStoreConfig[];
   readonly distributions: readonly DistributionConfig[];
+}
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface LogConfig {
+  /** null: not set in the file; `--log-level` or info decides (read at start). */
+  readonly level: LogLevel | null;
+  /** Share of requests with an access-log line (0 off, 1 every request) where a distribution does not say. */
+  readonly accessLogSample: number;
 }
 
 export interface PkiConfig {
@@ -113,6 +123,8 @@ export interface DistributionConfig {
   // context (checked on Node 24 / OpenSSL 3), so such a setting would be silently ignored.
   readonly tls: { readonly minVersion: TlsVersion };
   readonly viewerMtls: ViewerMtlsConfig;
+  /** Share of this distribution's requests with an access-log line: 0 off, 1 every request. */
+  readonly accessLogSample: number;
   readonly underscoreHeaders: UnderscoreHeaders;
   readonly origins: readonly OriginConfig[];
   readonly originGroups: readonly OriginGroupConfig[];

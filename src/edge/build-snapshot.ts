@@ -65,6 +65,7 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
     generation: sources.generation,
     distributions: Object.freeze(distributions),
     viewerPolicyId: viewerPolicyId(distributions),
+    accessLogSample: config.log.accessLogSample,
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   const renewAt = renewals.length ? new Date(Math.min(...renewals.map((d) => d.getTime()))) : null;
@@ -128,6 +129,7 @@ async function buildDistribution(
     viewerCertificateSerial: viewer.serialHex,
     viewerMtls,
     underscoreHeaders: distribution.underscoreHeaders,
+    accessLogSample: distribution.accessLogSample,
     route: compileBehaviorRouter(behaviors),
   });
 }

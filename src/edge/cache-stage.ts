@@ -16,7 +16,8 @@ export interface CacheStageRequest {
   viewerHost: string;
   httpVersion: string;
   requestHeaders: IncomingHttpHeaders;
-  originHeaders: Record<string, string | string[]>;
+  /** Built on first call (a miss or a revalidation), so that a hit does not build headers it never sends. */
+  originHeaders(): Record<string, string | string[]>;
   behavior: RoutedBehavior;
   res: ViewerResponse;
   /** For the log line of an origin retry. */

@@ -34,6 +34,8 @@ export interface DistributionRuntime {
   readonly viewerMtls: ViewerMtlsRuntime;
   /** Whether viewer headers named with "_" reach the origin (viewer-header-names.ts). */
   readonly underscoreHeaders: UnderscoreHeaders;
+  /** Share of requests with an access-log line: 0 off, 1 every request. */
+  readonly accessLogSample: number;
   route(pathname: string): RoutedBehavior | undefined;
 }
 
@@ -43,5 +45,7 @@ export interface EdgeSnapshot {
   readonly distributions: readonly DistributionRuntime[];
   /** Names every distribution's certificate policy (mode and CA set): when it changes, session tickets issued before are no longer honoured. */
   readonly viewerPolicyId: string;
+  /** The access log's share for a request refused before it is matched to a distribution. */
+  readonly accessLogSample: number;
   distributionForHost(hostname: string): DistributionRuntime | undefined;
 }

@@ -1,5 +1,4 @@
 // The request pipeline: distribution (SNI and Host agree) → behavior → origin → streamed response.
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Readable } from "node:stream";
@@ -8,9 +7,11 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
+import { createAccessLogger } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
+import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
@@ -52,6 +53,10 @@ interface RequestFacts {
   clientAddress: string;
   /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
   viewer: ViewerRequestFacts;
+  /** Once the request is matched to one: its access-log setting applies. */
+  distribution?: DistributionRuntime;
+  /** Writes the access line (observe/logger.ts: no redaction pass); `log`'s level decides whether it is written. */
+  access: Logger;
 }
 
 /**
@@ -60,14 +65,17 @@ interface RequestFacts {
  * http2.createSecureServer({ allowHTTP1: true, SNICallback }, createRequestHandler({ currentSnapshot, log }));
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
+  const nextRequestId = createRequestIds();
+  const access = createAccessLogger(deps.log);
   return (req, res) => {
     const facts: RequestFacts = {
-      requestId: randomUUID(),
+      requestId: nextRequestId(),
       startedAt: performance.now(),
       snapshot: deps.currentSnapshot(),
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
       clientAddress: req.socket?.remoteAddress ?? "",
       viewer: viewerRequestFacts(req.socket as TLSSocket | undefined),
+      access,
     };
     deps.onRequestStart?.(req);
     handle(req, res, facts, deps)
@@ -101,6 +109,7 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
     return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
   }
+  facts.distribution = distribution;
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse({ status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
@@ -155,14 +164,16 @@ async function forward(
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
-  const headers = { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders };
+  let built: Record<string, string | string[]> | undefined;
+  // Built once, and only when a request goes to the origin: a cache hit never sends them.
+  const originHeaders = () => (built ??= { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders });
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   const requestHeaders = withEdgeCertificateHeaders(screened.headers, certificateHeaders);
   const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
     try {
-      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders: headers, res, requestId: facts.requestId }));
+      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId }));
     } catch (error) {
       recordFailure(error, res, facts, fields, log);
     }
@@ -178,7 +189,7 @@ async function forward(
     const answer = await requestTarget(behavior.target, {
       method,
       path,
-      headers,
+      headers: originHeaders(),
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
@@ -225,7 +236,10 @@ function hasBody(req: ViewerRequest): boolean {
 }
 
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
-  log.info(
+  // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
+  const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
+  if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return;
+  facts.access.info(
     {
       requestId: facts.requestId,
       snapshot: facts.snapshot.generation,

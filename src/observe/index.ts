@@ -1,3 +1,3 @@
 // Observability: structured logs now; metrics and the audit chain come later.
-export { createLogger } from "./logger.ts";
+export { createAccessLogger, createLogger } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";

@@ -67,6 +67,7 @@ describe("moat start", () => {
   const yaml = (target: string) => `
 dataDir: ./data
 listen: { host: 127.0.0.1, https: 0, http: off }
+log: { level: error }
 distributions:
   - id: site
     aliases: [site.test]
@@ -104,7 +105,8 @@ distributions:
 
   test("reloads on SIGHUP and on file change, refuses a bad file, drains on SIGTERM", { timeout: 60_000 }, async () => {
     await writeFile(configFile(), yaml("slow"));
-    const moat = startMoat(["start", "--config", configFile()], key.env);
+    // --log-level wins over the file's log.level (error): every info line this test waits for proves it.
+    const moat = startMoat(["start", "--config", configFile(), "--log-level", "info"], key.env);
     const listening = await moat.waitFor((l) => l.msg === "edge listening");
     const port = Number(listening.httpsPort);
     const client = createViewerClient(port, { caPem: ca.bundlePem, servername: "site.test" });
@@ -140,6 +142,9 @@ distributions:
     await client.close();
     const [code] = (await once(moat.child, "exit")) as [number];
     assert.equal(code, 0);
+    // The log destination is asynchronous: what was buffered is flushed before the drained process exits.
+    const line = await moat.waitFor((l) => l.msg === "request" && l.path === "/slow/y");
+    assert.equal(line.status, 200);
   });
 
   test("a bad config file at start is refused with its path, exit code 1", async () => {
