@@ -1,6 +1,9 @@
-// `moat start --config FILE`: runs an edge from a config file until SIGTERM.
+// `moat start --config FILE`: runs an edge from a config file until SIGTERM, in one process or as a primary and its workers.
+import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { loadConfigFile } from "../config/index.ts";
+import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
@@ -9,17 +12,49 @@ import { openCertificateAuthority } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { serveEdge } from "./serve-edge.ts";
+import { startWorkerGroup } from "./worker-group.ts";
+import { runWorker } from "./worker-process.ts";
+
+/** `auto`: one per core, as nginx's `worker_processes auto`. */
+export function workerCount(workers: MoatConfig["workers"]): number {
+  return workers === "auto" ? availableParallelism() : workers;
+}
 
 export async function runStart(args: string[]): Promise<number> {
+  // A worker is forked with the primary's arguments; it takes everything else from its primary.
+  if (cluster.isWorker) return runWorker();
   const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string", default: "info" } });
   if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
   const configFile = resolve(values.config);
-  const log = createLogger({ level: values["log-level"] as LoggerOptions["level"] });
+  const logLevel = values["log-level"] as NonNullable<LoggerOptions["level"]>;
   const config = await loadConfigFile(configFile);
+  const workers = workerCount(config.workers);
+  const log = createLogger({ level: logLevel, worker: workers > 1 ? 0 : undefined });
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
-  const edge = await runEdge({ config, ca, masterKey, log });
-  await serveEdge({ edge, configFile, log });
+  if (workers === 1) {
+    const edge = await runEdge({ config, ca, masterKey, log });
+    await serveEdge({ edge, configFile, log });
+    return 0;
+  }
+  // The primary issues and renews every certificate before any worker builds: workers find them in the store.
+  let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
+  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied) => group?.apply(applied) });
+  try {
+    group = await startWorkerGroup({ count: workers, config, log, logLevel });
+  } catch (error) {
+    await edge.stop();
+    throw error;
+  }
+  log.info({ workers, httpsPort: group.httpsPort, httpPort: group.httpPort }, "workers listening");
+  const running = group;
+  void running.failed.catch(async (error: Error) => {
+    await Promise.all([running.stop(), edge.stop()]);
+    // serveEdge's file watch and signal handlers would keep the primary up: a group that cannot serve exits, non-zero.
+    process.stderr.write(`moat: ${error.message}\n`);
+    process.exit(1);
+  });
+  await serveEdge({ edge, configFile, log, onStopping: running.stop });
   return 0;
 }

@@ -76,6 +76,8 @@ export const LIMITS = {
   // Milliseconds are allowed so that tests can watch a deadline run out.
   connectionTimeoutMs: { min: 1, max: 10 * MINUTE },
   connectionCount: { min: 1, max: 1_000_000 },
+  // More processes than this serve no machine better than one per core would.
+  workers: { min: 1, max: 256 },
   // Leaves never outlive their intermediate, so an intermediate shorter than a day would shorten every leaf.
   intermediateValidityMs: { min: DAY, max: Math.round(20 * 365.25 * DAY) },
   rootValidityMs: { min: DAY, max: Math.round(30 * 365.25 * DAY) },

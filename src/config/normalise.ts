@@ -43,6 +43,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
+    workers: document.workers ?? "auto",
   };
 }
 

@@ -176,6 +176,12 @@ export const configSchema = closedObject({
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),
+  /** `auto` (one per core) or a count: processes serving the viewer ports of `moat start`. Read at start. */
+  workers: z
+    .union([z.literal("auto"), z.number().int().min(LIMITS.workers.min).max(LIMITS.workers.max)], {
+      error: (issue) => `must be auto (one worker per core) or a whole number between ${LIMITS.workers.min} and ${LIMITS.workers.max} (got ${describeValue(issue.input)})`,
+    })
+    .optional(),
   distributions: z.array(distribution).min(1),
 });
 
