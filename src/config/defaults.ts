@@ -29,6 +29,7 @@ export const DEFAULTS = {
   rootValidityMs: Math.round(10 * 365.25 * DAY),
   // Long enough for every origin's trust bundle to be updated by whatever deploys it.
   rolloverOverlapMs: 30 * DAY,
+  workers: 1,
   host: "0.0.0.0",
   httpsPort: 8443,
   httpPort: 8080,
