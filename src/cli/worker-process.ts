@@ -31,6 +31,11 @@ export async function runWorker(): Promise<number> {
     while (queue.length === 0) await new Promise<void>((resolve) => (deliver = resolve));
     return queue.shift()!;
   };
+  // A primary that dies before this worker serves leaves nothing to drain: exit rather than wait forever.
+  let isServing = false;
+  process.once("disconnect", () => {
+    if (!isServing) process.exit(1);
+  });
   const start = await next();
   if (start.type !== "start") return 1;
   const log = createLogger({ level: start.logLevel, worker: start.worker });
@@ -47,6 +52,7 @@ export async function runWorker(): Promise<number> {
     process.disconnect?.();
     return 1;
   }
+  isServing = true;
   send({ type: "listening", httpsPort: edge.httpsPort, httpPort: edge.httpPort });
   await serveMessages(edge, next, log);
   return 0;
