@@ -47,7 +47,6 @@ export async function runStart(args: string[]): Promise<number> {
     await edge.stop();
     throw error;
   }
-  log.info({ workers, httpsPort: group.httpsPort, httpPort: group.httpPort }, "workers listening");
   const running = group;
   void running.failed.catch(async (error: Error) => {
     await Promise.all([running.stop(), edge.stop()]);
@@ -55,6 +54,14 @@ export async function runStart(args: string[]): Promise<number> {
     process.stderr.write(`moat: ${error.message}\n`);
     process.exit(1);
   });
-  await serveEdge({ edge, configFile, log, onStopping: running.stop });
+  // "config reloaded" is logged once every worker serves the new config, as a lone edge logs it once it does.
+  const groupEdge = { ...edge, apply: async (next: MoatConfig) => {
+    const snapshot = await edge.apply(next);
+    await running.settled();
+    return snapshot;
+  } };
+  // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
+  log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
+  await serveEdge({ edge: groupEdge, configFile, log, onStopping: running.stop });
   return 0;
 }

@@ -20,6 +20,8 @@ export interface WorkerGroup {
   readonly httpPort: number | null;
   /** Tells every worker to rebuild from `config` (the primary applied it). */
   apply(config: MoatConfig): void;
+  /** Resolves once every worker told of the last `apply` has swapped (or refused it, or exited). */
+  settled(): Promise<void>;
   /** Each worker drains like a lone edge; resolves once all have exited. */
   stop(): Promise<void>;
   /** Rejects when a worker keeps failing to start after the group was up: the primary then exits non-zero. */
@@ -28,6 +30,9 @@ export interface WorkerGroup {
 
 interface Slot {
   worker: Worker | null;
+  /** The last apply this worker has swapped to, and who waits for a later one. */
+  appliedSeq: number;
+  waiters: Array<{ seq: number; resolve(): void }>;
   attempts: number;
   lastError: { code?: string; message: string } | null;
   listeningAt: number | null;
@@ -55,12 +60,14 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     const worker = cluster.fork();
     slot.worker = worker;
     slot.attempts += 1;
+    slot.appliedSeq = seq;
     const send = (message: ToWorker) => worker.send(message);
     send({ type: "start", worker: n, config, logLevel: options.logLevel });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
         if (message.type === "failed") slot.lastError = message.error;
+        if (message.type === "applied") settle(slot, message.seq);
         if (message.type === "listening") {
           slot.listeningAt = Date.now();
           slot.attempts = 0;
@@ -70,6 +77,8 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
       });
       worker.on("exit", (code, signal) => {
         slot.worker = null;
+        // Its replacement starts from the latest config: nothing to wait for.
+        settle(slot, Number.POSITIVE_INFINITY);
         if (isStopping) return;
         const wasListening = slot.listeningAt !== null;
         const error = slot.lastError ?? { message: `exited with code ${code} signal ${signal}` };
@@ -98,8 +107,16 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     }, delayMs).unref();
   }
 
+  function settle(slot: Slot, seq: number): void {
+    slot.appliedSeq = Math.max(slot.appliedSeq, seq);
+    const done = slot.waiters.filter((waiter) => waiter.seq <= slot.appliedSeq);
+    slot.waiters = slot.waiters.filter((waiter) => waiter.seq > slot.appliedSeq);
+    for (const waiter of done) waiter.resolve();
+  }
+
+  let seq = 0;
   let hasStarted = false;
-  for (let n = 1; n <= options.count; n++) slots.set(n, { worker: null, attempts: 0, lastError: null, listeningAt: null });
+  for (let n = 1; n <= options.count; n++) slots.set(n, { worker: null, appliedSeq: 0, waiters: [], attempts: 0, lastError: null, listeningAt: null });
   let ports: { httpsPort: number; httpPort: number | null };
   try {
     ports = (await Promise.all([...slots.keys()].map((n) => fork(n))))[0]!;
@@ -133,7 +150,13 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     httpPort: ports.httpPort,
     apply(next) {
       config = next;
-      broadcast({ type: "apply", config: next });
+      seq += 1;
+      broadcast({ type: "apply", seq, config: next });
+    },
+    async settled() {
+      const target = seq;
+      const pending = [...slots.values()].filter((slot) => slot.worker !== null && slot.appliedSeq < target);
+      await Promise.all(pending.map((slot) => new Promise<void>((resolve) => slot.waiters.push({ seq: target, resolve }))));
     },
     stop: stopAll,
     failed,

@@ -84,7 +84,7 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
   // The primary died (SIGKILL, a crash): a worker alone would serve a config nobody keeps in step.
   process.on("disconnect", () => void stop("the primary is gone"));
   let applying = Promise.resolve();
-  const apply = (config: MoatConfig) => {
+  const apply = (seq: number, config: MoatConfig) => {
     applying = applying.then(async () => {
       try {
         await edge.apply(freezeConfig(config));
@@ -92,12 +92,13 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
         const { code, message } = error as { code?: string; message: string };
         log.error({ error: { code, message } }, "rebuild asked by the primary failed; the running snapshot stays");
       }
+      process.send?.({ type: "applied", seq } satisfies FromWorker);
     });
   };
   void (async () => {
     for (;;) {
       const message = await next();
-      if (message.type === "apply") apply(message.config);
+      if (message.type === "apply") apply(message.seq, message.config);
       if (message.type === "stop") return void stop("the primary said stop");
     }
   })();

@@ -43,7 +43,6 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir)),
-    // One until the primary waits for its workers' swaps before it says "config reloaded" (see README, Workers).
     workers: document.workers ?? DEFAULTS.workers,
   };
 }

@@ -193,7 +193,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // installed right after runEdge returns) finds the edge fully started.
   const httpsPort = serving?.httpsPort ?? 0;
   const httpPort = serving?.httpPort ?? null;
-  if (serving) log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
+  // A worker's line is not the group's: its primary says "edge listening" once signals and reloads are handled.
+  if (serving) log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, role === "worker" ? "worker edge listening" : "edge listening");
   else log.info(describeSnapshot(built), "primary ready: certificates issued, the workers build from them");
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
 }

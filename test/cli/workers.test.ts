@@ -70,8 +70,11 @@ describe("moat start with workers: 2", () => {
     });
     await writeFile(join(dir, "moat.yaml"), config(origin.url));
     moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, detached: true });
-    const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "workers listening"), 90_000);
+    const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "edge listening"), 90_000);
     port = Number(listening.httpsPort);
+    assert.equal(listening.worker, 0, "the primary says the group listens, once every worker does");
+    // Lines from three processes share one pipe: each worker's own line may arrive just after the primary's.
+    for (const worker of [1, 2]) await withTimeout(`worker ${worker}`, moat.waitForLine(`worker ${worker}`, (line) => line.msg === "worker edge listening" && line.worker === worker), 30_000);
   });
 
   after(async () => {
