@@ -1,10 +1,10 @@
 // `moat start` with `workers: 2`: both workers serve one port; reloads, invalidations and revocations reach each; certificates are issued once; one SIGTERM drains all; a killed worker is replaced.
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
@@ -99,6 +99,7 @@ describe("moat start with workers: 2", () => {
   });
 
   test("certificates are issued by the primary only: workers build from the store", () => {
+    assert.ok(!moat.lines.some((line) => line.worker !== 0 && line.msg === "stored certificate unusable; issuing a new one"));
     const renewed = moat.lines.filter((line) => line.msg === "origin client certificate renewed");
     assert.ok(renewed.every((line) => line.worker === 0), `a worker issued a certificate:\n${JSON.stringify(renewed)}`);
   });
@@ -125,6 +126,23 @@ describe("moat start with workers: 2", () => {
     await waitForEachWorker("the invalidation", start, (line) => line.msg === "cache invalidation applied");
     for (let i = 0; i < 4; i++) await fresh("site.test", "/cached/a");
     assert.equal(countSeen(), filled + 2, "each worker refetched it once");
+  });
+
+  test("a revocation is handled once: the primary issues one new certificate, both workers serve it", { timeout: 60_000 }, async () => {
+    const serialDirs = async () => (await readdir(join(dir, "data", "certs"), { recursive: true })).filter((entry) => /^[0-9a-f]{8,}$/i.test(basename(entry)));
+    const before = await serialDirs();
+    const viewerSerial = () => (moat.lines.filter((line) => line.worker === 0 && Array.isArray(line.distributions)).at(-1)!.distributions as Array<{ viewerCertificateSerial: string }>)[0]!.viewerCertificateSerial;
+    const revoked = viewerSerial();
+    const start = moat.lines.length;
+    const run = await runMoat(["ca", "revoke", revoked, "--reason", "key-compromise", "--data-dir", join(dir, "data")], { cwd: dir, env: key.env });
+    assert.equal(run.code, 0, run.stderr);
+    await waitForEachWorker("the replaced certificate", start, (line) => line.msg === "snapshot applied" && !JSON.stringify(line.distributions).includes(revoked));
+    const replacements = moat.lines.slice(start).filter((line) => line.msg === "snapshot applied").map((line) => (line.distributions as Array<{ viewerCertificateSerial: string }>)[0]!.viewerCertificateSerial);
+    assert.equal(new Set(replacements).size, 1, `one new certificate for all: ${replacements.join(", ")}`);
+    // The store may drop the revoked certificate's directory: count what is new.
+    const added = (await serialDirs()).filter((entry) => !before.includes(entry));
+    assert.equal(added.length, 1, `one issuance, not one per worker: ${added.join(", ")}`);
+    assert.equal((await fresh("site.test", "/plain/after-revocation")).status, 200);
   });
 
   test("a killed worker is replaced, and the port keeps answering", { timeout: 60_000 }, async () => {
