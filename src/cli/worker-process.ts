@@ -81,7 +81,8 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
   process.on("SIGHUP", () => log.debug("SIGHUP ignored: the primary reloads every worker"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  // The primary died (SIGKILL, a crash): a worker alone would serve a config nobody keeps in step.
+  // The primary died (SIGKILL, a crash): node:cluster exits the worker at once on an unasked disconnect;
+  // this only logs why, for a runtime that would not.
   process.on("disconnect", () => void stop("the primary is gone"));
   let applying = Promise.resolve();
   const apply = (seq: number, config: MoatConfig) => {
