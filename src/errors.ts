@@ -495,6 +495,18 @@ export class ViewerMtlsUnsupportedError extends MoatError {
 
 // ---------------------------------------------------------------- cli
 
+/** A worker of `moat start` could not start (a port in use, an unreadable key…): the primary stops the others and exits with this. */
+export class WorkerStartError extends MoatError {
+  constructor(worker: number, attempts: number, cause: { code?: string; message: string }) {
+    super("worker-start-failed", 500, `worker ${worker} could not start (${attempts} attempt${attempts === 1 ? "" : "s"}): ${cause.message}`, {
+      fix: "fix what the worker's error names; `workers: 1` in the config runs the edge in one process",
+    });
+    this.workerErrorCode = cause.code;
+  }
+  /** The worker's own error code (for example listen-failed). */
+  readonly workerErrorCode: string | undefined;
+}
+
 /** A user error on the command line (bad flag, missing file): printed without a stack, exit code 2. */
 export class CliUsageError extends MoatError {
   constructor(message: string, options: MoatErrorOptions = {}) {

@@ -75,6 +75,11 @@ export interface DiskTierOptions {
   nowMs?(): number;
   /** The file-system calls for bodies and the metadata rename: tests inject faults here. */
   fs?: DiskFs;
+  /**
+   * The directory under `dir` that bodies are written to before their rename, emptied at open ("tmp" by default).
+   * Workers sharing `dir` each have their own: a restarted worker empties only the one its predecessor used.
+   */
+  tmpDirName?: string;
 }
 
 /**
@@ -87,7 +92,7 @@ export interface DiskTierOptions {
  */
 export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> {
   const entriesDir = join(options.dir, "entries");
-  const tmpDir = join(options.dir, "tmp");
+  const tmpDir = join(options.dir, options.tmpDirName ?? "tmp");
   const index = createDiskIndex();
   const fs = options.fs ?? NODE_DISK_FS;
   const health = createDiskHealth({ dir: options.dir, nowMs: options.nowMs ?? Date.now, onChange: options.onHealth });

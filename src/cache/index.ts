@@ -49,6 +49,8 @@ export interface EdgeCacheOptions {
   clock?: Clock;
   /** Passed to the disk tier: tests pause its background loader here. */
   beforeDiskBatch?: DiskTierOptions["beforeBatch"];
+  /** Passed to the disk tier: each worker of a group writes its temporary files in a directory of its own. */
+  diskTmpDirName?: DiskTierOptions["tmpDirName"];
 }
 
 /**
@@ -67,6 +69,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
         maxBytes: storage.disk.maxBytes,
         onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry"),
         beforeBatch: options.beforeDiskBatch,
+        tmpDirName: options.diskTmpDirName,
         onHealth: (event) => logDiskHealth(log, event),
         nowMs: () => (options.clock ?? systemClock).now(),
       })

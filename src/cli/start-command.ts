@@ -1,6 +1,9 @@
-// `moat start --config FILE`: runs an edge from a config file until SIGTERM.
+// `moat start --config FILE`: runs an edge from a config file until SIGTERM, in one process or as a primary and its workers.
+import cluster from "node:cluster";
+import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { loadConfigFile } from "../config/index.ts";
+import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
@@ -9,20 +12,59 @@ import { openCertificateAuthority } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
+import { startWorkerGroup } from "./worker-group.ts";
+import { runWorker } from "./worker-process.ts";
+
+/** `auto`: one per core, as nginx's `worker_processes auto`. */
+export function workerCount(workers: MoatConfig["workers"]): number {
+  return workers === "auto" ? availableParallelism() : workers;
+}
 
 export async function runStart(args: string[]): Promise<number> {
+  // A worker is forked with the primary's arguments; it takes everything else from its primary.
+  if (cluster.isWorker) return runWorker();
   const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string" } });
   if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
   const configFile = resolve(values.config);
   const config = await loadConfigFile(configFile);
   // The flag wins over the file's log.level, which wins over info.
-  const log = createLogger({ level: (values["log-level"] ?? config.log.level ?? "info") as LoggerOptions["level"] });
+  const logLevel = (values["log-level"] ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
+  const workers = workerCount(config.workers);
+  const log = createLogger({ level: logLevel, worker: workers > 1 ? 0 : undefined });
   // From here on a stop signal is held until the edge can drain (before this, nothing runs that needs draining).
   const heldSignals = holdStopSignals(log);
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
-  const edge = await runEdge({ config, ca, masterKey, log });
-  await serveEdge({ edge, configFile, log, heldSignals });
+  if (workers === 1) {
+    const edge = await runEdge({ config, ca, masterKey, log });
+    await serveEdge({ edge, configFile, log, heldSignals });
+    return 0;
+  }
+  // The primary issues and renews every certificate before any worker builds: workers find them in the store.
+  let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
+  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied) => group?.apply(applied) });
+  try {
+    group = await startWorkerGroup({ count: workers, config, log, logLevel });
+  } catch (error) {
+    await edge.stop();
+    throw error;
+  }
+  const running = group;
+  void running.failed.catch(async (error: Error) => {
+    await Promise.all([running.stop(), edge.stop()]);
+    // serveEdge's file watch and signal handlers would keep the primary up: a group that cannot serve exits, non-zero.
+    process.stderr.write(`moat: ${error.message}\n`);
+    process.exit(1);
+  });
+  // "config reloaded" is logged once every worker serves the new config, as a lone edge logs it once it does.
+  const groupEdge = { ...edge, apply: async (next: MoatConfig) => {
+    const snapshot = await edge.apply(next);
+    await running.settled();
+    return snapshot;
+  } };
+  // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
+  log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
+  await serveEdge({ edge: groupEdge, configFile, log, onStopping: running.stop, heldSignals });
   return 0;
 }

@@ -31,6 +31,8 @@ export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";
 export { DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 export { parseDuration } from "./duration.ts";
+/** Freezes a config received from another process (a worker's, cloned over IPC) as the validator froze it. */
+export { deepFreeze as freezeConfig } from "./parse.ts";
 /**
  * Connection deadlines and caps when nothing is configured: `viewerConnections` (the edge), `guardConnections`, `enrolConnections`.
  *

@@ -46,6 +46,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir, log.accessLogSample)),
+    workers: document.workers ?? DEFAULTS.workers,
   };
 }
 

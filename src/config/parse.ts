@@ -43,7 +43,8 @@ export function parseConfig(document: unknown, options: ParseConfigOptions): Moa
 }
 
 // A snapshot is shared by every request in flight; freezing it makes an accidental write throw (in strict mode) rather than leak into them.
-function deepFreeze<T>(value: T): T {
+// Exported for a worker, which receives its primary's validated config as a structured clone (not frozen).
+export function deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const child of Object.values(value)) deepFreeze(child);

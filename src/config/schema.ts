@@ -171,6 +171,10 @@ const distribution = closedObject({
   behaviors: z.array(behavior).optional(),
 });
 
+function workersError(issue: { input?: unknown }): string {
+  return `must be auto (one worker per core) or a whole number between ${LIMITS.workers.min} and ${LIMITS.workers.max} (got ${describeValue(issue.input)})`;
+}
+
 /** The whole document. Later issues add keys here (caching, viewer mTLS, trust stores, admin port). */
 export const configSchema = closedObject({
   dataDir: field.filePath.optional(),
@@ -180,6 +184,12 @@ export const configSchema = closedObject({
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),
+  /** `auto` (one per core) or a count: processes serving the viewer ports of `moat start`. Read at start. */
+  workers: z
+    .union([z.literal("auto"), z.number({ error: workersError }).int({ error: workersError }).min(LIMITS.workers.min, { error: workersError }).max(LIMITS.workers.max, { error: workersError })], {
+      error: workersError,
+    })
+    .optional(),
   distributions: z.array(distribution).min(1),
 });
 

@@ -39,6 +39,8 @@ export interface MoatConfig {
   /** Sorted by name. */
   readonly trustStores: readonly TrustStoreConfig[];
   readonly distributions: readonly DistributionConfig[];
+  /** Processes serving the viewer ports of `moat start`: `auto` is one per core (os.availableParallelism()). Read at start. */
+  readonly workers: "auto" | number;
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";

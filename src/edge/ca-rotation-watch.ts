@@ -39,6 +39,18 @@ function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boo
 }
 
 /**
+ * The CA on disk when it is another generation than `current`, else `current`: a worker follows the CA its
+ * primary maintains this way, and never rotates (nor watches) itself.
+ * @example
+ * ca = await followCaOnDisk({ dataDir, masterKey, current: ca });
+ */
+export async function followCaOnDisk(deps: { dataDir: string; masterKey: MasterKey; current: CertificateAuthority }): Promise<CertificateAuthority> {
+  if (!hasCaFiles(deps.dataDir)) return deps.current;
+  const onDisk = await openCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey });
+  return isSameGeneration(onDisk, deps.current) ? deps.current : onDisk;
+}
+
+/**
  * Says what a new generation changes. Only a new issuing intermediate (a renewal, a rollover's
  * activate) replaces certificates: the store re-issues what the old one signed. A rollover's
  * prepare and finish change the roots in bundle.pem only: the rebuild takes the new bundle

@@ -1,4 +1,6 @@
 // Runs an edge: builds a snapshot from a config, listens, swaps snapshots on reload and renewal, drains on stop.
+// Under `moat start` with workers, the same code runs as the primary (certificates, CA, revocations; no port)
+// and as each worker (ports and cache; rebuilds only when its primary says).
 import { join } from "node:path";
 import type { Server } from "node:net";
 import { createEdgeCache } from "../cache/index.ts";
@@ -11,7 +13,7 @@ import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
-import { startCaRotation } from "./ca-rotation-watch.ts";
+import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
@@ -24,7 +26,7 @@ import type { ConfiguredFilesWatch } from "./configured-files-watch.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
-  /** Bound ports (useful when the config asked for port 0). */
+  /** Bound ports (useful when the config asked for port 0); 0 and null for a primary, which binds none. */
   readonly httpsPort: number;
   readonly httpPort: number | null;
   current(): EdgeSnapshot;
@@ -44,7 +46,20 @@ export interface RunEdgeOptions {
   clock?: Clock;
   /** Tests pause the disk cache's background index loader here (see DiskTierOptions.beforeBatch). */
   beforeDiskBatch?: BeforeBatch;
+  /**
+   * `alone` (the default): one process does everything. `primary`: keeps certificates, the CA, the CRL and
+   * configured files in step and rebuilds, but opens no port and no cache; `onApplied` tells its workers.
+   * `worker`: serves the ports with its own memory tier, runs no renewal or watch, and on `apply` first
+   * takes the CA on disk (its primary rotated it): only one process ever issues or rotates.
+   */
+  role?: "alone" | "primary" | "worker";
+  /** A worker's number (1…N): its disk tier writes temporary files in a directory of its own. */
+  worker?: number;
+  /** Called after each snapshot is applied, with the config it was built from: a primary hands it to its workers. */
+  onApplied?(config: MoatConfig): void;
 }
+
+const noCaRotation = { stop: async () => {} };
 
 /**
  * @example
@@ -54,6 +69,7 @@ export interface RunEdgeOptions {
  */
 export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const { log } = options;
+  const role = options.role ?? "alone";
   const startConfig = options.config;
   const caBundleFile = join(startConfig.dataDir, "ca", "bundle.pem");
   let generation = 0;
@@ -63,7 +79,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let revocations: RevocationWatch | undefined;
   // The CA changes when it rotates (this edge's own maintenance, or `moat ca` in another process).
   let ca = options.ca;
-  const caRotation = await startCaRotation({
+  const caRotation = role === "worker" ? { ca, watch: noCaRotation } : await startCaRotation({
     dataDir: startConfig.dataDir,
     masterKey: options.masterKey,
     rotation: startConfig.pki.ca,
@@ -90,33 +106,16 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       previousImported: previous?.imported,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
-  // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
-  const cache = await createEdgeCache({ storage: startConfig.cache, dataDir: startConfig.dataDir, log: log.child({ part: "cache" }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch });
-  const viewer = createViewerListener({ currentSnapshot: () => built.snapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
-  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
-    await cache.stop();
-    throw error;
-  });
-  // Redirects name the port actually bound (the config may say 0).
-  const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot: () => built.snapshot, httpsPort, dataDir: startConfig.dataDir });
-  // The plain-HTTP port has the viewer port's deadlines and caps (counted for itself): a silent
-  // connection there holds a descriptor just the same.
-  const redirectPolicy = redirect ? applyPlainHttpConnectionPolicy(redirect, startConfig.connections, { log: log.child({ part: "edge" }), listener: "redirect" }) : null;
-  let httpPort: number | null = null;
-  try {
-    if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
-  } catch (error) {
-    // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
-    await new Promise((resolve) => viewer.server.close(resolve));
-    await cache.stop();
-    throw error;
-  }
+  const serving = role === "primary" ? null : await serve(startConfig, () => built.snapshot, options);
+  const viewer = serving?.viewer;
+  const isMaintaining = role !== "worker";
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
-  renewal.plan(built.renewAt);
+  if (isMaintaining) renewal.plan(built.renewAt);
   const expiryWarnings = scheduleExpiryWarnings(built, log);
+  if (!isMaintaining) expiryWarnings.stop();
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
-  revocations = await watchRevocations({
+  if (isMaintaining) revocations = await watchRevocations({
     dataDir: startConfig.dataDir,
     ca: () => ca,
     masterKey: options.masterKey,
@@ -132,7 +131,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       log.error({ file, error: { code: error.code, message: error.message } }, "the changed file was refused; the running snapshot stays"),
     );
   };
-  let filesWatch: ConfiguredFilesWatch = watchConfiguredFiles(startConfig, log, onConfiguredFileChange);
+  const watchFiles = (config: MoatConfig): ConfiguredFilesWatch => (isMaintaining ? watchConfiguredFiles(config, log, onConfiguredFileChange) : { stop() {} });
+  let filesWatch = watchFiles(startConfig);
 
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
@@ -143,29 +143,34 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   async function applyNow(config: MoatConfig): Promise<EdgeSnapshot> {
     warnAboutRestartOnlySettings(config, startConfig, log);
     const startedAt = performance.now();
+    // A worker's primary has rotated the CA (if it changed) before it said to rebuild.
+    if (role === "worker") ca = await followCaOnDisk({ dataDir: startConfig.dataDir, masterKey: options.masterKey, current: ca });
     const revoked = await revokedSerials(startConfig.dataDir);
     const next = await build(config, revoked, built);
     const previous = built;
     built = next;
     if (config !== currentConfig) {
       filesWatch.stop();
-      filesWatch = watchConfiguredFiles(config, log, onConfiguredFileChange);
+      filesWatch = watchFiles(config);
     }
     currentConfig = config;
     // Sessions judged under another certificate policy resume nowhere: their viewers handshake again.
-    if (next.snapshot.viewerPolicyId !== previous.snapshot.viewerPolicyId) viewer.rotateTicketKeys();
+    if (next.snapshot.viewerPolicyId !== previous.snapshot.viewerPolicyId) viewer?.rotateTicketKeys();
     retireClients(previous, next, revoked);
     dropRevokedViewerConnections(previous, revoked);
-    renewal.plan(next.renewAt);
-    expiryWarnings.plan(next);
+    if (isMaintaining) {
+      renewal.plan(next.renewAt);
+      expiryWarnings.plan(next);
+    }
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
+    options.onApplied?.(config);
     return next.snapshot;
   }
 
   // Connections whose handshake used a now-revoked viewer certificate go, with every session ticket.
   function dropRevokedViewerConnections(previous: BuiltSnapshot, revoked: ReadonlySet<string>): void {
     const revokedInUse = new Set(previous.snapshot.distributions.map((d) => d.viewerCertificateSerial).filter((serial) => revoked.has(serial)));
-    if (revokedInUse.size === 0) return;
+    if (revokedInUse.size === 0 || !viewer) return;
     const dropped = viewer.dropConnectionsServedWith(revokedInUse);
     log.warn({ serials: [...revokedInUse], droppedConnections: dropped }, "revoked viewer certificate replaced; its connections and session tickets are dropped");
   }
@@ -179,20 +184,61 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await caRotationStopped;
     await applying;
-    const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
-    redirect?.closeAllConnections();
-    redirectPolicy?.stop();
-    await Promise.all([viewer.drain(), redirectClosed]);
-    // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
-    await cache.stop();
+    await serving?.stop();
     await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));
     log.info("edge stopped");
   }
 
   // Logged last: whoever waits for this line (an operator, a test, the CLI's signal handling
   // installed right after runEdge returns) finds the edge fully started.
-  log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, "edge listening");
+  const httpsPort = serving?.httpsPort ?? 0;
+  const httpPort = serving?.httpPort ?? null;
+  // A worker's line is not the group's: its primary says "edge listening" once signals and reloads are handled.
+  if (serving) log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, role === "worker" ? "worker edge listening" : "edge listening");
+  else log.info(describeSnapshot(built), "primary ready: certificates issued, the workers build from them");
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
+}
+
+/** The viewer ports and the cache behind them; everything but a primary has them. */
+async function serve(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapshot, options: RunEdgeOptions) {
+  const { log } = options;
+  // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
+  const cache = await createEdgeCache({
+    storage: startConfig.cache,
+    dataDir: startConfig.dataDir,
+    log: log.child({ part: "cache" }),
+    clock: options.clock,
+    beforeDiskBatch: options.beforeDiskBatch,
+    diskTmpDirName: options.worker === undefined ? undefined : `tmp-worker-${options.worker}`,
+  });
+  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
+  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
+    await cache.stop();
+    throw error;
+  });
+  // Redirects name the port actually bound (the config may say 0).
+  const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot, httpsPort, dataDir: startConfig.dataDir });
+  // The plain-HTTP port has the viewer port's deadlines and caps (counted for itself): a silent
+  // connection there holds a descriptor just the same.
+  const redirectPolicy = redirect ? applyPlainHttpConnectionPolicy(redirect, startConfig.connections, { log: log.child({ part: "edge" }), listener: "redirect" }) : null;
+  let httpPort: number | null = null;
+  try {
+    if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
+  } catch (error) {
+    // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
+    await new Promise((resolve) => viewer.server.close(resolve));
+    await cache.stop();
+    throw error;
+  }
+  async function stop(): Promise<void> {
+    const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
+    redirect?.closeAllConnections();
+    redirectPolicy?.stop();
+    await Promise.all([viewer.drain(), redirectClosed]);
+    // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
+    await cache.stop();
+  }
+  return { viewer, httpsPort, httpPort, stop };
 }
 
 function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {

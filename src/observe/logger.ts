@@ -8,6 +8,8 @@ export interface LoggerOptions {
   level?: LevelWithSilent;
   /** Where lines go; stdout by default. Tests pass a stream to read what was logged. */
   destination?: DestinationStream;
+  /** Set under `moat start` with workers: every line says which process wrote it (0: the primary, 1…N: the workers). */
+  worker?: number;
 }
 
 const TIMESTAMP = pino.stdTimeFunctions.isoTime;
@@ -20,7 +22,7 @@ const TIMESTAMP = pino.stdTimeFunctions.isoTime;
 export function createLogger(options: LoggerOptions = {}): Logger {
   const settings = {
     level: options.level ?? "info",
-    base: { service: "moat" },
+    base: options.worker === undefined ? { service: "moat" } : { service: "moat", worker: options.worker },
     // Belt and braces: a field with one of these names never reaches a log line, whatever code logs it.
     redact: { paths: ["key", "keyPem", "*.key", "*.keyPem", "privateKey", "*.privateKey", "passphrase", "*.passphrase"], censor: "[redacted]" },
     timestamp: TIMESTAMP,

@@ -1,0 +1,164 @@
+// The primary of `moat start` with workers: forks one worker per slot, hands each the config it validated, restarts crashed ones, stops them all.
+import cluster from "node:cluster";
+import type { Worker } from "node:cluster";
+import type { MoatConfig } from "../config/index.ts";
+import { WorkerStartError } from "../errors.ts";
+import type { Logger, LoggerOptions } from "../observe/index.ts";
+import type { ToWorker } from "./worker-messages.ts";
+import { isFromWorker } from "./worker-messages.ts";
+
+// A worker that fails to start this many times in a row (a port in use, a bad key) ends the group.
+const MAX_START_ATTEMPTS = 5;
+const FIRST_BACKOFF_MS = 100;
+const MAX_BACKOFF_MS = 10_000;
+// A worker that served this long before it died is restarted at once again, not after a longer wait.
+const HEALTHY_AFTER_MS = 30_000;
+
+export interface WorkerGroup {
+  /** The viewer ports, as the first worker bound them (every worker shares them). */
+  readonly httpsPort: number;
+  readonly httpPort: number | null;
+  /** Tells every worker to rebuild from `config` (the primary applied it). */
+  apply(config: MoatConfig): void;
+  /** Resolves once every worker told of the last `apply` has swapped (or refused it, or exited). */
+  settled(): Promise<void>;
+  /** Each worker drains like a lone edge; resolves once all have exited. */
+  stop(): Promise<void>;
+  /** Rejects when a worker keeps failing to start after the group was up: the primary then exits non-zero. */
+  readonly failed: Promise<never>;
+}
+
+interface Slot {
+  worker: Worker | null;
+  /** The last apply this worker has swapped to, and who waits for a later one. */
+  appliedSeq: number;
+  waiters: Array<{ seq: number; resolve(): void }>;
+  attempts: number;
+  lastError: { code?: string; message: string } | null;
+  listeningAt: number | null;
+}
+
+/**
+ * node:cluster, round-robin: the primary holds the listening sockets (port 0 resolves once, for all)
+ * and hands each new connection to the next worker, so load spreads evenly and a worker's restart never closes the port.
+ * @example
+ * const group = await startWorkerGroup({ count: 2, config, log, logLevel: "info" });
+ */
+export async function startWorkerGroup(options: { count: number; config: MoatConfig; log: Logger; logLevel: NonNullable<LoggerOptions["level"]> }): Promise<WorkerGroup> {
+  const { log } = options;
+  // Structured clones: the config's Maps, Sets and Buffers reach the worker as they are.
+  cluster.setupPrimary({ serialization: "advanced" });
+  let config = options.config;
+  let isStopping = false;
+  const slots = new Map<number, Slot>();
+  let fail: (error: Error) => void = () => {};
+  const failed = new Promise<never>((_resolve, reject) => (fail = reject));
+  failed.catch(() => {});
+
+  function fork(n: number): Promise<{ httpsPort: number; httpPort: number | null }> {
+    const slot = slots.get(n)!;
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.attempts += 1;
+    slot.appliedSeq = seq;
+    const send = (message: ToWorker) => worker.send(message);
+    send({ type: "start", worker: n, config, logLevel: options.logLevel });
+    return new Promise((resolve, reject) => {
+      worker.on("message", (message: unknown) => {
+        if (!isFromWorker(message)) return;
+        if (message.type === "failed") slot.lastError = message.error;
+        if (message.type === "applied") settle(slot, message.seq);
+        if (message.type === "listening") {
+          slot.listeningAt = Date.now();
+          slot.attempts = 0;
+          log.info({ workerNumber: n, pid: worker.process.pid }, "worker listening");
+          resolve(message);
+        }
+      });
+      worker.on("exit", (code, signal) => {
+        slot.worker = null;
+        // Its replacement starts from the latest config: nothing to wait for.
+        settle(slot, Number.POSITIVE_INFINITY);
+        if (isStopping) return;
+        const wasListening = slot.listeningAt !== null;
+        const error = slot.lastError ?? { message: `exited with code ${code} signal ${signal}` };
+        if (!wasListening) reject(new WorkerStartError(n, slot.attempts, error));
+        onExit(n, code, signal, wasListening);
+      });
+    });
+  }
+
+  function onExit(n: number, code: number | null, signal: string | null, wasListening: boolean): void {
+    const slot = slots.get(n)!;
+    if (wasListening && Date.now() - slot.listeningAt! >= HEALTHY_AFTER_MS) slot.attempts = 0;
+    slot.listeningAt = null;
+    if (!hasStarted) return;
+    if (slot.attempts >= MAX_START_ATTEMPTS) {
+      const error = new WorkerStartError(n, slot.attempts, slot.lastError ?? { message: `exited with code ${code} signal ${signal}` });
+      log.fatal({ workerNumber: n, error: { code: error.code, message: error.message } }, "a worker keeps failing: stopping the group");
+      return fail(error);
+    }
+    const delayMs = Math.min(FIRST_BACKOFF_MS * 2 ** slot.attempts, MAX_BACKOFF_MS);
+    log.error({ workerNumber: n, code, signal, restartInMs: delayMs, attempts: slot.attempts }, "worker exited: restarting it");
+    setTimeout(() => {
+      if (isStopping) return;
+      // A restart that fails is logged and counted at its exit.
+      fork(n).catch(() => {});
+    }, delayMs).unref();
+  }
+
+  function settle(slot: Slot, seq: number): void {
+    slot.appliedSeq = Math.max(slot.appliedSeq, seq);
+    const done = slot.waiters.filter((waiter) => waiter.seq <= slot.appliedSeq);
+    slot.waiters = slot.waiters.filter((waiter) => waiter.seq > slot.appliedSeq);
+    for (const waiter of done) waiter.resolve();
+  }
+
+  let seq = 0;
+  let hasStarted = false;
+  for (let n = 1; n <= options.count; n++) slots.set(n, { worker: null, appliedSeq: 0, waiters: [], attempts: 0, lastError: null, listeningAt: null });
+  let ports: { httpsPort: number; httpPort: number | null };
+  try {
+    ports = (await Promise.all([...slots.keys()].map((n) => fork(n))))[0]!;
+  } catch (error) {
+    // Half a group is worse than none: the others stop, and the primary exits with the worker's error.
+    await stopAll();
+    throw error;
+  }
+  hasStarted = true;
+
+  function broadcast(message: ToWorker): void {
+    // A worker still starting queues it behind its start message.
+    for (const slot of slots.values()) if (slot.worker?.isConnected()) slot.worker.send(message);
+  }
+
+  async function stopAll(): Promise<void> {
+    isStopping = true;
+    const running = [...slots.values()].map((slot) => slot.worker).filter((worker): worker is Worker => worker !== null && !worker.isDead());
+    await Promise.all(
+      running.map(async (worker) => {
+        const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        if (worker.isConnected()) worker.send({ type: "stop" } satisfies ToWorker);
+        else worker.process.kill("SIGTERM");
+        await exited;
+      }),
+    );
+  }
+
+  return {
+    httpsPort: ports.httpsPort,
+    httpPort: ports.httpPort,
+    apply(next) {
+      config = next;
+      seq += 1;
+      broadcast({ type: "apply", seq, config: next });
+    },
+    async settled() {
+      const target = seq;
+      const pending = [...slots.values()].filter((slot) => slot.worker !== null && slot.appliedSeq < target);
+      await Promise.all(pending.map((slot) => new Promise<void>((resolve) => slot.waiters.push({ seq: target, resolve }))));
+    },
+    stop: stopAll,
+    failed,
+  };
+}

@@ -1,0 +1,25 @@
+// What a `moat start` primary and its workers say to each other over the cluster IPC channel (structured clones).
+import type { MoatConfig } from "../config/index.ts";
+import type { LoggerOptions } from "../observe/index.ts";
+
+export type ToWorker =
+  /** The first message: which worker this is, and the config the primary validated and issued certificates for. */
+  | { type: "start"; worker: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]> }
+  /** The primary applied a snapshot (reload, renewal, CA rotation, revocation, a configured file): rebuild from this config. */
+  | { type: "apply"; seq: number; config: MoatConfig }
+  /** Drain like a lone edge on SIGTERM, then exit. */
+  | { type: "stop" };
+
+export type FromWorker =
+  | { type: "listening"; httpsPort: number; httpPort: number | null }
+  | { type: "failed"; error: { code?: string; message: string } }
+  /** The worker has swapped to (or refused) the config of apply `seq`: the primary's "config reloaded" waits for every worker's. */
+  | { type: "applied"; seq: number };
+
+export function isToWorker(message: unknown): message is ToWorker {
+  return typeof message === "object" && message !== null && ["start", "apply", "stop"].includes((message as { type?: string }).type ?? "");
+}
+
+export function isFromWorker(message: unknown): message is FromWorker {
+  return typeof message === "object" && message !== null && ["listening", "failed", "applied"].includes((message as { type?: string }).type ?? "");
+}
