@@ -1,5 +1,6 @@
 // The normalised, deep-frozen config that every other part of Moat reads.
 
+import type { ConnectionLimits } from "../connections/index.ts";
 import type { CachePolicyConfig, CacheStorageConfig } from "./cache-types.ts";
 
 export type KeyAlgorithm = "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
@@ -97,24 +98,8 @@ export interface ListenerTlsConfig {
   readonly ecdhCurves: readonly string[];
 }
 
-/**
- * Deadlines for a viewer connection that does not speak, and caps on open ones (nginx's
- * client_header_timeout, keepalive_timeout, limit_conn). Each closes the connection and logs a reason.
- */
-export interface ConnectionsConfig {
-  /** The TLS handshake, from the accept (a peer that sends no ClientHello is closed then). */
-  readonly handshakeMs: number;
-  /** After the TLS handshake, a connection that has sent nothing within this is closed. */
-  readonly firstByteMs: number;
-  /** A connection that has begun a request (at the first-byte or idle deadline) has this long more to complete its head. */
-  readonly requestHeadMs: number;
-  /** Keep-alive: HTTP/1.1 between requests, HTTP/2 with no open stream. */
-  readonly idleMs: number;
-  /** Open connections on the HTTPS port; one more is closed as it is accepted. */
-  readonly maxConnections: number;
-  /** Open connections from one client address; one more is closed as it is accepted. */
-  readonly maxConnectionsPerAddress: number;
-}
+/** The HTTPS port's deadlines and caps: the same shape as every listener's (src/connections), one definition. */
+export type ConnectionsConfig = ConnectionLimits;
 
 export interface DistributionConfig {
   readonly id: string;

@@ -1,4 +1,5 @@
 // Runs the real `moat` command in a child process: to completion, or long-running with its JSON log lines as they arrive.
+import net from "node:net";
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -133,4 +134,27 @@ export function startMoat(args: string[], options: { cwd: string; env?: NodeJS.P
       await exited;
     },
   };
+}
+
+/** True while some process of the group `pgid` leads is alive (signal 0 only checks). */
+export function isGroupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
+    throw error;
+  }
+}
+
+/** Resolves with the connect error's code (ECONNREFUSED once nothing listens), or "connected". */
+export function probePort(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
+  });
 }

@@ -2,7 +2,6 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -11,31 +10,8 @@ import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { createTestMasterKey, type TestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin, type TestOrigin } from "../support/test-origin.ts";
 import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
-import { startMoat, type MoatLauncher, type RunningMoat } from "./moat-process.ts";
+import { isGroupAlive, probePort, startMoat, type MoatLauncher, type RunningMoat } from "./moat-process.ts";
 import { withTimeout } from "../guard/guard-fixture.ts";
-
-/** True while some process of the group the child leads is alive (signal 0 only checks). */
-function isGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
-}
-
-/** Resolves with the connect error's code, or "connected". */
-function probePort(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve("connected");
-    });
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-  });
-}
 
 describe("moat start under a supervisor: one signal to the started PID stops everything", () => {
   let dir: string;

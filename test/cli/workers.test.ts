@@ -12,25 +12,7 @@ import { createTestMasterKey, type TestMasterKey } from "../support/master-key.t
 import { startTestOrigin, type TestOrigin } from "../support/test-origin.ts";
 import { createViewerClient, viewerRequest, viewerRequestWithSni } from "../support/viewer-client.ts";
 import { withTimeout } from "../guard/guard-fixture.ts";
-import { runMoat, startMoat, type LogLine, type RunningMoat } from "./moat-process.ts";
-
-function isGroupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw error;
-  }
-}
-
-function probePort(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, "127.0.0.1");
-    socket.once("connect", () => (socket.destroy(), resolve("connected")));
-    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? "error"));
-  });
-}
+import { isGroupAlive, probePort, runMoat, startMoat, type LogLine, type RunningMoat } from "./moat-process.ts";
 
 const config = (originUrl: string, extra = "") => `dataDir: ./data
 workers: 2

@@ -26,6 +26,8 @@ test(`the CertificateRequest is sent per distribution, chosen at SNI time (${pro
   // As the viewer listener: requestCert false for the server, the mode per name from the SNI callback.
   const listener = tls.createServer({
     requestCert: false,
+    // A server option, as on the viewer listener: finish the handshake and let the test read what the
+    // client presented; no client in this test turns verification off (it trusts the test CA).
     rejectUnauthorized: false,
     SNICallback(this: TLSSocket, servername, callback) {
       requestClientCertificate(this, modes[servername] ?? "off");
