@@ -1,4 +1,4 @@
-// The side-by-side bench's command line: --duration, --rounds, --workers, --connections, --rate, --json, --help.
+// The side-by-side bench's command line: --duration, --rounds, --workers, --connections, --rate, --cases, --json, --help.
 import { parseArgs } from "node:util";
 import { parseDuration } from "../../src/config/index.ts";
 import { CliUsageError, InvalidDurationError } from "../../src/errors.ts";
@@ -13,6 +13,8 @@ export interface CompareArgs {
   connections: number;
   /** Total requests per second of the fixed-rate latency cases. */
   ratePerSecond: number;
+  /** Case ids to run (--cases hit-1k,miss-1k); empty runs them all. */
+  caseIds: string[];
   isJson: boolean;
   wantsHelp: boolean;
 }
@@ -36,6 +38,8 @@ Options:
   --workers <n>       edge worker processes: nginx worker_processes, Moat \`workers\` if > 1 (default 1)
   --connections <n>   connections of the throughput cases (default 32)
   --rate <n>          requests/s of the fixed-rate latency cases (default 2000)
+  --cases <ids>       run only these cases, comma-separated (hit-1k, hit-16k, hit-1m, h2-hit-1k,
+                      miss-1k, new-conn, rate-hit-1k, rate-miss-1k); default all
   --json              write the results as JSON to stdout (progress goes to stderr)
   -h, --help          this text
 
@@ -55,6 +59,7 @@ export function parseCompareArgs(argv: string[]): CompareArgs {
     workers: positiveInteger("--workers", values.workers),
     connections: positiveInteger("--connections", values.connections),
     ratePerSecond: positiveInteger("--rate", values.rate),
+    caseIds: values.cases === "" ? [] : values.cases.split(",").map((id) => id.trim()),
     isJson: values.json,
     wantsHelp: values.help,
   };
@@ -72,6 +77,7 @@ function parseArgsOrThrow(argv: string[]) {
         workers: { type: "string", default: "1" },
         connections: { type: "string", default: "32" },
         rate: { type: "string", default: "2000" },
+        cases: { type: "string", default: "" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },

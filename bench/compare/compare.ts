@@ -24,8 +24,14 @@ async function main(argv: string[]): Promise<number> {
   const { tools } = found;
   const machine = describeMachine(tools);
   const durationS = args.durationMs / 1000;
+  const unknownCases = args.caseIds.filter((id) => !COMPARE_CASES.some((compareCase) => compareCase.id === id));
+  if (unknownCases.length > 0) {
+    process.stderr.write(`bench: unknown case ${unknownCases.join(", ")}; the cases are ${COMPARE_CASES.map((compareCase) => compareCase.id).join(", ")}\n`);
+    return COMPARE_ARGS_EXIT_USAGE;
+  }
+  const cases = args.caseIds.length === 0 ? COMPARE_CASES : COMPARE_CASES.filter((compareCase) => args.caseIds.includes(compareCase.id));
   const startedAt = performance.now();
-  process.stderr.write(`bench: about ${estimateSeconds(COMPARE_CASES, args.rounds, durationS)} s in all (${args.rounds} rounds × ${durationS} s per case and peer); Ctrl-C stops everything it started\n`);
+  process.stderr.write(`bench: about ${estimateSeconds(cases, args.rounds, durationS)} s in all (${args.rounds} rounds × ${durationS} s per case and peer); Ctrl-C stops everything it started\n`);
 
   const group = new ProcessGroup();
   let scene: Scene | null = null;
@@ -50,7 +56,7 @@ async function main(argv: string[]): Promise<number> {
       tools,
       group,
       scene,
-      cases: COMPARE_CASES,
+      cases,
       rounds: args.rounds,
       durationS,
       connections: args.connections,
@@ -58,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
       onProgress: (text) => process.stderr.write(`bench: ${text}\n`),
     });
     const report = buildCompareReport({
-      cases: COMPARE_CASES,
+      cases,
       samples,
       memory,
       machine,
