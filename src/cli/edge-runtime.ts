@@ -12,7 +12,7 @@
 //   large buffers are freed, so 1 MiB bodies then land in those arenas and stay as fragments. Two arenas, a fixed
 //   128 KiB mmap threshold (larger buffers are mmapped and go back to the kernel when freed) and trimming the heap
 //   top past 128 KiB keep what was freed from staying resident.
-// Together: 141 / 336 / 336 MB → see docs/BENCHMARKS.md, "Memory" (idle / after load / after a rest).
+// Together (with the bench running dist/): 141 / 336 / 336 MB → 115 / 146 / 146 MB idle / after load / after a rest (docs/BENCHMARKS.md, "Memory").
 // malloc reads its environment once, when the process starts: a process cannot set it for itself, only for the
 // processes it starts (which is why the cluster primary passes it to its workers).
 
