@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BENCH_HOST, createBenchPki } from "./bench-pki.ts";
 import type { BenchPkiFiles } from "./bench-pki.ts";
+import { buildMoat, moatCommand } from "./moat-build.ts";
 import { BODY_SIZES, NGINX_CACHE_STATUS_HEADER, nginxEdgeConf, nginxOriginConf } from "./nginx-conf.ts";
 import { ProcessGroup } from "./processes.ts";
 import type { BenchProcess } from "./processes.ts";
@@ -35,7 +36,6 @@ export interface Scene {
   close(): Promise<void>;
 }
 
-const MOAT_MAIN = new URL("../../src/cli/main.ts", import.meta.url).pathname;
 const READY_TIMEOUT_MS = 30_000;
 
 /**
@@ -57,6 +57,7 @@ export async function startScene(options: { tools: BenchTools; workers: number; 
     const isPinned = workers === 1 && availableParallelism() >= 2;
     const edgeCpu = isPinned ? "0" : null;
     const loadCpu = isPinned ? "1" : null;
+    await buildMoat();
     const pki = await createBenchPki(dir);
     const caPem = await readFile(pki.caBundle, "utf8");
     const bodiesDir = join(dir, "bodies");
@@ -148,10 +149,12 @@ async function startMoat(
   const configFile = join(dir, "moat.json");
   await writeFile(configFile, JSON.stringify(config, null, 2));
   // stdout (the JSON log lines) goes to /dev/null: the info run measures writing the access log, not a reader of it.
-  return group.start(`moat (${options.logLevel})`, process.execPath, [MOAT_MAIN, "start", "--config", configFile, "--log-level", options.logLevel], {
+  const { args, env } = moatCommand(["start", "--config", configFile, "--log-level", options.logLevel]);
+  return group.start(`moat (${options.logLevel})`, process.execPath, args, {
     taskset: tools.taskset,
     cpu: options.cpu,
     stdout: "ignore",
+    env,
   });
 }
 

@@ -4,6 +4,7 @@ import type { Worker } from "node:cluster";
 import type { MoatConfig } from "../config/index.ts";
 import { WorkerStartError } from "../errors.ts";
 import type { Logger, LoggerOptions } from "../observe/index.ts";
+import { withEdgeMallocEnv, withEdgeNodeFlags } from "./edge-runtime.ts";
 import type { ToWorker } from "./worker-messages.ts";
 import { isFromWorker } from "./worker-messages.ts";
 
@@ -47,7 +48,8 @@ interface Slot {
 export async function startWorkerGroup(options: { count: number; config: MoatConfig; log: Logger; logLevel: NonNullable<LoggerOptions["level"]> }): Promise<WorkerGroup> {
   const { log } = options;
   // Structured clones: the config's Maps, Sets and Buffers reach the worker as they are.
-  cluster.setupPrimary({ serialization: "advanced" });
+  // Workers get the edge's V8 flags and malloc settings even when the primary was started without them (edge-runtime.ts).
+  cluster.setupPrimary({ serialization: "advanced", execArgv: withEdgeNodeFlags(process.execArgv) });
   let config = options.config;
   let isStopping = false;
   const slots = new Map<number, Slot>();
@@ -57,7 +59,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
 
   function fork(n: number): Promise<{ httpsPort: number; httpPort: number | null }> {
     const slot = slots.get(n)!;
-    const worker = cluster.fork();
+    const worker = cluster.fork(withEdgeMallocEnv(process.env));
     slot.worker = worker;
     slot.attempts += 1;
     slot.appliedSeq = seq;

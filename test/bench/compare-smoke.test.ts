@@ -28,12 +28,12 @@ function isGone(pid: number): boolean {
 }
 
 describe("npm run bench: the harness", () => {
-  test("each peer answers a cacheable and a no-store body through the whole chain, hits its cache the second time, takes a second of wrk without errors, and closing stops every process", { timeout: 120_000 }, async (t) => {
+  test("each peer answers a cacheable and a no-store body through the whole chain, hits its cache the second time, takes a second of wrk without errors, and closing stops every process", { timeout: 180_000 }, async (t) => {
     const tools = toolsOrSkip(t);
     if (!tools) return;
     const group = new ProcessGroup();
     t.after(() => group.stopAll());
-    const scene = await withDeadline("the bench scene to start", startScene({ tools, workers: 1, group }), 60_000);
+    const scene = await withDeadline("Moat's build and the bench scene to start", startScene({ tools, workers: 1, group }), 120_000);
     const pids = [scene.origin.pid, ...scene.peers.map((peer) => peer.process.pid)];
     try {
       assert.deepEqual(scene.peers.map((peer) => peer.id), ["moat", "moat-info", "nginx", "ceiling"]);

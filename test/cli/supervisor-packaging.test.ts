@@ -1,4 +1,4 @@
-// The shipped ways to supervise the edge (systemd unit, Dockerfile, npm scripts) start node directly on `moat start`, stop it with SIGTERM within the drain limit, and confine it.
+// The shipped ways to supervise the edge (systemd unit, Dockerfile, npm scripts) start node directly on `moat start` with the edge's V8 flags and malloc settings, stop it with SIGTERM within the drain limit, and confine it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
+import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS } from "../../src/cli/edge-runtime.ts";
 import { DRAIN_LIMIT_MS } from "../../src/cli/serve-edge.ts";
 import { repoRoot } from "./moat-process.ts";
 
@@ -38,11 +39,14 @@ function seconds(span: string): number {
   return total;
 }
 
-/** The command a process manager would run: an exec-form line's argv, never through a shell or npm. */
+/** The command a process manager would run: an exec-form line's argv, never through a shell or npm, with the edge's node flags. */
 function assertDirectNodeCommand(argv: string[], where: string): void {
   assert.match(argv[0] ?? "", /(^|\/)node$/, `${where}: the first word is the node binary`);
-  assert.match(argv[1] ?? "", /dist\/cli\/main\.js$/, `${where}: node runs the compiled moat command`);
-  assert.equal(argv[2], "start", `${where}: runs moat start`);
+  const flags = argv.slice(1, argv.findIndex((word, i) => i > 0 && !word.startsWith("-")));
+  assert.deepEqual(flags, EDGE_NODE_FLAGS, `${where}: node gets the edge's flags (src/cli/edge-runtime.ts)`);
+  const rest = argv.slice(1 + flags.length);
+  assert.match(rest[0] ?? "", /dist\/cli\/main\.js$/, `${where}: node runs the compiled moat command`);
+  assert.equal(rest[1], "start", `${where}: runs moat start`);
   for (const word of argv) assert.doesNotMatch(word, /^(npm|npx|sh|bash|\/bin\/sh)$|^-c$/, `${where}: no npm or shell between the supervisor and node (${argv.join(" ")})`);
 }
 
@@ -64,7 +68,9 @@ test("the systemd unit runs node directly as a dedicated user, stops it with SIG
   assert.equal(one("ReadWritePaths"), "/var/lib/moat", "the data directory is the one writable path");
   assert.equal(one("CapabilityBoundingSet"), "", "no capability unless a port below 1024 needs one");
   assert.equal(service.get("AmbientCapabilities"), undefined);
-  assert.match(one("Environment"), /^MOAT_MASTER_KEY_FILE=%d\//, "the master key comes as a credential, not in the unit");
+  const environment = service.get("Environment") ?? [];
+  assert.ok(environment.some((line) => /^MOAT_MASTER_KEY_FILE=%d\//.test(line)), "the master key comes as a credential, not in the unit");
+  assertMallocEnv(environment.flatMap((line) => line.split(/\s+/)), "Environment");
 
   // systemd's own parser, where this machine has it: it names any line it cannot use.
   if (existsSync("/usr/bin/systemd-analyze")) {
@@ -82,6 +88,7 @@ test("the Dockerfile's command is node on the compiled moat start in exec form, 
   const argv = JSON.parse(cmd[0]!.replace(/^CMD\s+/, "")) as string[];
   assert.ok(Array.isArray(argv), "exec form: a JSON array, so Docker runs no /bin/sh -c and SIGTERM reaches node");
   assertDirectNodeCommand(argv, "CMD");
+  assertMallocEnv(finalStage.filter((line) => line.startsWith("ENV ")).flatMap((line) => line.split(/\s+/).slice(1)), "ENV");
   const user = finalStage.filter((line) => line.startsWith("USER ")).at(-1);
   assert.ok(user && !/^USER\s+(root|0)(:|$)/.test(user), `the final stage runs as a non-root user (${user})`);
   assert.ok(finalStage.includes("STOPSIGNAL SIGTERM"));
@@ -91,7 +98,18 @@ test("the Dockerfile's command is node on the compiled moat start in exec form, 
   }
 });
 
-test("npm's scripts exec node, so that a signal npm forwards reaches the edge and not a shell", async () => {
+/** `NAME=value` words include every malloc setting of src/cli/edge-runtime.ts, with its value. */
+function assertMallocEnv(assignments: string[], where: string): void {
+  for (const [name, value] of Object.entries(EDGE_MALLOC_ENV)) assert.ok(assignments.includes(`${name}=${value}`), `${where}: sets ${name}=${value} (${assignments.join(" ")})`);
+}
+
+test("npm's scripts exec node with the edge's flags and malloc settings, so that a signal npm forwards reaches the edge and not a shell", async () => {
   const manifest = JSON.parse(await readFile(join(repoRoot, "package.json"), "utf8")) as { scripts: Record<string, string> };
-  for (const name of ["start", "moat"]) assert.match(manifest.scripts[name] ?? "", /^exec node src\/cli\/main\.ts\b/, name);
+  for (const name of ["start", "moat"]) {
+    const script = manifest.scripts[name] ?? "";
+    const match = /^((?:\w+=\S+ )*)exec node ((?:-\S+ )*)src\/cli\/main\.ts\b/.exec(script);
+    assert.ok(match, `${name}: ${script}`);
+    assertMallocEnv(match[1]!.trim().split(" "), name);
+    assert.deepEqual(match[2]!.trim().split(" "), EDGE_NODE_FLAGS, name);
+  }
 });

@@ -1,9 +1,22 @@
 // Opens a PKCS#12 (.p12/.pfx) with node-forge, which reads both modern (PBES2/AES) and legacy (3DES, RC2) files, and hands its contents to Node's crypto.
 import { createPrivateKey, type KeyObject } from "node:crypto";
-import forge from "node-forge";
+import { createRequire } from "node:module";
+import type forge from "node-forge";
 import { CertificateImportError } from "../../errors.ts";
 import { keyShape, matchesKey } from "./key-checks.ts";
 import { parseCertificateDer, type ParsedCert } from "./parsed-cert.ts";
+
+const require = createRequire(import.meta.url);
+let loadedForge: typeof forge | undefined;
+
+/**
+ * node-forge, loaded by the first PKCS#12 opened rather than with this module: only importing a .p12 needs it,
+ * and loaded at start it cost every edge memory for nothing (42 modules) (docs/BENCHMARKS.md, "Memory").
+ * test/cli/start-imports.test.ts keeps it out of `moat start`.
+ */
+function nodeForge(): typeof forge {
+  return (loadedForge ??= require("node-forge") as typeof forge);
+}
 
 export interface Pkcs12Contents {
   keys: KeyObject[];
@@ -16,7 +29,7 @@ function unreadable(problem: string, fix = "export the PKCS#12 again (e.g. `open
 }
 
 function toDerBuffer(asn1: forge.asn1.Asn1): Buffer {
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), "binary");
+  return Buffer.from(nodeForge().asn1.toDer(asn1).getBytes(), "binary");
 }
 
 function parseOuter(data: Buffer): forge.asn1.Asn1 {
@@ -24,7 +37,7 @@ function parseOuter(data: Buffer): forge.asn1.Asn1 {
     throw unreadable("the PKCS#12 data is PEM text, not a binary .p12/.pfx file", "import it as PEM: the certificate chain and the key");
   }
   try {
-    return forge.asn1.fromDer(forge.util.createBuffer(data.toString("binary")));
+    return nodeForge().asn1.fromDer(nodeForge().util.createBuffer(data.toString("binary")));
   } catch {
     throw unreadable("the data is not a PKCS#12 file (it does not parse as DER)");
   }
@@ -52,11 +65,11 @@ function isPassphraseError(error: unknown): boolean {
  */
 function decodePfx(outer: forge.asn1.Asn1, passphrase: string): forge.pkcs12.Pkcs12Pfx {
   try {
-    return forge.pkcs12.pkcs12FromAsn1(outer, true, passphrase);
+    return nodeForge().pkcs12.pkcs12FromAsn1(outer, true, passphrase);
   } catch (error) {
     if (isMacError(error) || /^[\x20-\x7e]*$/.test(passphrase)) throw error;
     const withoutMac = { ...outer, value: (outer.value as forge.asn1.Asn1[]).slice(0, 2) };
-    return forge.pkcs12.pkcs12FromAsn1(withoutMac, true, forge.util.encodeUtf8(passphrase));
+    return nodeForge().pkcs12.pkcs12FromAsn1(withoutMac, true, nodeForge().util.encodeUtf8(passphrase));
   }
 }
 
@@ -82,7 +95,7 @@ function openPfx(outer: forge.asn1.Asn1, passphrase: string | undefined): forge.
 
 function bagKey(bag: forge.pkcs12.Bag): KeyObject {
   // forge parses RSA keys into its own objects and leaves others (EC) as ASN.1; both go back to PKCS#8 DER for Node.
-  const asn1 = bag.key ? forge.pki.wrapRsaPrivateKey(forge.pki.privateKeyToAsn1(bag.key)) : bag.asn1;
+  const asn1 = bag.key ? nodeForge().pki.wrapRsaPrivateKey(nodeForge().pki.privateKeyToAsn1(bag.key)) : bag.asn1;
   try {
     return createPrivateKey({ key: toDerBuffer(asn1), format: "der", type: "pkcs8" });
   } catch {
@@ -92,7 +105,7 @@ function bagKey(bag: forge.pkcs12.Bag): KeyObject {
 
 function bagCert(bag: forge.pkcs12.Bag, position: number): ParsedCert {
   // forge keeps an RSA certificate's original TBSCertificate, so re-encoding gives back the same DER.
-  const asn1 = bag.cert ? forge.pki.certificateToAsn1(bag.cert) : bag.asn1;
+  const asn1 = bag.cert ? nodeForge().pki.certificateToAsn1(bag.cert) : bag.asn1;
   const cert = parseCertificateDer(toDerBuffer(asn1), position);
   if (!cert) throw unreadable(`certificate ${position} inside the PKCS#12 is not a valid X.509 certificate`);
   return cert;
@@ -104,8 +117,8 @@ export function readPkcs12(data: Buffer, passphrase: string | undefined): Pkcs12
   const keys: KeyObject[] = [];
   const certs: ParsedCert[] = [];
   for (const bag of pfx.safeContents.flatMap((contents) => contents.safeBags)) {
-    if (bag.type === forge.pki.oids.certBag) certs.push(bagCert(bag, certs.length + 1));
-    else if (bag.type === forge.pki.oids.keyBag || bag.type === forge.pki.oids.pkcs8ShroudedKeyBag) keys.push(bagKey(bag));
+    if (bag.type === nodeForge().pki.oids.certBag) certs.push(bagCert(bag, certs.length + 1));
+    else if (bag.type === nodeForge().pki.oids.keyBag || bag.type === nodeForge().pki.oids.pkcs8ShroudedKeyBag) keys.push(bagKey(bag));
   }
   return { keys, certs };
 }

@@ -1,0 +1,15 @@
+// Preloaded with `node --import`: records every module the process loads and writes their URLs, one a line, to $MOAT_LOADED_MODULES_FILE at exit.
+import { writeFileSync } from "node:fs";
+import { registerHooks } from "node:module";
+
+const loaded = new Set<string>();
+registerHooks({
+  load(url, context, next) {
+    loaded.add(url);
+    return next(url, context);
+  },
+});
+process.on("exit", () => {
+  const file = process.env.MOAT_LOADED_MODULES_FILE;
+  if (file) writeFileSync(file, [...loaded].join("\n"));
+});
