@@ -156,7 +156,9 @@ describe("moat start with workers: 2", () => {
     assert.equal(moat.child.exitCode, 0);
     assert.equal(isGroupAlive(pid), false, "a worker outlived its primary");
     assert.equal(await probePort(port), "ECONNREFUSED");
-    assert.equal(moat.lines.filter((line) => line.msg === "edge stopped").length >= 3, true, "the primary and both workers stopped");
+    const stopped = moat.lines.filter((line) => line.msg === "edge stopped").map((line) => line.worker);
+    assert.deepEqual(stopped.slice(-1), [0], `the primary stops last, after every worker: ${stopped.join(", ")}`);
+    assert.ok(stopped.includes(1) && stopped.includes(2), "both workers stopped");
   });
 });
 
