@@ -111,6 +111,32 @@ describe("moat start with workers: 2", () => {
     assert.equal(countSeen(), filled + 2, "each worker refetched it once");
   });
 
+  /** One request on its own connection, offering `session`: whether it resumed, and the session it was given. */
+  function tlsExchange(session?: Buffer): Promise<{ isResumed: boolean; session: Buffer | undefined }> {
+    return new Promise((resolve, reject) => {
+      let isResumed = false;
+      let given: Buffer | undefined;
+      const socket = tls.connect({ host: "127.0.0.1", port, servername: "site.test", ca: ca.bundlePem, session }, () => {
+        isResumed = socket.isSessionReused();
+        socket.write("GET /plain/session HTTP/1.1\r\nhost: site.test\r\nconnection: close\r\n\r\n");
+      });
+      socket.on("session", (next: Buffer) => (given ??= next));
+      socket.on("data", () => {});
+      socket.once("error", reject);
+      socket.once("close", () => resolve({ isResumed, session: given }));
+    });
+  }
+  let resumable: Buffer | undefined;
+
+  test("a TLS session issued by one worker resumes on both (the primary's ticket keys)", { timeout: 60_000 }, async () => {
+    const first = await tlsExchange();
+    assert.ok(first.session, "no session ticket");
+    resumable = first.session;
+    // Round-robin: of consecutive connections, half reach the other worker.
+    const resumed = (await Promise.all([1, 2, 3, 4, 5, 6].map(() => tlsExchange(first.session)))).filter((exchange) => exchange.isResumed).length;
+    assert.equal(resumed, 6, `resumed ${resumed} of 6`);
+  });
+
   test("a revocation is handled once: the primary issues one new certificate, both workers serve it", { timeout: 60_000 }, async () => {
     const serialDirs = async () => (await readdir(join(dir, "data", "certs"), { recursive: true })).filter((entry) => /^[0-9a-f]{8,}$/i.test(basename(entry)));
     const before = await serialDirs();
@@ -126,6 +152,11 @@ describe("moat start with workers: 2", () => {
     const added = (await serialDirs()).filter((entry) => !before.includes(entry));
     assert.equal(added.length, 1, `one issuance, not one per worker: ${added.join(", ")}`);
     assert.equal((await fresh("site.test", "/plain/after-revocation")).status, 200);
+    // The primary's new ticket keys reached both workers: no session from before resumes anywhere.
+    if (resumable) {
+      const resumed = (await Promise.all([1, 2, 3, 4].map(() => tlsExchange(resumable)))).filter((exchange) => exchange.isResumed).length;
+      assert.equal(resumed, 0, `resumed ${resumed} of 4 after the revocation`);
+    }
   });
 
   test("a killed worker is replaced, and the port keeps answering", { timeout: 60_000 }, async () => {
