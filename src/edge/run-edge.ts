@@ -105,7 +105,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one") }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
