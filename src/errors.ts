@@ -199,6 +199,13 @@ export class CertificateRequestInvalidError extends MoatError {
   }
 }
 
+/** A worker found no usable certificate in the store: only its primary issues, and it has not (yet). */
+export class StoredCertificateMissingError extends MoatError {
+  constructor(slot: string) {
+    super("stored-cert-missing", 500, `no usable certificate is stored for ${slot}; a worker never issues one.`, { fix: "the primary issues it: check the primary's log for a failed renewal" });
+  }
+}
+
 /** A PEM that should hold a certificate does not parse as one. */
 export class CertificateUnreadableError extends MoatError {
   constructor(detail: string, options: MoatErrorOptions = {}) {

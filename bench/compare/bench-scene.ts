@@ -113,7 +113,7 @@ async function startNginx(group: ProcessGroup, tools: BenchTools, name: string, 
 
 /**
  * `moat start` on a config of its own and a copy of the data directory (the CA; each edge its own cache).
- * `workers` goes into the config only when above 1: an edge that does not know the key then refuses the config, saying so.
+ * `workers` is always written: Moat's default is one per core, and the bench compares a set count.
  */
 async function startMoat(
   group: ProcessGroup,
@@ -126,7 +126,7 @@ async function startMoat(
   await cp(pki.dataDir, dataDir, { recursive: true });
   const config = {
     dataDir,
-    ...(options.workers > 1 ? { workers: options.workers } : {}),
+    workers: options.workers,
     pki: { masterKeyFile: pki.masterKeyFile },
     listen: { host: "127.0.0.1", https: options.port, http: "off" },
     distributions: [

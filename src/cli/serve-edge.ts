@@ -1,4 +1,6 @@
 // Keeps a running edge in step with its config file (SIGHUP, file changes) and drains it on SIGTERM/SIGINT.
+import cluster from "node:cluster";
+import { once } from "node:events";
 import { watch } from "node:fs";
 import { basename, dirname } from "node:path";
 import { loadConfigFile } from "../config/index.ts";
@@ -28,7 +30,7 @@ export function holdStopSignals(log: Logger): HeldStopSignals {
   const hold = (signal: string) => {
     if (pending) {
       log.warn({ signal }, "second signal while starting: exiting");
-      process.exit(1);
+      void exitNow();
     }
     pending = signal;
     log.info({ signal }, "stop requested while starting: the edge drains as soon as it is up");
@@ -44,6 +46,16 @@ export function holdStopSignals(log: Logger): HeldStopSignals {
       return pending;
     },
   };
+}
+
+// A primary's workers go with it, and it exits only once they are gone: nothing is left holding a port.
+// Alone, there are none and it exits at once.
+async function exitNow(): Promise<never> {
+  const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined && !worker.isDead());
+  const exited = Promise.all(workers.map((worker) => once(worker!, "exit")));
+  for (const worker of workers) worker!.process.kill("SIGKILL");
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+  process.exit(1);
 }
 
 /**
@@ -82,7 +94,7 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
     const stop = (signal: string) => {
       if (isStopping) {
         log.warn({ signal }, "second signal: exiting without waiting for requests in flight");
-        process.exit(1);
+        return void exitNow();
       }
       isStopping = true;
       log.info({ signal, inFlight: "draining" }, "stopping: no new connections; requests in flight finish");
@@ -91,7 +103,7 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
       process.off("SIGHUP", onHup);
       const limit = setTimeout(() => {
         log.warn({ limitMs: DRAIN_LIMIT_MS }, "drain limit reached: exiting with requests still in flight");
-        process.exit(1);
+        void exitNow();
       }, DRAIN_LIMIT_MS);
       limit.unref();
       Promise.all([edge.stop(), options.onStopping?.()]).then(() => {

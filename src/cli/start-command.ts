@@ -43,9 +43,9 @@ export async function runStart(args: string[]): Promise<number> {
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
-  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied) => group?.apply(applied) });
+  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!) });
   try {
-    group = await startWorkerGroup({ count: workers, config, log, logLevel });
+    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel });
   } catch (error) {
     await edge.stop();
     throw error;
@@ -58,13 +58,21 @@ export async function runStart(args: string[]): Promise<number> {
     process.exit(1);
   });
   // "config reloaded" is logged once every worker serves the new config, as a lone edge logs it once it does.
-  const groupEdge = { ...edge, apply: async (next: MoatConfig) => {
-    const snapshot = await edge.apply(next);
-    await running.settled();
-    return snapshot;
-  } };
+  const groupEdge = {
+    ...edge,
+    apply: async (next: MoatConfig) => {
+      const snapshot = await edge.apply(next);
+      await running.settled();
+      return snapshot;
+    },
+    // The primary's "edge stopped" comes after every worker has drained and exited.
+    stop: async () => {
+      await running.stop();
+      await edge.stop();
+    },
+  };
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
-  await serveEdge({ edge: groupEdge, configFile, log, onStopping: running.stop, heldSignals });
+  await serveEdge({ edge: groupEdge, configFile, log, heldSignals });
   return 0;
 }

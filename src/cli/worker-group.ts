@@ -19,8 +19,8 @@ export interface WorkerGroup {
   /** The viewer ports, as the first worker bound them (every worker shares them). */
   readonly httpsPort: number;
   readonly httpPort: number | null;
-  /** Tells every worker to rebuild from `config` (the primary applied it). */
-  apply(config: MoatConfig): void;
+  /** Tells every worker to rebuild from `config` (the primary applied it) and to take these session ticket keys. */
+  apply(config: MoatConfig, ticketKeys: Buffer): void;
   /** Resolves once every worker told of the last `apply` has swapped (or refused it, or exited). */
   settled(): Promise<void>;
   /** Each worker drains like a lone edge; resolves once all have exited. */
@@ -45,12 +45,13 @@ interface Slot {
  * @example
  * const group = await startWorkerGroup({ count: 2, config, log, logLevel: "info" });
  */
-export async function startWorkerGroup(options: { count: number; config: MoatConfig; log: Logger; logLevel: NonNullable<LoggerOptions["level"]> }): Promise<WorkerGroup> {
+export async function startWorkerGroup(options: { count: number; config: MoatConfig; ticketKeys: Buffer; log: Logger; logLevel: NonNullable<LoggerOptions["level"]> }): Promise<WorkerGroup> {
   const { log } = options;
   // Structured clones: the config's Maps, Sets and Buffers reach the worker as they are.
   // Workers get the edge's V8 flags and malloc settings even when the primary was started without them (edge-runtime.ts).
   cluster.setupPrimary({ serialization: "advanced", execArgv: withEdgeNodeFlags(process.execArgv) });
   let config = options.config;
+  let ticketKeys = options.ticketKeys;
   let isStopping = false;
   const slots = new Map<number, Slot>();
   let fail: (error: Error) => void = () => {};
@@ -64,7 +65,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     slot.attempts += 1;
     slot.appliedSeq = seq;
     const send = (message: ToWorker) => worker.send(message);
-    send({ type: "start", worker: n, config, logLevel: options.logLevel });
+    send({ type: "start", worker: n, config, logLevel: options.logLevel, ticketKeys });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
@@ -150,10 +151,11 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
   return {
     httpsPort: ports.httpsPort,
     httpPort: ports.httpPort,
-    apply(next) {
+    apply(next, keys) {
       config = next;
+      ticketKeys = keys;
       seq += 1;
-      broadcast({ type: "apply", seq, config: next });
+      broadcast({ type: "apply", seq, config: next, ticketKeys: keys });
     },
     async settled() {
       const target = seq;

@@ -1,7 +1,7 @@
 // A worker of `moat start`: serves the viewer ports with its own memory tier, and rebuilds only when its primary says.
 import { freezeConfig } from "../config/index.ts";
 import type { MoatConfig } from "../config/index.ts";
-import { runEdge } from "../edge/index.ts";
+import { runEdge, ticketKeysFrom } from "../edge/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
 import { createLogger } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
@@ -44,7 +44,7 @@ export async function runWorker(): Promise<number> {
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
     const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
-    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker });
+    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, ticketKeys: ticketKeysFrom(start.ticketKeys) });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     log.error({ error: { code, message } }, "worker could not start");
@@ -85,10 +85,12 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
   // this only logs why, for a runtime that would not.
   process.on("disconnect", () => void stop("the primary is gone"));
   let applying = Promise.resolve();
-  const apply = (seq: number, config: MoatConfig) => {
+  const apply = (seq: number, config: MoatConfig, ticketKeys: Uint8Array) => {
     applying = applying.then(async () => {
       try {
         await edge.apply(freezeConfig(config));
+        // After the rebuild, which may have rotated this listener's keys on its own: the group's replace them.
+        edge.setTicketKeys(ticketKeysFrom(ticketKeys));
       } catch (error) {
         const { code, message } = error as { code?: string; message: string };
         log.error({ error: { code, message } }, "rebuild asked by the primary failed; the running snapshot stays");
@@ -99,7 +101,7 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
   void (async () => {
     for (;;) {
       const message = await next();
-      if (message.type === "apply") apply(message.seq, message.config);
+      if (message.type === "apply") apply(message.seq, message.config, message.ticketKeys);
       if (message.type === "stop") return void stop("the primary said stop");
     }
   })();

@@ -29,10 +29,8 @@ export const DEFAULTS = {
   rootValidityMs: Math.round(10 * 365.25 * DAY),
   // Long enough for every origin's trust bundle to be updated by whatever deploys it.
   rolloverOverlapMs: 30 * DAY,
-  // One process until the drain under workers is understood: test/cli/start-command.test.ts, run with
-  // `workers: auto` on two cores beside another test file, sometimes sees its in-flight request's keep-alive
-  // connection closed at SIGTERM ("other side closed"). `workers: auto` is one process per core.
-  workers: 1,
+  // One process per core, as nginx's `worker_processes auto`; on one core, one process and no cluster.
+  workers: "auto",
   host: "0.0.0.0",
   httpsPort: 8443,
   httpPort: 8080,

@@ -8,3 +8,4 @@ export { checkTrustStores } from "./viewer-mtls-snapshot.ts";
 export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";
 /** An imported certificate's passphrase file, read as the edge reads it (its first line). */
 export { readPassphraseFile } from "./credentials.ts";
+export { createTicketKeys, ticketKeysFrom } from "./ticket-keys.ts";

@@ -23,6 +23,7 @@ import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
 import { watchConfiguredFiles } from "./configured-files-watch.ts";
 import type { ConfiguredFilesWatch } from "./configured-files-watch.ts";
+import { createTicketKeys } from "./ticket-keys.ts";
 import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
@@ -34,6 +35,10 @@ export interface RunningEdge {
   apply(config: MoatConfig): Promise<EdgeSnapshot>;
   /** Stops accepting, lets requests in flight finish, closes origin pools. */
   stop(): Promise<void>;
+  /** A primary's session ticket keys, for its workers (undefined alone: the listener keeps its own). */
+  ticketKeys(): Buffer | undefined;
+  /** A worker takes its primary's session ticket keys: a session issued by any worker resumes on every other. */
+  setTicketKeys(keys: Buffer): void;
 }
 
 export interface RunEdgeOptions {
@@ -55,8 +60,10 @@ export interface RunEdgeOptions {
   role?: "alone" | "primary" | "worker";
   /** A worker's number (1…N): its disk tier writes temporary files in a directory of its own. */
   worker?: number;
-  /** Called after each snapshot is applied, with the config it was built from: a primary hands it to its workers. */
-  onApplied?(config: MoatConfig): void;
+  /** A worker's session ticket keys, made by its primary. */
+  ticketKeys?: Buffer;
+  /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
+  onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
 
 const noCaRotation = { stop: async () => {} };
@@ -98,7 +105,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one") }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
@@ -108,6 +115,10 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   const serving = role === "primary" ? null : await serve(startConfig, () => built.snapshot, options);
   const viewer = serving?.viewer;
+  // Under workers, one set of keys for the group, made here by the primary and rotated with the viewer policy
+  // or a revocation; alone, the listener makes and rotates its own.
+  let ticketKeys = role === "primary" ? createTicketKeys() : options.ticketKeys;
+  if (ticketKeys) viewer?.server.setTicketKeys(ticketKeys);
   const isMaintaining = role !== "worker";
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
@@ -155,24 +166,30 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     }
     currentConfig = config;
     // Sessions judged under another certificate policy resume nowhere: their viewers handshake again.
-    if (next.snapshot.viewerPolicyId !== previous.snapshot.viewerPolicyId) viewer?.rotateTicketKeys();
+    const isPolicyChanged = next.snapshot.viewerPolicyId !== previous.snapshot.viewerPolicyId;
+    if (isPolicyChanged) viewer?.rotateTicketKeys();
     retireClients(previous, next, revoked);
-    dropRevokedViewerConnections(previous, revoked);
+    const hasRevokedInUse = dropRevokedViewerConnections(previous, revoked);
+    // The workers' listeners rotated keys of their own just now; the primary's new ones replace them once they have applied.
+    if (role === "primary" && (isPolicyChanged || hasRevokedInUse)) ticketKeys = createTicketKeys();
     if (isMaintaining) {
       renewal.plan(next.renewAt);
       expiryWarnings.plan(next);
     }
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
-    options.onApplied?.(config);
+    options.onApplied?.(config, ticketKeys);
     return next.snapshot;
   }
 
   // Connections whose handshake used a now-revoked viewer certificate go, with every session ticket.
-  function dropRevokedViewerConnections(previous: BuiltSnapshot, revoked: ReadonlySet<string>): void {
+  // Says whether such a certificate was in use (a primary, which has no connections, then rotates the group's keys).
+  function dropRevokedViewerConnections(previous: BuiltSnapshot, revoked: ReadonlySet<string>): boolean {
     const revokedInUse = new Set(previous.snapshot.distributions.map((d) => d.viewerCertificateSerial).filter((serial) => revoked.has(serial)));
-    if (revokedInUse.size === 0 || !viewer) return;
+    if (revokedInUse.size === 0) return false;
+    if (!viewer) return true;
     const dropped = viewer.dropConnectionsServedWith(revokedInUse);
     log.warn({ serials: [...revokedInUse], droppedConnections: dropped }, "revoked viewer certificate replaced; its connections and session tickets are dropped");
+    return true;
   }
 
   async function stop(): Promise<void> {
@@ -196,7 +213,11 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // A worker's line is not the group's: its primary says "edge listening" once signals and reloads are handled.
   if (serving) log.info({ httpsPort, httpPort, ...describeSnapshot(built) }, role === "worker" ? "worker edge listening" : "edge listening");
   else log.info(describeSnapshot(built), "primary ready: certificates issued, the workers build from them");
-  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop };
+  const setTicketKeys = (keys: Buffer) => {
+    ticketKeys = keys;
+    viewer?.server.setTicketKeys(keys);
+  };
+  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys };
 }
 
 /** The viewer ports and the cache behind them; everything but a primary has them. */

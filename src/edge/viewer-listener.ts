@@ -4,6 +4,8 @@ import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import type { Writable } from "node:stream";
+import tls from "node:tls";
 import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import type { ConnectionsConfig } from "../config/index.ts";
@@ -56,6 +58,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   const sessions = new Set<Http2Session>();
   const connectionLog = createConnectionLog(deps.log, { listener: "viewers" });
   const deadlines = new WeakMap<Socket, ConnectionDeadlines>();
+  // An HTTP/1.1 connection's latest response: a drain ends the connection only once it is sent.
+  const responseOn = new WeakMap<Socket, Writable>();
   // The TLS socket being handed to http2's listener: its 'session' event, emitted synchronously, belongs to it.
   let handingOver: TLSSocket | undefined;
   let isDraining = false;
@@ -76,7 +80,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     onRequestEnd(req) {
       inFlight--;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;
-      if (state && --state.active === 0 && isDraining) req.socket.end();
+      if (state && --state.active === 0 && isDraining) endAfterResponse(req.socket);
     },
   });
 
@@ -119,6 +123,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // closes (sent, or cut). HTTP/2 streams are watched per session below.
   server.on("request", (req, res) => {
     if (req.httpVersionMajor !== 1) return;
+    responseOn.set(req.socket, res);
     const watch = deadlines.get(req.socket);
     watch?.requestStarted();
     res.once("close", () => watch?.requestEnded());
@@ -195,15 +200,25 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote, detail: error.message }, "viewer handshake refused");
   });
 
+  // end() after the response's last byte is queued: the socket sends it, then its FIN.
+  function endAfterResponse(socket: Socket): void {
+    const res = responseOn.get(socket);
+    if (!res || res.writableFinished || res.destroyed) return void socket.end();
+    res.once("close", () => socket.end());
+  }
+
   async function drain(): Promise<void> {
     isDraining = true;
     connectionLog.stop();
     upgrades.closeAll("drain");
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Not server.close(): with allowHTTP1 it also runs http's closeIdleConnections, which destroys a
+    // connection whose response has ended but whose bytes still wait in the socket (the viewer gets
+    // "other side closed"). The TLS server's own close only stops accepting; connections end below.
+    const closed = new Promise<void>((resolve) => tls.Server.prototype.close.call(server, () => resolve()));
     for (const session of sessions) session.close();
     for (const [socket, state] of connections) {
       // An HTTP/1.1 connection between requests can go now; a busy one goes after its response.
-      if (state.active === 0 && !isHttp2Socket(socket, sessions)) socket.end();
+      if (state.active === 0 && !isHttp2Socket(socket, sessions)) endAfterResponse(socket);
     }
     await closed;
   }

@@ -9,6 +9,7 @@ import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
 import { renewalTime } from "./renewal.ts";
+import { StoredCertificateMissingError } from "../errors.ts";
 import { backdateMs, CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
 import { detectKeyAlgorithm } from "./key-algorithms.ts";
 import type { CertificateAuthority, Clock, IssuedCertificate, IssuedCertificateStore, KeyAlgorithm } from "./types.ts";
@@ -108,6 +109,8 @@ interface StoreContext {
   fromEarlierIntermediate: WeakSet<IssuedCertificate>;
   /** One issuance per slot at a time: concurrent callers share it instead of racing two key/cert pairs onto disk. */
   inFlight: Map<string, Promise<IssuedCertificate>>;
+  /** A worker under `moat start`: takes what is active, valid and not revoked, and never issues, renews or prunes (its primary does). */
+  isReadOnly?: boolean;
 }
 
 /**
@@ -118,6 +121,7 @@ interface StoreContext {
  */
 async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate): Promise<IssuedCertificate> {
   const dir = join(context.dataDir, "certs", ...slot.segments);
+  if (context.isReadOnly) return readActive(dir, slot, context);
   const active = await loadPointed(dir, "active", context);
   const now = context.clock();
   const isUsable = (stored: IssuedCertificate) =>
@@ -134,6 +138,15 @@ async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate)
   await rm(join(dir, "next"), { force: true });
   await pruneSlot(dir, [candidate.serialHex, active?.serialHex]);
   return candidate;
+}
+
+// Not judged for freshness: the primary decides when to renew, and may keep one past its renewal
+// time while the origin refuses the replacement.
+async function readActive(dir: string, slot: Slot, context: StoreContext): Promise<IssuedCertificate> {
+  const active = await loadPointed(dir, "active", { ...context, onDiscard: undefined });
+  const now = context.clock();
+  if (!active || context.revokedSerials.has(active.serialHex) || now < active.notBefore || now >= active.notAfter) throw new StoredCertificateMissingError(slot.segments.join("/"));
+  return active;
 }
 
 /** Issues a certificate into its own directory and names it `next`; nothing in use changes. */
@@ -221,6 +234,7 @@ export function createCertStore(options: {
   renewAtFraction?: number;
   revokedSerials?: ReadonlySet<string>;
   onDiscard?: (dir: string, reason: string) => void;
+  isReadOnly?: boolean;
 }): IssuedCertificateStore {
   const context: StoreContext = {
     ...options,

@@ -200,6 +200,8 @@ export function createIssuedCertificateStore(options: {
   revokedSerials?: ReadonlySet<string>;
   /** Told (directory, reason) when a stored certificate is unusable and will be replaced: log it. */
   onDiscard?: (dir: string, reason: string) => void;
+  /** A worker's store: it reads the active certificates and never writes (StoredCertificateMissingError when none is usable). */
+  isReadOnly?: boolean;
 }): IssuedCertificateStore {
   return createCertStore({ ...options, clock: options.clock ?? systemClock });
 }

@@ -114,6 +114,7 @@ describe("moat start killed with SIGKILL during rotation", () => {
     await writeFile(
       configFile(),
       `dataDir: ./data
+workers: 1
 pki: { clientCertValidity: 3s, serverCertValidity: 3s, renewAtFraction: ${RENEW_AT_FRACTION} }
 listen: { host: 127.0.0.1, https: 0, http: off }
 distributions:

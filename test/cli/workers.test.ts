@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -110,6 +111,32 @@ describe("moat start with workers: 2", () => {
     assert.equal(countSeen(), filled + 2, "each worker refetched it once");
   });
 
+  /** One request on its own connection, offering `session`: whether it resumed, and the session it was given. */
+  function tlsExchange(session?: Buffer): Promise<{ isResumed: boolean; session: Buffer | undefined }> {
+    return new Promise((resolve, reject) => {
+      let isResumed = false;
+      let given: Buffer | undefined;
+      const socket = tls.connect({ host: "127.0.0.1", port, servername: "site.test", ca: ca.bundlePem, session }, () => {
+        isResumed = socket.isSessionReused();
+        socket.write("GET /plain/session HTTP/1.1\r\nhost: site.test\r\nconnection: close\r\n\r\n");
+      });
+      socket.on("session", (next: Buffer) => (given ??= next));
+      socket.on("data", () => {});
+      socket.once("error", reject);
+      socket.once("close", () => resolve({ isResumed, session: given }));
+    });
+  }
+  let resumable: Buffer | undefined;
+
+  test("a TLS session issued by one worker resumes on both (the primary's ticket keys)", { timeout: 60_000 }, async () => {
+    const first = await tlsExchange();
+    assert.ok(first.session, "no session ticket");
+    resumable = first.session;
+    // Round-robin: of consecutive connections, half reach the other worker.
+    const resumed = (await Promise.all([1, 2, 3, 4, 5, 6].map(() => tlsExchange(first.session)))).filter((exchange) => exchange.isResumed).length;
+    assert.equal(resumed, 6, `resumed ${resumed} of 6`);
+  });
+
   test("a revocation is handled once: the primary issues one new certificate, both workers serve it", { timeout: 60_000 }, async () => {
     const serialDirs = async () => (await readdir(join(dir, "data", "certs"), { recursive: true })).filter((entry) => /^[0-9a-f]{8,}$/i.test(basename(entry)));
     const before = await serialDirs();
@@ -125,6 +152,11 @@ describe("moat start with workers: 2", () => {
     const added = (await serialDirs()).filter((entry) => !before.includes(entry));
     assert.equal(added.length, 1, `one issuance, not one per worker: ${added.join(", ")}`);
     assert.equal((await fresh("site.test", "/plain/after-revocation")).status, 200);
+    // The primary's new ticket keys reached both workers: no session from before resumes anywhere.
+    if (resumable) {
+      const resumed = (await Promise.all([1, 2, 3, 4].map(() => tlsExchange(resumable)))).filter((exchange) => exchange.isResumed).length;
+      assert.equal(resumed, 0, `resumed ${resumed} of 4 after the revocation`);
+    }
   });
 
   test("a killed worker is replaced, and the port keeps answering", { timeout: 60_000 }, async () => {
@@ -155,7 +187,9 @@ describe("moat start with workers: 2", () => {
     assert.equal(moat.child.exitCode, 0);
     assert.equal(isGroupAlive(pid), false, "a worker outlived its primary");
     assert.equal(await probePort(port), "ECONNREFUSED");
-    assert.equal(moat.lines.filter((line) => line.msg === "edge stopped").length >= 3, true, "the primary and both workers stopped");
+    const stopped = moat.lines.filter((line) => line.msg === "edge stopped").map((line) => line.worker);
+    assert.deepEqual(stopped.slice(-1), [0], `the primary stops last, after every worker: ${stopped.join(", ")}`);
+    assert.ok(stopped.includes(1) && stopped.includes(2), "both workers stopped");
   });
 });
 
@@ -176,6 +210,79 @@ describe("moat start with workers: a worker that cannot start", () => {
       assert.equal(isGroupAlive(moat.child.pid!), false);
     } finally {
       busy.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("moat start with workers: 2, SIGTERM with responses still being sent", () => {
+  const bigBytes = 7 * 2 ** 20;
+
+  /** A GET on its own TLS connection that reads nothing until told: the edge's response waits in its socket. */
+  function pausedRequest(port: number, caPem: string): Promise<{ readAll(): Promise<{ head: string; bodyBytes: number }> }> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: "127.0.0.1", port, servername: "site.test", ca: caPem }, () => {
+        socket.write("GET /big HTTP/1.1\r\nhost: site.test\r\n\r\n");
+      });
+      socket.once("error", reject);
+      // The first bytes mean the response began; the paused stream then stops reading, and TCP backs up.
+      socket.once("readable", () =>
+        resolve({
+          readAll: () =>
+            new Promise((done, fail) => {
+              const chunks: Buffer[] = [];
+              socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+              socket.once("error", fail);
+              socket.once("end", () => {
+                const all = Buffer.concat(chunks);
+                const split = all.indexOf("\r\n\r\n");
+                done({ head: all.subarray(0, split).toString("latin1"), bodyBytes: all.length - split - 4 });
+              });
+            }),
+        }),
+      );
+    });
+  }
+
+  test("every response in flight arrives whole, round after round", { timeout: 240_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "moat-workers-drain-"));
+    const key = await createTestMasterKey();
+    const ca = await initCertificateAuthority({ dataDir: join(dir, "data"), masterKey: key.masterKey });
+    const big = Buffer.alloc(bigBytes, "m");
+    const origin = await startTestOrigin({
+      certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }),
+      clientCaPem: ca.bundlePem,
+      handler: (_req, res) => {
+        res.setHeader("cache-control", "max-age=3600");
+        res.end(big);
+      },
+    });
+    await writeFile(join(dir, "moat.yaml"), config(origin.url));
+    try {
+      for (let round = 1; round <= 3; round++) {
+        const moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, detached: true });
+        try {
+          const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "edge listening"), 90_000);
+          const port = Number(listening.httpsPort);
+          // Each worker's memory tier holds the body: a hit hands it to the socket in one go.
+          for (let i = 0; i < 4; i++) assert.equal((await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/big" })).body.length, bigBytes);
+          const paused = await Promise.all([1, 2, 3, 4].map(() => pausedRequest(port, ca.bundlePem)));
+          const start = moat.lines.length;
+          process.kill(moat.child.pid!, "SIGTERM");
+          for (const worker of [1, 2]) await withTimeout("the drain", moat.waitForLine(`the drain (worker ${worker})`, (line) => moat.lines.indexOf(line) >= start && line.worker === worker && line.msg === "stopping: no new connections; requests in flight finish"), 30_000);
+          const received = await Promise.all(paused.map((request) => request.readAll()));
+          for (const { head, bodyBytes } of received) {
+            assert.match(head, /^HTTP\/1\.1 200/);
+            assert.equal(bodyBytes, bigBytes, `round ${round}: a response cut short`);
+          }
+          const exit = await withTimeout("the primary to exit", moat.exited, 60_000);
+          assert.equal(exit.code, 0);
+        } finally {
+          await moat.kill();
+        }
+      }
+    } finally {
+      await origin.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

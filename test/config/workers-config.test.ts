@@ -8,8 +8,8 @@ import { assertOnlyIssue, minimal } from "./fixture.ts";
 
 const parse = (document: unknown) => parseConfig(document, { source: "test", baseDir: "/etc/moat", env: {} });
 
-test("without workers, one process serves (see README, Workers)", () => {
-  assert.equal(parse(minimal()).workers, 1);
+test("without workers, one process per core (see README, Workers)", () => {
+  assert.equal(parse(minimal()).workers, "auto");
 });
 
 test("auto is one worker per core; a count is taken as it is", () => {

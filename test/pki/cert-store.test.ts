@@ -212,3 +212,16 @@ test("an unusable stored certificate is reported with its reason before it is re
   assert.notEqual((await store.originClientCertificate(identity)).serialHex, first.serialHex);
   assert.deepEqual(discarded, [[join(dataDir, "certs", "origin-client", "shop", "api", first.serialHex), "the key does not match the certificate"]]);
 });
+
+test("a read-only store (a worker's) takes the active certificate, even past its renewal time, and never writes", async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), "moat-store-"));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const reader = (clock?: () => Date, revoked?: Set<string>) => createIssuedCertificateStore({ ca, dataDir, masterKey, clock, revokedSerials: revoked, isReadOnly: true });
+  await assert.rejects(reader().originClientCertificate(identity), { code: "stored-cert-missing" });
+  assert.deepEqual(await readdir(dataDir), [], "nothing written");
+  const first = await createIssuedCertificateStore({ ca, dataDir, masterKey }).originClientCertificate(identity);
+  const pastRenewal = () => new Date(Date.now() + 2.5 * HOUR_MS);
+  assert.equal((await reader(pastRenewal).originClientCertificate(identity, { prove: async () => true })).serialHex, first.serialHex);
+  await assert.rejects(reader(undefined, new Set([first.serialHex])).originClientCertificate(identity), { code: "stored-cert-missing" });
+  assert.deepEqual(await readdir(join(dataDir, "certs", "origin-client", "shop", "api")), ["active", first.serialHex].sort());
+});
