@@ -1,7 +1,7 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { Http2Session, Http2SecureServer, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -173,9 +173,12 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     if (socket && watch) {
       sessionOf.set(socket, session);
       // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
-      session.on("stream", (stream) => {
+      // The deadlines ride on the stream (by its 'close' it no longer knows its session), so one
+      // shared listener serves every stream instead of a closure allocated per stream.
+      session.on("stream", (stream: ServerHttp2Stream) => {
         watch.requestStarted();
-        stream.once("close", () => watch.requestEnded());
+        (stream as WatchedStream)[STREAM_DEADLINES] = watch;
+        stream.on("close", endWatchedRequest);
       });
     }
     h2Guard.watch(session);
@@ -225,6 +228,13 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   }
 
   return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith, rotateTicketKeys: () => server.setTicketKeys(randomBytes(48)) };
+}
+
+const STREAM_DEADLINES = Symbol("viewer-listener.deadlines");
+type WatchedStream = ServerHttp2Stream & { [STREAM_DEADLINES]: ConnectionDeadlines };
+
+function endWatchedRequest(this: WatchedStream): void {
+  this[STREAM_DEADLINES].requestEnded();
 }
 
 function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
