@@ -36,7 +36,7 @@ function answer(req: Http2ServerRequest, res: Http2ServerResponse): void {
     res.writeHead(200, { "content-type": "text/plain" });
     setTimeout(() => res.end("late"), 20);
   } else if (path === "/trailers") {
-    res.setTrailer("x-checksum", "abc");
+    res.addTrailers({ "x-checksum": "abc" });
     res.writeHead(200, {});
     res.end("with trailers");
   }
