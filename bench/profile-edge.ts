@@ -1,6 +1,8 @@
 // Profiles the edge alone: this process runs only the edge; a forked child runs the mTLS origin and the undici load.
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16]
+//   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
+//   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
@@ -8,6 +10,7 @@
 import { fork } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import http2 from "node:http2";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -41,7 +44,8 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, connections: { type: "string", default: "16" } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false } } });
+  const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
   const { createLogger } = await import("../src/observe/index.ts");
@@ -56,8 +60,8 @@ async function edgeProcess(): Promise<void> {
     { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
     { source: "profile", baseDir: dataDir },
   );
-  // --bare: a plain node:https server answering the same body in place of the edge (Node's own cost and memory).
-  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS })) : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
+  // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
+  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1") : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();
@@ -67,7 +71,7 @@ async function edgeProcess(): Promise<void> {
   const report: Record<string, unknown> = { idle: memory() };
   for (const [phase, path, count] of [["hit", "/hit", Number(values.hits)], ["miss", "/miss", Number(values.misses)]] as const) {
     if (count === 0) continue;
-    send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections: Number(values.connections) });
+    send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections, h2: values.h2, streams: Number(values.streams) });
     await next(child, "warm-done");
     const before = process.cpuUsage();
     const startedAt = performance.now();
@@ -115,14 +119,57 @@ async function residentBreakdown(): Promise<Record<string, unknown>> {
   return { rssAnonMB: Math.round(kb("RssAnon") / 1024), rssFileMB: Math.round(kb("RssFile") / 1024), mappings: top };
 }
 
-async function bareServer(certificate: { keyPem: string; chainPem: string }): Promise<{ httpsPort: number; stop(): Promise<void> }> {
-  const server = https.createServer({ key: certificate.keyPem, cert: certificate.chainPem }, (req, res) => {
-    req.resume();
-    res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
-    res.end(BODY);
+/** h1: node:https; h2: node:http2's compatibility API (req, res); h2-stream: its 'stream' event, no req/res objects. */
+async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream"): Promise<{ httpsPort: number; stop(): Promise<void> }> {
+  const options = { key: certificate.keyPem, cert: certificate.chainPem };
+  if (protocol === "h1") {
+    const server = https.createServer(options, (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
+      res.end(BODY);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  }
+  const server = http2.createSecureServer(options);
+  if (protocol === "h2") {
+    server.on("request", (req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
+      res.end(BODY);
+    });
+  } else {
+    server.on("stream", (stream) => {
+      stream.resume();
+      stream.respond({ ":status": 200, "content-type": "text/plain", "content-length": BODY.length });
+      stream.end(BODY);
+    });
+  }
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { for (const session of sessions) session.destroy(); server.close(() => resolve()); }) };
+}
+
+/** One HTTP/2 connection's client: `request` resolves to the status and body length. */
+function h2Client(port: number, caPem: string): { request(path: string): Promise<{ status: number; bytes: number }>; close(): Promise<void> } {
+  const session = http2.connect(`https://127.0.0.1:${port}`, { ca: caPem, servername: HOST });
+  session.on("error", () => {});
+  return {
+    request: (path) => new Promise((resolve, reject) => {
+      const stream = session.request({ ":path": path, ":authority": HOST });
+      let status = 0;
+      let bytes = 0;
+      stream.on("response", (headers) => (status = Number(headers[":status"])));
+      stream.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      stream.on("end", () => resolve({ status, bytes }));
+      stream.on("error", reject);
+    }),
+    close: () => new Promise((resolve) => session.close(() => resolve())),
+  };
 }
 
 async function loadProcess(): Promise<void> {
@@ -135,28 +182,48 @@ async function loadProcess(): Promise<void> {
   });
   await new Promise<void>((resolve) => origin.listen(0, "127.0.0.1", resolve));
   send(process, { type: "origin-ready", port: (origin.address() as AddressInfo).port });
-  let clients: Client[] = [];
+  // One lane per h1 connection, or per h2 stream kept open (connections × streams lanes over HTTP/2).
+  let lanes: ((path: string) => Promise<boolean>)[] = [];
+  let closers: (() => Promise<void>)[] = [];
   let failures = 0;
-  const one = async (client: Client, path: string) => {
-    const answer = await client.request({ path, method: "GET", headers: { host: HOST } });
-    const body = await answer.body.arrayBuffer();
-    if (answer.statusCode !== 200 || body.byteLength !== BODY.length) failures++;
+  const one = async (lane: (path: string) => Promise<boolean>, path: string) => {
+    if (!(await lane(path))) failures++;
   };
   process.on("message", async (message: Message) => {
     if (message.type === "warm") {
-      for (const client of clients) await client.close();
-      clients = Array.from({ length: message.connections as number }, () => new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST }, pipelining: 1 }));
-      await Promise.all(clients.map(async (client) => { for (let i = 0; i < 20; i++) await one(client, message.path as string); }));
+      for (const close of closers) await close();
+      lanes = [];
+      closers = [];
+      for (let c = 0; c < (message.connections as number); c++) {
+        if (message.h2) {
+          const client = h2Client(message.port as number, message.caPem as string);
+          closers.push(client.close);
+          const lane = async (path: string) => {
+            const answer = await client.request(path);
+            return answer.status === 200 && answer.bytes === BODY.length;
+          };
+          for (let s = 0; s < (message.streams as number); s++) lanes.push(lane);
+        } else {
+          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST }, pipelining: 1 });
+          closers.push(() => client.close());
+          lanes.push(async (path) => {
+            const answer = await client.request({ path, method: "GET", headers: { host: HOST } });
+            const body = await answer.body.arrayBuffer();
+            return answer.statusCode === 200 && body.byteLength === BODY.length;
+          });
+        }
+      }
+      await Promise.all(lanes.map(async (lane) => { for (let i = 0; i < 20; i++) await one(lane, message.path as string); }));
       send(process, { type: "warm-done" });
     } else if (message.type === "run") {
       failures = 0;
       let left = message.count as number;
-      await Promise.all(clients.map(async (client) => {
-        while (left-- > 0) await one(client, message.path as string).catch(() => failures++);
+      await Promise.all(lanes.map(async (lane) => {
+        while (left-- > 0) await one(lane, message.path as string).catch(() => failures++);
       }));
       send(process, { type: "run-done", failures });
     } else if (message.type === "stop") {
-      for (const client of clients) await client.close();
+      for (const close of closers) await close();
       origin.closeAllConnections();
       origin.close();
       process.disconnect();

@@ -1,6 +1,6 @@
 // HTTP/2 limits of the viewer server: nghttp2's settings and Node's per-session budgets, and a guard that closes a session resetting streams instead of letting them finish (CVE-2023-44487) with GOAWAY ENHANCE_YOUR_CALM.
 import http2 from "node:http2";
-import type { Http2ServerRequest, SecureServerOptions, ServerHttp2Session } from "node:http2";
+import type { Http2ServerRequest, SecureServerOptions, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import { ViewerSessionFloodError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 
@@ -42,6 +42,18 @@ export const VIEWER_H2_OPTIONS = {
 // fills the limit, and Node then refuses streams and ends the session with no GOAWAY of ours.
 const RESETS_OWED_LIMIT = 100;
 
+const SESSION_COUNTS = Symbol("viewer-h2-guard.counts");
+
+interface SessionCounts {
+  readonly session: ServerHttp2Session;
+  /** Streams the peer reset before they finished. */
+  resets: number;
+  /** Streams that closed without a reset. */
+  finished: number;
+}
+
+type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]: SessionCounts };
+
 export interface ViewerH2Guard {
   /** Watches a new session's streams. */
   watch(session: ServerHttp2Session): void;
@@ -67,20 +79,25 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
     setImmediate(() => session.destroy(new ViewerSessionFloodError(resets, finished), NGHTTP2_ENHANCE_YOUR_CALM));
   }
 
+  // The counts travel on each stream: by its 'close' the stream no longer knows its session. One pair
+  // of listeners for every stream, rather than two closures allocated per stream.
+  function onAborted(this: CountedStream): void {
+    const counts = this[SESSION_COUNTS];
+    counts.resets += 1;
+    if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts.session, counts.resets, counts.finished);
+  }
+  function onClose(this: CountedStream): void {
+    // Node sets `aborted` with the 'aborted' event: a reset stream does not count as finished.
+    if (!this.aborted) this[SESSION_COUNTS].finished += 1;
+  }
+
   return {
     watch(session) {
-      let resets = 0;
-      let finished = 0;
-      session.on("stream", (stream) => {
-        let isAborted = false;
-        stream.once("aborted", () => {
-          isAborted = true;
-          resets += 1;
-          if (resets - finished > RESETS_OWED_LIMIT) calm(session, resets, finished);
-        });
-        stream.once("close", () => {
-          if (!isAborted) finished += 1;
-        });
+      const counts: SessionCounts = { session, resets: 0, finished: 0 };
+      session.on("stream", (stream: ServerHttp2Stream) => {
+        (stream as CountedStream)[SESSION_COUNTS] = counts;
+        stream.on("aborted", onAborted);
+        stream.on("close", onClose);
       });
       session.once("error", (error: Error & { code?: string }) => {
         if (calmed.has(session)) return;

@@ -1,7 +1,7 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer, ServerHttp2Session } from "node:http2";
+import type { Http2Session, Http2SecureServer, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
@@ -16,6 +16,7 @@ import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions }
 import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createViewerH2Guard, VIEWER_H2_OPTIONS } from "./viewer-h2-limits.ts";
+import { ViewerH2Response } from "./viewer-h2-response.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
@@ -90,6 +91,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // HTTP/2 settings and flood limits (viewer-h2-limits.ts).
       ...VIEWER_H2_OPTIONS,
       allowHTTP1: true,
+      // HTTP/2 responses in fewer frames: no trailers round trip, END_STREAM on the last DATA (viewer-h2-response.ts).
+      // (Typed as Node's class: @types/node makes that one generic over its request type.)
+      Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,
       minVersion: "TLSv1.2",
       // Ciphers and groups here, not in the distributions' contexts: OpenSSL keeps the listener's when SNI swaps the context.
       ...tlsPolicyOptions(deps.tls),
@@ -178,9 +182,12 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     if (socket && watch) {
       sessionOf.set(socket, session);
       // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
-      session.on("stream", (stream) => {
+      // The deadlines ride on the stream (by its 'close' it no longer knows its session), so one
+      // shared listener serves every stream instead of a closure allocated per stream.
+      session.on("stream", (stream: ServerHttp2Stream) => {
         watch.requestStarted();
-        stream.once("close", () => watch.requestEnded());
+        (stream as WatchedStream)[STREAM_DEADLINES] = watch;
+        stream.on("close", endWatchedRequest);
       });
     }
     h2Guard.watch(session);
@@ -240,6 +247,13 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   }
 
   return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith, rotateTicketKeys: () => server.setTicketKeys(randomBytes(48)) };
+}
+
+const STREAM_DEADLINES = Symbol("viewer-listener.deadlines");
+type WatchedStream = ServerHttp2Stream & { [STREAM_DEADLINES]: ConnectionDeadlines };
+
+function endWatchedRequest(this: WatchedStream): void {
+  this[STREAM_DEADLINES].requestEnded();
 }
 
 function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {

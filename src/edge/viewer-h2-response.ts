@@ -1,0 +1,102 @@
+// The viewer listener's HTTP/2 response: Node's compatibility response, sending a response head and its body in the fewest frames.
+import { Http2ServerResponse } from "node:http2";
+import type { OutgoingHttpHeaders } from "node:http";
+
+/**
+ * Node's Http2ServerResponse always responds with `waitForTrailers`: its body's last DATA frame
+ * cannot carry END_STREAM, so every response ends with one more frame (an empty DATA, after a
+ * 'wantTrailers' round trip through JavaScript), and a head with no body is HEADERS then an empty
+ * DATA. This one holds the head from writeHead until the body's first write or end() (or the end of
+ * the current tick, so a head is never held while the body waits on I/O), then:
+ * - writeHead + end(body) in one turn → HEADERS, then DATA frames, the last with END_STREAM;
+ * - writeHead + end() (HEAD, 304, an empty body) → HEADERS with END_STREAM, nothing more;
+ * - trailers only when asked for (setTrailer/addTrailers before the head goes).
+ * Everything else (headers API, events, flow control, statusCode) is Node's, unchanged.
+ *
+ * @example
+ * http2.createSecureServer({ Http2ServerResponse: ViewerH2Response, ...options }, handler);
+ */
+export class ViewerH2Response extends Http2ServerResponse {
+  #isHeadPending = false;
+  #hasTrailers = false;
+
+  static {
+    // A held head counts as sent: no second writeHead, no setHeader after it (Node's headersSent is
+    // a getter, typed as a plain property, hence defined here rather than as an accessor).
+    Object.defineProperty(this.prototype, "headersSent", {
+      get(this: ViewerH2Response): boolean {
+        return this.#isHeadPending || this.stream.headersSent;
+      },
+    });
+  }
+
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    const stream = this.stream;
+    const headers = (rest.length === 2 ? rest[1] : typeof rest[0] === "object" ? rest[0] : undefined) as OutgoingHttpHeaders | unknown[] | undefined;
+    // Node's own path for what is rare: header arrays, a closed stream, a second writeHead (which throws).
+    if (this.#isHeadPending) this.#respond(false);
+    if (this.#isHeadPending || stream.headersSent || stream.destroyed || stream.closed || Array.isArray(headers)) {
+      return (super.writeHead as (status: number, ...rest: unknown[]) => this)(statusCode, ...rest);
+    }
+    if (headers) {
+      // setHeader validates and normalises each field exactly as Node's writeHead does.
+      for (const name of Object.keys(headers)) {
+        const value = (headers as OutgoingHttpHeaders)[name];
+        if (value !== undefined) this.setHeader(name, value);
+      }
+    }
+    this.statusCode = statusCode;
+    this.#isHeadPending = true;
+    process.nextTick(ViewerH2Response.#respondIfPending, this);
+    return this;
+  }
+
+  override write(chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean {
+    if (this.#isHeadPending) this.#respond(false);
+    return (super.write as (chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => boolean)(chunk, encoding, callback);
+  }
+
+  override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
+    const end = super.end as (chunk?: unknown, encoding?: unknown, callback?: unknown) => this;
+    if (!this.#isHeadPending) return end.call(this, chunk, encoding, callback);
+    if (typeof chunk === "function") [chunk, encoding, callback] = [undefined, undefined, chunk];
+    else if (typeof encoding === "function") [encoding, callback] = [undefined, encoding];
+    const isEmpty = chunk === undefined || chunk === null || (chunk as { length: number }).length === 0;
+    this.#respond(isEmpty);
+    return end.call(this, isEmpty ? undefined : chunk, encoding, callback);
+  }
+
+  flushHeaders(): void {
+    if (this.#isHeadPending) this.#respond(false);
+    else untypedBase.flushHeaders.call(this);
+  }
+
+  setTrailer(name: string, value: string): void {
+    this.#hasTrailers = true;
+    untypedBase.setTrailer.call(this, name, value);
+  }
+
+  override addTrailers(trailers: OutgoingHttpHeaders): void {
+    this.#hasTrailers = true;
+    super.addTrailers(trailers);
+  }
+
+  /** Sends the held head; with `endStream` the HEADERS frame ends the stream (no body follows). */
+  #respond(endStream: boolean): void {
+    this.#isHeadPending = false;
+    const stream = this.stream;
+    // The viewer went away meanwhile: Node's writeHead would do nothing either.
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
+    const headers = this.getHeaders() as Record<string, unknown>;
+    headers[":status"] = this.statusCode;
+    stream.respond(headers as OutgoingHttpHeaders, { endStream, waitForTrailers: this.#hasTrailers && !endStream, sendDate: this.sendDate } as Parameters<typeof stream.respond>[1]);
+  }
+
+  /** At the tick's end: a head whose body did not come in the same turn goes on its own. */
+  static #respondIfPending(res: ViewerH2Response): void {
+    if (res.#isHeadPending) res.#respond(false);
+  }
+}
+
+// Methods Node's Http2ServerResponse has that @types/node does not declare.
+const untypedBase = Http2ServerResponse.prototype as unknown as { flushHeaders(): void; setTrailer(name: string, value: string): void };
