@@ -45,16 +45,27 @@ export function requestField(headers: IncomingHttpHeaders, name: string): string
  * // "shop\n/a\na=1&b=2\n\n\n\n"
  */
 export function cacheKey(request: KeyRequest, config: CacheKeyConfig): CacheKey {
-  const parts = [
-    request.distributionId,
-    request.pathname,
-    keyQuery(request.query, config.query),
-    config.headers.map((name) => `${name}:${headerText(requestField(request.headers, name))}`).join("\n\t"),
-    keyCookies(request.headers.cookie, config.cookies),
-    request.coding ?? "",
-    (request.extraComponents ?? []).join("\n\t"),
-  ];
-  return { distributionId: request.distributionId, pathname: request.pathname, text: parts.join("\n") };
+  const text = cacheKeyText(request.distributionId, request.pathname, request.query, request.headers, request.coding, request.extraComponents, config);
+  return { distributionId: request.distributionId, pathname: request.pathname, text };
+}
+
+/**
+ * cacheKey's text from the request's parts, without a request object or a key object: the cache computes one per hit.
+ * @example
+ * cacheKeyText("shop", "/a", "b=2&a=1", {}, null, undefined, { query: "all", headers: [], cookies: [] }); // "shop\n/a\na=1&b=2\n\n\n\n"
+ */
+export function cacheKeyText(
+  distributionId: string,
+  pathname: string,
+  query: string,
+  headers: IncomingHttpHeaders,
+  coding: ContentCoding | null,
+  extraComponents: readonly string[] | undefined,
+  config: CacheKeyConfig,
+): string {
+  const keyHeaders = config.headers.length === 0 ? "" : config.headers.map((name) => `${name}:${headerText(requestField(headers, name))}`).join("\n\t");
+  const extra = extraComponents === undefined || extraComponents.length === 0 ? "" : extraComponents.join("\n\t");
+  return `${distributionId}\n${pathname}\n${keyQuery(query, config.query)}\n${keyHeaders}\n${keyCookies(headers.cookie, config.cookies)}\n${coding ?? ""}\n${extra}`;
 }
 
 // Sorting makes ?a=1&b=2 and ?b=2&a=1 one object, as CloudFront does; values keep their encoding.

@@ -21,15 +21,15 @@ export interface CacheStatusFacts {
  * // { "cache-status": "moat; hit; ttl=42", "x-cache": "Hit from moat" }
  */
 export function cacheStatusHeaders(facts: CacheStatusFacts): { "cache-status": string; "x-cache": string } {
-  const params = ["moat"];
-  if (facts.isHit) params.push("hit");
-  if (facts.fwd) params.push(`fwd=${facts.fwd}`);
-  if (facts.fwdStatus !== undefined) params.push(`fwd-status=${facts.fwdStatus}`);
-  if (facts.ttlS !== undefined) params.push(`ttl=${Math.floor(facts.ttlS)}`);
-  if (facts.isStored) params.push("stored");
-  if (facts.isCollapsed) params.push("collapsed");
-  if (facts.detail) params.push(`detail=${facts.detail}`);
-  return { "cache-status": params.join("; "), "x-cache": xCache(facts) };
+  let value = "moat";
+  if (facts.isHit) value += "; hit";
+  if (facts.fwd) value += `; fwd=${facts.fwd}`;
+  if (facts.fwdStatus !== undefined) value += `; fwd-status=${facts.fwdStatus}`;
+  if (facts.ttlS !== undefined) value += `; ttl=${Math.floor(facts.ttlS)}`;
+  if (facts.isStored) value += "; stored";
+  if (facts.isCollapsed) value += "; collapsed";
+  if (facts.detail) value += `; detail=${facts.detail}`;
+  return { "cache-status": value, "x-cache": xCache(facts) };
 }
 
 // CloudFront's vocabulary: Hit, RefreshHit (revalidated with a 304), Miss.

@@ -24,6 +24,8 @@ export interface EntryWriter {
 export interface CacheStore {
   /** The stored response for a primary key that matches the request's Vary values, if any. */
   lookup(primaryKey: string, requestHeaders: IncomingHttpHeaders): Promise<StoredEntry | null>;
+  /** lookup, in the memory tier alone and without waiting: null when the entry is not there (it may be on disk). */
+  lookupInMemory(primaryKey: string, requestHeaders: IncomingHttpHeaders): StoredEntry | null;
   /** The full key of a response with these Vary names for this request. */
   variantKey(primaryKey: string, varyNames: readonly string[], requestHeaders: IncomingHttpHeaders): string;
   /** A writer for a body of `expectedBytes` (null: unknown); null when no tier would take it. */
@@ -102,6 +104,10 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
       const record = varied.get(primaryKey);
       // RFC 9111 §4.1: a stored response with Vary is used only when the request's values match.
       return get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
+    },
+    lookupInMemory(primaryKey, headers) {
+      const record = varied.get(primaryKey);
+      return memory.get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
     },
     variantKey,
     openWriter(expectedBytes) {

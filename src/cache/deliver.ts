@@ -1,5 +1,6 @@
 // Streams responses to the viewer: from the origin while storing them (with optional compression), or from a stored entry.
 
+import type { OutgoingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CompressionConfig } from "../config/index.ts";
@@ -12,7 +13,7 @@ import { compressedHeaders, createCompressor, shouldCompress, variesByCoding, wi
 import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
-import type { StoredEntry } from "./stored-entry.ts";
+import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 import { answerFrom, answerStatus } from "./viewer-answer.ts";
 
 export interface DeliverContext {
@@ -143,8 +144,78 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   return meta ? "miss-stored" : "miss";
 }
 
-/** Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. */
-export async function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
+/**
+ * Serves a stored entry: Age and Cache-Status added, conditionals and ranges answered, HEAD without a body. Gives
+ * undefined when the response was written whole at once (no conditional, no range, a body in memory that went out
+ * without back-pressure), else a promise that settles when it has been.
+ */
+export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> | undefined {
+  const request = x.requestHeaders;
+  if (request.range !== undefined || request["if-none-match"] !== undefined || request["if-modified-since"] !== undefined) return deliverAnswered(x, entry, facts, nowMs);
+  // Neither a conditional nor a range: the answer is the whole stored response, whose head is prepared once.
+  const res = x.res as import("node:http").ServerResponse;
+  res.writeHead(entry.meta.status, storedHead(preparedHead(entry.meta, x.method, x.viewerHeaders), entry.meta, facts, nowMs));
+  if (x.method === "HEAD") {
+    res.end();
+    return undefined;
+  }
+  return sendStoredBody(res, entry);
+}
+
+/**
+ * The head of a stored response as a viewer's plain GET or HEAD gets it (no conditional, no range), less what
+ * changes per request: made once per stored metadata, method and header policy (the function, one per HTTP
+ * version: see cache-stage.ts). Age, Cache-Status and X-Cache are there, empty, so that the copy a hit fills in has
+ * its fields in the order answerFrom and viewerHeaders give.
+ */
+export function preparedHead(meta: EntryMeta, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): Readonly<OutgoingHttpHeaders> {
+  let heads = preparedHeads.get(meta);
+  if (heads === undefined) preparedHeads.set(meta, (heads = []));
+  for (const head of heads) if (head.method === method && head.viewerHeaders === viewerHeaders) return head.headers;
+  const answer = answerFrom(meta, {}, method, true, { isStored: true });
+  const headers = Object.freeze(viewerHeaders(Object.assign(answer.headers, { age: "", "cache-status": "", "x-cache": "" })));
+  // A handful at most per entry: GET and HEAD, over HTTP/1.1 and HTTP/2.
+  heads.push({ method, viewerHeaders, headers });
+  return headers;
+}
+
+// Keyed by the metadata object: a 304 or a new fill makes a new one, so a prepared head never outlives what it says.
+const preparedHeads = new WeakMap<EntryMeta, { method: string; viewerHeaders: CacheExchange["viewerHeaders"]; headers: Readonly<OutgoingHttpHeaders> }[]>();
+
+/** A prepared head with this request's Age, Cache-Status and X-Cache. */
+export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryMeta, facts: CacheStatusFacts, nowMs: number): OutgoingHttpHeaders {
+  const headers = { ...prepared };
+  const status = cacheStatusHeaders(facts);
+  headers.age = String(Math.floor(currentAgeMs(meta.age, nowMs) / 1000));
+  headers["cache-status"] = status["cache-status"];
+  headers["x-cache"] = status["x-cache"];
+  return headers;
+}
+
+/** The whole stored body, ended: at once when it is in memory and the socket takes it, else streamed. */
+function sendStoredBody(res: CacheExchange["res"], entry: StoredEntry): Promise<void> | undefined {
+  if (!entry.body.chunks) return pipeline(entry.body.stream(), res);
+  const chunks = entry.body.chunks();
+  // The last chunk goes with end(): one write for a small body (head, body and end corked together).
+  for (let index = 0; index < chunks.length - 1; index++) {
+    if (res.destroyed) return undefined;
+    const waiting = writeToViewer(res, chunks[index] as Buffer);
+    if (waiting) return waiting.then(() => sendChunks(res, chunks, index + 1));
+  }
+  if (!res.destroyed) endWith(res, chunks[chunks.length - 1]);
+  return undefined;
+}
+
+async function sendChunks(res: CacheExchange["res"], chunks: readonly Buffer[], from: number): Promise<void> {
+  for (let index = from; index < chunks.length - 1; index++) {
+    if (res.destroyed) return;
+    await writeToViewer(res, chunks[index] as Buffer);
+  }
+  if (!res.destroyed) endWith(res, chunks[chunks.length - 1]);
+}
+
+/** deliverStored for a request with a conditional or a range: answerFrom decides what it gets. */
+async function deliverAnswered(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
   const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
   // answerFrom made a fresh copy: Age and Cache-Status go into it rather than into another one.
   const headers = Object.assign(answer.headers, { age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)) }, cacheStatusHeaders(facts));

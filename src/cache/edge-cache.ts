@@ -3,7 +3,7 @@
 import type { CacheStorageConfig } from "../config/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
-import { cacheKey, normaliseAcceptEncoding } from "./cache-key.ts";
+import { cacheKeyText, normaliseAcceptEncoding } from "./cache-key.ts";
 import type { ContentCoding } from "./cache-key.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
@@ -27,10 +27,31 @@ export interface EdgeCacheParts {
   log: Logger;
 }
 
-/** Serves a GET or HEAD through the cache; resolves with fields for the access log. Origin failures it cannot cover with a stale response are thrown. */
-export async function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Promise<Record<string, unknown>> {
-  const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
+// The access-log fields of a fresh hit from memory: shared, never changed (the caller copies them into its own).
+const MEMORY_HIT: Readonly<Record<string, unknown>> = Object.freeze({ cache: "hit", tier: "memory" });
+
+/**
+ * Serves a GET or HEAD through the cache; gives fields for the access log. Origin failures it cannot cover with a
+ * stale response are thrown (or reject). A fresh entry in memory is answered at once, without waiting on anything:
+ * the fields come back as they are, not in a promise, when the response was written whole (a small body, no
+ * back-pressure). Everything else takes the path below, which gives a promise.
+ */
+export function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Record<string, unknown> | Promise<Record<string, unknown>> {
   const key = primaryKeyOf(x, x.pathname, x.query);
+  const hot = parts.store.lookupInMemory(key, x.requestHeaders);
+  if (hot !== null && isUsable(parts, x, hot)) {
+    const now = parts.clock.now();
+    const remaining = remainingMs(hot.meta.rules, hot.meta.age, now);
+    if (remaining > 0 && !hot.meta.rules.isNoCache) {
+      const writing = deliverStored(x, hot, { isHit: true, ttlS: remaining / 1000 }, now);
+      return writing === undefined ? MEMORY_HIT : writing.then(() => MEMORY_HIT);
+    }
+  }
+  return serveFromStore(parts, x, key);
+}
+
+async function serveFromStore(parts: EdgeCacheParts, x: CacheExchange, key: string): Promise<Record<string, unknown>> {
+  const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
   const entry = await usableEntry(parts, x, key);
   if (entry) return serveEntry(parts, x, key, coding, entry);
   // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
@@ -227,9 +248,14 @@ async function usableEntry(parts: EdgeCacheParts, x: CacheExchange, key: string)
     await parts.store.deletePrimary(key);
     return null;
   }
+  return isUsable(parts, x, entry) ? entry : null;
+}
+
+/** Neither invalidated nor ruled out by the request's Authorization (an invalidated entry is deleted by usableEntry). */
+function isUsable(parts: EdgeCacheParts, x: CacheExchange, entry: StoredEntry): boolean {
+  if (parts.rules.isInvalidated(x.distributionId, x.pathname, entry.meta.invalidationMark)) return false;
   // RFC 9111 §3.5: a response is reused for a request with Authorization only when it says it may be.
-  if (x.requestHeaders.authorization !== undefined && !entry.meta.rules.isReusableWithAuthorization) return null;
-  return entry;
+  return x.requestHeaders.authorization === undefined || entry.meta.rules.isReusableWithAuthorization;
 }
 
 /** RFC 5861 §4, unless must-revalidate, proxy-revalidate, s-maxage or no-cache forbid stale responses (§4.2.4). */
@@ -254,8 +280,7 @@ function remainingS(parts: EdgeCacheParts, entry: StoredEntry): number {
  * `Accept-Encoding: identity` viewer finds the whole uncompressed object whatever encodings others asked for.
  */
 export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestHeaders" | "policy" | "extraKeyComponents">, pathname: string, query: string): string {
-  const request = { distributionId: x.distributionId, pathname, query, headers: x.requestHeaders, coding: null, extraComponents: x.extraKeyComponents ?? [] };
-  return cacheKey(request, x.policy.key).text;
+  return cacheKeyText(x.distributionId, pathname, query, x.requestHeaders, null, x.extraKeyComponents, x.policy.key);
 }
 
 function deliverContext(parts: EdgeCacheParts) {

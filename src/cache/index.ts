@@ -24,9 +24,10 @@ export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVA
 export interface EdgeCache {
   /**
    * Serves a GET or HEAD: from the cache when it may, else from the origin (storing what it may).
-   * Resolves with fields for the access log; throws OriginFailureError when no stale response covers a failure.
+   * Gives fields for the access log: as they are when a fresh entry in memory was written whole at once (no
+   * promise to wait for), else in a promise. OriginFailureError (thrown or a rejection) when no stale response covers a failure.
    */
-  serve(exchange: CacheExchange): Promise<Record<string, unknown>>;
+  serve(exchange: CacheExchange): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Cache-Status and X-Cache for a response that did not go through the cache (other methods, caching off). */
   passHeaders(reason: "method" | "bypass"): Record<string, string>;
   /**

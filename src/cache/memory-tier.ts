@@ -5,9 +5,10 @@ import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 import { metaBytes } from "./stored-entry.ts";
 
 interface MemoryRecord {
-  meta: EntryMeta;
   chunks: readonly Buffer[];
   bytes: number;
+  /** Made once per record (and again when its metadata changes): a hit hands out this object as it is. */
+  entry: StoredEntry;
 }
 
 export interface MemoryTier {
@@ -52,17 +53,13 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       if (!record) return null;
       records.delete(key);
       records.set(key, record);
-      return {
-        meta: record.meta,
-        tier: "memory",
-        body: { stream: (range) => Readable.from(sliceChunks(record.chunks, range), { objectMode: false }), chunks: (range) => sliceChunks(record.chunks, range) },
-      };
+      return record.entry;
     },
     put(meta, chunks) {
       const bytes = meta.bodyBytes + metaBytes(meta);
       if (meta.bodyBytes > options.maxObjectBytes || bytes > options.maxBytes) return false;
       remove(meta.key);
-      records.set(meta.key, { meta, chunks, bytes });
+      records.set(meta.key, { chunks, bytes, entry: { meta, tier: "memory", body: memoryBody(chunks) } });
       usedBytes += bytes;
       evictUntilFits();
       return true;
@@ -70,8 +67,8 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
     updateMeta(meta) {
       const record = records.get(meta.key);
       if (!record) return;
-      usedBytes += metaBytes(meta) - metaBytes(record.meta);
-      record.meta = meta;
+      usedBytes += metaBytes(meta) - metaBytes(record.entry.meta);
+      record.entry = { meta, tier: "memory", body: record.entry.body };
       record.bytes = meta.bodyBytes + metaBytes(meta);
     },
     delete: remove,
@@ -83,6 +80,10 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       return records.size;
     },
   };
+}
+
+function memoryBody(chunks: readonly Buffer[]): StoredEntry["body"] {
+  return { stream: (range) => Readable.from(sliceChunks(chunks, range), { objectMode: false }), chunks: (range) => sliceChunks(chunks, range) };
 }
 
 /** The stored chunks, or views on the part of them a range covers: the body is never copied. */

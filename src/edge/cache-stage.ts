@@ -1,7 +1,7 @@
 // The cache stage of the pipeline: GET and HEAD of a caching behavior go through the edge cache; other requests invalidate it.
 
 import type { IncomingHttpHeaders } from "node:http";
-import type { EdgeCache } from "../cache/index.ts";
+import type { CacheExchange, EdgeCache } from "../cache/index.ts";
 import { requestTarget } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -29,8 +29,23 @@ export function goesThroughCache(cache: EdgeCache | undefined, method: string, b
   return cache !== undefined && behavior.cache.enabled && (method === "GET" || method === "HEAD");
 }
 
-/** Serves the request through the cache; resolves with access-log fields. */
-export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageRequest): Promise<Record<string, unknown>> {
+/**
+ * The viewer response header policy for one HTTP version, one function per version for the life of the process:
+ * the cache prepares a stored response's head per policy function (deliver.ts), and a call site that always sees
+ * the same few functions stays monomorphic.
+ */
+const viewerHeaderPolicies = new Map<string, CacheExchange["viewerHeaders"]>();
+function viewerHeadersFor(httpVersion: string): CacheExchange["viewerHeaders"] {
+  let policy = viewerHeaderPolicies.get(httpVersion);
+  if (policy === undefined) {
+    policy = (headers) => viewerResponseHeaders(headers, httpVersion);
+    viewerHeaderPolicies.set(httpVersion, policy);
+  }
+  return policy;
+}
+
+/** Serves the request through the cache; gives access-log fields, at once for a fresh hit from memory, else in a promise. */
+export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
   const { pathname, query } = splitTarget(request.url);
   return cache.serve({
     method: request.method,
@@ -47,7 +62,7 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
       const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints });
       return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
     },
-    viewerHeaders: (headers) => viewerResponseHeaders(headers, request.httpVersion),
+    viewerHeaders: viewerHeadersFor(request.httpVersion),
     res: request.res,
   });
 }

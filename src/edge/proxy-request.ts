@@ -14,6 +14,7 @@ import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
+import type { CacheStageRequest } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -22,7 +23,7 @@ import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
 import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
-import { viewerForwardHeaders, viewerLogFields, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerLogField, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
 import type { ViewerUpgrades } from "./upgrade-request.ts";
 import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
@@ -51,6 +52,8 @@ interface RequestFacts {
   httpVersion: string;
   /** Read at the start: an HTTP/2 stream's socket is gone once the session closes. */
   clientAddress: string;
+  /** The request's socket, read once (an HTTP/2 request's `socket` is a proxy, each read a lookup). */
+  socket: TLSSocket | undefined;
   /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
   viewer: ViewerRequestFacts;
   /** Once the request is matched to one: its access-log setting applies. */
@@ -68,31 +71,49 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
   const nextRequestId = createRequestIds();
   const access = createAccessLogger(deps.log);
   return (req, res) => {
+    const socket = req.socket as TLSSocket | undefined;
     const facts: RequestFacts = {
       requestId: nextRequestId(),
       startedAt: performance.now(),
       snapshot: deps.currentSnapshot(),
       httpVersion: req.httpVersionMajor === 2 ? "2" : "1.1",
-      clientAddress: req.socket?.remoteAddress ?? "",
-      viewer: viewerRequestFacts(req.socket as TLSSocket | undefined),
+      clientAddress: socket?.remoteAddress ?? "",
+      socket,
+      viewer: viewerRequestFacts(socket),
       access,
     };
     deps.onRequestStart?.(req);
-    handle(req, res, facts, deps)
-      .catch((error: unknown) => {
-        // A bug must cost one request, never the process: log it and cut this response.
-        deps.log.error({ requestId: facts.requestId, error: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "request handler failed");
-        res.destroy();
-      })
-      .finally(() => deps.onRequestEnd?.(req));
+    // A fresh hit from memory is answered without a promise (handle gives undefined); anything else gives one.
+    let handling: Promise<void> | undefined;
+    try {
+      handling = handle(req, res, facts, deps);
+    } catch (error) {
+      handlerFailed(error, res, facts, deps.log);
+    }
+    if (handling === undefined) deps.onRequestEnd?.(req);
+    else
+      handling.then(
+        () => deps.onRequestEnd?.(req),
+        (error: unknown) => {
+          handlerFailed(error, res, facts, deps.log);
+          deps.onRequestEnd?.(req);
+        },
+      );
   };
 }
 
-async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> {
+// A bug must cost one request, never the process: log it and cut this response.
+function handlerFailed(error: unknown, res: ViewerResponse, facts: RequestFacts, log: Logger): void {
+  log.error({ requestId: facts.requestId, error: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "request handler failed");
+  res.destroy();
+}
+
+/** Undefined when the request was answered at once; else a promise that settles when it has been. */
+function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> | undefined {
   const log = deps.log;
   const refuse = (error: { status: number; code: string; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
     sendEdgeError(res, { ...error, requestId: facts.requestId });
-    accessLog(log, req, res, facts, { ...fields, error: error.code });
+    return accessLog(log, req, res, facts, { ...fields, error: error.code });
   };
   // A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
   const closeH1: Record<string, string> = req.httpVersionMajor === 1 ? { connection: "close" } : {};
@@ -101,10 +122,10 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   const authority = head.authority;
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
-    deps.bindOnFirstRequest(req.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
-    facts.viewer = viewerRequestFacts(req.socket as TLSSocket);
+    deps.bindOnFirstRequest(facts.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
+    facts.viewer = viewerRequestFacts(facts.socket);
   }
-  const distribution = matchDistribution(req, authority, facts.snapshot);
+  const distribution = matchDistribution(facts.socket, authority, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
     return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
@@ -115,28 +136,31 @@ async function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFac
   const behavior = distribution.route(target.pathname);
   if (behavior === undefined) return refuse({ status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const routed = { distribution: distribution.id, behavior: behavior.path };
-  const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
+  const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
   if (refusal) return refuse(refusal, routed);
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
   if (handshake && deps.upgrades) {
     const request = { req, res, handshake, distribution, behavior, authority: authority ?? "", requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
-    return accessLog(log, req, res, facts, await forwardWebSocket(request, log, deps.upgrades));
+    return forwardWebSocket(request, log, deps.upgrades).then((fields) => accessLog(log, req, res, facts, fields));
   }
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
     return refuse({ status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, routed);
   }
-  if (await hasSafeMethodBody(req)) {
-    return refuse({ status: 400, code: "request-body-not-allowed", summary: `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`, extraHeaders: closeH1 }, routed);
-  }
-  await forward(req, res, facts, distribution, behavior, { authority: authority ?? "", path: head.path }, log, deps.cache);
+  const requested = { authority: authority ?? "", path: head.path };
+  const bodyRefusal = () => refuse({ status: 400, code: "request-body-not-allowed", summary: `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`, extraHeaders: closeH1 }, routed);
+  const hasBody = hasSafeMethodBody(req);
+  if (hasBody === false) return forward(req, res, facts, distribution, behavior, requested, log, deps.cache);
+  if (hasBody === true) return bodyRefusal();
+  // An HTTP/2 GET whose HEADERS did not end its stream: wait for its end (safe-method-body.ts).
+  return hasBody.then((isBody) => (isBody ? bodyRefusal() : forward(req, res, facts, distribution, behavior, requested, log, deps.cache)));
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
-function matchDistribution(req: ViewerRequest, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
+function matchDistribution(socket: TLSSocket | undefined, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
   const misdirected = (summary: string) => ({ code: "misdirected-request", summary, isConnectionRefused: false });
-  const servername = connectionServerName(req.socket);
+  const servername = connectionServerName(socket);
   if (typeof servername === "object") return { ...servername, isConnectionRefused: true };
   const byName = servername ? snapshot.distributionForHost(servername) : undefined;
   if (byName === undefined) return misdirected("the TLS server name (SNI) of this connection is not served by this edge any more; reconnect");
@@ -149,7 +173,8 @@ function matchDistribution(req: ViewerRequest, authority: string | undefined, sn
   return byName;
 }
 
-async function forward(
+/** Through the cache, or to the origin; undefined when the request was answered at once (a fresh hit from memory). */
+function forward(
   req: ViewerRequest,
   res: ViewerResponse,
   facts: RequestFacts,
@@ -158,7 +183,7 @@ async function forward(
   target: { authority: string; path: string },
   log: Logger,
   cache: EdgeCache | undefined,
-): Promise<void> {
+): Promise<void> | undefined {
   const method = req.method ?? "GET";
   const { authority, path } = target;
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
@@ -168,17 +193,40 @@ async function forward(
   // Built once, and only when a request goes to the origin: a cache hit never sends them.
   const originHeaders = () => (built ??= { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders });
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
-  const requestHeaders = withEdgeCertificateHeaders(screened.headers, certificateHeaders);
+  // Screening dropped every certificate header the viewer sent, so without the edge's own there is nothing to do.
+  const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);
   const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
   if (goesThroughCache(cache, method, behavior)) {
     const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
+    let served: Record<string, unknown> | Promise<Record<string, unknown>>;
     try {
-      Object.assign(fields, await serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId }));
+      served = serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId });
     } catch (error) {
       recordFailure(error, res, facts, fields, log);
+      return accessLog(log, req, res, facts, fields);
     }
-    return accessLog(log, req, res, facts, fields);
+    if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
+    return served.then(
+      (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
+      (error: unknown) => {
+        recordFailure(error, res, facts, fields, log);
+        accessLog(log, req, res, facts, fields);
+      },
+    );
   }
+  return forwardUncached(req, res, facts, distribution, behavior, { method, path, originHeaders, stage }, log, cache);
+}
+
+async function forwardUncached(
+  req: ViewerRequest,
+  res: ViewerResponse,
+  facts: RequestFacts,
+  distribution: DistributionRuntime,
+  behavior: RoutedBehavior,
+  { method, path, originHeaders, stage }: { method: string; path: string; originHeaders(): Record<string, string | string[]>; stage: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion"> },
+  log: Logger,
+  cache: EdgeCache | undefined,
+): Promise<void> {
   const abort = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) abort.abort();
@@ -235,10 +283,11 @@ function hasBody(req: ViewerRequest): boolean {
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
-function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
+/** Always undefined: a stage that answered returns it, as the request's end. */
+function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): undefined {
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
-  if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return;
+  if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
   facts.access.info(
     {
       requestId: facts.requestId,
@@ -249,9 +298,10 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
       client: facts.clientAddress,
-      ...viewerLogFields(facts.viewer),
+      clientCert: viewerLogField(facts.viewer),
       ...fields,
     },
     "request",
   );
+  return undefined;
 }

@@ -70,7 +70,11 @@ export function readRequestHead(req: RequestHeadInput): RequestHead {
 
 function hostLines(rawHeaders: readonly string[]): number {
   let count = 0;
-  for (let index = 0; index < rawHeaders.length; index += 2) if (rawHeaders[index]?.toLowerCase() === "host") count += 1;
+  // Only a four-letter name can be Host: no lowercased copy of every other name.
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index] as string;
+    if (name.length === 4 && name.toLowerCase() === "host") count += 1;
+  }
   return count;
 }
 

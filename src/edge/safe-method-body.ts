@@ -16,8 +16,9 @@ const STREAM_END_DEADLINE_MS = 10_000;
  * Transfer-Encoding in HTTP/1.1; in HTTP/2 the same, or a DATA frame with bytes before the stream ends.
  * @example
  * if (await hasSafeMethodBody(req)) sendEdgeError(res, { status: 400, code: "request-body-not-allowed", … });
+ * Known at once (a boolean) but for an HTTP/2 stream still open after its HEADERS (a promise).
  */
-export async function hasSafeMethodBody(req: IncomingMessage | Http2ServerRequest): Promise<boolean> {
+export function hasSafeMethodBody(req: IncomingMessage | Http2ServerRequest): boolean | Promise<boolean> {
   if (!SAFE_METHODS_WITHOUT_BODY.has(req.method ?? "")) return false;
   const length = req.headers["content-length"];
   if (length !== undefined && Number(length) !== 0) return true;

@@ -23,6 +23,21 @@ export type DroppedBecause = "edge-owned" | "underscore" | null;
  * viewerHeaderDrop("x-api-key", "drop");                  // null
  */
 export function viewerHeaderDrop(name: string, underscoreHeaders: UnderscoreHeaders): DroppedBecause {
+  const verdicts = underscoreHeaders === "drop" ? verdictsWhenDropping : verdictsWhenForwarding;
+  const known = verdicts.get(name);
+  if (known !== undefined) return known;
+  const verdict = judgeHeaderName(name, underscoreHeaders);
+  // Bounded: a viewer choosing new names for every request fills it once, then those names are judged each time.
+  if (verdicts.size < VERDICT_CACHE_NAMES) verdicts.set(name, verdict);
+  return verdict;
+}
+
+// The verdict depends only on the name and the setting, and viewers send the same few names: judged once each.
+const VERDICT_CACHE_NAMES = 1024;
+const verdictsWhenDropping = new Map<string, DroppedBecause>();
+const verdictsWhenForwarding = new Map<string, DroppedBecause>();
+
+function judgeHeaderName(name: string, underscoreHeaders: UnderscoreHeaders): DroppedBecause {
   const folded = foldedHeaderName(name);
   if (folded.startsWith(MOAT_PREFIX) || isViewerCertificateHeader(folded)) return "edge-owned";
   const hasUnderscore = folded !== name.toLowerCase();
@@ -39,7 +54,8 @@ export function viewerHeaderDrop(name: string, underscoreHeaders: UnderscoreHead
  * const { headers, dropped } = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
  */
 export function screenViewerHeaders(headers: IncomingHttpHeaders, underscoreHeaders: UnderscoreHeaders): { headers: IncomingHttpHeaders; dropped: string[] } {
-  const dropped = Object.keys(headers).filter((name) => viewerHeaderDrop(name, underscoreHeaders) !== null);
+  const dropped: string[] = [];
+  for (const name in headers) if (viewerHeaderDrop(name, underscoreHeaders) !== null) dropped.push(name);
   if (dropped.length === 0) return { headers, dropped };
   // A Set: a viewer may send up to 2000 header lines (Node's maxHeadersCount), so no quadratic scan.
   const isDropped = new Set(dropped);

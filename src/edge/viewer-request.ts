@@ -33,12 +33,12 @@ export interface ViewerRefusal {
 /**
  * Null when the request may go on; otherwise the error to answer with.
  * @example
- * const refusal = viewerRefusal(distribution, behavior, facts.viewer, new Date());
+ * const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
  */
-export function viewerRefusal(distribution: DistributionRuntime, behavior: RoutedBehavior, viewer: ViewerRequestFacts, now: Date): ViewerRefusal | null {
+export function viewerRefusal(distribution: DistributionRuntime, behavior: RoutedBehavior, viewer: ViewerRequestFacts, nowMs: number): ViewerRefusal | null {
   const { mode, trustStore } = distribution.viewerMtls;
-  const identity = viewerVerdictFor(distribution, viewer);
   if (mode === "off" && !behavior.requiresViewerCertificate) return null;
+  const identity = viewerVerdictFor(distribution, viewer);
   if (identity === undefined) {
     // Judged under another policy (a reload changed the mode or the CAs): the viewer must handshake again.
     return { status: 421, code: "viewer-policy-changed", summary: "this distribution's client-certificate policy changed since the connection was opened; open a new connection" };
@@ -47,7 +47,7 @@ export function viewerRefusal(distribution: DistributionRuntime, behavior: Route
   if (identity.verification === "success" && cert) {
     // A long-lived connection outlives neither a revocation nor the certificate's own expiry.
     if (trustStore?.isRevoked(cert.der)) return refusal("client-cert-revoked");
-    if (cert.notAfter.getTime() <= now.getTime()) return refusal("client-cert-expired");
+    if (cert.notAfter.getTime() <= nowMs) return refusal("client-cert-expired");
   }
   if (behavior.requiresViewerCertificate && identity.verification !== "success") return refusal("client-cert-missing");
   return null;
@@ -59,21 +59,36 @@ function refusal(code: keyof typeof REFUSAL_SUMMARIES): ViewerRefusal {
 
 function viewerVerdictFor(distribution: DistributionRuntime, viewer: ViewerRequestFacts): ViewerConnectionIdentity | undefined {
   const identity = viewer.identity;
-  if (!identity || identity.distributionId !== distribution.id || identity.policyKey !== viewerPolicyKey(distribution)) return undefined;
+  if (!identity || identity.distributionId !== distribution.id || identity.policyKey !== policyKeyOf(distribution)) return undefined;
   return identity;
 }
 
-/** The certificate headers for the origin (none when the mode is off). */
-export function viewerForwardHeaders(distribution: DistributionRuntime, viewer: ViewerRequestFacts): Record<string, string> {
+// A distribution's policy key, made once per distribution runtime (a reload builds new ones) rather than per request.
+const policyKeys = new WeakMap<DistributionRuntime, string>();
+function policyKeyOf(distribution: DistributionRuntime): string {
+  let key = policyKeys.get(distribution);
+  if (key === undefined) policyKeys.set(distribution, (key = viewerPolicyKey(distribution)));
+  return key;
+}
+
+/** No certificate headers: one shared, frozen object, so that a caller can tell there are none without counting. */
+export const NO_CERTIFICATE_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The certificate headers for the origin (NO_CERTIFICATE_HEADERS when the mode is off). */
+export function viewerForwardHeaders(distribution: DistributionRuntime, viewer: ViewerRequestFacts): Readonly<Record<string, string>> {
+  if (distribution.viewerMtls.mode === "off") return NO_CERTIFICATE_HEADERS;
   const identity = viewerVerdictFor(distribution, viewer);
-  if (distribution.viewerMtls.mode === "off" || !identity) return {};
+  if (!identity) return NO_CERTIFICATE_HEADERS;
   return viewerCertificateHeaders(identity, distribution.viewerMtls.forward);
 }
 
-/** The access log's viewer-certificate fields: subject, serial, fingerprint and verification; nothing when the mode is off. */
-export function viewerLogFields(viewer: ViewerRequestFacts): Record<string, unknown> {
+/**
+ * The access log's viewer-certificate field: subject, serial, fingerprint and verification; undefined when the mode
+ * is off (pino leaves an undefined field out of the line). Called only for a line that is written.
+ */
+export function viewerLogField(viewer: ViewerRequestFacts): Record<string, unknown> | undefined {
   const identity = viewer.identity;
-  if (!identity || identity.policyKey.startsWith("off:")) return {};
+  if (!identity || identity.policyKey.startsWith("off:")) return undefined;
   const cert = identity.certificate;
-  return { clientCert: cert ? { verify: identity.verification, subject: cert.subject, serial: cert.serialHex, fingerprint256: cert.fingerprint256 } : { verify: "none" } };
+  return cert ? { verify: identity.verification, subject: cert.subject, serial: cert.serialHex, fingerprint256: cert.fingerprint256 } : { verify: "none" };
 }

@@ -12,7 +12,24 @@ export interface LoggerOptions {
   worker?: number;
 }
 
-const TIMESTAMP = pino.stdTimeFunctions.isoTime;
+/**
+ * pino's isoTime, formatted once per millisecond: under load many lines share a millisecond, and a Date and its
+ * ISO string per line were a visible part of an access line's cost.
+ */
+function createIsoTime(): () => string {
+  let lastMs = -1;
+  let field = "";
+  return () => {
+    const nowMs = Date.now();
+    if (nowMs !== lastMs) {
+      lastMs = nowMs;
+      field = `,"time":"${new Date(nowMs).toISOString()}"`;
+    }
+    return field;
+  };
+}
+
+const TIMESTAMP = createIsoTime();
 
 /**
  * @example
@@ -30,14 +47,76 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(settings, options.destination ?? stdoutDestination());
 }
 
+// How long a line may wait for others before it is written, and how much is written at most in one go.
+const FLUSH_AFTER_MS = 10;
+const FLUSH_AT_CHARS = 64 * 1024;
+
+/** A destination that gathers lines and hands them on as one write; `flushSync` hands over what it holds at once. */
+export interface BatchedDestination extends DestinationStream {
+  flushSync(): void;
+}
+
 /**
- * pino's asynchronous stdout: lines written while a write is in flight go out together in the next one, so an
- * access line per request costs no syscall of its own under load, and a line still reaches stdout at once when the
- * edge is idle (no timer, no size to wait for). pino flushes what is left synchronously on process exit, a drained
- * SIGTERM included.
+ * Lines gathered in an array and written to `target` (pino's asynchronous sonic-boom) as one string, at 64 KiB or
+ * 10 ms after the first line waiting, whichever comes first: one write and one syscall per batch instead of one
+ * per line (sonic-boom measures and appends each line it is given, which costs more than the line's own JSON).
+ * The timer runs only while lines wait, and keeps the process alive until they are written.
+ *
+ * For operators: a line reaches stdout at most 10 ms after it was logged. A clean stop (SIGTERM, drained) writes
+ * every line, in order; so does process.exit, which hands what waits to a synchronous write. A kill -9 loses at
+ * most the last 10 ms of lines. A forced exit (a second signal, the drain limit) while a write to a stdout that is
+ * not keeping up is still in flight may cut that write, as with pino's own asynchronous destination.
+ */
+export function createBatchedDestination(target: { write(text: string): unknown; flushSync(): void; minLength: number }): BatchedDestination {
+  let lines: string[] = [];
+  let chars = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (lines.length === 0) return;
+    const text = lines.length === 1 ? (lines[0] as string) : lines.join("");
+    lines = [];
+    chars = 0;
+    target.write(text);
+  };
+  return {
+    write(line: string) {
+      lines.push(line);
+      chars += line.length;
+      if (chars >= FLUSH_AT_CHARS) flush();
+      else timer ??= setTimeout(flush, FLUSH_AFTER_MS);
+    },
+    flushSync() {
+      // Nothing asynchronous finishes any more (process exit): sonic-boom must only buffer what it is given
+      // (a write it started now would be lost), then write it all synchronously, after what it already held.
+      target.minLength = Number.MAX_SAFE_INTEGER;
+      flush();
+      target.flushSync();
+    },
+  };
+}
+
+let stdout: BatchedDestination | undefined;
+
+/**
+ * One batched stdout per process, whatever the number of loggers: lines stay in the order they were logged, and
+ * one exit hook hands over what is left.
  */
 function stdoutDestination(): DestinationStream {
-  return pino.destination({ dest: 1, sync: false });
+  if (stdout) return stdout;
+  // pino registers this sonic-boom for its own synchronous flush on exit; the hook below runs either side of it.
+  const sonic = pino.destination({ dest: 1, sync: false }) as unknown as { write(text: string): unknown; flushSync(): void; minLength: number };
+  const batched = createBatchedDestination(sonic);
+  process.on("exit", () => {
+    try {
+      batched.flushSync();
+    } catch {
+      // stdout is gone (a closed pipe): there is nowhere left to write.
+    }
+  });
+  stdout = batched;
+  return batched;
 }
 
 /**

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { fork } from "node:child_process";
+import { once } from "node:events";
+import { describe, it } from "node:test";
+import { createBatchedDestination } from "../../src/observe/logger.ts";
+
+const CHILD = new URL("./logger-child.ts", import.meta.url).pathname;
+
+async function runChild(how: string, count: number): Promise<{ code: number | null; lines: { index: number }[] }> {
+  const child = fork(CHILD, [how, String(count)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  let out = "";
+  child.stdout?.setEncoding("utf8").on("data", (text: string) => (out += text));
+  if (how === "sigterm") {
+    await once(child, "message");
+    child.kill("SIGTERM");
+  }
+  const [code] = (await once(child, "exit")) as [number | null];
+  if (child.stdout && !child.stdout.readableEnded) await once(child.stdout, "end");
+  const lines = out.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { index: number });
+  return { code, lines };
+}
+
+function assertAllInOrder(lines: { index: number }[], count: number): void {
+  assert.equal(lines.length, count);
+  lines.forEach((line, position) => assert.equal(line.index, position));
+}
+
+describe("the batched stdout destination", () => {
+  it("writes every line, in order, when the process exits with lines still waiting", async () => {
+    // Fewer than a batch: all of them are still waiting when process.exit runs.
+    const { code, lines } = await runChild("exit", 300);
+    assert.equal(code, 0);
+    assertAllInOrder(lines, 300);
+  });
+
+  it("writes every line when the event loop runs dry", async () => {
+    const { code, lines } = await runChild("natural", 3);
+    assert.equal(code, 0);
+    assertAllInOrder(lines, 3);
+  });
+
+  it("writes every line, the last one logged on SIGTERM included, on a clean stop", async () => {
+    // Several batches, more than a pipe holds: writes are in flight when the signal comes.
+    const { code, lines } = await runChild("sigterm", 5000);
+    assert.equal(code, 0);
+    assertAllInOrder(lines, 5001);
+  });
+
+  it("hands lines on as one write once 64 KiB wait", () => {
+    const writes: string[] = [];
+    const target = { write: (text: string) => writes.push(text), flushSync: () => {}, minLength: 0 };
+    const destination = createBatchedDestination(target);
+    const line = `${"x".repeat(1023)}\n`;
+    for (let index = 0; index < 64; index++) destination.write(line);
+    assert.equal(writes.length, 1);
+    assert.equal(writes[0], line.repeat(64));
+    destination.write(line);
+    destination.flushSync();
+    assert.deepEqual(writes.slice(1), [line]);
+  });
+});
