@@ -124,7 +124,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     } else if (body && !body.destroyed) {
       this.body = null;
       // After what undici has already queued for this body (as its own request() does).
-      queueMicrotask(() => body.destroy(error));
+      queueMicrotask(() => body.on("error", noop).destroy(error));
     }
     // An upload the origin will not read any more is cut, so that the viewer's side ends too.
     const upload = this.exchange.body;
