@@ -8,9 +8,12 @@ import type { OriginFailureContext } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError } from "./classify-origin-error.ts";
+import { dispatchToOrigin } from "./origin-dispatch.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
 import type { OriginUpgradeAnswer, OriginUpgradeRequest } from "./origin-upgrade.ts";
+
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 60_000;
 
 export interface OriginClientCertificate {
   chainPem: string;
@@ -36,7 +39,7 @@ export interface OriginClientOptions {
   clientCertificate: OriginClientCertificate | null;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
-  /** Idle keep-alive connections are closed after this long. */
+  /** Idle keep-alive connections are closed after this long (default 60 s), or sooner when the origin's Keep-Alive: timeout says so. */
   keepAliveTimeoutMs?: number;
 }
 
@@ -87,7 +90,10 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     connect,
     headersTimeout: options.responseTimeoutMs,
     bodyTimeout: options.responseTimeoutMs,
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 4_000,
+    // undici's own default (4 s) closes a pool between bursts: each miss after a pause paid a TLS handshake.
+    // 60 s is nginx's upstream keepalive_timeout; an origin that announces a shorter Keep-Alive timeout is
+    // believed (undici closes the connection before it, by keepAliveTimeoutThreshold).
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     pipelining: 1,
   });
   // Retry connections still serving their response, with their closing once it has been asked for.
@@ -146,16 +152,8 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   };
 }
 
-async function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest): Promise<OriginResponse> {
-  const res = await dispatcher.request({
-    method: req.method as Dispatcher.HttpMethod,
-    path: options.basePath + req.path,
-    headers: { ...req.headers, host: options.hostHeader },
-    body: req.body,
-    signal: req.signal,
-    onInfo: req.onEarlyHints ? (info) => void (info.statusCode === 103 && req.onEarlyHints?.(info.headers)) : undefined,
-  });
-  return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest): Promise<OriginResponse> {
+  return dispatchToOrigin(dispatcher, { method: req.method, path: options.basePath + req.path, hostHeader: options.hostHeader, headers: req.headers, body: req.body, signal: req.signal, onEarlyHints: req.onEarlyHints });
 }
 
 /**

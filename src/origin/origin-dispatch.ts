@@ -1,0 +1,175 @@
+// One exchange with an origin through undici's dispatch(): a flat header list in, a status, a header object and a body stream out.
+//
+// undici's request() builds a header object per request (ours spread with Host), parses the answer through a
+// generic handler that keeps trailers and async context, and wraps the body in a stream made for fetch-style
+// consumers. The edge needs none of that: this handler sends Host first from a flat list and hands back the
+// plain parts. It uses undici's original handler interface (onConnect/onHeaders/onData/onComplete/onError),
+// which undici runs as is; the newer controller interface is wrapped by an adapter per request.
+import { Readable } from "node:stream";
+import { errors } from "undici";
+import type { Dispatcher } from "undici";
+
+export interface OriginExchange {
+  method: string;
+  /** The full path sent to the origin (its base path included). */
+  path: string;
+  /** Sent first, in place of any Host in `headers`. */
+  hostHeader: string;
+  headers: Readonly<Record<string, string | string[]>>;
+  body: Readable | Uint8Array | string | null;
+  signal?: AbortSignal;
+  /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
+  onEarlyHints?(headers: Record<string, string | string[]>): void;
+}
+
+export interface OriginExchangeAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[]>;
+  /** Destroying it before its end aborts the request (the origin connection is closed, not reused). */
+  body: Readable;
+}
+
+/**
+ * Sends one request on `dispatcher`; resolves at the response head, rejects when no response could be had.
+ * @example
+ * const answer = await dispatchToOrigin(pool, { method: "GET", path: "/a", hostHeader: "api.internal:9443", headers: {}, body: null });
+ */
+export function dispatchToOrigin(dispatcher: Dispatcher, exchange: OriginExchange): Promise<OriginExchangeAnswer> {
+  return new Promise((resolve, reject) => {
+    const handler = new ExchangeHandler(exchange, resolve, reject);
+    try {
+      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path: exchange.path, headers: headerList(exchange.hostHeader, exchange.headers), body: exchange.body }, handler);
+    } catch (error) {
+      handler.onError(error as Error);
+    }
+  });
+}
+
+/** [name, value, …] with Host first: undici writes the list as it comes, so no object is built for it. */
+function headerList(host: string, headers: Readonly<Record<string, string | string[]>>): string[] {
+  const list: string[] = ["host", host];
+  for (const name in headers) {
+    if (name === "host") continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === "string") list.push(name, value);
+    else for (const one of value) list.push(name, one);
+  }
+  return list;
+}
+
+const noop = () => undefined;
+
+class ExchangeHandler implements Dispatcher.DispatchHandler {
+  private abort: ((reason?: Error) => void) | null = null;
+  private body: OriginBody | null = null;
+  private settled = false;
+  private reason: Error | null = null;
+  private removeAbortListener: (() => void) | null = null;
+  private readonly exchange: OriginExchange;
+  private readonly resolve: (answer: OriginExchangeAnswer) => void;
+  private readonly reject: (error: unknown) => void;
+
+  constructor(exchange: OriginExchange, resolve: (answer: OriginExchangeAnswer) => void, reject: (error: unknown) => void) {
+    this.exchange = exchange;
+    this.resolve = resolve;
+    this.reject = reject;
+    const signal = exchange.signal;
+    if (signal?.aborted) this.reason = abortReason(signal);
+    else if (signal) {
+      const onAbort = () => {
+        this.reason = abortReason(signal);
+        // Before the response: the request is aborted; after: its body is cut, which aborts it too.
+        if (this.body) this.body.destroy(this.reason);
+        else this.abort?.(this.reason);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.removeAbortListener = () => signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.reason) return abort(this.reason);
+    this.abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) {
+      if (statusCode === 103 && this.exchange.onEarlyHints) this.exchange.onEarlyHints(headerObject(rawHeaders));
+      return true;
+    }
+    const abort = this.abort ?? noop;
+    const body = new OriginBody(resume, abort);
+    this.body = body;
+    if (this.removeAbortListener) body.once("close", this.removeAbortListener);
+    this.settled = true;
+    this.resolve({ statusCode, headers: headerObject(rawHeaders), body });
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return (this.body as OriginBody).push(chunk);
+  }
+
+  onComplete(): void {
+    this.body?.push(null);
+  }
+
+  onError(error: Error): void {
+    const body = this.body;
+    if (!this.settled) {
+      this.settled = true;
+      this.removeAbortListener?.();
+      this.reject(error);
+    } else if (body && !body.destroyed) {
+      this.body = null;
+      // After what undici has already queued for this body (as its own request() does).
+      queueMicrotask(() => body.on("error", noop).destroy(error));
+    }
+    // An upload the origin will not read any more is cut, so that the viewer's side ends too.
+    const upload = this.exchange.body;
+    if (upload instanceof Readable && !upload.destroyed) upload.on("error", noop).destroy(error);
+  }
+}
+
+/** The response body: reading resumes undici's parser, destroying it before its end aborts the request. */
+class OriginBody extends Readable {
+  private readonly resumeParser: () => void;
+  private readonly abortRequest: (reason?: Error) => void;
+
+  constructor(resumeParser: () => void, abortRequest: (reason?: Error) => void) {
+    super({ highWaterMark: 64 * 1024 });
+    this.resumeParser = resumeParser;
+    this.abortRequest = abortRequest;
+  }
+
+  override _read(): void {
+    this.resumeParser();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (!this.readableEnded) this.abortRequest(error ?? new errors.RequestAbortedError());
+    callback(error);
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new errors.RequestAbortedError();
+}
+
+/** Raw [name, value, …] buffers as an object with lower-case names; a repeated field becomes a list. */
+function headerObject(raw: Buffer[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    const value = (raw[i + 1] as Buffer).toString("latin1");
+    const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
+    if (existing === undefined) {
+      // A field named like an Object.prototype member ("__proto__") is an own field like any other.
+      if (name === "__proto__") Object.defineProperty(headers, name, { value, enumerable: true, configurable: true, writable: true });
+      else headers[name] = value;
+    } else if (typeof existing === "string") headers[name] = [existing, value];
+    else existing.push(value);
+  }
+  return headers;
+}
