@@ -14,12 +14,15 @@ import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
+import type { UncacheableKeys } from "./uncacheable-keys.ts";
 import { answerFrom, answerStatus } from "./viewer-answer.ts";
 
 export interface DeliverContext {
   store: CacheStore;
   compression: CompressionConfig;
   nowMs(): number;
+  /** Told which keys' answers could not be stored whoever asked, and which could. */
+  uncacheable?: UncacheableKeys;
 }
 
 export interface OriginDelivery {
@@ -54,6 +57,9 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const declaredLength = isCompressing ? null : lengthOf(headers);
   const decision = delivery.canStore && x.method === "GET" ? decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: answer.statusCode, headers }, x.policy, responseTimeMs) : null;
   const writer = decision?.isStorable && !delivery.fill?.isAbandoned ? ctx.store.openWriter(declaredLength) : null;
+  // Before the waiting requests are released: those that come after this answer do not wait behind the next one.
+  if (decision?.isStorable) ctx.uncacheable?.forget(delivery.primaryKey);
+  else if (decision && decision.reason !== "authorization") ctx.uncacheable?.mark(delivery.primaryKey, responseTimeMs);
   if (!writer) delivery.fill?.finish("not-stored");
   const vary = varyNames(headers);
   const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
