@@ -83,17 +83,22 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
-  const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
+  // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
+  const whole = compressTo ? null : (answer.wholeBody?.() ?? null);
+  const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
   // from its last byte (Content-Length), and may repeat the request at once; the entry must be there by then.
   let held: Buffer | null = null;
+  // Nobody left to send it to, and nothing to store: the rest of the body is not read.
+  let isLeft = false;
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of whole ?? (source as AsyncIterable<Buffer>)) {
       bytes += chunk.length;
       const isViewerGone = !delivery.hasViewer || res.destroyed || res.writableEnded;
       if (isViewerGone && !writer?.isStoring) {
-        source.destroy();
+        source?.destroy();
+        isLeft = true;
         break;
       }
       const isStoring = writer?.isStoring === true;
@@ -113,7 +118,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
         held = null;
       }
     }
-    if (declaredLength !== null && bytes !== declaredLength && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
+    if (declaredLength !== null && bytes !== declaredLength && !isLeft && !source?.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
   } catch (error) {
     writer?.abort();
     delivery.fill?.finish("not-stored");

@@ -12,6 +12,8 @@ export interface OriginAnswer {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The whole body's chunks when it has already arrived and `body` was never read; else null (read `body`). */
+  wholeBody?(): Buffer[] | null;
   /** For the access log: which origin answered, and why a group failed over. */
   originId: string;
   failedOverBecause: string | null;

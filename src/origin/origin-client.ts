@@ -61,6 +61,8 @@ export interface OriginResponse {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The whole body's chunks when it has already arrived and `body` was never read; else null (read `body`). See origin-dispatch.ts. */
+  wholeBody?(): Buffer[] | null;
 }
 
 export interface OriginClient {
