@@ -1,7 +1,6 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
 import type { Duplex, Readable } from "node:stream";
-import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
@@ -11,6 +10,8 @@ import { classifyOriginError } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
+import { Client, Pool, buildConnector } from "./undici-lib.ts";
+import type { Connector, ConnectorCallback } from "./undici-lib.ts";
 import type { OriginUpgradeAnswer, OriginUpgradeRequest } from "./origin-upgrade.ts";
 
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 60_000;
@@ -203,7 +204,7 @@ function toOriginFailure(error: unknown, context: OriginFailureContext): unknown
   return new OriginFailureError(code, context, detail, error);
 }
 
-function createConnector(options: OriginClientOptions): buildConnector.connector {
+function createConnector(options: OriginClientOptions): Connector {
   const connect = buildConnector({
     ca: options.caPem,
     cert: options.clientCertificate?.chainPem,
@@ -219,7 +220,7 @@ function createConnector(options: OriginClientOptions): buildConnector.connector
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
   return (connectOptions, callback) =>
-    connect({ ...connectOptions, servername }, (...args: Parameters<buildConnector.Callback>) => {
+    connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
       if (args[1]) watchConnectionReuse(args[1]);
       callback(...args);
     });

@@ -6,8 +6,8 @@
 // plain parts. It uses undici's original handler interface (onConnect/onHeaders/onData/onComplete/onError),
 // which undici runs as is; the newer controller interface is wrapped by an adapter per request.
 import { Readable } from "node:stream";
-import { errors } from "undici";
 import type { Dispatcher } from "undici";
+import { errors } from "./undici-lib.ts";
 
 export interface OriginExchange {
   method: string;
