@@ -57,21 +57,22 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
     policy: request.behavior.cache,
     originHeaders: request.originHeaders,
     // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
-    fetchOrigin: async ({ method, headers }) => {
+    fetchOrigin: ({ method, headers }) => {
       const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, hints);
-      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints });
-      const response = answer.response;
-      // Not a spread: that would read `body`, and make the stream a body that has already arrived whole does without.
-      return {
-        statusCode: response.statusCode,
-        headers: response.headers,
-        get body() {
-          return response.body;
-        },
-        wholeBody: () => response.wholeBody?.() ?? null,
-        originId: answer.client.originId,
-        failedOverBecause: answer.failedOverBecause,
-      };
+      return requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints }).then((answer) => {
+        const response = answer.response;
+        // Not a spread: that would read `body`, and make the stream a body that has already arrived whole does without.
+        return {
+          statusCode: response.statusCode,
+          headers: response.headers,
+          get body() {
+            return response.body;
+          },
+          wholeBody: () => response.wholeBody?.() ?? null,
+          originId: answer.client.originId,
+          failedOverBecause: answer.failedOverBecause,
+        };
+      });
     },
     viewerHeaders: viewerHeadersFor(request.httpVersion),
     res: request.res,

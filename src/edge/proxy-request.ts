@@ -191,7 +191,8 @@ function forward(
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
   let built: Record<string, string | string[]> | undefined;
   // Built once, and only when a request goes to the origin: a cache hit never sends them.
-  const originHeaders = () => (built ??= { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders });
+  // originRequestHeaders makes a new object: the certificate headers go into it.
+  const originHeaders = () => (built ??= Object.assign(originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), certificateHeaders));
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   // Screening dropped every certificate header the viewer sent, so without the edge's own there is nothing to do.
   const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);

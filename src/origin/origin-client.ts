@@ -48,7 +48,7 @@ export interface OriginRequest {
   method: string;
   /** The viewer's path and query; the client prepends the origin's base path. */
   path: string;
-  headers: Record<string, string | string[]>;
+  headers: Readonly<Record<string, string | string[]>>;
   /** A viewer's upload is a stream; bytes in memory can be replayed on a retry. */
   body: Readable | Uint8Array | string | null;
   signal?: AbortSignal;
@@ -102,17 +102,16 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Retry connections still serving their response, with their closing once it has been asked for.
   const retries = new Map<Client, Promise<void> | null>();
 
-  async function request(req: OriginRequest): Promise<OriginResponse> {
-    try {
-      return await send(pool, options, req);
-    } catch (error) {
+  // Not an async function: the answer is the dispatch's own promise, with no frame of its own to wait on (a miss's path is promise after promise).
+  function request(req: OriginRequest): Promise<OriginResponse> {
+    return send(pool, options, req).catch((error: unknown) => {
       if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
       log?.warn(
         { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
         "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
       );
       return retryOnNewConnection(req);
-    }
+    });
   }
 
   // An origin's reload closes all its idle keep-alive connections at once: the pool may hold more
