@@ -87,15 +87,31 @@ export class ViewerH2Response extends Http2ServerResponse {
     const stream = this.stream;
     // The viewer went away meanwhile: Node's writeHead would do nothing either.
     if (stream.destroyed || stream.closed || stream.headersSent) return;
-    const headers = this.getHeaders() as Record<string, unknown>;
-    headers[":status"] = this.statusCode;
-    stream.respond(headers as OutgoingHttpHeaders, { endStream, waitForTrailers: this.#hasTrailers && !endStream, sendDate: this.sendDate } as Parameters<typeof stream.respond>[1]);
+    // A flat [name, value, …] list, read straight from the fields setHeader stored: an object would be
+    // copied twice more (getHeaders, then respond's own null-prototype copy) before nghttp2 sees it.
+    const fields = headerFieldsOf(this);
+    const list: unknown[] = [":status", this.statusCode];
+    for (const name in fields) list.push(name, fields[name]);
+    stream.respond(list as unknown as OutgoingHttpHeaders, { endStream, waitForTrailers: this.#hasTrailers && !endStream, sendDate: this.sendDate } as Parameters<typeof stream.respond>[1]);
   }
 
   /** At the tick's end: a head whose body did not come in the same turn goes on its own. */
   static #respondIfPending(res: ViewerH2Response): void {
     if (res.#isHeadPending) res.#respond(false);
   }
+}
+
+// Node's Http2ServerResponse keeps the fields setHeader validated in a null-prototype object under a
+// module-private symbol (its description "headers"), found once on the first response; getHeaders()
+// (a copy) if a Node version keeps them otherwise.
+let fieldsKey: symbol | null | undefined;
+function headerFieldsOf(res: Http2ServerResponse): Record<string, unknown> {
+  if (fieldsKey === undefined) {
+    const key = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === "headers");
+    const fields = key && (res as unknown as Record<symbol, unknown>)[key];
+    fieldsKey = key && typeof fields === "object" && fields !== null && Object.getPrototypeOf(fields) === null ? key : null;
+  }
+  return fieldsKey ? (res as unknown as Record<symbol, Record<string, unknown>>)[fieldsKey] : (res.getHeaders() as Record<string, unknown>);
 }
 
 // Methods Node's Http2ServerResponse has that @types/node does not declare.
