@@ -111,7 +111,7 @@ function headerFieldsOf(res: Http2ServerResponse): Record<string, unknown> {
     const fields = key && (res as unknown as Record<symbol, unknown>)[key];
     fieldsKey = key && typeof fields === "object" && fields !== null && Object.getPrototypeOf(fields) === null ? key : null;
   }
-  return fieldsKey ? (res as unknown as Record<symbol, Record<string, unknown>>)[fieldsKey] : (res.getHeaders() as Record<string, unknown>);
+  return (fieldsKey ? (res as unknown as Record<symbol, unknown>)[fieldsKey] : res.getHeaders()) as Record<string, unknown>;
 }
 
 // Methods Node's Http2ServerResponse has that @types/node does not declare.
