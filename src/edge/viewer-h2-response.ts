@@ -39,10 +39,14 @@ export class ViewerH2Response extends Http2ServerResponse {
       return (super.writeHead as (status: number, ...rest: unknown[]) => this)(statusCode, ...rest);
     }
     if (headers) {
-      // setHeader validates and normalises each field exactly as Node's writeHead does.
+      // setHeader validates and normalises each field exactly as Node's writeHead does; a name already
+      // in its normal form, a token, and one setHeader stores as it is, goes straight into the fields.
+      const fields = storedFieldsOf(this);
       for (const name of Object.keys(headers)) {
         const value = (headers as OutgoingHttpHeaders)[name];
-        if (value !== undefined) this.setHeader(name, value);
+        if (value === undefined) continue;
+        if (fields !== undefined && value !== null && isPlainFieldName(name)) fields[name] = value;
+        else this.setHeader(name, value);
       }
     }
     this.statusCode = statusCode;
@@ -105,13 +109,30 @@ export class ViewerH2Response extends Http2ServerResponse {
 // module-private symbol (its description "headers"), found once on the first response; getHeaders()
 // (a copy) if a Node version keeps them otherwise.
 let fieldsKey: symbol | null | undefined;
-function headerFieldsOf(res: Http2ServerResponse): Record<string, unknown> {
+function storedFieldsOf(res: Http2ServerResponse): Record<string, unknown> | undefined {
   if (fieldsKey === undefined) {
     const key = Object.getOwnPropertySymbols(res).find((symbol) => symbol.description === "headers");
     const fields = key && (res as unknown as Record<symbol, unknown>)[key];
     fieldsKey = key && typeof fields === "object" && fields !== null && Object.getPrototypeOf(fields) === null ? key : null;
   }
-  return (fieldsKey ? (res as unknown as Record<symbol, unknown>)[fieldsKey] : res.getHeaders()) as Record<string, unknown>;
+  return fieldsKey === null ? undefined : ((res as unknown as Record<symbol, unknown>)[fieldsKey] as Record<string, unknown>);
+}
+function headerFieldsOf(res: Http2ServerResponse): Record<string, unknown> {
+  return storedFieldsOf(res) ?? (res.getHeaders() as Record<string, unknown>);
+}
+
+// What setHeader would store unchanged, without a warning or an error: lower case, trimmed, an HTTP
+// token (RFC 9110 §5.1), neither a pseudo-header nor Connection (which it drops). Answers are kept
+// for the names seen (a response's names are mostly the same few dozen), up to a bound.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const plainFieldNames = new Map<string, boolean>();
+function isPlainFieldName(name: string): boolean {
+  let isPlain = plainFieldNames.get(name);
+  if (isPlain === undefined) {
+    isPlain = TOKEN.test(name) && name !== "connection";
+    if (plainFieldNames.size < 1024) plainFieldNames.set(name, isPlain);
+  }
+  return isPlain;
 }
 
 // Methods Node's Http2ServerResponse has that @types/node does not declare.
