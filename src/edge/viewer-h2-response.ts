@@ -51,7 +51,8 @@ export class ViewerH2Response extends Http2ServerResponse {
     }
     this.statusCode = statusCode;
     this.#isHeadPending = true;
-    process.nextTick(ViewerH2Response.#respondIfPending, this);
+    // One tick for all the heads held in this turn (a read brings many streams), not one per response.
+    if (ViewerH2Response.#held.push(this) === 1) process.nextTick(ViewerH2Response.#respondHeld);
     return this;
   }
 
@@ -99,9 +100,21 @@ export class ViewerH2Response extends Http2ServerResponse {
     stream.respond(list as unknown as OutgoingHttpHeaders, { endStream, waitForTrailers: this.#hasTrailers && !endStream, sendDate: this.sendDate } as Parameters<typeof stream.respond>[1]);
   }
 
+  static #held: ViewerH2Response[] = [];
+
   /** At the tick's end: a head whose body did not come in the same turn goes on its own. */
-  static #respondIfPending(res: ViewerH2Response): void {
-    if (res.#isHeadPending) res.#respond(false);
+  static #respondHeld(): void {
+    const held = ViewerH2Response.#held;
+    ViewerH2Response.#held = [];
+    for (const res of held) {
+      if (!res.#isHeadPending) continue;
+      try {
+        res.#respond(false);
+      } catch (error) {
+        // A head nghttp2 refuses (a field HTTP/2 forbids): that response is cut, the others still go.
+        res.destroy(error as Error);
+      }
+    }
   }
 }
 
