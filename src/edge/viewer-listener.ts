@@ -120,19 +120,21 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         callback(null, distribution.secureContext);
       },
     },
+    // One 'request' listener for both protocols: an emit with two clones its listener array, per request.
     (req, res) => {
-      if (!h2Guard.refuses(req)) handler(req as ViewerRequest, res);
+      if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
+      else if (h2Guard.refuses(req)) return;
+      handler(req as ViewerRequest, res);
     },
   );
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
-  // closes (sent, or cut). HTTP/2 streams are watched per session below.
-  server.on("request", (req, res) => {
-    if (req.httpVersionMajor !== 1) return;
+  // closes (sent, or cut). HTTP/2 streams are watched per session (h2Guard.watch, below).
+  function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {
     responseOn.set(req.socket, res);
     const watch = deadlines.get(req.socket);
     watch?.requestStarted();
     res.once("close", () => watch?.requestEnded());
-  });
+  }
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
