@@ -11,7 +11,10 @@ import type { OutgoingHttpHeaders } from "node:http";
  * - writeHead + end(body) in one turn → HEADERS, then DATA frames, the last with END_STREAM;
  * - writeHead + end() (HEAD, 304, an empty body) → HEADERS with END_STREAM, nothing more;
  * - trailers only when asked for (setTrailer/addTrailers before the head goes).
- * Everything else (headers API, events, flow control, statusCode) is Node's, unchanged.
+ * The head costs no copies on the way: writeHead stores the fields where setHeader does (a name
+ * already in normal form without setHeader's per-call checks), and the head goes to respond() as one
+ * flat list (an object would be copied twice more). Everything else (headers API, events, flow
+ * control, statusCode) is Node's, unchanged.
  *
  * @example
  * http2.createSecureServer({ Http2ServerResponse: ViewerH2Response, ...options }, handler);
