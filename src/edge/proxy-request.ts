@@ -41,6 +41,8 @@ export interface RequestPipelineDeps {
   /** Told when a request starts and ends, so a drain knows when the edge is idle. */
   onRequestStart?(req: ViewerRequest): void;
   onRequestEnd?(req: ViewerRequest): void;
+  /** The request's TLS socket, when the listener knows it without going through req.socket (for HTTP/2, a proxy made per stream). */
+  socketOf?(req: ViewerRequest): TLSSocket | undefined;
   /** WebSocket handshakes and open tunnels (upgrade-request.ts); without it every request is an ordinary one. */
   upgrades?: ViewerUpgrades;
 }
@@ -71,7 +73,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
   const nextRequestId = createRequestIds();
   const access = createAccessLogger(deps.log);
   return (req, res) => {
-    const socket = req.socket as TLSSocket | undefined;
+    const socket = deps.socketOf?.(req) ?? (req.socket as TLSSocket | undefined);
     const facts: RequestFacts = {
       requestId: nextRequestId(),
       startedAt: performance.now(),
