@@ -19,7 +19,7 @@ const LINE_END = ',"msg":"request"}\n';
 
 /**
  * The access log of `log`: its destination and bindings, without its redaction pass (an access line's fields are
- * names the pipeline sets, never a key). A line costs about a third of what pino's `info` did: the bindings are
+ * names the pipeline sets, never a key). A line costs less than half of what pino's `info` did: the bindings are
  * serialised once here, the time once per millisecond, and a field's name and value with no per-field lookups
  * (pino's serializers, stringifiers, hasOwnProperty); pino's line format is kept, so readers see no change.
  * @example
