@@ -32,7 +32,7 @@ each its own process: an nginx origin (mTLS, answering a 32-byte body cacheable 
 /k/<n>) and three Moat edges from dist/ (built first, run as packaging/ runs them), each with a
 2 GiB memory tier and no disk tier: one distribution with ${SMALL_KEYS.toLocaleString("en")} cached keys, one
 distribution with --keys cached keys, and --distributions distributions (each its own alias and
-origin). Fills the caches through the edges (h2load, one HTTP/2 connection walking /k/0..N-1), then
+origin). Fills the caches through the edges (wrk walking /k/0..N-1, 16 connections), then
 loads each edge with wrk asking for keys at random among those cached, in alternating rounds, and
 prints req/s, the edge's CPU µs per request, the big/small ratios (flat = within 10 %), the edge's
 RSS per cached entry and the in-process cache index's heap bytes per entry.

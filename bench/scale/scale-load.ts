@@ -1,8 +1,8 @@
-// The scale bench's two loads: filling an edge's cache (h2load walking /k/0..N-1 on one HTTP/2 connection) and hits on keys drawn at random (wrk with a Lua script).
-import { open, rm, writeFile } from "node:fs/promises";
+// The scale bench's two loads, both wrk with a Lua script: filling an edge's cache (walking /k/0..N-1) and hits on keys drawn at random.
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseH2load, parseWrk } from "../compare/load-tools.ts";
+import { parseWrk } from "../compare/load-tools.ts";
 import type { LoadResult } from "../compare/load-tools.ts";
 import type { ProcessGroup } from "../compare/processes.ts";
 import type { BenchTools } from "../compare/tools.ts";
@@ -10,52 +10,79 @@ import type { BenchTools } from "../compare/tools.ts";
 /** Where the cached keys live: /k/0 … /k/N-1, all answered by the origin with the same small cacheable body. */
 export const keyPath = (index: number) => `/k/${index}`;
 
+/** wrk takes SNI and Host from the URL, and the aliases resolve nowhere: connect to 127.0.0.1 whatever the URL's host. */
+const RESOLVE_TO_LOOPBACK = `wrk.resolve = function(host, service)
+  wrk.addrs = wrk.lookup("127.0.0.1", service)
+end`;
+
+/** What the fill script prints once every key has been answered: wrk itself stops only at its --duration. */
+const FILLED_MARKER = "moat-bench-scale-filled";
 /**
- * HTTP/2 streams the fill keeps in flight on its one connection. One connection, because h2load starts every
- * client at the first URI: several clients would ask for the same keys at the same time (collapsed into one fill).
+ * Connections the fill keeps open: enough to keep the edge's core busy with misses, few enough that the edge's pool of
+ * origin connections (which the RSS per entry includes) stays small.
  */
-const FILL_STREAMS = 128;
+const FILL_CONNECTIONS = 16;
+/** The slowest fill rate the bench waits for (misses per second) before it calls the fill failed; wrk's --duration. */
+const SLOWEST_FILL_PER_SECOND = 100;
+
+/** wrk's Lua for the fill: each request takes the next key (one thread: one counter for all connections); prints the marker at the count-th answer. */
+export function walkKeysScript(count: number): string {
+  return `-- written by bench/scale/scale-load.ts
+${RESOLVE_TO_LOOPBACK}
+local count = ${count}
+local sent = 0
+local answered = 0
+request = function()
+  local path = "/k/" .. (sent % count)
+  sent = sent + 1
+  return wrk.format(nil, path)
+end
+response = function(status, headers, body)
+  answered = answered + 1
+  if answered == count then
+    io.write("\\n${FILLED_MARKER}\\n")
+    io.flush()
+  end
+end
+`;
+}
 
 /**
- * Asks `host` (SNI and :authority) through the edge on `port` for /k/0 … /k/count-1, each once, in order.
+ * Asks `host` (SNI and Host) through the edge on `port` for /k/0 … /k/count-1: wrk with FILL_CONNECTIONS keep-alive
+ * connections walking the keys, stopped (SIGINT: it then prints its summary) once all have been answered. Requests in
+ * flight at that moment ask again for the first keys (hits).
  * @example
  * const fill = await fillKeys(tools, group, { port, host: "d0.scale.test", count: 1_000_000, cpu: "1" });
  */
 export async function fillKeys(tools: BenchTools, group: ProcessGroup, request: { port: number; host: string; count: number; cpu: string | null }): Promise<LoadResult> {
-  const uriFile = join(tmpdir(), `moat-bench-scale-uris-${process.pid}-${request.host}-${request.port}.txt`);
+  const scriptFile = join(tmpdir(), `moat-bench-scale-fill-${process.pid}-${request.host}-${request.port}.lua`);
+  await writeFile(scriptFile, walkKeysScript(request.count));
   try {
-    await writeUriFile(uriFile, request.count);
-    const args = ["-c1", `-m${FILL_STREAMS}`, `-n${request.count}`, `--base-uri=https://${request.host}:${request.port}`, `--connect-to=127.0.0.1:${request.port}`, `--input-file=${uriFile}`];
-    return parseH2load(await runTool(tools, group, "h2load (fill)", tools.h2load, args, request.cpu), null);
+    const limitS = Math.max(60, Math.ceil(request.count / SLOWEST_FILL_PER_SECOND));
+    const args = ["-t1", `-c${FILL_CONNECTIONS}`, `-d${limitS}s`, "-s", scriptFile, `https://${request.host}:${request.port}/`];
+    const running = group.start("wrk (fill)", tools.wrk, args, { taskset: tools.taskset, cpu: request.cpu });
+    let seen = "";
+    let isFilled = false;
+    running.child.stdout?.on("data", (chunk: Buffer) => {
+      seen = (seen + chunk.toString("utf8")).slice(-200);
+      if (!isFilled && seen.includes(FILLED_MARKER)) {
+        isFilled = true;
+        running.child.kill("SIGINT");
+      }
+    });
+    await running.exited;
+    if (!isFilled) throw new Error(`the fill of ${request.count} keys on ${request.host} did not finish in ${limitS} s:\n${running.output()}`);
+    if (running.child.exitCode !== 0) throw new Error(`wrk ${args.join(" ")} exited with ${running.child.exitCode ?? running.child.signalCode}:\n${running.output()}`);
+    return parseWrk(running.output());
   } finally {
-    await rm(uriFile, { force: true });
+    await rm(scriptFile, { force: true });
   }
 }
 
-/** One path a line: for a million keys about 10 MB, written in slabs rather than a line at a time. */
-async function writeUriFile(file: string, count: number): Promise<void> {
-  const handle = await open(file, "w");
-  try {
-    const slab = 50_000;
-    for (let start = 0; start < count; start += slab) {
-      const lines: string[] = [];
-      for (let index = start; index < Math.min(count, start + slab); index++) lines.push(keyPath(index));
-      await handle.write(`${lines.join("\n")}\n`);
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/**
- * wrk's Lua: connect to 127.0.0.1 whatever the URL's host (wrk takes SNI and Host from the URL, and the aliases resolve
- * nowhere), and ask each request for a key drawn at random among `keys`, so that lookups land all over a big index.
- */
+/** wrk's Lua for the hits: each request asks for a key drawn at random among `keys`, so that lookups land all over a big index. */
 export function randomKeysScript(keys: number, seed: number): string {
   return `-- written by bench/scale/scale-load.ts
-wrk.resolve = function(host, service)
-  wrk.addrs = wrk.lookup("127.0.0.1", service)
-end
+${RESOLVE_TO_LOOPBACK}
 math.randomseed(${seed})
 local keys = ${keys}
 request = function()

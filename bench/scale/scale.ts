@@ -26,8 +26,8 @@ const CONNECTIONS = 32;
 const PROBED_ALIASES = 8;
 /** Keys checked as hits (verified client) after each fill, besides the first and the last. */
 const CHECKED_KEYS = 20;
-/** Unmeasured load per edge before the rounds (JIT warm, connections' TLS contexts touched). */
-const WARM_S = 1;
+/** Unmeasured load per edge and comparison before the rounds: an edge's hit path takes seconds of load to reach its steady CPU per request (JIT). */
+const WARM_S = 3;
 
 async function main(argv: string[]): Promise<number> {
   const args = parseScaleArgs(argv);
