@@ -18,7 +18,7 @@ const ALIAS_DOMAIN = "scale.test";
 /** The memory tier of every edge: large enough for a million small entries with their metadata (about 700 B each as Moat counts them). */
 const MEMORY_TIER = "2GiB";
 /** A config of thousands of distributions takes a while to load (each imports its certificates and builds its TLS context). */
-const READY_TIMEOUT_MS = 300_000;
+const READY_TIMEOUT_MS = 600_000;
 
 export const aliasOf = (distribution: number) => `d${distribution}.${ALIAS_DOMAIN}`;
 
