@@ -42,8 +42,9 @@ interface SideSummary {
   requestsPerSecond: number;
   cpuMicrosPerRequest: number;
   errors: number;
-  /** Every round's req/s, in run order, to show the noise. */
+  /** Every round's req/s and edge CPU µs per request, in run order, to show the noise (and a GC landing in one round). */
   rounds: number[];
+  cpuRounds: number[];
 }
 
 export interface EdgeMemory {
@@ -100,6 +101,7 @@ export function summarizeComparison(input: ComparisonInput): ComparisonSummary {
     cpuMicrosPerRequest: median(given.samples.map((sample) => sample.cpuMicrosPerRequest)),
     errors: given.samples.reduce((sum, sample) => sum + sample.errors, 0),
     rounds: given.samples.map((sample) => Math.round(sample.requestsPerSecond)),
+    cpuRounds: given.samples.map((sample) => Math.round(sample.cpuMicrosPerRequest)),
   });
   const small = side(input.small);
   const big = side(input.big);
@@ -146,7 +148,10 @@ export function formatScaleReport(report: ScaleReport): string {
   }
   lines.push("");
   for (const comparison of report.comparisons) {
-    lines.push(`${comparison.id}: ${comparison.load}; req/s by round, small ${JSON.stringify(comparison.small.rounds)}, big ${JSON.stringify(comparison.big.rounds)}`);
+    lines.push(
+      `${comparison.id}: ${comparison.load}; by round, req/s small ${JSON.stringify(comparison.small.rounds)}, big ${JSON.stringify(comparison.big.rounds)}; ` +
+        `CPU µs/req small ${JSON.stringify(comparison.small.cpuRounds)}, big ${JSON.stringify(comparison.big.cpuRounds)}`,
+    );
   }
   lines.push("", "| edge | distributions | cached keys | start s | RSS MB idle | after fill | after load |", "|---|---:|---:|---:|---:|---:|---:|");
   for (const edge of report.edges) {

@@ -47,7 +47,7 @@ describe("npm run bench:scale: report", () => {
     assert.deepEqual([summary.small.requestsPerSecond, summary.big.requestsPerSecond, summary.small.cpuMicrosPerRequest, summary.big.cpuMicrosPerRequest], [2000, 1900, 90, 99]);
     assert.deepEqual([summary.throughputRatio, summary.isThroughputFlat, summary.isCpuFlat], [0.95, true, true]);
     assert.ok(Math.abs(summary.cpuRatio - 1.1) < 1e-9);
-    assert.deepEqual(summary.big.rounds, [1900, 1800, 5000]);
+    assert.deepEqual([summary.big.rounds, summary.big.cpuRounds], [[1900, 1800, 5000], [95, 99, 120]]);
 
     const slower = summarizeComparison({ id: "distributions", title: "d", load: "wrk", small: { label: "1", samples: samples([1000, 100]) }, big: { label: "10,000", samples: samples([899, 112]) } });
     assert.deepEqual([slower.isThroughputFlat, slower.isCpuFlat], [false, false]);
