@@ -2,6 +2,7 @@
 import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fetchOnce } from "../compare/bench-scene.ts";
 import { parseWrk } from "../compare/load-tools.ts";
 import type { LoadResult } from "../compare/load-tools.ts";
 import type { ProcessGroup } from "../compare/processes.ts";
@@ -49,12 +50,22 @@ end
 
 /**
  * Asks `host` (SNI and Host) through the edge on `port` for /k/0 … /k/count-1: wrk with FILL_CONNECTIONS keep-alive
- * connections walking the keys, stopped (SIGINT: it then prints its summary) once all have been answered. Requests in
- * flight at that moment ask again for the first keys (hits).
+ * connections walking the keys, stopped (SIGINT: it then prints its summary) at the count-th answer. That answer need
+ * not be the last key's: up to FILL_CONNECTIONS requests are in flight when wrk stops, the last keys among them, and
+ * a fill cut short may not be stored. So those last keys are asked for once more, one at a time, with a verifying client.
  * @example
- * const fill = await fillKeys(tools, group, { port, host: "d0.scale.test", count: 1_000_000, cpu: "1" });
+ * const fill = await fillKeys(tools, group, { port, host: "d0.scale.test", count: 1_000_000, cpu: "1", caPem });
  */
-export async function fillKeys(tools: BenchTools, group: ProcessGroup, request: { port: number; host: string; count: number; cpu: string | null }): Promise<LoadResult> {
+export async function fillKeys(tools: BenchTools, group: ProcessGroup, request: { port: number; host: string; count: number; cpu: string | null; caPem: string }): Promise<LoadResult> {
+  const result = await walkKeys(tools, group, request);
+  for (let index = Math.max(0, request.count - FILL_CONNECTIONS); index < request.count; index++) {
+    const answer = await fetchOnce(request.port, keyPath(index), request.caPem, request.host);
+    if (answer.status !== 200) throw new Error(`${request.host}${keyPath(index)} answered ${answer.status} after the fill`);
+  }
+  return result;
+}
+
+async function walkKeys(tools: BenchTools, group: ProcessGroup, request: { port: number; host: string; count: number; cpu: string | null }): Promise<LoadResult> {
   const scriptFile = join(tmpdir(), `moat-bench-scale-fill-${process.pid}-${request.host}-${request.port}.lua`);
   await writeFile(scriptFile, walkKeysScript(request.count));
   try {

@@ -98,7 +98,7 @@ async function measure(tools: BenchTools, group: ProcessGroup, scene: ScaleScene
   const fill = async (edge: ScaleEdge, host: string, keys: number, label: string) => {
     progress(`filling ${label}: ${keys.toLocaleString("en")} keys…`);
     const before = treeStats(edge.process.pid).cpuMicros;
-    const result = await fillKeys(tools, group, { port: edge.port, host, count: keys, cpu });
+    const result = await fillKeys(tools, group, { port: edge.port, host, count: keys, cpu, caPem: scene.caPem });
     const cpuMicros = treeStats(edge.process.pid).cpuMicros - before;
     fills.push({ label, keys, seconds: result.seconds, requestsPerSecond: result.requestsPerSecond, cpuMicrosPerRequest: cpuMicros / Math.max(1, result.succeeded), errors: result.errors });
     totalErrors += result.errors;
