@@ -1,4 +1,4 @@
-// `moat start` loads only what serving needs: modules for rare paths (PKCS#12 import: node-forge) stay unloaded, which keeps idle RSS down.
+// `moat start` loads only what serving needs: modules for other commands and rare paths (PKCS#12 import: node-forge; the guard sidecar; certificate import checks) stay unloaded, which keeps idle RSS down.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -14,8 +14,10 @@ import { cliMain } from "./moat-process.ts";
 const hook = new URL("../support/loaded-modules-hook.ts", import.meta.url).pathname;
 /** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely. */
 const LAZY_PACKAGES = ["node-forge"];
+/** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
+const LAZY_MODULES = ["guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 
-test("moat start serves without loading node-forge (only a PKCS#12 import needs it)", { timeout: 60_000 }, async (t) => {
+test("moat start serves without loading node-forge, the guard or the import checks (only other commands and imported certificates need them)", { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "moat-start-imports-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const key = await createTestMasterKey();
@@ -42,5 +44,7 @@ test("moat start serves without loading node-forge (only a PKCS#12 import needs 
   await exited;
   const loaded = (await readFile(loadedFile, "utf8")).split("\n");
   assert.ok(loaded.some((url) => url.includes("/node_modules/undici/")), "the hook saw the edge's packages load");
+  assert.ok(loaded.some((url) => url.includes("/src/edge/run-edge.")), "the hook saw the edge's own modules load");
   for (const name of LAZY_PACKAGES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${name}/`)), [], `${name} is not loaded at start`);
+  for (const name of LAZY_MODULES) assert.deepEqual(loaded.filter((url) => url.includes(`/src/${name}.`)), [], `src/${name} is not loaded at start`);
 });
