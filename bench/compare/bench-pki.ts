@@ -26,12 +26,12 @@ const DAY_MS = 86_400_000;
 
 /**
  * Creates `<dir>/moat-data` with a CA, and issues with that CA (Moat's own API, ECDSA P-256 as Moat issues by default)
- * one viewer certificate, one origin client certificate and the origin's server certificate, so that Moat and nginx
+ * one viewer certificate (for `options.viewerNames`, default `localhost`), one origin client certificate and the origin's server certificate, so that Moat and nginx
  * present the very same certificates.
  * @example
  * const files = await createBenchPki(tempDir);
  */
-export async function createBenchPki(dir: string): Promise<BenchPkiFiles> {
+export async function createBenchPki(dir: string, options: { viewerNames?: readonly string[] } = {}): Promise<BenchPkiFiles> {
   const dataDir = join(dir, "moat-data");
   const certsDir = join(dir, "certs");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -41,7 +41,7 @@ export async function createBenchPki(dir: string): Promise<BenchPkiFiles> {
   const ca = await initCertificateAuthority({ dataDir, masterKey });
   // Longer than 5 days: Moat warns of imported certificates close to expiry.
   const validityMs = 30 * DAY_MS;
-  const viewer = await ca.issueServerCertificate({ dnsNames: [BENCH_HOST], validityMs });
+  const viewer = await ca.issueServerCertificate({ dnsNames: [...(options.viewerNames ?? [BENCH_HOST])], validityMs });
   const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "bench", originId: "origin", validityMs });
   const origin = await ca.issueServerCertificate({ dnsNames: [BENCH_HOST], ipAddresses: ["127.0.0.1"], validityMs });
   const file = (name: string) => join(certsDir, name);

@@ -158,10 +158,10 @@ async function startMoat(
   });
 }
 
-/** A verified GET (CA pinned to Moat's, servername checked): status, body bytes and headers. */
-export function fetchOnce(port: number, path: string, caPem: string): Promise<{ status: number; bytes: number; headers: NodeJS.Dict<string | string[]> }> {
+/** A verified GET (CA pinned to Moat's, servername checked) for `host` (SNI and Host): status, body bytes and headers. */
+export function fetchOnce(port: number, path: string, caPem: string, host: string = BENCH_HOST): Promise<{ status: number; bytes: number; headers: NodeJS.Dict<string | string[]> }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: "127.0.0.1", port, path, servername: BENCH_HOST, headers: { host: BENCH_HOST }, ca: caPem, agent: false, timeout: 10_000 }, (res) => {
+    const req = https.get({ host: "127.0.0.1", port, path, servername: host, headers: { host }, ca: caPem, agent: false, timeout: 10_000 }, (res) => {
       let bytes = 0;
       res.on("data", (chunk: Buffer) => (bytes += chunk.length));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, headers: res.headers }));
@@ -191,7 +191,7 @@ async function waitForPeer(peer: Peer, caPem: string): Promise<void> {
   throw new Error(`${peer.label} did not answer within ${READY_TIMEOUT_MS / 1000} s (last: ${lastError}):\n${peer.process.output()}`);
 }
 
-async function waitForPort(running: BenchProcess, port: number): Promise<void> {
+export async function waitForPort(running: BenchProcess, port: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (running.child.exitCode !== null) throw new Error(`${running.name} exited:\n${running.output()}`);
@@ -209,7 +209,7 @@ async function waitForPort(running: BenchProcess, port: number): Promise<void> {
 }
 
 /** A free loopback port: nginx cannot listen on port 0 and report the port. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer().listen(0, "127.0.0.1");
   await new Promise((resolve) => server.once("listening", resolve));
   const { port } = server.address() as net.AddressInfo;

@@ -8,7 +8,8 @@ export const BODY_SIZES = [1024, 16 * 1024, 1024 * 1024] as const;
 /** The header the nginx edge adds with `$upstream_cache_status` (HIT, MISS, BYPASS...). */
 export const NGINX_CACHE_STATUS_HEADER = "x-cache-status";
 
-function preamble(prefix: string, workers: number, errorLevel: string): string {
+/** Everything before the `server` blocks: no daemon, pid and temp files under `prefix`, no access log, long keep-alive. Leaves `http {` open. */
+export function nginxPreamble(prefix: string, workers: number, errorLevel: string): string {
   const temp = ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((name) => `${name}_temp_path ${prefix}/${name}_temp;`).join("\n  ");
   return `daemon off;
 pid ${prefix}/nginx.pid;
@@ -31,7 +32,7 @@ http {
  */
 export function nginxOriginConf(options: { prefix: string; port: number; bodiesDir: string; pki: BenchPkiFiles; workers: number }): string {
   const { pki } = options;
-  return `${preamble(options.prefix, options.workers, "warn")}
+  return `${nginxPreamble(options.prefix, options.workers, "warn")}
   server {
     listen 127.0.0.1:${options.port} ssl;
     ssl_protocols TLSv1.3;
@@ -56,7 +57,7 @@ export function nginxOriginConf(options: { prefix: string; port: number; bodiesD
  */
 export function nginxEdgeConf(options: { prefix: string; port: number; originPort: number; pki: BenchPkiFiles; workers: number }): string {
   const { pki } = options;
-  return `${preamble(options.prefix, options.workers, "warn")}
+  return `${nginxPreamble(options.prefix, options.workers, "warn")}
   proxy_cache_path ${options.prefix}/cache levels=1:2 keys_zone=edge:10m max_size=1g inactive=1h use_temp_path=off;
   upstream origin {
     server 127.0.0.1:${options.originPort};

@@ -2,7 +2,7 @@
 
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
-import { mkdir, rm, unlink } from "node:fs/promises";
+import { mkdir, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBody, entryPaths, metaOfBodyFile, NODE_DISK_FS, readMetaFile, writeMetaFile } from "./disk-files.ts";
 import type { DiskFs } from "./disk-files.ts";
@@ -11,6 +11,7 @@ import type { DiskHealthEvent } from "./disk-health.ts";
 import { createDiskWriter } from "./disk-writer.ts";
 import type { DiskWriter } from "./disk-writer.ts";
 import { createDiskIndex } from "./disk-index.ts";
+import type { DiskRecord } from "./disk-index.ts";
 import { runIndexLoader } from "./disk-index-loader.ts";
 import type { BeforeBatch, MetaFileRead } from "./disk-index-loader.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
@@ -80,7 +81,19 @@ export interface DiskTierOptions {
    * Workers sharing `dir` each have their own: a restarted worker empties only the one its predecessor used.
    */
   tmpDirName?: string;
+  /**
+   * How many processes share `dir` (the workers of a `moat start` group; 1 by default). Each keeps to its share of
+   * `maxBytes`, so that the directory stays within the bound; looks on disk for an entry it has not indexed (another
+   * worker stored it since this one started), and adopts an entry another worker replaced rather than deleting it;
+   * and at start leaves alone a body too young to be an orphan (another worker may be between its body's rename and
+   * its metadata's).
+   */
+  sharers?: number;
 }
+
+// Under sharers, a body without metadata naming it is swept only once it is this old: an install renames the body,
+// then writes the metadata, within milliseconds; anything older was left by a crash or a replaced fill.
+const SHARED_ORPHAN_AGE_MS = 60_000;
 
 /**
  * Opens (creating it if needed) a cache directory and returns at once; the index loads in the
@@ -95,6 +108,9 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
   const tmpDir = join(options.dir, options.tmpDirName ?? "tmp");
   const index = createDiskIndex();
   const fs = options.fs ?? NODE_DISK_FS;
+  const sharers = Math.max(1, Math.floor(options.sharers ?? 1));
+  const isShared = sharers > 1;
+  const maxBytes = Math.floor(options.maxBytes / sharers);
   const health = createDiskHealth({ dir: options.dir, nowMs: options.nowMs ?? Date.now, onChange: options.onHealth });
   try {
     await rm(tmpDir, { recursive: true, force: true });
@@ -134,17 +150,30 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
 
   const evictUntilFits = async () => {
     for (const key of index.evictionOrder()) {
-      if (index.usedBytes <= options.maxBytes) return;
+      if (index.usedBytes <= maxBytes) return;
       await drop(key);
       options.onEvict?.(key);
     }
   };
 
-  async function get(key: string): Promise<StoredEntry | null> {
-    const record = index.get(key);
-    if (!record) return null;
+  async function get(key: string, isAdopted = false): Promise<StoredEntry | null> {
+    let record = index.get(key);
+    if (!record) {
+      if (!isShared || loading.isStopped) return null;
+      record = (await adopt(key)) ?? undefined;
+      if (!record) return null;
+    }
     const files = paths(key, record.bodyId);
     const meta = await readMetaFile(files.meta);
+    if (isShared && !isAdopted && meta !== null && typeof meta !== "string" && meta.meta.key === key && meta.bodyId !== record.bodyId) {
+      // Another worker stored a newer response: its entry replaces this worker's record.
+      return (await adopt(key)) ? get(key, true) : null;
+    }
+    if (meta === null && isShared && index.get(key) === record) {
+      // Another worker evicted or deleted it: its files are gone already; this worker only forgets it.
+      index.remove(key);
+      return null;
+    }
     if (meta === null || typeof meta === "string" || meta.meta.key !== key || meta.bodyId !== record.bodyId) {
       await drop(key, meta === null ? "metadata file missing" : typeof meta === "string" ? meta : "metadata names another entry");
       return null;
@@ -170,6 +199,38 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
         },
       },
     };
+  }
+
+  /**
+   * Indexes the entry on disk for `key` that another worker stored (under sharers): its body checked first, unverified
+   * bodies are never served. Null when there is none, or it is damaged (left for its writer, which deletes it).
+   */
+  function adopt(key: string): Promise<DiskRecord | null> {
+    return serially(async () => {
+      const read = await readMetaFile(paths(key, "").meta);
+      if (read === null || typeof read === "string" || read.meta.key !== key) return null;
+      const files = paths(key, read.bodyId);
+      const problem = await checkBody(files.body, read.meta, fs);
+      if (problem) {
+        // Whole bodies are renamed in before their metadata names them: this one is damaged, and goes for every worker.
+        const again = await readMetaFile(files.meta);
+        if (again !== null && typeof again !== "string" && again.bodyId === read.bodyId) {
+          options.onDrop?.(files.meta, problem);
+          await unlink(files.meta).catch(() => {});
+          await unlink(files.body).catch(() => {});
+        }
+        return null;
+      }
+      const previous = index.get(key);
+      if (previous && previous.bodyId === read.bodyId) return previous;
+      // The body this worker had indexed was replaced by the other worker's rename of the metadata: nothing names it.
+      if (previous) await unlink(paths(key, previous.bodyId).body).catch(() => {});
+      index.remove(key);
+      const record = { bodyId: read.bodyId, bytes: read.meta.bodyBytes + 1024, isVerified: true };
+      index.setUsed(key, record);
+      await evictUntilFits();
+      return index.get(key) === record ? record : null;
+    });
   }
 
   function createWriter(onFlushed?: (bytes: number) => void): DiskWriter | null {
@@ -252,6 +313,7 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
       await serially(async () => {
         for (const body of bodyFiles.slice(start, start + 64)) {
           if (loading.isStopped) return;
+          if (isShared && (await isYoungerThan(body, SHARED_ORPHAN_AGE_MS))) continue;
           const owner = metaOfBodyFile(body);
           const read = await readMetaFile(owner.meta);
           if (read === null || typeof read === "string" || read.bodyId !== owner.bodyId) await unlink(body).catch(() => {});
@@ -320,6 +382,15 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
       return index.size;
     },
   };
+}
+
+/** True when the file was modified less than `ageMs` ago, or is gone (nothing to sweep then). */
+async function isYoungerThan(file: string, ageMs: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs < ageMs;
+  } catch {
+    return true;
+  }
 }
 
 /** Exposed for tests that damage an entry on purpose. */

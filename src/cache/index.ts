@@ -53,6 +53,8 @@ export interface EdgeCacheOptions {
   beforeDiskBatch?: DiskTierOptions["beforeBatch"];
   /** Passed to the disk tier: each worker of a group writes its temporary files in a directory of its own. */
   diskTmpDirName?: DiskTierOptions["tmpDirName"];
+  /** Passed to the disk tier: the workers of a group share its directory and its byte bound. */
+  diskSharers?: DiskTierOptions["sharers"];
 }
 
 /**
@@ -72,6 +74,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
         onDrop: (file, reason) => log.warn({ file, reason }, "dropped a damaged cache entry"),
         beforeBatch: options.beforeDiskBatch,
         tmpDirName: options.diskTmpDirName,
+        sharers: options.diskSharers,
         onHealth: (event) => logDiskHealth(log, event),
         nowMs: () => (options.clock ?? systemClock).now(),
       })

@@ -59,7 +59,8 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       const bytes = meta.bodyBytes + metaBytes(meta);
       if (meta.bodyBytes > options.maxObjectBytes || bytes > options.maxBytes) return false;
       remove(meta.key);
-      records.set(meta.key, { chunks, bytes, entry: { meta, tier: "memory", body: memoryBody(chunks) } });
+      const owned = ownedChunks(chunks, meta.bodyBytes);
+      records.set(meta.key, { chunks: owned, bytes, entry: { meta, tier: "memory", body: memoryBody(owned) } });
       usedBytes += bytes;
       evictUntilFits();
       return true;
@@ -80,6 +81,31 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       return records.size;
     },
   };
+}
+
+// A chunk backed by a buffer this much larger than itself is copied into one of its own.
+const WASTE_FACTOR = 2;
+// Bodies up to this size are copied into one buffer; larger ones chunk by chunk.
+const JOINED_BYTES_MAX = 64 * 1024;
+
+/**
+ * Chunks that hold no more memory than their bytes. A body read from a socket arrives as views on read buffers (and
+ * Node's allocation pool is 64 KiB): kept as they are, a small cached body would keep a whole buffer alive,
+ * unaccounted, for as long as it is cached (a 1 KiB body holding 64 KiB: a memory tier bounded at 256 MB holding
+ * gigabytes). Copied once, when stored, into buffers of their own (not the pool, whose slab one entry could pin).
+ */
+export function ownedChunks(chunks: readonly Buffer[], bodyBytes: number): readonly Buffer[] {
+  const isWasteful = (chunk: Buffer) => chunk.buffer.byteLength > chunk.length * WASTE_FACTOR;
+  if (!chunks.some(isWasteful)) return chunks;
+  if (bodyBytes <= JOINED_BYTES_MAX) return [copyOf(chunks, bodyBytes)];
+  return chunks.map((chunk) => (isWasteful(chunk) ? copyOf([chunk], chunk.length) : chunk));
+}
+
+function copyOf(chunks: readonly Buffer[], bytes: number): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(copy, offset);
+  return offset === bytes ? copy : copy.subarray(0, offset);
 }
 
 function memoryBody(chunks: readonly Buffer[]): StoredEntry["body"] {

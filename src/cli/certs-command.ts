@@ -58,7 +58,7 @@ async function importedRef(use: ImportedCertificateRef["use"], name: string, sou
   const certFile = source.pkcs12File;
   try {
     const passphrase = source.passphraseFile === null ? undefined : await readPassphraseFile(`${path}.passphraseFile`, source.passphraseFile);
-    return { use, name, certFile, chainPem: pkcs12ChainPem(await readFile(certFile), passphrase) };
+    return { use, name, certFile, chainPem: await pkcs12ChainPem(await readFile(certFile), passphrase) };
   } catch (error) {
     if (!(error instanceof MoatError)) throw error;
     return { use, name, certFile, problem: `${error.code}: ${error.message}` };

@@ -65,7 +65,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     slot.attempts += 1;
     slot.appliedSeq = seq;
     const send = (message: ToWorker) => worker.send(message);
-    send({ type: "start", worker: n, config, logLevel: options.logLevel, ticketKeys });
+    send({ type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;

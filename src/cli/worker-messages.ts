@@ -4,7 +4,7 @@ import type { LoggerOptions } from "../observe/index.ts";
 
 export type ToWorker =
   /** The first message: which worker this is, the config the primary validated and issued certificates for, and the group's session ticket keys. */
-  | { type: "start"; worker: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array }
+  | { type: "start"; worker: number; workers: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array }
   /** The primary applied a snapshot (reload, renewal, CA rotation, revocation, a configured file): rebuild from this config. */
   | { type: "apply"; seq: number; config: MoatConfig; ticketKeys: Uint8Array }
   /** Drain like a lone edge on SIGTERM, then exit. */

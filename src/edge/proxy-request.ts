@@ -7,8 +7,8 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLogger } from "../observe/index.ts";
-import type { Logger } from "../observe/index.ts";
+import { createAccessLog } from "../observe/index.ts";
+import type { AccessLog, Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
@@ -41,6 +41,8 @@ export interface RequestPipelineDeps {
   /** Told when a request starts and ends, so a drain knows when the edge is idle. */
   onRequestStart?(req: ViewerRequest): void;
   onRequestEnd?(req: ViewerRequest): void;
+  /** The request's TLS socket, when the listener knows it without going through req.socket (for HTTP/2, a proxy made per stream). */
+  socketOf?(req: ViewerRequest): TLSSocket | undefined;
   /** WebSocket handshakes and open tunnels (upgrade-request.ts); without it every request is an ordinary one. */
   upgrades?: ViewerUpgrades;
 }
@@ -58,8 +60,8 @@ interface RequestFacts {
   viewer: ViewerRequestFacts;
   /** Once the request is matched to one: its access-log setting applies. */
   distribution?: DistributionRuntime;
-  /** Writes the access line (observe/logger.ts: no redaction pass); `log`'s level decides whether it is written. */
-  access: Logger;
+  /** Writes the access line (observe/access-log.ts); `log`'s level decides whether it is written. */
+  access: AccessLog;
 }
 
 /**
@@ -69,9 +71,9 @@ interface RequestFacts {
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
   const nextRequestId = createRequestIds();
-  const access = createAccessLogger(deps.log);
+  const access = createAccessLog(deps.log);
   return (req, res) => {
-    const socket = req.socket as TLSSocket | undefined;
+    const socket = deps.socketOf?.(req) ?? (req.socket as TLSSocket | undefined);
     const facts: RequestFacts = {
       requestId: nextRequestId(),
       startedAt: performance.now(),
@@ -302,7 +304,7 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
-  facts.access.info(
+  facts.access.write(
     {
       requestId: facts.requestId,
       snapshot: facts.snapshot.generation,
@@ -313,9 +315,8 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
       client: facts.clientAddress,
       clientCert: viewerLogField(facts.viewer),
-      ...fields,
     },
-    "request",
+    fields,
   );
   return undefined;
 }

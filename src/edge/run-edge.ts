@@ -60,6 +60,8 @@ export interface RunEdgeOptions {
   role?: "alone" | "primary" | "worker";
   /** A worker's number (1…N): its disk tier writes temporary files in a directory of its own. */
   worker?: number;
+  /** How many workers the group has: they share the disk tier's directory and its byte bound. */
+  workers?: number;
   /** A worker's session ticket keys, made by its primary. */
   ticketKeys?: Buffer;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
@@ -231,6 +233,7 @@ async function serve(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapsho
     clock: options.clock,
     beforeDiskBatch: options.beforeDiskBatch,
     diskTmpDirName: options.worker === undefined ? undefined : `tmp-worker-${options.worker}`,
+    diskSharers: options.workers,
   });
   const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {

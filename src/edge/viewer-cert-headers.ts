@@ -1,7 +1,7 @@
 // What the origin learns about the viewer's certificate: Moat-Viewer-Cert-* fields, RFC 9440 Client-Cert and Client-Cert-Chain, optionally Envoy's x-forwarded-client-cert; and the names stripped from every viewer request.
 import type { IncomingHttpHeaders } from "node:http";
 import type { ViewerMtlsConfig } from "../config/index.ts";
-import { foldedHeaderName } from "../guard/index.ts";
+import { foldedHeaderName } from "../guard/header-spelling.ts";
 import type { ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 
 /** Moat's own prefix, lower-case as HTTP/2 sends field names. */

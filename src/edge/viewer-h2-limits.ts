@@ -1,6 +1,8 @@
 // HTTP/2 limits of the viewer server: nghttp2's settings and Node's per-session budgets, and a guard that closes a session resetting streams instead of letting them finish (CVE-2023-44487) with GOAWAY ENHANCE_YOUR_CALM.
 import http2 from "node:http2";
 import type { Http2ServerRequest, SecureServerOptions, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
+import type { TLSSocket } from "node:tls";
+import type { ConnectionDeadlines } from "../connections/index.ts";
 import { ViewerSessionFloodError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 
@@ -44,19 +46,28 @@ const RESETS_OWED_LIMIT = 100;
 
 const SESSION_COUNTS = Symbol("viewer-h2-guard.counts");
 
+/** What a session's streams share: made once per session, so a stream costs one property, not closures. */
 interface SessionCounts {
   readonly session: ServerHttp2Session;
+  /** The connection's TLS socket itself (req.socket of an HTTP/2 request is a proxy made per stream). */
+  readonly socket: TLSSocket | undefined;
+  /** The connection's deadlines (src/connections): a stream is a request, from its head to its close. */
+  readonly deadlines: ConnectionDeadlines | undefined;
   /** Streams the peer reset before they finished. */
   resets: number;
   /** Streams that closed without a reset. */
   finished: number;
+  isCalmed: boolean;
 }
 
-type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]: SessionCounts };
+type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]?: SessionCounts };
 
 export interface ViewerH2Guard {
-  /** Watches a new session's streams. */
-  watch(session: ServerHttp2Session): void;
+  /**
+   * Watches a new session's streams: counts resets against finished streams, and tells the
+   * connection's deadlines when each stream (a request) starts and ends.
+   */
+  watch(session: ServerHttp2Session, connection?: { socket: TLSSocket; deadlines: ConnectionDeadlines }): void;
   /** True (and the stream refused) for a request on a session the guard has closed: no work starts for it. */
   refuses(req: { httpVersionMajor: number }): boolean;
 }
@@ -68,39 +79,43 @@ export interface ViewerH2Guard {
  * http2.createSecureServer({ ...VIEWER_H2_OPTIONS }, (req, res) => guard.refuses(req) || handler(req, res));
  */
 export function createViewerH2Guard(log: Logger): ViewerH2Guard {
-  const calmed = new WeakSet<ServerHttp2Session>();
-
-  function calm(session: ServerHttp2Session, resets: number, finished: number): void {
-    if (calmed.has(session)) return;
-    calmed.add(session);
+  function calm(counts: SessionCounts): void {
+    if (counts.isCalmed) return;
+    counts.isCalmed = true;
+    const { session, resets, finished } = counts;
     log.warn({ remote: session.socket?.remoteAddress, resets, finished }, "viewer HTTP/2 session closed: it resets streams instead of letting them finish (rapid reset)");
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     // Destroyed on the next turn: from inside nghttp2's read the GOAWAY would never be written.
     setImmediate(() => session.destroy(new ViewerSessionFloodError(resets, finished), NGHTTP2_ENHANCE_YOUR_CALM));
   }
 
-  // The counts travel on each stream: by its 'close' the stream no longer knows its session. One pair
-  // of listeners for every stream, rather than two closures allocated per stream.
+  // The counts travel on each stream: by its 'close' the stream no longer knows its session. One
+  // listener per event for every stream (the deadlines' included), rather than closures per stream.
   function onAborted(this: CountedStream): void {
-    const counts = this[SESSION_COUNTS];
+    const counts = this[SESSION_COUNTS] as SessionCounts;
     counts.resets += 1;
-    if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts.session, counts.resets, counts.finished);
+    if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts);
   }
   function onClose(this: CountedStream): void {
+    const counts = this[SESSION_COUNTS] as SessionCounts;
     // Node sets `aborted` with the 'aborted' event: a reset stream does not count as finished.
-    if (!this.aborted) this[SESSION_COUNTS].finished += 1;
+    if (!this.aborted) counts.finished += 1;
+    counts.deadlines?.requestEnded();
   }
 
   return {
-    watch(session) {
-      const counts: SessionCounts = { session, resets: 0, finished: 0 };
-      session.on("stream", (stream: ServerHttp2Stream) => {
-        (stream as CountedStream)[SESSION_COUNTS] = counts;
+    watch(session, connection) {
+      const counts: SessionCounts = { session, socket: connection?.socket, deadlines: connection?.deadlines, resets: 0, finished: 0, isCalmed: false };
+      // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
+      // Before http2's own listener, which emits the request: the handler finds the counts (and socket) on its stream.
+      session.prependListener("stream", (stream: CountedStream) => {
+        counts.deadlines?.requestStarted();
+        stream[SESSION_COUNTS] = counts;
         stream.on("aborted", onAborted);
         stream.on("close", onClose);
       });
       session.once("error", (error: Error & { code?: string }) => {
-        if (calmed.has(session)) return;
+        if (counts.isCalmed) return;
         // A protocol failure (a flood Node or nghttp2 stopped) is worth an operator's eye; a peer's TCP reset is not.
         const level = error.code?.startsWith("ERR_HTTP2_") ? "info" : "debug";
         log[level]({ remote: session.socket?.remoteAddress, error: { code: error.code, message: error.message } }, "viewer HTTP/2 session failed");
@@ -108,10 +123,15 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
     },
     refuses(req) {
       if (req.httpVersionMajor !== 2) return false;
-      const stream = (req as Http2ServerRequest).stream;
-      if (!calmed.has(stream.session as ServerHttp2Session)) return false;
+      const stream = (req as Http2ServerRequest).stream as CountedStream;
+      if (!stream[SESSION_COUNTS]?.isCalmed) return false;
       stream.close(NGHTTP2_REFUSED_STREAM);
       return true;
     },
   };
+}
+
+/** The TLS socket of an HTTP/2 request's connection, when the guard watches its session with one; else undefined. */
+export function viewerH2SocketOf(req: Http2ServerRequest): TLSSocket | undefined {
+  return (req.stream as CountedStream)[SESSION_COUNTS]?.socket;
 }

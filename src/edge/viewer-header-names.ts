@@ -1,7 +1,7 @@
 // Which viewer request header names may reach the origin: names Moat sets or an origin may trust never do, in any spelling; other names with "_" only where the distribution forwards them.
 import type { IncomingHttpHeaders } from "node:http";
 import type { UnderscoreHeaders } from "../config/index.ts";
-import { foldedHeaderName } from "../guard/index.ts";
+import { foldedHeaderName } from "../guard/header-spelling.ts";
 import { isViewerCertificateHeader } from "./viewer-cert-headers.ts";
 
 // Fields the edge sets or appends to itself (forwarded-headers.ts). A viewer's own value arrives under

@@ -1,7 +1,7 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
+import type { Http2Session, Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
@@ -15,7 +15,7 @@ import type { Logger } from "../observe/index.ts";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
 import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
-import { createViewerH2Guard, VIEWER_H2_OPTIONS } from "./viewer-h2-limits.ts";
+import { createViewerH2Guard, VIEWER_H2_OPTIONS, viewerH2SocketOf } from "./viewer-h2-limits.ts";
 import { ViewerH2Response } from "./viewer-h2-response.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
@@ -73,6 +73,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     log: deps.log,
     cache: deps.cache,
     bindOnFirstRequest: viewerCheck.bindOnFirstRequest,
+    socketOf: (req) => (req.httpVersionMajor === 2 ? viewerH2SocketOf(req as Http2ServerRequest) : undefined),
     onRequestStart(req) {
       inFlight++;
       const state = req.httpVersionMajor === 1 ? connections.get(req.socket) : undefined;
@@ -119,19 +120,21 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         callback(null, distribution.secureContext);
       },
     },
+    // One 'request' listener for both protocols: an emit with two clones its listener array, per request.
     (req, res) => {
-      if (!h2Guard.refuses(req)) handler(req as ViewerRequest, res);
+      if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
+      else if (h2Guard.refuses(req)) return;
+      handler(req as ViewerRequest, res);
     },
   );
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
-  // closes (sent, or cut). HTTP/2 streams are watched per session below.
-  server.on("request", (req, res) => {
-    if (req.httpVersionMajor !== 1) return;
+  // closes (sent, or cut). HTTP/2 streams are watched per session (h2Guard.watch, below).
+  function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {
     responseOn.set(req.socket, res);
     const watch = deadlines.get(req.socket);
     watch?.requestStarted();
     res.once("close", () => watch?.requestEnded());
-  });
+  }
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
@@ -179,18 +182,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     session.once("close", () => sessions.delete(session));
     const socket = handingOver;
     const watch = socket && deadlines.get(socket);
-    if (socket && watch) {
-      sessionOf.set(socket, session);
-      // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
-      // The deadlines ride on the stream (by its 'close' it no longer knows its session), so one
-      // shared listener serves every stream instead of a closure allocated per stream.
-      session.on("stream", (stream: ServerHttp2Stream) => {
-        watch.requestStarted();
-        (stream as WatchedStream)[STREAM_DEADLINES] = watch;
-        stream.on("close", endWatchedRequest);
-      });
-    }
-    h2Guard.watch(session);
+    if (socket) sessionOf.set(socket, session);
+    // Its streams' reset counts, and the connection's deadlines: a stream is a request from its head to its close.
+    h2Guard.watch(session, socket && watch ? { socket, deadlines: watch } : undefined);
     if (isDraining) return session.close();
     // RFC 8336: tells HTTP/2 clients this connection serves only its own distribution's names,
     // so that they do not coalesce another distribution's requests onto it (those get 421 anyway).
@@ -247,13 +241,6 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   }
 
   return { server, drain, inFlight: () => inFlight, dropConnectionsServedWith, rotateTicketKeys: () => server.setTicketKeys(randomBytes(48)) };
-}
-
-const STREAM_DEADLINES = Symbol("viewer-listener.deadlines");
-type WatchedStream = ServerHttp2Stream & { [STREAM_DEADLINES]: ConnectionDeadlines };
-
-function endWatchedRequest(this: WatchedStream): void {
-  this[STREAM_DEADLINES].requestEnded();
 }
 
 function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {

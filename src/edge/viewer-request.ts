@@ -21,7 +21,16 @@ export interface ViewerRequestFacts {
 export function viewerRequestFacts(socket: TLSSocket | undefined): ViewerRequestFacts {
   const identity = connectionIdentityOf(socket);
   const isMtls = identity !== undefined && !identity.policyKey.startsWith("off:");
-  return { identity, identityFields: isMtls ? viewerIdentityFields(identity) : {} };
+  return { identity, identityFields: isMtls ? identityFieldsOf(identity) : NO_IDENTITY_FIELDS };
+}
+
+// Per connection identity, not per request: every request of a connection has the same (one judgement per handshake).
+const NO_IDENTITY_FIELDS: ViewerRequestFacts["identityFields"] = Object.freeze({});
+const identityFieldsByIdentity = new WeakMap<ViewerConnectionIdentity, ViewerRequestFacts["identityFields"]>();
+function identityFieldsOf(identity: ViewerConnectionIdentity): ViewerRequestFacts["identityFields"] {
+  let fields = identityFieldsByIdentity.get(identity);
+  if (fields === undefined) identityFieldsByIdentity.set(identity, (fields = viewerIdentityFields(identity)));
+  return fields;
 }
 
 export interface ViewerRefusal {

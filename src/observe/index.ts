@@ -1,3 +1,5 @@
 // Observability: structured logs now; metrics and the audit chain come later.
-export { createAccessLogger, createLogger } from "./logger.ts";
+export { createAccessLog, jsonString } from "./access-log.ts";
+export type { AccessLog } from "./access-log.ts";
+export { createLogger } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";

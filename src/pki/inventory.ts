@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { PENDING_DIR, readCaGenerations } from "./ca-layout.ts";
 import { describeCertificate, splitPemCertificates } from "./describe.ts";
-import { expiryWarning } from "./import/index.ts";
+import { expiryWarning } from "./import/validity.ts";
 import type { ExpiryWarning } from "./import/index.ts";
 import { readRevocations } from "./revocation.ts";
 

@@ -1,4 +1,4 @@
-// `moat start` loads only what serving needs: modules for rare paths (PKCS#12 import: node-forge) and parts of packages the edge does not use (undici's fetch and friends) stay unloaded, which keeps idle RSS down.
+// `moat start` loads only what serving needs: modules for other commands and rare paths (PKCS#12 import: node-forge; the guard sidecar; certificate import checks) and parts of packages the edge does not use (undici's index) stay unloaded, which keeps idle RSS down.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -12,14 +12,17 @@ import { createTestMasterKey } from "../support/master-key.ts";
 import { cliMain } from "./moat-process.ts";
 
 const hook = new URL("../support/loaded-modules-hook.ts", import.meta.url).pathname;
+/** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely. */
+const LAZY_PACKAGES = ["node-forge"];
 /**
- * What the edge must not load at start, under node_modules: a package ("name/"), needed only by a command or an import
- * path that runs rarely, or one file of a package. undici's index loads its fetch, WebSocket, mocks and caches, and
- * through globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
+ * Files of packages the edge uses in part: undici's index loads its fetch, WebSocket, mocks and caches, and through
+ * globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
  */
-const LAZY_MODULES = ["node-forge/", "undici/index.js"];
+const LAZY_PACKAGE_FILES = ["undici/index.js"];
+/** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
+const LAZY_MODULES = ["guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 
-test("moat start serves without loading node-forge (only a PKCS#12 import needs it) or undici's index", { timeout: 60_000 }, async (t) => {
+test("moat start serves without loading node-forge, the guard, the import checks (only other commands and imported certificates need them) or undici's index", { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "moat-start-imports-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const key = await createTestMasterKey();
@@ -46,5 +49,8 @@ test("moat start serves without loading node-forge (only a PKCS#12 import needs 
   await exited;
   const loaded = (await readFile(loadedFile, "utf8")).split("\n");
   assert.ok(loaded.some((url) => url.includes("/node_modules/undici/")), "the hook saw the edge's packages load");
-  for (const name of LAZY_MODULES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${name}`)), [], `${name} is not loaded at start`);
+  assert.ok(loaded.some((url) => url.includes("/src/edge/run-edge.")), "the hook saw the edge's own modules load");
+  for (const name of LAZY_PACKAGES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${name}/`)), [], `${name} is not loaded at start`);
+  for (const file of LAZY_PACKAGE_FILES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${file}`)), [], `${file} is not loaded at start`);
+  for (const name of LAZY_MODULES) assert.deepEqual(loaded.filter((url) => url.includes(`/src/${name}.`)), [], `src/${name} is not loaded at start`);
 });

@@ -35,6 +35,20 @@ function answer(req: Http2ServerRequest, res: Http2ServerResponse): void {
     // The body comes after I/O: the head goes on its own first.
     res.writeHead(200, { "content-type": "text/plain" });
     setTimeout(() => res.end("late"), 20);
+  } else if (path === "/fields") {
+    // Fields as Node's writeHead takes them: set before the head, mixed case, an array, Connection (dropped).
+    const refused = [":path", "bad name", "x-null"].filter((name) => {
+      try {
+        res.writeHead(200, { [name]: name === "x-null" ? null : "v" } as Record<string, string>);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    res.setHeader("x-before", "set");
+    res.writeHead(200, { "X-Mixed-Case": "mixed", "set-cookie": ["a=1", "b=2"], connection: "close", "x-after": "plain" });
+    const seen = ["x-before", "x-mixed-case", "x-after", "connection"].map((name) => `${name}=${String(res.getHeader(name))}`).join(",");
+    res.end(`${seen};refused=${refused.join(",")}`);
   } else if (path === "/trailers") {
     res.addTrailers({ "x-checksum": "abc" });
     res.writeHead(200, {});
@@ -130,6 +144,17 @@ test("a head whose body comes after I/O is sent on its own, then the body", asyn
   const frames = await framesFor(port, "GET", "/later");
   assert.deepEqual(kinds(frames), ["HEADERS", "DATA+END"]);
   assert.equal((await fetchH2(port, "GET", "/later")).body.toString(), "late");
+});
+
+test("fields go as setHeader would store them: lower-cased, Connection dropped, readable with getHeader; invalid names refused", async (t) => {
+  const port = await startServer(t);
+  const answered = await fetchH2(port, "GET", "/fields");
+  assert.equal(answered.headers["x-before"], "set");
+  assert.equal(answered.headers["x-mixed-case"], "mixed");
+  assert.equal(answered.headers["x-after"], "plain");
+  assert.deepEqual(answered.headers["set-cookie"], ["a=1", "b=2"]);
+  assert.equal(answered.headers.connection, undefined);
+  assert.equal(answered.body.toString(), "x-before=set,x-mixed-case=mixed,x-after=plain,connection=undefined;refused=:path,bad name,x-null");
 });
 
 test("trailers set before the head are still sent", async (t) => {

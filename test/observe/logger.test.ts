@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
-import { createBatchedDestination } from "../../src/observe/logger.ts";
+import { createBatchedDestination, FLUSH_AT_CHARS } from "../../src/observe/logger.ts";
 
 const CHILD = new URL("./logger-child.ts", import.meta.url).pathname;
 
@@ -46,14 +46,16 @@ describe("the batched stdout destination", () => {
     assertAllInOrder(lines, 5001);
   });
 
-  it("hands lines on as one write once 64 KiB wait", () => {
+  it("hands lines on as one write once 256 KiB wait", () => {
     const writes: string[] = [];
     const target = { write: (text: string) => writes.push(text), flushSync: () => {}, minLength: 0 };
     const destination = createBatchedDestination(target);
     const line = `${"x".repeat(1023)}\n`;
-    for (let index = 0; index < 64; index++) destination.write(line);
+    const count = FLUSH_AT_CHARS / line.length;
+    assert.equal(count, 256);
+    for (let index = 0; index < count; index++) destination.write(line);
     assert.equal(writes.length, 1);
-    assert.equal(writes[0], line.repeat(64));
+    assert.equal(writes[0], line.repeat(count));
     destination.write(line);
     destination.flushSync();
     assert.deepEqual(writes.slice(1), [line]);

@@ -1,5 +1,4 @@
 // Certificates users bring from other CAs: import with every check a TLS peer would make (and a message that says what to fix), and expiry warnings.
-import { importCertificate as runImport, pkcs12ChainPem as chainOfPkcs12 } from "./import-certificate.ts";
 import { expiryWarning as warningFor } from "./validity.ts";
 import type { ExpiryWarning, ImportedCertificate, ImportRequest } from "./types.ts";
 
@@ -26,8 +25,9 @@ export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest,
  * });
  * log.info({ serial: imported.serialHex, fingerprint256: imported.fingerprint256, notAfter: imported.notAfter }, "imported");
  */
-export function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
-  return runImport(request);
+// The checks load when a certificate is imported: an edge without imported certificates never needs them.
+export async function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
+  return (await import("./import-certificate.ts")).importCertificate(request);
 }
 
 /**
@@ -49,8 +49,8 @@ export function expiryWarning(notAfter: Date, now: Date): ExpiryWarning | null {
  * Throws CertificateImportError (`import-passphrase-wrong`, `import-pkcs12-unreadable`, …).
  *
  * @example
- * const { notAfter } = describeCertificate(pkcs12ChainPem(await readFile("shop.p12"), passphrase));
+ * const { notAfter } = describeCertificate(await pkcs12ChainPem(await readFile("shop.p12"), passphrase));
  */
-export function pkcs12ChainPem(data: Buffer, passphrase: string | undefined): string {
-  return chainOfPkcs12(data, passphrase);
+export async function pkcs12ChainPem(data: Buffer, passphrase: string | undefined): Promise<string> {
+  return (await import("./import-certificate.ts")).pkcs12ChainPem(data, passphrase);
 }
