@@ -26,6 +26,8 @@ export interface CacheStore {
   lookup(primaryKey: string, requestHeaders: IncomingHttpHeaders): Promise<StoredEntry | null>;
   /** lookup, in the memory tier alone and without waiting: null when the entry is not there (it may be on disk). */
   lookupInMemory(primaryKey: string, requestHeaders: IncomingHttpHeaders): StoredEntry | null;
+  /** Whether a tier holds an entry for the request, without waiting: the disk's index is asked, not its files. */
+  has(primaryKey: string, requestHeaders: IncomingHttpHeaders): boolean;
   /** The full key of a response with these Vary names for this request. */
   variantKey(primaryKey: string, varyNames: readonly string[], requestHeaders: IncomingHttpHeaders): string;
   /** A writer for a body of `expectedBytes` (null: unknown); null when no tier would take it. */
@@ -108,6 +110,11 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
     lookupInMemory(primaryKey, headers) {
       const record = varied.get(primaryKey);
       return memory.get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
+    },
+    has(primaryKey, headers) {
+      const record = varied.get(primaryKey);
+      const key = record ? variantKey(primaryKey, record.names, headers) : primaryKey;
+      return memory.get(key) !== null || (disk !== null && disk.has(key));
     },
     variantKey,
     openWriter(expectedBytes) {

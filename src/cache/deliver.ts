@@ -14,12 +14,15 @@ import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
+import type { UncacheableKeys } from "./uncacheable-keys.ts";
 import { answerFrom, answerStatus } from "./viewer-answer.ts";
 
 export interface DeliverContext {
   store: CacheStore;
   compression: CompressionConfig;
   nowMs(): number;
+  /** Told which keys' answers could not be stored whoever asked, and which could. */
+  uncacheable?: UncacheableKeys;
 }
 
 export interface OriginDelivery {
@@ -54,6 +57,9 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const declaredLength = isCompressing ? null : lengthOf(headers);
   const decision = delivery.canStore && x.method === "GET" ? decideStorage({ hasAuthorization: x.requestHeaders.authorization !== undefined }, { status: answer.statusCode, headers }, x.policy, responseTimeMs) : null;
   const writer = decision?.isStorable && !delivery.fill?.isAbandoned ? ctx.store.openWriter(declaredLength) : null;
+  // Before the waiting requests are released: those that come after this answer do not wait behind the next one.
+  if (decision?.isStorable) ctx.uncacheable?.forget(delivery.primaryKey);
+  else if (decision && decision.reason !== "authorization") ctx.uncacheable?.mark(delivery.primaryKey, responseTimeMs);
   if (!writer) delivery.fill?.finish("not-stored");
   const vary = varyNames(headers);
   const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
@@ -77,17 +83,22 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
-  const source: Readable = compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
+  // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
+  const whole = compressTo ? null : (answer.wholeBody?.() ?? null);
+  const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
   // from its last byte (Content-Length), and may repeat the request at once; the entry must be there by then.
   let held: Buffer | null = null;
+  // Nobody left to send it to, and nothing to store: the rest of the body is not read.
+  let isLeft = false;
   try {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of whole ?? (source as AsyncIterable<Buffer>)) {
       bytes += chunk.length;
       const isViewerGone = !delivery.hasViewer || res.destroyed || res.writableEnded;
       if (isViewerGone && !writer?.isStoring) {
-        source.destroy();
+        source?.destroy();
+        isLeft = true;
         break;
       }
       const isStoring = writer?.isStoring === true;
@@ -107,21 +118,23 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
         held = null;
       }
     }
-    if (declaredLength !== null && bytes !== declaredLength && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
+    // A body taken whole is as long as undici let it be (it checks Content-Length; a HEAD's has none).
+    if (declaredLength !== null && bytes !== declaredLength && !isLeft && source !== null && !source.destroyed) throw new Error(`origin body ended after ${bytes} of ${declaredLength} bytes`);
   } catch (error) {
     writer?.abort();
     delivery.fill?.finish("not-stored");
     if (delivery.hasViewer) res.destroy();
     throw error;
   }
-  const endViewer = async () => {
+  // Nothing to wait for: the last chunk goes with the end.
+  const endViewer = () => {
     if (!delivery.hasViewer || res.destroyed || res.writableEnded) return;
     endWith(res, sendsBody ? held : null);
   };
   if (!writer || !writer.isStoring || delivery.fill?.isAbandoned || !decision?.isStorable) {
     writer?.abort();
     delivery.fill?.finish("not-stored");
-    await endViewer();
+    endViewer();
     return "miss";
   }
   const rules = decision.rules;
@@ -140,7 +153,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   delivery.fill?.finish(meta ? "stored" : "not-stored");
   // The entry is committed before the response's last byte: a viewer that repeats the request at once finds it
   // (a no-cache response is then revalidated, not fetched again as if it were never stored).
-  await endViewer();
+  endViewer();
   return meta ? "miss-stored" : "miss";
 }
 

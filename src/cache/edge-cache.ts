@@ -17,11 +17,14 @@ import { endToEndHeaders } from "./exchange.ts";
 import { ageFactsOf, decideStorage, freshnessRules, remainingMs, varyNames } from "./freshness.ts";
 import type { InvalidationRules } from "./invalidations.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
+import type { UncacheableKeys } from "./uncacheable-keys.ts";
 
 export interface EdgeCacheParts {
   storage: CacheStorageConfig;
   store: CacheStore;
   collapser: Collapser;
+  /** Keys whose last answer could not be stored: their requests do not wait behind one another. */
+  uncacheable: UncacheableKeys;
   rules: InvalidationRules;
   clock: Clock;
   log: Logger;
@@ -52,10 +55,13 @@ export function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Reco
 
 async function serveFromStore(parts: EdgeCacheParts, x: CacheExchange, key: string): Promise<Record<string, unknown>> {
   const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
-  const entry = await usableEntry(parts, x, key);
+  // Nothing stored (the common miss): no read of the store to wait on.
+  const entry = parts.store.has(key, x.requestHeaders) ? await usableEntry(parts, x, key) : null;
   if (entry) return serveEntry(parts, x, key, coding, entry);
   // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
   if (x.method === "HEAD") return forward(parts, x, key, coding, null, false, { isHit: false, fwd: "uri-miss" });
+  // A key whose answers are not stored: waiting behind another request for it would only add its round trip to ours.
+  if (parts.uncacheable.isUncacheable(key, parts.clock.now())) return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss" });
   const waiting = parts.collapser.pending(key);
   if (waiting) {
     parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
@@ -284,5 +290,5 @@ export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestH
 }
 
 function deliverContext(parts: EdgeCacheParts) {
-  return { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now() };
+  return { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now(), uncacheable: parts.uncacheable };
 }

@@ -12,6 +12,8 @@ export interface OriginAnswer {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The whole body's chunks when it has already arrived and `body` was never read; else null (read `body`). */
+  wholeBody?(): Buffer[] | null;
   /** For the access log: which origin answered, and why a group failed over. */
   originId: string;
   failedOverBecause: string | null;
@@ -33,7 +35,7 @@ export interface CacheExchange {
   /** The headers the edge would forward to the origin (X-Forwarded-*, Via, no hop-by-hop); built only when asked: a hit never is. */
   originHeaders(): Readonly<Record<string, string | string[]>>;
   /** Sends a request to the behavior's origin (or group) with these headers and no body. */
-  fetchOrigin(request: { method: string; headers: Record<string, string | string[]> }): Promise<OriginAnswer>;
+  fetchOrigin(request: { method: string; headers: Readonly<Record<string, string | string[]>> }): Promise<OriginAnswer>;
   /** The edge's response header policy (Via, hop-by-hop removal). */
   viewerHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders;
   readonly res: ServerResponse | Http2ServerResponse;
@@ -43,8 +45,11 @@ export interface CacheExchange {
 const VIEWER_ONLY = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"];
 
 /** Headers for a request that fills or revalidates the cache; validators of a stored entry make it conditional. */
-export function fillHeaders(exchange: CacheExchange, coding: ContentCoding | null, stored?: EntryMeta): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = { ...exchange.originHeaders() };
+export function fillHeaders(exchange: CacheExchange, coding: ContentCoding | null, stored?: EntryMeta): Readonly<Record<string, string | string[]>> {
+  const forwarded = exchange.originHeaders();
+  // The common miss changes nothing (no conditional, no range, the coding asked for as it is): no copy to make.
+  if (stored === undefined && isFillAsIs(forwarded, coding)) return forwarded;
+  const headers: Record<string, string | string[]> = { ...forwarded };
   for (const name of VIEWER_ONLY) delete headers[name];
   if (coding === "identity") delete headers["accept-encoding"];
   else if (coding !== null) headers["accept-encoding"] = coding;
@@ -56,6 +61,12 @@ export function fillHeaders(exchange: CacheExchange, coding: ContentCoding | nul
     if (typeof lastModified === "string") headers["if-modified-since"] = lastModified;
   }
   return headers;
+}
+
+function isFillAsIs(headers: Readonly<Record<string, string | string[]>>, coding: ContentCoding | null): boolean {
+  for (const name of VIEWER_ONLY) if (headers[name] !== undefined) return false;
+  if (coding === null) return true;
+  return coding === "identity" ? headers["accept-encoding"] === undefined : headers["accept-encoding"] === coding;
 }
 
 // RFC 9110 §7.6.1 hop-by-hop fields, and RFC 9111 §3.1's proxy-specific ones ("Proxy-Authenticate,

@@ -10,6 +10,7 @@ import { createCollapser } from "./collapse.ts";
 import { openDiskTier } from "./disk-tier.ts";
 import type { DiskHealthEvent, DiskLoadReport, DiskTierOptions } from "./disk-tier.ts";
 import { primaryKeyOf, serveThroughCache } from "./edge-cache.ts";
+import { createUncacheableKeys } from "./uncacheable-keys.ts";
 import type { CacheExchange } from "./exchange.ts";
 import { createInvalidationRules, watchInvalidations } from "./invalidations.ts";
 import { createMemoryTier } from "./memory-tier.ts";
@@ -82,7 +83,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
   const rules = createInvalidationRules();
   const watcher = await watchInvalidations({ dataDir: options.dataDir, rules, log });
   const collapser = createCollapser(storage.collapseTimeoutMs);
-  const parts = { storage, store, collapser, rules, clock: options.clock ?? systemClock, log };
+  const parts = { storage, store, collapser, uncacheable: createUncacheableKeys(), rules, clock: options.clock ?? systemClock, log };
   log.info({ ...store.stats(), disk: storage.disk?.dir ?? null, invalidations: rules.mark }, "cache opened");
   const diskLoaded = disk ? disk.loaded.then((report) => (logDiskLoad(log, report), report)) : Promise.resolve(null);
 

@@ -57,10 +57,22 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
     policy: request.behavior.cache,
     originHeaders: request.originHeaders,
     // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
-    fetchOrigin: async ({ method, headers }) => {
+    fetchOrigin: ({ method, headers }) => {
       const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, hints);
-      const answer = await requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints });
-      return { ...answer.response, originId: answer.client.originId, failedOverBecause: answer.failedOverBecause };
+      return requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints }).then((answer) => {
+        const response = answer.response;
+        // Not a spread: that would read `body`, and make the stream a body that has already arrived whole does without.
+        return {
+          statusCode: response.statusCode,
+          headers: response.headers,
+          get body() {
+            return response.body;
+          },
+          wholeBody: () => response.wholeBody?.() ?? null,
+          originId: answer.client.originId,
+          failedOverBecause: answer.failedOverBecause,
+        };
+      });
     },
     viewerHeaders: viewerHeadersFor(request.httpVersion),
     res: request.res,
@@ -71,18 +83,21 @@ export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageReque
  * Cache-Status and X-Cache for a response that bypassed the cache. An unsafe method's success
  * invalidates its target before the viewer sees the response: a GET sent right after it must miss.
  */
-export async function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Promise<Record<string, string>> {
+export function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Record<string, string> | Promise<Record<string, string>> {
   if (!cache) return {};
   const isSafe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
-  if (!isSafe) {
-    const { pathname, query } = splitTarget(request.url);
-    const target = { method: request.method, distributionId: request.distributionId, pathname, query, viewerHost: request.viewerHost, requestHeaders: request.requestHeaders, policy: request.behavior.cache };
-    await cache.invalidateAfterUnsafe(target, status, headers).catch((error: Error) =>
+  // A safe method invalidates nothing: its headers are known at once, with nothing to wait on.
+  if (isSafe) return cache.passHeaders("bypass");
+  const { pathname, query } = splitTarget(request.url);
+  const target = { method: request.method, distributionId: request.distributionId, pathname, query, viewerHost: request.viewerHost, requestHeaders: request.requestHeaders, policy: request.behavior.cache };
+  return cache.invalidateAfterUnsafe(target, status, headers).then(
+    () => cache.passHeaders(request.behavior.cache.enabled ? "method" : "bypass"),
+    (error: Error) => {
       // The response itself is fine; a stale entry may outlive it, so say which one.
-      log.error({ distribution: request.distributionId, path: pathname, error: { message: error.message } }, "invalidation after an unsafe request failed; the cached response may be served until it expires"),
-    );
-  }
-  return cache.passHeaders(request.behavior.cache.enabled && !isSafe ? "method" : "bypass");
+      log.error({ distribution: request.distributionId, path: pathname, error: { message: error.message } }, "invalidation after an unsafe request failed; the cached response may be served until it expires");
+      return cache.passHeaders(request.behavior.cache.enabled ? "method" : "bypass");
+    },
+  );
 }
 
 /**

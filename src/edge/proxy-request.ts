@@ -1,5 +1,5 @@
 // The request pipeline: distribution (SNI and Host agree) → behavior → origin → streamed response.
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -193,7 +193,8 @@ function forward(
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
   let built: Record<string, string | string[]> | undefined;
   // Built once, and only when a request goes to the origin: a cache hit never sends them.
-  const originHeaders = () => (built ??= { ...originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), ...certificateHeaders });
+  // originRequestHeaders makes a new object: the certificate headers go into it.
+  const originHeaders = () => (built ??= Object.assign(originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), certificateHeaders));
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   // Screening dropped every certificate header the viewer sent, so without the edge's own there is nothing to do.
   const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);
@@ -249,15 +250,28 @@ async function forwardUncached(
     });
     fields.origin = answer.client.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
-    const cacheHeaders = await bypassedCache(cache, stage, answer.response.statusCode, answer.response.headers, log);
-    writeViewerHead(res, answer.response.statusCode, { ...viewerResponseHeaders(answer.response.headers, facts.httpVersion), ...cacheHeaders });
-    await pipeline(answer.response.body, res);
+    const response = answer.response;
+    const bypass = bypassedCache(cache, stage, response.statusCode, response.headers, log);
+    const cacheHeaders = bypass instanceof Promise ? await bypass : bypass;
+    // viewerResponseHeaders makes a new object: the cache's fields go into it.
+    writeViewerHead(res, response.statusCode, Object.assign(viewerResponseHeaders(response.headers, facts.httpVersion), cacheHeaders));
+    // A body that has already arrived whole goes out as it is, the last chunk with the end (one write for a small body).
+    const whole = response.wholeBody?.() ?? null;
+    if (whole === null) await pipeline(response.body, res);
+    else if (!res.destroyed) endWithChunks(res, whole);
   } catch (error) {
     recordFailure(error, res, facts, fields, log);
   } finally {
     res.off("close", onClose);
   }
   accessLog(log, req, res, facts, fields);
+}
+
+function endWithChunks(res: ViewerResponse, chunks: readonly Buffer[]): void {
+  const last = chunks.length - 1;
+  for (let index = 0; index < last; index++) (res as ServerResponse).write(chunks[index] as Buffer);
+  if (last >= 0) (res as ServerResponse).end(chunks[last]);
+  else res.end();
 }
 
 function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>, log: Logger): void {

@@ -1,9 +1,13 @@
 // The plain-HTTP port: redirects viewers of known aliases to HTTPS, and publishes the CA bundle and CRLs origins fetch.
 import { readFile } from "node:fs/promises";
-import http from "node:http";
+import type { Server, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
+
+// Not `import … from "node:http"`: Node's ESM view of a builtin reads every export, and node:http's WebSocket getter loads
+// Node's bundled undici (fetch, WebSocket: megabytes of idle RSS) that nothing here uses.
+const { createServer } = process.getBuiltinModule("node:http");
 
 // CRLs go over plain HTTP on purpose (RFC 5280 §4.2.1.13 distribution points are http URIs):
 // fetching revocation data must not depend on the TLS it is there to check.
@@ -17,9 +21,9 @@ const publishedFiles: Record<string, { file: string; type: string }> = {
  * @example
  * createRedirectListener({ currentSnapshot, httpsPort: 8443, dataDir: "/var/lib/moat" }).listen(8080);
  */
-export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; httpsPort: number; dataDir: string }): http.Server {
+export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; httpsPort: number; dataDir: string }): Server {
   const portSuffix = deps.httpsPort === 443 ? "" : `:${deps.httpsPort}`;
-  return http.createServer((req, res) => {
+  return createServer((req, res) => {
     const published = req.method === "GET" || req.method === "HEAD" ? publishedFiles[req.url ?? ""] : undefined;
     if (published) {
       void servePublished(res, join(deps.dataDir, "ca", published.file), published.type, req.method === "HEAD");
@@ -40,7 +44,7 @@ export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; 
   });
 }
 
-async function servePublished(res: http.ServerResponse, file: string, type: string, isHead: boolean): Promise<void> {
+async function servePublished(res: ServerResponse, file: string, type: string, isHead: boolean): Promise<void> {
   try {
     const body = await readFile(file);
     // Origins poll these; a short max-age keeps a fresh revocation from waiting behind a cache.

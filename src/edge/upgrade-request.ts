@@ -1,11 +1,15 @@
 // The viewer's side of a WebSocket: which requests are handshakes (HTTP/1.1 Upgrade, RFC 8441 extended CONNECT), their ends once upgraded, and the open tunnels a drain closes.
-import { ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { IncomingMessage } from "node:http";
 import http2 from "node:http2";
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { ViewerResponse } from "./error-response.ts";
+
+// Not `import … from "node:http"`: Node's ESM view of a builtin reads every export, and node:http's WebSocket getter loads
+// Node's bundled undici (fetch, WebSocket: megabytes of idle RSS) that nothing here uses.
+const http = process.getBuiltinModule("node:http");
 
 type ViewerRequest = IncomingMessage | Http2ServerRequest;
 
@@ -89,7 +93,7 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
     isWebSocketHandshake: (req) => req.method === "GET" && hasToken(req.headers.upgrade, "websocket"),
     acceptH1(req, socket, head) {
       handshakes.set(req, { kind: "h1", socket, head });
-      const res = new ServerResponse(req);
+      const res = new http.ServerResponse(req);
       // A refused handshake ends the connection: what the viewer sent after its head is not HTTP we parsed.
       res.shouldKeepAlive = false;
       res.assignSocket(socket as Socket);

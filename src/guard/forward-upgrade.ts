@@ -1,5 +1,5 @@
 // Forwards an accepted edge's WebSocket handshake to the app behind the guard, with the edge's identity in headers, and carries the upgraded connection both ways.
-import http, { ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
@@ -7,6 +7,10 @@ import { pipeline } from "node:stream/promises";
 import type { EdgeIdentity } from "./edge-identity.ts";
 import { upstreamRequestHeaders, responseHeaders, type ForwardFailure } from "./forward-request.ts";
 import type { UpstreamTarget } from "./request-shape.ts";
+
+// Not `import … from "node:http"`: Node's ESM view of a builtin reads every export, and node:http's WebSocket getter loads
+// Node's bundled undici (fetch, WebSocket: megabytes of idle RSS) that nothing here uses.
+const http = process.getBuiltinModule("node:http");
 
 interface Handshake {
   socket: Duplex;
@@ -29,7 +33,7 @@ export function isWebSocketHandshake(req: IncomingMessage): boolean {
  */
 export function acceptUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): ServerResponse {
   handshakes.set(req, { socket, head });
-  const res = new ServerResponse(req);
+  const res = new http.ServerResponse(req);
   // A refused handshake ends the connection: what followed its head was never parsed as HTTP.
   res.shouldKeepAlive = false;
   res.assignSocket(socket as Socket);

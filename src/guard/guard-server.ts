@@ -4,7 +4,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { Pool, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
+import { Pool } from "./undici-lib.ts";
 // The defaults file alone, not config/index.ts: `moat/guard` stays free of the config loader (yaml, zod).
 import { CONNECTION_DEFAULTS } from "../config/defaults.ts";
 import { applyHttpsConnectionPolicy, type ConnectionLimits } from "../connections/index.ts";

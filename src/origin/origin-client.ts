@@ -1,7 +1,6 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
 import type { Duplex, Readable } from "node:stream";
-import { Client, Pool, buildConnector } from "undici";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
@@ -11,6 +10,8 @@ import { classifyOriginError } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
+import { Client, Pool, buildConnector } from "./undici-lib.ts";
+import type { Connector, ConnectorCallback } from "./undici-lib.ts";
 import type { OriginUpgradeAnswer, OriginUpgradeRequest } from "./origin-upgrade.ts";
 
 const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 60_000;
@@ -47,7 +48,7 @@ export interface OriginRequest {
   method: string;
   /** The viewer's path and query; the client prepends the origin's base path. */
   path: string;
-  headers: Record<string, string | string[]>;
+  headers: Readonly<Record<string, string | string[]>>;
   /** A viewer's upload is a stream; bytes in memory can be replayed on a retry. */
   body: Readable | Uint8Array | string | null;
   signal?: AbortSignal;
@@ -61,6 +62,8 @@ export interface OriginResponse {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+  /** The whole body's chunks when it has already arrived and `body` was never read; else null (read `body`). See origin-dispatch.ts. */
+  wholeBody?(): Buffer[] | null;
 }
 
 export interface OriginClient {
@@ -99,17 +102,16 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Retry connections still serving their response, with their closing once it has been asked for.
   const retries = new Map<Client, Promise<void> | null>();
 
-  async function request(req: OriginRequest): Promise<OriginResponse> {
-    try {
-      return await send(pool, options, req);
-    } catch (error) {
+  // Not an async function: the answer is the dispatch's own promise, with no frame of its own to wait on (a miss's path is promise after promise).
+  function request(req: OriginRequest): Promise<OriginResponse> {
+    return send(pool, options, req).catch((error: unknown) => {
       if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
       log?.warn(
         { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
         "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
       );
       return retryOnNewConnection(req);
-    }
+    });
   }
 
   // An origin's reload closes all its idle keep-alive connections at once: the pool may hold more
@@ -201,7 +203,7 @@ function toOriginFailure(error: unknown, context: OriginFailureContext): unknown
   return new OriginFailureError(code, context, detail, error);
 }
 
-function createConnector(options: OriginClientOptions): buildConnector.connector {
+function createConnector(options: OriginClientOptions): Connector {
   const connect = buildConnector({
     ca: options.caPem,
     cert: options.clientCertificate?.chainPem,
@@ -217,7 +219,7 @@ function createConnector(options: OriginClientOptions): buildConnector.connector
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
   return (connectOptions, callback) =>
-    connect({ ...connectOptions, servername }, (...args: Parameters<buildConnector.Callback>) => {
+    connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
       if (args[1]) watchConnectionReuse(args[1]);
       callback(...args);
     });

@@ -6,8 +6,8 @@
 // plain parts. It uses undici's original handler interface (onConnect/onHeaders/onData/onComplete/onError),
 // which undici runs as is; the newer controller interface is wrapped by an adapter per request.
 import { Readable } from "node:stream";
-import { errors } from "undici";
 import type { Dispatcher } from "undici";
+import { errors } from "./undici-lib.ts";
 
 export interface OriginExchange {
   method: string;
@@ -25,8 +25,13 @@ export interface OriginExchange {
 export interface OriginExchangeAnswer {
   statusCode: number;
   headers: Record<string, string | string[]>;
-  /** Destroying it before its end aborts the request (the origin connection is closed, not reused). */
-  body: Readable;
+  /** Made on first use. Destroying it before its end aborts the request (the origin connection is closed, not reused). */
+  readonly body: Readable;
+  /**
+   * The whole body when it has already arrived (the exchange is complete, its connection back in the pool) and
+   * `body` was never asked for: its chunks, without a stream; else null, and the body is read from `body`.
+   */
+  wholeBody(): Buffer[] | null;
 }
 
 /**
@@ -60,9 +65,20 @@ function headerList(host: string, headers: Readonly<Record<string, string | stri
 
 const noop = () => undefined;
 
+// What a response buffers before its stream is made (or read) before undici stops reading its connection: as the stream's own.
+const BODY_HIGH_WATER_MARK = 64 * 1024;
+
 class ExchangeHandler implements Dispatcher.DispatchHandler {
   private abort: ((reason?: Error) => void) | null = null;
+  private resume: () => void = noop;
   private body: OriginBody | null = null;
+  /** Chunks that arrived before the body's stream was made: most responses are whole by the time anyone reads them. */
+  private early: Buffer[] | null = null;
+  private earlyBytes = 0;
+  private isComplete = false;
+  private isTaken = false;
+  /** A failure after the response head, before the stream was made: the stream is made failed. */
+  private bodyError: Error | null = null;
   private settled = false;
   private reason: Error | null = null;
   private removeAbortListener: (() => void) | null = null;
@@ -98,21 +114,26 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       if (statusCode === 103 && this.exchange.onEarlyHints) this.exchange.onEarlyHints(headerObject(rawHeaders));
       return true;
     }
-    const abort = this.abort ?? noop;
-    const body = new OriginBody(resume, abort);
-    this.body = body;
-    if (this.removeAbortListener) body.once("close", this.removeAbortListener);
+    this.resume = resume;
+    this.early = [];
     this.settled = true;
-    this.resolve({ statusCode, headers: headerObject(rawHeaders), body });
+    this.resolve(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this));
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    return (this.body as OriginBody).push(chunk);
+    if (this.body) return this.body.push(chunk);
+    if (this.early === null) return true;
+    this.early.push(chunk);
+    this.earlyBytes += chunk.length;
+    return this.earlyBytes < BODY_HIGH_WATER_MARK;
   }
 
   onComplete(): void {
-    this.body?.push(null);
+    if (this.body) return void this.body.push(null);
+    this.isComplete = true;
+    // Nothing left to abort: a viewer leaving now changes nothing for the origin.
+    this.removeAbortListener?.();
   }
 
   onError(error: Error): void {
@@ -125,10 +146,61 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       this.body = null;
       // After what undici has already queued for this body (as its own request() does).
       queueMicrotask(() => body.on("error", noop).destroy(error));
+    } else if (!body) {
+      this.bodyError = error;
+      this.early = null;
+      this.removeAbortListener?.();
     }
     // An upload the origin will not read any more is cut, so that the viewer's side ends too.
     const upload = this.exchange.body;
     if (upload instanceof Readable && !upload.destroyed) upload.on("error", noop).destroy(error);
+  }
+
+  /** The body's stream, made once: what arrived so far goes in first. */
+  stream(): OriginBody {
+    if (this.body) return this.body;
+    const body = new OriginBody(this.resume, this.abort ?? noop);
+    this.body = body;
+    if (this.isTaken) {
+      // Its chunks were handed over whole: the stream is empty.
+      body.push(null);
+      return body;
+    }
+    if (this.removeAbortListener && !this.isComplete && this.bodyError === null) body.once("close", this.removeAbortListener);
+    for (const chunk of this.early ?? []) body.push(chunk);
+    this.early = null;
+    if (this.bodyError) body.on("error", noop).destroy(this.bodyError);
+    else if (this.isComplete) body.push(null);
+    return body;
+  }
+
+  wholeBody(): Buffer[] | null {
+    if (this.body || !this.isComplete || this.isTaken || this.early === null) return null;
+    this.isTaken = true;
+    const chunks = this.early;
+    this.early = null;
+    return chunks;
+  }
+}
+
+/** The answer handed back at the response head: its body stream is made only when asked for. */
+class ExchangeAnswer implements OriginExchangeAnswer {
+  readonly statusCode: number;
+  readonly headers: Record<string, string | string[]>;
+  private readonly handler: ExchangeHandler;
+
+  constructor(statusCode: number, headers: Record<string, string | string[]>, handler: ExchangeHandler) {
+    this.statusCode = statusCode;
+    this.headers = headers;
+    this.handler = handler;
+  }
+
+  get body(): Readable {
+    return this.handler.stream();
+  }
+
+  wholeBody(): Buffer[] | null {
+    return this.handler.wholeBody();
   }
 }
 
@@ -138,7 +210,7 @@ class OriginBody extends Readable {
   private readonly abortRequest: (reason?: Error) => void;
 
   constructor(resumeParser: () => void, abortRequest: (reason?: Error) => void) {
-    super({ highWaterMark: 64 * 1024 });
+    super({ highWaterMark: BODY_HIGH_WATER_MARK });
     this.resumeParser = resumeParser;
     this.abortRequest = abortRequest;
   }

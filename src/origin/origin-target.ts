@@ -23,10 +23,15 @@ const replayableMethods = new Set(["GET", "HEAD", "OPTIONS"]);
  * @example
  * const { response, client } = await requestTarget(target, { method: "GET", path: "/", headers: {}, body: null });
  */
-export async function requestTarget(target: OriginTarget, request: OriginRequest): Promise<TargetResponse> {
+export function requestTarget(target: OriginTarget, request: OriginRequest): Promise<TargetResponse> {
   if (target.kind === "origin") {
-    return { response: await target.client.request(request), client: target.client, failedOverBecause: null };
+    const client = target.client;
+    return client.request(request).then((response) => ({ response, client, failedOverBecause: null }));
   }
+  return requestGroup(target, request);
+}
+
+async function requestGroup(target: Extract<OriginTarget, { kind: "group" }>, request: OriginRequest): Promise<TargetResponse> {
   if (!replayableMethods.has(request.method)) {
     return { response: await target.primary.request(request), client: target.primary, failedOverBecause: null };
   }

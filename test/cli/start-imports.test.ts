@@ -1,4 +1,4 @@
-// `moat start` loads only what serving needs: modules for other commands and rare paths (PKCS#12 import: node-forge; the guard sidecar; certificate import checks) stay unloaded, which keeps idle RSS down.
+// `moat start` loads only what serving needs: modules for other commands and rare paths (PKCS#12 import: node-forge; the guard sidecar; certificate import checks) and parts of packages the edge does not use (undici's index) stay unloaded, which keeps idle RSS down.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -14,10 +14,15 @@ import { cliMain } from "./moat-process.ts";
 const hook = new URL("../support/loaded-modules-hook.ts", import.meta.url).pathname;
 /** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely. */
 const LAZY_PACKAGES = ["node-forge"];
+/**
+ * Files of packages the edge uses in part: undici's index loads its fetch, WebSocket, mocks and caches, and through
+ * globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
+ */
+const LAZY_PACKAGE_FILES = ["undici/index.js"];
 /** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
 const LAZY_MODULES = ["guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 
-test("moat start serves without loading node-forge, the guard or the import checks (only other commands and imported certificates need them)", { timeout: 60_000 }, async (t) => {
+test("moat start serves without loading node-forge, the guard, the import checks (only other commands and imported certificates need them) or undici's index", { timeout: 60_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), "moat-start-imports-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const key = await createTestMasterKey();
@@ -46,5 +51,6 @@ test("moat start serves without loading node-forge, the guard or the import chec
   assert.ok(loaded.some((url) => url.includes("/node_modules/undici/")), "the hook saw the edge's packages load");
   assert.ok(loaded.some((url) => url.includes("/src/edge/run-edge.")), "the hook saw the edge's own modules load");
   for (const name of LAZY_PACKAGES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${name}/`)), [], `${name} is not loaded at start`);
+  for (const file of LAZY_PACKAGE_FILES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${file}`)), [], `${file} is not loaded at start`);
   for (const name of LAZY_MODULES) assert.deepEqual(loaded.filter((url) => url.includes(`/src/${name}.`)), [], `src/${name} is not loaded at start`);
 });
