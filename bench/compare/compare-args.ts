@@ -55,7 +55,7 @@ Example:
 export function parseCompareArgs(argv: string[]): CompareArgs {
   const { values } = parseArgsOrThrow(argv);
   return {
-    durationMs: durationOf(values.duration),
+    durationMs: wholeSecondsOf(values.duration),
     rounds: positiveInteger("--rounds", values.rounds),
     workers: positiveInteger("--workers", values.workers),
     connections: positiveInteger("--connections", values.connections),
@@ -88,19 +88,19 @@ function parseArgsOrThrow(argv: string[]) {
   }
 }
 
-function durationOf(text: string): number {
+/** A --duration for wrk and h2load, which count whole seconds; `example` goes into the fix. Shared with bench:scale. */
+export function wholeSecondsOf(text: string, example = "5s"): number {
   try {
     const ms = parseDuration(text);
-    // wrk and h2load take whole seconds.
     if (ms >= 1000) return Math.round(ms / 1000) * 1000;
   } catch (error) {
     if (!(error instanceof InvalidDurationError)) throw error;
-    throw new CliUsageError(`--duration ${JSON.stringify(text)}: ${error.detail}.`, { fix: "pass e.g. --duration 5s" });
+    throw new CliUsageError(`--duration ${JSON.stringify(text)}: ${error.detail}.`, { fix: `pass e.g. --duration ${example}` });
   }
-  throw new CliUsageError("--duration must be at least 1s (wrk and h2load count whole seconds).", { fix: "pass e.g. --duration 5s" });
+  throw new CliUsageError("--duration must be at least 1s (wrk and h2load count whole seconds).", { fix: `pass e.g. --duration ${example}` });
 }
 
-function positiveInteger(flag: string, text: string): number {
+export function positiveInteger(flag: string, text: string): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < 1) throw new CliUsageError(`${flag} must be a whole number of at least 1, not ${JSON.stringify(text)}.`);
   return value;

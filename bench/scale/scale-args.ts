@@ -1,7 +1,7 @@
 // The scale bench's command line: --quick, --keys, --distributions, --duration, --rounds, --json, --help.
 import { parseArgs } from "node:util";
-import { parseDuration } from "../../src/config/index.ts";
-import { CliUsageError, InvalidDurationError } from "../../src/errors.ts";
+import { CliUsageError } from "../../src/errors.ts";
+import { positiveInteger, wholeSecondsOf } from "../compare/compare-args.ts";
 
 export interface ScaleArgs {
   /** Keys of the small cache and of the big one (the issue's 1 000 vs 1 000 000). */
@@ -65,7 +65,7 @@ export function parseScaleArgs(argv: string[]): ScaleArgs {
     smallKeys: SMALL_KEYS,
     bigKeys,
     bigDistributions,
-    durationMs: durationOf(values.duration ?? base.duration),
+    durationMs: wholeSecondsOf(values.duration ?? base.duration, "4s"),
     rounds: positiveInteger("--rounds", values.rounds ?? base.rounds),
     isQuick: values.quick,
     isJson: values.json,
@@ -92,22 +92,4 @@ function parseArgsOrThrow(argv: string[]) {
   } catch (error) {
     throw new CliUsageError((error as Error).message, { fix: "run `npm run bench:scale -- --help`" });
   }
-}
-
-function durationOf(text: string): number {
-  try {
-    const ms = parseDuration(text);
-    // wrk counts whole seconds.
-    if (ms >= 1000) return Math.round(ms / 1000) * 1000;
-  } catch (error) {
-    if (!(error instanceof InvalidDurationError)) throw error;
-    throw new CliUsageError(`--duration ${JSON.stringify(text)}: ${error.detail}.`, { fix: "pass e.g. --duration 4s" });
-  }
-  throw new CliUsageError("--duration must be at least 1s (wrk counts whole seconds).", { fix: "pass e.g. --duration 4s" });
-}
-
-function positiveInteger(flag: string, text: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) throw new CliUsageError(`${flag} must be a whole number of at least 1, not ${JSON.stringify(text)}.`);
-  return value;
 }
