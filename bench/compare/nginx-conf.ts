@@ -33,18 +33,10 @@ http {
 export function nginxOriginConf(options: { prefix: string; port: number; bodiesDir: string; pki: BenchPkiFiles; workers: number }): string {
   const { pki } = options;
   return `${nginxPreamble(options.prefix, options.workers, "warn")}
-  server {
-    listen 127.0.0.1:${options.port} ssl;
-    ssl_protocols TLSv1.3;
-    ssl_certificate ${pki.originCert};
-    ssl_certificate_key ${pki.originKey};
-    ssl_client_certificate ${pki.caBundle};
-    ssl_verify_client on;
-    ssl_verify_depth 3;
-    default_type application/octet-stream;
-    location /cache/ { alias ${options.bodiesDir}/; add_header Cache-Control "public, max-age=3600" always; }
-    location /no-store/ { alias ${options.bodiesDir}/; add_header Cache-Control "no-store" always; }
-  }
+${mtlsOriginServer(options.port, pki, [
+  `location /cache/ { alias ${options.bodiesDir}/; add_header Cache-Control "public, max-age=3600" always; }`,
+  `location /no-store/ { alias ${options.bodiesDir}/; add_header Cache-Control "no-store" always; }`,
+])}
 }
 `;
 }
@@ -88,4 +80,19 @@ export function nginxEdgeConf(options: { prefix: string; port: number; originPor
   }
 }
 `;
+}
+
+/** An origin's `server` block: TLS 1.3, a client certificate from Moat's CA required, these `location` lines. Shared with bench:scale. */
+export function mtlsOriginServer(port: number, pki: BenchPkiFiles, locations: readonly string[]): string {
+  return `  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_protocols TLSv1.3;
+    ssl_certificate ${pki.originCert};
+    ssl_certificate_key ${pki.originKey};
+    ssl_client_certificate ${pki.caBundle};
+    ssl_verify_client on;
+    ssl_verify_depth 3;
+    default_type application/octet-stream;
+${locations.map((line) => `    ${line}`).join("\n")}
+  }`;
 }

@@ -7,7 +7,7 @@ import { createBenchPki } from "../compare/bench-pki.ts";
 import type { BenchPkiFiles } from "../compare/bench-pki.ts";
 import { fetchOnce, freePort, waitForPort } from "../compare/bench-scene.ts";
 import { buildMoat, moatCommand } from "../compare/moat-build.ts";
-import { nginxPreamble } from "../compare/nginx-conf.ts";
+import { mtlsOriginServer, nginxPreamble } from "../compare/nginx-conf.ts";
 import type { BenchProcess, ProcessGroup } from "../compare/processes.ts";
 import type { BenchTools } from "../compare/tools.ts";
 
@@ -95,17 +95,7 @@ export async function startScaleScene(options: { tools: BenchTools; group: Proce
 /** TLS 1.3, a client certificate from Moat's CA required, and the same 32-byte body at every /k/<n>, cacheable for an hour. */
 function originConf(prefix: string, port: number, pki: BenchPkiFiles): string {
   return `${nginxPreamble(prefix, 1, "warn")}
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_protocols TLSv1.3;
-    ssl_certificate ${pki.originCert};
-    ssl_certificate_key ${pki.originKey};
-    ssl_client_certificate ${pki.caBundle};
-    ssl_verify_client on;
-    ssl_verify_depth 3;
-    default_type application/octet-stream;
-    location /k/ { add_header Cache-Control "public, max-age=3600" always; return 200 "${"k".repeat(BODY_BYTES)}"; }
-  }
+${mtlsOriginServer(port, pki, [`location /k/ { add_header Cache-Control "public, max-age=3600" always; return 200 "${"k".repeat(BODY_BYTES)}"; }`])}
 }
 `;
 }
