@@ -1,5 +1,7 @@
 // Turns the error undici or Node's TLS raised on the way to an origin into one of Moat's stable origin failure codes.
+import type { TLSSocket } from "node:tls";
 import type { OriginFailureCode } from "../errors.ts";
+import { defaultTlsPolicy } from "../tls/index.ts";
 
 export interface ClassifiedOriginError {
   code: OriginFailureCode;
@@ -27,6 +29,37 @@ const untrustedCodes = new Set([
 // with TLS 1.3 the alert comes after the handshake and Node reports a plain close, see below).
 const clientCertAlertPattern = /ALERT_(HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_REQUIRED|ACCESS_DENIED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE|DECRYPT_ERROR)/;
 
+// Errors of connections the origin refused at the ClientHello, before any key was agreed (see watchHandshakeOffer).
+const refusedOffers = new WeakSet<object>();
+
+/**
+ * Watches a new origin connection's handshake, so that a handshake_failure alert can be told apart:
+ * sent in answer to the ClientHello (no TLS version, cipher suite or group in common) or after the
+ * edge sent its certificate (refused). OpenSSL reports both as the same alert; what differs is
+ * whether key agreement happened, which OpenSSL's key log callback marks. The logged line is secret
+ * key material: it is never read, kept or logged, only that it came.
+ * @example
+ * const socket = connect(options, callback); watchHandshakeOffer(socket);
+ */
+export function watchHandshakeOffer(socket: TLSSocket): void {
+  let isAgreed = false;
+  const onKeylog = () => {
+    isAgreed = true;
+  };
+  socket.once("keylog", onKeylog);
+  socket.once("secureConnect", () => socket.off("keylog", onKeylog));
+  // Ahead of undici's own listener, which fails the request (and so classifies the error) at once.
+  socket.prependOnceListener("error", (error: unknown) => {
+    if (!isAgreed && typeof error === "object" && error !== null) refusedOffers.add(error);
+  });
+}
+
+/** What the edge offers origins (origin-client.ts connects with the default policy), for the operator to compare. */
+function edgeOffer(): string {
+  const policy = defaultTlsPolicy();
+  return `the edge offers TLS 1.2 and 1.3, groups ${policy.ecdhCurves.join(", ")}, TLS 1.2 ciphers ${policy.ciphers.join(", ")}`;
+}
+
 interface ErrorLike {
   code?: unknown;
   message?: unknown;
@@ -44,7 +77,12 @@ export function classifyOriginError(error: unknown): ClassifiedOriginError {
   if (code === "CERT_NOT_YET_VALID") return { code: "origin-cert-not-yet-valid", detail };
   if (untrustedCodes.has(code)) return { code: "origin-cert-untrusted", detail };
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || code === "HOSTNAME_MISMATCH") return { code: "origin-name-mismatch", detail };
-  if (clientCertAlertPattern.test(code) || clientCertAlertPattern.test(message)) return { code: "origin-rejected-client-cert", detail };
+  if (clientCertAlertPattern.test(code) || clientCertAlertPattern.test(message)) {
+    if (typeof error === "object" && error !== null && refusedOffers.has(error)) {
+      return { code: "origin-tls-failed", detail: `${detail}; the origin refused the edge's TLS offer before any certificate was exchanged: no TLS version, cipher suite or key exchange group in common (${edgeOffer()})` };
+    }
+    return { code: "origin-rejected-client-cert", detail };
+  }
   if (code === "ECONNREFUSED") return { code: "origin-connect-refused", detail };
   if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") return { code: "origin-connect-timeout", detail };
   if (code === "UND_ERR_HEADERS_TIMEOUT") return { code: "origin-response-timeout", detail };

@@ -1,12 +1,13 @@
 // A pooled keep-alive mTLS client for one origin: presents the origin's client certificate and verifies the origin's own.
 import { isIP } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { Duplex, Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
-import { classifyOriginError } from "./classify-origin-error.ts";
+import { classifyOriginError, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
@@ -218,9 +219,12 @@ function createConnector(options: OriginClientOptions): Connector {
   // The configured server name wins over the one undici derives from the Host header we send.
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
-  return (connectOptions, callback) =>
-    connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
+  return (connectOptions, callback) => {
+    // undici's connector returns the socket it made (its types say void): watched before it can fail.
+    const socket = connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
       if (args[1]) watchConnectionReuse(args[1]);
       callback(...args);
-    });
+    }) as unknown as TLSSocket | undefined;
+    if (socket) watchHandshakeOffer(socket);
+  };
 }

@@ -38,6 +38,10 @@ describe("origin failures become 502/504 with a named cause", () => {
     // The origin trusts another CA for clients, so the edge's certificate is refused (TLS 1.3: after the handshake).
     await origin("distrusts13", async () => startTestOrigin({ certificate: await good(), clientCaPem: otherCa.bundlePem }));
     await origin("distrusts12", async () => startTestOrigin({ certificate: await good(), clientCaPem: otherCa.bundlePem, maxVersion: "TLSv1.2" }));
+    // TLS settings with nothing in common with the edge's offer: the origin answers the ClientHello with the
+    // same handshake_failure alert as a refused certificate, but no certificate was ever exchanged.
+    await origin("cbc12", async () => startTestOrigin({ certificate: await good(), clientCaPem: ca.bundlePem, maxVersion: "TLSv1.2", ciphers: "ECDHE-ECDSA-AES128-SHA" }));
+    await origin("group13", async () => startTestOrigin({ certificate: await good(), clientCaPem: ca.bundlePem, ecdhCurve: "P-521" }));
     await origin("nocert", async () => startTestOrigin({ certificate: await good(), clientCaPem: ca.bundlePem }), { mtls: { clientCertificate: "none" } });
     await origin("slow", async () => startTestOrigin({ certificate: await good(), clientCaPem: ca.bundlePem, handler: () => {} }), { timeouts: { connect: "2s", response: "300ms" } });
 
@@ -87,6 +91,8 @@ describe("origin failures become 502/504 with a named cause", () => {
     ["distrusts13", 502, "origin-rejected-client-cert", /refused the edge's client certificate spiffe:\/\/moat\.internal\/distribution\/faults\/origin\/distrusts13/],
     ["distrusts12", 502, "origin-rejected-client-cert", /refused the edge's client certificate/],
     ["nocert", 502, "origin-rejected-client-cert", /presented none/],
+    ["cbc12", 502, "origin-tls-failed", /refused the edge's TLS offer before any certificate was exchanged/],
+    ["group13", 502, "origin-tls-failed", /refused the edge's TLS offer before any certificate was exchanged/],
     ["refused", 502, "origin-connect-refused", /refused the TCP connection/],
     ["silent", 504, "origin-connect-timeout", /within 300 ms/],
     ["slow", 504, "origin-response-timeout", /did not send response headers within 300 ms/],

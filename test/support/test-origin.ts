@@ -40,6 +40,9 @@ export async function startTestOrigin(options: {
   clientCaPem?: string;
   handler?: OriginHandler;
   maxVersion?: "TLSv1.2" | "TLSv1.3";
+  /** OpenSSL cipher list and key exchange groups, for an origin whose TLS settings do not match the edge's. */
+  ciphers?: string;
+  ecdhCurve?: string;
 }): Promise<TestOrigin> {
   const seen: SeenRequest[] = [];
   const handler = options.handler ?? defaultHandler;
@@ -49,6 +52,8 @@ export async function startTestOrigin(options: {
       cert: options.certificate.chainPem,
       ...(options.clientCaPem ? { ca: options.clientCaPem, requestCert: true, rejectUnauthorized: true } : {}),
       ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
+      ...(options.ciphers ? { ciphers: options.ciphers } : {}),
+      ...(options.ecdhCurve ? { ecdhCurve: options.ecdhCurve } : {}),
     },
     (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerX509Certificate();
