@@ -7,6 +7,7 @@ import type { Logger } from "../observe/index.ts";
 import type { IssuedCertificate, IssuedCertificateStore } from "../pki/index.ts";
 import { clientIdentity, importedCredentials, readConfiguredFile } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
+import type { SnapshotMemo } from "./snapshot-memo.ts";
 
 export interface OriginEntry {
   client: OriginClient;
@@ -27,6 +28,8 @@ export interface OriginEntrySources {
   log: Logger;
   now: Date;
   previous: OriginEntry | undefined;
+  /** The build's memo: an imported client certificate or trusted CA file many origins share is read and checked once. */
+  memo: SnapshotMemo;
 }
 
 const maxRetryDelayMs = 5 * 60_000;
@@ -80,7 +83,7 @@ async function originCredentials(
 ): Promise<CredentialMaterial | null> {
   const source = origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
-  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported });
+  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported }, sources.memo);
   const request = {
     trustDomain: config.pki.trustDomain,
     distributionId,
@@ -100,7 +103,7 @@ function clientCertificateOf(credentials: CredentialMaterial): OriginClientCerti
 }
 
 async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
-  const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile) : sources.caPem;
+  const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile, sources.memo) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {
     distributionId,
