@@ -15,7 +15,7 @@ import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { buildOriginEntry } from "./origin-entries.ts";
 import type { OriginEntry } from "./origin-entries.ts";
 import { createSnapshotMemo } from "./snapshot-memo.ts";
-import type { SnapshotMemo } from "./snapshot-memo.ts";
+import type { SnapshotMemo, SnapshotMemoCounts } from "./snapshot-memo.ts";
 import { loadUsedTrustStores, verifyingContextOptions, viewerMtlsRuntime, viewerPolicyId } from "./viewer-mtls-snapshot.ts";
 import type { LoadedTrustStore } from "../tls/index.ts";
 
@@ -41,6 +41,8 @@ export interface BuiltSnapshot {
   renewAt: Date | null;
   /** The imported certificates it serves and presents, which only their owner can renew: what expiry warnings watch. */
   imported: readonly ImportedCertificateInUse[];
+  /** What this build read, checked and created once for all the distributions that share it: files, imports, viewer contexts. */
+  memoCounts: SnapshotMemoCounts;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   const renewAt = renewals.length ? new Date(Math.min(...renewals.map((d) => d.getTime()))) : null;
-  return { snapshot, origins, renewAt, imported };
+  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts() };
 }
 
 async function buildDistribution(
