@@ -18,6 +18,8 @@ export interface SnapshotMemo {
   readFile(file: string): Promise<Buffer>;
   /** `make()` once per key; every caller with that key gets the same promise, fulfilled or rejected (callers name their own path in the error). */
   importOnce<T>(key: string, make: () => Promise<T>): Promise<T>;
+  /** `make()` once per kind and key, for a value derived from shared material (a client certificate's name, a digest). */
+  valueOnce<T>(kind: string, key: string, make: () => T): T;
   /** One SecureContext per distinct set of options; throws what tls.createSecureContext throws, to each caller. */
   secureContext(options: SecureContextMaterial): tls.SecureContext;
   counts(): SnapshotMemoCounts;
@@ -43,6 +45,7 @@ export function createSnapshotMemo(): SnapshotMemo {
   const files = new Map<string, Promise<Buffer>>();
   const imports = new Map<string, Promise<unknown>>();
   const contexts = new Map<string, { context: tls.SecureContext } | { error: unknown }>();
+  const values = new Map<string, unknown>();
   return {
     readFile(file) {
       let bytes = files.get(file);
@@ -64,6 +67,13 @@ export function createSnapshotMemo(): SnapshotMemo {
         imports.set(key, made);
       }
       return made;
+    },
+    valueOnce<T>(kind: string, key: string, make: () => T): T {
+      const at = `${kind}\0${key}`;
+      if (values.has(at)) return values.get(at) as T;
+      const value = make();
+      values.set(at, value);
+      return value;
     },
     secureContext(material) {
       // The key PEM is part of the map key: in memory for this build only, never logged.
