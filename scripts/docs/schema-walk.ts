@@ -57,9 +57,9 @@ export function typeOf(schema: z.ZodType): string {
     case "null":
       return "null";
     case "literal":
-      return (def.values as unknown[]).map((value) => JSON.stringify(value)).join(" \\| ");
+      return (def.values as unknown[]).map((value) => JSON.stringify(value)).join(" | ");
     case "enum":
-      return Object.values(def.entries as Record<string, string>).map((value) => JSON.stringify(value)).join(" \\| ");
+      return Object.values(def.entries as Record<string, string>).map((value) => JSON.stringify(value)).join(" | ");
     case "array":
       return `list of ${typeOf(def.element as z.ZodType)}`;
     case "record":
@@ -67,7 +67,7 @@ export function typeOf(schema: z.ZodType): string {
     case "object":
       return `{ ${Object.keys(def.shape as object).join(", ")} }`;
     case "union":
-      return (def.options as z.ZodType[]).map(typeOf).join(" \\| ");
+      return (def.options as z.ZodType[]).map(typeOf).join(" | ");
     default:
       return def.type;
   }
