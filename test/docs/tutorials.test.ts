@@ -64,8 +64,8 @@ async function runTutorial(name: string): Promise<void> {
     `moat() { node ${JSON.stringify(join(ROOT, "src/cli/main.ts"))} "$@"; }`,
     ...first.body,
     ...own.body,
-    ...own.cleanup,
-    ...first.cleanup,
+    // A page that continues another stops everything itself.
+    ...(own.cleanup.length > 0 ? own.cleanup : first.cleanup),
   ].join("\n");
   const child = spawn("bash", ["-c", script], {
     cwd: dir,
