@@ -5,6 +5,9 @@ import { dirname, join, relative, resolve } from "node:path";
 import { test } from "node:test";
 
 const ROOT = join(import.meta.dirname, "..", "..");
+// Pages that may link to files outside docs/ (GitHub follows them; the site's build ignores them): the benchmark
+// notes sit beside the bench code they describe, which maintains them.
+const LINKS_OUT_OF_SITE = new Set(["docs/BENCHMARKS.md"]);
 
 function markdownFiles(): string[] {
   const docs = readdirSync(join(ROOT, "docs"), { recursive: true, withFileTypes: true })
@@ -61,7 +64,8 @@ test("every internal link and anchor in README.md and docs/ resolves", () => {
         problems.push(`${where}: no such file`);
         continue;
       }
-      if (pathPart !== "" && !relative(ROOT, targetFile).startsWith("docs") && relative(ROOT, file).startsWith("docs")) {
+      const isOutsideSite = !relative(ROOT, targetFile).startsWith("docs");
+      if (pathPart !== "" && isOutsideSite && relative(ROOT, file).startsWith("docs") && !LINKS_OUT_OF_SITE.has(relative(ROOT, file))) {
         problems.push(`${where}: the site cannot link outside docs/; name the file in code instead`);
       }
       if (anchor === undefined) continue;
@@ -71,7 +75,7 @@ test("every internal link and anchor in README.md and docs/ resolves", () => {
       }
       const anchors = anchorsOf(targetFile);
       if (!anchors.github.has(anchor)) problems.push(`${where}: no heading with GitHub anchor #${anchor}`);
-      else if (!anchors.vitepress.has(anchor)) problems.push(`${where}: #${anchor} works on GitHub, not on the site (reword the heading)`);
+      else if (!isOutsideSite && !anchors.vitepress.has(anchor)) problems.push(`${where}: #${anchor} works on GitHub, not on the site (reword the heading)`);
     }
   }
   assert.ok(checked > 50, `only ${checked} links found: is the pattern broken?`);
