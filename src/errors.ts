@@ -317,7 +317,7 @@ export interface OriginFailureContext {
   responseTimeoutMs: number;
 }
 
-interface OriginFailureText {
+export interface OriginFailureText {
   status: 502 | 504;
   /** Said to viewers: the cause without internal names (origin URLs and paths go to the log only). */
   summary: string;
@@ -325,7 +325,8 @@ interface OriginFailureText {
   fix: (o: OriginFailureContext) => string;
 }
 
-const originFailureCatalog: Record<OriginFailureCode, OriginFailureText> = {
+/** Each origin failure's status, public summary, and the log's message and fix; read by the generated docs/reference too. */
+export const originFailureCatalog: Readonly<Record<OriginFailureCode, OriginFailureText>> = {
   "origin-cert-untrusted": {
     status: 502,
     summary: "the origin's certificate does not chain to the CA the edge trusts for it",
