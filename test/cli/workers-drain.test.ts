@@ -1,17 +1,23 @@
 // `moat start` with workers: 2 drains as one when SIGTERM reaches the whole process group (a terminal's Ctrl-C, `kill -TERM -PGID`,
 // a supervisor that signals every process): each worker drains its responses in flight, and the primary exits 0, not on an EPIPE.
 import assert from "node:assert/strict";
+import cluster from "node:cluster";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { startWorkerGroup } from "../../src/cli/worker-group.ts";
+import { loadConfigFile } from "../../src/config/index.ts";
+import { runEdge } from "../../src/edge/index.ts";
+import { createLogger } from "../../src/observe/index.ts";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import { withTimeout } from "../guard/guard-fixture.ts";
 import { createTestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
-import { isGroupAlive, probePort, startMoat } from "./moat-process.ts";
+import { cliMain, isGroupAlive, probePort, startMoat } from "./moat-process.ts";
 
 const BIG_BYTES = 7 * 2 ** 20;
 
@@ -98,6 +104,59 @@ test("SIGTERM to the whole process group: every response in flight arrives whole
     }
   } finally {
     await origin.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** Linux's process state letter ("Z": exited, not yet reaped by its parent), or null once the process is gone. */
+function processState(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]![0]!;
+  } catch {
+    return null;
+  }
+}
+
+// The race the group SIGTERM above gives a chance to, made certain: each worker drains on its own signal and closes its
+// channel before the primary's event loop has seen it close, and the primary then tells it to stop. A write to that
+// channel fails with EPIPE; the primary must take it as "already stopping", not crash.
+test("the primary stops workers that closed their channel an instant before: no EPIPE crash, stop resolves", { timeout: 120_000, skip: process.platform !== "linux" && "reads /proc" }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "moat-workers-epipe-"));
+  const key = await createTestMasterKey();
+  const ca = await initCertificateAuthority({ dataDir: join(dir, "data"), masterKey: key.masterKey });
+  await writeFile(join(dir, "moat.yaml"), config("https://localhost:1"));
+  const previousKey = process.env.MOAT_MASTER_KEY;
+  process.env.MOAT_MASTER_KEY = key.env.MOAT_MASTER_KEY;
+  // This test process is the primary; its workers run the real `moat start` worker.
+  cluster.setupPrimary({ exec: cliMain, args: ["start"], silent: true });
+  const log = createLogger({ level: "error" });
+  const primary = await runEdge({ config: await loadConfigFile(join(dir, "moat.yaml")), ca, masterKey: key.masterKey, log, role: "primary" });
+  try {
+    const group = await startWorkerGroup({ count: 2, config: await loadConfigFile(join(dir, "moat.yaml")), ticketKeys: primary.ticketKeys()!, log, logLevel: "error" });
+    const pids = Object.values(cluster.workers ?? {}).map((worker) => worker!.process.pid!);
+    assert.equal(pids.length, 2);
+    for (const pid of pids) process.kill(pid, "SIGTERM");
+    // Synchronously: this event loop must not run (and read the closed channels) before stop() writes to them.
+    const deadline = Date.now() + 60_000;
+    while (!pids.every((pid) => processState(pid) === "Z")) {
+      assert.ok(Date.now() < deadline, `the workers did not exit on SIGTERM: ${pids.map(processState).join(", ")}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error) => uncaught.push(error);
+    process.on("uncaughtException", onUncaught);
+    try {
+      // A failed write's 'error' comes on the next tick, long before the workers' exits that stop() waits for.
+      await withTimeout("the group to stop", group.stop(), 30_000);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+    }
+    assert.deepEqual(uncaught.map((error) => error.message), [], "the primary failed on a closed channel");
+    assert.ok(pids.every((pid) => processState(pid) === null), "every worker was reaped");
+  } finally {
+    await primary.stop();
+    if (previousKey === undefined) delete process.env.MOAT_MASTER_KEY;
+    else process.env.MOAT_MASTER_KEY = previousKey;
     await rm(dir, { recursive: true, force: true });
   }
 });
