@@ -169,10 +169,9 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const keys = [primaryKey, ...(varied.get(primaryKey)?.keys ?? [])];
       varied.delete(primaryKey);
       if (disk?.isLoading) decidedWhileLoading.add(primaryKey);
-      for (const key of keys) {
-        memory.delete(key);
-        await disk?.delete(key);
-      }
+      // Memory first, every variant, before anything is awaited: a relayed deletion is acknowledged as soon as the call returns.
+      for (const key of keys) memory.delete(key);
+      for (const key of keys) await disk?.delete(key);
       // After the disk: a peer that looks there once told finds nothing to bring back.
       if (reach === "peers") await options.onDeleted?.([primaryKey]);
     },

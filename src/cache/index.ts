@@ -40,8 +40,9 @@ export interface EdgeCache {
    */
   invalidateAfterUnsafe(exchange: Omit<CacheExchange, "res" | "fetchOrigin" | "viewerHeaders" | "originHeaders">, status: number, responseHeaders: Record<string, string | string[] | undefined>): Promise<void>;
   /**
-   * Deletes primary keys that a peer deleted (its batch, relayed by the primary): from the memory tier, the disk tier and
-   * the fills in progress, without telling anyone again.
+   * Deletes primary keys that a peer deleted (its batch, relayed by the primary), without telling anyone again: from the
+   * memory tier and the fills in progress before it returns (the peer may be told at once), from the disk tier when the
+   * promise resolves (the peer has deleted the entry there already; this catches variants only this process knew).
    */
   dropRelayed(primaryKeys: readonly string[]): Promise<void>;
   stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
@@ -122,11 +123,12 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
       );
     },
     async dropRelayed(primaryKeys) {
-      for (const key of primaryKeys) {
+      const deletions = primaryKeys.map((key) => {
         // A fill that started before the peer's unsafe request may carry the answer from before it: it is not stored.
         collapser.abandon(key);
-        await store.deletePrimary(key, "here");
-      }
+        return store.deletePrimary(key, "here");
+      });
+      await Promise.all(deletions);
     },
     stats: () => store.stats(),
     diskLoaded,

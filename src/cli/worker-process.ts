@@ -117,12 +117,10 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
     });
   };
   const dropRelayed = (id: number, primaryKeys: readonly string[]) => {
-    edge
-      .dropRelayedCacheKeys(primaryKeys)
-      .catch((error: Error) => log.error({ error: { message: error.message } }, "deleting keys another worker deleted failed"))
-      .finally(() => {
-        if (process.connected) process.send?.({ type: "cache-keys-dropped", relay: id } satisfies FromWorker, undefined, {}, () => {});
-      });
+    // Gone from memory (and from the fills in progress) once the call returns: the sibling may go on at once.
+    const onDisk = edge.dropRelayedCacheKeys(primaryKeys);
+    if (process.connected) process.send?.({ type: "cache-keys-dropped", relay: id } satisfies FromWorker, undefined, {}, () => {});
+    onDisk.catch((error: Error) => log.error({ error: { message: error.message } }, "deleting from disk the keys another worker deleted failed"));
   };
   void (async () => {
     for (;;) {

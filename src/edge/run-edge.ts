@@ -39,7 +39,7 @@ export interface RunningEdge {
   ticketKeys(): Buffer | undefined;
   /** A worker takes its primary's session ticket keys: a session issued by any worker resumes on every other. */
   setTicketKeys(keys: Buffer): void;
-  /** A worker deletes the primary keys a sibling deleted (relayed by its primary); nothing without a cache. */
+  /** A worker deletes the primary keys a sibling deleted (relayed by its primary): from memory before it returns, from disk when it resolves (see EdgeCache.dropRelayed). */
   dropRelayedCacheKeys(primaryKeys: readonly string[]): Promise<void>;
 }
 
@@ -223,7 +223,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     ticketKeys = keys;
     viewer?.server.setTicketKeys(keys);
   };
-  const dropRelayedCacheKeys = async (primaryKeys: readonly string[]) => serving?.cache.dropRelayed(primaryKeys);
+  const dropRelayedCacheKeys = (primaryKeys: readonly string[]) => serving?.cache.dropRelayed(primaryKeys) ?? Promise.resolve();
   return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys, dropRelayedCacheKeys };
 }
 

@@ -22,11 +22,14 @@ interface Worker {
   disk: DiskTier;
   /** Batches this worker sent to the others. */
   sent: DeletionBatch[];
+  /** Its deletions from disk of keys another relayed, which go on after it acknowledged. */
+  onDisk: Promise<unknown>[];
 }
 
 /**
- * Two workers over one directory, wired as a primary wires them: a batch one sends is deleted by the other ("here":
- * told no one), then acknowledged. The other's delete runs after a turn of the event loop, as a message would arrive.
+ * Two workers over one directory, wired as a primary and worker-process.ts wire them: a batch one sends is deleted by the
+ * other ("here": told no one) on a later turn of the event loop, as a message arrives, and acknowledged as soon as the
+ * call returns (gone from memory then; the disk deletion goes on).
  */
 async function withWorkers(work: (a: Worker, b: Worker, dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "moat-relayed-"));
@@ -38,13 +41,16 @@ async function withWorkers(work: (a: Worker, b: Worker, dir: string) => Promise<
       send: (batch) => {
         sent.push(batch);
         const other = workers.find((worker) => worker.disk !== disk)!;
-        setImmediate(() => void Promise.all(batch.primaryKeys.map((key) => other.store.deletePrimary(key, "here"))).then(() => relay.acknowledged(batch.id)));
+        setImmediate(() => {
+          other.onDisk.push(Promise.all(batch.primaryKeys.map((key) => other.store.deletePrimary(key, "here"))));
+          relay.acknowledged(batch.id);
+        });
         return true;
       },
       waitLimitMs: 10_000,
     });
     const store = createCacheStore({ memory: createMemoryTier({ maxBytes: 2 ** 20, maxObjectBytes: 2 ** 16 }), disk, maxObjectBytes: 2 ** 20, memoryMaxObjectBytes: 2 ** 16, onDeleted: relay.deleted });
-    workers.push({ store, disk, sent });
+    workers.push({ store, disk, sent, onDisk: [] });
   }
   try {
     await Promise.all(workers.map((worker) => worker.disk.loaded));
@@ -95,6 +101,7 @@ describe("cache deletions relayed between workers", () => {
       await a.store.deletePrimary(KEY);
       assert.equal(b.store.lookupInMemory(KEY, headers), null);
       assert.equal(await b.store.lookup(KEY, headers), null);
+      await Promise.all(b.onDisk);
       assert.deepEqual(await filesOf(dir, variant), [], "the variant's files are gone for everyone");
     });
   });
