@@ -558,6 +558,18 @@ export class EnrolmentError extends MoatError {
 
 // ---------------------------------------------------------------- cache
 
+/** `moat cache invalidate` waited, and a running worker had not applied the invalidation: it may still serve the old responses. */
+export class InvalidationNotAppliedError extends MoatError {
+  constructor(details: { seq: number; waited: string; lagging: readonly { worker: number; pid: number; applied: number }[]; dataDir: string }) {
+    const names = details.lagging.map((worker) => `worker ${worker.worker} (pid ${worker.pid}) has applied up to #${worker.applied}`).join("; ");
+    super("cache-invalidation-not-applied", 500, `invalidation #${details.seq} is recorded in ${details.dataDir}, but within ${details.waited} not every worker applied it: ${names}.`, {
+      fix: "the invalidation stays recorded: that worker applies it as soon as it reads the file, and a new worker at its start. If its log shows it stuck, kill that pid: the primary starts a new worker",
+    });
+    this.lagging = details.lagging;
+  }
+  readonly lagging: readonly { worker: number; pid: number; applied: number }[];
+}
+
 /** The invalidation request file stayed locked by another process past the deadline (`<dataDir>/invalidations/requests.lock`). */
 export class InvalidationLockTimeoutError extends MoatError {
   constructor(lockFile: string, heldBy: string, waitedMs: number) {

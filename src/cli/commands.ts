@@ -353,7 +353,9 @@ Example:
 
 Records an invalidation in <data dir>/invalidations/requests.jsonl. A running
 edge on that data directory sees the file change and applies it at once; the
-command waits (up to --wait) until the edge says so. A PATH is exact
+command waits (up to --wait) until the edge says so: with workers, until every
+worker has. A worker that is running and has not applied it by then is named
+(number and pid), and the command exits 1. A PATH is exact
 (/index.html, every query string and encoding of it) or a prefix ending in *
 (/images/* ; * alone is everything). An edge that is not running applies it to
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing

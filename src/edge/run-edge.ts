@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { Server } from "node:net";
 import { createEdgeCache } from "../cache/index.ts";
-import type { BeforeBatch, Clock } from "../cache/index.ts";
+import type { BeforeBatch, CachePeers, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { applyPlainHttpConnectionPolicy } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
@@ -39,6 +39,8 @@ export interface RunningEdge {
   ticketKeys(): Buffer | undefined;
   /** A worker takes its primary's session ticket keys: a session issued by any worker resumes on every other. */
   setTicketKeys(keys: Buffer): void;
+  /** A worker deletes the primary keys a sibling deleted (relayed by its primary): from memory before it returns, from disk when it resolves (see EdgeCache.dropRelayed). */
+  dropRelayedCacheKeys(primaryKeys: readonly string[]): Promise<void>;
 }
 
 export interface RunEdgeOptions {
@@ -64,6 +66,8 @@ export interface RunEdgeOptions {
   workers?: number;
   /** A worker's session ticket keys, made by its primary. */
   ticketKeys?: Buffer;
+  /** A worker's siblings, through its primary: its cache deletions reach their memory tiers, its applied invalidations its primary. */
+  cachePeers?: CachePeers;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -219,7 +223,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     ticketKeys = keys;
     viewer?.server.setTicketKeys(keys);
   };
-  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys };
+  const dropRelayedCacheKeys = (primaryKeys: readonly string[]) => serving?.cache.dropRelayed(primaryKeys) ?? Promise.resolve();
+  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys, dropRelayedCacheKeys };
 }
 
 /** The viewer ports and the cache behind them; everything but a primary has them. */
@@ -234,6 +239,7 @@ async function serve(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapsho
     beforeDiskBatch: options.beforeDiskBatch,
     diskTmpDirName: options.worker === undefined ? undefined : `tmp-worker-${options.worker}`,
     diskSharers: options.workers,
+    peers: options.cachePeers,
   });
   const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
@@ -262,7 +268,7 @@ async function serve(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapsho
     // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
     await cache.stop();
   }
-  return { viewer, httpsPort, httpPort, stop };
+  return { viewer, cache, httpsPort, httpPort, stop };
 }
 
 function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {
