@@ -1,5 +1,6 @@
 // A worker of `moat start`: serves the viewer ports with its own memory tier, and rebuilds only when its primary says.
-import { freezeConfig } from "../config/index.ts";
+// The freezer alone, not config/index.ts: the primary validated the config, and a worker never loads the validator (zod, yaml).
+import { deepFreeze as freezeConfig } from "../config/freeze.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge, ticketKeysFrom } from "../edge/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
