@@ -13,6 +13,7 @@ import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
+import { releaseMemoryWhenIdle } from "./idle-memory.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
@@ -141,6 +142,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   };
   const watchFiles = (config: MoatConfig): ConfiguredFilesWatch => (isMaintaining ? watchConfiguredFiles(config, log, onConfiguredFileChange) : { stop() {} });
   let filesWatch = watchFiles(startConfig);
+  // Startup (a primary's validation and issuance) and every burst of requests leave V8's young generation large.
+  const idleMemory = releaseMemoryWhenIdle(log.child({ part: "memory" }));
 
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
@@ -190,6 +193,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   }
 
   async function stop(): Promise<void> {
+    idleMemory.stop();
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
