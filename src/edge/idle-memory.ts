@@ -20,7 +20,14 @@ export interface IdleMemoryRelease {
   stop(): void;
 }
 
-type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;
+/** What the release reads and runs; tests replace it. */
+export interface IdleMemoryProbes {
+  /** The event loop's utilization (0–1) since the previous call. */
+  utilizationSinceLastCall(): number;
+  rssBytes(): number;
+  /** Runs the collection; false when V8 offers none (nothing more is tried). */
+  collect(): boolean;
+}
 
 /**
  * Samples the event loop every 2 s; when it was idle and the RSS grew since the last collection, collects once.
@@ -29,29 +36,43 @@ type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;
  * // … on stop:
  * idleMemory.stop();
  */
-export function releaseMemoryWhenIdle(log: Logger): IdleMemoryRelease {
-  let gc: LastResortGc | null | undefined;
+export function releaseMemoryWhenIdle(log: Logger, probes: IdleMemoryProbes = nodeProbes(log)): IdleMemoryRelease {
   let rssAfterRelease = 0;
-  let last = performance.eventLoopUtilization();
   const timer = setInterval(() => {
-    const since = performance.eventLoopUtilization(last);
-    last = performance.eventLoopUtilization();
-    if (since.utilization >= IDLE_UTILIZATION) return;
-    const rssBefore = process.memoryUsage.rss();
+    if (probes.utilizationSinceLastCall() >= IDLE_UTILIZATION) return;
+    const rssBefore = probes.rssBytes();
     if (rssBefore - rssAfterRelease < MIN_GROWTH_BYTES) return;
-    gc ??= exposeGc(log);
-    if (!gc) return void clearInterval(timer);
     const startedAt = performance.now();
-    gc({ type: "major", flavor: "last-resort" });
-    rssAfterRelease = process.memoryUsage.rss();
+    if (!probes.collect()) return void clearInterval(timer);
+    rssAfterRelease = probes.rssBytes();
     log.debug({ rssBefore, rssAfter: rssAfterRelease, gcMs: Math.round(performance.now() - startedAt) }, "idle: memory given back");
   }, CHECK_INTERVAL_MS).unref();
   return { stop: () => clearInterval(timer) };
 }
 
+function nodeProbes(log: Logger): IdleMemoryProbes {
+  let last = performance.eventLoopUtilization();
+  let gc: LastResortGc | null | undefined;
+  return {
+    utilizationSinceLastCall() {
+      const since = performance.eventLoopUtilization(last);
+      last = performance.eventLoopUtilization();
+      return since.utilization;
+    },
+    rssBytes: () => process.memoryUsage.rss(),
+    collect() {
+      gc ??= exposeGc(log);
+      gc?.({ type: "major", flavor: "last-resort" });
+      return gc !== null;
+    },
+  };
+}
+
+type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;
+
 // V8's gc() with options, for this one caller, without --expose-gc on the command line (which would give every
 // module a global gc): the flag is on only while a new context is made, whose global holds the function.
-function exposeGc(log: Logger): LastResortGc | null {
+export function exposeGc(log: Logger): LastResortGc | null {
   if (typeof globalThis.gc === "function") return globalThis.gc as LastResortGc;
   try {
     setFlagsFromString("--expose-gc");
