@@ -76,13 +76,11 @@ export function describeParsed(node: X509Certificate, peculiar: X509.X509Certifi
   };
 }
 
-/**
- * The log-safe description of the first certificate in a PEM (see index.ts). Node reads the names when it
- * spells them as @peculiar/x509 does, as it does for every certificate Moat issues: an edge that reads its
- * stored certificates then does not load @peculiar/x509 at all. Other names (attribute types Node and
- * @peculiar/x509 call differently, escaped or non-ASCII values, other SAN types) are read by @peculiar/x509.
- */
+/** The log-safe description of the first certificate in a PEM (see index.ts). */
 export function describeCertificate(pem: string): CertificateDescription {
+  // Node reads the names when it spells them as @peculiar/x509 does, as it does for every certificate Moat
+  // issues: an edge that reads its stored certificates then does not load @peculiar/x509 at all. Other names
+  // (attribute types the two call differently, escaped or non-ASCII values, other SAN types) go to @peculiar/x509.
   const first = splitPemCertificates(pem)[0];
   if (!first) throw new CertificateUnreadableError("no PEM CERTIFICATE block found");
   let node: X509Certificate;
