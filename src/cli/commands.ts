@@ -1,4 +1,5 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
+import cluster from "node:cluster";
 
 export interface CliCommand {
   name: string;
@@ -38,7 +39,8 @@ config's pki.masterKeyFile, in that order. Without one, start refuses to run.
 
 Example:
   MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml`,
-    run: async (args) => (await import("./start-command.ts")).runStart(args),
+    // A worker is forked with its primary's arguments and takes everything else from its primary: it loads none of the primary's modules (the config validator, the worker group).
+    run: async (args) => (cluster.isWorker ? (await import("./worker-process.ts")).runWorker() : (await import("./start-command.ts")).runStart(args)),
   },
   {
     name: "demo",

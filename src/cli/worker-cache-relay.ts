@@ -1,6 +1,7 @@
 // The primary's side of its workers' caches: relays each worker's cache deletions to the others, and keeps applied.json at the lowest invalidation mark of its workers.
-import { writeAppliedInvalidations } from "../cache/index.ts";
-import type { AppliedInvalidations } from "../cache/index.ts";
+// The invalidation files alone, not cache/index.ts: the primary serves nothing and must not load the cache's tiers.
+import { writeAppliedInvalidations } from "../cache/invalidations.ts";
+import type { AppliedInvalidations } from "../cache/invalidations.ts";
 import type { Logger } from "../observe/index.ts";
 import type { FromWorker, ToWorker } from "./worker-messages.ts";
 

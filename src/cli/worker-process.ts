@@ -1,7 +1,8 @@
 // A worker of `moat start`: serves the viewer ports with its own memory tier, and rebuilds only when its primary says.
 import { createDeletionRelay } from "../cache/index.ts";
 import type { CachePeers, DeletionRelay } from "../cache/index.ts";
-import { freezeConfig } from "../config/index.ts";
+// The freezer alone, not config/index.ts: the primary validated the config, and a worker never loads the validator (zod, yaml).
+import { deepFreeze as freezeConfig } from "../config/freeze.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge, ticketKeysFrom } from "../edge/index.ts";
 import type { RunningEdge } from "../edge/index.ts";

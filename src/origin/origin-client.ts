@@ -89,23 +89,36 @@ export interface OriginClient {
  */
 export function createOriginClient(options: OriginClientOptions, log?: Logger): OriginClient {
   const context = contextOf(options);
-  const connect = createConnector(options);
-  const pool = new Pool(options.url, {
-    connect,
-    headersTimeout: options.responseTimeoutMs,
-    bodyTimeout: options.responseTimeoutMs,
-    // undici's own default (4 s) closes a pool between bursts: each miss after a pause paid a TLS handshake.
-    // 60 s is nginx's upstream keepalive_timeout; an origin that announces a shorter Keep-Alive timeout is
-    // believed (undici closes the connection before it, by keepAliveTimeoutThreshold).
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
-    pipelining: 1,
-  });
+  // The connector and the pool are made at the first request, not with the snapshot: an edge with
+  // thousands of distributions holds a pool only for the origins that have had a miss.
+  let connect: Connector | null = null;
+  let pool: InstanceType<typeof Pool> | null = null;
+  const connector = () => (connect ??= createConnector(options));
+  // Set by close() or destroy(): a pool made after it (a late request on a retired client) is closed at once, so the request fails as on a closed pool.
+  let ending: "close" | "destroy" | null = null;
+  const poolNow = () => {
+    if (pool) return pool;
+    pool = createPool();
+    if (ending) void pool[ending]().catch(() => {});
+    return pool;
+  };
+  const createPool = () =>
+    new Pool(options.url, {
+      connect: connector(),
+      headersTimeout: options.responseTimeoutMs,
+      bodyTimeout: options.responseTimeoutMs,
+      // undici's own default (4 s) closes a pool between bursts: each miss after a pause paid a TLS handshake.
+      // 60 s is nginx's upstream keepalive_timeout; an origin that announces a shorter Keep-Alive timeout is
+      // believed (undici closes the connection before it, by keepAliveTimeoutThreshold).
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+      pipelining: 1,
+    });
   // Retry connections still serving their response, with their closing once it has been asked for.
   const retries = new Map<Client, Promise<void> | null>();
 
   // Not an async function: the answer is the dispatch's own promise, with no frame of its own to wait on (a miss's path is promise after promise).
   function request(req: OriginRequest): Promise<OriginResponse> {
-    return send(pool, options, req).catch((error: unknown) => {
+    return send(poolNow(), options, req).catch((error: unknown) => {
       if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
       log?.warn(
         { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
@@ -119,7 +132,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // dead ones, so the retry goes on a connection of its own, closed once its response has been read.
   // The connector is shared: the new connection resumes the pool's TLS session.
   async function retryOnNewConnection(req: OriginRequest): Promise<OriginResponse> {
-    const client = new Client(options.url, { connect, headersTimeout: options.responseTimeoutMs, bodyTimeout: options.responseTimeoutMs, pipelining: 1 });
+    const client = new Client(options.url, { connect: connector(), headersTimeout: options.responseTimeoutMs, bodyTimeout: options.responseTimeoutMs, pipelining: 1 });
     retries.set(client, null);
     const release = (ending: Promise<void>) => {
       const settled = ending.catch(() => undefined).finally(() => retries.delete(client));
@@ -138,7 +151,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
   const upgraded = new Set<Duplex>();
   const upgrade = (req: OriginUpgradeRequest) =>
-    upgradeThrough(pool, { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
+    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
 
   return {
     originId: options.originId,
@@ -146,11 +159,13 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     request,
     upgrade,
     close: async () => {
-      await Promise.all([pool.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
+      ending ??= "close";
+      await Promise.all([pool?.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
     },
     destroy: async () => {
+      ending = "destroy";
       for (const socket of upgraded) socket.destroy();
-      await Promise.all([pool.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
+      await Promise.all([pool?.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
     },
   };
 }
