@@ -578,3 +578,54 @@ export class InvalidationLockTimeoutError extends MoatError {
     });
   }
 }
+
+// ---------------------------------------------------------------- store
+
+/** Where a store lives, as messages name it: a file path for SQLite, host/port/database (never a password) for PostgreSQL. */
+export type StoreLabel = string;
+
+/** The store could not be opened or reached (a missing directory, a refused connection, a timeout). */
+export class StoreUnavailableError extends MoatError {
+  constructor(store: StoreLabel, detail: string, options: MoatErrorOptions = {}) {
+    super("store-unavailable", 503, `cannot use the store ${store}: ${detail}.`, options);
+  }
+}
+
+/** The store was migrated by a newer Moat: this code does not know some of its migrations, so it must not write to it. */
+export class StoreNewerThanCodeError extends MoatError {
+  readonly unknownMigrations: readonly string[];
+
+  constructor(store: StoreLabel, unknownMigrations: readonly string[]) {
+    super("store-newer-than-code", 500, `the store ${store} has migrations this Moat does not know (${unknownMigrations.join(", ")}): a newer Moat has upgraded it.`, {
+      fix: "run the Moat version that upgraded the store (or a newer one); an older one would misread what it stores",
+    });
+    this.unknownMigrations = unknownMigrations;
+  }
+}
+
+/** A write named the version of a resource it read, and the resource has changed since (or is absent, or exists). */
+export class StoreVersionConflictError extends MoatError {
+  readonly resource: string;
+  readonly expected: number | "absent";
+  readonly actual: number | "absent";
+
+  constructor(resource: string, expected: number | "absent", actual: number | "absent") {
+    const said = (version: number | "absent") => (version === "absent" ? "absent" : `version ${version}`);
+    super("store-version-conflict", 412, `${resource} is ${said(actual)}, not ${said(expected)} as the change assumed: someone else changed it first.`, {
+      fix: "read it again, re-apply your change to what is there now, and send it with the new version",
+    });
+    this.resource = resource;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A resource a change names is not in the store. */
+export class StoreNotFoundError extends MoatError {
+  readonly resource: string;
+
+  constructor(resource: string) {
+    super("store-not-found", 404, `${resource} is not in the store.`, { fix: "list what the store holds and use one of those names" });
+    this.resource = resource;
+  }
+}

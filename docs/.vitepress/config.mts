@@ -54,6 +54,7 @@ export default defineConfig({
           { text: "On the wire", link: "/explanation/on-the-wire" },
           { text: "Performance", link: "/explanation/performance" },
           { text: "Architecture", link: "/explanation/architecture" },
+          { text: "The store", link: "/explanation/store" },
         ],
       },
       {
