@@ -317,7 +317,7 @@ export interface OriginFailureContext {
   responseTimeoutMs: number;
 }
 
-interface OriginFailureText {
+export interface OriginFailureText {
   status: 502 | 504;
   /** Said to viewers: the cause without internal names (origin URLs and paths go to the log only). */
   summary: string;
@@ -325,7 +325,8 @@ interface OriginFailureText {
   fix: (o: OriginFailureContext) => string;
 }
 
-const originFailureCatalog: Record<OriginFailureCode, OriginFailureText> = {
+/** Each origin failure's status, public summary, and the log's message and fix; read by the generated docs/reference too. */
+export const originFailureCatalog: Readonly<Record<OriginFailureCode, OriginFailureText>> = {
   "origin-cert-untrusted": {
     status: 502,
     summary: "the origin's certificate does not chain to the CA the edge trusts for it",
@@ -557,11 +558,74 @@ export class EnrolmentError extends MoatError {
 
 // ---------------------------------------------------------------- cache
 
+/** `moat cache invalidate` waited, and a running worker had not applied the invalidation: it may still serve the old responses. */
+export class InvalidationNotAppliedError extends MoatError {
+  constructor(details: { seq: number; waited: string; lagging: readonly { worker: number; pid: number; applied: number }[]; dataDir: string }) {
+    const names = details.lagging.map((worker) => `worker ${worker.worker} (pid ${worker.pid}) has applied up to #${worker.applied}`).join("; ");
+    super("cache-invalidation-not-applied", 500, `invalidation #${details.seq} is recorded in ${details.dataDir}, but within ${details.waited} not every worker applied it: ${names}.`, {
+      fix: "the invalidation stays recorded: that worker applies it as soon as it reads the file, and a new worker at its start. If its log shows it stuck, kill that pid: the primary starts a new worker",
+    });
+    this.lagging = details.lagging;
+  }
+  readonly lagging: readonly { worker: number; pid: number; applied: number }[];
+}
+
 /** The invalidation request file stayed locked by another process past the deadline (`<dataDir>/invalidations/requests.lock`). */
 export class InvalidationLockTimeoutError extends MoatError {
   constructor(lockFile: string, heldBy: string, waitedMs: number) {
     super("cache-invalidation-lock-timeout", 500, `${lockFile} stayed locked by ${heldBy} for ${waitedMs} ms.`, {
       fix: "retry; if no moat process is running on this data directory, delete the lock file (a crashed process left it)",
     });
+  }
+}
+
+// ---------------------------------------------------------------- store
+
+/** Where a store lives, as messages name it: a file path for SQLite, host/port/database (never a password) for PostgreSQL. */
+export type StoreLabel = string;
+
+/** The store could not be opened or reached (a missing directory, a refused connection, a timeout). */
+export class StoreUnavailableError extends MoatError {
+  constructor(store: StoreLabel, detail: string, options: MoatErrorOptions = {}) {
+    super("store-unavailable", 503, `cannot use the store ${store}: ${detail}.`, options);
+  }
+}
+
+/** The store was migrated by a newer Moat: this code does not know some of its migrations, so it must not write to it. */
+export class StoreNewerThanCodeError extends MoatError {
+  readonly unknownMigrations: readonly string[];
+
+  constructor(store: StoreLabel, unknownMigrations: readonly string[]) {
+    super("store-newer-than-code", 500, `the store ${store} has migrations this Moat does not know (${unknownMigrations.join(", ")}): a newer Moat has upgraded it.`, {
+      fix: "run the Moat version that upgraded the store (or a newer one); an older one would misread what it stores",
+    });
+    this.unknownMigrations = unknownMigrations;
+  }
+}
+
+/** A write named the version of a resource it read, and the resource has changed since (or is absent, or exists). */
+export class StoreVersionConflictError extends MoatError {
+  readonly resource: string;
+  readonly expected: number | "absent";
+  readonly actual: number | "absent";
+
+  constructor(resource: string, expected: number | "absent", actual: number | "absent") {
+    const said = (version: number | "absent") => (version === "absent" ? "absent" : `version ${version}`);
+    super("store-version-conflict", 412, `${resource} is ${said(actual)}, not ${said(expected)} as the change assumed: someone else changed it first.`, {
+      fix: "read it again, re-apply your change to what is there now, and send it with the new version",
+    });
+    this.resource = resource;
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
+/** A resource a change names is not in the store. */
+export class StoreNotFoundError extends MoatError {
+  readonly resource: string;
+
+  constructor(resource: string) {
+    super("store-not-found", 404, `${resource} is not in the store.`, { fix: "list what the store holds and use one of those names" });
+    this.resource = resource;
   }
 }

@@ -63,6 +63,9 @@ export async function runRounds(options: RoundsOptions): Promise<{ samples: RunS
   for (const peer of scene.peers) {
     for (const path of new Set(options.cases.map((compareCase) => compareCase.path))) await fetchOnce(peer.port, path, scene.caPem);
   }
+  // Idle is read as the rest is, after 5 s without a request: a process that just started or just answered is not idle yet (Moat gives memory back 2–4 s after it goes idle).
+  options.onProgress(`resting ${REST_MS / 1000} s, then idle RSS`);
+  await sleep(REST_MS);
   const idle = new Map(scene.peers.map((peer) => [peer.id, treeStats(peer.process.pid).rssBytes]));
   for (const peer of scene.peers) {
     options.onProgress(`warm-up ${peer.label}`);

@@ -1,7 +1,33 @@
 // The Cache-Status (RFC 9211) and X-Cache fields the edge puts on every response.
 
-/** RFC 9211 §2.2: why the request went forward to the origin. */
-export type ForwardReason = "uri-miss" | "vary-miss" | "stale" | "method" | "bypass" | "request";
+/** RFC 9211 §2.2: why the request went forward to the origin (the `fwd` parameter); docs/reference/headers.md is generated from this list. */
+export const FORWARD_REASONS = {
+  "uri-miss": "the cache holds nothing for this URL (or the entry may not serve this request)",
+  "vary-miss": "the cache holds the URL, but not for these request headers (Vary)",
+  stale: "the stored response is stale and went to the origin to be revalidated",
+  method: "an unsafe method (POST, PUT, PATCH, DELETE…): never served from the cache",
+  bypass: "the behavior says cache: off",
+  request: "not sent by Moat: viewer request directives (no-cache, max-age=0, Pragma) are ignored",
+} as const;
+
+export type ForwardReason = keyof typeof FORWARD_REASONS;
+
+/** The `detail` values the cache sets itself (an edge error's detail is its Moat-Error code), read by the generated reference. */
+export const CACHE_STATUS_DETAILS = {
+  storing: "a miss the cache is storing as it streams (it never says `stored`: the body has not arrived when the headers go out)",
+  "stale-while-revalidate": "served stale at once, refreshed in the background",
+  "stale-if-error": "served stale because the origin failed (a connection failure or a 5xx)",
+  "collapse-timeout": "waited collapseTimeout for an identical request's headers, then went to the origin itself",
+  "too-large": "not stored: larger than maxObjectSize",
+  "no-store": "not stored: Cache-Control no-store",
+  private: "not stored: Cache-Control private",
+  "set-cookie": "not stored: the response sets a cookie",
+  authorization: "not stored: the request had Authorization and the response is not public, s-maxage or must-revalidate",
+  "vary-star": "not stored: Vary: *",
+  "must-understand": "not stored: must-understand with a status the cache does not implement",
+  "no-freshness": "not stored: no lifetime and no validator to revalidate it with",
+  "status <code>": "not stored: a status the cache does not store (1xx, 206, 304)",
+} as const;
 
 export interface CacheStatusFacts {
   isHit: boolean;

@@ -33,16 +33,34 @@ export interface CacheStore {
   /** A writer for a body of `expectedBytes` (null: unknown); null when no tier would take it. */
   openWriter(expectedBytes: number | null): EntryWriter | null;
   updateMeta(meta: EntryMeta): Promise<void>;
-  /** Removes a primary key and all its variants from every tier. */
-  deletePrimary(primaryKey: string): Promise<void>;
+  /**
+   * Removes a primary key and all its variants from every tier. `peers` (the default): then tells the processes that
+   * share the disk tier (onDeleted) and resolves once they have removed it too. `here`: a deletion every process makes
+   * on its own (an invalidation rule each one applies), or one a peer relayed: nobody is told.
+   */
+  deletePrimary(primaryKey: string, reach?: DeletionReach): Promise<void>;
   stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
+}
+
+export type DeletionReach = "peers" | "here";
+
+export interface CacheStoreOptions {
+  memory: MemoryTier;
+  disk: DiskTier | null;
+  maxObjectBytes: number;
+  memoryMaxObjectBytes: number;
+  /**
+   * Told the primary keys this process deleted, for its peers (the workers sharing the disk tier, each with a memory tier
+   * of its own: see relayed-deletions.ts); deletePrimary waits for what it returns.
+   */
+  onDeleted?(primaryKeys: readonly string[]): Promise<void> | void;
 }
 
 /**
  * @example
  * const store = createCacheStore({ memory, disk, maxObjectBytes: 2 ** 30, memoryMaxObjectBytes: 8 * 2 ** 20 });
  */
-export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier | null; maxObjectBytes: number; memoryMaxObjectBytes: number }): CacheStore {
+export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const { memory, disk } = options;
   /** Primary keys whose responses had Vary: their names, and the variant keys stored. */
   const varied = new Map<string, { names: readonly string[]; keys: Set<string> }>();
@@ -147,14 +165,15 @@ export function createCacheStore(options: { memory: MemoryTier; disk: DiskTier |
       memory.updateMeta(meta);
       await disk?.updateMeta(meta);
     },
-    async deletePrimary(primaryKey) {
+    async deletePrimary(primaryKey, reach = "peers") {
       const keys = [primaryKey, ...(varied.get(primaryKey)?.keys ?? [])];
       varied.delete(primaryKey);
       if (disk?.isLoading) decidedWhileLoading.add(primaryKey);
-      for (const key of keys) {
-        memory.delete(key);
-        await disk?.delete(key);
-      }
+      // Memory first, every variant, before anything is awaited: a relayed deletion is acknowledged as soon as the call returns.
+      for (const key of keys) memory.delete(key);
+      for (const key of keys) await disk?.delete(key);
+      // After the disk: a peer that looks there once told finds nothing to bring back.
+      if (reach === "peers") await options.onDeleted?.([primaryKey]);
     },
     stats: () => ({ memoryBytes: memory.usedBytes, memoryEntries: memory.size, diskBytes: disk?.usedBytes ?? 0, diskEntries: disk?.size ?? 0 }),
   };

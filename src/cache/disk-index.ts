@@ -1,6 +1,6 @@
 // The disk tier's in-memory index: one record per entry, in eviction order (loaded and not served since the start first, then least recently used).
 
-/** Kept in memory per disk entry: what the index costs (see README, "Cache"). */
+/** Kept in memory per disk entry: what the index costs (see docs/explanation/cache.md, "Measured index overhead"). */
 export interface DiskRecord {
   bodyId: string;
   bytes: number;

@@ -138,14 +138,19 @@ export async function openDiskTier(options: DiskTierOptions): Promise<DiskTier> 
     if (loading.isRunning) loading.touched.add(key);
     const record = index.remove(key);
     const files = paths(key, record?.bodyId ?? "");
-    if (!record) {
+    // Under sharers, what is on disk for the key may be another worker's (stored, or replaced, since this one indexed
+    // it, or never indexed here): deleting a key deletes whatever is stored for it, or a peer would go on finding it.
+    const shared = isShared ? await readMetaFile(files.meta) : null;
+    const sharedBodyId = shared !== null && typeof shared !== "string" && shared.meta.key === key ? shared.bodyId : null;
+    if (!record && sharedBodyId === null) {
       // Not loaded yet: its metadata goes now, so that neither the loader nor a restart brings it back; its body is swept.
       if (loading.isRunning) await unlink(files.meta).catch(() => {});
       return;
     }
     if (reason) options.onDrop?.(files.meta, reason);
     await unlink(files.meta).catch(() => {});
-    await unlink(files.body).catch(() => {});
+    if (record) await unlink(files.body).catch(() => {});
+    if (sharedBodyId !== null && sharedBodyId !== record?.bodyId) await unlink(paths(key, sharedBodyId).body).catch(() => {});
   };
 
   const evictUntilFits = async () => {

@@ -251,7 +251,8 @@ async function usableEntry(parts: EdgeCacheParts, x: CacheExchange, key: string)
   const entry = await parts.store.lookup(key, x.requestHeaders);
   if (!entry) return null;
   if (parts.rules.isInvalidated(x.distributionId, x.pathname, entry.meta.invalidationMark)) {
-    await parts.store.deletePrimary(key);
+    // Every worker applies the same rules and deletes it on its own when asked for it: nothing to tell the others.
+    await parts.store.deletePrimary(key, "here");
     return null;
   }
   return isUsable(parts, x, entry) ? entry : null;

@@ -20,7 +20,10 @@ export type { Clock } from "./clock.ts";
 export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
 export { cacheStatusHeaders } from "./cache-status.ts";
-export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES } from "./invalidations.ts";
+export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES, writeAppliedInvalidations } from "./invalidations.ts";
+export type { AppliedInvalidations } from "./invalidations.ts";
+export { createDeletionRelay } from "./relayed-deletions.ts";
+export type { DeletionBatch, DeletionRelay } from "./relayed-deletions.ts";
 
 export interface EdgeCache {
   /**
@@ -36,6 +39,12 @@ export interface EdgeCache {
    * URI and for its Location and Content-Location (same host) are invalidated.
    */
   invalidateAfterUnsafe(exchange: Omit<CacheExchange, "res" | "fetchOrigin" | "viewerHeaders" | "originHeaders">, status: number, responseHeaders: Record<string, string | string[] | undefined>): Promise<void>;
+  /**
+   * Deletes primary keys that a peer deleted (its batch, relayed by the primary), without telling anyone again: from the
+   * memory tier and the fills in progress before it returns (the peer may be told at once), from the disk tier when the
+   * promise resolves (the peer has deleted the entry there already; this catches variants only this process knew).
+   */
+  dropRelayed(primaryKeys: readonly string[]): Promise<void>;
   stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
   /** Resolves when the disk index has finished loading in the background (at once without a disk tier). */
   readonly diskLoaded: Promise<DiskLoadReport | null>;
@@ -55,6 +64,16 @@ export interface EdgeCacheOptions {
   diskTmpDirName?: DiskTierOptions["tmpDirName"];
   /** Passed to the disk tier: the workers of a group share its directory and its byte bound. */
   diskSharers?: DiskTierOptions["sharers"];
+  /** The other processes with a memory tier over the same disk tier (a worker's siblings), reached through its primary. */
+  peers?: CachePeers;
+}
+
+/** How a worker's cache reaches its siblings: its deletions go to them, and the invalidations it applied to its primary. */
+export interface CachePeers {
+  /** Tells the peers these primary keys were deleted here; resolves once they have deleted them too, or were given up on. */
+  deleted(primaryKeys: readonly string[]): Promise<void>;
+  /** This process has applied the invalidations up to `mark` (it then writes no applied.json: its primary does, for all). */
+  invalidationsApplied(mark: number): void;
 }
 
 /**
@@ -79,9 +98,9 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
         nowMs: () => (options.clock ?? systemClock).now(),
       })
     : null;
-  const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes });
+  const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes, onDeleted: options.peers?.deleted });
   const rules = createInvalidationRules();
-  const watcher = await watchInvalidations({ dataDir: options.dataDir, rules, log });
+  const watcher = await watchInvalidations({ dataDir: options.dataDir, rules, log, onApplied: options.peers?.invalidationsApplied });
   const collapser = createCollapser(storage.collapseTimeoutMs);
   const parts = { storage, store, collapser, uncacheable: createUncacheableKeys(), rules, clock: options.clock ?? systemClock, log };
   log.info({ ...store.stats(), disk: storage.disk?.dir ?? null, invalidations: rules.mark }, "cache opened");
@@ -93,12 +112,23 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
     async invalidateAfterUnsafe(x, status, headers) {
       if (status < 200 || status >= 400) return;
       const targets = [{ pathname: x.pathname, query: x.query }, ...sameHostTargets(x.viewerHost, x.pathname, [headers.location, headers["content-location"]])];
-      for (const target of targets) {
-        // One primary key per target: its encoded variants are Vary records under it (see primaryKeyOf).
-        const key = primaryKeyOf(x, target.pathname, target.query);
+      // Together, so that under workers the keys reach the others in one message (and one wait).
+      await Promise.all(
+        targets.map((target) => {
+          // One primary key per target: its encoded variants are Vary records under it (see primaryKeyOf).
+          const key = primaryKeyOf(x, target.pathname, target.query);
+          collapser.abandon(key);
+          return store.deletePrimary(key);
+        }),
+      );
+    },
+    async dropRelayed(primaryKeys) {
+      const deletions = primaryKeys.map((key) => {
+        // A fill that started before the peer's unsafe request may carry the answer from before it: it is not stored.
         collapser.abandon(key);
-        await store.deletePrimary(key);
-      }
+        return store.deletePrimary(key, "here");
+      });
+      await Promise.all(deletions);
     },
     stats: () => store.stats(),
     diskLoaded,

@@ -82,23 +82,44 @@ export async function appendInvalidation(dataDir: string, distribution: string, 
   return { request, seq: await appendInvalidationLine(dir, request) };
 }
 
-/** How many invalidations the running edge has applied (0 when no edge ever ran). */
-export async function appliedInvalidations(dataDir: string): Promise<number> {
+/**
+ * What applied.json says: how many invalidations the running edge has applied (0 when no edge ever ran). Under
+ * workers, the primary writes it: `applied` is the lowest of its workers', and `workers` says each one's.
+ */
+export interface AppliedInvalidations {
+  applied: number;
+  workers?: readonly { worker: number; pid: number; applied: number }[];
+}
+
+/** @example const { applied, workers } = await appliedInvalidations(dataDir); */
+export async function appliedInvalidations(dataDir: string): Promise<AppliedInvalidations> {
   const text = await readFile(join(dataDir, INVALIDATION_FILES.dir, INVALIDATION_FILES.applied), "utf8").catch(() => "");
   try {
-    return Number((JSON.parse(text) as { applied: number }).applied) || 0;
+    const parsed = JSON.parse(text) as Partial<AppliedInvalidations>;
+    const applied = Number(parsed.applied) || 0;
+    return Array.isArray(parsed.workers) ? { applied, workers: parsed.workers } : { applied };
   } catch {
-    return 0;
+    return { applied: 0 };
   }
+}
+
+/** Replaces applied.json in one rename: a reader sees the old or the new, never half. */
+export async function writeAppliedInvalidations(dataDir: string, applied: AppliedInvalidations): Promise<void> {
+  const dir = join(dataDir, INVALIDATION_FILES.dir);
+  const tmp = join(dir, `.applied-${randomBytes(6).toString("hex")}`);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await writeFile(tmp, JSON.stringify(applied), { mode: 0o600 });
+  await rename(tmp, join(dir, INVALIDATION_FILES.applied));
 }
 
 /**
  * Loads the invalidations into `rules`, then watches the file and applies new ones as they land,
- * writing the count applied to applied.json so that `moat cache invalidate` can tell when the edge has them.
+ * writing the count applied to applied.json so that `moat cache invalidate` can tell when the edge has them;
+ * with `onApplied` (a worker), telling it instead, after every read (the first one included).
  * @example
  * const watcher = await watchInvalidations({ dataDir, rules, log });
  */
-export async function watchInvalidations(deps: { dataDir: string; rules: InvalidationRules; log: Logger }): Promise<{ stop(): void; catchUp(): Promise<void> }> {
+export async function watchInvalidations(deps: { dataDir: string; rules: InvalidationRules; log: Logger; onApplied?(mark: number): void }): Promise<{ stop(): void; catchUp(): Promise<void> }> {
   const dir = join(deps.dataDir, INVALIDATION_FILES.dir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   let running: Promise<void> = Promise.resolve();
@@ -106,12 +127,12 @@ export async function watchInvalidations(deps: { dataDir: string; rules: Invalid
     running = running.then(async () => {
       const all = await readInvalidations(deps.dataDir);
       const fresh = all.filter((request) => request.seq > deps.rules.mark);
-      if (fresh.length === 0) return;
       deps.rules.append(fresh);
       for (const request of fresh) deps.log.info({ invalidation: request.id, distribution: request.distribution, paths: request.paths }, "cache invalidation applied");
-      const tmp = join(dir, `.applied-${randomBytes(6).toString("hex")}`);
-      await writeFile(tmp, JSON.stringify({ applied: deps.rules.mark }), { mode: 0o600 });
-      await rename(tmp, join(dir, INVALIDATION_FILES.applied));
+      // A worker's primary keeps applied.json for the group: the lowest of its workers' marks.
+      deps.onApplied?.(deps.rules.mark);
+      if (fresh.length === 0) return;
+      if (!deps.onApplied) await writeAppliedInvalidations(deps.dataDir, { applied: deps.rules.mark });
       // Everything in the file is applied now, unless a request landed since it was read: compaction checks under its lock.
       const removed = await compactInvalidations(deps.dataDir, deps.rules.mark);
       if (removed > 0) deps.log.debug({ removed }, "cache invalidation file compacted");

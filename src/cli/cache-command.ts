@@ -1,9 +1,9 @@
-// `moat cache invalidate`: records an invalidation in the data directory, where running edges pick it up, and waits until one has.
+// `moat cache invalidate`: records an invalidation in the data directory, where running edges pick it up, and waits until the edge (every worker of it) has.
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { appendInvalidation, appliedInvalidations, invalidationPathProblem } from "../cache/index.ts";
 import { loadConfigFile, parseDuration, resolveDataDir } from "../config/index.ts";
-import { CliUsageError, InvalidDurationError } from "../errors.ts";
+import { CliUsageError, InvalidationNotAppliedError, InvalidDurationError } from "../errors.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
 export async function runCacheInvalidate(args: string[]): Promise<number> {
@@ -32,19 +32,41 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const { request, seq } = await appendInvalidation(dataDir, values.distribution, positionals);
   process.stdout.write(`Invalidation ${request.id} (#${seq}) recorded for ${values.distribution}: ${positionals.join(" ")}\n`);
-  // Edges apply it when they see the file change; applied.json says how far they are.
+  // Edges apply it when they see the file change; applied.json says how far they are (under workers, the slowest worker).
   const deadline = Date.now() + waitMs;
+  let applied = await appliedInvalidations(dataDir);
   while (Date.now() < deadline) {
-    if ((await appliedInvalidations(dataDir)) >= seq) {
-      process.stdout.write("The running edge has applied it: the next request for these paths goes to the origin.\n");
+    if (applied.applied >= seq) {
+      const who = applied.workers ? `all ${applied.workers.length} workers of the running edge have` : "the running edge has";
+      process.stdout.write(`${capitalised(who)} applied it: the next request for these paths goes to the origin.\n`);
       return 0;
     }
     await sleep(50);
+    applied = await appliedInvalidations(dataDir);
   }
-  process.stdout.write(
-    waitMs === 0 ? "Not waiting for the edge (--wait 0s).\n" : `No running edge on ${dataDir} applied it within ${values.wait}; an edge applies it when it starts.\n`,
-  );
+  if (waitMs === 0) {
+    process.stdout.write("Not waiting for the edge (--wait 0s).\n");
+    return 0;
+  }
+  // A worker that is running and has not applied it serves what it should not: that is a failure, and it is named.
+  const lagging = (applied.workers ?? []).filter((worker) => worker.applied < seq && isRunning(worker.pid));
+  if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited: values.wait, lagging, dataDir });
+  process.stdout.write(`No running edge on ${dataDir} applied it within ${values.wait}; an edge applies it when it starts.\n`);
   return 0;
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Whether a process with this pid exists (signal 0 only checks). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 function parseWait(text: string): number {

@@ -1,4 +1,5 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
+import cluster from "node:cluster";
 
 export interface CliCommand {
   name: string;
@@ -38,7 +39,8 @@ config's pki.masterKeyFile, in that order. Without one, start refuses to run.
 
 Example:
   MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml`,
-    run: async (args) => (await import("./start-command.ts")).runStart(args),
+    // A worker is forked with its primary's arguments and takes everything else from its primary: it loads none of the primary's modules (the config validator, the worker group).
+    run: async (args) => (cluster.isWorker ? (await import("./worker-process.ts")).runWorker() : (await import("./start-command.ts")).runStart(args)),
   },
   {
     name: "demo",
@@ -353,7 +355,9 @@ Example:
 
 Records an invalidation in <data dir>/invalidations/requests.jsonl. A running
 edge on that data directory sees the file change and applies it at once; the
-command waits (up to --wait) until the edge says so. A PATH is exact
+command waits (up to --wait) until the edge says so: with workers, until every
+worker has. A worker that is running and has not applied it by then is named
+(number and pid), and the command exits 1. A PATH is exact
 (/index.html, every query string and encoding of it) or a prefix ending in *
 (/images/* ; * alone is everything). An edge that is not running applies it to
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing

@@ -1,5 +1,6 @@
 // The master key for the commands that open the CA: found by flag, environment or config, loaded, and named in the log (never shown).
-import { resolveMasterKeySource } from "../config/index.ts";
+// The source rules alone, not config/index.ts: a worker opens the CA without loading the config validator (zod, yaml).
+import { resolveMasterKeySource } from "../config/master-key-source.ts";
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { loadMasterKey } from "../pki/index.ts";

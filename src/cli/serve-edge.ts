@@ -3,7 +3,6 @@ import cluster from "node:cluster";
 import { once } from "node:events";
 import { watch } from "node:fs";
 import { basename, dirname } from "node:path";
-import { loadConfigFile } from "../config/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
 import type { Logger } from "../observe/index.ts";
 
@@ -69,6 +68,8 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
   const reload = (why: string) => {
     reloading = reloading.then(async () => {
       try {
+        // Imported here, not at the top: a worker imports this file (DRAIN_LIMIT_MS) and must not load the config validator (zod, yaml).
+        const { loadConfigFile } = await import("../config/index.ts");
         const config = await loadConfigFile(configFile);
         const snapshot = await edge.apply(config);
         log.info({ why, snapshot: snapshot.generation, file: configFile }, "config reloaded");

@@ -1,5 +1,4 @@
 // `moat start --config FILE`: runs an edge from a config file until SIGTERM, in one process or as a primary and its workers.
-import cluster from "node:cluster";
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
 import { loadConfigFile } from "../config/index.ts";
@@ -13,7 +12,6 @@ import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
-import { runWorker } from "./worker-process.ts";
 
 /** `auto`: one per core, as nginx's `worker_processes auto`. */
 export function workerCount(workers: MoatConfig["workers"]): number {
@@ -21,8 +19,6 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  // A worker is forked with the primary's arguments; it takes everything else from its primary.
-  if (cluster.isWorker) return runWorker();
   const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, "log-level": { type: "string" } });
   if (!values.config) throw new CliUsageError("start: --config FILE is required.", { fix: "run `moat start --config ./moat.yaml`, or `npm start` for the demo" });
   const configFile = resolve(values.config);

@@ -5,6 +5,7 @@ import type { MoatConfig } from "../config/index.ts";
 import { WorkerStartError } from "../errors.ts";
 import type { Logger, LoggerOptions } from "../observe/index.ts";
 import { withEdgeMallocEnv, withEdgeNodeFlags } from "./edge-runtime.ts";
+import { createGroupCacheRelay } from "./worker-cache-relay.ts";
 import type { ToWorker } from "./worker-messages.ts";
 import { isFromWorker } from "./worker-messages.ts";
 
@@ -58,17 +59,44 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
   const failed = new Promise<never>((_resolve, reject) => (fail = reject));
   failed.catch(() => {});
 
+  /**
+   * Sends unless the worker's channel is closed; false then. A worker that drains on its own SIGTERM (a signal sent to the
+   * whole process group) closes its channel when done, and may do so an instant before the primary sees it: the write
+   * then fails with EPIPE, which is no fault of the group's and must not end the primary (an 'error' nobody handles would).
+   */
+  function sendTo(worker: Worker, message: ToWorker, onFailed?: () => void): boolean {
+    if (!worker.isConnected()) return false;
+    worker.send(message, undefined, {}, (error: Error | null) => {
+      if (!error) return;
+      log.debug({ pid: worker.process.pid, message: message.type, error: { code: (error as NodeJS.ErrnoException).code, message: error.message } }, "a worker's channel closed before a message reached it");
+      onFailed?.();
+    });
+    return true;
+  }
+
+  const cacheRelay = createGroupCacheRelay({
+    dataDir: options.config.dataDir,
+    log,
+    send: (n, message) => {
+      const worker = slots.get(n)?.worker;
+      return worker ? sendTo(worker, message) : false;
+    },
+    listening: () => [...slots].filter(([, slot]) => slot.worker !== null && slot.listeningAt !== null).map(([n]) => n),
+  });
+
   function fork(n: number): Promise<{ httpsPort: number; httpPort: number | null }> {
     const slot = slots.get(n)!;
     const worker = cluster.fork(withEdgeMallocEnv(process.env));
     slot.worker = worker;
     slot.attempts += 1;
     slot.appliedSeq = seq;
-    const send = (message: ToWorker) => worker.send(message);
-    send({ type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys });
+    // Errors of its channel are handled where they are sent (sendTo); anything else is logged, never thrown at the primary.
+    worker.on("error", (error: Error) => log.warn({ workerNumber: n, error: { message: error.message } }, "worker channel error"));
+    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
+        cacheRelay.onMessage(n, worker.process.pid ?? 0, message);
         if (message.type === "failed") slot.lastError = message.error;
         if (message.type === "applied") settle(slot, message.seq);
         if (message.type === "listening") {
@@ -80,6 +108,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
       });
       worker.on("exit", (code, signal) => {
         slot.worker = null;
+        cacheRelay.onExit(n);
         // Its replacement starts from the latest config: nothing to wait for.
         settle(slot, Number.POSITIVE_INFINITY);
         if (isStopping) return;
@@ -132,7 +161,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
 
   function broadcast(message: ToWorker): void {
     // A worker still starting queues it behind its start message.
-    for (const slot of slots.values()) if (slot.worker?.isConnected()) slot.worker.send(message);
+    for (const slot of slots.values()) if (slot.worker) sendTo(slot.worker, message);
   }
 
   async function stopAll(): Promise<void> {
@@ -141,8 +170,9 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     await Promise.all(
       running.map(async (worker) => {
         const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-        if (worker.isConnected()) worker.send({ type: "stop" } satisfies ToWorker);
-        else worker.process.kill("SIGTERM");
+        // A channel closed already, or closing as this is sent: the worker is draining (or gone); SIGTERM says the same.
+        const signal = () => void worker.process.kill("SIGTERM");
+        if (!sendTo(worker, { type: "stop" }, signal)) signal();
         await exited;
       }),
     );

@@ -8,18 +8,28 @@ export type ToWorker =
   /** The primary applied a snapshot (reload, renewal, CA rotation, revocation, a configured file): rebuild from this config. */
   | { type: "apply"; seq: number; config: MoatConfig; ticketKeys: Uint8Array }
   /** Drain like a lone edge on SIGTERM, then exit. */
-  | { type: "stop" };
+  | { type: "stop" }
+  /** A sibling deleted these primary keys (relay `relay`): delete them here too, tell no one else, then say "cache-keys-dropped". */
+  | { type: "drop-cache-keys"; relay: number; primaryKeys: readonly string[] }
+  /** Every other worker has deleted the keys of this worker's batch `batch`: the requests that wait for it go on. */
+  | { type: "cache-deletion-relayed"; batch: number };
 
 export type FromWorker =
   | { type: "listening"; httpsPort: number; httpPort: number | null }
   | { type: "failed"; error: { code?: string; message: string } }
   /** The worker has swapped to (or refused) the config of apply `seq`: the primary's "config reloaded" waits for every worker's. */
-  | { type: "applied"; seq: number };
+  | { type: "applied"; seq: number }
+  /** The worker deleted these primary keys (batch `batch`): the primary relays them to every other worker. */
+  | { type: "cache-deleted"; batch: number; primaryKeys: readonly string[] }
+  /** The worker has deleted the keys of the primary's relay `relay`. */
+  | { type: "cache-keys-dropped"; relay: number }
+  /** The worker has applied the invalidations up to `mark`: the primary writes the lowest of all to applied.json. */
+  | { type: "invalidations-applied"; mark: number };
 
 export function isToWorker(message: unknown): message is ToWorker {
-  return typeof message === "object" && message !== null && ["start", "apply", "stop"].includes((message as { type?: string }).type ?? "");
+  return typeof message === "object" && message !== null && ["start", "apply", "stop", "drop-cache-keys", "cache-deletion-relayed"].includes((message as { type?: string }).type ?? "");
 }
 
 export function isFromWorker(message: unknown): message is FromWorker {
-  return typeof message === "object" && message !== null && ["listening", "failed", "applied"].includes((message as { type?: string }).type ?? "");
+  return typeof message === "object" && message !== null && ["listening", "failed", "applied", "cache-deleted", "cache-keys-dropped", "invalidations-applied"].includes((message as { type?: string }).type ?? "");
 }

@@ -1,5 +1,8 @@
 // A worker of `moat start`: serves the viewer ports with its own memory tier, and rebuilds only when its primary says.
-import { freezeConfig } from "../config/index.ts";
+import { createDeletionRelay } from "../cache/index.ts";
+import type { CachePeers, DeletionRelay } from "../cache/index.ts";
+// The freezer alone, not config/index.ts: the primary validated the config, and a worker never loads the validator (zod, yaml).
+import { deepFreeze as freezeConfig } from "../config/freeze.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge, ticketKeysFrom } from "../edge/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
@@ -18,7 +21,12 @@ import type { FromWorker, ToWorker } from "./worker-messages.ts";
  * if (cluster.isWorker) return runWorker();
  */
 export async function runWorker(): Promise<number> {
-  const send = (message: FromWorker) => process.send?.(message);
+  // The primary may be gone (or going) when this is sent: a closed channel is not this worker's error (it exits on disconnect).
+  const send = (message: FromWorker, onFailed?: () => void): boolean => {
+    if (!process.connected || !process.send) return false;
+    process.send(message, undefined, {}, (error: Error | null) => void (error && onFailed?.()));
+    return true;
+  };
   // Messages that arrive while the edge starts wait for it, in order.
   const queue: ToWorker[] = [];
   let deliver: (() => void) | undefined;
@@ -39,12 +47,19 @@ export async function runWorker(): Promise<number> {
   const start = await next();
   if (start.type !== "start") return 1;
   const log = createLogger({ level: start.logLevel, worker: start.worker });
+  const relay = createDeletionRelay({
+    send: (batch) => send({ type: "cache-deleted", batch: batch.id, primaryKeys: batch.primaryKeys }, () => relay.acknowledged(batch.id)),
+    waitLimitMs: RELAY_WAIT_LIMIT_MS,
+    onGiveUp: (batch, waitedMs) =>
+      log.warn({ keys: batch.primaryKeys.length, waitedMs }, "a cache deletion was not acknowledged by every other worker in time: one may serve the deleted response from memory until it expires there"),
+  });
+  const cachePeers: CachePeers = { deleted: relay.deleted, invalidationsApplied: (mark) => void send({ type: "invalidations-applied", mark }) };
   let edge: RunningEdge;
   try {
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
     const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
-    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys) });
+    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     log.error({ error: { code, message } }, "worker could not start");
@@ -54,11 +69,15 @@ export async function runWorker(): Promise<number> {
   }
   isServing = true;
   send({ type: "listening", httpsPort: edge.httpsPort, httpPort: edge.httpPort });
-  await serveMessages(edge, next, log);
+  await serveMessages(edge, next, log, relay);
   return 0;
 }
 
-async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, log: Logger): Promise<void> {
+// How long a request whose unsafe method deleted cached keys waits for the other workers to delete them too (an IPC
+// round trip through the primary, well under a millisecond when they are well): a stuck worker must not hold every POST.
+const RELAY_WAIT_LIMIT_MS = 2_000;
+
+async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, log: Logger, relay: DeletionRelay): Promise<void> {
   let stopping: Promise<void> | undefined;
   let markStopped: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
@@ -95,14 +114,23 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
         const { code, message } = error as { code?: string; message: string };
         log.error({ error: { code, message } }, "rebuild asked by the primary failed; the running snapshot stays");
       }
-      process.send?.({ type: "applied", seq } satisfies FromWorker);
+      if (process.connected) process.send?.({ type: "applied", seq } satisfies FromWorker, undefined, {}, () => {});
     });
+  };
+  const dropRelayed = (id: number, primaryKeys: readonly string[]) => {
+    // Gone from memory (and from the fills in progress) once the call returns: the sibling may go on at once.
+    const onDisk = edge.dropRelayedCacheKeys(primaryKeys);
+    if (process.connected) process.send?.({ type: "cache-keys-dropped", relay: id } satisfies FromWorker, undefined, {}, () => {});
+    onDisk.catch((error: Error) => log.error({ error: { message: error.message } }, "deleting from disk the keys another worker deleted failed"));
   };
   void (async () => {
     for (;;) {
       const message = await next();
       if (message.type === "apply") apply(message.seq, message.config, message.ticketKeys);
-      if (message.type === "stop") return void stop("the primary said stop");
+      // The loop goes on while draining: requests in flight may still delete cached keys and wait for their relay.
+      if (message.type === "stop") void stop("the primary said stop");
+      if (message.type === "cache-deletion-relayed") relay.acknowledged(message.batch);
+      if (message.type === "drop-cache-keys") dropRelayed(message.relay, message.primaryKeys);
     }
   })();
   await stopped;

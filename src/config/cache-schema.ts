@@ -24,7 +24,7 @@ function byteSize(min: number, max: number) {
       return z.NEVER;
     }
     return bytes;
-  });
+  }).meta({ format: "size" });
 }
 
 const TIB = 1024 ** 4;

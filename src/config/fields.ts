@@ -81,7 +81,7 @@ export function duration(bounds: DurationBounds) {
     if (typeof result === "number") return result;
     ctx.addIssue({ code: "custom", message: `${result} (got ${describeValue(text)})`, input: text });
     return z.NEVER;
-  });
+  }).meta({ format: "duration" });
 }
 
 interface DurationBounds {

@@ -32,7 +32,7 @@ export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, Compression
 export { DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 export { parseDuration } from "./duration.ts";
 /** Freezes a config received from another process (a worker's, cloned over IPC) as the validator froze it. */
-export { deepFreeze as freezeConfig } from "./parse.ts";
+export { deepFreeze as freezeConfig } from "./freeze.ts";
 /**
  * Connection deadlines and caps when nothing is configured: `viewerConnections` (the edge), `guardConnections`, `enrolConnections`.
  *

@@ -2,7 +2,6 @@
 
 import { readFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { ConfigInvalidError, ConfigUnreadableError } from "../errors.ts";
 import { checkFiles, referencedFiles } from "./files.ts";
 import { validateConfig } from "./parse.ts";
@@ -10,7 +9,7 @@ import type { MoatConfig } from "./types.ts";
 
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<MoatConfig> {
   const source = resolve(file);
-  const document = parseText(source, await readText(source));
+  const document = await parseText(source, await readText(source));
   const baseDir = dirname(source);
   const result = validateConfig(document, { source, baseDir, env });
   const fileIssues = await checkFiles(referencedFiles(document, baseDir));
@@ -30,8 +29,10 @@ async function readText(source: string): Promise<string> {
 }
 
 // JSON.parse for .json, so a JSON file gets JSON's error messages; YAML for everything else.
-function parseText(source: string, text: string): unknown {
+// The YAML parser is loaded only for a YAML file: an edge configured in JSON does not hold it (~2 MB of heap).
+async function parseText(source: string, text: string): Promise<unknown> {
   if (extname(source).toLowerCase() === ".json") return parseJson(source, text);
+  const { parseDocument } = await import("yaml");
   // uniqueKeys (the default) makes a repeated key an error rather than a silent overwrite.
   const document = parseDocument(text, { prettyErrors: true });
   const [error] = document.errors;

@@ -2,6 +2,7 @@
 
 import { resolve } from "node:path";
 import { ConfigInvalidError, type ConfigIssue } from "../errors.ts";
+import { deepFreeze } from "./freeze.ts";
 import { configErrorMap, toConfigIssues } from "./issues.ts";
 import { masterKeyFileIssues } from "./master-key-source.ts";
 import { normaliseConfig } from "./normalise.ts";
@@ -40,14 +41,4 @@ export function parseConfig(document: unknown, options: ParseConfigOptions): Moa
   const result = validateConfig(document, options);
   if (!result.ok) throw new ConfigInvalidError(options.source, result.issues);
   return result.config;
-}
-
-// A snapshot is shared by every request in flight; freezing it makes an accidental write throw (in strict mode) rather than leak into them.
-// Exported for a worker, which receives its primary's validated config as a structured clone (not frozen).
-export function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -1,6 +1,7 @@
 // Error responses the edge makes itself: a status, a stable `Moat-Error` code, and a body that says what happened.
 import type { Http2ServerResponse } from "node:http2";
 import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { MoatErrorValue } from "./moat-error-values.ts";
 
 export type ViewerResponse = ServerResponse | Http2ServerResponse;
 
@@ -28,7 +29,7 @@ const reasonPhrases: Record<number, string> = {
  */
 export function sendEdgeError(
   res: ViewerResponse,
-  error: { status: number; code: string; summary: string; requestId: string; extraHeaders?: Record<string, string> },
+  error: { status: number; code: MoatErrorValue; summary: string; requestId: string; extraHeaders?: Record<string, string> },
 ): void {
   if (res.headersSent) {
     // Too late for a status: the only honest signal left is cutting the response short.

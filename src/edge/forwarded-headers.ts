@@ -5,7 +5,7 @@ import { viewerHeaderDrop } from "./viewer-header-names.ts";
 // RFC 9110 §7.6.1: "Connection", the fields it names, and these legacy/hop fields are not forwarded.
 // Proxy-Authorization and Proxy-Authenticate belong to a hop too; Expect is answered by the edge itself;
 // HTTP2-Settings belongs to the h2c upgrade.
-const hopByHop = new Set([
+export const HOP_BY_HOP_HEADERS = [
   "connection",
   "proxy-connection",
   "keep-alive",
@@ -17,7 +17,8 @@ const hopByHop = new Set([
   "expect",
   "http2-settings",
   "trailer",
-]);
+] as const;
+const hopByHop = new Set<string>(HOP_BY_HOP_HEADERS);
 
 function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
   const value = headers.connection;

@@ -10,6 +10,7 @@ import { requestTarget } from "../origin/index.ts";
 import { createAccessLog } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
+import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
@@ -113,7 +114,7 @@ function handlerFailed(error: unknown, res: ViewerResponse, facts: RequestFacts,
 /** Undefined when the request was answered at once; else a promise that settles when it has been. */
 function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> | undefined {
   const log = deps.log;
-  const refuse = (error: { status: number; code: string; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
+  const refuse = (error: { status: number; code: MoatErrorValue; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
     sendEdgeError(res, { ...error, requestId: facts.requestId });
     return accessLog(log, req, res, facts, { ...fields, error: error.code });
   };
@@ -161,7 +162,7 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
 function matchDistribution(socket: TLSSocket | undefined, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
-  const misdirected = (summary: string) => ({ code: "misdirected-request", summary, isConnectionRefused: false });
+  const misdirected = (summary: string) => ({ code: "misdirected-request" as const, summary, isConnectionRefused: false });
   const servername = connectionServerName(socket);
   if (typeof servername === "object") return { ...servername, isConnectionRefused: true };
   const byName = servername ? snapshot.distributionForHost(servername) : undefined;
@@ -288,7 +289,7 @@ function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts,
   if (code !== "ABORT_ERR" && code !== "UND_ERR_ABORTED" && code !== "ERR_STREAM_PREMATURE_CLOSE") {
     log.warn({ requestId: facts.requestId, error: { code, message: (error as Error)?.message } }, "request failed mid-way");
   }
-  sendEdgeError(res, { status: 502, code: fields.error as string, summary: "the edge could not complete the response", requestId: facts.requestId });
+  sendEdgeError(res, { status: 502, code: fields.error as EdgeErrorCode, summary: "the edge could not complete the response", requestId: facts.requestId });
 }
 
 function hasBody(req: ViewerRequest): boolean {

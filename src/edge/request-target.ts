@@ -1,10 +1,11 @@
 // Checks the request head before routing: one Host, a Host that agrees with :authority, the target in origin-form (absolute-form read as RFC 9112 says), and no dot-segments that would let a path dodge its behavior.
 import type { IncomingHttpHeaders } from "node:http";
+import type { EdgeErrorCode } from "./moat-error-values.ts";
 
 export type RequestTarget = { ok: true; pathname: string } | { ok: false; problem: string };
 
 /** The authority and origin-form target a request is for, or why it is malformed (400) or not for this port (421). */
-export type RequestHead = { ok: true; authority: string | undefined; path: string } | { ok: false; status: 400 | 421; code: string; problem: string };
+export type RequestHead = { ok: true; authority: string | undefined; path: string } | { ok: false; status: 400 | 421; code: EdgeErrorCode; problem: string };
 
 /** What readRequestHead needs of a request (Node's IncomingMessage and Http2ServerRequest both have it). */
 export interface RequestHeadInput {
@@ -43,7 +44,7 @@ export function checkRequestTarget(url: string): RequestTarget {
  * readRequestHead(req); // { ok: true, authority: "shop.test", path: "/a?b" } for "GET https://shop.test/a?b HTTP/1.1"
  */
 export function readRequestHead(req: RequestHeadInput): RequestHead {
-  const malformed = (code: string, problem: string) => ({ ok: false, status: 400, code, problem }) as const;
+  const malformed = (code: EdgeErrorCode, problem: string) => ({ ok: false, status: 400, code, problem }) as const;
   // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
   // message that lacks a Host header field and to any request message that contains more than one
   // Host header field line". Node keeps the first; an origin or a cache may read the last.

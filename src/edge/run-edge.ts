@@ -2,12 +2,8 @@
 // Under `moat start` with workers, the same code runs as the primary (certificates, CA, revocations; no port)
 // and as each worker (ports and cache; rebuilds only when its primary says).
 import { join } from "node:path";
-import type { Server } from "node:net";
-import { createEdgeCache } from "../cache/index.ts";
-import type { BeforeBatch, Clock } from "../cache/index.ts";
+import type { BeforeBatch, CachePeers, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
-import { applyPlainHttpConnectionPolicy } from "../connections/index.ts";
-import { ListenError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore } from "../pki/index.ts";
@@ -17,14 +13,13 @@ import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
-import { createRedirectListener } from "./redirect-listener.ts";
+import { releaseMemoryWhenIdle } from "./idle-memory.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
 import { watchConfiguredFiles } from "./configured-files-watch.ts";
 import type { ConfiguredFilesWatch } from "./configured-files-watch.ts";
 import { createTicketKeys } from "./ticket-keys.ts";
-import { createViewerListener } from "./viewer-listener.ts";
 
 export interface RunningEdge {
   /** Bound ports (useful when the config asked for port 0); 0 and null for a primary, which binds none. */
@@ -39,6 +34,8 @@ export interface RunningEdge {
   ticketKeys(): Buffer | undefined;
   /** A worker takes its primary's session ticket keys: a session issued by any worker resumes on every other. */
   setTicketKeys(keys: Buffer): void;
+  /** A worker deletes the primary keys a sibling deleted (relayed by its primary): from memory before it returns, from disk when it resolves (see EdgeCache.dropRelayed). */
+  dropRelayedCacheKeys(primaryKeys: readonly string[]): Promise<void>;
 }
 
 export interface RunEdgeOptions {
@@ -64,6 +61,8 @@ export interface RunEdgeOptions {
   workers?: number;
   /** A worker's session ticket keys, made by its primary. */
   ticketKeys?: Buffer;
+  /** A worker's siblings, through its primary: its cache deletions reach their memory tiers, its applied invalidations its primary. */
+  cachePeers?: CachePeers;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -115,7 +114,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       previousImported: previous?.imported,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
-  const serving = role === "primary" ? null : await serve(startConfig, () => built.snapshot, options);
+  // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).
+  const serving = role === "primary" ? null : await (await import("./serve-viewers.ts")).serveViewers(startConfig, () => built.snapshot, options);
   const viewer = serving?.viewer;
   // Under workers, one set of keys for the group, made here by the primary and rotated with the viewer policy
   // or a revocation; alone, the listener makes and rotates its own.
@@ -146,6 +146,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   };
   const watchFiles = (config: MoatConfig): ConfiguredFilesWatch => (isMaintaining ? watchConfiguredFiles(config, log, onConfiguredFileChange) : { stop() {} });
   let filesWatch = watchFiles(startConfig);
+  // Startup (a primary's validation and issuance) and every burst of requests leave V8's young generation large.
+  const idleMemory = releaseMemoryWhenIdle(log.child({ part: "memory" }));
 
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
@@ -195,6 +197,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   }
 
   async function stop(): Promise<void> {
+    idleMemory.stop();
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
@@ -219,50 +222,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     ticketKeys = keys;
     viewer?.server.setTicketKeys(keys);
   };
-  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys };
-}
-
-/** The viewer ports and the cache behind them; everything but a primary has them. */
-async function serve(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapshot, options: RunEdgeOptions) {
-  const { log } = options;
-  // The cache outlives snapshots: a reload keeps what is stored. Its tiers are read at start only.
-  const cache = await createEdgeCache({
-    storage: startConfig.cache,
-    dataDir: startConfig.dataDir,
-    log: log.child({ part: "cache" }),
-    clock: options.clock,
-    beforeDiskBatch: options.beforeDiskBatch,
-    diskTmpDirName: options.worker === undefined ? undefined : `tmp-worker-${options.worker}`,
-    diskSharers: options.workers,
-  });
-  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
-  const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
-    await cache.stop();
-    throw error;
-  });
-  // Redirects name the port actually bound (the config may say 0).
-  const redirect = startConfig.listen.httpPort === null ? null : createRedirectListener({ currentSnapshot, httpsPort, dataDir: startConfig.dataDir });
-  // The plain-HTTP port has the viewer port's deadlines and caps (counted for itself): a silent
-  // connection there holds a descriptor just the same.
-  const redirectPolicy = redirect ? applyPlainHttpConnectionPolicy(redirect, startConfig.connections, { log: log.child({ part: "edge" }), listener: "redirect" }) : null;
-  let httpPort: number | null = null;
-  try {
-    if (redirect) httpPort = await listen(redirect, "the HTTP redirect", startConfig.listen.host, startConfig.listen.httpPort ?? 0);
-  } catch (error) {
-    // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
-    await new Promise((resolve) => viewer.server.close(resolve));
-    await cache.stop();
-    throw error;
-  }
-  async function stop(): Promise<void> {
-    const redirectClosed = redirect ? new Promise<void>((resolve) => redirect.close(() => resolve())) : Promise.resolve();
-    redirect?.closeAllConnections();
-    redirectPolicy?.stop();
-    await Promise.all([viewer.drain(), redirectClosed]);
-    // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
-    await cache.stop();
-  }
-  return { viewer, httpsPort, httpPort, stop };
+  const dropRelayedCacheKeys = (primaryKeys: readonly string[]) => serving?.cache.dropRelayed(primaryKeys) ?? Promise.resolve();
+  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys, dropRelayedCacheKeys };
 }
 
 function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {
@@ -304,16 +265,4 @@ function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
     distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
     originClients: [...built.origins.values()].map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
   };
-}
-
-function listen(server: Server, what: string, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (error: unknown) => reject(new ListenError(what, host, port, error));
-    server.once("error", onError);
-    server.listen(port, host, () => {
-      server.off("error", onError);
-      const address = server.address();
-      resolve(typeof address === "object" && address ? address.port : port);
-    });
-  });
 }

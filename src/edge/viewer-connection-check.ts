@@ -3,8 +3,9 @@ import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../observe/index.ts";
 import { REFUSAL_SUMMARIES, createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
-import type { VerifiedCertificates, ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
+import type { ClientCertRefusalReason, VerifiedCertificates, ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
 import type { DistributionRuntime, EdgeSnapshot } from "./edge-snapshot.ts";
+import type { MoatErrorValue } from "./moat-error-values.ts";
 
 /** Who the viewer of a connection is, as judged after its handshake. */
 export interface ViewerConnectionIdentity {
@@ -34,7 +35,7 @@ interface ResumedBinding {
 
 /** A connection that can't serve requests: answered 421 with this code, and the client must reconnect. */
 export interface ConnectionRefusal {
-  readonly code: string;
+  readonly code: MoatErrorValue;
   readonly summary: string;
 }
 
@@ -87,7 +88,7 @@ const VERIFIED_CERTIFICATES_KEPT = 10_000;
 export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck {
   const verified = createVerifiedCertificates(VERIFIED_CERTIFICATES_KEPT);
   // The viewer-certificate verdict for `distribution`: the identity, or the reason (logged here).
-  function judgeFor(socket: TLSSocket, distribution: DistributionRuntime): ViewerConnectionIdentity | { reason: string } {
+  function judgeFor(socket: TLSSocket, distribution: DistributionRuntime): ViewerConnectionIdentity | { reason: ClientCertRefusalReason } {
     const { verdict, sent, key } = judge(socket, distribution, verified);
     if (!verdict.ok) {
       const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused() };
@@ -141,7 +142,7 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
     }
     const judged = judgeFor(socket, distribution);
     if ("reason" in judged) {
-      const summary = REFUSAL_SUMMARIES[judged.reason as keyof typeof REFUSAL_SUMMARIES] ?? "the resumed TLS session was refused";
+      const summary = REFUSAL_SUMMARIES[judged.reason] ?? "the resumed TLS session was refused";
       return { refusal: { code: judged.reason, summary: `${summary}${reconnect}` } };
     }
     return { hostname, identity: judged };

@@ -6,6 +6,7 @@ import { viewerCertificateHeaders, viewerIdentityFields } from "./viewer-cert-he
 import type { ViewerIdentityHeaderName } from "./viewer-cert-headers.ts";
 import { connectionIdentityOf, viewerPolicyKey } from "./viewer-connection-check.ts";
 import type { ViewerConnectionIdentity } from "./viewer-connection-check.ts";
+import type { MoatErrorValue } from "./moat-error-values.ts";
 
 /** The viewer side of a request, read once when it starts. */
 export interface ViewerRequestFacts {
@@ -35,7 +36,7 @@ function identityFieldsOf(identity: ViewerConnectionIdentity): ViewerRequestFact
 
 export interface ViewerRefusal {
   status: 403 | 421;
-  code: string;
+  code: MoatErrorValue;
   summary: string;
 }
 

@@ -5,4 +5,11 @@ export { requestTarget } from "./origin-target.ts";
 export type { OriginTarget, TargetResponse } from "./origin-target.ts";
 export { classifyOriginError } from "./classify-origin-error.ts";
 export { upgradeTarget } from "./origin-upgrade.ts";
+/**
+ * Loads undici (origin pools) now: an edge process that serves calls it at start, so that the first miss does
+ * not wait for it; a primary, which never proxies, never loads undici.
+ * @example
+ * loadUndici();
+ */
+export { loadUndici } from "./undici-lib.ts";
 export type { OriginUpgradeAnswer, OriginUpgradeRequest, TargetUpgrade } from "./origin-upgrade.ts";

@@ -36,7 +36,7 @@ import { renewalTime } from "./renewal.ts";
 import { withRevocationLock as withCaLock } from "./revocation-lock.ts";
 import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import { x509, type X509 } from "./x509-lib.ts";
 
 /** How long both roots are trusted before the new one issues, and again before the old one leaves the bundle. */
 export const DEFAULT_ROLLOVER_OVERLAP_MS = 30 * 24 * 60 * 60 * 1000;
@@ -105,7 +105,7 @@ function subjectField(pem: string, field: "CN" | "O"): string | undefined {
 }
 
 /** The next generation's subject: a name no earlier generation used, the same organisation. */
-function nextSubject(pems: readonly string[], fallbackCn: string): x509.JsonName {
+function nextSubject(pems: readonly string[], fallbackCn: string): X509.JsonName {
   const names = pems.map((pem) => subjectField(pem, "CN") ?? fallbackCn);
   const generation = (name: string) => Number(/ G(\d+)$/.exec(name)?.[1] ?? 1);
   const latest = names.reduce((a, b) => (generation(b) > generation(a) ? b : a), names[0] ?? fallbackCn);
@@ -113,7 +113,7 @@ function nextSubject(pems: readonly string[], fallbackCn: string): x509.JsonName
   return [{ CN: [nextGenerationName(latest)] }, ...(organisation ? [{ O: [organisation] }] : [])];
 }
 
-const pem = (cert: x509.X509Certificate) => joinPem(cert.toString("pem"));
+const pem = (cert: X509.X509Certificate) => joinPem(cert.toString("pem"));
 const certWrite = (path: string, data: string | Uint8Array): CaFileWrite => ({ path, data, mode: CERT_FILE_MODE });
 const keyWrite = (path: string, data: string): CaFileWrite => ({ path, data, mode: KEY_FILE_MODE });
 

@@ -1,12 +1,11 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
 import { signCrlWith } from "./crl-sign.ts";
-import { describeParsed } from "./describe.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
 import { issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
 import { intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import { x509, type X509 } from "./x509-lib.ts";
 import { X509Certificate, type webcrypto } from "node:crypto";
 
 const YEAR_MS = 365.25 * 24 * 60 * 60 * 1000;
@@ -41,7 +40,7 @@ export interface GeneratedCa {
 }
 
 /** A self-signed root certificate and its key pair. */
-export async function generateRoot(options: { keyAlgorithm: KeyAlgorithm; subject: x509.JsonName; notBefore: Date; notAfter: Date }) {
+export async function generateRoot(options: { keyAlgorithm: KeyAlgorithm; subject: X509.JsonName; notBefore: Date; notAfter: Date }) {
   const keys = await generateKeyPair(options.keyAlgorithm);
   const cert = await signCertificate(
     { subject: options.subject, publicKey: keys.publicKey, notBefore: options.notBefore, notAfter: options.notAfter, extensions: rootExtensions() },
@@ -51,7 +50,7 @@ export async function generateRoot(options: { keyAlgorithm: KeyAlgorithm; subjec
 }
 
 /** An intermediate certificate signed by `root`, and its key pair. Its notAfter never passes the root's. */
-export async function generateIntermediate(options: { keyAlgorithm: KeyAlgorithm; subject: x509.JsonName; notBefore: Date; notAfter: Date; root: Signer; rootNotAfter: Date }) {
+export async function generateIntermediate(options: { keyAlgorithm: KeyAlgorithm; subject: X509.JsonName; notBefore: Date; notAfter: Date; root: Signer; rootNotAfter: Date }) {
   const keys = await generateKeyPair(options.keyAlgorithm);
   const notAfter = new Date(Math.min(options.notAfter.getTime(), options.rootNotAfter.getTime()));
   const cert = await signCertificate(
@@ -92,11 +91,14 @@ export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: st
 
 /** The CertificateAuthority that issues with this material; time comes from `clock`. */
 export function createCertificateAuthority(material: CaMaterial, clock: Clock): CertificateAuthority {
-  const intermediate = new x509.X509Certificate(material.intermediatePem);
+  let signer: Signer | undefined;
   const issuer: LeafIssuer = {
-    signer: signerFor(intermediate, material.intermediateKey, material.keyAlgorithm),
+    // Built at the first signature: a worker, which never signs, does not load @peculiar/x509 for it.
+    get signer() {
+      return (signer ??= signerFor(new x509.X509Certificate(material.intermediatePem), material.intermediateKey, material.keyAlgorithm));
+    },
     certPem: material.intermediatePem,
-    notAfter: describeParsed(new X509Certificate(material.intermediatePem), intermediate).notAfter,
+    notAfter: new X509Certificate(material.intermediatePem).validToDate,
   };
   return Object.freeze({
     rootPem: material.rootPem,

@@ -3,7 +3,7 @@ import { webcrypto } from "node:crypto";
 import { signingParams } from "./key-algorithms.ts";
 import type { Signer } from "./sign.ts";
 import type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import { x509, type X509 } from "./x509-lib.ts";
 
 /**
  * RFC 5280 §5.3.1 CRLReason values Moat records. certificateHold (6) and
@@ -39,12 +39,12 @@ function derInteger(value: number): Uint8Array {
  * increasing sequence number for a given CRL scope and CRL issuer"; it lets a
  * verifier tell which of two CRLs supersedes the other.
  */
-function crlNumberExtension(crlNumber: number): x509.Extension {
+function crlNumberExtension(crlNumber: number): X509.Extension {
   return new x509.Extension(CRL_NUMBER_OID, false, derInteger(crlNumber));
 }
 
 /** The CRL Number of a parsed CRL, or undefined if it has none (or one too large for a safe integer). */
-export function crlNumberOf(crl: x509.X509Crl): number | undefined {
+export function crlNumberOf(crl: X509.X509Crl): number | undefined {
   const extension = crl.getExtension(CRL_NUMBER_OID);
   if (!extension) return undefined;
   const der = new Uint8Array(extension.value);

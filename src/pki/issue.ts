@@ -14,7 +14,7 @@ import type {
   ServerCertificateRequest,
   SignedCertificate,
 } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import type { X509 } from "./x509-lib.ts";
 
 /** The intermediate that signs leaves. */
 export interface LeafIssuer {
@@ -29,7 +29,7 @@ interface LeafPlan {
   validityMs: number;
   notBefore: Date | undefined;
   notAfter: Date | undefined;
-  extensions: (keyAlgorithm: KeyAlgorithm, hasSubject: boolean) => x509.Extension[];
+  extensions: (keyAlgorithm: KeyAlgorithm, hasSubject: boolean) => X509.Extension[];
 }
 
 /**
@@ -89,7 +89,7 @@ async function issueLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date): Promise
 }
 
 /** The SANs of a server request, validated and in canonical spelling (DNS names first). */
-export function serverSanNames(request: Pick<ServerCertificateRequest, "dnsNames" | "ipAddresses">): x509.JsonGeneralNames {
+export function serverSanNames(request: Pick<ServerCertificateRequest, "dnsNames" | "ipAddresses">): X509.JsonGeneralNames {
   const dns = request.dnsNames.map((name) => ({ type: "dns" as const, value: normalizeDnsName(name) }));
   const ips = (request.ipAddresses ?? []).map((ip) => ({ type: "ip" as const, value: normalizeIpAddress(ip) }));
   const names = [...dns, ...ips];

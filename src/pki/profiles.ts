@@ -1,22 +1,20 @@
 // The extensions of each kind of certificate Moat issues: root, intermediate, server leaf, origin client leaf.
 import type { KeyAlgorithm } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
-
-const { KeyUsageFlags, ExtendedKeyUsage } = x509;
+import { x509, type X509 } from "./x509-lib.ts";
 
 /** Root: may sign anything below it (no path length limit, so a later intermediate rotation needs no new root). */
-export function rootExtensions(): x509.Extension[] {
+export function rootExtensions(): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(true, undefined, true),
-    new x509.KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   ];
 }
 
 /** Intermediate: signs leaves only (pathLen 0), and CRLs. */
-export function intermediateExtensions(): x509.Extension[] {
+export function intermediateExtensions(): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(true, 0, true),
-    new x509.KeyUsagesExtension(KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   ];
 }
 
@@ -25,9 +23,9 @@ export function intermediateExtensions(): x509.Extension[] {
  * used for TLS 1.2 RSA key exchange, which needs keyEncipherment; an ECDSA key
  * only ever signs.
  */
-function leafKeyUsage(keyAlgorithm: KeyAlgorithm): x509.KeyUsagesExtension {
+function leafKeyUsage(keyAlgorithm: KeyAlgorithm): X509.KeyUsagesExtension {
   const isRsa = keyAlgorithm.startsWith("rsa-");
-  const flags = KeyUsageFlags.digitalSignature | (isRsa ? KeyUsageFlags.keyEncipherment : 0);
+  const flags = x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0);
   return new x509.KeyUsagesExtension(flags, true);
 }
 
@@ -35,29 +33,29 @@ function leafKeyUsage(keyAlgorithm: KeyAlgorithm): x509.KeyUsagesExtension {
  * RFC 5280 §4.2.1.6: when the subject is empty the SAN extension must be
  * critical; we leave the subject empty when a name is too long for a CN.
  */
-function sanExtension(names: x509.JsonGeneralNames, hasSubject: boolean): x509.SubjectAlternativeNameExtension {
+function sanExtension(names: X509.JsonGeneralNames, hasSubject: boolean): X509.SubjectAlternativeNameExtension {
   return new x509.SubjectAlternativeNameExtension(names, !hasSubject);
 }
 
 export function serverLeafExtensions(
-  names: x509.JsonGeneralNames,
+  names: X509.JsonGeneralNames,
   keyAlgorithm: KeyAlgorithm,
   hasSubject: boolean,
-): x509.Extension[] {
+): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     leafKeyUsage(keyAlgorithm),
-    new x509.ExtendedKeyUsageExtension([ExtendedKeyUsage.serverAuth], false),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
     sanExtension(names, hasSubject),
   ];
 }
 
 /** clientAuth only: a stolen origin client certificate cannot be used to impersonate a server. */
-export function clientLeafExtensions(spiffeId: string, keyAlgorithm: KeyAlgorithm, hasSubject: boolean): x509.Extension[] {
+export function clientLeafExtensions(spiffeId: string, keyAlgorithm: KeyAlgorithm, hasSubject: boolean): X509.Extension[] {
   return [
     new x509.BasicConstraintsExtension(false, undefined, true),
     leafKeyUsage(keyAlgorithm),
-    new x509.ExtendedKeyUsageExtension([ExtendedKeyUsage.clientAuth], false),
+    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
     sanExtension([{ type: "url", value: spiffeId }], hasSubject),
   ];
 }
@@ -67,7 +65,7 @@ export function clientLeafExtensions(spiffeId: string, keyAlgorithm: KeyAlgorith
 const MAX_COMMON_NAME = 64;
 
 /** A subject with just a CN, or an empty subject when the CN would be too long. */
-export function leafSubject(commonName: string | undefined): x509.JsonName {
+export function leafSubject(commonName: string | undefined): X509.JsonName {
   if (!commonName || commonName.length > MAX_COMMON_NAME) return [];
   return [{ CN: [commonName] }];
 }

@@ -16,7 +16,7 @@ import { CERT_FILE_MODE, writeFileAtomic } from "./key-files.ts";
 import type { MasterKey } from "./master-key.ts";
 import { CLOCK_SKEW_BACKDATE_MS } from "./sign.ts";
 import type { CertificateAuthority, SignedCrl } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import { x509, type X509 } from "./x509-lib.ts";
 
 export const ROOT_CRL_FILES = { der: "root-crl.der", pem: "root-crl.pem" } as const;
 
@@ -24,7 +24,7 @@ export const ROOT_CRL_FILES = { der: "root-crl.der", pem: "root-crl.pem" } as co
 const TIME_SLACK_MS = 1_000;
 
 /** The stored root CRL, if it is the current root's, verifies, and covers the intermediate's whole life. */
-async function readValidRootCrl(dataDir: string, ca: CertificateAuthority): Promise<{ crl: x509.X509Crl; pem: string } | undefined> {
+async function readValidRootCrl(dataDir: string, ca: CertificateAuthority): Promise<{ crl: X509.X509Crl; pem: string } | undefined> {
   const caDir = join(dataDir, "ca");
   try {
     const [der, pem] = await Promise.all([readFile(join(caDir, ROOT_CRL_FILES.der)), readFile(join(caDir, ROOT_CRL_FILES.pem), "utf8")]);

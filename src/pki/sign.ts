@@ -2,7 +2,7 @@
 import { randomBytes, webcrypto } from "node:crypto";
 import { signingParams } from "./key-algorithms.ts";
 import type { KeyAlgorithm } from "./types.ts";
-import { x509 } from "./x509-lib.ts";
+import { x509, type X509 } from "./x509-lib.ts";
 
 /** Backdating notBefore by this much keeps a peer whose clock runs a little slow from seeing "not yet valid" (step-ca and Vault do the same). */
 export const CLOCK_SKEW_BACKDATE_MS = 60_000;
@@ -17,7 +17,7 @@ export function backdateMs(validityMs: number): number {
 
 /** Whoever signs: a self-signing root passes its own name and key. */
 export interface Signer {
-  name: x509.Name;
+  name: X509.Name;
   key: webcrypto.CryptoKey;
   keyAlgorithm: KeyAlgorithm;
   /** Hex Subject Key Identifier of the signer's certificate; undefined when self-signing. */
@@ -25,12 +25,12 @@ export interface Signer {
 }
 
 export interface CertificateToSign {
-  subject: x509.JsonName;
+  subject: X509.JsonName;
   publicKey: webcrypto.CryptoKey;
   notBefore: Date;
   notAfter: Date;
   /** The profile's extensions: basic constraints, key usage, EKU, SANs. */
-  extensions: x509.Extension[];
+  extensions: X509.Extension[];
 }
 
 /**
@@ -45,7 +45,7 @@ export function randomSerialHex(): string {
 }
 
 /** Signs a certificate; the Subject and Authority Key Identifiers are added here so every profile gets them. */
-export async function signCertificate(request: CertificateToSign, signer: Signer): Promise<x509.X509Certificate> {
+export async function signCertificate(request: CertificateToSign, signer: Signer): Promise<X509.X509Certificate> {
   const crypto = webcrypto;
   const subjectKeyId = await x509.SubjectKeyIdentifierExtension.create(request.publicKey, false, crypto);
   // RFC 5280 §4.2.1.1: the AKI of a self-signed certificate may equal its own SKI; OpenSSL writes it, so do we.
@@ -67,7 +67,7 @@ export async function signCertificate(request: CertificateToSign, signer: Signer
 }
 
 /** The signer view of a CA certificate and its key. */
-export function signerFor(cert: x509.X509Certificate, key: webcrypto.CryptoKey, keyAlgorithm: KeyAlgorithm): Signer {
+export function signerFor(cert: X509.X509Certificate, key: webcrypto.CryptoKey, keyAlgorithm: KeyAlgorithm): Signer {
   const keyId = cert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
   return { name: cert.subjectName, key, keyAlgorithm, keyId };
 }

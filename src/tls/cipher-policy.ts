@@ -26,7 +26,7 @@ export const TLS12_CIPHERS = [
 export const TLS13_CIPHERS = ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", "TLS_AES_128_CCM_SHA256"] as const;
 
 /** Key-exchange groups in order of preference; the hybrid post-quantum group first where OpenSSL (3.5+) has it. */
-const PREFERRED_GROUPS = ["X25519MLKEM768", "X25519", "P-256", "P-384"] as const;
+export const PREFERRED_GROUPS = ["X25519MLKEM768", "X25519", "P-256", "P-384"] as const;
 
 export interface TlsPolicy {
   /** OpenSSL names, TLS 1.2 (`ECDHE-…`) and optionally TLS 1.3 (`TLS_…`), in order of preference. */

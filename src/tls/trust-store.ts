@@ -5,7 +5,7 @@ import type { TrustStoreConfig } from "../config/index.ts";
 import { CertificateImportError, TrustStoreInvalidError } from "../errors.ts";
 import { readPemBlocks } from "../pki/index.ts";
 import type { PemBlock } from "../pki/index.ts";
-import { x509 } from "../pki/x509-lib.ts";
+import { x509, type X509 } from "../pki/x509-lib.ts";
 
 /** A trust store ready for a SecureContext (`ca`, `crl`) and for the checks of resumed sessions. */
 export interface LoadedTrustStore {
@@ -28,7 +28,7 @@ export interface LoadedTrustStore {
 interface LoadedCa {
   position: number;
   node: X509Certificate;
-  peculiar: x509.X509Certificate;
+  peculiar: X509.X509Certificate;
 }
 
 /**
@@ -137,7 +137,7 @@ function checkCa(path: string, file: string, ca: LoadedCa, now: Date): void {
 }
 
 interface LoadedCrl {
-  crl: x509.X509Crl;
+  crl: X509.X509Crl;
   pem: string;
   issuer: LoadedCa;
   issuerKey: string;
@@ -163,7 +163,7 @@ function crlBlocks(path: string, file: string, text: string): { der: Buffer; ent
 }
 
 async function checkCrl(path: string, file: string, entry: string, der: Buffer, cas: readonly LoadedCa[], now: Date): Promise<LoadedCrl> {
-  let crl: x509.X509Crl;
+  let crl: X509.X509Crl;
   try {
     crl = new x509.X509Crl(der);
   } catch {
@@ -185,7 +185,7 @@ async function checkCrl(path: string, file: string, entry: string, der: Buffer, 
   return { crl, pem: `${x509.PemConverter.encode(crl.rawData, "X509 CRL")}\n`, issuer, issuerKey };
 }
 
-async function findSigner(crl: x509.X509Crl, issuerKey: string, cas: readonly LoadedCa[]): Promise<LoadedCa | undefined> {
+async function findSigner(crl: X509.X509Crl, issuerKey: string, cas: readonly LoadedCa[]): Promise<LoadedCa | undefined> {
   for (const ca of cas) {
     if (nameKey(ca.peculiar.subjectName) !== issuerKey) continue;
     if (await crl.verify({ publicKey: ca.peculiar.publicKey })) return ca;
@@ -203,7 +203,7 @@ function checkEveryCaHasCrl(path: string, files: string, cas: readonly LoadedCa[
   });
 }
 
-function nameKey(name: x509.Name): string {
+function nameKey(name: X509.Name): string {
   return Buffer.from(name.toArrayBuffer()).toString("hex");
 }
 

@@ -1,7 +1,7 @@
 // The facts of a viewer's client certificate that logs, origin headers and cache keys use: names (RFC 2253), serial, SHA-256, validity, SANs, PEM, chain.
 import { X509Certificate } from "node:crypto";
 import type { DetailedPeerCertificate, TLSSocket } from "node:tls";
-import { x509 } from "../pki/x509-lib.ts";
+import { x509, type X509 } from "../pki/x509-lib.ts";
 
 export interface ViewerCertificate {
   /** RFC 2253: most specific RDN first, e.g. `CN=alice,O=Partner,C=FR`. */
@@ -71,7 +71,7 @@ function splitSans(subjectAltName: string | undefined): string[] {
 }
 
 // RFC 2253 §2.1: RDNs from the last of the sequence to the first, joined by ","; §2.2: "+" inside a multi-valued RDN.
-function rfc2253(name: x509.Name): string {
+function rfc2253(name: X509.Name): string {
   return name
     .toJSON()
     .slice()

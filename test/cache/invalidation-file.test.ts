@@ -24,7 +24,7 @@ describe("invalidation request file", () => {
       const watcher = await watchInvalidations({ dataDir, rules, log });
       watcher.stop();
       assert.equal(rules.mark, 5);
-      assert.equal(await appliedInvalidations(dataDir), 5);
+      assert.deepEqual(await appliedInvalidations(dataDir), { applied: 5 });
       assert.equal(await lines(dataDir), 3, "the two older /a requests are gone");
       assert.deepEqual((await readInvalidations(dataDir)).map((request) => request.seq), [2, 4, 5]);
       // The next start rebuilds the same rules from the compacted file: same mark, same answers.

@@ -8,7 +8,7 @@ import { assertOnlyIssue, minimal } from "./fixture.ts";
 
 const parse = (document: unknown) => parseConfig(document, { source: "test", baseDir: "/etc/moat", env: {} });
 
-test("without workers, one process per core (see README, Workers)", () => {
+test("without workers, one process per core (see docs/how-to/run-workers.md)", () => {
   assert.equal(parse(minimal()).workers, "auto");
 });
 

@@ -1,4 +1,4 @@
-// Viewer mTLS against curl (OpenSSL's client, HTTP/2 by ALPN): what the README says a viewer sees, checked with the tool operators use. Skipped without curl.
+// Viewer mTLS against curl (OpenSSL's client, HTTP/2 by ALPN): what docs/reference/viewer-mtls.md says a viewer sees, checked with the tool operators use. Skipped without curl.
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";

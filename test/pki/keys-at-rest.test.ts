@@ -332,7 +332,7 @@ const hasOpenssl = await run("openssl", ["version"]).then(
 );
 
 describe("disaster recovery without Moat", () => {
-  // The README's recovery commands, verbatim: the passphrase is HKDF-SHA256 of the master key, in base64.
+  // The recovery commands of docs/how-to/back-up.md, verbatim: the passphrase is HKDF-SHA256 of the master key, in base64.
   test("openssl decrypts a CA key with the passphrase derived from the master key file", { skip: hasOpenssl ? false : "needs OpenSSL 3 (openssl kdf)" }, async (t) => {
     const [dir, dataDir] = [await tempDir(t), await tempDir(t)];
     const keyFile = join(dir, "master.key");

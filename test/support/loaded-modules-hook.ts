@@ -1,4 +1,5 @@
-// Preloaded with `node --import`: records every module the process loads and writes their URLs, one a line, to $MOAT_LOADED_MODULES_FILE at exit.
+// Preloaded with `node --import`: records every module the process loads and writes their URLs, one a line, to $MOAT_LOADED_MODULES_FILE at exit (a cluster worker, which inherits the flag, to that name plus `.worker-<pid>`).
+import cluster from "node:cluster";
 import { writeFileSync } from "node:fs";
 import { registerHooks } from "node:module";
 
@@ -11,5 +12,5 @@ registerHooks({
 });
 process.on("exit", () => {
   const file = process.env.MOAT_LOADED_MODULES_FILE;
-  if (file) writeFileSync(file, [...loaded].join("\n"));
+  if (file) writeFileSync(cluster.isWorker ? `${file}.worker-${process.pid}` : file, [...loaded].join("\n"));
 });

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomSerialHex } from "../../src/pki/sign.ts";
-import { x509 } from "../../src/pki/x509-lib.ts";
+import { x509, type X509 } from "../../src/pki/x509-lib.ts";
 
 const HOUR_MS = 3_600_000;
 const EC_ALG = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
@@ -42,7 +42,7 @@ async function ecKeys(): Promise<webcrypto.CryptoKeyPair> {
 export async function createViewerCa(name: string, options: { isCa?: boolean; notAfter?: Date } = {}): Promise<ViewerCa> {
   const keys = await ecKeys();
   const now = Date.now();
-  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(options.isCa ?? true, undefined, true)];
+  const extensions: X509.Extension[] = [new x509.BasicConstraintsExtension(options.isCa ?? true, undefined, true)];
   if (options.isCa ?? true) extensions.push(new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true));
   extensions.push(await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, webcrypto));
   const ca = await x509.X509CertificateGenerator.createSelfSigned(

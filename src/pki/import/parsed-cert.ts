@@ -1,14 +1,14 @@
 // One certificate of an import, parsed by Node (verification) and @peculiar/x509 (extensions), with the name messages call it by.
 import { X509Certificate } from "node:crypto";
 import { CertificateImportError } from "../../errors.ts";
-import { x509 } from "../x509-lib.ts";
+import { x509, type X509 } from "../x509-lib.ts";
 import { missingBlock, readPemBlocks } from "./pem-blocks.ts";
 
 export interface ParsedCert {
   /** 1-based position in what the user gave (PEM order, or bag order in a PKCS#12), so messages point at the right block. */
   position: number;
   node: X509Certificate;
-  peculiar: x509.X509Certificate;
+  peculiar: X509.X509Certificate;
 }
 
 /** Parses one DER certificate; undefined when it is not X.509. */

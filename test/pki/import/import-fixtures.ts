@@ -8,7 +8,7 @@ import { join } from "node:path";
 import forge from "node-forge";
 import { CertificateImportError, type CertificateImportCode } from "../../../src/errors.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../../../src/pki/index.ts";
-import { x509 } from "../../../src/pki/x509-lib.ts";
+import { x509, type X509 } from "../../../src/pki/x509-lib.ts";
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
@@ -61,7 +61,7 @@ function assertNotLeaked(error: CertificateImportError, secret: string): void {
 export async function selfSigned(options: { isCa: boolean; eku?: string[]; keyUsage?: number; dnsName?: string }): Promise<{ certPem: string; keyPem: string }> {
   const alg = EC_ALG;
   const keys = await ecKeys();
-  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(options.isCa, undefined, true)];
+  const extensions: X509.Extension[] = [new x509.BasicConstraintsExtension(options.isCa, undefined, true)];
   if (options.eku) extensions.push(new x509.ExtendedKeyUsageExtension(options.eku, false));
   if (options.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(options.keyUsage, true));
   extensions.push(new x509.SubjectAlternativeNameExtension([{ type: "dns", value: options.dnsName ?? "self.test" }]));

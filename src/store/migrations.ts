@@ -1,0 +1,33 @@
+// The store's schema, as versioned migrations both engines run: portable column types only (text, integer).
+import type { Kysely } from "kysely";
+import type { Migration } from "kysely/migration";
+
+/** Names sort in the order they run; never rename or edit one that has shipped, add a new one. */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  "0001-config-resources": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("revisions")
+        .addColumn("revision", "integer", (column) => column.primaryKey())
+        .addColumn("created_at", "text", (column) => column.notNull())
+        .addColumn("actor", "text", (column) => column.notNull())
+        .addColumn("summary", "text", (column) => column.notNull())
+        .execute();
+      for (const table of ["distributions", "trust_stores", "settings"]) {
+        await db.schema
+          .createTable(table)
+          .addColumn("name", "text", (column) => column.primaryKey())
+          .addColumn("document", "text", (column) => column.notNull())
+          .addColumn("version", "integer", (column) => column.notNull())
+          .addColumn("revision", "integer", (column) => column.notNull().references("revisions.revision"))
+          .execute();
+      }
+      await db.schema
+        .createTable("write_lock")
+        .addColumn("id", "integer", (column) => column.primaryKey())
+        .addColumn("writes", "integer", (column) => column.notNull().defaultTo(0))
+        .execute();
+      await (db as Kysely<{ write_lock: { id: number } }>).insertInto("write_lock").values({ id: 1 }).execute();
+    },
+  },
+});

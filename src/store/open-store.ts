@@ -1,0 +1,71 @@
+// Opens a store by its address, brings its schema up to this code's migrations, and refuses one a newer Moat has migrated.
+import { resolve } from "node:path";
+import { sql } from "kysely";
+import type { Kysely } from "kysely";
+import { DEFAULT_MIGRATION_TABLE, Migrator } from "kysely/migration";
+import { StoreNewerThanCodeError, StoreUnavailableError } from "../errors.ts";
+import { createConfigStore } from "./config-store.ts";
+import type { ConfigStore, DocumentValidator } from "./config-store.ts";
+import { MIGRATIONS } from "./migrations.ts";
+import { openPostgresEngine, postgresLabel } from "./postgres-engine.ts";
+import { openSqliteEngine } from "./sqlite-engine.ts";
+import type { StoreTables } from "./tables.ts";
+
+export interface OpenStoreOptions {
+  /** `postgres://…` (or `postgresql://…`) for PostgreSQL; `sqlite:<path>` or a plain path for SQLite. */
+  address: string;
+  /** Checks a whole config document (the config loader's own validation: see src/config). */
+  validate: DocumentValidator;
+}
+
+export type StoreEngine = "sqlite" | "postgres";
+
+/** Which engine an address names, and how messages name it. */
+export function parseStoreAddress(address: string): { engine: StoreEngine; target: string; label: string } {
+  if (/^postgres(ql)?:\/\//i.test(address)) return { engine: "postgres", target: address, label: postgresLabel(address) };
+  const path = resolve(address.replace(/^sqlite:/i, ""));
+  return { engine: "sqlite", target: path, label: `sqlite:${path}` };
+}
+
+/** Opens, migrates and returns the store; closes what it opened if any step fails. */
+export async function openStore(options: OpenStoreOptions): Promise<ConfigStore & { readonly engine: StoreEngine }> {
+  const { engine, target, label } = parseStoreAddress(options.address);
+  const db = engine === "postgres" ? openPostgresEngine(target) : openSqliteEngine(target);
+  try {
+    await migrate(db, label);
+  } catch (error) {
+    await db.destroy().catch(() => undefined);
+    throw error;
+  }
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine });
+}
+
+async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {
+  const applied = await appliedMigrations(db, label);
+  const unknown = applied.filter((name) => !(name in MIGRATIONS));
+  if (unknown.length > 0) throw new StoreNewerThanCodeError(label, unknown);
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => ({ ...MIGRATIONS }) } });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((result) => result.status === "Error")?.migrationName ?? "(before any migration)";
+    throw new StoreUnavailableError(label, `migration ${failed} failed: ${(error as Error).message ?? String(error)}`, {
+      fix: "nothing of that migration was kept (each runs in a transaction); fix the cause the message names and start again",
+      cause: error,
+    });
+  }
+}
+
+/** The names in Kysely's migration table; none for a new store. Also the first query: a store that cannot be reached fails here. */
+async function appliedMigrations(db: Kysely<StoreTables>, label: string): Promise<string[]> {
+  try {
+    const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+    if (!tables.some((table) => table.name === DEFAULT_MIGRATION_TABLE)) return [];
+    const rows = await sql<{ name: string }>`select name from ${sql.table(DEFAULT_MIGRATION_TABLE)}`.execute(db);
+    return rows.rows.map((row) => row.name);
+  } catch (error) {
+    throw new StoreUnavailableError(label, (error as Error).message, {
+      fix: "check the address, that the server is running and reachable, and the user's password and rights",
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,41 @@
+// The store's tables as Kysely sees them: one interface per table, the same on SQLite and PostgreSQL.
+import type { Generated } from "kysely";
+
+/** One row per committed change: the revision number a snapshot is built from. */
+export interface RevisionsTable {
+  revision: number;
+  /** ISO 8601, UTC. */
+  created_at: string;
+  /** Who made the change: `cli:<user>`, `api:<token id>`, `import:<file>`. */
+  actor: string;
+  /** What changed, for people: "put distribution shop". */
+  summary: string;
+}
+
+/**
+ * A resource kept as the JSON of its part of the config document, so that the store holds exactly what a
+ * config file would, and the one schema (src/config) validates both.
+ */
+export interface DocumentRow {
+  /** A distribution's id, a trust store's name, or a settings section's key (`listen`, `cache`…). */
+  name: string;
+  document: string;
+  /** 1 when created, one more at each change: what `If-Match` names. */
+  version: number;
+  /** The revision that last changed it. */
+  revision: number;
+}
+
+/** One row, taken first by every write so that writers queue (SQLite and PostgreSQL alike) rather than race. */
+export interface WriteLockTable {
+  id: number;
+  writes: Generated<number>;
+}
+
+export interface StoreTables {
+  revisions: RevisionsTable;
+  distributions: DocumentRow;
+  trust_stores: DocumentRow;
+  settings: DocumentRow;
+  write_lock: WriteLockTable;
+}

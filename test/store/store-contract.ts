@@ -1,0 +1,209 @@
+// The contract every store engine passes: the same tests, run on SQLite and on a real PostgreSQL.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import { Worker } from "node:worker_threads";
+import { withDeadline } from "../support/deadline.ts";
+import { validateConfig } from "../../src/config/parse.ts";
+import { parseConfig } from "../../src/config/index.ts";
+import { ConfigInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreVersionConflictError } from "../../src/errors.ts";
+import { openStore } from "../../src/store/index.ts";
+import type { ConfigStore, DocumentValidator } from "../../src/store/index.ts";
+
+export const validate: DocumentValidator = (document) => {
+  const result = validateConfig(document, { source: "store", baseDir: "/nonexistent-base", env: {} });
+  return result.ok ? [] : result.issues;
+};
+
+export function distribution(id: string, alias = `${id}.example`, url = "https://app.internal:8443") {
+  return { id, aliases: [alias], origins: [{ id: "app", url }] };
+}
+
+export interface EngineUnderTest {
+  /** A new, empty store address for this test (a fresh file, a fresh database). */
+  freshAddress(t: TestContext): Promise<string>;
+  /** Runs a statement on the store behind its back (to plant what a newer Moat would have written). */
+  rawExecute(address: string, statement: string): Promise<void>;
+}
+
+type ThreadResult = { ok: true; revision: number } | { ok: false; code: string };
+
+/** Runs puts on the store from a worker thread with its own handle: another writer, as far as the engine can tell. */
+function writeFromAnotherThread(address: string, writes: { name: string; url: string; ifVersion?: number }[]): Promise<ThreadResult[]> {
+  const worker = new Worker(new URL("./store-writer-thread.ts", import.meta.url), { workerData: { address, writes } });
+  return withDeadline("the other thread's writes", new Promise<ThreadResult[]>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the writer thread exited (${code}) without an answer`)));
+  }), 30_000).finally(() => worker.terminate());
+}
+
+async function open(t: TestContext, address: string): Promise<ConfigStore> {
+  const store = await openStore({ address, validate });
+  t.after(() => store.close());
+  return store;
+}
+
+export function storeContract(engine: EngineUnderTest): void {
+  test("a new store is at revision 0 and holds no distribution", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    assert.equal(await store.revision(), 0);
+    const read = await store.read();
+    assert.deepEqual(read, { revision: 0, resources: [], document: { distributions: [] } });
+  });
+
+  test("each change is one new revision; the store reads back as a config document the config loader accepts", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    const first = await store.put("distribution", "shop", distribution("shop"), { actor: "test" });
+    assert.deepEqual(first, { revision: 1, version: 1 });
+    const second = await store.put("setting", "log", { level: "warn" }, { actor: "test" });
+    assert.deepEqual(second, { revision: 2, version: 1 });
+    const third = await store.put("trustStore", "partners", { caBundle: "/etc/partners.pem" }, { actor: "test" });
+    assert.equal(third.revision, 3);
+    const read = await store.read();
+    assert.equal(read.revision, 3);
+    assert.deepEqual(read.document, { log: { level: "warn" }, trustStores: { partners: { caBundle: "/etc/partners.pem" } }, distributions: [distribution("shop")] });
+    // The one validation path: the document goes through the loader as a file's would.
+    const config = parseConfig(read.document, { source: store.label, baseDir: "/", env: {} });
+    assert.equal(config.distributions[0]?.id, "shop");
+    assert.deepEqual(
+      (await store.revisions(10)).map((record) => [record.revision, record.actor, record.summary]),
+      [
+        [3, "test", "put trust store partners"],
+        [2, "test", "put setting log"],
+        [1, "test", "put distribution shop"],
+      ],
+    );
+  });
+
+  test("a write with a stale version is refused (412) and nothing changes", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a", ifVersion: "absent" });
+    await store.put("distribution", "shop", distribution("shop", "shop.example", "https://v2.internal"), { actor: "a", ifVersion: 1 });
+    const stale = store.put("distribution", "shop", distribution("shop", "shop.example", "https://v3.internal"), { actor: "b", ifVersion: 1 });
+    await assert.rejects(stale, (error: unknown) => {
+      assert.ok(error instanceof StoreVersionConflictError);
+      assert.equal(error.status, 412);
+      assert.equal(error.code, "store-version-conflict");
+      assert.match(error.message, /distribution shop is version 2, not version 1/);
+      return true;
+    });
+    await assert.rejects(store.put("distribution", "shop", distribution("shop"), { actor: "b", ifVersion: "absent" }), /distribution shop is version 2, not absent/);
+    await assert.rejects(store.put("distribution", "other", distribution("other"), { actor: "b", ifVersion: 3 }), /distribution other is absent, not version 3/);
+    const read = await store.read();
+    assert.equal(read.revision, 2);
+    assert.equal((read.resources[0]?.document as ReturnType<typeof distribution>).origins[0]?.url, "https://v2.internal");
+  });
+
+  test("an invalid change is refused naming the path, and what was stored stays as it was", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    const bad = { ...distribution("shop"), origins: [{ id: "app", url: "ftp://app.internal" }] };
+    await assert.rejects(store.put("distribution", "shop", bad, { actor: "a" }), (error: unknown) => {
+      assert.ok(error instanceof ConfigInvalidError);
+      assert.ok(error.issues.some((issue) => issue.path === "distributions[0].origins[0].url"), JSON.stringify(error.issues));
+      return true;
+    });
+    // A change that is valid alone but not with the rest: a second distribution claiming the first one's alias.
+    await assert.rejects(store.put("distribution", "blog", distribution("blog", "shop.example"), { actor: "a" }), (error: unknown) => {
+      assert.ok(error instanceof ConfigInvalidError);
+      assert.match(error.message, /shop\.example/);
+      return true;
+    });
+    await assert.rejects(store.put("setting", "cache", { memory: 5 }, { actor: "a" }), /cache\.memory: must be a mapping/);
+    await assert.rejects(store.put("setting", "distributions", [], { actor: "a" }), /is not a settings section/);
+    await assert.rejects(store.put("distribution", "shop", distribution("other"), { actor: "a" }), /must be "shop", the name the distribution is stored under/);
+    const read = await store.read();
+    assert.equal(read.revision, 1);
+    assert.deepEqual(read.document, { distributions: [distribution("shop")] });
+  });
+
+  test("settings and trust stores can be stored before the first distribution", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("setting", "log", { level: "debug" }, { actor: "a" });
+    assert.deepEqual((await store.read()).document, { log: { level: "debug" }, distributions: [] });
+  });
+
+  test("removing needs the resource to be there, at the version named", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    await store.put("distribution", "blog", distribution("blog"), { actor: "a" });
+    await assert.rejects(store.remove("distribution", "gone", { actor: "a" }), (error: unknown) => error instanceof StoreNotFoundError && error.status === 404);
+    await assert.rejects(store.remove("distribution", "blog", { actor: "a", ifVersion: 7 }), StoreVersionConflictError);
+    assert.deepEqual(await store.remove("distribution", "blog", { actor: "a", ifVersion: 1 }), { revision: 3 });
+    assert.equal(await store.get("distribution", "blog"), undefined);
+    assert.deepEqual((await store.read()).document, { distributions: [distribution("shop")] });
+  });
+
+  test("writers racing on one version from two threads: exactly one wins, the others get 412", async (t) => {
+    const address = await engine.freshAddress(t);
+    const store = await open(t, address);
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    const writes = Array.from({ length: 4 }, (_, index) => ({ name: "shop", url: `https://other-${index}.internal`, ifVersion: 1 }));
+    const [here, there] = await Promise.all([
+      Promise.allSettled(writes.map((write, index) => store.put("distribution", "shop", distribution("shop", "shop.example", `https://here-${index}.internal`), { actor: "here", ifVersion: write.ifVersion }))),
+      writeFromAnotherThread(address, writes),
+    ]);
+    const outcomes = [...here.map((result) => (result.status === "fulfilled" ? "ok" : (result.reason as { code?: string }).code)), ...there.map((result) => (result.ok ? "ok" : result.code))];
+    assert.equal(outcomes.filter((outcome) => outcome === "ok").length, 1, outcomes.join(", "));
+    assert.equal(outcomes.filter((outcome) => outcome === "store-version-conflict").length, 7, outcomes.join(", "));
+    assert.equal((await store.get("distribution", "shop"))?.version, 2);
+    assert.equal(await store.revision(), 2);
+  });
+
+  test("unconditional writers from two threads lose no update: every change gets its own revision", async (t) => {
+    const address = await engine.freshAddress(t);
+    const store = await open(t, address);
+    const there = Array.from({ length: 5 }, (_, index) => ({ name: `t${index}`, url: "https://app.internal" }));
+    const [here, results] = await Promise.all([
+      Promise.all(Array.from({ length: 5 }, (_, index) => store.put("distribution", `h${index}`, distribution(`h${index}`), { actor: "here" }))),
+      writeFromAnotherThread(address, there),
+    ]);
+    const revisions = [...here.map((change) => change.revision), ...results.map((result) => (result.ok ? result.revision : -1))].sort((a, b) => a - b);
+    assert.deepEqual(revisions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal((await store.read()).resources.length, 10);
+  });
+
+  test("replacing everything from a document is one revision; unchanged resources keep their versions", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    await store.put("distribution", "blog", distribution("blog"), { actor: "a" });
+    const change = await store.replaceAll({ log: { level: "warn" }, distributions: [distribution("shop"), distribution("docs")] }, { actor: "import:moat.yaml", summary: "import moat.yaml" });
+    assert.deepEqual(change, { revision: 3 });
+    const read = await store.read();
+    assert.deepEqual(read.resources.map((item) => [item.kind, item.name, item.version, item.revision]), [
+      ["distribution", "docs", 1, 3],
+      ["distribution", "shop", 1, 1],
+      ["setting", "log", 1, 3],
+    ]);
+    await assert.rejects(store.replaceAll({ distributions: [distribution("x"), distribution("x", "y.example")] }, { actor: "a", summary: "import bad" }), ConfigInvalidError);
+    assert.equal(await store.revision(), 3);
+  });
+
+  test("what was committed is there after the store is opened again", async (t) => {
+    const address = await engine.freshAddress(t);
+    const first = await openStore({ address, validate });
+    await first.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    await first.close();
+    const again = await open(t, address);
+    assert.equal(await again.revision(), 1);
+    assert.deepEqual((await again.read()).document, { distributions: [distribution("shop")] });
+  });
+
+  test("a store a newer Moat migrated is refused, and left as it is", async (t) => {
+    const address = await engine.freshAddress(t);
+    const first = await openStore({ address, validate });
+    await first.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    await first.close();
+    await engine.rawExecute(address, "insert into kysely_migration (name, timestamp) values ('9999-from-the-future', '2030-01-01T00:00:00.000Z')");
+    await assert.rejects(openStore({ address, validate }), (error: unknown) => {
+      assert.ok(error instanceof StoreNewerThanCodeError);
+      assert.deepEqual(error.unknownMigrations, ["9999-from-the-future"]);
+      assert.match(error.message, /a newer Moat has upgraded it/);
+      return true;
+    });
+    await engine.rawExecute(address, "delete from kysely_migration where name = '9999-from-the-future'");
+    const again = await open(t, address);
+    assert.deepEqual((await again.read()).document, { distributions: [distribution("shop")] });
+  });
+}
