@@ -1,5 +1,4 @@
 // Certificate material the edge serves or presents: issued by Moat's store, or imported (and checked) from the files a config names.
-import { X509Certificate } from "node:crypto";
 import type { ImportedCertificateSource } from "../config/index.ts";
 import { CertificateImportError, ConfiguredFileError, ImportedCertificateRefusedError } from "../errors.ts";
 import { checkImport, describeCertificate } from "../pki/index.ts";
@@ -104,15 +103,8 @@ async function readConfiguredBytes(path: string, file: string, memo: SnapshotMem
 
 /** How a client certificate is named in logs and errors: its SPIFFE URI (or subject) and serial. */
 export function clientIdentity(material: CredentialMaterial): string {
-  // Node reads the SANs alone (no ASN.1 parse of every extension in JavaScript): one per origin at each build.
-  const uri = uriSanOf(new X509Certificate(material.chainPem).subjectAltName);
-  return `${uri ?? describeCertificate(material.chainPem).subject} (serial ${material.serialHex})`;
-}
-
-/** The first URI SAN of Node's `subjectAltName` text ("DNS:a, URI:spiffe://…"); a value Node quoted (it holds a comma or a quote) is JSON. */
-function uriSanOf(subjectAltName: string | undefined): string | undefined {
-  const match = subjectAltName && /(?:^|, )URI:("(?:[^"\\]|\\.)*"|[^,]*)/.exec(subjectAltName);
-  if (!match) return undefined;
-  const value = match[1]!;
-  return value.startsWith('"') ? (JSON.parse(value) as string) : value;
+  // describeCertificate reads Moat's own certificates with Node alone (describe.ts); a build names each distinct one once (origin-entries.ts).
+  const facts = describeCertificate(material.chainPem);
+  const uri = facts.sans.find((san) => san.startsWith("URI:"));
+  return `${uri ? uri.slice(4) : facts.subject} (serial ${material.serialHex})`;
 }

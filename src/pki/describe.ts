@@ -107,7 +107,7 @@ export function describeCertificate(pem: string): CertificateDescription {
     notBefore: node.validFromDate,
     notAfter: node.validToDate,
     isCa: node.ca,
-    extendedKeyUsage: (node.keyUsage ?? []).map((oid) => EKU_NAMES[oid] ?? oid),
+    extendedKeyUsage: extendedKeyUsageOf(node),
   };
 }
 
