@@ -13,7 +13,7 @@ import { compressedHeaders, createCompressor, shouldCompress, variesByCoding, wi
 import { endToEndHeaders, withDate } from "./exchange.ts";
 import type { CacheExchange, OriginAnswer } from "./exchange.ts";
 import { ageFactsOf, currentAgeMs, decideStorage, varyNames } from "./freshness.ts";
-import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
+import type { EntryMeta, PreparedHead, StoredEntry } from "./stored-entry.ts";
 import type { UncacheableKeys } from "./uncacheable-keys.ts";
 import { answerFrom, answerStatus } from "./viewer-answer.ts";
 
@@ -167,7 +167,7 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
   if (request.range !== undefined || request["if-none-match"] !== undefined || request["if-modified-since"] !== undefined) return deliverAnswered(x, entry, facts, nowMs);
   // Neither a conditional nor a range: the answer is the whole stored response, whose head is prepared once.
   const res = x.res as import("node:http").ServerResponse;
-  res.writeHead(entry.meta.status, storedHead(preparedHead(entry.meta, x.method, x.viewerHeaders), entry.meta, facts, nowMs));
+  res.writeHead(entry.meta.status, storedHead(preparedHead(entry, x.method, x.viewerHeaders), entry.meta, facts, nowMs));
   if (x.method === "HEAD") {
     res.end();
     return undefined;
@@ -181,19 +181,28 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
  * version: see cache-stage.ts). Age, Cache-Status and X-Cache are there, empty, so that the copy a hit fills in has
  * its fields in the order answerFrom and viewerHeaders give.
  */
-export function preparedHead(meta: EntryMeta, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): Readonly<OutgoingHttpHeaders> {
-  let heads = preparedHeads.get(meta);
-  if (heads === undefined) preparedHeads.set(meta, (heads = []));
-  for (const head of heads) if (head.method === method && head.viewerHeaders === viewerHeaders) return head.headers;
+export function preparedHead(entry: StoredEntry, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): Readonly<OutgoingHttpHeaders> {
+  const meta = entry.meta;
+  // On the entry when its tier keeps the same object for every hit (no WeakMap entry per cached key for the GC to walk).
+  const isKeptOnEntry = "heads" in entry;
+  let heads = isKeptOnEntry ? entry.heads : preparedHeads.get(meta);
+  if (heads === undefined) {
+    heads = [];
+    if (isKeptOnEntry) entry.heads = heads;
+    else preparedHeads.set(meta, heads);
+  }
+  // The meta too: an entry spread with other metadata ({ ...entry, meta }) must not find the heads of the stored one.
+  for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head.headers;
   const answer = answerFrom(meta, {}, method, true, { isStored: true });
   const headers = Object.freeze(viewerHeaders(Object.assign(answer.headers, { age: "", "cache-status": "", "x-cache": "" })));
   // A handful at most per entry: GET and HEAD, over HTTP/1.1 and HTTP/2.
-  heads.push({ method, viewerHeaders, headers });
+  heads.push({ meta, method, viewerHeaders, headers });
   return headers;
 }
 
-// Keyed by the metadata object: a 304 or a new fill makes a new one, so a prepared head never outlives what it says.
-const preparedHeads = new WeakMap<EntryMeta, { method: string; viewerHeaders: CacheExchange["viewerHeaders"]; headers: Readonly<OutgoingHttpHeaders> }[]>();
+// Entries made for one response (the disk tier's): keyed by the metadata object, which a 304 or a new fill replaces,
+// so a prepared head never outlives what it says.
+const preparedHeads = new WeakMap<EntryMeta, PreparedHead[]>();
 
 /** A prepared head with this request's Age, Cache-Status and X-Cache. */
 export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryMeta, facts: CacheStatusFacts, nowMs: number): OutgoingHttpHeaders {

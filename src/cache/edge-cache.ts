@@ -142,7 +142,7 @@ async function revalidate(
       const cookie = notModified["set-cookie"];
       const viewerMeta = cookie === undefined ? meta : { ...meta, headers: { ...headers, "set-cookie": cookie } };
       const detail = decision.isStorable ? undefined : decision.reason;
-      await deliverStored(x, { ...entry, meta: viewerMeta }, { isHit: false, fwd: "stale", fwdStatus: answer.statusCode, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
+      await deliverStored(x, { meta: viewerMeta, tier: entry.tier, body: entry.body }, { isHit: false, fwd: "stale", fwdStatus: answer.statusCode, ttlS: remainingS(parts, { ...entry, meta }), detail }, parts.clock.now());
     }
     const how = isHeadUpdate ? "head-updated" : "revalidated";
     return { cache: decision.isStorable ? how : `${how}-not-stored`, ...origin };

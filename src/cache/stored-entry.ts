@@ -31,6 +31,20 @@ export interface StoredEntry {
   readonly meta: EntryMeta;
   readonly body: StoredBody;
   readonly tier: "memory" | "disk";
+  /**
+   * The viewer heads a hit makes from `meta` (deliver.ts), kept here by a tier that hands out the same entry object
+   * hit after hit (the memory tier). Absent on an entry made for one response: its heads go in a WeakMap by meta.
+   */
+  heads?: PreparedHead[];
+}
+
+/** A stored response's head as a plain GET or HEAD gets it, made once per method and header policy (deliver.ts). */
+export interface PreparedHead {
+  /** The metadata it was made from. */
+  readonly meta: EntryMeta;
+  readonly method: string;
+  readonly viewerHeaders: unknown;
+  readonly headers: Readonly<import("node:http").OutgoingHttpHeaders>;
 }
 
 /** Rough bytes of an entry's metadata, so that the memory bound covers headers too. */

@@ -51,7 +51,14 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
 
 /** An issue for each file that does not exist, is not a file, or cannot be read. */
 export async function checkFiles(references: readonly FileReference[]): Promise<ConfigIssue[]> {
-  const problems = await Promise.all(references.map((reference) => fileProblem(reference.file)));
+  // Each distinct file is looked at once: ten thousand distributions naming one certificate make one stat, not ten thousand.
+  const byFile = new Map<string, Promise<string | null>>();
+  const problemOf = (file: string) => {
+    let problem = byFile.get(file);
+    if (problem === undefined) byFile.set(file, (problem = fileProblem(file)));
+    return problem;
+  };
+  const problems = await Promise.all(references.map((reference) => problemOf(reference.file)));
   return references.flatMap((reference, index) => {
     const problem = problems[index];
     return problem ? [issueAt(reference.path, problem)] : [];

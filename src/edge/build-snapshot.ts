@@ -1,5 +1,5 @@
 // Builds an immutable EdgeSnapshot from a validated config: certificates, secure contexts, routers and origin clients.
-import tls from "node:tls";
+import type tls from "node:tls";
 import type { DistributionConfig, MoatConfig } from "../config/index.ts";
 import { ConfiguredFileError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
@@ -14,6 +14,8 @@ import type { DistributionRuntime, EdgeSnapshot, RoutedBehavior } from "./edge-s
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { buildOriginEntry } from "./origin-entries.ts";
 import type { OriginEntry } from "./origin-entries.ts";
+import { createSnapshotMemo } from "./snapshot-memo.ts";
+import type { SnapshotMemo, SnapshotMemoCounts } from "./snapshot-memo.ts";
 import { loadUsedTrustStores, verifyingContextOptions, viewerMtlsRuntime, viewerPolicyId } from "./viewer-mtls-snapshot.ts";
 import type { LoadedTrustStore } from "../tls/index.ts";
 
@@ -39,6 +41,8 @@ export interface BuiltSnapshot {
   renewAt: Date | null;
   /** The imported certificates it serves and presents, which only their owner can renew: what expiry warnings watch. */
   imported: readonly ImportedCertificateInUse[];
+  /** What this build read, checked and created once for all the distributions that share it: files, imports, viewer contexts. */
+  memoCounts: SnapshotMemoCounts;
 }
 
 /**
@@ -53,8 +57,10 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   const imported: ImportedCertificateInUse[] = [];
   // Loaded before anything is issued: a bad trust store refuses the whole snapshot, and the running one stays.
   const trustStores = await loadUsedTrustStores(config, sources.now);
+  // This build's alone: files are read again, and certificates checked again, by the next one.
+  const memo = createSnapshotMemo();
   for (const [index, distribution] of config.distributions.entries()) {
-    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, sources, origins, { renewals, imported, trustStores }));
+    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, { ...sources, memo }, origins, { renewals, imported, trustStores }));
   }
   for (const entry of origins.values()) {
     if (entry.issued) renewals.push(renewalTime(entry.issued, config.pki.renewAtFraction));
@@ -69,14 +75,14 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   const renewAt = renewals.length ? new Date(Math.min(...renewals.map((d) => d.getTime()))) : null;
-  return { snapshot, origins, renewAt, imported };
+  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts() };
 }
 
 async function buildDistribution(
   config: MoatConfig,
   distribution: DistributionConfig,
   path: string,
-  sources: SnapshotSources,
+  sources: SnapshotSources & { memo: SnapshotMemo },
   origins: Map<string, OriginEntry>,
   found: { renewals: Date[]; imported: ImportedCertificateInUse[]; trustStores: ReadonlyMap<string, LoadedTrustStore> },
 ): Promise<DistributionRuntime> {
@@ -86,7 +92,7 @@ async function buildDistribution(
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));
   }
   const viewerMtls = viewerMtlsRuntime(distribution, found.trustStores);
-  const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls));
+  const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls), sources.memo);
 
   const targets = new Map<string, OriginTarget>();
   for (const [index, origin] of distribution.origins.entries()) {
@@ -98,6 +104,7 @@ async function buildDistribution(
       log: sources.log,
       now: sources.now,
       previous: sources.previousOrigins?.get(key),
+      memo: sources.memo,
     });
     origins.set(key, entry);
     targets.set(origin.id, { kind: "origin", id: origin.id, client: entry.client });
@@ -134,9 +141,10 @@ async function buildDistribution(
   });
 }
 
-function createViewerContext(distribution: DistributionConfig, viewer: CredentialMaterial, path: string, verifying: tls.SecureContextOptions): tls.SecureContext {
+// Distributions with the same certificate, key, TLS policy and trust store share one context (and OpenSSL's copy of the key).
+function createViewerContext(distribution: DistributionConfig, viewer: CredentialMaterial, path: string, verifying: { ca?: string; crl?: readonly string[] }, memo: SnapshotMemo): tls.SecureContext {
   try {
-    return tls.createSecureContext({ cert: viewer.chainPem, key: viewer.keyPem, minVersion: distribution.tls.minVersion, ...verifying });
+    return memo.secureContext({ cert: viewer.chainPem, key: viewer.keyPem, minVersion: distribution.tls.minVersion, ...verifying });
   } catch (error) {
     // OpenSSL's words ("key values mismatch") are clear enough; the key itself never appears in them.
     throw new ConfiguredFileError(path, "viewer certificate", (error as Error).message, { fix: "check that the key belongs to the certificate", cause: error });
@@ -147,11 +155,11 @@ function inUse(path: string, use: ImportedCertificateInUse["use"], files: string
   return { path, use, files, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, notAfter: facts.notAfter };
 }
 
-async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, sources: SnapshotSources): Promise<CredentialMaterial> {
+async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, sources: SnapshotSources & { memo: SnapshotMemo }): Promise<CredentialMaterial> {
   if (distribution.viewerCertificate.kind === "imported") {
     // Browsers check the SANs against the name they asked for, so every alias must be covered.
     const inService = sources.previousImported?.find((certificate) => certificate.path === `${path}.viewerCertificate`);
-    return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now: sources.now, inService });
+    return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now: sources.now, inService }, sources.memo);
   }
   const issued = await sources.store.serverCertificate({
     name: `viewer-${distribution.id}`,

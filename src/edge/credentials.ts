@@ -1,9 +1,10 @@
 // Certificate material the edge serves or presents: issued by Moat's store, or imported (and checked) from the files a config names.
-import { readFile } from "node:fs/promises";
 import type { ImportedCertificateSource } from "../config/index.ts";
 import { CertificateImportError, ConfiguredFileError, ImportedCertificateRefusedError } from "../errors.ts";
-import { describeCertificate, importCertificate } from "../pki/index.ts";
-import type { CertificateUse, ImportSource, IssuedCertificate } from "../pki/index.ts";
+import { checkImport, describeCertificate } from "../pki/index.ts";
+import type { CertificateUse, CheckedImport, ImportSource, IssuedCertificate } from "../pki/index.ts";
+import { createSnapshotMemo } from "./snapshot-memo.ts";
+import type { SnapshotMemo } from "./snapshot-memo.ts";
 
 /** What a TLS endpoint needs of a certificate, whichever way it came. */
 export interface CredentialMaterial extends Pick<IssuedCertificate, "chainPem" | "keyPem" | "serialHex" | "fingerprint256" | "notBefore" | "notAfter"> {
@@ -30,14 +31,17 @@ export interface ImportCheck {
  * Reads an imported certificate (PEM chain + key, or PKCS#12, with the passphrase from its file) and
  * runs every import check for `check.use`. `path` is the config path, for errors: an unreadable file
  * throws ConfiguredFileError, a failed check ImportedCertificateRefusedError (`<path>: <code>: …`).
+ * With a snapshot's `memo`, files are read and a certificate checked once for all the places that
+ * import it (the same files, use and time); the names are checked for each place, and each error names its place.
  */
-export async function importedCredentials(source: ImportedCertificateSource, path: string, check: ImportCheck): Promise<CredentialMaterial> {
-  const importSource = await readImportSource(source, path);
-  const passphrase = source.passphraseFile === null ? undefined : await readPassphraseFile(`${path}.passphraseFile`, source.passphraseFile);
+export async function importedCredentials(source: ImportedCertificateSource, path: string, check: ImportCheck, memo: SnapshotMemo = createSnapshotMemo()): Promise<CredentialMaterial> {
+  const importSource = await readImportSource(source, path, memo);
+  const passphrase = source.passphraseFile === null ? undefined : await readPassphraseFile(`${path}.passphraseFile`, source.passphraseFile, memo);
   const importAt = async (now: Date): Promise<CredentialMaterial> => {
-    const imported = await importCertificate({ use: check.use, source: importSource, passphrase, expectedNames: check.expectedNames, now });
-    const { chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter } = imported;
-    return { chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter, isIssued: false };
+    const key = [check.use, now.getTime(), source.passphraseFile ?? "", ...importedFiles(source)].join("\0");
+    const checked = await memo.importOnce(key, () => checkImport({ use: check.use, source: importSource, passphrase, now }).then(toMaterial));
+    checked.checkNames(check.expectedNames ?? []);
+    return checked.material;
   };
   try {
     return await importAt(check.now ?? new Date());
@@ -65,26 +69,33 @@ export function importedFiles(source: ImportedCertificateSource): string[] {
   return source.format === "pem" ? [source.certFile, source.keyFile] : [source.pkcs12File];
 }
 
-async function readImportSource(source: ImportedCertificateSource, path: string): Promise<ImportSource> {
-  if (source.format === "pkcs12") return { kind: "pkcs12", data: await readConfiguredBytes(`${path}.pkcs12`, source.pkcs12File) };
-  const [chainPem, keyPem] = await Promise.all([readConfiguredFile(`${path}.cert`, source.certFile), readConfiguredFile(`${path}.key`, source.keyFile)]);
+/** A checked import as the edge keeps it: one material object shared by every place that imports the certificate. */
+function toMaterial(checked: CheckedImport): { material: CredentialMaterial; checkNames: CheckedImport["checkNames"] } {
+  const { chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter } = checked.certificate;
+  return { material: Object.freeze({ chainPem, keyPem, serialHex, fingerprint256, notBefore, notAfter, isIssued: false }), checkNames: checked.checkNames };
+}
+
+async function readImportSource(source: ImportedCertificateSource, path: string, memo: SnapshotMemo): Promise<ImportSource> {
+  if (source.format === "pkcs12") return { kind: "pkcs12", data: await readConfiguredBytes(`${path}.pkcs12`, source.pkcs12File, memo) };
+  const [chainPem, keyPem] = await Promise.all([readConfiguredFile(`${path}.cert`, source.certFile, memo), readConfiguredFile(`${path}.key`, source.keyFile, memo)]);
   return { kind: "pem", chainPem, keyPem };
 }
 
 /** The passphrase is the file's first line, as with OpenSSL's `-passin file:`; the line ending is not part of it. `path` is the config path, for errors. */
-export async function readPassphraseFile(path: string, file: string): Promise<string> {
-  const [passphrase = ""] = (await readConfiguredFile(path, file)).split(/\r?\n/, 1);
+export async function readPassphraseFile(path: string, file: string, memo: SnapshotMemo = createSnapshotMemo()): Promise<string> {
+  const [passphrase = ""] = (await readConfiguredFile(path, file, memo)).split(/\r?\n/, 1);
   if (passphrase === "") throw new ConfiguredFileError(path, file, "is empty", { fix: "write the passphrase on the file's first line" });
   return passphrase;
 }
 
-export async function readConfiguredFile(path: string, file: string): Promise<string> {
-  return (await readConfiguredBytes(path, file)).toString("utf8");
+/** The file's text (read once per snapshot with `memo`); an unreadable file throws ConfiguredFileError naming `path`. */
+export async function readConfiguredFile(path: string, file: string, memo: SnapshotMemo = createSnapshotMemo()): Promise<string> {
+  return (await readConfiguredBytes(path, file, memo)).toString("utf8");
 }
 
-async function readConfiguredBytes(path: string, file: string): Promise<Buffer> {
+async function readConfiguredBytes(path: string, file: string, memo: SnapshotMemo): Promise<Buffer> {
   try {
-    return await readFile(file);
+    return await memo.readFile(file);
   } catch (error) {
     throw new ConfiguredFileError(path, file, `cannot be read (${(error as { code?: string }).code ?? error})`, { cause: error });
   }
@@ -92,6 +103,7 @@ async function readConfiguredBytes(path: string, file: string): Promise<Buffer> 
 
 /** How a client certificate is named in logs and errors: its SPIFFE URI (or subject) and serial. */
 export function clientIdentity(material: CredentialMaterial): string {
+  // describeCertificate reads Moat's own certificates with Node alone (describe.ts); a build names each distinct one once (origin-entries.ts).
   const facts = describeCertificate(material.chainPem);
   const uri = facts.sans.find((san) => san.startsWith("URI:"));
   return `${uri ? uri.slice(4) : facts.subject} (serial ${material.serialHex})`;

@@ -28,9 +28,18 @@ const THRESHOLD_DAYS = [30, 7, 1] as const;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 // Later than this (a suspended host), the warning says how things stand now.
 const LATE_TIMER_SLACK_MS = 60_000;
+// Config paths a warning lists besides its first; `places` counts them all. Ten thousand aliases on one certificate make one line, not a 10 000-entry array.
+const MAX_ALSO_AT = 20;
+
+/** One certificate (the same files, use and certificate) and every config path that imports it: one warning and one timer for all of them. */
+interface ImportedCertificatePlaces {
+  certificate: ImportedCertificateInUse;
+  /** Every other path that imports it, in config order. */
+  others: string[];
+}
 
 /**
- * One timer per imported certificate, unref'd, to the next threshold (30, 7, 1 days before
+ * One timer per imported certificate (places that import the same files share it), unref'd, to the next threshold (30, 7, 1 days before
  * notAfter, then notAfter itself); each timer logs the warning it reached and arms the next.
  *
  * @example
@@ -43,15 +52,15 @@ export function scheduleExpiryWarnings(built: { imported: readonly ImportedCerti
   const certificatesLog = log.child({ part: "certificates" });
   const timers = new Set<NodeJS.Timeout>();
 
-  function arm(certificate: ImportedCertificateInUse): void {
-    const at = nextCrossing(certificate.notAfter, now());
+  function arm(places: ImportedCertificatePlaces): void {
+    const at = nextCrossing(places.certificate.notAfter, now());
     if (at === null) return;
     const timer = setTimeout(() => {
       timers.delete(timer);
       const lateMs = now().getTime() - at.getTime();
       // A timer fires a little late, which would read as "6 days left" at the 7-day threshold: judge it at the crossing it was set for.
-      if (lateMs >= 0) warn(certificate, lateMs < LATE_TIMER_SLACK_MS ? at : now(), certificatesLog);
-      arm(certificate);
+      if (lateMs >= 0) warn(places, lateMs < LATE_TIMER_SLACK_MS ? at : now(), certificatesLog);
+      arm(places);
     }, Math.min(Math.max(at.getTime() - now().getTime(), 0), MAX_TIMER_MS));
     timer.unref();
     timers.add(timer);
@@ -64,14 +73,25 @@ export function scheduleExpiryWarnings(built: { imported: readonly ImportedCerti
 
   function plan(next: { imported: readonly ImportedCertificateInUse[] }): void {
     stop();
-    for (const certificate of next.imported) {
-      warn(certificate, now(), certificatesLog);
-      arm(certificate);
+    for (const places of byCertificate(next.imported)) {
+      warn(places, now(), certificatesLog);
+      arm(places);
     }
   }
 
   plan(built);
   return { plan, stop };
+}
+
+function byCertificate(imported: readonly ImportedCertificateInUse[]): ImportedCertificatePlaces[] {
+  const groups = new Map<string, ImportedCertificatePlaces>();
+  for (const certificate of imported) {
+    const key = [certificate.use, certificate.fingerprint256, certificate.notAfter.getTime(), ...certificate.files].join("\0");
+    const group = groups.get(key);
+    if (group) group.others.push(certificate.path);
+    else groups.set(key, { certificate, others: [] });
+  }
+  return [...groups.values()];
 }
 
 /** The next instant after `now` at which the certificate reaches a tighter threshold or expires; null once it has expired. */
@@ -82,7 +102,7 @@ function nextCrossing(notAfter: Date, now: Date): Date | null {
   return next === undefined ? null : new Date(next);
 }
 
-function warn(certificate: ImportedCertificateInUse, now: Date, log: Logger): void {
+function warn({ certificate, others }: ImportedCertificatePlaces, now: Date, log: Logger): void {
   const warning = expiryWarning(certificate.notAfter, now);
   if (!warning) return;
   const fields = {
@@ -93,6 +113,8 @@ function warn(certificate: ImportedCertificateInUse, now: Date, log: Logger): vo
     fingerprint256: certificate.fingerprint256,
     notAfter: certificate.notAfter.toISOString(),
     ...warning,
+    // The same certificate imported at other places of the config (one wildcard certificate for many distributions).
+    ...(others.length > 0 ? { places: 1 + others.length, alsoAt: others.slice(0, MAX_ALSO_AT) } : {}),
   };
   if (now.getTime() > certificate.notAfter.getTime()) {
     log.error(fields, "imported certificate has expired: peers refuse it; replace its files with a renewed certificate and reload (SIGHUP)");

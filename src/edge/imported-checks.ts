@@ -2,6 +2,7 @@
 import type { MoatConfig } from "../config/index.ts";
 import { MoatError } from "../errors.ts";
 import { importedCredentials } from "./credentials.ts";
+import { createSnapshotMemo } from "./snapshot-memo.ts";
 
 /**
  * Every imported certificate's refusal (config path, check, fix); empty when all would load.
@@ -10,6 +11,9 @@ import { importedCredentials } from "./credentials.ts";
  */
 export async function checkImportedCertificates(config: MoatConfig): Promise<string[]> {
   const problems: string[] = [];
+  // As a snapshot build does: a certificate many distributions import is read and checked once, each refusal still names its place.
+  const memo = createSnapshotMemo();
+  const now = new Date();
   const attempt = async (run: () => Promise<unknown>) => {
     try {
       await run();
@@ -22,12 +26,12 @@ export async function checkImportedCertificates(config: MoatConfig): Promise<str
     const path = `distributions[${index}]`;
     const viewer = distribution.viewerCertificate;
     if (viewer.kind === "imported") {
-      await attempt(() => importedCredentials(viewer, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases }));
+      await attempt(() => importedCredentials(viewer, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now }, memo));
     }
     for (const [originIndex, origin] of distribution.origins.entries()) {
       const client = origin.mtls.clientCertificate;
       if (client.kind !== "imported") continue;
-      await attempt(() => importedCredentials(client, `${path}.origins[${originIndex}].mtls.clientCertificate`, { use: "origin-client" }));
+      await attempt(() => importedCredentials(client, `${path}.origins[${originIndex}].mtls.clientCertificate`, { use: "origin-client", now }, memo));
     }
   }
   return problems;

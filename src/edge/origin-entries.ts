@@ -7,6 +7,7 @@ import type { Logger } from "../observe/index.ts";
 import type { IssuedCertificate, IssuedCertificateStore } from "../pki/index.ts";
 import { clientIdentity, importedCredentials, readConfiguredFile } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
+import type { SnapshotMemo } from "./snapshot-memo.ts";
 
 export interface OriginEntry {
   client: OriginClient;
@@ -27,6 +28,8 @@ export interface OriginEntrySources {
   log: Logger;
   now: Date;
   previous: OriginEntry | undefined;
+  /** The build's memo: an imported client certificate or trusted CA file many origins share is read and checked once. */
+  memo: SnapshotMemo;
 }
 
 const maxRetryDelayMs = 5 * 60_000;
@@ -37,15 +40,15 @@ export async function buildOriginEntry(config: MoatConfig, distribution: Distrib
   const renewal = { refusal: null as string | null, probe: "" };
   // A renewed certificate goes live only if the origin accepts it; the store keeps the current one otherwise.
   const prove = async (candidate: IssuedCertificate) => {
-    const failure = await probeOriginClient({ ...base, clientCertificate: clientCertificateOf({ ...candidate, isIssued: true }) });
+    const failure = await probeOriginClient({ ...base, clientCertificate: clientCertificateOf({ ...candidate, isIssued: true }, sources.memo) });
     renewal.probe = failure ? failure.code : "accepted";
     if (failure?.code !== "origin-rejected-client-cert") return true;
     renewal.refusal = failure.message;
     return false;
   };
   const credentials = await originCredentials(config, distribution.id, origin, path, sources, prove);
-  const options: OriginClientOptions = { ...base, clientCertificate: credentials && clientCertificateOf(credentials) };
-  const contentKey = clientKey(options, credentials);
+  const options: OriginClientOptions = { ...base, clientCertificate: credentials && clientCertificateOf(credentials, sources.memo) };
+  const contentKey = clientKey(options, credentials, sources.memo);
   const issued = credentials?.isIssued ? { serialHex: credentials.serialHex, notBefore: credentials.notBefore, notAfter: credentials.notAfter } : null;
   const previous = sources.previous?.contentKey === contentKey ? sources.previous : undefined;
   const entry: OriginEntry = previous ? { ...previous, retry: null } : { client: createOriginClient(options, sources.log), contentKey, issued, imported: importedFacts(credentials), retry: null };
@@ -80,7 +83,7 @@ async function originCredentials(
 ): Promise<CredentialMaterial | null> {
   const source = origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
-  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported });
+  if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported }, sources.memo);
   const request = {
     trustDomain: config.pki.trustDomain,
     distributionId,
@@ -95,12 +98,15 @@ function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imp
   return credentials && !credentials.isIssued ? { serialHex: credentials.serialHex, fingerprint256: credentials.fingerprint256, notAfter: credentials.notAfter } : null;
 }
 
-function clientCertificateOf(credentials: CredentialMaterial): OriginClientCertificate {
-  return { chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) };
+// Origins that present the same certificate share its name (read once per build) and the object itself.
+function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo): OriginClientCertificate {
+  return memo.valueOnce("client-certificate", `${credentials.serialHex}\0${credentials.chainPem}\0${credentials.keyPem}`, () =>
+    Object.freeze({ chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) }),
+  );
 }
 
 async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
-  const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile) : sources.caPem;
+  const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile, sources.memo) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {
     distributionId,
@@ -118,11 +124,10 @@ async function clientOptions(distributionId: string, origin: OriginConfig, path:
 }
 
 // Everything that shapes an origin's connections; a change in any of them needs a new pool.
-function clientKey(options: OriginClientOptions, credentials: CredentialMaterial | null): string {
+// The TLS material's digest is taken once per build for origins that share it.
+function clientKey(options: OriginClientOptions, credentials: CredentialMaterial | null, memo: SnapshotMemo): string {
   const { clientCertificate: _, caPem, ...shape } = options;
-  const hash = createHash("sha256");
-  hash.update(JSON.stringify(shape));
-  hash.update(caPem);
-  hash.update(credentials ? credentials.chainPem + credentials.keyPem : "-");
-  return hash.digest("hex");
+  const material = credentials ? credentials.chainPem + credentials.keyPem : "-";
+  const materialDigest = memo.valueOnce("material-digest", `${caPem}\0${material}`, () => createHash("sha256").update(caPem).update(material).digest("hex"));
+  return createHash("sha256").update(JSON.stringify(shape)).update(materialDigest).digest("hex");
 }

@@ -1,6 +1,5 @@
 // Builds the viewer mTLS part of a snapshot: each trust store a distribution names, loaded once, and the secure-context options that make OpenSSL verify viewers against it.
 import { constants, createHash } from "node:crypto";
-import type { SecureContextOptions } from "node:tls";
 import type { DistributionConfig, MoatConfig } from "../config/index.ts";
 import { TrustStoreInvalidError } from "../errors.ts";
 import { loadTrustStore } from "../tls/index.ts";
@@ -37,10 +36,10 @@ export function viewerMtlsRuntime(distribution: DistributionConfig, stores: Read
  * CertificateRequest) and CRLs. When SNI picks the context, Node hands its certificate store (with
  * the CRL-check flags that `crl` turns on) to OpenSSL for this connection's verification.
  */
-export function verifyingContextOptions(runtime: ViewerMtlsRuntime): Pick<SecureContextOptions, "ca" | "crl"> {
+export function verifyingContextOptions(runtime: ViewerMtlsRuntime): { ca?: string; crl?: readonly string[] } {
   if (!runtime.trustStore) return {};
   const { caPem, crlPems } = runtime.trustStore;
-  return { ca: caPem, ...(crlPems.length ? { crl: [...crlPems] } : {}) };
+  return { ca: caPem, ...(crlPems.length ? { crl: crlPems } : {}) };
 }
 
 /** Changes when any distribution's mode or CA set changes; CRL updates leave it as it was. */

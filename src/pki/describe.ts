@@ -71,9 +71,14 @@ export function describeParsed(node: X509Certificate, peculiar: X509.X509Certifi
     notBefore: node.validFromDate,
     notAfter: node.validToDate,
     isCa: node.ca,
-    // Node names the EKU OIDs `keyUsage` (undefined when the extension is absent).
-    extendedKeyUsage: (node.keyUsage ?? []).map((oid) => EKU_NAMES[oid] ?? oid),
+    extendedKeyUsage: extendedKeyUsageOf(node),
   };
+}
+
+/** The certificate's extended key usages by name (`serverAuth`, `clientAuth`, or the OID), read by Node alone: no ASN.1 parse of the other extensions. */
+export function extendedKeyUsageOf(node: X509Certificate): string[] {
+  // Node names the EKU OIDs `keyUsage` (undefined when the extension is absent).
+  return (node.keyUsage ?? []).map((oid) => EKU_NAMES[oid] ?? oid);
 }
 
 /** The log-safe description of the first certificate in a PEM (see index.ts). */
@@ -102,7 +107,7 @@ export function describeCertificate(pem: string): CertificateDescription {
     notBefore: node.validFromDate,
     notAfter: node.validToDate,
     isCa: node.ca,
-    extendedKeyUsage: (node.keyUsage ?? []).map((oid) => EKU_NAMES[oid] ?? oid),
+    extendedKeyUsage: extendedKeyUsageOf(node),
   };
 }
 

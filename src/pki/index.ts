@@ -271,11 +271,11 @@ export type { CrlSigningOptions, Revocation, RevocationReason, SignedCrl } from 
  * const imported = await importCertificate({ use: "origin-client", source: { kind: "pkcs12", data: p12 }, passphrase, now: clock() });
  * const warning = expiryWarning(imported.notAfter, clock()); // { thresholdDays: 7, daysLeft: 5 } or null
  */
-export { expiryWarning, importCertificate, pkcs12ChainPem } from "./import/index.ts";
+export { checkImport, expiryWarning, importCertificate, pkcs12ChainPem } from "./import/index.ts";
 /** Splits PEM text into labelled blocks with their DER; throws CertificateImportError (import-pem-malformed) naming the block. */
 export { readPemBlocks } from "./import/pem-blocks.ts";
 export type { PemBlock } from "./import/pem-blocks.ts";
-export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";
+export type { CertificateUse, CheckedImport, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./import/index.ts";
 
 /**
  * Every certificate Moat holds (CA, issued leaves with their active/next/retired state, imported ones a

@@ -48,3 +48,26 @@ test("plan() replaces the certificates watched and warns again for those within 
   warnings.stop();
   assert.deepEqual(capture.logs.map((line) => [line.certificate, line.thresholdDays]), [["old", 7], ["new", 30]], "the replaced certificate's timers are gone");
 });
+
+test("a certificate imported at many places warns once, counting them and naming the first few", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: START });
+  const capture = createLogCapture();
+  const notAfter = START + 5 * DAY_MS;
+  // One wildcard certificate for 50 distributions (same files, same certificate), and another certificate beside it.
+  const shared = Array.from({ length: 50 }, (_, index) => ({ ...certificate(`distributions[${index}].viewerCertificate`, notAfter), files: ["/etc/moat/wild.pem", "/etc/moat/wild.key"] }));
+  const alone = { ...certificate("distributions[50].viewerCertificate", notAfter), fingerprint256: "EF:01" };
+  const warnings = scheduleExpiryWarnings({ imported: [...shared, alone] }, createLogger({ level: "info", destination: capture.stream }));
+  assert.deepEqual(capture.logs.map((line) => [line.certificate, line.places]), [
+    ["distributions[0].viewerCertificate", 50],
+    ["distributions[50].viewerCertificate", undefined],
+  ]);
+  const alsoAt = capture.logs[0]?.alsoAt as string[];
+  assert.equal(alsoAt.length, 20, "the first 20 other places, not all 49");
+  assert.equal(alsoAt[0], "distributions[1].viewerCertificate");
+  t.mock.timers.tick(4 * DAY_MS); // 1 day left: one line again, not 50
+  assert.deepEqual(capture.logs.slice(2).map((line) => [line.certificate, line.thresholdDays, line.places]), [
+    ["distributions[0].viewerCertificate", 1, 50],
+    ["distributions[50].viewerCertificate", 1, undefined],
+  ]);
+  warnings.stop();
+});

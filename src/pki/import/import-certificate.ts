@@ -6,12 +6,12 @@ import { checkLeafFirst, checkPemChainOrder } from "./chain-order.ts";
 import { checkChainAnchored } from "./chain-trust.ts";
 import { checkKeySupported } from "./key-checks.ts";
 import { checkLeafUsage } from "./leaf-usage.ts";
-import { checkNamesCovered } from "./name-coverage.ts";
-import { certPem, parseCertificatesPem, type ParsedCert } from "./parsed-cert.ts";
+import { nameCoverage } from "./name-coverage.ts";
+import { certName, certPem, parseCertificatesPem, type ParsedCert } from "./parsed-cert.ts";
 import { pkcs12Identity, readPkcs12 } from "./pkcs12-input.ts";
 import { readPrivateKeyPem } from "./private-key.ts";
 import { checkValidity } from "./validity.ts";
-import type { ImportedCertificate, ImportRequest } from "./types.ts";
+import type { CheckedImport, ImportedCertificate, ImportRequest } from "./types.ts";
 
 /** The key and the chain, leaf first, each certificate followed by its issuer. */
 interface Identity {
@@ -66,12 +66,21 @@ export function pkcs12ChainPem(data: Buffer, passphrase: string | undefined): st
 }
 
 /** See index.ts. */
-export async function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
+export async function checkImport(request: Omit<ImportRequest, "expectedNames">): Promise<CheckedImport> {
   const identity = readIdentity(request);
   const leaf = identity.path[0] as ParsedCert;
   checkChainAnchored(identity.path, request.trustedCaPem);
   checkLeafUsage(leaf, request.use);
   checkValidity(identity.path, request.now);
-  checkNamesCovered(leaf, request.expectedNames ?? []);
-  return packageIdentity(identity);
+  const certificate = packageIdentity(identity);
+  // Only strings outlive this call: the parsed certificates and the key object go with it.
+  const coverage = nameCoverage(certName(leaf), certificate.sans);
+  return { certificate, checkNames: (expectedNames) => coverage.check(expectedNames) };
+}
+
+/** See index.ts. */
+export async function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
+  const checked = await checkImport(request);
+  checked.checkNames(request.expectedNames ?? []);
+  return checked.certificate;
 }

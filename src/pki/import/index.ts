@@ -1,8 +1,8 @@
 // Certificates users bring from other CAs: import with every check a TLS peer would make (and a message that says what to fix), and expiry warnings.
 import { expiryWarning as warningFor } from "./validity.ts";
-import type { ExpiryWarning, ImportedCertificate, ImportRequest } from "./types.ts";
+import type { CheckedImport, ExpiryWarning, ImportedCertificate, ImportRequest } from "./types.ts";
 
-export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./types.ts";
+export type { CertificateUse, CheckedImport, ExpiryWarning, ImportedCertificate, ImportRequest, ImportSource } from "./types.ts";
 
 /**
  * Validates a certificate from another CA for a use, and returns it ready to store: the chain
@@ -28,6 +28,19 @@ export type { CertificateUse, ExpiryWarning, ImportedCertificate, ImportRequest,
 // The checks load when a certificate is imported: an edge without imported certificates never needs them.
 export async function importCertificate(request: ImportRequest): Promise<ImportedCertificate> {
   return (await import("./import-certificate.ts")).importCertificate(request);
+}
+
+/**
+ * importCertificate's checks but the names, in the same order: what a snapshot build runs once per
+ * certificate, then `checkNames` for each distribution that serves it (a wildcard certificate for
+ * thousands of aliases is parsed and checked once). Same errors as importCertificate.
+ *
+ * @example
+ * const checked = await checkImport({ use: "viewer-server", source, now });
+ * for (const distribution of distributions) checked.checkNames(distribution.aliases);
+ */
+export async function checkImport(request: Omit<ImportRequest, "expectedNames">): Promise<CheckedImport> {
+  return (await import("./import-certificate.ts")).checkImport(request);
 }
 
 /**

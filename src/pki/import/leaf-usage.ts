@@ -1,6 +1,6 @@
 // Checks that the leaf may do what it is imported for: not a CA, extended key usage serverAuth or clientAuth, a key usage that lets it sign.
 import { CertificateImportError } from "../../errors.ts";
-import { describeParsed } from "../describe.ts";
+import { extendedKeyUsageOf } from "../describe.ts";
 import { x509 } from "../x509-lib.ts";
 import { certName, type ParsedCert } from "./parsed-cert.ts";
 import type { CertificateUse } from "./types.ts";
@@ -29,7 +29,7 @@ function checkNotCa(leaf: ParsedCert, use: CertificateUse): void {
  */
 function checkExtendedKeyUsage(leaf: ParsedCert, use: CertificateUse): void {
   const purpose = PURPOSES[use];
-  const ekus = describeParsed(leaf.node, leaf.peculiar).extendedKeyUsage;
+  const ekus = extendedKeyUsageOf(leaf.node);
   if (ekus.includes(purpose.eku)) return;
   const has = ekus.length === 0 ? "has no extended key usage" : `has extended key usage ${ekus.join(", ")}`;
   throw wrongUsage(

@@ -1,9 +1,7 @@
 // Checks that the leaf's SANs cover every alias it will serve, matching as browsers do (RFC 6125 §6.4): exact, or a one-label wildcard.
 import { isIP } from "node:net";
 import { CertificateImportError } from "../../errors.ts";
-import { describeParsed } from "../describe.ts";
 import { normalizeIpAddress } from "../names.ts";
-import { certName, type ParsedCert } from "./parsed-cert.ts";
 
 /** DNS names compare case-insensitively and without a trailing root dot (RFC 4343). */
 function normalizeDns(name: string): string {
@@ -29,25 +27,28 @@ function isCovered(alias: string, dnsSans: readonly string[], ipSans: readonly s
   return dnsSans.some((san) => dnsSanCovers(san, name));
 }
 
-function sansOf(leaf: ParsedCert, prefix: string): string[] {
-  return describeParsed(leaf.node, leaf.peculiar)
-    .sans.filter((san) => san.startsWith(prefix))
-    .map((san) => san.slice(prefix.length));
-}
-
-/** Throws import-names-not-covered, listing each alias no SAN covers. The subject CN is not read: browsers ignore it (RFC 6125 §6.4.4). */
-export function checkNamesCovered(leaf: ParsedCert, expectedNames: readonly string[]): void {
-  const dnsSans = sansOf(leaf, "DNS:").map(normalizeDns);
-  const ipSans = sansOf(leaf, "IP Address:");
-  const uncovered = expectedNames.filter((alias) => !isCovered(alias, dnsSans, ipSans));
-  if (uncovered.length === 0) return;
-  const names = [...dnsSans, ...ipSans];
-  throw new CertificateImportError(
-    "import-names-not-covered",
-    `${certName(leaf)} does not cover ${uncovered.join(", ")}; its names are ${names.length > 0 ? names.join(", ") : "none"}.`,
-    {
-      fix: `get a certificate whose SANs include ${uncovered.join(", ")} (*.example.test covers a.example.test, but neither example.test nor a.b.example.test), or remove those aliases`,
-      uncoveredNames: uncovered,
+/**
+ * The check of a leaf's SANs against the aliases it will serve, prepared once from its SANs (as
+ * describeCertificate spells them) so that many distributions can ask about one certificate.
+ * `check` throws import-names-not-covered, listing each alias no SAN covers. The subject CN is not
+ * read: browsers ignore it (RFC 6125 §6.4.4).
+ */
+export function nameCoverage(leafName: string, sans: readonly string[]): { check(expectedNames: readonly string[]): void } {
+  const dnsSans = sans.filter((san) => san.startsWith("DNS:")).map((san) => normalizeDns(san.slice(4)));
+  const ipSans = sans.filter((san) => san.startsWith("IP Address:")).map((san) => san.slice("IP Address:".length));
+  return {
+    check(expectedNames) {
+      const uncovered = expectedNames.filter((alias) => !isCovered(alias, dnsSans, ipSans));
+      if (uncovered.length === 0) return;
+      const names = [...dnsSans, ...ipSans];
+      throw new CertificateImportError(
+        "import-names-not-covered",
+        `${leafName} does not cover ${uncovered.join(", ")}; its names are ${names.length > 0 ? names.join(", ") : "none"}.`,
+        {
+          fix: `get a certificate whose SANs include ${uncovered.join(", ")} (*.example.test covers a.example.test, but neither example.test nor a.b.example.test), or remove those aliases`,
+          uncoveredNames: uncovered,
+        },
+      );
     },
-  );
+  };
 }

@@ -29,6 +29,13 @@ export interface ImportedCertificate extends Omit<CertificateDescription, "isCa"
   keyPem: string;
 }
 
+/** An import that passed every check but the names: one certificate's checks, asked about for each place that serves it. */
+export interface CheckedImport {
+  certificate: ImportedCertificate;
+  /** Throws import-names-not-covered (CertificateImportError) unless the SANs cover every name. */
+  checkNames(expectedNames: readonly string[]): void;
+}
+
 /** The tightest expiry warning a certificate has reached: 30, 7 and 1 days before its notAfter. */
 export interface ExpiryWarning {
   thresholdDays: 30 | 7 | 1;
