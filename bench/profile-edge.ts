@@ -79,7 +79,7 @@ async function edgeProcess(): Promise<void> {
     const done = await next(child, "run-done");
     const cpu = process.cpuUsage(before);
     const seconds = (performance.now() - startedAt) / 1000;
-    report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10 };
+    report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10, userUs: Math.round((cpu.user / count) * 10) / 10, systemUs: Math.round((cpu.system / count) * 10) / 10 };
   }
   report.afterLoad = memory();
   send(child, { type: "stop" });

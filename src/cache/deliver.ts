@@ -85,6 +85,12 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   }
   // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
   const whole = compressTo ? null : (answer.wholeBody?.() ?? null);
+  if (whole !== null && writer === null) {
+    // Nothing to store and nothing to wait for: the body goes out at once, its last chunk with the end (one write
+    // for a small body: head, body and end corked together), with no promise per chunk.
+    if (delivery.hasViewer && !res.destroyed && !res.writableEnded) endWithChunks(res, sendsBody ? whole : []);
+    return "miss";
+  }
   const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
@@ -284,6 +290,13 @@ function lengthOf(headers: Readonly<Record<string, string | string[]>>): number 
   const value = headers["content-length"];
   if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
   return Number(value);
+}
+
+/** Writes the chunks and ends the response with the last one; what the socket does not take at once is buffered (the chunks are in memory already). */
+function endWithChunks(res: CacheExchange["res"], chunks: readonly Buffer[]): void {
+  const last = chunks.length - 1;
+  for (let index = 0; index < last; index++) (res as import("node:http").ServerResponse).write(chunks[index] as Buffer);
+  endWith(res, last >= 0 ? chunks[last] : null);
 }
 
 /** Ends the response, with its last chunk when there is one. Always undefined: nothing to wait for. */

@@ -13,12 +13,11 @@ import { hostnameOfAuthority } from "./alias-index.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
-import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
-import type { CacheStageRequest } from "./cache-stage.ts";
+import { EdgeExchange, bypassedCache, forwardEarlyHints, goesThroughCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
-import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+import { viewerResponseHeaders } from "./forwarded-headers.ts";
 import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
 import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
@@ -27,6 +26,7 @@ import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerLogField, viewerRef
 import type { ViewerUpgrades } from "./upgrade-request.ts";
 import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
+import { watchViewerGone } from "./viewer-gone.ts";
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
 
@@ -187,71 +187,64 @@ function forward(
   cache: EdgeCache | undefined,
 ): Promise<void> | undefined {
   const method = req.method ?? "GET";
-  const { authority, path } = target;
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
-  let built: Record<string, string | string[]> | undefined;
-  // Built once, and only when a request goes to the origin: a cache hit never sends them.
-  // originRequestHeaders makes a new object: the certificate headers go into it.
-  const originHeaders = () => (built ??= Object.assign(originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), certificateHeaders));
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   // Screening dropped every certificate header the viewer sent, so without the edge's own there is nothing to do.
   const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);
-  const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
-  if (goesThroughCache(cache, method, behavior)) {
-    const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
-    let served: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      served = serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId });
-    } catch (error) {
-      recordFailure(error, res, facts, fields, log);
-      return accessLog(log, req, res, facts, fields);
-    }
-    if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
-    return served.then(
-      (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
-      (error: unknown) => {
-        recordFailure(error, res, facts, fields, log);
-        accessLog(log, req, res, facts, fields);
-      },
-    );
+  const exchange = new EdgeExchange({
+    method,
+    url: target.path,
+    distributionId: distribution.id,
+    viewerHost: target.authority,
+    httpVersion: facts.httpVersion,
+    clientAddress: facts.clientAddress,
+    screenedHeaders: screened.headers,
+    requestHeaders,
+    certificateHeaders,
+    behavior,
+    res,
+    requestId: facts.requestId,
+  });
+  const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
+  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
+  let served: Record<string, unknown> | Promise<Record<string, unknown>>;
+  try {
+    served = cache.serve(exchange);
+  } catch (error) {
+    recordFailure(error, res, facts, fields, log);
+    return accessLog(log, req, res, facts, fields);
   }
-  return forwardUncached(req, res, facts, distribution, behavior, { method, path, originHeaders, stage }, log, cache);
+  if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
+  return served.then(
+    (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
+    (error: unknown) => {
+      recordFailure(error, res, facts, fields, log);
+      accessLog(log, req, res, facts, fields);
+    },
+  );
 }
 
-async function forwardUncached(
-  req: ViewerRequest,
-  res: ViewerResponse,
-  facts: RequestFacts,
-  distribution: DistributionRuntime,
-  behavior: RoutedBehavior,
-  { method, path, originHeaders, stage }: { method: string; path: string; originHeaders(): Record<string, string | string[]>; stage: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion"> },
-  log: Logger,
-  cache: EdgeCache | undefined,
-): Promise<void> {
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once("close", onClose);
-  const fields = { distribution: distribution.id, behavior: behavior.path } as Record<string, unknown>;
+async function forwardUncached(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, exchange: EdgeExchange, fields: Record<string, unknown>, log: Logger, cache: EdgeCache | undefined): Promise<void> {
+  // The origin request is cut when the viewer leaves before its response is whole.
+  const gone = watchViewerGone(res);
   try {
-    const answer = await requestTarget(behavior.target, {
-      method,
-      path,
-      headers: originHeaders(),
+    const answer = await requestTarget(exchange.behavior.target, {
+      method: exchange.method,
+      path: exchange.url,
+      headers: exchange.originHeaders(),
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
-      signal: abort.signal,
+      cancel: gone,
       requestId: facts.requestId,
       onEarlyHints: (hints) => forwardEarlyHints(res, hints),
     });
-    fields.origin = answer.client.originId;
+    fields.origin = answer.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
     const response = answer.response;
-    const bypass = bypassedCache(cache, stage, response.statusCode, response.headers, log);
+    const bypass = bypassedCache(cache, exchange, response.statusCode, response.headers, log);
     const cacheHeaders = bypass instanceof Promise ? await bypass : bypass;
     // viewerResponseHeaders makes a new object: the cache's fields go into it.
     writeViewerHead(res, response.statusCode, Object.assign(viewerResponseHeaders(response.headers, facts.httpVersion), cacheHeaders));
@@ -262,7 +255,7 @@ async function forwardUncached(
   } catch (error) {
     recordFailure(error, res, facts, fields, log);
   } finally {
-    res.off("close", onClose);
+    gone.stopWatching();
   }
   accessLog(log, req, res, facts, fields);
 }

@@ -9,6 +9,7 @@ import type { Logger } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
+import type { Cancellation } from "./origin-dispatch.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
 import { Client, Pool, buildConnector } from "./undici-lib.ts";
@@ -52,7 +53,8 @@ export interface OriginRequest {
   headers: Readonly<Record<string, string | string[]>>;
   /** A viewer's upload is a stream; bytes in memory can be replayed on a retry. */
   body: Readable | Uint8Array | string | null;
-  signal?: AbortSignal;
+  /** Cuts the request when its viewer leaves (see origin-dispatch.ts). */
+  cancel?: Cancellation;
   /** The viewer request's id, for the log line of a retry. */
   requestId?: string;
   /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
@@ -103,10 +105,11 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Retry connections still serving their response, with their closing once it has been asked for.
   const retries = new Map<Client, Promise<void> | null>();
 
-  // Not an async function: the answer is the dispatch's own promise, with no frame of its own to wait on (a miss's path is promise after promise).
+  // Not an async function, and no .catch: the answer is the dispatch's own promise, with no frame or promise of its
+  // own to wait on (a miss's path is promise after promise); a failure goes to recover() in its place.
   function request(req: OriginRequest): Promise<OriginResponse> {
-    return send(pool, options, req).catch((error: unknown) => {
-      if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
+    return send(pool, options, req, (error) => {
+      if (!isClosedBeforeAnswer(error) || req.cancel?.reason || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
       log?.warn(
         { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
         "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
@@ -155,8 +158,9 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   };
 }
 
-function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest): Promise<OriginResponse> {
-  return dispatchToOrigin(dispatcher, { method: req.method, path: options.basePath + req.path, hostHeader: options.hostHeader, headers: req.headers, body: req.body, signal: req.signal, onEarlyHints: req.onEarlyHints });
+function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest, recover?: (error: unknown) => Promise<OriginResponse>): Promise<OriginResponse> {
+  const exchange = { method: req.method, path: options.basePath + req.path, hostHeader: options.hostHeader, headers: req.headers, body: req.body, cancel: req.cancel, onEarlyHints: req.onEarlyHints };
+  return dispatchToOrigin(dispatcher, exchange, recover);
 }
 
 /**
