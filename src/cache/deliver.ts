@@ -40,6 +40,9 @@ export interface OriginDelivery {
   hasViewer: boolean;
 }
 
+// A miss answers the whole response: the viewer's Range was not sent to the origin (a fill asks for the whole object).
+const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
+
 /**
  * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
  * pace (the slower of the two sets it). A body cut short is never stored and cuts the viewer's response.
@@ -73,8 +76,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const res = x.res;
   let sendsBody = false;
   if (delivery.hasViewer) {
-    const { range: _range, ...withoutRange } = x.requestHeaders;
-    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, withoutRange, x.method, declaredLength !== null);
+    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, IGNORING_RANGE);
     // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
     // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".

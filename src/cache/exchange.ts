@@ -36,7 +36,7 @@ export interface CacheExchange {
   originHeaders(): Readonly<Record<string, string | string[]>>;
   /** Sends a request to the behavior's origin (or group) with these headers and no body. */
   fetchOrigin(request: { method: string; headers: Readonly<Record<string, string | string[]>> }): Promise<OriginAnswer>;
-  /** The edge's response header policy (Via, hop-by-hop removal). */
+  /** The edge's response header policy (Via, hop-by-hop removal), applied to a new object the cache gives away: it may change and return it. */
   viewerHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders;
   readonly res: ServerResponse | Http2ServerResponse;
 }

@@ -7,7 +7,7 @@ import { requestTarget } from "../origin/index.ts";
 import type { TargetResponse } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
-import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+import { originRequestHeaders, toViewerResponseHeaders } from "./forwarded-headers.ts";
 import type { RoutedBehavior } from "./edge-snapshot.ts";
 
 /** What the pipeline knows of a request when it reaches this stage. */
@@ -104,7 +104,8 @@ const viewerHeaderPolicies = new Map<string, CacheExchange["viewerHeaders"]>();
 function viewerHeadersFor(httpVersion: string): CacheExchange["viewerHeaders"] {
   let policy = viewerHeaderPolicies.get(httpVersion);
   if (policy === undefined) {
-    policy = (headers) => viewerResponseHeaders(headers, httpVersion);
+    // The cache gives a new object of its own (exchange.ts): the policy is applied to it in place.
+    policy = (headers) => toViewerResponseHeaders(headers, httpVersion);
     viewerHeaderPolicies.set(httpVersion, policy);
   }
   return policy;

@@ -76,6 +76,24 @@ export function viewerResponseHeaders(headers: Record<string, string | string[] 
   return out;
 }
 
+/**
+ * viewerResponseHeaders on an object the caller gives away (the cache's own copy of a response's head): changed in
+ * place and returned, without another copy.
+ * @example
+ * res.writeHead(200, toViewerResponseHeaders({ ...stored, age: "3" }, "1.1"));
+ */
+export function toViewerResponseHeaders(headers: Record<string, string | string[] | undefined>, httpVersion: string): OutgoingHttpHeaders {
+  const connection = headers.connection;
+  const listed = typeof connection === "string" ? connectionListed({ connection }) : null;
+  const via = headers.via;
+  for (const name in headers) {
+    // Deleting makes an object slow to read; a response from the cache rarely has any of these (they are not stored).
+    if (hopByHop.has(name) || listed?.has(name) || name === MOAT_TARGETED_FIELD || headers[name] === undefined) delete headers[name];
+  }
+  headers.via = appendVia(via, httpVersion);
+  return headers as OutgoingHttpHeaders;
+}
+
 // RFC 9110 §7.6.3: Via = received-protocol received-by; "HTTP/" may be omitted.
 function appendVia(existing: string | string[] | undefined, httpVersion: string): string {
   const ours = `${httpVersion} moat`;

@@ -110,17 +110,25 @@ function handlerFailed(error: unknown, res: ViewerResponse, facts: RequestFacts,
   res.destroy();
 }
 
+// A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
+const CLOSE_H1: Readonly<Record<string, string>> = Object.freeze({ connection: "close" });
+const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+// No closure in handle(): one would make V8 allocate a context for its variables on every request, refused or not.
+function refuse(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, error: { status: number; code: string; summary: string; extraHeaders?: Readonly<Record<string, string>> }, fields: Record<string, unknown>): undefined {
+  sendEdgeError(res, { ...error, requestId: facts.requestId });
+  return accessLog(log, req, res, facts, { ...fields, error: error.code });
+}
+
+function closeH1(req: ViewerRequest): Readonly<Record<string, string>> {
+  return req.httpVersionMajor === 1 ? CLOSE_H1 : NO_EXTRA_HEADERS;
+}
+
 /** Undefined when the request was answered at once; else a promise that settles when it has been. */
 function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> | undefined {
   const log = deps.log;
-  const refuse = (error: { status: number; code: string; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
-    sendEdgeError(res, { ...error, requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { ...fields, error: error.code });
-  };
-  // A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
-  const closeH1: Record<string, string> = req.httpVersionMajor === 1 ? { connection: "close" } : {};
   const head = readRequestHead(req);
-  if (!head.ok) return refuse({ status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1 : {} }, {});
+  if (!head.ok) return refuse(req, res, facts, log, { status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1(req) : NO_EXTRA_HEADERS }, {});
   const authority = head.authority;
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
@@ -130,33 +138,47 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const distribution = matchDistribution(facts.socket, authority, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
-    return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
+    return refuse(req, res, facts, log, { status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1(req) : NO_EXTRA_HEADERS }, { host: authority });
   }
   facts.distribution = distribution;
   const target = checkRequestTarget(head.path);
-  if (!target.ok) return refuse({ status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
+  if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
-  if (behavior === undefined) return refuse({ status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
-  const routed = { distribution: distribution.id, behavior: behavior.path };
+  if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
-  if (refusal) return refuse(refusal, routed);
+  if (refusal) return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
-  if (handshake && deps.upgrades) {
-    const request = { req, res, handshake, distribution, behavior, authority: authority ?? "", requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
-    return forwardWebSocket(request, log, deps.upgrades).then((fields) => accessLog(log, req, res, facts, fields));
-  }
+  if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, authority ?? "");
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
-    return refuse({ status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, routed);
+    return refuse(req, res, facts, log, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, { distribution: distribution.id, behavior: behavior.path });
   }
-  const requested = { authority: authority ?? "", path: head.path };
-  const bodyRefusal = () => refuse({ status: 400, code: "request-body-not-allowed", summary: `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`, extraHeaders: closeH1 }, routed);
   const hasBody = hasSafeMethodBody(req);
-  if (hasBody === false) return forward(req, res, facts, distribution, behavior, requested, log, deps.cache);
-  if (hasBody === true) return bodyRefusal();
+  if (hasBody === false) return forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache);
+  if (hasBody === true) return refuseBody(req, res, facts, log, distribution, behavior);
   // An HTTP/2 GET whose HEADERS did not end its stream: wait for its end (safe-method-body.ts).
-  return hasBody.then((isBody) => (isBody ? bodyRefusal() : forward(req, res, facts, distribution, behavior, requested, log, deps.cache)));
+  return hasBody.then((isBody) => (isBody ? refuseBody(req, res, facts, log, distribution, behavior) : forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache)));
+}
+
+function refuseBody(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, distribution: DistributionRuntime, behavior: RoutedBehavior): undefined {
+  const summary = `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`;
+  return refuse(req, res, facts, log, { status: 400, code: "request-body-not-allowed", summary, extraHeaders: closeH1(req) }, { distribution: distribution.id, behavior: behavior.path });
+}
+
+function forwardHandshake(
+  req: ViewerRequest,
+  res: ViewerResponse,
+  facts: RequestFacts,
+  log: Logger,
+  upgrades: ViewerUpgrades,
+  handshake: NonNullable<ReturnType<ViewerUpgrades["handshakeOf"]>>,
+  distribution: DistributionRuntime,
+  behavior: RoutedBehavior,
+  authority: string,
+): Promise<void> {
+  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
+  return forwardWebSocket(request, log, upgrades).then((fields) => accessLog(log, req, res, facts, fields));
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
@@ -182,7 +204,8 @@ function forward(
   facts: RequestFacts,
   distribution: DistributionRuntime,
   behavior: RoutedBehavior,
-  target: { authority: string; path: string },
+  authority: string,
+  path: string,
   log: Logger,
   cache: EdgeCache | undefined,
 ): Promise<void> | undefined {
@@ -195,9 +218,9 @@ function forward(
   const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);
   const exchange = new EdgeExchange({
     method,
-    url: target.path,
+    url: path,
     distributionId: distribution.id,
-    viewerHost: target.authority,
+    viewerHost: authority,
     httpVersion: facts.httpVersion,
     clientAddress: facts.clientAddress,
     screenedHeaders: screened.headers,
