@@ -10,6 +10,7 @@ import type { CacheStore } from "./cache-store.ts";
 import type { Clock } from "./clock.ts";
 import type { Collapser, FillOutcome, StreamingFill } from "./collapse.ts";
 import { deliverFromOrigin, deliverStored } from "./deliver.ts";
+import type { DeliverContext } from "./deliver.ts";
 import { deliverFilling } from "./deliver-filling.ts";
 import { fillHeaders, mergeNotModified, withDate } from "./exchange.ts";
 import type { CacheExchange } from "./exchange.ts";
@@ -201,7 +202,9 @@ async function forward(
     throw error;
   }
   const cache = await deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
-  return { cache, origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+  const fields: Record<string, unknown> = { cache, origin: answer.originId };
+  if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+  return fields;
 }
 
 /**
@@ -301,6 +304,14 @@ export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestH
   return cacheKeyText(x.distributionId, pathname, query, x.requestHeaders, null, x.extraKeyComponents, x.policy.key);
 }
 
-function deliverContext(parts: EdgeCacheParts) {
-  return { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now(), uncacheable: parts.uncacheable };
+/** Made once per cache, not per miss (its nowMs is a closure). */
+function deliverContext(parts: EdgeCacheParts): DeliverContext {
+  let context = deliverContexts.get(parts);
+  if (context === undefined) {
+    context = { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now(), uncacheable: parts.uncacheable };
+    deliverContexts.set(parts, context);
+  }
+  return context;
 }
+
+const deliverContexts = new WeakMap<EdgeCacheParts, DeliverContext>();

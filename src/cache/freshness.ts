@@ -162,9 +162,12 @@ export function remainingMs(rules: FreshnessRules, age: AgeFacts, nowMs: number)
 }
 
 /** The Vary field's names, lowercased. */
-export function varyNames(headers: HeaderMap): string[] {
+const NO_VARY: readonly string[] = Object.freeze([]);
+
+export function varyNames(headers: HeaderMap): readonly string[] {
   const value = headers.vary;
   const text = Array.isArray(value) ? value.join(",") : value;
-  if (!text) return [];
+  // Most responses have no Vary: one shared empty list.
+  if (!text) return NO_VARY;
   return text.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean);
 }

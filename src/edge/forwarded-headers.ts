@@ -19,11 +19,20 @@ const hopByHop = new Set([
   "trailer",
 ]);
 
-function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
+function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | null {
   const value = headers.connection;
   if (!value) return null;
-  return new Set(value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean));
+  let tokens = tokensByConnection.get(value);
+  if (tokens === undefined) {
+    tokens = new Set(value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean));
+    if (tokensByConnection.size < CONNECTION_VALUES) tokensByConnection.set(value, tokens);
+  }
+  return tokens;
 }
+
+// Viewers and origins send the same few Connection values ("keep-alive", "close"): each is split once. Bounded, as any memo of what a peer sends.
+const tokensByConnection = new Map<string, ReadonlySet<string>>();
+const CONNECTION_VALUES = 64;
 
 export interface ForwardingFacts {
   /** The viewer's address, appended to X-Forwarded-For. */

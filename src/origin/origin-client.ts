@@ -159,8 +159,8 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
 }
 
 function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest, recover?: (error: unknown) => Promise<OriginResponse>): Promise<OriginResponse> {
-  const exchange = { method: req.method, path: options.basePath + req.path, hostHeader: options.hostHeader, headers: req.headers, body: req.body, cancel: req.cancel, onEarlyHints: req.onEarlyHints };
-  return dispatchToOrigin(dispatcher, exchange, recover);
+  // The request is the exchange as it is (no copy); the options say where it goes (Host, base path).
+  return dispatchToOrigin(dispatcher, options, req, recover);
 }
 
 /**

@@ -9,12 +9,18 @@ import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { errors } from "./undici-lib.ts";
 
+/** Where an exchange goes: the same for every request of a client. */
+export interface OriginExchangeTarget {
+  /** Sent first, in place of any Host in the request's headers. */
+  readonly hostHeader: string;
+  /** Prefix of every request path, "" or "/base". */
+  readonly basePath: string;
+}
+
 export interface OriginExchange {
   method: string;
-  /** The full path sent to the origin (its base path included). */
+  /** The path sent to the origin after its base path. */
   path: string;
-  /** Sent first, in place of any Host in `headers`. */
-  hostHeader: string;
   headers: Readonly<Record<string, string | string[]>>;
   body: Readable | Uint8Array | string | null;
   /** Cuts the request when its requester leaves. */
@@ -53,13 +59,14 @@ export interface OriginExchangeAnswer {
  * before the response goes to `recover` when given (in a microtask), whose answer or throw settles the promise in
  * its place: a retry without a promise of its own on the way of every request.
  * @example
- * const answer = await dispatchToOrigin(pool, { method: "GET", path: "/a", hostHeader: "api.internal:9443", headers: {}, body: null });
+ * const answer = await dispatchToOrigin(pool, { hostHeader: "api.internal:9443", basePath: "" }, { method: "GET", path: "/a", headers: {}, body: null });
  */
-export function dispatchToOrigin<T = OriginExchangeAnswer>(dispatcher: Dispatcher, exchange: OriginExchange, recover?: (error: unknown) => T | Promise<T>): Promise<OriginExchangeAnswer | T> {
+export function dispatchToOrigin<T = OriginExchangeAnswer>(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, recover?: (error: unknown) => T | Promise<T>): Promise<OriginExchangeAnswer | T> {
   return new Promise((resolve, reject) => {
     const handler = new ExchangeHandler(exchange, resolve, recover ? (error) => queueMicrotask(() => recoverFrom(error, recover, resolve, reject)) : reject);
     try {
-      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path: exchange.path, headers: headerList(exchange.hostHeader, exchange.headers), body: exchange.body }, handler);
+      const path = target.basePath === "" ? exchange.path : target.basePath + exchange.path;
+      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader, exchange.headers), body: exchange.body }, handler);
     } catch (error) {
       handler.onError(error as Error);
     }
