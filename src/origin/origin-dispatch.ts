@@ -55,15 +55,33 @@ export interface OriginExchangeAnswer {
 }
 
 /**
- * Sends one request on `dispatcher`; resolves at the response head, rejects when no response could be had. A failure
- * before the response goes to `recover` when given (in a microtask), whose answer or throw settles the promise in
- * its place: a retry without a promise of its own on the way of every request.
+ * What an exchange's promise settles with, made once per client rather than as closures per request: its value at
+ * the response head, and what a failure before the head becomes (a retry's answer, or a throw).
+ */
+export interface ExchangeSettling<T> {
+  answer(answer: OriginExchangeAnswer): T;
+  /** Called in a microtask, out of undici's own error handling. */
+  recover(error: unknown, exchange: OriginExchange): T | Promise<T>;
+}
+
+const AS_IS: ExchangeSettling<OriginExchangeAnswer> = {
+  answer: (answer) => answer,
+  recover: (error) => {
+    throw error;
+  },
+};
+
+/**
+ * Sends one request on `dispatcher`; resolves at the response head, rejects when no response could be had (or as
+ * `settling` says: one .then or .catch fewer on the way of every request).
  * @example
  * const answer = await dispatchToOrigin(pool, { hostHeader: "api.internal:9443", basePath: "" }, { method: "GET", path: "/a", headers: {}, body: null });
  */
-export function dispatchToOrigin<T = OriginExchangeAnswer>(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, recover?: (error: unknown) => T | Promise<T>): Promise<OriginExchangeAnswer | T> {
+export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange): Promise<OriginExchangeAnswer>;
+export function dispatchToOrigin<T>(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, settling: ExchangeSettling<T>): Promise<T>;
+export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, settling: ExchangeSettling<unknown> = AS_IS): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const handler = new ExchangeHandler(exchange, resolve, recover ? (error) => queueMicrotask(() => recoverFrom(error, recover, resolve, reject)) : reject);
+    const handler = new ExchangeHandler(exchange, settling, resolve, reject);
     try {
       const path = target.basePath === "" ? exchange.path : target.basePath + exchange.path;
       dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader, exchange.headers), body: exchange.body }, handler);
@@ -73,9 +91,9 @@ export function dispatchToOrigin<T = OriginExchangeAnswer>(dispatcher: Dispatche
   });
 }
 
-function recoverFrom<T>(error: unknown, recover: (error: unknown) => T | Promise<T>, resolve: (answer: T | Promise<T>) => void, reject: (error: unknown) => void): void {
+function recoverFrom(error: unknown, exchange: OriginExchange, settling: ExchangeSettling<unknown>, resolve: (answer: unknown) => void, reject: (error: unknown) => void): void {
   try {
-    resolve(recover(error));
+    resolve(settling.recover(error, exchange));
   } catch (failure) {
     reject(failure);
   }
@@ -113,11 +131,13 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
   private settled = false;
   private reason: Error | null = null;
   private readonly exchange: OriginExchange;
-  private readonly resolve: (answer: OriginExchangeAnswer) => void;
+  private readonly settling: ExchangeSettling<unknown>;
+  private readonly resolve: (answer: unknown) => void;
   private readonly reject: (error: unknown) => void;
 
-  constructor(exchange: OriginExchange, resolve: (answer: OriginExchangeAnswer) => void, reject: (error: unknown) => void) {
+  constructor(exchange: OriginExchange, settling: ExchangeSettling<unknown>, resolve: (answer: unknown) => void, reject: (error: unknown) => void) {
     this.exchange = exchange;
+    this.settling = settling;
     this.resolve = resolve;
     this.reject = reject;
     const cancel = exchange.cancel;
@@ -151,7 +171,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
     this.resume = resume;
     this.early = [];
     this.settled = true;
-    this.resolve(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this));
+    this.resolve(this.settling.answer(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this)));
     return true;
   }
 
@@ -175,7 +195,8 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
     if (!this.settled) {
       this.settled = true;
       this.stopListening();
-      this.reject(error);
+      if (this.settling === AS_IS) this.reject(error);
+      else queueMicrotask(() => recoverFrom(error, this.exchange, this.settling, this.resolve, this.reject));
     } else if (body && !body.destroyed) {
       this.body = null;
       // After what undici has already queued for this body (as its own request() does).

@@ -58,8 +58,7 @@ const replayableMethods = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 export function requestTarget(target: OriginTarget, request: OriginRequest): Promise<TargetResponse> {
   if (target.kind === "origin") {
-    const client = target.client;
-    return client.request(request).then((response) => new TargetResponse(response, client, null));
+    return target.client.requestAsTarget(request);
   }
   return requestGroup(target, request);
 }
