@@ -40,6 +40,8 @@ export interface OriginDelivery {
   hasViewer: boolean;
 }
 
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
 // A miss answers the whole response: the viewer's Range was not sent to the origin (a fill asks for the whole object).
 const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
 
@@ -64,7 +66,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   if (decision?.isStorable) ctx.uncacheable?.forget(delivery.primaryKey);
   else if (decision && decision.reason !== "authorization") ctx.uncacheable?.mark(delivery.primaryKey, responseTimeMs);
   if (!writer) delivery.fill?.finish("not-stored");
-  const vary = varyNames(headers);
+  // The entry's own key is for storing: an answer that is not stored does without it.
+  const vary = writer ? varyNames(headers) : NO_NAMES;
   const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
   if (writer?.filling && decision?.isStorable && delivery.fill) {
     // Those collapsed behind this fill are released now and read the body as it is stored (see filling-body.ts).
