@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { constants, PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 import { Client } from "undici";
 
@@ -73,13 +74,27 @@ async function edgeProcess(): Promise<void> {
     if (count === 0) continue;
     send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections, h2: values.h2, streams: Number(values.streams) });
     await next(child, "warm-done");
+    // Garbage collections during the phase: scavenges count the young generation's fills (what a request allocates),
+    // mark-compacts what was promoted; their pauses are what a request's p99 waits behind.
+    const gcs = { minor: 0, major: 0, ms: 0, maxMs: 0 };
+    const gcWatch = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcs.minor++;
+        else gcs.major++;
+        gcs.ms += entry.duration;
+        gcs.maxMs = Math.max(gcs.maxMs, entry.duration);
+      }
+    });
+    gcWatch.observe({ entryTypes: ["gc"] });
     const before = process.cpuUsage();
     const startedAt = performance.now();
     send(child, { type: "run", path, count });
     const done = await next(child, "run-done");
     const cpu = process.cpuUsage(before);
+    gcWatch.disconnect();
     const seconds = (performance.now() - startedAt) / 1000;
-    report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10 };
+    report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10, userUs: Math.round((cpu.user / count) * 10) / 10, systemUs: Math.round((cpu.system / count) * 10) / 10, gc: { scavenges: gcs.minor, others: gcs.major, ms: Math.round(gcs.ms), maxPauseMs: Math.round(gcs.maxMs * 10) / 10 } };
   }
   report.afterLoad = memory();
   send(child, { type: "stop" });

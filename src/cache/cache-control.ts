@@ -5,6 +5,8 @@ export type Directives = ReadonlyMap<string, string | true>;
 type HeaderValue = string | string[] | undefined;
 
 /**
+ * The result is shared between callers that give the same text: a ReadonlyMap, never changed.
+ *
  * RFC 9111 §5.2: `Cache-Control = #cache-directive`, `cache-directive = token [ "=" ( token / quoted-string ) ]`.
  * Several field lines are one list (RFC 9110 §5.3). A directive that repeats keeps its first value;
  * a malformed member is skipped, as §4.2.1 allows ("a cache ... SHOULD consider ... invalid").
@@ -12,9 +14,24 @@ type HeaderValue = string | string[] | undefined;
  * parseCacheControl('max-age=60, no-cache="set-cookie"'); // Map { "max-age" => "60", "no-cache" => "set-cookie" }
  */
 export function parseCacheControl(value: HeaderValue): Directives {
-  const directives = new Map<string, string | true>();
   const text = Array.isArray(value) ? value.join(",") : value;
-  if (!text) return directives;
+  if (!text) return NO_DIRECTIVES;
+  // Origins send the same few values over and over ("no-store", "public, max-age=3600"): each is parsed once.
+  let directives = parsedByText.get(text);
+  if (directives === undefined) {
+    directives = parseText(text);
+    if (parsedByText.size < PARSED_TEXTS) parsedByText.set(text, directives);
+  }
+  return directives;
+}
+
+// Bounded: an origin sending a new value every time fills it once, then those values are parsed each time.
+const PARSED_TEXTS = 512;
+const parsedByText = new Map<string, Directives>();
+const NO_DIRECTIVES: Directives = new Map();
+
+function parseText(text: string): Directives {
+  const directives = new Map<string, string | true>();
   for (const member of splitList(text)) {
     const eq = member.indexOf("=");
     const rawName = eq === -1 ? member : member.slice(0, eq);

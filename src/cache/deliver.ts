@@ -40,6 +40,11 @@ export interface OriginDelivery {
   hasViewer: boolean;
 }
 
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+// A miss answers the whole response: the viewer's Range was not sent to the origin (a fill asks for the whole object).
+const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
+
 /**
  * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
  * pace (the slower of the two sets it). A body cut short is never stored and cuts the viewer's response.
@@ -61,7 +66,8 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   if (decision?.isStorable) ctx.uncacheable?.forget(delivery.primaryKey);
   else if (decision && decision.reason !== "authorization") ctx.uncacheable?.mark(delivery.primaryKey, responseTimeMs);
   if (!writer) delivery.fill?.finish("not-stored");
-  const vary = varyNames(headers);
+  // The entry's own key is for storing: an answer that is not stored does without it.
+  const vary = writer ? varyNames(headers) : NO_NAMES;
   const fullKey = vary.length > 0 ? ctx.store.variantKey(delivery.primaryKey, vary, x.requestHeaders) : delivery.primaryKey;
   if (writer?.filling && decision?.isStorable && delivery.fill) {
     // Those collapsed behind this fill are released now and read the body as it is stored (see filling-body.ts).
@@ -73,8 +79,7 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const res = x.res;
   let sendsBody = false;
   if (delivery.hasViewer) {
-    const { range: _range, ...withoutRange } = x.requestHeaders;
-    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, withoutRange, x.method, declaredLength !== null);
+    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, IGNORING_RANGE);
     // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
     // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
@@ -85,6 +90,12 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   }
   // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
   const whole = compressTo ? null : (answer.wholeBody?.() ?? null);
+  if (whole !== null && writer === null) {
+    // Nothing to store and nothing to wait for: the body goes out at once, its last chunk with the end (one write
+    // for a small body: head, body and end corked together), with no promise per chunk.
+    if (delivery.hasViewer && !res.destroyed && !res.writableEnded) endWithChunks(res, sendsBody ? whole : []);
+    return "miss";
+  }
   const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
@@ -293,6 +304,13 @@ function lengthOf(headers: Readonly<Record<string, string | string[]>>): number 
   const value = headers["content-length"];
   if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
   return Number(value);
+}
+
+/** Writes the chunks and ends the response with the last one; what the socket does not take at once is buffered (the chunks are in memory already). */
+function endWithChunks(res: CacheExchange["res"], chunks: readonly Buffer[]): void {
+  const last = chunks.length - 1;
+  for (let index = 0; index < last; index++) (res as import("node:http").ServerResponse).write(chunks[index] as Buffer);
+  endWith(res, last >= 0 ? chunks[last] : null);
 }
 
 /** Ends the response, with its last chunk when there is one. Always undefined: nothing to wait for. */

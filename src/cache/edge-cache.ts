@@ -10,6 +10,7 @@ import type { CacheStore } from "./cache-store.ts";
 import type { Clock } from "./clock.ts";
 import type { Collapser, FillOutcome, StreamingFill } from "./collapse.ts";
 import { deliverFromOrigin, deliverStored } from "./deliver.ts";
+import type { DeliverContext } from "./deliver.ts";
 import { deliverFilling } from "./deliver-filling.ts";
 import { fillHeaders, mergeNotModified, withDate } from "./exchange.ts";
 import type { CacheExchange } from "./exchange.ts";
@@ -53,24 +54,36 @@ export function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Reco
   return serveFromStore(parts, x, key);
 }
 
-async function serveFromStore(parts: EdgeCacheParts, x: CacheExchange, key: string): Promise<Record<string, unknown>> {
+function serveFromStore(parts: EdgeCacheParts, x: CacheExchange, key: string): Promise<Record<string, unknown>> {
   const coding = x.policy.compress ? normaliseAcceptEncoding(x.requestHeaders["accept-encoding"], parts.storage.compression.encodings) : null;
-  // Nothing stored (the common miss): no read of the store to wait on.
-  const entry = parts.store.has(key, x.requestHeaders) ? await usableEntry(parts, x, key) : null;
+  // Nothing stored (the common miss): no read of the store to wait on, and no async frame around the forward's promise.
+  if (parts.store.has(key, x.requestHeaders)) return serveFromEntry(parts, x, key, coding);
+  return serveUnstored(parts, x, key, coding);
+}
+
+async function serveFromEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, coding: ContentCoding | null): Promise<Record<string, unknown>> {
+  const entry = await usableEntry(parts, x, key);
   if (entry) return serveEntry(parts, x, key, coding, entry);
+  return serveUnstored(parts, x, key, coding);
+}
+
+/** Nothing usable is stored: to the origin, or behind the request for the same key already on its way there. */
+function serveUnstored(parts: EdgeCacheParts, x: CacheExchange, key: string, coding: ContentCoding | null): Promise<Record<string, unknown>> {
   // A HEAD that misses goes to the origin as a HEAD: fetching a whole object to answer it could cost a gigabyte.
   if (x.method === "HEAD") return forward(parts, x, key, coding, null, false, { isHit: false, fwd: "uri-miss" });
   // A key whose answers are not stored: waiting behind another request for it would only add its round trip to ours.
   if (parts.uncacheable.isUncacheable(key, parts.clock.now())) return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss" });
   const waiting = parts.collapser.pending(key);
-  if (waiting) {
-    parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
-    const served = await serveCollapsed(parts, x, key, waiting);
-    if (typeof served === "object") return served;
-    // Uncacheable, or no headers within collapseTimeout: this request goes forward itself (as nginx's proxy_cache_lock does).
-    return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss", detail: served === "timeout" ? "collapse-timeout" : undefined });
-  }
+  if (waiting) return serveBehind(parts, x, key, coding, waiting);
   return forward(parts, x, key, coding, parts.collapser.begin(key), true, { isHit: false, fwd: "uri-miss" });
+}
+
+async function serveBehind(parts: EdgeCacheParts, x: CacheExchange, key: string, coding: ContentCoding | null, waiting: Promise<FillOutcome | StreamingFill | "timeout">): Promise<Record<string, unknown>> {
+  parts.log.debug({ distribution: x.distributionId, path: x.pathname }, "waiting for the same request already on its way to the origin");
+  const served = await serveCollapsed(parts, x, key, waiting);
+  if (typeof served === "object") return served;
+  // Uncacheable, or no headers within collapseTimeout: this request goes forward itself (as nginx's proxy_cache_lock does).
+  return forward(parts, x, key, coding, null, true, { isHit: false, fwd: "uri-miss", detail: served === "timeout" ? "collapse-timeout" : undefined });
 }
 
 async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, coding: ContentCoding | null, entry: StoredEntry): Promise<Record<string, unknown>> {
@@ -189,7 +202,9 @@ async function forward(
     throw error;
   }
   const cache = await deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
-  return { cache, origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+  const fields: Record<string, unknown> = { cache, origin: answer.originId };
+  if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+  return fields;
 }
 
 /**
@@ -290,6 +305,14 @@ export function primaryKeyOf(x: Pick<CacheExchange, "distributionId" | "requestH
   return cacheKeyText(x.distributionId, pathname, query, x.requestHeaders, null, x.extraKeyComponents, x.policy.key);
 }
 
-function deliverContext(parts: EdgeCacheParts) {
-  return { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now(), uncacheable: parts.uncacheable };
+/** Made once per cache, not per miss (its nowMs is a closure). */
+function deliverContext(parts: EdgeCacheParts): DeliverContext {
+  let context = deliverContexts.get(parts);
+  if (context === undefined) {
+    context = { store: parts.store, compression: parts.storage.compression, nowMs: () => parts.clock.now(), uncacheable: parts.uncacheable };
+    deliverContexts.set(parts, context);
+  }
+  return context;
 }
+
+const deliverContexts = new WeakMap<EdgeCacheParts, DeliverContext>();

@@ -36,7 +36,7 @@ export interface CacheExchange {
   originHeaders(): Readonly<Record<string, string | string[]>>;
   /** Sends a request to the behavior's origin (or group) with these headers and no body. */
   fetchOrigin(request: { method: string; headers: Readonly<Record<string, string | string[]>> }): Promise<OriginAnswer>;
-  /** The edge's response header policy (Via, hop-by-hop removal). */
+  /** The edge's response header policy (Via, hop-by-hop removal), applied to a new object the cache gives away: it may change and return it. */
   viewerHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders;
   readonly res: ServerResponse | Http2ServerResponse;
 }
@@ -73,10 +73,23 @@ function isFillAsIs(headers: Readonly<Record<string, string | string[]>>, coding
 // Proxy-Authentication-Info, and Proxy-Authorization"), which a cache MUST NOT store.
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authentication-info", "proxy-authorization"]);
 
+// Origins send the same few Connection values ("keep-alive", "close"): each is split once. Bounded, as any memo of what a peer sends.
+const tokensByConnection = new Map<string, ReadonlySet<string>>();
+const CONNECTION_VALUES = 64;
+
+function connectionTokens(value: string): ReadonlySet<string> {
+  let tokens = tokensByConnection.get(value);
+  if (tokens === undefined) {
+    tokens = new Set(value.split(",").map((t) => t.trim().toLowerCase()));
+    if (tokensByConnection.size < CONNECTION_VALUES) tokensByConnection.set(value, tokens);
+  }
+  return tokens;
+}
+
 /** The origin's end-to-end fields (RFC 9110 §7.6.1), as they are stored. */
 export function endToEndHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
   const connection = headers.connection;
-  const listed = new Set((Array.isArray(connection) ? connection.join(",") : (connection ?? "")).split(",").map((t) => t.trim().toLowerCase()));
+  const listed = connectionTokens(Array.isArray(connection) ? connection.join(",") : (connection ?? ""));
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];

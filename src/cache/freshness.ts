@@ -162,9 +162,20 @@ export function remainingMs(rules: FreshnessRules, age: AgeFacts, nowMs: number)
 }
 
 /** The Vary field's names, lowercased. */
-export function varyNames(headers: HeaderMap): string[] {
+const NO_VARY: readonly string[] = Object.freeze([]);
+// Bounded, as any memo of what a peer sends.
+const namesByVary = new Map<string, readonly string[]>();
+const VARY_VALUES = 256;
+
+export function varyNames(headers: HeaderMap): readonly string[] {
   const value = headers.vary;
   const text = Array.isArray(value) ? value.join(",") : value;
-  if (!text) return [];
-  return text.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean);
+  // Most responses have no Vary: one shared empty list; the others have one of a few values, each split once.
+  if (!text) return NO_VARY;
+  let names = namesByVary.get(text);
+  if (names === undefined) {
+    names = Object.freeze(text.split(",").map((name) => name.trim().toLowerCase()).filter(Boolean));
+    if (namesByVary.size < VARY_VALUES) namesByVary.set(text, names);
+  }
+  return names;
 }

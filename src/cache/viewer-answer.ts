@@ -26,7 +26,7 @@ const BODY_FIELDS = ["content-length", "content-range", "transfer-encoding", "co
  * @example
  * answerFrom({ status: 200, headers: { etag: '"a"' }, bodyBytes: 10 }, { "if-none-match": '"a"' }, "GET"); // { kind: "not-modified", … }
  */
-export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true, options: { isStored?: boolean } = {}): ViewerAnswer {
+export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true, options: { isStored?: boolean; isRangeIgnored?: boolean } = {}): ViewerAnswer {
   const headers: Record<string, string | string[]> = { ...stored.headers };
   if (stored.status === 200 && isNotModified(stored.headers, request, options.isStored === true)) {
     for (const name of BODY_FIELDS) delete headers[name];
@@ -35,7 +35,8 @@ export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, m
   if (isLengthKnown) headers["content-length"] = String(stored.bodyBytes);
   if (stored.status !== 200 || method !== "GET" || !isLengthKnown) return { kind: "full", status: stored.status, headers };
   headers["accept-ranges"] = "bytes";
-  const ranges = requestedRanges(request, stored.headers, stored.bodyBytes);
+  // isRangeIgnored: the request's Range was not asked of the origin, whose whole answer this is (a miss).
+  const ranges = options.isRangeIgnored ? null : requestedRanges(request, stored.headers, stored.bodyBytes);
   if (ranges === null) return { kind: "full", status: 200, headers };
   if (ranges === "unsatisfiable") {
     return { kind: "unsatisfiable", headers: { "content-range": `bytes */${stored.bodyBytes}`, "content-length": "0" } };

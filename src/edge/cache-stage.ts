@@ -2,26 +2,92 @@
 
 import type { IncomingHttpHeaders } from "node:http";
 import type { CacheExchange, EdgeCache } from "../cache/index.ts";
+import type { CachePolicyConfig } from "../config/index.ts";
 import { requestTarget } from "../origin/index.ts";
+import type { TargetResponse } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
-import { viewerResponseHeaders } from "./forwarded-headers.ts";
+import { originRequestHeaders, toViewerResponseHeaders } from "./forwarded-headers.ts";
 import type { RoutedBehavior } from "./edge-snapshot.ts";
 
-export interface CacheStageRequest {
+/** What the pipeline knows of a request when it reaches this stage. */
+export interface EdgeExchangeFacts {
   method: string;
   /** Path and query as the viewer sent them. */
   url: string;
   distributionId: string;
+  /** The Host the viewer sent. */
   viewerHost: string;
+  /** "1.1" or "2". */
   httpVersion: string;
+  clientAddress: string;
+  /** The viewer's headers less those that must not reach the origin (viewer-header-names.ts). */
+  screenedHeaders: IncomingHttpHeaders;
+  /** As the cache matches them: the screened headers with the edge's own certificate headers. */
   requestHeaders: IncomingHttpHeaders;
-  /** Built on first call (a miss or a revalidation), so that a hit does not build headers it never sends. */
-  originHeaders(): Record<string, string | string[]>;
+  /** The certificate headers the edge sends the origin. */
+  certificateHeaders: Readonly<Record<string, string>>;
   behavior: RoutedBehavior;
   res: ViewerResponse;
   /** For the log line of an origin retry. */
-  requestId?: string;
+  requestId: string;
+}
+
+/**
+ * One viewer request as the cache and the origin see it, made once per request. A class with methods rather than an
+ * object of closures: a miss holds it across the origin's round trip, and closures over the pipeline's frames kept
+ * the request, its response and everything beside them alive through scavenges, into old space.
+ */
+export class EdgeExchange implements CacheExchange {
+  readonly method: string;
+  readonly url: string;
+  readonly distributionId: string;
+  readonly pathname: string;
+  readonly query: string;
+  readonly viewerHost: string;
+  readonly httpVersion: string;
+  readonly clientAddress: string;
+  readonly requestHeaders: IncomingHttpHeaders;
+  readonly policy: CachePolicyConfig;
+  readonly behavior: RoutedBehavior;
+  readonly res: ViewerResponse;
+  readonly requestId: string;
+  readonly viewerHeaders: CacheExchange["viewerHeaders"];
+  private readonly screenedHeaders: IncomingHttpHeaders;
+  private readonly certificateHeaders: Readonly<Record<string, string>>;
+  private forwarded: Record<string, string | string[]> | undefined = undefined;
+
+  constructor(facts: EdgeExchangeFacts) {
+    this.method = facts.method;
+    this.url = facts.url;
+    this.distributionId = facts.distributionId;
+    const mark = facts.url.indexOf("?");
+    this.pathname = mark === -1 ? facts.url : facts.url.slice(0, mark);
+    this.query = mark === -1 ? "" : facts.url.slice(mark + 1);
+    this.viewerHost = facts.viewerHost;
+    this.httpVersion = facts.httpVersion;
+    this.clientAddress = facts.clientAddress;
+    this.requestHeaders = facts.requestHeaders;
+    this.policy = facts.behavior.cache;
+    this.behavior = facts.behavior;
+    this.res = facts.res;
+    this.requestId = facts.requestId;
+    this.viewerHeaders = viewerHeadersFor(facts.httpVersion);
+    this.screenedHeaders = facts.screenedHeaders;
+    this.certificateHeaders = facts.certificateHeaders;
+  }
+
+  /** Built once, and only when the request goes to the origin: a cache hit never sends them. */
+  originHeaders(): Record<string, string | string[]> {
+    // originRequestHeaders makes a new object: the certificate headers go into it. This exchange is its ForwardingFacts.
+    return (this.forwarded ??= Object.assign(originRequestHeaders(this.screenedHeaders, this), this.certificateHeaders));
+  }
+
+  /** To the behavior's origin (or group), with no body. No viewer abort: a fill finishes for the requests collapsed onto it even if its own viewer leaves. */
+  fetchOrigin(request: { method: string; headers: Readonly<Record<string, string | string[]>> }): Promise<TargetResponse> {
+    // A TargetResponse reads as the cache's OriginAnswer: handed on as it is.
+    return requestTarget(this.behavior.target, { method: request.method, path: this.url, headers: request.headers, body: null, requestId: this.requestId, onEarlyHints: (hints) => forwardEarlyHints(this.res, hints) });
+  }
 }
 
 /** Whether this request goes through the cache (GET and HEAD of a behavior whose policy caches). */
@@ -38,59 +104,24 @@ const viewerHeaderPolicies = new Map<string, CacheExchange["viewerHeaders"]>();
 function viewerHeadersFor(httpVersion: string): CacheExchange["viewerHeaders"] {
   let policy = viewerHeaderPolicies.get(httpVersion);
   if (policy === undefined) {
-    policy = (headers) => viewerResponseHeaders(headers, httpVersion);
+    // The cache gives a new object of its own (exchange.ts): the policy is applied to it in place.
+    policy = (headers) => toViewerResponseHeaders(headers, httpVersion);
     viewerHeaderPolicies.set(httpVersion, policy);
   }
   return policy;
-}
-
-/** Serves the request through the cache; gives access-log fields, at once for a fresh hit from memory, else in a promise. */
-export function serveThroughEdgeCache(cache: EdgeCache, request: CacheStageRequest): Record<string, unknown> | Promise<Record<string, unknown>> {
-  const { pathname, query } = splitTarget(request.url);
-  return cache.serve({
-    method: request.method,
-    distributionId: request.distributionId,
-    pathname,
-    query,
-    viewerHost: request.viewerHost,
-    requestHeaders: request.requestHeaders,
-    policy: request.behavior.cache,
-    originHeaders: request.originHeaders,
-    // No viewer abort signal: a fill finishes for the requests collapsed onto it even if its own viewer leaves.
-    fetchOrigin: ({ method, headers }) => {
-      const onEarlyHints = (hints: Record<string, string | string[]>) => forwardEarlyHints(request.res, hints);
-      return requestTarget(request.behavior.target, { method, path: request.url, headers, body: null, requestId: request.requestId, onEarlyHints }).then((answer) => {
-        const response = answer.response;
-        // Not a spread: that would read `body`, and make the stream a body that has already arrived whole does without.
-        return {
-          statusCode: response.statusCode,
-          headers: response.headers,
-          get body() {
-            return response.body;
-          },
-          wholeBody: () => response.wholeBody?.() ?? null,
-          originId: answer.client.originId,
-          failedOverBecause: answer.failedOverBecause,
-        };
-      });
-    },
-    viewerHeaders: viewerHeadersFor(request.httpVersion),
-    res: request.res,
-  });
 }
 
 /**
  * Cache-Status and X-Cache for a response that bypassed the cache. An unsafe method's success
  * invalidates its target before the viewer sees the response: a GET sent right after it must miss.
  */
-export function bypassedCache(cache: EdgeCache | undefined, request: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion">, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Record<string, string> | Promise<Record<string, string>> {
+export function bypassedCache(cache: EdgeCache | undefined, request: EdgeExchange, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Record<string, string> | Promise<Record<string, string>> {
   if (!cache) return {};
   const isSafe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
   // A safe method invalidates nothing: its headers are known at once, with nothing to wait on.
   if (isSafe) return cache.passHeaders("bypass");
-  const { pathname, query } = splitTarget(request.url);
-  const target = { method: request.method, distributionId: request.distributionId, pathname, query, viewerHost: request.viewerHost, requestHeaders: request.requestHeaders, policy: request.behavior.cache };
-  return cache.invalidateAfterUnsafe(target, status, headers).then(
+  const pathname = request.pathname;
+  return cache.invalidateAfterUnsafe(request, status, headers).then(
     () => cache.passHeaders(request.behavior.cache.enabled ? "method" : "bypass"),
     (error: Error) => {
       // The response itself is fine; a stale entry may outlive it, so say which one.
@@ -115,9 +146,4 @@ export function forwardEarlyHints(res: ViewerResponse, hints: Record<string, str
   } catch {
     // A Link value Node refuses to send (not a valid Link field): the hints are advisory, the response goes on.
   }
-}
-
-function splitTarget(url: string): { pathname: string; query: string } {
-  const mark = url.indexOf("?");
-  return mark === -1 ? { pathname: url, query: "" } : { pathname: url.slice(0, mark), query: url.slice(mark + 1) };
 }

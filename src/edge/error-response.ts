@@ -29,7 +29,7 @@ const reasonPhrases: Record<number, string> = {
  */
 export function sendEdgeError(
   res: ViewerResponse,
-  error: { status: number; code: MoatErrorValue; summary: string; requestId: string; extraHeaders?: Record<string, string> },
+  error: { status: number; code: MoatErrorValue; summary: string; requestId: string; extraHeaders?: Readonly<Record<string, string>> },
 ): void {
   if (res.headersSent) {
     // Too late for a status: the only honest signal left is cutting the response short.

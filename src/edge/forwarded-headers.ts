@@ -20,11 +20,20 @@ export const HOP_BY_HOP_HEADERS = [
 ] as const;
 const hopByHop = new Set<string>(HOP_BY_HOP_HEADERS);
 
-function connectionListed(headers: IncomingHttpHeaders): Set<string> | null {
+function connectionListed(headers: IncomingHttpHeaders): ReadonlySet<string> | null {
   const value = headers.connection;
   if (!value) return null;
-  return new Set(value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean));
+  let tokens = tokensByConnection.get(value);
+  if (tokens === undefined) {
+    tokens = new Set(value.split(",").map((token) => token.trim().toLowerCase()).filter(Boolean));
+    if (tokensByConnection.size < CONNECTION_VALUES) tokensByConnection.set(value, tokens);
+  }
+  return tokens;
 }
+
+// Viewers and origins send the same few Connection values ("keep-alive", "close"): each is split once. Bounded, as any memo of what a peer sends.
+const tokensByConnection = new Map<string, ReadonlySet<string>>();
+const CONNECTION_VALUES = 64;
 
 export interface ForwardingFacts {
   /** The viewer's address, appended to X-Forwarded-For. */
@@ -75,6 +84,24 @@ export function viewerResponseHeaders(headers: Record<string, string | string[] 
   }
   out.via = appendVia(headers.via, httpVersion);
   return out;
+}
+
+/**
+ * viewerResponseHeaders on an object the caller gives away (the cache's own copy of a response's head): changed in
+ * place and returned, without another copy.
+ * @example
+ * res.writeHead(200, toViewerResponseHeaders({ ...stored, age: "3" }, "1.1"));
+ */
+export function toViewerResponseHeaders(headers: Record<string, string | string[] | undefined>, httpVersion: string): OutgoingHttpHeaders {
+  const connection = headers.connection;
+  const listed = typeof connection === "string" ? connectionListed({ connection }) : null;
+  const via = headers.via;
+  for (const name in headers) {
+    // Deleting makes an object slow to read; a response from the cache rarely has any of these (they are not stored).
+    if (hopByHop.has(name) || listed?.has(name) || name === MOAT_TARGETED_FIELD || headers[name] === undefined) delete headers[name];
+  }
+  headers.via = appendVia(via, httpVersion);
+  return headers as OutgoingHttpHeaders;
 }
 
 // RFC 9110 §7.6.3: Via = received-protocol received-by; "HTTP/" may be omitted.

@@ -14,12 +14,11 @@ import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
-import { bypassedCache, forwardEarlyHints, goesThroughCache, serveThroughEdgeCache } from "./cache-stage.ts";
-import type { CacheStageRequest } from "./cache-stage.ts";
+import { EdgeExchange, bypassedCache, forwardEarlyHints, goesThroughCache } from "./cache-stage.ts";
 import type { EdgeSnapshot, DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
-import { originRequestHeaders, viewerResponseHeaders } from "./forwarded-headers.ts";
+import { viewerResponseHeaders } from "./forwarded-headers.ts";
 import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
 import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
@@ -28,6 +27,7 @@ import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerLogField, viewerRef
 import type { ViewerUpgrades } from "./upgrade-request.ts";
 import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
+import { watchViewerGone } from "./viewer-gone.ts";
 
 export type ViewerRequest = IncomingMessage | Http2ServerRequest;
 
@@ -111,17 +111,25 @@ function handlerFailed(error: unknown, res: ViewerResponse, facts: RequestFacts,
   res.destroy();
 }
 
+// A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
+const CLOSE_H1: Readonly<Record<string, string>> = Object.freeze({ connection: "close" });
+const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+// No closure in handle(): one would make V8 allocate a context for its variables on every request, refused or not.
+function refuse(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, error: { status: number; code: MoatErrorValue; summary: string; extraHeaders?: Readonly<Record<string, string>> }, fields: Record<string, unknown>): undefined {
+  sendEdgeError(res, { ...error, requestId: facts.requestId });
+  return accessLog(log, req, res, facts, { ...fields, error: error.code });
+}
+
+function closeH1(req: ViewerRequest): Readonly<Record<string, string>> {
+  return req.httpVersionMajor === 1 ? CLOSE_H1 : NO_EXTRA_HEADERS;
+}
+
 /** Undefined when the request was answered at once; else a promise that settles when it has been. */
 function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> | undefined {
   const log = deps.log;
-  const refuse = (error: { status: number; code: MoatErrorValue; summary: string; extraHeaders?: Record<string, string> }, fields: Record<string, unknown>) => {
-    sendEdgeError(res, { ...error, requestId: facts.requestId });
-    return accessLog(log, req, res, facts, { ...fields, error: error.code });
-  };
-  // A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
-  const closeH1: Record<string, string> = req.httpVersionMajor === 1 ? { connection: "close" } : {};
   const head = readRequestHead(req);
-  if (!head.ok) return refuse({ status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1 : {} }, {});
+  if (!head.ok) return refuse(req, res, facts, log, { status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1(req) : NO_EXTRA_HEADERS }, {});
   const authority = head.authority;
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
@@ -131,33 +139,47 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const distribution = matchDistribution(facts.socket, authority, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
-    return refuse({ status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1 : {} }, { host: authority });
+    return refuse(req, res, facts, log, { status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1(req) : NO_EXTRA_HEADERS }, { host: authority });
   }
   facts.distribution = distribution;
   const target = checkRequestTarget(head.path);
-  if (!target.ok) return refuse({ status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
+  if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
-  if (behavior === undefined) return refuse({ status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
-  const routed = { distribution: distribution.id, behavior: behavior.path };
+  if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
-  if (refusal) return refuse(refusal, routed);
+  if (refusal) return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
-  if (handshake && deps.upgrades) {
-    const request = { req, res, handshake, distribution, behavior, authority: authority ?? "", requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
-    return forwardWebSocket(request, log, deps.upgrades).then((fields) => accessLog(log, req, res, facts, fields));
-  }
+  if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, authority ?? "");
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
-    return refuse({ status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, routed);
+    return refuse(req, res, facts, log, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, { distribution: distribution.id, behavior: behavior.path });
   }
-  const requested = { authority: authority ?? "", path: head.path };
-  const bodyRefusal = () => refuse({ status: 400, code: "request-body-not-allowed", summary: `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`, extraHeaders: closeH1 }, routed);
   const hasBody = hasSafeMethodBody(req);
-  if (hasBody === false) return forward(req, res, facts, distribution, behavior, requested, log, deps.cache);
-  if (hasBody === true) return bodyRefusal();
+  if (hasBody === false) return forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache);
+  if (hasBody === true) return refuseBody(req, res, facts, log, distribution, behavior);
   // An HTTP/2 GET whose HEADERS did not end its stream: wait for its end (safe-method-body.ts).
-  return hasBody.then((isBody) => (isBody ? bodyRefusal() : forward(req, res, facts, distribution, behavior, requested, log, deps.cache)));
+  return hasBody.then((isBody) => (isBody ? refuseBody(req, res, facts, log, distribution, behavior) : forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache)));
+}
+
+function refuseBody(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, distribution: DistributionRuntime, behavior: RoutedBehavior): undefined {
+  const summary = `a ${req.method ?? ""} request carries no body here; send the data with POST or PUT`;
+  return refuse(req, res, facts, log, { status: 400, code: "request-body-not-allowed", summary, extraHeaders: closeH1(req) }, { distribution: distribution.id, behavior: behavior.path });
+}
+
+function forwardHandshake(
+  req: ViewerRequest,
+  res: ViewerResponse,
+  facts: RequestFacts,
+  log: Logger,
+  upgrades: ViewerUpgrades,
+  handshake: NonNullable<ReturnType<ViewerUpgrades["handshakeOf"]>>,
+  distribution: DistributionRuntime,
+  behavior: RoutedBehavior,
+  authority: string,
+): Promise<void> {
+  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
+  return forwardWebSocket(request, log, upgrades).then((fields) => accessLog(log, req, res, facts, fields));
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
@@ -183,76 +205,70 @@ function forward(
   facts: RequestFacts,
   distribution: DistributionRuntime,
   behavior: RoutedBehavior,
-  target: { authority: string; path: string },
+  authority: string,
+  path: string,
   log: Logger,
   cache: EdgeCache | undefined,
 ): Promise<void> | undefined {
   const method = req.method ?? "GET";
-  const { authority, path } = target;
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
-  let built: Record<string, string | string[]> | undefined;
-  // Built once, and only when a request goes to the origin: a cache hit never sends them.
-  // originRequestHeaders makes a new object: the certificate headers go into it.
-  const originHeaders = () => (built ??= Object.assign(originRequestHeaders(screened.headers, { clientAddress: facts.clientAddress, viewerHost: authority, httpVersion: facts.httpVersion }), certificateHeaders));
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
   // Screening dropped every certificate header the viewer sent, so without the edge's own there is nothing to do.
   const requestHeaders = certificateHeaders === NO_CERTIFICATE_HEADERS ? screened.headers : withEdgeCertificateHeaders(screened.headers, certificateHeaders);
-  const stage = { method, url: path, distributionId: distribution.id, viewerHost: authority, requestHeaders, behavior };
-  if (goesThroughCache(cache, method, behavior)) {
-    const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
-    let served: Record<string, unknown> | Promise<Record<string, unknown>>;
-    try {
-      served = serveThroughEdgeCache(cache, { ...stage, httpVersion: facts.httpVersion, originHeaders, res, requestId: facts.requestId });
-    } catch (error) {
-      recordFailure(error, res, facts, fields, log);
-      return accessLog(log, req, res, facts, fields);
-    }
-    if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
-    return served.then(
-      (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
-      (error: unknown) => {
-        recordFailure(error, res, facts, fields, log);
-        accessLog(log, req, res, facts, fields);
-      },
-    );
+  const exchange = new EdgeExchange({
+    method,
+    url: path,
+    distributionId: distribution.id,
+    viewerHost: authority,
+    httpVersion: facts.httpVersion,
+    clientAddress: facts.clientAddress,
+    screenedHeaders: screened.headers,
+    requestHeaders,
+    certificateHeaders,
+    behavior,
+    res,
+    requestId: facts.requestId,
+  });
+  const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
+  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
+  let served: Record<string, unknown> | Promise<Record<string, unknown>>;
+  try {
+    served = cache.serve(exchange);
+  } catch (error) {
+    recordFailure(error, res, facts, fields, log);
+    return accessLog(log, req, res, facts, fields);
   }
-  return forwardUncached(req, res, facts, distribution, behavior, { method, path, originHeaders, stage }, log, cache);
+  if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
+  return served.then(
+    (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
+    (error: unknown) => {
+      recordFailure(error, res, facts, fields, log);
+      accessLog(log, req, res, facts, fields);
+    },
+  );
 }
 
-async function forwardUncached(
-  req: ViewerRequest,
-  res: ViewerResponse,
-  facts: RequestFacts,
-  distribution: DistributionRuntime,
-  behavior: RoutedBehavior,
-  { method, path, originHeaders, stage }: { method: string; path: string; originHeaders(): Record<string, string | string[]>; stage: Omit<CacheStageRequest, "res" | "originHeaders" | "httpVersion"> },
-  log: Logger,
-  cache: EdgeCache | undefined,
-): Promise<void> {
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once("close", onClose);
-  const fields = { distribution: distribution.id, behavior: behavior.path } as Record<string, unknown>;
+async function forwardUncached(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, exchange: EdgeExchange, fields: Record<string, unknown>, log: Logger, cache: EdgeCache | undefined): Promise<void> {
+  // The origin request is cut when the viewer leaves before its response is whole.
+  const gone = watchViewerGone(res);
   try {
-    const answer = await requestTarget(behavior.target, {
-      method,
-      path,
-      headers: originHeaders(),
+    const answer = await requestTarget(exchange.behavior.target, {
+      method: exchange.method,
+      path: exchange.url,
+      headers: exchange.originHeaders(),
       // An aborted viewer upload destroys this stream, and undici then aborts the origin request:
       // the origin sees a cut request, never a short one that looks complete.
       body: hasBody(req) ? (req as Readable) : null,
-      signal: abort.signal,
+      cancel: gone,
       requestId: facts.requestId,
       onEarlyHints: (hints) => forwardEarlyHints(res, hints),
     });
-    fields.origin = answer.client.originId;
+    fields.origin = answer.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
     const response = answer.response;
-    const bypass = bypassedCache(cache, stage, response.statusCode, response.headers, log);
+    const bypass = bypassedCache(cache, exchange, response.statusCode, response.headers, log);
     const cacheHeaders = bypass instanceof Promise ? await bypass : bypass;
     // viewerResponseHeaders makes a new object: the cache's fields go into it.
     writeViewerHead(res, response.statusCode, Object.assign(viewerResponseHeaders(response.headers, facts.httpVersion), cacheHeaders));
@@ -263,7 +279,7 @@ async function forwardUncached(
   } catch (error) {
     recordFailure(error, res, facts, fields, log);
   } finally {
-    res.off("close", onClose);
+    gone.stopWatching();
   }
   accessLog(log, req, res, facts, fields);
 }

@@ -1,8 +1,9 @@
 // The origin side of the edge: pooled mTLS clients per origin, failover groups, and failure classification.
 export { createOriginClient, probeOriginClient } from "./origin-client.ts";
 export type { OriginClient, OriginClientOptions, OriginClientCertificate, OriginRequest, OriginResponse } from "./origin-client.ts";
-export { requestTarget } from "./origin-target.ts";
-export type { OriginTarget, TargetResponse } from "./origin-target.ts";
+export { requestTarget, TargetResponse } from "./origin-target.ts";
+export type { OriginTarget } from "./origin-target.ts";
+export type { Cancellation, CancellationListener } from "./origin-dispatch.ts";
 export { classifyOriginError } from "./classify-origin-error.ts";
 export { upgradeTarget } from "./origin-upgrade.ts";
 /**

@@ -9,6 +9,8 @@ import type { Logger } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
+import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
+import { TargetResponse } from "./origin-target.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
 import { Client, Pool, buildConnector } from "./undici-lib.ts";
@@ -52,7 +54,8 @@ export interface OriginRequest {
   headers: Readonly<Record<string, string | string[]>>;
   /** A viewer's upload is a stream; bytes in memory can be replayed on a retry. */
   body: Readable | Uint8Array | string | null;
-  signal?: AbortSignal;
+  /** Cuts the request when its viewer leaves (see origin-dispatch.ts). */
+  cancel?: Cancellation;
   /** The viewer request's id, for the log line of a retry. */
   requestId?: string;
   /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
@@ -72,6 +75,8 @@ export interface OriginClient {
   readonly context: OriginFailureContext;
   /** Sends one request; rejects with OriginFailureError when no response could be had. */
   request(request: OriginRequest): Promise<OriginResponse>;
+  /** request() whose answer is already a target's (this origin answered, no failover): no .then per request to make it one. */
+  requestAsTarget(request: OriginRequest): Promise<TargetResponse>;
   /** Asks for a WebSocket on a connection of the pool (the same TLS identity); rejects with OriginFailureError when no answer could be had. */
   upgrade(request: OriginUpgradeRequest): Promise<OriginUpgradeAnswer>;
   /** Stops taking requests and closes connections once the requests in flight are done. */
@@ -116,17 +121,26 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Retry connections still serving their response, with their closing once it has been asked for.
   const retries = new Map<Client, Promise<void> | null>();
 
-  // Not an async function: the answer is the dispatch's own promise, with no frame of its own to wait on (a miss's path is promise after promise).
-  function request(req: OriginRequest): Promise<OriginResponse> {
-    return send(poolNow(), options, req).catch((error: unknown) => {
-      if (!isClosedBeforeAnswer(error) || req.signal?.aborted || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
-      log?.warn(
-        { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
-        "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
-      );
-      return retryOnNewConnection(req);
-    });
+  // A failure before the answer: a keep-alive connection the origin closed is retried once on a new one (when the
+  // request can be sent again), anything else becomes an OriginFailureError.
+  function recover(error: unknown, req: OriginRequest): Promise<OriginResponse> {
+    if (!isClosedBeforeAnswer(error) || req.cancel?.reason || !isReplayable(req.method, req.body)) throw toOriginFailure(error, context);
+    log?.warn(
+      { requestId: req.requestId, distribution: options.distributionId, origin: options.originId, method: req.method, cause: classifyOriginError(error).detail },
+      "origin closed a reused keep-alive connection before answering; retrying once on a new connection",
+    );
+    return retryOnNewConnection(req);
   }
+
+  // Not async functions, and no .then or .catch: the answer is the dispatch's own promise, with no frame or promise of
+  // its own to wait on (a miss's path is promise after promise); made once per client, not as closures per request.
+  const plainly: ExchangeSettling<OriginResponse> = { answer: (answer) => answer, recover: (error, req) => recover(error, req as OriginRequest) };
+  const asTarget: ExchangeSettling<TargetResponse> = {
+    answer: (answer) => new TargetResponse(answer, client, null),
+    recover: (error, req) => recover(error, req as OriginRequest).then((response) => new TargetResponse(response, client, null)),
+  };
+  const request = (req: OriginRequest): Promise<OriginResponse> => dispatchToOrigin(poolNow(), options, req, plainly);
+  const requestAsTarget = (req: OriginRequest): Promise<TargetResponse> => dispatchToOrigin(poolNow(), options, req, asTarget);
 
   // An origin's reload closes all its idle keep-alive connections at once: the pool may hold more
   // dead ones, so the retry goes on a connection of its own, closed once its response has been read.
@@ -153,10 +167,11 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   const upgrade = (req: OriginUpgradeRequest) =>
     upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
 
-  return {
+  const client: OriginClient = {
     originId: options.originId,
     context,
     request,
+    requestAsTarget,
     upgrade,
     close: async () => {
       ending ??= "close";
@@ -168,10 +183,12 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
       await Promise.all([pool?.destroy(), ...[...retries.keys()].filter((client) => !client.destroyed).map((client) => client.destroy())]);
     },
   };
+  return client;
 }
 
 function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginRequest): Promise<OriginResponse> {
-  return dispatchToOrigin(dispatcher, { method: req.method, path: options.basePath + req.path, hostHeader: options.hostHeader, headers: req.headers, body: req.body, signal: req.signal, onEarlyHints: req.onEarlyHints });
+  // The request is the exchange as it is (no copy); the options say where it goes (Host, base path).
+  return dispatchToOrigin(dispatcher, options, req);
 }
 
 /**

@@ -9,17 +9,37 @@ import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { errors } from "./undici-lib.ts";
 
+/** Where an exchange goes: the same for every request of a client. */
+export interface OriginExchangeTarget {
+  /** Sent first, in place of any Host in the request's headers. */
+  readonly hostHeader: string;
+  /** Prefix of every request path, "" or "/base". */
+  readonly basePath: string;
+}
+
 export interface OriginExchange {
   method: string;
-  /** The full path sent to the origin (its base path included). */
+  /** The path sent to the origin after its base path. */
   path: string;
-  /** Sent first, in place of any Host in `headers`. */
-  hostHeader: string;
   headers: Readonly<Record<string, string | string[]>>;
   body: Readable | Uint8Array | string | null;
-  signal?: AbortSignal;
+  /** Cuts the request when its requester leaves. */
+  cancel?: Cancellation;
   /** Told the fields of each 103 (Early Hints) before the final response; other 1xx are not passed on. */
   onEarlyHints?(headers: Record<string, string | string[]>): void;
+}
+
+/**
+ * A lighter AbortSignal for one request: no EventTarget and no listener list. The requester sets `reason` and tells
+ * `listener` once when it gives up; the exchange listens while cutting the request would change anything.
+ */
+export interface Cancellation {
+  readonly reason: Error | null;
+  listener: CancellationListener | null;
+}
+
+export interface CancellationListener {
+  cancelled(reason: Error): void;
 }
 
 export interface OriginExchangeAnswer {
@@ -35,19 +55,48 @@ export interface OriginExchangeAnswer {
 }
 
 /**
- * Sends one request on `dispatcher`; resolves at the response head, rejects when no response could be had.
- * @example
- * const answer = await dispatchToOrigin(pool, { method: "GET", path: "/a", hostHeader: "api.internal:9443", headers: {}, body: null });
+ * What an exchange's promise settles with, made once per client rather than as closures per request: its value at
+ * the response head, and what a failure before the head becomes (a retry's answer, or a throw).
  */
-export function dispatchToOrigin(dispatcher: Dispatcher, exchange: OriginExchange): Promise<OriginExchangeAnswer> {
+export interface ExchangeSettling<T> {
+  answer(answer: OriginExchangeAnswer): T;
+  /** Called in a microtask, out of undici's own error handling. */
+  recover(error: unknown, exchange: OriginExchange): T | Promise<T>;
+}
+
+const AS_IS: ExchangeSettling<OriginExchangeAnswer> = {
+  answer: (answer) => answer,
+  recover: (error) => {
+    throw error;
+  },
+};
+
+/**
+ * Sends one request on `dispatcher`; resolves at the response head, rejects when no response could be had (or as
+ * `settling` says: one .then or .catch fewer on the way of every request).
+ * @example
+ * const answer = await dispatchToOrigin(pool, { hostHeader: "api.internal:9443", basePath: "" }, { method: "GET", path: "/a", headers: {}, body: null });
+ */
+export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange): Promise<OriginExchangeAnswer>;
+export function dispatchToOrigin<T>(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, settling: ExchangeSettling<T>): Promise<T>;
+export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeTarget, exchange: OriginExchange, settling: ExchangeSettling<unknown> = AS_IS): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const handler = new ExchangeHandler(exchange, resolve, reject);
+    const handler = new ExchangeHandler(exchange, settling, resolve, reject);
     try {
-      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path: exchange.path, headers: headerList(exchange.hostHeader, exchange.headers), body: exchange.body }, handler);
+      const path = target.basePath === "" ? exchange.path : target.basePath + exchange.path;
+      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader, exchange.headers), body: exchange.body }, handler);
     } catch (error) {
       handler.onError(error as Error);
     }
   });
+}
+
+function recoverFrom(error: unknown, exchange: OriginExchange, settling: ExchangeSettling<unknown>, resolve: (answer: unknown) => void, reject: (error: unknown) => void): void {
+  try {
+    resolve(settling.recover(error, exchange));
+  } catch (failure) {
+    reject(failure);
+  }
 }
 
 /** [name, value, …] with Host first: undici writes the list as it comes, so no object is built for it. */
@@ -68,7 +117,7 @@ const noop = () => undefined;
 // What a response buffers before its stream is made (or read) before undici stops reading its connection: as the stream's own.
 const BODY_HIGH_WATER_MARK = 64 * 1024;
 
-class ExchangeHandler implements Dispatcher.DispatchHandler {
+class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListener {
   private abort: ((reason?: Error) => void) | null = null;
   private resume: () => void = noop;
   private body: OriginBody | null = null;
@@ -81,27 +130,32 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
   private bodyError: Error | null = null;
   private settled = false;
   private reason: Error | null = null;
-  private removeAbortListener: (() => void) | null = null;
   private readonly exchange: OriginExchange;
-  private readonly resolve: (answer: OriginExchangeAnswer) => void;
+  private readonly settling: ExchangeSettling<unknown>;
+  private readonly resolve: (answer: unknown) => void;
   private readonly reject: (error: unknown) => void;
 
-  constructor(exchange: OriginExchange, resolve: (answer: OriginExchangeAnswer) => void, reject: (error: unknown) => void) {
+  constructor(exchange: OriginExchange, settling: ExchangeSettling<unknown>, resolve: (answer: unknown) => void, reject: (error: unknown) => void) {
     this.exchange = exchange;
+    this.settling = settling;
     this.resolve = resolve;
     this.reject = reject;
-    const signal = exchange.signal;
-    if (signal?.aborted) this.reason = abortReason(signal);
-    else if (signal) {
-      const onAbort = () => {
-        this.reason = abortReason(signal);
-        // Before the response: the request is aborted; after: its body is cut, which aborts it too.
-        if (this.body) this.body.destroy(this.reason);
-        else this.abort?.(this.reason);
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.removeAbortListener = () => signal.removeEventListener("abort", onAbort);
-    }
+    const cancel = exchange.cancel;
+    if (cancel?.reason) this.reason = cancel.reason;
+    else if (cancel) cancel.listener = this;
+  }
+
+  /** The requester left: before the response the request is aborted; after, its body is cut, which aborts it too. */
+  cancelled(reason: Error): void {
+    this.reason = reason;
+    if (this.body) this.body.destroy(reason);
+    else this.abort?.(reason);
+  }
+
+  /** Nothing left to cut (or the body's stream is cut by its own reader): the requester leaving changes nothing here. */
+  private stopListening(): void {
+    const cancel = this.exchange.cancel;
+    if (cancel?.listener === this) cancel.listener = null;
   }
 
   onConnect(abort: (reason?: Error) => void): void {
@@ -117,7 +171,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     this.resume = resume;
     this.early = [];
     this.settled = true;
-    this.resolve(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this));
+    this.resolve(this.settling.answer(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this)));
     return true;
   }
 
@@ -133,15 +187,16 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     if (this.body) return void this.body.push(null);
     this.isComplete = true;
     // Nothing left to abort: a viewer leaving now changes nothing for the origin.
-    this.removeAbortListener?.();
+    this.stopListening();
   }
 
   onError(error: Error): void {
     const body = this.body;
     if (!this.settled) {
       this.settled = true;
-      this.removeAbortListener?.();
-      this.reject(error);
+      this.stopListening();
+      if (this.settling === AS_IS) this.reject(error);
+      else queueMicrotask(() => recoverFrom(error, this.exchange, this.settling, this.resolve, this.reject));
     } else if (body && !body.destroyed) {
       this.body = null;
       // After what undici has already queued for this body (as its own request() does).
@@ -149,7 +204,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
     } else if (!body) {
       this.bodyError = error;
       this.early = null;
-      this.removeAbortListener?.();
+      this.stopListening();
     }
     // An upload the origin will not read any more is cut, so that the viewer's side ends too.
     const upload = this.exchange.body;
@@ -166,7 +221,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler {
       body.push(null);
       return body;
     }
-    if (this.removeAbortListener && !this.isComplete && this.bodyError === null) body.once("close", this.removeAbortListener);
+    if (!this.isComplete && this.bodyError === null && this.exchange.cancel?.listener === this) body.once("close", () => this.stopListening());
     for (const chunk of this.early ?? []) body.push(chunk);
     this.early = null;
     if (this.bodyError) body.on("error", noop).destroy(this.bodyError);
@@ -223,10 +278,6 @@ class OriginBody extends Readable {
     if (!this.readableEnded) this.abortRequest(error ?? new errors.RequestAbortedError());
     callback(error);
   }
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new errors.RequestAbortedError();
 }
 
 /** Raw [name, value, …] buffers as an object with lower-case names; a repeated field becomes a list. */

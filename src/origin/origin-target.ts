@@ -1,4 +1,5 @@
 // Sends a request to a behavior's target: one origin, or an origin group that fails over from primary to secondary.
+import type { Readable } from "node:stream";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginClient, OriginRequest, OriginResponse } from "./origin-client.ts";
 
@@ -6,12 +7,44 @@ export type OriginTarget =
   | { kind: "origin"; id: string; client: OriginClient }
   | { kind: "group"; id: string; primary: OriginClient; secondary: OriginClient; failoverOn: ReadonlySet<number> };
 
-export interface TargetResponse {
-  response: OriginResponse;
+/**
+ * A target's answer: the origin's response, the origin that gave it, and why a group failed over. It reads as the
+ * cache's OriginAnswer too (status, headers, body, originId), so that a miss hands it on without another object.
+ */
+export class TargetResponse {
+  readonly response: OriginResponse;
   /** The origin that answered. */
-  client: OriginClient;
+  readonly client: OriginClient;
   /** Set when the primary of a group failed and the secondary answered: why. */
-  failedOverBecause: string | null;
+  readonly failedOverBecause: string | null;
+
+  constructor(response: OriginResponse, client: OriginClient, failedOverBecause: string | null) {
+    this.response = response;
+    this.client = client;
+    this.failedOverBecause = failedOverBecause;
+  }
+
+  get statusCode(): number {
+    return this.response.statusCode;
+  }
+
+  get headers(): Record<string, string | string[] | undefined> {
+    return this.response.headers;
+  }
+
+  /** Not read unless asked for: a body that has already arrived whole does without its stream (wholeBody). */
+  get body(): Readable {
+    return this.response.body;
+  }
+
+  get originId(): string {
+    return this.client.originId;
+  }
+
+  /** The whole body's chunks when it has already arrived and `body` was never read; else null. */
+  wholeBody(): Buffer[] | null {
+    return this.response.wholeBody?.() ?? null;
+  }
 }
 
 // Like CloudFront, only requests without a body are retried on the secondary: a streamed body
@@ -25,20 +58,19 @@ const replayableMethods = new Set(["GET", "HEAD", "OPTIONS"]);
  */
 export function requestTarget(target: OriginTarget, request: OriginRequest): Promise<TargetResponse> {
   if (target.kind === "origin") {
-    const client = target.client;
-    return client.request(request).then((response) => ({ response, client, failedOverBecause: null }));
+    return target.client.requestAsTarget(request);
   }
   return requestGroup(target, request);
 }
 
 async function requestGroup(target: Extract<OriginTarget, { kind: "group" }>, request: OriginRequest): Promise<TargetResponse> {
   if (!replayableMethods.has(request.method)) {
-    return { response: await target.primary.request(request), client: target.primary, failedOverBecause: null };
+    return new TargetResponse(await target.primary.request(request), target.primary, null);
   }
   let reason: string;
   try {
     const response = await target.primary.request(request);
-    if (!target.failoverOn.has(response.statusCode)) return { response, client: target.primary, failedOverBecause: null };
+    if (!target.failoverOn.has(response.statusCode)) return new TargetResponse(response, target.primary, null);
     reason = `status ${response.statusCode}`;
     response.body.resume();
   } catch (error) {
@@ -46,5 +78,5 @@ async function requestGroup(target: Extract<OriginTarget, { kind: "group" }>, re
     reason = error.code;
   }
   const response = await target.secondary.request(request);
-  return { response, client: target.secondary, failedOverBecause: `origin ${target.primary.originId}: ${reason}` };
+  return new TargetResponse(response, target.secondary, `origin ${target.primary.originId}: ${reason}`);
 }

@@ -19,6 +19,9 @@ describe("edge proxying to an mTLS origin", () => {
   let echo: TestOrigin;
   /** Resolves when the origin sees a request it was still answering go away. */
   let originSawAbort: Promise<void>;
+  /** Resolve when the echo origin has a /hold/ request it does not answer, and when that request is cut. */
+  let originHolds: Promise<void>;
+  let originSawHoldCut: Promise<void>;
   let edge: TestEdge;
   let port: number;
 
@@ -29,10 +32,22 @@ describe("edge proxying to an mTLS origin", () => {
     // Echoes the request body as it arrives, after sending its headers at once: proves streaming both ways.
     let markAbort: () => void = () => {};
     originSawAbort = new Promise((resolve) => (markAbort = resolve));
+    let markHolds: () => void = () => {};
+    let markHoldCut: () => void = () => {};
+    originHolds = new Promise((resolve) => (markHolds = resolve));
+    originSawHoldCut = new Promise((resolve) => (markHoldCut = resolve));
     echo = await startTestOrigin({
       certificate,
       clientCaPem: ca.bundlePem,
       handler: (req, res) => {
+        if (req.url?.startsWith("/hold/")) {
+          // Never answered: only the edge cutting the request ends it.
+          res.on("close", () => {
+            if (!res.writableFinished) markHoldCut();
+          });
+          markHolds();
+          return;
+        }
         res.writeHead(200, { "content-type": "application/octet-stream" });
         res.flushHeaders();
         req.pipe(res);
@@ -52,6 +67,7 @@ describe("edge proxying to an mTLS origin", () => {
           ],
           behaviors: [
             { path: "/echo/*", target: "echo" },
+            { path: "/hold/*", target: "echo", cache: "off" },
             { path: "/readonly/*", target: "api", allowedMethods: ["GET", "HEAD"] },
             { path: "*", target: "api" },
           ],
@@ -147,6 +163,15 @@ describe("edge proxying to an mTLS origin", () => {
     await once(stream, "response");
     session.destroy();
     await originSawAbort;
+  });
+
+  test("a viewer that goes away before an uncached response's head cuts the origin request", { timeout: 20_000 }, async () => {
+    const session = await connectH2(port, { caPem: ca.bundlePem, servername: "shop.test" });
+    const stream = session.request({ ":path": "/hold/1", ":authority": "shop.test" });
+    stream.on("error", () => {});
+    await originHolds;
+    session.destroy();
+    await originSawHoldCut;
   });
 
   test("a direct connection to the origin without the edge's certificate is refused", async () => {

@@ -1,7 +1,7 @@
 // Header policy: RFC 9110 §7.6.1 hop-by-hop removal, X-Forwarded-*, Via.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { originRequestHeaders, viewerResponseHeaders } from "../../src/edge/forwarded-headers.ts";
+import { originRequestHeaders, toViewerResponseHeaders, viewerResponseHeaders } from "../../src/edge/forwarded-headers.ts";
 
 test("hop-by-hop fields, fields named by Connection and h2 pseudo-headers are not forwarded", () => {
   const out = originRequestHeaders(
@@ -52,4 +52,14 @@ test("names the edge sets or an origin trusts never pass, in any spelling", () =
 test("response hop-by-hop fields are dropped and Via added", () => {
   const out = viewerResponseHeaders({ connection: "close, x-internal", "x-internal": "1", "keep-alive": "timeout=4", "content-type": "text/plain", "transfer-encoding": "chunked" }, "2");
   assert.deepEqual(out, { "content-type": "text/plain", via: "2 moat" });
+});
+
+test("the in-place response policy gives what the copying one gives, in the same object", () => {
+  const given = () => ({ connection: "close, x-internal", "x-internal": "1", "keep-alive": "timeout=4", "content-type": "text/plain", "transfer-encoding": "chunked", "moat-cdn-cache-control": "max-age=9", via: "1.1 upstream", etag: undefined });
+  const headers = given();
+  const out = toViewerResponseHeaders(headers, "1.1");
+  assert.equal(out, headers);
+  assert.deepEqual(out, viewerResponseHeaders(given(), "1.1"));
+  assert.deepEqual(Object.keys(out), ["content-type", "via"]);
+  assert.equal(out.via, "1.1 upstream, 1.1 moat");
 });
