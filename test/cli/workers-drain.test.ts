@@ -55,58 +55,61 @@ function pausedRequest(port: number, caPem: string): Promise<{ readAll(): Promis
   });
 }
 
-test("SIGTERM to the whole process group: every response in flight arrives whole, the primary exits 0, nothing is left", { timeout: 240_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), "moat-workers-group-term-"));
-  const key = await createTestMasterKey();
-  const ca = await initCertificateAuthority({ dataDir: join(dir, "data"), masterKey: key.masterKey });
-  const big = Buffer.alloc(BIG_BYTES, "m");
-  const origin = await startTestOrigin({
-    certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }),
-    clientCaPem: ca.bundlePem,
-    handler: (_req, res) => {
-      res.setHeader("cache-control", "max-age=3600");
-      res.end(big);
-    },
-  });
-  await writeFile(join(dir, "moat.yaml"), config(origin.url));
-  try {
-    // The race is between a worker's own drain and the primary's "stop" to it: a few rounds give it every chance.
-    for (let round = 1; round <= 3; round++) {
-      const moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, detached: true });
-      try {
-        const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "edge listening"), 90_000);
-        const port = Number(listening.httpsPort);
-        for (let i = 0; i < 4; i++) assert.equal((await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/big" })).body.length, BIG_BYTES);
-        const paused = await Promise.all([1, 2, 3, 4].map(() => pausedRequest(port, ca.bundlePem)));
-        const start = moat.lines.length;
-        const pgid = moat.child.pid!;
-        // As `kill -TERM -PGID` does: the primary and each worker get their own SIGTERM at once.
-        process.kill(-pgid, "SIGTERM");
-        for (const worker of [1, 2]) {
-          await withTimeout("the drain", moat.waitForLine(`the drain (worker ${worker})`, (line) => moat.lines.indexOf(line) >= start && line.worker === worker && line.msg === "stopping: no new connections; requests in flight finish"), 30_000);
+// SIGTERM to the primary (a supervisor's stop), or to the whole process group (a terminal's Ctrl-C, `kill -TERM -PGID`:
+// the primary and each worker get their own SIGTERM at once).
+for (const target of ["the primary", "the whole process group"] as const) {
+  test(`SIGTERM to ${target}: every response in flight arrives whole, the primary exits 0, nothing is left`, { timeout: 240_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "moat-workers-term-"));
+    const key = await createTestMasterKey();
+    const ca = await initCertificateAuthority({ dataDir: join(dir, "data"), masterKey: key.masterKey });
+    const big = Buffer.alloc(BIG_BYTES, "m");
+    const origin = await startTestOrigin({
+      certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }),
+      clientCaPem: ca.bundlePem,
+      handler: (_req, res) => {
+        res.setHeader("cache-control", "max-age=3600");
+        res.end(big);
+      },
+    });
+    await writeFile(join(dir, "moat.yaml"), config(origin.url));
+    try {
+      // The race is between a worker's own drain and the primary's "stop" to it: a few rounds give it every chance.
+      for (let round = 1; round <= 3; round++) {
+        const moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, detached: true });
+        try {
+          const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "edge listening"), 90_000);
+          const port = Number(listening.httpsPort);
+          for (let i = 0; i < 4; i++) assert.equal((await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/big" })).body.length, BIG_BYTES);
+          const paused = await Promise.all([1, 2, 3, 4].map(() => pausedRequest(port, ca.bundlePem)));
+          const start = moat.lines.length;
+          const pgid = moat.child.pid!;
+          process.kill(target === "the primary" ? pgid : -pgid, "SIGTERM");
+          for (const worker of [1, 2]) {
+            await withTimeout("the drain", moat.waitForLine(`the drain (worker ${worker})`, (line) => moat.lines.indexOf(line) >= start && line.worker === worker && line.msg === "stopping: no new connections; requests in flight finish"), 30_000);
+          }
+          const received = await Promise.all(paused.map((request) => request.readAll()));
+          for (const { head, bodyBytes } of received) {
+            assert.match(head, /^HTTP\/1\.1 200/);
+            assert.equal(bodyBytes, BIG_BYTES, `round ${round}: a response cut short`);
+          }
+          const exit = await withTimeout("the primary to exit", moat.exited, 60_000);
+          assert.doesNotMatch(moat.stderr(), /EPIPE|ERR_IPC|Error/, `round ${round}: the primary failed while stopping:\n${moat.stderr()}`);
+          assert.equal(exit.code, 0, `round ${round}: exit ${JSON.stringify(exit)}\n${moat.stderr()}`);
+          assert.equal(isGroupAlive(pgid), false, "a worker outlived its primary");
+          assert.equal(await probePort(port), "ECONNREFUSED");
+          const stopped = moat.lines.filter((line) => line.msg === "edge stopped").map((line) => line.worker);
+          assert.deepEqual(stopped.slice(-1), [0], `the primary stops last, after every worker: ${stopped.join(", ")}`);
+          assert.ok(stopped.includes(1) && stopped.includes(2), `both workers stopped: ${stopped.join(", ")}`);
+        } finally {
+          await moat.kill();
         }
-        const received = await Promise.all(paused.map((request) => request.readAll()));
-        for (const { head, bodyBytes } of received) {
-          assert.match(head, /^HTTP\/1\.1 200/);
-          assert.equal(bodyBytes, BIG_BYTES, `round ${round}: a response cut short`);
-        }
-        const exit = await withTimeout("the primary to exit", moat.exited, 60_000);
-        assert.doesNotMatch(moat.stderr(), /EPIPE|ERR_IPC|Error/, `round ${round}: the primary failed while stopping:\n${moat.stderr()}`);
-        assert.equal(exit.code, 0, `round ${round}: exit ${JSON.stringify(exit)}\n${moat.stderr()}`);
-        assert.equal(isGroupAlive(pgid), false, "a worker outlived its primary");
-        assert.equal(await probePort(port), "ECONNREFUSED");
-        const stopped = moat.lines.filter((line) => line.msg === "edge stopped").map((line) => line.worker);
-        assert.deepEqual(stopped.slice(-1), [0], `the primary stops last, after every worker: ${stopped.join(", ")}`);
-        assert.ok(stopped.includes(1) && stopped.includes(2), `both workers stopped: ${stopped.join(", ")}`);
-      } finally {
-        await moat.kill();
       }
+    } finally {
+      await origin.close();
+      await rm(dir, { recursive: true, force: true });
     }
-  } finally {
-    await origin.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 /** Linux's process state letter ("Z": exited, not yet reaped by its parent), or null once the process is gone. */
 function processState(pid: number): string | null {
