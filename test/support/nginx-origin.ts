@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { accessSync, constants } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
@@ -18,6 +18,8 @@ export interface NginxOrigin {
   writeClientCa(pem: string): Promise<void>;
   /** Reloads the configuration (SIGHUP, what `nginx -s reload` sends) and resolves once the new worker has started. */
   reload(): Promise<void>;
+  /** Which nginx worker processes and which client connections have answered so far, from nginx's own access log. */
+  served(): Promise<{ requests: number; workers: Set<string>; connections: Set<string> }>;
 }
 
 /** nginx's path, or undefined when the test was skipped; with MOAT_REQUIRE_NGINX=1 (CI) a missing nginx fails instead. */
@@ -61,7 +63,8 @@ worker_processes 1;
 ${process.getuid?.() === 0 ? "user root;" : ""}
 events { worker_connections 256; }
 http {
-  access_log off;
+  log_format served "$pid $connection";
+  access_log ${file("served.log")} served;
   ${temp}
   server {
     listen 127.0.0.1:${port} ssl;
@@ -89,7 +92,7 @@ http {
   const onStarted: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
     output += chunk.toString("utf8");
-    const count = output.match(/start worker process/g)?.length ?? 0;
+    const count = output.match(/start worker process \d+/g)?.length ?? 0;
     if (count === workersStarted) return;
     workersStarted = count;
     for (const notify of onStarted.splice(0)) notify();
@@ -114,6 +117,18 @@ http {
       reloads += 1;
       child.kill("SIGHUP");
       await workerNumber(reloads + 1, `reload ${reloads}`);
+    },
+    served: async () => {
+      const lines = (await readFile(file("served.log"), "utf8").catch(() => "")).split("\n").filter(Boolean);
+      const workers = new Set<string>();
+      const connections = new Set<string>();
+      for (const line of lines) {
+        const [pid = "", connection = ""] = line.split(" ");
+        workers.add(pid);
+        // Connection serial numbers are per nginx master, so pid + serial names one connection.
+        connections.add(`${pid}/${connection}`);
+      }
+      return { requests: lines.length, workers, connections };
     },
   };
 }
