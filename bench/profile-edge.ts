@@ -3,6 +3,7 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16]
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
+//                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
@@ -19,6 +20,8 @@ import { parseArgs } from "node:util";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 import { Client } from "undici";
+import { createCeilingProxy } from "./compare/ceiling-proxy.ts";
+import type { CeilingProxy } from "./compare/ceiling-proxy.ts";
 
 const HOUR_MS = 3_600_000;
 const HOST = "bench.test";
@@ -62,7 +65,11 @@ async function edgeProcess(): Promise<void> {
     { source: "profile", baseDir: dataDir },
   );
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
-  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1") : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
+  const missProxy = async () => {
+    const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "bench", originId: "origin", validityMs: HOUR_MS });
+    return createCeilingProxy({ originUrl: `https://localhost:${originPort}`, serverName: "localhost", caPem: ca.bundlePem, clientCertPem: client.chainPem, clientKeyPem: client.keyPem });
+  };
+  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1", await missProxy()) : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();
@@ -135,16 +142,17 @@ async function residentBreakdown(): Promise<Record<string, unknown>> {
 }
 
 /** h1: node:https; h2: node:http2's compatibility API (req, res); h2-stream: its 'stream' event, no req/res objects. */
-async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream"): Promise<{ httpsPort: number; stop(): Promise<void> }> {
+async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream", missProxy: CeilingProxy): Promise<{ httpsPort: number; stop(): Promise<void> }> {
   const options = { key: certificate.keyPem, cert: certificate.chainPem };
   if (protocol === "h1") {
     const server = https.createServer(options, (req, res) => {
+      if (req.url === "/miss") return missProxy.handle(req, res);
       req.resume();
       res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
       res.end(BODY);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+    return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }).then(() => missProxy.close()) };
   }
   const server = http2.createSecureServer(options);
   if (protocol === "h2") {
