@@ -48,9 +48,10 @@ const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
 /**
  * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
  * pace (the slower of the two sets it). A body cut short is never stored and cuts the viewer's response.
- * Resolves with a description for the access log.
+ * Gives a description for the access log: at once when the answer is not stored and its body had already arrived
+ * whole (the common miss: no promise, no stream), else in a promise that settles when the body has gone through.
  */
-export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): Promise<string> {
+export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): string | Promise<string> {
   const { answer, viewer: x } = delivery;
   const responseTimeMs = ctx.nowMs();
   const originHeaders = withDate(endToEndHeaders(answer.headers), responseTimeMs);
@@ -96,6 +97,29 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     if (delivery.hasViewer && !res.destroyed && !res.writableEnded) endWithChunks(res, sendsBody ? whole : []);
     return "miss";
   }
+  return streamBody(delivery, { res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs });
+}
+
+/** What deliverFromOrigin decided at the response head, for the body's way through. */
+interface DeliveryPlan {
+  res: CacheExchange["res"];
+  writer: ReturnType<CacheStore["openWriter"]> | null;
+  decision: ReturnType<typeof decideStorage> | null;
+  headers: Record<string, string | string[]>;
+  declaredLength: number | null;
+  compressTo: "br" | "gzip" | null;
+  originHeaders: Record<string, string | string[]>;
+  sendsBody: boolean;
+  whole: Buffer[] | null;
+  fullKey: string;
+  vary: readonly string[];
+  responseTimeMs: number;
+}
+
+/** The body chunk by chunk, to the viewer and into the store at the pace of the slower; the entry committed before the viewer's last byte. */
+async function streamBody(delivery: OriginDelivery, plan: DeliveryPlan): Promise<string> {
+  const { answer } = delivery;
+  const { res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs } = plan;
   const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
