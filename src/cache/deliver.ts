@@ -44,6 +44,7 @@ const NO_NAMES: readonly string[] = Object.freeze([]);
 
 // A miss answers the whole response: the viewer's Range was not sent to the origin (a fill asks for the whole object).
 const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
+const IGNORING_RANGE_IN_PLACE = Object.freeze({ isRangeIgnored: true, isInPlace: true });
 
 /**
  * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
@@ -80,13 +81,20 @@ export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery)
   const res = x.res;
   let sendsBody = false;
   if (delivery.hasViewer) {
-    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, IGNORING_RANGE);
+    // Headers nobody else holds (nothing stored or published) are answered in place, without another copy.
+    const isOwnCopy = writer === null && headers !== answer.headers;
+    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, isOwnCopy ? IGNORING_RANGE_IN_PLACE : IGNORING_RANGE);
     // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
     // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
     const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
-    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
-    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
+    const facts = delivery.facts;
+    // A literal of one shape rather than a spread of the facts: this runs for every miss.
+    const status = cacheStatusHeaders({ isHit: facts.isHit, fwd: facts.fwd, fwdStatus: answer.statusCode, ttlS: facts.ttlS, isStored: facts.isStored, isCollapsed: facts.isCollapsed, detail: facts.detail ?? detail });
+    const viewerHeaders = viewerAnswer.headers;
+    viewerHeaders["cache-status"] = status["cache-status"];
+    viewerHeaders["x-cache"] = status["x-cache"];
+    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(viewerHeaders));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
   // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
