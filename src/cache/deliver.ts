@@ -334,7 +334,12 @@ function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number 
 
 function lengthOf(headers: Readonly<Record<string, string | string[]>>): number | null {
   const value = headers["content-length"];
-  if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
+  if (typeof value !== "string" || value.length === 0) return null;
+  // Digits only (what /^\d+$/ says), checked without a regular expression: this runs for every miss.
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (code < 48 || code > 57) return null;
+  }
   return Number(value);
 }
 
