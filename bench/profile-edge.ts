@@ -1,8 +1,10 @@
 // Profiles the edge alone: this process runs only the edge; a forked child runs the mTLS origin and the undici load.
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16]
+//   node bench/profile-edge.ts --misses 20000 --hits 0 --profile-dir /tmp/prof   a CPU profile of each phase's load only (no startup, no warm-up)
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
+//                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
@@ -19,6 +21,8 @@ import { parseArgs } from "node:util";
 import { constants, PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 import { Client } from "undici";
+import { createCeilingProxy } from "./compare/ceiling-proxy.ts";
+import type { CeilingProxy } from "./compare/ceiling-proxy.ts";
 
 const HOUR_MS = 3_600_000;
 const HOST = "bench.test";
@@ -45,7 +49,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false } } });
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -62,7 +66,11 @@ async function edgeProcess(): Promise<void> {
     { source: "profile", baseDir: dataDir },
   );
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
-  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1") : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
+  const missProxy = async () => {
+    const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "bench", originId: "origin", validityMs: HOUR_MS });
+    return createCeilingProxy({ originUrl: `https://localhost:${originPort}`, serverName: "localhost", caPem: ca.bundlePem, clientCertPem: client.chainPem, clientKeyPem: client.keyPem });
+  };
+  const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1", await missProxy()) : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {
     const m = process.memoryUsage();
@@ -87,11 +95,13 @@ async function edgeProcess(): Promise<void> {
       }
     });
     gcWatch.observe({ entryTypes: ["gc"] });
+    const profiling = values["profile-dir"] ? await startProfile() : null;
     const before = process.cpuUsage();
     const startedAt = performance.now();
     send(child, { type: "run", path, count });
     const done = await next(child, "run-done");
     const cpu = process.cpuUsage(before);
+    if (profiling) await profiling.stopInto(join(values["profile-dir"] as string, `${phase}-${process.pid}.cpuprofile`));
     gcWatch.disconnect();
     const seconds = (performance.now() - startedAt) / 1000;
     report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10, userUs: Math.round((cpu.user / count) * 10) / 10, systemUs: Math.round((cpu.system / count) * 10) / 10, gc: { scavenges: gcs.minor, others: gcs.major, ms: Math.round(gcs.ms), maxPauseMs: Math.round(gcs.maxMs * 10) / 10 } };
@@ -106,6 +116,26 @@ async function edgeProcess(): Promise<void> {
   process.stderr.write(`${JSON.stringify(report)}\n`);
   await edge.stop();
   await rm(dataDir, { recursive: true, force: true });
+}
+
+/** The inspector's CPU profiler around one phase: what `--cpu-prof` shows, less startup and warm-up. */
+async function startProfile(): Promise<{ stopInto(file: string): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  // 250 µs: enough samples in a few seconds of load without costing much more than --cpu-prof (1 ms).
+  await session.post("Profiler.setSamplingInterval", { interval: 250 });
+  await session.post("Profiler.start");
+  return {
+    async stopInto(file) {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      await mkdir(join(file, ".."), { recursive: true });
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
 }
 
 /** Linux only: anonymous vs file-backed resident memory, and the largest mappings (where RSS that is not V8 heap lives). */
@@ -135,16 +165,17 @@ async function residentBreakdown(): Promise<Record<string, unknown>> {
 }
 
 /** h1: node:https; h2: node:http2's compatibility API (req, res); h2-stream: its 'stream' event, no req/res objects. */
-async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream"): Promise<{ httpsPort: number; stop(): Promise<void> }> {
+async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream", missProxy: CeilingProxy): Promise<{ httpsPort: number; stop(): Promise<void> }> {
   const options = { key: certificate.keyPem, cert: certificate.chainPem };
   if (protocol === "h1") {
     const server = https.createServer(options, (req, res) => {
+      if (req.url === "/miss") return missProxy.handle(req, res);
       req.resume();
       res.writeHead(200, { "content-type": "text/plain", "content-length": BODY.length });
       res.end(BODY);
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+    return { httpsPort: (server.address() as AddressInfo).port, stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }).then(() => missProxy.close()) };
   }
   const server = http2.createSecureServer(options);
   if (protocol === "h2") {

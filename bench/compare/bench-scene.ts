@@ -90,12 +90,16 @@ export async function startScene(options: { tools: BenchTools; workers: number; 
     peers.push({ id: "nginx", label: "nginx", port: nginxPort, h2Port: nginxPort, process: nginx, isCacheHit: (headers) => headers[NGINX_CACHE_STATUS_HEADER] === "HIT" });
 
     const [h1Port, h2Port] = [await freePort(), await freePort()];
-    const ceiling = group.start("ceiling", process.execPath, [new URL("./ceiling-server.ts", import.meta.url).pathname, String(h1Port), String(h2Port), pki.viewerCert, pki.viewerKey], {
+    const ceiling = group.start("ceiling", process.execPath, [
+      new URL("./ceiling-server.ts", import.meta.url).pathname, String(h1Port), String(h2Port), pki.viewerCert, pki.viewerKey,
+      // Misses: forwarded to the same origin with the same client certificate, verified against the same CA.
+      `https://${BENCH_HOST}:${originPort}`, BENCH_HOST, pki.caBundle, pki.clientCert, pki.clientKey,
+    ], {
       taskset: tools.taskset,
       cpu: edgeCpu,
     });
     started.push(ceiling);
-    peers.push({ id: "ceiling", label: "Node https (ceiling)", port: h1Port, h2Port, process: ceiling, isCacheHit: () => null });
+    peers.push({ id: "ceiling", label: "Node https (ceiling; + undici for misses)", port: h1Port, h2Port, process: ceiling, isCacheHit: () => null });
 
     for (const peer of peers) await waitForPeer(peer, caPem);
     return { peers, origin, edgeCpu, loadCpu, caPem, close };

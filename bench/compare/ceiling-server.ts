@@ -1,11 +1,14 @@
-// Node's ceiling: a bare node:https server (and a node:http2 one for HTTP/2) answering a fixed body, no proxy, no cache. Run as its own process.
-// Usage: node ceiling-server.ts <h1Port> <h2Port> <cert.pem> <key.pem>
+// Node's ceiling: a bare node:https server (and a node:http2 one for HTTP/2) answering a fixed body, no proxy, no cache; over
+// HTTP/1.1 a /no-store/ path (a miss) is forwarded to the mTLS origin by the bare proxy of ceiling-proxy.ts. Run as its own process.
+// Usage: node ceiling-server.ts <h1Port> <h2Port> <cert.pem> <key.pem> <originUrl> <originName> <ca.pem> <client.pem> <client.key>
 import { readFileSync } from "node:fs";
 import http2 from "node:http2";
 import https from "node:https";
+import { createCeilingProxy } from "./ceiling-proxy.ts";
 
-const [h1Port, h2Port, certFile, keyFile] = process.argv.slice(2);
+const [h1Port, h2Port, certFile, keyFile, originUrl, originName, caFile, clientCertFile, clientKeyFile] = process.argv.slice(2);
 const tlsOptions = { cert: readFileSync(certFile!), key: readFileSync(keyFile!), minVersion: "TLSv1.3" as const };
+const proxy = createCeilingProxy({ originUrl: originUrl!, serverName: originName!, caPem: readFileSync(caFile!), clientCertPem: readFileSync(clientCertFile!), clientKeyPem: readFileSync(clientKeyFile!) });
 const bodies = new Map<number, Buffer>();
 
 // The same paths and headers as the origin: /cache/<bytes>, /no-store/<bytes>.
@@ -21,6 +24,7 @@ function answer(url: string): { status: number; headers: Record<string, string |
 
 https
   .createServer({ ...tlsOptions, keepAliveTimeout: 75_000 }, (req, res) => {
+    if (req.url?.startsWith("/no-store/")) return proxy.handle(req, res);
     const { status, headers, body } = answer(req.url ?? "");
     res.writeHead(status, headers);
     res.end(body);

@@ -28,7 +28,8 @@ Starts on 127.0.0.1, each as its own process: an nginx origin that requires a cl
 certificate from Moat's CA, the Moat edge (\`moat start\` built first with \`npm run build\` and run
 from dist/ with the edge's node flags and malloc settings, as packaging/ runs it; --log-level warn,
 and a second one at the default info level for the access-log case), nginx as a caching mTLS edge with the same
-certificates, and a bare Node https server as Node's ceiling. Loads them in turn with wrk (HTTP/1.1)
+certificates, and a bare Node https server as Node's ceiling (for misses a bare proxy: undici's keep-alive
+mTLS pool to the same origin, a minimal dispatch handler, no cache). Loads them in turn with wrk (HTTP/1.1)
 and h2load (HTTP/2, fixed-rate latency), over several rounds, and prints medians and ratios.
 Needs nginx, wrk, h2load and taskset; exits 2 (saying how to install them) if one is missing.
 See docs/BENCHMARKS.md for how to read the results.

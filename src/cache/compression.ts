@@ -25,9 +25,21 @@ export function shouldCompress(status: number, headers: HeaderMap, coding: Conte
 function isCompressibleType(contentType: string | string[] | undefined, types: readonly string[]): boolean {
   const text = Array.isArray(contentType) ? contentType[0] : contentType;
   if (!text) return false;
-  const type = (text.split(";")[0] ?? "").trim().toLowerCase();
-  return types.some((pattern) => (pattern.endsWith("/*") ? type.startsWith(pattern.slice(0, -1)) : type === pattern));
+  // Origins send the same few Content-Type values: each is judged once per configured list (a reload makes a new list).
+  let verdicts = verdictsByTypes.get(types);
+  if (verdicts === undefined) verdictsByTypes.set(types, (verdicts = new Map()));
+  let verdict = verdicts.get(text);
+  if (verdict === undefined) {
+    const type = (text.split(";")[0] ?? "").trim().toLowerCase();
+    verdict = types.some((pattern) => (pattern.endsWith("/*") ? type.startsWith(pattern.slice(0, -1)) : type === pattern));
+    // Bounded, as any memo of what a peer sends.
+    if (verdicts.size < CONTENT_TYPE_VALUES) verdicts.set(text, verdict);
+  }
+  return verdict;
 }
+
+const verdictsByTypes = new WeakMap<readonly string[], Map<string, boolean>>();
+const CONTENT_TYPE_VALUES = 256;
 
 /** The compressing stream; brotli at quality 5, a speed/size balance fit for compressing on the fly. */
 export function createCompressor(coding: "br" | "gzip", sizeHint: number | null): Transform {

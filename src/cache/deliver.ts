@@ -44,13 +44,15 @@ const NO_NAMES: readonly string[] = Object.freeze([]);
 
 // A miss answers the whole response: the viewer's Range was not sent to the origin (a fill asks for the whole object).
 const IGNORING_RANGE = Object.freeze({ isRangeIgnored: true });
+const IGNORING_RANGE_IN_PLACE = Object.freeze({ isRangeIgnored: true, isInPlace: true });
 
 /**
  * Sends the origin's answer on to the viewer and, when it may be stored, into the store at the same
  * pace (the slower of the two sets it). A body cut short is never stored and cuts the viewer's response.
- * Resolves with a description for the access log.
+ * Gives a description for the access log: at once when the answer is not stored and its body had already arrived
+ * whole (the common miss: no promise, no stream), else in a promise that settles when the body has gone through.
  */
-export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): Promise<string> {
+export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery): string | Promise<string> {
   const { answer, viewer: x } = delivery;
   const responseTimeMs = ctx.nowMs();
   const originHeaders = withDate(endToEndHeaders(answer.headers), responseTimeMs);
@@ -79,13 +81,20 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
   const res = x.res;
   let sendsBody = false;
   if (delivery.hasViewer) {
-    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, IGNORING_RANGE);
+    // Headers nobody else holds (nothing stored or published) are answered in place, without another copy.
+    const isOwnCopy = writer === null && headers !== answer.headers;
+    const viewerAnswer = answerFrom({ status: answer.statusCode, headers, bodyBytes: declaredLength ?? 0 }, x.requestHeaders, x.method, declaredLength !== null, isOwnCopy ? IGNORING_RANGE_IN_PLACE : IGNORING_RANGE);
     // RFC 9211 §2.5 "stored" says the cache stored the response; these headers go out before the body is
     // whole, when nothing is stored yet (the body may be cut, the disk may fail). "detail=storing" says what is
     // true now; the access log says how it ended ("miss-stored"), and the next request's Cache-Status says "hit".
     const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
-    const status = cacheStatusHeaders({ ...delivery.facts, fwdStatus: answer.statusCode, detail: delivery.facts.detail ?? detail });
-    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(Object.assign(viewerAnswer.headers, status)));
+    const facts = delivery.facts;
+    // A literal of one shape rather than a spread of the facts: this runs for every miss.
+    const status = cacheStatusHeaders({ isHit: facts.isHit, fwd: facts.fwd, fwdStatus: answer.statusCode, ttlS: facts.ttlS, isStored: facts.isStored, isCollapsed: facts.isCollapsed, detail: facts.detail ?? detail });
+    const viewerHeaders = viewerAnswer.headers;
+    viewerHeaders["cache-status"] = status["cache-status"];
+    viewerHeaders["x-cache"] = status["x-cache"];
+    (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(viewerHeaders));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";
   }
   // A body that has already arrived whole is taken as its chunks: no stream is made to read it (see origin-dispatch.ts).
@@ -96,6 +105,29 @@ export async function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDel
     if (delivery.hasViewer && !res.destroyed && !res.writableEnded) endWithChunks(res, sendsBody ? whole : []);
     return "miss";
   }
+  return streamBody(delivery, { res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs });
+}
+
+/** What deliverFromOrigin decided at the response head, for the body's way through. */
+interface DeliveryPlan {
+  res: CacheExchange["res"];
+  writer: ReturnType<CacheStore["openWriter"]> | null;
+  decision: ReturnType<typeof decideStorage> | null;
+  headers: Record<string, string | string[]>;
+  declaredLength: number | null;
+  compressTo: "br" | "gzip" | null;
+  originHeaders: Record<string, string | string[]>;
+  sendsBody: boolean;
+  whole: Buffer[] | null;
+  fullKey: string;
+  vary: readonly string[];
+  responseTimeMs: number;
+}
+
+/** The body chunk by chunk, to the viewer and into the store at the pace of the slower; the entry committed before the viewer's last byte. */
+async function streamBody(delivery: OriginDelivery, plan: DeliveryPlan): Promise<string> {
+  const { answer } = delivery;
+  const { res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs } = plan;
   const source: Readable | null = whole ? null : compressTo ? compressStream(answer.body, compressTo, lengthOf(originHeaders)) : answer.body;
   let bytes = 0;
   // While storing, the last chunk reaches the viewer only after the commit: a viewer knows a response is whole
@@ -302,7 +334,12 @@ function compressStream(body: Readable, coding: "br" | "gzip", sizeHint: number 
 
 function lengthOf(headers: Readonly<Record<string, string | string[]>>): number | null {
   const value = headers["content-length"];
-  if (typeof value !== "string" || !/^\d+$/.test(value)) return null;
+  if (typeof value !== "string" || value.length === 0) return null;
+  // Digits only (what /^\d+$/ says), checked without a regular expression: this runs for every miss.
+  for (let index = 0; index < value.length; index++) {
+    const code = value.charCodeAt(index);
+    if (code < 48 || code > 57) return null;
+  }
   return Number(value);
 }
 

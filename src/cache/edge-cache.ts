@@ -201,7 +201,9 @@ async function forward(
     fill?.finish("not-stored");
     throw error;
   }
-  const cache = await deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
+  const delivering = deliverFromOrigin(deliverContext(parts), { primaryKey: key, coding, answer, requestTimeMs, invalidationMark, fill, canStore, facts, viewer: x, hasViewer: true });
+  // A miss delivered at once (not stored, its body whole) is not awaited: no microtask for it.
+  const cache = typeof delivering === "string" ? delivering : await delivering;
   const fields: Record<string, unknown> = { cache, origin: answer.originId };
   if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
   return fields;

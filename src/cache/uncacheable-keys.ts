@@ -8,6 +8,7 @@
 
 /** How long a key is remembered after its last uncacheable answer (Varnish's builtin hit-for-miss lasts 120 s). */
 export const UNCACHEABLE_MEMORY_MS = 120_000;
+const REMARK_AFTER_MS = 1_000;
 /** At most this many keys are remembered; the least recently marked go first. */
 export const UNCACHEABLE_MAX_KEYS = 10_000;
 
@@ -26,6 +27,10 @@ export function createUncacheableKeys(maxKeys = UNCACHEABLE_MAX_KEYS): Uncacheab
   const markedAt = new Map<string, number>();
   return {
     mark(primaryKey, nowMs) {
+      // A key marked again within the second keeps its place and time: a busy uncacheable URL is marked by every
+      // request, and moving it to the end each time cost more than the second it would be remembered longer.
+      const at = markedAt.get(primaryKey);
+      if (at !== undefined && nowMs - at < REMARK_AFTER_MS && nowMs >= at) return;
       markedAt.delete(primaryKey);
       markedAt.set(primaryKey, nowMs);
       if (markedAt.size > maxKeys) markedAt.delete(markedAt.keys().next().value as string);

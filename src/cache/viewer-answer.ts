@@ -26,8 +26,9 @@ const BODY_FIELDS = ["content-length", "content-range", "transfer-encoding", "co
  * @example
  * answerFrom({ status: 200, headers: { etag: '"a"' }, bodyBytes: 10 }, { "if-none-match": '"a"' }, "GET"); // { kind: "not-modified", … }
  */
-export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true, options: { isStored?: boolean; isRangeIgnored?: boolean } = {}): ViewerAnswer {
-  const headers: Record<string, string | string[]> = { ...stored.headers };
+export function answerFrom(stored: StoredAnswer, request: IncomingHttpHeaders, method: string, isLengthKnown = true, options: { isStored?: boolean; isRangeIgnored?: boolean; isInPlace?: boolean } = {}): ViewerAnswer {
+  // isInPlace: the caller gives its headers away (a miss that is not stored): they are changed rather than copied.
+  const headers: Record<string, string | string[]> = options.isInPlace ? (stored.headers as Record<string, string | string[]>) : { ...stored.headers };
   if (stored.status === 200 && isNotModified(stored.headers, request, options.isStored === true)) {
     for (const name of BODY_FIELDS) delete headers[name];
     return { kind: "not-modified", headers };

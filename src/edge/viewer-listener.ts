@@ -92,6 +92,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // HTTP/2 settings and flood limits (viewer-h2-limits.ts).
       ...VIEWER_H2_OPTIONS,
       allowHTTP1: true,
+      // TCP_NODELAY, as node:https and nginx (tcp_nodelay on) set it: a tls.Server leaves Nagle on, and a response
+      // written while the previous one is unacknowledged waited for the viewer's delayed ACK.
+      noDelay: true,
       // HTTP/2 responses in fewer frames: no trailers round trip, END_STREAM on the last DATA (viewer-h2-response.ts).
       // (Typed as Node's class: @types/node makes that one generic over its request type.)
       Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,

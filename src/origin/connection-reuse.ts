@@ -25,9 +25,10 @@ export function watchConnectionReuse(socket: Socket): void {
   let readAtLastWrite = 0;
   const write = socket.write;
   // Requests are written one at a time (pipelining 1): bytes read before a write are earlier responses.
-  socket.write = function (this: Socket, ...args: Parameters<Socket["write"]>) {
+  // Three parameters, not a rest array: this runs for every request written.
+  socket.write = function (this: Socket, chunk: unknown, encoding?: unknown, callback?: unknown) {
     readAtLastWrite = socket.bytesRead;
-    return write.apply(this, args);
+    return (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);
   } as Socket["write"];
   socket.on("error", (error: unknown) => {
     if (typeof error !== "object" || error === null) return;
