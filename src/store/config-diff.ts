@@ -118,3 +118,24 @@ function diffLists(before: readonly unknown[], after: readonly unknown[], path: 
   }
   return out;
 }
+
+/**
+ * `document` with each resource that is the same as the stored one (by structure) replaced by the stored one, as
+ * it is: replaceAll compares JSON text, so a mapping whose keys only moved keeps its version and is not rewritten.
+ *
+ * @example
+ * await store.replaceAll(preferStored(current, document), { actor, summary });
+ */
+export function preferStored(current: StoreRead, document: Record<string, unknown>): Record<string, unknown> {
+  const stored = (kind: ResourceKind, name: string, wanted: unknown) => {
+    const found = current.resources.find((resource) => resource.kind === kind && resource.name === name);
+    return found !== undefined && isDeepStrictEqual(found.document, wanted) ? found.document : wanted;
+  };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(document)) {
+    if (key === "distributions" && Array.isArray(value)) out[key] = value.map((item) => stored("distribution", String((item as { id?: unknown })?.id ?? ""), item));
+    else if (key === "trustStores" && isMapping(value)) out[key] = Object.fromEntries(Object.entries(value).map(([name, item]) => [name, stored("trustStore", name, item)]));
+    else out[key] = stored("setting", key, value);
+  }
+  return out;
+}
