@@ -29,6 +29,15 @@ async function documentForStore(file: string): Promise<{ document: Record<string
   return { document: withAbsolutePaths(raw as Record<string, unknown>, dirname(source)) };
 }
 
+/** Who runs the command, for the revision's actor; a user with no passwd entry (a container) is named by uid. */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? `uid ${process.getuid?.() ?? "unknown"}`;
+  }
+}
+
 function fileFlag(command: string, file: string | undefined): string {
   if (file === undefined || file === "") throw new CliUsageError(`${command}: -f FILE is required (the config file).`, { fix: `run \`moat ${command} --help\`` });
   return file;
@@ -82,7 +91,7 @@ export async function runApply(args: string[]): Promise<number> {
     }
     // replaceAll validates the whole document again and writes it in one transaction: all of it or nothing.
     const committed = await store.replaceAll(preferStored(current, checked.document), {
-      actor: `cli:${userInfo().username}`,
+      actor: `cli:${osUser()}`,
       summary: `apply ${basename(file)}: ${changedResources(diff)}`,
     });
     if (values.json) process.stdout.write(diffJson(diff, { revision: committed.revision, applied: true }));

@@ -88,7 +88,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       const poll = async () => {
         try {
           const revision = await reach("asking the store for its revision", () => store.revision(), options.revisionDeadlineMs ?? STORE_POLL_DEFAULTS.revisionDeadlineMs);
-          if (revision !== readRevision) await changed(`store revision ${revision}`);
+          // A stop that came while the query ran: no reload of an edge that is draining.
+          if (revision !== readRevision && !isStopped) await changed(`store revision ${revision}`);
         } catch {
           // reach logged the outage (once); the next poll tries again.
         }
