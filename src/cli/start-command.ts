@@ -23,12 +23,18 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 export async function runStart(args: string[]): Promise<number> {
   const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, "log-level": { type: "string" } });
   const source = await openConfigSource(values.config, values.store);
-  const config = await source.load().catch(async (error: unknown) => {
-    await source.close();
+  try {
+    return await runFrom(source, await source.load(), values["log-level"]);
+  } catch (error) {
+    // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
+    await source.close().catch(() => undefined);
     throw error;
-  });
+  }
+}
+
+async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
-  const logLevel = (values["log-level"] ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
+  const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
   const log = createLogger({ level: logLevel, worker: workers > 1 ? 0 : undefined });
   // From here on a stop signal is held until the edge can drain (before this, nothing runs that needs draining).
