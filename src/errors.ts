@@ -629,3 +629,12 @@ export class StoreNotFoundError extends MoatError {
     this.resource = resource;
   }
 }
+
+/** `moat start --store` found a store nothing was applied to yet: there is no config to serve. */
+export class StoreEmptyError extends MoatError {
+  constructor(store: StoreLabel) {
+    super("store-empty", 503, `the store ${store} holds no config yet (revision 0): there is nothing to serve.`, {
+      fix: `apply one first: \`moat apply -f moat.yaml --store ${store}\``,
+    });
+  }
+}

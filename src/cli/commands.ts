@@ -7,7 +7,13 @@ export interface CliCommand {
   help: string;
   /** Runs the command with the arguments after its name; resolves to the exit code. */
   run(args: string[]): Promise<number>;
+  /** The exit code of a failure (a MoatError) when 1 means something else for this command (`moat diff`: changes). */
+  failureExitCode?: number;
 }
+
+/** How the store commands and `moat start --store` read their --store flag (src/cli/store-flags.ts). */
+const STORE_FLAG_HELP = `--store ADDRESS is a data directory (its store is moat.db), sqlite:FILE, or
+postgres://user:password@host:5432/db; MOAT_STORE is used when the flag is absent.`;
 
 // The flags of src/cli/connection-flags.ts, as `moat guard` and `moat enrol serve` show them.
 const CONNECTION_FLAGS_HELP = `Connections (each closed one is logged with its reason, at most once per address
@@ -27,20 +33,92 @@ TLS 1.3 suites; --tls-ecdh-curves X25519:P-256:… sets the key-exchange groups.
 export const commands: readonly CliCommand[] = [
   {
     name: "start",
-    summary: "run an edge from a config file",
-    help: `moat start --config FILE [--log-level info]
+    summary: "run an edge from a config file or a store",
+    help: `moat start (--config FILE | --store ADDRESS) [--log-level info]
 
-Runs the edge the config describes. SIGHUP or a change of the file reloads it
-(a bad file is refused and the running config stays); SIGTERM drains and exits.
+Runs the edge the config describes. With --config, SIGHUP or a change of the
+file reloads it (a bad file is refused and the running config stays). With
+--store (or MOAT_STORE), the edge serves the store's newest revision and asks
+the store for its revision every second: a new one is read, validated and
+swapped in as a whole, as a file is; one that fails (a certificate file
+missing on this host) is logged with its revision and the running config
+stays; while the store cannot be reached the edge keeps serving (logged once).
+SIGHUP reads the store again. SIGTERM drains and exits.
+${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
+unless the stored config sets dataDir.
 
 The private keys in the data directory are encrypted under a master key, from
 MOAT_MASTER_KEY (base64 of 32 bytes), MOAT_MASTER_KEY_FILE (a path) or the
 config's pki.masterKeyFile, in that order. Without one, start refuses to run.
 
-Example:
-  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml`,
+Examples:
+  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml
+  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --store /var/lib/moat`,
     // A worker is forked with its primary's arguments and takes everything else from its primary: it loads none of the primary's modules (the config validator, the worker group).
     run: async (args) => (cluster.isWorker ? (await import("./worker-process.ts")).runWorker() : (await import("./start-command.ts")).runStart(args)),
+  },
+  {
+    name: "apply",
+    summary: "make a store match a config file, in one revision",
+    help: `moat apply -f FILE --store ADDRESS [--json]
+
+Checks FILE as \`moat config check\` does (the same messages, each naming its
+path) and, if it is valid, makes the store hold exactly what it says in one
+revision: resources it adds are created, resources it changes are replaced,
+resources it no longer names are deleted. An invalid file changes nothing and
+exits 1. A file that matches the store already makes no revision. Relative
+paths in FILE (certificates, CA bundles, dataDir) are stored made absolute
+against FILE's directory: the edges must find those files at those paths.
+Prints what changed (as \`moat diff\`) and the new revision; --json prints it
+as JSON.
+${STORE_FLAG_HELP}
+
+Example:
+  moat apply -f ./moat.yaml --store /var/lib/moat`,
+    run: async (args) => (await import("./apply-command.ts")).runApply(args),
+  },
+  {
+    name: "diff",
+    summary: "show what `moat apply` would change in a store, field by field",
+    help: `moat diff -f FILE --store ADDRESS [--json]
+
+Prints, per resource (distribution, trust store, setting), what applying FILE
+would create (+), change (~, then each field: old → new) or delete (-).
+Exit code: 0 when the store matches FILE, 1 when applying would change it, 2
+when the diff could not be made (an invalid file, a store that cannot be read).
+${STORE_FLAG_HELP}
+
+Example:
+  moat diff -f ./moat.yaml --store /var/lib/moat || echo "the store differs"`,
+    run: async (args) => (await import("./apply-command.ts")).runDiff(args),
+    failureExitCode: 2,
+  },
+  {
+    name: "export",
+    summary: "write a store's config as a config file (`moat apply` takes it back unchanged)",
+    help: `moat export --store ADDRESS [-o FILE] [--json]
+
+Writes the store's newest revision as a config file: to stdout, or to FILE
+(created 0600), YAML unless FILE ends in .json or --json is given. Applying
+the file to the same store changes nothing and makes no revision.
+${STORE_FLAG_HELP}
+
+Example:
+  moat export --store /var/lib/moat -o moat.yaml`,
+    run: async (args) => (await import("./export-command.ts")).runExport(args),
+  },
+  {
+    name: "store log",
+    summary: "list a store's revisions: number, time, who, what changed",
+    help: `moat store log --store ADDRESS [--limit 20] [--json]
+
+Lists the newest revisions first: each one's number, time (UTC), actor
+(cli:<user> for \`moat apply\`) and what it changed.
+${STORE_FLAG_HELP}
+
+Example:
+  moat store log --store /var/lib/moat --limit 5`,
+    run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
   },
   {
     name: "demo",

@@ -14,8 +14,12 @@ Examples:
   moat demo                                   the demo (what \`npm start\` runs)
   moat ca init --data-dir /var/lib/moat       create the private CA once
   moat start --config ./moat.yaml             run an edge
+  moat apply -f ./moat.yaml --store DIR       put a config into a store; \`moat start --store DIR\` serves it
 
 Run \`moat <command> --help\` for a command's options and an example.`;
+
+// The exit code of a failure of the command being run, when it has one of its own (see CliCommand.failureExitCode).
+let failureExitCode = 1;
 
 async function main(argv: string[]): Promise<number> {
   const wantsHelp = argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help";
@@ -31,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
     const known = group.length ? `the ${argv[0]} commands are: ${group.join(", ")}` : "run `moat --help` for the list of commands";
     throw new CliUsageError(`unknown command "${argv.slice(0, 2).join(" ")}".`, { fix: known });
   }
+  failureExitCode = command.failureExitCode ?? 1;
   const rest = argv.slice(command.name.split(" ").length);
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${command.help}\n`);
@@ -47,7 +52,7 @@ main(process.argv.slice(2)).then(
     if (error instanceof MoatError) {
       // A user's mistake or an environment problem: the message says what and how to fix; no stack.
       process.stderr.write(`moat: ${error.message}\n`);
-      process.exitCode = error instanceof CliUsageError ? 2 : 1;
+      process.exitCode = error instanceof CliUsageError ? 2 : failureExitCode;
       return;
     }
     process.stderr.write(`moat: internal error (a bug; please report it with this trace):\n${(error as Error)?.stack ?? error}\n`);

@@ -1,10 +1,10 @@
-// Keeps a running edge in step with its config file (SIGHUP, file changes) and drains it on SIGTERM/SIGINT.
+// Keeps a running edge in step with its config source (a file or a store; SIGHUP, changes) and drains it on SIGTERM/SIGINT.
 import cluster from "node:cluster";
 import { once } from "node:events";
-import { watch } from "node:fs";
-import { basename, dirname } from "node:path";
 import type { RunningEdge } from "../edge/index.ts";
 import type { Logger } from "../observe/index.ts";
+import { createFileConfigSource } from "./config-source.ts";
+import type { ConfigSource } from "./config-source.ts";
 
 /** How long a drain may take before the edge exits anyway; a supervisor's stop timeout must be longer (packaging/systemd/moat.service). */
 export const DRAIN_LIMIT_MS = 30_000;
@@ -58,36 +58,33 @@ async function exitNow(): Promise<never> {
 }
 
 /**
- * Resolves once the edge has stopped after a signal.
+ * Resolves once the edge has stopped after a signal. The config's source (a file, or a store) is watched, and
+ * each change it reports is read, validated and applied as a whole; a refused one leaves the running snapshot.
  * @example
  * await serveEdge({ edge, configFile: "./moat.yaml", log, onStopped: () => origin.close() });
+ * await serveEdge({ edge, source: createStoreConfigSource({ store, log }), log });
  */
-export function serveEdge(options: { edge: RunningEdge; configFile: string; log: Logger; onStopping?: () => Promise<void>; heldSignals?: HeldStopSignals }): Promise<void> {
-  const { edge, configFile, log } = options;
+export function serveEdge(options: { edge: RunningEdge; configFile?: string; source?: ConfigSource; log: Logger; onStopping?: () => Promise<void>; heldSignals?: HeldStopSignals }): Promise<void> {
+  const { edge, log } = options;
+  const source = options.source ?? createFileConfigSource(options.configFile ?? "");
   let reloading = Promise.resolve();
-  const reload = (why: string) => {
+  const reload = (why: string): Promise<void> => {
     reloading = reloading.then(async () => {
       try {
-        // Imported here, not at the top: a worker imports this file (DRAIN_LIMIT_MS) and must not load the config validator (zod, yaml).
-        const { loadConfigFile } = await import("../config/index.ts");
-        const config = await loadConfigFile(configFile);
+        const config = await source.load();
         const snapshot = await edge.apply(config);
-        log.info({ why, snapshot: snapshot.generation, file: configFile }, "config reloaded");
+        log.info({ why, snapshot: snapshot.generation, ...source.describe() }, "config reloaded");
       } catch (error) {
-        // The running snapshot stays: a bad edit never takes the edge down.
-        log.error({ why, file: configFile, error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "config reload refused; keeping the running config");
+        // The running snapshot stays: a bad edit never takes the edge down. A store outage was logged once, by the source.
+        if (source.isReported(error)) return;
+        log.error({ why, ...source.describe(), error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "config reload refused; keeping the running config");
       }
     });
+    return reloading;
   };
 
-  let debounce: NodeJS.Timeout | undefined;
-  // Editors often replace the file (write + rename), so the directory is watched, not the inode.
-  const watcher = watch(dirname(configFile), (_event, name) => {
-    if (name !== basename(configFile)) return;
-    clearTimeout(debounce);
-    debounce = setTimeout(() => reload("file changed"), 150);
-  });
-  const onHup = () => reload("SIGHUP");
+  const stopWatching = source.watch(reload, log);
+  const onHup = () => void reload("SIGHUP");
   process.on("SIGHUP", onHup);
 
   return new Promise((resolve) => {
@@ -99,15 +96,14 @@ export function serveEdge(options: { edge: RunningEdge; configFile: string; log:
       }
       isStopping = true;
       log.info({ signal, inFlight: "draining" }, "stopping: no new connections; requests in flight finish");
-      watcher.close();
-      clearTimeout(debounce);
+      stopWatching();
       process.off("SIGHUP", onHup);
       const limit = setTimeout(() => {
         log.warn({ limitMs: DRAIN_LIMIT_MS }, "drain limit reached: exiting with requests still in flight");
         void exitNow();
       }, DRAIN_LIMIT_MS);
       limit.unref();
-      Promise.all([edge.stop(), options.onStopping?.()]).then(() => {
+      Promise.all([edge.stop(), options.onStopping?.(), source.close()]).then(() => {
         clearTimeout(limit);
         process.off("SIGTERM", onTerm);
         process.off("SIGINT", onInt);

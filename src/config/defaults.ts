@@ -16,6 +16,8 @@ const DAY = 24 * HOUR;
 export const DEFAULTS = {
   dataDir: ".moat",
   dataDirEnv: "MOAT_DATA_DIR",
+  /** A store to run from or apply to, when no --store flag names one (moat start, apply, diff, export, store log). */
+  storeEnv: "MOAT_STORE",
   masterKeyEnv: "MOAT_MASTER_KEY",
   masterKeyFileEnv: "MOAT_MASTER_KEY_FILE",
   trustDomain: "moat.internal",

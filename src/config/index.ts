@@ -1,6 +1,6 @@
 // Moat's config: read a YAML/JSON file, validate it with errors that name their path, and hand out a normalised, deep-frozen snapshot.
 
-import { loadConfigFile as load } from "./load.ts";
+import { loadConfigDocument as loadDocument, loadConfigFile as load, readConfigDocument as readDocument } from "./load.ts";
 import { parseConfig as parse, type ParseConfigOptions } from "./parse.ts";
 import type { MoatConfig } from "./types.ts";
 
@@ -42,6 +42,20 @@ export { deepFreeze as freezeConfig } from "./freeze.ts";
 export { CONNECTION_DEFAULTS } from "./defaults.ts";
 export { resolveDataDir } from "./data-dir.ts";
 export { resolveMasterKeySource } from "./master-key-source.ts";
+/**
+ * The store's document validator (schema, cross-references, every path absolute), and `--store` or MOAT_STORE.
+ *
+ * @example
+ * const store = await openStore({ address: resolveStoreAddress(flag)!, validate: validateStoredDocument });
+ */
+export { resolveStoreAddress, validateStoredDocument } from "./stored-document.ts";
+/**
+ * A copy of a document with its relative paths resolved against a directory: what `moat apply` stores.
+ *
+ * @example
+ * withAbsolutePaths(await readConfigDocument("/etc/moat/moat.yaml"), "/etc/moat");
+ */
+export { withAbsolutePaths } from "./document-paths.ts";
 export type { MasterKeySourceOptions } from "./master-key-source.ts";
 
 /**
@@ -73,4 +87,27 @@ export function loadConfigFile(file: string, env?: NodeJS.ProcessEnv): Promise<M
  */
 export function parseConfig(input: unknown, options: ParseConfigOptions): MoatConfig {
   return parse(input, options);
+}
+
+/**
+ * A config file's document, parsed (YAML, or JSON for .json) but not validated: what `moat apply` and `moat diff`
+ * compare with a store. Throws ConfigUnreadableError.
+ *
+ * @example
+ * const document = await readConfigDocument("./moat.yaml");
+ */
+export function readConfigDocument(file: string): Promise<unknown> {
+  return readDocument(file);
+}
+
+/**
+ * Validates a parsed document as loadConfigFile does once it has parsed the file (schema, cross-references, every
+ * named file readable); with `isStored`, every path must also be absolute. A store revision takes this path.
+ * Throws ConfigInvalidError naming `source` and every issue's path.
+ *
+ * @example
+ * const config = await loadConfigDocument(read.document, { source: `${store.label} revision ${read.revision}`, baseDir: "/", isStored: true });
+ */
+export function loadConfigDocument(document: unknown, options: ParseConfigOptions & { isStored?: boolean }): Promise<MoatConfig> {
+  return loadDocument(document, options);
 }

@@ -4,17 +4,33 @@ import { readFile } from "node:fs/promises";
 import { dirname, extname, resolve } from "node:path";
 import { ConfigInvalidError, ConfigUnreadableError } from "../errors.ts";
 import { checkFiles, referencedFiles } from "./files.ts";
+import { relativePathIssues } from "./document-paths.ts";
 import { validateConfig } from "./parse.ts";
+import type { ParseConfigOptions } from "./parse.ts";
 import type { MoatConfig } from "./types.ts";
 
 export async function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Promise<MoatConfig> {
   const source = resolve(file);
-  const document = await parseText(source, await readText(source));
-  const baseDir = dirname(source);
-  const result = validateConfig(document, { source, baseDir, env });
-  const fileIssues = await checkFiles(referencedFiles(document, baseDir));
-  const issues = [...(result.ok ? [] : result.issues), ...fileIssues];
-  if (!result.ok || issues.length > 0) throw new ConfigInvalidError(source, issues);
+  const document = await readConfigDocument(source);
+  return loadConfigDocument(document, { source, baseDir: dirname(source), env });
+}
+
+/** A config file's document as parsed, not validated yet (YAML, or JSON for .json). */
+export async function readConfigDocument(file: string): Promise<unknown> {
+  const source = resolve(file);
+  return parseText(source, await readText(source));
+}
+
+/**
+ * What loading a file does once the file is parsed: the schema and cross-references, every named file readable
+ * and, for a document from a store (`isStored`), every path absolute. One path for a file and a store revision.
+ */
+export async function loadConfigDocument(document: unknown, options: ParseConfigOptions & { isStored?: boolean }): Promise<MoatConfig> {
+  const result = validateConfig(document, options);
+  const pathIssues = options.isStored ? relativePathIssues(document) : [];
+  const fileIssues = await checkFiles(referencedFiles(document, options.baseDir));
+  const issues = [...(result.ok ? [] : result.issues), ...pathIssues, ...fileIssues];
+  if (!result.ok || issues.length > 0) throw new ConfigInvalidError(options.source, issues);
   return result.config;
 }
 

@@ -139,7 +139,7 @@ export function describeResource(kind: ResourceKind, name: string): string {
 }
 
 /** The resources of a config document, named as the store keeps them; the document's own shape is the validator's to judge. */
-function resourcesOf(document: Record<string, unknown>): { kind: ResourceKind; name: string; document: unknown }[] {
+export function resourcesOf(document: Record<string, unknown>): { kind: ResourceKind; name: string; document: unknown }[] {
   const out: { kind: ResourceKind; name: string; document: unknown }[] = [];
   for (const [key, value] of Object.entries(document)) {
     if (key === "distributions" && Array.isArray(value)) {

@@ -1,6 +1,8 @@
 // The store: config resources (distributions, trust stores, settings) with revisions, on SQLite or PostgreSQL.
-export { openStore, parseStoreAddress } from "./open-store.ts";
+export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, StoreEngine } from "./open-store.ts";
-export { describeResource, SETTING_NAMES } from "./config-store.ts";
+export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
+export { diffConfig, preferStored } from "./config-diff.ts";
+export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
 export type { ChangeOptions, CommittedChange, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { MIGRATIONS } from "./migrations.ts";

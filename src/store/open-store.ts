@@ -1,5 +1,6 @@
 // Opens a store by its address, brings its schema up to this code's migrations, and refuses one a newer Moat has migrated.
-import { resolve } from "node:path";
+import { statSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import { DEFAULT_MIGRATION_TABLE, Migrator } from "kysely/migration";
@@ -20,11 +21,29 @@ export interface OpenStoreOptions {
 
 export type StoreEngine = "sqlite" | "postgres";
 
-/** Which engine an address names, and how messages name it. */
-export function parseStoreAddress(address: string): { engine: StoreEngine; target: string; label: string } {
+/** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
+export const SQLITE_STORE_FILE = "moat.db";
+
+/**
+ * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
+ * directory: the store is its moat.db, and `dataDir` says which directory it was.
+ */
+export function parseStoreAddress(address: string): { engine: StoreEngine; target: string; label: string; dataDir?: string } {
   if (/^postgres(ql)?:\/\//i.test(address)) return { engine: "postgres", target: address, label: postgresLabel(address) };
   const path = resolve(address.replace(/^sqlite:/i, ""));
+  if (isDirectory(path)) {
+    const file = join(path, SQLITE_STORE_FILE);
+    return { engine: "sqlite", target: file, label: `sqlite:${file}`, dataDir: path };
+  }
   return { engine: "sqlite", target: path, label: `sqlite:${path}` };
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** Opens, migrates and returns the store; closes what it opened if any step fails. */

@@ -16,6 +16,8 @@ export interface PostgresServer {
   url: string;
   port: number;
   password: string;
+  /** The server's log (connection refusals are logged there: a test can count them). */
+  logFile: string;
   /** Runs one SQL statement as the superuser (psql), for what a test sets up behind the store's back. */
   psql(statement: string): Promise<string>;
   /** Stops the server and removes its directory. */
@@ -98,5 +100,5 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
     return stdout;
   };
   await psql("create database moat");
-  return { url: `postgres://moat:${password}@127.0.0.1:${port}/moat`, port, password, psql, stop };
+  return { url: `postgres://moat:${password}@127.0.0.1:${port}/moat`, port, password, logFile: join(dir, "log"), psql, stop };
 }

@@ -1,0 +1,101 @@
+// `moat apply -f FILE --store ADDRESS` and `moat diff`: make a store match a config file in one revision, or show what that would change.
+import { userInfo } from "node:os";
+import { basename, dirname, resolve } from "node:path";
+import { loadConfigDocument, readConfigDocument, withAbsolutePaths } from "../config/index.ts";
+import { CliUsageError } from "../errors.ts";
+import { diffConfig, preferStored } from "../store/index.ts";
+import type { ConfigDiff, ConfigStore } from "../store/index.ts";
+import { parseCliArgs } from "./cli-args.ts";
+import { edgeRefusals } from "./config-command.ts";
+import { changedResources, diffCounts, diffText } from "./config-diff-text.ts";
+import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
+
+/** `moat diff`'s exit codes, as `kubectl diff`'s: 0 the store matches the file, 1 it would change, 2 the diff could not be made. */
+export const DIFF_EXIT = Object.freeze({ same: 0, changes: 1, failed: 2 });
+
+const FLAGS = { file: { type: "string", short: "f" }, json: { type: "boolean" }, ...STORE_FLAG } as const;
+
+/**
+ * The file as the store will hold it: checked as `moat config check` checks it (the same path-naming messages,
+ * files readable, imported certificates and trust stores as the edge checks them), then its relative paths made
+ * absolute against its directory. A refusal is the text config check prints.
+ */
+async function documentForStore(file: string): Promise<{ document: Record<string, unknown> } | { refusals: string }> {
+  const source = resolve(file);
+  const raw = await readConfigDocument(source);
+  const config = await loadConfigDocument(raw, { source, baseDir: dirname(source) });
+  const refusals = await edgeRefusals(file, config);
+  if (refusals !== null) return { refusals };
+  return { document: withAbsolutePaths(raw as Record<string, unknown>, dirname(source)) };
+}
+
+/** Who runs the command, for the revision's actor; a user with no passwd entry (a container) is named by uid. */
+function osUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return process.env.USER ?? `uid ${process.getuid?.() ?? "unknown"}`;
+  }
+}
+
+function fileFlag(command: string, file: string | undefined): string {
+  if (file === undefined || file === "") throw new CliUsageError(`${command}: -f FILE is required (the config file).`, { fix: `run \`moat ${command} --help\`` });
+  return file;
+}
+
+async function withStore<T>(command: string, flag: string | undefined, use: (store: ConfigStore) => Promise<T>): Promise<T> {
+  const store = await openCommandStore(command, flag);
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function diffJson(diff: ConfigDiff, extra: Record<string, unknown> = {}): string {
+  return `${JSON.stringify({ ...extra, storeRevision: diff.revision, changes: diff.changes, unchanged: diff.unchanged }, null, 2)}\n`;
+}
+
+export async function runDiff(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("diff", args, FLAGS);
+  const file = fileFlag("diff", values.file);
+  const checked = await documentForStore(file);
+  if ("refusals" in checked) {
+    process.stderr.write(checked.refusals);
+    return DIFF_EXIT.failed;
+  }
+  const diff = await withStore("diff", values.store, async (store) => diffConfig(await store.read(), checked.document));
+  const hasChanges = diff.changes.length > 0;
+  if (values.json) process.stdout.write(diffJson(diff));
+  else if (!hasChanges) process.stdout.write(`No changes: the store at revision ${diff.revision} matches ${file}.\n`);
+  else process.stdout.write(`${diffText(diff)}\n${diffCounts(diff)} (the store is at revision ${diff.revision}).\n`);
+  return hasChanges ? DIFF_EXIT.changes : DIFF_EXIT.same;
+}
+
+export async function runApply(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("apply", args, FLAGS);
+  const file = fileFlag("apply", values.file);
+  const checked = await documentForStore(file);
+  if ("refusals" in checked) {
+    process.stderr.write(checked.refusals);
+    return 1;
+  }
+  return withStore("apply", values.store, async (store) => {
+    const current = await store.read();
+    const diff = diffConfig(current, checked.document);
+    if (diff.changes.length === 0) {
+      // Nothing to change is no revision: export → apply leaves the store's history as it was.
+      if (values.json) process.stdout.write(diffJson(diff, { revision: current.revision, applied: false }));
+      else process.stdout.write(`No changes: the store at revision ${current.revision} already matches ${file}.\n`);
+      return 0;
+    }
+    // replaceAll validates the whole document again and writes it in one transaction: all of it or nothing.
+    const committed = await store.replaceAll(preferStored(current, checked.document), {
+      actor: `cli:${osUser()}`,
+      summary: `apply ${basename(file)}: ${changedResources(diff)}`,
+    });
+    if (values.json) process.stdout.write(diffJson(diff, { revision: committed.revision, applied: true }));
+    else process.stdout.write(`${diffText(diff)}\nApplied ${file}: revision ${committed.revision} (${diffCounts(diff, "done")}).\n`);
+    return 0;
+  });
+}

@@ -1,0 +1,23 @@
+// A config document as a store holds it: validated by the file's schema, with every path absolute; and where the store is.
+
+import type { ConfigIssue } from "../errors.ts";
+import { DEFAULTS } from "./defaults.ts";
+import { relativePathIssues } from "./document-paths.ts";
+import { validateConfig } from "./parse.ts";
+
+/**
+ * The store's validator (openStore's `validate`): every issue of the schema and cross-references, and every
+ * relative path (a stored document has no directory of its own). Files are not looked at: they must exist on the
+ * edge that builds the revision, not on the host that writes it.
+ */
+export function validateStoredDocument(document: Record<string, unknown>): ConfigIssue[] {
+  const result = validateConfig(document, { source: "store", baseDir: "/", env: {} });
+  return [...(result.ok ? [] : result.issues), ...relativePathIssues(document)];
+}
+
+/** `--store ADDRESS` wins over MOAT_STORE; undefined when neither is set. */
+export function resolveStoreAddress(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flag !== undefined && flag !== "") return flag;
+  const fromEnv = env[DEFAULTS.storeEnv];
+  return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+}

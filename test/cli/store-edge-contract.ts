@@ -1,0 +1,251 @@
+// The same tests on SQLite and PostgreSQL: `moat start --store` serving the store's revisions, and apply/diff/export/store log.
+import assert from "node:assert/strict";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { TestContext } from "node:test";
+import { validateStoredDocument } from "../../src/config/index.ts";
+import { initCertificateAuthority } from "../../src/pki/index.ts";
+import type { CertificateAuthority } from "../../src/pki/index.ts";
+import { openStore } from "../../src/store/index.ts";
+import type { ConfigStore } from "../../src/store/index.ts";
+import { withDeadline } from "../support/deadline.ts";
+import { createTestMasterKey } from "../support/master-key.ts";
+import type { TestMasterKey } from "../support/master-key.ts";
+import { startTestOrigin } from "../support/test-origin.ts";
+import type { TestOrigin } from "../support/test-origin.ts";
+import { viewerRequestWithSni } from "../support/viewer-client.ts";
+import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
+import type { LogLine } from "./moat-process.ts";
+
+export interface StoreEngine {
+  /** A new, empty store for one test, given the directory the test keeps its data in. */
+  freshAddress(t: TestContext, dataDir: string): Promise<string>;
+  /**
+   * Makes the store refuse every connection until the returned function is called; `refusals()` counts the
+   * connections it refused so far (the edge's polls), so a test can wait for several without a clock.
+   */
+  cutOff?(address: string): Promise<{ refusals(): Promise<number>; restore(): Promise<void> }>;
+}
+
+const PARTNERS_CA = "partners-ca.pem";
+
+/** A config file with relative paths (dataDir, a trust store's bundle), as an operator writes one. */
+function configFile(options: { aOrigin: string; bOrigin: string; target: "a" | "b"; logLevel?: string; aliases?: string[]; withPartners?: boolean; blog?: boolean }): string {
+  const aliases = options.aliases ?? ["site.test"];
+  return `dataDir: ./data
+workers: 2
+listen: { host: 127.0.0.1, https: 0, http: off }
+log: { level: ${options.logLevel ?? "info"} }
+${options.withPartners === false ? "" : `trustStores:\n  partners: { caBundle: ./${PARTNERS_CA} }\n`}distributions:
+  - id: site
+    aliases: [${aliases.join(", ")}]
+    origins:
+      - { id: a, url: "${options.aOrigin}" }
+      - { id: b, url: "${options.bOrigin}" }
+    behaviors:
+      - { path: "*", target: ${options.target} }
+${options.blog ? `  - id: blog\n    aliases: [blog.test]\n    origins: [{ id: app, url: "${options.aOrigin}" }]\n` : ""}`;
+}
+
+export function storeEdgeContract(engine: StoreEngine): void {
+  let dir: string;
+  let key: TestMasterKey;
+  let ca: CertificateAuthority;
+  let originA: TestOrigin;
+  let originB: TestOrigin;
+  let caBundlePem: string;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "moat-store-edge-"));
+    key = await createTestMasterKey();
+    ca = await initCertificateAuthority({ dataDir: join(dir, "ca-source"), masterKey: key.masterKey });
+    caBundlePem = ca.bundlePem;
+    const certificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 });
+    originA = await startTestOrigin({ certificate, clientCaPem: ca.bundlePem, handler: (_req, res) => res.end("from a") });
+    originB = await startTestOrigin({ certificate, clientCaPem: ca.bundlePem, handler: (_req, res) => res.end("from b") });
+  });
+
+  after(async () => {
+    await Promise.all([originA?.close(), originB?.close()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A directory of its own for one test: the config file, the partners' CA bundle, and data/ with the suite's CA. */
+  async function workspace(t: TestContext): Promise<{ root: string; dataDir: string; address: string; write(name: string, text: string): Promise<string> }> {
+    const root = await mkdtemp(join(dir, "case-"));
+    const dataDir = join(root, "data");
+    // The one CA of the suite: the origins trust it, and the viewers trust the edge's certificates from it.
+    await cp(join(dir, "ca-source"), dataDir, { recursive: true });
+    await writeFile(join(root, PARTNERS_CA), caBundlePem);
+    const address = await engine.freshAddress(t, dataDir);
+    return { root, dataDir, address, write: async (name, text) => (await writeFile(join(root, name), text), join(root, name)) };
+  }
+
+  async function openTestStore(t: TestContext, address: string): Promise<ConfigStore> {
+    const store = await openStore({ address, validate: validateStoredDocument });
+    t.after(() => store.close());
+    return store;
+  }
+
+  const moat = (args: string[], cwd: string) => withDeadline(`moat ${args[0]}`, runMoat(args, { cwd, env: key.env }), 60_000);
+  const files = () => ({ aOrigin: originA.url, bOrigin: originB.url });
+
+  test("an edge serves the store's revisions: a new one within a poll, a bad one refused with its revision and cause while the last good one serves", { timeout: 120_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+
+    const edge = startMoat(["start", "--store", w.address], { cwd: tmpdir(), env: key.env, detached: true });
+    t.after(async () => {
+      if (edge.child.pid && isGroupAlive(edge.child.pid)) process.kill(-edge.child.pid, "SIGKILL");
+      await edge.exited;
+    });
+    const listening = await withDeadline("the edge to listen", edge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 90_000);
+    const port = Number(listening.httpsPort);
+    // Fresh connections: round-robin puts consecutive ones on the two workers, so both are seen.
+    const get = () => viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/" });
+    const bodies = async () => [(await get()).body, (await get()).body];
+    assert.deepEqual(await bodies(), ["from a", "from a"]);
+    const reloaded = (revision: number) =>
+      withDeadline(`revision ${revision} to be served`, edge.waitForLine(`config reloaded at revision ${revision}`, (line: LogLine) => line.msg === "config reloaded" && line.revision === revision), 30_000);
+
+    // A change through the store: no signal, no restart.
+    await writeFile(file, configFile({ ...files(), target: "b" }));
+    const applied = await moat(["apply", "-f", file, "--store", w.address], w.root);
+    assert.equal(applied.code, 0, applied.stderr);
+    const committedAt = Date.now();
+    const line = await reloaded(2);
+    const servedAfterMs = Date.now() - committedAt;
+    assert.equal(line.store !== undefined, true);
+    assert.deepEqual(await bodies(), ["from b", "from b"]);
+    // One poll interval (1 s) plus the rebuild on every worker; bounded loosely, as two cores are shared.
+    t.diagnostic(`revision 2 served ${servedAfterMs} ms after its commit`);
+    assert.ok(servedAfterMs < 5_000, `revision 2 took ${servedAfterMs} ms to be served`);
+
+    // A revision the store accepts but this edge cannot build: a certificate file missing on this host.
+    const store = await openTestStore(t, w.address);
+    const site = (await store.get("distribution", "site"))!.document as Record<string, unknown>;
+    const missing = join(w.root, "missing", "site.pem");
+    const bad = await store.put("distribution", "site", { ...site, viewerCertificate: { cert: missing, key: `${missing}.key` } }, { actor: "test" });
+    assert.equal(bad.revision, 3);
+    const refused = await withDeadline(
+      "revision 3 to be refused",
+      edge.waitForLine("refused revision 3", (entry) => entry.msg === "config reload refused; keeping the running config" && entry.revision === 3),
+      30_000,
+    );
+    const message = String((refused.error as { message: string }).message);
+    assert.match(message, /revision 3 is not a valid Moat config/);
+    assert.ok(message.includes(`distributions[0].viewerCertificate.cert: file not found: ${missing}`), message);
+    assert.deepEqual(await bodies(), ["from b", "from b"], "the last good snapshot still serves");
+
+    // The next good revision is served again.
+    await writeFile(file, configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    await reloaded(4);
+    assert.deepEqual(await bodies(), ["from a", "from a"]);
+    assert.equal(edge.lines.filter((entry) => entry.msg === "config reload refused; keeping the running config").length, 1, "a refused revision is read once, not at every poll");
+
+    if (engine.cutOff) {
+      const cut = await engine.cutOff(w.address);
+      await withDeadline("the outage to be logged", edge.waitForLine("store unreachable", (entry) => entry.msg === "store unreachable; serving the last good snapshot until it answers"), 30_000);
+      // Several polls refused: still one line, and traffic served all along.
+      await withDeadline(
+        "three refused polls",
+        (async () => {
+          while ((await cut.refusals()) < 3) await new Promise((resolve) => setTimeout(resolve, 100));
+        })(),
+        30_000,
+      );
+      assert.deepEqual(await bodies(), ["from a", "from a"]);
+      await cut.restore();
+      await withDeadline("the store to be back", edge.waitForLine("store reachable again", (entry) => entry.msg === "store reachable again"), 30_000);
+      assert.equal(edge.lines.filter((entry) => entry.msg === "store unreachable; serving the last good snapshot until it answers").length, 1, "one line per outage");
+      await writeFile(file, configFile({ ...files(), target: "b" }));
+      assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+      await reloaded(5);
+      assert.deepEqual(await bodies(), ["from b", "from b"]);
+    }
+
+    process.kill(edge.child.pid!, "SIGTERM");
+    assert.equal((await withDeadline("the edge to exit", edge.exited, 60_000)).code, 0);
+  });
+
+  test("export then apply changes nothing and makes no revision; relative paths were stored absolute", { timeout: 60_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    const first = await moat(["apply", "-f", file, "--store", w.address], w.root);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Applied .*moat\.yaml: revision 1 \(6 created, 0 changed, 0 deleted\)\./);
+
+    const exported = join(w.root, "exported.yaml");
+    assert.equal((await moat(["export", "--store", w.address, "-o", exported], w.root)).code, 0);
+    const text = await readFile(exported, "utf8");
+    assert.ok(text.includes(`caBundle: ${join(w.root, PARTNERS_CA)}`), text);
+    assert.ok(text.includes(`dataDir: ${w.dataDir}`), text);
+
+    const again = await moat(["apply", "-f", exported, "--store", w.address], tmpdir());
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout, `No changes: the store at revision 1 already matches ${exported}.\n`);
+    assert.equal((await moat(["diff", "-f", exported, "--store", w.address], tmpdir())).code, 0);
+    const log = await moat(["store", "log", "--store", w.address, "--json"], w.root);
+    const revisions = JSON.parse(log.stdout) as { revision: number; actor: string; summary: string }[];
+    assert.deepEqual(
+      revisions.map((record) => [record.revision, record.summary]),
+      [[1, "apply moat.yaml: +setting dataDir, +setting listen, +setting log, +setting workers, +trust store partners, +distribution site"]],
+    );
+    assert.match(revisions[0]!.actor, /^cli:/);
+  });
+
+  test("diff prints each change field by field, exit 1; 0 once applied", { timeout: 60_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    await writeFile(file, configFile({ ...files(), target: "b", logLevel: "warn", aliases: ["site.test", "www.site.test"], withPartners: false, blog: true }));
+    const diff = await moat(["diff", "-f", file, "--store", w.address], w.root);
+    assert.equal(diff.code, 1, diff.stderr);
+    assert.equal(
+      diff.stdout,
+      `~ setting log
+    ~ level: "info" → "warn"
+- trust store partners
++ distribution blog
+~ distribution site
+    ~ aliases: ["site.test"] → ["site.test","www.site.test"]
+    ~ behaviors[0].target: "a" → "b"
+
+1 to create, 2 to change, 1 to delete (the store is at revision 1).
+`,
+    );
+    const json = JSON.parse((await moat(["diff", "-f", file, "--store", w.address, "--json"], w.root)).stdout) as { changes: { action: string; name: string }[] };
+    assert.deepEqual(json.changes.map((change) => `${change.action} ${change.name}`), ["change log", "delete partners", "create blog", "change site"]);
+    const applied = await moat(["apply", "-f", file, "--store", w.address], w.root);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /revision 2 \(1 created, 2 changed, 1 deleted\)/);
+    const after = await moat(["diff", "-f", file, "--store", w.address], w.root);
+    assert.equal(after.code, 0);
+    assert.equal(after.stdout, `No changes: the store at revision 2 matches ${file}.\n`);
+  });
+
+  test("an invalid file is refused with config check's messages and the store is left as it was", { timeout: 60_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    const store = await openTestStore(t, w.address);
+    const before = await store.read();
+    const invalid = await w.write("invalid.yaml", configFile({ ...files(), target: "a", aliases: [] }).replace(`./${PARTNERS_CA}`, "./nowhere.pem"));
+
+    const applied = await moat(["apply", "-f", invalid, "--store", w.address], w.root);
+    const checked = await moat(["config", "check", invalid], w.root);
+    assert.equal(applied.code, 1);
+    assert.equal(applied.stdout, "");
+    assert.equal(applied.stderr, checked.stderr, "the same messages as moat config check");
+    assert.match(applied.stderr, /distributions\[0\]\.aliases: /);
+    assert.match(applied.stderr, /trustStores\.partners\.caBundle: file not found: /);
+    const diff = await moat(["diff", "-f", invalid, "--store", w.address], w.root);
+    assert.equal(diff.code, 2, "diff's exit code for a diff it could not make");
+    assert.equal(diff.stderr, checked.stderr);
+    assert.deepEqual(await store.read(), before);
+  });
+}
