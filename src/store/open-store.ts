@@ -10,6 +10,8 @@ import { MIGRATIONS } from "./migrations.ts";
 import { openPostgresEngine, postgresLabel } from "./postgres-engine.ts";
 import { openSqliteEngine } from "./sqlite-engine.ts";
 import type { StoreTables } from "./tables.ts";
+import { createTokenStore } from "./token-store.ts";
+import type { TokenStore } from "./token-store.ts";
 
 export interface OpenStoreOptions {
   /** `postgres://…` (or `postgresql://…`) for PostgreSQL; `sqlite:<path>` or a plain path for SQLite. */
@@ -20,6 +22,9 @@ export interface OpenStoreOptions {
 
 export type StoreEngine = "sqlite" | "postgres";
 
+/** An open store: the config resources, and the API tokens beside them. */
+export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore };
+
 /** Which engine an address names, and how messages name it. */
 export function parseStoreAddress(address: string): { engine: StoreEngine; target: string; label: string } {
   if (/^postgres(ql)?:\/\//i.test(address)) return { engine: "postgres", target: address, label: postgresLabel(address) };
@@ -28,7 +33,7 @@ export function parseStoreAddress(address: string): { engine: StoreEngine; targe
 }
 
 /** Opens, migrates and returns the store; closes what it opened if any step fails. */
-export async function openStore(options: OpenStoreOptions): Promise<ConfigStore & { readonly engine: StoreEngine }> {
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { engine, target, label } = parseStoreAddress(options.address);
   const db = engine === "postgres" ? openPostgresEngine(target) : openSqliteEngine(target);
   try {
@@ -37,7 +42,7 @@ export async function openStore(options: OpenStoreOptions): Promise<ConfigStore 
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine });
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db) });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {
