@@ -1,6 +1,6 @@
 // The admin API server: Fastify on its own TLS 1.3 port, a server certificate from Moat's CA, every request authenticated, authorised by role, bounded in size and time.
 import type { TLSSocket } from "node:tls";
-import Fastify from "fastify";
+import Fastify, { LogController } from "fastify";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
 import { ApiForbiddenError, ApiRequestInvalidError } from "../errors.ts";
@@ -97,7 +97,8 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     onProtoPoisoning: "error",
     onConstructorPoisoning: "error",
     loggerInstance: log,
-    disableRequestLogging: true,
+    // One line per refusal is ours (with who and why); Fastify's per-request lines would only repeat it.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
 

@@ -30,7 +30,7 @@ export const problemSchema = z
       .optional()
       .meta({ description: "Each thing wrong, as `moat config check` names it: a path in the body (with its JSON Pointer) or in the config the change would make" }),
   })
-  .meta({ id: "Problem", description: "RFC 9457 problem details" });
+  .meta({ description: "RFC 9457 problem details" });
 
 export type Problem = z.output<typeof problemSchema>;
 

@@ -1,0 +1,25 @@
+// The admin API on the SQLite store.
+import { mkdtemp, rm } from "node:fs/promises";
+import { DatabaseSync } from "node:sqlite";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe } from "node:test";
+import { adminApiContract } from "./admin-api-contract.ts";
+
+describe("admin API on SQLite", () => {
+  adminApiContract({
+    freshAddress: async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), "moat-api-"));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      return `sqlite:${join(dir, "moat.db")}`;
+    },
+    rawRows: async (address, table) => {
+      const database = new DatabaseSync(address.replace(/^sqlite:/, ""), { readOnly: true });
+      try {
+        return database.prepare(`select * from ${table}`).all() as Record<string, unknown>[];
+      } finally {
+        database.close();
+      }
+    },
+  });
+});
