@@ -133,23 +133,23 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     return reply.code(problem.status).header("content-type", PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
   }
 
-  const routes = adminApiRoutes(options.store, clock);
-  const document = buildOpenApiDocument([...routes, openApiRoute], { version: "0.1.0" });
-  for (const route of [...routes, openApiRoute]) {
+  // The document lists every route, itself included; it is built once, from the routes' own schemas.
+  let document: Record<string, unknown> = {};
+  const routes = [...adminApiRoutes(options.store, clock), openApiRoute(() => document)];
+  document = buildOpenApiDocument(routes, { version: "0.1.0" });
+  for (const route of routes) {
     app.route({
       method: route.method,
       url: route.url,
       config: { role: route.role },
       handler: async (request, reply) => {
-        const identity = identities.get(request) as ApiIdentity;
-        const input = {
+        const result = await route.handler({
           params: route.params ? parseRequestPart(route.params, request.params, "path") : undefined,
           query: parseQuery(route, request.query as Record<string, unknown>),
           body: parseBody(route, request.body),
           headers: request.headers,
-          identity,
-        };
-        const result = route === openApiRoute ? { status: 200, body: document } : await route.handler(input);
+          identity: identities.get(request) as ApiIdentity,
+        });
         reply.code(result.status);
         for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
         return reply.send(result.body);
@@ -184,7 +184,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     host,
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    routes: [...routes, openApiRoute],
+    routes,
     close: async () => {
       clearTimeout(renewal);
       await app.close();
@@ -192,16 +192,18 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   };
 }
 
-const openApiRoute: ApiRoute = {
-  method: "GET",
-  url: "/openapi.json",
-  operationId: "getOpenApiDocument",
-  summary: "This API's OpenAPI 3.1 document, generated from the schemas its handlers validate with",
-  tag: "API",
-  role: "viewer",
-  responses: { 200: { description: "The OpenAPI document" } },
-  handler: async () => ({ status: 200 }),
-};
+function openApiRoute(document: () => Record<string, unknown>): ApiRoute {
+  return {
+    method: "GET",
+    url: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This API's OpenAPI 3.1 document, generated from the schemas its handlers validate with",
+    tag: "API",
+    role: "viewer",
+    responses: { 200: { description: "The OpenAPI document" } },
+    handler: async () => ({ status: 200, body: document() }),
+  };
+}
 
 function toProblemInput(code: string) {
   return { code, message: code };

@@ -65,10 +65,10 @@ function fromFastify(error: { code?: string; statusCode?: number; message: strin
     case "FST_ERR_NOT_FOUND":
       return new ApiNotFoundError("this route");
     default:
-      // secure-json-parse's refusals (__proto__, constructor.prototype) and other 4xx from parsing.
-      if (error.statusCode === 400 || error instanceof SyntaxError) {
-        return new ApiRequestInvalidError("the request body", [{ path: "", message: `is not acceptable JSON: ${error.message}` }]);
-      }
+      // secure-json-parse's refusals (__proto__, constructor.prototype).
+      if (error instanceof SyntaxError) return new ApiRequestInvalidError("the request body", [{ path: "", message: `is not acceptable JSON: ${error.message}` }]);
+      // Fastify's other refusals of a request it could not route or read (a malformed URL, say).
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) return new ApiRequestInvalidError("the request", [{ path: "", message: error.message }]);
       return undefined;
   }
 }
