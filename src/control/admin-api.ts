@@ -3,8 +3,9 @@ import type { TLSSocket } from "node:tls";
 import Fastify, { LogController } from "fastify";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { ApiForbiddenError, ApiRequestInvalidError } from "../errors.ts";
+import { ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../pki/index.ts";
+import { keepServerCertificate, serverCertificateNames } from "./server-certificate.ts";
 import type { ApiRole, Store } from "../store/index.ts";
 import { parseRequestPart } from "./api-route.ts";
 import type { ApiRoute } from "./api-route.ts";
@@ -50,17 +51,6 @@ export interface AdminApi {
   close(): Promise<void>;
 }
 
-const UNSPECIFIED_ADDRESSES = new Set(["0.0.0.0", "::", ""]);
-
-function serverCertificateNames(host: string, extra: AdminApiOptions["serverNames"]): { dnsNames: string[]; ipAddresses: string[] } {
-  const isIp = /^[\d.]+$|:/.test(host);
-  const ipAddresses = new Set(["127.0.0.1", "::1", ...(extra?.ipAddresses ?? [])]);
-  const dnsNames = new Set(["localhost", ...(extra?.dnsNames ?? [])]);
-  if (isIp && !UNSPECIFIED_ADDRESSES.has(host)) ipAddresses.add(host);
-  else if (!isIp) dnsNames.add(host);
-  return { dnsNames: [...dnsNames], ipAddresses: [...ipAddresses] };
-}
-
 /** Who a request was refused for, kept from onRequest to the error handler's log line. */
 const refusedAs = new WeakMap<FastifyRequest, string>();
 const identities = new WeakMap<FastifyRequest, ApiIdentity>();
@@ -77,15 +67,19 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const settings = { ...ADMIN_API_DEFAULTS, ...options.listen, ...definedOnly({ trustDomain: options.trustDomain, bodyLimitBytes: options.bodyLimitBytes, deadlineMs: options.deadlineMs }) };
   const clock = options.clock ?? (() => new Date());
   const log = options.logger.child({ part: "admin-api" });
-  const names = serverCertificateNames(settings.host, options.serverNames);
-  const issue = () => options.ca.issueServerCertificate({ ...names, validityMs: ADMIN_API_DEFAULTS.serverCertificateValidityMs });
-  let certificate = await issue();
+  const certificate = await keepServerCertificate({
+    ca: options.ca,
+    names: serverCertificateNames(settings.host, options.serverNames),
+    validityMs: ADMIN_API_DEFAULTS.serverCertificateValidityMs,
+    clock,
+    log,
+  });
   // Moat's roots, and its intermediates so that a client which sends its leaf alone still verifies; only roots anchor.
   const clientCas = [options.ca.bundlePem, options.ca.intermediatePem, ...options.ca.previousIntermediatePems];
   const tlsOptions = (issued: IssuedCertificate) => ({ key: issued.keyPem, cert: issued.chainPem, ca: clientCas, minVersion: "TLSv1.3" as const });
 
   const app = Fastify({
-    https: { ...tlsOptions(certificate), requestCert: true, rejectUnauthorized: false },
+    https: { ...tlsOptions(certificate.current), requestCert: true, rejectUnauthorized: false },
     bodyLimit: settings.bodyLimitBytes,
     handlerTimeout: settings.deadlineMs,
     requestTimeout: settings.deadlineMs,
@@ -100,93 +94,43 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     // One line per refusal is ours (with who and why); Fastify's per-request lines would only repeat it.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
 
   app.addHook("onRequest", async (request) => {
-    const result = await authenticate({ headers: request.headers, socket: request.raw.socket as TLSSocket }, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock() });
-    if (result instanceof AuthRefusal) {
-      refusedAs.set(request, result.who);
-      throw result.error;
-    }
-    refusedAs.set(request, describeIdentity(result));
-    const least = (request.routeOptions.config as { role?: ApiRole }).role ?? "viewer";
-    if (!isRoleAllowed(result.role, least)) {
-      throw new ApiForbiddenError(describeIdentity(result), `the role ${result.role} may not ${request.method} ${request.routeOptions.url} (it needs ${least} or above)`);
-    }
-    identities.set(request, result);
+    identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock() }));
   });
   app.addHook("onSend", async (_request, reply) => {
     // Answers name config and tokens: none may be kept by a cache on the way.
     reply.header("cache-control", "no-store");
   });
-  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply));
-  app.setNotFoundHandler((request, reply) => sendProblem(toProblemInput("FST_ERR_NOT_FOUND"), request, reply));
-
-  function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
-    const problem = toProblem(error, limits);
-    const who = refusedAs.get(request) ?? "anonymous";
-    const fields = { who, method: request.method, url: request.url, status: problem.status, code: problem.code };
-    if (problem.status === 401 || problem.status === 403) log.warn({ ...fields, reason: problem.detail }, "admin API request refused");
-    else if (problem.code === "internal") log.error({ ...fields, err: error }, "admin API request failed");
-    else log.info({ ...fields, reason: problem.detail }, "admin API request refused");
-    if (problem.status === 401) reply.header("www-authenticate", 'Bearer realm="moat-admin"');
-    return reply.code(problem.status).header("content-type", PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
-  }
+  const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, { log, limits }));
+  app.setNotFoundHandler((request, reply) => sendProblem({ code: "FST_ERR_NOT_FOUND", message: "no route" }, request, reply, { log, limits }));
 
   // The document lists every route, itself included; it is built once, from the routes' own schemas.
   let document: Record<string, unknown> = {};
   const routes = [...adminApiRoutes(options.store, clock), openApiRoute(() => document)];
   document = buildOpenApiDocument(routes, { version: "0.1.0" });
-  for (const route of routes) {
-    app.route({
-      method: route.method,
-      url: route.url,
-      config: { role: route.role },
-      handler: async (request, reply) => {
-        const result = await route.handler({
-          params: route.params ? parseRequestPart(route.params, request.params, "path") : undefined,
-          query: parseQuery(route, request.query as Record<string, unknown>),
-          body: parseBody(route, request.body),
-          headers: request.headers,
-          identity: identities.get(request) as ApiIdentity,
-        });
-        reply.code(result.status);
-        for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
-        return reply.send(result.body);
-      },
-    });
-  }
+  for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
 
-  await app.listen({ host: settings.host, port: settings.port });
+  try {
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw new ListenError("the admin API", settings.host, settings.port, error);
+  }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : settings.port;
-  // Renewed at two thirds of its life: new connections get the new certificate, open ones keep theirs.
-  let renewal: NodeJS.Timeout | undefined;
-  const scheduleRenewal = () => {
-    const lifeMs = certificate.notAfter.getTime() - certificate.notBefore.getTime();
-    const atMs = certificate.notBefore.getTime() + (lifeMs * 2) / 3 - clock().getTime();
-    renewal = setTimeout(() => {
-      issue()
-        .then((next) => {
-          certificate = next;
-          (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next));
-          log.info({ serial: next.serialHex, notAfter: next.notAfter }, "admin API server certificate renewed");
-        })
-        .catch((error: unknown) => log.error({ err: error }, "admin API server certificate renewal failed; the current one stays until it is retried"))
-        .finally(scheduleRenewal);
-    }, Math.max(60_000, Math.min(atMs, 2 ** 31 - 1)));
-    renewal.unref();
-  };
-  scheduleRenewal();
+  // New connections get a renewed certificate; open ones keep theirs.
+  certificate.start((next) => (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next)));
   const host = settings.host;
-  log.info({ host, port, serial: certificate.serialHex }, "admin API listening");
+  log.info({ host, port, serial: certificate.current.serialHex }, "admin API listening");
   return {
     host,
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     routes,
     close: async () => {
-      clearTimeout(renewal);
+      certificate.stop();
       await app.close();
     },
   };
@@ -205,8 +149,44 @@ function openApiRoute(document: () => Record<string, unknown>): ApiRoute {
   };
 }
 
-function toProblemInput(code: string) {
-  return { code, message: code };
+/** Authenticates the caller and checks its role against the route's; a refusal throws the error the caller gets. */
+async function admit(request: FastifyRequest, context: { tokens: Store["tokens"]; trustDomain: string; now: Date }): Promise<ApiIdentity> {
+  const result = await authenticate({ headers: request.headers, socket: request.raw.socket as TLSSocket }, context);
+  if (result instanceof AuthRefusal) {
+    refusedAs.set(request, result.who);
+    throw result.error;
+  }
+  refusedAs.set(request, describeIdentity(result));
+  const least = (request.routeOptions.config as { role?: ApiRole }).role ?? "viewer";
+  if (!isRoleAllowed(result.role, least)) {
+    throw new ApiForbiddenError(describeIdentity(result), `the role ${result.role} may not ${request.method} ${request.routeOptions.url} (it needs ${least} or above)`);
+  }
+  return result;
+}
+
+/** Validates each part of the request with the route's schemas, runs its handler, and sends what it answers. */
+async function serve(route: ApiRoute, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const result = await route.handler({
+    params: route.params ? parseRequestPart(route.params, request.params, "path") : undefined,
+    query: parseQuery(route, request.query as Record<string, unknown>),
+    body: parseBody(route, request.body),
+    headers: request.headers,
+    identity: identities.get(request) as ApiIdentity,
+  });
+  reply.code(result.status);
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+  return reply.send(result.body);
+}
+
+/** Every failure leaves as problem details, logged with who asked and why it was refused. */
+function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply, context: { log: Logger; limits: { bodyLimitBytes: number; deadlineMs: number } }) {
+  const problem = toProblem(error, context.limits);
+  const fields = { who: refusedAs.get(request) ?? "anonymous", method: request.method, url: request.url, status: problem.status, code: problem.code };
+  if (problem.status === 401 || problem.status === 403) context.log.warn({ ...fields, reason: problem.detail }, "admin API request refused");
+  else if (problem.code === "internal") context.log.error({ ...fields, err: error }, "admin API request failed");
+  else context.log.info({ ...fields, reason: problem.detail }, "admin API request refused");
+  if (problem.status === 401) reply.header("www-authenticate", 'Bearer realm="moat-admin"');
+  return reply.code(problem.status).header("content-type", PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }
 
 function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {

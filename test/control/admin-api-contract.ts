@@ -7,6 +7,7 @@ import type { TestContext } from "node:test";
 import pino from "pino";
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { startAdminApi, storeDocumentValidator } from "../../src/control/index.ts";
+import { ListenError } from "../../src/errors.ts";
 import type { AdminApiOptions } from "../../src/control/index.ts";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
@@ -200,6 +201,15 @@ export function adminApiContract(engine: EngineUnderTest): void {
     const refusals = api.logs.map((line) => JSON.parse(line)).filter((entry) => entry.msg === "admin API request refused");
     assert.ok(refusals.some((entry) => entry.status === 401 && /^certificate moat admin mallory \(serial [0-9a-f]+\)$/.test(entry.who)));
     assert.ok(refusals.some((entry) => entry.status === 403 && /^certificate spiffe:\/\/moat\.internal\/admin\/viewer\/bob/.test(entry.who)));
+  });
+
+  test("a port that is taken is refused with listen-failed, naming the admin API", async (t) => {
+    const api = await setUp(t);
+    const { port } = new URL(api.url);
+    await assert.rejects(
+      startAdminApi({ store: api.store, ca, listen: { host: "127.0.0.1", port: Number(port) }, logger: pino({ level: "silent" }) }),
+      (error: unknown) => error instanceof ListenError && /the admin API on 127\.0\.0\.1/.test(error.message),
+    );
   });
 
   test("the API speaks TLS 1.3 only, with a server certificate from Moat's CA", async (t) => {
