@@ -39,6 +39,11 @@ export interface AdminApiOptions {
   bodyLimitBytes?: number;
   deadlineMs?: number;
   clock?: () => Date;
+  /**
+   * Whether Moat's CA revoked a certificate (by serial, lower-case hex): an admin certificate it names is refused
+   * from the next request on. Without it, admin certificates are not checked for revocation: keep them short-lived.
+   */
+  isRevoked?: (serialHex: string) => boolean | Promise<boolean>;
 }
 
 export interface AdminApi {
@@ -96,7 +101,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   });
 
   app.addHook("onRequest", async (request) => {
-    identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock() }));
+    identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
   });
   app.addHook("onSend", async (_request, reply) => {
     // Answers name config and tokens: none may be kept by a cache on the way.
@@ -150,7 +155,7 @@ function openApiRoute(document: () => Record<string, unknown>): ApiRoute {
 }
 
 /** Authenticates the caller and checks its role against the route's; a refusal throws the error the caller gets. */
-async function admit(request: FastifyRequest, context: { tokens: Store["tokens"]; trustDomain: string; now: Date }): Promise<ApiIdentity> {
+async function admit(request: FastifyRequest, context: Parameters<typeof authenticate>[1]): Promise<ApiIdentity> {
   const result = await authenticate({ headers: request.headers, socket: request.raw.socket as TLSSocket }, context);
   if (result instanceof AuthRefusal) {
     refusedAs.set(request, result.who);

@@ -67,7 +67,8 @@ function readCertificate(socket: TLSSocket, trustDomain: string): ApiIdentity | 
     name: admin.parsed.name,
     role: role as ApiRole,
     spiffeId: admin.uri,
-    serialHex: certificate.serialNumber.toLowerCase(),
+    // As the revocation registry spells serials: lower-case, no leading zero bytes.
+    serialHex: certificate.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, ""),
     fingerprint256: certificate.fingerprint256,
   };
 }
@@ -78,7 +79,7 @@ function readCertificate(socket: TLSSocket, trustDomain: string): ApiIdentity | 
  */
 export async function authenticate(
   request: { headers: { authorization?: string }; socket: TLSSocket },
-  context: { tokens: TokenStore; trustDomain: string; now: Date },
+  context: { tokens: TokenStore; trustDomain: string; now: Date; isRevoked?: (serialHex: string) => boolean | Promise<boolean> },
 ): Promise<ApiIdentity | AuthRefusal> {
   const authorization = request.headers.authorization;
   if (authorization !== undefined) {
@@ -96,6 +97,11 @@ export async function authenticate(
     return new AuthRefusal(who, new ApiUnauthenticatedError(reasons[check.reason]));
   }
   const fromCertificate = certificateIdentity(request.socket, context.trustDomain);
+  // Asked at every request, not once per connection: a revocation takes effect on connections already open.
+  if (fromCertificate !== undefined && !(fromCertificate instanceof AuthRefusal) && fromCertificate.kind === "certificate" && (await context.isRevoked?.(fromCertificate.serialHex))) {
+    const who = describeIdentity(fromCertificate);
+    return new AuthRefusal(who, new ApiUnauthenticatedError(`${who} was revoked`));
+  }
   if (fromCertificate !== undefined) return fromCertificate;
   return new AuthRefusal("anonymous", new ApiUnauthenticatedError("the request has no bearer token and the connection no client certificate"));
 }

@@ -5,7 +5,10 @@
  *
  * @example
  * const store = await openStore({ address: "sqlite:/var/lib/moat/moat.db", validate: storeDocumentValidator });
- * const api = await startAdminApi({ store, ca, listen: { host: "127.0.0.1", port: 8444 }, logger, trustDomain: config.pki.trustDomain });
+ * const api = await startAdminApi({
+ *   store, ca, listen: { host: "127.0.0.1", port: 8444 }, logger, trustDomain: config.pki.trustDomain,
+ *   isRevoked: async (serial) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serial),
+ * });
  * log.info({ url: api.url }, "admin API up");
  * await api.close();
  */

@@ -195,6 +195,12 @@ export function adminApiContract(engine: EngineUnderTest): void {
     assertProblem(await api.call({ certificate: await certificate("admin", "eve", "other.internal") }, "/distributions"), 403, "api-forbidden");
 
     const otherCa = await createEphemeralCertificateAuthority({ name: "Other" });
+    // Revoked by Moat's CA: refused from the next request on, on the connection it opened too.
+    const revokedApi = await setUp(t, { isRevoked: (serial) => serial === admin.serialHex });
+    const revoked = await revokedApi.call({ certificate: admin }, "/distributions");
+    assertProblem(revoked, 401, "api-unauthenticated");
+    assert.match(revoked.json.detail, new RegExp(`serial ${admin.serialHex}\\) was revoked`));
+    assert.equal((await revokedApi.call({ certificate: viewer }, "/distributions")).status, 200);
     const foreign = await api.call({ certificate: await certificate("admin", "mallory", "moat.internal", otherCa) }, "/distributions");
     assertProblem(foreign, 401, "api-unauthenticated");
     assert.match(foreign.json.detail, /does not verify against Moat's CA/);
@@ -323,6 +329,7 @@ export function adminApiContract(engine: EngineUnderTest): void {
       [{ method: "DELETE" }, 428, "api-precondition-required"],
       [{ method: "DELETE", headers: { "if-match": '"2"' } }, 412, "store-version-conflict"],
       [{ method: "POST", body: distribution("shop"), path: "/distributions" }, 409, "api-resource-exists"],
+      [{ method: "PUT", body: distribution("blog"), headers: { "if-match": "*" }, path: "/distributions/blog" }, 404, "store-not-found"],
     ];
     for (const [options, status, code] of refusals) {
       const before = await snapshot(api.store);
