@@ -3,7 +3,9 @@ import { after, before, describe } from "node:test";
 import pg from "pg";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
-import { adminApiContract } from "./admin-api-contract.ts";
+import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import type { EngineUnderTest } from "./admin-api-harness.ts";
+import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
 describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
   let server: PostgresServer | undefined;
@@ -13,7 +15,7 @@ describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
   });
   after(async () => server?.stop());
 
-  adminApiContract({
+  const engine: EngineUnderTest = {
     freshAddress: async () => {
       if (!server) throw new Error("PostgreSQL did not start");
       const name = `api_${++databases}`;
@@ -29,5 +31,7 @@ describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
         await client.end();
       }
     },
-  });
+  };
+  adminApiAccessContract(engine);
+  adminApiResourcesContract(engine);
 });

@@ -4,10 +4,12 @@ import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
-import { adminApiContract } from "./admin-api-contract.ts";
+import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import type { EngineUnderTest } from "./admin-api-harness.ts";
+import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
 describe("admin API on SQLite", () => {
-  adminApiContract({
+  const engine: EngineUnderTest = {
     freshAddress: async (t) => {
       const dir = await mkdtemp(join(tmpdir(), "moat-api-"));
       t.after(() => rm(dir, { recursive: true, force: true }));
@@ -21,5 +23,7 @@ describe("admin API on SQLite", () => {
         database.close();
       }
     },
-  });
+  };
+  adminApiAccessContract(engine);
+  adminApiResourcesContract(engine);
 });
