@@ -4,7 +4,7 @@ import { before } from "node:test";
 import type { TestContext } from "node:test";
 import pino from "pino";
 import { startAdminApi, storeDocumentValidator } from "../../src/control/index.ts";
-import type { AdminApiOptions } from "../../src/control/index.ts";
+import type { AdminApiOptions, ApiRoute } from "../../src/control/index.ts";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { API_ROLES, openStore } from "../../src/store/index.ts";
@@ -29,7 +29,7 @@ export interface Harness {
   store: Store;
   address: string;
   url: string;
-  routes: readonly { method: string; url: string }[];
+  routes: readonly ApiRoute[];
   logs: string[];
   /** A token per role, made in the store directly. */
   tokens: Record<ApiRole, string>;

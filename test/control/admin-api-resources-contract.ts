@@ -136,4 +136,45 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
     assert.deepEqual(schema.required.sort(), ["aliases", "id", "origins"]);
     assert.equal(schema.properties.origins.items.additionalProperties, false);
   });
+
+  test("every answer has the shape the OpenAPI document gives for its route and status", async (t) => {
+    const api = await setUp(t);
+    const admin = { token: api.tokens.admin };
+    const calls: [string, string, CallOptions?][] = [
+      ["POST", "/distributions", { body: distribution("shop") }],
+      ["PUT", "/distributions/shop", { headers: { "if-match": '"1"' }, body: distribution("shop", "shop.example", "https://v2.internal") }],
+      ["PUT", "/distributions/blog", { headers: { "if-none-match": "*" }, body: distribution("blog") }],
+      ["GET", "/distributions"],
+      ["GET", "/distributions/shop"],
+      ["PUT", "/trust-stores/partners", { headers: { "if-none-match": "*" }, body: { caBundle: "/etc/partners.pem" } }],
+      ["GET", "/trust-stores"],
+      ["GET", "/trust-stores/partners"],
+      ["PUT", "/settings/log", { headers: { "if-none-match": "*" }, body: { level: "warn" } }],
+      ["PUT", "/settings/workers", { headers: { "if-none-match": "*" }, body: 2 }],
+      ["GET", "/settings"],
+      ["GET", "/settings/log"],
+      ["GET", "/revisions"],
+      ["POST", "/tokens", { body: { name: "ci", role: "viewer" } }],
+      ["GET", "/tokens"],
+      ["DELETE", "/distributions/blog", { headers: { "if-match": '"1"' } }],
+    ];
+    for (const [method, path, options] of calls) {
+      const answer = await api.call(admin, path, { method, ...options });
+      assert.ok(answer.status < 300, `${method} ${path}: ${answer.status} ${answer.text}`);
+      const route = api.routes.find((candidate) => candidate.method === method && new RegExp(`^${candidate.url.replace(/:\w+/g, "[^/]+")}$`).test(path));
+      const spec = route?.responses[answer.status];
+      assert.ok(spec, `${method} ${path} answered ${answer.status}, which its route does not document`);
+      if (spec.schema) {
+        const parsed = spec.schema.safeParse(answer.json);
+        assert.ok(parsed.success, `${method} ${path}: ${JSON.stringify(parsed.error?.issues)}`);
+      } else assert.equal(answer.text, "", `${method} ${path} answered a body its route does not document`);
+    }
+    const tokens = await api.call(admin, "/tokens");
+    const id = (tokens.json.items as { id: string; name: string }[]).find((token) => token.name === "ci")?.id as string;
+    for (const [method, path] of [["GET", `/tokens/${id}`], ["DELETE", `/tokens/${id}`]] as const) {
+      const answer = await api.call(admin, path, { method });
+      const route = api.routes.find((candidate) => candidate.method === method && candidate.url === "/tokens/:id");
+      assert.ok(route?.responses[answer.status]?.schema?.safeParse(answer.json).success, `${method} ${path}: ${answer.text}`);
+    }
+  });
 }
