@@ -638,3 +638,95 @@ export class StoreEmptyError extends MoatError {
     });
   }
 }
+
+// ---------------------------------------------------------------- admin API
+
+/** One thing wrong with a request: where (a path as `moat config check` writes it) and what. */
+export interface ApiRequestIssue {
+  /** `origins[0].url` in the body, `limit` in the query, a header's name; "" for the whole body. */
+  path: string;
+  message: string;
+  /** RFC 6901 JSON Pointer into the request body (`/origins/0/url`), for body issues only. */
+  pointer?: string;
+}
+
+/** A request the API cannot take as sent: invalid JSON, a wrong type, an unknown field, a bad query or header. Nothing was changed. */
+export class ApiRequestInvalidError extends MoatError {
+  readonly issues: readonly ApiRequestIssue[];
+
+  constructor(what: string, issues: readonly ApiRequestIssue[]) {
+    const lines = issues.map((issue) => `  ${issue.path || "(body)"}: ${issue.message}`);
+    super("api-request-invalid", 400, `${what} is not valid:\n${lines.join("\n")}`, {
+      fix: "correct each field named (the API's /openapi.json has every schema) and send it again",
+    });
+    this.issues = issues;
+  }
+}
+
+/** A request body over the API's limit; it was not read to its end, and nothing was changed. */
+export class ApiBodyTooLargeError extends MoatError {
+  constructor(limitBytes: number) {
+    super("api-body-too-large", 413, `the request body is larger than the admin API takes (${limitBytes} bytes).`, {
+      fix: "a resource is far smaller than this: check what is being sent",
+    });
+  }
+}
+
+/** A body that is not `application/json`. */
+export class ApiUnsupportedMediaTypeError extends MoatError {
+  constructor(contentType: string) {
+    super("api-unsupported-media-type", 415, `the admin API takes application/json bodies, not ${JSON.stringify(contentType)}.`, {
+      fix: "send the body as JSON with Content-Type: application/json",
+    });
+  }
+}
+
+/** No credentials, or credentials the API does not accept (a token unknown, expired or revoked; a certificate that does not verify). */
+export class ApiUnauthenticatedError extends MoatError {
+  constructor(reason: string) {
+    super("api-unauthenticated", 401, `the admin API needs credentials: ${reason}.`, {
+      fix: "send Authorization: Bearer <token> (`moat token create`) or an admin client certificate from Moat's CA (`moat admin issue`)",
+    });
+  }
+}
+
+/** Credentials the API accepts, for a role that may not do this. */
+export class ApiForbiddenError extends MoatError {
+  constructor(who: string, reason: string) {
+    super("api-forbidden", 403, `${who} may not do this: ${reason}.`, {
+      fix: "use a token or certificate with a role that may (admin > operator > viewer), or ask an admin",
+    });
+  }
+}
+
+/** A replace or delete without `If-Match`: the API refuses to overwrite what the client has not seen. */
+export class ApiPreconditionRequiredError extends MoatError {
+  constructor(resource: string, what: string) {
+    super("api-precondition-required", 428, `${what} ${resource} needs If-Match with the ETag it was read with (or If-None-Match: * to create it).`, {
+      fix: "GET it, keep its ETag, and send that as If-Match",
+    });
+  }
+}
+
+/** A create (POST, or PUT with If-None-Match: *) of a resource that is already there. */
+export class ApiResourceExistsError extends MoatError {
+  constructor(resource: string) {
+    super("api-resource-exists", 409, `${resource} exists already.`, { fix: "replace it with PUT and If-Match, or choose another name" });
+  }
+}
+
+/** A resource or route the API does not have. */
+export class ApiNotFoundError extends MoatError {
+  constructor(what: string) {
+    super("api-not-found", 404, `${what} is not here.`, { fix: "see /openapi.json for the routes, and list the resources for their names" });
+  }
+}
+
+/** A request that took longer than the API's deadline for one request: it was answered 503. */
+export class ApiDeadlineExceededError extends MoatError {
+  constructor(deadlineMs: number) {
+    super("api-deadline-exceeded", 503, `the request took longer than ${deadlineMs} ms; a change may still have been committed.`, {
+      fix: "read the resource (or the revisions) to see whether it changed, then retry; check that the store answers",
+    });
+  }
+}

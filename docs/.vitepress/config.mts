@@ -65,6 +65,7 @@ export default defineConfig({
           { text: "Config file", link: "/reference/config-file" },
           { text: "Configuration overview", link: "/reference/configuration" },
           { text: "CLI", link: "/reference/cli" },
+          { text: "Admin API", link: "/reference/admin-api" },
           { text: "Errors", link: "/reference/errors" },
           { text: "HTTP headers", link: "/reference/headers" },
           { text: "When an origin fails", link: "/reference/origin-failures" },

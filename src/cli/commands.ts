@@ -1,5 +1,6 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
+import { controlCommands } from "./control-commands.ts";
 
 export interface CliCommand {
   name: string;
@@ -445,4 +446,5 @@ Example:
   moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"`,
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },
+  ...controlCommands,
 ];

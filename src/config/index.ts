@@ -111,3 +111,18 @@ export function readConfigDocument(file: string): Promise<unknown> {
 export function loadConfigDocument(document: unknown, options: ParseConfigOptions & { isStored?: boolean }): Promise<MoatConfig> {
   return loadDocument(document, options);
 }
+
+/**
+ * The schema of a config document (zod), its messages and path naming: what the admin API validates request bodies
+ * with and generates its OpenAPI document from, so that the API and `moat config check` say the same thing.
+ *
+ * @example
+ * const result = configSchema.shape.distributions.element.safeParse(body, { error: configErrorMap });
+ * if (!result.success) toConfigIssues(result.error.issues); // [{ path: "origins[0].url", message: "must be an https:// URL …" }]
+ */
+export { configSchema } from "./schema.ts";
+export { configErrorMap, formatPath, toConfigIssues } from "./issues.ts";
+export { closedObject } from "./closed-object.ts";
+export { id as idSchema } from "./fields.ts";
+/** Every issue of a document at once, or the normalised, frozen config: the store's validator is built on it. */
+export { validateConfig } from "./parse.ts";

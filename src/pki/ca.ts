@@ -1,7 +1,7 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
 import { signCrlWith } from "./crl-sign.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
-import { issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
+import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
 import { intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
@@ -110,6 +110,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     signServerCertificate: (request) => signServerLeafForKey(issuer, request, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.
     issueOriginClientCertificate: (request) => issueOriginClientLeaf(issuer, request, material.keyAlgorithm, clock()),
+    issueAdminClientCertificate: (request) => issueAdminClientLeaf(issuer, request, material.keyAlgorithm, clock()),
     // The intermediate signs the CRL: RFC 5280 §6.3.3 (and OpenSSL) look for the CRL of a leaf's own issuer.
     signCrl: (entries, options) => signCrlWith(issuer.signer, entries, options),
   } satisfies CertificateAuthority);

@@ -19,7 +19,11 @@ export { renewalTime } from "./renewal.ts";
 /** Writes a private key atomically with mode 0600 (temp file, fsync, rename), whatever the umask or an older file's mode. */
 export { writeKeyFileAtomic, writeFileAtomic } from "./key-files.ts";
 
+/** `spiffe://<trust domain>/admin/<role>/<name>`: how an admin API client certificate carries its role. */
+export { adminSpiffeId, parseAdminSpiffeId } from "./names.ts";
+
 export type {
+  AdminClientCertificateRequest,
   CertificateAuthority,
   CertificateDescription,
   Clock,

@@ -3,10 +3,11 @@ import { createPublicKey, type KeyObject, webcrypto, X509Certificate } from "nod
 import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
 import { describeParsed } from "./describe.ts";
 import { detectKeyAlgorithm, exportPrivateKeyPem, generateKeyPair, keyParams } from "./key-algorithms.ts";
-import { checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
+import { adminSpiffeId, checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
 import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
 import { backdateMs, signCertificate, type Signer } from "./sign.ts";
 import type {
+  AdminClientCertificateRequest,
   IssuedCertificate,
   KeyAlgorithm,
   OriginClientCertificateRequest,
@@ -156,6 +157,28 @@ export async function issueOriginClientLeaf(
     {
       // For humans reading logs and `openssl x509 -text`; verifiers read the URI SAN only.
       commonName: `${request.distributionId}/${request.originId}`,
+      keyAlgorithm: request.keyAlgorithm ?? keyAlgorithm,
+      validityMs: request.validityMs,
+      notBefore: request.notBefore,
+      notAfter: request.notAfter,
+      extensions: (algorithm, hasSubject) => clientLeafExtensions(spiffeId, algorithm, hasSubject),
+    },
+    now,
+  );
+}
+
+export async function issueAdminClientLeaf(
+  issuer: LeafIssuer,
+  request: AdminClientCertificateRequest,
+  keyAlgorithm: KeyAlgorithm,
+  now: Date,
+): Promise<IssuedCertificate> {
+  const spiffeId = adminSpiffeId(request.trustDomain, request.role, request.name);
+  return issueLeaf(
+    issuer,
+    {
+      // Not "<a>/<b>": that is the CN nginx and HAProxy origins check for an edge, and an admin must never pass as one.
+      commonName: `moat admin ${request.name}`,
       keyAlgorithm: request.keyAlgorithm ?? keyAlgorithm,
       validityMs: request.validityMs,
       notBefore: request.notBefore,

@@ -41,6 +41,28 @@ export function originSpiffeId(trustDomain: string, distributionId: string, orig
   return `spiffe://${trustDomain}/distribution/${distributionId}/origin/${originId}`;
 }
 
+/**
+ * The SPIFFE ID of an admin API client: `spiffe://<trust domain>/admin/<role>/<name>`. Under its own path, so no
+ * edge identity (`/distribution/…`) can ever read as an admin one, nor the other way round.
+ */
+export function adminSpiffeId(trustDomain: string, role: string, name: string): string {
+  if (!TRUST_DOMAIN.test(trustDomain)) {
+    throw new CertificateRequestInvalidError(`"${trustDomain}" is not a valid SPIFFE trust domain (lower-case letters, digits, ".", "-", "_")`);
+  }
+  checkSegment("admin role", role);
+  checkSegment("admin name", name);
+  return `spiffe://${trustDomain}/admin/${role}/${name}`;
+}
+
+/** The role and name an admin SPIFFE ID of `trustDomain` carries, or undefined for any other URI. */
+export function parseAdminSpiffeId(uri: string, trustDomain: string): { role: string; name: string } | undefined {
+  const prefix = `spiffe://${trustDomain}/admin/`;
+  if (!uri.startsWith(prefix)) return undefined;
+  const [role, name, ...rest] = uri.slice(prefix.length).split("/");
+  if (rest.length > 0 || role === undefined || name === undefined || !SEGMENT.test(role) || !SEGMENT.test(name)) return undefined;
+  return { role, name };
+}
+
 /** Checks an id used in a SPIFFE path or as a file name in the store. */
 export function checkSegment(what: string, value: string): string {
   if (!SEGMENT.test(value)) {

@@ -54,6 +54,19 @@ export interface OriginClientCertificateRequest {
   keyAlgorithm?: KeyAlgorithm;
 }
 
+/** A client certificate for the admin API: the role it may act with, and who holds it. */
+export interface AdminClientCertificateRequest {
+  trustDomain: string;
+  /** `viewer`, `operator` or `admin` (the API checks which; the CA only writes it). */
+  role: string;
+  /** Who holds it ("alice", "ci"): logs name requests by it. */
+  name: string;
+  validityMs: number;
+  notBefore?: Date;
+  notAfter?: Date;
+  keyAlgorithm?: KeyAlgorithm;
+}
+
 export interface CertificateAuthority {
   readonly rootPem: string;
   readonly intermediatePem: string;
@@ -71,6 +84,8 @@ export interface CertificateAuthority {
   signServerCertificate(request: ServerCertificateForKeyRequest): Promise<SignedCertificate>;
   /** An edge's client certificate for one origin: EKU clientAuth only, exactly one URI SAN (the SPIFFE ID), a fresh key. */
   issueOriginClientCertificate(request: OriginClientCertificateRequest): Promise<IssuedCertificate>;
+  /** An admin API client certificate: EKU clientAuth only, one URI SAN `spiffe://<trust domain>/admin/<role>/<name>`, a fresh key. */
+  issueAdminClientCertificate(request: AdminClientCertificateRequest): Promise<IssuedCertificate>;
   /**
    * A CRL signed by the intermediate (the issuer of every leaf) with the CA's signature algorithm:
    * a reason code per entry, CRL Number and Authority Key Identifier. The key never leaves the CA.

@@ -73,8 +73,8 @@ export interface ConfigStore {
   remove(kind: ResourceKind, name: string, options: ChangeOptions): Promise<CommittedChange>;
   /** Replaces everything with a config document (a file being imported) in one revision. */
   replaceAll(document: Record<string, unknown>, options: { actor: string; summary: string }): Promise<CommittedChange>;
-  /** The newest revisions first. */
-  revisions(limit: number): Promise<RevisionRecord[]>;
+  /** The newest revisions first; with `before`, only those older than that revision (the next page). */
+  revisions(limit: number, options?: { before?: number }): Promise<RevisionRecord[]>;
   close(): Promise<void>;
 }
 
@@ -251,8 +251,10 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
         return { upserts, removals };
       });
     },
-    async revisions(limit) {
-      const rows = await db.selectFrom("revisions").selectAll().orderBy("revision", "desc").limit(limit).execute();
+    async revisions(limit, options = {}) {
+      let query = db.selectFrom("revisions").selectAll();
+      if (options.before !== undefined) query = query.where("revision", "<", options.before);
+      const rows = await query.orderBy("revision", "desc").limit(limit).execute();
       return rows.map((row) => ({ revision: Number(row.revision), createdAt: row.created_at, actor: row.actor, summary: row.summary }));
     },
     close: () => db.destroy(),

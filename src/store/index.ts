@@ -1,8 +1,10 @@
 // The store: config resources (distributions, trust stores, settings) with revisions, on SQLite or PostgreSQL.
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
-export type { OpenStoreOptions, StoreEngine } from "./open-store.ts";
+export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
 export { diffConfig, preferStored } from "./config-diff.ts";
 export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
 export type { ChangeOptions, CommittedChange, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { MIGRATIONS } from "./migrations.ts";
+export { API_ROLES, tokenIdOf } from "./token-store.ts";
+export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";

@@ -30,4 +30,21 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await (db as Kysely<{ write_lock: { id: number } }>).insertInto("write_lock").values({ id: 1 }).execute();
     },
   },
+  // API tokens are credentials, not config: no revision, and only the SHA-256 of each secret.
+  "0002-api-tokens": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("api_tokens")
+        .addColumn("id", "text", (column) => column.primaryKey())
+        .addColumn("name", "text", (column) => column.notNull())
+        .addColumn("role", "text", (column) => column.notNull())
+        .addColumn("secret_sha256", "text", (column) => column.notNull())
+        .addColumn("created_at", "text", (column) => column.notNull())
+        .addColumn("created_by", "text", (column) => column.notNull())
+        .addColumn("expires_at", "text", (column) => column.notNull())
+        .addColumn("last_used_at", "text")
+        .addColumn("revoked_at", "text")
+        .execute();
+    },
+  },
 });

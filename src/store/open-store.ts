@@ -11,6 +11,8 @@ import { MIGRATIONS } from "./migrations.ts";
 import { openPostgresEngine, postgresLabel } from "./postgres-engine.ts";
 import { openSqliteEngine } from "./sqlite-engine.ts";
 import type { StoreTables } from "./tables.ts";
+import { createTokenStore } from "./token-store.ts";
+import type { TokenStore } from "./token-store.ts";
 
 export interface OpenStoreOptions {
   /** `postgres://…` (or `postgresql://…`) for PostgreSQL; `sqlite:<path>` or a plain path for SQLite. */
@@ -23,6 +25,9 @@ export type StoreEngine = "sqlite" | "postgres";
 
 /** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
 export const SQLITE_STORE_FILE = "moat.db";
+
+/** An open store: the config resources, and the API tokens beside them. */
+export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore };
 
 /**
  * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
@@ -47,7 +52,7 @@ function isDirectory(path: string): boolean {
 }
 
 /** Opens, migrates and returns the store; closes what it opened if any step fails. */
-export async function openStore(options: OpenStoreOptions): Promise<ConfigStore & { readonly engine: StoreEngine }> {
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { engine, target, label } = parseStoreAddress(options.address);
   const db = engine === "postgres" ? openPostgresEngine(target) : openSqliteEngine(target);
   try {
@@ -56,7 +61,7 @@ export async function openStore(options: OpenStoreOptions): Promise<ConfigStore 
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine });
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db) });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {

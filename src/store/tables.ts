@@ -32,10 +32,28 @@ export interface WriteLockTable {
   writes: Generated<number>;
 }
 
+/** An API token: who may use the admin API with which role, until when. The secret itself is never stored. */
+export interface ApiTokensTable {
+  /** 16 lower-case hex digits, also inside the token (`moat_<id>_<secret>`): what logs and lists name a token by. */
+  id: string;
+  /** What it is for, for people: "ci-deploy". */
+  name: string;
+  role: string;
+  /** Lower-case hex SHA-256 of the whole token. */
+  secret_sha256: string;
+  /** ISO 8601, UTC, as every time below. */
+  created_at: string;
+  created_by: string;
+  expires_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface StoreTables {
   revisions: RevisionsTable;
   distributions: DocumentRow;
   trust_stores: DocumentRow;
   settings: DocumentRow;
   write_lock: WriteLockTable;
+  api_tokens: ApiTokensTable;
 }

@@ -190,6 +190,29 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.deepEqual((await again.read()).document, { distributions: [distribution("shop")] });
   });
 
+  test("API tokens: verified by their secret until revoked or expired, listed without it, and no config revision for any of it", async (t) => {
+    const store = await openStore({ address: await engine.freshAddress(t), validate });
+    t.after(() => store.close());
+    const now = new Date("2026-01-01T00:00:00.000Z");
+    const { secret, token } = await store.tokens.create({ name: "ci", role: "operator", expiresAt: new Date(now.getTime() + 3_600_000), createdBy: "test", now });
+    assert.match(secret, new RegExp(`^moat_${token.id}_[A-Za-z0-9_-]{43}$`));
+    const later = new Date(now.getTime() + 1_000);
+    const check = await store.tokens.verify(secret, later);
+    assert.ok(check.ok);
+    assert.equal(check.token.role, "operator");
+    assert.equal((await store.tokens.get(token.id))?.lastUsedAt, later.toISOString());
+    assert.deepEqual(await store.tokens.verify(`${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`, later), { ok: false, reason: "unknown", id: token.id });
+    assert.deepEqual(await store.tokens.verify("moat_nope", later), { ok: false, reason: "malformed" });
+    assert.deepEqual(await store.tokens.verify(secret, new Date(now.getTime() + 3_600_000)), { ok: false, reason: "expired", id: token.id });
+    const revoked = await store.tokens.revoke(token.id, later);
+    assert.equal(revoked?.revokedAt, later.toISOString());
+    assert.equal((await store.tokens.revoke(token.id, new Date(now.getTime() + 5_000)))?.revokedAt, later.toISOString(), "revoking again keeps the first time");
+    assert.deepEqual(await store.tokens.verify(secret, later), { ok: false, reason: "revoked", id: token.id });
+    assert.equal(await store.tokens.revoke("0000000000000000", later), undefined);
+    assert.deepEqual((await store.tokens.list()).map((item) => Object.keys(item).sort()), [["createdAt", "createdBy", "expiresAt", "id", "lastUsedAt", "name", "revokedAt", "role"]]);
+    assert.equal(await store.revision(), 0);
+  });
+
   test("a store a newer Moat migrated is refused, and left as it is", async (t) => {
     const address = await engine.freshAddress(t);
     const first = await openStore({ address, validate });

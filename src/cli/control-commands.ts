@@ -1,0 +1,60 @@
+// The `moat` subcommands of the admin API's credentials: admin certificates and API tokens (listed in commands.ts; each loaded only when run).
+import type { CliCommand } from "./commands.ts";
+
+export const controlCommands: readonly CliCommand[] = [
+  {
+    name: "admin issue",
+    summary: "issue an admin API client certificate (its role in its SPIFFE ID) from Moat's CA",
+    help: `moat admin issue --role viewer|operator|admin --name NAME --out DIR [--validity 30d]
+                 [--trust-domain moat.internal] [--data-dir DIR] [--master-key-file FILE]
+
+Writes DIR/admin-NAME.pem (certificate + intermediate), DIR/admin-NAME.key (mode
+0600, not encrypted) and DIR/ca-bundle.pem. The certificate has extended key
+usage clientAuth only and one URI SAN, spiffe://<trust domain>/admin/<role>/<name>:
+the admin API reads the role from it on every request. --trust-domain must be
+the config's pki.trustDomain. Signing needs the master key (--master-key-file,
+MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE).
+
+Example:
+  moat admin issue --role operator --name alice --out ~/.moat --data-dir /var/lib/moat`,
+    run: async (args) => (await import("./admin-command.ts")).runAdminIssue(args),
+  },
+  {
+    name: "token create",
+    summary: "create an admin API token (printed once; only its SHA-256 is stored)",
+    help: `moat token create --role viewer|operator|admin --name NAME --store ADDRESS [--expires-in 90d]
+
+Creates a token in the store and prints it, alone, on stdout: it is shown this
+once, and the store keeps only its SHA-256. Send it as Authorization: Bearer
+<token>. It lives --expires-in (at most 366d) unless revoked. ADDRESS is the
+store: a SQLite file (sqlite:PATH) or postgres://user@host/db.
+
+Example:
+  TOKEN=$(moat token create --role viewer --name dashboards --store /var/lib/moat/moat.db)`,
+    run: async (args) => (await import("./token-command.ts")).runTokenCreate(args),
+  },
+  {
+    name: "token list",
+    summary: "list admin API tokens: id, name, role, created, expiry, last use, revocation (never a secret)",
+    help: `moat token list --store ADDRESS [--json]
+
+Lists every token, revoked and expired ones too. Neither the token nor its hash
+is shown: there is nothing to show.
+
+Example:
+  moat token list --store /var/lib/moat/moat.db --json`,
+    run: async (args) => (await import("./token-command.ts")).runTokenList(args),
+  },
+  {
+    name: "token revoke",
+    summary: "revoke an admin API token: refused from now on",
+    help: `moat token revoke ID --store ADDRESS
+
+Revokes the token with this id (\`moat token list\` shows them; a token's id is
+also the part after moat_ in it). Revoking it again changes nothing.
+
+Example:
+  moat token revoke 3f9c0a1b2c3d4e5f --store /var/lib/moat/moat.db`,
+    run: async (args) => (await import("./token-command.ts")).runTokenRevoke(args),
+  },
+];

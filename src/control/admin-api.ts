@@ -1,0 +1,213 @@
+// The admin API server: Fastify on its own TLS 1.3 port, a server certificate from Moat's CA, every request authenticated, authorised by role, bounded in size and time.
+import type { TLSSocket } from "node:tls";
+import Fastify, { LogController } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { Logger } from "pino";
+import { ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
+import type { CertificateAuthority, IssuedCertificate } from "../pki/index.ts";
+import { keepServerCertificate, serverCertificateNames } from "./server-certificate.ts";
+import type { ApiRole, Store } from "../store/index.ts";
+import { parseRequestPart } from "./api-route.ts";
+import type { ApiRoute } from "./api-route.ts";
+import { AuthRefusal, authenticate, describeIdentity, isRoleAllowed } from "./auth.ts";
+import type { ApiIdentity } from "./auth.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.ts";
+import { adminApiRoutes } from "./routes/index.ts";
+
+export const ADMIN_API_DEFAULTS = Object.freeze({
+  host: "127.0.0.1",
+  port: 8444,
+  trustDomain: "moat.internal",
+  bodyLimitBytes: 1024 * 1024,
+  /** Every request, from its first byte to its answer (a slow body, a store that does not answer). */
+  deadlineMs: 10_000,
+  /** The API's own server certificate; renewed at two thirds of it, without a restart. */
+  serverCertificateValidityMs: 30 * 86_400_000,
+});
+
+export interface AdminApiOptions {
+  store: Store;
+  /** Issues the API's server certificate; its bundle (and intermediates) verify admin client certificates. */
+  ca: CertificateAuthority;
+  listen?: { host?: string; port?: number };
+  logger: Logger;
+  /** The trust domain of admin client certificates' SPIFFE IDs (`pki.trustDomain`). */
+  trustDomain?: string;
+  /** Names in the API's server certificate besides `localhost` and the listen address (a DNS name clients use). */
+  serverNames?: { dnsNames?: readonly string[]; ipAddresses?: readonly string[] };
+  bodyLimitBytes?: number;
+  deadlineMs?: number;
+  clock?: () => Date;
+  /**
+   * Whether Moat's CA revoked a certificate (by serial, lower-case hex): an admin certificate it names is refused
+   * from the next request on. Without it, admin certificates are not checked for revocation: keep them short-lived.
+   */
+  isRevoked?: (serialHex: string) => boolean | Promise<boolean>;
+}
+
+export interface AdminApi {
+  host: string;
+  port: number;
+  /** `https://127.0.0.1:8444` */
+  url: string;
+  /** The routes it serves, as the OpenAPI document lists them. */
+  routes: readonly ApiRoute[];
+  close(): Promise<void>;
+}
+
+/** Who a request was refused for, kept from onRequest to the error handler's log line. */
+const refusedAs = new WeakMap<FastifyRequest, string>();
+const identities = new WeakMap<FastifyRequest, ApiIdentity>();
+
+/**
+ * Starts the admin API and resolves once it listens.
+ *
+ * @example
+ * const api = await startAdminApi({ store, ca, listen: { host: "127.0.0.1", port: 8444 }, logger });
+ * // curl --cacert ca-bundle.pem -H "Authorization: Bearer $TOKEN" https://localhost:8444/distributions
+ * await api.close();
+ */
+export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi> {
+  const settings = { ...ADMIN_API_DEFAULTS, ...options.listen, ...definedOnly({ trustDomain: options.trustDomain, bodyLimitBytes: options.bodyLimitBytes, deadlineMs: options.deadlineMs }) };
+  const clock = options.clock ?? (() => new Date());
+  const log = options.logger.child({ part: "admin-api" });
+  const certificate = await keepServerCertificate({
+    ca: options.ca,
+    names: serverCertificateNames(settings.host, options.serverNames),
+    validityMs: ADMIN_API_DEFAULTS.serverCertificateValidityMs,
+    clock,
+    log,
+  });
+  // Moat's roots, and its intermediates so that a client which sends its leaf alone still verifies; only roots anchor.
+  const clientCas = [options.ca.bundlePem, options.ca.intermediatePem, ...options.ca.previousIntermediatePems];
+  const tlsOptions = (issued: IssuedCertificate) => ({ key: issued.keyPem, cert: issued.chainPem, ca: clientCas, minVersion: "TLSv1.3" as const });
+
+  const app = Fastify({
+    https: { ...tlsOptions(certificate.current), requestCert: true, rejectUnauthorized: false },
+    bodyLimit: settings.bodyLimitBytes,
+    handlerTimeout: settings.deadlineMs,
+    requestTimeout: settings.deadlineMs,
+    connectionTimeout: settings.deadlineMs,
+    keepAliveTimeout: 5_000,
+    forceCloseConnections: true,
+    return503OnClosing: true,
+    exposeHeadRoutes: false,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    loggerInstance: log,
+    // One line per refusal is ours (with who and why); Fastify's per-request lines would only repeat it.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  app.addHook("onRequest", async (request) => {
+    identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
+  });
+  app.addHook("onSend", async (_request, reply) => {
+    // Answers name config and tokens: none may be kept by a cache on the way.
+    reply.header("cache-control", "no-store");
+  });
+  const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
+  app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, { log, limits }));
+  app.setNotFoundHandler((request, reply) => sendProblem({ code: "FST_ERR_NOT_FOUND", message: "no route" }, request, reply, { log, limits }));
+
+  // The document lists every route, itself included; it is built once, from the routes' own schemas.
+  let document: Record<string, unknown> = {};
+  const routes = [...adminApiRoutes(options.store, clock), openApiRoute(() => document)];
+  document = buildOpenApiDocument(routes, { version: "0.1.0" });
+  for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
+
+  try {
+    await app.listen({ host: settings.host, port: settings.port });
+  } catch (error) {
+    await app.close().catch(() => undefined);
+    throw new ListenError("the admin API", settings.host, settings.port, error);
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : settings.port;
+  // New connections get a renewed certificate; open ones keep theirs.
+  certificate.start((next) => (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next)));
+  const host = settings.host;
+  log.info({ host, port, serial: certificate.current.serialHex }, "admin API listening");
+  return {
+    host,
+    port,
+    url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    routes,
+    close: async () => {
+      certificate.stop();
+      await app.close();
+    },
+  };
+}
+
+function openApiRoute(document: () => Record<string, unknown>): ApiRoute {
+  return {
+    method: "GET",
+    url: "/openapi.json",
+    operationId: "getOpenApiDocument",
+    summary: "This API's OpenAPI 3.1 document, generated from the schemas its handlers validate with",
+    tag: "API",
+    role: "viewer",
+    responses: { 200: { description: "The OpenAPI document" } },
+    handler: async () => ({ status: 200, body: document() }),
+  };
+}
+
+/** Authenticates the caller and checks its role against the route's; a refusal throws the error the caller gets. */
+async function admit(request: FastifyRequest, context: Parameters<typeof authenticate>[1]): Promise<ApiIdentity> {
+  const result = await authenticate({ headers: request.headers, socket: request.raw.socket as TLSSocket }, context);
+  if (result instanceof AuthRefusal) {
+    refusedAs.set(request, result.who);
+    throw result.error;
+  }
+  refusedAs.set(request, describeIdentity(result));
+  const least = (request.routeOptions.config as { role?: ApiRole }).role ?? "viewer";
+  if (!isRoleAllowed(result.role, least)) {
+    throw new ApiForbiddenError(describeIdentity(result), `the role ${result.role} may not ${request.method} ${request.routeOptions.url} (it needs ${least} or above)`);
+  }
+  return result;
+}
+
+/** Validates each part of the request with the route's schemas, runs its handler, and sends what it answers. */
+async function serve(route: ApiRoute, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const result = await route.handler({
+    params: route.params ? parseRequestPart(route.params, request.params, "path") : undefined,
+    query: parseQuery(route, request.query as Record<string, unknown>),
+    body: parseBody(route, request.body),
+    headers: request.headers,
+    identity: identities.get(request) as ApiIdentity,
+  });
+  reply.code(result.status);
+  for (const [name, value] of Object.entries(result.headers ?? {})) reply.header(name, value);
+  return reply.send(result.body);
+}
+
+/** Every failure leaves as problem details, logged with who asked and why it was refused. */
+function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply, context: { log: Logger; limits: { bodyLimitBytes: number; deadlineMs: number } }) {
+  const problem = toProblem(error, context.limits);
+  const fields = { who: refusedAs.get(request) ?? "anonymous", method: request.method, url: request.url, status: problem.status, code: problem.code };
+  if (problem.status === 401 || problem.status === 403) context.log.warn({ ...fields, reason: problem.detail }, "admin API request refused");
+  else if (problem.code === "internal") context.log.error({ ...fields, err: error }, "admin API request failed");
+  else context.log.info({ ...fields, reason: problem.detail }, "admin API request refused");
+  if (problem.status === 401) reply.header("www-authenticate", 'Bearer realm="moat-admin"');
+  return reply.code(problem.status).header("content-type", PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+}
+
+function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** A route without a query schema takes no query: an unknown parameter is refused, not ignored. */
+function parseQuery(route: ApiRoute, query: Record<string, unknown>): unknown {
+  if (route.query) return parseRequestPart(route.query, query, "query");
+  const unknown = Object.keys(query ?? {});
+  if (unknown.length > 0) throw new ApiRequestInvalidError("the query string", unknown.map((name) => ({ path: name, message: "unknown key (this route takes no query parameters)" })));
+  return undefined;
+}
+
+function parseBody(route: ApiRoute, body: unknown): unknown {
+  if (route.body) return parseRequestPart(route.body, body, "body");
+  if (body !== undefined) throw new ApiRequestInvalidError("the request body", [{ path: "", message: "this route takes no body" }]);
+  return undefined;
+}

@@ -1,0 +1,35 @@
+// The control plane's admin API: REST/JSON over TLS 1.3 on its own port, tokens and admin certificates, OpenAPI from the same schemas.
+
+/**
+ * Starts the admin API beside an open store; resolves once it listens.
+ *
+ * @example
+ * const store = await openStore({ address: "sqlite:/var/lib/moat/moat.db", validate: storeDocumentValidator });
+ * const api = await startAdminApi({
+ *   store, ca, listen: { host: "127.0.0.1", port: 8444 }, logger, trustDomain: config.pki.trustDomain,
+ *   isRevoked: async (serial) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serial),
+ * });
+ * log.info({ url: api.url }, "admin API up");
+ * await api.close();
+ */
+export { ADMIN_API_DEFAULTS, startAdminApi } from "./admin-api.ts";
+export type { AdminApi, AdminApiOptions } from "./admin-api.ts";
+/**
+ * The config loader's validation as the store's validator (give it to openStore).
+ *
+ * @example
+ * const store = await openStore({ address, validate: storeDocumentValidator });
+ */
+export { storeDocumentValidator } from "./document-validator.ts";
+/**
+ * The OpenAPI 3.1 document of the routes, without a server (for an SDK generator).
+ *
+ * @example
+ * const document = buildOpenApiDocument(adminApiRoutes(store, () => new Date()), { version: "0.1.0" });
+ */
+export { buildOpenApiDocument } from "./openapi.ts";
+export { adminApiRoutes } from "./routes/index.ts";
+export type { ApiIdentity } from "./auth.ts";
+export type { ApiRoute } from "./api-route.ts";
+/** How problem details name an error code: `urn:moat:error:<code>`. */
+export { problemType, PROBLEM_CONTENT_TYPE } from "./problem.ts";

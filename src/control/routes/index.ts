@@ -1,0 +1,24 @@
+// Every route of the admin API, in the order the OpenAPI document lists them.
+import type { z } from "zod";
+import { configSchema } from "../../config/index.ts";
+import type { Store } from "../../store/index.ts";
+import type { ApiRoute } from "../api-route.ts";
+import { configResourceRoutes } from "./config-resources.ts";
+import { revisionRoutes } from "./revisions.ts";
+import { settingsRoutes } from "./settings.ts";
+import { tokenRoutes } from "./tokens.ts";
+
+/** A distribution as the config file writes one: the body of POST /distributions and PUT /distributions/{id}. */
+export const distributionDocument = configSchema.shape.distributions.element;
+/** A trust store as the config's `trustStores.<name>` writes one. */
+export const trustStoreDocument = (configSchema.shape.trustStores.unwrap() as unknown as z.ZodRecord<z.ZodString, z.ZodType>).valueType;
+
+export function adminApiRoutes(store: Store, now: () => Date): ApiRoute[] {
+  return [
+    ...configResourceRoutes(store, { kind: "distribution", path: "/distributions", key: "id", tag: "Distributions", title: "Distribution", document: distributionDocument, writeRole: "operator", nameInDocument: true }),
+    ...configResourceRoutes(store, { kind: "trustStore", path: "/trust-stores", key: "name", tag: "Trust stores", title: "TrustStore", document: trustStoreDocument, writeRole: "operator", nameInDocument: false }),
+    ...settingsRoutes(store),
+    ...revisionRoutes(store),
+    ...tokenRoutes(store, now),
+  ];
+}
