@@ -35,7 +35,7 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS) [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT]) [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
@@ -48,13 +48,19 @@ SIGHUP reads the store again. SIGTERM drains and exits.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
 unless the stored config sets dataDir.
 
+--api HOST:PORT (with --store) starts the admin API beside the edge, on TLS 1.3
+with a server certificate from Moat's CA (see docs/reference/admin-api.md).
+Keep it on loopback (127.0.0.1:8444) unless clients elsewhere need it; every
+request needs an API token (\`moat token create\`) or an admin certificate
+(\`moat admin issue\`). A change it makes is served within a second.
+
 The private keys in the data directory are encrypted under a master key, from
 MOAT_MASTER_KEY (base64 of 32 bytes), MOAT_MASTER_KEY_FILE (a path) or the
 config's pki.masterKeyFile, in that order. Without one, start refuses to run.
 
 Examples:
   MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml
-  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --store /var/lib/moat`,
+  MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --store /var/lib/moat --api 127.0.0.1:8444`,
     // A worker is forked with its primary's arguments and takes everything else from its primary: it loads none of the primary's modules (the config validator, the worker group).
     run: async (args) => (cluster.isWorker ? (await import("./worker-process.ts")).runWorker() : (await import("./start-command.ts")).runStart(args)),
   },

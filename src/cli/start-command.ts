@@ -8,6 +8,9 @@ import { CliUsageError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
+import type { CertificateAuthority } from "../pki/index.ts";
+import type { Logger } from "../observe/index.ts";
+import type { Store } from "../store/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { createFileConfigSource } from "./config-source.ts";
@@ -15,16 +18,28 @@ import type { ConfigSource } from "./config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
 
+/** The admin API to start beside the edge: where, and the store it changes. */
+interface ApiStart {
+  host: string;
+  port: number;
+  store: Store;
+}
+
 /** `auto`: one per core, as nginx's `worker_processes auto`. */
 export function workerCount(workers: MoatConfig["workers"]): number {
   return workers === "auto" ? availableParallelism() : workers;
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, "log-level": { type: "string" } });
-  const source = await openConfigSource(values.config, values.store);
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" } });
+  const api = values.api === undefined ? undefined : parseApiAddress(values.api);
+  const { source, store } = await openConfigSource(values.config, values.store);
+  if (api && !store) {
+    await source.close().catch(() => undefined);
+    throw new CliUsageError("start: --api needs --store: the admin API changes the store, and a config file is not one.", { fix: "put the file into a store first (`moat apply -f moat.yaml --store /var/lib/moat`), then `moat start --store /var/lib/moat --api 127.0.0.1:8444`" });
+  }
   try {
-    return await runFrom(source, await source.load(), values["log-level"]);
+    return await runFrom(source, await source.load(), values["log-level"], api && store ? { ...api, store } : undefined);
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -32,7 +47,31 @@ export async function runStart(args: string[]): Promise<number> {
   }
 }
 
-async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined): Promise<number> {
+/** `HOST:PORT` (or a bare port, on 127.0.0.1) of the admin API; port 0 takes a free one (logged in "admin API listening"). */
+function parseApiAddress(text: string): { host: string; port: number } {
+  const match = /^(?:(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/i.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    throw new CliUsageError(`start: --api ${JSON.stringify(text)} is not HOST:PORT.`, { fix: "give the address the admin API listens on, e.g. --api 127.0.0.1:8444 (keep it on loopback unless clients elsewhere need it)" });
+  }
+  return { host: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
+
+/** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
+async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, log: Logger): Promise<{ close(): Promise<void> }> {
+  const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../control/index.ts"), import("../pki/index.ts")]);
+  const running = await startAdminApi({
+    store: api.store,
+    ca,
+    listen: { host: api.host, port: api.port },
+    logger: log,
+    trustDomain: config.pki.trustDomain,
+    isRevoked: async (serialHex) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serialHex),
+  });
+  return running;
+}
+
+async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
@@ -44,7 +83,8 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log });
-    await serveEdge({ edge, source, log, heldSignals });
+    const adminApi = api ? await startApi(api, config, ca, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    await serveEdge({ edge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
@@ -79,16 +119,17 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   };
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
-  await serveEdge({ edge: groupEdge, source, log, heldSignals });
+  const adminApi = api ? await startApi(api, config, ca, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
   return 0;
 }
 
 /** `--config FILE`, or a store from `--store` or MOAT_STORE (a flag beats the variable: `--config` wins over MOAT_STORE). */
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<ConfigSource> {
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<{ source: ConfigSource; store?: Store }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
-  if (configFlag !== undefined) return createFileConfigSource(resolve(configFlag));
+  if (configFlag !== undefined) return { source: createFileConfigSource(resolve(configFlag)) };
   const address = resolveStoreAddress(storeFlag);
   if (address === undefined) {
     throw new CliUsageError("start: --config FILE or --store ADDRESS is required.", { fix: "run `moat start --config ./moat.yaml`, `moat start --store /var/lib/moat`, or `npm start` for the demo" });
@@ -96,5 +137,5 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
   const [{ openStore, parseStoreAddress }, { createStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
   const store = await openStore({ address, validate: validateStoredDocument });
-  return createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir });
+  return { source: createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir }), store };
 }

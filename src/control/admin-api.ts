@@ -128,7 +128,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   // New connections get a renewed certificate; open ones keep theirs.
   certificate.start((next) => (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next)));
   const host = settings.host;
-  log.info({ host, port, serial: certificate.current.serialHex }, "admin API listening");
+  log.info({ host, port, url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, serial: certificate.current.serialHex }, "admin API listening");
   return {
     host,
     port,

@@ -16,6 +16,7 @@ import type { TestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
+import { callApi } from "../control/admin-api-client.ts";
 import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
 import type { LogLine } from "./moat-process.ts";
 
@@ -170,6 +171,39 @@ export function storeEdgeContract(engine: StoreEngine): void {
 
     process.kill(edge.child.pid!, "SIGTERM");
     assert.equal((await withDeadline("the edge to exit", edge.exited, 60_000)).code, 0);
+  });
+
+  test("moat start --store --api: a change through the admin API serves traffic on the edge within a poll; a stale If-Match changes nothing", { timeout: 120_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    const created = await moat(["token", "create", "--role", "operator", "--name", "deploys", "--store", w.address], w.root);
+    assert.equal(created.code, 0, created.stderr);
+    const token = created.stdout.trim();
+
+    const edge = startMoat(["start", "--store", w.address, "--api", "127.0.0.1:0"], { cwd: tmpdir(), env: key.env, detached: true });
+    t.after(async () => {
+      if (edge.child.pid && isGroupAlive(edge.child.pid)) process.kill(-edge.child.pid, "SIGKILL");
+      await edge.exited;
+    });
+    const listening = await withDeadline("the edge to listen", edge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 90_000);
+    const apiUp = await withDeadline("the admin API to listen", edge.waitForLine("admin API listening", (line) => line.msg === "admin API listening"), 30_000);
+    const apiUrl = String(apiUp.url);
+    const get = () => viewerRequestWithSni(Number(listening.httpsPort), { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/" });
+    assert.equal((await get()).body, "from a");
+
+    assert.equal((await callApi(apiUrl, ca.bundlePem, {}, "/distributions")).status, 401, "no anonymous access");
+    const site = await callApi(apiUrl, ca.bundlePem, { token }, "/distributions/site");
+    assert.equal(site.status, 200, site.text);
+    const changed = { ...site.json.document, behaviors: [{ path: "*", target: "b" }] };
+    const stale = await callApi(apiUrl, ca.bundlePem, { token }, "/distributions/site", { method: "PUT", body: changed, headers: { "if-match": '"99"' } });
+    assert.equal(stale.status, 412, stale.text);
+    const replaced = await callApi(apiUrl, ca.bundlePem, { token }, "/distributions/site", { method: "PUT", body: changed, headers: { "if-match": String(site.headers.etag) } });
+    assert.equal(replaced.status, 200, replaced.text);
+    const committedAt = Date.now();
+    await withDeadline("the API's change to be served", edge.waitForLine("config reloaded at revision 2", (line: LogLine) => line.msg === "config reloaded" && line.revision === 2), 30_000);
+    t.diagnostic(`the API's change served ${Date.now() - committedAt} ms after its answer`);
+    assert.equal((await get()).body, "from b");
   });
 
   test("export then apply changes nothing and makes no revision; relative paths were stored absolute", { timeout: 60_000 }, async (t) => {
