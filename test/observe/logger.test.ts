@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { describe, it } from "node:test";
-import { createBatchedDestination, FLUSH_AT_CHARS } from "../../src/observe/logger.ts";
+import { createBatchedDestination, FLUSH_AT_BYTES } from "../../src/observe/logger.ts";
 
 const CHILD = new URL("./logger-child.ts", import.meta.url).pathname;
 
@@ -48,10 +48,10 @@ describe("the batched stdout destination", () => {
 
   it("hands lines on as one write once 256 KiB wait", () => {
     const writes: string[] = [];
-    const target = { write: (text: string) => writes.push(text), flushSync: () => {}, minLength: 0 };
+    const target = { write: (bytes: Buffer) => writes.push(bytes.toString("utf8")), flushSync: () => {}, minLength: 0 };
     const destination = createBatchedDestination(target);
     const line = `${"x".repeat(1023)}\n`;
-    const count = FLUSH_AT_CHARS / line.length;
+    const count = FLUSH_AT_BYTES / line.length;
     assert.equal(count, 256);
     for (let index = 0; index < count; index++) destination.write(line);
     assert.equal(writes.length, 1);
@@ -59,5 +59,22 @@ describe("the batched stdout destination", () => {
     destination.write(line);
     destination.flushSync();
     assert.deepEqual(writes.slice(1), [line]);
+  });
+
+  it("keeps text outside ASCII whole, and a line larger than a batch follows what waited, in order", () => {
+    const writes: string[] = [];
+    const target = { write: (bytes: Buffer) => writes.push(bytes.toString("utf8")), flushSync: () => {}, minLength: 0 };
+    const destination = createBatchedDestination(target);
+    // 3 bytes per character in UTF-8, 1 UTF-16 unit: the batch must make room by bytes, not by characters.
+    const wide = `${"€".repeat(40_000)}\n`;
+    const huge = `${"é".repeat(FLUSH_AT_BYTES)}\n`;
+    destination.write("first\n");
+    destination.write(wide);
+    destination.write(wide);
+    destination.write(huge);
+    destination.write("last\n");
+    destination.flushSync();
+    assert.equal(writes.join(""), `first\n${wide}${wide}${huge}last\n`);
+    assert.ok(writes.every((text) => !text.includes("\ufffd")), "no character cut between two writes");
   });
 });
