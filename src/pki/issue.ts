@@ -152,19 +152,8 @@ export async function issueOriginClientLeaf(
   now: Date,
 ): Promise<IssuedCertificate> {
   const spiffeId = originSpiffeId(request.trustDomain, request.distributionId, request.originId);
-  return issueLeaf(
-    issuer,
-    {
-      // For humans reading logs and `openssl x509 -text`; verifiers read the URI SAN only.
-      commonName: `${request.distributionId}/${request.originId}`,
-      keyAlgorithm: request.keyAlgorithm ?? keyAlgorithm,
-      validityMs: request.validityMs,
-      notBefore: request.notBefore,
-      notAfter: request.notAfter,
-      extensions: (algorithm, hasSubject) => clientLeafExtensions(spiffeId, algorithm, hasSubject),
-    },
-    now,
-  );
+  // For humans reading logs and `openssl x509 -text`; verifiers read the URI SAN only.
+  return issueClientLeaf(issuer, spiffeId, `${request.distributionId}/${request.originId}`, request, keyAlgorithm, now);
 }
 
 export async function issueAdminClientLeaf(
@@ -174,11 +163,23 @@ export async function issueAdminClientLeaf(
   now: Date,
 ): Promise<IssuedCertificate> {
   const spiffeId = adminSpiffeId(request.trustDomain, request.role, request.name);
+  // Not "<a>/<b>": that is the CN nginx and HAProxy origins check for an edge, and an admin must never pass as one.
+  return issueClientLeaf(issuer, spiffeId, `moat admin ${request.name}`, request, keyAlgorithm, now);
+}
+
+/** A client leaf (EKU clientAuth, the SPIFFE ID as its one URI SAN) with the request's key and validity. */
+function issueClientLeaf(
+  issuer: LeafIssuer,
+  spiffeId: string,
+  commonName: string,
+  request: Pick<OriginClientCertificateRequest, "keyAlgorithm" | "validityMs" | "notBefore" | "notAfter">,
+  keyAlgorithm: KeyAlgorithm,
+  now: Date,
+): Promise<IssuedCertificate> {
   return issueLeaf(
     issuer,
     {
-      // Not "<a>/<b>": that is the CN nginx and HAProxy origins check for an edge, and an admin must never pass as one.
-      commonName: `moat admin ${request.name}`,
+      commonName,
       keyAlgorithm: request.keyAlgorithm ?? keyAlgorithm,
       validityMs: request.validityMs,
       notBefore: request.notBefore,
