@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describeCertificate, formatSan, splitPemCertificates } from "./describe.ts";
 import { joinPem, serverSanNames } from "./issue.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
+import { readStoredImport } from "./imported-store.ts";
 import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
@@ -249,6 +250,7 @@ export function createCertStore(options: {
     inFlight: new Map(),
   };
   return {
+    importedCertificate: async (use, name) => readStoredImport({ dataDir: options.dataDir, masterKey: options.masterKey, use, name }),
     // async so that a bad request rejects the returned promise rather than throwing at the call.
     serverCertificate: async (request) => once(context, serverSlot(options.ca, request)),
     originClientCertificate: async (request, proving) =>

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { importCertificate } from "./import/index.ts";
 import type { CertificateUse, ImportedCertificate } from "./import/index.ts";
 import { CERT_FILE_MODE, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
-import { writeSealedKeyFile } from "./key-vault.ts";
+import { openPrivateKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { checkSegment } from "./names.ts";
 
@@ -53,4 +53,20 @@ export async function storeImportedCertificate(options: {
     if (entry.isDirectory() && !keep.has(entry.name)) await rm(join(dir, entry.name), { recursive: true, force: true });
   }
   return { certificate, chainFile: join(slot, "chain.pem"), replacedSerialHex: replaced === certificate.serialHex ? undefined : replaced };
+}
+
+/**
+ * The certificate in use under an imported name: its chain and its key, opened with the master key; undefined
+ * when nothing was imported under it. MasterKeyWrongError when the key does not open.
+ *
+ * @example
+ * const stored = await readStoredImport({ dataDir, masterKey, use: "viewer-server", name: "shop-ev" });
+ */
+export async function readStoredImport(options: { dataDir: string; masterKey: MasterKey; use: CertificateUse; name: string }): Promise<{ chainPem: string; keyPem: string } | undefined> {
+  const dir = importedSlotDir(options.dataDir, options.use, checkSegment("certificate name", options.name));
+  const serial = (await readFile(join(dir, "active"), "utf8").catch(() => "")).trim();
+  if (!/^[0-9a-f]{1,40}$/.test(serial)) return undefined;
+  const keyFile = join(dir, serial, "key.pem");
+  const [chainPem, sealed] = await Promise.all([readFile(join(dir, serial, "chain.pem"), "utf8"), readFile(keyFile, "utf8")]);
+  return { chainPem, keyPem: openPrivateKey(sealed, options.masterKey, keyFile).keyPem };
 }

@@ -348,4 +348,4 @@ export type { RotationRequest } from "./rotation-requests.ts";
  * @example
  * await storeImportedCertificate({ dataDir, masterKey, name: "shop-ev", use: "viewer-server", chainPem, keyPem, expectedNames: ["shop.example"], now: new Date() });
  */
-export { importedSlotDir, storeImportedCertificate } from "./imported-store.ts";
+export { importedSlotDir, readStoredImport, storeImportedCertificate } from "./imported-store.ts";

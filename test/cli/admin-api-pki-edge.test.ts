@@ -196,4 +196,28 @@ describe("moat start --store --api: the certificate, CA and invalidation routes 
     assert.equal(mismatched.json.code, "import-key-mismatch");
     assert.deepEqual((await readdir(join(dir, "data", "certs"), { recursive: true })).sort(), certsBefore);
   });
+
+  test("import through the API, then name it in the distribution: the edge serves the imported certificate within a poll", { timeout: 60_000 }, async () => {
+    const partner = await initCertificateAuthority({ dataDir: join(dir, "partner-2"), masterKey: key.masterKey, name: "Partner Two" });
+    const leaf = await partner.issueServerCertificate({ dnsNames: ["site.test"], validityMs: 3_600_000 });
+    const imported = await api("admin", "/certificates", { method: "POST", body: { name: "site-ev", use: "viewer-server", chainPem: leaf.chainPem + partner.rootPem, keyPem: leaf.keyPem, distribution: "site" } });
+    assert.equal(imported.status, 201, imported.text);
+    const site = await api("operator", "/distributions/site");
+    const changed = await api("operator", "/distributions/site", { method: "PUT", headers: { "if-match": String(site.headers.etag) }, body: { ...site.json.document, viewerCertificate: { imported: "site-ev" } } });
+    assert.equal(changed.status, 200, changed.text);
+    const served = await withDeadline(
+      "the edge to serve the imported certificate",
+      (async () => {
+        for (;;) {
+          const serial = await presentedSerial(port, partner.bundlePem).catch(() => "");
+          if (serial === leaf.serialHex) return serial;
+          await sleep(100);
+        }
+      })(),
+      30_000,
+    );
+    assert.equal(served, leaf.serialHex);
+    assert.equal((await viewerRequestWithSni(port, { caPem: partner.bundlePem, servername: "site.test", host: "site.test", path: "/page" })).status, 200);
+    assert.deepEqual((await api("viewer", `/certificates/${leaf.serialHex}`)).json.usedBy, [{ as: "viewer-server", distribution: "site" }]);
+  });
 });

@@ -149,6 +149,13 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.ok(isSealedPrivateKey(await readFile(keyFile, "utf8")), "the key is stored sealed under the master key");
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
     assert.equal((await api.call({ token: api.tokens.viewer }, `/certificates/${good.serialHex}`)).json.name, "shop-ev");
+
+    // A distribution serves it by its name; the certificate then says where it is used.
+    const site = await api.call(admin, "/distributions/shop");
+    const served = await api.call(admin, "/distributions/shop", { method: "PUT", headers: { "if-match": String(site.headers.etag) }, body: { ...site.json.document, viewerCertificate: { imported: "shop-ev" } } });
+    assert.equal(served.status, 200, served.text);
+    assert.deepEqual((await api.call({ token: api.tokens.viewer }, `/certificates/${good.serialHex}`)).json.usedBy, [{ as: "viewer-server", distribution: "shop" }]);
+    assert.deepEqual((await api.call({ token: api.tokens.viewer }, "/certificates?distribution=shop")).json.items.map((item: { serialHex: string }) => item.serialHex), [good.serialHex]);
   });
 
   test("rotate now: an operator asks, the store re-issues the leaf at its next build; imported, CA and unknown certificates are refused (409)", async (t) => {

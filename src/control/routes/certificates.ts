@@ -52,10 +52,33 @@ export const certificateSchema = z
 
 type Certificate = z.output<typeof certificateSchema>;
 
-/** Where a certificate is used, read from the name the store keeps it under (`viewer-<distribution>`, `<distribution>/<origin>`). */
-function usedBy(entry: InventoryEntry): Certificate["usedBy"] {
+type Uses = Certificate["usedBy"];
+
+/** Which distributions name each certificate imported through the API (`{ imported: NAME }`), by use and name. */
+async function importedUses(store: Store): Promise<Map<string, Uses>> {
+  const uses = new Map<string, Uses>();
+  const add = (key: string, use: Uses[number]) => uses.set(key, [...(uses.get(key) ?? []), use]);
+  const named = (source: unknown) => (typeof source === "object" && source !== null && typeof (source as { imported?: unknown }).imported === "string" ? (source as { imported: string }).imported : undefined);
+  for (const resource of (await store.read()).resources) {
+    if (resource.kind !== "distribution") continue;
+    const document = resource.document as { viewerCertificate?: unknown; origins?: { id?: string; mtls?: { clientCertificate?: unknown } }[] };
+    const viewer = named(document.viewerCertificate);
+    if (viewer) add(`viewer-server/${viewer}`, { as: "viewer-server", distribution: resource.name });
+    for (const origin of document.origins ?? []) {
+      const client = named(origin.mtls?.clientCertificate);
+      if (client) add(`origin-client/${client}`, { as: "origin-client", distribution: resource.name, ...(origin.id ? { origin: origin.id } : {}) });
+    }
+  }
+  return uses;
+}
+
+/**
+ * Where a certificate is used: for one Moat issued, read from the name the store keeps it under (`viewer-<distribution>`,
+ * `<distribution>/<origin>`); for one imported through the API, the distributions that name it.
+ */
+function usedBy(entry: InventoryEntry, imported: ReadonlyMap<string, Uses>): Uses {
   if (entry.use === "root-ca" || entry.use === "intermediate-ca") return [{ as: "ca" }];
-  if (entry.source === "imported") return [];
+  if (entry.source === "imported") return imported.get(`${entry.use}/${entry.name}`) ?? [];
   if (entry.use === "origin-client") {
     const [distribution, origin] = entry.name.split("/");
     return [{ as: "origin-client", ...(distribution ? { distribution } : {}), ...(origin ? { origin } : {}) }];
@@ -64,7 +87,7 @@ function usedBy(entry: InventoryEntry): Certificate["usedBy"] {
 }
 
 /** The public parts only: the inventory's entry without its file path (the data directory's layout is not the client's business). */
-export function certificateBody(entry: InventoryEntry): Certificate {
+export function certificateBody(entry: InventoryEntry, imported: ReadonlyMap<string, Uses> = new Map()): Certificate {
   const uri = entry.sans.find((san) => san.startsWith("URI:"));
   return {
     serialHex: entry.serialHex,
@@ -79,7 +102,7 @@ export function certificateBody(entry: InventoryEntry): Certificate {
     notBefore: entry.notBefore.toISOString(),
     notAfter: entry.notAfter.toISOString(),
     fingerprint256: entry.fingerprint256,
-    usedBy: usedBy(entry),
+    usedBy: usedBy(entry, imported),
     expiryWarning: entry.expiryWarning,
     ...(entry.revokedAt ? { revokedAt: entry.revokedAt.toISOString() } : {}),
     ...(entry.revocationReason ? { revocationReason: entry.revocationReason } : {}),
@@ -107,7 +130,7 @@ const listQuery = closedObject({
 const serialParams = closedObject({ serial: z.string().min(1).max(64).meta({ description: "The serial in hex (colons allowed)" }) });
 
 const importBody = closedObject({
-  name: idSchema.meta({ description: "What it is for (shop-ev): it is listed under this name; importing again under it replaces the one in use" }),
+  name: idSchema.meta({ description: "What it is for (shop-ev): a distribution serves it with viewerCertificate (or an origin's mtls.clientCertificate) { imported: NAME }; importing again under it replaces the one in use" }),
   use: z.enum(["viewer-server", "origin-client"]).meta({ description: "A viewer-facing server certificate, or the edge's client certificate towards an origin" }),
   chainPem: z.string().min(1).max(256 * 1024).meta({ description: "PEM: the leaf first, then its intermediates (a root at the end is dropped)" }),
   keyPem: z.string().min(1).max(64 * 1024).meta({ description: "PEM: PKCS#8, PKCS#1 or SEC1, encrypted PKCS#8 with passphrase; stored sealed under the master key, never answered" }),
@@ -139,8 +162,9 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
       async handler({ query }) {
         const { dataDir } = requireDataDir(access, what);
         const seen = new Set<string>();
+        const imported = await importedUses(store);
         const all = (await listCertificates({ dataDir, now: now() }))
-          .map(certificateBody)
+          .map((entry) => certificateBody(entry, imported))
           .filter((item) => !seen.has(item.serialHex) && seen.add(item.serialHex))
           .filter((item) => query.distribution === undefined || item.usedBy.some((use) => use.distribution === query.distribution))
           .filter((item) => (query.state === undefined || item.state === query.state) && (query.use === undefined || item.use === query.use) && (query.source === undefined || item.source === query.source))
@@ -162,7 +186,8 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
       responses: { 200: { description: "The certificate", schema: certificateSchema } },
       async handler({ params }) {
         const { dataDir } = requireDataDir(access, what);
-        return { status: 200, body: certificateBody(await readOne(dataDir, serialParam(params.serial))) };
+        const entry = await readOne(dataDir, serialParam(params.serial));
+        return { status: 200, body: certificateBody(entry, entry.source === "imported" ? await importedUses(store) : new Map()) };
       },
     }),
     defineRoute({
@@ -193,7 +218,8 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
           expectedNames,
           now: now(),
         });
-        return { status: 201, body: certificateBody(await readOne(dataDir, certificate.serialHex)), headers: { location: `/certificates/${certificate.serialHex}` } };
+        const answer = certificateBody(await readOne(dataDir, certificate.serialHex), await importedUses(store));
+        return { status: 201, body: answer, headers: { location: `/certificates/${certificate.serialHex}` } };
       },
     }),
     defineRoute({
