@@ -620,6 +620,23 @@ export class StoreVersionConflictError extends MoatError {
   }
 }
 
+/**
+ * A whole-document write named the store revision it was planned against (the diff `moat apply` printed, the
+ * ETag of GET /config), and the store has moved since: writing it would overwrite a change nobody saw.
+ */
+export class StoreRevisionConflictError extends MoatError {
+  readonly expected: number;
+  readonly actual: number;
+
+  constructor(expected: number, actual: number, options: { fix?: string } = {}) {
+    super("store-revision-conflict", 412, `the store is at revision ${actual}, not ${expected} as the change assumed: someone else changed it first, and nothing was written.`, {
+      fix: options.fix ?? "read the store again (GET /config, `moat diff`), make your change to what is there now, and send it with the new revision",
+    });
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 /** A resource a change names is not in the store. */
 export class StoreNotFoundError extends MoatError {
   readonly resource: string;
