@@ -718,8 +718,9 @@ export class ApiForbiddenError extends MoatError {
 
 /** A replace or delete without `If-Match`: the API refuses to overwrite what the client has not seen. */
 export class ApiPreconditionRequiredError extends MoatError {
-  constructor(resource: string, what: string) {
-    super("api-precondition-required", 428, `${what} ${resource} needs If-Match with the ETag it was read with (or If-None-Match: * to create it).`, {
+  constructor(resource: string, what: string, options: { canCreate?: boolean } = {}) {
+    const create = options.canCreate === false ? "" : " (or If-None-Match: * to create it)";
+    super("api-precondition-required", 428, `${what} ${resource} needs If-Match with the ETag it was read with${create}.`, {
       fix: "GET it, keep its ETag, and send that as If-Match",
     });
   }

@@ -3,11 +3,11 @@ import { userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { loadConfigDocument, readConfigDocument, withAbsolutePaths } from "../config/index.ts";
 import { CliUsageError, StoreRevisionConflictError } from "../errors.ts";
-import { diffConfig, preferStored } from "../store/index.ts";
+import { changedResources, diffConfig, preferStored } from "../store/index.ts";
 import type { ConfigDiff, ConfigStore } from "../store/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { edgeRefusals } from "./config-command.ts";
-import { changedResources, diffCounts, diffText } from "./config-diff-text.ts";
+import { diffCounts, diffText } from "./config-diff-text.ts";
 import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
 
 /** `moat diff`'s exit codes, as `kubectl diff`'s: 0 the store matches the file, 1 it would change, 2 the diff could not be made. */

@@ -2,7 +2,7 @@
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
-export { diffConfig, preferStored } from "./config-diff.ts";
+export { changedResources, diffConfig, preferStored } from "./config-diff.ts";
 export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
 export type { ChangeOptions, CommittedChange, ReplaceAllOptions, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { MIGRATIONS } from "./migrations.ts";

@@ -157,6 +157,9 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
       ["POST", "/tokens", { body: { name: "ci", role: "viewer" } }],
       ["GET", "/tokens"],
       ["DELETE", "/distributions/blog", { headers: { "if-match": '"1"' } }],
+      ["GET", "/config"],
+      ["POST", "/config/diff", { body: { workers: 3, distributions: [distribution("blog")] } }],
+      ["PUT", "/config", { headers: { "if-match": '"7"' }, body: { distributions: [distribution("blog")] } }],
     ];
     for (const [method, path, options] of calls) {
       const answer = await api.call(admin, path, { method, ...options });
