@@ -150,13 +150,12 @@ async function applyDemoConfig(store: Store, configFile: string, log: Logger): P
  */
 async function renewDemoToken(store: Store, dataDir: string, log: Logger): Promise<string> {
   const now = new Date();
-  for (const token of await store.tokens.list()) {
-    if (token.name === DEMO_TOKEN.name && token.revokedAt === null) await store.tokens.revoke(token.id, now);
-  }
+  const earlier = (await store.tokens.list()).filter((token) => token.name === DEMO_TOKEN.name && token.revokedAt === null);
+  for (const token of earlier) await store.tokens.revoke(token.id, now);
   const { secret, token } = await store.tokens.create({ name: DEMO_TOKEN.name, role: "admin", expiresAt: new Date(now.getTime() + DEMO_TOKEN.validityMs), createdBy: "moat demo", now });
   const file = join(dataDir, DEMO_TOKEN.file);
   await writeSecretFile(file, `${secret}\n`);
-  log.info({ tokenId: token.id, role: token.role, expiresAt: token.expiresAt, tokenFile: file }, "demo API token made; the one before is revoked");
+  log.info({ tokenId: token.id, role: token.role, expiresAt: token.expiresAt, tokenFile: file, revoked: earlier.map((item) => item.id) }, "demo API token made");
   return file;
 }
 

@@ -183,10 +183,11 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(moat.stdout().includes(token), false, "the token is not printed");
     assert.equal(moat.stderr().includes(token), false);
     assert.equal(moat.stdout().includes(token.slice(22)), false, "nor its secret part");
-    const made = moat.lines.find((line) => line.msg === "demo API token made; the one before is revoked");
+    const made = moat.lines.find((line) => line.msg === "demo API token made");
     assert.ok(made, "logs that it made a token");
     assert.equal(made.tokenId, token.slice(5, 21));
     assert.equal(made.role, "admin");
+    assert.deepEqual(made.revoked, [], "no token before the first start");
     const lifeMs = Date.parse(String(made.expiresAt)) - Date.parse(String(made.time));
     assert.ok(lifeMs > 23.9 * 3600_000 && lifeMs <= 24 * 3600_000, `expires in 24 h (${lifeMs} ms)`);
     const applied = moat.lines.find((line) => line.msg === "demo config applied to the store");
@@ -272,6 +273,7 @@ describe("moat demo", { timeout: 120_000 }, () => {
     // The token of the first start is revoked; the new one, in the same file, works.
     const files = printedApiFiles(moat, dataDir);
     assert.notEqual((await readFile(files.tokenFile, "utf8")).trim(), firstToken);
+    assert.deepEqual(moat.lines.find((l) => l.msg === "demo API token made")?.revoked, [firstToken.slice(5, 21)]);
     assert.equal((await listDistributions(files, firstToken)).status, 401);
     const answer = await listDistributions(files);
     assert.equal(answer.status, 200);

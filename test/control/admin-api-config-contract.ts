@@ -76,6 +76,17 @@ export function adminApiConfigContract(engine: EngineUnderTest): void {
     const paths = (answer.json.errors as { path: string; message: string }[]).map((error) => error.path);
     for (const expected of ["cache.memory", "distributions[0].viewerCertificate.cert", "distributions[1].aliases[0]"]) assert.ok(paths.includes(expected), `no error at ${expected}: ${answer.text}`);
     assert.deepEqual(await snapshot(api.store), before, "the invalid document changed the store");
+
+    // Key material where a key file's path belongs is refused, and not repeated in the answer: the store never holds a key.
+    const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIC3rU3vV8Gm2m3Yp1aJb0m9sYq3l3n7sG3c1mQ9a7b2Z\n-----END PRIVATE KEY-----\n";
+    const withKey = { ...wanted, distributions: [{ ...distribution("shop"), viewerCertificate: { cert: "/etc/moat/shop.pem", key: pem } }, distribution("blog")] };
+    const keyRefused = await api.call(admin, "/config", { method: "PUT", body: withKey, headers: { "if-match": '"2"' } });
+    assertProblem(keyRefused, 422, "config-invalid");
+    const keyIssue = (keyRefused.json.errors as { path: string; message: string }[]).find((error) => error.path === "distributions[0].viewerCertificate.key");
+    assert.match(keyIssue?.message ?? "", /not the file's content/, keyRefused.text);
+    assert.equal(keyRefused.text.includes("MC4CAQAw"), false, "the key is not echoed");
+    assert.equal(api.logs.some((line) => line.includes("MC4CAQAw")), false, "nor logged");
+    assert.deepEqual(await snapshot(api.store), before);
   });
 
   test("PUT /config at the current revision: one new revision with every change, ETag = it; the same document again makes none", async (t) => {
