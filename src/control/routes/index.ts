@@ -5,6 +5,7 @@ import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
 import { certificateAuthorityRoutes } from "./certificate-authority.ts";
 import { certificateRoutes } from "./certificates.ts";
+import { configDocumentRoutes } from "./config-document.ts";
 import { configResourceRoutes } from "./config-resources.ts";
 import { invalidationRoutes } from "./invalidations.ts";
 import type { DataDirAccess } from "./pki-context.ts";
@@ -30,5 +31,6 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...certificateRoutes(store, now, dataDir),
     ...certificateAuthorityRoutes(now, dataDir),
     ...invalidationRoutes(store, dataDir),
+    ...configDocumentRoutes(store),
   ];
 }
