@@ -125,6 +125,7 @@ describe("admin API: certificates, the CA and invalidations", () => {
       ["names that do not cover the distribution's aliases", { chainPem: elsewhere.chainPem + other.rootPem, keyPem: elsewhere.keyPem }, 400, "import-names-not-covered", /shop\.example/],
       ["a distribution that does not exist", { distribution: "blog" }, 400, "api-request-invalid", /no distribution "blog"/],
       ["a name that is not an id", { name: "../etc" }, 400, "api-request-invalid", /name/],
+      ["a key sent in the wrong field (it is not repeated)", { use: good.keyPem }, 400, "api-request-invalid", /use: must be .*a PEM block, not repeated here/],
     ];
     for (const [what, overrides, status, code, detail] of refusals) {
       const before = { files: await dataDirState(api.dataDir), store: await snapshot(api.store) };
