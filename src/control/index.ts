@@ -29,6 +29,7 @@ export { storeDocumentValidator } from "./document-validator.ts";
  */
 export { buildOpenApiDocument } from "./openapi.ts";
 export { adminApiRoutes } from "./routes/index.ts";
+export type { DataDirAccess } from "./routes/index.ts";
 export type { ApiIdentity } from "./auth.ts";
 export type { ApiRoute } from "./api-route.ts";
 /** How problem details name an error code: `urn:moat:error:<code>`. */
