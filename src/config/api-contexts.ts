@@ -80,7 +80,7 @@ export async function readApiContexts(file: string): Promise<ApiContexts> {
   try {
     raw = parseYaml(text) ?? {};
   } catch (error) {
-    throw new ConfigUnreadableError(file, (error as Error).message, { fix: "fix the YAML, or write it again with `moat context set`" });
+    throw new ConfigUnreadableError(file, `${(error as Error).message} (the contexts file of \`moat context set\`: fix its YAML, or delete it and set the contexts again)`);
   }
   const result = contextsSchema.safeParse(raw);
   if (!result.success) throw new ConfigInvalidError(file, toConfigIssues(result.error.issues));
