@@ -1,4 +1,5 @@
-// The `moat` subcommands over the admin API (listed in commands.ts; each loaded only when run). A resource's commands are one file each, calling the SDK and printing through table-output.ts.
+// The `moat` subcommands over the admin API (listed in commands.ts; each loaded only when run). A resource's commands are one file each
+// (`<resource>-command.ts`: parseCliArgs with API_FLAGS, withApi, one SDK call, printResult), declared here: `moat certs|ca|invalidate` over the API will be the same.
 import type { CliCommand } from "./commands.ts";
 
 /** The flags of src/cli/api-connection.ts, as every command over the API shows them. */
