@@ -79,7 +79,8 @@ Example:
     help: `moat dist replace -f FILE [--if-match VERSION] [--json] [API flags]
 
 Replaces the distribution whose id FILE names with FILE's (read as \`dist
-create\` reads it). ${IF_MATCH_HELP}
+create\` reads it).
+${IF_MATCH_HELP}
 Needs the operator role.
 
 ${API_FLAGS_HELP}
@@ -93,7 +94,8 @@ Example:
     summary: "delete a distribution over the admin API",
     help: `moat dist delete ID [--if-match VERSION] [--json] [API flags]
 
-Deletes the distribution. ${IF_MATCH_HELP}
+Deletes the distribution.
+${IF_MATCH_HELP}
 Needs the operator role.
 
 ${API_FLAGS_HELP}
