@@ -47,7 +47,7 @@ const FLAG_NAMES = { api: "--api", apiCa: "--api-ca", tokenFile: "--token-file",
 const ENV_NAMES = { api: "MOAT_API", apiCa: "MOAT_API_CA", tokenFile: "MOAT_TOKEN_FILE", token: "MOAT_TOKEN", cert: "MOAT_API_CERT", key: "MOAT_API_KEY" };
 
 /** `https://h:8444`, or `h:8444` (the API speaks only HTTPS). */
-function apiUrl(command: string, value: string, from: string): string {
+export function apiUrl(command: string, value: string, from: string): string {
   const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : `https://${value}`;
   let url: URL;
   try {

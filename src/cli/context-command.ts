@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { readApiContexts, readApiEnvironment, writeApiContexts } from "../config/index.ts";
 import type { ApiContext } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
+import { apiUrl } from "./api-connection.ts";
 import { oneName } from "./api-resource-input.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { printResult } from "./table-output.ts";
@@ -31,7 +32,7 @@ export async function runContextSet(args: string[]): Promise<number> {
   const hasNewCredential = values["token-file"] !== undefined || values.cert !== undefined || values.key !== undefined;
   const context: Partial<ApiContext> = {
     ...before,
-    ...(values.api !== undefined ? { api: values.api } : {}),
+    ...(values.api !== undefined ? { api: apiUrl("context set", values.api, "--api") } : {}),
     ...(values["api-ca"] !== undefined ? { apiCa: file(values["api-ca"]) } : {}),
   };
   if (hasNewCredential) {
