@@ -40,7 +40,7 @@ function visitObjectLike(schema: z.ZodType, prefix: string, fields: SchemaField[
 /** A short description of the values `schema` takes. */
 export function typeOf(schema: z.ZodType): string {
   const format = formatOf(schema);
-  if (format) return format;
+  if (format) return format.replace(/^moat-/, "");
   const def = defOf(schema);
   switch (def.type) {
     case "optional":

@@ -72,6 +72,9 @@ export function count(bounds: { readonly min: number; readonly max: number }) {
     .max(bounds.max, { error: (issue) => `must be at most ${bounds.max} (got ${describeValue(issue.input)})` });
 }
 
+/** What `parseDuration` accepts, for the JSON Schema of a duration field. */
+const DURATION_PATTERN = "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)$";
+
 /** A duration such as "5s", in milliseconds, between `bounds.min` and `bounds.max` inclusive. */
 export function duration(bounds: DurationBounds) {
   const needsUnit = (issue: { input: unknown }) =>
@@ -81,7 +84,9 @@ export function duration(bounds: DurationBounds) {
     if (typeof result === "number") return result;
     ctx.addIssue({ code: "custom", message: `${result} (got ${describeValue(text)})`, input: text });
     return z.NEVER;
-  }).meta({ format: "duration" });
+    // Not JSON Schema's "duration" format: that one is ISO 8601 ("PT5S"), which clients generated from the
+    // OpenAPI document would check for and refuse "5s" by.
+  }).meta({ format: "moat-duration", pattern: DURATION_PATTERN });
 }
 
 interface DurationBounds {

@@ -385,6 +385,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The whole config document at the newest revision (as `moat export` writes it); its ETag is the revision
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["getConfig"];
+        /**
+         * Make the store hold this whole document, in one revision (If-Match: the revision it was planned against; 412 if the store has moved)
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        put: operations["putConfig"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/config/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What PUT /config of this document would change, per resource, field by field; nothing is written
+         * @description Needs the role operator or above (viewer < operator < admin).
+         */
+        post: operations["diffConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -477,9 +521,9 @@ export interface components {
                             serverName?: string;
                         };
                         timeouts?: {
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             connect?: unknown;
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             response?: unknown;
                         };
                     }[];
@@ -493,11 +537,11 @@ export interface components {
                         target: string;
                         allowedMethods?: ("GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE")[];
                         cache?: "off" | {
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             minTtl?: unknown;
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             defaultTtl?: unknown;
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             maxTtl?: unknown;
                             honorOriginTtl?: boolean;
                             key?: {
@@ -510,9 +554,9 @@ export interface components {
                         /** @constant */
                         viewerMtls?: "required";
                         websocket?: boolean | {
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             idleTimeout?: unknown;
-                            /** Format: duration */
+                            /** Format: moat-duration */
                             maxLifetime?: unknown;
                         };
                     }[];
@@ -571,9 +615,9 @@ export interface components {
                         serverName?: string;
                     };
                     timeouts?: {
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         connect?: unknown;
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         response?: unknown;
                     };
                 }[];
@@ -587,11 +631,11 @@ export interface components {
                     target: string;
                     allowedMethods?: ("GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE")[];
                     cache?: "off" | {
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         minTtl?: unknown;
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         defaultTtl?: unknown;
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         maxTtl?: unknown;
                         honorOriginTtl?: boolean;
                         key?: {
@@ -604,9 +648,9 @@ export interface components {
                     /** @constant */
                     viewerMtls?: "required";
                     websocket?: boolean | {
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         idleTimeout?: unknown;
-                        /** Format: duration */
+                        /** Format: moat-duration */
                         maxLifetime?: unknown;
                     };
                 }[];
@@ -658,9 +702,9 @@ export interface components {
                     serverName?: string;
                 };
                 timeouts?: {
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     connect?: string;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     response?: string;
                 };
             }[];
@@ -674,11 +718,11 @@ export interface components {
                 target: string;
                 allowedMethods?: ("GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE")[];
                 cache?: "off" | {
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     minTtl?: string;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     defaultTtl?: string;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     maxTtl?: string;
                     honorOriginTtl?: boolean;
                     key?: {
@@ -691,9 +735,9 @@ export interface components {
                 /** @constant */
                 viewerMtls?: "required";
                 websocket?: boolean | {
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     idleTimeout?: string;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     maxLifetime?: string;
                 };
             }[];
@@ -755,19 +799,19 @@ export interface components {
                 trustDomain?: string;
                 /** @enum {string} */
                 keyAlgorithm?: "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
-                /** Format: duration */
+                /** Format: moat-duration */
                 clientCertValidity?: unknown;
-                /** Format: duration */
+                /** Format: moat-duration */
                 serverCertValidity?: unknown;
                 renewAtFraction?: number;
                 masterKeyFile?: string;
                 ca?: {
                     autoRotate?: boolean;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     intermediateValidity?: unknown;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     rootValidity?: unknown;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     rolloverOverlap?: unknown;
                 };
             };
@@ -776,19 +820,19 @@ export interface components {
             trustDomain?: string;
             /** @enum {string} */
             keyAlgorithm?: "ecdsa-p256" | "ecdsa-p384" | "rsa-2048" | "rsa-3072";
-            /** Format: duration */
+            /** Format: moat-duration */
             clientCertValidity?: string;
-            /** Format: duration */
+            /** Format: moat-duration */
             serverCertValidity?: string;
             renewAtFraction?: number;
             masterKeyFile?: string;
             ca?: {
                 autoRotate?: boolean;
-                /** Format: duration */
+                /** Format: moat-duration */
                 intermediateValidity?: string;
-                /** Format: duration */
+                /** Format: moat-duration */
                 rootValidity?: string;
-                /** Format: duration */
+                /** Format: moat-duration */
                 rolloverOverlap?: string;
             };
         };
@@ -843,13 +887,13 @@ export interface components {
             revision: number;
             document: {
                 timeouts?: {
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     handshake?: unknown;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     firstByte?: unknown;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     requestHead?: unknown;
-                    /** Format: duration */
+                    /** Format: moat-duration */
                     idle?: unknown;
                 };
                 max?: {
@@ -860,13 +904,13 @@ export interface components {
         };
         putConnectionsSettingBody: {
             timeouts?: {
-                /** Format: duration */
+                /** Format: moat-duration */
                 handshake?: string;
-                /** Format: duration */
+                /** Format: moat-duration */
                 firstByte?: string;
-                /** Format: duration */
+                /** Format: moat-duration */
                 requestHead?: string;
-                /** Format: duration */
+                /** Format: moat-duration */
                 idle?: string;
             };
             max?: {
@@ -893,7 +937,7 @@ export interface components {
                 };
                 /** Format: size */
                 maxObjectSize?: unknown;
-                /** Format: duration */
+                /** Format: moat-duration */
                 collapseTimeout?: unknown;
                 compression?: {
                     encodings?: ("br" | "gzip")[];
@@ -917,7 +961,7 @@ export interface components {
             };
             /** Format: size */
             maxObjectSize?: string;
-            /** Format: duration */
+            /** Format: moat-duration */
             collapseTimeout?: string;
             compression?: {
                 encodings?: ("br" | "gzip")[];
@@ -989,6 +1033,69 @@ export interface components {
             expiresAt: string;
             lastUsedAt: string | null;
             revokedAt: string | null;
+        };
+        getConfig200: {
+            revision: number;
+            /**
+             * ConfigDocument
+             * @description A whole config document, as a config file holds it: settings sections, trustStores, distributions; every path absolute
+             */
+            document: {
+                [key: string]: unknown;
+            };
+        };
+        putConfig200: {
+            /** @description The store's revision now: a new one if anything changed, the one it had otherwise */
+            revision: number;
+            applied: boolean;
+            changes: {
+                /** @enum {string} */
+                action: "create" | "change" | "delete";
+                /** @enum {string} */
+                kind: "setting" | "trustStore" | "distribution";
+                name: string;
+                /** @description What is created or deleted */
+                document?: unknown;
+                /** @description What changes, field by field */
+                fields?: {
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed" | "reordered";
+                    path: string;
+                    before?: unknown;
+                    after?: unknown;
+                }[];
+            }[];
+            unchanged: number;
+        };
+        /**
+         * ConfigDocument
+         * @description A whole config document, as a config file holds it: settings sections, trustStores, distributions; every path absolute
+         */
+        putConfigBody: {
+            [key: string]: unknown;
+        };
+        diffConfig200: {
+            /** @description The store revision the document was compared with (send it as If-Match to apply exactly this) */
+            revision: number;
+            changes: {
+                /** @enum {string} */
+                action: "create" | "change" | "delete";
+                /** @enum {string} */
+                kind: "setting" | "trustStore" | "distribution";
+                name: string;
+                /** @description What is created or deleted */
+                document?: unknown;
+                /** @description What changes, field by field */
+                fields?: {
+                    /** @enum {string} */
+                    change: "added" | "removed" | "changed" | "reordered";
+                    path: string;
+                    before?: unknown;
+                    after?: unknown;
+                }[];
+            }[];
+            /** @description Resources the document and the store hold alike */
+            unchanged: number;
         };
     };
     responses: never;
@@ -4266,6 +4373,279 @@ export interface operations {
             };
             /** @description No such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The document and its revision */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getConfig200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the resource was read with (or *): required to replace or delete; 412 when it has changed since */
+                "If-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["putConfigBody"];
+            };
+        };
+        responses: {
+            /** @description Applied (or already held: no new revision) */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["putConfig200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current (or If-None-Match: * and it exists) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    diffConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["putConfigBody"];
+            };
+        };
+        responses: {
+            /** @description The changes against the newest revision */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["diffConfig200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

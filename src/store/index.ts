@@ -2,9 +2,9 @@
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
-export { diffConfig, preferStored } from "./config-diff.ts";
+export { changedResources, diffConfig, preferStored } from "./config-diff.ts";
 export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
-export type { ChangeOptions, CommittedChange, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
+export type { ChangeOptions, CommittedChange, ReplaceAllOptions, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { z } from "zod";
 import { parseDuration } from "../../src/config/index.ts";
+import * as field from "../../src/config/fields.ts";
 import { InvalidDurationError } from "../../src/errors.ts";
 
 describe("parseDuration", () => {
@@ -44,5 +46,29 @@ describe("parseDuration", () => {
   it("refuses fractions of a millisecond and values beyond a safe integer", () => {
     assert.throws(() => parseDuration("0.5ms"), /whole number of milliseconds/);
     assert.throws(() => parseDuration("99999999999999999d"), /too large/);
+  });
+});
+
+describe("a duration field's JSON Schema (the config reference and the admin API's OpenAPI document)", () => {
+  const schema = z.toJSONSchema(z.object({ timeout: field.duration({ min: 0, max: 86_400_000 }) }), { io: "input" }) as unknown as { properties: { timeout: { format?: string; pattern?: string } } };
+  const { format, pattern } = schema.properties.timeout;
+
+  it("does not claim JSON Schema's ISO 8601 duration format, which would refuse \"5s\"", () => {
+    assert.notEqual(format, "duration");
+  });
+
+  it("has a pattern that agrees with parseDuration on the syntax (whole milliseconds and bounds are checked by the schema itself)", () => {
+    assert.ok(pattern !== undefined);
+    const matcher = new RegExp(pattern);
+    for (const text of ["250ms", "5s", "1.5s", "10m", "24h", "365d", "0s", "5", "5S", "1e3ms", "PT5S", " 5s", "5 s", "-1s", "5sec", "1.s", ".5s"]) {
+      let parsed: boolean;
+      try {
+        parseDuration(text);
+        parsed = true;
+      } catch {
+        parsed = false;
+      }
+      assert.equal(matcher.test(text), parsed, `pattern and parser disagree on ${JSON.stringify(text)}`);
+    }
   });
 });

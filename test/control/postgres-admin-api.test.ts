@@ -4,6 +4,7 @@ import pg from "pg";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
 import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
@@ -34,4 +35,5 @@ describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
+  adminApiConfigContract(engine);
 });

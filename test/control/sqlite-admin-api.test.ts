@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
 import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
@@ -26,4 +27,5 @@ describe("admin API on SQLite", () => {
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
+  adminApiConfigContract(engine);
 });
