@@ -1,5 +1,6 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
+import { apiCommands } from "./api-commands.ts";
 import { controlCommands } from "./control-commands.ts";
 
 export interface CliCommand {
@@ -118,15 +119,19 @@ Example:
   },
   {
     name: "store log",
-    summary: "list a store's revisions: number, time, who, what changed",
-    help: `moat store log --store ADDRESS [--limit 20] [--json]
+    summary: "list a store's revisions: number, time, who, what changed (from the store, or over the admin API)",
+    help: `moat store log (--store ADDRESS | --api URL [API flags]) [--limit 20] [--json]
 
-Lists the newest revisions first: each one's number, time (UTC), actor
-(cli:<user> for \`moat apply\`) and what it changed.
+Lists the newest revisions first (at most 500): each one's number, time (UTC),
+actor (cli:<user> for \`moat apply\`, api:token/<id> for the admin API) and
+what it changed. --store (or MOAT_STORE, when no --api or --context is given)
+reads the store itself; otherwise it asks the admin API, as \`moat revisions\`
+does (see \`moat revisions --help\` for the API flags).
 ${STORE_FLAG_HELP}
 
-Example:
-  moat store log --store /var/lib/moat --limit 5`,
+Examples:
+  moat store log --store /var/lib/moat --limit 5
+  MOAT_API=https://127.0.0.1:8444 MOAT_API_CA=moat-ca.pem MOAT_TOKEN_FILE=viewer.token moat store log`,
     run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
   },
   {
@@ -459,4 +464,5 @@ Example:
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },
   ...controlCommands,
+  ...apiCommands,
 ];

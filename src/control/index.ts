@@ -13,6 +13,13 @@
  * await api.close();
  */
 export { ADMIN_API_DEFAULTS, startAdminApi } from "./admin-api.ts";
+/**
+ * The routes the API serves (/openapi.json among them) and their OpenAPI document, without a server: what `npm run sdk:gen` types.
+ *
+ * @example
+ * const { document } = adminApiSurface(store, () => new Date());
+ */
+export { adminApiSurface } from "./admin-api.ts";
 export type { AdminApi, AdminApiOptions } from "./admin-api.ts";
 /**
  * The config loader's validation as the store's validator (give it to openStore).
