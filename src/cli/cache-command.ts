@@ -1,9 +1,11 @@
-// `moat cache invalidate`: records an invalidation in the data directory, where running edges pick it up, and waits until the edge (every worker of it) has.
+// `moat cache invalidate`: records an invalidation in the data directory (or over the admin API), where running edges pick it up, and waits until the edge (every worker of it) has.
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { appendInvalidation, appliedInvalidations, invalidationPathProblem } from "../cache/index.ts";
-import { loadConfigFile, parseDuration, resolveDataDir } from "../config/index.ts";
-import { CliUsageError, InvalidationNotAppliedError, InvalidDurationError } from "../errors.ts";
+import { isDataDirInEnvironment, loadConfigFile, resolveDataDir } from "../config/index.ts";
+import { CliUsageError, InvalidationNotAppliedError } from "../errors.ts";
+import { API_FLAGS, isOverApi } from "./api-connection.ts";
+import { parseWaitFlags, WAIT_FLAGS } from "./api-wait.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
 export async function runCacheInvalidate(args: string[]): Promise<number> {
@@ -14,7 +16,9 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
       distribution: { type: "string", short: "d" },
       "data-dir": { type: "string" },
       config: { type: "string", short: "c" },
-      wait: { type: "string", default: "10s" },
+      json: { type: "boolean" },
+      ...WAIT_FLAGS,
+      ...API_FLAGS,
     },
     true,
   );
@@ -24,11 +28,17 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
     const problem = invalidationPathProblem(path);
     if (problem) throw new CliUsageError(`cache invalidate: ${problem}.`);
   }
+  // --data-dir or --config (or MOAT_DATA_DIR, when no --api or --context is given) records it in the data directory; otherwise the API.
+  if (await isOverApi("cache invalidate", values, { isNamed: values["data-dir"] !== undefined || values.config !== undefined, isInEnvironment: isDataDirInEnvironment() })) {
+    const wait = parseWaitFlags("cache invalidate", values, "30s");
+    return (await import("./invalidate-api-command.ts")).runCacheInvalidateOverApi(values, values.distribution, positionals, wait);
+  }
+  if (values.json) throw new CliUsageError("cache invalidate: --json prints the admin API's answer; the data directory's form prints text.", { fix: "give --api URL (or MOAT_API, or a context), or leave --json out" });
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
   if (config && !config.distributions.some((d) => d.id === values.distribution)) {
     throw new CliUsageError(`cache invalidate: ${config.source} has no distribution "${values.distribution}".`, { fix: `use one of ${config.distributions.map((d) => d.id).join(", ")}` });
   }
-  const waitMs = parseWait(values.wait);
+  const { ms: waitMs, text: waited } = parseWaitFlags("cache invalidate", values, "10s");
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const { request, seq } = await appendInvalidation(dataDir, values.distribution, positionals);
   process.stdout.write(`Invalidation ${request.id} (#${seq}) recorded for ${values.distribution}: ${positionals.join(" ")}\n`);
@@ -45,13 +55,13 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
     applied = await appliedInvalidations(dataDir);
   }
   if (waitMs === 0) {
-    process.stdout.write("Not waiting for the edge (--wait 0s).\n");
+    process.stdout.write(`Not waiting for the edge (${values["no-wait"] ? "--no-wait" : "--wait 0s"}).\n`);
     return 0;
   }
   // A worker that is running and has not applied it serves what it should not: that is a failure, and it is named.
   const lagging = (applied.workers ?? []).filter((worker) => worker.applied < seq && isRunning(worker.pid));
-  if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited: values.wait, lagging, dataDir });
-  process.stdout.write(`No running edge on ${dataDir} applied it within ${values.wait}; an edge applies it when it starts.\n`);
+  if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited, lagging, dataDir });
+  process.stdout.write(`No running edge on ${dataDir} applied it within ${waited}; an edge applies it when it starts.\n`);
   return 0;
 }
 
@@ -66,14 +76,5 @@ function isRunning(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function parseWait(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    if (error instanceof InvalidDurationError) throw new CliUsageError(`cache invalidate: --wait ${error.message}`);
-    throw error;
   }
 }
