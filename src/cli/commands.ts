@@ -1,6 +1,6 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
-import { apiCommands } from "./api-commands.ts";
+import { apiCommands, LOCAL_OR_API_HELP } from "./api-commands.ts";
 import { controlCommands } from "./control-commands.ts";
 
 export interface CliCommand {
@@ -16,6 +16,12 @@ export interface CliCommand {
 /** How the store commands and `moat start --store` read their --store flag (src/cli/store-flags.ts). */
 const STORE_FLAG_HELP = `--store ADDRESS is a data directory (its store is moat.db), sqlite:FILE, or
 postgres://user:password@host:5432/db; MOAT_STORE is used when the flag is absent.`;
+
+/** The store commands that have a form over the admin API. */
+const STORE_OR_API_HELP = LOCAL_OR_API_HELP("--store", "MOAT_STORE");
+/** The data-directory commands that have a form over the admin API. */
+const DATA_DIR_OR_API_HELP = LOCAL_OR_API_HELP("--data-dir or --config", "MOAT_DATA_DIR");
+const CA_OR_API_HELP = LOCAL_OR_API_HELP("--data-dir or --master-key-file", "MOAT_DATA_DIR");
 
 // The flags of src/cli/connection-flags.ts, as `moat guard` and `moat enrol serve` show them.
 const CONNECTION_FLAGS_HELP = `Connections (each closed one is logged with its reason, at most once per address
@@ -68,7 +74,7 @@ Examples:
   {
     name: "apply",
     summary: "make a store match a config file, in one revision",
-    help: `moat apply -f FILE --store ADDRESS [--json]
+    help: `moat apply -f FILE (--store ADDRESS | [--if-match REVISION] [API flags]) [--json]
 
 Checks FILE as \`moat config check\` does (the same messages, each naming its
 path) and, if it is valid, makes the store hold exactly what it says in one
@@ -82,21 +88,31 @@ revision; --json prints it as JSON. It writes exactly those changes or nothing:
 if anything else changed the store after the diff was made, it refuses
 (store-revision-conflict, exit 1) and you run it again.
 ${STORE_FLAG_HELP}
+Over the admin API (an admin's credentials) it asks POST /config/diff, prints
+that diff, then sends PUT /config with If-Match: the revision the diff was
+made against (or --if-match REVISION): if the store moved since, the API
+refuses (412) with its reason on one line, exit 1, and nothing changes. The
+file is judged by the API (each problem by its path), not checked here: the
+files it names must exist on the edges' hosts.
+${STORE_OR_API_HELP}
 
-Example:
-  moat apply -f ./moat.yaml --store /var/lib/moat`,
+Examples:
+  moat apply -f ./moat.yaml --store /var/lib/moat
+  moat apply -f ./moat.yaml --context prod`,
     run: async (args) => (await import("./apply-command.ts")).runApply(args),
   },
   {
     name: "diff",
     summary: "show what `moat apply` would change in a store, field by field",
-    help: `moat diff -f FILE --store ADDRESS [--json]
+    help: `moat diff -f FILE (--store ADDRESS | [API flags]) [--json]
 
 Prints, per resource (distribution, trust store, setting), what applying FILE
 would create (+), change (~, then each field: old → new) or delete (-).
 Exit code: 0 when the store matches FILE, 1 when applying would change it, 2
-when the diff could not be made (an invalid file, a store that cannot be read).
+when the diff could not be made (an invalid file, a store that cannot be read,
+an API that refused).
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it asks POST /config/diff (the operator role).
 
 Example:
   moat diff -f ./moat.yaml --store /var/lib/moat || echo "the store differs"`,
@@ -106,12 +122,13 @@ Example:
   {
     name: "export",
     summary: "write a store's config as a config file (`moat apply` takes it back unchanged)",
-    help: `moat export --store ADDRESS [-o FILE] [--json]
+    help: `moat export (--store ADDRESS | [API flags]) [-o FILE] [--json]
 
 Writes the store's newest revision as a config file: to stdout, or to FILE
 (created 0600), YAML unless FILE ends in .json or --json is given. Applying
 the file to the same store changes nothing and makes no revision.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it reads GET /config (any role).
 
 Example:
   moat export --store /var/lib/moat -o moat.yaml`,
@@ -169,7 +186,7 @@ Example:
   {
     name: "certs list",
     summary: "list every certificate Moat holds: use, names, serial, not-after, state",
-    help: `moat certs list [--data-dir DIR | --config FILE] [--json]
+    help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [API flags]] [--json]
 
 Lists the CA certificates, the certificates the edge issued (active, next: renewed
 and waiting to be proven to its origin, retired: the one active replaced) and,
@@ -178,9 +195,16 @@ with --config, the imported certificates the config names, with expiry warnings
 and expired certificates are marked. Needs no master key: it reads no private key
 (a PKCS#12 is opened with its passphraseFile to read its certificates; its key is
 never kept or printed, and one that does not open is reported on stderr).
+Over the admin API it lists what the API's data directory holds, imported
+certificates included, in serial order, with the same columns; --distribution,
+--state (active, next, retired, expired, not-yet-valid, revoked), --use
+(root-ca, intermediate-ca, viewer-server, origin-client) and --source (issued,
+imported) filter it; --json prints the API's items (with usedBy, spiffeId…).
+${DATA_DIR_OR_API_HELP}
 
-Example:
-  moat certs list --config ./moat.yaml --json`,
+Examples:
+  moat certs list --config ./moat.yaml --json
+  moat certs list --distribution shop --state active --context prod`,
     run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
   },
   {
@@ -342,7 +366,7 @@ Example:
   {
     name: "ca bundle",
     summary: "print the CA bundle that origins and viewers should trust",
-    help: `moat ca bundle [--data-dir DIR] [--with-intermediate]
+    help: `moat ca bundle [--data-dir DIR | [API flags]] [--with-intermediate]
 
 Prints the PEM bundle of Moat's root CA(s): during a root rollover, the old and
 the new root, so origins that load it accept both. Needs no master key.
@@ -350,6 +374,7 @@ the new root, so origins that load it accept both. Needs no master key.
 guard middleware need it, because Node's TLS server does not hand them the
 intermediate the edge sends. It only completes paths; the roots stay the only
 trust anchors.
+${CA_OR_API_HELP}
 
 Example:
   moat ca bundle > /etc/api/moat-ca.pem
@@ -359,11 +384,14 @@ Example:
   {
     name: "ca status",
     summary: "show the CA's generations: active, pending and retired roots and intermediates, and the next rotation steps",
-    help: `moat ca status [--data-dir DIR] [--json]
+    help: `moat ca status [--data-dir DIR | [API flags]] [--json]
 
 Lists the active root and intermediate, a root rollover in progress (its phase
 and dates), retired intermediates whose CRLs are still published, and when each
-rotation step is due. Needs no master key.
+rotation step is due. Needs no master key. Over the admin API it prints the
+certificates as a table (role, subject, serial, validity), the rollover and
+the steps due under the API's policy; --json prints the API's answer.
+${CA_OR_API_HELP}
 
 Example:
   moat ca status --data-dir /var/lib/moat`,
@@ -372,13 +400,16 @@ Example:
   {
     name: "ca renew-intermediate",
     summary: "replace the CA's intermediate (new key, same root) now",
-    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE]
+    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE | [API flags] [--json]]
 
 Issues a new intermediate under the active root and makes it the issuer. Peers
 need nothing new: they trust the root, and every leaf carries its intermediate.
 The old intermediate is retired: its CRL is still published (in crl-bundle.pem)
 until it expires. A running edge re-issues its certificates from the new one.
 A running edge also does this by itself at pki.renewAtFraction of the life.
+Over the admin API (the admin role) the API's CA does it; the command prints
+what changed (old → new serial) and the CRL published after it.
+${CA_OR_API_HELP}
 
 Example:
   moat ca renew-intermediate --data-dir /var/lib/moat`,
@@ -388,7 +419,7 @@ Example:
     name: "ca rollover",
     summary: "roll the root CA over: --prepare (trust both), --activate (new root issues), --finish (drop the old root)",
     help: `moat ca rollover --prepare [--overlap 30d] [--validity 3652d] [--key-algorithm ALG] | --activate | --finish
-                 [--data-dir DIR] [--master-key-file FILE]
+                 [--data-dir DIR] [--master-key-file FILE | [API flags] [--json]]
 
 --prepare   creates a new root (and an intermediate under it) and adds it to
             bundle.pem next to the current root. Give the new bundle to every
@@ -402,6 +433,9 @@ Example:
 --finish    removes the old root (and the intermediates it signed) from the
             bundle: certificates chaining to it stop verifying. Re-issue origin
             server certificates (moat ca issue-server) before this.
+Over the admin API (the admin role) each step prints what changed (the root
+serials) and the CRL published after it; \`moat ca status\` shows the phase.
+${CA_OR_API_HELP}
 
 Example:
   moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,
@@ -430,7 +464,7 @@ Example:
   {
     name: "ca crl",
     summary: "print the current CRL for origins (publishing a fresh one when due)",
-    help: `moat ca crl [--data-dir DIR] [--der] [--validity 24h] [--master-key-file FILE]
+    help: `moat ca crl [--data-dir DIR] [--der] [--validity 24h] [--master-key-file FILE | [API flags]]
 
 Prints <data dir>/ca/crl-bundle.pem: the intermediate's CRL, then the root's.
 Origins need both (OpenSSL checks every level of the chain): nginx ssl_crl and
@@ -439,6 +473,8 @@ HAProxy crl-file take the file as is; Node's tls takes crl: [each CRL]. With
 the registry, or is past half its validity, publishes a fresh one first (valid
 for --validity; that needs the master key); a fresh one needs no key at all.
 Origins must load a new CRL before the old one's nextUpdate, or refuse every edge.
+Over the admin API the API publishes a fresh one when due (no --validity).
+${CA_OR_API_HELP}
 
 Example:
   moat ca crl --data-dir /var/lib/moat > /etc/nginx/moat-crl.pem && nginx -s reload`,
@@ -447,7 +483,7 @@ Example:
   {
     name: "cache invalidate",
     summary: "drop paths (or path prefixes with *) from the running edge's cache",
-    help: `moat cache invalidate --distribution ID PATH... [--data-dir DIR | --config FILE] [--wait 10s]
+    help: `moat cache invalidate --distribution ID PATH... [--data-dir DIR | --config FILE | [API flags] [--json]] [--wait 10s | --no-wait]
 
 Records an invalidation in <data dir>/invalidations/requests.jsonl. A running
 edge on that data directory sees the file change and applies it at once; the
@@ -458,9 +494,16 @@ worker has. A worker that is running and has not applied it by then is named
 (/images/* ; * alone is everything). An edge that is not running applies it to
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing
 is scanned, entries stored before the invalidation are refused at lookup.
+Over the admin API (the operator role) it creates the invalidation with POST
+/invalidations and polls its status, printing each worker's progress on stderr,
+until every worker of the API's edge has applied it (--wait, default 30s there;
+past it, exit 1 naming the workers still pending: the invalidation stands).
+--no-wait returns once it is recorded.
+${DATA_DIR_OR_API_HELP}
 
-Example:
-  moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"`,
+Examples:
+  moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"
+  moat cache invalidate --distribution shop --context prod "/images/*"`,
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },
   ...controlCommands,
