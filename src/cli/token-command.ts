@@ -70,7 +70,7 @@ export async function runTokenRevoke(args: string[]): Promise<number> {
   const { values, positionals } = parseCliArgs("token revoke", args, { store: { type: "string" } }, true);
   const [id, ...rest] = positionals;
   if (!id || rest.length > 0) throw new CliUsageError("token revoke: give exactly one token ID (`moat token list` shows them).");
-  const token = await withStore("token revoke", values.store, (store) => store.tokens.revoke(id, new Date()));
+  const token = await withStore("token revoke", values.store, (store) => store.tokens.revoke(id, new Date(), `cli:${userName()}`));
   if (!token) throw new CliUsageError(`token revoke: there is no token ${id} in the store.`, { fix: "run `moat token list --store …` for the ids" });
   process.stdout.write(`Token ${token.id} (${token.name}) is revoked since ${token.revokedAt}.\n`);
   return 0;
