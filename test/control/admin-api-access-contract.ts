@@ -62,6 +62,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/tokens", "admin", "/tokens"],
       ["GET", "/tokens/:id", "admin", `/tokens/${spare.token.id}`],
       ["DELETE", "/tokens/:id", "admin", `/tokens/${spare.token.id}`],
+      ["GET", "/audit", "admin", "/audit"],
+      ["GET", "/audit/verify", "admin", "/audit/verify"],
       ["GET", "/openapi.json", "viewer", "/openapi.json"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));

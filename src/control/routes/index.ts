@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { configSchema } from "../../config/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { auditRoutes } from "./audit.ts";
 import { configResourceRoutes } from "./config-resources.ts";
 import { revisionRoutes } from "./revisions.ts";
 import { settingsRoutes } from "./settings.ts";
@@ -20,5 +21,6 @@ export function adminApiRoutes(store: Store, now: () => Date): ApiRoute[] {
     ...settingsRoutes(store),
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
+    ...auditRoutes(store),
   ];
 }
