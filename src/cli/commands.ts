@@ -128,6 +128,57 @@ Example:
     run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
   },
   {
+    name: "audit verify",
+    summary: "walk a store's audit trail and name the first record that was edited, deleted, inserted or moved",
+    help: `moat audit verify --store ADDRESS [--json]
+
+Recomputes the hash of every audit record in order, checks that each names the
+hash of the one before, and compares the end of the trail with the head the
+store recorded (and each revision recorded): an edited, deleted, inserted or
+reordered record, or deleted newest records, are reported by their sequence
+number, and the command exits 1. It cannot tell a trail that someone with write
+access to the database rewrote as a whole: compare with an export kept elsewhere
+(docs/explanation/audit-trail.md).
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit verify --store /var/lib/moat`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditVerify(args),
+  },
+  {
+    name: "audit export",
+    summary: "write a store's audit records as JSON lines, with their hashes, for another system",
+    help: `moat audit export --store ADDRESS [--since SEQ] [--format jsonl]
+
+Writes one JSON object per line to stdout, oldest first: seq, at, actor, action,
+resource, distribution, revision, before, after, prevHash, hash. With --since
+SEQ, only the records after SEQ (the last one you already hold). Each hash is
+the SHA-256 of the RFC 8785 canonical JSON of its line without hash, so the
+receiving system can check every record and the chain by itself.
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit export --store /var/lib/moat --since 1200 >> /archive/moat-audit.jsonl`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditExport(args),
+  },
+  {
+    name: "audit list",
+    summary: "show a store's audit records as a table: who did what to which resource",
+    help: `moat audit list --store ADDRESS [--limit 20] [--since SEQ] [--resource R]
+                [--actor A] [--action A] [--distribution ID] [--json]
+
+Shows the newest records (or, with --since SEQ, the first ones after SEQ),
+oldest first: sequence number, time (UTC), actor, action (config.put,
+token.revoke…), resource (distribution/shop, token/<id>) and revision. The
+filters match exactly. --json writes the records whole, before and after
+included.
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit list --store /var/lib/moat --distribution shop --limit 50`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditList(args),
+  },
+  {
     name: "demo",
     summary: "run the demo: a CA, an mTLS origin and an edge in front of it (npm start)",
     help: `moat demo [--data-dir DIR]
