@@ -4,7 +4,10 @@ import { createHash } from "node:crypto";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { ConfigInvalidError, StoreNotFoundError, StoreVersionConflictError } from "../../src/errors.ts";
-import { auditRecordHash, GENESIS_HASH, openStore } from "../../src/store/index.ts";
+import { Migrator } from "kysely/migration";
+import { auditRecordHash, GENESIS_HASH, MIGRATIONS, openStore, parseStoreAddress } from "../../src/store/index.ts";
+import { openPostgresEngine } from "../../src/store/postgres-engine.ts";
+import { openSqliteEngine } from "../../src/store/sqlite-engine.ts";
 import type { AuditRecord, Store } from "../../src/store/index.ts";
 import { distribution, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
@@ -116,6 +119,24 @@ export function auditContract(engine: EngineUnderTest): void {
     const now = new Date();
     await assert.rejects(store.tokens.create({ name: "ci", role: "admin", expiresAt: new Date(now.getTime() + 60_000), createdBy: "cli:alice", now }));
     assert.deepEqual(await store.tokens.list(), []);
+  });
+
+  test("audit: a store made before the trail existed is migrated: its revisions keep no head, its first change after is record 1, and verify passes", async (t) => {
+    const address = await engine.freshAddress(t);
+    const { engine: kind, target } = parseStoreAddress(address);
+    const db = kind === "postgres" ? openPostgresEngine(target) : openSqliteEngine(target);
+    const older = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < "0003"));
+    const migrated = await new Migrator({ db, provider: { getMigrations: async () => older } }).migrateToLatest();
+    await db.destroy();
+    assert.equal(migrated.error, undefined);
+    await engine.rawExecute(address, "insert into revisions (revision, created_at, actor, summary) values (1, '2026-01-01T00:00:00.000Z', 'cli:old', 'put distribution shop')");
+    await engine.rawExecute(address, `insert into distributions (name, document, version, revision) values ('shop', '${JSON.stringify(distribution("shop"))}', 1, 1)`);
+    const store = await open(t, address);
+    assert.deepEqual(await store.audit.verify(), { ok: true, records: 0, head: { seq: 0, hash: GENESIS_HASH } });
+    await store.put("distribution", "shop", distribution("shop", "www.shop.example"), { actor: "cli:new", ifVersion: 1 });
+    const [record] = await allRecords(store);
+    assert.deepEqual([record?.seq, record?.revision, record?.before, record?.prevHash], [1, 2, distribution("shop"), GENESIS_HASH]);
+    assert.equal((await store.audit.verify()).ok, true);
   });
 
   test("audit: no token secret or hash anywhere in the trail", async (t) => {
