@@ -451,6 +451,7 @@ Example:
     name: "ca revoke",
     summary: "revoke a certificate Moat issued and publish a fresh CRL",
     help: `moat ca revoke SERIAL --reason REASON [--data-dir DIR] [--validity 24h] [--master-key-file FILE]
+                [--store ADDRESS]
 
 Records the revocation in <data dir>/ca/revoked.json and publishes a CRL signed
 by the intermediate: <data dir>/ca/crl.pem and crl.der, and crl-bundle.pem (that
@@ -462,9 +463,13 @@ certificateHold. Revoking a serial again changes nothing and exits 0. A serial
 with no certificate under <data dir>/certs is revoked anyway, with a warning.
 Running edges replace an in-use revoked certificate when the registry changes;
 origins refuse it once they load the new CRL. Signing needs the master key.
+With --store ADDRESS (a store, as \`moat audit\` takes it), the revocation and
+the CRL are recorded in the store's audit trail (certificate.revoke,
+crl.publish); a store that cannot be opened is refused before anything is
+revoked, and a record that cannot be written after is told and exits 1.
 
 Example:
-  moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat`,
+  moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat --store /var/lib/moat`,
     run: async (args) => (await import("./revoke-command.ts")).runCaRevoke(args),
   },
   {

@@ -14,6 +14,8 @@ import {
   revokeCertificate,
 } from "../pki/index.ts";
 import type { PublishedCrl, RevokeResult } from "../pki/index.ts";
+import { crlPublishedEvent, revocationEvent } from "../control/audit-events.ts";
+import { cliActor, withCommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describePublished, openCaForCrl, parseCrlValidity } from "./crl-command.ts";
 
@@ -55,6 +57,7 @@ export async function runCaRevoke(args: string[]): Promise<number> {
       reason: { type: "string" },
       validity: { type: "string", default: "24h" },
       "master-key-file": { type: "string" },
+      store: { type: "string" },
     },
     true,
   );
@@ -70,18 +73,21 @@ export async function runCaRevoke(args: string[]): Promise<number> {
   const reason = await asUsageError(() => parseRevocationReason(reasonText));
   const validityMs = parseCrlValidity("ca revoke", values.validity);
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { ca, masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+  return withCommandAudit("ca revoke", values.store, async (audit) => {
+    const { ca, masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
 
-  const result = await asUsageError(() => revokeCertificate({ dataDir, serialHex, reason, ca }));
-  process.stdout.write(describeRevocation(result, reason));
-  for (const path of result.storedAt) process.stdout.write(`  Moat's copy of it: ${path}\n`);
-  if (result.storedAt.length === 0 && !result.wasAlreadyRevoked) {
-    process.stderr.write(
-      `moat: warning: no certificate with serial ${serialHex} under ${join(dataDir, "certs")}; it is revoked anyway (Moat may have issued it and deleted it since). Check the serial: origins refuse only a certificate with exactly this one.\n`,
-    );
-  }
-  const options = { ca, dataDir, masterKey, validityMs };
-  const { crl, isNew } = result.wasAlreadyRevoked ? await ensureFreshCrl(options) : { crl: await publishCrl(options), isNew: true };
-  process.stdout.write(describeCrlFiles(dataDir, crl, isNew));
-  return 0;
+    const result = await asUsageError(() => revokeCertificate({ dataDir, serialHex, reason, ca }));
+    process.stdout.write(describeRevocation(result, reason));
+    for (const path of result.storedAt) process.stdout.write(`  Moat's copy of it: ${path}\n`);
+    if (result.storedAt.length === 0 && !result.wasAlreadyRevoked) {
+      process.stderr.write(
+        `moat: warning: no certificate with serial ${serialHex} under ${join(dataDir, "certs")}; it is revoked anyway (Moat may have issued it and deleted it since). Check the serial: origins refuse only a certificate with exactly this one.\n`,
+      );
+    }
+    const options = { ca, dataDir, masterKey, validityMs };
+    const { crl, isNew } = result.wasAlreadyRevoked ? await ensureFreshCrl(options) : { crl: await publishCrl(options), isNew: true };
+    process.stdout.write(describeCrlFiles(dataDir, crl, isNew));
+    const actor = cliActor();
+    return audit ? audit.record([revocationEvent(actor, result), isNew ? crlPublishedEvent(actor, crl) : undefined]) : 0;
+  });
 }

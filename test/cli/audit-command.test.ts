@@ -1,4 +1,4 @@
-// `moat audit export|verify|list` as real processes; the export checked by a verifier written here from the documented encoding alone.
+// `moat audit export|verify|list` as real processes, the export checked by a verifier written here from the documented encoding alone; certificate commands recording into a store.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { storeDocumentValidator } from "../../src/control/index.ts";
+import { initCertificateAuthority } from "../../src/pki/index.ts";
 import { openStore } from "../../src/store/index.ts";
+import { createTestMasterKey } from "../support/master-key.ts";
 import { runMoat } from "./moat-process.ts";
 
 async function freshDir(t: TestContext): Promise<string> {
@@ -99,4 +101,36 @@ test("moat audit export writes JSON lines an external verifier checks from the d
   assert.equal(broken.code, 1);
   assert.match(broken.stderr, /the audit trail of sqlite:.* is not intact: record 2 was edited: its fields do not hash to its stored hash.*\(records verified before it: 1\)/);
   assert.deepEqual(verifyExternally(parseLines((await runMoat(["audit", "export", "--store", address], { cwd: dir })).stdout)), { ok: false, seq: 2, why: "hash" });
+});
+
+test("moat admin issue and moat ca revoke with --store record certificate.issue, certificate.revoke and crl.publish, with no key or PEM; a store that cannot be opened is refused before the revocation", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const issued = await runMoat(["admin", "issue", "--role", "admin", "--name", "alice", "--out", join(dir, "out"), "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(issued.code, 0, issued.stderr);
+  const serial = /serial ([0-9a-f]+)/.exec(issued.stdout)?.[1] as string;
+
+  // A store address that names nothing: refused (exit 2) before the revocation, which a second run then makes.
+  const refused = await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", join(dir, "missing")], { cwd: dir, env: key.env });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.doesNotMatch(refused.stdout, /Revoked/);
+  const revoked = await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, new RegExp(`Revoked certificate ${serial}`));
+  // Revoking again changes nothing: no record.
+  assert.equal((await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env })).code, 0);
+
+  const exported = await runMoat(["audit", "export", "--store", address], { cwd: dir });
+  const lines = parseLines(exported.stdout);
+  assert.deepEqual(lines.map((line) => [line.action, line.resource]), [["certificate.issue", `certificate/${serial}`], ["certificate.revoke", `certificate/${serial}`], ["crl.publish", "crl/intermediate"]]);
+  const after = lines[0]?.after as Record<string, unknown>;
+  assert.deepEqual(after.sans, ["URI:spiffe://moat.internal/admin/admin/alice"]);
+  assert.equal(after.use, "admin-admin");
+  assert.deepEqual((lines[2]?.after as { revokedSerials: string[] }).revokedSerials, [serial]);
+  assert.match(String(lines[0]?.actor), /^cli:/);
+  assert.doesNotMatch(exported.stdout, /BEGIN|PRIVATE|keyPem|chainPem/);
+  assert.deepEqual(verifyExternally(lines), { ok: true });
 });
