@@ -2,7 +2,6 @@
 import { userInfo } from "node:os";
 import { MoatError } from "../errors.ts";
 import type { AuditEvent } from "../store/index.ts";
-import { openCommandStore } from "./store-flags.ts";
 
 export interface CommandAudit {
   /** Records the events in order; a failure is told on stderr (the change is done) and gives exit code 1. */
@@ -19,6 +18,8 @@ export interface CommandAudit {
  */
 export async function withCommandAudit(command: string, flag: string | undefined, change: (audit: CommandAudit | undefined) => Promise<number>): Promise<number> {
   if (flag === undefined || flag === "") return change(undefined);
+  // Loaded only when asked for: without --store the command loads neither Kysely nor pg.
+  const { openCommandStore } = await import("./store-flags.ts");
   const store = await openCommandStore(command, flag);
   const audit: CommandAudit = {
     async record(events) {
