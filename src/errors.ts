@@ -620,6 +620,23 @@ export class StoreVersionConflictError extends MoatError {
   }
 }
 
+/**
+ * A whole-document write named the store revision it was planned against (the diff `moat apply` printed, the
+ * ETag of GET /config), and the store has moved since: writing it would overwrite a change nobody saw.
+ */
+export class StoreRevisionConflictError extends MoatError {
+  readonly expected: number;
+  readonly actual: number;
+
+  constructor(expected: number, actual: number, options: { fix?: string } = {}) {
+    super("store-revision-conflict", 412, `the store is at revision ${actual}, not ${expected} as the change assumed: someone else changed it first, and nothing was written.`, {
+      fix: options.fix ?? "read the store again (GET /config, `moat diff`), make your change to what is there now, and send it with the new revision",
+    });
+    this.expected = expected;
+    this.actual = actual;
+  }
+}
+
 /** A resource a change names is not in the store. */
 export class StoreNotFoundError extends MoatError {
   readonly resource: string;
@@ -715,8 +732,9 @@ export class ApiForbiddenError extends MoatError {
 
 /** A replace or delete without `If-Match`: the API refuses to overwrite what the client has not seen. */
 export class ApiPreconditionRequiredError extends MoatError {
-  constructor(resource: string, what: string) {
-    super("api-precondition-required", 428, `${what} ${resource} needs If-Match with the ETag it was read with (or If-None-Match: * to create it).`, {
+  constructor(resource: string, what: string, options: { canCreate?: boolean } = {}) {
+    const create = options.canCreate === false ? "" : " (or If-None-Match: * to create it)";
+    super("api-precondition-required", 428, `${what} ${resource} needs If-Match with the ETag it was read with${create}.`, {
       fix: "GET it, keep its ETag, and send that as If-Match",
     });
   }

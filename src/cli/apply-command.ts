@@ -2,12 +2,12 @@
 import { userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
 import { loadConfigDocument, readConfigDocument, withAbsolutePaths } from "../config/index.ts";
-import { CliUsageError } from "../errors.ts";
-import { diffConfig, preferStored } from "../store/index.ts";
+import { CliUsageError, StoreRevisionConflictError } from "../errors.ts";
+import { changedResources, diffConfig, preferStored } from "../store/index.ts";
 import type { ConfigDiff, ConfigStore } from "../store/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { edgeRefusals } from "./config-command.ts";
-import { changedResources, diffCounts, diffText } from "./config-diff-text.ts";
+import { diffCounts, diffText } from "./config-diff-text.ts";
 import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
 
 /** `moat diff`'s exit codes, as `kubectl diff`'s: 0 the store matches the file, 1 it would change, 2 the diff could not be made. */
@@ -20,7 +20,7 @@ const FLAGS = { file: { type: "string", short: "f" }, json: { type: "boolean" },
  * files readable, imported certificates and trust stores as the edge checks them), then its relative paths made
  * absolute against its directory. A refusal is the text config check prints.
  */
-async function documentForStore(file: string): Promise<{ document: Record<string, unknown> } | { refusals: string }> {
+export async function documentForStore(file: string): Promise<{ document: Record<string, unknown> } | { refusals: string }> {
   const source = resolve(file);
   const raw = await readConfigDocument(source);
   const config = await loadConfigDocument(raw, { source, baseDir: dirname(source) });
@@ -72,6 +72,50 @@ export async function runDiff(args: string[]): Promise<number> {
   return hasChanges ? DIFF_EXIT.changes : DIFF_EXIT.same;
 }
 
+export interface AppliedDocument {
+  diff: ConfigDiff;
+  /** The store's revision after it: a new one when `applied`, the one it already had otherwise. */
+  revision: number;
+  isApplied: boolean;
+}
+
+/**
+ * Makes the store match a (checked, absolute-path) config document in one revision, writing exactly the diff it
+ * planned: `onPlanned` is given the diff before the write (the CLI prints it), and the write is refused with
+ * StoreRevisionConflictError if any other write landed in the store since the read the diff was made from.
+ *
+ * @example
+ * const { diff, revision } = await applyDocument(store, document, { actor: "cli:alice", summary: (diff) => `apply moat.yaml: ${changedResources(diff)}`, rerun: "moat apply -f moat.yaml" });
+ */
+export async function applyDocument(
+  store: ConfigStore,
+  document: Record<string, unknown>,
+  options: {
+    actor: string;
+    summary: (diff: ConfigDiff) => string;
+    onPlanned?: (diff: ConfigDiff) => void | Promise<void>;
+    /** The command that plans again, for a refusal's fix: `moat apply -f moat.yaml`. */
+    rerun: string;
+  },
+): Promise<AppliedDocument> {
+  const current = await store.read();
+  const diff = diffConfig(current, document);
+  // Nothing to change is no revision: export → apply leaves the store's history as it was.
+  if (diff.changes.length === 0) return { diff, revision: current.revision, isApplied: false };
+  await options.onPlanned?.(diff);
+  // replaceAll validates the whole document again and writes it in one transaction, only if the store is still at
+  // the revision the diff was made against: all of the diff or nothing.
+  const committed = await store
+    .replaceAll(preferStored(current, document), { actor: options.actor, summary: options.summary(diff), ifRevision: current.revision })
+    .catch((error: unknown) => {
+      if (!(error instanceof StoreRevisionConflictError)) throw error;
+      throw new StoreRevisionConflictError(error.expected, error.actual, {
+        fix: `the diff was made against revision ${error.expected} and is not what applying would do now; run \`${options.rerun}\` again: it diffs against revision ${error.actual} and shows what it would change`,
+      });
+    });
+  return { diff, revision: committed.revision, isApplied: true };
+}
+
 export async function runApply(args: string[]): Promise<number> {
   const { values } = parseCliArgs("apply", args, FLAGS);
   const file = fileFlag("apply", values.file);
@@ -81,21 +125,16 @@ export async function runApply(args: string[]): Promise<number> {
     return 1;
   }
   return withStore("apply", values.store, async (store) => {
-    const current = await store.read();
-    const diff = diffConfig(current, checked.document);
-    if (diff.changes.length === 0) {
-      // Nothing to change is no revision: export → apply leaves the store's history as it was.
-      if (values.json) process.stdout.write(diffJson(diff, { revision: current.revision, applied: false }));
-      else process.stdout.write(`No changes: the store at revision ${current.revision} already matches ${file}.\n`);
-      return 0;
-    }
-    // replaceAll validates the whole document again and writes it in one transaction: all of it or nothing.
-    const committed = await store.replaceAll(preferStored(current, checked.document), {
+    const { diff, revision, isApplied } = await applyDocument(store, checked.document, {
       actor: `cli:${osUser()}`,
-      summary: `apply ${basename(file)}: ${changedResources(diff)}`,
+      summary: (planned) => `apply ${basename(file)}: ${changedResources(planned)}`,
+      // The diff is shown before the write: what it shows is what is written, or nothing is.
+      onPlanned: (planned) => void (values.json ? undefined : process.stdout.write(`${diffText(planned)}\n`)),
+      rerun: `moat apply -f ${file}`,
     });
-    if (values.json) process.stdout.write(diffJson(diff, { revision: committed.revision, applied: true }));
-    else process.stdout.write(`${diffText(diff)}\nApplied ${file}: revision ${committed.revision} (${diffCounts(diff, "done")}).\n`);
+    if (values.json) process.stdout.write(diffJson(diff, { revision, applied: isApplied }));
+    else if (!isApplied) process.stdout.write(`No changes: the store at revision ${revision} already matches ${file}.\n`);
+    else process.stdout.write(`Applied ${file}: revision ${revision} (${diffCounts(diff, "done")}).\n`);
     return 0;
   });
 }

@@ -76,8 +76,10 @@ resources it no longer names are deleted. An invalid file changes nothing and
 exits 1. A file that matches the store already makes no revision. Relative
 paths in FILE (certificates, CA bundles, dataDir) are stored made absolute
 against FILE's directory: the edges must find those files at those paths.
-Prints what changed (as \`moat diff\`) and the new revision; --json prints it
-as JSON.
+Prints the changes (as \`moat diff\`) before it writes them, then the new
+revision; --json prints it as JSON. It writes exactly those changes or nothing:
+if anything else changed the store after the diff was made, it refuses
+(store-revision-conflict, exit 1) and you run it again.
 ${STORE_FLAG_HELP}
 
 Example:
@@ -180,12 +182,16 @@ Example:
   },
   {
     name: "demo",
-    summary: "run the demo: a CA, an mTLS origin and an edge in front of it (npm start)",
+    summary: "run the demo: a CA, an mTLS origin, an edge in front of it and the admin API (npm start)",
     help: `moat demo [--data-dir DIR]
 
 Creates the data directory and a CA if there are none, starts a demo origin on
 https://localhost:9443 that only accepts the demo distribution's client
 certificate, and the edge on https://localhost:8443 (HTTP on 8080) in front of it.
+The edge runs from a store in the data directory (moat.db), which demo.yaml is
+applied to at each start; the admin API listens on https://127.0.0.1:8444, and
+a 24 h admin token for it is written to <data dir>/demo-api-token (0600; the one
+of the previous start is revoked). It prints how to call the API.
 Unless MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE is set, the demo keeps its own
 master key in <data dir>.master-key, next to the data: fine for a demo only.
 

@@ -43,9 +43,3 @@ export function diffText(diff: ConfigDiff): string {
   }
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
-
-/** "~distribution shop, +distribution blog": what a revision's summary says changed (the first `max`, then a count). */
-export function changedResources(diff: ConfigDiff, max = 10): string {
-  const names = diff.changes.map((change) => `${change.action === "create" ? "+" : change.action === "delete" ? "-" : "~"}${describeResource(change.kind, change.name)}`);
-  return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")} and ${names.length - max} more`;
-}

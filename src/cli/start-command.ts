@@ -19,7 +19,7 @@ import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
 
 /** The admin API to start beside the edge: where, and the store it changes. */
-interface ApiStart {
+export interface ApiStart {
   host: string;
   port: number;
   store: Store;
@@ -58,7 +58,7 @@ function parseApiAddress(text: string): { host: string; port: number } {
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
-async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, log: Logger): Promise<{ close(): Promise<void> }> {
+export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../control/index.ts"), import("../pki/index.ts")]);
   const running = await startAdminApi({
     store: api.store,

@@ -71,9 +71,16 @@ export function relativePathIssues(document: unknown): ConfigIssue[] {
   return pathFields(document)
     .filter((field) => !isAbsolute(field.value))
     .map((field) =>
-      issueAt(
-        field.path,
-        `must be an absolute path in a stored config (got ${JSON.stringify(field.value)}); \`moat apply -f FILE\` resolves a file's relative paths against its directory`,
-      ),
+      // A PEM block pasted where its file's path belongs may be a private key: it is not repeated in the answer.
+      isPemText(field.value)
+        ? issueAt(field.path, "must be the absolute path of a file, not the file's content (got a PEM block, not repeated here): a stored config names certificate and key files, it never holds them")
+        : issueAt(
+            field.path,
+            `must be an absolute path in a stored config (got ${JSON.stringify(field.value)}); \`moat apply -f FILE\` resolves a file's relative paths against its directory`,
+          ),
     );
+}
+
+function isPemText(value: string): boolean {
+  return /-----BEGIN [A-Z0-9 ]+-----/.test(value);
 }

@@ -175,6 +175,7 @@ async function serve(route: ApiRoute, request: FastifyRequest, reply: FastifyRep
     params: route.params ? parseRequestPart(route.params, request.params, "path") : undefined,
     query: parseQuery(route, request.query as Record<string, unknown>),
     body: parseBody(route, request.body),
+    sentBody: request.body,
     headers: request.headers,
     identity: identities.get(request) as ApiIdentity,
   });

@@ -20,6 +20,11 @@ export interface ApiInput<Params, Query, Body> {
   params: Params;
   query: Query;
   body: Body;
+  /**
+   * The body as sent, once `body`'s schema has accepted it: what the store keeps of a config document. The schema's
+   * output is the loader's (durations in ms, sizes in bytes), which the config's own validation takes for a mistake.
+   */
+  sentBody: unknown;
   headers: Readonly<Record<string, string | string[] | undefined>>;
   identity: ApiIdentity;
 }

@@ -1,4 +1,4 @@
-// ETags from resource versions, and the store precondition a write's If-Match / If-None-Match stands for (RFC 9110 §13.1).
+// ETags from resource versions (and the config's revision), and the store precondition a write's If-Match / If-None-Match stands for (RFC 9110 §13.1).
 import { ApiPreconditionRequiredError, ApiRequestInvalidError, StoreNotFoundError } from "../errors.ts";
 import type { Precondition } from "../store/index.ts";
 
@@ -48,4 +48,18 @@ export async function writePrecondition(
   const current = await options.current();
   if (current === undefined) throw new StoreNotFoundError(options.resource);
   return current.version;
+}
+
+/**
+ * The revision a whole-document write was planned against: If-Match with the ETag of GET /config (`"7"`), required
+ * (428 without it). `*` is refused: "whatever is there" is the lost update the precondition exists to prevent.
+ */
+export function revisionPrecondition(headers: Headers): number {
+  const ifMatch = single(headers, "If-Match");
+  if (ifMatch === undefined) throw new ApiPreconditionRequiredError("the whole config", "replacing", { canCreate: false });
+  const wanted = parseIfMatch(ifMatch);
+  if (wanted === "any") {
+    throw new ApiRequestInvalidError("the request headers", [{ path: "If-Match", message: "must be the revision the document was planned against, as GET /config's ETag gives it (\"7\"); * would overwrite changes nobody saw" }]);
+  }
+  return wanted;
 }

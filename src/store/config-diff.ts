@@ -1,6 +1,6 @@
 // What making the store match a config document would do: per resource, created, changed (field by field) or deleted.
 import { isDeepStrictEqual } from "node:util";
-import { resourcesOf } from "./config-store.ts";
+import { describeResource, resourcesOf } from "./config-store.ts";
 import type { ResourceKind, StoreRead } from "./config-store.ts";
 
 /** One field of a changed resource. Paths are relative to the resource: `origins[id=app].url`, `aliases`; "" is a setting's whole value. */
@@ -138,4 +138,10 @@ export function preferStored(current: StoreRead, document: Record<string, unknow
     else out[key] = stored("setting", key, value);
   }
   return out;
+}
+
+/** "~distribution shop, +distribution blog": what a revision's summary says changed (the first `max`, then a count). */
+export function changedResources(diff: ConfigDiff, max = 10): string {
+  const names = diff.changes.map((change) => `${change.action === "create" ? "+" : change.action === "delete" ? "-" : "~"}${describeResource(change.kind, change.name)}`);
+  return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")} and ${names.length - max} more`;
 }

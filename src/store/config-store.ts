@@ -1,7 +1,7 @@
 // The config resources in the store: read as one config document at one revision, changed one revision at a time.
 import { sql } from "kysely";
 import type { Kysely, Transaction } from "kysely";
-import { ConfigInvalidError, StoreNotFoundError, StoreVersionConflictError } from "../errors.ts";
+import { ConfigInvalidError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
 import type { AuditAction } from "./audit-chain.ts";
 import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
@@ -60,6 +60,13 @@ export interface CommittedChange {
   version?: number;
 }
 
+export interface ReplaceAllOptions {
+  actor: string;
+  summary: string;
+  /** The revision the caller read and planned against; refused with StoreRevisionConflictError (412) if the store moved. */
+  ifRevision?: number;
+}
+
 /** Checks a whole config document: the issues, each naming its path, or none. */
 export type DocumentValidator = (document: Record<string, unknown>) => readonly ConfigIssue[];
 
@@ -74,8 +81,12 @@ export interface ConfigStore {
   /** Creates or replaces one resource; the whole resulting document is validated first, and nothing is written if it is not valid. */
   put(kind: ResourceKind, name: string, document: unknown, options: ChangeOptions): Promise<CommittedChange>;
   remove(kind: ResourceKind, name: string, options: ChangeOptions): Promise<CommittedChange>;
-  /** Replaces everything with a config document (a file being imported) in one revision. */
-  replaceAll(document: Record<string, unknown>, options: { actor: string; summary: string }): Promise<CommittedChange>;
+  /**
+   * Replaces everything with a config document (a file being imported) in one revision. With `ifRevision`, only if
+   * the store is still at that revision (checked under the write lock, in the same transaction): the change was
+   * planned against it, and a write that landed since would otherwise be overwritten unseen.
+   */
+  replaceAll(document: Record<string, unknown>, options: ReplaceAllOptions): Promise<CommittedChange>;
   /** The newest revisions first; with `before`, only those older than that revision (the next page). */
   revisions(limit: number, options?: { before?: number }): Promise<RevisionRecord[]>;
   close(): Promise<void>;
@@ -274,6 +285,7 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
       const issues = blockingIssues(validate(document), { distributions: [], ...document });
       if (issues.length > 0) throw new ConfigInvalidError(`${label}, ${options.summary}`, issues);
       return change("config.apply", options.actor, options.summary, (state) => {
+        if (options.ifRevision !== undefined && state.revision !== options.ifRevision) throw new StoreRevisionConflictError(options.ifRevision, state.revision);
         const wanted = resourcesOf(document);
         const keep = new Set(wanted.map((item) => `${item.kind}\0${item.name}`));
         const versionOf = (kind: ResourceKind, name: string) => state.resources.find((item) => item.kind === kind && item.name === name)?.version ?? 0;

@@ -2,9 +2,9 @@
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
-export { diffConfig, preferStored } from "./config-diff.ts";
+export { changedResources, diffConfig, preferStored } from "./config-diff.ts";
 export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
-export type { ChangeOptions, CommittedChange, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
+export type { ChangeOptions, CommittedChange, ReplaceAllOptions, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { AUDIT_ACTIONS, auditRecordHash, canonicalJson, GENESIS_HASH } from "./audit-chain.ts";
 export type { AuditAction, AuditHead, AuditProblem, AuditProblemKind, AuditRecord, AuditVerification } from "./audit-chain.ts";
 export type { AuditEvent, AuditLog, AuditQuery, AuditSink } from "./audit-log.ts";

@@ -1,4 +1,4 @@
-// `moat demo` as a real process on its fixed ports: the printed curl commands work as printed, SIGTERM exits 0, a restart reuses the CA.
+// `moat demo` as a real process on its fixed ports: the printed curl commands work as printed (the edge's and the admin API's), SIGTERM exits 0, a restart reuses the CA and replaces the API token.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -8,11 +8,16 @@ import https from "node:https";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { Agent, fetch } from "undici";
 import { startMoat } from "./moat-process.ts";
 import type { RunningMoat } from "./moat-process.ts";
 
 // Fixed by the demo (src/cli/demo-command.ts), all on 127.0.0.1.
-const ports = { https: 8443, http: 8080, origin: 9443 };
+const ports = { https: 8443, http: 8080, origin: 9443, api: 8444 };
+const apiUrl = `https://127.0.0.1:${ports.api}`;
+// The contract of \`moat dist list\` (MOAT_API, MOAT_API_CA, MOAT_TOKEN_FILE): the printed line must be exactly this.
+const npmCommand = new RegExp(`^  MOAT_API=${apiUrl.replaceAll(".", "\\.")} MOAT_API_CA=(\\S+) MOAT_TOKEN_FILE=(\\S+) npm run moat -- dist list$`, "m");
+const curlCommand = new RegExp(`^  curl --cacert (\\S+) -H "Authorization: Bearer \\$\\(cat (\\S+)\\)" ${apiUrl.replaceAll(".", "\\.")}/distributions$`, "m");
 const demoIdentity = "spiffe://moat.internal/distribution/demo/origin/app";
 
 /** Fails with a message that says what to do, rather than a confusing EADDRINUSE from the child. */
@@ -54,8 +59,28 @@ async function startDemo(dataDir: string): Promise<RunningMoat> {
   // The working directory is the data directory, so nothing strays into the repository.
   const moat = startMoat(["demo"], { cwd: dataDir, env: { MOAT_DATA_DIR: dataDir } });
   await moat.waitForLine("the edge listened", (l) => l.msg === "edge listening");
-  await moat.waitForStdout("the curl commands were printed", (text) => text.includes(`https://localhost:${ports.origin}/hello`));
+  await moat.waitForStdout("the welcome was printed", (text) => text.includes("Ctrl-C drains and stops."));
   return moat;
+}
+
+/** The files the printed admin API commands name, resolved as a shell in the demo's working directory (its data directory) would. */
+function printedApiFiles(moat: RunningMoat, dataDir: string): { ca: string; tokenFile: string } {
+  const stdout = moat.stdout();
+  const npm = stdout.match(npmCommand);
+  assert.ok(npm, `the npm command is printed in exactly its form:\n${stdout}`);
+  return { ca: resolve(dataDir, npm[1]!), tokenFile: resolve(dataDir, npm[2]!) };
+}
+
+/** GET /distributions as the printed curl line does it: real TLS verified against the printed CA file, the token from the printed file. */
+async function listDistributions(files: { ca: string; tokenFile: string }, token?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any -- a test reads fields freely
+  const dispatcher = new Agent({ connect: { ca: await readFile(files.ca, "utf8") } });
+  try {
+    const bearer = token ?? (await readFile(files.tokenFile, "utf8")).trim();
+    const response = await fetch(`${apiUrl}/distributions`, { headers: { authorization: `Bearer ${bearer}` }, dispatcher, signal: AbortSignal.timeout(20_000) });
+    return { status: response.status, body: await response.json() };
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 /** Every private key under `dir`: the CA's `*.key` and the issued certificates' `key.pem`. */
@@ -130,6 +155,69 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(resolve(dataDir, straight[1]!), bundlePath);
   });
 
+  test("prints the admin API commands: the npm command in exactly its form and the curl line, both naming the CA bundle and the token file", () => {
+    const stdout = running[0]!.stdout();
+    const files = printedApiFiles(running[0]!, dataDir);
+    assert.equal(files.ca, bundlePath, "the API's server certificate is from Moat's CA: its bundle verifies it");
+    assert.equal(files.tokenFile, join(dataDir, "demo-api-token"));
+    const curl = stdout.match(curlCommand);
+    assert.ok(curl, `the curl line is printed:\n${stdout}`);
+    assert.deepEqual([resolve(dataDir, curl[1]!), resolve(dataDir, curl[2]!)], [files.ca, files.tokenFile]);
+    // One block on stdout, after the logs of start-up: no log line carries the commands.
+    assert.equal(running[0]!.lines.some((line) => JSON.stringify(line).includes("npm run moat")), false);
+  });
+
+  test("the printed curl request works as printed: TLS verified by the printed CA, the token from the printed file, 200 listing the demo distribution", async () => {
+    const answer = await listDistributions(printedApiFiles(running[0]!, dataDir));
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(answer.body.items.map((item: { id: string }) => item.id), ["demo"]);
+    assert.equal(answer.body.items[0].document.origins[0].url, `https://localhost:${ports.origin}`);
+  });
+
+  test("the token is an admin token for 24 h, in a 0600 file, and in no log line; the store holds the demo config at revision 1", async () => {
+    const { tokenFile } = printedApiFiles(running[0]!, dataDir);
+    assert.equal((await stat(tokenFile)).mode & 0o777, 0o600);
+    const token = (await readFile(tokenFile, "utf8")).trim();
+    assert.match(token, /^moat_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
+    const moat = running[0]!;
+    assert.equal(moat.stdout().includes(token), false, "the token is not printed");
+    assert.equal(moat.stderr().includes(token), false);
+    assert.equal(moat.stdout().includes(token.slice(22)), false, "nor its secret part");
+    const made = moat.lines.find((line) => line.msg === "demo API token made");
+    assert.ok(made, "logs that it made a token");
+    assert.equal(made.tokenId, token.slice(5, 21));
+    assert.equal(made.role, "admin");
+    assert.deepEqual(made.revoked, [], "no token before the first start");
+    const lifeMs = Date.parse(String(made.expiresAt)) - Date.parse(String(made.time));
+    assert.ok(lifeMs > 23.9 * 3600_000 && lifeMs <= 24 * 3600_000, `expires in 24 h (${lifeMs} ms)`);
+    const applied = moat.lines.find((line) => line.msg === "demo config applied to the store");
+    assert.ok(applied);
+    assert.deepEqual([applied.revision, applied.applied, applied.store], [1, true, `sqlite:${join(dataDir, "moat.db")}`]);
+  });
+
+  test("the edge runs from the store: a change through the admin API is served by the running edge", async () => {
+    const files = printedApiFiles(running[0]!, dataDir);
+    const dispatcher = new Agent({ connect: { ca: await readFile(files.ca, "utf8") } });
+    try {
+      const headers = { authorization: `Bearer ${(await readFile(files.tokenFile, "utf8")).trim()}` };
+      const read = await fetch(`${apiUrl}/distributions/demo`, { headers, dispatcher, signal: AbortSignal.timeout(20_000) });
+      const item = (await read.json()) as { document: { aliases: string[] } };
+      const changed = { ...item.document, aliases: ["localhost", "demo.localhost"] };
+      const put = await fetch(`${apiUrl}/distributions/demo`, {
+        method: "PUT",
+        headers: { ...headers, "content-type": "application/json", "if-match": String(read.headers.get("etag")) },
+        body: JSON.stringify(changed),
+        dispatcher,
+        signal: AbortSignal.timeout(20_000),
+      });
+      assert.equal(put.status, 200, await put.text());
+    } finally {
+      await dispatcher.close();
+    }
+    const reloaded = await running[0]!.waitForLine("the edge served revision 2", (line) => line.msg === "config reloaded" && line.revision === 2);
+    assert.equal(reloaded.store, `sqlite:${join(dataDir, "moat.db")}`);
+  });
+
   test("the data directory holds the bundle, demo.yaml and private keys, encrypted, with mode 0600", async () => {
     assert.ok((await stat(bundlePath)).isFile());
     assert.match(await readFile(join(dataDir, "demo.yaml"), "utf8"), /^\s*- id: demo$/m);
@@ -162,7 +250,8 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.ok(moat.lines.some((l) => l.msg === "edge stopped"));
   });
 
-  test("a second start on the same data directory reuses the CA", async () => {
+  test("a second start on the same data directory reuses the CA, applies demo.yaml again and replaces the API token", async () => {
+    const firstToken = (await readFile(join(dataDir, "demo-api-token"), "utf8")).trim();
     const moat = await startDemo(dataDir);
     running.push(moat);
     const line = await moat.waitForLine("the CA was opened", (l) => l.msg === "using the existing CA");
@@ -177,6 +266,31 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(res.status, 200, res.body);
     assert.equal((JSON.parse(res.body) as { edgeIdentity: string }).edgeIdentity, demoIdentity);
 
+    // demo.yaml is applied again: the alias added through the API (revision 2) is undone, in one new revision.
+    const applied = moat.lines.find((l) => l.msg === "demo config applied to the store");
+    assert.ok(applied, moat.stdout());
+    assert.deepEqual([applied.revision, applied.applied], [3, true]);
+    // The token of the first start is revoked; the new one, in the same file, works.
+    const files = printedApiFiles(moat, dataDir);
+    assert.notEqual((await readFile(files.tokenFile, "utf8")).trim(), firstToken);
+    assert.deepEqual(moat.lines.find((l) => l.msg === "demo API token made")?.revoked, [firstToken.slice(5, 21)]);
+    assert.equal((await listDistributions(files, firstToken)).status, 401);
+    const answer = await listDistributions(files);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(answer.body.items[0].document.aliases, ["localhost"]);
+    assert.equal(answer.body.revision, 3);
+
+    moat.child.kill("SIGTERM");
+    assert.deepEqual(await moat.exited, { code: 0, signal: null }, moat.stderr());
+  });
+
+  test("a start with demo.yaml unchanged and the store holding it makes no revision", async () => {
+    const moat = await startDemo(dataDir);
+    running.push(moat);
+    const held = moat.lines.find((l) => l.msg === "the store already holds the demo config");
+    assert.ok(held, moat.stdout());
+    assert.deepEqual([held.revision, held.applied], [3, false]);
+    assert.equal((await listDistributions(printedApiFiles(moat, dataDir))).body.revision, 3);
     moat.child.kill("SIGTERM");
     assert.deepEqual(await moat.exited, { code: 0, signal: null }, moat.stderr());
   });

@@ -17,6 +17,9 @@ import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
 import { callApi } from "../control/admin-api-client.ts";
+import { applyDocument, documentForStore } from "../../src/cli/apply-command.ts";
+import { diffText } from "../../src/cli/config-diff-text.ts";
+import { StoreRevisionConflictError } from "../../src/errors.ts";
 import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
 import type { LogLine } from "./moat-process.ts";
 
@@ -230,6 +233,48 @@ export function storeEdgeContract(engine: StoreEngine): void {
       [[1, "apply moat.yaml: +setting dataDir, +setting listen, +setting log, +setting workers, +trust store partners, +distribution site"]],
     );
     assert.match(revisions[0]!.actor, /^cli:/);
+  });
+
+  test("apply writes exactly the diff it planned: a write by another client between the diff and the write makes it refuse (412), nothing of it written", { timeout: 60_000 }, async (t) => {
+    const w = await workspace(t);
+    const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    await writeFile(file, configFile({ ...files(), target: "b", logLevel: "warn" }));
+    const checked = await documentForStore(file);
+    assert.ok("document" in checked);
+    const applying = await openTestStore(t, w.address);
+    // Another client on its own connection (an operator's PUT through the API, say) commits once the diff is made.
+    const other = await openTestStore(t, w.address);
+    const planned: string[] = [];
+    await assert.rejects(
+      applyDocument(applying, checked.document, {
+        actor: "cli:test",
+        summary: () => "apply moat.yaml",
+        rerun: `moat apply -f ${file}`,
+        onPlanned: async (diff) => {
+          planned.push(diffText(diff));
+          await other.put("distribution", "blog", { id: "blog", aliases: ["blog.test"], origins: [{ id: "app", url: originA.url }] }, { actor: "api:token/other" });
+        },
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof StoreRevisionConflictError, String(error));
+        assert.equal(error.status, 412);
+        assert.match(error.message, /the store is at revision 2, not 1 as the change assumed: someone else changed it first, and nothing was written\./);
+        assert.ok(error.message.includes(`run \`moat apply -f ${file}\` again: it diffs against revision 2`), error.message);
+        return true;
+      },
+    );
+    assert.match(planned[0] ?? "", /~ setting log\n {4}~ level: "info" → "warn"/);
+    const after = await other.read();
+    assert.equal(after.revision, 2, "only the other client's revision");
+    assert.equal((after.document.log as { level: string }).level, "info", "nothing of the refused diff was written");
+    assert.ok((after.document.distributions as { id: string }[]).some((item) => item.id === "blog"), "the other client's write was not overwritten");
+
+    // Run again, apply plans against revision 2: its diff now deletes blog, in plain sight, and is written.
+    const again = await moat(["apply", "-f", file, "--store", w.address], w.root);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^- distribution blog$/m);
+    assert.match(again.stdout, /Applied .*moat\.yaml: revision 3 \(0 created, 2 changed, 1 deleted\)\./);
   });
 
   test("diff prints each change field by field, exit 1; 0 once applied", { timeout: 60_000 }, async (t) => {

@@ -65,6 +65,9 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/audit", "admin", "/audit"],
       ["GET", "/audit/verify", "admin", "/audit/verify"],
       ["GET", "/openapi.json", "viewer", "/openapi.json"],
+      ["GET", "/config", "viewer", "/config"],
+      ["POST", "/config/diff", "operator", "/config/diff", { body: { distributions: [distribution("shop")] } }],
+      ["PUT", "/config", "admin", "/config", { headers: { "if-match": '"3"' }, body: { distributions: [distribution("shop")] } }],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

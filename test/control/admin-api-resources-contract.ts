@@ -49,6 +49,23 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
     assert.equal(await api.store.revision(), 5);
   });
 
+  test("a document is stored as it was sent (durations and sizes as a config file writes them), not as the schema parsed it", async (t) => {
+    const api = await setUp(t);
+    const admin = { token: api.tokens.admin };
+    const shop = { ...distribution("shop"), origins: [{ id: "app", url: "https://app.internal:8443", timeouts: { connect: "5s", response: "30s" } }] };
+    const created = await api.call(admin, "/distributions", { method: "POST", body: shop });
+    assert.equal(created.status, 201, created.text);
+    assert.deepEqual(created.json.document, shop);
+    const changed = { ...shop, aliases: ["shop.example", "www.shop.example"] };
+    const replaced = await api.call(admin, "/distributions/shop", { method: "PUT", body: changed, headers: { "if-match": '"1"' } });
+    assert.equal(replaced.status, 200, replaced.text);
+    const cache = { memory: { maxSize: "64MiB" } };
+    const stored = await api.call(admin, "/settings/cache", { method: "PUT", body: cache, headers: { "if-none-match": "*" } });
+    assert.equal(stored.status, 201, stored.text);
+    assert.deepEqual(stored.json.document, cache);
+    assert.deepEqual((await api.store.read()).document, { cache, distributions: [changed] });
+  });
+
   test("bad bodies are refused with problem details naming the field, and the store is left as it was", async (t) => {
     const api = await setUp(t, { bodyLimitBytes: 64 * 1024 });
     const admin = { token: api.tokens.admin };
@@ -157,6 +174,9 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
       ["POST", "/tokens", { body: { name: "ci", role: "viewer" } }],
       ["GET", "/tokens"],
       ["DELETE", "/distributions/blog", { headers: { "if-match": '"1"' } }],
+      ["GET", "/config"],
+      ["POST", "/config/diff", { body: { workers: 3, distributions: [distribution("blog")] } }],
+      ["PUT", "/config", { headers: { "if-match": '"7"' }, body: { distributions: [distribution("blog")] } }],
     ];
     for (const [method, path, options] of calls) {
       const answer = await api.call(admin, path, { method, ...options });

@@ -5,6 +5,7 @@ import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/pos
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { adminApiAuditContract } from "./admin-api-audit-contract.ts";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
 import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
@@ -44,5 +45,6 @@ describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
+  adminApiConfigContract(engine);
   adminApiAuditContract(engine);
 });

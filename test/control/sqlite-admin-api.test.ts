@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe } from "node:test";
 import { adminApiAuditContract } from "./admin-api-audit-contract.ts";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
+import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
 import { adminApiResourcesContract } from "./admin-api-resources-contract.ts";
 
@@ -35,5 +36,6 @@ describe("admin API on SQLite", () => {
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
+  adminApiConfigContract(engine);
   adminApiAuditContract(engine);
 });

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads";
 import { withDeadline } from "../support/deadline.ts";
 import { validateConfig } from "../../src/config/parse.ts";
 import { parseConfig } from "../../src/config/index.ts";
-import { ConfigInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreVersionConflictError } from "../../src/errors.ts";
+import { ConfigInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { DocumentValidator, Store } from "../../src/store/index.ts";
 
@@ -181,6 +181,32 @@ export function storeContract(engine: EngineUnderTest): void {
     ]);
     await assert.rejects(store.replaceAll({ distributions: [distribution("x"), distribution("x", "y.example")] }, { actor: "a", summary: "import bad" }), ConfigInvalidError);
     assert.equal(await store.revision(), 3);
+  });
+
+  test("replacing everything at an expected revision: refused (412) when another writer committed since, nothing written; written when the store has not moved", async (t) => {
+    const address = await engine.freshAddress(t);
+    const store = await open(t, address);
+    await store.put("distribution", "shop", distribution("shop"), { actor: "a" });
+    const read = await store.read();
+    const wanted = { log: { level: "warn" }, distributions: [distribution("shop", "shop.example", "https://new.internal:8443")] };
+    // Another writer, with its own handle, commits between this read and the write planned from it.
+    const [other] = await writeFromAnotherThread(address, [{ name: "blog", url: "https://blog.internal:8443" }]);
+    assert.deepEqual(other, { ok: true, revision: 2 });
+    const before = await store.read();
+    await assert.rejects(store.replaceAll(wanted, { actor: "apply", summary: "apply moat.yaml", ifRevision: read.revision }), (error: unknown) => {
+      assert.ok(error instanceof StoreRevisionConflictError);
+      assert.equal(error.code, "store-revision-conflict");
+      assert.equal(error.status, 412);
+      assert.deepEqual([error.expected, error.actual], [1, 2]);
+      assert.match(error.message, /the store is at revision 2, not 1 as the change assumed/);
+      return true;
+    });
+    assert.deepEqual(await store.read(), before, "the other writer's blog is still there; nothing of the refused change was written");
+    assert.equal((await store.revisions(10)).length, 2);
+
+    const change = await store.replaceAll(wanted, { actor: "apply", summary: "apply moat.yaml", ifRevision: 2 });
+    assert.deepEqual(change, { revision: 3 });
+    assert.deepEqual((await store.read()).document, wanted);
   });
 
   test("what was committed is there after the store is opened again", async (t) => {

@@ -98,12 +98,12 @@ export function configResourceRoutes(store: Store, spec: ResourceRoutesSpec): Ap
       body: spec.document,
       conditionalHeaders: ["If-Match", "If-None-Match"],
       responses: { 200: { description: "Replaced", schema: item, headers: ["ETag"] }, 201: { description: "Created", schema: item, headers: ["ETag", "Location"] } },
-      async handler({ params: named, body, headers, identity }) {
+      async handler({ params: named, sentBody, headers, identity }) {
         const name = named[key] as string;
         const resource = describeResource(kind, name);
         const ifVersion = await writePrecondition(headers, { resource, action: "replacing", current: () => store.get(kind, name) });
-        const change = await store.put(kind, name, body, { actor: actorOf(identity), ifVersion });
-        return written(name, body, change, ifVersion === "absent" ? 201 : 200);
+        const change = await store.put(kind, name, sentBody, { actor: actorOf(identity), ifVersion });
+        return written(name, sentBody, change, ifVersion === "absent" ? 201 : 200);
       },
     }),
     defineRoute({
@@ -135,12 +135,12 @@ export function configResourceRoutes(store: Store, spec: ResourceRoutesSpec): Ap
         role: spec.writeRole,
         body: spec.document,
         responses: { 201: { description: "Created", schema: item, headers: ["ETag", "Location"] } },
-        async handler({ body, identity }) {
+        async handler({ body, sentBody, identity }) {
           const name = (body as Record<string, unknown>)[key] as string;
-          const change = await store.put(kind, name, body, { actor: actorOf(identity), ifVersion: "absent" }).catch((error: unknown) => {
+          const change = await store.put(kind, name, sentBody, { actor: actorOf(identity), ifVersion: "absent" }).catch((error: unknown) => {
             throw error instanceof StoreVersionConflictError ? new ApiResourceExistsError(describeResource(kind, name)) : error;
           });
-          return written(name, body, change, 201);
+          return written(name, sentBody, change, 201);
         },
       }),
     );

@@ -4,6 +4,7 @@ import { configSchema } from "../../config/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
 import { auditRoutes } from "./audit.ts";
+import { configDocumentRoutes } from "./config-document.ts";
 import { configResourceRoutes } from "./config-resources.ts";
 import { revisionRoutes } from "./revisions.ts";
 import { settingsRoutes } from "./settings.ts";
@@ -21,6 +22,7 @@ export function adminApiRoutes(store: Store, now: () => Date): ApiRoute[] {
     ...settingsRoutes(store),
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
+    ...configDocumentRoutes(store),
     ...auditRoutes(store),
   ];
 }

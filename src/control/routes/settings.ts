@@ -61,12 +61,12 @@ export function settingsRoutes(store: Store): ApiRoute[] {
         body: document,
         conditionalHeaders: ["If-Match", "If-None-Match"],
         responses: { 200: { description: "Replaced", schema: item, headers: ["ETag"] }, 201: { description: "Stored", schema: item, headers: ["ETag", "Location"] } },
-        async handler({ body, headers, identity }) {
+        async handler({ sentBody, headers, identity }) {
           const ifVersion = await writePrecondition(headers, { resource, action: "replacing", current: () => store.get("setting", name) });
-          const change = await store.put("setting", name, body, { actor: actorOf(identity), ifVersion });
+          const change = await store.put("setting", name, sentBody, { actor: actorOf(identity), ifVersion });
           const version = change.version as number;
           const status = ifVersion === "absent" ? 201 : 200;
-          return { status, body: { name, version, revision: change.revision, document: body }, headers: { etag: etagOf(version), ...(status === 201 ? { location: url } : {}) } };
+          return { status, body: { name, version, revision: change.revision, document: sentBody }, headers: { etag: etagOf(version), ...(status === 201 ? { location: url } : {}) } };
         },
       }),
       defineRoute({
