@@ -68,6 +68,26 @@ export function adminApiAuditContract(engine: EngineUnderTest): void {
     for (const role of ["viewer", "operator"] as const) assertProblem(await api.call({ token: api.tokens[role] }, "/audit"), 403, "api-forbidden");
   });
 
+  test("PUT /config: one config.apply record per resource it changes, of its one revision; the same document again, none", async (t) => {
+    const api = await suite.setUp(t);
+    const admin = { token: api.tokens.admin };
+    await api.call(admin, "/distributions", { method: "POST", body: distribution("shop") });
+    const wanted = { log: { level: "warn" }, distributions: [distribution("blog")] };
+    const put = await api.call(admin, "/config", { method: "PUT", body: wanted, headers: { "if-match": '"1"' } });
+    assert.equal(put.status, 200, put.text);
+    const again = await api.call(admin, "/config", { method: "PUT", body: wanted, headers: { "if-match": '"2"' } });
+    assert.equal(again.status, 200, again.text);
+    const records = (await api.call(admin, "/audit?after=4")).json.items as AuditRecord[];
+    assert.deepEqual(
+      records.map((record) => [record.action, record.resource, record.revision, record.before === null, record.after === null]),
+      [
+        ["config.apply", "distribution/shop", 2, false, true],
+        ["config.apply", "distribution/blog", 2, true, false],
+        ["config.apply", "setting/log", 2, true, false],
+      ],
+    );
+  });
+
   test("GET /audit/verify: ok on an intact trail; names the first edited record once one is edited behind the store's back", async (t) => {
     const api = await suite.setUp(t);
     const admin = { token: api.tokens.admin };
