@@ -122,6 +122,9 @@ export function createChainWalk(): { push(record: AuditRecord): AuditProblem | u
     },
     push(record) {
       const expected = last.seq + 1;
+      if (record.seq < expected) {
+        return { seq: record.seq, kind: "inserted", message: `record ${record.seq} is numbered before record ${expected}, where no record can be (inserted)` };
+      }
       if (record.seq > expected) {
         const missing = record.seq - 1 === expected ? `record ${expected} is missing` : `records ${expected} to ${record.seq - 1} are missing`;
         return { seq: expected, kind: "deleted", message: `${missing}: the trail goes from record ${last.seq} to record ${record.seq} (deleted)` };

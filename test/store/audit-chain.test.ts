@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
+import { createChainWalk } from "../../src/store/audit-chain.ts";
 import { auditRecordHash, canonicalJson, GENESIS_HASH } from "../../src/store/index.ts";
 
 test("canonicalJson is RFC 8785: the sorting example of §3.2.3 and the serialisation example of §3.2.2", () => {
@@ -32,4 +33,10 @@ test("a record's hash is SHA-256 of the canonical JSON of its ten fields (the do
   // Every field counts: a change to any one gives another hash.
   const changed = [{ seq: 2 }, { at: "2026-12-05T12:00:00.001Z" }, { actor: "cli:bob" }, { action: "config.remove" as const }, { resource: "distribution/blog" }, { distribution: null }, { revision: 2 }, { before: {} }, { after: null }, { prevHash: "1".repeat(64) }];
   for (const change of changed) assert.notEqual(auditRecordHash({ ...record, ...change }), auditRecordHash(record), JSON.stringify(change));
+});
+
+test("a record numbered 0 (or below), forged with a correct hash, is reported as inserted", () => {
+  const unhashed = { seq: 0, at: "2026-12-05T12:00:00.000Z", actor: "cli:mallory", action: "config.put" as const, resource: "distribution/evil", distribution: "evil", revision: null, before: null, after: null, prevHash: GENESIS_HASH };
+  const problem = createChainWalk().push({ ...unhashed, hash: auditRecordHash(unhashed) });
+  assert.deepEqual([problem?.seq, problem?.kind], [0, "inserted"]);
 });
