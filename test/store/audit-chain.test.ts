@@ -30,6 +30,8 @@ test("a record's hash is SHA-256 of the canonical JSON of its ten fields (the do
   };
   const text = '{"action":"config.put","actor":"cli:alice","after":{"aliases":["shop.example"],"id":"shop","origins":[{"id":"app","url":"https://app.internal:8443"}]},"at":"2026-12-05T12:00:00.000Z","before":null,"distribution":"shop","prevHash":"0000000000000000000000000000000000000000000000000000000000000000","resource":"distribution/shop","revision":1,"seq":1}';
   assert.equal(auditRecordHash(record), createHash("sha256").update(text).digest("hex"));
+  // The value docs/explanation/audit-trail.md prints for this example.
+  assert.equal(auditRecordHash(record), "0ec05f1a6feaece6fa60a75942d711f7d947ac80aa4ce2b78a0039e880e0746f");
   // Every field counts: a change to any one gives another hash.
   const changed = [{ seq: 2 }, { at: "2026-12-05T12:00:00.001Z" }, { actor: "cli:bob" }, { action: "config.remove" as const }, { resource: "distribution/blog" }, { distribution: null }, { revision: 2 }, { before: {} }, { after: null }, { prevHash: "1".repeat(64) }];
   for (const change of changed) assert.notEqual(auditRecordHash({ ...record, ...change }), auditRecordHash(record), JSON.stringify(change));
