@@ -17,7 +17,10 @@ import {
   readCaGenerations,
   renewIntermediate,
 } from "../pki/index.ts";
-import type { CaRotationPolicy, CaRotationResult, KeyAlgorithm, MasterKey } from "../pki/index.ts";
+import type { CaRotationPolicy, CaRotationResult, KeyAlgorithm, MasterKey, PublishedCrl } from "../pki/index.ts";
+import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
+import { cliActor, withCommandAudit } from "./audit-recording.ts";
+import type { CommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { openCaForCrl } from "./crl-command.ts";
 
@@ -31,9 +34,9 @@ function durationFlag(command: string, flag: string, text: string | undefined, f
 }
 
 /** After a step: a CRL for the CA as it is now (new issuers need theirs), and what to tell the operator. */
-async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotationResult): Promise<void> {
+async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotationResult): Promise<PublishedCrl> {
   const ca = await openCertificateAuthority({ dataDir, masterKey });
-  await publishCrl({ ca, dataDir, masterKey });
+  const crl = await publishCrl({ ca, dataDir, masterKey });
   process.stdout.write(
     `${result.summary}.\n` +
       `Published a fresh CRL: ${join(dataDir, "ca", "crl-bundle.pem")}.\n` +
@@ -42,6 +45,13 @@ async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotati
         ? "A running edge on this data directory picks the change up by itself and re-issues its certificates from the new intermediate.\n"
         : "A running edge on this data directory picks the new bundle up by itself; no certificate is re-issued.\n"),
   );
+  return crl;
+}
+
+/** With --store: the step and its CRL in the store's audit trail. */
+function recordStep(audit: CommandAudit | undefined, result: CaRotationResult, crl: PublishedCrl): Promise<number> | number {
+  const actor = cliActor();
+  return audit ? audit.record([caRotationEvent(actor, result), crlPublishedEvent(actor, crl)]) : 0;
 }
 
 export async function runCaRenewIntermediate(args: string[]): Promise<number> {
@@ -49,16 +59,18 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
     "data-dir": { type: "string" },
     validity: { type: "string" },
     "master-key-file": { type: "string" },
+    store: { type: "string" },
   });
   const policy: CaRotationPolicy = {
     ...DEFAULT_CA_ROTATION_POLICY,
     intermediateValidityMs: durationFlag("ca renew-intermediate", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.intermediateValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  const result = await renewIntermediate({ dataDir, masterKey, clock: () => new Date(), policy });
-  await afterStep(dataDir, masterKey, result);
-  return 0;
+  return withCommandAudit("ca renew-intermediate", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const result = await renewIntermediate({ dataDir, masterKey, clock: () => new Date(), policy });
+    return recordStep(audit, result, await afterStep(dataDir, masterKey, result));
+  });
 }
 
 export async function runCaRollover(args: string[]): Promise<number> {
@@ -71,6 +83,7 @@ export async function runCaRollover(args: string[]): Promise<number> {
     validity: { type: "string" },
     "key-algorithm": { type: "string" },
     "master-key-file": { type: "string" },
+    store: { type: "string" },
   });
   const chosen = (["prepare", "activate", "finish"] as const).filter((step) => values[step]);
   if (chosen.length !== 1) throw new CliUsageError("ca rollover: give exactly one of --prepare, --activate or --finish.", { fix: "run `moat ca status` to see where the rollover is, then `moat ca rollover --help`" });
@@ -84,18 +97,20 @@ export async function runCaRollover(args: string[]): Promise<number> {
     rootValidityMs: durationFlag("ca rollover", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.rootValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  const options = { dataDir, masterKey, clock: () => new Date(), policy };
-  const step = chosen[0];
-  const result =
-    step === "prepare"
-      ? await prepareRootRollover({ ...options, ...(keyAlgorithm ? { keyAlgorithm } : {}) })
-      : step === "activate"
-        ? await activateRootRollover(options)
-        : await finishRootRollover(options);
-  await afterStep(dataDir, masterKey, result);
-  if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
-  return 0;
+  return withCommandAudit("ca rollover", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const options = { dataDir, masterKey, clock: () => new Date(), policy };
+    const step = chosen[0];
+    const result =
+      step === "prepare"
+        ? await prepareRootRollover({ ...options, ...(keyAlgorithm ? { keyAlgorithm } : {}) })
+        : step === "activate"
+          ? await activateRootRollover(options)
+          : await finishRootRollover(options);
+    const crl = await afterStep(dataDir, masterKey, result);
+    if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
+    return recordStep(audit, result, crl);
+  });
 }
 
 interface StatusEntry {

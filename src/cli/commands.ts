@@ -418,13 +418,15 @@ Example:
   {
     name: "ca renew-intermediate",
     summary: "replace the CA's intermediate (new key, same root) now",
-    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE]
+    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE] [--store ADDRESS]
 
 Issues a new intermediate under the active root and makes it the issuer. Peers
 need nothing new: they trust the root, and every leaf carries its intermediate.
 The old intermediate is retired: its CRL is still published (in crl-bundle.pem)
 until it expires. A running edge re-issues its certificates from the new one.
 A running edge also does this by itself at pki.renewAtFraction of the life.
+With --store ADDRESS, the step and the CRL it publishes are recorded in the
+store's audit trail (ca.rotate, crl.publish), as \`moat ca revoke --store\` does.
 
 Example:
   moat ca renew-intermediate --data-dir /var/lib/moat`,
@@ -434,7 +436,7 @@ Example:
     name: "ca rollover",
     summary: "roll the root CA over: --prepare (trust both), --activate (new root issues), --finish (drop the old root)",
     help: `moat ca rollover --prepare [--overlap 30d] [--validity 3652d] [--key-algorithm ALG] | --activate | --finish
-                 [--data-dir DIR] [--master-key-file FILE]
+                 [--data-dir DIR] [--master-key-file FILE] [--store ADDRESS]
 
 --prepare   creates a new root (and an intermediate under it) and adds it to
             bundle.pem next to the current root. Give the new bundle to every
@@ -448,6 +450,8 @@ Example:
 --finish    removes the old root (and the intermediates it signed) from the
             bundle: certificates chaining to it stop verifying. Re-issue origin
             server certificates (moat ca issue-server) before this.
+With --store ADDRESS, each step and its CRL are recorded in the store's audit
+trail (ca.rotate, crl.publish).
 
 Example:
   moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,

@@ -134,3 +134,21 @@ test("moat admin issue and moat ca revoke with --store record certificate.issue,
   assert.doesNotMatch(exported.stdout, /BEGIN|PRIVATE|keyPem|chainPem/);
   assert.deepEqual(verifyExternally(lines), { ok: true });
 });
+
+test("moat ca renew-intermediate with --store records ca.rotate (old and new intermediate serials) and crl.publish", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const renewed = await runMoat(["ca", "renew-intermediate", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(renewed.code, 0, renewed.stderr);
+  const lines = parseLines((await runMoat(["audit", "export", "--store", address], { cwd: dir })).stdout);
+  assert.deepEqual(lines.map((line) => [line.action, line.resource]), [["ca.rotate", "ca/renew-intermediate"], ["crl.publish", "crl/intermediate"]]);
+  const before = lines[0]?.before as { serialHex: string };
+  const after = lines[0]?.after as { serialHex: string; step: string };
+  assert.match(before.serialHex, /^[0-9a-f]+$/);
+  assert.match(after.serialHex, /^[0-9a-f]+$/);
+  assert.notEqual(before.serialHex, after.serialHex);
+  assert.deepEqual(verifyExternally(lines), { ok: true });
+});
