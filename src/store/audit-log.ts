@@ -1,5 +1,6 @@
 // The audit trail in the store: records appended inside the transaction of the change they record, read a page at a time, verified against the store's head.
 import type { Kysely, Transaction } from "kysely";
+import { AuditChainBrokenError } from "../errors.ts";
 import { auditRecordHash, checkHead, createChainWalk } from "./audit-chain.ts";
 import type { AuditAction, AuditHead, AuditProblem, AuditRecord, AuditVerification } from "./audit-chain.ts";
 import type { StoreTables } from "./tables.ts";
@@ -73,8 +74,13 @@ function asStored(value: unknown): unknown {
  * Appends records after the head, in the caller's transaction, which must hold the write lock (`lockForWrite`);
  * returns the new head. The records commit or roll back with the change they describe.
  */
-export async function appendAuditRecords(trx: Transaction<StoreTables>, events: readonly AuditEvent[], at: Date): Promise<{ head: AuditHead; records: AuditRecord[] }> {
+export async function appendAuditRecords(trx: Transaction<StoreTables>, events: readonly AuditEvent[], at: Date, label: string): Promise<{ head: AuditHead; records: AuditRecord[] }> {
   let head = await readHead(trx);
+  // A record past the head was put there behind the store's back: refuse the change (and say why) rather than chain onto it or fail on its seq.
+  const newest = await trx.selectFrom("audit_log").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
+  if (events.length > 0 && newest?.seq != null && Number(newest.seq) > head.seq) {
+    throw new AuditChainBrokenError(label, { seq: head.seq + 1, kind: "inserted", message: `record ${head.seq + 1} is after the store's head (record ${head.seq}): records were appended behind the store's back, and no change is recorded after them` }, head.seq);
+  }
   const records: AuditRecord[] = [];
   for (const event of events) {
     const unhashed = {
@@ -192,13 +198,13 @@ async function verifyIn(trx: Transaction<StoreTables>): Promise<AuditVerificatio
   return { ok: true, records: walk.records, head: walk.last };
 }
 
-export function createAuditLog(db: Kysely<StoreTables>): AuditLog {
+export function createAuditLog(db: Kysely<StoreTables>, label: string): AuditLog {
   return {
     async record(event) {
       const { at, ...rest } = event;
       return db.transaction().execute(async (trx) => {
         await lockForWrite(trx);
-        const { records } = await appendAuditRecords(trx, [rest], at ?? new Date());
+        const { records } = await appendAuditRecords(trx, [rest], at ?? new Date(), label);
         return records[0] as AuditRecord;
       });
     },

@@ -229,7 +229,7 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
       const revision = state.revision + 1;
       const at = new Date();
       // The trail's records in this transaction: they commit with the change or not at all.
-      const { head } = await appendAuditRecords(trx, auditEventsOf(action, actor, revision, state, planned), at);
+      const { head } = await appendAuditRecords(trx, auditEventsOf(action, actor, revision, state, planned), at, label);
       await trx.insertInto("revisions").values({ revision, created_at: at.toISOString(), actor, summary, audit_seq: head.seq, audit_hash: head.hash }).execute();
       for (const item of planned.removals) await trx.deleteFrom(TABLES[item.kind]).where("name", "=", item.name).execute();
       for (const item of planned.upserts) {

@@ -63,7 +63,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db), audit: createAuditLog(db) });
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label) });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {

@@ -74,7 +74,8 @@ export function tokenIdOf(presented: string): string | undefined {
   return TOKEN_PATTERN.exec(presented)?.[1];
 }
 
-export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
+/** `label` names the store in the audit trail's errors. */
+export function createTokenStore(db: Kysely<StoreTables>, label: string): TokenStore {
   const columns = ["id", "name", "role", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "secret_sha256"] as const;
   const byId = (id: string) => db.selectFrom("api_tokens").select(columns).where("id", "=", id).executeTakeFirst();
   return {
@@ -96,7 +97,7 @@ export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
       await db.transaction().execute(async (trx) => {
         await lockForWrite(trx);
         await trx.insertInto("api_tokens").values(row).execute();
-        await appendAuditRecords(trx, [{ actor: request.createdBy, action: "token.create", resource: `token/${id}`, after: audited(token) }], request.now);
+        await appendAuditRecords(trx, [{ actor: request.createdBy, action: "token.create", resource: `token/${id}`, after: audited(token) }], request.now, label);
       });
       return { secret, token };
     },
@@ -116,7 +117,7 @@ export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
         if (before.revoked_at !== null) return toRecord(before);
         const after = { ...before, revoked_at: now.toISOString() };
         await trx.updateTable("api_tokens").set({ revoked_at: after.revoked_at }).where("id", "=", id).execute();
-        await appendAuditRecords(trx, [{ actor, action: "token.revoke", resource: `token/${id}`, before: audited(toRecord(before)), after: audited(toRecord(after)) }], now);
+        await appendAuditRecords(trx, [{ actor, action: "token.revoke", resource: `token/${id}`, before: audited(toRecord(before)), after: audited(toRecord(after)) }], now, label);
         return toRecord(after);
       });
     },

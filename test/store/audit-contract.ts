@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { ConfigInvalidError, StoreNotFoundError, StoreVersionConflictError } from "../../src/errors.ts";
+import { AuditChainBrokenError, ConfigInvalidError, StoreNotFoundError, StoreVersionConflictError } from "../../src/errors.ts";
 import { Migrator } from "kysely/migration";
 import { auditRecordHash, GENESIS_HASH, MIGRATIONS, openStore, parseStoreAddress } from "../../src/store/index.ts";
 import { openPostgresEngine } from "../../src/store/postgres-engine.ts";
@@ -111,14 +111,38 @@ export function auditContract(engine: EngineUnderTest): void {
     const address = await engine.freshAddress(t);
     const store = await open(t, address);
     await store.put("distribution", "shop", distribution("shop"), { actor: "cli:alice" });
-    // A row planted at the next seq behind the store's back: the record's insert fails inside the change's transaction.
+    // A row planted after the head behind the store's back: the change's record cannot follow it, and the change is refused whole.
     await engine.rawExecute(address, insertStatement(forged(2, GENESIS_HASH)));
-    await assert.rejects(store.put("distribution", "blog", distribution("blog"), { actor: "cli:alice" }));
+    const refused = (error: unknown) => error instanceof AuditChainBrokenError && error.code === "audit-chain-broken" && /record 2 is after the store's head \(record 1\)/.test(error.message);
+    await assert.rejects(store.put("distribution", "blog", distribution("blog"), { actor: "cli:alice" }), refused);
     assert.equal(await store.revision(), 1);
     assert.equal(await store.get("distribution", "blog"), undefined);
     const now = new Date();
-    await assert.rejects(store.tokens.create({ name: "ci", role: "admin", expiresAt: new Date(now.getTime() + 60_000), createdBy: "cli:alice", now }));
+    await assert.rejects(store.tokens.create({ name: "ci", role: "admin", expiresAt: new Date(now.getTime() + 60_000), createdBy: "cli:alice", now }), refused);
     assert.deepEqual(await store.tokens.list(), []);
+  });
+
+  test("audit: a change that fails after its record was written takes the record with it", async (t) => {
+    const address = await engine.freshAddress(t);
+    const store = await open(t, address);
+    await store.put("distribution", "shop", distribution("shop"), { actor: "cli:alice" });
+    const head = await store.audit.head();
+    // A trigger that fails the distribution's row, which is written after the record, in the same transaction.
+    const statements = address.startsWith("postgres")
+      ? [
+          "create function planted_failure() returns trigger as $$ begin raise exception 'planted failure'; end $$ language plpgsql",
+          "create trigger planted_failure before insert on distributions for each row when (new.name = 'blog') execute function planted_failure()",
+        ]
+      : ["create trigger planted_failure before insert on distributions when new.name = 'blog' begin select raise(abort, 'planted failure'); end"];
+    for (const statement of statements) await engine.rawExecute(address, statement);
+    await assert.rejects(store.put("distribution", "blog", distribution("blog"), { actor: "cli:alice" }), /planted failure/);
+    assert.deepEqual(await store.audit.head(), head);
+    assert.deepEqual((await allRecords(store)).map((record) => record.resource), ["distribution/shop"]);
+    assert.equal(await store.revision(), 1);
+    // The next change takes the next number: nothing was left half-written.
+    await store.put("distribution", "cart", distribution("cart"), { actor: "cli:alice" });
+    assert.deepEqual((await allRecords(store)).map((record) => [record.seq, record.resource]), [[1, "distribution/shop"], [2, "distribution/cart"]]);
+    assert.equal((await store.audit.verify()).ok, true);
   });
 
   test("audit: a store made before the trail existed is migrated: its revisions keep no head, its first change after is record 1, and verify passes", async (t) => {
