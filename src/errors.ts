@@ -285,6 +285,13 @@ export class CaRotationRefusedError extends MoatError {
   }
 }
 
+/** A "rotate now" Moat cannot take: no such certificate, an imported or CA certificate, or one not in use. */
+export class CertificateNotRotatableError extends MoatError {
+  constructor(serialHex: string, reason: string, fix: string) {
+    super("certificate-not-rotatable", 409, `certificate ${serialHex} cannot be rotated now: ${reason}.`, { fix });
+  }
+}
+
 // ---------------------------------------------------------------- origin
 // (origin error classes go here)
 
@@ -751,6 +758,15 @@ export class ApiResourceExistsError extends MoatError {
 export class ApiNotFoundError extends MoatError {
   constructor(what: string) {
     super("api-not-found", 404, `${what} is not here.`, { fix: "see /openapi.json for the routes, and list the resources for their names" });
+  }
+}
+
+/** A route that needs the data directory (certificates, the CA, invalidations) on an API started without one. */
+export class ApiDataDirUnavailableError extends MoatError {
+  constructor(what: string) {
+    super("api-data-dir-unavailable", 503, `this admin API was started without Moat's data directory, so it cannot serve ${what}.`, {
+      fix: "run the API beside the edge with `moat start --store ADDRESS --api HOST:PORT`, which gives it the data directory and the master key",
+    });
   }
 }
 

@@ -20,7 +20,7 @@ export type { Clock } from "./clock.ts";
 export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
 export { cacheStatusHeaders } from "./cache-status.ts";
-export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES, writeAppliedInvalidations } from "./invalidations.ts";
+export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES, readInvalidations, writeAppliedInvalidations } from "./invalidations.ts";
 export type { AppliedInvalidations } from "./invalidations.ts";
 export { createDeletionRelay } from "./relayed-deletions.ts";
 export type { DeletionBatch, DeletionRelay } from "./relayed-deletions.ts";

@@ -1,23 +1,9 @@
 // `moat ca renew-intermediate`, `moat ca rollover`, `moat ca status`: CA rotation by hand, and what the CA's generations look like now.
-import { X509Certificate } from "node:crypto";
 import { join } from "node:path";
 import { parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
-import {
-  activateRootRollover,
-  DEFAULT_CA_ROTATION_POLICY,
-  finishRootRollover,
-  KEY_ALGORITHMS,
-  openCertificateAuthority,
-  planCaRotation,
-  prepareRootRollover,
-  publishCrl,
-  readCaBundle,
-  readCaCertificates,
-  readCaGenerations,
-  renewIntermediate,
-} from "../pki/index.ts";
-import type { CaRotationPolicy, CaRotationResult, KeyAlgorithm, MasterKey, PublishedCrl } from "../pki/index.ts";
+import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaStatus, runCaRotationStep } from "../pki/index.ts";
+import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
 import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
 import { cliActor, withCommandAudit } from "./audit-recording.ts";
 import type { CommandAudit } from "./audit-recording.ts";
@@ -33,25 +19,21 @@ function durationFlag(command: string, flag: string, text: string | undefined, f
   }
 }
 
-/** After a step: a CRL for the CA as it is now (new issuers need theirs), and what to tell the operator. */
-async function afterStep(dataDir: string, masterKey: MasterKey, result: CaRotationResult): Promise<PublishedCrl> {
-  const ca = await openCertificateAuthority({ dataDir, masterKey });
-  const crl = await publishCrl({ ca, dataDir, masterKey });
+/** After a step (which published a fresh CRL): what to tell the operator. */
+function describeStep(dataDir: string, done: Awaited<ReturnType<typeof runCaRotationStep>>): void {
   process.stdout.write(
-    `${result.summary}.\n` +
+    `${done.result.summary}.\n` +
       `Published a fresh CRL: ${join(dataDir, "ca", "crl-bundle.pem")}.\n` +
-      // Only a new issuing intermediate replaces certificates; prepare and finish change the trusted roots.
-      (result.step === "renew-intermediate" || result.step === "activate-root-rollover"
+      (done.reissuesLeaves
         ? "A running edge on this data directory picks the change up by itself and re-issues its certificates from the new intermediate.\n"
         : "A running edge on this data directory picks the new bundle up by itself; no certificate is re-issued.\n"),
   );
-  return crl;
 }
 
 /** With --store: the step and its CRL in the store's audit trail. */
-function recordStep(audit: CommandAudit | undefined, result: CaRotationResult, crl: PublishedCrl): Promise<number> | number {
+function recordStep(audit: CommandAudit | undefined, done: Awaited<ReturnType<typeof runCaRotationStep>>): Promise<number> | number {
   const actor = cliActor();
-  return audit ? audit.record([caRotationEvent(actor, result), crlPublishedEvent(actor, crl)]) : 0;
+  return audit ? audit.record([caRotationEvent(actor, done.result), crlPublishedEvent(actor, done.crl)]) : 0;
 }
 
 export async function runCaRenewIntermediate(args: string[]): Promise<number> {
@@ -68,8 +50,9 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
   const dataDir = resolveDataDir(values["data-dir"]);
   return withCommandAudit("ca renew-intermediate", values.store, async (audit) => {
     const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-    const result = await renewIntermediate({ dataDir, masterKey, clock: () => new Date(), policy });
-    return recordStep(audit, result, await afterStep(dataDir, masterKey, result));
+    const done = await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy });
+    describeStep(dataDir, done);
+    return recordStep(audit, done);
   });
 }
 
@@ -99,30 +82,13 @@ export async function runCaRollover(args: string[]): Promise<number> {
   const dataDir = resolveDataDir(values["data-dir"]);
   return withCommandAudit("ca rollover", values.store, async (audit) => {
     const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-    const options = { dataDir, masterKey, clock: () => new Date(), policy };
     const step = chosen[0];
-    const result =
-      step === "prepare"
-        ? await prepareRootRollover({ ...options, ...(keyAlgorithm ? { keyAlgorithm } : {}) })
-        : step === "activate"
-          ? await activateRootRollover(options)
-          : await finishRootRollover(options);
-    const crl = await afterStep(dataDir, masterKey, result);
+    const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
+    const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) });
+    describeStep(dataDir, done);
     if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
-    return recordStep(audit, result, crl);
+    return recordStep(audit, done);
   });
-}
-
-interface StatusEntry {
-  role: string;
-  subject: string;
-  serialHex: string;
-  notAfter: string;
-}
-
-function entry(role: string, pem: string): StatusEntry {
-  const cert = new X509Certificate(pem);
-  return { role, subject: cert.subject.replaceAll("\n", ", "), serialHex: cert.serialNumber.toLowerCase(), notAfter: cert.validToDate.toISOString() };
 }
 
 export async function runCaStatus(args: string[]): Promise<number> {
@@ -130,28 +96,15 @@ export async function runCaStatus(args: string[]): Promise<number> {
   const dataDir = resolveDataDir(values["data-dir"]);
   await readCaBundle(dataDir);
   // Certificates only: status needs no master key.
-  const certificates = await readCaCertificates(dataDir);
-  const generations = await readCaGenerations(dataDir);
-  const entries = [
-    entry("active root", certificates.rootPem),
-    entry("active intermediate", certificates.intermediatePem),
-    ...(generations.pending ? [entry("pending root", generations.pending.rootPem), entry("pending intermediate", generations.pending.intermediatePem)] : []),
-    ...generations.retiredRoots.map((r) => entry("retired root (still trusted)", r.pem)),
-    ...generations.retiredIntermediates.map((i) => entry("retired intermediate (CRL still published)", i.pem)),
-  ];
-  const plan = planCaRotation({ rootPem: certificates.rootPem, intermediatePem: certificates.intermediatePem, generations }, DEFAULT_CA_ROTATION_POLICY);
-  const status = {
-    bundleRoots: certificates.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0,
-    rollover: generations.rollover,
-    certificates: entries,
-    next: plan.map((p) => ({ step: p.step, at: p.at.toISOString() })),
-  };
+  const read = await readCaStatus(dataDir);
+  const entries = read.certificates.map((e) => ({ role: e.role, subject: e.subject, serialHex: e.serialHex, notAfter: e.notAfter.toISOString() }));
+  const status = { bundleRoots: read.bundleRoots, rollover: read.rollover, certificates: entries, next: read.next.map((p) => ({ step: p.step, at: p.at.toISOString() })) };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
   }
   const lines = entries.map((e) => `${e.role.padEnd(44)} ${e.subject}  serial ${e.serialHex}  until ${e.notAfter}`);
-  const rollover = generations.rollover;
+  const rollover = read.rollover;
   lines.push(
     "",
     `bundle.pem holds ${status.bundleRoots} root(s).`,

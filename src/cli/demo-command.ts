@@ -106,7 +106,7 @@ export async function runDemo(args: string[]): Promise<number> {
     });
     closeOrigin = () => new Promise<void>((resolve) => origin.close(() => resolve()));
     const edge = await runEdge({ config, ca, masterKey, log });
-    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, log).catch(async (error: unknown) => {
+    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log).catch(async (error: unknown) => {
       await edge.stop();
       throw error;
     });

@@ -5,13 +5,11 @@ import { CliUsageError, RevocationInvalidError } from "../errors.ts";
 import {
   CRL_FILES,
   crlRefreshAt,
-  ensureFreshCrl,
   parseRevocationReason,
   parseSerialHex,
-  publishCrl,
   REVOCATION_REASONS,
   revocationRegistryPath,
-  revokeCertificate,
+  revokeAndPublishCrl,
 } from "../pki/index.ts";
 import type { PublishedCrl, RevokeResult } from "../pki/index.ts";
 import { crlPublishedEvent, revocationEvent } from "../control/audit-events.ts";
@@ -76,7 +74,7 @@ export async function runCaRevoke(args: string[]): Promise<number> {
   return withCommandAudit("ca revoke", values.store, async (audit) => {
     const { ca, masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
 
-    const result = await asUsageError(() => revokeCertificate({ dataDir, serialHex, reason, ca }));
+    const result = await asUsageError(() => revokeAndPublishCrl({ dataDir, serialHex, reason, ca, masterKey, crlValidityMs: validityMs }));
     process.stdout.write(describeRevocation(result, reason));
     for (const path of result.storedAt) process.stdout.write(`  Moat's copy of it: ${path}\n`);
     if (result.storedAt.length === 0 && !result.wasAlreadyRevoked) {
@@ -84,10 +82,8 @@ export async function runCaRevoke(args: string[]): Promise<number> {
         `moat: warning: no certificate with serial ${serialHex} under ${join(dataDir, "certs")}; it is revoked anyway (Moat may have issued it and deleted it since). Check the serial: origins refuse only a certificate with exactly this one.\n`,
       );
     }
-    const options = { ca, dataDir, masterKey, validityMs };
-    const { crl, isNew } = result.wasAlreadyRevoked ? await ensureFreshCrl(options) : { crl: await publishCrl(options), isNew: true };
-    process.stdout.write(describeCrlFiles(dataDir, crl, isNew));
+    process.stdout.write(describeCrlFiles(dataDir, result.crl, result.isNewCrl));
     const actor = cliActor();
-    return audit ? audit.record([revocationEvent(actor, result), isNew ? crlPublishedEvent(actor, crl) : undefined]) : 0;
+    return audit ? audit.record([revocationEvent(actor, result), result.isNewCrl ? crlPublishedEvent(actor, result.crl) : undefined]) : 0;
   });
 }

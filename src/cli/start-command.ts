@@ -8,7 +8,7 @@ import { CliUsageError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
-import type { CertificateAuthority } from "../pki/index.ts";
+import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { Store } from "../store/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
@@ -58,7 +58,7 @@ function parseApiAddress(text: string): { host: string; port: number } {
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
-export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
+export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, masterKey: MasterKey, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
   const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../control/index.ts"), import("../pki/index.ts")]);
   const running = await startAdminApi({
     store: api.store,
@@ -67,8 +67,16 @@ export async function startApi(api: ApiStart, config: MoatConfig, ca: Certificat
     logger: log,
     trustDomain: config.pki.trustDomain,
     isRevoked: async (serialHex) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serialHex),
+    // Certificates, the CA and invalidations live in the data directory the edge watches: a change there reaches it without a restart.
+    dataDir: { dataDir: config.dataDir, masterKey, caRotationPolicy: caRotationPolicyOf(config) },
   });
   return running;
+}
+
+/** The CA rotation policy the edge maintains by (config.pki.ca), for the API's CA status and manual steps. */
+function caRotationPolicyOf(config: MoatConfig): CaRotationPolicy {
+  const { intermediateValidityMs, rootValidityMs, rolloverOverlapMs } = config.pki.ca;
+  return { intermediateValidityMs, rootValidityMs, rolloverOverlapMs, renewAtFraction: config.pki.renewAtFraction };
 }
 
 async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined): Promise<number> {
@@ -83,7 +91,7 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log });
-    const adminApi = api ? await startApi(api, config, ca, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     await serveEdge({ edge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
     return 0;
   }
@@ -119,7 +127,7 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   };
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
-  const adminApi = api ? await startApi(api, config, ca, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
   return 0;
 }

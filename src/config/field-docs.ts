@@ -21,11 +21,12 @@ const vc = DEFAULTS.viewerConnections;
 
 function certificateSourceDocs(prefix: string, use: string): Record<string, FieldDoc> {
   return {
-    [prefix]: { description: `${use}: \`{ issuedBy: moat }\` (Moat's CA issues and rotates it), or imported from another CA as \`{ cert, key }\` or \`{ pkcs12 }\`.`, default: "{ issuedBy: moat }", example: "{ cert: ./shop-fullchain.pem, key: ./shop.key }" },
+    [prefix]: { description: `${use}: \`{ issuedBy: moat }\` (Moat's CA issues and rotates it), or imported from another CA as \`{ cert, key }\`, \`{ pkcs12 }\` or \`{ imported: NAME }\` (imported through the admin API).`, default: "{ issuedBy: moat }", example: "{ cert: ./shop-fullchain.pem, key: ./shop.key }" },
     [`${prefix}.issuedBy`]: { description: "`moat`: Moat's own CA issues the certificate and renews it with a fresh key.", example: "moat" },
     [`${prefix}.cert`]: { description: "An imported PEM chain, leaf first, relative to the config file.", example: "./shop-fullchain.pem" },
     [`${prefix}.key`]: { description: "The imported certificate's private key (PKCS#8, PKCS#1 or SEC1 PEM).", example: "./shop.key" },
     [`${prefix}.pkcs12`]: { description: "An imported PKCS#12 (.p12/.pfx) holding certificate, chain and key.", example: "./edge.p12" },
+    [`${prefix}.imported`]: { description: "The name a certificate was imported under through the admin API (POST /certificates): kept in the data directory, its key sealed under the master key.", example: "shop-ev" },
     [`${prefix}.passphraseFile`]: { description: "A file whose first line is the passphrase of an encrypted key or of the PKCS#12.", example: "./edge.pass" },
   };
 }

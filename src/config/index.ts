@@ -12,6 +12,7 @@ export type {
   DistributionConfig,
   HttpMethod,
   ImportedCertificateSource,
+  StoredCertificateSource,
   KeyAlgorithm,
   ListenConfig,
   MasterKeySource,

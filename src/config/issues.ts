@@ -23,6 +23,8 @@ export function issueAt(path: IssuePath, message: string): ConfigIssue {
 /** A short, unambiguous rendering of a value for "(got …)". */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
+  // A PEM block (a key sent in the wrong field, say) is never repeated into an error, a log or an API answer.
+  if (typeof value === "string" && /-----BEGIN [A-Z0-9 ]+-----/.test(value)) return "a PEM block, not repeated here";
   if (typeof value === "string") return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (Array.isArray(value)) return "a list";
   if (value !== null && typeof value === "object") return "a mapping";

@@ -116,6 +116,7 @@ function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig 
 }
 
 function normaliseCertificate(source: CertificateSourceDocument, baseDir: string): CertificateSource {
+  if (source.imported !== undefined) return { kind: "stored", name: source.imported };
   const passphraseFile = source.passphraseFile === undefined ? null : resolve(baseDir, source.passphraseFile);
   if (source.pkcs12 !== undefined) return { kind: "imported", format: "pkcs12", pkcs12File: resolve(baseDir, source.pkcs12), passphraseFile };
   if (source.cert === undefined || source.key === undefined) return { kind: "issued" };

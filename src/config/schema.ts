@@ -11,15 +11,17 @@ import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schem
 // Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
 import { cipherListProblem, cipherProblem, groupListProblem } from "../tls/cipher-policy.ts";
 
-const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? } or an imported { pkcs12, passphraseFile? }";
+const CERTIFICATE_FORMS = "{ issuedBy: moat }, an imported { cert, key, passphraseFile? }, an imported { pkcs12, passphraseFile? } or { imported: NAME }";
 
 /**
  * `{ issuedBy: moat }` (Moat's CA issues and rotates it), or imported from another CA: `{ cert, key }`
  * (PEM chain, leaf first, and its key) or `{ pkcs12 }` (a .p12/.pfx file), either with an optional
- * `passphraseFile` holding the passphrase of an encrypted key or of the PKCS#12.
+ * `passphraseFile` holding the passphrase of an encrypted key or of the PKCS#12; or `{ imported: NAME }`, one
+ * imported into the data directory through the admin API (its key sealed under the master key).
  */
 const certificateSource = closedObject({
   issuedBy: z.literal("moat").optional(),
+  imported: field.id.optional(),
   cert: field.filePath.optional(),
   key: field.filePath.optional(),
   pkcs12: field.filePath.optional(),
@@ -32,11 +34,16 @@ const certificateSource = closedObject({
 /** The one thing wrong with the combination of keys (each key's own value is checked by its schema), or null. */
 function certificateSourceProblem(source: {
   issuedBy?: "moat";
+  imported?: string;
   cert?: string;
   key?: string;
   pkcs12?: string;
   passphraseFile?: string;
 }): { path: string[]; message: string } | null {
+  if (source.imported !== undefined) {
+    const others = (["issuedBy", "cert", "key", "pkcs12", "passphraseFile"] as const).filter((key) => source[key] !== undefined);
+    return others.length === 0 ? null : { path: [], message: `imported names a certificate imported through the admin API: give it alone, without ${others.join(", ")}` };
+  }
   const isPem = source.cert !== undefined || source.key !== undefined;
   const isPkcs12 = source.pkcs12 !== undefined;
   const isImported = isPem || isPkcs12 || source.passphraseFile !== undefined;

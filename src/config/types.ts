@@ -13,7 +13,13 @@ export type UnderscoreHeaders = "drop" | "forward";
 export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "PATCH" | "DELETE";
 
 /** Where a certificate comes from: issued and rotated by Moat's CA, or imported from files (absolute paths). */
-export type CertificateSource = { readonly kind: "issued" } | ImportedCertificateSource;
+export type CertificateSource = { readonly kind: "issued" } | ImportedCertificateSource | StoredCertificateSource;
+
+/** A certificate imported into the data directory through the admin API (`{ imported: NAME }`): its key sealed under the master key, checked as any import each time the edge loads it. */
+export interface StoredCertificateSource {
+  readonly kind: "stored";
+  readonly name: string;
+}
 
 /**
  * A certificate from another CA, checked (key, chain, usage, validity, names) each time the edge

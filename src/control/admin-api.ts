@@ -14,6 +14,7 @@ import type { ApiIdentity } from "./auth.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.ts";
 import { adminApiRoutes } from "./routes/index.ts";
+import type { DataDirAccess } from "./routes/index.ts";
 
 export const ADMIN_API_DEFAULTS = Object.freeze({
   host: "127.0.0.1",
@@ -44,6 +45,11 @@ export interface AdminApiOptions {
    * from the next request on. Without it, admin certificates are not checked for revocation: keep them short-lived.
    */
   isRevoked?: (serialHex: string) => boolean | Promise<boolean>;
+  /**
+   * Moat's data directory and master key, for the certificate, CA and invalidation routes (they change what the edge
+   * beside the API watches there). Without it those routes answer 503 api-data-dir-unavailable.
+   */
+  dataDir?: DataDirAccess;
 }
 
 export interface AdminApi {
@@ -104,7 +110,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
   });
   app.addHook("onSend", async (_request, reply) => {
-    // Answers name config and tokens: none may be kept by a cache on the way.
+    // Answers name config, tokens and certificates: none may be kept by a cache on the way.
     reply.header("cache-control", "no-store");
   });
   const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
@@ -113,7 +119,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
 
   // The document lists every route, itself included; it is built once, from the routes' own schemas.
   let document: Record<string, unknown> = {};
-  const routes = [...adminApiRoutes(options.store, clock), openApiRoute(() => document)];
+  const routes = [...adminApiRoutes(options.store, clock, options.dataDir), openApiRoute(() => document)];
   document = buildOpenApiDocument(routes, { version: "0.1.0" });
   for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
 

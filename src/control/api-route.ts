@@ -13,6 +13,8 @@ export interface ApiResponseSpec {
   schema?: z.ZodType;
   /** Response headers worth documenting (ETag, Location). */
   headers?: readonly string[];
+  /** A body that is not JSON (a PEM bundle, a DER CRL): its media type, and whether it is binary. */
+  content?: { type: string; isBinary?: boolean };
 }
 
 /** What a handler is given: the request's parts, each already validated by its schema. */

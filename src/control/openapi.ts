@@ -100,6 +100,7 @@ export function buildOpenApiDocument(routes: readonly ApiRoute[], info: { versio
         description: spec.description,
         ...(spec.headers ? { headers: Object.fromEntries(spec.headers.map((name) => [name, { description: HEADER_DOCS[name], schema: { type: "string" } }])) } : {}),
         ...(spec.schema ? { content: { "application/json": { schema: refer(spec.schema, `${route.operationId}${status}`, "output") } } } : {}),
+        ...(spec.content ? { content: { [spec.content.type]: { schema: spec.content.isBinary ? { type: "string", format: "binary" } : { type: "string" } } } } : {}),
       };
     }
     Object.assign(responses, errorResponses(route));

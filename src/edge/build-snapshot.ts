@@ -8,7 +8,7 @@ import { renewalTime } from "../pki/index.ts";
 import type { CertificateAuthority, IssuedCertificateStore } from "../pki/index.ts";
 import { createAliasIndex } from "./alias-index.ts";
 import { compileBehaviorRouter } from "./behavior-router.ts";
-import { importedCredentials, importedFiles } from "./credentials.ts";
+import { importedCredentials, importedFiles, storedCredentials, storedFiles } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
 import type { DistributionRuntime, EdgeSnapshot, RoutedBehavior } from "./edge-snapshot.ts";
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
@@ -90,6 +90,8 @@ async function buildDistribution(
   if (viewer.isIssued) found.renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
   if (distribution.viewerCertificate.kind === "imported") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));
+  } else if (distribution.viewerCertificate.kind === "stored") {
+    found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", storedFiles(config.dataDir, distribution.viewerCertificate, "viewer-server"), viewer));
   }
   const viewerMtls = viewerMtlsRuntime(distribution, found.trustStores);
   const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls), sources.memo);
@@ -111,6 +113,8 @@ async function buildDistribution(
     const clientSource = origin.mtls.clientCertificate;
     if (entry.imported && clientSource.kind === "imported") {
       found.imported.push(inUse(`${path}.origins[${index}].mtls.clientCertificate`, "origin-client", importedFiles(clientSource), entry.imported));
+    } else if (entry.imported && clientSource.kind === "stored") {
+      found.imported.push(inUse(`${path}.origins[${index}].mtls.clientCertificate`, "origin-client", storedFiles(config.dataDir, clientSource, "origin-client"), entry.imported));
     }
   }
   for (const group of distribution.originGroups) {
@@ -160,6 +164,11 @@ async function viewerCredentials(config: MoatConfig, distribution: DistributionC
     // Browsers check the SANs against the name they asked for, so every alias must be covered.
     const inService = sources.previousImported?.find((certificate) => certificate.path === `${path}.viewerCertificate`);
     return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now: sources.now, inService }, sources.memo);
+  }
+  if (distribution.viewerCertificate.kind === "stored") {
+    const inService = sources.previousImported?.find((certificate) => certificate.path === `${path}.viewerCertificate`);
+    const check = { use: "viewer-server" as const, expectedNames: distribution.aliases, now: sources.now, inService };
+    return storedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, check, { store: sources.store, dataDir: config.dataDir }, sources.memo);
   }
   const issued = await sources.store.serverCertificate({
     name: `viewer-${distribution.id}`,

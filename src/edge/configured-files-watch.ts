@@ -4,13 +4,19 @@ import type { FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { CertificateSource, MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
+import type { CertificateUse } from "../pki/index.ts";
+import { storedFiles } from "./credentials.ts";
 
 export interface ConfiguredFilesWatch {
   stop(): void;
 }
 
-/** The files of a certificate imported from another CA: its chain and key, or its PKCS#12, and the passphrase. */
-function importedCertificateFiles(source: CertificateSource | { kind: "none" }): string[] {
+/**
+ * The files of a certificate imported from another CA: its chain and key, or its PKCS#12, and the passphrase; for one
+ * imported through the admin API, its slot's `active` pointer, which a re-import replaces.
+ */
+function importedCertificateFiles(source: CertificateSource | { kind: "none" }, dataDir: string, use: CertificateUse): string[] {
+  if (source.kind === "stored") return storedFiles(dataDir, source, use);
   if (source.kind !== "imported") return [];
   const files = source.format === "pem" ? [source.certFile, source.keyFile] : [source.pkcs12File];
   return source.passphraseFile ? [...files, source.passphraseFile] : files;
@@ -21,9 +27,9 @@ export function configuredFiles(config: MoatConfig): string[] {
   const used = new Set(config.distributions.map((d) => d.viewerMtls.trustStore));
   const files = config.trustStores.filter((s) => used.has(s.name)).flatMap((store) => [store.caBundleFile, ...store.crlFiles]);
   for (const distribution of config.distributions) {
-    files.push(...importedCertificateFiles(distribution.viewerCertificate));
+    files.push(...importedCertificateFiles(distribution.viewerCertificate, config.dataDir, "viewer-server"));
     for (const origin of distribution.origins) {
-      files.push(...importedCertificateFiles(origin.mtls.clientCertificate));
+      files.push(...importedCertificateFiles(origin.mtls.clientCertificate, config.dataDir, "origin-client"));
       if (origin.mtls.trustedCaFile) files.push(origin.mtls.trustedCaFile);
     }
   }

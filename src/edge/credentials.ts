@@ -1,8 +1,9 @@
 // Certificate material the edge serves or presents: issued by Moat's store, or imported (and checked) from the files a config names.
-import type { ImportedCertificateSource } from "../config/index.ts";
+import type { ImportedCertificateSource, StoredCertificateSource } from "../config/index.ts";
 import { CertificateImportError, ConfiguredFileError, ImportedCertificateRefusedError } from "../errors.ts";
-import { checkImport, describeCertificate } from "../pki/index.ts";
-import type { CertificateUse, CheckedImport, ImportSource, IssuedCertificate } from "../pki/index.ts";
+import { join } from "node:path";
+import { checkImport, describeCertificate, importedSlotDir } from "../pki/index.ts";
+import type { CertificateUse, CheckedImport, ImportSource, IssuedCertificate, IssuedCertificateStore } from "../pki/index.ts";
 import { createSnapshotMemo } from "./snapshot-memo.ts";
 import type { SnapshotMemo } from "./snapshot-memo.ts";
 
@@ -51,6 +52,45 @@ export async function importedCredentials(source: ImportedCertificateSource, pat
     if (kept) return kept;
     throw new ImportedCertificateRefusedError(path, importedFiles(source), error);
   }
+}
+
+/**
+ * A certificate imported through the admin API (`{ imported: NAME }`), read from the data directory through the
+ * store (which opens its sealed key) and checked as every import is, for `check.use` and its names. None imported
+ * under the name throws ConfiguredFileError; a failed check ImportedCertificateRefusedError, as for files.
+ */
+export async function storedCredentials(
+  source: StoredCertificateSource,
+  path: string,
+  check: ImportCheck,
+  from: { store: Pick<IssuedCertificateStore, "importedCertificate">; dataDir: string },
+  memo: SnapshotMemo = createSnapshotMemo(),
+): Promise<CredentialMaterial> {
+  const stored = await from.store.importedCertificate(check.use, source.name);
+  const where = storedFiles(from.dataDir, source, check.use)[0] as string;
+  if (!stored) {
+    throw new ConfiguredFileError(`${path}.imported`, where, `no ${check.use} certificate was imported as "${source.name}"`, { fix: `import it first (POST /certificates with name "${source.name}" and use "${check.use}"), or name one that is (GET /certificates?source=imported)` });
+  }
+  const importAt = async (now: Date): Promise<CredentialMaterial> => {
+    // Keyed by the certificate itself: a re-import under the same name is a new one.
+    const key = ["stored", check.use, now.getTime(), source.name, stored.chainPem].join("\0");
+    const checked = await memo.importOnce(key, () => checkImport({ use: check.use, source: { kind: "pem", chainPem: stored.chainPem, keyPem: stored.keyPem }, now }).then(toMaterial));
+    checked.checkNames(check.expectedNames ?? []);
+    return checked.material;
+  };
+  try {
+    return await importAt(check.now ?? new Date());
+  } catch (error) {
+    if (!(error instanceof CertificateImportError)) throw error;
+    const kept = error.code === "import-expired" && check.inService ? await stillInService(importAt, check.inService) : null;
+    if (kept) return kept;
+    throw new ImportedCertificateRefusedError(path, [where], error);
+  }
+}
+
+/** The file that names the certificate imported through the API in use (its slot's `active` pointer): a re-import replaces it. */
+export function storedFiles(dataDir: string, source: StoredCertificateSource, use: CertificateUse): string[] {
+  return [join(importedSlotDir(dataDir, use, source.name), "active")];
 }
 
 /** The same certificate as the one in service, checked in full as of its last valid instant; null for any other. */

@@ -5,7 +5,7 @@ import { createOriginClient, probeOriginClient } from "../origin/index.ts";
 import type { OriginClient, OriginClientCertificate, OriginClientOptions } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { IssuedCertificate, IssuedCertificateStore } from "../pki/index.ts";
-import { clientIdentity, importedCredentials, readConfiguredFile } from "./credentials.ts";
+import { clientIdentity, importedCredentials, readConfiguredFile, storedCredentials } from "./credentials.ts";
 import type { CredentialMaterial } from "./credentials.ts";
 import type { SnapshotMemo } from "./snapshot-memo.ts";
 
@@ -84,6 +84,10 @@ async function originCredentials(
   const source = origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
   if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported }, sources.memo);
+  if (source.kind === "stored") {
+    const check = { use: "origin-client" as const, now: sources.now, inService: sources.previous?.imported };
+    return storedCredentials(source, `${path}.mtls.clientCertificate`, check, { store: sources.store, dataDir: config.dataDir }, sources.memo);
+  }
   const request = {
     trustDomain: config.pki.trustDomain,
     distributionId,

@@ -16,6 +16,7 @@ import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import { releaseMemoryWhenIdle } from "./idle-memory.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
+import { rotateSerials, watchRotationRequests } from "./rotation-request-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
 import { watchConfiguredFiles } from "./configured-files-watch.ts";
 import type { ConfiguredFilesWatch } from "./configured-files-watch.ts";
@@ -102,11 +103,11 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     },
   });
   ca = caRotation.ca;
-  const build = (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
+  const build = async (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, rotateSerials: role === "worker" ? new Set() : await rotateSerials(startConfig.dataDir), onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
@@ -135,6 +136,15 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     log: log.child({ part: "revocation" }),
     onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
   });
+
+  // A rotation asked through the admin API rebuilds at once; the store re-issues the certificates it names.
+  const rotationRequests = isMaintaining
+    ? watchRotationRequests({
+        dataDir: startConfig.dataDir,
+        log: log.child({ part: "rotation" }),
+        onRequest: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a rotation request failed")),
+      })
+    : { stop() {} };
 
   // A replaced CA bundle, CRL, imported certificate or key rebuilds from the running config; a bad one
   // is refused (with the config path and the check) and the running snapshot stays.
@@ -201,6 +211,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
+    rotationRequests.stop();
     const caRotationStopped = caRotation.watch.stop();
     filesWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describeCertificate, formatSan, splitPemCertificates } from "./describe.ts";
 import { joinPem, serverSanNames } from "./issue.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
+import { readStoredImport } from "./imported-store.ts";
 import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { checkSegment, checkValidityMs, originSpiffeId } from "./names.ts";
@@ -97,6 +98,8 @@ interface StoreContext {
   renewAtFraction: number;
   /** Serials in the revocation registry: such a certificate is replaced at once. */
   revokedSerials: ReadonlySet<string>;
+  /** Serials an operator asked to rotate now (rotation-requests.json): replaced like a due one, kept while its origin refuses the new one. */
+  rotateSerials: ReadonlySet<string>;
   /** Told when a stored certificate is passed over as unusable, so the operator learns why it was re-issued. */
   onDiscard?: (dir: string, reason: string) => void;
   masterKey: MasterKey;
@@ -125,7 +128,7 @@ async function obtain(context: StoreContext, slot: Slot, prove?: ProveCandidate)
   const active = await loadPointed(dir, "active", context);
   const now = context.clock();
   const isUsable = (stored: IssuedCertificate) =>
-    !context.revokedSerials.has(stored.serialHex) && !context.fromEarlierIntermediate.has(stored) && isReusable(stored, slot.expected, now, context.renewAtFraction);
+    !context.revokedSerials.has(stored.serialHex) && !context.rotateSerials.has(stored.serialHex) && !context.fromEarlierIntermediate.has(stored) && isReusable(stored, slot.expected, now, context.renewAtFraction);
   if (active && isUsable(active)) return active;
   const pending = await loadPointed(dir, "next", context);
   const candidate = pending && pending.serialHex !== active?.serialHex && isUsable(pending) ? pending : await issueInto(dir, slot, context, now);
@@ -233,6 +236,7 @@ export function createCertStore(options: {
   clock: Clock;
   renewAtFraction?: number;
   revokedSerials?: ReadonlySet<string>;
+  rotateSerials?: ReadonlySet<string>;
   onDiscard?: (dir: string, reason: string) => void;
   isReadOnly?: boolean;
 }): IssuedCertificateStore {
@@ -240,11 +244,13 @@ export function createCertStore(options: {
     ...options,
     renewAtFraction: options.renewAtFraction ?? DEFAULT_RENEW_AT_FRACTION,
     revokedSerials: options.revokedSerials ?? new Set(),
+    rotateSerials: options.rotateSerials ?? new Set(),
     intermediates: [options.ca.intermediatePem, ...options.ca.previousIntermediatePems].map((pem) => ({ cert: new X509Certificate(pem), pem })),
     fromEarlierIntermediate: new WeakSet(),
     inFlight: new Map(),
   };
   return {
+    importedCertificate: async (use, name) => readStoredImport({ dataDir: options.dataDir, masterKey: options.masterKey, use, name }),
     // async so that a bad request rejects the returned promise rather than throwing at the call.
     serverCertificate: async (request) => once(context, serverSlot(options.ca, request)),
     originClientCertificate: async (request, proving) =>

@@ -202,6 +202,8 @@ export function createIssuedCertificateStore(options: {
   renewAtFraction?: number;
   /** Serials from the revocation registry: a stored certificate with one is replaced at once, never kept. */
   revokedSerials?: ReadonlySet<string>;
+  /** Serials an operator asked to rotate now (readRotationRequests): re-issued as if due. */
+  rotateSerials?: ReadonlySet<string>;
   /** Told (directory, reason) when a stored certificate is unusable and will be replaced: log it. */
   onDiscard?: (dir: string, reason: string) => void;
   /** A worker's store: it reads the active certificates and never writes (StoredCertificateMissingError when none is usable). */
@@ -315,3 +317,35 @@ export {
 export type { CaRotationPolicy, CaRotationResult, CaRotationStep } from "./ca-rotation.ts";
 export { readCaGenerations } from "./ca-layout.ts";
 export type { CaGenerations, RolloverState } from "./ca-layout.ts";
+
+/**
+ * What an operator does to the CA by hand, shared by `moat ca` and the admin API: revoke and publish
+ * the CRL, take one rotation step (then publish a CRL), read the CA's generations and what is due.
+ *
+ * @example
+ * const { revocation, crl } = await revokeAndPublishCrl({ dataDir, serialHex, reason: "keyCompromise", ca, masterKey });
+ * const { result } = await runCaRotationStep("renew-intermediate", { dataDir, masterKey });
+ * const { certificates, rollover, next } = await readCaStatus(dataDir);
+ */
+export { MANUAL_CA_ROTATION_STEPS, readCaStatus, revokeAndPublishCrl, runCaRotationStep } from "./ca-operations.ts";
+export type { CaStatus, CaStatusEntry, ManualCaRotationStep } from "./ca-operations.ts";
+
+/**
+ * "Rotate now": `<dataDir>/certs/rotation-requests.json` names issued leaves in use to replace; a running
+ * edge watches it and its store re-issues them (pass readRotationRequests' serials as `rotateSerials`).
+ *
+ * @example
+ * await requestLeafRotation({ dataDir, serialHex: "4a0b…", now: new Date() });
+ * const rotateSerials = new Set((await readRotationRequests(dataDir)).map((r) => r.serialHex));
+ */
+export { readRotationRequests, requestLeafRotation, ROTATION_REQUESTS_FILE, rotationRequestsPath } from "./rotation-requests.ts";
+export type { RotationRequest } from "./rotation-requests.ts";
+
+/**
+ * A certificate from another CA kept in the data directory (the admin API's import): every import check first, then
+ * the chain and the key sealed under the master key; a refusal writes nothing.
+ *
+ * @example
+ * await storeImportedCertificate({ dataDir, masterKey, name: "shop-ev", use: "viewer-server", chainPem, keyPem, expectedNames: ["shop.example"], now: new Date() });
+ */
+export { importedSlotDir, readStoredImport, storeImportedCertificate } from "./imported-store.ts";

@@ -83,7 +83,8 @@ function withState(found: Found, revocation: { reason: string; revokedAt: Date }
 }
 
 /**
- * The store keeps `certs/server/<name>/<serial>/chain.pem` and `certs/origin-client/<distribution>/<origin>/<serial>/chain.pem`,
+ * The store keeps `certs/server/<name>/<serial>/chain.pem` and `certs/origin-client/<distribution>/<origin>/<serial>/chain.pem`
+ * (and imported ones `certs/imported/<use>/<name>/<serial>/chain.pem`),
  * with `active` and `next` files in the slot naming serials (older slots: `chain.pem` at the top).
  */
 async function issuedLeaves(dataDir: string): Promise<Found[]> {
@@ -95,14 +96,17 @@ async function issuedLeaves(dataDir: string): Promise<Found[]> {
   const entries: Found[] = [];
   for (const file of files.filter((f) => f.endsWith(`${sep}chain.pem`)).sort()) {
     const segments = relative(root, join(root, file)).split(sep).slice(0, -1);
-    const [kind, ...rest] = segments;
-    const use: InventoryUse = kind === "origin-client" ? "origin-client" : "viewer-server";
-    const slotDepth = kind === "origin-client" ? 2 : 1;
+    const [kind, ...afterKind] = segments;
+    // Imported through the admin API: `imported/<use>/<name>/<serial>/chain.pem` (imported-store.ts).
+    const isImported = kind === "imported";
+    const rest = isImported ? afterKind.slice(1) : afterKind;
+    const use: InventoryUse = (isImported ? afterKind[0] : kind) === "origin-client" ? "origin-client" : "viewer-server";
+    const slotDepth = !isImported && kind === "origin-client" ? 2 : 1;
     const name = rest.slice(0, slotDepth).join("/");
     const serialDir = rest[slotDepth];
-    const entry = await readEntry(join(root, file), use, name, "issued");
+    const entry = await readEntry(join(root, file), use, name, isImported ? "imported" : "issued");
     if (!entry) continue;
-    const slot = join(root, kind ?? "", ...rest.slice(0, slotDepth));
+    const slot = join(root, ...(isImported ? [kind, afterKind[0] ?? ""] : [kind ?? ""]), ...rest.slice(0, slotDepth));
     entries.push({ ...entry, slotState: serialDir === undefined ? "active" : await slotStateOf(slot, serialDir) });
   }
   return entries;

@@ -94,6 +94,11 @@ export interface CertificateAuthority {
 }
 
 export interface IssuedCertificateStore {
+  /**
+   * A certificate imported into the data directory (the admin API's POST /certificates) under `name`: its chain and
+   * key, not checked (the caller runs the import checks); undefined when none was imported under it.
+   */
+  importedCertificate(use: "viewer-server" | "origin-client", name: string): Promise<{ chainPem: string; keyPem: string } | undefined>;
   /** The certificate stored as `certs/server/<name>/`, reused while fresh, else issued and written. */
   serverCertificate(request: {
     name: string;

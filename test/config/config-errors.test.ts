@@ -120,6 +120,8 @@ describe("config errors: certificates", () => {
     ["a client certificate is none or a source", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: "off" }), `${O0}.mtls.clientCertificate`, "none", "issuedBy: moat"],
     ["a client certificate object is checked as a source", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { cert: "c.pem" } }), `${O0}.mtls.clientCertificate.key`, "required with cert"],
     ["not issued and a PKCS#12 at once", (d) => (d.distributions[0].viewerCertificate = { issuedBy: "moat", pkcs12: "a.p12" }), `${D0}.viewerCertificate`, "not both"],
+    ["a name imported through the API stands alone", (d) => (d.distributions[0].viewerCertificate = { imported: "shop-ev", cert: "a.pem", key: "a.key" }), `${D0}.viewerCertificate`, "give it alone, without cert, key"],
+    ["an imported name is an id", (d) => (d.distributions[0].viewerCertificate = { imported: "../etc" }), `${D0}.viewerCertificate.imported`],
     ["not issued with a passphrase file", (d) => (d.distributions[0].viewerCertificate = { issuedBy: "moat", passphraseFile: "a.pass" }), `${D0}.viewerCertificate`, "not both"],
     ["a PKCS#12 or PEM files, not both", (d) => (d.distributions[0].viewerCertificate = { pkcs12: "a.p12", cert: "a.pem", key: "a.key" }), `${D0}.viewerCertificate.pkcs12`, "either pkcs12, or cert and key"],
     ["a PKCS#12 with a lone key is still both", (d) => (d.distributions[0].origins[0].mtls = { clientCertificate: { pkcs12: "c.p12", key: "c.key" } }), `${O0}.mtls.clientCertificate.pkcs12`, "not both"],

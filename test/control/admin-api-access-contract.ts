@@ -1,6 +1,6 @@
 // Who may use the admin API: no credentials, roles × routes, admin certificates, tokens, the TLS port itself. Run on each store engine.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { connect } from "node:tls";
 import { test } from "node:test";
 import pino from "pino";
@@ -40,6 +40,7 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
     await api.call(admin, "/settings/log", { method: "PUT", headers: { "if-none-match": "*" }, body: { level: "info" } });
     const spare = await api.store.tokens.create({ name: "spare", role: "viewer", expiresAt: new Date(Date.now() + DAY_MS), createdBy: "test", now: new Date() });
     const ifMatch = { "if-match": '"1"' };
+    const rootSerial = new X509Certificate(suite.ca().rootPem).serialNumber.toLowerCase();
     // Written here, not read from the code: who may do what is the contract.
     const table: [method: string, pattern: string, least: ApiRole, path: string, options?: CallOptions][] = [
       ["GET", "/distributions", "viewer", "/distributions"],
@@ -68,6 +69,21 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/config", "viewer", "/config"],
       ["POST", "/config/diff", "operator", "/config/diff", { body: { distributions: [distribution("shop")] } }],
       ["PUT", "/config", "admin", "/config", { headers: { "if-match": '"3"' }, body: { distributions: [distribution("shop")] } }],
+      ["GET", "/certificates", "viewer", "/certificates"],
+      ["GET", "/certificates/:serial", "viewer", `/certificates/${rootSerial}`],
+      ["POST", "/certificates", "admin", "/certificates", { body: { name: "imported", use: "viewer-server", chainPem: "not PEM", keyPem: "not PEM" } }],
+      ["POST", "/certificates/:serial/rotate", "operator", `/certificates/${rootSerial}/rotate`],
+      ["POST", "/certificates/:serial/revoke", "admin", "/certificates/0badc0de/revoke", { body: { reason: "superseded" } }],
+      ["GET", "/ca", "viewer", "/ca"],
+      ["GET", "/ca/bundle", "viewer", "/ca/bundle"],
+      ["GET", "/ca/crl", "viewer", "/ca/crl"],
+      ["POST", "/ca/renew-intermediate", "admin", "/ca/renew-intermediate", { body: {} }],
+      ["POST", "/ca/rollover/prepare", "admin", "/ca/rollover/prepare", { body: {} }],
+      ["POST", "/ca/rollover/activate", "admin", "/ca/rollover/activate", { body: {} }],
+      ["POST", "/ca/rollover/finish", "admin", "/ca/rollover/finish", { body: {} }],
+      ["POST", "/invalidations", "operator", "/invalidations", { body: { distribution: "shop", paths: ["/index.html"] } }],
+      ["GET", "/invalidations", "viewer", "/invalidations"],
+      ["GET", "/invalidations/:id", "viewer", "/invalidations/0123456789abcdef"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

@@ -96,6 +96,7 @@ export function adminApiAuditContract(engine: EngineUnderTest): void {
     assert.equal(intact.status, 200, intact.text);
     const head = await api.store.audit.head();
     assert.deepEqual(intact.json, { ok: true, records: 4, head });
+    assert.ok(engine.rawExecute, "the engine must be able to run a statement behind the store's back");
     await engine.rawExecute(api.address, "update audit_log set actor = 'cli:mallory' where seq = 2");
     const broken = await api.call(admin, "/audit/verify");
     assert.equal(broken.status, 200);

@@ -1,12 +1,15 @@
 // What every admin API test needs: an engine's fresh store, the API on it over real TLS on loopback, a token per role, captured logs.
 import assert from "node:assert/strict";
-import { before } from "node:test";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
 import type { TestContext } from "node:test";
 import pino from "pino";
 import { startAdminApi, storeDocumentValidator } from "../../src/control/index.ts";
 import type { AdminApiOptions, ApiRoute } from "../../src/control/index.ts";
-import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
-import type { CertificateAuthority } from "../../src/pki/index.ts";
+import { generateMasterKey, initCertificateAuthority } from "../../src/pki/index.ts";
+import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
 import { API_ROLES, openStore } from "../../src/store/index.ts";
 import type { ApiRole, Store } from "../../src/store/index.ts";
 import { callApi } from "./admin-api-client.ts";
@@ -17,8 +20,8 @@ export interface EngineUnderTest {
   freshAddress(t: TestContext): Promise<string>;
   /** Every row of a table, read behind the store's back. */
   rawRows(address: string, table: string): Promise<Record<string, unknown>[]>;
-  /** Runs a statement behind the store's back (to tamper with the audit trail). */
-  rawExecute(address: string, statement: string): Promise<void>;
+  /** Runs a statement behind the store's back (to tamper with the audit trail); the audit contract needs it. */
+  rawExecute?(address: string, statement: string): Promise<void>;
 }
 
 export function distribution(id: string, alias = `${id}.example`, url = "https://app.internal:8443") {
@@ -29,6 +32,9 @@ export const DAY_MS = 86_400_000;
 
 export interface Harness {
   store: Store;
+  /** This API's data directory: the suite's CA (copied), and whatever certificates and invalidations the test makes. */
+  dataDir: string;
+  masterKey: MasterKey;
   address: string;
   url: string;
   routes: readonly ApiRoute[];
@@ -65,9 +71,14 @@ export type SetUpOptions = Partial<AdminApiOptions> & { wrapStore?: (store: Stor
 /** Registers the suite's CA (one per suite: no committed PEM or key) and returns what starts an API for one test. */
 export function useAdminApi(engine: EngineUnderTest): { ca: () => CertificateAuthority; setUp: (t: TestContext, options?: SetUpOptions) => Promise<Harness> } {
   let ca: CertificateAuthority;
+  let suiteDir: string;
+  const masterKey = generateMasterKey();
   before(async () => {
-    ca = await createEphemeralCertificateAuthority();
+    // On disk (not ephemeral): the certificate, CA and invalidation routes work on a data directory; each test gets a copy.
+    suiteDir = await mkdtemp(join(tmpdir(), "moat-api-ca-"));
+    ca = await initCertificateAuthority({ dataDir: join(suiteDir, "ca-source"), masterKey });
   });
+  after(() => rm(suiteDir, { recursive: true, force: true }));
 
   async function setUp(t: TestContext, options: SetUpOptions = {}): Promise<Harness> {
     const address = await engine.freshAddress(t);
@@ -77,7 +88,9 @@ export function useAdminApi(engine: EngineUnderTest): { ca: () => CertificateAut
     let nowMs = Date.now();
     const clock = () => new Date(nowMs);
     const { wrapStore, ...rest } = options;
-    const api = await startAdminApi({ store: wrapStore ? wrapStore(store) : store, ca, listen: { host: "127.0.0.1", port: 0 }, logger, clock, ...rest });
+    const dataDir = await mkdtemp(join(suiteDir, "data-"));
+    await cp(join(suiteDir, "ca-source"), dataDir, { recursive: true });
+    const api = await startAdminApi({ store: wrapStore ? wrapStore(store) : store, ca, listen: { host: "127.0.0.1", port: 0 }, logger, clock, dataDir: { dataDir, masterKey }, ...rest });
     t.after(async () => {
       await api.close();
       await store.close();
@@ -88,6 +101,8 @@ export function useAdminApi(engine: EngineUnderTest): { ca: () => CertificateAut
     }
     return {
       store,
+      dataDir,
+      masterKey,
       address,
       url: api.url,
       routes: api.routes,

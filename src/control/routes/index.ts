@@ -4,8 +4,12 @@ import { configSchema } from "../../config/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
 import { auditRoutes } from "./audit.ts";
+import { certificateAuthorityRoutes } from "./certificate-authority.ts";
+import { certificateRoutes } from "./certificates.ts";
 import { configDocumentRoutes } from "./config-document.ts";
 import { configResourceRoutes } from "./config-resources.ts";
+import { invalidationRoutes } from "./invalidations.ts";
+import type { DataDirAccess } from "./pki-context.ts";
 import { revisionRoutes } from "./revisions.ts";
 import { settingsRoutes } from "./settings.ts";
 import { tokenRoutes } from "./tokens.ts";
@@ -15,13 +19,19 @@ export const distributionDocument = configSchema.shape.distributions.element;
 /** A trust store as the config's `trustStores.<name>` writes one. */
 export const trustStoreDocument = (configSchema.shape.trustStores.unwrap() as unknown as z.ZodRecord<z.ZodString, z.ZodType>).valueType;
 
-export function adminApiRoutes(store: Store, now: () => Date): ApiRoute[] {
+export type { DataDirAccess } from "./pki-context.ts";
+
+/** Every route; those of certificates, the CA and invalidations answer 503 (api-data-dir-unavailable) without `dataDir`. */
+export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirAccess): ApiRoute[] {
   return [
     ...configResourceRoutes(store, { kind: "distribution", path: "/distributions", key: "id", tag: "Distributions", title: "Distribution", document: distributionDocument, writeRole: "operator", nameInDocument: true }),
     ...configResourceRoutes(store, { kind: "trustStore", path: "/trust-stores", key: "name", tag: "Trust stores", title: "TrustStore", document: trustStoreDocument, writeRole: "operator", nameInDocument: false }),
     ...settingsRoutes(store),
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
+    ...certificateRoutes(store, now, dataDir),
+    ...certificateAuthorityRoutes(now, dataDir),
+    ...invalidationRoutes(store, dataDir),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
   ];

@@ -1,0 +1,191 @@
+// Moat's CA over the API: its status (generations, expiry, rollover), its bundle and CRL, and the rotation steps of `moat ca` (admins only).
+import { z } from "zod";
+import { closedObject, parseDuration } from "../../config/index.ts";
+import {
+  DEFAULT_CA_ROTATION_POLICY,
+  ensureFreshCrl,
+  KEY_ALGORITHMS,
+  openCertificateAuthority,
+  readCaBundle,
+  readCaCertificates,
+  readCaGenerations,
+  readCaStatus,
+  runCaRotationStep,
+} from "../../pki/index.ts";
+import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
+import { defineRoute } from "../api-route.ts";
+import type { ApiRoute } from "../api-route.ts";
+import type { DataDirAccess } from "./pki-context.ts";
+import { requireDataDir } from "./pki-context.ts";
+
+const TAG = "Certificate authority";
+const PEM_CHAIN = "application/pem-certificate-chain";
+
+const caStatusSchema = z
+  .strictObject({
+    bundleRoots: z.int().meta({ description: "How many roots bundle.pem holds (two during a root rollover)" }),
+    rollover: z
+      .strictObject({
+        phase: z.enum(["prepared", "activated"]),
+        preparedAt: z.string(),
+        activateAt: z.string().optional(),
+        activatedAt: z.string().optional(),
+        finishAt: z.string().optional(),
+        overlapMs: z.int(),
+        fromRootSerial: z.string(),
+        toRootSerial: z.string(),
+      })
+      .nullable()
+      .meta({ description: "The root rollover in progress: prepared (both roots trusted, the old one issues) or activated (the new one issues)" }),
+    certificates: z.array(z.strictObject({ role: z.string(), subject: z.string(), serialHex: z.string(), notBefore: z.string(), notAfter: z.string() })),
+    next: z.array(z.strictObject({ step: z.string(), at: z.string() })).meta({ description: "The steps due next under the rotation policy, and when (an edge with pki.ca.autoRotate takes them)" }),
+  })
+  .meta({ title: "CaStatus" });
+
+const duration = (what: string) =>
+  z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        if (parseDuration(text) <= 0) ctx.addIssue({ code: "custom", message: "must be more than 0", input: text });
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
+      }
+    })
+    .optional()
+    .meta({ description: what });
+
+const stepResultSchema = z.strictObject({
+  step: z.string(),
+  summary: z.string(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  reissuesLeaves: z.boolean().meta({ description: "Whether a running edge re-issues its certificates from the new intermediate (it picks every step up by itself)" }),
+  crl: z.strictObject({ crlNumber: z.int(), nextUpdate: z.string() }),
+  status: caStatusSchema,
+});
+
+function iso(value: Date | undefined): string | undefined {
+  return value?.toISOString();
+}
+
+async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.output<typeof caStatusSchema>> {
+  const status = await readCaStatus(dataDir, policy);
+  const rollover = status.rollover;
+  return {
+    bundleRoots: status.bundleRoots,
+    rollover:
+      rollover === null
+        ? null
+        : {
+            phase: rollover.phase,
+            preparedAt: rollover.preparedAt.toISOString(),
+            ...(rollover.phase === "prepared" ? { activateAt: iso(rollover.activateAt) } : { activatedAt: iso(rollover.activatedAt), finishAt: iso(rollover.finishAt) }),
+            overlapMs: rollover.overlapMs,
+            fromRootSerial: rollover.fromRootSerial,
+            toRootSerial: rollover.toRootSerial,
+          },
+    certificates: status.certificates.map((entry) => ({ role: entry.role, subject: entry.subject, serialHex: entry.serialHex, notBefore: entry.notBefore.toISOString(), notAfter: entry.notAfter.toISOString() })),
+    next: status.next.map((entry) => ({ step: entry.step, at: entry.at.toISOString() })),
+  };
+}
+
+export function certificateAuthorityRoutes(now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
+  const what = "the CA";
+  const policyOf = (context: DataDirAccess) => context.caRotationPolicy ?? DEFAULT_CA_ROTATION_POLICY;
+  const step = (url: string, operationId: string, manual: ManualCaRotationStep, summary: string, body: z.ZodType<{ validity?: string; overlap?: string; keyAlgorithm?: KeyAlgorithm }>) =>
+    defineRoute({
+      method: "POST",
+      url,
+      operationId,
+      summary,
+      tag: TAG,
+      role: "admin",
+      body,
+      responses: { 200: { description: "Done: what changed, the CRL published after it, and the CA's status now", schema: stepResultSchema } },
+      async handler({ body: options }) {
+        const context = requireDataDir(access, what);
+        const base = policyOf(context);
+        const policy: CaRotationPolicy = {
+          ...base,
+          ...(options.validity === undefined ? {} : manual === "renew-intermediate" ? { intermediateValidityMs: parseDuration(options.validity) } : { rootValidityMs: parseDuration(options.validity) }),
+          ...(options.overlap === undefined ? {} : { rolloverOverlapMs: parseDuration(options.overlap) }),
+        };
+        const done = await runCaRotationStep(manual, { dataDir: context.dataDir, masterKey: context.masterKey, clock: now, policy, ...(options.keyAlgorithm ? { keyAlgorithm: options.keyAlgorithm } : {}) });
+        return {
+          status: 200,
+          body: {
+            step: done.result.step,
+            summary: done.result.summary,
+            ...(done.result.from ? { from: done.result.from } : {}),
+            ...(done.result.to ? { to: done.result.to } : {}),
+            reissuesLeaves: done.reissuesLeaves,
+            crl: { crlNumber: done.crl.crlNumber, nextUpdate: done.crl.nextUpdate.toISOString() },
+            status: await statusBody(context.dataDir, base),
+          },
+        };
+      },
+    });
+  const noOptions = closedObject({});
+  return [
+    defineRoute({
+      method: "GET",
+      url: "/ca",
+      operationId: "getCaStatus",
+      summary: "The CA's generations (active, pending, retired roots and intermediates), their expiry, the rollover in progress and the steps due",
+      tag: TAG,
+      role: "viewer",
+      responses: { 200: { description: "The CA's status", schema: caStatusSchema } },
+      async handler() {
+        const context = requireDataDir(access, what);
+        return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/ca/bundle",
+      operationId: "getCaBundle",
+      summary: "The CA bundle (PEM): the roots origins and viewers trust; with intermediates=true, every intermediate an edge may present too",
+      tag: TAG,
+      role: "viewer",
+      query: closedObject({ intermediates: z.enum(["true", "false"]).optional().meta({ description: "Append the intermediates (for an origin that cannot see the one the edge sends); never trust anchors" }) }),
+      responses: { 200: { description: "PEM certificates", content: { type: PEM_CHAIN } } },
+      async handler({ query }) {
+        const { dataDir } = requireDataDir(access, what);
+        let pem = await readCaBundle(dataDir);
+        if (query.intermediates === "true") {
+          const certificates = await readCaCertificates(dataDir);
+          const { pending } = await readCaGenerations(dataDir);
+          pem += [certificates.intermediatePem, ...certificates.previousIntermediatePems, ...(pending ? [pending.intermediatePem] : [])].join("");
+        }
+        return { status: 200, body: pem, headers: { "content-type": PEM_CHAIN } };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/ca/crl",
+      operationId: "getCaCrl",
+      summary: "The CRL origins load, fresh (republished when due): PEM bundle (the intermediate's CRL then the root's), or the intermediate's alone as PEM or DER",
+      tag: TAG,
+      role: "viewer",
+      query: closedObject({ format: z.enum(["bundle", "pem", "der"]).optional().meta({ description: "bundle (default): what nginx ssl_crl / HAProxy crl-file load; pem or der: the intermediate's CRL alone" }) }),
+      responses: { 200: { description: "application/x-pem-file, or application/pkix-crl (DER) with format=der", content: { type: "application/pkix-crl", isBinary: true } } },
+      async handler({ query }) {
+        const { dataDir, masterKey } = requireDataDir(access, what);
+        const ca = await openCertificateAuthority({ dataDir, masterKey });
+        const { crl } = await ensureFreshCrl({ ca, dataDir, masterKey });
+        const format = query.format ?? "bundle";
+        if (format === "der") return { status: 200, body: crl.der, headers: { "content-type": "application/pkix-crl" } };
+        return { status: 200, body: format === "pem" ? crl.pem : crl.bundlePem, headers: { "content-type": "application/x-pem-file" } };
+      },
+    }),
+    step("/ca/renew-intermediate", "renewCaIntermediate", "renew-intermediate", "Renew the intermediate under the same root now (a new key); a running edge re-issues its certificates from it", closedObject({ validity: duration("Life of the new intermediate (default 5 years, never past its root's)") })),
+    step("/ca/rollover/prepare", "prepareCaRootRollover", "prepare-root-rollover", "Root rollover, step 1: make a new root and intermediate; bundle.pem holds both roots, the old one still issues", closedObject({
+      overlap: duration("How long both roots are trusted before the new one may issue, and again before the old one leaves (default 30d)"),
+      validity: duration("Life of the new root (default 10 years)"),
+      keyAlgorithm: z.enum(KEY_ALGORITHMS).optional(),
+    })),
+    step("/ca/rollover/activate", "activateCaRootRollover", "activate-root-rollover", "Root rollover, step 2: the new root's intermediate issues; a running edge re-issues its certificates", noOptions),
+    step("/ca/rollover/finish", "finishCaRootRollover", "finish-root-rollover", "Root rollover, step 3: the old root leaves bundle.pem", noOptions),
+  ];
+}
