@@ -20,9 +20,10 @@ path) and exits 1; a usage error exits 2.`;
 const ENV_EXAMPLE = "MOAT_API=https://127.0.0.1:8444 MOAT_API_CA=moat-ca.pem MOAT_TOKEN_FILE=~/.moat/token";
 
 /** How a command with a local form too tells which one runs (src/cli/api-connection.ts isOverApi). */
-export const LOCAL_OR_API_HELP = (local: string, env: string) => `Local or over the API: ${local} (or ${env}, when neither --api nor --context is
-given) works locally; otherwise, when the flags, MOAT_API or a context name an
-admin API, it goes to the API (the API flags: \`moat dist list --help\`).`;
+export const LOCAL_OR_API_HELP = (local: string, env: string) => `Local or over the API: ${local}
+(or ${env}, when neither --api nor --context is given) works locally;
+otherwise, when the flags, MOAT_API or a context name an admin API, it goes
+to the API (the API flags: \`moat dist list --help\`).`;
 
 /** What a write does when the resource changed since it was read. */
 const IF_MATCH_HELP = `--if-match VERSION writes only if the resource is still at VERSION (as \`show\`

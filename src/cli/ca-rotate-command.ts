@@ -6,6 +6,9 @@ import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaStatus,
 import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
 import { API_FLAGS, isOverApi } from "./api-connection.ts";
 import type { ApiFlagValues } from "./api-connection.ts";
+import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
+import { cliActor, withCommandAudit } from "./audit-recording.ts";
+import type { CommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { openCaForCrl } from "./crl-command.ts";
 
@@ -19,11 +22,12 @@ function durationFlag(command: string, flag: string, text: string | undefined, f
 }
 
 /**
- * Whether a `moat ca …` command runs over the admin API: not with --data-dir or --master-key-file (or MOAT_DATA_DIR when
+ * Whether a `moat ca …` command runs over the admin API: not with --data-dir, --master-key-file or --store (or MOAT_DATA_DIR when
  * no --api or --context is given), as `moat store log` decides it. --json of a rotation step belongs to the API form.
  */
-export async function isCaOverApi(command: string, values: ApiFlagValues & { "data-dir"?: string | undefined; "master-key-file"?: string | undefined }): Promise<boolean> {
-  return isOverApi(command, values, { isNamed: values["data-dir"] !== undefined || values["master-key-file"] !== undefined, isInEnvironment: isDataDirInEnvironment() });
+export async function isCaOverApi(command: string, values: ApiFlagValues & { "data-dir"?: string | undefined; "master-key-file"?: string | undefined; store?: string | undefined }): Promise<boolean> {
+  const isNamed = values["data-dir"] !== undefined || values["master-key-file"] !== undefined || values.store !== undefined;
+  return isOverApi(command, values, { isNamed, isInEnvironment: isDataDirInEnvironment() });
 }
 
 function refuseJsonLocally(command: string, json: boolean | undefined): void {
@@ -41,6 +45,12 @@ function describeStep(dataDir: string, done: Awaited<ReturnType<typeof runCaRota
   );
 }
 
+/** With --store: the step and its CRL in the store's audit trail. */
+function recordStep(audit: CommandAudit | undefined, done: Awaited<ReturnType<typeof runCaRotationStep>>): Promise<number> | number {
+  const actor = cliActor();
+  return audit ? audit.record([caRotationEvent(actor, done.result), crlPublishedEvent(actor, done.crl)]) : 0;
+}
+
 export async function runCaRenewIntermediate(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca renew-intermediate", args, {
     "data-dir": { type: "string" },
@@ -48,6 +58,7 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
     "master-key-file": { type: "string" },
     json: { type: "boolean" },
     ...API_FLAGS,
+    store: { type: "string" },
   });
   if (await isCaOverApi("ca renew-intermediate", values)) return (await import("./ca-api-command.ts")).runCaRenewIntermediateOverApi(values);
   refuseJsonLocally("ca renew-intermediate", values.json);
@@ -56,9 +67,12 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
     intermediateValidityMs: durationFlag("ca renew-intermediate", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.intermediateValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  describeStep(dataDir, await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy }));
-  return 0;
+  return withCommandAudit("ca renew-intermediate", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const done = await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy });
+    describeStep(dataDir, done);
+    return recordStep(audit, done);
+  });
 }
 
 export async function runCaRollover(args: string[]): Promise<number> {
@@ -73,6 +87,7 @@ export async function runCaRollover(args: string[]): Promise<number> {
     "master-key-file": { type: "string" },
     json: { type: "boolean" },
     ...API_FLAGS,
+    store: { type: "string" },
   });
   const chosen = (["prepare", "activate", "finish"] as const).filter((step) => values[step]);
   if (chosen.length !== 1) throw new CliUsageError("ca rollover: give exactly one of --prepare, --activate or --finish.", { fix: "run `moat ca status` to see where the rollover is, then `moat ca rollover --help`" });
@@ -88,12 +103,15 @@ export async function runCaRollover(args: string[]): Promise<number> {
     rootValidityMs: durationFlag("ca rollover", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.rootValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  const step = chosen[0];
-  const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
-  describeStep(dataDir, await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) }));
-  if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
-  return 0;
+  return withCommandAudit("ca rollover", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const step = chosen[0];
+    const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
+    const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) });
+    describeStep(dataDir, done);
+    if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
+    return recordStep(audit, done);
+  });
 }
 
 export async function runCaStatus(args: string[]): Promise<number> {
