@@ -154,7 +154,7 @@ Examples:
   {
     name: "audit verify",
     summary: "walk a store's audit trail and name the first record that was edited, deleted, inserted or moved",
-    help: `moat audit verify --store ADDRESS [--json]
+    help: `moat audit verify (--store ADDRESS | [API flags]) [--json]
 
 Recomputes the hash of every audit record in order, checks that each names the
 hash of the one before, and compares the end of the trail with the head the
@@ -164,6 +164,7 @@ number, and the command exits 1. It cannot tell a trail that someone with write
 access to the database rewrote as a whole: compare with an export kept elsewhere
 (docs/explanation/audit-trail.md).
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit verify --store /var/lib/moat`,
@@ -172,7 +173,7 @@ Example:
   {
     name: "audit export",
     summary: "write a store's audit records as JSON lines, with their hashes, for another system",
-    help: `moat audit export --store ADDRESS [--since SEQ] [--format jsonl]
+    help: `moat audit export (--store ADDRESS | [API flags]) [--since SEQ] [--format jsonl]
 
 Writes one JSON object per line to stdout, oldest first: seq, at, actor, action,
 resource, distribution, revision, before, after, prevHash, hash. With --since
@@ -180,6 +181,7 @@ SEQ, only the records after SEQ (the last one you already hold). Each hash is
 the SHA-256 of the RFC 8785 canonical JSON of its line without hash, so the
 receiving system can check every record and the chain by itself.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit export --store /var/lib/moat --since 1200 >> /archive/moat-audit.jsonl`,
@@ -188,7 +190,7 @@ Example:
   {
     name: "audit list",
     summary: "show a store's audit records as a table: who did what to which resource",
-    help: `moat audit list --store ADDRESS [--limit 20] [--since SEQ] [--resource R]
+    help: `moat audit list (--store ADDRESS | [API flags]) [--limit 20] [--since SEQ] [--resource R]
                 [--actor A] [--action A] [--distribution ID] [--json]
 
 Shows the newest records (or, with --since SEQ, the first ones after SEQ),
@@ -197,6 +199,7 @@ token.revoke…), resource (distribution/shop, token/<id>) and revision. The
 filters match exactly. --json writes the records whole, before and after
 included.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit list --store /var/lib/moat --distribution shop --limit 50`,
