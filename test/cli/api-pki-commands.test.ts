@@ -1,8 +1,9 @@
-// `moat certs|ca|apply|diff|export` over a real admin API (TLS 1.3 on loopback, SQLite, a data directory with Moat's CA), as real processes: exact output, refusals on one line.
+// `moat certs|ca|apply|diff|export|audit` over a real admin API (TLS 1.3 on loopback, SQLite, a data directory with Moat's CA), as real processes: exact output, refusals on one line.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { createEphemeralCertificateAuthority, createIssuedCertificateStore, openCertificateAuthority } from "../../src/pki/index.ts";
@@ -240,4 +241,30 @@ test("apply, diff and export over the API: the diff, then PUT /config at its rev
   const direct = await w.moat(["export", "--store", w.api.address, "--json"], "viewer");
   assertOk(direct);
   assert.deepEqual(JSON.parse(direct.stdout), (await w.api.store.read()).document);
+});
+
+test("audit list, export and verify over the API print what --store prints; an operator is refused; a tampered trail fails verify on one line", async (t) => {
+  const w = await workspace(t);
+  await w.api.store.put("distribution", "blog", { id: "blog", aliases: ["blog.example"], origins: [{ id: "app", url: "https://blog.internal" }] }, { actor: "test" });
+  await w.api.store.put("distribution", "blog", { id: "blog", aliases: ["blog.example", "www.blog.example"], origins: [{ id: "app", url: "https://blog.internal" }] }, { actor: "test" });
+  const store = ["--store", w.api.address];
+
+  const list = await w.moat(["audit", "list"], "admin");
+  assertOk(list);
+  assert.match(list.stdout, /^SEQ +TIME +ACTOR +ACTION +RESOURCE +REVISION\n/);
+  assert.equal(list.stdout, (await w.moat(["audit", "list", ...store], "admin")).stdout);
+  assert.equal((await w.moat(["audit", "list", "--limit", "1", "--json"], "admin")).stdout, (await w.moat(["audit", "list", "--limit", "1", "--json", ...store], "admin")).stdout);
+  const exported = await w.moat(["audit", "export"], "admin");
+  assertOk(exported);
+  assert.ok(exported.stdout.split("\n").length > 3, exported.stdout);
+  assert.equal(exported.stdout, (await w.moat(["audit", "export", ...store], "admin")).stdout);
+  const verified = await w.moat(["audit", "verify"], "admin");
+  assertOk(verified);
+  assert.match(verified.stdout, new RegExp(`^the admin API at ${w.api.url.replace(/\./g, "\\.")}: the audit trail is intact: \\d+ records, head record \\d+ \\(hash [0-9a-f]{64}\\)\\.\\n$`));
+  assertRefused(await w.moat(["audit", "list"], "operator"), /^moat: the admin API refused GET \/audit \(403, api-forbidden\): /);
+
+  const database = new DatabaseSync(w.api.address.replace(/^sqlite:/, ""));
+  database.exec(`update audit_log set actor = 'someone-else' where seq = 1`);
+  database.close();
+  assertRefused(await w.moat(["audit", "verify"], "admin"), /^moat: the audit trail of the admin API at \S+ is not intact: .*record 1/);
 });
