@@ -23,7 +23,7 @@ interface Workspace {
   api: Harness;
   dir: string;
   env(role: Role): NodeJS.ProcessEnv;
-  moat(args: string[], role: Role): Promise<MoatRun>;
+  moat(args: string[], role: Role, extra?: NodeJS.ProcessEnv): Promise<MoatRun>;
 }
 
 async function workspace(t: TestContext): Promise<Workspace> {
@@ -37,7 +37,7 @@ async function workspace(t: TestContext): Promise<Workspace> {
     return { ...CLEAN_ENV, MOAT_CONTEXTS: join(dir, "contexts.yaml"), MOAT_API: api.url, MOAT_API_CA: caFile, MOAT_TOKEN_FILE: tokenFile };
   };
   for (const role of ["viewer", "operator", "admin"] as const) await writeFile(join(dir, `${role}.token`), `${api.tokens[role]}\n`, { mode: 0o600 });
-  const moat = (args: string[], role: Role) => withDeadline(`moat ${args.join(" ")}`, runMoat(args, { cwd: dir, env: env(role) }), 30_000);
+  const moat = (args: string[], role: Role, extra: NodeJS.ProcessEnv = {}) => withDeadline(`moat ${args.join(" ")}`, runMoat(args, { cwd: dir, env: { ...env(role), ...extra } }), 30_000);
   return { api, dir, env, moat };
 }
 
@@ -127,6 +127,9 @@ used by     distribution shop (viewer certificate)
   assertOk(local);
   assert.match(local.stdout, new RegExp(`\\nviewer-server +viewer-shop +issued +active +${viewer.notAfter.toISOString()} +${viewer.serialHex} `));
   assert.match(local.stdout, /\(imported certificates are listed with --config FILE\)\n$/);
+  // MOAT_DATA_DIR beside MOAT_API: local, unless --api or --context says otherwise.
+  assert.match((await w.moat(["certs", "list"], "viewer", { MOAT_DATA_DIR: w.api.dataDir })).stdout, /\(imported certificates are listed with --config FILE\)\n$/);
+  assert.equal((await w.moat(["certs", "list", "--api", w.api.url], "viewer", { MOAT_DATA_DIR: w.api.dataDir })).stdout, list.stdout);
   const filterLocally = await w.moat(["certs", "list", "--data-dir", w.api.dataDir, "--state", "active"], "viewer");
   assert.equal(filterLocally.code, 2);
   assert.match(filterLocally.stderr, /^moat: certs list: --state filters the list over the admin API; the data directory's list is whole\./);
