@@ -30,7 +30,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...tokenRoutes(store, now),
     ...certificateRoutes(store, now, dataDir),
     ...certificateAuthorityRoutes(now, dataDir),
-    ...invalidationRoutes(store, dataDir),
+    ...invalidationRoutes(store),
     ...configDocumentRoutes(store),
   ];
 }
