@@ -687,6 +687,20 @@ export class StoreEmptyError extends MoatError {
   }
 }
 
+/** `moat audit verify` found the audit trail's hash chain broken: the first record that is wrong, and how. */
+export class AuditChainBrokenError extends MoatError {
+  readonly seq: number;
+  readonly kind: string;
+
+  constructor(store: StoreLabel, problem: { seq: number; kind: string; message: string }, verified: number) {
+    super("audit-chain-broken", 500, `the audit trail of ${store} is not intact: ${problem.message} (records verified before it: ${verified}).`, {
+      fix: "treat the store as tampered with: compare with the last export or anchored head (docs/explanation/audit-trail.md) to see what changed, and restore the store from a backup you trust",
+    });
+    this.seq = problem.seq;
+    this.kind = problem.kind;
+  }
+}
+
 // ---------------------------------------------------------------- admin API
 
 /** One thing wrong with a request: where (a path as `moat config check` writes it) and what. */

@@ -57,6 +57,7 @@ export default defineConfig({
           { text: "Performance", link: "/explanation/performance" },
           { text: "Architecture", link: "/explanation/architecture" },
           { text: "The store", link: "/explanation/store" },
+          { text: "The audit trail", link: "/explanation/audit-trail" },
         ],
       },
       {

@@ -7,16 +7,19 @@ export const controlCommands: readonly CliCommand[] = [
     summary: "issue an admin API client certificate (its role in its SPIFFE ID) from Moat's CA",
     help: `moat admin issue --role viewer|operator|admin --name NAME --out DIR [--validity 30d]
                  [--trust-domain moat.internal] [--data-dir DIR] [--master-key-file FILE]
+                 [--store ADDRESS]
 
 Writes DIR/admin-NAME.pem (certificate + intermediate), DIR/admin-NAME.key (mode
 0600, not encrypted) and DIR/ca-bundle.pem. The certificate has extended key
 usage clientAuth only and one URI SAN, spiffe://<trust domain>/admin/<role>/<name>:
 the admin API reads the role from it on every request. --trust-domain must be
 the config's pki.trustDomain. Signing needs the master key (--master-key-file,
-MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE).
+MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE). With --store ADDRESS, the issue is
+recorded in the store's audit trail (certificate.issue: serial, fingerprint,
+names, validity; never the key).
 
 Example:
-  moat admin issue --role operator --name alice --out ~/.moat --data-dir /var/lib/moat`,
+  moat admin issue --role operator --name alice --out ~/.moat --data-dir /var/lib/moat --store /var/lib/moat`,
     run: async (args) => (await import("./admin-command.ts")).runAdminIssue(args),
   },
   {

@@ -92,7 +92,7 @@ export async function runTokenRevoke(args: string[]): Promise<number> {
   const token = await withTokens(
     "token revoke",
     values,
-    (store) => store.tokens.revoke(id, new Date()),
+    (store) => store.tokens.revoke(id, new Date(), `cli:${userName()}`),
     async (moat) => (await moat.DELETE("/tokens/{id}", { params: { path: { id } } })).data as TokenRecord,
   );
   if (!token) throw new CliUsageError(`token revoke: there is no token ${id} in the store.`, { fix: "run `moat token list --store …` for the ids" });

@@ -697,6 +697,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail, oldest first, a page at a time by sequence number, with the hashes to verify it
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        get: operations["listAuditRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Walk the hash chain and check its end against the store's head: the first record that is wrong, and how
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        get: operations["verifyAuditTrail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1651,6 +1691,47 @@ export interface components {
             }[];
             /** @description Resources the document and the store hold alike */
             unchanged: number;
+        };
+        listAuditRecords200: {
+            items: {
+                seq: number;
+                /** @description ISO 8601, UTC */
+                at: string;
+                /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
+                actor: string;
+                /** @enum {string} */
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
+                resource: string;
+                distribution: string | null;
+                /** @description The config revision the change made; null for tokens and certificates */
+                revision: number | null;
+                /** @description The resource before (JSON), null if it did not exist; never a secret */
+                before: unknown;
+                /** @description The resource after (JSON), null if it was removed; never a secret */
+                after: unknown;
+                /** @description The hash of the record before; 64 zeros for the first */
+                prevHash: string;
+                /** @description SHA-256 (hex) of the RFC 8785 canonical JSON of this object without hash */
+                hash: string;
+            }[];
+            nextAfter?: number;
+        };
+        verifyAuditTrail200: {
+            ok: boolean;
+            /** @description How many records verified before the first problem (all of them when ok) */
+            records: number;
+            /** @description The last record that verified */
+            head: {
+                seq: number;
+                hash: string;
+            };
+            problem?: {
+                seq: number;
+                /** @enum {string} */
+                kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch";
+                message: string;
+            };
         };
     };
     responses: never;
@@ -6401,6 +6482,130 @@ export interface operations {
             };
             /** @description The change would make the config invalid: each error names its path */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditRecords: {
+        parameters: {
+            query?: {
+                /** @description Only records after this seq: the nextAfter of the previous page */
+                after?: number;
+                /** @description At most this many (default 100) */
+                limit?: number;
+                /** @description Only this resource: distribution/shop, token/<id> */
+                resource?: string;
+                /** @description Only this actor: cli:alice, api:token/<id> */
+                actor?: string;
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                /** @description Only records about this distribution */
+                distribution?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of records */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["listAuditRecords200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyAuditTrail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The result (a broken chain is a result, not an error of the request) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["verifyAuditTrail200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import type { Kysely, Selectable } from "kysely";
 import { InvalidationRequestInvalidError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
+import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
 import type { InvalidationsTable, StoreTables } from "./tables.ts";
 
 /** One invalidation as edges apply it: `seq` is its id, the order (and the mark cached entries compare with). */
@@ -41,7 +42,8 @@ function toRequest(row: Selectable<InvalidationsTable>): StoredInvalidationReque
   return { id: String(seq), seq, distribution: row.distribution, paths: JSON.parse(row.paths) as string[], at: row.created_at, actor: row.actor };
 }
 
-export function createInvalidationStore(db: Kysely<StoreTables>): InvalidationStore {
+/** `label` names the store in the audit trail's errors. */
+export function createInvalidationStore(db: Kysely<StoreTables>, label: string): InvalidationStore {
   /** The rows with each known edge's applied time: one query for the edges, one for the times of these ids. */
   async function withEdges(rows: readonly Selectable<InvalidationsTable>[]): Promise<StoredInvalidation[]> {
     if (rows.length === 0) return [];
@@ -65,14 +67,16 @@ export function createInvalidationStore(db: Kysely<StoreTables>): InvalidationSt
   return {
     async create(request) {
       const seq = await db.transaction().execute(async (trx) => {
-        // The config's write lock: ids are given in commit order, and the distribution checked is the one committed.
-        await trx.updateTable("write_lock").set((eb) => ({ writes: eb("writes", "+", 1) })).where("id", "=", 1).execute();
+        // The store's write lock: ids are given in commit order, the distribution checked is the one committed, and the audit record chains on.
+        await lockForWrite(trx);
         const distributions = (await trx.selectFrom("distributions").select("name").orderBy("name").execute()).map((row) => row.name);
         const issues = request.check(distributions);
         if (issues.length > 0) throw new InvalidationRequestInvalidError(issues);
         const last = await trx.selectFrom("invalidations").select(sql<number>`coalesce(max(id), 0)`.as("id")).executeTakeFirst();
         const id = Number(last?.id ?? 0) + 1;
         await trx.insertInto("invalidations").values({ id, distribution: request.distribution, paths: JSON.stringify(request.paths), created_at: request.now.toISOString(), actor: request.actor }).execute();
+        const after = { id, distribution: request.distribution, paths: request.paths };
+        await appendAuditRecords(trx, [{ actor: request.actor, action: "invalidation.create", resource: `invalidation/${id}`, distribution: request.distribution, after }], request.now, label);
         return id;
       });
       return (await get(seq))!;

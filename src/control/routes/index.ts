@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { configSchema } from "../../config/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { auditRoutes } from "./audit.ts";
 import { certificateAuthorityRoutes } from "./certificate-authority.ts";
 import { certificateRoutes } from "./certificates.ts";
 import { configDocumentRoutes } from "./config-document.ts";
@@ -32,5 +33,6 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...certificateAuthorityRoutes(now, dataDir),
     ...invalidationRoutes(store),
     ...configDocumentRoutes(store),
+    ...auditRoutes(store),
   ];
 }
