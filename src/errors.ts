@@ -594,7 +594,7 @@ export class InvalidationNotAppliedByEdgesError extends MoatError {
   readonly pending: readonly string[];
 
   constructor(details: { id: number; waited: string; pending: readonly string[]; store: string }) {
-    super("cache-invalidation-not-applied", 500, `invalidation #${details.id} is recorded in the store ${details.store}, but within ${details.waited} these edges did not apply it: ${details.pending.join(", ")}.`, {
+    super("cache-invalidation-not-applied-by-edges", 500, `invalidation #${details.id} is recorded in the store ${details.store}, but within ${details.waited} these edges did not apply it: ${details.pending.join(", ")}.`, {
       fix: "it stays recorded: each edge applies it at its next poll of the store, or when it starts. An edge that is gone for good still shows as pending; one that runs and stays pending is named in its own log (\"store unreachable\")",
     });
     this.pending = details.pending;
@@ -785,7 +785,7 @@ export class ApiNotFoundError extends MoatError {
   }
 }
 
-/** A route that needs the data directory (certificates, the CA, invalidations) on an API started without one. */
+/** A route that needs the data directory (certificates, the CA) on an API started without one. */
 export class ApiDataDirUnavailableError extends MoatError {
   constructor(what: string) {
     super("api-data-dir-unavailable", 503, `this admin API was started without Moat's data directory, so it cannot serve ${what}.`, {
