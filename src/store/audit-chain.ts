@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   "token.revoke",
   "certificate.issue",
   "certificate.rotate",
+  "certificate.rotate-request",
   "certificate.import",
   "certificate.revoke",
   "ca.rotate",
