@@ -108,6 +108,8 @@ export class ViewerH2StreamResponse extends EventEmitter {
   readonly writable = true;
   /** The held head: [":status", code, name, value, …], until respond(). */
   #head: unknown[] | null = null;
+  /** The head as written (held or sent), for getHeader after writeHead. */
+  #written: unknown[] | null = null;
   /** What setHeader stored before writeHead (rare: the pipeline passes its fields to writeHead). */
   #fields: Record<string, unknown> | null = null;
   #trailers: Record<string, unknown> | null = null;
@@ -240,20 +242,29 @@ export class ViewerH2StreamResponse extends EventEmitter {
     return this;
   }
   getHeader(name: string): unknown {
-    return this.#fields?.[name.trim().toLowerCase()];
+    const normal = name.trim().toLowerCase();
+    if (this.#fields !== null) return this.#fields[normal];
+    // Fields written straight into the head's list (writeHead's common case) are read from it.
+    const list = this.#written;
+    if (list !== null) for (let index = 2; index < list.length; index += 2) if (list[index] === normal) return list[index + 1];
+    return undefined;
   }
   hasHeader(name: string): boolean {
-    return this.#fields !== null && Object.hasOwn(this.#fields, name.trim().toLowerCase());
+    return this.getHeader(name) !== undefined;
   }
   removeHeader(name: string): void {
     if (this.headersSent) throw codedError("ERR_HTTP2_HEADERS_SENT", "Response has already been initiated.");
     if (this.#fields) delete this.#fields[name.trim().toLowerCase()];
   }
   getHeaders(): Record<string, unknown> {
-    return Object.assign(Object.create(null) as Record<string, unknown>, this.#fields);
+    const fields = Object.create(null) as Record<string, unknown>;
+    if (this.#fields !== null || this.#written === null) return Object.assign(fields, this.#fields);
+    const list = this.#written;
+    for (let index = 2; index < list.length; index += 2) fields[list[index] as string] = list[index + 1];
+    return fields;
   }
   getHeaderNames(): string[] {
-    return this.#fields ? Object.keys(this.#fields) : [];
+    return Object.keys(this.getHeaders());
   }
   setTrailer(name: string, value: unknown): void {
     (this.#trailers ??= Object.create(null) as Record<string, unknown>)[name.trim().toLowerCase()] = value;
@@ -288,6 +299,7 @@ export class ViewerH2StreamResponse extends EventEmitter {
 
   #hold(list: unknown[]): void {
     this.#head = list;
+    this.#written = list;
     // One tick for all the heads held in this turn (a read brings many streams), not one per response.
     if (ViewerH2StreamResponse.#held.push(this) === 1) process.nextTick(ViewerH2StreamResponse.#respondHeld);
   }
