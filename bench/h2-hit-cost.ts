@@ -1,6 +1,6 @@
 // CPU per HTTP/2 cache hit of two source trees, A/B: each edge is its own process, h2load (-c32 -m10, a fixed count) loads them in turn.
 //
-//   node bench/h2-hit-cost.ts --a /work/main/src --b src [--requests 40000] [--rounds 7] [--log warn|info] [--path /hit] [--callgrind]
+//   node bench/h2-hit-cost.ts --a /work/main/src --b src [--requests 40000] [--rounds 7] [--prewarm 5000] [--log warn|info] [--path /hit] [--callgrind]
 //
 // Prints, per round and as medians with their spread, each edge's CPU (user+system, from process.cpuUsage in that
 // edge process) per request over exactly --requests requests: a count that does not depend on what else the machine
@@ -96,7 +96,7 @@ function stats(values: number[]): { median: number; min: number; max: number } {
 }
 
 async function driver(): Promise<void> {
-  const { values } = parseArgs({ options: { a: { type: "string" }, b: { type: "string" }, requests: { type: "string", default: "40000" }, rounds: { type: "string", default: "7" }, log: { type: "string", default: "warn" }, path: { type: "string", default: "/hit" }, warmup: { type: "string", default: "20000" }, callgrind: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { a: { type: "string" }, b: { type: "string" }, requests: { type: "string", default: "40000" }, rounds: { type: "string", default: "7" }, log: { type: "string", default: "warn" }, path: { type: "string", default: "/hit" }, warmup: { type: "string", default: "20000" }, callgrind: { type: "boolean", default: false }, prewarm: { type: "string", default: "5000" } } });
   const dumpDir = values.callgrind ? await mkdtemp(join(tmpdir(), "moat-h2cost-callgrind-")) : "";
   const trees = [values.a, values.b].filter((tree): tree is string => tree !== undefined).map((tree) => resolve(tree));
   const requests = Number(values.requests);
@@ -133,6 +133,9 @@ async function driver(): Promise<void> {
     if (round % 2 === 1) order.reverse();
     for (const index of order) {
       const edge = edges[index] as ChildProcess;
+      // Right before each measured run: an edge that sat idle through the other's run measured 40-80 % more CPU
+      // per request in its first seconds back (V8 shrinks its young generation and cools its code while idle).
+      await h2load(ports[index] as number, values.path, Number(values.prewarm));
       await instructionsOf(edge, true);
       const before = await cpuOf(edge);
       const load = await h2load(ports[index] as number, values.path, requests);
