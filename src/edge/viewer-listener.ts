@@ -96,7 +96,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // TCP_NODELAY, as node:https and nginx (tcp_nodelay on) set it: a tls.Server leaves Nagle on, and a response
       // written while the previous one is unacknowledged waited for the viewer's delayed ACK.
       noDelay: true,
-      // HTTP/2 responses in fewer frames: no trailers round trip, END_STREAM on the last DATA (viewer-h2-response.ts).
+      // HTTP/2 responses of the compatibility layer in fewer frames: no trailers round trip, END_STREAM on the last
+      // DATA (viewer-h2-response.ts); bodiless reads skip that layer (viewer-h2-stream.ts).
       // (Typed as Node's class: @types/node makes that one generic over its request type.)
       Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,
       minVersion: "TLSv1.2",
@@ -124,7 +125,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         callback(null, distribution.secureContext);
       },
     },
-    // One 'request' listener for both protocols: an emit with two clones its listener array, per request.
+    // One 'request' listener for HTTP/1.1 and the HTTP/2 streams Node's compatibility layer serves (see 'stream'
+    // below): an emit with two clones its listener array, per request.
     (req, res) => {
       if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
       else if (h2Guard.refuses(req)) return;
