@@ -7,7 +7,7 @@ import type { TLSSocket } from "node:tls";
 
 // Why: Node's compatibility API makes, for every stream, an Http2ServerRequest (a Readable) and an
 // Http2ServerResponse, hangs ten listeners and two closures on the stream, and routes every call
-// through them; on a 1 KiB HTTP/2 hit that was about a sixth of the edge's CPU (docs/explanation/
+// through them; on a 1 KiB HTTP/2 hit that was about a fifth of the edge's CPU (docs/explanation/
 // performance.md). A bodiless GET or HEAD, nearly every request a CDN serves, needs none of it: the
 // pipeline reads its head and writes one response. Anything else (a body, CONNECT, Expect) keeps
 // Node's own objects (viewer-listener.ts hands it to them).
