@@ -1708,7 +1708,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -6519,7 +6519,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

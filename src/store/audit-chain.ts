@@ -14,6 +14,7 @@ export const AUDIT_ACTIONS = [
   "invalidation.create",
   "certificate.issue",
   "certificate.rotate",
+  "certificate.rotate-request",
   "certificate.import",
   "certificate.revoke",
   "ca.rotate",

@@ -30,7 +30,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
     ...certificateRoutes(store, now, dataDir),
-    ...certificateAuthorityRoutes(now, dataDir),
+    ...certificateAuthorityRoutes(store, now, dataDir),
     ...invalidationRoutes(store),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
