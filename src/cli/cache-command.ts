@@ -1,9 +1,10 @@
-// `moat cache invalidate`: records an invalidation in the data directory, where running edges pick it up, and waits until the edge (every worker of it) has.
+// `moat cache invalidate`: records an invalidation in a store or the data directory, where running edges pick it up, and waits until they (every worker of each) have.
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { appendInvalidation, appliedInvalidations, invalidationPathProblem } from "../cache/index.ts";
-import { loadConfigFile, parseDuration, resolveDataDir } from "../config/index.ts";
-import { CliUsageError, InvalidationNotAppliedError, InvalidDurationError } from "../errors.ts";
+import { appendInvalidation, appliedInvalidations, invalidationRequestIssues } from "../cache/index.ts";
+import { loadConfigFile, parseDuration, resolveDataDir, resolveStoreAddress } from "../config/index.ts";
+import type { ConfigIssue } from "../errors.ts";
+import { CliUsageError, InvalidationNotAppliedError, InvalidationRequestInvalidError, InvalidDurationError } from "../errors.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
 export async function runCacheInvalidate(args: string[]): Promise<number> {
@@ -14,20 +15,23 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
       distribution: { type: "string", short: "d" },
       "data-dir": { type: "string" },
       config: { type: "string", short: "c" },
+      store: { type: "string" },
       wait: { type: "string", default: "10s" },
     },
     true,
   );
   if (values.distribution === undefined) throw new CliUsageError("cache invalidate: --distribution is required (the id of the distribution whose paths to invalidate).");
-  if (positionals.length === 0) throw new CliUsageError("cache invalidate: give at least one PATH, such as /index.html or /images/*.");
-  for (const path of positionals) {
-    const problem = invalidationPathProblem(path);
-    if (problem) throw new CliUsageError(`cache invalidate: ${problem}.`);
+  refuseIssues(invalidationRequestIssues({ distribution: values.distribution, paths: positionals }));
+  if (values.store !== undefined && (values.config !== undefined || values["data-dir"] !== undefined)) {
+    throw new CliUsageError("cache invalidate: give --store ADDRESS, or --data-dir DIR / --config FILE, not both.", { fix: "an edge run from a store (`moat start --store`) takes invalidations from the store; one run from a file, from its data directory" });
+  }
+  const storeAddress = values.config === undefined && values["data-dir"] === undefined ? resolveStoreAddress(values.store) : undefined;
+  if (storeAddress !== undefined) {
+    const { invalidateInStore } = await import("./cache-store-invalidate.ts");
+    return invalidateInStore({ address: storeAddress, distribution: values.distribution, paths: positionals, wait: values.wait, waitMs: parseWait(values.wait) });
   }
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
-  if (config && !config.distributions.some((d) => d.id === values.distribution)) {
-    throw new CliUsageError(`cache invalidate: ${config.source} has no distribution "${values.distribution}".`, { fix: `use one of ${config.distributions.map((d) => d.id).join(", ")}` });
-  }
+  if (config) refuseIssues(invalidationRequestIssues({ distribution: values.distribution, paths: positionals }, { distributions: config.distributions.map((d) => d.id), where: config.source }));
   const waitMs = parseWait(values.wait);
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const { request, seq } = await appendInvalidation(dataDir, values.distribution, positionals);
@@ -55,6 +59,18 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
   return 0;
 }
 
+/** The first issue, as every refusal of this command reads: the words `POST /invalidations` answers with. */
+export function refuseIssues(issues: readonly ConfigIssue[]): void {
+  const first = issues[0];
+  if (first) throw new CliUsageError(`cache invalidate: ${first.message}.`);
+}
+
+/** The store's refusal (a distribution removed since, checked under its write lock) in the same words. */
+export function refuseInvalid(error: unknown): never {
+  if (error instanceof InvalidationRequestInvalidError) refuseIssues(error.issues);
+  throw error;
+}
+
 function capitalised(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
@@ -69,7 +85,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-function parseWait(text: string): number {
+export function parseWait(text: string): number {
   try {
     return parseDuration(text);
   } catch (error) {

@@ -11,6 +11,7 @@ export const AUDIT_ACTIONS = [
   "config.apply",
   "token.create",
   "token.revoke",
+  "invalidation.create",
   "certificate.issue",
   "certificate.rotate",
   "certificate.rotate-request",

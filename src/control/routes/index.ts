@@ -31,7 +31,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...tokenRoutes(store, now),
     ...certificateRoutes(store, now, dataDir),
     ...certificateAuthorityRoutes(store, now, dataDir),
-    ...invalidationRoutes(store, dataDir),
+    ...invalidationRoutes(store),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
   ];
