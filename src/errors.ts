@@ -577,6 +577,30 @@ export class InvalidationNotAppliedError extends MoatError {
   readonly lagging: readonly { worker: number; pid: number; applied: number }[];
 }
 
+/** An invalidation names a distribution that is not there, or a path Moat cannot match; nothing was recorded. */
+export class InvalidationRequestInvalidError extends MoatError {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(issues: readonly ConfigIssue[]) {
+    super("cache-invalidation-invalid", 400, `the invalidation was not recorded: ${issues.map((issue) => issue.message).join("; ")}.`, {
+      fix: "name a distribution the edge serves and paths that start with / (* only at the end); nothing was recorded, send it again",
+    });
+    this.issues = issues;
+  }
+}
+
+/** `moat cache invalidate --store` waited, and an edge that had applied invalidations before has not applied this one. */
+export class InvalidationNotAppliedByEdgesError extends MoatError {
+  readonly pending: readonly string[];
+
+  constructor(details: { id: number; waited: string; pending: readonly string[]; store: string }) {
+    super("cache-invalidation-not-applied-by-edges", 500, `invalidation #${details.id} is recorded in the store ${details.store}, but within ${details.waited} these edges did not apply it: ${details.pending.join(", ")}.`, {
+      fix: "it stays recorded: each edge applies it at its next poll of the store, or when it starts. An edge that is gone for good still shows as pending; one that runs and stays pending is named in its own log (\"store unreachable\")",
+    });
+    this.pending = details.pending;
+  }
+}
+
 /** The invalidation request file stayed locked by another process past the deadline (`<dataDir>/invalidations/requests.lock`). */
 export class InvalidationLockTimeoutError extends MoatError {
   constructor(lockFile: string, heldBy: string, waitedMs: number) {
@@ -761,7 +785,7 @@ export class ApiNotFoundError extends MoatError {
   }
 }
 
-/** A route that needs the data directory (certificates, the CA, invalidations) on an API started without one. */
+/** A route that needs the data directory (certificates, the CA) on an API started without one. */
 export class ApiDataDirUnavailableError extends MoatError {
   constructor(what: string) {
     super("api-data-dir-unavailable", 503, `this admin API was started without Moat's data directory, so it cannot serve ${what}.`, {

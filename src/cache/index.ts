@@ -12,7 +12,8 @@ import type { DiskHealthEvent, DiskLoadReport, DiskTierOptions } from "./disk-ti
 import { primaryKeyOf, serveThroughCache } from "./edge-cache.ts";
 import { createUncacheableKeys } from "./uncacheable-keys.ts";
 import type { CacheExchange } from "./exchange.ts";
-import { createInvalidationRules, watchInvalidations } from "./invalidations.ts";
+import { applyInvalidations, createInvalidationRules, watchInvalidations } from "./invalidations.ts";
+import type { NumberedInvalidation } from "./invalidations.ts";
 import { createMemoryTier } from "./memory-tier.ts";
 
 export type { CacheExchange, OriginAnswer } from "./exchange.ts";
@@ -20,8 +21,8 @@ export type { Clock } from "./clock.ts";
 export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
 export { cacheStatusHeaders } from "./cache-status.ts";
-export { appendInvalidation, appliedInvalidations, invalidationPathProblem, INVALIDATION_FILES, readInvalidations, writeAppliedInvalidations } from "./invalidations.ts";
-export type { AppliedInvalidations } from "./invalidations.ts";
+export { appendInvalidation, appliedInvalidations, invalidationPathProblem, invalidationRequestIssues, INVALIDATION_FILES, readInvalidations, writeAppliedInvalidations } from "./invalidations.ts";
+export type { AppliedInvalidations, NumberedInvalidation } from "./invalidations.ts";
 export { createDeletionRelay } from "./relayed-deletions.ts";
 export type { DeletionBatch, DeletionRelay } from "./relayed-deletions.ts";
 
@@ -48,6 +49,11 @@ export interface EdgeCache {
   stats(): { memoryBytes: number; memoryEntries: number; diskBytes: number; diskEntries: number };
   /** Resolves when the disk index has finished loading in the background (at once without a disk tier). */
   readonly diskLoaded: Promise<DiskLoadReport | null>;
+  /**
+   * Applies invalidations a store delivered (through the primary, under workers): the same applier as the file's.
+   * Only for a cache opened with `invalidationsFrom: "store"`; the file's are read by the cache itself.
+   */
+  applyInvalidations(requests: readonly NumberedInvalidation[]): void;
   /** Stops watching invalidations and ends the disk index loader; nothing is written by it afterwards. */
   stop(): Promise<void>;
 }
@@ -56,6 +62,11 @@ export interface EdgeCacheOptions {
   storage: CacheStorageConfig;
   /** Where `moat cache invalidate` writes invalidations (`<dataDir>/invalidations/`). */
   dataDir: string;
+  /**
+   * Run from a store, invalidations come from it (every one it holds at start here, later ones by applyInvalidations)
+   * and the data directory's file is not watched: two sources would number them two ways.
+   */
+  storeInvalidations?: readonly NumberedInvalidation[];
   log: Logger;
   clock?: Clock;
   /** Passed to the disk tier: tests pause its background loader here. */
@@ -100,7 +111,10 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
     : null;
   const store = createCacheStore({ memory, disk, maxObjectBytes: storage.maxObjectBytes, memoryMaxObjectBytes: storage.memory.maxObjectBytes, onDeleted: options.peers?.deleted });
   const rules = createInvalidationRules();
-  const watcher = await watchInvalidations({ dataDir: options.dataDir, rules, log, onApplied: options.peers?.invalidationsApplied });
+  const applier = { rules, log, onApplied: options.peers?.invalidationsApplied };
+  const watcher = options.storeInvalidations
+    ? (applyInvalidations(applier, options.storeInvalidations), { stop: () => {} })
+    : await watchInvalidations({ dataDir: options.dataDir, ...applier });
   const collapser = createCollapser(storage.collapseTimeoutMs);
   const parts = { storage, store, collapser, uncacheable: createUncacheableKeys(), rules, clock: options.clock ?? systemClock, log };
   log.info({ ...store.stats(), disk: storage.disk?.dir ?? null, invalidations: rules.mark }, "cache opened");
@@ -131,6 +145,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
       await Promise.all(deletions);
     },
     stats: () => store.stats(),
+    applyInvalidations: (requests) => void applyInvalidations(applier, requests),
     diskLoaded,
     async stop() {
       watcher.stop();

@@ -10,12 +10,13 @@ import { existsSync, watch } from "node:fs";
 import type { FSWatcher } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { ConfigIssue } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import { appendInvalidationLine, compactInvalidations, INVALIDATION_FILES, readInvalidations } from "./invalidation-file.ts";
-import type { InvalidationRequest } from "./invalidation-file.ts";
+import type { InvalidationRequest, NumberedInvalidation } from "./invalidation-file.ts";
 
 export { INVALIDATION_FILES, readInvalidations } from "./invalidation-file.ts";
-export type { InvalidationRequest } from "./invalidation-file.ts";
+export type { InvalidationRequest, NumberedInvalidation } from "./invalidation-file.ts";
 
 export interface InvalidationRules {
   /** How many invalidations are known: the mark a fill starting now records. */
@@ -70,6 +71,27 @@ export function invalidationPathProblem(path: string): string | null {
 }
 
 /**
+ * What is wrong with an invalidation request, each issue naming its field: the one check `moat cache invalidate`
+ * (flags), `POST /invalidations` and the store's write all make, so that each refuses with the same words.
+ * `known`: the distributions there are, and where they are (a config file, a store).
+ * @example
+ * const issues = invalidationRequestIssues({ distribution: "shop", paths: ["/a*b"] }, { distributions: ["shop"], where: "the store sqlite:/var/lib/moat/moat.db" });
+ */
+export function invalidationRequestIssues(request: { distribution: string; paths: readonly string[] }, known?: { distributions: readonly string[]; where: string }): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (known && !known.distributions.includes(request.distribution)) {
+    const there = known.distributions.length > 0 ? ` (there are: ${known.distributions.join(", ")})` : " (there is none yet)";
+    issues.push({ path: "distribution", message: `no distribution "${request.distribution}" in ${known.where}${there}` });
+  }
+  if (request.paths.length === 0) issues.push({ path: "paths", message: "give at least one PATH, such as /index.html or /images/*" });
+  request.paths.forEach((path, index) => {
+    const problem = invalidationPathProblem(path);
+    if (problem) issues.push({ path: `paths[${index}]`, message: problem });
+  });
+  return issues;
+}
+
+/**
  * Appends one invalidation to `<dataDir>/invalidations/requests.jsonl` (one write, O_APPEND, under the lock
  * that compaction takes) and returns its sequence number.
  * @example
@@ -113,6 +135,21 @@ export async function writeAppliedInvalidations(dataDir: string, applied: Applie
 }
 
 /**
+ * The one applier, whichever source the invalidations come from (the data directory's file, or a store through the
+ * primary): those newer than the rules' mark are appended, each logged, and `onApplied` told the mark (a worker tells
+ * its primary, which records the group's lowest). Returns the ones it applied.
+ * @example
+ * applyInvalidations({ rules, log }, [{ id: "7", seq: 7, distribution: "shop", paths: ["/img/*"], at }]);
+ */
+export function applyInvalidations(deps: { rules: InvalidationRules; log: Logger; onApplied?(mark: number): void }, requests: readonly NumberedInvalidation[]): NumberedInvalidation[] {
+  const fresh = requests.filter((request) => request.seq > deps.rules.mark);
+  deps.rules.append(fresh);
+  for (const request of fresh) deps.log.info({ invalidation: request.id, distribution: request.distribution, paths: request.paths }, "cache invalidation applied");
+  deps.onApplied?.(deps.rules.mark);
+  return fresh;
+}
+
+/**
  * Loads the invalidations into `rules`, then watches the file and applies new ones as they land,
  * writing the count applied to applied.json so that `moat cache invalidate` can tell when the edge has them;
  * with `onApplied` (a worker), telling it instead, after every read (the first one included).
@@ -125,12 +162,7 @@ export async function watchInvalidations(deps: { dataDir: string; rules: Invalid
   let running: Promise<void> = Promise.resolve();
   const catchUp = () => {
     running = running.then(async () => {
-      const all = await readInvalidations(deps.dataDir);
-      const fresh = all.filter((request) => request.seq > deps.rules.mark);
-      deps.rules.append(fresh);
-      for (const request of fresh) deps.log.info({ invalidation: request.id, distribution: request.distribution, paths: request.paths }, "cache invalidation applied");
-      // A worker's primary keeps applied.json for the group: the lowest of its workers' marks.
-      deps.onApplied?.(deps.rules.mark);
+      const fresh = applyInvalidations(deps, await readInvalidations(deps.dataDir));
       if (fresh.length === 0) return;
       if (!deps.onApplied) await writeAppliedInvalidations(deps.dataDir, { applied: deps.rules.mark });
       // Everything in the file is applied now, unless a request landed since it was read: compaction checks under its lock.

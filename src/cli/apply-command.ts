@@ -38,7 +38,7 @@ export async function documentForStore(file: string): Promise<{ document: Record
 }
 
 /** Who runs the command, for the revision's actor; a user with no passwd entry (a container) is named by uid. */
-function osUser(): string {
+export function osUser(): string {
   try {
     return userInfo().username;
   } catch {

@@ -1,9 +1,10 @@
-// `moat cache invalidate`: records an invalidation in the data directory (or over the admin API), where running edges pick it up, and waits until the edge (every worker of it) has.
+// `moat cache invalidate`: records an invalidation in a store, the data directory or over the admin API, where running edges pick it up, and waits until they (every worker of each) have.
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { appendInvalidation, appliedInvalidations, invalidationPathProblem } from "../cache/index.ts";
-import { isDataDirInEnvironment, loadConfigFile, resolveDataDir } from "../config/index.ts";
-import { CliUsageError, InvalidationNotAppliedError } from "../errors.ts";
+import { appendInvalidation, appliedInvalidations, invalidationRequestIssues } from "../cache/index.ts";
+import { isDataDirInEnvironment, loadConfigFile, resolveDataDir, resolveStoreAddress } from "../config/index.ts";
+import type { ConfigIssue } from "../errors.ts";
+import { CliUsageError, InvalidationNotAppliedError, InvalidationRequestInvalidError } from "../errors.ts";
 import { API_FLAGS, isOverApi } from "./api-connection.ts";
 import { parseWaitFlags, WAIT_FLAGS } from "./api-wait.ts";
 import { parseCliArgs } from "./cli-args.ts";
@@ -16,6 +17,7 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
       distribution: { type: "string", short: "d" },
       "data-dir": { type: "string" },
       config: { type: "string", short: "c" },
+      store: { type: "string" },
       json: { type: "boolean" },
       ...WAIT_FLAGS,
       ...API_FLAGS,
@@ -23,22 +25,25 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
     true,
   );
   if (values.distribution === undefined) throw new CliUsageError("cache invalidate: --distribution is required (the id of the distribution whose paths to invalidate).");
-  if (positionals.length === 0) throw new CliUsageError("cache invalidate: give at least one PATH, such as /index.html or /images/*.");
-  for (const path of positionals) {
-    const problem = invalidationPathProblem(path);
-    if (problem) throw new CliUsageError(`cache invalidate: ${problem}.`);
+  refuseIssues(invalidationRequestIssues({ distribution: values.distribution, paths: positionals }));
+  if (values.store !== undefined && (values.config !== undefined || values["data-dir"] !== undefined)) {
+    throw new CliUsageError("cache invalidate: give --store ADDRESS, or --data-dir DIR / --config FILE, not both.", { fix: "an edge run from a store (`moat start --store`) takes invalidations from the store; one run from a file, from its data directory" });
   }
-  // --data-dir or --config (or MOAT_DATA_DIR, when no --api or --context is given) records it in the data directory; otherwise the API.
-  if (await isOverApi("cache invalidate", values, { isNamed: values["data-dir"] !== undefined || values.config !== undefined, isInEnvironment: isDataDirInEnvironment() })) {
+  // --store, --data-dir or --config (or MOAT_STORE, MOAT_DATA_DIR when no --api or --context is given) is local; otherwise the API.
+  const isLocalNamed = values.store !== undefined || values["data-dir"] !== undefined || values.config !== undefined;
+  if (await isOverApi("cache invalidate", values, { isNamed: isLocalNamed, isInEnvironment: isDataDirInEnvironment() || resolveStoreAddress(undefined) !== undefined })) {
     const wait = parseWaitFlags("cache invalidate", values, "30s");
     return (await import("./invalidate-api-command.ts")).runCacheInvalidateOverApi(values, values.distribution, positionals, wait);
   }
-  if (values.json) throw new CliUsageError("cache invalidate: --json prints the admin API's answer; the data directory's form prints text.", { fix: "give --api URL (or MOAT_API, or a context), or leave --json out" });
-  const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
-  if (config && !config.distributions.some((d) => d.id === values.distribution)) {
-    throw new CliUsageError(`cache invalidate: ${config.source} has no distribution "${values.distribution}".`, { fix: `use one of ${config.distributions.map((d) => d.id).join(", ")}` });
-  }
+  if (values.json) throw new CliUsageError("cache invalidate: --json prints the admin API's answer; the local forms print text.", { fix: "give --api URL (or MOAT_API, or a context), or leave --json out" });
   const { ms: waitMs, text: waited } = parseWaitFlags("cache invalidate", values, "10s");
+  const storeAddress = values.config === undefined && values["data-dir"] === undefined ? resolveStoreAddress(values.store) : undefined;
+  if (storeAddress !== undefined) {
+    const { invalidateInStore } = await import("./cache-store-invalidate.ts");
+    return invalidateInStore({ address: storeAddress, distribution: values.distribution, paths: positionals, wait: waited, waitMs });
+  }
+  const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
+  if (config) refuseIssues(invalidationRequestIssues({ distribution: values.distribution, paths: positionals }, { distributions: config.distributions.map((d) => d.id), where: config.source }));
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const { request, seq } = await appendInvalidation(dataDir, values.distribution, positionals);
   process.stdout.write(`Invalidation ${request.id} (#${seq}) recorded for ${values.distribution}: ${positionals.join(" ")}\n`);
@@ -63,6 +68,18 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
   if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited, lagging, dataDir });
   process.stdout.write(`No running edge on ${dataDir} applied it within ${waited}; an edge applies it when it starts.\n`);
   return 0;
+}
+
+/** The first issue, as every refusal of this command reads: the words `POST /invalidations` answers with. */
+export function refuseIssues(issues: readonly ConfigIssue[]): void {
+  const first = issues[0];
+  if (first) throw new CliUsageError(`cache invalidate: ${first.message}.`);
+}
+
+/** The store's refusal (a distribution removed since, checked under its write lock) in the same words. */
+export function refuseInvalid(error: unknown): never {
+  if (error instanceof InvalidationRequestInvalidError) refuseIssues(error.issues);
+  throw error;
 }
 
 function capitalised(text: string): string {

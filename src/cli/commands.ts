@@ -42,7 +42,7 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT]) [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
@@ -54,6 +54,11 @@ stays; while the store cannot be reached the edge keeps serving (logged once).
 SIGHUP reads the store again. SIGTERM drains and exits.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
 unless the stored config sets dataDir.
+
+Run from a store, the edge also applies the store's cache invalidations (every
+worker, within a second) and records in the store that it has, under its name:
+--edge-name, else MOAT_EDGE_NAME, else the host name (on every log line). Edges
+sharing a store need names of their own.
 
 --api HOST:PORT (with --store) starts the admin API beside the edge, on TLS 1.3
 with a server certificate from Moat's CA (see docs/reference/admin-api.md).
@@ -546,9 +551,15 @@ Example:
   {
     name: "cache invalidate",
     summary: "drop paths (or path prefixes with *) from the running edge's cache",
-    help: `moat cache invalidate --distribution ID PATH... [--data-dir DIR | --config FILE | [API flags] [--json]] [--wait 10s | --no-wait]
+    help: `moat cache invalidate --distribution ID PATH... [--store ADDRESS | --data-dir DIR | --config FILE | [API flags] [--json]] [--wait 10s | --no-wait]
 
-Records an invalidation in <data dir>/invalidations/requests.jsonl. A running
+With --store (or MOAT_STORE), records the invalidation in the store, in one
+transaction: every edge run from that store applies it within a second and
+records that it has; the command waits (up to --wait) until every edge that has
+applied invalidations from the store before has applied this one, and names
+those that have not (exit 1). The store refuses a distribution it does not hold.
+
+Otherwise, records an invalidation in <data dir>/invalidations/requests.jsonl. A running
 edge on that data directory sees the file change and applies it at once; the
 command waits (up to --wait) until the edge says so: with workers, until every
 worker has. A worker that is running and has not applied it by then is named
@@ -557,15 +568,16 @@ worker has. A worker that is running and has not applied it by then is named
 (/images/* ; * alone is everything). An edge that is not running applies it to
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing
 is scanned, entries stored before the invalidation are refused at lookup.
-Over the admin API (the operator role) it creates the invalidation with POST
-/invalidations and polls its status, printing each worker's progress on stderr,
-until every worker of the API's edge has applied it (--wait, default 30s there;
-past it, exit 1 naming the workers still pending: the invalidation stands).
---no-wait returns once it is recorded.
-${DATA_DIR_OR_API_HELP}
+Over the admin API (the operator role) it records it in the API's store with
+POST /invalidations and polls its status, printing the edges' progress on
+stderr, until every edge run from that store has applied it (--wait, default
+30s there; past it, exit 1 naming the edges still pending: the invalidation
+stands). --no-wait returns once it is recorded; --json prints the API's answer.
+${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 
 Examples:
   moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"
+  moat cache invalidate --distribution shop --store postgres://moat@db/moat "/images/*"
   moat cache invalidate --distribution shop --context prod "/images/*"`,
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },

@@ -1,7 +1,8 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import { resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
 import { CliUsageError } from "../errors.ts";
@@ -15,6 +16,7 @@ import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { createFileConfigSource } from "./config-source.ts";
 import type { ConfigSource } from "./config-source.ts";
+import type { StoreInvalidationFeed } from "./store-config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
 
@@ -31,15 +33,20 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" } });
   const api = values.api === undefined ? undefined : parseApiAddress(values.api);
-  const { source, store } = await openConfigSource(values.config, values.store);
+  if (values["edge-name"] !== undefined && values.config !== undefined) {
+    throw new CliUsageError("start: --edge-name names an edge in a store; an edge run from --config FILE records nothing there.", { fix: "drop --edge-name, or run from a store: `moat start --store ADDRESS --edge-name NAME`" });
+  }
+  const { source, store, feed } = await openConfigSource(values.config, values.store);
   if (api && !store) {
     await source.close().catch(() => undefined);
     throw new CliUsageError("start: --api needs --store: the admin API changes the store, and a config file is not one.", { fix: "put the file into a store first (`moat apply -f moat.yaml --store /var/lib/moat`), then `moat start --store /var/lib/moat --api 127.0.0.1:8444`" });
   }
   try {
-    return await runFrom(source, await source.load(), values["log-level"], api && store ? { ...api, store } : undefined);
+    const config = await source.load();
+    const invalidations = feed && { feed, edge: resolveEdgeName(values["edge-name"]), initial: await feed.initialInvalidations() };
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations);
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -67,7 +74,7 @@ export async function startApi(api: ApiStart, config: MoatConfig, ca: Certificat
     logger: log,
     trustDomain: config.pki.trustDomain,
     isRevoked: async (serialHex) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serialHex),
-    // Certificates, the CA and invalidations live in the data directory the edge watches: a change there reaches it without a restart.
+    // Certificates and the CA live in the data directory the edge watches (invalidations, in the store it polls): a change reaches it without a restart.
     dataDir: { dataDir: config.dataDir, masterKey, caRotationPolicy: caRotationPolicyOf(config) },
   });
   return running;
@@ -79,18 +86,33 @@ function caRotationPolicyOf(config: MoatConfig): CaRotationPolicy {
   return { intermediateValidityMs, rootValidityMs, rolloverOverlapMs, renewAtFraction: config.pki.renewAtFraction };
 }
 
-async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined): Promise<number> {
+/** Run from a store: its invalidations (every one at start, then the feed's), and the name this edge records them under. */
+interface StoreInvalidations {
+  feed: StoreInvalidationFeed;
+  edge: string;
+  initial: readonly NumberedInvalidation[];
+}
+
+async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
-  const log = createLogger({ level: logLevel, worker: workers > 1 ? 0 : undefined });
+  const baseLog = createLogger({ level: logLevel, worker: workers > 1 ? 0 : undefined });
+  // Edges sharing a store tell themselves apart by name: every line of this one (its start line too) carries it.
+  const log = invalidations ? baseLog.child({ edge: invalidations.edge }) : baseLog;
   // From here on a stop signal is held until the edge can drain (before this, nothing runs that needs draining).
   const heldSignals = holdStopSignals(log);
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
   if (workers === 1) {
-    const edge = await runEdge({ config, ca, masterKey, log });
+    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial });
+    if (invalidations) {
+      const { feed } = invalidations;
+      // Alone, applying is synchronous: once applied here, applied by the whole edge.
+      feed.feedInvalidations({ edge: invalidations.edge, deliver: (requests) => (edge.applyInvalidations(requests), feed.invalidationsApplied(requests.at(-1)!.seq)) });
+      feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
+    }
     const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     await serveEdge({ edge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
     return 0;
@@ -99,12 +121,13 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
   const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!) });
   try {
-    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel });
+    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers) });
   } catch (error) {
     await edge.stop();
     throw error;
   }
   const running = group;
+  if (invalidations) invalidations.feed.feedInvalidations({ edge: invalidations.edge, deliver: (requests) => running.invalidate(requests) });
   void running.failed.catch(async (error: Error) => {
     await Promise.all([running.stop(), edge.stop()]);
     // serveEdge's file watch and signal handlers would keep the primary up: a group that cannot serve exits, non-zero.
@@ -132,8 +155,18 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   return 0;
 }
 
+/** A group's applied invalidations go to the store once every worker has reported: the edge applied one when all of its workers have. */
+function groupInvalidations(invalidations: StoreInvalidations, workers: number) {
+  return {
+    invalidations: invalidations.initial,
+    onApplied: (summary: AppliedInvalidations) => {
+      if ((summary.workers?.length ?? 0) >= workers) invalidations.feed.invalidationsApplied(summary.applied);
+    },
+  };
+}
+
 /** `--config FILE`, or a store from `--store` or MOAT_STORE (a flag beats the variable: `--config` wins over MOAT_STORE). */
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<{ source: ConfigSource; store?: Store }> {
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
@@ -145,5 +178,6 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
   const [{ openStore, parseStoreAddress }, { createStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
   const store = await openStore({ address, validate: validateStoredDocument });
-  return { source: createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir }), store };
+  const source = createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir });
+  return { source, store, feed: source };
 }

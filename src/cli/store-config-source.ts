@@ -3,7 +3,8 @@ import { loadConfigDocument } from "../config/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { StoreEmptyError, StoreUnavailableError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
-import type { ConfigStore } from "../store/index.ts";
+import type { NumberedInvalidation } from "../cache/index.ts";
+import type { ConfigStore, InvalidationStore } from "../store/index.ts";
 import type { ConfigSource } from "./config-source.ts";
 
 export const STORE_POLL_DEFAULTS = Object.freeze({
@@ -16,7 +17,7 @@ export const STORE_POLL_DEFAULTS = Object.freeze({
 });
 
 export interface StoreConfigSourceOptions {
-  store: ConfigStore;
+  store: ConfigStore & { readonly invalidations?: InvalidationStore };
   /** The data directory the store address named (`--store /var/lib/moat`): the edge's dataDir unless the stored document sets one. */
   dataDir?: string;
   intervalMs?: number;
@@ -33,11 +34,28 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
 }
 
 /**
+ * The store's cache invalidations, for the edge: read whole at start, then each poll delivers the new ones (by
+ * increasing id) to the one applier (alone: the cache's; under workers: the primary sends them to every worker),
+ * and records up to where this edge (every worker of it) has applied them.
+ */
+export interface StoreInvalidationFeed {
+  /** Every invalidation the store holds, oldest first: the cache opens with them. Later polls deliver only newer ones. */
+  initialInvalidations(): Promise<NumberedInvalidation[]>;
+  /** Where later invalidations go, and the name this edge records them under; before it is called, none is delivered. */
+  feedInvalidations(target: { edge: string; deliver(requests: readonly NumberedInvalidation[]): void }): void;
+  /** This edge has applied every invalidation up to `mark`, on every worker: recorded now, or at the next poll if the store is out. */
+  invalidationsApplied(mark: number): void;
+}
+
+// Read in pages at start: a store keeps every invalidation, and one answer must stay bounded.
+const INVALIDATION_PAGE = 1_000;
+
+/**
  * @example
  * const source = createStoreConfigSource({ store });
  * const config = await source.load(); // the newest revision, as loadConfigFile would give a file
  */
-export function createStoreConfigSource(options: StoreConfigSourceOptions): ConfigSource {
+export function createStoreConfigSource(options: StoreConfigSourceOptions): ConfigSource & StoreInvalidationFeed {
   const { store } = options;
   // Set by watch: until then (the first load, at start) a failure ends the start and needs no log line.
   let log: Logger | undefined;
@@ -70,6 +88,47 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
     }
   }
 
+  // The invalidations: the last id seen, where new ones go, and this edge's applied mark (reported, recorded).
+  let seenSeq = 0;
+  let target: { edge: string; deliver(requests: readonly NumberedInvalidation[]): void } | undefined;
+  let appliedMark = 0;
+  let recordedMark = 0;
+  let recording: Promise<void> = Promise.resolve();
+
+  async function readInvalidationsSince(afterSeq: number): Promise<NumberedInvalidation[]> {
+    const all: NumberedInvalidation[] = [];
+    for (;;) {
+      const after = all.at(-1)?.seq ?? afterSeq;
+      const page = await reach("reading the store's cache invalidations", () => store.invalidations!.since(after, INVALIDATION_PAGE), options.revisionDeadlineMs ?? STORE_POLL_DEFAULTS.revisionDeadlineMs);
+      all.push(...page);
+      if (page.length < INVALIDATION_PAGE) break;
+    }
+    return all;
+  }
+
+  /** Delivers what is new, then records what was applied; queued, so that two never run at once. */
+  function followInvalidations(): Promise<void> {
+    const run = recording.then(async () => {
+      if (!target || !store.invalidations) return;
+      const fresh = await readInvalidationsSince(seenSeq);
+      if (fresh.length > 0) {
+        seenSeq = fresh.at(-1)!.seq;
+        target.deliver(fresh);
+      }
+      await recordApplied();
+    });
+    recording = run.catch(() => undefined);
+    return run;
+  }
+
+  async function recordApplied(): Promise<void> {
+    if (!target || !store.invalidations || appliedMark <= recordedMark) return;
+    const mark = appliedMark;
+    const edge = target.edge;
+    await reach("recording the applied cache invalidations", () => store.invalidations!.markApplied(edge, mark, new Date()), options.revisionDeadlineMs ?? STORE_POLL_DEFAULTS.revisionDeadlineMs);
+    recordedMark = Math.max(recordedMark, mark);
+  }
+
   let stopWatching = () => {};
   let polling: Promise<void> = Promise.resolve();
   return {
@@ -90,6 +149,7 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
           const revision = await reach("asking the store for its revision", () => store.revision(), options.revisionDeadlineMs ?? STORE_POLL_DEFAULTS.revisionDeadlineMs);
           // A stop that came while the query ran: no reload of an edge that is draining.
           if (revision !== readRevision && !isStopped) await changed(`store revision ${revision}`);
+          if (!isStopped) await followInvalidations();
         } catch {
           // reach logged the outage (once); the next poll tries again.
         }
@@ -102,10 +162,25 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       };
       return stopWatching;
     },
+    async initialInvalidations() {
+      if (!store.invalidations) return [];
+      const all = await readInvalidationsSince(0);
+      seenSeq = all.at(-1)?.seq ?? 0;
+      return all;
+    },
+    feedInvalidations(next) {
+      target = next;
+    },
+    invalidationsApplied(mark) {
+      appliedMark = Math.max(appliedMark, mark);
+      // At once, so that a status read soon after says applied; a failure (logged once by reach) is retried at the next poll.
+      recording = recording.then(recordApplied).catch(() => undefined);
+    },
     isReported: (error) => typeof error === "object" && error !== null && reported.has(error),
     async close() {
       stopWatching();
       await polling;
+      await recording.catch(() => undefined);
       await store.close();
     },
   };

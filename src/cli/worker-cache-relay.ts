@@ -26,6 +26,8 @@ export function createGroupCacheRelay(options: {
   send(worker: number, message: ToWorker): boolean;
   /** The workers that serve now: a worker still starting has an empty memory tier and reads the disk afresh. */
   listening(): readonly number[];
+  /** Run from a store: where the group's applied state goes instead of applied.json (the store's feed records it). */
+  onApplied?(summary: AppliedInvalidations): void;
 }): GroupCacheRelay {
   const { log } = options;
   let nextRelay = 1;
@@ -61,6 +63,7 @@ export function createGroupCacheRelay(options: {
     const text = JSON.stringify(summary);
     if (text === lastWritten) return;
     lastWritten = text;
+    if (options.onApplied) return options.onApplied(summary);
     writing = writing
       .then(() => writeAppliedInvalidations(options.dataDir, summary))
       .catch((error: Error) => log.error({ error: { message: error.message } }, "writing applied.json failed: `moat cache invalidate` cannot tell that the workers applied an invalidation"));

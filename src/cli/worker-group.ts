@@ -1,6 +1,7 @@
 // The primary of `moat start` with workers: forks one worker per slot, hands each the config it validated, restarts crashed ones, stops them all.
 import cluster from "node:cluster";
 import type { Worker } from "node:cluster";
+import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { WorkerStartError } from "../errors.ts";
 import type { Logger, LoggerOptions } from "../observe/index.ts";
@@ -22,6 +23,8 @@ export interface WorkerGroup {
   readonly httpPort: number | null;
   /** Tells every worker to rebuild from `config` (the primary applied it) and to take these session ticket keys. */
   apply(config: MoatConfig, ticketKeys: Buffer): void;
+  /** Run from a store: sends these invalidations to every worker (and keeps them for the start of a new one). */
+  invalidate(requests: readonly NumberedInvalidation[]): void;
   /** Resolves once every worker told of the last `apply` has swapped (or refused it, or exited). */
   settled(): Promise<void>;
   /** Each worker drains like a lone edge; resolves once all have exited. */
@@ -46,13 +49,23 @@ interface Slot {
  * @example
  * const group = await startWorkerGroup({ count: 2, config, log, logLevel: "info" });
  */
-export async function startWorkerGroup(options: { count: number; config: MoatConfig; ticketKeys: Buffer; log: Logger; logLevel: NonNullable<LoggerOptions["level"]> }): Promise<WorkerGroup> {
+export async function startWorkerGroup(options: {
+  count: number;
+  config: MoatConfig;
+  ticketKeys: Buffer;
+  log: Logger;
+  logLevel: NonNullable<LoggerOptions["level"]>;
+  /** Run from a store: every invalidation it held at start, and where the group's applied state goes (every worker's lowest mark). */
+  store?: { invalidations: readonly NumberedInvalidation[]; onApplied(summary: AppliedInvalidations): void };
+}): Promise<WorkerGroup> {
   const { log } = options;
   // Structured clones: the config's Maps, Sets and Buffers reach the worker as they are.
   // Workers get the edge's V8 flags and malloc settings even when the primary was started without them (edge-runtime.ts).
   cluster.setupPrimary({ serialization: "advanced", execArgv: withEdgeNodeFlags(process.execArgv) });
   let config = options.config;
   let ticketKeys = options.ticketKeys;
+  // Every invalidation delivered so far: a worker (re)started later opens its cache with all of them, as one reading the file would.
+  const storeInvalidations = options.store ? [...options.store.invalidations] : undefined;
   let isStopping = false;
   const slots = new Map<number, Slot>();
   let fail: (error: Error) => void = () => {};
@@ -82,6 +95,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
       return worker ? sendTo(worker, message) : false;
     },
     listening: () => [...slots].filter(([, slot]) => slot.worker !== null && slot.listeningAt !== null).map(([n]) => n),
+    onApplied: options.store?.onApplied,
   });
 
   function fork(n: number): Promise<{ httpsPort: number; httpPort: number | null }> {
@@ -92,7 +106,7 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
     slot.appliedSeq = seq;
     // Errors of its channel are handled where they are sent (sendTo); anything else is logged, never thrown at the primary.
     worker.on("error", (error: Error) => log.warn({ workerNumber: n, error: { message: error.message } }, "worker channel error"));
-    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys });
+    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys, ...(storeInvalidations ? { storeInvalidations } : {}) });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
@@ -186,6 +200,10 @@ export async function startWorkerGroup(options: { count: number; config: MoatCon
       ticketKeys = keys;
       seq += 1;
       broadcast({ type: "apply", seq, config: next, ticketKeys: keys });
+    },
+    invalidate(requests) {
+      storeInvalidations?.push(...requests);
+      broadcast({ type: "invalidations", requests });
     },
     async settled() {
       const target = seq;

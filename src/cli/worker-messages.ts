@@ -1,10 +1,13 @@
 // What a `moat start` primary and its workers say to each other over the cluster IPC channel (structured clones).
+import type { NumberedInvalidation } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import type { LoggerOptions } from "../observe/index.ts";
 
 export type ToWorker =
   /** The first message: which worker this is, the config the primary validated and issued certificates for, and the group's session ticket keys. */
-  | { type: "start"; worker: number; workers: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array }
+  | { type: "start"; worker: number; workers: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array; storeInvalidations?: readonly NumberedInvalidation[] }
+  /** Run from a store: invalidations the primary read from it, for the cache's one applier (the start message carried the earlier ones). */
+  | { type: "invalidations"; requests: readonly NumberedInvalidation[] }
   /** The primary applied a snapshot (reload, renewal, CA rotation, revocation, a configured file): rebuild from this config. */
   | { type: "apply"; seq: number; config: MoatConfig; ticketKeys: Uint8Array }
   /** Drain like a lone edge on SIGTERM, then exit. */
@@ -23,11 +26,11 @@ export type FromWorker =
   | { type: "cache-deleted"; batch: number; primaryKeys: readonly string[] }
   /** The worker has deleted the keys of the primary's relay `relay`. */
   | { type: "cache-keys-dropped"; relay: number }
-  /** The worker has applied the invalidations up to `mark`: the primary writes the lowest of all to applied.json. */
+  /** The worker has applied the invalidations up to `mark`: the primary records the lowest of all (applied.json, or the store). */
   | { type: "invalidations-applied"; mark: number };
 
 export function isToWorker(message: unknown): message is ToWorker {
-  return typeof message === "object" && message !== null && ["start", "apply", "stop", "drop-cache-keys", "cache-deletion-relayed"].includes((message as { type?: string }).type ?? "");
+  return typeof message === "object" && message !== null && ["start", "apply", "stop", "drop-cache-keys", "cache-deletion-relayed", "invalidations"].includes((message as { type?: string }).type ?? "");
 }
 
 export function isFromWorker(message: unknown): message is FromWorker {

@@ -59,7 +59,7 @@ export async function runWorker(): Promise<number> {
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
     const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
-    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers });
+    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers, storeInvalidations: start.storeInvalidations });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     log.error({ error: { code, message } }, "worker could not start");
@@ -131,6 +131,7 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
       if (message.type === "stop") void stop("the primary said stop");
       if (message.type === "cache-deletion-relayed") relay.acknowledged(message.batch);
       if (message.type === "drop-cache-keys") dropRelayed(message.relay, message.primaryKeys);
+      if (message.type === "invalidations") edge.applyInvalidations(message.requests);
     }
   })();
   await stopped;

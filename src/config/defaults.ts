@@ -18,6 +18,8 @@ export const DEFAULTS = {
   dataDirEnv: "MOAT_DATA_DIR",
   /** A store to run from or apply to, when no --store flag names one (moat start, apply, diff, export, store log). */
   storeEnv: "MOAT_STORE",
+  /** The name an edge records its applied invalidations under in a store, when no --edge-name flag gives one (the host name otherwise). */
+  edgeNameEnv: "MOAT_EDGE_NAME",
   masterKeyEnv: "MOAT_MASTER_KEY",
   masterKeyFileEnv: "MOAT_MASTER_KEY_FILE",
   trustDomain: "moat.internal",

@@ -1,5 +1,5 @@
 // A config document as a store holds it: validated by the file's schema, with every path absolute; and where the store is.
-
+import { hostname } from "node:os";
 import type { ConfigIssue } from "../errors.ts";
 import { DEFAULTS } from "./defaults.ts";
 import { relativePathIssues } from "./document-paths.ts";
@@ -16,6 +16,16 @@ export function validateStoredDocument(document: Record<string, unknown>): Confi
 }
 
 /** `--store ADDRESS` wins over MOAT_STORE; undefined when neither is set. */
+/**
+ * The name an edge run from a store goes by there (its applied invalidations): `--edge-name`, else MOAT_EDGE_NAME,
+ * else the host name. Edges sharing a store need names of their own; two with one name would pass for one.
+ */
+export function resolveEdgeName(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag !== undefined && flag !== "") return flag;
+  const fromEnv = env[DEFAULTS.edgeNameEnv];
+  return fromEnv === undefined || fromEnv === "" ? hostname() : fromEnv;
+}
+
 export function resolveStoreAddress(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (flag !== undefined && flag !== "") return flag;
   const fromEnv = env[DEFAULTS.storeEnv];

@@ -2,7 +2,7 @@
 // Under `moat start` with workers, the same code runs as the primary (certificates, CA, revocations; no port)
 // and as each worker (ports and cache; rebuilds only when its primary says).
 import { join } from "node:path";
-import type { BeforeBatch, CachePeers, Clock } from "../cache/index.ts";
+import type { BeforeBatch, CachePeers, Clock, NumberedInvalidation } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
@@ -37,6 +37,8 @@ export interface RunningEdge {
   setTicketKeys(keys: Buffer): void;
   /** A worker deletes the primary keys a sibling deleted (relayed by its primary): from memory before it returns, from disk when it resolves (see EdgeCache.dropRelayed). */
   dropRelayedCacheKeys(primaryKeys: readonly string[]): Promise<void>;
+  /** Applies invalidations a store delivered (an edge started with `storeInvalidations`); nothing on a primary, which has no cache. */
+  applyInvalidations(requests: readonly NumberedInvalidation[]): void;
 }
 
 export interface RunEdgeOptions {
@@ -64,6 +66,8 @@ export interface RunEdgeOptions {
   ticketKeys?: Buffer;
   /** A worker's siblings, through its primary: its cache deletions reach their memory tiers, its applied invalidations its primary. */
   cachePeers?: CachePeers;
+  /** Run from a store: every invalidation it held at start (later ones come by applyInvalidations); the data directory's file is then not watched. */
+  storeInvalidations?: readonly NumberedInvalidation[];
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -234,7 +238,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     viewer?.server.setTicketKeys(keys);
   };
   const dropRelayedCacheKeys = (primaryKeys: readonly string[]) => serving?.cache.dropRelayed(primaryKeys) ?? Promise.resolve();
-  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys, dropRelayedCacheKeys };
+  const applyInvalidations = (requests: readonly NumberedInvalidation[]) => serving?.cache.applyInvalidations(requests);
+  return { httpsPort, httpPort, current: () => built.snapshot, apply, stop, ticketKeys: () => ticketKeys, setTicketKeys, dropRelayedCacheKeys, applyInvalidations };
 }
 
 function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, log: Logger): void {

@@ -29,6 +29,7 @@ export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () 
     diskTmpDirName: options.worker === undefined ? undefined : `tmp-worker-${options.worker}`,
     diskSharers: options.workers,
     peers: options.cachePeers,
+    storeInvalidations: options.storeInvalidations,
   });
   const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {

@@ -617,13 +617,13 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Invalidations still in the file, newest first, each with its applied state (once all are applied the edge compacts the file: superseded ones go)
+         * Invalidations in the store, newest first, each with its state on every edge
          * @description Needs the role viewer or above (viewer < operator < admin).
          */
         get: operations["listInvalidations"];
         put?: never;
         /**
-         * Invalidate paths of a distribution: recorded where the running edge applies it within moments (every worker); poll its status
+         * Invalidate paths of a distribution: recorded in the store, in one transaction; every edge run from it applies it within about a second (every worker); poll its status
          * @description Needs the role operator or above (viewer < operator < admin).
          */
         post: operations["createInvalidation"];
@@ -641,7 +641,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One invalidation and whether the running edge (each worker) has applied it
+         * One invalidation and, for each edge on the store, whether (and when) it applied it
          * @description Needs the role viewer or above (viewer < operator < admin).
          */
         get: operations["getInvalidation"];
@@ -1581,23 +1581,27 @@ export interface components {
         activateCaRootRolloverBody: Record<string, never>;
         /** Invalidation */
         createInvalidation202: {
+            /** @description Its id in the store (the decimal of seq): what /invalidations/{id} takes */
             id: string;
-            /** @description Its number in the data directory's invalidation file: the edge applies them in this order */
+            /** @description Its number in the store: every edge applies them in this order */
             seq: number;
             distribution: string;
             paths: string[];
+            /** @description When it was recorded (ISO 8601, UTC) */
             at: string;
+            /** @description Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user> */
+            actor: string;
             /**
-             * @description applied: every worker of the running edge has applied it (the next request for these paths goes to the origin)
+             * @description applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store
              * @enum {string}
              */
             status: "pending" | "applied";
-            /** @description Under workers: each one's state, as the edge's applied.json records it */
-            workers?: {
-                worker: number;
-                pid: number;
+            /** @description Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one */
+            edges: {
+                edge: string;
                 /** @enum {string} */
                 status: "pending" | "applied";
+                appliedAt: string | null;
             }[];
         };
         createInvalidationBody: {
@@ -1608,23 +1612,27 @@ export interface components {
         };
         listInvalidations200: {
             items: {
+                /** @description Its id in the store (the decimal of seq): what /invalidations/{id} takes */
                 id: string;
-                /** @description Its number in the data directory's invalidation file: the edge applies them in this order */
+                /** @description Its number in the store: every edge applies them in this order */
                 seq: number;
                 distribution: string;
                 paths: string[];
+                /** @description When it was recorded (ISO 8601, UTC) */
                 at: string;
+                /** @description Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user> */
+                actor: string;
                 /**
-                 * @description applied: every worker of the running edge has applied it (the next request for these paths goes to the origin)
+                 * @description applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store
                  * @enum {string}
                  */
                 status: "pending" | "applied";
-                /** @description Under workers: each one's state, as the edge's applied.json records it */
-                workers?: {
-                    worker: number;
-                    pid: number;
+                /** @description Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one */
+                edges: {
+                    edge: string;
                     /** @enum {string} */
                     status: "pending" | "applied";
+                    appliedAt: string | null;
                 }[];
             }[];
             nextCursor?: string;
@@ -1700,7 +1708,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -6075,7 +6083,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Recorded; its status says when the edge has applied it */
+            /** @description Recorded; its status says when the edges have applied it */
             202: {
                 headers: {
                     /** @description Where the new resource is */
@@ -6511,7 +6519,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "certificate.issue" | "certificate.rotate" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

@@ -11,3 +11,4 @@ export type { AuditEvent, AuditLog, AuditQuery, AuditSink } from "./audit-log.ts
 export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
+export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";

@@ -74,4 +74,25 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("revisions").addColumn("audit_hash", "text").execute();
     },
   },
+  // Cache invalidations, and which edge applied which when: edges sharing a store all apply them, and their state reads in one place.
+  // Numbered 0004: 0003 is the audit trail's. Ids are given under the write lock (max + 1), as revisions are: the same on both engines.
+  "0004-invalidations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("invalidations")
+        .addColumn("id", "integer", (column) => column.primaryKey())
+        .addColumn("distribution", "text", (column) => column.notNull())
+        .addColumn("paths", "text", (column) => column.notNull())
+        .addColumn("created_at", "text", (column) => column.notNull())
+        .addColumn("actor", "text", (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable("invalidation_applied")
+        .addColumn("invalidation_id", "integer", (column) => column.notNull().references("invalidations.id"))
+        .addColumn("edge", "text", (column) => column.notNull())
+        .addColumn("applied_at", "text", (column) => column.notNull())
+        .addPrimaryKeyConstraint("invalidation_applied_pk", ["invalidation_id", "edge"])
+        .execute();
+    },
+  },
 });

@@ -71,6 +71,24 @@ export interface ApiTokensTable {
   revoked_at: string | null;
 }
 
+/** One cache invalidation: what `moat cache invalidate --store` and `POST /invalidations` write, every edge on the store applies. */
+export interface InvalidationsTable {
+  /** 1, 2, 3…: the order edges apply them in (and the mark their cached entries compare with). */
+  id: number;
+  distribution: string;
+  /** A JSON array of "/exact/path" or "/prefix*". */
+  paths: string;
+  created_at: string;
+  actor: string;
+}
+
+/** An edge (by its name: `--edge-name`, MOAT_EDGE_NAME or the host name) has applied an invalidation on every one of its workers. */
+export interface InvalidationAppliedTable {
+  invalidation_id: number;
+  edge: string;
+  applied_at: string;
+}
+
 export interface StoreTables {
   revisions: RevisionsTable;
   distributions: DocumentRow;
@@ -79,4 +97,6 @@ export interface StoreTables {
   write_lock: WriteLockTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
+  invalidations: InvalidationsTable;
+  invalidation_applied: InvalidationAppliedTable;
 }

@@ -93,7 +93,7 @@ describe("the CLI over the admin API of a running edge: long operations waited f
 
   const get = () => viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/page" });
 
-  test("moat cache invalidate over the API returns once both workers applied it: the next request is a miss; a viewer is refused on one line", { timeout: 120_000 }, async () => {
+  test("moat cache invalidate over the API returns once the edge applied it on both workers: the next request is a miss; a viewer is refused on one line", { timeout: 120_000 }, async () => {
     for (let i = 0; i < 4; i++) assert.equal((await get()).status, 200);
     const cachedHits = originHits;
     for (let i = 0; i < 4; i++) await get();
@@ -106,8 +106,8 @@ describe("the CLI over the admin API of a running edge: long operations waited f
 
     const run = await moat(["cache", "invalidate", "--distribution", "site", "/page", "--wait", "60s"], "operator");
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^Invalidation [0-9a-f]{16} \(#\d+\) recorded for site: \/page\nAll 2 workers of the running edge have applied it: the next request for these paths goes to the origin\.\n$/);
-    assert.match(run.stderr, /^moat: invalidation [0-9a-f]{16} \(#\d+\) recorded for site: \/page\n/);
+    assert.match(run.stdout, /^Invalidation #\d+ recorded for site: \/page\nEdge \S+ has applied it on every worker: the next request for these paths goes to the origin\.\n$/);
+    assert.match(run.stderr, /^moat: invalidation #\d+ recorded for site: \/page\n/);
     const after = await get();
     assert.equal(originHits, cachedHits + 1, "the first request after the invalidation is a miss");
     assert.equal(after.body, `hit ${cachedHits + 1}`);

@@ -166,4 +166,13 @@ distributions:
     assert.equal(code, 2);
     assert.match(stderr, /--confg/);
   });
+
+  test("--edge-name names an edge in a store: with --config it is a usage error, exit code 2", async () => {
+    const child = spawn(process.execPath, [cliMain, "start", "--config", join(dir, "bad.yaml"), "--edge-name", "edge-a"], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    const [code] = (await once(child, "exit")) as [number];
+    assert.equal(code, 2);
+    assert.match(stderr, /--edge-name names an edge in a store/);
+  });
 });

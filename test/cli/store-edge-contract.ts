@@ -15,7 +15,8 @@ import { createTestMasterKey } from "../support/master-key.ts";
 import type { TestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
-import { viewerRequestWithSni } from "../support/viewer-client.ts";
+import { createViewerClient, viewerRequest, viewerRequestWithSni } from "../support/viewer-client.ts";
+import type { Client } from "undici";
 import { callApi } from "../control/admin-api-client.ts";
 import { applyDocument, documentForStore } from "../../src/cli/apply-command.ts";
 import { diffText } from "../../src/cli/config-diff-text.ts";
@@ -31,6 +32,8 @@ export interface StoreEngine {
    * connections it refused so far (the edge's polls), so a test can wait for several without a clock.
    */
   cutOff?(address: string): Promise<{ refusals(): Promise<number>; restore(): Promise<void> }>;
+  /** Run a second edge on the store too (the fleet's engine: PostgreSQL). */
+  hasTwoEdges?: boolean;
 }
 
 const PARTNERS_CA = "partners-ca.pem";
@@ -228,6 +231,99 @@ export function storeEdgeContract(engine: StoreEngine): void {
     assert.equal(replacedByCli.stdout, "Replaced distribution site: version 3 (revision 3).\n", replacedByCli.stderr);
     await withDeadline("the CLI's change to be served", edge.waitForLine("config reloaded at revision 3", (line: LogLine) => line.msg === "config reloaded" && line.revision === 3), 30_000);
     assert.equal((await get()).body, "from a");
+  });
+
+  test("invalidations in the store: one through the API is applied by every worker of the edge (a miss on each) and reads applied for it by name; the CLI writes them too", { timeout: 180_000 }, async (t) => {
+    const w = await workspace(t);
+    let pageHits = 0;
+    const cacheable = await startTestOrigin({
+      certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }),
+      clientCaPem: ca.bundlePem,
+      handler: (req, res) => {
+        if (req.url === "/page") pageHits += 1;
+        res.setHeader("cache-control", "max-age=3600");
+        res.end(`page ${pageHits}`);
+      },
+    });
+    t.after(() => cacheable.close());
+    const file = await w.write("moat.yaml", configFile({ aOrigin: cacheable.url, bOrigin: originB.url, target: "a" }));
+    assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
+    const token = (await moat(["token", "create", "--role", "operator", "--name", "purges", "--store", w.address], w.root)).stdout.trim();
+
+    const edges: ReturnType<typeof startMoat>[] = [];
+    const pinned = new Map<number, Client>();
+    t.after(async () => {
+      await Promise.all([...pinned.values()].map((client) => client.close().catch(() => {})));
+      for (const edge of edges) if (edge.child.pid && isGroupAlive(edge.child.pid)) process.kill(-edge.child.pid, "SIGKILL");
+      await Promise.all(edges.map((edge) => edge.exited));
+    });
+    const startEdge = async (name: string, extra: string[]) => {
+      const edge = startMoat(["start", "--store", w.address, "--edge-name", name, ...extra], { cwd: tmpdir(), env: key.env, detached: true });
+      edges.push(edge);
+      const listening = await withDeadline(`${name} to listen`, edge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 90_000);
+      assert.equal(listening.edge, name, "the start line names the edge");
+      return { edge, port: Number(listening.httpsPort) };
+    };
+    const one = await startEdge("edge-one", ["--api", "127.0.0.1:0"]);
+    const apiUrl = String((await withDeadline("the admin API to listen", one.edge.waitForLine("admin API listening", (line) => line.msg === "admin API listening"), 30_000)).url);
+    const api = (path: string, options?: Parameters<typeof callApi>[4]) => callApi(apiUrl, ca.bundlePem, { token }, path, options);
+
+    // A connection on each worker: which one holds it is what the access log says of a request sent on it.
+    for (let i = 0; pinned.size < 2 && i < 20; i++) {
+      const client = createViewerClient(one.port, { caPem: ca.bundlePem, servername: "site.test" });
+      assert.equal((await viewerRequest(client, { path: `/whoami/${i}`, host: "site.test" })).status, 200);
+      const line = await withDeadline("the access log line", one.edge.waitForLine(`/whoami/${i}`, (l) => l.msg === "request" && l.path === `/whoami/${i}`), 30_000);
+      if (pinned.has(Number(line.worker))) await client.close();
+      else pinned.set(Number(line.worker), client);
+    }
+    assert.deepEqual([...pinned.keys()].sort(), [1, 2], "a connection on each worker");
+    const getOn = async (worker: number) => (await viewerRequest(pinned.get(worker)!, { path: "/page", host: "site.test" })).body;
+    for (const worker of [1, 2, 1, 2]) await getOn(worker);
+    assert.equal(pageHits, 2, "each worker filled /page once, then served it from its cache");
+
+    const created = await api("/invalidations", { method: "POST", body: { distribution: "site", paths: ["/page"] } });
+    assert.equal(created.status, 202, created.text);
+    assert.equal(created.json.seq, 1);
+    const appliedBy = (id: string, names: string[]) =>
+      withDeadline(
+        `invalidation ${id} applied by ${names.join(", ")}`,
+        (async () => {
+          for (;;) {
+            const status = await api(`/invalidations/${id}`);
+            const applied = status.json.edges.filter((edge: { status: string }) => edge.status === "applied").map((edge: { edge: string }) => edge.edge);
+            if (status.json.status === "applied" && names.every((name) => applied.includes(name))) return status.json;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        })(),
+        30_000,
+      );
+    const status = await appliedBy(created.json.id, ["edge-one"]);
+    assert.deepEqual(status.edges.map((edge: { edge: string; status: string }) => [edge.edge, edge.status]), [["edge-one", "applied"]]);
+    assert.match(status.edges[0].appliedAt, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(await getOn(1), "page 3", "a miss on worker 1");
+    assert.equal(await getOn(2), "page 4", "a miss on worker 2");
+    assert.equal(await getOn(1), "page 3", "then cached again");
+
+    const names = ["edge-one"];
+    if (engine.hasTwoEdges) {
+      // A second edge on the same store: it applies what the store holds at its start, and every later one, and records each.
+      const two = await startEdge("edge-two", []);
+      names.push("edge-two");
+      await appliedBy(created.json.id, names);
+      const second = await api("/invalidations", { method: "POST", body: { distribution: "site", paths: ["/page"] } });
+      const both = await appliedBy(second.json.id, names);
+      assert.deepEqual(both.edges.map((edge: { edge: string }) => edge.edge), ["edge-one", "edge-two"]);
+      for (const worker of [1, 2]) {
+        await withDeadline(`edge-two worker ${worker} to apply #2`, two.edge.waitForLine(`worker ${worker}`, (l) => l.msg === "cache invalidation applied" && l.worker === worker && l.invalidation === "2"), 30_000);
+      }
+    }
+    // The CLI writes to the store too, and waits for every edge that follows it.
+    const cli = await moat(["cache", "invalidate", "--store", w.address, "--distribution", "site", "/page"], w.root);
+    assert.equal(cli.code, 0, cli.stderr);
+    const expected = names.length === 1 ? "the edge edge-one" : `all 2 edges (${names.join(", ")})`;
+    assert.match(cli.stdout, new RegExp(`^Invalidation #\\d+ recorded in .* for site: /page\nApplied by ${expected.replace(/[()]/g, "\\$&")}: `), cli.stdout);
+    assert.match(await getOn(2), /^page \d+$/);
+    assert.equal(pageHits, 5, "the CLI's invalidation made worker 2 miss");
   });
 
   test("export then apply changes nothing and makes no revision; relative paths were stored absolute", { timeout: 60_000 }, async (t) => {

@@ -14,6 +14,7 @@ describe("an edge and the store commands on PostgreSQL", { skip: skipWithoutPost
   after(async () => server?.stop());
 
   storeEdgeContract({
+    hasTwoEdges: true,
     freshAddress: async () => {
       if (!server) throw new Error("PostgreSQL did not start");
       const name = `edge_${++databases}`;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { x509 } from "../../src/pki/x509-lib.ts";
 import pino from "pino";
-import { readInvalidations, writeAppliedInvalidations } from "../../src/cache/index.ts";
+import { runMoat } from "../cli/moat-process.ts";
 import { startAdminApi } from "../../src/control/index.ts";
 import {
   createEphemeralCertificateAuthority,
@@ -55,6 +55,16 @@ function assertDocumented(api: Harness, method: string, path: string, answer: Ap
   }
   assert.doesNotMatch(answer.text, /PRIVATE KEY/, `${method} ${path} answered key material`);
 }
+
+/** The audit records of one action, oldest first, as an admin reads them through the API. */
+async function auditRecords(api: Harness, action: string): Promise<Array<{ actor: string; resource: string; before: unknown; after: Record<string, unknown> }>> {
+  const answer = await api.call({ token: api.tokens.admin }, `/audit?action=${action}`);
+  assert.equal(answer.status, 200, answer.text);
+  return answer.json.items;
+}
+
+/** `api:token/<id>`: the actor a token's changes are recorded under (its id is the token's second part). */
+const tokenActor = (token: string) => `api:token/${token.split("_")[1]}`;
 
 /** Issues the leaves a running edge would hold for distribution `shop` (its viewer certificate, origin `app`'s client certificate). */
 async function issueShopLeaves(api: Harness, options: { rotateSerials?: ReadonlySet<string> } = {}) {
@@ -150,6 +160,9 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.ok(isSealedPrivateKey(await readFile(keyFile, "utf8")), "the key is stored sealed under the master key");
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
     assert.equal((await api.call({ token: api.tokens.viewer }, `/certificates/${good.serialHex}`)).json.name, "shop-ev");
+    const imports = await auditRecords(api, "certificate.import");
+    assert.deepEqual(imports.map((record) => [record.actor, record.resource, record.after.use, record.after.serialHex]), [[tokenActor(api.tokens.admin), `certificate/${good.serialHex}`, "viewer-server", good.serialHex]]);
+    assert.doesNotMatch(JSON.stringify(imports), /PRIVATE KEY|BEGIN/, "the trail holds what identifies the certificate, never its PEM or key");
 
     // A distribution serves it by its name; the certificate then says where it is used.
     const site = await api.call(admin, "/distributions/shop");
@@ -178,6 +191,8 @@ describe("admin API: certificates, the CA and invalidations", () => {
     const again = await api.call({ token: api.tokens.operator }, `/certificates/${viewer.serialHex}/rotate`, { method: "POST" });
     assert.equal(again.json.wasAlreadyRequested, true);
     assert.deepEqual((await readRotationRequests(api.dataDir)).map((request) => request.serialHex), [viewer.serialHex]);
+    const requests = await auditRecords(api, "certificate.rotate-request");
+    assert.deepEqual(requests.map((record) => [record.actor, record.resource]), [[tokenActor(api.tokens.operator), `certificate/${viewer.serialHex}`]], "asked once: one record");
 
     // What the edge does on the file's change: build with the requested serials as due.
     const rotateSerials = new Set((await readRotationRequests(api.dataDir)).map((request) => request.serialHex));
@@ -226,6 +241,12 @@ describe("admin API: certificates, the CA and invalidations", () => {
 
     const again = await api.call({ token: api.tokens.admin }, path, { method: "POST", body: { reason: "superseded" } });
     assert.deepEqual([again.json.wasAlreadyRevoked, again.json.revocation.reason, again.json.crl.crlNumber], [true, "keyCompromise", revoked.json.crl.crlNumber]);
+
+    // In the audit trail once, under the admin's token; the refused and the repeated revocation recorded nothing.
+    const revocations = await auditRecords(api, "certificate.revoke");
+    assert.deepEqual(revocations.map((record) => [record.actor, record.resource, record.after.reason]), [[tokenActor(api.tokens.admin), `certificate/${viewer.serialHex}`, "keyCompromise"]]);
+    const crls = await auditRecords(api, "crl.publish");
+    assert.deepEqual(crls.map((record) => record.after.crlNumber), [revoked.json.crl.crlNumber]);
   });
 
   test("the CA: status, bundle, and the rotation steps (admins only), each answered with the status after it", async (t) => {
@@ -268,12 +289,21 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(activated.status, 200, activated.text);
     assert.equal(activated.json.status.rollover.phase, "activated");
     assert.equal((await api.call(viewer, "/ca")).json.certificates[0].serialHex, prepared.json.status.rollover.toRootSerial);
+
+    // Each step that changed the CA is in the audit trail under the admin's token, the refused ones are not.
+    const steps = await auditRecords(api, "ca.rotate");
+    assert.deepEqual(steps.map((record) => [record.actor, record.resource]), [
+      [tokenActor(api.tokens.admin), "ca/renew-intermediate"],
+      [tokenActor(api.tokens.admin), "ca/prepare-root-rollover"],
+      [tokenActor(api.tokens.admin), "ca/activate-root-rollover"],
+    ]);
   });
 
-  test("invalidations: recorded in the file a running edge watches (the same as `moat cache invalidate`), validated the same way, with each worker's applied state", async (t) => {
+  test("invalidations: recorded in the store in one transaction, refused with the words of `moat cache invalidate --store` (nothing written), with each edge's applied state", async (t) => {
     const api = await suite.setUp(t);
     const operator = { token: api.tokens.operator };
     await api.call({ token: api.tokens.admin }, "/distributions", { method: "POST", body: distribution("shop") });
+    const before = await snapshot(api.store);
     assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations", { method: "POST", body: { distribution: "shop", paths: ["/a"] } }), 403, "api-forbidden");
     const badPath = await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "shop", paths: ["/ok", "/img/*.png"] } });
     assertProblem(badPath, 400, "api-request-invalid");
@@ -281,29 +311,50 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.match(badPath.json.errors[0].message, /only at the end/);
     const unknown = await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "blog", paths: ["/a"] } });
     assertProblem(unknown, 400, "api-request-invalid");
-    assert.match(unknown.json.errors[0].message, /no distribution "blog".*shop/);
-    assertProblem(await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "shop", paths: [] } }), 400, "api-request-invalid");
-    assert.deepEqual(await readInvalidations(api.dataDir), [], "nothing recorded by a refusal");
+    assert.match(unknown.json.errors[0].message, /no distribution "blog" in the store .*\(there are: shop\)/);
+    const empty = await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "shop", paths: [] } });
+    assertProblem(empty, 400, "api-request-invalid");
+    // The CLI on the same store refuses each with the same words.
+    for (const [answer, args] of [
+      [badPath, ["/ok", "/img/*.png"]],
+      [unknown, ["/a"]],
+    ] as const) {
+      const distributionId = answer === unknown ? "blog" : "shop";
+      const run = await runMoat(["cache", "invalidate", "--store", api.address, "--distribution", distributionId, ...args], { cwd: api.dataDir });
+      assert.equal(run.code, 2, run.stderr);
+      assert.ok(run.stderr.includes(`cache invalidate: ${answer.json.errors[0].message}.`), `${run.stderr} vs ${answer.json.errors[0].message}`);
+    }
+    const cliEmpty = await runMoat(["cache", "invalidate", "--store", api.address, "--distribution", "shop"], { cwd: api.dataDir });
+    assert.ok(cliEmpty.stderr.includes(`cache invalidate: ${empty.json.errors[0].message}.`), `${cliEmpty.stderr} vs ${empty.json.errors[0].message}`);
+    const { store } = api;
+    assert.deepEqual(await snapshot(store), before, "nothing recorded by a refusal, not even in the audit trail");
+    assert.deepEqual(await store.invalidations.list({ limit: 10 }), []);
 
     const first = await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "shop", paths: ["/index.html", "/img/*"] } });
     assertDocumented(api, "POST", "/invalidations", first);
     assert.equal(first.status, 202, first.text);
-    assert.deepEqual([first.json.seq, first.json.status], [1, "pending"]);
-    assert.equal(first.headers.location, `/invalidations/${first.json.id}`);
+    assert.deepEqual([first.json.id, first.json.seq, first.json.status, first.json.edges], ["1", 1, "pending", []]);
+    assert.match(first.json.actor, /^api:token\//);
+    assert.equal(first.headers.location, "/invalidations/1");
     const second = await api.call(operator, "/invalidations", { method: "POST", body: { distribution: "shop", paths: ["*"] } });
-    assert.deepEqual((await readInvalidations(api.dataDir)).map((request) => [request.id, request.seq, request.paths]), [
-      [first.json.id, 1, ["/index.html", "/img/*"]],
-      [second.json.id, 2, ["*"]],
-    ]);
+    assert.equal(second.json.seq, 2);
+    assert.equal(await store.revision(), before.revision, "no config revision: the edges do not reload for an invalidation");
+    const audit = await store.audit.list({ limit: 10, after: before.audit.seq });
+    assert.deepEqual(audit.map((record) => [record.action, record.resource]), [["invalidation.create", "invalidation/1"], ["invalidation.create", "invalidation/2"]]);
 
-    // As a primary writes applied.json: the slowest worker's mark, and each one's.
-    await writeAppliedInvalidations(api.dataDir, { applied: 1, workers: [{ worker: 1, pid: 101, applied: 2 }, { worker: 2, pid: 102, applied: 1 }] });
+    // As two edges record what they applied (every worker of each).
+    await store.invalidations.markApplied("edge-a", 2, new Date("2026-01-01T00:00:00.000Z"));
+    await store.invalidations.markApplied("edge-b", 1, new Date("2026-01-01T00:00:01.000Z"));
     const one = await api.call({ token: api.tokens.viewer }, `/invalidations/${second.json.id}`);
     assertDocumented(api, "GET", `/invalidations/${second.json.id}`, one);
     assert.equal(one.json.status, "pending");
-    assert.deepEqual(one.json.workers, [{ worker: 1, pid: 101, status: "applied" }, { worker: 2, pid: 102, status: "pending" }]);
+    assert.deepEqual(one.json.edges, [
+      { edge: "edge-a", status: "applied", appliedAt: "2026-01-01T00:00:00.000Z" },
+      { edge: "edge-b", status: "pending", appliedAt: null },
+    ]);
     assert.equal((await api.call({ token: api.tokens.viewer }, `/invalidations/${first.json.id}`)).json.status, "applied");
-    assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations/0123456789abcdef"), 404, "api-not-found");
+    assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations/99"), 404, "api-not-found");
+    assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations/0123456789abcdef"), 400, "api-request-invalid");
 
     const page = await api.call({ token: api.tokens.viewer }, "/invalidations?limit=1");
     assertDocumented(api, "GET", "/invalidations?limit=1", page);
@@ -313,11 +364,12 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(next.json.nextCursor, undefined);
   });
 
-  test("started without a data directory, the certificate, CA and invalidation routes answer 503 and say how to start it with one", async (t) => {
+  test("started without a data directory, the certificate and CA routes answer 503 and say how to start it with one (invalidations live in the store)", async (t) => {
     const api = await suite.setUp(t);
     const bare = await startAdminApi({ store: api.store, ca: suite.ca(), listen: { host: "127.0.0.1", port: 0 }, logger: pino({ level: "silent" }) });
     t.after(() => bare.close());
-    for (const path of ["/certificates", "/ca", "/invalidations"]) {
+    assert.equal((await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, "/invalidations")).status, 200);
+    for (const path of ["/certificates", "/ca"]) {
       const answer = await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, path);
       assertProblem(answer, 503, "api-data-dir-unavailable");
       assert.match(answer.json.detail, /moat start --store/);

@@ -6,7 +6,8 @@ import { Worker } from "node:worker_threads";
 import { withDeadline } from "../support/deadline.ts";
 import { validateConfig } from "../../src/config/parse.ts";
 import { parseConfig } from "../../src/config/index.ts";
-import { ConfigInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
+import { invalidationRequestIssues } from "../../src/cache/index.ts";
+import { ConfigInvalidError, InvalidationRequestInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { DocumentValidator, Store } from "../../src/store/index.ts";
 
@@ -240,6 +241,45 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.equal(await store.tokens.revoke("0000000000000000", later, "test"), undefined);
     assert.deepEqual((await store.tokens.list()).map((item) => Object.keys(item).sort()), [["createdAt", "createdBy", "expiresAt", "id", "lastUsedAt", "name", "revokedAt", "role"]]);
     assert.equal(await store.revision(), 0);
+  });
+
+  test("invalidations: one per transaction with its audit record, no config revision; a refused one writes nothing; edges read them by id and record what they applied", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    await store.put("distribution", "shop", distribution("shop"), { actor: "test" });
+    const now = new Date("2026-01-01T00:00:00.000Z");
+    const check = (distributions: readonly string[]) => invalidationRequestIssues({ distribution: "blog", paths: ["/a"] }, { distributions, where: "the store" });
+    const refused = await store.invalidations.create({ distribution: "blog", paths: ["/a"], actor: "test", now, check }).catch((error: unknown) => error);
+    assert.ok(refused instanceof InvalidationRequestInvalidError);
+    assert.match(refused.message, /no distribution "blog" in the store \(there are: shop\)/);
+    assert.deepEqual(await store.invalidations.list({ limit: 10 }), [], "nothing written by a refusal");
+    const auditBefore = (await store.audit.head()).seq;
+
+    const ok = (distributions: readonly string[]) => invalidationRequestIssues({ distribution: "shop", paths: ["/a"] }, { distributions, where: "the store" });
+    const first = await store.invalidations.create({ distribution: "shop", paths: ["/a", "/img/*"], actor: "api:token/x", now, check: ok });
+    assert.deepEqual([first.seq, first.id, first.paths, first.edges], [1, "1", ["/a", "/img/*"], []]);
+    const second = await store.invalidations.create({ distribution: "shop", paths: ["*"], actor: "cli:ops", now, check: ok });
+    assert.equal(second.seq, 2);
+    assert.equal(await store.revision(), 1, "an invalidation is no config revision: edges do not reload for it");
+    const audit = await store.audit.list({ limit: 10, after: auditBefore });
+    assert.deepEqual(audit.map((record) => [record.action, record.resource, record.actor, record.distribution]), [
+      ["invalidation.create", "invalidation/1", "api:token/x", "shop"],
+      ["invalidation.create", "invalidation/2", "cli:ops", "shop"],
+    ]);
+    assert.equal((await store.audit.verify()).ok, true);
+
+    assert.deepEqual((await store.invalidations.since(0)).map((request) => request.seq), [1, 2]);
+    assert.deepEqual((await store.invalidations.since(1)).map((request) => [request.seq, request.paths]), [[2, ["*"]]]);
+    await store.invalidations.markApplied("edge-a", 2, new Date("2026-01-01T00:00:01.000Z"));
+    await store.invalidations.markApplied("edge-b", 1, new Date("2026-01-01T00:00:02.000Z"));
+    // Again, with the same mark: nothing more, the first time stays.
+    await store.invalidations.markApplied("edge-a", 2, new Date("2026-01-01T00:00:09.000Z"));
+    assert.deepEqual((await store.invalidations.get(2))?.edges, [
+      { edge: "edge-a", appliedAt: "2026-01-01T00:00:01.000Z" },
+      { edge: "edge-b", appliedAt: null },
+    ]);
+    assert.deepEqual((await store.invalidations.list({ limit: 1 })).map((item) => item.seq), [2]);
+    assert.deepEqual((await store.invalidations.list({ limit: 5, before: 2 })).map((item) => [item.seq, item.edges.map((edge) => edge.appliedAt !== null)]), [[1, [true, true]]]);
+    assert.equal(await store.invalidations.get(3), undefined);
   });
 
   test("a store a newer Moat migrated is refused, and left as it is", async (t) => {

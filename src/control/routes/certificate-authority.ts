@@ -13,8 +13,11 @@ import {
   runCaRotationStep,
 } from "../../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
+import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { caRotationEvent, crlPublishedEvent } from "../audit-events.ts";
+import { actorOf } from "../auth.ts";
 import type { DataDirAccess } from "./pki-context.ts";
 import { requireDataDir } from "./pki-context.ts";
 
@@ -90,7 +93,7 @@ async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.
   };
 }
 
-export function certificateAuthorityRoutes(now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
+export function certificateAuthorityRoutes(store: Store, now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
   const what = "the CA";
   const policyOf = (context: DataDirAccess) => context.caRotationPolicy ?? DEFAULT_CA_ROTATION_POLICY;
   const step = (url: string, operationId: string, manual: ManualCaRotationStep, summary: string, body: z.ZodType<{ validity?: string; overlap?: string; keyAlgorithm?: KeyAlgorithm }>) =>
@@ -103,7 +106,7 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
       role: "admin",
       body,
       responses: { 200: { description: "Done: what changed, the CRL published after it, and the CA's status now", schema: stepResultSchema } },
-      async handler({ body: options }) {
+      async handler({ body: options, identity }) {
         const context = requireDataDir(access, what);
         const base = policyOf(context);
         const policy: CaRotationPolicy = {
@@ -112,6 +115,9 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
           ...(options.overlap === undefined ? {} : { rolloverOverlapMs: parseDuration(options.overlap) }),
         };
         const done = await runCaRotationStep(manual, { dataDir: context.dataDir, masterKey: context.masterKey, clock: now, policy, ...(options.keyAlgorithm ? { keyAlgorithm: options.keyAlgorithm } : {}) });
+        const actor = actorOf(identity);
+        await store.audit.record(caRotationEvent(actor, done.result));
+        await store.audit.record(crlPublishedEvent(actor, done.crl));
         return {
           status: 200,
           body: {

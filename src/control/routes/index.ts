@@ -30,8 +30,8 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
     ...certificateRoutes(store, now, dataDir),
-    ...certificateAuthorityRoutes(now, dataDir),
-    ...invalidationRoutes(store, dataDir),
+    ...certificateAuthorityRoutes(store, now, dataDir),
+    ...invalidationRoutes(store),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
   ];

@@ -1,14 +1,12 @@
-// Cache invalidations over the API: the same request file and lock `moat cache invalidate` uses, so the running edge (every worker) applies them; each one's applied state from applied.json.
+// Cache invalidations over the API, in the store: every edge run from it applies them and records that it has, so their status reads here for the whole fleet.
 import { z } from "zod";
 import { closedObject, idSchema } from "../../config/index.ts";
-import { ApiNotFoundError, ApiRequestInvalidError } from "../../errors.ts";
-import { appendInvalidation, appliedInvalidations, invalidationPathProblem, readInvalidations } from "../../cache/index.ts";
-import type { AppliedInvalidations } from "../../cache/index.ts";
-import type { Store } from "../../store/index.ts";
+import { ApiNotFoundError, ApiRequestInvalidError, InvalidationRequestInvalidError } from "../../errors.ts";
+import { invalidationPathProblem, invalidationRequestIssues } from "../../cache/index.ts";
+import type { Store, StoredInvalidation } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
-import type { DataDirAccess } from "./pki-context.ts";
-import { requireDataDir } from "./pki-context.ts";
+import { actorOf } from "../auth.ts";
 
 const TAG = "Invalidations";
 const DEFAULT_PAGE = 100;
@@ -17,32 +15,25 @@ const MAX_PATHS = 1000;
 
 const invalidationSchema = z
   .strictObject({
-    id: z.string(),
-    seq: z.int().meta({ description: "Its number in the data directory's invalidation file: the edge applies them in this order" }),
+    id: z.string().meta({ description: "Its id in the store (the decimal of seq): what /invalidations/{id} takes" }),
+    seq: z.int().meta({ description: "Its number in the store: every edge applies them in this order" }),
     distribution: z.string(),
     paths: z.array(z.string()),
-    at: z.string(),
-    status: z.enum(["pending", "applied"]).meta({ description: "applied: every worker of the running edge has applied it (the next request for these paths goes to the origin)" }),
-    workers: z
-      .array(z.strictObject({ worker: z.int(), pid: z.int(), status: z.enum(["pending", "applied"]) }))
-      .optional()
-      .meta({ description: "Under workers: each one's state, as the edge's applied.json records it" }),
+    at: z.string().meta({ description: "When it was recorded (ISO 8601, UTC)" }),
+    actor: z.string().meta({ description: "Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user>" }),
+    status: z.enum(["pending", "applied"]).meta({ description: "applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store" }),
+    edges: z
+      .array(z.strictObject({ edge: z.string(), status: z.enum(["pending", "applied"]), appliedAt: z.string().nullable() }))
+      .meta({ description: "Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one" }),
   })
   .meta({ title: "Invalidation" });
 
 type Invalidation = z.output<typeof invalidationSchema>;
 
-function withStatus(request: { id: string; seq: number; distribution: string; paths: readonly string[]; at: string }, applied: AppliedInvalidations): Invalidation {
-  const state = (mark: number) => (mark >= request.seq ? ("applied" as const) : ("pending" as const));
-  return {
-    id: request.id,
-    seq: request.seq,
-    distribution: request.distribution,
-    paths: [...request.paths],
-    at: request.at,
-    status: state(applied.applied),
-    ...(applied.workers ? { workers: applied.workers.map((worker) => ({ worker: worker.worker, pid: worker.pid, status: state(worker.applied) })) } : {}),
-  };
+function toItem(stored: StoredInvalidation): Invalidation {
+  const edges = stored.edges.map((edge) => ({ edge: edge.edge, status: edge.appliedAt === null ? ("pending" as const) : ("applied" as const), appliedAt: edge.appliedAt }));
+  const isApplied = edges.length > 0 && edges.every((edge) => edge.status === "applied");
+  return { id: stored.id, seq: stored.seq, distribution: stored.distribution, paths: [...stored.paths], at: stored.at, actor: stored.actor, status: isApplied ? "applied" : "pending", edges };
 }
 
 const createBody = closedObject({
@@ -54,7 +45,7 @@ const createBody = closedObject({
         if (problem) ctx.addIssue({ code: "custom", message: problem, input: path });
       }),
     )
-    .min(1)
+    .min(1, { error: invalidationRequestIssues({ distribution: "", paths: [] })[0]!.message })
     .max(MAX_PATHS)
     .meta({ description: "/exact/path, or /prefix* (* alone or /*: everything); * only at the end, as `moat cache invalidate` takes them" }),
 });
@@ -65,67 +56,70 @@ const listQuery = closedObject({
   distribution: idSchema.optional(),
 });
 
-export function invalidationRoutes(store: Store, access: DataDirAccess | undefined): ApiRoute[] {
-  const what = "cache invalidations";
+/** The store's refusal as the API's: the same words, each pointing at its field. */
+function asRequestInvalid(error: unknown): never {
+  if (!(error instanceof InvalidationRequestInvalidError)) throw error;
+  throw new ApiRequestInvalidError(
+    "the request body",
+    error.issues.map((issue) => ({ ...issue, pointer: `/${issue.path.replace(/\[(\d+)\]/g, "/$1").replace(/\./g, "/")}` })),
+  );
+}
+
+export function invalidationRoutes(store: Store): ApiRoute[] {
   return [
     defineRoute({
       method: "POST",
       url: "/invalidations",
       operationId: "createInvalidation",
-      summary: "Invalidate paths of a distribution: recorded where the running edge applies it within moments (every worker); poll its status",
+      summary: "Invalidate paths of a distribution: recorded in the store, in one transaction; every edge run from it applies it within about a second (every worker); poll its status",
       tag: TAG,
       role: "operator",
       body: createBody,
-      responses: { 202: { description: "Recorded; its status says when the edge has applied it", schema: invalidationSchema, headers: ["Location"] } },
-      async handler({ body }) {
-        const { dataDir } = requireDataDir(access, what);
-        if (!(await store.get("distribution", body.distribution))) {
-          const known = (await store.read()).resources.filter((resource) => resource.kind === "distribution").map((resource) => resource.name);
-          throw new ApiRequestInvalidError("the request body", [
-            { path: "distribution", message: `no distribution "${body.distribution}" in the store${known.length > 0 ? ` (there are: ${known.join(", ")})` : ""}`, pointer: "/distribution" },
-          ]);
-        }
-        const { request, seq } = await appendInvalidation(dataDir, body.distribution, body.paths);
-        const item = withStatus({ ...request, seq }, await appliedInvalidations(dataDir));
-        return { status: 202, body: item, headers: { location: `/invalidations/${request.id}` } };
+      responses: { 202: { description: "Recorded; its status says when the edges have applied it", schema: invalidationSchema, headers: ["Location"] } },
+      async handler({ body, identity }) {
+        const created = await store.invalidations
+          .create({
+            distribution: body.distribution,
+            paths: body.paths,
+            actor: actorOf(identity),
+            now: new Date(),
+            check: (distributions) => invalidationRequestIssues(body, { distributions, where: `the store ${store.label}` }),
+          })
+          .catch(asRequestInvalid);
+        return { status: 202, body: toItem(created), headers: { location: `/invalidations/${created.id}` } };
       },
     }),
     defineRoute({
       method: "GET",
       url: "/invalidations",
       operationId: "listInvalidations",
-      summary: "Invalidations still in the file, newest first, each with its applied state (once all are applied the edge compacts the file: superseded ones go)",
+      summary: "Invalidations in the store, newest first, each with its state on every edge",
       tag: TAG,
       role: "viewer",
       query: listQuery,
       responses: { 200: { description: "A page of invalidations", schema: z.strictObject({ items: z.array(invalidationSchema), nextCursor: z.string().optional() }) } },
       async handler({ query }) {
-        const { dataDir } = requireDataDir(access, what);
-        const [all, applied] = await Promise.all([readInvalidations(dataDir), appliedInvalidations(dataDir)]);
-        const newestFirst = all
-          .filter((request) => request.id !== "" && (query.distribution === undefined || request.distribution === query.distribution))
-          .sort((a, b) => b.seq - a.seq);
-        const after = query.cursor === undefined ? newestFirst : newestFirst.filter((request) => request.seq < Number(query.cursor));
-        const page = after.slice(0, query.limit ?? DEFAULT_PAGE);
+        const limit = query.limit ?? DEFAULT_PAGE;
+        // One more than the page: whether there is a next one, without a count.
+        const rows = await store.invalidations.list({ limit: limit + 1, before: query.cursor === undefined ? undefined : Number(query.cursor), distribution: query.distribution });
+        const page = rows.slice(0, limit);
         const last = page.at(-1);
-        return { status: 200, body: { items: page.map((request) => withStatus(request, applied)), ...(after.length > page.length && last ? { nextCursor: String(last.seq) } : {}) } };
+        return { status: 200, body: { items: page.map(toItem), ...(rows.length > limit && last ? { nextCursor: String(last.seq) } : {}) } };
       },
     }),
     defineRoute({
       method: "GET",
       url: "/invalidations/:id",
       operationId: "getInvalidation",
-      summary: "One invalidation and whether the running edge (each worker) has applied it",
+      summary: "One invalidation and, for each edge on the store, whether (and when) it applied it",
       tag: TAG,
       role: "viewer",
-      params: closedObject({ id: z.string().regex(/^[0-9a-f]{16}$/, { error: "must be an invalidation id: 16 hex digits" }) }),
+      params: closedObject({ id: z.string().regex(/^[1-9]\d{0,15}$/, { error: "must be an invalidation id: its number, as POST /invalidations answered" }) }),
       responses: { 200: { description: "The invalidation", schema: invalidationSchema } },
       async handler({ params }) {
-        const { dataDir } = requireDataDir(access, what);
-        const [all, applied] = await Promise.all([readInvalidations(dataDir), appliedInvalidations(dataDir)]);
-        const request = all.find((candidate) => candidate.id === params.id);
-        if (!request) throw new ApiNotFoundError(`invalidation ${params.id} (an applied one leaves the file once a later one names all its paths)`);
-        return { status: 200, body: withStatus(request, applied) };
+        const stored = await store.invalidations.get(Number(params.id));
+        if (!stored) throw new ApiNotFoundError(`invalidation ${params.id}`);
+        return { status: 200, body: toItem(stored) };
       },
     }),
   ];
