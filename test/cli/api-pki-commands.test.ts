@@ -271,3 +271,21 @@ test("audit list, export and verify over the API print what --store prints; an o
   database.close();
   assertRefused(await w.moat(["audit", "verify"], "admin"), /^moat: the audit trail of the admin API at \S+ is not intact: .*record 1/);
 });
+
+test("cache invalidate over the API with no edge to apply it: progress, then past --wait exit 1 saying where it is; the invalidation stands", async (t) => {
+  const w = await workspace(t);
+  await w.api.store.put("distribution", "shop", { id: "shop", aliases: ["shop.example"], origins: [{ id: "app", url: "https://app.internal:8443" }] }, { actor: "test" });
+  const run = await w.moat(["cache", "invalidate", "--distribution", "shop", "/index.html", "--wait", "1s"], "operator");
+  assert.equal(run.code, 1);
+  assert.equal(run.stdout, "");
+  const lines = run.stderr.trimEnd().split("\n");
+  assert.deepEqual(lines.slice(0, 2), ["moat: invalidation #1 recorded for shop: /index.html", "moat: waiting for an edge run from the API's store to apply it (none has applied an invalidation from it yet)"]);
+  assert.match(lines[2]!, /^moat: waited 1s for the edges to apply invalidation 1, and it has not happened yet: waiting for an edge .*\. Fix: the request stands and may still complete: see where it is with `GET \/invalidations\/1`, or wait longer with --wait$/);
+  assert.equal(lines.length, 3);
+  const listed = (await w.api.call({ token: w.api.tokens.viewer }, "/invalidations")).json.items as { paths: string[]; status: string }[];
+  assert.deepEqual(listed.map((item) => [item.paths, item.status]), [[["/index.html"], "pending"]]);
+  const noWait = await w.moat(["cache", "invalidate", "--distribution", "shop", "/a", "--no-wait"], "operator");
+  assert.equal(noWait.stdout, "Invalidation #2 recorded for shop: /a\nNot waiting for the edges (--no-wait); its status: GET /invalidations/2.\n");
+  const both = await w.moat(["cache", "invalidate", "--distribution", "shop", "/a", "--no-wait", "--wait", "5s"], "operator");
+  assert.equal(both.code, 2);
+});
