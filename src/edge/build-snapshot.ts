@@ -59,8 +59,11 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   const trustStores = await loadUsedTrustStores(config, sources.now);
   // This build's alone: files are read again, and certificates checked again, by the next one.
   const memo = createSnapshotMemo();
+  // By config path, looked up once per distribution: a scan of the array per distribution was O(N²) (14 s of a 10,000-distribution reload).
+  const inService = new Map((sources.previousImported ?? []).map((certificate) => [certificate.path, certificate]));
+  const building = { ...sources, memo, inService };
   for (const [index, distribution] of config.distributions.entries()) {
-    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, { ...sources, memo }, origins, { renewals, imported, trustStores }));
+    distributions.push(await buildDistribution(config, distribution, `distributions[${index}]`, building, origins, { renewals, imported, trustStores }));
   }
   for (const entry of origins.values()) {
     if (entry.issued) renewals.push(renewalTime(entry.issued, config.pki.renewAtFraction));
@@ -78,11 +81,14 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   return { snapshot, origins, renewAt, imported, memoCounts: memo.counts() };
 }
 
+/** A build's sources with what it made for all its distributions: the memo, and the previous snapshot's imported certificates by config path. */
+type BuildSources = SnapshotSources & { memo: SnapshotMemo; inService: ReadonlyMap<string, ImportedCertificateInUse> };
+
 async function buildDistribution(
   config: MoatConfig,
   distribution: DistributionConfig,
   path: string,
-  sources: SnapshotSources & { memo: SnapshotMemo },
+  sources: BuildSources,
   origins: Map<string, OriginEntry>,
   found: { renewals: Date[]; imported: ImportedCertificateInUse[]; trustStores: ReadonlyMap<string, LoadedTrustStore> },
 ): Promise<DistributionRuntime> {
@@ -155,10 +161,10 @@ function inUse(path: string, use: ImportedCertificateInUse["use"], files: string
   return { path, use, files, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, notAfter: facts.notAfter };
 }
 
-async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, sources: SnapshotSources & { memo: SnapshotMemo }): Promise<CredentialMaterial> {
+async function viewerCredentials(config: MoatConfig, distribution: DistributionConfig, path: string, sources: BuildSources): Promise<CredentialMaterial> {
   if (distribution.viewerCertificate.kind === "imported") {
     // Browsers check the SANs against the name they asked for, so every alias must be covered.
-    const inService = sources.previousImported?.find((certificate) => certificate.path === `${path}.viewerCertificate`);
+    const inService = sources.inService.get(`${path}.viewerCertificate`);
     return importedCredentials(distribution.viewerCertificate, `${path}.viewerCertificate`, { use: "viewer-server", expectedNames: distribution.aliases, now: sources.now, inService }, sources.memo);
   }
   const issued = await sources.store.serverCertificate({

@@ -257,12 +257,29 @@ function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot, revoked: Re
   setTimeout(() => void Promise.allSettled(retired.map((client) => client.close())), graceMs).unref();
 }
 
-/** What an operator wants to see after a start or reload: which certificates are in use, and when they renew. */
-function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
+/** Distributions and origin clients a start or reload line lists in full; the rest are counted. */
+export const LISTED_IN_LOG = 10;
+
+/**
+ * What an operator wants to see after a start or reload: which certificates are in use, and when they renew.
+ * Bounded: the first LISTED_IN_LOG distributions and origin clients in full, and counts of everything (ten thousand
+ * distributions made a 3 MB line, logged at every start and every rebuild).
+ */
+export function describeSnapshot(built: Pick<BuiltSnapshot, "snapshot" | "origins" | "renewAt">): Record<string, unknown> {
+  const { distributions } = built.snapshot;
+  const origins = [...built.origins.values()];
+  const listed = distributions.slice(0, LISTED_IN_LOG);
+  const listedOrigins = origins.slice(0, LISTED_IN_LOG);
   return {
     snapshot: built.snapshot.generation,
     renewAt: built.renewAt?.toISOString() ?? null,
-    distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
-    originClients: [...built.origins.values()].map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
+    distributionCount: distributions.length,
+    aliasCount: distributions.reduce((sum, d) => sum + d.aliases.length, 0),
+    viewerCertificateCount: new Set(distributions.map((d) => d.viewerCertificateSerial)).size,
+    distributions: listed.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
+    ...(distributions.length > listed.length ? { distributionsNotListed: distributions.length - listed.length } : {}),
+    originClientCount: origins.length,
+    originClients: listedOrigins.map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
+    ...(origins.length > listedOrigins.length ? { originClientsNotListed: origins.length - listedOrigins.length } : {}),
   };
 }
