@@ -6,7 +6,7 @@ import type { BeforeBatch, CachePeers, Clock } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
-import { createIssuedCertificateStore } from "../pki/index.ts";
+import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
@@ -102,16 +102,19 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     },
   });
   ca = caRotation.ca;
+  // Kept across builds: a rebuild does not decrypt, parse and verify again the stored certificates whose files did not change.
+  const opened = createOpenedCertificates();
   const build = (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker", opened }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
       previousOrigins: previous?.origins,
       previousImported: previous?.imported,
+      previousContexts: previous?.secureContexts,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).
