@@ -16,8 +16,9 @@ const HELP = `node bench/scale/start-time.ts [options]
 
 Writes a config of N distributions (alias dI.gK.scale.test, K = I mod --certificates), starts
 \`moat start\` from dist/ (built first, workers: 1), and prints, per run: milliseconds from spawn
-to the "edge listening" line, that line's length, the edge's RSS then, and each reload's time
-(SIGHUP until "config reloaded", with the "snapshot applied" line's buildMs).
+to the "edge listening" line and the edge's CPU time until then, that line's length, the edge's
+RSS then, and each reload's time and CPU (SIGHUP until "config reloaded"; the "snapshot applied"
+line's buildMs).
 
 Options:
   --distributions <n,…>  distribution counts, one edge each (default 1000,10000)
@@ -53,9 +54,11 @@ interface RunResult {
   distributions: number;
   run: number;
   listeningMs: number;
+  /** The edge's CPU time (user + system) until then: steadier than wall time on a shared machine. */
+  listeningCpuMs: number;
   listeningLineBytes: number;
   rssMiB: number;
-  reloads: Array<{ ms: number; buildMs: number | null }>;
+  reloads: Array<{ ms: number; cpuMs: number; buildMs: number | null }>;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -172,18 +175,20 @@ async function runOnce(configFile: string, options: Options, count: number, run:
   try {
     const listening = await next("edge listening");
     const listeningMs = performance.now() - startedAt;
-    const rssMiB = treeStats(child.pid!).rssBytes / 1048576;
+    const atListening = treeStats(child.pid!);
+    const rssMiB = atListening.rssBytes / 1048576;
     const reloads: RunResult["reloads"] = [];
     for (let index = 0; index < options.reloads; index++) {
       const reloadedAt = performance.now();
+      const cpuBefore = treeStats(child.pid!).cpuMicros;
       const applied = next("snapshot applied");
       const reloaded = next("config reloaded");
       child.kill("SIGHUP");
       const { fields } = await applied;
       await reloaded;
-      reloads.push({ ms: performance.now() - reloadedAt, buildMs: typeof fields.buildMs === "number" ? fields.buildMs : null });
+      reloads.push({ ms: performance.now() - reloadedAt, cpuMs: (treeStats(child.pid!).cpuMicros - cpuBefore) / 1000, buildMs: typeof fields.buildMs === "number" ? fields.buildMs : null });
     }
-    return { distributions: count, run, listeningMs, listeningLineBytes: Buffer.byteLength(listening.line), rssMiB, reloads };
+    return { distributions: count, run, listeningMs, listeningCpuMs: atListening.cpuMicros / 1000, listeningLineBytes: Buffer.byteLength(listening.line), rssMiB, reloads };
   } finally {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill("SIGTERM");
@@ -226,8 +231,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 function formatResult(result: RunResult): string {
-  const reloads = result.reloads.map((reload) => `${(reload.ms / 1000).toFixed(2)} s (build ${reload.buildMs ?? "?"} ms)`).join(", ");
-  return `${result.distributions.toLocaleString("en")} distributions, run ${result.run}: edge listening after ${(result.listeningMs / 1000).toFixed(2)} s, RSS ${result.rssMiB.toFixed(0)} MiB, listening line ${result.listeningLineBytes.toLocaleString("en")} bytes; reloads ${reloads || "none"}`;
+  const reloads = result.reloads.map((reload) => `${(reload.ms / 1000).toFixed(2)} s, CPU ${(reload.cpuMs / 1000).toFixed(2)} s (build ${reload.buildMs ?? "?"} ms)`).join("; ");
+  return `${result.distributions.toLocaleString("en")} distributions, run ${result.run}: edge listening after ${(result.listeningMs / 1000).toFixed(2)} s (CPU ${(result.listeningCpuMs / 1000).toFixed(2)} s), RSS ${result.rssMiB.toFixed(0)} MiB, listening line ${result.listeningLineBytes.toLocaleString("en")} bytes; reloads ${reloads || "none"}`;
 }
 
 main(process.argv.slice(2)).then(
