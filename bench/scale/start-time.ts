@@ -12,7 +12,7 @@ import { buildMoat, moatCommand } from "../compare/moat-build.ts";
 import { treeStats } from "../compare/proc-stats.ts";
 import { loadMasterKey, openCertificateAuthority } from "../../src/pki/index.ts";
 
-const HELP = `node bench/scale/start-time.ts [options]
+const HELP = `npm run bench:start -- [options]
 
 Writes a config of N distributions (alias dI.gK.scale.test, K = I mod --certificates), starts
 \`moat start\` from dist/ (built first, workers: 1), and prints, per run: milliseconds from spawn
