@@ -261,14 +261,14 @@ function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot, revoked: Re
 }
 
 /** Distributions and origin clients a start or reload line lists in full; the rest are counted. */
-export const LISTED_IN_LOG = 10;
+const LISTED_IN_LOG = 10;
 
 /**
  * What an operator wants to see after a start or reload: which certificates are in use, and when they renew.
  * Bounded: the first LISTED_IN_LOG distributions and origin clients in full, and counts of everything (ten thousand
  * distributions made a 3 MB line, logged at every start and every rebuild).
  */
-export function describeSnapshot(built: Pick<BuiltSnapshot, "snapshot" | "origins" | "renewAt">): Record<string, unknown> {
+function describeSnapshot(built: Pick<BuiltSnapshot, "snapshot" | "origins" | "renewAt">): Record<string, unknown> {
   const { distributions } = built.snapshot;
   const origins = [...built.origins.values()];
   const listed = distributions.slice(0, LISTED_IN_LOG);
