@@ -1,6 +1,7 @@
 // Issued certificates kept under <dataDir>/certs/: reused while fresh and still right, otherwise re-issued and written atomically.
 import { X509Certificate } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describeCertificate, describeNode, formatSan, splitPemCertificates } from "./describe.ts";
 import { joinPem, serverSanNames } from "./issue.ts";
@@ -38,11 +39,19 @@ interface Slot {
   issue: (window: { notBefore: Date; notAfter: Date }) => Promise<IssuedCertificate>;
 }
 
+/**
+ * A small file of Moat's own data directory (a pointer, a chain, a sealed key), read at once: fs/promises costs
+ * about 80 µs of CPU per small file against 13 for a synchronous read (measured on the 2-core VM), and a rebuild of
+ * 10,000 distributions with issued certificates reads 60,000 of them. The event loop still gets its turn once per
+ * certificate, at the asynchronous check of its key file's mode.
+ */
 async function readIfPresent(path: string): Promise<string | undefined> {
-  return readFile(path, "utf8").catch((error: NodeJS.ErrnoException) => {
-    if (error.code === "ENOENT") return undefined;
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
-  });
+  }
 }
 
 /**
