@@ -2,6 +2,7 @@
 export { runEdge } from "./run-edge.ts";
 export type { RunningEdge, RunEdgeOptions } from "./run-edge.ts";
 export { buildEdgeSnapshot } from "./build-snapshot.ts";
+export type { BuiltSnapshot } from "./build-snapshot.ts";
 export { checkImportedCertificates } from "./imported-checks.ts";
 /** Loads every trust store of a config as the edge would, and lists the refusals: for `moat config check`. */
 export { checkTrustStores } from "./viewer-mtls-snapshot.ts";

@@ -33,6 +33,8 @@ export interface OriginEntrySources {
 }
 
 const maxRetryDelayMs = 5 * 60_000;
+/** The memo's owner for origins that present no client certificate. */
+const NO_CREDENTIALS = Object.freeze({});
 
 /** Builds (or keeps) the client of one origin. `path` is the origin's config path, for errors. */
 export async function buildOriginEntry(config: MoatConfig, distribution: DistributionConfig, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginEntry> {
@@ -104,7 +106,7 @@ function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imp
 
 // Origins that present the same certificate share its name (read once per build) and the object itself.
 function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo): OriginClientCertificate {
-  return memo.valueOnce("client-certificate", `${credentials.serialHex}\0${credentials.chainPem}\0${credentials.keyPem}`, () =>
+  return memo.valueOnce("client-certificate", credentials, "", () =>
     Object.freeze({ chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) }),
   );
 }
@@ -131,7 +133,8 @@ async function clientOptions(distributionId: string, origin: OriginConfig, path:
 // The TLS material's digest is taken once per build for origins that share it.
 function clientKey(options: OriginClientOptions, credentials: CredentialMaterial | null, memo: SnapshotMemo): string {
   const { clientCertificate: _, caPem, ...shape } = options;
-  const material = credentials ? credentials.chainPem + credentials.keyPem : "-";
-  const materialDigest = memo.valueOnce("material-digest", `${caPem}\0${material}`, () => createHash("sha256").update(caPem).update(material).digest("hex"));
+  const materialDigest = memo.valueOnce("material-digest", credentials ?? NO_CREDENTIALS, caPem, () =>
+    createHash("sha256").update(caPem).update(credentials ? credentials.chainPem + credentials.keyPem : "-").digest("hex"),
+  );
   return createHash("sha256").update(JSON.stringify(shape)).update(materialDigest).digest("hex");
 }

@@ -6,7 +6,7 @@ import type { BeforeBatch, CachePeers, Clock, NumberedInvalidation } from "../ca
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
-import { createIssuedCertificateStore } from "../pki/index.ts";
+import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
@@ -107,16 +107,19 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     },
   });
   ca = caRotation.ca;
+  // Kept across builds: a rebuild does not decrypt, parse and verify again the stored certificates whose files did not change.
+  const opened = createOpenedCertificates();
   const build = async (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>
     buildEdgeSnapshot(config, {
       ca,
       caBundleFile,
-      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, rotateSerials: role === "worker" ? new Set() : await rotateSerials(startConfig.dataDir), onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker" }),
+      store: createIssuedCertificateStore({ ca, dataDir: startConfig.dataDir, masterKey: options.masterKey, renewAtFraction: config.pki.renewAtFraction, revokedSerials: revoked, rotateSerials: role === "worker" ? new Set() : await rotateSerials(startConfig.dataDir), onDiscard: (dir, reason) => log.warn({ dir, reason }, "stored certificate unusable; issuing a new one"), isReadOnly: role === "worker", opened }),
       generation: ++generation,
       log: log.child({ part: "rotation" }),
       now: new Date(),
       previousOrigins: previous?.origins,
       previousImported: previous?.imported,
+      previousContexts: previous?.secureContexts,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).
@@ -273,12 +276,29 @@ function retireClients(previous: BuiltSnapshot, next: BuiltSnapshot, revoked: Re
   setTimeout(() => void Promise.allSettled(retired.map((client) => client.close())), graceMs).unref();
 }
 
-/** What an operator wants to see after a start or reload: which certificates are in use, and when they renew. */
-function describeSnapshot(built: BuiltSnapshot): Record<string, unknown> {
+/** Distributions and origin clients a start or reload line lists in full; the rest are counted. */
+const LISTED_IN_LOG = 10;
+
+/**
+ * What an operator wants to see after a start or reload: which certificates are in use, and when they renew.
+ * Bounded: the first LISTED_IN_LOG distributions and origin clients in full, and counts of everything (ten thousand
+ * distributions made a 3 MB line, logged at every start and every rebuild).
+ */
+function describeSnapshot(built: Pick<BuiltSnapshot, "snapshot" | "origins" | "renewAt">): Record<string, unknown> {
+  const { distributions } = built.snapshot;
+  const origins = [...built.origins.values()];
+  const listed = distributions.slice(0, LISTED_IN_LOG);
+  const listedOrigins = origins.slice(0, LISTED_IN_LOG);
   return {
     snapshot: built.snapshot.generation,
     renewAt: built.renewAt?.toISOString() ?? null,
-    distributions: built.snapshot.distributions.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
-    originClients: [...built.origins.values()].map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
+    distributionCount: distributions.length,
+    aliasCount: distributions.reduce((sum, d) => sum + d.aliases.length, 0),
+    viewerCertificateCount: new Set(distributions.map((d) => d.viewerCertificateSerial)).size,
+    distributions: listed.map((d) => ({ id: d.id, aliases: d.aliases, viewerCertificateSerial: d.viewerCertificateSerial, viewerMtls: d.viewerMtls.mode, trustStore: d.viewerMtls.trustStore?.name ?? null })),
+    ...(distributions.length > listed.length ? { distributionsNotListed: distributions.length - listed.length } : {}),
+    originClientCount: origins.length,
+    originClients: listedOrigins.map(({ client }) => ({ distribution: client.context.distributionId, origin: client.originId, identity: client.context.clientIdentity })),
+    ...(origins.length > listedOrigins.length ? { originClientsNotListed: origins.length - listedOrigins.length } : {}),
   };
 }

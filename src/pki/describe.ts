@@ -94,10 +94,15 @@ export function describeCertificate(pem: string): CertificateDescription {
   } catch (cause) {
     throw new CertificateUnreadableError("the PEM CERTIFICATE block is not a valid X.509 certificate", { cause });
   }
+  return describeNode(node, first);
+}
+
+/** describeCertificate of a certificate Node has parsed already; `pem` is that certificate alone, for @peculiar/x509 when Node's spelling could differ. */
+export function describeNode(node: X509Certificate, pem: string): CertificateDescription {
   const subject = nodeName(node.subject);
   const issuer = nodeName(node.issuer);
   const sans = nodeSans(node.subjectAltName);
-  if (subject === undefined || issuer === undefined || sans === undefined) return describeParsed(node, parseCertificate(first).peculiar);
+  if (subject === undefined || issuer === undefined || sans === undefined) return describeParsed(node, parseCertificate(pem).peculiar);
   return {
     serialHex: node.serialNumber.toLowerCase(),
     fingerprint256: node.fingerprint256,

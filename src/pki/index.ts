@@ -2,6 +2,7 @@
 import { createCertificateAuthority, DEFAULT_CA_NAME, generateCa } from "./ca.ts";
 import { initCaFiles, openCaFiles, readCaBundleFile } from "./ca-files.ts";
 import { createCertStore } from "./cert-store.ts";
+import type { OpenedCertificates } from "./opened-certificates.ts";
 import { describeCertificate as describe } from "./describe.ts";
 import { DEFAULT_KEY_ALGORITHM } from "./key-algorithms.ts";
 import type { MasterKey } from "./master-key.ts";
@@ -181,6 +182,15 @@ export async function createEphemeralCertificateAuthority(
 }
 
 /**
+ * What a process opened of its stored certificates, kept across its builds (see createIssuedCertificateStore's `opened`).
+ * @example
+ * const opened = createOpenedCertificates(); // once per edge
+ * const store = createIssuedCertificateStore({ ca, dataDir, masterKey, opened }); // each build
+ */
+export { createOpenedCertificates } from "./opened-certificates.ts";
+export type { OpenedCertificates } from "./opened-certificates.ts";
+
+/**
  * Certificates kept under `<dataDir>/certs/`, reused while issued by this CA's current intermediate,
  * naming exactly the requested identity, and with more than a third of their life left; otherwise
  * issued anew and written atomically (key encrypted under the master key, 0600; directories 0700).
@@ -208,6 +218,8 @@ export function createIssuedCertificateStore(options: {
   onDiscard?: (dir: string, reason: string) => void;
   /** A worker's store: it reads the active certificates and never writes (StoredCertificateMissingError when none is usable). */
   isReadOnly?: boolean;
+  /** Certificates an earlier store of this process opened (createOpenedCertificates, kept across builds): unchanged files are not opened again. */
+  opened?: OpenedCertificates;
 }): IssuedCertificateStore {
   return createCertStore({ ...options, clock: options.clock ?? systemClock });
 }

@@ -1,7 +1,7 @@
 // Issues leaf certificates under an intermediate: validates the request, makes a fresh key, signs, and packages the result.
 import { createPublicKey, type KeyObject, webcrypto, X509Certificate } from "node:crypto";
 import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
-import { describeParsed } from "./describe.ts";
+import { describeNode } from "./describe.ts";
 import { detectKeyAlgorithm, exportPrivateKeyPem, generateKeyPair, keyParams } from "./key-algorithms.ts";
 import { adminSpiffeId, checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
 import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
@@ -69,7 +69,8 @@ async function signLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date, publicKey
     issuer.signer,
   );
   const certPem = joinPem(cert.toString("pem"));
-  const description = describeParsed(new X509Certificate(certPem), cert);
+  // Node reads the names of what Moat issues (describeNode); asking @peculiar/x509 for its parsed extensions cost 1.7 ms a certificate.
+  const description = describeNode(new X509Certificate(certPem), certPem);
   return {
     certPem,
     chainPem: joinPem(certPem, issuer.certPem),

@@ -1,5 +1,6 @@
 // Private keys at rest: sealed as encrypted PKCS#8 PEM (PBES2, AES-256-CBC) under a passphrase derived from the master key, and opened again.
 import { createPrivateKey } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { MasterKeyWrongError, PrivateKeyUnreadableError } from "../errors.ts";
 import { writeKeyFileAtomic } from "./key-files.ts";
 import { keyAtRestPassphrase, type MasterKey } from "./master-key.ts";
@@ -37,6 +38,8 @@ export function sealPrivateKey(keyPem: string, masterKey: MasterKey, what = "the
 export interface OpenedPrivateKey {
   /** PKCS#8 PEM, unencrypted. Never log it. */
   keyPem: string;
+  /** The same key as a KeyObject: a caller that checks it against its certificate need not parse the PEM again. */
+  key: KeyObject;
   /** The file held a plaintext key (written before keys were encrypted): the caller should seal it or replace it. */
   wasPlaintext: boolean;
 }
@@ -54,7 +57,7 @@ export function openPrivateKey(text: string, masterKey: MasterKey, path: string)
     } catch {
       throw new MasterKeyWrongError(path, masterKey.source, masterKey.id);
     }
-    return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, wasPlaintext: false };
+    return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, key, wasPlaintext: false };
   }
   let key;
   try {
@@ -63,7 +66,7 @@ export function openPrivateKey(text: string, masterKey: MasterKey, path: string)
   } catch {
     throw new PrivateKeyUnreadableError(path);
   }
-  return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, wasPlaintext: true };
+  return { keyPem: key.export({ type: "pkcs8", format: "pem" }) as string, key, wasPlaintext: true };
 }
 
 /** Seals `keyPem` and writes it to `path` atomically with mode 0600 (checked). */
@@ -72,15 +75,15 @@ export async function writeSealedKeyFile(path: string, keyPem: string, masterKey
 }
 
 /**
- * For a store of replaceable keys (leaf certificates): the plaintext PEM of a sealed key, or
+ * For a store of replaceable keys (leaf certificates): a sealed key opened (PEM and KeyObject), or
  * undefined when the file is no key or a plaintext one (from before keys were encrypted: it
  * may have been copied, and a fresh key costs nothing, so it is replaced rather than sealed).
  * A sealed key that does not decrypt throws MasterKeyWrongError: the operator must hear it.
  */
-export function openReplaceableKey(text: string, masterKey: MasterKey, path: string): string | undefined {
+export function openReplaceableKey(text: string, masterKey: MasterKey, path: string): OpenedPrivateKey | undefined {
   try {
     const opened = openPrivateKey(text, masterKey, path);
-    return opened.wasPlaintext ? undefined : opened.keyPem;
+    return opened.wasPlaintext ? undefined : opened;
   } catch (error) {
     if (error instanceof PrivateKeyUnreadableError) return undefined;
     throw error;

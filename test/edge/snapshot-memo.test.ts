@@ -75,7 +75,7 @@ describe("snapshot memo", () => {
       assert.ok(a && b && c);
       assert.equal(b.secureContext, a.secureContext, "one SecureContext for the same certificate, key and TLS policy");
       assert.equal(c.secureContext, a.secureContext);
-      assert.deepEqual(built.memoCounts, { fileReads: 4, imports: 2, secureContexts: 1 }, "two files each for the viewer and the client certificate, each checked once");
+      assert.deepEqual(built.memoCounts, { fileReads: 4, imports: 2, secureContexts: 1, reusedSecureContexts: 0 }, "two files each for the viewer and the client certificate, each checked once");
       assert.deepEqual(built.imported.map((place) => place.path), [
         "distributions[0].viewerCertificate",
         "distributions[0].origins[0].mtls.clientCertificate",
