@@ -244,7 +244,7 @@ Example:
   },
   {
     name: "certs list",
-    summary: "list every certificate Moat holds: use, names, serial, not-after, state",
+    summary: "list every certificate Moat holds: use, names, serial, not-after, state (from the data directory, or over the admin API)",
     help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [API flags]] [--json]
 
 Lists the CA certificates, the certificates the edge issued (active, next: renewed
@@ -550,7 +550,7 @@ Example:
   },
   {
     name: "cache invalidate",
-    summary: "drop paths (or path prefixes with *) from the running edge's cache",
+    summary: "drop paths (or path prefixes with *) from the running edges' caches (through a store, a data directory, or the admin API)",
     help: `moat cache invalidate --distribution ID PATH... [--store ADDRESS | --data-dir DIR | --config FILE | [API flags] [--json]] [--wait 10s | --no-wait]
 
 With --store (or MOAT_STORE), records the invalidation in the store, in one
