@@ -857,6 +857,15 @@ export class ApiUnreachableError extends MoatError {
   }
 }
 
+/** A command over the admin API waited for a long operation (a rotation, an invalidation across workers) past its --wait deadline. */
+export class ApiWaitDeadlineError extends MoatError {
+  constructor(what: string, waited: string, state: string, check: string) {
+    super("api-wait-deadline", 504, `waited ${waited} for ${what}, and it has not happened yet: ${state}.`, {
+      fix: `the request stands and may still complete: see where it is with \`${check}\`, or wait longer with --wait`,
+    });
+  }
+}
+
 /** No answer from the admin API within the client's deadline for one request. */
 export class ApiClientDeadlineError extends MoatError {
   constructor(request: string, url: string, deadlineMs: number) {

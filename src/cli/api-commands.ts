@@ -1,5 +1,6 @@
 // The `moat` subcommands over the admin API (listed in commands.ts; each loaded only when run). A resource's commands are one file each
-// (`<resource>-command.ts`: parseCliArgs with API_FLAGS, withApi, one SDK call, printResult), declared here: `moat certs|ca|invalidate` over the API will be the same.
+// (`<resource>-command.ts`: parseCliArgs with API_FLAGS, withApi, one SDK call, printResult), declared here. Commands with a local form too
+// (certs list, ca …, cache invalidate, apply, diff, export) are declared in commands.ts and hand over to their API form (isOverApi).
 import type { CliCommand } from "./commands.ts";
 
 /** The flags of src/cli/api-connection.ts, as every command over the API shows them. */
@@ -17,6 +18,12 @@ A refusal prints the API's reason on one line (for an invalid change, each
 path) and exits 1; a usage error exits 2.`;
 
 const ENV_EXAMPLE = "MOAT_API=https://127.0.0.1:8444 MOAT_API_CA=moat-ca.pem MOAT_TOKEN_FILE=~/.moat/token";
+
+/** How a command with a local form too tells which one runs (src/cli/api-connection.ts isOverApi). */
+export const LOCAL_OR_API_HELP = (local: string, env: string) => `Local or over the API: ${local}
+(or ${env}, when neither --api nor --context is given) works locally;
+otherwise, when the flags, MOAT_API or a context name an admin API, it goes
+to the API (the API flags: \`moat dist list --help\`).`;
 
 /** What a write does when the resource changed since it was read. */
 const IF_MATCH_HELP = `--if-match VERSION writes only if the resource is still at VERSION (as \`show\`
@@ -181,6 +188,83 @@ ${API_FLAGS_HELP}
 Example:
   moat truststore delete partners`,
     run: async (args) => (await import("./truststore-command.ts")).runTrustStoreDelete(args),
+  },
+  {
+    name: "certs show",
+    summary: "show one certificate over the admin API: names, SPIFFE ID, issuer, validity, fingerprint, state, where used",
+    help: `moat certs show SERIAL [--json] [API flags]
+
+Prints the certificate's public parts (never a key): serial, use, name,
+source, state, names, SPIFFE ID, issuer, validity, SHA-256 fingerprint and
+where Moat uses it. SERIAL is hex, with or without colons, as \`moat certs
+list\` or \`openssl x509 -noout -serial\` prints it. --json prints the API's answer.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat certs show 4a0b9c1d2e3f --context prod`,
+    run: async (args) => (await import("./certs-api-command.ts")).runCertsShow(args),
+  },
+  {
+    name: "certs import",
+    summary: "import a certificate from another CA (PEM chain and key) over the admin API",
+    help: `moat certs import NAME --use viewer-server|origin-client --chain FILE --private-key FILE
+                  [--passphrase-file FILE] [--distribution ID] [--json] [API flags]
+
+Sends the PEM chain (the certificate first, then its intermediates) and its
+private key (PKCS#8, PKCS#1 or SEC1; an encrypted PKCS#8 with the passphrase
+in --passphrase-file) to the API, which checks them as a TLS peer would (key
+matches, chain links, usage, validity; with --distribution, that the names
+cover its aliases) and stores the key sealed under its master key. A refusal
+names the check, on one line, and stores nothing. The key is never printed
+and never answered. A distribution serves it with viewerCertificate (or an
+origin's mtls.clientCertificate) { imported: NAME }; importing again under
+NAME replaces it where it is used. A PKCS#12 file is not taken: convert it
+with \`openssl pkcs12 -in f.p12 -nokeys\` and \`-nocerts\` first.
+Needs the admin role.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat certs import shop-ev --use viewer-server --chain shop-ev.pem --private-key shop-ev.key --distribution shop`,
+    run: async (args) => (await import("./certs-api-command.ts")).runCertsImport(args),
+  },
+  {
+    name: "certs rotate",
+    summary: "replace a certificate Moat issued, now, and wait until the edge has a new one in its place",
+    help: `moat certs rotate SERIAL [--wait 60s | --no-wait] [--json] [API flags]
+
+Asks the running edge to re-issue the certificate (a viewer certificate or an
+origin client certificate Moat issued and uses), then waits until the API
+lists another certificate active in its place (same use and name), printing
+each change of state on stderr. Past --wait it exits 1 naming where it is:
+the request stands. --no-wait returns once asked. Asking twice is one request.
+Imported certificates and the CA's own are refused (409): import a renewed
+one, or use \`moat ca renew-intermediate\`. Needs the operator role.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat certs rotate 4a0b9c1d2e3f --wait 2m`,
+    run: async (args) => (await import("./certs-api-command.ts")).runCertsRotate(args),
+  },
+  {
+    name: "certs revoke",
+    summary: "revoke a certificate over the admin API and publish a fresh CRL",
+    help: `moat certs revoke SERIAL --reason REASON [--json] [API flags]
+
+Revokes the certificate (final: revoking it again changes nothing) and
+publishes a fresh CRL at once; a running edge replaces it if it is in use.
+REASON is one of unspecified, keyCompromise, cACompromise, affiliationChanged,
+superseded, cessationOfOperation (RFC 5280). Origins refuse it once they load
+the new CRL (\`moat ca crl\`). \`moat ca revoke\` does the same on a data
+directory. Needs the admin role.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat certs revoke 4a0b9c1d2e3f --reason keyCompromise --context prod`,
+    run: async (args) => (await import("./certs-api-command.ts")).runCertsRevoke(args),
   },
   {
     name: "revisions",

@@ -177,3 +177,18 @@ export async function withApi<T>(command: string, flags: ApiFlagValues, use: (mo
     await moat.close();
   }
 }
+
+/**
+ * Whether a command with a local form (a data directory, a store) and a form over the API runs over the API, as
+ * `moat store log` and `moat token` decide it: a local flag (--data-dir, --config, --store) means local; else --api or
+ * --context means the API; else the local form's environment (MOAT_DATA_DIR, MOAT_STORE) means local; else the API
+ * if MOAT_API or a current context names one; else local.
+ * @example
+ * if (await isOverApi("certs list", values, { isNamed: values["data-dir"] !== undefined, isInEnvironment: isDataDirInEnvironment() })) …
+ */
+export async function isOverApi(command: string, flags: ApiFlagValues, local: { isNamed: boolean; isInEnvironment: boolean }): Promise<boolean> {
+  if (local.isNamed) return false;
+  if (flags.api !== undefined || flags.context !== undefined) return true;
+  if (local.isInEnvironment) return false;
+  return (await resolveApiTarget(command, flags)) !== undefined;
+}

@@ -1,10 +1,13 @@
 // `moat apply -f FILE --store ADDRESS` and `moat diff`: make a store match a config file in one revision, or show what that would change.
 import { userInfo } from "node:os";
 import { basename, dirname, resolve } from "node:path";
-import { loadConfigDocument, readConfigDocument, withAbsolutePaths } from "../config/index.ts";
+import { loadConfigDocument, readConfigDocument, resolveStoreAddress, withAbsolutePaths } from "../config/index.ts";
 import { CliUsageError, StoreRevisionConflictError } from "../errors.ts";
 import { changedResources, diffConfig, preferStored } from "../store/index.ts";
 import type { ConfigDiff, ConfigStore } from "../store/index.ts";
+import { API_FLAGS, isOverApi } from "./api-connection.ts";
+import type { ApiFlagValues } from "./api-connection.ts";
+import { parseIfMatch } from "./api-resource-input.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { edgeRefusals } from "./config-command.ts";
 import { diffCounts, diffText } from "./config-diff-text.ts";
@@ -13,7 +16,12 @@ import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
 /** `moat diff`'s exit codes, as `kubectl diff`'s: 0 the store matches the file, 1 it would change, 2 the diff could not be made. */
 export const DIFF_EXIT = Object.freeze({ same: 0, changes: 1, failed: 2 });
 
-const FLAGS = { file: { type: "string", short: "f" }, json: { type: "boolean" }, ...STORE_FLAG } as const;
+const FLAGS = { file: { type: "string", short: "f" }, json: { type: "boolean" }, ...STORE_FLAG, ...API_FLAGS } as const;
+
+/** --store (or MOAT_STORE, when no --api or --context is given) works on the store itself; otherwise the admin API, as `moat store log` decides it. */
+export async function isConfigOverApi(command: string, values: ApiFlagValues & { store?: string | undefined }): Promise<boolean> {
+  return isOverApi(command, values, { isNamed: Boolean(values.store), isInEnvironment: resolveStoreAddress(undefined) !== undefined });
+}
 
 /**
  * The file as the store will hold it: checked as `moat config check` checks it (the same path-naming messages,
@@ -59,6 +67,7 @@ function diffJson(diff: ConfigDiff, extra: Record<string, unknown> = {}): string
 export async function runDiff(args: string[]): Promise<number> {
   const { values } = parseCliArgs("diff", args, FLAGS);
   const file = fileFlag("diff", values.file);
+  if (await isConfigOverApi("diff", values)) return (await import("./config-api-command.ts")).runDiffOverApi(file, values);
   const checked = await documentForStore(file);
   if ("refusals" in checked) {
     process.stderr.write(checked.refusals);
@@ -117,8 +126,10 @@ export async function applyDocument(
 }
 
 export async function runApply(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("apply", args, FLAGS);
+  const { values } = parseCliArgs("apply", args, { ...FLAGS, "if-match": { type: "string" } });
   const file = fileFlag("apply", values.file);
+  if (await isConfigOverApi("apply", values)) return (await import("./config-api-command.ts")).runApplyOverApi(file, { ...values, "if-match": parseIfMatch("apply", values["if-match"]) });
+  if (values["if-match"] !== undefined) throw new CliUsageError("apply: --if-match names the API's revision; with --store, apply already writes only if the store is still at the revision its diff was made against.");
   const checked = await documentForStore(file);
   if ("refusals" in checked) {
     process.stderr.write(checked.refusals);

@@ -16,6 +16,8 @@ import {
   writeKeyFileAtomic,
 } from "../pki/index.ts";
 import type { KeyAlgorithm, MasterKey } from "../pki/index.ts";
+import { API_FLAGS } from "./api-connection.ts";
+import { isCaOverApi } from "./ca-rotate-command.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { loadCommandMasterKey } from "./master-key.ts";
 
@@ -113,7 +115,8 @@ export async function runCaIssueServer(args: string[]): Promise<number> {
 }
 
 export async function runCaBundle(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" }, "with-intermediate": { type: "boolean", default: false } });
+  const { values } = parseCliArgs("ca bundle", args, { "data-dir": { type: "string" }, "with-intermediate": { type: "boolean", default: false }, ...API_FLAGS });
+  if (await isCaOverApi("ca bundle", values)) return (await import("./ca-api-command.ts")).runCaBundleOverApi(values);
   // The bundle is public: printing it needs no master key.
   const dataDir = resolveDataDir(values["data-dir"]);
   process.stdout.write(await readCaBundle(dataDir));

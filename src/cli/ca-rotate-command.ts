@@ -1,9 +1,11 @@
 // `moat ca renew-intermediate`, `moat ca rollover`, `moat ca status`: CA rotation by hand, and what the CA's generations look like now.
 import { join } from "node:path";
-import { parseDuration, resolveDataDir } from "../config/index.ts";
+import { isDataDirInEnvironment, parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaStatus, runCaRotationStep } from "../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
+import { API_FLAGS, isOverApi } from "./api-connection.ts";
+import type { ApiFlagValues } from "./api-connection.ts";
 import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
 import { cliActor, withCommandAudit } from "./audit-recording.ts";
 import type { CommandAudit } from "./audit-recording.ts";
@@ -17,6 +19,19 @@ function durationFlag(command: string, flag: string, text: string | undefined, f
   } catch (error) {
     throw new CliUsageError(`${command}: --${flag}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Whether a `moat ca …` command runs over the admin API: not with --data-dir, --master-key-file or --store (or MOAT_DATA_DIR when
+ * no --api or --context is given), as `moat store log` decides it. --json of a rotation step belongs to the API form.
+ */
+export async function isCaOverApi(command: string, values: ApiFlagValues & { "data-dir"?: string | undefined; "master-key-file"?: string | undefined; store?: string | undefined }): Promise<boolean> {
+  const isNamed = values["data-dir"] !== undefined || values["master-key-file"] !== undefined || values.store !== undefined;
+  return isOverApi(command, values, { isNamed, isInEnvironment: isDataDirInEnvironment() });
+}
+
+function refuseJsonLocally(command: string, json: boolean | undefined): void {
+  if (json) throw new CliUsageError(`${command}: --json prints the admin API's answer; the data directory's form prints text.`, { fix: "give --api URL (or MOAT_API, or a context), or leave --json out" });
 }
 
 /** After a step (which published a fresh CRL): what to tell the operator. */
@@ -41,8 +56,12 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
     "data-dir": { type: "string" },
     validity: { type: "string" },
     "master-key-file": { type: "string" },
+    json: { type: "boolean" },
+    ...API_FLAGS,
     store: { type: "string" },
   });
+  if (await isCaOverApi("ca renew-intermediate", values)) return (await import("./ca-api-command.ts")).runCaRenewIntermediateOverApi(values);
+  refuseJsonLocally("ca renew-intermediate", values.json);
   const policy: CaRotationPolicy = {
     ...DEFAULT_CA_ROTATION_POLICY,
     intermediateValidityMs: durationFlag("ca renew-intermediate", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.intermediateValidityMs),
@@ -66,10 +85,14 @@ export async function runCaRollover(args: string[]): Promise<number> {
     validity: { type: "string" },
     "key-algorithm": { type: "string" },
     "master-key-file": { type: "string" },
+    json: { type: "boolean" },
+    ...API_FLAGS,
     store: { type: "string" },
   });
   const chosen = (["prepare", "activate", "finish"] as const).filter((step) => values[step]);
   if (chosen.length !== 1) throw new CliUsageError("ca rollover: give exactly one of --prepare, --activate or --finish.", { fix: "run `moat ca status` to see where the rollover is, then `moat ca rollover --help`" });
+  if (await isCaOverApi("ca rollover", values)) return (await import("./ca-api-command.ts")).runCaRolloverOverApi(chosen[0]!, values);
+  refuseJsonLocally("ca rollover", values.json);
   const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm | undefined;
   if (keyAlgorithm !== undefined && !KEY_ALGORITHMS.includes(keyAlgorithm)) {
     throw new CliUsageError(`ca rollover: --key-algorithm must be one of ${KEY_ALGORITHMS.join(", ")} (got ${keyAlgorithm}).`);
@@ -92,7 +115,8 @@ export async function runCaRollover(args: string[]): Promise<number> {
 }
 
 export async function runCaStatus(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("ca status", args, { "data-dir": { type: "string" }, json: { type: "boolean", default: false } });
+  const { values } = parseCliArgs("ca status", args, { "data-dir": { type: "string" }, json: { type: "boolean", default: false }, ...API_FLAGS });
+  if (await isCaOverApi("ca status", values)) return (await import("./ca-api-command.ts")).runCaStatusOverApi(values);
   const dataDir = resolveDataDir(values["data-dir"]);
   await readCaBundle(dataDir);
   // Certificates only: status needs no master key.

@@ -1,10 +1,12 @@
-// `moat cache invalidate`: records an invalidation in a store or the data directory, where running edges pick it up, and waits until they (every worker of each) have.
+// `moat cache invalidate`: records an invalidation in a store, the data directory or over the admin API, where running edges pick it up, and waits until they (every worker of each) have.
 import { resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { appendInvalidation, appliedInvalidations, invalidationRequestIssues } from "../cache/index.ts";
-import { loadConfigFile, parseDuration, resolveDataDir, resolveStoreAddress } from "../config/index.ts";
+import { isDataDirInEnvironment, loadConfigFile, resolveDataDir, resolveStoreAddress } from "../config/index.ts";
 import type { ConfigIssue } from "../errors.ts";
-import { CliUsageError, InvalidationNotAppliedError, InvalidationRequestInvalidError, InvalidDurationError } from "../errors.ts";
+import { CliUsageError, InvalidationNotAppliedError, InvalidationRequestInvalidError } from "../errors.ts";
+import { API_FLAGS, isOverApi } from "./api-connection.ts";
+import { parseWaitFlags, WAIT_FLAGS } from "./api-wait.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
 export async function runCacheInvalidate(args: string[]): Promise<number> {
@@ -16,7 +18,9 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
       "data-dir": { type: "string" },
       config: { type: "string", short: "c" },
       store: { type: "string" },
-      wait: { type: "string", default: "10s" },
+      json: { type: "boolean" },
+      ...WAIT_FLAGS,
+      ...API_FLAGS,
     },
     true,
   );
@@ -25,14 +29,21 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
   if (values.store !== undefined && (values.config !== undefined || values["data-dir"] !== undefined)) {
     throw new CliUsageError("cache invalidate: give --store ADDRESS, or --data-dir DIR / --config FILE, not both.", { fix: "an edge run from a store (`moat start --store`) takes invalidations from the store; one run from a file, from its data directory" });
   }
+  // --store, --data-dir or --config (or MOAT_STORE, MOAT_DATA_DIR when no --api or --context is given) is local; otherwise the API.
+  const isLocalNamed = values.store !== undefined || values["data-dir"] !== undefined || values.config !== undefined;
+  if (await isOverApi("cache invalidate", values, { isNamed: isLocalNamed, isInEnvironment: isDataDirInEnvironment() || resolveStoreAddress(undefined) !== undefined })) {
+    const wait = parseWaitFlags("cache invalidate", values, "30s");
+    return (await import("./invalidate-api-command.ts")).runCacheInvalidateOverApi(values, values.distribution, positionals, wait);
+  }
+  if (values.json) throw new CliUsageError("cache invalidate: --json prints the admin API's answer; the local forms print text.", { fix: "give --api URL (or MOAT_API, or a context), or leave --json out" });
+  const { ms: waitMs, text: waited } = parseWaitFlags("cache invalidate", values, "10s");
   const storeAddress = values.config === undefined && values["data-dir"] === undefined ? resolveStoreAddress(values.store) : undefined;
   if (storeAddress !== undefined) {
     const { invalidateInStore } = await import("./cache-store-invalidate.ts");
-    return invalidateInStore({ address: storeAddress, distribution: values.distribution, paths: positionals, wait: values.wait, waitMs: parseWait(values.wait) });
+    return invalidateInStore({ address: storeAddress, distribution: values.distribution, paths: positionals, wait: waited, waitMs });
   }
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
   if (config) refuseIssues(invalidationRequestIssues({ distribution: values.distribution, paths: positionals }, { distributions: config.distributions.map((d) => d.id), where: config.source }));
-  const waitMs = parseWait(values.wait);
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const { request, seq } = await appendInvalidation(dataDir, values.distribution, positionals);
   process.stdout.write(`Invalidation ${request.id} (#${seq}) recorded for ${values.distribution}: ${positionals.join(" ")}\n`);
@@ -49,13 +60,13 @@ export async function runCacheInvalidate(args: string[]): Promise<number> {
     applied = await appliedInvalidations(dataDir);
   }
   if (waitMs === 0) {
-    process.stdout.write("Not waiting for the edge (--wait 0s).\n");
+    process.stdout.write(`Not waiting for the edge (${values["no-wait"] ? "--no-wait" : "--wait 0s"}).\n`);
     return 0;
   }
   // A worker that is running and has not applied it serves what it should not: that is a failure, and it is named.
   const lagging = (applied.workers ?? []).filter((worker) => worker.applied < seq && isRunning(worker.pid));
-  if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited: values.wait, lagging, dataDir });
-  process.stdout.write(`No running edge on ${dataDir} applied it within ${values.wait}; an edge applies it when it starts.\n`);
+  if (lagging.length > 0) throw new InvalidationNotAppliedError({ seq, waited, lagging, dataDir });
+  process.stdout.write(`No running edge on ${dataDir} applied it within ${waited}; an edge applies it when it starts.\n`);
   return 0;
 }
 
@@ -82,14 +93,5 @@ function isRunning(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-export function parseWait(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    if (error instanceof InvalidDurationError) throw new CliUsageError(`cache invalidate: --wait ${error.message}`);
-    throw error;
   }
 }

@@ -1,20 +1,29 @@
-// `moat certs list`: every certificate Moat holds (CA, issued, imported), its state and expiry; a table or JSON.
+// `moat certs list`: every certificate Moat holds (CA, issued, imported), its state and expiry; a table or JSON; from the data directory, or over the admin API.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { loadConfigFile, resolveDataDir } from "../config/index.ts";
+import { isDataDirInEnvironment, loadConfigFile, resolveDataDir } from "../config/index.ts";
 import type { ImportedCertificateSource, MoatConfig } from "../config/index.ts";
 import { readPassphraseFile } from "../edge/index.ts";
-import { MoatError } from "../errors.ts";
+import { CliUsageError, MoatError } from "../errors.ts";
 import { listCertificates, pkcs12ChainPem } from "../pki/index.ts";
 import type { ImportedCertificateRef, InventoryEntry } from "../pki/index.ts";
+import { isOverApi } from "./api-connection.ts";
+import { CERTS_LIST_API_FLAGS } from "./certs-api-command.ts";
 import { parseCliArgs } from "./cli-args.ts";
 
 export async function runCertsList(args: string[]): Promise<number> {
   const { values } = parseCliArgs("certs list", args, {
     "data-dir": { type: "string" },
     config: { type: "string", short: "c" },
-    json: { type: "boolean", default: false },
+    ...CERTS_LIST_API_FLAGS,
   });
+  // --data-dir or --config (or MOAT_DATA_DIR, when no --api or --context is given) reads the data directory; otherwise the API.
+  const isLocalNamed = values["data-dir"] !== undefined || values.config !== undefined;
+  if (await isOverApi("certs list", values, { isNamed: isLocalNamed, isInEnvironment: isDataDirInEnvironment() })) {
+    return (await import("./certs-api-command.ts")).runCertsListOverApi(values);
+  }
+  const filter = (["distribution", "state", "use", "source"] as const).find((flag) => values[flag] !== undefined);
+  if (filter) throw new CliUsageError(`certs list: --${filter} filters the list over the admin API; the data directory's list is whole.`, { fix: "give --api URL (or MOAT_API, or a context), or leave the filter out" });
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const imported = config ? await importedRefs(config) : [];

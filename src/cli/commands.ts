@@ -1,6 +1,6 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
-import { apiCommands } from "./api-commands.ts";
+import { apiCommands, LOCAL_OR_API_HELP } from "./api-commands.ts";
 import { controlCommands } from "./control-commands.ts";
 
 export interface CliCommand {
@@ -16,6 +16,12 @@ export interface CliCommand {
 /** How the store commands and `moat start --store` read their --store flag (src/cli/store-flags.ts). */
 const STORE_FLAG_HELP = `--store ADDRESS is a data directory (its store is moat.db), sqlite:FILE, or
 postgres://user:password@host:5432/db; MOAT_STORE is used when the flag is absent.`;
+
+/** The store commands that have a form over the admin API. */
+const STORE_OR_API_HELP = LOCAL_OR_API_HELP("--store", "MOAT_STORE");
+/** The data-directory commands that have a form over the admin API. */
+const DATA_DIR_OR_API_HELP = LOCAL_OR_API_HELP("--data-dir or --config", "MOAT_DATA_DIR");
+const CA_OR_API_HELP = LOCAL_OR_API_HELP("--data-dir, --master-key-file or --store", "MOAT_DATA_DIR");
 
 // The flags of src/cli/connection-flags.ts, as `moat guard` and `moat enrol serve` show them.
 const CONNECTION_FLAGS_HELP = `Connections (each closed one is logged with its reason, at most once per address
@@ -73,7 +79,7 @@ Examples:
   {
     name: "apply",
     summary: "make a store match a config file, in one revision",
-    help: `moat apply -f FILE --store ADDRESS [--json]
+    help: `moat apply -f FILE (--store ADDRESS | [--if-match REVISION] [API flags]) [--json]
 
 Checks FILE as \`moat config check\` does (the same messages, each naming its
 path) and, if it is valid, makes the store hold exactly what it says in one
@@ -87,21 +93,31 @@ revision; --json prints it as JSON. It writes exactly those changes or nothing:
 if anything else changed the store after the diff was made, it refuses
 (store-revision-conflict, exit 1) and you run it again.
 ${STORE_FLAG_HELP}
+Over the admin API (an admin's credentials) it asks POST /config/diff, prints
+that diff, then sends PUT /config with If-Match: the revision the diff was
+made against (or --if-match REVISION): if the store moved since, the API
+refuses (412) with its reason on one line, exit 1, and nothing changes. The
+file is judged by the API (each problem by its path), not checked here: the
+files it names must exist on the edges' hosts.
+${STORE_OR_API_HELP}
 
-Example:
-  moat apply -f ./moat.yaml --store /var/lib/moat`,
+Examples:
+  moat apply -f ./moat.yaml --store /var/lib/moat
+  moat apply -f ./moat.yaml --context prod`,
     run: async (args) => (await import("./apply-command.ts")).runApply(args),
   },
   {
     name: "diff",
     summary: "show what `moat apply` would change in a store, field by field",
-    help: `moat diff -f FILE --store ADDRESS [--json]
+    help: `moat diff -f FILE (--store ADDRESS | [API flags]) [--json]
 
 Prints, per resource (distribution, trust store, setting), what applying FILE
 would create (+), change (~, then each field: old → new) or delete (-).
 Exit code: 0 when the store matches FILE, 1 when applying would change it, 2
-when the diff could not be made (an invalid file, a store that cannot be read).
+when the diff could not be made (an invalid file, a store that cannot be read,
+an API that refused).
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it asks POST /config/diff (the operator role).
 
 Example:
   moat diff -f ./moat.yaml --store /var/lib/moat || echo "the store differs"`,
@@ -111,12 +127,13 @@ Example:
   {
     name: "export",
     summary: "write a store's config as a config file (`moat apply` takes it back unchanged)",
-    help: `moat export --store ADDRESS [-o FILE] [--json]
+    help: `moat export (--store ADDRESS | [API flags]) [-o FILE] [--json]
 
 Writes the store's newest revision as a config file: to stdout, or to FILE
 (created 0600), YAML unless FILE ends in .json or --json is given. Applying
 the file to the same store changes nothing and makes no revision.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it reads GET /config (any role).
 
 Example:
   moat export --store /var/lib/moat -o moat.yaml`,
@@ -142,7 +159,7 @@ Examples:
   {
     name: "audit verify",
     summary: "walk a store's audit trail and name the first record that was edited, deleted, inserted or moved",
-    help: `moat audit verify --store ADDRESS [--json]
+    help: `moat audit verify (--store ADDRESS | [API flags]) [--json]
 
 Recomputes the hash of every audit record in order, checks that each names the
 hash of the one before, and compares the end of the trail with the head the
@@ -152,6 +169,7 @@ number, and the command exits 1. It cannot tell a trail that someone with write
 access to the database rewrote as a whole: compare with an export kept elsewhere
 (docs/explanation/audit-trail.md).
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit verify --store /var/lib/moat`,
@@ -160,7 +178,7 @@ Example:
   {
     name: "audit export",
     summary: "write a store's audit records as JSON lines, with their hashes, for another system",
-    help: `moat audit export --store ADDRESS [--since SEQ] [--format jsonl]
+    help: `moat audit export (--store ADDRESS | [API flags]) [--since SEQ] [--format jsonl]
 
 Writes one JSON object per line to stdout, oldest first: seq, at, actor, action,
 resource, distribution, revision, before, after, prevHash, hash. With --since
@@ -168,6 +186,7 @@ SEQ, only the records after SEQ (the last one you already hold). Each hash is
 the SHA-256 of the RFC 8785 canonical JSON of its line without hash, so the
 receiving system can check every record and the chain by itself.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit export --store /var/lib/moat --since 1200 >> /archive/moat-audit.jsonl`,
@@ -176,7 +195,7 @@ Example:
   {
     name: "audit list",
     summary: "show a store's audit records as a table: who did what to which resource",
-    help: `moat audit list --store ADDRESS [--limit 20] [--since SEQ] [--resource R]
+    help: `moat audit list (--store ADDRESS | [API flags]) [--limit 20] [--since SEQ] [--resource R]
                 [--actor A] [--action A] [--distribution ID] [--json]
 
 Shows the newest records (or, with --since SEQ, the first ones after SEQ),
@@ -185,6 +204,7 @@ token.revoke…), resource (distribution/shop, token/<id>) and revision. The
 filters match exactly. --json writes the records whole, before and after
 included.
 ${STORE_FLAG_HELP}
+${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit list --store /var/lib/moat --distribution shop --limit 50`,
@@ -224,8 +244,8 @@ Example:
   },
   {
     name: "certs list",
-    summary: "list every certificate Moat holds: use, names, serial, not-after, state",
-    help: `moat certs list [--data-dir DIR | --config FILE] [--json]
+    summary: "list every certificate Moat holds: use, names, serial, not-after, state (from the data directory, or over the admin API)",
+    help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [API flags]] [--json]
 
 Lists the CA certificates, the certificates the edge issued (active, next: renewed
 and waiting to be proven to its origin, retired: the one active replaced) and,
@@ -234,9 +254,16 @@ with --config, the imported certificates the config names, with expiry warnings
 and expired certificates are marked. Needs no master key: it reads no private key
 (a PKCS#12 is opened with its passphraseFile to read its certificates; its key is
 never kept or printed, and one that does not open is reported on stderr).
+Over the admin API it lists what the API's data directory holds, imported
+certificates included, in serial order, with the same columns; --distribution,
+--state (active, next, retired, expired, not-yet-valid, revoked), --use
+(root-ca, intermediate-ca, viewer-server, origin-client) and --source (issued,
+imported) filter it; --json prints the API's items (with usedBy, spiffeId…).
+${DATA_DIR_OR_API_HELP}
 
-Example:
-  moat certs list --config ./moat.yaml --json`,
+Examples:
+  moat certs list --config ./moat.yaml --json
+  moat certs list --distribution shop --state active --context prod`,
     run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
   },
   {
@@ -398,7 +425,7 @@ Example:
   {
     name: "ca bundle",
     summary: "print the CA bundle that origins and viewers should trust",
-    help: `moat ca bundle [--data-dir DIR] [--with-intermediate]
+    help: `moat ca bundle [--data-dir DIR | [API flags]] [--with-intermediate]
 
 Prints the PEM bundle of Moat's root CA(s): during a root rollover, the old and
 the new root, so origins that load it accept both. Needs no master key.
@@ -406,6 +433,7 @@ the new root, so origins that load it accept both. Needs no master key.
 guard middleware need it, because Node's TLS server does not hand them the
 intermediate the edge sends. It only completes paths; the roots stay the only
 trust anchors.
+${CA_OR_API_HELP}
 
 Example:
   moat ca bundle > /etc/api/moat-ca.pem
@@ -415,11 +443,14 @@ Example:
   {
     name: "ca status",
     summary: "show the CA's generations: active, pending and retired roots and intermediates, and the next rotation steps",
-    help: `moat ca status [--data-dir DIR] [--json]
+    help: `moat ca status [--data-dir DIR | [API flags]] [--json]
 
 Lists the active root and intermediate, a root rollover in progress (its phase
 and dates), retired intermediates whose CRLs are still published, and when each
-rotation step is due. Needs no master key.
+rotation step is due. Needs no master key. Over the admin API it prints the
+certificates as a table (role, subject, serial, validity), the rollover and
+the steps due under the API's policy; --json prints the API's answer.
+${CA_OR_API_HELP}
 
 Example:
   moat ca status --data-dir /var/lib/moat`,
@@ -428,7 +459,7 @@ Example:
   {
     name: "ca renew-intermediate",
     summary: "replace the CA's intermediate (new key, same root) now",
-    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE] [--store ADDRESS]
+    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE] [--store ADDRESS] | [API flags] [--json]
 
 Issues a new intermediate under the active root and makes it the issuer. Peers
 need nothing new: they trust the root, and every leaf carries its intermediate.
@@ -437,6 +468,9 @@ until it expires. A running edge re-issues its certificates from the new one.
 A running edge also does this by itself at pki.renewAtFraction of the life.
 With --store ADDRESS, the step and the CRL it publishes are recorded in the
 store's audit trail (ca.rotate, crl.publish), as \`moat ca revoke --store\` does.
+Over the admin API (the admin role) the API's CA does it; the command prints
+what changed (old → new serial) and the CRL published after it.
+${CA_OR_API_HELP}
 
 Example:
   moat ca renew-intermediate --data-dir /var/lib/moat`,
@@ -446,7 +480,7 @@ Example:
     name: "ca rollover",
     summary: "roll the root CA over: --prepare (trust both), --activate (new root issues), --finish (drop the old root)",
     help: `moat ca rollover --prepare [--overlap 30d] [--validity 3652d] [--key-algorithm ALG] | --activate | --finish
-                 [--data-dir DIR] [--master-key-file FILE] [--store ADDRESS]
+                 [--data-dir DIR] [--master-key-file FILE] [--store ADDRESS] | [API flags] [--json]
 
 --prepare   creates a new root (and an intermediate under it) and adds it to
             bundle.pem next to the current root. Give the new bundle to every
@@ -462,6 +496,9 @@ Example:
             server certificates (moat ca issue-server) before this.
 With --store ADDRESS, each step and its CRL are recorded in the store's audit
 trail (ca.rotate, crl.publish).
+Over the admin API (the admin role) each step prints what changed (the root
+serials) and the CRL published after it; \`moat ca status\` shows the phase.
+${CA_OR_API_HELP}
 
 Example:
   moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,
@@ -495,7 +532,7 @@ Example:
   {
     name: "ca crl",
     summary: "print the current CRL for origins (publishing a fresh one when due)",
-    help: `moat ca crl [--data-dir DIR] [--der] [--validity 24h] [--master-key-file FILE]
+    help: `moat ca crl [--data-dir DIR] [--der] [--validity 24h] [--master-key-file FILE | [API flags]]
 
 Prints <data dir>/ca/crl-bundle.pem: the intermediate's CRL, then the root's.
 Origins need both (OpenSSL checks every level of the chain): nginx ssl_crl and
@@ -504,6 +541,8 @@ HAProxy crl-file take the file as is; Node's tls takes crl: [each CRL]. With
 the registry, or is past half its validity, publishes a fresh one first (valid
 for --validity; that needs the master key); a fresh one needs no key at all.
 Origins must load a new CRL before the old one's nextUpdate, or refuse every edge.
+Over the admin API the API publishes a fresh one when due (no --validity).
+${CA_OR_API_HELP}
 
 Example:
   moat ca crl --data-dir /var/lib/moat > /etc/nginx/moat-crl.pem && nginx -s reload`,
@@ -511,8 +550,8 @@ Example:
   },
   {
     name: "cache invalidate",
-    summary: "drop paths (or path prefixes with *) from the running edge's cache",
-    help: `moat cache invalidate --distribution ID PATH... [--store ADDRESS | --data-dir DIR | --config FILE] [--wait 10s]
+    summary: "drop paths (or path prefixes with *) from the running edges' caches (through a store, a data directory, or the admin API)",
+    help: `moat cache invalidate --distribution ID PATH... [--store ADDRESS | --data-dir DIR | --config FILE | [API flags] [--json]] [--wait 10s | --no-wait]
 
 With --store (or MOAT_STORE), records the invalidation in the store, in one
 transaction: every edge run from that store applies it within a second and
@@ -529,10 +568,17 @@ worker has. A worker that is running and has not applied it by then is named
 (/images/* ; * alone is everything). An edge that is not running applies it to
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing
 is scanned, entries stored before the invalidation are refused at lookup.
+Over the admin API (the operator role) it records it in the API's store with
+POST /invalidations and polls its status, printing the edges' progress on
+stderr, until every edge run from that store has applied it (--wait, default
+30s there; past it, exit 1 naming the edges still pending: the invalidation
+stands). --no-wait returns once it is recorded; --json prints the API's answer.
+${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 
-Example:
+Examples:
   moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"
-  moat cache invalidate --distribution shop --store postgres://moat@db/moat "/images/*"`,
+  moat cache invalidate --distribution shop --store postgres://moat@db/moat "/images/*"
+  moat cache invalidate --distribution shop --context prod "/images/*"`,
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },
   ...controlCommands,

@@ -3,6 +3,7 @@ import { parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { openCertificateAuthority, publishCrl, readCaBundle, readCaCertificates, readFreshCrl } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey, PublishedCrl } from "../pki/index.ts";
+import { API_FLAGS } from "./api-connection.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { loadCommandMasterKey } from "./master-key.ts";
 
@@ -43,11 +44,17 @@ export async function runCaCrl(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca crl", args, {
     "data-dir": { type: "string" },
     der: { type: "boolean", default: false },
-    validity: { type: "string", default: "24h" },
+    validity: { type: "string" },
     "master-key-file": { type: "string" },
+    ...API_FLAGS,
   });
   if (values.der && process.stdout.isTTY) {
     throw new CliUsageError("ca crl --der writes binary DER; redirect it to a file.", { fix: "run `moat ca crl --der > moat-crl.der`" });
+  }
+  const { isCaOverApi } = await import("./ca-rotate-command.ts");
+  if (await isCaOverApi("ca crl", values)) {
+    if (values.validity !== undefined) throw new CliUsageError("ca crl: --validity is for a CRL published here; the admin API publishes a fresh one when due, under its own policy.");
+    return (await import("./ca-api-command.ts")).runCaCrlOverApi(values);
   }
   const validityMs = parseCrlValidity("ca crl", values.validity);
   const dataDir = resolveDataDir(values["data-dir"]);

@@ -1,11 +1,14 @@
-// `moat export --store ADDRESS [-o FILE]`: the store's config as a config file, which `moat apply` takes back unchanged.
+// `moat export --store ADDRESS [-o FILE]` (or over the admin API): the store's config as a config file, which `moat apply` takes back unchanged.
 import { writeFile } from "node:fs/promises";
 import { extname } from "node:path";
+import { API_FLAGS } from "./api-connection.ts";
+import { isConfigOverApi } from "./apply-command.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
 
 export async function runExport(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("export", args, { output: { type: "string", short: "o" }, json: { type: "boolean" }, ...STORE_FLAG });
+  const { values } = parseCliArgs("export", args, { output: { type: "string", short: "o" }, json: { type: "boolean" }, ...STORE_FLAG, ...API_FLAGS });
+  if (await isConfigOverApi("export", values)) return (await import("./config-api-command.ts")).runExportOverApi(values);
   const store = await openCommandStore("export", values.store);
   let text: string;
   let revision: number;

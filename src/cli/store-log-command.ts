@@ -1,6 +1,6 @@
 // `moat store log`: the store's revisions, newest first: number, time, who, what changed; from the store itself, or over the admin API.
 import { resolveStoreAddress } from "../config/index.ts";
-import { API_FLAGS, resolveApiTarget } from "./api-connection.ts";
+import { API_FLAGS, isOverApi } from "./api-connection.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { parseLimit, printApiRevisions, revisionsTable } from "./revisions-command.ts";
 import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
@@ -9,9 +9,7 @@ import { formatTable } from "./table-output.ts";
 export async function runStoreLog(args: string[]): Promise<number> {
   const { values } = parseCliArgs("store log", args, { limit: { type: "string", short: "n" }, json: { type: "boolean" }, ...STORE_FLAG, ...API_FLAGS });
   // --store, or MOAT_STORE when no API flag is given, reads the store itself; otherwise the API (--api, MOAT_API, a context).
-  const hasApiFlag = values.api !== undefined || values.context !== undefined;
-  const isOverApi = !values.store && (hasApiFlag || (resolveStoreAddress(undefined) === undefined && (await resolveApiTarget("store log", values)) !== undefined));
-  if (isOverApi) return printApiRevisions("store log", values);
+  if (await isOverApi("store log", values, { isNamed: Boolean(values.store), isInEnvironment: resolveStoreAddress(undefined) !== undefined })) return printApiRevisions("store log", values);
   const limit = parseLimit("store log", values.limit);
   const store = await openCommandStore("store log", values.store);
   const revisions = await store.revisions(limit).finally(() => store.close());

@@ -17,3 +17,8 @@ export function resolveDataDir(dataDir?: string, env: NodeJS.ProcessEnv = proces
   if (dataDir !== undefined && dataDir !== "") return resolve(baseDir, dataDir);
   return resolve(process.cwd(), env[DEFAULTS.dataDirEnv] || DEFAULTS.dataDir);
 }
+
+/** Whether MOAT_DATA_DIR names a data directory: the commands with a local and an API form then stay local unless --api or --context is given. */
+export function isDataDirInEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env[DEFAULTS.dataDirEnv] ?? "") !== "";
+}

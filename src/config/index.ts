@@ -41,7 +41,7 @@ export { deepFreeze as freezeConfig } from "./freeze.ts";
  * startGuard({ ...options, connections: { ...CONNECTION_DEFAULTS.guardConnections, idleMs: 30_000 } });
  */
 export { CONNECTION_DEFAULTS } from "./defaults.ts";
-export { resolveDataDir } from "./data-dir.ts";
+export { isDataDirInEnvironment, resolveDataDir } from "./data-dir.ts";
 export { resolveMasterKeySource } from "./master-key-source.ts";
 /**
  * The store's document validator (schema, cross-references, every path absolute), and `--store` or MOAT_STORE.

@@ -15,3 +15,13 @@ export type TrustStoreItem = Json<paths["/trust-stores/{name}"]["get"]["response
 export type Revision = Json<paths["/revisions"]["get"]["responses"][200]>["items"][number];
 /** An API token, without its secret. */
 export type ApiToken = Json<paths["/tokens/{id}"]["get"]["responses"][200]>;
+/** A certificate's public parts: serial, use, name, state, names, validity, fingerprint, where it is used (never a key). */
+export type Certificate = Json<paths["/certificates/{serial}"]["get"]["responses"][200]>;
+/** The CA's generations, the root rollover in progress and the steps due. */
+export type CaStatus = Json<paths["/ca"]["get"]["responses"][200]>;
+/** What a CA rotation step changed, the CRL published after it and the CA's status then. */
+export type CaStepResult = Json<paths["/ca/renew-intermediate"]["post"]["responses"][200]>;
+/** A cache invalidation and whether the running edge (each worker) has applied it. */
+export type Invalidation = Json<paths["/invalidations/{id}"]["get"]["responses"][200]>;
+/** What applying a config document would change (POST /config/diff), against the revision named. */
+export type ConfigDiffAnswer = Json<paths["/config/diff"]["post"]["responses"][200]>;
