@@ -9,6 +9,7 @@ import {
   loadMasterKey,
   openCertificateAuthority,
   openOrCreateMasterKeyFile,
+  parseCrlBaseUrl,
   readCaBundle,
   readCaGenerations,
   readCaCertificates,
@@ -40,7 +41,10 @@ export async function runCaInit(args: string[]): Promise<number> {
     "key-algorithm": { type: "string", default: "ecdsa-p256" },
     "master-key-file": { type: "string" },
     name: { type: "string" },
+    "crl-base-url": { type: "string" },
   });
+  // Checked before a master key is made or anything written: a typo costs nothing.
+  const crlBaseUrl = values["crl-base-url"] === undefined ? null : parseCrlBaseUrl(values["crl-base-url"]);
   const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm;
   if (!keyAlgorithms.includes(keyAlgorithm)) {
     throw new CliUsageError(`ca init: --key-algorithm must be one of ${keyAlgorithms.join(", ")} (got ${keyAlgorithm}).`);
@@ -48,7 +52,7 @@ export async function runCaInit(args: string[]): Promise<number> {
   const dataDir = resolveDataDir(values["data-dir"]);
   const { masterKey, created, undo } = await initMasterKey(dataDir, values["master-key-file"]);
   try {
-    await initCertificateAuthority({ dataDir, keyAlgorithm, masterKey, ...(values.name ? { name: values.name } : {}) });
+    await initCertificateAuthority({ dataDir, keyAlgorithm, masterKey, crlBaseUrl, ...(values.name ? { name: values.name } : {}) });
   } catch (error) {
     await undo();
     throw error;
@@ -57,6 +61,7 @@ export async function runCaInit(args: string[]): Promise<number> {
   process.stdout.write(
     `Created Moat's CA (${keyAlgorithm}) in ${join(dataDir, "ca")}, its private keys encrypted under the master key from ${masterKey.source} (key id ${masterKey.id}).\n` +
       `Origins and viewers should trust ${join(dataDir, "ca", "bundle.pem")}.\n` +
+      (crlBaseUrl ? `Certificates point at their issuer's CRL under ${crlBaseUrl}crl/ (an edge's plain-HTTP port serves it at /.well-known/moat/crl/).\n` : "") +
       (created && keyFile
         ? `Created the master key ${keyFile} (mode 0600). Back it up apart from the data directory: without it the CA's keys cannot be opened.\n` +
           `Point Moat at it with pki.masterKeyFile: ${keyFile} in the config, or MOAT_MASTER_KEY_FILE=${keyFile}.\n`

@@ -39,6 +39,10 @@ const caStatusSchema = z
       .meta({ description: "The root rollover in progress: prepared (both roots trusted, the old one issues) or activated (the new one issues)" }),
     certificates: z.array(z.strictObject({ role: z.string(), subject: z.string(), serialHex: z.string(), notBefore: z.string(), notAfter: z.string() })),
     next: z.array(z.strictObject({ step: z.string(), at: z.string() })).meta({ description: "The steps due next under the rotation policy, and when (an edge with pki.ca.autoRotate takes them)" }),
+    crlBaseUrl: z
+      .string()
+      .nullable()
+      .meta({ description: "The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none" }),
   })
   .meta({ title: "CaStatus" });
 
@@ -87,6 +91,7 @@ async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.
           },
     certificates: status.certificates.map((entry) => ({ role: entry.role, subject: entry.subject, serialHex: entry.serialHex, notBefore: entry.notBefore.toISOString(), notAfter: entry.notAfter.toISOString() })),
     next: status.next.map((entry) => ({ step: entry.step, at: entry.at.toISOString() })),
+    crlBaseUrl: status.crlBaseUrl,
   };
 }
 
