@@ -3,7 +3,7 @@ import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { parseDuration, resolveDataDir, resolveMasterKeySource } from "../config/index.ts";
-import { CliUsageError } from "../errors.ts";
+import { CliUsageError, CrlBaseUrlInvalidError } from "../errors.ts";
 import {
   initCertificateAuthority,
   loadMasterKey,
@@ -35,6 +35,16 @@ async function initMasterKey(dataDir: string, flagFile: string | undefined): Pro
   return openOrCreateMasterKeyFile(flagFile, { dataDir, from: "--master-key-file" });
 }
 
+/** --crl-base-url checked: a bad URL is a usage error (exit 2) that says what is wrong with it. */
+export function crlBaseUrlFlag(command: string, text: string): string {
+  try {
+    return parseCrlBaseUrl(text);
+  } catch (error) {
+    if (error instanceof CrlBaseUrlInvalidError) throw new CliUsageError(`${command}: --crl-base-url: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export async function runCaInit(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca init", args, {
     "data-dir": { type: "string" },
@@ -44,7 +54,7 @@ export async function runCaInit(args: string[]): Promise<number> {
     "crl-base-url": { type: "string" },
   });
   // Checked before a master key is made or anything written: a typo costs nothing.
-  const crlBaseUrl = values["crl-base-url"] === undefined ? null : parseCrlBaseUrl(values["crl-base-url"]);
+  const crlBaseUrl = values["crl-base-url"] === undefined ? null : crlBaseUrlFlag("ca init", values["crl-base-url"]);
   const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm;
   if (!keyAlgorithms.includes(keyAlgorithm)) {
     throw new CliUsageError(`ca init: --key-algorithm must be one of ${keyAlgorithms.join(", ")} (got ${keyAlgorithm}).`);

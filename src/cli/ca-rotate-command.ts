@@ -5,6 +5,7 @@ import { CliUsageError } from "../errors.ts";
 import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaPublication, readCaStatus, runCaRotationStep, writeCaPublication } from "../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { crlBaseUrlFlag } from "./ca-command.ts";
 import { openCaForCrl } from "./crl-command.ts";
 
 function durationFlag(command: string, flag: string, text: string | undefined, fallback: number): number {
@@ -123,7 +124,8 @@ export async function runCaPublication(args: string[]): Promise<number> {
     process.stdout.write(`${publicationLine((await readCaPublication(dataDir)).crlBaseUrl)}\n`);
     return 0;
   }
-  const { crlBaseUrl } = await writeCaPublication(dataDir, { crlBaseUrl: values.clear ? null : (values["crl-base-url"] ?? null) });
+  const wanted = values.clear ? null : crlBaseUrlFlag("ca publication", values["crl-base-url"] ?? "");
+  const { crlBaseUrl } = await writeCaPublication(dataDir, { crlBaseUrl: wanted });
   process.stdout.write(
     `${publicationLine(crlBaseUrl)}\n` +
       "Certificates issued from now on carry it; those already issued keep theirs until renewed " +

@@ -16,6 +16,7 @@ import {
   openCertificateAuthority,
   readRotationRequests,
   rotationRequestsPath,
+  writeCaPublication,
 } from "../../src/pki/index.ts";
 import { callApi } from "./admin-api-client.ts";
 import type { ApiAnswer } from "./admin-api-client.ts";
@@ -236,6 +237,9 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.deepEqual(status.json.certificates.map((entry: { role: string }) => entry.role), ["active root", "active intermediate"]);
     assert.equal(status.json.rollover, null);
     assert.equal(status.json.bundleRoots, 1);
+    assert.equal(status.json.crlBaseUrl, null, "no CRL publication URL unless one is set");
+    await writeCaPublication(api.dataDir, { crlBaseUrl: "http://edge.example.test/.well-known/moat/" });
+    assert.equal((await api.call(viewer, "/ca")).json.crlBaseUrl, "http://edge.example.test/.well-known/moat/");
     const bundle = await api.call(viewer, "/ca/bundle");
     assert.equal(bundle.text, await readFile(join(api.dataDir, "ca", "bundle.pem"), "utf8"));
     assert.equal(bundle.headers["content-type"], "application/pem-certificate-chain");
