@@ -128,7 +128,7 @@ export async function runCaPublication(args: string[]): Promise<number> {
   const { crlBaseUrl } = await writeCaPublication(dataDir, { crlBaseUrl: wanted });
   process.stdout.write(
     `${publicationLine(crlBaseUrl)}\n` +
-      "Certificates issued from now on carry it; those already issued keep theirs until renewed " +
+      `Certificates issued from now on carry ${crlBaseUrl === null ? "no CRL Distribution Point" : "it"}; those already issued keep theirs until renewed ` +
       "(an edge renews its own on schedule; moat ca renew-intermediate puts it in the intermediate).\n",
   );
   return 0;
