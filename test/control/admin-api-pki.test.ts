@@ -240,6 +240,15 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(status.json.crlBaseUrl, null, "no CRL publication URL unless one is set");
     await writeCaPublication(api.dataDir, { crlBaseUrl: "http://edge.example.test/.well-known/moat/" });
     assert.equal((await api.call(viewer, "/ca")).json.crlBaseUrl, "http://edge.example.test/.well-known/moat/");
+    const admin = { token: api.tokens.admin };
+    assertProblem(await api.call({ token: api.tokens.operator }, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } }), 403, "api-forbidden");
+    const refused = await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: "https://edge.example.test/" } });
+    assertProblem(refused, 400, "crl-base-url-invalid");
+    assert.match(refused.text, /scheme is https, not http/);
+    const set = await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: "http://crl.example.test/moat" } });
+    assertDocumented(api, "PUT", "/ca/publication", set);
+    assert.equal(set.json.crlBaseUrl, "http://crl.example.test/moat/");
+    assert.equal((await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } })).json.crlBaseUrl, null);
     const bundle = await api.call(viewer, "/ca/bundle");
     assert.equal(bundle.text, await readFile(join(api.dataDir, "ca", "bundle.pem"), "utf8"));
     assert.equal(bundle.headers["content-type"], "application/pem-certificate-chain");
@@ -250,7 +259,6 @@ describe("admin API: certificates, the CA and invalidations", () => {
         assertProblem(await api.call({ token: api.tokens[role] }, url, { method: "POST", body: {} }), 403, "api-forbidden");
       }
     }
-    const admin = { token: api.tokens.admin };
     const oldIntermediate = status.json.certificates[1].serialHex;
     const renewed = await api.call(admin, "/ca/renew-intermediate", { method: "POST", body: { validity: "30d" } });
     assertDocumented(api, "POST", "/ca/renew-intermediate", renewed);

@@ -11,6 +11,7 @@ import {
   readCaGenerations,
   readCaStatus,
   runCaRotationStep,
+  writeCaPublication,
 } from "../../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
 import { defineRoute } from "../api-route.ts";
@@ -182,6 +183,27 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
         const format = query.format ?? "bundle";
         if (format === "der") return { status: 200, body: crl.der, headers: { "content-type": "application/pkix-crl" } };
         return { status: 200, body: format === "pem" ? crl.pem : crl.bundlePem, headers: { "content-type": "application/x-pem-file" } };
+      },
+    }),
+    defineRoute({
+      method: "PUT",
+      url: "/ca/publication",
+      operationId: "setCaPublication",
+      summary: "Set (or clear, with null) the CA's CRL base URL, as moat ca publication: certificates issued from now on carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der",
+      tag: TAG,
+      role: "admin",
+      body: closedObject({
+        crlBaseUrl: z
+          .string()
+          .nullable()
+          .meta({ description: "An absolute http: URL with no user name, query or fragment (refused with crl-base-url-invalid otherwise), e.g. http://edge.example.com/.well-known/moat/; null: no CRL Distribution Point" }),
+      }),
+      responses: { 200: { description: "The CA's status with the new setting; certificates already issued keep theirs until renewed", schema: caStatusSchema } },
+      async handler({ body }) {
+        const context = requireDataDir(access, what);
+        await readCaBundle(context.dataDir); // no CA: say so, rather than write into nothing
+        await writeCaPublication(context.dataDir, { crlBaseUrl: body.crlBaseUrl });
+        return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
       },
     }),
     step("/ca/renew-intermediate", "renewCaIntermediate", "renew-intermediate", "Renew the intermediate under the same root now (a new key); a running edge re-issues its certificates from it", closedObject({ validity: duration("Life of the new intermediate (default 5 years, never past its root's)") })),
