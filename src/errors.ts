@@ -676,6 +676,20 @@ export class StoreEmptyError extends MoatError {
   }
 }
 
+/** `moat audit verify` found the audit trail's hash chain broken: the first record that is wrong, and how. */
+export class AuditChainBrokenError extends MoatError {
+  readonly seq: number;
+  readonly kind: string;
+
+  constructor(store: StoreLabel, problem: { seq: number; kind: string; message: string }, verified: number) {
+    super("audit-chain-broken", 500, `the audit trail of ${store} is not intact: ${problem.message} (records verified before it: ${verified}).`, {
+      fix: "treat the store as tampered with: compare with the last export or anchored head (docs/explanation/audit-trail.md) to see what changed, and restore the store from a backup you trust",
+    });
+    this.seq = problem.seq;
+    this.kind = problem.kind;
+  }
+}
+
 // ---------------------------------------------------------------- admin API
 
 /** One thing wrong with a request: where (a path as `moat config check` writes it) and what. */
@@ -774,6 +788,69 @@ export class ApiDeadlineExceededError extends MoatError {
   constructor(deadlineMs: number) {
     super("api-deadline-exceeded", 503, `the request took longer than ${deadlineMs} ms; a change may still have been committed.`, {
       fix: "read the resource (or the revisions) to see whether it changed, then retry; check that the store answers",
+    });
+  }
+}
+
+// ---------------------------------------------------------------- admin API clients (the SDK, `moat/sdk`, and the CLI over it)
+
+/**
+ * The admin API answered with an RFC 9457 problem: its status, its code (one of this catalog's, `type` is
+ * `urn:moat:error:<code>`), its detail and, for a request or config that is not valid, each issue with its path.
+ */
+export class ApiProblemError extends MoatError {
+  readonly type: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly issues: readonly ApiRequestIssue[];
+  /** The request refused: `PUT /distributions/site`. */
+  readonly request: string;
+
+  constructor(request: string, problem: { type: string; title: string; status: number; detail: string; code: string; errors?: readonly ApiRequestIssue[] }) {
+    const issues = problem.errors ?? [];
+    super(problem.code, problem.status, `the admin API refused ${request} (${problem.status}, ${problem.code}): ${oneLine(problem.detail, issues)}`);
+    this.type = problem.type;
+    this.title = problem.title;
+    this.detail = problem.detail;
+    this.issues = issues;
+    this.request = request;
+  }
+}
+
+/** A problem's detail on one line; the issues (each with its path) in place of the detail's own list of them. */
+function oneLine(detail: string, issues: readonly ApiRequestIssue[]): string {
+  const lines = detail.split("\n");
+  if (issues.length === 0) return lines.map((line) => line.trim()).join(" ");
+  const fix = lines.find((line) => line.startsWith("Fix: "));
+  const named = issues.map((issue) => `${issue.path || "(body)"}: ${issue.message}`).join("; ");
+  return `${(lines[0] ?? "").replace(/:$/, "")}: ${named}${fix ? `. ${fix}` : ""}`;
+}
+
+/** The admin API answered an error that is not problem details: something else answers at that address. */
+export class ApiAnswerUnexpectedError extends MoatError {
+  constructor(request: string, url: string, status: number, contentType: string) {
+    super("api-answer-unexpected", 502, `${url} answered ${request} with ${status} and ${JSON.stringify(contentType)}, not problem details.`, {
+      fix: "check that the URL is Moat's admin API (`moat start --store … --api HOST:PORT` logs it as \"admin API listening\")",
+    });
+  }
+}
+
+/** The admin API could not be reached: no connection, or a TLS handshake that failed (its certificate does not verify against the CA bundle given). */
+export class ApiUnreachableError extends MoatError {
+  /** The socket's or TLS's code: ECONNREFUSED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ERR_TLS_CERT_ALTNAME_INVALID… */
+  readonly reason: string | undefined;
+
+  constructor(url: string, detail: string, reason: string | undefined, options: MoatErrorOptions = {}) {
+    super("api-unreachable", 503, `cannot reach the admin API at ${url}: ${detail}.`, options);
+    this.reason = reason;
+  }
+}
+
+/** No answer from the admin API within the client's deadline for one request. */
+export class ApiClientDeadlineError extends MoatError {
+  constructor(request: string, url: string, deadlineMs: number) {
+    super("api-client-deadline", 504, `the admin API at ${url} did not answer ${request} within ${deadlineMs} ms; a change may still have been committed.`, {
+      fix: "check that the API is up and answers (its log); read the resource before retrying a change",
     });
   }
 }

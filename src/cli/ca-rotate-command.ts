@@ -4,6 +4,9 @@ import { parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaPublication, readCaStatus, runCaRotationStep, writeCaPublication } from "../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
+import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
+import { cliActor, withCommandAudit } from "./audit-recording.ts";
+import type { CommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { crlBaseUrlFlag } from "./ca-command.ts";
 import { openCaForCrl } from "./crl-command.ts";
@@ -28,20 +31,30 @@ function describeStep(dataDir: string, done: Awaited<ReturnType<typeof runCaRota
   );
 }
 
+/** With --store: the step and its CRL in the store's audit trail. */
+function recordStep(audit: CommandAudit | undefined, done: Awaited<ReturnType<typeof runCaRotationStep>>): Promise<number> | number {
+  const actor = cliActor();
+  return audit ? audit.record([caRotationEvent(actor, done.result), crlPublishedEvent(actor, done.crl)]) : 0;
+}
+
 export async function runCaRenewIntermediate(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca renew-intermediate", args, {
     "data-dir": { type: "string" },
     validity: { type: "string" },
     "master-key-file": { type: "string" },
+    store: { type: "string" },
   });
   const policy: CaRotationPolicy = {
     ...DEFAULT_CA_ROTATION_POLICY,
     intermediateValidityMs: durationFlag("ca renew-intermediate", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.intermediateValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  describeStep(dataDir, await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy }));
-  return 0;
+  return withCommandAudit("ca renew-intermediate", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const done = await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy });
+    describeStep(dataDir, done);
+    return recordStep(audit, done);
+  });
 }
 
 export async function runCaRollover(args: string[]): Promise<number> {
@@ -54,6 +67,7 @@ export async function runCaRollover(args: string[]): Promise<number> {
     validity: { type: "string" },
     "key-algorithm": { type: "string" },
     "master-key-file": { type: "string" },
+    store: { type: "string" },
   });
   const chosen = (["prepare", "activate", "finish"] as const).filter((step) => values[step]);
   if (chosen.length !== 1) throw new CliUsageError("ca rollover: give exactly one of --prepare, --activate or --finish.", { fix: "run `moat ca status` to see where the rollover is, then `moat ca rollover --help`" });
@@ -67,12 +81,15 @@ export async function runCaRollover(args: string[]): Promise<number> {
     rootValidityMs: durationFlag("ca rollover", "validity", values.validity, DEFAULT_CA_ROTATION_POLICY.rootValidityMs),
   };
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
-  const step = chosen[0];
-  const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
-  describeStep(dataDir, await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) }));
-  if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
-  return 0;
+  return withCommandAudit("ca rollover", values.store, async (audit) => {
+    const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+    const step = chosen[0];
+    const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
+    const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) });
+    describeStep(dataDir, done);
+    if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
+    return recordStep(audit, done);
+  });
 }
 
 export async function runCaStatus(args: string[]): Promise<number> {

@@ -1,5 +1,6 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
+import { apiCommands } from "./api-commands.ts";
 import { controlCommands } from "./control-commands.ts";
 
 export interface CliCommand {
@@ -118,16 +119,71 @@ Example:
   },
   {
     name: "store log",
-    summary: "list a store's revisions: number, time, who, what changed",
-    help: `moat store log --store ADDRESS [--limit 20] [--json]
+    summary: "list a store's revisions: number, time, who, what changed (from the store, or over the admin API)",
+    help: `moat store log (--store ADDRESS | --api URL [API flags]) [--limit 20] [--json]
 
-Lists the newest revisions first: each one's number, time (UTC), actor
-(cli:<user> for \`moat apply\`) and what it changed.
+Lists the newest revisions first (at most 500): each one's number, time (UTC),
+actor (cli:<user> for \`moat apply\`, api:token/<id> for the admin API) and
+what it changed. --store (or MOAT_STORE, when no --api or --context is given)
+reads the store itself; otherwise it asks the admin API, as \`moat revisions\`
+does (see \`moat revisions --help\` for the API flags).
+${STORE_FLAG_HELP}
+
+Examples:
+  moat store log --store /var/lib/moat --limit 5
+  MOAT_API=https://127.0.0.1:8444 MOAT_API_CA=moat-ca.pem MOAT_TOKEN_FILE=viewer.token moat store log`,
+    run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
+  },
+  {
+    name: "audit verify",
+    summary: "walk a store's audit trail and name the first record that was edited, deleted, inserted or moved",
+    help: `moat audit verify --store ADDRESS [--json]
+
+Recomputes the hash of every audit record in order, checks that each names the
+hash of the one before, and compares the end of the trail with the head the
+store recorded (and each revision recorded): an edited, deleted, inserted or
+reordered record, or deleted newest records, are reported by their sequence
+number, and the command exits 1. It cannot tell a trail that someone with write
+access to the database rewrote as a whole: compare with an export kept elsewhere
+(docs/explanation/audit-trail.md).
 ${STORE_FLAG_HELP}
 
 Example:
-  moat store log --store /var/lib/moat --limit 5`,
-    run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
+  moat audit verify --store /var/lib/moat`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditVerify(args),
+  },
+  {
+    name: "audit export",
+    summary: "write a store's audit records as JSON lines, with their hashes, for another system",
+    help: `moat audit export --store ADDRESS [--since SEQ] [--format jsonl]
+
+Writes one JSON object per line to stdout, oldest first: seq, at, actor, action,
+resource, distribution, revision, before, after, prevHash, hash. With --since
+SEQ, only the records after SEQ (the last one you already hold). Each hash is
+the SHA-256 of the RFC 8785 canonical JSON of its line without hash, so the
+receiving system can check every record and the chain by itself.
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit export --store /var/lib/moat --since 1200 >> /archive/moat-audit.jsonl`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditExport(args),
+  },
+  {
+    name: "audit list",
+    summary: "show a store's audit records as a table: who did what to which resource",
+    help: `moat audit list --store ADDRESS [--limit 20] [--since SEQ] [--resource R]
+                [--actor A] [--action A] [--distribution ID] [--json]
+
+Shows the newest records (or, with --since SEQ, the first ones after SEQ),
+oldest first: sequence number, time (UTC), actor, action (config.put,
+token.revoke…), resource (distribution/shop, token/<id>) and revision. The
+filters match exactly. --json writes the records whole, before and after
+included.
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit list --store /var/lib/moat --distribution shop --limit 50`,
+    run: async (args) => (await import("./audit-command.ts")).runAuditList(args),
   },
   {
     name: "demo",
@@ -401,13 +457,15 @@ Example:
   {
     name: "ca renew-intermediate",
     summary: "replace the CA's intermediate (new key, same root) now",
-    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE]
+    help: `moat ca renew-intermediate [--data-dir DIR] [--validity 1826d] [--master-key-file FILE] [--store ADDRESS]
 
 Issues a new intermediate under the active root and makes it the issuer. Peers
 need nothing new: they trust the root, and every leaf carries its intermediate.
 The old intermediate is retired: its CRL is still published (in crl-bundle.pem)
 until it expires. A running edge re-issues its certificates from the new one.
 A running edge also does this by itself at pki.renewAtFraction of the life.
+With --store ADDRESS, the step and the CRL it publishes are recorded in the
+store's audit trail (ca.rotate, crl.publish), as \`moat ca revoke --store\` does.
 
 Example:
   moat ca renew-intermediate --data-dir /var/lib/moat`,
@@ -417,7 +475,7 @@ Example:
     name: "ca rollover",
     summary: "roll the root CA over: --prepare (trust both), --activate (new root issues), --finish (drop the old root)",
     help: `moat ca rollover --prepare [--overlap 30d] [--validity 3652d] [--key-algorithm ALG] | --activate | --finish
-                 [--data-dir DIR] [--master-key-file FILE]
+                 [--data-dir DIR] [--master-key-file FILE] [--store ADDRESS]
 
 --prepare   creates a new root (and an intermediate under it) and adds it to
             bundle.pem next to the current root. Give the new bundle to every
@@ -431,6 +489,8 @@ Example:
 --finish    removes the old root (and the intermediates it signed) from the
             bundle: certificates chaining to it stop verifying. Re-issue origin
             server certificates (moat ca issue-server) before this.
+With --store ADDRESS, each step and its CRL are recorded in the store's audit
+trail (ca.rotate, crl.publish).
 
 Example:
   moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,
@@ -440,6 +500,7 @@ Example:
     name: "ca revoke",
     summary: "revoke a certificate Moat issued and publish a fresh CRL",
     help: `moat ca revoke SERIAL --reason REASON [--data-dir DIR] [--validity 24h] [--master-key-file FILE]
+                [--store ADDRESS]
 
 Records the revocation in <data dir>/ca/revoked.json and publishes a CRL signed
 by the intermediate: <data dir>/ca/crl.pem and crl.der, and crl-bundle.pem (that
@@ -451,9 +512,13 @@ certificateHold. Revoking a serial again changes nothing and exits 0. A serial
 with no certificate under <data dir>/certs is revoked anyway, with a warning.
 Running edges replace an in-use revoked certificate when the registry changes;
 origins refuse it once they load the new CRL. Signing needs the master key.
+With --store ADDRESS (a store, as \`moat audit\` takes it), the revocation and
+the CRL are recorded in the store's audit trail (certificate.revoke,
+crl.publish); a store that cannot be opened is refused before anything is
+revoked, and a record that cannot be written after is told and exits 1.
 
 Example:
-  moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat`,
+  moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat --store /var/lib/moat`,
     run: async (args) => (await import("./revoke-command.ts")).runCaRevoke(args),
   },
   {
@@ -493,4 +558,5 @@ Example:
     run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
   },
   ...controlCommands,
+  ...apiCommands,
 ];

@@ -161,7 +161,7 @@ async function applyDemoConfig(store: Store, configFile: string, log: Logger): P
 async function renewDemoToken(store: Store, dataDir: string, log: Logger): Promise<string> {
   const now = new Date();
   const earlier = (await store.tokens.list()).filter((token) => token.name === DEMO_TOKEN.name && token.revokedAt === null);
-  for (const token of earlier) await store.tokens.revoke(token.id, now);
+  for (const token of earlier) await store.tokens.revoke(token.id, now, "moat demo");
   const { secret, token } = await store.tokens.create({ name: DEMO_TOKEN.name, role: "admin", expiresAt: new Date(now.getTime() + DEMO_TOKEN.validityMs), createdBy: "moat demo", now });
   const file = join(dataDir, DEMO_TOKEN.file);
   await writeSecretFile(file, `${secret}\n`);

@@ -12,6 +12,8 @@ import {
   revokeAndPublishCrl,
 } from "../pki/index.ts";
 import type { PublishedCrl, RevokeResult } from "../pki/index.ts";
+import { crlPublishedEvent, revocationEvent } from "../control/audit-events.ts";
+import { cliActor, withCommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describePublished, openCaForCrl, parseCrlValidity } from "./crl-command.ts";
 
@@ -53,6 +55,7 @@ export async function runCaRevoke(args: string[]): Promise<number> {
       reason: { type: "string" },
       validity: { type: "string", default: "24h" },
       "master-key-file": { type: "string" },
+      store: { type: "string" },
     },
     true,
   );
@@ -68,16 +71,19 @@ export async function runCaRevoke(args: string[]): Promise<number> {
   const reason = await asUsageError(() => parseRevocationReason(reasonText));
   const validityMs = parseCrlValidity("ca revoke", values.validity);
   const dataDir = resolveDataDir(values["data-dir"]);
-  const { ca, masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
+  return withCommandAudit("ca revoke", values.store, async (audit) => {
+    const { ca, masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
 
-  const result = await asUsageError(() => revokeAndPublishCrl({ dataDir, serialHex, reason, ca, masterKey, crlValidityMs: validityMs }));
-  process.stdout.write(describeRevocation(result, reason));
-  for (const path of result.storedAt) process.stdout.write(`  Moat's copy of it: ${path}\n`);
-  if (result.storedAt.length === 0 && !result.wasAlreadyRevoked) {
-    process.stderr.write(
-      `moat: warning: no certificate with serial ${serialHex} under ${join(dataDir, "certs")}; it is revoked anyway (Moat may have issued it and deleted it since). Check the serial: origins refuse only a certificate with exactly this one.\n`,
-    );
-  }
-  process.stdout.write(describeCrlFiles(dataDir, result.crl, result.isNewCrl));
-  return 0;
+    const result = await asUsageError(() => revokeAndPublishCrl({ dataDir, serialHex, reason, ca, masterKey, crlValidityMs: validityMs }));
+    process.stdout.write(describeRevocation(result, reason));
+    for (const path of result.storedAt) process.stdout.write(`  Moat's copy of it: ${path}\n`);
+    if (result.storedAt.length === 0 && !result.wasAlreadyRevoked) {
+      process.stderr.write(
+        `moat: warning: no certificate with serial ${serialHex} under ${join(dataDir, "certs")}; it is revoked anyway (Moat may have issued it and deleted it since). Check the serial: origins refuse only a certificate with exactly this one.\n`,
+      );
+    }
+    process.stdout.write(describeCrlFiles(dataDir, result.crl, result.isNewCrl));
+    const actor = cliActor();
+    return audit ? audit.record([revocationEvent(actor, result), result.isNewCrl ? crlPublishedEvent(actor, result.crl) : undefined]) : 0;
+  });
 }

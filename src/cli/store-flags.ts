@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import { openStore, parseStoreAddress } from "../store/index.ts";
-import type { ConfigStore } from "../store/index.ts";
+import type { Store } from "../store/index.ts";
 
 export const STORE_FLAG = { store: { type: "string" } } as const;
 
@@ -13,7 +13,7 @@ export const STORE_FLAG = { store: { type: "string" } } as const;
  * @example
  * const store = await openCommandStore("export", values.store);
  */
-export async function openCommandStore(command: string, flag: string | undefined): Promise<ConfigStore> {
+export async function openCommandStore(command: string, flag: string | undefined): Promise<Store> {
   const address = resolveStoreAddress(flag);
   if (address === undefined) throw new CliUsageError(`${command}: --store ADDRESS is required (or MOAT_STORE).`, { fix: `run \`moat ${command} --help\`` });
   const parsed = parseStoreAddress(address);

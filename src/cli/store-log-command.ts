@@ -1,12 +1,18 @@
-// `moat store log --store ADDRESS`: the store's revisions, newest first: number, time, who, what changed.
-import { CliUsageError } from "../errors.ts";
+// `moat store log`: the store's revisions, newest first: number, time, who, what changed; from the store itself, or over the admin API.
+import { resolveStoreAddress } from "../config/index.ts";
+import { API_FLAGS, resolveApiTarget } from "./api-connection.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { parseLimit, printApiRevisions, revisionsTable } from "./revisions-command.ts";
 import { openCommandStore, STORE_FLAG } from "./store-flags.ts";
+import { formatTable } from "./table-output.ts";
 
 export async function runStoreLog(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("store log", args, { limit: { type: "string", short: "n" }, json: { type: "boolean" }, ...STORE_FLAG });
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new CliUsageError(`store log: --limit must be a whole number of revisions, 1 or more (got ${JSON.stringify(values.limit)}).`);
+  const { values } = parseCliArgs("store log", args, { limit: { type: "string", short: "n" }, json: { type: "boolean" }, ...STORE_FLAG, ...API_FLAGS });
+  // --store, or MOAT_STORE when no API flag is given, reads the store itself; otherwise the API (--api, MOAT_API, a context).
+  const hasApiFlag = values.api !== undefined || values.context !== undefined;
+  const isOverApi = !values.store && (hasApiFlag || (resolveStoreAddress(undefined) === undefined && (await resolveApiTarget("store log", values)) !== undefined));
+  if (isOverApi) return printApiRevisions("store log", values);
+  const limit = parseLimit("store log", values.limit);
   const store = await openCommandStore("store log", values.store);
   const revisions = await store.revisions(limit).finally(() => store.close());
   if (values.json) {
@@ -17,8 +23,7 @@ export async function runStoreLog(args: string[]): Promise<number> {
     process.stdout.write(`${store.label}: no revision yet (nothing was applied).\n`);
     return 0;
   }
-  const rows = [["REVISION", "TIME", "ACTOR", "CHANGE"], ...revisions.map((record) => [String(record.revision), record.createdAt, record.actor, record.summary])];
-  const widths = [0, 1, 2].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
-  process.stdout.write(`${rows.map((row) => row.map((cell, column) => (column < 3 ? cell.padEnd(widths[column]!) : cell)).join("  ")).join("\n")}\n`);
+  const table = revisionsTable(revisions);
+  process.stdout.write(formatTable(table.header, table.rows));
   return 0;
 }

@@ -127,3 +127,13 @@ export { closedObject } from "./closed-object.ts";
 export { id as idSchema } from "./fields.ts";
 /** Every issue of a document at once, or the normalised, frozen config: the store's validator is built on it. */
 export { validateConfig } from "./parse.ts";
+
+/**
+ * The admin API's connection settings from the environment, and the contexts file (`moat context`) of named ones.
+ *
+ * @example
+ * const { settings, context, contextsFile } = readApiEnvironment();
+ * const contexts = await readApiContexts(contextsFile);
+ */
+export { readApiContexts, readApiEnvironment, writeApiContexts } from "./api-contexts.ts";
+export type { ApiConnectionSettings, ApiContext, ApiContexts, ApiEnvironment } from "./api-contexts.ts";

@@ -117,10 +117,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, { log, limits }));
   app.setNotFoundHandler((request, reply) => sendProblem({ code: "FST_ERR_NOT_FOUND", message: "no route" }, request, reply, { log, limits }));
 
-  // The document lists every route, itself included; it is built once, from the routes' own schemas.
-  let document: Record<string, unknown> = {};
-  const routes = [...adminApiRoutes(options.store, clock, options.dataDir), openApiRoute(() => document)];
-  document = buildOpenApiDocument(routes, { version: "0.1.0" });
+  const { routes } = adminApiSurface(options.store, clock, options.dataDir);
   for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
 
   try {
@@ -145,6 +142,17 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       await app.close();
     },
   };
+}
+
+/**
+ * The routes the API serves, /openapi.json among them, and the document that lists them all (itself included),
+ * built once from the routes' own schemas. Building it calls no handler: the SDK's generator gives it a store it never opens.
+ */
+export function adminApiSurface(store: Store, clock: () => Date, dataDir?: DataDirAccess): { routes: ApiRoute[]; document: Record<string, unknown> } {
+  let document: Record<string, unknown> = {};
+  const routes = [...adminApiRoutes(store, clock, dataDir), openApiRoute(() => document)];
+  document = buildOpenApiDocument(routes, { version: "0.1.0" });
+  return { routes, document };
 }
 
 function openApiRoute(document: () => Record<string, unknown>): ApiRoute {

@@ -13,6 +13,13 @@
  * await api.close();
  */
 export { ADMIN_API_DEFAULTS, startAdminApi } from "./admin-api.ts";
+/**
+ * The routes the API serves (/openapi.json among them) and their OpenAPI document, without a server: what `npm run sdk:gen` types.
+ *
+ * @example
+ * const { document } = adminApiSurface(store, () => new Date());
+ */
+export { adminApiSurface } from "./admin-api.ts";
 export type { AdminApi, AdminApiOptions } from "./admin-api.ts";
 /**
  * The config loader's validation as the store's validator (give it to openStore).
@@ -29,6 +36,19 @@ export { storeDocumentValidator } from "./document-validator.ts";
  */
 export { buildOpenApiDocument } from "./openapi.ts";
 export { adminApiRoutes } from "./routes/index.ts";
+/**
+ * Audit records of certificate, CA and CRL events, for `store.audit.record` (the store's AuditSink): only the
+ * facts that identify a certificate, never its key or PEM.
+ *
+ * @example
+ * const event = revocationEvent(actorOf(identity), await revokeCertificate({ dataDir, serialHex, reason, ca }));
+ * if (event) await store.audit.record(event);
+ * await store.audit.record(crlPublishedEvent(actorOf(identity), crl));
+ */
+export { caRotationEvent, certificateEvent, certificateFacts, crlPublishedEvent, revocationEvent } from "./audit-events.ts";
+export type { CertificateFacts } from "./audit-events.ts";
+/** The actor string a change made by an API caller is recorded under: `api:token/<id>`, `api:certificate/<name>`. */
+export { actorOf } from "./auth.ts";
 export type { DataDirAccess } from "./routes/index.ts";
 export type { ApiIdentity } from "./auth.ts";
 export type { ApiRoute } from "./api-route.ts";

@@ -70,6 +70,8 @@ export interface ViewerH2Guard {
   watch(session: ServerHttp2Session, connection?: { socket: TLSSocket; deadlines: ConnectionDeadlines }): void;
   /** True (and the stream refused) for a request on a session the guard has closed: no work starts for it. */
   refuses(req: { httpVersionMajor: number }): boolean;
+  /** The same, for a stream served without Node's compatibility request. */
+  refusesStream(stream: ServerHttp2Stream): boolean;
 }
 
 /**
@@ -123,15 +125,21 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
     },
     refuses(req) {
       if (req.httpVersionMajor !== 2) return false;
-      const stream = (req as Http2ServerRequest).stream as CountedStream;
-      if (!stream[SESSION_COUNTS]?.isCalmed) return false;
+      return this.refusesStream((req as Http2ServerRequest).stream);
+    },
+    refusesStream(stream) {
+      if (!(stream as CountedStream)[SESSION_COUNTS]?.isCalmed) return false;
+      // The refusal closes the stream with an error code, which Node emits as 'error': heard here, not thrown.
+      stream.on("error", ignoreStreamError);
       stream.close(NGHTTP2_REFUSED_STREAM);
       return true;
     },
   };
 }
 
+function ignoreStreamError(): void {}
+
 /** The TLS socket of an HTTP/2 request's connection, when the guard watches its session with one; else undefined. */
-export function viewerH2SocketOf(req: Http2ServerRequest): TLSSocket | undefined {
+export function viewerH2SocketOf(req: { stream: ServerHttp2Stream }): TLSSocket | undefined {
   return (req.stream as CountedStream)[SESSION_COUNTS]?.socket;
 }

@@ -1,7 +1,7 @@
 // The viewer-facing TLS listener: one port, HTTP/2 and HTTP/1.1 by ALPN, the certificate chosen by SNI, graceful drain.
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
-import type { Http2Session, Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from "node:http2";
+import type { Http2Session, Http2SecureServer, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
@@ -17,6 +17,7 @@ import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createViewerH2Guard, VIEWER_H2_OPTIONS, viewerH2SocketOf } from "./viewer-h2-limits.ts";
 import { ViewerH2Response } from "./viewer-h2-response.ts";
+import { isBodilessRead, ViewerH2StreamRequest, ViewerH2StreamResponse } from "./viewer-h2-stream.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
@@ -95,7 +96,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // TCP_NODELAY, as node:https and nginx (tcp_nodelay on) set it: a tls.Server leaves Nagle on, and a response
       // written while the previous one is unacknowledged waited for the viewer's delayed ACK.
       noDelay: true,
-      // HTTP/2 responses in fewer frames: no trailers round trip, END_STREAM on the last DATA (viewer-h2-response.ts).
+      // HTTP/2 responses of the compatibility layer in fewer frames: no trailers round trip, END_STREAM on the last
+      // DATA (viewer-h2-response.ts); bodiless reads skip that layer (viewer-h2-stream.ts).
       // (Typed as Node's class: @types/node makes that one generic over its request type.)
       Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,
       minVersion: "TLSv1.2",
@@ -123,13 +125,29 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
         callback(null, distribution.secureContext);
       },
     },
-    // One 'request' listener for both protocols: an emit with two clones its listener array, per request.
+    // One 'request' listener for HTTP/1.1 and the HTTP/2 streams Node's compatibility layer serves (see 'stream'
+    // below): an emit with two clones its listener array, per request.
     (req, res) => {
       if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
       else if (h2Guard.refuses(req)) return;
       handler(req as ViewerRequest, res);
     },
   );
+  // HTTP/2 streams: a bodiless GET or HEAD (nearly every request an edge serves) is served over the
+  // raw stream with light request and response objects (viewer-h2-stream.ts); any other stream goes
+  // to Node's compatibility layer, its listener taken from the server here, which emits 'request'
+  // (or 'connect', for a WebSocket's extended CONNECT) with Node's objects as before.
+  const compatStreamListeners = server.listeners("stream");
+  const [toCompatLayer] = compatStreamListeners;
+  if (compatStreamListeners.length !== 1 || !toCompatLayer) throw new Error(`bug: expected http2's one compatibility 'stream' listener, found ${compatStreamListeners.length}`);
+  server.removeAllListeners("stream");
+  server.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => {
+    if (!isBodilessRead(stream, headers)) return void toCompatLayer.call(server, stream, headers, flags, rawHeaders);
+    if (h2Guard.refusesStream(stream)) return;
+    const req = new ViewerH2StreamRequest(stream, headers, rawHeaders);
+    // The pipeline's request and response types are Node's; these have the members it uses of them (viewer-h2-stream.ts).
+    handler(req as unknown as ViewerRequest, new ViewerH2StreamResponse(stream, req) as unknown as Http2ServerResponse);
+  });
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
   // closes (sent, or cut). HTTP/2 streams are watched per session (h2Guard.watch, below).
   function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {

@@ -21,18 +21,19 @@ export interface ViewerRequestFacts {
 
 export function viewerRequestFacts(socket: TLSSocket | undefined): ViewerRequestFacts {
   const identity = connectionIdentityOf(socket);
-  const isMtls = identity !== undefined && !identity.policyKey.startsWith("off:");
-  return { identity, identityFields: isMtls ? identityFieldsOf(identity) : NO_IDENTITY_FIELDS };
+  if (identity === undefined) return NO_IDENTITY;
+  let facts = factsByIdentity.get(identity);
+  if (facts === undefined) {
+    const isMtls = !identity.policyKey.startsWith("off:");
+    factsByIdentity.set(identity, (facts = Object.freeze({ identity, identityFields: isMtls ? viewerIdentityFields(identity) : NO_IDENTITY_FIELDS })));
+  }
+  return facts;
 }
 
 // Per connection identity, not per request: every request of a connection has the same (one judgement per handshake).
 const NO_IDENTITY_FIELDS: ViewerRequestFacts["identityFields"] = Object.freeze({});
-const identityFieldsByIdentity = new WeakMap<ViewerConnectionIdentity, ViewerRequestFacts["identityFields"]>();
-function identityFieldsOf(identity: ViewerConnectionIdentity): ViewerRequestFacts["identityFields"] {
-  let fields = identityFieldsByIdentity.get(identity);
-  if (fields === undefined) identityFieldsByIdentity.set(identity, (fields = viewerIdentityFields(identity)));
-  return fields;
-}
+const NO_IDENTITY: ViewerRequestFacts = Object.freeze({ identity: undefined, identityFields: NO_IDENTITY_FIELDS });
+const factsByIdentity = new WeakMap<ViewerConnectionIdentity, ViewerRequestFacts>();
 
 export interface ViewerRefusal {
   status: 403 | 421;

@@ -3,6 +3,9 @@ import { sql } from "kysely";
 import type { Kysely, Transaction } from "kysely";
 import { ConfigInvalidError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
+import type { AuditAction } from "./audit-chain.ts";
+import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
+import type { AuditEvent } from "./audit-log.ts";
 import type { StoreTables } from "./tables.ts";
 
 /**
@@ -112,7 +115,7 @@ function readRows(db: Kysely<StoreTables> | Transaction<StoreTables>): Promise<R
     .execute() as Promise<Row[]>;
 }
 
-function byKindThenName(a: StoredResource, b: StoredResource): number {
+function byKindThenName(a: { kind: ResourceKind; name: string }, b: { kind: ResourceKind; name: string }): number {
   if (a.kind !== b.kind) return a.kind < b.kind ? -1 : 1;
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
@@ -172,6 +175,33 @@ function blockingIssues(issues: readonly ConfigIssue[], document: Record<string,
   return issues.filter((issue) => issue.path !== "distributions");
 }
 
+/**
+ * One record per resource a change removes or writes, with its document before and after; a change of no resource
+ * (an apply of what was there) is one record of `config`, so that every revision has its record.
+ */
+function auditEventsOf(
+  action: AuditAction,
+  actor: string,
+  revision: number,
+  state: StoreRead,
+  planned: { upserts: readonly { kind: ResourceKind; name: string; document: unknown }[]; removals: readonly { kind: ResourceKind; name: string }[] },
+): AuditEvent[] {
+  const current = (kind: ResourceKind, name: string) => state.resources.find((item) => item.kind === kind && item.name === name)?.document ?? null;
+  const event = (kind: ResourceKind, name: string, after: unknown): AuditEvent => ({
+    actor,
+    action,
+    resource: `${kind}/${name}`,
+    distribution: kind === "distribution" ? name : null,
+    revision,
+    before: current(kind, name),
+    after,
+  });
+  // Removals, then writes, each in kind-then-name order: the same change always gives the same records.
+  const inOrder = <T extends { kind: ResourceKind; name: string }>(items: readonly T[]) => [...items].sort(byKindThenName);
+  const events = [...inOrder(planned.removals).map((item) => event(item.kind, item.name, null)), ...inOrder(planned.upserts).map((item) => event(item.kind, item.name, item.document))];
+  return events.length > 0 ? events : [{ actor, action, resource: "config", revision }];
+}
+
 export function createConfigStore(db: Kysely<StoreTables>, label: string, validate: DocumentValidator): ConfigStore {
   /**
    * One change: take the write lock (an UPDATE of its one row: SQLite's write lock, PostgreSQL's row lock, so
@@ -179,12 +209,13 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
    * then write the rows and a revision, all in one transaction.
    */
   async function change(
+    action: "config.put" | "config.remove" | "config.apply",
     actor: string,
     summary: string,
     plan: (state: StoreRead) => { upserts: { kind: ResourceKind; name: string; document: unknown; version: number }[]; removals: { kind: ResourceKind; name: string }[]; version?: number },
   ): Promise<CommittedChange> {
     return db.transaction().execute(async (trx) => {
-      await trx.updateTable("write_lock").set((eb) => ({ writes: eb("writes", "+", 1) })).where("id", "=", 1).execute();
+      await lockForWrite(trx);
       const state = toState(await readRows(trx));
       const planned = plan(state);
       const removed = new Set(planned.removals.map((item) => `${item.kind}\0${item.name}`));
@@ -196,7 +227,10 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
       const issues = blockingIssues(validate(nextDocument), nextDocument);
       if (issues.length > 0) throw new ConfigInvalidError(`${label}, revision ${state.revision} with ${summary}`, issues);
       const revision = state.revision + 1;
-      await trx.insertInto("revisions").values({ revision, created_at: new Date().toISOString(), actor, summary }).execute();
+      const at = new Date();
+      // The trail's records in this transaction: they commit with the change or not at all.
+      const { head } = await appendAuditRecords(trx, auditEventsOf(action, actor, revision, state, planned), at, label);
+      await trx.insertInto("revisions").values({ revision, created_at: at.toISOString(), actor, summary, audit_seq: head.seq, audit_hash: head.hash }).execute();
       for (const item of planned.removals) await trx.deleteFrom(TABLES[item.kind]).where("name", "=", item.name).execute();
       for (const item of planned.upserts) {
         const row = { name: item.name, document: JSON.stringify(item.document), version: item.version, revision };
@@ -234,14 +268,14 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
       if (kind === "distribution" && (document as { id?: unknown } | null)?.id !== name) {
         throw new ConfigInvalidError(label, [{ path: `distributions.${name}.id`, message: `must be ${JSON.stringify(name)}, the name the distribution is stored under` }]);
       }
-      return change(options.actor, `put ${describeResource(kind, name)}`, (state) => {
+      return change("config.put", options.actor, `put ${describeResource(kind, name)}`, (state) => {
         const current = checkPrecondition(state, kind, name, options.ifVersion);
         const version = (current?.version ?? 0) + 1;
         return { upserts: [{ kind, name, document, version }], removals: [], version };
       });
     },
     async remove(kind, name, options) {
-      return change(options.actor, `remove ${describeResource(kind, name)}`, (state) => {
+      return change("config.remove", options.actor, `remove ${describeResource(kind, name)}`, (state) => {
         if (checkPrecondition(state, kind, name, options.ifVersion) === undefined) throw new StoreNotFoundError(describeResource(kind, name));
         return { upserts: [], removals: [{ kind, name }] };
       });
@@ -250,7 +284,7 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
       // Checked as given first: two items with one name would otherwise collapse into one row unnoticed.
       const issues = blockingIssues(validate(document), { distributions: [], ...document });
       if (issues.length > 0) throw new ConfigInvalidError(`${label}, ${options.summary}`, issues);
-      return change(options.actor, options.summary, (state) => {
+      return change("config.apply", options.actor, options.summary, (state) => {
         if (options.ifRevision !== undefined && state.revision !== options.ifRevision) throw new StoreRevisionConflictError(options.ifRevision, state.revision);
         const wanted = resourcesOf(document);
         const keep = new Set(wanted.map((item) => `${item.kind}\0${item.name}`));

@@ -47,4 +47,31 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // The audit trail: append-only, hash-chained; its head kept beside the write lock and on each revision (see audit-chain.ts).
+  "0003-audit-log": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("audit_log")
+        .addColumn("seq", "integer", (column) => column.primaryKey())
+        .addColumn("at", "text", (column) => column.notNull())
+        .addColumn("actor", "text", (column) => column.notNull())
+        .addColumn("action", "text", (column) => column.notNull())
+        .addColumn("resource", "text", (column) => column.notNull())
+        .addColumn("distribution", "text")
+        .addColumn("revision", "integer")
+        .addColumn("before", "text")
+        .addColumn("after", "text")
+        .addColumn("prev_hash", "text", (column) => column.notNull())
+        .addColumn("hash", "text", (column) => column.notNull())
+        .execute();
+      for (const column of ["resource", "actor", "action", "distribution"]) {
+        await db.schema.createIndex(`audit_log_by_${column}`).on("audit_log").columns([column, "seq"]).execute();
+      }
+      // One column per statement: SQLite's ALTER TABLE adds one at a time.
+      await db.schema.alterTable("write_lock").addColumn("audit_seq", "integer", (column) => column.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable("write_lock").addColumn("audit_hash", "text", (column) => column.notNull().defaultTo("0".repeat(64))).execute();
+      await db.schema.alterTable("revisions").addColumn("audit_seq", "integer").execute();
+      await db.schema.alterTable("revisions").addColumn("audit_hash", "text").execute();
+    },
+  },
 });

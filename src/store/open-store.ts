@@ -5,6 +5,8 @@ import { sql } from "kysely";
 import type { Kysely } from "kysely";
 import { DEFAULT_MIGRATION_TABLE, Migrator } from "kysely/migration";
 import { StoreNewerThanCodeError, StoreUnavailableError } from "../errors.ts";
+import { createAuditLog } from "./audit-log.ts";
+import type { AuditLog } from "./audit-log.ts";
 import { createConfigStore } from "./config-store.ts";
 import type { ConfigStore, DocumentValidator } from "./config-store.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -26,8 +28,8 @@ export type StoreEngine = "sqlite" | "postgres";
 /** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
 export const SQLITE_STORE_FILE = "moat.db";
 
-/** An open store: the config resources, and the API tokens beside them. */
-export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore };
+/** An open store: the config resources, the API tokens beside them, and the audit trail of changes to both. */
+export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore; readonly audit: AuditLog };
 
 /**
  * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
@@ -61,7 +63,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db) });
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label) });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {

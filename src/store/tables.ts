@@ -10,6 +10,9 @@ export interface RevisionsTable {
   actor: string;
   /** What changed, for people: "put distribution shop". */
   summary: string;
+  /** The audit trail's head once this revision's records were written (null for a revision made before the trail existed). */
+  audit_seq: number | null;
+  audit_hash: string | null;
 }
 
 /**
@@ -30,6 +33,25 @@ export interface DocumentRow {
 export interface WriteLockTable {
   id: number;
   writes: Generated<number>;
+  /** The audit trail's head: its newest record's seq and hash, written with it (0 and 64 zeros while it is empty). */
+  audit_seq: Generated<number>;
+  audit_hash: Generated<string>;
+}
+
+/** One record of the audit trail; see src/store/audit-chain.ts for what is hashed and how. */
+export interface AuditLogTable {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  resource: string;
+  distribution: string | null;
+  revision: number | null;
+  /** JSON text, or null for "did not exist". */
+  before: string | null;
+  after: string | null;
+  prev_hash: string;
+  hash: string;
 }
 
 /** An API token: who may use the admin API with which role, until when. The secret itself is never stored. */
@@ -56,4 +78,5 @@ export interface StoreTables {
   settings: DocumentRow;
   write_lock: WriteLockTable;
   api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
 }

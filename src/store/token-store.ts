@@ -1,6 +1,7 @@
 // API tokens in the store: made here with a random secret that is shown once, kept only as its SHA-256, checked in constant time.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
 import type { ApiTokensTable, StoreTables } from "./tables.ts";
 
 /** Who may do what on the admin API, least first: each role may do everything the ones before it may. */
@@ -39,8 +40,8 @@ export interface TokenStore {
   /** Every token, revoked and expired ones included, oldest first. */
   list(): Promise<TokenRecord[]>;
   get(id: string): Promise<TokenRecord | undefined>;
-  /** Revokes a token at `now` (a token revoked before keeps its first time); undefined when there is no such token. */
-  revoke(id: string, now: Date): Promise<TokenRecord | undefined>;
+  /** Revokes a token at `now` (a token revoked before keeps its first time, and no audit record); undefined when there is no such token. */
+  revoke(id: string, now: Date, actor: string): Promise<TokenRecord | undefined>;
   /** Checks a presented token and, when it is good, records its use. */
   verify(presented: string, now: Date): Promise<TokenCheck>;
 }
@@ -62,12 +63,19 @@ function toRecord(row: Selectable<ApiTokensTable>): TokenRecord {
   };
 }
 
+/** A token as the audit trail keeps it: what a list shows, but not its last use (a use is not a change). Never the secret or its hash. */
+function audited(token: TokenRecord): Omit<TokenRecord, "lastUsedAt"> {
+  const { lastUsedAt: _lastUsedAt, ...kept } = token;
+  return kept;
+}
+
 /** The id inside a token (for a log line about a refused one), or undefined when it is not shaped like one. */
 export function tokenIdOf(presented: string): string | undefined {
   return TOKEN_PATTERN.exec(presented)?.[1];
 }
 
-export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
+/** `label` names the store in the audit trail's errors. */
+export function createTokenStore(db: Kysely<StoreTables>, label: string): TokenStore {
   const columns = ["id", "name", "role", "created_at", "created_by", "expires_at", "last_used_at", "revoked_at", "secret_sha256"] as const;
   const byId = (id: string) => db.selectFrom("api_tokens").select(columns).where("id", "=", id).executeTakeFirst();
   return {
@@ -85,8 +93,13 @@ export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
         last_used_at: null,
         revoked_at: null,
       };
-      await db.insertInto("api_tokens").values(row).execute();
-      return { secret, token: toRecord(row) };
+      const token = toRecord(row);
+      await db.transaction().execute(async (trx) => {
+        await lockForWrite(trx);
+        await trx.insertInto("api_tokens").values(row).execute();
+        await appendAuditRecords(trx, [{ actor: request.createdBy, action: "token.create", resource: `token/${id}`, after: audited(token) }], request.now, label);
+      });
+      return { secret, token };
     },
     async list() {
       const rows = await db.selectFrom("api_tokens").select(columns).orderBy("created_at").orderBy("id").execute();
@@ -96,10 +109,17 @@ export function createTokenStore(db: Kysely<StoreTables>): TokenStore {
       const row = await byId(id);
       return row && toRecord(row);
     },
-    async revoke(id, now) {
-      await db.updateTable("api_tokens").set({ revoked_at: now.toISOString() }).where("id", "=", id).where("revoked_at", "is", null).execute();
-      const row = await byId(id);
-      return row && toRecord(row);
+    async revoke(id, now, actor) {
+      return db.transaction().execute(async (trx) => {
+        await lockForWrite(trx);
+        const before = await trx.selectFrom("api_tokens").select(columns).where("id", "=", id).executeTakeFirst();
+        if (!before) return undefined;
+        if (before.revoked_at !== null) return toRecord(before);
+        const after = { ...before, revoked_at: now.toISOString() };
+        await trx.updateTable("api_tokens").set({ revoked_at: after.revoked_at }).where("id", "=", id).execute();
+        await appendAuditRecords(trx, [{ actor, action: "token.revoke", resource: `token/${id}`, before: audited(toRecord(before)), after: audited(toRecord(after)) }], now, label);
+        return toRecord(after);
+      });
     },
     async verify(presented, now) {
       const id = tokenIdOf(presented);

@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Agent, fetch } from "undici";
 import { x509 } from "../../src/pki/x509-lib.ts";
-import { startMoat } from "./moat-process.ts";
+import { runMoat, startMoat } from "./moat-process.ts";
 import type { RunningMoat } from "./moat-process.ts";
 
 // Fixed by the demo (src/cli/demo-command.ts), all on 127.0.0.1.
@@ -198,6 +198,15 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual(answer.body.items.map((item: { id: string }) => item.id), ["demo"]);
     assert.equal(answer.body.items[0].document.origins[0].url, `https://localhost:${ports.origin}`);
+  });
+
+  test("the printed moat dist list works as printed: its MOAT_API, MOAT_API_CA and MOAT_TOKEN_FILE, as a shell in the demo's directory passes them", async () => {
+    const printed = running[0]!.stdout().match(npmCommand);
+    assert.ok(printed);
+    // `npm run moat --` runs src/cli/main.ts from the repository; here it is run straight, where the printed relative paths hold.
+    const run = await runMoat(["dist", "list"], { cwd: dataDir, env: { MOAT_API: apiUrl, MOAT_API_CA: printed[1]!, MOAT_TOKEN_FILE: printed[2]!, MOAT_CONTEXTS: join(dataDir, "no-contexts.yaml") } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ID +VERSION +ALIASES +ORIGINS\ndemo +1 +\S+/);
   });
 
   test("the token is an admin token for 24 h, in a 0600 file, and in no log line; the store holds the demo config at revision 1", async () => {

@@ -176,7 +176,7 @@ export function storeEdgeContract(engine: StoreEngine): void {
     assert.equal((await withDeadline("the edge to exit", edge.exited, 60_000)).code, 0);
   });
 
-  test("moat start --store --api: a change through the admin API serves traffic on the edge within a poll; a stale If-Match changes nothing", { timeout: 120_000 }, async (t) => {
+  test("moat start --store --api: a change through the admin API, or the CLI over it, serves traffic on the edge within a poll; a stale If-Match changes nothing", { timeout: 120_000 }, async (t) => {
     const w = await workspace(t);
     const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
     assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
@@ -207,6 +207,27 @@ export function storeEdgeContract(engine: StoreEngine): void {
     await withDeadline("the API's change to be served", edge.waitForLine("config reloaded at revision 2", (line: LogLine) => line.msg === "config reloaded" && line.revision === 2), 30_000);
     t.diagnostic(`the API's change served ${Date.now() - committedAt} ms after its answer`);
     assert.equal((await get()).body, "from b");
+
+    // The CLI over the same API, as the demo prints it (MOAT_API, MOAT_API_CA, MOAT_TOKEN_FILE): read, then a change the edge serves.
+    const apiEnv = {
+      ...key.env,
+      MOAT_API: apiUrl,
+      MOAT_API_CA: await w.write("moat-ca.pem", ca.bundlePem),
+      MOAT_TOKEN_FILE: await w.write("operator.token", `${token}\n`),
+      MOAT_CONTEXTS: join(w.root, "contexts.yaml"),
+    };
+    const cli = (args: string[]) => withDeadline(`moat ${args.join(" ")}`, runMoat(args, { cwd: w.root, env: apiEnv }), 60_000);
+    const listed = await cli(["dist", "list", "--json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual((JSON.parse(listed.stdout) as { id: string; version: number }[]).map((item) => [item.id, item.version]), [["site", 2]]);
+    const siteFile = await w.write("site.json", JSON.stringify({ ...changed, behaviors: [{ path: "*", target: "a" }] }));
+    const staleByCli = await cli(["dist", "replace", "-f", siteFile, "--if-match", "1"]);
+    assert.equal(staleByCli.code, 1);
+    assert.match(staleByCli.stderr, /^moat: the admin API refused PUT \/distributions\/site \(412, store-version-conflict\): distribution site is version 2, not version 1/);
+    const replacedByCli = await cli(["dist", "replace", "-f", siteFile]);
+    assert.equal(replacedByCli.stdout, "Replaced distribution site: version 3 (revision 3).\n", replacedByCli.stderr);
+    await withDeadline("the CLI's change to be served", edge.waitForLine("config reloaded at revision 3", (line: LogLine) => line.msg === "config reloaded" && line.revision === 3), 30_000);
+    assert.equal((await get()).body, "from a");
   });
 
   test("export then apply changes nothing and makes no revision; relative paths were stored absolute", { timeout: 60_000 }, async (t) => {

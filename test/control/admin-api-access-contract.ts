@@ -63,6 +63,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/tokens", "admin", "/tokens"],
       ["GET", "/tokens/:id", "admin", `/tokens/${spare.token.id}`],
       ["DELETE", "/tokens/:id", "admin", `/tokens/${spare.token.id}`],
+      ["GET", "/audit", "admin", "/audit"],
+      ["GET", "/audit/verify", "admin", "/audit/verify"],
       ["GET", "/openapi.json", "viewer", "/openapi.json"],
       ["GET", "/config", "viewer", "/config"],
       ["POST", "/config/diff", "operator", "/config/diff", { body: { distributions: [distribution("shop")] } }],

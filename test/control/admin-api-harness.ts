@@ -20,6 +20,8 @@ export interface EngineUnderTest {
   freshAddress(t: TestContext): Promise<string>;
   /** Every row of a table, read behind the store's back. */
   rawRows(address: string, table: string): Promise<Record<string, unknown>[]>;
+  /** Runs a statement behind the store's back (to tamper with the audit trail); the audit contract needs it. */
+  rawExecute?(address: string, statement: string): Promise<void>;
 }
 
 export function distribution(id: string, alias = `${id}.example`, url = "https://app.internal:8443") {
@@ -44,10 +46,10 @@ export interface Harness {
   advance(ms: number): void;
 }
 
-/** What a refused request must leave as it was: the revision, every resource, every token (whose last use may move: it was used). */
+/** What a refused request must leave as it was: the revision, every resource, every token (whose last use may move: it was used), the audit trail's head. */
 export async function snapshot(store: Store) {
   const tokens = (await store.tokens.list()).map(({ lastUsedAt: _lastUsedAt, ...token }) => token);
-  return { revision: await store.revision(), read: await store.read(), tokens };
+  return { revision: await store.revision(), read: await store.read(), tokens, audit: await store.audit.head() };
 }
 
 /** The random part of a token (`moat_<16 hex>_<secret>`), which must never be shown again or logged. */

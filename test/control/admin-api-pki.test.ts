@@ -57,6 +57,16 @@ function assertDocumented(api: Harness, method: string, path: string, answer: Ap
   assert.doesNotMatch(answer.text, /PRIVATE KEY/, `${method} ${path} answered key material`);
 }
 
+/** The audit records of one action, oldest first, as an admin reads them through the API. */
+async function auditRecords(api: Harness, action: string): Promise<Array<{ actor: string; resource: string; before: unknown; after: Record<string, unknown> }>> {
+  const answer = await api.call({ token: api.tokens.admin }, `/audit?action=${action}`);
+  assert.equal(answer.status, 200, answer.text);
+  return answer.json.items;
+}
+
+/** `api:token/<id>`: the actor a token's changes are recorded under (its id is the token's second part). */
+const tokenActor = (token: string) => `api:token/${token.split("_")[1]}`;
+
 /** Issues the leaves a running edge would hold for distribution `shop` (its viewer certificate, origin `app`'s client certificate). */
 async function issueShopLeaves(api: Harness, options: { rotateSerials?: ReadonlySet<string> } = {}) {
   const ca = await openCertificateAuthority({ dataDir: api.dataDir, masterKey: api.masterKey });
@@ -151,6 +161,9 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.ok(isSealedPrivateKey(await readFile(keyFile, "utf8")), "the key is stored sealed under the master key");
     assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
     assert.equal((await api.call({ token: api.tokens.viewer }, `/certificates/${good.serialHex}`)).json.name, "shop-ev");
+    const imports = await auditRecords(api, "certificate.import");
+    assert.deepEqual(imports.map((record) => [record.actor, record.resource, record.after.use, record.after.serialHex]), [[tokenActor(api.tokens.admin), `certificate/${good.serialHex}`, "viewer-server", good.serialHex]]);
+    assert.doesNotMatch(JSON.stringify(imports), /PRIVATE KEY|BEGIN/, "the trail holds what identifies the certificate, never its PEM or key");
 
     // A distribution serves it by its name; the certificate then says where it is used.
     const site = await api.call(admin, "/distributions/shop");
@@ -179,6 +192,8 @@ describe("admin API: certificates, the CA and invalidations", () => {
     const again = await api.call({ token: api.tokens.operator }, `/certificates/${viewer.serialHex}/rotate`, { method: "POST" });
     assert.equal(again.json.wasAlreadyRequested, true);
     assert.deepEqual((await readRotationRequests(api.dataDir)).map((request) => request.serialHex), [viewer.serialHex]);
+    const requests = await auditRecords(api, "certificate.rotate-request");
+    assert.deepEqual(requests.map((record) => [record.actor, record.resource]), [[tokenActor(api.tokens.operator), `certificate/${viewer.serialHex}`]], "asked once: one record");
 
     // What the edge does on the file's change: build with the requested serials as due.
     const rotateSerials = new Set((await readRotationRequests(api.dataDir)).map((request) => request.serialHex));
@@ -227,6 +242,12 @@ describe("admin API: certificates, the CA and invalidations", () => {
 
     const again = await api.call({ token: api.tokens.admin }, path, { method: "POST", body: { reason: "superseded" } });
     assert.deepEqual([again.json.wasAlreadyRevoked, again.json.revocation.reason, again.json.crl.crlNumber], [true, "keyCompromise", revoked.json.crl.crlNumber]);
+
+    // In the audit trail once, under the admin's token; the refused and the repeated revocation recorded nothing.
+    const revocations = await auditRecords(api, "certificate.revoke");
+    assert.deepEqual(revocations.map((record) => [record.actor, record.resource, record.after.reason]), [[tokenActor(api.tokens.admin), `certificate/${viewer.serialHex}`, "keyCompromise"]]);
+    const crls = await auditRecords(api, "crl.publish");
+    assert.deepEqual(crls.map((record) => record.after.crlNumber), [revoked.json.crl.crlNumber]);
   });
 
   test("the CA: status, bundle, and the rotation steps (admins only), each answered with the status after it", async (t) => {
@@ -249,6 +270,15 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assertDocumented(api, "PUT", "/ca/publication", set);
     assert.equal(set.json.crlBaseUrl, "http://crl.example.test/moat/");
     assert.equal((await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } })).json.crlBaseUrl, null);
+    await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } }); // no change: no record
+    const publications = await auditRecords(api, "ca.publication");
+    assert.deepEqual(
+      publications.map((r) => [r.resource, r.before, r.after]),
+      [
+        ["ca/publication", { crlBaseUrl: "http://edge.example.test/.well-known/moat/" }, { crlBaseUrl: "http://crl.example.test/moat/" }],
+        ["ca/publication", { crlBaseUrl: "http://crl.example.test/moat/" }, { crlBaseUrl: null }],
+      ],
+    );
     const bundle = await api.call(viewer, "/ca/bundle");
     assert.equal(bundle.text, await readFile(join(api.dataDir, "ca", "bundle.pem"), "utf8"));
     assert.equal(bundle.headers["content-type"], "application/pem-certificate-chain");
@@ -280,6 +310,14 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(activated.status, 200, activated.text);
     assert.equal(activated.json.status.rollover.phase, "activated");
     assert.equal((await api.call(viewer, "/ca")).json.certificates[0].serialHex, prepared.json.status.rollover.toRootSerial);
+
+    // Each step that changed the CA is in the audit trail under the admin's token, the refused ones are not.
+    const steps = await auditRecords(api, "ca.rotate");
+    assert.deepEqual(steps.map((record) => [record.actor, record.resource]), [
+      [tokenActor(api.tokens.admin), "ca/renew-intermediate"],
+      [tokenActor(api.tokens.admin), "ca/prepare-root-rollover"],
+      [tokenActor(api.tokens.admin), "ca/activate-root-rollover"],
+    ]);
   });
 
   test("invalidations: recorded in the file a running edge watches (the same as `moat cache invalidate`), validated the same way, with each worker's applied state", async (t) => {

@@ -3,6 +3,7 @@ import { after, before, describe } from "node:test";
 import pg from "pg";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
+import { adminApiAuditContract } from "./admin-api-audit-contract.ts";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
 import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
@@ -32,8 +33,18 @@ describe("admin API on PostgreSQL", { skip: skipWithoutPostgres() }, () => {
         await client.end();
       }
     },
+    rawExecute: async (address, statement) => {
+      const client = new pg.Client({ connectionString: address, connectionTimeoutMillis: 5_000 });
+      await client.connect();
+      try {
+        await client.query(statement);
+      } finally {
+        await client.end();
+      }
+    },
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
   adminApiConfigContract(engine);
+  adminApiAuditContract(engine);
 });

@@ -4,6 +4,7 @@ import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe } from "node:test";
+import { adminApiAuditContract } from "./admin-api-audit-contract.ts";
 import { adminApiAccessContract } from "./admin-api-access-contract.ts";
 import { adminApiConfigContract } from "./admin-api-config-contract.ts";
 import type { EngineUnderTest } from "./admin-api-harness.ts";
@@ -24,8 +25,17 @@ describe("admin API on SQLite", () => {
         database.close();
       }
     },
+    rawExecute: async (address, statement) => {
+      const database = new DatabaseSync(address.replace(/^sqlite:/, ""));
+      try {
+        database.exec(statement);
+      } finally {
+        database.close();
+      }
+    },
   };
   adminApiAccessContract(engine);
   adminApiResourcesContract(engine);
   adminApiConfigContract(engine);
+  adminApiAuditContract(engine);
 });

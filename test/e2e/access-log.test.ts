@@ -6,7 +6,7 @@ import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
-import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { connectH2, createViewerClient, h2Request, viewerRequest } from "../support/viewer-client.ts";
 
 let edge: TestEdge;
 let origin: TestOrigin;
@@ -53,4 +53,25 @@ test("a distribution with accessLog off writes no request line; one with it on w
   assert.equal(typeof first.time, "string");
   assert.equal(typeof first.requestId, "string");
   assert.notEqual(first.requestId, second.requestId);
+});
+
+test("HTTP/2 requests write the same line: a GET (served over the raw stream) and a POST (through Node's compatibility layer)", async () => {
+  const session = await connectH2(edge.edge.httpsPort, { caPem, servername: "loud.test" });
+  try {
+    assert.equal((await h2Request(session, { ":path": "/h2-get?x=1", ":authority": "loud.test" })).status, 200);
+    assert.equal((await h2Request(session, { ":method": "POST", ":path": "/h2-post", ":authority": "loud.test" }, "body")).status, 200);
+  } finally {
+    session.close();
+  }
+  const get = await edge.waitForLog((line) => line.msg === "request" && line.path === "/h2-get?x=1");
+  const post = await edge.waitForLog((line) => line.msg === "request" && line.path === "/h2-post");
+  for (const [line, method] of [[get, "GET"], [post, "POST"]] as const) {
+    assert.deepEqual([line.method, line.http, line.status, line.client, line.distribution, line.behavior, line.origin], [method, "2", 200, "127.0.0.1", "loud", "*", "api"]);
+    assert.equal(typeof line.requestId, "string");
+    assert.equal(typeof line.ms, "number");
+  }
+  // The cache's part: what it did with the GET; a POST bypasses it.
+  assert.equal(get.cache, "miss");
+  assert.equal(post.cache, undefined);
+  assert.notEqual(get.requestId, post.requestId);
 });

@@ -22,5 +22,5 @@ test("screening keeps the same object when nothing is dropped, and names what it
   assert.equal(screenViewerHeaders(clean, "drop").headers, clean);
   const { headers, dropped } = screenViewerHeaders({ accept: "*/*", x_api_key: "k", moat_viewer_cert_verify: "success" }, "drop");
   assert.deepEqual(headers, { accept: "*/*" });
-  assert.deepEqual(dropped.sort(), ["moat_viewer_cert_verify", "x_api_key"]);
+  assert.deepEqual([...dropped].sort(), ["moat_viewer_cert_verify", "x_api_key"]);
 });

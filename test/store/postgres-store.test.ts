@@ -6,7 +6,9 @@ import { StoreUnavailableError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
+import { auditContract } from "./audit-contract.ts";
 import { storeContract, validate } from "./store-contract.ts";
+import type { EngineUnderTest } from "./store-contract.ts";
 
 describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   let server: PostgresServer | undefined;
@@ -17,7 +19,7 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   });
   after(async () => server?.stop());
 
-  storeContract({
+  const engine: EngineUnderTest = {
     freshAddress: async () => {
       if (!server) throw new Error("PostgreSQL did not start");
       const name = `contract_${++databases}`;
@@ -33,7 +35,9 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
         await client.end();
       }
     },
-  });
+  };
+  storeContract(engine);
+  auditContract(engine);
 
   test("a server that does not answer is refused within the connect deadline, naming the store without its password", async () => {
     assert.ok(server);

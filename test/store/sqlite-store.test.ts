@@ -8,7 +8,9 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
+import { auditContract } from "./audit-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
+import type { EngineUnderTest } from "./store-contract.ts";
 
 async function freshDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "moat-store-"));
@@ -16,7 +18,7 @@ async function freshDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-storeContract({
+const engine: EngineUnderTest = {
   freshAddress: async (t) => `sqlite:${join(await freshDir(t), "moat.db")}`,
   rawExecute: async (address, statement) => {
     const database = new DatabaseSync(address.replace(/^sqlite:/, ""));
@@ -26,7 +28,9 @@ storeContract({
       database.close();
     }
   },
-});
+};
+storeContract(engine);
+auditContract(engine);
 
 test("the SQLite file is the owner's alone (0600) and in WAL mode", async (t) => {
   const path = join(await freshDir(t), "moat.db");

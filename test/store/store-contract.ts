@@ -8,7 +8,7 @@ import { validateConfig } from "../../src/config/parse.ts";
 import { parseConfig } from "../../src/config/index.ts";
 import { ConfigInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
-import type { ConfigStore, DocumentValidator } from "../../src/store/index.ts";
+import type { DocumentValidator, Store } from "../../src/store/index.ts";
 
 export const validate: DocumentValidator = (document) => {
   const result = validateConfig(document, { source: "store", baseDir: "/nonexistent-base", env: {} });
@@ -38,7 +38,7 @@ function writeFromAnotherThread(address: string, writes: { name: string; url: st
   }), 30_000).finally(() => worker.terminate());
 }
 
-async function open(t: TestContext, address: string): Promise<ConfigStore> {
+async function open(t: TestContext, address: string): Promise<Store> {
   const store = await openStore({ address, validate });
   t.after(() => store.close());
   return store;
@@ -162,6 +162,9 @@ export function storeContract(engine: EngineUnderTest): void {
     const revisions = [...here.map((change) => change.revision), ...results.map((result) => (result.ok ? result.revision : -1))].sort((a, b) => a - b);
     assert.deepEqual(revisions, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.equal((await store.read()).resources.length, 10);
+    // The audit trail was written under the same lock: one record per revision, one unbroken chain.
+    assert.deepEqual((await store.audit.list({ limit: 100 })).map((record) => record.revision), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.equal((await store.audit.verify()).ok, true);
   });
 
   test("replacing everything from a document is one revision; unchanged resources keep their versions", async (t) => {
@@ -230,11 +233,11 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.deepEqual(await store.tokens.verify(`${secret.slice(0, -1)}${secret.endsWith("A") ? "B" : "A"}`, later), { ok: false, reason: "unknown", id: token.id });
     assert.deepEqual(await store.tokens.verify("moat_nope", later), { ok: false, reason: "malformed" });
     assert.deepEqual(await store.tokens.verify(secret, new Date(now.getTime() + 3_600_000)), { ok: false, reason: "expired", id: token.id });
-    const revoked = await store.tokens.revoke(token.id, later);
+    const revoked = await store.tokens.revoke(token.id, later, "test");
     assert.equal(revoked?.revokedAt, later.toISOString());
-    assert.equal((await store.tokens.revoke(token.id, new Date(now.getTime() + 5_000)))?.revokedAt, later.toISOString(), "revoking again keeps the first time");
+    assert.equal((await store.tokens.revoke(token.id, new Date(now.getTime() + 5_000), "test"))?.revokedAt, later.toISOString(), "revoking again keeps the first time");
     assert.deepEqual(await store.tokens.verify(secret, later), { ok: false, reason: "revoked", id: token.id });
-    assert.equal(await store.tokens.revoke("0000000000000000", later), undefined);
+    assert.equal(await store.tokens.revoke("0000000000000000", later, "test"), undefined);
     assert.deepEqual((await store.tokens.list()).map((item) => Object.keys(item).sort()), [["createdAt", "createdBy", "expiresAt", "id", "lastUsedAt", "name", "revokedAt", "role"]]);
     assert.equal(await store.revision(), 0);
   });

@@ -10,12 +10,16 @@ import {
   readCaCertificates,
   readCaGenerations,
   readCaStatus,
+  readCaPublication,
   runCaRotationStep,
   writeCaPublication,
 } from "../../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
+import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { caPublicationEvent, caRotationEvent, crlPublishedEvent } from "../audit-events.ts";
+import { actorOf } from "../auth.ts";
 import type { DataDirAccess } from "./pki-context.ts";
 import { requireDataDir } from "./pki-context.ts";
 
@@ -96,7 +100,7 @@ async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.
   };
 }
 
-export function certificateAuthorityRoutes(now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
+export function certificateAuthorityRoutes(store: Store, now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
   const what = "the CA";
   const policyOf = (context: DataDirAccess) => context.caRotationPolicy ?? DEFAULT_CA_ROTATION_POLICY;
   const step = (url: string, operationId: string, manual: ManualCaRotationStep, summary: string, body: z.ZodType<{ validity?: string; overlap?: string; keyAlgorithm?: KeyAlgorithm }>) =>
@@ -109,7 +113,7 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
       role: "admin",
       body,
       responses: { 200: { description: "Done: what changed, the CRL published after it, and the CA's status now", schema: stepResultSchema } },
-      async handler({ body: options }) {
+      async handler({ body: options, identity }) {
         const context = requireDataDir(access, what);
         const base = policyOf(context);
         const policy: CaRotationPolicy = {
@@ -118,6 +122,9 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
           ...(options.overlap === undefined ? {} : { rolloverOverlapMs: parseDuration(options.overlap) }),
         };
         const done = await runCaRotationStep(manual, { dataDir: context.dataDir, masterKey: context.masterKey, clock: now, policy, ...(options.keyAlgorithm ? { keyAlgorithm: options.keyAlgorithm } : {}) });
+        const actor = actorOf(identity);
+        await store.audit.record(caRotationEvent(actor, done.result));
+        await store.audit.record(crlPublishedEvent(actor, done.crl));
         return {
           status: 200,
           body: {
@@ -199,10 +206,13 @@ export function certificateAuthorityRoutes(now: () => Date, access: DataDirAcces
           .meta({ description: "An absolute http: URL with no user name, query or fragment (refused with crl-base-url-invalid otherwise), e.g. http://edge.example.com/.well-known/moat/; null: no CRL Distribution Point" }),
       }),
       responses: { 200: { description: "The CA's status with the new setting; certificates already issued keep theirs until renewed", schema: caStatusSchema } },
-      async handler({ body }) {
+      async handler({ body, identity }) {
         const context = requireDataDir(access, what);
         await readCaBundle(context.dataDir); // no CA: say so, rather than write into nothing
-        await writeCaPublication(context.dataDir, { crlBaseUrl: body.crlBaseUrl });
+        const before = (await readCaPublication(context.dataDir)).crlBaseUrl;
+        const { crlBaseUrl } = await writeCaPublication(context.dataDir, { crlBaseUrl: body.crlBaseUrl });
+        // Setting what is already set is no change, and records nothing.
+        if (crlBaseUrl !== before) await store.audit.record(caPublicationEvent(actorOf(identity), before, crlBaseUrl));
         return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
       },
     }),

@@ -16,6 +16,8 @@ import type { InventoryEntry } from "../../pki/index.ts";
 import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { certificateEvent, crlPublishedEvent, revocationEvent } from "../audit-events.ts";
+import { actorOf } from "../auth.ts";
 import type { DataDirAccess } from "./pki-context.ts";
 import { requireDataDir } from "./pki-context.ts";
 
@@ -199,7 +201,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
       role: "admin",
       body: importBody,
       responses: { 201: { description: "Imported: the certificate as listed (its key is stored sealed, never answered)", schema: certificateSchema, headers: ["Location"] } },
-      async handler({ body }) {
+      async handler({ body, identity }) {
         const { dataDir, masterKey } = requireDataDir(access, what);
         let expectedNames: readonly string[] = [];
         if (body.distribution !== undefined) {
@@ -218,6 +220,8 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
           expectedNames,
           now: now(),
         });
+        // After the files are durable: a record says a change happened (a failure to record answers 500 and is logged).
+        await store.audit.record(certificateEvent(actorOf(identity), "certificate.import", certificate, { use: body.use, ...(body.distribution === undefined ? {} : { distribution: body.distribution }) }));
         const answer = certificateBody(await readOne(dataDir, certificate.serialHex), await importedUses(store));
         return { status: 201, body: answer, headers: { location: `/certificates/${certificate.serialHex}` } };
       },
@@ -237,9 +241,18 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         },
         409: { description: "Not a certificate Moat can rotate: imported, the CA's own, or not the one in use" },
       },
-      async handler({ params }) {
+      async handler({ params, identity }) {
         const { dataDir } = requireDataDir(access, what);
         const { certificate, request, wasAlreadyRequested } = await requestLeafRotation({ dataDir, serialHex: serialParam(params.serial), now: now() });
+        // The request is the operator's act; the edge's re-issue that follows is the edge's.
+        if (!wasAlreadyRequested) {
+          await store.audit.record({
+            actor: actorOf(identity),
+            action: "certificate.rotate-request",
+            resource: `certificate/${certificate.serialHex}`,
+            after: { serialHex: certificate.serialHex, requestedAt: request.requestedAt.toISOString() },
+          });
+        }
         return { status: 202, body: { certificate: certificateBody(certificate), requestedAt: request.requestedAt.toISOString(), wasAlreadyRequested } };
       },
     }),
@@ -263,7 +276,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
           }),
         },
       },
-      async handler({ params, body }) {
+      async handler({ params, body, identity }) {
         const { dataDir, masterKey } = requireDataDir(access, what);
         const serialHex = serialParam(params.serial);
         let reason;
@@ -276,6 +289,10 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         const ca = await openCertificateAuthority({ dataDir, masterKey });
         const result = await revokeAndPublishCrl({ dataDir, serialHex, reason, ca, masterKey });
         const { revocation, crl } = result;
+        const actor = actorOf(identity);
+        const revoked = revocationEvent(actor, result);
+        if (revoked) await store.audit.record(revoked);
+        if (result.isNewCrl) await store.audit.record(crlPublishedEvent(actor, crl));
         return {
           status: 200,
           body: {

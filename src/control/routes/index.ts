@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { configSchema } from "../../config/index.ts";
 import type { Store } from "../../store/index.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { auditRoutes } from "./audit.ts";
 import { certificateAuthorityRoutes } from "./certificate-authority.ts";
 import { certificateRoutes } from "./certificates.ts";
 import { configDocumentRoutes } from "./config-document.ts";
@@ -29,8 +30,9 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...revisionRoutes(store),
     ...tokenRoutes(store, now),
     ...certificateRoutes(store, now, dataDir),
-    ...certificateAuthorityRoutes(now, dataDir),
+    ...certificateAuthorityRoutes(store, now, dataDir),
     ...invalidationRoutes(store, dataDir),
     ...configDocumentRoutes(store),
+    ...auditRoutes(store),
   ];
 }

@@ -103,8 +103,8 @@ export function tokenRoutes(store: Store, now: () => Date): ApiRoute[] {
       role: "admin",
       params,
       responses: { 200: { description: "The revoked token", schema: tokenSchema } },
-      async handler({ params: { id } }) {
-        const token = await store.tokens.revoke(id, now());
+      async handler({ params: { id }, identity }) {
+        const token = await store.tokens.revoke(id, now(), actorOf(identity));
         if (!token) throw new ApiNotFoundError(`token ${id}`);
         return { status: 200, body: token };
       },
