@@ -105,6 +105,19 @@ export class CaCorruptError extends MoatError {
   }
 }
 
+/** A CRL distribution point base URL (`--crl-base-url`, publication.json) that certificates must not carry: names what is wrong with it. */
+export class CrlBaseUrlInvalidError extends MoatError {
+  readonly url: string;
+
+  constructor(url: string, problem: string, options: MoatErrorOptions = {}) {
+    super("crl-base-url-invalid", 400, `the CRL base URL ${JSON.stringify(url)} cannot go into certificates: ${problem}.`, {
+      fix: "give an absolute http: URL of the edge's plain-HTTP port (or a mirror of <data dir>/ca/crls/), e.g. http://crl.example.com/.well-known/moat/ (no user name, query or fragment)",
+      ...options,
+    });
+    this.url = url;
+  }
+}
+
 /** The CA's intermediate has expired (or the clock is wrong): anything it signed now would not verify. */
 export class CaExpiredError extends MoatError {
   readonly notAfter: Date;

@@ -3,12 +3,13 @@ import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { parseDuration, resolveDataDir, resolveMasterKeySource } from "../config/index.ts";
-import { CliUsageError } from "../errors.ts";
+import { CliUsageError, CrlBaseUrlInvalidError } from "../errors.ts";
 import {
   initCertificateAuthority,
   loadMasterKey,
   openCertificateAuthority,
   openOrCreateMasterKeyFile,
+  parseCrlBaseUrl,
   readCaBundle,
   readCaGenerations,
   readCaCertificates,
@@ -36,13 +37,26 @@ async function initMasterKey(dataDir: string, flagFile: string | undefined): Pro
   return openOrCreateMasterKeyFile(flagFile, { dataDir, from: "--master-key-file" });
 }
 
+/** --crl-base-url checked: a bad URL is a usage error (exit 2) that says what is wrong with it. */
+export function crlBaseUrlFlag(command: string, text: string): string {
+  try {
+    return parseCrlBaseUrl(text);
+  } catch (error) {
+    if (error instanceof CrlBaseUrlInvalidError) throw new CliUsageError(`${command}: --crl-base-url: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
 export async function runCaInit(args: string[]): Promise<number> {
   const { values } = parseCliArgs("ca init", args, {
     "data-dir": { type: "string" },
     "key-algorithm": { type: "string", default: "ecdsa-p256" },
     "master-key-file": { type: "string" },
     name: { type: "string" },
+    "crl-base-url": { type: "string" },
   });
+  // Checked before a master key is made or anything written: a typo costs nothing.
+  const crlBaseUrl = values["crl-base-url"] === undefined ? null : crlBaseUrlFlag("ca init", values["crl-base-url"]);
   const keyAlgorithm = values["key-algorithm"] as KeyAlgorithm;
   if (!keyAlgorithms.includes(keyAlgorithm)) {
     throw new CliUsageError(`ca init: --key-algorithm must be one of ${keyAlgorithms.join(", ")} (got ${keyAlgorithm}).`);
@@ -50,7 +64,7 @@ export async function runCaInit(args: string[]): Promise<number> {
   const dataDir = resolveDataDir(values["data-dir"]);
   const { masterKey, created, undo } = await initMasterKey(dataDir, values["master-key-file"]);
   try {
-    await initCertificateAuthority({ dataDir, keyAlgorithm, masterKey, ...(values.name ? { name: values.name } : {}) });
+    await initCertificateAuthority({ dataDir, keyAlgorithm, masterKey, crlBaseUrl, ...(values.name ? { name: values.name } : {}) });
   } catch (error) {
     await undo();
     throw error;
@@ -59,6 +73,7 @@ export async function runCaInit(args: string[]): Promise<number> {
   process.stdout.write(
     `Created Moat's CA (${keyAlgorithm}) in ${join(dataDir, "ca")}, its private keys encrypted under the master key from ${masterKey.source} (key id ${masterKey.id}).\n` +
       `Origins and viewers should trust ${join(dataDir, "ca", "bundle.pem")}.\n` +
+      (crlBaseUrl ? `Certificates point at their issuer's CRL under ${crlBaseUrl}crl/ (an edge's plain-HTTP port serves it at /.well-known/moat/crl/).\n` : "") +
       (created && keyFile
         ? `Created the master key ${keyFile} (mode 0600). Back it up apart from the data directory: without it the CA's keys cannot be opened.\n` +
           `Point Moat at it with pki.masterKeyFile: ${keyFile} in the config, or MOAT_MASTER_KEY_FILE=${keyFile}.\n`

@@ -1,8 +1,8 @@
-// `moat ca renew-intermediate`, `moat ca rollover`, `moat ca status`: CA rotation by hand, and what the CA's generations look like now.
+// `moat ca renew-intermediate`, `moat ca rollover`, `moat ca status`, `moat ca publication`: CA rotation by hand, what the CA's generations look like now, and where its CRLs are published.
 import { join } from "node:path";
 import { isDataDirInEnvironment, parseDuration, resolveDataDir } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
-import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaStatus, runCaRotationStep } from "../pki/index.ts";
+import { DEFAULT_CA_ROTATION_POLICY, KEY_ALGORITHMS, readCaBundle, readCaPublication, readCaStatus, runCaRotationStep, writeCaPublication } from "../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm } from "../pki/index.ts";
 import { API_FLAGS, isOverApi } from "./api-connection.ts";
 import type { ApiFlagValues } from "./api-connection.ts";
@@ -10,6 +10,7 @@ import { caRotationEvent, crlPublishedEvent } from "../control/audit-events.ts";
 import { cliActor, withCommandAudit } from "./audit-recording.ts";
 import type { CommandAudit } from "./audit-recording.ts";
 import { parseCliArgs } from "./cli-args.ts";
+import { crlBaseUrlFlag } from "./ca-command.ts";
 import { openCaForCrl } from "./crl-command.ts";
 
 function durationFlag(command: string, flag: string, text: string | undefined, fallback: number): number {
@@ -122,7 +123,7 @@ export async function runCaStatus(args: string[]): Promise<number> {
   // Certificates only: status needs no master key.
   const read = await readCaStatus(dataDir);
   const entries = read.certificates.map((e) => ({ role: e.role, subject: e.subject, serialHex: e.serialHex, notAfter: e.notAfter.toISOString() }));
-  const status = { bundleRoots: read.bundleRoots, rollover: read.rollover, certificates: entries, next: read.next.map((p) => ({ step: p.step, at: p.at.toISOString() })) };
+  const status = { bundleRoots: read.bundleRoots, rollover: read.rollover, certificates: entries, next: read.next.map((p) => ({ step: p.step, at: p.at.toISOString() })), crlBaseUrl: read.crlBaseUrl };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     return 0;
@@ -137,9 +138,39 @@ export async function runCaStatus(args: string[]): Promise<number> {
       : rollover.phase === "prepared"
         ? `Root rollover prepared at ${rollover.preparedAt.toISOString()}; the new root issues from ${rollover.activateAt.toISOString()}.`
         : `Root rollover activated at ${rollover.activatedAt.toISOString()}; the old root leaves the bundle at ${rollover.finishAt.toISOString()}.`,
+    publicationLine(read.crlBaseUrl),
     "Next steps (default policy; a running edge with pki.ca.autoRotate takes them when due):",
     ...status.next.map((n) => `  ${n.at}  ${n.step}`),
   );
   process.stdout.write(`${lines.join("\n")}\n`);
+  return 0;
+}
+
+function publicationLine(crlBaseUrl: string | null): string {
+  return crlBaseUrl === null
+    ? "CRL distribution points: none (moat ca publication --crl-base-url URL to set one)."
+    : `CRL distribution points: ${crlBaseUrl}crl/<issuer serial>.der`;
+}
+
+export async function runCaPublication(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("ca publication", args, {
+    "data-dir": { type: "string" },
+    "crl-base-url": { type: "string" },
+    clear: { type: "boolean", default: false },
+  });
+  if (values["crl-base-url"] !== undefined && values.clear) throw new CliUsageError("ca publication: give --crl-base-url URL or --clear, not both.");
+  const dataDir = resolveDataDir(values["data-dir"]);
+  await readCaBundle(dataDir); // no CA: say so first
+  if (values["crl-base-url"] === undefined && !values.clear) {
+    process.stdout.write(`${publicationLine((await readCaPublication(dataDir)).crlBaseUrl)}\n`);
+    return 0;
+  }
+  const wanted = values.clear ? null : crlBaseUrlFlag("ca publication", values["crl-base-url"] ?? "");
+  const { crlBaseUrl } = await writeCaPublication(dataDir, { crlBaseUrl: wanted });
+  process.stdout.write(
+    `${publicationLine(crlBaseUrl)}\n` +
+      `Certificates issued from now on carry ${crlBaseUrl === null ? "no CRL Distribution Point" : "it"}; those already issued keep theirs until renewed ` +
+      "(an edge renews its own on schedule; moat ca renew-intermediate puts it in the intermediate).\n",
+  );
   return 0;
 }

@@ -393,18 +393,25 @@ Example:
   {
     name: "ca init",
     summary: "create Moat's private CA (root + intermediate) in the data directory",
-    help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME]
+    help: `moat ca init [--data-dir DIR] [--master-key-file FILE] [--key-algorithm ecdsa-p256|ecdsa-p384|rsa-2048|rsa-3072] [--name NAME] [--crl-base-url URL]
 
 Creates <data dir>/ca with a root and an intermediate CA. Private keys are
 written encrypted under the master key, with mode 0600. Refuses to overwrite
 an existing CA.
+
+--crl-base-url URL (http: only) is where relying parties fetch the CA's CRLs:
+the intermediate and every certificate issued carry a CRL Distribution Point
+URL/crl/<issuer serial>.der. An edge's plain-HTTP port serves them under
+/.well-known/moat/, so http://EDGE-HOST/.well-known/moat/ is the usual value.
+Default: none (see \`moat ca publication\` to set it later).
 
 The master key comes from --master-key-file FILE, which is created (mode 0600)
 if it does not exist and must be outside the data directory; else from
 MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE. Back it up apart from the data.
 
 Example:
-  moat ca init --data-dir /var/lib/moat --master-key-file /etc/moat/master.key --key-algorithm rsa-3072`,
+  moat ca init --data-dir /var/lib/moat --master-key-file /etc/moat/master.key --key-algorithm rsa-3072
+  moat ca init --master-key-file /etc/moat/master.key --crl-base-url http://edge.example.com/.well-known/moat/`,
     run: async (args) => (await import("./ca-command.ts")).runCaInit(args),
   },
   {
@@ -446,15 +453,42 @@ Example:
     help: `moat ca status [--data-dir DIR | [API flags]] [--json]
 
 Lists the active root and intermediate, a root rollover in progress (its phase
-and dates), retired intermediates whose CRLs are still published, and when each
-rotation step is due. Needs no master key. Over the admin API it prints the
-certificates as a table (role, subject, serial, validity), the rollover and
-the steps due under the API's policy; --json prints the API's answer.
+and dates), retired intermediates whose CRLs are still published, when each
+rotation step is due, and the CRL base URL (moat ca publication). Needs no
+master key. Over the admin API it prints the certificates as a table (role,
+subject, serial, validity), the rollover and the steps due under the API's
+policy; --json prints the API's answer.
 ${CA_OR_API_HELP}
 
 Example:
   moat ca status --data-dir /var/lib/moat`,
     run: async (args) => (await import("./ca-rotate-command.ts")).runCaStatus(args),
+  },
+  {
+    name: "ca publication",
+    summary: "show, set or clear where certificates say the CA's CRLs are (CRL Distribution Points)",
+    help: `moat ca publication [--data-dir DIR] [--crl-base-url URL | --clear]
+
+Without a flag, prints the CA's CRL base URL (or that none is set). With
+--crl-base-url URL, every certificate issued from now on (by an edge, moat ca
+issue-server, enrolment or the admin API) carries the CRL Distribution Point
+URL/crl/<serial of its issuer>.der (RFC 5280 4.2.1.13), and a renewed or
+rolled-over intermediate points at its root's CRL the same way. The URL must be
+absolute http: (a CRL is fetched without TLS), with no user name, query or
+fragment. An edge's plain-HTTP port serves <data dir>/ca/crls/ at
+/.well-known/moat/crl/, so http://EDGE-HOST[:PORT]/.well-known/moat/ is the
+usual value; a mirror must serve the same files under URL/crl/.
+--clear: new certificates carry no CRL Distribution Point.
+
+Certificates already issued keep what they carry: leaves get it when they
+renew (an edge renews its own on schedule; the admin API's POST
+/certificates/{serial}/rotate does it now), the
+intermediate with moat ca renew-intermediate. Needs no master key.
+
+Example:
+  moat ca publication --crl-base-url http://edge.example.com/.well-known/moat/
+  moat ca publication --clear`,
+    run: async (args) => (await import("./ca-rotate-command.ts")).runCaPublication(args),
   },
   {
     name: "ca renew-intermediate",

@@ -1,4 +1,5 @@
 // `moat demo` (npm start): a CA, an mTLS-only demo origin and an edge in front of it, run from a store the generated config is applied to, with the admin API beside it.
+import { existsSync } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { readConfigDocument, resolveDataDir, resolveMasterKeySource, validateStoredDocument, withAbsolutePaths } from "../config/index.ts";
@@ -6,7 +7,7 @@ import { runEdge } from "../edge/index.ts";
 import { ListenError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
-import { loadMasterKey, openOrCreateMasterKeyFile, openOrInitCertificateAuthority } from "../pki/index.ts";
+import { loadMasterKey, openCertificateAuthority, openOrCreateMasterKeyFile, openOrInitCertificateAuthority, PUBLICATION_FILE, writeCaPublication } from "../pki/index.ts";
 import type { MasterKey } from "../pki/index.ts";
 import { changedResources, openStore, SQLITE_STORE_FILE } from "../store/index.ts";
 import type { Store } from "../store/index.ts";
@@ -19,6 +20,8 @@ import { createStoreConfigSource } from "./store-config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 
 const ports = { https: 8443, http: 8080, origin: 9443, api: 8444 };
+/** The demo's own plain-HTTP port publishes its CRLs: certificates point there (RFC 5280 §4.2.1.13). */
+const DEMO_CRL_BASE_URL = `http://localhost:${ports.http}/.well-known/moat/`;
 const trustDomain = "moat.internal";
 /** The demo's API token: one at a time, made at each start (the one before is revoked), short-lived. */
 const DEMO_TOKEN = Object.freeze({ name: "demo", file: "demo-api-token", validityMs: 24 * 3600_000 });
@@ -78,11 +81,18 @@ export async function runDemo(args: string[]): Promise<number> {
   const { masterKey, demoKeyFile, undo } = await demoMasterKey(dataDir, log);
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const { ca, created } = await openOrInitCertificateAuthority({ dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) }).catch(async (error: unknown) => {
+  const opened = await openOrInitCertificateAuthority({ dataDir, masterKey, crlBaseUrl: DEMO_CRL_BASE_URL, onKeyFileEncrypted: logKeyFileEncrypted(log) }).catch(async (error: unknown) => {
     // A key file made just now that does not open this data directory's CA is of no use to anyone.
     await undo();
     throw error;
   });
+  const { created } = opened;
+  let { ca } = opened;
+  // A demo CA made before CRL Distribution Points gets the demo's; one set (or cleared) with `moat ca publication` is left alone.
+  if (!existsSync(join(dataDir, "ca", PUBLICATION_FILE))) {
+    await writeCaPublication(dataDir, { crlBaseUrl: DEMO_CRL_BASE_URL });
+    ca = await openCertificateAuthority({ dataDir, masterKey });
+  }
   log.info({ dataDir, created }, created ? "created a new CA for the demo" : "using the existing CA");
 
   const configFile = join(dataDir, "demo.yaml");
@@ -198,6 +208,9 @@ Through the edge (works):
 
 Straight to the origin (refused: no edge certificate, so the TLS handshake fails):
   curl --cacert ${bundle} https://localhost:${ports.origin}/hello
+
+Certificates name their CRL (CRL Distribution Points), served on the plain-HTTP port:
+  openssl s_client -connect localhost:${ports.https} -servername localhost </dev/null 2>/dev/null | openssl x509 -noout -ext crlDistributionPoints
 
 The admin API, with an admin token valid for 24 h (in ${token}, replaced at each start):
   MOAT_API=${apiUrl} MOAT_API_CA=${bundle} MOAT_TOKEN_FILE=${token} npm run moat -- dist list

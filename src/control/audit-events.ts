@@ -76,6 +76,11 @@ export function crlPublishedEvent(actor: string, crl: PublishedCrl): AuditEvent 
   };
 }
 
+/** The CA's CRL base URL set or cleared (`PUT /ca/publication`): what it was and what it is now. */
+export function caPublicationEvent(actor: string, before: string | null, after: string | null): AuditEvent {
+  return { actor, action: "ca.publication", resource: "ca/publication", before: { crlBaseUrl: before }, after: { crlBaseUrl: after } };
+}
+
 /** A CA rotation step (`moat ca rotate`): what it replaced and what replaced it, by serial. */
 export function caRotationEvent(actor: string, result: CaRotationResult): AuditEvent {
   return {

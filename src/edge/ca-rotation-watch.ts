@@ -10,8 +10,9 @@ import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
 const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
 const RETRY_AFTER_FAILURE_MS = 60_000;
-// Files whose change means another generation: a rotation renames them into place.
-const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json"]);
+// Files whose change means another generation (a rotation renames them into place), or another
+// CRL Distribution Point for the certificates issued from now on (`moat ca publication`).
+const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json", "publication.json"]);
 
 export interface CaRotationWatch {
   /** Stops watching; resolves once a check under way (and the rebuild it started) has finished. */
@@ -35,7 +36,7 @@ export function hasCaFiles(dataDir: string): boolean {
 }
 
 function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boolean {
-  return a.intermediatePem === b.intermediatePem && a.bundlePem === b.bundlePem && a.previousIntermediatePems.join("") === b.previousIntermediatePems.join("");
+  return a.intermediatePem === b.intermediatePem && a.bundlePem === b.bundlePem && a.previousIntermediatePems.join("") === b.previousIntermediatePems.join("") && a.crlBaseUrl === b.crlBaseUrl;
 }
 
 /**
@@ -59,7 +60,11 @@ export async function followCaOnDisk(deps: { dataDir: string; masterKey: MasterK
 function logChange(log: Logger, before: CertificateAuthority, after: CertificateAuthority): void {
   const isIssuerChanged = before.intermediatePem !== after.intermediatePem;
   const fields = { intermediate: describeCertificate(after.intermediatePem).subject, roots: after.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0, isIssuerChanged };
-  const effect = isIssuerChanged ? "a new intermediate issues: certificates are re-issued from it" : "the trusted roots changed: the new bundle is in use, no certificate is re-issued";
+  const effect = isIssuerChanged
+    ? "a new intermediate issues: certificates are re-issued from it"
+    : before.bundlePem !== after.bundlePem
+      ? "the trusted roots changed: the new bundle is in use, no certificate is re-issued"
+      : `certificates issued from now on carry the CRL base URL ${after.crlBaseUrl ?? "(none)"}; those in use keep theirs until they renew`;
   log.warn({ ...fields, effect }, "the CA changed");
 }
 

@@ -4,6 +4,7 @@ import type { Server, ServerResponse } from "node:http";
 import { join } from "node:path";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
+import { CRLS_DIR } from "../pki/index.ts";
 
 // Not `import … from "node:http"`: Node's ESM view of a builtin reads every export, and node:http's WebSocket getter loads
 // Node's bundled undici (fetch, WebSocket: megabytes of idle RSS) that nothing here uses.
@@ -18,13 +19,27 @@ const publishedFiles: Record<string, { file: string; type: string }> = {
 };
 
 /**
+ * Each issuer's CRL, where the CRL Distribution Point of the certificates it signed points
+ * (`<base>crl/<serial>.der`, see pki/publication.ts): the path must be exactly a lower-case
+ * hex serial, so nothing but a file of `<dataDir>/ca/crls/` can ever be named by it.
+ */
+const ISSUER_CRL_PATH = /^\/\.well-known\/moat\/crl\/([0-9a-f]{1,40})\.der$/;
+
+function publishedFile(url: string): { file: string; type: string } | undefined {
+  const fixed = Object.hasOwn(publishedFiles, url) ? publishedFiles[url] : undefined;
+  if (fixed) return fixed;
+  const serial = ISSUER_CRL_PATH.exec(url)?.[1];
+  return serial === undefined ? undefined : { file: join(CRLS_DIR, `${serial}.der`), type: "application/pkix-crl" };
+}
+
+/**
  * @example
  * createRedirectListener({ currentSnapshot, httpsPort: 8443, dataDir: "/var/lib/moat" }).listen(8080);
  */
 export function createRedirectListener(deps: { currentSnapshot(): EdgeSnapshot; httpsPort: number; dataDir: string }): Server {
   const portSuffix = deps.httpsPort === 443 ? "" : `:${deps.httpsPort}`;
   return createServer((req, res) => {
-    const published = req.method === "GET" || req.method === "HEAD" ? publishedFiles[req.url ?? ""] : undefined;
+    const published = req.method === "GET" || req.method === "HEAD" ? publishedFile(req.url ?? "") : undefined;
     if (published) {
       void servePublished(res, join(deps.dataDir, "ca", published.file), published.type, req.method === "HEAD");
       return;

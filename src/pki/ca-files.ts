@@ -1,4 +1,4 @@
-// The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem}: create it once, open and check it; keys encrypted under the master key.
+// The CA on disk, <dataDir>/ca/{root.pem,root.key,intermediate.pem,intermediate.key,bundle.pem,publication.json}: create it once, open and check it; keys encrypted under the master key.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { mkdir, mkdtemp, readdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -10,6 +10,7 @@ import { splitPemCertificates } from "./describe.ts";
 import { importSigningKey } from "./key-algorithms.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, fsyncDir, KEY_FILE_MODE, PRIVATE_DIR_MODE, writeNewFile } from "./key-files.ts";
 import { openPrivateKey, sealPrivateKey, writeSealedKeyFile } from "./key-vault.ts";
+import { parseCrlBaseUrl, PUBLICATION_FILE, readCaPublication, serializePublication } from "./publication.ts";
 import type { MasterKey } from "./master-key.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
 
@@ -45,6 +46,7 @@ async function writeCaFiles(dir: string, generated: GeneratedCa, masterKey: Mast
   await writeNewFile(join(dir, FILES.rootCert), material.rootPem, CERT_FILE_MODE);
   await writeNewFile(join(dir, FILES.intermediateCert), material.intermediatePem, CERT_FILE_MODE);
   await writeNewFile(join(dir, FILES.bundle), material.bundlePem, CERT_FILE_MODE);
+  if (material.crlBaseUrl !== null) await writeNewFile(join(dir, PUBLICATION_FILE), serializePublication({ crlBaseUrl: material.crlBaseUrl }), CERT_FILE_MODE);
   await fsyncDir(dir);
 }
 
@@ -74,11 +76,14 @@ export async function initCaFiles(options: {
   name: string;
   clock: Clock;
   masterKey: MasterKey;
+  /** Checked (CrlBaseUrlInvalidError) before anything is generated or written. */
+  crlBaseUrl?: string | null;
 }): Promise<CertificateAuthority> {
+  const crlBaseUrl = options.crlBaseUrl == null ? null : parseCrlBaseUrl(options.crlBaseUrl);
   const caDir = caDirectory(options.dataDir);
   await mkdir(options.dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   if (await isCaDirInUse(caDir)) throw new CaAlreadyExistsError(caDir);
-  const generated = await generateCa({ keyAlgorithm: options.keyAlgorithm, name: options.name, now: options.clock() });
+  const generated = await generateCa({ keyAlgorithm: options.keyAlgorithm, name: options.name, now: options.clock(), crlBaseUrl });
   await publishCa(options.dataDir, generated, options.masterKey);
   await checkKeyFileMode(join(caDir, FILES.rootKey));
   await checkKeyFileMode(join(caDir, FILES.intermediateKey));
@@ -146,6 +151,7 @@ function parseCaFiles(caDir: string, files: CaFileContents): CaMaterial {
     intermediateKey: signing.key,
     keyAlgorithm: signing.algorithm,
     previousIntermediatePems: [],
+    crlBaseUrl: null,
   };
 }
 
@@ -201,7 +207,11 @@ async function openCaFilesOnce(caDir: string, options: { dataDir: string; clock:
   const root = openCaKey(caDir, FILES.rootKey, files.rootKey, options.masterKey);
   const intermediate = openCaKey(caDir, FILES.intermediateKey, files.intermediateKey, options.masterKey);
   const parsed = parseCaFiles(caDir, { ...files, rootKey: root.keyPem, intermediateKey: intermediate.keyPem });
-  const material = { ...parsed, previousIntermediatePems: await previousIntermediates(options.dataDir, parsed.bundlePem, options.clock()) };
+  const material = {
+    ...parsed,
+    previousIntermediatePems: await previousIntermediates(options.dataDir, parsed.bundlePem, options.clock()),
+    crlBaseUrl: (await readCaPublication(options.dataDir)).crlBaseUrl,
+  };
   const encryptedKeyFiles: string[] = [];
   for (const [file, key] of [[FILES.rootKey, root], [FILES.intermediateKey, intermediate]] as const) {
     if (!key.wasPlaintext) continue;

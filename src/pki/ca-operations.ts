@@ -15,6 +15,7 @@ import type { CaRotationPolicy, CaRotationResult, CaRotationStep } from "./ca-ro
 import { ensureFreshCrl, publishCrl, readCaCertificates } from "./crl.ts";
 import type { PublishedCrl } from "./crl.ts";
 import type { MasterKey } from "./master-key.ts";
+import { readCaPublication } from "./publication.ts";
 import { revokeCertificate } from "./revocation.ts";
 import type { RevokeResult } from "./revocation.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm, RevocationReason } from "./types.ts";
@@ -82,6 +83,8 @@ export interface CaStatus {
   certificates: CaStatusEntry[];
   /** The steps due next under `policy`, and when. */
   next: { step: CaRotationStep; at: Date }[];
+  /** publication.json: the base URL certificates' CRL Distribution Points start with, or null (none). */
+  crlBaseUrl: string | null;
 }
 
 function statusEntry(role: CaStatusEntry["role"], pem: string): CaStatusEntry {
@@ -105,5 +108,6 @@ export async function readCaStatus(dataDir: string, policy: CaRotationPolicy = D
     rollover: generations.rollover,
     certificates: entries,
     next: planCaRotation({ rootPem: certificates.rootPem, intermediatePem: certificates.intermediatePem, generations }, policy),
+    crlBaseUrl: (await readCaPublication(dataDir)).crlBaseUrl,
   };
 }

@@ -138,6 +138,9 @@ export function renewIntermediate(options: StepOptions): Promise<CaRotationResul
       notAfter: new Date(now.getTime() + options.policy.intermediateValidityMs),
       root: rootSigner,
       rootNotAfter: root.validToDate,
+      // The CA's publication setting as opened: an intermediate renewed after `moat ca publication` carries it.
+      rootSerialHex: serialOf(root),
+      crlBaseUrl: ca.crlBaseUrl,
     });
     const writes = [
       ...(await retireIntermediateWrites(opened)),
@@ -171,6 +174,8 @@ export function prepareRootRollover(options: StepOptions & { keyAlgorithm?: KeyA
       notAfter: new Date(now.getTime() + options.policy.intermediateValidityMs),
       root: rootSigner,
       rootNotAfter,
+      rootSerialHex: root.cert.serialNumber,
+      crlBaseUrl: ca.crlBaseUrl,
     });
     // The new root's own CRL (it revokes nothing) lasts as long as the intermediate under it: see root-crl.ts.
     const rootCrl = await signCrlWith(rootSigner, [], { thisUpdate: notBefore, nextUpdate: intermediate.cert.notAfter, crlNumber: 1 });

@@ -2,7 +2,8 @@
 import { signCrlWith } from "./crl-sign.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
 import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
-import { intermediateExtensions, rootExtensions } from "./profiles.ts";
+import { crlDistributionPoints, intermediateExtensions, rootExtensions } from "./profiles.ts";
+import { crlDistributionUrl } from "./publication.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
 import type { CertificateAuthority, Clock, KeyAlgorithm } from "./types.ts";
 import { x509, type X509 } from "./x509-lib.ts";
@@ -30,6 +31,8 @@ export interface CaMaterial {
   keyAlgorithm: KeyAlgorithm;
   /** Earlier intermediates, still valid, whose leaves may still be in use (see ca-layout.ts). */
   previousIntermediatePems: readonly string[];
+  /** publication.json's base URL (ending in `/`): leaves carry `<base>crl/<intermediate serial>.der`; null: no CRL Distribution Point. */
+  crlBaseUrl: string | null;
 }
 
 /** A newly generated CA: the material, plus both private keys as PKCS#8 PEM for whoever stores them. */
@@ -49,19 +52,33 @@ export async function generateRoot(options: { keyAlgorithm: KeyAlgorithm; subjec
   return { cert, keys };
 }
 
-/** An intermediate certificate signed by `root`, and its key pair. Its notAfter never passes the root's. */
-export async function generateIntermediate(options: { keyAlgorithm: KeyAlgorithm; subject: X509.JsonName; notBefore: Date; notAfter: Date; root: Signer; rootNotAfter: Date }) {
+/**
+ * An intermediate certificate signed by `root`, and its key pair. Its notAfter never passes the root's.
+ * With `crlBaseUrl`, it carries the CRL Distribution Point of the root's CRL (`<base>crl/<root serial>.der`).
+ */
+export async function generateIntermediate(options: {
+  keyAlgorithm: KeyAlgorithm;
+  subject: X509.JsonName;
+  notBefore: Date;
+  notAfter: Date;
+  root: Signer;
+  rootNotAfter: Date;
+  rootSerialHex: string;
+  crlBaseUrl: string | null;
+}) {
   const keys = await generateKeyPair(options.keyAlgorithm);
   const notAfter = new Date(Math.min(options.notAfter.getTime(), options.rootNotAfter.getTime()));
+  const cdp = crlDistributionPoints(crlDistributionUrl(options.crlBaseUrl, options.rootSerialHex));
   const cert = await signCertificate(
-    { subject: options.subject, publicKey: keys.publicKey, notBefore: options.notBefore, notAfter, extensions: intermediateExtensions() },
+    { subject: options.subject, publicKey: keys.publicKey, notBefore: options.notBefore, notAfter, extensions: [...intermediateExtensions(), ...cdp] },
     options.root,
   );
   return { cert, keys };
 }
 
-export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: string; now: Date }): Promise<GeneratedCa> {
+export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: string; now: Date; crlBaseUrl?: string | null }): Promise<GeneratedCa> {
   const { keyAlgorithm, name, now } = options;
+  const crlBaseUrl = options.crlBaseUrl ?? null;
   const notBefore = new Date(now.getTime() - CLOCK_SKEW_BACKDATE_MS);
   const rootNotAfter = new Date(notBefore.getTime() + ROOT_VALIDITY_MS);
   const root = await generateRoot({ keyAlgorithm, subject: [{ CN: [`${name} Root CA`] }, { O: [name] }], notBefore, notAfter: rootNotAfter });
@@ -72,6 +89,8 @@ export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: st
     notAfter: new Date(notBefore.getTime() + INTERMEDIATE_VALIDITY_MS),
     root: signerFor(root.cert, root.keys.privateKey, keyAlgorithm),
     rootNotAfter,
+    rootSerialHex: root.cert.serialNumber,
+    crlBaseUrl,
   });
   // PEM files end with a newline, so `cat root.pem intermediate.pem` stays a valid bundle.
   const rootPem = joinPem(root.cert.toString("pem"));
@@ -83,6 +102,7 @@ export async function generateCa(options: { keyAlgorithm: KeyAlgorithm; name: st
       intermediateKey: intermediate.keys.privateKey,
       keyAlgorithm,
       previousIntermediatePems: [],
+      crlBaseUrl,
     },
     rootKeyPem: exportPrivateKeyPem(root.keys.privateKey),
     intermediateKeyPem: exportPrivateKeyPem(intermediate.keys.privateKey),
@@ -99,6 +119,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     },
     certPem: material.intermediatePem,
     notAfter: new X509Certificate(material.intermediatePem).validToDate,
+    crlDistributionUrl: crlDistributionUrl(material.crlBaseUrl, new X509Certificate(material.intermediatePem).serialNumber),
   };
   return Object.freeze({
     rootPem: material.rootPem,
@@ -106,6 +127,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     bundlePem: material.bundlePem,
     previousIntermediatePems: Object.freeze([...material.previousIntermediatePems]),
     keyAlgorithm: material.keyAlgorithm,
+    crlBaseUrl: material.crlBaseUrl,
     issueServerCertificate: (request) => issueServerLeaf(issuer, request, material.keyAlgorithm, clock()),
     signServerCertificate: (request) => signServerLeafForKey(issuer, request, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.

@@ -11,6 +11,7 @@ import { crlNumberOf, signCrlWith } from "./crl-sign.ts";
 import { splitPemCertificates } from "./describe.ts";
 import { CERT_FILE_MODE, writeFileAtomic } from "./key-files.ts";
 import type { MasterKey } from "./master-key.ts";
+import { CRLS_DIR, writeIssuerCrls } from "./publication.ts";
 import { readRevocations } from "./revocation.ts";
 import { withRevocationLock } from "./revocation-lock.ts";
 import { ensureRootCrl, ROOT_CRL_FILES } from "./root-crl.ts";
@@ -26,6 +27,8 @@ export const DEFAULT_CRL_VALIDITY_MS = 24 * 60 * 60 * 1000;
  * `crl-bundle.pem`: that CRL then the root's: what an origin loads, since
  * OpenSSL wants a CRL for every level of the chain (see root-crl.ts); after a
  * CA rotation, also the CRLs of earlier intermediates and of the other root.
+ * `crls/<serial>.der`: each of those CRLs again, DER, named by its issuer's serial: what the
+ * CRL Distribution Point of a certificate that issuer signed points at (publication.ts).
  */
 export const CRL_FILES = { pem: "crl.pem", der: "crl.der", bundle: "crl-bundle.pem", number: "crl-number" } as const;
 
@@ -94,6 +97,10 @@ export function splitCrlPem(pem: string): string[] {
     .map((block) => `${x509.PemConverter.encode(block.rawData, "X509 CRL")}\n`);
 }
 
+function pemCrlToDer(pem: string): Buffer {
+  return Buffer.from(new x509.X509Crl(pem).rawData);
+}
+
 async function readIfPresent(path: string): Promise<Buffer | undefined> {
   return readFile(path).catch((error: NodeJS.ErrnoException) => {
     if (error.code === "ENOENT") return undefined;
@@ -133,8 +140,10 @@ function otherAuthorities(ca: CaCertificates): string[] {
  */
 export async function readPublishedCrl(options: { ca: CaCertificates; dataDir: string }): Promise<PublishedCrl | undefined> {
   const caDir = join(options.dataDir, "ca");
-  const [der, pem, bundle] = await Promise.all([CRL_FILES.der, CRL_FILES.pem, CRL_FILES.bundle].map((file) => readIfPresent(join(caDir, file))));
-  if (!der || !pem || !bundle) return undefined;
+  const issuerCrl = join(CRLS_DIR, `${serialOf(new X509Certificate(options.ca.intermediatePem))}.der`);
+  const [der, pem, bundle, published] = await Promise.all([CRL_FILES.der, CRL_FILES.pem, CRL_FILES.bundle, issuerCrl].map((file) => readIfPresent(join(caDir, file))));
+  // crls/<serial>.der missing or older (a data directory from before CRL Distribution Points): publish again.
+  if (!der || !pem || !bundle || !published?.equals(der)) return undefined;
   try {
     const crl = new x509.X509Crl(der);
     const intermediate = new x509.X509Certificate(options.ca.intermediatePem);
@@ -213,7 +222,14 @@ export async function publishCrl(options: PublishCrlOptions): Promise<PublishedC
     const nextUpdate = new Date(now.getTime() + validityMs);
     const signed = await createCrl({ ca, revocations, thisUpdate, nextUpdate, crlNumber });
     const others = await otherAuthorityCrls({ ca, dataDir, masterKey, revocations, thisUpdate, nextUpdate, crlNumber });
-    const bundlePem = `${signed.pem}${rootCrlPem}${others.join("")}`;
+    const bundlePem = `${signed.pem}${rootCrlPem}${others.map((c) => c.pem).join("")}`;
+    // Each issuer's CRL where its certificates' CRL Distribution Point says (publication.ts); before crl.der,
+    // which readPublishedCrl checks last, so a crash in between publishes again.
+    await writeIssuerCrls(dataDir, [
+      { issuerSerialHex: serialOf(new X509Certificate(ca.intermediatePem)), der: signed.der },
+      { issuerSerialHex: serialOf(new X509Certificate(ca.rootPem)), der: pemCrlToDer(rootCrlPem) },
+      ...others.map((c) => ({ issuerSerialHex: c.issuerSerialHex, der: pemCrlToDer(c.pem) })),
+    ]);
     await writeFileAtomic(join(caDir, CRL_FILES.der), signed.der, CERT_FILE_MODE);
     await writeFileAtomic(join(caDir, CRL_FILES.pem), signed.pem, CERT_FILE_MODE);
     await writeFileAtomic(join(caDir, CRL_FILES.bundle), bundlePem, CERT_FILE_MODE);
@@ -243,15 +259,15 @@ async function otherAuthorityCrls(options: {
   thisUpdate: Date;
   nextUpdate: Date;
   crlNumber: number;
-}): Promise<string[]> {
+}): Promise<{ issuerSerialHex: string; pem: string }[]> {
   const { ca, dataDir } = options;
   const generations = await readCaGenerations(dataDir);
-  const crls: string[] = [];
+  const crls: { issuerSerialHex: string; pem: string }[] = [];
   for (const intermediatePem of ca.previousIntermediatePems) {
     const serial = serialOf(new X509Certificate(intermediatePem));
     const signer = await loadCaSigner(join(dataDir, "ca", RETIRED_DIR, `intermediate-${serial}`, "intermediate.key"), intermediatePem, options.masterKey);
     const nextUpdate = new Date(Math.min(options.nextUpdate.getTime(), new X509Certificate(intermediatePem).validToDate.getTime()));
-    crls.push((await signCrlWith(signer, options.revocations, { thisUpdate: options.thisUpdate, nextUpdate, crlNumber: options.crlNumber })).pem);
+    crls.push({ issuerSerialHex: serial, pem: (await signCrlWith(signer, options.revocations, { thisUpdate: options.thisUpdate, nextUpdate, crlNumber: options.crlNumber })).pem });
   }
   const activeRoot = new X509Certificate(ca.rootPem).fingerprint256;
   for (const rootPem of splitPemCertificates(ca.bundlePem)) {
@@ -261,7 +277,7 @@ async function otherAuthorityCrls(options: {
       ? generations.pending.crlPem
       : generations.retiredRoots.find((r) => r.cert.fingerprint256 === root.fingerprint256)?.crlPem;
     if (!stored) throw new CaCorruptError(join(dataDir, "ca"), `the CRL of the root ${root.subject.replaceAll("\n", ", ")} (serial ${serialOf(root)}) is missing from ${PENDING_DIR}/ or ${RETIRED_DIR}/`);
-    crls.push(stored);
+    crls.push({ issuerSerialHex: serialOf(root), pem: stored });
   }
   return crls;
 }

@@ -76,6 +76,11 @@ export interface CertificateAuthorityInitOptions {
   clock?: Clock;
   /** The two private keys are written encrypted under it. */
   masterKey: MasterKey;
+  /**
+   * Written to `<dataDir>/ca/publication.json` (see writeCaPublication): the intermediate and every leaf
+   * then carry a CRL Distribution Point. Checked before anything is written (CrlBaseUrlInvalidError). Default: none.
+   */
+  crlBaseUrl?: string | null;
 }
 
 export interface CertificateAuthorityOpenOptions {
@@ -105,6 +110,7 @@ export function initCertificateAuthority(options: CertificateAuthorityInitOption
     name: options.name ?? DEFAULT_CA_NAME,
     clock: options.clock ?? systemClock,
     masterKey: options.masterKey,
+    crlBaseUrl: options.crlBaseUrl ?? null,
   });
 }
 
@@ -361,3 +367,17 @@ export type { RotationRequest } from "./rotation-requests.ts";
  * await storeImportedCertificate({ dataDir, masterKey, name: "shop-ev", use: "viewer-server", chainPem, keyPem, expectedNames: ["shop.example"], now: new Date() });
  */
 export { importedSlotDir, readStoredImport, storeImportedCertificate } from "./imported-store.ts";
+
+/**
+ * The CA's CRL publication setting (`<dataDir>/ca/publication.json`): a base URL, http: only, that every
+ * certificate issued from then on points at as its CRL Distribution Point, `<base>crl/<issuer serial>.der`
+ * (the edge's plain-HTTP port serves `<dataDir>/ca/crls/` at `/.well-known/moat/crl/`). Read where the CA
+ * is opened, so every issuing path agrees; certificates already issued keep theirs until renewed.
+ *
+ * @example
+ * await writeCaPublication(dataDir, { crlBaseUrl: parseCrlBaseUrl("http://edge.example.com/.well-known/moat/") });
+ * const { crlBaseUrl } = await readCaPublication(dataDir); // null when none is set
+ * crlDistributionUrl(crlBaseUrl, "4a0b…") // "http://edge.example.com/.well-known/moat/crl/4a0b….der"
+ */
+export { CRLS_DIR, crlDistributionUrl, parseCrlBaseUrl, PUBLICATION_FILE, readCaPublication, writeCaPublication } from "./publication.ts";
+export type { CaPublication } from "./publication.ts";

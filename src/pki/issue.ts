@@ -4,7 +4,7 @@ import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
 import { describeNode } from "./describe.ts";
 import { detectKeyAlgorithm, exportPrivateKeyPem, generateKeyPair, keyParams } from "./key-algorithms.ts";
 import { adminSpiffeId, checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
-import { clientLeafExtensions, leafSubject, serverLeafExtensions } from "./profiles.ts";
+import { clientLeafExtensions, crlDistributionPoints, leafSubject, serverLeafExtensions } from "./profiles.ts";
 import { backdateMs, signCertificate, type Signer } from "./sign.ts";
 import type {
   AdminClientCertificateRequest,
@@ -22,6 +22,8 @@ export interface LeafIssuer {
   signer: Signer;
   certPem: string;
   notAfter: Date;
+  /** Where the intermediate's CRL is published (`<base>crl/<serial>.der`); undefined: leaves carry no CRL Distribution Point. */
+  crlDistributionUrl: string | undefined;
 }
 
 interface LeafPlan {
@@ -65,7 +67,7 @@ async function signLeaf(issuer: LeafIssuer, plan: LeafPlan, now: Date, publicKey
   const validity = leafValidity(plan, now, issuer.notAfter);
   const subject = leafSubject(plan.commonName);
   const cert = await signCertificate(
-    { subject, publicKey, ...validity, extensions: plan.extensions(plan.keyAlgorithm, subject.length > 0) },
+    { subject, publicKey, ...validity, extensions: [...plan.extensions(plan.keyAlgorithm, subject.length > 0), ...crlDistributionPoints(issuer.crlDistributionUrl)] },
     issuer.signer,
   );
   const certPem = joinPem(cert.toString("pem"));

@@ -19,6 +19,15 @@ export function intermediateExtensions(): X509.Extension[] {
 }
 
 /**
+ * RFC 5280 §4.2.1.13: where the issuer's CRL is, as one http URI (a full name, no reasons, no
+ * CRL issuer: the certificate's own issuer signs it). Non-critical, as the RFC recommends. None
+ * when the CA has no publication URL.
+ */
+export function crlDistributionPoints(url: string | undefined): X509.Extension[] {
+  return url === undefined ? [] : [new x509.CRLDistributionPointsExtension([url], false)];
+}
+
+/**
  * Leaf key usage. RFC 5280 §4.2.1.3 / RFC 5246 §7.4.2: an RSA key may also be
  * used for TLS 1.2 RSA key exchange, which needs keyEncipherment; an ECDSA key
  * only ever signs.

@@ -78,6 +78,11 @@ export interface CertificateAuthority {
    */
   readonly previousIntermediatePems: readonly string[];
   readonly keyAlgorithm: KeyAlgorithm;
+  /**
+   * The CA's CRL base URL (publication.json, ending in `/`), or null. When set, every certificate it
+   * issues carries a CRL Distribution Point: `<base>crl/<issuing intermediate serial>.der`.
+   */
+  readonly crlBaseUrl: string | null;
   /** A TLS server certificate: EKU serverAuth only, DNS and IP SANs. */
   issueServerCertificate(request: ServerCertificateRequest): Promise<IssuedCertificate>;
   /** A TLS server certificate (EKU serverAuth only) for the requester's own public key. */

@@ -529,6 +529,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ca/publication": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set (or clear, with null) the CA's CRL base URL, as moat ca publication: certificates issued from now on carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        put: operations["setCaPublication"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ca/renew-intermediate": {
         parameters: {
             query?: never;
@@ -1524,6 +1544,12 @@ export interface components {
                 step: string;
                 at: string;
             }[];
+            /** @description The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none */
+            crlBaseUrl: string | null;
+        };
+        setCaPublicationBody: {
+            /** @description An absolute http: URL with no user name, query or fragment (refused with crl-base-url-invalid otherwise), e.g. http://edge.example.com/.well-known/moat/; null: no CRL Distribution Point */
+            crlBaseUrl: string | null;
         };
         renewCaIntermediate200: {
             step: string;
@@ -1564,6 +1590,8 @@ export interface components {
                     step: string;
                     at: string;
                 }[];
+                /** @description The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none */
+                crlBaseUrl: string | null;
             };
         };
         renewCaIntermediateBody: {
@@ -1708,7 +1736,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -5624,6 +5652,102 @@ export interface operations {
             };
         };
     };
+    setCaPublication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["setCaPublicationBody"];
+            };
+        };
+        responses: {
+            /** @description The CA's status with the new setting; certificates already issued keep theirs until renewed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getCaStatus200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     renewCaIntermediate: {
         parameters: {
             query?: never;
@@ -6519,7 +6643,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

@@ -18,6 +18,7 @@ export const AUDIT_ACTIONS = [
   "certificate.import",
   "certificate.revoke",
   "ca.rotate",
+  "ca.publication",
   "crl.publish",
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

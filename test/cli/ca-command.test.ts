@@ -8,6 +8,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { x509 } from "../../src/pki/x509-lib.ts";
 import { createTestMasterKey } from "../support/master-key.ts";
 import type { TestMasterKey } from "../support/master-key.ts";
 import { runMoat } from "./moat-process.ts";
@@ -257,5 +258,40 @@ describe("moat --help and unknown commands", () => {
     assert.match(run.stderr, /unknown command "frobnicate"/);
     assert.match(run.stderr, /moat --help/);
     assertNoStack(run);
+  });
+});
+
+describe("moat ca init --crl-base-url and moat ca publication", () => {
+  test("a bad URL: exit 2, the URL and what is wrong with it, no CA", async () => {
+    const dataDir = join(dir, "data");
+    const run = await moat("ca", "init", "--data-dir", dataDir, "--crl-base-url", "https://edge.example.com/.well-known/moat/");
+    assertExit(run, 2);
+    assert.match(run.stderr, /--crl-base-url: the CRL base URL "https:\/\/edge\.example\.com\/\.well-known\/moat\/" cannot go into certificates: its scheme is https, not http/);
+    assertNoStack(run);
+    assert.ok(await isMissing(join(dataDir, "ca")));
+  });
+
+  test("init sets it, publication shows, changes and clears it, status shows it; issue-server uses it", async () => {
+    const dataDir = join(dir, "data");
+    assertExit(await moat("ca", "init", "--data-dir", dataDir, "--crl-base-url", "http://edge.example.com/.well-known/moat"), 0);
+    const shown = await moat("ca", "publication", "--data-dir", dataDir);
+    assertExit(shown, 0);
+    assert.match(shown.stdout, /CRL distribution points: http:\/\/edge\.example\.com\/\.well-known\/moat\/crl\/<issuer serial>\.der/);
+
+    const changed = await moat("ca", "publication", "--data-dir", dataDir, "--crl-base-url", "http://crl.example.com:8080/moat/");
+    assertExit(changed, 0);
+    assert.match(changed.stdout, /keep theirs until renewed/);
+    assertExit(await moat("ca", "issue-server", "--data-dir", dataDir, "--dns", "api.internal", "--out", join(dir, "tls")), 0);
+    const intermediateSerial = new X509Certificate(await readFile(join(dataDir, "ca", "intermediate.pem"))).serialNumber.toLowerCase();
+    const leaf = (await readFile(join(dir, "tls", "api.internal.pem"), "utf8")).split(/(?=-----BEGIN CERTIFICATE-----)/)[0] ?? "";
+    const status = JSON.parse((await moat("ca", "status", "--data-dir", dataDir, "--json")).stdout) as { crlBaseUrl: string | null };
+    assert.equal(status.crlBaseUrl, "http://crl.example.com:8080/moat/");
+    const cdp = new x509.X509Certificate(leaf).getExtension(x509.CRLDistributionPointsExtension);
+    assert.equal(cdp?.distributionPoints[0]?.distributionPoint?.fullName?.[0]?.uniformResourceIdentifier, `http://crl.example.com:8080/moat/crl/${intermediateSerial}.der`);
+
+    const both = await moat("ca", "publication", "--data-dir", dataDir, "--crl-base-url", "http://a.example/", "--clear");
+    assertExit(both, 2);
+    assertExit(await moat("ca", "publication", "--data-dir", dataDir, "--clear"), 0);
+    assert.match((await moat("ca", "status", "--data-dir", dataDir)).stdout, /CRL distribution points: none/);
   });
 });

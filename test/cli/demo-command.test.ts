@@ -5,10 +5,13 @@ import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
+import { X509Certificate } from "node:crypto";
 import net from "node:net";
+import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Agent, fetch } from "undici";
+import { x509 } from "../../src/pki/x509-lib.ts";
 import { runMoat, startMoat } from "./moat-process.ts";
 import type { RunningMoat } from "./moat-process.ts";
 
@@ -143,6 +146,29 @@ describe("moat demo", { timeout: 120_000 }, () => {
     const res = await get(`http://localhost:${ports.http}/x`);
     assert.equal(res.status, 301);
     assert.equal(res.headers.location, `https://localhost:${ports.https}/x`);
+  });
+
+  test("the edge's certificate names its CRL on the demo's plain-HTTP port, which serves it", async () => {
+    const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+      const socket = tls.connect({ host: "127.0.0.1", port: ports.https, servername: "localhost", ca: bundle }, () => {
+        resolve(socket.getPeerCertificate());
+        socket.end();
+      });
+      socket.on("error", reject);
+    });
+    const leaf = new x509.X509Certificate(peer.raw);
+    const cdp = leaf.getExtension(x509.CRLDistributionPointsExtension);
+    const url = cdp?.distributionPoints[0]?.distributionPoint?.fullName?.[0]?.uniformResourceIdentifier ?? "";
+    const intermediateSerial = new X509Certificate(await readFile(join(dataDir, "ca", "intermediate.pem"))).serialNumber.toLowerCase();
+    assert.equal(url, `http://localhost:${ports.http}/.well-known/moat/crl/${intermediateSerial}.der`);
+    const crl = await new Promise<Buffer>((resolve, reject) => {
+      http.get(url, { family: 4, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (chunk: Buffer) => chunks.push(chunk));
+        res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
+      }).on("error", reject);
+    });
+    assert.ok(await new x509.X509Crl(crl).verify({ publicKey: new x509.X509Certificate(await readFile(join(dataDir, "ca", "intermediate.pem"), "utf8")) }));
   });
 
   test("prints both curl commands with the CA bundle's path", () => {

@@ -77,6 +77,7 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/ca", "viewer", "/ca"],
       ["GET", "/ca/bundle", "viewer", "/ca/bundle"],
       ["GET", "/ca/crl", "viewer", "/ca/crl"],
+      ["PUT", "/ca/publication", "admin", "/ca/publication", { body: { crlBaseUrl: null } }],
       ["POST", "/ca/renew-intermediate", "admin", "/ca/renew-intermediate", { body: {} }],
       ["POST", "/ca/rollover/prepare", "admin", "/ca/rollover/prepare", { body: {} }],
       ["POST", "/ca/rollover/activate", "admin", "/ca/rollover/activate", { body: {} }],

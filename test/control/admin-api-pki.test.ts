@@ -16,6 +16,7 @@ import {
   openCertificateAuthority,
   readRotationRequests,
   rotationRequestsPath,
+  writeCaPublication,
 } from "../../src/pki/index.ts";
 import { callApi } from "./admin-api-client.ts";
 import type { ApiAnswer } from "./admin-api-client.ts";
@@ -257,6 +258,27 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.deepEqual(status.json.certificates.map((entry: { role: string }) => entry.role), ["active root", "active intermediate"]);
     assert.equal(status.json.rollover, null);
     assert.equal(status.json.bundleRoots, 1);
+    assert.equal(status.json.crlBaseUrl, null, "no CRL publication URL unless one is set");
+    await writeCaPublication(api.dataDir, { crlBaseUrl: "http://edge.example.test/.well-known/moat/" });
+    assert.equal((await api.call(viewer, "/ca")).json.crlBaseUrl, "http://edge.example.test/.well-known/moat/");
+    const admin = { token: api.tokens.admin };
+    assertProblem(await api.call({ token: api.tokens.operator }, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } }), 403, "api-forbidden");
+    const refused = await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: "https://edge.example.test/" } });
+    assertProblem(refused, 400, "crl-base-url-invalid");
+    assert.match(refused.text, /scheme is https, not http/);
+    const set = await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: "http://crl.example.test/moat" } });
+    assertDocumented(api, "PUT", "/ca/publication", set);
+    assert.equal(set.json.crlBaseUrl, "http://crl.example.test/moat/");
+    assert.equal((await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } })).json.crlBaseUrl, null);
+    await api.call(admin, "/ca/publication", { method: "PUT", body: { crlBaseUrl: null } }); // no change: no record
+    const publications = await auditRecords(api, "ca.publication");
+    assert.deepEqual(
+      publications.map((r) => [r.resource, r.before, r.after]),
+      [
+        ["ca/publication", { crlBaseUrl: "http://edge.example.test/.well-known/moat/" }, { crlBaseUrl: "http://crl.example.test/moat/" }],
+        ["ca/publication", { crlBaseUrl: "http://crl.example.test/moat/" }, { crlBaseUrl: null }],
+      ],
+    );
     const bundle = await api.call(viewer, "/ca/bundle");
     assert.equal(bundle.text, await readFile(join(api.dataDir, "ca", "bundle.pem"), "utf8"));
     assert.equal(bundle.headers["content-type"], "application/pem-certificate-chain");
@@ -267,7 +289,6 @@ describe("admin API: certificates, the CA and invalidations", () => {
         assertProblem(await api.call({ token: api.tokens[role] }, url, { method: "POST", body: {} }), 403, "api-forbidden");
       }
     }
-    const admin = { token: api.tokens.admin };
     const oldIntermediate = status.json.certificates[1].serialHex;
     const renewed = await api.call(admin, "/ca/renew-intermediate", { method: "POST", body: { validity: "30d" } });
     assertDocumented(api, "POST", "/ca/renew-intermediate", renewed);

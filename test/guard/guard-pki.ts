@@ -26,11 +26,11 @@ export interface GuardPki {
 }
 
 /** A CA in its own temp data directory, removed after the test. `name` defaults to Moat's own, as a rolled-over root would keep it. */
-export async function createGuardPki(t: TestContext, name?: string): Promise<GuardPki> {
+export async function createGuardPki(t: TestContext, name?: string, options: { crlBaseUrl?: string } = {}): Promise<GuardPki> {
   const dataDir = await mkdtemp(join(tmpdir(), "moat-guard-pki-"));
   t.after(() => rm(dataDir, { recursive: true, force: true }));
   const masterKey = generateMasterKey();
-  const ca = await initCertificateAuthority({ dataDir, masterKey, ...(name ? { name } : {}) });
+  const ca = await initCertificateAuthority({ dataDir, masterKey, ...(name ? { name } : {}), ...(options.crlBaseUrl ? { crlBaseUrl: options.crlBaseUrl } : {}) });
   const crlBundlePath = join(dataDir, "ca", "crl-bundle.pem");
   await publishCrl({ ca, dataDir, masterKey });
   return {

@@ -46,14 +46,6 @@ const EXCLUDED: ReadonlyArray<{ why: string; matches(endpoint: TlsEndpoint["name
       (finding.id === "cert_notAfter" && all.some((other) => other.id === "cert_expirationStatus" && /^expires < \d+ days/.test(other.finding))),
   },
   {
-    // Moat's certificates carry no CRL distribution point or OCSP URL: its relying parties get
-    // Moat's CRLs as files (`moat ca crl`, the enrolment endpoint's /v1/trust, the guard's
-    // --crl, trust stores), not by URL. A certificate for public viewers comes from a public CA
-    // (imported), with its own CRL and OCSP URLs. This is the PKI's profile, not the TLS setup.
-    why: "private CA whose CRLs are distributed as files",
-    matches: (_endpoint, finding) => finding.id === "cert_revocation" && /Neither CRL nor OCSP URI provided/.test(finding.finding),
-  },
-  {
     // BREACH needs a response that carries a secret next to attacker-reflected input; testssl
     // flags any response to GET / that comes compressed. The edge compresses what a behavior
     // allows (`compress`, default true) unless the origin says Cache-Control: no-transform, as
@@ -101,7 +93,10 @@ test("testssl finds nothing rated MEDIUM, HIGH or CRITICAL, and no CBC suite, on
     if (process.env.MOAT_REQUIRE_TESTSSL === "1") assert.fail("testssl is not installed, and MOAT_REQUIRE_TESTSSL=1 says it must be (.ci/run installs it with apt-get install -y testssl.sh)");
     return t.skip("testssl is not installed here; `apt-get install -y testssl.sh` to run this test (CI installs it)");
   }
-  const { pki, endpoints } = await startTlsEndpoints(t);
+  // The CA publishes its CRLs on the edge's plain-HTTP port, as `moat ca publication` sets it: every certificate
+  // names its issuer's CRL there (test/tls/crl-distribution-point.test.ts checks that it is served), so testssl's
+  // cert_revocation ("Neither CRL nor OCSP URI provided", HIGH) has nothing to say.
+  const { pki, endpoints } = await startTlsEndpoints(t, { publishCrls: true });
   const dir = await mkdtemp(join(tmpdir(), "moat-testssl-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   // The test CA is private: testssl gets it so that certificate trust is judged, not skipped.

@@ -1,4 +1,6 @@
 // The three TLS endpoints Moat runs, started for real on loopback from one test CA: the edge's viewer port, `moat guard`, the enrolment endpoint.
+import { once } from "node:events";
+import { createServer } from "node:net";
 import type { TestContext } from "node:test";
 import { createEnrolmentService, startEnrolmentServer } from "../../src/enrol/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
@@ -29,8 +31,11 @@ export const VIEWER_ALIAS = "site.test";
  * @example
  * const { endpoints, pki } = await startTlsEndpoints(t);
  */
-export async function startTlsEndpoints(t: TestContext, options: { listenTls?: Partial<TlsPolicy> } = {}): Promise<TlsEndpoints> {
-  const pki = await createGuardPki(t);
+export async function startTlsEndpoints(t: TestContext, options: { listenTls?: Partial<TlsPolicy>; publishCrls?: boolean } = {}): Promise<TlsEndpoints> {
+  // publishCrls: every certificate names its CRL on the edge's plain-HTTP port (the CA's crlBaseUrl), and
+  // the edge serves the CA's data directory there. The port is picked first, since the CA is made before the edge.
+  const httpPort = options.publishCrls ? await freePort() : 0;
+  const pki = await createGuardPki(t, undefined, options.publishCrls ? { crlBaseUrl: `http://127.0.0.1:${httpPort}/.well-known/moat/` } : {});
   // The page's security headers are the origin's (the edge relays them): this one sends the usual set, so a scan sees them through the edge.
   const origin = await startTestOrigin({
     certificate: await pki.server(),
@@ -48,10 +53,14 @@ export async function startTlsEndpoints(t: TestContext, options: { listenTls?: P
     },
   });
   t.after(() => origin.close());
-  const edge = await startTestEdge(pki.ca, {
-    ...(options.listenTls ? { listen: { host: "127.0.0.1", https: 0, http: 0, tls: options.listenTls } } : {}),
-    distributions: [{ id: "site", aliases: [VIEWER_ALIAS], origins: [{ id: "app", url: origin.url }] }],
-  });
+  const edge = await startTestEdge(
+    pki.ca,
+    {
+      ...(options.listenTls || options.publishCrls ? { listen: { host: "127.0.0.1", https: 0, http: httpPort, ...(options.listenTls ? { tls: options.listenTls } : {}) } } : {}),
+      distributions: [{ id: "site", aliases: [VIEWER_ALIAS], origins: [{ id: "app", url: origin.url }] }],
+    },
+    options.publishCrls ? { dataDir: pki.dataDir, masterKey: pki.masterKey, keepDataDir: true } : {},
+  );
   t.after(() => edge.close());
   const guard = await startGuardFixture(t, pki);
   const service = createEnrolmentService({ ca: pki.ca, dataDir: pki.dataDir, masterKey: pki.masterKey });
@@ -67,4 +76,16 @@ export async function startTlsEndpoints(t: TestContext, options: { listenTls?: P
       { name: "enrolment endpoint", port: enrol.port, servername: "localhost" },
     ],
   };
+}
+
+/** A loopback port free right now (the kernel's pick for port 0), for a listener whose URL must be known before it starts. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const address = probe.address();
+  probe.close();
+  await once(probe, "close");
+  if (typeof address !== "object" || address === null) throw new Error("no port");
+  return address.port;
 }

@@ -10,13 +10,15 @@ import {
   readCaCertificates,
   readCaGenerations,
   readCaStatus,
+  readCaPublication,
   runCaRotationStep,
+  writeCaPublication,
 } from "../../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
 import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
-import { caRotationEvent, crlPublishedEvent } from "../audit-events.ts";
+import { caPublicationEvent, caRotationEvent, crlPublishedEvent } from "../audit-events.ts";
 import { actorOf } from "../auth.ts";
 import type { DataDirAccess } from "./pki-context.ts";
 import { requireDataDir } from "./pki-context.ts";
@@ -42,6 +44,10 @@ const caStatusSchema = z
       .meta({ description: "The root rollover in progress: prepared (both roots trusted, the old one issues) or activated (the new one issues)" }),
     certificates: z.array(z.strictObject({ role: z.string(), subject: z.string(), serialHex: z.string(), notBefore: z.string(), notAfter: z.string() })),
     next: z.array(z.strictObject({ step: z.string(), at: z.string() })).meta({ description: "The steps due next under the rotation policy, and when (an edge with pki.ca.autoRotate takes them)" }),
+    crlBaseUrl: z
+      .string()
+      .nullable()
+      .meta({ description: "The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none" }),
   })
   .meta({ title: "CaStatus" });
 
@@ -90,6 +96,7 @@ async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.
           },
     certificates: status.certificates.map((entry) => ({ role: entry.role, subject: entry.subject, serialHex: entry.serialHex, notBefore: entry.notBefore.toISOString(), notAfter: entry.notAfter.toISOString() })),
     next: status.next.map((entry) => ({ step: entry.step, at: entry.at.toISOString() })),
+    crlBaseUrl: status.crlBaseUrl,
   };
 }
 
@@ -183,6 +190,30 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
         const format = query.format ?? "bundle";
         if (format === "der") return { status: 200, body: crl.der, headers: { "content-type": "application/pkix-crl" } };
         return { status: 200, body: format === "pem" ? crl.pem : crl.bundlePem, headers: { "content-type": "application/x-pem-file" } };
+      },
+    }),
+    defineRoute({
+      method: "PUT",
+      url: "/ca/publication",
+      operationId: "setCaPublication",
+      summary: "Set (or clear, with null) the CA's CRL base URL, as moat ca publication: certificates issued from now on carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der",
+      tag: TAG,
+      role: "admin",
+      body: closedObject({
+        crlBaseUrl: z
+          .string()
+          .nullable()
+          .meta({ description: "An absolute http: URL with no user name, query or fragment (refused with crl-base-url-invalid otherwise), e.g. http://edge.example.com/.well-known/moat/; null: no CRL Distribution Point" }),
+      }),
+      responses: { 200: { description: "The CA's status with the new setting; certificates already issued keep theirs until renewed", schema: caStatusSchema } },
+      async handler({ body, identity }) {
+        const context = requireDataDir(access, what);
+        await readCaBundle(context.dataDir); // no CA: say so, rather than write into nothing
+        const before = (await readCaPublication(context.dataDir)).crlBaseUrl;
+        const { crlBaseUrl } = await writeCaPublication(context.dataDir, { crlBaseUrl: body.crlBaseUrl });
+        // Setting what is already set is no change, and records nothing.
+        if (crlBaseUrl !== before) await store.audit.record(caPublicationEvent(actorOf(identity), before, crlBaseUrl));
+        return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
       },
     }),
     step("/ca/renew-intermediate", "renewCaIntermediate", "renew-intermediate", "Renew the intermediate under the same root now (a new key); a running edge re-issues its certificates from it", closedObject({ validity: duration("Life of the new intermediate (default 5 years, never past its root's)") })),
