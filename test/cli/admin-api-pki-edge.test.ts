@@ -4,7 +4,6 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
@@ -17,28 +16,8 @@ import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
 import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
+import { config, presentedSerial } from "./store-api-edge-scene.ts";
 import type { RunningMoat } from "./moat-process.ts";
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 2
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
-
-/** The serial of the viewer certificate the edge presents for site.test, on a fresh connection. */
-function presentedSerial(port: number, caPem: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, servername: "site.test", ca: caPem, ALPNProtocols: ["http/1.1"] }, () => {
-      const serial = socket.getPeerCertificate().serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
-      socket.destroy();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("moat start --store --api: the certificate, CA and invalidation routes against a running edge", () => {
   let dir: string;

@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { connect } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
@@ -15,30 +14,10 @@ import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
 import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
+import { config, presentedSerial } from "./store-api-edge-scene.ts";
 import type { MoatRun, RunningMoat } from "./moat-process.ts";
 
 const CLEAN_ENV = { MOAT_API: "", MOAT_API_CA: "", MOAT_TOKEN_FILE: "", MOAT_TOKEN: "", MOAT_API_CERT: "", MOAT_API_KEY: "", MOAT_CONTEXT: "", MOAT_STORE: "", MOAT_DATA_DIR: "" };
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 2
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
-
-/** The serial of the viewer certificate the edge presents for site.test, on a fresh connection. */
-function presentedSerial(port: number, caPem: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, servername: "site.test", ca: caPem, ALPNProtocols: ["http/1.1"] }, () => {
-      const serial = socket.getPeerCertificate().serialNumber.toLowerCase().replace(/^(00)+(?=.)/, "");
-      socket.destroy();
-      resolve(serial);
-    });
-    socket.on("error", reject);
-  });
-}
 
 describe("the CLI over the admin API of a running edge: long operations waited for", () => {
   let dir: string;
