@@ -323,7 +323,11 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
               wake("store notifications (re)started: catching up");
             }
           },
-          onLost: (error) => log?.info({ store: label, error: { message: error.message }, pollMs: intervalMs }, "store notifications lost; polling until they resume"),
+          onLost: (error) => {
+            log?.info({ store: label, error: { message: error.message }, pollMs: intervalMs }, "store notifications lost; polling until they resume");
+            // The poll waiting out the long interval is brought forward: a lost listener often means a lost store.
+            wake("store notifications lost");
+          },
         });
       };
 
