@@ -57,7 +57,7 @@ drains and exits.
 
 Each revision served is recorded in the store (its edges table, with a
 heartbeat every 10 s) and copied to store-copy.json in the data directory
-(the store's directory, else MOAT_DATA_DIR, else ./data): an edge started
+(the store's directory, else MOAT_DATA_DIR, else ./.moat): an edge started
 while the store is down serves that copy and catches up once it answers.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
 unless the stored config sets dataDir.

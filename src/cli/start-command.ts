@@ -180,7 +180,7 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
   const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
   const { label, dataDir } = parseStoreAddress(address);
-  // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./data.
+  // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./.moat.
   const localCopy = join(dataDir ?? resolveDataDir(undefined), LOCAL_COPY_FILE);
   const fallbackPollText = process.env[FALLBACK_POLL_ENV];
   const fallbackPollMs = fallbackPollText ? Number(fallbackPollText) : undefined;

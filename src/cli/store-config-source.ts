@@ -334,8 +334,9 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       // The store, when the start found it unreachable: opened again at each poll until it answers.
       const ensureOpen = async (): Promise<boolean> => {
         if (store) return true;
+        const opening = options.open!();
         try {
-          const open = await withDeadline(options.open!(), revisionDeadlineMs * 2, "opening the store");
+          const open = await withDeadline(opening, revisionDeadlineMs * 2, "opening the store");
           if (isStopped || isClosed) {
             await open.close().catch(() => undefined);
             return false;
@@ -344,6 +345,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
           startSignals(open);
           return true;
         } catch (error) {
+          // One that opens after its deadline is let go: the next poll opens its own.
+          void opening.then((late) => late.close()).catch(() => undefined);
           markOut(unavailable("opening the store", error));
           return false;
         }
