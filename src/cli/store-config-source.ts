@@ -266,10 +266,17 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
     });
   }
 
+  /** Why the store did not open at start, in the driver's words: the store's own error would repeat its name and a fix of its own. */
+  function unreachableCause(): string {
+    const unreachable = options.unreachable;
+    if (unreachable === undefined) return "it did not answer";
+    return unreachable instanceof StoreUnavailableError && unreachable.cause instanceof Error ? unreachable.cause.message : unreachable.message;
+  }
+
   async function loadLocalCopy(): Promise<MoatConfig> {
     const file = options.localCopy ?? "(no local copy kept)";
     const copy = options.localCopy ? await readLocalCopy(options.localCopy, label) : { problem: "this edge keeps none" };
-    const why = (options.unreachable as StoreUnavailableError | undefined)?.message.replace(/\.$/, "") ?? "it did not answer";
+    const why = unreachableCause();
     if ("problem" in copy) throw new StoreUnreachableAtStartError(label, why, { file, problem: copy.problem });
     readRevision = copy.revision;
     loaded = { revision: copy.revision, document: copy.document, isLocalCopy: true };
@@ -306,7 +313,7 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       let outagePolls = 0;
       if (loaded?.isLocalCopy) {
         log.warn(
-          { store: label, revision: loaded.revision, file: options.localCopy, error: { message: options.unreachable?.message } },
+          { store: label, revision: loaded.revision, file: options.localCopy, error: { message: unreachableCause() } },
           `store unreachable at start: serving revision ${loaded.revision} from the local copy; the edge catches up once the store answers`,
         );
       }
