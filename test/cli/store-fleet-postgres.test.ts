@@ -196,5 +196,17 @@ distributions:
     assert.equal(started.code, 1);
     assert.match(started.stderr, /cannot start: the store postgres:\/\/moat@127\.0\.0\.1:1\/moat is unreachable \(.*\), and the local copy .*store-copy\.json cannot stand in for it: there is none/);
     assert.doesNotMatch(started.stderr, /nothing@/, "no password in the message");
+    const copyFile = join(copies, "store-copy.json");
+    const startWith = async (copy: string) => {
+      await writeFile(copyFile, copy, { mode: 0o600 });
+      return withDeadline("moat start", runMoat(["start", "--store", address, "--edge-name", "lonely"], { cwd: dir, env: { ...key.env, MOAT_DATA_DIR: copies } }), 60_000);
+    };
+    // A copy of another store is not this store's last revision; a file that is not a copy is not one either.
+    const other = await startWith(JSON.stringify({ format: "moat-store-copy-1", store: "postgres://moat@127.0.0.1:2/moat", revision: 3, savedAt: "2026-01-01T00:00:00.000Z", document: {} }));
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /cannot stand in for it: it is a copy of the store postgres:\/\/moat@127\.0\.0\.1:2\/moat, not of this one/);
+    const garbled = await startWith("{ half a file");
+    assert.equal(garbled.code, 1);
+    assert.match(garbled.stderr, /cannot stand in for it: it is not JSON/);
   });
 });
