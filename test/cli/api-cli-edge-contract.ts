@@ -93,6 +93,16 @@ export function apiCliEdgeContract(engine: EdgeStoreEngine): void {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Invalidation #\d+ recorded for site: \/page\nEdge \S+ has applied it on every worker: the next request for these paths goes to the origin\.\n$/);
     assert.match(run.stderr, /^moat: invalidation #\d+ recorded for site: \/page\n/);
+    // The list and the invalidation itself say so too, naming the edge and when it applied it.
+    const [, id, edgeName] = /^Invalidation #(\d+) recorded for site: \/page\nEdge (\S+) has/.exec(run.stdout)!;
+    const shown = await moat(["invalidations", "show", id!], "viewer");
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      new RegExp(`^id            ${id}\\ndistribution  site\\npaths         /page\\ncreated       \\S+\\nby            api:token/[0-9a-f]{16}\\nstatus        applied \\(1/1\\)\\nedges         EDGE +STATUS +APPLIED AT\\n              ${edgeName} +applied +\\S+\\n$`),
+    );
+    const listed = await moat(["invalidations", "list", "--distribution", "site", "--limit", "1"], "viewer");
+    assert.match(listed.stdout, new RegExp(`^ID +DISTRIBUTION +CREATED +BY +EDGES +PATHS\\n${id} +site +\\S+ +api:token/[0-9a-f]{16} +applied \\(1/1\\) +/page\\n$`));
     const after = await get();
     assert.equal(originHits, cachedHits + 1, "the first request after the invalidation is a miss");
     assert.equal(after.body, `hit ${cachedHits + 1}`);

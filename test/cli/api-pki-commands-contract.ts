@@ -280,12 +280,12 @@ used by     distribution shop (viewer certificate)
     assert.equal(run.stdout, "");
     const lines = run.stderr.trimEnd().split("\n");
     assert.deepEqual(lines.slice(0, 2), ["moat: invalidation #1 recorded for shop: /index.html", "moat: waiting for an edge run from the API's store to apply it (none has applied an invalidation from it yet)"]);
-    assert.match(lines[2]!, /^moat: waited 1s for the edges to apply invalidation 1, and it has not happened yet: waiting for an edge .*\. Fix: the request stands and may still complete: see where it is with `GET \/invalidations\/1`, or wait longer with --wait$/);
+    assert.match(lines[2]!, /^moat: waited 1s for the edges to apply invalidation 1, and it has not happened yet: waiting for an edge .*\. Fix: the request stands and may still complete: see where it is with `moat invalidations show 1`, or wait longer with --wait$/);
     assert.equal(lines.length, 3);
     const listed = (await w.api.call({ token: w.api.tokens.viewer }, "/invalidations")).json.items as { paths: string[]; status: string }[];
     assert.deepEqual(listed.map((item) => [item.paths, item.status]), [[["/index.html"], "pending"]]);
     const noWait = await w.moat(["cache", "invalidate", "--distribution", "shop", "/a", "--no-wait"], "operator");
-    assert.equal(noWait.stdout, "Invalidation #2 recorded for shop: /a\nNot waiting for the edges (--no-wait); its status: GET /invalidations/2.\n");
+    assert.equal(noWait.stdout, "Invalidation #2 recorded for shop: /a\nNot waiting for the edges (--no-wait); its status: moat invalidations show 2.\n");
     const both = await w.moat(["cache", "invalidate", "--distribution", "shop", "/a", "--no-wait", "--wait", "5s"], "operator");
     assert.equal(both.code, 2);
   });
