@@ -612,6 +612,7 @@ POST /invalidations and polls its status, printing the edges' progress on
 stderr, until every edge run from that store has applied it (--wait, default
 30s there; past it, exit 1 naming the edges still pending: the invalidation
 stands). --no-wait returns once it is recorded; --json prints the API's answer.
+\`moat invalidations list\` and \`moat invalidations show ID\` read them back.
 ${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 
 Examples:
