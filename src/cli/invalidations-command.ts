@@ -60,9 +60,9 @@ function wholeNumber(command: string, flag: string, value: string | undefined, m
 }
 
 /** An id as the API names it, or as `moat cache invalidate` prints it (#12). */
-function invalidationId(command: string, value: string): string {
+function invalidationId(command: string, value: string, what = "ID"): string {
   const id = value.replace(/^#/, "");
-  if (!/^[1-9]\d{0,15}$/.test(id)) throw new CliUsageError(`${command}: ${JSON.stringify(value)} is not an invalidation id: its number, as \`moat cache invalidate\` or \`moat invalidations list\` prints it (12, or #12).`);
+  if (!/^[1-9]\d{0,15}$/.test(id)) throw new CliUsageError(`${command}: ${what} must be an invalidation id, its number as \`moat cache invalidate\` or \`moat invalidations list\` prints it: 12, or #12 (got ${JSON.stringify(value)}).`);
   return id;
 }
 
@@ -70,22 +70,16 @@ export async function runInvalidationsList(args: string[]): Promise<number> {
   const command = "invalidations list";
   const { values } = parseCliArgs(command, args, LIST_FLAGS);
   const limit = wholeNumber(command, "--limit", values.limit, 1, MAX_LIMIT, `a whole number of invalidations from 1 to ${MAX_LIMIT}`) ?? DEFAULT_LIMIT;
-  const before = values.before === undefined ? undefined : invalidationId(command, values.before);
+  const before = values.before === undefined ? undefined : invalidationId(command, values.before, "--before");
   const query = { limit, ...(values.distribution !== undefined ? { distribution: values.distribution } : {}), ...(before !== undefined ? { cursor: before } : {}) };
   const page = await withApi(command, values, async (moat) => (await moat.GET("/invalidations", { params: { query } })).data);
   const items = page?.items ?? [];
-  if (values.json) {
-    printResult(true, items, "");
-    return 0;
-  }
   const where = values.distribution === undefined ? "" : ` for ${values.distribution}`;
-  if (items.length === 0) {
-    process.stdout.write(before === undefined ? `No invalidations${where}.\n` : `No invalidations${where} before #${before}.\n`);
-    return 0;
-  }
-  const more = page?.nextCursor === undefined ? "" : `(older ones: --before ${page.nextCursor})\n`;
   const { header, rows } = invalidationsTable(items);
-  process.stdout.write(formatTable(header, rows) + more);
+  // A full page says where the next one starts: --before takes the API's cursor, the last id shown.
+  const more = page?.nextCursor === undefined ? "" : `(older ones: --before ${page.nextCursor})\n`;
+  const text = items.length > 0 ? formatTable(header, rows) + more : before === undefined ? `No invalidations${where}.` : `No invalidations${where} before #${before}.`;
+  printResult(values.json, items, text);
   return 0;
 }
 
