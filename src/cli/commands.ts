@@ -232,11 +232,16 @@ Example:
   {
     name: "config check",
     summary: "validate a config file and print what is wrong",
-    help: `moat config check FILE
+    help: `moat config check FILE [--master-key-file FILE]
 
 Exits 0 if FILE is a valid config; otherwise lists every problem with its path.
 Imported certificates get the checks the edge runs at start (key, chain, usage,
 validity, names): a refusal names the config path, the check and the fix.
+Certificates imported through the admin API ({ imported: NAME }) are looked
+up in the config's data directory: a name nothing was imported under is
+refused; with the master key (--master-key-file, MOAT_MASTER_KEY_FILE,
+MOAT_MASTER_KEY or pki.masterKeyFile) its sealed key is opened and checked in
+full, without it the command says which ones it did not check.
 
 Example:
   moat config check ./moat.yaml`,
@@ -607,6 +612,7 @@ POST /invalidations and polls its status, printing the edges' progress on
 stderr, until every edge run from that store has applied it (--wait, default
 30s there; past it, exit 1 naming the edges still pending: the invalidation
 stands). --no-wait returns once it is recorded; --json prints the API's answer.
+\`moat invalidations list\` and \`moat invalidations show ID\` read them back.
 ${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 
 Examples:
