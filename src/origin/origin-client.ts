@@ -98,7 +98,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // thousands of distributions holds a pool only for the origins that have had a miss.
   let connect: Connector | null = null;
   let pool: InstanceType<typeof Pool> | null = null;
-  const connector = () => (connect ??= createConnector(options));
+  const connector = () => (connect ??= createOriginConnector(options));
   // Set by close() or destroy(): a pool made after it (a late request on a retired client) is closed at once, so the request fails as on a closed pool.
   let ending: "close" | "destroy" | null = null;
   const poolNow = () => {
@@ -199,18 +199,39 @@ function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginR
  * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
  */
 export async function probeOriginClient(options: OriginClientOptions): Promise<OriginFailureError | null> {
+  const answer = await probeOrigin(options);
+  return "failure" in answer ? answer.failure : null;
+}
+
+/** What a probe learnt: the origin's HTTP status, or the failure classified as the edge classifies it. */
+export type OriginProbeAnswer = { statusCode: number } | { failure: OriginFailureError };
+
+/**
+ * The certificate probe's HEAD request, with what it got: the status, or the classified failure. `onConnection` is
+ * told each TLS socket the edge's connector opens (handshake done), for a caller that describes the connection.
+ * @example
+ * const answer = await probeOrigin(options, (socket) => (seen = socket));
+ */
+export async function probeOrigin(options: OriginClientOptions, onConnection?: (socket: TLSSocket) => void): Promise<OriginProbeAnswer> {
+  const connect = createOriginConnector(options);
   const client = new Client(options.url, {
-    connect: createConnector(options),
+    connect: onConnection
+      ? (connectOptions, callback) =>
+          connect(connectOptions, (...args: Parameters<ConnectorCallback>) => {
+            if (args[1]) onConnection(args[1] as TLSSocket);
+            callback(...args);
+          })
+      : connect,
     headersTimeout: options.responseTimeoutMs,
     bodyTimeout: options.responseTimeoutMs,
   });
   try {
     const res = await client.request({ method: "HEAD", path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
     await res.body.dump();
-    return null;
+    return { statusCode: res.statusCode };
   } catch (error) {
     const failure = toOriginFailure(error, contextOf(options));
-    return failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error));
+    return { failure: failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error)) };
   } finally {
     await client.destroy();
   }
@@ -236,7 +257,11 @@ function toOriginFailure(error: unknown, context: OriginFailureContext): unknown
   return new OriginFailureError(code, context, detail, error);
 }
 
-function createConnector(options: OriginClientOptions): Connector {
+/**
+ * The connector of an origin's connections: its client certificate, CA bundle, server name and the edge's TLS
+ * policy. `moat doctor origin` connects through it too, so that it connects exactly as the edge does.
+ */
+export function createOriginConnector(options: OriginClientOptions): Connector {
   const connect = buildConnector({
     ca: options.caPem,
     cert: options.clientCertificate?.chainPem,
