@@ -1,0 +1,87 @@
+// `moat doctor origin|viewer` as a user runs it: the human list, --json for scripts, and the exit code (0 all passed, 1 a check failed).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
+import { startTestOrigin } from "../support/test-origin.ts";
+import type { TestOrigin } from "../support/test-origin.ts";
+import { createViewerCa } from "../support/viewer-pki.ts";
+import { runMoat } from "./moat-process.ts";
+
+const hourMs = 3_600_000;
+
+describe("moat doctor (CLI)", { timeout: 120_000 }, () => {
+  let dir: string;
+  let plain: TestOrigin;
+  let expired: TestOrigin;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "moat-doctor-cli-"));
+    const ca = await createEphemeralCertificateAuthority();
+    await writeFile(join(dir, "origin-ca.pem"), ca.bundlePem);
+    // No client certificate is presented for a bare URL: an origin that does not ask for one is healthy for it.
+    plain = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }) });
+    const past = new Date(Date.now() - 2 * hourMs);
+    expired = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs, notBefore: past, notAfter: new Date(past.getTime() + hourMs) }) });
+    const partners = await createViewerCa("Partner CA");
+    await writeFile(join(dir, "partners.pem"), partners.certPem);
+    await writeFile(join(dir, "alice.pem"), (await partners.issue("valid", "alice")).chainPem);
+    await writeFile(join(dir, "old.pem"), (await partners.issue("expired", "old")).chainPem);
+  });
+
+  after(async () => {
+    await plain.close();
+    await expired.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test("origin by URL, healthy: ✓ for every check and exit 0", async () => {
+    const run = await runMoat(["doctor", "origin", plain.url, "--ca", join(dir, "origin-ca.pem"), "--timeout", "3s"], { cwd: dir });
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /✓ origin-certificate/);
+    assert.match(run.stdout, /the edge presents no client certificate/);
+    assert.match(run.stdout, /all checks passed/);
+    assert.doesNotMatch(run.stdout, /✗/);
+  });
+
+  test("origin by URL, expired certificate: --json names origin-cert-expired, exit 1", async () => {
+    const run = await runMoat(["doctor", "origin", expired.url, "--ca", join(dir, "origin-ca.pem"), "--json"], { cwd: dir });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    const report = JSON.parse(run.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; code?: string; fix?: string }> };
+    assert.equal(report.ok, false);
+    const failed = report.checks.find((c) => c.id === "origin-certificate");
+    assert.equal(failed?.status, "fail");
+    assert.equal(failed?.code, "origin-cert-expired");
+    assert.match(failed?.fix ?? "", /renew the origin's server certificate/);
+  });
+
+  test("human output of a failure shows code, cause and fix", async () => {
+    const run = await runMoat(["doctor", "origin", expired.url, "--ca", join(dir, "origin-ca.pem")], { cwd: dir });
+    assert.equal(run.code, 1);
+    assert.match(run.stdout, /✗ origin-certificate: .*\n(.*\n)*    code:  origin-cert-expired\n    cause: .*expired at .*\n    fix: {3}renew/);
+  });
+
+  test("an unknown origin id without a config is a usage error (exit 2)", async () => {
+    const run = await runMoat(["doctor", "origin", "api"], { cwd: dir });
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /--config FILE or --store ADDRESS/);
+  });
+
+  test("viewer: a good certificate exits 0, an expired one 1 with client-cert-expired", async () => {
+    const good = await runMoat(["doctor", "viewer", "--cert", join(dir, "alice.pem"), "--ca", join(dir, "partners.pem")], { cwd: dir });
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /✓ edge-verdict: the edge accepts this certificate/);
+    const bad = await runMoat(["doctor", "viewer", "--cert", join(dir, "old.pem"), "--ca", join(dir, "partners.pem"), "--json"], { cwd: dir });
+    assert.equal(bad.code, 1, bad.stdout + bad.stderr);
+    const report = JSON.parse(bad.stdout) as { checks: Array<{ id: string; code?: string }> };
+    assert.equal(report.checks.find((c) => c.id === "edge-verdict")?.code, "client-cert-expired");
+  });
+
+  test("--help has an example", async () => {
+    const run = await runMoat(["doctor", "origin", "--help"], { cwd: dir });
+    assert.equal(run.code, 0);
+    assert.match(run.stdout, /Examples:\n {2}moat doctor origin api --config/);
+  });
+});
