@@ -66,7 +66,8 @@ export async function diagnoseOrigin(target: OriginDoctorTarget, doctor: OriginD
   // Read at once: the probe closes its connection when it is done.
   let socket: SocketFacts | null = null;
   const [answer, inspected] = await Promise.all([
-    probeOrigin(options, (connected) => (socket ??= socketFacts(connected))),
+    // GET, not the edge's HEAD: an origin that refuses a certificate with an error page says why in its body.
+    probeOrigin(options, (connected) => (socket ??= socketFacts(connected)), "GET"),
     inspectHandshake({ host, port, serverName: options.serverName, timeoutMs: doctor.timeoutMs, openssl: doctor.openssl }),
   ]);
   const facts: Facts = { options, context, answer, inspected, socket, now, caPem: options.caPem };
@@ -78,11 +79,20 @@ interface SocketFacts {
   protocol: string;
   cipher: string;
   chain: X509Certificate[];
+  /** The TLS alert the origin sent after the handshake, e.g. "certificate_required". */
+  alert: string | null;
 }
 
 function socketFacts(socket: TLSSocket): SocketFacts {
   const cipher = socket.getCipher();
-  return { protocol: socket.getProtocol() ?? "TLS", cipher: cipher.standardName ?? cipher.name, chain: peerChain(socket) };
+  const facts: SocketFacts = { protocol: socket.getProtocol() ?? "TLS", cipher: cipher.standardName ?? cipher.name, chain: peerChain(socket), alert: null };
+  // Under TLS 1.3 an origin refuses a client certificate after the client's handshake is done: its alert
+  // (certificate_required, unknown_ca, …) arrives as an error on the first read, which undici may report only as a close.
+  socket.on("error", (error: NodeJS.ErrnoException) => {
+    const alert = /ALERT_([A-Z_]+)/.exec(error.code ?? "")?.[1] ?? /alert ([a-z ]+)/i.exec(error.message)?.[1];
+    if (alert) facts.alert ??= alert.toLowerCase().replaceAll(" ", "_");
+  });
+  return facts;
 }
 
 interface Facts {
@@ -212,9 +222,33 @@ function certificateRequestCheck(facts: Facts): DoctorCheck {
   return { id: "client-certificate-request", status: "pass", summary: "the origin asks for a client certificate", details };
 }
 
+// nginx verifies a client certificate in its HTTP layer: a refused (or missing) one gets a 400 page with
+// one of these titles, on a handshake that completed (ssl_verify_client on, optional or optional_no_ca).
+const HTTP_REFUSAL_PAGES = [/The SSL certificate error/, /No required SSL certificate was sent/];
+
+/** The origin answered, but with a page that says it refused the client certificate. */
+function refusalPage(facts: Facts): string | null {
+  if (!("statusCode" in facts.answer) || facts.answer.statusCode !== 400) return null;
+  const body = facts.answer.bodyStart;
+  const page = HTTP_REFUSAL_PAGES.map((pattern) => pattern.exec(body)?.[0]).find(Boolean);
+  return page ?? null;
+}
+
 function acceptedCheck(facts: Facts): DoctorCheck {
   const code = failureCode(facts);
   const presented = facts.options.clientCertificate;
+  const page = refusalPage(facts);
+  if (page) {
+    const text = originFailureCatalog["origin-rejected-client-cert"];
+    return {
+      id: "client-certificate-accepted",
+      status: "fail",
+      summary: presented ? `the origin refused ${presented.identity} in its HTTP answer` : "the origin requires a client certificate and the edge presents none",
+      code: "origin-rejected-client-cert",
+      cause: [`the TLS handshake completed, then the origin answered 400 "${page}" (nginx checks client certificates after the handshake; the edge passes such a 400 on to viewers as it is)`, caListCause(facts)].filter(Boolean).join("; "),
+      fix: text.fix(facts.context),
+    };
+  }
   if (code === "origin-rejected-client-cert") {
     const text = originFailureCatalog[code];
     return {
@@ -222,7 +256,7 @@ function acceptedCheck(facts: Facts): DoctorCheck {
       status: "fail",
       summary: presented ? `the origin refused ${presented.identity}` : "the origin requires a client certificate and the edge presents none",
       code,
-      cause: [text.what(facts.context, failureDetail(facts)), caListCause(facts)].filter(Boolean).join("; "),
+      cause: [text.what(facts.context, failureDetail(facts)), alertCause(facts), caListCause(facts)].filter(Boolean).join("; "),
       fix: text.fix(facts.context),
     };
   }
@@ -239,6 +273,10 @@ function acceptedCheck(facts: Facts): DoctorCheck {
   }
   if (!presented) return { id: "client-certificate-accepted", status: "pass", summary: "the origin answered without a client certificate" };
   return { id: "client-certificate-accepted", status: "pass", summary: `the origin accepted ${presented.identity}` };
+}
+
+function alertCause(facts: Facts): string {
+  return facts.socket?.alert ? `the origin's TLS alert after the handshake: ${facts.socket.alert}` : "";
 }
 
 /** Whether the CA names the origin accepts include an issuer of the edge's certificate. */
@@ -258,10 +296,14 @@ function caListCause(facts: Facts): string {
 }
 
 function httpCheck(facts: Facts): DoctorCheck {
-  if ("statusCode" in facts.answer) return { id: "http-answer", status: "pass", summary: `HEAD ${facts.options.basePath}/ answered ${facts.answer.statusCode}` };
+  if ("statusCode" in facts.answer) {
+    const page = refusalPage(facts);
+    if (page) return { id: "http-answer", status: "fail", summary: `GET ${facts.options.basePath}/ answered 400 "${page}"`, code: "origin-rejected-client-cert", cause: "see client-certificate-accepted above", fix: originFailureCatalog["origin-rejected-client-cert"].fix(facts.context) };
+    return { id: "http-answer", status: "pass", summary: `GET ${facts.options.basePath}/ answered ${facts.answer.statusCode}` };
+  }
   const code = facts.answer.failure.code;
   if (code === "origin-response-timeout" || code === "origin-bad-response" || (code === "origin-connection-reset" && !facts.options.clientCertificate)) {
-    return failed("http-answer", `HEAD ${facts.options.basePath}/ got no answer`, { code, detail: failureDetail(facts) }, facts.context);
+    return failed("http-answer", `GET ${facts.options.basePath}/ got no answer`, { code, detail: failureDetail(facts) }, facts.context);
   }
   return skipped("http-answer", `no connection to ask on (${code})`);
 }

@@ -203,8 +203,11 @@ export async function probeOriginClient(options: OriginClientOptions): Promise<O
   return "failure" in answer ? answer.failure : null;
 }
 
-/** What a probe learnt: the origin's HTTP status, or the failure classified as the edge classifies it. */
-export type OriginProbeAnswer = { statusCode: number } | { failure: OriginFailureError };
+/** What a probe learnt: the origin's HTTP status (and with GET, the start of the body), or the failure classified as the edge classifies it. */
+export type OriginProbeAnswer = { statusCode: number; bodyStart: string } | { failure: OriginFailureError };
+
+/** How much of a GET probe's body is kept: enough for an error page's title. */
+const PROBE_BODY_BYTES = 4096;
 
 /**
  * The certificate probe's HEAD request, with what it got: the status, or the classified failure. `onConnection` is
@@ -212,7 +215,7 @@ export type OriginProbeAnswer = { statusCode: number } | { failure: OriginFailur
  * @example
  * const answer = await probeOrigin(options, (socket) => (seen = socket));
  */
-export async function probeOrigin(options: OriginClientOptions, onConnection?: (socket: TLSSocket) => void): Promise<OriginProbeAnswer> {
+export async function probeOrigin(options: OriginClientOptions, onConnection?: (socket: TLSSocket) => void, method: "HEAD" | "GET" = "HEAD"): Promise<OriginProbeAnswer> {
   const connect = createOriginConnector(options);
   const client = new Client(options.url, {
     connect: onConnection
@@ -226,9 +229,18 @@ export async function probeOrigin(options: OriginClientOptions, onConnection?: (
     bodyTimeout: options.responseTimeoutMs,
   });
   try {
-    const res = await client.request({ method: "HEAD", path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    if (method === "GET") {
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        chunks.push(chunk);
+        kept += chunk.length;
+        if (kept >= PROBE_BODY_BYTES) break;
+      }
+    }
     await res.body.dump();
-    return { statusCode: res.statusCode };
+    return { statusCode: res.statusCode, bodyStart: Buffer.concat(chunks).subarray(0, PROBE_BODY_BYTES).toString("utf8") };
   } catch (error) {
     const failure = toOriginFailure(error, contextOf(options));
     return { failure: failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error)) };

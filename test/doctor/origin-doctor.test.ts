@@ -8,6 +8,7 @@ import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/inde
 import { diagnoseOrigin, formatDoctorReport } from "../../src/doctor/index.ts";
 import type { DoctorReport } from "../../src/doctor/index.ts";
 import type { OriginClientOptions } from "../../src/origin/index.ts";
+import { nginxOrSkip, startNginxOrigin } from "../support/nginx-origin.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 
@@ -110,7 +111,7 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
       assert.match(check(report, "http-answer").summary, /answered 200/);
       // The origin lists the CAs it accepts: Moat's root (the bundle it trusts).
       assert.ok(check(report, "client-certificate-request").details?.some((line) => /accepts certificates issued by: CN = Moat Ephemeral Root CA/.test(line)), formatDoctorReport(report));
-      assert.equal(origins[id]!.seen.at(-1)?.method, "HEAD");
+      assert.equal(origins[id]!.seen.at(-1)?.method, "GET");
       assert.deepEqual(origins[id]!.seen.at(-1)?.clientIdentities, ["spiffe://moat.internal/distribution/shop/origin/api"]);
       assert.match(formatDoctorReport(report), /all checks passed/);
     });
@@ -165,4 +166,27 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
     const report = await diagnoseOrigin({ options: optionsFor(`https://localhost:${silentPort}`), subject: "silent" }, { timeoutMs: 500 });
     assertFails(report, "tls-handshake", "origin-connect-timeout", /within 500 ms/);
   });
+});
+
+// nginx completes the handshake and refuses a certificate from an unknown CA with a 400 page: the edge would pass
+// that 400 on as an answer, the doctor names it for what it is.
+test("moat doctor origin: nginx refusing the edge's certificate with its 400 page is origin-rejected-client-cert", { timeout: 60_000 }, async (t) => {
+  const nginx = nginxOrSkip(t);
+  if (!nginx) return;
+  const ca = await createEphemeralCertificateAuthority();
+  const partner = await createEphemeralCertificateAuthority({ name: "Partner" });
+  const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: hourMs });
+  const origin = await startNginxOrigin(t, nginx, { certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }), clientCaPem: partner.bundlePem });
+  const url = `https://localhost:${origin.port}`;
+  const options: OriginClientOptions = {
+    distributionId: "shop", originId: "api", url, basePath: "", hostHeader: `localhost:${origin.port}`, serverName: "localhost", caPem: ca.bundlePem, trustedCaLabel: "Moat's CA bundle (test)",
+    clientCertificate: { chainPem: client.chainPem, keyPem: client.keyPem, identity: "spiffe://moat.internal/distribution/shop/origin/api" }, connectTimeoutMs: 30_000, responseTimeoutMs: 30_000,
+  };
+  const report = await diagnoseOrigin({ options, subject: "nginx" }, { timeoutMs: TIMEOUT_MS });
+  assert.equal(report.ok, false, formatDoctorReport(report));
+  const accepted = report.checks.find((c) => c.id === "client-certificate-accepted");
+  assert.equal(accepted?.status, "fail", formatDoctorReport(report));
+  assert.equal(accepted?.code, "origin-rejected-client-cert");
+  assert.match(accepted?.cause ?? "", /answered 400 "The SSL certificate error".*accepts certificates issued by CN = Partner Root CA/);
+  assert.equal(report.checks.find((c) => c.id === "tls-handshake")?.status, "pass");
 });
