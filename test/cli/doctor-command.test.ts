@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
+import { createEphemeralCertificateAuthority, createIssuedCertificateStore, initCertificateAuthority } from "../../src/pki/index.ts";
+import { createTestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { createViewerCa } from "../support/viewer-pki.ts";
@@ -84,4 +85,32 @@ describe("moat doctor (CLI)", { timeout: 120_000 }, () => {
     assert.equal(run.code, 0);
     assert.match(run.stdout, /Examples:\n {2}moat doctor origin api --config/);
   });
+});
+
+// By id, from a config: the data directory's client certificate, as the edge would present it (and nothing issued by the doctor).
+test("moat doctor origin ID --config presents the stored client certificate the edge uses", { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "moat-doctor-config-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const dataDir = join(dir, "data");
+  const key = await createTestMasterKey();
+  const ca = await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }), clientCaPem: ca.bundlePem });
+  t.after(() => origin.close());
+  await writeFile(
+    join(dir, "moat.yaml"),
+    `dataDir: ./data\ndistributions:\n  - id: shop\n    aliases: [shop.test]\n    origins: [{ id: api, url: "${origin.url}" }, { id: other, url: "${origin.url}" }]\n    behaviors: [{ path: "*", target: api }]\n`,
+  );
+  // Nothing stored yet for shop/api: the doctor says so, and never issues one itself.
+  const before = await runMoat(["doctor", "origin", "api", "--config", join(dir, "moat.yaml"), "--json"], { cwd: dir, env: key.env });
+  assert.equal(before.code, 1, before.stdout + before.stderr);
+  assert.ok(before.stdout, before.stderr);
+  const missing = (JSON.parse(before.stdout) as { checks: Array<{ id: string; code?: string }> }).checks;
+  assert.equal(missing.find((c) => c.id === "client-certificate")?.code, "origin-client-cert-unavailable");
+  assert.equal(missing.find((c) => c.id === "client-certificate-accepted")?.code, "origin-rejected-client-cert");
+
+  const client = await createIssuedCertificateStore({ ca, dataDir, masterKey: key.masterKey }).originClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "api", validityMs: hourMs });
+  const run = await runMoat(["doctor", "origin", "shop/api", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env });
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, new RegExp(`presents spiffe://moat\\.internal/distribution/shop/origin/api \\(serial ${client.serialHex}\\)`));
+  assert.equal(origin.seen.at(-1)?.clientSerial, client.serialHex);
 });
