@@ -37,9 +37,9 @@ export async function runDoctorOrigin(args: string[]): Promise<number> {
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);
   const found = config ? findOrigin(config, wanted) : null;
   if (!found && !/^https:\/\//i.test(wanted)) {
-    throw new CliUsageError(`doctor origin: no origin "${wanted}"${config ? " in the config" : ""}.`, {
-      fix: config ? `name one of: ${allOrigins(config).map((o) => `${o.distribution.id}/${o.origin.id}`).join(", ") || "(none)"}, or give its https:// URL` : "give --config FILE or --store ADDRESS to look origins up by id, or give the origin's https:// URL",
-    });
+    if (!config) throw new CliUsageError(`doctor origin: no origin "${wanted}".`, { fix: "give --config FILE or --store ADDRESS to look origins up by id, or give the origin's https:// URL" });
+    const origins = originNames(allOrigins(config));
+    throw new CliUsageError(`doctor origin: no origin "${wanted}" in the config.`, { fix: `name one of the config's origins (${origins}), or give its https:// URL` });
   }
   const target = found && config ? await configuredTarget(config, found, values) : await urlTarget(wanted, dataDir, values.ca);
   const report = await diagnoseOrigin(target, { timeoutMs });
@@ -112,6 +112,10 @@ function allOrigins(config: MoatConfig): FoundOrigin[] {
   return config.distributions.flatMap((distribution, distributionIndex) => distribution.origins.map((origin, originIndex) => ({ distribution, distributionIndex, origin, originIndex })));
 }
 
+function originNames(origins: readonly FoundOrigin[]): string {
+  return origins.map((o) => `${o.distribution.id}/${o.origin.id}`).join(", ") || "none";
+}
+
 /** By id, DISTRIBUTION/ORIGIN, or URL; an id two distributions use must be named with its distribution. */
 function findOrigin(config: MoatConfig, wanted: string): FoundOrigin | null {
   const origins = allOrigins(config);
@@ -122,7 +126,8 @@ function findOrigin(config: MoatConfig, wanted: string): FoundOrigin | null {
   const [distributionId, originId] = wanted.includes("/") ? (wanted.split("/", 2) as [string, string]) : [undefined, wanted];
   const matches = origins.filter((o) => o.origin.id === originId && (distributionId === undefined || o.distribution.id === distributionId));
   if (matches.length > 1) {
-    throw new CliUsageError(`doctor origin: origin "${wanted}" is in several distributions.`, { fix: `name it with its distribution: ${matches.map((o) => `${o.distribution.id}/${o.origin.id}`).join(", ")}` });
+    const names = originNames(matches);
+    throw new CliUsageError(`doctor origin: origin "${wanted}" is in several distributions.`, { fix: `name it with its distribution (${names})` });
   }
   return matches[0] ?? null;
 }
@@ -209,7 +214,8 @@ async function viewerTrustStore(values: { "trust-store"?: string; ca?: string; c
   let name = values["trust-store"];
   if (values.distribution !== undefined) {
     const distribution = config.distributions.find((d) => d.id === values.distribution);
-    if (!distribution) throw new CliUsageError(`doctor viewer: no distribution "${values.distribution}" in the config.`, { fix: `name one of: ${config.distributions.map((d) => d.id).join(", ")}` });
+    const ids = config.distributions.map((d) => d.id).join(", ");
+    if (!distribution) throw new CliUsageError(`doctor viewer: no distribution "${values.distribution}" in the config.`, { fix: `name one of the config's distributions (${ids})` });
     if (!distribution.viewerMtls.trustStore) {
       throw new CliUsageError(`doctor viewer: distribution ${distribution.id} does not verify viewer certificates (viewerMtls mode ${distribution.viewerMtls.mode}).`, { fix: "set its viewerMtls mode to optional or required with a trustStore, or name a trust store with --trust-store" });
     }
@@ -217,10 +223,12 @@ async function viewerTrustStore(values: { "trust-store"?: string; ca?: string; c
     name = distribution.viewerMtls.trustStore;
   }
   if (name === undefined) {
-    if (config.trustStores.length !== 1) throw new CliUsageError("doctor viewer: name the trust store: --trust-store NAME or --distribution ID.", { fix: `the config has: ${config.trustStores.map((t) => t.name).join(", ") || "no trust store"}` });
+    const names = config.trustStores.map((t) => t.name).join(", ") || "none";
+    if (config.trustStores.length !== 1) throw new CliUsageError("doctor viewer: name the trust store: --trust-store NAME or --distribution ID.", { fix: `name one of the config's trust stores (${names})` });
     name = config.trustStores[0]!.name;
   }
   const trustStore = config.trustStores.find((t) => t.name === name);
-  if (!trustStore) throw new CliUsageError(`doctor viewer: no trust store "${name}" in the config.`, { fix: `name one of: ${config.trustStores.map((t) => t.name).join(", ") || "(none)"}` });
+  const names = config.trustStores.map((t) => t.name).join(", ") || "none";
+  if (!trustStore) throw new CliUsageError(`doctor viewer: no trust store "${name}" in the config.`, { fix: `name one of the config's trust stores (${names})` });
   return { config: trustStore, label: `trust store ${trustStore.name}${values.distribution ? ` (distribution ${values.distribution})` : ""}` };
 }
