@@ -167,6 +167,22 @@ function handshakeCheck(facts: Facts): DoctorCheck {
   if (CERTIFICATE_CODES.has(code)) {
     return { ...failed("tls-handshake", "the edge ended the handshake: the origin's certificate failed verification", { code, detail: failureDetail(facts) }, facts.context), cause: "see origin-certificate below" };
   }
+  if (code === "origin-tls-failed" && /WRONG_VERSION_NUMBER|wrong version number|packet length too long|http request/i.test(failureDetail(facts))) {
+    return {
+      ...failed("tls-handshake", "the origin does not answer with TLS on that port", { code, detail: failureDetail(facts) }, facts.context),
+      cause: `what came back to the edge's ClientHello is not a TLS record: the port serves something else, most likely plain HTTP (${failureDetail(facts)})`,
+      fix: "point origins[].url at the origin's HTTPS port, or enable TLS on the origin",
+    };
+  }
+  if (code === "origin-tls-failed" && /PROTOCOL_VERSION|unsupported protocol/i.test(failureDetail(facts))) {
+    const seen = inspection(facts);
+    const theirs = seen?.protocol ? `; it negotiates ${seen.protocol} with a client that offers it` : "";
+    return {
+      ...failed("tls-handshake", "the origin refused the edge's TLS versions", { code, detail: failureDetail(facts) }, facts.context),
+      cause: `the origin answered the ClientHello with a protocol_version alert: it speaks neither TLS 1.2 nor TLS 1.3, the versions the edge offers${theirs} (${failureDetail(facts)})`,
+      fix: "enable TLS 1.2 or, better, TLS 1.3 on the origin; the edge never offers older versions",
+    };
+  }
   if (code === "origin-tls-failed") {
     const seen = inspection(facts);
     const offered = `the edge offers TLS 1.2 and 1.3, groups ${defaultTlsPolicy().ecdhCurves.join(", ")}, TLS 1.2 ciphers ${defaultTlsPolicy().ciphers.join(", ")}`;

@@ -1,6 +1,8 @@
 // `moat doctor origin` against real TLS origins on loopback, one per fault of the foundation issue's list: each names its actual cause; a healthy origin passes every check.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
+import https from "node:https";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
@@ -23,6 +25,8 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
   const closers: Array<() => Promise<void>> = [];
   let closedPort = 0;
   let silentPort = 0;
+  let oldTlsPort = 0;
+  let plainHttpPort = 0;
 
   before(async () => {
     ca = await createEphemeralCertificateAuthority();
@@ -43,6 +47,20 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
     await start("distrusts13", { certificate: await good(), clientCaPem: otherCa.bundlePem });
     await start("distrusts12", { certificate: await good(), clientCaPem: otherCa.bundlePem, maxVersion: "TLSv1.2" });
     await start("cbc12", { certificate: await good(), clientCaPem: ca.bundlePem, maxVersion: "TLSv1.2", ciphers: "ECDHE-ECDSA-AES128-SHA" });
+
+    // TLS 1.0/1.1 only (OpenSSL 3 needs security level 0 for them): the edge offers 1.2 and 1.3.
+    const oldCert = await good();
+    const oldTls = https.createServer({ key: oldCert.keyPem, cert: oldCert.chainPem, minVersion: "TLSv1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" }, (_req, res) => res.end("old"));
+    await new Promise<void>((resolve) => oldTls.listen(0, "127.0.0.1", resolve));
+    oldTlsPort = (oldTls.address() as AddressInfo).port;
+    closers.push(() => new Promise((resolve) => oldTls.close(() => resolve())));
+    const plain = http.createServer((_req, res) => res.end("plain"));
+    await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+    plainHttpPort = (plain.address() as AddressInfo).port;
+    closers.push(() => new Promise((resolve) => {
+      plain.closeAllConnections();
+      plain.close(() => resolve());
+    }));
 
     const closed = net.createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
@@ -154,6 +172,17 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
   test("no TLS version or cipher in common: origin-tls-failed, with what the origin chose", async () => {
     const report = await diagnose("cbc12");
     assertFails(report, "tls-handshake", "origin-tls-failed", /the origin chose TLSv1\.2 with ECDHE-ECDSA-AES128-SHA/);
+  });
+
+  test("an origin that speaks only TLS 1.0/1.1: origin-tls-failed, the versions refused", async () => {
+    const report = await diagnoseOrigin({ options: optionsFor(`https://localhost:${oldTlsPort}`), subject: "old" }, { timeoutMs: TIMEOUT_MS });
+    assertFails(report, "tls-handshake", "origin-tls-failed", /protocol_version alert: it speaks neither TLS 1\.2 nor TLS 1\.3/);
+    assert.match(report.checks.find((c) => c.id === "tls-handshake")?.fix ?? "", /enable TLS 1\.2/);
+  });
+
+  test("plain HTTP on the origin's port: origin-tls-failed, said to be no TLS at all", async () => {
+    const report = await diagnoseOrigin({ options: optionsFor(`https://localhost:${plainHttpPort}`), subject: "plain" }, { timeoutMs: TIMEOUT_MS });
+    assertFails(report, "tls-handshake", "origin-tls-failed", /not a TLS record: .*plain HTTP/);
   });
 
   test("closed port: origin-connect-refused, and nothing else is tried", async () => {
