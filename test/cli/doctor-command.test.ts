@@ -114,3 +114,28 @@ test("moat doctor origin ID --config presents the stored client certificate the 
   assert.match(run.stdout, new RegExp(`presents spiffe://moat\\.internal/distribution/shop/origin/api \\(serial ${client.serialHex}\\)`));
   assert.equal(origin.seen.at(-1)?.clientSerial, client.serialHex);
 });
+
+// With a config: the trust store of the distribution's viewer mTLS, its CRL included, as the edge loads it.
+test("moat doctor viewer --distribution uses that distribution's trust store and CRL", { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), "moat-doctor-viewer-config-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const partners = await createViewerCa("Partner CA");
+  const revoked = await partners.issue("valid", "mallory");
+  await writeFile(join(dir, "partners.pem"), partners.certPem);
+  await writeFile(join(dir, "partners.crl"), await partners.crl([revoked.serialHex]));
+  await writeFile(join(dir, "mallory.pem"), revoked.chainPem);
+  await writeFile(join(dir, "bob.pem"), (await partners.issue("valid", "bob")).chainPem);
+  await writeFile(
+    join(dir, "moat.yaml"),
+    `dataDir: ./data\ntrustStores:\n  partners:\n    caBundle: ./partners.pem\n    crl: ./partners.crl\ndistributions:\n  - id: shop\n    aliases: [shop.test]\n    viewerMtls: { mode: required, trustStore: partners }\n    origins: [{ id: api, url: "https://localhost:9443" }]\n`,
+  );
+  const refused = await runMoat(["doctor", "viewer", "--cert", join(dir, "mallory.pem"), "--config", join(dir, "moat.yaml"), "--distribution", "shop"], { cwd: dir });
+  assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+  assert.match(refused.stdout, /✗ revocation: the certificate is revoked\n {4}code: {2}client-cert-revoked/);
+  assert.match(refused.stdout, /✗ edge-verdict: the edge refuses it: the client certificate has been revoked/);
+  const accepted = await runMoat(["doctor", "viewer", "--cert", join(dir, "bob.pem"), "--config", join(dir, "moat.yaml"), "--distribution", "shop"], { cwd: dir });
+  assert.equal(accepted.code, 0, accepted.stdout + accepted.stderr);
+  const unknown = await runMoat(["doctor", "viewer", "--cert", join(dir, "bob.pem"), "--config", join(dir, "moat.yaml"), "--distribution", "nope"], { cwd: dir });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /no distribution "nope" in the config\. Fix: name one of the config.s distributions \(shop\)/);
+});

@@ -42,6 +42,8 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
     await start("healthy12", { certificate: await good(), clientCaPem: ca.bundlePem, maxVersion: "TLSv1.2" });
     await start("untrusted", { certificate: await otherCa.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }), clientCaPem: ca.bundlePem });
     await start("expired", { certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs, notBefore: past, notAfter: new Date(past.getTime() + hourMs) }), clientCaPem: ca.bundlePem });
+    const future = new Date(Date.now() + 2 * hourMs);
+    await start("notyet", { certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs, notBefore: future, notAfter: new Date(future.getTime() + hourMs) }), clientCaPem: ca.bundlePem });
     await start("wrongname", { certificate: await ca.issueServerCertificate({ dnsNames: ["api.other.test"], validityMs: hourMs }), clientCaPem: ca.bundlePem });
     await start("norequest", { certificate: await good() });
     await start("distrusts13", { certificate: await good(), clientCaPem: otherCa.bundlePem });
@@ -144,6 +146,11 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
   test("expired origin certificate: origin-cert-expired with its not-after", async () => {
     const report = await diagnose("expired");
     assertFails(report, "origin-certificate", "origin-cert-expired", /the certificate expired at/);
+  });
+
+  test("origin certificate not valid yet: origin-cert-not-yet-valid with its not-before", async () => {
+    const report = await diagnose("notyet");
+    assertFails(report, "origin-certificate", "origin-cert-not-yet-valid", /the certificate is not valid before/);
   });
 
   test("name mismatch: origin-name-mismatch, with the names it has and the one expected", async () => {
