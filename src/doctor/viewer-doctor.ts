@@ -70,7 +70,13 @@ const OPENSSL_ERRORS: Readonly<Record<number, string>> = {
 export async function diagnoseViewer(target: ViewerDoctorTarget, doctor: { timeoutMs: number; now?: Date; openssl?: string }): Promise<DoctorReport> {
   const now = doctor.now ?? new Date();
   const store = target.trustStore;
-  const sent = certificatesOfPem(target.certPem, target.certFile);
+  let sent: X509Certificate[];
+  try {
+    sent = certificatesOfPem(target.certPem, target.certFile);
+  } catch (error) {
+    const cause = error instanceof Error ? error.message : String(error);
+    return doctorReport(target.subject, [{ id: "certificate", status: "fail", summary: `${target.certFile} cannot be read as a certificate`, code: "client-cert-invalid", cause, fix: "give the viewer's certificate in PEM (-----BEGIN CERTIFICATE-----), leaf first" }]);
+  }
   const leaf = sent[0];
   if (!leaf) {
     return doctorReport(target.subject, [{ id: "certificate", status: "fail", summary: `${target.certFile} holds no certificate`, code: "client-cert-missing", cause: "no PEM CERTIFICATE block in the file", fix: "give the viewer's certificate in PEM (-----BEGIN CERTIFICATE-----)" }]);

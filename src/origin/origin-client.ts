@@ -230,16 +230,18 @@ export async function probeOrigin(options: OriginClientOptions, onConnection?: (
   });
   try {
     const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    if (method === "HEAD") {
+      await res.body.dump();
+      return { statusCode: res.statusCode, bodyStart: "" };
+    }
+    // The start of the body only: leaving the loop destroys the rest, and the client is destroyed below.
     const chunks: Buffer[] = [];
     let kept = 0;
-    if (method === "GET") {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        kept += chunk.length;
-        if (kept >= PROBE_BODY_BYTES) break;
-      }
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      kept += chunk.length;
+      if (kept >= PROBE_BODY_BYTES) break;
     }
-    await res.body.dump();
     return { statusCode: res.statusCode, bodyStart: Buffer.concat(chunks).subarray(0, PROBE_BODY_BYTES).toString("utf8") };
   } catch (error) {
     const failure = toOriginFailure(error, contextOf(options));

@@ -39,6 +39,8 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
       closers.push(() => origins[id]!.close());
     };
     await start("healthy", { certificate: await good(), clientCaPem: ca.bundlePem });
+    // A large page at /: the doctor reads its start only, and still reports the answer.
+    await start("large", { certificate: await good(), clientCaPem: ca.bundlePem, handler: (_req, res) => res.end(Buffer.alloc(8 * 1024 * 1024, 0x61)) });
     await start("healthy12", { certificate: await good(), clientCaPem: ca.bundlePem, maxVersion: "TLSv1.2" });
     await start("untrusted", { certificate: await otherCa.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }), clientCaPem: ca.bundlePem });
     await start("expired", { certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs, notBefore: past, notAfter: new Date(past.getTime() + hourMs) }), clientCaPem: ca.bundlePem });
@@ -136,6 +138,12 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
       assert.match(formatDoctorReport(report), /all checks passed/);
     });
   }
+
+  test("a large answer at / is read only as far as needed", async () => {
+    const report = await diagnose("large");
+    assert.equal(report.ok, true, formatDoctorReport(report));
+    assert.match(check(report, "http-answer").summary, /answered 200/);
+  });
 
   test("origin certificate from an unknown CA: origin-cert-untrusted, naming the root it ends at", async () => {
     const report = await diagnose("untrusted");

@@ -85,6 +85,14 @@ describe("moat doctor viewer", { timeout: 60_000 }, () => {
     assertRefused(await diagnose(await certFile(partners, "server-auth-only", "server")), "key-usage", "client-cert-wrong-usage");
   });
 
+  test("a file that holds no certificate is said to be unreadable, not a crash", async () => {
+    const file = join(dir, "garbage.pem");
+    await writeFile(file, "-----BEGIN CERTIFICATE-----\nTW9hdCBpcyBub3QgYSBjZXJ0aWZpY2F0ZQ==\n-----END CERTIFICATE-----\n");
+    const report = await diagnose(file);
+    assert.equal(report.ok, false);
+    assert.equal(report.checks[0]?.code, "client-cert-invalid");
+  });
+
   test("without CRLs, revocation is not checked and said so", async () => {
     const report = await diagnose(join(dir, "revoked.pem"), []);
     assert.equal(report.ok, true, formatDoctorReport(report));
