@@ -293,7 +293,8 @@ An ORIGIN_ID is looked up in --config FILE or --store ADDRESS (MOAT_STORE); the
 master key (--master-key-file, MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
 pki.masterKeyFile) opens the stored client key. A URL that no config names is
 checked with the edge's defaults: the CA bundle of --ca FILE or of the data
-directory, its host name as the server name, and no client certificate.
+directory (--data-dir, MOAT_DATA_DIR or ./.moat; a config names its own), its
+host name as the server name, and no client certificate.
 Every network step has a deadline (--timeout, default 5s). --json prints the
 report for scripts. Exit code 0 when every check passed, 1 when one failed.
 
