@@ -39,6 +39,7 @@ export default defineConfig({
           { text: "Import a certificate", link: "/how-to/import-a-certificate" },
           { text: "Roll the CA", link: "/how-to/roll-the-ca" },
           { text: "Invalidate", link: "/how-to/invalidate" },
+          { text: "Diagnose with moat doctor", link: "/how-to/diagnose-with-moat-doctor" },
           { text: "Behind a load balancer", link: "/how-to/run-behind-a-load-balancer" },
           { text: "Back up", link: "/how-to/back-up" },
           { text: "Run workers", link: "/how-to/run-workers" },

@@ -1,5 +1,12 @@
 // The origin side of the edge: pooled mTLS clients per origin, failover groups, and failure classification.
 export { createOriginClient, probeOriginClient } from "./origin-client.ts";
+/**
+ * The edge's certificate probe (a HEAD on a connection of its own), returning the status or the classified failure.
+ * @example
+ * const answer = await probeOrigin(options, (socket) => (handshake = socket));
+ */
+export { probeOrigin } from "./origin-client.ts";
+export type { OriginProbeAnswer } from "./origin-client.ts";
 export type { OriginClient, OriginClientOptions, OriginClientCertificate, OriginRequest, OriginResponse } from "./origin-client.ts";
 export { requestTarget, TargetResponse } from "./origin-target.ts";
 export type { OriginTarget } from "./origin-target.ts";

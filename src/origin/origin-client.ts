@@ -98,7 +98,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // thousands of distributions holds a pool only for the origins that have had a miss.
   let connect: Connector | null = null;
   let pool: InstanceType<typeof Pool> | null = null;
-  const connector = () => (connect ??= createConnector(options));
+  const connector = () => (connect ??= createOriginConnector(options));
   // Set by close() or destroy(): a pool made after it (a late request on a retired client) is closed at once, so the request fails as on a closed pool.
   let ending: "close" | "destroy" | null = null;
   const poolNow = () => {
@@ -199,18 +199,53 @@ function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginR
  * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
  */
 export async function probeOriginClient(options: OriginClientOptions): Promise<OriginFailureError | null> {
+  const answer = await probeOrigin(options);
+  return "failure" in answer ? answer.failure : null;
+}
+
+/** What a probe learnt: the origin's HTTP status (and with GET, the start of the body), or the failure classified as the edge classifies it. */
+export type OriginProbeAnswer = { statusCode: number; bodyStart: string } | { failure: OriginFailureError };
+
+/** How much of a GET probe's body is kept: enough for an error page's title. */
+const PROBE_BODY_BYTES = 4096;
+
+/**
+ * The certificate probe's HEAD request, with what it got: the status, or the classified failure. `onConnection` is
+ * told each TLS socket the edge's connector opens (handshake done), for a caller that describes the connection.
+ * @example
+ * const answer = await probeOrigin(options, (socket) => (seen = socket));
+ */
+export async function probeOrigin(options: OriginClientOptions, onConnection?: (socket: TLSSocket) => void, method: "HEAD" | "GET" = "HEAD"): Promise<OriginProbeAnswer> {
+  const connect = createOriginConnector(options);
   const client = new Client(options.url, {
-    connect: createConnector(options),
+    connect: onConnection
+      ? (connectOptions, callback) =>
+          connect(connectOptions, (...args: Parameters<ConnectorCallback>) => {
+            if (args[1]) onConnection(args[1] as TLSSocket);
+            callback(...args);
+          })
+      : connect,
     headersTimeout: options.responseTimeoutMs,
     bodyTimeout: options.responseTimeoutMs,
   });
   try {
-    const res = await client.request({ method: "HEAD", path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
-    await res.body.dump();
-    return null;
+    const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    if (method === "HEAD") {
+      await res.body.dump();
+      return { statusCode: res.statusCode, bodyStart: "" };
+    }
+    // The start of the body only: leaving the loop destroys the rest, and the client is destroyed below.
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      kept += chunk.length;
+      if (kept >= PROBE_BODY_BYTES) break;
+    }
+    return { statusCode: res.statusCode, bodyStart: Buffer.concat(chunks).subarray(0, PROBE_BODY_BYTES).toString("utf8") };
   } catch (error) {
     const failure = toOriginFailure(error, contextOf(options));
-    return failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error));
+    return { failure: failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error)) };
   } finally {
     await client.destroy();
   }
@@ -236,7 +271,11 @@ function toOriginFailure(error: unknown, context: OriginFailureContext): unknown
   return new OriginFailureError(code, context, detail, error);
 }
 
-function createConnector(options: OriginClientOptions): Connector {
+/**
+ * The connector of an origin's connections: its client certificate, CA bundle, server name and the edge's TLS
+ * policy. `moat doctor origin` connects through it too, so that it connects exactly as the edge does.
+ */
+export function createOriginConnector(options: OriginClientOptions): Connector {
   const connect = buildConnector({
     ca: options.caPem,
     cert: options.clientCertificate?.chainPem,
