@@ -280,7 +280,7 @@ Examples:
 Connects to the origin exactly as the edge's client does: the same client
 certificate (read from the data directory, never issued here), the CA bundle
 that verifies the origin, the server name (SNI) and the edge's TLS 1.2/1.3
-settings; then sends HEAD / as the edge's certificate probe does. Checks, each
+settings; then sends GET / as the edge's certificate probe does. Checks, each
 ✓ or ✗ with the edge's failure code, the cause and the fix:
   client-certificate          which certificate the edge presents, or none
   tcp-connect                 refused, timed out, name not resolved
@@ -292,7 +292,7 @@ settings; then sends HEAD / as the edge's certificate probe does. Checks, each
   client-certificate-request  whether the origin asks for a client certificate
                               and which CAs it accepts (from \`openssl s_client\`)
   client-certificate-accepted whether it accepted the edge's certificate
-  http-answer                 the status HEAD / gets
+  http-answer                 the status GET / gets
 
 An ORIGIN_ID is looked up in --config FILE or --store ADDRESS (MOAT_STORE); the
 master key (--master-key-file, MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or

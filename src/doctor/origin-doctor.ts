@@ -4,7 +4,7 @@ import net from "node:net";
 import type { TLSSocket } from "node:tls";
 import { originFailureCatalog } from "../errors.ts";
 import type { OriginFailureCode, OriginFailureContext } from "../errors.ts";
-import { classifyOriginError, probeOrigin } from "../origin/index.ts";
+import { classifyOriginError, probeOrigin, refusalPageOf } from "../origin/index.ts";
 import type { OriginClientOptions, OriginProbeAnswer } from "../origin/index.ts";
 import { defaultTlsPolicy } from "../tls/index.ts";
 import { certificatesOfPem, chainProblems, describeInLine, nameKey, namesOf, oneLineName } from "./certificate-facts.ts";
@@ -238,16 +238,9 @@ function certificateRequestCheck(facts: Facts): DoctorCheck {
   return { id: "client-certificate-request", status: "pass", summary: "the origin asks for a client certificate", details };
 }
 
-// nginx verifies a client certificate in its HTTP layer: a refused (or missing) one gets a 400 page with
-// one of these titles, on a handshake that completed (ssl_verify_client on, optional or optional_no_ca).
-const HTTP_REFUSAL_PAGES = [/The SSL certificate error/, /No required SSL certificate was sent/];
-
 /** The origin answered, but with a page that says it refused the client certificate. */
 function refusalPage(facts: Facts): string | null {
-  if (!("statusCode" in facts.answer) || facts.answer.statusCode !== 400) return null;
-  const body = facts.answer.bodyStart;
-  const page = HTTP_REFUSAL_PAGES.map((pattern) => pattern.exec(body)?.[0]).find(Boolean);
-  return page ?? null;
+  return "statusCode" in facts.answer ? refusalPageOf(facts.answer.statusCode, facts.answer.bodyStart) : null;
 }
 
 function acceptedCheck(facts: Facts): DoctorCheck {

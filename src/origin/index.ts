@@ -1,7 +1,7 @@
 // The origin side of the edge: pooled mTLS clients per origin, failover groups, and failure classification.
 export { createOriginClient, probeOriginClient } from "./origin-client.ts";
 /**
- * The edge's certificate probe (a HEAD on a connection of its own), returning the status or the classified failure.
+ * The edge's certificate probe (a request on a connection of its own), returning the status or the classified failure.
  * @example
  * const answer = await probeOrigin(options, (socket) => (handshake = socket));
  */
@@ -11,7 +11,7 @@ export type { OriginClient, OriginClientOptions, OriginClientCertificate, Origin
 export { requestTarget, TargetResponse } from "./origin-target.ts";
 export type { OriginTarget } from "./origin-target.ts";
 export type { Cancellation, CancellationListener } from "./origin-dispatch.ts";
-export { classifyOriginError } from "./classify-origin-error.ts";
+export { classifyOriginError, refusalPageOf } from "./classify-origin-error.ts";
 export { upgradeTarget } from "./origin-upgrade.ts";
 /**
  * Loads undici (origin pools) now: an edge process that serves calls it at start, so that the first miss does

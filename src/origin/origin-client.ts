@@ -7,7 +7,7 @@ import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
-import { classifyOriginError, watchHandshakeOffer } from "./classify-origin-error.ts";
+import { classifyOriginError, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
@@ -192,15 +192,18 @@ function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginR
 }
 
 /**
- * Proves a client certificate before it goes live: one HEAD request on a connection of its own.
- * Any HTTP answer (even 404) shows the origin accepted the certificate; a failure is returned, not thrown.
+ * Proves a client certificate before it goes live: one GET request on a connection of its own, reading at most the
+ * start of the body. Any HTTP answer (even 404) shows the origin accepted the certificate, except the 400 page nginx
+ * answers when it refused it after the handshake; a failure is returned, not thrown.
  * @example
  * const failure = await probeOriginClient({ ...options, clientCertificate: renewed });
  * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
  */
 export async function probeOriginClient(options: OriginClientOptions): Promise<OriginFailureError | null> {
-  const answer = await probeOrigin(options);
-  return "failure" in answer ? answer.failure : null;
+  const answer = await probeOrigin(options, undefined, "GET");
+  if ("failure" in answer) return answer.failure;
+  const page = refusalPageOf(answer.statusCode, answer.bodyStart);
+  return page ? new OriginFailureError("origin-rejected-client-cert", contextOf(options), `the origin answered 400 "${page}": it refused the certificate after the TLS handshake (nginx's ssl_verify_client)`) : null;
 }
 
 /** What a probe learnt: the origin's HTTP status (and with GET, the start of the body), or the failure classified as the edge classifies it. */

@@ -9,6 +9,7 @@ import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/index.ts";
 import { diagnoseOrigin, formatDoctorReport } from "../../src/doctor/index.ts";
 import type { DoctorReport } from "../../src/doctor/index.ts";
+import { probeOriginClient } from "../../src/origin/index.ts";
 import type { OriginClientOptions } from "../../src/origin/index.ts";
 import { nginxOrSkip, startNginxOrigin } from "../support/nginx-origin.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
@@ -214,7 +215,7 @@ describe("moat doctor origin names the cause of each origin fault", { timeout: 6
 
 // nginx completes the handshake and refuses a certificate from an unknown CA with a 400 page: the edge would pass
 // that 400 on as an answer, the doctor names it for what it is.
-test("moat doctor origin: nginx refusing the edge's certificate with its 400 page is origin-rejected-client-cert", { timeout: 60_000 }, async (t) => {
+test("nginx refusing the edge's certificate with its 400 page is origin-rejected-client-cert, for moat doctor and the edge's renewal probe", { timeout: 60_000 }, async (t) => {
   const nginx = nginxOrSkip(t);
   if (!nginx) return;
   const ca = await createEphemeralCertificateAuthority();
@@ -233,4 +234,10 @@ test("moat doctor origin: nginx refusing the edge's certificate with its 400 pag
   assert.equal(accepted?.code, "origin-rejected-client-cert");
   assert.match(accepted?.cause ?? "", /answered 400 "The SSL certificate error".*accepts certificates issued by CN = Partner Root CA/);
   assert.equal(report.checks.find((c) => c.id === "tls-handshake")?.status, "pass");
+  // The edge's own renewal probe reads the same page: a certificate nginx refuses never goes live.
+  const probed = await probeOriginClient(options);
+  assert.equal(probed?.code, "origin-rejected-client-cert");
+  assert.match(probed?.message ?? "", /answered 400 "The SSL certificate error"/);
+  const trusted = await startNginxOrigin(t, nginx, { certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs }), clientCaPem: ca.bundlePem });
+  assert.equal(await probeOriginClient({ ...options, url: `https://localhost:${trusted.port}`, hostHeader: `localhost:${trusted.port}` }), null);
 });
