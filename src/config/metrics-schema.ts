@@ -30,5 +30,6 @@ const listenError = "must be HOST:PORT (e.g. 127.0.0.1:9464, [::1]:9464) or a po
 
 export const metricsSection = closedObject({
   /** Checked here, parsed again by normalise (a schema with a transform has no JSON Schema for the admin API). */
-  listen: z.string({ error: listenError }).refine((text) => parseListenAddress(text) !== undefined, { error: listenError }),
+  // A bare port is a number in YAML (`listen: 9464`).
+  listen: z.union([z.string(), z.number()], { error: listenError }).refine((value) => parseListenAddress(String(value)) !== undefined, { error: listenError }),
 });

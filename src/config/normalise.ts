@@ -43,7 +43,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     },
     listen: normaliseListen(document.listen ?? {}),
     log,
-    metrics: { listen: document.metrics === undefined ? null : (parseListenAddress(document.metrics.listen) ?? null) },
+    metrics: { listen: document.metrics === undefined ? null : (parseListenAddress(String(document.metrics.listen)) ?? null) },
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),

@@ -256,4 +256,22 @@ describe("moat start with workers: 2 and --metrics", () => {
     assert.equal(viewer[0]!.labels.serial, served.serialHex);
     assert.equal(viewer[0]!.value, served.notAfterS);
   });
+
+  test("a worker that does not answer in time is left out, and the page says so", { timeout: 60_000 }, async () => {
+    const stalled = moat.lines.find((line) => line.msg === "worker listening" && line.workerNumber === 1);
+    const pid = Number(stalled?.pid);
+    assert.ok(pid > 0, "the primary logged worker 1's pid");
+    // A stopped process reads no message: the primary's 2 s deadline passes without its answer.
+    process.kill(pid, "SIGSTOP");
+    try {
+      const page = await scrape(metricsPort);
+      assert.equal(sumOf(page, "moat_metrics_workers"), 2);
+      assert.equal(sumOf(page, "moat_metrics_workers_answered"), 1);
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Once it runs again it answers the next scrape (its late answer to the earlier one is ignored).
+    const again = await scrape(metricsPort);
+    assert.equal(sumOf(again, "moat_metrics_workers_answered"), 2);
+  });
 });
