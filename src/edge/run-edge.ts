@@ -264,6 +264,9 @@ function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, l
   if (JSON.stringify(config.connections) !== JSON.stringify(running.connections)) {
     log.warn({ connections: config.connections }, "connections settings changed: they take effect at the next restart");
   }
+  if (JSON.stringify(config.metrics) !== JSON.stringify(running.metrics)) {
+    log.warn({ metrics: config.metrics }, "metrics settings changed: they take effect at the next restart");
+  }
   if (JSON.stringify(config.cache) !== JSON.stringify(running.cache)) {
     log.warn({ cache: config.cache }, "cache storage settings changed: they take effect at the next restart");
   }
