@@ -225,7 +225,7 @@ export async function startMetricsEndpoint(address: { host: string; port: number
 
 async function answer(req: IncomingMessage, res: ServerResponse, render: () => Promise<MetricsPage>, log: Logger): Promise<void> {
   // The body of a request is never read: a request that has one closes its connection after the answer.
-  const hasBody = req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0" || req.headers["transfer-encoding"] !== undefined;
+  const hasBody = (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0") || req.headers["transfer-encoding"] !== undefined;
   if (hasBody) res.shouldKeepAlive = false;
   const path = (req.url ?? "").split("?")[0];
   if (path !== "/metrics") return plain(res, 404, "not found: the metrics are at /metrics\n");
