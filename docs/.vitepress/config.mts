@@ -44,6 +44,7 @@ export default defineConfig({
           { text: "Back up", link: "/how-to/back-up" },
           { text: "Run workers", link: "/how-to/run-workers" },
           { text: "Run under a supervisor", link: "/how-to/run-under-a-supervisor" },
+          { text: "Monitor with Prometheus", link: "/how-to/monitor-with-prometheus" },
         ],
       },
       {
@@ -76,6 +77,7 @@ export default defineConfig({
           { text: "Viewer mTLS", link: "/reference/viewer-mtls" },
           { text: "WebSocket", link: "/reference/websocket" },
           { text: "Logs", link: "/reference/logs" },
+          { text: "Metrics", link: "/reference/metrics" },
           { text: "Guard and enrolment", link: "/reference/guard" },
         ],
       },

@@ -42,7 +42,7 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--metrics HOST:PORT] [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
@@ -65,6 +65,11 @@ with a server certificate from Moat's CA (see docs/reference/admin-api.md).
 Keep it on loopback (127.0.0.1:8444) unless clients elsewhere need it; every
 request needs an API token (\`moat token create\`) or an admin certificate
 (\`moat admin issue\`). A change it makes is served within a second.
+
+--metrics HOST:PORT serves Prometheus metrics at GET /metrics, plain HTTP
+with no authentication (see docs/reference/metrics.md); it wins over the
+config's metrics.listen. Keep it on loopback (127.0.0.1:9464): the edge warns
+at start when it is not. With workers, the primary serves one page for all.
 
 The private keys in the data directory are encrypted under a master key, from
 MOAT_MASTER_KEY (base64 of 32 bytes), MOAT_MASTER_KEY_FILE (a path) or the

@@ -5,7 +5,8 @@ import type { Duplex, Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
-import type { Logger } from "../observe/index.ts";
+import { edgeMetrics } from "../observe/index.ts";
+import type { Logger, OriginPoolStats } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin } from "./origin-dispatch.ts";
@@ -83,6 +84,8 @@ export interface OriginClient {
   close(): Promise<void>;
   /** Closes every connection now, upgraded ones (WebSockets) too, with its cached TLS sessions: for a revoked client certificate. */
   destroy(): Promise<void>;
+  /** The pool's connections and requests now; null before its first request (the pool is made then). For metrics. */
+  poolStats(): OriginPoolStats | null;
 }
 
 /**
@@ -176,6 +179,11 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     close: async () => {
       ending ??= "close";
       await Promise.all([pool?.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
+    },
+    poolStats: () => {
+      if (pool === null) return null;
+      const { connected, free, pending, running } = pool.stats;
+      return { connected, free, pending, running };
     },
     destroy: async () => {
       ending = "destroy";
@@ -271,6 +279,7 @@ function contextOf(options: OriginClientOptions): OriginFailureContext {
 function toOriginFailure(error: unknown, context: OriginFailureContext): unknown {
   if ((error as { name?: string })?.name === "AbortError" || (error as { code?: string })?.code === "UND_ERR_ABORTED") return error;
   const { code, detail } = classifyOriginError(error);
+  edgeMetrics?.originFailure(context.distributionId, context.originId, code);
   return new OriginFailureError(code, context, detail, error);
 }
 
@@ -296,7 +305,13 @@ export function createOriginConnector(options: OriginClientOptions): Connector {
   return (connectOptions, callback) => {
     // undici's connector returns the socket it made (its types say void): watched before it can fail.
     const socket = connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
-      if (args[1]) watchConnectionReuse(args[1]);
+      const connected = args[1];
+      if (connected) {
+        // Metrics read once per connection: with them off, a connection and its requests cost nothing more.
+        const metrics = edgeMetrics;
+        if (metrics !== undefined) metrics.originConnection(options.distributionId, options.originId, (connected as TLSSocket).isSessionReused() ? "resumed" : "full");
+        watchConnectionReuse(connected, metrics && (() => metrics.originConnection(options.distributionId, options.originId, "reused")));
+      }
       callback(...args);
     }) as unknown as TLSSocket | undefined;
     if (socket) watchHandshakeOffer(socket);
