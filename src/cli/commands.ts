@@ -47,11 +47,18 @@ export const commands: readonly CliCommand[] = [
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
 --store (or MOAT_STORE), the edge serves the store's newest revision and asks
-the store for its revision every second: a new one is read, validated and
-swapped in as a whole, as a file is; one that fails (a certificate file
-missing on this host) is logged with its revision and the running config
-stays; while the store cannot be reached the edge keeps serving (logged once).
-SIGHUP reads the store again. SIGTERM drains and exits.
+the store for its revision every second (PostgreSQL notifies each commit, and
+the poll is every 5 s, MOAT_STORE_FALLBACK_POLL_MS, while it listens): a new
+one is read, validated and swapped in as a whole, as a file is; one that fails
+(a certificate file missing on this host) is logged with its revision and the
+running config stays; while the store cannot be reached the edge keeps serving
+(logged once) and retries with backoff. SIGHUP reads the store again. SIGTERM
+drains and exits.
+
+Each revision served is recorded in the store (its edges table, with a
+heartbeat every 10 s) and copied to store-copy.json in the data directory
+(the store's directory, else MOAT_DATA_DIR, else ./.moat): an edge started
+while the store is down serves that copy and catches up once it answers.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
 unless the stored config sets dataDir.
 

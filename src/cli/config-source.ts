@@ -13,6 +13,8 @@ export interface ConfigSource {
    * looks again. What goes wrong while watching (a store outage) goes to `log`. Returns the function that stops watching.
    */
   watch(changed: (why: string) => Promise<void>, log: Logger): () => void;
+  /** The edge now serves what load() returned last (called at start and after each reload it applied): a store records it, and keeps a local copy. */
+  served?(): void;
   /** True for an error the source has logged already: a store outage is logged once, not at every reload it fails. */
   isReported(error: unknown): boolean;
   /** Stops what watch started and lets go of the source (a store's connections). */

@@ -1,12 +1,12 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
-import { parseListenAddress, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import { join, resolve } from "node:path";
+import { parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
 import type { ListenAddress } from "../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
-import { CliUsageError, ListenError } from "../errors.ts";
+import { CliUsageError, ListenError, StoreUnavailableError } from "../errors.ts";
 import { createLogger, installEdgeMetrics, loadMetrics } from "../observe/index.ts";
 import type { LoggerOptions, MetricsEndpoint, ProcessMetrics } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
@@ -40,14 +40,16 @@ export async function runStart(args: string[]): Promise<number> {
   if (values["edge-name"] !== undefined && values.config !== undefined) {
     throw new CliUsageError("start: --edge-name names an edge in a store; an edge run from --config FILE records nothing there.", { fix: "drop --edge-name, or run from a store: `moat start --store ADDRESS --edge-name NAME`" });
   }
-  const { source, store, feed } = await openConfigSource(values.config, values.store);
+  const edgeName = resolveEdgeName(values["edge-name"]);
+  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName);
   if (api && !store) {
     await source.close().catch(() => undefined);
+    if (feed) throw new StoreUnavailableError(source.describe().store as string, "it did not answer at start, and --api needs it (the admin API reads and changes the store)", { fix: "bring the store up and start again; without --api, an edge starts from its local copy while the store is down" });
     throw new CliUsageError("start: --api needs --store: the admin API changes the store, and a config file is not one.", { fix: "put the file into a store first (`moat apply -f moat.yaml --store /var/lib/moat`), then `moat start --store /var/lib/moat --api 127.0.0.1:8444`" });
   }
   try {
     const config = await source.load();
-    const invalidations = feed && { feed, edge: resolveEdgeName(values["edge-name"]), initial: await feed.initialInvalidations() };
+    const invalidations = feed && { feed, edge: edgeName, initial: await feed.initialInvalidations() };
     // The flag wins over the config's metrics.listen.
     return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined);
   } catch (error) {
@@ -210,7 +212,7 @@ function groupInvalidations(invalidations: StoreInvalidations, workers: number) 
 }
 
 /** `--config FILE`, or a store from `--store` or MOAT_STORE (a flag beats the variable: `--config` wins over MOAT_STORE). */
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
@@ -220,8 +222,15 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     throw new CliUsageError("start: --config FILE or --store ADDRESS is required.", { fix: "run `moat start --config ./moat.yaml`, `moat start --store /var/lib/moat`, or `npm start` for the demo" });
   }
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
-  const [{ openStore, parseStoreAddress }, { createStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
-  const store = await openStore({ address, validate: validateStoredDocument });
-  const source = createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir });
+  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
+  const { label, dataDir } = parseStoreAddress(address);
+  // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./.moat.
+  const localCopy = join(dataDir ?? resolveDataDir(undefined), LOCAL_COPY_FILE);
+  const fallbackPollText = process.env[FALLBACK_POLL_ENV];
+  const fallbackPollMs = fallbackPollText ? Number(fallbackPollText) : undefined;
+  if (fallbackPollMs !== undefined && !(Number.isInteger(fallbackPollMs) && fallbackPollMs >= 1_000)) {
+    throw new CliUsageError(`start: ${FALLBACK_POLL_ENV}=${JSON.stringify(fallbackPollText)} is not a number of milliseconds of at least 1000.`, { fix: `unset it (the default is 5000), or set a whole number such as ${FALLBACK_POLL_ENV}=10000` });
+  }
+  const { source, store } = await openStoreConfigSource({ open: () => openStore({ address, validate: validateStoredDocument }), label, dataDir, localCopy, edge, liveIntervalMs: fallbackPollMs });
   return { source, store, feed: source };
 }

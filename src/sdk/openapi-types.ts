@@ -701,6 +701,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/edges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every edge that runs (or ran) from this store, by name, with the revision it serves and its last heartbeat; and the store's newest revision to compare with
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["listEdges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/config": {
         parameters: {
             query?: never;
@@ -1704,6 +1724,24 @@ export interface components {
                 }[];
             }[];
             nextCursor?: string;
+        };
+        listEdges200: {
+            /** @description The store's newest revision */
+            revision: number;
+            items: {
+                /** @description Its --edge-name (else MOAT_EDGE_NAME, else its host name) */
+                name: string;
+                /** @description The config revision it serves; null until it serves one from this store */
+                revision: number | null;
+                /** @description When it started serving that revision (ISO 8601, UTC) */
+                servedAt: string | null;
+                /** @description Its last report: an edge writes a heartbeat every 10 s while it reaches the store */
+                lastSeenAt: string;
+                /** @description When its process started */
+                startedAt: string;
+                /** @description The Moat version it runs */
+                version: string;
+            }[];
         };
         getConfig200: {
             revision: number;
@@ -6675,6 +6713,62 @@ export interface operations {
             };
             /** @description No such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listEdges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The edges, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["listEdges200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

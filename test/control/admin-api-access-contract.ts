@@ -85,6 +85,7 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["POST", "/invalidations", "operator", "/invalidations", { body: { distribution: "shop", paths: ["/index.html"] } }],
       ["GET", "/invalidations", "viewer", "/invalidations"],
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
+      ["GET", "/edges", "viewer", "/edges"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);
