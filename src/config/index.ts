@@ -21,6 +21,7 @@ export type {
   OriginGroupConfig,
   OriginMtlsConfig,
   PkiConfig,
+  ShieldConfig,
   TlsVersion,
   TrustStoreConfig,
   UnderscoreHeaders,
