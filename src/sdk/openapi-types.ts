@@ -823,6 +823,7 @@ export interface components {
                         /** @enum {string} */
                         mode: "off" | "optional" | "required" | "passthrough";
                         trustStore?: string;
+                        edgesOnly?: boolean;
                         forward?: {
                             moat?: boolean;
                             rfc9440?: boolean;
@@ -890,6 +891,11 @@ export interface components {
                             maxLifetime?: unknown;
                         };
                     }[];
+                    shield?: {
+                        url: string;
+                        serverName?: string;
+                        trustedCa?: string;
+                    };
                 };
             }[];
             nextCursor?: string;
@@ -919,6 +925,7 @@ export interface components {
                     /** @enum {string} */
                     mode: "off" | "optional" | "required" | "passthrough";
                     trustStore?: string;
+                    edgesOnly?: boolean;
                     forward?: {
                         moat?: boolean;
                         rfc9440?: boolean;
@@ -986,6 +993,11 @@ export interface components {
                         maxLifetime?: unknown;
                     };
                 }[];
+                shield?: {
+                    url: string;
+                    serverName?: string;
+                    trustedCa?: string;
+                };
             };
         };
         putDistributionBody: {
@@ -1008,6 +1020,7 @@ export interface components {
                 /** @enum {string} */
                 mode: "off" | "optional" | "required" | "passthrough";
                 trustStore?: string;
+                edgesOnly?: boolean;
                 forward?: {
                     moat?: boolean;
                     rfc9440?: boolean;
@@ -1075,6 +1088,11 @@ export interface components {
                     maxLifetime?: string;
                 };
             }[];
+            shield?: {
+                url: string;
+                serverName?: string;
+                trustedCa?: string;
+            };
         };
         listTrustStores200: {
             revision: number;

@@ -146,4 +146,24 @@ describe("origin shield", { timeout: 120_000 }, () => {
     assert.equal(allowed.status, 200);
     assert.equal(origin.count(path), 1);
   });
+
+  test("a shield that cannot be reached is a 502 whose log line names the shield; the edge does not go to the origin", async () => {
+    const path = "/down";
+    origin.script(path, (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "2" });
+      res.end("ok");
+    });
+    // A port that was listening a moment ago and is closed now: nothing answers there.
+    const gone = await startTestEdge(ca, { distributions: [{ id: "spare", aliases: ["spare.test"], origins: [{ id: "api", url: origin.origin.url }] }] });
+    const closedPort = gone.edge.httpsPort;
+    await gone.close();
+    const edge = await startTestEdge(ca, { cache, distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: origin.origin.url }], shield: { url: `https://127.0.0.1:${closedPort}` } }] });
+    edges.push(edge);
+    const response = await viewerRequest(clientOf(edge), { path, host: "shop.test" });
+    assert.equal(response.status, 502);
+    assert.equal(response.headers["moat-error"], "origin-connect-refused");
+    const line = await edge.waitForLog((entry) => entry.msg === "origin request failed");
+    assert.match(String((line.error as { message: string }).message), new RegExp(`https://127\\.0\\.0\\.1:${closedPort}, the origin shield`));
+    assert.equal(origin.count(path), 0, "no fallback to the origin");
+  });
 });
