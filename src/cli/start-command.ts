@@ -1,13 +1,14 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
 import { resolve } from "node:path";
-import { resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import { parseListenAddress, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import type { ListenAddress } from "../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
-import { CliUsageError } from "../errors.ts";
-import { createLogger } from "../observe/index.ts";
-import type { LoggerOptions } from "../observe/index.ts";
+import { CliUsageError, ListenError } from "../errors.ts";
+import { createLogger, installEdgeMetrics, loadMetrics } from "../observe/index.ts";
+import type { LoggerOptions, MetricsEndpoint, ProcessMetrics } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
 import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { Logger } from "../observe/index.ts";
@@ -33,8 +34,9 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, metrics: { type: "string" } });
   const api = values.api === undefined ? undefined : parseApiAddress(values.api);
+  const metricsFlag = values.metrics === undefined ? undefined : parseMetricsAddress(values.metrics);
   if (values["edge-name"] !== undefined && values.config !== undefined) {
     throw new CliUsageError("start: --edge-name names an edge in a store; an edge run from --config FILE records nothing there.", { fix: "drop --edge-name, or run from a store: `moat start --store ADDRESS --edge-name NAME`" });
   }
@@ -46,7 +48,8 @@ export async function runStart(args: string[]): Promise<number> {
   try {
     const config = await source.load();
     const invalidations = feed && { feed, edge: resolveEdgeName(values["edge-name"]), initial: await feed.initialInvalidations() };
-    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations);
+    // The flag wins over the config's metrics.listen.
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined);
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -62,6 +65,33 @@ function parseApiAddress(text: string): { host: string; port: number } {
     throw new CliUsageError(`start: --api ${JSON.stringify(text)} is not HOST:PORT.`, { fix: "give the address the admin API listens on, e.g. --api 127.0.0.1:8444 (keep it on loopback unless clients elsewhere need it)" });
   }
   return { host: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
+
+/** `--metrics HOST:PORT` (or a bare port, on 127.0.0.1). */
+function parseMetricsAddress(text: string): ListenAddress {
+  const address = parseListenAddress(text);
+  if (address === undefined) {
+    throw new CliUsageError(`start: --metrics ${JSON.stringify(text)} is not HOST:PORT.`, { fix: "give the address Prometheus scrapes, e.g. --metrics 127.0.0.1:9464 (plain HTTP with no authentication: keep it on loopback)" });
+  }
+  return address;
+}
+
+// A worker that has not sent its metrics within this long is left out of the scrape (moat_metrics_workers_answered says so).
+const WORKER_METRICS_LIMIT_MS = 2_000;
+
+/** The process's metrics, made and installed before the edge is built, so that its first snapshot is counted. */
+async function openMetrics(address: ListenAddress | undefined): Promise<{ metrics: ProcessMetrics; module: Awaited<ReturnType<typeof loadMetrics>>; address: ListenAddress } | undefined> {
+  if (address === undefined) return undefined;
+  const module = await loadMetrics();
+  const metrics = module.createProcessMetrics();
+  installEdgeMetrics(metrics.recorder);
+  return { metrics, module, address };
+}
+
+/** Closes whatever of the admin API and the metrics endpoint runs beside the edge, when it stops. */
+function closing(...parts: Array<{ close(): Promise<void> } | undefined>): (() => Promise<void>) | undefined {
+  const running = parts.filter((part) => part !== undefined);
+  return running.length === 0 ? undefined : async () => void (await Promise.all(running.map((part) => part.close())));
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
@@ -93,7 +123,7 @@ interface StoreInvalidations {
   initial: readonly NumberedInvalidation[];
 }
 
-async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined): Promise<number> {
+async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined, metricsAddress: ListenAddress | undefined): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
@@ -105,6 +135,7 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial });
     if (invalidations) {
@@ -114,14 +145,15 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
       feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
     }
     const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
-    await serveEdge({ edge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
+    const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
   const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!) });
   try {
-    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers) });
+    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
     await edge.stop();
     throw error;
@@ -151,8 +183,20 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
   const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
+  // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
+  const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
   return 0;
+}
+
+/** Listens for scrapes; a port that cannot be bound stops what started before it, and the start fails. */
+async function startEndpoint(opened: NonNullable<Awaited<ReturnType<typeof openMetrics>>>, render: () => Promise<{ contentType: string; body: string }>, log: Logger, stopStarted: () => Promise<void>): Promise<MetricsEndpoint> {
+  try {
+    return await opened.module.startMetricsEndpoint(opened.address, render, log.child({ part: "metrics" }));
+  } catch (error) {
+    await stopStarted();
+    throw new ListenError("the metrics endpoint (--metrics or metrics.listen)", opened.address.host, opened.address.port, error);
+  }
 }
 
 /** A group's applied invalidations go to the store once every worker has reported: the edge applied one when all of its workers have. */

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CaRotationConfig } from "../config/index.ts";
 import { watchFiles } from "../file-watch.ts";
+import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
@@ -88,7 +89,10 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
   async function maintain(): Promise<Date | null> {
     if (!deps.rotation.autoRotate) return null;
     const { performed, nextAt } = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy });
-    for (const result of performed) deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+    for (const result of performed) {
+      deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+      edgeMetrics?.rotation("ca", "succeeded");
+    }
     return nextAt;
   }
 
@@ -112,6 +116,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
         }
       } catch (error) {
         deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation check failed; the current CA stays in use; retrying in 60 s");
+        edgeMetrics?.rotation("ca", "failed");
         plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
       }
     });
@@ -125,6 +130,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
     ca = await openFromDisk();
   } catch (error) {
     deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation at start failed; the current CA stays in use; retrying in 60 s");
+    edgeMetrics?.rotation("ca", "failed");
     plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
   }
 

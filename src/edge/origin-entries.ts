@@ -82,7 +82,7 @@ async function originCredentials(
   distribution: DistributionConfig,
   origin: OriginConfig,
   path: string,
-  sources: OriginEntrySources,
+  sources: Pick<OriginEntrySources, "store" | "memo" | "now" | "previous">,
   prove: (candidate: IssuedCertificate) => Promise<boolean>,
 ): Promise<CredentialMaterial | null> {
   // Towards a shield, the edge's identity is always Moat's: the shield checks its URI SAN names this distribution.
@@ -103,6 +103,24 @@ async function originCredentials(
   return { ...(await sources.store.originClientCertificate(request, { prove })), isIssued: true };
 }
 
+/**
+ * The options the edge's client of `origin` would have now: its server name, trusted CA, timeouts and the client
+ * certificate it presents, read from the store as they are (a read-only store issues nothing). For `moat doctor`,
+ * which must connect exactly as the edge does.
+ */
+export async function originClientOptionsFor(
+  config: MoatConfig,
+  distribution: DistributionConfig,
+  origin: OriginConfig,
+  path: string,
+  sources: Pick<OriginEntrySources, "store" | "caPem" | "caBundleFile" | "memo" | "now">,
+): Promise<OriginClientOptions> {
+  const base = await clientOptions(distribution.id, origin, path, sources);
+  // The origin's own client certificate even behind a shield: the doctor checks the hop the shield makes.
+  const credentials = await originCredentials(config, { ...distribution, shield: null }, origin, path, { ...sources, previous: undefined }, async () => true);
+  return { ...base, clientCertificate: credentials && clientCertificateOf(credentials, sources.memo) };
+}
+
 function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imported"] {
   return credentials && !credentials.isIssued ? { serialHex: credentials.serialHex, fingerprint256: credentials.fingerprint256, notAfter: credentials.notAfter } : null;
 }
@@ -114,7 +132,7 @@ function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo
   );
 }
 
-async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
+async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: Pick<OriginEntrySources, "caPem" | "caBundleFile" | "memo">): Promise<OriginClientOptions> {
   const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile, sources.memo) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {
@@ -136,7 +154,7 @@ async function clientOptions(distributionId: string, origin: OriginConfig, path:
  * Towards the distribution's origin shield: its URL and name, the viewer's Host (the shield routes by it to the same
  * distribution, then by path to this origin), no base path (the shield adds the origin's), this origin's deadlines.
  */
-async function shieldOptions(distributionId: string, shield: ShieldConfig, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
+async function shieldOptions(distributionId: string, shield: ShieldConfig, origin: OriginConfig, path: string, sources: Pick<OriginEntrySources, "caPem" | "caBundleFile" | "memo">): Promise<OriginClientOptions> {
   const shieldPath = path.replace(/\.origins\[\d+\]$/, ".shield");
   const caPem = shield.trustedCaFile ? await readConfiguredFile(`${shieldPath}.trustedCa`, shield.trustedCaFile, sources.memo) : sources.caPem;
   return {
