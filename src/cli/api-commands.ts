@@ -294,8 +294,9 @@ Examples:
     help: `moat invalidations show ID [--json] [API flags]
 
 Prints the invalidation: distribution, paths, when and by whom it was
-recorded, whether every edge has applied it, and each edge with the time it
-applied it (or pending). ID is its number, as \`moat cache invalidate\` prints
+recorded, whether every live edge has applied it, and each edge with the time
+it applied it (or pending; a silent edge that has not: not waited for, silent
+since its last heartbeat). ID is its number, as \`moat cache invalidate\` prints
 it (12, or #12). --json prints the API's answer.
 
 ${API_FLAGS_HELP}
