@@ -1,4 +1,4 @@
-// The store: config resources (distributions, trust stores, settings) with revisions, API tokens and the audit trail, on SQLite or PostgreSQL.
+// The store: config resources (distributions, trust stores, settings) with revisions, API tokens, invalidations, certificate records and the audit trail, on SQLite or PostgreSQL.
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
@@ -12,3 +12,5 @@ export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
 export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
+export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";
+export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse } from "./certificate-store.ts";

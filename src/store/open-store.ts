@@ -16,6 +16,8 @@ import type { StoreTables } from "./tables.ts";
 import { createInvalidationStore } from "./invalidation-store.ts";
 import type { InvalidationStore } from "./invalidation-store.ts";
 import { createTokenStore } from "./token-store.ts";
+import { createCertificateStore } from "./certificate-store.ts";
+import type { CertificateStore } from "./certificate-store.ts";
 import type { TokenStore } from "./token-store.ts";
 
 export interface OpenStoreOptions {
@@ -30,8 +32,8 @@ export type StoreEngine = "sqlite" | "postgres";
 /** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
 export const SQLITE_STORE_FILE = "moat.db";
 
-/** An open store: the config resources, the API tokens and cache invalidations beside them, and the audit trail of changes to them. */
-export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore; readonly audit: AuditLog; readonly invalidations: InvalidationStore };
+/** An open store: the config resources, the API tokens, cache invalidations and certificate records beside them, and the audit trail of changes to them. */
+export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore; readonly audit: AuditLog; readonly invalidations: InvalidationStore; readonly certificates: CertificateStore };
 
 /**
  * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
@@ -65,7 +67,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label), invalidations: createInvalidationStore(db, label) });
+  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label), invalidations: createInvalidationStore(db, label), certificates: createCertificateStore(db, label) });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {
