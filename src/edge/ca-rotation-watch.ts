@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { CaRotationConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
-import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+import type { CaRotationResult, CertificateAuthority, MasterKey } from "../pki/index.ts";
 
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
 const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
@@ -28,6 +28,8 @@ export interface CaRotationWatchDeps {
   current(): CertificateAuthority;
   /** Called with the CA as it is on disk now, when it differs from `current()`; the edge rebuilds on it. */
   onChange(ca: CertificateAuthority): Promise<void>;
+  /** Called with the rotation steps this edge ran itself (not those `moat ca` ran), for the audit trail; not awaited. */
+  onStepsPerformed?(results: readonly CaRotationResult[]): void;
 }
 
 /** True when the CA lives in the data directory (not only in memory, as in tests that embed the edge). */
@@ -90,6 +92,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
     if (!deps.rotation.autoRotate) return null;
     const { performed, nextAt } = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy });
     for (const result of performed) deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+    if (performed.length > 0) deps.onStepsPerformed?.(performed);
     return nextAt;
   }
 

@@ -44,6 +44,12 @@ export interface CertificateChange {
   after?: StoredCertificate;
 }
 
+/** What a sync's `events` knows besides the changes. */
+export interface SyncContext {
+  /** The store held no certificate of this edge before: its first sync (a baseline, not a change). */
+  isFirstSync: boolean;
+}
+
 export interface CertificateQuery {
   /** At most this many. */
   limit: number;
@@ -70,7 +76,7 @@ export interface CertificateStore {
    * (shared); those the inventory no longer lists are deleted only by an inventory that lists a CA certificate (a data
    * directory without the CA says nothing of it).
    */
-  sync(edge: string, entries: readonly CertificateEntry[], options: { now: Date; events?(changes: readonly CertificateChange[]): readonly AuditEvent[] }): Promise<CertificateChange[]>;
+  sync(edge: string, entries: readonly CertificateEntry[], options: { now: Date; events?(changes: readonly CertificateChange[], context: SyncContext): readonly AuditEvent[] }): Promise<CertificateChange[]>;
   list(query: CertificateQuery): Promise<{ items: StoredCertificate[]; nextCursor?: string }>;
   /** The certificate with this serial (lower-case hex), if any edge holds it. */
   get(serialHex: string, now: Date): Promise<StoredCertificate | undefined>;
@@ -190,6 +196,7 @@ export function createCertificateStore(db: Kysely<StoreTables>, label: string): 
         for (let i = 0; i < elsewhere.length; i += CHUNK) {
           for (const row of await trx.selectFrom("certificates").selectAll().where("fingerprint256", "in", elsewhere.slice(i, i + CHUNK)).execute()) existing.set(row.fingerprint256, row);
         }
+        const isFirstSync = ![...existing.values()].some((row) => row.edge === edge);
         const holdsCa = entries.some((entry) => isCaUse(entry.use));
         const changes: CertificateChange[] = [];
         for (const [fingerprint, row] of wanted) {
@@ -204,7 +211,7 @@ export function createCertificateStore(db: Kysely<StoreTables>, label: string): 
           await trx.deleteFrom("certificates").where("fingerprint256", "in", gone.slice(i, i + CHUNK).map((row) => row.fingerprint256)).execute();
         }
         for (const row of gone) changes.push({ before: toStored(row, now) });
-        const events = options.events?.(changes) ?? [];
+        const events = options.events?.(changes, { isFirstSync }) ?? [];
         if (events.length > 0) await appendAuditRecords(trx, events, now, label);
         return changes;
       });

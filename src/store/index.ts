@@ -13,4 +13,4 @@ export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
 export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
 export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";
-export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse } from "./certificate-store.ts";
+export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse, SyncContext } from "./certificate-store.ts";
