@@ -12,6 +12,8 @@ export const CERTIFICATE_RECORDS_DEADLINE_MS = 10_000;
 const RETRY_MS = 60_000;
 /** Direct events kept for a retry while the store is out; beyond that the oldest go (and the log says so). */
 const MAX_PENDING = 200;
+/** Serials and records a sync's log line names (ten thousand distributions' first sync is counted, not listed). */
+const LISTED_IN_LOG = 20;
 
 /** The actor an edge's own certificate events are recorded under. */
 export function edgeActor(edge: string): string {
@@ -85,9 +87,14 @@ export function edgeCertificateEvents(edge: string, changes: readonly Certificat
  * @example
  * await syncCertificateRecords({ store, edge: "edge-1", dataDir: "/var/lib/moat", now: new Date() });
  */
-export async function syncCertificateRecords(options: { store: Store; edge: string; dataDir: string; now: Date }): Promise<CertificateChange[]> {
+export async function syncCertificateRecords(options: { store: Store; edge: string; dataDir: string; now: Date }): Promise<{ changes: CertificateChange[]; events: AuditEvent[] }> {
   const entries = toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: options.now }));
-  return options.store.certificates.sync(options.edge, entries, { now: options.now, events: (changes, context) => edgeCertificateEvents(options.edge, changes, context) });
+  let events: AuditEvent[] = [];
+  const changes = await options.store.certificates.sync(options.edge, entries, {
+    now: options.now,
+    events: (found, context) => (events = edgeCertificateEvents(options.edge, found, context)),
+  });
+  return { changes, events };
 }
 
 /** An imported certificate the edge warned about: what the record names (never its key). */
@@ -164,8 +171,12 @@ export function createCertificateRecorder(options: { store: Store; edge: string;
           pending = pending.slice(1);
         }
         if (isSyncDue) {
-          await withDeadline(syncCertificateRecords({ store, edge, dataDir: options.dataDir, now: now() }), deadlineMs, "a certificate sync");
+          const { changes, events } = await withDeadline(syncCertificateRecords({ store, edge, dataDir: options.dataDir, now: now() }), deadlineMs, "a certificate sync");
           isSyncDue = false;
+          if (changes.length > 0) {
+            const serials = (state: string) => changes.filter((change) => change.after?.recordedState === state && change.before?.recordedState !== state).map((change) => change.after?.serialHex).slice(0, LISTED_IN_LOG);
+            log.info({ changes: changes.length, auditRecords: events.map((event) => `${event.action} ${event.resource}`).slice(0, LISTED_IN_LOG), active: serials("active"), retired: serials("retired") }, "certificate records synced to the store");
+          }
         }
         await step();
         if (isFailing) log.info({ store: store.label }, "certificate records: the store answers again; records are up to date");
