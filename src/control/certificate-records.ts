@@ -97,6 +97,16 @@ export async function syncCertificateRecords(options: { store: Store; edge: stri
   return { changes, events };
 }
 
+/**
+ * The CA's own certificates of a data directory, synced alone (edge ''): what a `moat ca …` step run with --store
+ * writes at once, before the running edges sync their own. Nothing when the directory has no CA.
+ */
+export async function syncCaRecords(options: { store: Store; dataDir: string; now: Date }): Promise<CertificateChange[]> {
+  const entries = toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: options.now })).filter((entry) => entry.use === "root-ca" || entry.use === "intermediate-ca");
+  if (entries.length === 0) return [];
+  return options.store.certificates.sync("", entries, { now: options.now });
+}
+
 /** An imported certificate the edge warned about: what the record names (never its key). */
 export interface ExpiryWarned {
   serialHex: string;

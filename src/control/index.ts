@@ -61,5 +61,5 @@ export { problemType, PROBLEM_CONTENT_TYPE } from "./problem.ts";
  * const recorder = createCertificateRecorder({ store, edge: "edge-1", dataDir: config.dataDir, log });
  * await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
  */
-export { CERTIFICATE_RECORDS_DEADLINE_MS, createCertificateRecorder, edgeActor, edgeCertificateEvents, syncCertificateRecords, toCertificateEntries } from "./certificate-records.ts";
+export { CERTIFICATE_RECORDS_DEADLINE_MS, createCertificateRecorder, edgeActor, edgeCertificateEvents, syncCaRecords, syncCertificateRecords, toCertificateEntries } from "./certificate-records.ts";
 export type { CertificateRecorder, ExpiryWarned } from "./certificate-records.ts";

@@ -78,6 +78,11 @@ export interface CertificateStore {
    */
   sync(edge: string, entries: readonly CertificateEntry[], options: { now: Date; events?(changes: readonly CertificateChange[], context: SyncContext): readonly AuditEvent[] }): Promise<CertificateChange[]>;
   list(query: CertificateQuery): Promise<{ items: StoredCertificate[]; nextCursor?: string }>;
+  /**
+   * Marks every row with this serial revoked (whichever edge holds it), at once: what `moat ca revoke --store` writes
+   * before the edge's next sync says the same. Returns how many rows it changed (0: none known, or already revoked).
+   */
+  markRevoked(serialHex: string, revocation: { revokedAt: Date; reason: string; now: Date }): Promise<number>;
   /** The certificate with this serial (lower-case hex), if any edge holds it. */
   get(serialHex: string, now: Date): Promise<StoredCertificate | undefined>;
   /** Every certificate `edge` holds (and the CA's), in one read: what a sync compares with. */
@@ -231,6 +236,19 @@ export function createCertificateStore(db: Kysely<StoreTables>, label: string): 
       const items = rows.slice(0, query.limit).map((row) => toStored(row, query.now));
       const last = items.at(-1);
       return { items, ...(rows.length > query.limit && last ? { nextCursor: last.serialHex } : {}) };
+    },
+
+    async markRevoked(serialHex, revocation) {
+      return db.transaction().execute(async (trx) => {
+        await lockForWrite(trx);
+        const result = await trx
+          .updateTable("certificates")
+          .set({ state: "revoked", revoked_at: revocation.revokedAt.toISOString(), revocation_reason: revocation.reason, updated_at: revocation.now.toISOString() })
+          .where("serial_hex", "=", serialHex)
+          .where("state", "!=", "revoked")
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows);
+      });
     },
 
     async get(serialHex, now) {

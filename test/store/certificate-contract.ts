@@ -131,6 +131,18 @@ export function certificateContract(engine: EngineUnderTest): void {
     assert.deepEqual(pages, [["01", "0a", "0b"], ["0c", "0d", "ff"], ["100"]]);
   });
 
+  test("certificates: a revocation marks every row of its serial revoked at once, and only once", async (t) => {
+    const store = await open(t, engine);
+    await store.certificates.sync("edge-a", [entry("0a"), entry("0b")], { now: NOW });
+    const revokedAt = new Date(NOW.getTime() + 1000);
+    assert.equal(await store.certificates.markRevoked("0a", { revokedAt, reason: "keyCompromise", now: revokedAt }), 1);
+    assert.equal(await store.certificates.markRevoked("0a", { revokedAt, reason: "superseded", now: revokedAt }), 0);
+    assert.equal(await store.certificates.markRevoked("ff", { revokedAt, reason: "superseded", now: revokedAt }), 0);
+    const revoked = await store.certificates.get("0a", NOW);
+    assert.deepEqual([revoked?.state, revoked?.revocationReason, revoked?.revokedAt?.toISOString()], ["revoked", "keyCompromise", revokedAt.toISOString()]);
+    assert.equal((await store.certificates.get("0b", NOW))?.state, "active");
+  });
+
   test("certificates: the records a sync makes commit with it; one that cannot be made rolls the whole sync back", async (t) => {
     const store = await open(t, engine);
     await store.certificates.sync("edge-a", [entry("0a")], {
