@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import pino from "pino";
-import { createCertificateRecorder, storeDocumentValidator, syncCertificateRecords } from "../../src/control/index.ts";
+import { createCertificateRecorder, edgeCertificateEvents, storeDocumentValidator, syncCertificateRecords } from "../../src/control/index.ts";
 import { createIssuedCertificateStore, generateMasterKey, initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority, MasterKey, PublishedCrl } from "../../src/pki/index.ts";
 import { openStore } from "../../src/store/index.ts";
-import type { Store } from "../../src/store/index.ts";
+import type { Store, StoredCertificate } from "../../src/store/index.ts";
 import { withDeadline } from "../support/deadline.ts";
 
 const HOUR_MS = 3_600_000;
@@ -110,4 +110,54 @@ test("a store outage: told once, the edge's calls return false within the deadli
   const crls = await store.audit.list({ limit: 10, action: "crl.publish" });
   assert.deepEqual(crls.map((record) => [record.actor, (record.after as { crlNumber: number }).crlNumber]), [["edge:edge-1", 7]]);
   assert.deepEqual((await store.certificates.list({ limit: 10, now: new Date() })).items.map((item) => item.use).sort(), ["intermediate-ca", "root-ca", "viewer-server"]);
+});
+
+test("the rules of the edge's events: a renewal kept as next is certificate.issue; next becoming active is certificate.rotate with the one it replaced; revocations, imports and the CA's own are not the edge's to record", () => {
+  const at = new Date("2026-06-01T00:00:00.000Z");
+  const stored = (serialHex: string, overrides: Partial<StoredCertificate> = {}): StoredCertificate => ({
+    fingerprint256: `FP:${serialHex}`,
+    serialHex,
+    use: "origin-client",
+    name: "shop/api",
+    source: "issued",
+    recordedState: "active",
+    state: "active",
+    subject: "CN=moat edge shop/api",
+    issuer: "CN=Moat Intermediate CA",
+    sans: ["URI:spiffe://moat.internal/distribution/shop/origin/api"],
+    certificatePem: "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----",
+    notBefore: at,
+    notAfter: new Date(at.getTime() + HOUR_MS),
+    edge: "edge-1",
+    updatedAt: at.toISOString(),
+    ...overrides,
+  });
+  const later = { isFirstSync: false };
+  const summary = (events: ReturnType<typeof edgeCertificateEvents>) => events.map((event) => [event.action, event.resource, (event.before as { serialHex?: string } | null)?.serialHex ?? null, event.distribution]);
+
+  // Renewed, waiting for its origin to accept it.
+  assert.deepEqual(summary(edgeCertificateEvents("edge-1", [{ after: stored("0b", { recordedState: "next", state: "next" }) }], later)), [["certificate.issue", "certificate/0b", null, "shop"]]);
+  // Accepted: next → active, the old one retired.
+  assert.deepEqual(
+    summary(edgeCertificateEvents("edge-1", [{ before: stored("0a"), after: stored("0a", { recordedState: "retired", state: "retired" }) }, { before: stored("0b", { recordedState: "next", state: "next" }), after: stored("0b") }], later)),
+    [["certificate.rotate", "certificate/0b", "0a", "shop"]],
+  );
+  // Not the edge's: a revocation (its revoker records it), an import, the CA's own, a retired generation pruned.
+  assert.deepEqual(
+    summary(
+      edgeCertificateEvents(
+        "edge-1",
+        [
+          { before: stored("0c"), after: stored("0c", { recordedState: "revoked", state: "revoked" }) },
+          { after: stored("0d", { source: "imported", name: "partner" }) },
+          { after: stored("0e", { use: "intermediate-ca", name: "intermediate", edge: null }) },
+          { before: stored("0f", { recordedState: "retired", state: "retired" }) },
+        ],
+        later,
+      ),
+    ),
+    [],
+  );
+  // An edge's first sync is a baseline.
+  assert.deepEqual(edgeCertificateEvents("edge-1", [{ after: stored("10") }], { isFirstSync: true }), []);
 });
