@@ -62,6 +62,8 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   log: { description: "The log level and the access log." },
   "log.level": { description: "The log level; `moat start --log-level` wins over it. Read at start.", default: "info", example: "warn" },
   ...accessLogDocs("log.accessLog", "One `request` line per request at level info: `on`, `off` or `{ sample }`. Read at every reload.", "on"),
+  metrics: { description: "The Prometheus endpoint ([Metrics](metrics.md)): off unless `listen` is set or `moat start --metrics HOST:PORT` asks for it (the flag wins). Read at start." },
+  "metrics.listen": { description: "Where `GET /metrics` is served, as plain HTTP with no authentication: keep it on loopback (the edge warns at start when it is not) and let Prometheus scrape through the host. A bare port listens on 127.0.0.1; 0 takes a free port (logged in \"metrics listening\").", example: "127.0.0.1:9464" },
   connections: { description: "Deadlines and caps for viewer connections on the HTTPS port (and, counted apart, the plain-HTTP port). Read at start." },
   "connections.timeouts": { description: "Deadlines for a connection that does not speak; they run one after another." },
   "connections.timeouts.handshake": { description: "The TLS handshake, from the accept.", default: d(vc.handshakeMs), example: "5s" },

@@ -5,6 +5,7 @@ import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } fro
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { accessLogSample } from "./log-schema.ts";
+import { parseListenAddress } from "./metrics-schema.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
@@ -42,6 +43,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     },
     listen: normaliseListen(document.listen ?? {}),
     log,
+    metrics: { listen: document.metrics === undefined ? null : (parseListenAddress(String(document.metrics.listen)) ?? null) },
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),

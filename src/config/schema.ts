@@ -6,6 +6,7 @@ import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS } from "./defaults.ts";
 import * as field from "./fields.ts";
 import { accessLog, logSection } from "./log-schema.ts";
+import { metricsSection } from "./metrics-schema.ts";
 import { describeValue } from "./issues.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 // Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
@@ -188,6 +189,8 @@ export const configSchema = closedObject({
   pki: pki.optional(),
   listen: listen.optional(),
   log: logSection.optional(),
+  /** The Prometheus endpoint: off unless `listen` is set (or `moat start --metrics`). Read at start. */
+  metrics: metricsSection.optional(),
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),

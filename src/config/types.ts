@@ -39,6 +39,8 @@ export interface MoatConfig {
   readonly pki: PkiConfig;
   readonly listen: ListenConfig;
   readonly log: LogConfig;
+  /** The Prometheus endpoint; read at start. */
+  readonly metrics: MetricsConfig;
   /** Viewer connections on the HTTPS port: read at start. */
   readonly connections: ConnectionsConfig;
   /** Cache tiers, object size limit, compression: read at start. */
@@ -51,6 +53,11 @@ export interface MoatConfig {
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface MetricsConfig {
+  /** Where GET /metrics is served (plain HTTP); null: no endpoint unless `moat start --metrics` asks for one. */
+  readonly listen: { readonly host: string; readonly port: number } | null;
+}
 
 export interface LogConfig {
   /** null: not set in the file; `--log-level` or info decides (read at start). */

@@ -48,6 +48,14 @@ export interface BuiltSnapshot {
   memoCounts: SnapshotMemoCounts;
   /** Its viewer contexts by a digest of their material, for the next build. */
   secureContexts: ReadonlyMap<string, tls.SecureContext>;
+  /** Each distribution's viewer certificate (for the not-after gauge; origin client certificates are in `origins`). */
+  viewerCertificates: readonly ViewerCertificateInUse[];
+}
+
+export interface ViewerCertificateInUse {
+  distribution: string;
+  serialHex: string;
+  notAfter: Date;
 }
 
 /**
@@ -85,7 +93,8 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   let earliest = Infinity;
   for (const renewal of renewals) earliest = Math.min(earliest, renewal.getTime());
   const renewAt = earliest === Infinity ? null : new Date(earliest);
-  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts(), secureContexts: memo.contexts() };
+  const viewerCertificates = built.map((one) => one.viewerCertificate);
+  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts(), secureContexts: memo.contexts(), viewerCertificates };
 }
 
 /** A build's sources with what it made for all its distributions: the memo, the trust stores, and the previous snapshot's imported certificates by config path. */
@@ -100,11 +109,12 @@ interface BuiltDistribution {
   imported: ImportedCertificateInUse[];
   /** Its issued viewer certificate's renewal time (its origins' are read from `origins`). */
   renewals: Date[];
+  viewerCertificate: ViewerCertificateInUse;
 }
 
 async function buildDistribution(config: MoatConfig, distribution: DistributionConfig, path: string, sources: BuildSources): Promise<BuiltDistribution> {
-  const found: Omit<BuiltDistribution, "runtime"> = { origins: [], imported: [], renewals: [] };
   const viewer = await viewerCredentials(config, distribution, path, sources);
+  const found: Omit<BuiltDistribution, "runtime"> = { origins: [], imported: [], renewals: [], viewerCertificate: { distribution: distribution.id, serialHex: viewer.serialHex, notAfter: viewer.notAfter } };
   if (viewer.isIssued) found.renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
   if (distribution.viewerCertificate.kind === "imported") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));

@@ -80,7 +80,7 @@ async function originCredentials(
   distributionId: string,
   origin: OriginConfig,
   path: string,
-  sources: OriginEntrySources,
+  sources: Pick<OriginEntrySources, "store" | "memo" | "now" | "previous">,
   prove: (candidate: IssuedCertificate) => Promise<boolean>,
 ): Promise<CredentialMaterial | null> {
   const source = origin.mtls.clientCertificate;
@@ -100,6 +100,23 @@ async function originCredentials(
   return { ...(await sources.store.originClientCertificate(request, { prove })), isIssued: true };
 }
 
+/**
+ * The options the edge's client of `origin` would have now: its server name, trusted CA, timeouts and the client
+ * certificate it presents, read from the store as they are (a read-only store issues nothing). For `moat doctor`,
+ * which must connect exactly as the edge does.
+ */
+export async function originClientOptionsFor(
+  config: MoatConfig,
+  distribution: DistributionConfig,
+  origin: OriginConfig,
+  path: string,
+  sources: Pick<OriginEntrySources, "store" | "caPem" | "caBundleFile" | "memo" | "now">,
+): Promise<OriginClientOptions> {
+  const base = await clientOptions(distribution.id, origin, path, sources);
+  const credentials = await originCredentials(config, distribution.id, origin, path, { ...sources, previous: undefined }, async () => true);
+  return { ...base, clientCertificate: credentials && clientCertificateOf(credentials, sources.memo) };
+}
+
 function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imported"] {
   return credentials && !credentials.isIssued ? { serialHex: credentials.serialHex, fingerprint256: credentials.fingerprint256, notAfter: credentials.notAfter } : null;
 }
@@ -111,7 +128,7 @@ function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo
   );
 }
 
-async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
+async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: Pick<OriginEntrySources, "caPem" | "caBundleFile" | "memo">): Promise<OriginClientOptions> {
   const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile, sources.memo) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {

@@ -7,7 +7,7 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLog } from "../observe/index.ts";
+import { createAccessLog, edgeMetrics } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
@@ -318,6 +318,8 @@ function hasBody(req: ViewerRequest): boolean {
 
 /** Always undefined: a stage that answered returns it, as the request's end. */
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): undefined {
+  // Every request is counted, sampled out of the log or not; with metrics off this is one comparison (observe/edge-metrics.ts).
+  if (edgeMetrics !== undefined) edgeMetrics.request(facts.distribution?.id ?? "", res.statusCode, (fields.cache as string | undefined) ?? "none", (performance.now() - facts.startedAt) / 1000);
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;

@@ -1,8 +1,7 @@
 // The files a guard runs from (its own certificate and key, Moat's CA bundle and CRL bundle): read and checked together, and watched so that a rollover, a new CRL or a renewed certificate reaches the guard without a restart.
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
+import { watchFiles } from "../file-watch.ts";
 import { readFile, stat } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
 import { GuardTrustInvalidError, KeyFileInsecureError } from "../errors.ts";
 import { createGuardTrust, type GuardTrust } from "./guard-trust.ts";
 
@@ -88,17 +87,8 @@ export async function loadGuardMaterial(paths: GuardFilePaths): Promise<GuardMat
  * inode would never see. Returns a function that stops watching.
  */
 export function watchGuardFiles(paths: GuardFilePaths, onChange: () => void): () => void {
-  const files = [paths.cert, paths.key, paths.caBundle, paths.crl].filter((path): path is string => path !== undefined).map((path) => resolve(path));
-  const byDirectory = new Map<string, Set<string>>();
-  for (const file of files) {
-    const names = byDirectory.get(dirname(file)) ?? new Set<string>();
-    names.add(basename(file));
-    byDirectory.set(dirname(file), names);
-  }
-  const watchers: FSWatcher[] = [...byDirectory].map(([directory, names]) =>
-    watch(directory, { persistent: false }, (_event, filename) => {
-      if (filename === null || names.has(filename.toString())) onChange();
-    }),
-  );
-  return () => watchers.forEach((watcher) => watcher.close());
+  const files = [paths.cert, paths.key, paths.caBundle, paths.crl].filter((path): path is string => path !== undefined);
+  // No debounce here: the guard's reload waits for a quiet moment itself.
+  const watch = watchFiles({ files, debounceMs: 0, persistent: false, onChange: () => onChange() });
+  return () => watch.stop();
 }

@@ -12,5 +12,8 @@ export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
 export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
+export type { EdgeRecord, EdgeStore } from "./edge-store.ts";
+export { backoffDelay, CHANGE_CHANNEL } from "./revision-notifications.ts";
+export type { ChangeSignal, ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";
 export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse, SyncContext } from "./certificate-store.ts";

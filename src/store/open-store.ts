@@ -15,6 +15,10 @@ import { openSqliteEngine } from "./sqlite-engine.ts";
 import type { StoreTables } from "./tables.ts";
 import { createInvalidationStore } from "./invalidation-store.ts";
 import type { InvalidationStore } from "./invalidation-store.ts";
+import { createEdgeStore } from "./edge-store.ts";
+import type { EdgeStore } from "./edge-store.ts";
+import { listenForChanges, noChangeSignals, postgresNotifier, silentNotifier } from "./revision-notifications.ts";
+import type { ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 import { createTokenStore } from "./token-store.ts";
 import { createCertificateStore } from "./certificate-store.ts";
 import type { CertificateStore } from "./certificate-store.ts";
@@ -32,8 +36,17 @@ export type StoreEngine = "sqlite" | "postgres";
 /** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
 export const SQLITE_STORE_FILE = "moat.db";
 
-/** An open store: the config resources, the API tokens, cache invalidations and certificate records beside them, and the audit trail of changes to them. */
-export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore; readonly audit: AuditLog; readonly invalidations: InvalidationStore; readonly certificates: CertificateStore };
+/** An open store: the config resources, the API tokens, cache invalidations, edges and certificate records beside them, and the audit trail of changes to them. */
+export type Store = ConfigStore & {
+  readonly engine: StoreEngine;
+  readonly tokens: TokenStore;
+  readonly audit: AuditLog;
+  readonly invalidations: InvalidationStore;
+  readonly edges: EdgeStore;
+  readonly certificates: CertificateStore;
+  /** Signals of committed changes as they commit (PostgreSQL's LISTEN, on a connection of its own); on SQLite a stream that is never live. */
+  changeSignals(options: ChangeSignalOptions): ChangeSignals;
+};
 
 /**
  * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
@@ -67,7 +80,17 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label), invalidations: createInvalidationStore(db, label), certificates: createCertificateStore(db, label) });
+  const notify = engine === "postgres" ? postgresNotifier : silentNotifier;
+  return Object.freeze({
+    ...createConfigStore(db, label, options.validate, notify),
+    engine,
+    tokens: createTokenStore(db, label),
+    audit: createAuditLog(db, label),
+    invalidations: createInvalidationStore(db, label, notify),
+    edges: createEdgeStore(db),
+    certificates: createCertificateStore(db, label),
+    changeSignals: (signalOptions: ChangeSignalOptions) => (engine === "postgres" ? listenForChanges(target, signalOptions) : noChangeSignals()),
+  });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {

@@ -89,6 +89,16 @@ export interface InvalidationAppliedTable {
   applied_at: string;
 }
 
+/** An edge running from the store, as it last reported itself (see edge-store.ts). */
+export interface EdgesTable {
+  name: string;
+  revision: number | null;
+  served_at: string | null;
+  last_seen_at: string;
+  started_at: string;
+  version: string;
+}
+
 /**
  * One certificate an edge holds (public parts only; its key stays sealed in that edge's data directory). `state` is
  * what was recorded (`active`, `next`, `retired`, `revoked`); `expired` and `not-yet-valid` are read from the
@@ -128,5 +138,6 @@ export interface StoreTables {
   audit_log: AuditLogTable;
   invalidations: InvalidationsTable;
   invalidation_applied: InvalidationAppliedTable;
+  edges: EdgesTable;
   certificates: CertificatesTable;
 }
