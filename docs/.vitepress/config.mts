@@ -42,6 +42,7 @@ export default defineConfig({
           { text: "Invalidate", link: "/how-to/invalidate" },
           { text: "Diagnose with moat doctor", link: "/how-to/diagnose-with-moat-doctor" },
           { text: "Behind a load balancer", link: "/how-to/run-behind-a-load-balancer" },
+          { text: "Origin shield", link: "/how-to/origin-shield" },
           { text: "Back up", link: "/how-to/back-up" },
           { text: "Run workers", link: "/how-to/run-workers" },
           { text: "Run under a supervisor", link: "/how-to/run-under-a-supervisor" },

@@ -28,14 +28,22 @@ function certificateSourceDocs(prefix: string, use: string): Record<string, Fiel
     [`${prefix}.pkcs12`]: { description: "An imported PKCS#12 (.p12/.pfx) holding certificate, chain and key.", example: "./edge.p12" },
     [`${prefix}.imported`]: { description: "The name a certificate was imported under through the admin API (POST /certificates): kept in the data directory, its key sealed under the master key.", example: "shop-ev" },
     [`${prefix}.passphraseFile`]: { description: "A file whose first line is the passphrase of an encrypted key or of the PKCS#12.", example: "./edge.pass" },
-  };
+    "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
+};
 }
 
 function accessLogDocs(prefix: string, description: string, fallback: string): Record<string, FieldDoc> {
   return {
     [prefix]: { description, default: fallback, example: "{ sample: 0.1 }" },
     [`${prefix}.sample`]: { description: "The share of requests, chosen at random, that get a line (more than 0, at most 1).", example: "0.01" },
-  };
+    "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
+};
 }
 
 export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
@@ -100,6 +108,7 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "distributions[].viewerMtls": { description: "Viewer client certificates: see [Viewer mTLS](viewer-mtls.md).", default: "{ mode: off }" },
   "distributions[].viewerMtls.mode": { description: "`off`: no certificate requested; `optional`: verified when sent; `required`: a verified certificate or no connection; `passthrough`: requested, not verified, the origin decides.", example: "optional" },
   "distributions[].viewerMtls.trustStore": { description: "The trust store (a key of `trustStores`); required with `optional` and `required`, refused with `off` and `passthrough`.", example: "partners" },
+  "distributions[].viewerMtls.edgesOnly": { description: "The shield side of an [origin shield](../how-to/origin-shield.md): only edges of this fleet for this distribution, whose verified certificate carries `spiffe://<pki.trustDomain>/distribution/<this id>/origin/<id>`; any other certificate gets 403 `edge-identity-not-accepted`. Takes mode `required`, with a trust store holding Moat's CA bundle.", default: "false", example: "true" },
   "distributions[].viewerMtls.forward": { description: "Which certificate headers the origin gets (see [HTTP headers](headers.md))." },
   "distributions[].viewerMtls.forward.moat": { description: "`Moat-Viewer-Cert-*` headers.", default: "true", example: "false" },
   "distributions[].viewerMtls.forward.rfc9440": { description: "RFC 9440 `Client-Cert` and `Client-Cert-Chain`.", default: "true", example: "false" },
@@ -138,4 +147,8 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "distributions[].behaviors[].websocket": { description: "Accept WebSocket connections on this path: `true`, or limits.", default: "false", example: "true" },
   "distributions[].behaviors[].websocket.idleTimeout": { description: "Close a tunnel that carried no byte either way for this long (1s to 1h).", default: d(DEFAULTS.websocketIdleTimeoutMs), example: "10m" },
   "distributions[].behaviors[].websocket.maxLifetime": { description: "Close any tunnel open this long, so the viewer is checked again (1s to 24h).", default: d(DEFAULTS.websocketMaxLifetimeMs), example: "2h" },
+  "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
 };

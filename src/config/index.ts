@@ -22,6 +22,7 @@ export type {
   OriginGroupConfig,
   OriginMtlsConfig,
   PkiConfig,
+  ShieldConfig,
   TlsVersion,
   TrustStoreConfig,
   UnderscoreHeaders,

@@ -10,7 +10,7 @@ import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, WebSocketConfig } from "./types.ts";
+import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -92,6 +92,21 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
       failoverOn: group.failoverOn ?? [...DEFAULTS.failoverOn],
     })),
     behaviors: normaliseBehaviors(distribution.behaviors, origins),
+    shield: distribution.shield === undefined ? null : normaliseShield(distribution.shield, distribution.aliases, baseDir),
+  };
+}
+
+function normaliseShield(shield: NonNullable<DistributionDocument["shield"]>, aliases: readonly string[], baseDir: string): ShieldConfig {
+  const parsed = parseOriginUrl(shield.url);
+  if (!parsed.ok) throw new Error(`bug: shield URL ${shield.url} passed the schema but not parseOriginUrl`);
+  // A wildcard alias names no host to ask for: references.ts asks for serverName then.
+  const firstAlias = (aliases[0] ?? "").toLowerCase();
+  return {
+    url: parsed.url.origin,
+    hostname: parsed.url.hostname,
+    port: parsed.url.port,
+    serverName: shield.serverName?.toLowerCase() ?? firstAlias,
+    trustedCaFile: shield.trustedCa === undefined ? null : resolve(baseDir, shield.trustedCa),
   };
 }
 

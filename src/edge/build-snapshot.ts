@@ -121,7 +121,7 @@ async function buildDistribution(config: MoatConfig, distribution: DistributionC
   } else if (distribution.viewerCertificate.kind === "stored") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", storedFiles(config.dataDir, distribution.viewerCertificate, "viewer-server"), viewer));
   }
-  const viewerMtls = viewerMtlsRuntime(distribution, sources.trustStores);
+  const viewerMtls = viewerMtlsRuntime(distribution, sources.trustStores, config.pki.trustDomain);
   const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls), sources.memo);
 
   const targets = new Map<string, OriginTarget>();
@@ -150,12 +150,18 @@ async function buildDistribution(config: MoatConfig, distribution: DistributionC
     const secondary = targets.get(group.secondary);
     // The config validator guarantees both members are origins of this distribution.
     if (primary?.kind !== "origin" || secondary?.kind !== "origin") throw new Error(`origin group ${group.id}: members not built`);
+    // Behind a shield the group fails over on the shield, which has the same group: the edge asking twice would send the origin two requests.
+    if (distribution.shield) {
+      targets.set(group.id, primary);
+      continue;
+    }
     targets.set(group.id, { kind: "group", id: group.id, primary: primary.client, secondary: secondary.client, failoverOn: new Set(group.failoverOn) });
   }
   const behaviors: RoutedBehavior[] = distribution.behaviors.map((behavior) => ({
     path: behavior.path,
     allowedMethods: new Set(behavior.allowedMethods),
     target: targets.get(behavior.target) as OriginTarget,
+    viaShield: distribution.shield !== null,
     cache: behavior.cache,
     requiresViewerCertificate: behavior.requiresViewerCertificate,
     websocket: behavior.websocket,

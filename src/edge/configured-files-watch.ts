@@ -30,6 +30,7 @@ export function configuredFiles(config: MoatConfig): string[] {
       files.push(...importedCertificateFiles(origin.mtls.clientCertificate, config.dataDir, "origin-client"));
       if (origin.mtls.trustedCaFile) files.push(origin.mtls.trustedCaFile);
     }
+    if (distribution.shield?.trustedCaFile) files.push(distribution.shield.trustedCaFile);
   }
   return files;
 }

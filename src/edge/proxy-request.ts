@@ -147,7 +147,10 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const behavior = distribution.route(target.pathname);
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
-  if (refusal) return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
+  if (refusal) {
+    if (refusal.logFields) log.warn({ requestId: facts.requestId, distribution: distribution.id, client: facts.clientAddress, error: refusal.code, ...refusal.logFields }, refusal.summary);
+    return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
+  }
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
   if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, authority ?? "");

@@ -31,11 +31,15 @@ export interface GuardMaterial {
   version: string;
 }
 
+// The origin's own certificate and key come from enrolment; the bundle and CRL from Moat's CA.
+const OWN_FILE_FIX = "enrol the origin (`moat enrol --dir DIR`, which writes server.crt and server.key), or give --cert and --key";
+
 async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (cause) {
-    throw new GuardTrustInvalidError(path, `cannot read the ${what} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+    const isOwn = what === "certificate" || what === "private key";
+    throw new GuardTrustInvalidError(path, `cannot read the ${what} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, ...(isOwn ? { fix: OWN_FILE_FIX } : {}) });
   }
 }
 
@@ -53,15 +57,15 @@ function checkKeyMatches(paths: GuardFilePaths, certPem: string, keyPem: string)
   try {
     cert = new X509Certificate(certPem);
   } catch {
-    throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate");
+    throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate", { fix: OWN_FILE_FIX });
   }
   let matches = false;
   try {
     matches = cert.checkPrivateKey(createPrivateKey(keyPem));
   } catch {
-    throw new GuardTrustInvalidError(paths.key, "it is not a PEM private key");
+    throw new GuardTrustInvalidError(paths.key, "it is not a PEM private key", { fix: OWN_FILE_FIX });
   }
-  if (!matches) throw new GuardTrustInvalidError(paths.key, `it is not the key of ${paths.cert} (a renewal may be half-written; the next change reloads)`);
+  if (!matches) throw new GuardTrustInvalidError(paths.key, `it is not the key of ${paths.cert} (a renewal may be half-written; the next change reloads)`, { fix: OWN_FILE_FIX });
 }
 
 /**
@@ -69,12 +73,16 @@ function checkKeyMatches(paths: GuardFilePaths, certPem: string, keyPem: string)
  * file: then the caller keeps what it had.
  */
 export async function loadGuardMaterial(paths: GuardFilePaths): Promise<GuardMaterial> {
-  const [certPem, keyPem, bundlePem, crlPem] = await Promise.all([
+  const read = await Promise.allSettled([
     readText(paths.cert, "certificate"),
     readKey(paths.key),
     readText(paths.caBundle, "CA bundle"),
     paths.crl === undefined ? undefined : readText(paths.crl, "CRL bundle"),
   ]);
+  // The first problem in the files' order, not whichever read failed first: the same files give the same error.
+  const failed = read.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  const [certPem, keyPem, bundlePem, crlPem] = read.map((result) => (result as PromiseFulfilledResult<string | undefined>).value) as [string, string, string, string | undefined];
   checkKeyMatches(paths, certPem, keyPem);
   const trust = createGuardTrust({ bundlePem, crlPem, source: { bundle: paths.caBundle, ...(paths.crl ? { crl: paths.crl } : {}) } });
   const version = createHash("sha256").update(certPem).update("\0").update(keyPem).update("\0").update(trust.version).digest("hex");

@@ -9,7 +9,7 @@ import { edgeMetrics } from "../observe/index.ts";
 import type { Logger, OriginPoolStats } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
 import { classifyOriginError, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
-import { dispatchToOrigin } from "./origin-dispatch.ts";
+import { dispatchToOrigin, forwardedHost } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
@@ -34,8 +34,8 @@ export interface OriginClientOptions {
   url: string;
   /** Prefix of every request path, "" or "/base" (the URL's path in the config). */
   basePath: string;
-  /** Host header sent to the origin: its host[:port]. */
-  hostHeader: string;
+  /** Host header sent to the origin: its host[:port]; null towards an origin shield: the viewer's Host (see origin-dispatch.ts). */
+  hostHeader: string | null;
   serverName: string;
   /** CA certificates (PEM) that the origin's server certificate must chain to. */
   caPem: string;
@@ -44,6 +44,8 @@ export interface OriginClientOptions {
   clientCertificate: OriginClientCertificate | null;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
+  /** Set when `url` is an origin shield rather than the origin: errors and logs say so. */
+  isShield?: boolean;
   /** Idle keep-alive connections are closed after this long (default 60 s), or sooner when the origin's Keep-Alive: timeout says so. */
   keepAliveTimeoutMs?: number;
 }
@@ -168,7 +170,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
   const upgraded = new Set<Duplex>();
   const upgrade = (req: OriginUpgradeRequest) =>
-    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
+    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader ?? forwardedHost(req.headers) } }, (error) => toOriginFailure(error, context), upgraded);
 
   const client: OriginClient = {
     originId: options.originId,
@@ -240,7 +242,7 @@ export async function probeOrigin(options: OriginClientOptions, onConnection?: (
     bodyTimeout: options.responseTimeoutMs,
   });
   try {
-    const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
+    const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader ?? options.serverName, "user-agent": "moat-edge/certificate-probe" } });
     if (method === "HEAD") {
       await res.body.dump();
       return { statusCode: res.statusCode, bodyStart: "" };
@@ -266,7 +268,8 @@ function contextOf(options: OriginClientOptions): OriginFailureContext {
   return Object.freeze({
     distributionId: options.distributionId,
     originId: options.originId,
-    url: options.url,
+    // "origin api (https://shield:8443, the origin shield)": the failure's message names the hop that failed.
+    url: options.isShield ? `${options.url}, the origin shield` : options.url,
     serverName: options.serverName,
     trustedCa: options.trustedCaLabel,
     clientIdentity: options.clientCertificate?.identity ?? null,

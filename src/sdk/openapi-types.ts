@@ -871,6 +871,7 @@ export interface components {
                         /** @enum {string} */
                         mode: "off" | "optional" | "required" | "passthrough";
                         trustStore?: string;
+                        edgesOnly?: boolean;
                         forward?: {
                             moat?: boolean;
                             rfc9440?: boolean;
@@ -938,6 +939,11 @@ export interface components {
                             maxLifetime?: unknown;
                         };
                     }[];
+                    shield?: {
+                        url: string;
+                        serverName?: string;
+                        trustedCa?: string;
+                    };
                 };
             }[];
             nextCursor?: string;
@@ -967,6 +973,7 @@ export interface components {
                     /** @enum {string} */
                     mode: "off" | "optional" | "required" | "passthrough";
                     trustStore?: string;
+                    edgesOnly?: boolean;
                     forward?: {
                         moat?: boolean;
                         rfc9440?: boolean;
@@ -1034,6 +1041,11 @@ export interface components {
                         maxLifetime?: unknown;
                     };
                 }[];
+                shield?: {
+                    url: string;
+                    serverName?: string;
+                    trustedCa?: string;
+                };
             };
         };
         putDistributionBody: {
@@ -1056,6 +1068,7 @@ export interface components {
                 /** @enum {string} */
                 mode: "off" | "optional" | "required" | "passthrough";
                 trustStore?: string;
+                edgesOnly?: boolean;
                 forward?: {
                     moat?: boolean;
                     rfc9440?: boolean;
@@ -1123,6 +1136,11 @@ export interface components {
                     maxLifetime?: string;
                 };
             }[];
+            shield?: {
+                url: string;
+                serverName?: string;
+                trustedCa?: string;
+            };
         };
         listTrustStores200: {
             revision: number;
