@@ -7,8 +7,10 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLog } from "../observe/index.ts";
+import { createAccessLog, RequestTrace } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
+import { connectionFragment } from "./access-line-fields.ts";
+import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
@@ -23,7 +25,7 @@ import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
 import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
-import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerLogField, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
 import type { ViewerUpgrades } from "./upgrade-request.ts";
 import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
@@ -63,6 +65,8 @@ interface RequestFacts {
   distribution?: DistributionRuntime;
   /** Writes the access line (observe/access-log.ts); `log`'s level decides whether it is written. */
   access: AccessLog;
+  /** The trace context, made when the request goes to an origin or its line is written. */
+  trace?: RequestTrace;
 }
 
 /**
@@ -230,6 +234,7 @@ function forward(
     behavior,
     res,
     requestId: facts.requestId,
+    trace: (facts.trace = new RequestTrace(req.headers)),
   });
   const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
   if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
@@ -267,6 +272,7 @@ async function forwardUncached(req: ViewerRequest, res: ViewerResponse, facts: R
     });
     fields.origin = answer.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+    answer.addLogFields(fields);
     const response = answer.response;
     const bypass = bypassedCache(cache, exchange, response.statusCode, response.headers, log);
     const cacheHeaders = bypass instanceof Promise ? await bypass : bypass;
@@ -321,19 +327,24 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
+  const metered = res as unknown as Partial<MeteredResponse>;
+  const firstByteAt = metered.firstByteAt ?? 0;
   facts.access.write(
     {
       requestId: facts.requestId,
+      traceId: (facts.trace ??= new RequestTrace(req.headers)).traceId,
       snapshot: facts.snapshot.generation,
       method: req.method,
       path: req.url,
       http: facts.httpVersion,
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
-      client: facts.clientAddress,
-      clientCert: viewerLogField(facts.viewer),
+      ttfbMs: firstByteAt === 0 ? undefined : Math.round((firstByteAt - facts.startedAt) * 10) / 10,
+      bytesIn: (req as unknown as Partial<MeteredRequest>).bytesIn,
+      bytesOut: metered.bytesOut,
     },
     fields,
+    connectionFragment(facts.socket, facts.clientAddress, facts.viewer),
   );
   return undefined;
 }

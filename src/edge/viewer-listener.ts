@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import tls from "node:tls";
@@ -22,6 +22,7 @@ import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } fro
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
+import { MeteredH2Request, MeteredIncomingMessage, MeteredServerResponse } from "./viewer-meter.ts";
 import type { ViewerRequest } from "./proxy-request.ts";
 import { createViewerUpgrades } from "./upgrade-request.ts";
 
@@ -100,6 +101,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // DATA (viewer-h2-response.ts); bodiless reads skip that layer (viewer-h2-stream.ts).
       // (Typed as Node's class: @types/node makes that one generic over its request type.)
       Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,
+      // Body bytes and the first byte's time, for the access log (viewer-meter.ts).
+      Http2ServerRequest: MeteredH2Request as typeof Http2ServerRequest,
+      Http1IncomingMessage: MeteredIncomingMessage,
+      Http1ServerResponse: MeteredServerResponse as unknown as typeof ServerResponse,
       minVersion: "TLSv1.2",
       // Ciphers and groups here, not in the distributions' contexts: OpenSSL keeps the listener's when SNI swaps the context.
       ...tlsPolicyOptions(deps.tls),

@@ -11,8 +11,9 @@ export interface AccessLog {
    * One line: `level`, `time`, the logger's bindings, then `head`'s fields and `tail`'s in their order (a field
    * that is undefined or a function is left out, a field in both is written once, with `head`'s
    * value unless that is undefined), then `"msg":"request"`. Strings are escaped as JSON.stringify does, lone surrogates included.
+   * `fragment`, JSON fields already serialised (`,"name":value…`, made once per connection), goes between the two.
    */
-  write(head: Record<string, unknown>, tail?: Record<string, unknown>): void;
+  write(head: Record<string, unknown>, tail?: Record<string, unknown>, fragment?: string): void;
 }
 
 const LINE_END = ',"msg":"request"}\n';
@@ -32,9 +33,10 @@ export function createAccessLog(log: Logger): AccessLog {
   for (const [key, value] of Object.entries(log.bindings())) bindings += jsonField(key, value);
   return {
     isEnabled: () => log.isLevelEnabled("info"),
-    write(head, tail) {
+    write(head, tail, fragment) {
       let line = `{"level":30${isoTimeField()}${bindings}`;
       for (const key in head) line += jsonField(key, head[key]);
+      if (fragment !== undefined) line += fragment;
       if (tail !== undefined) {
         for (const key in tail) if (head[key] === undefined) line += jsonField(key, tail[key]);
       }

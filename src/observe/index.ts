@@ -3,3 +3,4 @@ export { createAccessLog, jsonString } from "./access-log.ts";
 export type { AccessLog } from "./access-log.ts";
 export { createLogger } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
+export { RequestTrace, newTraceparent, validTraceId } from "./trace-context.ts";

@@ -1,6 +1,8 @@
 // Tells a reused keep-alive connection that the origin closed before answering from every other origin failure: the one failure a request may be retried after.
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { requestWrittenOn } from "./origin-connection.ts";
 
 /** What the connection had seen when it failed. */
 interface ConnectionAtFailure {
@@ -28,6 +30,7 @@ export function watchConnectionReuse(socket: Socket): void {
   // Three parameters, not a rest array: this runs for every request written.
   socket.write = function (this: Socket, chunk: unknown, encoding?: unknown, callback?: unknown) {
     readAtLastWrite = socket.bytesRead;
+    requestWrittenOn(socket as TLSSocket);
     return (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);
   } as Socket["write"];
   socket.on("error", (error: unknown) => {
