@@ -10,7 +10,7 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import type { ConnectionsConfig } from "../config/index.ts";
 import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../connections/index.ts";
-import type { ConnectionDeadlines, DeadlineReason } from "../connections/index.ts";
+import type { ConnectionDeadlines, ConnectionLog, DeadlineReason } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
 import type { TlsPolicy } from "../tls/index.ts";
@@ -56,10 +56,11 @@ interface ConnectionState {
  */
 export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy }): ViewerListener {
   assertVerifyModeSupported();
-  const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
   const connectionLog = createConnectionLog(deps.log, { listener: "viewers" });
+  // Refused handshakes are connection records too: rate-limited per address, their suppressed count written.
+  const viewerCheck = createViewerConnectionCheck(deps.log, connectionLog);
   const deadlines = new WeakMap<Socket, ConnectionDeadlines>();
   // An HTTP/1.1 connection's latest response: a drain ends the connection only once it is sent.
   const responseOn = new WeakMap<Socket, Writable>();
@@ -182,7 +183,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   server.removeAllListeners("secureConnection");
   server.on("secureConnection", (socket: TLSSocket) => {
     const snapshot = deps.currentSnapshot();
-    if (!enforceMinVersion(socket, snapshot, deps.log) || !viewerCheck.check(socket, snapshot)) return;
+    if (!enforceMinVersion(socket, snapshot, deps.log, connectionLog) || !viewerCheck.check(socket, snapshot)) return;
     // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
@@ -224,7 +225,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // No ClientHello, a peer that left, or not TLS at all: cheap to send in floods, so rate-limited.
     const failure = handshakeFailure(error, socket);
     if (failure) return connectionLog.closed(failure, remote);
-    deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote, detail: error.message }, "viewer handshake refused");
+    const fields = handshakeRefusalFields(error, socket, deps.currentSnapshot());
+    connectionLog.refused("viewer handshake refused", fields.reason as string, remote, { ...fields, remote, detail: error.message }, `${String(fields.sni ?? "")} ${fields.clientCert?.fingerprint256 ?? ""}`);
   });
 
   // end() after the response's last byte is queued: the socket sends it, then its FIN.
@@ -277,11 +279,11 @@ function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
 // SNI selects the certificate only after OpenSSL has picked the protocol version, so a
 // distribution's stricter minimum is enforced here, right after the handshake, before any request.
 // Returns false when it refused the connection.
-function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger): boolean {
+function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger, refusals: ConnectionLog): boolean {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
   if (distribution && isBelowMinVersion(socket, distribution)) {
-    logVersionRefusal(log, socket, distribution);
+    logVersionRefusal(log, socket, distribution, refusals);
     socket.destroy();
     return false;
   }
