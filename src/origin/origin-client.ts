@@ -12,7 +12,7 @@ import { dispatchToOrigin } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
-import { noteOriginConnection } from "./origin-connection.ts";
+import { noteOriginConnection, watchOriginSessions } from "./origin-connection.ts";
 import type { OriginConnectionUse } from "./origin-connection.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
 import { Client, Pool, buildConnector } from "./undici-lib.ts";
@@ -264,15 +264,19 @@ function createConnector(options: OriginClientOptions): Connector {
   // The configured server name wins over the one undici derives from the Host header we send.
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
+  const sessions = { fingerprint256: "" };
   return (connectOptions, callback) => {
     // undici's connector returns the socket it made (its types say void): watched before it can fail.
     const socket = connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
       if (args[1]) {
         watchConnectionReuse(args[1]);
-        noteOriginConnection(args[1] as TLSSocket);
+        noteOriginConnection(args[1] as TLSSocket, sessions);
       }
       callback(...args);
     }) as unknown as TLSSocket | undefined;
-    if (socket) watchHandshakeOffer(socket);
+    if (socket) {
+      watchHandshakeOffer(socket);
+      watchOriginSessions(socket, sessions);
+    }
   };
 }

@@ -22,17 +22,41 @@ const FACTS = Symbol("moat.originConnection");
 type WatchedSocket = TLSSocket & { [FACTS]?: OriginConnectionFacts };
 
 /**
+ * The origin certificate behind the TLS session a connector would resume: Node gives no peer certificate on a
+ * resumed connection, so it is remembered from the connection whose ticket undici keeps (its latest, per server name).
+ */
+export interface OriginSessionMemory {
+  fingerprint256: string;
+}
+
+function peerFingerprint(socket: TLSSocket): string {
+  try {
+    return socket.getPeerX509Certificate()?.fingerprint256 ?? "";
+  } catch {
+    // A socket already torn down has no peer left: the field is left out.
+    return "";
+  }
+}
+
+/**
+ * Watches a connection's session tickets, from before its handshake ends (TLS 1.2 may send one before): the
+ * session undici keeps for the next connection is the latest, and so is the certificate remembered here.
+ */
+export function watchOriginSessions(socket: TLSSocket, memory: OriginSessionMemory): void {
+  socket.on("session", () => {
+    const fingerprint = (socket as WatchedSocket)[FACTS]?.serverFingerprint256 || peerFingerprint(socket);
+    if (fingerprint !== "") memory.fingerprint256 = fingerprint;
+  });
+}
+
+/**
  * Reads a new connection's facts once, right after its handshake (the connector's callback): whether its TLS
  * session was resumed and the origin certificate's fingerprint, so no request pays for either.
  */
-export function noteOriginConnection(socket: TLSSocket): void {
-  let serverFingerprint256 = "";
-  try {
-    serverFingerprint256 = socket.getPeerX509Certificate()?.fingerprint256 ?? "";
-  } catch {
-    // A socket already torn down has no peer left: the field is left out.
-  }
-  (socket as WatchedSocket)[FACTS] = { handshake: socket.isSessionReused() ? "resumed" : "new", serverFingerprint256, requests: 0 };
+export function noteOriginConnection(socket: TLSSocket, memory: OriginSessionMemory): void {
+  const isResumed = socket.isSessionReused();
+  const serverFingerprint256 = isResumed ? memory.fingerprint256 : peerFingerprint(socket);
+  (socket as WatchedSocket)[FACTS] = { handshake: isResumed ? "resumed" : "new", serverFingerprint256, requests: 0 };
 }
 
 // undici calls a request's handler onConnect and then, in the same synchronous call (client-h1.js writeH1),
