@@ -9,6 +9,7 @@ import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
 import { createAccessLog, RequestTrace } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
+import type { DestinationStream } from "pino";
 import { connectionFragment } from "./access-line-fields.ts";
 import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
@@ -48,6 +49,8 @@ export interface RequestPipelineDeps {
   socketOf?(req: ViewerRequest): TLSSocket | undefined;
   /** WebSocket handshakes and open tunnels (upgrade-request.ts); without it every request is an ordinary one. */
   upgrades?: ViewerUpgrades;
+  /** Where access lines go when not to `log`'s destination: the access log's own file (log.accessLog.file). */
+  accessDestination?: DestinationStream;
 }
 
 interface RequestFacts {
@@ -76,7 +79,7 @@ interface RequestFacts {
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
   const nextRequestId = createRequestIds();
-  const access = createAccessLog(deps.log);
+  const access = createAccessLog(deps.log, deps.accessDestination);
   return (req, res) => {
     const socket = deps.socketOf?.(req) ?? (req.socket as TLSSocket | undefined);
     const facts: RequestFacts = {

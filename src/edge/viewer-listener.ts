@@ -12,6 +12,7 @@ import type { ConnectionsConfig } from "../config/index.ts";
 import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../connections/index.ts";
 import type { ConnectionDeadlines, ConnectionLog, DeadlineReason } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
+import type { DestinationStream } from "pino";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
 import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
@@ -54,7 +55,7 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy; accessDestination?: DestinationStream }): ViewerListener {
   assertVerifyModeSupported();
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
@@ -75,6 +76,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
     cache: deps.cache,
+    accessDestination: deps.accessDestination,
     bindOnFirstRequest: viewerCheck.bindOnFirstRequest,
     socketOf: (req) => (req.httpVersionMajor === 2 ? viewerH2SocketOf(req as Http2ServerRequest) : undefined),
     onRequestStart(req) {

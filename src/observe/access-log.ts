@@ -19,7 +19,7 @@ export interface AccessLog {
 const LINE_END = ',"msg":"request"}\n';
 
 /**
- * The access log of `log`: its destination and bindings, without its redaction pass (an access line's fields are
+ * The access log of `log`: its destination (or `destination`) and bindings, without its redaction pass (an access line's fields are
  * names the pipeline sets, never a key). A line costs less than half of what pino's `info` did: the bindings are
  * serialised once here, the time once per millisecond, and a field's name and value with no per-field lookups
  * (pino's serializers, stringifiers, hasOwnProperty); pino's line format is kept, so readers see no change.
@@ -27,8 +27,9 @@ const LINE_END = ',"msg":"request"}\n';
  * const access = createAccessLog(log);
  * if (access.isEnabled()) access.write({ requestId, status }, stageFields);
  */
-export function createAccessLog(log: Logger): AccessLog {
-  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream;
+export function createAccessLog(log: Logger, destination?: DestinationStream): AccessLog {
+  // The access log's own file when configured (access-file.ts); else the logger's destination, stdout.
+  const stream = destination ?? ((log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream);
   let bindings = "";
   for (const [key, value] of Object.entries(log.bindings())) bindings += jsonField(key, value);
   return {
