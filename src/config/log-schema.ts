@@ -29,7 +29,7 @@ export const logAccessLog = z.union(
       path: ["rotate"],
     }),
   ],
-  { error: "must be on, off or { sample: 0.1, file: /var/log/moat/access.log, rotate: { size: 100MiB, frequency: daily, keep: 7 } }" },
+  { error: "must be on, off or { sample: 0.1 } (a share of requests between 0 and 1), with file: and rotate: to write the lines to a file of their own" },
 );
 
 export const logSection = closedObject({
