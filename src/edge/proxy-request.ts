@@ -92,6 +92,8 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       viewer: viewerRequestFacts(socket),
       access,
     };
+    // No line at this level: the response's first byte is not timed (viewer-meter.ts).
+    if (!access.isEnabled()) (res as unknown as MeteredResponse).firstByteAt = -1;
     deps.onRequestStart?.(req);
     // A fresh hit from memory is answered without a promise (handle gives undefined); anything else gives one.
     let handling: Promise<void> | undefined;
@@ -330,24 +332,24 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
+  // Fields whose values need no escaping (hex, numbers) go in as written: no per-field dispatch.
   const metered = res as unknown as Partial<MeteredResponse>;
   const firstByteAt = metered.firstByteAt ?? 0;
+  let known = `,"traceId":"${(facts.trace ??= new RequestTrace(req.headers)).traceId}"`;
+  if (firstByteAt > 0) known += `,"ttfbMs":${Math.round((firstByteAt - facts.startedAt) * 10) / 10}`;
+  known += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}`;
   facts.access.write(
     {
       requestId: facts.requestId,
-      traceId: (facts.trace ??= new RequestTrace(req.headers)).traceId,
       snapshot: facts.snapshot.generation,
       method: req.method,
       path: req.url,
       http: facts.httpVersion,
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
-      ttfbMs: firstByteAt === 0 ? undefined : Math.round((firstByteAt - facts.startedAt) * 10) / 10,
-      bytesIn: (req as unknown as Partial<MeteredRequest>).bytesIn,
-      bytesOut: metered.bytesOut,
     },
     fields,
-    connectionFragment(facts.socket, facts.clientAddress, facts.viewer),
+    known + connectionFragment(facts.socket, facts.clientAddress, facts.viewer),
   );
   return undefined;
 }

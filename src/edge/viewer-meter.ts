@@ -6,7 +6,7 @@ import { Http2ServerRequest } from "node:http2";
 export interface MeteredResponse {
   /** Body bytes written (a HEAD's none). */
   bytesOut: number;
-  /** performance.now() at the first write or end: the head goes out then, with the body's first bytes (0: not yet). */
+  /** performance.now() at the first write or end: the head goes out then, with the body's first bytes (0: not yet; -1: not timed, no line will be written). */
   firstByteAt: number;
 }
 

@@ -22,27 +22,37 @@ export function validTraceId(value: string | string[] | undefined): string | nul
   return traceId;
 }
 
-// Random ids from a pooled buffer: one randomFillSync per 170 requests rather than a randomBytes each (a new Buffer
-// and a call into OpenSSL per request). Ids for tracing, not secrets: unpredictable and unique enough, that is all.
-const ID_BYTES = 24;
-const pool = Buffer.allocUnsafeSlow(ID_BYTES * 170);
+// Random ids from a pooled buffer: one randomFillSync per 256 ids rather than a randomBytes each (a new Buffer and a
+// call into OpenSSL per request), one native hex conversion per id. Ids for tracing, not secrets: unpredictable and
+// unique enough, that is all.
+const pool = Buffer.allocUnsafeSlow(16 * 256);
 let used = pool.length;
 
-/**
- * A new traceparent: version 00, a random 16-byte trace id and 8-byte parent id, flags 01 (sampled: the edge
- * records the request in its access log, and origins that follow their parent's sampling record theirs).
- */
-export function newTraceparent(): string {
-  if (used === pool.length) {
-    randomFillSync(pool);
-    used = 0;
+/** `bytes` (8 or 16) random bytes as lower-case hex, never all zeros (§3.2.2.3: an all-zero id is invalid). */
+function randomHex(bytes: 8 | 16, zero: string): string {
+  for (;;) {
+    if (used + bytes > pool.length) {
+      randomFillSync(pool);
+      used = 0;
+    }
+    const start = used;
+    used += bytes;
+    const hex = pool.toString("hex", start, start + bytes);
+    if (hex !== zero) return hex;
   }
-  const start = used;
-  used += ID_BYTES;
-  // Never all-zero (§3.2.2.3): at 2^-128 odds, but an invalid id must never be sent.
-  if (pool.readBigUInt64LE(start) === 0n && pool.readBigUInt64LE(start + 8) === 0n) pool[start] = 1;
-  if (pool.readBigUInt64LE(start + 16) === 0n) pool[start + 16] = 1;
-  return `00-${pool.toString("hex", start, start + 16)}-${pool.toString("hex", start + 16, start + 24)}-01`;
+}
+
+/** A new random trace id: 16 bytes as 32 hex digits. */
+export function newTraceId(): string {
+  return randomHex(16, ZERO_TRACE_ID);
+}
+
+/**
+ * A new traceparent for `traceId`: version 00, a random 8-byte parent id, flags 01 (sampled: the edge records the
+ * request in its access log, and origins that follow their parent's sampling record theirs).
+ */
+export function newTraceparent(traceId: string = newTraceId()): string {
+  return `00-${traceId}-${randomHex(8, ZERO_PARENT_ID)}-01`;
 }
 
 /**
@@ -52,41 +62,35 @@ export function newTraceparent(): string {
  */
 export class RequestTrace {
   readonly #headers: Readonly<Record<string, string | string[] | undefined>>;
+  #traceId: string | undefined = undefined;
   #traceparent: string | undefined = undefined;
-  #traceId = "";
   #isViewers = false;
 
   constructor(viewerHeaders: Readonly<Record<string, string | string[] | undefined>>) {
     this.#headers = viewerHeaders;
   }
 
-  #resolve(): string {
+  /** The trace id (32 hex digits), for the access line: the viewer's, else a new one (a hit's line needs no parent id). */
+  get traceId(): string {
+    if (this.#traceId !== undefined) return this.#traceId;
     const sent = this.#headers.traceparent;
     const traceId = validTraceId(sent);
     if (traceId !== null) {
       this.#isViewers = true;
-      this.#traceId = traceId;
-      return (this.#traceparent = sent as string);
+      this.#traceparent = sent as string;
+      return (this.#traceId = traceId);
     }
-    const made = newTraceparent();
-    this.#traceId = made.slice(3, 35);
-    return (this.#traceparent = made);
+    return (this.#traceId = newTraceId());
   }
 
-  /** What the origin gets as traceparent. */
+  /** What the origin gets as traceparent: the viewer's unchanged when valid, else a new one with this trace id. */
   get traceparent(): string {
-    return this.#traceparent ?? this.#resolve();
-  }
-
-  /** The trace id (32 hex digits), for the access line. */
-  get traceId(): string {
-    if (this.#traceparent === undefined) this.#resolve();
-    return this.#traceId;
+    const traceId = this.traceId;
+    return (this.#traceparent ??= newTraceparent(traceId));
   }
 
   /** The viewer's tracestate, passed on with its own traceparent only. */
   get tracestate(): string | string[] | undefined {
-    if (this.#traceparent === undefined) this.#resolve();
-    return this.#isViewers ? this.#headers.tracestate : undefined;
+    return this.traceId !== "" && this.#isViewers ? this.#headers.tracestate : undefined;
   }
 }
