@@ -187,7 +187,7 @@ function forwardHandshake(
   behavior: RoutedBehavior,
   authority: string,
 ): Promise<void> {
-  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
+  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer, trace: (facts.trace = new RequestTrace(req.headers)) };
   return forwardWebSocket(request, log, upgrades).then((fields) => accessLog(log, req, res, facts, fields));
 }
 
