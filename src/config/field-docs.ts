@@ -63,7 +63,7 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "log.level": { description: "The log level; `moat start --log-level` wins over it. Read at start.", default: "info", example: "warn" },
   ...accessLogDocs("log.accessLog", "One `request` line per request at level info: `on`, `off` or `{ sample }`. Read at every reload.", "on"),
   "log.accessLog.file": {
-    description: "Write the request lines to this file (relative to the config file; its directory is made) instead of stdout; the edge's own event lines stay on stdout. Mode 0640. With workers, each writes its own: `access.w1.log`, `access.w2.log`. pino-roll numbers the files (`access.1.log`, `access.2.log`…). Read at start.",
+    description: "Write the request lines to this file (relative to the config file; its directory is made) instead of stdout; the edge's own event lines stay on stdout. Mode 0640. pino-roll numbers the files (`access.1.log`, `access.2.log`…); with workers, each writes its own (`access-w1.1.log`, `access-w2.1.log`…). Read at start.",
     example: "/var/log/moat/access.log",
   },
   "log.accessLog.rotate": { description: "When the file rolls over to the next number: at a size, at a period, whichever comes first. Needs `file`." },

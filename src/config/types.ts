@@ -63,7 +63,7 @@ export interface LogConfig {
 
 /** The access log's own file, rolled over by size and period (pino-roll). */
 export interface AccessLogFileConfig {
-  /** Absolute. With workers, each writes its own file: `.w<N>` before the extension. */
+  /** Absolute. With workers, each writes its own file: `-w<N>` before the extension. */
   readonly path: string;
   readonly rotateBytes: number;
   readonly frequency: "daily" | "hourly";

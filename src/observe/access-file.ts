@@ -36,16 +36,17 @@ interface RollingStream extends BatchTarget {
 type PinoRoll = (options: Record<string, unknown>) => Promise<RollingStream>;
 
 /**
- * The file a process writes: the configured path as it is for a lone process, `<stem>.w<N><ext>` for worker N (two
+ * The file a process writes: the configured path as it is for a lone process, `<stem>-w<N><ext>` for worker N (two
  * processes appending to one file would interleave partial lines, and each would roll it on its own count). pino-roll
- * then numbers it: access.1.log, access.2.log; access.w1.1.log for worker 1.
+ * then numbers it: access.1.log, access.2.log; access-w1.1.log for worker 1. A dash, not a dot: pino-roll takes what
+ * follows a name's last dot for its extension, and tells its own files from others by that name.
  * @example
- * accessFileBase("/var/log/moat/access.log", 2); // "/var/log/moat/access.w2.log"
+ * accessFileBase("/var/log/moat/access.log", 2); // "/var/log/moat/access-w2.log"
  */
 export function accessFileBase(path: string, worker: number | undefined): string {
   if (worker === undefined || worker === 0) return path;
   const extension = extname(path);
-  return join(dirname(path), `${basename(path, extension)}.w${worker}${extension}`);
+  return join(dirname(path), `${basename(path, extension)}-w${worker}${extension}`);
 }
 
 /**
@@ -56,15 +57,13 @@ export function accessFileBase(path: string, worker: number | undefined): string
  */
 export async function openAccessFile(settings: AccessFileSettings, worker: number | undefined): Promise<AccessFile> {
   const base = accessFileBase(settings.path, worker);
-  const extension = extname(base) || ".log";
-  const stem = extname(base) === "" ? base : base.slice(0, -extension.length);
   let stream: RollingStream;
   try {
     await mkdir(dirname(base), { recursive: true, mode: 0o750 });
     const pinoRoll = createRequire(import.meta.url)("pino-roll") as PinoRoll;
+    // pino-roll splits the name at its last dot and numbers it there: access.log → access.1.log (.log when there is none).
     stream = await pinoRoll({
-      file: stem,
-      extension,
+      file: base,
       size: `${settings.rotateBytes}b`,
       frequency: settings.frequency,
       // Files of an earlier run count too: a restart does not leave its rolled files behind for ever.

@@ -94,8 +94,8 @@ describe("access log file", { timeout: 60_000 }, () => {
 
   test("with workers each process writes its own file: the worker's number before the extension", () => {
     assert.equal(accessFileBase("/var/log/moat/access.log", undefined), "/var/log/moat/access.log");
-    assert.equal(accessFileBase("/var/log/moat/access.log", 2), "/var/log/moat/access.w2.log");
-    assert.equal(accessFileBase("/var/log/moat/access", 1), "/var/log/moat/access.w1");
+    assert.equal(accessFileBase("/var/log/moat/access.log", 2), "/var/log/moat/access-w2.log");
+    assert.equal(accessFileBase("/var/log/moat/access", 1), "/var/log/moat/access-w1");
   });
 });
 
