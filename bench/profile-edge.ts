@@ -1,6 +1,6 @@
 // Profiles the edge alone: this process runs only the edge; a forked child runs the mTLS origin and the undici load.
 //
-//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16] [--metrics]
 //   node bench/profile-edge.ts --misses 20000 --hits 0 --profile-dir /tmp/prof   a CPU profile of each phase's load only (no startup, no warm-up)
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
@@ -49,7 +49,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false } } });
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -70,6 +70,11 @@ async function edgeProcess(): Promise<void> {
     const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "bench", originId: "origin", validityMs: HOUR_MS });
     return createCeilingProxy({ originUrl: `https://localhost:${originPort}`, serverName: "localhost", caPem: ca.bundlePem, clientCertPem: client.chainPem, clientKeyPem: client.keyPem });
   };
+  // --metrics: the edge records metrics as `moat start --metrics` makes it (the page is never scraped here: a scrape's cost is not a request's).
+  if (values.metrics) {
+    const { installEdgeMetrics, loadMetrics } = await import("../src/observe/index.ts");
+    installEdgeMetrics((await loadMetrics()).createProcessMetrics().recorder);
+  }
   const edge = values.bare ? await bareServer(await ca.issueServerCertificate({ dnsNames: [HOST], validityMs: HOUR_MS }), values.h2 ? (values["stream-api"] ? "h2-stream" : "h2") : "h1", await missProxy()) : await runEdge({ config, ca, masterKey: generateMasterKey(), log: createLogger({ level: values.log as "info", ...(values["sync-log"] ? { destination: (await import("pino")).pino.destination({ dest: 1, sync: true }) } : {}) }) });
   const mb = (n: number) => Math.round(n / 1048576);
   const memory = () => {

@@ -710,6 +710,15 @@ export class StoreEmptyError extends MoatError {
   }
 }
 
+/** An edge run from a store could not reach it at start, and has no usable local copy of the last revision it served to start from instead. */
+export class StoreUnreachableAtStartError extends MoatError {
+  constructor(store: StoreLabel, unreachable: string, localCopy: { file: string; problem: string }) {
+    super("store-unreachable-no-local-copy", 503, `cannot start: the store ${store} is unreachable (${unreachable}), and the local copy ${localCopy.file} cannot stand in for it: ${localCopy.problem}.`, {
+      fix: "bring the store up (or fix its address); an edge that has served from a store keeps a copy of the last revision it served in its data directory, and starts from it while the store is down",
+    });
+  }
+}
+
 /** `moat audit verify` found the audit trail's hash chain broken: the first record that is wrong, and how. */
 export class AuditChainBrokenError extends MoatError {
   readonly seq: number;

@@ -64,3 +64,14 @@ function xCache(facts: CacheStatusFacts): string {
   if (facts.fwd === "stale" && facts.fwdStatus === 304) return "RefreshHit from moat";
   return "Miss from moat";
 }
+
+/**
+ * RFC 9211 §2: the field lists the caches from the origin towards the viewer, each adding its entry after those before
+ * it. Behind an origin shield, the shield's entry comes first, then this edge's.
+ * @example
+ * afterUpstream("moat; hit; ttl=60", "moat; fwd=uri-miss; fwd-status=200"); // "moat; hit; ttl=60, moat; fwd=uri-miss; fwd-status=200"
+ */
+export function afterUpstream(upstream: string | string[] | undefined, ours: string): string {
+  if (upstream === undefined || upstream.length === 0) return ours;
+  return `${Array.isArray(upstream) ? upstream.join(", ") : upstream}, ${ours}`;
+}

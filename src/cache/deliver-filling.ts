@@ -1,6 +1,6 @@
 // Answers a request collapsed behind a fill from the fill's headers and its body as it is written.
 
-import { cacheStatusHeaders } from "./cache-status.ts";
+import { afterUpstream, cacheStatusHeaders } from "./cache-status.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { StreamingFill } from "./collapse.ts";
 import { writeToViewer } from "./deliver.ts";
@@ -27,6 +27,7 @@ export async function deliverFilling(x: CacheExchange, stream: StreamingFill, fa
   const body = sendsBody ? stream.body.join() : null;
   if (sendsBody && !body) return false;
   const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(stream.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
+  if (x.keepsUpstreamCacheStatus) headers["cache-status"] = afterUpstream(stream.headers["cache-status"], headers["cache-status"]);
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
   if (!body) {

@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CompressionConfig } from "../config/index.ts";
 import type { ContentCoding } from "./cache-key.ts";
-import { cacheStatusHeaders } from "./cache-status.ts";
+import { afterUpstream, cacheStatusHeaders } from "./cache-status.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Fill } from "./collapse.ts";
@@ -92,7 +92,7 @@ export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery)
     // A literal of one shape rather than a spread of the facts: this runs for every miss.
     const status = cacheStatusHeaders({ isHit: facts.isHit, fwd: facts.fwd, fwdStatus: answer.statusCode, ttlS: facts.ttlS, isStored: facts.isStored, isCollapsed: facts.isCollapsed, detail: facts.detail ?? detail });
     const viewerHeaders = viewerAnswer.headers;
-    viewerHeaders["cache-status"] = status["cache-status"];
+    viewerHeaders["cache-status"] = x.keepsUpstreamCacheStatus ? afterUpstream(originHeaders["cache-status"], status["cache-status"]) : status["cache-status"];
     viewerHeaders["x-cache"] = status["x-cache"];
     (res as import("node:http").ServerResponse).writeHead(answerStatus(viewerAnswer), x.viewerHeaders(viewerHeaders));
     sendsBody = x.method !== "HEAD" && viewerAnswer.kind === "full";

@@ -41,6 +41,8 @@ export interface CacheExchange {
   /** The edge's response header policy (Via, hop-by-hop removal), applied to a new object the cache gives away: it may change and return it. */
   viewerHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders;
   readonly res: ServerResponse | Http2ServerResponse;
+  /** The origin is an origin shield (another Moat cache): its Cache-Status entry stays on a forwarded response, before this cache's. Read on a miss only. */
+  readonly keepsUpstreamCacheStatus?: boolean;
 }
 
 // A fill asks for the whole object: the viewer's own conditionals and range are answered from it.

@@ -6,11 +6,10 @@
 // higher number than its mark: one Map lookup for the exact path and one per distinct prefix length.
 
 import { randomBytes } from "node:crypto";
-import { existsSync, watch } from "node:fs";
-import type { FSWatcher } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ConfigIssue } from "../errors.ts";
+import { watchFiles } from "../file-watch.ts";
 import type { Logger } from "../observe/index.ts";
 import { appendInvalidationLine, compactInvalidations, INVALIDATION_FILES, readInvalidations } from "./invalidation-file.ts";
 import type { InvalidationRequest, NumberedInvalidation } from "./invalidation-file.ts";
@@ -172,11 +171,12 @@ export async function watchInvalidations(deps: { dataDir: string; rules: Invalid
     return running;
   };
   await catchUp();
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = existsSync(dir) ? watch(dir, (_event, name) => void (name === INVALIDATION_FILES.requests && catchUp())) : undefined;
-  } catch (error) {
-    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch cache invalidations; they apply at the next start");
-  }
-  return { stop: () => watcher?.close(), catchUp };
+  const watcher = watchFiles({
+    files: [join(dir, INVALIDATION_FILES.requests)],
+    debounceMs: 0,
+    onChange: () => void catchUp(),
+    onWatchError: (directory, error) =>
+      deps.log.error({ directory, error: { message: error.message } }, "cannot watch cache invalidations; a new one is seen by polling, within 2 s"),
+  });
+  return { stop: () => watcher.stop(), catchUp };
 }

@@ -267,6 +267,44 @@ Example:
     run: async (args) => (await import("./certs-api-command.ts")).runCertsRevoke(args),
   },
   {
+    name: "invalidations list",
+    summary: "list cache invalidations over the admin API, newest first: paths, who, when, which edges applied each",
+    help: `moat invalidations list [--distribution ID] [--limit 20] [--before ID] [--json] [API flags]
+
+Lists the cache invalidations in the API's store, newest first: id, distribution,
+when and by whom it was recorded, where the edges are with it, and its paths.
+EDGES reads applied (2/2) once every edge that applies invalidations from the
+store has applied it on every worker; pending (1/2; waiting for edge-b) names
+the others; pending (no edge yet) while no edge run from the store has applied
+any. --distribution keeps one distribution's. --limit shows at most that many
+(1 to 500); when there are older ones the last line says so, and --before ID
+shows those older than ID. --json prints the items as the API answers them.
+\`moat cache invalidate\` records one; \`moat invalidations show ID\` details one.
+
+${API_FLAGS_HELP}
+
+Examples:
+  moat invalidations list --distribution shop --limit 5 --context prod
+  moat invalidations list --before 120 --json`,
+    run: async (args) => (await import("./invalidations-command.ts")).runInvalidationsList(args),
+  },
+  {
+    name: "invalidations show",
+    summary: "show one cache invalidation over the admin API and when each edge applied it",
+    help: `moat invalidations show ID [--json] [API flags]
+
+Prints the invalidation: distribution, paths, when and by whom it was
+recorded, whether every edge has applied it, and each edge with the time it
+applied it (or pending). ID is its number, as \`moat cache invalidate\` prints
+it (12, or #12). --json prints the API's answer.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat invalidations show 12 --context prod`,
+    run: async (args) => (await import("./invalidations-command.ts")).runInvalidationsShow(args),
+  },
+  {
     name: "revisions",
     summary: "list the config's revisions over the admin API: number, time, who, what changed",
     help: `moat revisions [--limit 20] [--json] [API flags]

@@ -32,7 +32,8 @@ export async function documentForStore(file: string): Promise<{ document: Record
   const source = resolve(file);
   const raw = await readConfigDocument(source);
   const config = await loadConfigDocument(raw, { source, baseDir: dirname(source) });
-  const refusals = await edgeRefusals(file, config);
+  // Not the { imported: NAME } ones: the edges' data directory may be on another host.
+  const { refusals } = await edgeRefusals(file, config);
   if (refusals !== null) return { refusals };
   return { document: withAbsolutePaths(raw as Record<string, unknown>, dirname(source)) };
 }

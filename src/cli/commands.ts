@@ -42,16 +42,23 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--metrics HOST:PORT] [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
 --store (or MOAT_STORE), the edge serves the store's newest revision and asks
-the store for its revision every second: a new one is read, validated and
-swapped in as a whole, as a file is; one that fails (a certificate file
-missing on this host) is logged with its revision and the running config
-stays; while the store cannot be reached the edge keeps serving (logged once).
-SIGHUP reads the store again. SIGTERM drains and exits.
+the store for its revision every second (PostgreSQL notifies each commit, and
+the poll is every 5 s, MOAT_STORE_FALLBACK_POLL_MS, while it listens): a new
+one is read, validated and swapped in as a whole, as a file is; one that fails
+(a certificate file missing on this host) is logged with its revision and the
+running config stays; while the store cannot be reached the edge keeps serving
+(logged once) and retries with backoff. SIGHUP reads the store again. SIGTERM
+drains and exits.
+
+Each revision served is recorded in the store (its edges table, with a
+heartbeat every 10 s) and copied to store-copy.json in the data directory
+(the store's directory, else MOAT_DATA_DIR, else ./.moat): an edge started
+while the store is down serves that copy and catches up once it answers.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
 unless the stored config sets dataDir.
 
@@ -65,6 +72,11 @@ with a server certificate from Moat's CA (see docs/reference/admin-api.md).
 Keep it on loopback (127.0.0.1:8444) unless clients elsewhere need it; every
 request needs an API token (\`moat token create\`) or an admin certificate
 (\`moat admin issue\`). A change it makes is served within a second.
+
+--metrics HOST:PORT serves Prometheus metrics at GET /metrics, plain HTTP
+with no authentication (see docs/reference/metrics.md); it wins over the
+config's metrics.listen. Keep it on loopback (127.0.0.1:9464): the edge warns
+at start when it is not. With workers, the primary serves one page for all.
 
 The private keys in the data directory are encrypted under a master key, from
 MOAT_MASTER_KEY (base64 of 32 bytes), MOAT_MASTER_KEY_FILE (a path) or the
@@ -232,11 +244,16 @@ Example:
   {
     name: "config check",
     summary: "validate a config file and print what is wrong",
-    help: `moat config check FILE
+    help: `moat config check FILE [--master-key-file FILE]
 
 Exits 0 if FILE is a valid config; otherwise lists every problem with its path.
 Imported certificates get the checks the edge runs at start (key, chain, usage,
 validity, names): a refusal names the config path, the check and the fix.
+Certificates imported through the admin API ({ imported: NAME }) are looked
+up in the config's data directory: a name nothing was imported under is
+refused; with the master key (--master-key-file, MOAT_MASTER_KEY_FILE,
+MOAT_MASTER_KEY or pki.masterKeyFile) its sealed key is opened and checked in
+full, without it the command says which ones it did not check.
 
 Example:
   moat config check ./moat.yaml`,
@@ -265,6 +282,66 @@ Examples:
   moat certs list --config ./moat.yaml --json
   moat certs list --distribution shop --state active --context prod`,
     run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
+  },
+  {
+    name: "doctor origin",
+    summary: "connect to an origin as the edge would and explain each problem with its fix",
+    help: `moat doctor origin (ORIGIN_ID | DISTRIBUTION/ORIGIN | URL) [--config FILE | --store ADDRESS]
+    [--data-dir DIR] [--master-key-file FILE] [--ca FILE] [--timeout 5s] [--json]
+
+Connects to the origin exactly as the edge's client does: the same client
+certificate (read from the data directory, never issued here), the CA bundle
+that verifies the origin, the server name (SNI) and the edge's TLS 1.2/1.3
+settings; then sends GET / as the edge's certificate probe does. Checks, each
+✓ or ✗ with the edge's failure code, the cause and the fix:
+  client-certificate          which certificate the edge presents, or none
+  tcp-connect                 refused, timed out, name not resolved
+  tls-handshake               protocol and cipher, or no version/cipher in common
+  origin-certificate          the chain the origin sent (subject, issuer, serial,
+                              validity) and why it is not trusted: unknown
+                              issuer, self-signed, expired, not yet valid, or the
+                              names it has versus the name expected
+  client-certificate-request  whether the origin asks for a client certificate
+                              and which CAs it accepts (from \`openssl s_client\`)
+  client-certificate-accepted whether it accepted the edge's certificate
+  http-answer                 the status GET / gets
+
+An ORIGIN_ID is looked up in --config FILE or --store ADDRESS (MOAT_STORE); the
+master key (--master-key-file, MOAT_MASTER_KEY, MOAT_MASTER_KEY_FILE or
+pki.masterKeyFile) opens the stored client key. A URL that no config names is
+checked with the edge's defaults: the CA bundle of --ca FILE or of the data
+directory (--data-dir, MOAT_DATA_DIR or ./.moat; a config names its own), its
+host name as the server name, and no client certificate.
+Every network step has a deadline (--timeout, default 5s). --json prints the
+report for scripts. Exit code 0 when every check passed, 1 when one failed.
+
+Examples:
+  moat doctor origin api --config ./moat.yaml
+  moat doctor origin shop/api --store /var/lib/moat --json
+  moat doctor origin https://api.internal:9443 --ca ./origin-ca.pem`,
+    run: async (args) => (await import("./doctor-command.ts")).runDoctorOrigin(args),
+  },
+  {
+    name: "doctor viewer",
+    summary: "check a viewer certificate against the trust store the edge would use, with the edge's own verdict",
+    help: `moat doctor viewer --cert FILE (--ca FILE [--crl FILE]... [--allow-no-eku]
+    | [--config FILE | --store ADDRESS] (--trust-store NAME | --distribution ID))
+    [--timeout 5s] [--json]
+
+Judges the viewer certificate in FILE (PEM: the leaf, then any intermediates the
+viewer sends) as the edge judges a viewer's handshake: OpenSSL's verification
+with the trust store's CAs and CRLs (\`openssl verify\`, CRLs checked for the
+whole chain, TLS client purpose), then the edge's own verdict function. Checks,
+each ✗ with the code the edge logs (client-cert-untrusted, client-cert-expired,
+client-cert-revoked, client-cert-wrong-usage, client-cert-crl-missing, …), the
+cause and the fix: chain, validity, key-usage (EKU clientAuth), revocation, and
+edge-verdict. --distribution ID uses the trust store of that distribution's
+viewer mTLS. Exit code 0 when the edge would accept it, 1 otherwise.
+
+Examples:
+  moat doctor viewer --cert alice.pem --config ./moat.yaml --distribution partners
+  moat doctor viewer --cert alice.pem --ca partner-ca.pem --crl partner.crl --json`,
+    run: async (args) => (await import("./doctor-command.ts")).runDoctorViewer(args),
   },
   {
     name: "guard",
@@ -607,6 +684,7 @@ POST /invalidations and polls its status, printing the edges' progress on
 stderr, until every edge run from that store has applied it (--wait, default
 30s there; past it, exit 1 naming the edges still pending: the invalidation
 stands). --no-wait returns once it is recorded; --json prints the API's answer.
+\`moat invalidations list\` and \`moat invalidations show ID\` read them back.
 ${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 
 Examples:

@@ -1,6 +1,5 @@
 // Where a running edge's config comes from, a file or a store: both give a MoatConfig through the one validation path, and say when to look again.
-import { watch } from "node:fs";
-import { basename, dirname } from "node:path";
+import { watchFiles } from "../file-watch.ts";
 import type { MoatConfig } from "../config/index.ts";
 import type { Logger } from "../observe/index.ts";
 
@@ -14,6 +13,8 @@ export interface ConfigSource {
    * looks again. What goes wrong while watching (a store outage) goes to `log`. Returns the function that stops watching.
    */
   watch(changed: (why: string) => Promise<void>, log: Logger): () => void;
+  /** The edge now serves what load() returned last (called at start and after each reload it applied): a store records it, and keeps a local copy. */
+  served?(): void;
   /** True for an error the source has logged already: a store outage is logged once, not at every reload it fails. */
   isReported(error: unknown): boolean;
   /** Stops what watch started and lets go of the source (a store's connections). */
@@ -33,17 +34,15 @@ export function createFileConfigSource(configFile: string): ConfigSource {
       const { loadConfigFile } = await import("../config/index.ts");
       return loadConfigFile(configFile);
     },
-    watch(changed) {
-      let debounce: NodeJS.Timeout | undefined;
-      const watcher = watch(dirname(configFile), (_event, name) => {
-        if (name !== basename(configFile)) return;
-        clearTimeout(debounce);
-        debounce = setTimeout(() => void changed("file changed"), 150);
+    watch(changed, log) {
+      const watcher = watchFiles({
+        files: [configFile],
+        debounceMs: 150,
+        onChange: () => void changed("file changed"),
+        onWatchError: (directory, error) =>
+          log.error({ directory, error: { message: error.message } }, "cannot watch the config file's directory; a change is seen by polling, within 2 s (or send SIGHUP)"),
       });
-      return () => {
-        watcher.close();
-        clearTimeout(debounce);
-      };
+      return () => watcher.stop();
     },
     isReported: () => false,
     close: async () => {},

@@ -27,14 +27,14 @@ export async function runCacheInvalidateOverApi(values: ApiFlagValues & { json?:
     const name = created.id === String(created.seq) ? `#${created.seq}` : `${created.id} (#${created.seq})`;
     const recorded = `Invalidation ${name} recorded for ${distribution}: ${paths.join(" ")}`;
     if (wait.ms === 0) {
-      printResult(values.json, created, `${recorded}\nNot waiting for the edges (--no-wait); its status: GET /invalidations/${created.id}.\n`);
+      printResult(values.json, created, `${recorded}\nNot waiting for the edges (--no-wait); its status: moat invalidations show ${created.id}.\n`);
       return 0;
     }
     process.stderr.write(`moat: ${recorded.charAt(0).toLowerCase()}${recorded.slice(1)}\n`);
     const applied = await waitUntilDone<Invalidation>({
       what: `the edges to apply invalidation ${created.id}`,
       wait,
-      check: `GET /invalidations/${created.id}`,
+      check: `moat invalidations show ${created.id}`,
       poll: async () => {
         const item = (await moat.GET("/invalidations/{id}", { params: { path: { id: created.id } } })).data as Invalidation;
         return item.status === "applied" ? { isDone: true, value: item } : { isDone: false, state: progress(item) };

@@ -73,6 +73,7 @@ export function serveEdge(options: { edge: RunningEdge; configFile?: string; sou
       try {
         const config = await source.load();
         const snapshot = await edge.apply(config);
+        source.served?.();
         log.info({ why, snapshot: snapshot.generation, ...source.describe() }, "config reloaded");
       } catch (error) {
         // The running snapshot stays: a bad edit never takes the edge down. A store outage was logged once, by the source.
@@ -84,6 +85,8 @@ export function serveEdge(options: { edge: RunningEdge; configFile?: string; sou
   };
 
   const stopWatching = source.watch(reload, log);
+  // The edge serves what the source loaded at start.
+  source.served?.();
   const onHup = () => void reload("SIGHUP");
   process.on("SIGHUP", onHup);
 

@@ -1,13 +1,14 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
-import { resolve } from "node:path";
-import { resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import { join, resolve } from "node:path";
+import { parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../config/index.ts";
+import type { ListenAddress } from "../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
-import { CliUsageError } from "../errors.ts";
-import { createLogger } from "../observe/index.ts";
-import type { LoggerOptions } from "../observe/index.ts";
+import { CliUsageError, ListenError, StoreUnavailableError } from "../errors.ts";
+import { createLogger, installEdgeMetrics, loadMetrics } from "../observe/index.ts";
+import type { LoggerOptions, MetricsEndpoint, ProcessMetrics } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
 import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { Logger } from "../observe/index.ts";
@@ -33,20 +34,24 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, metrics: { type: "string" } });
   const api = values.api === undefined ? undefined : parseApiAddress(values.api);
+  const metricsFlag = values.metrics === undefined ? undefined : parseMetricsAddress(values.metrics);
   if (values["edge-name"] !== undefined && values.config !== undefined) {
     throw new CliUsageError("start: --edge-name names an edge in a store; an edge run from --config FILE records nothing there.", { fix: "drop --edge-name, or run from a store: `moat start --store ADDRESS --edge-name NAME`" });
   }
-  const { source, store, feed } = await openConfigSource(values.config, values.store);
+  const edgeName = resolveEdgeName(values["edge-name"]);
+  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName);
   if (api && !store) {
     await source.close().catch(() => undefined);
+    if (feed) throw new StoreUnavailableError(source.describe().store as string, "it did not answer at start, and --api needs it (the admin API reads and changes the store)", { fix: "bring the store up and start again; without --api, an edge starts from its local copy while the store is down" });
     throw new CliUsageError("start: --api needs --store: the admin API changes the store, and a config file is not one.", { fix: "put the file into a store first (`moat apply -f moat.yaml --store /var/lib/moat`), then `moat start --store /var/lib/moat --api 127.0.0.1:8444`" });
   }
   try {
     const config = await source.load();
-    const invalidations = feed && { feed, edge: resolveEdgeName(values["edge-name"]), initial: await feed.initialInvalidations() };
-    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations);
+    const invalidations = feed && { feed, edge: edgeName, initial: await feed.initialInvalidations() };
+    // The flag wins over the config's metrics.listen.
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined);
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -62,6 +67,33 @@ function parseApiAddress(text: string): { host: string; port: number } {
     throw new CliUsageError(`start: --api ${JSON.stringify(text)} is not HOST:PORT.`, { fix: "give the address the admin API listens on, e.g. --api 127.0.0.1:8444 (keep it on loopback unless clients elsewhere need it)" });
   }
   return { host: (match[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port };
+}
+
+/** `--metrics HOST:PORT` (or a bare port, on 127.0.0.1). */
+function parseMetricsAddress(text: string): ListenAddress {
+  const address = parseListenAddress(text);
+  if (address === undefined) {
+    throw new CliUsageError(`start: --metrics ${JSON.stringify(text)} is not HOST:PORT.`, { fix: "give the address Prometheus scrapes, e.g. --metrics 127.0.0.1:9464 (plain HTTP with no authentication: keep it on loopback)" });
+  }
+  return address;
+}
+
+// A worker that has not sent its metrics within this long is left out of the scrape (moat_metrics_workers_answered says so).
+const WORKER_METRICS_LIMIT_MS = 2_000;
+
+/** The process's metrics, made and installed before the edge is built, so that its first snapshot is counted. */
+async function openMetrics(address: ListenAddress | undefined): Promise<{ metrics: ProcessMetrics; module: Awaited<ReturnType<typeof loadMetrics>>; address: ListenAddress } | undefined> {
+  if (address === undefined) return undefined;
+  const module = await loadMetrics();
+  const metrics = module.createProcessMetrics();
+  installEdgeMetrics(metrics.recorder);
+  return { metrics, module, address };
+}
+
+/** Closes whatever of the admin API and the metrics endpoint runs beside the edge, when it stops. */
+function closing(...parts: Array<{ close(): Promise<void> } | undefined>): (() => Promise<void>) | undefined {
+  const running = parts.filter((part) => part !== undefined);
+  return running.length === 0 ? undefined : async () => void (await Promise.all(running.map((part) => part.close())));
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
@@ -93,7 +125,7 @@ interface StoreInvalidations {
   initial: readonly NumberedInvalidation[];
 }
 
-async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined): Promise<number> {
+async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined, metricsAddress: ListenAddress | undefined): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
@@ -105,6 +137,7 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial });
     if (invalidations) {
@@ -114,14 +147,15 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
       feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
     }
     const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
-    await serveEdge({ edge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
+    const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
   const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!) });
   try {
-    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers) });
+    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
     await edge.stop();
     throw error;
@@ -151,8 +185,20 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
   const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: adminApi && (() => adminApi.close()) });
+  // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
+  const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
   return 0;
+}
+
+/** Listens for scrapes; a port that cannot be bound stops what started before it, and the start fails. */
+async function startEndpoint(opened: NonNullable<Awaited<ReturnType<typeof openMetrics>>>, render: () => Promise<{ contentType: string; body: string }>, log: Logger, stopStarted: () => Promise<void>): Promise<MetricsEndpoint> {
+  try {
+    return await opened.module.startMetricsEndpoint(opened.address, render, log.child({ part: "metrics" }));
+  } catch (error) {
+    await stopStarted();
+    throw new ListenError("the metrics endpoint (--metrics or metrics.listen)", opened.address.host, opened.address.port, error);
+  }
 }
 
 /** A group's applied invalidations go to the store once every worker has reported: the edge applied one when all of its workers have. */
@@ -166,7 +212,7 @@ function groupInvalidations(invalidations: StoreInvalidations, workers: number) 
 }
 
 /** `--config FILE`, or a store from `--store` or MOAT_STORE (a flag beats the variable: `--config` wins over MOAT_STORE). */
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
@@ -176,8 +222,15 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     throw new CliUsageError("start: --config FILE or --store ADDRESS is required.", { fix: "run `moat start --config ./moat.yaml`, `moat start --store /var/lib/moat`, or `npm start` for the demo" });
   }
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
-  const [{ openStore, parseStoreAddress }, { createStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
-  const store = await openStore({ address, validate: validateStoredDocument });
-  const source = createStoreConfigSource({ store, dataDir: parseStoreAddress(address).dataDir });
+  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
+  const { label, dataDir } = parseStoreAddress(address);
+  // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./.moat.
+  const localCopy = join(dataDir ?? resolveDataDir(undefined), LOCAL_COPY_FILE);
+  const fallbackPollText = process.env[FALLBACK_POLL_ENV];
+  const fallbackPollMs = fallbackPollText ? Number(fallbackPollText) : undefined;
+  if (fallbackPollMs !== undefined && !(Number.isInteger(fallbackPollMs) && fallbackPollMs >= 1_000)) {
+    throw new CliUsageError(`start: ${FALLBACK_POLL_ENV}=${JSON.stringify(fallbackPollText)} is not a number of milliseconds of at least 1000.`, { fix: `unset it (the default is 5000), or set a whole number such as ${FALLBACK_POLL_ENV}=10000` });
+  }
+  const { source, store } = await openStoreConfigSource({ open: () => openStore({ address, validate: validateStoredDocument }), label, dataDir, localCopy, edge, liveIntervalMs: fallbackPollMs });
   return { source, store, feed: source };
 }

@@ -5,6 +5,7 @@ import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invali
 import type { MoatConfig } from "../config/index.ts";
 import { WorkerStartError } from "../errors.ts";
 import type { Logger, LoggerOptions } from "../observe/index.ts";
+import type { ProcessMetricsJson } from "../observe/metrics-registry.ts";
 import { withEdgeMallocEnv, withEdgeNodeFlags } from "./edge-runtime.ts";
 import { createGroupCacheRelay } from "./worker-cache-relay.ts";
 import type { ToWorker } from "./worker-messages.ts";
@@ -31,6 +32,8 @@ export interface WorkerGroup {
   stop(): Promise<void>;
   /** Rejects when a worker keeps failing to start after the group was up: the primary then exits non-zero. */
   readonly failed: Promise<never>;
+  /** Asks every connected worker for its metrics; a worker that has not answered within `limitMs` is left out. */
+  collectMetrics(limitMs: number): Promise<{ asked: number; answers: ProcessMetricsJson[] }>;
 }
 
 interface Slot {
@@ -57,6 +60,8 @@ export async function startWorkerGroup(options: {
   logLevel: NonNullable<LoggerOptions["level"]>;
   /** Run from a store: every invalidation it held at start, and where the group's applied state goes (every worker's lowest mark). */
   store?: { invalidations: readonly NumberedInvalidation[]; onApplied(summary: AppliedInvalidations): void };
+  /** Workers keep metrics (prom-client) for the primary's endpoint. */
+  metrics?: boolean;
 }): Promise<WorkerGroup> {
   const { log } = options;
   // Structured clones: the config's Maps, Sets and Buffers reach the worker as they are.
@@ -106,7 +111,7 @@ export async function startWorkerGroup(options: {
     slot.appliedSeq = seq;
     // Errors of its channel are handled where they are sent (sendTo); anything else is logged, never thrown at the primary.
     worker.on("error", (error: Error) => log.warn({ workerNumber: n, error: { message: error.message } }, "worker channel error"));
-    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys, ...(storeInvalidations ? { storeInvalidations } : {}) });
+    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys, ...(storeInvalidations ? { storeInvalidations } : {}), ...(options.metrics ? { metrics: true } : {}) });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;
@@ -192,7 +197,36 @@ export async function startWorkerGroup(options: {
     );
   }
 
+  let metricsRequests = 0;
+  async function collectMetrics(limitMs: number): Promise<{ asked: number; answers: ProcessMetricsJson[] }> {
+    const id = ++metricsRequests;
+    const workers = [...slots.values()].map((slot) => slot.worker).filter((worker): worker is Worker => worker !== null && worker.isConnected());
+    const answers = await Promise.all(workers.map((worker) => askForMetrics(worker, id, limitMs)));
+    return { asked: workers.length, answers: answers.filter((answer): answer is ProcessMetricsJson => answer !== null) };
+  }
+
+  /** One worker's metrics, or null when it does not answer within `limitMs` (or exits, or its channel is closed). */
+  function askForMetrics(worker: Worker, id: number, limitMs: number): Promise<ProcessMetricsJson | null> {
+    return new Promise((resolve) => {
+      const finish = (answer: ProcessMetricsJson | null) => {
+        clearTimeout(limit);
+        worker.off("message", onMessage);
+        worker.off("exit", onExit);
+        resolve(answer);
+      };
+      const onMessage = (message: unknown) => {
+        if (isFromWorker(message) && message.type === "metrics" && message.id === id) finish(message.metrics);
+      };
+      const onExit = () => finish(null);
+      const limit = setTimeout(() => finish(null), limitMs);
+      worker.on("message", onMessage);
+      worker.once("exit", onExit);
+      if (!sendTo(worker, { type: "metrics-request", id }, () => finish(null))) finish(null);
+    });
+  }
+
   return {
+    collectMetrics,
     httpsPort: ports.httpsPort,
     httpPort: ports.httpPort,
     apply(next, keys) {

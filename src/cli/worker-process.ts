@@ -6,8 +6,8 @@ import { deepFreeze as freezeConfig } from "../config/freeze.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge, ticketKeysFrom } from "../edge/index.ts";
 import type { RunningEdge } from "../edge/index.ts";
-import { createLogger } from "../observe/index.ts";
-import type { Logger } from "../observe/index.ts";
+import { createLogger, installEdgeMetrics, loadMetrics } from "../observe/index.ts";
+import type { Logger, ProcessMetrics } from "../observe/index.ts";
 import { openCertificateAuthority } from "../pki/index.ts";
 import { loadCommandMasterKey } from "./master-key.ts";
 import { DRAIN_LIMIT_MS } from "./serve-edge.ts";
@@ -55,7 +55,13 @@ export async function runWorker(): Promise<number> {
   });
   const cachePeers: CachePeers = { deleted: relay.deleted, invalidationsApplied: (mark) => void send({ type: "invalidations-applied", mark }) };
   let edge: RunningEdge;
+  let metrics: ProcessMetrics | undefined;
   try {
+    // Before the edge is built: its first snapshot and its origin connections are counted too.
+    if (start.metrics) {
+      metrics = (await loadMetrics()).createProcessMetrics();
+      installEdgeMetrics(metrics.recorder);
+    }
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
     const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
@@ -69,7 +75,7 @@ export async function runWorker(): Promise<number> {
   }
   isServing = true;
   send({ type: "listening", httpsPort: edge.httpsPort, httpPort: edge.httpPort });
-  await serveMessages(edge, next, log, relay);
+  await serveMessages(edge, next, log, relay, metrics);
   return 0;
 }
 
@@ -77,7 +83,7 @@ export async function runWorker(): Promise<number> {
 // round trip through the primary, well under a millisecond when they are well): a stuck worker must not hold every POST.
 const RELAY_WAIT_LIMIT_MS = 2_000;
 
-async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, log: Logger, relay: DeletionRelay): Promise<void> {
+async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, log: Logger, relay: DeletionRelay, metrics: ProcessMetrics | undefined): Promise<void> {
   let stopping: Promise<void> | undefined;
   let markStopped: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (markStopped = resolve));
@@ -123,6 +129,14 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
     if (process.connected) process.send?.({ type: "cache-keys-dropped", relay: id } satisfies FromWorker, undefined, {}, () => {});
     onDisk.catch((error: Error) => log.error({ error: { message: error.message } }, "deleting from disk the keys another worker deleted failed"));
   };
+  // A worker started without metrics answers with none: the primary's page then lacks its series, never waits for them.
+  const answerMetrics = (id: number) => {
+    const gathered = metrics ? metrics.json() : Promise.resolve([]);
+    gathered.then(
+      (json) => process.connected && process.send?.({ type: "metrics", id, metrics: json } satisfies FromWorker, undefined, {}, () => {}),
+      (error: Error) => log.error({ error: { message: error.message } }, "gathering this worker's metrics failed"),
+    );
+  };
   void (async () => {
     for (;;) {
       const message = await next();
@@ -132,6 +146,7 @@ async function serveMessages(edge: RunningEdge, next: () => Promise<ToWorker>, l
       if (message.type === "cache-deletion-relayed") relay.acknowledged(message.batch);
       if (message.type === "drop-cache-keys") dropRelayed(message.relay, message.primaryKeys);
       if (message.type === "invalidations") edge.applyInvalidations(message.requests);
+      if (message.type === "metrics-request") answerMetrics(message.id);
     }
   })();
   await stopped;

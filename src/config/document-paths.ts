@@ -45,6 +45,7 @@ function pathFields(document: unknown): PathField[] {
       for (const key of CERTIFICATE_FILE_KEYS) add(fieldOf(mtls, "clientCertificate"), key, [...mtlsPath, "clientCertificate"]);
       add(mtls, "trustedCa", mtlsPath);
     });
+    add(fieldOf(distribution, "shield"), "trustedCa", ["distributions", index, "shield"]);
   });
   return found;
 }

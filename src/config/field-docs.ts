@@ -28,14 +28,22 @@ function certificateSourceDocs(prefix: string, use: string): Record<string, Fiel
     [`${prefix}.pkcs12`]: { description: "An imported PKCS#12 (.p12/.pfx) holding certificate, chain and key.", example: "./edge.p12" },
     [`${prefix}.imported`]: { description: "The name a certificate was imported under through the admin API (POST /certificates): kept in the data directory, its key sealed under the master key.", example: "shop-ev" },
     [`${prefix}.passphraseFile`]: { description: "A file whose first line is the passphrase of an encrypted key or of the PKCS#12.", example: "./edge.pass" },
-  };
+    "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
+};
 }
 
 function accessLogDocs(prefix: string, description: string, fallback: string): Record<string, FieldDoc> {
   return {
     [prefix]: { description, default: fallback, example: "{ sample: 0.1 }" },
     [`${prefix}.sample`]: { description: "The share of requests, chosen at random, that get a line (more than 0, at most 1).", example: "0.01" },
-  };
+    "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
+};
 }
 
 export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
@@ -70,6 +78,8 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "log.accessLog.rotate.size": { description: "Roll over once the file reaches this size.", default: "100MiB", example: "1GiB" },
   "log.accessLog.rotate.frequency": { description: "Roll over at the start of each day or hour (local time), whatever the size.", default: "daily", example: "hourly" },
   "log.accessLog.rotate.keep": { description: "Rolled files kept besides the current one (of this process's name, earlier runs included); older ones are deleted.", default: "7", example: "30" },
+  metrics: { description: "The Prometheus endpoint ([Metrics](metrics.md)): off unless `listen` is set or `moat start --metrics HOST:PORT` asks for it (the flag wins). Read at start." },
+  "metrics.listen": { description: "Where `GET /metrics` is served, as plain HTTP with no authentication: keep it on loopback (the edge warns at start when it is not) and let Prometheus scrape through the host. A bare port listens on 127.0.0.1; 0 takes a free port (logged in \"metrics listening\").", example: "127.0.0.1:9464" },
   connections: { description: "Deadlines and caps for viewer connections on the HTTPS port (and, counted apart, the plain-HTTP port). Read at start." },
   "connections.timeouts": { description: "Deadlines for a connection that does not speak; they run one after another." },
   "connections.timeouts.handshake": { description: "The TLS handshake, from the accept.", default: d(vc.handshakeMs), example: "5s" },
@@ -106,6 +116,7 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "distributions[].viewerMtls": { description: "Viewer client certificates: see [Viewer mTLS](viewer-mtls.md).", default: "{ mode: off }" },
   "distributions[].viewerMtls.mode": { description: "`off`: no certificate requested; `optional`: verified when sent; `required`: a verified certificate or no connection; `passthrough`: requested, not verified, the origin decides.", example: "optional" },
   "distributions[].viewerMtls.trustStore": { description: "The trust store (a key of `trustStores`); required with `optional` and `required`, refused with `off` and `passthrough`.", example: "partners" },
+  "distributions[].viewerMtls.edgesOnly": { description: "The shield side of an [origin shield](../how-to/origin-shield.md): only edges of this fleet for this distribution, whose verified certificate carries `spiffe://<pki.trustDomain>/distribution/<this id>/origin/<id>`; any other certificate gets 403 `edge-identity-not-accepted`. Takes mode `required`, with a trust store holding Moat's CA bundle.", default: "false", example: "true" },
   "distributions[].viewerMtls.forward": { description: "Which certificate headers the origin gets (see [HTTP headers](headers.md))." },
   "distributions[].viewerMtls.forward.moat": { description: "`Moat-Viewer-Cert-*` headers.", default: "true", example: "false" },
   "distributions[].viewerMtls.forward.rfc9440": { description: "RFC 9440 `Client-Cert` and `Client-Cert-Chain`.", default: "true", example: "false" },
@@ -144,4 +155,8 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "distributions[].behaviors[].websocket": { description: "Accept WebSocket connections on this path: `true`, or limits.", default: "false", example: "true" },
   "distributions[].behaviors[].websocket.idleTimeout": { description: "Close a tunnel that carried no byte either way for this long (1s to 1h).", default: d(DEFAULTS.websocketIdleTimeoutMs), example: "10m" },
   "distributions[].behaviors[].websocket.maxLifetime": { description: "Close any tunnel open this long, so the viewer is checked again (1s to 24h).", default: d(DEFAULTS.websocketMaxLifetimeMs), example: "2h" },
+  "distributions[].shield": { description: "An [origin shield](../how-to/origin-shield.md): Moat edges that serve this same distribution and fetch from its origins. Misses (and every request the cache does not answer) go to the shield instead of the origins, over mTLS with the certificate the edge would present to the origin.", example: "{ url: \"https://shield.internal:8443\" }" },
+  "distributions[].shield.url": { description: "The shield's `https://host:port`, without a path.", example: "https://shield.internal:8443" },
+  "distributions[].shield.serverName": { description: "The SNI sent to the shield, and the name its certificate must carry: a name of this distribution, so the shield picks its TLS context. The Host sent is the viewer's.", default: "the distribution's first alias", example: "shop.example.test" },
+  "distributions[].shield.trustedCa": { description: "The CA bundle that verifies the shield's certificate.", default: "Moat's CA bundle", example: "./shield-ca.pem" },
 };

@@ -16,11 +16,13 @@ export type {
   KeyAlgorithm,
   ListenConfig,
   MasterKeySource,
+  MetricsConfig,
   MoatConfig,
   OriginConfig,
   OriginGroupConfig,
   OriginMtlsConfig,
   PkiConfig,
+  ShieldConfig,
   TlsVersion,
   TrustStoreConfig,
   UnderscoreHeaders,
@@ -32,6 +34,8 @@ export type { ParseConfigOptions } from "./parse.ts";
 export type { CacheKeyConfig, CachePolicyConfig, CacheStorageConfig, CompressionConfig } from "./cache-types.ts";
 export { DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 export { parseDuration } from "./duration.ts";
+export { parseListenAddress } from "./metrics-schema.ts";
+export type { ListenAddress } from "./metrics-schema.ts";
 /** Freezes a config received from another process (a worker's, cloned over IPC) as the validator froze it. */
 export { deepFreeze as freezeConfig } from "./freeze.ts";
 /**

@@ -24,6 +24,7 @@ export function normaliseViewerMtls(document: ViewerMtlsDocument | undefined): V
     mode,
     // references.ts refuses a trust store with off or passthrough, and requires one otherwise.
     trustStore: mode === "optional" || mode === "required" ? (document?.trustStore ?? null) : null,
+    edgesOnly: mode === "required" && document?.edgesOnly === true,
     forward: { ...FORWARD_DEFAULTS, ...document?.forward },
   };
 }

@@ -5,11 +5,12 @@ import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } fro
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
 import { ACCESS_LOG_KEEP, ACCESS_LOG_ROTATE_SIZE, accessLogSample } from "./log-schema.ts";
+import { parseListenAddress } from "./metrics-schema.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { AccessLogFileConfig, BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, WebSocketConfig } from "./types.ts";
+import type { AccessLogFileConfig, BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -42,6 +43,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     },
     listen: normaliseListen(document.listen ?? {}),
     log,
+    metrics: { listen: document.metrics === undefined ? null : (parseListenAddress(String(document.metrics.listen)) ?? null) },
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
@@ -90,6 +92,21 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
       failoverOn: group.failoverOn ?? [...DEFAULTS.failoverOn],
     })),
     behaviors: normaliseBehaviors(distribution.behaviors, origins),
+    shield: distribution.shield === undefined ? null : normaliseShield(distribution.shield, distribution.aliases, baseDir),
+  };
+}
+
+function normaliseShield(shield: NonNullable<DistributionDocument["shield"]>, aliases: readonly string[], baseDir: string): ShieldConfig {
+  const parsed = parseOriginUrl(shield.url);
+  if (!parsed.ok) throw new Error(`bug: shield URL ${shield.url} passed the schema but not parseOriginUrl`);
+  // A wildcard alias names no host to ask for: references.ts asks for serverName then.
+  const firstAlias = (aliases[0] ?? "").toLowerCase();
+  return {
+    url: parsed.url.origin,
+    hostname: parsed.url.hostname,
+    port: parsed.url.port,
+    serverName: shield.serverName?.toLowerCase() ?? firstAlias,
+    trustedCaFile: shield.trustedCa === undefined ? null : resolve(baseDir, shield.trustedCa),
   };
 }
 

@@ -6,7 +6,9 @@ import { closedObject } from "./closed-object.ts";
 import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS } from "./defaults.ts";
 import * as field from "./fields.ts";
 import { accessLog, logSection } from "./log-schema.ts";
+import { metricsSection } from "./metrics-schema.ts";
 import { describeValue } from "./issues.ts";
+import { parseOriginUrl } from "./origin-url.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
 // Directly, not through tls/index.ts (which loads the PKI, which loads config): a node:tls-only module.
 import { cipherListProblem, cipherProblem, groupListProblem } from "../tls/cipher-policy.ts";
@@ -164,6 +166,20 @@ const behavior = closedObject({
     .optional(),
 });
 
+/**
+ * `shield: { url, serverName?, trustedCa? }`: the origin shield (a parent tier of Moat edges) this distribution's
+ * edge fetches from instead of its origins; the shield serves the same distribution and fetches from the origins.
+ */
+const shield = closedObject({
+  url: field.checkedString((url) => {
+    const parsed = parseOriginUrl(url);
+    if (!parsed.ok) return parsed.problem;
+    return parsed.url.basePath === "" ? null : "must be the shield's https://host:port, without a path (the shield adds each origin's own base path)";
+  }),
+  serverName: field.serverName.optional(),
+  trustedCa: field.filePath.optional(),
+});
+
 const distribution = closedObject({
   id: field.id,
   aliases: z.array(field.alias).min(1),
@@ -176,6 +192,7 @@ const distribution = closedObject({
   origins: z.array(origin).min(1),
   originGroups: z.array(originGroup).optional(),
   behaviors: z.array(behavior).optional(),
+  shield: shield.optional(),
 });
 
 function workersError(issue: { input?: unknown }): string {
@@ -188,6 +205,8 @@ export const configSchema = closedObject({
   pki: pki.optional(),
   listen: listen.optional(),
   log: logSection.optional(),
+  /** The Prometheus endpoint: off unless `listen` is set (or `moat start --metrics`). Read at start. */
+  metrics: metricsSection.optional(),
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),

@@ -39,6 +39,8 @@ export interface MoatConfig {
   readonly pki: PkiConfig;
   readonly listen: ListenConfig;
   readonly log: LogConfig;
+  /** The Prometheus endpoint; read at start. */
+  readonly metrics: MetricsConfig;
   /** Viewer connections on the HTTPS port: read at start. */
   readonly connections: ConnectionsConfig;
   /** Cache tiers, object size limit, compression: read at start. */
@@ -51,6 +53,11 @@ export interface MoatConfig {
 }
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+export interface MetricsConfig {
+  /** Where GET /metrics is served (plain HTTP); null: no endpoint unless `moat start --metrics` asks for one. */
+  readonly listen: { readonly host: string; readonly port: number } | null;
+}
 
 export interface LogConfig {
   /** null: not set in the file; `--log-level` or info decides (read at start). */
@@ -135,6 +142,25 @@ export interface DistributionConfig {
   readonly originGroups: readonly OriginGroupConfig[];
   /** In order of precedence, the default ("*") last; includes the implicit default when one was implied. */
   readonly behaviors: readonly BehaviorConfig[];
+  /** The origin shield misses go to instead of the origins; null: straight to the origins. */
+  readonly shield: ShieldConfig | null;
+}
+
+/**
+ * An origin shield: a Moat edge (or several behind one name) that serves the same distribution and fetches from its
+ * origins, so that many edges make one origin request per miss. The edge presents the same client certificate it
+ * would present to the origin (`spiffe://<trustDomain>/distribution/<id>/origin/<id>`, always issued by Moat's CA).
+ */
+export interface ShieldConfig {
+  /** "https://host:port", always with the port. */
+  readonly url: string;
+  /** Lowercased; an IPv6 address without brackets. */
+  readonly hostname: string;
+  readonly port: number;
+  /** SNI and the name the shield's certificate must carry: the distribution's first alias unless set, so that the shield picks this distribution's TLS context. */
+  readonly serverName: string;
+  /** null: verify the shield against Moat's own CA bundle. */
+  readonly trustedCaFile: string | null;
 }
 
 export interface OriginConfig {
@@ -210,6 +236,11 @@ export interface ViewerMtlsConfig {
   readonly mode: ViewerMtlsMode;
   /** The trust store's name: set for optional and required, null otherwise. */
   readonly trustStore: string | null;
+  /**
+   * Only edges of this fleet for this distribution (the shield side of an origin shield): a verified certificate must
+   * carry the URI SAN spiffe://<pki.trustDomain>/distribution/<this id>/origin/<id>. Needs mode required.
+   */
+  readonly edgesOnly: boolean;
   /** Which headers tell the origin about the viewer's certificate. */
   readonly forward: {
     /** Moat-Viewer-Cert-* (present, subject, issuer, serial, SHA-256, validity, SANs, verification, PEM). */

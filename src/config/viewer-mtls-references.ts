@@ -19,7 +19,12 @@ export function checkViewerMtlsReferences(document: unknown): ConfigIssue[] {
     // An unknown or missing mode is the schema's to report; rules that depend on it wait for a valid one.
     if (!(VIEWER_MTLS_MODES as readonly (string | undefined)[]).includes(mode)) return [];
     if (mode === undefined) return [];
-    return [...checkTrustStore(fieldOf(distribution, "viewerMtls"), [...path, "viewerMtls"], mode, storeNames), ...checkBehaviors(distribution, path, mode)];
+    return [
+      ...checkTrustStore(fieldOf(distribution, "viewerMtls"), [...path, "viewerMtls"], mode, storeNames),
+      ...checkBehaviors(distribution, path, mode),
+      ...checkEdgesOnly(fieldOf(distribution, "viewerMtls"), [...path, "viewerMtls"], mode),
+      ...checkShieldName(distribution, path),
+    ];
   });
 }
 
@@ -43,4 +48,19 @@ function checkBehaviors(distribution: unknown, path: IssuePath, mode: string): C
     const why = mode === "passthrough" ? "its viewerMtls.mode is passthrough, which verifies no certificate" : "its viewerMtls.mode is off, so viewers are asked for no certificate";
     return [issueAt([...path, "behaviors", index, "viewerMtls"], `a path can require a viewer certificate only on a distribution with viewerMtls.mode optional (or required); ${why}`)];
   });
+}
+
+// edgesOnly reads the identity of a verified certificate: without mode required a viewer could come without one.
+function checkEdgesOnly(viewerMtls: unknown, path: IssuePath, mode: string): ConfigIssue[] {
+  if (fieldOf(viewerMtls, "edgesOnly") !== true || mode === "required") return [];
+  return [issueAt([...path, "edgesOnly"], `takes mode required (every edge presents its certificate), not ${mode}: set viewerMtls.mode to required, with a trust store holding Moat's CA bundle`)];
+}
+
+// The shield is asked for the distribution by SNI: a wildcard names no host to ask for.
+function checkShieldName(distribution: unknown, path: IssuePath): ConfigIssue[] {
+  const shield = fieldOf(distribution, "shield");
+  if (!isMapping(shield) || fieldOf(shield, "serverName") !== undefined) return [];
+  const first = listOf(distribution, "aliases")[0];
+  if (typeof first !== "string" || !first.startsWith("*.")) return [];
+  return [issueAt([...path, "shield", "serverName"], `required when the first alias is a wildcard (${first}): the host name the edge asks the shield for (SNI), one the distribution serves on the shield`)];
 }

@@ -27,6 +27,8 @@ export const viewerMtls = closedObject({
     error: (issue) => `must be one of ${VIEWER_MTLS_MODES.join(", ")} (got ${describeValue(issue.input)})`,
   }),
   trustStore: z.string().min(1).optional(),
+  /** Only edges of this fleet presenting this distribution's identity: the shield side of an origin shield. */
+  edgesOnly: z.boolean({ error: "must be true or false" }).optional(),
   forward: closedObject({
     moat: z.boolean().optional(),
     rfc9440: z.boolean().optional(),

@@ -48,6 +48,14 @@ export interface BuiltSnapshot {
   memoCounts: SnapshotMemoCounts;
   /** Its viewer contexts by a digest of their material, for the next build. */
   secureContexts: ReadonlyMap<string, tls.SecureContext>;
+  /** Each distribution's viewer certificate (for the not-after gauge; origin client certificates are in `origins`). */
+  viewerCertificates: readonly ViewerCertificateInUse[];
+}
+
+export interface ViewerCertificateInUse {
+  distribution: string;
+  serialHex: string;
+  notAfter: Date;
 }
 
 /**
@@ -85,7 +93,8 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
   let earliest = Infinity;
   for (const renewal of renewals) earliest = Math.min(earliest, renewal.getTime());
   const renewAt = earliest === Infinity ? null : new Date(earliest);
-  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts(), secureContexts: memo.contexts() };
+  const viewerCertificates = built.map((one) => one.viewerCertificate);
+  return { snapshot, origins, renewAt, imported, memoCounts: memo.counts(), secureContexts: memo.contexts(), viewerCertificates };
 }
 
 /** A build's sources with what it made for all its distributions: the memo, the trust stores, and the previous snapshot's imported certificates by config path. */
@@ -100,18 +109,19 @@ interface BuiltDistribution {
   imported: ImportedCertificateInUse[];
   /** Its issued viewer certificate's renewal time (its origins' are read from `origins`). */
   renewals: Date[];
+  viewerCertificate: ViewerCertificateInUse;
 }
 
 async function buildDistribution(config: MoatConfig, distribution: DistributionConfig, path: string, sources: BuildSources): Promise<BuiltDistribution> {
-  const found: Omit<BuiltDistribution, "runtime"> = { origins: [], imported: [], renewals: [] };
   const viewer = await viewerCredentials(config, distribution, path, sources);
+  const found: Omit<BuiltDistribution, "runtime"> = { origins: [], imported: [], renewals: [], viewerCertificate: { distribution: distribution.id, serialHex: viewer.serialHex, notAfter: viewer.notAfter } };
   if (viewer.isIssued) found.renewals.push(renewalTime(viewer, config.pki.renewAtFraction));
   if (distribution.viewerCertificate.kind === "imported") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", importedFiles(distribution.viewerCertificate), viewer));
   } else if (distribution.viewerCertificate.kind === "stored") {
     found.imported.push(inUse(`${path}.viewerCertificate`, "viewer-server", storedFiles(config.dataDir, distribution.viewerCertificate, "viewer-server"), viewer));
   }
-  const viewerMtls = viewerMtlsRuntime(distribution, sources.trustStores);
+  const viewerMtls = viewerMtlsRuntime(distribution, sources.trustStores, config.pki.trustDomain);
   const secureContext = createViewerContext(distribution, viewer, `${path}.viewerCertificate`, verifyingContextOptions(viewerMtls), sources.memo);
 
   const targets = new Map<string, OriginTarget>();
@@ -140,12 +150,18 @@ async function buildDistribution(config: MoatConfig, distribution: DistributionC
     const secondary = targets.get(group.secondary);
     // The config validator guarantees both members are origins of this distribution.
     if (primary?.kind !== "origin" || secondary?.kind !== "origin") throw new Error(`origin group ${group.id}: members not built`);
+    // Behind a shield the group fails over on the shield, which has the same group: the edge asking twice would send the origin two requests.
+    if (distribution.shield) {
+      targets.set(group.id, primary);
+      continue;
+    }
     targets.set(group.id, { kind: "group", id: group.id, primary: primary.client, secondary: secondary.client, failoverOn: new Set(group.failoverOn) });
   }
   const behaviors: RoutedBehavior[] = distribution.behaviors.map((behavior) => ({
     path: behavior.path,
     allowedMethods: new Set(behavior.allowedMethods),
     target: targets.get(behavior.target) as OriginTarget,
+    viaShield: distribution.shield !== null,
     cache: behavior.cache,
     requiresViewerCertificate: behavior.requiresViewerCertificate,
     websocket: behavior.websocket,

@@ -1,8 +1,9 @@
 // Keeps a running edge on its CA's current generation: runs due rotation steps itself, and picks up rotations made by `moat ca` in another process.
-import { existsSync, watch } from "node:fs";
-import type { FSWatcher } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CaRotationConfig } from "../config/index.ts";
+import { watchFiles } from "../file-watch.ts";
+import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
@@ -12,7 +13,7 @@ const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
 const RETRY_AFTER_FAILURE_MS = 60_000;
 // Files whose change means another generation (a rotation renames them into place), or another
 // CRL Distribution Point for the certificates issued from now on (`moat ca publication`).
-const WATCHED = new Set(["intermediate.pem", "bundle.pem", "root.pem", "rollover.json", "publication.json"]);
+const WATCHED = ["intermediate.pem", "bundle.pem", "root.pem", "rollover.json", "publication.json"];
 
 export interface CaRotationWatch {
   /** Stops watching; resolves once a check under way (and the rebuild it started) has finished. */
@@ -78,7 +79,6 @@ function logChange(log: Logger, before: CertificateAuthority, after: Certificate
 export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: CertificateAuthority; watch: CaRotationWatch }> {
   if (!hasCaFiles(deps.dataDir)) return { ca: deps.current(), watch: { stop: async () => {} } };
   let timer: NodeJS.Timeout | undefined;
-  let debounce: NodeJS.Timeout | undefined;
   let isStopped = false;
   let checking: Promise<unknown> = Promise.resolve();
   const policy = { ...deps.rotation, renewAtFraction: deps.renewAtFraction };
@@ -89,7 +89,10 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
   async function maintain(): Promise<Date | null> {
     if (!deps.rotation.autoRotate) return null;
     const { performed, nextAt } = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy });
-    for (const result of performed) deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+    for (const result of performed) {
+      deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
+      edgeMetrics?.rotation("ca", "succeeded");
+    }
     return nextAt;
   }
 
@@ -113,6 +116,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
         }
       } catch (error) {
         deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation check failed; the current CA stays in use; retrying in 60 s");
+        edgeMetrics?.rotation("ca", "failed");
         plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
       }
     });
@@ -126,19 +130,16 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
     ca = await openFromDisk();
   } catch (error) {
     deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "CA rotation at start failed; the current CA stays in use; retrying in 60 s");
+    edgeMetrics?.rotation("ca", "failed");
     plan(new Date(Date.now() + RETRY_AFTER_FAILURE_MS));
   }
 
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(join(deps.dataDir, "ca"), (_event, name) => {
-      if (!name || !WATCHED.has(name)) return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => void check(), 100);
-    });
-  } catch (error) {
-    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch the CA directory; rotations made by `moat ca` reach this edge at its next restart");
-  }
+  const watcher = watchFiles({
+    files: WATCHED.map((name) => join(deps.dataDir, "ca", name)),
+    onChange: () => void check(),
+    onWatchError: (directory, error) =>
+      deps.log.error({ directory, error: { message: error.message } }, "cannot watch the CA directory; a rotation made by `moat ca` is seen by polling, within 2 s"),
+  });
 
   return {
     ca,
@@ -146,8 +147,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
       async stop() {
         isStopped = true;
         clearTimeout(timer);
-        clearTimeout(debounce);
-        watcher?.close();
+        watcher.stop();
         await checking;
       },
     },

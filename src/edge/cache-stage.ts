@@ -81,6 +81,11 @@ export class EdgeExchange implements CacheExchange {
     this.certificateHeaders = facts.certificateHeaders;
   }
 
+  /** Read on a miss only: a getter, so that a hit pays nothing for it. */
+  get keepsUpstreamCacheStatus(): boolean {
+    return this.behavior.viaShield;
+  }
+
   /** Built once, and only when the request goes to the origin: a cache hit never sends them. */
   originHeaders(): Record<string, string | string[]> {
     // originRequestHeaders makes a new object: the certificate headers go into it. This exchange is its ForwardingFacts.

@@ -1,8 +1,6 @@
 // Watches the files a config names (viewer trust stores, imported certificates and keys, origins' trusted CAs) and asks for a rebuild when one changes: a replaced file takes effect without a restart or a SIGHUP.
-import { watch } from "node:fs";
-import type { FSWatcher } from "node:fs";
-import { basename, dirname, join } from "node:path";
 import type { CertificateSource, MoatConfig } from "../config/index.ts";
+import { watchFiles } from "../file-watch.ts";
 import type { Logger } from "../observe/index.ts";
 import type { CertificateUse } from "../pki/index.ts";
 import { storedFiles } from "./credentials.ts";
@@ -32,18 +30,9 @@ export function configuredFiles(config: MoatConfig): string[] {
       files.push(...importedCertificateFiles(origin.mtls.clientCertificate, config.dataDir, "origin-client"));
       if (origin.mtls.trustedCaFile) files.push(origin.mtls.trustedCaFile);
     }
+    if (distribution.shield?.trustedCaFile) files.push(distribution.shield.trustedCaFile);
   }
   return files;
-}
-
-function byDirectory(files: readonly string[]): Map<string, Set<string>> {
-  const byDir = new Map<string, Set<string>>();
-  for (const file of files) {
-    const names = byDir.get(dirname(file)) ?? new Set<string>();
-    names.add(basename(file));
-    byDir.set(dirname(file), names);
-  }
-  return byDir;
 }
 
 /**
@@ -53,26 +42,10 @@ function byDirectory(files: readonly string[]): Map<string, Set<string>> {
  * const watch = watchConfiguredFiles(config, log, () => void edge.apply(config));
  */
 export function watchConfiguredFiles(config: MoatConfig, log: Logger, onChange: (file: string) => void): ConfiguredFilesWatch {
-  const watchers: FSWatcher[] = [];
-  let debounce: NodeJS.Timeout | undefined;
-  for (const [dir, names] of byDirectory(configuredFiles(config))) {
-    try {
-      watchers.push(
-        watch(dir, (_event, name) => {
-          if (name === null || !names.has(name)) return;
-          clearTimeout(debounce);
-          // One rebuild for the burst of events a replacement makes (a certificate and its key, say).
-          debounce = setTimeout(() => onChange(join(dir, name)), 100);
-        }),
-      );
-    } catch (error) {
-      log.error({ dir, error: { message: (error as Error).message } }, "cannot watch the directory of a configured file; changes to its files take effect at the next reload (SIGHUP)");
-    }
-  }
-  return {
-    stop() {
-      clearTimeout(debounce);
-      for (const watcher of watchers) watcher.close();
-    },
-  };
+  return watchFiles({
+    files: configuredFiles(config),
+    onChange: (files) => onChange(files.at(-1) as string),
+    onWatchError: (dir, error) =>
+      log.error({ dir, error: { message: error.message } }, "cannot watch the directory of a configured file; a change to its files is seen by polling, within 2 s"),
+  });
 }

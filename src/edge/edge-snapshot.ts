@@ -9,6 +9,8 @@ export interface RoutedBehavior {
   readonly path: string;
   readonly allowedMethods: ReadonlySet<string>;
   readonly target: OriginTarget;
+  /** The target is reached through the distribution's origin shield. */
+  readonly viaShield: boolean;
   readonly cache: CachePolicyConfig;
   /** A verified viewer certificate is needed on this path (viewer mTLS). */
   readonly requiresViewerCertificate: boolean;
@@ -21,6 +23,8 @@ export interface ViewerMtlsRuntime {
   readonly mode: ViewerMtlsConfig["mode"];
   readonly trustStore: LoadedTrustStore | null;
   readonly forward: ViewerMtlsConfig["forward"];
+  /** With viewerMtls.edgesOnly: "spiffe://<trustDomain>/distribution/<id>/origin/", what a viewer's URI SAN must start with; else null. */
+  readonly edgeIdentityPrefix: string | null;
 }
 
 export interface DistributionRuntime {

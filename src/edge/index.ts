@@ -10,3 +10,10 @@ export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";
 /** An imported certificate's passphrase file, read as the edge reads it (its first line). */
 export { readPassphraseFile } from "./credentials.ts";
 export { createTicketKeys, ticketKeysFrom } from "./ticket-keys.ts";
+/**
+ * The options of the edge's client for one origin (server name, trusted CA, timeouts, the client certificate in the store), for `moat doctor`.
+ * @example
+ * const options = await originClientOptionsFor(config, distribution, origin, "distributions[0].origins[0]", { store, caPem, caBundleFile, memo: createSnapshotMemo(), now: new Date() });
+ */
+export { originClientOptionsFor } from "./origin-entries.ts";
+export { createSnapshotMemo } from "./snapshot-memo.ts";

@@ -13,6 +13,7 @@ export const EDGE_ERROR_CODES = {
   "request-body-not-allowed": { status: 400, meaning: "a GET or HEAD with a body (Content-Length above 0, Transfer-Encoding, or HTTP/2 DATA)" },
   "no-behavior": { status: 404, meaning: "no behavior of the distribution matches the path" },
   "method-not-allowed": { status: 405, meaning: "the method is not in the behavior's allowedMethods (the Allow header lists them)" },
+  "edge-identity-not-accepted": { status: 403, meaning: "on a shield (viewerMtls.edgesOnly): the verified certificate names no edge of this distribution (its URI SAN is not spiffe://<trustDomain>/distribution/<this id>/origin/<id>)" },
   "websocket-not-enabled": { status: 403, meaning: "a WebSocket handshake on a path whose behavior does not set websocket" },
   "response-interrupted": { status: 502, meaning: "logged only (the access log's error field): the response failed after its headers were sent, so the connection or stream is cut short instead" },
   "viewer-gone": { status: 502, meaning: "a WebSocket handshake whose viewer left before the origin answered (nobody reads this answer)" },

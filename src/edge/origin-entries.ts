@@ -1,6 +1,6 @@
 // One origin's client in a snapshot: reused while nothing changed, and a renewed certificate proven before it goes live.
 import { createHash } from "node:crypto";
-import type { DistributionConfig, MoatConfig, OriginConfig } from "../config/index.ts";
+import type { DistributionConfig, MoatConfig, OriginConfig, ShieldConfig } from "../config/index.ts";
 import { createOriginClient, probeOriginClient } from "../origin/index.ts";
 import type { OriginClient, OriginClientCertificate, OriginClientOptions } from "../origin/index.ts";
 import type { Logger } from "../observe/index.ts";
@@ -38,7 +38,7 @@ const NO_CREDENTIALS = Object.freeze({});
 
 /** Builds (or keeps) the client of one origin. `path` is the origin's config path, for errors. */
 export async function buildOriginEntry(config: MoatConfig, distribution: DistributionConfig, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginEntry> {
-  const base = await clientOptions(distribution.id, origin, path, sources);
+  const base = distribution.shield ? await shieldOptions(distribution.id, distribution.shield, origin, path, sources) : await clientOptions(distribution.id, origin, path, sources);
   const renewal = { refusal: null as string | null, probe: "" };
   // A renewed certificate goes live only if the origin accepts it; the store keeps the current one otherwise.
   const prove = async (candidate: IssuedCertificate) => {
@@ -48,7 +48,7 @@ export async function buildOriginEntry(config: MoatConfig, distribution: Distrib
     renewal.refusal = failure.message;
     return false;
   };
-  const credentials = await originCredentials(config, distribution.id, origin, path, sources, prove);
+  const credentials = await originCredentials(config, distribution, origin, path, sources, prove);
   const options: OriginClientOptions = { ...base, clientCertificate: credentials && clientCertificateOf(credentials, sources.memo) };
   const contentKey = clientKey(options, credentials, sources.memo);
   const issued = credentials?.isIssued ? { serialHex: credentials.serialHex, notBefore: credentials.notBefore, notAfter: credentials.notAfter } : null;
@@ -75,15 +75,18 @@ function withRetry(entry: OriginEntry, earlierAttempts: number, reason: string, 
   return { ...entry, retry: { attempts, at } };
 }
 
+const ISSUED = Object.freeze({ kind: "issued" as const });
+
 async function originCredentials(
   config: MoatConfig,
-  distributionId: string,
+  distribution: DistributionConfig,
   origin: OriginConfig,
   path: string,
-  sources: OriginEntrySources,
+  sources: Pick<OriginEntrySources, "store" | "memo" | "now" | "previous">,
   prove: (candidate: IssuedCertificate) => Promise<boolean>,
 ): Promise<CredentialMaterial | null> {
-  const source = origin.mtls.clientCertificate;
+  // Towards a shield, the edge's identity is always Moat's: the shield checks its URI SAN names this distribution.
+  const source = distribution.shield ? ISSUED : origin.mtls.clientCertificate;
   if (source.kind === "none") return null;
   if (source.kind === "imported") return importedCredentials(source, `${path}.mtls.clientCertificate`, { use: "origin-client", now: sources.now, inService: sources.previous?.imported }, sources.memo);
   if (source.kind === "stored") {
@@ -92,12 +95,30 @@ async function originCredentials(
   }
   const request = {
     trustDomain: config.pki.trustDomain,
-    distributionId,
+    distributionId: distribution.id,
     originId: origin.id,
     validityMs: config.pki.clientCertValidityMs,
     keyAlgorithm: config.pki.keyAlgorithm,
   };
   return { ...(await sources.store.originClientCertificate(request, { prove })), isIssued: true };
+}
+
+/**
+ * The options the edge's client of `origin` would have now: its server name, trusted CA, timeouts and the client
+ * certificate it presents, read from the store as they are (a read-only store issues nothing). For `moat doctor`,
+ * which must connect exactly as the edge does.
+ */
+export async function originClientOptionsFor(
+  config: MoatConfig,
+  distribution: DistributionConfig,
+  origin: OriginConfig,
+  path: string,
+  sources: Pick<OriginEntrySources, "store" | "caPem" | "caBundleFile" | "memo" | "now">,
+): Promise<OriginClientOptions> {
+  const base = await clientOptions(distribution.id, origin, path, sources);
+  // The origin's own client certificate even behind a shield: the doctor checks the hop the shield makes.
+  const credentials = await originCredentials(config, { ...distribution, shield: null }, origin, path, { ...sources, previous: undefined }, async () => true);
+  return { ...base, clientCertificate: credentials && clientCertificateOf(credentials, sources.memo) };
 }
 
 function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imported"] {
@@ -111,7 +132,7 @@ function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo
   );
 }
 
-async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: OriginEntrySources): Promise<OriginClientOptions> {
+async function clientOptions(distributionId: string, origin: OriginConfig, path: string, sources: Pick<OriginEntrySources, "caPem" | "caBundleFile" | "memo">): Promise<OriginClientOptions> {
   const caPem = origin.mtls.trustedCaFile ? await readConfiguredFile(`${path}.mtls.trustedCa`, origin.mtls.trustedCaFile, sources.memo) : sources.caPem;
   const hostname = origin.hostname.includes(":") ? `[${origin.hostname}]` : origin.hostname;
   return {
@@ -126,6 +147,29 @@ async function clientOptions(distributionId: string, origin: OriginConfig, path:
     clientCertificate: null,
     connectTimeoutMs: origin.timeouts.connectMs,
     responseTimeoutMs: origin.timeouts.responseMs,
+  };
+}
+
+/**
+ * Towards the distribution's origin shield: its URL and name, the viewer's Host (the shield routes by it to the same
+ * distribution, then by path to this origin), no base path (the shield adds the origin's), this origin's deadlines.
+ */
+async function shieldOptions(distributionId: string, shield: ShieldConfig, origin: OriginConfig, path: string, sources: Pick<OriginEntrySources, "caPem" | "caBundleFile" | "memo">): Promise<OriginClientOptions> {
+  const shieldPath = path.replace(/\.origins\[\d+\]$/, ".shield");
+  const caPem = shield.trustedCaFile ? await readConfiguredFile(`${shieldPath}.trustedCa`, shield.trustedCaFile, sources.memo) : sources.caPem;
+  return {
+    distributionId,
+    originId: origin.id,
+    url: shield.url,
+    basePath: "",
+    hostHeader: null,
+    serverName: shield.serverName,
+    caPem,
+    trustedCaLabel: shield.trustedCaFile ?? `Moat's CA bundle (${sources.caBundleFile})`,
+    clientCertificate: null,
+    connectTimeoutMs: origin.timeouts.connectMs,
+    responseTimeoutMs: origin.timeouts.responseMs,
+    isShield: true,
   };
 }
 

@@ -7,7 +7,7 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLog, RequestTrace } from "../observe/index.ts";
+import { createAccessLog, edgeMetrics, RequestTrace } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
 import type { DestinationStream } from "pino";
 import { connectionFragment } from "./access-line-fields.ts";
@@ -156,7 +156,10 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const behavior = distribution.route(target.pathname);
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
-  if (refusal) return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
+  if (refusal) {
+    if (refusal.logFields) log.warn({ requestId: facts.requestId, distribution: distribution.id, client: facts.clientAddress, error: refusal.code, ...refusal.logFields }, refusal.summary);
+    return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
+  }
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
   if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, authority ?? "");
@@ -329,6 +332,8 @@ function hasBody(req: ViewerRequest): boolean {
 
 /** Always undefined: a stage that answered returns it, as the request's end. */
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): undefined {
+  // Every request is counted, sampled out of the log or not; with metrics off this is one comparison (observe/edge-metrics.ts).
+  if (edgeMetrics !== undefined) edgeMetrics.request(facts.distribution?.id ?? "", res.statusCode, (fields.cache as string | undefined) ?? "none", (performance.now() - facts.startedAt) / 1000);
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;

@@ -1,4 +1,5 @@
 // Wakes the edge when a certificate is due for renewal, and retries a failed renewal with a growing delay.
+import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 
 export interface RenewalScheduler {
@@ -34,9 +35,11 @@ export function createRenewalScheduler(deps: { renew(): Promise<void>; log: Logg
     deps.renew().then(
       () => {
         failures = 0;
+        edgeMetrics?.rotation("certificate", "succeeded");
       },
       (error: Error & { code?: string }) => {
         failures++;
+        edgeMetrics?.rotation("certificate", "failed");
         const retryMs = Math.min(1000 * 2 ** (failures - 1), maxRetryDelayMs);
         // Loud on purpose: the certificates in use keep working only until they expire.
         deps.log.error({ attempts: failures, retryInMs: retryMs, error: { code: error.code, message: error.message } }, "certificate renewal failed; the current certificates stay in use; retrying");

@@ -1,7 +1,7 @@
 // Keeps the edge in step with the revocation registry: republishes the CRL when due, and rebuilds when a revocation lands.
-import { existsSync, watch } from "node:fs";
-import type { FSWatcher } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { watchFiles } from "../file-watch.ts";
 import type { Logger } from "../observe/index.ts";
 import { crlRefreshAt, ensureFreshCrl, readRevocations } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
@@ -30,7 +30,6 @@ export async function watchRevocations(deps: { dataDir: string; ca: () => Certif
     return { async refreshCrl() {}, stop() {} };
   }
   let refreshTimer: NodeJS.Timeout | undefined;
-  let debounce: NodeJS.Timeout | undefined;
   let isStopped = false;
 
   const refreshCrl = async () => {
@@ -48,28 +47,25 @@ export async function watchRevocations(deps: { dataDir: string; ca: () => Certif
   };
   await refreshCrl();
 
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(join(deps.dataDir, "ca"), (_event, name) => {
-      if (name !== "revoked.json") return;
-      clearTimeout(debounce);
-      debounce = setTimeout(() => {
-        deps.log.warn({ registry: join(deps.dataDir, "ca", "revoked.json") }, "revocation registry changed: replacing revoked certificates in use");
-        deps.onRevocation();
-        void refreshCrl();
-      }, 50);
-    });
-  } catch (error) {
-    deps.log.error({ error: { message: (error as Error).message } }, "cannot watch the revocation registry; revocations reach this edge at its next reload");
-  }
+  const registry = join(deps.dataDir, "ca", "revoked.json");
+  const watcher = watchFiles({
+    files: [registry],
+    debounceMs: 50,
+    onChange() {
+      deps.log.warn({ registry }, "revocation registry changed: replacing revoked certificates in use");
+      deps.onRevocation();
+      void refreshCrl();
+    },
+    onWatchError: (directory, error) =>
+      deps.log.error({ directory, error: { message: error.message } }, "cannot watch the revocation registry's directory; a revocation is seen by polling, within 2 s"),
+  });
 
   return {
     refreshCrl,
     stop() {
       isStopped = true;
       clearTimeout(refreshTimer);
-      clearTimeout(debounce);
-      watcher?.close();
+      watcher.stop();
     },
   };
 }

@@ -4,12 +4,14 @@
 import { join } from "node:path";
 import type { BeforeBatch, CachePeers, Clock, NumberedInvalidation } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
+import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
+import { certificatesInUse, originPoolsOf } from "./certificates-in-use.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
@@ -130,6 +132,13 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let ticketKeys = role === "primary" ? createTicketKeys() : options.ticketKeys;
   if (ticketKeys) viewer?.server.setTicketKeys(ticketKeys);
   const isMaintaining = role !== "worker";
+  // Under workers the primary keeps the certificates: it alone reports them (and the generation it built).
+  if (isMaintaining) edgeMetrics?.snapshotApplied(built.snapshot.generation, certificatesInUse(built, ca));
+  edgeMetrics?.watch({
+    cacheStats: serving ? () => serving.cache.stats() : undefined,
+    reportsDiskTier: role !== "worker" || options.worker === 1,
+    originPools: () => originPoolsOf(built),
+  });
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
   if (isMaintaining) renewal.plan(built.renewAt);
@@ -168,7 +177,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
 
   function apply(config: MoatConfig): Promise<EdgeSnapshot> {
     const result = applying.then(() => applyNow(config));
-    applying = result.catch(() => {});
+    applying = result.catch(() => void edgeMetrics?.snapshotFailed());
     return result;
   }
 
@@ -196,6 +205,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     if (isMaintaining) {
       renewal.plan(next.renewAt);
       expiryWarnings.plan(next);
+      edgeMetrics?.snapshotApplied(next.snapshot.generation, certificatesInUse(next, ca));
     }
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
     options.onApplied?.(config, ticketKeys);
@@ -253,6 +263,9 @@ function warnAboutRestartOnlySettings(config: MoatConfig, running: MoatConfig, l
   }
   if (JSON.stringify(config.connections) !== JSON.stringify(running.connections)) {
     log.warn({ connections: config.connections }, "connections settings changed: they take effect at the next restart");
+  }
+  if (JSON.stringify(config.metrics) !== JSON.stringify(running.metrics)) {
+    log.warn({ metrics: config.metrics }, "metrics settings changed: they take effect at the next restart");
   }
   if (JSON.stringify(config.cache) !== JSON.stringify(running.cache)) {
     log.warn({ cache: config.cache }, "cache storage settings changed: they take effect at the next restart");

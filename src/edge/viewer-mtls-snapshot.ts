@@ -23,12 +23,14 @@ export async function loadUsedTrustStores(config: MoatConfig, now: Date): Promis
   return loaded;
 }
 
-export function viewerMtlsRuntime(distribution: DistributionConfig, stores: ReadonlyMap<string, LoadedTrustStore>): ViewerMtlsRuntime {
-  const { mode, trustStore, forward } = distribution.viewerMtls;
+export function viewerMtlsRuntime(distribution: DistributionConfig, stores: ReadonlyMap<string, LoadedTrustStore>, trustDomain: string): ViewerMtlsRuntime {
+  const { mode, trustStore, forward, edgesOnly } = distribution.viewerMtls;
   const store = trustStore === null ? null : stores.get(trustStore);
   // The config validator guarantees that a named store exists, and loadUsedTrustStores loaded it.
   if (store === undefined) throw new Error(`bug: trust store ${trustStore} of distribution ${distribution.id} not loaded`);
-  return Object.freeze({ mode, trustStore: store, forward });
+  // The identity Moat's CA gives this distribution's edges (pki/names.ts originSpiffeId), up to the origin id.
+  const edgeIdentityPrefix = edgesOnly ? `spiffe://${trustDomain}/distribution/${distribution.id}/origin/` : null;
+  return Object.freeze({ mode, trustStore: store, forward, edgeIdentityPrefix });
 }
 
 /**

@@ -39,6 +39,8 @@ export interface ViewerRefusal {
   status: 403 | 421;
   code: MoatErrorValue;
   summary: string;
+  /** Set when the operator needs a log line of its own (a shield refusing an edge): what to put in it. */
+  logFields?: Record<string, unknown>;
 }
 
 /**
@@ -61,7 +63,34 @@ export function viewerRefusal(distribution: DistributionRuntime, behavior: Route
     if (cert.notAfter.getTime() <= nowMs) return refusal("client-cert-expired");
   }
   if (behavior.requiresViewerCertificate && identity.verification !== "success") return refusal("client-cert-missing");
+  const edgePrefix = distribution.viewerMtls.edgeIdentityPrefix;
+  if (edgePrefix !== null && !(identity.verification === "success" && cert && isEdgeIdentity(cert.sans, edgePrefix))) return edgeRefusal(cert, edgePrefix);
   return null;
+}
+
+// One path segment after the prefix, spelled as pki/names.ts spells an origin id: nothing more below it.
+const ORIGIN_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Whether a URI SAN is `<prefix><origin id>`: an edge certificate Moat's CA issued for this distribution. */
+function isEdgeIdentity(sans: readonly string[], prefix: string): boolean {
+  for (const san of sans) {
+    if (san.startsWith("URI:") && san.startsWith(prefix, 4) && ORIGIN_SEGMENT.test(san.slice(4 + prefix.length))) return true;
+  }
+  return false;
+}
+
+function edgeRefusal(cert: ViewerConnectionIdentity["certificate"], prefix: string): ViewerRefusal {
+  const uris = cert ? cert.sans.filter((san) => san.startsWith("URI:")).map((san) => san.slice(4)) : [];
+  return {
+    status: 403,
+    code: "edge-identity-not-accepted",
+    summary: "this distribution takes requests only from edges of this fleet presenting this distribution's certificate",
+    logFields: {
+      reason: cert ? (uris.length ? "the certificate names another distribution (or no edge)" : "the certificate has no URI SAN") : "no verified certificate",
+      presented: cert ? { subject: cert.subject, serial: cert.serialHex, uris } : null,
+      expected: `${prefix}<origin id>`,
+    },
+  };
 }
 
 function refusal(code: keyof typeof REFUSAL_SUMMARIES): ViewerRefusal {

@@ -1,8 +1,7 @@
 // The files a guard runs from (its own certificate and key, Moat's CA bundle and CRL bundle): read and checked together, and watched so that a rollover, a new CRL or a renewed certificate reaches the guard without a restart.
 import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
-import { watch, type FSWatcher } from "node:fs";
+import { watchFiles } from "../file-watch.ts";
 import { readFile, stat } from "node:fs/promises";
-import { basename, dirname, resolve } from "node:path";
 import { GuardTrustInvalidError, KeyFileInsecureError } from "../errors.ts";
 import { createGuardTrust, type GuardTrust } from "./guard-trust.ts";
 
@@ -32,11 +31,15 @@ export interface GuardMaterial {
   version: string;
 }
 
+// The origin's own certificate and key come from enrolment; the bundle and CRL from Moat's CA.
+const OWN_FILE_FIX = "enrol the origin (`moat enrol --dir DIR`, which writes server.crt and server.key), or give --cert and --key";
+
 async function readText(path: string, what: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (cause) {
-    throw new GuardTrustInvalidError(path, `cannot read the ${what} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause });
+    const isOwn = what === "certificate" || what === "private key";
+    throw new GuardTrustInvalidError(path, `cannot read the ${what} (${(cause as NodeJS.ErrnoException).code ?? String(cause)})`, { cause, ...(isOwn ? { fix: OWN_FILE_FIX } : {}) });
   }
 }
 
@@ -54,15 +57,15 @@ function checkKeyMatches(paths: GuardFilePaths, certPem: string, keyPem: string)
   try {
     cert = new X509Certificate(certPem);
   } catch {
-    throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate");
+    throw new GuardTrustInvalidError(paths.cert, "it holds no PEM certificate", { fix: OWN_FILE_FIX });
   }
   let matches = false;
   try {
     matches = cert.checkPrivateKey(createPrivateKey(keyPem));
   } catch {
-    throw new GuardTrustInvalidError(paths.key, "it is not a PEM private key");
+    throw new GuardTrustInvalidError(paths.key, "it is not a PEM private key", { fix: OWN_FILE_FIX });
   }
-  if (!matches) throw new GuardTrustInvalidError(paths.key, `it is not the key of ${paths.cert} (a renewal may be half-written; the next change reloads)`);
+  if (!matches) throw new GuardTrustInvalidError(paths.key, `it is not the key of ${paths.cert} (a renewal may be half-written; the next change reloads)`, { fix: OWN_FILE_FIX });
 }
 
 /**
@@ -70,12 +73,16 @@ function checkKeyMatches(paths: GuardFilePaths, certPem: string, keyPem: string)
  * file: then the caller keeps what it had.
  */
 export async function loadGuardMaterial(paths: GuardFilePaths): Promise<GuardMaterial> {
-  const [certPem, keyPem, bundlePem, crlPem] = await Promise.all([
+  const read = await Promise.allSettled([
     readText(paths.cert, "certificate"),
     readKey(paths.key),
     readText(paths.caBundle, "CA bundle"),
     paths.crl === undefined ? undefined : readText(paths.crl, "CRL bundle"),
   ]);
+  // The first problem in the files' order, not whichever read failed first: the same files give the same error.
+  const failed = read.find((result) => result.status === "rejected");
+  if (failed) throw failed.reason;
+  const [certPem, keyPem, bundlePem, crlPem] = read.map((result) => (result as PromiseFulfilledResult<string | undefined>).value) as [string, string, string, string | undefined];
   checkKeyMatches(paths, certPem, keyPem);
   const trust = createGuardTrust({ bundlePem, crlPem, source: { bundle: paths.caBundle, ...(paths.crl ? { crl: paths.crl } : {}) } });
   const version = createHash("sha256").update(certPem).update("\0").update(keyPem).update("\0").update(trust.version).digest("hex");
@@ -88,17 +95,8 @@ export async function loadGuardMaterial(paths: GuardFilePaths): Promise<GuardMat
  * inode would never see. Returns a function that stops watching.
  */
 export function watchGuardFiles(paths: GuardFilePaths, onChange: () => void): () => void {
-  const files = [paths.cert, paths.key, paths.caBundle, paths.crl].filter((path): path is string => path !== undefined).map((path) => resolve(path));
-  const byDirectory = new Map<string, Set<string>>();
-  for (const file of files) {
-    const names = byDirectory.get(dirname(file)) ?? new Set<string>();
-    names.add(basename(file));
-    byDirectory.set(dirname(file), names);
-  }
-  const watchers: FSWatcher[] = [...byDirectory].map(([directory, names]) =>
-    watch(directory, { persistent: false }, (_event, filename) => {
-      if (filename === null || names.has(filename.toString())) onChange();
-    }),
-  );
-  return () => watchers.forEach((watcher) => watcher.close());
+  const files = [paths.cert, paths.key, paths.caBundle, paths.crl].filter((path): path is string => path !== undefined);
+  // No debounce here: the guard's reload waits for a quiet moment itself.
+  const watch = watchFiles({ files, debounceMs: 0, persistent: false, onChange: () => onChange() });
+  return () => watch.stop();
 }

@@ -1,4 +1,4 @@
-// Observability: structured logs now; metrics and the audit chain come later.
+// Observability: structured logs, the access log, and (loaded only when asked for) Prometheus metrics.
 export { createAccessLog, jsonString } from "./access-log.ts";
 export type { AccessLog } from "./access-log.ts";
 export { createLogger } from "./logger.ts";
@@ -6,3 +6,11 @@ export type { Logger, LoggerOptions } from "./logger.ts";
 export { RequestTrace, newTraceId, newTraceparent, validTraceId } from "./trace-context.ts";
 export { ACCESS_FILE_MODE, accessFileBase, openAccessFile } from "./access-file.ts";
 export type { AccessFile, AccessFileSettings } from "./access-file.ts";
+export { edgeMetrics, installEdgeMetrics } from "./edge-metrics.ts";
+export type { CertificateInUse, EdgeMetrics, EdgeMetricsSources, OriginConnectionKind, OriginPoolStats } from "./edge-metrics.ts";
+export type { MetricsEndpoint, ProcessMetrics } from "./metrics-registry.ts";
+
+/** Loads prom-client and the edge's metrics: only an edge started with metrics on pays for them. */
+export function loadMetrics(): Promise<typeof import("./metrics-registry.ts")> {
+  return import("./metrics-registry.ts");
+}

@@ -112,3 +112,21 @@ function firstLine(text: string): string {
   const end = text.indexOf("\n");
   return (end === -1 ? text : text.slice(0, end)).slice(0, 300);
 }
+
+// nginx verifies a client certificate in its HTTP layer: a refused (or missing) one gets a 400 page with one of these
+// titles, on a handshake that completed (ssl_verify_client on, optional or optional_no_ca).
+const HTTP_REFUSAL_PAGES = [/The SSL certificate error/, /No required SSL certificate was sent/];
+
+/**
+ * The title of the page an origin answered to say it refused the client certificate over HTTP (nginx's 400), or null.
+ * @example
+ * if (refusalPageOf(400, "<title>400 The SSL certificate error</title>")) keepTheOldCertificate();
+ */
+export function refusalPageOf(statusCode: number, bodyStart: string): string | null {
+  if (statusCode !== 400) return null;
+  for (const pattern of HTTP_REFUSAL_PAGES) {
+    const found = pattern.exec(bodyStart)?.[0];
+    if (found) return found;
+  }
+  return null;
+}

@@ -18,17 +18,20 @@ interface ConnectionAtFailure {
 const failures = new WeakMap<object, ConnectionAtFailure>();
 
 /**
- * Watches a new origin connection, before undici gets it, so that its failure can be judged later.
+ * Watches a new origin connection, before undici gets it, so that its failure can be judged later; `onReused` is told
+ * of each request written on it after the first.
  * `bytesRead` counts decrypted bytes, so TLS handshake and session tickets do not make a connection look used.
  * @example
  * connect(options, (error, socket) => { if (socket) watchConnectionReuse(socket); callback(error, socket); });
  */
-export function watchConnectionReuse(socket: Socket): void {
+export function watchConnectionReuse(socket: Socket, onReused?: () => void): void {
   let readAtLastWrite = 0;
   const write = socket.write;
   // Requests are written one at a time (pipelining 1): bytes read before a write are earlier responses.
   // Three parameters, not a rest array: this runs for every request written.
   socket.write = function (this: Socket, chunk: unknown, encoding?: unknown, callback?: unknown) {
+    // A response arrived since the last write: this one starts the next request on the same connection (metrics only).
+    if (onReused !== undefined && socket.bytesRead > readAtLastWrite) onReused();
     readAtLastWrite = socket.bytesRead;
     requestWrittenOn(socket as TLSSocket);
     return (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);

@@ -5,10 +5,11 @@ import type { Duplex, Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { OriginFailureError } from "../errors.ts";
 import type { OriginFailureContext } from "../errors.ts";
-import type { Logger } from "../observe/index.ts";
+import { edgeMetrics } from "../observe/index.ts";
+import type { Logger, OriginPoolStats } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
-import { classifyOriginError, watchHandshakeOffer } from "./classify-origin-error.ts";
-import { dispatchToOrigin } from "./origin-dispatch.ts";
+import { classifyOriginError, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
+import { dispatchToOrigin, forwardedHost } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
@@ -37,8 +38,8 @@ export interface OriginClientOptions {
   url: string;
   /** Prefix of every request path, "" or "/base" (the URL's path in the config). */
   basePath: string;
-  /** Host header sent to the origin: its host[:port]. */
-  hostHeader: string;
+  /** Host header sent to the origin: its host[:port]; null towards an origin shield: the viewer's Host (see origin-dispatch.ts). */
+  hostHeader: string | null;
   serverName: string;
   /** CA certificates (PEM) that the origin's server certificate must chain to. */
   caPem: string;
@@ -47,6 +48,8 @@ export interface OriginClientOptions {
   clientCertificate: OriginClientCertificate | null;
   connectTimeoutMs: number;
   responseTimeoutMs: number;
+  /** Set when `url` is an origin shield rather than the origin: errors and logs say so. */
+  isShield?: boolean;
   /** Idle keep-alive connections are closed after this long (default 60 s), or sooner when the origin's Keep-Alive: timeout says so. */
   keepAliveTimeoutMs?: number;
 }
@@ -95,6 +98,8 @@ export interface OriginClient {
   close(): Promise<void>;
   /** Closes every connection now, upgraded ones (WebSockets) too, with its cached TLS sessions: for a revoked client certificate. */
   destroy(): Promise<void>;
+  /** The pool's connections and requests now; null before its first request (the pool is made then). For metrics. */
+  poolStats(): OriginPoolStats | null;
 }
 
 /**
@@ -110,7 +115,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // thousands of distributions holds a pool only for the origins that have had a miss.
   let connect: Connector | null = null;
   let pool: InstanceType<typeof Pool> | null = null;
-  const connector = () => (connect ??= createConnector(options));
+  const connector = () => (connect ??= createOriginConnector(options));
   // Set by close() or destroy(): a pool made after it (a late request on a retired client) is closed at once, so the request fails as on a closed pool.
   let ending: "close" | "destroy" | null = null;
   const poolNow = () => {
@@ -177,7 +182,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
   const upgraded = new Set<Duplex>();
   const upgrade = (req: OriginUpgradeRequest) =>
-    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader } }, (error) => toOriginFailure(error, context), upgraded);
+    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader ?? forwardedHost(req.headers) } }, (error) => toOriginFailure(error, context), upgraded);
 
   const client: OriginClient = {
     originId: options.originId,
@@ -189,6 +194,11 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
     close: async () => {
       ending ??= "close";
       await Promise.all([pool?.close(), ...[...retries].map(([client, closing]) => closing ?? client.close())]);
+    },
+    poolStats: () => {
+      if (pool === null) return null;
+      const { connected, free, pending, running } = pool.stats;
+      return { connected, free, pending, running };
     },
     destroy: async () => {
       ending = "destroy";
@@ -205,25 +215,63 @@ function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginR
 }
 
 /**
- * Proves a client certificate before it goes live: one HEAD request on a connection of its own.
- * Any HTTP answer (even 404) shows the origin accepted the certificate; a failure is returned, not thrown.
+ * Proves a client certificate before it goes live: one GET request on a connection of its own, reading at most the
+ * start of the body. Any HTTP answer (even 404) shows the origin accepted the certificate, except the 400 page nginx
+ * answers when it refused it after the handshake; a failure is returned, not thrown.
  * @example
  * const failure = await probeOriginClient({ ...options, clientCertificate: renewed });
  * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
  */
 export async function probeOriginClient(options: OriginClientOptions): Promise<OriginFailureError | null> {
+  const answer = await probeOrigin(options, undefined, "GET");
+  if ("failure" in answer) return answer.failure;
+  const page = refusalPageOf(answer.statusCode, answer.bodyStart);
+  return page ? new OriginFailureError("origin-rejected-client-cert", contextOf(options), `the origin answered 400 "${page}": it refused the certificate after the TLS handshake (nginx's ssl_verify_client)`) : null;
+}
+
+/** What a probe learnt: the origin's HTTP status (and with GET, the start of the body), or the failure classified as the edge classifies it. */
+export type OriginProbeAnswer = { statusCode: number; bodyStart: string } | { failure: OriginFailureError };
+
+/** How much of a GET probe's body is kept: enough for an error page's title. */
+const PROBE_BODY_BYTES = 4096;
+
+/**
+ * The certificate probe's HEAD request, with what it got: the status, or the classified failure. `onConnection` is
+ * told each TLS socket the edge's connector opens (handshake done), for a caller that describes the connection.
+ * @example
+ * const answer = await probeOrigin(options, (socket) => (seen = socket));
+ */
+export async function probeOrigin(options: OriginClientOptions, onConnection?: (socket: TLSSocket) => void, method: "HEAD" | "GET" = "HEAD"): Promise<OriginProbeAnswer> {
+  const connect = createOriginConnector(options);
   const client = new Client(options.url, {
-    connect: createConnector(options),
+    connect: onConnection
+      ? (connectOptions, callback) =>
+          connect(connectOptions, (...args: Parameters<ConnectorCallback>) => {
+            if (args[1]) onConnection(args[1] as TLSSocket);
+            callback(...args);
+          })
+      : connect,
     headersTimeout: options.responseTimeoutMs,
     bodyTimeout: options.responseTimeoutMs,
   });
   try {
-    const res = await client.request({ method: "HEAD", path: `${options.basePath}/`, headers: { host: options.hostHeader, "user-agent": "moat-edge/certificate-probe" } });
-    await res.body.dump();
-    return null;
+    const res = await client.request({ method, path: `${options.basePath}/`, headers: { host: options.hostHeader ?? options.serverName, "user-agent": "moat-edge/certificate-probe" } });
+    if (method === "HEAD") {
+      await res.body.dump();
+      return { statusCode: res.statusCode, bodyStart: "" };
+    }
+    // The start of the body only: leaving the loop destroys the rest, and the client is destroyed below.
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      kept += chunk.length;
+      if (kept >= PROBE_BODY_BYTES) break;
+    }
+    return { statusCode: res.statusCode, bodyStart: Buffer.concat(chunks).subarray(0, PROBE_BODY_BYTES).toString("utf8") };
   } catch (error) {
     const failure = toOriginFailure(error, contextOf(options));
-    return failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error));
+    return { failure: failure instanceof OriginFailureError ? failure : new OriginFailureError("origin-connection-reset", contextOf(options), String(error)) };
   } finally {
     await client.destroy();
   }
@@ -233,7 +281,8 @@ function contextOf(options: OriginClientOptions): OriginFailureContext {
   return Object.freeze({
     distributionId: options.distributionId,
     originId: options.originId,
-    url: options.url,
+    // "origin api (https://shield:8443, the origin shield)": the failure's message names the hop that failed.
+    url: options.isShield ? `${options.url}, the origin shield` : options.url,
     serverName: options.serverName,
     trustedCa: options.trustedCaLabel,
     clientIdentity: options.clientCertificate?.identity ?? null,
@@ -246,10 +295,15 @@ function contextOf(options: OriginClientOptions): OriginFailureContext {
 function toOriginFailure(error: unknown, context: OriginFailureContext): unknown {
   if ((error as { name?: string })?.name === "AbortError" || (error as { code?: string })?.code === "UND_ERR_ABORTED") return error;
   const { code, detail } = classifyOriginError(error);
+  edgeMetrics?.originFailure(context.distributionId, context.originId, code);
   return new OriginFailureError(code, context, detail, error);
 }
 
-function createConnector(options: OriginClientOptions): Connector {
+/**
+ * The connector of an origin's connections: its client certificate, CA bundle, server name and the edge's TLS
+ * policy. `moat doctor origin` connects through it too, so that it connects exactly as the edge does.
+ */
+export function createOriginConnector(options: OriginClientOptions): Connector {
   const connect = buildConnector({
     ca: options.caPem,
     cert: options.clientCertificate?.chainPem,
@@ -268,9 +322,13 @@ function createConnector(options: OriginClientOptions): Connector {
   return (connectOptions, callback) => {
     // undici's connector returns the socket it made (its types say void): watched before it can fail.
     const socket = connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
-      if (args[1]) {
-        watchConnectionReuse(args[1]);
-        noteOriginConnection(args[1] as TLSSocket, sessions);
+      const connected = args[1];
+      if (connected) {
+        // Metrics read once per connection: with them off, a connection and its requests cost nothing more.
+        const metrics = edgeMetrics;
+        if (metrics !== undefined) metrics.originConnection(options.distributionId, options.originId, (connected as TLSSocket).isSessionReused() ? "resumed" : "full");
+        watchConnectionReuse(connected, metrics && (() => metrics.originConnection(options.distributionId, options.originId, "reused")));
+        noteOriginConnection(connected as TLSSocket, sessions);
       }
       callback(...args);
     }) as unknown as TLSSocket | undefined;

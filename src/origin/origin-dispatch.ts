@@ -13,8 +13,11 @@ import type { OriginConnectionListener, OriginConnectionUse } from "./origin-con
 
 /** Where an exchange goes: the same for every request of a client. */
 export interface OriginExchangeTarget {
-  /** Sent first, in place of any Host in the request's headers. */
-  readonly hostHeader: string;
+  /**
+   * Sent first, in place of any Host in the request's headers. null: the request's X-Forwarded-Host, which the edge
+   * sets to the Host its viewer sent (towards an origin shield, which routes by it to the same distribution).
+   */
+  readonly hostHeader: string | null;
   /** Prefix of every request path, "" or "/base". */
   readonly basePath: string;
 }
@@ -92,7 +95,7 @@ export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeT
     const handler = new ExchangeHandler(exchange, settling, resolve, reject);
     try {
       const path = target.basePath === "" ? exchange.path : target.basePath + exchange.path;
-      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader, exchange.headers), body: exchange.body }, handler);
+      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader ?? forwardedHost(exchange.headers), exchange.headers), body: exchange.body }, handler);
     } catch (error) {
       handler.onError(error as Error);
     }
@@ -105,6 +108,12 @@ function recoverFrom(error: unknown, exchange: OriginExchange, settling: Exchang
   } catch (failure) {
     reject(failure);
   }
+}
+
+/** The viewer's Host as the edge forwards it (forwarded-headers.ts always sets X-Forwarded-Host). */
+export function forwardedHost(headers: Readonly<Record<string, string | string[]>>): string {
+  const host = headers["x-forwarded-host"];
+  return typeof host === "string" ? host : "";
 }
 
 /** [name, value, …] with Host first: undici writes the list as it comes, so no object is built for it. */

@@ -233,6 +233,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/settings/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the metrics section; its ETag is its version
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["getMetricsSetting"];
+        /**
+         * Replace the metrics section (If-Match: its ETag), or store it (If-None-Match: *)
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        put: operations["putMetricsSetting"];
+        post?: never;
+        /**
+         * Remove the metrics section (If-Match: its ETag): its defaults apply again
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        delete: operations["deleteMetricsSetting"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/settings/connections": {
         parameters: {
             query?: never;
@@ -673,6 +701,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/edges": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every edge that runs (or ran) from this store, by name, with the revision it serves and its last heartbeat; and the store's newest revision to compare with
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["listEdges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/config": {
         parameters: {
             query?: never;
@@ -823,6 +871,7 @@ export interface components {
                         /** @enum {string} */
                         mode: "off" | "optional" | "required" | "passthrough";
                         trustStore?: string;
+                        edgesOnly?: boolean;
                         forward?: {
                             moat?: boolean;
                             rfc9440?: boolean;
@@ -890,6 +939,11 @@ export interface components {
                             maxLifetime?: unknown;
                         };
                     }[];
+                    shield?: {
+                        url: string;
+                        serverName?: string;
+                        trustedCa?: string;
+                    };
                 };
             }[];
             nextCursor?: string;
@@ -919,6 +973,7 @@ export interface components {
                     /** @enum {string} */
                     mode: "off" | "optional" | "required" | "passthrough";
                     trustStore?: string;
+                    edgesOnly?: boolean;
                     forward?: {
                         moat?: boolean;
                         rfc9440?: boolean;
@@ -986,6 +1041,11 @@ export interface components {
                         maxLifetime?: unknown;
                     };
                 }[];
+                shield?: {
+                    url: string;
+                    serverName?: string;
+                    trustedCa?: string;
+                };
             };
         };
         putDistributionBody: {
@@ -1008,6 +1068,7 @@ export interface components {
                 /** @enum {string} */
                 mode: "off" | "optional" | "required" | "passthrough";
                 trustStore?: string;
+                edgesOnly?: boolean;
                 forward?: {
                     moat?: boolean;
                     rfc9440?: boolean;
@@ -1075,6 +1136,11 @@ export interface components {
                     maxLifetime?: string;
                 };
             }[];
+            shield?: {
+                url: string;
+                serverName?: string;
+                trustedCa?: string;
+            };
         };
         listTrustStores200: {
             revision: number;
@@ -1110,7 +1176,7 @@ export interface components {
             revision: number;
             items: {
                 /** @enum {string} */
-                name: "dataDir" | "pki" | "listen" | "log" | "connections" | "cache" | "workers";
+                name: "dataDir" | "pki" | "listen" | "log" | "metrics" | "connections" | "cache" | "workers";
                 version: number;
                 revision: number;
                 document: unknown;
@@ -1213,6 +1279,18 @@ export interface components {
             accessLog?: ("on" | "off") | {
                 sample: number;
             };
+        };
+        getMetricsSetting200: {
+            /** @constant */
+            name: "metrics";
+            version: number;
+            revision: number;
+            document: {
+                listen: string | number;
+            };
+        };
+        putMetricsSettingBody: {
+            listen: string | number;
         };
         getConnectionsSetting200: {
             /** @constant */
@@ -1664,6 +1742,24 @@ export interface components {
                 }[];
             }[];
             nextCursor?: string;
+        };
+        listEdges200: {
+            /** @description The store's newest revision */
+            revision: number;
+            items: {
+                /** @description Its --edge-name (else MOAT_EDGE_NAME, else its host name) */
+                name: string;
+                /** @description The config revision it serves; null until it serves one from this store */
+                revision: number | null;
+                /** @description When it started serving that revision (ISO 8601, UTC) */
+                servedAt: string | null;
+                /** @description Its last report: an edge writes a heartbeat every 10 s while it reaches the store */
+                lastSeenAt: string;
+                /** @description When its process started */
+                startedAt: string;
+                /** @description The Moat version it runs */
+                version: string;
+            }[];
         };
         getConfig200: {
             revision: number;
@@ -3749,6 +3845,300 @@ export interface operations {
         };
     };
     deleteLogSetting: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the resource was read with (or *): required to replace or delete; 412 when it has changed since */
+                "If-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current (or If-None-Match: * and it exists) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMetricsSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The section */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getMetricsSetting200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putMetricsSetting: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the resource was read with (or *): required to replace or delete; 412 when it has changed since */
+                "If-Match"?: string;
+                /** @description * to create only: 412 when the resource exists */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["putMetricsSettingBody"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getMetricsSetting200"];
+                };
+            };
+            /** @description Stored */
+            201: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    /** @description Where the new resource is */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getMetricsSetting200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current (or If-None-Match: * and it exists) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteMetricsSetting: {
         parameters: {
             query?: never;
             header?: {
@@ -6341,6 +6731,62 @@ export interface operations {
             };
             /** @description No such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listEdges: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The edges, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["listEdges200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -23,5 +23,7 @@ export type CaStatus = Json<paths["/ca"]["get"]["responses"][200]>;
 export type CaStepResult = Json<paths["/ca/renew-intermediate"]["post"]["responses"][200]>;
 /** A cache invalidation and whether the running edge (each worker) has applied it. */
 export type Invalidation = Json<paths["/invalidations/{id}"]["get"]["responses"][200]>;
+/** The edges that run from the store: each one's name, the revision it serves, its last heartbeat. */
+export type EdgeList = Json<paths["/edges"]["get"]["responses"][200]>;
 /** What applying a config document would change (POST /config/diff), against the revision named. */
 export type ConfigDiffAnswer = Json<paths["/config/diff"]["post"]["responses"][200]>;

@@ -6,6 +6,8 @@ import type { ConfigIssue } from "../errors.ts";
 import type { AuditAction } from "./audit-chain.ts";
 import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
 import type { AuditEvent } from "./audit-log.ts";
+import { silentNotifier } from "./revision-notifications.ts";
+import type { ChangeNotifier } from "./revision-notifications.ts";
 import type { StoreTables } from "./tables.ts";
 
 /**
@@ -17,7 +19,7 @@ export type ResourceKind = "distribution" | "trustStore" | "setting";
 const TABLES = { distribution: "distributions", trustStore: "trust_stores", setting: "settings" } as const satisfies Record<ResourceKind, keyof StoreTables>;
 
 /** The top-level keys a `setting` may name: every key of a config document but the two the store keeps by item. */
-export const SETTING_NAMES = ["dataDir", "pki", "listen", "log", "connections", "cache", "workers"] as const;
+export const SETTING_NAMES = ["dataDir", "pki", "listen", "log", "metrics", "connections", "cache", "workers"] as const;
 
 export interface StoredResource {
   kind: ResourceKind;
@@ -202,7 +204,8 @@ function auditEventsOf(
   return events.length > 0 ? events : [{ actor, action, resource: "config", revision }];
 }
 
-export function createConfigStore(db: Kysely<StoreTables>, label: string, validate: DocumentValidator): ConfigStore {
+/** `notify` announces each committed revision from inside its transaction (PostgreSQL's NOTIFY: delivered at commit, never before). */
+export function createConfigStore(db: Kysely<StoreTables>, label: string, validate: DocumentValidator, notify: ChangeNotifier = silentNotifier): ConfigStore {
   /**
    * One change: take the write lock (an UPDATE of its one row: SQLite's write lock, PostgreSQL's row lock, so
    * writers queue on either engine), read the state, let `plan` decide the rows, validate the whole result,
@@ -236,6 +239,7 @@ export function createConfigStore(db: Kysely<StoreTables>, label: string, valida
         const row = { name: item.name, document: JSON.stringify(item.document), version: item.version, revision };
         await trx.insertInto(TABLES[item.kind]).values(row).onConflict((conflict) => conflict.column("name").doUpdateSet({ document: row.document, version: row.version, revision })).execute();
       }
+      await notify(trx, { kind: "revision", revision });
       return planned.version === undefined ? { revision } : { revision, version: planned.version };
     });
   }

@@ -12,3 +12,6 @@ export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
 export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
+export type { EdgeRecord, EdgeStore } from "./edge-store.ts";
+export { backoffDelay, CHANGE_CHANNEL } from "./revision-notifications.ts";
+export type { ChangeSignal, ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";

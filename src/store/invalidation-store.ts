@@ -4,6 +4,8 @@ import type { Kysely, Selectable } from "kysely";
 import { InvalidationRequestInvalidError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
+import { silentNotifier } from "./revision-notifications.ts";
+import type { ChangeNotifier } from "./revision-notifications.ts";
 import type { InvalidationsTable, StoreTables } from "./tables.ts";
 
 /** One invalidation as edges apply it: `seq` is its id, the order (and the mark cached entries compare with). */
@@ -42,8 +44,8 @@ function toRequest(row: Selectable<InvalidationsTable>): StoredInvalidationReque
   return { id: String(seq), seq, distribution: row.distribution, paths: JSON.parse(row.paths) as string[], at: row.created_at, actor: row.actor };
 }
 
-/** `label` names the store in the audit trail's errors. */
-export function createInvalidationStore(db: Kysely<StoreTables>, label: string): InvalidationStore {
+/** `label` names the store in the audit trail's errors; `notify` announces each new invalidation at its commit. */
+export function createInvalidationStore(db: Kysely<StoreTables>, label: string, notify: ChangeNotifier = silentNotifier): InvalidationStore {
   /** The rows with each known edge's applied time: one query for the edges, one for the times of these ids. */
   async function withEdges(rows: readonly Selectable<InvalidationsTable>[]): Promise<StoredInvalidation[]> {
     if (rows.length === 0) return [];
@@ -77,6 +79,7 @@ export function createInvalidationStore(db: Kysely<StoreTables>, label: string):
         await trx.insertInto("invalidations").values({ id, distribution: request.distribution, paths: JSON.stringify(request.paths), created_at: request.now.toISOString(), actor: request.actor }).execute();
         const after = { id, distribution: request.distribution, paths: request.paths };
         await appendAuditRecords(trx, [{ actor: request.actor, action: "invalidation.create", resource: `invalidation/${id}`, distribution: request.distribution, after }], request.now, label);
+        await notify(trx, { kind: "invalidation", seq: id });
         return id;
       });
       return (await get(seq))!;

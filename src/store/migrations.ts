@@ -95,4 +95,18 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // The edges running from the store: which revision each serves since when, and its heartbeat. Self-contained: one table, nothing else touched.
+  "0005-edges": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("edges")
+        .addColumn("name", "text", (column) => column.primaryKey())
+        .addColumn("revision", "integer")
+        .addColumn("served_at", "text")
+        .addColumn("last_seen_at", "text", (column) => column.notNull())
+        .addColumn("started_at", "text", (column) => column.notNull())
+        .addColumn("version", "text", (column) => column.notNull())
+        .execute();
+    },
+  },
 });

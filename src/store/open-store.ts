@@ -15,6 +15,10 @@ import { openSqliteEngine } from "./sqlite-engine.ts";
 import type { StoreTables } from "./tables.ts";
 import { createInvalidationStore } from "./invalidation-store.ts";
 import type { InvalidationStore } from "./invalidation-store.ts";
+import { createEdgeStore } from "./edge-store.ts";
+import type { EdgeStore } from "./edge-store.ts";
+import { listenForChanges, noChangeSignals, postgresNotifier, silentNotifier } from "./revision-notifications.ts";
+import type { ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 import { createTokenStore } from "./token-store.ts";
 import type { TokenStore } from "./token-store.ts";
 
@@ -31,7 +35,15 @@ export type StoreEngine = "sqlite" | "postgres";
 export const SQLITE_STORE_FILE = "moat.db";
 
 /** An open store: the config resources, the API tokens and cache invalidations beside them, and the audit trail of changes to them. */
-export type Store = ConfigStore & { readonly engine: StoreEngine; readonly tokens: TokenStore; readonly audit: AuditLog; readonly invalidations: InvalidationStore };
+export type Store = ConfigStore & {
+  readonly engine: StoreEngine;
+  readonly tokens: TokenStore;
+  readonly audit: AuditLog;
+  readonly invalidations: InvalidationStore;
+  readonly edges: EdgeStore;
+  /** Signals of committed changes as they commit (PostgreSQL's LISTEN, on a connection of its own); on SQLite a stream that is never live. */
+  changeSignals(options: ChangeSignalOptions): ChangeSignals;
+};
 
 /**
  * Which engine an address names, and how messages name it. A plain path to an existing directory is a data
@@ -65,7 +77,16 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await db.destroy().catch(() => undefined);
     throw error;
   }
-  return Object.freeze({ ...createConfigStore(db, label, options.validate), engine, tokens: createTokenStore(db, label), audit: createAuditLog(db, label), invalidations: createInvalidationStore(db, label) });
+  const notify = engine === "postgres" ? postgresNotifier : silentNotifier;
+  return Object.freeze({
+    ...createConfigStore(db, label, options.validate, notify),
+    engine,
+    tokens: createTokenStore(db, label),
+    audit: createAuditLog(db, label),
+    invalidations: createInvalidationStore(db, label, notify),
+    edges: createEdgeStore(db),
+    changeSignals: (signalOptions: ChangeSignalOptions) => (engine === "postgres" ? listenForChanges(target, signalOptions) : noChangeSignals()),
+  });
 }
 
 async function migrate(db: Kysely<StoreTables>, label: string): Promise<void> {

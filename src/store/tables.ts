@@ -89,6 +89,16 @@ export interface InvalidationAppliedTable {
   applied_at: string;
 }
 
+/** An edge running from the store, as it last reported itself (see edge-store.ts). */
+export interface EdgesTable {
+  name: string;
+  revision: number | null;
+  served_at: string | null;
+  last_seen_at: string;
+  started_at: string;
+  version: string;
+}
+
 export interface StoreTables {
   revisions: RevisionsTable;
   distributions: DocumentRow;
@@ -99,4 +109,5 @@ export interface StoreTables {
   audit_log: AuditLogTable;
   invalidations: InvalidationsTable;
   invalidation_applied: InvalidationAppliedTable;
+  edges: EdgesTable;
 }

@@ -37,7 +37,8 @@ test("moat guard refuses bad flags with exit code 2 and says what to give", asyn
   assert.match(noFiles.stderr, /give --dir DIR .* or --cert, --key, --ca-bundle, --crl/);
   const missingFile = await runMoat(["guard", "--upstream", "http://127.0.0.1:8080", "--distribution", "shop", "--dir", "/nonexistent-moat-guard"], { cwd });
   assert.equal(missingFile.code, 1);
-  assert.match(missingFile.stderr, /\/nonexistent-moat-guard\/server.crt: cannot read the certificate \(ENOENT\)/);
+  // Every file is missing: the first in order (the certificate) is named, every run, with the fix for it.
+  assert.match(missingFile.stderr, /\/nonexistent-moat-guard\/server.crt: cannot read the certificate \(ENOENT\)\. Fix: enrol the origin/);
 });
 
 test("moat ca bundle --with-intermediate prints the roots then the intermediate: the guard's ca-bundle.pem", async (t) => {

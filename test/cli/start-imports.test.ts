@@ -13,15 +13,15 @@ import { createTestMasterKey } from "../support/master-key.ts";
 import { cliMain } from "./moat-process.ts";
 
 const hook = new URL("../support/loaded-modules-hook.ts", import.meta.url).pathname;
-/** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely. */
-const LAZY_PACKAGES = ["node-forge"];
+/** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely (prom-client: only with metrics on). */
+const LAZY_PACKAGES = ["node-forge", "prom-client"];
 /**
  * Files of packages the edge uses in part: undici's index loads its fetch, WebSocket, mocks and caches, and through
  * globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
  */
 const LAZY_PACKAGE_FILES = ["undici/index.js"];
 /** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
-const LAZY_MODULES = ["guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
+const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 /** What a worker must not load: the config validator and its parsers (the primary validated the config), and certificate building (the primary issues; a worker reads what it stored with node:crypto). */
 const PRIMARY_ONLY_PACKAGES = ["zod", "yaml", "@peculiar/x509", "tsyringe", "reflect-metadata"];
 /** What a primary of workers must not load: it serves nothing, so it has no viewer listener, cache or origin pool. */

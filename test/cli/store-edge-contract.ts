@@ -104,7 +104,7 @@ export function storeEdgeContract(engine: StoreEngine): void {
     const file = await w.write("moat.yaml", configFile({ ...files(), target: "a" }));
     assert.equal((await moat(["apply", "-f", file, "--store", w.address], w.root)).code, 0);
 
-    const edge = startMoat(["start", "--store", w.address], { cwd: tmpdir(), env: key.env, detached: true });
+    const edge = startMoat(["start", "--store", w.address], { cwd: tmpdir(), env: { ...key.env, MOAT_DATA_DIR: w.dataDir }, detached: true });
     t.after(async () => {
       if (edge.child.pid && isGroupAlive(edge.child.pid)) process.kill(-edge.child.pid, "SIGKILL");
       await edge.exited;
@@ -187,7 +187,7 @@ export function storeEdgeContract(engine: StoreEngine): void {
     assert.equal(created.code, 0, created.stderr);
     const token = created.stdout.trim();
 
-    const edge = startMoat(["start", "--store", w.address, "--api", "127.0.0.1:0"], { cwd: tmpdir(), env: key.env, detached: true });
+    const edge = startMoat(["start", "--store", w.address, "--api", "127.0.0.1:0"], { cwd: tmpdir(), env: { ...key.env, MOAT_DATA_DIR: w.dataDir }, detached: true });
     t.after(async () => {
       if (edge.child.pid && isGroupAlive(edge.child.pid)) process.kill(-edge.child.pid, "SIGKILL");
       await edge.exited;
@@ -258,7 +258,7 @@ export function storeEdgeContract(engine: StoreEngine): void {
       await Promise.all(edges.map((edge) => edge.exited));
     });
     const startEdge = async (name: string, extra: string[]) => {
-      const edge = startMoat(["start", "--store", w.address, "--edge-name", name, ...extra], { cwd: tmpdir(), env: key.env, detached: true });
+      const edge = startMoat(["start", "--store", w.address, "--edge-name", name, ...extra], { cwd: tmpdir(), env: { ...key.env, MOAT_DATA_DIR: join(w.root, `copy-${name}`) }, detached: true });
       edges.push(edge);
       const listening = await withDeadline(`${name} to listen`, edge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 90_000);
       assert.equal(listening.edge, name, "the start line names the edge");

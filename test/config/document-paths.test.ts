@@ -47,6 +47,7 @@ const relative = {
       aliases: ["blog.example"],
       viewerCertificate: { pkcs12: "blog.p12" },
       origins: [{ id: "app", url: "https://app.internal:9443", mtls: { clientCertificate: { cert: "/abs/app.pem", key: "app.key" } } }],
+      shield: { url: "https://shield.internal:8443", trustedCa: "shield-ca.pem" },
     },
   ],
 };
@@ -72,6 +73,7 @@ test("the store refuses every relative path, naming its field; the document is o
       "distributions[0].origins[1].mtls.clientCertificate.cert",
       "distributions[1].viewerCertificate.pkcs12",
       "distributions[1].origins[0].mtls.clientCertificate.key",
+      "distributions[1].shield.trustedCa",
     ],
   );
   assert.equal(issues[0]?.message, 'must be an absolute path in a stored config (got "data"); `moat apply -f FILE` resolves a file\'s relative paths against its directory');

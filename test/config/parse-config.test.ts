@@ -74,7 +74,7 @@ describe("parseConfig: the sketch round-trips into the normalised shape", () => 
     assert.deepEqual(blog.originGroups, []);
     assert.equal(blog.origins[0]?.url, "https://10.0.0.7:8443");
     assert.deepEqual(blog.behaviors, [{ path: "*", target: "web", allowedMethods: ALL_METHODS, cache: DEFAULT_CACHE_POLICY, requiresViewerCertificate: false, websocket: null }]);
-    assert.deepEqual(blog.viewerMtls, { mode: "off", trustStore: null, forward: { moat: true, rfc9440: true, xfcc: false } });
+    assert.deepEqual(blog.viewerMtls, { mode: "off", trustStore: null, edgesOnly: false, forward: { moat: true, rfc9440: true, xfcc: false } });
   });
 
   it("deep-freezes the whole snapshot", () => {

@@ -39,7 +39,7 @@ describe("viewer mTLS config: a valid document", () => {
   });
 
   it("keeps the mode and store, and forwards Moat's and RFC 9440's headers by default", () => {
-    assert.deepEqual(shop?.viewerMtls, { mode: "optional", trustStore: "partners", forward: { moat: true, rfc9440: true, xfcc: false } });
+    assert.deepEqual(shop?.viewerMtls, { mode: "optional", trustStore: "partners", edgesOnly: false, forward: { moat: true, rfc9440: true, xfcc: false } });
   });
 
   it("marks the behaviors that require a certificate", () => {
@@ -54,6 +54,22 @@ describe("viewer mTLS config: a valid document", () => {
     assert.deepEqual(parsed.trustStores[0]?.crlFiles, ["/etc/moat/a.crl", "/etc/moat/b.crl"]);
     assert.equal(parsed.trustStores[0]?.allowNoEku, true);
     assert.deepEqual(parsed.distributions[0]?.viewerMtls.forward, { moat: true, rfc9440: false, xfcc: true });
+  });
+
+  it("takes edgesOnly with mode required (the shield side of an origin shield)", () => {
+    const document = withMtls();
+    document.distributions[0].viewerMtls = { mode: "required", trustStore: "partners", edgesOnly: true };
+    assert.equal(parseConfig(document, { source: "t", baseDir: "/", env: {} }).distributions[0]?.viewerMtls.edgesOnly, true);
+  });
+
+  it("takes a shield: its URL with the port, the first alias as its name, Moat's CA unless trustedCa says", () => {
+    const document = withMtls();
+    document.distributions[0].aliases = ["Shop.Example.Test", "www.shop.example.test"];
+    document.distributions[0].shield = { url: "https://shield.internal" };
+    assert.deepEqual(parseConfig(document, { source: "t", baseDir: "/etc/moat", env: {} }).distributions[0]?.shield, { url: "https://shield.internal:443", hostname: "shield.internal", port: 443, serverName: "shop.example.test", trustedCaFile: null });
+    document.distributions[0].shield = { url: "https://10.0.0.9:8443", serverName: "www.shop.example.test", trustedCa: "./shield-ca.pem" };
+    assert.deepEqual(parseConfig(document, { source: "t", baseDir: "/etc/moat", env: {} }).distributions[0]?.shield, { url: "https://10.0.0.9:8443", hostname: "10.0.0.9", port: 8443, serverName: "www.shop.example.test", trustedCaFile: "/etc/moat/shield-ca.pem" });
+    assert.equal(parseConfig(withMtls(), { source: "t", baseDir: "/", env: {} }).distributions[0]?.shield, null);
   });
 
   it("takes passthrough without a trust store", () => {
@@ -79,6 +95,10 @@ describe("viewer mTLS config: errors", () => {
     ["a trust store needs its CA bundle", (d) => delete d.trustStores.partners.caBundle, "trustStores.partners.caBundle", "required"],
     ["a trust store's keys are closed", (d) => (d.trustStores.partners.crls = []), "trustStores.partners.crls", 'did you mean "crl"'],
     ["a trust store's name is an id", (d) => (d.trustStores = { "Partners Inc": { caBundle: "x.pem" } }) && (d.distributions[0].viewerMtls.trustStore = "Partners Inc"), "trustStores", ""],
+    ["edgesOnly takes mode required", (d) => (d.distributions[0].viewerMtls.edgesOnly = true), `${D0}.viewerMtls.edgesOnly`, "takes mode required", "not optional"],
+    ["a shield URL is https", (d) => (d.distributions[0].shield = { url: "http://shield.internal:8443" }), `${D0}.shield.url`, "https://"],
+    ["a shield URL has no path", (d) => (d.distributions[0].shield = { url: "https://shield.internal:8443/base" }), `${D0}.shield.url`, "without a path"],
+    ["a shield behind a wildcard first alias needs a serverName", (d) => (d.distributions[0].aliases = ["*.shop.example.test"]) && (d.distributions[0].shield = { url: "https://shield.internal:8443" }), `${D0}.shield.serverName`, "wildcard"],
     ["forward options are booleans", (d) => (d.distributions[0].viewerMtls.forward = { xfcc: "yes" }), `${D0}.viewerMtls.forward.xfcc`, "true or false"],
   ];
   for (const [name, breakIt, path, ...words] of cases) {

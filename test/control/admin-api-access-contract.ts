@@ -53,9 +53,9 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["PUT", "/trust-stores/:name", "operator", "/trust-stores/partners", { headers: ifMatch, body: { caBundle: "/etc/other.pem" } }],
       ["DELETE", "/trust-stores/:name", "operator", "/trust-stores/partners", { headers: ifMatch }],
       ["GET", "/settings", "viewer", "/settings"],
-      ...["dataDir", "pki", "listen", "log", "connections", "cache", "workers"].flatMap((name): [string, string, ApiRole, string, CallOptions?][] => [
+      ...["dataDir", "pki", "listen", "log", "metrics", "connections", "cache", "workers"].flatMap((name): [string, string, ApiRole, string, CallOptions?][] => [
         ["GET", `/settings/${name}`, "viewer", `/settings/${name}`],
-        ["PUT", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch, body: name === "log" ? { level: "warn" } : {} }],
+        ["PUT", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch, body: name === "log" ? { level: "warn" } : name === "metrics" ? { listen: "127.0.0.1:9464" } : {} }],
         ["DELETE", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch }],
       ]),
       ["GET", "/revisions", "viewer", "/revisions"],
@@ -85,6 +85,7 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["POST", "/invalidations", "operator", "/invalidations", { body: { distribution: "shop", paths: ["/index.html"] } }],
       ["GET", "/invalidations", "viewer", "/invalidations"],
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
+      ["GET", "/edges", "viewer", "/edges"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

@@ -129,6 +129,21 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
     assert.equal(older.json.nextBefore, undefined);
   });
 
+  test("edges: each edge that reported, by name, with the revision it serves, beside the store's newest", async (t) => {
+    const api = await setUp(t);
+    const viewer = { token: api.tokens.viewer };
+    assert.deepEqual((await api.call(viewer, "/edges")).json, { revision: 0, items: [] });
+    await api.store.put("distribution", "shop", distribution("shop"), { actor: "test" });
+    await api.store.put("distribution", "blog", distribution("blog"), { actor: "test" });
+    const at = "2026-01-01T00:00:00.000Z";
+    await api.store.edges.report({ name: "lagging", revision: 1, servedAt: at, lastSeenAt: at, startedAt: at, version: "0.1.0" });
+    await api.store.edges.report({ name: "current", revision: 2, servedAt: at, lastSeenAt: at, startedAt: at, version: "0.1.0" });
+    const listed = await api.call(viewer, "/edges");
+    assert.equal(listed.status, 200, listed.text);
+    assert.equal(listed.json.revision, 2);
+    assert.deepEqual(listed.json.items.map((edge: { name: string; revision: number }) => [edge.name, edge.revision]), [["current", 2], ["lagging", 1]]);
+  });
+
   test("a request that passes its deadline is answered 503 with problem details", async (t) => {
     const api = await setUp(t, { deadlineMs: 300, wrapStore: (store) => ({ ...store, read: () => new Promise(() => undefined) }) });
     assertProblem(await api.call({ token: api.tokens.viewer }, "/distributions"), 503, "api-deadline-exceeded");

@@ -120,7 +120,7 @@ describe("snapshot memo", () => {
       distribution("e", "e.shared.test", "wild.pem", "missing.key"),
     ]);
     await assert.rejects(build(config), /^ImportedCertificateRefusedError: distributions\[1\]\.viewerCertificate: import-key-mismatch: /, "the first distribution with the bad file");
-    const problems = await checkImportedCertificates(config);
+    const { problems } = await checkImportedCertificates(config);
     assert.equal(problems.length, 4, problems.join("\n"));
     assert.ok(problems[0]?.startsWith("distributions[1].viewerCertificate: import-key-mismatch: "), problems[0]);
     assert.ok(problems[1]?.startsWith("distributions[2].viewerCertificate: import-key-mismatch: "), problems[1]);

@@ -1,4 +1,4 @@
-// A fresh SQLite store per test, for the SDK and CLI tests that run on SQLite only.
+// A fresh SQLite store per test, for the SDK and CLI tests: the SQLite side of a contract, or a suite that runs on SQLite only.
 import { mkdtemp, rm } from "node:fs/promises";
 import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
@@ -15,6 +15,14 @@ export const sqliteEngine: EngineUnderTest = {
     const database = new DatabaseSync(address.replace(/^sqlite:/, ""), { readOnly: true });
     try {
       return database.prepare(`select * from ${table}`).all() as Record<string, unknown>[];
+    } finally {
+      database.close();
+    }
+  },
+  rawExecute: async (address, statement) => {
+    const database = new DatabaseSync(address.replace(/^sqlite:/, ""));
+    try {
+      database.exec(statement);
     } finally {
       database.close();
     }

@@ -3,11 +3,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { StoreUnavailableError } from "../../src/errors.ts";
+import { invalidationRequestIssues } from "../../src/cache/index.ts";
 import { openStore } from "../../src/store/index.ts";
+import type { ChangeSignal } from "../../src/store/index.ts";
+import { withDeadline } from "../support/deadline.ts";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { auditContract } from "./audit-contract.ts";
-import { storeContract, validate } from "./store-contract.ts";
+import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
 describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
@@ -59,5 +62,46 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
       assert.doesNotMatch(error.message, /wrong-password/);
       return true;
     });
+  });
+
+  test("change signals: a listener of its own hears each committed revision and invalidation (none for a refused change), and after its connection is killed listens again and says so", { timeout: 60_000 }, async (t) => {
+    assert.ok(server);
+    const address = await engine.freshAddress(t);
+    const writer = await openStore({ address, validate });
+    const reader = await openStore({ address, validate });
+    const heard: ChangeSignal[] = [];
+    let lost = 0;
+    const waiters = new Set<() => void>();
+    const signals = reader.changeSignals({ onSignal: (signal) => (heard.push(signal), waiters.forEach((check) => check())), onLost: () => void lost++ });
+    t.after(async () => {
+      await signals.close();
+      await Promise.all([writer.close(), reader.close()]);
+    });
+    const heardAll = (what: string, count: number) =>
+      withDeadline(what, new Promise<void>((resolve) => {
+        const check = () => heard.length >= count && (waiters.delete(check), resolve());
+        waiters.add(check);
+        check();
+      }), 30_000);
+
+    await heardAll("the listener to listen", 1);
+    assert.deepEqual(heard, [{ kind: "listening" }]);
+    assert.equal(signals.isLive(), true);
+    await writer.put("distribution", "shop", distribution("shop"), { actor: "test" });
+    await assert.rejects(writer.put("distribution", "shop", { id: "shop" }, { actor: "test" }));
+    const check = (distributions: readonly string[]) => invalidationRequestIssues({ distribution: "shop", paths: ["/a"] }, { distributions, where: "the store" });
+    await writer.invalidations.create({ distribution: "shop", paths: ["/a"], actor: "test", now: new Date(), check });
+    await writer.put("distribution", "blog", distribution("blog"), { actor: "test" });
+    await heardAll("three changes", 4);
+    assert.deepEqual(heard.slice(1), [{ kind: "revision", revision: 1 }, { kind: "invalidation", seq: 1 }, { kind: "revision", revision: 2 }], "in commit order, the refused change not among them");
+
+    // The listening connection dies (a failover, a server restart): it is found lost, reconnects and LISTENs again.
+    await server.psql("select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'moat-listener'");
+    await heardAll("the listener to listen again", 5);
+    assert.deepEqual(heard[4], { kind: "listening" });
+    assert.equal(lost, 1);
+    await writer.put("distribution", "news", distribution("news"), { actor: "test" });
+    await heardAll("a change after the reconnect", 6);
+    assert.deepEqual(heard[5], { kind: "revision", revision: 3 });
   });
 });

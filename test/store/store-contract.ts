@@ -282,6 +282,20 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.equal(await store.invalidations.get(3), undefined);
   });
 
+  test("edges: each reports the revision it serves and its heartbeat under its name; a report replaces its row whole", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    assert.deepEqual(await store.edges.list(), []);
+    const started = "2026-01-01T00:00:00.000Z";
+    await store.edges.report({ name: "edge-b", revision: null, servedAt: null, lastSeenAt: started, startedAt: started, version: "0.1.0" });
+    await store.edges.report({ name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0" });
+    await store.edges.report({ name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0" });
+    assert.deepEqual(await store.edges.list(), [
+      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0" },
+      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0" },
+    ]);
+    assert.equal(await store.revision(), 0, "an edge's report is no config revision");
+  });
+
   test("a store a newer Moat migrated is refused, and left as it is", async (t) => {
     const address = await engine.freshAddress(t);
     const first = await openStore({ address, validate });

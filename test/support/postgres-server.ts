@@ -20,6 +20,10 @@ export interface PostgresServer {
   logFile: string;
   /** Runs one SQL statement as the superuser (psql), for what a test sets up behind the store's back. */
   psql(statement: string): Promise<string>;
+  /** Stops the server (`pg_ctl stop -m fast`: every connection is closed) and keeps its data, for `resume`. */
+  pause(): Promise<void>;
+  /** Starts a paused server again, on the same port with the same data. */
+  resume(): Promise<void>;
   /** Stops the server and removes its directory. */
   stop(): Promise<void>;
 }
@@ -84,7 +88,8 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
   }
   const port = await freePort();
   await as("initdb", ["-D", data, "-U", "moat", "--auth=scram-sha-256", `--pwfile=${join(dir, "pwfile")}`, "-E", "UTF8", "--no-sync"]);
-  await as("pg_ctl", ["-D", data, "-w", "-t", String(START_TIMEOUT_S), "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  const start = () => as("pg_ctl", ["-D", data, "-w", "-t", String(START_TIMEOUT_S), "-l", join(dir, "log"), "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  await start();
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -100,5 +105,7 @@ export async function startPostgres(bin: string): Promise<PostgresServer> {
     return stdout;
   };
   await psql("create database moat");
-  return { url: `postgres://moat:${password}@127.0.0.1:${port}/moat`, port, password, logFile: join(dir, "log"), psql, stop };
+  const pause = async () => void (await as("pg_ctl", ["-D", data, "-w", "-t", String(START_TIMEOUT_S), "-m", "fast", "stop"]));
+  const resume = async () => void (await start());
+  return { url: `postgres://moat:${password}@127.0.0.1:${port}/moat`, port, password, logFile: join(dir, "log"), psql, pause, resume, stop };
 }

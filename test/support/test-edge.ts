@@ -21,8 +21,8 @@ export interface TestEdge {
   masterKey: MasterKey;
   /** Every log line the edge wrote, parsed. */
   logs: Record<string, unknown>[];
-  /** Resolves with the first log line (already written or still to come) that matches. */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  /** Resolves with the first log line (already written or still to come) that matches; rejects after `ms` (default 30 s) naming the last lines. */
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
   /** Builds a config from `input` the same way and applies it (a reload). */
   reload(input: Record<string, unknown>): Promise<void>;
   close(): Promise<void>;
@@ -32,7 +32,7 @@ export interface TestEdge {
 export function createLogCapture(): {
   logs: Record<string, unknown>[];
   stream: Writable;
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 } {
   const logs: Record<string, unknown>[] = [];
   const lines = new EventEmitter();
@@ -47,15 +47,22 @@ export function createLogCapture(): {
       callback();
     },
   });
-  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean) => {
+  // Every wait has a deadline: a line that never comes fails the test with what was logged instead of hanging the run.
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, ms = 30_000) => {
     const found = logs.find(predicate);
     if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolve) => {
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
       const onLine = (line: Record<string, unknown>) => {
         if (!predicate(line)) return;
         lines.off("line", onLine);
+        clearTimeout(timer);
         resolve(line);
       };
+      const timer = setTimeout(() => {
+        lines.off("line", onLine);
+        const last = logs.slice(-8).map((line) => `  ${JSON.stringify(line).slice(0, 400)}`).join("\n");
+        reject(new Error(`no log line matched ${predicate.toString().slice(0, 200)} within ${ms} ms; the last lines:\n${last}`));
+      }, ms);
       lines.on("line", onLine);
     });
   };

@@ -8,6 +8,7 @@ import { certificateAuthorityRoutes } from "./certificate-authority.ts";
 import { certificateRoutes } from "./certificates.ts";
 import { configDocumentRoutes } from "./config-document.ts";
 import { configResourceRoutes } from "./config-resources.ts";
+import { edgeRoutes } from "./edges.ts";
 import { invalidationRoutes } from "./invalidations.ts";
 import type { DataDirAccess } from "./pki-context.ts";
 import { revisionRoutes } from "./revisions.ts";
@@ -32,6 +33,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...certificateRoutes(store, now, dataDir),
     ...certificateAuthorityRoutes(store, now, dataDir),
     ...invalidationRoutes(store),
+    ...edgeRoutes(store),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
   ];

@@ -1,10 +1,10 @@
-// The CLI over the admin API of `moat start --store --api` (two workers): `moat cache invalidate` and `moat certs rotate` wait until the running edge has done it, with progress on stderr.
+// The same tests on SQLite and PostgreSQL: the CLI over the admin API of `moat start --store --api` (two workers): `moat cache invalidate` and `moat certs rotate` wait until the running edge has done it, with progress on stderr.
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, before, describe, test } from "node:test";
+import { after, before, test } from "node:test";
 import { initCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { withDeadline } from "../support/deadline.ts";
@@ -17,9 +17,15 @@ import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
 import { config, presentedSerial } from "./store-api-edge-scene.ts";
 import type { MoatRun, RunningMoat } from "./moat-process.ts";
 
+export interface EdgeStoreEngine {
+  /** The store the edge runs from, empty, given the data directory that holds the suite's CA (which is the store itself on SQLite). */
+  storeAddress(dataDir: string): Promise<string>;
+}
+
 const CLEAN_ENV = { MOAT_API: "", MOAT_API_CA: "", MOAT_TOKEN_FILE: "", MOAT_TOKEN: "", MOAT_API_CERT: "", MOAT_API_KEY: "", MOAT_CONTEXT: "", MOAT_STORE: "", MOAT_DATA_DIR: "" };
 
-describe("the CLI over the admin API of a running edge: long operations waited for", () => {
+/** Registers the suite (one edge, started once) on an engine; call it inside a describe. */
+export function apiCliEdgeContract(engine: EdgeStoreEngine): void {
   let dir: string;
   let key: TestMasterKey;
   let ca: CertificateAuthority;
@@ -45,7 +51,7 @@ describe("the CLI over the admin API of a running edge: long operations waited f
     });
     await writeFile(join(dir, "moat.yaml"), config(origin.url));
     const local = (args: string[]) => withDeadline(`moat ${args.join(" ")}`, runMoat(args, { cwd: dir, env: { ...CLEAN_ENV, ...key.env } }), 60_000);
-    const store = join(dir, "data");
+    const store = await engine.storeAddress(join(dir, "data"));
     const applied = await local(["apply", "-f", join(dir, "moat.yaml"), "--store", store]);
     assert.equal(applied.code, 0, applied.stderr);
     await writeFile(join(dir, "moat-ca.pem"), ca.bundlePem);
@@ -87,6 +93,16 @@ describe("the CLI over the admin API of a running edge: long operations waited f
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^Invalidation #\d+ recorded for site: \/page\nEdge \S+ has applied it on every worker: the next request for these paths goes to the origin\.\n$/);
     assert.match(run.stderr, /^moat: invalidation #\d+ recorded for site: \/page\n/);
+    // The list and the invalidation itself say so too, naming the edge and when it applied it.
+    const [, id, edgeName] = /^Invalidation #(\d+) recorded for site: \/page\nEdge (\S+) has/.exec(run.stdout)!;
+    const shown = await moat(["invalidations", "show", id!], "viewer");
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      new RegExp(`^id            ${id}\\ndistribution  site\\npaths         /page\\ncreated       \\S+\\nby            api:token/[0-9a-f]{16}\\nstatus        applied \\(1/1\\)\\nedges         EDGE +STATUS +APPLIED AT\\n              ${edgeName} +applied +\\S+\\n$`),
+    );
+    const listed = await moat(["invalidations", "list", "--distribution", "site", "--limit", "1"], "viewer");
+    assert.match(listed.stdout, new RegExp(`^ID +DISTRIBUTION +CREATED +BY +EDGES +PATHS\\n${id} +site +\\S+ +api:token/[0-9a-f]{16} +applied \\(1/1\\) +/page\\n$`));
     const after = await get();
     assert.equal(originHits, cachedHits + 1, "the first request after the invalidation is a miss");
     assert.equal(after.body, `hit ${cachedHits + 1}`);
@@ -134,4 +150,4 @@ describe("the CLI over the admin API of a running edge: long operations waited f
     const shown = await moat(["certs", "show", old, "--json"], "viewer");
     assert.equal(JSON.parse(shown.stdout).state, "retired");
   });
-});
+}
