@@ -1269,7 +1269,15 @@ export interface components {
                 /** @enum {string} */
                 level?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
                 accessLog?: ("on" | "off") | {
-                    sample: number;
+                    sample?: number;
+                    file?: string;
+                    rotate?: {
+                        /** Format: size */
+                        size?: unknown;
+                        /** @enum {string} */
+                        frequency?: "daily" | "hourly";
+                        keep?: number;
+                    };
                 };
             };
         };
@@ -1277,7 +1285,15 @@ export interface components {
             /** @enum {string} */
             level?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
             accessLog?: ("on" | "off") | {
-                sample: number;
+                sample?: number;
+                file?: string;
+                rotate?: {
+                    /** Format: size */
+                    size?: string;
+                    /** @enum {string} */
+                    frequency?: "daily" | "hourly";
+                    keep?: number;
+                };
             };
         };
         getMetricsSetting200: {
