@@ -485,6 +485,16 @@ export class ListenError extends MoatError {
   }
 }
 
+/** The access log's file (log.accessLog.file) could not be opened: its directory cannot be made, or the file cannot be written. */
+export class AccessLogFileError extends MoatError {
+  constructor(path: string, detail: string, cause: unknown) {
+    super("access-log-file-failed", 500, `cannot open the access log file ${path}: ${detail}.`, {
+      fix: "make its directory writable by the user Moat runs as, point log.accessLog.file elsewhere, or remove file to log to stdout",
+      cause,
+    });
+  }
+}
+
 /** An HTTP/2 viewer session reset far more streams than it let finish (CVE-2023-44487): closed with GOAWAY ENHANCE_YOUR_CALM. */
 export class ViewerSessionFloodError extends MoatError {
   constructor(resets: number, finished: number) {

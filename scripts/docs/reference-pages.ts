@@ -207,6 +207,8 @@ function originHeaderLines(): string[] {
     "x-forwarded-client-cert": "forged",
     x_forwarded_for: "203.0.113.66",
     x_api_key: "k",
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    tracestate: "congo=t61rcWkgMzE",
   };
   const screened = screenViewerHeaders(viewer, "drop").headers;
   const sent = originRequestHeaders(screened, { clientAddress: "203.0.113.9", viewerHost: "shop.example.test", httpVersion: "1.1" });
@@ -224,6 +226,11 @@ function originHeaderLines(): string[] {
     "fields `Connection` names are removed (RFC 9110 §7.6.1); every `Moat-*` name, the certificate headers and any `_` spelling of",
     "them or of `X-Forwarded-*` are removed in every spelling; other `_` names are dropped unless `underscoreHeaders: forward`.",
     "The origin receives its own host name as `Host`.",
+    "",
+    "`traceparent` (W3C Trace Context) goes to the origin unchanged when the viewer sent a valid one, with its `tracestate`.",
+    "When the viewer sent none, or an invalid one (not lower-case hex, an all-zero trace or parent id, version `ff`, a version-00 value",
+    "of another length, two values in one), the edge makes one (`00-<random 16-byte trace id>-<random 8-byte parent id>-01`) and sends",
+    "no `tracestate`. The trace id is the access line's `traceId` ([Logs](logs.md#request-lines)).",
     "",
     "| the viewer sends | the origin gets |",
     "|---|---|",

@@ -135,7 +135,8 @@ async function revalidate(
     await deliverStored(x, entry, { isHit: true, fwd: "stale", ttlS: remainingS(parts, entry), detail: "stale-if-error" }, parts.clock.now());
     return { cache: "stale-if-error", error: error.code };
   }
-  const origin = { origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+  const origin: Record<string, unknown> = { origin: answer.originId, ...(answer.failedOverBecause ? { failover: answer.failedOverBecause } : {}) };
+  answer.addLogFields?.(origin);
   const isHeadUpdate = isHead && answer.statusCode === 200 && describesStored(entry.meta, answer.headers);
   if (answer.statusCode === 304 || isHeadUpdate) {
     answer.body.resume();
@@ -206,6 +207,7 @@ async function forward(
   const cache = typeof delivering === "string" ? delivering : await delivering;
   const fields: Record<string, unknown> = { cache, origin: answer.originId };
   if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+  answer.addLogFields?.(fields);
   return fields;
 }
 

@@ -17,6 +17,8 @@ export interface OriginAnswer {
   /** For the access log: which origin answered, and why a group failed over. */
   originId: string;
   failedOverBecause: string | null;
+  /** Sets the access line's fields on the origin connection (its use, certificates, latency). */
+  addLogFields?(fields: Record<string, unknown>): void;
 }
 
 /** One viewer request as the cache sees it; the edge builds it (src/edge/cache-stage.ts). */

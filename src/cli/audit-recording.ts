@@ -6,6 +6,12 @@ import type { AuditEvent } from "../store/index.ts";
 export interface CommandAudit {
   /** Records the events in order; a failure is told on stderr (the change is done) and gives exit code 1. */
   record(events: readonly (AuditEvent | undefined)[]): Promise<number>;
+  /**
+   * The store's certificate records follow the change at once: a revocation marks its serial revoked, a CA step
+   * syncs the CA's own certificates (the running edges sync theirs when they pick the change up). A failure is told
+   * on stderr and gives exit code 1, as for `record`.
+   */
+  certificatesChanged(change: { dataDir: string; revoked?: { serialHex: string; revokedAt: Date; reason: string } }): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -21,15 +27,28 @@ export async function withCommandAudit(command: string, flag: string | undefined
   // Loaded only when asked for: without --store the command loads neither Kysely nor pg.
   const { openCommandStore } = await import("./store-flags.ts");
   const store = await openCommandStore(command, flag);
+  const told = (what: string, error: unknown) => {
+    const message = error instanceof MoatError ? error.message : String((error as Error)?.message ?? error);
+    process.stderr.write(`moat: ${command}: the change is done, but it is not recorded in ${what} of ${store.label}: ${message}\n`);
+    return 1;
+  };
   const audit: CommandAudit = {
     async record(events) {
       try {
         for (const event of events) if (event) await store.audit.record(event);
         return 0;
       } catch (error) {
-        const message = error instanceof MoatError ? error.message : String((error as Error)?.message ?? error);
-        process.stderr.write(`moat: ${command}: the change is done, but it is not recorded in the audit trail of ${store.label}: ${message}\n`);
-        return 1;
+        return told("the audit trail", error);
+      }
+    },
+    async certificatesChanged(change) {
+      try {
+        const now = new Date();
+        if (change.revoked) await store.certificates.markRevoked(change.revoked.serialHex, { ...change.revoked, now });
+        else await (await import("../control/certificate-records.ts")).syncCaRecords({ store, dataDir: change.dataDir, now });
+        return 0;
+      } catch (error) {
+        return told("the certificate records", error);
       }
     },
     close: () => store.close(),

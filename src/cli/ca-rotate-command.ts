@@ -47,9 +47,11 @@ function describeStep(dataDir: string, done: Awaited<ReturnType<typeof runCaRota
 }
 
 /** With --store: the step and its CRL in the store's audit trail. */
-function recordStep(audit: CommandAudit | undefined, done: Awaited<ReturnType<typeof runCaRotationStep>>): Promise<number> | number {
+async function recordStep(audit: CommandAudit | undefined, done: Awaited<ReturnType<typeof runCaRotationStep>>, dataDir: string): Promise<number> {
   const actor = cliActor();
-  return audit ? audit.record([caRotationEvent(actor, done.result), crlPublishedEvent(actor, done.crl)]) : 0;
+  if (!audit) return 0;
+  const recorded = await audit.record([caRotationEvent(actor, done.result), crlPublishedEvent(actor, done.crl)]);
+  return (await audit.certificatesChanged({ dataDir })) || recorded;
 }
 
 export async function runCaRenewIntermediate(args: string[]): Promise<number> {
@@ -72,7 +74,7 @@ export async function runCaRenewIntermediate(args: string[]): Promise<number> {
     const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
     const done = await runCaRotationStep("renew-intermediate", { dataDir, masterKey, policy });
     describeStep(dataDir, done);
-    return recordStep(audit, done);
+    return recordStep(audit, done, dataDir);
   });
 }
 
@@ -111,7 +113,7 @@ export async function runCaRollover(args: string[]): Promise<number> {
     const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) });
     describeStep(dataDir, done);
     if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
-    return recordStep(audit, done);
+    return recordStep(audit, done, dataDir);
   });
 }
 

@@ -10,10 +10,10 @@ import { parseCliArgs } from "./cli-args.ts";
 import { printResult } from "./table-output.ts";
 
 const JSON_FLAG = { json: { type: "boolean", default: false } } as const;
-const LIST_FLAGS = { ...API_FLAGS, ...JSON_FLAG, distribution: { type: "string" }, state: { type: "string" }, use: { type: "string" }, source: { type: "string" } } as const;
+const LIST_FLAGS = { ...API_FLAGS, ...JSON_FLAG, distribution: { type: "string" }, state: { type: "string" }, use: { type: "string" }, source: { type: "string" }, edge: { type: "string" } } as const;
 const USES = ["viewer-server", "origin-client"] as const;
 
-type ListFilter = { distribution?: string; state?: Certificate["state"]; use?: Certificate["use"]; source?: Certificate["source"] };
+type ListFilter = { distribution?: string; state?: Certificate["state"]; use?: Certificate["use"]; source?: Certificate["source"]; edge?: string };
 
 /** Every certificate the filter selects, page after page, in serial order. */
 export async function listCertificatesOverApi(moat: MoatClient, filter: ListFilter = {}): Promise<Certificate[]> {
@@ -37,12 +37,13 @@ export function certificatesTable(items: readonly Certificate[]) {
 }
 
 /** `moat certs list` over the API (certs-command.ts decides which form runs). */
-export async function runCertsListOverApi(values: ApiFlagValues & { json?: boolean | undefined } & Partial<Record<"distribution" | "state" | "use" | "source", string>>): Promise<number> {
+export async function runCertsListOverApi(values: ApiFlagValues & { json?: boolean | undefined } & Partial<Record<"distribution" | "state" | "use" | "source" | "edge", string>>): Promise<number> {
   const filter: ListFilter = {
     ...(values.distribution !== undefined ? { distribution: values.distribution } : {}),
     ...(values.state !== undefined ? { state: values.state as Certificate["state"] } : {}),
     ...(values.use !== undefined ? { use: values.use as Certificate["use"] } : {}),
     ...(values.source !== undefined ? { source: values.source as Certificate["source"] } : {}),
+    ...(values.edge !== undefined ? { edge: values.edge } : {}),
   };
   const items = await withApi("certs list", values, (moat) => listCertificatesOverApi(moat, filter));
   printResult(values.json, items, certificatesTable(items));
@@ -79,6 +80,7 @@ export function certificateText(item: Certificate): string {
     ["not after", item.notAfter],
     ["SHA-256", item.fingerprint256],
     ["used by", usedByText(item)],
+    ["edge", item.edge ?? "- (the CA's, shared by its edges)"],
   ];
   if (item.revokedAt) fields.push(["revoked", `${item.revokedAt} (${item.revocationReason ?? "unspecified"})`]);
   if (item.expiryWarning) fields.push(["warning", `expires in ${item.expiryWarning.daysLeft} day(s)`]);

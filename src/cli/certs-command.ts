@@ -22,7 +22,7 @@ export async function runCertsList(args: string[]): Promise<number> {
   if (await isOverApi("certs list", values, { isNamed: isLocalNamed, isInEnvironment: isDataDirInEnvironment() })) {
     return (await import("./certs-api-command.ts")).runCertsListOverApi(values);
   }
-  const filter = (["distribution", "state", "use", "source"] as const).find((flag) => values[flag] !== undefined);
+  const filter = (["distribution", "state", "use", "source", "edge"] as const).find((flag) => values[flag] !== undefined);
   if (filter) throw new CliUsageError(`certs list: --${filter} filters the list over the admin API; the data directory's list is whole.`, { fix: "give --api URL (or MOAT_API, or a context), or leave the filter out" });
   const config = values.config ? await loadConfigFile(resolve(values.config)) : null;
   const dataDir = config?.dataDir ?? resolveDataDir(values["data-dir"]);

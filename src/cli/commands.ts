@@ -263,7 +263,7 @@ Example:
   {
     name: "certs list",
     summary: "list every certificate Moat holds: use, names, serial, not-after, state (from the data directory, or over the admin API)",
-    help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [API flags]] [--json]
+    help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [--edge NAME] [API flags]] [--json]
 
 Lists the CA certificates, the certificates the edge issued (active, next: renewed
 and waiting to be proven to its origin, retired: the one active replaced) and,
@@ -272,11 +272,13 @@ with --config, the imported certificates the config names, with expiry warnings
 and expired certificates are marked. Needs no master key: it reads no private key
 (a PKCS#12 is opened with its passphraseFile to read its certificates; its key is
 never kept or printed, and one that does not open is reported on stderr).
-Over the admin API it lists what the API's data directory holds, imported
-certificates included, in serial order, with the same columns; --distribution,
---state (active, next, retired, expired, not-yet-valid, revoked), --use
-(root-ca, intermediate-ca, viewer-server, origin-client) and --source (issued,
-imported) filter it; --json prints the API's items (with usedBy, spiffeId…).
+Over the admin API it lists what the store holds: every edge's certificates
+(each edge run from the store keeps its own there, imported ones included) and
+the CA's, in serial order, with the same columns; --distribution, --state
+(active, next, retired, expired, not-yet-valid, revoked), --use (root-ca,
+intermediate-ca, viewer-server, origin-client), --source (issued, imported) and
+--edge (an edge's --edge-name) filter it; --json prints the API's items (with
+usedBy, spiffeId, edge…).
 ${DATA_DIR_OR_API_HELP}
 
 Examples:

@@ -2,7 +2,8 @@
 import { existsSync } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { readConfigDocument, resolveDataDir, resolveMasterKeySource, validateStoredDocument, withAbsolutePaths } from "../config/index.ts";
+import { readConfigDocument, resolveDataDir, resolveEdgeName, resolveMasterKeySource, validateStoredDocument, withAbsolutePaths } from "../config/index.ts";
+import { createCertificateRecorder } from "../control/certificate-records.ts";
 import { runEdge } from "../edge/index.ts";
 import { ListenError } from "../errors.ts";
 import { createLogger } from "../observe/index.ts";
@@ -115,8 +116,11 @@ export async function runDemo(args: string[]): Promise<number> {
       origin.listen(ports.origin, "127.0.0.1", resolve);
     });
     closeOrigin = () => new Promise<void>((resolve) => origin.close(() => resolve()));
-    const edge = await runEdge({ config, ca, masterKey, log });
-    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log).catch(async (error: unknown) => {
+    // The demo's edge keeps the store's certificate records as `moat start --store` does, under MOAT_EDGE_NAME or the host name.
+    const recorder = createCertificateRecorder({ store, edge: resolveEdgeName(undefined), dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
+    const edge = await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
+    await recorder.sync();
+    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log, recorder).catch(async (error: unknown) => {
       await edge.stop();
       throw error;
     });
@@ -126,6 +130,7 @@ export async function runDemo(args: string[]): Promise<number> {
       source,
       log,
       onStopping: async () => {
+        recorder.stop();
         await api.close();
         await closeOrigin();
       },

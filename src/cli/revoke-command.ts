@@ -84,6 +84,9 @@ export async function runCaRevoke(args: string[]): Promise<number> {
     }
     process.stdout.write(describeCrlFiles(dataDir, result.crl, result.isNewCrl));
     const actor = cliActor();
-    return audit ? audit.record([revocationEvent(actor, result), result.isNewCrl ? crlPublishedEvent(actor, result.crl) : undefined]) : 0;
+    if (!audit) return 0;
+    const recorded = await audit.record([revocationEvent(actor, result), result.isNewCrl ? crlPublishedEvent(actor, result.crl) : undefined]);
+    const { serialHex: revokedSerial, revokedAt, reason: revokedFor } = result.revocation;
+    return (await audit.certificatesChanged({ dataDir, revoked: { serialHex: revokedSerial, revokedAt, reason: revokedFor } })) || recorded;
   });
 }

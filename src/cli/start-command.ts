@@ -13,6 +13,7 @@ import { openCertificateAuthority } from "../pki/index.ts";
 import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { Store } from "../store/index.ts";
+import type { CertificateRecorder } from "../control/certificate-records.ts";
 import { parseCliArgs } from "./cli-args.ts";
 import { describeMasterKey, loadCommandMasterKey, logKeyFileEncrypted } from "./master-key.ts";
 import { createFileConfigSource } from "./config-source.ts";
@@ -54,7 +55,7 @@ export async function runStart(args: string[]): Promise<number> {
     const config = await source.load();
     const invalidations = feed && { feed, edge: edgeName, initial: await feed.initialInvalidations() };
     // The flag wins over the config's metrics.listen.
-    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined);
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined, store && { store, edge: edgeName });
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -100,7 +101,7 @@ function closing(...parts: Array<{ close(): Promise<void> } | undefined>): (() =
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
-export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, masterKey: MasterKey, log: Logger): Promise<{ url: string; close(): Promise<void> }> {
+export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, masterKey: MasterKey, log: Logger, certificateRecords?: CertificateRecorder): Promise<{ url: string; close(): Promise<void> }> {
   const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../control/index.ts"), import("../pki/index.ts")]);
   const running = await startAdminApi({
     store: api.store,
@@ -111,6 +112,8 @@ export async function startApi(api: ApiStart, config: MoatConfig, ca: Certificat
     isRevoked: async (serialHex) => (await readRevocations(config.dataDir)).some((revocation) => revocation.serialHex === serialHex),
     // Certificates and the CA live in the data directory the edge watches (invalidations, in the store it polls): a change reaches it without a restart.
     dataDir: { dataDir: config.dataDir, masterKey, caRotationPolicy: caRotationPolicyOf(config) },
+    // The edge's own recorder: the API's syncs after an import or a revocation queue with the edge's, under its name.
+    ...(certificateRecords ? { certificateRecords } : {}),
   });
   return running;
 }
@@ -128,7 +131,15 @@ interface StoreInvalidations {
   initial: readonly NumberedInvalidation[];
 }
 
-async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: string | undefined, api: ApiStart | undefined, invalidations: StoreInvalidations | undefined, metricsAddress: ListenAddress | undefined): Promise<number> {
+async function runFrom(
+  source: ConfigSource,
+  config: MoatConfig,
+  logLevelFlag: string | undefined,
+  api: ApiStart | undefined,
+  invalidations: StoreInvalidations | undefined,
+  metricsAddress: ListenAddress | undefined,
+  records: { store: Store; edge: string } | undefined,
+): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
   const workers = workerCount(config.workers);
@@ -140,23 +151,31 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  // Run from a store, this process (alone, or the primary: never a worker) keeps the store's certificate records and the trail of its certificate events.
+  const recorder = records && (await import("../control/certificate-records.ts")).createCertificateRecorder({ ...records, dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
+  const certificateEvents = recorder && { certificateEvents: recorder };
+  // The store holds this edge's certificates before the API answers for them (bounded: an outage is logged and retried, the edge starts anyway).
+  const startRecords = async () => void (await recorder?.sync());
+  const recordsClosing = recorder && { close: async () => recorder.stop() };
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
-    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial });
+    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial, ...certificateEvents });
+    await startRecords();
     if (invalidations) {
       const { feed } = invalidations;
       // Alone, applying is synchronous: once applied here, applied by the whole edge.
       feed.feedInvalidations({ edge: invalidations.edge, deliver: (requests) => (edge.applyInvalidations(requests), feed.invalidationsApplied(requests.at(-1)!.seq)) });
       feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
     }
-    const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
-    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
-  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!) });
+  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents });
+  await startRecords();
   try {
     group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
@@ -187,10 +206,10 @@ async function runFrom(source: ConfigSource, config: MoatConfig, logLevelFlag: s
   };
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
-  const adminApi = api ? await startApi(api, config, ca, masterKey, log).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint) });
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing) });
   return 0;
 }
 

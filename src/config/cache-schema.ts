@@ -10,7 +10,7 @@ const YEAR_MS = 365 * 86_400_000;
 const ttl = field.duration({ min: 0, max: 10 * YEAR_MS });
 
 /** A size such as "256MiB", in bytes, between `min` and `max` inclusive. */
-function byteSize(min: number, max: number) {
+export function byteSize(min: number, max: number) {
   const needsUnit = (issue: { input: unknown }) =>
     typeof issue.input === "number" ? `a size needs a unit, as in "${issue.input}MiB" (got ${issue.input})` : undefined;
   return z.string({ error: needsUnit }).transform((text, ctx) => {

@@ -4,13 +4,13 @@ import { resolve } from "node:path";
 import { normaliseCachePolicy, normaliseCacheStorage, DEFAULT_CACHE_POLICY } from "./cache-normalise.ts";
 import { resolveDataDir } from "./data-dir.ts";
 import { DEFAULTS, HTTP_METHODS } from "./defaults.ts";
-import { accessLogSample } from "./log-schema.ts";
+import { ACCESS_LOG_KEEP, ACCESS_LOG_ROTATE_SIZE, accessLogSample } from "./log-schema.ts";
 import { parseListenAddress } from "./metrics-schema.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
+import type { AccessLogFileConfig, BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -23,7 +23,7 @@ export interface NormaliseOptions {
 export function normaliseConfig(document: ConfigDocument, options: NormaliseOptions): MoatConfig {
   const pki = document.pki ?? {};
   const dataDir = resolveDataDir(document.dataDir, options.env, options.baseDir);
-  const log = { level: document.log?.level ?? null, accessLogSample: accessLogSample(document.log?.accessLog, 1) };
+  const log = { level: document.log?.level ?? null, accessLogSample: accessLogSample(document.log?.accessLog, 1), accessLogFile: accessLogFile(document.log?.accessLog, options.baseDir) };
   return {
     source: options.source,
     dataDir,
@@ -165,4 +165,16 @@ function normaliseWebSocket(websocket: NonNullable<DistributionDocument["behavio
     idleTimeoutMs: limits.idleTimeout ?? DEFAULTS.websocketIdleTimeoutMs,
     maxLifetimeMs: limits.maxLifetime ?? DEFAULTS.websocketMaxLifetimeMs,
   };
+}
+
+function accessLogFile(document: NonNullable<ConfigDocument["log"]>["accessLog"], baseDir: string): AccessLogFileConfig | null {
+  if (typeof document !== "object" || document.file === undefined) return null;
+  const rotate = document.rotate ?? {};
+  return Object.freeze({
+    path: resolve(baseDir, document.file),
+    rotateBytes: rotate.size ?? ACCESS_LOG_ROTATE_SIZE,
+    // A file rolled at no period would only ever roll by size: daily unless the config says hourly.
+    frequency: rotate.frequency ?? "daily",
+    keep: rotate.keep ?? ACCESS_LOG_KEEP,
+  });
 }

@@ -64,6 +64,18 @@ export interface LogConfig {
   readonly level: LogLevel | null;
   /** Share of requests with an access-log line (0 off, 1 every request) where a distribution does not say. */
   readonly accessLogSample: number;
+  /** Where access lines go instead of stdout; null: stdout. Read at start. */
+  readonly accessLogFile: AccessLogFileConfig | null;
+}
+
+/** The access log's own file, rolled over by size and period (pino-roll). */
+export interface AccessLogFileConfig {
+  /** Absolute. With workers, each writes its own file: `-w<N>` before the extension. */
+  readonly path: string;
+  readonly rotateBytes: number;
+  readonly frequency: "daily" | "hourly";
+  /** Rolled files kept besides the one being written. */
+  readonly keep: number;
 }
 
 export interface PkiConfig {

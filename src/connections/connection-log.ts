@@ -4,6 +4,12 @@ import type { Logger } from "../observe/index.ts";
 export interface ConnectionLog {
   /** Logs that the listener closed a connection from `address` for `reason`, unless it did so for the same address and reason in this window. */
   closed(reason: string, address: string, fields?: Record<string, unknown>): void;
+  /**
+   * Logs a refused handshake as `message`, at most once per window for the same address, reason and `distinct`
+   * (the SNI and the certificate sent: a flood repeats them, two viewers behind one address do not). What was
+   * suppressed is counted and written, as for closed().
+   */
+  refused(message: string, reason: string, address: string, fields: Record<string, unknown>, distinct?: string): void;
   /** Writes the counts of lines suppressed so far and stops the window timer. */
   stop(): void;
 }
@@ -39,16 +45,27 @@ export function createConnectionLog(log: Logger, options: ConnectionLogOptions):
     seen.clear();
     overflow = 0;
   };
+  const isFirstInWindow = (key: string, reason: string, remote: string): boolean => {
+    const entry = seen.get(key);
+    if (entry) {
+      entry.suppressed++;
+      return false;
+    }
+    if (seen.size >= maxAddresses) {
+      overflow++;
+      return false;
+    }
+    seen.set(key, { reason, remote, suppressed: 0 });
+    return true;
+  };
   const timer = setInterval(flush, windowMs);
   timer.unref();
   return {
     closed(reason, address, fields = {}) {
-      const key = `${reason} ${address}`;
-      const entry = seen.get(key);
-      if (entry) return void entry.suppressed++;
-      if (seen.size >= maxAddresses) return void overflow++;
-      seen.set(key, { reason, remote: address, suppressed: 0 });
-      log.info({ reason, remote: address, listener: options.listener, ...fields }, "connection closed");
+      if (isFirstInWindow(`${reason} ${address}`, reason, address)) log.info({ reason, remote: address, listener: options.listener, ...fields }, "connection closed");
+    },
+    refused(message, reason, address, fields, distinct = "") {
+      if (isFirstInWindow(`${reason} ${address} ${distinct}`, reason, address)) log.info({ reason, remote: address, listener: options.listener, ...fields }, message);
     },
     stop() {
       clearInterval(timer);

@@ -14,6 +14,9 @@ import type { ApiIdentity } from "./auth.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.ts";
 import { adminApiRoutes } from "./routes/index.ts";
+import { resolveEdgeName } from "../config/index.ts";
+import { createCertificateRecorder } from "./certificate-records.ts";
+import type { CertificateRecorder } from "./certificate-records.ts";
 import type { DataDirAccess } from "./routes/index.ts";
 
 export const ADMIN_API_DEFAULTS = Object.freeze({
@@ -50,6 +53,13 @@ export interface AdminApiOptions {
    * beside the API watches there). Without it those routes answer 503 api-data-dir-unavailable.
    */
   dataDir?: DataDirAccess;
+  /**
+   * With `dataDir`: the recorder of the edge beside the API (`moat start --store … --api …`), so that the API's syncs
+   * queue with the edge's under its name. Without it the API makes its own, for the edge `edgeName`, and syncs at start.
+   */
+  certificateRecords?: CertificateRecorder;
+  /** The edge whose data directory `dataDir` is, as the store names it (`--edge-name`); default MOAT_EDGE_NAME, else the host name. */
+  edgeName?: string;
 }
 
 export interface AdminApi {
@@ -117,13 +127,22 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, { log, limits }));
   app.setNotFoundHandler((request, reply) => sendProblem({ code: "FST_ERR_NOT_FOUND", message: "no route" }, request, reply, { log, limits }));
 
-  const { routes } = adminApiSurface(options.store, clock, options.dataDir);
+  // Beside a data directory, the API keeps the store's records of its certificates (the edge's own recorder when it has one).
+  let ownRecorder: CertificateRecorder | undefined;
+  let dataDir = options.dataDir;
+  if (dataDir && !dataDir.certificateRecords) {
+    const recorder = options.certificateRecords ?? (ownRecorder = createCertificateRecorder({ store: options.store, edge: options.edgeName ?? resolveEdgeName(undefined), dataDir: dataDir.dataDir, log: log.child({ part: "certificate-records" }), now: clock }));
+    dataDir = { ...dataDir, certificateRecords: recorder };
+    if (ownRecorder) await ownRecorder.sync();
+  }
+  const { routes } = adminApiSurface(options.store, clock, dataDir);
   for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
 
   try {
     await app.listen({ host: settings.host, port: settings.port });
   } catch (error) {
     await app.close().catch(() => undefined);
+    ownRecorder?.stop();
     throw new ListenError("the admin API", settings.host, settings.port, error);
   }
   const address = app.server.address();
@@ -139,6 +158,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     routes,
     close: async () => {
       certificate.stop();
+      ownRecorder?.stop();
       await app.close();
     },
   };

@@ -54,3 +54,12 @@ export type { ApiIdentity } from "./auth.ts";
 export type { ApiRoute } from "./api-route.ts";
 /** How problem details name an error code: `urn:moat:error:<code>`. */
 export { problemType, PROBLEM_CONTENT_TYPE } from "./problem.ts";
+/**
+ * Certificate records: an edge's data directory synced into the store, and its own certificate events in the trail.
+ *
+ * @example
+ * const recorder = createCertificateRecorder({ store, edge: "edge-1", dataDir: config.dataDir, log });
+ * await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
+ */
+export { CERTIFICATE_RECORDS_DEADLINE_MS, createCertificateRecorder, edgeActor, edgeCertificateEvents, syncCaRecords, syncCertificateRecords, toCertificateEntries } from "./certificate-records.ts";
+export type { CertificateRecorder, ExpiryWarned } from "./certificate-records.ts";

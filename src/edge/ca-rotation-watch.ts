@@ -6,7 +6,7 @@ import { watchFiles } from "../file-watch.ts";
 import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
-import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+import type { CaRotationResult, CertificateAuthority, MasterKey } from "../pki/index.ts";
 
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
 const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
@@ -29,6 +29,8 @@ export interface CaRotationWatchDeps {
   current(): CertificateAuthority;
   /** Called with the CA as it is on disk now, when it differs from `current()`; the edge rebuilds on it. */
   onChange(ca: CertificateAuthority): Promise<void>;
+  /** Called with the rotation steps this edge ran itself (not those `moat ca` ran), for the audit trail; not awaited. */
+  onStepsPerformed?(results: readonly CaRotationResult[]): void;
 }
 
 /** True when the CA lives in the data directory (not only in memory, as in tests that embed the edge). */
@@ -93,6 +95,7 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
       deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
       edgeMetrics?.rotation("ca", "succeeded");
     }
+    if (performed.length > 0) deps.onStepsPerformed?.(performed);
     return nextAt;
   }
 

@@ -5,7 +5,7 @@ import type { CacheExchange, EdgeCache } from "../cache/index.ts";
 import type { CachePolicyConfig } from "../config/index.ts";
 import { requestTarget } from "../origin/index.ts";
 import type { TargetResponse } from "../origin/index.ts";
-import type { Logger } from "../observe/index.ts";
+import type { Logger, RequestTrace } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, toViewerResponseHeaders } from "./forwarded-headers.ts";
 import type { RoutedBehavior } from "./edge-snapshot.ts";
@@ -31,6 +31,8 @@ export interface EdgeExchangeFacts {
   res: ViewerResponse;
   /** For the log line of an origin retry. */
   requestId: string;
+  /** The request's trace context: its traceparent goes to the origin. */
+  trace: RequestTrace;
 }
 
 /**
@@ -52,6 +54,7 @@ export class EdgeExchange implements CacheExchange {
   readonly behavior: RoutedBehavior;
   readonly res: ViewerResponse;
   readonly requestId: string;
+  readonly trace: RequestTrace;
   readonly viewerHeaders: CacheExchange["viewerHeaders"];
   private readonly screenedHeaders: IncomingHttpHeaders;
   private readonly certificateHeaders: Readonly<Record<string, string>>;
@@ -72,6 +75,7 @@ export class EdgeExchange implements CacheExchange {
     this.behavior = facts.behavior;
     this.res = facts.res;
     this.requestId = facts.requestId;
+    this.trace = facts.trace;
     this.viewerHeaders = viewerHeadersFor(facts.httpVersion);
     this.screenedHeaders = facts.screenedHeaders;
     this.certificateHeaders = facts.certificateHeaders;

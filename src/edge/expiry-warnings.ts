@@ -1,7 +1,7 @@
 // Imported certificates cannot renew themselves: the edge warns 30, 7 and 1 days before each expires, when a snapshot goes live and when a threshold passes while it runs.
 import type { Logger } from "../observe/index.ts";
 import { expiryWarning } from "../pki/index.ts";
-import type { CertificateUse, Clock } from "../pki/index.ts";
+import type { CertificateUse, Clock, ExpiryWarning } from "../pki/index.ts";
 
 /** An imported certificate a snapshot serves or presents, named for the log (never its key). */
 export interface ImportedCertificateInUse {
@@ -47,7 +47,15 @@ interface ImportedCertificatePlaces {
  * expiryWarnings.plan(next); // after each reload or rebuild
  * expiryWarnings.stop(); // on stop
  */
-export function scheduleExpiryWarnings(built: { imported: readonly ImportedCertificateInUse[] }, log: Logger, options: { now?: Clock } = {}): ExpiryWarnings {
+export function scheduleExpiryWarnings(
+  built: { imported: readonly ImportedCertificateInUse[] },
+  log: Logger,
+  options: {
+    now?: Clock;
+    /** Called with each warning logged (again at every snapshot applied: the listener keeps one per threshold); not awaited. */
+    onWarning?(certificate: ImportedCertificateInUse, warning: ExpiryWarning, isExpired: boolean): void;
+  } = {},
+): ExpiryWarnings {
   const now = options.now ?? (() => new Date());
   const certificatesLog = log.child({ part: "certificates" });
   const timers = new Set<NodeJS.Timeout>();
@@ -59,7 +67,7 @@ export function scheduleExpiryWarnings(built: { imported: readonly ImportedCerti
       timers.delete(timer);
       const lateMs = now().getTime() - at.getTime();
       // A timer fires a little late, which would read as "6 days left" at the 7-day threshold: judge it at the crossing it was set for.
-      if (lateMs >= 0) warn(places, lateMs < LATE_TIMER_SLACK_MS ? at : now(), certificatesLog);
+      if (lateMs >= 0) warn(places, lateMs < LATE_TIMER_SLACK_MS ? at : now(), certificatesLog, options.onWarning);
       arm(places);
     }, Math.min(Math.max(at.getTime() - now().getTime(), 0), MAX_TIMER_MS));
     timer.unref();
@@ -74,7 +82,7 @@ export function scheduleExpiryWarnings(built: { imported: readonly ImportedCerti
   function plan(next: { imported: readonly ImportedCertificateInUse[] }): void {
     stop();
     for (const places of byCertificate(next.imported)) {
-      warn(places, now(), certificatesLog);
+      warn(places, now(), certificatesLog, options.onWarning);
       arm(places);
     }
   }
@@ -102,9 +110,10 @@ function nextCrossing(notAfter: Date, now: Date): Date | null {
   return next === undefined ? null : new Date(next);
 }
 
-function warn({ certificate, others }: ImportedCertificatePlaces, now: Date, log: Logger): void {
+function warn({ certificate, others }: ImportedCertificatePlaces, now: Date, log: Logger, onWarning?: (certificate: ImportedCertificateInUse, warning: ExpiryWarning, isExpired: boolean) => void): void {
   const warning = expiryWarning(certificate.notAfter, now);
   if (!warning) return;
+  onWarning?.(certificate, warning, now.getTime() > certificate.notAfter.getTime());
   const fields = {
     certificate: certificate.path,
     use: certificate.use,

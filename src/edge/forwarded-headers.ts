@@ -1,5 +1,6 @@
 // Header policy between viewer and origin: hop-by-hop fields removed (RFC 9110 §7.6.1), forwarding fields set.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import { RequestTrace } from "../observe/index.ts";
 import { viewerHeaderDrop } from "./viewer-header-names.ts";
 
 // RFC 9110 §7.6.1: "Connection", the fields it names, and these legacy/hop fields are not forwarded.
@@ -42,10 +43,12 @@ export interface ForwardingFacts {
   viewerHost: string;
   /** "1.1" or "2": the viewer's HTTP version, for Via. */
   httpVersion: string;
+  /** The request's trace context (traceparent, tracestate); made from the viewer's headers when not given. */
+  trace?: RequestTrace;
 }
 
 /**
- * Headers to send to the origin: the viewer's end-to-end fields plus X-Forwarded-*, Via (the origin client sets Host).
+ * Headers to send to the origin: the viewer's end-to-end fields plus X-Forwarded-*, Via, traceparent (the origin client sets Host).
  * @example
  * originRequestHeaders(req.headers, { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" });
  */
@@ -55,10 +58,15 @@ export function originRequestHeaders(headers: IncomingHttpHeaders, facts: Forwar
   for (const name in headers) {
     if (name.charCodeAt(0) === 58 /* ":" h2 pseudo-header */ || hopByHop.has(name) || listed?.has(name)) continue;
     // Only the edge speaks about the viewer's certificate (whatever the distribution's mode), and about itself, in any spelling.
-    if (viewerHeaderDrop(name, "forward") === "edge-owned") continue;
+    if (viewerHeaderDrop(name, "forward") === "edge-owned" || name === "traceparent" || name === "tracestate") continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
   }
+  // W3C Trace Context: the viewer's traceparent unchanged when valid (with its tracestate), else a new one.
+  const trace = facts.trace ?? new RequestTrace(headers);
+  out.traceparent = trace.traceparent;
+  const tracestate = trace.tracestate;
+  if (tracestate !== undefined) out.tracestate = tracestate;
   // Appended to only as forwarded: a viewer that lists X-Forwarded-For (or Via) in Connection has
   // its value removed with the other listed fields, and the edge's stands alone.
   const forwardedFor = out["x-forwarded-for"];

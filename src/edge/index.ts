@@ -1,6 +1,6 @@
 // The data plane: viewer listeners, the request pipeline, and the snapshots it serves from.
 export { runEdge } from "./run-edge.ts";
-export type { RunningEdge, RunEdgeOptions } from "./run-edge.ts";
+export type { EdgeCertificateEvents, RunningEdge, RunEdgeOptions } from "./run-edge.ts";
 export { buildEdgeSnapshot } from "./build-snapshot.ts";
 export type { BuiltSnapshot } from "./build-snapshot.ts";
 export { checkImportedCertificates } from "./imported-checks.ts";

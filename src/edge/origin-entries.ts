@@ -128,7 +128,7 @@ function importedFacts(credentials: CredentialMaterial | null): OriginEntry["imp
 // Origins that present the same certificate share its name (read once per build) and the object itself.
 function clientCertificateOf(credentials: CredentialMaterial, memo: SnapshotMemo): OriginClientCertificate {
   return memo.valueOnce("client-certificate", credentials, "", () =>
-    Object.freeze({ chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials) }),
+    Object.freeze({ chainPem: credentials.chainPem, keyPem: credentials.keyPem, identity: clientIdentity(credentials), serialHex: credentials.serialHex }),
   );
 }
 

@@ -7,8 +7,11 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLog, edgeMetrics } from "../observe/index.ts";
+import { createAccessLog, edgeMetrics, RequestTrace } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
+import type { DestinationStream } from "pino";
+import { connectionFragment } from "./access-line-fields.ts";
+import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
 import { checkRequestTarget, readRequestHead } from "./request-target.ts";
@@ -23,7 +26,7 @@ import { withEdgeCertificateHeaders } from "./viewer-cert-headers.ts";
 import { screenViewerHeaders } from "./viewer-header-names.ts";
 import { connectionServerName } from "./viewer-connection-check.ts";
 import type { ConnectionRefusal } from "./viewer-connection-check.ts";
-import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerLogField, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
+import { NO_CERTIFICATE_HEADERS, viewerForwardHeaders, viewerRefusal, viewerRequestFacts } from "./viewer-request.ts";
 import type { ViewerUpgrades } from "./upgrade-request.ts";
 import { forwardWebSocket } from "./websocket-forward.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
@@ -46,6 +49,8 @@ export interface RequestPipelineDeps {
   socketOf?(req: ViewerRequest): TLSSocket | undefined;
   /** WebSocket handshakes and open tunnels (upgrade-request.ts); without it every request is an ordinary one. */
   upgrades?: ViewerUpgrades;
+  /** Where access lines go when not to `log`'s destination: the access log's own file (log.accessLog.file). */
+  accessDestination?: DestinationStream;
 }
 
 interface RequestFacts {
@@ -63,6 +68,8 @@ interface RequestFacts {
   distribution?: DistributionRuntime;
   /** Writes the access line (observe/access-log.ts); `log`'s level decides whether it is written. */
   access: AccessLog;
+  /** The trace context, made when the request goes to an origin or its line is written. */
+  trace?: RequestTrace;
 }
 
 /**
@@ -72,7 +79,7 @@ interface RequestFacts {
  */
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
   const nextRequestId = createRequestIds();
-  const access = createAccessLog(deps.log);
+  const access = createAccessLog(deps.log, deps.accessDestination);
   return (req, res) => {
     const socket = deps.socketOf?.(req) ?? (req.socket as TLSSocket | undefined);
     const facts: RequestFacts = {
@@ -85,6 +92,8 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       viewer: viewerRequestFacts(socket),
       access,
     };
+    // No line at this level: the response's first byte is not timed (viewer-meter.ts).
+    if (!access.isEnabled()) (res as unknown as MeteredResponse).firstByteAt = -1;
     deps.onRequestStart?.(req);
     // A fresh hit from memory is answered without a promise (handle gives undefined); anything else gives one.
     let handling: Promise<void> | undefined;
@@ -181,7 +190,7 @@ function forwardHandshake(
   behavior: RoutedBehavior,
   authority: string,
 ): Promise<void> {
-  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer };
+  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer, trace: (facts.trace = new RequestTrace(req.headers)) };
   return forwardWebSocket(request, log, upgrades).then((fields) => accessLog(log, req, res, facts, fields));
 }
 
@@ -233,6 +242,7 @@ function forward(
     behavior,
     res,
     requestId: facts.requestId,
+    trace: (facts.trace = new RequestTrace(req.headers)),
   });
   const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
   if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
@@ -270,6 +280,7 @@ async function forwardUncached(req: ViewerRequest, res: ViewerResponse, facts: R
     });
     fields.origin = answer.originId;
     if (answer.failedOverBecause) fields.failover = answer.failedOverBecause;
+    answer.addLogFields(fields);
     const response = answer.response;
     const bypass = bypassedCache(cache, exchange, response.statusCode, response.headers, log);
     const cacheHeaders = bypass instanceof Promise ? await bypass : bypass;
@@ -326,6 +337,12 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
+  // Fields whose values need no escaping (hex, numbers) go in as written: no per-field dispatch.
+  const metered = res as unknown as Partial<MeteredResponse>;
+  const firstByteAt = metered.firstByteAt ?? 0;
+  let known = `,"traceId":"${(facts.trace ??= new RequestTrace(req.headers)).traceId}"`;
+  if (firstByteAt > 0) known += `,"ttfbMs":${Math.round((firstByteAt - facts.startedAt) * 10) / 10}`;
+  known += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}`;
   facts.access.write(
     {
       requestId: facts.requestId,
@@ -335,10 +352,9 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
       http: facts.httpVersion,
       status: res.statusCode,
       ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
-      client: facts.clientAddress,
-      clientCert: viewerLogField(facts.viewer),
     },
     fields,
+    known + connectionFragment(facts.socket, facts.clientAddress, facts.viewer),
   );
   return undefined;
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { watchFiles } from "../file-watch.ts";
 import type { Logger } from "../observe/index.ts";
 import { crlRefreshAt, ensureFreshCrl, readRevocations } from "../pki/index.ts";
-import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+import type { CertificateAuthority, MasterKey, PublishedCrl } from "../pki/index.ts";
 
 export interface RevocationWatch {
   /** Publishes a new CRL unless the one published is fresh and from the current CA (after a CA rotation, it is not). */
@@ -23,7 +23,15 @@ export async function revokedSerials(dataDir: string): Promise<ReadonlySet<strin
  * @example
  * const watch = await watchRevocations({ dataDir, ca: () => currentCa, masterKey, log, onRevocation: () => edge.apply(config) });
  */
-export async function watchRevocations(deps: { dataDir: string; ca: () => CertificateAuthority; masterKey: MasterKey; log: Logger; onRevocation(): void }): Promise<RevocationWatch> {
+export async function watchRevocations(deps: {
+  dataDir: string;
+  ca: () => CertificateAuthority;
+  masterKey: MasterKey;
+  log: Logger;
+  onRevocation(): void;
+  /** Called with each CRL this edge published (not one already fresh), for the audit trail; not awaited. */
+  onCrlPublished?(crl: PublishedCrl): void;
+}): Promise<RevocationWatch> {
   if (!existsSync(join(deps.dataDir, "ca", "root.pem"))) {
     // A CA that lives only in memory (tests, embedding) has no registry and publishes no CRL.
     deps.log.info({ dataDir: deps.dataDir }, "no CA files in the data directory: no CRL is published and no revocation registry is watched");
@@ -37,7 +45,10 @@ export async function watchRevocations(deps: { dataDir: string; ca: () => Certif
     if (isStopped) return;
     try {
       const { crl, isNew } = await ensureFreshCrl({ ca: deps.ca(), dataDir: deps.dataDir, masterKey: deps.masterKey });
-      if (isNew) deps.log.info({ crlNumber: crl.crlNumber, revoked: crl.revokedSerials.length, nextUpdate: crl.nextUpdate.toISOString() }, "published a CRL");
+      if (isNew) {
+        deps.log.info({ crlNumber: crl.crlNumber, revoked: crl.revokedSerials.length, nextUpdate: crl.nextUpdate.toISOString() }, "published a CRL");
+        deps.onCrlPublished?.(crl);
+      }
       refreshTimer = setTimeout(() => void refreshCrl(), Math.max(crlRefreshAt(crl).getTime() - Date.now(), 1000)).unref();
     } catch (error) {
       // Origins refuse every edge once the CRL they hold expires: loud, and soon again.

@@ -8,13 +8,14 @@ import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
-import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
+import type { CaRotationResult, CertificateAuthority, ExpiryWarning, MasterKey, PublishedCrl } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
 import { certificatesInUse, originPoolsOf } from "./certificates-in-use.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
+import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { releaseMemoryWhenIdle } from "./idle-memory.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
@@ -70,8 +71,22 @@ export interface RunEdgeOptions {
   cachePeers?: CachePeers;
   /** Run from a store: every invalidation it held at start (later ones come by applyInvalidations); the data directory's file is then not watched. */
   storeInvalidations?: readonly NumberedInvalidation[];
+  /** Run from a store, alone or as the primary (a worker issues nothing): told after every certificate event this edge makes. */
+  certificateEvents?: EdgeCertificateEvents;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
+}
+
+/**
+ * Where an edge run from a store tells its certificate events (src/control/certificate-records.ts keeps the store's
+ * records and audit trail). Each call is told and not awaited: none waits on the store, none throws.
+ */
+export interface EdgeCertificateEvents {
+  /** The certificates in the data directory may have changed (a build issued, renewed, rotated or replaced one). */
+  sync(): Promise<unknown>;
+  caStepsPerformed(results: readonly CaRotationResult[]): Promise<unknown>;
+  crlPublished(crl: PublishedCrl): Promise<unknown>;
+  expiryWarned(warned: { serialHex: string; fingerprint256: string; notAfter: Date; use: string; path: string; warning: ExpiryWarning; isExpired: boolean }): Promise<unknown>;
 }
 
 const noCaRotation = { stop: async () => {} };
@@ -86,6 +101,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const { log } = options;
   const role = options.role ?? "alone";
   const startConfig = options.config;
+  const certificateEvents = role === "worker" ? undefined : options.certificateEvents;
   const caBundleFile = join(startConfig.dataDir, "ca", "bundle.pem");
   let generation = 0;
   let currentConfig = startConfig;
@@ -101,6 +117,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     renewAtFraction: startConfig.pki.renewAtFraction,
     log: log.child({ part: "ca-rotation" }),
     current: () => ca,
+    onStepsPerformed: certificateEvents && ((results) => void certificateEvents.caStepsPerformed(results)),
     onChange: async (next) => {
       // ca-rotation-watch.ts logs what changed; the store re-issues only what a retired intermediate signed.
       ca = next;
@@ -142,7 +159,9 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   // Renewal rebuilds the snapshot from the running config: the store re-issues what is due, the rest is reused.
   const renewal = createRenewalScheduler({ renew: async () => void (await apply(currentConfig)), log });
   if (isMaintaining) renewal.plan(built.renewAt);
-  const expiryWarnings = scheduleExpiryWarnings(built, log);
+  const onWarning = certificateEvents && ((certificate: ImportedCertificateInUse, warning: ExpiryWarning, isExpired: boolean) =>
+    void certificateEvents.expiryWarned({ serialHex: certificate.serialHex, fingerprint256: certificate.fingerprint256, notAfter: certificate.notAfter, use: certificate.use, path: certificate.path, warning, isExpired }));
+  const expiryWarnings = scheduleExpiryWarnings(built, log, onWarning ? { onWarning } : {});
   if (!isMaintaining) expiryWarnings.stop();
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
   if (isMaintaining) revocations = await watchRevocations({
@@ -151,6 +170,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     masterKey: options.masterKey,
     log: log.child({ part: "revocation" }),
     onRevocation: () => void apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
+    onCrlPublished: certificateEvents && ((crl) => void certificateEvents.crlPublished(crl)),
   });
 
   // A rotation asked through the admin API rebuilds at once; the store re-issues the certificates it names.
@@ -207,6 +227,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       expiryWarnings.plan(next);
       edgeMetrics?.snapshotApplied(next.snapshot.generation, certificatesInUse(next, ca));
     }
+    // A build may have issued, renewed or rotated certificates, or replaced a revoked one: the store's records follow (not awaited).
+    void certificateEvents?.sync();
     log.info({ ...describeSnapshot(next), buildMs: Math.round(performance.now() - startedAt) }, "snapshot applied");
     options.onApplied?.(config, ticketKeys);
     return next.snapshot;

@@ -4,6 +4,7 @@ import { createEdgeCache } from "../cache/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { applyPlainHttpConnectionPolicy } from "../connections/index.ts";
 import { ListenError } from "../errors.ts";
+import { openAccessFile } from "../observe/index.ts";
 import { loadUndici } from "../origin/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
@@ -31,9 +32,15 @@ export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () 
     peers: options.cachePeers,
     storeInvalidations: options.storeInvalidations,
   });
-  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls });
+  // The access log's own file, read at start: one per process (access-file.ts); event lines stay on stdout.
+  const accessFile = startConfig.log.accessLogFile ? await openAccessFile(startConfig.log.accessLogFile, options.worker).catch(async (error: unknown) => {
+    await cache.stop();
+    throw error;
+  }) : null;
+  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls, accessDestination: accessFile?.destination });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
     await cache.stop();
+    await accessFile?.close();
     throw error;
   });
   // Redirects name the port actually bound (the config may say 0).
@@ -48,6 +55,7 @@ export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () 
     // Half an edge is worse than none: the HTTPS port closes again and the caller sees why.
     await new Promise((resolve) => viewer.server.close(resolve));
     await cache.stop();
+    await accessFile?.close();
     throw error;
   }
   async function stop(): Promise<void> {
@@ -57,8 +65,10 @@ export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () 
     await Promise.all([viewer.drain(), redirectClosed]);
     // Ends the disk index loader too: nothing is loaded or deleted after the edge stopped.
     await cache.stop();
+    // After the drain: every request's line is in, and goes to the file before it closes.
+    await accessFile?.close();
   }
-  return { viewer, cache, httpsPort, httpPort, stop };
+  return { viewer, cache, httpsPort, httpPort, stop, accessFile };
 }
 
 function listen(server: Server, what: string, host: string, port: number): Promise<number> {

@@ -1,6 +1,7 @@
 // Judges each viewer connection's client certificate right after the handshake, before any request (or, for a resumed session that names no server, at its first request): refuses it (and logs a connection record with the reason) or records who the viewer is on the socket.
 import { X509Certificate } from "node:crypto";
 import type { TLSSocket } from "node:tls";
+import type { ConnectionLog } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { REFUSAL_SUMMARIES, createVerifiedCertificates, describeViewerCertificate, issuerChain, judgeConnection, viewerCertificateOf } from "../tls/index.ts";
 import type { ClientCertRefusalReason, VerifiedCertificates, ViewerCertificate, ViewerCertVerification } from "../tls/index.ts";
@@ -85,14 +86,16 @@ const VERIFIED_CERTIFICATES_KEPT = 10_000;
  * const viewerCheck = createViewerConnectionCheck(log);
  * server.on("secureConnection", (socket) => viewerCheck.check(socket, currentSnapshot()));
  */
-export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck {
+export function createViewerConnectionCheck(log: Logger, refusals?: ConnectionLog): ViewerConnectionCheck {
   const verified = createVerifiedCertificates(VERIFIED_CERTIFICATES_KEPT);
   // The viewer-certificate verdict for `distribution`: the identity, or the reason (logged here).
   function judgeFor(socket: TLSSocket, distribution: DistributionRuntime): ViewerConnectionIdentity | { reason: ClientCertRefusalReason } {
     const { verdict, sent, key } = judge(socket, distribution, verified);
     if (!verdict.ok) {
-      const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused() };
-      log.info({ ...fields, ...certificateFields(sent) }, "viewer handshake refused");
+      const sni = connectionServerName(socket);
+      const fields = { reason: verdict.reason, detail: verdict.detail, distribution: distribution.id, remote: socket.remoteAddress, resumed: socket.isSessionReused(), ...refusalTlsFields(socket, sni) };
+      if (refusals) refusals.refused("viewer handshake refused", verdict.reason, socket.remoteAddress ?? "", { ...fields, ...certificateFields(sent) }, `${distribution.id} ${typeof sni === "string" ? sni : ""} ${sent?.fingerprint256 ?? ""}`);
+      else log.info({ ...fields, ...certificateFields(sent) }, "viewer handshake refused");
       return { reason: verdict.reason };
     }
     if (key && verdict.verification === "success") verified.remember(key);
@@ -137,7 +140,7 @@ export function createViewerConnectionCheck(log: Logger): ViewerConnectionCheck 
     }
     const reconnect = `; open a new connection (a full TLS handshake with SNI ${hostname})`;
     if (isBelowMinVersion(socket, distribution)) {
-      logVersionRefusal(log, socket, distribution);
+      logVersionRefusal(log, socket, distribution, refusals);
       return { refusal: { code: "tls-version-too-old", summary: `${distribution.id} requires TLS 1.3${reconnect}` } };
     }
     const judged = judgeFor(socket, distribution);
@@ -154,8 +157,20 @@ export function isBelowMinVersion(socket: TLSSocket, distribution: DistributionR
   return distribution.minVersion === "TLSv1.3" && socket.getProtocol() !== "TLSv1.3";
 }
 
-export function logVersionRefusal(log: Logger, socket: TLSSocket, distribution: DistributionRuntime): void {
-  log.info({ reason: "tls-version-too-old", distribution: distribution.id, protocol: socket.getProtocol(), remote: socket.remoteAddress, resumed: socket.isSessionReused() }, "viewer connection refused");
+export function logVersionRefusal(log: Logger, socket: TLSSocket, distribution: DistributionRuntime, refusals?: ConnectionLog): void {
+  const sni = connectionServerName(socket);
+  const fields = { reason: "tls-version-too-old", distribution: distribution.id, protocol: socket.getProtocol(), remote: socket.remoteAddress, resumed: socket.isSessionReused(), ...refusalTlsFields(socket, sni) };
+  if (refusals) refusals.refused("viewer connection refused", "tls-version-too-old", socket.remoteAddress ?? "", fields, `${distribution.id} ${typeof sni === "string" ? sni : ""}`);
+  else log.info(fields, "viewer connection refused");
+}
+
+/** A refusal record's `sni` (the name the viewer sent, or the Host a resumed session was bound by) and `tlsVersion`. */
+export function refusalTlsFields(socket: TLSSocket, sni: ReturnType<typeof connectionServerName> = connectionServerName(socket)): { sni?: string; tlsVersion?: string } {
+  const fields: { sni?: string; tlsVersion?: string } = {};
+  if (typeof sni === "string") fields.sni = sni;
+  const version = socket.getProtocol();
+  if (version) fields.tlsVersion = version;
+  return fields;
 }
 
 function judge(socket: TLSSocket, distribution: DistributionRuntime, verified: VerifiedCertificates) {

@@ -1,6 +1,8 @@
 // The viewer listener's HTTP/2 response: Node's compatibility response, sending a response head and its body in the fewest frames.
 import { Http2ServerResponse } from "node:http2";
 import type { OutgoingHttpHeaders } from "node:http";
+import { meterWrite } from "./viewer-meter.ts";
+import type { MeteredResponse } from "./viewer-meter.ts";
 
 /**
  * Node's Http2ServerResponse always responds with `waitForTrailers`: its body's last DATA frame
@@ -19,7 +21,9 @@ import type { OutgoingHttpHeaders } from "node:http";
  * @example
  * http2.createSecureServer({ Http2ServerResponse: ViewerH2Response, ...options }, handler);
  */
-export class ViewerH2Response extends Http2ServerResponse {
+export class ViewerH2Response extends Http2ServerResponse implements MeteredResponse {
+  bytesOut = 0;
+  firstByteAt = 0;
   #isHeadPending = false;
   #hasTrailers = false;
 
@@ -60,11 +64,14 @@ export class ViewerH2Response extends Http2ServerResponse {
   }
 
   override write(chunk: string | Uint8Array, encoding?: unknown, callback?: unknown): boolean {
+    meterWrite(this, chunk, encoding);
     if (this.#isHeadPending) this.#respond(false);
     return (super.write as (chunk: string | Uint8Array, encoding?: unknown, callback?: unknown) => boolean)(chunk, encoding, callback);
   }
 
   override end(chunk?: unknown, encoding?: unknown, callback?: unknown): this {
+    // Its chunk is counted by write(), which Node's end calls.
+    meterWrite(this, undefined);
     const end = super.end as (chunk?: unknown, encoding?: unknown, callback?: unknown) => this;
     if (!this.#isHeadPending) return end.call(this, chunk, encoding, callback);
     if (typeof chunk === "function") [chunk, encoding, callback] = [undefined, undefined, chunk];

@@ -4,6 +4,8 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { Http2ServerResponse } from "node:http2";
 import type { ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
+import { meterWrite } from "./viewer-meter.ts";
+import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 
 // Why: Node's compatibility API makes, for every stream, an Http2ServerRequest (a Readable) and an
 // Http2ServerResponse, hangs ten listeners and two closures on the stream, and routes every call
@@ -22,8 +24,10 @@ export function isBodilessRead(stream: ServerHttp2Stream, headers: IncomingHttpH
  * The request side: what the pipeline reads of a request (method, target, fields, the stream), and
  * the stream's events for whoever listens (its body is empty: END_STREAM came with the head).
  */
-export class ViewerH2StreamRequest {
+export class ViewerH2StreamRequest implements MeteredRequest {
   readonly stream: ServerHttp2Stream;
+  /** Always 0: END_STREAM came with the head. */
+  readonly bytesIn = 0;
   /** As Node's compatibility request has them: pseudo-headers included, the object the session made. */
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
@@ -99,10 +103,12 @@ let onWantTrailers: (this: ServedStream) => void;
  * that a small response is HEADERS, then one DATA frame with END_STREAM (HEADERS with END_STREAM
  * when there is no body), and one flat field list, no copies.
  */
-export class ViewerH2StreamResponse extends EventEmitter {
+export class ViewerH2StreamResponse extends EventEmitter implements MeteredResponse {
   readonly stream: ServerHttp2Stream;
   readonly req: ViewerH2StreamRequest;
   statusCode = 200;
+  bytesOut = 0;
+  firstByteAt = 0;
   sendDate = true;
   /** Always true, as Node's compatibility response says (pipeline reads it). */
   readonly writable = true;
@@ -180,6 +186,7 @@ export class ViewerH2StreamResponse extends EventEmitter {
       return false;
     }
     if (this.#isDestroyed) return false;
+    meterWrite(this, chunk, encoding);
     if (!this.headersSent) this.writeHead(this.statusCode);
     if (this.#head !== null) this.#respond(false);
     const isFlowing = encoding === undefined ? this.stream.write(chunk, callback) : this.stream.write(chunk, encoding, callback);
@@ -198,6 +205,7 @@ export class ViewerH2StreamResponse extends EventEmitter {
       if (done) process.nextTick(done);
       return this;
     }
+    meterWrite(this, chunk, encoding);
     if (!this.headersSent) this.writeHead(this.statusCode);
     const isEmpty = chunk === undefined || chunk === null || (chunk as { length: number }).length === 0;
     if (this.#head !== null) this.#respond(isEmpty);

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import http2 from "node:http2";
 import type { Http2Session, Http2SecureServer, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Writable } from "node:stream";
 import tls from "node:tls";
@@ -10,8 +10,9 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import type { ConnectionsConfig } from "../config/index.ts";
 import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../connections/index.ts";
-import type { ConnectionDeadlines, DeadlineReason } from "../connections/index.ts";
+import type { ConnectionDeadlines, ConnectionLog, DeadlineReason } from "../connections/index.ts";
 import type { Logger } from "../observe/index.ts";
+import type { DestinationStream } from "pino";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../tls/index.ts";
 import type { TlsPolicy } from "../tls/index.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
@@ -22,6 +23,7 @@ import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } fro
 import { handshakeRefusalFields, originFrameOrigins } from "./viewer-mtls-listener.ts";
 import { VIEWER_SECURE_OPTIONS } from "./viewer-mtls-snapshot.ts";
 import { createRequestHandler } from "./proxy-request.ts";
+import { MeteredH2Request, MeteredIncomingMessage, MeteredServerResponse } from "./viewer-meter.ts";
 import type { ViewerRequest } from "./proxy-request.ts";
 import { createViewerUpgrades } from "./upgrade-request.ts";
 
@@ -53,12 +55,13 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy; accessDestination?: DestinationStream }): ViewerListener {
   assertVerifyModeSupported();
-  const viewerCheck = createViewerConnectionCheck(deps.log);
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
   const connectionLog = createConnectionLog(deps.log, { listener: "viewers" });
+  // Refused handshakes are connection records too: rate-limited per address, their suppressed count written.
+  const viewerCheck = createViewerConnectionCheck(deps.log, connectionLog);
   const deadlines = new WeakMap<Socket, ConnectionDeadlines>();
   // An HTTP/1.1 connection's latest response: a drain ends the connection only once it is sent.
   const responseOn = new WeakMap<Socket, Writable>();
@@ -73,6 +76,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     currentSnapshot: deps.currentSnapshot,
     log: deps.log,
     cache: deps.cache,
+    accessDestination: deps.accessDestination,
     bindOnFirstRequest: viewerCheck.bindOnFirstRequest,
     socketOf: (req) => (req.httpVersionMajor === 2 ? viewerH2SocketOf(req as Http2ServerRequest) : undefined),
     onRequestStart(req) {
@@ -100,6 +104,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
       // DATA (viewer-h2-response.ts); bodiless reads skip that layer (viewer-h2-stream.ts).
       // (Typed as Node's class: @types/node makes that one generic over its request type.)
       Http2ServerResponse: ViewerH2Response as typeof Http2ServerResponse,
+      // Body bytes and the first byte's time, for the access log (viewer-meter.ts).
+      Http2ServerRequest: MeteredH2Request as typeof Http2ServerRequest,
+      Http1IncomingMessage: MeteredIncomingMessage,
+      Http1ServerResponse: MeteredServerResponse as unknown as typeof ServerResponse,
       minVersion: "TLSv1.2",
       // Ciphers and groups here, not in the distributions' contexts: OpenSSL keeps the listener's when SNI swaps the context.
       ...tlsPolicyOptions(deps.tls),
@@ -177,7 +185,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   server.removeAllListeners("secureConnection");
   server.on("secureConnection", (socket: TLSSocket) => {
     const snapshot = deps.currentSnapshot();
-    if (!enforceMinVersion(socket, snapshot, deps.log) || !viewerCheck.check(socket, snapshot)) return;
+    if (!enforceMinVersion(socket, snapshot, deps.log, connectionLog) || !viewerCheck.check(socket, snapshot)) return;
     // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
@@ -219,7 +227,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // No ClientHello, a peer that left, or not TLS at all: cheap to send in floods, so rate-limited.
     const failure = handshakeFailure(error, socket);
     if (failure) return connectionLog.closed(failure, remote);
-    deps.log.info({ ...handshakeRefusalFields(error, socket, deps.currentSnapshot()), remote, detail: error.message }, "viewer handshake refused");
+    const fields = handshakeRefusalFields(error, socket, deps.currentSnapshot());
+    connectionLog.refused("viewer handshake refused", fields.reason as string, remote, { ...fields, remote, detail: error.message }, `${String(fields.sni ?? "")} ${fields.clientCert?.fingerprint256 ?? ""}`);
   });
 
   // end() after the response's last byte is queued: the socket sends it, then its FIN.
@@ -272,11 +281,11 @@ function isHttp2Socket(socket: Socket, sessions: Set<Http2Session>): boolean {
 // SNI selects the certificate only after OpenSSL has picked the protocol version, so a
 // distribution's stricter minimum is enforced here, right after the handshake, before any request.
 // Returns false when it refused the connection.
-function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger): boolean {
+function enforceMinVersion(socket: TLSSocket, snapshot: EdgeSnapshot, log: Logger, refusals: ConnectionLog): boolean {
   const servername = (socket as TLSSocket & { servername?: string | false }).servername;
   const distribution = servername ? snapshot.distributionForHost(servername.toLowerCase()) : undefined;
   if (distribution && isBelowMinVersion(socket, distribution)) {
-    logVersionRefusal(log, socket, distribution);
+    logVersionRefusal(log, socket, distribution, refusals);
     socket.destroy();
     return false;
   }

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { OriginFailureError } from "../errors.ts";
 import { upgradeTarget } from "../origin/index.ts";
 import type { OriginUpgradeAnswer, TargetUpgrade } from "../origin/index.ts";
-import type { Logger } from "../observe/index.ts";
+import type { Logger, RequestTrace } from "../observe/index.ts";
 import type { DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
 import { sendEdgeError, writeViewerHead } from "./error-response.ts";
 import type { ViewerResponse } from "./error-response.ts";
@@ -29,6 +29,8 @@ export interface WebSocketRequest {
   /** "1.1" or "2". */
   httpVersion: string;
   viewer: ViewerRequestFacts;
+  /** The request's trace context: its traceparent goes to the origin, its id into the access line. */
+  trace?: RequestTrace;
 }
 
 // RFC 6455 §1.3: the GUID a server appends to Sec-WebSocket-Key before hashing it into Sec-WebSocket-Accept.
@@ -49,7 +51,7 @@ export async function forwardWebSocket(ws: WebSocketRequest, log: Logger, upgrad
   // RFC 8441 §5: an HTTP/2 viewer sends no Sec-WebSocket-Key; the HTTP/1.1 handshake with the origin needs one.
   const key = ws.handshake.kind === "h2" ? randomBytes(16).toString("base64") : undefined;
   const headers = {
-    ...originRequestHeaders(ws.req.headers, { clientAddress: ws.clientAddress, viewerHost: ws.authority, httpVersion: ws.httpVersion }),
+    ...originRequestHeaders(ws.req.headers, { clientAddress: ws.clientAddress, viewerHost: ws.authority, httpVersion: ws.httpVersion, trace: ws.trace }),
     ...viewerForwardHeaders(ws.distribution, ws.viewer),
     ...(key ? { "sec-websocket-key": key } : {}),
   };

@@ -11,14 +11,15 @@ export interface AccessLog {
    * One line: `level`, `time`, the logger's bindings, then `head`'s fields and `tail`'s in their order (a field
    * that is undefined or a function is left out, a field in both is written once, with `head`'s
    * value unless that is undefined), then `"msg":"request"`. Strings are escaped as JSON.stringify does, lone surrogates included.
+   * `fragment`, JSON fields already serialised (`,"name":value…`, made once per connection), goes between the two.
    */
-  write(head: Record<string, unknown>, tail?: Record<string, unknown>): void;
+  write(head: Record<string, unknown>, tail?: Record<string, unknown>, fragment?: string): void;
 }
 
 const LINE_END = ',"msg":"request"}\n';
 
 /**
- * The access log of `log`: its destination and bindings, without its redaction pass (an access line's fields are
+ * The access log of `log`: its destination (or `destination`) and bindings, without its redaction pass (an access line's fields are
  * names the pipeline sets, never a key). A line costs less than half of what pino's `info` did: the bindings are
  * serialised once here, the time once per millisecond, and a field's name and value with no per-field lookups
  * (pino's serializers, stringifiers, hasOwnProperty); pino's line format is kept, so readers see no change.
@@ -26,15 +27,17 @@ const LINE_END = ',"msg":"request"}\n';
  * const access = createAccessLog(log);
  * if (access.isEnabled()) access.write({ requestId, status }, stageFields);
  */
-export function createAccessLog(log: Logger): AccessLog {
-  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream;
+export function createAccessLog(log: Logger, destination?: DestinationStream): AccessLog {
+  // The access log's own file when configured (access-file.ts); else the logger's destination, stdout.
+  const stream = destination ?? ((log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym] as DestinationStream);
   let bindings = "";
   for (const [key, value] of Object.entries(log.bindings())) bindings += jsonField(key, value);
   return {
     isEnabled: () => log.isLevelEnabled("info"),
-    write(head, tail) {
+    write(head, tail, fragment) {
       let line = `{"level":30${isoTimeField()}${bindings}`;
       for (const key in head) line += jsonField(key, head[key]);
+      if (fragment !== undefined) line += fragment;
       if (tail !== undefined) {
         for (const key in tail) if (head[key] === undefined) line += jsonField(key, tail[key]);
       }

@@ -1,6 +1,8 @@
 // Tells a reused keep-alive connection that the origin closed before answering from every other origin failure: the one failure a request may be retried after.
 import type { Socket } from "node:net";
 import type { Readable } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import { requestWrittenOn } from "./origin-connection.ts";
 
 /** What the connection had seen when it failed. */
 interface ConnectionAtFailure {
@@ -31,6 +33,7 @@ export function watchConnectionReuse(socket: Socket, onReused?: () => void): voi
     // A response arrived since the last write: this one starts the next request on the same connection (metrics only).
     if (onReused !== undefined && socket.bytesRead > readAtLastWrite) onReused();
     readAtLastWrite = socket.bytesRead;
+    requestWrittenOn(socket as TLSSocket);
     return (write as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean).call(this, chunk, encoding, callback);
   } as Socket["write"];
   socket.on("error", (error: unknown) => {

@@ -13,6 +13,8 @@ import { dispatchToOrigin, forwardedHost } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
 import { isClosedBeforeAnswer, isReplayable, watchConnectionReuse } from "./connection-reuse.ts";
+import { noteOriginConnection, watchOriginSessions } from "./origin-connection.ts";
+import type { OriginConnectionUse } from "./origin-connection.ts";
 import { upgradeThrough } from "./origin-upgrade.ts";
 import { Client, Pool, buildConnector } from "./undici-lib.ts";
 import type { Connector, ConnectorCallback } from "./undici-lib.ts";
@@ -25,6 +27,8 @@ export interface OriginClientCertificate {
   keyPem: string;
   /** How the certificate is named in errors and logs, e.g. its SPIFFE URI and serial. */
   identity: string;
+  /** Its serial number in hex, for the access log. */
+  serialHex?: string;
 }
 
 export interface OriginClientOptions {
@@ -71,11 +75,19 @@ export interface OriginResponse {
   body: Readable;
   /** The whole body's chunks when it has already arrived and `body` was never read; else null (read `body`). See origin-dispatch.ts. */
   wholeBody?(): Buffer[] | null;
+  /** How the request's connection came to be; null when it is not known (a response not from an origin connection). */
+  readonly connectionUse?: OriginConnectionUse | null;
+  /** SHA-256 fingerprint of the origin's certificate on that connection ("" when not known). */
+  readonly serverFingerprint256?: string;
+  /** Milliseconds from the request head written to the response head read. */
+  readonly originMs?: number;
 }
 
 export interface OriginClient {
   readonly originId: string;
   readonly context: OriginFailureContext;
+  /** The serial (hex) of the client certificate this client presents to the origin; null without one. */
+  readonly clientSerial: string | null;
   /** Sends one request; rejects with OriginFailureError when no response could be had. */
   request(request: OriginRequest): Promise<OriginResponse>;
   /** request() whose answer is already a target's (this origin answered, no failover): no .then per request to make it one. */
@@ -175,6 +187,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   const client: OriginClient = {
     originId: options.originId,
     context,
+    clientSerial: options.clientCertificate?.serialHex ?? null,
     request,
     requestAsTarget,
     upgrade,
@@ -305,6 +318,7 @@ export function createOriginConnector(options: OriginClientOptions): Connector {
   // The configured server name wins over the one undici derives from the Host header we send.
   // An IP address is never sent as SNI (RFC 6066 §3); Node then checks the certificate's IP SANs.
   const servername = isIP(options.serverName) ? undefined : options.serverName;
+  const sessions = { fingerprint256: "" };
   return (connectOptions, callback) => {
     // undici's connector returns the socket it made (its types say void): watched before it can fail.
     const socket = connect({ ...connectOptions, servername }, (...args: Parameters<ConnectorCallback>) => {
@@ -314,9 +328,13 @@ export function createOriginConnector(options: OriginClientOptions): Connector {
         const metrics = edgeMetrics;
         if (metrics !== undefined) metrics.originConnection(options.distributionId, options.originId, (connected as TLSSocket).isSessionReused() ? "resumed" : "full");
         watchConnectionReuse(connected, metrics && (() => metrics.originConnection(options.distributionId, options.originId, "reused")));
+        noteOriginConnection(connected as TLSSocket, sessions);
       }
       callback(...args);
     }) as unknown as TLSSocket | undefined;
-    if (socket) watchHandshakeOffer(socket);
+    if (socket) {
+      watchHandshakeOffer(socket);
+      watchOriginSessions(socket, sessions);
+    }
   };
 }

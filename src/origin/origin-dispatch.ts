@@ -8,6 +8,8 @@
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { errors } from "./undici-lib.ts";
+import { expectRequestWrite } from "./origin-connection.ts";
+import type { OriginConnectionListener, OriginConnectionUse } from "./origin-connection.ts";
 
 /** Where an exchange goes: the same for every request of a client. */
 export interface OriginExchangeTarget {
@@ -55,6 +57,12 @@ export interface OriginExchangeAnswer {
    * `body` was never asked for: its chunks, without a stream; else null, and the body is read from `body`.
    */
   wholeBody(): Buffer[] | null;
+  /** How the connection the request went on came to be (null: not known). */
+  readonly connectionUse: OriginConnectionUse | null;
+  /** SHA-256 fingerprint of the origin's certificate on that connection ("" when not known). */
+  readonly serverFingerprint256: string;
+  /** Milliseconds from the request head handed to the connection to the response head. */
+  readonly originMs: number;
 }
 
 /**
@@ -126,7 +134,11 @@ const noop = () => undefined;
 // What a response buffers before its stream is made (or read) before undici stops reading its connection: as the stream's own.
 const BODY_HIGH_WATER_MARK = 64 * 1024;
 
-class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListener {
+class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListener, OriginConnectionListener {
+  connectionUse: OriginConnectionUse | null = null;
+  serverFingerprint256 = "";
+  /** When undici handed the request to a connection (performance.now()). */
+  sentAt = 0;
   private abort: ((reason?: Error) => void) | null = null;
   private resume: () => void = noop;
   private body: OriginBody | null = null;
@@ -170,6 +182,9 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
   onConnect(abort: (reason?: Error) => void): void {
     if (this.reason) return abort(this.reason);
     this.abort = abort;
+    // The head undici writes next, in this same call, is this request's: its connection says how it was made.
+    this.sentAt = performance.now();
+    expectRequestWrite(this);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
@@ -180,7 +195,7 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
     this.resume = resume;
     this.early = [];
     this.settled = true;
-    this.resolve(this.settling.answer(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this)));
+    this.resolve(this.settling.answer(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this, performance.now() - this.sentAt)));
     return true;
   }
 
@@ -251,12 +266,22 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
 class ExchangeAnswer implements OriginExchangeAnswer {
   readonly statusCode: number;
   readonly headers: Record<string, string | string[]>;
+  readonly originMs: number;
   private readonly handler: ExchangeHandler;
 
-  constructor(statusCode: number, headers: Record<string, string | string[]>, handler: ExchangeHandler) {
+  constructor(statusCode: number, headers: Record<string, string | string[]>, handler: ExchangeHandler, originMs: number) {
     this.statusCode = statusCode;
     this.headers = headers;
     this.handler = handler;
+    this.originMs = originMs;
+  }
+
+  get connectionUse(): OriginConnectionUse | null {
+    return this.handler.connectionUse;
+  }
+
+  get serverFingerprint256(): string {
+    return this.handler.serverFingerprint256;
   }
 
   get body(): Readable {

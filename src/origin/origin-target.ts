@@ -41,6 +41,18 @@ export class TargetResponse {
     return this.client.originId;
   }
 
+  /**
+   * The access line's origin fields, set on `fields`: the connection's use, the origin's certificate, the client
+   * certificate's serial, the origin's latency. Called only for a line that is written.
+   */
+  addLogFields(fields: Record<string, unknown>): void {
+    const response = this.response;
+    if (response.connectionUse) fields.originConnection = response.connectionUse;
+    if (this.client.clientSerial !== null) fields.originClientSerial = this.client.clientSerial;
+    if (response.serverFingerprint256) fields.originCertFingerprint256 = response.serverFingerprint256;
+    if (response.originMs !== undefined) fields.originMs = Math.round(response.originMs * 10) / 10;
+  }
+
   /** The whole body's chunks when it has already arrived and `body` was never read; else null. */
   wholeBody(): Buffer[] | null {
     return this.response.wholeBody?.() ?? null;

@@ -308,8 +308,8 @@ export type { CertificateUse, CheckedImport, ExpiryWarning, ImportedCertificate,
  * @example
  * for (const e of await listCertificates({ dataDir, now: new Date() })) console.log(e.use, e.name, e.serialHex, e.state);
  */
-export { listCertificates } from "./inventory.ts";
-export type { ImportedCertificateRef, InventoryEntry, InventoryState, InventoryUse } from "./inventory.ts";
+export { listCertificateRecords, listCertificates } from "./inventory.ts";
+export type { ImportedCertificateRef, InventoryEntry, RecordedInventoryEntry, InventoryState, InventoryUse } from "./inventory.ts";
 
 /**
  * CA rotation (see ca-rotation.ts): the intermediate renews under the same root; a root rolls

@@ -51,6 +51,23 @@ export interface ImportedCertificateRef {
  * for (const e of entries) console.log(e.use, e.name, e.serialHex, e.state);
  */
 export async function listCertificates(options: { dataDir: string; now: Date; imported?: readonly ImportedCertificateRef[] }): Promise<InventoryEntry[]> {
+  return (await listCertificateRecords(options)).map(({ recordedState: _recorded, certificatePem: _pem, ...entry }) => entry);
+}
+
+/** An entry as the store keeps it: also the certificate's PEM and its recorded state, before time says expired or not yet valid. */
+export type RecordedInventoryEntry = InventoryEntry & {
+  /** `revoked`, else what the data directory's pointers say (`active`, `next`, `retired`): the state time does not change. */
+  recordedState: "active" | "next" | "retired" | "revoked";
+  /** The certificate alone (public), PEM. */
+  certificatePem: string;
+};
+
+/**
+ * The inventory with each certificate's PEM and recorded state: what the edge, the API and CLI commands sync into the store.
+ * @example
+ * await store.certificates.sync(edgeName, toStoredCertificates(await listCertificateRecords({ dataDir, now: new Date() })));
+ */
+export async function listCertificateRecords(options: { dataDir: string; now: Date; imported?: readonly ImportedCertificateRef[] }): Promise<RecordedInventoryEntry[]> {
   const revoked = new Map((await readRevocations(options.dataDir)).map((r) => [r.serialHex, r]));
   const found: Found[] = [];
   for (const [use, name, file] of [["root-ca", "root", "root.pem"], ["intermediate-ca", "intermediate", "intermediate.pem"]] as const) {
@@ -67,10 +84,10 @@ export async function listCertificates(options: { dataDir: string; now: Date; im
 }
 
 /** An entry before its state is settled; `slotState` is what the store's pointers say of it. */
-type Found = Omit<InventoryEntry, "state" | "expiryWarning"> & { slotState?: "active" | "next" | "retired" };
+type Found = Omit<InventoryEntry, "state" | "expiryWarning"> & { slotState?: "active" | "next" | "retired"; pem: string };
 
-function withState(found: Found, revocation: { reason: string; revokedAt: Date } | undefined, now: Date): InventoryEntry {
-  const { slotState, ...entry } = found;
+function withState(found: Found, revocation: { reason: string; revokedAt: Date } | undefined, now: Date): RecordedInventoryEntry {
+  const { slotState, pem, ...entry } = found;
   const state: InventoryState = revocation
     ? "revoked"
     : entry.notAfter <= now
@@ -79,7 +96,8 @@ function withState(found: Found, revocation: { reason: string; revokedAt: Date }
         ? "not-yet-valid"
         : (slotState ?? "active");
   const warning = entry.source === "imported" && state !== "revoked" ? expiryWarning(entry.notAfter, now) : null;
-  return { ...entry, state, expiryWarning: warning, ...(revocation ? { revokedAt: revocation.revokedAt, revocationReason: revocation.reason } : {}) };
+  const recordedState = revocation ? "revoked" : (slotState ?? "active");
+  return { ...entry, state, expiryWarning: warning, ...(revocation ? { revokedAt: revocation.revokedAt, revocationReason: revocation.reason } : {}), recordedState, certificatePem: pem };
 }
 
 /**
@@ -150,5 +168,5 @@ function entryOf(pem: string, file: string, use: InventoryUse, name: string, sou
   const first = splitPemCertificates(pem)[0];
   if (!first) return undefined;
   const facts = describeCertificate(first);
-  return { use, name, source, subject: facts.subject, sans: facts.sans, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, issuer: facts.issuer, notBefore: facts.notBefore, notAfter: facts.notAfter, file };
+  return { use, name, source, pem: first, subject: facts.subject, sans: facts.sans, serialHex: facts.serialHex, fingerprint256: facts.fingerprint256, issuer: facts.issuer, notBefore: facts.notBefore, notAfter: facts.notAfter, file };
 }

@@ -1269,7 +1269,15 @@ export interface components {
                 /** @enum {string} */
                 level?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
                 accessLog?: ("on" | "off") | {
-                    sample: number;
+                    sample?: number;
+                    file?: string;
+                    rotate?: {
+                        /** Format: size */
+                        size?: unknown;
+                        /** @enum {string} */
+                        frequency?: "daily" | "hourly";
+                        keep?: number;
+                    };
                 };
             };
         };
@@ -1277,7 +1285,15 @@ export interface components {
             /** @enum {string} */
             level?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
             accessLog?: ("on" | "off") | {
-                sample: number;
+                sample?: number;
+                file?: string;
+                rotate?: {
+                    /** Format: size */
+                    size?: string;
+                    /** @enum {string} */
+                    frequency?: "daily" | "hourly";
+                    keep?: number;
+                };
             };
         };
         getMetricsSetting200: {
@@ -1467,6 +1483,8 @@ export interface components {
                 notAfter: string;
                 /** @description SHA-256 of the DER, colon-separated hex */
                 fingerprint256: string;
+                /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */
+                edge: string | null;
                 /** @description Where Moat uses it, as its name says (a distribution's viewer certificate, an origin's client certificate, the CA) */
                 usedBy: {
                     distribution?: string;
@@ -1504,6 +1522,8 @@ export interface components {
             notAfter: string;
             /** @description SHA-256 of the DER, colon-separated hex */
             fingerprint256: string;
+            /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */
+            edge: string | null;
             /** @description Where Moat uses it, as its name says (a distribution's viewer certificate, an origin's client certificate, the CA) */
             usedBy: {
                 distribution?: string;
@@ -1557,6 +1577,8 @@ export interface components {
                 notAfter: string;
                 /** @description SHA-256 of the DER, colon-separated hex */
                 fingerprint256: string;
+                /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */
+                edge: string | null;
                 /** @description Where Moat uses it, as its name says (a distribution's viewer certificate, an origin's client certificate, the CA) */
                 usedBy: {
                     distribution?: string;
@@ -1865,7 +1887,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -5498,6 +5520,8 @@ export interface operations {
                 state?: "active" | "next" | "retired" | "expired" | "not-yet-valid" | "revoked";
                 use?: "root-ca" | "intermediate-ca" | "viewer-server" | "origin-client";
                 source?: "issued" | "imported";
+                /** @description Only the certificates this edge holds (by its --edge-name); the CA's own are held by none */
+                edge?: string;
             };
             header?: never;
             path?: never;
@@ -7125,7 +7149,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

@@ -17,6 +17,7 @@ export const AUDIT_ACTIONS = [
   "certificate.rotate-request",
   "certificate.import",
   "certificate.revoke",
+  "certificate.expiry-warning",
   "ca.rotate",
   "ca.publication",
   "crl.publish",

@@ -1,4 +1,4 @@
-// The store: config resources (distributions, trust stores, settings) with revisions, API tokens and the audit trail, on SQLite or PostgreSQL.
+// The store: config resources (distributions, trust stores, settings) with revisions, API tokens, invalidations, certificate records and the audit trail, on SQLite or PostgreSQL.
 export { openStore, parseStoreAddress, SQLITE_STORE_FILE } from "./open-store.ts";
 export type { OpenStoreOptions, Store, StoreEngine } from "./open-store.ts";
 export { describeResource, resourcesOf, SETTING_NAMES } from "./config-store.ts";
@@ -17,3 +17,5 @@ export { EDGE_HEALTH_DEFAULTS, edgeHeartbeat, edgeStanding } from "./edge-health
 export type { EdgeHealth, EdgeHeartbeat, EdgeStanding } from "./edge-health.ts";
 export { backoffDelay, CHANGE_CHANNEL } from "./revision-notifications.ts";
 export type { ChangeSignal, ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
+export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";
+export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse, SyncContext } from "./certificate-store.ts";

@@ -109,9 +109,36 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // Certificate records: public parts and recorded state of every certificate each edge holds (keys stay sealed in its data directory).
+  // The fingerprint names a certificate; `edge` is '' for the CA's own, which edges on one CA share. See certificate-store.ts.
+  "0006-certificates": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("certificates")
+        .addColumn("fingerprint256", "text", (column) => column.primaryKey())
+        .addColumn("serial_hex", "text", (column) => column.notNull())
+        .addColumn("edge", "text", (column) => column.notNull())
+        .addColumn("use", "text", (column) => column.notNull())
+        .addColumn("name", "text", (column) => column.notNull())
+        .addColumn("source", "text", (column) => column.notNull())
+        .addColumn("state", "text", (column) => column.notNull())
+        .addColumn("subject", "text", (column) => column.notNull())
+        .addColumn("issuer", "text", (column) => column.notNull())
+        .addColumn("sans", "text", (column) => column.notNull())
+        .addColumn("certificate_pem", "text", (column) => column.notNull())
+        .addColumn("not_before", "text", (column) => column.notNull())
+        .addColumn("not_after", "text", (column) => column.notNull())
+        .addColumn("revoked_at", "text")
+        .addColumn("revocation_reason", "text")
+        .addColumn("updated_at", "text", (column) => column.notNull())
+        .execute();
+      await db.schema.createIndex("certificates_by_serial").on("certificates").columns(["serial_hex"]).execute();
+      await db.schema.createIndex("certificates_by_edge").on("certificates").columns(["edge", "use", "name"]).execute();
+    },
+  },
   // Each edge's region and how often it reports: its health (silent after three missed heartbeats) reads from its own interval.
   // Self-contained: two nullable columns on `edges` (a row written before reads as no region, the default interval).
-  "0006-edge-region": {
+  "0007-edge-region": {
     async up(db: Kysely<unknown>) {
       // One column per statement: SQLite's ALTER TABLE adds one at a time.
       await db.schema.alterTable("edges").addColumn("region", "text").execute();

@@ -20,6 +20,8 @@ import type { EdgeStore } from "./edge-store.ts";
 import { listenForChanges, noChangeSignals, postgresNotifier, silentNotifier } from "./revision-notifications.ts";
 import type { ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 import { createTokenStore } from "./token-store.ts";
+import { createCertificateStore } from "./certificate-store.ts";
+import type { CertificateStore } from "./certificate-store.ts";
 import type { TokenStore } from "./token-store.ts";
 
 export interface OpenStoreOptions {
@@ -34,13 +36,14 @@ export type StoreEngine = "sqlite" | "postgres";
 /** The SQLite file of a store named by its data directory (`moat start --store /var/lib/moat`). */
 export const SQLITE_STORE_FILE = "moat.db";
 
-/** An open store: the config resources, the API tokens and cache invalidations beside them, and the audit trail of changes to them. */
+/** An open store: the config resources, the API tokens, cache invalidations, edges and certificate records beside them, and the audit trail of changes to them. */
 export type Store = ConfigStore & {
   readonly engine: StoreEngine;
   readonly tokens: TokenStore;
   readonly audit: AuditLog;
   readonly invalidations: InvalidationStore;
   readonly edges: EdgeStore;
+  readonly certificates: CertificateStore;
   /** Signals of committed changes as they commit (PostgreSQL's LISTEN, on a connection of its own); on SQLite a stream that is never live. */
   changeSignals(options: ChangeSignalOptions): ChangeSignals;
 };
@@ -85,6 +88,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     audit: createAuditLog(db, label),
     invalidations: createInvalidationStore(db, label, notify),
     edges: createEdgeStore(db),
+    certificates: createCertificateStore(db, label),
     changeSignals: (signalOptions: ChangeSignalOptions) => (engine === "postgres" ? listenForChanges(target, signalOptions) : noChangeSignals()),
   });
 }

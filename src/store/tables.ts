@@ -103,6 +103,35 @@ export interface EdgesTable {
   heartbeat_ms: number | null;
 }
 
+/**
+ * One certificate an edge holds (public parts only; its key stays sealed in that edge's data directory). `state` is
+ * what was recorded (`active`, `next`, `retired`, `revoked`); `expired` and `not-yet-valid` are read from the
+ * validity against the clock of whoever reads (certificate-store.ts).
+ */
+export interface CertificatesTable {
+  /** SHA-256 of the DER, colon-separated upper-case hex: what names a certificate here. */
+  fingerprint256: string;
+  /** Lower-case hex, no colons. */
+  serial_hex: string;
+  /** The edge that holds it (`--edge-name`); '' for the CA's own certificates, which edges on one CA share. */
+  edge: string;
+  use: string;
+  name: string;
+  source: string;
+  state: string;
+  subject: string;
+  issuer: string;
+  /** A JSON array of `DNS:…`, `IP Address:…`, `URI:…`. */
+  sans: string;
+  certificate_pem: string;
+  /** ISO 8601, UTC (toISOString): compared as text, which orders them in time. */
+  not_before: string;
+  not_after: string;
+  revoked_at: string | null;
+  revocation_reason: string | null;
+  updated_at: string;
+}
+
 export interface StoreTables {
   revisions: RevisionsTable;
   distributions: DocumentRow;
@@ -114,4 +143,5 @@ export interface StoreTables {
   invalidations: InvalidationsTable;
   invalidation_applied: InvalidationAppliedTable;
   edges: EdgesTable;
+  certificates: CertificatesTable;
 }

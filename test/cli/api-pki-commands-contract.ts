@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { createEphemeralCertificateAuthority, createIssuedCertificateStore, openCertificateAuthority } from "../../src/pki/index.ts";
-import { useAdminApi } from "../control/admin-api-harness.ts";
+import { HARNESS_EDGE, useAdminApi } from "../control/admin-api-harness.ts";
+import { syncCertificateRecords } from "../../src/control/index.ts";
 import type { EngineUnderTest, Harness } from "../control/admin-api-harness.ts";
 import { withDeadline } from "../support/deadline.ts";
 import { runMoat } from "./moat-process.ts";
@@ -45,6 +46,8 @@ async function issueShopLeaves(api: Harness) {
   const store = createIssuedCertificateStore({ ca, dataDir: api.dataDir, masterKey: api.masterKey });
   const viewer = await store.serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS });
   const client = await store.originClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "app", validityMs: 24 * HOUR_MS });
+  // As the edge does after every build: the store's records follow the data directory.
+  await syncCertificateRecords({ store: api.store, edge: HARNESS_EDGE, dataDir: api.dataDir, now: new Date() });
   return { viewer, client };
 }
 
@@ -100,6 +103,9 @@ export function apiPkiCommandsContract(engine: EngineUnderTest): void {
     assert.deepEqual(JSON.parse((await w.moat(["certs", "list", "--json"], "viewer")).stdout), items);
     const filtered = await w.moat(["certs", "list", "--distribution", "shop", "--use", "origin-client", "--json"], "viewer");
     assert.deepEqual((JSON.parse(filtered.stdout) as Item[]).map((item) => item.serialHex), [client.serialHex]);
+  // Every edge's certificates are in the store; --edge names one (the CA's own are held by none).
+  assert.deepEqual((JSON.parse((await w.moat(["certs", "list", "--edge", HARNESS_EDGE, "--json"], "viewer")).stdout) as Item[]).map((item) => item.serialHex).sort(), [client.serialHex, viewer.serialHex].sort());
+  assert.deepEqual(JSON.parse((await w.moat(["certs", "list", "--edge", "another-edge", "--json"], "viewer")).stdout), []);
 
     const shown = await w.moat(["certs", "show", viewer.serialHex.toUpperCase()], "viewer");
     assertOk(shown);
@@ -119,6 +125,7 @@ not before  ${item.notBefore}
 not after   ${viewer.notAfter.toISOString()}
 SHA-256     ${viewer.fingerprint256}
 used by     distribution shop (viewer certificate)
+edge        ${HARNESS_EDGE}
 `,
     );
     assert.equal(JSON.parse((await w.moat(["certs", "show", client.serialHex, "--json"], "viewer")).stdout).spiffeId, "spiffe://moat.internal/distribution/shop/origin/app");

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { storeDocumentValidator } from "../../src/control/index.ts";
-import { initCertificateAuthority } from "../../src/pki/index.ts";
+import { storeDocumentValidator, syncCertificateRecords } from "../../src/control/index.ts";
+import { createIssuedCertificateStore, initCertificateAuthority } from "../../src/pki/index.ts";
 import { openStore } from "../../src/store/index.ts";
 import { createTestMasterKey } from "../support/master-key.ts";
 import { runMoat } from "./moat-process.ts";
@@ -151,4 +151,32 @@ test("moat ca renew-intermediate with --store records ca.rotate (old and new int
   assert.match(after.serialHex, /^[0-9a-f]+$/);
   assert.notEqual(before.serialHex, after.serialHex);
   assert.deepEqual(verifyExternally(lines), { ok: true });
+});
+
+test("moat ca revoke --store marks the certificate revoked in the store's records at once; moat ca renew-intermediate --store syncs the CA's own", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  const ca = await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const leaf = await createIssuedCertificateStore({ ca, dataDir, masterKey: key.masterKey }).serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 3_600_000 });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const store = await openStore({ address, validate: storeDocumentValidator });
+  t.after(() => store.close());
+  // As the edge on this data directory does at start.
+  await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date() });
+  const intermediate = (await store.certificates.list({ limit: 10, use: "intermediate-ca", now: new Date() })).items.map((item) => item.serialHex);
+
+  const revoked = await runMoat(["ca", "revoke", leaf.serialHex, "--reason", "keyCompromise", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const row = await store.certificates.get(leaf.serialHex, new Date());
+  assert.deepEqual([row?.state, row?.revocationReason, row?.edge], ["revoked", "keyCompromise", "edge-1"]);
+
+  const renewed = await runMoat(["ca", "renew-intermediate", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(renewed.code, 0, renewed.stderr);
+  const [step] = await store.audit.list({ limit: 1, action: "ca.rotate" });
+  const fresh = (step?.after as { serialHex: string }).serialHex;
+  const intermediates = (await store.certificates.list({ limit: 10, use: "intermediate-ca", now: new Date() })).items.map((item) => [item.serialHex, item.state, item.edge]);
+  assert.deepEqual(intermediates.sort(), [[intermediate[0], "retired", null], [fresh, "active", null]].sort());
+  // The CA's sync leaves the edge's own rows as they were.
+  assert.equal((await store.certificates.get(leaf.serialHex, new Date()))?.edge, "edge-1");
 });

@@ -30,6 +30,9 @@ export function distribution(id: string, alias = `${id}.example`, url = "https:/
 
 export const DAY_MS = 86_400_000;
 
+/** The edge whose data directory each test's API is beside: the name its certificates are recorded under in the store. */
+export const HARNESS_EDGE = "api-test-edge";
+
 export interface Harness {
   store: Store;
   /** This API's data directory: the suite's CA (copied), and whatever certificates and invalidations the test makes. */
@@ -90,7 +93,7 @@ export function useAdminApi(engine: EngineUnderTest): { ca: () => CertificateAut
     const { wrapStore, ...rest } = options;
     const dataDir = await mkdtemp(join(suiteDir, "data-"));
     await cp(join(suiteDir, "ca-source"), dataDir, { recursive: true });
-    const api = await startAdminApi({ store: wrapStore ? wrapStore(store) : store, ca, listen: { host: "127.0.0.1", port: 0 }, logger, clock, dataDir: { dataDir, masterKey }, ...rest });
+    const api = await startAdminApi({ store: wrapStore ? wrapStore(store) : store, ca, listen: { host: "127.0.0.1", port: 0 }, logger, clock, dataDir: { dataDir, masterKey }, edgeName: HARNESS_EDGE, ...rest });
     t.after(async () => {
       await api.close();
       await store.close();

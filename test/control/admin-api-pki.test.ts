@@ -8,7 +8,7 @@ import { describe, test } from "node:test";
 import { x509 } from "../../src/pki/x509-lib.ts";
 import pino from "pino";
 import { runMoat } from "../cli/moat-process.ts";
-import { startAdminApi } from "../../src/control/index.ts";
+import { startAdminApi, syncCertificateRecords } from "../../src/control/index.ts";
 import {
   createEphemeralCertificateAuthority,
   createIssuedCertificateStore,
@@ -20,7 +20,7 @@ import {
 } from "../../src/pki/index.ts";
 import { callApi } from "./admin-api-client.ts";
 import type { ApiAnswer } from "./admin-api-client.ts";
-import { assertProblem, distribution, snapshot, useAdminApi } from "./admin-api-harness.ts";
+import { assertProblem, distribution, HARNESS_EDGE, snapshot, useAdminApi } from "./admin-api-harness.ts";
 import type { EngineUnderTest, Harness } from "./admin-api-harness.ts";
 
 const HOUR_MS = 3_600_000;
@@ -73,6 +73,8 @@ async function issueShopLeaves(api: Harness, options: { rotateSerials?: Readonly
   const store = createIssuedCertificateStore({ ca, dataDir: api.dataDir, masterKey: api.masterKey, ...options });
   const viewer = await store.serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS });
   const client = await store.originClientCertificate({ trustDomain: "moat.internal", distributionId: "shop", originId: "app", validityMs: 24 * HOUR_MS });
+  // As the edge does after every build: the store's records follow the data directory.
+  await syncCertificateRecords({ store: api.store, edge: HARNESS_EDGE, dataDir: api.dataDir, now: new Date() });
   return { viewer, client };
 }
 
@@ -400,12 +402,20 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(next.json.nextCursor, undefined);
   });
 
-  test("started without a data directory, the certificate and CA routes answer 503 and say how to start it with one (invalidations live in the store)", async (t) => {
+  test("started without a data directory, the API reads certificates from the store (every edge's) and invalidations, and the CA and certificate changes answer 503 saying how to start it with one", async (t) => {
     const api = await suite.setUp(t);
+    const { viewer } = await issueShopLeaves(api);
     const bare = await startAdminApi({ store: api.store, ca: suite.ca(), listen: { host: "127.0.0.1", port: 0 }, logger: pino({ level: "silent" }) });
     t.after(() => bare.close());
     assert.equal((await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, "/invalidations")).status, 200);
-    for (const path of ["/certificates", "/ca"]) {
+    const listed = await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, `/certificates?edge=${HARNESS_EDGE}&use=viewer-server`);
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(listed.json.items.map((item: { serialHex: string; edge: string }) => [item.serialHex, item.edge]), [[viewer.serialHex, HARNESS_EDGE]]);
+    assert.equal((await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, `/certificates/${viewer.serialHex}`)).json.edge, HARNESS_EDGE);
+    assert.equal((await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, "/certificates?edge=elsewhere")).json.items.length, 0);
+    const revoke = await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.admin }, `/certificates/${viewer.serialHex}/revoke`, { method: "POST", body: { reason: "superseded" } });
+    assertProblem(revoke, 503, "api-data-dir-unavailable");
+    for (const path of ["/ca"]) {
       const answer = await callApi(bare.url, suite.ca().bundlePem, { token: api.tokens.viewer }, path);
       assertProblem(answer, 503, "api-data-dir-unavailable");
       assert.match(answer.json.detail, /moat start --store/);

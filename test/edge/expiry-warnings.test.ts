@@ -71,3 +71,17 @@ test("a certificate imported at many places warns once, counting them and naming
   ]);
   warnings.stop();
 });
+
+test("each warning logged is also told to onWarning (the store's audit trail, for an edge run from a store), expired included", (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"], now: START });
+  const capture = createLogCapture();
+  const told: [string, number, number, boolean][] = [];
+  const warnings = scheduleExpiryWarnings({ imported: [certificate("soon", START + 5 * DAY_MS)] }, createLogger({ level: "info", destination: capture.stream }), {
+    onWarning: (imported, warning, isExpired) => told.push([imported.path, warning.thresholdDays, warning.daysLeft, isExpired]),
+  });
+  t.mock.timers.tick(4 * DAY_MS); // 1 day left
+  t.mock.timers.tick(DAY_MS + 1); // expired
+  warnings.stop();
+  assert.deepEqual(told, [["soon", 7, 5, false], ["soon", 1, 1, false], ["soon", 1, -1, true]]);
+  assert.equal(told.length, capture.logs.length, "one call per line logged");
+});

@@ -20,7 +20,7 @@ test("hop-by-hop fields, fields named by Connection and h2 pseudo-headers are no
     },
     { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" },
   );
-  assert.deepEqual(Object.keys(out).sort(), ["accept", "set-cookie", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
+  assert.deepEqual(Object.keys(out).sort(), ["accept", "set-cookie", "traceparent", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
   assert.equal(out["x-forwarded-for"], "203.0.113.9");
   assert.equal(out.via, "1.1 moat");
 });
@@ -45,7 +45,7 @@ test("names the edge sets or an origin trusts never pass, in any spelling", () =
     { "x_forwarded_for": "10.0.0.1", "moat-edge-identity": "spiffe://x", moat_viewer_cert_verify: "success", client_cert: ":AA:", accept: "*/*" },
     { clientAddress: "203.0.113.9", viewerHost: "shop.test", httpVersion: "1.1" },
   );
-  assert.deepEqual(Object.keys(out).sort(), ["accept", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
+  assert.deepEqual(Object.keys(out).sort(), ["accept", "traceparent", "via", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"]);
   assert.equal(out["x-forwarded-for"], "203.0.113.9");
 });
 

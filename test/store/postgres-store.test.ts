@@ -10,6 +10,7 @@ import { withDeadline } from "../support/deadline.ts";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { auditContract } from "./audit-contract.ts";
+import { certificateContract } from "./certificate-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
@@ -41,6 +42,7 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   };
   storeContract(engine);
   auditContract(engine);
+  certificateContract(engine);
 
   test("a server that does not answer is refused within the connect deadline, naming the store without its password", async () => {
     assert.ok(server);

@@ -9,6 +9,7 @@ import type { TestContext } from "node:test";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import { auditContract } from "./audit-contract.ts";
+import { certificateContract } from "./certificate-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
@@ -31,6 +32,7 @@ const engine: EngineUnderTest = {
 };
 storeContract(engine);
 auditContract(engine);
+certificateContract(engine);
 
 test("the SQLite file is the owner's alone (0600) and in WAL mode", async (t) => {
   const path = join(await freshDir(t), "moat.db");

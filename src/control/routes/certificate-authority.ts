@@ -125,6 +125,8 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
         const actor = actorOf(identity);
         await store.audit.record(caRotationEvent(actor, done.result));
         await store.audit.record(crlPublishedEvent(actor, done.crl));
+        // The CA's certificates in the store follow (bounded; an outage is logged by the recorder, and retried).
+        await context.certificateRecords?.sync();
         return {
           status: 200,
           body: {

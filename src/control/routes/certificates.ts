@@ -1,8 +1,9 @@
-// Certificates over the API: list and read (public parts only, never a key), import one from another CA, rotate an issued one now, revoke one.
+// Certificates over the API: list and read from the store (every edge's, public parts only, never a key), import one from another CA, rotate an issued one now, revoke one.
 import { z } from "zod";
 import { closedObject, idSchema } from "../../config/index.ts";
 import { ApiNotFoundError, ApiRequestInvalidError } from "../../errors.ts";
 import {
+  expiryWarning,
   listCertificates,
   openCertificateAuthority,
   parseRevocationReason,
@@ -13,7 +14,7 @@ import {
   storeImportedCertificate,
 } from "../../pki/index.ts";
 import type { InventoryEntry } from "../../pki/index.ts";
-import type { Store } from "../../store/index.ts";
+import type { Store, StoredCertificate, StoredCertificateUse } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
 import { certificateEvent, crlPublishedEvent, revocationEvent } from "../audit-events.ts";
@@ -45,6 +46,7 @@ export const certificateSchema = z
     notBefore: z.string(),
     notAfter: z.string(),
     fingerprint256: z.string().meta({ description: "SHA-256 of the DER, colon-separated hex" }),
+    edge: z.string().nullable().meta({ description: "The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share" }),
     usedBy: z.array(usedBySchema).meta({ description: "Where Moat uses it, as its name says (a distribution's viewer certificate, an origin's client certificate, the CA)" }),
     expiryWarning: z.strictObject({ thresholdDays: z.int(), daysLeft: z.int() }).nullable(),
     revokedAt: z.string().optional(),
@@ -78,7 +80,7 @@ async function importedUses(store: Store): Promise<Map<string, Uses>> {
  * Where a certificate is used: for one Moat issued, read from the name the store keeps it under (`viewer-<distribution>`,
  * `<distribution>/<origin>`); for one imported through the API, the distributions that name it.
  */
-function usedBy(entry: InventoryEntry, imported: ReadonlyMap<string, Uses>): Uses {
+function usedBy(entry: Pick<InventoryEntry, "use" | "source" | "name">, imported: ReadonlyMap<string, Uses>): Uses {
   if (entry.use === "root-ca" || entry.use === "intermediate-ca") return [{ as: "ca" }];
   if (entry.source === "imported") return imported.get(`${entry.use}/${entry.name}`) ?? [];
   if (entry.use === "origin-client") {
@@ -88,8 +90,21 @@ function usedBy(entry: InventoryEntry, imported: ReadonlyMap<string, Uses>): Use
   return entry.name.startsWith("viewer-") ? [{ as: "viewer-server", distribution: entry.name.slice("viewer-".length) }] : [{ as: "viewer-server" }];
 }
 
-/** The public parts only: the inventory's entry without its file path (the data directory's layout is not the client's business). */
-export function certificateBody(entry: InventoryEntry, imported: ReadonlyMap<string, Uses> = new Map()): Certificate {
+/** What a certificate's answer is made from: an inventory entry of this API's data directory, or a store's record (with its edge). */
+type CertificateSource = Omit<InventoryEntry, "file"> & { edge: string | null };
+
+/** A record of the store as the answers show one: its state at `now`, and the expiry warning of an imported certificate. */
+function fromStore(stored: StoredCertificate, now: Date): CertificateSource {
+  return { ...stored, sans: [...stored.sans], expiryWarning: stored.source === "imported" && stored.state !== "revoked" ? expiryWarning(stored.notAfter, now) : null };
+}
+
+/** An entry of this API's data directory, held by its edge (the CA's own by none). */
+function fromInventory(entry: InventoryEntry, edge: string | undefined): CertificateSource {
+  return { ...entry, edge: entry.use === "root-ca" || entry.use === "intermediate-ca" ? null : (edge ?? null) };
+}
+
+/** The public parts only: no file path (the data directory's layout is not the client's business), no PEM, never a key. */
+export function certificateBody(entry: CertificateSource, imported: ReadonlyMap<string, Uses> = new Map()): Certificate {
   const uri = entry.sans.find((san) => san.startsWith("URI:"));
   return {
     serialHex: entry.serialHex,
@@ -98,12 +113,13 @@ export function certificateBody(entry: InventoryEntry, imported: ReadonlyMap<str
     source: entry.source,
     state: entry.state,
     subject: entry.subject,
-    sans: entry.sans,
+    sans: [...entry.sans],
     spiffeId: uri ? uri.slice("URI:".length) : null,
     issuer: entry.issuer,
     notBefore: entry.notBefore.toISOString(),
     notAfter: entry.notAfter.toISOString(),
     fingerprint256: entry.fingerprint256,
+    edge: entry.edge,
     usedBy: usedBy(entry, imported),
     expiryWarning: entry.expiryWarning,
     ...(entry.revokedAt ? { revokedAt: entry.revokedAt.toISOString() } : {}),
@@ -127,6 +143,7 @@ const listQuery = closedObject({
   state: z.enum(["active", "next", "retired", "expired", "not-yet-valid", "revoked"]).optional(),
   use: z.enum(["root-ca", "intermediate-ca", "viewer-server", "origin-client"]).optional(),
   source: z.enum(["issued", "imported"]).optional(),
+  edge: z.string().min(1).max(253).optional().meta({ description: "Only the certificates this edge holds (by its --edge-name); the CA's own are held by none" }),
 });
 
 const serialParams = closedObject({ serial: z.string().min(1).max(64).meta({ description: "The serial in hex (colons allowed)" }) });
@@ -146,6 +163,7 @@ const revokeBody = closedObject({
 
 export function certificateRoutes(store: Store, now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
   const what = "certificates";
+  const records = access?.certificateRecords;
   const readOne = async (dataDir: string, serialHex: string): Promise<InventoryEntry> => {
     const entry = (await listCertificates({ dataDir, now: now() })).find((candidate) => candidate.serialHex === serialHex);
     if (!entry) throw new ApiNotFoundError(`certificate ${serialHex}`);
@@ -162,19 +180,19 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
       query: listQuery,
       responses: { 200: { description: "A page of certificates", schema: z.strictObject({ items: z.array(certificateSchema), nextCursor: z.string().optional() }) } },
       async handler({ query }) {
-        const { dataDir } = requireDataDir(access, what);
-        const seen = new Set<string>();
         const imported = await importedUses(store);
-        const all = (await listCertificates({ dataDir, now: now() }))
-          .map((entry) => certificateBody(entry, imported))
-          .filter((item) => !seen.has(item.serialHex) && seen.add(item.serialHex))
-          .filter((item) => query.distribution === undefined || item.usedBy.some((use) => use.distribution === query.distribution))
-          .filter((item) => (query.state === undefined || item.state === query.state) && (query.use === undefined || item.use === query.use) && (query.source === undefined || item.source === query.source))
-          .sort((a, b) => compareSerials(a.serialHex, b.serialHex));
-        const after = query.cursor === undefined ? all : all.filter((item) => compareSerials(item.serialHex, query.cursor as string) > 0);
-        const page = after.slice(0, query.limit ?? DEFAULT_PAGE);
-        const last = page.at(-1);
-        return { status: 200, body: { items: page, ...(after.length > page.length && last ? { nextCursor: last.serialHex } : {}) } };
+        const at = now();
+        const page = await store.certificates.list({
+          limit: query.limit ?? DEFAULT_PAGE,
+          now: at,
+          ...(query.cursor === undefined ? {} : { after: query.cursor }),
+          ...(query.state === undefined ? {} : { state: query.state }),
+          ...(query.use === undefined ? {} : { use: query.use }),
+          ...(query.source === undefined ? {} : { source: query.source }),
+          ...(query.edge === undefined ? {} : { edge: query.edge }),
+          ...(query.distribution === undefined ? {} : { distribution: { id: query.distribution, imported: importedBy(imported, query.distribution) } }),
+        });
+        return { status: 200, body: { items: page.items.map((item) => certificateBody(fromStore(item, at), imported)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) } };
       },
     }),
     defineRoute({
@@ -187,9 +205,11 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
       params: serialParams,
       responses: { 200: { description: "The certificate", schema: certificateSchema } },
       async handler({ params }) {
-        const { dataDir } = requireDataDir(access, what);
-        const entry = await readOne(dataDir, serialParam(params.serial));
-        return { status: 200, body: certificateBody(entry, entry.source === "imported" ? await importedUses(store) : new Map()) };
+        const serialHex = serialParam(params.serial);
+        const at = now();
+        const stored = await store.certificates.get(serialHex, at);
+        if (!stored) throw new ApiNotFoundError(`certificate ${serialHex}`);
+        return { status: 200, body: certificateBody(fromStore(stored, at), stored.source === "imported" ? await importedUses(store) : new Map()) };
       },
     }),
     defineRoute({
@@ -222,7 +242,9 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         });
         // After the files are durable: a record says a change happened (a failure to record answers 500 and is logged).
         await store.audit.record(certificateEvent(actorOf(identity), "certificate.import", certificate, { use: body.use, ...(body.distribution === undefined ? {} : { distribution: body.distribution }) }));
-        const answer = certificateBody(await readOne(dataDir, certificate.serialHex), await importedUses(store));
+        // The store's records follow at once (bounded; an outage is logged by the recorder, and retried at the edge's next event).
+        await records?.sync();
+        const answer = certificateBody(fromInventory(await readOne(dataDir, certificate.serialHex), records?.edge), await importedUses(store));
         return { status: 201, body: answer, headers: { location: `/certificates/${certificate.serialHex}` } };
       },
     }),
@@ -253,7 +275,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
             after: { serialHex: certificate.serialHex, requestedAt: request.requestedAt.toISOString() },
           });
         }
-        return { status: 202, body: { certificate: certificateBody(certificate), requestedAt: request.requestedAt.toISOString(), wasAlreadyRequested } };
+        return { status: 202, body: { certificate: certificateBody(fromInventory(certificate, access?.certificateRecords?.edge)), requestedAt: request.requestedAt.toISOString(), wasAlreadyRequested } };
       },
     }),
     defineRoute({
@@ -293,6 +315,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         const revoked = revocationEvent(actor, result);
         if (revoked) await store.audit.record(revoked);
         if (result.isNewCrl) await store.audit.record(crlPublishedEvent(actor, crl));
+        await access?.certificateRecords?.sync();
         return {
           status: 200,
           body: {
@@ -307,7 +330,12 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
   ];
 }
 
-/** Serials as numbers: shorter first, then by digits. */
-function compareSerials(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+/** The imported certificates (by use and name) a distribution names: what `?distribution=` adds to those issued for it. */
+function importedBy(imported: ReadonlyMap<string, Uses>, distribution: string): { use: StoredCertificateUse; name: string }[] {
+  return [...imported]
+    .filter(([, uses]) => uses.some((use) => use.distribution === distribution))
+    .map(([key]) => {
+      const slash = key.indexOf("/");
+      return { use: key.slice(0, slash) as StoredCertificateUse, name: key.slice(slash + 1) };
+    });
 }

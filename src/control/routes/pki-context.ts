@@ -8,6 +8,11 @@ export interface DataDirAccess {
   masterKey: MasterKey;
   /** The config's `pki.ca` policy for the CA's status and manual steps; default DEFAULT_CA_ROTATION_POLICY. */
   caRotationPolicy?: CaRotationPolicy;
+  /**
+   * Keeps the store's certificate records of this data directory (its edge's name and inventory): synced after the API
+   * changes a certificate or the CA here. Without it the store's records follow at the edge's next certificate event.
+   */
+  certificateRecords?: { readonly edge: string; sync(): Promise<boolean> };
 }
 
 /** The data directory, or the problem that says the API was started without one. */
