@@ -618,7 +618,7 @@ export class InvalidationNotAppliedByEdgesError extends MoatError {
 
   constructor(details: { id: number; waited: string; pending: readonly string[]; store: string }) {
     super("cache-invalidation-not-applied-by-edges", 500, `invalidation #${details.id} is recorded in the store ${details.store}, but within ${details.waited} these edges did not apply it: ${details.pending.join(", ")}.`, {
-      fix: "it stays recorded: each edge applies it at its next poll of the store, or when it starts. An edge that is gone for good still shows as pending; one that runs and stays pending is named in its own log (\"store unreachable\")",
+      fix: "it stays recorded: each edge applies it at its next poll of the store, or when it starts. Only live edges are waited for (a heartbeat within 3 of their intervals): one that stops is no longer waited for once it is silent; one that runs and stays pending is named in its own log (\"store unreachable\")",
     });
     this.pending = details.pending;
   }

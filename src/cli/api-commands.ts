@@ -273,10 +273,10 @@ Example:
 
 Lists the cache invalidations in the API's store, newest first: id, distribution,
 when and by whom it was recorded, where the edges are with it, and its paths.
-EDGES reads applied (2/2) once every edge that applies invalidations from the
-store has applied it on every worker; pending (1/2; waiting for edge-b) names
-the others; pending (no edge yet) while no edge run from the store has applied
-any. --distribution keeps one distribution's. --limit shows at most that many
+EDGES reads applied (2/2) once every live edge (a heartbeat within 3 of its
+intervals) has applied it on every worker; pending (1/2; waiting for edge-b)
+names the others; a silent edge is named "not waited for: edge-c (silent since
+…)", as it applies every invalidation when it comes back. --distribution keeps one distribution's. --limit shows at most that many
 (1 to 500); when there are older ones the last line says so, and --before ID
 shows those older than ID. --json prints the items as the API answers them.
 \`moat cache invalidate\` records one; \`moat invalidations show ID\` details one.
@@ -294,8 +294,9 @@ Examples:
     help: `moat invalidations show ID [--json] [API flags]
 
 Prints the invalidation: distribution, paths, when and by whom it was
-recorded, whether every edge has applied it, and each edge with the time it
-applied it (or pending). ID is its number, as \`moat cache invalidate\` prints
+recorded, whether every live edge has applied it, and each edge with the time
+it applied it (or pending; a silent edge that has not: not waited for, silent
+since its last heartbeat). ID is its number, as \`moat cache invalidate\` prints
 it (12, or #12). --json prints the API's answer.
 
 ${API_FLAGS_HELP}
@@ -303,6 +304,32 @@ ${API_FLAGS_HELP}
 Example:
   moat invalidations show 12 --context prod`,
     run: async (args) => (await import("./invalidations-command.ts")).runInvalidationsShow(args),
+  },
+  {
+    name: "edge list",
+    summary: "list the edges run from the admin API's store: region, revision served, how far behind, last heartbeat, health",
+    help: `moat edge list [--max-lag 30s] [--json] [API flags]
+
+Lists every edge that runs (or ran) from the API's store, by name: its region
+(\`moat start --region\`), the revision it serves, how far behind the newest it
+is (revisions, and for how long: since the first revision it lacks was
+committed), the age of its last heartbeat, and its health:
+  ok      it reports, and serves the newest revision (or has for less than the lag)
+  behind  it serves an older revision, the first it lacks committed over
+          --max-lag ago (default 30s)
+  silent  no heartbeat for 3 of its heartbeat intervals (30 s by default):
+          stopped, or cut off from the store; invalidations do not wait for it
+  gone    no heartbeat for 24 h
+The last line names the newest revision and when it was committed. --json
+prints the API's answer (GET /edges). The exit code is 0 whatever the health:
+read it from the JSON in a check.
+
+${API_FLAGS_HELP}
+
+Examples:
+  moat edge list --context prod
+  moat edge list --max-lag 2m --json`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeList(args),
   },
   {
     name: "revisions",

@@ -10,13 +10,12 @@ import { openCommandStore } from "./store-flags.ts";
 // Edges poll the store every second: a status read this often sees each one within a poll of its applying it.
 const STATUS_POLL_MS = 200;
 
-/**
- * The edges waited for: those that applied the invalidation before this one (they follow the store now), or any
- * edge at all for the first. An edge that left the fleet stops holding the command up once it missed one.
- */
-function waitedFor(previous: StoredInvalidation | undefined, current: StoredInvalidation): string[] {
-  if (!previous) return current.edges.map((edge) => edge.edge);
-  return previous.edges.filter((edge) => edge.appliedAt !== null).map((edge) => edge.edge);
+/** The silent edges it does not wait for, as a sentence; empty when there are none. */
+function notWaitedFor(status: StoredInvalidation): string {
+  const skipped = status.edges.filter((edge) => !edge.isWaitedFor && edge.appliedAt === null);
+  if (skipped.length === 0) return "";
+  const named = skipped.map((edge) => `${edge.edge} (${edge.heartbeat === null ? "no heartbeat recorded" : `${edge.heartbeat} since ${edge.lastSeenAt}`})`);
+  return `Not waited for: ${named.join(", ")}; an edge applies every invalidation when it comes back.\n`;
 }
 
 /** @example await invalidateInStore({ address: "postgres://moat@db/moat", distribution: "shop", paths: ["/a"], wait: "10s", waitMs: 10_000 }); */
@@ -37,18 +36,22 @@ export async function invalidateInStore(request: { address: string; distribution
       process.stdout.write("Not waiting for the edges (--wait 0s).\n");
       return 0;
     }
-    const previous = created.seq > 1 ? await store.invalidations.get(created.seq - 1) : undefined;
+    // The store's completion rule (invalidation-store.ts): every live edge has applied it, and at least one edge has.
     const deadline = Date.now() + request.waitMs;
+    let shown = "";
     for (let status = created; ; status = (await store.invalidations.get(created.seq)) ?? status) {
-      const edges = waitedFor(previous, status);
-      const pending = edges.filter((edge) => status.edges.find((item) => item.edge === edge)?.appliedAt == null);
-      if (edges.length > 0 && pending.length === 0) {
-        process.stdout.write(`Applied by ${edges.length === 1 ? `the edge ${edges[0]}` : `all ${edges.length} edges (${edges.join(", ")})`}: the next request for these paths goes to the origin.\n`);
+      const waited = status.edges.filter((edge) => edge.isWaitedFor || edge.appliedAt !== null);
+      const applied = waited.filter((edge) => edge.appliedAt !== null).map((edge) => edge.edge);
+      const pending = waited.filter((edge) => edge.appliedAt === null).map((edge) => edge.edge);
+      if (status.isApplied) {
+        process.stdout.write(`Applied by ${applied.length === 1 ? `the edge ${applied[0]}` : `all ${applied.length} edges (${applied.join(", ")})`}: the next request for these paths goes to the origin.\n${notWaitedFor(status)}`);
         return 0;
       }
+      const state = waited.length === 0 ? "no live edge has applied it yet" : `${applied.length} of ${waited.length} live edges applied it; waiting for ${pending.join(", ")}`;
+      if (state !== shown) process.stderr.write(`moat: ${(shown = state)}\n`);
       if (Date.now() >= deadline) {
-        if (edges.length === 0) {
-          process.stdout.write(`No edge applied it within ${request.wait}; an edge run from ${store.label} applies it when it starts.\n`);
+        if (pending.length === 0) {
+          process.stdout.write(`No live edge applied it within ${request.wait}; an edge run from ${store.label} applies it when it starts.\n${notWaitedFor(status)}`);
           return 0;
         }
         throw new InvalidationNotAppliedByEdgesError({ id: created.seq, waited: request.wait, pending, store: store.label });

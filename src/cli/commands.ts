@@ -42,7 +42,7 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME]) [--metrics HOST:PORT] [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME] [--region NAME]) [--metrics HOST:PORT] [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
@@ -56,7 +56,8 @@ running config stays; while the store cannot be reached the edge keeps serving
 drains and exits.
 
 Each revision served is recorded in the store (its edges table, with a
-heartbeat every 10 s) and copied to store-copy.json in the data directory
+heartbeat every 10 s, MOAT_EDGE_HEARTBEAT_MS; and --region NAME, else
+MOAT_EDGE_REGION: \`moat edge list\` shows them) and copied to store-copy.json in the data directory
 (the store's directory, else MOAT_DATA_DIR, else ./.moat): an edge started
 while the store is down serves that copy and catches up once it answers.
 ${STORE_FLAG_HELP} A data directory as the address is also the edge's data directory
@@ -668,9 +669,11 @@ Example:
 
 With --store (or MOAT_STORE), records the invalidation in the store, in one
 transaction: every edge run from that store applies it within a second and
-records that it has; the command waits (up to --wait) until every edge that has
-applied invalidations from the store before has applied this one, and names
-those that have not (exit 1). The store refuses a distribution it does not hold.
+records that it has; the command waits (up to --wait) until every live edge (a
+heartbeat within 3 of its intervals) has applied it, and names those that have
+not (exit 1). A silent edge is not waited for (it applies every invalidation
+when it comes back): it is named as such. The store refuses a distribution it
+does not hold.
 
 Otherwise, records an invalidation in <data dir>/invalidations/requests.jsonl. A running
 edge on that data directory sees the file change and applies it at once; the
@@ -682,10 +685,10 @@ worker has. A worker that is running and has not applied it by then is named
 its disk cache when it starts. Invalidating is cheap at any cache size: nothing
 is scanned, entries stored before the invalidation are refused at lookup.
 Over the admin API (the operator role) it records it in the API's store with
-POST /invalidations and polls its status, printing the edges' progress on
-stderr, until every edge run from that store has applied it (--wait, default
-30s there; past it, exit 1 naming the edges still pending: the invalidation
-stands). --no-wait returns once it is recorded; --json prints the API's answer.
+POST /invalidations and polls its status, printing each edge's progress on
+stderr, until every live edge run from that store has applied it (--wait,
+default 30s there; past it, exit 1 naming the edges still pending: the
+invalidation stands); silent edges are named "not waited for". --no-wait returns once it is recorded; --json prints the API's answer.
 \`moat invalidations list\` and \`moat invalidations show ID\` read them back.
 ${LOCAL_OR_API_HELP("--store, --data-dir or --config", "MOAT_STORE or MOAT_DATA_DIR")}
 

@@ -3,19 +3,28 @@ import type { Invalidation } from "../sdk/index.ts";
 import { withApi } from "./api-connection.ts";
 import type { ApiFlagValues } from "./api-connection.ts";
 import { waitUntilDone } from "./api-wait.ts";
+import { notWaitedFor } from "./invalidations-command.ts";
 import { printResult } from "./table-output.ts";
 
-/** Where the edges are with it, for a progress line. */
+/** The silent edges it does not wait for, as a clause; empty when there are none. */
+function notWaitedClause(item: Invalidation): string {
+  const skipped = item.edges.filter((edge) => edge.status === "not-waited-for");
+  return skipped.length === 0 ? "" : `; not waited for: ${skipped.map(notWaitedFor).join(", ")}`;
+}
+
+/** Where each edge is with it, for a progress line: those that applied it, those waited for, those not. */
 function progress(item: Invalidation): string {
-  if (item.edges.length === 0) return "waiting for an edge run from the API's store to apply it (none has applied an invalidation from it yet)";
-  const done = item.edges.filter((edge) => edge.status === "applied").length;
-  const pending = item.edges.filter((edge) => edge.status !== "applied").map((edge) => edge.edge);
-  return `${done} of ${item.edges.length} edges applied it; waiting for ${pending.join(", ")}`;
+  const counted = item.edges.filter((edge) => edge.status !== "not-waited-for");
+  if (counted.length === 0) return `waiting for a live edge run from the API's store to apply it (none reports now)${notWaitedClause(item)}`;
+  const applied = counted.filter((edge) => edge.status === "applied").map((edge) => edge.edge);
+  const pending = counted.filter((edge) => edge.status === "pending").map((edge) => edge.edge);
+  const done = applied.length === 0 ? "" : ` (${applied.join(", ")})`;
+  return `${applied.length} of ${counted.length} live edges applied it${done}; waiting for ${pending.join(", ")}${notWaitedClause(item)}`;
 }
 
 /** Who has applied it, for the last line. */
 function appliedBy(item: Invalidation): string {
-  const names = item.edges.map((edge) => edge.edge);
+  const names = item.edges.filter((edge) => edge.status === "applied").map((edge) => edge.edge);
   return names.length === 1 ? `Edge ${names[0]} has` : `All ${names.length} edges (${names.join(", ")}) have`;
 }
 
@@ -40,7 +49,9 @@ export async function runCacheInvalidateOverApi(values: ApiFlagValues & { json?:
         return item.status === "applied" ? { isDone: true, value: item } : { isDone: false, state: progress(item) };
       },
     });
-    printResult(values.json, applied, `${recorded}\n${appliedBy(applied)} applied it on every worker: the next request for these paths goes to the origin.\n`);
+    const skipped = applied.edges.filter((edge) => edge.status === "not-waited-for");
+    const notWaited = skipped.length === 0 ? "" : `Not waited for: ${skipped.map(notWaitedFor).join(", ")}; an edge applies every invalidation when it comes back.\n`;
+    printResult(values.json, applied, `${recorded}\n${appliedBy(applied)} applied it on every worker: the next request for these paths goes to the origin.\n${notWaited}`);
     return 0;
   });
 }

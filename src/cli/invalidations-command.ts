@@ -12,12 +12,27 @@ const DEFAULT_LIMIT = 20;
 // The API's largest page: a longer list is read page by page with --before.
 const MAX_LIMIT = 500;
 
-/** Where the edges are with it, in one cell: every edge that applies invalidations from the store must have applied it. */
+type InvalidationEdge = Invalidation["edges"][number];
+
+/** Why the invalidation does not wait for an edge: `silent since 2026-…`. */
+function notWaitedReason(edge: InvalidationEdge): string {
+  return edge.heartbeat === null || edge.lastSeenAt === null ? "no heartbeat recorded" : `${edge.heartbeat} since ${edge.lastSeenAt}`;
+}
+
+/** An edge the invalidation does not wait for, and why: `c (silent since 2026-…)`. */
+export function notWaitedFor(edge: InvalidationEdge): string {
+  return `${edge.edge} (${notWaitedReason(edge)})`;
+}
+
+/** Where the edges are with it, in one cell: every live edge must have applied it; silent ones are named, not waited for. */
 export function edgesCell(item: Invalidation): string {
-  if (item.edges.length === 0) return "pending (no edge yet)";
-  const pending = item.edges.filter((edge) => edge.status !== "applied").map((edge) => edge.edge);
-  const applied = `${item.edges.length - pending.length}/${item.edges.length}`;
-  return pending.length === 0 ? `applied (${applied})` : `pending (${applied}; waiting for ${pending.join(", ")})`;
+  const counted = item.edges.filter((edge) => edge.status !== "not-waited-for");
+  const skipped = item.edges.filter((edge) => edge.status === "not-waited-for");
+  const notWaited = skipped.length === 0 ? "" : `; not waited for: ${skipped.map(notWaitedFor).join(", ")}`;
+  if (counted.length === 0) return `pending (no live edge has applied it yet${notWaited})`;
+  const pending = counted.filter((edge) => edge.status === "pending").map((edge) => edge.edge);
+  const applied = `${counted.length - pending.length}/${counted.length}`;
+  return item.status === "applied" ? `applied (${applied}${notWaited})` : `pending (${applied}; waiting for ${pending.join(", ")}${notWaited})`;
 }
 
 /** The table `moat invalidations list` prints; the paths last, as they are as many as were given. */
@@ -32,10 +47,10 @@ export function invalidationsTable(items: readonly Invalidation[]) {
 export function invalidationText(item: Invalidation): string {
   const edges =
     item.edges.length === 0
-      ? ["none has applied an invalidation from this store yet (an edge run from it applies it within a second of starting)"]
+      ? ["no edge runs from this store (an edge run from it applies it within a second of starting)"]
       : formatTable(
           ["EDGE", "STATUS", "APPLIED AT"],
-          item.edges.map((edge) => [edge.edge, edge.status, edge.appliedAt ?? "-"]),
+          item.edges.map((edge) => [edge.edge, edge.status === "not-waited-for" ? `not waited for (${notWaitedReason(edge)})` : edge.status, edge.appliedAt ?? "-"]),
         )
           .trimEnd()
           .split("\n");

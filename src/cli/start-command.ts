@@ -35,14 +35,17 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, metrics: { type: "string" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, region: { type: "string" }, metrics: { type: "string" } });
   const api = values.api === undefined ? undefined : parseApiAddress(values.api);
   const metricsFlag = values.metrics === undefined ? undefined : parseMetricsAddress(values.metrics);
   if (values["edge-name"] !== undefined && values.config !== undefined) {
     throw new CliUsageError("start: --edge-name names an edge in a store; an edge run from --config FILE records nothing there.", { fix: "drop --edge-name, or run from a store: `moat start --store ADDRESS --edge-name NAME`" });
   }
+  if (values.region !== undefined && values.config !== undefined) {
+    throw new CliUsageError("start: --region is what an edge reports in a store's edges table; an edge run from --config FILE reports nothing there.", { fix: "drop --region, or run from a store: `moat start --store ADDRESS --edge-name NAME --region eu-west`" });
+  }
   const edgeName = resolveEdgeName(values["edge-name"]);
-  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName);
+  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName, resolveRegion(values.region));
   if (api && !store) {
     await source.close().catch(() => undefined);
     if (feed) throw new StoreUnavailableError(source.describe().store as string, "it did not answer at start, and --api needs it (the admin API reads and changes the store)", { fix: "bring the store up and start again; without --api, an edge starts from its local copy while the store is down" });
@@ -231,7 +234,19 @@ function groupInvalidations(invalidations: StoreInvalidations, workers: number) 
 }
 
 /** `--config FILE`, or a store from `--store` or MOAT_STORE (a flag beats the variable: `--config` wins over MOAT_STORE). */
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
+const REGION_ENV = "MOAT_EDGE_REGION";
+
+/** `--region`, else MOAT_EDGE_REGION, else none: a name as `moat edge list` shows it (letters, digits, `.`, `_`, `-`). */
+function resolveRegion(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const [text, where] = flag !== undefined ? [flag, "--region"] : [env[REGION_ENV], REGION_ENV];
+  if (text === undefined || (text === "" && flag === undefined)) return undefined;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(text)) {
+    throw new CliUsageError(`start: ${where} ${JSON.stringify(text)} is not a region name: 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit.`, { fix: "name the region as your provider does, e.g. --region eu-west-1" });
+  }
+  return text;
+}
+
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string, region?: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
@@ -241,7 +256,7 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     throw new CliUsageError("start: --config FILE or --store ADDRESS is required.", { fix: "run `moat start --config ./moat.yaml`, `moat start --store /var/lib/moat`, or `npm start` for the demo" });
   }
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
-  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
+  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, HEARTBEAT_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../store/index.ts"), import("./store-config-source.ts")]);
   const { label, dataDir } = parseStoreAddress(address);
   // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./.moat.
   const localCopy = join(dataDir ?? resolveDataDir(undefined), LOCAL_COPY_FILE);
@@ -250,6 +265,20 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
   if (fallbackPollMs !== undefined && !(Number.isInteger(fallbackPollMs) && fallbackPollMs >= 1_000)) {
     throw new CliUsageError(`start: ${FALLBACK_POLL_ENV}=${JSON.stringify(fallbackPollText)} is not a number of milliseconds of at least 1000.`, { fix: `unset it (the default is 5000), or set a whole number such as ${FALLBACK_POLL_ENV}=10000` });
   }
-  const { source, store } = await openStoreConfigSource({ open: () => openStore({ address, validate: validateStoredDocument }), label, dataDir, localCopy, edge, liveIntervalMs: fallbackPollMs });
+  const heartbeatText = process.env[HEARTBEAT_ENV];
+  const heartbeatMs = heartbeatText ? Number(heartbeatText) : undefined;
+  if (heartbeatMs !== undefined && !(Number.isInteger(heartbeatMs) && heartbeatMs >= 1_000)) {
+    throw new CliUsageError(`start: ${HEARTBEAT_ENV}=${JSON.stringify(heartbeatText)} is not a number of milliseconds of at least 1000.`, { fix: `unset it (the default is 10000), or set a whole number such as ${HEARTBEAT_ENV}=5000` });
+  }
+  const { source, store } = await openStoreConfigSource({
+    open: () => openStore({ address, validate: validateStoredDocument }),
+    label,
+    dataDir,
+    localCopy,
+    edge,
+    ...(region !== undefined ? { region } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    liveIntervalMs: fallbackPollMs,
+  });
   return { source, store, feed: source };
 }

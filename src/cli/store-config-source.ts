@@ -31,6 +31,9 @@ export const STORE_POLL_DEFAULTS = Object.freeze({
 /** The variable that sets the fallback poll while LISTEN is live, in ms (tests set it long, to prove a notification did the work). */
 export const FALLBACK_POLL_ENV = "MOAT_STORE_FALLBACK_POLL_MS";
 
+/** The variable that sets the heartbeat interval in ms (at least 1000): tests shorten it to see an edge turn silent within seconds. */
+export const HEARTBEAT_ENV = "MOAT_EDGE_HEARTBEAT_MS";
+
 /** The local copy of the last revision served, in the edge's data directory: what it starts from when the store is down. */
 export const LOCAL_COPY_FILE = "store-copy.json";
 
@@ -54,6 +57,8 @@ export interface StoreConfigSourceOptions {
   localCopy?: string;
   /** The name this edge reports under in the store's `edges` table; no row without it. */
   edge?: string;
+  /** The region it reports (`moat start --region`); none without it. */
+  region?: string;
   intervalMs?: number;
   liveIntervalMs?: number;
   outageMaxMs?: number;
@@ -241,7 +246,17 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
     const run = reporting.then(async () => {
       const name = edgeName();
       if (!name || !store?.edges) return;
-      const record = { name, revision: served?.revision ?? null, servedAt: served?.at ?? null, lastSeenAt: new Date().toISOString(), startedAt, version: MOAT_VERSION };
+      const record = {
+        name,
+        revision: served?.revision ?? null,
+        servedAt: served?.at ?? null,
+        lastSeenAt: new Date().toISOString(),
+        startedAt,
+        version: MOAT_VERSION,
+        region: options.region ?? null,
+        // The interval its health is judged by: silent after three of them without a heartbeat.
+        heartbeatMs: options.heartbeatMs ?? STORE_POLL_DEFAULTS.heartbeatMs,
+      };
       await reach("recording the revision this edge serves", (open) => open.edges!.report(record), revisionDeadlineMs);
     });
     reporting = run.catch(() => undefined);

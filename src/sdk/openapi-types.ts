@@ -709,7 +709,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every edge that runs (or ran) from this store, by name, with the revision it serves and its last heartbeat; and the store's newest revision to compare with
+         * Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat and its health; and the store's newest revision to compare with
          * @description Needs the role viewer or above (viewer < operator < admin).
          */
         get: operations["listEdges"];
@@ -1720,16 +1720,23 @@ export interface components {
             /** @description Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user> */
             actor: string;
             /**
-             * @description applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store
+             * @description applied: every live edge (a heartbeat within 3 of its intervals) has applied it on every one of its workers, and at least one edge has: the next request for these paths goes to the origin; pending otherwise (also while no edge has applied it)
              * @enum {string}
              */
             status: "pending" | "applied";
-            /** @description Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one */
+            /** @description Each live edge, and each other that applied invalidations from this store (by its --edge-name) unless gone a day and without this one, and when it applied this one */
             edges: {
                 edge: string;
-                /** @enum {string} */
-                status: "pending" | "applied";
+                /**
+                 * @description not-waited-for: a silent edge (or one with no heartbeat row) that has not applied it; it applies every invalidation when it comes back
+                 * @enum {string}
+                 */
+                status: "pending" | "applied" | "not-waited-for";
                 appliedAt: string | null;
+                /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
+                heartbeat: ("live" | "silent" | "gone") | null;
+                /** @description Its last heartbeat: for a silent edge, silent since then */
+                lastSeenAt: string | null;
             }[];
         };
         createInvalidationBody: {
@@ -1751,16 +1758,23 @@ export interface components {
                 /** @description Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user> */
                 actor: string;
                 /**
-                 * @description applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store
+                 * @description applied: every live edge (a heartbeat within 3 of its intervals) has applied it on every one of its workers, and at least one edge has: the next request for these paths goes to the origin; pending otherwise (also while no edge has applied it)
                  * @enum {string}
                  */
                 status: "pending" | "applied";
-                /** @description Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one */
+                /** @description Each live edge, and each other that applied invalidations from this store (by its --edge-name) unless gone a day and without this one, and when it applied this one */
                 edges: {
                     edge: string;
-                    /** @enum {string} */
-                    status: "pending" | "applied";
+                    /**
+                     * @description not-waited-for: a silent edge (or one with no heartbeat row) that has not applied it; it applies every invalidation when it comes back
+                     * @enum {string}
+                     */
+                    status: "pending" | "applied" | "not-waited-for";
                     appliedAt: string | null;
+                    /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
+                    heartbeat: ("live" | "silent" | "gone") | null;
+                    /** @description Its last heartbeat: for a silent edge, silent since then */
+                    lastSeenAt: string | null;
                 }[];
             }[];
             nextCursor?: string;
@@ -1768,19 +1782,38 @@ export interface components {
         listEdges200: {
             /** @description The store's newest revision */
             revision: number;
+            /** @description When it was committed; null while the store has none */
+            revisionAt: string | null;
+            /** @description The lag the health was judged with (maxLag, else 30 s) */
+            maxLagMs: number;
             items: {
                 /** @description Its --edge-name (else MOAT_EDGE_NAME, else its host name) */
                 name: string;
+                /** @description Its --region (else MOAT_EDGE_REGION); null when it gave none */
+                region: string | null;
                 /** @description The config revision it serves; null until it serves one from this store */
                 revision: number | null;
                 /** @description When it started serving that revision (ISO 8601, UTC) */
                 servedAt: string | null;
-                /** @description Its last report: an edge writes a heartbeat every 10 s while it reaches the store */
+                /** @description Its last heartbeat: an edge writes one every heartbeatMs (10 s by default) while it reaches the store */
                 lastSeenAt: string;
+                /** @description How often it writes its heartbeat; null for a row that does not say (10 s) */
+                heartbeatMs: number | null;
                 /** @description When its process started */
                 startedAt: string;
                 /** @description The Moat version it runs */
                 version: string;
+                /**
+                 * @description gone: no heartbeat for 24 h; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise
+                 * @enum {string}
+                 */
+                health: "ok" | "behind" | "silent" | "gone";
+                /** @description How many revisions were committed after the one it serves (0: it serves the newest) */
+                behindRevisions: number;
+                /** @description When the first revision it lacks was committed; null when it serves the newest */
+                behindSince: string | null;
+                /** @description How long ago its last heartbeat was, by the API's clock */
+                heartbeatAgeMs: number;
             }[];
         };
         getConfig200: {
@@ -6775,7 +6808,10 @@ export interface operations {
     };
     listEdges: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description How long an edge may serve an older revision than the newest before it is behind (a duration: 30s, 5m; default 30s) */
+                maxLag?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;

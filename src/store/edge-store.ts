@@ -1,5 +1,8 @@
 // The edges that run from the store, by name: the revision each serves and since when, and its heartbeat.
+import { sql } from "kysely";
 import type { Kysely } from "kysely";
+import { edgeStanding } from "./edge-health.ts";
+import type { EdgeStanding } from "./edge-health.ts";
 import type { StoreTables } from "./tables.ts";
 
 /** One edge as it last reported itself (all times ISO 8601, UTC). */
@@ -15,6 +18,18 @@ export interface EdgeRecord {
   startedAt: string;
   /** The Moat version it runs. */
   version: string;
+  /** `moat start --region` (MOAT_EDGE_REGION); null when none was given. */
+  region: string | null;
+  /** How often it writes its heartbeat; null for a row that does not say (the default, 10 s). */
+  heartbeatMs: number | null;
+}
+
+/** The fleet as `GET /edges` shows it: the newest revision and each edge with its standing against it. */
+export interface EdgeFleet {
+  revision: number;
+  /** When the newest revision was committed; null while the store has none. */
+  revisionAt: string | null;
+  items: (EdgeRecord & EdgeStanding)[];
 }
 
 export interface EdgeStore {
@@ -22,28 +37,55 @@ export interface EdgeStore {
   report(record: EdgeRecord): Promise<void>;
   /** Every edge that ever reported, by name. */
   list(): Promise<EdgeRecord[]>;
+  /** Every edge with its health at `now` (edge-health.ts): behind once it serves an older revision than the newest for over `maxLagMs`. */
+  fleet(options: { now: Date; maxLagMs?: number }): Promise<EdgeFleet>;
 }
 
 export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
+  async function list(): Promise<EdgeRecord[]> {
+    const rows = await db.selectFrom("edges").selectAll().orderBy("name").execute();
+    return rows.map((row) => ({
+      name: row.name,
+      revision: row.revision === null ? null : Number(row.revision),
+      servedAt: row.served_at,
+      lastSeenAt: row.last_seen_at,
+      startedAt: row.started_at,
+      version: row.version,
+      region: row.region ?? null,
+      heartbeatMs: row.heartbeat_ms === null || row.heartbeat_ms === undefined ? null : Number(row.heartbeat_ms),
+    }));
+  }
+
   return {
     async report(record) {
-      const row = { revision: record.revision, served_at: record.servedAt, last_seen_at: record.lastSeenAt, started_at: record.startedAt, version: record.version };
+      const row = {
+        revision: record.revision,
+        served_at: record.servedAt,
+        last_seen_at: record.lastSeenAt,
+        started_at: record.startedAt,
+        version: record.version,
+        region: record.region,
+        heartbeat_ms: record.heartbeatMs,
+      };
       await db
         .insertInto("edges")
         .values({ name: record.name, ...row })
         .onConflict((conflict) => conflict.column("name").doUpdateSet(row))
         .execute();
     },
-    async list() {
-      const rows = await db.selectFrom("edges").selectAll().orderBy("name").execute();
-      return rows.map((row) => ({
-        name: row.name,
-        revision: row.revision === null ? null : Number(row.revision),
-        servedAt: row.served_at,
-        lastSeenAt: row.last_seen_at,
-        startedAt: row.started_at,
-        version: row.version,
-      }));
+    list,
+    async fleet(options) {
+      const [edges, newestRow] = await Promise.all([list(), db.selectFrom("revisions").select(sql<number>`coalesce(max(revision), 0)`.as("revision")).executeTakeFirst()]);
+      const newest = Number(newestRow?.revision ?? 0);
+      // The commit time of the newest revision and of the first one each edge lacks: one query.
+      const wanted = [...new Set([newest, ...edges.map((edge) => (edge.revision ?? 0) + 1)])].filter((revision) => revision >= 1 && revision <= newest);
+      const times = wanted.length === 0 ? [] : await db.selectFrom("revisions").select(["revision", "created_at"]).where("revision", "in", wanted).execute();
+      const commitTimes = new Map(times.map((row) => [Number(row.revision), row.created_at]));
+      return {
+        revision: newest,
+        revisionAt: commitTimes.get(newest) ?? null,
+        items: edges.map((edge) => ({ ...edge, ...edgeStanding(edge, { newest, commitTimes }, options.now, options.maxLagMs) })),
+      };
     },
   };
 }

@@ -11,8 +11,10 @@ export type { AuditEvent, AuditLog, AuditQuery, AuditSink } from "./audit-log.ts
 export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";
-export type { InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
-export type { EdgeRecord, EdgeStore } from "./edge-store.ts";
+export type { InvalidationOnEdge, InvalidationStore, StoredInvalidation, StoredInvalidationRequest } from "./invalidation-store.ts";
+export type { EdgeFleet, EdgeRecord, EdgeStore } from "./edge-store.ts";
+export { EDGE_HEALTH_DEFAULTS, edgeHeartbeat, edgeStanding } from "./edge-health.ts";
+export type { EdgeHealth, EdgeHeartbeat, EdgeStanding } from "./edge-health.ts";
 export { backoffDelay, CHANGE_CHANNEL } from "./revision-notifications.ts";
 export type { ChangeSignal, ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";

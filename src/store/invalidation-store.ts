@@ -4,6 +4,8 @@ import type { Kysely, Selectable } from "kysely";
 import { InvalidationRequestInvalidError } from "../errors.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
+import { edgeHeartbeat } from "./edge-health.ts";
+import type { EdgeHeartbeat } from "./edge-health.ts";
 import { silentNotifier } from "./revision-notifications.ts";
 import type { ChangeNotifier } from "./revision-notifications.ts";
 import type { InvalidationsTable, StoreTables } from "./tables.ts";
@@ -20,8 +22,44 @@ export interface StoredInvalidationRequest {
 /** One invalidation with who asked for it and which edges applied it when. */
 export interface StoredInvalidation extends StoredInvalidationRequest {
   actor: string;
-  /** Every edge that has applied invalidations from this store, by name: `appliedAt` null while this one is pending there. */
-  edges: readonly { edge: string; appliedAt: string | null }[];
+  /**
+   * The edges of the store, by name: every live one (a recent heartbeat in the `edges` table), and every other that applied
+   * invalidations from it unless it is gone (a day without a heartbeat) and did not apply this one. `appliedAt` null while
+   * this one is pending there.
+   */
+  edges: readonly InvalidationOnEdge[];
+  /** Done: every edge waited for has applied it, and at least one edge has (edge-health.ts says which are live). */
+  isApplied: boolean;
+}
+
+/** One edge's state with one invalidation. */
+export interface InvalidationOnEdge {
+  edge: string;
+  appliedAt: string | null;
+  /** Its heartbeat now; null when it never wrote a row in `edges` (an edge of a Moat before 0005). */
+  heartbeat: EdgeHeartbeat | null;
+  /** Its last heartbeat, when it wrote one. */
+  lastSeenAt: string | null;
+  /**
+   * Whether completion waits for it: a live edge only. A silent one applies every invalidation when it comes back
+   * (it reads them all at start), so waiting for it would hold every invalidation up for an edge that is not serving.
+   */
+  isWaitedFor: boolean;
+}
+
+/** The edges an invalidation lists, and whether it is done: the fleet's completion rule. */
+function onEdges(applied: ReadonlyMap<string, string>, known: readonly string[], heartbeats: ReadonlyMap<string, { lastSeenAt: string; heartbeatMs: number | null }>, now: Date): { edges: InvalidationOnEdge[]; isApplied: boolean } {
+  const names = [...new Set([...known, ...heartbeats.keys()])].sort();
+  const edges: InvalidationOnEdge[] = [];
+  for (const edge of names) {
+    const row = heartbeats.get(edge);
+    const heartbeat = row ? edgeHeartbeat(row, now) : null;
+    const appliedAt = applied.get(edge) ?? null;
+    if (appliedAt === null && (heartbeat === "gone" || (heartbeat === null && !known.includes(edge)))) continue;
+    edges.push({ edge, appliedAt, heartbeat, lastSeenAt: row?.lastSeenAt ?? null, isWaitedFor: heartbeat === "live" });
+  }
+  const isApplied = edges.some((edge) => edge.appliedAt !== null) && edges.every((edge) => !edge.isWaitedFor || edge.appliedAt !== null);
+  return { edges, isApplied };
 }
 
 export interface InvalidationStore {
@@ -46,18 +84,22 @@ function toRequest(row: Selectable<InvalidationsTable>): StoredInvalidationReque
 
 /** `label` names the store in the audit trail's errors; `notify` announces each new invalidation at its commit. */
 export function createInvalidationStore(db: Kysely<StoreTables>, label: string, notify: ChangeNotifier = silentNotifier): InvalidationStore {
-  /** The rows with each known edge's applied time: one query for the edges, one for the times of these ids. */
+  /** The rows with each edge's applied time and heartbeat: one query for the edges that applied any, one for their heartbeats, one for the times of these ids. */
   async function withEdges(rows: readonly Selectable<InvalidationsTable>[]): Promise<StoredInvalidation[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((row) => Number(row.id));
-    const [edges, applied] = await Promise.all([
+    const [known, heartbeatRows, applied] = await Promise.all([
       db.selectFrom("invalidation_applied").select("edge").distinct().orderBy("edge").execute(),
+      db.selectFrom("edges").select(["name", "last_seen_at", "heartbeat_ms"]).execute(),
       db.selectFrom("invalidation_applied").select(["invalidation_id", "edge", "applied_at"]).where("invalidation_id", "in", ids).execute(),
     ]);
-    const times = new Map(applied.map((row) => [`${Number(row.invalidation_id)}\n${row.edge}`, row.applied_at]));
+    const now = new Date();
+    const heartbeats = new Map(heartbeatRows.map((row) => [row.name, { lastSeenAt: row.last_seen_at, heartbeatMs: row.heartbeat_ms === null ? null : Number(row.heartbeat_ms) }]));
+    const knownNames = known.map(({ edge }) => edge);
     return rows.map((row) => {
       const request = toRequest(row);
-      return { ...request, edges: edges.map(({ edge }) => ({ edge, appliedAt: times.get(`${request.seq}\n${edge}`) ?? null })) };
+      const times = new Map(applied.filter((item) => Number(item.invalidation_id) === request.seq).map((item) => [item.edge, item.applied_at]));
+      return { ...request, ...onEdges(times, knownNames, heartbeats, now) };
     });
   }
 

@@ -136,4 +136,13 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.createIndex("certificates_by_edge").on("certificates").columns(["edge", "use", "name"]).execute();
     },
   },
+  // Each edge's region and how often it reports: its health (silent after three missed heartbeats) reads from its own interval.
+  // Self-contained: two nullable columns on `edges` (a row written before reads as no region, the default interval).
+  "0007-edge-region": {
+    async up(db: Kysely<unknown>) {
+      // One column per statement: SQLite's ALTER TABLE adds one at a time.
+      await db.schema.alterTable("edges").addColumn("region", "text").execute();
+      await db.schema.alterTable("edges").addColumn("heartbeat_ms", "integer").execute();
+    },
+  },
 });

@@ -97,6 +97,10 @@ export interface EdgesTable {
   last_seen_at: string;
   started_at: string;
   version: string;
+  /** `--region` (MOAT_EDGE_REGION); null when none was given. */
+  region: string | null;
+  /** How often it writes its heartbeat; null in a row written before 0006 (the default, 10 s). */
+  heartbeat_ms: number | null;
 }
 
 /**

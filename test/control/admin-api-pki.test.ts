@@ -365,17 +365,32 @@ describe("admin API: certificates, the CA and invalidations", () => {
     const audit = await store.audit.list({ limit: 10, after: before.audit.seq });
     assert.deepEqual(audit.map((record) => [record.action, record.resource]), [["invalidation.create", "invalidation/1"], ["invalidation.create", "invalidation/2"]]);
 
-    // As two edges record what they applied (every worker of each).
+    // Two live edges (a heartbeat now) record what they applied (every worker of each); a third stopped an hour ago: silent, not waited for.
+    const now = new Date().toISOString();
+    const anHourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    const row = (name: string, lastSeenAt: string) => ({ name, revision: null, servedAt: null, lastSeenAt, startedAt: anHourAgo, version: "0.1.0", region: null, heartbeatMs: 10_000 });
+    await store.edges.report(row("edge-a", now));
+    await store.edges.report(row("edge-b", now));
+    await store.edges.report(row("edge-c", anHourAgo));
     await store.invalidations.markApplied("edge-a", 2, new Date("2026-01-01T00:00:00.000Z"));
     await store.invalidations.markApplied("edge-b", 1, new Date("2026-01-01T00:00:01.000Z"));
     const one = await api.call({ token: api.tokens.viewer }, `/invalidations/${second.json.id}`);
     assertDocumented(api, "GET", `/invalidations/${second.json.id}`, one);
     assert.equal(one.json.status, "pending");
     assert.deepEqual(one.json.edges, [
-      { edge: "edge-a", status: "applied", appliedAt: "2026-01-01T00:00:00.000Z" },
-      { edge: "edge-b", status: "pending", appliedAt: null },
+      { edge: "edge-a", status: "applied", appliedAt: "2026-01-01T00:00:00.000Z", heartbeat: "live", lastSeenAt: now },
+      { edge: "edge-b", status: "pending", appliedAt: null, heartbeat: "live", lastSeenAt: now },
+      { edge: "edge-c", status: "not-waited-for", appliedAt: null, heartbeat: "silent", lastSeenAt: anHourAgo },
     ]);
     assert.equal((await api.call({ token: api.tokens.viewer }, `/invalidations/${first.json.id}`)).json.status, "applied");
+    // The live edge applies it: done, though the silent one has not.
+    await store.invalidations.markApplied("edge-b", 2, new Date("2026-01-01T00:00:02.000Z"));
+    const done = await api.call({ token: api.tokens.viewer }, `/invalidations/${second.json.id}`);
+    assert.equal(done.json.status, "applied");
+    assert.deepEqual(done.json.edges.map((edge: { edge: string; status: string }) => [edge.edge, edge.status]), [["edge-a", "applied"], ["edge-b", "applied"], ["edge-c", "not-waited-for"]]);
+    // An edge gone for more than a day and without this one is not listed; while no edge applied it, it is pending.
+    await store.edges.report(row("edge-c", new Date(Date.now() - 25 * 3_600_000).toISOString()));
+    assert.deepEqual((await api.call({ token: api.tokens.viewer }, `/invalidations/${second.json.id}`)).json.edges.map((edge: { edge: string }) => edge.edge), ["edge-a", "edge-b"]);
     assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations/99"), 404, "api-not-found");
     assertProblem(await api.call({ token: api.tokens.viewer }, "/invalidations/0123456789abcdef"), 400, "api-request-invalid");
 

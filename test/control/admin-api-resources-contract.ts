@@ -129,19 +129,40 @@ export function adminApiResourcesContract(engine: EngineUnderTest): void {
     assert.equal(older.json.nextBefore, undefined);
   });
 
-  test("edges: each edge that reported, by name, with the revision it serves, beside the store's newest", async (t) => {
+  test("edges: each edge that reported, by name, with the revision it serves and its health beside the store's newest; ?maxLag= sets when behind begins", async (t) => {
     const api = await setUp(t);
     const viewer = { token: api.tokens.viewer };
-    assert.deepEqual((await api.call(viewer, "/edges")).json, { revision: 0, items: [] });
+    assert.deepEqual((await api.call(viewer, "/edges")).json, { revision: 0, revisionAt: null, maxLagMs: 30_000, items: [] });
     await api.store.put("distribution", "shop", distribution("shop"), { actor: "test" });
     await api.store.put("distribution", "blog", distribution("blog"), { actor: "test" });
-    const at = "2026-01-01T00:00:00.000Z";
-    await api.store.edges.report({ name: "lagging", revision: 1, servedAt: at, lastSeenAt: at, startedAt: at, version: "0.1.0" });
-    await api.store.edges.report({ name: "current", revision: 2, servedAt: at, lastSeenAt: at, startedAt: at, version: "0.1.0" });
+    // Heartbeats by the test's clock: now (live), an hour ago (silent: 3 intervals of 10 s passed), two days ago (gone).
+    const now = new Date().toISOString();
+    const at = (msAgo: number) => new Date(Date.now() - msAgo).toISOString();
+    const row = (name: string, revision: number, lastSeenAt: string) => ({ name, revision, servedAt: at(7_200_000), lastSeenAt, startedAt: at(7_200_000), version: "0.1.0", region: "eu-west", heartbeatMs: 10_000 });
+    await api.store.edges.report(row("lagging", 1, now));
+    await api.store.edges.report(row("current", 2, now));
+    await api.store.edges.report(row("stopped", 2, at(3_600_000)));
+    await api.store.edges.report(row("old", 2, at(48 * 3_600_000)));
     const listed = await api.call(viewer, "/edges");
     assert.equal(listed.status, 200, listed.text);
     assert.equal(listed.json.revision, 2);
-    assert.deepEqual(listed.json.items.map((edge: { name: string; revision: number }) => [edge.name, edge.revision]), [["current", 2], ["lagging", 1]]);
+    assert.match(listed.json.revisionAt, /^\d{4}-\d\d-\d\dT/);
+    // Revision 2 was committed a moment ago: within the default lag of 30 s, "lagging" is ok yet, one revision behind.
+    const summary = (json: { items: { name: string; revision: number; health: string; behindRevisions: number; region: string }[] }) =>
+      json.items.map((edge) => [edge.name, edge.region, edge.revision, edge.health, edge.behindRevisions]);
+    assert.deepEqual(summary(listed.json), [
+      ["current", "eu-west", 2, "ok", 0],
+      ["lagging", "eu-west", 1, "ok", 1],
+      ["old", "eu-west", 2, "gone", 0],
+      ["stopped", "eu-west", 2, "silent", 0],
+    ]);
+    assert.equal(listed.json.items[1].behindSince, listed.json.revisionAt);
+    // With no lag allowed, being one revision behind is behind (after the commit's millisecond has passed).
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const strict = await api.call(viewer, "/edges?maxLag=0s");
+    assert.equal(strict.json.maxLagMs, 0);
+    assert.deepEqual(summary(strict.json).map(([name, , , health]) => [name, health]), [["current", "ok"], ["lagging", "behind"], ["old", "gone"], ["stopped", "silent"]]);
+    assertProblem(await api.call(viewer, "/edges?maxLag=soon"), 400, "api-request-invalid");
   });
 
   test("a request that passes its deadline is answered 503 with problem details", async (t) => {

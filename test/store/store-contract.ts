@@ -273,10 +273,17 @@ export function storeContract(engine: EngineUnderTest): void {
     await store.invalidations.markApplied("edge-b", 1, new Date("2026-01-01T00:00:02.000Z"));
     // Again, with the same mark: nothing more, the first time stays.
     await store.invalidations.markApplied("edge-a", 2, new Date("2026-01-01T00:00:09.000Z"));
+    // Neither has a heartbeat row: listed (they applied invalidations here), not waited for.
     assert.deepEqual((await store.invalidations.get(2))?.edges, [
-      { edge: "edge-a", appliedAt: "2026-01-01T00:00:01.000Z" },
-      { edge: "edge-b", appliedAt: null },
+      { edge: "edge-a", appliedAt: "2026-01-01T00:00:01.000Z", heartbeat: null, lastSeenAt: null, isWaitedFor: false },
+      { edge: "edge-b", appliedAt: null, heartbeat: null, lastSeenAt: null, isWaitedFor: false },
     ]);
+    // With a live heartbeat, edge-b is waited for: #2 is pending until it applies it.
+    const live = { revision: null, servedAt: null, lastSeenAt: new Date().toISOString(), startedAt: "2026-01-01T00:00:00.000Z", version: "0.1.0", region: null, heartbeatMs: 3_600_000 };
+    await store.edges.report({ name: "edge-b", ...live });
+    assert.deepEqual((await store.invalidations.get(2))?.edges.map((edge) => [edge.edge, edge.heartbeat, edge.isWaitedFor]), [["edge-a", null, false], ["edge-b", "live", true]]);
+    assert.equal((await store.invalidations.get(2))?.isApplied, false);
+    assert.equal((await store.invalidations.get(1))?.isApplied, true);
     assert.deepEqual((await store.invalidations.list({ limit: 1 })).map((item) => item.seq), [2]);
     assert.deepEqual((await store.invalidations.list({ limit: 5, before: 2 })).map((item) => [item.seq, item.edges.map((edge) => edge.appliedAt !== null)]), [[1, [true, true]]]);
     assert.equal(await store.invalidations.get(3), undefined);
@@ -286,13 +293,18 @@ export function storeContract(engine: EngineUnderTest): void {
     const store = await open(t, await engine.freshAddress(t));
     assert.deepEqual(await store.edges.list(), []);
     const started = "2026-01-01T00:00:00.000Z";
-    await store.edges.report({ name: "edge-b", revision: null, servedAt: null, lastSeenAt: started, startedAt: started, version: "0.1.0" });
-    await store.edges.report({ name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0" });
-    await store.edges.report({ name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0" });
+    await store.edges.report({ name: "edge-b", revision: null, servedAt: null, lastSeenAt: started, startedAt: started, version: "0.1.0", region: null, heartbeatMs: null });
+    await store.edges.report({ name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000 });
+    await store.edges.report({ name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000 });
     assert.deepEqual(await store.edges.list(), [
-      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0" },
-      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0" },
+      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000 },
+      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000 },
     ]);
+    // Health at a given instant, by each edge's own interval: edge-a (2 s) is silent 7 s after its heartbeat, edge-b (10 s) is not.
+    const at = (iso: string) => store.edges.fleet({ now: new Date(iso) }).then((fleet) => fleet.items.map((edge) => [edge.name, edge.health, edge.heartbeatAgeMs]));
+    assert.deepEqual(await at("2026-01-01T00:00:08.000Z"), [["edge-a", "silent", 7_000], ["edge-b", "ok", 2_000]]);
+    assert.deepEqual(await at("2026-01-01T00:00:40.000Z"), [["edge-a", "silent", 39_000], ["edge-b", "silent", 34_000]]);
+    assert.deepEqual(await at("2026-01-02T00:00:05.000Z"), [["edge-a", "gone", 86_404_000], ["edge-b", "silent", 86_399_000]]);
     assert.equal(await store.revision(), 0, "an edge's report is no config revision");
   });
 

@@ -1,5 +1,7 @@
-// The edges that run from the store: which revision each serves, since when, and its last heartbeat.
+// The edges that run from the store: which revision each serves, since when, its last heartbeat, and its health (the store's one rule, edge-health.ts).
 import { z } from "zod";
+import { closedObject, parseDuration } from "../../config/index.ts";
+import { EDGE_HEALTH_DEFAULTS } from "../../store/index.ts";
 import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
@@ -7,13 +9,36 @@ import type { ApiRoute } from "../api-route.ts";
 const edgeSchema = z
   .strictObject({
     name: z.string().meta({ description: "Its --edge-name (else MOAT_EDGE_NAME, else its host name)" }),
+    region: z.string().nullable().meta({ description: "Its --region (else MOAT_EDGE_REGION); null when it gave none" }),
     revision: z.int().nullable().meta({ description: "The config revision it serves; null until it serves one from this store" }),
     servedAt: z.string().nullable().meta({ description: "When it started serving that revision (ISO 8601, UTC)" }),
-    lastSeenAt: z.string().meta({ description: "Its last report: an edge writes a heartbeat every 10 s while it reaches the store" }),
+    lastSeenAt: z.string().meta({ description: "Its last heartbeat: an edge writes one every heartbeatMs (10 s by default) while it reaches the store" }),
+    heartbeatMs: z.int().nullable().meta({ description: "How often it writes its heartbeat; null for a row that does not say (10 s)" }),
     startedAt: z.string().meta({ description: "When its process started" }),
     version: z.string().meta({ description: "The Moat version it runs" }),
+    health: z.enum(["ok", "behind", "silent", "gone"]).meta({
+      description:
+        "gone: no heartbeat for 24 h; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise",
+    }),
+    behindRevisions: z.int().meta({ description: "How many revisions were committed after the one it serves (0: it serves the newest)" }),
+    behindSince: z.string().nullable().meta({ description: "When the first revision it lacks was committed; null when it serves the newest" }),
+    heartbeatAgeMs: z.int().meta({ description: "How long ago its last heartbeat was, by the API's clock" }),
   })
   .meta({ title: "Edge" });
+
+const listQuery = closedObject({
+  maxLag: z
+    .string()
+    .superRefine((text, ctx) => {
+      try {
+        parseDuration(text);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: `must be a duration such as 30s or 5m: ${(error as Error).message}`, input: text });
+      }
+    })
+    .optional()
+    .meta({ description: `How long an edge may serve an older revision than the newest before it is behind (a duration: 30s, 5m; default ${EDGE_HEALTH_DEFAULTS.maxLagMs / 1000}s)` }),
+});
 
 export function edgeRoutes(store: Store): ApiRoute[] {
   return [
@@ -21,13 +46,25 @@ export function edgeRoutes(store: Store): ApiRoute[] {
       method: "GET",
       url: "/edges",
       operationId: "listEdges",
-      summary: "Every edge that runs (or ran) from this store, by name, with the revision it serves and its last heartbeat; and the store's newest revision to compare with",
+      summary: "Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat and its health; and the store's newest revision to compare with",
       tag: "Edges",
       role: "viewer",
-      responses: { 200: { description: "The edges, by name", schema: z.strictObject({ revision: z.int().meta({ description: "The store's newest revision" }), items: z.array(edgeSchema) }) } },
-      async handler() {
-        const [revision, items] = await Promise.all([store.revision(), store.edges.list()]);
-        return { status: 200, body: { revision, items } };
+      query: listQuery,
+      responses: {
+        200: {
+          description: "The edges, by name",
+          schema: z.strictObject({
+            revision: z.int().meta({ description: "The store's newest revision" }),
+            revisionAt: z.string().nullable().meta({ description: "When it was committed; null while the store has none" }),
+            maxLagMs: z.int().meta({ description: "The lag the health was judged with (maxLag, else 30 s)" }),
+            items: z.array(edgeSchema),
+          }),
+        },
+      },
+      async handler({ query }) {
+        const maxLagMs = query.maxLag === undefined ? EDGE_HEALTH_DEFAULTS.maxLagMs : parseDuration(query.maxLag);
+        const fleet = await store.edges.fleet({ now: new Date(), maxLagMs });
+        return { status: 200, body: { revision: fleet.revision, revisionAt: fleet.revisionAt, maxLagMs, items: fleet.items } };
       },
     }),
   ];

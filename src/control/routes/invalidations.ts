@@ -21,19 +21,35 @@ const invalidationSchema = z
     paths: z.array(z.string()),
     at: z.string().meta({ description: "When it was recorded (ISO 8601, UTC)" }),
     actor: z.string().meta({ description: "Who recorded it: api:token/<id>, api:certificate/<name>, cli:<user>" }),
-    status: z.enum(["pending", "applied"]).meta({ description: "applied: every edge listed has applied it on every one of its workers (the next request for these paths goes to the origin); pending while no edge has applied invalidations from this store" }),
+    status: z.enum(["pending", "applied"]).meta({
+      description:
+        "applied: every live edge (a heartbeat within 3 of its intervals) has applied it on every one of its workers, and at least one edge has: the next request for these paths goes to the origin; pending otherwise (also while no edge has applied it)",
+    }),
     edges: z
-      .array(z.strictObject({ edge: z.string(), status: z.enum(["pending", "applied"]), appliedAt: z.string().nullable() }))
-      .meta({ description: "Each edge that has applied invalidations from this store (by its --edge-name), and when it applied this one" }),
+      .array(
+        z.strictObject({
+          edge: z.string(),
+          status: z.enum(["pending", "applied", "not-waited-for"]).meta({ description: "not-waited-for: a silent edge (or one with no heartbeat row) that has not applied it; it applies every invalidation when it comes back" }),
+          appliedAt: z.string().nullable(),
+          heartbeat: z.enum(["live", "silent", "gone"]).nullable().meta({ description: "Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row" }),
+          lastSeenAt: z.string().nullable().meta({ description: "Its last heartbeat: for a silent edge, silent since then" }),
+        }),
+      )
+      .meta({ description: "Each live edge, and each other that applied invalidations from this store (by its --edge-name) unless gone a day and without this one, and when it applied this one" }),
   })
   .meta({ title: "Invalidation" });
 
 type Invalidation = z.output<typeof invalidationSchema>;
 
 function toItem(stored: StoredInvalidation): Invalidation {
-  const edges = stored.edges.map((edge) => ({ edge: edge.edge, status: edge.appliedAt === null ? ("pending" as const) : ("applied" as const), appliedAt: edge.appliedAt }));
-  const isApplied = edges.length > 0 && edges.every((edge) => edge.status === "applied");
-  return { id: stored.id, seq: stored.seq, distribution: stored.distribution, paths: [...stored.paths], at: stored.at, actor: stored.actor, status: isApplied ? "applied" : "pending", edges };
+  const edges = stored.edges.map((edge) => ({
+    edge: edge.edge,
+    status: edge.appliedAt !== null ? ("applied" as const) : edge.isWaitedFor ? ("pending" as const) : ("not-waited-for" as const),
+    appliedAt: edge.appliedAt,
+    heartbeat: edge.heartbeat,
+    lastSeenAt: edge.lastSeenAt,
+  }));
+  return { id: stored.id, seq: stored.seq, distribution: stored.distribution, paths: [...stored.paths], at: stored.at, actor: stored.actor, status: stored.isApplied ? "applied" : "pending", edges };
 }
 
 const createBody = closedObject({
