@@ -286,8 +286,8 @@ edge        ${HARNESS_EDGE}
     assert.equal(run.code, 1);
     assert.equal(run.stdout, "");
     const lines = run.stderr.trimEnd().split("\n");
-    assert.deepEqual(lines.slice(0, 2), ["moat: invalidation #1 recorded for shop: /index.html", "moat: waiting for an edge run from the API's store to apply it (none has applied an invalidation from it yet)"]);
-    assert.match(lines[2]!, /^moat: waited 1s for the edges to apply invalidation 1, and it has not happened yet: waiting for an edge .*\. Fix: the request stands and may still complete: see where it is with `moat invalidations show 1`, or wait longer with --wait$/);
+    assert.deepEqual(lines.slice(0, 2), ["moat: invalidation #1 recorded for shop: /index.html", "moat: waiting for a live edge run from the API's store to apply it (none reports now)"]);
+    assert.match(lines[2]!, /^moat: waited 1s for the edges to apply invalidation 1, and it has not happened yet: waiting for a live edge .*\. Fix: the request stands and may still complete: see where it is with `moat invalidations show 1`, or wait longer with --wait$/);
     assert.equal(lines.length, 3);
     const listed = (await w.api.call({ token: w.api.tokens.viewer }, "/invalidations")).json.items as { paths: string[]; status: string }[];
     assert.deepEqual(listed.map((item) => [item.paths, item.status]), [[["/index.html"], "pending"]]);
@@ -315,9 +315,13 @@ edge        ${HARNESS_EDGE}
     const none = await w.moat(["invalidations", "list"], "viewer");
     assertOk(none);
     assert.equal(none.stderr, "");
-    assert.equal(none.stdout, table([header, ...rows(items, ["pending (no edge yet)", "pending (no edge yet)", "pending (no edge yet)"])]));
+    assert.equal(none.stdout, table([header, ...rows(items, ["pending (no live edge has applied it yet)", "pending (no live edge has applied it yet)", "pending (no live edge has applied it yet)"])]));
 
-    // Two edges, as they record it in the store: edge-a has applied up to #2, edge-b #1 only.
+    // Two live edges, as they record it in the store (a heartbeat now, so both are waited for): edge-a has applied up to #2, edge-b #1 only.
+    for (const name of ["edge-a", "edge-b"]) {
+      const now = new Date().toISOString();
+      await w.api.store.edges.report({ name, revision: null, servedAt: null, lastSeenAt: now, startedAt: now, version: "0.1.0", region: null, heartbeatMs: 600_000 });
+    }
     await w.api.store.invalidations.markApplied("edge-a", 2, new Date("2026-01-02T03:04:05.000Z"));
     await w.api.store.invalidations.markApplied("edge-b", 1, new Date("2026-01-02T03:04:06.000Z"));
     items = await listed();
