@@ -146,6 +146,10 @@ test("an edge reports the CA it trusts and its certificates' expiry; a root roll
   assert.equal(refused.stdout, "");
   assert.match(refused.stderr, /^moat: the admin API refused POST \/ca\/rollover\/activate \(409, ca-rollover-held-back\): cannot activate the new root .*: 1 live edge\(s\) of the fleet do not trust it yet.*: edge-z \(ok; trusts only [0-9A-F:]+\)\. Fix: wait for them to pick up the new bundle/);
   assert.doesNotMatch(refused.stderr, /edge-a/);
+  // The local form with --store asks the same fleet.
+  const localRefused = await local(["ca", "rollover", "--activate", "--data-dir", join(dir, "data"), "--store", storeAddress]);
+  assert.equal(localRefused.code, 1, localRefused.stderr);
+  assert.match(localRefused.stderr, /cannot activate the new root .*edge-z \(ok; trusts only [0-9A-F:]+\)/);
   const still = JSON.parse((await moat(["ca", "status", "--json"])).stdout) as CaStatus;
   assert.equal(still.rollover?.phase, "prepared", "a refused activation changes nothing");
 
