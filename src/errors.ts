@@ -298,6 +298,32 @@ export class CaRotationRefusedError extends MoatError {
   }
 }
 
+/** An edge of the fleet that does not trust the new root yet: its name, its health, and the roots it reported (SHA-256, colon hex). */
+export interface EdgeHoldingBack {
+  name: string;
+  health: string;
+  /** The roots it trusts as it last reported; null when it never reported any (it runs a version that does not, or has not written a heartbeat since). */
+  roots: readonly string[] | null;
+}
+
+/** A root rollover's activation (the new root issues) while a live edge of the store's fleet does not trust the new root yet. */
+export class CaRolloverHeldBackError extends MoatError {
+  readonly holdingBack: readonly EdgeHoldingBack[];
+
+  constructor(newRoot: { serialHex: string; fingerprint256: string }, holdingBack: readonly EdgeHoldingBack[]) {
+    const named = holdingBack.map((edge) => `${edge.name} (${edge.health}; trusts ${edge.roots === null ? "no roots it has reported" : edge.roots.length === 0 ? "no roots" : `only ${edge.roots.join(", ")}`})`);
+    super(
+      "ca-rollover-held-back",
+      409,
+      `cannot activate the new root (serial ${newRoot.serialHex}, SHA-256 ${newRoot.fingerprint256}): ${holdingBack.length} live edge(s) of the fleet do not trust it yet, and would refuse the certificates it issues: ${named.join("; ")}.`,
+      {
+        fix: "wait for them to pick up the new bundle (an edge reloads bundle.pem as soon as it changes and reports what it trusts at its next heartbeat: `moat edge list` / `moat ca status`); if one stays behind, check why in its log (an old Moat version, a data directory without the new bundle). An edge that stops reporting turns silent and no longer holds the rollover back. Nothing changed",
+      },
+    );
+    this.holdingBack = holdingBack;
+  }
+}
+
 /** A "rotate now" Moat cannot take: no such certificate, an imported or CA certificate, or one not in use. */
 export class CertificateNotRotatableError extends MoatError {
   constructor(serialHex: string, reason: string, fix: string) {

@@ -1,6 +1,7 @@
 // For commands that change certificates in the data directory: the store named by --store, where they record what they did in its audit trail.
 import { userInfo } from "node:os";
 import { MoatError } from "../errors.ts";
+import type { FleetGate } from "../pki/index.ts";
 import type { AuditEvent } from "../store/index.ts";
 
 export interface CommandAudit {
@@ -12,6 +13,8 @@ export interface CommandAudit {
    * on stderr and gives exit code 1, as for `record`.
    */
   certificatesChanged(change: { dataDir: string; revoked?: { serialHex: string; revokedAt: Date; reason: string } }): Promise<number>;
+  /** A root rollover's activation waits for the store's fleet: every live edge must trust the new root (store/ca-trust-gate.ts). */
+  fleetGate: FleetGate;
   close(): Promise<void>;
 }
 
@@ -32,7 +35,9 @@ export async function withCommandAudit(command: string, flag: string | undefined
     process.stderr.write(`moat: ${command}: the change is done, but it is not recorded in ${what} of ${store.label}: ${message}\n`);
     return 1;
   };
+  const { requireFleetTrusts } = await import("../store/index.ts");
   const audit: CommandAudit = {
+    fleetGate: (newRoot) => requireFleetTrusts(store.edges, newRoot, new Date()),
     async record(events) {
       try {
         for (const event of events) if (event) await store.audit.record(event);

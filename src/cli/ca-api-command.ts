@@ -9,6 +9,19 @@ import { formatTable, printResult } from "./table-output.ts";
 
 type Flags = ApiFlagValues & { json?: boolean | undefined };
 
+/** During a rollover: which edges of the fleet trust the new root, and which hold its activation back. */
+function fleetLines(fleet: CaStatus["fleet"]): string[] {
+  if (!fleet) return [];
+  const names = (list: readonly string[]) => (list.length === 0 ? "none" : list.join(", "));
+  return [
+    `Edges trusting the new root (SHA-256 ${fleet.rootFingerprint256}): ${names(fleet.trusting)}.`,
+    fleet.holdingBack.length === 0
+      ? "No live edge holds the activation back."
+      : `Holding the activation back (live, without the new root): ${fleet.holdingBack.map((edge) => `${edge.name} (${edge.health}${edge.roots === null ? ", reported no bundle" : `, trusts ${edge.roots.length} other root(s)`})`).join(", ")}.`,
+    ...(fleet.notWaitedFor.length === 0 ? [] : [`Not waited for (not reporting): ${fleet.notWaitedFor.map((edge) => `${edge.name} (${edge.health})`).join(", ")}.`]),
+  ];
+}
+
 /** The CA's status for people: its certificates as a table, then the rollover and the steps due. */
 export function caStatusText(status: CaStatus): string {
   const table = formatTable(
@@ -23,6 +36,7 @@ export function caStatusText(status: CaStatus): string {
       : rollover.phase === "prepared"
         ? `Root rollover prepared at ${rollover.preparedAt} (root ${rollover.fromRootSerial} → ${rollover.toRootSerial}); the new root issues from ${rollover.activateAt}.`
         : `Root rollover activated at ${rollover.activatedAt} (root ${rollover.fromRootSerial} → ${rollover.toRootSerial}); the old root leaves the bundle at ${rollover.finishAt}.`,
+    ...fleetLines(status.fleet),
     "Next steps (a running edge with pki.ca.autoRotate takes them when due):",
     ...status.next.map((next) => `  ${next.at}  ${next.step}`),
   ];

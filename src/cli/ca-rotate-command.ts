@@ -110,7 +110,8 @@ export async function runCaRollover(args: string[]): Promise<number> {
     const { masterKey } = await openCaForCrl(dataDir, values["master-key-file"]);
     const step = chosen[0];
     const steps = { prepare: "prepare-root-rollover", activate: "activate-root-rollover", finish: "finish-root-rollover" } as const;
-    const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}) });
+    // With --store, the activation waits for the store's fleet as the API's does; a data directory alone has no fleet to ask.
+    const done = await runCaRotationStep(steps[step!], { dataDir, masterKey, policy, ...(keyAlgorithm ? { keyAlgorithm } : {}), ...(audit ? { fleetGate: audit.fleetGate } : {}) });
     describeStep(dataDir, done);
     if (step === "prepare") process.stdout.write(`Origins and viewers should now trust ${join(dataDir, "ca", "bundle.pem")} (moat ca bundle prints it): it holds both roots.\n`);
     return recordStep(audit, done, dataDir);

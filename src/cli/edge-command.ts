@@ -1,4 +1,4 @@
-// `moat edge list`: the edges run from the admin API's store, each with its region, the revision it serves, how far behind it is, its last heartbeat and its health.
+// `moat edge list`: the edges run from the admin API's store, each with its region, the revision it serves, how far behind it is, its last heartbeat, its health and its certificates' expiry.
 import { parseDuration } from "../config/index.ts";
 import { CliUsageError } from "../errors.ts";
 import type { EdgeList } from "../sdk/index.ts";
@@ -29,11 +29,18 @@ function behindCell(edge: EdgeItem): string {
   return `${revisions}, ${formatAge(now - Date.parse(edge.behindSince))}`;
 }
 
+/** The soonest expiry of its active certificates (the day is enough to plan by), and how many expire within 7 days. */
+function certificatesCell(edge: EdgeItem): string {
+  if (edge.certificatesExpireAt === null) return "-";
+  const day = edge.certificatesExpireAt.slice(0, 10);
+  return edge.certificatesExpiringSoon === 0 ? day : `${day} (${edge.certificatesExpiringSoon} within 7d)`;
+}
+
 /** The table `moat edge list` prints. */
 export function edgesTable(list: EdgeList) {
   return {
-    header: ["NAME", "REGION", "REVISION", "BEHIND", "LAST HEARTBEAT", "HEALTH"],
-    rows: list.items.map((edge) => [edge.name, edge.region ?? "-", edge.revision === null ? "-" : String(edge.revision), behindCell(edge), `${formatAge(edge.heartbeatAgeMs)} ago`, edge.health]),
+    header: ["NAME", "REGION", "REVISION", "BEHIND", "LAST HEARTBEAT", "HEALTH", "CERTS EXPIRE"],
+    rows: list.items.map((edge) => [edge.name, edge.region ?? "-", edge.revision === null ? "-" : String(edge.revision), behindCell(edge), `${formatAge(edge.heartbeatAgeMs)} ago`, edge.health, certificatesCell(edge)]),
   };
 }
 

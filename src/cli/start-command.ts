@@ -6,10 +6,11 @@ import type { ListenAddress } from "../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../cache/invalidations.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { runEdge } from "../edge/index.ts";
+import type { RunEdgeOptions } from "../edge/index.ts";
 import { CliUsageError, ListenError, StoreUnavailableError } from "../errors.ts";
 import { createLogger, installEdgeMetrics, loadMetrics } from "../observe/index.ts";
 import type { LoggerOptions, MetricsEndpoint, ProcessMetrics } from "../observe/index.ts";
-import { openCertificateAuthority } from "../pki/index.ts";
+import { caTrustOf, openCertificateAuthority } from "../pki/index.ts";
 import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { Store } from "../store/index.ts";
@@ -157,9 +158,11 @@ async function runFrom(
   // The store holds this edge's certificates before the API answers for them (bounded: an outage is logged and retried, the edge starts anyway).
   const startRecords = async () => void (await recorder?.sync());
   const recordsClosing = recorder && { close: async () => recorder.stop() };
+  // Run from a store: this edge reports the CA it trusts, and activates a root rollover by itself only once the whole fleet trusts the new root.
+  const fleetCa = await fleetCaOptions(records?.store, invalidations?.feed);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
-    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial, ...certificateEvents });
+    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial, ...certificateEvents, ...fleetCa });
     await startRecords();
     if (invalidations) {
       const { feed } = invalidations;
@@ -174,7 +177,7 @@ async function runFrom(
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
-  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents });
+  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...fleetCa });
   await startRecords();
   try {
     group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
@@ -211,6 +214,16 @@ async function runFrom(
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
   await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing) });
   return 0;
+}
+
+/** The fleet's side of CA rotation for an edge run from a store (none for a file: a single edge has no fleet to wait for). */
+async function fleetCaOptions(store: Store | undefined, feed: StoreInvalidationFeed | undefined): Promise<Pick<RunEdgeOptions, "fleetGate" | "onCaInUse">> {
+  if (!store || !feed) return {};
+  const { requireFleetTrusts } = await import("../store/index.ts");
+  return {
+    fleetGate: (newRoot) => requireFleetTrusts(store.edges, newRoot, new Date()),
+    onCaInUse: (ca) => feed.caInUse(caTrustOf(ca)),
+  };
 }
 
 /** Listens for scrapes; a port that cannot be bound stops what started before it, and the start fails. */

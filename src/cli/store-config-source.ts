@@ -8,7 +8,7 @@ import type { Logger } from "../observe/index.ts";
 import type { NumberedInvalidation } from "../cache/index.ts";
 import { writeFileAtomic } from "../pki/index.ts";
 import { backoffDelay } from "../store/index.ts";
-import type { ChangeSignalOptions, ChangeSignals, ConfigStore, EdgeStore, InvalidationStore } from "../store/index.ts";
+import type { ChangeSignalOptions, ChangeSignals, ConfigStore, EdgeCaTrust, EdgeStore, InvalidationStore } from "../store/index.ts";
 import type { ConfigSource } from "./config-source.ts";
 
 export const STORE_POLL_DEFAULTS = Object.freeze({
@@ -87,6 +87,8 @@ export interface StoreInvalidationFeed {
   feedInvalidations(target: { edge: string; deliver(requests: readonly NumberedInvalidation[]): void }): void;
   /** This edge has applied every invalidation up to `mark`, on every worker: recorded now, or at the next poll if the store is out. */
   invalidationsApplied(mark: number): void;
+  /** The CA this edge uses now (after a swap onto a new bundle): written to its `edges` row at once, and with every heartbeat. */
+  caInUse(trust: EdgeCaTrust): void;
 }
 
 // Read in pages at start: a store keeps every invalidation, and one answer must stay bounded.
@@ -241,6 +243,7 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
 
   // The edge's row in the store (the revision it serves, its heartbeat) and its local copy: each written by one queue.
   const edgeName = () => options.edge ?? target?.edge;
+  let caTrust: EdgeCaTrust | null = null;
   let reporting: Promise<void> = Promise.resolve();
   function reportEdge(): Promise<void> {
     const run = reporting.then(async () => {
@@ -256,6 +259,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
         region: options.region ?? null,
         // The interval its health is judged by: silent after three of them without a heartbeat.
         heartbeatMs: options.heartbeatMs ?? STORE_POLL_DEFAULTS.heartbeatMs,
+        // What a root rollover's fleet gate reads (store/ca-trust-gate.ts).
+        caTrust,
       };
       await reach("recording the revision this edge serves", (open) => open.edges!.report(record), revisionDeadlineMs);
     });
@@ -435,6 +440,12 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       appliedMark = Math.max(appliedMark, mark);
       // At once, so that a status read soon after says applied; a failure (logged once by reach) is retried at the next poll.
       recording = recording.then(recordApplied).catch(() => undefined);
+    },
+    caInUse(trust) {
+      const isChanged = JSON.stringify(trust) !== JSON.stringify(caTrust);
+      caTrust = trust;
+      // Before the first revision is served the row waits for served(): it carries the trust then.
+      if (isChanged && served) void reportEdge();
     },
     isReported: (error) => typeof error === "object" && error !== null && reported.has(error),
     async close() {

@@ -6,7 +6,8 @@ import { watchFiles } from "../file-watch.ts";
 import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
-import type { CaRotationResult, CertificateAuthority, MasterKey } from "../pki/index.ts";
+import type { CaRotationResult, CertificateAuthority, FleetGate, MasterKey } from "../pki/index.ts";
+import { CaRolloverHeldBackError } from "../errors.ts";
 
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
 const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
@@ -29,6 +30,11 @@ export interface CaRotationWatchDeps {
   current(): CertificateAuthority;
   /** Called with the CA as it is on disk now, when it differs from `current()`; the edge rebuilds on it. */
   onChange(ca: CertificateAuthority): Promise<void>;
+  /**
+   * Run from a store: asked before this edge activates a root rollover by itself (autoRotate), so that the new root issues
+   * only once every live edge of the fleet trusts it (store/ca-trust-gate.ts). Absent (an edge run from a file): no gate.
+   */
+  fleetGate?: FleetGate;
   /** Called with the rotation steps this edge ran itself (not those `moat ca` ran), for the audit trail; not awaited. */
   onStepsPerformed?(results: readonly CaRotationResult[]): void;
 }
@@ -84,13 +90,27 @@ export async function startCaRotation(deps: CaRotationWatchDeps): Promise<{ ca: 
   let isStopped = false;
   let checking: Promise<unknown> = Promise.resolve();
   const policy = { ...deps.rotation, renewAtFraction: deps.renewAtFraction };
+  // The edges last named as holding a rollover back: logged when the list changes, not every minute.
+  let lastHeldBack: string | undefined;
 
   const openFromDisk = () => openCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey });
 
   /** Runs due steps (when this edge rotates), and says when to look again. */
   async function maintain(): Promise<Date | null> {
     if (!deps.rotation.autoRotate) return null;
-    const { performed, nextAt } = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy });
+    let maintained: Awaited<ReturnType<typeof maintainCertificateAuthority>>;
+    try {
+      maintained = await maintainCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey, clock: () => new Date(), policy, ...(deps.fleetGate ? { fleetGate: deps.fleetGate } : {}) });
+    } catch (error) {
+      if (!(error instanceof CaRolloverHeldBackError)) throw error;
+      // Not a failure: the fleet is still taking the new bundle. The edge keeps following the CA on disk and asks again.
+      const holdingBack = error.holdingBack.map((edge) => edge.name);
+      if (holdingBack.join() !== lastHeldBack) deps.log.warn({ holdingBack, error: { code: error.code, message: error.message } }, "the root rollover's activation is due but waits for edges that do not trust the new root yet");
+      lastHeldBack = holdingBack.join();
+      return new Date(Date.now() + RETRY_AFTER_FAILURE_MS);
+    }
+    lastHeldBack = undefined;
+    const { performed, nextAt } = maintained;
     for (const result of performed) {
       deps.log.warn({ step: result.step, from: result.from, to: result.to }, result.summary);
       edgeMetrics?.rotation("ca", "succeeded");

@@ -8,7 +8,7 @@ import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
 import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
-import type { CaRotationResult, CertificateAuthority, ExpiryWarning, MasterKey, PublishedCrl } from "../pki/index.ts";
+import type { CaRotationResult, CertificateAuthority, ExpiryWarning, FleetGate, MasterKey, PublishedCrl } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
 import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
 import { certificatesInUse, originPoolsOf } from "./certificates-in-use.ts";
@@ -73,6 +73,10 @@ export interface RunEdgeOptions {
   storeInvalidations?: readonly NumberedInvalidation[];
   /** Run from a store, alone or as the primary (a worker issues nothing): told after every certificate event this edge makes. */
   certificateEvents?: EdgeCertificateEvents;
+  /** Run from a store, alone or as the primary: the gate of a root rollover's activation this edge runs by itself (ca-rotation-watch.ts). */
+  fleetGate?: FleetGate;
+  /** Told the CA this edge uses, at start and after each CA change it applied: a store records what it trusts in its `edges` row. */
+  onCaInUse?(ca: CertificateAuthority): void;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -118,14 +122,18 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     log: log.child({ part: "ca-rotation" }),
     current: () => ca,
     onStepsPerformed: certificateEvents && ((results) => void certificateEvents.caStepsPerformed(results)),
+    ...(options.fleetGate ? { fleetGate: options.fleetGate } : {}),
     onChange: async (next) => {
       // ca-rotation-watch.ts logs what changed; the store re-issues only what a retired intermediate signed.
       ca = next;
       await apply(currentConfig);
+      // Told once the snapshot on the new bundle serves: what the edge reports trusting is what it verifies with.
+      options.onCaInUse?.(next);
       await revocations?.refreshCrl();
     },
   });
   ca = caRotation.ca;
+  if (role !== "worker") options.onCaInUse?.(ca);
   // Kept across builds: a rebuild does not decrypt, parse and verify again the stored certificates whose files did not change.
   const opened = createOpenedCertificates();
   const build = async (config: MoatConfig, revoked: ReadonlySet<string>, previous?: BuiltSnapshot) =>

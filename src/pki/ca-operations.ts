@@ -11,7 +11,7 @@ import {
   prepareRootRollover,
   renewIntermediate,
 } from "./ca-rotation.ts";
-import type { CaRotationPolicy, CaRotationResult, CaRotationStep } from "./ca-rotation.ts";
+import type { CaRotationPolicy, CaRotationResult, CaRotationStep, FleetGate } from "./ca-rotation.ts";
 import { ensureFreshCrl, publishCrl, readCaCertificates } from "./crl.ts";
 import type { PublishedCrl } from "./crl.ts";
 import type { MasterKey } from "./master-key.ts";
@@ -51,9 +51,9 @@ export const MANUAL_CA_ROTATION_STEPS: readonly ManualCaRotationStep[] = ["renew
  */
 export async function runCaRotationStep(
   step: ManualCaRotationStep,
-  options: { dataDir: string; masterKey: MasterKey; clock?: Clock; policy?: CaRotationPolicy; keyAlgorithm?: KeyAlgorithm },
+  options: { dataDir: string; masterKey: MasterKey; clock?: Clock; policy?: CaRotationPolicy; keyAlgorithm?: KeyAlgorithm; fleetGate?: FleetGate },
 ): Promise<{ result: CaRotationResult; crl: PublishedCrl; reissuesLeaves: boolean }> {
-  const stepOptions = { dataDir: options.dataDir, masterKey: options.masterKey, clock: options.clock ?? systemClock, policy: options.policy ?? DEFAULT_CA_ROTATION_POLICY };
+  const stepOptions = { dataDir: options.dataDir, masterKey: options.masterKey, clock: options.clock ?? systemClock, policy: options.policy ?? DEFAULT_CA_ROTATION_POLICY, ...(options.fleetGate ? { fleetGate: options.fleetGate } : {}) };
   const result =
     step === "renew-intermediate"
       ? await renewIntermediate(stepOptions)

@@ -70,11 +70,40 @@ export interface CaRotationResult {
   to?: string;
 }
 
+/**
+ * Asked before a root rollover's activation (the step that makes the new root issue): resolves to let it run, throws
+ * (CaRolloverHeldBackError) to refuse it. A store's fleet passes it only when every live edge trusts the new root; a
+ * single edge run from a file has none, and activates on its own.
+ */
+export type FleetGate = (newRoot: { serialHex: string; fingerprint256: string }) => Promise<unknown>;
+
+/** What CA an edge uses, by SHA-256 (colon-separated upper-case hex): the roots it trusts (bundle.pem) and the intermediate it issues from. */
+export interface CaTrust {
+  roots: string[];
+  intermediate: string;
+}
+
+/** The fingerprints an edge reports in the store's `edges` row: what a fleet's rollover gate reads. */
+export function caTrustOf(ca: Pick<CertificateAuthority, "bundlePem" | "intermediatePem">): CaTrust {
+  return { roots: bundleRoots(ca.bundlePem).map((root) => root.fingerprint256), intermediate: new X509Certificate(ca.intermediatePem).fingerprint256 };
+}
+
+/** The root a rollover in progress brings in (in bundle.pem from prepare on), with the phase; null when none is in progress. */
+export async function rolloverNewRoot(dataDir: string): Promise<{ phase: RolloverState["phase"]; serialHex: string; fingerprint256: string } | null> {
+  const { rollover } = await readCaGenerations(dataDir);
+  if (!rollover) return null;
+  const bundle = await readFile(join(dataDir, "ca", "bundle.pem"), "utf8");
+  const root = bundleRoots(bundle).find((candidate) => serialOf(candidate) === rollover.toRootSerial);
+  return root ? { phase: rollover.phase, serialHex: rollover.toRootSerial, fingerprint256: root.fingerprint256 } : null;
+}
+
 interface StepOptions {
   dataDir: string;
   masterKey: MasterKey;
   clock: Clock;
   policy: CaRotationPolicy;
+  /** See FleetGate: asked before an activation, under the CA lock, before anything moves. */
+  fleetGate?: FleetGate;
   /** Tests: stop the transaction's replay after this many steps, as a kill -9 would. */
   crashAfterSteps?: number;
 }
@@ -217,6 +246,8 @@ export function activateRootRollover(options: StepOptions): Promise<CaRotationRe
     const { now, ca, generations, caDir } = opened;
     const { rollover, pending } = generations;
     if (rollover?.phase !== "prepared" || !pending) throw new CaRotationRefusedError(caDir, "no prepared root rollover to activate", "prepare one first: moat ca rollover --prepare");
+    // Edges must trust the new root before it issues: an edge that does not would refuse every certificate it signs.
+    await options.fleetGate?.({ serialHex: rollover.toRootSerial, fingerprint256: new X509Certificate(pending.rootPem).fingerprint256 });
     // Both pending keys must open and match before anything moves.
     await loadCaSigner(join(caDir, PENDING_DIR, "root.key"), pending.rootPem, options.masterKey);
     await loadCaSigner(join(caDir, PENDING_DIR, "intermediate.key"), pending.intermediatePem, options.masterKey);

@@ -323,6 +323,7 @@ export type { ImportedCertificateRef, InventoryEntry, RecordedInventoryEntry, In
  */
 export {
   activateRootRollover,
+  caTrustOf,
   DEFAULT_CA_ROTATION_POLICY,
   DEFAULT_ROLLOVER_OVERLAP_MS,
   finishRootRollover,
@@ -331,8 +332,9 @@ export {
   prepareRootRollover,
   pruneRetired,
   renewIntermediate,
+  rolloverNewRoot,
 } from "./ca-rotation.ts";
-export type { CaRotationPolicy, CaRotationResult, CaRotationStep } from "./ca-rotation.ts";
+export type { CaRotationPolicy, CaRotationResult, CaRotationStep, CaTrust, FleetGate } from "./ca-rotation.ts";
 export { readCaGenerations } from "./ca-layout.ts";
 export type { CaGenerations, RolloverState } from "./ca-layout.ts";
 

@@ -709,7 +709,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat and its health; and the store's newest revision to compare with
+         * Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat, its health, its certificates' expiry and the CA it trusts; and the store's newest revision to compare with
          * @description Needs the role viewer or above (viewer < operator < admin).
          */
         get: operations["listEdges"];
@@ -1646,6 +1646,25 @@ export interface components {
             }[];
             /** @description The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none */
             crlBaseUrl: string | null;
+            /** @description During a root rollover: which edges of the store's fleet trust the new root, and which hold its activation back; null with no rollover in progress */
+            fleet: {
+                /** @description SHA-256 of the new root (colon-separated hex) */
+                rootFingerprint256: string;
+                /** @description Live edges (ok, behind) whose bundle holds the new root */
+                trusting: string[];
+                /** @description Live edges that do not report trusting the new root: activation is refused (ca-rollover-held-back) while any is listed */
+                holdingBack: {
+                    name: string;
+                    health: string;
+                    /** @description The roots it reported trusting; null: it reported none */
+                    roots: string[] | null;
+                }[];
+                /** @description Silent or gone edges: not waited for; they take the bundle when they come back */
+                notWaitedFor: {
+                    name: string;
+                    health: string;
+                }[];
+            } | null;
         };
         setCaPublicationBody: {
             /** @description An absolute http: URL with no user name, query or fragment (refused with crl-base-url-invalid otherwise), e.g. http://edge.example.com/.well-known/moat/; null: no CRL Distribution Point */
@@ -1692,6 +1711,25 @@ export interface components {
                 }[];
                 /** @description The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none */
                 crlBaseUrl: string | null;
+                /** @description During a root rollover: which edges of the store's fleet trust the new root, and which hold its activation back; null with no rollover in progress */
+                fleet: {
+                    /** @description SHA-256 of the new root (colon-separated hex) */
+                    rootFingerprint256: string;
+                    /** @description Live edges (ok, behind) whose bundle holds the new root */
+                    trusting: string[];
+                    /** @description Live edges that do not report trusting the new root: activation is refused (ca-rollover-held-back) while any is listed */
+                    holdingBack: {
+                        name: string;
+                        health: string;
+                        /** @description The roots it reported trusting; null: it reported none */
+                        roots: string[] | null;
+                    }[];
+                    /** @description Silent or gone edges: not waited for; they take the bundle when they come back */
+                    notWaitedFor: {
+                        name: string;
+                        health: string;
+                    }[];
+                } | null;
             };
         };
         renewCaIntermediateBody: {
@@ -1814,6 +1852,24 @@ export interface components {
                 behindSince: string | null;
                 /** @description How long ago its last heartbeat was, by the API's clock */
                 heartbeatAgeMs: number;
+                /** @description The soonest notAfter among its active certificates (as its last sync recorded them); null when it holds none */
+                certificatesExpireAt: string | null;
+                /** @description How many of its active certificates expire within 7 days */
+                certificatesExpiringSoon: number;
+                /** @description Its active certificates, soonest expiry first (the CA's own, shared by the fleet, are at GET /ca) */
+                certificates: {
+                    use: string;
+                    name: string;
+                    serialHex: string;
+                    notAfter: string;
+                }[];
+                /** @description The CA it uses, as it last reported it (a root rollover's activation waits until every live edge trusts the new root); null: it reported none */
+                caTrust: {
+                    /** @description SHA-256 of each root its bundle trusts (colon-separated hex) */
+                    roots: string[];
+                    /** @description SHA-256 of the intermediate it issues from */
+                    intermediate: string;
+                } | null;
             }[];
         };
         getConfig200: {

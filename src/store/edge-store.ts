@@ -22,6 +22,26 @@ export interface EdgeRecord {
   region: string | null;
   /** How often it writes its heartbeat; null for a row that does not say (the default, 10 s). */
   heartbeatMs: number | null;
+  /** The CA it uses, as it last reported it; null (or absent) when it reported none. */
+  caTrust?: EdgeCaTrust | null;
+}
+
+/** What CA an edge uses: the roots it trusts (its bundle.pem) and the intermediate it issues from, by SHA-256 (colon-separated upper-case hex, as X509Certificate.fingerprint256). */
+export interface EdgeCaTrust {
+  roots: string[];
+  intermediate: string;
+}
+
+/** The stored JSON, read defensively: a row this version cannot read counts as reporting nothing (it then holds a rollover back). */
+function parseCaTrust(text: string | null | undefined): EdgeCaTrust | null {
+  if (!text) return null;
+  try {
+    const value = JSON.parse(text) as Partial<EdgeCaTrust>;
+    if (!Array.isArray(value.roots) || !value.roots.every((root) => typeof root === "string") || typeof value.intermediate !== "string") return null;
+    return { roots: value.roots, intermediate: value.intermediate };
+  } catch {
+    return null;
+  }
 }
 
 /** The fleet as `GET /edges` shows it: the newest revision and each edge with its standing against it. */
@@ -53,6 +73,7 @@ export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
       version: row.version,
       region: row.region ?? null,
       heartbeatMs: row.heartbeat_ms === null || row.heartbeat_ms === undefined ? null : Number(row.heartbeat_ms),
+      caTrust: parseCaTrust(row.ca_trust),
     }));
   }
 
@@ -66,6 +87,7 @@ export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
         version: record.version,
         region: record.region,
         heartbeat_ms: record.heartbeatMs,
+        ca_trust: record.caTrust ? JSON.stringify({ roots: record.caTrust.roots, intermediate: record.caTrust.intermediate }) : null,
       };
       await db
         .insertInto("edges")

@@ -145,4 +145,11 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("edges").addColumn("heartbeat_ms", "integer").execute();
     },
   },
+  // What CA each edge trusts and issues from (SHA-256 of its bundle's roots and of its intermediate, as JSON): a root rollover's
+  // activation waits for every live edge to trust the new root (ca-trust-gate.ts). Self-contained: one nullable column on `edges`.
+  "0008-edge-ca-trust": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("edges").addColumn("ca_trust", "text").execute();
+    },
+  },
 });

@@ -101,6 +101,8 @@ export interface EdgesTable {
   region: string | null;
   /** How often it writes its heartbeat; null in a row written before 0006 (the default, 10 s). */
   heartbeat_ms: number | null;
+  /** JSON `{ roots, intermediate }` (SHA-256 fingerprints, colon hex) of the CA it uses; null in a row written before 0008, or by an edge without a CA. */
+  ca_trust: string | null;
 }
 
 /**

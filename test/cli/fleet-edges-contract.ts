@@ -128,7 +128,7 @@ distributions:
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH\nedge-a +eu-west +1 +0 +.+ ago +ok\nedge-b +us-east +1 +0 +.+ ago +ok\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
+      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE\nedge-a +eu-west +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nedge-b +us-east +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
     );
     const usage = await moat(["edge", "list", "--max-lag", "soon"], "viewer");
     assert.equal(usage.code, 2, usage.stderr);
@@ -158,7 +158,7 @@ distributions:
     );
     assert.equal(row(behind, "edge-b")!.behindSince, behind.revisionAt);
     const lagging = await moat(["edge", "list"], "viewer");
-    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent\n/);
+    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent +(-|\d{4}-\d\d-\d\d.*)\n/);
 
     // An invalidation while b is silent: done once edge a applied it; b is named, not waited for.
     const run = await moat(["cache", "invalidate", "--distribution", "site", "/page", "--wait", "60s"], "operator");

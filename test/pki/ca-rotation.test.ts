@@ -8,8 +8,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
+import { CaRolloverHeldBackError } from "../../src/errors.ts";
 import {
   activateRootRollover,
+  caTrustOf,
   createIssuedCertificateStore,
   DEFAULT_CA_ROTATION_POLICY,
   finishRootRollover,
@@ -25,6 +27,7 @@ import {
   readCaGenerations,
   renewIntermediate,
   revokeCertificate,
+  rolloverNewRoot,
   splitCrlPem,
 } from "../../src/pki/index.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/index.ts";
@@ -212,4 +215,36 @@ test("the plan: the intermediate renews at the renewal fraction of its life, a r
   const { performed, nextAt } = await maintainCertificateAuthority({ dataDir, masterKey, clock: () => later, policy });
   assert.deepEqual(performed.map((p) => p.step), ["renew-intermediate"]);
   assert.ok(nextAt && nextAt > later);
+});
+
+test("the fleet gate: an activation due while the gate refuses changes nothing; once it lets it through, the new root it was asked about issues", async (t) => {
+  const { dataDir, ca } = await freshCa(t);
+  const start = Date.now();
+  const clock = () => new Date(start);
+  const before = caTrustOf(ca);
+  assert.deepEqual(before, { roots: [new X509Certificate(ca.rootPem).fingerprint256], intermediate: new X509Certificate(ca.intermediatePem).fingerprint256 });
+  assert.equal(await rolloverNewRoot(dataDir), null);
+  const prepared = await prepareRootRollover({ dataDir, masterKey, clock, policy });
+  const newRoot = await rolloverNewRoot(dataDir);
+  const pendingRoot = new X509Certificate((await readCaGenerations(dataDir)).pending!.rootPem);
+  assert.deepEqual(newRoot, { phase: "prepared", serialHex: prepared.to, fingerprint256: pendingRoot.fingerprint256 });
+  assert.deepEqual(caTrustOf(await reopen(dataDir)).roots, [...before.roots, pendingRoot.fingerprint256], "the bundle an edge reloads holds both roots");
+
+  // The overlap has passed: activation is due, and maintenance asks the gate first.
+  const later = () => new Date(start + policy.rolloverOverlapMs + 1_000);
+  const asked: { serialHex: string; fingerprint256: string }[] = [];
+  const refusing = async (root: { serialHex: string; fingerprint256: string }) => {
+    asked.push(root);
+    throw new CaRolloverHeldBackError(root, [{ name: "edge-b", health: "ok", roots: before.roots }]);
+  };
+  await assert.rejects(maintainCertificateAuthority({ dataDir, masterKey, clock: later, policy, fleetGate: refusing }), { code: "ca-rollover-held-back" });
+  assert.deepEqual(asked, [{ serialHex: prepared.to, fingerprint256: pendingRoot.fingerprint256 }]);
+  assert.equal((await readCaGenerations(dataDir)).rollover?.phase, "prepared", "nothing moved");
+  assert.equal((await reopen(dataDir)).rootPem, ca.rootPem);
+  await assert.rejects(activateRootRollover({ dataDir, masterKey, clock: later, policy, fleetGate: refusing }), CaRolloverHeldBackError);
+
+  const { performed } = await maintainCertificateAuthority({ dataDir, masterKey, clock: later, policy, fleetGate: async () => undefined });
+  assert.deepEqual(performed.map((result) => result.step), ["activate-root-rollover"]);
+  assert.equal(new X509Certificate((await reopen(dataDir)).rootPem).fingerprint256, pendingRoot.fingerprint256);
+  assert.equal((await rolloverNewRoot(dataDir))?.phase, "activated");
 });

@@ -20,3 +20,20 @@ test("the same serial always gets the same time; different serials spread out", 
   const times = new Set(Array.from({ length: 50 }, (_, i) => renewalTime({ notBefore, notAfter, serialHex: `ff${i}` }, 0.75).getTime()));
   assert.ok(times.size > 45, "jitter spreads renewals");
 });
+
+test("the bounds a fleet relies on: at the highest renewal fraction allowed (0.95), a renewal still falls at least 5% of the life before expiry, and never more than 10% before the fraction", () => {
+  const life = 90 * dayMs;
+  const start = new Date("2026-03-01T00:00:00Z");
+  const end = new Date(start.getTime() + life);
+  let earliest = Infinity;
+  let latest = -Infinity;
+  for (let i = 0; i < 1_000; i++) {
+    const at = renewalTime({ notBefore: start, notAfter: end, serialHex: (0x10000 + i * 7919).toString(16) }, 0.95).getTime() - start.getTime();
+    earliest = Math.min(earliest, at);
+    latest = Math.max(latest, at);
+    assert.ok(at <= life * 0.95 && at <= life - life * 0.05, `serial ${i}: renews ${life - at} ms before expiry`);
+    assert.ok(at >= life * (0.95 - 0.1), `serial ${i}: renews too early (${at})`);
+  }
+  // A fleet's certificates of one lifetime spread over most of the window rather than bunching at one instant.
+  assert.ok(latest - earliest > life * 0.1 * 0.9, `spread ${latest - earliest} ms of a ${life * 0.1} ms window`);
+});

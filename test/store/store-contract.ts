@@ -7,8 +7,8 @@ import { withDeadline } from "../support/deadline.ts";
 import { validateConfig } from "../../src/config/parse.ts";
 import { parseConfig } from "../../src/config/index.ts";
 import { invalidationRequestIssues } from "../../src/cache/index.ts";
-import { ConfigInvalidError, InvalidationRequestInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
-import { openStore } from "../../src/store/index.ts";
+import { CaRolloverHeldBackError, ConfigInvalidError, InvalidationRequestInvalidError, StoreNewerThanCodeError, StoreNotFoundError, StoreRevisionConflictError, StoreVersionConflictError } from "../../src/errors.ts";
+import { fleetTrustOf, openStore, requireFleetTrusts } from "../../src/store/index.ts";
 import type { DocumentValidator, Store } from "../../src/store/index.ts";
 
 export const validate: DocumentValidator = (document) => {
@@ -297,8 +297,8 @@ export function storeContract(engine: EngineUnderTest): void {
     await store.edges.report({ name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000 });
     await store.edges.report({ name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000 });
     assert.deepEqual(await store.edges.list(), [
-      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000 },
-      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000 },
+      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000, caTrust: null },
+      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000, caTrust: null },
     ]);
     // Health at a given instant, by each edge's own interval: edge-a (2 s) is silent 7 s after its heartbeat, edge-b (10 s) is not.
     const at = (iso: string) => store.edges.fleet({ now: new Date(iso) }).then((fleet) => fleet.items.map((edge) => [edge.name, edge.health, edge.heartbeatAgeMs]));
@@ -306,6 +306,42 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.deepEqual(await at("2026-01-01T00:00:40.000Z"), [["edge-a", "silent", 39_000], ["edge-b", "silent", 34_000]]);
     assert.deepEqual(await at("2026-01-02T00:00:05.000Z"), [["edge-a", "gone", 86_404_000], ["edge-b", "silent", 86_399_000]]);
     assert.equal(await store.revision(), 0, "an edge's report is no config revision");
+  });
+
+  test("edges: each reports the CA it trusts; a rollover's gate passes only when every live edge trusts the new root, and names those that do not", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    const now = new Date("2026-01-01T00:01:00.000Z");
+    const oldRoot = "AA:".repeat(31) + "AA";
+    const newRoot = "BB:".repeat(31) + "BB";
+    const row = (name: string, lastSeenAt: string, caTrust: { roots: string[]; intermediate: string } | null) =>
+      store.edges.report({ name, revision: null, servedAt: null, lastSeenAt, startedAt: "2026-01-01T00:00:00.000Z", version: "0.1.0", region: null, heartbeatMs: 10_000, caTrust });
+    await row("edge-a", "2026-01-01T00:00:59.000Z", { roots: [oldRoot, newRoot], intermediate: "CC:01" });
+    await row("edge-b", "2026-01-01T00:00:58.000Z", { roots: [oldRoot], intermediate: "CC:01" });
+    await row("edge-c", "2026-01-01T00:00:57.000Z", null);
+    // Silent (no heartbeat for 3 × 10 s): not waited for, whatever it trusts.
+    await row("edge-d", "2026-01-01T00:00:10.000Z", { roots: [oldRoot], intermediate: "CC:01" });
+    assert.deepEqual((await store.edges.list()).map((edge) => [edge.name, edge.caTrust]), [
+      ["edge-a", { roots: [oldRoot, newRoot], intermediate: "CC:01" }],
+      ["edge-b", { roots: [oldRoot], intermediate: "CC:01" }],
+      ["edge-c", null],
+      ["edge-d", { roots: [oldRoot], intermediate: "CC:01" }],
+    ]);
+    const root = { serialHex: "0b", fingerprint256: newRoot };
+    const refused = await requireFleetTrusts(store.edges, root, now).then(() => undefined, (error: unknown) => error);
+    assert.ok(refused instanceof CaRolloverHeldBackError, `refused with ${String(refused)}`);
+    assert.equal(refused.code, "ca-rollover-held-back");
+    assert.deepEqual(refused.holdingBack, [{ name: "edge-b", health: "ok", roots: [oldRoot] }, { name: "edge-c", health: "ok", roots: null }]);
+    assert.match(refused.message, /edge-b \(ok; trusts only AA:/);
+    assert.match(refused.message, /edge-c \(ok; trusts no roots it has reported\)/);
+    assert.doesNotMatch(refused.message, /edge-d/);
+    // The same fingerprint in another spelling (lower case, no colons) is the same root.
+    await row("edge-b", "2026-01-01T00:00:59.500Z", { roots: [oldRoot, newRoot.replaceAll(":", "").toLowerCase()], intermediate: "CC:02" });
+    await row("edge-c", "2026-01-01T00:00:59.500Z", { roots: [newRoot], intermediate: "CC:02" });
+    const trust = await requireFleetTrusts(store.edges, root, now);
+    assert.deepEqual(trust, { fingerprint256: newRoot, trusting: ["edge-a", "edge-b", "edge-c"], holdingBack: [], notWaitedFor: [{ name: "edge-d", health: "silent" }] });
+    // A report without a CA clears what the row said: a row says what its edge reports now.
+    await row("edge-a", "2026-01-01T00:00:59.900Z", null);
+    assert.deepEqual(fleetTrustOf((await store.edges.fleet({ now })).items, newRoot).holdingBack.map((edge) => edge.name), ["edge-a"]);
   });
 
   test("a store a newer Moat migrated is refused, and left as it is", async (t) => {

@@ -11,10 +11,12 @@ import {
   readCaGenerations,
   readCaStatus,
   readCaPublication,
+  rolloverNewRoot,
   runCaRotationStep,
   writeCaPublication,
 } from "../../pki/index.ts";
 import type { CaRotationPolicy, KeyAlgorithm, ManualCaRotationStep } from "../../pki/index.ts";
+import { fleetTrustOf, requireFleetTrusts } from "../../store/index.ts";
 import type { Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
@@ -48,6 +50,17 @@ const caStatusSchema = z
       .string()
       .nullable()
       .meta({ description: "The CA's CRL publication URL (moat ca publication): certificates issued now carry the CRL Distribution Point <crlBaseUrl>crl/<issuer serial>.der; null: none" }),
+    fleet: z
+      .strictObject({
+        rootFingerprint256: z.string().meta({ description: "SHA-256 of the new root (colon-separated hex)" }),
+        trusting: z.array(z.string()).meta({ description: "Live edges (ok, behind) whose bundle holds the new root" }),
+        holdingBack: z
+          .array(z.strictObject({ name: z.string(), health: z.string(), roots: z.array(z.string()).nullable().meta({ description: "The roots it reported trusting; null: it reported none" }) }))
+          .meta({ description: "Live edges that do not report trusting the new root: activation is refused (ca-rollover-held-back) while any is listed" }),
+        notWaitedFor: z.array(z.strictObject({ name: z.string(), health: z.string() })).meta({ description: "Silent or gone edges: not waited for; they take the bundle when they come back" }),
+      })
+      .nullable()
+      .meta({ description: "During a root rollover: which edges of the store's fleet trust the new root, and which hold its activation back; null with no rollover in progress" }),
   })
   .meta({ title: "CaStatus" });
 
@@ -78,8 +91,16 @@ function iso(value: Date | undefined): string | undefined {
   return value?.toISOString();
 }
 
-async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.output<typeof caStatusSchema>> {
-  const status = await readCaStatus(dataDir, policy);
+/** The fleet against the new root of a rollover in progress (GET /ca's `fleet`). */
+async function fleetBody(store: Store, dataDir: string): Promise<z.output<typeof caStatusSchema>["fleet"]> {
+  const newRoot = await rolloverNewRoot(dataDir);
+  if (!newRoot) return null;
+  const trust = fleetTrustOf((await store.edges.fleet({ now: new Date() })).items, newRoot.fingerprint256);
+  return { rootFingerprint256: trust.fingerprint256, trusting: trust.trusting, holdingBack: trust.holdingBack.map((edge) => ({ name: edge.name, health: edge.health, roots: edge.roots === null ? null : [...edge.roots] })), notWaitedFor: trust.notWaitedFor };
+}
+
+async function statusBody(store: Store, dataDir: string, policy: CaRotationPolicy): Promise<z.output<typeof caStatusSchema>> {
+  const [status, fleet] = await Promise.all([readCaStatus(dataDir, policy), fleetBody(store, dataDir)]);
   const rollover = status.rollover;
   return {
     bundleRoots: status.bundleRoots,
@@ -97,6 +118,7 @@ async function statusBody(dataDir: string, policy: CaRotationPolicy): Promise<z.
     certificates: status.certificates.map((entry) => ({ role: entry.role, subject: entry.subject, serialHex: entry.serialHex, notBefore: entry.notBefore.toISOString(), notAfter: entry.notAfter.toISOString() })),
     next: status.next.map((entry) => ({ step: entry.step, at: entry.at.toISOString() })),
     crlBaseUrl: status.crlBaseUrl,
+    fleet,
   };
 }
 
@@ -121,7 +143,9 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
           ...(options.validity === undefined ? {} : manual === "renew-intermediate" ? { intermediateValidityMs: parseDuration(options.validity) } : { rootValidityMs: parseDuration(options.validity) }),
           ...(options.overlap === undefined ? {} : { rolloverOverlapMs: parseDuration(options.overlap) }),
         };
-        const done = await runCaRotationStep(manual, { dataDir: context.dataDir, masterKey: context.masterKey, clock: now, policy, ...(options.keyAlgorithm ? { keyAlgorithm: options.keyAlgorithm } : {}) });
+        // The new root issues only once every live edge of the store's fleet trusts it (409 ca-rollover-held-back otherwise); health is judged by the wall clock the heartbeats were written with.
+        const fleetGate = (newRoot: { serialHex: string; fingerprint256: string }) => requireFleetTrusts(store.edges, newRoot, new Date());
+        const done = await runCaRotationStep(manual, { dataDir: context.dataDir, masterKey: context.masterKey, clock: now, policy, fleetGate, ...(options.keyAlgorithm ? { keyAlgorithm: options.keyAlgorithm } : {}) });
         const actor = actorOf(identity);
         await store.audit.record(caRotationEvent(actor, done.result));
         await store.audit.record(crlPublishedEvent(actor, done.crl));
@@ -136,7 +160,7 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
             ...(done.result.to ? { to: done.result.to } : {}),
             reissuesLeaves: done.reissuesLeaves,
             crl: { crlNumber: done.crl.crlNumber, nextUpdate: done.crl.nextUpdate.toISOString() },
-            status: await statusBody(context.dataDir, base),
+            status: await statusBody(store, context.dataDir, base),
           },
         };
       },
@@ -153,7 +177,7 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
       responses: { 200: { description: "The CA's status", schema: caStatusSchema } },
       async handler() {
         const context = requireDataDir(access, what);
-        return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
+        return { status: 200, body: await statusBody(store, context.dataDir, policyOf(context)) };
       },
     }),
     defineRoute({
@@ -215,7 +239,7 @@ export function certificateAuthorityRoutes(store: Store, now: () => Date, access
         const { crlBaseUrl } = await writeCaPublication(context.dataDir, { crlBaseUrl: body.crlBaseUrl });
         // Setting what is already set is no change, and records nothing.
         if (crlBaseUrl !== before) await store.audit.record(caPublicationEvent(actorOf(identity), before, crlBaseUrl));
-        return { status: 200, body: await statusBody(context.dataDir, policyOf(context)) };
+        return { status: 200, body: await statusBody(store, context.dataDir, policyOf(context)) };
       },
     }),
     step("/ca/renew-intermediate", "renewCaIntermediate", "renew-intermediate", "Renew the intermediate under the same root now (a new key); a running edge re-issues its certificates from it", closedObject({ validity: duration("Life of the new intermediate (default 5 years, never past its root's)") })),

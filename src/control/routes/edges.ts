@@ -2,9 +2,12 @@
 import { z } from "zod";
 import { closedObject, parseDuration } from "../../config/index.ts";
 import { EDGE_HEALTH_DEFAULTS } from "../../store/index.ts";
-import type { Store } from "../../store/index.ts";
+import type { EdgeFleet, Store, StoredCertificate } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
+
+/** A certificate expiring within this many days counts in `certificatesExpiringSoon`: soon enough that a renewal not yet done needs a look. */
+const EXPIRING_SOON_DAYS = 7;
 
 const edgeSchema = z
   .strictObject({
@@ -23,8 +26,61 @@ const edgeSchema = z
     behindRevisions: z.int().meta({ description: "How many revisions were committed after the one it serves (0: it serves the newest)" }),
     behindSince: z.string().nullable().meta({ description: "When the first revision it lacks was committed; null when it serves the newest" }),
     heartbeatAgeMs: z.int().meta({ description: "How long ago its last heartbeat was, by the API's clock" }),
+    certificatesExpireAt: z.string().nullable().meta({ description: "The soonest notAfter among its active certificates (as its last sync recorded them); null when it holds none" }),
+    certificatesExpiringSoon: z.int().meta({ description: `How many of its active certificates expire within ${EXPIRING_SOON_DAYS} days` }),
+    certificates: z
+      .array(z.strictObject({ use: z.string(), name: z.string(), serialHex: z.string(), notAfter: z.string() }))
+      .meta({ description: "Its active certificates, soonest expiry first (the CA's own, shared by the fleet, are at GET /ca)" }),
+    caTrust: z
+      .strictObject({
+        roots: z.array(z.string()).meta({ description: "SHA-256 of each root its bundle trusts (colon-separated hex)" }),
+        intermediate: z.string().meta({ description: "SHA-256 of the intermediate it issues from" }),
+      })
+      .nullable()
+      .meta({ description: "The CA it uses, as it last reported it (a root rollover's activation waits until every live edge trusts the new root); null: it reported none" }),
   })
   .meta({ title: "Edge" });
+
+const CERTIFICATE_PAGE = 1_000;
+
+/** Every active certificate an edge holds, by edge name, soonest expiry first: one read per page of the certificates table. */
+async function activeCertificatesByEdge(store: Store, now: Date): Promise<Map<string, StoredCertificate[]>> {
+  const byEdge = new Map<string, StoredCertificate[]>();
+  let after: string | undefined;
+  do {
+    const page = await store.certificates.list({ limit: CERTIFICATE_PAGE, state: "active", now, ...(after === undefined ? {} : { after }) });
+    for (const certificate of page.items) {
+      if (certificate.edge === null) continue;
+      byEdge.set(certificate.edge, [...(byEdge.get(certificate.edge) ?? []), certificate]);
+    }
+    after = page.nextCursor;
+  } while (after !== undefined);
+  for (const list of byEdge.values()) list.sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime());
+  return byEdge;
+}
+
+/** One edge as GET /edges answers: its row, its standing, its certificates' expiry. */
+function edgeBody(edge: EdgeFleet["items"][number], certificates: readonly StoredCertificate[], now: Date) {
+  const soon = now.getTime() + EXPIRING_SOON_DAYS * 86_400_000;
+  return {
+    name: edge.name,
+    region: edge.region,
+    revision: edge.revision,
+    servedAt: edge.servedAt,
+    lastSeenAt: edge.lastSeenAt,
+    heartbeatMs: edge.heartbeatMs,
+    startedAt: edge.startedAt,
+    version: edge.version,
+    health: edge.health,
+    behindRevisions: edge.behindRevisions,
+    behindSince: edge.behindSince,
+    heartbeatAgeMs: edge.heartbeatAgeMs,
+    certificatesExpireAt: certificates[0]?.notAfter.toISOString() ?? null,
+    certificatesExpiringSoon: certificates.filter((certificate) => certificate.notAfter.getTime() <= soon).length,
+    certificates: certificates.map((certificate) => ({ use: certificate.use, name: certificate.name, serialHex: certificate.serialHex, notAfter: certificate.notAfter.toISOString() })),
+    caTrust: edge.caTrust ?? null,
+  };
+}
 
 const listQuery = closedObject({
   maxLag: z
@@ -46,7 +102,7 @@ export function edgeRoutes(store: Store): ApiRoute[] {
       method: "GET",
       url: "/edges",
       operationId: "listEdges",
-      summary: "Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat and its health; and the store's newest revision to compare with",
+      summary: "Every edge that runs (or ran) from this store, by name, with the revision it serves, its last heartbeat, its health, its certificates' expiry and the CA it trusts; and the store's newest revision to compare with",
       tag: "Edges",
       role: "viewer",
       query: listQuery,
@@ -63,8 +119,10 @@ export function edgeRoutes(store: Store): ApiRoute[] {
       },
       async handler({ query }) {
         const maxLagMs = query.maxLag === undefined ? EDGE_HEALTH_DEFAULTS.maxLagMs : parseDuration(query.maxLag);
-        const fleet = await store.edges.fleet({ now: new Date(), maxLagMs });
-        return { status: 200, body: { revision: fleet.revision, revisionAt: fleet.revisionAt, maxLagMs, items: fleet.items } };
+        const now = new Date();
+        const [fleet, certificates] = await Promise.all([store.edges.fleet({ now, maxLagMs }), activeCertificatesByEdge(store, now)]);
+        const items = fleet.items.map((edge) => edgeBody(edge, certificates.get(edge.name) ?? [], now));
+        return { status: 200, body: { revision: fleet.revision, revisionAt: fleet.revisionAt, maxLagMs, items } };
       },
     }),
   ];
