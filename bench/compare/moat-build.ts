@@ -1,7 +1,7 @@
 // Moat as users run it: the compiled command (dist/, built first) under node with the edge's flags and malloc settings, not the TypeScript sources.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS } from "../../src/cli/edge-runtime.ts";
+import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS } from "../../src/cli/run/edge-runtime.ts";
 
 const REPO_ROOT = new URL("../..", import.meta.url).pathname;
 const TSC = new URL("../../node_modules/typescript/bin/tsc", import.meta.url).pathname;

@@ -1,7 +1,7 @@
 // The list of `moat` subcommands; each lives in its own file and is loaded only when run.
 import cluster from "node:cluster";
-import { apiCommands, LOCAL_OR_API_HELP } from "./api-commands.ts";
-import { controlCommands } from "./control-commands.ts";
+import { apiCommands, LOCAL_OR_API_HELP } from "./over-api/api-commands.ts";
+import { controlCommands } from "./over-api/control-commands.ts";
 
 export interface CliCommand {
   name: string;
@@ -87,7 +87,7 @@ Examples:
   MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --config ./moat.yaml
   MOAT_MASTER_KEY_FILE=/etc/moat/master.key moat start --store /var/lib/moat --api 127.0.0.1:8444`,
     // A worker is forked with its primary's arguments and takes everything else from its primary: it loads none of the primary's modules (the config validator, the worker group).
-    run: async (args) => (cluster.isWorker ? (await import("./worker-process.ts")).runWorker() : (await import("./start-command.ts")).runStart(args)),
+    run: async (args) => (cluster.isWorker ? (await import("./run/worker-process.ts")).runWorker() : (await import("./run/start-command.ts")).runStart(args)),
   },
   {
     name: "apply",
@@ -117,7 +117,7 @@ ${STORE_OR_API_HELP}
 Examples:
   moat apply -f ./moat.yaml --store /var/lib/moat
   moat apply -f ./moat.yaml --context prod`,
-    run: async (args) => (await import("./apply-command.ts")).runApply(args),
+    run: async (args) => (await import("./local/apply-command.ts")).runApply(args),
   },
   {
     name: "diff",
@@ -134,7 +134,7 @@ ${STORE_OR_API_HELP} Over the API it asks POST /config/diff (the operator role).
 
 Example:
   moat diff -f ./moat.yaml --store /var/lib/moat || echo "the store differs"`,
-    run: async (args) => (await import("./apply-command.ts")).runDiff(args),
+    run: async (args) => (await import("./local/apply-command.ts")).runDiff(args),
     failureExitCode: 2,
   },
   {
@@ -150,7 +150,7 @@ ${STORE_OR_API_HELP} Over the API it reads GET /config (any role).
 
 Example:
   moat export --store /var/lib/moat -o moat.yaml`,
-    run: async (args) => (await import("./export-command.ts")).runExport(args),
+    run: async (args) => (await import("./local/export-command.ts")).runExport(args),
   },
   {
     name: "store log",
@@ -167,7 +167,7 @@ ${STORE_FLAG_HELP}
 Examples:
   moat store log --store /var/lib/moat --limit 5
   MOAT_API=https://127.0.0.1:8444 MOAT_API_CA=moat-ca.pem MOAT_TOKEN_FILE=viewer.token moat store log`,
-    run: async (args) => (await import("./store-log-command.ts")).runStoreLog(args),
+    run: async (args) => (await import("./local/store-log-command.ts")).runStoreLog(args),
   },
   {
     name: "audit verify",
@@ -186,7 +186,7 @@ ${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audi
 
 Example:
   moat audit verify --store /var/lib/moat`,
-    run: async (args) => (await import("./audit-command.ts")).runAuditVerify(args),
+    run: async (args) => (await import("./local/audit-command.ts")).runAuditVerify(args),
   },
   {
     name: "audit export",
@@ -203,7 +203,7 @@ ${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audi
 
 Example:
   moat audit export --store /var/lib/moat --since 1200 >> /archive/moat-audit.jsonl`,
-    run: async (args) => (await import("./audit-command.ts")).runAuditExport(args),
+    run: async (args) => (await import("./local/audit-command.ts")).runAuditExport(args),
   },
   {
     name: "audit list",
@@ -221,7 +221,7 @@ ${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audi
 
 Example:
   moat audit list --store /var/lib/moat --distribution shop --limit 50`,
-    run: async (args) => (await import("./audit-command.ts")).runAuditList(args),
+    run: async (args) => (await import("./local/audit-command.ts")).runAuditList(args),
   },
   {
     name: "demo",
@@ -240,7 +240,7 @@ master key in <data dir>.master-key, next to the data: fine for a demo only.
 
 Example:
   MOAT_DATA_DIR=/tmp/moat-demo moat demo`,
-    run: async (args) => (await import("./demo-command.ts")).runDemo(args),
+    run: async (args) => (await import("./run/demo-command.ts")).runDemo(args),
   },
   {
     name: "config check",
@@ -258,7 +258,7 @@ full, without it the command says which ones it did not check.
 
 Example:
   moat config check ./moat.yaml`,
-    run: async (args) => (await import("./config-command.ts")).runConfigCheck(args),
+    run: async (args) => (await import("./local/config-command.ts")).runConfigCheck(args),
   },
   {
     name: "certs list",
@@ -284,7 +284,7 @@ ${DATA_DIR_OR_API_HELP}
 Examples:
   moat certs list --config ./moat.yaml --json
   moat certs list --distribution shop --state active --context prod`,
-    run: async (args) => (await import("./certs-command.ts")).runCertsList(args),
+    run: async (args) => (await import("./local/certs-command.ts")).runCertsList(args),
   },
   {
     name: "doctor origin",
@@ -322,7 +322,7 @@ Examples:
   moat doctor origin api --config ./moat.yaml
   moat doctor origin shop/api --store /var/lib/moat --json
   moat doctor origin https://api.internal:9443 --ca ./origin-ca.pem`,
-    run: async (args) => (await import("./doctor-command.ts")).runDoctorOrigin(args),
+    run: async (args) => (await import("./local/doctor-command.ts")).runDoctorOrigin(args),
   },
   {
     name: "doctor viewer",
@@ -344,7 +344,7 @@ viewer mTLS. Exit code 0 when the edge would accept it, 1 otherwise.
 Examples:
   moat doctor viewer --cert alice.pem --config ./moat.yaml --distribution partners
   moat doctor viewer --cert alice.pem --ca partner-ca.pem --crl partner.crl --json`,
-    run: async (args) => (await import("./doctor-command.ts")).runDoctorViewer(args),
+    run: async (args) => (await import("./local/doctor-command.ts")).runDoctorViewer(args),
   },
   {
     name: "guard",
@@ -378,7 +378,7 @@ Defaults for the guard: idle 60s, 10000 connections, 1024 per address (an edge's
 
 Example:
   moat guard --upstream http://127.0.0.1:8080 --distribution shop --dir /etc/moat-guard --listen 0.0.0.0:9443`,
-    run: async (args) => (await import("./guard-command.ts")).runGuard(args),
+    run: async (args) => (await import("./local/guard-command.ts")).runGuard(args),
   },
   {
     name: "origin snippet",
@@ -400,7 +400,7 @@ Where a check cannot be expressed, run \`moat guard\` in front of the app instea
 
 Example:
   moat origin snippet nginx --distribution shop > /etc/nginx/conf.d/moat-origin.conf`,
-    run: async (args) => (await import("./origin-snippet-command.ts")).runOriginSnippet(args),
+    run: async (args) => (await import("./local/origin-snippet-command.ts")).runOriginSnippet(args),
   },
   {
     name: "enrol token",
@@ -414,7 +414,7 @@ long as the host keeps it current. Needs no master key.
 
 Example:
   moat enrol token --dns api.internal --ttl 30m > api.token`,
-    run: async (args) => (await import("./enrol-command.ts")).runEnrolToken(args),
+    run: async (args) => (await import("./local/enrol-command.ts")).runEnrolToken(args),
   },
   {
     name: "enrol serve",
@@ -438,7 +438,7 @@ Defaults for enrolment: idle 30s, 1024 connections, 16 per address.
 
 Example:
   moat enrol serve --dns ca.internal --data-dir /var/lib/moat`,
-    run: async (args) => (await import("./enrol-command.ts")).runEnrolServe(args),
+    run: async (args) => (await import("./local/enrol-command.ts")).runEnrolServe(args),
   },
   {
     name: "enrol request",
@@ -453,7 +453,7 @@ bundle\` on the CA host): the endpoint's certificate is verified against it.
 
 Example:
   moat enrol request --url https://ca.internal:9444 --token "$(cat api.token)" --ca-bundle moat-ca.pem --dir /etc/moat-guard`,
-    run: async (args) => (await import("./enrol-command.ts")).runEnrolRequest(args),
+    run: async (args) => (await import("./local/enrol-command.ts")).runEnrolRequest(args),
   },
   {
     name: "enrol renew",
@@ -468,7 +468,7 @@ by itself; reload nginx or HAProxy after a change.
 
 Example:
   moat enrol renew --dir /etc/moat-guard --watch`,
-    run: async (args) => (await import("./enrol-command.ts")).runEnrolRenew(args),
+    run: async (args) => (await import("./local/enrol-command.ts")).runEnrolRenew(args),
   },
   {
     name: "ca init",
@@ -492,7 +492,7 @@ MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE. Back it up apart from the data.
 Example:
   moat ca init --data-dir /var/lib/moat --master-key-file /etc/moat/master.key --key-algorithm rsa-3072
   moat ca init --master-key-file /etc/moat/master.key --crl-base-url http://edge.example.com/.well-known/moat/`,
-    run: async (args) => (await import("./ca-command.ts")).runCaInit(args),
+    run: async (args) => (await import("./local/ca-command.ts")).runCaInit(args),
   },
   {
     name: "ca issue-server",
@@ -507,7 +507,7 @@ key, so the master key too (--master-key-file, MOAT_MASTER_KEY or MOAT_MASTER_KE
 
 Example:
   moat ca issue-server --dns api.internal --out /etc/api/tls --master-key-file /etc/moat/master.key`,
-    run: async (args) => (await import("./ca-command.ts")).runCaIssueServer(args),
+    run: async (args) => (await import("./local/ca-command.ts")).runCaIssueServer(args),
   },
   {
     name: "ca bundle",
@@ -525,7 +525,7 @@ ${CA_OR_API_HELP}
 Example:
   moat ca bundle > /etc/api/moat-ca.pem
   moat ca bundle --with-intermediate > /etc/moat-guard/ca-bundle.pem`,
-    run: async (args) => (await import("./ca-command.ts")).runCaBundle(args),
+    run: async (args) => (await import("./local/ca-command.ts")).runCaBundle(args),
   },
   {
     name: "ca status",
@@ -542,7 +542,7 @@ ${CA_OR_API_HELP}
 
 Example:
   moat ca status --data-dir /var/lib/moat`,
-    run: async (args) => (await import("./ca-rotate-command.ts")).runCaStatus(args),
+    run: async (args) => (await import("./local/ca-rotate-command.ts")).runCaStatus(args),
   },
   {
     name: "ca publication",
@@ -568,7 +568,7 @@ intermediate with moat ca renew-intermediate. Needs no master key.
 Example:
   moat ca publication --crl-base-url http://edge.example.com/.well-known/moat/
   moat ca publication --clear`,
-    run: async (args) => (await import("./ca-rotate-command.ts")).runCaPublication(args),
+    run: async (args) => (await import("./local/ca-rotate-command.ts")).runCaPublication(args),
   },
   {
     name: "ca renew-intermediate",
@@ -588,7 +588,7 @@ ${CA_OR_API_HELP}
 
 Example:
   moat ca renew-intermediate --data-dir /var/lib/moat`,
-    run: async (args) => (await import("./ca-rotate-command.ts")).runCaRenewIntermediate(args),
+    run: async (args) => (await import("./local/ca-rotate-command.ts")).runCaRenewIntermediate(args),
   },
   {
     name: "ca rollover",
@@ -616,7 +616,7 @@ ${CA_OR_API_HELP}
 
 Example:
   moat ca rollover --prepare --overlap 14d && moat ca bundle > /etc/moat/ca-bundle.pem`,
-    run: async (args) => (await import("./ca-rotate-command.ts")).runCaRollover(args),
+    run: async (args) => (await import("./local/ca-rotate-command.ts")).runCaRollover(args),
   },
   {
     name: "ca revoke",
@@ -641,7 +641,7 @@ revoked, and a record that cannot be written after is told and exits 1.
 
 Example:
   moat ca revoke 4A:0B:9C:… --reason keyCompromise --data-dir /var/lib/moat --store /var/lib/moat`,
-    run: async (args) => (await import("./revoke-command.ts")).runCaRevoke(args),
+    run: async (args) => (await import("./local/revoke-command.ts")).runCaRevoke(args),
   },
   {
     name: "ca crl",
@@ -660,7 +660,7 @@ ${CA_OR_API_HELP}
 
 Example:
   moat ca crl --data-dir /var/lib/moat > /etc/nginx/moat-crl.pem && nginx -s reload`,
-    run: async (args) => (await import("./crl-command.ts")).runCaCrl(args),
+    run: async (args) => (await import("./local/crl-command.ts")).runCaCrl(args),
   },
   {
     name: "cache invalidate",
@@ -696,7 +696,7 @@ Examples:
   moat cache invalidate --distribution shop --config ./moat.yaml /index.html "/images/*"
   moat cache invalidate --distribution shop --store postgres://moat@db/moat "/images/*"
   moat cache invalidate --distribution shop --context prod "/images/*"`,
-    run: async (args) => (await import("./cache-command.ts")).runCacheInvalidate(args),
+    run: async (args) => (await import("./local/cache-command.ts")).runCacheInvalidate(args),
   },
   ...controlCommands,
   ...apiCommands,

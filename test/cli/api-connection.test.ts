@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { resolveApiTarget } from "../../src/cli/api-connection.ts";
+import { resolveApiTarget } from "../../src/cli/over-api/api-connection.ts";
 import { readApiContexts, readApiEnvironment, writeApiContexts } from "../../src/config/index.ts";
 import { CliUsageError, ConfigInvalidError, ConfigUnreadableError } from "../../src/errors.ts";
 

@@ -15,7 +15,7 @@ import { x509 } from "../../src/pki/x509-lib.ts";
 import { runMoat, startMoat } from "./moat-process.ts";
 import type { RunningMoat } from "./moat-process.ts";
 
-// Fixed by the demo (src/cli/demo-command.ts), all on 127.0.0.1.
+// Fixed by the demo (src/cli/run/demo-command.ts), all on 127.0.0.1.
 const ports = { https: 8443, http: 8080, origin: 9443, api: 8444 };
 const apiUrl = `https://127.0.0.1:${ports.api}`;
 // The contract of \`moat dist list\` (MOAT_API, MOAT_API_CA, MOAT_TOKEN_FILE): the printed line must be exactly this.

@@ -1,7 +1,7 @@
 // The edge's node flags and malloc settings reach forked workers, without overriding an operator's own.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS, withEdgeMallocEnv, withEdgeNodeFlags } from "../../src/cli/edge-runtime.ts";
+import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS, withEdgeMallocEnv, withEdgeNodeFlags } from "../../src/cli/run/edge-runtime.ts";
 
 test("a worker's exec arguments get each edge flag the primary lacks; a value the operator gave stays", () => {
   assert.deepEqual(withEdgeNodeFlags([]), [...EDGE_NODE_FLAGS]);

@@ -6,8 +6,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
-import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS } from "../../src/cli/edge-runtime.ts";
-import { DRAIN_LIMIT_MS } from "../../src/cli/serve-edge.ts";
+import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS } from "../../src/cli/run/edge-runtime.ts";
+import { DRAIN_LIMIT_MS } from "../../src/cli/run/serve-edge.ts";
 import { repoRoot } from "./moat-process.ts";
 
 const run = promisify(execFile);
@@ -43,7 +43,7 @@ function seconds(span: string): number {
 function assertDirectNodeCommand(argv: string[], where: string): void {
   assert.match(argv[0] ?? "", /(^|\/)node$/, `${where}: the first word is the node binary`);
   const flags = argv.slice(1, argv.findIndex((word, i) => i > 0 && !word.startsWith("-")));
-  assert.deepEqual(flags, EDGE_NODE_FLAGS, `${where}: node gets the edge's flags (src/cli/edge-runtime.ts)`);
+  assert.deepEqual(flags, EDGE_NODE_FLAGS, `${where}: node gets the edge's flags (src/cli/run/edge-runtime.ts)`);
   const rest = argv.slice(1 + flags.length);
   assert.match(rest[0] ?? "", /dist\/cli\/main\.js$/, `${where}: node runs the compiled moat command`);
   assert.equal(rest[1], "start", `${where}: runs moat start`);
@@ -98,7 +98,7 @@ test("the Dockerfile's command is node on the compiled moat start in exec form, 
   }
 });
 
-/** `NAME=value` words include every malloc setting of src/cli/edge-runtime.ts, with its value. */
+/** `NAME=value` words include every malloc setting of src/cli/run/edge-runtime.ts, with its value. */
 function assertMallocEnv(assignments: string[], where: string): void {
   for (const [name, value] of Object.entries(EDGE_MALLOC_ENV)) assert.ok(assignments.includes(`${name}=${value}`), `${where}: sets ${name}=${value} (${assignments.join(" ")})`);
 }

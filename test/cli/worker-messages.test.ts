@@ -1,7 +1,7 @@
 // The primary and its workers read only their own message types: the metrics exchange is theirs, prom-client's cluster messages are not.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isFromWorker, isToWorker } from "../../src/cli/worker-messages.ts";
+import { isFromWorker, isToWorker } from "../../src/cli/run/worker-messages.ts";
 
 test("metrics messages pass the filters; prom-client's cluster messages (never sent: no AggregatorRegistry is made) would not", () => {
   assert.ok(isToWorker({ type: "metrics-request", id: 1 }));

@@ -8,7 +8,7 @@ import tls from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { startWorkerGroup } from "../../src/cli/worker-group.ts";
+import { startWorkerGroup } from "../../src/cli/run/worker-group.ts";
 import { loadConfigFile } from "../../src/config/index.ts";
 import { runEdge } from "../../src/edge/index.ts";
 import { createLogger } from "../../src/observe/index.ts";

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/index.ts";
-import { workerCount } from "../../src/cli/start-command.ts";
+import { workerCount } from "../../src/cli/run/start-command.ts";
 import { availableParallelism } from "node:os";
 import { assertOnlyIssue, minimal } from "./fixture.ts";
 

@@ -1,0 +1,64 @@
+// `moat edge list`: the edges run from the admin API's store, each with its region, the revision it serves, how far behind it is, its last heartbeat, its health and its certificates' expiry.
+import { parseDuration } from "../../config/index.ts";
+import { CliUsageError } from "../../errors.ts";
+import type { EdgeList } from "../../sdk/index.ts";
+import { API_FLAGS, withApi } from "./api-connection.ts";
+import { parseCliArgs } from "../cli-args.ts";
+import { formatTable, printResult } from "../table-output.ts";
+
+type EdgeItem = EdgeList["items"][number];
+
+/** A duration for people, to the coarsest unit that keeps it readable: 4s, 3m 20s, 5h 2m, 3d. */
+export function formatAge(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return seconds % 60 === 0 ? `${minutes}m` : `${minutes}m ${seconds % 60}s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return minutes % 60 === 0 ? `${hours}h` : `${hours}h ${minutes % 60}m`;
+  return `${Math.floor(hours / 24)}d`;
+}
+
+/** How far behind, in revisions and since when the first one it lacks was committed (by the API's clock). */
+function behindCell(edge: EdgeItem): string {
+  if (edge.behindRevisions === 0) return "0";
+  const revisions = `${edge.behindRevisions} revision${edge.behindRevisions === 1 ? "" : "s"}`;
+  if (edge.behindSince === null) return revisions;
+  // The API's now: its heartbeat time plus the age it gave it.
+  const now = Date.parse(edge.lastSeenAt) + edge.heartbeatAgeMs;
+  return `${revisions}, ${formatAge(now - Date.parse(edge.behindSince))}`;
+}
+
+/** The soonest expiry of its active certificates (the day is enough to plan by), and how many expire within 7 days. */
+function certificatesCell(edge: EdgeItem): string {
+  if (edge.certificatesExpireAt === null) return "-";
+  const day = edge.certificatesExpireAt.slice(0, 10);
+  return edge.certificatesExpiringSoon === 0 ? day : `${day} (${edge.certificatesExpiringSoon} within 7d)`;
+}
+
+/** The table `moat edge list` prints. */
+export function edgesTable(list: EdgeList) {
+  return {
+    header: ["NAME", "REGION", "REVISION", "BEHIND", "LAST HEARTBEAT", "HEALTH", "CERTS EXPIRE"],
+    rows: list.items.map((edge) => [edge.name, edge.region ?? "-", edge.revision === null ? "-" : String(edge.revision), behindCell(edge), `${formatAge(edge.heartbeatAgeMs)} ago`, edge.health, certificatesCell(edge)]),
+  };
+}
+
+export async function runEdgeList(args: string[]): Promise<number> {
+  const command = "edge list";
+  const { values } = parseCliArgs(command, args, { ...API_FLAGS, json: { type: "boolean", default: false }, "max-lag": { type: "string" } });
+  if (values["max-lag"] !== undefined) {
+    try {
+      parseDuration(values["max-lag"]);
+    } catch (error) {
+      throw new CliUsageError(`${command}: --max-lag ${(error as Error).message}`, { fix: "give how long an edge may serve an older revision before it is behind, e.g. --max-lag 30s" });
+    }
+  }
+  const query = values["max-lag"] === undefined ? {} : { maxLag: values["max-lag"] };
+  const list = (await withApi(command, values, async (moat) => (await moat.GET("/edges", { params: { query } })).data)) as EdgeList;
+  const newest = list.revision === 0 ? "The store has no revision yet." : `Newest revision: ${list.revision}${list.revisionAt === null ? "" : `, committed ${list.revisionAt}`}; behind means serving an older one for over ${formatAge(list.maxLagMs)}.`;
+  const { header, rows } = edgesTable(list);
+  const text = rows.length === 0 ? `No edge has run from this store yet (an edge started with --store reports within a second).\n${newest}\n` : `${formatTable(header, rows)}${newest}\n`;
+  printResult(values.json, list, text);
+  return 0;
+}
