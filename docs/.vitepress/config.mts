@@ -61,6 +61,7 @@ export default defineConfig({
           { text: "Performance", link: "/explanation/performance" },
           { text: "Architecture", link: "/explanation/architecture" },
           { text: "The store", link: "/explanation/store" },
+          { text: "A fleet at scale", link: "/explanation/fleet-scale" },
           { text: "The audit trail", link: "/explanation/audit-trail" },
         ],
       },
