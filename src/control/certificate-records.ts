@@ -1,4 +1,5 @@
 // Certificate records for an edge's data directory: its inventory synced into the store, and its own certificate events (renewals, CA steps, CRLs, expiry warnings) in the audit trail.
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { MoatError } from "../errors.ts";
 import { listCertificateRecords } from "../pki/index.ts";
@@ -87,8 +88,8 @@ export function edgeCertificateEvents(edge: string, changes: readonly Certificat
  * @example
  * await syncCertificateRecords({ store, edge: "edge-1", dataDir: "/var/lib/moat", now: new Date() });
  */
-export async function syncCertificateRecords(options: { store: Store; edge: string; dataDir: string; now: Date }): Promise<{ changes: CertificateChange[]; events: AuditEvent[] }> {
-  const entries = toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: options.now }));
+export async function syncCertificateRecords(options: { store: Store; edge: string; dataDir: string; now: Date; entries?: CertificateEntry[] }): Promise<{ changes: CertificateChange[]; events: AuditEvent[] }> {
+  const entries = options.entries ?? toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: options.now }));
   let events: AuditEvent[] = [];
   const changes = await options.store.certificates.sync(options.edge, entries, {
     now: options.now,
@@ -156,6 +157,8 @@ export function createCertificateRecorder(options: { store: Store; edge: string;
   let queue: Promise<unknown> = Promise.resolve();
   let pending: AuditEvent[] = [];
   let isSyncDue = false;
+  /** The digest of the inventory the store last took whole; undefined until the first sync succeeds. */
+  let lastSynced: string | undefined;
   let isFailing = false;
   let retry: NodeJS.Timeout | undefined;
   let isStopped = false;
@@ -181,7 +184,13 @@ export function createCertificateRecorder(options: { store: Store; edge: string;
           pending = pending.slice(1);
         }
         if (isSyncDue) {
-          const { changes, events } = await withDeadline(syncCertificateRecords({ store, edge, dataDir: options.dataDir, now: now() }), deadlineMs, "a certificate sync");
+          const at = now();
+          const entries = toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: at }));
+          // Most rebuilds change no certificate (a config change, a reload): what the store got last time still
+          // stands, so the sync, which reads every row of this edge under the store's write lock, is skipped.
+          const digest = inventoryDigest(entries);
+          const { changes, events } = digest === lastSynced ? { changes: [], events: [] } : await withDeadline(syncCertificateRecords({ store, edge, dataDir: options.dataDir, now: at, entries }), deadlineMs, "a certificate sync");
+          lastSynced = digest;
           isSyncDue = false;
           if (changes.length > 0) {
             const serials = (state: string) => changes.filter((change) => change.after?.recordedState === state && change.before?.recordedState !== state).map((change) => change.after?.serialHex).slice(0, LISTED_IN_LOG);
@@ -251,4 +260,11 @@ export function createCertificateRecorder(options: { store: Store; edge: string;
       clearTimeout(retry);
     },
   };
+}
+
+/** What a sync would write for an inventory: each certificate (its fingerprint names its content) and its recorded state. */
+function inventoryDigest(entries: readonly CertificateEntry[]): string {
+  const hash = createHash("sha256");
+  for (const entry of entries) hash.update(`${entry.fingerprint256} ${entry.use} ${entry.name} ${entry.source} ${entry.recordedState} ${entry.revokedAt?.toISOString() ?? ""} ${entry.revocationReason ?? ""}\n`);
+  return hash.digest("hex");
 }

@@ -161,3 +161,19 @@ test("the rules of the edge's events: a renewal kept as next is certificate.issu
   // An edge's first sync is a baseline.
   assert.deepEqual(edgeCertificateEvents("edge-1", [{ after: stored("10") }], { isFirstSync: true }), []);
 });
+
+test("a rebuild that changed no certificate costs the store nothing: the recorder syncs again only when the inventory changed", async (t) => {
+  const { dataDir, store, ca, masterKey } = await setUp(t);
+  let syncs = 0;
+  const counted: Store = { ...store, certificates: { ...store.certificates, sync: (...args) => (syncs++, store.certificates.sync(...args)) } };
+  const recorder = createCertificateRecorder({ store: counted, edge: "edge-1", dataDir, log: capture().log });
+  t.after(() => recorder.stop());
+  const first = await createIssuedCertificateStore({ ca, dataDir, masterKey }).serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS });
+  assert.equal(await withDeadline("the first sync", recorder.sync(), 10_000), true);
+  assert.equal(await withDeadline("a sync with nothing changed", recorder.sync(), 10_000), true);
+  assert.equal(syncs, 1, "the unchanged inventory was not synced again");
+  const renewed = await createIssuedCertificateStore({ ca, dataDir, masterKey, rotateSerials: new Set([first.serialHex]) }).serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS });
+  assert.equal(await withDeadline("the sync after a renewal", recorder.sync(), 10_000), true);
+  assert.equal(syncs, 2);
+  assert.equal((await store.certificates.get(renewed.serialHex, new Date()))?.recordedState, "active");
+});
