@@ -1,6 +1,7 @@
-// The access line's per-connection fields (viewer address, TLS version, cipher, viewer certificate) as JSON, made once per connection and identity, never per request.
+// The access line's fields that repeat as JSON, made once, never per request: per connection (viewer address, TLS version, cipher, viewer certificate), per behavior (distribution, behavior), per constant stage result (a memory hit).
 import type { TLSSocket } from "node:tls";
-import { jsonString } from "../observe/index.ts";
+import { jsonFields, jsonString } from "../observe/index.ts";
+import type { RoutedBehavior } from "./edge-snapshot.ts";
 import type { ViewerConnectionIdentity } from "./viewer-connection-check.ts";
 import type { ViewerRequestFacts } from "./viewer-request.ts";
 import { viewerLogField } from "./viewer-request.ts";
@@ -34,4 +35,37 @@ export function connectionFragment(socket: TLSSocket | undefined, clientAddress:
     certificateFragments.set(identity, certificate);
   }
   return tls + certificate;
+}
+
+// Keyed by the behavior (one per snapshot): its distribution's id with it, in case a behavior object were ever shared.
+const routeFragments = new WeakMap<RoutedBehavior, { distributionId: string; fragment: string }>();
+
+/**
+ * `,"distribution":…,"behavior":…` for a request routed to `behavior` of distribution `distributionId`.
+ * @example
+ * facts.routeFragment = routeFragment(distribution.id, behavior);
+ */
+export function routeFragment(distributionId: string, behavior: RoutedBehavior): string {
+  const known = routeFragments.get(behavior);
+  if (known !== undefined && known.distributionId === distributionId) return known.fragment;
+  const fragment = `,"distribution":${jsonString(distributionId)},"behavior":${jsonString(behavior.path)}`;
+  routeFragments.set(behavior, { distributionId, fragment });
+  return fragment;
+}
+
+// Keyed by a frozen stage result (the cache's memory hit): its fields can never change.
+const frozenFragments = new WeakMap<object, string>();
+
+/**
+ * A stage's fields as JSON (observe's jsonFields), serialised once when the object is frozen: a memory hit's
+ * `{ cache: "hit", tier: "memory" }` is one shared object.
+ */
+export function stageFields(fields: Record<string, unknown>, isWritten: (name: string) => boolean): string {
+  if (!Object.isFrozen(fields)) return jsonFields(fields, isWritten);
+  let fragment = frozenFragments.get(fields);
+  if (fragment === undefined) {
+    fragment = jsonFields(fields, isWritten);
+    frozenFragments.set(fields, fragment);
+  }
+  return fragment;
 }

@@ -7,10 +7,10 @@ import type { TLSSocket } from "node:tls";
 import type { EdgeCache } from "../cache/index.ts";
 import { OriginFailureError } from "../errors.ts";
 import { requestTarget } from "../origin/index.ts";
-import { createAccessLog, edgeMetrics, RequestTrace } from "../observe/index.ts";
+import { createAccessLog, edgeMetrics, jsonString, RequestTrace } from "../observe/index.ts";
 import type { AccessLog, Logger } from "../observe/index.ts";
 import type { DestinationStream } from "pino";
-import { connectionFragment } from "./access-line-fields.ts";
+import { connectionFragment, routeFragment, stageFields } from "./access-line-fields.ts";
 import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
@@ -65,11 +65,13 @@ interface RequestFacts {
   /** The viewer's certificate as judged after the handshake; `viewer.identityFields` is what a cache key may use. */
   viewer: ViewerRequestFacts;
   /** Once the request is matched to one: its access-log setting applies. */
-  distribution?: DistributionRuntime;
+  distribution: DistributionRuntime | undefined;
   /** Writes the access line (observe/access-log.ts); `log`'s level decides whether it is written. */
   access: AccessLog;
   /** The trace context, made when the request goes to an origin or its line is written. */
-  trace?: RequestTrace;
+  trace: RequestTrace | undefined;
+  /** Once routed to a behavior: its distribution and behavior fields as JSON, made once per behavior (access-line-fields.ts). */
+  routeFragment: string;
 }
 
 /**
@@ -90,7 +92,11 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       clientAddress: socket?.remoteAddress ?? "",
       socket,
       viewer: viewerRequestFacts(socket),
+      // Every field set later is in the literal: the object keeps one shape, with no property store grown per request.
+      distribution: undefined,
       access,
+      trace: undefined,
+      routeFragment: "",
     };
     // No line at this level: the response's first byte is not timed (viewer-meter.ts).
     if (!access.isEnabled()) (res as unknown as MeteredResponse).firstByteAt = -1;
@@ -244,7 +250,9 @@ function forward(
     requestId: facts.requestId,
     trace: (facts.trace = new RequestTrace(req.headers)),
   });
-  const fields: Record<string, unknown> = { distribution: distribution.id, behavior: behavior.path };
+  // The line's distribution and behavior fields come from facts.routeFragment; `fields` gathers the stages' own.
+  facts.routeFragment = routeFragment(distribution.id, behavior);
+  const fields: Record<string, unknown> = {};
   if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
   let served: Record<string, unknown> | Promise<Record<string, unknown>>;
   try {
@@ -253,7 +261,8 @@ function forward(
     recordFailure(error, res, facts, fields, log);
     return accessLog(log, req, res, facts, fields);
   }
-  if (!(served instanceof Promise)) return accessLog(log, req, res, facts, Object.assign(fields, served));
+  // A fresh hit's fields as they are: for a memory hit, one frozen object whose JSON is made once (access-line-fields.ts).
+  if (!(served instanceof Promise)) return accessLog(log, req, res, facts, served);
   return served.then(
     (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
     (error: unknown) => {
@@ -330,6 +339,15 @@ function hasBody(req: ViewerRequest): boolean {
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
+// Fields the line writes itself, from the request: a stage's field of the same name is not written twice.
+const LINE_FIELDS: ReadonlySet<string> = new Set(["requestId", "snapshot", "method", "path", "http", "status", "ms", "traceId", "ttfbMs", "bytesIn", "bytesOut", "client", "tlsVersion", "cipher", "clientCert"]);
+const isLineField = (name: string) => LINE_FIELDS.has(name);
+
+/** `ms` as the line writes it: to a tenth. */
+function tenths(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
 /** Always undefined: a stage that answered returns it, as the request's end. */
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): undefined {
   // Every request is counted, sampled out of the log or not; with metrics off this is one comparison (observe/edge-metrics.ts).
@@ -337,24 +355,17 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.
   const sample = facts.distribution?.accessLogSample ?? facts.snapshot.accessLogSample;
   if (sample === 0 || (sample < 1 && Math.random() >= sample) || !log.isLevelEnabled("info")) return undefined;
-  // Fields whose values need no escaping (hex, numbers) go in as written: no per-field dispatch.
+  // One string, built here: the request's fields in the line's order, with no object per line and no per-field
+  // dispatch. What needs no escaping goes in as it is: the request id (base64url and base36), numbers, the HTTP
+  // version, hex; a viewer's method and path are escaped. What repeats is JSON made once: the connection's fields,
+  // the route's (distribution, behavior) and a memory hit's (access-line-fields.ts); other stage fields (cache,
+  // origin, error…) go through observe's jsonFields.
   const metered = res as unknown as Partial<MeteredResponse>;
   const firstByteAt = metered.firstByteAt ?? 0;
-  let known = `,"traceId":"${(facts.trace ??= new RequestTrace(req.headers)).traceId}"`;
-  if (firstByteAt > 0) known += `,"ttfbMs":${Math.round((firstByteAt - facts.startedAt) * 10) / 10}`;
-  known += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}`;
-  facts.access.write(
-    {
-      requestId: facts.requestId,
-      snapshot: facts.snapshot.generation,
-      method: req.method,
-      path: req.url,
-      http: facts.httpVersion,
-      status: res.statusCode,
-      ms: Math.round((performance.now() - facts.startedAt) * 10) / 10,
-    },
-    fields,
-    known + connectionFragment(facts.socket, facts.clientAddress, facts.viewer),
-  );
+  const startedAt = facts.startedAt;
+  let line = `,"requestId":"${facts.requestId}","snapshot":${facts.snapshot.generation},"method":${jsonString(req.method ?? "")},"path":${jsonString(req.url ?? "")},"http":"${facts.httpVersion}","status":${res.statusCode},"ms":${tenths(performance.now() - startedAt)},"traceId":"${(facts.trace ??= new RequestTrace(req.headers)).traceId}"`;
+  if (firstByteAt > 0) line += `,"ttfbMs":${tenths(firstByteAt - startedAt)}`;
+  line += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}${connectionFragment(facts.socket, facts.clientAddress, facts.viewer)}${facts.routeFragment}${stageFields(fields, isLineField)}`;
+  facts.access.writeFields(line);
   return undefined;
 }

@@ -1,5 +1,5 @@
 // Observability: structured logs, the access log, and (loaded only when asked for) Prometheus metrics.
-export { createAccessLog, jsonString } from "./access-log.ts";
+export { createAccessLog, jsonFields, jsonString } from "./access-log.ts";
 export type { AccessLog } from "./access-log.ts";
 export { createLogger } from "./logger.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";

@@ -1,4 +1,6 @@
 // Structured logs (pino): one root logger per process, a child per part; never keys or whole certificates.
+import { fstatSync } from "node:fs";
+import { isatty } from "node:tty";
 import { pino } from "pino";
 import type { DestinationStream, Logger, LevelWithSilent } from "pino";
 
@@ -48,10 +50,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(settings, options.destination ?? stdoutDestination());
 }
 
-// How long a line may wait for others before it is written, and how much is written at most in one go. Each write
-// wakes a libuv pool thread (sonic-boom writes with fs.write), and that wake, not the bytes, is a write's cost: about
-// 0.4 ms of the main thread's CPU each on the 2-core test VM: at 6,000 cache hits a second, 5 µs a request at
-// 10 ms / 64 KiB, 1.4 µs at these (bench/profile-edge.ts, measured around the write).
+// How long a line may wait for others before it is written, and how much is written at most in one go. An
+// asynchronous write (to a pipe or a socket) wakes a libuv pool thread (sonic-boom writes with fs.write), and that
+// wake, not the bytes, is a write's cost: about 0.4 ms of the main thread's CPU each on the 2-core test VM: at 6,000
+// cache hits a second, 5 µs a request at 10 ms / 64 KiB, 1.4 µs at these (bench/profile-edge.ts, measured around
+// the write). To a file a batch is written synchronously (stdoutDestination).
 // Envoy flushes its access log every second; a tenth of that keeps `tail -f` close to live.
 const FLUSH_AFTER_MS = 100;
 export const FLUSH_AT_BYTES = 256 * 1024;
@@ -125,13 +128,35 @@ export function createBatchedDestination(target: BatchTarget): BatchedDestinatio
 let stdout: BatchedDestination | undefined;
 
 /**
+ * Whether `fd` is a file or a device that is not a terminal (/dev/null): a write there returns once the bytes are
+ * in the page cache, with no reader to wait for. A pipe, a socket (journald, a container runtime) or a terminal
+ * can be slow to take bytes, and must never stall the event loop. Node's own process.stdout is synchronous for
+ * files too.
+ */
+function takesSynchronousWrites(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd);
+    return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * One batched stdout per process, whatever the number of loggers: lines stay in the order they were logged, and
  * one exit hook hands over what is left.
+ *
+ * To a file (or /dev/null) a batch is written synchronously: an asynchronous write hands each batch to a libuv
+ * pool thread, and on the busy 2-core VM that wake, sonic-boom's copy of the batch (it copies on Node ≥ 22.7) and
+ * the completion cost as much as building the lines: at info, a 1 KiB hit cost 1.16× its CPU at warn with
+ * asynchronous writes to /dev/null, 1.06× with synchronous ones (bench/profile-edge.ts, medians of 6 interleaved
+ * rounds each; 1.20-1.22× before the access line was made leaner); a synchronous write of 256 KiB into the page cache is one copy. To a pipe, a socket or a terminal, writes
+ * stay asynchronous.
  */
 function stdoutDestination(): DestinationStream {
   if (stdout) return stdout;
   // pino registers this sonic-boom for its own synchronous flush on exit; the hook below runs either side of it.
-  const sonic = pino.destination({ dest: 1, sync: false, contentMode: "buffer" }) as unknown as BatchTarget;
+  const sonic = pino.destination({ dest: 1, sync: takesSynchronousWrites(1), contentMode: "buffer" }) as unknown as BatchTarget;
   const batched = createBatchedDestination(sonic);
   process.on("exit", () => {
     try {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import { createAccessLog, createLogger, jsonString } from "../../src/observe/index.ts";
+import { createAccessLog, createLogger, jsonFields, jsonString } from "../../src/observe/index.ts";
 import type { Logger } from "../../src/observe/index.ts";
 
 /** A logger whose lines land in `lines`, one string each, as they were written. */
@@ -101,5 +101,24 @@ describe("the access log", () => {
     const parsed = JSON.parse(lines[0] as string) as Record<string, unknown>;
     assert.equal(parsed.big, 10);
     assert.match(parsed.odd as string, /^\[unserialisable: /);
+  });
+
+  it("writes the same line from fields serialised by the caller (the pipeline's path) as from objects", () => {
+    const { log, lines } = capturingLogger({ worker: 2 });
+    const access = createAccessLog(log);
+    const head = { requestId: "r-2", status: 200, ms: 0.3 };
+    const tail = { distribution: "shop", cache: "hit", status: 999, skipped: undefined, odd: HOSTILE[3] as string, [HOSTILE[0] as string]: HOSTILE[2] as string };
+    access.write(head, tail);
+    access.writeFields(`,"requestId":"r-2","status":200,"ms":0.3${jsonFields(tail, (name) => name in head)}`);
+    assert.equal(lines.length, 2);
+    assert.equal(withoutTime(lines[1] as string), withoutTime(lines[0] as string));
+    assert.deepEqual(JSON.parse(lines[1] as string).odd, HOSTILE[3]);
+  });
+
+  it("serialises a record's fields in order, escaped, leaving out what the line already has", () => {
+    const record = { a: 1, b: "x\"y", c: undefined, d: () => 1, e: { f: [1, "g"] }, h: Number.POSITIVE_INFINITY };
+    assert.equal(jsonFields(record), ',"a":1,"b":"x\\\"y","e":{"f":[1,"g"]},"h":null');
+    assert.equal(jsonFields(record, (name) => name === "a" || name === "e"), ',"b":"x\\\"y","h":null');
+    assert.equal(jsonFields({}), "");
   });
 });

@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { fork } from "node:child_process";
 import { once } from "node:events";
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createBatchedDestination, FLUSH_AT_BYTES } from "../../src/observe/logger.ts";
 
 const CHILD = new URL("./logger-child.ts", import.meta.url).pathname;
 
-async function runChild(how: string, count: number): Promise<{ code: number | null; lines: { index: number }[] }> {
-  const child = fork(CHILD, [how, String(count)], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+/** The child's stdout is a pipe (as under a container runtime), or a file (`moat start > access.log`): then its writes are synchronous. */
+async function runChild(how: string, count: number, to: "pipe" | "file" = "pipe"): Promise<{ code: number | null; lines: { index: number }[] }> {
+  const dir = to === "file" ? mkdtempSync(join(tmpdir(), "moat-logger-")) : undefined;
+  const file = dir === undefined ? undefined : join(dir, "stdout");
+  const fd = file === undefined ? undefined : openSync(file, "w", 0o600);
+  const child = fork(CHILD, [how, String(count)], { stdio: ["ignore", fd ?? "pipe", "inherit", "ipc"] });
+  if (fd !== undefined) closeSync(fd);
   let out = "";
   child.stdout?.setEncoding("utf8").on("data", (text: string) => (out += text));
   if (how === "sigterm") {
@@ -16,6 +24,10 @@ async function runChild(how: string, count: number): Promise<{ code: number | nu
   }
   const [code] = (await once(child, "exit")) as [number | null];
   if (child.stdout && !child.stdout.readableEnded) await once(child.stdout, "end");
+  if (file !== undefined) {
+    out = readFileSync(file, "utf8");
+    rmSync(dir as string, { recursive: true, force: true });
+  }
   const lines = out.split("\n").filter((line) => line !== "").map((line) => JSON.parse(line) as { index: number });
   return { code, lines };
 }
@@ -44,6 +56,18 @@ describe("the batched stdout destination", () => {
     const { code, lines } = await runChild("sigterm", 5000);
     assert.equal(code, 0);
     assertAllInOrder(lines, 5001);
+  });
+
+  it("writes every line, in order, to a file (written synchronously) on exit, when the loop runs dry and on SIGTERM", async () => {
+    const exited = await runChild("exit", 300, "file");
+    assert.equal(exited.code, 0);
+    assertAllInOrder(exited.lines, 300);
+    const dry = await runChild("natural", 3, "file");
+    assert.equal(dry.code, 0);
+    assertAllInOrder(dry.lines, 3);
+    const stopped = await runChild("sigterm", 5000, "file");
+    assert.equal(stopped.code, 0);
+    assertAllInOrder(stopped.lines, 5001);
   });
 
   it("hands lines on as one write once 256 KiB wait", () => {
