@@ -2,6 +2,7 @@
 import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
 import { readPemBlocks } from "../pki/index.ts";
+import { pathToStore } from "../tls/index.ts";
 
 /** The certificates of a PEM text, in order; `where` names the text in errors. */
 export function certificatesOfPem(pem: string, where: string): X509Certificate[] {
@@ -38,7 +39,7 @@ export function chainProblems(sent: readonly X509Certificate[], cas: readonly X5
   const leaf = sent[0];
   if (!leaf) return [{ code: "untrusted", cause: "the origin sent no certificate" }];
   const problems: ChainProblem[] = [];
-  const path = pathToCas(leaf, sent.slice(1), cas);
+  const path = pathToStore(leaf, sent.slice(1), cas);
   if (!path) {
     const top = topOf(leaf, sent.slice(1));
     const trusted = cas.length > 0 ? cas.map((ca) => oneLineName(ca.subject)).join("; ") : "none";
@@ -58,20 +59,6 @@ export function chainProblems(sent: readonly X509Certificate[], cas: readonly X5
   const matches = isIP(serverName) ? leaf.checkIP(serverName) !== undefined : leaf.checkHost(serverName, { subject: "never" }) !== undefined;
   if (!matches) problems.push({ code: "name-mismatch", cause: `the certificate names ${namesOf(leaf)}; the edge expects ${serverName}` });
   return problems;
-}
-
-/** The certificates from the leaf up to (not including) a CA in `cas`, or null when no chain reaches one. */
-export function pathToCas(leaf: X509Certificate, sent: readonly X509Certificate[], cas: readonly X509Certificate[]): X509Certificate[] | null {
-  const path = [leaf];
-  let current = leaf;
-  while (path.length <= 8) {
-    if (cas.some((ca) => isIssuedBy(current, ca))) return path;
-    const parent = sent.find((candidate) => !path.includes(candidate) && isIssuedBy(current, candidate));
-    if (!parent) return null;
-    path.push(parent);
-    current = parent;
-  }
-  return null;
 }
 
 function topOf(leaf: X509Certificate, sent: readonly X509Certificate[]): X509Certificate {

@@ -1,9 +1,9 @@
 // `moat doctor viewer`: judges a viewer certificate against a trust store exactly as the edge's viewer check does: OpenSSL's verification (through `openssl verify`, with the trust store's CAs and CRLs) then the edge's own verdict function.
 import { spawn } from "node:child_process";
 import type { X509Certificate } from "node:crypto";
-import { judgeConnection, REFUSAL_SUMMARIES } from "../tls/index.ts";
+import { judgeConnection, pathToStore, REFUSAL_SUMMARIES } from "../tls/index.ts";
 import type { ClientCertRefusalReason, LoadedTrustStore } from "../tls/index.ts";
-import { certificatesOfPem, describeInLine, oneLineName, pathToCas } from "./certificate-facts.ts";
+import { certificatesOfPem, describeInLine, oneLineName } from "./certificate-facts.ts";
 import { doctorReport } from "./doctor-report.ts";
 import type { DoctorCheck, DoctorReport } from "./doctor-report.ts";
 
@@ -82,7 +82,7 @@ export async function diagnoseViewer(target: ViewerDoctorTarget, doctor: { timeo
     return doctorReport(target.subject, [{ id: "certificate", status: "fail", summary: `${target.certFile} holds no certificate`, code: "client-cert-missing", cause: "no PEM CERTIFICATE block in the file", fix: "give the viewer's certificate in PEM (-----BEGIN CERTIFICATE-----)" }]);
   }
   const checks: DoctorCheck[] = [{ id: "certificate", status: "pass", summary: describeInLine(leaf), details: [`names: ${leaf.subjectAltName ?? "(no subjectAltName)"}`, `extended key usage: ${leaf.keyUsage?.join(", ") ?? "(none)"}`] }];
-  const path = pathToCas(leaf, sent.slice(1), store.cas);
+  const path = pathToStore(leaf, sent.slice(1), store.cas);
   checks.push(chainCheck(path, leaf, store), validityCheck(path ?? [leaf], now), usageCheck(leaf, store), revocationCheck(path ?? [leaf], store, target.crlFiles));
 
   const verified = await opensslVerify(target, doctor);

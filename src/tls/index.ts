@@ -27,7 +27,7 @@ export { judgeConnection } from "./connection-verdict.ts";
  * @example
  * issuerChain(peer, [], store).map((cert) => cert.raw);
  */
-export { issuerChain } from "./refusal-diagnosis.ts";
+export { issuerChain, pathToStore } from "./refusal-diagnosis.ts";
 export type { ConnectionFacts, ConnectionVerdict, ViewerCertVerification } from "./connection-verdict.ts";
 
 /**

@@ -42,8 +42,12 @@ export function issuerChain(peer: X509Certificate, sent: readonly X509Certificat
   return path && anchor ? [...path.slice(1), anchor] : [];
 }
 
-/** The certificates from the leaf up to (not including) a CA of the store, or null when no such chain exists. */
-function pathToStore(leaf: X509Certificate, sent: readonly X509Certificate[], cas: readonly X509Certificate[]): X509Certificate[] | null {
+/**
+ * The certificates from the leaf up to (not including) a CA of the store, or null when no such chain exists.
+ * @example
+ * const path = pathToStore(leaf, sentIntermediates, trustStoreCas); // [leaf, intermediate] or null
+ */
+export function pathToStore(leaf: X509Certificate, sent: readonly X509Certificate[], cas: readonly X509Certificate[]): X509Certificate[] | null {
   const path = [leaf];
   let current = leaf;
   while (path.length <= MAX_CHAIN) {
