@@ -207,6 +207,14 @@ describe("moat demo", { timeout: 120_000 }, () => {
     const run = await runMoat(["dist", "list"], { cwd: dataDir, env: { MOAT_API: apiUrl, MOAT_API_CA: printed[1]!, MOAT_TOKEN_FILE: printed[2]!, MOAT_CONTEXTS: join(dataDir, "no-contexts.yaml") } });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^ID +VERSION +ALIASES +ORIGINS\ndemo +1 +\S+/);
+    // The demo's edge reports in the store as an edge run with --store does: `moat edge list` shows it serving revision 1.
+    const env = { MOAT_API: apiUrl, MOAT_API_CA: printed[1]!, MOAT_TOKEN_FILE: printed[2]!, MOAT_CONTEXTS: join(dataDir, "no-contexts.yaml") };
+    const edges = await runMoat(["edge", "list", "--json"], { cwd: dataDir, env });
+    assert.equal(edges.code, 0, edges.stderr);
+    const listed = JSON.parse(edges.stdout) as { items?: { revision: number | null; health: string }[] } | { revision: number | null; health: string }[];
+    const items = Array.isArray(listed) ? listed : (listed.items ?? []);
+    assert.equal(items.length, 1, edges.stdout);
+    assert.equal(items[0]?.revision, 1, edges.stdout);
   });
 
   test("the token is an admin token for 24 h, in a 0600 file, and in no log line; the store holds the demo config at revision 1", async () => {

@@ -99,7 +99,10 @@ export async function runDemo(args: string[]): Promise<number> {
   const configFile = join(dataDir, "demo.yaml");
   await writeFile(configFile, demoConfigYaml(dataDir, demoKeyFile));
   const store = await openStore({ address: `sqlite:${join(dataDir, SQLITE_STORE_FILE)}`, validate: validateStoredDocument });
-  const source = createStoreConfigSource({ store, dataDir });
+  // The demo's edge reports in the store's edges table as `moat start --store` does (`moat edge list` shows it), under
+  // MOAT_EDGE_NAME or the host name, the name its certificate records use too.
+  const edgeName = resolveEdgeName(undefined);
+  const source = createStoreConfigSource({ store, dataDir, edge: edgeName });
   let closeOrigin = async () => undefined as void;
   try {
     await applyDemoConfig(store, configFile, log);
@@ -117,7 +120,7 @@ export async function runDemo(args: string[]): Promise<number> {
     });
     closeOrigin = () => new Promise<void>((resolve) => origin.close(() => resolve()));
     // The demo's edge keeps the store's certificate records as `moat start --store` does, under MOAT_EDGE_NAME or the host name.
-    const recorder = createCertificateRecorder({ store, edge: resolveEdgeName(undefined), dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
+    const recorder = createCertificateRecorder({ store, edge: edgeName, dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
     const edge = await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
     await recorder.sync();
     const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log, recorder).catch(async (error: unknown) => {
