@@ -5,7 +5,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { isIP } from "node:net";
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Logger } from "./logger.ts";
-import type { CertificateInUse, EdgeMetrics, EdgeMetricsSources, OriginConnectionKind } from "./edge-metrics.ts";
+import type { CertificateInUse, EdgeMetrics, EdgeMetricsSources, OriginConnectionKind, OriginPoolStats } from "./edge-metrics.ts";
 import { RequestTally } from "./request-tally.ts";
 import type { MetricJson } from "./request-tally.ts";
 
@@ -46,34 +46,23 @@ export function createProcessMetrics(): ProcessMetrics {
     labelNames: ["distribution", "origin", "cause"],
     registers: [registry],
   });
-  new Gauge({
-    name: "moat_origin_pool_connections",
-    help: "Connections an origin's pool holds now, by state: connected (all open) and free (idle keep-alive).",
-    labelNames: ["distribution", "origin", "state"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const pool of sources?.originPools?.() ?? []) {
-        if (pool.stats === null) continue;
-        this.set({ distribution: pool.distribution, origin: pool.origin, state: "connected" }, pool.stats.connected);
-        this.set({ distribution: pool.distribution, origin: pool.origin, state: "free" }, pool.stats.free);
-      }
-    },
-  });
-  new Gauge({
-    name: "moat_origin_pool_requests",
-    help: "Requests an origin's pool holds now, by state: running (on a connection) and pending (waiting for one).",
-    labelNames: ["distribution", "origin", "state"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const pool of sources?.originPools?.() ?? []) {
-        if (pool.stats === null) continue;
-        this.set({ distribution: pool.distribution, origin: pool.origin, state: "running" }, pool.stats.running);
-        this.set({ distribution: pool.distribution, origin: pool.origin, state: "pending" }, pool.stats.pending);
-      }
-    },
-  });
+  // An origin pool's counts (undici's pool stats), two states per gauge.
+  const poolGauge = (name: string, help: string, states: readonly (keyof OriginPoolStats)[]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["distribution", "origin", "state"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const pool of sources?.originPools?.() ?? []) {
+          if (pool.stats === null) continue;
+          for (const state of states) this.set({ distribution: pool.distribution, origin: pool.origin, state }, pool.stats[state]);
+        }
+      },
+    });
+  poolGauge("moat_origin_pool_connections", "Connections an origin's pool holds now, by state: connected (all open) and free (idle keep-alive).", ["connected", "free"]);
+  poolGauge("moat_origin_pool_requests", "Requests an origin's pool holds now, by state: running (on a connection) and pending (waiting for one).", ["running", "pending"]);
   const cacheGauge = (name: string, help: string, read: (stats: ReturnType<NonNullable<EdgeMetricsSources["cacheStats"]>>) => [number, number]) =>
     new Gauge({
       name,
