@@ -8,7 +8,7 @@ import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
-import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { createViewerClient, viewerRequest, viewerRequestWithSni } from "../support/viewer-client.ts";
 import type { ViewerResponse } from "../support/viewer-client.ts";
 import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
 import { isRefusal, mtlsRequest, within } from "../support/mtls-viewer.ts";
@@ -183,7 +183,7 @@ describe("origin shield", { timeout: 120_000 }, () => {
     assert.equal(post.status, 201);
     assert.equal(post.headers["cache-status"], "moat-shield; fwd=method, moat-fra-1; fwd=method");
     // The edge's own errors name it too.
-    const missing = await viewerRequest(client, { path: "/named", host: "other.test" });
+    const missing = await viewerRequestWithSni(named.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test", host: "other.test", path: "/named" });
     assert.equal(missing.status, 421);
     assert.equal(missing.headers["cache-status"], "moat-fra-1; detail=misdirected-request");
   });
@@ -220,7 +220,7 @@ describe("origin shield", { timeout: 120_000 }, () => {
     assert.equal(saw["client-cert"], `:${new X509Certificate(alice.certPem).raw.toString("base64")}:`);
     assert.equal(saw.moat_viewer_cert_serial, undefined);
     // Not the edge's own certificate, which the shield verified.
-    assert.doesNotMatch(JSON.stringify(saw), /shop\/api|spiffe:/);
+    assert.doesNotMatch(JSON.stringify(saw), /shop\/api|spiffe:\/\/moat\.internal/);
 
     const without = await mtlsRequest({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test", path: "/whoami", headers: forged });
     assert.ok(!isRefusal(without) && without.status === 200, JSON.stringify(without));
