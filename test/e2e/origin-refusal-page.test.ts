@@ -1,11 +1,20 @@
-// nginx checks client certificates after the TLS 1.3 handshake and refuses with its own 400 page: the edge answers viewers 502 origin-rejected-client-cert (never cached, counted, logged), while an application's 400 passes through.
+// nginx checks client certificates after the TLS 1.3 handshake and refuses with its own 400 page: the edge answers viewers 502 origin-rejected-client-cert (never cached, counted, logged), while an application's 400 passes through; HAProxy's refusal inside TLS is the same failure.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { accessSync, constants } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
 import { test } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { Client } from "undici";
 import { installEdgeMetrics, loadMetrics } from "../../src/observe/index.ts";
 import type { ProcessMetrics } from "../../src/observe/index.ts";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
+import { withDeadline } from "../support/deadline.ts";
 import { nginxOrSkip, startNginxOrigin } from "../support/nginx-origin.ts";
 import type { NginxOrigin } from "../support/nginx-origin.ts";
 import { parsePrometheusText, sumOf } from "../support/prometheus-text.ts";
@@ -143,4 +152,110 @@ test("an origin that refuses the edge's certificate with nginx's 400 page", { ti
 async function failureCount(metrics: ProcessMetrics, origin: string): Promise<number> {
   const families = parsePrometheusText(await metrics.registry.metrics());
   return sumOf(families, "moat_origin_failures_total", { distribution: "shop", origin, cause: "origin-rejected-client-cert" });
+}
+
+// HAProxy (`verify required`) refuses inside TLS: with TLS 1.3 it closes the connection right after the handshake, with
+// TLS 1.2 it sends an alert. Neither is an HTTP answer, and both are origin-rejected-client-cert.
+test("HAProxy refusing the edge's certificate (TLS 1.3 and 1.2) is origin-rejected-client-cert too", { timeout: 120_000 }, async (t) => {
+  const haproxy = haproxyOrSkip(t);
+  if (!haproxy) return;
+  const ca = await createEphemeralCertificateAuthority();
+  const partner = await createEphemeralCertificateAuthority({ name: "Partner" });
+  const server = await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: hourMs });
+  const dir = await mkdtemp(join(tmpdir(), "moat-haproxy-origin-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, "server.pem"), server.chainPem + server.keyPem, { mode: 0o600 });
+  await writeFile(join(dir, "partner.pem"), partner.bundlePem);
+  const [tls13, tls12] = [await freePort(), await freePort()];
+  const bind = (port: number, extra: string) => `bind 127.0.0.1:${port} ssl crt ${join(dir, "server.pem")} ca-file ${join(dir, "partner.pem")} verify required ${extra}`;
+  await writeFile(
+    join(dir, "haproxy.cfg"),
+    `global
+    pidfile ${join(dir, "haproxy.pid")}
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 10s
+    timeout server 10s
+frontend tls13
+    ${bind(tls13, "ssl-min-ver TLSv1.3")}
+    http-request return status 200 content-type text/plain string ok
+frontend tls12
+    ${bind(tls12, "ssl-max-ver TLSv1.2")}
+    http-request return status 200 content-type text/plain string ok
+`,
+  );
+  const child = spawn(haproxy, ["-W", "-db", "-f", join(dir, "haproxy.cfg")], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = once(child, "exit");
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+  let output = "";
+  await withDeadline(
+    "haproxy to start",
+    new Promise<void>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString("utf8");
+        if (/Loading success|New worker/.test(output)) resolve();
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      void exited.then(([code]) => reject(new Error(`haproxy exited (${code}) before it was ready:\n${output}`)));
+    }),
+    15_000,
+  );
+  const edge = await startTestEdge(ca, {
+    distributions: [
+      {
+        id: "shop",
+        aliases: ["shop.test"],
+        origins: [
+          { id: "tls13", url: `https://localhost:${tls13}` },
+          { id: "tls12", url: `https://localhost:${tls12}` },
+        ],
+        behaviors: [
+          { path: "/tls12/*", target: "tls12" },
+          { path: "*", target: "tls13" },
+        ],
+      },
+    ],
+  });
+  const client = createViewerClient(edge.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test" });
+  t.after(async () => {
+    await client.close();
+    await edge.close();
+  });
+  for (const [path, origin] of [["/tls13/x", "tls13"], ["/tls12/x", "tls12"]] as const) {
+    const res = await viewerRequest(client, { path, host: "shop.test" });
+    assert.equal(res.status, 502, `${origin}: ${res.body}`);
+    assert.equal(res.headers["moat-error"], "origin-rejected-client-cert", origin);
+    const failed = edge.logs.find((line) => line.requestId === res.headers["moat-request-id"] && line.msg === "origin request failed") as { error?: { message: string } } | undefined;
+    assert.match(failed?.error?.message ?? "", /refused the edge's client certificate spiffe:\/\/moat\.internal\/distribution\/shop\/origin\//, origin);
+  }
+});
+
+function haproxyOrSkip(t: TestContext): string | undefined {
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"]) {
+    try {
+      accessSync(join(dir, "haproxy"), constants.X_OK);
+      return join(dir, "haproxy");
+    } catch {
+      // not here
+    }
+  }
+  if (process.env.MOAT_REQUIRE_NGINX === "1") assert.fail("haproxy is not installed, and MOAT_REQUIRE_NGINX=1 says it must be (.ci/run installs it with apt-get install -y nginx haproxy)");
+  t.skip("haproxy is not installed here; `apt-get install -y haproxy` to run this test (CI installs it)");
+  return undefined;
+}
+
+/** A free loopback port: HAProxy cannot listen on port 0 and report the port. */
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
