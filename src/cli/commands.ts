@@ -68,6 +68,11 @@ worker, within a second) and records in the store that it has, under its name:
 --edge-name, else MOAT_EDGE_NAME, else the host name (on every log line). Edges
 sharing a store need names of their own.
 
+A name given with --edge-name or MOAT_EDGE_NAME (from a config file,
+MOAT_EDGE_NAME; never the host name) also names the edge's Cache-Status
+entries: moat-NAME, so that the hops of an origin shield can be told apart
+(see docs/reference/headers.md#cache-status).
+
 --api HOST:PORT (with --store) starts the admin API beside the edge, on TLS 1.3
 with a server certificate from Moat's CA (see docs/reference/admin-api.md).
 Keep it on loopback (127.0.0.1:8444) unless clients elsewhere need it; every

@@ -75,6 +75,8 @@ export interface RunEdgeOptions {
   certificateEvents?: EdgeCertificateEvents;
   /** Run from a store, alone or as the primary: the gate of a root rollover's activation this edge runs by itself (ca-rotation-watch.ts). */
   fleetGate?: FleetGate;
+  /** The name the edge was given (`moat start --edge-name`, MOAT_EDGE_NAME): its Cache-Status entries say `moat-<name>`. Not a host name it guessed. */
+  edgeName?: string | null;
   /** Told the CA this edge uses, at start and after each CA change it applied: a store records what it trusts in its `edges` row. */
   onCaInUse?(ca: CertificateAuthority): void;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
@@ -147,6 +149,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       previousOrigins: previous?.origins,
       previousImported: previous?.imported,
       previousContexts: previous?.secureContexts,
+      edgeName: options.edgeName ?? null,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).

@@ -1,7 +1,7 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
+import { givenEdgeName, parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
 import type { ListenAddress } from "../../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../../cache/invalidations.ts";
 import type { MoatConfig } from "../../config/index.ts";
@@ -56,7 +56,7 @@ export async function runStart(args: string[]): Promise<number> {
     const config = await source.load();
     const invalidations = feed && { feed, edge: edgeName, initial: await feed.initialInvalidations() };
     // The flag wins over the config's metrics.listen.
-    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined, store && { store, edge: edgeName });
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined, store && { store, edge: edgeName }, givenEdgeName(values["edge-name"]));
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
@@ -140,6 +140,8 @@ async function runFrom(
   invalidations: StoreInvalidations | undefined,
   metricsAddress: ListenAddress | undefined,
   records: { store: Store; edge: string } | undefined,
+  /** The name the operator gave this edge (`--edge-name`, MOAT_EDGE_NAME), for its Cache-Status entries; null: none. */
+  edgeName: string | null,
 ): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
@@ -162,7 +164,7 @@ async function runFrom(
   const fleetCa = await fleetCaOptions(records?.store, invalidations?.feed);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
-    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial, ...certificateEvents, ...fleetCa });
+    const edge = await runEdge({ config, ca, masterKey, log, edgeName, storeInvalidations: invalidations?.initial, ...certificateEvents, ...fleetCa });
     await startRecords();
     if (invalidations) {
       const { feed } = invalidations;
@@ -177,10 +179,10 @@ async function runFrom(
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
-  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...fleetCa });
+  const edge = await runEdge({ config, ca, masterKey, log, edgeName, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...fleetCa });
   await startRecords();
   try {
-    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
+    group = await startWorkerGroup({ count: workers, config, edgeName, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
     await edge.stop();
     throw error;

@@ -65,7 +65,7 @@ export async function runWorker(): Promise<number> {
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
     const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
-    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers, storeInvalidations: start.storeInvalidations });
+    edge = await runEdge({ config, ca, masterKey, log, edgeName: start.edgeName, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers, storeInvalidations: start.storeInvalidations });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     log.error({ error: { code, message } }, "worker could not start");
