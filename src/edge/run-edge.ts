@@ -77,6 +77,11 @@ export interface RunEdgeOptions {
   fleetGate?: FleetGate;
   /** Told the CA this edge uses, at start and after each CA change it applied: a store records what it trusts in its `edges` row. */
   onCaInUse?(ca: CertificateAuthority): void;
+  /**
+   * A joined edge (`moat edge join`): its `ca` sends CSRs to the CA node and holds no CA key, so this edge neither
+   * rotates the CA nor publishes CRLs (the CA node does both); it issues and renews its own certificates through `ca`.
+   */
+  isJoined?: boolean;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -114,7 +119,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let revocations: RevocationWatch | undefined;
   // The CA changes when it rotates (this edge's own maintenance, or `moat ca` in another process).
   let ca = options.ca;
-  const caRotation = role === "worker" ? { ca, watch: noCaRotation } : await startCaRotation({
+  const caRotation = role === "worker" || options.isJoined ? { ca, watch: noCaRotation } : await startCaRotation({
     dataDir: startConfig.dataDir,
     masterKey: options.masterKey,
     rotation: startConfig.pki.ca,
@@ -172,7 +177,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const expiryWarnings = scheduleExpiryWarnings(built, log, onWarning ? { onWarning } : {});
   if (!isMaintaining) expiryWarnings.stop();
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
-  if (isMaintaining) revocations = await watchRevocations({
+  if (isMaintaining && !options.isJoined) revocations = await watchRevocations({
     dataDir: startConfig.dataDir,
     ca: () => ca,
     masterKey: options.masterKey,

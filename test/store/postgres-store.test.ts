@@ -11,6 +11,7 @@ import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/pos
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { auditContract } from "./audit-contract.ts";
 import { certificateContract } from "./certificate-contract.ts";
+import { joinContract } from "./join-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
@@ -43,6 +44,7 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   storeContract(engine);
   auditContract(engine);
   certificateContract(engine);
+joinContract(engine);
 
   test("a server that does not answer is refused within the connect deadline, naming the store without its password", async () => {
     assert.ok(server);
