@@ -152,7 +152,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("edges").addColumn("ca_trust", "text").execute();
     },
   },
-  // Joining edges without the master key (issue 17): one-time join tokens (only their SHA-256), the edges that joined,
+  // Joining edges without the master key (issue 17); validity_ms is a bigint, as a 30-day validity passes 2^31 ms: one-time join tokens (only their SHA-256), the edges that joined,
   // the certificate requests (CSRs) joined edges put here for the CA node to sign or refuse, and the CA's public
   // certificates the CA node publishes for them. Never a private key: a joined edge keeps its keys on its own disk.
   "0009-edge-join": {
@@ -181,7 +181,7 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .addColumn("edge", "text", (column) => column.notNull())
         .addColumn("use", "text", (column) => column.notNull())
         .addColumn("subject", "text", (column) => column.notNull())
-        .addColumn("validity_ms", "integer", (column) => column.notNull())
+        .addColumn("validity_ms", "bigint", (column) => column.notNull())
         .addColumn("csr_pem", "text", (column) => column.notNull())
         .addColumn("state", "text", (column) => column.notNull())
         .addColumn("chain_pem", "text")

@@ -23,7 +23,7 @@ import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
 import { isGroupAlive, runMoat, startMoat } from "./moat-process.ts";
-import type { MoatRun, RunningMoat } from "./moat-process.ts";
+import type { LogLine, MoatRun, RunningMoat } from "./moat-process.ts";
 
 const CLEAN_ENV = { MOAT_API: "", MOAT_API_CA: "", MOAT_TOKEN_FILE: "", MOAT_TOKEN: "", MOAT_CONTEXT: "", MOAT_STORE: "", MOAT_DATA_DIR: "", MOAT_JOIN_TOKEN: "", MOAT_EDGE_NAME: "" };
 
@@ -220,7 +220,9 @@ distributions:
     assert.ok(edgeKeys.some((k) => presented.checkPrivateKey(createPrivateKey(k.keyPem))), "the viewer certificate is for a key in the edge's data directory");
     assert.ok(edgeKeys.some((k) => k.path.includes(join("certs", "server", "viewer-site")) ), "the viewer key is in the edge's slot");
     assert.ok(edgeKeys.some((k) => k.path.includes(join("certs", "origin-client", "site", "app"))), "the origin client key is in the edge's slot");
-    const signedLines = caNode!.lines.filter((line) => line.msg === "certificate request signed" && line.edge === "j1");
+    const isSigned = (line: LogLine) => line.msg === "certificate request signed" && line.edge === "j1";
+    await withDeadline("the CA node to log both signatures", caNode!.waitForStdout("two signatures", () => caNode!.lines.filter(isSigned).length >= 2), 10_000);
+    const signedLines = caNode!.lines.filter(isSigned);
     assert.deepEqual(signedLines.map((line) => String(line.asks)).sort(), ["a viewer certificate for site.test, www.site.test", "the origin client certificate of site/app"]);
     // The edge's keys are sealed with its own key, not the fleet's master key.
     for (const k of edgeKeys) assert.throws(() => openPrivateKey(k.sealed, key.masterKey, k.path), { code: "master-key-wrong" });
@@ -306,6 +308,7 @@ distributions:
     await expect(otherOrigin, /distribution site has no origin elsewhere/);
     await expect(stranger, /no edge joined as stranger/);
     await expect(forged, /the CSR's signature does not verify with its own key/);
-    assert.ok(caNode!.lines.some((line) => line.msg === "certificate request refused" && line.request === foreign && String(line.reason).includes("evil.test")), "the CA node logs the refusal");
+    // Logged just after the answer is written.
+    await withDeadline("the CA node to log the refusal", caNode!.waitForLine("refusal", (line) => line.msg === "certificate request refused" && line.request === foreign && String(line.reason).includes("evil.test")), 10_000);
   });
 });
