@@ -200,7 +200,7 @@ distributions:
 
   test("the joined edge serves with certificates the CA node signed from its CSRs; its private keys are in its own data directory only: not in the CA node's, in no store row, in no API answer", { timeout: 240_000 }, async () => {
     const edgeKey = await loadMasterKey({ kind: "file", path: edgeKeyFile(), from: "test" }, { dataDir: edgeDir() });
-    joinedEdge = startMoat(["start", "--store", server!.url], { cwd: dir, env: { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), MOAT_MASTER_KEY_FILE: edgeKeyFile(), MOAT_STORE_FALLBACK_POLL_MS: "600000" }, detached: true });
+    joinedEdge = startMoat(["start", "--store", server!.url], { cwd: dir, env: { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), MOAT_MASTER_KEY_FILE: edgeKeyFile(), MOAT_STORE_FALLBACK_POLL_MS: "600000", MOAT_JOINED_CA_POLL_MS: "1000" }, detached: true });
     const listening = await withDeadline("the joined edge to listen", joinedEdge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 120_000);
     const port = Number(listening.httpsPort);
     assert.equal(listening.edge, "j1", "it runs under the name it joined as");
@@ -288,6 +288,38 @@ distributions:
       assert.deepEqual(leaked(file.bytes, caKeys), [], `${file.path} holds no CA key`);
       assert.ok(!file.bytes.toString("latin1").includes(key.base64), `${file.path} holds no master key`);
     }
+  });
+
+  test("the CA node renews its intermediate: the joined edge takes the published CA, and its certificates are signed again, by the new intermediate, from new CSRs", { timeout: 120_000 }, async () => {
+    const port = Number(joinedEdge!.lines.find((line) => line.msg === "edge listening")!.httpsPort);
+    const before = await presentedCertificate(port, ca.bundlePem, "site.test");
+    const dispatcher = new Agent({ connect: { ca: ca.bundlePem, timeout: 10_000 }, headersTimeout: 60_000, bodyTimeout: 60_000 });
+    try {
+      const token = (await readFile(join(dir, "admin.token"), "utf8")).trim();
+      const renewed = await request(new URL("/ca/renew-intermediate", apiUrl), { dispatcher, method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: "{}" });
+      const text = await renewed.body.text();
+      assert.equal(renewed.statusCode, 200, text);
+    } finally {
+      await dispatcher.close();
+    }
+    const intermediate = new X509Certificate(await readFile(join(caDir(), "ca", "intermediate.pem"), "utf8"));
+    assert.ok(!before.checkIssued(intermediate), "a new intermediate");
+    await withDeadline("the joined edge to take the new CA", joinedEdge!.waitForLine("the CA changed", (line) => line.msg === "the CA changed" && line.isIssuerChanged === true), 60_000);
+    await withDeadline(
+      "the joined edge to present a certificate of the new intermediate",
+      (async () => {
+        while (!(await presentedCertificate(port, ca.bundlePem, "site.test")).checkIssued(intermediate)) await new Promise((resolve) => setTimeout(resolve, 200));
+      })(),
+      60_000,
+    );
+    assert.equal(await readFile(join(edgeDir(), "ca", "intermediate.pem"), "utf8"), intermediate.toString());
+    const answer = await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/" });
+    assert.equal(answer.body, "from the origin");
+    assert.ok(origin.seen.at(-1)!.clientSerial !== null);
+    // Still no key of the CA on the joined edge: only its public certificates changed.
+    for (const file of ["root.key", "intermediate.key"]) assert.equal(existsSync(join(edgeDir(), "ca", file)), false);
+    // Nothing failed on the way (a certificate sync, a rebuild, a request).
+    assert.deepEqual(joinedEdge!.lines.filter((line) => Number(line.level) >= 50).map((line) => line.msg), []);
   });
 
   test("the CA node refuses a CSR for names the edge is not entitled to, and one from an edge that never joined, with a reason", { timeout: 60_000 }, async () => {

@@ -22,7 +22,7 @@ import type { ConfigSource } from "./config-source.ts";
 import type { StoreInvalidationFeed } from "./store-config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
-import { findJoinedEdge, openJoinedCa } from "./joined-edge-start.ts";
+import { caFollowIntervalMs, findJoinedEdge, openJoinedCa } from "./joined-edge-start.ts";
 import type { JoinedEdgeStart } from "./joined-edge-start.ts";
 
 /** The admin API to start beside the edge: where, and the store it changes. */
@@ -177,8 +177,9 @@ async function runFrom(
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
   // A joined edge holds no CA key: its CA sends CSRs to the CA node through the store.
-  const ca = roles.joined ? await openJoinedCa(roles.joined, masterKey, records?.store, log) : await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
-  const isJoined = roles.joined !== undefined;
+  const joinedCa = roles.joined && (await openJoinedCa(roles.joined, masterKey, records?.store, log));
+  const ca = joinedCa ? joinedCa.ca : await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  const isJoined = joinedCa !== undefined;
   // Run from a store, this process (alone, or the primary: never a worker) keeps the store's certificate records and the trail of its certificate events.
   const recorder = records && (await import("../../control/certificate-records.ts")).createCertificateRecorder({ ...records, dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
   const certificateEvents = recorder && { certificateEvents: recorder };
@@ -189,7 +190,8 @@ async function runFrom(
   const fleetCa = await fleetCaOptions(records?.store, invalidations?.feed);
   // The CA node signs joined edges' requests with the CA in use, which a rotation replaces (told through onCaInUse).
   let caInUse = ca;
-  const caNodeOptions = { ...fleetCa, isJoined, onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
+  const followMs = isJoined ? caFollowIntervalMs() : undefined;
+  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa?.follow ? { followPublishedCa: joinedCa.follow } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
   const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }) }) : undefined);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
