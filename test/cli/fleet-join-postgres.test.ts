@@ -119,11 +119,12 @@ describe("joining an edge to a fleet on one PostgreSQL", { skip: skipWithoutPost
     key = await createTestMasterKey();
     ca = await initCertificateAuthority({ dataDir: caDir(), masterKey: key.masterKey });
     origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), clientCaPem: ca.bundlePem, handler: (_req, res) => res.end("from the origin") });
-    // The document names the CA node's data directory: a joined edge runs from its own whatever it says.
+    // The document names the CA node's data directory: a joined edge runs from its own whatever it says. Two workers:
+    // a joined edge's workers read its CA (no key) from its data directory, and follow it when the CA node renews.
     await writeFile(
       join(dir, "moat.yaml"),
       `dataDir: ${caDir()}
-workers: 1
+workers: 2
 listen: { host: 127.0.0.1, https: 0, http: off }
 distributions:
   - id: site
