@@ -10,8 +10,10 @@ import type { CertificateRequestRecord, FleetCaCertificates, Store } from "../st
 
 /** How long an edge waits for the CA node's answer before its build fails (it asks again at its next build). */
 export const CERTIFICATE_REQUEST_DEADLINE_MS = 30_000;
-/** How often the edge reads its request's state while it waits, and the CA node looks for pending ones. */
+/** How often the edge reads its request's state while it waits, and the CA node looks for pending ones while it hears no NOTIFY. */
 export const CERTIFICATE_REQUEST_POLL_MS = 250;
+/** The CA node's poll while it listens: a NOTIFY wakes it at each request's commit, and this catches one lost on the way. */
+const LISTENING_POLL_MS = 5_000;
 /** Answered requests are deleted this long after their answer: the edge read it within its deadline. */
 const ANSWERED_KEPT_MS = 86_400_000;
 /** At most this many requests are signed in one pass; the next pass takes the rest. */
@@ -117,7 +119,8 @@ export interface CertificateSigning {
 }
 
 /**
- * The CA node's side (`moat start --store ADDRESS --ca`): every `pollMs`, the pending requests are judged against the
+ * The CA node's side (`moat start --store ADDRESS --ca`): at each request's NOTIFY (and every 5 s while it listens, every
+ * `pollMs` while it does not), the pending requests are judged against the
  * store's newest revision (the edge is a joined one, the CSR's signature verifies, the names are exactly what that
  * revision gives it) and signed with the CA, or refused with a reason. Each answer is logged; a failed pass is
  * logged and tried again at the next.
@@ -160,18 +163,29 @@ export function startCertificateSigning(options: { store: Store; ca: () => Certi
     return running;
   }
 
-  const schedule = () => {
+  // PostgreSQL announces each request at its commit: the pass runs then, and the poll slows down while that works.
+  const signals = store.changeSignals({
+    onSignal: (signal) => {
+      if (signal.kind === "certificate-request" || signal.kind === "listening") wake();
+    },
+  });
+  function schedule(): void {
+    clearTimeout(timer);
     if (isStopped) return;
-    timer = setTimeout(() => void runOnce().then(schedule), options.pollMs ?? CERTIFICATE_REQUEST_POLL_MS);
+    timer = setTimeout(wake, signals.isLive() ? LISTENING_POLL_MS : (options.pollMs ?? CERTIFICATE_REQUEST_POLL_MS));
     timer.unref();
-  };
-  void runOnce().then(schedule);
+  }
+  function wake(): void {
+    clearTimeout(timer);
+    if (!isStopped) void runOnce().then(schedule);
+  }
+  wake();
   return {
     runOnce,
     async stop() {
       isStopped = true;
       clearTimeout(timer);
-      await running;
+      await Promise.all([running, signals.close()]);
     },
   };
 }

@@ -1,6 +1,8 @@
 // Certificate requests of joined edges (a CSR and what it asks to be named), the CA node's answers, and the CA's public certificates it publishes for them.
 import { randomBytes } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { silentNotifier } from "./revision-notifications.ts";
+import type { ChangeNotifier } from "./revision-notifications.ts";
 import type { CertificateRequestsTable, StoreTables } from "./tables.ts";
 
 /** What a joined edge asks a certificate for: a viewer server certificate's names, or an origin client identity. */
@@ -70,15 +72,19 @@ function toRecord(row: Selectable<CertificateRequestsTable>): CertificateRequest
   };
 }
 
-export function createCertificateRequestStore(db: Kysely<StoreTables>): CertificateRequestStore {
+export function createCertificateRequestStore(db: Kysely<StoreTables>, notify: ChangeNotifier = silentNotifier): CertificateRequestStore {
   return {
     async submit(request) {
       const id = randomBytes(16).toString("hex");
       const { use, ...named } = request.subject;
-      await db
-        .insertInto("certificate_requests")
-        .values({ id, edge: request.edge, use, subject: JSON.stringify(named), validity_ms: request.validityMs, csr_pem: request.csrPem, state: "pending", chain_pem: null, reason: null, created_at: request.now.toISOString(), decided_at: null })
-        .execute();
+      await db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto("certificate_requests")
+          .values({ id, edge: request.edge, use, subject: JSON.stringify(named), validity_ms: request.validityMs, csr_pem: request.csrPem, state: "pending", chain_pem: null, reason: null, created_at: request.now.toISOString(), decided_at: null })
+          .execute();
+        // The CA node hears it at commit (PostgreSQL) rather than at its next poll.
+        await notify(trx, { kind: "certificate-request", id });
+      });
       return id;
     },
     async get(id) {

@@ -98,7 +98,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     edges: createEdgeStore(db),
     certificates: createCertificateStore(db, label),
     joins: createJoinStore(db, label),
-    certificateRequests: createCertificateRequestStore(db),
+    certificateRequests: createCertificateRequestStore(db, notify),
     changeSignals: (signalOptions: ChangeSignalOptions) => (engine === "postgres" ? listenForChanges(target, signalOptions) : noChangeSignals()),
   });
 }

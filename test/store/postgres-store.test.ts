@@ -107,5 +107,9 @@ joinContract(engine);
     await writer.put("distribution", "news", distribution("news"), { actor: "test" });
     await heardAll("a change after the reconnect", 6);
     assert.deepEqual(heard[5], { kind: "revision", revision: 3 });
+    // A joined edge's certificate request is announced at its commit, for the CA node.
+    const id = await writer.certificateRequests.submit({ edge: "j1", subject: { use: "viewer-server", dnsNames: ["shop.example"], ipAddresses: [] }, validityMs: 3_600_000, csrPem: "CSR", now: new Date() });
+    await heardAll("a certificate request", 7);
+    assert.deepEqual(heard[6], { kind: "certificate-request", id });
   });
 });

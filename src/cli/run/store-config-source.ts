@@ -348,6 +348,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
           onSignal: (signal) => {
             if (signal.kind === "revision") wake(`store notified revision ${signal.revision}`);
             else if (signal.kind === "invalidation") wake(`store notified invalidation ${signal.seq}`);
+            // A joined edge's certificate request is the CA node's business (control/certificate-requests.ts).
+            else if (signal.kind === "certificate-request") return;
             else {
               log?.info({ store: label, fallbackPollMs: liveIntervalMs }, "listening for store changes");
               // Notifications sent while this connection was down are lost: read what the store holds now.
