@@ -199,6 +199,25 @@ distributions:
     for (const file of await filesUnder(edgeDir())) assert.ok(!file.bytes.toString("latin1").includes(key.base64), `${file.path} holds no master key`);
   });
 
+  test("a joined data directory starts only as that edge: no --api or --ca on it, no other --edge-name, and only with its own sealing key", { timeout: 120_000 }, async () => {
+    const start = (args: string[], env: NodeJS.ProcessEnv) => withDeadline(`moat start ${args.join(" ")}`, runMoat(["start", "--store", server!.url, ...args], { cwd: dir, env: { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), ...env } }), 60_000);
+    const ownKey = { MOAT_MASTER_KEY_FILE: edgeKeyFile() };
+    const withApi = await start(["--api", "127.0.0.1:0"], ownKey);
+    assert.equal(withApi.code, 2, withApi.stderr);
+    assert.match(withApi.stderr, /--api runs the admin API, .* is the joined edge j1's, which holds no CA\. Fix: run the admin API beside the CA node/);
+    const asCaNode = await start(["--ca"], ownKey);
+    assert.equal(asCaNode.code, 2, asCaNode.stderr);
+    assert.match(asCaNode.stderr, /--ca runs the CA node, where the master key and the CA's keys are; .* is the data directory of the joined edge j1, which holds neither/);
+    const renamed = await start(["--edge-name", "other"], ownKey);
+    assert.equal(renamed.code, 2, renamed.stderr);
+    assert.match(renamed.stderr, /--edge-name other, but .* joined the fleet as j1/);
+    // The fleet's master key is not this edge's key: refused before anything is issued.
+    const fleetKey = await start([], key.env);
+    assert.equal(fleetKey.code, 1, fleetKey.stderr);
+    assert.match(fleetKey.stderr, /was joined with the sealing key [0-9a-f]+, and this start loaded [0-9a-f]+ \(MOAT_MASTER_KEY\)\. Fix: point MOAT_MASTER_KEY_FILE at the key file/);
+    assert.equal(existsSync(join(edgeDir(), "certs")), false, "nothing was issued");
+  });
+
   test("the joined edge serves with certificates the CA node signed from its CSRs; its private keys are in its own data directory only: not in the CA node's, in no store row, in no API answer", { timeout: 240_000 }, async () => {
     const edgeKey = await loadMasterKey({ kind: "file", path: edgeKeyFile(), from: "test" }, { dataDir: edgeDir() });
     joinedEdge = startMoat(["start", "--store", server!.url], { cwd: dir, env: { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), MOAT_MASTER_KEY_FILE: edgeKeyFile(), MOAT_STORE_FALLBACK_POLL_MS: "600000", MOAT_JOINED_CA_POLL_MS: "1000" }, detached: true });
