@@ -14,7 +14,7 @@ import { connectionFragment, routeFragment, stageFields } from "./access-line-fi
 import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
 import { hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
-import { checkRequestTarget, readRequestHead } from "./request-target.ts";
+import { AMBIGUOUS_PATH_PROBLEM, checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { EdgeExchange, bypassedCache, forwardEarlyHints, goesThroughCache } from "./cache-stage.ts";
@@ -160,6 +160,8 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
+  // Routed as sent and as a lenient origin reads it: if those disagree, no behavior is safe to pick.
+  if (target.normalised !== target.pathname && distribution.route(target.normalised) !== behavior) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: AMBIGUOUS_PATH_PROBLEM }, { distribution: distribution.id });
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
   if (refusal) {

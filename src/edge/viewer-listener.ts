@@ -136,8 +136,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // One 'request' listener for HTTP/1.1 and the HTTP/2 streams Node's compatibility layer serves (see 'stream'
     // below): an emit with two clones its listener array, per request.
     (req, res) => {
-      if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
-      else if (h2Guard.refuses(req)) return;
+      if (req.httpVersionMajor === 1) {
+        if (isBehindClosingResponse(req as unknown as IncomingMessage)) return;
+        watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
+      } else if (h2Guard.refuses(req)) return;
       handler(req as ViewerRequest, res);
     },
   );
@@ -156,6 +158,18 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // The pipeline's request and response types are Node's; these have the members it uses of them (viewer-h2-stream.ts).
     handler(req as unknown as ViewerRequest, new ViewerH2StreamResponse(stream, req) as unknown as Http2ServerResponse);
   });
+  // Node's parser reads every request pipelined in a chunk, and emits each one even when the response
+  // before it ends the connection (a refused head: 400 with Connection: close). Served, such a request
+  // reached the origin, and maybe the cache, though no byte of its answer could ever reach the viewer:
+  // a smuggled request's way past a refusal. It is dropped unanswered, as nginx does after a close.
+  function isBehindClosingResponse(req: IncomingMessage): boolean {
+    // `_last`: Node's own mark of a response that ends its connection (a Connection: close it sent or
+    // will send), set as its head is stored; http's internals have read it since Node 0.x.
+    const previous = responseOn.get(req.socket) as (Writable & { _last?: boolean; shouldKeepAlive?: boolean }) | undefined;
+    if (previous === undefined || (previous._last !== true && previous.shouldKeepAlive !== false)) return false;
+    deps.log.debug({ remote: req.socket.remoteAddress, method: req.method }, "viewer request pipelined after a response that closes the connection: dropped");
+    return true;
+  }
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
   // closes (sent, or cut). HTTP/2 streams are watched per session (h2Guard.watch, below).
   function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {
