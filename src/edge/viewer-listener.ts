@@ -42,10 +42,6 @@ export interface ViewerListener {
   rotateTicketKeys(): void;
 }
 
-// Inactivity (no byte either way) while a request is open: a stalled upload or a viewer that stopped reading.
-// Between requests, the connections deadlines apply (src/connections).
-const stalledExchangeMs = 120_000;
-
 interface ConnectionState {
   active: number;
 }
@@ -69,6 +65,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   let handingOver: TLSSocket | undefined;
   let isDraining = false;
   let inFlight = 0;
+  // Inactivity while a request is open (connections.timeouts.stalled): a stalled upload, or a viewer
+  // that stopped reading. Between requests, the connections deadlines apply (src/connections).
+  const stalledExchangeMs = deps.connections.stalledMs;
   const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs });
 
   const handler = createRequestHandler({
@@ -91,7 +90,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
   });
 
-  const h2Guard = createViewerH2Guard(deps.log);
+  const h2Guard = createViewerH2Guard(deps.log, { stalledStreamMs: stalledExchangeMs });
   const server = http2.createSecureServer(
     {
       // HTTP/2 settings and flood limits (viewer-h2-limits.ts).
@@ -181,7 +180,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
-  server.setTimeout(stalledExchangeMs);
+  // The socket timeout also runs between requests, where the idle deadline decides: never before it.
+  server.setTimeout(Math.max(stalledExchangeMs, deps.connections.idleMs));
   (server as Http2SecureServer & { keepAliveTimeout?: number }).keepAliveTimeout = deps.connections.idleMs;
   const gate = limitConnections(server, deps.connections, connectionLog);
   // An HTTP/1.1 WebSocket handshake leaves HTTP without a 'request' event: from its head on, the

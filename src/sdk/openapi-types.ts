@@ -1323,6 +1323,8 @@ export interface components {
                     requestHead?: unknown;
                     /** Format: moat-duration */
                     idle?: unknown;
+                    /** Format: moat-duration */
+                    stalled?: unknown;
                 };
                 max?: {
                     total?: number;
@@ -1340,6 +1342,8 @@ export interface components {
                 requestHead?: string;
                 /** Format: moat-duration */
                 idle?: string;
+                /** Format: moat-duration */
+                stalled?: string;
             };
             max?: {
                 total?: number;
