@@ -14,6 +14,7 @@ import { connectH2, h2Request } from "../support/viewer-client.ts";
 
 // A cacheable answer that reflects what a framework would act on: the path it received and the override headers.
 function reflectingOrigin(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
+  if (req.url === "/huge-head") return void res.writeHead(200, { "x-big": "a".repeat(64 * 1024) }).end("never relayed");
   res.writeHead(200, { "content-type": "text/plain", "cache-control": "max-age=600" });
   res.end(`${req.method} ${req.url} original=${String(req.headers["x-original-url"] ?? "")} forwarded=${String(req.headers.forwarded ?? "")}`);
 }
@@ -139,6 +140,14 @@ describe("data plane attacks", { timeout: 60_000 }, () => {
         session.close();
       }
     });
+  });
+
+  test("an origin's response head over the limit is a 502 origin-bad-response that names the limit, not a reset the origin made", async () => {
+    const response = await rawH1("GET /huge-head HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n");
+    assert.equal(statusOf(response), 502, response.slice(0, 300));
+    assert.match(response, /moat-error: origin-bad-response/i);
+    const line = await edge.waitForLog((entry) => entry.msg === "origin request failed" && /16 KiB/.test(String((entry.error as { message?: string })?.message)));
+    assert.equal((line.error as { code?: string }).code, "origin-bad-response");
   });
 
   describe("HTTP/1.1 pipelining", () => {
