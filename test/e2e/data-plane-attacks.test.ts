@@ -11,6 +11,8 @@ import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { connectRawH2, errorCodeOf, FLAG, FRAME, H2_ERROR, hpackBlock } from "../support/raw-h2.ts";
 import { connectH2, h2Request } from "../support/viewer-client.ts";
+import { mtlsRequest } from "../support/mtls-viewer.ts";
+import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
 
 // A cacheable answer that reflects what a framework would act on: the path it received and the override headers.
 function reflectingOrigin(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
@@ -150,6 +152,45 @@ describe("data plane attacks", { timeout: 60_000 }, () => {
     assert.equal((line.error as { code?: string }).code, "origin-bad-response");
   });
 
+  describe("HTTP/2 header and control-frame floods", () => {
+    const head = (path: string) => hpackBlock([[":method", "GET"], [":scheme", "https"], [":authority", "shop.test"], [":path", path]]);
+
+    test("an HPACK bomb (one 4000-byte field indexed, then referenced 120 times: 480 KB decoded from 4 KB) is reset with ENHANCE_YOUR_CALM, never forwarded", async () => {
+      const seen = origin.seen.length;
+      const h2 = await connectRawH2({ port, caPem: ca.bundlePem, servername: "shop.test" });
+      try {
+        // RFC 7541 §6.2.1: literal with incremental indexing, new name; its value length 4000 as a 7-bit-prefix integer.
+        const value = Buffer.alloc(4000, "v");
+        const indexed = Buffer.concat([Buffer.from([0x40, 5]), Buffer.from("x-big"), Buffer.from([0x7f, ((4000 - 127) & 0x7f) | 0x80, (4000 - 127) >> 7]), value]);
+        // §6.1: an indexed field, dynamic table index 62 (the entry just added), 120 times.
+        const references = Buffer.alloc(120, 0x80 | 62);
+        h2.writeFrame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, Buffer.concat([head("/static/bomb"), indexed, references]));
+        const reset = await h2.waitForFrame((frame) => frame.type === FRAME.RST_STREAM && frame.streamId === 1);
+        assert.equal(errorCodeOf(reset), H2_ERROR.ENHANCE_YOUR_CALM);
+        assert.equal(origin.seen.length, seen);
+      } finally {
+        h2.socket.destroy();
+      }
+    });
+
+    for (const [name, frame] of [
+      ["SETTINGS", { type: FRAME.SETTINGS, payload: Buffer.from([0x00, 0x03, 0, 0, 0, 100]) }],
+      ["PING", { type: FRAME.PING, payload: Buffer.alloc(8) }],
+    ] as const) {
+      // nghttp2 stops once about a thousand answers (SETTINGS or PING ACKs) wait unsent, and ends the session:
+      // with GOAWAY when it can still write one, else a bare close. Either way the flood goes unanswered.
+      test(`a ${name} flood ends the session long before it is answered`, async () => {
+        const h2 = await connectRawH2({ port, caPem: ca.bundlePem, servername: "shop.test" });
+        const sent = 100_000;
+        for (let index = 0; index < sent && !h2.socket.destroyed; index++) h2.writeFrame(frame.type, 0, 0, frame.payload);
+        await h2.closed;
+        const answers = h2.frames.filter((received) => received.type === frame.type && received.flags & FLAG.ACK).length;
+        assert.ok(answers < sent / 10, `${answers} answers to ${sent}`);
+        for (const goaway of h2.frames.filter((received) => received.type === FRAME.GOAWAY)) assert.notEqual(errorCodeOf(goaway), H2_ERROR.NO_ERROR);
+      });
+    }
+  });
+
   describe("HTTP/1.1 pipelining", () => {
     test("a request pipelined behind a refused one (400, Connection: close) never reaches the origin", async () => {
       const seen = origin.seen.length;
@@ -168,6 +209,35 @@ describe("data plane attacks", { timeout: 60_000 }, () => {
       assert.equal(response.split("HTTP/1.1 200").length - 1, 2, response);
       assert.ok(response.indexOf("GET /static/p1") < response.indexOf("GET /static/p2"));
     });
+  });
+});
+
+describe("a viewer certificate chain past OpenSSL's 100 KiB certificate list", { timeout: 60_000 }, () => {
+  test("is refused in the handshake (excessive message size); a long chain under it is verified as usual", async () => {
+    const ca = await createEphemeralCertificateAuthority();
+    const partners = await createViewerCa("Partner CA");
+    const alice = await partners.issue("valid", "alice");
+    const files = await createFileDir();
+    const origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), clientCaPem: ca.bundlePem });
+    const edge = await startTestEdge(ca, {
+      trustStores: { partners: { caBundle: await files.write("partners.pem", partners.certPem) } },
+      distributions: [{ id: "req", aliases: ["req.test"], viewerMtls: { mode: "required", trustStore: "partners" }, origins: [{ id: "app", url: origin.url }] }],
+    });
+    try {
+      const send = (copies: number) =>
+        mtlsRequest({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "req.test", path: "/chain", cert: { chainPem: alice.certPem + partners.certPem.repeat(copies), keyPem: alice.keyPem } });
+      // About 440 bytes of DER each: 100 copies are 44 KB, 400 are 176 KB.
+      const long = await send(100);
+      assert.ok("status" in long && long.status === 200, JSON.stringify("error" in long ? long.error.message : long.status));
+      const huge = await send(400);
+      assert.ok("error" in huge, "refused");
+      const line = await edge.waitForLog((entry) => entry.msg === "viewer handshake refused" && /EXCESSIVE_MESSAGE_SIZE|excessive message size/i.test(String(entry.detail)));
+      assert.equal(line.distribution ?? "req", "req");
+    } finally {
+      await edge.close();
+      await origin.close();
+      await files.remove();
+    }
   });
 });
 
