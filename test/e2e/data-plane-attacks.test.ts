@@ -191,6 +191,21 @@ describe("data plane attacks", { timeout: 60_000 }, () => {
     }
   });
 
+  test("the Host spelling never reaches the origin: X-Forwarded-Host is the normal form the cache keys by (an attacker's port is dropped)", async () => {
+    for (const [host, expected] of [
+      ["SHOP.TEST", "shop.test"],
+      ["shop.test.", "shop.test"],
+      ["shop.test:443", "shop.test"],
+      ["shop.test:", "shop.test"],
+      ["shop.test:1234", "shop.test"],
+      [`shop.test:${port}`, `shop.test:${port}`],
+    ] as const) {
+      const response = await rawH1(`GET /account/host HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(response), 200, host);
+      assert.equal(origin.seen.at(-1)?.headers["x-forwarded-host"], expected, host);
+    }
+  });
+
   describe("HTTP/1.1 pipelining", () => {
     test("a request pipelined behind a refused one (400, Connection: close) never reaches the origin", async () => {
       const seen = origin.seen.length;
