@@ -1343,6 +1343,8 @@ export interface components {
                     requestHead?: unknown;
                     /** Format: moat-duration */
                     idle?: unknown;
+                    /** Format: moat-duration */
+                    stalled?: unknown;
                 };
                 max?: {
                     total?: number;
@@ -1360,6 +1362,8 @@ export interface components {
                 requestHead?: string;
                 /** Format: moat-duration */
                 idle?: string;
+                /** Format: moat-duration */
+                stalled?: string;
             };
             max?: {
                 total?: number;
