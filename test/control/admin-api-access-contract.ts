@@ -86,6 +86,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/invalidations", "viewer", "/invalidations"],
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
       ["GET", "/edges", "viewer", "/edges"],
+      ["GET", "/traffic", "viewer", "/traffic"],
+      ["GET", "/whoami", "viewer", "/whoami"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

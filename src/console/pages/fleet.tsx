@@ -1,0 +1,81 @@
+// Fleet: every edge run from the store, with its region, revision, heartbeat and certificate expiry; those behind, silent or gone on top. Refreshed every five seconds.
+import { useSession } from "../api/session.ts";
+import type { EdgeList } from "../api/types.ts";
+import { useApi } from "../api/use-api.ts";
+import { Loading, ProblemView } from "../components/problem-view.tsx";
+import { StateBadge } from "../components/state-badge.tsx";
+import { formatDuration, formatRelative, formatTime } from "../format.ts";
+
+const HEALTH_ORDER: Readonly<Record<string, number>> = { silent: 0, behind: 1, gone: 2, ok: 3 };
+
+type Edge = EdgeList["items"][number];
+
+/** Trouble first (silent, then behind, then gone), then the soonest certificate expiry. */
+export function orderEdges(edges: readonly Edge[]): Edge[] {
+  return [...edges].sort(
+    (a, b) =>
+      (HEALTH_ORDER[a.health] ?? 9) - (HEALTH_ORDER[b.health] ?? 9) ||
+      (a.certificatesExpireAt ? Date.parse(a.certificatesExpireAt) : Infinity) - (b.certificatesExpireAt ? Date.parse(b.certificatesExpireAt) : Infinity) ||
+      a.name.localeCompare(b.name),
+  );
+}
+
+export function FleetPage() {
+  const { client } = useSession();
+  const fleet = useApi(async () => (await client.GET("/edges")).data!, [client], { refreshMs: 5_000 });
+  return (
+    <section>
+      <h1>Fleet</h1>
+      {fleet.error && <ProblemView problem={fleet.error} />}
+      {!fleet.data && !fleet.error && <Loading what="the fleet" />}
+      {fleet.data && (
+        <>
+          <p class="meta">
+            The store's newest revision is {fleet.data.revision}
+            {fleet.data.revisionAt ? `, committed ${formatRelative(fleet.data.revisionAt)}` : ""}. An edge is behind when it serves an older one for more than {formatDuration(fleet.data.maxLagMs)}.
+          </p>
+          {fleet.data.items.length === 0 ? (
+            <p>No edge has reported to this store yet.</p>
+          ) : (
+            <div class="table-wrap">
+              <table data-testid="fleet">
+                <thead>
+                  <tr>
+                    <th scope="col">Edge</th>
+                    <th scope="col">Health</th>
+                    <th scope="col">Region</th>
+                    <th scope="col">Revision</th>
+                    <th scope="col">Last heartbeat</th>
+                    <th scope="col">Certificates expire</th>
+                    <th scope="col">Version</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {orderEdges(fleet.data.items).map((edge) => (
+                    <tr key={edge.name} data-health={edge.health}>
+                      <th scope="row">{edge.name}</th>
+                      <td>
+                        <StateBadge state={edge.health} />
+                      </td>
+                      <td>{edge.region ?? "—"}</td>
+                      <td>
+                        {edge.revision ?? "none"}
+                        {edge.behindRevisions > 0 ? ` (${edge.behindRevisions} behind)` : ""}
+                      </td>
+                      <td>{formatRelative(edge.lastSeenAt)}</td>
+                      <td>
+                        {edge.certificatesExpireAt ? `${formatTime(edge.certificatesExpireAt)} (${formatRelative(edge.certificatesExpireAt)})` : "—"}
+                        {edge.certificatesExpiringSoon > 0 ? `, ${edge.certificatesExpiringSoon} within 7 days` : ""}
+                      </td>
+                      <td>{edge.version}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </>
+      )}
+    </section>
+  );
+}
