@@ -234,13 +234,13 @@ describe("the web console in Chromium, against a running edge and its admin API"
     await page.getByTestId("traffic").waitFor();
     for (let i = 0; i < 5; i++) await viewerRequestWithSni(viewerPort, { caPem: ca.bundlePem, servername: "shop.test", host: "shop.test", path: `/traffic-${i}` });
     // The table updates without a reload: the shop row counts at least these five (and the one of the earlier test).
-    await page.waitForFunction(
-      `(() => {
-        const row = [...document.querySelectorAll('[data-testid="traffic"] tbody tr')].find((tr) => tr.querySelector("th")?.textContent === "shop");
-        return row !== undefined && Number(row.querySelectorAll("td")[2]?.textContent?.replace(/,/g, "")) >= 6;
-      })()`,
-      undefined,
-      { timeout: 30_000 },
+    const shopRequests = page.getByTestId("traffic").locator("tbody tr").filter({ has: page.locator("th", { hasText: /^shop$/ }) }).locator("td").nth(2);
+    await withDeadline(
+      "the traffic table to count the shop's requests",
+      (async () => {
+        while (Number((await shopRequests.innerText().catch(() => "0")).replace(/,/g, "")) < 6) await page.waitForTimeout(250);
+      })(),
+      30_000,
     );
     await page.getByTestId("chart-rps").locator("canvas").waitFor();
     await shot("traffic");
@@ -292,7 +292,14 @@ describe("the web console in Chromium, against a running edge and its admin API"
       await page.locator("main h1").waitFor();
       await page.waitForLoadState("networkidle");
       const overflow = (await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")) as number;
-      assert.ok(overflow <= 0, `${path} is ${overflow}px wider than a 390px screen`);
+      if (overflow > 0) {
+        await shot(`overflow-${path}`);
+        // The outermost elements that stick out, to say what to fix.
+        const wide = await page.evaluate(
+          "[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && (getComputedStyle(e).position === 'absolute' || !e.closest('.table-wrap, .nav ul'))).slice(0, 8).map((e) => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right))",
+        );
+        assert.fail(`${path} is ${overflow}px wider than a 390px screen: ${JSON.stringify(wide)}`);
+      }
     }
     await shot("certificates-phone");
     assert.deepEqual(pageErrors.filter((text) => /Content Security Policy|Refused to/i.test(text)), []);

@@ -16,26 +16,31 @@ export function CertificateTimeline(props: { certificates: readonly Certificate[
   const end = Math.max(now, ...rows.map((row) => Date.parse(row.notAfter)));
   const span = Math.max(end - start, 1);
   const x = (time: number) => LABEL + ((time - start) / span) * (WIDTH - LABEL - 8);
-  const height = AXIS + rows.length * ROW + 6;
+  const height = AXIS + rows.length * ROW + 18;
+  const axisY = height - 4;
   const summary = rows.map((row) => `${row.serialHex.slice(0, 8)} ${row.state} from ${formatTime(row.notBefore)} to ${formatTime(row.notAfter)}`).join("; ");
   return (
     <svg class="timeline" viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={`Validity of ${props.name}: ${summary}`} data-testid="certificate-timeline">
-      <text class="axis-label" x={LABEL} y={14}>
+      <text class="axis-label" x={LABEL} y={axisY}>
         {formatTime(new Date(start).toISOString())}
       </text>
-      <text class="axis-label" x={WIDTH - 8} y={14} text-anchor="end">
+      <text class="axis-label" x={WIDTH - 8} y={axisY} text-anchor="end">
         {formatTime(new Date(end).toISOString())}
       </text>
       {rows.map((row, index) => {
         const y = AXIS + index * ROW;
         const from = x(Date.parse(row.notBefore));
         const to = x(row.revokedAt ? Math.min(Date.parse(row.revokedAt), Date.parse(row.notAfter)) : Date.parse(row.notAfter));
+        // A retired certificate was presented until the next generation began: the rest of its validity is drawn pale.
+        const successor = rows.slice(index + 1).find((next) => Date.parse(next.notBefore) >= Date.parse(row.notBefore));
+        const handedOver = row.state === "retired" && successor ? Math.min(Math.max(x(Date.parse(successor.notBefore)), from), to) : to;
         return (
           <g key={row.serialHex} data-serial={row.serialHex} data-state={row.state}>
             <text class="row-label" x={4} y={y + 15}>
               {row.serialHex.slice(0, 8)} {row.state}
             </text>
-            <rect class={`bar bar-${row.state}`} x={from} y={y + 3} width={Math.max(to - from, 2)} height={ROW - 8} rx={3}>
+            {handedOver < to && <rect class="bar bar-after" x={handedOver} y={y + 3} width={to - handedOver} height={ROW - 8} rx={3} />}
+            <rect class={`bar bar-${row.state}`} x={from} y={y + 3} width={Math.max(handedOver - from, 2)} height={ROW - 8} rx={3}>
               <title>{`${row.serialHex}: ${row.state}, ${formatTime(row.notBefore)} → ${formatTime(row.notAfter)}`}</title>
             </rect>
           </g>

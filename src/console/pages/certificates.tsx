@@ -179,7 +179,7 @@ export function CertificatesPage() {
                             Rotate now
                           </button>
                         )}
-                        {certificate.state !== "revoked" && certificate.use !== "root-ca" && can("admin") && (
+                        {certificate.state !== "revoked" && (certificate.use === "viewer-server" || certificate.use === "origin-client") && can("admin") && (
                           <button type="button" class="danger" onClick={() => setPending({ kind: "revoke", certificate })} aria-label={`Revoke ${certificate.serialHex}`}>
                             Revoke
                           </button>
