@@ -11,8 +11,10 @@ import { formatCount, formatPercent } from "../format.ts";
 const READ_EVERY_MS = 2_000;
 /** Five minutes of points. */
 const KEPT = 150;
-/** What counts as served from the cache (the access log's cache field). */
-const HIT_RESULTS = new Set(["hit", "stale", "revalidated"]);
+/** Served from the cache, by the access log's cache field: hit, hit-collapsed…, stale, stale-if-error…, revalidated (a 304 from the origin). */
+const isHit = (result: string) => result.startsWith("hit") || result.startsWith("stale") || result === "revalidated";
+/** Not through the cache at all: left out of the ratio. */
+const isOutsideCache = (result: string) => result === "none" || result === "bypass";
 
 type Row = Traffic["distributions"][number];
 
@@ -28,8 +30,8 @@ export function rates(before: Point, after: Point) {
     const earlier = before.rows.get(row.distribution);
     const delta = (now: Record<string, number>, then: Record<string, number> | undefined, key: string) => (now[key] ?? 0) - (then?.[key] ?? 0);
     const requests = row.requests - (earlier?.requests ?? 0);
-    const hits = Object.keys(row.cache).filter((key) => HIT_RESULTS.has(key)).reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
-    const cacheable = Object.keys(row.cache).filter((key) => key !== "none").reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
+    const hits = Object.keys(row.cache).filter(isHit).reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
+    const cacheable = Object.keys(row.cache).filter((key) => !isOutsideCache(key)).reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
     const failures = Object.fromEntries(Object.keys(row.originFailures).map((cause) => [cause, delta(row.originFailures, earlier?.originFailures, cause)]));
     return { distribution: row.distribution, rps: requests / seconds, hitRatio: cacheable > 0 ? hits / cacheable : undefined, failures };
   });
