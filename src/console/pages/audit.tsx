@@ -55,6 +55,7 @@ export function AuditPage() {
             ✗ The hash chain is broken at record #{verification.data.problem?.seq} ({verification.data.problem?.kind}): {verification.data.problem?.message}. {verification.data.records} records verified before it.
           </p>
         ))}
+      {!verification.error && (
       <form
         class="filters"
         onSubmit={(event) => {
@@ -77,6 +78,7 @@ export function AuditPage() {
           </button>
         </div>
       </form>
+      )}
       {records.error && <ProblemView problem={records.error} />}
       {!records.data && !records.error && !verification.error && <Loading what="the trail" />}
       {records.data && (
