@@ -141,7 +141,9 @@ export function CertificatesPage() {
           <h2>
             {group.name} <span class="meta">{group.use}{group.edge ? `, edge ${group.edge}` : ", shared by the fleet"}</span>
           </h2>
-          <CertificateTimeline certificates={group.certificates} name={group.name} />
+          <div class="timeline-wrap">
+            <CertificateTimeline certificates={group.certificates} name={group.name} />
+          </div>
           <div class="table-wrap">
             <table>
               <thead>
