@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import { CONSOLE_CSP } from "../../src/control/index.ts";
-import { createProcessMetrics } from "../../src/observe/metrics-registry.ts";
+import { createProcessMetrics, groupJson } from "../../src/observe/metrics-registry.ts";
 import { assertProblem, useAdminApi } from "./admin-api-harness.ts";
 
 describe("admin API: what the web console needs", () => {
@@ -74,6 +74,19 @@ describe("admin API: what the web console needs", () => {
         originFailures: { "origin-connect-timeout": 2, "origin-cert-untrusted": 1 },
       },
     ]);
+  });
+
+  test("GET /traffic of a worker group: the primary's counters and each worker's that answered, summed", async (t) => {
+    const primary = createProcessMetrics();
+    const workers = [createProcessMetrics(), createProcessMetrics()];
+    const api = await suite.setUp(t, { consoleDir: false, traffic: () => groupJson(primary, async () => ({ asked: 2, answers: await Promise.all(workers.map((worker) => worker.json())) })) });
+    workers[0]!.recorder.request("shop", 200, "hit", 0.001);
+    workers[1]!.recorder.request("shop", 200, "hit", 0.001);
+    workers[1]!.recorder.request("shop", 200, "miss", 0.02);
+    workers[1]!.recorder.originFailure("shop", "app", "origin-connect-timeout");
+    const answer = await api.call({ token: api.tokens.viewer }, "/traffic");
+    assert.equal(answer.status, 200, answer.text);
+    assert.deepEqual(answer.json.distributions, [{ distribution: "shop", requests: 3, cache: { hit: 2, miss: 1 }, status: { "2xx": 3 }, originFailures: { "origin-connect-timeout": 1 } }]);
   });
 
   test("GET /traffic without the edge's metrics: 503 traffic-unavailable, saying how to turn them on", async (t) => {
