@@ -1,7 +1,7 @@
 // The web console end to end, in real Chromium against `moat start --store --api` (a real edge, a real mTLS origin): sign in, create a distribution and see its origin certificate, rotate it and see the timeline change, invalidate to completion, and a viewer refused.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -179,6 +179,15 @@ describe("the web console in Chromium, against a running edge and its admin API"
     await page.getByTestId("distribution-certificates").getByText("shop/app").waitFor();
     await shot("distribution-detail");
 
+    // Edit: the form starts from the stored document and saves with its ETag; the page shows the new version.
+    await page.getByRole("link", { name: "Edit" }).click();
+    await page.getByRole("heading", { name: "Edit distribution shop" }).waitFor();
+    assert.equal(await page.getByLabel("Origin URL").inputValue(), origin.url, "the form holds the stored document");
+    await page.getByLabel("Aliases").fill("shop.test\nwww.shop.test");
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByText("Version 2, written at config revision").waitFor();
+    await page.getByText("shop.test, www.shop.test").waitFor();
+
     // And the edge really presents that identity to the origin.
     const response = await withDeadline("a request through the edge", viewerRequestWithSni(viewerPort, { caPem: ca.bundlePem, servername: "shop.test", host: "shop.test", path: "/hello" }), 20_000);
     assert.equal(response.status, 200);
@@ -204,6 +213,19 @@ describe("the web console in Chromium, against a running edge and its admin API"
     assert.equal(active.length, 1, afterRotation.join(", "));
     assert.notEqual(active[0]!.split(":")[0], oldSerial, "a new certificate is the active one");
     await shot("certificates");
+
+    // Revoke the retired one (admin), with a reason and a confirmation: its state becomes revoked.
+    await group.getByRole("button", { name: `Revoke ${oldSerial}` }).click();
+    await dialog.getByLabel("Reason (RFC 5280)").selectOption("superseded");
+    await dialog.getByRole("button", { name: "Revoke" }).click();
+    await group.locator(`g[data-serial="${oldSerial}"][data-state="revoked"]`).waitFor({ timeout: 30_000 });
+
+    // The CA bundle and the CRL download through the API (they need the token: no plain link would do).
+    const [bundle] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CA bundle" }).click()]);
+    assert.equal(bundle.suggestedFilename(), "moat-ca-bundle.pem");
+    assert.equal(await readFile((await bundle.path())!, "utf8"), ca.bundlePem);
+    const [crl] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download CRL" }).click()]);
+    assert.match(await readFile((await crl.path())!, "utf8"), /^-----BEGIN X509 CRL-----/);
   });
 
   test("an invalidation with a wildcard runs to completion: refused paths named by the API, then applied by every edge", async (t) => {
