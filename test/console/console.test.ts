@@ -271,6 +271,18 @@ describe("the web console in Chromium, against a running edge and its admin API"
     await page.getByTestId("chain-status").getByText("Hash chain verified").waitFor();
     await page.getByTestId("audit").getByText("distribution/shop").first().waitFor();
     await shot("audit");
+    // Filtered by the API: only the shop's records, and of those only the rotation asked for.
+    await page.getByLabel("Resource").fill("distribution/shop");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByText(/The \d+ most recent records with resource distribution\/shop, newest first/).waitFor();
+    const resources = await page.getByTestId("audit").locator("tbody tr td:nth-child(5)").allInnerTexts();
+    assert.ok(resources.length >= 2 && resources.every((resource) => resource === "distribution/shop"), resources.join(", "));
+    await page.getByLabel("Resource").fill("");
+    await page.getByLabel("Action").selectOption("certificate.rotate-request");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.getByText(/The \d+ most recent records with action certificate.rotate-request, newest first/).waitFor();
+    const actions = await page.getByTestId("audit").locator("tbody tr td:nth-child(4)").allInnerTexts();
+    assert.deepEqual(actions, ["certificate.rotate-request"]);
   });
 
   test("a viewer sees no edit controls, is refused the audit trail by the API, and the API refuses its writes", async (t) => {

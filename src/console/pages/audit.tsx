@@ -16,10 +16,25 @@ const MAX_PAGES = 10;
 interface Filters {
   resource: string;
   actor: string;
+  action: string;
   distribution: string;
 }
 
-async function latestRecords(client: ConsoleClient, filters: Filters, headSeq: number): Promise<{ items: AuditRecord[]; isTruncated: boolean }> {
+/** The actions the trail records, read from the API's own document (the enum of GET /audit's `action`): no copy here to drift. */
+async function auditActions(client: ConsoleClient): Promise<string[]> {
+  const { data } = await client.GET("/openapi.json");
+  const parameters = (data as { paths?: Record<string, { get?: { parameters?: { name?: string; schema?: { enum?: unknown[] } }[] } }> } | undefined)?.paths?.["/audit"]?.get?.parameters ?? [];
+  const values = parameters.find((parameter) => parameter.name === "action")?.schema?.enum ?? [];
+  return values.filter((value): value is string => typeof value === "string");
+}
+
+/** `with resource distribution/shop and action certificate.rotate-request`, or `` for none. */
+function describeFilters(filters: Filters): string {
+  const named = Object.entries(filters).filter(([, value]) => value.trim() !== "").map(([key, value]) => `${key} ${value.trim()}`);
+  return named.length === 0 ? "" : ` with ${named.join(" and ")}`;
+}
+
+async function latestRecords(client: ConsoleClient, filters: Filters, headSeq: number): Promise<{ items: AuditRecord[]; isTruncated: boolean; filters: Filters }> {
   const query = Object.fromEntries(Object.entries(filters).filter(([, value]) => value.trim() !== "").map(([key, value]) => [key, value.trim()]));
   const isFiltered = Object.keys(query).length > 0;
   // Unfiltered, the last SHOWN records are those after head - SHOWN; filtered, the trail is read from its start.
@@ -28,15 +43,16 @@ async function latestRecords(client: ConsoleClient, filters: Filters, headSeq: n
   for (let page = 0; page < MAX_PAGES; page++) {
     const { data } = await client.GET("/audit", { params: { query: { ...query, after, limit: 1000 } } });
     items.push(...data!.items);
-    if (data!.nextAfter === undefined) return { items: items.slice(-SHOWN).reverse(), isTruncated: false };
+    if (data!.nextAfter === undefined) return { items: items.slice(-SHOWN).reverse(), isTruncated: false, filters };
     after = data!.nextAfter;
   }
-  return { items: items.slice(-SHOWN).reverse(), isTruncated: true };
+  return { items: items.slice(-SHOWN).reverse(), isTruncated: true, filters };
 }
 
 export function AuditPage() {
   const { client } = useSession();
-  const [filters, setFilters] = useState<Filters>({ resource: "", actor: "", distribution: "" });
+  const [filters, setFilters] = useState<Filters>({ resource: "", actor: "", action: "", distribution: "" });
+  const actions = useApi(() => auditActions(client), [client]);
   const [applied, setApplied] = useState<Filters>(filters);
   const verification = useApi(async () => (await client.GET("/audit/verify")).data!, [client]);
   const records = useApi(async () => (verification.data ? latestRecords(client, applied, verification.data.head.seq) : undefined), [client, applied, verification.data]);
@@ -69,6 +85,18 @@ export function AuditPage() {
         <Field id="audit-actor" label="Actor" hint="api:token/<id>, cli:alice, edge:<name>">
           {(describedBy) => <input id="audit-actor" value={filters.actor} aria-describedby={describedBy} onInput={(event) => setFilters({ ...filters, actor: event.currentTarget.value })} />}
         </Field>
+        <Field id="audit-action" label="Action">
+          {() => (
+            <select id="audit-action" value={filters.action} onChange={(event) => setFilters({ ...filters, action: event.currentTarget.value })}>
+              <option value="">Any</option>
+              {(actions.data ?? []).map((action) => (
+                <option key={action} value={action}>
+                  {action}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <Field id="audit-distribution" label="Distribution">
           {() => <input id="audit-distribution" value={filters.distribution} onInput={(event) => setFilters({ ...filters, distribution: event.currentTarget.value })} />}
         </Field>
@@ -84,7 +112,7 @@ export function AuditPage() {
       {records.data && (
         <>
           <p class="meta">
-            The {records.data.items.length} most recent matching records, newest first{records.data.isTruncated ? " (of the first 10 000 read; narrow the filter)" : ""}.
+            The {records.data.items.length} most recent records{describeFilters(records.data.filters)}, newest first{records.data.isTruncated ? " (of the first 10 000 read; narrow the filter)" : ""}.
           </p>
           <div class="table-wrap">
             <table data-testid="audit">
