@@ -3,7 +3,7 @@ import type { TLSSocket } from "node:tls";
 import Fastify, { LogController } from "fastify";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
+import { ApiCrossSiteRequestError, ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../pki/index.ts";
 import { keepServerCertificate, serverCertificateNames } from "./server-certificate.ts";
 import type { ApiRole, Store } from "../store/index.ts";
@@ -127,6 +127,10 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   app.addHook("onRequest", async (request) => {
     // The console's own files: loading them needs no credentials (the sign-in form is one of them).
     if ((request.routeOptions.config as { isPublic?: boolean }).isPublic === true) return;
+    // Fetch Metadata: a browser names the site of the page that made the request. It presents an admin certificate to
+    // any page that makes it connect here, so only the API's own origin (the console) and non-browsers (no header) get in.
+    const site = request.headers["sec-fetch-site"];
+    if (typeof site === "string" && site !== "same-origin" && site !== "none") throw new ApiCrossSiteRequestError(site);
     identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
   });
   app.addHook("onSend", async (_request, reply) => {

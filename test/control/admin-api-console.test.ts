@@ -50,6 +50,23 @@ describe("admin API: what the web console needs", () => {
     assertProblem(await api.call({}, "/whoami"), 401, "api-unauthenticated");
   });
 
+  test("a browser's request from another site's page is refused before its credentials are read (Fetch Metadata); the console's own, and non-browsers, are not", async (t) => {
+    const api = await suite.setUp(t, { consoleDir: false });
+    const certificate = await suite.ca().issueAdminClientCertificate({ trustDomain: "moat.internal", role: "admin", name: "alice", validityMs: 3_600_000 });
+    const admin = { certificate: { chainPem: certificate.chainPem, keyPem: certificate.keyPem } };
+    const before = (await api.call({ token: api.tokens.admin }, "/invalidations")).json.items.length;
+    for (const site of ["cross-site", "same-site"]) {
+      for (const caller of [admin, { token: api.tokens.admin }]) {
+        const answer = await api.call(caller, "/invalidations", { method: "POST", headers: { "sec-fetch-site": site }, body: { distribution: "shop", paths: ["/*"] } });
+        assertProblem(answer, 403, "api-cross-site-request");
+      }
+      assertProblem(await api.call(admin, "/certificates/0badc0de/rotate", { method: "POST", headers: { "sec-fetch-site": site } }), 403, "api-cross-site-request");
+    }
+    assert.equal((await api.call({ token: api.tokens.admin }, "/invalidations")).json.items.length, before, "nothing was recorded");
+    for (const site of ["same-origin", "none"]) assert.equal((await api.call(admin, "/whoami", { headers: { "sec-fetch-site": site } })).status, 200, site);
+    assert.equal((await api.call(admin, "/whoami")).status, 200, "no header: not a browser");
+  });
+
   test("GET /traffic sums the edge's counters per distribution: requests by cache result and status class, origin failures by cause", async (t) => {
     const metrics = createProcessMetrics();
     const api = await suite.setUp(t, { consoleDir: false, traffic: () => metrics.json() });
