@@ -659,6 +659,66 @@ export class InvalidationLockTimeoutError extends MoatError {
   }
 }
 
+// ---------------------------------------------------------------- fleet join
+
+/** Why a join token was refused: each has its own code, so a script can tell a typo from a token already spent. */
+export type JoinTokenRefusal = "join-token-malformed" | "join-token-unknown" | "join-token-used" | "join-token-expired" | "join-token-other-name";
+
+const JOIN_TOKEN_MESSAGES: Record<JoinTokenRefusal, string> = {
+  "join-token-malformed": "the join token is not one Moat made: it must read moat_join_<16 hex>_<43 characters>",
+  "join-token-unknown": "the store knows no such join token (a different store, or a token mistyped)",
+  "join-token-used": "the join token was used already: a join token works once",
+  "join-token-expired": "the join token has expired",
+  "join-token-other-name": "the join token was made for another edge name than --name",
+};
+
+/** `moat edge join` was refused its token: nothing was recorded, and the data directory is as it was. */
+export class JoinTokenRefusedError extends MoatError {
+  declare readonly code: JoinTokenRefusal;
+  readonly tokenId: string | undefined;
+
+  constructor(code: JoinTokenRefusal, details: { tokenId?: string; at?: string; name?: string; fix: string }) {
+    const when = details.at ? `, ${code === "join-token-used" ? "used" : "expired"} at ${details.at}` : "";
+    const which = details.tokenId ? ` (token ${details.tokenId}${when}${details.name ? `, made for ${details.name}` : ""})` : "";
+    super(code, 403, `join refused: ${JOIN_TOKEN_MESSAGES[code]}${which}.`, { fix: details.fix });
+    this.tokenId = details.tokenId;
+  }
+}
+
+/** A joined edge asked the CA node for a certificate and was refused: the reason is the CA node's. */
+export class CertificateRequestRefusedError extends MoatError {
+  constructor(edge: string, what: string, reason: string) {
+    super("cert-request-refused", 403, `the CA node refused edge ${edge}'s request for ${what}: ${reason}.`, {
+      fix: "the CA node signs exactly what the current config gives this edge (its distributions' aliases, its origins' identities): apply the config that names it, or check the edge's name",
+    });
+  }
+}
+
+/** A joined edge's certificate request was not answered within its deadline: no CA node is running, or it cannot reach the store. */
+export class CertificateRequestUnansweredError extends MoatError {
+  constructor(edge: string, what: string, waitedMs: number) {
+    super("cert-request-unanswered", 503, `edge ${edge}'s request for ${what} was not answered within ${Math.round(waitedMs / 1000)} s.`, {
+      fix: "start the CA node (`moat start --store ADDRESS --ca` where the master key and the CA are), or check that it reaches the store; the edge asks again at its next build",
+    });
+  }
+}
+
+/** A joined edge holds no CA key: it cannot sign anything itself (a CRL, an admin certificate, a certificate for someone else's key). */
+export class JoinedEdgeCannotSignError extends MoatError {
+  constructor(what: string) {
+    super("joined-edge-cannot-sign", 500, `a joined edge cannot sign ${what}: it holds no CA key.`, {
+      fix: "do this on the CA node (`moat start --store ADDRESS --ca`), or over the admin API the CA node runs",
+    });
+  }
+}
+
+/** `moat edge join` or a joined edge's start found its data directory unfit: another edge's, or holding a CA's keys. */
+export class JoinDataDirError extends MoatError {
+  constructor(dataDir: string, problem: string, fix: string) {
+    super("join-data-dir", 400, `the data directory ${dataDir} ${problem}.`, { fix });
+  }
+}
+
 // ---------------------------------------------------------------- store
 
 /** Where a store lives, as messages name it: a file path for SQLite, host/port/database (never a password) for PostgreSQL. */

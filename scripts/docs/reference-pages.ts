@@ -5,8 +5,9 @@ import { CACHE_STATUS_DETAILS, FORWARD_REASONS } from "../../src/cache/cache-sta
 import { CONFIG_FIELD_DOCS } from "../../src/config/field-docs.ts";
 import { configSchema } from "../../src/config/schema.ts";
 import { HOP_BY_HOP_HEADERS, originRequestHeaders } from "../../src/edge/forwarded-headers.ts";
+import { cacheStatusNameOf } from "../../src/edge/cache-status-name.ts";
 import { EDGE_ERROR_CODES } from "../../src/edge/moat-error-values.ts";
-import { viewerCertificateHeaders } from "../../src/edge/viewer-cert-headers.ts";
+import { relayedCertificateHeaders, viewerCertificateHeaders } from "../../src/edge/viewer-cert-headers.ts";
 import { screenViewerHeaders } from "../../src/edge/viewer-header-names.ts";
 import { originFailureCatalog } from "../../src/errors.ts";
 import type { OriginFailureCode, OriginFailureContext } from "../../src/errors.ts";
@@ -157,13 +158,14 @@ const SAMPLE_CERTIFICATE: ViewerCertificate = {
 
 function headersPage(): string {
   const lines = [
-    BANNER("src/edge/moat-error-values.ts, src/errors.ts, src/tls, src/cache/cache-status.ts and the header code of src/edge, run on sample requests"),
+    BANNER("src/edge/moat-error-values.ts, src/errors.ts, src/tls, src/cache/cache-status.ts, src/edge/cache-status-name.ts and the header code of src/edge, run on sample requests"),
     "# HTTP headers",
     "",
     "## Moat-Error",
     "",
     "An error the edge makes itself carries `Moat-Error` with one of these values, a `Moat-Request-Id` (the edge's log line",
-    "with that id names the origin, the certificate and the fix), `Cache-Status: moat; detail=<code>` and `X-Cache: Error from moat`.",
+    "with that id names the origin, the certificate and the fix), `Cache-Status: <name>; detail=<code>` (the edge's [cache name](#cache-status))",
+    "and `X-Cache: Error from moat`.",
     "",
     "| value | status | meaning |",
     "|---|---|---|",
@@ -173,10 +175,28 @@ function headersPage(): string {
     "",
     "## Cache-Status",
     "",
-    "Every response says what the cache did, in `Cache-Status` (RFC 9211, cache name `moat`) and in CloudFront's `X-Cache`",
+    "Every response says what the cache did, in `Cache-Status` (RFC 9211) and in CloudFront's `X-Cache`",
     "(`Hit from moat`, `RefreshHit from moat`: revalidated with a 304, `Miss from moat`, `Error from moat`).",
     "Parameters: `hit`; `fwd` (below); `fwd-status`, the origin's status; `ttl`, the freshness left in seconds (negative when stale);",
     "`collapsed`; `detail` (below).",
+    "",
+    "Each edge names its entry (RFC 9211 §2: each cache in the chain has its own name):",
+    "",
+    "| the edge | its cache name |",
+    "|---|---|",
+    `| given a name: \`moat start --edge-name fra-1\` (a store) or \`MOAT_EDGE_NAME=fra-1\` | ${code(cacheStatusNameOf("fra-1", false))} (a character outside an RFC 8941 token becomes \`-\`) |`,
+    `| no name, for a distribution with \`viewerMtls.edgesOnly\` (the shield of an [origin shield](../how-to/origin-shield.md)) | ${code(cacheStatusNameOf(null, true))} |`,
+    `| no name, any other distribution | ${code(cacheStatusNameOf(null, false))} |`,
+    "",
+    "The edge never uses its host name unasked: viewers would learn it. Behind an origin shield the field lists the shield's entry,",
+    "then the edge's, on every response the edge forwarded (a miss, a revalidation, a `cache: off` path, an unsafe method);",
+    "a hit at the edge carries the edge's entry alone:",
+    "",
+    "```text",
+    `Cache-Status: ${cacheStatusNameOf(null, true)}; fwd=uri-miss; fwd-status=200; detail=storing, ${cacheStatusNameOf("fra-1", false)}; fwd=uri-miss; fwd-status=200; detail=storing`,
+    `Cache-Status: ${cacheStatusNameOf(null, true)}; fwd=method, ${cacheStatusNameOf("fra-1", false)}; fwd=method`,
+    `Cache-Status: ${cacheStatusNameOf("fra-1", false)}; hit; ttl=598`,
+    "```",
     "",
     "| `fwd` | meaning |",
     "|---|---|",
@@ -251,7 +271,18 @@ function originHeaderLines(): string[] {
     "| header | value |",
     "|---|---|",
     ...Object.entries(none).map(([name, value]) => `| ${code(name)} | ${code(value)} |`),
+    "",
+    "On the shield of an [origin shield](../how-to/origin-shield.md) (`viewerMtls.edgesOnly`), the viewer is an edge of the fleet,",
+    "verified by its certificate: the shield passes on the certificate headers that edge set about its own viewer, in the spelling",
+    `the edge uses (${relayedNames().map(code).join(", ")}), and adds none about the edge itself; its own \`viewerMtls.forward\` does not apply.`,
+    "Any other viewer's certificate headers are removed, as above.",
   ];
+}
+
+/** The names a shield relays from a verified edge, read from the code that relays them. */
+function relayedNames(): string[] {
+  const every = { ...viewerCertificateHeaders({ verification: "success", certificate: SAMPLE_CERTIFICATE }, { moat: true, rfc9440: true, xfcc: true }), "moat-viewer-cert-present": "true" };
+  return Object.keys(relayedCertificateHeaders(every) ?? {});
 }
 
 export const ROOT = join(import.meta.dirname, "..", "..");

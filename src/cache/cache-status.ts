@@ -29,6 +29,9 @@ export const CACHE_STATUS_DETAILS = {
   "status <code>": "not stored: a status the cache does not store (1xx, 206, 304)",
 } as const;
 
+/** The Cache-Status identifier when the edge gives none (src/edge/cache-status-name.ts makes each edge's). */
+export const DEFAULT_CACHE_STATUS_NAME = "moat";
+
 export interface CacheStatusFacts {
   isHit: boolean;
   fwd?: ForwardReason;
@@ -42,12 +45,13 @@ export interface CacheStatusFacts {
 }
 
 /**
+ * `name` is this cache's identifier (RFC 9211 §2). X-Cache keeps CloudFront's fixed wording.
  * @example
- * cacheStatusHeaders({ isHit: true, ttlS: 42 });
+ * cacheStatusHeaders({ isHit: true, ttlS: 42 }, "moat");
  * // { "cache-status": "moat; hit; ttl=42", "x-cache": "Hit from moat" }
  */
-export function cacheStatusHeaders(facts: CacheStatusFacts): { "cache-status": string; "x-cache": string } {
-  let value = "moat";
+export function cacheStatusHeaders(facts: CacheStatusFacts, name: string = DEFAULT_CACHE_STATUS_NAME): { "cache-status": string; "x-cache": string } {
+  let value = name;
   if (facts.isHit) value += "; hit";
   if (facts.fwd) value += `; fwd=${facts.fwd}`;
   if (facts.fwdStatus !== undefined) value += `; fwd-status=${facts.fwdStatus}`;
@@ -69,7 +73,7 @@ function xCache(facts: CacheStatusFacts): string {
  * RFC 9211 §2: the field lists the caches from the origin towards the viewer, each adding its entry after those before
  * it. Behind an origin shield, the shield's entry comes first, then this edge's.
  * @example
- * afterUpstream("moat; hit; ttl=60", "moat; fwd=uri-miss; fwd-status=200"); // "moat; hit; ttl=60, moat; fwd=uri-miss; fwd-status=200"
+ * afterUpstream("moat-shield; hit; ttl=60", "moat; fwd=uri-miss; fwd-status=200"); // "moat-shield; hit; ttl=60, moat; fwd=uri-miss; fwd-status=200"
  */
 export function afterUpstream(upstream: string | string[] | undefined, ours: string): string {
   if (upstream === undefined || upstream.length === 0) return ours;

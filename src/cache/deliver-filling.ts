@@ -26,7 +26,7 @@ export async function deliverFilling(x: CacheExchange, stream: StreamingFill, fa
   const sendsBody = x.method !== "HEAD" && (answer.kind === "full" || answer.kind === "range");
   const body = sendsBody ? stream.body.join() : null;
   if (sendsBody && !body) return false;
-  const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(stream.age, nowMs) / 1000)), ...cacheStatusHeaders(facts) };
+  const headers = { ...answer.headers, age: String(Math.floor(currentAgeMs(stream.age, nowMs) / 1000)), ...cacheStatusHeaders(facts, x.cacheStatusName) };
   if (x.keepsUpstreamCacheStatus) headers["cache-status"] = afterUpstream(stream.headers["cache-status"], headers["cache-status"]);
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));

@@ -90,7 +90,7 @@ export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery)
     const detail = writer ? "storing" : decision && !decision.isStorable ? decision.reason : decision ? "too-large" : undefined;
     const facts = delivery.facts;
     // A literal of one shape rather than a spread of the facts: this runs for every miss.
-    const status = cacheStatusHeaders({ isHit: facts.isHit, fwd: facts.fwd, fwdStatus: answer.statusCode, ttlS: facts.ttlS, isStored: facts.isStored, isCollapsed: facts.isCollapsed, detail: facts.detail ?? detail });
+    const status = cacheStatusHeaders({ isHit: facts.isHit, fwd: facts.fwd, fwdStatus: answer.statusCode, ttlS: facts.ttlS, isStored: facts.isStored, isCollapsed: facts.isCollapsed, detail: facts.detail ?? detail }, x.cacheStatusName);
     const viewerHeaders = viewerAnswer.headers;
     viewerHeaders["cache-status"] = x.keepsUpstreamCacheStatus ? afterUpstream(originHeaders["cache-status"], status["cache-status"]) : status["cache-status"];
     viewerHeaders["x-cache"] = status["x-cache"];
@@ -210,7 +210,7 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
   if (request.range !== undefined || request["if-none-match"] !== undefined || request["if-modified-since"] !== undefined) return deliverAnswered(x, entry, facts, nowMs);
   // Neither a conditional nor a range: the answer is the whole stored response, whose head is prepared once.
   const res = x.res as import("node:http").ServerResponse;
-  res.writeHead(entry.meta.status, storedHead(preparedHead(entry, x.method, x.viewerHeaders), entry.meta, facts, nowMs));
+  res.writeHead(entry.meta.status, storedHead(preparedHead(entry, x.method, x.viewerHeaders), entry.meta, facts, nowMs, x.cacheStatusName));
   if (x.method === "HEAD") {
     res.end();
     return undefined;
@@ -248,9 +248,9 @@ export function preparedHead(entry: StoredEntry, method: string, viewerHeaders: 
 const preparedHeads = new WeakMap<EntryMeta, PreparedHead[]>();
 
 /** A prepared head with this request's Age, Cache-Status and X-Cache. */
-export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryMeta, facts: CacheStatusFacts, nowMs: number): OutgoingHttpHeaders {
+export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryMeta, facts: CacheStatusFacts, nowMs: number, cacheStatusName?: string): OutgoingHttpHeaders {
   const headers = { ...prepared };
-  const status = cacheStatusHeaders(facts);
+  const status = cacheStatusHeaders(facts, cacheStatusName);
   headers.age = String(Math.floor(currentAgeMs(meta.age, nowMs) / 1000));
   headers["cache-status"] = status["cache-status"];
   headers["x-cache"] = status["x-cache"];
@@ -283,7 +283,7 @@ async function sendChunks(res: CacheExchange["res"], chunks: readonly Buffer[], 
 async function deliverAnswered(x: CacheExchange, entry: StoredEntry, facts: CacheStatusFacts, nowMs: number): Promise<void> {
   const answer = answerFrom(entry.meta, x.requestHeaders, x.method, true, { isStored: true });
   // answerFrom made a fresh copy: Age and Cache-Status go into it rather than into another one.
-  const headers = Object.assign(answer.headers, { age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)) }, cacheStatusHeaders(facts));
+  const headers = Object.assign(answer.headers, { age: String(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000)) }, cacheStatusHeaders(facts, x.cacheStatusName));
   const res = x.res;
   (res as import("node:http").ServerResponse).writeHead(answerStatus(answer), x.viewerHeaders(headers));
   if (x.method === "HEAD" || answer.kind === "not-modified" || answer.kind === "unsatisfiable") {

@@ -43,6 +43,8 @@ export interface CacheExchange {
   readonly res: ServerResponse | Http2ServerResponse;
   /** The origin is an origin shield (another Moat cache): its Cache-Status entry stays on a forwarded response, before this cache's. Read on a miss only. */
   readonly keepsUpstreamCacheStatus?: boolean;
+  /** This cache's Cache-Status identifier (cacheStatusNameOf); "moat" when not set. */
+  readonly cacheStatusName?: string;
 }
 
 // A fill asks for the whole object: the viewer's own conditionals and range are answered from it.

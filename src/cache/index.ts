@@ -20,7 +20,7 @@ export type { CacheExchange, OriginAnswer } from "./exchange.ts";
 export type { Clock } from "./clock.ts";
 export type { BeforeBatch, DiskLoadReport } from "./disk-tier.ts";
 export { systemClock } from "./clock.ts";
-export { cacheStatusHeaders } from "./cache-status.ts";
+export { afterUpstream, cacheStatusHeaders, DEFAULT_CACHE_STATUS_NAME } from "./cache-status.ts";
 export { appendInvalidation, appliedInvalidations, invalidationPathProblem, invalidationRequestIssues, INVALIDATION_FILES, readInvalidations, writeAppliedInvalidations } from "./invalidations.ts";
 export type { AppliedInvalidations, NumberedInvalidation } from "./invalidations.ts";
 export { createDeletionRelay } from "./relayed-deletions.ts";
@@ -34,7 +34,7 @@ export interface EdgeCache {
    */
   serve(exchange: CacheExchange): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Cache-Status and X-Cache for a response that did not go through the cache (other methods, caching off). */
-  passHeaders(reason: "method" | "bypass"): Record<string, string>;
+  passHeaders(reason: "method" | "bypass", cacheStatusName?: string): Record<string, string>;
   /**
    * RFC 9111 §4.4: after a non-error response to an unsafe method, the stored responses for the target
    * URI and for its Location and Content-Location (same host) are invalidated.
@@ -122,7 +122,7 @@ export async function createEdgeCache(options: EdgeCacheOptions): Promise<EdgeCa
 
   return {
     serve: (exchange) => serveThroughCache(parts, exchange),
-    passHeaders: (reason) => cacheStatusHeaders({ isHit: false, fwd: reason }),
+    passHeaders: (reason, name) => cacheStatusHeaders({ isHit: false, fwd: reason }, name),
     async invalidateAfterUnsafe(x, status, headers) {
       if (status < 200 || status >= 400) return;
       const targets = [{ pathname: x.pathname, query: x.query }, ...sameHostTargets(x.viewerHost, x.pathname, [headers.location, headers["content-location"]])];

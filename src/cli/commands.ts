@@ -42,7 +42,7 @@ export const commands: readonly CliCommand[] = [
   {
     name: "start",
     summary: "run an edge from a config file or a store",
-    help: `moat start (--config FILE | --store ADDRESS [--api HOST:PORT] [--edge-name NAME] [--region NAME]) [--metrics HOST:PORT] [--log-level info]
+    help: `moat start (--config FILE | --store ADDRESS [--ca] [--api HOST:PORT] [--edge-name NAME] [--region NAME]) [--metrics HOST:PORT] [--log-level info]
 
 Runs the edge the config describes. With --config, SIGHUP or a change of the
 file reloads it (a bad file is refused and the running config stays). With
@@ -68,11 +68,26 @@ worker, within a second) and records in the store that it has, under its name:
 --edge-name, else MOAT_EDGE_NAME, else the host name (on every log line). Edges
 sharing a store need names of their own.
 
+A name given with --edge-name or MOAT_EDGE_NAME (from a config file,
+MOAT_EDGE_NAME; never the host name) also names the edge's Cache-Status
+entries: moat-NAME, so that the hops of an origin shield can be told apart
+(see docs/reference/headers.md#cache-status).
+
 --api HOST:PORT (with --store) starts the admin API beside the edge, on TLS 1.3
 with a server certificate from Moat's CA (see docs/reference/admin-api.md).
 Keep it on loopback (127.0.0.1:8444) unless clients elsewhere need it; every
 request needs an API token (\`moat token create\`) or an admin certificate
 (\`moat admin issue\`). A change it makes is served within a second.
+
+--ca (with --store) makes this edge the fleet's CA node: the one with the
+master key and the CA's keys. It publishes the CA's certificates in the store
+and signs the certificate requests of joined edges (\`moat edge join\`), each
+checked against the store's newest revision: the edge joined, the CSR's
+signature verifies, and the names are exactly its distributions' aliases or
+its origins' identities; anything else is refused with a reason the edge logs.
+A data directory \`moat edge join\` wrote starts as that joined edge: under the
+name it joined as, with its own data directory (whatever the stored config's
+dataDir), no CA key, and its certificates signed by the CA node from its CSRs.
 
 --metrics HOST:PORT serves Prometheus metrics at GET /metrics, plain HTTP
 with no authentication (see docs/reference/metrics.md); it wins over the

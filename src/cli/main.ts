@@ -27,8 +27,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  // Two-word commands ("ca init") are matched before one-word ones.
-  const command = commands.find((c) => c.name === argv.slice(0, 2).join(" ")) ?? commands.find((c) => c.name === argv[0]);
+  // The longest name wins: "edge token create" before "ca init" before "start".
+  const command = [3, 2, 1].map((words) => commands.find((c) => c.name === argv.slice(0, words).join(" "))).find((found) => found !== undefined);
   if (!command) {
     // "moat ca" alone, or "moat ca nope": name the subcommands of that group.
     const group = commands.filter((c) => c.name.startsWith(`${argv[0]} `)).map((c) => c.name);

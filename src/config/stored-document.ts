@@ -21,9 +21,17 @@ export function validateStoredDocument(document: Record<string, unknown>): Confi
  * else the host name. Edges sharing a store need names of their own; two with one name would pass for one.
  */
 export function resolveEdgeName(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  return givenEdgeName(flag, env) ?? hostname();
+}
+
+/**
+ * The name the operator gave the edge, `--edge-name` or MOAT_EDGE_NAME, or null: never the host name, which the edge
+ * would otherwise tell viewers in its Cache-Status entries.
+ */
+export function givenEdgeName(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | null {
   if (flag !== undefined && flag !== "") return flag;
   const fromEnv = env[DEFAULTS.edgeNameEnv];
-  return fromEnv === undefined || fromEnv === "" ? hostname() : fromEnv;
+  return fromEnv === undefined || fromEnv === "" ? null : fromEnv;
 }
 
 export function resolveStoreAddress(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {

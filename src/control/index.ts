@@ -65,3 +65,14 @@ export { problemType, PROBLEM_CONTENT_TYPE } from "./problem.ts";
  */
 export { CERTIFICATE_RECORDS_DEADLINE_MS, createCertificateRecorder, edgeActor, edgeCertificateEvents, syncCaRecords, syncCertificateRecords, toCertificateEntries } from "./certificate-records.ts";
 export type { CertificateRecorder, ExpiryWarned } from "./certificate-records.ts";
+/**
+ * Certificates for joined edges through the store: the edge's signing channel (a CSR in, the chain or the CA node's
+ * refusal out, within a deadline) and the CA node's signer, which signs exactly what the newest revision entitles each
+ * joined edge to.
+ *
+ * @example
+ * const ca = createCsrCertificateAuthority(published, storeSigningChannel({ store, edge: "fra-1" })); // a joined edge
+ * const signing = startCertificateSigning({ store, ca: () => ca, log }); // the CA node
+ */
+export { CERTIFICATE_REQUEST_DEADLINE_MS, entitlementProblem, publicCertificatesOf, startCertificateSigning, storeSigningChannel } from "./certificate-requests.ts";
+export type { CertificateSigning } from "./certificate-requests.ts";

@@ -254,7 +254,7 @@ function acceptedCheck(facts: Facts): DoctorCheck {
       status: "fail",
       summary: presented ? `the origin refused ${presented.identity} in its HTTP answer` : "the origin requires a client certificate and the edge presents none",
       code: "origin-rejected-client-cert",
-      cause: [`the TLS handshake completed, then the origin answered 400 "${page}" (nginx checks client certificates after the handshake; the edge passes such a 400 on to viewers as it is)`, caListCause(facts)].filter(Boolean).join("; "),
+      cause: [`the TLS handshake completed, then the origin answered 400 "${page}" (nginx checks client certificates after the handshake; the edge answers viewers such a 400 as a 502 with Moat-Error: origin-rejected-client-cert)`, caListCause(facts)].filter(Boolean).join("; "),
       fix: text.fix(facts.context),
     };
   }

@@ -7,6 +7,7 @@ import type { OriginTarget } from "../origin/index.ts";
 import { renewalTime } from "../pki/index.ts";
 import type { CertificateAuthority, IssuedCertificateStore } from "../pki/index.ts";
 import { createAliasIndex } from "./alias-index.ts";
+import { cacheStatusNameOf } from "./cache-status-name.ts";
 import { compileBehaviorRouter } from "./behavior-router.ts";
 import { BUILD_CONCURRENCY, buildEach } from "./build-each.ts";
 import { importedCredentials, importedFiles, storedCredentials, storedFiles } from "./credentials.ts";
@@ -34,6 +35,8 @@ export interface SnapshotSources {
   previousImported?: readonly ImportedCertificateInUse[];
   /** Viewer contexts of the snapshot being replaced (its `secureContexts`): one made from the very same material is taken again. */
   previousContexts?: ReadonlyMap<string, tls.SecureContext>;
+  /** The name the edge was given (`--edge-name`, MOAT_EDGE_NAME), for its Cache-Status identifier; null: none. */
+  edgeName?: string | null;
 }
 
 export interface BuiltSnapshot {
@@ -87,6 +90,7 @@ export async function buildEdgeSnapshot(config: MoatConfig, sources: SnapshotSou
     distributions: Object.freeze(distributions),
     viewerPolicyId: viewerPolicyId(distributions),
     accessLogSample: config.log.accessLogSample,
+    cacheStatusName: cacheStatusNameOf(sources.edgeName ?? null, false),
     distributionForHost: (hostname: string) => aliases.find(hostname),
   });
   // A loop, not Math.min(...spread): ten thousand arguments are near the engine's limit.
@@ -175,6 +179,7 @@ async function buildDistribution(config: MoatConfig, distribution: DistributionC
     viewerMtls,
     underscoreHeaders: distribution.underscoreHeaders,
     accessLogSample: distribution.accessLogSample,
+    cacheStatusName: cacheStatusNameOf(sources.edgeName ?? null, viewerMtls.edgeIdentityPrefix !== null),
     route: compileBehaviorRouter(behaviors),
   });
   return { runtime, ...found };

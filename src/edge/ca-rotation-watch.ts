@@ -5,9 +5,9 @@ import type { CaRotationConfig } from "../config/index.ts";
 import { watchFiles } from "../file-watch.ts";
 import { edgeMetrics } from "../observe/index.ts";
 import type { Logger } from "../observe/index.ts";
-import { describeCertificate, maintainCertificateAuthority, openCertificateAuthority } from "../pki/index.ts";
+import { createCsrCertificateAuthority, describeCertificate, maintainCertificateAuthority, openCertificateAuthority, readJoinedEdge } from "../pki/index.ts";
 import type { CaRotationResult, CertificateAuthority, FleetGate, MasterKey } from "../pki/index.ts";
-import { CaRolloverHeldBackError } from "../errors.ts";
+import { CaRolloverHeldBackError, JoinedEdgeCannotSignError } from "../errors.ts";
 
 // setTimeout holds at most ~24.8 days; a step years away is re-planned daily instead.
 const MAX_TIMER_MS = 24 * 60 * 60 * 1000;
@@ -49,13 +49,70 @@ function isSameGeneration(a: CertificateAuthority, b: CertificateAuthority): boo
 }
 
 /**
+ * A joined edge's CA as its data directory holds it (the CA node's public certificates), for a worker, which never
+ * issues; undefined when the directory is no joined edge's.
+ * @example
+ * const ca = (await openJoinedCaOnDisk(config.dataDir)) ?? (await openCertificateAuthority({ dataDir, masterKey }));
+ */
+export async function openJoinedCaOnDisk(dataDir: string): Promise<CertificateAuthority | undefined> {
+  const joined = await readJoinedEdge(dataDir);
+  return joined && createCsrCertificateAuthority(joined.ca, { sign: async () => { throw new JoinedEdgeCannotSignError("a certificate in a worker (its primary issues)"); } });
+}
+
+/** How often a joined edge asks for the CA the CA node published: a rotation's overlap is days, a minute is plenty. */
+const PUBLISHED_CA_POLL_MS = 60_000;
+
+/**
+ * A joined edge follows the CA the CA node publishes in the store: every minute `next` is asked for a newer one, and
+ * `onChange` rebuilds on it (the store re-issues, through the CA node, what a retired intermediate signed).
+ * @example
+ * const watch = watchPublishedCa({ next: follow, current: () => ca, log, onChange: rebuild });
+ */
+export function watchPublishedCa(deps: { next(current: CertificateAuthority): Promise<CertificateAuthority | undefined>; current(): CertificateAuthority; log: Logger; onChange(ca: CertificateAuthority): Promise<void>; intervalMs?: number }): CaRotationWatch {
+  let timer: NodeJS.Timeout | undefined;
+  let isStopped = false;
+  let checking: Promise<unknown> = Promise.resolve();
+  const plan = () => {
+    if (isStopped) return;
+    timer = setTimeout(() => void check(), deps.intervalMs ?? PUBLISHED_CA_POLL_MS).unref();
+  };
+  const check = () => {
+    checking = checking.then(async () => {
+      try {
+        const next = isStopped ? undefined : await deps.next(deps.current());
+        if (next && !isSameGeneration(next, deps.current())) {
+          logChange(deps.log, deps.current(), next);
+          await deps.onChange(next);
+        }
+      } catch (error) {
+        deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "reading the CA the CA node published failed; the current CA stays in use; retrying in 60 s");
+      }
+      plan();
+    });
+    return checking;
+  };
+  plan();
+  return {
+    async stop() {
+      isStopped = true;
+      clearTimeout(timer);
+      await checking;
+    },
+  };
+}
+
+/**
  * The CA on disk when it is another generation than `current`, else `current`: a worker follows the CA its
  * primary maintains this way, and never rotates (nor watches) itself.
  * @example
  * ca = await followCaOnDisk({ dataDir, masterKey, current: ca });
  */
 export async function followCaOnDisk(deps: { dataDir: string; masterKey: MasterKey; current: CertificateAuthority }): Promise<CertificateAuthority> {
-  if (!hasCaFiles(deps.dataDir)) return deps.current;
+  if (!hasCaFiles(deps.dataDir)) {
+    // A joined edge's worker: the CA node's public certificates, as its primary wrote them.
+    const joined = await openJoinedCaOnDisk(deps.dataDir);
+    return joined && !isSameGeneration(joined, deps.current) ? joined : deps.current;
+  }
   const onDisk = await openCertificateAuthority({ dataDir: deps.dataDir, masterKey: deps.masterKey });
   return isSameGeneration(onDisk, deps.current) ? deps.current : onDisk;
 }

@@ -1,6 +1,7 @@
 // The cache stage of the pipeline: GET and HEAD of a caching behavior go through the edge cache; other requests invalidate it.
 
 import type { IncomingHttpHeaders } from "node:http";
+import { afterUpstream } from "../cache/index.ts";
 import type { CacheExchange, EdgeCache } from "../cache/index.ts";
 import type { CachePolicyConfig } from "../config/index.ts";
 import { requestTarget } from "../origin/index.ts";
@@ -33,6 +34,8 @@ export interface EdgeExchangeFacts {
   requestId: string;
   /** The request's trace context: its traceparent goes to the origin. */
   trace: RequestTrace;
+  /** This edge's Cache-Status identifier for the distribution. */
+  cacheStatusName: string;
 }
 
 /**
@@ -56,6 +59,7 @@ export class EdgeExchange implements CacheExchange {
   readonly requestId: string;
   readonly trace: RequestTrace;
   readonly viewerHeaders: CacheExchange["viewerHeaders"];
+  readonly cacheStatusName: string;
   private readonly screenedHeaders: IncomingHttpHeaders;
   private readonly certificateHeaders: Readonly<Record<string, string>>;
   private forwarded: Record<string, string | string[]> | undefined = undefined;
@@ -77,6 +81,7 @@ export class EdgeExchange implements CacheExchange {
     this.requestId = facts.requestId;
     this.trace = facts.trace;
     this.viewerHeaders = viewerHeadersFor(facts.httpVersion);
+    this.cacheStatusName = facts.cacheStatusName;
     this.screenedHeaders = facts.screenedHeaders;
     this.certificateHeaders = facts.certificateHeaders;
   }
@@ -123,21 +128,29 @@ function viewerHeadersFor(httpVersion: string): CacheExchange["viewerHeaders"] {
 /**
  * Cache-Status and X-Cache for a response that bypassed the cache. An unsafe method's success
  * invalidates its target before the viewer sees the response: a GET sent right after it must miss.
+ * Behind an origin shield the shield's entry stays, before this edge's (RFC 9211 §2), as on a miss.
  */
 export function bypassedCache(cache: EdgeCache | undefined, request: EdgeExchange, status: number, headers: Record<string, string | string[] | undefined>, log: Logger): Record<string, string> | Promise<Record<string, string>> {
   if (!cache) return {};
   const isSafe = request.method === "GET" || request.method === "HEAD" || request.method === "OPTIONS";
   // A safe method invalidates nothing: its headers are known at once, with nothing to wait on.
-  if (isSafe) return cache.passHeaders("bypass");
+  if (isSafe) return passHeaders(cache, request, "bypass", headers);
   const pathname = request.pathname;
+  const reason = request.behavior.cache.enabled ? "method" : "bypass";
   return cache.invalidateAfterUnsafe(request, status, headers).then(
-    () => cache.passHeaders(request.behavior.cache.enabled ? "method" : "bypass"),
+    () => passHeaders(cache, request, reason, headers),
     (error: Error) => {
       // The response itself is fine; a stale entry may outlive it, so say which one.
       log.error({ distribution: request.distributionId, path: pathname, error: { message: error.message } }, "invalidation after an unsafe request failed; the cached response may be served until it expires");
-      return cache.passHeaders(request.behavior.cache.enabled ? "method" : "bypass");
+      return passHeaders(cache, request, reason, headers);
     },
   );
+}
+
+function passHeaders(cache: EdgeCache, request: EdgeExchange, reason: "method" | "bypass", upstream: Record<string, string | string[] | undefined>): Record<string, string> {
+  const ours = cache.passHeaders(reason, request.cacheStatusName);
+  if (request.keepsUpstreamCacheStatus) ours["cache-status"] = afterUpstream(upstream["cache-status"], ours["cache-status"] as string);
+  return ours;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface DistributionRuntime {
   readonly underscoreHeaders: UnderscoreHeaders;
   /** Share of requests with an access-log line: 0 off, 1 every request. */
   readonly accessLogSample: number;
+  /** This edge's Cache-Status identifier for the distribution's responses (cache/cache-status.ts cacheStatusNameOf). */
+  readonly cacheStatusName: string;
   route(pathname: string): RoutedBehavior | undefined;
 }
 
@@ -51,5 +53,7 @@ export interface EdgeSnapshot {
   readonly viewerPolicyId: string;
   /** The access log's share for a request refused before it is matched to a distribution. */
   readonly accessLogSample: number;
+  /** The Cache-Status identifier of a response to a request matched to no distribution. */
+  readonly cacheStatusName: string;
   distributionForHost(hostname: string): DistributionRuntime | undefined;
 }

@@ -25,11 +25,11 @@ const reasonPhrases: Record<number, string> = {
  * Ends `res` with an edge-made error. The body names the code and a public summary; internal
  * names (origin URLs, file paths) are only in the log line that carries the same request id.
  * @example
- * sendEdgeError(res, { status: 421, code: "misdirected-request", summary: "…", requestId });
+ * sendEdgeError(res, { status: 421, code: "misdirected-request", summary: "…", requestId, cacheStatusName: "moat" });
  */
 export function sendEdgeError(
   res: ViewerResponse,
-  error: { status: number; code: MoatErrorValue; summary: string; requestId: string; extraHeaders?: Readonly<Record<string, string>> },
+  error: { status: number; code: MoatErrorValue; summary: string; requestId: string; cacheStatusName: string; extraHeaders?: Readonly<Record<string, string>> },
 ): void {
   if (res.headersSent) {
     // Too late for a status: the only honest signal left is cutting the response short.
@@ -48,7 +48,7 @@ export function sendEdgeError(
     "moat-error": error.code,
     "moat-request-id": error.requestId,
     // RFC 9211 and CloudFront's X-Cache: every response says what the cache did, an error too.
-    "cache-status": `moat; detail=${error.code}`,
+    "cache-status": `${error.cacheStatusName}; detail=${error.code}`,
     "x-cache": "Error from moat",
     ...error.extraHeaders,
   });

@@ -11,6 +11,12 @@ export type { EdgeSnapshot, DistributionRuntime } from "./edge-snapshot.ts";
 export { readPassphraseFile } from "./credentials.ts";
 export { createTicketKeys, ticketKeysFrom } from "./ticket-keys.ts";
 /**
+ * A joined edge's CA as its data directory holds it (no key: a worker's, which never issues); undefined for any other directory.
+ * @example
+ * const ca = (await openJoinedCaOnDisk(config.dataDir)) ?? (await openCertificateAuthority({ dataDir: config.dataDir, masterKey }));
+ */
+export { openJoinedCaOnDisk } from "./ca-rotation-watch.ts";
+/**
  * The options of the edge's client for one origin (server name, trusted CA, timeouts, the client certificate in the store), for `moat doctor`.
  * @example
  * const options = await originClientOptionsFor(config, distribution, origin, "distributions[0].origins[0]", { store, caPem, caBundleFile, memo: createSnapshotMemo(), now: new Date() });

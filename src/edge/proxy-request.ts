@@ -132,7 +132,7 @@ const NO_EXTRA_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 // No closure in handle(): one would make V8 allocate a context for its variables on every request, refused or not.
 function refuse(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, error: { status: number; code: MoatErrorValue; summary: string; extraHeaders?: Readonly<Record<string, string>> }, fields: Record<string, unknown>): undefined {
-  sendEdgeError(res, { ...error, requestId: facts.requestId });
+  sendEdgeError(res, { ...error, requestId: facts.requestId, cacheStatusName: cacheStatusNameOfRequest(facts) });
   return accessLog(log, req, res, facts, { ...fields, error: error.code });
 }
 
@@ -229,7 +229,7 @@ function forward(
   cache: EdgeCache | undefined,
 ): Promise<void> | undefined {
   const method = req.method ?? "GET";
-  const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer);
+  const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer, req.headers);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
   if (screened.dropped.length > 0) log.debug({ requestId: facts.requestId, distribution: distribution.id, dropped: screened.dropped }, "viewer headers dropped");
   // The cache matches Vary and builds keys from the request as the origin sees it: headers the edge dropped are gone, its certificate headers are in.
@@ -249,6 +249,7 @@ function forward(
     res,
     requestId: facts.requestId,
     trace: (facts.trace = new RequestTrace(req.headers)),
+    cacheStatusName: distribution.cacheStatusName,
   });
   // The line's distribution and behavior fields come from facts.routeFragment; `fields` gathers the stages' own.
   facts.routeFragment = routeFragment(distribution.id, behavior);
@@ -320,7 +321,7 @@ function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts,
     fields.error = error.code;
     // The full message (origin URL, CA path, certificate, fix) is for the operator, in the log.
     log.warn({ requestId: facts.requestId, distribution: error.distributionId, origin: error.originId, error: { code: error.code, message: error.message } }, "origin request failed");
-    sendEdgeError(res, { status: error.status, code: error.code, summary: error.summary, requestId: facts.requestId });
+    sendEdgeError(res, { status: error.status, code: error.code, summary: error.summary, requestId: facts.requestId, cacheStatusName: cacheStatusNameOfRequest(facts) });
     return;
   }
   const code = (error as { code?: string })?.code;
@@ -328,7 +329,12 @@ function recordFailure(error: unknown, res: ViewerResponse, facts: RequestFacts,
   if (code !== "ABORT_ERR" && code !== "UND_ERR_ABORTED" && code !== "ERR_STREAM_PREMATURE_CLOSE") {
     log.warn({ requestId: facts.requestId, error: { code, message: (error as Error)?.message } }, "request failed mid-way");
   }
-  sendEdgeError(res, { status: 502, code: fields.error as EdgeErrorCode, summary: "the edge could not complete the response", requestId: facts.requestId });
+  sendEdgeError(res, { status: 502, code: fields.error as EdgeErrorCode, summary: "the edge could not complete the response", requestId: facts.requestId, cacheStatusName: cacheStatusNameOfRequest(facts) });
+}
+
+/** The distribution's Cache-Status identifier once the request is matched to one; the edge's before. */
+function cacheStatusNameOfRequest(facts: RequestFacts): string {
+  return (facts.distribution ?? facts.snapshot).cacheStatusName;
 }
 
 function hasBody(req: ViewerRequest): boolean {

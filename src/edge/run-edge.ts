@@ -10,7 +10,7 @@ import type { OriginClient } from "../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../pki/index.ts";
 import type { CaRotationResult, CertificateAuthority, ExpiryWarning, FleetGate, MasterKey, PublishedCrl } from "../pki/index.ts";
 import { buildEdgeSnapshot } from "./build-snapshot.ts";
-import { followCaOnDisk, startCaRotation } from "./ca-rotation-watch.ts";
+import { followCaOnDisk, startCaRotation, watchPublishedCa } from "./ca-rotation-watch.ts";
 import { certificatesInUse, originPoolsOf } from "./certificates-in-use.ts";
 import type { BuiltSnapshot } from "./build-snapshot.ts";
 import type { EdgeSnapshot } from "./edge-snapshot.ts";
@@ -75,8 +75,22 @@ export interface RunEdgeOptions {
   certificateEvents?: EdgeCertificateEvents;
   /** Run from a store, alone or as the primary: the gate of a root rollover's activation this edge runs by itself (ca-rotation-watch.ts). */
   fleetGate?: FleetGate;
+  /** The name the edge was given (`moat start --edge-name`, MOAT_EDGE_NAME): its Cache-Status entries say `moat-<name>`. Not a host name it guessed. */
+  edgeName?: string | null;
   /** Told the CA this edge uses, at start and after each CA change it applied: a store records what it trusts in its `edges` row. */
   onCaInUse?(ca: CertificateAuthority): void;
+  /**
+   * A joined edge (`moat edge join`): its `ca` sends CSRs to the CA node and holds no CA key, so this edge neither
+   * rotates the CA nor publishes CRLs (the CA node does both); it issues and renews its own certificates through `ca`.
+   */
+  isJoined?: boolean;
+  /**
+   * A joined edge, alone or the primary: asked every minute for a CA the CA node published since `current` (its public
+   * certificates already written to the data directory), or undefined; a new one is swapped in as a rotation's is.
+   */
+  followPublishedCa?(current: CertificateAuthority): Promise<CertificateAuthority | undefined>;
+  /** How often followPublishedCa is asked; default a minute. */
+  followPublishedCaMs?: number;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -114,7 +128,17 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   let revocations: RevocationWatch | undefined;
   // The CA changes when it rotates (this edge's own maintenance, or `moat ca` in another process).
   let ca = options.ca;
-  const caRotation = role === "worker" ? { ca, watch: noCaRotation } : await startCaRotation({
+  const onCaChange = async (next: CertificateAuthority) => {
+    // ca-rotation-watch.ts logs what changed; the store re-issues only what a retired intermediate signed.
+    ca = next;
+    await apply(currentConfig);
+    // Told once the snapshot on the new bundle serves: what the edge reports trusting is what it verifies with.
+    options.onCaInUse?.(next);
+    await revocations?.refreshCrl();
+  };
+  // A joined edge follows what the CA node publishes; an edge with the CA's keys maintains the CA itself.
+  const joinedCaWatch = () => ({ ca, watch: options.followPublishedCa ? watchPublishedCa({ next: options.followPublishedCa, current: () => ca, log: log.child({ part: "ca-rotation" }), onChange: onCaChange, ...(options.followPublishedCaMs ? { intervalMs: options.followPublishedCaMs } : {}) }) : noCaRotation });
+  const caRotation = role === "worker" ? { ca, watch: noCaRotation } : options.isJoined ? joinedCaWatch() : await startCaRotation({
     dataDir: startConfig.dataDir,
     masterKey: options.masterKey,
     rotation: startConfig.pki.ca,
@@ -123,14 +147,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     current: () => ca,
     onStepsPerformed: certificateEvents && ((results) => void certificateEvents.caStepsPerformed(results)),
     ...(options.fleetGate ? { fleetGate: options.fleetGate } : {}),
-    onChange: async (next) => {
-      // ca-rotation-watch.ts logs what changed; the store re-issues only what a retired intermediate signed.
-      ca = next;
-      await apply(currentConfig);
-      // Told once the snapshot on the new bundle serves: what the edge reports trusting is what it verifies with.
-      options.onCaInUse?.(next);
-      await revocations?.refreshCrl();
-    },
+    onChange: onCaChange,
   });
   ca = caRotation.ca;
   if (role !== "worker") options.onCaInUse?.(ca);
@@ -147,6 +164,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       previousOrigins: previous?.origins,
       previousImported: previous?.imported,
       previousContexts: previous?.secureContexts,
+      edgeName: options.edgeName ?? null,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
   // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).
@@ -172,7 +190,7 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const expiryWarnings = scheduleExpiryWarnings(built, log, onWarning ? { onWarning } : {});
   if (!isMaintaining) expiryWarnings.stop();
   // A revocation rebuilds at once; the store replaces whatever revoked certificate was in use.
-  if (isMaintaining) revocations = await watchRevocations({
+  if (isMaintaining && !options.isJoined) revocations = await watchRevocations({
     dataDir: startConfig.dataDir,
     ca: () => ca,
     masterKey: options.masterKey,

@@ -73,6 +73,25 @@ export function withEdgeCertificateHeaders(viewerHeaders: IncomingHttpHeaders, e
   return Object.assign(headers, edgeHeaders);
 }
 
+// Every name viewerCertificateHeaders may set, as an edge sends them (lower case, "-"): what a shield relays.
+const RELAYED_CERT_HEADERS = [...VIEWER_IDENTITY_HEADER_NAMES, "moat-viewer-cert-pem", ...FOREIGN_CERT_HEADERS];
+
+/**
+ * The certificate headers a fleet edge sent a shield about its own viewer, as the edge spelled them: only the names
+ * the edge sets (another spelling, "Moat_Viewer_Cert_Subject", is dropped as from any viewer), each once. For a
+ * request from a verified edge only (viewer-request.ts viewerForwardHeaders).
+ * @example
+ * relayedCertificateHeaders({ "moat-viewer-cert-subject": "CN=alice", accept: "text/html" }); // { "moat-viewer-cert-subject": "CN=alice" }
+ */
+export function relayedCertificateHeaders(headers: IncomingHttpHeaders): Readonly<Record<string, string>> | null {
+  let relayed: Record<string, string> | undefined;
+  for (const name of RELAYED_CERT_HEADERS) {
+    const value = headers[name];
+    if (typeof value === "string") (relayed ??= {})[name] = value;
+  }
+  return relayed === undefined ? null : Object.freeze(relayed);
+}
+
 /**
  * Every certificate header for the origin, per the distribution's forwarding choices.
  * @example

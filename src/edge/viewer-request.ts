@@ -2,7 +2,8 @@
 import type { TLSSocket } from "node:tls";
 import { REFUSAL_SUMMARIES } from "../tls/index.ts";
 import type { DistributionRuntime, RoutedBehavior } from "./edge-snapshot.ts";
-import { viewerCertificateHeaders, viewerIdentityFields } from "./viewer-cert-headers.ts";
+import type { IncomingHttpHeaders } from "node:http";
+import { relayedCertificateHeaders, viewerCertificateHeaders, viewerIdentityFields } from "./viewer-cert-headers.ts";
 import type { ViewerIdentityHeaderName } from "./viewer-cert-headers.ts";
 import { connectionIdentityOf, viewerPolicyKey } from "./viewer-connection-check.ts";
 import type { ViewerConnectionIdentity } from "./viewer-connection-check.ts";
@@ -114,12 +115,25 @@ function policyKeyOf(distribution: DistributionRuntime): string {
 /** No certificate headers: one shared, frozen object, so that a caller can tell there are none without counting. */
 export const NO_CERTIFICATE_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** The certificate headers for the origin (NO_CERTIFICATE_HEADERS when the mode is off). */
-export function viewerForwardHeaders(distribution: DistributionRuntime, viewer: ViewerRequestFacts): Readonly<Record<string, string>> {
+/**
+ * The certificate headers for the origin (NO_CERTIFICATE_HEADERS when the mode is off). On the shield side of an origin
+ * shield (viewerMtls.edgesOnly) the viewer is an edge of the fleet: the headers it sent about its own viewer go on as
+ * the edge made them (relayedCertificateHeaders), and the shield adds none about the edge. Any other viewer's are
+ * dropped (viewer-header-names.ts), so that no viewer can name a certificate it does not hold.
+ */
+export function viewerForwardHeaders(distribution: DistributionRuntime, viewer: ViewerRequestFacts, requestHeaders: IncomingHttpHeaders): Readonly<Record<string, string>> {
   if (distribution.viewerMtls.mode === "off") return NO_CERTIFICATE_HEADERS;
   const identity = viewerVerdictFor(distribution, viewer);
   if (!identity) return NO_CERTIFICATE_HEADERS;
+  const edgePrefix = distribution.viewerMtls.edgeIdentityPrefix;
+  if (edgePrefix !== null) return (isVerifiedEdge(identity, edgePrefix) && relayedCertificateHeaders(requestHeaders)) || NO_CERTIFICATE_HEADERS;
   return viewerCertificateHeaders(identity, distribution.viewerMtls.forward);
+}
+
+/** Checked again here, though viewerRefusal already refused any other: the headers it unlocks are trusted by origins. */
+function isVerifiedEdge(identity: ViewerConnectionIdentity, edgePrefix: string): boolean {
+  const cert = identity.certificate;
+  return identity.verification === "success" && cert !== null && isEdgeIdentity(cert.sans, edgePrefix);
 }
 
 /**

@@ -45,14 +45,14 @@ export async function forwardWebSocket(ws: WebSocketRequest, log: Logger, upgrad
   const fields: Record<string, unknown> = { distribution: ws.distribution.id, behavior: ws.behavior.path, websocket: true };
   const limits = ws.behavior.websocket;
   if (limits === null) {
-    sendEdgeError(ws.res, { status: 403, code: "websocket-not-enabled", summary: "this path does not take WebSocket connections: its cache behavior's websocket setting is off", requestId: ws.requestId });
+    sendEdgeError(ws.res, { status: 403, code: "websocket-not-enabled", summary: "this path does not take WebSocket connections: its cache behavior's websocket setting is off", requestId: ws.requestId, cacheStatusName: ws.distribution.cacheStatusName });
     return { ...fields, error: "websocket-not-enabled" };
   }
   // RFC 8441 §5: an HTTP/2 viewer sends no Sec-WebSocket-Key; the HTTP/1.1 handshake with the origin needs one.
   const key = ws.handshake.kind === "h2" ? randomBytes(16).toString("base64") : undefined;
   const headers = {
     ...originRequestHeaders(ws.req.headers, { clientAddress: ws.clientAddress, viewerHost: ws.authority, httpVersion: ws.httpVersion, trace: ws.trace }),
-    ...viewerForwardHeaders(ws.distribution, ws.viewer),
+    ...viewerForwardHeaders(ws.distribution, ws.viewer, ws.req.headers),
     ...(key ? { "sec-websocket-key": key } : {}),
   };
   const abort = new AbortController();
@@ -73,7 +73,7 @@ export async function forwardWebSocket(ws: WebSocketRequest, log: Logger, upgrad
   if (key && answer.headers["sec-websocket-accept"] !== acceptFor(key)) {
     answer.socket.destroy();
     log.warn({ requestId: ws.requestId, origin: upgrade.client.originId, error: { code: "origin-bad-response", message: "the origin's 101 carries a Sec-WebSocket-Accept that does not answer the edge's key (RFC 6455 §4.1)" } }, "origin request failed");
-    sendEdgeError(ws.res, { status: 502, code: "origin-bad-response", summary: "the origin's response was not valid HTTP", requestId: ws.requestId });
+    sendEdgeError(ws.res, { status: 502, code: "origin-bad-response", summary: "the origin's response was not valid HTTP", requestId: ws.requestId, cacheStatusName: ws.distribution.cacheStatusName });
     return { ...fields, error: "origin-bad-response" };
   }
   return { ...fields, ...(await tunnel(ws, answer, limits, log, upgrades)) };
@@ -117,12 +117,12 @@ function refuseAfterOriginFailure(error: unknown, ws: WebSocketRequest, log: Log
   if (error instanceof OriginFailureError) {
     // The full message (origin URL, CA path, certificate, fix) is for the operator, in the log.
     log.warn({ requestId: ws.requestId, distribution: error.distributionId, origin: error.originId, error: { code: error.code, message: error.message } }, "origin request failed");
-    sendEdgeError(ws.res, { status: error.status, code: error.code, summary: error.summary, requestId: ws.requestId });
+    sendEdgeError(ws.res, { status: error.status, code: error.code, summary: error.summary, requestId: ws.requestId, cacheStatusName: ws.distribution.cacheStatusName });
     return { origin: error.originId, error: error.code };
   }
   const code = (error as { code?: string; name?: string })?.name === "AbortError" ? "viewer-gone" : "edge-internal";
   if (code === "edge-internal") log.warn({ requestId: ws.requestId, error: { message: (error as Error)?.message } }, "websocket handshake failed");
-  sendEdgeError(ws.res, { status: 502, code, summary: "the edge could not complete the response", requestId: ws.requestId });
+  sendEdgeError(ws.res, { status: 502, code, summary: "the edge could not complete the response", requestId: ws.requestId, cacheStatusName: ws.distribution.cacheStatusName });
   return { error: code };
 }
 

@@ -1,13 +1,12 @@
 // The origin side of enrolment: makes a key that never leaves the host, sends a CSR with the token, writes the guard directory, and later renews with a proof by the current key and refreshes the CRL.
-import { KeyObject, sign, webcrypto, X509Certificate } from "node:crypto";
+import { sign, X509Certificate } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { EnrolmentError } from "../errors.ts";
 import { GUARD_DIR_FILES } from "../guard/index.ts";
-import { writeFileAtomic, writeKeyFileAtomic } from "../pki/index.ts";
+import { createKeyAndCsr, writeFileAtomic, writeKeyFileAtomic } from "../pki/index.ts";
 import { ENROL_PATHS, renewalProofMessage, serialHexOf, type EnrolAnswer, type TrustAnswer } from "./enrol-protocol.ts";
-import { x509 } from "./x509-lib.ts";
 
 /** `<dir>/enrolment.json`: where to renew and when; no secret in it. */
 export const ENROLMENT_STATE_FILE = "enrolment.json";
@@ -19,11 +18,9 @@ export interface EnrolmentState {
   trustRefreshAt: string;
 }
 
-async function newKeyAndCsr(): Promise<{ keyPem: string; csrPem: string }> {
-  const algorithm = { name: "ECDSA", namedCurve: "P-256" };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: "CN=moat-enrol", keys, signingAlgorithm: { name: "ECDSA", hash: "SHA-256" } }, webcrypto);
-  return { keyPem: KeyObject.from(keys.privateKey).export({ type: "pkcs8", format: "pem" }) as string, csrPem: csr.toString("pem") };
+/** A P-256 key that never leaves this host, and its CSR (pki's one CSR maker). */
+function newKeyAndCsr(): Promise<{ keyPem: string; csrPem: string }> {
+  return createKeyAndCsr("ecdsa-p256", "moat-enrol");
 }
 
 async function call<T>(url: string, path: string, caPem: string, body?: unknown): Promise<T> {

@@ -1,13 +1,12 @@
 // The CA side of enrolment: a token and a CSR buy a server certificate for the token's names; the holder of a current one renews it by proving its key; the trust files are public.
-import { createHash, createPublicKey, verify as verifySignature, X509Certificate } from "node:crypto";
+import { createHash, verify as verifySignature, X509Certificate } from "node:crypto";
 import { CertificateRequestInvalidError, EnrolmentError } from "../errors.ts";
 import { buildCertificatePath } from "../guard/index.ts";
-import { detectKeyAlgorithm, ensureFreshCrl, readRevocations, renewalTime } from "../pki/index.ts";
+import { ensureFreshCrl, readRevocations, renewalTime, verifiedCsrPublicKey } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey, SignedCertificate } from "../pki/index.ts";
 import { claimRenewal, findIssued, recordIssued } from "./enrolment-registry.ts";
 import { PROOF_WINDOW_MS, renewalProofMessage, serialHexOf, type EnrolAnswer, type EnrolRequest, type RenewRequest, type TrustAnswer } from "./enrol-protocol.ts";
 import { checkEnrolmentToken, spendEnrolmentToken, type TokenGrant } from "./token-store.ts";
-import { x509 } from "./x509-lib.ts";
 
 /** Renew at two thirds of the life, as Moat's own certificates. */
 const RENEW_AT_FRACTION = 2 / 3;
@@ -18,19 +17,16 @@ export interface EnrolmentService {
   trust(): Promise<TrustAnswer>;
 }
 
-/** The CSR's public key as SPKI PEM, once its self-signature verifies (proof the requester holds the key). */
+/** The CSR's public key as SPKI PEM, once its self-signature verifies (proof the requester holds the key): pki's check, in enrolment's codes. */
 async function csrPublicKey(csrPem: string): Promise<string> {
-  let csr: x509.Pkcs10CertificateRequest;
   try {
-    csr = new x509.Pkcs10CertificateRequest(csrPem);
-  } catch {
-    throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR does not parse as PKCS#10.");
+    return await verifiedCsrPublicKey(csrPem);
+  } catch (error) {
+    if (!(error instanceof CertificateRequestInvalidError)) throw error;
+    // Checked here, before the token is spent: the CA would refuse the key only after.
+    const fix = /not one Moat signs/.test(error.message) ? { fix: "make the key with `openssl ecparam -name prime256v1 -genkey` (moat enrol request does)" } : {};
+    throw new EnrolmentError("enrol-csr-invalid", 400, error.message, fix);
   }
-  if (!(await csr.verify().catch(() => false))) throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR's signature does not verify with its own key.");
-  const publicKey = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: "der", type: "spki" });
-  // Checked here, before the token is spent: the CA would refuse the key only after.
-  if (!detectKeyAlgorithm(publicKey)) throw new EnrolmentError("enrol-csr-invalid", 400, "the CSR's key is not one Moat signs: ECDSA P-256/P-384 or RSA 2048/3072.", { fix: "make the key with `openssl ecparam -name prime256v1 -genkey` (moat enrol request does)" });
-  return publicKey.export({ type: "spki", format: "pem" }) as string;
 }
 
 /**

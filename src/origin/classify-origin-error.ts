@@ -73,6 +73,7 @@ export function classifyOriginError(error: unknown): ClassifiedOriginError {
   const message = typeof err.message === "string" ? err.message : String(error);
   const detail = code ? `${code}: ${firstLine(message)}` : firstLine(message);
 
+  if (error instanceof RefusalPageAnswer) return { code: "origin-rejected-client-cert", detail: `${error.message}: ${error.check}` };
   if (code === "CERT_HAS_EXPIRED") return { code: "origin-cert-expired", detail };
   if (code === "CERT_NOT_YET_VALID") return { code: "origin-cert-not-yet-valid", detail };
   if (untrustedCodes.has(code)) return { code: "origin-cert-untrusted", detail };
@@ -113,20 +114,67 @@ function firstLine(text: string): string {
   return (end === -1 ? text : text.slice(0, end)).slice(0, 300);
 }
 
-// nginx verifies a client certificate in its HTTP layer: a refused (or missing) one gets a 400 page with one of these
-// titles, on a handshake that completed (ssl_verify_client on, optional or optional_no_ca).
-const HTTP_REFUSAL_PAGES = [/The SSL certificate error/, /No required SSL certificate was sent/];
+// nginx verifies a client certificate in its HTTP layer, on a handshake that completed (ssl_verify_client on, optional or
+// optional_no_ca): a refused (or missing) one gets one of these pages, its error pages 495 and 496 sent as 400
+// (src/http/ngx_http_special_response.c). Only nginx's own page counts, matched from its first byte: an application's
+// 400 that merely mentions certificates passes through as the application's answer. With `error_page 495 496 ...`
+// an operator replaces the page, and the edge cannot tell it from the application's.
+const HTTP_REFUSAL_PAGES: ReadonlyArray<{ title: string; prefix: RegExp; check: string }> = [
+  {
+    title: "The SSL certificate error",
+    prefix: /^<html>\r?\n<head><title>400 The SSL certificate error<\/title><\/head>\r?\n/,
+    check: "nginx's ssl_verify_client found the certificate does not verify against its ssl_client_certificate (or ssl_trusted_certificate) CAs, or is expired, revoked (ssl_crl) or failed its OCSP check (ssl_ocsp)",
+  },
+  {
+    title: "No required SSL certificate was sent",
+    prefix: /^<html>\r?\n<head><title>400 No required SSL certificate was sent<\/title><\/head>\r?\n/,
+    check: "nginx's ssl_verify_client on got no certificate: the edge sent none, or none issued by a CA nginx names in its certificate request (ssl_client_certificate)",
+  },
+];
+
+/** Bytes of the body enough to tell an nginx refusal page from any other answer. */
+export const REFUSAL_PAGE_PREFIX_BYTES = 96;
 
 /**
  * The title of the page an origin answered to say it refused the client certificate over HTTP (nginx's 400), or null.
+ * `bodyStart` is the body's first bytes as text (at least REFUSAL_PAGE_PREFIX_BYTES of it, or the whole body).
  * @example
- * if (refusalPageOf(400, "<title>400 The SSL certificate error</title>")) keepTheOldCertificate();
+ * if (refusalPageOf(400, "<html>\r\n<head><title>400 The SSL certificate error</title></head>\r\n…")) keepTheOldCertificate();
  */
 export function refusalPageOf(statusCode: number, bodyStart: string): string | null {
   if (statusCode !== 400) return null;
-  for (const pattern of HTTP_REFUSAL_PAGES) {
-    const found = pattern.exec(bodyStart)?.[0];
-    if (found) return found;
-  }
+  for (const page of HTTP_REFUSAL_PAGES) if (page.prefix.test(bodyStart)) return page.title;
   return null;
+}
+
+/**
+ * Whether a response head may be nginx's refusal page, so that its body's first bytes must be read before the answer
+ * is handed on: a 400 in text/html with a body. Anything else is handed on at its head, as it is.
+ * @example
+ * if (mayBeRefusalPage("GET", 400, headers)) holdTheAnswer();
+ */
+export function mayBeRefusalPage(method: string, statusCode: number, headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  if (statusCode !== 400 || method === "HEAD") return false;
+  const type = headers["content-type"];
+  return typeof type === "string" && /^text\/html\s*(;|$)/i.test(type);
+}
+
+/**
+ * The failure an nginx refusal page stands for: classifyOriginError makes it `origin-rejected-client-cert`, with the
+ * page's title and the check nginx made, as for a refusal inside the handshake.
+ */
+export class RefusalPageAnswer extends Error {
+  readonly code = "MOAT_ORIGIN_REFUSAL_PAGE";
+  readonly title: string;
+
+  constructor(title: string) {
+    super(`the origin answered 400 "${title}" after the TLS handshake`);
+    this.name = "RefusalPageAnswer";
+    this.title = title;
+  }
+
+  /** What nginx checked, for the message's detail. */
+  get check(): string {
+    return HTTP_REFUSAL_PAGES.find((page) => page.title === this.title)?.check ?? "the origin refused the client certificate in its HTTP layer";
+  }
 }

@@ -11,7 +11,7 @@ export type { OriginClient, OriginClientOptions, OriginClientCertificate, Origin
 export { requestTarget, TargetResponse } from "./origin-target.ts";
 export type { OriginTarget } from "./origin-target.ts";
 export type { Cancellation, CancellationListener } from "./origin-dispatch.ts";
-export { classifyOriginError, refusalPageOf } from "./classify-origin-error.ts";
+export { classifyOriginError, mayBeRefusalPage, RefusalPageAnswer, REFUSAL_PAGE_PREFIX_BYTES, refusalPageOf } from "./classify-origin-error.ts";
 export { upgradeTarget } from "./origin-upgrade.ts";
 /**
  * Loads undici (origin pools) now: an edge process that serves calls it at start, so that the first miss does

@@ -8,7 +8,7 @@ import type { OriginFailureContext } from "../errors.ts";
 import { edgeMetrics } from "../observe/index.ts";
 import type { Logger, OriginPoolStats } from "../observe/index.ts";
 import { tlsPolicyOptions } from "../tls/index.ts";
-import { classifyOriginError, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
+import { classifyOriginError, RefusalPageAnswer, refusalPageOf, watchHandshakeOffer } from "./classify-origin-error.ts";
 import { dispatchToOrigin, forwardedHost } from "./origin-dispatch.ts";
 import type { Cancellation, ExchangeSettling } from "./origin-dispatch.ts";
 import { TargetResponse } from "./origin-target.ts";
@@ -217,7 +217,8 @@ function send(dispatcher: Dispatcher, options: OriginClientOptions, req: OriginR
 /**
  * Proves a client certificate before it goes live: one GET request on a connection of its own, reading at most the
  * start of the body. Any HTTP answer (even 404) shows the origin accepted the certificate, except the 400 page nginx
- * answers when it refused it after the handshake; a failure is returned, not thrown.
+ * answers when it refused it after the handshake (refusalPageOf, which live requests are judged by too); a failure is
+ * returned, not thrown.
  * @example
  * const failure = await probeOriginClient({ ...options, clientCertificate: renewed });
  * if (failure?.code === "origin-rejected-client-cert") keepTheOldCertificate();
@@ -226,7 +227,8 @@ export async function probeOriginClient(options: OriginClientOptions): Promise<O
   const answer = await probeOrigin(options, undefined, "GET");
   if ("failure" in answer) return answer.failure;
   const page = refusalPageOf(answer.statusCode, answer.bodyStart);
-  return page ? new OriginFailureError("origin-rejected-client-cert", contextOf(options), `the origin answered 400 "${page}": it refused the certificate after the TLS handshake (nginx's ssl_verify_client)`) : null;
+  // Classified as live requests answered with the page are (origin-dispatch.ts): the same code, detail and fix.
+  return page ? (toOriginFailure(new RefusalPageAnswer(page), contextOf(options)) as OriginFailureError) : null;
 }
 
 /** What a probe learnt: the origin's HTTP status (and with GET, the start of the body), or the failure classified as the edge classifies it. */

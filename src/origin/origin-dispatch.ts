@@ -8,6 +8,7 @@
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { errors } from "./undici-lib.ts";
+import { mayBeRefusalPage, RefusalPageAnswer, REFUSAL_PAGE_PREFIX_BYTES, refusalPageOf } from "./classify-origin-error.ts";
 import { expectRequestWrite } from "./origin-connection.ts";
 import type { OriginConnectionListener, OriginConnectionUse } from "./origin-connection.ts";
 
@@ -150,6 +151,11 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
   /** A failure after the response head, before the stream was made: the stream is made failed. */
   private bodyError: Error | null = null;
   private settled = false;
+  /**
+   * A 400 that may be nginx's refusal of the client certificate (classify-origin-error.ts): its answer waits for the
+   * body's first bytes. A refusal then fails the request as a refusal in the handshake would; any other answer goes on.
+   */
+  private held: ExchangeAnswer | null = null;
   private reason: Error | null = null;
   private readonly exchange: OriginExchange;
   private readonly settling: ExchangeSettling<unknown>;
@@ -194,8 +200,14 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
     }
     this.resume = resume;
     this.early = [];
+    const headers = headerObject(rawHeaders);
+    const answer = new ExchangeAnswer(statusCode, headers, this, performance.now() - this.sentAt);
+    if (mayBeRefusalPage(this.exchange.method, statusCode, headers)) {
+      this.held = answer;
+      return true;
+    }
     this.settled = true;
-    this.resolve(this.settling.answer(new ExchangeAnswer(statusCode, headerObject(rawHeaders), this, performance.now() - this.sentAt)));
+    this.resolve(this.settling.answer(answer));
     return true;
   }
 
@@ -204,11 +216,45 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
     if (this.early === null) return true;
     this.early.push(chunk);
     this.earlyBytes += chunk.length;
+    if (this.held !== null && this.earlyBytes >= REFUSAL_PAGE_PREFIX_BYTES && this.heldRefusal() === null) this.release();
     return this.earlyBytes < BODY_HIGH_WATER_MARK;
+  }
+
+  /** The refusal page's title when the held answer's body so far starts as one; else null. */
+  private heldRefusal(): string | null {
+    const held = this.held;
+    if (held === null || this.early === null) return null;
+    return refusalPageOf(held.statusCode, Buffer.concat(this.early).subarray(0, REFUSAL_PAGE_PREFIX_BYTES).toString("latin1"));
+  }
+
+  /** The held answer is not a refusal: it goes on as any other, with the bytes that came meanwhile. */
+  private release(): void {
+    const held = this.held as ExchangeAnswer;
+    this.held = null;
+    this.settled = true;
+    this.resolve(this.settling.answer(held));
+  }
+
+  /** The held answer is nginx's refusal page: the request fails as a refusal of the client certificate. */
+  private failAsRefusal(title: string): void {
+    this.held = null;
+    this.early = null;
+    this.settled = true;
+    this.stopListening();
+    const refusal = new RefusalPageAnswer(title);
+    if (this.settling === AS_IS) this.reject(refusal);
+    else queueMicrotask(() => recoverFrom(refusal, this.exchange, this.settling, this.resolve, this.reject));
   }
 
   onComplete(): void {
     if (this.body) return void this.body.push(null);
+    if (this.held !== null) {
+      const title = this.heldRefusal();
+      if (title !== null) return this.failAsRefusal(title);
+      this.isComplete = true;
+      this.stopListening();
+      return this.release();
+    }
     this.isComplete = true;
     // Nothing left to abort: a viewer leaving now changes nothing for the origin.
     this.stopListening();
@@ -216,6 +262,13 @@ class ExchangeHandler implements Dispatcher.DispatchHandler, CancellationListene
 
   onError(error: Error): void {
     const body = this.body;
+    if (this.held !== null) {
+      // A refusal page whose connection closed under it (nginx closes after one) is a refusal all the same.
+      const title = this.heldRefusal();
+      if (title !== null) return this.failAsRefusal(title);
+      // Any other answer was one: it goes on, and its body fails below, as a body that failed after its head does.
+      this.release();
+    }
     if (!this.settled) {
       this.settled = true;
       this.stopListening();

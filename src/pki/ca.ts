@@ -1,7 +1,7 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
 import { signCrlWith } from "./crl-sign.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
-import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
+import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signOriginClientLeafForKey, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
 import { crlDistributionPoints, intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { crlDistributionUrl } from "./publication.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
@@ -132,6 +132,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     signServerCertificate: (request) => signServerLeafForKey(issuer, request, clock()),
     // Client certificates use the CA's algorithm: origins verify them, and the CA's choice is the operator's policy.
     issueOriginClientCertificate: (request) => issueOriginClientLeaf(issuer, request, material.keyAlgorithm, clock()),
+    signOriginClientCertificate: (request) => signOriginClientLeafForKey(issuer, request, clock()),
     issueAdminClientCertificate: (request) => issueAdminClientLeaf(issuer, request, material.keyAlgorithm, clock()),
     // The intermediate signs the CRL: RFC 5280 §6.3.3 (and OpenSSL) look for the CRL of a leaf's own issuer.
     signCrl: (entries, options) => signCrlWith(issuer.signer, entries, options),

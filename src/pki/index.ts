@@ -23,6 +23,26 @@ export { writeKeyFileAtomic, writeFileAtomic } from "./key-files.ts";
 /** `spiffe://<trust domain>/admin/<role>/<name>`: how an admin API client certificate carries its role. */
 export { adminSpiffeId, parseAdminSpiffeId } from "./names.ts";
 
+/**
+ * Certificate signing requests: made where the key is, verified by the CA (proof of possession, a key Moat signs for).
+ *
+ * @example
+ * const { keyPem, csrPem } = await createKeyAndCsr("ecdsa-p256", "shop/app"); // keyPem stays here
+ * const publicKeyPem = await verifiedCsrPublicKey(csrPem); // CertificateRequestInvalidError when it does not verify
+ */
+export { createKeyAndCsr, verifiedCsrPublicKey } from "./csr.ts";
+
+/**
+ * The CA as a joined edge sees it: its public certificates, and a channel its CSRs go through to the CA node.
+ * The certificate store issues with it as with a local CA; the keys are made, and stay, on the edge.
+ *
+ * @example
+ * const ca = createCsrCertificateAuthority(published, channel);
+ * const store = createIssuedCertificateStore({ ca, dataDir, masterKey });
+ */
+export { createCsrCertificateAuthority } from "./csr-authority.ts";
+export type { CertificateSigningChannel, CsrSubject, PublicCaCertificates } from "./csr-authority.ts";
+
 export type {
   AdminClientCertificateRequest,
   CertificateAuthority,
@@ -31,6 +51,7 @@ export type {
   IssuedCertificate,
   IssuedCertificateStore,
   KeyAlgorithm,
+  OriginClientCertificateForKeyRequest,
   OriginClientCertificateRequest,
   ServerCertificateForKeyRequest,
   ServerCertificateRequest,
@@ -383,3 +404,13 @@ export { importedSlotDir, readStoredImport, storeImportedCertificate } from "./i
  */
 export { CRLS_DIR, crlDistributionUrl, parseCrlBaseUrl, PUBLICATION_FILE, readCaPublication, writeCaPublication } from "./publication.ts";
 export type { CaPublication } from "./publication.ts";
+
+/**
+ * A joined edge's data directory: the record of its join and its CA's public certificates (no CA key, ever).
+ *
+ * @example
+ * await writeJoinedCa(dataDir, published); await writeJoinedEdge(dataDir, { name, region, store, joinedAt, sealingKeyId });
+ * const joined = await readJoinedEdge(dataDir); // undefined: not a joined edge
+ */
+export { checkNoCaKeys, JOINED_EDGE_FILE, readJoinedEdge, writeJoinedCa, writeJoinedEdge } from "./joined-edge-files.ts";
+export type { JoinedEdgeRecord } from "./joined-edge-files.ts";

@@ -10,6 +10,7 @@ import type {
   AdminClientCertificateRequest,
   IssuedCertificate,
   KeyAlgorithm,
+  OriginClientCertificateForKeyRequest,
   OriginClientCertificateRequest,
   ServerCertificateForKeyRequest,
   ServerCertificateRequest,
@@ -123,20 +124,26 @@ export async function issueServerLeaf(
   );
 }
 
+/** A requester's public key (SPKI PEM) as a signing plan needs it; throws CertificateRequestInvalidError when Moat does not sign for it. */
+function requesterKey(publicKeyPem: string): { keyAlgorithm: KeyAlgorithm; cryptoKey: webcrypto.CryptoKey } {
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(publicKeyPem);
+  } catch {
+    throw new CertificateRequestInvalidError("the public key is not a PEM (SPKI) public key");
+  }
+  const keyAlgorithm = detectKeyAlgorithm(publicKey);
+  if (!keyAlgorithm) throw new CertificateRequestInvalidError("the public key is not ECDSA P-256/P-384 or RSA 2048/3072");
+  return { keyAlgorithm, cryptoKey: publicKey.toCryptoKey(keyParams(keyAlgorithm), true, ["verify"]) };
+}
+
 /**
  * A server certificate for a key the requester keeps (from a CSR): Moat never sees the private key.
  * The key must be one Moat issues with (ECDSA P-256/P-384, RSA 2048/3072); throws CertificateRequestInvalidError.
  */
 export async function signServerLeafForKey(issuer: LeafIssuer, request: ServerCertificateForKeyRequest, now: Date): Promise<SignedCertificate> {
   const names = serverSanNames(request);
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey(request.publicKeyPem);
-  } catch {
-    throw new CertificateRequestInvalidError("the public key is not a PEM (SPKI) public key");
-  }
-  const keyAlgorithm = detectKeyAlgorithm(publicKey);
-  if (!keyAlgorithm) throw new CertificateRequestInvalidError("the public key is not ECDSA P-256/P-384 or RSA 2048/3072");
+  const { keyAlgorithm, cryptoKey } = requesterKey(request.publicKeyPem);
   const plan: LeafPlan = {
     commonName: names[0]?.value,
     keyAlgorithm,
@@ -145,7 +152,22 @@ export async function signServerLeafForKey(issuer: LeafIssuer, request: ServerCe
     notAfter: request.notAfter,
     extensions: (algorithm, hasSubject) => serverLeafExtensions(names, algorithm, hasSubject),
   };
-  return signLeaf(issuer, plan, now, publicKey.toCryptoKey(keyParams(keyAlgorithm), true, ["verify"]));
+  return signLeaf(issuer, plan, now, cryptoKey);
+}
+
+/** An origin client certificate for a key the requester keeps (a joined edge's CSR): the same profile as issueOriginClientLeaf. */
+export async function signOriginClientLeafForKey(issuer: LeafIssuer, request: OriginClientCertificateForKeyRequest, now: Date): Promise<SignedCertificate> {
+  const spiffeId = originSpiffeId(request.trustDomain, request.distributionId, request.originId);
+  const { keyAlgorithm, cryptoKey } = requesterKey(request.publicKeyPem);
+  const plan: LeafPlan = {
+    commonName: `${request.distributionId}/${request.originId}`,
+    keyAlgorithm,
+    validityMs: request.validityMs,
+    notBefore: request.notBefore,
+    notAfter: request.notAfter,
+    extensions: (algorithm, hasSubject) => clientLeafExtensions(spiffeId, algorithm, hasSubject),
+  };
+  return signLeaf(issuer, plan, now, cryptoKey);
 }
 
 export async function issueOriginClientLeaf(

@@ -54,6 +54,12 @@ export interface OriginClientCertificateRequest {
   keyAlgorithm?: KeyAlgorithm;
 }
 
+/** An origin client certificate for a key the requester keeps (a joined edge's CSR: the key never leaves the edge). */
+export interface OriginClientCertificateForKeyRequest extends Omit<OriginClientCertificateRequest, "keyAlgorithm"> {
+  /** SPKI PEM, from a verified CSR; its algorithm is the certificate's. */
+  publicKeyPem: string;
+}
+
 /** A client certificate for the admin API: the role it may act with, and who holds it. */
 export interface AdminClientCertificateRequest {
   trustDomain: string;
@@ -89,6 +95,8 @@ export interface CertificateAuthority {
   signServerCertificate(request: ServerCertificateForKeyRequest): Promise<SignedCertificate>;
   /** An edge's client certificate for one origin: EKU clientAuth only, exactly one URI SAN (the SPIFFE ID), a fresh key. */
   issueOriginClientCertificate(request: OriginClientCertificateRequest): Promise<IssuedCertificate>;
+  /** An origin client certificate (the same profile) for the requester's own public key: how the CA node signs a joined edge's CSR. */
+  signOriginClientCertificate(request: OriginClientCertificateForKeyRequest): Promise<SignedCertificate>;
   /** An admin API client certificate: EKU clientAuth only, one URI SAN `spiffe://<trust domain>/admin/<role>/<name>`, a fresh key. */
   issueAdminClientCertificate(request: AdminClientCertificateRequest): Promise<IssuedCertificate>;
   /**

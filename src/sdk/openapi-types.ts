@@ -721,6 +721,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/edges/join-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a one-time token an edge joins the fleet with (`moat edge join`); its secret is in this answer and nowhere else
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        post: operations["createEdgeJoinToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/config": {
         parameters: {
             query?: never;
@@ -1910,7 +1930,34 @@ export interface components {
                     /** @description SHA-256 of the intermediate it issues from */
                     intermediate: string;
                 } | null;
+                /** @description When it joined with a join token (`moat edge join`: it holds no master key, the CA node signs its CSRs); null: it runs with the master key */
+                joinedAt: string | null;
             }[];
+        };
+        createEdgeJoinToken201: {
+            /** @description moat_join_<id>_<secret>: shown once, stored only as its SHA-256; it works once */
+            secret: string;
+            /** JoinToken */
+            token: {
+                id: string;
+                /** @description The name the edge joins under */
+                name: string;
+                /** @description The region it is recorded in (`moat edge join --region` wins); null: none */
+                region: string | null;
+                createdAt: string;
+                createdBy: string;
+                expiresAt: string;
+                /** @description When an edge joined with it; a token works once */
+                usedAt: string | null;
+            };
+        };
+        createEdgeJoinTokenBody: {
+            /** @description The name the edge joins (and runs, and is listed) under */
+            name: string;
+            /** @description Its region, as `moat edge list` shows it */
+            region?: string;
+            /** @description How long the token can be used (default 1h, at most 7d) */
+            ttl?: string;
         };
         getConfig200: {
             revision: number;
@@ -1983,7 +2030,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -7007,6 +7054,102 @@ export interface operations {
             };
         };
     };
+    createEdgeJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["createEdgeJoinTokenBody"];
+            };
+        };
+        responses: {
+            /** @description The token, with its secret: give it to the edge's operator */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["createEdgeJoinToken201"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getConfig: {
         parameters: {
             query?: never;
@@ -7291,7 +7434,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

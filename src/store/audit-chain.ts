@@ -11,6 +11,8 @@ export const AUDIT_ACTIONS = [
   "config.apply",
   "token.create",
   "token.revoke",
+  "edge.join-token",
+  "edge.join",
   "invalidation.create",
   "certificate.issue",
   "certificate.rotate",

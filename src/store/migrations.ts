@@ -152,4 +152,54 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("edges").addColumn("ca_trust", "text").execute();
     },
   },
+  // Joining edges without the master key (issue 17); validity_ms is a bigint, as a 30-day validity passes 2^31 ms: one-time join tokens (only their SHA-256), the edges that joined,
+  // the certificate requests (CSRs) joined edges put here for the CA node to sign or refuse, and the CA's public
+  // certificates the CA node publishes for them. Never a private key: a joined edge keeps its keys on its own disk.
+  "0009-edge-join": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("edge_join_tokens")
+        .addColumn("id", "text", (column) => column.primaryKey())
+        .addColumn("name", "text", (column) => column.notNull())
+        .addColumn("region", "text")
+        .addColumn("secret_sha256", "text", (column) => column.notNull())
+        .addColumn("created_at", "text", (column) => column.notNull())
+        .addColumn("created_by", "text", (column) => column.notNull())
+        .addColumn("expires_at", "text", (column) => column.notNull())
+        .addColumn("used_at", "text")
+        .execute();
+      await db.schema
+        .createTable("joined_edges")
+        .addColumn("name", "text", (column) => column.primaryKey())
+        .addColumn("region", "text")
+        .addColumn("joined_at", "text", (column) => column.notNull())
+        .addColumn("token_id", "text", (column) => column.notNull())
+        .execute();
+      await db.schema
+        .createTable("certificate_requests")
+        .addColumn("id", "text", (column) => column.primaryKey())
+        .addColumn("edge", "text", (column) => column.notNull())
+        .addColumn("use", "text", (column) => column.notNull())
+        .addColumn("subject", "text", (column) => column.notNull())
+        .addColumn("validity_ms", "bigint", (column) => column.notNull())
+        .addColumn("csr_pem", "text", (column) => column.notNull())
+        .addColumn("state", "text", (column) => column.notNull())
+        .addColumn("chain_pem", "text")
+        .addColumn("reason", "text")
+        .addColumn("created_at", "text", (column) => column.notNull())
+        .addColumn("decided_at", "text")
+        .execute();
+      await db.schema.createIndex("certificate_requests_by_state").on("certificate_requests").columns(["state", "created_at"]).execute();
+      await db.schema
+        .createTable("fleet_ca")
+        .addColumn("id", "integer", (column) => column.primaryKey())
+        .addColumn("bundle_pem", "text", (column) => column.notNull())
+        .addColumn("intermediate_pem", "text", (column) => column.notNull())
+        .addColumn("previous_intermediates", "text", (column) => column.notNull())
+        .addColumn("key_algorithm", "text", (column) => column.notNull())
+        .addColumn("crl_base_url", "text")
+        .addColumn("updated_at", "text", (column) => column.notNull())
+        .execute();
+    },
+  },
 });

@@ -23,6 +23,10 @@ import { createTokenStore } from "./token-store.ts";
 import { createCertificateStore } from "./certificate-store.ts";
 import type { CertificateStore } from "./certificate-store.ts";
 import type { TokenStore } from "./token-store.ts";
+import { createJoinStore } from "./join-store.ts";
+import type { JoinStore } from "./join-store.ts";
+import { createCertificateRequestStore } from "./certificate-request-store.ts";
+import type { CertificateRequestStore } from "./certificate-request-store.ts";
 
 export interface OpenStoreOptions {
   /** `postgres://…` (or `postgresql://…`) for PostgreSQL; `sqlite:<path>` or a plain path for SQLite. */
@@ -44,6 +48,10 @@ export type Store = ConfigStore & {
   readonly invalidations: InvalidationStore;
   readonly edges: EdgeStore;
   readonly certificates: CertificateStore;
+  /** Join tokens and the edges that joined with one (no master key on them). */
+  readonly joins: JoinStore;
+  /** Joined edges' CSRs, the CA node's answers, and the CA's public certificates it publishes. */
+  readonly certificateRequests: CertificateRequestStore;
   /** Signals of committed changes as they commit (PostgreSQL's LISTEN, on a connection of its own); on SQLite a stream that is never live. */
   changeSignals(options: ChangeSignalOptions): ChangeSignals;
 };
@@ -89,6 +97,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     invalidations: createInvalidationStore(db, label, notify),
     edges: createEdgeStore(db),
     certificates: createCertificateStore(db, label),
+    joins: createJoinStore(db, label),
+    certificateRequests: createCertificateRequestStore(db, notify),
     changeSignals: (signalOptions: ChangeSignalOptions) => (engine === "postgres" ? listenForChanges(target, signalOptions) : noChangeSignals()),
   });
 }

@@ -8,8 +8,8 @@ import type { StoreTables } from "./tables.ts";
 /** The one channel: a JSON payload says what changed. NOTIFY is delivered at commit, so a listener never hears of data it cannot read yet. */
 export const CHANGE_CHANNEL = "moat_changes";
 
-/** What a commit announces: a new revision of the config, or a new cache invalidation. */
-export type StoreChange = { kind: "revision"; revision: number } | { kind: "invalidation"; seq: number };
+/** What a commit announces: a new revision of the config, a new cache invalidation, or a joined edge's new certificate request (for the CA node). */
+export type StoreChange = { kind: "revision"; revision: number } | { kind: "invalidation"; seq: number } | { kind: "certificate-request"; id: string };
 
 /**
  * What a listener hears: a change, or `listening` once its connection is (again) listening. Notifications sent while
@@ -60,9 +60,10 @@ export function backoffDelay(attempt: number, policy: { baseMs: number; maxMs: n
 
 function parseChange(payload: string | undefined): StoreChange | undefined {
   try {
-    const change = JSON.parse(payload ?? "") as Partial<{ kind: string; revision: unknown; seq: unknown }>;
+    const change = JSON.parse(payload ?? "") as Partial<{ kind: string; revision: unknown; seq: unknown; id: unknown }>;
     if (change.kind === "revision" && Number.isInteger(change.revision)) return { kind: "revision", revision: change.revision as number };
     if (change.kind === "invalidation" && Number.isInteger(change.seq)) return { kind: "invalidation", seq: change.seq as number };
+    if (change.kind === "certificate-request" && typeof change.id === "string" && /^[0-9a-f]{32}$/.test(change.id)) return { kind: "certificate-request", id: change.id };
   } catch {
     // Not ours (anyone with the right may NOTIFY the channel): ignored, the poll is the authority.
   }

@@ -134,6 +134,63 @@ export interface CertificatesTable {
   updated_at: string;
 }
 
+/** A one-time token that lets one edge join the fleet (`moat edge join`). The secret itself is never stored. */
+export interface EdgeJoinTokensTable {
+  /** 16 lower-case hex digits, also inside the token (`moat_join_<id>_<secret>`). */
+  id: string;
+  /** The name the edge joins under. */
+  name: string;
+  region: string | null;
+  /** Lower-case hex SHA-256 of the whole token. */
+  secret_sha256: string;
+  created_at: string;
+  created_by: string;
+  expires_at: string;
+  /** Set, once, by the join that spent it. */
+  used_at: string | null;
+}
+
+/** An edge that joined with a token: it holds no master key, and asks the CA node for its certificates. */
+export interface JoinedEdgesTable {
+  name: string;
+  region: string | null;
+  joined_at: string;
+  token_id: string;
+}
+
+/** A joined edge's certificate signing request, and the CA node's answer. */
+export interface CertificateRequestsTable {
+  /** 32 lower-case hex digits, random. */
+  id: string;
+  edge: string;
+  /** `viewer-server` or `origin-client`. */
+  use: string;
+  /** JSON of what it asks to be named: `{ dnsNames, ipAddresses }` or `{ trustDomain, distributionId, originId }`. */
+  subject: string;
+  validity_ms: number;
+  csr_pem: string;
+  /** `pending`, `issued` or `refused`. */
+  state: string;
+  /** Leaf + intermediate, once issued. */
+  chain_pem: string | null;
+  /** Why it was refused. */
+  reason: string | null;
+  created_at: string;
+  decided_at: string | null;
+}
+
+/** The CA's public certificates as the CA node last published them (one row, id 1): what a joined edge trusts and chains to. */
+export interface FleetCaTable {
+  id: number;
+  bundle_pem: string;
+  intermediate_pem: string;
+  /** JSON array of PEMs. */
+  previous_intermediates: string;
+  key_algorithm: string;
+  crl_base_url: string | null;
+  updated_at: string;
+}
+
 export interface StoreTables {
   revisions: RevisionsTable;
   distributions: DocumentRow;
@@ -146,4 +203,8 @@ export interface StoreTables {
   invalidation_applied: InvalidationAppliedTable;
   edges: EdgesTable;
   certificates: CertificatesTable;
+  edge_join_tokens: EdgeJoinTokensTable;
+  joined_edges: JoinedEdgesTable;
+  certificate_requests: CertificateRequestsTable;
+  fleet_ca: FleetCaTable;
 }

@@ -52,7 +52,8 @@ describe("moat start with workers: 2", () => {
       },
     });
     await writeFile(join(dir, "moat.yaml"), config(origin.url));
-    moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: key.env, detached: true });
+    // The edge's name reaches every worker: each names its Cache-Status entries with it.
+    moat = startMoat(["start", "--config", join(dir, "moat.yaml")], { cwd: dir, env: { ...key.env, MOAT_EDGE_NAME: "pop-7" }, detached: true });
     const listening = await withTimeout("the workers to listen", moat.waitForLine("the workers to listen", (line) => line.msg === "edge listening"), 90_000);
     port = Number(listening.httpsPort);
     assert.equal(listening.worker, 0, "the primary says the group listens, once every worker does");
@@ -73,11 +74,15 @@ describe("moat start with workers: 2", () => {
   }
   const fresh = (host: string, path: string) => viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: host, host, path });
 
-  test("every line says which process wrote it, and each worker serves connections on the one port", { timeout: 60_000 }, async () => {
+  test("every line says which process wrote it, and each worker serves connections on the one port, under the edge's Cache-Status name", { timeout: 60_000 }, async () => {
     assert.ok(moat.lines.every((line) => typeof line.worker === "number"), "a line without its worker");
     const start = moat.lines.length;
     // Round-robin: consecutive connections go to alternate workers.
-    for (let i = 0; i < 6; i++) assert.equal((await fresh("site.test", `/plain/${i}`)).status, 200);
+    for (let i = 0; i < 6; i++) {
+      const res = await fresh("site.test", `/plain/${i}`);
+      assert.equal(res.status, 200);
+      assert.match(String(res.headers["cache-status"]), /^moat-pop-7; fwd=uri-miss; /);
+    }
     await waitForEachWorker("an access log line", start, (line) => line.msg === "request");
   });
 

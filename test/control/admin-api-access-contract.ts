@@ -86,6 +86,7 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/invalidations", "viewer", "/invalidations"],
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
       ["GET", "/edges", "viewer", "/edges"],
+      ["POST", "/edges/join-tokens", "admin", "/edges/join-tokens", { body: { name: "fra-1", region: "eu-central", ttl: "1h" } }],
       ["GET", "/traffic", "viewer", "/traffic"],
       ["GET", "/whoami", "viewer", "/whoami"],
     ];

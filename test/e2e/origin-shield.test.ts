@@ -1,16 +1,17 @@
 // An origin shield: two edges behind a shield edge make one origin request for a burst of misses, Cache-Status shows both hops, and the shield refuses another distribution's edge.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { Client } from "undici";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 import { startTestEdge } from "../support/test-edge.ts";
 import type { TestEdge } from "../support/test-edge.ts";
-import { createViewerClient, viewerRequest } from "../support/viewer-client.ts";
+import { createViewerClient, viewerRequest, viewerRequestWithSni } from "../support/viewer-client.ts";
 import type { ViewerResponse } from "../support/viewer-client.ts";
-import { createFileDir } from "../support/viewer-pki.ts";
-import { within } from "../support/mtls-viewer.ts";
+import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
+import { isRefusal, mtlsRequest, within } from "../support/mtls-viewer.ts";
 import { createMovableClock, startScriptedOrigin } from "../cache/cache-origin.ts";
 import type { MovableClock, ScriptedOrigin } from "../cache/cache-origin.ts";
 
@@ -101,7 +102,8 @@ describe("origin shield", { timeout: 120_000 }, () => {
       assert.equal(response.body, "burst");
       const entries = String(response.headers["cache-status"]).split(", ");
       assert.equal(entries.length, 2, `two hops in ${response.headers["cache-status"]}`);
-      assert.match(entries[0] as string, /^moat; /, "the shield's entry first");
+      // The shield serves only the fleet's edges (edgesOnly): unnamed, it calls itself moat-shield.
+      assert.match(entries[0] as string, /^moat-shield; /, "the shield's entry first");
       assert.match(entries[1] as string, /^moat; /, "then the edge's");
     }
     // Each edge forwarded one request (its fill) and collapsed the rest; the shield forwarded one and collapsed the other edge's.
@@ -145,6 +147,94 @@ describe("origin shield", { timeout: 120_000 }, () => {
     const allowed = await viewerRequest(clientOf(edgeB), { path, host: "shop.test" });
     assert.equal(allowed.status, 200);
     assert.equal(origin.count(path), 1);
+  });
+
+  test("each hop names itself in Cache-Status: a named edge as moat-<name>; a cache: off path, a POST and the edge's own error keep the names", async () => {
+    origin.script("/named", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "max-age=600", "content-length": "5" });
+      res.end("named");
+    });
+    origin.script("/off/page", (_req, res) => {
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store", "content-length": "3" });
+      res.end("off");
+    });
+    origin.script("/form", (_req, res) => {
+      res.writeHead(201, { "content-type": "text/plain", "content-length": "7" });
+      res.end("created");
+    });
+    const named = await startTestEdge(
+      ca,
+      { cache, distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: origin.origin.url }], behaviors: [{ path: "/off/*", target: "api", cache: "off" }, { path: "*", target: "api" }], shield: { url: `https://127.0.0.1:${shield.edge.httpsPort}` } }] },
+      { clock, edgeName: "fra 1" },
+    );
+    edges.push(named);
+    const client = clientOf(named);
+    // "fra 1" is not a token: the space becomes "-".
+    const miss = await viewerRequest(client, { path: "/named", host: "shop.test" });
+    assert.equal(miss.status, 200);
+    assert.match(String(miss.headers["cache-status"]), /^moat-shield; fwd=uri-miss; fwd-status=200; detail=storing, moat-fra-1; fwd=uri-miss; fwd-status=200; detail=storing$/);
+    const hit = await viewerRequest(client, { path: "/named", host: "shop.test" });
+    assert.match(String(hit.headers["cache-status"]), /^moat-fra-1; hit; ttl=\d+$/);
+    // Not cached at the edge (cache: off): the shield's entry stays, before the edge's.
+    const off = await viewerRequest(client, { path: "/off/page", host: "shop.test" });
+    assert.equal(off.body, "off");
+    assert.equal(off.headers["cache-status"], "moat-shield; fwd=uri-miss; fwd-status=200; detail=no-store, moat-fra-1; fwd=bypass");
+    const post = await viewerRequest(client, { path: "/form", host: "shop.test", method: "POST", headers: { "content-type": "text/plain" }, body: "a=1" });
+    assert.equal(post.status, 201);
+    assert.equal(post.headers["cache-status"], "moat-shield; fwd=method, moat-fra-1; fwd=method");
+    // The edge's own errors name it too.
+    const missing = await viewerRequestWithSni(named.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test", host: "other.test", path: "/named" });
+    assert.equal(missing.status, 421);
+    assert.equal(missing.headers["cache-status"], "moat-fra-1; detail=misdirected-request");
+  });
+
+  test("the viewer's certificate headers reach the origin through the shield as the edge made them; a viewer cannot forge them, and the shield adds none about the edge", async () => {
+    const partners = await createViewerCa("Partner CA");
+    const alice = await partners.issue("valid", "alice");
+    const caBundle = await files.write("partners.pem", partners.certPem);
+    const edge = await startTestEdge(
+      ca,
+      {
+        cache,
+        trustStores: { partners: { caBundle } },
+        distributions: [{ id: "shop", aliases: ["shop.test"], viewerMtls: { mode: "optional", trustStore: "partners" }, origins: [{ id: "api", url: origin.origin.url }], behaviors: [{ path: "*", target: "api", cache: "off" }], shield: { url: `https://127.0.0.1:${shield.edge.httpsPort}` } }],
+      },
+      { clock },
+    );
+    edges.push(edge);
+    const seen: IncomingHttpHeaders[] = [];
+    origin.script("/whoami", (req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store", "content-length": "2" });
+      res.end("ok");
+    });
+    const forged = { "moat-viewer-cert-subject": "CN=admin", "moat-viewer-cert-verify": "success", "client-cert": ":AAAA:", moat_viewer_cert_serial: "01" };
+    const withCert = await mtlsRequest({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test", path: "/whoami", cert: alice, headers: forged });
+    assert.ok(!isRefusal(withCert), JSON.stringify(withCert));
+    assert.equal(withCert.status, 200);
+    const saw = seen[0] as IncomingHttpHeaders;
+    assert.equal(saw["moat-viewer-cert-present"], "true");
+    assert.equal(saw["moat-viewer-cert-verify"], "success");
+    assert.equal(saw["moat-viewer-cert-serial"], alice.serialHex);
+    assert.match(String(saw["moat-viewer-cert-subject"]), /CN=alice/);
+    assert.equal(saw["client-cert"], `:${new X509Certificate(alice.certPem).raw.toString("base64")}:`);
+    assert.equal(saw.moat_viewer_cert_serial, undefined);
+    // Not the edge's own certificate, which the shield verified.
+    assert.doesNotMatch(JSON.stringify(saw), /shop\/api|spiffe:\/\/moat\.internal/);
+
+    const without = await mtlsRequest({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test", path: "/whoami", headers: forged });
+    assert.ok(!isRefusal(without) && without.status === 200, JSON.stringify(without));
+    const sawNone = seen[1] as IncomingHttpHeaders;
+    assert.equal(sawNone["moat-viewer-cert-present"], "false");
+    assert.equal(sawNone["moat-viewer-cert-verify"], "none");
+    assert.equal(sawNone["moat-viewer-cert-subject"], undefined);
+    assert.equal(sawNone["client-cert"], undefined);
+
+    // An edge without viewer mTLS sends none, and the shield adds none: the origin is told nothing about certificates.
+    const plain = await mtlsRequest({ port: edgeA.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test", path: "/whoami", headers: forged });
+    assert.ok(!isRefusal(plain) && plain.status === 200, JSON.stringify(plain));
+    const sawPlain = seen[2] as IncomingHttpHeaders;
+    assert.deepEqual(Object.keys(sawPlain).filter((name) => /cert/.test(name)), []);
   });
 
   test("a shield that cannot be reached is a 502 whose log line names the shield; the edge does not go to the origin", async () => {

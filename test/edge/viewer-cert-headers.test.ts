@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { isViewerCertificateHeader, VIEWER_IDENTITY_HEADER_NAMES, viewerCertificateHeaders, viewerIdentityFields } from "../../src/edge/viewer-cert-headers.ts";
+import { isViewerCertificateHeader, relayedCertificateHeaders, VIEWER_IDENTITY_HEADER_NAMES, viewerCertificateHeaders, viewerIdentityFields } from "../../src/edge/viewer-cert-headers.ts";
+import { cacheStatusNameOf } from "../../src/edge/cache-status-name.ts";
 import { describeViewerCertificate } from "../../src/tls/index.ts";
 import type { ViewerCertificate } from "../../src/tls/index.ts";
 import { createViewerCa } from "../support/viewer-pki.ts";
@@ -41,5 +42,25 @@ describe("viewer certificate headers", () => {
     const identity = { verification: "success" as const, certificate: cert };
     assert.deepEqual(Object.keys(viewerCertificateHeaders(identity, { moat: false, rfc9440: true, xfcc: false })), ["client-cert"]);
     assert.ok(viewerCertificateHeaders(identity, { moat: true, rfc9440: false, xfcc: false })["moat-viewer-cert-pem"]?.startsWith("-----BEGIN%20CERTIFICATE-----"));
+  });
+
+  it("a shield relays exactly the headers an edge sets about its viewer, in the edge's spelling, and nothing else", () => {
+    const made = viewerCertificateHeaders({ verification: "success", certificate: cert }, { moat: true, rfc9440: true, xfcc: true });
+    const relayed = relayedCertificateHeaders({ ...made, accept: "text/html", moat_viewer_cert_serial: "01", "moat-viewer-cert-extra": "x", "moat-edge-identity": "forged", "moat-viewer-cert-verify": ["success", "success"] as unknown as string });
+    // A repeated field is no value the edge made: dropped with the other names it never sets.
+    const { "moat-viewer-cert-verify": _verify, ...rest } = made;
+    assert.deepEqual(relayed, rest);
+    assert.equal(relayedCertificateHeaders({ accept: "text/html" }), null);
+  });
+});
+
+describe("Cache-Status names", () => {
+  it("an edge named by its operator says moat-<name>, made a token; unnamed, a shield says moat-shield and any other edge moat", () => {
+    assert.equal(cacheStatusNameOf("fra-1", false), "moat-fra-1");
+    assert.equal(cacheStatusNameOf("fra-1", true), "moat-fra-1");
+    assert.equal(cacheStatusNameOf("edge 7;hit, x\r\n", false), "moat-edge-7-hit--x--");
+    assert.equal(cacheStatusNameOf(null, true), "moat-shield");
+    assert.equal(cacheStatusNameOf(null, false), "moat");
+    assert.equal(cacheStatusNameOf("", false), "moat");
   });
 });

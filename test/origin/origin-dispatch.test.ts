@@ -5,10 +5,12 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createOriginClient } from "../../src/origin/index.ts";
 import type { OriginClient, OriginResponse } from "../../src/origin/index.ts";
+import { OriginFailureError } from "../../src/errors.ts";
 import { createEphemeralCertificateAuthority } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";
 
 const KIB = 1024;
+const NGINX_495 = "<html>\r\n<head><title>400 The SSL certificate error</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n<center>The SSL certificate error</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
 
 async function readAll(response: OriginResponse): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -38,6 +40,20 @@ describe("origin answer bodies", () => {
         res.writeHead(200, { "content-length": String(bytes) });
         res.write(body.subarray(0, bytes / 2));
         return void setImmediate(() => req.socket.destroy());
+      }
+      if (req.url?.startsWith("/refusal-page")) {
+        // nginx's page in two writes, the second a turn later: the answer waits for enough of it to tell.
+        res.writeHead(400, { "content-type": "text/html", "content-length": String(Buffer.byteLength(NGINX_495)) });
+        res.write(NGINX_495.slice(0, 20));
+        return void setTimeout(() => res.end(NGINX_495.slice(20)), 20);
+      }
+      if (req.url?.startsWith("/app-400")) {
+        // An application's 400 page, its end held back: the answer goes on without it.
+        const page = Buffer.from(`<html><head><title>400 The SSL certificate error</title></head><body>${"x".repeat(bytes)}</body></html>`);
+        res.writeHead(400, { "content-type": "text/html; charset=utf-8", "content-length": String(page.length) });
+        res.write(page.subarray(0, 200));
+        releaseHeld = () => res.end(page.subarray(200));
+        return;
       }
       if (req.url?.startsWith("/held")) {
         res.writeHead(200, { "content-length": String(bytes) });
@@ -120,5 +136,28 @@ describe("origin answer bodies", () => {
     for (let i = 0; i < 20 && response.wholeBody?.() === null; i++) await turn();
     assert.equal(response.wholeBody?.(), null, "a cut body is never whole");
     await assert.rejects(readAll(response));
+  });
+
+  test("a 400 that is nginx's refusal page, arriving in pieces, fails the request as origin-rejected-client-cert", { timeout: 10_000 }, async () => {
+    await assert.rejects(client.request({ method: "GET", path: "/refusal-page", headers: {}, body: null }), (error: OriginFailureError) => {
+      assert.ok(error instanceof OriginFailureError, String(error));
+      assert.equal(error.code, "origin-rejected-client-cert");
+      assert.match(error.message, /refused the edge's client certificate shop\/api \(the origin answered 400 "The SSL certificate error" after the TLS handshake/);
+      return true;
+    });
+    // The same request as HEAD has no body to tell by: it is the origin's answer.
+    const head = await client.request({ method: "HEAD", path: "/refusal-page", headers: {}, body: null });
+    assert.equal(head.statusCode, 400);
+  });
+
+  test("an application's 400 page is answered at its first bytes, not held for its end, and its body is whole", { timeout: 10_000 }, async () => {
+    const bytes = 256 * KIB;
+    const response = await client.request({ method: "GET", path: `/app-400?bytes=${bytes}`, headers: {}, body: null });
+    assert.equal(response.statusCode, 400);
+    const reading = readAll(response);
+    releaseHeld();
+    const body = (await reading).toString("latin1");
+    assert.equal(body.length, bytes + 83);
+    assert.match(body, /^<html><head><title>400 The SSL certificate error<\/title>/);
   });
 });

@@ -11,6 +11,7 @@ import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/pos
 import type { PostgresServer } from "../support/postgres-server.ts";
 import { auditContract } from "./audit-contract.ts";
 import { certificateContract } from "./certificate-contract.ts";
+import { joinContract } from "./join-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
@@ -43,6 +44,7 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   storeContract(engine);
   auditContract(engine);
   certificateContract(engine);
+joinContract(engine);
 
   test("a server that does not answer is refused within the connect deadline, naming the store without its password", async () => {
     assert.ok(server);
@@ -105,5 +107,9 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
     await writer.put("distribution", "news", distribution("news"), { actor: "test" });
     await heardAll("a change after the reconnect", 6);
     assert.deepEqual(heard[5], { kind: "revision", revision: 3 });
+    // A joined edge's certificate request is announced at its commit, for the CA node.
+    const id = await writer.certificateRequests.submit({ edge: "j1", subject: { use: "viewer-server", dnsNames: ["shop.example"], ipAddresses: [] }, validityMs: 3_600_000, csrPem: "CSR", now: new Date() });
+    await heardAll("a certificate request", 7);
+    assert.deepEqual(heard[6], { kind: "certificate-request", id });
   });
 });

@@ -10,6 +10,7 @@ import { StoreUnavailableError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import { auditContract } from "./audit-contract.ts";
 import { certificateContract } from "./certificate-contract.ts";
+import { joinContract } from "./join-contract.ts";
 import { distribution, storeContract, validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
@@ -33,6 +34,7 @@ const engine: EngineUnderTest = {
 storeContract(engine);
 auditContract(engine);
 certificateContract(engine);
+joinContract(engine);
 
 test("the SQLite file is the owner's alone (0600) and in WAL mode", async (t) => {
   const path = join(await freshDir(t), "moat.db");

@@ -38,11 +38,21 @@ export function nginxOrSkip(t: TestContext): string | undefined {
   return undefined;
 }
 
+/** How nginx checks client certificates, and what it serves besides 200 at /. */
+export interface NginxOriginOptions {
+  certificate: { chainPem: string; keyPem: string };
+  clientCaPem: string;
+  /** ssl_verify_client: `on` (the default) refuses a request without a certificate that chains to `clientCaPem`. */
+  verifyClient?: "on" | "optional" | "optional_no_ca";
+  /** More location blocks inside the server block, e.g. an application's own 400. */
+  locations?: string;
+}
+
 /**
  * Starts nginx answering 200 on every path over HTTPS, to clients whose certificate chains to `clientCaPem`.
  * Keep-alive stays on (nginx's default) so that the edge reuses connections across reloads.
  */
-export async function startNginxOrigin(t: TestContext, nginx: string, options: { certificate: { chainPem: string; keyPem: string }; clientCaPem: string }): Promise<NginxOrigin> {
+export async function startNginxOrigin(t: TestContext, nginx: string, options: NginxOriginOptions): Promise<NginxOrigin> {
   const prefix = await mkdtemp(join(tmpdir(), "moat-nginx-origin-"));
   t.after(() => rm(prefix, { recursive: true, force: true }));
   const port = await freePort();
@@ -71,10 +81,11 @@ http {
     ssl_certificate ${file("server.pem")};
     ssl_certificate_key ${file("server.key")};
     ssl_client_certificate ${file("client-ca.pem")};
-    ssl_verify_client on;
+    ssl_verify_client ${options.verifyClient ?? "on"};
     ssl_verify_depth 3;
     keepalive_requests 100000;
     location / { return 200 "ok\\n"; }
+    ${options.locations ?? ""}
   }
 }
 `,

@@ -73,7 +73,7 @@ export function createLogCapture(): {
 export async function startTestEdge(
   ca: CertificateAuthority,
   input: Record<string, unknown>,
-  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug"; beforeDiskBatch?: BeforeBatch } = {},
+  options: { dataDir?: string; masterKey?: MasterKey; clock?: Clock; keepDataDir?: boolean; logLevel?: "info" | "debug"; beforeDiskBatch?: BeforeBatch; edgeName?: string } = {},
 ): Promise<TestEdge> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "moat-edge-")));
   const toConfig = (raw: Record<string, unknown>) =>
@@ -81,7 +81,7 @@ export async function startTestEdge(
   const config = toConfig(input);
   const capture = createLogCapture();
   const masterKey = options.masterKey ?? generateMasterKey();
-  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: options.logLevel ?? "info", destination: capture.stream }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch });
+  const edge = await runEdge({ config, ca, masterKey, log: createLogger({ level: options.logLevel ?? "info", destination: capture.stream }), clock: options.clock, beforeDiskBatch: options.beforeDiskBatch, edgeName: options.edgeName ?? null });
   return {
     edge,
     config,

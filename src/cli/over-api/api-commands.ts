@@ -332,6 +332,52 @@ Examples:
     run: async (args) => (await import("./edge-command.ts")).runEdgeList(args),
   },
   {
+    name: "edge token create",
+    summary: "create a one-time token an edge joins the fleet with (printed once; only its SHA-256 is stored)",
+    help: `moat edge token create --name NAME [--region NAME] [--ttl 1h] [API flags]
+
+Creates a join token over the admin API (an admin's token or certificate) and
+prints it, alone, on stdout: it is shown this once, and the store keeps only
+its SHA-256, its expiry and when it was used. An edge joins with it once
+(\`moat edge join --token …\`) under --name (1 to 63 letters, digits, '.', '_'
+or '-'), recorded in --region. --ttl (default 1h, at most 7d) is how long it
+can be used; a second use, or one after it expired, is refused.
+
+${API_FLAGS_HELP}
+
+Example:
+  moat edge token create --name fra-1 --region eu-central --context prod > fra-1.join`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeTokenCreate(args),
+  },
+  {
+    name: "edge join",
+    summary: "join this host to a fleet as an edge that holds no master key: its own keys, CSRs to the CA node",
+    help: `moat edge join --store postgres://… (--token TOKEN | --token-file FILE) --data-dir DIR
+               --key-file FILE [--name NAME] [--region NAME]
+
+Spends a one-time join token (\`moat edge token create\`; MOAT_JOIN_TOKEN also
+gives it) in the fleet's PostgreSQL store, and makes DIR a joined edge's data
+directory: the CA's public certificates (ca/bundle.pem, ca/intermediate.pem),
+and edge/joined.json (its name, region and store). --key-file (else
+MOAT_MASTER_KEY_FILE) is the edge's own sealing key, created (0600) if it does
+not exist, outside DIR: it seals the private keys the edge makes. It is not the
+fleet's master key, which stays on the CA node with the CA's keys.
+
+Then \`MOAT_DATA_DIR=DIR MOAT_MASTER_KEY_FILE=FILE moat start --store …\` runs it:
+it makes each private key itself and sends only a CSR through the store; the
+CA node (\`moat start --store … --ca\`) signs what the config entitles the edge to
+(its distributions' aliases, its origins' identities) and refuses the rest.
+No private key leaves the host. The CA node must have run once (it publishes
+the CA's certificates) before an edge can join. --name, when given, must be
+the token's; --region overrides the token's. A refused token (malformed,
+unknown, used, expired) changes nothing.
+
+Example:
+  moat edge join --store postgres://moat@db.internal/moat --token-file fra-1.join \\
+    --data-dir /var/lib/moat --key-file /etc/moat/edge.key`,
+    run: async (args) => (await import("../local/edge-join-command.ts")).runEdgeJoin(args),
+  },
+  {
     name: "revisions",
     summary: "list the config's revisions over the admin API: number, time, who, what changed",
     help: `moat revisions [--limit 20] [--json] [API flags]

@@ -62,3 +62,21 @@ export async function runEdgeList(args: string[]): Promise<number> {
   printResult(values.json, list, text);
   return 0;
 }
+
+/** `moat edge token create`: a one-time join token over the admin API; the secret alone on stdout (TOKEN=$(moat edge token create …)). */
+export async function runEdgeTokenCreate(args: string[]): Promise<number> {
+  const command = "edge token create";
+  const { values } = parseCliArgs(command, args, { ...API_FLAGS, name: { type: "string" }, region: { type: "string" }, ttl: { type: "string", default: "1h" } });
+  if (!values.name) throw new CliUsageError(`${command}: --name NAME is required: the name the edge joins and runs under.`, { fix: "e.g. `moat edge token create --name fra-1 --region eu-central`" });
+  try {
+    parseDuration(values.ttl ?? "1h");
+  } catch (error) {
+    throw new CliUsageError(`${command}: --ttl ${(error as Error).message}`, { fix: "give how long the token can be used, e.g. --ttl 1h (at most 7d)" });
+  }
+  const body = { name: values.name, ttl: values.ttl ?? "1h", ...(values.region !== undefined ? { region: values.region } : {}) };
+  const created = (await withApi(command, values, async (moat) => (await moat.POST("/edges/join-tokens", { body })).data)) as { secret: string; token: { id: string; name: string; region: string | null; expiresAt: string } };
+  const { token } = created;
+  process.stderr.write(`Created join token ${token.id} for edge ${token.name}${token.region ? ` (${token.region})` : ""}, usable once until ${token.expiresAt}. It is shown once: only its SHA-256 is stored.\n`);
+  process.stdout.write(`${created.secret}\n`);
+  return 0;
+}

@@ -1,7 +1,7 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
+import { givenEdgeName, parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
 import type { ListenAddress } from "../../config/index.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../../cache/invalidations.ts";
 import type { MoatConfig } from "../../config/index.ts";
@@ -22,6 +22,8 @@ import type { ConfigSource } from "./config-source.ts";
 import type { StoreInvalidationFeed } from "./store-config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 import { startWorkerGroup } from "./worker-group.ts";
+import { caFollowIntervalMs, findJoinedEdge, openJoinedCa } from "./joined-edge-start.ts";
+import type { JoinedEdgeStart } from "./joined-edge-start.ts";
 
 /** The admin API to start beside the edge: where, and the store it changes. */
 export interface ApiStart {
@@ -36,7 +38,7 @@ export function workerCount(workers: MoatConfig["workers"]): number {
 }
 
 export async function runStart(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, region: { type: "string" }, metrics: { type: "string" } });
+  const { values } = parseCliArgs("start", args, { config: { type: "string", short: "c" }, store: { type: "string" }, api: { type: "string" }, "log-level": { type: "string" }, "edge-name": { type: "string" }, region: { type: "string" }, metrics: { type: "string" }, ca: { type: "boolean", default: false } });
   const api = values.api === undefined ? undefined : parseApiAddress(values.api);
   const metricsFlag = values.metrics === undefined ? undefined : parseMetricsAddress(values.metrics);
   if (values["edge-name"] !== undefined && values.config !== undefined) {
@@ -45,8 +47,15 @@ export async function runStart(args: string[]): Promise<number> {
   if (values.region !== undefined && values.config !== undefined) {
     throw new CliUsageError("start: --region is what an edge reports in a store's edges table; an edge run from --config FILE reports nothing there.", { fix: "drop --region, or run from a store: `moat start --store ADDRESS --edge-name NAME --region eu-west`" });
   }
-  const edgeName = resolveEdgeName(values["edge-name"]);
-  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName, resolveRegion(values.region));
+  if (values.ca && values.config !== undefined) {
+    throw new CliUsageError("start: --ca signs the certificate requests of joined edges, which come through a store; an edge run from --config FILE has none.", { fix: "run the CA node from the fleet's store: `moat start --store ADDRESS --ca`" });
+  }
+  // A data directory `moat edge join` wrote is a joined edge's: its name, region and data directory are the join's.
+  const joined = values.config === undefined ? await findJoinedEdge(values.store) : undefined;
+  if (joined) checkJoinedFlags(joined, values["edge-name"], values.ca, values.api !== undefined);
+  const edgeName = joined?.edge.name ?? resolveEdgeName(values["edge-name"]);
+  const region = resolveRegion(values.region) ?? joined?.edge.region ?? undefined;
+  const { source, store, feed } = await openConfigSource(values.config, values.store, edgeName, region, joined?.dataDir);
   if (api && !store) {
     await source.close().catch(() => undefined);
     if (feed) throw new StoreUnavailableError(source.describe().store as string, "it did not answer at start, and --api needs it (the admin API reads and changes the store)", { fix: "bring the store up and start again; without --api, an edge starts from its local copy while the store is down" });
@@ -56,11 +65,26 @@ export async function runStart(args: string[]): Promise<number> {
     const config = await source.load();
     const invalidations = feed && { feed, edge: edgeName, initial: await feed.initialInvalidations() };
     // The flag wins over the config's metrics.listen.
-    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined, store && { store, edge: edgeName });
+    if (values.ca && !store) throw new StoreUnavailableError(source.describe().store as string, "it did not answer at start, and --ca needs it (the CA node reads certificate requests from it)", { fix: "bring the store up and start the CA node again" });
+    const roles = { ...(joined ? { joined } : {}), isCaNode: values.ca };
+    return await runFrom(source, config, values["log-level"], api && store ? { ...api, store } : undefined, invalidations, metricsFlag ?? config.metrics.listen ?? undefined, store && { store, edge: edgeName }, joined ? joined.edge.name : givenEdgeName(values["edge-name"]), roles);
   } catch (error) {
     // A start that fails lets go of the store (a PostgreSQL pool would keep the process up); once serving, serveEdge closes it.
     await source.close().catch(() => undefined);
     throw error;
+  }
+}
+
+/** A joined edge's start takes its name from the join, and never runs the CA (it holds no CA key). */
+function checkJoinedFlags(joined: JoinedEdgeStart, edgeNameFlag: string | undefined, isCaNode: boolean, hasApi: boolean): void {
+  if (hasApi) {
+    throw new CliUsageError(`start: --api runs the admin API, which manages the CA and the data directory it is in; ${joined.dataDir} is the joined edge ${joined.edge.name}'s, which holds no CA.`, { fix: "run the admin API beside the CA node (`moat start --store ADDRESS --ca --api 127.0.0.1:8444`); the joined edge needs none" });
+  }
+  if (isCaNode) {
+    throw new CliUsageError(`start: --ca runs the CA node, where the master key and the CA's keys are; ${joined.dataDir} is the data directory of the joined edge ${joined.edge.name}, which holds neither.`, { fix: "start the CA node on the host that holds the CA (`moat start --store ADDRESS --ca` with its MOAT_DATA_DIR), and this edge without --ca" });
+  }
+  if (edgeNameFlag !== undefined && edgeNameFlag !== joined.edge.name) {
+    throw new CliUsageError(`start: --edge-name ${edgeNameFlag}, but ${joined.dataDir} joined the fleet as ${joined.edge.name}.`, { fix: `drop --edge-name (a joined edge runs under the name it joined as), or join again under the new name with a new token` });
   }
 }
 
@@ -150,6 +174,9 @@ async function runFrom(
   invalidations: StoreInvalidations | undefined,
   metricsAddress: ListenAddress | undefined,
   records: { store: Store; edge: string } | undefined,
+  /** The name the operator gave this edge (`--edge-name`, MOAT_EDGE_NAME), for its Cache-Status entries; null: none. */
+  edgeName: string | null,
+  roles: { joined?: JoinedEdgeStart; isCaNode: boolean } = { isCaNode: false },
 ): Promise<number> {
   // The flag wins over the config's log.level, which wins over info.
   const logLevel = (logLevelFlag ?? config.log.level ?? "info") as NonNullable<LoggerOptions["level"]>;
@@ -161,7 +188,10 @@ async function runFrom(
   const heldSignals = holdStopSignals(log);
   const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
   log.info({ masterKey: describeMasterKey(masterKey) }, "master key loaded");
-  const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  // A joined edge holds no CA key: its CA sends CSRs to the CA node through the store.
+  const joinedCa = roles.joined && (await openJoinedCa(roles.joined, masterKey, records?.store, log));
+  const ca = joinedCa ? joinedCa.ca : await openCertificateAuthority({ dataDir: config.dataDir, masterKey, onKeyFileEncrypted: logKeyFileEncrypted(log) });
+  const isJoined = joinedCa !== undefined;
   // Run from a store, this process (alone, or the primary: never a worker) keeps the store's certificate records and the trail of its certificate events.
   const recorder = records && (await import("../../control/certificate-records.ts")).createCertificateRecorder({ ...records, dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
   const certificateEvents = recorder && { certificateEvents: recorder };
@@ -170,10 +200,16 @@ async function runFrom(
   const recordsClosing = recorder && { close: async () => recorder.stop() };
   // Run from a store: this edge reports the CA it trusts, and activates a root rollover by itself only once the whole fleet trusts the new root.
   const fleetCa = await fleetCaOptions(records?.store, invalidations?.feed);
+  // The CA node signs joined edges' requests with the CA in use, which a rotation replaces (told through onCaInUse).
+  let caInUse = ca;
+  const followMs = isJoined ? caFollowIntervalMs() : undefined;
+  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa?.follow ? { followPublishedCa: joinedCa.follow } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
+  const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }) }) : undefined);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
-    const edge = await runEdge({ config, ca, masterKey, log, storeInvalidations: invalidations?.initial, ...certificateEvents, ...fleetCa });
+    const edge = await runEdge({ config, ca, masterKey, log, edgeName, storeInvalidations: invalidations?.initial, ...certificateEvents, ...caNodeOptions });
     await startRecords();
+    const signing = await startSigning();
     if (invalidations) {
       const { feed } = invalidations;
       // Alone, applying is synchronous: once applied here, applied by the whole edge.
@@ -183,15 +219,16 @@ async function runFrom(
     const traffic = metrics && (() => metrics.metrics.json());
     const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
-    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing) });
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
   let group: Awaited<ReturnType<typeof startWorkerGroup>> | undefined;
-  const edge = await runEdge({ config, ca, masterKey, log, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...fleetCa });
+  const edge = await runEdge({ config, ca, masterKey, log, edgeName, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...caNodeOptions });
   await startRecords();
+  const signing = await startSigning();
   try {
-    group = await startWorkerGroup({ count: workers, config, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
+    group = await startWorkerGroup({ count: workers, config, edgeName, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
     await edge.stop();
     throw error;
@@ -224,7 +261,7 @@ async function runFrom(
   const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing) });
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
   return 0;
 }
 
@@ -271,7 +308,7 @@ function resolveRegion(flag: string | undefined, env: NodeJS.ProcessEnv = proces
   return text;
 }
 
-async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string, region?: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
+async function openConfigSource(configFlag: string | undefined, storeFlag: string | undefined, edge: string, region?: string, ownDataDir?: string): Promise<{ source: ConfigSource; store?: Store; feed?: StoreInvalidationFeed }> {
   if (configFlag !== undefined && storeFlag !== undefined) {
     throw new CliUsageError("start: give --config FILE or --store ADDRESS, not both.", { fix: "a file is one source and a store another; `moat apply -f FILE --store ADDRESS` puts a file into a store" });
   }
@@ -302,6 +339,7 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     localCopy,
     edge,
     ...(region !== undefined ? { region } : {}),
+    ...(ownDataDir !== undefined ? { ownDataDir } : {}),
     ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
     liveIntervalMs: fallbackPollMs,
   });

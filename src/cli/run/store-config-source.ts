@@ -53,6 +53,8 @@ export interface StoreConfigSourceOptions {
   unreachable?: Error;
   /** The data directory the store address named (`--store /var/lib/moat`): the edge's dataDir unless the stored document sets one. */
   dataDir?: string;
+  /** A joined edge's own data directory (`moat edge join --data-dir`): it wins over the document's dataDir, which names the CA node's. */
+  ownDataDir?: string;
   /** The file this edge keeps its local copy in; none kept without it. */
   localCopy?: string;
   /** The name this edge reports under in the store's `edges` table; no row without it. */
@@ -164,6 +166,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
   const reported = new WeakSet<object>();
   // MOAT_DATA_DIR's place in the order of config/data-dir.ts: the document's dataDir wins over the store's directory.
   const env = options.dataDir === undefined ? process.env : { ...process.env, MOAT_DATA_DIR: options.dataDir };
+  const ownDataDir = options.ownDataDir;
+  const asServed = (document: Record<string, unknown>) => (ownDataDir === undefined ? document : { ...document, dataDir: ownDataDir });
   // The last document loaded (what served() marks as served), and what this edge serves since when.
   let loaded: { revision: number; document: Record<string, unknown>; isLocalCopy: boolean } | undefined;
   let served: { revision: number; at: string } | undefined;
@@ -301,7 +305,7 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
     readRevision = copy.revision;
     loaded = { revision: copy.revision, document: copy.document, isLocalCopy: true };
     isOut = true;
-    return loadConfigDocument(copy.document, { source: `${label} revision ${copy.revision} (local copy ${file})`, baseDir: "/", env, isStored: true });
+    return loadConfigDocument(asServed(copy.document), { source: `${label} revision ${copy.revision} (local copy ${file})`, baseDir: "/", env, isStored: true });
   }
 
   let stopWatching = () => {};
@@ -315,7 +319,7 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       if (read.revision === 0) throw new StoreEmptyError(label);
       loaded = { revision: read.revision, document: read.document, isLocalCopy: false };
       // Paths are absolute in a stored document (refused otherwise), so no directory is needed to resolve them.
-      return loadConfigDocument(read.document, { source: `${label} revision ${read.revision}`, baseDir: "/", env, isStored: true });
+      return loadConfigDocument(asServed(read.document), { source: `${label} revision ${read.revision}`, baseDir: "/", env, isStored: true });
     },
     served() {
       if (!loaded) return;
@@ -344,6 +348,8 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
           onSignal: (signal) => {
             if (signal.kind === "revision") wake(`store notified revision ${signal.revision}`);
             else if (signal.kind === "invalidation") wake(`store notified invalidation ${signal.seq}`);
+            // A joined edge's certificate request is the CA node's business (control/certificate-requests.ts).
+            else if (signal.kind === "certificate-request") return;
             else {
               log?.info({ store: label, fallbackPollMs: liveIntervalMs }, "listening for store changes");
               // Notifications sent while this connection was down are lost: read what the store holds now.

@@ -55,6 +55,8 @@ interface Slot {
 export async function startWorkerGroup(options: {
   count: number;
   config: MoatConfig;
+  /** The name the edge was given (its Cache-Status identifier), or null. */
+  edgeName?: string | null;
   ticketKeys: Buffer;
   log: Logger;
   logLevel: NonNullable<LoggerOptions["level"]>;
@@ -111,7 +113,7 @@ export async function startWorkerGroup(options: {
     slot.appliedSeq = seq;
     // Errors of its channel are handled where they are sent (sendTo); anything else is logged, never thrown at the primary.
     worker.on("error", (error: Error) => log.warn({ workerNumber: n, error: { message: error.message } }, "worker channel error"));
-    sendTo(worker, { type: "start", worker: n, workers: options.count, config, logLevel: options.logLevel, ticketKeys, ...(storeInvalidations ? { storeInvalidations } : {}), ...(options.metrics ? { metrics: true } : {}) });
+    sendTo(worker, { type: "start", worker: n, workers: options.count, config, edgeName: options.edgeName ?? null, logLevel: options.logLevel, ticketKeys, ...(storeInvalidations ? { storeInvalidations } : {}), ...(options.metrics ? { metrics: true } : {}) });
     return new Promise((resolve, reject) => {
       worker.on("message", (message: unknown) => {
         if (!isFromWorker(message)) return;

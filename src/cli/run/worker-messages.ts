@@ -6,7 +6,7 @@ import type { ProcessMetricsJson } from "../../observe/metrics-registry.ts";
 
 export type ToWorker =
   /** The first message: which worker this is, the config the primary validated and issued certificates for, and the group's session ticket keys. */
-  | { type: "start"; worker: number; workers: number; config: MoatConfig; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array; storeInvalidations?: readonly NumberedInvalidation[]; metrics?: boolean }
+  | { type: "start"; worker: number; workers: number; config: MoatConfig; edgeName: string | null; logLevel: NonNullable<LoggerOptions["level"]>; ticketKeys: Uint8Array; storeInvalidations?: readonly NumberedInvalidation[]; metrics?: boolean }
   /** Run from a store: invalidations the primary read from it, for the cache's one applier (the start message carried the earlier ones). */
   | { type: "invalidations"; requests: readonly NumberedInvalidation[] }
   /** The primary applied a snapshot (reload, renewal, CA rotation, revocation, a configured file): rebuild from this config. */

@@ -4,7 +4,7 @@ import type { CachePeers, DeletionRelay } from "../../cache/index.ts";
 // The freezer alone, not config/index.ts: the primary validated the config, and a worker never loads the validator (zod, yaml).
 import { deepFreeze as freezeConfig } from "../../config/freeze.ts";
 import type { MoatConfig } from "../../config/index.ts";
-import { runEdge, ticketKeysFrom } from "../../edge/index.ts";
+import { openJoinedCaOnDisk, runEdge, ticketKeysFrom } from "../../edge/index.ts";
 import type { RunningEdge } from "../../edge/index.ts";
 import { createLogger, installEdgeMetrics, loadMetrics } from "../../observe/index.ts";
 import type { Logger, ProcessMetrics } from "../../observe/index.ts";
@@ -64,8 +64,9 @@ export async function runWorker(): Promise<number> {
     }
     const config = freezeConfig(start.config);
     const masterKey = await loadCommandMasterKey({ dataDir: config.dataDir, config });
-    const ca = await openCertificateAuthority({ dataDir: config.dataDir, masterKey });
-    edge = await runEdge({ config, ca, masterKey, log, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers, storeInvalidations: start.storeInvalidations });
+    // A joined edge's worker has the CA's public certificates only; like every worker it never issues (its primary does).
+    const ca = (await openJoinedCaOnDisk(config.dataDir)) ?? (await openCertificateAuthority({ dataDir: config.dataDir, masterKey }));
+    edge = await runEdge({ config, ca, masterKey, log, edgeName: start.edgeName, role: "worker", worker: start.worker, workers: start.workers, ticketKeys: ticketKeysFrom(start.ticketKeys), cachePeers, storeInvalidations: start.storeInvalidations });
   } catch (error) {
     const { code, message } = error as { code?: string; message: string };
     log.error({ error: { code, message } }, "worker could not start");

@@ -38,6 +38,7 @@ const edgeSchema = z
       })
       .nullable()
       .meta({ description: "The CA it uses, as it last reported it (a root rollover's activation waits until every live edge trusts the new root); null: it reported none" }),
+    joinedAt: z.string().nullable().meta({ description: "When it joined with a join token (`moat edge join`: it holds no master key, the CA node signs its CSRs); null: it runs with the master key" }),
   })
   .meta({ title: "Edge" });
 
@@ -60,7 +61,7 @@ async function activeCertificatesByEdge(store: Store, now: Date): Promise<Map<st
 }
 
 /** One edge as GET /edges answers: its row, its standing, its certificates' expiry. */
-function edgeBody(edge: EdgeFleet["items"][number], certificates: readonly StoredCertificate[], now: Date) {
+function edgeBody(edge: EdgeFleet["items"][number], certificates: readonly StoredCertificate[], now: Date, joinedAt: string | null) {
   const soon = now.getTime() + EXPIRING_SOON_DAYS * 86_400_000;
   return {
     name: edge.name,
@@ -79,6 +80,7 @@ function edgeBody(edge: EdgeFleet["items"][number], certificates: readonly Store
     certificatesExpiringSoon: certificates.filter((certificate) => certificate.notAfter.getTime() <= soon).length,
     certificates: certificates.map((certificate) => ({ use: certificate.use, name: certificate.name, serialHex: certificate.serialHex, notAfter: certificate.notAfter.toISOString() })),
     caTrust: edge.caTrust ?? null,
+    joinedAt,
   };
 }
 
@@ -120,8 +122,9 @@ export function edgeRoutes(store: Store): ApiRoute[] {
       async handler({ query }) {
         const maxLagMs = query.maxLag === undefined ? EDGE_HEALTH_DEFAULTS.maxLagMs : parseDuration(query.maxLag);
         const now = new Date();
-        const [fleet, certificates] = await Promise.all([store.edges.fleet({ now, maxLagMs }), activeCertificatesByEdge(store, now)]);
-        const items = fleet.items.map((edge) => edgeBody(edge, certificates.get(edge.name) ?? [], now));
+        const [fleet, certificates, joined] = await Promise.all([store.edges.fleet({ now, maxLagMs }), activeCertificatesByEdge(store, now), store.joins.listJoined()]);
+        const joinedAt = new Map(joined.map((edge) => [edge.name, edge.joinedAt]));
+        const items = fleet.items.map((edge) => edgeBody(edge, certificates.get(edge.name) ?? [], now, joinedAt.get(edge.name) ?? null));
         return { status: 200, body: { revision: fleet.revision, revisionAt: fleet.revisionAt, maxLagMs, items } };
       },
     }),

@@ -8,6 +8,7 @@ import { certificateAuthorityRoutes } from "./certificate-authority.ts";
 import { certificateRoutes } from "./certificates.ts";
 import { configDocumentRoutes } from "./config-document.ts";
 import { configResourceRoutes } from "./config-resources.ts";
+import { edgeJoinTokenRoutes } from "./edge-join-tokens.ts";
 import { edgeRoutes } from "./edges.ts";
 import { invalidationRoutes } from "./invalidations.ts";
 import type { DataDirAccess } from "./pki-context.ts";
@@ -41,6 +42,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...certificateAuthorityRoutes(store, now, dataDir),
     ...invalidationRoutes(store),
     ...edgeRoutes(store),
+    ...edgeJoinTokenRoutes(store, now),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
     ...trafficRoutes(traffic, now),
