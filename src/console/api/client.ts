@@ -2,13 +2,10 @@
 import createClient from "openapi-fetch";
 import type { Client } from "openapi-fetch";
 import type { paths } from "../../sdk/openapi-types.ts";
+import type { ProblemIssue } from "./types.ts";
 
-/** One thing wrong with a request, as the API names it: a path in the body (`origins[0].url`) or in the config the change would make. */
-export interface ProblemIssue {
-  path: string;
-  message: string;
-  pointer?: string;
-}
+export type { ProblemIssue } from "./types.ts";
+
 
 /** The API's RFC 9457 answer to a request it refused, or a failure to reach it told the same way. */
 export class ProblemError extends Error {

@@ -12,3 +12,10 @@ export type AuditVerification = Json<paths["/audit/verify"]["get"]["responses"][
 export type Distribution = Json<paths["/distributions"]["post"]["requestBody"]>;
 /** The body of PUT /distributions/{id}: the same document, typed from its own route (durations as the config writes them). */
 export type DistributionReplacement = NonNullable<paths["/distributions/{id}"]["put"]["requestBody"]>["content"]["application/json"];
+
+/** One thing wrong with a request, as the API names it: a path in the body (`origins[0].url`) or in the config the change would make. */
+export interface ProblemIssue {
+  path: string;
+  message: string;
+  pointer?: string;
+}

@@ -11,18 +11,9 @@ import { Field } from "../components/field.tsx";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { formatRelative, formatTime } from "../format.ts";
+import { groupCertificates } from "./certificate-groups.ts";
 
 const REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"];
-
-interface Group {
-  key: string;
-  name: string;
-  use: Certificate["use"];
-  edge: string | null;
-  certificates: Certificate[];
-  /** When the one in use expires: what orders the groups. */
-  expiresAt: number;
-}
 
 async function listAll(client: ConsoleClient): Promise<Certificate[]> {
   const items: Certificate[] = [];
@@ -33,23 +24,6 @@ async function listAll(client: ConsoleClient): Promise<Certificate[]> {
     cursor = data!.nextCursor;
   } while (cursor !== undefined);
   return items;
-}
-
-/** By edge, use and name: one group is one thing a certificate is for, its generations the rotations. */
-function groupCertificates(certificates: readonly Certificate[]): Group[] {
-  const groups = new Map<string, Group>();
-  for (const certificate of certificates) {
-    const key = `${certificate.edge ?? "ca"}/${certificate.use}/${certificate.name}`;
-    let group = groups.get(key);
-    if (!group) groups.set(key, (group = { key, name: certificate.name, use: certificate.use, edge: certificate.edge, certificates: [], expiresAt: Infinity }));
-    group.certificates.push(certificate);
-  }
-  for (const group of groups.values()) {
-    const inUse = group.certificates.filter((certificate) => certificate.state === "active");
-    const candidates = inUse.length > 0 ? inUse : group.certificates;
-    group.expiresAt = Math.min(...candidates.map((certificate) => Date.parse(certificate.notAfter)));
-  }
-  return [...groups.values()].sort((a, b) => a.expiresAt - b.expiresAt || a.key.localeCompare(b.key));
 }
 
 /** A response body saved as a file: the API needs the Authorization header, so a plain link would not do. */

@@ -1,24 +1,10 @@
 // Fleet: every edge run from the store, with its region, revision, heartbeat and certificate expiry; those behind, silent or gone on top. Refreshed every five seconds.
 import { useSession } from "../api/session.ts";
-import type { EdgeList } from "../api/types.ts";
 import { useApi } from "../api/use-api.ts";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { formatDuration, formatRelative, formatTime } from "../format.ts";
-
-const HEALTH_ORDER: Readonly<Record<string, number>> = { silent: 0, behind: 1, gone: 2, ok: 3 };
-
-type Edge = EdgeList["items"][number];
-
-/** Trouble first (silent, then behind, then gone), then the soonest certificate expiry. */
-export function orderEdges(edges: readonly Edge[]): Edge[] {
-  return [...edges].sort(
-    (a, b) =>
-      (HEALTH_ORDER[a.health] ?? 9) - (HEALTH_ORDER[b.health] ?? 9) ||
-      (a.certificatesExpireAt ? Date.parse(a.certificatesExpireAt) : Infinity) - (b.certificatesExpireAt ? Date.parse(b.certificatesExpireAt) : Infinity) ||
-      a.name.localeCompare(b.name),
-  );
-}
+import { orderEdges } from "./fleet-order.ts";
 
 export function FleetPage() {
   const { client } = useSession();

@@ -9,7 +9,7 @@ import { Field } from "../components/field.tsx";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { formatRelative, formatTime } from "../format.ts";
-import { fieldKey } from "./distribution-form.tsx";
+import { fieldKey } from "./distribution-document.ts";
 
 /** While one is pending its progress is read every second; otherwise every five. */
 const PENDING_REFRESH_MS = 1_000;

@@ -3,39 +3,15 @@ import { useEffect, useState } from "preact/hooks";
 import { asProblem } from "../api/client.ts";
 import type { ProblemError } from "../api/client.ts";
 import { useSession } from "../api/session.ts";
-import type { Traffic } from "../api/types.ts";
 import { LineChart } from "../components/line-chart.tsx";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { formatCount, formatPercent } from "../format.ts";
+import { rates } from "./traffic-rates.ts";
+import type { Point } from "./traffic-rates.ts";
 
 const READ_EVERY_MS = 2_000;
 /** Five minutes of points. */
 const KEPT = 150;
-/** Served from the cache, by the access log's cache field: hit, hit-collapsed…, stale, stale-if-error…, revalidated (a 304 from the origin). */
-const isHit = (result: string) => result.startsWith("hit") || result.startsWith("stale") || result === "revalidated";
-/** Not through the cache at all: left out of the ratio. */
-const isOutsideCache = (result: string) => result === "none" || result === "bypass";
-
-type Row = Traffic["distributions"][number];
-
-interface Point {
-  at: number;
-  rows: ReadonlyMap<string, Row>;
-}
-
-/** Per distribution, between two reads: requests per second, the share served from the cache, origin failures by cause. */
-export function rates(before: Point, after: Point) {
-  const seconds = Math.max((after.at - before.at) / 1000, 0.001);
-  return [...after.rows.values()].map((row) => {
-    const earlier = before.rows.get(row.distribution);
-    const delta = (now: Record<string, number>, then: Record<string, number> | undefined, key: string) => (now[key] ?? 0) - (then?.[key] ?? 0);
-    const requests = row.requests - (earlier?.requests ?? 0);
-    const hits = Object.keys(row.cache).filter(isHit).reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
-    const cacheable = Object.keys(row.cache).filter((key) => !isOutsideCache(key)).reduce((sum, key) => sum + delta(row.cache, earlier?.cache, key), 0);
-    const failures = Object.fromEntries(Object.keys(row.originFailures).map((cause) => [cause, delta(row.originFailures, earlier?.originFailures, cause)]));
-    return { distribution: row.distribution, rps: requests / seconds, hitRatio: cacheable > 0 ? hits / cacheable : undefined, failures };
-  });
-}
 
 export function TrafficPage() {
   const { client } = useSession();
