@@ -1,7 +1,9 @@
 // The web console end to end, in real Chromium against `moat start --store --api` (a real edge, a real mTLS origin): sign in, create a distribution and see its origin certificate, rotate it and see the timeline change, invalidate to completion, and a viewer refused.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -265,6 +267,28 @@ describe("the web console in Chromium, against a running edge and its admin API"
       30_000,
     );
     await page.getByTestId("chart-rps").locator("canvas").waitFor();
+
+    // A distribution whose origin refuses connections: its requests fail, and the page names the cause.
+    const closed = net.createServer().listen(0, "127.0.0.1");
+    await once(closed, "listening");
+    const closedPort = (closed.address() as net.AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const created = await api("/distributions", { method: "POST", token: tokens.operator, body: { id: "down", aliases: ["down.test"], origins: [{ id: "app", url: `https://127.0.0.1:${closedPort}` }] } });
+    assert.equal(created.status, 201, created.text);
+    await withDeadline(
+      "the edge to serve down.test (502: its origin refuses)",
+      (async () => {
+        for (;;) {
+          const answer = await viewerRequestWithSni(viewerPort, { caPem: ca.bundlePem, servername: "down.test", host: "down.test", path: "/" }).catch(() => undefined);
+          if (answer?.status === 502) return;
+          await page.waitForTimeout(250);
+        }
+      })(),
+      60_000,
+    );
+    const downErrors = page.getByTestId("traffic").locator("tbody tr").filter({ has: page.locator("th", { hasText: /^down$/ }) }).locator("td").nth(3);
+    await downErrors.getByText(/origin-connect-refused: \d+/).waitFor();
+    await page.getByTestId("chart-origin-errors").locator("canvas").waitFor();
     await shot("traffic");
 
     await page.getByRole("navigation").getByRole("link", { name: "Audit" }).click();

@@ -46,6 +46,13 @@ export function TrafficPage() {
   const times = intervals.map((interval) => interval.at / 1000);
   const seriesOf = (pick: (rate: ReturnType<typeof rates>[number] | undefined) => number | undefined) =>
     names.map((name) => ({ label: name || "(no distribution)", values: intervals.map((interval) => pick(interval.rates.find((rate) => rate.distribution === name)) ?? null) }));
+  // One series per distribution and cause that failed at least once in the window: a quiet origin draws no chart.
+  const causes = [...new Set(intervals.flatMap((interval) => interval.rates.flatMap((rate) => Object.keys(rate.failures).map((cause) => `${rate.distribution}\n${cause}`))))].sort();
+  const failureSeries = causes.map((key) => {
+    const [name, cause] = key.split("\n") as [string, string];
+    const seconds = (index: number) => Math.max(((intervals[index]?.at ?? 0) - (points[index]?.at ?? 0)) / 1000, 0.001);
+    return { label: `${name || "(no distribution)"}: ${cause}`, values: intervals.map((interval, index) => (interval.rates.find((rate) => rate.distribution === name)?.failures[cause] ?? 0) / seconds(index)) };
+  });
   const latest = intervals.at(-1);
   const totals = points.at(-1);
 
@@ -59,6 +66,7 @@ export function TrafficPage() {
         <>
           <LineChart title="Requests per second" unit="req/s" times={times} series={seriesOf((rate) => rate?.rps)} testId="chart-rps" />
           <LineChart title="Cache hit ratio" unit="%" times={times} series={seriesOf((rate) => (rate?.hitRatio === undefined ? undefined : rate.hitRatio * 100))} testId="chart-hit-ratio" />
+          {failureSeries.length > 0 && <LineChart title="Origin errors per second, by cause" unit="errors/s" times={times} series={failureSeries} testId="chart-origin-errors" />}
           <h2>Now</h2>
           <div class="table-wrap">
             <table data-testid="traffic">
