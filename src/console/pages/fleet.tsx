@@ -39,7 +39,15 @@ export function FleetPage() {
                 <tbody>
                   {orderEdges(fleet.data.items).map((edge) => (
                     <tr key={edge.name} data-health={edge.health}>
-                      <th scope="row">{edge.name}</th>
+                      <th scope="row">
+                        {edge.name}
+                        {edge.joinedAt && (
+                          <span class="meta" title={`joined with a join token at ${formatTime(edge.joinedAt)}`}>
+                            {" "}
+                            (joined)
+                          </span>
+                        )}
+                      </th>
                       <td>
                         <StateBadge state={edge.health} />
                       </td>
