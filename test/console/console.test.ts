@@ -186,9 +186,18 @@ describe("the web console in Chromium, against a running edge and its admin API"
     await page.getByRole("heading", { name: "Edit distribution shop" }).waitFor();
     assert.equal(await page.getByLabel("Origin URL").inputValue(), origin.url, "the form holds the stored document");
     await page.getByLabel("Aliases").fill("shop.test\nwww.shop.test");
+    // What the form has no field for is JSON, as the config file writes it; the whole config's rules apply, and the
+    // API's message about a key of the JSON appears beside the JSON.
+    const extra = page.getByLabel("Other settings (JSON)");
+    await extra.fill('{ "behaviors": [{ "path": "/static/*", "target": "app", "allowedMethods": ["GET", "HEAD"] }] }');
+    await page.getByRole("button", { name: "Save" }).click();
+    await page.locator("#dist-extra-error").getByText(/behaviors: needs a default behavior/).waitFor();
+    assert.equal(await extra.getAttribute("aria-invalid"), "true");
+    await extra.fill('{ "behaviors": [{ "path": "/static/*", "target": "app", "allowedMethods": ["GET", "HEAD"] }, { "path": "*", "target": "app" }] }');
     await page.getByRole("button", { name: "Save" }).click();
     await page.getByText("Version 2, written at config revision").waitFor();
     await page.getByText("shop.test, www.shop.test").waitFor();
+    await page.getByRole("row", { name: /\/static\/\* app GET, HEAD/ }).waitFor();
 
     // And the edge really presents that identity to the origin.
     const response = await withDeadline("a request through the edge", viewerRequestWithSni(viewerPort, { caPem: ca.bundlePem, servername: "shop.test", host: "shop.test", path: "/hello" }), 20_000);
@@ -204,6 +213,14 @@ describe("the web console in Chromium, against a running edge and its admin API"
     const before = await group.locator("g[data-serial]").evaluateAll((bars) => bars.map((bar) => `${bar.getAttribute("data-serial")}:${bar.getAttribute("data-state")}`));
     assert.equal(before.length, 1, `one generation before the rotation: ${before.join(", ")}`);
     const oldSerial = before[0]!.split(":")[0]!;
+
+    // Escape closes the confirmation and asks nothing.
+    await group.getByRole("button", { name: "Rotate shop/app now" }).click();
+    await page.getByRole("dialog").waitFor();
+    assert.equal(await page.evaluate("document.activeElement?.textContent"), "Cancel", "the dialog's focus starts on Cancel");
+    await page.keyboard.press("Escape");
+    await page.getByRole("dialog").waitFor({ state: "detached" });
+    assert.equal(await group.locator("g[data-serial]").count(), 1, "no rotation was asked for");
 
     await group.getByRole("button", { name: "Rotate shop/app now" }).click();
     const dialog = page.getByRole("dialog");
