@@ -250,22 +250,24 @@ function forward(
     requestId: facts.requestId,
     trace: (facts.trace = new RequestTrace(req.headers)),
   });
-  // The line's distribution and behavior fields come from facts.routeFragment; `fields` gathers the stages' own.
+  // The line's distribution and behavior fields come from facts.routeFragment; the stages give their own.
   facts.routeFragment = routeFragment(distribution.id, behavior);
-  const fields: Record<string, unknown> = {};
-  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
+  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, {}, log, cache);
   let served: Record<string, unknown> | Promise<Record<string, unknown>>;
   try {
     served = cache.serve(exchange);
   } catch (error) {
+    const fields: Record<string, unknown> = {};
     recordFailure(error, res, facts, fields, log);
     return accessLog(log, req, res, facts, fields);
   }
-  // A fresh hit's fields as they are: for a memory hit, one frozen object whose JSON is made once (access-line-fields.ts).
+  // The cache's fields as they are (accessLog only reads them): for a memory hit, one frozen object whose JSON is
+  // made once (access-line-fields.ts); for a miss, the object the cache made for this request.
   if (!(served instanceof Promise)) return accessLog(log, req, res, facts, served);
   return served.then(
-    (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
+    (cacheFields) => accessLog(log, req, res, facts, cacheFields),
     (error: unknown) => {
+      const fields: Record<string, unknown> = {};
       recordFailure(error, res, facts, fields, log);
       accessLog(log, req, res, facts, fields);
     },
