@@ -7,6 +7,7 @@
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
+// Handshakes may take 60 s (edge to origin, viewers to edge): an edge run under valgrind (callgrind) still connects.
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
 // they are not the side-by-side benchmark (bench/run.ts). Access-log lines go to stdout: redirect it to /dev/null.
@@ -63,7 +64,7 @@ async function edgeProcess(): Promise<void> {
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
   const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
+    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }] }] },
     { source: "profile", baseDir: dataDir },
   );
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
@@ -276,7 +277,7 @@ async function loadProcess(): Promise<void> {
           };
           for (let s = 0; s < (message.streams as number); s++) lanes.push(lane);
         } else {
-          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST }, pipelining: 1 });
+          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST, timeout: 60_000 }, pipelining: 1 });
           closers.push(() => client.close());
           lanes.push(async (path) => {
             const answer = await client.request({ path, method: "GET", headers: { host: HOST } });
