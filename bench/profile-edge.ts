@@ -2,10 +2,12 @@
 //
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16] [--metrics]
 //   node bench/profile-edge.ts --misses 20000 --hits 0 --profile-dir /tmp/prof   a CPU profile of each phase's load only (no startup, no warm-up)
+//   node bench/profile-edge.ts --misses 20000 --hits 0 --alloc-profile-dir /tmp/alloc   what each phase's load allocates (sampled, collected objects kept)
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
+// Handshakes may take 60 s (edge to origin, viewers to edge): an edge run under valgrind (callgrind) still connects.
 // Prints the edge process's CPU time per request (user+system, from process.cpuUsage) for each phase and its
 // memory (process.memoryUsage) idle and after load. The numbers compare builds on one machine run back to back;
 // they are not the side-by-side benchmark (bench/run.ts). Access-log lines go to stdout: redirect it to /dev/null.
@@ -49,7 +51,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false } } });
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -62,7 +64,7 @@ async function edgeProcess(): Promise<void> {
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
   const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
+    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }] }] },
     { source: "profile", baseDir: dataDir },
   );
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
@@ -101,12 +103,14 @@ async function edgeProcess(): Promise<void> {
     });
     gcWatch.observe({ entryTypes: ["gc"] });
     const profiling = values["profile-dir"] ? await startProfile() : null;
+    const allocations = values["alloc-profile-dir"] ? await startAllocationProfile() : null;
     const before = process.cpuUsage();
     const startedAt = performance.now();
     send(child, { type: "run", path, count });
     const done = await next(child, "run-done");
     const cpu = process.cpuUsage(before);
     if (profiling) await profiling.stopInto(join(values["profile-dir"] as string, `${phase}-${process.pid}.cpuprofile`));
+    if (allocations) await allocations.stopInto(join(values["alloc-profile-dir"] as string, `${phase}-${process.pid}.heapprofile`));
     gcWatch.disconnect();
     const seconds = (performance.now() - startedAt) / 1000;
     report[phase] = { requests: count, failures: done.failures, rps: Math.round(count / seconds), edgeCpuUsPerRequest: Math.round(((cpu.user + cpu.system) / count) * 10) / 10, userUs: Math.round((cpu.user / count) * 10) / 10, systemUs: Math.round((cpu.system / count) * 10) / 10, gc: { scavenges: gcs.minor, others: gcs.major, ms: Math.round(gcs.ms), maxPauseMs: Math.round(gcs.maxMs * 10) / 10 } };
@@ -136,6 +140,24 @@ async function startProfile(): Promise<{ stopInto(file: string): Promise<void> }
   return {
     async stopInto(file) {
       const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      await mkdir(join(file, ".."), { recursive: true });
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
+}
+
+/** V8's sampling heap profiler around one phase, keeping samples of objects already collected: what a request allocates, not what stays. */
+async function startAllocationProfile(): Promise<{ stopInto(file: string): Promise<void> }> {
+  const { Session } = await import("node:inspector/promises");
+  const { mkdir, writeFile } = await import("node:fs/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("HeapProfiler.enable");
+  await session.post("HeapProfiler.startSampling", { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    async stopInto(file) {
+      const { profile } = await session.post("HeapProfiler.stopSampling");
       session.disconnect();
       await mkdir(join(file, ".."), { recursive: true });
       await writeFile(file, JSON.stringify(profile));
@@ -255,7 +277,7 @@ async function loadProcess(): Promise<void> {
           };
           for (let s = 0; s < (message.streams as number); s++) lanes.push(lane);
         } else {
-          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST }, pipelining: 1 });
+          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST, timeout: 60_000 }, pipelining: 1 });
           closers.push(() => client.close());
           lanes.push(async (path) => {
             const answer = await client.request({ path, method: "GET", headers: { host: HOST } });

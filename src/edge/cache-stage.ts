@@ -5,7 +5,7 @@ import { afterUpstream } from "../cache/index.ts";
 import type { CacheExchange, EdgeCache } from "../cache/index.ts";
 import type { CachePolicyConfig } from "../config/index.ts";
 import { requestTarget } from "../origin/index.ts";
-import type { TargetResponse } from "../origin/index.ts";
+import type { OriginRequest, TargetResponse } from "../origin/index.ts";
 import type { Logger, RequestTrace } from "../observe/index.ts";
 import type { ViewerResponse } from "./error-response.ts";
 import { originRequestHeaders, toViewerResponseHeaders } from "./forwarded-headers.ts";
@@ -100,7 +100,29 @@ export class EdgeExchange implements CacheExchange {
   /** To the behavior's origin (or group), with no body. No viewer abort: a fill finishes for the requests collapsed onto it even if its own viewer leaves. */
   fetchOrigin(request: { method: string; headers: Readonly<Record<string, string | string[]>> }): Promise<TargetResponse> {
     // A TargetResponse reads as the cache's OriginAnswer: handed on as it is.
-    return requestTarget(this.behavior.target, { method: request.method, path: this.url, headers: request.headers, body: null, requestId: this.requestId, onEarlyHints: (hints) => forwardEarlyHints(this.res, hints) });
+    return requestTarget(this.behavior.target, new FillRequest(request.method, this.url, request.headers, this.requestId, this.res));
+  }
+}
+
+/** The origin request of a cache fill: its early hints go on to the viewer's response, through a method rather than a closure made per miss. */
+class FillRequest implements OriginRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  readonly body = null;
+  readonly requestId: string;
+  private readonly res: ViewerResponse;
+
+  constructor(method: string, path: string, headers: Readonly<Record<string, string | string[]>>, requestId: string, res: ViewerResponse) {
+    this.method = method;
+    this.path = path;
+    this.headers = headers;
+    this.requestId = requestId;
+    this.res = res;
+  }
+
+  onEarlyHints(hints: Record<string, string | string[]>): void {
+    forwardEarlyHints(this.res, hints);
   }
 }
 

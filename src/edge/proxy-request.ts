@@ -72,7 +72,17 @@ interface RequestFacts {
   trace: RequestTrace | undefined;
   /** Once routed to a behavior: its distribution and behavior fields as JSON, made once per behavior (access-line-fields.ts). */
   routeFragment: string;
+  /** Told when the request ends, by a stage that ends it itself (ENDS_ITSELF). */
+  deps: RequestPipelineDeps;
 }
+
+/**
+ * What handle() gives: undefined when the request was answered at once; a promise that settles when it has been; or
+ * ENDS_ITSELF when the stage tells the request's end itself (a request through the cache: its access line and end come
+ * in the cache's own `.then`, not in a second promise chained after it, for every miss).
+ */
+const ENDS_ITSELF = Symbol("moat.endsItself");
+type Handling = Promise<unknown> | undefined | typeof ENDS_ITSELF;
 
 /**
  * Creates the viewer request handler.
@@ -97,27 +107,51 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       access,
       trace: undefined,
       routeFragment: "",
+      deps,
     };
     // No line at this level: the response's first byte is not timed (viewer-meter.ts).
     if (!access.isEnabled()) (res as unknown as MeteredResponse).firstByteAt = -1;
     deps.onRequestStart?.(req);
-    // A fresh hit from memory is answered without a promise (handle gives undefined); anything else gives one.
-    let handling: Promise<void> | undefined;
+    // A fresh hit from memory is answered without a promise (handle gives undefined); a request through the cache ends
+    // itself; anything else gives a promise (which may settle with ENDS_ITSELF: an HTTP/2 GET that waited for its end).
+    let handling: Handling;
     try {
       handling = handle(req, res, facts, deps);
     } catch (error) {
       handlerFailed(error, res, facts, deps.log);
     }
     if (handling === undefined) deps.onRequestEnd?.(req);
-    else
+    else if (handling !== ENDS_ITSELF)
       handling.then(
-        () => deps.onRequestEnd?.(req),
+        (value) => {
+          if (value !== ENDS_ITSELF) deps.onRequestEnd?.(req);
+        },
         (error: unknown) => {
           handlerFailed(error, res, facts, deps.log);
           deps.onRequestEnd?.(req);
         },
       );
   };
+}
+
+/** The end of a request whose stage ends it itself: its line (a failure there costs this response, as in handle), then the end. */
+function endItself(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): void {
+  try {
+    accessLog(facts.deps.log, req, res, facts, fields);
+  } catch (error) {
+    handlerFailed(error, res, facts, facts.deps.log);
+  }
+  facts.deps.onRequestEnd?.(req);
+}
+
+function endItselfFailed(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, error: unknown): void {
+  const fields: Record<string, unknown> = {};
+  try {
+    recordFailure(error, res, facts, fields, facts.deps.log);
+  } catch (failure) {
+    handlerFailed(failure, res, facts, facts.deps.log);
+  }
+  endItself(req, res, facts, fields);
 }
 
 // A bug must cost one request, never the process: log it and cut this response.
@@ -141,7 +175,7 @@ function closeH1(req: ViewerRequest): Readonly<Record<string, string>> {
 }
 
 /** Undefined when the request was answered at once; else a promise that settles when it has been. */
-function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Promise<void> | undefined {
+function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, deps: RequestPipelineDeps): Handling {
   const log = deps.log;
   const head = readRequestHead(req);
   if (!head.ok) return refuse(req, res, facts, log, { status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1(req) : NO_EXTRA_HEADERS }, {});
@@ -231,7 +265,7 @@ function forward(
   path: string,
   log: Logger,
   cache: EdgeCache | undefined,
-): Promise<void> | undefined {
+): Handling {
   const method = req.method ?? "GET";
   const certificateHeaders = viewerForwardHeaders(distribution, facts.viewer, req.headers);
   const screened = screenViewerHeaders(req.headers, distribution.underscoreHeaders);
@@ -255,26 +289,25 @@ function forward(
     trace: (facts.trace = new RequestTrace(req.headers)),
     cacheStatusName: distribution.cacheStatusName,
   });
-  // The line's distribution and behavior fields come from facts.routeFragment; `fields` gathers the stages' own.
+  // The line's distribution and behavior fields come from facts.routeFragment; the stages give their own.
   facts.routeFragment = routeFragment(distribution.id, behavior);
-  const fields: Record<string, unknown> = {};
-  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, fields, log, cache);
+  if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, {}, log, cache);
   let served: Record<string, unknown> | Promise<Record<string, unknown>>;
   try {
     served = cache.serve(exchange);
   } catch (error) {
+    const fields: Record<string, unknown> = {};
     recordFailure(error, res, facts, fields, log);
     return accessLog(log, req, res, facts, fields);
   }
-  // A fresh hit's fields as they are: for a memory hit, one frozen object whose JSON is made once (access-line-fields.ts).
+  // The cache's fields as they are (accessLog only reads them): for a memory hit, one frozen object whose JSON is
+  // made once (access-line-fields.ts); for a miss, the object the cache made for this request.
   if (!(served instanceof Promise)) return accessLog(log, req, res, facts, served);
-  return served.then(
-    (cacheFields) => accessLog(log, req, res, facts, Object.assign(fields, cacheFields)),
-    (error: unknown) => {
-      recordFailure(error, res, facts, fields, log);
-      accessLog(log, req, res, facts, fields);
-    },
+  served.then(
+    (cacheFields) => endItself(req, res, facts, cacheFields),
+    (error: unknown) => endItselfFailed(req, res, facts, error),
   );
+  return ENDS_ITSELF;
 }
 
 async function forwardUncached(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, exchange: EdgeExchange, fields: Record<string, unknown>, log: Logger, cache: EdgeCache | undefined): Promise<void> {

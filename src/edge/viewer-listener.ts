@@ -42,6 +42,17 @@ export interface ViewerListener {
   rotateTicketKeys(): void;
 }
 
+// The deadlines of the connection an HTTP/1.1 response is on, told when it closes (endHttp1Exchange).
+const DEADLINES = Symbol("moat.viewerDeadlines");
+type DeadlinedResponse = Writable & { [DEADLINES]?: ConnectionDeadlines };
+
+function endHttp1Exchange(this: DeadlinedResponse): void {
+  // Told once, as once() would: the listener stays (a closed response emits nothing more), the watch goes.
+  const watch = this[DEADLINES];
+  this[DEADLINES] = undefined;
+  watch?.requestEnded();
+}
+
 interface ConnectionState {
   active: number;
 }
@@ -174,8 +185,11 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {
     responseOn.set(req.socket, res);
     const watch = deadlines.get(req.socket);
-    watch?.requestStarted();
-    res.once("close", () => watch?.requestEnded());
+    if (watch === undefined) return;
+    watch.requestStarted();
+    // One listener function for every response, its connection's deadlines hung on it: no closure and no once() wrapper per request.
+    (res as DeadlinedResponse)[DEADLINES] = watch;
+    res.on("close", endHttp1Exchange);
   }
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.

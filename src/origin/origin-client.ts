@@ -182,7 +182,7 @@ export function createOriginClient(options: OriginClientOptions, log?: Logger): 
   // Upgraded connections leave the pool; a revoked certificate must not live on in one of them.
   const upgraded = new Set<Duplex>();
   const upgrade = (req: OriginUpgradeRequest) =>
-    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, headers: { ...req.headers, host: options.hostHeader ?? forwardedHost(req.headers) } }, (error) => toOriginFailure(error, context), upgraded);
+    upgradeThrough(poolNow(), { ...req, path: options.basePath + req.path, servername: options.serverName, headers: { ...req.headers, host: options.hostHeader ?? forwardedHost(req.headers) } }, (error) => toOriginFailure(error, context), upgraded);
 
   const client: OriginClient = {
     originId: options.originId,

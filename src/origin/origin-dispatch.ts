@@ -7,7 +7,7 @@
 // which undici runs as is; the newer controller interface is wrapped by an adapter per request.
 import { Readable } from "node:stream";
 import type { Dispatcher } from "undici";
-import { errors } from "./undici-lib.ts";
+import { errors, lowerCaseHeaderName } from "./undici-lib.ts";
 import { mayBeRefusalPage, RefusalPageAnswer, REFUSAL_PAGE_PREFIX_BYTES, refusalPageOf } from "./classify-origin-error.ts";
 import { expectRequestWrite } from "./origin-connection.ts";
 import type { OriginConnectionListener, OriginConnectionUse } from "./origin-connection.ts";
@@ -21,6 +21,12 @@ export interface OriginExchangeTarget {
   readonly hostHeader: string | null;
   /** Prefix of every request path, "" or "/base". */
   readonly basePath: string;
+  /**
+   * The origin's TLS server name, the same for every request (the connector presents its own: see origin-client.ts).
+   * Given to undici so that it does not derive one from each request's Host: towards a shield that Host is the
+   * viewer's, and a client whose requests' server names differ closes its connection at every change.
+   */
+  readonly serverName: string;
 }
 
 export interface OriginExchange {
@@ -96,12 +102,20 @@ export function dispatchToOrigin(dispatcher: Dispatcher, target: OriginExchangeT
     const handler = new ExchangeHandler(exchange, settling, resolve, reject);
     try {
       const path = target.basePath === "" ? exchange.path : target.basePath + exchange.path;
-      dispatcher.dispatch({ method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader ?? forwardedHost(exchange.headers), exchange.headers), body: exchange.body }, handler);
+      const options: ServerNamedDispatch = { method: exchange.method as Dispatcher.HttpMethod, path, headers: headerList(target.hostHeader ?? forwardedHost(exchange.headers), exchange.headers), body: exchange.body, servername: target.serverName };
+      dispatcher.dispatch(options, handler);
     } catch (error) {
       handler.onError(error as Error);
     }
   });
 }
+
+/**
+ * undici's dispatch options with the server name it reads (core/request.js) but does not type. Without it undici
+ * works one out of the Host header for every request (net.isIP's regular expressions) and compares it with the
+ * connection's.
+ */
+export type ServerNamedDispatch = Dispatcher.DispatchOptions & { servername: string };
 
 function recoverFrom(error: unknown, exchange: OriginExchange, settling: ExchangeSettling<unknown>, resolve: (answer: unknown) => void, reject: (error: unknown) => void): void {
   try {
@@ -371,7 +385,8 @@ class OriginBody extends Readable {
 function headerObject(raw: Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as Buffer).toString("latin1").toLowerCase();
+    // undici's own lookup: a known field name is a constant string (no copy, no lower-casing, no string-table lookup).
+    const name = lowerCaseHeaderName(raw[i] as Buffer);
     const value = (raw[i + 1] as Buffer).toString("latin1");
     const existing = Object.hasOwn(headers, name) ? headers[name] : undefined;
     if (existing === undefined) {

@@ -12,6 +12,8 @@ export interface OriginUpgradeRequest {
   /** End-to-end fields (Sec-WebSocket-* among them); undici adds `Connection: upgrade` and `Upgrade: websocket` itself. */
   headers: Record<string, string | string[]>;
   signal?: AbortSignal;
+  /** The origin's server name, as its requests give it (origin-dispatch.ts): an upgrade does not make the pool's connection change server names. */
+  servername?: string;
 }
 
 /** 101: the origin's headers and the raw connection, now the origin's WebSocket; any other status: an ordinary response. */
@@ -77,7 +79,8 @@ export function upgradeThrough(dispatcher: Dispatcher, request: OriginUpgradeReq
         else reject(isAbort(error) ? error : toFailure(error));
       },
     };
-    dispatcher.dispatch({ path: request.path, method: "GET", headers: request.headers, upgrade: "websocket" }, handler);
+    const options: Dispatcher.DispatchOptions & { servername?: string } = { path: request.path, method: "GET", headers: request.headers, upgrade: "websocket", servername: request.servername };
+    dispatcher.dispatch(options, handler);
   });
 }
 

@@ -10,6 +10,8 @@ interface UndiciParts {
   Pool: typeof Undici.Pool;
   buildConnector: typeof Undici.buildConnector;
   errors: typeof Undici.errors;
+  /** A raw field name in lower case: a known one from undici's tree of them, as undici's own parser does. */
+  bufferToLowerCasedHeaderName: (name: Buffer) => string;
 }
 
 let parts: UndiciParts | undefined;
@@ -29,6 +31,7 @@ export function loadUndici(): UndiciParts {
     Pool: require("undici/lib/dispatcher/pool.js"),
     buildConnector: require("undici/lib/core/connect.js"),
     errors: require("undici/lib/core/errors.js"),
+    bufferToLowerCasedHeaderName: require("undici/lib/core/util.js").bufferToLowerCasedHeaderName,
   };
   return parts;
 }
@@ -52,3 +55,14 @@ export const buildConnector: typeof Undici.buildConnector = lazy((undici) => und
 export type Connector = Undici.buildConnector.connector;
 export type ConnectorCallback = Undici.buildConnector.Callback;
 export const errors: typeof Undici.errors = lazy((undici) => undici.errors);
+
+let lowerCased: ((name: Buffer) => string) | undefined;
+
+/**
+ * A response field's name as undici's parser names it: lower case, a known name as a constant string.
+ * @example
+ * lowerCaseHeaderName(Buffer.from("Content-Type")); // "content-type"
+ */
+export function lowerCaseHeaderName(name: Buffer): string {
+  return (lowerCased ??= loadUndici().bufferToLowerCasedHeaderName)(name);
+}
