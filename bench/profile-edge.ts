@@ -3,6 +3,7 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile-edge.ts [--hits 20000] [--misses 5000] [--log info|warn|silent] [--sync-log] [--access-log on|off|0.1] [--connections 16] [--metrics]
 //   node bench/profile-edge.ts --misses 20000 --hits 0 --profile-dir /tmp/prof   a CPU profile of each phase's load only (no startup, no warm-up)
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
+//   node bench/profile-edge.ts --log info --access-file /tmp/a/access.log  access lines to log.accessLog.file (rotated) instead of stdout
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
@@ -49,7 +50,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" } } });
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -62,7 +63,7 @@ async function edgeProcess(): Promise<void> {
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
   const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
+    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, ...(values["access-file"] ? { log: { accessLog: { file: values["access-file"] } } } : {}), distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}` }] }] },
     { source: "profile", baseDir: dataDir },
   );
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
