@@ -118,7 +118,9 @@ const RETRY_MAX_MS = 64;
  * bound. A reader that went away (EPIPE) makes every later batch dropped, said once on stderr.
  *
  * The retry timer does not keep the process alive; at exit, flushSync writes what waits, waiting up to
- * `exitWaitMs` in all for a reader that takes nothing.
+ * `exitWaitMs` in all for a reader that takes nothing. A timer, not Node's own stream on the descriptor (libuv
+ * would wait for the pipe to be writable): what a libuv stream has queued cannot be seen or written at exit, so a
+ * process.exit could cut a line or drop a batch before a later one; here every byte's place is known.
  * @example
  * const target = createPipeTarget(1, { onDropped: (lines) => log.warn({ dropped: lines }, "log lines dropped") });
  */
