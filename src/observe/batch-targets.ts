@@ -4,8 +4,12 @@ import { isatty } from "node:tty";
 
 /** Takes whole batches of log lines (createBatchedDestination in logger.ts) and writes them, in order. */
 export interface BatchTarget {
-  /** One batch: `lines` whole lines, UTF-8. The target owns `bytes` from now on. */
-  write(bytes: Buffer, lines: number): void;
+  /**
+   * One batch: `lines` whole lines, UTF-8. True when the target keeps `bytes` (queued, or written later): the
+   * caller then gathers the next batch in a new buffer; false when they are written or dropped, and the buffer
+   * can be used again (no allocation, no fresh pages to fault in, per batch).
+   */
+  write(bytes: Buffer, lines: number): boolean;
   /**
    * At process exit (nothing asynchronous finishes any more): writes what the target holds, then `rest` (the
    * batch that was still gathering), synchronously.
@@ -75,13 +79,14 @@ function reportOnStderr(what: string): FailureReport {
  */
 export function createSyncTarget(fd: number, what: string): BatchTarget {
   const report = reportOnStderr(what);
-  const writeAll = (bytes: Buffer) => {
+  const writeAll = (bytes: Buffer): false => {
     try {
       for (let offset = 0; offset < bytes.length; ) offset += writeSync(fd, bytes, offset);
       report(undefined);
     } catch (error) {
       report(error as Error);
     }
+    return false;
   };
   return {
     write: writeAll,
@@ -191,30 +196,32 @@ export function createPipeTarget(fd: number, options: PipeTargetOptions = {}): B
     }
   };
 
-  const enqueue = (bytes: Buffer) => {
+  const enqueue = (bytes: Buffer): true => {
     queue.push(bytes);
     queuedBytes += bytes.length;
     timer ??= setTimeout(retry, retryMs).unref();
+    return true;
   };
 
   return {
     write(bytes, lines) {
-      if (isBroken) return;
+      if (isBroken) return false;
       try {
         // What waits goes first: a new batch is written now only behind it.
         if (queue.length > 0 && !writeQueue()) {
-          if (queuedBytes + bytes.length > maxQueuedBytes) droppedLines += lines;
-          else enqueue(bytes);
-          return;
+          if (queuedBytes + bytes.length <= maxQueuedBytes) return enqueue(bytes);
+          droppedLines += lines;
+          return false;
         }
         const written = writeSome(bytes);
         if (written < bytes.length) {
           retryMs = RETRY_MIN_MS;
-          enqueue(bytes.subarray(written));
+          return enqueue(bytes.subarray(written));
         }
       } catch (error) {
         broke(error);
       }
+      return false;
     },
     flushSync(rest) {
       if (isBroken) return;
@@ -253,7 +260,9 @@ export interface SonicBoomStream {
 export function sonicBoomTarget(sonic: SonicBoomStream): BatchTarget {
   return {
     write(bytes) {
+      // sonic-boom may hold a buffer until a later write: never handed back.
       sonic.write(bytes);
+      return true;
     },
     flushSync(rest) {
       // At exit sonic-boom must only buffer what it is given (a write it started now would be lost), then write it

@@ -78,7 +78,7 @@ export interface BatchedDestination extends DestinationStream {
  * synchronously. A kill -9 loses at most the last 100 ms of lines.
  */
 export function createBatchedDestination(target: BatchTarget): BatchedDestination {
-  // A new buffer per batch: the one handed over is the target's (a pipe's queue may keep it). Room past the
+  // A new buffer per batch only when the target kept the last one (a pipe's queue, sonic-boom); room past the
   // flush mark, so that a line of up to 21 K characters is never split from the batch it comes after.
   const capacity = FLUSH_AT_BYTES + 64 * 1024;
   let batch = Buffer.allocUnsafeSlow(capacity);
@@ -91,10 +91,9 @@ export function createBatchedDestination(target: BatchTarget): BatchedDestinatio
     if (used === 0) return;
     const bytes = batch.subarray(0, used);
     const count = lines;
-    batch = Buffer.allocUnsafeSlow(capacity);
     used = 0;
     lines = 0;
-    target.write(bytes, count);
+    if (target.write(bytes, count)) batch = Buffer.allocUnsafeSlow(capacity);
   };
   return {
     write(line: string) {

@@ -170,7 +170,8 @@ describe("the batched stdout destination", () => {
     const writes: string[] = [];
     const counts: number[] = [];
     const target = {
-      write: (bytes: Buffer, lines: number) => void (writes.push(bytes.toString("utf8")), counts.push(lines)),
+      // Copied, not kept: the destination writes its next batch into the same buffer.
+      write: (bytes: Buffer, lines: number) => (writes.push(bytes.toString("utf8")), counts.push(lines), false),
       flushSync: (rest: Buffer | undefined, lines: number) => void (rest && (writes.push(rest.toString("utf8")), counts.push(lines))),
     };
     const destination = createBatchedDestination(target);
@@ -186,9 +187,19 @@ describe("the batched stdout destination", () => {
     assert.deepEqual(counts, [256, 1]);
   });
 
+  it("gathers the next batch in a new buffer while the target keeps the last one (a pipe's queue)", () => {
+    const kept: Buffer[] = [];
+    const destination = createBatchedDestination({ write: (bytes: Buffer) => (kept.push(bytes), true), flushSync: () => {} });
+    const line = `${"y".repeat(1023)}\n`;
+    for (let index = 0; index < 512; index++) destination.write(index < 256 ? line : line.replace("y", "z"));
+    assert.equal(kept.length, 2);
+    assert.equal(kept[0]?.toString("utf8"), line.repeat(256), "the first batch is intact after the second was gathered");
+    assert.equal(kept[1]?.toString("utf8"), line.replace("y", "z").repeat(256));
+  });
+
   it("keeps text outside ASCII whole, and a line larger than a batch follows what waited, in order", () => {
     const writes: string[] = [];
-    const target = { write: (bytes: Buffer) => void writes.push(bytes.toString("utf8")), flushSync: (rest: Buffer | undefined) => void (rest && writes.push(rest.toString("utf8"))) };
+    const target = { write: (bytes: Buffer) => (writes.push(bytes.toString("utf8")), false), flushSync: (rest: Buffer | undefined) => void (rest && writes.push(rest.toString("utf8"))) };
     const destination = createBatchedDestination(target);
     // 3 bytes per character in UTF-8, 1 UTF-16 unit: the batch must make room by bytes, not by characters.
     const wide = `${"€".repeat(40_000)}\n`;
