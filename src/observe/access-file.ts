@@ -33,6 +33,7 @@ interface RollingStream extends SonicBoomStream {
   end(): void;
   once(event: "close" | "error", listener: (error?: Error) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
+  on(event: "write", listener: (bytes: number) => void): unknown;
 }
 
 type PinoRoll = (options: Record<string, unknown>) => Promise<RollingStream>;

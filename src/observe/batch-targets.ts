@@ -251,6 +251,7 @@ export interface SonicBoomStream {
   write(bytes: Buffer): unknown;
   flushSync(): void;
   minLength: number;
+  on(event: "write", listener: (bytes: number) => void): unknown;
 }
 
 /**
@@ -258,11 +259,17 @@ export interface SonicBoomStream {
  * that is a terminal or could not be put in non-blocking mode (writing asynchronously).
  */
 export function sonicBoomTarget(sonic: SonicBoomStream): BatchTarget {
+  // Bytes handed over and not yet written (its 'write' event counts what went out): a buffer is sonic-boom's to
+  // keep until they are all written; in synchronous mode that is by the time write returns.
+  let unwritten = 0;
+  sonic.on("write", (bytes) => {
+    unwritten -= bytes;
+  });
   return {
     write(bytes) {
-      // sonic-boom may hold a buffer until a later write: never handed back.
+      unwritten += bytes.length;
       sonic.write(bytes);
-      return true;
+      return unwritten > 0;
     },
     flushSync(rest) {
       // At exit sonic-boom must only buffer what it is given (a write it started now would be lost), then write it
