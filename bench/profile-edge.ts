@@ -4,6 +4,8 @@
 //   node bench/profile-edge.ts --misses 20000 --hits 0 --profile-dir /tmp/prof   a CPU profile of each phase's load only (no startup, no warm-up)
 //   node bench/profile-edge.ts --misses 20000 --hits 0 --alloc-profile-dir /tmp/alloc   what each phase's load allocates (sampled, collected objects kept)
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
+//   node bench/profile-edge.ts --log info --access-file /tmp/a/access.log  access lines to log.accessLog.file (rotated) instead of stdout
+//   node bench/profile-edge.ts --log info --alternate 10 [--hits 10000]   10 pairs of runs, access log off and on by reload, in one process: the ratio
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
@@ -51,7 +53,7 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" }, alternate: { type: "string", default: "0" } } });
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -63,10 +65,12 @@ async function edgeProcess(): Promise<void> {
   send(child, { type: "origin", keyPem: serverCertificate.keyPem, chainPem: serverCertificate.chainPem, clientCaPem: ca.bundlePem });
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
-  const config = parseConfig(
-    { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, distributions: [{ id: "bench", aliases: [HOST], ...(values["access-log"] === "on" ? {} : { accessLog: values["access-log"] === "off" ? "off" : { sample: Number(values["access-log"]) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }] }] },
-    { source: "profile", baseDir: dataDir },
-  );
+  const configWith = (accessLog: string) =>
+    parseConfig(
+      { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, ...(values["access-file"] ? { log: { accessLog: { file: values["access-file"] } } } : {}), distributions: [{ id: "bench", aliases: [HOST], ...(accessLog === "on" ? {} : { accessLog: accessLog === "off" ? "off" : { sample: Number(accessLog) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }] }] },
+      { source: "profile", baseDir: dataDir },
+    );
+  const config = configWith(values["access-log"]);
   // --bare: a plain node:https (or node:http2 with --h2) server answering the same body in place of the edge (Node's own cost and memory).
   const missProxy = async () => {
     const client = await ca.issueOriginClientCertificate({ trustDomain: "moat.internal", distributionId: "bench", originId: "origin", validityMs: HOUR_MS });
@@ -89,6 +93,50 @@ async function edgeProcess(): Promise<void> {
     if (count === 0) continue;
     send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections, h2: values.h2, streams: Number(values.streams) });
     await next(child, "warm-done");
+    // --alternate N: N pairs of runs in this one process, the access log off then on (or on then off, in turn), by
+    // reload: both sides of a pair share the JIT's state and the heap, seconds apart, so a busy machine's drift
+    // cancels out of their ratio far better than between processes.
+    if (!values.bare && Number(values.alternate) > 0) {
+      const running = edge as { apply(config: ReturnType<typeof configWith>): Promise<unknown> };
+      const pairs: { off: number; on: number; ratio: number }[] = [];
+      // Pair -1 is a warm-up (the JIT still settling on both paths), not counted; with --profile-dir the last pair's two runs are profiled.
+      for (let pair = -1; pair < Number(values.alternate); pair++) {
+        const result: Record<string, number> = {};
+        for (const side of pair % 2 === 0 ? ["off", "on"] : ["on", "off"]) {
+          await running.apply(configWith(side === "off" ? "off" : values["access-log"]));
+          // Lines of the previous run still waiting go out now, not inside this run.
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          const profiling = values["profile-dir"] && pair === Number(values.alternate) - 1 ? await startProfile() : null;
+          const gcMs = { minor: 0, major: 0 };
+          const gcWatch = new PerformanceObserver((list) => {
+            for (const entry of list.getEntries()) gcMs[(entry as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? "minor" : "major"] += entry.duration;
+          });
+          gcWatch.observe({ entryTypes: ["gc"] });
+          const before = process.cpuUsage();
+          send(child, { type: "run", path, count });
+          const done = await next(child, "run-done");
+          const cpu = process.cpuUsage(before);
+          gcWatch.disconnect();
+          if (profiling) await profiling.stopInto(join(values["profile-dir"] as string, `${phase}-${side}-${process.pid}.cpuprofile`));
+          if (done.failures !== 0) throw new Error(`${done.failures} failed requests`);
+          result[side] = Math.round(((cpu.user + cpu.system) / count) * 10) / 10;
+          // GC time per request, scavenges and the rest (mark-compacts): a full GC that falls in one run skews its pair.
+          result[`${side}GcUs`] = Math.round((gcMs.minor * 1000 * 10) / count) / 10;
+          result[`${side}MajorGcUs`] = Math.round((gcMs.major * 1000 * 10) / count) / 10;
+        }
+        if (pair < 0) continue;
+        pairs.push({ off: result.off as number, on: result.on as number, ratio: Math.round(((result.on as number) / (result.off as number)) * 1000) / 1000 });
+        process.stderr.write(`${JSON.stringify({ phase, pair, ...result, ratio: pairs.at(-1)?.ratio })}\n`);
+      }
+      const median = (numbers: number[]) => {
+        const sorted = [...numbers].sort((a, b) => a - b);
+        const middle = sorted.length >> 1;
+        return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+      };
+      const ratios = pairs.map((p) => p.ratio);
+      report[phase] = { alternate: pairs.length, requestsPerRun: count, offMedian: median(pairs.map((p) => p.off)), onMedian: median(pairs.map((p) => p.on)), ratioMedian: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) };
+      continue;
+    }
     // Garbage collections during the phase: scavenges count the young generation's fills (what a request allocates),
     // mark-compacts what was promoted; their pauses are what a request's p99 waits behind.
     const gcs = { minor: 0, major: 0, ms: 0, maxMs: 0 };

@@ -1,10 +1,12 @@
-// The access log's own file, rolled over by size and period (pino-roll), batched as stdout is; one file per process, so that no two processes write one file.
+// The access log's own file, rolled over by size and period (pino-roll), batched as stdout is and written synchronously; one file per process, so that no two processes write one file.
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, join } from "node:path";
 import { AccessLogFileError } from "../errors.ts";
+import { sonicBoomTarget } from "./batch-targets.ts";
+import type { SonicBoomStream } from "./batch-targets.ts";
 import { createBatchedDestination } from "./logger.ts";
-import type { BatchTarget, BatchedDestination } from "./logger.ts";
+import type { BatchedDestination } from "./logger.ts";
 
 export interface AccessFileSettings {
   /** Absolute path as configured, e.g. /var/log/moat/access.log. */
@@ -26,11 +28,12 @@ export interface AccessFile {
 // Access lines name viewers' addresses and certificates, not secrets: readable by the log shipper's group, no one else.
 export const ACCESS_FILE_MODE = 0o640;
 
-interface RollingStream extends BatchTarget {
+interface RollingStream extends SonicBoomStream {
   readonly file: string;
   end(): void;
   once(event: "close" | "error", listener: (error?: Error) => void): void;
   on(event: "error", listener: (error: Error) => void): void;
+  on(event: "write", listener: (bytes: number) => void): unknown;
 }
 
 type PinoRoll = (options: Record<string, unknown>) => Promise<RollingStream>;
@@ -69,7 +72,9 @@ export async function openAccessFile(settings: AccessFileSettings, worker: numbe
       // Files of an earlier run count too: a restart does not leave its rolled files behind for ever.
       limit: { count: settings.keep, removeOtherLogFiles: true },
       mode: ACCESS_FILE_MODE,
-      sync: false,
+      // A batch is one write(2) into the page cache, on the main thread: an asynchronous write handed each batch to a
+      // libuv pool thread, which cost more than the copy (docs/explanation/performance.md, "The access log").
+      sync: true,
       contentMode: "buffer",
     });
   } catch (error) {
@@ -77,7 +82,7 @@ export async function openAccessFile(settings: AccessFileSettings, worker: numbe
   }
   // A full disk or a removed directory must not take the edge down: it says so, once per failure, on stderr.
   stream.on("error", (error) => process.stderr.write(`moat: the access log file ${stream.file} could not be written: ${error.message}\n`));
-  const destination = createBatchedDestination(stream);
+  const destination = createBatchedDestination(sonicBoomTarget(stream));
   const onExit = () => {
     try {
       destination.flushSync();
