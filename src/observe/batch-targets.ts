@@ -106,6 +106,21 @@ export interface PipeTargetOptions {
   onDropped?(lines: number): void;
   /** At exit, how long what waits may take to be written to a reader that takes nothing; default 5 s. */
   exitWaitMs?: number;
+  /** True while other processes write to the same pipe (a worker group): writes are cut at line ends, PIPE_BUF at most. */
+  isShared?(): boolean;
+}
+
+/** POSIX's PIPE_BUF on Linux: a write to a pipe of at most this many bytes is never interleaved with another's. */
+export const PIPE_BUF = 4096;
+
+/** Where the chunk of `bytes` from `start` ends: after its last whole line within PIPE_BUF, or after a longer first line. */
+export function atomicChunkEnd(bytes: Buffer, start: number): number {
+  if (bytes.length - start <= PIPE_BUF) return bytes.length;
+  const lastNewline = bytes.lastIndexOf(10, start + PIPE_BUF - 1);
+  if (lastNewline >= start) return lastNewline + 1;
+  // A line longer than PIPE_BUF cannot be written atomically: it goes whole, in one write.
+  const lineEnd = bytes.indexOf(10, start + PIPE_BUF);
+  return lineEnd === -1 ? bytes.length : lineEnd + 1;
 }
 
 export const PIPE_QUEUE_MAX_BYTES = 16 * 1024 * 1024;
@@ -140,13 +155,26 @@ export function createPipeTarget(fd: number, options: PipeTargetOptions = {}): B
   let timer: NodeJS.Timeout | undefined;
 
   /** Bytes of `bytes` the pipe took now: 0 when it is full. */
-  const writeSome = (bytes: Buffer): number => {
+  const writeOnce = (bytes: Buffer): number => {
     try {
       return writeSync(fd, bytes);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EAGAIN") return 0;
       throw error;
     }
+  };
+  // Shared with other processes (workers on one stdout): each write(2) is whole lines of at most PIPE_BUF bytes,
+  // which a pipe takes whole or not at all, so that no other process's batch lands inside a line.
+  const writeSome = (bytes: Buffer): number => {
+    if (bytes.length <= PIPE_BUF || options.isShared?.() !== true) return writeOnce(bytes);
+    let offset = 0;
+    while (offset < bytes.length) {
+      const end = atomicChunkEnd(bytes, offset);
+      const written = writeOnce(bytes.subarray(offset, end));
+      offset += written;
+      if (offset < end) break;
+    }
+    return offset;
   };
 
   const broke = (error: unknown) => {

@@ -1,4 +1,5 @@
 // Structured logs (pino): one root logger per process, a child per part; never keys or whole certificates.
+import cluster from "node:cluster";
 import { pino } from "pino";
 import type { DestinationStream, Logger, LevelWithSilent } from "pino";
 import { createPipeTarget, createSyncTarget, descriptorKind, isNonBlocking, sonicBoomTarget } from "./batch-targets.ts";
@@ -133,6 +134,9 @@ interface Stdout {
 
 let stdout: Stdout | undefined;
 
+// A worker, or a primary that forked workers: they all write to the one stdout they inherited.
+const sharesStdout = (): boolean => cluster.isWorker || Object.keys(cluster.workers ?? {}).length > 0;
+
 /**
  * The target for fd 1 (batch-targets.ts). A file or /dev/null is written synchronously. A pipe or a socket is
  * written without blocking: Node's own process.stdout puts such a descriptor in non-blocking mode (libuv), and
@@ -145,7 +149,7 @@ function stdoutTarget(onDropped: (lines: number) => void): BatchTarget {
   if (kind === "pipe") {
     // Read for its effect: the getter opens fd 1 as a libuv stream, which sets O_NONBLOCK on it.
     void process.stdout;
-    if (isNonBlocking(1)) return createPipeTarget(1, { onDropped });
+    if (isNonBlocking(1)) return createPipeTarget(1, { onDropped, isShared: sharesStdout });
   }
   // pino registers this sonic-boom for its own synchronous flush on exit; the hook below runs either side of it.
   return sonicBoomTarget(pino.destination({ dest: 1, sync: false, contentMode: "buffer" }) as unknown as SonicBoomStream);
