@@ -12,6 +12,8 @@ registerHooks({
 });
 process.on("exit", () => {
   const file = process.env.MOAT_LOADED_MODULES_FILE;
-  const internal = process.moduleLoadList.filter((entry) => entry.startsWith("NativeModule ")).map((entry) => `internal:${entry.slice("NativeModule ".length)}`);
+  // Node's list of the builtins it loaded (NativeModule) and the bindings (Internal Binding): not in @types/node.
+  const moduleLoadList = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+  const internal = moduleLoadList.filter((entry) => entry.startsWith("NativeModule ")).map((entry) => `internal:${entry.slice("NativeModule ".length)}`);
   if (file) writeFileSync(cluster.isWorker ? `${file}.worker-${process.pid}` : file, [...loaded, ...internal].join("\n"));
 });
