@@ -33,6 +33,26 @@ test("a file replaced by a rename is reported once, by name, among the files wat
   }
 });
 
+test("a file named several times is watched once: one stat per poll, and named once when it changes", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "moat-watch-"));
+  try {
+    const watched = join(dir, "shared.pem");
+    await writeFile(watched, "one");
+    // The same file under three spellings, as many distributions importing one certificate name it.
+    const watch = nextChange({ files: [watched, join(dir, ".", "shared.pem"), watched], pollMs: 60_000 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await writeFile(join(dir, "shared.pem.tmp"), "two");
+      await rename(join(dir, "shared.pem.tmp"), watched);
+      assert.deepEqual(await within(watch.changed, "the change to be reported"), [watched]);
+    } finally {
+      watch.stop();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test("a change the directory watch did not report is found by the poll", async () => {
   const dir = await mkdtemp(join(tmpdir(), "moat-watch-"));
   try {

@@ -128,7 +128,25 @@ async function startMoat(
 ): Promise<BenchProcess> {
   const dataDir = join(dir, "data");
   await cp(pki.dataDir, dataDir, { recursive: true });
-  const config = {
+  const config = moatBenchConfig(dataDir, pki, options);
+  const configFile = join(dir, "moat.json");
+  await writeFile(configFile, JSON.stringify(config, null, 2));
+  // stdout (the JSON log lines) goes to /dev/null: the info run measures writing the access log, not a reader of it.
+  const { args, env } = moatCommand(["start", "--config", configFile, "--log-level", options.logLevel]);
+  return group.start(`moat (${options.logLevel})`, process.execPath, args, {
+    taskset: tools.taskset,
+    cpu: options.cpu,
+    stdout: "ignore",
+    env,
+  });
+}
+
+/**
+ * The bench's Moat config: one distribution on `BENCH_HOST` with an imported viewer certificate, one mTLS origin with an
+ * imported client certificate; `workers` as given (`"auto"` is Moat's default).
+ */
+export function moatBenchConfig(dataDir: string, pki: BenchPkiFiles, options: { port: number; originPort: number; workers: number | "auto" }): Record<string, unknown> {
+  return {
     dataDir,
     workers: options.workers,
     pki: { masterKeyFile: pki.masterKeyFile },
@@ -150,16 +168,6 @@ async function startMoat(
       },
     ],
   };
-  const configFile = join(dir, "moat.json");
-  await writeFile(configFile, JSON.stringify(config, null, 2));
-  // stdout (the JSON log lines) goes to /dev/null: the info run measures writing the access log, not a reader of it.
-  const { args, env } = moatCommand(["start", "--config", configFile, "--log-level", options.logLevel]);
-  return group.start(`moat (${options.logLevel})`, process.execPath, args, {
-    taskset: tools.taskset,
-    cpu: options.cpu,
-    stdout: "ignore",
-    env,
-  });
 }
 
 /** A verified GET (CA pinned to Moat's, servername checked) for `host` (SNI and Host): status, body bytes and headers. */

@@ -29,7 +29,8 @@ export function treeStats(rootPid: number): TreeStats {
   return { rssBytes, cpuMicros, processes: pids.length };
 }
 
-function descendantsOf(rootPid: number): number[] {
+/** `rootPid` and every process under it, parents first. */
+export function descendantsOf(rootPid: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
@@ -61,6 +62,25 @@ function readStat(pid: number): { ppid: number; utime: number; stime: number } |
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
   return { ppid: Number(fields[1]), utime: Number(fields[11]), stime: Number(fields[12]) };
+}
+
+/** One process's resident memory from /proc/PID/status, in bytes: all of it, and its anonymous, file-backed and shared-memory parts (0 for a process gone). */
+export interface ProcessMemory {
+  rssBytes: number;
+  anonBytes: number;
+  fileBytes: number;
+  shmemBytes: number;
+}
+
+export function processMemory(pid: number): ProcessMemory {
+  let text = "";
+  try {
+    text = readFileSync(`/proc/${pid}/status`, "utf8");
+  } catch {
+    // gone: zeros
+  }
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1] ?? 0) * 1024;
+  return { rssBytes: kb("VmRSS"), anonBytes: kb("RssAnon"), fileBytes: kb("RssFile"), shmemBytes: kb("RssShmem") };
 }
 
 function readRssBytes(pid: number): number {

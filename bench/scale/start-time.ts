@@ -1,5 +1,6 @@
-// `npm run bench:start`: how long `moat start` takes to say "edge listening" with N distributions, its RSS then, and how long a reload (SIGHUP) rebuilds.
+// `npm run bench:start`: how long `moat config check` and `moat start` take with N distributions (until "edge listening"), the edge's RSS then, and how long a reload (SIGHUP) rebuilds.
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import type { ChildProcess } from "node:child_process";
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,11 +15,12 @@ import { loadMasterKey, openCertificateAuthority } from "../../src/pki/index.ts"
 
 const HELP = `npm run bench:start -- [options]
 
-Writes a config of N distributions (alias dI.gK.scale.test, K = I mod --certificates), starts
-\`moat start\` from dist/ (built first, workers: 1), and prints, per run: milliseconds from spawn
-to the "edge listening" line and the edge's CPU time until then, that line's length, the edge's
-RSS then, and each reload's time and CPU (SIGHUP until "config reloaded"; the "snapshot applied"
-line's buildMs).
+Writes a config of N distributions (alias dI.gK.scale.test, K = I mod --certificates), runs
+\`moat config check\` on it (--checks times), starts \`moat start\` from dist/ (built first,
+workers: 1), and prints, per run: milliseconds from spawn to the "edge listening" line and the
+edge's CPU time until then, that line's length, the edge's RSS then, and each reload's time and
+CPU (SIGHUP until "config reloaded"; the "snapshot applied" line's buildMs). A check's CPU time is
+the child's user + system time as the kernel counts it for this process's waited-for children.
 
 Options:
   --distributions <n,…>  distribution counts, one edge each (default 1000,10000)
@@ -30,6 +32,7 @@ Options:
   --runs <r>             starts per count, on the same data directory (an issued run's first start
                          issues, the later ones reuse; default 2)
   --reloads <r>          SIGHUPs per start (default 2)
+  --checks <c>           \`moat config check\` runs per count, before the starts (default 3)
   --cpu-prof <dir>       write a V8 CPU profile of each edge there (node --cpu-prof)
   --json                 the results as JSON
   -h, --help             this text`;
@@ -46,6 +49,7 @@ interface Options {
   certificates: number;
   runs: number;
   reloads: number;
+  checks: number;
   cpuProfDir: string | null;
   isJson: boolean;
 }
@@ -72,6 +76,7 @@ function parseOptions(argv: string[]): Options | null {
       certificates: { type: "string", default: "3" },
       runs: { type: "string", default: "2" },
       reloads: { type: "string", default: "2" },
+      checks: { type: "string", default: "3" },
       "cpu-prof": { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -94,6 +99,7 @@ function parseOptions(argv: string[]): Options | null {
     certificates: Math.max(1, whole("certificates", values.certificates)),
     runs: Math.max(1, whole("runs", values.runs)),
     reloads: whole("reloads", values.reloads),
+    checks: whole("checks", values.checks),
     cpuProfDir: values["cpu-prof"] ?? null,
     isJson: values.json,
   };
@@ -166,6 +172,41 @@ function followLog(child: ChildProcess): (msg: string) => Promise<{ line: string
     });
 }
 
+interface CheckResult {
+  distributions: number;
+  run: number;
+  ms: number;
+  cpuMs: number;
+}
+
+/** User + system CPU time, in ms, of this process's children that have exited and been waited for (/proc/self/stat's cutime and cstime). */
+function childrenCpuMs(): number {
+  const text = readFileSync("/proc/self/stat", "utf8");
+  // Fields after the command name: [0] is field 3 (state), cutime is field 16, cstime 17.
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on Linux whatever the kernel's HZ. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** `moat config check FILE` once, from dist/: wall time and its CPU time; throws unless the config is valid. */
+async function checkOnce(configFile: string, count: number, run: number): Promise<CheckResult> {
+  const { args, env } = moatCommand(["config", "check", configFile]);
+  const cpuBefore = childrenCpuMs();
+  const startedAt = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => (output += text));
+  const timer = setTimeout(() => child.kill("SIGKILL"), STEP_TIMEOUT_MS);
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  clearTimeout(timer);
+  const ms = performance.now() - startedAt;
+  if (code !== 0) throw new Error(`moat config check exited ${code}:\n${output.slice(0, 4000)}`);
+  return { distributions: count, run, ms, cpuMs: childrenCpuMs() - cpuBefore };
+}
+
 async function runOnce(configFile: string, options: Options, count: number, run: number): Promise<RunResult> {
   const { args, env } = moatCommand(["start", "--config", configFile, "--log-level", "info"]);
   const nodeArgs = options.cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`, `--cpu-prof-name=start-${count}-${options.viewer}-${run}.cpuprofile`, ...args] : args;
@@ -206,6 +247,7 @@ async function main(argv: string[]): Promise<number> {
   await buildMoat();
   const dir = await mkdtemp(join(tmpdir(), "moat-bench-start-"));
   const results: RunResult[] = [];
+  const checks: CheckResult[] = [];
   try {
     const pki = await createBenchPki(dir, { viewerNames: ["*.scale.test"] });
     const viewers = await writeViewerCertificates(join(dir, "certs"), pki, options.certificates);
@@ -215,6 +257,11 @@ async function main(argv: string[]): Promise<number> {
       await cp(pki.dataDir, dataDir, { recursive: true });
       const configFile = join(dir, `moat-${count}.json`);
       await writeFile(configFile, JSON.stringify(configOf(options, pki, dataDir, viewers, count)));
+      for (let run = 1; run <= options.checks; run++) {
+        const check = await checkOnce(configFile, count, run);
+        checks.push(check);
+        process.stderr.write(`bench:start: ${formatCheck(check)}\n`);
+      }
       for (let run = 1; run <= options.runs; run++) {
         process.stderr.write(`bench:start: ${count.toLocaleString("en")} distributions, run ${run}/${options.runs}…\n`);
         const result = await runOnce(configFile, options, count, run);
@@ -226,8 +273,12 @@ async function main(argv: string[]): Promise<number> {
     await rm(dir, { recursive: true, force: true });
   }
   const heading = `viewer certificates ${options.viewer}${options.viewer === "imported" ? ` (${options.certificates} shared)` : ""}, origin client certificates ${options.client}, every ${VERIFYING_EVERY}th distribution verifying viewers`;
-  process.stdout.write(options.isJson ? `${JSON.stringify({ settings: options, results }, null, 2)}\n` : `${heading}\n${results.map(formatResult).join("\n")}\n`);
+  process.stdout.write(options.isJson ? `${JSON.stringify({ settings: options, checks, results }, null, 2)}\n` : `${heading}\n${[...checks.map(formatCheck), ...results.map(formatResult)].join("\n")}\n`);
   return 0;
+}
+
+function formatCheck(check: CheckResult): string {
+  return `${check.distributions.toLocaleString("en")} distributions, check ${check.run}: moat config check ${(check.ms / 1000).toFixed(2)} s (CPU ${(check.cpuMs / 1000).toFixed(2)} s)`;
 }
 
 function formatResult(result: RunResult): string {

@@ -21,9 +21,16 @@ const CERTIFICATE_FILE_KEYS = ["cert", "key", "pkcs12", "passphraseFile"] as con
 // same pass as any other issue; keep in step with the file fields of schema.ts.
 export function referencedFiles(document: unknown, baseDir: string): FileReference[] {
   const found: FileReference[] = [];
+  // Thousands of distributions name the same few files: each spelling is resolved once.
+  const resolved = new Map<string, string>();
+  const absolute = (file: string) => {
+    let path = resolved.get(file);
+    if (path === undefined) resolved.set(file, (path = resolve(baseDir, file)));
+    return path;
+  };
   const add = (owner: unknown, key: string, path: IssuePath) => {
     const file = stringOf(owner, key);
-    if (file !== undefined && file !== "") found.push({ path: [...path, key], file: resolve(baseDir, file) });
+    if (file !== undefined && file !== "") found.push({ path: [...path, key], file: absolute(file) });
   };
   const addCertificate = (source: unknown, path: IssuePath) => {
     for (const key of CERTIFICATE_FILE_KEYS) add(source, key, path);
@@ -33,7 +40,7 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
     add(store, "caBundle", ["trustStores", name]);
     add(store, "crl", ["trustStores", name]);
     listOf(store, "crl").forEach((file, index) => {
-      if (typeof file === "string" && file !== "") found.push({ path: ["trustStores", name, "crl", index], file: resolve(baseDir, file) });
+      if (typeof file === "string" && file !== "") found.push({ path: ["trustStores", name, "crl", index], file: absolute(file) });
     });
   }
   listOf(document, "distributions").forEach((distribution, index) => {
@@ -51,16 +58,12 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
 
 /** An issue for each file that does not exist, is not a file, or cannot be read. */
 export async function checkFiles(references: readonly FileReference[]): Promise<ConfigIssue[]> {
-  // Each distinct file is looked at once: ten thousand distributions naming one certificate make one stat, not ten thousand.
-  const byFile = new Map<string, Promise<string | null>>();
-  const problemOf = (file: string) => {
-    let problem = byFile.get(file);
-    if (problem === undefined) byFile.set(file, (problem = fileProblem(file)));
-    return problem;
-  };
-  const problems = await Promise.all(references.map((reference) => problemOf(reference.file)));
-  return references.flatMap((reference, index) => {
-    const problem = problems[index];
+  // Each distinct file is looked at once, and awaited once: ten thousand distributions naming one certificate make one
+  // stat and one promise, not ten thousand of each.
+  const files = [...new Set(references.map((reference) => reference.file))];
+  const problems = new Map(await Promise.all(files.map(async (file) => [file, await fileProblem(file)] as const)));
+  return references.flatMap((reference) => {
+    const problem = problems.get(reference.file);
     return problem ? [issueAt(reference.path, problem)] : [];
   });
 }

@@ -23,6 +23,7 @@ export interface NormaliseOptions {
 export function normaliseConfig(document: ConfigDocument, options: NormaliseOptions): MoatConfig {
   const pki = document.pki ?? {};
   const dataDir = resolveDataDir(document.dataDir, options.env, options.baseDir);
+  const inBaseDir = pathResolver(options.baseDir);
   const log = { level: document.log?.level ?? null, accessLogSample: accessLogSample(document.log?.accessLog, 1), accessLogFile: accessLogFile(document.log?.accessLog, options.baseDir) };
   return {
     source: options.source,
@@ -47,7 +48,7 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
-    distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, options.baseDir, log.accessLogSample)),
+    distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, inBaseDir, log.accessLogSample)),
     workers: document.workers ?? DEFAULTS.workers,
   };
 }
@@ -75,12 +76,24 @@ function normaliseConnections(connections: NonNullable<ConfigDocument["connectio
   };
 }
 
-function normaliseDistribution(distribution: DistributionDocument, baseDir: string, inheritedAccessLogSample: number): DistributionConfig {
-  const origins = distribution.origins.map((origin) => normaliseOrigin(origin, baseDir));
+/** path.resolve against the config's directory, once per spelling: 10,000 distributions name the same few files. */
+type PathResolver = (path: string) => string;
+
+function pathResolver(baseDir: string): PathResolver {
+  const resolved = new Map<string, string>();
+  return (path) => {
+    let absolute = resolved.get(path);
+    if (absolute === undefined) resolved.set(path, (absolute = resolve(baseDir, path)));
+    return absolute;
+  };
+}
+
+function normaliseDistribution(distribution: DistributionDocument, inBaseDir: PathResolver, inheritedAccessLogSample: number): DistributionConfig {
+  const origins = distribution.origins.map((origin) => normaliseOrigin(origin, inBaseDir));
   return {
     id: distribution.id,
     aliases: distribution.aliases.map((alias) => alias.toLowerCase()),
-    viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, baseDir),
+    viewerCertificate: normaliseCertificate(distribution.viewerCertificate ?? { issuedBy: "moat" }, inBaseDir),
     tls: { minVersion: distribution.tls?.minVersion ?? DEFAULTS.minTlsVersion },
     viewerMtls: normaliseViewerMtls(distribution.viewerMtls),
     underscoreHeaders: distribution.underscoreHeaders ?? DEFAULTS.underscoreHeaders,
@@ -93,11 +106,11 @@ function normaliseDistribution(distribution: DistributionDocument, baseDir: stri
       failoverOn: group.failoverOn ?? [...DEFAULTS.failoverOn],
     })),
     behaviors: normaliseBehaviors(distribution.behaviors, origins),
-    shield: distribution.shield === undefined ? null : normaliseShield(distribution.shield, distribution.aliases, baseDir),
+    shield: distribution.shield === undefined ? null : normaliseShield(distribution.shield, distribution.aliases, inBaseDir),
   };
 }
 
-function normaliseShield(shield: NonNullable<DistributionDocument["shield"]>, aliases: readonly string[], baseDir: string): ShieldConfig {
+function normaliseShield(shield: NonNullable<DistributionDocument["shield"]>, aliases: readonly string[], inBaseDir: PathResolver): ShieldConfig {
   const parsed = parseOriginUrl(shield.url);
   if (!parsed.ok) throw new Error(`bug: shield URL ${shield.url} passed the schema but not parseOriginUrl`);
   // A wildcard alias names no host to ask for: references.ts asks for serverName then.
@@ -107,11 +120,11 @@ function normaliseShield(shield: NonNullable<DistributionDocument["shield"]>, al
     hostname: parsed.url.hostname,
     port: parsed.url.port,
     serverName: shield.serverName?.toLowerCase() ?? firstAlias,
-    trustedCaFile: shield.trustedCa === undefined ? null : resolve(baseDir, shield.trustedCa),
+    trustedCaFile: shield.trustedCa === undefined ? null : inBaseDir(shield.trustedCa),
   };
 }
 
-function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig {
+function normaliseOrigin(origin: OriginDocument, inBaseDir: PathResolver): OriginConfig {
   const parsed = parseOriginUrl(origin.url);
   if (!parsed.ok) throw new Error(`bug: origin URL ${origin.url} passed the schema but not parseOriginUrl`);
   const clientCertificate = origin.mtls?.clientCertificate ?? { issuedBy: "moat" };
@@ -122,8 +135,8 @@ function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig 
     hostname: parsed.url.hostname,
     port: parsed.url.port,
     mtls: {
-      clientCertificate: clientCertificate === "none" ? { kind: "none" } : normaliseCertificate(clientCertificate, baseDir),
-      trustedCaFile: origin.mtls?.trustedCa === undefined ? null : resolve(baseDir, origin.mtls.trustedCa),
+      clientCertificate: clientCertificate === "none" ? { kind: "none" } : normaliseCertificate(clientCertificate, inBaseDir),
+      trustedCaFile: origin.mtls?.trustedCa === undefined ? null : inBaseDir(origin.mtls.trustedCa),
       serverName: origin.mtls?.serverName?.toLowerCase() ?? null,
     },
     timeouts: {
@@ -133,12 +146,12 @@ function normaliseOrigin(origin: OriginDocument, baseDir: string): OriginConfig 
   };
 }
 
-function normaliseCertificate(source: CertificateSourceDocument, baseDir: string): CertificateSource {
+function normaliseCertificate(source: CertificateSourceDocument, inBaseDir: PathResolver): CertificateSource {
   if (source.imported !== undefined) return { kind: "stored", name: source.imported };
-  const passphraseFile = source.passphraseFile === undefined ? null : resolve(baseDir, source.passphraseFile);
-  if (source.pkcs12 !== undefined) return { kind: "imported", format: "pkcs12", pkcs12File: resolve(baseDir, source.pkcs12), passphraseFile };
+  const passphraseFile = source.passphraseFile === undefined ? null : inBaseDir(source.passphraseFile);
+  if (source.pkcs12 !== undefined) return { kind: "imported", format: "pkcs12", pkcs12File: inBaseDir(source.pkcs12), passphraseFile };
   if (source.cert === undefined || source.key === undefined) return { kind: "issued" };
-  return { kind: "imported", format: "pem", certFile: resolve(baseDir, source.cert), keyFile: resolve(baseDir, source.key), passphraseFile };
+  return { kind: "imported", format: "pem", certFile: inBaseDir(source.cert), keyFile: inBaseDir(source.key), passphraseFile };
 }
 
 // CloudFront evaluates behaviors in the order listed, and the default last whatever its place

@@ -20,7 +20,7 @@ function importedCertificateFiles(source: CertificateSource | { kind: "none" }, 
   return source.passphraseFile ? [...files, source.passphraseFile] : files;
 }
 
-/** Every file the running snapshot was built from, outside the data directory. */
+/** Every file the running snapshot was built from, outside the data directory, each once (distributions share certificates). */
 export function configuredFiles(config: MoatConfig): string[] {
   const used = new Set(config.distributions.map((d) => d.viewerMtls.trustStore));
   const files = config.trustStores.filter((s) => used.has(s.name)).flatMap((store) => [store.caBundleFile, ...store.crlFiles]);
@@ -32,7 +32,7 @@ export function configuredFiles(config: MoatConfig): string[] {
     }
     if (distribution.shield?.trustedCaFile) files.push(distribution.shield.trustedCaFile);
   }
-  return files;
+  return [...new Set(files)];
 }
 
 /**

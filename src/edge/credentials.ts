@@ -130,7 +130,11 @@ export async function readPassphraseFile(path: string, file: string, memo: Snaps
 
 /** The file's text (read once per snapshot with `memo`); an unreadable file throws ConfiguredFileError naming `path`. */
 export async function readConfiguredFile(path: string, file: string, memo: SnapshotMemo = createSnapshotMemo()): Promise<string> {
-  return (await readConfiguredBytes(path, file, memo)).toString("utf8");
+  try {
+    return await memo.readText(file);
+  } catch (error) {
+    throw new ConfiguredFileError(path, file, `cannot be read (${(error as { code?: string }).code ?? error})`, { cause: error });
+  }
 }
 
 async function readConfiguredBytes(path: string, file: string, memo: SnapshotMemo): Promise<Buffer> {

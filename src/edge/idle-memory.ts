@@ -6,7 +6,7 @@
 // Measured from dist/ (docs/BENCHMARKS.md, "Memory"): a worker 76 → 70 MB idle, a primary 92 → 77 MB.
 import type { Logger } from "../observe/index.ts";
 import { performance } from "node:perf_hooks";
-import { setFlagsFromString } from "node:v8";
+import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 /** How often the event loop's utilization is sampled: a burst's memory is given back 2–4 s after it ends. */
@@ -15,6 +15,13 @@ const CHECK_INTERVAL_MS = 2_000;
 const IDLE_UTILIZATION = 0.05;
 /** Only a process that grew this much since the last collection collects again (a collection costs ~10–30 ms of CPU). */
 const MIN_GROWTH_BYTES = 4 * 1024 * 1024;
+/**
+ * Above this much live heap no collection is run: a last-resort collection marks and compacts the whole heap, several
+ * times, and the event loop waits for it (387 ms at 345 MB of live heap, a million small objects, in a bare process:
+ * about what a memory tier of a million entries holds). There the pause costs more than the young generation's
+ * 16 MB it gives back, and V8's own memory reducer still shrinks it later.
+ */
+const MAX_HEAP_BYTES = 256 * 1024 * 1024;
 
 export interface IdleMemoryRelease {
   stop(): void;
@@ -25,12 +32,14 @@ export interface IdleMemoryProbes {
   /** The event loop's utilization (0–1) since the previous call. */
   utilizationSinceLastCall(): number;
   rssBytes(): number;
+  /** Bytes of the V8 heap in use (live objects and garbage not yet collected). */
+  heapUsedBytes(): number;
   /** Runs the collection; false when V8 offers none (nothing more is tried). */
   collect(): boolean;
 }
 
 /**
- * Samples the event loop every 2 s; when it was idle and the RSS grew since the last collection, collects once.
+ * Samples the event loop every 2 s; when it was idle and the RSS grew since the last collection, collects once, unless the heap is past 256 MiB.
  * @example
  * const idleMemory = releaseMemoryWhenIdle(log);
  * // … on stop:
@@ -42,6 +51,7 @@ export function releaseMemoryWhenIdle(log: Logger, probes: IdleMemoryProbes = no
     if (probes.utilizationSinceLastCall() >= IDLE_UTILIZATION) return;
     const rssBefore = probes.rssBytes();
     if (rssBefore - rssAfterRelease < MIN_GROWTH_BYTES) return;
+    if (probes.heapUsedBytes() > MAX_HEAP_BYTES) return;
     const startedAt = performance.now();
     if (!probes.collect()) return void clearInterval(timer);
     rssAfterRelease = probes.rssBytes();
@@ -60,6 +70,7 @@ function nodeProbes(log: Logger): IdleMemoryProbes {
       return since.utilization;
     },
     rssBytes: () => process.memoryUsage.rss(),
+    heapUsedBytes: () => getHeapStatistics().used_heap_size,
     collect() {
       gc ??= exposeGc(log);
       gc?.({ type: "major", flavor: "last-resort" });

@@ -1,6 +1,9 @@
 // Body bytes in and out of a viewer exchange and the time of its first byte out, for the access log: counted where the request's push and the response's write and end already pass.
-import { IncomingMessage, ServerResponse } from "node:http";
 import { Http2ServerRequest } from "node:http2";
+
+// Not `import … from "node:http"`: Node's ESM view of a builtin reads every export, and node:http's WebSocket getter loads
+// Node's bundled undici (fetch, WebSocket: 3–10 MB of idle RSS, bench/idle-rss.ts) that nothing here uses.
+const { IncomingMessage, ServerResponse } = process.getBuiltinModule("node:http");
 
 /** What the access log reads of a viewer response: body bytes handed to the connection, and when the first went. */
 export interface MeteredResponse {

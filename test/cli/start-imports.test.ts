@@ -20,6 +20,12 @@ const LAZY_PACKAGES = ["node-forge", "prom-client"];
  * globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
  */
 const LAZY_PACKAGE_FILES = ["undici/index.js"];
+/**
+ * Node's internal modules the edge must not load: its bundled undici (fetch, WebSocket; 3 MB of idle RSS in an edge),
+ * which Node's ESM view of node:http loads as it reads every export (its WebSocket getter): the edge takes node:http
+ * with process.getBuiltinModule.
+ */
+const LAZY_INTERNALS = ["internal/deps/undici/undici"];
 /** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
 const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 /** What a worker must not load: the config validator and its parsers (the primary validated the config), and certificate building (the primary issues; a worker reads what it stored with node:crypto). */
@@ -73,6 +79,8 @@ test("moat start serves without loading node-forge, the guard, the import checks
   for (const name of LAZY_PACKAGES) assert.deepEqual(packageFiles(loaded, name), [], `${name} is not loaded at start`);
   for (const file of LAZY_PACKAGE_FILES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${file}`)), [], `${file} is not loaded at start`);
   for (const name of LAZY_MODULES) assert.deepEqual(moatModules(loaded, name), [], `src/${name} is not loaded at start`);
+  assert.ok(loaded.includes("internal:internal/http2/core"), "the hook saw Node's internal modules load");
+  for (const name of LAZY_INTERNALS) assert.ok(!loaded.includes(`internal:${name}`), `Node's ${name} is not loaded at start`);
 });
 
 test("with workers: 2 a worker loads neither the config validator nor certificate building, and the primary neither undici, node:http2 nor the cache", { timeout: 90_000 }, async (t) => {
@@ -90,5 +98,6 @@ test("with workers: 2 a worker loads neither the config validator nor certificat
     for (const name of PRIMARY_ONLY_PACKAGES) assert.deepEqual(packageFiles(loaded, name), [], `worker ${n + 1} does not load ${name}`);
     for (const name of LAZY_PACKAGES) assert.deepEqual(packageFiles(loaded, name), [], `worker ${n + 1} does not load ${name}`);
     for (const name of LAZY_MODULES) assert.deepEqual(moatModules(loaded, name), [], `worker ${n + 1} does not load src/${name}`);
+    for (const name of LAZY_INTERNALS) assert.ok(!loaded.includes(`internal:${name}`), `worker ${n + 1} does not load Node's ${name}`);
   }
 });

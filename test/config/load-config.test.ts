@@ -156,6 +156,22 @@ describe("loadConfigFile: referenced files", () => {
     assert.deepEqual(shop?.origins[0]?.mtls.clientCertificate, { kind: "imported", format: "pkcs12", pkcs12File: join(sub, "c.p12"), passphraseFile: join(sub, "c.pass") });
   });
 
+  it("a missing file named by several distributions is one issue at each place that names it, under either spelling", async () => {
+    const distributions = ["a", "b", "c"].map((id, index) => ({
+      id,
+      aliases: [`${id}.example.com`],
+      // The same file, spelled two ways: it is looked at once, and reported at each place.
+      viewerCertificate: { cert: "v.pem", key: index === 1 ? "./keys/../v.key" : "v.key" },
+      origins: [{ id: "api", url: "https://api.internal" }],
+    }));
+    const sub = await writeFiles({ "moat.json": JSON.stringify({ distributions }), "v.pem": "cert" });
+    const issues = await invalidIssues(join(sub, "moat.json"));
+    assert.deepEqual(
+      issues.map((issue) => `${issue.path}: ${issue.message}`),
+      [0, 1, 2].map((index) => `distributions[${index}].viewerCertificate.key: file not found: ${join(sub, "v.key")}`),
+    );
+  });
+
   it("refuses a directory where a file is expected", async () => {
     const sub = await writeFiles({ "moat.yaml": SKETCH_YAML, "shop.pem": "cert", "shop.key": "key" });
     await mkdir(join(sub, "origin-ca.pem"));

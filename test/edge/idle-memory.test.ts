@@ -10,11 +10,12 @@ const MB = 1024 * 1024;
 const log = createLogger({ level: "silent" });
 
 /** Probes whose utilization and RSS the test sets; each collection drops RSS to `rssAfterCollect`. */
-function scriptedProbes(state: { utilization: number; rss: number; rssAfterCollect: number; isAvailable?: boolean }): IdleMemoryProbes & { collections: number } {
+function scriptedProbes(state: { utilization: number; rss: number; rssAfterCollect: number; isAvailable?: boolean; heapUsed?: number }): IdleMemoryProbes & { collections: number } {
   const probes = {
     collections: 0,
     utilizationSinceLastCall: () => state.utilization,
     rssBytes: () => state.rss,
+    heapUsedBytes: () => state.heapUsed ?? 30 * MB,
     collect: () => {
       if (state.isAvailable === false) return false;
       probes.collections += 1;
@@ -48,6 +49,20 @@ test("collects once the event loop was idle and RSS grew 4 MB since the last col
   state.rss = 200 * MB;
   t.mock.timers.tick(10_000);
   assert.equal(probes.collections, 2, "nothing after stop");
+});
+
+test("a heap past 256 MiB is not collected, however idle: the whole heap's collection would pause every request", (t) => {
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  // A memory tier of a million small entries: a last-resort collection there pauses the event loop for about a second.
+  const state = { utilization: 0.01, rss: 1_300 * MB, rssAfterCollect: 1_250 * MB, heapUsed: 700 * MB };
+  const probes = scriptedProbes(state);
+  const release = releaseMemoryWhenIdle(log, probes);
+  t.after(() => release.stop());
+  t.mock.timers.tick(10_000);
+  assert.equal(probes.collections, 0, "idle and grown, but a large heap");
+  state.heapUsed = 200 * MB;
+  t.mock.timers.tick(2_000);
+  assert.equal(probes.collections, 1, "once the heap is back under the limit, collected as before");
 });
 
 test("without a gc() from V8 it stops trying", (t) => {

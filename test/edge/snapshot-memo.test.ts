@@ -6,7 +6,7 @@ import { join } from "node:path";
 import tls from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { parseConfig } from "../../src/config/index.ts";
-import { buildEdgeSnapshot, checkImportedCertificates } from "../../src/edge/index.ts";
+import { buildEdgeSnapshot, checkImportedCertificates, createSnapshotMemo } from "../../src/edge/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { createEphemeralCertificateAuthority, createIssuedCertificateStore, generateMasterKey } from "../../src/pki/index.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/index.ts";
@@ -126,6 +126,26 @@ describe("snapshot memo", () => {
     assert.ok(problems[1]?.startsWith("distributions[2].viewerCertificate: import-key-mismatch: "), problems[1]);
     assert.ok(problems[2]?.startsWith(`distributions[3].viewerCertificate.key: ${file("missing.key")}: cannot be read (ENOENT)`), problems[2]);
     assert.ok(problems[3]?.startsWith(`distributions[4].viewerCertificate.key: ${file("missing.key")}: cannot be read (ENOENT)`), problems[3]);
+  });
+
+  test("a context is found by its material's text, whether or not callers pass the same string objects; a file's text is read once", async () => {
+    const memo = createSnapshotMemo();
+    const [cert, key] = await Promise.all([memo.readText(file("wild.pem")), memo.readText(file("wild.key"))]);
+    assert.equal(await memo.readText(file("wild.pem")), cert);
+    // Copies made apart from the memo's strings: equal text, other objects.
+    const copy = (text: string) => Buffer.from(text).toString("utf8");
+    const first = memo.secureContext({ cert, key, minVersion: "TLSv1.3" });
+    assert.equal(memo.secureContext({ cert: copy(cert), key: copy(key), minVersion: "TLSv1.3" }), first, "equal material, one context");
+    const withCa = memo.secureContext({ cert, key, minVersion: "TLSv1.3", ca: otherCa.bundlePem });
+    assert.notEqual(withCa, first, "a trust store makes another context");
+    assert.equal(memo.secureContext({ cert, key, minVersion: "TLSv1.3", ca: copy(otherCa.bundlePem) }), withCa);
+    assert.notEqual(memo.secureContext({ cert, key, minVersion: "TLSv1.2" }), first, "another minimum version makes another context");
+    assert.notEqual(memo.secureContext({ cert: other.chainPem, key: other.keyPem, minVersion: "TLSv1.3" }), first, "another certificate makes another context");
+    assert.deepEqual(memo.counts(), { fileReads: 2, imports: 0, secureContexts: 4, reusedSecureContexts: 0 });
+    // The next build takes over each context made from the same text.
+    const next = createSnapshotMemo({ previousContexts: memo.contexts() });
+    assert.equal(next.secureContext({ cert: copy(cert), key: copy(key), minVersion: "TLSv1.3", ca: copy(otherCa.bundlePem) }), withCa);
+    assert.deepEqual(next.counts(), { fileReads: 0, imports: 0, secureContexts: 0, reusedSecureContexts: 1 });
   });
 
   test("every alias of distributions sharing one context is served the shared certificate on real handshakes", async () => {

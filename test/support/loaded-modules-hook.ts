@@ -1,4 +1,4 @@
-// Preloaded with `node --import`: records every module the process loads and writes their URLs, one a line, to $MOAT_LOADED_MODULES_FILE at exit (a cluster worker, which inherits the flag, to that name plus `.worker-<pid>`).
+// Preloaded with `node --import`: records every module the process loads and writes their URLs, one a line, to $MOAT_LOADED_MODULES_FILE at exit (a cluster worker, which inherits the flag, to that name plus `.worker-<pid>`), then Node's own internal modules as `internal:<id>` (process.moduleLoadList).
 import cluster from "node:cluster";
 import { writeFileSync } from "node:fs";
 import { registerHooks } from "node:module";
@@ -12,5 +12,8 @@ registerHooks({
 });
 process.on("exit", () => {
   const file = process.env.MOAT_LOADED_MODULES_FILE;
-  if (file) writeFileSync(cluster.isWorker ? `${file}.worker-${process.pid}` : file, [...loaded].join("\n"));
+  // Node's list of the builtins it loaded (NativeModule) and the bindings (Internal Binding): not in @types/node.
+  const moduleLoadList = (process as unknown as { moduleLoadList: string[] }).moduleLoadList;
+  const internal = moduleLoadList.filter((entry) => entry.startsWith("NativeModule ")).map((entry) => `internal:${entry.slice("NativeModule ".length)}`);
+  if (file) writeFileSync(cluster.isWorker ? `${file}.worker-${process.pid}` : file, [...loaded, ...internal].join("\n"));
 });
