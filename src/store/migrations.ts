@@ -202,4 +202,13 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // Self-contained, nullable columns (a row written before reads as never revoked, never stopped): a join token an admin
+  // revoked before it was used (`DELETE /edges/join-tokens/:id`), and when an edge stopped cleanly (its farewell: invalidations
+  // do not wait for it; its next heartbeat clears it).
+  "0010-join-token-revocation-edge-stop": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("edge_join_tokens").addColumn("revoked_at", "text").execute();
+      await db.schema.alterTable("edges").addColumn("stopped_at", "text").execute();
+    },
+  },
 });

@@ -103,6 +103,8 @@ export interface EdgesTable {
   heartbeat_ms: number | null;
   /** JSON `{ roots, intermediate }` (SHA-256 fingerprints, colon hex) of the CA it uses; null in a row written before 0008, or by an edge without a CA. */
   ca_trust: string | null;
+  /** When it stopped cleanly (SIGTERM drain), null while it runs (0010): a stopped edge is not waited for; its next heartbeat clears it. */
+  stopped_at: string | null;
 }
 
 /**
@@ -148,6 +150,8 @@ export interface EdgeJoinTokensTable {
   expires_at: string;
   /** Set, once, by the join that spent it. */
   used_at: string | null;
+  /** Set, once, by an admin who revoked it before it was used (0010); a revoked token joins nobody. */
+  revoked_at: string | null;
 }
 
 /** An edge that joined with a token: it holds no master key, and asks the CA node for its certificates. */

@@ -128,7 +128,7 @@ distributions:
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE\nedge-a +eu-west +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nedge-b +us-east +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
+      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE +JOINED\nedge-a +eu-west +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\nedge-b +us-east +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
     );
     const usage = await moat(["edge", "list", "--max-lag", "soon"], "viewer");
     assert.equal(usage.code, 2, usage.stderr);

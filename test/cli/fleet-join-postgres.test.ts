@@ -1,6 +1,6 @@
 // Joining an edge to a fleet on one PostgreSQL (issue 17): a join token works once; the joined edge makes its own keys and serves with certificates the CA node signed from its CSRs; its private keys are on its own disk only; the CA refuses names it is not entitled to.
 import assert from "node:assert/strict";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -193,6 +193,36 @@ distributions:
     assert.match(late.stderr, /join refused: the join token has expired \(token [0-9a-f]{16}, expired at \S+\)/);
     assert.equal(await store.joins.joined("j2"), undefined);
 
+    // Listed with their state, never a secret; an unused one revoked over the API joins nobody; a used one is not revoked.
+    const spare = await overApi(["edge", "token", "create", "--name", "j3", "--ttl", "1h"]);
+    assert.equal(spare.code, 0, spare.stderr);
+    const spareId = /^Created join token ([0-9a-f]{16})/.exec(spare.stderr)![1]!;
+    const revoked = await overApi(["edge", "token", "revoke", spareId]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^Join token ${spareId} \\(edge j3\\) is revoked since \\S+: it joins nobody\\.\\n$`));
+    const refusedJoin = await joinEdge(["--token", spare.stdout.trim(), "--data-dir", join(dir, "edge-j3"), "--key-file", join(dir, "keys", "j3.key")]);
+    assert.equal(refusedJoin.code, 1, refusedJoin.stderr);
+    assert.match(refusedJoin.stderr, /join refused: the join token was revoked by an admin \(token [0-9a-f]{16}, revoked at \S+\)/);
+    assert.equal(await store.joins.joined("j3"), undefined);
+    const tokenId = /^moat_join_([0-9a-f]{16})_/.exec(token)![1]!;
+    const usedRevoke = await overApi(["edge", "token", "revoke", tokenId]);
+    assert.equal(usedRevoke.code, 1, usedRevoke.stderr);
+    assert.match(usedRevoke.stderr, /join token [0-9a-f]{16} was used at \S+: edge j1 joined with it/);
+    const listed = await overApi(["edge", "token", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = listed.stdout.trim().split("\n");
+    assert.match(rows[0]!, /^ID +NAME +REGION +STATE +CREATED +EXPIRES +USED +REVOKED$/);
+    assert.match(listed.stdout, new RegExp(`\\n${tokenId} +j1 +eu-west +used +\\S+ +\\S+ +\\d{4}-\\S+ +-\\n`));
+    assert.match(listed.stdout, /\n[0-9a-f]{16} +j2 +- +expired +\S+ +\S+ +- +-\n/);
+    assert.match(listed.stdout, new RegExp(`\\n${spareId} +j3 +- +revoked +\\S+ +\\S+ +- +\\d{4}-\\S+(\\n|$)`));
+    const listedJson = await overApi(["edge", "token", "list", "--json"]);
+    for (const secret of [token, spare.stdout.trim(), expired.secret]) {
+      assert.ok(!listedJson.stdout.includes(secret.split("_").at(-1)!), "no secret listed");
+      assert.ok(!listedJson.stdout.includes(createHash("sha256").update(secret).digest("hex")), "no secret's hash listed");
+    }
+    assert.deepEqual((JSON.parse(listedJson.stdout) as { name: string; state: string }[]).map((item) => [item.name, item.state]), [["j1", "used"], ["j2", "expired"], ["j3", "revoked"]]);
+    assert.deepEqual((await store.audit.list({ limit: 100 })).filter((record) => record.action === "edge.join-token-revoke").map((record) => [record.actor, record.resource]), [["api:token/" + (await readFile(join(dir, "admin.token"), "utf8")).trim().split("_")[1], "edge/j3"]]);
+
     // The joined edge's directory: the CA's public certificates, no CA key, no master key.
     for (const file of ["root.key", "intermediate.key", "root.pem"]) assert.equal(existsSync(join(edgeDir(), "ca", file)), false, `no ca/${file}`);
     assert.equal(await readFile(join(edgeDir(), "ca", "bundle.pem"), "utf8"), ca.bundlePem);
@@ -301,6 +331,12 @@ distributions:
     } finally {
       await dispatcher.close();
     }
+    // `moat edge list` says which edges joined and which sign their own certificates.
+    const table = await overApi(["edge", "list"]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME .* CERTS EXPIRE +JOINED\n/);
+    assert.match(table.stdout, /\nca-node +.* self-issuing\n/);
+    assert.match(table.stdout, /\nj1 +eu-west +.* joined\n/);
     // (4) No CA private key on the joined edge: neither the CA's keys nor the fleet's master key.
     const caKeys = (await privateKeysUnder(join(caDir(), "ca"), key.masterKey)).map((k) => ({ path: k.path, forms: leakForms(k) }));
     assert.ok(caKeys.length >= 2, caKeys.map((k) => k.path).join(", "));

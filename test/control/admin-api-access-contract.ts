@@ -87,6 +87,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
       ["GET", "/edges", "viewer", "/edges"],
       ["POST", "/edges/join-tokens", "admin", "/edges/join-tokens", { body: { name: "fra-1", region: "eu-central", ttl: "1h" } }],
+      ["GET", "/edges/join-tokens", "admin", "/edges/join-tokens"],
+      ["DELETE", "/edges/join-tokens/:id", "admin", "/edges/join-tokens/0123456789abcdef"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

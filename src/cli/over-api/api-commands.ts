@@ -350,6 +350,45 @@ Example:
     run: async (args) => (await import("./edge-command.ts")).runEdgeTokenCreate(args),
   },
   {
+    name: "edge token list",
+    summary: "list the join tokens: edge name, region, state (usable, used, revoked, expired), times; never a secret",
+    help: `moat edge token list [--json] [API flags]
+
+Lists every join token over the admin API (an admin's token or certificate),
+oldest first: its id, the edge name and region it was made for, its state
+  usable   it can join its edge, once
+  used     an edge joined with it (USED says when)
+  revoked  an admin revoked it before it was used (moat edge token revoke)
+  expired  its --ttl passed, unused
+and when it was created, expires, was used or revoked. The secret is not
+stored (only its SHA-256) and never shown again. --json prints the API's
+answer (GET /edges/join-tokens).
+
+${API_FLAGS_HELP}
+
+Example:
+  moat edge token list --context prod`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeTokenList(args),
+  },
+  {
+    name: "edge token revoke",
+    summary: "revoke an unused join token: it joins nobody from now on (audited)",
+    help: `moat edge token revoke ID [--json] [API flags]
+
+Revokes the join token with this id (\`moat edge token list\` shows them;
+\`moat edge token create\` printed it on stderr) over the admin API: a join
+with it is refused from now on (join-token-revoked). Revoking it again changes
+nothing; a token an edge has used is refused (join-token-used-already): the
+join happened, and the token joins nobody again anyway. Recorded in the audit
+trail (edge.join-token-revoke).
+
+${API_FLAGS_HELP}
+
+Example:
+  moat edge token revoke 5c0f3a9e1b2d4c6f --context prod`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeTokenRevoke(args),
+  },
+  {
     name: "edge join",
     summary: "join this host to a fleet as an edge that holds no master key: its own keys, CSRs to the CA node",
     help: `moat edge join --store postgres://… (--token TOKEN | --token-file FILE) --data-dir DIR
