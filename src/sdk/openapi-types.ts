@@ -1815,8 +1815,8 @@ export interface components {
                  */
                 status: "pending" | "applied" | "not-waited-for";
                 appliedAt: string | null;
-                /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
-                heartbeat: ("live" | "silent" | "gone") | null;
+                /** @description Whether it still reports (GET /edges has its health; stopped: it stopped cleanly); null for an edge with no heartbeat row */
+                heartbeat: ("live" | "stopped" | "silent" | "gone") | null;
                 /** @description Its last heartbeat: for a silent edge, silent since then */
                 lastSeenAt: string | null;
             }[];
@@ -1853,8 +1853,8 @@ export interface components {
                      */
                     status: "pending" | "applied" | "not-waited-for";
                     appliedAt: string | null;
-                    /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
-                    heartbeat: ("live" | "silent" | "gone") | null;
+                    /** @description Whether it still reports (GET /edges has its health; stopped: it stopped cleanly); null for an edge with no heartbeat row */
+                    heartbeat: ("live" | "stopped" | "silent" | "gone") | null;
                     /** @description Its last heartbeat: for a silent edge, silent since then */
                     lastSeenAt: string | null;
                 }[];
@@ -1886,10 +1886,10 @@ export interface components {
                 /** @description The Moat version it runs */
                 version: string;
                 /**
-                 * @description gone: no heartbeat for 24 h; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise
+                 * @description gone: no heartbeat for 24 h; stopped: it stopped cleanly (SIGTERM) and said so, invalidations do not wait for it, its next start clears it; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise
                  * @enum {string}
                  */
-                health: "ok" | "behind" | "silent" | "gone";
+                health: "ok" | "behind" | "stopped" | "silent" | "gone";
                 /** @description How many revisions were committed after the one it serves (0: it serves the newest) */
                 behindRevisions: number;
                 /** @description When the first revision it lacks was committed; null when it serves the newest */
@@ -1914,6 +1914,8 @@ export interface components {
                     /** @description SHA-256 of the intermediate it issues from */
                     intermediate: string;
                 } | null;
+                /** @description When it stopped cleanly (its farewell at a SIGTERM drain); null while it runs */
+                stoppedAt: string | null;
                 /** @description When it joined with a join token (`moat edge join`: it holds no master key, the CA node signs its CSRs); null: it runs with the master key */
                 joinedAt: string | null;
             }[];

@@ -220,7 +220,7 @@ distributions:
       assert.ok(!listedJson.stdout.includes(secret.split("_").at(-1)!), "no secret listed");
       assert.ok(!listedJson.stdout.includes(createHash("sha256").update(secret).digest("hex")), "no secret's hash listed");
     }
-    assert.deepEqual((JSON.parse(listedJson.stdout) as { name: string; state: string }[]).map((item) => [item.name, item.state]), [["j1", "used"], ["j2", "expired"], ["j3", "revoked"]]);
+    assert.deepEqual((JSON.parse(listedJson.stdout) as { name: string; state: string }[]).map((item) => [item.name, item.state]), [["j2", "expired"], ["j1", "used"], ["j3", "revoked"]], "oldest first (j2 was made an hour back)");
     assert.deepEqual((await store.audit.list({ limit: 100 })).filter((record) => record.action === "edge.join-token-revoke").map((record) => [record.actor, record.resource]), [["api:token/" + (await readFile(join(dir, "admin.token"), "utf8")).trim().split("_")[1], "edge/j3"]]);
 
     // The joined edge's directory: the CA's public certificates, no CA key, no master key.

@@ -317,10 +317,15 @@ committed), the age of its last heartbeat, and its health:
   ok      it reports, and serves the newest revision (or has for less than the lag)
   behind  it serves an older revision, the first it lacks committed over
           --max-lag ago (default 30s)
+  stopped it stopped cleanly (SIGTERM) and said so; invalidations do not wait
+          for it; its next start clears it
   silent  no heartbeat for 3 of its heartbeat intervals (30 s by default):
-          stopped, or cut off from the store; invalidations do not wait for it
+          killed, or cut off from the store; invalidations do not wait for it
   gone    no heartbeat for 24 h
-The last line names the newest revision and when it was committed. --json
+JOINED says how it gets its certificates: joined (moat edge join: the CA node
+signs its CSRs, it holds no master key) or self-issuing (it signs them with
+the CA's keys in its data directory). The last line names the newest revision
+and when it was committed. --json
 prints the API's answer (GET /edges). The exit code is 0 whatever the health:
 read it from the JSON in a check.
 
