@@ -158,7 +158,7 @@ distributions:
     );
     assert.equal(row(behind, "edge-b")!.behindSince, behind.revisionAt);
     const lagging = await moat(["edge", "list"], "viewer");
-    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent +(-|\d{4}-\d\d-\d\d.*)\n/);
+    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\n/);
 
     // An invalidation while b is silent: done once edge a applied it; b is named, not waited for.
     const run = await moat(["cache", "invalidate", "--distribution", "site", "/page", "--wait", "60s"], "operator");

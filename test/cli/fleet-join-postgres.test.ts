@@ -399,4 +399,47 @@ distributions:
     // Logged just after the answer is written.
     await withDeadline("the CA node to log the refusal", caNode!.waitForLine("refusal", (line) => line.msg === "certificate request refused" && line.request === foreign && String(line.reason).includes("evil.test")), 10_000);
   });
+
+  test("a joined edge started while the store was down gets its certificates signed once the store answers, without a restart; its clean stop marks it stopped", { timeout: 240_000 }, async () => {
+    const edgeEnv = { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), MOAT_MASTER_KEY_FILE: edgeKeyFile(), MOAT_STORE_FALLBACK_POLL_MS: "600000", MOAT_JOINED_CA_POLL_MS: "1000" };
+    process.kill(-joinedEdge!.child.pid!, "SIGTERM");
+    await withDeadline("the joined edge to drain and exit", joinedEdge!.exited, 60_000);
+    assert.ok(joinedEdge!.lines.some((line) => line.msg === "edge marked stopped in the store: invalidations do not wait for it"), "its farewell was written");
+    assert.equal((await store.edges.list()).find((edge) => edge.name === "j1")?.stoppedAt !== null, true, "its row says stopped");
+
+    await server!.pause();
+    let isPaused = true;
+    try {
+      joinedEdge = startMoat(["start", "--store", server!.url], { cwd: dir, env: edgeEnv, detached: true });
+      const listening = await withDeadline("the joined edge to start from its local copy", joinedEdge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 120_000);
+      assert.ok(joinedEdge.lines.some((line) => String(line.msg).startsWith("store unreachable at start: serving revision")), "it started with the store down");
+      // The store answers again; a new alias needs a new viewer certificate, which only the CA node can sign.
+      await server!.resume();
+      isPaused = false;
+      await writeFile(join(dir, "moat-new.yaml"), (await readFile(join(dir, "moat.yaml"), "utf8")).replace("aliases: [site.test, www.site.test]", "aliases: [site.test, www.site.test, new.site.test]"));
+      const applied = await withDeadline("moat apply", runMoat(["apply", "-f", join(dir, "moat-new.yaml"), "--store", server!.url], { cwd: dir, env: { ...CLEAN_ENV, ...key.env } }), 60_000);
+      assert.equal(applied.code, 0, applied.stderr);
+      const port = Number(listening.httpsPort);
+      const presented = await withDeadline(
+        "the joined edge to present a certificate for the new alias",
+        (async () => {
+          for (;;) {
+            const certificate = await presentedCertificate(port, ca.bundlePem, "new.site.test").catch(() => undefined);
+            if (certificate?.subjectAltName?.includes("DNS:new.site.test")) return certificate;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        })(),
+        120_000,
+      );
+      assert.ok(presented.checkIssued(new X509Certificate(await readFile(join(caDir(), "ca", "intermediate.pem"), "utf8"))), "signed by the CA node's intermediate");
+      assert.ok(joinedEdge.lines.some((line) => line.msg === "store reachable: this joined edge's certificate requests go to the CA node again"));
+      assert.deepEqual(joinedEdge.lines.filter((line) => line.msg === "config reload refused; keeping the running config").map((line) => line.error), []);
+      // Its first report after the outage cleared the stop.
+      await withDeadline("j1's row to say it runs", (async () => {
+        while ((await store.edges.list()).find((edge) => edge.name === "j1")?.stoppedAt !== null) await new Promise((resolve) => setTimeout(resolve, 250));
+      })(), 60_000);
+    } finally {
+      if (isPaused) await server!.resume();
+    }
+  });
 });

@@ -208,7 +208,7 @@ async function runFrom(
     }
     const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
-    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
@@ -249,7 +249,7 @@ async function runFrom(
   const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
   return 0;
 }
 
