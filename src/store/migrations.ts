@@ -211,4 +211,12 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("edges").addColumn("stopped_at", "text").execute();
     },
   },
+  // What the CA node revoked, for joined edges (issue 17): the revocation registry (JSON array of { serialHex, reason, revokedAt })
+  // and the CRL bundle (PEM) as the CA node last published them, beside the CA's certificates. Self-contained: two nullable columns.
+  "0011-fleet-revocations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("fleet_ca").addColumn("revocations", "text").execute();
+      await db.schema.alterTable("fleet_ca").addColumn("crl_bundle_pem", "text").execute();
+    },
+  },
 });

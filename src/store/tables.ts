@@ -193,6 +193,10 @@ export interface FleetCaTable {
   key_algorithm: string;
   crl_base_url: string | null;
   updated_at: string;
+  /** JSON array of { serialHex, reason, revokedAt }: the CA node's revocation registry (0011); null until it published one. */
+  revocations: string | null;
+  /** The CA node's CRL bundle (the intermediate's CRL, then the root's), PEM (0011); null until it published one. */
+  crl_bundle_pem: string | null;
 }
 
 export interface StoreTables {

@@ -137,4 +137,22 @@ export function joinContract(engine: EngineUnderTest): void {
     await store.certificateRequests.publishCa({ bundlePem: "ROOT-1ROOT-2", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: "http://crl.example/" }, new Date(NOW.getTime() + 1000));
     assert.deepEqual(await store.certificateRequests.readCa(), { bundlePem: "ROOT-1ROOT-2", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: "http://crl.example/", updatedAt: new Date(NOW.getTime() + 1000).toISOString() });
   });
+
+  test("the CA node's revocations: none before the CA is published (nothing written), then published whole beside it, replaced by the next", async (t) => {
+    const store = await open(t, engine);
+    const requests = store.certificateRequests;
+    const first = { revocations: [{ serialHex: "4a0b", reason: "keyCompromise", revokedAt: NOW.toISOString() }], crlBundlePem: "CRL-1" };
+    assert.equal(await requests.publishRevocations(first, NOW), false);
+    assert.equal(await requests.readRevocations(), undefined);
+    await requests.publishCa({ bundlePem: "ROOT-1", intermediatePem: "INT-1", previousIntermediatePems: [], keyAlgorithm: "ecdsa-p256", crlBaseUrl: null }, NOW);
+    assert.equal(await requests.readRevocations(), undefined, "a CA published without revocations has none to give");
+    assert.equal(await requests.publishRevocations(first, NOW), true);
+    assert.deepEqual(await requests.readRevocations(), first);
+    const second = { revocations: [...first.revocations, { serialHex: "77ff", reason: "superseded", revokedAt: new Date(NOW.getTime() + 1000).toISOString() }], crlBundlePem: null };
+    assert.equal(await requests.publishRevocations(second, new Date(NOW.getTime() + 1000)), true);
+    assert.deepEqual(await requests.readRevocations(), second);
+    // A new publication of the CA keeps them: they are the CA node's registry, not the CA's certificates.
+    await requests.publishCa({ bundlePem: "ROOT-1", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: null }, new Date(NOW.getTime() + 2000));
+    assert.deepEqual(await requests.readRevocations(), second);
+  });
 }

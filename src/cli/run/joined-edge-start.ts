@@ -2,7 +2,7 @@
 import { resolveDataDir, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
 import { CliUsageError, JoinDataDirError, StoreUnavailableError } from "../../errors.ts";
 import type { Logger } from "../../observe/index.ts";
-import { createCsrCertificateAuthority, KEY_ALGORITHMS, readJoinedEdge, writeJoinedCa } from "../../pki/index.ts";
+import { createCsrCertificateAuthority, KEY_ALGORITHMS, readJoinedEdge, readRevocations, writeJoinedCa, writeJoinedRevocations } from "../../pki/index.ts";
 import type { CertificateAuthority, CertificateSigningChannel, JoinedEdgeRecord, KeyAlgorithm, MasterKey, PublicCaCertificates } from "../../pki/index.ts";
 import type { Store } from "../../store/index.ts";
 
@@ -145,7 +145,13 @@ export async function openJoinedCa(
   masterKey: MasterKey,
   store: Store | undefined,
   log: Logger,
-): Promise<{ ca: CertificateAuthority; follow: (current: CertificateAuthority) => Promise<CertificateAuthority | undefined>; close(): Promise<void> }> {
+): Promise<{
+  ca: CertificateAuthority;
+  follow: (current: CertificateAuthority) => Promise<CertificateAuthority | undefined>;
+  /** Takes the CA node's newest revocations into the data directory; true when the revoked serials changed (the edge rebuilds then). */
+  followRevocations: () => Promise<boolean>;
+  close(): Promise<void>;
+}> {
   if (masterKey.id !== joined.edge.sealingKeyId) {
     throw new JoinDataDirError(joined.dataDir, `was joined with the sealing key ${joined.edge.sealingKeyId}, and this start loaded ${masterKey.id} (${masterKey.source})`, "point MOAT_MASTER_KEY_FILE at the key file `moat edge join --key-file` wrote for this edge");
   }
@@ -172,5 +178,19 @@ export async function openJoinedCa(
   // At start only the store the start opened is read: one that was down is not waited for again here.
   const atStart = store ? await newer() : undefined;
   if (atStart) log.info({ dataDir: joined.dataDir }, "took the CA certificates the CA node published");
-  return { ca: atStart ?? createCsrCertificateAuthority(current, channel), follow: () => newer(), close: () => access.close() };
+  // The serials this edge's data directory holds revoked: what a build keeps out of use.
+  let revokedHere = (await readRevocations(joined.dataDir)).map((revocation) => revocation.serialHex).sort().join(",");
+  let takenRevocations: string | undefined;
+  const followRevocations = async (): Promise<boolean> => {
+    const reached = await access.get().catch(() => undefined);
+    const published = reached && (await reached.certificateRequests.readRevocations());
+    if (!published || JSON.stringify(published) === takenRevocations) return false;
+    await writeJoinedRevocations(joined.dataDir, published);
+    takenRevocations = JSON.stringify(published);
+    const serials = published.revocations.map((revocation) => revocation.serialHex).sort().join(",");
+    const isChanged = serials !== revokedHere;
+    revokedHere = serials;
+    return isChanged;
+  };
+  return { ca: atStart ?? createCsrCertificateAuthority(current, channel), follow: () => newer(), followRevocations, close: () => access.close() };
 }

@@ -193,8 +193,8 @@ async function runFrom(
   // The CA node signs joined edges' requests with the CA in use, which a rotation replaces (told through onCaInUse).
   let caInUse = ca;
   const followMs = isJoined ? caFollowIntervalMs() : undefined;
-  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa?.follow ? { followPublishedCa: joinedCa.follow } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
-  const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }) }) : undefined);
+  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
+  const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }), dataDir: config.dataDir }) : undefined);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log, edgeName, storeInvalidations: invalidations?.initial, ...certificateEvents, ...caNodeOptions });
