@@ -1002,3 +1002,33 @@ export class ApiClientDeadlineError extends MoatError {
     });
   }
 }
+
+/** GET /console/ on an API whose package holds no built console (a checkout where `npm run console:build` has not run). */
+export class ConsoleNotBuiltError extends MoatError {
+  constructor(directory: string) {
+    super("console-not-built", 503, `the web console is not built: ${directory} holds no index.html.`, {
+      fix: "run `npm run console:build` in Moat's checkout (a published package ships it built), then restart the API",
+    });
+  }
+}
+
+/** GET /traffic on an admin API that runs without the edge's metrics (no --metrics, no metrics.listen, or not beside an edge). */
+export class TrafficUnavailableError extends MoatError {
+  constructor() {
+    super("traffic-unavailable", 503, "this admin API has no traffic to show: the edge beside it counts none (its metrics are off), or no edge runs beside it.", {
+      fix: "run the API beside the edge with metrics on: `moat start --store ADDRESS --api HOST:PORT --metrics 127.0.0.1:9464` (or metrics.listen in the config); `npm start` (the demo) has them on",
+    });
+  }
+}
+
+/**
+ * A request a browser made for another site's page (Sec-Fetch-Site: cross-site or same-site): refused, because a
+ * browser presents an admin client certificate to any page that makes it ask, so a page elsewhere could act as its owner.
+ */
+export class ApiCrossSiteRequestError extends MoatError {
+  constructor(site: string) {
+    super("api-cross-site-request", 403, `the browser says this request comes from another site's page (Sec-Fetch-Site: ${site}); the admin API answers only its own console and clients that are not browsers.`, {
+      fix: "use the console at the API's own /console/, the CLI or the SDK; a page on another site may not call the API",
+    });
+  }
+}

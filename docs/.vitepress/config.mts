@@ -35,6 +35,7 @@ export default defineConfig({
           { text: "Run your own edge", link: "/how-to/run-your-own-edge" },
           { text: "Run from a store", link: "/how-to/run-from-a-store" },
           { text: "Run a fleet", link: "/how-to/run-a-fleet" },
+          { text: "Use the web console", link: "/how-to/use-the-console" },
           { text: "Steer with the CLI and SDK", link: "/how-to/steer-moat-with-the-cli-and-sdk" },
           { text: "Rotate and revoke", link: "/how-to/rotate-and-revoke" },
           { text: "Import a certificate", link: "/how-to/import-a-certificate" },

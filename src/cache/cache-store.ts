@@ -8,6 +8,15 @@ import type { FillingBody, FillingBodyReader } from "./filling-body.ts";
 import type { MemoryTier } from "./memory-tier.ts";
 import type { EntryMeta, StoredEntry } from "./stored-entry.ts";
 
+/**
+ * Variants kept per primary key. A response that varies on a field the viewer chooses freely
+ * (`Vary: User-Agent`, `Vary: X-Anything`) let one client store a variant per value it sent: each
+ * evicted the others' entries from the tiers, and the key list of the Vary record grew without end
+ * (an entry evicted from a tier stayed listed). Past this, a new variant evicts the oldest one.
+ * Accept-Encoding, Accept-Language and the like need tens.
+ */
+export const MAX_VARIANTS_PER_KEY = 1024;
+
 export interface EntryWriter {
   write(chunk: Buffer): Promise<void>;
   /** false once the body outgrew every tier: the caller stops storing. */
@@ -80,6 +89,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     // Kept only as another variant under the Vary names the newer fill uses; anything else would replace it.
     const record = varied.get(meta.primaryKey);
     if (meta.vary === null || !record || !sameNames(record.names, meta.vary.names)) return false;
+    if (!record.keys.has(meta.key) && record.keys.size >= MAX_VARIANTS_PER_KEY) return false;
     record.keys.add(meta.key);
     return true;
   }
@@ -90,8 +100,20 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       return;
     }
     const record = varied.get(meta.primaryKey);
-    if (record && sameNames(record.names, meta.vary.names)) record.keys.add(meta.key);
-    else varied.set(meta.primaryKey, { names: meta.vary.names, keys: new Set([meta.key]) });
+    if (!record || !sameNames(record.names, meta.vary.names)) return void varied.set(meta.primaryKey, { names: meta.vary.names, keys: new Set([meta.key]) });
+    if (record.keys.has(meta.key)) return;
+    record.keys.add(meta.key);
+    if (record.keys.size > MAX_VARIANTS_PER_KEY) evictOldestVariant(record.keys);
+  }
+
+  // A Set iterates in insertion order: the first key is the variant stored longest ago.
+  function evictOldestVariant(keys: Set<string>): void {
+    const [oldest] = keys;
+    if (oldest === undefined) return;
+    keys.delete(oldest);
+    memory.delete(oldest);
+    // Not awaited: a commit does not wait on another entry's file. A failed delete leaves a file nobody looks up (the key is no longer listed).
+    disk?.delete(oldest).catch(() => {});
   }
 
   function variantKey(primaryKey: string, names: readonly string[], headers: IncomingHttpHeaders): string {

@@ -249,7 +249,9 @@ certificate, and the edge on https://localhost:8443 (HTTP on 8080) in front of i
 The edge runs from a store in the data directory (moat.db), which demo.yaml is
 applied to at each start; the admin API listens on https://127.0.0.1:8444, and
 a 24 h admin token for it is written to <data dir>/demo-api-token (0600; the one
-of the previous start is revoked). It prints how to call the API.
+of the previous start is revoked). It prints how to call the API, and the web
+console's address, https://127.0.0.1:8444/console/, with the token to sign in
+(on a terminal only; otherwise the file that holds it).
 Unless MOAT_MASTER_KEY or MOAT_MASTER_KEY_FILE is set, the demo keeps its own
 master key in <data dir>.master-key, next to the data: fine for a demo only.
 

@@ -53,6 +53,9 @@ export const DEFAULTS = {
     // Below nginx's 75 s keepalive_timeout: an idle viewer's descriptor comes back within a minute;
     // browsers reconnect (with a resumed session) when they need to.
     idleMs: 60 * SECOND,
+    // Node's own server timeout: a viewer that stopped reading (or an upload that stopped) for two
+    // minutes is gone; slower links than that keep at least a window's worth of bytes moving.
+    stalledMs: 2 * MINUTE,
     // Below a typical descriptor limit (raise `ulimit -n` above it): every connection also holds an origin socket at times.
     maxConnections: 20_000,
     // A carrier-grade NAT puts many viewers behind one address; a browser opens at most 6 HTTP/1.1

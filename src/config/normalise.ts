@@ -69,6 +69,7 @@ function normaliseConnections(connections: NonNullable<ConfigDocument["connectio
     firstByteMs: connections.timeouts?.firstByte ?? defaults.firstByteMs,
     requestHeadMs: connections.timeouts?.requestHead ?? defaults.requestHeadMs,
     idleMs: connections.timeouts?.idle ?? defaults.idleMs,
+    stalledMs: connections.timeouts?.stalled ?? defaults.stalledMs,
     maxConnections: connections.max?.total ?? defaults.maxConnections,
     maxConnectionsPerAddress: connections.max?.perAddress ?? defaults.maxConnectionsPerAddress,
   };

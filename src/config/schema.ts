@@ -109,6 +109,7 @@ const connections = closedObject({
     firstByte: field.duration(LIMITS.connectionTimeoutMs).optional(),
     requestHead: field.duration(LIMITS.connectionTimeoutMs).optional(),
     idle: field.duration(LIMITS.connectionTimeoutMs).optional(),
+    stalled: field.duration(LIMITS.connectionTimeoutMs).optional(),
   }).optional(),
   max: closedObject({
     total: field.count(LIMITS.connectionCount).optional(),

@@ -123,8 +123,14 @@ export interface ListenerTlsConfig {
   readonly ecdhCurves: readonly string[];
 }
 
-/** The HTTPS port's deadlines and caps: the same shape as every listener's (src/connections), one definition. */
-export type ConnectionsConfig = ConnectionLimits;
+/** The HTTPS port's deadlines and caps: the same shape as every listener's (src/connections), one definition, plus the stalled-exchange deadline. */
+export type ConnectionsConfig = ConnectionLimits & {
+  /**
+   * While a request is open: an HTTP/1.1 connection with no byte either way, or an HTTP/2 stream whose
+   * response makes no progress (a viewer that never opens its flow-control window), is closed after this.
+   */
+  readonly stalledMs: number;
+};
 
 export interface DistributionConfig {
   readonly id: string;

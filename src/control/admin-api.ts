@@ -3,7 +3,7 @@ import type { TLSSocket } from "node:tls";
 import Fastify, { LogController } from "fastify";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Logger } from "pino";
-import { ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
+import { ApiCrossSiteRequestError, ApiForbiddenError, ApiRequestInvalidError, ListenError } from "../errors.ts";
 import type { CertificateAuthority, IssuedCertificate } from "../pki/index.ts";
 import { keepServerCertificate, serverCertificateNames } from "./server-certificate.ts";
 import type { ApiRole, Store } from "../store/index.ts";
@@ -18,7 +18,8 @@ import { resolveEdgeName } from "../config/index.ts";
 import { MOAT_VERSION } from "../observe/index.ts";
 import { createCertificateRecorder } from "./certificate-records.ts";
 import type { CertificateRecorder } from "./certificate-records.ts";
-import type { DataDirAccess } from "./routes/index.ts";
+import type { DataDirAccess, TrafficSource } from "./routes/index.ts";
+import { CONSOLE_BUILD_DIR, CONSOLE_PATH, createConsoleSite, loadConsoleFiles } from "./console-assets.ts";
 
 export const ADMIN_API_DEFAULTS = Object.freeze({
   host: "127.0.0.1",
@@ -61,6 +62,13 @@ export interface AdminApiOptions {
   certificateRecords?: CertificateRecorder;
   /** The edge whose data directory `dataDir` is, as the store names it (`--edge-name`); default MOAT_EDGE_NAME, else the host name. */
   edgeName?: string;
+  /**
+   * The web console under /console/: the directory of its build (default the package's dist/console, which
+   * `npm run console:build` makes), or false for none. Unbuilt, /console/ answers 503 console-not-built.
+   */
+  consoleDir?: string | false;
+  /** The metrics of the edge beside the API, for GET /traffic; without it /traffic answers 503 traffic-unavailable. */
+  traffic?: TrafficSource;
 }
 
 export interface AdminApi {
@@ -118,6 +126,12 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   });
 
   app.addHook("onRequest", async (request) => {
+    // The console's own files: loading them needs no credentials (the sign-in form is one of them).
+    if ((request.routeOptions.config as { isPublic?: boolean }).isPublic === true) return;
+    // Fetch Metadata: a browser names the site of the page that made the request. It presents an admin certificate to
+    // any page that makes it connect here, so only the API's own origin (the console) and non-browsers (no header) get in.
+    const site = request.headers["sec-fetch-site"];
+    if (typeof site === "string" && site !== "same-origin" && site !== "none") throw new ApiCrossSiteRequestError(site);
     identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
   });
   app.addHook("onSend", async (_request, reply) => {
@@ -136,8 +150,18 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     dataDir = { ...dataDir, certificateRecords: recorder };
     if (ownRecorder) await ownRecorder.sync();
   }
-  const { routes } = adminApiSurface(options.store, clock, dataDir);
+  const { routes } = adminApiSurface(options.store, clock, dataDir, options.traffic);
   for (const route of routes) app.route({ method: route.method, url: route.url, config: { role: route.role }, handler: (request, reply) => serve(route, request, reply) });
+  if (options.consoleDir !== false) {
+    const consoleDir = options.consoleDir ?? CONSOLE_BUILD_DIR;
+    const site = createConsoleSite(await loadConsoleFiles(consoleDir), consoleDir);
+    // isPublic: the onRequest hook lets these through without credentials.
+    app.get("/console", { config: { isPublic: true } }, async (_request, reply) => reply.redirect(CONSOLE_PATH, 308));
+    app.get("/console/*", { config: { isPublic: true } }, async (request, reply) => {
+      const file = site.serve((request.params as { "*": string })["*"]);
+      return reply.code(200).headers(file.headers).send(file.body);
+    });
+  }
 
   try {
     await app.listen({ host: settings.host, port: settings.port });
@@ -169,9 +193,9 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
  * The routes the API serves, /openapi.json among them, and the document that lists them all (itself included),
  * built once from the routes' own schemas. Building it calls no handler: the SDK's generator gives it a store it never opens.
  */
-export function adminApiSurface(store: Store, clock: () => Date, dataDir?: DataDirAccess): { routes: ApiRoute[]; document: Record<string, unknown> } {
+export function adminApiSurface(store: Store, clock: () => Date, dataDir?: DataDirAccess, traffic?: TrafficSource): { routes: ApiRoute[]; document: Record<string, unknown> } {
   let document: Record<string, unknown> = {};
-  const routes = [...adminApiRoutes(store, clock, dataDir), openApiRoute(() => document)];
+  const routes = [...adminApiRoutes(store, clock, dataDir, traffic), openApiRoute(() => document)];
   document = buildOpenApiDocument(routes, { version: MOAT_VERSION });
   return { routes, document };
 }

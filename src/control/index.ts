@@ -49,7 +49,9 @@ export { caRotationEvent, certificateEvent, certificateFacts, crlPublishedEvent,
 export type { CertificateFacts } from "./audit-events.ts";
 /** The actor string a change made by an API caller is recorded under: `api:token/<id>`, `api:certificate/<name>`. */
 export { actorOf } from "./auth.ts";
-export type { DataDirAccess } from "./routes/index.ts";
+export type { DataDirAccess, TrafficSource } from "./routes/index.ts";
+/** Where the web console is served (`/console/`), and the build directory it is served from. */
+export { CONSOLE_BUILD_DIR, CONSOLE_CSP, CONSOLE_PATH } from "./console-assets.ts";
 export type { ApiIdentity } from "./auth.ts";
 export type { ApiRoute } from "./api-route.ts";
 /** How problem details name an error code: `urn:moat:error:<code>`. */

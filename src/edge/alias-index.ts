@@ -45,3 +45,25 @@ export function hostnameOfAuthority(authority: string | undefined): string {
   if (host.endsWith(".")) host = host.slice(0, -1);
   return host.toLowerCase();
 }
+
+/**
+ * The authority the origin is told of (X-Forwarded-Host): the normal form of RFC 9110 §4.2.3, the host
+ * lower-cased without its trailing dot and without an empty or default (443) port. Any other port is
+ * kept only when it is the one the viewer connected to. The cache keys a response by the distribution,
+ * not by the viewer's spelling of Host, so the spelling must not reach an origin that builds links or
+ * redirects from it: one viewer's "Host: shop.test:1234" was forwarded as is, and a redirect to
+ * https://shop.test:1234/ stored for everyone.
+ * @example
+ * forwardedAuthority("Shop.Test.:443", 443); // "shop.test"
+ * forwardedAuthority("shop.test:1234", 443); // "shop.test"
+ * forwardedAuthority("shop.test:8443", 8443); // "shop.test:8443"
+ */
+export function forwardedAuthority(authority: string | undefined, localPort: number | undefined): string {
+  const hostname = hostnameOfAuthority(authority);
+  if (authority === undefined || authority === hostname) return hostname;
+  const closing = authority.startsWith("[") ? authority.indexOf("]") : -1;
+  const colon = authority.indexOf(":", closing + 1);
+  const port = colon === -1 ? "" : authority.slice(colon + 1);
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  return port !== "" && port !== "443" && localPort !== undefined && port === String(localPort) ? `${host}:${port}` : host;
+}

@@ -9,7 +9,7 @@ export const EDGE_ERROR_CODES = {
   "tls-version-too-old": { status: 421, meaning: "a resumed TLS 1.2 session (no SNI) bound to a distribution that requires TLS 1.3" },
   "duplicate-host": { status: 400, meaning: "the request has two Host lines" },
   "host-authority-mismatch": { status: 400, meaning: "an HTTP/2 host header names another authority than :authority (RFC 9113 §8.3.1)" },
-  "bad-request-target": { status: 400, meaning: "a target with userinfo, or a path with a . or .. segment" },
+  "bad-request-target": { status: 400, meaning: "a target with userinfo, a path with a . or .. segment (also encoded), or a path that routes elsewhere once decoded" },
   "request-body-not-allowed": { status: 400, meaning: "a GET or HEAD with a body (Content-Length above 0, Transfer-Encoding, or HTTP/2 DATA)" },
   "no-behavior": { status: 404, meaning: "no behavior of the distribution matches the path" },
   "method-not-allowed": { status: 405, meaning: "the method is not in the behavior's allowedMethods (the Allow header lists them)" },

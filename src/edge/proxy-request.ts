@@ -12,9 +12,9 @@ import type { AccessLog, Logger } from "../observe/index.ts";
 import type { DestinationStream } from "pino";
 import { connectionFragment, routeFragment, stageFields } from "./access-line-fields.ts";
 import type { MeteredRequest, MeteredResponse } from "./viewer-meter.ts";
-import { hostnameOfAuthority } from "./alias-index.ts";
+import { forwardedAuthority, hostnameOfAuthority } from "./alias-index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
-import { checkRequestTarget, readRequestHead } from "./request-target.ts";
+import { AMBIGUOUS_PATH_PROBLEM, checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
 import { hasSafeMethodBody } from "./safe-method-body.ts";
 import { EdgeExchange, bypassedCache, forwardEarlyHints, goesThroughCache } from "./cache-stage.ts";
@@ -157,9 +157,13 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
     return refuse(req, res, facts, log, { status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1(req) : NO_EXTRA_HEADERS }, { host: authority });
   }
   facts.distribution = distribution;
+  // The authority the origin hears of, in its normal form: what the cache keys by, not the viewer's spelling of it.
+  const forwardedHost = forwardedAuthority(authority, facts.socket?.localPort);
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
+  // Routed as sent and as a lenient origin reads it: if those disagree, no behavior is safe to pick.
+  if (target.normalised !== target.pathname && distribution.route(target.normalised) !== behavior) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: AMBIGUOUS_PATH_PROBLEM }, { distribution: distribution.id });
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
   const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
   if (refusal) {
@@ -168,16 +172,16 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   }
   // A WebSocket handshake is a GET (RFC 6455 §4.1; RFC 8441 §4 carries it in CONNECT), which every behavior allows.
   const handshake = deps.upgrades?.handshakeOf(req);
-  if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, authority ?? "");
+  if (handshake && deps.upgrades) return forwardHandshake(req, res, facts, log, deps.upgrades, handshake, distribution, behavior, forwardedHost);
   if (!behavior.allowedMethods.has(req.method ?? "")) {
     const allow = [...behavior.allowedMethods].join(", ");
     return refuse(req, res, facts, log, { status: 405, code: "method-not-allowed", summary: `this path allows ${allow}`, extraHeaders: { allow } }, { distribution: distribution.id, behavior: behavior.path });
   }
   const hasBody = hasSafeMethodBody(req);
-  if (hasBody === false) return forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache);
+  if (hasBody === false) return forward(req, res, facts, distribution, behavior, forwardedHost, head.path, log, deps.cache);
   if (hasBody === true) return refuseBody(req, res, facts, log, distribution, behavior);
   // An HTTP/2 GET whose HEADERS did not end its stream: wait for its end (safe-method-body.ts).
-  return hasBody.then((isBody) => (isBody ? refuseBody(req, res, facts, log, distribution, behavior) : forward(req, res, facts, distribution, behavior, authority ?? "", head.path, log, deps.cache)));
+  return hasBody.then((isBody) => (isBody ? refuseBody(req, res, facts, log, distribution, behavior) : forward(req, res, facts, distribution, behavior, forwardedHost, head.path, log, deps.cache)));
 }
 
 function refuseBody(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger, distribution: DistributionRuntime, behavior: RoutedBehavior): undefined {

@@ -1,8 +1,12 @@
-// Checks the request head before routing: one Host, a Host that agrees with :authority, the target in origin-form (absolute-form read as RFC 9112 says), and no dot-segments that would let a path dodge its behavior.
+// Checks the request head before routing: one Host, a Host that agrees with :authority, the target in origin-form (absolute-form read as RFC 9112 says), and no dot-segment or encoding that would let a path dodge its behavior.
 import type { IncomingHttpHeaders } from "node:http";
 import type { EdgeErrorCode } from "./moat-error-values.ts";
 
-export type RequestTarget = { ok: true; pathname: string } | { ok: false; problem: string };
+/**
+ * `pathname` as sent (what the router, the cache key and the origin get); `normalised` the path as the
+ * most lenient origin reads it (see normalisedPath), the same string when nothing in it is ambiguous.
+ */
+export type RequestTarget = { ok: true; pathname: string; normalised: string } | { ok: false; problem: string };
 
 /** The authority and origin-form target a request is for, or why it is malformed (400) or not for this port (421). */
 export type RequestHead = { ok: true; authority: string | undefined; path: string } | { ok: false; status: 400 | 421; code: EdgeErrorCode; problem: string };
@@ -20,13 +24,24 @@ export interface RequestHeadInput {
 // Refusing them, as Envoy's path normalization and CloudFront do, keeps routing and origin in agreement.
 const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$|\?)/i;
 
+// What origins read differently from a router that matches the path as sent: a percent-encoding (nginx,
+// Express and most frameworks decode it, %2F included), "\" (a separator to IIS and some Node routers),
+// ";" (Tomcat and Spring cut a segment's path parameters off, so "/static/..;/admin" is "/admin" there)
+// and "//" (nginx merges slashes). "/static/..%2fadmin" or "/%61pi/x" matched /static/* or * here and
+// reached /admin or /api/x there: cached, or sent to another origin, under the wrong behavior.
+const ambiguousInPath = /[%\\;]|\/\//;
+
+/** Problem of a path whose normalised reading routes to another behavior than the path as sent. */
+export const AMBIGUOUS_PATH_PROBLEM =
+  "the path names another cache behavior once decoded (percent-encodings, \\, ;parameters or // read as origins read them); send the decoded path";
+
 // RFC 9112 §3.2.2: "http" or "https" "://" authority, then path-abempty and the query.
 const absoluteForm = /^(https?):\/\/([^/?#]*)([^#]*)$/i;
 
 /**
  * @example
- * checkRequestTarget("/static/a.css?v=1"); // { ok: true, pathname: "/static/a.css" }
- * checkRequestTarget("/static/../admin");  // { ok: false, problem: "…" }
+ * checkRequestTarget("/static/a.css?v=1"); // { ok: true, pathname: "/static/a.css", normalised: "/static/a.css" }
+ * checkRequestTarget("/static/..;/admin"); // { ok: false, problem: "…" }
  */
 export function checkRequestTarget(url: string): RequestTarget {
   if (url.charCodeAt(0) !== 47 /* "/" */) {
@@ -34,8 +49,31 @@ export function checkRequestTarget(url: string): RequestTarget {
   }
   const query = url.indexOf("?");
   const pathname = query === -1 ? url : url.slice(0, query);
-  if (dotSegment.test(pathname)) return { ok: false, problem: "the path has a . or .. segment; send the resolved path" };
-  return { ok: true, pathname };
+  const normalised = normalisedPath(pathname);
+  if (dotSegment.test(normalised)) return { ok: false, problem: "the path has a . or .. segment (also spelled %2e, or next to %2F, \\ or ;); send the resolved path" };
+  return { ok: true, pathname, normalised };
+}
+
+/**
+ * The path as the most lenient origin reads it: ASCII percent-encodings decoded once, "\" as "/",
+ * ";parameters" cut from each segment, runs of "/" merged. Only for checks (dot-segments, which
+ * behavior it routes to): the origin and the cache key get the path as sent. A path with none of
+ * those characters (nearly all) is returned as is, with no work.
+ * @example
+ * normalisedPath("/static/..;/admin"); // "/static/../admin"
+ * normalisedPath("/%61pi//x");         // "/api/x"
+ */
+export function normalisedPath(pathname: string): string {
+  if (!ambiguousInPath.test(pathname)) return pathname;
+  return pathname
+    .replace(/%([0-9a-f]{2})/gi, (encoded, hex: string) => {
+      const code = Number.parseInt(hex, 16);
+      // Non-ASCII bytes stay encoded: a pattern names ASCII paths, and half a UTF-8 sequence decodes to nothing useful.
+      return code < 0x80 ? String.fromCharCode(code) : encoded;
+    })
+    .replaceAll("\\", "/")
+    .replace(/;[^/]*/g, "")
+    .replace(/\/{2,}/g, "/");
 }
 
 /**

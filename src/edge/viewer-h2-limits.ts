@@ -1,4 +1,4 @@
-// HTTP/2 limits of the viewer server: nghttp2's settings and Node's per-session budgets, and a guard that closes a session resetting streams instead of letting them finish (CVE-2023-44487) with GOAWAY ENHANCE_YOUR_CALM.
+// HTTP/2 limits of the viewer server: nghttp2's settings and Node's per-session budgets, a guard that closes a session resetting streams instead of letting them finish (CVE-2023-44487) with GOAWAY ENHANCE_YOUR_CALM, and a deadline on each stream that stops making progress.
 import http2 from "node:http2";
 import type { Http2ServerRequest, SecureServerOptions, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import type { TLSSocket } from "node:tls";
@@ -6,7 +6,7 @@ import type { ConnectionDeadlines } from "../connections/index.ts";
 import { ViewerSessionFloodError } from "../errors.ts";
 import type { Logger } from "../observe/index.ts";
 
-const { NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** nginx's default; RFC 9113 §6.5.2 advises at least 100; Node's own default is 2^32-1, i.e. none. */
 const MAX_CONCURRENT_STREAMS = 128;
@@ -45,6 +45,8 @@ export const VIEWER_H2_OPTIONS = {
 const RESETS_OWED_LIMIT = 100;
 
 const SESSION_COUNTS = Symbol("viewer-h2-guard.counts");
+/** The bytes a stream had buffered at the last sweep, while they stayed there; absent when it made progress since. */
+const BUFFERED_AT_SWEEP = Symbol("viewer-h2-guard.buffered");
 
 /** What a session's streams share: made once per session, so a stream costs one property, not closures. */
 interface SessionCounts {
@@ -58,9 +60,11 @@ interface SessionCounts {
   /** Streams that closed without a reset. */
   finished: number;
   isCalmed: boolean;
+  /** Its open streams, for the stall sweep. */
+  readonly open: Set<CountedStream>;
 }
 
-type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]?: SessionCounts };
+type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]?: SessionCounts; [BUFFERED_AT_SWEEP]?: number };
 
 export interface ViewerH2Guard {
   /**
@@ -76,11 +80,11 @@ export interface ViewerH2Guard {
 
 /**
  * @example
- * const guard = createViewerH2Guard(log);
+ * const guard = createViewerH2Guard(log, { stalledStreamMs: 120_000 });
  * server.on("session", (session) => guard.watch(session));
  * http2.createSecureServer({ ...VIEWER_H2_OPTIONS }, (req, res) => guard.refuses(req) || handler(req, res));
  */
-export function createViewerH2Guard(log: Logger): ViewerH2Guard {
+export function createViewerH2Guard(log: Logger, limits: { stalledStreamMs: number }): ViewerH2Guard {
   function calm(counts: SessionCounts): void {
     if (counts.isCalmed) return;
     counts.isCalmed = true;
@@ -98,8 +102,33 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
     counts.resets += 1;
     if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts);
   }
+  // A viewer that never opens a stream's flow-control window (SETTINGS_INITIAL_WINDOW_SIZE 0, no
+  // WINDOW_UPDATE) and sends a PING now and then kept the stream, its slot of the 128 and what its
+  // response holds (a cache fill's reader, an origin request) for ever: the socket is never silent, so
+  // its timeout never fires, and Node's own stream timeout counts any frame the session sends (the
+  // PING's answer included) as the stream's progress. So each session sweeps its streams every
+  // stalledStreamMs: one whose response bytes sat buffered, not one of them sent, since the last sweep
+  // (no 'drain', no fewer bytes waiting) is reset with CANCEL. A response that moves at all is never
+  // cut (as nginx's send_timeout, the deadline is on silence, not on a rate).
+  function sweep(counts: SessionCounts): void {
+    for (const stream of counts.open) {
+      const buffered = stream.bufferSize;
+      const before = stream[BUFFERED_AT_SWEEP];
+      if (buffered > 0 && before !== undefined && buffered >= before) {
+        log.info({ remote: counts.socket?.remoteAddress, bufferedBytes: buffered, stalledMs: limits.stalledStreamMs }, "viewer HTTP/2 stream reset: its response made no progress (the viewer does not read, or keeps its flow-control window closed)");
+        counts.open.delete(stream);
+        stream.close(NGHTTP2_CANCEL);
+        continue;
+      }
+      stream[BUFFERED_AT_SWEEP] = buffered > 0 ? buffered : undefined;
+    }
+  }
+  function onDrain(this: CountedStream): void {
+    this[BUFFERED_AT_SWEEP] = undefined;
+  }
   function onClose(this: CountedStream): void {
     const counts = this[SESSION_COUNTS] as SessionCounts;
+    counts.open.delete(this);
     // Node sets `aborted` with the 'aborted' event: a reset stream does not count as finished.
     if (!this.aborted) counts.finished += 1;
     counts.deadlines?.requestEnded();
@@ -107,7 +136,10 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
 
   return {
     watch(session, connection) {
-      const counts: SessionCounts = { session, socket: connection?.socket, deadlines: connection?.deadlines, resets: 0, finished: 0, isCalmed: false };
+      const counts: SessionCounts = { session, socket: connection?.socket, deadlines: connection?.deadlines, resets: 0, finished: 0, isCalmed: false, open: new Set() };
+      // One timer per session (not per stream); it keeps no process alive, and goes with the session.
+      const sweeper = setInterval(() => counts.open.size > 0 && sweep(counts), limits.stalledStreamMs).unref();
+      session.once("close", () => clearInterval(sweeper));
       // A stream exists once its HEADERS (and CONTINUATIONs) are complete: that is the request head.
       // Before http2's own listener, which emits the request: the handler finds the counts (and socket) on its stream.
       session.prependListener("stream", (stream: CountedStream) => {
@@ -115,6 +147,8 @@ export function createViewerH2Guard(log: Logger): ViewerH2Guard {
         stream[SESSION_COUNTS] = counts;
         stream.on("aborted", onAborted);
         stream.on("close", onClose);
+        stream.on("drain", onDrain);
+        counts.open.add(stream);
       });
       session.once("error", (error: Error & { code?: string }) => {
         if (counts.isCalmed) return;

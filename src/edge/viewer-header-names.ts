@@ -7,7 +7,32 @@ import { isViewerCertificateHeader } from "./viewer-cert-headers.ts";
 // Fields the edge sets or appends to itself (forwarded-headers.ts). A viewer's own value arrives under
 // the canonical spelling, where the edge appends to it (X-Forwarded-For, Via) or replaces it; spelled
 // with "_" it would reach a CGI-style app as a second value beside the edge's, so it never goes on.
-const EDGE_SET_HEADERS = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via", "forwarded"]);
+const EDGE_SET_HEADERS = new Set(["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"]);
+
+// Fields that tell an origin the request is for another URL, method, host, scheme or port than the one
+// it received. Frameworks honour them (Symfony and IIS X-Original-URL/X-Rewrite-URL, Spring and Rails
+// Forwarded and X-Forwarded-Port/-Prefix, Express and Laravel method overrides), and the cache keys the
+// request by what the edge saw: a viewer's "GET /static/a.js" with "X-Original-URL: /admin" was stored
+// under /static/a.js for everyone. Only a proxy may say these, and the edge says its own forwarding
+// facts in X-Forwarded-*; so no viewer's value goes on, in any spelling.
+const REQUEST_OVERRIDE_HEADERS = new Set([
+  "forwarded",
+  "x-original-url",
+  "x-rewrite-url",
+  "x-original-uri",
+  "x-original-host",
+  "x-host",
+  "x-forwarded-server",
+  "x-forwarded-port",
+  "x-forwarded-prefix",
+  "x-forwarded-scheme",
+  "x-forwarded-ssl",
+  "x-url-scheme",
+  "front-end-https",
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+]);
 
 // The moat- namespace is Moat's: Moat-Viewer-Cert-* from the edge, Moat-Edge-* from the guard, and
 // whatever comes later. An origin may trust any of it, so no viewer may send any of it.
@@ -39,7 +64,7 @@ const verdictsWhenForwarding = new Map<string, DroppedBecause>();
 
 function judgeHeaderName(name: string, underscoreHeaders: UnderscoreHeaders): DroppedBecause {
   const folded = foldedHeaderName(name);
-  if (folded.startsWith(MOAT_PREFIX) || isViewerCertificateHeader(folded)) return "edge-owned";
+  if (folded.startsWith(MOAT_PREFIX) || isViewerCertificateHeader(folded) || REQUEST_OVERRIDE_HEADERS.has(folded)) return "edge-owned";
   const hasUnderscore = folded !== name.toLowerCase();
   if (hasUnderscore && EDGE_SET_HEADERS.has(folded)) return "edge-owned";
   if (hasUnderscore && underscoreHeaders === "drop") return "underscore";

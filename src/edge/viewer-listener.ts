@@ -42,10 +42,6 @@ export interface ViewerListener {
   rotateTicketKeys(): void;
 }
 
-// Inactivity (no byte either way) while a request is open: a stalled upload or a viewer that stopped reading.
-// Between requests, the connections deadlines apply (src/connections).
-const stalledExchangeMs = 120_000;
-
 interface ConnectionState {
   active: number;
 }
@@ -69,6 +65,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   let handingOver: TLSSocket | undefined;
   let isDraining = false;
   let inFlight = 0;
+  // Inactivity while a request is open (connections.timeouts.stalled): a stalled upload, or a viewer
+  // that stopped reading. Between requests, the connections deadlines apply (src/connections).
+  const stalledExchangeMs = deps.connections.stalledMs;
   const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs });
 
   const handler = createRequestHandler({
@@ -91,7 +90,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     },
   });
 
-  const h2Guard = createViewerH2Guard(deps.log);
+  const h2Guard = createViewerH2Guard(deps.log, { stalledStreamMs: stalledExchangeMs });
   const server = http2.createSecureServer(
     {
       // HTTP/2 settings and flood limits (viewer-h2-limits.ts).
@@ -136,8 +135,10 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // One 'request' listener for HTTP/1.1 and the HTTP/2 streams Node's compatibility layer serves (see 'stream'
     // below): an emit with two clones its listener array, per request.
     (req, res) => {
-      if (req.httpVersionMajor === 1) watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
-      else if (h2Guard.refuses(req)) return;
+      if (req.httpVersionMajor === 1) {
+        if (isBehindClosingResponse(req as unknown as IncomingMessage)) return;
+        watchHttp1Exchange(req as unknown as IncomingMessage, res as unknown as Writable);
+      } else if (h2Guard.refuses(req)) return;
       handler(req as ViewerRequest, res);
     },
   );
@@ -156,6 +157,18 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // The pipeline's request and response types are Node's; these have the members it uses of them (viewer-h2-stream.ts).
     handler(req as unknown as ViewerRequest, new ViewerH2StreamResponse(stream, req) as unknown as Http2ServerResponse);
   });
+  // Node's parser reads every request pipelined in a chunk, and emits each one even when the response
+  // before it ends the connection (a refused head: 400 with Connection: close). Served, such a request
+  // reached the origin, and maybe the cache, though no byte of its answer could ever reach the viewer:
+  // a smuggled request's way past a refusal. It is dropped unanswered, as nginx does after a close.
+  function isBehindClosingResponse(req: IncomingMessage): boolean {
+    // `_last`: Node's own mark of a response that ends its connection (a Connection: close it sent or
+    // will send), set as its head is stored; http's internals have read it since Node 0.x.
+    const previous = responseOn.get(req.socket) as (Writable & { _last?: boolean; shouldKeepAlive?: boolean }) | undefined;
+    if (previous === undefined || (previous._last !== true && previous.shouldKeepAlive !== false)) return false;
+    deps.log.debug({ remote: req.socket.remoteAddress, method: req.method }, "viewer request pipelined after a response that closes the connection: dropped");
+    return true;
+  }
   // HTTP/1.1: a request's head is complete when it is emitted; its exchange ends when its response
   // closes (sent, or cut). HTTP/2 streams are watched per session (h2Guard.watch, below).
   function watchHttp1Exchange(req: IncomingMessage, res: Writable): void {
@@ -167,7 +180,8 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
-  server.setTimeout(stalledExchangeMs);
+  // The socket timeout also runs between requests, where the idle deadline decides: never before it.
+  server.setTimeout(Math.max(stalledExchangeMs, deps.connections.idleMs));
   (server as Http2SecureServer & { keepAliveTimeout?: number }).keepAliveTimeout = deps.connections.idleMs;
   const gate = limitConnections(server, deps.connections, connectionLog);
   // An HTTP/1.1 WebSocket handshake leaves HTTP without a 'request' event: from its head on, the

@@ -9,7 +9,8 @@ export { ACCESS_FILE_MODE, accessFileBase, openAccessFile } from "./access-file.
 export type { AccessFile, AccessFileSettings } from "./access-file.ts";
 export { edgeMetrics, installEdgeMetrics } from "./edge-metrics.ts";
 export type { CertificateInUse, EdgeMetrics, EdgeMetricsSources, OriginConnectionKind, OriginPoolStats } from "./edge-metrics.ts";
-export type { MetricsEndpoint, ProcessMetrics } from "./metrics-registry.ts";
+export type { MetricsEndpoint, ProcessMetrics, ProcessMetricsJson } from "./metrics-registry.ts";
+export type { MetricJson } from "./request-tally.ts";
 
 /** Loads prom-client and the edge's metrics: only an edge started with metrics on pays for them. */
 export function loadMetrics(): Promise<typeof import("./metrics-registry.ts")> {

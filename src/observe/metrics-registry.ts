@@ -158,6 +158,17 @@ export async function groupPage(metrics: ProcessMetrics, askWorkers: () => Promi
   return { contentType: aggregated.contentType, body: await aggregated.metrics() };
 }
 
+/**
+ * A primary's metrics and its workers' that answered in time, summed as groupPage sums them, in JSON form: what the
+ * admin API's /traffic reads.
+ * @example
+ * const traffic = () => groupJson(metrics, () => group.collectMetrics(2000));
+ */
+export async function groupJson(metrics: ProcessMetrics, askWorkers: () => Promise<{ asked: number; answers: ProcessMetricsJson[] }>): Promise<ProcessMetricsJson> {
+  const [own, workers] = await Promise.all([metrics.json(), askWorkers()]);
+  return (await AggregatorRegistry.aggregate([own, ...workers.answers] as never).getMetricsAsJSON()) as unknown as ProcessMetricsJson;
+}
+
 export interface MetricsEndpoint {
   readonly host: string;
   readonly port: number;

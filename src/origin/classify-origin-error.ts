@@ -88,6 +88,9 @@ export function classifyOriginError(error: unknown): ClassifiedOriginError {
   if (code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT") return { code: "origin-connect-timeout", detail };
   if (code === "UND_ERR_HEADERS_TIMEOUT") return { code: "origin-response-timeout", detail };
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") return { code: "origin-dns-failed", detail };
+  // undici cuts a response head past maxHeaderSize (Node's 16 KiB) and closes the socket itself: the
+  // origin closed nothing, and "closed the connection" sent operators to the wrong end.
+  if (code === "UND_ERR_HEADERS_OVERFLOW") return { code: "origin-bad-response", detail: `${detail}; the response head is over the edge's 16 KiB limit (Node's maxHeaderSize): the origin sends too many or too large header fields` };
   if (code === "HPE_INVALID_CONSTANT" || code.startsWith("HPE_") || code === "UND_ERR_INFO") return { code: "origin-bad-response", detail };
   if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || code === "EPIPE") return classifyClose(code, detail, err);
   if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_")) return { code: "origin-tls-failed", detail };

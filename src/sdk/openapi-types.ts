@@ -849,6 +849,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The counters of the edge beside this API (since it started), per distribution: requests by cache result and status class, origin failures by cause; 503 traffic-unavailable when its metrics are off
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["getTraffic"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who this request authenticated as (a token or an admin certificate) and its role; never a secret
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["whoami"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/openapi.json": {
         parameters: {
             query?: never;
@@ -1367,6 +1407,8 @@ export interface components {
                     requestHead?: unknown;
                     /** Format: moat-duration */
                     idle?: unknown;
+                    /** Format: moat-duration */
+                    stalled?: unknown;
                 };
                 max?: {
                     total?: number;
@@ -1384,6 +1426,8 @@ export interface components {
                 requestHead?: string;
                 /** Format: moat-duration */
                 idle?: string;
+                /** Format: moat-duration */
+                stalled?: string;
             };
             max?: {
                 total?: number;
@@ -2096,6 +2140,52 @@ export interface components {
                 kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch";
                 message: string;
             };
+        };
+        /** Traffic */
+        getTraffic200: {
+            /** @description When the counters were read (ISO 8601, UTC): divide the difference of two reads by the time between them */
+            at: string;
+            distributions: {
+                /** @description Its id; empty for requests that matched no distribution */
+                distribution: string;
+                /** @description Requests answered since the edge started */
+                requests: number;
+                /** @description Requests by cache result (hit, miss, stale, none: not through the cache, …), the access log's cache field */
+                cache: {
+                    [key: string]: number;
+                };
+                /** @description Requests by status class: 2xx, 3xx, 4xx, 5xx */
+                status: {
+                    [key: string]: number;
+                };
+                /** @description Origin requests that failed, by cause (the Moat-Error code: origin-connect-timeout, origin-cert-untrusted, …) */
+                originFailures: {
+                    [key: string]: number;
+                };
+            }[];
+        };
+        /** Whoami */
+        whoami200: {
+            /**
+             * @description How the request authenticated: a bearer token, or an admin client certificate
+             * @enum {string}
+             */
+            kind: "token" | "certificate";
+            /** @description The token's name, or the name in the certificate's SPIFFE ID */
+            name: string;
+            /**
+             * @description viewer < operator < admin: what the routes allow (each route's least role is in this document)
+             * @enum {string}
+             */
+            role: "viewer" | "operator" | "admin";
+            /** @description How the audit trail records this caller's changes: api:token/<id>, api:certificate/<name> */
+            actor: string;
+            /** @description A token's id (never its secret) */
+            tokenId?: string;
+            /** @description A certificate's SPIFFE ID */
+            spiffeId?: string;
+            /** @description A certificate's serial */
+            serialHex?: string;
         };
     };
     responses: never;
@@ -7625,6 +7715,118 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["verifyAuditTrail200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The counters, read now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getTraffic200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    whoami: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["whoami200"];
                 };
             };
             /** @description The request is not valid: each error names its field */

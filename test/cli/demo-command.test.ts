@@ -193,6 +193,14 @@ describe("moat demo", { timeout: 120_000 }, () => {
     assert.equal(running[0]!.lines.some((line) => JSON.stringify(line).includes("npm run moat")), false);
   });
 
+  test("prints the web console's address; with stdout not a terminal (it carries the log), the token's file to sign in with, not the token", () => {
+    const stdout = running[0]!.stdout();
+    assert.match(stdout, new RegExp(`^  console: ${apiUrl.replaceAll(".", "\\.")}/console/$`, "m"));
+    const signIn = /^  sign in with the token in (\S+): cat (\S+)$/m.exec(stdout);
+    assert.ok(signIn, `the sign-in line names the token file:\n${stdout}`);
+    assert.equal(resolve(dataDir, signIn[1]!), join(dataDir, "demo-api-token"));
+  });
+
   test("the printed curl request works as printed: TLS verified by the printed CA, the token from the printed file, 200 listing the demo distribution", async () => {
     const answer = await listDistributions(printedApiFiles(running[0]!, dataDir));
     assert.equal(answer.status, 200, JSON.stringify(answer.body));

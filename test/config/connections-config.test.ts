@@ -12,14 +12,15 @@ test("without a connections block, the defaults apply", () => {
     firstByteMs: 10_000,
     requestHeadMs: 20_000,
     idleMs: 60_000,
+    stalledMs: 120_000,
     maxConnections: 20_000,
     maxConnectionsPerAddress: 256,
   });
 });
 
 test("each setting is read, durations with their unit", () => {
-  const document = { ...minimal(), connections: { timeouts: { handshake: "5s", firstByte: "2s", requestHead: "15s", idle: "75s" }, max: { total: 50_000, perAddress: 64 } } };
-  assert.deepEqual(parse(document).connections, { handshakeMs: 5_000, firstByteMs: 2_000, requestHeadMs: 15_000, idleMs: 75_000, maxConnections: 50_000, maxConnectionsPerAddress: 64 });
+  const document = { ...minimal(), connections: { timeouts: { handshake: "5s", firstByte: "2s", requestHead: "15s", idle: "75s", stalled: "30s" }, max: { total: 50_000, perAddress: 64 } } };
+  assert.deepEqual(parse(document).connections, { handshakeMs: 5_000, firstByteMs: 2_000, requestHeadMs: 15_000, idleMs: 75_000, stalledMs: 30_000, maxConnections: 50_000, maxConnectionsPerAddress: 64 });
   // Settings left out keep their default.
   assert.equal(parse({ ...minimal(), connections: { max: { perAddress: 8 } } }).connections.idleMs, 60_000);
 });

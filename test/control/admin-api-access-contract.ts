@@ -89,6 +89,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["POST", "/edges/join-tokens", "admin", "/edges/join-tokens", { body: { name: "fra-1", region: "eu-central", ttl: "1h" } }],
       ["GET", "/edges/join-tokens", "admin", "/edges/join-tokens"],
       ["DELETE", "/edges/join-tokens/:id", "admin", "/edges/join-tokens/0123456789abcdef"],
+      ["GET", "/traffic", "viewer", "/traffic"],
+      ["GET", "/whoami", "viewer", "/whoami"],
     ];
     const covered = new Set(table.map(([method, pattern]) => `${method} ${pattern}`));
     for (const route of api.routes) assert.ok(covered.has(`${route.method} ${route.url}`), `the table has no row for ${route.method} ${route.url}`);

@@ -1,7 +1,7 @@
-// Request heads: one Host, Host agreeing with :authority, absolute-form read as RFC 9112 §3.2.2 says; request targets: dot-segments, plain or percent-encoded, are refused.
+// Request heads: one Host, Host agreeing with :authority, absolute-form read as RFC 9112 §3.2.2 says; request targets: dot-segments, plain, percent-encoded or hidden behind %2F, \\ or ;, are refused.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRequestTarget, readRequestHead } from "../../src/edge/request-target.ts";
+import { checkRequestTarget, normalisedPath, readRequestHead } from "../../src/edge/request-target.ts";
 import type { RequestHeadInput } from "../../src/edge/request-target.ts";
 
 const h1 = (url: string, rawHeaders: string[]): RequestHeadInput => ({
@@ -12,15 +12,34 @@ const h1 = (url: string, rawHeaders: string[]): RequestHeadInput => ({
 });
 
 test("origin-form paths pass, with the query split off", () => {
-  assert.deepEqual(checkRequestTarget("/static/a.css?v=1"), { ok: true, pathname: "/static/a.css" });
-  assert.deepEqual(checkRequestTarget("/a..b/.well-known/x"), { ok: true, pathname: "/a..b/.well-known/x" });
-  assert.deepEqual(checkRequestTarget("/x?next=/../y"), { ok: true, pathname: "/x" }, "the query is not a path");
+  assert.deepEqual(checkRequestTarget("/static/a.css?v=1"), { ok: true, pathname: "/static/a.css", normalised: "/static/a.css" });
+  assert.deepEqual(checkRequestTarget("/a..b/.well-known/x"), { ok: true, pathname: "/a..b/.well-known/x", normalised: "/a..b/.well-known/x" });
+  assert.deepEqual(checkRequestTarget("/x?next=/../y"), { ok: true, pathname: "/x", normalised: "/x" }, "the query is not a path");
 });
 
 test("dot-segments are refused, encoded or not", () => {
   for (const url of ["/static/../admin", "/static/./a", "/static/%2e%2e/admin", "/static/%2E/a", "/a/..", "/..?x"]) {
     assert.equal(checkRequestTarget(url).ok, false, url);
   }
+});
+
+test("dot-segments hidden from a literal reading are refused: an encoded /, a \\, a ;parameter, a double encoding", () => {
+  for (const url of ["/static/..;/admin", "/static/..;x=1/admin", "/static/..%2fadmin", "/static/..%2Fadmin", "/static%2f..%2fadmin", "/static/..\\admin", "/static/%2e%2e%2fadmin", "/static/.%2e/admin", "/static/%252e%252e/admin", "/a/..%5cb"]) {
+    const target = checkRequestTarget(url);
+    assert.equal(target.ok, false, url);
+    assert.match(!target.ok ? target.problem : "", /\. or \.\. segment/, url);
+  }
+});
+
+test("the normalised path is the most lenient origin's reading, and costs nothing for a plain path", () => {
+  assert.equal(normalisedPath("/%61pi/x"), "/api/x");
+  assert.equal(normalisedPath("//api//x"), "/api/x");
+  assert.equal(normalisedPath("/api;jsessionid=1/x;v=2"), "/api/x");
+  assert.equal(normalisedPath("/a%2Fb\\c"), "/a/b/c");
+  assert.equal(normalisedPath("/caf%C3%A9"), "/caf%C3%A9", "non-ASCII stays encoded");
+  const plain = "/static/a.css";
+  assert.equal(normalisedPath(plain), plain);
+  assert.deepEqual(checkRequestTarget("/static/a%20b.css"), { ok: true, pathname: "/static/a%20b.css", normalised: "/static/a b.css" });
 });
 
 test("absolute-form and asterisk-form are refused", () => {

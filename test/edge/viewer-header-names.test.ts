@@ -9,7 +9,15 @@ test("names Moat sets or an origin may trust are dropped in every spelling, what
 });
 
 test("the canonical spellings of the fields the edge appends to go on (it appends), and ordinary names pass", () => {
-  for (const name of ["x-forwarded-for", "via", "forwarded", "x-api-key", "accept", "cookie"]) assert.equal(viewerHeaderDrop(name, "drop"), null, name);
+  for (const name of ["x-forwarded-for", "via", "x-api-key", "accept", "cookie"]) assert.equal(viewerHeaderDrop(name, "drop"), null, name);
+});
+
+test("fields that override the request's URL, method, host, scheme or port are dropped in every spelling (cache poisoning by unkeyed headers)", () => {
+  const overrides = ["forwarded", "Forwarded", "x-original-url", "X_Original_URL", "x-rewrite-url", "x-original-host", "x-host", "x-forwarded-port", "x-forwarded-prefix", "X-Forwarded-Scheme", "x-forwarded-server", "x-forwarded-ssl", "x-url-scheme", "front-end-https", "x-http-method-override", "X-HTTP-Method", "x-method-override"];
+  for (const name of overrides) for (const setting of ["drop", "forward"] as const) assert.equal(viewerHeaderDrop(name, setting), "edge-owned", `${name} (${setting})`);
+  const { headers, dropped } = screenViewerHeaders({ accept: "*/*", "x-original-url": "/admin", forwarded: "host=evil.test" }, "drop");
+  assert.deepEqual(headers, { accept: "*/*" });
+  assert.deepEqual(dropped, ["x-original-url", "forwarded"]);
 });
 
 test("other '_' names: dropped by default, forwarded when the distribution says so", () => {

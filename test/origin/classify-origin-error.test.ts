@@ -14,6 +14,12 @@ test("OpenSSL verification results map to certificate causes", () => {
   assert.equal(code("ERR_SSL_TLSV1_ALERT_UNKNOWN_CA"), "origin-rejected-client-cert");
 });
 
+test("a response head over the edge's limit is the origin's bad response, not a reset it made", () => {
+  const overflow = classifyOriginError(Object.assign(new Error("Headers Overflow Error"), { code: "UND_ERR_HEADERS_OVERFLOW" }));
+  assert.equal(overflow.code, "origin-bad-response");
+  assert.match(overflow.detail, /over the edge's 16 KiB limit/);
+});
+
 test("a close after the handshake with no byte read is a refused client certificate; with bytes read it is a reset", () => {
   const closed = (bytesRead: number) => classifyOriginError(Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET", socket: { bytesRead } })).code;
   assert.equal(closed(0), "origin-rejected-client-cert");

@@ -6,7 +6,7 @@ import { readConfigDocument, resolveDataDir, resolveEdgeName, resolveMasterKeySo
 import { createCertificateRecorder } from "../../control/certificate-records.ts";
 import { runEdge } from "../../edge/index.ts";
 import { ListenError } from "../../errors.ts";
-import { createLogger } from "../../observe/index.ts";
+import { createLogger, installEdgeMetrics, loadMetrics } from "../../observe/index.ts";
 import type { Logger } from "../../observe/index.ts";
 import { loadMasterKey, openCertificateAuthority, openOrCreateMasterKeyFile, openOrInitCertificateAuthority, PUBLICATION_FILE, writeCaPublication } from "../../pki/index.ts";
 import type { MasterKey } from "../../pki/index.ts";
@@ -107,7 +107,7 @@ export async function runDemo(args: string[]): Promise<number> {
   try {
     await applyDemoConfig(store, configFile, log);
     const config = await source.load();
-    const tokenFile = await renewDemoToken(store, dataDir, log);
+    const { file: tokenFile, secret: token } = await renewDemoToken(store, dataDir, log);
     const originCertificate = await ca.issueServerCertificate({ dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], validityMs: 7 * 24 * 3600_000 });
     const origin = createDemoOrigin({
       certificate: originCertificate,
@@ -121,13 +121,16 @@ export async function runDemo(args: string[]): Promise<number> {
     closeOrigin = () => new Promise<void>((resolve) => origin.close(() => resolve()));
     // The demo's edge keeps the store's certificate records as `moat start --store` does, under MOAT_EDGE_NAME or the host name.
     const recorder = createCertificateRecorder({ store, edge: edgeName, dataDir: config.dataDir, log: log.child({ part: "certificate-records" }) });
+    // The edge counts its traffic (no /metrics port: the demo's counters are for the console's traffic page).
+    const metrics = (await loadMetrics()).createProcessMetrics();
+    installEdgeMetrics(metrics.recorder);
     const edge = await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
     await recorder.sync();
-    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log, recorder).catch(async (error: unknown) => {
+    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log, recorder, () => metrics.json()).catch(async (error: unknown) => {
       await edge.stop();
       throw error;
     });
-    printWelcome({ dataDir, configFile, demoKeyFile, apiUrl: api.url, tokenFile });
+    printWelcome({ dataDir, configFile, demoKeyFile, apiUrl: api.url, tokenFile, token });
     await serveEdge({
       edge,
       source,
@@ -164,9 +167,10 @@ async function applyDemoConfig(store: Store, configFile: string, log: Logger): P
 
 /**
  * Revokes the demo tokens of earlier starts and makes a new one (role admin, 24 h), written to a file only its
- * owner reads. Its secret goes to that file alone: the log names the token by its id.
+ * owner reads. Its secret goes to that file, and to the welcome only when stdout is a terminal (to sign in to the
+ * console); never to the log, which names the token by its id.
  */
-async function renewDemoToken(store: Store, dataDir: string, log: Logger): Promise<string> {
+async function renewDemoToken(store: Store, dataDir: string, log: Logger): Promise<{ file: string; secret: string }> {
   const now = new Date();
   const earlier = (await store.tokens.list()).filter((token) => token.name === DEMO_TOKEN.name && token.revokedAt === null);
   for (const token of earlier) await store.tokens.revoke(token.id, now, "moat demo");
@@ -174,7 +178,7 @@ async function renewDemoToken(store: Store, dataDir: string, log: Logger): Promi
   const file = join(dataDir, DEMO_TOKEN.file);
   await writeSecretFile(file, `${secret}\n`);
   log.info({ tokenId: token.id, role: token.role, expiresAt: token.expiresAt, tokenFile: file, revoked: earlier.map((item) => item.id) }, "demo API token made");
-  return file;
+  return { file, secret };
 }
 
 /** Written whole under a temporary name created 0600, then renamed over the old file: never readable by others, never half there. */
@@ -191,11 +195,13 @@ async function writeSecretFile(file: string, text: string): Promise<void> {
   await rename(partial, file);
 }
 
-function printWelcome(options: { dataDir: string; configFile: string; demoKeyFile: string | null; apiUrl: string; tokenFile: string }): void {
-  const { dataDir, configFile, demoKeyFile, apiUrl, tokenFile } = options;
+function printWelcome(options: { dataDir: string; configFile: string; demoKeyFile: string | null; apiUrl: string; tokenFile: string; token: string }): void {
+  const { dataDir, configFile, demoKeyFile, apiUrl, tokenFile, token: secret } = options;
   const shown = (path: string) => (relative(process.cwd(), path).startsWith("..") ? path : relative(process.cwd(), path));
   const bundle = shown(join(dataDir, "ca", "bundle.pem"));
   const token = shown(tokenFile);
+  // The secret only on a terminal, where a person reads it: stdout that is a pipe or a file carries the log, which never holds one.
+  const signIn = process.stdout.isTTY === true ? `this token (admin, 24 h): ${secret}` : `the token in ${token}: cat ${token}`;
   const keyWarning =
     demoKeyFile === null
       ? ""
@@ -223,6 +229,10 @@ Certificates name their CRL (CRL Distribution Points), served on the plain-HTTP 
 The admin API, with an admin token valid for 24 h (in ${token}, replaced at each start):
   MOAT_API=${apiUrl} MOAT_API_CA=${bundle} MOAT_TOKEN_FILE=${token} npm run moat -- dist list
   curl --cacert ${bundle} -H "Authorization: Bearer $(cat ${token})" ${apiUrl}/distributions
+
+The web console, on the admin API (your browser must trust ${bundle}, Moat's CA, to open it):
+  console: ${apiUrl}/console/
+  sign in with ${signIn}
 
 Ctrl-C drains and stops.
 ${keyWarning}

@@ -9,7 +9,7 @@ import { runEdge } from "../../edge/index.ts";
 import type { RunEdgeOptions } from "../../edge/index.ts";
 import { CliUsageError, ListenError, StoreUnavailableError } from "../../errors.ts";
 import { createLogger, installEdgeMetrics, loadMetrics } from "../../observe/index.ts";
-import type { LoggerOptions, MetricsEndpoint, ProcessMetrics } from "../../observe/index.ts";
+import type { LoggerOptions, MetricJson, MetricsEndpoint, ProcessMetrics } from "../../observe/index.ts";
 import { caTrustOf, openCertificateAuthority } from "../../pki/index.ts";
 import type { CaRotationPolicy, CertificateAuthority, MasterKey } from "../../pki/index.ts";
 import type { Logger } from "../../observe/index.ts";
@@ -126,7 +126,15 @@ function closing(...parts: Array<{ close(): Promise<void> } | undefined>): (() =
 }
 
 /** Starts the admin API beside the edge, on the same CA and store; loaded only when asked for. */
-export async function startApi(api: ApiStart, config: MoatConfig, ca: CertificateAuthority, masterKey: MasterKey, log: Logger, certificateRecords?: CertificateRecorder): Promise<{ url: string; close(): Promise<void> }> {
+export async function startApi(
+  api: ApiStart,
+  config: MoatConfig,
+  ca: CertificateAuthority,
+  masterKey: MasterKey,
+  log: Logger,
+  certificateRecords?: CertificateRecorder,
+  traffic?: () => Promise<readonly MetricJson[]>,
+): Promise<{ url: string; close(): Promise<void> }> {
   const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../../control/index.ts"), import("../../pki/index.ts")]);
   const running = await startAdminApi({
     store: api.store,
@@ -139,6 +147,8 @@ export async function startApi(api: ApiStart, config: MoatConfig, ca: Certificat
     dataDir: { dataDir: config.dataDir, masterKey, caRotationPolicy: caRotationPolicyOf(config) },
     // The edge's own recorder: the API's syncs after an import or a revocation queue with the edge's, under its name.
     ...(certificateRecords ? { certificateRecords } : {}),
+    // With metrics on, the console's traffic page reads the same counters /metrics shows.
+    ...(traffic ? { traffic } : {}),
   });
   return running;
 }
@@ -206,7 +216,8 @@ async function runFrom(
       feed.feedInvalidations({ edge: invalidations.edge, deliver: (requests) => (edge.applyInvalidations(requests), feed.invalidationsApplied(requests.at(-1)!.seq)) });
       feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
     }
-    const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    const traffic = metrics && (() => metrics.metrics.json());
+    const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
     await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
     return 0;
@@ -246,7 +257,8 @@ async function runFrom(
   };
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
-  const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  const traffic = metrics && (() => metrics.module.groupJson(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)));
+  const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
   await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });

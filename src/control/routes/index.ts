@@ -15,6 +15,9 @@ import type { DataDirAccess } from "./pki-context.ts";
 import { revisionRoutes } from "./revisions.ts";
 import { settingsRoutes } from "./settings.ts";
 import { tokenRoutes } from "./tokens.ts";
+import { trafficRoutes } from "./traffic.ts";
+import type { TrafficSource } from "./traffic.ts";
+import { whoamiRoutes } from "./whoami.ts";
 
 /** A distribution as the config file writes one: the body of POST /distributions and PUT /distributions/{id}. */
 export const distributionDocument = configSchema.shape.distributions.element;
@@ -22,9 +25,13 @@ export const distributionDocument = configSchema.shape.distributions.element;
 export const trustStoreDocument = (configSchema.shape.trustStores.unwrap() as unknown as z.ZodRecord<z.ZodString, z.ZodType>).valueType;
 
 export type { DataDirAccess } from "./pki-context.ts";
+export type { TrafficSource } from "./traffic.ts";
 
-/** Every route; those of certificates, the CA and invalidations answer 503 (api-data-dir-unavailable) without `dataDir`. */
-export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirAccess): ApiRoute[] {
+/**
+ * Every route; those of certificates, the CA and invalidations answer 503 (api-data-dir-unavailable) without `dataDir`,
+ * /traffic (traffic-unavailable) without `traffic`.
+ */
+export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirAccess, traffic?: TrafficSource): ApiRoute[] {
   return [
     ...configResourceRoutes(store, { kind: "distribution", path: "/distributions", key: "id", tag: "Distributions", title: "Distribution", document: distributionDocument, writeRole: "operator", nameInDocument: true }),
     ...configResourceRoutes(store, { kind: "trustStore", path: "/trust-stores", key: "name", tag: "Trust stores", title: "TrustStore", document: trustStoreDocument, writeRole: "operator", nameInDocument: false }),
@@ -38,5 +45,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...edgeJoinTokenRoutes(store, now),
     ...configDocumentRoutes(store),
     ...auditRoutes(store),
+    ...trafficRoutes(traffic, now),
+    ...whoamiRoutes(),
   ];
 }
