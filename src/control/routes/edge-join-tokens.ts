@@ -6,24 +6,14 @@ import type { JoinTokenRecord, Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
 import { actorOf } from "../auth.ts";
+import { lifetimeAtMost } from "./tokens.ts";
 
 export const DEFAULT_JOIN_TOKEN_TTL = "1h";
-/** A join token is for a join about to happen: a week at most. */
-const MAX_JOIN_TOKEN_TTL_MS = 7 * 86_400_000;
 
 /** An edge's name, as `moat start --edge-name` and `--region` take one: what `moat edge list` shows. */
 const edgeNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, { error: "must be 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit" });
 
-const joinTtl = z.string().superRefine((text, ctx) => {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
-    return;
-  }
-  if (ms <= 0 || ms > MAX_JOIN_TOKEN_TTL_MS) ctx.addIssue({ code: "custom", message: `must be more than 0 and at most 7d (got ${JSON.stringify(text)})`, input: text });
-});
+const joinTtl = lifetimeAtMost(7);
 
 export const joinTokenSchema = z
   .strictObject({

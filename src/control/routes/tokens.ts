@@ -10,19 +10,23 @@ import { actorOf } from "../auth.ts";
 
 const TAG = "Tokens";
 export const DEFAULT_TOKEN_LIFETIME = "90d";
-const MAX_TOKEN_LIFETIME_MS = 366 * 86_400_000;
+
+/** A duration (`90d`, `12h`) more than 0 and at most `maxDays` days: how long a token the API makes may live. */
+export function lifetimeAtMost(maxDays: number): z.ZodType<string> {
+  return z.string().superRefine((text, ctx) => {
+    let ms: number;
+    try {
+      ms = parseDuration(text);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
+      return;
+    }
+    if (ms <= 0 || ms > maxDays * 86_400_000) ctx.addIssue({ code: "custom", message: `must be more than 0 and at most ${maxDays}d (got ${JSON.stringify(text)})`, input: text });
+  });
+}
 
 /** `90d`, `12h`: how long a new token lives, at most a year. */
-export const tokenLifetime = z.string().superRefine((text, ctx) => {
-  let ms: number;
-  try {
-    ms = parseDuration(text);
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message, input: text });
-    return;
-  }
-  if (ms <= 0 || ms > MAX_TOKEN_LIFETIME_MS) ctx.addIssue({ code: "custom", message: `must be more than 0 and at most 366d (got ${JSON.stringify(text)})`, input: text });
-});
+export const tokenLifetime = lifetimeAtMost(366);
 
 export const tokenSchema = z.strictObject({
   id: z.string(),
