@@ -6,6 +6,8 @@
 //   node bench/profile-edge.ts --h2 [--streams 10] [--connections 32]   viewers over HTTP/2 (node:http2, as h2load -c32 -m10)
 //   node bench/profile-edge.ts --log info --access-file /tmp/a/access.log  access lines to log.accessLog.file (rotated) instead of stdout
 //   node bench/profile-edge.ts --log info --alternate 10 [--hits 10000]   10 pairs of runs, access log off and on by reload, in one process: the ratio
+//   node --expose-gc bench/profile-edge.ts --distributions 10000 --alternate 10 --misses 0   pairs of runs with 1 and with 10,000 distributions
+//                                                                       (by reload; the load's alias is the first one's either way): the ratio
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
@@ -53,7 +55,9 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" }, alternate: { type: "string", default: "0" } } });
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" }, alternate: { type: "string", default: "0" }, distributions: { type: "string", default: "1" } } });
+  // --distributions N with --alternate: the sides of a pair are 1 and N distributions, not the access log off and on.
+  const manyDistributions = Number(values.distributions);
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -65,9 +69,27 @@ async function edgeProcess(): Promise<void> {
   send(child, { type: "origin", keyPem: serverCertificate.keyPem, chainPem: serverCertificate.chainPem, clientCaPem: ca.bundlePem });
   const { port: originPort } = (await next(child, "origin-ready")) as unknown as { port: number };
   const dataDir = await mkdtemp(join(tmpdir(), "moat-profile-"));
-  const configWith = (accessLog: string) =>
+  // Extra distributions (d1.bench.test …) share one imported viewer certificate: 10,000 issued ones would take minutes to make.
+  const sharedViewer = manyDistributions > 1 ? await ca.issueServerCertificate({ dnsNames: [HOST, `*.${HOST}`], validityMs: HOUR_MS }) : null;
+  if (sharedViewer) {
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(dataDir, "viewer.pem"), sharedViewer.chainPem, { mode: 0o600 });
+    await writeFile(join(dataDir, "viewer.key"), sharedViewer.keyPem, { mode: 0o600 });
+  }
+  const configWith = (accessLog: string, distributions = 1) =>
     parseConfig(
-      { dataDir, listen: { host: "127.0.0.1", https: 0, http: "off" }, ...(values["access-file"] ? { log: { accessLog: { file: values["access-file"] } } } : {}), distributions: [{ id: "bench", aliases: [HOST], ...(accessLog === "on" ? {} : { accessLog: accessLog === "off" ? "off" : { sample: Number(accessLog) } }), origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }] }] },
+      {
+        dataDir,
+        listen: { host: "127.0.0.1", https: 0, http: "off" },
+        ...(values["access-file"] ? { log: { accessLog: { file: values["access-file"] } } } : {}),
+        distributions: Array.from({ length: distributions }, (_, index) => ({
+          id: index === 0 ? "bench" : `d${index}`,
+          aliases: [index === 0 ? HOST : `d${index}.${HOST}`],
+          ...(sharedViewer ? { viewerCertificate: { cert: "viewer.pem", key: "viewer.key" } } : {}),
+          ...(accessLog === "on" ? {} : { accessLog: accessLog === "off" ? "off" : { sample: Number(accessLog) } }),
+          origins: [{ id: "origin", url: `https://localhost:${originPort}`, timeouts: { connect: "60s" } }],
+        })),
+      },
       { source: "profile", baseDir: dataDir },
     );
   const config = configWith(values["access-log"]);
@@ -103,9 +125,12 @@ async function edgeProcess(): Promise<void> {
       for (let pair = -1; pair < Number(values.alternate); pair++) {
         const result: Record<string, number> = {};
         for (const side of pair % 2 === 0 ? ["off", "on"] : ["on", "off"]) {
-          await running.apply(configWith(side === "off" ? "off" : values["access-log"]));
+          await running.apply(manyDistributions > 1 ? configWith(values["access-log"], side === "off" ? 1 : manyDistributions) : configWith(side === "off" ? "off" : values["access-log"]));
           // Lines of the previous run still waiting go out now, not inside this run.
           await new Promise((resolve) => setTimeout(resolve, 150));
+          // The snapshot just replaced is garbage (10,000 distributions' worth with --distributions): collected now
+          // (node --expose-gc), not by V8's concurrent marking threads during the run, whose CPU process.cpuUsage counts.
+          globalThis.gc?.();
           const profiling = values["profile-dir"] && pair === Number(values.alternate) - 1 ? await startProfile() : null;
           const gcMs = { minor: 0, major: 0 };
           const gcWatch = new PerformanceObserver((list) => {

@@ -7,10 +7,14 @@ import { join } from "node:path";
 import { createMemoryTier } from "../../src/cache/memory-tier.ts";
 import { openDiskTier } from "../../src/cache/disk-tier.ts";
 import { createInvalidationRules } from "../../src/cache/invalidations.ts";
+import { metaBytes } from "../../src/cache/stored-entry.ts";
 import type { EntryMeta } from "../../src/cache/stored-entry.ts";
 import { entryMeta } from "./entry-meta.ts";
 
 const meta = (key: string, bodyBytes: number, bodySha256 = ""): EntryMeta => entryMeta(key, { bytes: bodyBytes, sha256: bodySha256 });
+
+/** A 4,000-byte entry with a one-letter key, as the memory tier counts it (body and metadata). */
+const ENTRY_BYTES = 4_000 + metaBytes(meta("a", 4_000));
 
 describe("memory tier", () => {
   it("stays within its byte bound, evicting the least recently used", () => {
@@ -23,6 +27,34 @@ describe("memory tier", () => {
     }
     assert.equal(evicted[0], "k1");
     assert.equal(memory.put(meta("huge", 9_000), [Buffer.alloc(9_000)]), false);
+  });
+  it("gives an entry read since the last eviction a second chance, once", () => {
+    const evicted: string[] = [];
+    const memory = createMemoryTier({ maxBytes: 3 * ENTRY_BYTES, maxObjectBytes: 8_000, onEvict: (key) => evicted.push(key) });
+    for (const key of ["a", "b", "c"]) memory.put(meta(key, 4_000), [Buffer.alloc(4_000)]);
+    memory.get("a");
+    memory.get("b");
+    memory.put(meta("d", 4_000), [Buffer.alloc(4_000)]);
+    assert.deepEqual(evicted, ["c"], "a and b were read, c was not");
+    // a and b were moved behind d, their marks cleared: d, never read, is first in line now, then a (not read again).
+    memory.put(meta("e", 4_000), [Buffer.alloc(4_000)]);
+    memory.put(meta("f", 4_000), [Buffer.alloc(4_000)]);
+    assert.deepEqual(evicted, ["c", "d", "a"]);
+    assert.equal(memory.size, 3);
+    assert.equal(memory.usedBytes, 3 * ENTRY_BYTES);
+    assert.equal(memory.get("a"), null);
+    assert.ok(memory.has("b") && memory.has("e") && memory.has("f"));
+  });
+  it("evicts every unread entry before a read one, even when all but the newest were read", () => {
+    const evicted: string[] = [];
+    const memory = createMemoryTier({ maxBytes: 4 * ENTRY_BYTES, maxObjectBytes: 8_000, onEvict: (key) => evicted.push(key) });
+    for (const key of ["a", "b", "c", "d"]) memory.put(meta(key, 4_000), [Buffer.alloc(4_000)]);
+    for (const key of ["a", "b", "c", "d"]) memory.get(key);
+    memory.put(meta("big", 8_000), [Buffer.alloc(8_000)]);
+    // All four were read: one pass clears their marks, then the oldest two go, in order.
+    assert.deepEqual(evicted, ["a", "b"]);
+    assert.ok(memory.has("big") && memory.has("c") && memory.has("d"));
+    assert.ok(memory.usedBytes <= 4 * ENTRY_BYTES);
   });
   it("serves a byte range without copying the whole body", async () => {
     const memory = createMemoryTier({ maxBytes: 10_000, maxObjectBytes: 10_000 });
