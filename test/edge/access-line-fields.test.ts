@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { routeFragment, stageFields } from "../../src/edge/access-line-fields.ts";
-import type { RoutedBehavior } from "../../src/edge/edge-snapshot.ts";
+import { routeFragment, stageFields } from "../../src/edge/pipeline/access-line-fields.ts";
+import type { RoutedBehavior } from "../../src/edge/snapshot/edge-snapshot.ts";
 
 const never = () => false;
 

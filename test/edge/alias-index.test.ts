@@ -1,7 +1,7 @@
 // Host lookup: exact aliases, one-label wildcards, and Host header parsing.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createAliasIndex, forwardedAuthority, hostnameOfAuthority } from "../../src/edge/alias-index.ts";
+import { createAliasIndex, forwardedAuthority, hostnameOfAuthority } from "../../src/edge/pipeline/alias-index.ts";
 
 test("exact aliases win over wildcards, and a wildcard covers exactly one label", () => {
   const shop = { id: "shop", aliases: ["shop.test", "*.cdn.test"] };

@@ -1,7 +1,7 @@
 // Behavior selection: CloudFront-style wildcards, the most specific pattern first, "*" as the default.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { compileBehaviorRouter } from "../../src/edge/behavior-router.ts";
+import { compileBehaviorRouter } from "../../src/edge/pipeline/behavior-router.ts";
 
 test("the most specific pattern wins whatever the configured order", () => {
   const match = compileBehaviorRouter([{ path: "*" }, { path: "/static/*" }, { path: "/static/img/*" }, { path: "/api/v?/*" }]);

@@ -1,7 +1,7 @@
 // Distributions are built a few at a time, in config order as far as anything can see: results in order, at most `limit` at once, and the error of the earliest failure.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildEach } from "../../src/edge/build-each.ts";
+import { buildEach } from "../../src/edge/snapshot/build-each.ts";
 
 /** A build whose items finish when the test says, each recording that it started. */
 function controlledBuild() {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { startCaRotation } from "../../src/edge/ca-rotation-watch.ts";
+import { startCaRotation } from "../../src/edge/runtime/ca-rotation-watch.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, writeCaPublication } from "../../src/pki/index.ts";
 import type { CertificateAuthority } from "../../src/pki/index.ts";

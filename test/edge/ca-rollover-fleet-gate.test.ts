@@ -5,7 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { startCaRotation } from "../../src/edge/ca-rotation-watch.ts";
+import { startCaRotation } from "../../src/edge/runtime/ca-rotation-watch.ts";
 import { CaRolloverHeldBackError } from "../../src/errors.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, prepareRootRollover, readCaGenerations } from "../../src/pki/index.ts";

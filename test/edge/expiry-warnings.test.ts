@@ -1,8 +1,8 @@
 // Expiry warnings for imported certificates: at once for one within 30, 7 or 1 days, then at each threshold crossed while running, on mocked timers.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { scheduleExpiryWarnings } from "../../src/edge/expiry-warnings.ts";
-import type { ImportedCertificateInUse } from "../../src/edge/expiry-warnings.ts";
+import { scheduleExpiryWarnings } from "../../src/edge/runtime/expiry-warnings.ts";
+import type { ImportedCertificateInUse } from "../../src/edge/runtime/expiry-warnings.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { createLogCapture } from "../support/test-edge.ts";
 

@@ -1,7 +1,7 @@
 // Header policy: RFC 9110 §7.6.1 hop-by-hop removal, X-Forwarded-*, Via.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { originRequestHeaders, toViewerResponseHeaders, viewerResponseHeaders } from "../../src/edge/forwarded-headers.ts";
+import { originRequestHeaders, toViewerResponseHeaders, viewerResponseHeaders } from "../../src/edge/pipeline/forwarded-headers.ts";
 
 test("hop-by-hop fields, fields named by Connection and h2 pseudo-headers are not forwarded", () => {
   const out = originRequestHeaders(

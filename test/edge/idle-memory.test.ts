@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { getHeapSpaceStatistics } from "node:v8";
-import { exposeGc, releaseMemoryWhenIdle } from "../../src/edge/idle-memory.ts";
-import type { IdleMemoryProbes } from "../../src/edge/idle-memory.ts";
+import { exposeGc, releaseMemoryWhenIdle } from "../../src/edge/runtime/idle-memory.ts";
+import type { IdleMemoryProbes } from "../../src/edge/runtime/idle-memory.ts";
 import { createLogger } from "../../src/observe/index.ts";
 
 const MB = 1024 * 1024;

@@ -7,7 +7,7 @@ import tls from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { parseConfig } from "../../src/config/index.ts";
 import { buildEdgeSnapshot } from "../../src/edge/index.ts";
-import { configuredFiles } from "../../src/edge/configured-files-watch.ts";
+import { configuredFiles } from "../../src/edge/snapshot/configured-files-watch.ts";
 import type { BuiltSnapshot } from "../../src/edge/index.ts";
 import { createLogger } from "../../src/observe/index.ts";
 import { createEphemeralCertificateAuthority, createIssuedCertificateStore, generateMasterKey } from "../../src/pki/index.ts";

@@ -1,8 +1,8 @@
 // Request heads: one Host, Host agreeing with :authority, absolute-form read as RFC 9112 §3.2.2 says; request targets: dot-segments, plain, percent-encoded or hidden behind %2F, \\ or ;, are refused.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkRequestTarget, normalisedPath, readRequestHead } from "../../src/edge/request-target.ts";
-import type { RequestHeadInput } from "../../src/edge/request-target.ts";
+import { checkRequestTarget, normalisedPath, readRequestHead } from "../../src/edge/pipeline/request-target.ts";
+import type { RequestHeadInput } from "../../src/edge/pipeline/request-target.ts";
 
 const h1 = (url: string, rawHeaders: string[]): RequestHeadInput => ({
   httpVersionMajor: 1,

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { before, describe, it } from "node:test";
-import { isViewerCertificateHeader, relayedCertificateHeaders, VIEWER_IDENTITY_HEADER_NAMES, viewerCertificateHeaders, viewerIdentityFields } from "../../src/edge/viewer-cert-headers.ts";
-import { cacheStatusNameOf } from "../../src/edge/cache-status-name.ts";
+import { isViewerCertificateHeader, relayedCertificateHeaders, VIEWER_IDENTITY_HEADER_NAMES, viewerCertificateHeaders, viewerIdentityFields } from "../../src/edge/pipeline/viewer-cert-headers.ts";
+import { cacheStatusNameOf } from "../../src/edge/pipeline/cache-status-name.ts";
 import { describeViewerCertificate } from "../../src/tls/index.ts";
 import type { ViewerCertificate } from "../../src/tls/index.ts";
 import { createViewerCa } from "../support/viewer-pki.ts";

@@ -1,7 +1,7 @@
 // Viewer header names: Moat's and the forwarding fields never pass in any spelling; other "_" names per the distribution's underscoreHeaders.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { screenViewerHeaders, viewerHeaderDrop } from "../../src/edge/viewer-header-names.ts";
+import { screenViewerHeaders, viewerHeaderDrop } from "../../src/edge/pipeline/viewer-header-names.ts";
 
 test("names Moat sets or an origin may trust are dropped in every spelling, whatever the setting", () => {
   const owned = ["moat-viewer-cert-verify", "Moat_Viewer_Cert_Verify", "moat-edge-identity", "MOAT_EDGE_DISTRIBUTION", "moat-anything", "client_cert", "client-cert-chain", "X_Forwarded_Client_Cert", "x_forwarded_for", "X_Forwarded_Proto", "x_forwarded_host"];
