@@ -22,7 +22,7 @@ def files(roots, exts):
             subdirs[:] = [s for s in subdirs if s not in ('node_modules', 'dist', '.git')]
             for f in fs:
                 if f.endswith(exts): yield os.path.join(d, f)
-SPEC = re.compile(r"""((?:from|import)\s*\(?\s*['"])(\.{1,2}/[^'"]+)(['"])""")
+SPEC = re.compile(r"""((?:from|import|new URL)\s*\(?\s*['"])(\.{1,2}/[^'"]+)(['"])""")
 def rewrite_code(path, old_self):
     src = open(path).read()
     def fix(m):
