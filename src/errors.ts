@@ -662,13 +662,14 @@ export class InvalidationLockTimeoutError extends MoatError {
 // ---------------------------------------------------------------- fleet join
 
 /** Why a join token was refused: each has its own code, so a script can tell a typo from a token already spent. */
-export type JoinTokenRefusal = "join-token-malformed" | "join-token-unknown" | "join-token-used" | "join-token-expired" | "join-token-other-name";
+export type JoinTokenRefusal = "join-token-malformed" | "join-token-unknown" | "join-token-used" | "join-token-expired" | "join-token-revoked" | "join-token-other-name";
 
 const JOIN_TOKEN_MESSAGES: Record<JoinTokenRefusal, string> = {
   "join-token-malformed": "the join token is not one Moat made: it must read moat_join_<16 hex>_<43 characters>",
   "join-token-unknown": "the store knows no such join token (a different store, or a token mistyped)",
   "join-token-used": "the join token was used already: a join token works once",
   "join-token-expired": "the join token has expired",
+  "join-token-revoked": "the join token was revoked by an admin",
   "join-token-other-name": "the join token was made for another edge name than --name",
 };
 
@@ -678,10 +679,19 @@ export class JoinTokenRefusedError extends MoatError {
   readonly tokenId: string | undefined;
 
   constructor(code: JoinTokenRefusal, details: { tokenId?: string; at?: string; name?: string; fix: string }) {
-    const when = details.at ? `, ${code === "join-token-used" ? "used" : "expired"} at ${details.at}` : "";
+    const when = details.at ? `, ${code === "join-token-used" ? "used" : code === "join-token-revoked" ? "revoked" : "expired"} at ${details.at}` : "";
     const which = details.tokenId ? ` (token ${details.tokenId}${when}${details.name ? `, made for ${details.name}` : ""})` : "";
     super(code, 403, `join refused: ${JOIN_TOKEN_MESSAGES[code]}${which}.`, { fix: details.fix });
     this.tokenId = details.tokenId;
+  }
+}
+
+/** `moat edge token revoke` on a token an edge has used: the join happened, and revoking the token would undo nothing. */
+export class JoinTokenNotRevocableError extends MoatError {
+  constructor(id: string, name: string, usedAt: string) {
+    super("join-token-used-already", 409, `join token ${id} was used at ${usedAt}: edge ${name} joined with it, and a used token joins nobody again, so revoking it would change nothing.`, {
+      fix: "nothing to do for the token; to keep that edge out, stop it on its host (its certificates are the CA's to revoke: `moat ca revoke SERIAL`)",
+    });
   }
 }
 

@@ -15,6 +15,7 @@ import { buildOpenApiDocument } from "./openapi.ts";
 import { PROBLEM_CONTENT_TYPE, toProblem } from "./problem.ts";
 import { adminApiRoutes } from "./routes/index.ts";
 import { resolveEdgeName } from "../config/index.ts";
+import { MOAT_VERSION } from "../observe/index.ts";
 import { createCertificateRecorder } from "./certificate-records.ts";
 import type { CertificateRecorder } from "./certificate-records.ts";
 import type { DataDirAccess, TrafficSource } from "./routes/index.ts";
@@ -195,7 +196,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
 export function adminApiSurface(store: Store, clock: () => Date, dataDir?: DataDirAccess, traffic?: TrafficSource): { routes: ApiRoute[]; document: Record<string, unknown> } {
   let document: Record<string, unknown> = {};
   const routes = [...adminApiRoutes(store, clock, dataDir, traffic), openApiRoute(() => document)];
-  document = buildOpenApiDocument(routes, { version: "0.1.0" });
+  document = buildOpenApiDocument(routes, { version: MOAT_VERSION });
   return { routes, document };
 }
 

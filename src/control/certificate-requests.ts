@@ -1,12 +1,14 @@
 // Certificates for joined edges through the store: the edge's side puts a CSR there and waits for the answer; the CA node's side signs what each edge is entitled to, and refuses the rest with a reason.
 import { X509Certificate } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { loadConfigDocument } from "../config/index.ts";
 import type { MoatConfig } from "../config/index.ts";
 import { CertificateRequestRefusedError, CertificateRequestUnansweredError, MoatError } from "../errors.ts";
-import { verifiedCsrPublicKey } from "../pki/index.ts";
+import { CRL_FILES, readRevocations, verifiedCsrPublicKey } from "../pki/index.ts";
 import type { CertificateAuthority, CertificateSigningChannel, CsrSubject } from "../pki/index.ts";
-import type { CertificateRequestRecord, FleetCaCertificates, Store } from "../store/index.ts";
+import type { CertificateRequestRecord, FleetCaCertificates, FleetRevocations, Store } from "../store/index.ts";
 
 /** How long an edge waits for the CA node's answer before its build fails (it asks again at its next build). */
 export const CERTIFICATE_REQUEST_DEADLINE_MS = 30_000;
@@ -112,6 +114,18 @@ async function newestConfig(store: Pick<Store, "revision" | "read">, last: { rev
   return { revision: read.revision, config: await loadConfigDocument(read.document, { source: `revision ${read.revision}`, baseDir: "/", isStored: true }) };
 }
 
+/** The CA node's revocation registry and CRL bundle, from its data directory, as joined edges take them. */
+async function revocationsIn(dataDir: string): Promise<FleetRevocations> {
+  const revocations = (await readRevocations(dataDir)).map((revocation) => ({ serialHex: revocation.serialHex, reason: revocation.reason, revokedAt: revocation.revokedAt.toISOString() }));
+  let crlBundlePem: string | null = null;
+  try {
+    crlBundlePem = await readFile(join(dataDir, "ca", CRL_FILES.bundle), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  return { revocations, crlBundlePem };
+}
+
 export interface CertificateSigning {
   /** One pass now: publishes the CA's public certificates when they changed, signs or refuses every pending request. */
   runOnce(): Promise<void>;
@@ -119,7 +133,8 @@ export interface CertificateSigning {
 }
 
 /**
- * The CA node's side (`moat start --store ADDRESS --ca`): at each request's NOTIFY (and every 5 s while it listens, every
+ * The CA node's side (`moat start --store ADDRESS --ca`): publishes the CA's public certificates and (from `dataDir`) its
+ * revocations and CRL bundle for joined edges; at each request's NOTIFY (and every 5 s while it listens, every
  * `pollMs` while it does not), the pending requests are judged against the
  * store's newest revision (the edge is a joined one, the CSR's signature verifies, the names are exactly what that
  * revision gives it) and signed with the CA, or refused with a reason. Each answer is logged; a failed pass is
@@ -129,10 +144,11 @@ export interface CertificateSigning {
  * const signing = startCertificateSigning({ store, ca: () => ca, log });
  * await signing.stop();
  */
-export function startCertificateSigning(options: { store: Store; ca: () => CertificateAuthority; log: Logger; pollMs?: number }): CertificateSigning {
+export function startCertificateSigning(options: { store: Store; ca: () => CertificateAuthority; log: Logger; pollMs?: number; dataDir?: string }): CertificateSigning {
   const { store, log } = options;
   let judgedBy: { revision: number; config: MoatConfig } | undefined;
   let published: string | undefined;
+  let publishedRevocations: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   let isStopped = false;
   let running: Promise<void> = Promise.resolve();
@@ -144,6 +160,15 @@ export function startCertificateSigning(options: { store: Store; ca: () => Certi
       await store.certificateRequests.publishCa(publicCertificatesOf(ca), new Date());
       published = current;
       log.info({ intermediate: new X509Certificate(ca.intermediatePem).fingerprint256, roots: ca.bundlePem.match(/BEGIN CERTIFICATE/g)?.length ?? 0 }, "CA certificates published for joined edges");
+    }
+    // The revocations and the CRL follow the CA (each pass: `moat ca revoke` writes the registry, a CRL refresh the bundle).
+    if (options.dataDir !== undefined) {
+      const revocations = await revocationsIn(options.dataDir);
+      const text = JSON.stringify(revocations);
+      if (text !== publishedRevocations && (await store.certificateRequests.publishRevocations(revocations, new Date()))) {
+        publishedRevocations = text;
+        log.info({ revoked: revocations.revocations.length }, "revocations and CRL published for joined edges");
+      }
     }
     const pending = await store.certificateRequests.pending(PASS_LIMIT);
     if (pending.length === 0) return;

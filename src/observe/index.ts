@@ -2,6 +2,7 @@
 export { createAccessLog, jsonFields, jsonString } from "./access-log.ts";
 export type { AccessLog } from "./access-log.ts";
 export { createLogger } from "./logger.ts";
+export { MOAT_VERSION } from "./moat-version.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
 export { RequestTrace, newTraceId, newTraceparent, validTraceId } from "./trace-context.ts";
 export { ACCESS_FILE_MODE, accessFileBase, openAccessFile } from "./access-file.ts";

@@ -412,5 +412,5 @@ export type { CaPublication } from "./publication.ts";
  * await writeJoinedCa(dataDir, published); await writeJoinedEdge(dataDir, { name, region, store, joinedAt, sealingKeyId });
  * const joined = await readJoinedEdge(dataDir); // undefined: not a joined edge
  */
-export { checkNoCaKeys, JOINED_EDGE_FILE, readJoinedEdge, writeJoinedCa, writeJoinedEdge } from "./joined-edge-files.ts";
+export { checkNoCaKeys, JOINED_EDGE_FILE, readJoinedEdge, writeJoinedCa, writeJoinedEdge, writeJoinedRevocations } from "./joined-edge-files.ts";
 export type { JoinedEdgeRecord } from "./joined-edge-files.ts";

@@ -1,4 +1,4 @@
-// A joined edge's data directory: who it joined as (`edge/joined.json`) and its CA's public certificates (`ca/bundle.pem`, `ca/intermediate.pem`, `ca/joined-ca.json`), never a CA key.
+// A joined edge's data directory: who it joined as (`edge/joined.json`), its CA's public certificates (`ca/bundle.pem`, `ca/intermediate.pem`, `ca/joined-ca.json`) and the CA node's revocations (`ca/revoked.json`, `ca/crl-bundle.pem`), never a CA key.
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,6 +6,8 @@ import { JoinDataDirError } from "../errors.ts";
 import { KEY_ALGORITHMS } from "./key-algorithms.ts";
 import { CERT_FILE_MODE, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
 import type { PublicCaCertificates } from "./csr-authority.ts";
+import { CRL_FILES } from "./crl.ts";
+import { revocationRegistryPath } from "./revocation.ts";
 import type { KeyAlgorithm } from "./types.ts";
 
 /** What `moat edge join` recorded: a joined edge's start reads it to know it is one. */
@@ -40,6 +42,18 @@ export async function writeJoinedCa(dataDir: string, ca: PublicCaCertificates): 
   await writeFileAtomic(join(dataDir, "ca", "intermediate.pem"), ca.intermediatePem, CERT_FILE_MODE);
   const rest = { previousIntermediatePems: ca.previousIntermediatePems, keyAlgorithm: ca.keyAlgorithm, crlBaseUrl: ca.crlBaseUrl };
   await writeFileAtomic(join(dataDir, "ca", JOINED_CA_FILE), `${JSON.stringify(rest, null, 2)}\n`, CERT_FILE_MODE);
+}
+
+/**
+ * Writes the CA node's revocations where this edge's certificate store reads them (`ca/revoked.json`, the registry
+ * `moat ca revoke` writes on the CA node: a revoked certificate is replaced at the next build) and its CRL bundle
+ * (`ca/crl-bundle.pem`: what a trust store of Moat's CA names for viewer mTLS). Public data, 0644 like the certificates.
+ */
+export async function writeJoinedRevocations(dataDir: string, published: { revocations: readonly { serialHex: string; reason: string; revokedAt: string }[]; crlBundlePem: string | null }): Promise<void> {
+  await ensurePrivateDir(dataDir, "ca");
+  const registry = published.revocations.map((revocation) => ({ serialHex: revocation.serialHex, reason: revocation.reason, revokedAt: revocation.revokedAt }));
+  await writeFileAtomic(revocationRegistryPath(dataDir), `${JSON.stringify(registry, null, 2)}\n`, CERT_FILE_MODE);
+  if (published.crlBundlePem !== null) await writeFileAtomic(join(dataDir, "ca", CRL_FILES.bundle), published.crlBundlePem, CERT_FILE_MODE);
 }
 
 /** Records the join: written last, so a directory with it holds everything a joined edge starts with. */

@@ -22,5 +22,5 @@ export { ApiAnswerUnexpectedError, ApiClientDeadlineError, ApiProblemError, ApiU
 export type { ApiRequestIssue } from "../errors.ts";
 /** The generated types: `components["schemas"]`, `operations`, `paths`. */
 export type { components, operations, paths } from "./openapi-types.ts";
-/** The documents of the resources, by name: `Distribution`, `DistributionItem`, `TrustStore`, `TrustStoreItem`, `Revision`, `ApiToken`, `Certificate`, `CaStatus`, `CaStepResult`, `Invalidation`, `EdgeList`, `ConfigDiffAnswer`. */
-export type { ApiToken, CaStatus, CaStepResult, Certificate, ConfigDiffAnswer, Distribution, DistributionItem, EdgeList, Invalidation, Revision, TrustStore, TrustStoreItem } from "./resources.ts";
+/** The documents of the resources, by name: `Distribution`, `DistributionItem`, `TrustStore`, `TrustStoreItem`, `Revision`, `ApiToken`, `Certificate`, `CaStatus`, `CaStepResult`, `Invalidation`, `EdgeList`, `JoinToken`, `ConfigDiffAnswer`. */
+export type { ApiToken, CaStatus, CaStepResult, Certificate, ConfigDiffAnswer, Distribution, DistributionItem, EdgeList, Invalidation, JoinToken, Revision, TrustStore, TrustStoreItem } from "./resources.ts";

@@ -728,7 +728,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Every join token, used, revoked and expired ones too, with its state; never a secret or its hash
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        get: operations["listEdgeJoinTokens"];
         put?: never;
         /**
          * Create a one-time token an edge joins the fleet with (`moat edge join`); its secret is in this answer and nowhere else
@@ -736,6 +740,26 @@ export interface paths {
          */
         post: operations["createEdgeJoinToken"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/edges/join-tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an unused join token: it joins nobody from now on (revoking it again changes nothing; a used one is refused, 409)
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        delete: operations["revokeEdgeJoinToken"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1835,8 +1859,8 @@ export interface components {
                  */
                 status: "pending" | "applied" | "not-waited-for";
                 appliedAt: string | null;
-                /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
-                heartbeat: ("live" | "silent" | "gone") | null;
+                /** @description Whether it still reports (GET /edges has its health; stopped: it stopped cleanly); null for an edge with no heartbeat row */
+                heartbeat: ("live" | "stopped" | "silent" | "gone") | null;
                 /** @description Its last heartbeat: for a silent edge, silent since then */
                 lastSeenAt: string | null;
             }[];
@@ -1873,8 +1897,8 @@ export interface components {
                      */
                     status: "pending" | "applied" | "not-waited-for";
                     appliedAt: string | null;
-                    /** @description Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row */
-                    heartbeat: ("live" | "silent" | "gone") | null;
+                    /** @description Whether it still reports (GET /edges has its health; stopped: it stopped cleanly); null for an edge with no heartbeat row */
+                    heartbeat: ("live" | "stopped" | "silent" | "gone") | null;
                     /** @description Its last heartbeat: for a silent edge, silent since then */
                     lastSeenAt: string | null;
                 }[];
@@ -1906,10 +1930,10 @@ export interface components {
                 /** @description The Moat version it runs */
                 version: string;
                 /**
-                 * @description gone: no heartbeat for 24 h; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise
+                 * @description gone: no heartbeat for 24 h; stopped: it stopped cleanly (SIGTERM) and said so, invalidations do not wait for it, its next start clears it; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise
                  * @enum {string}
                  */
-                health: "ok" | "behind" | "silent" | "gone";
+                health: "ok" | "behind" | "stopped" | "silent" | "gone";
                 /** @description How many revisions were committed after the one it serves (0: it serves the newest) */
                 behindRevisions: number;
                 /** @description When the first revision it lacks was committed; null when it serves the newest */
@@ -1934,6 +1958,8 @@ export interface components {
                     /** @description SHA-256 of the intermediate it issues from */
                     intermediate: string;
                 } | null;
+                /** @description When it stopped cleanly (its farewell at a SIGTERM drain); null while it runs */
+                stoppedAt: string | null;
                 /** @description When it joined with a join token (`moat edge join`: it holds no master key, the CA node signs its CSRs); null: it runs with the master key */
                 joinedAt: string | null;
             }[];
@@ -1953,6 +1979,13 @@ export interface components {
                 expiresAt: string;
                 /** @description When an edge joined with it; a token works once */
                 usedAt: string | null;
+                /** @description When an admin revoked it, unused (`moat edge token revoke`); null: never */
+                revokedAt: string | null;
+                /**
+                 * @description usable: it can join its edge once; used, revoked, expired: it joins nobody
+                 * @enum {string}
+                 */
+                state: "usable" | "used" | "revoked" | "expired";
             };
         };
         createEdgeJoinTokenBody: {
@@ -1962,6 +1995,47 @@ export interface components {
             region?: string;
             /** @description How long the token can be used (default 1h, at most 7d) */
             ttl?: string;
+        };
+        listEdgeJoinTokens200: {
+            items: {
+                id: string;
+                /** @description The name the edge joins under */
+                name: string;
+                /** @description The region it is recorded in (`moat edge join --region` wins); null: none */
+                region: string | null;
+                createdAt: string;
+                createdBy: string;
+                expiresAt: string;
+                /** @description When an edge joined with it; a token works once */
+                usedAt: string | null;
+                /** @description When an admin revoked it, unused (`moat edge token revoke`); null: never */
+                revokedAt: string | null;
+                /**
+                 * @description usable: it can join its edge once; used, revoked, expired: it joins nobody
+                 * @enum {string}
+                 */
+                state: "usable" | "used" | "revoked" | "expired";
+            }[];
+        };
+        /** JoinToken */
+        revokeEdgeJoinToken200: {
+            id: string;
+            /** @description The name the edge joins under */
+            name: string;
+            /** @description The region it is recorded in (`moat edge join --region` wins); null: none */
+            region: string | null;
+            createdAt: string;
+            createdBy: string;
+            expiresAt: string;
+            /** @description When an edge joined with it; a token works once */
+            usedAt: string | null;
+            /** @description When an admin revoked it, unused (`moat edge token revoke`); null: never */
+            revokedAt: string | null;
+            /**
+             * @description usable: it can join its edge once; used, revoked, expired: it joins nobody
+             * @enum {string}
+             */
+            state: "usable" | "used" | "revoked" | "expired";
         };
         getConfig200: {
             revision: number;
@@ -2034,7 +2108,7 @@ export interface components {
                 /** @description cli:<user>, api:token/<id>, api:certificate/<name> */
                 actor: string;
                 /** @enum {string} */
-                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "edge.join-token-revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description <kind>/<name>: distribution/shop, setting/log, token/<id>, certificate/<serial>; config for an apply that changed no resource */
                 resource: string;
                 distribution: string | null;
@@ -7058,6 +7132,62 @@ export interface operations {
             };
         };
     };
+    listEdgeJoinTokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The join tokens, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["listEdgeJoinTokens200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     createEdgeJoinToken: {
         parameters: {
             query?: never;
@@ -7142,6 +7272,80 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeEdgeJoinToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked token */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["revokeEdgeJoinToken200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description An edge used it already (join-token-used-already): a used token joins nobody again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request passed its deadline, or the store is unavailable */
             503: {
@@ -7438,7 +7642,7 @@ export interface operations {
                 resource?: string;
                 /** @description Only this actor: cli:alice, api:token/<id> */
                 actor?: string;
-                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
+                action?: "config.put" | "config.remove" | "config.apply" | "token.create" | "token.revoke" | "edge.join-token" | "edge.join" | "edge.join-token-revoke" | "invalidation.create" | "certificate.issue" | "certificate.rotate" | "certificate.rotate-request" | "certificate.import" | "certificate.revoke" | "certificate.expiry-warning" | "ca.rotate" | "ca.publication" | "crl.publish";
                 /** @description Only records about this distribution */
                 distribution?: string;
             };

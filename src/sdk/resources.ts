@@ -25,5 +25,7 @@ export type CaStepResult = Json<paths["/ca/renew-intermediate"]["post"]["respons
 export type Invalidation = Json<paths["/invalidations/{id}"]["get"]["responses"][200]>;
 /** The edges that run from the store: each one's name, the revision it serves, its last heartbeat. */
 export type EdgeList = Json<paths["/edges"]["get"]["responses"][200]>;
+/** A join token an edge joins the fleet with, without its secret: its edge's name, region, times and state. */
+export type JoinToken = Json<paths["/edges/join-tokens/{id}"]["delete"]["responses"][200]>;
 /** What applying a config document would change (POST /config/diff), against the revision named. */
 export type ConfigDiffAnswer = Json<paths["/config/diff"]["post"]["responses"][200]>;

@@ -13,6 +13,7 @@ export const AUDIT_ACTIONS = [
   "token.revoke",
   "edge.join-token",
   "edge.join",
+  "edge.join-token-revoke",
   "invalidation.create",
   "certificate.issue",
   "certificate.rotate",

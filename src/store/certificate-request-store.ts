@@ -38,6 +38,13 @@ export interface FleetCaCertificates {
   updatedAt: string;
 }
 
+/** What the CA node revoked, as joined edges take it: its revocation registry and its CRL bundle. */
+export interface FleetRevocations {
+  revocations: { serialHex: string; reason: string; revokedAt: string }[];
+  /** The intermediate's CRL then the root's, PEM; null when the CA node has none on disk. */
+  crlBundlePem: string | null;
+}
+
 export interface CertificateRequestStore {
   /** Records a pending request; returns its id. */
   submit(request: { edge: string; subject: CertificateRequestSubject; validityMs: number; csrPem: string; now: Date }): Promise<string>;
@@ -55,6 +62,10 @@ export interface CertificateRequestStore {
   publishCa(ca: Omit<FleetCaCertificates, "updatedAt">, now: Date): Promise<void>;
   /** The CA's public certificates, if a CA node has published them. */
   readCa(): Promise<FleetCaCertificates | undefined>;
+  /** The CA node's revocations and CRL bundle, beside the CA it published (false, and nothing written, before it has published one). */
+  publishRevocations(published: FleetRevocations, now: Date): Promise<boolean>;
+  /** The revocations the CA node last published; undefined before it published any. */
+  readRevocations(): Promise<FleetRevocations | undefined>;
 }
 
 function toRecord(row: Selectable<CertificateRequestsTable>): CertificateRequestRecord {
@@ -115,6 +126,19 @@ export function createCertificateRequestStore(db: Kysely<StoreTables>, notify: C
         updated_at: now.toISOString(),
       };
       await db.insertInto("fleet_ca").values({ id: 1, ...row }).onConflict((conflict) => conflict.column("id").doUpdateSet(row)).execute();
+    },
+    async publishRevocations(published, now) {
+      const result = await db
+        .updateTable("fleet_ca")
+        .set({ revocations: JSON.stringify(published.revocations), crl_bundle_pem: published.crlBundlePem, updated_at: now.toISOString() })
+        .where("id", "=", 1)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+    async readRevocations() {
+      const row = await db.selectFrom("fleet_ca").select(["revocations", "crl_bundle_pem"]).where("id", "=", 1).executeTakeFirst();
+      if (!row || row.revocations === null) return undefined;
+      return { revocations: JSON.parse(row.revocations) as FleetRevocations["revocations"], crlBundlePem: row.crl_bundle_pem };
     },
     async readCa() {
       const row = await db.selectFrom("fleet_ca").selectAll().where("id", "=", 1).executeTakeFirst();

@@ -1,4 +1,4 @@
-// An edge's health from its row and the store's revisions: ok, behind (an older revision for longer than the allowed lag), silent (missed heartbeats), gone.
+// An edge's health from its row and the store's revisions: ok, behind (an older revision for longer than the allowed lag), stopped (it said farewell), silent (missed heartbeats), gone.
 import type { EdgeRecord } from "./edge-store.ts";
 
 export const EDGE_HEALTH_DEFAULTS = Object.freeze({
@@ -12,10 +12,10 @@ export const EDGE_HEALTH_DEFAULTS = Object.freeze({
   goneMs: 24 * 3_600_000,
 });
 
-export type EdgeHealth = "ok" | "behind" | "silent" | "gone";
+export type EdgeHealth = "ok" | "behind" | "stopped" | "silent" | "gone";
 
-/** Whether the edge still reports: `live` (ok or behind), or for how long it has not. */
-export type EdgeHeartbeat = "live" | "silent" | "gone";
+/** Whether the edge still reports: `live` (ok or behind), stopped cleanly (its farewell), or for how long it has not. */
+export type EdgeHeartbeat = "live" | "stopped" | "silent" | "gone";
 
 /** Where an edge stands against the newest revision, and its health. */
 export interface EdgeStanding {
@@ -28,17 +28,21 @@ export interface EdgeStanding {
   heartbeatAgeMs: number;
 }
 
-/** Whether the edge's heartbeat is recent: silent after `silentHeartbeats` of its own intervals without one, gone after `goneMs`. */
-export function edgeHeartbeat(edge: Pick<EdgeRecord, "lastSeenAt" | "heartbeatMs">, now: Date): EdgeHeartbeat {
+/**
+ * Whether the edge's heartbeat is recent: stopped at once when it wrote its farewell (a clean stop; its next start's heartbeat
+ * clears it), silent after `silentHeartbeats` of its own intervals without one, gone after `goneMs`.
+ */
+export function edgeHeartbeat(edge: Pick<EdgeRecord, "lastSeenAt" | "heartbeatMs" | "stoppedAt">, now: Date): EdgeHeartbeat {
   const ageMs = now.getTime() - Date.parse(edge.lastSeenAt);
   if (ageMs > EDGE_HEALTH_DEFAULTS.goneMs) return "gone";
+  if (edge.stoppedAt) return "stopped";
   if (ageMs > EDGE_HEALTH_DEFAULTS.silentHeartbeats * (edge.heartbeatMs ?? EDGE_HEALTH_DEFAULTS.heartbeatMs)) return "silent";
   return "live";
 }
 
 /**
- * The one health rule (GET /edges, `moat edge list`, and which edges an invalidation waits for): gone, then silent, by the
- * heartbeat; a live edge is behind when the first revision it lacks was committed more than `maxLagMs` ago.
+ * The one health rule (GET /edges, `moat edge list`, and which edges an invalidation waits for): gone, then stopped, then
+ * silent, by the heartbeat; a live edge is behind when the first revision it lacks was committed more than `maxLagMs` ago.
  * `commitTimes` holds the commit time of each revision an edge lacks first (its served revision + 1).
  */
 export function edgeStanding(edge: EdgeRecord, fleet: { newest: number; commitTimes: ReadonlyMap<number, string> }, now: Date, maxLagMs: number = EDGE_HEALTH_DEFAULTS.maxLagMs): EdgeStanding {

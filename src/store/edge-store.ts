@@ -24,6 +24,8 @@ export interface EdgeRecord {
   heartbeatMs: number | null;
   /** The CA it uses, as it last reported it; null (or absent) when it reported none. */
   caTrust?: EdgeCaTrust | null;
+  /** When it stopped cleanly (its farewell); null (or absent) while it runs: each report clears it. */
+  stoppedAt?: string | null;
 }
 
 /** What CA an edge uses: the roots it trusts (its bundle.pem) and the intermediate it issues from, by SHA-256 (colon-separated upper-case hex, as X509Certificate.fingerprint256). */
@@ -57,6 +59,8 @@ export interface EdgeStore {
   report(record: EdgeRecord): Promise<void>;
   /** Every edge that ever reported, by name. */
   list(): Promise<EdgeRecord[]>;
+  /** The edge's farewell at a clean stop (also its last heartbeat): its row says stopped (not waited for) until its next report. False when it has no row. */
+  markStopped(name: string, at: Date): Promise<boolean>;
   /** Every edge with its health at `now` (edge-health.ts): behind once it serves an older revision than the newest for over `maxLagMs`. */
   fleet(options: { now: Date; maxLagMs?: number }): Promise<EdgeFleet>;
 }
@@ -74,6 +78,7 @@ export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
       region: row.region ?? null,
       heartbeatMs: row.heartbeat_ms === null || row.heartbeat_ms === undefined ? null : Number(row.heartbeat_ms),
       caTrust: parseCaTrust(row.ca_trust),
+      stoppedAt: row.stopped_at ?? null,
     }));
   }
 
@@ -88,6 +93,8 @@ export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
         region: record.region,
         heartbeat_ms: record.heartbeatMs,
         ca_trust: record.caTrust ? JSON.stringify({ roots: record.caTrust.roots, intermediate: record.caTrust.intermediate }) : null,
+        // A report is a running edge's: a farewell before it (the last stop) no longer holds.
+        stopped_at: null,
       };
       await db
         .insertInto("edges")
@@ -96,6 +103,11 @@ export function createEdgeStore(db: Kysely<StoreTables>): EdgeStore {
         .execute();
     },
     list,
+    async markStopped(name, at) {
+      // Its last word is the farewell: "stopped since" names it, and a day after it the edge is gone.
+      const result = await db.updateTable("edges").set({ stopped_at: at.toISOString(), last_seen_at: at.toISOString() }).where("name", "=", name).executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
     async fleet(options) {
       const [edges, newestRow] = await Promise.all([list(), db.selectFrom("revisions").select(sql<number>`coalesce(max(revision), 0)`.as("revision")).executeTakeFirst()]);
       const newest = Number(newestRow?.revision ?? 0);

@@ -21,5 +21,5 @@ export { backoffDelay, CHANGE_CHANNEL } from "./revision-notifications.ts";
 export type { ChangeSignal, ChangeSignalOptions, ChangeSignals } from "./revision-notifications.ts";
 export { CERTIFICATE_USES, certificateStateAt, STORED_CERTIFICATE_STATES } from "./certificate-store.ts";
 export type { CertificateChange, CertificateEntry, CertificateQuery, CertificateStore, RecordedCertificateState, StoredCertificate, StoredCertificateState, StoredCertificateUse, SyncContext } from "./certificate-store.ts";
-export type { JoinedEdge, JoinStore, JoinTokenRecord } from "./join-store.ts";
-export type { CertificateRequestRecord, CertificateRequestState, CertificateRequestStore, CertificateRequestSubject, FleetCaCertificates } from "./certificate-request-store.ts";
+export type { JoinedEdge, JoinStore, JoinTokenRecord, JoinTokenState } from "./join-store.ts";
+export type { CertificateRequestRecord, CertificateRequestState, CertificateRequestStore, CertificateRequestSubject, FleetCaCertificates, FleetRevocations } from "./certificate-request-store.ts";

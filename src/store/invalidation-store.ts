@@ -41,14 +41,14 @@ export interface InvalidationOnEdge {
   /** Its last heartbeat, when it wrote one. */
   lastSeenAt: string | null;
   /**
-   * Whether completion waits for it: a live edge only. A silent one applies every invalidation when it comes back
+   * Whether completion waits for it: a live edge only. A stopped or silent one applies every invalidation when it comes back
    * (it reads them all at start), so waiting for it would hold every invalidation up for an edge that is not serving.
    */
   isWaitedFor: boolean;
 }
 
 /** The edges an invalidation lists, and whether it is done: the fleet's completion rule. */
-function onEdges(applied: ReadonlyMap<string, string>, known: readonly string[], heartbeats: ReadonlyMap<string, { lastSeenAt: string; heartbeatMs: number | null }>, now: Date): { edges: InvalidationOnEdge[]; isApplied: boolean } {
+function onEdges(applied: ReadonlyMap<string, string>, known: readonly string[], heartbeats: ReadonlyMap<string, { lastSeenAt: string; heartbeatMs: number | null; stoppedAt: string | null }>, now: Date): { edges: InvalidationOnEdge[]; isApplied: boolean } {
   const names = [...new Set([...known, ...heartbeats.keys()])].sort();
   const edges: InvalidationOnEdge[] = [];
   for (const edge of names) {
@@ -90,11 +90,11 @@ export function createInvalidationStore(db: Kysely<StoreTables>, label: string, 
     const ids = rows.map((row) => Number(row.id));
     const [known, heartbeatRows, applied] = await Promise.all([
       db.selectFrom("invalidation_applied").select("edge").distinct().orderBy("edge").execute(),
-      db.selectFrom("edges").select(["name", "last_seen_at", "heartbeat_ms"]).execute(),
+      db.selectFrom("edges").select(["name", "last_seen_at", "heartbeat_ms", "stopped_at"]).execute(),
       db.selectFrom("invalidation_applied").select(["invalidation_id", "edge", "applied_at"]).where("invalidation_id", "in", ids).execute(),
     ]);
     const now = new Date();
-    const heartbeats = new Map(heartbeatRows.map((row) => [row.name, { lastSeenAt: row.last_seen_at, heartbeatMs: row.heartbeat_ms === null ? null : Number(row.heartbeat_ms) }]));
+    const heartbeats = new Map(heartbeatRows.map((row) => [row.name, { lastSeenAt: row.last_seen_at, heartbeatMs: row.heartbeat_ms === null ? null : Number(row.heartbeat_ms), stoppedAt: row.stopped_at }]));
     const knownNames = known.map(({ edge }) => edge);
     return rows.map((row) => {
       const request = toRequest(row);

@@ -1,7 +1,7 @@
 // Edges joining the fleet: one-time join tokens (kept as the SHA-256 of their secret), spent in the transaction that records the edge as joined.
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
-import { JoinTokenRefusedError } from "../errors.ts";
+import { JoinTokenNotRevocableError, JoinTokenRefusedError } from "../errors.ts";
 import { appendAuditRecords, lockForWrite } from "./audit-log.ts";
 import type { EdgeJoinTokensTable, JoinedEdgesTable, StoreTables } from "./tables.ts";
 
@@ -18,7 +18,13 @@ export interface JoinTokenRecord {
   createdBy: string;
   expiresAt: string;
   usedAt: string | null;
+  /** When an admin revoked it, unused (`moat edge token revoke`); null: never. */
+  revokedAt: string | null;
+  /** What it can do now: join once (usable), or nothing more (used, revoked, expired). */
+  state: JoinTokenState;
 }
+
+export type JoinTokenState = "usable" | "used" | "revoked" | "expired";
 
 /** An edge that joined with a token (it holds no master key). */
 export interface JoinedEdge {
@@ -40,15 +46,33 @@ export interface JoinStore {
   joined(name: string): Promise<JoinedEdge | undefined>;
   /** Every edge that joined, by name. */
   listJoined(): Promise<JoinedEdge[]>;
+  /** Every join token, used, revoked and expired ones too, oldest first, with its state at `now`; never a secret or its hash. */
+  listTokens(now: Date): Promise<JoinTokenRecord[]>;
+  /**
+   * Revokes an unused token at `now`, audited (`edge.join-token-revoke`): it joins nobody from then on. A token revoked before
+   * keeps its first time and writes no record; undefined when there is no such token. Throws JoinTokenNotRevocableError for one
+   * an edge has used: revoking it would change nothing.
+   */
+  revokeToken(id: string, now: Date, actor: string): Promise<JoinTokenRecord | undefined>;
 }
 
 function sha256Hex(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
-function toRecord(row: Selectable<EdgeJoinTokensTable>): JoinTokenRecord {
-  return { id: row.id, name: row.name, region: row.region, createdAt: row.created_at, createdBy: row.created_by, expiresAt: row.expires_at, usedAt: row.used_at };
+/** Used and revoked are for good; an unused token expires by the clock. */
+function stateOf(row: Selectable<EdgeJoinTokensTable>, now: Date): JoinTokenState {
+  if (row.used_at !== null) return "used";
+  if (row.revoked_at !== null) return "revoked";
+  return Date.parse(row.expires_at) <= now.getTime() ? "expired" : "usable";
 }
+
+function toRecord(row: Selectable<EdgeJoinTokensTable>, now: Date): JoinTokenRecord {
+  return { id: row.id, name: row.name, region: row.region, createdAt: row.created_at, createdBy: row.created_by, expiresAt: row.expires_at, usedAt: row.used_at, revokedAt: row.revoked_at, state: stateOf(row, now) };
+}
+
+// Only the columns a record shows: the hash is never read where a listing could carry it.
+const SHOWN = ["id", "name", "region", "created_at", "created_by", "expires_at", "used_at", "revoked_at"] as const;
 
 function toJoined(row: Selectable<JoinedEdgesTable>): JoinedEdge {
   return { name: row.name, region: row.region, joinedAt: row.joined_at, tokenId: row.token_id };
@@ -69,8 +93,9 @@ export function createJoinStore(db: Kysely<StoreTables>, label: string): JoinSto
         created_by: request.createdBy,
         expires_at: request.expiresAt.toISOString(),
         used_at: null,
+        revoked_at: null,
       };
-      const token = toRecord(row);
+      const token = toRecord(row, request.now);
       await db.transaction().execute(async (trx) => {
         await lockForWrite(trx);
         await trx.insertInto("edge_join_tokens").values(row).execute();
@@ -88,6 +113,7 @@ export function createJoinStore(db: Kysely<StoreTables>, label: string): JoinSto
         // Compared in constant time: how much of the hash matched must not show in how long the refusal took.
         const isMatch = row !== undefined && timingSafeEqual(Buffer.from(sha256Hex(presented), "hex"), Buffer.from(row.secret_sha256, "hex"));
         if (!row || !isMatch) throw new JoinTokenRefusedError("join-token-unknown", { tokenId: id, fix: "check that --store names the fleet's store, or create a new token (`moat edge token create --name NAME`)" });
+        if (row.revoked_at !== null) throw new JoinTokenRefusedError("join-token-revoked", { tokenId: id, at: row.revoked_at, fix: "ask an admin for a new one (`moat edge token create --name NAME`)" });
         if (row.used_at !== null) throw new JoinTokenRefusedError("join-token-used", { tokenId: id, at: row.used_at, fix: "create a new one for this edge (`moat edge token create --name NAME`); an edge that joined needs no second join" });
         if (Date.parse(row.expires_at) <= now.getTime()) throw new JoinTokenRefusedError("join-token-expired", { tokenId: id, at: row.expires_at, fix: "create a new one (`moat edge token create --name NAME --ttl 1h`) and join within its time" });
         // Checked before the token is spent: a wrong --name leaves the token good for the right edge.
@@ -109,6 +135,25 @@ export function createJoinStore(db: Kysely<StoreTables>, label: string): JoinSto
     },
     async listJoined() {
       return (await db.selectFrom("joined_edges").selectAll().orderBy("name").execute()).map(toJoined);
+    },
+    async listTokens(now) {
+      const rows = await db.selectFrom("edge_join_tokens").select(SHOWN).orderBy("created_at").orderBy("id").execute();
+      return rows.map((row) => toRecord({ ...row, secret_sha256: "" }, now));
+    },
+    async revokeToken(id, now, actor) {
+      return db.transaction().execute(async (trx) => {
+        await lockForWrite(trx);
+        const row = await trx.selectFrom("edge_join_tokens").select(SHOWN).where("id", "=", id).executeTakeFirst();
+        if (!row) return undefined;
+        const before = toRecord({ ...row, secret_sha256: "" }, now);
+        if (row.used_at !== null) throw new JoinTokenNotRevocableError(id, row.name, row.used_at);
+        if (row.revoked_at !== null) return before;
+        const at = now.toISOString();
+        await trx.updateTable("edge_join_tokens").set({ revoked_at: at }).where("id", "=", id).execute();
+        const after = toRecord({ ...row, revoked_at: at, secret_sha256: "" }, now);
+        await appendAuditRecords(trx, [{ actor, action: "edge.join-token-revoke", resource: `edge/${row.name}`, before, after }], now, label);
+        return after;
+      });
     },
   };
 }

@@ -202,4 +202,21 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
         .execute();
     },
   },
+  // Self-contained, nullable columns (a row written before reads as never revoked, never stopped): a join token an admin
+  // revoked before it was used (`DELETE /edges/join-tokens/:id`), and when an edge stopped cleanly (its farewell: invalidations
+  // do not wait for it; its next heartbeat clears it).
+  "0010-join-token-revocation-edge-stop": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("edge_join_tokens").addColumn("revoked_at", "text").execute();
+      await db.schema.alterTable("edges").addColumn("stopped_at", "text").execute();
+    },
+  },
+  // What the CA node revoked, for joined edges (issue 17): the revocation registry (JSON array of { serialHex, reason, revokedAt })
+  // and the CRL bundle (PEM) as the CA node last published them, beside the CA's certificates. Self-contained: two nullable columns.
+  "0011-fleet-revocations": {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable("fleet_ca").addColumn("revocations", "text").execute();
+      await db.schema.alterTable("fleet_ca").addColumn("crl_bundle_pem", "text").execute();
+    },
+  },
 });

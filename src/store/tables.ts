@@ -103,6 +103,8 @@ export interface EdgesTable {
   heartbeat_ms: number | null;
   /** JSON `{ roots, intermediate }` (SHA-256 fingerprints, colon hex) of the CA it uses; null in a row written before 0008, or by an edge without a CA. */
   ca_trust: string | null;
+  /** When it stopped cleanly (SIGTERM drain), null while it runs (0010): a stopped edge is not waited for; its next heartbeat clears it. */
+  stopped_at: string | null;
 }
 
 /**
@@ -148,6 +150,8 @@ export interface EdgeJoinTokensTable {
   expires_at: string;
   /** Set, once, by the join that spent it. */
   used_at: string | null;
+  /** Set, once, by an admin who revoked it before it was used (0010); a revoked token joins nobody. */
+  revoked_at: string | null;
 }
 
 /** An edge that joined with a token: it holds no master key, and asks the CA node for its certificates. */
@@ -189,6 +193,10 @@ export interface FleetCaTable {
   key_algorithm: string;
   crl_base_url: string | null;
   updated_at: string;
+  /** JSON array of { serialHex, reason, revokedAt }: the CA node's revocation registry (0011); null until it published one. */
+  revocations: string | null;
+  /** The CA node's CRL bundle (the intermediate's CRL, then the root's), PEM (0011); null until it published one. */
+  crl_bundle_pem: string | null;
 }
 
 export interface StoreTables {

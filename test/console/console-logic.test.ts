@@ -87,9 +87,9 @@ describe("console: what comes first", () => {
     assert.deepEqual(groups.map((group) => `${group.edge}/${group.name}:${group.certificates.map((item) => item.serialHex).join(",")}`), ["edge-1/blog/app:b1", "edge-2/blog/app:b2", "edge-1/shop/app:a1,a2"]);
   });
 
-  test("edges: silent, behind and gone before ok; then the soonest certificate expiry; then the name", () => {
+  test("edges: silent, behind and gone, then stopped, before ok; then the soonest certificate expiry; then the name", () => {
     const edge = (name: string, health: string, expiresDays: number | null) => ({ name, health, certificatesExpireAt: expiresDays === null ? null : new Date(Date.now() + expiresDays * day).toISOString() }) as unknown as Edge;
-    const ordered = orderEdges([edge("a", "ok", 30), edge("b", "ok", 2), edge("c", "behind", 90), edge("d", "silent", null), edge("e", "gone", 1), edge("f", "ok", null), edge("g", "ok", null)]);
-    assert.deepEqual(ordered.map((item) => item.name), ["d", "c", "e", "b", "a", "f", "g"]);
+    const ordered = orderEdges([edge("a", "ok", 30), edge("b", "ok", 2), edge("c", "behind", 90), edge("d", "silent", null), edge("e", "gone", 1), edge("f", "ok", null), edge("g", "ok", null), edge("h", "stopped", 1)]);
+    assert.deepEqual(ordered.map((item) => item.name), ["d", "c", "e", "h", "b", "a", "f", "g"]);
   });
 });

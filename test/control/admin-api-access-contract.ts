@@ -87,6 +87,8 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["GET", "/invalidations/:id", "viewer", "/invalidations/1"],
       ["GET", "/edges", "viewer", "/edges"],
       ["POST", "/edges/join-tokens", "admin", "/edges/join-tokens", { body: { name: "fra-1", region: "eu-central", ttl: "1h" } }],
+      ["GET", "/edges/join-tokens", "admin", "/edges/join-tokens"],
+      ["DELETE", "/edges/join-tokens/:id", "admin", "/edges/join-tokens/0123456789abcdef"],
       ["GET", "/traffic", "viewer", "/traffic"],
       ["GET", "/whoami", "viewer", "/whoami"],
     ];

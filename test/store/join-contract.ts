@@ -1,8 +1,9 @@
 // The fleet-join contract: the same tests on SQLite and on a real PostgreSQL (a join token works once, expires, names its edge; certificate requests are answered once; the CA's public certificates are published whole).
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { JoinTokenRefusedError } from "../../src/errors.ts";
+import { JoinTokenNotRevocableError, JoinTokenRefusedError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { Store } from "../../src/store/index.ts";
 import { validate } from "./store-contract.ts";
@@ -60,6 +61,45 @@ export function joinContract(engine: EngineUnderTest): void {
     assert.equal((await store.joins.join(secret, NOW, { name: "iad-1", region: "us-east" })).region, "us-east");
   });
 
+  test("join tokens: listed with their state (usable, used, revoked, expired) and never a secret or its hash; an unused one is revoked once, audited, and then joins nobody; a used one is not revoked", async (t) => {
+    const store = await open(t, engine);
+    const at = (ms: number) => new Date(NOW.getTime() + ms);
+    const usable = await store.joins.createToken({ name: "fra-1", region: "eu-central", expiresAt: at(HOUR), createdBy: "cli:alice", now: NOW });
+    const used = await store.joins.createToken({ name: "iad-1", region: null, expiresAt: at(HOUR), createdBy: "cli:alice", now: at(1) });
+    const toRevoke = await store.joins.createToken({ name: "sin-1", region: "ap-south", expiresAt: at(HOUR), createdBy: "cli:alice", now: at(2) });
+    const shortLived = await store.joins.createToken({ name: "gru-1", region: null, expiresAt: at(60_000), createdBy: "cli:alice", now: at(3) });
+    await store.joins.join(used.secret, at(10));
+
+    const revoked = await store.joins.revokeToken(toRevoke.token.id, at(20), "api:token/0123456789abcdef");
+    assert.deepEqual(revoked, { ...toRevoke.token, revokedAt: at(20).toISOString(), state: "revoked" });
+    // Again: no change, its first time kept, no second record.
+    assert.deepEqual(await store.joins.revokeToken(toRevoke.token.id, at(30), "cli:bob"), revoked);
+    await assert.rejects(store.joins.join(toRevoke.secret, at(40)), refusedWith("join-token-revoked"));
+    assert.equal(await store.joins.joined("sin-1"), undefined);
+    await assert.rejects(store.joins.revokeToken(used.token.id, at(50), "cli:bob"), (error: unknown) => {
+      assert.ok(error instanceof JoinTokenNotRevocableError, String(error));
+      assert.equal(error.code, "join-token-used-already");
+      assert.equal(error.status, 409);
+      assert.match(error.message, /edge iad-1 joined with it/);
+      return true;
+    });
+    assert.equal(await store.joins.revokeToken("0123456789abcdef", at(50), "cli:bob"), undefined);
+
+    const listed = await store.joins.listTokens(at(120_000));
+    assert.deepEqual(listed.map((token) => [token.id, token.name, token.state]), [[usable.token.id, "fra-1", "usable"], [used.token.id, "iad-1", "used"], [toRevoke.token.id, "sin-1", "revoked"], [shortLived.token.id, "gru-1", "expired"]]);
+    assert.deepEqual(listed[1], { ...used.token, usedAt: at(10).toISOString(), state: "used" });
+    const shown = JSON.stringify(listed);
+    for (const { secret } of [usable, used, toRevoke, shortLived]) {
+      assert.ok(!shown.includes(secret.split("_").at(-1)!), "no secret in the listing");
+      assert.ok(!shown.includes(createHash("sha256").update(secret).digest("hex")), "no hash in the listing");
+    }
+    const trail = await store.audit.list({ limit: 100 });
+    const revocations = trail.filter((record) => record.action === "edge.join-token-revoke");
+    assert.deepEqual(revocations.map((record) => [record.actor, record.resource]), [["api:token/0123456789abcdef", "edge/sin-1"]]);
+    // The usable one still joins: revoking another touched only that one.
+    assert.equal((await store.joins.join(usable.secret, at(60))).name, "fra-1");
+  });
+
   test("join tokens: two joins racing with one token: exactly one joins", async (t) => {
     const store = await open(t, engine);
     const { secret } = await store.joins.createToken({ name: "race-1", region: null, expiresAt: new Date(NOW.getTime() + HOUR), createdBy: "cli:alice", now: NOW });
@@ -96,5 +136,23 @@ export function joinContract(engine: EngineUnderTest): void {
     await store.certificateRequests.publishCa({ bundlePem: "ROOT-1", intermediatePem: "INT-1", previousIntermediatePems: [], keyAlgorithm: "ecdsa-p256", crlBaseUrl: null }, NOW);
     await store.certificateRequests.publishCa({ bundlePem: "ROOT-1ROOT-2", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: "http://crl.example/" }, new Date(NOW.getTime() + 1000));
     assert.deepEqual(await store.certificateRequests.readCa(), { bundlePem: "ROOT-1ROOT-2", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: "http://crl.example/", updatedAt: new Date(NOW.getTime() + 1000).toISOString() });
+  });
+
+  test("the CA node's revocations: none before the CA is published (nothing written), then published whole beside it, replaced by the next", async (t) => {
+    const store = await open(t, engine);
+    const requests = store.certificateRequests;
+    const first = { revocations: [{ serialHex: "4a0b", reason: "keyCompromise", revokedAt: NOW.toISOString() }], crlBundlePem: "CRL-1" };
+    assert.equal(await requests.publishRevocations(first, NOW), false);
+    assert.equal(await requests.readRevocations(), undefined);
+    await requests.publishCa({ bundlePem: "ROOT-1", intermediatePem: "INT-1", previousIntermediatePems: [], keyAlgorithm: "ecdsa-p256", crlBaseUrl: null }, NOW);
+    assert.equal(await requests.readRevocations(), undefined, "a CA published without revocations has none to give");
+    assert.equal(await requests.publishRevocations(first, NOW), true);
+    assert.deepEqual(await requests.readRevocations(), first);
+    const second = { revocations: [...first.revocations, { serialHex: "77ff", reason: "superseded", revokedAt: new Date(NOW.getTime() + 1000).toISOString() }], crlBundlePem: null };
+    assert.equal(await requests.publishRevocations(second, new Date(NOW.getTime() + 1000)), true);
+    assert.deepEqual(await requests.readRevocations(), second);
+    // A new publication of the CA keeps them: they are the CA node's registry, not the CA's certificates.
+    await requests.publishCa({ bundlePem: "ROOT-1", intermediatePem: "INT-2", previousIntermediatePems: ["INT-1"], keyAlgorithm: "ecdsa-p256", crlBaseUrl: null }, new Date(NOW.getTime() + 2000));
+    assert.deepEqual(await requests.readRevocations(), second);
   });
 }

@@ -297,8 +297,8 @@ export function storeContract(engine: EngineUnderTest): void {
     await store.edges.report({ name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000 });
     await store.edges.report({ name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000 });
     assert.deepEqual(await store.edges.list(), [
-      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000, caTrust: null },
-      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000, caTrust: null },
+      { name: "edge-a", revision: 3, servedAt: "2026-01-01T00:00:01.000Z", lastSeenAt: "2026-01-01T00:00:01.000Z", startedAt: started, version: "0.1.0", region: "eu-west", heartbeatMs: 2_000, caTrust: null, stoppedAt: null },
+      { name: "edge-b", revision: 4, servedAt: "2026-01-01T00:00:05.000Z", lastSeenAt: "2026-01-01T00:00:06.000Z", startedAt: started, version: "0.1.0", region: null, heartbeatMs: 10_000, caTrust: null, stoppedAt: null },
     ]);
     // Health at a given instant, by each edge's own interval: edge-a (2 s) is silent 7 s after its heartbeat, edge-b (10 s) is not.
     const at = (iso: string) => store.edges.fleet({ now: new Date(iso) }).then((fleet) => fleet.items.map((edge) => [edge.name, edge.health, edge.heartbeatAgeMs]));
@@ -306,6 +306,31 @@ export function storeContract(engine: EngineUnderTest): void {
     assert.deepEqual(await at("2026-01-01T00:00:40.000Z"), [["edge-a", "silent", 39_000], ["edge-b", "silent", 34_000]]);
     assert.deepEqual(await at("2026-01-02T00:00:05.000Z"), [["edge-a", "gone", 86_404_000], ["edge-b", "silent", 86_399_000]]);
     assert.equal(await store.revision(), 0, "an edge's report is no config revision");
+  });
+
+  test("edges: a clean stop's farewell makes an edge stopped at once (not waited for by an invalidation), a day later gone; its next report clears it", async (t) => {
+    const store = await open(t, await engine.freshAddress(t));
+    const report = (name: string, lastSeenAt: string) => store.edges.report({ name, revision: null, servedAt: null, lastSeenAt, startedAt: "2026-01-01T00:00:00.000Z", version: "0.1.0", region: null, heartbeatMs: 10_000 });
+    await report("edge-a", "2026-01-01T00:00:01.000Z");
+    await report("edge-b", "2026-01-01T00:00:01.000Z");
+    assert.equal(await store.edges.markStopped("edge-b", new Date("2026-01-01T00:00:02.000Z")), true);
+    assert.equal(await store.edges.markStopped("never-ran", new Date("2026-01-01T00:00:02.000Z")), false);
+    const at = (iso: string) => store.edges.fleet({ now: new Date(iso) }).then((fleet) => fleet.items.map((edge) => [edge.name, edge.health, edge.stoppedAt ?? null]));
+    // One second after the farewell: a heartbeat would not be missed yet, and it is stopped already.
+    assert.deepEqual(await at("2026-01-01T00:00:03.000Z"), [["edge-a", "ok", null], ["edge-b", "stopped", "2026-01-01T00:00:02.000Z"]]);
+    assert.deepEqual(await at("2026-01-02T00:00:03.000Z"), [["edge-a", "gone", null], ["edge-b", "gone", "2026-01-01T00:00:02.000Z"]]);
+    // The farewell is its last heartbeat too.
+    assert.equal((await store.edges.list()).find((edge) => edge.name === "edge-b")?.lastSeenAt, "2026-01-01T00:00:02.000Z");
+    // An invalidation made now waits for edge-a alone (live edges only; the invalidation store judges by the wall clock).
+    const now = new Date().toISOString();
+    await report("edge-a", now);
+    await report("edge-b", now);
+    await store.edges.markStopped("edge-b", new Date());
+    const created = await store.invalidations.create({ distribution: "shop", paths: ["/a"], actor: "test", now: new Date(), check: () => [] });
+    assert.deepEqual(created.edges.map((edge) => [edge.edge, edge.heartbeat, edge.isWaitedFor]), [["edge-a", "live", true], ["edge-b", "stopped", false]]);
+    // Its next start's first report clears it.
+    await report("edge-b", new Date().toISOString());
+    assert.deepEqual((await store.edges.fleet({ now: new Date() })).items.map((edge) => [edge.name, edge.health, edge.stoppedAt]), [["edge-a", "ok", null], ["edge-b", "ok", null]]);
   });
 
   test("edges: each reports the CA it trusts; a rollover's gate passes only when every live edge trusts the new root, and names those that do not", async (t) => {

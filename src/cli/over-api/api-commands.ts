@@ -317,10 +317,15 @@ committed), the age of its last heartbeat, and its health:
   ok      it reports, and serves the newest revision (or has for less than the lag)
   behind  it serves an older revision, the first it lacks committed over
           --max-lag ago (default 30s)
+  stopped it stopped cleanly (SIGTERM) and said so; invalidations do not wait
+          for it; its next start clears it
   silent  no heartbeat for 3 of its heartbeat intervals (30 s by default):
-          stopped, or cut off from the store; invalidations do not wait for it
+          killed, or cut off from the store; invalidations do not wait for it
   gone    no heartbeat for 24 h
-The last line names the newest revision and when it was committed. --json
+JOINED says how it gets its certificates: joined (moat edge join: the CA node
+signs its CSRs, it holds no master key) or self-issuing (it signs them with
+the CA's keys in its data directory). The last line names the newest revision
+and when it was committed. --json
 prints the API's answer (GET /edges). The exit code is 0 whatever the health:
 read it from the JSON in a check.
 
@@ -348,6 +353,45 @@ ${API_FLAGS_HELP}
 Example:
   moat edge token create --name fra-1 --region eu-central --context prod > fra-1.join`,
     run: async (args) => (await import("./edge-command.ts")).runEdgeTokenCreate(args),
+  },
+  {
+    name: "edge token list",
+    summary: "list the join tokens: edge name, region, state (usable, used, revoked, expired), times; never a secret",
+    help: `moat edge token list [--json] [API flags]
+
+Lists every join token over the admin API (an admin's token or certificate),
+oldest first: its id, the edge name and region it was made for, its state
+  usable   it can join its edge, once
+  used     an edge joined with it (USED says when)
+  revoked  an admin revoked it before it was used (moat edge token revoke)
+  expired  its --ttl passed, unused
+and when it was created, expires, was used or revoked. The secret is not
+stored (only its SHA-256) and never shown again. --json prints the API's
+answer (GET /edges/join-tokens).
+
+${API_FLAGS_HELP}
+
+Example:
+  moat edge token list --context prod`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeTokenList(args),
+  },
+  {
+    name: "edge token revoke",
+    summary: "revoke an unused join token: it joins nobody from now on (audited)",
+    help: `moat edge token revoke ID [--json] [API flags]
+
+Revokes the join token with this id (\`moat edge token list\` shows them;
+\`moat edge token create\` printed it on stderr) over the admin API: a join
+with it is refused from now on (join-token-revoked). Revoking it again changes
+nothing; a token an edge has used is refused (join-token-used-already): the
+join happened, and the token joins nobody again anyway. Recorded in the audit
+trail (edge.join-token-revoke).
+
+${API_FLAGS_HELP}
+
+Example:
+  moat edge token revoke 5c0f3a9e1b2d4c6f --context prod`,
+    run: async (args) => (await import("./edge-command.ts")).runEdgeTokenRevoke(args),
   },
   {
     name: "edge join",

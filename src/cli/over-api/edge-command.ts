@@ -1,7 +1,7 @@
-// `moat edge list`: the edges run from the admin API's store, each with its region, the revision it serves, how far behind it is, its last heartbeat, its health and its certificates' expiry.
+// `moat edge list`: the edges run from the admin API's store, each with its region, the revision it serves, how far behind it is, its last heartbeat, its health and its certificates' expiry; `moat edge token …`: the join tokens.
 import { parseDuration } from "../../config/index.ts";
 import { CliUsageError } from "../../errors.ts";
-import type { EdgeList } from "../../sdk/index.ts";
+import type { EdgeList, JoinToken } from "../../sdk/index.ts";
 import { API_FLAGS, withApi } from "./api-connection.ts";
 import { parseCliArgs } from "../cli-args.ts";
 import { formatTable, printResult } from "../table-output.ts";
@@ -39,8 +39,18 @@ function certificatesCell(edge: EdgeItem): string {
 /** The table `moat edge list` prints. */
 export function edgesTable(list: EdgeList) {
   return {
-    header: ["NAME", "REGION", "REVISION", "BEHIND", "LAST HEARTBEAT", "HEALTH", "CERTS EXPIRE"],
-    rows: list.items.map((edge) => [edge.name, edge.region ?? "-", edge.revision === null ? "-" : String(edge.revision), behindCell(edge), `${formatAge(edge.heartbeatAgeMs)} ago`, edge.health, certificatesCell(edge)]),
+    header: ["NAME", "REGION", "REVISION", "BEHIND", "LAST HEARTBEAT", "HEALTH", "CERTS EXPIRE", "JOINED"],
+    rows: list.items.map((edge) => [
+      edge.name,
+      edge.region ?? "-",
+      edge.revision === null ? "-" : String(edge.revision),
+      behindCell(edge),
+      `${formatAge(edge.heartbeatAgeMs)} ago`,
+      edge.health,
+      certificatesCell(edge),
+      // joined: its CSRs go to the CA node, it holds no master key; self-issuing: it signs its own certificates with the CA's keys.
+      edge.joinedAt === null ? "self-issuing" : "joined",
+    ]),
   };
 }
 
@@ -78,5 +88,34 @@ export async function runEdgeTokenCreate(args: string[]): Promise<number> {
   const { token } = created;
   process.stderr.write(`Created join token ${token.id} for edge ${token.name}${token.region ? ` (${token.region})` : ""}, usable once until ${token.expiresAt}. It is shown once: only its SHA-256 is stored.\n`);
   process.stdout.write(`${created.secret}\n`);
+  return 0;
+}
+
+/** The table `moat edge token list` prints: never a secret (the API has none to give). */
+export function joinTokensTable(tokens: readonly JoinToken[]) {
+  return {
+    header: ["ID", "NAME", "REGION", "STATE", "CREATED", "EXPIRES", "USED", "REVOKED"],
+    rows: tokens.map((token) => [token.id, token.name, token.region ?? "-", token.state, token.createdAt, token.expiresAt, token.usedAt ?? "-", token.revokedAt ?? "-"]),
+    empty: "No join tokens (`moat edge token create --name NAME` makes one).",
+  };
+}
+
+/** `moat edge token list`: every join token over the admin API, with its state (usable, used, revoked, expired). */
+export async function runEdgeTokenList(args: string[]): Promise<number> {
+  const command = "edge token list";
+  const { values } = parseCliArgs(command, args, { ...API_FLAGS, json: { type: "boolean", default: false } });
+  const tokens = (await withApi(command, values, async (moat) => (await moat.GET("/edges/join-tokens")).data?.items ?? [])) as JoinToken[];
+  printResult(values.json, tokens, joinTokensTable(tokens));
+  return 0;
+}
+
+/** `moat edge token revoke ID`: an unused join token joins nobody from then on. */
+export async function runEdgeTokenRevoke(args: string[]): Promise<number> {
+  const command = "edge token revoke";
+  const { values, positionals } = parseCliArgs(command, args, { ...API_FLAGS, json: { type: "boolean", default: false } }, true);
+  const [id, ...rest] = positionals;
+  if (!id || rest.length > 0 || !/^[0-9a-f]{16}$/.test(id)) throw new CliUsageError(`${command}: give exactly one join token ID, 16 hex digits.`, { fix: "`moat edge token list` shows them (and `moat edge token create` printed it on stderr)" });
+  const token = (await withApi(command, values, async (moat) => (await moat.DELETE("/edges/join-tokens/{id}", { params: { path: { id } } })).data)) as JoinToken;
+  printResult(values.json, token, `Join token ${token.id} (edge ${token.name}) is revoked since ${token.revokedAt}: it joins nobody.`);
   return 0;
 }

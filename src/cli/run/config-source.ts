@@ -17,6 +17,8 @@ export interface ConfigSource {
   served?(): void;
   /** True for an error the source has logged already: a store outage is logged once, not at every reload it fails. */
   isReported(error: unknown): boolean;
+  /** A clean stop has begun (SIGTERM drain): a store records that this edge stopped, within a deadline, so that nobody waits for it. Never rejects. */
+  farewell?(): Promise<void>;
   /** Stops what watch started and lets go of the source (a store's connections). */
   close(): Promise<void>;
 }

@@ -106,7 +106,8 @@ export function serveEdge(options: { edge: RunningEdge; configFile?: string; sou
         void exitNow();
       }, DRAIN_LIMIT_MS);
       limit.unref();
-      Promise.all([edge.stop(), options.onStopping?.(), source.close()]).then(() => {
+      // The farewell first (it has its own deadline): the edge watches the source no more, so invalidations must not wait for it.
+      Promise.all([edge.stop(), options.onStopping?.(), (source.farewell?.() ?? Promise.resolve()).then(() => source.close())]).then(() => {
         clearTimeout(limit);
         process.off("SIGTERM", onTerm);
         process.off("SIGINT", onInt);

@@ -203,8 +203,8 @@ async function runFrom(
   // The CA node signs joined edges' requests with the CA in use, which a rotation replaces (told through onCaInUse).
   let caInUse = ca;
   const followMs = isJoined ? caFollowIntervalMs() : undefined;
-  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa?.follow ? { followPublishedCa: joinedCa.follow } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
-  const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }) }) : undefined);
+  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
+  const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }), dataDir: config.dataDir }) : undefined);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log, edgeName, storeInvalidations: invalidations?.initial, ...certificateEvents, ...caNodeOptions });
@@ -219,7 +219,7 @@ async function runFrom(
     const traffic = metrics && (() => metrics.metrics.json());
     const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
-    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
@@ -261,7 +261,7 @@ async function runFrom(
   const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }) });
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
   return 0;
 }
 

@@ -7,6 +7,7 @@ import { StoreEmptyError, StoreUnavailableError, StoreUnreachableAtStartError } 
 import type { Logger } from "../../observe/index.ts";
 import type { NumberedInvalidation } from "../../cache/index.ts";
 import { writeFileAtomic } from "../../pki/index.ts";
+import { MOAT_VERSION } from "../../observe/index.ts";
 import { backoffDelay } from "../../store/index.ts";
 import type { ChangeSignalOptions, ChangeSignals, ConfigStore, EdgeCaTrust, EdgeStore, InvalidationStore } from "../../store/index.ts";
 import type { ConfigSource } from "./config-source.ts";
@@ -37,8 +38,8 @@ export const HEARTBEAT_ENV = "MOAT_EDGE_HEARTBEAT_MS";
 /** The local copy of the last revision served, in the edge's data directory: what it starts from when the store is down. */
 export const LOCAL_COPY_FILE = "store-copy.json";
 
-// The version an edge reports in the store's `edges` table: the one the admin API's OpenAPI document states (src/control/admin-api.ts).
-const MOAT_VERSION = "0.1.0";
+/** How long a clean stop waits for its farewell to be written: a store that does not answer must not hold the stop. */
+export const FAREWELL_DEADLINE_MS = 2_000;
 
 /** What the source needs of a store: the config, and where present its invalidations, edge rows and change signals (openStore's Store has them all). */
 export type SourceStore = ConfigStore & { readonly invalidations?: InvalidationStore; readonly edges?: EdgeStore; changeSignals?(options: ChangeSignalOptions): ChangeSignals };
@@ -454,6 +455,19 @@ export function createStoreConfigSource(options: StoreConfigSourceOptions): Conf
       if (isChanged && served) void reportEdge();
     },
     isReported: (error) => typeof error === "object" && error !== null && reported.has(error),
+    async farewell() {
+      stopWatching();
+      const name = edgeName();
+      if (!name || !store?.edges || !served) return;
+      // Queued after any report in flight, so that it is the row's last word; the deadline bounds the whole wait.
+      const said = reporting.then(() => store?.edges?.markStopped(name, new Date()));
+      try {
+        await withDeadline(said, FAREWELL_DEADLINE_MS, "recording that this edge stopped");
+        log?.info({ store: label, edge: name }, "edge marked stopped in the store: invalidations do not wait for it");
+      } catch (error) {
+        log?.warn({ store: label, edge: name, error: { message: (error as Error).message } }, "could not mark this edge stopped in the store; it turns silent after 3 heartbeats");
+      }
+    },
     async close() {
       isClosed = true;
       stopWatching();

@@ -12,6 +12,7 @@ const TONES: Readonly<Record<string, string>> = {
   retired: "muted",
   "not-waited-for": "muted",
   gone: "muted",
+  stopped: "muted",
   expired: "bad",
   revoked: "bad",
   viewer: "muted",

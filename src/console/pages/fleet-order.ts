@@ -1,11 +1,12 @@
-// The fleet page's order: trouble first (silent, then behind, then gone), then the soonest certificate expiry.
+// The fleet page's order: trouble first (silent, then behind, then gone), then edges stopped on purpose, then the soonest certificate expiry.
 import type { EdgeList } from "../api/types.ts";
 
-const HEALTH_ORDER: Readonly<Record<string, number>> = { silent: 0, behind: 1, gone: 2, ok: 3 };
+// A stopped edge said so at a clean stop: no trouble, but not serving either.
+const HEALTH_ORDER: Readonly<Record<string, number>> = { silent: 0, behind: 1, gone: 2, stopped: 3, ok: 4 };
 
 export type Edge = EdgeList["items"][number];
 
-/** Trouble first (silent, then behind, then gone), then the soonest certificate expiry. */
+/** Trouble first (silent, then behind, then gone), then stopped, then the soonest certificate expiry. */
 export function orderEdges(edges: readonly Edge[]): Edge[] {
   return [...edges].sort(
     (a, b) =>

@@ -1,6 +1,7 @@
-// Join tokens over the API (admins only): a one-time token that lets one edge join the fleet (`moat edge join`); its secret is in the one answer that creates it.
+// Join tokens over the API (admins only): a one-time token that lets one edge join the fleet (`moat edge join`); its secret is in the one answer that creates it; listed and revoked without it.
 import { z } from "zod";
 import { closedObject, parseDuration } from "../../config/index.ts";
+import { ApiNotFoundError } from "../../errors.ts";
 import type { JoinTokenRecord, Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
@@ -33,6 +34,8 @@ export const joinTokenSchema = z
     createdBy: z.string(),
     expiresAt: z.string(),
     usedAt: z.string().nullable().meta({ description: "When an edge joined with it; a token works once" }),
+    revokedAt: z.string().nullable().meta({ description: "When an admin revoked it, unused (`moat edge token revoke`); null: never" }),
+    state: z.enum(["usable", "used", "revoked", "expired"]).meta({ description: "usable: it can join its edge once; used, revoked, expired: it joins nobody" }),
   })
   .meta({ title: "JoinToken" }) satisfies z.ZodType<JoinTokenRecord>;
 
@@ -64,6 +67,33 @@ export function edgeJoinTokenRoutes(store: Store, now: () => Date): ApiRoute[] {
         const { secret, token } = await store.joins.createToken({ name: body.name, region: body.region ?? null, expiresAt, createdBy: actorOf(identity), now: at });
         // no-store: the one copy of the secret must not stay in a cache on the way.
         return { status: 201, body: { secret, token }, headers: { "cache-control": "no-store" } };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/edges/join-tokens",
+      operationId: "listEdgeJoinTokens",
+      summary: "Every join token, used, revoked and expired ones too, with its state; never a secret or its hash",
+      tag: "Edges",
+      role: "admin",
+      responses: { 200: { description: "The join tokens, oldest first", schema: z.strictObject({ items: z.array(joinTokenSchema) }) } },
+      async handler() {
+        return { status: 200, body: { items: await store.joins.listTokens(now()) } };
+      },
+    }),
+    defineRoute({
+      method: "DELETE",
+      url: "/edges/join-tokens/:id",
+      operationId: "revokeEdgeJoinToken",
+      summary: "Revoke an unused join token: it joins nobody from now on (revoking it again changes nothing; a used one is refused, 409)",
+      tag: "Edges",
+      role: "admin",
+      params: closedObject({ id: z.string().regex(/^[0-9a-f]{16}$/, { error: "must be a join token id: 16 hex digits" }) }),
+      responses: { 200: { description: "The revoked token", schema: joinTokenSchema }, 409: { description: "An edge used it already (join-token-used-already): a used token joins nobody again" } },
+      async handler({ params: { id }, identity }) {
+        const token = await store.joins.revokeToken(id, now(), actorOf(identity));
+        if (!token) throw new ApiNotFoundError(`join token ${id}`);
+        return { status: 200, body: token };
       },
     }),
   ];

@@ -19,9 +19,9 @@ const edgeSchema = z
     heartbeatMs: z.int().nullable().meta({ description: "How often it writes its heartbeat; null for a row that does not say (10 s)" }),
     startedAt: z.string().meta({ description: "When its process started" }),
     version: z.string().meta({ description: "The Moat version it runs" }),
-    health: z.enum(["ok", "behind", "silent", "gone"]).meta({
+    health: z.enum(["ok", "behind", "stopped", "silent", "gone"]).meta({
       description:
-        "gone: no heartbeat for 24 h; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise",
+        "gone: no heartbeat for 24 h; stopped: it stopped cleanly (SIGTERM) and said so, invalidations do not wait for it, its next start clears it; silent: no heartbeat for 3 of its heartbeat intervals (invalidations do not wait for it); behind: it serves an older revision than the newest, the first one it lacks committed more than maxLag ago; ok otherwise",
     }),
     behindRevisions: z.int().meta({ description: "How many revisions were committed after the one it serves (0: it serves the newest)" }),
     behindSince: z.string().nullable().meta({ description: "When the first revision it lacks was committed; null when it serves the newest" }),
@@ -38,6 +38,7 @@ const edgeSchema = z
       })
       .nullable()
       .meta({ description: "The CA it uses, as it last reported it (a root rollover's activation waits until every live edge trusts the new root); null: it reported none" }),
+    stoppedAt: z.string().nullable().meta({ description: "When it stopped cleanly (its farewell at a SIGTERM drain); null while it runs" }),
     joinedAt: z.string().nullable().meta({ description: "When it joined with a join token (`moat edge join`: it holds no master key, the CA node signs its CSRs); null: it runs with the master key" }),
   })
   .meta({ title: "Edge" });
@@ -80,6 +81,7 @@ function edgeBody(edge: EdgeFleet["items"][number], certificates: readonly Store
     certificatesExpiringSoon: certificates.filter((certificate) => certificate.notAfter.getTime() <= soon).length,
     certificates: certificates.map((certificate) => ({ use: certificate.use, name: certificate.name, serialHex: certificate.serialHex, notAfter: certificate.notAfter.toISOString() })),
     caTrust: edge.caTrust ?? null,
+    stoppedAt: edge.stoppedAt ?? null,
     joinedAt,
   };
 }

@@ -31,7 +31,7 @@ const invalidationSchema = z
           edge: z.string(),
           status: z.enum(["pending", "applied", "not-waited-for"]).meta({ description: "not-waited-for: a silent edge (or one with no heartbeat row) that has not applied it; it applies every invalidation when it comes back" }),
           appliedAt: z.string().nullable(),
-          heartbeat: z.enum(["live", "silent", "gone"]).nullable().meta({ description: "Whether it still reports (GET /edges has its health); null for an edge with no heartbeat row" }),
+          heartbeat: z.enum(["live", "stopped", "silent", "gone"]).nullable().meta({ description: "Whether it still reports (GET /edges has its health; stopped: it stopped cleanly); null for an edge with no heartbeat row" }),
           lastSeenAt: z.string().nullable().meta({ description: "Its last heartbeat: for a silent edge, silent since then" }),
         }),
       )

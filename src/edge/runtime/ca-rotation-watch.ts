@@ -60,7 +60,7 @@ export async function openJoinedCaOnDisk(dataDir: string): Promise<CertificateAu
 }
 
 /** How often a joined edge asks for the CA the CA node published: a rotation's overlap is days, a minute is plenty. */
-const PUBLISHED_CA_POLL_MS = 60_000;
+export const PUBLISHED_CA_POLL_MS = 60_000;
 
 /**
  * A joined edge follows the CA the CA node publishes in the store: every minute `next` is asked for a newer one, and

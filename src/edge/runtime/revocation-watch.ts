@@ -1,4 +1,4 @@
-// Keeps the edge in step with the revocation registry: republishes the CRL when due, and rebuilds when a revocation lands.
+// Keeps the edge in step with the revocation registry: republishes the CRL when due, and rebuilds when a revocation lands (a joined edge: when the CA node publishes one).
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { watchFiles } from "../../file-watch.ts";
@@ -77,6 +77,43 @@ export async function watchRevocations(deps: {
       isStopped = true;
       clearTimeout(refreshTimer);
       watcher.stop();
+    },
+  };
+}
+
+/**
+ * A joined edge's side: asks `next` every `intervalMs` whether the CA node published other revocations (it writes
+ * them to the data directory and says whether the revoked serials changed), and calls `onRevocation` when they did:
+ * the rebuild replaces a revoked certificate of its own at once, through a new CSR. A failed look is logged and tried again.
+ * @example
+ * const watch = watchPublishedRevocations({ next: joinedCa.followRevocations, log, onRevocation: () => edge.apply(config), intervalMs: 60_000 });
+ */
+export function watchPublishedRevocations(deps: { next(): Promise<boolean>; log: Logger; onRevocation(): Promise<unknown>; intervalMs: number }): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let isStopped = false;
+  let checking: Promise<unknown> = Promise.resolve();
+  const plan = () => {
+    if (!isStopped) timer = setTimeout(check, deps.intervalMs).unref();
+  };
+  const check = () => {
+    checking = checking.then(async () => {
+      try {
+        if (!isStopped && (await deps.next())) {
+          deps.log.warn({}, "the CA node published revocations: replacing revoked certificates in use");
+          await deps.onRevocation();
+        }
+      } catch (error) {
+        deps.log.error({ error: { code: (error as { code?: string }).code, message: (error as Error).message } }, "taking the CA node's revocations failed; trying again at the next look");
+      }
+      plan();
+    });
+  };
+  plan();
+  return {
+    async stop() {
+      isStopped = true;
+      clearTimeout(timer);
+      await checking;
     },
   };
 }

@@ -10,7 +10,7 @@ import type { OriginClient } from "../../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../../pki/index.ts";
 import type { CaRotationResult, CertificateAuthority, ExpiryWarning, FleetGate, MasterKey, PublishedCrl } from "../../pki/index.ts";
 import { buildEdgeSnapshot } from "../snapshot/build-snapshot.ts";
-import { followCaOnDisk, startCaRotation, watchPublishedCa } from "./ca-rotation-watch.ts";
+import { followCaOnDisk, PUBLISHED_CA_POLL_MS, startCaRotation, watchPublishedCa } from "./ca-rotation-watch.ts";
 import { certificatesInUse, originPoolsOf } from "../snapshot/certificates-in-use.ts";
 import type { BuiltSnapshot } from "../snapshot/build-snapshot.ts";
 import type { EdgeSnapshot } from "../snapshot/edge-snapshot.ts";
@@ -18,7 +18,7 @@ import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { releaseMemoryWhenIdle } from "./idle-memory.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
-import { revokedSerials, watchRevocations } from "./revocation-watch.ts";
+import { revokedSerials, watchPublishedRevocations, watchRevocations } from "./revocation-watch.ts";
 import { rotateSerials, watchRotationRequests } from "./rotation-request-watch.ts";
 import type { RevocationWatch } from "./revocation-watch.ts";
 import { watchConfiguredFiles } from "../snapshot/configured-files-watch.ts";
@@ -91,6 +91,8 @@ export interface RunEdgeOptions {
   followPublishedCa?(current: CertificateAuthority): Promise<CertificateAuthority | undefined>;
   /** How often followPublishedCa is asked; default a minute. */
   followPublishedCaMs?: number;
+  /** A joined edge: takes the revocations the CA node published into the data directory; true when the revoked serials changed (asked every followPublishedCaMs). */
+  followPublishedRevocations?(): Promise<boolean>;
   /** Called after each snapshot is applied, with the config it was built from and the session ticket keys now in use: a primary hands both to its workers. */
   onApplied?(config: MoatConfig, ticketKeys: Buffer | undefined): void;
 }
@@ -199,6 +201,17 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     onCrlPublished: certificateEvents && ((crl) => void certificateEvents.crlPublished(crl)),
   });
 
+  // A joined edge takes what the CA node revoked: a revoked certificate of its own is replaced at once, through a new CSR.
+  const publishedRevocations =
+    isMaintaining && options.isJoined && options.followPublishedRevocations
+      ? watchPublishedRevocations({
+          next: options.followPublishedRevocations,
+          log: log.child({ part: "revocation" }),
+          onRevocation: () => apply(currentConfig).catch((error: Error) => log.error({ error: { message: error.message } }, "rebuild after a revocation failed")),
+          intervalMs: options.followPublishedCaMs ?? PUBLISHED_CA_POLL_MS,
+        })
+      : undefined;
+
   // A rotation asked through the admin API rebuilds at once; the store re-issues the certificates it names.
   const rotationRequests = isMaintaining
     ? watchRotationRequests({
@@ -276,11 +289,13 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     renewal.stop();
     expiryWarnings.stop();
     revocations?.stop();
+    const publishedRevocationsStopped = publishedRevocations?.stop();
     rotationRequests.stop();
     const caRotationStopped = caRotation.watch.stop();
     filesWatch.stop();
     // A renewal that is writing certificates finishes first: stopping never leaves half a rotation.
     await caRotationStopped;
+    await publishedRevocationsStopped;
     await applying;
     await serving?.stop();
     await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));

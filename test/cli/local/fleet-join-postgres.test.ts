@@ -1,6 +1,6 @@
 // Joining an edge to a fleet on one PostgreSQL (issue 17): a join token works once; the joined edge makes its own keys and serves with certificates the CA node signed from its CSRs; its private keys are on its own disk only; the CA refuses names it is not entitled to.
 import assert from "node:assert/strict";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -193,6 +193,36 @@ distributions:
     assert.match(late.stderr, /join refused: the join token has expired \(token [0-9a-f]{16}, expired at \S+\)/);
     assert.equal(await store.joins.joined("j2"), undefined);
 
+    // Listed with their state, never a secret; an unused one revoked over the API joins nobody; a used one is not revoked.
+    const spare = await overApi(["edge", "token", "create", "--name", "j3", "--ttl", "1h"]);
+    assert.equal(spare.code, 0, spare.stderr);
+    const spareId = /^Created join token ([0-9a-f]{16})/.exec(spare.stderr)![1]!;
+    const revoked = await overApi(["edge", "token", "revoke", spareId]);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^Join token ${spareId} \\(edge j3\\) is revoked since \\S+: it joins nobody\\.\\n$`));
+    const refusedJoin = await joinEdge(["--token", spare.stdout.trim(), "--data-dir", join(dir, "edge-j3"), "--key-file", join(dir, "keys", "j3.key")]);
+    assert.equal(refusedJoin.code, 1, refusedJoin.stderr);
+    assert.match(refusedJoin.stderr, /join refused: the join token was revoked by an admin \(token [0-9a-f]{16}, revoked at \S+\)/);
+    assert.equal(await store.joins.joined("j3"), undefined);
+    const tokenId = /^moat_join_([0-9a-f]{16})_/.exec(token)![1]!;
+    const usedRevoke = await overApi(["edge", "token", "revoke", tokenId]);
+    assert.equal(usedRevoke.code, 1, usedRevoke.stderr);
+    assert.match(usedRevoke.stderr, /join token [0-9a-f]{16} was used at \S+: edge j1 joined with it/);
+    const listed = await overApi(["edge", "token", "list"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    const rows = listed.stdout.trim().split("\n");
+    assert.match(rows[0]!, /^ID +NAME +REGION +STATE +CREATED +EXPIRES +USED +REVOKED$/);
+    assert.match(listed.stdout, new RegExp(`\\n${tokenId} +j1 +eu-west +used +\\S+ +\\S+ +\\d{4}-\\S+ +-\\n`));
+    assert.match(listed.stdout, /\n[0-9a-f]{16} +j2 +- +expired +\S+ +\S+ +- +-\n/);
+    assert.match(listed.stdout, new RegExp(`\\n${spareId} +j3 +- +revoked +\\S+ +\\S+ +- +\\d{4}-\\S+(\\n|$)`));
+    const listedJson = await overApi(["edge", "token", "list", "--json"]);
+    for (const secret of [token, spare.stdout.trim(), expired.secret]) {
+      assert.ok(!listedJson.stdout.includes(secret.split("_").at(-1)!), "no secret listed");
+      assert.ok(!listedJson.stdout.includes(createHash("sha256").update(secret).digest("hex")), "no secret's hash listed");
+    }
+    assert.deepEqual((JSON.parse(listedJson.stdout) as { name: string; state: string }[]).map((item) => [item.name, item.state]), [["j2", "expired"], ["j1", "used"], ["j3", "revoked"]], "oldest first (j2 was made an hour back)");
+    assert.deepEqual((await store.audit.list({ limit: 100 })).filter((record) => record.action === "edge.join-token-revoke").map((record) => [record.actor, record.resource]), [["api:token/" + (await readFile(join(dir, "admin.token"), "utf8")).trim().split("_")[1], "edge/j3"]]);
+
     // The joined edge's directory: the CA's public certificates, no CA key, no master key.
     for (const file of ["root.key", "intermediate.key", "root.pem"]) assert.equal(existsSync(join(edgeDir(), "ca", file)), false, `no ca/${file}`);
     assert.equal(await readFile(join(edgeDir(), "ca", "bundle.pem"), "utf8"), ca.bundlePem);
@@ -301,6 +331,12 @@ distributions:
     } finally {
       await dispatcher.close();
     }
+    // `moat edge list` says which edges joined and which sign their own certificates.
+    const table = await overApi(["edge", "list"]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME .* CERTS EXPIRE +JOINED\n/);
+    assert.match(table.stdout, /\nca-node +.* self-issuing\n/);
+    assert.match(table.stdout, /\nj1 +eu-west +.* joined\n/);
     // (4) No CA private key on the joined edge: neither the CA's keys nor the fleet's master key.
     const caKeys = (await privateKeysUnder(join(caDir(), "ca"), key.masterKey)).map((k) => ({ path: k.path, forms: leakForms(k) }));
     assert.ok(caKeys.length >= 2, caKeys.map((k) => k.path).join(", "));
@@ -362,5 +398,93 @@ distributions:
     await expect(forged, /the CSR's signature does not verify with its own key/);
     // Logged just after the answer is written.
     await withDeadline("the CA node to log the refusal", caNode!.waitForLine("refusal", (line) => line.msg === "certificate request refused" && line.request === foreign && String(line.reason).includes("evil.test")), 10_000);
+  });
+
+  test("a joined edge started while the store was down gets its certificates signed once the store answers, without a restart; its clean stop marks it stopped", { timeout: 240_000 }, async () => {
+    const edgeEnv = { ...CLEAN_ENV, MOAT_DATA_DIR: edgeDir(), MOAT_MASTER_KEY_FILE: edgeKeyFile(), MOAT_STORE_FALLBACK_POLL_MS: "600000", MOAT_JOINED_CA_POLL_MS: "1000" };
+    process.kill(-joinedEdge!.child.pid!, "SIGTERM");
+    await withDeadline("the joined edge to drain and exit", joinedEdge!.exited, 60_000);
+    assert.ok(joinedEdge!.lines.some((line) => line.msg === "edge marked stopped in the store: invalidations do not wait for it"), "its farewell was written");
+    assert.equal((await store.edges.list()).find((edge) => edge.name === "j1")?.stoppedAt !== null, true, "its row says stopped");
+
+    await server!.pause();
+    let isPaused = true;
+    try {
+      joinedEdge = startMoat(["start", "--store", server!.url], { cwd: dir, env: edgeEnv, detached: true });
+      const listening = await withDeadline("the joined edge to start from its local copy", joinedEdge.waitForLine("edge listening", (line) => line.msg === "edge listening"), 120_000);
+      assert.ok(joinedEdge.lines.some((line) => String(line.msg).startsWith("store unreachable at start: serving revision")), "it started with the store down");
+      // The store answers again; a new alias needs a new viewer certificate, which only the CA node can sign.
+      await server!.resume();
+      isPaused = false;
+      await writeFile(join(dir, "moat-new.yaml"), (await readFile(join(dir, "moat.yaml"), "utf8")).replace("aliases: [site.test, www.site.test]", "aliases: [site.test, www.site.test, new.site.test]"));
+      const applied = await withDeadline("moat apply", runMoat(["apply", "-f", join(dir, "moat-new.yaml"), "--store", server!.url], { cwd: dir, env: { ...CLEAN_ENV, ...key.env } }), 60_000);
+      assert.equal(applied.code, 0, applied.stderr);
+      const port = Number(listening.httpsPort);
+      const presented = await withDeadline(
+        "the joined edge to present a certificate for the new alias",
+        (async () => {
+          for (;;) {
+            const certificate = await presentedCertificate(port, ca.bundlePem, "new.site.test").catch(() => undefined);
+            if (certificate?.subjectAltName?.includes("DNS:new.site.test")) return certificate;
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+        })(),
+        120_000,
+      );
+      assert.ok(presented.checkIssued(new X509Certificate(await readFile(join(caDir(), "ca", "intermediate.pem"), "utf8"))), "signed by the CA node's intermediate");
+      assert.ok(joinedEdge.lines.some((line) => line.msg === "store reachable: this joined edge's certificate requests go to the CA node again"));
+      assert.deepEqual(joinedEdge.lines.filter((line) => line.msg === "config reload refused; keeping the running config").map((line) => line.error), []);
+      // Its first report after the outage cleared the stop.
+      await withDeadline("j1's row to say it runs", (async () => {
+        while ((await store.edges.list()).find((edge) => edge.name === "j1")?.stoppedAt !== null) await new Promise((resolve) => setTimeout(resolve, 250));
+      })(), 60_000);
+    } finally {
+      if (isPaused) await server!.resume();
+    }
+  });
+
+  test("moat ca revoke of a joined edge's certificate: the CA node publishes its revocations and CRL in the store, the joined edge writes them to its data directory and replaces the revoked certificate at once, through a new CSR", { timeout: 120_000 }, async () => {
+    const port = Number(joinedEdge!.lines.find((line) => line.msg === "edge listening")!.httpsPort);
+    const before = await presentedCertificate(port, ca.bundlePem, "site.test");
+    const serialHex = before.serialNumber.toLowerCase();
+    const dispatcher = new Agent({ connect: { ca: ca.bundlePem, timeout: 10_000 }, headersTimeout: 60_000, bodyTimeout: 60_000 });
+    try {
+      const token = (await readFile(join(dir, "admin.token"), "utf8")).trim();
+      const revoked = await request(new URL(`/certificates/${serialHex}/revoke`, apiUrl), { dispatcher, method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ reason: "keyCompromise" }) });
+      const text = await revoked.body.text();
+      assert.equal(revoked.statusCode, 200, text);
+    } finally {
+      await dispatcher.close();
+    }
+    await withDeadline("the CA node to publish its revocations", caNode!.waitForLine("revocations published", (line) => line.msg === "revocations and CRL published for joined edges" && Number(line.revoked) >= 1), 30_000);
+    await withDeadline("the joined edge to take them", joinedEdge!.waitForLine("revocations taken", (line) => line.msg === "the CA node published revocations: replacing revoked certificates in use"), 30_000);
+    const after = await withDeadline(
+      "the joined edge to present another certificate",
+      (async () => {
+        for (;;) {
+          const presented = await presentedCertificate(port, ca.bundlePem, "site.test");
+          if (presented.serialNumber !== before.serialNumber) return presented;
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+      })(),
+      60_000,
+    );
+    assert.ok(after.checkIssued(new X509Certificate(await readFile(join(caDir(), "ca", "intermediate.pem"), "utf8"))), "signed by the CA node");
+    const registry = JSON.parse(await readFile(join(edgeDir(), "ca", "revoked.json"), "utf8")) as { serialHex: string; reason: string }[];
+    assert.deepEqual(registry.filter((entry) => entry.serialHex === serialHex).map((entry) => entry.reason), ["keyCompromise"]);
+    // The CRL the CA node signed after the revocation, byte for byte: what a trust store of Moat's CA names for viewer mTLS.
+    // (The CA node may publish the registry a pass before the CRL it signs for it: the edge takes each.)
+    await withDeadline(
+      "the joined edge's CRL bundle to be the CA node's",
+      (async () => {
+        while ((await readFile(join(edgeDir(), "ca", "crl-bundle.pem"), "utf8").catch(() => "")) !== (await readFile(join(caDir(), "ca", "crl-bundle.pem"), "utf8"))) await new Promise((resolve) => setTimeout(resolve, 250));
+      })(),
+      30_000,
+    );
+    assert.match(await readFile(join(edgeDir(), "ca", "crl-bundle.pem"), "utf8"), /-----BEGIN X509 CRL-----/);
+    const answer = await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/" });
+    assert.equal(answer.status, 200);
+    // Still no CA key on the joined edge: it took public data only.
+    for (const file of ["root.key", "intermediate.key"]) assert.equal(existsSync(join(edgeDir(), "ca", file)), false);
   });
 });

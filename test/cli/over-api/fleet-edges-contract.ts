@@ -128,7 +128,7 @@ distributions:
     assert.equal(table.code, 0, table.stderr);
     assert.match(
       table.stdout,
-      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE\nedge-a +eu-west +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nedge-b +us-east +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d.*)\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
+      /^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE +JOINED\nedge-a +eu-west +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\nedge-b +us-east +1 +0 +.+ ago +ok +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\nNewest revision: 1, committed \d{4}-\d\d-\d\dT\S+; behind means serving an older one for over 30s\.\n$/,
     );
     const usage = await moat(["edge", "list", "--max-lag", "soon"], "viewer");
     assert.equal(usage.code, 2, usage.stderr);
@@ -158,7 +158,7 @@ distributions:
     );
     assert.equal(row(behind, "edge-b")!.behindSince, behind.revisionAt);
     const lagging = await moat(["edge", "list"], "viewer");
-    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent +(-|\d{4}-\d\d-\d\d.*)\n/);
+    assert.match(lagging.stdout, /\nedge-b +us-east +1 +1 revision, \S+ +.+ ago +silent +(-|\d{4}-\d\d-\d\d[^\n]*?) +self-issuing\n/);
 
     // An invalidation while b is silent: done once edge a applied it; b is named, not waited for.
     const run = await moat(["cache", "invalidate", "--distribution", "site", "/page", "--wait", "60s"], "operator");
@@ -182,5 +182,35 @@ distributions:
     const direct = await local(["cache", "invalidate", "--store", store, "--distribution", "site", "/other", "--wait", "60s"]);
     assert.equal(direct.code, 0, direct.stderr);
     assert.match(direct.stdout, new RegExp(`\\nApplied by the edge edge-a: the next request for these paths goes to the origin\\.\\nNot waited for: edge-b \\(silent since ${silentSince.replace(/[.]/g, "\\.")}\\); `));
+  });
+
+  test("an edge stopped cleanly (SIGTERM) says so at once: stopped, not silent, and not waited for; its restart clears it; each reports the version in package.json", { timeout: 300_000 }, async () => {
+    const { version } = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    // Edge b (killed by the test before) starts again: its first report clears what the last stop left.
+    await startEdge("edge-b", "us-east", false);
+    const back = await edgeListUntil("edge b to report again", (list) => row(list, "edge-b")?.health === "ok");
+    assert.deepEqual(back.items.map((item) => [item.name, item.version, item.stoppedAt]), [["edge-a", version, null], ["edge-b", version, null]]);
+
+    const b = edges.get("edge-b")!;
+    process.kill(-b.child.pid!, "SIGTERM");
+    await withDeadline("edge b to drain and exit", b.exited, 60_000);
+    assert.ok(b.lines.some((line) => line.msg === "edge marked stopped in the store: invalidations do not wait for it"), "edge b logged its farewell");
+    // At once: stopped is only ever the farewell's (silence would read silent), so no wait for 3 heartbeats.
+    const list = await moat(["edge", "list", "--json"], "viewer");
+    const stopped = row(JSON.parse(list.stdout) as EdgeList, "edge-b")!;
+    assert.equal(stopped.health, "stopped");
+    assert.match(stopped.stoppedAt ?? "", /^\d{4}-\d\d-\d\dT/);
+    assert.equal(stopped.lastSeenAt, stopped.stoppedAt, "the farewell is its last word");
+    const table = await moat(["edge", "list"], "viewer");
+    assert.match(table.stdout, /\nedge-b +us-east +\d+ +0 +.+ ago +stopped +/);
+
+    const run = await moat(["cache", "invalidate", "--distribution", "site", "/stopped", "--wait", "60s"], "operator");
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, new RegExp(`\\nNot waited for: edge-b \\(stopped since ${stopped.stoppedAt!.replace(/[.]/g, "\\.")}\\); `));
+
+    // A restart clears it.
+    await startEdge("edge-b", "us-east", false);
+    const again = await edgeListUntil("edge b to run again", (answer) => row(answer, "edge-b")?.health === "ok");
+    assert.equal(row(again, "edge-b")!.stoppedAt, null);
   });
 }

@@ -127,7 +127,7 @@ test("an edge reports the CA it trusts and its certificates' expiry; a root roll
   for (const certificate of a.certificates) assert.match(certificate.serialHex, /^[0-9a-f]+$/);
   const table = await moat(["edge", "list"]);
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, new RegExp(`^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE\\nedge-a +eu-west +1 +0 +.+ ago +ok +${a.certificatesExpireAt!.slice(0, 10)}`));
+  assert.match(table.stdout, new RegExp(`^NAME +REGION +REVISION +BEHIND +LAST HEARTBEAT +HEALTH +CERTS EXPIRE +JOINED\\nedge-a +eu-west +1 +0 +.+ ago +ok +${a.certificatesExpireAt!.slice(0, 10)}[^\\n]* +self-issuing\\n`));
 
   // A second edge of the fleet, live, that trusts the old root only.
   await reportOtherEdge([rootFingerprint]);
