@@ -10,6 +10,9 @@ for folder in ('viewers', 'pipeline', 'snapshot', 'runtime'):
 for f in os.listdir('test/edge'):
     n = f.split('.')[0]
     if n in EDGE: MOVES[f'test/edge/{f}'] = f'test/edge/{EDGE[n]}/{f}'
+# Tests named for what they prove rather than one source file.
+for n, folder in {'ca-publication-watch': 'runtime', 'ca-rollover-fleet-gate': 'runtime', 'many-distributions': 'snapshot'}.items():
+    if os.path.exists(f'test/edge/{n}.test.ts'): MOVES[f'test/edge/{n}.test.ts'] = f'test/edge/{folder}/{n}.test.ts'
 CLI = {
  'run': 'crash-rotation demo-command edge-runtime start-command start-imports supervisor-packaging supervisor-signals worker-messages workers-access-file workers-cache-coherence workers-drain workers-rotation workers',
  'over-api': 'admin-api-pki-edge api-cli-edge-contract api-cli-edge-postgres api-cli-edge-sqlite api-commands api-connection api-pki-commands-contract api-pki-commands-postgres api-pki-commands-sqlite fleet-edges-contract fleet-edges-postgres fleet-edges-sqlite fleet-rotation-sqlite',

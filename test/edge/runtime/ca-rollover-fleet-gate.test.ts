@@ -5,13 +5,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { startCaRotation } from "../../src/edge/runtime/ca-rotation-watch.ts";
-import { CaRolloverHeldBackError } from "../../src/errors.ts";
-import { createLogger } from "../../src/observe/index.ts";
-import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, prepareRootRollover, readCaGenerations } from "../../src/pki/index.ts";
-import type { CertificateAuthority, FleetGate } from "../../src/pki/index.ts";
-import { withDeadline } from "../support/deadline.ts";
-import { createLogCapture } from "../support/test-edge.ts";
+import { startCaRotation } from "../../../src/edge/runtime/ca-rotation-watch.ts";
+import { CaRolloverHeldBackError } from "../../../src/errors.ts";
+import { createLogger } from "../../../src/observe/index.ts";
+import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, prepareRootRollover, readCaGenerations } from "../../../src/pki/index.ts";
+import type { CertificateAuthority, FleetGate } from "../../../src/pki/index.ts";
+import { withDeadline } from "../../support/deadline.ts";
+import { createLogCapture } from "../../support/test-edge.ts";
 
 test("autoRotate with a fleet gate: a due activation held back keeps the old root and logs the edges waited for; let through, the new root issues", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "moat-fleet-gate-"));

@@ -5,15 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { after, before, describe, test } from "node:test";
-import { parseConfig } from "../../src/config/index.ts";
-import { buildEdgeSnapshot } from "../../src/edge/index.ts";
-import { configuredFiles } from "../../src/edge/snapshot/configured-files-watch.ts";
-import type { BuiltSnapshot } from "../../src/edge/index.ts";
-import { createLogger } from "../../src/observe/index.ts";
-import { createEphemeralCertificateAuthority, createIssuedCertificateStore, generateMasterKey } from "../../src/pki/index.ts";
-import type { CertificateAuthority, IssuedCertificate } from "../../src/pki/index.ts";
-import { DAY_MS, originIdentity } from "../pki/import/import-fixtures.ts";
-import { startTestEdge } from "../support/test-edge.ts";
+import { parseConfig } from "../../../src/config/index.ts";
+import { buildEdgeSnapshot } from "../../../src/edge/index.ts";
+import { configuredFiles } from "../../../src/edge/snapshot/configured-files-watch.ts";
+import type { BuiltSnapshot } from "../../../src/edge/index.ts";
+import { createLogger } from "../../../src/observe/index.ts";
+import { createEphemeralCertificateAuthority, createIssuedCertificateStore, generateMasterKey } from "../../../src/pki/index.ts";
+import type { CertificateAuthority, IssuedCertificate } from "../../../src/pki/index.ts";
+import { DAY_MS, originIdentity } from "../../pki/import/import-fixtures.ts";
+import { startTestEdge } from "../../support/test-edge.ts";
 
 /** Distributions per config: far more than the start line lists (10). */
 const COUNT = 240;

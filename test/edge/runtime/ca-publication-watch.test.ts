@@ -4,13 +4,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { startCaRotation } from "../../src/edge/runtime/ca-rotation-watch.ts";
-import { createLogger } from "../../src/observe/index.ts";
-import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, writeCaPublication } from "../../src/pki/index.ts";
-import type { CertificateAuthority } from "../../src/pki/index.ts";
-import { x509 } from "../../src/pki/x509-lib.ts";
-import { createLogCapture } from "../support/test-edge.ts";
-import { withDeadline } from "../support/deadline.ts";
+import { startCaRotation } from "../../../src/edge/runtime/ca-rotation-watch.ts";
+import { createLogger } from "../../../src/observe/index.ts";
+import { DEFAULT_CA_ROTATION_POLICY, generateMasterKey, initCertificateAuthority, writeCaPublication } from "../../../src/pki/index.ts";
+import type { CertificateAuthority } from "../../../src/pki/index.ts";
+import { x509 } from "../../../src/pki/x509-lib.ts";
+import { createLogCapture } from "../../support/test-edge.ts";
+import { withDeadline } from "../../support/deadline.ts";
 
 test("the CA watch reloads on a publication change; certificates issued after it carry the new URL", async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), "moat-publication-watch-"));
