@@ -31,7 +31,7 @@ const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "guar
 /** What a worker must not load: the config validator and its parsers (the primary validated the config), and certificate building (the primary issues; a worker reads what it stored with node:crypto). */
 const PRIMARY_ONLY_PACKAGES = ["zod", "yaml", "@peculiar/x509", "tsyringe", "reflect-metadata"];
 /** What a primary of workers must not load: it serves nothing, so it has no viewer listener, cache or origin pool. */
-const WORKER_ONLY = { packages: ["undici"], builtins: ["node:http2"], modules: ["cache/index", "edge/serve-viewers", "edge/viewer-listener"] };
+const WORKER_ONLY = { packages: ["undici"], builtins: ["node:http2"], modules: ["cache/index", "edge/viewers/serve-viewers", "edge/viewers/viewer-listener"] };
 
 const CONFIG = `dataDir: ./data\nlisten: { host: 127.0.0.1, https: 0, http: off }\ndistributions:\n  - id: site\n    aliases: [site.test]\n    origins:\n      - { id: o, url: "https://localhost:9" }\n`;
 
@@ -75,7 +75,7 @@ test("moat start serves without loading node-forge, the guard, the import checks
   const { primary: loaded, workers } = await loadedByStart(t, `workers: 1\n${CONFIG}`);
   assert.deepEqual(workers, [], "one process, no workers");
   assert.ok(loaded.some((url) => url.includes("/node_modules/undici/")), "the hook saw the edge's packages load");
-  assert.ok(loaded.some((url) => url.includes("/src/edge/run-edge.")), "the hook saw the edge's own modules load");
+  assert.ok(loaded.some((url) => url.includes("/src/edge/runtime/run-edge.")), "the hook saw the edge's own modules load");
   for (const name of LAZY_PACKAGES) assert.deepEqual(packageFiles(loaded, name), [], `${name} is not loaded at start`);
   for (const file of LAZY_PACKAGE_FILES) assert.deepEqual(loaded.filter((url) => url.includes(`/node_modules/${file}`)), [], `${file} is not loaded at start`);
   for (const name of LAZY_MODULES) assert.deepEqual(moatModules(loaded, name), [], `src/${name} is not loaded at start`);
