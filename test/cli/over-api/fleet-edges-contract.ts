@@ -185,7 +185,7 @@ distributions:
   });
 
   test("an edge stopped cleanly (SIGTERM) says so at once: stopped, not silent, and not waited for; its restart clears it; each reports the version in package.json", { timeout: 300_000 }, async () => {
-    const { version } = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const { version } = JSON.parse(await readFile(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
     // Edge b (killed by the test before) starts again: its first report clears what the last stop left.
     await startEdge("edge-b", "us-east", false);
     const back = await edgeListUntil("edge b to report again", (list) => row(list, "edge-b")?.health === "ok");
