@@ -32,7 +32,7 @@ https
   .listen(Number(h1Port), "127.0.0.1");
 
 // The core 'stream' API, not the compatibility one: Moat answers an HTTP/2 hit through it too
-// (src/edge/viewer-h2-stream.ts), so the ceiling is the cheapest Node can do, not a slower path.
+// (src/edge/viewers/viewer-h2-stream.ts), so the ceiling is the cheapest Node can do, not a slower path.
 http2
   .createSecureServer(tlsOptions)
   .on("stream", (stream, requestHeaders) => {

@@ -2,7 +2,7 @@
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vite";
 
-const root = fileURLToPath(new URL("../../src/console/", import.meta.url));
+const root = fileURLToPath(new URL("../../src/console", import.meta.url));
 
 export default defineConfig({
   root,
@@ -11,7 +11,7 @@ export default defineConfig({
   publicDir: false,
   oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
-    outDir: fileURLToPath(new URL("../../dist/console/", import.meta.url)),
+    outDir: fileURLToPath(new URL("../../dist/console", import.meta.url)),
     emptyOutDir: true,
     // The CSP allows scripts and styles from the API's origin only: no inline module preload polyfill, nothing inlined as data: but images.
     modulePreload: { polyfill: false },

@@ -4,11 +4,11 @@ import { commands } from "../../src/cli/commands.ts";
 import { CACHE_STATUS_DETAILS, FORWARD_REASONS } from "../../src/cache/cache-status.ts";
 import { CONFIG_FIELD_DOCS } from "../../src/config/field-docs.ts";
 import { configSchema } from "../../src/config/schema.ts";
-import { HOP_BY_HOP_HEADERS, originRequestHeaders } from "../../src/edge/forwarded-headers.ts";
-import { cacheStatusNameOf } from "../../src/edge/cache-status-name.ts";
-import { EDGE_ERROR_CODES } from "../../src/edge/moat-error-values.ts";
-import { relayedCertificateHeaders, viewerCertificateHeaders } from "../../src/edge/viewer-cert-headers.ts";
-import { screenViewerHeaders } from "../../src/edge/viewer-header-names.ts";
+import { HOP_BY_HOP_HEADERS, originRequestHeaders } from "../../src/edge/pipeline/forwarded-headers.ts";
+import { cacheStatusNameOf } from "../../src/edge/pipeline/cache-status-name.ts";
+import { EDGE_ERROR_CODES } from "../../src/edge/pipeline/moat-error-values.ts";
+import { relayedCertificateHeaders, viewerCertificateHeaders } from "../../src/edge/pipeline/viewer-cert-headers.ts";
+import { screenViewerHeaders } from "../../src/edge/pipeline/viewer-header-names.ts";
 import { originFailureCatalog } from "../../src/errors.ts";
 import type { OriginFailureCode, OriginFailureContext } from "../../src/errors.ts";
 import { REFUSAL_SUMMARIES } from "../../src/tls/index.ts";
@@ -158,7 +158,7 @@ const SAMPLE_CERTIFICATE: ViewerCertificate = {
 
 function headersPage(): string {
   const lines = [
-    BANNER("src/edge/moat-error-values.ts, src/errors.ts, src/tls, src/cache/cache-status.ts, src/edge/cache-status-name.ts and the header code of src/edge, run on sample requests"),
+    BANNER("src/edge/pipeline/moat-error-values.ts, src/errors.ts, src/tls, src/cache/cache-status.ts, src/edge/pipeline/cache-status-name.ts and the header code of src/edge, run on sample requests"),
     "# HTTP headers",
     "",
     "## Moat-Error",

@@ -29,7 +29,7 @@ export const CACHE_STATUS_DETAILS = {
   "status <code>": "not stored: a status the cache does not store (1xx, 206, 304)",
 } as const;
 
-/** The Cache-Status identifier when the edge gives none (src/edge/cache-status-name.ts makes each edge's). */
+/** The Cache-Status identifier when the edge gives none (src/edge/pipeline/cache-status-name.ts makes each edge's). */
 export const DEFAULT_CACHE_STATUS_NAME = "moat";
 
 export interface CacheStatusFacts {

@@ -21,7 +21,7 @@ export interface OriginAnswer {
   addLogFields?(fields: Record<string, unknown>): void;
 }
 
-/** One viewer request as the cache sees it; the edge builds it (src/edge/cache-stage.ts). */
+/** One viewer request as the cache sees it; the edge builds it (src/edge/pipeline/cache-stage.ts). */
 export interface CacheExchange {
   readonly method: string;
   readonly distributionId: string;

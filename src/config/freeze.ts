@@ -2,7 +2,7 @@
 
 /**
  * A snapshot is shared by every request in flight; freezing it makes an accidental write throw (in strict mode) rather than leak into them.
- * No schema here: a worker imports this file alone, not config/index.ts, and so never loads zod or yaml (see test/cli/start-imports.test.ts).
+ * No schema here: a worker imports this file alone, not config/index.ts, and so never loads zod or yaml (see test/cli/run/start-imports.test.ts).
  * @example
  * const config = deepFreeze(message.config);
  */

@@ -11,7 +11,7 @@ export const CONSOLE_PATH = "/console/";
  * The build's output (`npm run console:build`). Two levels under the package's root from src/control and from
  * dist/control alike, so the same path serves a checkout run from source and the published package.
  */
-export const CONSOLE_BUILD_DIR = fileURLToPath(new URL("../../dist/console/", import.meta.url));
+export const CONSOLE_BUILD_DIR = fileURLToPath(new URL("../../dist/console", import.meta.url));
 
 /**
  * Scripts, styles and fonts from the API's own origin only: no inline script or style, no eval, nothing framed,

@@ -7,7 +7,7 @@ import { currentAgeMs } from "../../src/cache/freshness.ts";
 import { createMemoryTier } from "../../src/cache/memory-tier.ts";
 import type { EntryMeta, StoredEntry } from "../../src/cache/stored-entry.ts";
 import { answerFrom } from "../../src/cache/viewer-answer.ts";
-import { viewerResponseHeaders } from "../../src/edge/forwarded-headers.ts";
+import { viewerResponseHeaders } from "../../src/edge/pipeline/forwarded-headers.ts";
 import { entryMeta } from "./entry-meta.ts";
 
 const policy = (headers: Record<string, string | string[] | undefined>) => viewerResponseHeaders(headers, "1.1");

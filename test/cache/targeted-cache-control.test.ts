@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { DEFAULT_CACHE_POLICY } from "../../src/config/index.ts";
 import { decideStorage, freshnessRules } from "../../src/cache/freshness.ts";
 import { responseDirectives } from "../../src/cache/targeted-cache-control.ts";
-import { viewerResponseHeaders } from "../../src/edge/forwarded-headers.ts";
+import { viewerResponseHeaders } from "../../src/edge/pipeline/forwarded-headers.ts";
 
 const NOW = Date.parse("2026-01-01T00:00:00Z");
 const date = (offsetS: number) => new Date(NOW + offsetS * 1000).toUTCString();

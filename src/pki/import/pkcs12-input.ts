@@ -12,7 +12,7 @@ let loadedForge: typeof forge | undefined;
 /**
  * node-forge, loaded by the first PKCS#12 opened rather than with this module: only importing a .p12 needs it,
  * and loaded at start it cost every edge memory for nothing (42 modules) (docs/BENCHMARKS.md, "Memory").
- * test/cli/start-imports.test.ts keeps it out of `moat start`.
+ * test/cli/run/start-imports.test.ts keeps it out of `moat start`.
  */
 function nodeForge(): typeof forge {
   return (loadedForge ??= require("node-forge") as typeof forge);

@@ -1,0 +1,182 @@
+// `moat audit export|verify|list` as real processes, the export checked by a verifier written here from the documented encoding alone; certificate commands recording into a store.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { DatabaseSync } from "node:sqlite";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { TestContext } from "node:test";
+import { storeDocumentValidator, syncCertificateRecords } from "../../../src/control/index.ts";
+import { createIssuedCertificateStore, initCertificateAuthority } from "../../../src/pki/index.ts";
+import { openStore } from "../../../src/store/index.ts";
+import { createTestMasterKey } from "../../support/master-key.ts";
+import { runMoat } from "../moat-process.ts";
+
+async function freshDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "moat-audit-cli-"));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/**
+ * RFC 8785 as docs/explanation/audit-trail.md states it, written apart from src/: members sorted by UTF-16 code
+ * units, no whitespace, strings and numbers as JSON.stringify writes them.
+ */
+function jcs(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jcs).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${jcs(item)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What an external system does with the export: each line's hash from the line without it, and each prevHash the hash before. */
+function verifyExternally(lines: Record<string, unknown>[], previous = "0".repeat(64)): { ok: true } | { ok: false; seq: unknown; why: string } {
+  for (const line of lines) {
+    const { hash, ...rest } = line;
+    if (Object.keys(rest).length !== 10) return { ok: false, seq: line.seq, why: "not ten fields" };
+    if (createHash("sha256").update(jcs(rest), "utf8").digest("hex") !== hash) return { ok: false, seq: line.seq, why: "hash" };
+    if (rest.prevHash !== previous) return { ok: false, seq: line.seq, why: "chain" };
+    previous = hash as string;
+  }
+  return { ok: true };
+}
+
+const parseLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+test("moat audit export writes JSON lines an external verifier checks from the documented encoding; verify and list agree; a tampered store fails both", async (t) => {
+  const dir = await freshDir(t);
+  const file = join(dir, "moat.db");
+  const address = `sqlite:${file}`;
+  const store = await openStore({ address, validate: storeDocumentValidator });
+  await store.put("distribution", "shop", { id: "shop", aliases: ["shop.example"], origins: [{ id: "app", url: "https://app.internal:8443" }] }, { actor: "cli:alice" });
+  await store.put("setting", "log", { level: "warn" }, { actor: "cli:alice" });
+  await store.close();
+  const created = await runMoat(["token", "create", "--role", "viewer", "--name", "dashboards", "--store", address], { cwd: dir });
+  assert.equal(created.code, 0, created.stderr);
+  const secret = created.stdout.trim();
+  const revoked = await runMoat(["token", "revoke", secret.slice(5, 21), "--store", address], { cwd: dir });
+  assert.equal(revoked.code, 0, revoked.stderr);
+
+  const exported = await runMoat(["audit", "export", "--store", address], { cwd: dir });
+  assert.equal(exported.code, 0, exported.stderr);
+  const lines = parseLines(exported.stdout);
+  assert.deepEqual(lines.map((line) => [line.seq, line.action]), [[1, "config.put"], [2, "config.put"], [3, "token.create"], [4, "token.revoke"]]);
+  assert.match(String(lines[2]?.actor), /^cli:/);
+  assert.deepEqual(verifyExternally(lines), { ok: true });
+  assert.ok(!exported.stdout.includes(secret.slice(22)) && !exported.stdout.includes(createHash("sha256").update(secret).digest("hex")), "a secret in the export");
+
+  // --since SEQ: the records after it, which chain onto the last one the system holds.
+  const since = await runMoat(["audit", "export", "--store", address, "--since", "2", "--format", "jsonl"], { cwd: dir });
+  assert.equal(since.code, 0, since.stderr);
+  const later = parseLines(since.stdout);
+  assert.deepEqual(later.map((line) => line.seq), [3, 4]);
+  assert.deepEqual(verifyExternally(later, lines[1]?.hash as string), { ok: true });
+  assert.equal((await runMoat(["audit", "export", "--store", address, "--format", "csv"], { cwd: dir })).code, 2);
+
+  const verified = await runMoat(["audit", "verify", "--store", address], { cwd: dir });
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(verified.stdout, new RegExp(`the audit trail is intact: 4 records, head record 4 \\(hash ${lines[3]?.hash}\\)`));
+
+  const listed = await runMoat(["audit", "list", "--store", address, "--action", "config.put"], { cwd: dir });
+  assert.equal(listed.code, 0, listed.stderr);
+  const rows = listed.stdout.trim().split("\n");
+  assert.match(rows[0] as string, /^SEQ\s+TIME\s+ACTOR\s+ACTION\s+RESOURCE\s+REVISION$/);
+  assert.deepEqual(rows.slice(1).map((row) => row.split(/\s+/).filter((_cell, index) => index !== 1)), [["1", "cli:alice", "config.put", "distribution/shop", "1"], ["2", "cli:alice", "config.put", "setting/log", "2"]]);
+  const newest = await runMoat(["audit", "list", "--store", address, "--limit", "1"], { cwd: dir });
+  assert.match(newest.stdout.trim().split("\n")[1] as string, /^4\s.*token\.revoke/);
+
+  // An edit behind the store's back: verify names the record and exits 1; the external verifier finds the same one.
+  const database = new DatabaseSync(file);
+  database.exec(`update audit_log set after = '{"level":"debug"}' where seq = 2`);
+  database.close();
+  const broken = await runMoat(["audit", "verify", "--store", address], { cwd: dir });
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /the audit trail of sqlite:.* is not intact: record 2 was edited: its fields do not hash to its stored hash.*\(records verified before it: 1\)/);
+  assert.deepEqual(verifyExternally(parseLines((await runMoat(["audit", "export", "--store", address], { cwd: dir })).stdout)), { ok: false, seq: 2, why: "hash" });
+});
+
+test("moat admin issue and moat ca revoke with --store record certificate.issue, certificate.revoke and crl.publish, with no key or PEM; a store that cannot be opened is refused before the revocation", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const issued = await runMoat(["admin", "issue", "--role", "admin", "--name", "alice", "--out", join(dir, "out"), "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(issued.code, 0, issued.stderr);
+  const serial = /serial ([0-9a-f]+)/.exec(issued.stdout)?.[1] as string;
+
+  // A store address that names nothing: refused (exit 2) before the revocation, which a second run then makes.
+  const refused = await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", join(dir, "missing")], { cwd: dir, env: key.env });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.doesNotMatch(refused.stdout, /Revoked/);
+  const revoked = await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, new RegExp(`Revoked certificate ${serial}`));
+  // Revoking again changes nothing: no record.
+  assert.equal((await runMoat(["ca", "revoke", serial, "--reason", "superseded", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env })).code, 0);
+
+  const exported = await runMoat(["audit", "export", "--store", address], { cwd: dir });
+  const lines = parseLines(exported.stdout);
+  assert.deepEqual(lines.map((line) => [line.action, line.resource]), [["certificate.issue", `certificate/${serial}`], ["certificate.revoke", `certificate/${serial}`], ["crl.publish", "crl/intermediate"]]);
+  const after = lines[0]?.after as Record<string, unknown>;
+  assert.deepEqual(after.sans, ["URI:spiffe://moat.internal/admin/admin/alice"]);
+  assert.equal(after.use, "admin-admin");
+  assert.deepEqual((lines[2]?.after as { revokedSerials: string[] }).revokedSerials, [serial]);
+  assert.match(String(lines[0]?.actor), /^cli:/);
+  assert.doesNotMatch(exported.stdout, /BEGIN|PRIVATE|keyPem|chainPem/);
+  assert.deepEqual(verifyExternally(lines), { ok: true });
+});
+
+test("moat ca renew-intermediate with --store records ca.rotate (old and new intermediate serials) and crl.publish", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const renewed = await runMoat(["ca", "renew-intermediate", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(renewed.code, 0, renewed.stderr);
+  const lines = parseLines((await runMoat(["audit", "export", "--store", address], { cwd: dir })).stdout);
+  assert.deepEqual(lines.map((line) => [line.action, line.resource]), [["ca.rotate", "ca/renew-intermediate"], ["crl.publish", "crl/intermediate"]]);
+  const before = lines[0]?.before as { serialHex: string };
+  const after = lines[0]?.after as { serialHex: string; step: string };
+  assert.match(before.serialHex, /^[0-9a-f]+$/);
+  assert.match(after.serialHex, /^[0-9a-f]+$/);
+  assert.notEqual(before.serialHex, after.serialHex);
+  assert.deepEqual(verifyExternally(lines), { ok: true });
+});
+
+test("moat ca revoke --store marks the certificate revoked in the store's records at once; moat ca renew-intermediate --store syncs the CA's own", async (t) => {
+  const dir = await freshDir(t);
+  const key = await createTestMasterKey();
+  const dataDir = join(dir, "data");
+  const ca = await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const leaf = await createIssuedCertificateStore({ ca, dataDir, masterKey: key.masterKey }).serverCertificate({ name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 3_600_000 });
+  const address = `sqlite:${join(dir, "moat.db")}`;
+  const store = await openStore({ address, validate: storeDocumentValidator });
+  t.after(() => store.close());
+  // As the edge on this data directory does at start.
+  await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date() });
+  const intermediate = (await store.certificates.list({ limit: 10, use: "intermediate-ca", now: new Date() })).items.map((item) => item.serialHex);
+
+  const revoked = await runMoat(["ca", "revoke", leaf.serialHex, "--reason", "keyCompromise", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const row = await store.certificates.get(leaf.serialHex, new Date());
+  assert.deepEqual([row?.state, row?.revocationReason, row?.edge], ["revoked", "keyCompromise", "edge-1"]);
+
+  const renewed = await runMoat(["ca", "renew-intermediate", "--data-dir", dataDir, "--store", address], { cwd: dir, env: key.env });
+  assert.equal(renewed.code, 0, renewed.stderr);
+  const [step] = await store.audit.list({ limit: 1, action: "ca.rotate" });
+  const fresh = (step?.after as { serialHex: string }).serialHex;
+  const intermediates = (await store.certificates.list({ limit: 10, use: "intermediate-ca", now: new Date() })).items.map((item) => [item.serialHex, item.state, item.edge]);
+  assert.deepEqual(intermediates.sort(), [[intermediate[0], "retired", null], [fresh, "active", null]].sort());
+  // The CA's sync leaves the edge's own rows as they were.
+  assert.equal((await store.certificates.get(leaf.serialHex, new Date()))?.edge, "edge-1");
+});

@@ -1,0 +1,19 @@
+// The edge's node flags and malloc settings reach forked workers, without overriding an operator's own.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { EDGE_MALLOC_ENV, EDGE_NODE_FLAGS, withEdgeMallocEnv, withEdgeNodeFlags } from "../../../src/cli/run/edge-runtime.ts";
+
+test("a worker's exec arguments get each edge flag the primary lacks; a value the operator gave stays", () => {
+  assert.deepEqual(withEdgeNodeFlags([]), [...EDGE_NODE_FLAGS]);
+  assert.deepEqual(withEdgeNodeFlags(["--enable-source-maps"]), ["--enable-source-maps", ...EDGE_NODE_FLAGS]);
+  assert.deepEqual(withEdgeNodeFlags(["--max-semi-space-size=16"]), ["--max-semi-space-size=16"]);
+  assert.deepEqual(withEdgeNodeFlags(["--max_semi_space_size=4"]), ["--max_semi_space_size=4"]);
+});
+
+test("a worker's environment gets each malloc setting the primary lacks; a value the operator gave stays", () => {
+  const env = withEdgeMallocEnv({ PATH: "/usr/bin", MALLOC_ARENA_MAX: "4" });
+  assert.equal(env.PATH, "/usr/bin");
+  assert.equal(env.MALLOC_ARENA_MAX, "4");
+  assert.equal(env.MALLOC_MMAP_THRESHOLD_, EDGE_MALLOC_ENV.MALLOC_MMAP_THRESHOLD_);
+  assert.equal(env.MALLOC_TRIM_THRESHOLD_, EDGE_MALLOC_ENV.MALLOC_TRIM_THRESHOLD_);
+});
