@@ -34,7 +34,10 @@ export const ADMIN_API_DEFAULTS = Object.freeze({
 
 export interface AdminApiOptions {
   store: Store;
-  /** Issues the API's server certificate; its bundle (and intermediates) verify admin client certificates. */
+  /**
+   * Issues the API's server certificate; its bundle (and intermediates) verify admin client certificates. The CA
+   * at start: after a rotation, `useCa` gives the API the new one.
+   */
   ca: CertificateAuthority;
   listen?: { host?: string; port?: number };
   logger: Logger;
@@ -78,6 +81,11 @@ export interface AdminApi {
   url: string;
   /** The routes it serves, as the OpenAPI document lists them. */
   routes: readonly ApiRoute[];
+  /**
+   * The CA rotated (a renewed intermediate, a new root): the API takes a server certificate from it and verifies
+   * admin client certificates against its bundle from the next connection on, without a restart.
+   */
+  useCa(next: CertificateAuthority): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -97,16 +105,17 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const settings = { ...ADMIN_API_DEFAULTS, ...options.listen, ...definedOnly({ trustDomain: options.trustDomain, bodyLimitBytes: options.bodyLimitBytes, deadlineMs: options.deadlineMs }) };
   const clock = options.clock ?? (() => new Date());
   const log = options.logger.child({ part: "admin-api" });
+  let ca = options.ca;
   const certificate = await keepServerCertificate({
-    ca: options.ca,
+    ca: () => ca,
     names: serverCertificateNames(settings.host, options.serverNames),
     validityMs: ADMIN_API_DEFAULTS.serverCertificateValidityMs,
     clock,
     log,
   });
   // Moat's roots, and its intermediates so that a client which sends its leaf alone still verifies; only roots anchor.
-  const clientCas = [options.ca.bundlePem, options.ca.intermediatePem, ...options.ca.previousIntermediatePems];
-  const tlsOptions = (issued: IssuedCertificate) => ({ key: issued.keyPem, cert: issued.chainPem, ca: clientCas, minVersion: "TLSv1.3" as const });
+  const clientCas = () => [ca.bundlePem, ca.intermediatePem, ...ca.previousIntermediatePems];
+  const tlsOptions = (issued: IssuedCertificate) => ({ key: issued.keyPem, cert: issued.chainPem, ca: clientCas(), minVersion: "TLSv1.3" as const });
 
   const app = Fastify({
     https: { ...tlsOptions(certificate.current), requestCert: true, rejectUnauthorized: false },
@@ -172,8 +181,9 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   }
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : settings.port;
-  // New connections get a renewed certificate; open ones keep theirs.
-  certificate.start((next) => (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next)));
+  // New connections get a renewed certificate and the CA's current bundle; open ones keep theirs.
+  const swap = (next: IssuedCertificate) => (app.server as unknown as { setSecureContext(options: object): void }).setSecureContext(tlsOptions(next));
+  certificate.start(swap);
   const host = settings.host;
   log.info({ host, port, url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`, serial: certificate.current.serialHex }, "admin API listening");
   return {
@@ -181,6 +191,13 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     port,
     url: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
     routes,
+    useCa: async (next) => {
+      if (next === ca) return;
+      ca = next;
+      await certificate.renewNow();
+      // Whether or not a certificate came from the new CA, its bundle verifies admin client certificates from now on.
+      swap(certificate.current);
+    },
     close: async () => {
       certificate.stop();
       ownRecorder?.stop();

@@ -5,6 +5,7 @@ import type { CertificateAuthority, IssuedCertificate } from "../pki/index.ts";
 const UNSPECIFIED_ADDRESSES = new Set(["0.0.0.0", "::", ""]);
 // A failed renewal is retried this often until it works (the current certificate serves meanwhile).
 const RETRY_MS = 60_000;
+const ROTATED = "the CA rotated";
 // setTimeout's longest delay.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -22,33 +23,47 @@ export interface ServerCertificateKeeper {
   readonly current: IssuedCertificate;
   /** Starts renewing; each new certificate goes to `onRenewed` (which swaps the server's secure context). */
   start(onRenewed: (next: IssuedCertificate) => void): void;
+  /**
+   * Issues a new certificate now from the CA `ca()` gives (after a CA rotation: the new intermediate or root) and
+   * hands it to `onRenewed`; on failure the current one keeps serving and the renewal timer retries.
+   */
+  renewNow(): Promise<void>;
   stop(): void;
 }
 
 export async function keepServerCertificate(options: {
-  ca: CertificateAuthority;
+  /** The CA in use: a CA rotation replaces it, and the next certificate comes from the new one. */
+  ca: () => CertificateAuthority;
   names: { dnsNames: string[]; ipAddresses: string[] };
   validityMs: number;
   clock: () => Date;
   log: Logger;
 }): Promise<ServerCertificateKeeper> {
-  const issue = () => options.ca.issueServerCertificate({ ...options.names, validityMs: options.validityMs });
+  const issue = () => options.ca().issueServerCertificate({ ...options.names, validityMs: options.validityMs });
   let current = await issue();
   let timer: NodeJS.Timeout | undefined;
   let isStopped = false;
-  const schedule = (onRenewed: (next: IssuedCertificate) => void) => {
+  let renewed: ((next: IssuedCertificate) => void) | undefined;
+  const renew = async (why: string) => {
+    const next = await issue();
     if (isStopped) return;
+    current = next;
+    renewed?.(next);
+    options.log.info({ serial: next.serialHex, notAfter: next.notAfter, why }, "admin API server certificate renewed");
+  };
+  // `reason` says why the next renewal happens: at two thirds of the life, or a retry of a failed one after a CA rotation.
+  const schedule = (reason = "two thirds of its life") => {
+    if (isStopped) return;
+    clearTimeout(timer);
     const lifeMs = current.notAfter.getTime() - current.notBefore.getTime();
-    const dueInMs = current.notBefore.getTime() + (lifeMs * 2) / 3 - options.clock().getTime();
+    const dueInMs = reason === ROTATED ? 0 : current.notBefore.getTime() + (lifeMs * 2) / 3 - options.clock().getTime();
     timer = setTimeout(() => {
-      issue()
-        .then((next) => {
-          current = next;
-          onRenewed(next);
-          options.log.info({ serial: next.serialHex, notAfter: next.notAfter }, "admin API server certificate renewed");
-        })
-        .catch((error: unknown) => options.log.error({ err: error }, "admin API server certificate renewal failed; the current one serves until a retry works"))
-        .finally(() => schedule(onRenewed));
+      renew(reason)
+        .then(() => schedule())
+        .catch((error: unknown) => {
+          options.log.error({ err: error }, "admin API server certificate renewal failed; the current one serves until a retry works");
+          schedule(reason);
+        });
     }, Math.max(RETRY_MS, Math.min(dueInMs, MAX_TIMER_MS)));
     timer.unref();
   };
@@ -56,7 +71,20 @@ export async function keepServerCertificate(options: {
     get current() {
       return current;
     },
-    start: schedule,
+    start(onRenewed) {
+      renewed = onRenewed;
+      schedule();
+    },
+    async renewNow() {
+      try {
+        await renew(ROTATED);
+      } catch (error) {
+        options.log.error({ err: error }, "admin API server certificate renewal after a CA rotation failed; the current one serves until a retry works");
+        schedule(ROTATED);
+        return;
+      }
+      schedule();
+    },
     stop() {
       isStopped = true;
       clearTimeout(timer);

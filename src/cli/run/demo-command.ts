@@ -9,6 +9,7 @@ import { ListenError } from "../../errors.ts";
 import { createLogger, installEdgeMetrics, loadMetrics } from "../../observe/index.ts";
 import type { Logger } from "../../observe/index.ts";
 import { loadMasterKey, openCertificateAuthority, openOrCreateMasterKeyFile, openOrInitCertificateAuthority, PUBLICATION_FILE, writeCaPublication } from "../../pki/index.ts";
+import type { CertificateAuthority } from "../../pki/index.ts";
 import type { MasterKey } from "../../pki/index.ts";
 import { changedResources, openStore, SQLITE_STORE_FILE } from "../../store/index.ts";
 import type { Store } from "../../store/index.ts";
@@ -124,12 +125,20 @@ export async function runDemo(args: string[]): Promise<number> {
     // The edge counts its traffic (no /metrics port: the demo's counters are for the console's traffic page).
     const metrics = (await loadMetrics()).createProcessMetrics();
     installEdgeMetrics(metrics.recorder);
-    const edge = await runEdge({ config, ca, masterKey, log, certificateEvents: recorder });
+    // The API follows the CA the edge rotates to (its server certificate and the bundle admin certificates verify against).
+    let caInUse = ca;
+    let apiFollowsCa: ((next: CertificateAuthority) => Promise<void>) | undefined;
+    const onCaInUse = (next: CertificateAuthority) => {
+      caInUse = next;
+      void apiFollowsCa?.(next).catch((error: unknown) => log.error({ err: error }, "the admin API could not take the rotated CA; restart the demo if admin clients are refused"));
+    };
+    const edge = await runEdge({ config, ca, masterKey, log, certificateEvents: recorder, onCaInUse });
     await recorder.sync();
-    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, ca, masterKey, log, recorder, () => metrics.json()).catch(async (error: unknown) => {
+    const api = await startApi({ host: "127.0.0.1", port: ports.api, store }, config, caInUse, masterKey, log, recorder, () => metrics.json()).catch(async (error: unknown) => {
       await edge.stop();
       throw error;
     });
+    apiFollowsCa = api.useCa;
     printWelcome({ dataDir, configFile, demoKeyFile, apiUrl: api.url, tokenFile, token });
     await serveEdge({
       edge,

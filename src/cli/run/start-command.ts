@@ -134,7 +134,7 @@ export async function startApi(
   log: Logger,
   certificateRecords?: CertificateRecorder,
   traffic?: () => Promise<readonly MetricJson[]>,
-): Promise<{ url: string; close(): Promise<void> }> {
+): Promise<{ url: string; useCa(next: CertificateAuthority): Promise<void>; close(): Promise<void> }> {
   const [{ startAdminApi }, { readRevocations }] = await Promise.all([import("../../control/index.ts"), import("../../pki/index.ts")]);
   const running = await startAdminApi({
     store: api.store,
@@ -202,8 +202,14 @@ async function runFrom(
   const fleetCa = await fleetCaOptions(records?.store, invalidations?.feed);
   // The CA node signs joined edges' requests with the CA in use, which a rotation replaces (told through onCaInUse).
   let caInUse = ca;
+  // The admin API beside the edge follows the CA in use too (its server certificate, the bundle admin certificates verify against).
+  let apiFollowsCa: ((next: CertificateAuthority) => Promise<void>) | undefined;
+  const followCa = (next: CertificateAuthority) => {
+    caInUse = next;
+    void apiFollowsCa?.(next).catch((error: unknown) => log.error({ err: error }, "the admin API could not take the rotated CA; restart it if admin clients are refused"));
+  };
   const followMs = isJoined ? caFollowIntervalMs() : undefined;
-  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => ((caInUse = next), fleetCa.onCaInUse?.(next)) };
+  const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => (followCa(next), fleetCa.onCaInUse?.(next)) };
   const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }), dataDir: config.dataDir }) : undefined);
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
@@ -217,7 +223,8 @@ async function runFrom(
       feed.invalidationsApplied(invalidations.initial.at(-1)?.seq ?? 0);
     }
     const traffic = metrics && (() => metrics.metrics.json());
-    const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    const adminApi = api ? await startApi(api, config, caInUse, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
+    apiFollowsCa = adminApi?.useCa;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
     await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
     return 0;
@@ -258,7 +265,8 @@ async function runFrom(
   // Logged last, as a lone edge logs it: serveEdge handles signals and reloads from its first synchronous step.
   log.info({ workers, httpsPort: running.httpsPort, httpPort: running.httpPort }, "edge listening");
   const traffic = metrics && (() => metrics.module.groupJson(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)));
-  const adminApi = api ? await startApi(api, config, ca, masterKey, log, recorder, traffic).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  const adminApi = api ? await startApi(api, config, caInUse, masterKey, log, recorder, traffic).catch(async (error) => { await groupEdge.stop(); throw error; }) : undefined;
+  apiFollowsCa = adminApi?.useCa;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
   await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
