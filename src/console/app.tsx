@@ -38,6 +38,10 @@ export function App() {
       .catch(() => forgetSignIn())
       .finally(() => setRestoring(false));
   }, []);
+  // Signed out, the tab's title says so (a signed-in page's title names that page).
+  useEffect(() => {
+    if (!session) document.title = "Sign in · Moat console";
+  }, [session]);
   if (isRestoring) return <p class="loading">Signing in…</p>;
   if (!session) return <SignInPage onSignedIn={setSession} />;
   return (
