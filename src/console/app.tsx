@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { LocationProvider, Route, Router, useLocation } from "preact-iso";
 import { forgetSignIn, SessionContext, signIn, storedSignIn } from "./api/session.ts";
 import type { Session } from "./api/session.ts";
+import { useScrollableRegions } from "./components/scrollable-regions.ts";
 import { StateBadge } from "./components/state-badge.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { CertificatesPage } from "./pages/certificates.tsx";
@@ -37,6 +38,10 @@ export function App() {
       .catch(() => forgetSignIn())
       .finally(() => setRestoring(false));
   }, []);
+  // Signed out, the tab's title says so (a signed-in page's title names that page).
+  useEffect(() => {
+    if (!session) document.title = "Sign in · Moat console";
+  }, [session]);
   if (isRestoring) return <p class="loading">Signing in…</p>;
   if (!session) return <SignInPage onSignedIn={setSession} />;
   return (
@@ -58,11 +63,35 @@ function Shell(props: { session: Session; onSignOut(): void }) {
   const { path } = useLocation();
   const main = useRef<HTMLElement>(null);
   const isFirst = useRef(true);
-  // A new page moves focus to its content, as a page load would, so a keyboard or screen-reader user starts there.
+  // A new page moves focus to its heading (else its content), so a keyboard or screen-reader user hears where they are and
+  // starts there; the tab's title names the page too. The first page after sign-in starts at the top, as a page load would.
   useEffect(() => {
-    if (isFirst.current) return void (isFirst.current = false);
-    main.current?.focus();
+    const element = main.current;
+    if (!element) return;
+    const isFirstPage = isFirst.current;
+    isFirst.current = false;
+    let focusedHeading: HTMLElement | undefined;
+    const announce = () => {
+      const heading = element.querySelector<HTMLElement>("h1") ?? undefined;
+      document.title = heading?.textContent ? `${heading.textContent} · Moat console` : "Moat console";
+      if (isFirstPage) return;
+      // A page may swap its loading heading for the loaded one: focus follows it, unless the user has moved on.
+      const isFocusLost = focusedHeading === undefined || (!focusedHeading.isConnected && (document.activeElement === document.body || document.activeElement === null));
+      if (!isFocusLost || focusedHeading === heading) return;
+      if (heading) {
+        heading.tabIndex = -1;
+        heading.focus();
+        focusedHeading = heading;
+      } else if (focusedHeading === undefined) {
+        element.focus();
+      }
+    };
+    announce();
+    const changes = new MutationObserver(announce);
+    changes.observe(element, { childList: true, subtree: true, characterData: true });
+    return () => changes.disconnect();
   }, [path]);
+  useScrollableRegions(main);
   const { who } = props.session;
   return (
     <>

@@ -1,4 +1,4 @@
-// A confirmation before an act that cannot be undone (revoke) or that changes what edges serve (rotate): a native modal <dialog>, which keeps focus inside it and closes on Escape.
+// A confirmation before an act that cannot be undone (revoke) or that changes what edges serve (rotate): a native modal <dialog> (the page behind it inert, Escape closes it), Tab kept inside, focus back on the opener when it closes.
 import type { ComponentChildren } from "preact";
 import { useEffect, useRef } from "preact/hooks";
 
@@ -14,13 +14,46 @@ export interface ConfirmDialogProps {
 
 export function ConfirmDialog(props: ConfirmDialogProps) {
   const dialog = useRef<HTMLDialogElement>(null);
+  const opener = useRef<HTMLElement | undefined>(undefined);
+  const isUnmounted = useRef(false);
+  /** Where the user was; if the page re-rendered it away, the page decides (the browser would leave focus on <body>). */
+  const returnFocus = () => {
+    if (opener.current?.isConnected) opener.current.focus();
+  };
   useEffect(() => {
     const element = dialog.current;
+    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
     if (element && !element.open) element.showModal();
-    return () => element?.close();
+    return () => {
+      isUnmounted.current = true;
+      element?.close();
+      returnFocus();
+    };
   }, []);
+  // Chrome may close a modal dialog on Escape without a cancel event (no user activation since it opened): a close
+  // that this component did not ask for is a cancel all the same.
+  const closed = () => {
+    if (isUnmounted.current) return;
+    returnFocus();
+    props.onCancel();
+  };
+  // A modal <dialog> makes the page inert, but Tab past its last control still leaves for the browser's own UI: wrap instead.
+  const keepTabInside = (event: KeyboardEvent) => {
+    if (event.key !== "Tab" || !dialog.current) return;
+    const controls = [...dialog.current.querySelectorAll<HTMLElement>("button, select, input, textarea, a[href], [tabindex]")].filter((control) => !control.matches(":disabled, [tabindex='-1']"));
+    const first = controls[0];
+    const last = controls.at(-1);
+    if (!first || !last) return;
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
+  };
   return (
-    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-title" onCancel={(event) => (event.preventDefault(), props.onCancel())}>
+    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-title" onCancel={(event) => (event.preventDefault(), props.onCancel())} onClose={closed} onKeyDown={keepTabInside}>
       <form method="dialog" onSubmit={(event) => (event.preventDefault(), props.onConfirm())}>
         <h2 id="confirm-title">{props.title}</h2>
         <div class="confirm-body">{props.children}</div>

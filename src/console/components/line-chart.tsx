@@ -1,7 +1,8 @@
-// A live line chart (uPlot): series over time, redrawn in place when new points arrive, sized to its container.
+// A live line chart (uPlot): series over time, redrawn in place when new points arrive, sized to its container; its canvas has a text alternative, the latest value of each series.
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
+import { formatCount } from "../format.ts";
 
 export interface ChartSeries {
   label: string;
@@ -51,5 +52,20 @@ export function LineChart(props: { title: string; times: readonly number[]; seri
     chart.current?.setData([props.times as number[], ...props.series.map((series) => series.values)] as uPlot.AlignedData);
   }, [props.times, props.series]);
 
-  return <div class="chart" ref={container} data-testid={props.testId} />;
+  // A canvas says nothing to a screen reader: the figure's caption does, with the last reading of every series (not
+  // live: a chart updated every two seconds would drown everything else; the table under the charts has the numbers too).
+  const last = props.times.length - 1;
+  const reading = props.series.map((series) => {
+    const value = series.values[last];
+    return `${series.label}: ${value === null || value === undefined ? "no reading" : `${formatCount(value, 1)} ${props.unit}`}`;
+  });
+  const at = last >= 0 ? new Date((props.times[last] as number) * 1000).toLocaleTimeString([], { hour12: false }) : undefined;
+  return (
+    <figure class="chart-figure">
+      <div class="chart" ref={container} data-testid={props.testId} aria-hidden="true" />
+      <figcaption class="visually-hidden" data-testid={props.testId ? `${props.testId}-summary` : undefined}>
+        {props.title}, {at && reading.length > 0 ? `latest reading at ${at}: ${reading.join("; ")}` : "no reading yet"}.
+      </figcaption>
+    </figure>
+  );
 }

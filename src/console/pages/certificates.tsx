@@ -1,5 +1,5 @@
 // Certificates: every one Moat holds, grouped by what it is for, the soonest expiry on top, each group's generations on a timeline; rotate and revoke with a confirmation; the CA bundle and CRL to download.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { asProblem } from "../api/client.ts";
 import type { ConsoleClient, ProblemError } from "../api/client.ts";
 import { useSession } from "../api/session.ts";
@@ -49,6 +49,11 @@ export function CertificatesPage() {
   const [isBusy, setBusy] = useState(false);
   const [problem, setProblem] = useState<ProblemError | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
+  const noticeElement = useRef<HTMLParagraphElement>(null);
+  // After a confirmed act its button may be gone (a rotated certificate is retired): focus goes to what happened instead.
+  useEffect(() => {
+    if (notice) noticeElement.current?.focus();
+  }, [notice]);
 
   const act = async () => {
     if (!pending) return;
@@ -105,7 +110,13 @@ export function CertificatesPage() {
           )}
         </Field>
       </div>
-      <div aria-live="polite">{notice && <p class="notice">{notice}</p>}</div>
+      <div aria-live="polite">
+        {notice && (
+          <p class="notice" ref={noticeElement} tabIndex={-1}>
+            {notice}
+          </p>
+        )}
+      </div>
       {problem && <ProblemView problem={problem} />}
       {list.error && <ProblemView problem={list.error} />}
       {!list.data && !list.error && <Loading what="certificates" />}
@@ -152,7 +163,7 @@ export function CertificatesPage() {
                       <td class="row-actions">
                         {isRotatable && can("operator") && (
                           <button type="button" onClick={() => setPending({ kind: "rotate", certificate })} aria-label={`Rotate ${certificate.name} now`}>
-                            Rotate now
+                            Rotate
                           </button>
                         )}
                         {certificate.state !== "revoked" && (certificate.use === "viewer-server" || certificate.use === "origin-client") && can("admin") && (

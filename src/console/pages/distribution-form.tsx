@@ -29,9 +29,12 @@ export function DistributionFormPage() {
   useEffect(() => {
     if (editing && loaded.data && !form) setForm(toForm(loaded.data.document));
   }, [loaded.data]);
+  const formElement = useRef<HTMLFormElement>(null);
+  // A refusal moves focus to the first field it names (its message is that field's description), else to the summary.
   useEffect(() => {
-    if (problem) summary.current?.focus();
-  }, [problem]);
+    if (!problem && !extraError) return;
+    (formElement.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? summary.current)?.focus();
+  }, [problem, extraError]);
 
   const title = editing ? `Edit distribution ${editing}` : "Create a distribution";
   if (!can("operator")) {
@@ -87,7 +90,7 @@ export function DistributionFormPage() {
           <ProblemView problem={problem} title={editing ? "Not saved" : "Not created"} />
         </div>
       )}
-      <form onSubmit={(event) => void submit(event)} noValidate>
+      <form ref={formElement} onSubmit={(event) => void submit(event)} noValidate>
         <fieldset>
           <legend>Viewers</legend>
           <Field id="dist-id" label="Id" hint="Lower-case letters, digits and dashes: it names the distribution in URLs, certificates and logs." errors={errorsFor("id")}>

@@ -53,6 +53,11 @@ function InvalidationForm(props: { distributions: readonly string[]; onCreated()
   const [isBusy, setBusy] = useState(false);
   const [created, setCreated] = useState<string | undefined>(undefined);
   const summary = useRef<HTMLDivElement>(null);
+  const formElement = useRef<HTMLFormElement>(null);
+  // A refusal moves focus to the first field it names (its message is that field's description), else to the summary.
+  useEffect(() => {
+    if (problem) (formElement.current?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? summary.current)?.focus();
+  }, [problem]);
   const chosen = distribution || props.distributions[0] || "";
   const errorsFor = (key: string) => (problem?.issues ?? []).filter((issue) => fieldKey(issue) === key || fieldKey(issue).startsWith(`${key}.`)).map((issue) => `${issue.path}: ${issue.message}`);
   const submit = async (event: Event) => {
@@ -67,13 +72,12 @@ function InvalidationForm(props: { distributions: readonly string[]; onCreated()
     } catch (error) {
       setProblem(asProblem(error));
       setCreated(undefined);
-      queueMicrotask(() => summary.current?.focus());
     } finally {
       setBusy(false);
     }
   };
   return (
-    <form class="card" onSubmit={(event) => void submit(event)} noValidate>
+    <form ref={formElement} class="card" onSubmit={(event) => void submit(event)} noValidate>
       <h2>Invalidate</h2>
       <Field id="inv-distribution" label="Distribution" errors={errorsFor("distribution")}>
         {(describedBy, isInvalid) => (
