@@ -133,6 +133,12 @@ test("an edge reports the CA it trusts and its certificates' expiry; a root roll
   await reportOtherEdge([rootFingerprint]);
   const prepared = await moat(["ca", "rollover", "--prepare"]);
   assert.equal(prepared.code, 0, prepared.stderr);
+  // As the rollover asks of every peer, the CLI takes the bundle with both roots: after *activate* the
+  // API's own certificate comes from the new root.
+  const bundle = await moat(["ca", "bundle"]);
+  assert.equal(bundle.code, 0, bundle.stderr);
+  assert.equal(bundle.stdout.match(/BEGIN CERTIFICATE/g)?.length, 2, "both roots during the overlap");
+  await writeFile(join(dir, "moat-ca.pem"), bundle.stdout);
   // Edge a takes the new bundle and reports it; edge-z does not: the status says who holds the activation back.
   const during = await jsonUntil<CaStatus>("edge a to report the new root", ["ca", "status"], (status) => status.fleet?.trusting.includes("edge-a") === true);
   const newRoot = during.fleet!.rootFingerprint256;
