@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072 node --max-semi-space-size=8
 // The `moat` command: parses the subcommand, runs it, and turns user errors into clean messages.
 import { MoatError, CliUsageError } from "../errors.ts";
 import { commands } from "./commands.ts";
