@@ -1,4 +1,5 @@
-// A joined edge's data directory: who it joined as (`edge/joined.json`), its CA's public certificates (`ca/bundle.pem`, `ca/intermediate.pem`, `ca/joined-ca.json`) and the CA node's revocations (`ca/revoked.json`, `ca/crl-bundle.pem`), never a CA key.
+// A joined edge's data directory: who it joined as (`edge/joined.json`), its CA's public certificates (`ca/bundle.pem`, `ca/intermediate.pem`, `ca/joined-ca.json`) and the CA node's revocations (`ca/revoked.json`, its CRLs), never a CA key.
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,9 +7,12 @@ import { JoinDataDirError } from "../errors.ts";
 import { KEY_ALGORITHMS } from "./key-algorithms.ts";
 import { CERT_FILE_MODE, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
 import type { PublicCaCertificates } from "./csr-authority.ts";
-import { CRL_FILES } from "./crl.ts";
+import { CRL_FILES, splitCrlPem } from "./crl.ts";
+import { splitPemCertificates } from "./describe.ts";
+import { writeIssuerCrls } from "./publication.ts";
 import { revocationRegistryPath } from "./revocation.ts";
 import type { KeyAlgorithm } from "./types.ts";
+import { x509 } from "./x509-lib.ts";
 
 /** What `moat edge join` recorded: a joined edge's start reads it to know it is one. */
 export interface JoinedEdgeRecord {
@@ -46,14 +50,40 @@ export async function writeJoinedCa(dataDir: string, ca: PublicCaCertificates): 
 
 /**
  * Writes the CA node's revocations where this edge's certificate store reads them (`ca/revoked.json`, the registry
- * `moat ca revoke` writes on the CA node: a revoked certificate is replaced at the next build) and its CRL bundle
- * (`ca/crl-bundle.pem`: what a trust store of Moat's CA names for viewer mTLS). Public data, 0644 like the certificates.
+ * `moat ca revoke` writes on the CA node: a revoked certificate is replaced at the next build) and its CRLs as the CA
+ * node lays them out, so that this edge's plain-HTTP port serves what the certificates' CRL Distribution Points name
+ * when that URL reaches any edge of the fleet: `ca/crl-bundle.pem` (what a trust store of Moat's CA names for viewer
+ * mTLS), `ca/crl.der` (the issuing intermediate's) and `ca/crls/<issuer serial>.der`. Each CRL of the bundle is filed
+ * under the CA certificate whose key signed it; one that none of `ca`'s certificates signed (the bundle of a CA this
+ * edge has not taken yet) is left out until the next call. Public data, 0644 like the certificates.
  */
-export async function writeJoinedRevocations(dataDir: string, published: { revocations: readonly { serialHex: string; reason: string; revokedAt: string }[]; crlBundlePem: string | null }): Promise<void> {
+export async function writeJoinedRevocations(dataDir: string, published: { revocations: readonly { serialHex: string; reason: string; revokedAt: string }[]; crlBundlePem: string | null }, ca: PublicCaCertificates): Promise<void> {
   await ensurePrivateDir(dataDir, "ca");
   const registry = published.revocations.map((revocation) => ({ serialHex: revocation.serialHex, reason: revocation.reason, revokedAt: revocation.revokedAt }));
   await writeFileAtomic(revocationRegistryPath(dataDir), `${JSON.stringify(registry, null, 2)}\n`, CERT_FILE_MODE);
-  if (published.crlBundlePem !== null) await writeFileAtomic(join(dataDir, "ca", CRL_FILES.bundle), published.crlBundlePem, CERT_FILE_MODE);
+  if (published.crlBundlePem === null) return;
+  await writeFileAtomic(join(dataDir, "ca", CRL_FILES.bundle), published.crlBundlePem, CERT_FILE_MODE);
+  const issuerCrls = await crlsByIssuer(published.crlBundlePem, ca);
+  const intermediateSerial = new X509Certificate(ca.intermediatePem).serialNumber.toLowerCase();
+  const intermediateCrl = issuerCrls.find((crl) => crl.issuerSerialHex === intermediateSerial);
+  if (intermediateCrl) await writeFileAtomic(join(dataDir, "ca", CRL_FILES.der), intermediateCrl.der, CERT_FILE_MODE);
+  await writeIssuerCrls(dataDir, issuerCrls);
+}
+
+/** Each CRL of a bundle with the serial of the CA certificate (a root, the intermediate, an earlier one) whose key signed it. */
+async function crlsByIssuer(bundlePem: string, ca: PublicCaCertificates): Promise<{ issuerSerialHex: string; der: Uint8Array }[]> {
+  const authorities = [...splitPemCertificates(ca.bundlePem), ca.intermediatePem, ...ca.previousIntermediatePems].map((pem) => new x509.X509Certificate(pem));
+  const found: { issuerSerialHex: string; der: Uint8Array }[] = [];
+  for (const pem of splitCrlPem(bundlePem)) {
+    const crl = new x509.X509Crl(pem);
+    for (const authority of authorities) {
+      // The name alone could match a CA of another generation with the same subject: the signature says which key.
+      if (crl.issuer !== authority.subject || !(await crl.verify({ publicKey: authority }))) continue;
+      found.push({ issuerSerialHex: new X509Certificate(Buffer.from(authority.rawData)).serialNumber.toLowerCase(), der: new Uint8Array(crl.rawData) });
+      break;
+    }
+  }
+  return found;
 }
 
 /** Records the join: written last, so a directory with it holds everything a joined edge starts with. */

@@ -184,9 +184,11 @@ export async function openJoinedCa(
   const followRevocations = async (): Promise<boolean> => {
     const reached = await access.get().catch(() => undefined);
     const published = reached && (await reached.certificateRequests.readRevocations());
-    if (!published || JSON.stringify(published) === takenRevocations) return false;
-    await writeJoinedRevocations(joined.dataDir, published);
-    takenRevocations = JSON.stringify(published);
+    // The CA's certificates are part of what was taken: a CRL of an intermediate this edge took later is filed then.
+    const taking = JSON.stringify([published, current.bundlePem, current.intermediatePem]);
+    if (!published || taking === takenRevocations) return false;
+    await writeJoinedRevocations(joined.dataDir, published, current);
+    takenRevocations = taking;
     const serials = published.revocations.map((revocation) => revocation.serialHex).sort().join(",");
     const isChanged = serials !== revokedHere;
     revokedHere = serials;

@@ -482,6 +482,20 @@ distributions:
       30_000,
     );
     assert.match(await readFile(join(edgeDir(), "ca", "crl-bundle.pem"), "utf8"), /-----BEGIN X509 CRL-----/);
+    // And each CRL under its issuer's serial, as the CA node files them: what a CRL Distribution Point names, served on
+    // the joined edge's plain-HTTP port too (written just after the bundle, hence the wait).
+    const issuerCrls = async (dataDir: string) => {
+      const names = (await readdir(join(dataDir, "ca", "crls")).catch(() => [] as string[])).sort();
+      return Promise.all(names.map(async (name) => `${name}:${(await readFile(join(dataDir, "ca", "crls", name))).toString("base64")}`));
+    };
+    await withDeadline(
+      "the joined edge's CRLs to be filed as the CA node's",
+      (async () => {
+        while (JSON.stringify(await issuerCrls(edgeDir())) !== JSON.stringify(await issuerCrls(caDir()))) await new Promise((resolve) => setTimeout(resolve, 250));
+      })(),
+      30_000,
+    );
+    assert.ok((await issuerCrls(edgeDir())).length >= 2, "the intermediate's CRL and the root's");
     const answer = await viewerRequestWithSni(port, { caPem: ca.bundlePem, servername: "site.test", host: "site.test", path: "/" });
     assert.equal(answer.status, 200);
     // Still no CA key on the joined edge: it took public data only.
