@@ -222,7 +222,10 @@ export function createCertificateStore(db: Kysely<StoreTables>, label: string): 
         }
         for (const row of gone) changes.push({ before: toStored(row, now) });
         const events = options.events?.(changes, { isFirstSync }) ?? [];
-        if (events.length > 0) options.recorded?.((await appendAuditRecords(trx, events, now, label)).recorded);
+        if (events.length > 0) {
+          const { recorded } = await appendAuditRecords(trx, events, now, label);
+          options.recorded?.(recorded);
+        }
         return changes;
       });
     },
