@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { MoatError } from "../errors.ts";
 import { listCertificateRecords } from "../pki/index.ts";
 import type { CaRotationResult, ExpiryWarning, PublishedCrl, RecordedInventoryEntry } from "../pki/index.ts";
-import type { AuditEvent, CertificateChange, CertificateEntry, Store, StoredCertificate, SyncContext } from "../store/index.ts";
+import type { AuditEvent, AuditOnce, CertificateChange, CertificateEntry, Store, StoredCertificate, SyncContext } from "../store/index.ts";
 import { caRotationEvent, certificateEvent, crlPublishedEvent } from "./audit-events.ts";
 
 /** How long one store operation may take before the edge gives up on it for now (it retries at the next event). */
@@ -73,29 +73,45 @@ export function edgeCertificateEvents(edge: string, changes: readonly Certificat
     const isNowActive = after.recordedState === "active" && before?.recordedState !== "active";
     const predecessor = replaced.get(slot);
     if (isNowActive && (predecessor || before)) {
-      events.push(certificateEvent(actor, "certificate.rotate", after, { ...options, ...(predecessor ? { replaced: predecessor } : {}) }));
+      events.push({ ...certificateEvent(actor, "certificate.rotate", after, { ...options, ...(predecessor ? { replaced: predecessor } : {}) }), once: rotationOnce(after.serialHex, predecessor?.serialHex) });
     } else if (!before && (after.recordedState === "active" || after.recordedState === "next")) {
-      events.push(certificateEvent(actor, "certificate.issue", after, options));
+      events.push({ ...certificateEvent(actor, "certificate.issue", after, options), once: issueOnce(after.serialHex) });
     }
   }
   return events;
 }
 
 /**
+ * A certificate is rotated in once, and replaces another once: two syncs that both find the rotation (two processes, or
+ * one that read the data directory before the rotation and commits after another that read it after) record it once.
+ * A certificate already replaced is never rotated in again: only an inventory read before its replacement says so.
+ */
+export function rotationOnce(serialHex: string, replacedSerialHex: string | undefined): AuditOnce {
+  return { keys: [`certificate.rotate/${serialHex}`, ...(replacedSerialHex === undefined ? [] : [`certificate.replaced/${replacedSerialHex}`])], unless: [`certificate.replaced/${serialHex}`] };
+}
+
+/** A certificate is issued once, and not after it was rotated in or replaced (an inventory read before it was deleted says it is new). */
+export function issueOnce(serialHex: string): AuditOnce {
+  return { keys: [`certificate.issue/${serialHex}`], unless: [`certificate.rotate/${serialHex}`, `certificate.replaced/${serialHex}`] };
+}
+
+/**
  * One sync of a data directory's inventory into the store for `edge`, with the edge's own events (see
- * edgeCertificateEvents) in the same transaction. Throws what the store throws.
+ * edgeCertificateEvents) in the same transaction; `events` are those recorded (one another sync recorded already is
+ * not recorded again). Throws what the store throws.
  *
  * @example
  * await syncCertificateRecords({ store, edge: "edge-1", dataDir: "/var/lib/moat", now: new Date() });
  */
 export async function syncCertificateRecords(options: { store: Store; edge: string; dataDir: string; now: Date; entries?: CertificateEntry[] }): Promise<{ changes: CertificateChange[]; events: AuditEvent[] }> {
   const entries = options.entries ?? toCertificateEntries(await listCertificateRecords({ dataDir: options.dataDir, now: options.now }));
-  let events: AuditEvent[] = [];
+  let recorded: readonly AuditEvent[] = [];
   const changes = await options.store.certificates.sync(options.edge, entries, {
     now: options.now,
-    events: (found, context) => (events = edgeCertificateEvents(options.edge, found, context)),
+    events: (found, context) => edgeCertificateEvents(options.edge, found, context),
+    recorded: (written) => (recorded = written),
   });
-  return { changes, events };
+  return { changes, events: [...recorded] };
 }
 
 /**

@@ -112,6 +112,7 @@ async function issuedLeaves(dataDir: string): Promise<Found[]> {
     throw error;
   });
   const entries: Found[] = [];
+  const pointers: SlotPointers = new Map();
   for (const file of files.filter((f) => f.endsWith(`${sep}chain.pem`)).sort()) {
     const segments = relative(root, join(root, file)).split(sep).slice(0, -1);
     const [kind, ...afterKind] = segments;
@@ -125,7 +126,7 @@ async function issuedLeaves(dataDir: string): Promise<Found[]> {
     const entry = await readEntry(join(root, file), use, name, isImported ? "imported" : "issued");
     if (!entry) continue;
     const slot = join(root, ...(isImported ? [kind, afterKind[0] ?? ""] : [kind ?? ""]), ...rest.slice(0, slotDepth));
-    entries.push({ ...entry, slotState: serialDir === undefined ? "active" : await slotStateOf(slot, serialDir) });
+    entries.push({ ...entry, slotState: serialDir === undefined ? "active" : await slotStateOf(slot, serialDir, pointers) });
   }
   return entries;
 }
@@ -146,10 +147,26 @@ async function caGenerationEntries(dataDir: string): Promise<Found[]> {
   return entries;
 }
 
-async function slotStateOf(slot: string, serial: string): Promise<"active" | "next" | "retired"> {
+/**
+ * A slot's pointers, read once for all its certificates, `next` before `active`: a rotation writes `next`, then
+ * `active`, then removes `next`, so these reads see a state the slot was in (the other order could see the old
+ * `active` and no `next`, and call the certificate going live retired).
+ */
+type SlotPointers = Map<string, Promise<{ active: string; next: string }>>;
+
+async function slotStateOf(slot: string, serial: string, pointers: SlotPointers): Promise<"active" | "next" | "retired"> {
   const pointer = async (name: string) => (await readFile(join(slot, name), "utf8").catch(() => "")).trim();
-  if ((await pointer("active")) === serial) return "active";
-  if ((await pointer("next")) === serial) return "next";
+  let read = pointers.get(slot);
+  if (!read) {
+    read = (async () => {
+      const next = await pointer("next");
+      return { next, active: await pointer("active") };
+    })();
+    pointers.set(slot, read);
+  }
+  const { active, next } = await read;
+  if (active === serial) return "active";
+  if (next === serial) return "next";
   return "retired";
 }
 

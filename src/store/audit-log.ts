@@ -16,6 +16,19 @@ export interface AuditEvent {
   /** JSON-able; never a private key, a token secret or its hash (only what identifies: serial, fingerprint, names, not-after). */
   before?: unknown;
   after?: unknown;
+  /**
+   * An event that happens once, found by whoever looks (every sync of an edge's certificates, in any process): at most
+   * one record holds each of `keys`. The store skips the event when a record already holds one of them, or one of
+   * `unless` (what makes it impossible: a certificate already replaced is not rotated in), and otherwise writes the
+   * record and its keys in one transaction, under the write lock. Not part of the record (nor of its hash).
+   */
+  once?: AuditOnce;
+}
+
+/** The keys of an event that happens once: `certificate.rotate/<serial>`, `certificate.replaced/<serial>`… */
+export interface AuditOnce {
+  keys: readonly string[];
+  unless?: readonly string[];
 }
 
 /**
@@ -27,7 +40,7 @@ export interface AuditEvent {
  * await sink.record({ actor: actorOf(identity), action: "certificate.revoke", resource: `certificate/${serialHex}`, distribution: "shop", after: { serialHex, reason } });
  */
 export interface AuditSink {
-  record(event: Omit<AuditEvent, "revision"> & { at?: Date }): Promise<AuditRecord>;
+  record(event: Omit<AuditEvent, "revision" | "once"> & { at?: Date }): Promise<AuditRecord>;
 }
 
 export interface AuditQuery {
@@ -55,6 +68,8 @@ export interface AuditLog extends AuditSink {
 type Db = Kysely<StoreTables> | Transaction<StoreTables>;
 
 const VERIFY_PAGE = 1_000;
+// Bound parameters per statement stay far under SQLite's 32 766 and PostgreSQL's 65 535.
+const ONCE_KEYS_CHUNK = 500;
 
 /**
  * Takes the store's write lock: an UPDATE of the one write_lock row (SQLite's write lock, PostgreSQL's row lock),
@@ -72,9 +87,10 @@ function asStored(value: unknown): unknown {
 
 /**
  * Appends records after the head, in the caller's transaction, which must hold the write lock (`lockForWrite`);
- * returns the new head. The records commit or roll back with the change they describe.
+ * returns the new head, the records and the events they record (an event with `once` keys already held is skipped).
+ * The records commit or roll back with the change they describe.
  */
-export async function appendAuditRecords(trx: Transaction<StoreTables>, events: readonly AuditEvent[], at: Date, label: string): Promise<{ head: AuditHead; records: AuditRecord[] }> {
+export async function appendAuditRecords(trx: Transaction<StoreTables>, events: readonly AuditEvent[], at: Date, label: string): Promise<{ head: AuditHead; records: AuditRecord[]; recorded: AuditEvent[] }> {
   let head = await readHead(trx);
   // A record past the head was put there behind the store's back: refuse the change (and say why) rather than chain onto it or fail on its seq.
   const newest = await trx.selectFrom("audit_log").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
@@ -82,7 +98,10 @@ export async function appendAuditRecords(trx: Transaction<StoreTables>, events: 
     throw new AuditChainBrokenError(label, { seq: head.seq + 1, kind: "inserted", message: `record ${head.seq + 1} is after the store's head (record ${head.seq}): records were appended behind the store's back, and no change is recorded after them` }, head.seq);
   }
   const records: AuditRecord[] = [];
+  const recorded: AuditEvent[] = [];
+  const held = await heldOnceKeys(trx, events);
   for (const event of events) {
+    if (event.once && [...event.once.keys, ...(event.once.unless ?? [])].some((key) => held.has(key))) continue;
     const unhashed = {
       seq: head.seq + 1,
       at: at.toISOString(),
@@ -112,11 +131,25 @@ export async function appendAuditRecords(trx: Transaction<StoreTables>, events: 
         hash: record.hash,
       })
       .execute();
+    // The key's primary key is the last guard: a second holder fails the transaction rather than write a second record.
+    if (event.once && event.once.keys.length > 0) await trx.insertInto("audit_once_keys").values(event.once.keys.map((key) => ({ key, seq: record.seq }))).execute();
+    for (const key of event.once?.keys ?? []) held.add(key);
     records.push(record);
+    recorded.push(event);
     head = { seq: record.seq, hash: record.hash };
   }
   if (records.length > 0) await trx.updateTable("write_lock").set({ audit_seq: head.seq, audit_hash: head.hash }).where("id", "=", 1).execute();
-  return { head, records };
+  return { head, records, recorded };
+}
+
+/** Which of the events' once-keys a record already holds (read under the write lock, so no writer adds one meanwhile). */
+async function heldOnceKeys(trx: Transaction<StoreTables>, events: readonly AuditEvent[]): Promise<Set<string>> {
+  const asked = [...new Set(events.flatMap((event) => (event.once ? [...event.once.keys, ...(event.once.unless ?? [])] : [])))];
+  const held = new Set<string>();
+  for (let i = 0; i < asked.length; i += ONCE_KEYS_CHUNK) {
+    for (const row of await trx.selectFrom("audit_once_keys").select("key").where("key", "in", asked.slice(i, i + ONCE_KEYS_CHUNK)).execute()) held.add(row.key);
+  }
+  return held;
 }
 
 async function readHead(db: Db): Promise<AuditHead> {

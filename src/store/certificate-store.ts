@@ -72,11 +72,16 @@ export interface CertificateStore {
   /**
    * Makes the store hold exactly `entries` for `edge`, in one transaction under the store's write lock: adds and updates
    * what differs, deletes that edge's rows no longer in the inventory (the trail keeps their history), and writes the
-   * records `events` makes of the changes in the same transaction. The CA's own certificates are kept under edge ''
+   * records `events` makes of the changes in the same transaction (an event whose `once` keys a record holds already is
+   * skipped; `recorded` is told those written). The CA's own certificates are kept under edge ''
    * (shared); those the inventory no longer lists are deleted only by an inventory that lists a CA certificate (a data
    * directory without the CA says nothing of it).
    */
-  sync(edge: string, entries: readonly CertificateEntry[], options: { now: Date; events?(changes: readonly CertificateChange[], context: SyncContext): readonly AuditEvent[] }): Promise<CertificateChange[]>;
+  sync(
+    edge: string,
+    entries: readonly CertificateEntry[],
+    options: { now: Date; events?(changes: readonly CertificateChange[], context: SyncContext): readonly AuditEvent[]; recorded?(events: readonly AuditEvent[]): void },
+  ): Promise<CertificateChange[]>;
   list(query: CertificateQuery): Promise<{ items: StoredCertificate[]; nextCursor?: string }>;
   /**
    * Marks every row with this serial revoked (whichever edge holds it), at once: what `moat ca revoke --store` writes
@@ -217,7 +222,10 @@ export function createCertificateStore(db: Kysely<StoreTables>, label: string): 
         }
         for (const row of gone) changes.push({ before: toStored(row, now) });
         const events = options.events?.(changes, { isFirstSync }) ?? [];
-        if (events.length > 0) await appendAuditRecords(trx, events, now, label);
+        if (events.length > 0) {
+          const { recorded } = await appendAuditRecords(trx, events, now, label);
+          options.recorded?.(recorded);
+        }
         return changes;
       });
     },

@@ -7,7 +7,7 @@ export type { ConfigDiff, FieldChange, ResourceChange } from "./config-diff.ts";
 export type { ChangeOptions, CommittedChange, ReplaceAllOptions, ConfigStore, DocumentValidator, Precondition, ResourceKind, RevisionRecord, StoredResource, StoreRead } from "./config-store.ts";
 export { AUDIT_ACTIONS, auditRecordHash, canonicalJson, GENESIS_HASH } from "./audit-chain.ts";
 export type { AuditAction, AuditHead, AuditProblem, AuditProblemKind, AuditRecord, AuditVerification } from "./audit-chain.ts";
-export type { AuditEvent, AuditLog, AuditQuery, AuditSink } from "./audit-log.ts";
+export type { AuditEvent, AuditLog, AuditOnce, AuditQuery, AuditSink } from "./audit-log.ts";
 export { MIGRATIONS } from "./migrations.ts";
 export { API_ROLES, tokenIdOf } from "./token-store.ts";
 export type { ApiRole, TokenCheck, TokenRecord, TokenStore } from "./token-store.ts";

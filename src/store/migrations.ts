@@ -219,4 +219,40 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       await db.schema.alterTable("fleet_ca").addColumn("crl_bundle_pem", "text").execute();
     },
   },
+  // Events that happen once (a certificate issued, rotated in, replaced): the keys the audit trail already holds a
+  // record for, written with that record, so a second sync that finds the same event records nothing (audit-log.ts).
+  // Outside the hashed records: the encoding stays the same. Filled from the trail so far, first record first.
+  "0012-audit-once-keys": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("audit_once_keys")
+        .addColumn("key", "text", (column) => column.primaryKey())
+        .addColumn("seq", "integer", (column) => column.notNull())
+        .execute();
+      const typed = db as unknown as Kysely<{ audit_log: { seq: number; action: string; resource: string; before: string | null }; audit_once_keys: { key: string; seq: number } }>;
+      const rows = await typed.selectFrom("audit_log").select(["seq", "action", "resource", "before"]).where("action", "in", ["certificate.issue", "certificate.rotate"]).orderBy("seq").execute();
+      const keys = new Map<string, number>();
+      for (const row of rows) {
+        for (const key of certificateOnceKeysOf(row)) if (!keys.has(key)) keys.set(key, Number(row.seq));
+      }
+      const values = [...keys].map(([key, seq]) => ({ key, seq }));
+      for (let i = 0; i < values.length; i += 500) await typed.insertInto("audit_once_keys").values(values.slice(i, i + 500)).execute();
+    },
+  },
 });
+
+/** The once-keys a certificate record from before 0012 holds: its event, and for a rotation the certificate it replaced. */
+function certificateOnceKeysOf(row: { action: string; resource: string; before: string | null }): string[] {
+  const serial = row.resource.startsWith("certificate/") ? row.resource.slice("certificate/".length) : undefined;
+  if (serial === undefined) return [];
+  const keys = [`${row.action}/${serial}`];
+  if (row.action === "certificate.rotate" && row.before !== null) {
+    try {
+      const replaced = (JSON.parse(row.before) as { serialHex?: unknown } | null)?.serialHex;
+      if (typeof replaced === "string") keys.push(`certificate.replaced/${replaced}`);
+    } catch {
+      // An edited record: verify reports it; it holds no key.
+    }
+  }
+  return keys;
+}

@@ -54,6 +54,15 @@ export interface AuditLogTable {
   hash: string;
 }
 
+/**
+ * A key of an event that happens once (`certificate.rotate/<serial>`, `certificate.issue/<serial>`,
+ * `certificate.replaced/<serial>`) and the record that holds it (0012): written with that record, in its transaction.
+ */
+export interface AuditOnceKeysTable {
+  key: string;
+  seq: number;
+}
+
 /** An API token: who may use the admin API with which role, until when. The secret itself is never stored. */
 export interface ApiTokensTable {
   /** 16 lower-case hex digits, also inside the token (`moat_<id>_<secret>`): what logs and lists name a token by. */
@@ -207,6 +216,7 @@ export interface StoreTables {
   write_lock: WriteLockTable;
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
+  audit_once_keys: AuditOnceKeysTable;
   invalidations: InvalidationsTable;
   invalidation_applied: InvalidationAppliedTable;
   edges: EdgesTable;

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
 import pino from "pino";
-import { createCertificateRecorder, edgeCertificateEvents, storeDocumentValidator, syncCertificateRecords } from "../../src/control/index.ts";
-import { createIssuedCertificateStore, generateMasterKey, initCertificateAuthority } from "../../src/pki/index.ts";
+import { createCertificateRecorder, edgeCertificateEvents, storeDocumentValidator, syncCertificateRecords, toCertificateEntries } from "../../src/control/index.ts";
+import { createIssuedCertificateStore, generateMasterKey, initCertificateAuthority, listCertificateRecords } from "../../src/pki/index.ts";
 import type { CertificateAuthority, MasterKey, PublishedCrl } from "../../src/pki/index.ts";
 import { openStore } from "../../src/store/index.ts";
 import type { Store, StoredCertificate } from "../../src/store/index.ts";
@@ -176,4 +176,53 @@ test("a rebuild that changed no certificate costs the store nothing: the recorde
   assert.equal(await withDeadline("the sync after a renewal", recorder.sync(), 10_000), true);
   assert.equal(syncs, 2);
   assert.equal((await store.certificates.get(renewed.serialHex, new Date()))?.recordedState, "active");
+});
+
+test("a sync that read the data directory before a rotation and commits after another that read it after records nothing: one certificate.rotate for the new serial, none back to the old one; verify passes", async (t) => {
+  const { dataDir, store, ca, masterKey } = await setUp(t);
+  const request = { name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS };
+  const first = await createIssuedCertificateStore({ ca, dataDir, masterKey }).serverCertificate(request);
+  await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date() });
+  // Two syncs of the same data directory (two processes): the one that read first commits last.
+  const readBefore = toCertificateEntries(await listCertificateRecords({ dataDir, now: new Date() }));
+  const renewed = await createIssuedCertificateStore({ ca, dataDir, masterKey, rotateSerials: new Set([first.serialHex]) }).serverCertificate(request);
+  const fresh = await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date() });
+  const stale = await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date(), entries: readBefore });
+  const next = await syncCertificateRecords({ store, edge: "edge-1", dataDir, now: new Date() });
+  assert.deepEqual(fresh.events.map((event) => [event.action, event.resource]), [["certificate.rotate", `certificate/${renewed.serialHex}`]]);
+  assert.deepEqual(stale.events, [], "the old certificate was replaced: it is not rotated in again");
+  assert.deepEqual(next.events, [], "the rotation is recorded already");
+  const records = await store.audit.list({ limit: 100 });
+  assert.deepEqual(records.map((record) => [record.action, record.resource, (record.before as { serialHex?: string } | null)?.serialHex]), [["certificate.rotate", `certificate/${renewed.serialHex}`, first.serialHex]]);
+  assert.equal((await store.certificates.get(renewed.serialHex, new Date()))?.recordedState, "active", "the next sync puts the table right");
+  assert.equal((await store.audit.verify()).ok, true);
+});
+
+test("several recorders of one edge (processes, a restart) syncing at once while it renews: each certificate is issued or rotated in at most once in the trail, every renewal is there, verify passes", async (t) => {
+  const { dataDir, store, ca, masterKey } = await setUp(t);
+  const request = { name: "viewer-shop", dnsNames: ["shop.example"], validityMs: 24 * HOUR_MS };
+  let current = await createIssuedCertificateStore({ ca, dataDir, masterKey }).serverCertificate(request);
+  const recorders = [1, 2, 3].map(() => createCertificateRecorder({ store, edge: "edge-1", dataDir, log: pino({ level: "silent" }) }));
+  t.after(() => recorders.forEach((recorder) => recorder.stop()));
+  await recorders[0]!.sync();
+  const renewed: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const rotation = createIssuedCertificateStore({ ca, dataDir, masterKey, rotateSerials: new Set([current.serialHex]) }).serverCertificate(request);
+    const syncs = recorders.map((recorder) => recorder.sync());
+    current = await rotation;
+    renewed.push(current.serialHex);
+    await Promise.all([...syncs, ...recorders.map((recorder) => recorder.sync())]);
+  }
+  // A restarted edge syncs what it finds: nothing new.
+  const restarted = createCertificateRecorder({ store, edge: "edge-1", dataDir, log: pino({ level: "silent" }) });
+  t.after(() => restarted.stop());
+  assert.equal(await restarted.sync(), true);
+  const records = (await store.audit.list({ limit: 1000 })).filter((record) => record.action === "certificate.rotate" || record.action === "certificate.issue");
+  const counts = new Map<string, number>();
+  for (const record of records) counts.set(`${record.action} ${record.resource}`, (counts.get(`${record.action} ${record.resource}`) ?? 0) + 1);
+  assert.deepEqual([...counts].filter(([, count]) => count > 1), [], "no event recorded twice");
+  for (const serial of renewed) assert.ok(records.some((record) => record.resource === `certificate/${serial}`), `renewal ${serial} is in the trail`);
+  const replaced = records.map((record) => (record.before as { serialHex?: string } | null)?.serialHex).filter((serial) => serial !== undefined);
+  assert.equal(new Set(replaced).size, replaced.length, "no certificate replaced twice");
+  assert.equal((await store.audit.verify()).ok, true);
 });

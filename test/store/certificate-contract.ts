@@ -1,38 +1,32 @@
 // The certificate records' contract: the same tests on SQLite and on a real PostgreSQL (sync whole inventories, derived states, filters, pages, the trail in the same transaction).
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Worker } from "node:worker_threads";
+import { withDeadline } from "../support/deadline.ts";
 import type { TestContext } from "node:test";
-import { openStore } from "../../src/store/index.ts";
-import type { CertificateEntry, Store } from "../../src/store/index.ts";
+import { Migrator } from "kysely/migration";
+import { auditRecordHash, GENESIS_HASH, MIGRATIONS, openStore, parseStoreAddress } from "../../src/store/index.ts";
+import { openPostgresEngine } from "../../src/store/postgres-engine.ts";
+import { openSqliteEngine } from "../../src/store/sqlite-engine.ts";
+import type { Store } from "../../src/store/index.ts";
+import { DAY, entry, NOW, renewalEntries, rotationOf } from "./certificate-entries.ts";
 import { validate } from "./store-contract.ts";
 import type { EngineUnderTest } from "./store-contract.ts";
 
-const DAY = 86_400_000;
-const NOW = new Date("2026-06-01T12:00:00.000Z");
-
-/** A synthetic entry: the store never parses the PEM, it keeps what an inventory read. */
-function entry(serialHex: string, overrides: Partial<CertificateEntry> = {}): CertificateEntry {
-  return {
-    fingerprint256: `FP:${serialHex.toUpperCase()}`,
-    serialHex,
-    use: "viewer-server",
-    name: "viewer-shop",
-    source: "issued",
-    recordedState: "active",
-    subject: `CN=${serialHex}`,
-    issuer: "CN=Moat Intermediate",
-    sans: ["DNS:shop.example"],
-    certificatePem: `-----BEGIN CERTIFICATE-----\n${serialHex}\n-----END CERTIFICATE-----`,
-    notBefore: new Date(NOW.getTime() - DAY),
-    notAfter: new Date(NOW.getTime() + 30 * DAY),
-    ...overrides,
-  };
-}
-
 const root = entry("01", { use: "root-ca", name: "root", subject: "CN=Moat Root", issuer: "CN=Moat Root", sans: [] });
 
-async function open(t: TestContext, engine: EngineUnderTest): Promise<Store> {
-  const store = await openStore({ address: await engine.freshAddress(t), validate });
+/** Syncs of the renewal from another thread, as another process would: how many records they wrote. */
+function syncInAnotherThread(address: string, syncs: number): Promise<number> {
+  const worker = new Worker(new URL("./certificate-sync-thread.ts", import.meta.url), { workerData: { address, syncs } });
+  return withDeadline("the other thread's syncs", new Promise<number>((resolve, reject) => {
+    worker.once("message", resolve);
+    worker.once("error", reject);
+    worker.once("exit", (code) => reject(new Error(`the sync thread exited (${code}) without an answer`)));
+  }), 30_000).finally(() => worker.terminate());
+}
+
+async function open(t: TestContext, engine: EngineUnderTest, address?: string): Promise<Store> {
+  const store = await openStore({ address: address ?? (await engine.freshAddress(t)), validate });
   t.after(() => store.close());
   return store;
 }
@@ -161,6 +155,51 @@ export function certificateContract(engine: EngineUnderTest): void {
       /refused/,
     );
     assert.deepEqual((await store.certificates.list({ limit: 10, now: NOW })).items.map((item) => `${item.serialHex}:${item.state}`), ["0a:active"]);
+    assert.equal((await store.audit.verify()).ok, true);
+  });
+
+  test("certificates: an event with once-keys is recorded once, whichever of the syncs of two processes at once commits first; one a record made impossible is not recorded; verify passes", async (t) => {
+    const address = await engine.freshAddress(t);
+    const store = await open(t, engine, address);
+    await store.certificates.sync("edge-a", [entry("0a"), entry("0b", { recordedState: "next" })], { now: NOW });
+    let recorded = 0;
+    const here = Promise.all([1, 2, 3].map(() => store.certificates.sync("edge-a", renewalEntries(), { now: NOW, events: rotationOf, recorded: (events) => (recorded += events.length) })));
+    const [elsewhere] = await Promise.all([syncInAnotherThread(address, 3), here]);
+    const records = await store.audit.list({ limit: 10 });
+    assert.deepEqual(records.map((record) => [record.action, record.resource]), [["certificate.rotate", "certificate/0b"]]);
+    assert.equal(recorded + elsewhere, 1, "recorded is told only what was written");
+    // An inventory read before the rotation, committed after: 0a back to active is refused by the key 0b's rotation holds.
+    await store.certificates.sync("edge-a", [entry("0a"), entry("0b", { recordedState: "next" })], { now: NOW });
+    const back = await store.certificates.sync("edge-a", renewalEntries(), {
+      now: NOW,
+      events: () => [{ actor: "edge:edge-a", action: "certificate.rotate", resource: "certificate/0a", once: { keys: ["certificate.rotate/0a", "certificate.replaced/0b"], unless: ["certificate.replaced/0a"] } }],
+    });
+    assert.equal(back.length, 2);
+    assert.equal((await store.audit.list({ limit: 10 })).length, 1);
+    assert.deepEqual(await store.audit.verify(), { ok: true, records: 1, head: await store.audit.head() });
+  });
+
+  test("certificates: a store migrated to the once-keys holds those of the certificate records it had, so an edge does not record them again", async (t) => {
+    const address = await engine.freshAddress(t);
+    const { engine: kind, target } = parseStoreAddress(address);
+    const db = kind === "postgres" ? openPostgresEngine(target) : openSqliteEngine(target);
+    const older = Object.fromEntries(Object.entries(MIGRATIONS).filter(([name]) => name < "0012"));
+    const migrated = await new Migrator({ db, provider: { getMigrations: async () => older } }).migrateToLatest();
+    await db.destroy();
+    assert.equal(migrated.error, undefined);
+    // Written as the code before 0012 wrote them: a rotation of 0b that replaced 0a, and (an earlier bug's) second one.
+    let prevHash = GENESIS_HASH;
+    for (const seq of [1, 2]) {
+      const unhashed = { seq, at: NOW.toISOString(), actor: "edge:edge-a", action: "certificate.rotate" as const, resource: "certificate/0b", distribution: "shop", revision: null, before: { serialHex: "0a" }, after: { serialHex: "0b" }, prevHash };
+      const hash = auditRecordHash(unhashed);
+      await engine.rawExecute(address, `insert into audit_log (seq, at, actor, action, resource, distribution, revision, before, after, prev_hash, hash) values (${seq}, '${unhashed.at}', 'edge:edge-a', 'certificate.rotate', 'certificate/0b', 'shop', null, '{"serialHex":"0a"}', '{"serialHex":"0b"}', '${prevHash}', '${hash}')`);
+      await engine.rawExecute(address, `update write_lock set audit_seq = ${seq}, audit_hash = '${hash}' where id = 1`);
+      prevHash = hash;
+    }
+    const store = await open(t, engine, address);
+    await store.certificates.sync("edge-a", [entry("0a"), entry("0b", { recordedState: "next" })], { now: NOW });
+    await store.certificates.sync("edge-a", [entry("0a", { recordedState: "retired" }), entry("0b")], { now: NOW, events: rotationOf });
+    assert.equal((await store.audit.list({ limit: 10 })).length, 2, "the rotation was recorded already");
     assert.equal((await store.audit.verify()).ok, true);
   });
 }

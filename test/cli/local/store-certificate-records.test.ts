@@ -57,6 +57,11 @@ distributions:
   t.after(() => store.close());
   const rotations = await store.audit.list({ limit: 100, action: "certificate.rotate" });
   assert.ok(rotations.length >= 1, "the renewal is in the trail");
+  // Renewals on schedule, each recorded once: no serial rotated in twice, none replaced twice.
+  const rotatedIn = rotations.map((record) => record.resource);
+  assert.equal(new Set(rotatedIn).size, rotatedIn.length, "no certificate rotated in twice");
+  const replaced = rotations.map((record) => (record.before as { serialHex: string }).serialHex);
+  assert.equal(new Set(replaced).size, replaced.length, "no certificate replaced twice");
   for (const record of rotations) {
     assert.equal(record.actor, `edge:${EDGE}`);
     assert.equal(record.distribution, "shop");
