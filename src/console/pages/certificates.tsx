@@ -148,6 +148,7 @@ export function CertificatesPage() {
                   <th scope="col">State</th>
                   <th scope="col">Valid from</th>
                   <th scope="col">Expires</th>
+                  <th scope="col">Renews</th>
                   <th scope="col">Identity</th>
                   <th scope="col">
                     <span class="visually-hidden">Actions</span>
@@ -170,6 +171,7 @@ export function CertificatesPage() {
                       <td>
                         {formatTime(certificate.notAfter)} ({formatRelative(certificate.notAfter)})
                       </td>
+                      <td data-testid="renews">{certificate.renewsAt ? `${formatTime(certificate.renewsAt)} (${formatRelative(certificate.renewsAt)})` : certificate.source === "imported" ? "— (imported)" : "—"}</td>
                       <td>{certificate.spiffeId ? <code>{certificate.spiffeId}</code> : certificate.sans.join(", ")}</td>
                       <td class="row-actions">
                         {isRotatable && can("operator") && (
