@@ -1,10 +1,13 @@
 // The console's long lists a page at a time, in Chromium against an edge with 55 distributions: distributions and the audit trail page through the API's cursors, certificates through whole groups, 50 rows a page, with next and previous.
 import assert from "node:assert/strict";
+import { createRequire } from "node:module";
 import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { missingBrowser, startConsoleFixture } from "./console-browser.ts";
 import type { ConsoleFixture } from "./console-browser.ts";
 
+/** axe-core's bundle, run in the page through CDP (the page's CSP stays as served), as the accessibility test does. */
+const AXE_SOURCE = (createRequire(import.meta.url)("axe-core") as { source: string }).source;
 const COUNT = 55;
 const names = Array.from({ length: COUNT }, (_, index) => `d${String(index + 1).padStart(2, "0")}`);
 
@@ -34,6 +37,13 @@ describe("the console's lists, 50 rows a page, in Chromium against an edge with 
     await fixture?.close();
   });
 
+  /** axe-core's WCAG 2.2 A/AA rules on the page as it is: the violations, as `rule: targets`. */
+  const axeViolations = async (): Promise<string[]> => {
+    if (!(await page.evaluate("typeof window.axe === 'object'"))) await page.evaluate(AXE_SOURCE);
+    return (await page.evaluate(
+      `window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] }, resultTypes: ["violations"] }).then((r) => r.violations.map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).join(", ")))`,
+    )) as string[];
+  };
   const pager = (label: string) => page.getByRole("navigation", { name: `${label} pages` });
   /** The row headers (or first cells) of the table, in order. */
   const firstColumn = (table: string) => page.locator(`${table} tbody tr`).evaluateAll((rows) => rows.map((row) => (row.firstElementChild?.textContent ?? "").trim()));
@@ -46,15 +56,20 @@ describe("the console's lists, 50 rows a page, in Chromium against an edge with 
     assert.equal(await pager("Distributions").getByRole("button", { name: "Previous 50" }).isDisabled(), true);
     assert.match(await pager("Distributions").innerText(), /Page 1, rows 1–50/);
 
-    // The second page is read with the API's cursor: the request names it.
+    assert.deepEqual(await axeViolations(), [], "the first page with its pager passes axe");
+
+    // The second page, by keyboard (Enter on Next 50), is read with the API's cursor: the request names it.
     const read = page.waitForRequest((request) => request.url().includes("/distributions?") && request.url().includes("cursor=d50"));
-    await pager("Distributions").getByRole("button", { name: "Next 50" }).click();
+    await pager("Distributions").getByRole("button", { name: "Next 50" }).focus();
+    await page.keyboard.press("Enter");
     const request = await read;
     assert.equal(new URL(request.url()).searchParams.get("limit"), "50");
     await page.getByRole("link", { name: "d55", exact: true }).waitFor();
     assert.deepEqual(await firstColumn("main table"), names.slice(50));
     assert.match(await pager("Distributions").innerText(), /Page 2, rows 51–55/);
     assert.equal(await pager("Distributions").getByRole("button", { name: "Next 50" }).isDisabled(), true);
+    assert.deepEqual(await axeViolations(), [], "the last page with its pager passes axe");
+    assert.equal(await page.evaluate("document.activeElement?.textContent"), "Next 50", "focus stays on the button pressed to reach the end");
 
     await pager("Distributions").getByRole("button", { name: "Previous 50" }).click();
     await page.getByRole("link", { name: "d01", exact: true }).waitFor();

@@ -19,13 +19,14 @@ export function Pager(props: PagerProps) {
   if (props.page === 0 && !props.hasNext) return null;
   return (
     <nav class="pager" aria-label={`${props.label} pages`}>
-      <button type="button" disabled={props.page === 0} onClick={props.onPrevious}>
+      {/* aria-disabled, not disabled: the button pressed to reach either end keeps focus there (a disabled one would drop it). */}
+      <button type="button" aria-disabled={props.page === 0} onClick={() => props.page === 0 || props.onPrevious()}>
         Previous {PAGE_SIZE}
       </button>
       <span class="meta" aria-live="polite">
         Page {props.page + 1}, {props.position}
       </span>
-      <button type="button" disabled={!props.hasNext} onClick={props.onNext}>
+      <button type="button" aria-disabled={!props.hasNext} onClick={() => !props.hasNext || props.onNext()}>
         Next {PAGE_SIZE}
       </button>
     </nav>
