@@ -279,14 +279,17 @@ Example:
   },
   {
     name: "certs list",
-    summary: "list every certificate Moat holds: use, names, serial, not-after, state (from the data directory, or over the admin API)",
+    summary: "list every certificate Moat holds: use, names, serial, not-after, when it renews, state (from the data directory, or over the admin API)",
     help: `moat certs list [--data-dir DIR | --config FILE | [--distribution ID] [--state S] [--use U] [--source S] [--edge NAME] [API flags]] [--json]
 
 Lists the CA certificates, the certificates the edge issued (active, next: renewed
 and waiting to be proven to its origin, retired: the one active replaced) and,
 with --config, the imported certificates the config names, with expiry warnings
 30, 7 and 1 days ahead (imported certificates cannot renew themselves). Revoked
-and expired certificates are marked. Needs no master key: it reads no private key
+and expired certificates are marked. RENEWS is when the edge renews one it
+issued (pki.renewAtFraction of its life, less a per-serial jitter; the default
+2/3 without --config), "-" for imported, retired, revoked and expired ones;
+\`moat certs show\` prints it as "renews". Needs no master key: it reads no private key
 (a PKCS#12 is opened with its passphraseFile to read its certificates; its key is
 never kept or printed, and one that does not open is reported on stderr).
 Over the admin API it lists what the store holds: every edge's certificates

@@ -14,6 +14,7 @@ import { FleetPage } from "./pages/fleet.tsx";
 import { InvalidationsPage } from "./pages/invalidations.tsx";
 import { NotFoundPage } from "./pages/not-found.tsx";
 import { SignInPage } from "./pages/sign-in.tsx";
+import { TokensPage } from "./pages/tokens.tsx";
 import { TrafficPage } from "./pages/traffic.tsx";
 
 export const BASE = "/console";
@@ -24,6 +25,7 @@ const NAV: readonly { href: string; label: string; least?: "admin" }[] = [
   { href: `${BASE}/invalidations`, label: "Invalidations" },
   { href: `${BASE}/fleet`, label: "Fleet" },
   { href: `${BASE}/traffic`, label: "Traffic" },
+  { href: `${BASE}/tokens`, label: "Tokens", least: "admin" },
   { href: `${BASE}/audit`, label: "Audit", least: "admin" },
 ];
 
@@ -131,6 +133,7 @@ function Shell(props: { session: Session; onSignOut(): void }) {
           <Route path={`${BASE}/invalidations`} component={InvalidationsPage} />
           <Route path={`${BASE}/fleet`} component={FleetPage} />
           <Route path={`${BASE}/traffic`} component={TrafficPage} />
+          <Route path={`${BASE}/tokens`} component={TokensPage} />
           <Route path={`${BASE}/audit`} component={AuditPage} />
           <Route default component={NotFoundPage} />
         </Router>

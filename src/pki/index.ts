@@ -15,7 +15,7 @@ import type {
   KeyAlgorithm,
 } from "./types.ts";
 
-export { renewalTime } from "./renewal.ts";
+export { renewalTime, renewsAt } from "./renewal.ts";
 
 /** Writes a private key atomically with mode 0600 (temp file, fsync, rename), whatever the umask or an older file's mode. */
 export { writeKeyFileAtomic, writeFileAtomic } from "./key-files.ts";

@@ -24,3 +24,19 @@ function serialJitter(serialHex: string): number {
   const digest = createHash("sha256").update(serialHex).digest();
   return digest.readUInt32BE(0) / 2 ** 32;
 }
+
+/** The states in which Moat still renews a certificate it issued: in use, waiting its turn, or not valid yet. */
+const RENEWED_STATES: ReadonlySet<string> = new Set(["active", "next", "not-yet-valid"]);
+
+/**
+ * When Moat will renew `certificate`: its renewalTime for one Moat issued that is still to be used (active, next or not
+ * yet valid); null for one imported (its owner renews it elsewhere) or retired, revoked or expired (never renewed). A
+ * time in the past means the renewal is due: the edge that holds it does it at its next check.
+ * @example
+ * renewsAt({ source: "issued", state: "active", notBefore, notAfter, serialHex: "0a1b" }, 2 / 3); // a Date
+ * renewsAt({ source: "imported", state: "active", notBefore, notAfter, serialHex: "0a1b" }, 2 / 3); // null
+ */
+export function renewsAt(certificate: { source: "issued" | "imported"; state: string; notBefore: Date; notAfter: Date; serialHex: string }, renewAtFraction: number): Date | null {
+  if (certificate.source !== "issued" || !RENEWED_STATES.has(certificate.state)) return null;
+  return renewalTime(certificate, renewAtFraction);
+}

@@ -1569,6 +1569,8 @@ export interface components {
                 issuer: string;
                 notBefore: string;
                 notAfter: string;
+                /** @description When Moat renews it: notBefore + life × (pki.renewAtFraction − a jitter of up to 10 % of the life, from its serial), as the edge that holds it computes it (the CA's own: when the CA renews or prepares its rollover). Null for an imported certificate (renewed where it came from) and for a retired, revoked or expired one. A time in the past: due, done at the holding edge's next check */
+                renewsAt: string | null;
                 /** @description SHA-256 of the DER, colon-separated hex */
                 fingerprint256: string;
                 /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */
@@ -1608,6 +1610,8 @@ export interface components {
             issuer: string;
             notBefore: string;
             notAfter: string;
+            /** @description When Moat renews it: notBefore + life × (pki.renewAtFraction − a jitter of up to 10 % of the life, from its serial), as the edge that holds it computes it (the CA's own: when the CA renews or prepares its rollover). Null for an imported certificate (renewed where it came from) and for a retired, revoked or expired one. A time in the past: due, done at the holding edge's next check */
+            renewsAt: string | null;
             /** @description SHA-256 of the DER, colon-separated hex */
             fingerprint256: string;
             /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */
@@ -1663,6 +1667,8 @@ export interface components {
                 issuer: string;
                 notBefore: string;
                 notAfter: string;
+                /** @description When Moat renews it: notBefore + life × (pki.renewAtFraction − a jitter of up to 10 % of the life, from its serial), as the edge that holds it computes it (the CA's own: when the CA renews or prepares its rollover). Null for an imported certificate (renewed where it came from) and for a retired, revoked or expired one. A time in the past: due, done at the holding edge's next check */
+                renewsAt: string | null;
                 /** @description SHA-256 of the DER, colon-separated hex */
                 fingerprint256: string;
                 /** @description The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share */

@@ -142,7 +142,7 @@ describe("the web console's accessibility, in Chromium against a running edge", 
   /** Waits until the page has its heading and nothing of it is still loading. */
   const settled = async () => {
     await page.locator("main h1").first().waitFor();
-    await page.locator(".loading").waitFor({ state: "detached" });
+    await page.locator(".loading").first().waitFor({ state: "detached" });
   };
 
   test("by keyboard alone: sign in, skip to the content, create a distribution, rotate its certificate through the confirmation, invalidate", async (t) => {
@@ -316,6 +316,26 @@ describe("the web console's accessibility, in Chromium against a running edge", 
         assert.match(await page.getByTestId("chart-rps-summary").innerText(), /^Requests per second, latest reading at \d\d:\d\d:\d\d: .*site: [\d.,]+ req\/s/);
         violations.push(...(await audit(at("traffic with its charts"))));
         await visit("audit", "audit");
+        await visit("tokens", "tokens");
+        if (role === "admin") {
+          await page.getByRole("table").first().waitFor();
+          violations.push(...(await audit(at("tokens, loaded"))));
+          await page.getByLabel("Name", { exact: true }).fill("not a name!");
+          await page.getByRole("button", { name: "Create API token" }).click();
+          await page.locator("#token-name-error").waitFor();
+          violations.push(...(await audit(at("tokens with a validation error"))));
+          await page.getByLabel("Name", { exact: true }).fill(`a11y-${size}`);
+          await page.getByRole("button", { name: "Create API token" }).click();
+          await page.getByRole("dialog").waitFor();
+          violations.push(...(await audit(at("tokens with a new token's secret shown"))));
+          await page.getByRole("dialog").getByRole("button", { name: "Done" }).click();
+          await page.getByRole("dialog").waitFor({ state: "detached" });
+          await page.getByRole("button", { name: `Revoke token a11y-${size}`, exact: false }).click();
+          await page.getByRole("dialog").waitFor();
+          violations.push(...(await audit(at("tokens with the revoke confirmation open"))));
+          await page.keyboard.press("Escape");
+          await page.getByRole("dialog").waitFor({ state: "detached" });
+        }
         await visit("no/such/page", "not found");
       }
     }

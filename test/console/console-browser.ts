@@ -26,7 +26,7 @@ export const CHROMIUM = "/usr/bin/chromium";
 export const CERTUTIL = "/usr/bin/certutil";
 
 /** Without background networking: this machine's closed network refuses Chromium's own calls home, many at a time. */
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+export const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
 function isExecutable(path: string): boolean {
   try {
@@ -82,6 +82,10 @@ export interface ConsoleFixture {
   apiUrl: string;
   viewerPort: number;
   tokens: Record<ConsoleRole, string>;
+  /** The store's address (`data/` in `dir`), for `moat … --store`. */
+  store: string;
+  /** The master key as `moat` reads it from its environment, for commands that sign (`moat admin issue`). */
+  env: { MOAT_MASTER_KEY: string };
   browser: BrowserContext;
   page: Page;
   /** The page's console errors and uncaught exceptions: a CSP violation shows here. */
@@ -141,7 +145,7 @@ export async function startConsoleFixture(options: { configFor(originUrl: string
       if (message.type() === "error") pageErrors.push(message.text());
     });
     page.on("pageerror", (error) => pageErrors.push(String(error)));
-    return { dir, ca, origin, apiUrl, viewerPort: Number(listening.httpsPort), tokens, browser, page, pageErrors, close };
+    return { dir, ca, origin, apiUrl, viewerPort: Number(listening.httpsPort), tokens, store, env: key.env, browser, page, pageErrors, close };
   } catch (error) {
     await close();
     throw error;

@@ -1,12 +1,27 @@
 // The console's own logic, without a browser: which field an API issue names, the distribution form both ways, traffic rates, the order of certificate groups and of edges.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { describeRows, pageGroups } from "../../src/console/components/paging.ts";
 import { groupCertificates } from "../../src/console/pages/certificate-groups.ts";
 import { fieldKey, toDocument, toForm } from "../../src/console/pages/distribution-document.ts";
 import { orderEdges } from "../../src/console/pages/fleet-order.ts";
 import type { Edge } from "../../src/console/pages/fleet-order.ts";
 import { rates } from "../../src/console/pages/traffic-rates.ts";
 import type { Certificate, DistributionItem } from "../../src/sdk/index.ts";
+
+describe("console: pages of 50 rows", () => {
+  test("groups fill a page up to 50 rows and are never split; one larger than 50 is a page alone", () => {
+    const groups = [20, 20, 20, 60, 1, 49, 1].map((rows, index) => ({ index, rows }));
+    const pages = pageGroups(groups, (group) => group.rows);
+    assert.deepEqual(pages.map((page) => page.map((group) => group.index)), [[0, 1], [2], [3], [4, 5], [6]]);
+    assert.deepEqual(pageGroups([], (group: { rows: number }) => group.rows), []);
+  });
+  test("a page says which rows it holds", () => {
+    assert.equal(describeRows(0, 50), "rows 1–50");
+    assert.equal(describeRows(1, 5, 55), "rows 51–55 of 55");
+    assert.equal(describeRows(2, 0), "no rows");
+  });
+});
 
 describe("console: an API issue's field", () => {
   test("a body issue by its JSON Pointer, a config issue by its path within the distribution", () => {

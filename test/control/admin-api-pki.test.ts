@@ -15,6 +15,7 @@ import {
   isSealedPrivateKey,
   openCertificateAuthority,
   readRotationRequests,
+  renewalTime,
   rotationRequestsPath,
   writeCaPublication,
 } from "../../src/pki/index.ts";
@@ -116,6 +117,8 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(one.json.fingerprint256, viewer.fingerprint256);
     assert.deepEqual(one.json.sans, ["DNS:shop.example"]);
     assert.equal(one.json.notAfter, viewer.notAfter.toISOString());
+    // When Moat renews it: its renewal time at the default pki.renewAtFraction (2/3), the edge's own computation.
+    assert.equal(one.json.renewsAt, renewalTime(viewer, 2 / 3).toISOString());
     assertProblem(await api.call(reader, "/certificates/0badc0de"), 404, "api-not-found");
     assertProblem(await api.call(reader, "/certificates/not-hex"), 400, "api-request-invalid");
     assertProblem(await api.call(reader, "/certificates?state=lost"), 400, "api-request-invalid");
@@ -158,6 +161,7 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assert.equal(imported.json.serialHex, good.serialHex);
     assert.equal(imported.json.source, "imported");
     assert.equal(imported.json.state, "active");
+    assert.equal(imported.json.renewsAt, null, "an imported certificate is renewed where it came from, not by Moat");
     assert.equal(imported.headers.location, `/certificates/${good.serialHex}`);
     const keyFile = join(api.dataDir, "certs", "imported", "viewer-server", "shop-ev", good.serialHex, "key.pem");
     assert.ok(isSealedPrivateKey(await readFile(keyFile, "utf8")), "the key is stored sealed under the master key");
@@ -230,6 +234,7 @@ describe("admin API: certificates, the CA and invalidations", () => {
     assertDocumented(api, "POST", path, revoked);
     assert.equal(revoked.status, 200, revoked.text);
     assert.deepEqual([revoked.json.revocation.reason, revoked.json.wasAlreadyRevoked, revoked.json.isKnown], ["keyCompromise", false, true]);
+    assert.equal((await api.call({ token: api.tokens.viewer }, `/certificates/${viewer.serialHex}`)).json.renewsAt, null, "a revoked certificate is not renewed");
     assert.deepEqual(revoked.json.crl.revokedSerials, [viewer.serialHex]);
     const der = await api.call({ token: api.tokens.viewer }, "/ca/crl?format=der");
     assert.equal(der.headers["content-type"], "application/pkix-crl");

@@ -1,7 +1,7 @@
 // Renewal points: a fraction of the life less a stable per-serial jitter.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { renewalTime } from "../../src/pki/index.ts";
+import { renewalTime, renewsAt } from "../../src/pki/index.ts";
 
 const notBefore = new Date("2026-01-01T00:00:00Z");
 const notAfter = new Date("2026-01-02T00:00:00Z");
@@ -36,4 +36,12 @@ test("the bounds a fleet relies on: at the highest renewal fraction allowed (0.9
   }
   // A fleet's certificates of one lifetime spread over most of the window rather than bunching at one instant.
   assert.ok(latest - earliest > life * 0.1 * 0.9, `spread ${latest - earliest} ms of a ${life * 0.1} ms window`);
+});
+
+test("renewsAt: the renewal time of an issued certificate still to be used; null for an imported one and a retired, revoked or expired one", () => {
+  const base = { notBefore, notAfter, serialHex: "0a1b2c" };
+  const due = renewalTime(base, 0.75).getTime();
+  for (const state of ["active", "next", "not-yet-valid"]) assert.equal(renewsAt({ ...base, source: "issued", state }, 0.75)?.getTime(), due, state);
+  for (const state of ["retired", "revoked", "expired"]) assert.equal(renewsAt({ ...base, source: "issued", state }, 0.75), null, state);
+  assert.equal(renewsAt({ ...base, source: "imported", state: "active" }, 0.75), null);
 });

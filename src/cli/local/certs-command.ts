@@ -5,7 +5,7 @@ import { isDataDirInEnvironment, loadConfigFile, resolveDataDir } from "../../co
 import type { ImportedCertificateSource, MoatConfig } from "../../config/index.ts";
 import { readPassphraseFile } from "../../edge/index.ts";
 import { CliUsageError, MoatError } from "../../errors.ts";
-import { listCertificates, pkcs12ChainPem } from "../../pki/index.ts";
+import { DEFAULT_CA_ROTATION_POLICY, listCertificates, pkcs12ChainPem, renewsAt } from "../../pki/index.ts";
 import type { ImportedCertificateRef, InventoryEntry } from "../../pki/index.ts";
 import { isOverApi } from "../over-api/api-connection.ts";
 import { CERTS_LIST_API_FLAGS } from "../over-api/certs-api-command.ts";
@@ -31,11 +31,13 @@ export async function runCertsList(args: string[]): Promise<number> {
   for (const ref of imported) {
     if ("problem" in ref) process.stderr.write(`warning: cannot list imported ${ref.use} certificate ${ref.name} (${ref.certFile}): ${ref.problem}\n`);
   }
+  // When the edge renews each: the config's pki.renewAtFraction (the default without --config).
+  const renewAtFraction = config?.pki.renewAtFraction ?? DEFAULT_CA_ROTATION_POLICY.renewAtFraction;
   if (values.json) {
-    process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(entries.map((entry) => ({ ...entry, renewsAt: renewsAt(entry, renewAtFraction) })), null, 2)}\n`);
     return 0;
   }
-  process.stdout.write(formatTable(entries));
+  process.stdout.write(formatTable(entries, renewAtFraction));
   const warnings = entries.filter((e) => e.expiryWarning);
   for (const e of warnings) {
     process.stdout.write(`warning: imported ${e.use} certificate ${e.name} (serial ${e.serialHex}) expires in ${e.expiryWarning?.daysLeft} day(s), on ${e.notAfter.toISOString()}; import a renewed one\n`);
@@ -74,10 +76,10 @@ async function importedRef(use: ImportedCertificateRef["use"], name: string, sou
   }
 }
 
-function formatTable(entries: readonly InventoryEntry[]): string {
+function formatTable(entries: readonly InventoryEntry[], renewAtFraction: number): string {
   const rows = [
-    ["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "SERIAL", "NAMES"],
-    ...entries.map((e) => [e.use, e.name, e.source, e.state, e.notAfter.toISOString(), e.serialHex, e.sans.join(",") || e.subject]),
+    ["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "RENEWS", "SERIAL", "NAMES"],
+    ...entries.map((e) => [e.use, e.name, e.source, e.state, e.notAfter.toISOString(), renewsAt(e, renewAtFraction)?.toISOString() ?? "-", e.serialHex, e.sans.join(",") || e.subject]),
   ];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n") + "\n";

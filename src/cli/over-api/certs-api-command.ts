@@ -30,8 +30,8 @@ export async function listCertificatesOverApi(moat: MoatClient, filter: ListFilt
 /** The table `moat certs list` prints, locally and over the API: the same columns. */
 export function certificatesTable(items: readonly Certificate[]) {
   return {
-    header: ["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "SERIAL", "NAMES"],
-    rows: items.map((item) => [item.use, item.name, item.source, item.state, item.notAfter, item.serialHex, item.sans.join(",") || item.subject]),
+    header: ["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "RENEWS", "SERIAL", "NAMES"],
+    rows: items.map((item) => [item.use, item.name, item.source, item.state, item.notAfter, item.renewsAt ?? "-", item.serialHex, item.sans.join(",") || item.subject]),
     empty: "No certificates.",
   };
 }
@@ -78,6 +78,7 @@ export function certificateText(item: Certificate): string {
     ["issuer", item.issuer],
     ["not before", item.notBefore],
     ["not after", item.notAfter],
+    ["renews", item.renewsAt ?? (item.source === "imported" ? "- (imported: renewed where it came from)" : `- (${item.state}: not renewed)`)],
     ["SHA-256", item.fingerprint256],
     ["used by", usedByText(item)],
     ["edge", item.edge ?? "- (the CA's, shared by its edges)"],

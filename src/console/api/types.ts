@@ -1,5 +1,5 @@
 // The API's documents as the console uses them, named from the SDK's generated types (src/sdk/resources.ts).
-export type { ApiToken, Certificate, DistributionItem, EdgeList, Invalidation } from "../../sdk/resources.ts";
+export type { ApiToken, Certificate, DistributionItem, EdgeList, Invalidation, JoinToken } from "../../sdk/resources.ts";
 import type { paths } from "../../sdk/openapi-types.ts";
 
 type Json<T> = T extends { content: { "application/json": infer Body } } ? Body : never;

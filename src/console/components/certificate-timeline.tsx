@@ -1,4 +1,4 @@
-// One certificate name's generations on a time axis (issued, next, retired, revoked), with today marked: when each was valid and which one an edge presents now.
+// One certificate name's generations on a time axis (issued, next, retired, revoked), with today marked: when each was valid, which one an edge presents now, and when Moat renews it (a diamond on its bar).
 import type { Certificate } from "../api/types.ts";
 import { formatTime } from "../format.ts";
 
@@ -18,7 +18,7 @@ export function CertificateTimeline(props: { certificates: readonly Certificate[
   const x = (time: number) => LABEL + ((time - start) / span) * (WIDTH - LABEL - 8);
   const height = AXIS + rows.length * ROW + 18;
   const axisY = height - 4;
-  const summary = rows.map((row) => `${row.serialHex.slice(0, 8)} ${row.state} from ${formatTime(row.notBefore)} to ${formatTime(row.notAfter)}`).join("; ");
+  const summary = rows.map((row) => `${row.serialHex.slice(0, 8)} ${row.state} from ${formatTime(row.notBefore)} to ${formatTime(row.notAfter)}${row.renewsAt ? `, renews ${formatTime(row.renewsAt)}` : ""}`).join("; ");
   return (
     <svg class="timeline" viewBox={`0 0 ${WIDTH} ${height}`} role="img" aria-label={`Validity of ${props.name}: ${summary}`} data-testid="certificate-timeline">
       <text class="axis-label" x={LABEL} y={axisY}>
@@ -43,6 +43,7 @@ export function CertificateTimeline(props: { certificates: readonly Certificate[
             <rect class={`bar bar-${row.state}`} x={from} y={y + 3} width={Math.max(handedOver - from, 2)} height={ROW - 8} rx={3}>
               <title>{`${row.serialHex}: ${row.state}, ${formatTime(row.notBefore)} → ${formatTime(row.notAfter)}`}</title>
             </rect>
+            {row.renewsAt && <RenewalMark x={x(Date.parse(row.renewsAt))} y={y + 3 + (ROW - 8) / 2} serialHex={row.serialHex} renewsAt={row.renewsAt} />}
           </g>
         );
       })}
@@ -51,5 +52,15 @@ export function CertificateTimeline(props: { certificates: readonly Certificate[
         now
       </text>
     </svg>
+  );
+}
+
+/** When Moat renews a generation: a diamond on its bar, outlined so that it shows on any bar colour. */
+function RenewalMark(props: { x: number; y: number; serialHex: string; renewsAt: string }) {
+  const r = 6;
+  return (
+    <path class="renews" data-testid="renewal-mark" d={`M ${props.x} ${props.y - r} L ${props.x + r} ${props.y} L ${props.x} ${props.y + r} L ${props.x - r} ${props.y} Z`}>
+      <title>{`${props.serialHex}: Moat renews it ${formatTime(props.renewsAt)}`}</title>
+    </path>
   );
 }

@@ -37,23 +37,8 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
     returnFocus();
     props.onCancel();
   };
-  // A modal <dialog> makes the page inert, but Tab past its last control still leaves for the browser's own UI: wrap instead.
-  const keepTabInside = (event: KeyboardEvent) => {
-    if (event.key !== "Tab" || !dialog.current) return;
-    const controls = [...dialog.current.querySelectorAll<HTMLElement>("button, select, input, textarea, a[href], [tabindex]")].filter((control) => !control.matches(":disabled, [tabindex='-1']"));
-    const first = controls[0];
-    const last = controls.at(-1);
-    if (!first || !last) return;
-    if (event.shiftKey && document.activeElement === first) {
-      event.preventDefault();
-      last.focus();
-    } else if (!event.shiftKey && document.activeElement === last) {
-      event.preventDefault();
-      first.focus();
-    }
-  };
   return (
-    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-title" onCancel={(event) => (event.preventDefault(), props.onCancel())} onClose={closed} onKeyDown={keepTabInside}>
+    <dialog ref={dialog} class="confirm" aria-labelledby="confirm-title" onCancel={(event) => (event.preventDefault(), props.onCancel())} onClose={closed} onKeyDown={(event) => keepTabInside(dialog.current, event)}>
       <form method="dialog" onSubmit={(event) => (event.preventDefault(), props.onConfirm())}>
         <h2 id="confirm-title">{props.title}</h2>
         <div class="confirm-body">{props.children}</div>
@@ -68,4 +53,20 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
       </form>
     </dialog>
   );
+}
+
+/** A modal <dialog> makes the page inert, but Tab past its last control still leaves for the browser's own UI: wrap instead. */
+export function keepTabInside(dialog: HTMLDialogElement | null, event: KeyboardEvent): void {
+  if (event.key !== "Tab" || !dialog) return;
+  const controls = [...dialog.querySelectorAll<HTMLElement>("button, select, input, textarea, a[href], [tabindex]")].filter((control) => !control.matches(":disabled, [tabindex='-1']"));
+  const first = controls[0];
+  const last = controls.at(-1);
+  if (!first || !last) return;
+  if (event.shiftKey && document.activeElement === first) {
+    event.preventDefault();
+    last.focus();
+  } else if (!event.shiftKey && document.activeElement === last) {
+    event.preventDefault();
+    first.focus();
+  }
 }

@@ -3,6 +3,8 @@ const TONES: Readonly<Record<string, string>> = {
   active: "good",
   ok: "good",
   applied: "good",
+  usable: "good",
+  used: "muted",
   imported: "info",
   next: "info",
   pending: "warn",

@@ -5,11 +5,10 @@ import { useSession } from "../api/session.ts";
 import type { AuditRecord } from "../api/types.ts";
 import { useApi } from "../api/use-api.ts";
 import { Field } from "../components/field.tsx";
+import { describeRows, PAGE_SIZE, Pager } from "../components/pager.tsx";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { formatTime } from "../format.ts";
 
-/** The most recent records a page shows. */
-const SHOWN = 200;
 /** A filtered read walks the trail from its start, this many pages at most. */
 const MAX_PAGES = 10;
 
@@ -34,19 +33,34 @@ function describeFilters(filters: Filters): string {
   return named.length === 0 ? "" : ` with ${named.join(" and ")}`;
 }
 
-async function latestRecords(client: ConsoleClient, filters: Filters, headSeq: number): Promise<{ items: AuditRecord[]; isTruncated: boolean; filters: Filters }> {
+/**
+ * A page of the trail, newest first, 50 records. Unfiltered it is one read through the API's cursor: the records after
+ * seq head - 50 × (page + 1) (the chain numbers them 1, 2, 3…). Filtered, the trail is read from its start (at most
+ * MAX_PAGES reads of 1000) and the matches are cut into pages here.
+ */
+async function recordsPage(client: ConsoleClient, filters: Filters, headSeq: number, page: number): Promise<{ items: AuditRecord[]; total: number; isTruncated: boolean; filters: Filters }> {
   const query = Object.fromEntries(Object.entries(filters).filter(([, value]) => value.trim() !== "").map(([key, value]) => [key, value.trim()]));
-  const isFiltered = Object.keys(query).length > 0;
-  // Unfiltered, the last SHOWN records are those after head - SHOWN; filtered, the trail is read from its start.
-  let after = isFiltered ? 0 : Math.max(0, headSeq - SHOWN);
+  if (Object.keys(query).length === 0) {
+    const newest = headSeq - page * PAGE_SIZE;
+    const after = Math.max(0, newest - PAGE_SIZE);
+    if (newest <= 0) return { items: [], total: headSeq, isTruncated: false, filters };
+    const { data } = await client.GET("/audit", { params: { query: { after, limit: newest - after } } });
+    return { items: data!.items.reverse(), total: headSeq, isTruncated: false, filters };
+  }
+  let after = 0;
   const items: AuditRecord[] = [];
-  for (let page = 0; page < MAX_PAGES; page++) {
+  let isTruncated = true;
+  for (let read = 0; read < MAX_PAGES; read++) {
     const { data } = await client.GET("/audit", { params: { query: { ...query, after, limit: 1000 } } });
     items.push(...data!.items);
-    if (data!.nextAfter === undefined) return { items: items.slice(-SHOWN).reverse(), isTruncated: false, filters };
+    if (data!.nextAfter === undefined) {
+      isTruncated = false;
+      break;
+    }
     after = data!.nextAfter;
   }
-  return { items: items.slice(-SHOWN).reverse(), isTruncated: true, filters };
+  items.reverse();
+  return { items: items.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE), total: items.length, isTruncated, filters };
 }
 
 export function AuditPage() {
@@ -55,7 +69,8 @@ export function AuditPage() {
   const actions = useApi(() => auditActions(client), [client]);
   const [applied, setApplied] = useState<Filters>(filters);
   const verification = useApi(async () => (await client.GET("/audit/verify")).data!, [client]);
-  const records = useApi(async () => (verification.data ? latestRecords(client, applied, verification.data.head.seq) : undefined), [client, applied, verification.data]);
+  const [page, setPage] = useState(0);
+  const records = useApi(async () => (verification.data ? recordsPage(client, applied, verification.data.head.seq, page) : undefined), [client, applied, verification.data, page]);
 
   return (
     <section>
@@ -77,6 +92,7 @@ export function AuditPage() {
         onSubmit={(event) => {
           event.preventDefault();
           setApplied({ ...filters });
+          setPage(0);
         }}
       >
         <Field id="audit-resource" label="Resource" hint="distribution/shop, token/<id>, certificate/<serial>">
@@ -112,7 +128,7 @@ export function AuditPage() {
       {records.data && (
         <>
           <p class="meta">
-            The {records.data.items.length} most recent records{describeFilters(records.data.filters)}, newest first{records.data.isTruncated ? " (of the first 10 000 read; narrow the filter)" : ""}.
+            {records.data.total} records{describeFilters(records.data.filters)}, newest first, {PAGE_SIZE} a page{records.data.isTruncated ? " (of the first 10 000 read; narrow the filter)" : ""}.
           </p>
           <div class="table-wrap">
             <table data-testid="audit">
@@ -144,6 +160,14 @@ export function AuditPage() {
               </tbody>
             </table>
           </div>
+          <Pager
+            label="Audit trail"
+            page={page}
+            position={describeRows(page, records.data.items.length, records.data.total)}
+            hasNext={(page + 1) * PAGE_SIZE < records.data.total}
+            onPrevious={() => records.isLoading || setPage(page - 1)}
+            onNext={() => records.isLoading || setPage(page + 1)}
+          />
         </>
       )}
     </section>

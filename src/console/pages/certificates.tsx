@@ -8,6 +8,7 @@ import { useApi } from "../api/use-api.ts";
 import { CertificateTimeline } from "../components/certificate-timeline.tsx";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { Field } from "../components/field.tsx";
+import { Pager, pageGroups } from "../components/pager.tsx";
 import { Loading, ProblemView } from "../components/problem-view.tsx";
 import { StateBadge } from "../components/state-badge.tsx";
 import { formatRelative, formatTime } from "../format.ts";
@@ -15,6 +16,10 @@ import { groupCertificates } from "./certificate-groups.ts";
 
 const REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged", "superseded", "cessationOfOperation", "privilegeWithdrawn"];
 
+/**
+ * Every certificate, through the API's cursor (500 a read): the page orders groups by their soonest expiry and
+ * keeps a name's generations together, which the API's serial order cannot give a page at a time; it shows 50 rows.
+ */
 async function listAll(client: ConsoleClient): Promise<Certificate[]> {
   const items: Certificate[] = [];
   let cursor: string | undefined;
@@ -44,6 +49,7 @@ export function CertificatesPage() {
   const list = useApi(() => listAll(client), [client], { refreshMs: 3_000 });
   const [filter, setFilter] = useState("");
   const [state, setState] = useState("");
+  const [page, setPage] = useState(0);
   const [pending, setPending] = useState<Pending | undefined>(undefined);
   const [reason, setReason] = useState("superseded");
   const [isBusy, setBusy] = useState(false);
@@ -78,7 +84,12 @@ export function CertificatesPage() {
   };
 
   const shown = (list.data ?? []).filter((certificate) => (!state || certificate.state === state || (state === "imported" && certificate.source === "imported")) && (!filter || `${certificate.name} ${certificate.serialHex} ${certificate.edge ?? ""}`.includes(filter.trim())));
-  const groups = groupCertificates(shown);
+  // 50 rows a page, whole groups only (a name's generations stay on one timeline): the soonest expiry on the first.
+  const pages = pageGroups(groupCertificates(shown), (group) => group.certificates.length);
+  const pageIndex = Math.min(page, Math.max(0, pages.length - 1));
+  const groups = pages[pageIndex] ?? [];
+  const rowsBefore = pages.slice(0, pageIndex).reduce((sum, groupsOfPage) => sum + groupsOfPage.reduce((rows, group) => rows + group.certificates.length, 0), 0);
+  const rowsHere = groups.reduce((rows, group) => rows + group.certificates.length, 0);
   return (
     <section>
       <div class="page-head">
@@ -95,11 +106,11 @@ export function CertificatesPage() {
       <p>Grouped by what each certificate is for, the soonest expiry first. A rotation makes a new generation: the bar of the new one starts where the edge issued it.</p>
       <div class="filters">
         <Field id="cert-filter" label="Name, serial or edge contains">
-          {() => <input id="cert-filter" type="search" value={filter} onInput={(event) => setFilter(event.currentTarget.value)} />}
+          {() => <input id="cert-filter" type="search" value={filter} onInput={(event) => (setFilter(event.currentTarget.value), setPage(0))} />}
         </Field>
         <Field id="cert-state" label="State">
           {() => (
-            <select id="cert-state" value={state} onChange={(event) => setState(event.currentTarget.value)}>
+            <select id="cert-state" value={state} onChange={(event) => (setState(event.currentTarget.value), setPage(0))}>
               <option value="">Any</option>
               {["active", "next", "retired", "revoked", "expired", "imported"].map((value) => (
                 <option key={value} value={value}>
@@ -137,6 +148,7 @@ export function CertificatesPage() {
                   <th scope="col">State</th>
                   <th scope="col">Valid from</th>
                   <th scope="col">Expires</th>
+                  <th scope="col">Renews</th>
                   <th scope="col">Identity</th>
                   <th scope="col">
                     <span class="visually-hidden">Actions</span>
@@ -159,6 +171,7 @@ export function CertificatesPage() {
                       <td>
                         {formatTime(certificate.notAfter)} ({formatRelative(certificate.notAfter)})
                       </td>
+                      <td data-testid="renews">{certificate.renewsAt ? `${formatTime(certificate.renewsAt)} (${formatRelative(certificate.renewsAt)})` : certificate.source === "imported" ? "— (imported)" : "—"}</td>
                       <td>{certificate.spiffeId ? <code>{certificate.spiffeId}</code> : certificate.sans.join(", ")}</td>
                       <td class="row-actions">
                         {isRotatable && can("operator") && (
@@ -180,6 +193,16 @@ export function CertificatesPage() {
           </div>
         </article>
       ))}
+      {list.data && (
+        <Pager
+          label="Certificates"
+          page={pageIndex}
+          position={rowsHere === 0 ? "no rows" : `rows ${rowsBefore + 1}–${rowsBefore + rowsHere} of ${shown.length}`}
+          hasNext={pageIndex < pages.length - 1}
+          onPrevious={() => setPage(pageIndex - 1)}
+          onNext={() => setPage(pageIndex + 1)}
+        />
+      )}
       {pending?.kind === "rotate" && (
         <ConfirmDialog title={`Rotate ${pending.certificate.name} now?`} confirmLabel="Rotate now" isBusy={isBusy} onCancel={() => setPending(undefined)} onConfirm={() => void act()}>
           <p>

@@ -10,6 +10,8 @@ import {
   parseSerialHex,
   requestLeafRotation,
   REVOCATION_REASONS,
+  DEFAULT_CA_ROTATION_POLICY,
+  renewsAt,
   revokeAndPublishCrl,
   storeImportedCertificate,
 } from "../../pki/index.ts";
@@ -45,6 +47,13 @@ export const certificateSchema = z
     issuer: z.string(),
     notBefore: z.string(),
     notAfter: z.string(),
+    renewsAt: z
+      .string()
+      .nullable()
+      .meta({
+        description:
+          "When Moat renews it: notBefore + life × (pki.renewAtFraction − a jitter of up to 10 % of the life, from its serial), as the edge that holds it computes it (the CA's own: when the CA renews or prepares its rollover). Null for an imported certificate (renewed where it came from) and for a retired, revoked or expired one. A time in the past: due, done at the holding edge's next check",
+      }),
     fingerprint256: z.string().meta({ description: "SHA-256 of the DER, colon-separated hex" }),
     edge: z.string().nullable().meta({ description: "The edge that holds it (its --edge-name); null for the CA's own certificates, which the edges on one CA share" }),
     usedBy: z.array(usedBySchema).meta({ description: "Where Moat uses it, as its name says (a distribution's viewer certificate, an origin's client certificate, the CA)" }),
@@ -104,7 +113,8 @@ function fromInventory(entry: InventoryEntry, edge: string | undefined): Certifi
 }
 
 /** The public parts only: no file path (the data directory's layout is not the client's business), no PEM, never a key. */
-export function certificateBody(entry: CertificateSource, imported: ReadonlyMap<string, Uses> = new Map()): Certificate {
+export function certificateBody(entry: CertificateSource, imported: ReadonlyMap<string, Uses> = new Map(), renewAtFraction: number = DEFAULT_CA_ROTATION_POLICY.renewAtFraction): Certificate {
+  const renewal = renewsAt(entry, renewAtFraction);
   const uri = entry.sans.find((san) => san.startsWith("URI:"));
   return {
     serialHex: entry.serialHex,
@@ -118,6 +128,7 @@ export function certificateBody(entry: CertificateSource, imported: ReadonlyMap<
     issuer: entry.issuer,
     notBefore: entry.notBefore.toISOString(),
     notAfter: entry.notAfter.toISOString(),
+    renewsAt: renewal ? renewal.toISOString() : null,
     fingerprint256: entry.fingerprint256,
     edge: entry.edge,
     usedBy: usedBy(entry, imported),
@@ -162,6 +173,8 @@ const revokeBody = closedObject({
 });
 
 export function certificateRoutes(store: Store, now: () => Date, access: DataDirAccess | undefined): ApiRoute[] {
+  // The config's pki.renewAtFraction, as the edge beside the API runs by (a fleet's edges share the store's config).
+  const renewAtFraction = access?.caRotationPolicy?.renewAtFraction ?? DEFAULT_CA_ROTATION_POLICY.renewAtFraction;
   const what = "certificates";
   const records = access?.certificateRecords;
   const readOne = async (dataDir: string, serialHex: string): Promise<InventoryEntry> => {
@@ -192,7 +205,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
           ...(query.edge === undefined ? {} : { edge: query.edge }),
           ...(query.distribution === undefined ? {} : { distribution: { id: query.distribution, imported: importedBy(imported, query.distribution) } }),
         });
-        return { status: 200, body: { items: page.items.map((item) => certificateBody(fromStore(item, at), imported)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) } };
+        return { status: 200, body: { items: page.items.map((item) => certificateBody(fromStore(item, at), imported, renewAtFraction)), ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) } };
       },
     }),
     defineRoute({
@@ -209,7 +222,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         const at = now();
         const stored = await store.certificates.get(serialHex, at);
         if (!stored) throw new ApiNotFoundError(`certificate ${serialHex}`);
-        return { status: 200, body: certificateBody(fromStore(stored, at), stored.source === "imported" ? await importedUses(store) : new Map()) };
+        return { status: 200, body: certificateBody(fromStore(stored, at), stored.source === "imported" ? await importedUses(store) : new Map(), renewAtFraction) };
       },
     }),
     defineRoute({
@@ -244,7 +257,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
         await store.audit.record(certificateEvent(actorOf(identity), "certificate.import", certificate, { use: body.use, ...(body.distribution === undefined ? {} : { distribution: body.distribution }) }));
         // The store's records follow at once (bounded; an outage is logged by the recorder, and retried at the edge's next event).
         await records?.sync();
-        const answer = certificateBody(fromInventory(await readOne(dataDir, certificate.serialHex), records?.edge), await importedUses(store));
+        const answer = certificateBody(fromInventory(await readOne(dataDir, certificate.serialHex), records?.edge), await importedUses(store), renewAtFraction);
         return { status: 201, body: answer, headers: { location: `/certificates/${certificate.serialHex}` } };
       },
     }),
@@ -275,7 +288,7 @@ export function certificateRoutes(store: Store, now: () => Date, access: DataDir
             after: { serialHex: certificate.serialHex, requestedAt: request.requestedAt.toISOString() },
           });
         }
-        return { status: 202, body: { certificate: certificateBody(fromInventory(certificate, access?.certificateRecords?.edge)), requestedAt: request.requestedAt.toISOString(), wasAlreadyRequested } };
+        return { status: 202, body: { certificate: certificateBody(fromInventory(certificate, access?.certificateRecords?.edge), new Map(), renewAtFraction), requestedAt: request.requestedAt.toISOString(), wasAlreadyRequested } };
       },
     }),
     defineRoute({

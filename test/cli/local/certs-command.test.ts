@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createIssuedCertificateStore, initCertificateAuthority } from "../../../src/pki/index.ts";
+import { createIssuedCertificateStore, initCertificateAuthority, renewalTime } from "../../../src/pki/index.ts";
 import { createTestMasterKey } from "../../support/master-key.ts";
 import { runMoat } from "../moat-process.ts";
 
@@ -25,16 +25,19 @@ test("moat certs list shows the CA, issued and imported certificates, without th
 
   const table = await runMoat(["certs", "list", "--data-dir", dataDir], { cwd: dir });
   assert.equal(table.code, 0, table.stderr);
-  assert.match(table.stdout, /^USE\s+NAME\s+SOURCE\s+STATE/m);
-  assert.match(table.stdout, new RegExp(`origin-client\\s+shop/api\\s+issued\\s+active\\s+\\S+\\s+${client.serialHex}`));
+  assert.match(table.stdout, /^USE\s+NAME\s+SOURCE\s+STATE\s+NOT AFTER\s+RENEWS\s+SERIAL/m);
+  // RENEWS: when the edge renews it, at pki.renewAtFraction (the default 2/3 without --config).
+  assert.match(table.stdout, new RegExp(`origin-client\\s+shop/api\\s+issued\\s+active\\s+\\S+\\s+${renewalTime(client, 2 / 3).toISOString()}\\s+${client.serialHex}`));
 
   const json = await runMoat(["certs", "list", "--config", join(dir, "moat.yaml"), "--json"], { cwd: dir });
   assert.equal(json.code, 0, json.stderr);
-  const entries = JSON.parse(json.stdout) as Array<{ use: string; name: string; source: string; serialHex: string; expiryWarning: { thresholdDays: number } | null }>;
+  const entries = JSON.parse(json.stdout) as Array<{ use: string; name: string; source: string; serialHex: string; renewsAt: string | null; expiryWarning: { thresholdDays: number } | null }>;
   assert.deepEqual(entries.map((e) => e.use).sort(), ["intermediate-ca", "origin-client", "root-ca", "viewer-server"]);
   const viewer = entries.find((e) => e.source === "imported");
   assert.equal(viewer?.serialHex, imported.serialHex);
   assert.equal(viewer?.expiryWarning?.thresholdDays, 7, "five days left: the 7-day warning");
+  assert.equal(viewer?.renewsAt, null, "an imported certificate is renewed where it came from");
+  assert.equal(entries.find((e) => e.serialHex === client.serialHex)?.renewsAt, renewalTime(client, 2 / 3).toISOString());
 
   const warned = await runMoat(["certs", "list", "--config", join(dir, "moat.yaml")], { cwd: dir });
   assert.match(warned.stdout, /warning: imported viewer-server certificate viewer-shop .* expires in 4 day/);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { createEphemeralCertificateAuthority, createIssuedCertificateStore, openCertificateAuthority } from "../../../src/pki/index.ts";
+import { createEphemeralCertificateAuthority, createIssuedCertificateStore, openCertificateAuthority, renewalTime } from "../../../src/pki/index.ts";
 import { HARNESS_EDGE, useAdminApi } from "../../control/admin-api-harness.ts";
 import { syncCertificateRecords } from "../../../src/control/index.ts";
 import type { EngineUnderTest, Harness } from "../../control/admin-api-harness.ts";
@@ -71,6 +71,7 @@ function table(rows: string[][]): string {
 
 interface Item {
   serialHex: string;
+  renewsAt: string | null;
   use: string;
   name: string;
   source: string;
@@ -97,9 +98,11 @@ export function apiPkiCommandsContract(engine: EngineUnderTest): void {
     assert.equal(list.stderr, "");
     assert.equal(
       list.stdout,
-      table([["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "SERIAL", "NAMES"], ...items.map((item) => [item.use, item.name, item.source, item.state, item.notAfter, item.serialHex, item.sans.join(",") || item.subject])]),
+      table([["USE", "NAME", "SOURCE", "STATE", "NOT AFTER", "RENEWS", "SERIAL", "NAMES"], ...items.map((item) => [item.use, item.name, item.source, item.state, item.notAfter, item.renewsAt ?? "-", item.serialHex, item.sans.join(",") || item.subject])]),
     );
-    assert.match(list.stdout, new RegExp(`\\nviewer-server +viewer-shop +issued +active +${viewer.notAfter.toISOString()} +${viewer.serialHex} +DNS:shop\\.example\\n`));
+    // RENEWS: when the edge renews it, at the default pki.renewAtFraction (2/3) less its serial's jitter.
+    const viewerRenews = renewalTime(viewer, 2 / 3).toISOString();
+    assert.match(list.stdout, new RegExp(`\\nviewer-server +viewer-shop +issued +active +${viewer.notAfter.toISOString()} +${viewerRenews} +${viewer.serialHex} +DNS:shop\\.example\\n`));
     assert.deepEqual(JSON.parse((await w.moat(["certs", "list", "--json"], "viewer")).stdout), items);
     const filtered = await w.moat(["certs", "list", "--distribution", "shop", "--use", "origin-client", "--json"], "viewer");
     assert.deepEqual((JSON.parse(filtered.stdout) as Item[]).map((item) => item.serialHex), [client.serialHex]);
@@ -123,6 +126,7 @@ SPIFFE ID   -
 issuer      ${item.issuer}
 not before  ${item.notBefore}
 not after   ${viewer.notAfter.toISOString()}
+renews      ${viewerRenews}
 SHA-256     ${viewer.fingerprint256}
 used by     distribution shop (viewer certificate)
 edge        ${HARNESS_EDGE}
@@ -134,7 +138,7 @@ edge        ${HARNESS_EDGE}
     // --data-dir: the local command, whatever MOAT_API says.
     const local = await w.moat(["certs", "list", "--data-dir", w.api.dataDir], "viewer");
     assertOk(local);
-    assert.match(local.stdout, new RegExp(`\\nviewer-server +viewer-shop +issued +active +${viewer.notAfter.toISOString()} +${viewer.serialHex} `));
+    assert.match(local.stdout, new RegExp(`\\nviewer-server +viewer-shop +issued +active +${viewer.notAfter.toISOString()} +${viewerRenews} +${viewer.serialHex} `));
     assert.match(local.stdout, /\(imported certificates are listed with --config FILE\)\n$/);
     // MOAT_DATA_DIR beside MOAT_API: local, unless --api or --context says otherwise.
     assert.match((await w.moat(["certs", "list"], "viewer", { MOAT_DATA_DIR: w.api.dataDir })).stdout, /\(imported certificates are listed with --config FILE\)\n$/);
