@@ -199,7 +199,7 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   // Routed as sent and as a lenient origin reads it: if those disagree, no behavior is safe to pick.
   if (target.normalised !== target.pathname && distribution.route(target.normalised) !== behavior) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: AMBIGUOUS_PATH_PROBLEM }, { distribution: distribution.id });
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
-  const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
+  const refusal = viewerRefusal(distribution, behavior, facts.viewer);
   if (refusal) {
     if (refusal.logFields) log.warn({ requestId: facts.requestId, distribution: distribution.id, client: facts.clientAddress, error: refusal.code, ...refusal.logFields }, refusal.summary);
     return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
