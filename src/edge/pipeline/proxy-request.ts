@@ -180,19 +180,21 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const head = readRequestHead(req);
   if (!head.ok) return refuse(req, res, facts, log, { status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1(req) : NO_EXTRA_HEADERS }, {});
   const authority = head.authority;
+  // Lower-cased once, for the distribution's match and the forwarded Host alike.
+  const hostname = hostnameOfAuthority(authority);
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
-    deps.bindOnFirstRequest(facts.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
+    deps.bindOnFirstRequest(facts.socket as TLSSocket, hostname, facts.snapshot);
     facts.viewer = viewerRequestFacts(facts.socket);
   }
-  const distribution = matchDistribution(facts.socket, authority, facts.snapshot);
+  const distribution = matchDistribution(facts.socket, hostname, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
     return refuse(req, res, facts, log, { status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1(req) : NO_EXTRA_HEADERS }, { host: authority });
   }
   facts.distribution = distribution;
   // The authority the origin hears of, in its normal form: what the cache keys by, not the viewer's spelling of it.
-  const forwardedHost = forwardedAuthority(authority, facts.socket?.localPort);
+  const forwardedHost = forwardedAuthority(authority, facts.socket?.localPort, hostname);
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
@@ -239,13 +241,12 @@ function forwardHandshake(
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
-function matchDistribution(socket: TLSSocket | undefined, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
+function matchDistribution(socket: TLSSocket | undefined, hostname: string, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
   const misdirected = (summary: string) => ({ code: "misdirected-request" as const, summary, isConnectionRefused: false });
   const servername = connectionServerName(socket);
   if (typeof servername === "object") return { ...servername, isConnectionRefused: true };
   const byName = servername ? snapshot.distributionForHost(servername) : undefined;
   if (byName === undefined) return misdirected("the TLS server name (SNI) of this connection is not served by this edge any more; reconnect");
-  const hostname = hostnameOfAuthority(authority);
   if (hostname === "") return misdirected("the request has no Host header (or :authority)");
   // RFC 9110 §15.5.20: a request for an authority this connection was not made for is misdirected.
   if (snapshot.distributionForHost(hostname) !== byName) {
