@@ -112,6 +112,23 @@ function headerText(value: string | string[] | undefined): string {
 export function normaliseAcceptEncoding(header: string | string[] | undefined, offered: readonly ("br" | "gzip")[]): ContentCoding {
   const text = Array.isArray(header) ? header.join(",") : header;
   if (!text) return "identity";
+  // Viewers send a few distinct values (one per browser family): each is parsed once per list of offered codings.
+  let known = codingsByHeader.get(offered);
+  if (known === undefined) codingsByHeader.set(offered, (known = new Map()));
+  const remembered = known.get(text);
+  if (remembered !== undefined) return remembered;
+  const coding = parseAcceptEncoding(text, offered);
+  // Bounded, as any memo of what a peer sends: a viewer making up values empties it, and each is then parsed again.
+  if (known.size >= CODING_MEMO_VALUES) known.clear();
+  known.set(text, coding);
+  return coding;
+}
+
+const CODING_MEMO_VALUES = 256;
+// Keyed by the offered list (the config's, frozen, or the cache store's constant): another list may choose otherwise.
+const codingsByHeader = new WeakMap<readonly string[], Map<string, ContentCoding>>();
+
+function parseAcceptEncoding(text: string, offered: readonly ("br" | "gzip")[]): ContentCoding {
   const weights = new Map<string, number>();
   for (const member of text.split(",")) {
     const [coding = "", ...params] = member.split(";").map((part) => part.trim().toLowerCase());

@@ -72,7 +72,7 @@ export interface CacheStoreOptions {
 export function createCacheStore(options: CacheStoreOptions): CacheStore {
   const { memory, disk } = options;
   /** Primary keys whose responses had Vary: their names, and the variant keys stored. */
-  const varied = new Map<string, { names: readonly string[]; keys: Set<string> }>();
+  const varied = new Map<string, VariedRecord>();
   // Primary keys that a fill or a delete decided while the disk index loads: older records loaded later must not undo that.
   const decidedWhileLoading = new Set<string>();
   if (disk) {
@@ -100,7 +100,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       return;
     }
     const record = varied.get(meta.primaryKey);
-    if (!record || !sameNames(record.names, meta.vary.names)) return void varied.set(meta.primaryKey, { names: meta.vary.names, keys: new Set([meta.key]) });
+    if (!record || !sameNames(record.names, meta.vary.names)) return void varied.set(meta.primaryKey, { names: meta.vary.names, keys: new Set([meta.key]), keysByValue: undefined });
     if (record.keys.has(meta.key)) return;
     record.keys.add(meta.key);
     if (record.keys.size > MAX_VARIANTS_PER_KEY) evictOldestVariant(record.keys);
@@ -118,6 +118,27 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
 
   function variantKey(primaryKey: string, names: readonly string[], headers: IncomingHttpHeaders): string {
     return `${primaryKey}\n\u0001${names.map((name) => `${name}:${varyValue(name, requestField(headers, name))}`).join("\u0002")}`;
+  }
+
+  /**
+   * variantKey for a request to a primary key with Vary: with one name (Accept-Encoding, nearly always), the key made
+   * for each value of it is kept on the record, so a hit does not build and hash the whole key again. Made again
+   * when the record is (another Vary), bounded as any memo of what viewers send.
+   */
+  function variantKeyOf(primaryKey: string, record: VariedRecord, headers: IncomingHttpHeaders): string {
+    const names = record.names;
+    if (names.length !== 1) return variantKey(primaryKey, names, headers);
+    const value = requestField(headers, names[0] as string);
+    if (Array.isArray(value)) return variantKey(primaryKey, names, headers);
+    const memoKey = value ?? ABSENT_VALUE;
+    const known = (record.keysByValue ??= new Map());
+    let key = known.get(memoKey);
+    if (key === undefined) {
+      key = variantKey(primaryKey, names, headers);
+      if (known.size >= VARIANT_KEYS_PER_RECORD) known.clear();
+      known.set(memoKey, key);
+    }
+    return key;
   }
 
   async function get(key: string): Promise<StoredEntry | null> {
@@ -145,15 +166,15 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
     async lookup(primaryKey, headers) {
       const record = varied.get(primaryKey);
       // RFC 9111 §4.1: a stored response with Vary is used only when the request's values match.
-      return get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
+      return get(record ? variantKeyOf(primaryKey, record, headers) : primaryKey);
     },
     lookupInMemory(primaryKey, headers) {
       const record = varied.get(primaryKey);
-      return memory.get(record ? variantKey(primaryKey, record.names, headers) : primaryKey);
+      return memory.get(record ? variantKeyOf(primaryKey, record, headers) : primaryKey);
     },
     has(primaryKey, headers) {
       const record = varied.get(primaryKey);
-      const key = record ? variantKey(primaryKey, record.names, headers) : primaryKey;
+      const key = record ? variantKeyOf(primaryKey, record, headers) : primaryKey;
       return memory.get(key) !== null || (disk !== null && disk.has(key));
     },
     variantKey,
@@ -276,8 +297,22 @@ function sameNames(a: readonly string[], b: readonly string[]): boolean {
 }
 
 // RFC 9111 §4.1: values may be normalised before comparison (whitespace; Accept-Encoding to the coding served).
+/** A primary key whose responses say Vary: its names, the variants' keys stored, and the keys made per request value. */
+interface VariedRecord {
+  names: readonly string[];
+  keys: Set<string>;
+  keysByValue: Map<string, string> | undefined;
+}
+
+// A request without the field: no field value can be this (Node refuses NUL in a header).
+const ABSENT_VALUE = "\u0000absent";
+const VARIANT_KEYS_PER_RECORD = 64;
+
+// One list for every call: the parse of each Accept-Encoding value is remembered per list (cache-key.ts).
+const VARY_CODINGS: readonly ("br" | "gzip")[] = Object.freeze(["br", "gzip"]);
+
 function varyValue(name: string, value: string | string[] | undefined): string {
-  if (name === "accept-encoding") return normaliseAcceptEncoding(value, ["br", "gzip"]);
+  if (name === "accept-encoding") return normaliseAcceptEncoding(value, VARY_CODINGS);
   if (value === undefined) return "\u0000";
   return (Array.isArray(value) ? value.join(",") : value).replace(/\s*,\s*/g, ",").replace(/\s+/g, " ").trim();
 }

@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CompressionConfig } from "../config/index.ts";
 import type { ContentCoding } from "./cache-key.ts";
-import { afterUpstream, cacheStatusHeaders } from "./cache-status.ts";
+import { afterUpstream, cacheStatusHeaders, DEFAULT_CACHE_STATUS_NAME } from "./cache-status.ts";
 import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Fill } from "./collapse.ts";
@@ -211,11 +211,51 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
   // Neither a conditional nor a range: the answer is the whole stored response, whose head is prepared once.
   const res = x.res as import("node:http").ServerResponse;
   res.writeHead(entry.meta.status, storedHead(preparedHead(entry, x.method, x.viewerHeaders), entry.meta, facts, nowMs, x.cacheStatusName));
+  return sendStored(x, entry);
+}
+
+/**
+ * deliverStored for a fresh hit (`remainingMs` > 0 of freshness left): its Cache-Status (`<name>; hit; ttl=N`) and
+ * Age are strings kept on the prepared head and made again only when their whole seconds change, not per hit.
+ */
+export function deliverFreshHit(x: CacheExchange, entry: StoredEntry, remainingMs: number, nowMs: number): Promise<void> | undefined {
+  const request = x.requestHeaders;
+  if (request.range !== undefined || request["if-none-match"] !== undefined || request["if-modified-since"] !== undefined) return deliverAnswered(x, entry, { isHit: true, ttlS: remainingMs / 1000 }, nowMs);
+  const head = preparedHeadOf(entry, x.method, x.viewerHeaders);
+  const ttlS = Math.floor(remainingMs / 1000);
+  const name = x.cacheStatusName ?? DEFAULT_CACHE_STATUS_NAME;
+  if (ttlS !== head.hitTtlS || name !== head.hitStatusName) {
+    head.hitStatus = cacheStatusHeaders({ isHit: true, ttlS }, name)["cache-status"];
+    head.hitTtlS = ttlS;
+    head.hitStatusName = name;
+  }
+  const headers = { ...head.headers };
+  headers.age = ageText(head, entry.meta, nowMs);
+  headers["cache-status"] = head.hitStatus;
+  headers["x-cache"] = HIT_X_CACHE;
+  (x.res as import("node:http").ServerResponse).writeHead(entry.meta.status, headers);
+  return sendStored(x, entry);
+}
+
+const HIT_X_CACHE = cacheStatusHeaders({ isHit: true }, DEFAULT_CACHE_STATUS_NAME)["x-cache"];
+
+/** Age's value (RFC 9111 §5.1, whole seconds) as text, the head's string when the seconds have not changed since it was made. */
+function ageText(head: PreparedHead, meta: EntryMeta, nowMs: number): string {
+  const ageS = Math.floor(currentAgeMs(meta.age, nowMs) / 1000);
+  if (ageS !== head.ageS) {
+    head.ageS = ageS;
+    head.ageText = String(ageS);
+  }
+  return head.ageText;
+}
+
+/** The body of a whole stored response after its head: none for a HEAD. */
+function sendStored(x: CacheExchange, entry: StoredEntry): Promise<void> | undefined {
   if (x.method === "HEAD") {
-    res.end();
+    x.res.end();
     return undefined;
   }
-  return sendStoredBody(res, entry);
+  return sendStoredBody(x.res, entry);
 }
 
 /**
@@ -225,6 +265,10 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
  * its fields in the order answerFrom and viewerHeaders give.
  */
 export function preparedHead(entry: StoredEntry, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): Readonly<OutgoingHttpHeaders> {
+  return preparedHeadOf(entry, method, viewerHeaders).headers;
+}
+
+function preparedHeadOf(entry: StoredEntry, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): PreparedHead {
   const meta = entry.meta;
   // On the entry when its tier keeps the same object for every hit (no WeakMap entry per cached key for the GC to walk).
   const isKeptOnEntry = "heads" in entry;
@@ -235,12 +279,13 @@ export function preparedHead(entry: StoredEntry, method: string, viewerHeaders: 
     else preparedHeads.set(meta, heads);
   }
   // The meta too: an entry spread with other metadata ({ ...entry, meta }) must not find the heads of the stored one.
-  for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head.headers;
+  for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head;
   const answer = answerFrom(meta, {}, method, true, { isStored: true });
   const headers = Object.freeze(viewerHeaders(Object.assign(answer.headers, { age: "", "cache-status": "", "x-cache": "" })));
   // A handful at most per entry: GET and HEAD, over HTTP/1.1 and HTTP/2.
-  heads.push({ meta, method, viewerHeaders, headers });
-  return headers;
+  const head: PreparedHead = { meta, method, viewerHeaders, headers, hitTtlS: Number.NaN, hitStatusName: "", hitStatus: "", ageS: Number.NaN, ageText: "" };
+  heads.push(head);
+  return head;
 }
 
 // Entries made for one response (the disk tier's): keyed by the metadata object, which a 304 or a new fill replaces,

@@ -9,7 +9,7 @@ import type { CacheStatusFacts } from "./cache-status.ts";
 import type { CacheStore } from "./cache-store.ts";
 import type { Clock } from "./clock.ts";
 import type { Collapser, FillOutcome, StreamingFill } from "./collapse.ts";
-import { deliverFromOrigin, deliverStored } from "./deliver.ts";
+import { deliverFreshHit, deliverFromOrigin, deliverStored } from "./deliver.ts";
 import type { DeliverContext } from "./deliver.ts";
 import { deliverFilling } from "./deliver-filling.ts";
 import { fillHeaders, mergeNotModified, withDate } from "./exchange.ts";
@@ -47,7 +47,7 @@ export function serveThroughCache(parts: EdgeCacheParts, x: CacheExchange): Reco
     const now = parts.clock.now();
     const remaining = remainingMs(hot.meta.rules, hot.meta.age, now);
     if (remaining > 0 && !hot.meta.rules.isNoCache) {
-      const writing = deliverStored(x, hot, { isHit: true, ttlS: remaining / 1000 }, now);
+      const writing = deliverFreshHit(x, hot, remaining, now);
       return writing === undefined ? MEMORY_HIT : writing.then(() => MEMORY_HIT);
     }
   }
@@ -91,7 +91,7 @@ async function serveEntry(parts: EdgeCacheParts, x: CacheExchange, key: string, 
   const remaining = remainingMs(entry.meta.rules, entry.meta.age, now);
   const { rules } = entry.meta;
   if (remaining > 0 && !rules.isNoCache) {
-    await deliverStored(x, entry, { isHit: true, ttlS: remaining / 1000 }, now);
+    await deliverFreshHit(x, entry, remaining, now);
     return { cache: "hit", tier: entry.tier };
   }
   // RFC 5861 §3: within stale-while-revalidate, serve it now and revalidate in the background (once: collapsed).

@@ -45,6 +45,15 @@ export interface PreparedHead {
   readonly method: string;
   readonly viewerHeaders: unknown;
   readonly headers: Readonly<import("node:http").OutgoingHttpHeaders>;
+  /**
+   * A fresh hit's Cache-Status as last written with this head, and the ttl (whole seconds) and identifier it was made
+   * for: the same value for every hit within a second. Likewise Age's text for `ageS`. Written by deliver.ts only.
+   */
+  hitTtlS: number;
+  hitStatusName: string;
+  hitStatus: string;
+  ageS: number;
+  ageText: string;
 }
 
 /** Rough bytes of an entry's metadata, so that the memory bound covers headers too. */

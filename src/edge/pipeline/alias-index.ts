@@ -57,9 +57,9 @@ export function hostnameOfAuthority(authority: string | undefined): string {
  * forwardedAuthority("Shop.Test.:443", 443); // "shop.test"
  * forwardedAuthority("shop.test:1234", 443); // "shop.test"
  * forwardedAuthority("shop.test:8443", 8443); // "shop.test:8443"
+ * // `hostname`: hostnameOfAuthority(authority), when the caller has it already.
  */
-export function forwardedAuthority(authority: string | undefined, localPort: number | undefined): string {
-  const hostname = hostnameOfAuthority(authority);
+export function forwardedAuthority(authority: string | undefined, localPort: number | undefined, hostname: string = hostnameOfAuthority(authority)): string {
   if (authority === undefined || authority === hostname) return hostname;
   const closing = authority.startsWith("[") ? authority.indexOf("]") : -1;
   const colon = authority.indexOf(":", closing + 1);

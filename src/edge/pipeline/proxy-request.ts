@@ -70,8 +70,8 @@ interface RequestFacts {
   access: AccessLog;
   /** The trace context, made when the request goes to an origin or its line is written. */
   trace: RequestTrace | undefined;
-  /** Once routed to a behavior: its distribution and behavior fields as JSON, made once per behavior (access-line-fields.ts). */
-  routeFragment: string;
+  /** Once forwarded (through the cache or to the origin): its behavior, whose line fields are JSON made once per behavior (access-line-fields.ts). */
+  behavior: RoutedBehavior | undefined;
   /** Told when the request ends, by a stage that ends it itself (ENDS_ITSELF). */
   deps: RequestPipelineDeps;
 }
@@ -106,7 +106,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       distribution: undefined,
       access,
       trace: undefined,
-      routeFragment: "",
+      behavior: undefined,
       deps,
     };
     // No line at this level: the response's first byte is not timed (viewer-meter.ts).
@@ -180,26 +180,28 @@ function handle(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, de
   const head = readRequestHead(req);
   if (!head.ok) return refuse(req, res, facts, log, { status: head.status, code: head.code, summary: head.problem, extraHeaders: head.status === 400 ? closeH1(req) : NO_EXTRA_HEADERS }, {});
   const authority = head.authority;
+  // Lower-cased once, for the distribution's match and the forwarded Host alike.
+  const hostname = hostnameOfAuthority(authority);
   if (deps.bindOnFirstRequest && facts.viewer.identity === undefined) {
     // Synchronous, before any await: a connection's first request binds it before its others run.
-    deps.bindOnFirstRequest(facts.socket as TLSSocket, hostnameOfAuthority(authority), facts.snapshot);
+    deps.bindOnFirstRequest(facts.socket as TLSSocket, hostname, facts.snapshot);
     facts.viewer = viewerRequestFacts(facts.socket);
   }
-  const distribution = matchDistribution(facts.socket, authority, facts.snapshot);
+  const distribution = matchDistribution(facts.socket, hostname, facts.snapshot);
   if ("code" in distribution) {
     // A connection that can serve nothing closes (HTTP/1.1), so that the client's retry makes a new one.
     return refuse(req, res, facts, log, { status: 421, code: distribution.code, summary: distribution.summary, extraHeaders: distribution.isConnectionRefused ? closeH1(req) : NO_EXTRA_HEADERS }, { host: authority });
   }
   facts.distribution = distribution;
   // The authority the origin hears of, in its normal form: what the cache keys by, not the viewer's spelling of it.
-  const forwardedHost = forwardedAuthority(authority, facts.socket?.localPort);
+  const forwardedHost = forwardedAuthority(authority, facts.socket?.localPort, hostname);
   const target = checkRequestTarget(head.path);
   if (!target.ok) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: target.problem }, { distribution: distribution.id });
   const behavior = distribution.route(target.pathname);
   // Routed as sent and as a lenient origin reads it: if those disagree, no behavior is safe to pick.
   if (target.normalised !== target.pathname && distribution.route(target.normalised) !== behavior) return refuse(req, res, facts, log, { status: 400, code: "bad-request-target", summary: AMBIGUOUS_PATH_PROBLEM }, { distribution: distribution.id });
   if (behavior === undefined) return refuse(req, res, facts, log, { status: 404, code: "no-behavior", summary: "no cache behavior of this distribution matches the path" }, { distribution: distribution.id });
-  const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
+  const refusal = viewerRefusal(distribution, behavior, facts.viewer);
   if (refusal) {
     if (refusal.logFields) log.warn({ requestId: facts.requestId, distribution: distribution.id, client: facts.clientAddress, error: refusal.code, ...refusal.logFields }, refusal.summary);
     return refuse(req, res, facts, log, refusal, { distribution: distribution.id, behavior: behavior.path });
@@ -239,13 +241,12 @@ function forwardHandshake(
 }
 
 /** The distribution the TLS connection was made for, if the Host names it too; else why not (a 421). */
-function matchDistribution(socket: TLSSocket | undefined, authority: string | undefined, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
+function matchDistribution(socket: TLSSocket | undefined, hostname: string, snapshot: EdgeSnapshot): DistributionRuntime | (ConnectionRefusal & { isConnectionRefused: boolean }) {
   const misdirected = (summary: string) => ({ code: "misdirected-request" as const, summary, isConnectionRefused: false });
   const servername = connectionServerName(socket);
   if (typeof servername === "object") return { ...servername, isConnectionRefused: true };
   const byName = servername ? snapshot.distributionForHost(servername) : undefined;
   if (byName === undefined) return misdirected("the TLS server name (SNI) of this connection is not served by this edge any more; reconnect");
-  const hostname = hostnameOfAuthority(authority);
   if (hostname === "") return misdirected("the request has no Host header (or :authority)");
   // RFC 9110 §15.5.20: a request for an authority this connection was not made for is misdirected.
   if (snapshot.distributionForHost(hostname) !== byName) {
@@ -289,8 +290,8 @@ function forward(
     trace: (facts.trace = new RequestTrace(req.headers)),
     cacheStatusName: distribution.cacheStatusName,
   });
-  // The line's distribution and behavior fields come from facts.routeFragment; the stages give their own.
-  facts.routeFragment = routeFragment(distribution.id, behavior);
+  // The line's distribution and behavior fields come from facts.behavior (made only for a line written); the stages give their own.
+  facts.behavior = behavior;
   if (!goesThroughCache(cache, method, behavior)) return forwardUncached(req, res, facts, exchange, {}, log, cache);
   let served: Record<string, unknown> | Promise<Record<string, unknown>>;
   try {
@@ -386,9 +387,16 @@ function hasBody(req: ViewerRequest): boolean {
 const LINE_FIELDS: ReadonlySet<string> = new Set(["requestId", "snapshot", "method", "path", "http", "status", "ms", "traceId", "ttfbMs", "bytesIn", "bytesOut", "client", "tlsVersion", "cipher", "clientCert"]);
 const isLineField = (name: string) => LINE_FIELDS.has(name);
 
-/** `ms` as the line writes it: to a tenth. */
-function tenths(ms: number): number {
-  return Math.round(ms * 10) / 10;
+/**
+ * `ms` as the line writes it, to a tenth: what `String(Math.round(ms * 10) / 10)` gives ("3", "0.4", "12.5"), made from
+ * integers (a double's shortest decimal form, V8's dtoa, cost more than the rest of the number's share of the line).
+ */
+function tenths(ms: number): string {
+  const count = Math.round(ms * 10);
+  if (!(count >= 0 && count <= 0x3fffffff)) return String(count / 10);
+  const whole = (count / 10) | 0;
+  const tenth = count - whole * 10;
+  return tenth === 0 ? `${whole}` : `${whole}.${tenth}`;
 }
 
 /** Always undefined: a stage that answered returns it, as the request's end. */
@@ -408,7 +416,7 @@ function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: 
   const startedAt = facts.startedAt;
   let line = `,"requestId":"${facts.requestId}","snapshot":${facts.snapshot.generation},"method":${jsonString(req.method ?? "")},"path":${jsonString(req.url ?? "")},"http":"${facts.httpVersion}","status":${res.statusCode},"ms":${tenths(performance.now() - startedAt)},"traceId":"${(facts.trace ??= new RequestTrace(req.headers)).traceId}"`;
   if (firstByteAt > 0) line += `,"ttfbMs":${tenths(firstByteAt - startedAt)}`;
-  line += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}${connectionFragment(facts.socket, facts.clientAddress, facts.viewer)}${facts.routeFragment}${stageFields(fields, isLineField)}`;
+  line += `,"bytesIn":${(req as unknown as Partial<MeteredRequest>).bytesIn ?? 0},"bytesOut":${metered.bytesOut ?? 0}${connectionFragment(facts.socket, facts.clientAddress, facts.viewer)}${facts.behavior === undefined || facts.distribution === undefined ? "" : routeFragment(facts.distribution.id, facts.behavior)}${stageFields(fields, isLineField)}`;
   facts.access.writeFields(line);
   return undefined;
 }

@@ -49,9 +49,27 @@ export function checkRequestTarget(url: string): RequestTarget {
   }
   const query = url.indexOf("?");
   const pathname = query === -1 ? url : url.slice(0, query);
+  // Nearly every path: no %, \, ;, // or /. in it, so nothing to decode and no dot-segment: no regular expression runs.
+  if (isPlainPath(pathname)) return { ok: true, pathname, normalised: pathname };
   const normalised = normalisedPath(pathname);
   if (dotSegment.test(normalised)) return { ok: false, problem: "the path has a . or .. segment (also spelled %2e, or next to %2F, \\ or ;); send the resolved path" };
   return { ok: true, pathname, normalised };
+}
+
+/**
+ * Whether a path has nothing normalisedPath would change and no dot-segment, checked in one pass: none of "%", "\\"
+ * and ";", and no "/" followed by "/" or ".". A dot-segment needs a "." right after a "/" (the path starts with one)
+ * or a %2e; what normalisedPath changes needs "%", "\\", ";" or "//".
+ */
+function isPlainPath(pathname: string): boolean {
+  let previous = 0;
+  for (let index = 0; index < pathname.length; index++) {
+    const code = pathname.charCodeAt(index);
+    if (code === 37 /* % */ || code === 92 /* \ */ || code === 59 /* ; */) return false;
+    if (previous === 47 /* / */ && (code === 47 || code === 46 /* . */)) return false;
+    previous = code;
+  }
+  return true;
 }
 
 /**
@@ -82,7 +100,6 @@ export function normalisedPath(pathname: string): string {
  * readRequestHead(req); // { ok: true, authority: "shop.test", path: "/a?b" } for "GET https://shop.test/a?b HTTP/1.1"
  */
 export function readRequestHead(req: RequestHeadInput): RequestHead {
-  const malformed = (code: EdgeErrorCode, problem: string) => ({ ok: false, status: 400, code, problem }) as const;
   // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
   // message that lacks a Host header field and to any request message that contains more than one
   // Host header field line". Node keeps the first; an origin or a cache may read the last.
@@ -97,6 +114,8 @@ export function readRequestHead(req: RequestHeadInput): RequestHead {
     }
     return { ok: true, authority: authority ?? host, path: url };
   }
+  // Origin-form (nearly every request): absolute-form starts with a scheme, so the expression is not run.
+  if (url.charCodeAt(0) === 47 /* / */) return { ok: true, authority: req.headers.host, path: url };
   const absolute = absoluteForm.exec(url);
   if (!absolute) return { ok: true, authority: req.headers.host, path: url };
   // RFC 9112 §3.2.2: the target's authority replaces Host, whatever Host says; the origin gets origin-form.
@@ -107,12 +126,16 @@ export function readRequestHead(req: RequestHeadInput): RequestHead {
   return { ok: true, authority, path: rest === "" || rest.startsWith("?") ? `/${rest}` : rest };
 }
 
+function malformed(code: EdgeErrorCode, problem: string): RequestHead {
+  return { ok: false, status: 400, code, problem };
+}
+
 function hostLines(rawHeaders: readonly string[]): number {
   let count = 0;
-  // Only a four-letter name can be Host: no lowercased copy of every other name.
+  // Only a four-letter name can be Host: compared letter by letter in either case (| 0x20 folds only A-Z here), no lowercased copy.
   for (let index = 0; index < rawHeaders.length; index += 2) {
     const name = rawHeaders[index] as string;
-    if (name.length === 4 && name.toLowerCase() === "host") count += 1;
+    if (name.length === 4 && (name.charCodeAt(0) | 0x20) === 104 && (name.charCodeAt(1) | 0x20) === 111 && (name.charCodeAt(2) | 0x20) === 115 && (name.charCodeAt(3) | 0x20) === 116) count += 1;
   }
   return count;
 }

@@ -47,9 +47,9 @@ export interface ViewerRefusal {
 /**
  * Null when the request may go on; otherwise the error to answer with.
  * @example
- * const refusal = viewerRefusal(distribution, behavior, facts.viewer, Date.now());
+ * const refusal = viewerRefusal(distribution, behavior, facts.viewer); // nowMs: Date.now() when a certificate's expiry is checked
  */
-export function viewerRefusal(distribution: DistributionRuntime, behavior: RoutedBehavior, viewer: ViewerRequestFacts, nowMs: number): ViewerRefusal | null {
+export function viewerRefusal(distribution: DistributionRuntime, behavior: RoutedBehavior, viewer: ViewerRequestFacts, nowMs?: number): ViewerRefusal | null {
   const { mode, trustStore } = distribution.viewerMtls;
   if (mode === "off" && !behavior.requiresViewerCertificate) return null;
   const identity = viewerVerdictFor(distribution, viewer);
@@ -61,7 +61,8 @@ export function viewerRefusal(distribution: DistributionRuntime, behavior: Route
   if (identity.verification === "success" && cert) {
     // A long-lived connection outlives neither a revocation nor the certificate's own expiry.
     if (trustStore?.isRevoked(cert.der)) return refusal("client-cert-revoked");
-    if (cert.notAfter.getTime() <= nowMs) return refusal("client-cert-expired");
+    // The clock is read only here: a distribution without viewer mTLS (most requests) does not read it.
+    if (cert.notAfter.getTime() <= (nowMs ?? Date.now())) return refusal("client-cert-expired");
   }
   if (behavior.requiresViewerCertificate && identity.verification !== "success") return refusal("client-cert-missing");
   const edgePrefix = distribution.viewerMtls.edgeIdentityPrefix;
