@@ -32,7 +32,7 @@ export function SignInPage(props: { onSignedIn(session: Session): void }) {
           void attempt({ kind: "token", token: token.trim() });
         }}
       >
-        <Field id="token" label="API token" hint="moat_<id>_<secret>, from `moat admin token create` (or the demo's token file). Kept in this tab only, until you sign out or close it.">
+        <Field id="token" label="API token" hint="moat_<id>_<secret>, from `moat token create` (or the demo's token file). Kept in this tab only, until you sign out or close it.">
           {(describedBy, isInvalid) => (
             <input
               id="token"
