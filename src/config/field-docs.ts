@@ -84,7 +84,7 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "tracing.otlp": { description: "The collector: OTLP over HTTP, JSON encoding." },
   "tracing.otlp.endpoint": { description: "The collector's traces URL: `https://`, or `http://` only to this host (127.0.0.1, ::1, localhost). No user or password in it.", example: "https://otel-collector.internal:4318/v1/traces" },
   "tracing.otlp.trustedCa": { description: "The CA bundle that verifies the collector's certificate (verification is never off). Relative to the config file.", default: "the system's root CAs", example: "./collector-ca.pem" },
-  "tracing.otlp.clientCertificate": { description: "The certificate the edge presents to a collector that requires mTLS: PEM files, relative to the config file. Re-read at every reload." },
+  "tracing.otlp.clientCertificate": { description: "The certificate the edge presents to a collector that requires mTLS: PEM files, relative to the config file. Replaced files take effect without a restart, as every file a config names." },
   "tracing.otlp.clientCertificate.cert": { description: "The PEM certificate chain, leaf first.", example: "./edge-otlp.pem" },
   "tracing.otlp.clientCertificate.key": { description: "Its private key (PEM, unencrypted).", example: "./edge-otlp.key" },
   "tracing.otlp.headers": { description: "HTTP headers sent with every export (an API key, a tenant id). Stored as written: whoever reads the config reads them.", example: "{ x-scope-orgid: edge-eu }" },

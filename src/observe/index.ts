@@ -5,7 +5,7 @@ export { createLogger } from "./logger.ts";
 export { MOAT_VERSION } from "./moat-version.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
 export { RequestTrace, newTraceId, newTraceparent, validTraceId } from "./trace-context.ts";
-export { createRequestTracing, RETIRED_TRACER_GRACE_MS } from "./request-tracing.ts";
+export { createRequestTracing } from "./request-tracing.ts";
 export type { EdgeTracer, RequestSpan, RequestSpanEnd, RequestTracing, TracingSettings } from "./request-tracing.ts";
 export { ACCESS_FILE_MODE, accessFileBase, openAccessFile } from "./access-file.ts";
 export type { AccessFile, AccessFileSettings } from "./access-file.ts";

@@ -235,6 +235,24 @@ describe("sampling", () => {
   });
 });
 
+test("a clean stop sends the spans still queued, before the batch delay is up", async () => {
+  const collector = await startOtlpCollector({ certificate: collectorCertificate });
+  const edge = await startTestEdge(ca, siteConfig({ otlp: { endpoint: collector.url, trustedCa: files.collectorCa, batchDelay: "1m" } }));
+  try {
+    const traceId = hex(32);
+    assert.equal((await get(edge, "/queued", { traceparent: `00-${traceId}-${hex(16)}-01` })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(collector.spans.length, 0, "still queued: the batch delay is a minute");
+  } finally {
+    await edge.close();
+  }
+  try {
+    assert.equal(collector.spans.length, 1, "sent by the stop");
+  } finally {
+    await collector.close();
+  }
+});
+
 describe("a collector that fails never touches a viewer request", () => {
   test("an untrusted collector certificate: requests are served, the failed export is logged, and the edge stops cleanly", async () => {
     const collector = await startOtlpCollector({ certificate: collectorCertificate });
