@@ -8,12 +8,11 @@ import type { EdgeCache } from "../../cache/index.ts";
 import { OriginFailureError } from "../../errors.ts";
 import { requestTarget } from "../../origin/index.ts";
 import { createAccessLog, edgeMetrics, jsonString, RequestTrace } from "../../observe/index.ts";
-import type { AccessLog, Logger, RequestSpan, RequestTracing } from "../../observe/index.ts";
+import type { AccessLog, Logger, RequestSpan, RequestSpanEnd, RequestTracing } from "../../observe/index.ts";
 import type { DestinationStream } from "pino";
 import { connectionFragment, routeFragment, stageFields } from "./access-line-fields.ts";
 import type { MeteredRequest, MeteredResponse } from "../viewers/viewer-meter.ts";
 import { forwardedAuthority, hostnameOfAuthority } from "./alias-index.ts";
-import type { RequestSpanEnd } from "../../observe/index.ts";
 import type { EdgeErrorCode, MoatErrorValue } from "./moat-error-values.ts";
 import { AMBIGUOUS_PATH_PROBLEM, checkRequestTarget, readRequestHead } from "./request-target.ts";
 import { createRequestIds } from "./request-id.ts";
@@ -73,7 +72,7 @@ interface RequestFacts {
   access: AccessLog;
   /** The trace context, made when the request goes to an origin or its line is written (at the start, from the span, with tracing on). */
   trace: RequestTrace | undefined;
-  /** The edge's span of this request, with tracing on; ended with the access line (endSpan). */
+  /** The edge's span of this request, with tracing on; ended where the access line is written (accessLog). */
   span: RequestSpan | undefined;
   /** Once forwarded (through the cache or to the origin): its behavior, whose line fields are JSON made once per behavior (access-line-fields.ts). */
   behavior: RoutedBehavior | undefined;
