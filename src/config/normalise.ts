@@ -64,7 +64,7 @@ function normaliseTracing(tracing: NonNullable<ConfigDocument["tracing"]>, inBas
       endpoint: otlp.endpoint,
       trustedCaFile: otlp.trustedCa === undefined ? null : inBaseDir(otlp.trustedCa),
       clientCertificate: otlp.clientCertificate === undefined ? null : { certFile: inBaseDir(otlp.clientCertificate.cert), keyFile: inBaseDir(otlp.clientCertificate.key) },
-      headers: { ...otlp.headers },
+      headersFile: otlp.headersFile === undefined ? null : inBaseDir(otlp.headersFile),
       timeoutMs: otlp.timeout ?? defaults.exportTimeoutMs,
       batchDelayMs: otlp.batchDelay ?? defaults.batchDelayMs,
       maxBatchSpans: defaults.maxBatchSpans,

@@ -18,7 +18,7 @@ function isLoopback(hostname: string): boolean {
 
 /**
  * What is wrong with a collector endpoint, or null: an absolute https:// URL (http:// only to a loopback address, a
- * collector on the same host), with no user or password in it (they would be logged; use `headers`), no fragment.
+ * collector on the same host), with no user or password in it (they would be logged; use `headersFile`), no fragment.
  */
 export function otlpEndpointProblem(text: string): string | null {
   let url: URL;
@@ -29,23 +29,10 @@ export function otlpEndpointProblem(text: string): string | null {
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "must be an https:// URL (OTLP over HTTP; gRPC is not supported)";
   if (url.protocol === "http:" && !isLoopback(url.hostname)) return "must be https:// unless the collector is on this host (127.0.0.1, ::1 or localhost): spans name hosts, paths and addresses";
-  if (url.username !== "" || url.password !== "") return "must not hold a user or password: put credentials in otlp.headers";
+  if (url.username !== "" || url.password !== "") return "must not hold a user or password: put credentials in a file named by otlp.headersFile";
   if (url.hash !== "") return "must not have a #fragment";
   return null;
 }
-
-// RFC 9110 §5.1: a field name is a token. Content-Type and Content-Length are the exporter's own.
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const EXPORTER_HEADERS = new Set(["content-type", "content-length", "content-encoding", "host", "connection", "transfer-encoding"]);
-
-const headerValue = field.checkedString((value) => (/[\0\r\n]/.test(value) ? "must not contain a line break or NUL" : null));
-
-const otlpHeaders = z.record(z.string(), headerValue).superRefine((headers, ctx) => {
-  for (const name of Object.keys(headers)) {
-    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: `is not an HTTP header name (got ${describeValue(name)})`, input: name });
-    else if (EXPORTER_HEADERS.has(name.toLowerCase())) ctx.addIssue({ code: "custom", path: [name], message: "is set by the exporter itself", input: name });
-  }
-});
 
 const ratioError = (issue: { input?: unknown }) => `must be a number from 0 (no new trace is sampled) to 1 (every one) (got ${describeValue(issue.input)})`;
 
@@ -56,7 +43,11 @@ const otlp = closedObject({
   trustedCa: field.filePath.optional(),
   /** The certificate and key the edge presents to a collector that asks for one (mTLS). */
   clientCertificate: closedObject({ cert: field.filePath, key: field.filePath }).optional(),
-  headers: otlpHeaders.optional(),
+  /**
+   * A file of `Name: value` lines sent with every export (a collector's API key): a path, never the values, so the
+   * config, the store, the admin API and the audit trail carry no credential; read as a key file (0600).
+   */
+  headersFile: field.filePath.optional(),
   timeout: field.duration(LIMITS.traceExportTimeoutMs).optional(),
   batchDelay: field.duration(LIMITS.traceBatchDelayMs).optional(),
 }).superRefine((value, ctx) => {

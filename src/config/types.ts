@@ -77,8 +77,8 @@ export interface OtlpExportConfig {
   readonly trustedCaFile: string | null;
   /** Absolute paths of the PEM certificate chain and key presented to the collector; null: none. */
   readonly clientCertificate: { readonly certFile: string; readonly keyFile: string } | null;
-  /** Sent with every export request (an API key, a tenant). */
-  readonly headers: Readonly<Record<string, string>>;
+  /** Absolute path of a file of `Name: value` lines sent with every export (an API key, a tenant); null: none. */
+  readonly headersFile: string | null;
   /** One export request's deadline. */
   readonly timeoutMs: number;
   /** The longest a finished span waits before it is sent. */

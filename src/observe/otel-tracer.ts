@@ -29,7 +29,7 @@ import {
 import { TraceExportError, TracingSetupError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 import { MOAT_VERSION } from "./moat-version.ts";
-import type { CollectorTlsFiles, EdgeTracer, RequestSpan, RequestSpanEnd, TracingSettings } from "./request-tracing.ts";
+import type { CollectorFiles, CollectorTlsFiles, EdgeTracer, RequestSpan, RequestSpanEnd, TracingSettings } from "./request-tracing.ts";
 import { validTraceId } from "./trace-context.ts";
 
 /** A failing collector is logged once, then once a minute with what was lost meanwhile: a down collector must not flood the log. */
@@ -42,19 +42,19 @@ const KNOWN_METHODS: ReadonlySet<string> = new Set(["CONNECT", "DELETE", "GET", 
  * A tracer for the edge's requests. No global provider or context manager is registered: spans are started with an
  * explicit parent and ended by the pipeline, so nothing else in the process (no instrumentation) is traced by it.
  * @example
- * const tracer = createOtelTracer(config.tracing, { ca }, log);
+ * const tracer = createOtelTracer(config.tracing, { tls: { ca }, headers: {} }, log);
  * const span = tracer.startRequest(req.headers.traceparent);
  */
-export function createOtelTracer(settings: TracingSettings, files: CollectorTlsFiles, log: Logger): EdgeTracer {
+export function createOtelTracer(settings: TracingSettings, files: CollectorFiles, log: Logger): EdgeTracer {
   const { otlp } = settings;
   const isHttps = otlp.endpoint.startsWith("https:");
-  if (isHttps) checkCollectorTls(files);
+  if (isHttps) checkCollectorTls(files.tls);
   const exporter = new OTLPTraceExporter({
     url: otlp.endpoint,
-    headers: { ...otlp.headers },
+    headers: { ...files.headers },
     timeoutMillis: otlp.timeoutMs,
     // Verification stays on (Node's default): `ca` replaces the system roots when trustedCa is set.
-    httpAgentOptions: isHttps ? { keepAlive: true, ...files } : { keepAlive: true },
+    httpAgentOptions: isHttps ? { keepAlive: true, ...files.tls } : { keepAlive: true },
   });
   const processor = new BatchSpanProcessor({
     exporter: new ReportingExporter(exporter, otlp.endpoint, log),

@@ -1,7 +1,7 @@
 // The edge's request spans as the pipeline sees them: a switch read once per request, off unless `tracing` is configured; the OpenTelemetry SDK behind it (otel-tracer.ts) is loaded only then.
 // No @opentelemetry import here: every edge loads this file, and one without tracing must not pay for the SDK.
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { TracingSetupError } from "../errors.ts";
 import type { Logger } from "./logger.ts";
 
@@ -13,7 +13,7 @@ export interface TracingSettings {
     readonly endpoint: string;
     readonly trustedCaFile: string | null;
     readonly clientCertificate: { readonly certFile: string; readonly keyFile: string } | null;
-    readonly headers: Readonly<Record<string, string>>;
+    readonly headersFile: string | null;
     readonly timeoutMs: number;
     readonly batchDelayMs: number;
     readonly maxBatchSpans: number;
@@ -26,6 +26,12 @@ export interface CollectorTlsFiles {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+}
+
+/** What an exporter is made from besides its settings: the TLS files and the headers file's fields. */
+export interface CollectorFiles {
+  tls: CollectorTlsFiles;
+  headers: Record<string, string>;
 }
 
 /** One viewer request's SERVER span, started as the request arrives. */
@@ -166,8 +172,8 @@ export function createRequestTracing(log: Logger): RequestTracing {
   };
 }
 
-async function readCollectorFiles(settings: TracingSettings): Promise<CollectorTlsFiles> {
-  const { trustedCaFile, clientCertificate } = settings.otlp;
+async function readCollectorFiles(settings: TracingSettings): Promise<CollectorFiles> {
+  const { trustedCaFile, clientCertificate, headersFile } = settings.otlp;
   const read = async (file: string, what: string) => {
     try {
       return await readFile(file);
@@ -175,19 +181,62 @@ async function readCollectorFiles(settings: TracingSettings): Promise<CollectorT
       throw new TracingSetupError(`cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
     }
   };
-  const files: CollectorTlsFiles = {};
-  if (trustedCaFile !== null) files.ca = await read(trustedCaFile, "tracing.otlp.trustedCa");
+  const tls: CollectorTlsFiles = {};
+  if (trustedCaFile !== null) tls.ca = await read(trustedCaFile, "tracing.otlp.trustedCa");
   if (clientCertificate !== null) {
-    files.cert = await read(clientCertificate.certFile, "tracing.otlp.clientCertificate.cert");
-    files.key = await read(clientCertificate.keyFile, "tracing.otlp.clientCertificate.key");
+    tls.cert = await read(clientCertificate.certFile, "tracing.otlp.clientCertificate.cert");
+    tls.key = await read(clientCertificate.keyFile, "tracing.otlp.clientCertificate.key");
   }
-  return files;
+  if (headersFile === null) return { tls, headers: {} };
+  await refuseReadableByOthers(headersFile);
+  return { tls, headers: parseHeadersFile((await read(headersFile, "tracing.otlp.headersFile")).toString("utf8"), headersFile) };
+}
+
+/** The headers file holds credentials: like a key file, it is refused when its group or others may read it. */
+async function refuseReadableByOthers(file: string): Promise<void> {
+  const { mode } = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    throw new TracingSetupError(`cannot read tracing.otlp.headersFile ${file}: ${error.code ?? error.message}`, { cause: error });
+  });
+  if (process.platform === "win32" || (mode & 0o077) === 0) return;
+  throw new TracingSetupError(`tracing.otlp.headersFile ${file} may be read by others (mode ${(mode & 0o777).toString(8).padStart(4, "0")}); it holds the collector's credentials: chmod 600 ${file}`);
+}
+
+// RFC 9110 §5.1: a field name is a token. These the exporter sets itself.
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const EXPORTER_HEADERS: ReadonlySet<string> = new Set(["content-type", "content-length", "content-encoding", "host", "connection", "transfer-encoding"]);
+
+/**
+ * The fields of a headers file: one `Name: value` a line; blank lines and lines starting with `#` are skipped. An error
+ * names the line and the header, never the value (a credential).
+ * @example
+ * parseHeadersFile("# Grafana Cloud\nAuthorization: Basic dXNlcjprZXk=\n", "/etc/moat/otlp-headers"); // { Authorization: "Basic dXNlcjprZXk=" }
+ */
+export function parseHeadersFile(text: string, file: string): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
+    const line = lines[index]!.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const where = `tracing.otlp.headersFile ${file}, line ${index + 1}`;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new TracingSetupError(`${where}: expected "Name: value"`);
+    const name = line.slice(0, colon).trim();
+    const value = line.slice(colon + 1).trim();
+    if (!HEADER_NAME.test(name)) throw new TracingSetupError(`${where}: ${JSON.stringify(name.slice(0, 64))} is not an HTTP header name`);
+    if (EXPORTER_HEADERS.has(name.toLowerCase())) throw new TracingSetupError(`${where}: ${name} is set by the exporter itself`);
+    // eslint-disable-next-line no-control-regex
+    if (/[\0-\x08\x0a-\x1f\x7f]/.test(value)) throw new TracingSetupError(`${where}: the value of ${name} holds a control character`);
+    if (Object.keys(headers).some((seen) => seen.toLowerCase() === name.toLowerCase())) throw new TracingSetupError(`${where}: ${name} is given twice`);
+    headers[name] = value;
+  }
+  return headers;
 }
 
 /** A digest, not the settings themselves: the key's content (a client key, header secrets) stays out of memory dumps of this string. */
-function settingsKey(settings: TracingSettings, files: CollectorTlsFiles): string {
+function settingsKey(settings: TracingSettings, files: CollectorFiles): string {
   const hash = createHash("sha256").update(JSON.stringify(settings));
-  // Each file length-prefixed: no two sets of files hash alike by moving bytes from one to the next.
-  for (const part of [files.ca, files.cert, files.key]) hash.update(part === undefined ? "\0none" : `\0${part.length}:`).update(part ?? "");
+  // Each part length-prefixed: no two sets of files hash alike by moving bytes from one to the next.
+  const headers = Buffer.from(JSON.stringify(files.headers));
+  for (const part of [files.tls.ca, files.tls.cert, files.tls.key, headers]) hash.update(part === undefined ? "\0none" : `\0${part.length}:`).update(part ?? "");
   return hash.digest("hex");
 }

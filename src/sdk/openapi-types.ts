@@ -1433,9 +1433,7 @@ export interface components {
                         cert: string;
                         key: string;
                     };
-                    headers?: {
-                        [key: string]: string;
-                    };
+                    headersFile?: string;
                     /** Format: moat-duration */
                     timeout?: unknown;
                     /** Format: moat-duration */
@@ -1453,9 +1451,7 @@ export interface components {
                     cert: string;
                     key: string;
                 };
-                headers?: {
-                    [key: string]: string;
-                };
+                headersFile?: string;
                 /** Format: moat-duration */
                 timeout?: string;
                 /** Format: moat-duration */

@@ -25,7 +25,7 @@ let ca: CertificateAuthority;
 let origin: TestOrigin;
 let dir: string;
 /** Files the edge reads: the collector's CA, and the client certificate it presents to the collector. */
-const files = { collectorCa: "", otherCa: "", clientCert: "", clientKey: "" };
+const files = { collectorCa: "", otherCa: "", clientCert: "", clientKey: "", headers: "" };
 let collectorCertificate: Awaited<ReturnType<CertificateAuthority["issueServerCertificate"]>>;
 let clientCaPem: string;
 let closedPort: number;
@@ -46,10 +46,12 @@ before(async () => {
   files.otherCa = join(dir, "other-ca.pem");
   files.clientCert = join(dir, "edge-otlp.pem");
   files.clientKey = join(dir, "edge-otlp.key");
+  files.headers = join(dir, "otlp-headers");
   await writeFile(files.collectorCa, collectorCa.bundlePem);
   await writeFile(files.otherCa, otherCa.bundlePem);
   await writeFile(files.clientCert, client.chainPem);
   await writeFile(files.clientKey, client.keyPem);
+  await writeFile(files.headers, "# the collector's tenant\nX-Scope-OrgID: edges\n", { mode: 0o600 });
   // A port nothing listens on: a collector that is down.
   const probe = net.createServer();
   await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
@@ -100,7 +102,7 @@ describe("export to a collector that requires the edge's client certificate", ()
       siteConfig(
         {
           serviceName: "moat-test-edge",
-          otlp: { endpoint: collector.url, trustedCa: files.collectorCa, clientCertificate: { cert: files.clientCert, key: files.clientKey }, headers: { "x-scope-orgid": "edges" }, batchDelay: "20ms" },
+          otlp: { endpoint: collector.url, trustedCa: files.collectorCa, clientCertificate: { cert: files.clientCert, key: files.clientKey }, headersFile: files.headers, batchDelay: "20ms" },
         },
         [{ id: "down", aliases: ["down.test"], origins: [{ id: "gone", url: closedOrigin }] }],
       ),
@@ -136,7 +138,7 @@ describe("export to a collector that requires the edge's client certificate", ()
     // The access line names the same trace.
     const line = await edge.waitForLog((each) => each.msg === "request" && each.path === "/catalog/item?secret=1");
     assert.equal(line.traceId, traceId);
-    // Over mTLS: the collector saw the edge's client certificate, the configured header and OTLP's JSON encoding.
+    // Over mTLS: the collector saw the edge's client certificate, the headers file's header and OTLP's JSON encoding.
     assert.ok(collector.requests.length > 0);
     assert.ok(collector.requests.every((request) => request.clientCn === "edge-eu-1" && request.headers["x-scope-orgid"] === "edges" && request.contentType === "application/json"));
   });
@@ -339,6 +341,37 @@ describe("reload", () => {
       const traceId = hex(32);
       assert.equal((await get(edge, "/still-traced", { traceparent: `00-${traceId}-${hex(16)}-01` })).status, 200);
       await collector.waitForSpan((each) => each.traceId === traceId);
+    } finally {
+      await edge.close();
+      await collector.close();
+    }
+  });
+  test("a headers file that others may read, or with a bad line, is refused whole, naming the file and line but never a value", async () => {
+    const collector = await startOtlpCollector({ certificate: collectorCertificate, clientCaPem });
+    const tracing = { otlp: { endpoint: collector.url, trustedCa: files.collectorCa, clientCertificate: { cert: files.clientCert, key: files.clientKey }, batchDelay: "20ms" } };
+    const edge = await startTestEdge(ca, siteConfig(tracing));
+    const open = join(dir, "headers-0644");
+    await writeFile(open, "Authorization: Bearer sekrit-0644\n", { mode: 0o644 });
+    const bad = join(dir, "headers-bad");
+    await writeFile(bad, "Authorization: Bearer sekrit-bad\nContent-Type: text/plain\n", { mode: 0o600 });
+    try {
+      await assert.rejects(edge.reload(siteConfig({ otlp: { ...tracing.otlp, headersFile: open } })), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "tracing-setup-failed");
+        assert.match(error.message, /headers-0644 may be read by others \(mode 0644\).*chmod 600/);
+        assert.doesNotMatch(error.message, /sekrit/);
+        return true;
+      });
+      await assert.rejects(edge.reload(siteConfig({ otlp: { ...tracing.otlp, headersFile: bad } })), (error: Error & { code?: string }) => {
+        assert.equal(error.code, "tracing-setup-failed");
+        assert.match(error.message, /headers-bad, line 2: Content-Type is set by the exporter itself/);
+        assert.doesNotMatch(error.message, /sekrit/);
+        return true;
+      });
+      // The running exporter stayed, without the refused headers.
+      const traceId = hex(32);
+      assert.equal((await get(edge, "/still-traced-headers", { traceparent: `00-${traceId}-${hex(16)}-01` })).status, 200);
+      await collector.waitForSpan((each) => each.traceId === traceId);
+      assert.ok(collector.requests.every((request) => request.headers.authorization === undefined));
     } finally {
       await edge.close();
       await collector.close();

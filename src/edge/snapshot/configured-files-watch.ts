@@ -32,10 +32,11 @@ export function configuredFiles(config: MoatConfig): string[] {
     }
     if (distribution.shield?.trustedCaFile) files.push(distribution.shield.trustedCaFile);
   }
-  // The collector's CA and the edge's certificate for it: a rebuild compares their contents and replaces the exporter if they changed.
+  // The collector's CA, the edge's certificate for it and its headers file: a rebuild compares their contents and replaces the exporter if they changed.
   const otlp = config.tracing?.otlp;
   if (otlp?.trustedCaFile) files.push(otlp.trustedCaFile);
   if (otlp?.clientCertificate) files.push(otlp.clientCertificate.certFile, otlp.clientCertificate.keyFile);
+  if (otlp?.headersFile) files.push(otlp.headersFile);
   return [...new Set(files)];
 }
 
