@@ -521,6 +521,26 @@ export class AccessLogFileError extends MoatError {
   }
 }
 
+/** The collector's files (tracing.otlp.trustedCa, clientCertificate) cannot be read or used: tracing is not started (or not changed, on a reload). */
+export class TracingSetupError extends MoatError {
+  constructor(detail: string, options: MoatErrorOptions = {}) {
+    super("tracing-setup-failed", 500, `cannot set up trace export: ${detail}.`, {
+      fix: "check the files tracing.otlp names: readable by the user Moat runs as, PEM, the key matching the certificate",
+      ...options,
+    });
+  }
+}
+
+/** A batch of spans did not reach the collector (down, too slow, refused the edge, or its certificate is not trusted): the spans are dropped, viewers never wait for it. */
+export class TraceExportError extends MoatError {
+  constructor(endpoint: string, spans: number, detail: string, options: MoatErrorOptions = {}) {
+    super("trace-export-failed", 502, `${spans} spans were not exported to ${endpoint}: ${detail}.`, {
+      fix: "check that the collector is up at tracing.otlp.endpoint, that tracing.otlp.trustedCa holds the CA of its certificate, and that it accepts the edge's client certificate (tracing.otlp.clientCertificate)",
+      ...options,
+    });
+  }
+}
+
 /** An HTTP/2 viewer session reset far more streams than it let finish (CVE-2023-44487): closed with GOAWAY ENHANCE_YOUR_CALM. */
 export class ViewerSessionFloodError extends MoatError {
   constructor(resets: number, finished: number) {

@@ -48,6 +48,7 @@ export default defineConfig({
           { text: "Run workers", link: "/how-to/run-workers" },
           { text: "Run under a supervisor", link: "/how-to/run-under-a-supervisor" },
           { text: "Monitor with Prometheus", link: "/how-to/monitor-with-prometheus" },
+          { text: "Trace with OpenTelemetry", link: "/how-to/trace-with-opentelemetry" },
         ],
       },
       {

@@ -72,6 +72,18 @@ export const DEFAULTS = {
   websocketIdleTimeoutMs: 10 * MINUTE,
   // API Gateway's WebSocket limit: a tunnel is re-opened (and its viewer re-checked) at least this often.
   websocketMaxLifetimeMs: 2 * HOUR,
+  tracing: {
+    serviceName: "moat",
+    // OpenTelemetry's own default (parent-based, always on): set a ratio below 1 for a busy edge.
+    sampleRatio: 1,
+    // OpenTelemetry's OTLP exporter default: a collector that takes longer is treated as down for that batch.
+    exportTimeoutMs: 10 * SECOND,
+    // OpenTelemetry's BatchSpanProcessor defaults: a span waits at most this long to be sent, 512 go per request,
+    // and past 2048 waiting (a collector down or slow) new spans are dropped rather than held in memory.
+    batchDelayMs: 5 * SECOND,
+    maxBatchSpans: 512,
+    maxQueuedSpans: 2048,
+  },
 } as const;
 
 export const LIMITS = {
@@ -93,6 +105,9 @@ export const LIMITS = {
   rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
   websocketIdleTimeoutMs: { min: SECOND, max: HOUR },
   websocketMaxLifetimeMs: { min: SECOND, max: DAY },
+  // Milliseconds are allowed so that tests can watch an export give up; a minute is longer than any batch needs.
+  traceExportTimeoutMs: { min: 1, max: MINUTE },
+  traceBatchDelayMs: { min: 1, max: MINUTE },
 } as const;
 
 /** Connection deadlines and caps per listener, for the parts configured by flags rather than a file. */

@@ -30,6 +30,10 @@ function pathFields(document: unknown): PathField[] {
   add(document, "dataDir", []);
   add(fieldOf(document, "pki"), "masterKeyFile", ["pki"]);
   add(fieldOf(fieldOf(document, "cache"), "disk"), "dir", ["cache", "disk"]);
+  const otlp = fieldOf(fieldOf(document, "tracing"), "otlp");
+  add(otlp, "trustedCa", ["tracing", "otlp"]);
+  for (const key of ["cert", "key"]) add(fieldOf(otlp, "clientCertificate"), key, ["tracing", "otlp", "clientCertificate"]);
+  add(otlp, "headersFile", ["tracing", "otlp"]);
   const stores = fieldOf(document, "trustStores");
   for (const [name, store] of Object.entries(isMapping(stores) ? stores : {})) {
     add(store, "caBundle", ["trustStores", name]);

@@ -43,6 +43,10 @@ export function referencedFiles(document: unknown, baseDir: string): FileReferen
       if (typeof file === "string" && file !== "") found.push({ path: ["trustStores", name, "crl", index], file: absolute(file) });
     });
   }
+  const otlp = fieldOf(fieldOf(document, "tracing"), "otlp");
+  add(otlp, "trustedCa", ["tracing", "otlp"]);
+  add(fieldOf(otlp, "clientCertificate"), "cert", ["tracing", "otlp", "clientCertificate"]);
+  add(fieldOf(otlp, "clientCertificate"), "key", ["tracing", "otlp", "clientCertificate"]);
   listOf(document, "distributions").forEach((distribution, index) => {
     const path = ["distributions", index];
     addCertificate(fieldOf(distribution, "viewerCertificate"), [...path, "viewerCertificate"]);

@@ -24,6 +24,8 @@ export type {
   PkiConfig,
   ShieldConfig,
   TlsVersion,
+  TracingConfig,
+  OtlpExportConfig,
   TrustStoreConfig,
   UnderscoreHeaders,
   ViewerMtlsConfig,

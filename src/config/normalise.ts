@@ -10,7 +10,7 @@ import { parseOriginUrl } from "./origin-url.ts";
 import { defaultTlsPolicy } from "../tls/cipher-policy.ts";
 import { normaliseTrustStores, normaliseViewerMtls } from "./normalise-viewer-mtls.ts";
 import type { CertificateSourceDocument, ConfigDocument, DistributionDocument, OriginDocument } from "./schema.ts";
-import type { AccessLogFileConfig, BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
+import type { AccessLogFileConfig, TracingConfig, BehaviorConfig, CertificateSource, ConnectionsConfig, DistributionConfig, ListenConfig, MoatConfig, OriginConfig, ShieldConfig, WebSocketConfig } from "./types.ts";
 
 export interface NormaliseOptions {
   source: string;
@@ -45,11 +45,31 @@ export function normaliseConfig(document: ConfigDocument, options: NormaliseOpti
     listen: normaliseListen(document.listen ?? {}),
     log,
     metrics: { listen: document.metrics === undefined ? null : (parseListenAddress(String(document.metrics.listen)) ?? null) },
+    tracing: document.tracing === undefined ? null : normaliseTracing(document.tracing, inBaseDir),
     connections: normaliseConnections(document.connections ?? {}),
     cache: normaliseCacheStorage(document.cache, dataDir, options.baseDir),
     trustStores: normaliseTrustStores(document.trustStores, options.baseDir),
     distributions: document.distributions.map((distribution) => normaliseDistribution(distribution, inBaseDir, log.accessLogSample)),
     workers: document.workers ?? DEFAULTS.workers,
+  };
+}
+
+function normaliseTracing(tracing: NonNullable<ConfigDocument["tracing"]>, inBaseDir: PathResolver): TracingConfig {
+  const { otlp } = tracing;
+  const defaults = DEFAULTS.tracing;
+  return {
+    serviceName: tracing.serviceName ?? defaults.serviceName,
+    sampleRatio: tracing.sampleRatio ?? defaults.sampleRatio,
+    otlp: {
+      endpoint: otlp.endpoint,
+      trustedCaFile: otlp.trustedCa === undefined ? null : inBaseDir(otlp.trustedCa),
+      clientCertificate: otlp.clientCertificate === undefined ? null : { certFile: inBaseDir(otlp.clientCertificate.cert), keyFile: inBaseDir(otlp.clientCertificate.key) },
+      headersFile: otlp.headersFile === undefined ? null : inBaseDir(otlp.headersFile),
+      timeoutMs: otlp.timeout ?? defaults.exportTimeoutMs,
+      batchDelayMs: otlp.batchDelay ?? defaults.batchDelayMs,
+      maxBatchSpans: defaults.maxBatchSpans,
+      maxQueuedSpans: defaults.maxQueuedSpans,
+    },
   };
 }
 

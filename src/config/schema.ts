@@ -7,6 +7,7 @@ import { HTTP_METHODS, KEY_ALGORITHMS, LIMITS, TLS_VERSIONS, UNDERSCORE_HEADERS 
 import * as field from "./fields.ts";
 import { accessLog, logSection } from "./log-schema.ts";
 import { metricsSection } from "./metrics-schema.ts";
+import { tracingSection } from "./tracing-schema.ts";
 import { describeValue } from "./issues.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 import { behaviorViewerMtls, trustStores, viewerMtls } from "./viewer-mtls-schema.ts";
@@ -208,6 +209,8 @@ export const configSchema = closedObject({
   log: logSection.optional(),
   /** The Prometheus endpoint: off unless `listen` is set (or `moat start --metrics`). Read at start. */
   metrics: metricsSection.optional(),
+  /** OpenTelemetry export of request spans: off unless present. Read at every reload. */
+  tracing: tracingSection.optional(),
   connections: connections.optional(),
   cache: cacheStorage.optional(),
   trustStores: trustStores.optional(),

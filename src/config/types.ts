@@ -41,6 +41,8 @@ export interface MoatConfig {
   readonly log: LogConfig;
   /** The Prometheus endpoint; read at start. */
   readonly metrics: MetricsConfig;
+  /** OpenTelemetry export of request spans; null: off (the default). Read at every reload. */
+  readonly tracing: TracingConfig | null;
   /** Viewer connections on the HTTPS port: read at start. */
   readonly connections: ConnectionsConfig;
   /** Cache tiers, object size limit, compression: read at start. */
@@ -57,6 +59,34 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" |
 export interface MetricsConfig {
   /** Where GET /metrics is served (plain HTTP); null: no endpoint unless `moat start --metrics` asks for one. */
   readonly listen: { readonly host: string; readonly port: number } | null;
+}
+
+/** OpenTelemetry export of one span per viewer request to an OTLP/HTTP collector (JSON encoding). */
+export interface TracingConfig {
+  /** The resource's service.name. */
+  readonly serviceName: string;
+  /** Share of new traces (a request without a valid traceparent) sampled; a viewer's traceparent's flag decides for its own. */
+  readonly sampleRatio: number;
+  readonly otlp: OtlpExportConfig;
+}
+
+export interface OtlpExportConfig {
+  /** The collector's traces URL (https://, or http:// to a loopback address). */
+  readonly endpoint: string;
+  /** Absolute; null: the system's root CAs verify the collector. */
+  readonly trustedCaFile: string | null;
+  /** Absolute paths of the PEM certificate chain and key presented to the collector; null: none. */
+  readonly clientCertificate: { readonly certFile: string; readonly keyFile: string } | null;
+  /** Absolute path of a file of `Name: value` lines sent with every export (an API key, a tenant); null: none. */
+  readonly headersFile: string | null;
+  /** One export request's deadline. */
+  readonly timeoutMs: number;
+  /** The longest a finished span waits before it is sent. */
+  readonly batchDelayMs: number;
+  /** Spans sent in one request (not configurable: DEFAULTS.tracing). */
+  readonly maxBatchSpans: number;
+  /** Spans waiting to be sent, at most: past it new ones are dropped (not configurable: DEFAULTS.tracing). */
+  readonly maxQueuedSpans: number;
 }
 
 export interface LogConfig {

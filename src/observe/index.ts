@@ -1,10 +1,12 @@
-// Observability: structured logs, the access log, and (loaded only when asked for) Prometheus metrics.
+// Observability: structured logs, the access log, and (loaded only when asked for) Prometheus metrics and OpenTelemetry trace export.
 export { createAccessLog, jsonFields, jsonString } from "./access-log.ts";
 export type { AccessLog } from "./access-log.ts";
 export { createLogger } from "./logger.ts";
 export { MOAT_VERSION } from "./moat-version.ts";
 export type { Logger, LoggerOptions } from "./logger.ts";
 export { RequestTrace, newTraceId, newTraceparent, validTraceId } from "./trace-context.ts";
+export { createRequestTracing } from "./request-tracing.ts";
+export type { EdgeTracer, RequestSpan, RequestSpanEnd, RequestTracing, TracingSettings } from "./request-tracing.ts";
 export { ACCESS_FILE_MODE, accessFileBase, openAccessFile } from "./access-file.ts";
 export type { AccessFile, AccessFileSettings } from "./access-file.ts";
 export { edgeMetrics, installEdgeMetrics } from "./edge-metrics.ts";

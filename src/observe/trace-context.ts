@@ -57,10 +57,20 @@ export function newTraceparent(traceId: string = newTraceId()): string {
   return `00-${traceId}-${randomHex(8, ZERO_PARENT_ID)}-01`;
 }
 
+/** The edge's own span of the request, when tracing is on (request-tracing.ts): what the trace context takes from it. */
+export interface EdgeSpanContext {
+  readonly traceId: string;
+  /** This span's id as parent-id, and its sampled flag. */
+  readonly traceparent: string;
+  /** The span continues the viewer's valid traceparent. */
+  readonly continuesViewer: boolean;
+}
+
 /**
  * One request's trace context, worked out at first use (a cache hit with no access line never asks): the viewer's
  * traceparent and tracestate when the traceparent is valid, else a new traceparent and no tracestate (§3.3.1: a
- * tracestate without a valid traceparent is dropped).
+ * tracestate without a valid traceparent is dropped). With tracing on, the edge is a hop of the trace (§3.2.2.2): the
+ * origin's parent is the edge's span, under the same trace id, with the span's sampled flag.
  */
 export class RequestTrace {
   readonly #headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -68,8 +78,13 @@ export class RequestTrace {
   #traceparent: string | undefined = undefined;
   #isViewers = false;
 
-  constructor(viewerHeaders: Readonly<Record<string, string | string[] | undefined>>) {
+  constructor(viewerHeaders: Readonly<Record<string, string | string[] | undefined>>, span?: EdgeSpanContext) {
     this.#headers = viewerHeaders;
+    if (span !== undefined) {
+      this.#traceId = span.traceId;
+      this.#traceparent = span.traceparent;
+      this.#isViewers = span.continuesViewer;
+    }
   }
 
   /** The trace id (32 hex digits), for the access line: the viewer's, else a new one (a hit's line needs no parent id). */
@@ -91,7 +106,7 @@ export class RequestTrace {
     return (this.#traceparent ??= newTraceparent(traceId));
   }
 
-  /** The viewer's tracestate, passed on with its own traceparent only. */
+  /** The viewer's tracestate, passed on with its own traceparent (or the edge's span continuing it) only. */
   get tracestate(): string | string[] | undefined {
     return this.traceId !== "" && this.#isViewers ? this.#headers.tracestate : undefined;
   }

@@ -261,6 +261,34 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/settings/tracing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the tracing section; its ETag is its version
+         * @description Needs the role viewer or above (viewer < operator < admin).
+         */
+        get: operations["getTracingSetting"];
+        /**
+         * Replace the tracing section (If-Match: its ETag), or store it (If-None-Match: *)
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        put: operations["putTracingSetting"];
+        post?: never;
+        /**
+         * Remove the tracing section (If-Match: its ETag): its defaults apply again
+         * @description Needs the role admin or above (viewer < operator < admin).
+         */
+        delete: operations["deleteTracingSetting"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/settings/connections": {
         parameters: {
             query?: never;
@@ -1260,7 +1288,7 @@ export interface components {
             revision: number;
             items: {
                 /** @enum {string} */
-                name: "dataDir" | "pki" | "listen" | "log" | "metrics" | "connections" | "cache" | "workers";
+                name: "dataDir" | "pki" | "listen" | "log" | "metrics" | "tracing" | "connections" | "cache" | "workers";
                 version: number;
                 revision: number;
                 document: unknown;
@@ -1391,6 +1419,46 @@ export interface components {
         };
         putMetricsSettingBody: {
             listen: string | number;
+        };
+        getTracingSetting200: {
+            /** @constant */
+            name: "tracing";
+            version: number;
+            revision: number;
+            document: {
+                otlp: {
+                    endpoint: string;
+                    trustedCa?: string;
+                    clientCertificate?: {
+                        cert: string;
+                        key: string;
+                    };
+                    headersFile?: string;
+                    /** Format: moat-duration */
+                    timeout?: unknown;
+                    /** Format: moat-duration */
+                    batchDelay?: unknown;
+                };
+                sampleRatio?: number;
+                serviceName?: string;
+            };
+        };
+        putTracingSettingBody: {
+            otlp: {
+                endpoint: string;
+                trustedCa?: string;
+                clientCertificate?: {
+                    cert: string;
+                    key: string;
+                };
+                headersFile?: string;
+                /** Format: moat-duration */
+                timeout?: string;
+                /** Format: moat-duration */
+                batchDelay?: string;
+            };
+            sampleRatio?: number;
+            serviceName?: string;
         };
         getConnectionsSetting200: {
             /** @constant */
@@ -4467,6 +4535,300 @@ export interface operations {
         };
     };
     deleteMetricsSetting: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the resource was read with (or *): required to replace or delete; 412 when it has changed since */
+                "If-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current (or If-None-Match: * and it exists) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getTracingSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The section */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getTracingSetting200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putTracingSetting: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag the resource was read with (or *): required to replace or delete; 412 when it has changed since */
+                "If-Match"?: string;
+                /** @description * to create only: 412 when the resource exists */
+                "If-None-Match"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["putTracingSettingBody"];
+            };
+        };
+        responses: {
+            /** @description Replaced */
+            200: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getTracingSetting200"];
+                };
+            };
+            /** @description Stored */
+            201: {
+                headers: {
+                    /** @description The resource's version as a strong ETag ("3"): send it back as If-Match */
+                    ETag?: string;
+                    /** @description Where the new resource is */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["getTracingSetting200"];
+                };
+            };
+            /** @description The request is not valid: each error names its field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No credentials, or credentials the API does not accept */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description It exists already */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match names a version that is no longer current (or If-None-Match: * and it exists) */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the API takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The change would make the config invalid: each error names its path */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match is required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request passed its deadline, or the store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteTracingSetting: {
         parameters: {
             query?: never;
             header?: {

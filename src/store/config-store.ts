@@ -19,7 +19,7 @@ export type ResourceKind = "distribution" | "trustStore" | "setting";
 const TABLES = { distribution: "distributions", trustStore: "trust_stores", setting: "settings" } as const satisfies Record<ResourceKind, keyof StoreTables>;
 
 /** The top-level keys a `setting` may name: every key of a config document but the two the store keeps by item. */
-export const SETTING_NAMES = ["dataDir", "pki", "listen", "log", "metrics", "connections", "cache", "workers"] as const;
+export const SETTING_NAMES = ["dataDir", "pki", "listen", "log", "metrics", "tracing", "connections", "cache", "workers"] as const;
 
 export interface StoredResource {
   kind: ResourceKind;

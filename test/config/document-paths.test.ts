@@ -27,6 +27,7 @@ const relative = {
   dataDir: "data",
   pki: { masterKeyFile: "../keys/master.key" },
   cache: { disk: { dir: "cache" } },
+  tracing: { otlp: { endpoint: "https://collector.internal:4318/v1/traces", trustedCa: "collector-ca.pem", clientCertificate: { cert: "otlp.pem", key: "otlp.key" }, headersFile: "otlp-headers" } },
   trustStores: {
     one: { caBundle: "./one.pem", crl: "./one.crl" },
     two: { caBundle: "two.pem", crl: ["./a.crl", "/abs/b.crl"] },
@@ -60,6 +61,10 @@ test("the store refuses every relative path, naming its field; the document is o
       "dataDir",
       "pki.masterKeyFile",
       "cache.disk.dir",
+      "tracing.otlp.trustedCa",
+      "tracing.otlp.clientCertificate.cert",
+      "tracing.otlp.clientCertificate.key",
+      "tracing.otlp.headersFile",
       "trustStores.one.caBundle",
       "trustStores.one.crl",
       "trustStores.two.caBundle",

@@ -53,9 +53,9 @@ export function adminApiAccessContract(engine: EngineUnderTest): void {
       ["PUT", "/trust-stores/:name", "operator", "/trust-stores/partners", { headers: ifMatch, body: { caBundle: "/etc/other.pem" } }],
       ["DELETE", "/trust-stores/:name", "operator", "/trust-stores/partners", { headers: ifMatch }],
       ["GET", "/settings", "viewer", "/settings"],
-      ...["dataDir", "pki", "listen", "log", "metrics", "connections", "cache", "workers"].flatMap((name): [string, string, ApiRole, string, CallOptions?][] => [
+      ...["dataDir", "pki", "listen", "log", "metrics", "tracing", "connections", "cache", "workers"].flatMap((name): [string, string, ApiRole, string, CallOptions?][] => [
         ["GET", `/settings/${name}`, "viewer", `/settings/${name}`],
-        ["PUT", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch, body: name === "log" ? { level: "warn" } : name === "metrics" ? { listen: "127.0.0.1:9464" } : {} }],
+        ["PUT", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch, body: name === "log" ? { level: "warn" } : name === "metrics" ? { listen: "127.0.0.1:9464" } : name === "tracing" ? { otlp: { endpoint: "https://collector.test:4318/v1/traces" } } : {} }],
         ["DELETE", `/settings/${name}`, "admin", `/settings/${name}`, { headers: ifMatch }],
       ]),
       ["GET", "/revisions", "viewer", "/revisions"],

@@ -51,3 +51,14 @@ test("RequestTrace keeps a valid viewer traceparent and its tracestate, and repl
   assert.equal(made.traceId, made.traceId);
   assert.equal(made.traceparent.slice(3, 35), made.traceId);
 });
+
+test("with the edge's span, the origin's traceparent names the span; the viewer's tracestate goes on only when the span continues its trace", () => {
+  const viewer = { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "congo=t61rcWkgMzE" };
+  const continued = new RequestTrace(viewer, { traceId: "4bf92f3577b34da6a3ce929d0e0e4736", traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01", continuesViewer: true });
+  assert.equal(continued.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+  assert.equal(continued.traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01");
+  assert.equal(continued.tracestate, "congo=t61rcWkgMzE");
+  const fresh = new RequestTrace({ tracestate: "congo=t61rcWkgMzE" }, { traceId: "a".repeat(32), traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-00`, continuesViewer: false });
+  assert.equal(fresh.traceparent, `00-${"a".repeat(32)}-${"b".repeat(16)}-00`);
+  assert.equal(fresh.tracestate, undefined);
+});

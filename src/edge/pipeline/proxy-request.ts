@@ -8,7 +8,7 @@ import type { EdgeCache } from "../../cache/index.ts";
 import { OriginFailureError } from "../../errors.ts";
 import { requestTarget } from "../../origin/index.ts";
 import { createAccessLog, edgeMetrics, jsonString, RequestTrace } from "../../observe/index.ts";
-import type { AccessLog, Logger } from "../../observe/index.ts";
+import type { AccessLog, Logger, RequestSpan, RequestSpanEnd, RequestTracing } from "../../observe/index.ts";
 import type { DestinationStream } from "pino";
 import { connectionFragment, routeFragment, stageFields } from "./access-line-fields.ts";
 import type { MeteredRequest, MeteredResponse } from "../viewers/viewer-meter.ts";
@@ -51,6 +51,8 @@ export interface RequestPipelineDeps {
   upgrades?: ViewerUpgrades;
   /** Where access lines go when not to `log`'s destination: the access log's own file (log.accessLog.file). */
   accessDestination?: DestinationStream;
+  /** The edge's request spans (observe/request-tracing.ts): its tracer is undefined while tracing is off. */
+  tracing?: RequestTracing;
 }
 
 interface RequestFacts {
@@ -68,8 +70,10 @@ interface RequestFacts {
   distribution: DistributionRuntime | undefined;
   /** Writes the access line (observe/access-log.ts); `log`'s level decides whether it is written. */
   access: AccessLog;
-  /** The trace context, made when the request goes to an origin or its line is written. */
+  /** The trace context, made when the request goes to an origin or its line is written (at the start, from the span, with tracing on). */
   trace: RequestTrace | undefined;
+  /** The edge's span of this request, with tracing on; ended where the access line is written (accessLog). */
+  span: RequestSpan | undefined;
   /** Once forwarded (through the cache or to the origin): its behavior, whose line fields are JSON made once per behavior (access-line-fields.ts). */
   behavior: RoutedBehavior | undefined;
   /** Told when the request ends, by a stage that ends it itself (ENDS_ITSELF). */
@@ -92,8 +96,12 @@ type Handling = Promise<unknown> | undefined | typeof ENDS_ITSELF;
 export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerRequest, res: ViewerResponse) => void {
   const nextRequestId = createRequestIds();
   const access = createAccessLog(deps.log, deps.accessDestination);
+  const tracing = deps.tracing;
   return (req, res) => {
     const socket = deps.socketOf?.(req) ?? (req.socket as TLSSocket | undefined);
+    // Tracing off: this one check is all a request pays (no span, no parse of its traceparent here).
+    const tracer = tracing?.tracer;
+    const span = tracer === undefined ? undefined : tracer.startRequest(req.headers.traceparent);
     const facts: RequestFacts = {
       requestId: nextRequestId(),
       startedAt: performance.now(),
@@ -105,7 +113,8 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
       // Every field set later is in the literal: the object keeps one shape, with no property store grown per request.
       distribution: undefined,
       access,
-      trace: undefined,
+      trace: span === undefined ? undefined : new RequestTrace(req.headers, span),
+      span,
       behavior: undefined,
       deps,
     };
@@ -118,7 +127,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
     try {
       handling = handle(req, res, facts, deps);
     } catch (error) {
-      handlerFailed(error, res, facts, deps.log);
+      handlerFailed(error, req, res, facts, deps.log);
     }
     if (handling === undefined) deps.onRequestEnd?.(req);
     else if (handling !== ENDS_ITSELF)
@@ -127,7 +136,7 @@ export function createRequestHandler(deps: RequestPipelineDeps): (req: ViewerReq
           if (value !== ENDS_ITSELF) deps.onRequestEnd?.(req);
         },
         (error: unknown) => {
-          handlerFailed(error, res, facts, deps.log);
+          handlerFailed(error, req, res, facts, deps.log);
           deps.onRequestEnd?.(req);
         },
       );
@@ -139,7 +148,7 @@ function endItself(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts,
   try {
     accessLog(facts.deps.log, req, res, facts, fields);
   } catch (error) {
-    handlerFailed(error, res, facts, facts.deps.log);
+    handlerFailed(error, req, res, facts, facts.deps.log);
   }
   facts.deps.onRequestEnd?.(req);
 }
@@ -149,15 +158,21 @@ function endItselfFailed(req: ViewerRequest, res: ViewerResponse, facts: Request
   try {
     recordFailure(error, res, facts, fields, facts.deps.log);
   } catch (failure) {
-    handlerFailed(failure, res, facts, facts.deps.log);
+    handlerFailed(failure, req, res, facts, facts.deps.log);
   }
   endItself(req, res, facts, fields);
 }
 
 // A bug must cost one request, never the process: log it and cut this response.
-function handlerFailed(error: unknown, res: ViewerResponse, facts: RequestFacts, log: Logger): void {
+function handlerFailed(error: unknown, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, log: Logger): void {
   log.error({ requestId: facts.requestId, error: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "request handler failed");
   res.destroy();
+  // The line may not have been written (the failure came before it): the span ends all the same.
+  if (facts.span !== undefined) {
+    const span = facts.span;
+    facts.span = undefined;
+    if (span.isRecording) span.end(spanEnd(req, res, facts, { error: "edge-internal" }));
+  }
 }
 
 // A malformed HTTP/1.1 request, or a GET with a body, closes its connection: what follows on the wire may not be framed as the viewer meant.
@@ -236,7 +251,7 @@ function forwardHandshake(
   behavior: RoutedBehavior,
   authority: string,
 ): Promise<void> {
-  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer, trace: (facts.trace = new RequestTrace(req.headers)) };
+  const request = { req, res, handshake, distribution, behavior, authority, requestId: facts.requestId, clientAddress: facts.clientAddress, httpVersion: facts.httpVersion, viewer: facts.viewer, trace: (facts.trace ??= new RequestTrace(req.headers)) };
   return forwardWebSocket(request, log, upgrades).then((fields) => accessLog(log, req, res, facts, fields));
 }
 
@@ -287,7 +302,7 @@ function forward(
     behavior,
     res,
     requestId: facts.requestId,
-    trace: (facts.trace = new RequestTrace(req.headers)),
+    trace: (facts.trace ??= new RequestTrace(req.headers)),
     cacheStatusName: distribution.cacheStatusName,
   });
   // The line's distribution and behavior fields come from facts.behavior (made only for a line written); the stages give their own.
@@ -383,6 +398,34 @@ function hasBody(req: ViewerRequest): boolean {
   return (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
 }
 
+/** What the span is told at its end: the access line's facts, as strings and numbers. */
+function spanEnd(req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): RequestSpanEnd {
+  const headers = req.headers;
+  const authority = headers[":authority"] ?? headers.host;
+  const userAgent = headers["user-agent"];
+  return {
+    method: req.method ?? "",
+    target: req.url ?? "",
+    httpVersion: facts.httpVersion,
+    status: res.statusCode,
+    serverAddress: hostnameOfAuthority(typeof authority === "string" ? authority : undefined),
+    serverPort: facts.socket?.localPort,
+    clientAddress: facts.clientAddress,
+    userAgent: typeof userAgent === "string" ? userAgent : undefined,
+    requestId: facts.requestId,
+    // A WebSocket's stage names its route in its fields; any other request's is in facts once it was forwarded.
+    distribution: facts.distribution?.id,
+    route: facts.behavior?.path ?? stringField(fields.behavior),
+    cache: stringField(fields.cache),
+    origin: stringField(fields.origin),
+    error: stringField(fields.error),
+  };
+}
+
+function stringField(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
 // Fields the line writes itself, from the request: a stage's field of the same name is not written twice.
 const LINE_FIELDS: ReadonlySet<string> = new Set(["requestId", "snapshot", "method", "path", "http", "status", "ms", "traceId", "ttfbMs", "bytesIn", "bytesOut", "client", "tlsVersion", "cipher", "clientCert"]);
 const isLineField = (name: string) => LINE_FIELDS.has(name);
@@ -401,6 +444,12 @@ function tenths(ms: number): string {
 
 /** Always undefined: a stage that answered returns it, as the request's end. */
 function accessLog(log: Logger, req: ViewerRequest, res: ViewerResponse, facts: RequestFacts, fields: Record<string, unknown>): undefined {
+  // The span ends where the line is written, sampled out of the log or not: both know the status, the cache and the origin.
+  if (facts.span !== undefined) {
+    const span = facts.span;
+    facts.span = undefined;
+    if (span.isRecording) span.end(spanEnd(req, res, facts, fields));
+  }
   // Every request is counted, sampled out of the log or not; with metrics off this is one comparison (observe/edge-metrics.ts).
   if (edgeMetrics !== undefined) edgeMetrics.request(facts.distribution?.id ?? "", res.statusCode, (fields.cache as string | undefined) ?? "none", (performance.now() - facts.startedAt) / 1000);
   // The line's fields are computed only when it is written: not above level info, not for a request sampled out.

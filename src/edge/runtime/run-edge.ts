@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { BeforeBatch, CachePeers, Clock, NumberedInvalidation } from "../../cache/index.ts";
 import type { MoatConfig } from "../../config/index.ts";
-import { edgeMetrics } from "../../observe/index.ts";
+import { createRequestTracing, edgeMetrics } from "../../observe/index.ts";
 import type { Logger } from "../../observe/index.ts";
 import type { OriginClient } from "../../origin/index.ts";
 import { createIssuedCertificateStore, createOpenedCertificates } from "../../pki/index.ts";
@@ -111,6 +111,9 @@ export interface EdgeCertificateEvents {
 
 const noCaRotation = { stop: async () => {} };
 
+/** How long a clean stop waits for the last spans to reach the collector: within the drain limit (serve-edge.ts), never the whole of it. */
+export const TRACE_FLUSH_LIMIT_MS = 5_000;
+
 /**
  * @example
  * const edge = await runEdge({ config, ca, log });
@@ -169,8 +172,14 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
       edgeName: options.edgeName ?? null,
     });
   let built: BuiltSnapshot = await build(startConfig, await revokedSerials(startConfig.dataDir));
+  // Each process that serves exports its own requests' spans; a primary serves none. Off, the SDK is never loaded.
+  const tracing = role === "primary" ? undefined : createRequestTracing(log.child({ part: "tracing" }));
+  (await tracing?.prepare(startConfig.tracing))?.commit();
   // A primary serves nothing: it never loads the viewer listeners, the cache or the origin pools (node:http2, undici).
-  const serving = role === "primary" ? null : await (await import("../viewers/serve-viewers.ts")).serveViewers(startConfig, () => built.snapshot, options);
+  const serving = role === "primary" ? null : await (await import("../viewers/serve-viewers.ts")).serveViewers(startConfig, () => built.snapshot, options, tracing).catch(async (error: unknown) => {
+    await tracing?.stop(0);
+    throw error;
+  });
   const viewer = serving?.viewer;
   // Under workers, one set of keys for the group, made here by the primary and rotated with the viewer policy
   // or a revocation; alone, the listener makes and rotates its own.
@@ -246,7 +255,16 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     // A worker's primary has rotated the CA (if it changed) before it said to rebuild.
     if (role === "worker") ca = await followCaOnDisk({ dataDir: startConfig.dataDir, masterKey: options.masterKey, current: ca });
     const revoked = await revokedSerials(startConfig.dataDir);
-    const next = await build(config, revoked, built);
+    // Made before the build and put in place with it: a collector file that cannot be used refuses the reload as a whole.
+    const nextTracing = await tracing?.prepare(config.tracing);
+    let next: BuiltSnapshot;
+    try {
+      next = await build(config, revoked, built);
+    } catch (error) {
+      await nextTracing?.discard();
+      throw error;
+    }
+    nextTracing?.commit();
     const previous = built;
     built = next;
     if (config !== currentConfig) {
@@ -298,6 +316,8 @@ export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
     await publishedRevocationsStopped;
     await applying;
     await serving?.stop();
+    // After the drain: the spans of the last requests are in the queue, and go before the process does (bounded).
+    await tracing?.stop(TRACE_FLUSH_LIMIT_MS);
     await Promise.allSettled([...built.origins.values()].map((entry) => entry.client.close()));
     log.info("edge stopped");
   }

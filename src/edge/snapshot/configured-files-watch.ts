@@ -1,4 +1,4 @@
-// Watches the files a config names (viewer trust stores, imported certificates and keys, origins' trusted CAs) and asks for a rebuild when one changes: a replaced file takes effect without a restart or a SIGHUP.
+// Watches the files a config names (viewer trust stores, imported certificates and keys, origins' trusted CAs, the trace collector's TLS files) and asks for a rebuild when one changes: a replaced file takes effect without a restart or a SIGHUP.
 import type { CertificateSource, MoatConfig } from "../../config/index.ts";
 import { watchFiles } from "../../file-watch.ts";
 import type { Logger } from "../../observe/index.ts";
@@ -32,6 +32,11 @@ export function configuredFiles(config: MoatConfig): string[] {
     }
     if (distribution.shield?.trustedCaFile) files.push(distribution.shield.trustedCaFile);
   }
+  // The collector's CA, the edge's certificate for it and its headers file: a rebuild compares their contents and replaces the exporter if they changed.
+  const otlp = config.tracing?.otlp;
+  if (otlp?.trustedCaFile) files.push(otlp.trustedCaFile);
+  if (otlp?.clientCertificate) files.push(otlp.clientCertificate.certFile, otlp.clientCertificate.keyFile);
+  if (otlp?.headersFile) files.push(otlp.headersFile);
   return [...new Set(files)];
 }
 

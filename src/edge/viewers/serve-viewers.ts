@@ -5,6 +5,7 @@ import type { MoatConfig } from "../../config/index.ts";
 import { applyPlainHttpConnectionPolicy } from "../../connections/index.ts";
 import { ListenError } from "../../errors.ts";
 import { openAccessFile } from "../../observe/index.ts";
+import type { RequestTracing } from "../../observe/index.ts";
 import { loadUndici } from "../../origin/index.ts";
 import type { EdgeSnapshot } from "../snapshot/edge-snapshot.ts";
 import { createRedirectListener } from "./redirect-listener.ts";
@@ -16,7 +17,7 @@ import { createViewerListener } from "./viewer-listener.ts";
  * @example
  * const serving = await serveViewers(config, () => built.snapshot, options);
  */
-export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapshot, options: RunEdgeOptions) {
+export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () => EdgeSnapshot, options: RunEdgeOptions, tracing?: RequestTracing) {
   const { log } = options;
   // This process proxies: undici is loaded now, not by the first miss.
   loadUndici();
@@ -37,7 +38,7 @@ export async function serveViewers(startConfig: MoatConfig, currentSnapshot: () 
     await cache.stop();
     throw error;
   }) : null;
-  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls, accessDestination: accessFile?.destination });
+  const viewer = createViewerListener({ currentSnapshot, log: log.child({ part: "edge" }), cache, connections: startConfig.connections, tls: startConfig.listen.tls, accessDestination: accessFile?.destination, tracing });
   const httpsPort = await listen(viewer.server, "viewers (HTTPS)", startConfig.listen.host, startConfig.listen.httpsPort).catch(async (error: unknown) => {
     await cache.stop();
     await accessFile?.close();

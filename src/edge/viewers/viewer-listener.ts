@@ -11,7 +11,7 @@ import type { EdgeCache } from "../../cache/index.ts";
 import type { ConnectionsConfig } from "../../config/index.ts";
 import { closeHttp1, createConnectionLog, handshakeFailure, limitConnections, watchDeadlines } from "../../connections/index.ts";
 import type { ConnectionDeadlines, ConnectionLog, DeadlineReason } from "../../connections/index.ts";
-import type { Logger } from "../../observe/index.ts";
+import type { Logger, RequestTracing } from "../../observe/index.ts";
 import type { DestinationStream } from "pino";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../../tls/index.ts";
 import type { TlsPolicy } from "../../tls/index.ts";
@@ -62,7 +62,7 @@ interface ConnectionState {
  * const viewer = createViewerListener({ currentSnapshot: () => snapshot, log });
  * viewer.server.listen(8443);
  */
-export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy; accessDestination?: DestinationStream }): ViewerListener {
+export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; log: Logger; cache?: EdgeCache; connections: ConnectionsConfig; tls?: TlsPolicy; accessDestination?: DestinationStream; tracing?: RequestTracing }): ViewerListener {
   assertVerifyModeSupported();
   const connections = new Map<Socket, ConnectionState>();
   const sessions = new Set<Http2Session>();
@@ -87,6 +87,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     log: deps.log,
     cache: deps.cache,
     accessDestination: deps.accessDestination,
+    tracing: deps.tracing,
     bindOnFirstRequest: viewerCheck.bindOnFirstRequest,
     socketOf: (req) => (req.httpVersionMajor === 2 ? viewerH2SocketOf(req as Http2ServerRequest) : undefined),
     onRequestStart(req) {

@@ -13,8 +13,8 @@ import { createTestMasterKey } from "../../support/master-key.ts";
 import { cliMain } from "../moat-process.ts";
 
 const hook = new URL("../../support/loaded-modules-hook.ts", import.meta.url).pathname;
-/** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely (prom-client: only with metrics on). */
-const LAZY_PACKAGES = ["node-forge", "prom-client"];
+/** Packages the edge must not load at start: each is needed only by a command or an import path that runs rarely (prom-client: only with metrics on; OpenTelemetry: only with tracing on). */
+const LAZY_PACKAGES = ["node-forge", "prom-client", "@opentelemetry"];
 /**
  * Files of packages the edge uses in part: undici's index loads its fetch, WebSocket, mocks and caches, and through
  * globalThis.Headers Node's bundled undici too (+9–15 MB idle RSS): the edge requires its dispatchers by file.
@@ -27,7 +27,7 @@ const LAZY_PACKAGE_FILES = ["undici/index.js"];
  */
 const LAZY_INTERNALS = ["internal/deps/undici/undici"];
 /** Moat's own modules (under src/, no extension) the edge must not load at start: the guard is the origin's side, and the import checks run only for a config's imported certificates (this one has none). */
-const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
+const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "observe/otel-tracer", "guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 /** What a worker must not load: the config validator and its parsers (the primary validated the config), and certificate building (the primary issues; a worker reads what it stored with node:crypto). */
 const PRIMARY_ONLY_PACKAGES = ["zod", "yaml", "@peculiar/x509", "tsyringe", "reflect-metadata"];
 /** What a primary of workers must not load: it serves nothing, so it has no viewer listener, cache or origin pool. */
@@ -100,4 +100,12 @@ test("with workers: 2 a worker loads neither the config validator nor certificat
     for (const name of LAZY_MODULES) assert.deepEqual(moatModules(loaded, name), [], `worker ${n + 1} does not load src/${name}`);
     for (const name of LAZY_INTERNALS) assert.ok(!loaded.includes(`internal:${name}`), `worker ${n + 1} does not load Node's ${name}`);
   }
+});
+
+test("with tracing configured, the edge loads the OpenTelemetry SDK and its exporter (and still not prom-client)", { timeout: 60_000 }, async (t) => {
+  // A collector on this host that is not there: the edge serves all the same, and its stop waits for the exporter no longer than its limit.
+  const { primary: loaded } = await loadedByStart(t, `workers: 1\ntracing:\n  otlp: { endpoint: "http://127.0.0.1:9/v1/traces", timeout: 1s }\n${CONFIG}`);
+  for (const name of ["api", "sdk-trace", "exporter-trace-otlp-http"]) assert.notDeepEqual(packageFiles(loaded, `@opentelemetry/${name}`), [], `@opentelemetry/${name} is loaded`);
+  assert.notDeepEqual(moatModules(loaded, "observe/otel-tracer"), [], "src/observe/otel-tracer is loaded");
+  assert.deepEqual(packageFiles(loaded, "prom-client"), []);
 });
