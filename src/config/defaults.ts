@@ -93,6 +93,11 @@ export const LIMITS = {
   rolloverOverlapMs: { min: HOUR, max: 2 * 365 * DAY },
   websocketIdleTimeoutMs: { min: SECOND, max: HOUR },
   websocketMaxLifetimeMs: { min: SECOND, max: DAY },
+  // Lists of one distribution: far more than any real one needs, few enough that a document (or an API body) cannot
+  // ask for a certificate with 60 000 names or a behavior table scanned at every request that long.
+  aliasesPerDistribution: 100,
+  originsPerDistribution: 100,
+  behaviorsPerDistribution: 200,
 } as const;
 
 /** Connection deadlines and caps per listener, for the parts configured by flags rather than a file. */
