@@ -31,7 +31,12 @@ export function uniqueList<Item extends z.ZodType>(item: Item) {
 export const id = checkedString((value) => (ID.test(value) ? null : ID_RULE));
 
 /** A file or directory: not empty, at most PATH_MAX, no control characters (a NUL would cut it short where it is opened). */
-export const filePath = checkedString((value) => (value === "" ? "must not be empty" : textProblem(value, MAX_FILE_PATH_LENGTH)));
+export const filePath = checkedString((value) => {
+  if (value === "") return "must not be empty";
+  // A PEM block pasted where its file's path goes has its own, better message (document-paths.ts, the loader's read).
+  if (/-----BEGIN [A-Z0-9 ]+-----/.test(value)) return null;
+  return textProblem(value, MAX_FILE_PATH_LENGTH);
+});
 
 /** A URL path a behavior or an invalidation names: printable, at most MAX_URL_PATH_LENGTH characters. */
 export function urlPathProblem(value: string): string | null {
