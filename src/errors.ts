@@ -1042,12 +1042,14 @@ export class TrafficUnavailableError extends MoatError {
 }
 
 /**
- * A request a browser made for another site's page (Sec-Fetch-Site: cross-site or same-site): refused, because a
- * browser presents an admin client certificate to any page that makes it ask, so a page elsewhere could act as its owner.
+ * A request a browser made for another site's page (Sec-Fetch-Site: cross-site or same-site, or an Origin other than the
+ * API's own): refused, because a browser presents an admin client certificate to any page that makes it ask, so a page
+ * elsewhere could act as its owner.
  */
 export class ApiCrossSiteRequestError extends MoatError {
-  constructor(site: string) {
-    super("api-cross-site-request", 403, `the browser says this request comes from another site's page (Sec-Fetch-Site: ${site}); the admin API answers only its own console and clients that are not browsers.`, {
+  /** `evidence`: the header that says so, as sent (`Sec-Fetch-Site: cross-site`, `Origin: https://elsewhere.example`). */
+  constructor(evidence: string) {
+    super("api-cross-site-request", 403, `the browser says this request comes from another site's page (${evidence}); the admin API answers only its own console and clients that are not browsers.`, {
       fix: "use the console at the API's own /console/, the CLI or the SDK; a page on another site may not call the API",
     });
   }

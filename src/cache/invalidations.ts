@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { MAX_URL_PATH_LENGTH, textProblem } from "../config/names.ts";
 import type { ConfigIssue } from "../errors.ts";
 import { watchFiles } from "../file-watch.ts";
 import type { Logger } from "../observe/index.ts";
@@ -63,6 +64,9 @@ export function createInvalidationRules(): InvalidationRules {
 
 /** What is wrong with an invalidation path, or null. CloudFront's rule: a path, `*` only at the end. */
 export function invalidationPathProblem(path: string): string | null {
+  // Bounded and printable first: the path is stored, applied by every edge and printed by `moat invalidations list`.
+  const text = textProblem(path, MAX_URL_PATH_LENGTH);
+  if (text) return text;
   if (!path.startsWith("/") && path !== "*") return `"${path}" must start with / (or be * for everything)`;
   const star = path.indexOf("*");
   if (star !== -1 && star !== path.length - 1) return `"${path}": * is allowed only at the end, as in /images/*`;

@@ -1,8 +1,12 @@
 // The one printer of the commands over the admin API: an aligned table for people, JSON for scripts.
+import { escapeUnprintable } from "../config/names.ts";
 
-/** Columns aligned by their widest cell, two spaces apart; the last one is not padded. */
+/**
+ * Columns aligned by their widest cell, two spaces apart; the last one is not padded. Cells come from the API (a
+ * path, a certificate's subject, an actor): a control character in one is shown escaped, never sent to the terminal.
+ */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((row) => row.map(escapeUnprintable));
   const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? "").length)));
   return all.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
 }

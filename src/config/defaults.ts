@@ -108,6 +108,11 @@ export const LIMITS = {
   // Milliseconds are allowed so that tests can watch an export give up; a minute is longer than any batch needs.
   traceExportTimeoutMs: { min: 1, max: MINUTE },
   traceBatchDelayMs: { min: 1, max: MINUTE },
+  // Lists of one distribution: far more than any real one needs, few enough that a document (or an API body) cannot
+  // ask for a certificate with 60 000 names or a behavior table scanned at every request that long.
+  aliasesPerDistribution: 100,
+  originsPerDistribution: 100,
+  behaviorsPerDistribution: 200,
 } as const;
 
 /** Connection deadlines and caps per listener, for the parts configured by flags rather than a file. */

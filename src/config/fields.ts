@@ -5,7 +5,7 @@ import { z } from "zod";
 import { InvalidDurationError } from "../errors.ts";
 import { formatDuration, parseDuration } from "./duration.ts";
 import { describeValue } from "./issues.ts";
-import { aliasProblem, ID, ID_RULE, isHostname, isServerName } from "./names.ts";
+import { aliasProblem, ID, ID_RULE, isHostname, isServerName, MAX_FILE_PATH_LENGTH, MAX_URL_PATH_LENGTH, textProblem } from "./names.ts";
 import { parseOriginUrl } from "./origin-url.ts";
 
 /** A string schema that also passes `problemOf`, which names what is wrong or returns null. */
@@ -30,7 +30,18 @@ export function uniqueList<Item extends z.ZodType>(item: Item) {
 
 export const id = checkedString((value) => (ID.test(value) ? null : ID_RULE));
 
-export const filePath = z.string().min(1);
+/** A file or directory: not empty, at most PATH_MAX, no control characters (a NUL would cut it short where it is opened). */
+export const filePath = checkedString((value) => {
+  if (value === "") return "must not be empty";
+  // A PEM block pasted where its file's path goes has its own, better message (document-paths.ts, the loader's read).
+  if (/-----BEGIN [A-Z0-9 ]+-----/.test(value)) return null;
+  return textProblem(value, MAX_FILE_PATH_LENGTH);
+});
+
+/** A URL path a behavior or an invalidation names: printable, at most MAX_URL_PATH_LENGTH characters. */
+export function urlPathProblem(value: string): string | null {
+  return textProblem(value, MAX_URL_PATH_LENGTH);
+}
 
 export const alias = checkedString(aliasProblem);
 

@@ -44,3 +44,29 @@ export function aliasProblem(text: string): string | null {
 export function isServerName(text: string): boolean {
   return isHostname(text) || isIPv4(text);
 }
+
+/**
+ * C0 and C1 controls, DEL, and Unicode's bidirectional controls: what makes stored text print as something else where
+ * it is shown (a terminal escape in `moat … list`, a line break in a header or a log line, a name that reads backwards).
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+/** `text` with each UNPRINTABLE character written as `\u001b`: what a terminal shows of text from elsewhere (a store, a certificate). */
+export function escapeUnprintable(text: string): string {
+  return text.replace(new RegExp(UNPRINTABLE.source, "g"), (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Longest file path a config names (Linux's PATH_MAX); a behavior or invalidation path (a URL path) is shorter. */
+export const MAX_FILE_PATH_LENGTH = 4096;
+export const MAX_URL_PATH_LENGTH = 2048;
+
+/**
+ * What is wrong with free text a config or a request stores (a path, a file name), or null: longer than `maxLength`,
+ * or holding a character of UNPRINTABLE (named by its code point and index, never printed).
+ */
+export function textProblem(text: string, maxLength: number): string | null {
+  if (text.length > maxLength) return `must be at most ${maxLength} characters (got ${text.length})`;
+  const match = UNPRINTABLE.exec(text);
+  if (match) return `must not contain control or bidirectional-override characters (U+${match[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")} at index ${match.index})`;
+  return null;
+}

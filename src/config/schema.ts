@@ -151,7 +151,7 @@ const originGroup = closedObject({
 });
 
 const behavior = closedObject({
-  path: field.checkedString((path) => (path === "*" || path.startsWith("/") ? null : 'must be "*" or start with "/"')),
+  path: field.checkedString((path) => (path === "*" || path.startsWith("/") ? field.urlPathProblem(path) : 'must be "*" or start with "/"')),
   target: z.string().min(1),
   allowedMethods: field
     .uniqueList(z.enum(HTTP_METHODS))
@@ -184,16 +184,17 @@ const shield = closedObject({
 
 const distribution = closedObject({
   id: field.id,
-  aliases: z.array(field.alias).min(1),
+  // Every alias is a name in the viewer certificate: CloudFront's limit, and about what a CA puts in one certificate.
+  aliases: z.array(field.alias).min(1).max(LIMITS.aliasesPerDistribution),
   viewerCertificate: certificateSource.optional(),
   tls: tls.optional(),
   viewerMtls: viewerMtls.optional(),
   underscoreHeaders: z.enum(UNDERSCORE_HEADERS).optional(),
   /** This distribution's access log; the `log.accessLog` setting when absent. */
   accessLog: accessLog.optional(),
-  origins: z.array(origin).min(1),
-  originGroups: z.array(originGroup).optional(),
-  behaviors: z.array(behavior).optional(),
+  origins: z.array(origin).min(1).max(LIMITS.originsPerDistribution),
+  originGroups: z.array(originGroup).max(LIMITS.originsPerDistribution).optional(),
+  behaviors: z.array(behavior).max(LIMITS.behaviorsPerDistribution).optional(),
   shield: shield.optional(),
 });
 

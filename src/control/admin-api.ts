@@ -1,4 +1,5 @@
 // The admin API server: Fastify on its own TLS 1.3 port, a server certificate from Moat's CA, every request authenticated, authorised by role, bounded in size and time.
+import type { Server as HttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import Fastify, { LogController } from "fastify";
 import type { FastifyReply, FastifyRequest } from "fastify";
@@ -20,6 +21,8 @@ import { createCertificateRecorder } from "./certificate-records.ts";
 import type { CertificateRecorder } from "./certificate-records.ts";
 import type { DataDirAccess, TrafficSource } from "./routes/index.ts";
 import { CONSOLE_BUILD_DIR, CONSOLE_PATH, createConsoleSite, loadConsoleFiles } from "./console-assets.ts";
+import { applyHttpsConnectionPolicy } from "../connections/index.ts";
+import type { ConnectionLimits } from "../connections/index.ts";
 
 export const ADMIN_API_DEFAULTS = Object.freeze({
   host: "127.0.0.1",
@@ -30,7 +33,24 @@ export const ADMIN_API_DEFAULTS = Object.freeze({
   deadlineMs: 10_000,
   /** The API's own server certificate; renewed at two thirds of it, without a restart. */
   serverCertificateValidityMs: 30 * 86_400_000,
+  /**
+   * Connections, as the edge's and the enrolment endpoint's listeners cap theirs: a peer that never sends a
+   * ClientHello, or no request after it, is closed within seconds (Node's handshake timeout alone is 120 s), and one
+   * address cannot hold more than its share of the process's descriptors (a browser opens 6, the CLI one).
+   */
+  connections: { handshakeMs: 10_000, firstByteMs: 10_000, requestHeadMs: 10_000, idleMs: 5_000, maxConnections: 1_024, maxConnectionsPerAddress: 64 } satisfies ConnectionLimits as ConnectionLimits,
 });
+
+/**
+ * On every answer that is not one of the console's files (which carry their own, CONSOLE_CSP): JSON, PEM and problems
+ * are never a document, so nothing is loaded, run, framed or sniffed from one, and no URL leaks in a Referer.
+ */
+const API_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
 
 export interface AdminApiOptions {
   store: Store;
@@ -47,6 +67,8 @@ export interface AdminApiOptions {
   serverNames?: { dnsNames?: readonly string[]; ipAddresses?: readonly string[] };
   bodyLimitBytes?: number;
   deadlineMs?: number;
+  /** Deadlines and caps of its connections; default ADMIN_API_DEFAULTS.connections. */
+  connections?: ConnectionLimits;
   clock?: () => Date;
   /**
    * Whether Moat's CA revoked a certificate (by serial, lower-case hex): an admin certificate it names is refused
@@ -117,8 +139,9 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
   const clientCas = () => [ca.bundlePem, ca.intermediatePem, ...ca.previousIntermediatePems];
   const tlsOptions = (issued: IssuedCertificate) => ({ key: issued.keyPem, cert: issued.chainPem, ca: clientCas(), minVersion: "TLSv1.3" as const });
 
+  const connectionLimits = options.connections ?? ADMIN_API_DEFAULTS.connections;
   const app = Fastify({
-    https: { ...tlsOptions(certificate.current), requestCert: true, rejectUnauthorized: false },
+    https: { ...tlsOptions(certificate.current), requestCert: true, rejectUnauthorized: false, handshakeTimeout: connectionLimits.handshakeMs },
     bodyLimit: settings.bodyLimitBytes,
     handlerTimeout: settings.deadlineMs,
     requestTimeout: settings.deadlineMs,
@@ -134,18 +157,32 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  const connectionPolicy = applyHttpsConnectionPolicy(app.server as unknown as HttpsServer, connectionLimits, {
+    log,
+    listener: "admin-api",
+    // A client certificate that does not verify is answered over HTTP (rejectUnauthorized: false); anything else is a TLS failure.
+    onOtherHandshakeError: (error, _socket, remote) => log.info({ remote, error: error.code ?? "handshake-failed" }, "refused a handshake"),
+  });
+  // JSON only: a text/plain body is one a page on any site may send without asking first (a CORS "simple" request).
+  app.removeContentTypeParser("text/plain");
+
   app.addHook("onRequest", async (request) => {
     // The console's own files: loading them needs no credentials (the sign-in form is one of them).
     if ((request.routeOptions.config as { isPublic?: boolean }).isPublic === true) return;
     // Fetch Metadata: a browser names the site of the page that made the request. It presents an admin certificate to
     // any page that makes it connect here, so only the API's own origin (the console) and non-browsers (no header) get in.
     const site = request.headers["sec-fetch-site"];
-    if (typeof site === "string" && site !== "same-origin" && site !== "none") throw new ApiCrossSiteRequestError(site);
+    if (typeof site === "string" && site !== "same-origin" && site !== "none") throw new ApiCrossSiteRequestError(`Sec-Fetch-Site: ${site}`);
+    // Origin, for browsers that send no Fetch Metadata (Safari before 16.4): they still name the page's origin on every
+    // cross-origin POST, a bodiless one (sendBeacon, fetch no-cors) too. Only the API's own origin may carry one.
+    const origin = request.headers.origin;
+    if (origin !== undefined && !isOwnOrigin(origin, request.headers.host)) throw new ApiCrossSiteRequestError(`Origin: ${origin}`);
     identities.set(request, await admit(request, { tokens: options.store.tokens, trustDomain: settings.trustDomain, now: clock(), isRevoked: options.isRevoked }));
   });
   app.addHook("onSend", async (_request, reply) => {
     // Answers name config, tokens and certificates: none may be kept by a cache on the way.
     reply.header("cache-control", "no-store");
+    if (!reply.hasHeader("content-security-policy")) reply.headers(API_SECURITY_HEADERS);
   });
   const limits = { bodyLimitBytes: settings.bodyLimitBytes, deadlineMs: settings.deadlineMs };
   app.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, { log, limits }));
@@ -176,6 +213,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
     await app.listen({ host: settings.host, port: settings.port });
   } catch (error) {
     await app.close().catch(() => undefined);
+    connectionPolicy.stop();
     ownRecorder?.stop();
     throw new ListenError("the admin API", settings.host, settings.port, error);
   }
@@ -202,6 +240,7 @@ export async function startAdminApi(options: AdminApiOptions): Promise<AdminApi>
       certificate.stop();
       ownRecorder?.stop();
       await app.close();
+      connectionPolicy.stop();
     },
   };
 }
@@ -273,6 +312,17 @@ function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyRepl
 
 function definedOnly<T extends Record<string, unknown>>(values: T): Partial<T> {
   return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** Whether a browser's Origin header names this API's own origin (the console's): https, and the host and port the request was sent to. */
+function isOwnOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined || origin === "null") return false;
+  try {
+    const parsed = new URL(origin);
+    return parsed.protocol === "https:" && parsed.host === new URL(`https://${host}`).host && parsed.origin === origin.toLowerCase().replace(/\/$/, "");
+  } catch {
+    return false;
+  }
 }
 
 /** A route without a query schema takes no query: an unknown parameter is refused, not ignored. */

@@ -5,9 +5,10 @@ import { parseAdminSpiffeId } from "../pki/index.ts";
 import { API_ROLES } from "../store/index.ts";
 import type { ApiRole, TokenStore } from "../store/index.ts";
 
+/** `expiresAt`: when the credential stops working (a token's expiry, a certificate's notAfter); what it makes may not outlive it. */
 export type ApiIdentity =
-  | { kind: "token"; id: string; name: string; role: ApiRole }
-  | { kind: "certificate"; name: string; role: ApiRole; spiffeId: string; serialHex: string; fingerprint256: string };
+  | { kind: "token"; id: string; name: string; role: ApiRole; expiresAt: Date }
+  | { kind: "certificate"; name: string; role: ApiRole; spiffeId: string; serialHex: string; fingerprint256: string; expiresAt: Date };
 
 /** How logs and messages name a caller: never a secret, only what identifies it. */
 export function describeIdentity(identity: ApiIdentity): string {
@@ -70,6 +71,7 @@ function readCertificate(socket: TLSSocket, trustDomain: string): ApiIdentity | 
     // As the revocation registry spells serials: lower-case, no leading zero bytes.
     serialHex: certificate.serialNumber.toLowerCase().replace(/^(00)+(?=.)/, ""),
     fingerprint256: certificate.fingerprint256,
+    expiresAt: new Date(certificate.valid_to),
   };
 }
 
@@ -86,7 +88,7 @@ export async function authenticate(
     const match = /^Bearer +(\S+) *$/i.exec(authorization);
     if (!match?.[1]) return new AuthRefusal("an Authorization header", new ApiUnauthenticatedError("the Authorization header is not `Bearer <token>`"));
     const check = await context.tokens.verify(match[1], context.now);
-    if (check.ok) return { kind: "token", id: check.token.id, name: check.token.name, role: check.token.role };
+    if (check.ok) return { kind: "token", id: check.token.id, name: check.token.name, role: check.token.role, expiresAt: new Date(check.token.expiresAt) };
     const who = check.id === undefined ? "a bearer token" : `token ${check.id}`;
     const reasons = {
       malformed: "the bearer token is not a Moat API token (moat_<id>_<secret>)",

@@ -1591,7 +1591,7 @@ export interface components {
             name: string;
             /** @enum {string} */
             role: "viewer" | "operator" | "admin";
-            /** @description How long it lives (default 90d, at most 366d) */
+            /** @description How long it lives (default 90d, at most 366d); never past the expiry of the credential that creates it (a token's expiresAt, a certificate's notAfter): a longer one is refused, the default is cut to it */
             expiresIn?: string;
         };
         listTokens200: {

@@ -1,7 +1,7 @@
 // API tokens over the API (admins only): create (the secret is in that one answer), list and read without secrets, revoke.
 import { z } from "zod";
 import { closedObject, idSchema, parseDuration } from "../../config/index.ts";
-import { ApiNotFoundError } from "../../errors.ts";
+import { ApiNotFoundError, ApiRequestInvalidError } from "../../errors.ts";
 import { API_ROLES } from "../../store/index.ts";
 import type { Store, TokenRecord } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
@@ -42,8 +42,24 @@ export const tokenSchema = z.strictObject({
 const createBody = closedObject({
   name: idSchema.meta({ description: "What the token is for (ci-deploy): lists and logs show it" }),
   role: z.enum(API_ROLES),
-  expiresIn: tokenLifetime.optional().meta({ description: `How long it lives (default ${DEFAULT_TOKEN_LIFETIME}, at most 366d)` }),
+  expiresIn: tokenLifetime
+    .optional()
+    .meta({ description: `How long it lives (default ${DEFAULT_TOKEN_LIFETIME}, at most 366d); never past the expiry of the credential that creates it (a token's expiresAt, a certificate's notAfter): a longer one is refused, the default is cut to it` }),
 });
+
+/**
+ * When a new token expires: `expiresIn` from now (default 90d), never after `creatorExpiresAt`. A credential that could
+ * mint a longer-lived one would outlive its own expiry (and its revocation) through it: an explicit longer life is
+ * refused naming `expiresIn`; the default is cut to the creator's expiry.
+ */
+export function tokenExpiry(at: Date, expiresIn: string | undefined, creatorExpiresAt: Date): Date {
+  const asked = new Date(at.getTime() + parseDuration(expiresIn ?? DEFAULT_TOKEN_LIFETIME));
+  if (asked.getTime() <= creatorExpiresAt.getTime()) return asked;
+  if (expiresIn === undefined) return creatorExpiresAt;
+  throw new ApiRequestInvalidError("the request body", [
+    { path: "expiresIn", pointer: "/expiresIn", message: `must not outlive the credential that creates the token, which expires at ${creatorExpiresAt.toISOString()} (got ${JSON.stringify(expiresIn)}, which ends at ${asked.toISOString()})` },
+  ]);
+}
 
 export function tokenRoutes(store: Store, now: () => Date): ApiRoute[] {
   const params = closedObject({ id: z.string().regex(/^[0-9a-f]{16}$/, { error: "must be a token id: 16 hex digits" }) });
@@ -65,7 +81,7 @@ export function tokenRoutes(store: Store, now: () => Date): ApiRoute[] {
       },
       async handler({ body, identity }) {
         const at = now();
-        const expiresAt = new Date(at.getTime() + parseDuration(body.expiresIn ?? DEFAULT_TOKEN_LIFETIME));
+        const expiresAt = tokenExpiry(at, body.expiresIn, identity.expiresAt);
         const { secret, token } = await store.tokens.create({ name: body.name, role: body.role, expiresAt, createdBy: actorOf(identity), now: at });
         // no-store: the one copy of the secret must not stay in a cache on the way.
         return { status: 201, body: { secret, token }, headers: { location: `/tokens/${token.id}`, "cache-control": "no-store" } };
