@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { withDeadline } from "../support/deadline.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
-import { missingBrowser, startConsoleFixture } from "./console-browser.ts";
+import { missingBrowser, oneSiteConfig, startConsoleFixture } from "./console-browser.ts";
 import type { ConsoleFixture, ConsoleRole } from "./console-browser.ts";
 
 /** axe-core's own bundle, as a string to evaluate in the page (through CDP, which the page's CSP does not govern). */
@@ -18,15 +18,6 @@ const PROBE_HASH = `sha256-${createHash("sha256").update(PROBE_SCRIPT).digest("b
 const AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"];
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 1
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
 
 interface Violation {
   page: string;
@@ -61,7 +52,7 @@ describe("the web console's accessibility, in Chromium against a running edge", 
 
   before(async () => {
     if (skipReason) return;
-    fixture = await startConsoleFixture({ configFor: config });
+    fixture = await startConsoleFixture({ configFor: oneSiteConfig });
     page = fixture.page;
   });
 

@@ -9,17 +9,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { runMoat } from "../cli/moat-process.ts";
 import type { MoatRun } from "../cli/moat-process.ts";
 import { withDeadline } from "../support/deadline.ts";
-import { CHROMIUM, CHROMIUM_ARGS, missingBrowser, startConsoleFixture } from "./console-browser.ts";
+import { CHROMIUM, CHROMIUM_ARGS, missingBrowser, oneSiteConfig, startConsoleFixture } from "./console-browser.ts";
 import type { ConsoleFixture, ConsoleRole } from "./console-browser.ts";
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 1
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
 
 /*
  * How Playwright presents a client certificate, and why verification stays on. Chromium cannot be handed a client
@@ -47,7 +38,7 @@ describe("the web console signed in with an admin client certificate, in Chromiu
 
   before(async () => {
     if (skipReason) return;
-    fixture = await startConsoleFixture({ configFor: config });
+    fixture = await startConsoleFixture({ configFor: oneSiteConfig });
     // As an operator would: `moat admin issue` signs with the CA's key and records the issue in the store's audit trail.
     for (const role of ["admin", "viewer"] as const) {
       const name = `console-${role}`;

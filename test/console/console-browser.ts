@@ -93,6 +93,16 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
+/** The console tests' usual config: one distribution, `site`, on `site.test`, to one origin; one worker, no plain HTTP. */
+export const oneSiteConfig = (originUrl: string): string => `dataDir: ./data
+workers: 1
+listen: { host: 127.0.0.1, https: 0, http: off }
+distributions:
+  - id: site
+    aliases: [site.test]
+    origins: [{ id: app, url: "${originUrl}" }]
+`;
+
 /**
  * `moat apply` of `configFor(originUrl)` into a new store, a token per role, `moat start --store --api` (a real edge and
  * its admin API on loopback), an origin that takes only Moat's client certificates, and Chromium trusting the test CA.

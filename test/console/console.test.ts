@@ -20,20 +20,11 @@ import type { TestMasterKey } from "../support/master-key.ts";
 import { startTestOrigin } from "../support/test-origin.ts";
 import type { TestOrigin } from "../support/test-origin.ts";
 import { viewerRequestWithSni } from "../support/viewer-client.ts";
-import { launchConsoleBrowser, missingBrowser } from "./console-browser.ts";
+import { launchConsoleBrowser, missingBrowser, oneSiteConfig } from "./console-browser.ts";
 
 /** Screenshots of the main pages: test artifacts, for a person to look at (MOAT_TEST_ARTIFACTS moves them). */
 const ARTIFACTS = join(process.env.MOAT_TEST_ARTIFACTS ?? join(repoRoot, "test-artifacts"), "console");
 const SHOP_IDENTITY = "spiffe://moat.internal/distribution/shop/origin/app";
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 1
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
 
 describe("the web console in Chromium, against a running edge and its admin API", { timeout: 300_000 }, () => {
   let dir: string;
@@ -66,7 +57,7 @@ describe("the web console in Chromium, against a running edge and its admin API"
         res.end("from the origin");
       },
     });
-    await writeFile(join(dir, "moat.yaml"), config(origin.url));
+    await writeFile(join(dir, "moat.yaml"), oneSiteConfig(origin.url));
     const moat = (args: string[]) => withDeadline(`moat ${args.join(" ")}`, runMoat(args, { cwd: dir, env: key.env }), 60_000);
     const store = join(dir, "data");
     const applied = await moat(["apply", "-f", join(dir, "moat.yaml"), "--store", store]);

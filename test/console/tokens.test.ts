@@ -4,17 +4,8 @@ import { after, before, describe, test } from "node:test";
 import type { Page } from "playwright-core";
 import { Agent, fetch } from "undici";
 import { withDeadline } from "../support/deadline.ts";
-import { missingBrowser, startConsoleFixture } from "./console-browser.ts";
+import { missingBrowser, oneSiteConfig, startConsoleFixture } from "./console-browser.ts";
 import type { ConsoleFixture, ConsoleRole } from "./console-browser.ts";
-
-const config = (originUrl: string) => `dataDir: ./data
-workers: 1
-listen: { host: 127.0.0.1, https: 0, http: off }
-distributions:
-  - id: site
-    aliases: [site.test]
-    origins: [{ id: app, url: "${originUrl}" }]
-`;
 
 describe("the console's tokens page, in Chromium against a running edge", { timeout: 300_000 }, () => {
   let fixture: ConsoleFixture | undefined;
@@ -25,7 +16,7 @@ describe("the console's tokens page, in Chromium against a running edge", { time
 
   before(async () => {
     if (skipReason) return;
-    fixture = await startConsoleFixture({ configFor: config });
+    fixture = await startConsoleFixture({ configFor: oneSiteConfig });
     page = fixture.page;
     // The copy button writes the clipboard; the test reads it back.
     await fixture.browser.grantPermissions(["clipboard-read", "clipboard-write"], { origin: new URL(fixture.apiUrl).origin });
