@@ -163,7 +163,8 @@ export async function appendAuditCheckpoint(
     const last = await lastAuditCheckpoint(trx);
     if (head.seq === 0) return { made: false, checkpoint: undefined };
     if (last && last.seq === head.seq && last.hash === head.hash) return { made: false, checkpoint: last };
-    if (last && last.seq >= head.seq) throw refuse(label, `checkpoint ${last.number} covers record ${last.seq}, but the store's head is record ${head.seq} (the trail was truncated or rewritten)`);
+    if (last && last.seq === head.seq) throw refuse(label, `record ${last.seq}, the store's head, no longer has the hash checkpoint ${last.number} signed (the trail was rewritten)`);
+    if (last && last.seq > head.seq) throw refuse(label, `checkpoint ${last.number} covers record ${last.seq}, but the store's head is record ${head.seq} (the trail was truncated)`);
     const from: AuditHead = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
     if (last) {
       const covered = await trx.selectFrom("audit_log").select("hash").where("seq", "=", last.seq).executeTakeFirst();
