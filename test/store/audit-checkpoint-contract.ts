@@ -261,4 +261,23 @@ export function auditCheckpointContract(engine: EngineUnderTest): void {
     const answers = [JSON.stringify(await verify()), JSON.stringify(await verify(false)), refused.message, String(refused.stack), lines.join(""), JSON.stringify(await store.audit.list({ limit: 100 }))];
     for (const text of answers) for (const part of secretParts) assert.ok(!text.includes(part), "a piece of the signer's key in an answer, log line or error");
   });
+
+  test("audit checkpoints across a CA rollover: a bundle with both roots trusts both; once the old root leaves it, the old checkpoints stand on the new one's link, and a last one under a root not in the bundle fails", async (t) => {
+    const { store, checkpoint, dataDir, masterKey, ca } = await scene(t, engine);
+    await records(store, 2);
+    await checkpoint();
+    // The CA after a rollover: another root and intermediate; the signer gets a certificate from the new intermediate, with a new key.
+    const next = await createEphemeralCertificateAuthority();
+    await records(store, 1, 2);
+    const second = await makeAuditCheckpoint({ audit: store.audit, label: store.label, dataDir, masterKey, ca: next, name: "test" });
+    assert.equal(second.checkpoint?.number, 2);
+    const both = await verifyAuditTrail(store.audit, { bundlePem: ca.bundlePem + next.bundlePem });
+    assert.equal(both.ok, true, JSON.stringify(both));
+    assert.deepEqual([both.checkpoints.count, both.checkpoints.coveredThrough], [2, 3]);
+    const newOnly = await verifyAuditTrail(store.audit, { bundlePem: next.bundlePem });
+    assert.equal(newOnly.ok, true, JSON.stringify(newOnly));
+    const oldOnly = await verifyAuditTrail(store.audit, { bundlePem: ca.bundlePem });
+    assert.equal(oldOnly.ok, false);
+    if (!oldOnly.ok) assert.match(oldOnly.problem.message, /^checkpoint 2 \(record 3\) is the last checkpoint, and .*not issued by a root in the CA bundle/);
+  });
 }
