@@ -853,7 +853,7 @@ export class AuditChainBrokenError extends MoatError {
 export class AuditCheckpointRefusedError extends MoatError {
   constructor(store: StoreLabel, reason: string) {
     super("audit-checkpoint-refused", 500, `no checkpoint of the audit trail of ${store} was signed: ${reason}.`, {
-      fix: "run `moat audit verify --store ADDRESS --data-dir DIR` to see what changed; treat the store as tampered with and restore it from a backup you trust (a checkpoint is never signed over a broken trail)",
+      fix: "run `moat audit verify --store ADDRESS --data-dir DIR` to see what changed, and treat the store as tampered with (a checkpoint is never signed over a broken trail); after restoring the store from a backup on purpose, remove DIR/audit/last-checkpoint.json so that signing starts again from the restored trail",
     });
   }
 }
