@@ -39,17 +39,6 @@ export async function makeAuditCheckpoint(source: AuditCheckpointSource, at = ne
   return result;
 }
 
-/** The interval from MOAT_AUDIT_CHECKPOINT_MS, or the default; a bad value is refused with what to write. */
-export function auditCheckpointIntervalMs(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env[AUDIT_CHECKPOINT_ENV];
-  if (text === undefined || text === "") return AUDIT_CHECKPOINT_INTERVAL_MS;
-  const ms = Number(text);
-  if (!Number.isInteger(ms) || ms < 1_000) {
-    throw new AuditCheckpointFailedError("(the store)", `${AUDIT_CHECKPOINT_ENV}=${JSON.stringify(text)} is not a number of milliseconds of at least 1000`, { fix: `unset it (the default is ${AUDIT_CHECKPOINT_INTERVAL_MS}), or set a whole number such as ${AUDIT_CHECKPOINT_ENV}=60000` });
-  }
-  return ms;
-}
-
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {

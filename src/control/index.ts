@@ -83,5 +83,5 @@ export type { CertificateSigning } from "./certificate-requests.ts";
  * const checkpoints = startAuditCheckpoints({ audit: store.audit, label: store.label, dataDir, masterKey, ca: () => ca, name: "edge-1", log });
  * await checkpoints.close(); // at a clean stop: the last one
  */
-export { AUDIT_CHECKPOINT_ENV, AUDIT_CHECKPOINT_INTERVAL_MS, auditCheckpointIntervalMs, describeCoverage, makeAuditCheckpoint, startAuditCheckpoints, verifyAuditTrail } from "./audit-checkpoints.ts";
+export { AUDIT_CHECKPOINT_ENV, AUDIT_CHECKPOINT_INTERVAL_MS, describeCoverage, makeAuditCheckpoint, startAuditCheckpoints, verifyAuditTrail } from "./audit-checkpoints.ts";
 export type { AuditCheckpointer, AuditCheckpointSource } from "./audit-checkpoints.ts";

@@ -167,15 +167,26 @@ export type AuditCheckpointCheckResult = { ok: true; trusted: boolean; signer: s
  */
 export function createAuditCheckpointCheck(bundlePem: string): (input: { payload: string; signature: string; certificatePem: string; at: string }) => AuditCheckpointCheckResult {
   const roots = certificatesOf(bundlePem).filter((root) => root.ca);
-  return ({ payload, signature, certificatePem, at }) => {
-    let chain: X509Certificate[];
+  // One signer signs many checkpoints: its chain is parsed and its signatures checked once, not per checkpoint.
+  const chains = new Map<string, { leaf: X509Certificate; intermediate: X509Certificate; issued: boolean; root: X509Certificate | undefined } | { reason: string }>();
+  const chainOf = (certificatePem: string) => {
+    let known = chains.get(certificatePem);
+    if (known) return known;
     try {
-      chain = certificatesOf(certificatePem);
+      const [leaf, intermediate] = certificatesOf(certificatePem);
+      known = !leaf || !intermediate
+        ? { reason: "it carries no certificate chain (the signer's certificate and its intermediate)" }
+        : { leaf, intermediate, issued: issuedBy(leaf, intermediate), root: roots.find((candidate) => issuedBy(intermediate, candidate)) };
     } catch {
-      return { ok: false, reason: "its certificate is not PEM" };
+      known = { reason: "its certificate is not PEM" };
     }
-    const [leaf, intermediate] = chain;
-    if (!leaf || !intermediate) return { ok: false, reason: "it carries no certificate chain (the signer's certificate and its intermediate)" };
+    chains.set(certificatePem, known);
+    return known;
+  };
+  return ({ payload, signature, certificatePem, at }) => {
+    const chain = chainOf(certificatePem);
+    if ("reason" in chain) return { ok: false, reason: chain.reason };
+    const { leaf, intermediate, root } = chain;
     const signer = describeSigner(leaf);
     const when = new Date(at);
     if (Number.isNaN(when.getTime())) return { ok: false, reason: `its time ${JSON.stringify(at)} is not a time` };
@@ -188,9 +199,8 @@ export function createAuditCheckpointCheck(bundlePem: string): (input: { payload
       isSigned = false;
     }
     if (!isSigned) return { ok: false, reason: `its signature does not verify under ${signer}'s key` };
-    if (!issuedBy(leaf, intermediate)) return { ok: false, reason: `${signer} was not issued by the intermediate it came with` };
+    if (!chain.issued) return { ok: false, reason: `${signer} was not issued by the intermediate it came with` };
     if (!validAt(leaf, when) || !validAt(intermediate, when)) return { ok: false, reason: `${signer} or its intermediate was not valid at ${at}` };
-    const root = roots.find((candidate) => issuedBy(intermediate, candidate));
     if (!root) return { ok: true, trusted: false, signer, reason: `${signer}'s intermediate was not issued by a root in the CA bundle` };
     if (!validAt(root, when)) return { ok: false, reason: `the root of ${signer} was not valid at ${at}` };
     return { ok: true, trusted: true, signer };

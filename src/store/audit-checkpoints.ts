@@ -155,7 +155,7 @@ export async function appendAuditCheckpoint(
     const storeId = lock.store_id ?? "";
     if (options.anchor) {
       if (options.anchor.storeId !== storeId) {
-        throw refuse(label, `the data directory signed checkpoints of another store (id ${options.anchor.storeId}; this one is ${storeId}): a store restored or replaced under this data directory`);
+        throw refuse(label, `the data directory signed checkpoints of another store (id ${options.anchor.storeId}; this one is ${storeId}): a store replaced under this data directory (if it now signs for this store on purpose, remove its audit/last-checkpoint.json)`);
       }
       const problem = await anchorProblem(trx, storeId, options.anchor);
       if (problem) throw refuse(label, problem.message);

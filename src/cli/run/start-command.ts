@@ -212,11 +212,19 @@ async function runFrom(
   const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => (followCa(next), fleetCa.onCaInUse?.(next)) };
   const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }), dataDir: config.dataDir }) : undefined);
   // The process that holds the CA and writes to the store (the CA node, or an edge with the admin API beside it) signs audit
-  // checkpoints: every interval while the trail grows, and once more before the store closes at a clean stop.
+  // checkpoints: every interval while the trail grows, and once more before the store closes at a clean stop. The interval
+  // is checked here, before the edge starts, so that a bad one fails the start rather than a running edge.
+  const checkpointing = records && !isJoined && (roles.isCaNode || api) ? await import("../../control/audit-checkpoints.ts") : undefined;
+  const intervalText = checkpointing && process.env[checkpointing.AUDIT_CHECKPOINT_ENV];
+  const checkpointIntervalMs = intervalText ? Number(intervalText) : checkpointing?.AUDIT_CHECKPOINT_INTERVAL_MS;
+  if (checkpointing && !(Number.isInteger(checkpointIntervalMs) && (checkpointIntervalMs as number) >= 1_000)) {
+    throw new CliUsageError(`start: ${checkpointing.AUDIT_CHECKPOINT_ENV}=${JSON.stringify(intervalText)} is not a number of milliseconds of at least 1000.`, {
+      fix: `unset it (the default is ${checkpointing.AUDIT_CHECKPOINT_INTERVAL_MS}, 5 minutes), or set a whole number such as ${checkpointing.AUDIT_CHECKPOINT_ENV}=60000`,
+    });
+  }
   const startCheckpoints = async () => {
-    if (!records || isJoined || !(roles.isCaNode || api)) return undefined;
-    const { auditCheckpointIntervalMs, startAuditCheckpoints } = await import("../../control/audit-checkpoints.ts");
-    const checkpoints = startAuditCheckpoints({ audit: records.store.audit, label: records.store.label, dataDir: config.dataDir, masterKey, ca: () => caInUse, name: records.edge, log: log.child({ part: "audit-checkpoints" }), intervalMs: auditCheckpointIntervalMs() });
+    if (!checkpointing || !records) return undefined;
+    const checkpoints = checkpointing.startAuditCheckpoints({ audit: records.store.audit, label: records.store.label, dataDir: config.dataDir, masterKey, ca: () => caInUse, name: records.edge, log: log.child({ part: "audit-checkpoints" }), intervalMs: checkpointIntervalMs as number });
     return { beforeSourceClose: () => checkpoints.close() };
   };
   const metrics = await openMetrics(metricsAddress);
