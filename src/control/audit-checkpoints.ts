@@ -27,13 +27,14 @@ export interface AuditCheckpointSource {
 
 /**
  * Signs the trail's head as the next checkpoint if a record came since the last one, and records it in the data
- * directory. Refused (AuditCheckpointRefusedError) when the chain since the last checkpoint is broken, or the store
- * lost a checkpoint this data directory signed.
+ * directory. Refused (AuditCheckpointRefusedError) when the chain since the last checkpoint is broken, the last
+ * checkpoint is not validly signed under the CA, or the store lost a checkpoint this data directory signed.
  */
 export async function makeAuditCheckpoint(source: AuditCheckpointSource, at = new Date()): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }> {
   const anchor = await readAuditAnchor(source.dataDir);
   const signer = await openAuditSigner({ dataDir: source.dataDir, masterKey: source.masterKey, ca: source.ca, name: source.name, now: at });
-  const result = await source.audit.checkpoint(signer, { at, ...(anchor ? { anchor } : {}) });
+  // The last checkpoint is checked against the CA's bundle before a new one links to it.
+  const result = await source.audit.checkpoint(signer, { at, checkSignature: createAuditCheckpointCheck(source.ca.bundlePem), ...(anchor ? { anchor } : {}) });
   const made = result.checkpoint;
   if (result.made && made) await writeAuditAnchor(source.dataDir, { storeId: made.storeId, number: made.number, seq: made.seq, hash: made.hash });
   return result;

@@ -146,7 +146,7 @@ export async function appendAuditCheckpoint(
   db: Kysely<StoreTables>,
   label: string,
   signer: AuditCheckpointSigner,
-  options: { at: Date; anchor?: AuditCheckpointAnchor },
+  options: { at: Date; anchor?: AuditCheckpointAnchor; checkSignature?: AuditCheckpointCheck },
 ): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }> {
   return db.transaction().execute(async (trx) => {
     await lockForWrite(trx);
@@ -161,6 +161,14 @@ export async function appendAuditCheckpoint(
       if (problem) throw refuse(label, problem.message);
     }
     const last = await lastAuditCheckpoint(trx);
+    if (last && options.checkSignature) {
+      // A new checkpoint links to the last one: never to one forged in the store. One under a root no longer in the bundle
+      // (a rollover since) is linked to only when it is the one this data directory signed.
+      const checked = options.checkSignature({ payload: auditCheckpointPayload(last), signature: last.signature, certificatePem: last.certificatePem, at: last.at });
+      if (!checked.ok) throw refuse(label, `checkpoint ${last.number} is not validly signed (${checked.reason}): it was forged or replaced in the store`);
+      const isOwn = options.anchor?.number === last.number && options.anchor.hash === last.hash;
+      if (!checked.trusted && !isOwn) throw refuse(label, `checkpoint ${last.number} is not under a root of the CA bundle (${checked.reason ?? "unknown root"}), and this data directory did not sign it`);
+    }
     if (head.seq === 0) return { made: false, checkpoint: undefined };
     if (last && last.seq === head.seq && last.hash === head.hash) return { made: false, checkpoint: last };
     if (last && last.seq === head.seq) throw refuse(label, `record ${last.seq}, the store's head, no longer has the hash checkpoint ${last.number} signed (the trail was rewritten)`);

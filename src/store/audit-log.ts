@@ -4,7 +4,7 @@ import { AuditChainBrokenError } from "../errors.ts";
 import { auditRecordHash, checkHead, createChainWalk } from "./audit-chain.ts";
 import type { AuditAction, AuditCheckpointReport, AuditHead, AuditProblem, AuditRecord, AuditVerification } from "./audit-chain.ts";
 import { appendAuditCheckpoint, checkpointMismatch, checkpointSeqs, lastAuditCheckpoint, readStoreId, verifyCheckpoints } from "./audit-checkpoints.ts";
-import type { AuditCheckpoint, AuditCheckpointAnchor, AuditCheckpointSigner, AuditVerifyOptions } from "./audit-checkpoints.ts";
+import type { AuditCheckpoint, AuditCheckpointAnchor, AuditCheckpointCheck, AuditCheckpointSigner, AuditVerifyOptions } from "./audit-checkpoints.ts";
 import type { StoreTables } from "./tables.ts";
 
 /** What happened, as the code that made the change knows it; seq, hashes and (by default) time are the trail's to add. */
@@ -70,7 +70,7 @@ export interface AuditLog extends AuditSink {
    */
   verify(options?: AuditVerifyOptions): Promise<AuditVerification>;
   /** Signs the trail's head as the next checkpoint (nothing when no record came since the last); see appendAuditCheckpoint. */
-  checkpoint(signer: AuditCheckpointSigner, options?: { at?: Date; anchor?: AuditCheckpointAnchor }): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }>;
+  checkpoint(signer: AuditCheckpointSigner, options?: { at?: Date; anchor?: AuditCheckpointAnchor; checkSignature?: AuditCheckpointCheck }): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }>;
   /** The newest checkpoint, if any. */
   lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
   /** The id migration 0013 gave this store: what checkpoints name it by. */
@@ -266,7 +266,7 @@ export function createAuditLog(db: Kysely<StoreTables>, label: string): AuditLog
     },
     // One snapshot for the whole walk: a change committed meanwhile must not look like a record appended behind the store's back.
     verify: (options = {}) => db.transaction().setIsolationLevel("repeatable read").execute((trx) => verifyIn(trx, options)),
-    checkpoint: (signer, options = {}) => appendAuditCheckpoint(db, label, signer, { at: options.at ?? new Date(), ...(options.anchor ? { anchor: options.anchor } : {}) }),
+    checkpoint: (signer, options = {}) => appendAuditCheckpoint(db, label, signer, { ...options, at: options.at ?? new Date() }),
     lastCheckpoint: () => lastAuditCheckpoint(db),
     storeId: () => readStoreId(db),
   };

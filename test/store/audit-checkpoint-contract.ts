@@ -182,6 +182,8 @@ export function auditCheckpointContract(engine: EngineUnderTest): void {
       assert.equal(result.problem.kind, "checkpoint-invalid");
       assert.match(result.problem.message, /^checkpoint 2 \(record 3\) is the last checkpoint, and .*intermediate was not issued by a root in the CA bundle/);
     }
+    // A signer does not link a new checkpoint to a forged one.
+    await assert.rejects(checkpoint(), (error: unknown) => error instanceof AuditCheckpointRefusedError && /checkpoint 2 is not under a root of the CA bundle .*and this data directory did not sign it/.test(error.message));
     await engine.rawExecute(address, "delete from audit_checkpoints where number = 2");
     // This CA's own edge server certificate: issued by the right CA, for another purpose.
     const server = await ca.issueServerCertificate({ dnsNames: ["edge.example"], validityMs: 86_400_000 });
@@ -192,6 +194,7 @@ export function auditCheckpointContract(engine: EngineUnderTest): void {
       assert.equal(result.problem.kind, "checkpoint-invalid");
       assert.match(result.problem.message, /^checkpoint 2 \(record 3\) is not validly signed: .*edge\.example.* is not an audit checkpoint signer/);
     }
+    await assert.rejects(checkpoint(), (error: unknown) => error instanceof AuditCheckpointRefusedError && /checkpoint 2 is not validly signed .*forged or replaced in the store/.test(error.message));
     // The CA refuses to certify a key of another kind for the purpose.
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
     await assert.rejects(ca.signAuditSignerCertificate({ publicKeyPem: rsa.publicKey.export({ type: "spki", format: "pem" }) as string, name: "x", validityMs: 86_400_000 }), /must be ECDSA P-256/);
