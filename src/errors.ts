@@ -849,6 +849,32 @@ export class AuditChainBrokenError extends MoatError {
   }
 }
 
+/** A signer would not sign a checkpoint of the audit trail: the chain since the last checkpoint is broken, or checkpoints its data directory signed are gone. */
+export class AuditCheckpointRefusedError extends MoatError {
+  constructor(store: StoreLabel, reason: string) {
+    super("audit-checkpoint-refused", 500, `no checkpoint of the audit trail of ${store} was signed: ${reason}.`, {
+      fix: "run `moat audit verify --store ADDRESS --data-dir DIR` to see what changed, and treat the store as tampered with (a checkpoint is never signed over a broken trail); after restoring the store from a backup on purpose, remove DIR/audit/last-checkpoint.json so that signing starts again from the restored trail",
+    });
+  }
+}
+
+/** The key or certificate that signs audit checkpoints cannot be used: it does not decrypt, does not match, or the CA cannot issue one here. */
+export class AuditSignerUnavailableError extends MoatError {
+  constructor(dataDir: string, reason: string, fix: string) {
+    super("audit-signer-unavailable", 500, `the audit checkpoint signer of ${dataDir} cannot sign: ${reason}.`, { fix });
+  }
+}
+
+/** A checkpoint was due and could not be made in time (a store that does not answer, a refused checkpoint): logged, serving goes on. */
+export class AuditCheckpointFailedError extends MoatError {
+  constructor(store: StoreLabel, reason: string, options: MoatErrorOptions = {}) {
+    super("audit-checkpoint-failed", 500, `a checkpoint of the audit trail of ${store} could not be made: ${reason}.`, {
+      fix: options.fix ?? "check that the store answers; the next checkpoint is tried at the next interval, and `moat audit checkpoint` makes one now",
+      cause: options.cause,
+    });
+  }
+}
+
 // ---------------------------------------------------------------- admin API
 
 /** One thing wrong with a request: where (a path as `moat config check` writes it) and what. */

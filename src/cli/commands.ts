@@ -186,22 +186,59 @@ Examples:
   },
   {
     name: "audit verify",
-    summary: "walk a store's audit trail and name the first record that was edited, deleted, inserted or moved",
-    help: `moat audit verify (--store ADDRESS | [API flags]) [--json]
+    summary: "walk a store's audit trail and its signed checkpoints; name the first record or checkpoint that is wrong",
+    help: `moat audit verify (--store ADDRESS [--data-dir DIR] [--ca-bundle FILE] | [API flags]) [--json]
 
 Recomputes the hash of every audit record in order, checks that each names the
 hash of the one before, and compares the end of the trail with the head the
 store recorded (and each revision recorded): an edited, deleted, inserted or
 reordered record, or deleted newest records, are reported by their sequence
-number, and the command exits 1. It cannot tell a trail that someone with write
-access to the database rewrote as a whole: compare with an export kept elsewhere
-(docs/explanation/audit-trail.md).
+number, and the command exits 1.
+
+Then the signed checkpoints: each one's signature and signer's certificate
+(issued by the CA for audit signing, chained to a root of the CA bundle), its
+place after the one before, and the hash it signed against the chain's at its
+record. A trail rewritten with recomputed hashes fails at the first checkpoint
+whose signed hash no longer matches. It prints which records the checkpoints
+cover and which are only hash-chained; a trail with no checkpoint is reported
+on stderr as unanchored (a warning, exit 0).
+
+--data-dir DIR gives the CA bundle and the data directory's record of the last
+checkpoint it signed (a store that lost it fails); default: the store's own
+directory (--store /var/lib/moat), or MOAT_DATA_DIR, when it holds a CA.
+--ca-bundle FILE checks the signatures against that bundle instead. Without
+either, signatures are not checked, and a warning says so.
+(docs/explanation/audit-trail.md#signed-checkpoints).
 ${STORE_FLAG_HELP}
 ${STORE_OR_API_HELP} Over the API it needs the admin role (GET /audit, GET /audit/verify).
 
 Example:
   moat audit verify --store /var/lib/moat`,
     run: async (args) => (await import("./local/audit-command.ts")).runAuditVerify(args),
+  },
+  {
+    name: "audit checkpoint",
+    summary: "sign the audit trail's head now with the data directory's audit signer",
+    help: `moat audit checkpoint --store ADDRESS [--data-dir DIR] [--master-key-file FILE] [--json]
+
+Signs the store's audit head (the newest record's number and hash, the store's
+id and the checkpoint before) as the next checkpoint, with the data directory's
+audit signer: an ECDSA P-256 key sealed under the master key in
+DIR/audit/signer.key (0600), and a certificate the CA issues for audit signing
+only (made the first time, renewed with a new key 30 days before its 90 days
+end). The records since the last checkpoint are checked first: a broken trail,
+or a store that lost a checkpoint this data directory signed, is refused
+(audit-checkpoint-refused, exit 1). Nothing to sign when no record came since
+the last checkpoint. An edge run with --ca or --api makes one every 5 minutes
+while the trail grows (MOAT_AUDIT_CHECKPOINT_MS), and one at a clean stop.
+
+--data-dir DIR defaults to the store's own directory, else MOAT_DATA_DIR, else
+./.moat; it must hold the CA (not a joined edge's directory).
+${STORE_FLAG_HELP}
+
+Example:
+  moat audit checkpoint --store /var/lib/moat`,
+    run: async (args) => (await import("./local/audit-command.ts")).runAuditCheckpoint(args),
   },
   {
     name: "audit export",

@@ -76,3 +76,12 @@ export type { CertificateRecorder, ExpiryWarned } from "./certificate-records.ts
  */
 export { CERTIFICATE_REQUEST_DEADLINE_MS, entitlementProblem, publicCertificatesOf, startCertificateSigning, storeSigningChannel } from "./certificate-requests.ts";
 export type { CertificateSigning } from "./certificate-requests.ts";
+
+/**
+ * Signed audit checkpoints: one now, one per interval while the trail grows and at a clean stop, and verify against the CA bundle.
+ * @example
+ * const checkpoints = startAuditCheckpoints({ audit: store.audit, label: store.label, dataDir, masterKey, ca: () => ca, name: "edge-1", log });
+ * await checkpoints.close(); // at a clean stop: the last one
+ */
+export { AUDIT_CHECKPOINT_ENV, AUDIT_CHECKPOINT_INTERVAL_MS, describeCoverage, makeAuditCheckpoint, startAuditCheckpoints, verifyAuditTrail } from "./audit-checkpoints.ts";
+export type { AuditCheckpointer, AuditCheckpointSource } from "./audit-checkpoints.ts";

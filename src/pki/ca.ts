@@ -1,7 +1,7 @@
 // A two-tier CA (root → intermediate → leaves): generating one, and the in-memory CertificateAuthority that issues with it.
 import { signCrlWith } from "./crl-sign.ts";
 import { exportPrivateKeyPem, generateKeyPair } from "./key-algorithms.ts";
-import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signOriginClientLeafForKey, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
+import { issueAdminClientLeaf, issueOriginClientLeaf, issueServerLeaf, joinPem, signAuditSignerLeafForKey, signOriginClientLeafForKey, signServerLeafForKey, type LeafIssuer } from "./issue.ts";
 import { crlDistributionPoints, intermediateExtensions, rootExtensions } from "./profiles.ts";
 import { crlDistributionUrl } from "./publication.ts";
 import { CLOCK_SKEW_BACKDATE_MS, signCertificate, signerFor, type Signer } from "./sign.ts";
@@ -134,6 +134,7 @@ export function createCertificateAuthority(material: CaMaterial, clock: Clock): 
     issueOriginClientCertificate: (request) => issueOriginClientLeaf(issuer, request, material.keyAlgorithm, clock()),
     signOriginClientCertificate: (request) => signOriginClientLeafForKey(issuer, request, clock()),
     issueAdminClientCertificate: (request) => issueAdminClientLeaf(issuer, request, material.keyAlgorithm, clock()),
+    signAuditSignerCertificate: (request) => signAuditSignerLeafForKey(issuer, request, clock()),
     // The intermediate signs the CRL: RFC 5280 §6.3.3 (and OpenSSL) look for the CRL of a leaf's own issuer.
     signCrl: (entries, options) => signCrlWith(issuer.signer, entries, options),
   } satisfies CertificateAuthority);

@@ -65,6 +65,7 @@ export function createCsrCertificateAuthority(ca: PublicCaCertificates, channel:
     signServerCertificate: async () => { throw new JoinedEdgeCannotSignError("a server certificate for another key"); },
     signOriginClientCertificate: async () => { throw new JoinedEdgeCannotSignError("an origin client certificate for another key"); },
     issueAdminClientCertificate: async () => { throw new JoinedEdgeCannotSignError("an admin client certificate"); },
+    signAuditSignerCertificate: async () => { throw new JoinedEdgeCannotSignError("an audit checkpoint signer's certificate"); },
     signCrl: async () => { throw new JoinedEdgeCannotSignError("a CRL"); },
   } satisfies CertificateAuthority);
 }

@@ -414,3 +414,15 @@ export type { CaPublication } from "./publication.ts";
  */
 export { checkNoCaKeys, JOINED_EDGE_FILE, readJoinedEdge, writeJoinedCa, writeJoinedEdge, writeJoinedRevocations } from "./joined-edge-files.ts";
 export type { JoinedEdgeRecord } from "./joined-edge-files.ts";
+
+/**
+ * Signed audit checkpoints (docs/explanation/audit-trail.md#signed-checkpoints): the data directory's signer (an ECDSA
+ * P-256 key sealed under the master key, a certificate with Moat's audit-signing EKU), its record of the last
+ * checkpoint, and the check of a checkpoint against the CA bundle.
+ * @example
+ * const signer = await openAuditSigner({ dataDir, masterKey, ca, name: "edge-1" });
+ * const check = createAuditCheckpointCheck(await readCaBundle(dataDir));
+ */
+export { AUDIT_ANCHOR_FILE, AUDIT_DIR, AUDIT_SIGNER_CERT_FILE, AUDIT_SIGNER_KEY_FILE, AUDIT_SIGNER_VALIDITY_MS, createAuditCheckpointCheck, openAuditSigner, readAuditAnchor, writeAuditAnchor } from "./audit-signer.ts";
+export type { AuditCheckpointAnchorFile, AuditCheckpointCheckResult, AuditCheckpointSigningKey } from "./audit-signer.ts";
+export { AUDIT_CHECKPOINT_SIGNING_EKU } from "./profiles.ts";

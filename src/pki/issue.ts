@@ -4,10 +4,11 @@ import { CaExpiredError, CertificateRequestInvalidError } from "../errors.ts";
 import { describeNode } from "./describe.ts";
 import { detectKeyAlgorithm, exportPrivateKeyPem, generateKeyPair, keyParams } from "./key-algorithms.ts";
 import { adminSpiffeId, checkValidityMs, normalizeDnsName, normalizeIpAddress, originSpiffeId } from "./names.ts";
-import { clientLeafExtensions, crlDistributionPoints, leafSubject, serverLeafExtensions } from "./profiles.ts";
+import { auditSignerExtensions, clientLeafExtensions, crlDistributionPoints, leafSubject, serverLeafExtensions } from "./profiles.ts";
 import { backdateMs, signCertificate, type Signer } from "./sign.ts";
 import type {
   AdminClientCertificateRequest,
+  AuditSignerCertificateRequest,
   IssuedCertificate,
   KeyAlgorithm,
   OriginClientCertificateForKeyRequest,
@@ -166,6 +167,21 @@ export async function signOriginClientLeafForKey(issuer: LeafIssuer, request: Or
     notBefore: request.notBefore,
     notAfter: request.notAfter,
     extensions: (algorithm, hasSubject) => clientLeafExtensions(spiffeId, algorithm, hasSubject),
+  };
+  return signLeaf(issuer, plan, now, cryptoKey);
+}
+
+/** An audit checkpoint signer's certificate for its own key: ECDSA P-256 only (what checkpoints are verified with). */
+export async function signAuditSignerLeafForKey(issuer: LeafIssuer, request: AuditSignerCertificateRequest, now: Date): Promise<SignedCertificate> {
+  const { keyAlgorithm, cryptoKey } = requesterKey(request.publicKeyPem);
+  if (keyAlgorithm !== "ecdsa-p256") throw new CertificateRequestInvalidError(`an audit checkpoint signer's key must be ECDSA P-256, not ${keyAlgorithm}`);
+  const plan: LeafPlan = {
+    commonName: `moat audit signer ${request.name}`,
+    keyAlgorithm,
+    validityMs: request.validityMs,
+    notBefore: undefined,
+    notAfter: undefined,
+    extensions: (algorithm) => auditSignerExtensions(algorithm),
   };
   return signLeaf(issuer, plan, now, cryptoKey);
 }

@@ -69,6 +69,24 @@ export function clientLeafExtensions(spiffeId: string, keyAlgorithm: KeyAlgorith
   ];
 }
 
+/**
+ * The Extended Key Usage that marks a certificate as an audit checkpoint signer, and nothing else: a UUID OID
+ * (ITU-T X.667, arc 2.25) Moat defines, so no registration is needed and no other software gives it a meaning.
+ */
+export const AUDIT_CHECKPOINT_SIGNING_EKU = "2.25.8049556133566242124171661510504490216";
+
+/**
+ * An audit checkpoint signer: digitalSignature only, and the one EKU above, critical, so that no TLS stack accepts
+ * it as a server or client certificate, and a server or client certificate is never accepted as a signer.
+ */
+export function auditSignerExtensions(keyAlgorithm: KeyAlgorithm): X509.Extension[] {
+  return [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    leafKeyUsage(keyAlgorithm),
+    new x509.ExtendedKeyUsageExtension([AUDIT_CHECKPOINT_SIGNING_EKU], true),
+  ];
+}
+
 // X.520 ub-common-name: a CN longer than 64 characters is invalid, so such a
 // name lives in the SAN only (which is all TLS name checks read anyway, RFC 6125 §6.4.4).
 const MAX_COMMON_NAME = 64;

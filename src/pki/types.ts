@@ -40,6 +40,15 @@ export interface ServerCertificateForKeyRequest extends Omit<ServerCertificateRe
   publicKeyPem: string;
 }
 
+/** An audit checkpoint signer's certificate for its own ECDSA P-256 key (see profiles.ts's AUDIT_CHECKPOINT_SIGNING_EKU). */
+export interface AuditSignerCertificateRequest {
+  /** SPKI PEM of an ECDSA P-256 key. */
+  publicKeyPem: string;
+  /** For people: the subject is `CN=moat audit signer <name>`. */
+  name: string;
+  validityMs: number;
+}
+
 /** A certificate Moat signed for a key it never held: an IssuedCertificate without `keyPem`. */
 export type SignedCertificate = Omit<IssuedCertificate, "keyPem">;
 
@@ -99,6 +108,8 @@ export interface CertificateAuthority {
   signOriginClientCertificate(request: OriginClientCertificateForKeyRequest): Promise<SignedCertificate>;
   /** An admin API client certificate: EKU clientAuth only, one URI SAN `spiffe://<trust domain>/admin/<role>/<name>`, a fresh key. */
   issueAdminClientCertificate(request: AdminClientCertificateRequest): Promise<IssuedCertificate>;
+  /** An audit checkpoint signer's certificate (EKU AUDIT_CHECKPOINT_SIGNING_EKU only) for the requester's own ECDSA P-256 key. */
+  signAuditSignerCertificate(request: AuditSignerCertificateRequest): Promise<SignedCertificate>;
   /**
    * A CRL signed by the intermediate (the issuer of every leaf) with the CA's signature algorithm:
    * a reason code per entry, CRL Number and Authority Key Identifier. The key never leaves the CA.

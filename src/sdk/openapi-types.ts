@@ -865,7 +865,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Walk the hash chain and check its end against the store's head: the first record that is wrong, and how
+         * Walk the hash chain and the signed checkpoints: the first record or checkpoint that is wrong, and how; what the checkpoints cover
          * @description Needs the role admin or above (viewer < operator < admin).
          */
         get: operations["verifyAuditTrail"];
@@ -2211,8 +2211,30 @@ export interface components {
             problem?: {
                 seq: number;
                 /** @enum {string} */
-                kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch";
+                kind: "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch" | "checkpoint-mismatch" | "checkpoint-invalid" | "checkpoint-removed";
                 message: string;
+            };
+            /** AuditCheckpointReport */
+            checkpoints: {
+                /** @description Signed checkpoints verified (all of them when ok) */
+                count: number;
+                /** @description Records 1..coveredThrough are covered by signed checkpoints; later ones are only hash-chained */
+                coveredThrough: number;
+                last: {
+                    number: number;
+                    seq: number;
+                    hash: string;
+                    at: string;
+                    /** @description The signer's certificate subject and fingerprint */
+                    signer: string;
+                } | null;
+                /**
+                 * @description not-checked: the API has no data directory, so no CA bundle to check signatures against
+                 * @enum {string}
+                 */
+                signatures: "verified" | "not-checked";
+                /** @description What a reader must see although nothing failed: an unanchored trail, signatures not checked */
+                warnings: string[];
             };
         };
         /** Traffic */

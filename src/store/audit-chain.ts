@@ -100,7 +100,7 @@ export function auditRecordHash(record: Omit<AuditRecord, "hash">): string {
   return createHash("sha256").update(canonicalJson(hashed), "utf8").digest("hex");
 }
 
-export type AuditProblemKind = "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch";
+export type AuditProblemKind = "edited" | "deleted" | "inserted" | "reordered" | "truncated" | "head-mismatch" | "checkpoint-mismatch" | "checkpoint-invalid" | "checkpoint-removed";
 
 /** The first thing wrong with a trail: the record it is found at, and what is wrong, for people. */
 export interface AuditProblem {
@@ -109,7 +109,23 @@ export interface AuditProblem {
   message: string;
 }
 
-export type AuditVerification = { ok: true; records: number; head: AuditHead } | { ok: false; records: number; head: AuditHead; problem: AuditProblem };
+/**
+ * What the signed checkpoints say about the trail: records 1..`coveredThrough` are covered by a signature made with a
+ * key the CA issued for it; records after it are only hash-chained. `signatures` is `not-checked` when the verifier
+ * had no CA bundle (the hashes and links of the checkpoints were still checked). `warnings` is what a reader must see
+ * although nothing failed: an unanchored trail, signatures not checked.
+ */
+export interface AuditCheckpointReport {
+  count: number;
+  coveredThrough: number;
+  last: { number: number; seq: number; hash: string; at: string; signer: string } | null;
+  signatures: "verified" | "not-checked";
+  warnings: string[];
+}
+
+export type AuditVerification =
+  | { ok: true; records: number; head: AuditHead; checkpoints: AuditCheckpointReport }
+  | { ok: false; records: number; head: AuditHead; problem: AuditProblem; checkpoints: AuditCheckpointReport };
 
 // How far from its place a moved record is looked for (a swap, a few records inserted or deleted and the rest renumbered).
 const MOVE_WINDOW = 16;
@@ -117,8 +133,9 @@ const MOVE_WINDOW = 16;
 /**
  * Walks records in seq order, one at a time (a trail need not fit in memory), and stops at the first problem.
  */
-export function createChainWalk(): { push(record: AuditRecord): AuditProblem | undefined; readonly last: AuditHead; readonly records: number } {
-  let last: AuditHead = { seq: 0, hash: GENESIS_HASH };
+export function createChainWalk(from: AuditHead = { seq: 0, hash: GENESIS_HASH }): { push(record: AuditRecord): AuditProblem | undefined; readonly last: AuditHead; readonly records: number } {
+  // `from`: a record already verified (a signed checkpoint's), the walk goes on after it.
+  let last: AuditHead = from;
   let records = 0;
   return {
     get last() {

@@ -2,7 +2,9 @@
 import type { Kysely, Transaction } from "kysely";
 import { AuditChainBrokenError } from "../errors.ts";
 import { auditRecordHash, checkHead, createChainWalk } from "./audit-chain.ts";
-import type { AuditAction, AuditHead, AuditProblem, AuditRecord, AuditVerification } from "./audit-chain.ts";
+import type { AuditAction, AuditCheckpointReport, AuditHead, AuditProblem, AuditRecord, AuditVerification } from "./audit-chain.ts";
+import { appendAuditCheckpoint, checkpointMismatch, checkpointSeqs, lastAuditCheckpoint, readStoreId, verifyCheckpoints } from "./audit-checkpoints.ts";
+import type { AuditCheckpoint, AuditCheckpointAnchor, AuditCheckpointCheck, AuditCheckpointSigner, AuditVerifyOptions } from "./audit-checkpoints.ts";
 import type { StoreTables } from "./tables.ts";
 
 /** What happened, as the code that made the change knows it; seq, hashes and (by default) time are the trail's to add. */
@@ -61,8 +63,18 @@ export interface AuditLog extends AuditSink {
   /** The head the store recorded with its newest record. */
   head(): Promise<AuditHead>;
   list(query: AuditQuery): Promise<AuditRecord[]>;
-  /** Walks the whole chain in seq order and checks its end against the store's head and every revision's. */
-  verify(): Promise<AuditVerification>;
+  /**
+   * Walks the whole chain in seq order and checks its end against the store's head and every revision's, then the
+   * signed checkpoints: each one's hash against the chain's at its seq, their order and links, and (with
+   * `checkSignature`) their signatures and signers' certificates; with `anchor`, that the data directory's last one is there.
+   */
+  verify(options?: AuditVerifyOptions): Promise<AuditVerification>;
+  /** Signs the trail's head as the next checkpoint (nothing when no record came since the last); see appendAuditCheckpoint. */
+  checkpoint(signer: AuditCheckpointSigner, options?: { at?: Date; anchor?: AuditCheckpointAnchor; checkSignature?: AuditCheckpointCheck }): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }>;
+  /** The newest checkpoint, if any. */
+  lastCheckpoint(): Promise<AuditCheckpoint | undefined>;
+  /** The id migration 0013 gave this store: what checkpoints name it by. */
+  storeId(): Promise<string>;
 }
 
 type Db = Kysely<StoreTables> | Transaction<StoreTables>;
@@ -176,7 +188,7 @@ function toRecord(row: Row): AuditRecord {
 }
 
 /** A row whose JSON no longer parses was edited: it is reported as such, not thrown. */
-function toRecordOrEdited(row: Row): AuditRecord | AuditProblem {
+export function toRecordOrEdited(row: Row): AuditRecord | AuditProblem {
   try {
     return toRecord(row);
   } catch {
@@ -195,14 +207,18 @@ function listRecords(db: Db, query: AuditQuery): Promise<Row[]> {
   return select.orderBy("seq", query.newestFirst ? "desc" : "asc").limit(query.limit).execute();
 }
 
-async function verifyIn(trx: Transaction<StoreTables>): Promise<AuditVerification> {
+async function verifyIn(trx: Transaction<StoreTables>, options: AuditVerifyOptions): Promise<AuditVerification> {
   const walk = createChainWalk();
-  const failed = (problem: AuditProblem): AuditVerification => ({ ok: false, records: walk.records, head: walk.last, problem });
+  // Filled in once the chain is whole; a broken chain reports the checkpoints as not reached.
+  let checkpoints: AuditCheckpointReport = { count: 0, coveredThrough: 0, last: null, signatures: options.checkSignature ? "verified" : "not-checked", warnings: [] };
+  const failed = (problem: AuditProblem): AuditVerification => ({ ok: false, records: walk.records, head: walk.last, problem, checkpoints });
+  const signed = await checkpointSeqs(trx);
   for (let after = 0; ; ) {
     const rows = await listRecords(trx, { after, limit: VERIFY_PAGE });
     for (const row of rows) {
       const record = toRecordOrEdited(row);
-      const problem = "kind" in record ? record : walk.push(record);
+      // A rewrite that recomputed every hash passes the walk: the hash a checkpoint signed at this seq does not.
+      const problem = "kind" in record ? record : (walk.push(record) ?? checkpointMismatch(record, signed.get(record.seq)));
       if (problem) return failed(problem);
     }
     if (rows.length < VERIFY_PAGE) break;
@@ -228,7 +244,10 @@ async function verifyIn(trx: Transaction<StoreTables>): Promise<AuditVerificatio
       message: `revision ${revision.revision} recorded record ${seq} with hash ${String(revision.audit_hash).slice(0, 16)}…, but ${revision.hash === null ? "there is no such record" : `record ${seq} has hash ${revision.hash.slice(0, 16)}…`} (the trail was rewritten)`,
     });
   }
-  return { ok: true, records: walk.records, head: walk.last };
+  const verified = await verifyCheckpoints(trx, walk.last, options);
+  checkpoints = verified.report;
+  if (verified.problem) return failed(verified.problem);
+  return { ok: true, records: walk.records, head: walk.last, checkpoints };
 }
 
 export function createAuditLog(db: Kysely<StoreTables>, label: string): AuditLog {
@@ -246,6 +265,9 @@ export function createAuditLog(db: Kysely<StoreTables>, label: string): AuditLog
       return (await listRecords(db, query)).map(toRecord);
     },
     // One snapshot for the whole walk: a change committed meanwhile must not look like a record appended behind the store's back.
-    verify: () => db.transaction().setIsolationLevel("repeatable read").execute(verifyIn),
+    verify: (options = {}) => db.transaction().setIsolationLevel("repeatable read").execute((trx) => verifyIn(trx, options)),
+    checkpoint: (signer, options = {}) => appendAuditCheckpoint(db, label, signer, { ...options, at: options.at ?? new Date() }),
+    lastCheckpoint: () => lastAuditCheckpoint(db),
+    storeId: () => readStoreId(db),
   };
 }

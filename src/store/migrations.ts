@@ -1,4 +1,5 @@
 // The store's schema, as versioned migrations both engines run: portable column types only (text, integer).
+import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Migration } from "kysely/migration";
 
@@ -237,6 +238,26 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
       }
       const values = [...keys].map(([key, seq]) => ({ key, seq }));
       for (let i = 0; i < values.length; i += 500) await typed.insertInto("audit_once_keys").values(values.slice(i, i + 500)).execute();
+    },
+  },
+  // Signed audit checkpoints (audit-checkpoints.ts): each signs the trail's head at a point and the checkpoint before it,
+  // so a rewrite of the records is found without an external copy. The store's identity is signed into each, so that
+  // checkpoints of another store on the same CA cannot stand in. Self-contained: one table, one column filled here.
+  "0013-audit-checkpoints": {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable("audit_checkpoints")
+        .addColumn("number", "integer", (column) => column.primaryKey())
+        .addColumn("store_id", "text", (column) => column.notNull())
+        .addColumn("seq", "integer", (column) => column.notNull())
+        .addColumn("hash", "text", (column) => column.notNull())
+        .addColumn("at", "text", (column) => column.notNull())
+        .addColumn("previous", "text", (column) => column.notNull())
+        .addColumn("certificate_pem", "text", (column) => column.notNull())
+        .addColumn("signature", "text", (column) => column.notNull())
+        .execute();
+      await db.schema.alterTable("write_lock").addColumn("store_id", "text").execute();
+      await (db as Kysely<{ write_lock: { id: number; store_id: string | null } }>).updateTable("write_lock").set({ store_id: randomUUID() }).where("id", "=", 1).execute();
     },
   },
 });

@@ -36,6 +36,8 @@ export interface WriteLockTable {
   /** The audit trail's head: its newest record's seq and hash, written with it (0 and 64 zeros while it is empty). */
   audit_seq: Generated<number>;
   audit_hash: Generated<string>;
+  /** A random UUID given by migration 0013: what each signed checkpoint names the store by. */
+  store_id: string | null;
 }
 
 /** One record of the audit trail; see src/store/audit-chain.ts for what is hashed and how. */
@@ -61,6 +63,23 @@ export interface AuditLogTable {
 export interface AuditOnceKeysTable {
   key: string;
   seq: number;
+}
+
+/** A signed checkpoint of the audit trail (0013); see src/store/audit-checkpoints.ts for what is signed. */
+export interface AuditCheckpointsTable {
+  /** 1, 2, 3…: no gap. */
+  number: number;
+  store_id: string;
+  /** The last record covered, and its hash. */
+  seq: number;
+  hash: string;
+  at: string;
+  /** Lower-case hex SHA-256 of the previous checkpoint's signature bytes; 64 zeros for the first. */
+  previous: string;
+  /** The signer's certificate, then the intermediate that issued it (PEM). */
+  certificate_pem: string;
+  /** Base64 of the DER ECDSA-SHA256 signature over the canonical payload. */
+  signature: string;
 }
 
 /** An API token: who may use the admin API with which role, until when. The secret itself is never stored. */
@@ -217,6 +236,7 @@ export interface StoreTables {
   api_tokens: ApiTokensTable;
   audit_log: AuditLogTable;
   audit_once_keys: AuditOnceKeysTable;
+  audit_checkpoints: AuditCheckpointsTable;
   invalidations: InvalidationsTable;
   invalidation_applied: InvalidationAppliedTable;
   edges: EdgesTable;

@@ -95,7 +95,24 @@ export function adminApiAuditContract(engine: EngineUnderTest): void {
     const intact = await api.call(admin, "/audit/verify");
     assert.equal(intact.status, 200, intact.text);
     const head = await api.store.audit.head();
-    assert.deepEqual(intact.json, { ok: true, records: 4, head });
+    const { checkpoints, ...verified } = intact.json;
+    assert.deepEqual(verified, { ok: true, records: 4, head });
+    // No checkpoint yet: unanchored, said so.
+    assert.deepEqual([checkpoints.count, checkpoints.coveredThrough], [0, 0]);
+    assert.match(checkpoints.warnings.join("\n"), /no signed checkpoint: records 1\.\.4 are only hash-chained/);
+    // Signed with the API's data directory: verified against its CA bundle, and no piece of the signer's key in the answer.
+    const { makeAuditCheckpoint } = await import("../../src/control/audit-checkpoints.ts");
+    const { openCertificateAuthority, openPrivateKey } = await import("../../src/pki/index.ts");
+    const ca = await openCertificateAuthority({ dataDir: api.dataDir, masterKey: api.masterKey });
+    await makeAuditCheckpoint({ audit: api.store.audit, label: api.store.label, dataDir: api.dataDir, masterKey: api.masterKey, ca, name: "api-test" });
+    const anchored = await api.call(admin, "/audit/verify");
+    assert.equal(anchored.status, 200, anchored.text);
+    assert.deepEqual([anchored.json.ok, anchored.json.checkpoints.count, anchored.json.checkpoints.coveredThrough, anchored.json.checkpoints.signatures, anchored.json.checkpoints.warnings], [true, 1, 4, "verified", []]);
+    const keyPath = `${api.dataDir}/audit/signer.key`;
+    const { readFile } = await import("node:fs/promises");
+    const { keyPem } = openPrivateKey(await readFile(keyPath, "utf8"), api.masterKey, keyPath);
+    const keyBody = keyPem.replace(/-----[^-]+-----|\s/g, "");
+    assert.ok(!anchored.text.includes(keyBody.slice(40, 80)) && !api.logs.join("").includes(keyBody.slice(40, 80)), "a piece of the signer's key in the answer or the logs");
     assert.ok(engine.rawExecute, "the engine must be able to run a statement behind the store's back");
     await engine.rawExecute(api.address, "update audit_log set actor = 'cli:mallory' where seq = 2");
     const broken = await api.call(admin, "/audit/verify");

@@ -104,7 +104,11 @@ export function auditContract(engine: EngineUnderTest): void {
     assert.equal(records[0]?.prevHash, GENESIS_HASH);
     for (let index = 1; index < records.length; index += 1) assert.equal(records[index]?.prevHash, records[index - 1]?.hash);
     assert.deepEqual(await store.audit.head(), { seq: 9, hash: records[8]?.hash });
-    assert.deepEqual(await store.audit.verify(), { ok: true, records: 9, head: { seq: 9, hash: records[8]?.hash } });
+    const { checkpoints, ...verified } = await store.audit.verify();
+    assert.deepEqual(verified, { ok: true, records: 9, head: { seq: 9, hash: records[8]?.hash } });
+    // No checkpoint signed: the trail is reported as unanchored, not passed silently.
+    assert.equal(checkpoints.count, 0);
+    assert.match(checkpoints.warnings.join("\n"), /no signed checkpoint: records 1\.\.9 are only hash-chained/);
   });
 
   test("audit: a record that cannot be written fails its change, and nothing of the change is kept", async (t) => {
@@ -156,7 +160,7 @@ export function auditContract(engine: EngineUnderTest): void {
     await engine.rawExecute(address, "insert into revisions (revision, created_at, actor, summary) values (1, '2026-01-01T00:00:00.000Z', 'cli:old', 'put distribution shop')");
     await engine.rawExecute(address, `insert into distributions (name, document, version, revision) values ('shop', '${JSON.stringify(distribution("shop"))}', 1, 1)`);
     const store = await open(t, address);
-    assert.deepEqual(await store.audit.verify(), { ok: true, records: 0, head: { seq: 0, hash: GENESIS_HASH } });
+    assert.deepEqual(await store.audit.verify(), { ok: true, records: 0, head: { seq: 0, hash: GENESIS_HASH }, checkpoints: { count: 0, coveredThrough: 0, last: null, signatures: "not-checked", warnings: [] } });
     await store.put("distribution", "shop", distribution("shop", "www.shop.example"), { actor: "cli:new", ifVersion: 1 });
     const [record] = await allRecords(store);
     assert.deepEqual([record?.seq, record?.revision, record?.before, record?.prevHash], [1, 2, distribution("shop"), GENESIS_HASH]);

@@ -9,6 +9,7 @@ import type { ChangeSignal } from "../../src/store/index.ts";
 import { withDeadline } from "../support/deadline.ts";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
 import type { PostgresServer } from "../support/postgres-server.ts";
+import { auditCheckpointContract } from "./audit-checkpoint-contract.ts";
 import { auditContract } from "./audit-contract.ts";
 import { certificateContract } from "./certificate-contract.ts";
 import { joinContract } from "./join-contract.ts";
@@ -43,6 +44,7 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   };
   storeContract(engine);
   auditContract(engine);
+  auditCheckpointContract(engine);
   certificateContract(engine);
 joinContract(engine);
 

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import type { TestContext } from "node:test";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { openStore } from "../../src/store/index.ts";
+import { auditCheckpointContract } from "./audit-checkpoint-contract.ts";
 import { auditContract } from "./audit-contract.ts";
 import { certificateContract } from "./certificate-contract.ts";
 import { joinContract } from "./join-contract.ts";
@@ -33,6 +34,7 @@ const engine: EngineUnderTest = {
 };
 storeContract(engine);
 auditContract(engine);
+auditCheckpointContract(engine);
 certificateContract(engine);
 joinContract(engine);
 

@@ -1,8 +1,12 @@
-// `moat audit verify|export|list --store ADDRESS` (or over the admin API): the store's audit trail: walk its hash chain, write it out for another system, show it.
+// `moat audit verify|export|list|checkpoint --store ADDRESS` (or over the admin API): the store's audit trail: walk its hash chain and signed checkpoints, write it out for another system, show it, sign its head.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { once } from "node:events";
+import { isDataDirInEnvironment, resolveDataDir, resolveStoreAddress } from "../../config/index.ts";
 import { AuditChainBrokenError, CliUsageError } from "../../errors.ts";
-import { AUDIT_ACTIONS } from "../../store/index.ts";
-import type { AuditQuery, AuditRecord } from "../../store/index.ts";
+import { AUDIT_ACTIONS, parseStoreAddress } from "../../store/index.ts";
+import type { AuditQuery, AuditRecord, AuditVerification } from "../../store/index.ts";
 import { API_FLAGS } from "../over-api/api-connection.ts";
 import { isConfigOverApi } from "./apply-command.ts";
 import { parseCliArgs } from "../cli-args.ts";
@@ -17,15 +21,60 @@ function wholeNumber(command: string, flag: string, value: string | undefined, l
   return number;
 }
 
+/**
+ * Where verify finds the CA bundle and the signer's record: --data-dir, else the store's own directory
+ * (`--store /var/lib/moat`), else MOAT_DATA_DIR; one found only by default and holding no CA is not used.
+ */
+function verifyDataDir(flag: string | undefined, address: string | undefined): string | undefined {
+  if (flag !== undefined) return resolve(flag);
+  const implied = (address === undefined ? undefined : parseStoreAddress(address).dataDir) ?? (isDataDirInEnvironment() ? resolveDataDir(undefined) : undefined);
+  return implied !== undefined && existsSync(join(implied, "ca", "bundle.pem")) ? implied : undefined;
+}
+
 export async function runAuditVerify(args: string[]): Promise<number> {
-  const { values } = parseCliArgs("audit verify", args, { json: { type: "boolean" }, ...STORE_FLAG, ...API_FLAGS });
+  const { values } = parseCliArgs("audit verify", args, { json: { type: "boolean" }, "data-dir": { type: "string" }, "ca-bundle": { type: "string" }, ...STORE_FLAG, ...API_FLAGS });
   if (await isConfigOverApi("audit verify", values)) return (await import("../over-api/audit-api-command.ts")).runAuditVerifyOverApi(values);
+  const dataDir = verifyDataDir(values["data-dir"], resolveStoreAddress(values.store));
+  const bundlePem = values["ca-bundle"] === undefined ? undefined : await readFile(resolve(values["ca-bundle"]), "utf8");
+  const { verifyAuditTrail } = await import("../../control/audit-checkpoints.ts");
   const store = await openCommandStore("audit verify", values.store);
-  const result = await store.audit.verify().finally(() => store.close());
-  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  if (!result.ok) throw new AuditChainBrokenError(store.label, result.problem, result.records);
-  if (!values.json) {
-    process.stdout.write(`${store.label}: the audit trail is intact: ${result.records} records, head record ${result.head.seq} (hash ${result.head.hash}).\n`);
+  const result = await verifyAuditTrail(store.audit, { ...(dataDir ? { dataDir } : {}), ...(bundlePem ? { bundlePem } : {}) }).finally(() => store.close());
+  return reportVerification(store.label, result, values.json === true);
+}
+
+/**
+ * The result as JSON or a sentence; warnings (an unanchored trail, signatures not checked) on stderr either way.
+ * A broken trail or checkpoint throws AuditChainBrokenError (exit 1), as before checkpoints existed.
+ */
+export async function reportVerification(label: string, result: AuditVerification, json: boolean): Promise<number> {
+  const { describeCoverage } = await import("../../control/audit-checkpoints.ts");
+  if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  for (const warning of result.checkpoints?.warnings ?? []) process.stderr.write(`moat: warning: ${warning}\n`);
+  if (!result.ok) throw new AuditChainBrokenError(label, result.problem, result.records);
+  if (!json) {
+    process.stdout.write(`${label}: the audit trail is intact: ${result.records} records, head record ${result.head.seq} (hash ${result.head.hash}); ${describeCoverage(result)}.\n`);
+  }
+  return 0;
+}
+
+/** `moat audit checkpoint`: signs the trail's head now with the data directory's audit signer (made the first time). */
+export async function runAuditCheckpoint(args: string[]): Promise<number> {
+  const { values } = parseCliArgs("audit checkpoint", args, { "data-dir": { type: "string" }, "master-key-file": { type: "string" }, json: { type: "boolean" }, ...STORE_FLAG });
+  const address = resolveStoreAddress(values.store);
+  const dataDir = values["data-dir"] !== undefined ? resolve(values["data-dir"]) : ((address === undefined ? undefined : parseStoreAddress(address).dataDir) ?? resolveDataDir(undefined));
+  const [{ openCertificateAuthority, readCaBundle }, { loadCommandMasterKey }, { makeAuditCheckpoint }] = await Promise.all([import("../../pki/index.ts"), import("../master-key.ts"), import("../../control/audit-checkpoints.ts")]);
+  // A data directory without a CA is refused (CaNotFoundError, fix: moat ca init) before the store is opened.
+  await readCaBundle(dataDir);
+  const masterKey = await loadCommandMasterKey({ dataDir, ...(values["master-key-file"] !== undefined ? { flagFile: values["master-key-file"] } : {}) });
+  const ca = await openCertificateAuthority({ dataDir, masterKey });
+  const store = await openCommandStore("audit checkpoint", values.store);
+  const { made, checkpoint } = await makeAuditCheckpoint({ audit: store.audit, label: store.label, dataDir, masterKey, ca, name: "cli" }).finally(() => store.close());
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ made, checkpoint: checkpoint ? { number: checkpoint.number, seq: checkpoint.seq, hash: checkpoint.hash, at: checkpoint.at } : null }, null, 2)}\n`);
+  } else if (!checkpoint) {
+    process.stdout.write(`${store.label}: the audit trail is empty: nothing to sign.\n`);
+  } else {
+    process.stdout.write(`${store.label}: ${made ? "signed" : "no record since"} checkpoint ${checkpoint.number}: records 1..${checkpoint.seq} (hash ${checkpoint.hash}).\n`);
   }
   return 0;
 }

@@ -1,8 +1,7 @@
 // `moat audit list|verify|export` over the admin API (admins only): GET /audit a page at a time, GET /audit/verify; the same output as the store's form.
 import { once } from "node:events";
-import { AuditChainBrokenError } from "../../errors.ts";
 import type { MoatClient, paths } from "../../sdk/index.ts";
-import type { AuditRecord } from "../../store/index.ts";
+import type { AuditRecord, AuditVerification } from "../../store/index.ts";
 import { withApi } from "./api-connection.ts";
 import type { ApiFlagValues } from "./api-connection.ts";
 
@@ -27,10 +26,9 @@ export async function runAuditVerifyOverApi(values: ApiFlagValues & { json?: boo
   const { result, url } = await withApi("audit verify", values, async (moat) => ({ result: (await moat.GET("/audit/verify")).data, url: moat.url }));
   const label = `the admin API at ${url}`;
   if (!result) return 1;
-  if (values.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  if (!result.ok && result.problem) throw new AuditChainBrokenError(label, result.problem, result.records);
-  if (!values.json) process.stdout.write(`${label}: the audit trail is intact: ${result.records} records, head record ${result.head.seq} (hash ${result.head.hash}).\n`);
-  return 0;
+  // The same report as from a store: the API's answer has the shape of AuditVerification.
+  const { reportVerification } = await import("../local/audit-command.ts");
+  return reportVerification(label, result as unknown as AuditVerification, values.json === true);
 }
 
 /** JSON lines, as the store's form writes them; a slow reader holds the next page back. */

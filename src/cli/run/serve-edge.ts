@@ -64,7 +64,7 @@ async function exitNow(): Promise<never> {
  * await serveEdge({ edge, configFile: "./moat.yaml", log, onStopped: () => origin.close() });
  * await serveEdge({ edge, source: createStoreConfigSource({ store, log }), log });
  */
-export function serveEdge(options: { edge: RunningEdge; configFile?: string; source?: ConfigSource; log: Logger; onStopping?: () => Promise<void>; heldSignals?: HeldStopSignals }): Promise<void> {
+export function serveEdge(options: { edge: RunningEdge; configFile?: string; source?: ConfigSource; log: Logger; onStopping?: () => Promise<void>; beforeSourceClose?: () => Promise<void>; heldSignals?: HeldStopSignals }): Promise<void> {
   const { edge, log } = options;
   const source = options.source ?? createFileConfigSource(options.configFile ?? "");
   let reloading = Promise.resolve();
@@ -107,7 +107,9 @@ export function serveEdge(options: { edge: RunningEdge; configFile?: string; sou
       }, DRAIN_LIMIT_MS);
       limit.unref();
       // The farewell first (it has its own deadline): the edge watches the source no more, so invalidations must not wait for it.
-      Promise.all([edge.stop(), options.onStopping?.(), (source.farewell?.() ?? Promise.resolve()).then(() => source.close())]).then(() => {
+      // What must still write to the store (the last audit checkpoint, with its own deadline) finishes before it closes.
+      const beforeClose = Promise.all([source.farewell?.(), options.beforeSourceClose?.()]);
+      Promise.all([edge.stop(), options.onStopping?.(), beforeClose.then(() => source.close())]).then(() => {
         clearTimeout(limit);
         process.off("SIGTERM", onTerm);
         process.off("SIGINT", onInt);

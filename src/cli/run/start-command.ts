@@ -211,11 +211,28 @@ async function runFrom(
   const followMs = isJoined ? caFollowIntervalMs() : undefined;
   const caNodeOptions = { ...fleetCa, isJoined, ...(joinedCa ? { followPublishedCa: joinedCa.follow, followPublishedRevocations: joinedCa.followRevocations } : {}), ...(followMs ? { followPublishedCaMs: followMs } : {}), onCaInUse: (next: CertificateAuthority) => (followCa(next), fleetCa.onCaInUse?.(next)) };
   const startSigning = async () => (roles.isCaNode && records ? (await import("../../control/certificate-requests.ts")).startCertificateSigning({ store: records.store, ca: () => caInUse, log: log.child({ part: "certificate-requests" }), dataDir: config.dataDir }) : undefined);
+  // The process that holds the CA and writes to the store (the CA node, or an edge with the admin API beside it) signs audit
+  // checkpoints: every interval while the trail grows, and once more before the store closes at a clean stop. The interval
+  // is checked here, before the edge starts, so that a bad one fails the start rather than a running edge.
+  const checkpointing = records && !isJoined && (roles.isCaNode || api) ? await import("../../control/audit-checkpoints.ts") : undefined;
+  const intervalText = checkpointing && process.env[checkpointing.AUDIT_CHECKPOINT_ENV];
+  const checkpointIntervalMs = intervalText ? Number(intervalText) : checkpointing?.AUDIT_CHECKPOINT_INTERVAL_MS;
+  if (checkpointing && !(Number.isInteger(checkpointIntervalMs) && (checkpointIntervalMs as number) >= 1_000)) {
+    throw new CliUsageError(`start: ${checkpointing.AUDIT_CHECKPOINT_ENV}=${JSON.stringify(intervalText)} is not a number of milliseconds of at least 1000.`, {
+      fix: `unset it (the default is ${checkpointing.AUDIT_CHECKPOINT_INTERVAL_MS}, 5 minutes), or set a whole number such as ${checkpointing.AUDIT_CHECKPOINT_ENV}=60000`,
+    });
+  }
+  const startCheckpoints = async () => {
+    if (!checkpointing || !records) return undefined;
+    const checkpoints = checkpointing.startAuditCheckpoints({ audit: records.store.audit, label: records.store.label, dataDir: config.dataDir, masterKey, ca: () => caInUse, name: records.edge, log: log.child({ part: "audit-checkpoints" }), intervalMs: checkpointIntervalMs as number });
+    return { beforeSourceClose: () => checkpoints.close() };
+  };
   const metrics = await openMetrics(metricsAddress);
   if (workers === 1) {
     const edge = await runEdge({ config, ca, masterKey, log, edgeName, storeInvalidations: invalidations?.initial, ...certificateEvents, ...caNodeOptions });
     await startRecords();
     const signing = await startSigning();
+    const checkpoints = await startCheckpoints();
     if (invalidations) {
       const { feed } = invalidations;
       // Alone, applying is synchronous: once applied here, applied by the whole edge.
@@ -226,7 +243,7 @@ async function runFrom(
     const adminApi = api ? await startApi(api, config, caInUse, masterKey, log, recorder, traffic).catch(async (error) => { await edge.stop(); throw error; }) : undefined;
     apiFollowsCa = adminApi?.useCa;
     const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.processPage(metrics.metrics), log, async () => { await Promise.all([edge.stop(), adminApi?.close()]); }));
-    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
+    await serveEdge({ edge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa), ...checkpoints });
     return 0;
   }
   // The primary issues and renews every certificate before any worker builds: workers find them in the store.
@@ -234,6 +251,7 @@ async function runFrom(
   const edge = await runEdge({ config, ca, masterKey, log, edgeName, role: "primary", onApplied: (applied, ticketKeys) => group?.apply(applied, ticketKeys!), ...certificateEvents, ...caNodeOptions });
   await startRecords();
   const signing = await startSigning();
+  const checkpoints = await startCheckpoints();
   try {
     group = await startWorkerGroup({ count: workers, config, edgeName, ticketKeys: edge.ticketKeys()!, log, logLevel, store: invalidations && groupInvalidations(invalidations, workers), metrics: metrics !== undefined });
   } catch (error) {
@@ -269,7 +287,7 @@ async function runFrom(
   apiFollowsCa = adminApi?.useCa;
   // One endpoint for the group, on the primary: each scrape asks every worker over the IPC channel.
   const endpoint = metrics && (await startEndpoint(metrics, () => metrics.module.groupPage(metrics.metrics, () => running.collectMetrics(WORKER_METRICS_LIMIT_MS)), log, async () => { await Promise.all([groupEdge.stop(), adminApi?.close()]); }));
-  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa) });
+  await serveEdge({ edge: groupEdge, source, log, heldSignals, onStopping: closing(adminApi, endpoint, recordsClosing, signing && { close: signing.stop }, joinedCa), ...checkpoints });
   return 0;
 }
 

@@ -80,10 +80,17 @@ export function AuditPage() {
         (verification.data.ok ? (
           <p class="chain chain-ok" data-testid="chain-status">
             ✓ Hash chain verified: {verification.data.records} records, head #{verification.data.head.seq} (<code>{verification.data.head.hash.slice(0, 16)}…</code>).
+            {verification.data.checkpoints.count > 0 && ` Records 1–${verification.data.checkpoints.coveredThrough} are covered by ${verification.data.checkpoints.count} signed checkpoint${verification.data.checkpoints.count === 1 ? "" : "s"}.`}
           </p>
         ) : (
           <p class="chain chain-broken" role="alert" data-testid="chain-status">
             ✗ The hash chain is broken at record #{verification.data.problem?.seq} ({verification.data.problem?.kind}): {verification.data.problem?.message}. {verification.data.records} records verified before it.
+          </p>
+        ))}
+      {verification.data?.ok &&
+        verification.data.checkpoints.warnings.map((warning) => (
+          <p class="chain" key={warning} data-testid="checkpoint-warning">
+            ⚠ {warning}
           </p>
         ))}
       {!verification.error && (

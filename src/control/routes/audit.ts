@@ -5,6 +5,8 @@ import { AUDIT_ACTIONS } from "../../store/index.ts";
 import type { AuditRecord, Store } from "../../store/index.ts";
 import { defineRoute } from "../api-route.ts";
 import type { ApiRoute } from "../api-route.ts";
+import { verifyAuditTrail } from "../audit-checkpoints.ts";
+import type { DataDirAccess } from "./pki-context.ts";
 
 const TAG = "Audit";
 const DEFAULT_PAGE = 100;
@@ -29,6 +31,18 @@ export const auditRecordSchema = z
 
 const head = z.strictObject({ seq: z.int().min(0), hash });
 
+const checkpoints = z
+  .strictObject({
+    count: z.int().min(0).meta({ description: "Signed checkpoints verified (all of them when ok)" }),
+    coveredThrough: z.int().min(0).meta({ description: "Records 1..coveredThrough are covered by signed checkpoints; later ones are only hash-chained" }),
+    last: z
+      .strictObject({ number: z.int().min(1), seq: z.int().min(1), hash, at: z.string(), signer: z.string().meta({ description: "The signer's certificate subject and fingerprint" }) })
+      .nullable(),
+    signatures: z.enum(["verified", "not-checked"]).meta({ description: "not-checked: the API has no data directory, so no CA bundle to check signatures against" }),
+    warnings: z.array(z.string()).meta({ description: "What a reader must see although nothing failed: an unanchored trail, signatures not checked" }),
+  })
+  .meta({ title: "AuditCheckpointReport" });
+
 const verification = z.strictObject({
   ok: z.boolean(),
   records: z.int().meta({ description: "How many records verified before the first problem (all of them when ok)" }),
@@ -36,17 +50,18 @@ const verification = z.strictObject({
   problem: z
     .strictObject({
       seq: z.int(),
-      kind: z.enum(["edited", "deleted", "inserted", "reordered", "truncated", "head-mismatch"]),
+      kind: z.enum(["edited", "deleted", "inserted", "reordered", "truncated", "head-mismatch", "checkpoint-mismatch", "checkpoint-invalid", "checkpoint-removed"]),
       message: z.string(),
     })
     .optional(),
+  checkpoints,
 });
 
 /**
  * Admins only: the trail holds token records (names, roles, who made them) that only admins may list, and every
  * past document of every resource; an operator or a viewer reading it would see more than their role lets them now.
  */
-export function auditRoutes(store: Store): ApiRoute[] {
+export function auditRoutes(store: Store, dataDir?: DataDirAccess): ApiRoute[] {
   return [
     defineRoute({
       method: "GET",
@@ -78,12 +93,13 @@ export function auditRoutes(store: Store): ApiRoute[] {
       method: "GET",
       url: "/audit/verify",
       operationId: "verifyAuditTrail",
-      summary: "Walk the hash chain and check its end against the store's head: the first record that is wrong, and how",
+      summary: "Walk the hash chain and the signed checkpoints: the first record or checkpoint that is wrong, and how; what the checkpoints cover",
       tag: TAG,
       role: "admin",
       responses: { 200: { description: "The result (a broken chain is a result, not an error of the request)", schema: verification } },
       async handler() {
-        return { status: 200, body: await store.audit.verify() };
+        // With the data directory: signatures against its CA bundle, and its record of the last checkpoint it signed.
+        return { status: 200, body: await verifyAuditTrail(store.audit, dataDir ? { dataDir: dataDir.dataDir } : {}) };
       },
     }),
   ];

@@ -44,7 +44,7 @@ export function adminApiRoutes(store: Store, now: () => Date, dataDir?: DataDirA
     ...edgeRoutes(store),
     ...edgeJoinTokenRoutes(store, now),
     ...configDocumentRoutes(store),
-    ...auditRoutes(store),
+    ...auditRoutes(store, dataDir),
     ...trafficRoutes(traffic, now),
     ...whoamiRoutes(),
   ];

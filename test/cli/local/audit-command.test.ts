@@ -83,7 +83,8 @@ test("moat audit export writes JSON lines an external verifier checks from the d
 
   const verified = await runMoat(["audit", "verify", "--store", address], { cwd: dir });
   assert.equal(verified.code, 0, verified.stderr);
-  assert.match(verified.stdout, new RegExp(`the audit trail is intact: 4 records, head record 4 \\(hash ${lines[3]?.hash}\\)`));
+  assert.match(verified.stdout, new RegExp(`the audit trail is intact: 4 records, head record 4 \\(hash ${lines[3]?.hash}\\); no signed checkpoint: records 1\\.\\.4 are only hash-chained`));
+  assert.match(verified.stderr, /moat: warning: no signed checkpoint: records 1\.\.4 are only hash-chained/);
 
   const listed = await runMoat(["audit", "list", "--store", address, "--action", "config.put"], { cwd: dir });
   assert.equal(listed.code, 0, listed.stderr);
@@ -180,3 +181,50 @@ test("moat ca revoke --store marks the certificate revoked in the store's record
   // The CA's sync leaves the edge's own rows as they were.
   assert.equal((await store.certificates.get(leaf.serialHex, new Date()))?.edge, "edge-1");
 });
+
+test("moat audit checkpoint signs the head with the data directory's signer; moat audit verify --data-dir checks it, reports what it covers, and exits 1 once the checkpoints are removed", async (t) => {
+  const dir = await freshDir(t);
+  const dataDir = join(dir, "data");
+  const key = await createTestMasterKey();
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const store = await openStore({ address: dataDir, validate: storeDocumentValidator });
+  await store.put("distribution", "shop", { id: "shop", aliases: ["shop.example"], origins: [{ id: "app", url: "https://app.internal:8443" }] }, { actor: "cli:alice" });
+  await store.put("setting", "log", { level: "warn" }, { actor: "cli:alice" });
+  await store.close();
+
+  const signed = await runMoat(["audit", "checkpoint", "--store", dataDir], { cwd: dir, env: key.env });
+  assert.equal(signed.code, 0, signed.stderr);
+  assert.match(signed.stdout, /signed checkpoint 1: records 1\.\.2 \(hash [0-9a-f]{64}\)/);
+  const again = await runMoat(["audit", "checkpoint", "--store", dataDir, "--json"], { cwd: dir, env: key.env });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).made, false);
+
+  // The store's own directory holds the CA: verify checks the signatures with no more flags.
+  const verified = await runMoat(["audit", "verify", "--store", dataDir], { cwd: dir });
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(verified.stdout, /the audit trail is intact: 2 records, .*; records 1\.\.2 are covered by 1 signed checkpoint\.$/m);
+  assert.equal(verified.stderr, "");
+  const json = await runMoat(["audit", "verify", "--store", `sqlite:${join(dataDir, "moat.db")}`, "--data-dir", dataDir, "--json"], { cwd: dir });
+  assert.equal(json.code, 0, json.stderr);
+  const result = JSON.parse(json.stdout);
+  assert.deepEqual([result.ok, result.checkpoints.count, result.checkpoints.coveredThrough, result.checkpoints.signatures], [true, 1, 2, "verified"]);
+  // A bundle named by --ca-bundle instead; none at all: not checked, said on stderr.
+  const unchecked = await runMoat(["audit", "verify", "--store", `sqlite:${join(dataDir, "moat.db")}`], { cwd: dir });
+  assert.equal(unchecked.code, 0, unchecked.stderr);
+  assert.match(unchecked.stderr, /signatures were not checked/);
+  const bundled = await runMoat(["audit", "verify", "--store", `sqlite:${join(dataDir, "moat.db")}`, "--ca-bundle", join(dataDir, "ca", "bundle.pem")], { cwd: dir });
+  assert.equal(bundled.code, 0, bundled.stderr);
+  assert.equal(bundled.stderr, "");
+
+  const database = new DatabaseSync(join(dataDir, "moat.db"));
+  database.exec("delete from audit_checkpoints");
+  database.close();
+  const removed = await runMoat(["audit", "verify", "--store", dataDir, "--json"], { cwd: dir });
+  assert.equal(removed.code, 1);
+  assert.equal(JSON.parse(removed.stdout).problem.kind, "checkpoint-removed");
+  assert.match(removed.stderr, /audit-chain-broken|not intact: the data directory signed checkpoint 1 \(record 2\), but the store holds no checkpoint/);
+  const refused = await runMoat(["audit", "checkpoint", "--store", dataDir], { cwd: dir, env: key.env });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /no checkpoint of the audit trail of .* was signed: the data directory signed checkpoint 1/);
+});
+

@@ -231,6 +231,20 @@ export function storeEdgeContract(engine: StoreEngine): void {
     assert.equal(replacedByCli.stdout, "Replaced distribution site: version 3 (revision 3).\n", replacedByCli.stderr);
     await withDeadline("the CLI's change to be served", edge.waitForLine("config reloaded at revision 3", (line: LogLine) => line.msg === "config reloaded" && line.revision === 3), 30_000);
     assert.equal((await get()).body, "from a");
+
+    // A clean stop signs the trail's head with the data directory's audit signer before the store closes.
+    process.kill(edge.child.pid!, "SIGTERM");
+    assert.equal((await withDeadline("the edge to exit", edge.exited, 60_000)).code, 0);
+    assert.ok(edge.lines.some((line) => line.msg === "audit checkpoint signed"), "no audit checkpoint at the clean stop");
+    const { verifyAuditTrail } = await import("../../../src/control/audit-checkpoints.ts");
+    const store = await openStore({ address: w.address, validate: validateStoredDocument });
+    try {
+      const verified = await verifyAuditTrail(store.audit, { dataDir: w.dataDir });
+      assert.equal(verified.ok, true, JSON.stringify(verified));
+      assert.equal(verified.checkpoints.coveredThrough, verified.head.seq);
+    } finally {
+      await store.close();
+    }
   });
 
   test("invalidations in the store: one through the API is applied by every worker of the edge (a miss on each) and reads applied for it by name; the CLI writes them too", { timeout: 180_000 }, async (t) => {
