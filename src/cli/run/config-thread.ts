@@ -1,4 +1,4 @@
-// Loads a config file in a short-lived worker thread: the schema (zod) and the YAML parser load in that thread's isolate and are freed when it ends, so a serving process never holds them (issue 13: about 7 MB of an idle single process).
+// Loads a config file in a short-lived worker thread: the schema (zod) and the YAML parser load in that thread's isolate and are freed when it ends, so a serving thread never holds them (issue 13; docs/BENCHMARKS.md, idle memory).
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -7,7 +7,7 @@ import type { MoatConfig } from "../../config/index.ts";
 import * as errors from "../../errors.ts";
 import { ConfigThreadError, MoatError } from "../../errors.ts";
 
-/** How long the thread may take: a config of 10,000 distributions validates in a few seconds on a busy host. */
+/** How long the thread may take: generous, since a config of many thousands of distributions on a busy host takes seconds; a reload that waits this long keeps the running config meanwhile. */
 export const CONFIG_THREAD_DEADLINE_MS = 60_000;
 
 /** How long a thread that has answered may take to end before it is terminated. */
