@@ -49,6 +49,19 @@ export class ConfigUnreadableError extends MoatError {
   }
 }
 
+/**
+ * The short-lived thread that reads and validates a config file (so that the serving thread never loads the schema)
+ * crashed, exited without an answer or missed its deadline: this says nothing of the file itself.
+ */
+export class ConfigThreadError extends MoatError {
+  constructor(source: string, problem: string, options: MoatErrorOptions = {}) {
+    super("config-thread-failed", 500, `cannot load config ${source}: the thread that validates it ${problem}`, {
+      fix: "try again (a reload: SIGHUP or touch the file); if it persists, run `moat config check FILE`, which validates it in its own process",
+      ...options,
+    });
+  }
+}
+
 /** A duration such as "5s" or "24h" could not be parsed (no unit, unknown unit, not a number). */
 export class InvalidDurationError extends MoatError {
   readonly text: string;

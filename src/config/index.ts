@@ -55,7 +55,8 @@ export { resolveMasterKeySource } from "./master-key-source.ts";
  * @example
  * const store = await openStore({ address: resolveStoreAddress(flag)!, validate: validateStoredDocument });
  */
-export { givenEdgeName, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "./stored-document.ts";
+export { validateStoredDocument } from "./stored-document.ts";
+export { givenEdgeName, resolveEdgeName, resolveStoreAddress } from "./store-address.ts";
 /**
  * A copy of a document with its relative paths resolved against a directory: what `moat apply` stores.
  *

@@ -32,9 +32,10 @@ export function createFileConfigSource(configFile: string): ConfigSource {
   return {
     describe: () => ({ file: configFile }),
     async load() {
-      // Imported here, not at the top: a worker imports serve-edge.ts (DRAIN_LIMIT_MS), which imports this file, and must not load the config validator (zod, yaml).
-      const { loadConfigFile } = await import("../../config/index.ts");
-      return loadConfigFile(configFile);
+      // In a thread of its own, which ends once it has answered: the serving process never loads the validator (zod, yaml).
+      // Imported here, not at the top: a cluster worker imports serve-edge.ts (DRAIN_LIMIT_MS), which imports this file, and never loads a config.
+      const { loadConfigInThread } = await import("./config-thread.ts");
+      return loadConfigInThread(configFile);
     },
     watch(changed, log) {
       const watcher = watchFiles({

@@ -1,5 +1,6 @@
 // `moat start --store` on a joined edge's data directory: who it is (its join record), and its CA, which sends CSRs to the CA node through the store.
-import { resolveDataDir, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
+import { resolveDataDir } from "../../config/data-dir.ts";
+import { resolveStoreAddress } from "../../config/store-address.ts";
 import { CliUsageError, JoinDataDirError, StoreUnavailableError } from "../../errors.ts";
 import type { Logger } from "../../observe/index.ts";
 import { createCsrCertificateAuthority, KEY_ALGORITHMS, readJoinedEdge, readRevocations, writeJoinedCa, writeJoinedRevocations } from "../../pki/index.ts";
@@ -157,6 +158,8 @@ export async function openJoinedCa(
   }
   const { CERTIFICATE_REQUEST_DEADLINE_MS, storeSigningChannel } = await import("../../control/certificate-requests.ts");
   const { backoffDelay, openStore } = await import("../../store/index.ts");
+  // The store's validator loads zod: only an edge that has a store to open needs it.
+  const { validateStoredDocument } = await import("../../config/stored-document.ts");
   const access: JoinedStoreAccess = store
     ? { get: async () => store, close: async () => {} }
     : storeOpenedLater(() => openStore({ address: joined.address, validate: validateStoredDocument }), joined.edge.store, log.child({ part: "certificate-requests" }), backoffDelay);

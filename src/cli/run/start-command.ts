@@ -1,8 +1,12 @@
 // `moat start --config FILE | --store ADDRESS`: runs an edge from a config file or a store until SIGTERM, in one process or as a primary and its workers.
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { givenEdgeName, parseListenAddress, resolveDataDir, resolveEdgeName, resolveStoreAddress, validateStoredDocument } from "../../config/index.ts";
-import type { ListenAddress } from "../../config/index.ts";
+// From their own files, not config/index.ts: that one re-exports the schema, and a start from a file validates it in a
+// thread (config-thread.ts), so this process never loads zod or yaml.
+import { resolveDataDir } from "../../config/data-dir.ts";
+import { parseListenAddress } from "../../config/listen-address.ts";
+import type { ListenAddress } from "../../config/listen-address.ts";
+import { givenEdgeName, resolveEdgeName, resolveStoreAddress } from "../../config/store-address.ts";
 import type { AppliedInvalidations, NumberedInvalidation } from "../../cache/invalidations.ts";
 import type { MoatConfig } from "../../config/index.ts";
 import { runEdge } from "../../edge/index.ts";
@@ -344,7 +348,11 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     throw new CliUsageError("start: --config FILE or --store ADDRESS is required.", { fix: "run `moat start --config ./moat.yaml`, `moat start --store /var/lib/moat`, or `npm start` for the demo" });
   }
   // Loaded only for a store: an edge run from a file loads neither Kysely nor pg.
-  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, HEARTBEAT_ENV, LOCAL_COPY_FILE, openStoreConfigSource }] = await Promise.all([import("../../store/index.ts"), import("./store-config-source.ts")]);
+  const [{ openStore, parseStoreAddress }, { FALLBACK_POLL_ENV, HEARTBEAT_ENV, LOCAL_COPY_FILE, openStoreConfigSource }, { validateStoredDocument }] = await Promise.all([
+    import("../../store/index.ts"),
+    import("./store-config-source.ts"),
+    import("../../config/stored-document.ts"),
+  ]);
   const { label, dataDir } = parseStoreAddress(address);
   // The local copy lives where the edge can find it before it reads the store: the store's directory, MOAT_DATA_DIR, or ./.moat.
   const localCopy = join(dataDir ?? resolveDataDir(undefined), LOCAL_COPY_FILE);

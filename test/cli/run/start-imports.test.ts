@@ -30,13 +30,15 @@ const LAZY_INTERNALS = ["internal/deps/undici/undici"];
 const LAZY_MODULES = ["observe/metrics-registry", "observe/request-tally", "observe/otel-tracer", "guard/index", "guard/guard-server", "guard/snippets/index", "pki/import/import-certificate", "pki/import/chain-trust"];
 /** What a worker must not load: the config validator and its parsers (the primary validated the config), and certificate building (the primary issues; a worker reads what it stored with node:crypto). */
 const PRIMARY_ONLY_PACKAGES = ["zod", "yaml", "@peculiar/x509", "tsyringe", "reflect-metadata"];
+/** What the serving thread must not load, whatever the number of processes: a config file is read and validated in a thread of its own (src/cli/run/config-thread.ts), which ends once it has answered. */
+const CONFIG_THREAD_ONLY_PACKAGES = ["zod", "yaml"];
 /** What a primary of workers must not load: it serves nothing, so it has no viewer listener, cache or origin pool. */
 const WORKER_ONLY = { packages: ["undici"], builtins: ["node:http2"], modules: ["cache/index", "edge/viewers/serve-viewers", "edge/viewers/viewer-listener"] };
 
 const CONFIG = `dataDir: ./data\nlisten: { host: 127.0.0.1, https: 0, http: off }\ndistributions:\n  - id: site\n    aliases: [site.test]\n    origins:\n      - { id: o, url: "https://localhost:9" }\n`;
 
 /** Starts `moat start` on `configText` with the hook, stops it once it listens, and returns each process's module URLs. */
-async function loadedByStart(t: TestContext, configText: string): Promise<{ primary: string[]; workers: string[][] }> {
+async function loadedByStart(t: TestContext, configText: string): Promise<{ primary: string[]; workers: string[][]; threads: string[][] }> {
   const dir = await mkdtemp(join(tmpdir(), "moat-start-imports-"));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const key = await createTestMasterKey();
@@ -63,8 +65,10 @@ async function loadedByStart(t: TestContext, configText: string): Promise<{ prim
   child.kill("SIGTERM");
   await exited;
   const read = async (file: string) => (await readFile(join(dir, file), "utf8")).split("\n");
-  const workerFiles = (await readdir(dir)).filter((name) => name.startsWith("loaded.txt.worker-"));
-  return { primary: await read("loaded.txt"), workers: await Promise.all(workerFiles.map(read)) };
+  const files = await readdir(dir);
+  const workerFiles = files.filter((name) => name.startsWith("loaded.txt.worker-"));
+  const threadFiles = files.filter((name) => name.startsWith("loaded.txt.thread-"));
+  return { primary: await read("loaded.txt"), workers: await Promise.all(workerFiles.map(read)), threads: await Promise.all(threadFiles.map(read)) };
 }
 
 const packageFiles = (loaded: string[], name: string) => loaded.filter((url) => url.includes(`/node_modules/${name}/`));
@@ -83,11 +87,23 @@ test("moat start serves without loading node-forge, the guard, the import checks
   for (const name of LAZY_INTERNALS) assert.ok(!loaded.includes(`internal:${name}`), `Node's ${name} is not loaded at start`);
 });
 
+test("a single moat start validates its config file in a thread of its own: its main thread loads neither zod nor yaml", { timeout: 60_000 }, async (t) => {
+  const { primary: loaded, workers, threads } = await loadedByStart(t, `workers: 1\n${CONFIG}`);
+  assert.deepEqual(workers, [], "one process, no workers");
+  assert.ok(loaded.some((url) => url.includes("/src/edge/runtime/run-edge.")), "the hook saw the edge's own modules load");
+  for (const name of CONFIG_THREAD_ONLY_PACKAGES) assert.deepEqual(packageFiles(loaded, name), [], `the serving thread does not load ${name}`);
+  // The thread ended on its own and wrote its list: it loaded them, so this test looks at the right thing.
+  assert.equal(threads.length, 1, "one config thread, at start");
+  for (const thread of threads) for (const name of CONFIG_THREAD_ONLY_PACKAGES) assert.notDeepEqual(packageFiles(thread, name), [], `the config thread loads ${name}`);
+});
+
 test("with workers: 2 a worker loads neither the config validator nor certificate building, and the primary neither undici, node:http2 nor the cache", { timeout: 90_000 }, async (t) => {
   const { primary, workers } = await loadedByStart(t, `workers: 2\n${CONFIG}`);
   assert.equal(workers.length, 2, "each worker wrote its list");
   // The hook saw each process do its part: the primary validated the YAML file and issued the viewer and client certificates.
-  for (const name of ["zod", "yaml", "@peculiar/x509"]) assert.notDeepEqual(packageFiles(primary, name), [], `the primary loads ${name}`);
+  // zod and yaml validate in the primary's config thread (the first test); @peculiar/x509 issues in the primary.
+  assert.notDeepEqual(packageFiles(primary, "@peculiar/x509"), [], "the primary loads @peculiar/x509");
+  for (const name of CONFIG_THREAD_ONLY_PACKAGES) assert.deepEqual(packageFiles(primary, name), [], `the primary's main thread does not load ${name}`);
   for (const name of WORKER_ONLY.packages) assert.deepEqual(packageFiles(primary, name), [], `the primary does not load ${name}`);
   for (const name of WORKER_ONLY.builtins) assert.ok(!primary.includes(name), `the primary does not load ${name}`);
   for (const name of WORKER_ONLY.modules) assert.deepEqual(moatModules(primary, name), [], `the primary does not load src/${name}`);
