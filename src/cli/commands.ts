@@ -229,8 +229,9 @@ only (made the first time, renewed with a new key 30 days before its 90 days
 end). The records since the last checkpoint are checked first: a broken trail,
 or a store that lost a checkpoint this data directory signed, is refused
 (audit-checkpoint-refused, exit 1). Nothing to sign when no record came since
-the last checkpoint. An edge run with --ca or --api makes one every 5 minutes
-while the trail grows (MOAT_AUDIT_CHECKPOINT_MS), and one at a clean stop.
+the last checkpoint. An edge run with --ca or --api, and moat demo, make one
+every 5 minutes while the trail grows (MOAT_AUDIT_CHECKPOINT_MS), and one at a
+clean stop.
 
 --data-dir DIR defaults to the store's own directory, else MOAT_DATA_DIR, else
 ./.moat; it must hold the CA (not a joined edge's directory).

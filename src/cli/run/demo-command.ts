@@ -17,7 +17,7 @@ import { applyDocument } from "../local/apply-command.ts";
 import { parseCliArgs } from "../cli-args.ts";
 import { describeMasterKey, logKeyFileEncrypted } from "../master-key.ts";
 import { createDemoOrigin } from "./demo-origin.ts";
-import { startApi } from "./start-command.ts";
+import { auditCheckpointIntervalMs, startApi } from "./start-command.ts";
 import { createStoreConfigSource } from "./store-config-source.ts";
 import { holdStopSignals, serveEdge } from "./serve-edge.ts";
 
@@ -105,6 +105,9 @@ export async function runDemo(args: string[]): Promise<number> {
   const edgeName = resolveEdgeName(undefined);
   const source = createStoreConfigSource({ store, dataDir, edge: edgeName });
   let closeOrigin = async () => undefined as void;
+  // The demo holds the CA and writes to the store, as a CA node does: it signs audit checkpoints too (`moat audit verify` shows them).
+  const checkpointing = await import("../../control/audit-checkpoints.ts");
+  const checkpointIntervalMs = auditCheckpointIntervalMs(checkpointing, "demo");
   try {
     await applyDemoConfig(store, configFile, log);
     const config = await source.load();
@@ -139,6 +142,7 @@ export async function runDemo(args: string[]): Promise<number> {
       throw error;
     });
     apiFollowsCa = api.useCa;
+    const checkpoints = checkpointing.startAuditCheckpoints({ audit: store.audit, label: store.label, dataDir: config.dataDir, masterKey, ca: () => caInUse, name: edgeName, log: log.child({ part: "audit-checkpoints" }), intervalMs: checkpointIntervalMs });
     printWelcome({ dataDir, configFile, demoKeyFile, apiUrl: api.url, tokenFile, token });
     await serveEdge({
       edge,
@@ -149,6 +153,7 @@ export async function runDemo(args: string[]): Promise<number> {
         await api.close();
         await closeOrigin();
       },
+      beforeSourceClose: () => checkpoints.close(),
       heldSignals,
     });
   } catch (error) {

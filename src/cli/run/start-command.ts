@@ -219,13 +219,7 @@ async function runFrom(
   // checkpoints: every interval while the trail grows, and once more before the store closes at a clean stop. The interval
   // is checked here, before the edge starts, so that a bad one fails the start rather than a running edge.
   const checkpointing = records && !isJoined && (roles.isCaNode || api) ? await import("../../control/audit-checkpoints.ts") : undefined;
-  const intervalText = checkpointing && process.env[checkpointing.AUDIT_CHECKPOINT_ENV];
-  const checkpointIntervalMs = intervalText ? Number(intervalText) : checkpointing?.AUDIT_CHECKPOINT_INTERVAL_MS;
-  if (checkpointing && !(Number.isInteger(checkpointIntervalMs) && (checkpointIntervalMs as number) >= 1_000)) {
-    throw new CliUsageError(`start: ${checkpointing.AUDIT_CHECKPOINT_ENV}=${JSON.stringify(intervalText)} is not a number of milliseconds of at least 1000.`, {
-      fix: `unset it (the default is ${checkpointing.AUDIT_CHECKPOINT_INTERVAL_MS}, 5 minutes), or set a whole number such as ${checkpointing.AUDIT_CHECKPOINT_ENV}=60000`,
-    });
-  }
+  const checkpointIntervalMs = checkpointing && auditCheckpointIntervalMs(checkpointing, "start");
   const startCheckpoints = async () => {
     if (!checkpointing || !records) return undefined;
     const checkpoints = checkpointing.startAuditCheckpoints({ audit: records.store.audit, label: records.store.label, dataDir: config.dataDir, masterKey, ca: () => caInUse, name: records.edge, log: log.child({ part: "audit-checkpoints" }), intervalMs: checkpointIntervalMs as number });
@@ -378,4 +372,19 @@ async function openConfigSource(configFlag: string | undefined, storeFlag: strin
     liveIntervalMs: fallbackPollMs,
   });
   return { source, store, feed: source };
+}
+
+/**
+ * The audit checkpoints' interval: MOAT_AUDIT_CHECKPOINT_MS, else the default (5 minutes). Checked before the edge
+ * starts, so that a bad value fails the start rather than a running edge.
+ */
+export function auditCheckpointIntervalMs(checkpointing: { AUDIT_CHECKPOINT_ENV: string; AUDIT_CHECKPOINT_INTERVAL_MS: number }, command: string): number {
+  const text = process.env[checkpointing.AUDIT_CHECKPOINT_ENV];
+  const intervalMs = text ? Number(text) : checkpointing.AUDIT_CHECKPOINT_INTERVAL_MS;
+  if (!(Number.isInteger(intervalMs) && intervalMs >= 1_000)) {
+    throw new CliUsageError(`${command}: ${checkpointing.AUDIT_CHECKPOINT_ENV}=${JSON.stringify(text)} is not a number of milliseconds of at least 1000.`, {
+      fix: `unset it (the default is ${checkpointing.AUDIT_CHECKPOINT_INTERVAL_MS}, 5 minutes), or set a whole number such as ${checkpointing.AUDIT_CHECKPOINT_ENV}=60000`,
+    });
+  }
+  return intervalMs;
 }
