@@ -5,11 +5,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { AuditSignerUnavailableError } from "../errors.ts";
 import { joinPem } from "./issue.ts";
-import { readRevocationTimes } from "./revocation.ts";
 import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic } from "./key-files.ts";
 import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { AUDIT_CHECKPOINT_SIGNING_EKU } from "./profiles.ts";
+import { readRevocationTimes } from "./revocation.ts";
 import type { CertificateAuthority } from "./types.ts";
 
 /** `<dataDir>/audit/`: the signer's key (sealed, 0600), its certificate, and the last checkpoint it signed. */
@@ -103,7 +103,8 @@ function signingKey(key: KeyObject, certificatePem: string, certificate: X509Cer
 
 /**
  * The data directory's checkpoint signer: the stored one while its certificate is from the CA's current intermediate,
- * has more than 30 days left and is not in the data directory's revocations (`<dataDir>/ca/revoked.json`), else a new ECDSA P-256 key (sealed under the master key, 0600) and a 90-day
+ * has more than 30 days left and is not in the data directory's revocations (`<dataDir>/ca/revoked.json`; `revoked`
+ * when the caller has read them), else a new ECDSA P-256 key (sealed under the master key, 0600) and a 90-day
  * certificate the CA signs for it. Throws AuditSignerUnavailableError when the CA cannot sign (a joined edge's),
  * MasterKeyWrongError or KeyFileInsecureError as other keys do.
  */
