@@ -200,11 +200,13 @@ Then the signed checkpoints: each one's signature and signer's certificate
 place after the one before, and the hash it signed against the chain's at its
 record. A trail rewritten with recomputed hashes fails at the first checkpoint
 whose signed hash no longer matches. It prints which records the checkpoints
-cover and which are only hash-chained; a trail with no checkpoint is reported
-on stderr as unanchored (a warning, exit 0).
+cover, the last one's signer (with the serial \`moat ca revoke\` takes if its
+key leaked), and which are only hash-chained; a trail with no checkpoint is
+reported on stderr as unanchored (a warning, exit 0).
 
---data-dir DIR gives the CA bundle and the data directory's record of the last
-checkpoint it signed (a store that lost it fails); default: the store's own
+--data-dir DIR gives the CA bundle, its revocations (a checkpoint signed at or
+after its signer's revocation fails) and the data directory's record of the
+last checkpoint it signed (a store that lost it fails); default: the store's own
 directory (--store /var/lib/moat), or MOAT_DATA_DIR, when it holds a CA.
 --ca-bundle FILE checks the signatures against that bundle instead. Without
 either, signatures are not checked, and a warning says so.
@@ -226,7 +228,8 @@ id and the checkpoint before) as the next checkpoint, with the data directory's
 audit signer: an ECDSA P-256 key sealed under the master key in
 DIR/audit/signer.key (0600), and a certificate the CA issues for audit signing
 only (made the first time, renewed with a new key 30 days before its 90 days
-end). The records since the last checkpoint are checked first: a broken trail,
+end, when the CA's intermediate changed, or once its serial is revoked with
+\`moat ca revoke\`). The records since the last checkpoint are checked first: a broken trail,
 or a store that lost a checkpoint this data directory signed, is refused
 (audit-checkpoint-refused, exit 1). Nothing to sign when no record came since
 the last checkpoint. An edge run with --ca or --api, and moat demo, make one

@@ -1,7 +1,7 @@
 // Signed audit checkpoints where the CA and the store meet: one now (`moat audit checkpoint`), one per interval while the trail grows and at a clean stop (the CA node, the admin API beside an edge), and verify against the CA bundle.
 import type { Logger } from "pino";
 import { AuditCheckpointFailedError, MoatError } from "../errors.ts";
-import { createAuditCheckpointCheck, openAuditSigner, readAuditAnchor, readCaBundle, writeAuditAnchor } from "../pki/index.ts";
+import { createAuditCheckpointCheck, openAuditSigner, readAuditAnchor, readCaBundle, readRevocationTimes, writeAuditAnchor } from "../pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../pki/index.ts";
 import type { AuditCheckpoint, AuditLog, AuditVerification, AuditVerifyOptions } from "../store/index.ts";
 
@@ -32,9 +32,11 @@ export interface AuditCheckpointSource {
  */
 export async function makeAuditCheckpoint(source: AuditCheckpointSource, at = new Date()): Promise<{ made: boolean; checkpoint: AuditCheckpoint | undefined }> {
   const anchor = await readAuditAnchor(source.dataDir);
-  const signer = await openAuditSigner({ dataDir: source.dataDir, masterKey: source.masterKey, ca: source.ca, name: source.name, now: at });
-  // The last checkpoint is checked against the CA's bundle before a new one links to it.
-  const result = await source.audit.checkpoint(signer, { at, checkSignature: createAuditCheckpointCheck(source.ca.bundlePem), ...(anchor ? { anchor } : {}) });
+  // Read once for both: a revoked signer is replaced, and the last checkpoint must not be one signed after its signer's revocation.
+  const revoked = await readRevocationTimes(source.dataDir);
+  const signer = await openAuditSigner({ dataDir: source.dataDir, masterKey: source.masterKey, ca: source.ca, name: source.name, now: at, revoked });
+  // The last checkpoint is checked against the CA's bundle and revocations before a new one links to it.
+  const result = await source.audit.checkpoint(signer, { at, checkSignature: createAuditCheckpointCheck(source.ca.bundlePem, revoked), ...(anchor ? { anchor } : {}) });
   const made = result.checkpoint;
   if (result.made && made) await writeAuditAnchor(source.dataDir, { storeId: made.storeId, number: made.number, seq: made.seq, hash: made.hash });
   return result;
@@ -91,22 +93,25 @@ export function startAuditCheckpoints(options: Omit<AuditCheckpointSource, "ca">
 
 /**
  * Verifies the trail and its checkpoints: signatures against `bundlePem`, or the CA bundle of `dataDir`; with
- * `dataDir`, also that the store still holds the last checkpoint that directory signed. Neither: signatures are not
+ * `dataDir`, also against its revocations (a checkpoint signed at or after its signer's revocation fails), and that
+ * the store still holds the last checkpoint that directory signed. Neither: signatures are not
  * checked, and the report warns so.
  */
 export async function verifyAuditTrail(audit: AuditLog, options: { dataDir?: string; bundlePem?: string } = {}): Promise<AuditVerification> {
   const verifyOptions: AuditVerifyOptions = {};
   const bundlePem = options.bundlePem ?? (options.dataDir === undefined ? undefined : await readCaBundle(options.dataDir));
-  if (bundlePem !== undefined) verifyOptions.checkSignature = createAuditCheckpointCheck(bundlePem);
+  if (bundlePem !== undefined) verifyOptions.checkSignature = createAuditCheckpointCheck(bundlePem, options.dataDir === undefined ? new Map() : await readRevocationTimes(options.dataDir));
   const anchor = options.dataDir === undefined ? undefined : await readAuditAnchor(options.dataDir);
   if (anchor) verifyOptions.anchor = anchor;
   return audit.verify(verifyOptions);
 }
 
-/** The sentence a person reads: what the signed checkpoints cover, and what is only hash-chained. */
+/** The sentence a person reads: what the signed checkpoints cover, who signed the last one, and what is only hash-chained. */
 export function describeCoverage(result: AuditVerification): string {
   const { checkpoints, head } = result;
   if (checkpoints.count === 0) return head.seq === 0 ? "the trail is empty" : `no signed checkpoint: records 1..${head.seq} are only hash-chained`;
   const covered = `records 1..${checkpoints.coveredThrough} are covered by ${checkpoints.count} signed checkpoint${checkpoints.count === 1 ? "" : "s"}${checkpoints.signatures === "not-checked" ? " (signatures not checked)" : ""}`;
-  return checkpoints.coveredThrough < head.seq ? `${covered}; records after the last checkpoint (${checkpoints.coveredThrough + 1}..${head.seq}) are only hash-chained` : covered;
+  // The signer's name carries its serial: what `moat ca revoke` takes if its key is compromised.
+  const signedBy = checkpoints.signatures === "verified" && checkpoints.last ? `, the last signed by ${checkpoints.last.signer}` : "";
+  return checkpoints.coveredThrough < head.seq ? `${covered}${signedBy}; records after the last checkpoint (${checkpoints.coveredThrough + 1}..${head.seq}) are only hash-chained` : `${covered}${signedBy}`;
 }

@@ -9,6 +9,7 @@ import { CERT_FILE_MODE, checkKeyFileMode, ensurePrivateDir, writeFileAtomic } f
 import { openReplaceableKey, writeSealedKeyFile } from "./key-vault.ts";
 import type { MasterKey } from "./master-key.ts";
 import { AUDIT_CHECKPOINT_SIGNING_EKU } from "./profiles.ts";
+import { readRevocationTimes } from "./revocation.ts";
 import type { CertificateAuthority } from "./types.ts";
 
 /** `<dataDir>/audit/`: the signer's key (sealed, 0600), its certificate, and the last checkpoint it signed. */
@@ -26,7 +27,7 @@ const RENEW_BEFORE_MS = 30 * DAY_MS;
 export interface AuditCheckpointSigningKey {
   /** The signer's certificate, then the intermediate that issued it. */
   readonly certificatePem: string;
-  /** `CN=… (sha256 AB:CD…)`: names the signer in reports, never its key. */
+  /** `CN=… (serial 4a0b…, sha256 AB:CD…)`: names the signer in reports (the serial is what `moat ca revoke` takes), never its key. */
   readonly signer: string;
   /** Base64 of the DER ECDSA-SHA256 signature of the payload's UTF-8 bytes. */
   sign(payload: string): string;
@@ -41,7 +42,12 @@ export interface AuditCheckpointAnchorFile {
 }
 
 function describeSigner(certificate: X509Certificate): string {
-  return `${certificate.subject.replace(/\n/g, ", ")} (sha256 ${certificate.fingerprint256.slice(0, 23)}…)`;
+  return `${certificate.subject.replace(/\n/g, ", ")} (serial ${serialOf(certificate)}, sha256 ${certificate.fingerprint256.slice(0, 23)}…)`;
+}
+
+/** The serial as revoked.json and `moat ca revoke` spell it: lower-case hex, no colons. */
+function serialOf(certificate: X509Certificate): string {
+  return certificate.serialNumber.toLowerCase();
 }
 
 function hasAuditPurpose(certificate: X509Certificate): boolean {
@@ -53,8 +59,8 @@ function isP256(key: KeyObject): boolean {
   return key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1";
 }
 
-/** The signer's files, if they hold a sealed key, its certificate from this CA's intermediate, the audit purpose and time left. */
-async function openStored(dir: string, masterKey: MasterKey, ca: CertificateAuthority, now: Date): Promise<AuditCheckpointSigningKey | undefined> {
+/** The signer's files, if they hold a sealed key, its certificate from this CA's intermediate, the audit purpose and time left, and it is not revoked. */
+async function openStored(dir: string, masterKey: MasterKey, ca: CertificateAuthority, now: Date, revoked: ReadonlyMap<string, Date>): Promise<AuditCheckpointSigningKey | undefined> {
   const keyPath = join(dir, AUDIT_SIGNER_KEY_FILE);
   let keyText: string;
   let chainPem: string;
@@ -79,7 +85,9 @@ async function openStored(dir: string, masterKey: MasterKey, ca: CertificateAuth
     hasAuditPurpose(certificate) &&
     certificate.checkIssued(intermediate) &&
     certificate.verify(intermediate.publicKey) &&
-    certificate.validToDate.getTime() - now.getTime() > RENEW_BEFORE_MS;
+    certificate.validToDate.getTime() - now.getTime() > RENEW_BEFORE_MS &&
+    // Revoked (`moat ca revoke`, its key perhaps compromised): checkpoints signed with it from then on fail verify, so a new key takes over.
+    !revoked.has(serialOf(certificate));
   return isCurrent ? signingKey(opened.key, joinPem(certificate.toString(), ca.intermediatePem), certificate) : undefined;
 }
 
@@ -94,15 +102,16 @@ function signingKey(key: KeyObject, certificatePem: string, certificate: X509Cer
 }
 
 /**
- * The data directory's checkpoint signer: the stored one while its certificate is from the CA's current intermediate
- * and has more than 30 days left, else a new ECDSA P-256 key (sealed under the master key, 0600) and a 90-day
+ * The data directory's checkpoint signer: the stored one while its certificate is from the CA's current intermediate,
+ * has more than 30 days left and is not in the data directory's revocations (`<dataDir>/ca/revoked.json`; `revoked`
+ * when the caller has read them), else a new ECDSA P-256 key (sealed under the master key, 0600) and a 90-day
  * certificate the CA signs for it. Throws AuditSignerUnavailableError when the CA cannot sign (a joined edge's),
  * MasterKeyWrongError or KeyFileInsecureError as other keys do.
  */
-export async function openAuditSigner(options: { dataDir: string; masterKey: MasterKey; ca: CertificateAuthority; name: string; now?: Date }): Promise<AuditCheckpointSigningKey> {
+export async function openAuditSigner(options: { dataDir: string; masterKey: MasterKey; ca: CertificateAuthority; name: string; now?: Date; revoked?: AuditSignerRevocations }): Promise<AuditCheckpointSigningKey> {
   const now = options.now ?? new Date();
   const dir = await ensurePrivateDir(options.dataDir, AUDIT_DIR);
-  const stored = await openStored(dir, options.masterKey, options.ca, now);
+  const stored = await openStored(dir, options.masterKey, options.ca, now, options.revoked ?? (await readRevocationTimes(options.dataDir)));
   if (stored) return stored;
   const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   let signed;
@@ -157,6 +166,9 @@ function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   return parent.ca && child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
+/** Revoked serials (lower-case hex, as `moat ca revoke` records them) and when each was revoked. */
+export type AuditSignerRevocations = ReadonlyMap<string, Date>;
+
 export type AuditCheckpointCheckResult = { ok: true; trusted: boolean; signer: string; reason?: string } | { ok: false; reason: string };
 
 /**
@@ -164,8 +176,10 @@ export type AuditCheckpointCheckResult = { ok: true; trusted: boolean; signer: s
  * under the signer's certificate, that certificate's purpose (AUDIT_CHECKPOINT_SIGNING_EKU, nothing else; ECDSA P-256,
  * not a CA), and its chain (signer ← intermediate ← a root of the bundle), each valid when the checkpoint was signed.
  * A chain whose intermediate's root is no longer in the bundle is `trusted: false` (see AuditCheckpointCheck).
+ * With `revoked` (readRevocationTimes of the CA's data directory): a checkpoint whose signer was revoked at or before
+ * its time fails; those signed before the revocation stand.
  */
-export function createAuditCheckpointCheck(bundlePem: string): (input: { payload: string; signature: string; certificatePem: string; at: string }) => AuditCheckpointCheckResult {
+export function createAuditCheckpointCheck(bundlePem: string, revoked: AuditSignerRevocations = new Map()): (input: { payload: string; signature: string; certificatePem: string; at: string }) => AuditCheckpointCheckResult {
   const roots = certificatesOf(bundlePem).filter((root) => root.ca);
   // One signer signs many checkpoints: its chain is parsed and its signatures checked once, not per checkpoint.
   const chains = new Map<string, { leaf: X509Certificate; intermediate: X509Certificate; issued: boolean; root: X509Certificate | undefined } | { reason: string }>();
@@ -201,6 +215,14 @@ export function createAuditCheckpointCheck(bundlePem: string): (input: { payload
     if (!isSigned) return { ok: false, reason: `its signature does not verify under ${signer}'s key` };
     if (!chain.issued) return { ok: false, reason: `${signer} was not issued by the intermediate it came with` };
     if (!validAt(leaf, when) || !validAt(intermediate, when)) return { ok: false, reason: `${signer} or its intermediate was not valid at ${at}` };
+    const revokedAt = revoked.get(serialOf(leaf));
+    if (revokedAt && revokedAt.getTime() <= when.getTime()) {
+      // Whoever revoked it got a new signer at the next checkpoint: every checkpoint since is signed by that one, so this was made with the revoked key.
+      return {
+        ok: false,
+        reason: `${signer} was revoked at ${revokedAt.toISOString()} (serial ${serialOf(leaf)}), at or before this checkpoint's time ${at}: after a revocation a new signer signs the checkpoints, so this one was made with the revoked key (forged, or by a node that had not seen the revocation); the records after the last valid checkpoint are only hash-chained: find who holds that key, remove this checkpoint and those after it, and sign anew (\`moat audit checkpoint\`)`,
+      };
+    }
     if (!root) return { ok: true, trusted: false, signer, reason: `${signer}'s intermediate was not issued by a root in the CA bundle` };
     if (!validAt(root, when)) return { ok: false, reason: `the root of ${signer} was not valid at ${at}` };
     return { ok: true, trusted: true, signer };

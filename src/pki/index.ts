@@ -276,6 +276,7 @@ export {
   parseRevocationReason,
   parseSerialHex,
   readRevocations,
+  readRevocationTimes,
   REVOCATION_REASONS,
   revocationRegistryPath,
   revokeCertificate,
@@ -424,5 +425,5 @@ export type { JoinedEdgeRecord } from "./joined-edge-files.ts";
  * const check = createAuditCheckpointCheck(await readCaBundle(dataDir));
  */
 export { AUDIT_ANCHOR_FILE, AUDIT_DIR, AUDIT_SIGNER_CERT_FILE, AUDIT_SIGNER_KEY_FILE, AUDIT_SIGNER_VALIDITY_MS, createAuditCheckpointCheck, openAuditSigner, readAuditAnchor, writeAuditAnchor } from "./audit-signer.ts";
-export type { AuditCheckpointAnchorFile, AuditCheckpointCheckResult, AuditCheckpointSigningKey } from "./audit-signer.ts";
+export type { AuditCheckpointAnchorFile, AuditCheckpointCheckResult, AuditCheckpointSigningKey, AuditSignerRevocations } from "./audit-signer.ts";
 export { AUDIT_CHECKPOINT_SIGNING_EKU } from "./profiles.ts";

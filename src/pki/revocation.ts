@@ -110,6 +110,11 @@ export async function readRevocations(dataDir: string): Promise<Revocation[]> {
   });
 }
 
+/** Each revoked serial and when it was revoked, from `<dataDir>/ca/revoked.json` (none if there is no such file): what an audit checkpoint's signer is checked against. */
+export async function readRevocationTimes(dataDir: string): Promise<Map<string, Date>> {
+  return new Map((await readRevocations(dataDir)).map((revocation) => [revocation.serialHex, revocation.revokedAt]));
+}
+
 /** The file holds ISO dates; written 0644 like every certificate file (there is nothing secret in it). */
 async function writeRevocations(dataDir: string, revocations: readonly Revocation[]): Promise<void> {
   const document = revocations.map((r) => ({ serialHex: r.serialHex, reason: r.reason, revokedAt: r.revokedAt.toISOString() }));
@@ -118,7 +123,8 @@ async function writeRevocations(dataDir: string, revocations: readonly Revocatio
 
 /**
  * The `chain.pem` files under `<dataDir>/certs/` whose certificate has this serial: where the
- * certificate store keeps what it issued (`certs/server/<name>/<serial>/`, `certs/origin-client/<d>/<o>/<serial>/`).
+ * certificate store keeps what it issued (`certs/server/<name>/<serial>/`, `certs/origin-client/<d>/<o>/<serial>/`),
+ * and `<dataDir>/audit/signer.pem`, the audit checkpoint signer's.
  */
 export async function findStoredCertificates(dataDir: string, serialHex: string): Promise<string[]> {
   const certsDir = join(dataDir, "certs");
@@ -127,8 +133,9 @@ export async function findStoredCertificates(dataDir: string, serialHex: string)
     throw error;
   });
   const found: string[] = [];
-  for (const name of names.filter((n) => basename(n) === "chain.pem").sort()) {
-    const path = join(certsDir, name);
+  // The audit checkpoint signer's certificate (audit-signer.ts's AUDIT_DIR/AUDIT_SIGNER_CERT_FILE, spelled here as that module imports this one): revoked by its serial as any other.
+  const paths = [...names.filter((n) => basename(n) === "chain.pem").sort().map((name) => join(certsDir, name)), join(dataDir, "audit", "signer.pem")];
+  for (const path of paths) {
     const leafPem = splitPemCertificates(await readFile(path, "utf8").catch(() => ""))[0];
     if (!leafPem) continue;
     try {

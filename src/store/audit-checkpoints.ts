@@ -171,6 +171,10 @@ export async function appendAuditCheckpoint(
     }
     if (head.seq === 0) return { made: false, checkpoint: undefined };
     if (last && last.seq === head.seq && last.hash === head.hash) return { made: false, checkpoint: last };
+    // Verify refuses a checkpoint earlier than the one before it (a revoked key must not backdate one to before its revocation): never sign one.
+    if (last && options.at.getTime() < Date.parse(last.at)) {
+      throw refuse(label, `this host's clock (${options.at.toISOString()}) is behind checkpoint ${last.number}'s time ${last.at}: set the clock right (NTP), or wait until it is past that time`);
+    }
     if (last && last.seq === head.seq) throw refuse(label, `record ${last.seq}, the store's head, no longer has the hash checkpoint ${last.number} signed (the trail was rewritten)`);
     if (last && last.seq > head.seq) throw refuse(label, `checkpoint ${last.number} covers record ${last.seq}, but the store's head is record ${head.seq} (the trail was truncated)`);
     const from: AuditHead = last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
@@ -252,6 +256,10 @@ export async function verifyCheckpoints(db: Db, last: AuditHead, options: AuditV
       if (checkpoint.number !== expected) return fail(checkpoint, "checkpoint-removed", `follows checkpoint ${previous?.number ?? "none"}: checkpoint ${expected}${checkpoint.number - 1 > expected ? ` to ${checkpoint.number - 1}` : ""} was removed`);
       if (checkpoint.storeId !== storeId) return fail(checkpoint, "checkpoint-invalid", `was signed for another store (id ${checkpoint.storeId}, this one is ${storeId})`);
       if (previous && checkpoint.seq <= previous.seq) return fail(checkpoint, "checkpoint-invalid", `is not after checkpoint ${previous.number} (record ${previous.seq}): checkpoints are out of order`);
+      // Times only go forward: else a revoked signer's key could date a new checkpoint before its revocation.
+      if (previous && Date.parse(checkpoint.at) < Date.parse(previous.at)) {
+        return fail(checkpoint, "checkpoint-invalid", `is dated ${checkpoint.at}, before checkpoint ${previous.number} (${previous.at}): a checkpoint is never signed earlier than the one it follows, so it was backdated`);
+      }
       const link = previous ? auditSignatureDigest(previous.signature) : GENESIS_HASH;
       if (checkpoint.previous !== link) return fail(checkpoint, "checkpoint-invalid", `does not link to ${previous ? `checkpoint ${previous.number}'s signature` : "nothing (as the first must)"}: a checkpoint before it was replaced or inserted`);
       if (checkpoint.seq > last.seq) return fail(checkpoint, "truncated", `covers a record past the trail's end (record ${last.seq}): records were removed after it was signed`);

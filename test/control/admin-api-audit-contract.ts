@@ -88,7 +88,7 @@ export function adminApiAuditContract(engine: EngineUnderTest): void {
     );
   });
 
-  test("GET /audit/verify: ok on an intact trail; names the first edited record once one is edited behind the store's back", async (t) => {
+  test("GET /audit/verify: ok on an intact trail; a checkpoint signed after its signer's revocation fails it; names the first edited record once one is edited behind the store's back", async (t) => {
     const api = await suite.setUp(t);
     const admin = { token: api.tokens.admin };
     await api.call(admin, "/distributions", { method: "POST", body: distribution("shop") });
@@ -113,6 +113,16 @@ export function adminApiAuditContract(engine: EngineUnderTest): void {
     const { keyPem } = openPrivateKey(await readFile(keyPath, "utf8"), api.masterKey, keyPath);
     const keyBody = keyPem.replace(/-----[^-]+-----|\s/g, "");
     assert.ok(!anchored.text.includes(keyBody.slice(40, 80)) && !api.logs.join("").includes(keyBody.slice(40, 80)), "a piece of the signer's key in the answer or the logs");
+    // The API reads its data directory's revocations: a signer revoked (here dated) before the checkpoint's time fails it, naming its serial.
+    const { revokeCertificate } = await import("../../src/pki/index.ts");
+    const last = anchored.json.checkpoints.last;
+    const serial = /\(serial ([0-9a-f]+),/.exec(last.signer)?.[1] ?? "";
+    assert.ok(serial, last.signer);
+    await revokeCertificate({ dataDir: api.dataDir, serialHex: serial, reason: "keyCompromise", clock: () => new Date(Date.parse(last.at) - 1_000) });
+    const revoked = await api.call(admin, "/audit/verify");
+    assert.equal(revoked.status, 200, revoked.text);
+    assert.deepEqual([revoked.json.ok, revoked.json.problem?.kind], [false, "checkpoint-invalid"]);
+    assert.match(revoked.json.problem.message, new RegExp(`was revoked at .* \\(serial ${serial}\\), at or before this checkpoint's time`));
     assert.ok(engine.rawExecute, "the engine must be able to run a statement behind the store's back");
     await engine.rawExecute(api.address, "update audit_log set actor = 'cli:mallory' where seq = 2");
     const broken = await api.call(admin, "/audit/verify");

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { TestContext } from "node:test";
-import { AUDIT_CHECKPOINT_SIGNING_EKU, AUDIT_DIR, AUDIT_SIGNER_KEY_FILE, createAuditCheckpointCheck, createEphemeralCertificateAuthority, initCertificateAuthority, openAuditSigner } from "../../src/pki/index.ts";
+import { AUDIT_CHECKPOINT_SIGNING_EKU, AUDIT_DIR, AUDIT_SIGNER_KEY_FILE, createAuditCheckpointCheck, createEphemeralCertificateAuthority, initCertificateAuthority, openAuditSigner, readRevocationTimes, revokeAndPublishCrl } from "../../src/pki/index.ts";
 import { x509 } from "../../src/pki/x509-lib.ts";
 import { createTestMasterKey } from "../support/master-key.ts";
 
@@ -67,4 +67,38 @@ test("a checkpoint's check: its signature under the signer, the signer's purpose
   const { sign } = await import("node:crypto");
   const forged = { ...signed, signature: sign("sha256", Buffer.from(payload), admin.keyPem).toString("base64"), certificatePem: admin.chainPem };
   assert.match(JSON.stringify(check(forged)), /is not an audit checkpoint signer/);
+});
+
+test("a revoked signer: its checkpoints up to the revocation stand, one at or after it fails naming its serial and the time; the next open makes a new signer", async (t) => {
+  const dataDir = await freshDir(t);
+  const { masterKey } = await createTestMasterKey();
+  const ca = await initCertificateAuthority({ dataDir, masterKey });
+  const signer = await openAuditSigner({ dataDir, masterKey, ca, name: "edge-1" });
+  const serial = new X509Certificate(signer.certificatePem).serialNumber.toLowerCase();
+  assert.ok(signer.signer.includes(`serial ${serial}`), "the signer's name carries the serial `moat ca revoke` takes");
+  // As `moat ca revoke SERIAL` does.
+  const { revocation } = await revokeAndPublishCrl({ dataDir, serialHex: serial, reason: "keyCompromise", ca, masterKey });
+  const revoked = await readRevocationTimes(dataDir);
+  assert.deepEqual(revoked.get(serial), revocation.revokedAt);
+  const payload = '{"format":"moat-audit-checkpoint-v1"}';
+  const signedAt = (at: Date) => ({ payload, signature: signer.sign(payload), certificatePem: signer.certificatePem, at: at.toISOString() });
+  const check = createAuditCheckpointCheck(ca.bundlePem, revoked);
+  const before = signedAt(new Date(revocation.revokedAt.getTime() - 1));
+  assert.deepEqual(check(before), { ok: true, trusted: true, signer: signer.signer }, "signed before the revocation: stands");
+  for (const at of [revocation.revokedAt, new Date(revocation.revokedAt.getTime() + 60_000)]) {
+    const result = check(signedAt(at));
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      assert.ok(result.reason.includes(`was revoked at ${revocation.revokedAt.toISOString()} (serial ${serial})`), result.reason);
+      assert.match(result.reason, /a new signer signs the checkpoints, so this one was made with the revoked key/);
+    }
+  }
+  assert.equal(createAuditCheckpointCheck(ca.bundlePem)(signedAt(revocation.revokedAt)).ok, true, "without the revocations, the signature alone is right");
+
+  const next = await openAuditSigner({ dataDir, masterKey, ca, name: "edge-1" });
+  const nextSerial = new X509Certificate(next.certificatePem).serialNumber.toLowerCase();
+  assert.notEqual(nextSerial, serial, "a revoked signer is replaced, with a new key and certificate");
+  assert.equal((await openAuditSigner({ dataDir, masterKey, ca, name: "edge-1" })).certificatePem, next.certificatePem, "and the new one is kept");
+  const later = { payload, signature: next.sign(payload), certificatePem: next.certificatePem, at: new Date(revocation.revokedAt.getTime() + 60_000).toISOString() };
+  assert.equal(check(later).ok, true);
 });

@@ -1,15 +1,16 @@
 // Signed audit checkpoints on every store engine: made and verified, a rewrite with recomputed hashes found at the first checkpoint, forged and removed checkpoints refused, and the signer's key never shown.
 import assert from "node:assert/strict";
-import { createHash, generateKeyPairSync, sign } from "node:crypto";
+import { createHash, generateKeyPairSync, sign, X509Certificate } from "node:crypto";
 import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import pino from "pino";
 import { makeAuditCheckpoint, startAuditCheckpoints, verifyAuditTrail } from "../../src/control/audit-checkpoints.ts";
 import { AuditCheckpointRefusedError } from "../../src/errors.ts";
-import { AUDIT_DIR, AUDIT_SIGNER_KEY_FILE, createEphemeralCertificateAuthority, initCertificateAuthority, openPrivateKey } from "../../src/pki/index.ts";
+import { AUDIT_DIR, AUDIT_SIGNER_CERT_FILE, AUDIT_SIGNER_KEY_FILE, createEphemeralCertificateAuthority, initCertificateAuthority, openPrivateKey, revokeAndPublishCrl } from "../../src/pki/index.ts";
 import type { CertificateAuthority, MasterKey } from "../../src/pki/index.ts";
 import { auditCheckpointPayload, auditSignatureDigest, openStore } from "../../src/store/index.ts";
 import type { AuditRecord, Store } from "../../src/store/index.ts";
@@ -97,11 +98,11 @@ function rewriteStatements(trail: AuditRecord[], seq: number): { statements: str
   return { statements, rewritten };
 }
 
-/** A checkpoint row as an attacker writes one: the next number, linked to the last one, signed by `key` with `chainPem`. */
-async function forgedCheckpointStatement(store: Store, key: Parameters<typeof sign>[2], chainPem: string): Promise<string> {
+/** A checkpoint row as an attacker writes one: the next number, linked to the last one, signed by `key` with `chainPem`, dated `at`. */
+async function forgedCheckpointStatement(store: Store, key: Parameters<typeof sign>[2], chainPem: string, at = new Date()): Promise<string> {
   const last = await store.audit.lastCheckpoint();
   const head = await store.audit.head();
-  const unsigned = { number: (last?.number ?? 0) + 1, storeId: await store.audit.storeId(), seq: head.seq, hash: head.hash, at: new Date().toISOString(), previous: last ? auditSignatureDigest(last.signature) : "0".repeat(64) };
+  const unsigned = { number: (last?.number ?? 0) + 1, storeId: await store.audit.storeId(), seq: head.seq, hash: head.hash, at: at.toISOString(), previous: last ? auditSignatureDigest(last.signature) : "0".repeat(64) };
   const signature = sign("sha256", Buffer.from(auditCheckpointPayload(unsigned), "utf8"), key).toString("base64");
   return `insert into audit_checkpoints (number, store_id, seq, hash, at, previous, certificate_pem, signature) values (${unsigned.number}, ${quote(unsigned.storeId)}, ${unsigned.seq}, '${unsigned.hash}', '${unsigned.at}', '${unsigned.previous}', ${quote(chainPem)}, '${signature}')`;
 }
@@ -282,5 +283,55 @@ export function auditCheckpointContract(engine: EngineUnderTest): void {
     const oldOnly = await verifyAuditTrail(store.audit, { bundlePem: ca.bundlePem });
     assert.equal(oldOnly.ok, false);
     if (!oldOnly.ok) assert.match(oldOnly.problem.message, /^checkpoint 2 \(record 3\) is the last checkpoint, and .*not issued by a root in the CA bundle/);
+  });
+
+  test("audit checkpoints after `moat ca revoke` of the signer: those signed before stand, one forged afterwards with the old key fails naming the revocation (backdated before the last one too), and the next checkpoint has a new signer", async (t) => {
+    const { address, store, checkpoint, verify, dataDir, masterKey, ca } = await scene(t, engine);
+    await records(store, 2);
+    const first = await checkpoint();
+    // What an attacker who copied the data directory and the master key holds: the signer's key and certificate.
+    const keyPath = join(dataDir, AUDIT_DIR, AUDIT_SIGNER_KEY_FILE);
+    const { keyPem: oldKey } = openPrivateKey(await readFile(keyPath, "utf8"), masterKey, keyPath);
+    const oldChain = await readFile(join(dataDir, AUDIT_DIR, AUDIT_SIGNER_CERT_FILE), "utf8");
+    const oldSerial = new X509Certificate(oldChain).serialNumber.toLowerCase();
+    assert.match((await verify()).checkpoints.last?.signer ?? "", new RegExp(`serial ${oldSerial}`), "verify names the signer's serial");
+    // Revocation times are whole seconds: revoke in a later second than the first checkpoint, as an operator does.
+    await sleep(1_010 - (Date.now() % 1_000));
+    const { revocation } = await revokeAndPublishCrl({ dataDir, serialHex: oldSerial, reason: "keyCompromise", ca, masterKey });
+    let result = await verify();
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.checkpoints.count, 1, "the checkpoint signed before the revocation stands");
+
+    await records(store, 1, 2);
+    await engine.rawExecute(address, await forgedCheckpointStatement(store, oldKey, oldChain, new Date(revocation.revokedAt.getTime() + 500)));
+    result = await verify();
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      assert.equal(result.problem.kind, "checkpoint-invalid", result.problem.message);
+      assert.ok(result.problem.message.startsWith("checkpoint 2 (record 3) is not validly signed: "), result.problem.message);
+      assert.ok(result.problem.message.includes(`was revoked at ${revocation.revokedAt.toISOString()} (serial ${oldSerial})`), result.problem.message);
+      assert.match(result.problem.message, /a new signer signs the checkpoints, so this one was made with the revoked key/);
+    }
+    await assert.rejects(checkpoint(), (error: unknown) => error instanceof AuditCheckpointRefusedError && /checkpoint 2 is not validly signed \(.*was revoked at/.test(error.message));
+    // Dated before the checkpoint it follows, to slip under the revocation: out of order.
+    await engine.rawExecute(address, "delete from audit_checkpoints where number = 2");
+    await engine.rawExecute(address, await forgedCheckpointStatement(store, oldKey, oldChain, new Date(Date.parse(first.checkpoint?.at ?? "") - 1)));
+    result = await verify();
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      assert.equal(result.problem.kind, "checkpoint-invalid", result.problem.message);
+      assert.match(result.problem.message, /^checkpoint 2 \(record 3\) is dated .* before checkpoint 1 \(.*\): .* it was backdated/);
+    }
+
+    // The forged row removed (as the reason says), the next checkpoint is signed by a new signer, and verify passes.
+    await engine.rawExecute(address, "delete from audit_checkpoints where number = 2");
+    const next = await checkpoint();
+    assert.equal(next.made, true);
+    const newSerial = new X509Certificate(next.checkpoint?.certificatePem ?? "").serialNumber.toLowerCase();
+    assert.notEqual(newSerial, oldSerial);
+    result = await verify();
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(result.checkpoints.count, 2);
+    assert.match(result.checkpoints.last?.signer ?? "", new RegExp(`serial ${newSerial}`));
   });
 }

@@ -6,6 +6,7 @@ import { DatabaseSync } from "node:sqlite";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { TestContext } from "node:test";
 import { storeDocumentValidator, syncCertificateRecords } from "../../../src/control/index.ts";
 import { createIssuedCertificateStore, initCertificateAuthority } from "../../../src/pki/index.ts";
@@ -202,7 +203,7 @@ test("moat audit checkpoint signs the head with the data directory's signer; moa
   // The store's own directory holds the CA: verify checks the signatures with no more flags.
   const verified = await runMoat(["audit", "verify", "--store", dataDir], { cwd: dir });
   assert.equal(verified.code, 0, verified.stderr);
-  assert.match(verified.stdout, /the audit trail is intact: 2 records, .*; records 1\.\.2 are covered by 1 signed checkpoint\.$/m);
+  assert.match(verified.stdout, /the audit trail is intact: 2 records, .*; records 1\.\.2 are covered by 1 signed checkpoint, the last signed by CN=moat audit signer cli \(serial [0-9a-f]+, sha256 .*\)\.$/m);
   assert.equal(verified.stderr, "");
   const json = await runMoat(["audit", "verify", "--store", `sqlite:${join(dataDir, "moat.db")}`, "--data-dir", dataDir, "--json"], { cwd: dir });
   assert.equal(json.code, 0, json.stderr);
@@ -228,3 +229,38 @@ test("moat audit checkpoint signs the head with the data directory's signer; moa
   assert.match(refused.stderr, /no checkpoint of the audit trail of .* was signed: the data directory signed checkpoint 1/);
 });
 
+
+test("moat ca revoke of the signer's serial, which moat audit verify names: the checkpoints before stand, and the next moat audit checkpoint is signed by a new signer", async (t) => {
+  const dir = await freshDir(t);
+  const dataDir = join(dir, "data");
+  const key = await createTestMasterKey();
+  await initCertificateAuthority({ dataDir, masterKey: key.masterKey });
+  const store = await openStore({ address: dataDir, validate: storeDocumentValidator });
+  await store.put("distribution", "shop", { id: "shop", aliases: ["shop.example"], origins: [{ id: "app", url: "https://app.internal:8443" }] }, { actor: "cli:alice" });
+  await store.close();
+  assert.equal((await runMoat(["audit", "checkpoint", "--store", dataDir], { cwd: dir, env: key.env })).code, 0);
+  const verified = await runMoat(["audit", "verify", "--store", dataDir], { cwd: dir });
+  assert.equal(verified.code, 0, verified.stderr);
+  const serial = /covered by 1 signed checkpoint, the last signed by CN=moat audit signer cli \(serial ([0-9a-f]+), sha256 [0-9A-F:]+…\)\.$/m.exec(verified.stdout)?.[1];
+  assert.ok(serial, verified.stdout);
+
+  // Revocation times are whole seconds: a later second than the checkpoint, as an operator's would be.
+  await sleep(1_010 - (Date.now() % 1_000));
+  const revoked = await runMoat(["ca", "revoke", serial, "--reason", "keyCompromise", "--data-dir", dataDir, "--store", dataDir], { cwd: dir, env: key.env });
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.ok(revoked.stdout.includes(join(dataDir, "audit", "signer.pem")), `Moat's copy of the signer's certificate is named: ${revoked.stdout}`);
+  assert.doesNotMatch(revoked.stderr, /no certificate with serial/);
+  const still = await runMoat(["audit", "verify", "--store", dataDir], { cwd: dir });
+  assert.equal(still.code, 0, still.stderr);
+  assert.match(still.stdout, /covered by 1 signed checkpoint/);
+
+  // `ca revoke --store` recorded the revocation in the trail: the next checkpoint covers it, under a new signer.
+  const next = await runMoat(["audit", "checkpoint", "--store", dataDir], { cwd: dir, env: key.env });
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /signed checkpoint 2/);
+  const after = await runMoat(["audit", "verify", "--store", dataDir], { cwd: dir });
+  assert.equal(after.code, 0, after.stderr);
+  const nextSerial = /covered by 2 signed checkpoints, the last signed by CN=moat audit signer cli \(serial ([0-9a-f]+),/m.exec(after.stdout)?.[1];
+  assert.ok(nextSerial, after.stdout);
+  assert.notEqual(nextSerial, serial);
+});
