@@ -1,6 +1,6 @@
-// A confirmation before an act that cannot be undone (revoke) or that changes what edges serve (rotate): a native modal <dialog> (the page behind it inert, Escape closes it), Tab kept inside, focus back on the opener when it closes.
+// A confirmation before an act that cannot be undone (revoke) or that changes what edges serve (rotate): a native modal <dialog> (the page behind it inert, Escape closes it), Tab kept inside, focus back on the opener when it closes (modal-dialog.ts).
 import type { ComponentChildren } from "preact";
-import { useEffect, useRef } from "preact/hooks";
+import { keepTabInside, useModalDialog } from "./modal-dialog.ts";
 
 export interface ConfirmDialogProps {
   title: string;
@@ -13,23 +13,7 @@ export interface ConfirmDialogProps {
 }
 
 export function ConfirmDialog(props: ConfirmDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
-  const opener = useRef<HTMLElement | undefined>(undefined);
-  const isUnmounted = useRef(false);
-  /** Where the user was; if the page re-rendered it away, the page decides (the browser would leave focus on <body>). */
-  const returnFocus = () => {
-    if (opener.current?.isConnected) opener.current.focus();
-  };
-  useEffect(() => {
-    const element = dialog.current;
-    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
-    if (element && !element.open) element.showModal();
-    return () => {
-      isUnmounted.current = true;
-      element?.close();
-      returnFocus();
-    };
-  }, []);
+  const { dialog, isUnmounted, returnFocus } = useModalDialog();
   // Chrome may close a modal dialog on Escape without a cancel event (no user activation since it opened): a close
   // that this component did not ask for is a cancel all the same.
   const closed = () => {
@@ -53,20 +37,4 @@ export function ConfirmDialog(props: ConfirmDialogProps) {
       </form>
     </dialog>
   );
-}
-
-/** A modal <dialog> makes the page inert, but Tab past its last control still leaves for the browser's own UI: wrap instead. */
-export function keepTabInside(dialog: HTMLDialogElement | null, event: KeyboardEvent): void {
-  if (event.key !== "Tab" || !dialog) return;
-  const controls = [...dialog.querySelectorAll<HTMLElement>("button, select, input, textarea, a[href], [tabindex]")].filter((control) => !control.matches(":disabled, [tabindex='-1']"));
-  const first = controls[0];
-  const last = controls.at(-1);
-  if (!first || !last) return;
-  if (event.shiftKey && document.activeElement === first) {
-    event.preventDefault();
-    last.focus();
-  } else if (!event.shiftKey && document.activeElement === last) {
-    event.preventDefault();
-    first.focus();
-  }
 }

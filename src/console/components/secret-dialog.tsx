@@ -1,7 +1,7 @@
 // A secret the API shows once (a new token): a modal <dialog> that says so, the secret in a read-only field with a copy button, focus back on the opener when it closes.
 import type { ComponentChildren, RefObject } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
-import { keepTabInside } from "./confirm-dialog.tsx";
+import { useRef, useState } from "preact/hooks";
+import { keepTabInside, useModalDialog } from "./modal-dialog.ts";
 
 export interface SecretDialogProps {
   title: string;
@@ -15,22 +15,9 @@ export interface SecretDialogProps {
 }
 
 export function SecretDialog(props: SecretDialogProps) {
-  const dialog = useRef<HTMLDialogElement>(null);
+  const { dialog, isUnmounted } = useModalDialog(props.returnFocusTo);
   const field = useRef<HTMLInputElement>(null);
-  const opener = useRef<HTMLElement | undefined>(undefined);
   const [copied, setCopied] = useState<string | undefined>(undefined);
-  const isUnmounted = useRef(false);
-  useEffect(() => {
-    const element = dialog.current;
-    opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : undefined;
-    if (element && !element.open) element.showModal();
-    return () => {
-      isUnmounted.current = true;
-      element?.close();
-      const target = props.returnFocusTo?.current ?? opener.current;
-      if (target?.isConnected) target.focus();
-    };
-  }, []);
   const copy = async () => {
     try {
       await navigator.clipboard.writeText(props.secret);
