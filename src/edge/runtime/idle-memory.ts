@@ -74,28 +74,11 @@ function nodeProbes(log: Logger): IdleMemoryProbes {
     collect() {
       gc ??= exposeGc(log);
       if (gc === null) return false;
-      collectWithTickPending(gc);
+      // Node's tick objects keep their shape through it (tick-shape.ts).
+      gc({ type: "major", flavor: "last-resort" });
       return true;
     },
   };
-}
-
-function keepTickShape(): void {}
-
-/**
- * The last-resort collection, run with one process.nextTick pending so that a tick object is alive through it.
- *
- * Why: Node's nextTick builds each tick object with a literal of computed keys (its async-id symbols), and V8 keeps
- * that literal's feedback as one map or as megamorphic for good. A collection run while the process is idle finds no
- * tick object alive, so the maps of that shape die; the next tick builds them again as new maps, the feedback sees a
- * map it does not know and turns megamorphic, and every later nextTick (about six per HTTP/1.1 request, in Node's
- * http and streams) defines its properties through V8's runtime. Measured from dist/ under wrk: a 1 KiB hit took
- * 23 µs of edge CPU before the first idle collection and 26.5 µs after it, for the life of the process; with a tick
- * pending, 23 µs after it too (docs/BENCHMARKS.md, "An idle collection that slowed every later request").
- */
-export function collectWithTickPending(gc: LastResortGc): void {
-  process.nextTick(keepTickShape);
-  gc({ type: "major", flavor: "last-resort" });
 }
 
 export type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;

@@ -17,6 +17,7 @@ import type { EdgeSnapshot } from "../snapshot/edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { releaseMemoryWhenIdle } from "./idle-memory.ts";
+import { holdTickObjectShape } from "./tick-shape.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchPublishedRevocations, watchRevocations } from "./revocation-watch.ts";
 import { rotateSerials, watchRotationRequests } from "./rotation-request-watch.ts";
@@ -122,6 +123,8 @@ export const TRACE_FLUSH_LIMIT_MS = 5_000;
  */
 export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const { log } = options;
+  // Before any collection can run idle: every later request's nextTicks depend on it (tick-shape.ts).
+  holdTickObjectShape();
   const role = options.role ?? "alone";
   const startConfig = options.config;
   const certificateEvents = role === "worker" ? undefined : options.certificateEvents;

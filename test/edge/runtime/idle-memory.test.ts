@@ -1,8 +1,6 @@
 // The idle memory release: one collection when the event loop was idle and RSS grew, none while busy or without growth, none after stop (mocked timers and probes); and V8's last-resort collection shrinks the young generation.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { test } from "node:test";
-import { promisify } from "node:util";
 import { getHeapSpaceStatistics } from "node:v8";
 import { exposeGc, releaseMemoryWhenIdle } from "../../../src/edge/runtime/idle-memory.ts";
 import type { IdleMemoryProbes } from "../../../src/edge/runtime/idle-memory.ts";
@@ -94,39 +92,4 @@ test("the last-resort collection, without --expose-gc, shrinks a grown young gen
   assert.ok(newSpaceBytes() > smallest, "the young generation grew");
   gc({ type: "major", flavor: "last-resort" });
   assert.ok(newSpaceBytes() <= smallest, `young generation back to ${smallest} bytes, is ${newSpaceBytes()}`);
-});
-
-// A child with V8's natives syntax: ticks, the collection (the edge's, or a bare one), ticks again, then V8's own
-// print of nextTick's feedback, whose computed-key literal slots read MONOMORPHIC or MEGAMORPHIC.
-const IDLE_MEMORY_MODULE = new URL("../../../src/edge/runtime/idle-memory.ts", import.meta.url).href;
-const TICK_FEEDBACK_SCRIPT = `
-const { exposeGc, collectWithTickPending } = await import(${JSON.stringify(IDLE_MEMORY_MODULE)});
-const gc = exposeGc({ debug() {} });
-const noop = () => {};
-const ticks = (n) => new Promise((done) => {
-  let sent = 0;
-  const step = () => { for (let i = 0; i < 1000; i++) process.nextTick(noop); sent += 1000; setImmediate(sent < n ? step : done); };
-  step();
-});
-await ticks(5000);
-// Idle: every tick has run, as when the edge's release runs from its timer.
-await new Promise((resolve) => setTimeout(resolve, 5));
-if (process.argv[1] === "edge") collectWithTickPending(gc);
-else gc({ type: "major", flavor: "last-resort" });
-await ticks(5000);
-%DebugPrint(process.nextTick);
-`;
-
-async function nextTickLiteralFeedback(collection: "edge" | "bare"): Promise<string[]> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", TICK_FEEDBACK_SCRIPT, collection], { timeout: 30_000, maxBuffer: 16 * MB });
-  return [...stdout.matchAll(/slot #\d+ DefineKeyedOwnPropertyInLiteral (\w+)/g)].map((match) => match[1]!);
-}
-
-test("the idle collection leaves Node's nextTick monomorphic: a bare one, with no tick alive, turns it megamorphic for good", async () => {
-  const bare = await nextTickLiteralFeedback("bare");
-  // Node's tick literal has computed keys (five slots on Node 24); if V8 prints them otherwise, this says so first.
-  assert.ok(bare.length > 0, "V8 printed nextTick's DefineKeyedOwnPropertyInLiteral slots");
-  assert.ok(bare.includes("MEGAMORPHIC"), `a collection with no tick alive turns them megamorphic (what the edge avoids): ${bare.join(", ")}`);
-  const edge = await nextTickLiteralFeedback("edge");
-  assert.ok(edge.length > 0 && edge.every((state) => state === "MONOMORPHIC"), `after the edge's collection every slot is monomorphic: ${edge.join(", ")}`);
 });
