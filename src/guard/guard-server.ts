@@ -22,6 +22,7 @@ import { loadGuardMaterial, watchGuardFiles, type GuardFilePaths, type GuardMate
 import { guardTlsOptions, sendRefusal, verifyRequest } from "./middleware.ts";
 import { refusalCodeForHandshake } from "./refusal.ts";
 import { upstreamTarget } from "./request-shape.ts";
+import { holdTickObjectShape } from "../tick-shape.ts";
 
 export interface GuardOptions {
   listen: { host: string; port: number };
@@ -172,6 +173,8 @@ export async function startGuard(options: GuardOptions): Promise<RunningGuard> {
     shouldUpgradeCallback: isWebSocketHandshake,
   } as const;
   const handler = guardRequestHandler(verifier, upstream, options.upstream, log);
+  // A long-running server: idle collections must not slow every later request's nextTicks (src/tick-shape.ts).
+  holdTickObjectShape();
   const server = https.createServer(tlsOptions, handler);
   const connectionPolicy = applyHttpsConnectionPolicy(server, limits, {
     log,

@@ -74,7 +74,7 @@ function nodeProbes(log: Logger): IdleMemoryProbes {
     collect() {
       gc ??= exposeGc(log);
       if (gc === null) return false;
-      // Node's tick objects keep their shape through it (tick-shape.ts).
+      // Node's tick objects keep their shape through it (src/tick-shape.ts).
       gc({ type: "major", flavor: "last-resort" });
       return true;
     },

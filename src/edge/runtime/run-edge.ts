@@ -17,7 +17,7 @@ import type { EdgeSnapshot } from "../snapshot/edge-snapshot.ts";
 import { scheduleExpiryWarnings } from "./expiry-warnings.ts";
 import type { ImportedCertificateInUse } from "./expiry-warnings.ts";
 import { releaseMemoryWhenIdle } from "./idle-memory.ts";
-import { holdTickObjectShape } from "./tick-shape.ts";
+import { holdTickObjectShape } from "../../tick-shape.ts";
 import { createRenewalScheduler } from "./renewal-scheduler.ts";
 import { revokedSerials, watchPublishedRevocations, watchRevocations } from "./revocation-watch.ts";
 import { rotateSerials, watchRotationRequests } from "./rotation-request-watch.ts";

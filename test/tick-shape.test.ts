@@ -5,8 +5,8 @@ import { test } from "node:test";
 import { promisify } from "node:util";
 
 const MODULES = {
-  tickShape: new URL("../../../src/edge/runtime/tick-shape.ts", import.meta.url).href,
-  idleMemory: new URL("../../../src/edge/runtime/idle-memory.ts", import.meta.url).href,
+  tickShape: new URL("../src/tick-shape.ts", import.meta.url).href,
+  idleMemory: new URL("../src/edge/runtime/idle-memory.ts", import.meta.url).href,
 };
 
 // Ticks, a memory-reducing collection with every tick run (as the edge's idle release, or V8's memory reducer, runs
