@@ -29,6 +29,7 @@ import { getHeapSpaceStatistics } from "node:v8";
 import { Client } from "undici";
 import { createCeilingProxy } from "./compare/ceiling-proxy.ts";
 import type { CeilingProxy } from "./compare/ceiling-proxy.ts";
+import { holdTickObjectShape } from "../src/tick-shape.ts";
 
 const HOUR_MS = 3_600_000;
 const HOST = "bench.test";
@@ -266,6 +267,8 @@ async function residentBreakdown(): Promise<Record<string, unknown>> {
 
 /** h1: node:https; h2: node:http2's compatibility API (req, res); h2-stream: its 'stream' event, no req/res objects. */
 async function bareServer(certificate: { keyPem: string; chainPem: string }, protocol: "h1" | "h2" | "h2-stream", missProxy: CeilingProxy): Promise<{ httpsPort: number; stop(): Promise<void> }> {
+  // As the edge (runEdge) and the bench's ceiling do: idle collections must not slow its later requests (src/tick-shape.ts).
+  holdTickObjectShape();
   const options = { key: certificate.keyPem, cert: certificate.chainPem };
   if (protocol === "h1") {
     const server = https.createServer(options, (req, res) => {
