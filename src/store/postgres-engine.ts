@@ -37,5 +37,10 @@ export function openPostgresEngine(url: string): Kysely<StoreTables> {
   });
   // An idle connection the server closed must not crash the process; the next query opens another.
   pool.on("error", () => undefined);
+  // Nor a connection checked out with no query running (a transaction between two statements, while the server shuts
+  // down or kills its backend): pg emits that error on the client, whose idle listener the pool removed when it lent
+  // it, and an 'error' event with no listener ends the process. The statement that follows fails and the client is
+  // not queryable, so the pool drops it on release.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return new Kysely<StoreTables>({ dialect: new PostgresDialect({ pool }) });
 }

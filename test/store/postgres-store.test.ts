@@ -5,6 +5,8 @@ import pg from "pg";
 import { StoreUnavailableError } from "../../src/errors.ts";
 import { invalidationRequestIssues } from "../../src/cache/index.ts";
 import { openStore } from "../../src/store/index.ts";
+import { openPostgresEngine } from "../../src/store/postgres-engine.ts";
+import { sql } from "kysely";
 import type { ChangeSignal } from "../../src/store/index.ts";
 import { withDeadline } from "../support/deadline.ts";
 import { findPostgres, skipWithoutPostgres, startPostgres } from "../support/postgres-server.ts";
@@ -47,6 +49,35 @@ describe("PostgreSQL store", { skip: skipWithoutPostgres() }, () => {
   auditCheckpointContract(engine);
   certificateContract(engine);
 joinContract(engine);
+
+  test("a connection killed while checked out between two statements fails its transaction, not the process, and the store goes on", { timeout: 60_000 }, async (t) => {
+    assert.ok(server);
+    const address = await engine.freshAddress(t);
+    const db = openPostgresEngine(address);
+    try {
+      const killer = new pg.Client({ connectionString: address, connectionTimeoutMillis: 5_000 });
+      await killer.connect();
+      try {
+        await assert.rejects(
+          db.transaction().execute(async (trx) => {
+            const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+            await killer.query("select pg_terminate_backend($1)", [rows[0]!.pid]);
+            // The server's FATAL reaches this client while no query runs on it: before the fix, an 'error' event with
+            // no listener, which ended the whole process (the edge of test/cli/local/store-fleet-postgres.test.ts).
+            await waitFor(async () => (await killer.query("select count(*)::int as n from pg_stat_activity where pid = $1", [rows[0]!.pid])).rows[0].n === 0);
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            await sql`select 1`.execute(trx);
+          }),
+        );
+      } finally {
+        await killer.end();
+      }
+      const { rows } = await sql<{ one: number }>`select 1 as one`.execute(db);
+      assert.equal(rows[0]!.one, 1, "the pool opens another connection");
+    } finally {
+      await db.destroy();
+    }
+  });
 
   test("a server that does not answer is refused within the connect deadline, naming the store without its password", async () => {
     assert.ok(server);
@@ -115,3 +146,12 @@ joinContract(engine);
     assert.deepEqual(heard[6], { kind: "certificate-request", id });
   });
 });
+
+/** Polls `isDone` every 50 ms, for at most 10 s. */
+async function waitFor(isDone: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await isDone())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the server to end the backend");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
