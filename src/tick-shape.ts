@@ -2,8 +2,8 @@
 //
 // Why: process.nextTick builds each tick object with a literal of computed keys (its async-id symbols), and V8 keeps
 // that literal's feedback as one map or, once it meets another, as megamorphic for good. A collection that reduces
-// memory while the process is idle (the edge's idle release, edge/runtime/idle-memory.ts, and V8's own memory reducer, in the edge and in the guard)
-// finds no tick object alive, so the maps of that shape die; the next tick builds them again as new maps, and from
+// memory while the process is idle (the edge's idle release, edge/runtime/idle-memory.ts, and V8's own memory
+// reducer, in the edge and in the guard) finds no tick object alive, so the maps of that shape die; the next tick builds them again as new maps, and from
 // then on every nextTick (about six per HTTP/1.1 request, in Node's http and streams) defines its properties through
 // V8's runtime. Measured from dist/ under wrk: a 1 KiB hit took 23 µs of edge CPU before the first idle collection
 // and 26.5 µs after it, for the rest of the process's life (docs/BENCHMARKS.md, "An idle collection that slowed every

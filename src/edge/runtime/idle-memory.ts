@@ -73,15 +73,13 @@ function nodeProbes(log: Logger): IdleMemoryProbes {
     heapUsedBytes: () => getHeapStatistics().used_heap_size,
     collect() {
       gc ??= exposeGc(log);
-      if (gc === null) return false;
-      // Node's tick objects keep their shape through it (src/tick-shape.ts).
-      gc({ type: "major", flavor: "last-resort" });
-      return true;
+      gc?.({ type: "major", flavor: "last-resort" });
+      return gc !== null;
     },
   };
 }
 
-export type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;
+type LastResortGc = (options: { type: "major"; flavor: "last-resort" }) => void;
 
 // V8's gc() with options, for this one caller, without --expose-gc on the command line (which would give every
 // module a global gc): the flag is on only while a new context is made, whose global holds the function.

@@ -123,7 +123,7 @@ export const TRACE_FLUSH_LIMIT_MS = 5_000;
  */
 export async function runEdge(options: RunEdgeOptions): Promise<RunningEdge> {
   const { log } = options;
-  // Before any collection can run idle: every later request's nextTicks depend on it (tick-shape.ts).
+  // Before any collection can run idle: every later request's nextTicks depend on it (src/tick-shape.ts).
   holdTickObjectShape();
   const role = options.role ?? "alone";
   const startConfig = options.config;
