@@ -3,11 +3,15 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createMemoryTier } from "../src/cache/memory-tier.ts";
 import { createInvalidationRules } from "../src/cache/invalidations.ts";
-import type { EntryMeta } from "../src/cache/stored-entry.ts";
+import { preparedHead } from "../src/cache/deliver.ts";
+import type { EntryMeta, StoredEntry } from "../src/cache/stored-entry.ts";
+
+/** The viewer's header policy (cache-stage.ts): a new object with the fields it keeps. */
+const VIEWER_HEADERS = (headers: Record<string, string | string[] | undefined>) => ({ ...headers });
 
 export interface CacheIndexResult {
   entries: number;
-  /** Memory tier: index entry + metadata (status, 3 headers, rules, age), body excluded. */
+  /** Memory tier: index entry + metadata (status, 3 headers, rules, age) + the head a fill prepares for hits, body excluded. */
   memoryTierBytesPerEntry: number;
   /** Disk tier: what stays in memory per entry on disk (key string + record), metadata excluded. */
   diskIndexBytesPerEntry: number;
@@ -24,8 +28,8 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** A key like the edge builds: distribution, a 40-character path, a query. */
-const keyOf = (i: number) => `shop\n/static/assets/${i.toString(36).padStart(8, "0")}/app.bundle.js\nv=${i % 97}\n\n\n\n`;
+/** A key like the edge builds (one flat string: see cache-key.ts): distribution, a 40-character path, a query. */
+const keyOf = (i: number) => ["shop", `/static/assets/${i.toString(36).padStart(8, "0")}/app.bundle.js`, `v=${i % 97}`, "", "", "", ""].join("\n");
 
 function metaOf(key: string): EntryMeta {
   return {
@@ -45,7 +49,12 @@ function metaOf(key: string): EntryMeta {
 function memoryTierBytesPerEntry(entries: number): number {
   const before = heapAfterGc();
   const memory = createMemoryTier({ maxBytes: Number.MAX_SAFE_INTEGER, maxObjectBytes: 1 });
-  for (let i = 0; i < entries; i++) memory.put(metaOf(keyOf(i)), []);
+  for (let i = 0; i < entries; i++) {
+    const key = keyOf(i);
+    memory.put(metaOf(key), []);
+    // As a fill leaves its entry: with the head its next hits send (deliver.ts).
+    preparedHead(memory.peek(key) as StoredEntry, "GET", VIEWER_HEADERS);
+  }
   const bytes = (heapAfterGc() - before) / entries;
   if (memory.size !== entries) throw new Error("memory tier lost entries");
   return bytes;
@@ -78,7 +87,7 @@ export function measureCacheIndex(entries = 1_000_000): CacheIndexResult {
 
 export function formatCacheIndex(result: CacheIndexResult): string {
   return (
-    `cache index at ${result.entries.toLocaleString("en")} entries: memory tier ${result.memoryTierBytesPerEntry} B/entry (index + metadata, body excluded), ` +
+    `cache index at ${result.entries.toLocaleString("en")} entries: memory tier ${result.memoryTierBytesPerEntry} B/entry (index + metadata + prepared head, body excluded), ` +
     `disk index ${result.diskIndexBytesPerEntry} B/entry; invalidation check ${result.invalidationCheckNs} ns/lookup with 10,000 rules\n`
   );
 }

@@ -35,6 +35,8 @@ export interface CacheStore {
   lookup(primaryKey: string, requestHeaders: IncomingHttpHeaders): Promise<StoredEntry | null>;
   /** lookup, in the memory tier alone and without waiting: null when the entry is not there (it may be on disk). */
   lookupInMemory(primaryKey: string, requestHeaders: IncomingHttpHeaders): StoredEntry | null;
+  /** The memory tier's entry for a full key (a variant's own), not counted as read: for work done ahead of the first hit. */
+  peekInMemory(key: string): StoredEntry | null;
   /** Whether a tier holds an entry for the request, without waiting: the disk's index is asked, not its files. */
   has(primaryKey: string, requestHeaders: IncomingHttpHeaders): boolean;
   /** The full key of a response with these Vary names for this request. */
@@ -117,7 +119,8 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
   }
 
   function variantKey(primaryKey: string, names: readonly string[], headers: IncomingHttpHeaders): string {
-    return `${primaryKey}\n\u0001${names.map((name) => `${name}:${varyValue(name, requestField(headers, name))}`).join("\u0002")}`;
+    // One flat string (a join), as cacheKeyText's: see there.
+    return [primaryKey, `\u0001${names.map((name) => `${name}:${varyValue(name, requestField(headers, name))}`).join("\u0002")}`].join("\n");
   }
 
   /**
@@ -172,6 +175,7 @@ export function createCacheStore(options: CacheStoreOptions): CacheStore {
       const record = varied.get(primaryKey);
       return memory.get(record ? variantKeyOf(primaryKey, record, headers) : primaryKey);
     },
+    peekInMemory: (key) => memory.peek(key),
     has(primaryKey, headers) {
       const record = varied.get(primaryKey);
       const key = record ? variantKeyOf(primaryKey, record, headers) : primaryKey;

@@ -105,11 +105,12 @@ export function deliverFromOrigin(ctx: DeliverContext, delivery: OriginDelivery)
     if (delivery.hasViewer && !res.destroyed && !res.writableEnded) endWithChunks(res, sendsBody ? whole : []);
     return "miss";
   }
-  return streamBody(delivery, { res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs });
+  return streamBody(delivery, { store: ctx.store, res, writer, decision, headers, declaredLength, compressTo, originHeaders, sendsBody, whole, fullKey, vary, responseTimeMs });
 }
 
 /** What deliverFromOrigin decided at the response head, for the body's way through. */
 interface DeliveryPlan {
+  store: CacheStore;
   res: CacheExchange["res"];
   writer: ReturnType<CacheStore["openWriter"]> | null;
   decision: ReturnType<typeof decideStorage> | null;
@@ -197,6 +198,7 @@ async function streamBody(delivery: OriginDelivery, plan: DeliveryPlan): Promise
   // The entry is committed before the response's last byte: a viewer that repeats the request at once finds it
   // (a no-cache response is then revalidated, not fetched again as if it were never stored).
   endViewer();
+  if (meta) prepareFirstHead(delivery.viewer, plan.store.peekInMemory(meta.key), meta);
   return meta ? "miss-stored" : "miss";
 }
 
@@ -216,22 +218,15 @@ export function deliverStored(x: CacheExchange, entry: StoredEntry, facts: Cache
 
 /**
  * deliverStored for a fresh hit (`remainingMs` > 0 of freshness left): its Cache-Status (`<name>; hit; ttl=N`) and
- * Age are strings kept on the prepared head and made again only when their whole seconds change, not per hit.
+ * Age are texts shared by every entry (see freshHitStatus and ageText), not made per hit.
  */
 export function deliverFreshHit(x: CacheExchange, entry: StoredEntry, remainingMs: number, nowMs: number): Promise<void> | undefined {
   const request = x.requestHeaders;
   if (request.range !== undefined || request["if-none-match"] !== undefined || request["if-modified-since"] !== undefined) return deliverAnswered(x, entry, { isHit: true, ttlS: remainingMs / 1000 }, nowMs);
   const head = preparedHeadOf(entry, x.method, x.viewerHeaders);
-  const ttlS = Math.floor(remainingMs / 1000);
-  const name = x.cacheStatusName ?? DEFAULT_CACHE_STATUS_NAME;
-  if (ttlS !== head.hitTtlS || name !== head.hitStatusName) {
-    head.hitStatus = cacheStatusHeaders({ isHit: true, ttlS }, name)["cache-status"];
-    head.hitTtlS = ttlS;
-    head.hitStatusName = name;
-  }
   const headers = { ...head.headers };
-  headers.age = ageText(head, entry.meta, nowMs);
-  headers["cache-status"] = head.hitStatus;
+  headers.age = ageText(Math.floor(currentAgeMs(entry.meta.age, nowMs) / 1000));
+  headers["cache-status"] = freshHitStatus(x.cacheStatusName ?? DEFAULT_CACHE_STATUS_NAME, Math.floor(remainingMs / 1000));
   headers["x-cache"] = HIT_X_CACHE;
   (x.res as import("node:http").ServerResponse).writeHead(entry.meta.status, headers);
   return sendStored(x, entry);
@@ -239,14 +234,36 @@ export function deliverFreshHit(x: CacheExchange, entry: StoredEntry, remainingM
 
 const HIT_X_CACHE = cacheStatusHeaders({ isHit: true }, DEFAULT_CACHE_STATUS_NAME)["x-cache"];
 
-/** Age's value (RFC 9111 §5.1, whole seconds) as text, the head's string when the seconds have not changed since it was made. */
-function ageText(head: PreparedHead, meta: EntryMeta, nowMs: number): string {
-  const ageS = Math.floor(currentAgeMs(meta.age, nowMs) / 1000);
-  if (ageS !== head.ageS) {
-    head.ageS = ageS;
-    head.ageText = String(ageS);
+/*
+ * Texts a hit sends that depend on a number of seconds and nothing of the entry. Kept on the entry, as they were, a
+ * cache too large for each entry to be hit every second made new ones nearly every hit, each a young string hung on
+ * an old entry (remembered by the next scavenges, then promoted): shared, they are made once per value in use.
+ */
+const TEXTS_PER_MEMO = 4096;
+const hitStatusTexts = new Map<string, Map<number, string>>();
+const ageTexts: string[] = [];
+
+/** `<name>; hit; ttl=<ttlS>`, as cacheStatusHeaders makes it. */
+function freshHitStatus(name: string, ttlS: number): string {
+  let byTtl = hitStatusTexts.get(name);
+  if (byTtl === undefined) {
+    // Identifiers are the config's (one per distribution at most); past the bound, start again rather than grow.
+    if (hitStatusTexts.size >= TEXTS_PER_MEMO) hitStatusTexts.clear();
+    hitStatusTexts.set(name, (byTtl = new Map()));
   }
-  return head.ageText;
+  let text = byTtl.get(ttlS);
+  if (text === undefined) {
+    if (byTtl.size >= TEXTS_PER_MEMO) byTtl.clear();
+    text = cacheStatusHeaders({ isHit: true, ttlS }, name)["cache-status"];
+    byTtl.set(ttlS, text);
+  }
+  return text;
+}
+
+/** Age's value (RFC 9111 §5.1, whole seconds) as text: the first hour's texts are kept. */
+function ageText(ageS: number): string {
+  if (ageS >= TEXTS_PER_MEMO) return String(ageS);
+  return (ageTexts[ageS] ??= String(ageS));
 }
 
 /** The body of a whole stored response after its head: none for a HEAD. */
@@ -272,20 +289,28 @@ function preparedHeadOf(entry: StoredEntry, method: string, viewerHeaders: Cache
   const meta = entry.meta;
   // On the entry when its tier keeps the same object for every hit (no WeakMap entry per cached key for the GC to walk).
   const isKeptOnEntry = "heads" in entry;
-  let heads = isKeptOnEntry ? entry.heads : preparedHeads.get(meta);
-  if (heads === undefined) {
-    heads = [];
-    if (isKeptOnEntry) entry.heads = heads;
-    else preparedHeads.set(meta, heads);
-  }
+  const heads = isKeptOnEntry ? entry.heads : preparedHeads.get(meta);
   // The meta too: an entry spread with other metadata ({ ...entry, meta }) must not find the heads of the stored one.
-  for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head;
+  if (heads !== undefined) for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head;
   const answer = answerFrom(meta, {}, method, true, { isStored: true });
   const headers = Object.freeze(viewerHeaders(Object.assign(answer.headers, { age: "", "cache-status": "", "x-cache": "" })));
-  // A handful at most per entry: GET and HEAD, over HTTP/1.1 and HTTP/2.
-  const head: PreparedHead = { meta, method, viewerHeaders, headers, hitTtlS: Number.NaN, hitStatusName: "", hitStatus: "", ageS: Number.NaN, ageText: "" };
-  heads.push(head);
+  const head: PreparedHead = { meta, method, viewerHeaders, headers };
+  // A handful at most per entry (GET and HEAD, over HTTP/1.1 and HTTP/2), most often one: a list of one to start
+  // with, not an empty one that its first push grows to room for seventeen.
+  if (heads !== undefined) heads.push(head);
+  else if (isKeptOnEntry) entry.heads = [head];
+  else preparedHeads.set(meta, [head]);
   return head;
+}
+
+/**
+ * Makes the head the next hits will send (this request's method and HTTP version: most hits ask as the fill did) while
+ * the fill's own objects are being made. Made at the first hit instead, it is one more piece of young memory hung on an
+ * old entry: remembered by every scavenge until promoted, and at a million entries mostly first hits (a cache that
+ * cannot keep every key hot), each one adding to the old generation that the next full collection marks.
+ */
+function prepareFirstHead(x: CacheExchange, entry: StoredEntry | null, meta: EntryMeta): void {
+  if (entry?.meta === meta) preparedHeadOf(entry, x.method, x.viewerHeaders);
 }
 
 // Entries made for one response (the disk tier's): keyed by the metadata object, which a 304 or a new fill replaces,

@@ -40,6 +40,8 @@ class MemoryEntry implements StoredEntry, StoredBody {
 
 export interface MemoryTier {
   get(key: string): StoredEntry | null;
+  /** get, without counting as a read: eviction's second chance is for entries viewers asked for. */
+  peek(key: string): StoredEntry | null;
   /** Stores (or replaces) an entry; false when it is larger than the tier's object limit. */
   put(meta: EntryMeta, chunks: readonly Buffer[]): boolean;
   /** Replaces an entry's metadata (after a 304), keeping its body. */
@@ -94,6 +96,7 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       record.isRecent = true;
       return record;
     },
+    peek: (key) => records.get(key) ?? null,
     put(meta, chunks) {
       const bytes = meta.bodyBytes + metaBytes(meta);
       if (meta.bodyBytes > options.maxObjectBytes || bytes > options.maxBytes) return false;

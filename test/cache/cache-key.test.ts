@@ -1,6 +1,8 @@
 // Cache keys per behavior policy, and Accept-Encoding normalisation.
 import { describe, it, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { cacheKey, normaliseAcceptEncoding, requestField } from "../../src/cache/cache-key.ts";
 
 const key = (query: string, config: Parameters<typeof cacheKey>[1], headers: Record<string, string> = {}, extra?: string[]) =>
@@ -40,4 +42,28 @@ test("a '_' field name the request lacks reads its '-' spelling, as CGI, PHP, WS
   assert.equal(requestField({ "x-tenant": "a" }, "x_tenant"), "a");
   assert.equal(requestField({ "x-tenant": "a", x_tenant: "b" }, "x_tenant"), "b");
   assert.equal(requestField({ x_tenant: "b" }, "x-tenant"), undefined, "a '-' name never reads a '_' field (the edge drops those by default)");
+});
+
+// V8 keeps a string made by + or a template as a tree of its parts (a cons string). A key is kept by the tiers' maps for
+// as long as its entry lives, and compared at every lookup: as a tree, a dozen objects spread over the heap to walk.
+const FLATNESS_SCRIPT = `
+const { cacheKeyText } = await import(${JSON.stringify(new URL("../../src/cache/cache-key.ts", import.meta.url).href)});
+const { createCacheStore } = await import(${JSON.stringify(new URL("../../src/cache/cache-store.ts", import.meta.url).href)});
+const { createMemoryTier } = await import(${JSON.stringify(new URL("../../src/cache/memory-tier.ts", import.meta.url).href)});
+const config = { query: "all", headers: ["x-tenant"], cookies: ["lang"] };
+const key = cacheKeyText("shop", "/products/" + process.argv[1], "b=2&a=1", { "x-tenant": "t-" + process.argv[1], cookie: "lang=en" }, null, ["viewer=v"], config);
+const store = createCacheStore({ memory: createMemoryTier({ maxBytes: 2 ** 20, maxObjectBytes: 2 ** 20 }), disk: null, maxObjectBytes: 2 ** 20, memoryMaxObjectBytes: 2 ** 20 });
+const variant = store.variantKey(key, ["accept-language"], { "accept-language": "en-GB, en;q=0.8" });
+// Not on stdout: V8 prints there through C's stdio (see test/tick-shape.test.ts).
+process.stderr.write(JSON.stringify({ key, variant }) + "\\n");
+%DebugPrint(key);
+%DebugPrint(variant);
+`;
+
+test("a cache key and a variant key are each one flat string, not a tree of their parts", async () => {
+  const { stdout, stderr } = await promisify(execFile)(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", FLATNESS_SCRIPT, String(Date.now())], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
+  const { key, variant } = JSON.parse(stderr.trim().split("\n").at(-1) as string) as { key: string; variant: string };
+  assert.ok(key.startsWith("shop\n/products/") && key.includes("\na=1&b=2\n") && key.endsWith("\nviewer=v"), key);
+  assert.ok(variant.startsWith(`${key}\n\u0001accept-language:`), variant);
+  assert.deepEqual([...stdout.matchAll(/- type: (\w+)/g)].map((match) => match[1]), ["SEQ_ONE_BYTE_STRING_TYPE", "SEQ_ONE_BYTE_STRING_TYPE"], stdout.slice(0, 2000));
 });

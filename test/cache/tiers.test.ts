@@ -45,6 +45,15 @@ describe("memory tier", () => {
     assert.equal(memory.get("a"), null);
     assert.ok(memory.has("b") && memory.has("e") && memory.has("f"));
   });
+  it("peek hands out an entry without counting a read: it gets no second chance", () => {
+    const evicted: string[] = [];
+    const memory = createMemoryTier({ maxBytes: 2 * ENTRY_BYTES, maxObjectBytes: 8_000, onEvict: (key) => evicted.push(key) });
+    for (const key of ["a", "b"]) memory.put(meta(key, 4_000), [Buffer.alloc(4_000)]);
+    assert.equal(memory.peek("a")?.meta.key, "a");
+    assert.equal(memory.peek("z"), null);
+    memory.put(meta("c", 4_000), [Buffer.alloc(4_000)]);
+    assert.deepEqual(evicted, ["a"], "peeked at, not read: first in line still");
+  });
   it("evicts every unread entry before a read one, even when all but the newest were read", () => {
     const evicted: string[] = [];
     const memory = createMemoryTier({ maxBytes: 4 * ENTRY_BYTES, maxObjectBytes: 8_000, onEvict: (key) => evicted.push(key) });

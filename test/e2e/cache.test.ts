@@ -71,6 +71,30 @@ describe("edge cache (RFC 9111, shared)", { timeout: 60_000 }, () => {
     assert.equal(hit.headers["cache-status"], "moat; hit; ttl=60");
   });
 
+  test("§5.1 hits on several entries within a second and the next each get their own Age and ttl (the texts are shared, not the values)", async () => {
+    origin.script("/texts/a", answer({ "cache-control": "max-age=100" }));
+    origin.script("/texts/b", answer({ "cache-control": "max-age=100", age: "30" }));
+    origin.script("/texts/c", answer({ "cache-control": "max-age=90" }));
+    // Past the first hour, whose texts are kept: made afresh each time.
+    origin.script("/texts/old", answer({ "cache-control": "max-age=10000", age: "5000" }));
+    for (const path of ["/texts/a", "/texts/b", "/texts/c", "/texts/old"]) await get(path);
+    const hit = async (path: string) => {
+      const { headers } = await get(path);
+      return [headers.age, headers["cache-status"]];
+    };
+    clock.advance(10_000);
+    assert.deepEqual(await hit("/texts/a"), ["10", "moat; hit; ttl=90"]);
+    assert.deepEqual(await hit("/texts/b"), ["40", "moat; hit; ttl=60"]);
+    assert.deepEqual(await hit("/texts/c"), ["10", "moat; hit; ttl=80"]);
+    assert.deepEqual(await hit("/texts/old"), ["5010", "moat; hit; ttl=4990"]);
+    clock.advance(1_000);
+    assert.deepEqual(await hit("/texts/b"), ["41", "moat; hit; ttl=59"]);
+    assert.deepEqual(await hit("/texts/a"), ["11", "moat; hit; ttl=89"]);
+    assert.deepEqual(await hit("/texts/old"), ["5011", "moat; hit; ttl=4989"]);
+    assert.deepEqual(await hit("/texts/c"), ["11", "moat; hit; ttl=79"]);
+    for (const path of ["/texts/a", "/texts/b", "/texts/c", "/texts/old"]) assert.equal(origin.count(path), 1, path);
+  });
+
   test("§4.3 a stale response is revalidated with its ETag, and the 304's headers are merged", async () => {
     origin.script("/validated", (req, res, count) => {
       if (count > 1 && req.headers["if-none-match"] === '"e1"') {
