@@ -330,6 +330,12 @@ export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryM
 /** The whole stored body, ended: at once when it is in memory and the socket takes it, else streamed. */
 function sendStoredBody(res: CacheExchange["res"], entry: StoredEntry): Promise<void> | undefined {
   if (!entry.body.chunks) return pipeline(entry.body.stream(), res);
+  const text = entry.body.text;
+  if (text !== undefined) {
+    // Head and body in one string, one write (Node's http joins a first string chunk to the head).
+    if (!res.destroyed) (res as import("node:http").ServerResponse).end(text, "latin1");
+    return undefined;
+  }
   const chunks = entry.body.chunks();
   // The last chunk goes with end(): one write for a small body (head, body and end corked together).
   for (let index = 0; index < chunks.length - 1; index++) {

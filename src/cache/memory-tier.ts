@@ -1,6 +1,7 @@
 // The memory tier: stored responses with their bodies as buffers, bounded in bytes, least recently used evicted first (approximately: second chance).
 
 import { Readable } from "node:stream";
+import { getHeapStatistics } from "node:v8";
 import type { EntryMeta, PreparedHead, StoredBody, StoredEntry } from "./stored-entry.ts";
 import { metaBytes } from "./stored-entry.ts";
 
@@ -15,25 +16,30 @@ class MemoryEntry implements StoredEntry, StoredBody {
   readonly tier = "memory" as const;
   // Own fields, not getters: an entry spread into another ({ ...entry, meta }) keeps its body.
   readonly body: StoredBody;
-  readonly parts: readonly Buffer[];
+  /** The body as buffers; null when it is kept as text. */
+  readonly parts: readonly Buffer[] | null;
+  readonly text: string | undefined;
   /** Body and metadata bytes, as the bound counts them. */
   readonly bytes: number;
   heads: PreparedHead[] | undefined = undefined;
   /** Read since it was stored or last passed over by eviction: the next eviction moves it to the back instead. */
   isRecent = false;
 
-  constructor(meta: EntryMeta, parts: readonly Buffer[], bytes: number) {
+  constructor(meta: EntryMeta, body: { parts: readonly Buffer[] | null; text: string | undefined }, bytes: number) {
     this.meta = meta;
     this.body = this;
-    this.parts = parts;
+    this.parts = body.parts;
+    this.text = body.text;
     this.bytes = bytes;
   }
 
   stream(range?: { start: number; end: number }): Readable {
-    return Readable.from(sliceChunks(this.parts, range), { objectMode: false });
+    return Readable.from(this.chunks(range), { objectMode: false });
   }
 
   chunks(range?: { start: number; end: number }): readonly Buffer[] {
+    // A copy of the part asked for: the hits that take these (ranges, multipart, conditionals) are not the common one.
+    if (this.parts === null) return [Buffer.from(range ? (this.text as string).slice(range.start, range.end + 1) : (this.text as string), "latin1")];
     return sliceChunks(this.parts, range);
   }
 }
@@ -61,15 +67,25 @@ export interface MemoryTier {
  * @example
  * const memory = createMemoryTier({ maxBytes: 256 * 2 ** 20, maxObjectBytes: 8 * 2 ** 20, onEvict: (key) => {} });
  */
-export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: number; onEvict?(key: string): void }): MemoryTier {
+export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: number; onEvict?(key: string): void; textBytesMax?: number }): MemoryTier {
   const records = new Map<string, MemoryEntry>();
   let usedBytes = 0;
+  const textBytesMax = options.textBytesMax ?? defaultTextBytesMax();
+  let textBytes = 0;
+
+  /** The body as the entry keeps it: as text when it is small and the heap's share for text has room. */
+  const bodyOf = (chunks: readonly Buffer[], bodyBytes: number) => {
+    if (bodyBytes > TEXT_BODY_BYTES_MAX || textBytes + bodyBytes > textBytesMax) return { parts: ownedChunks(chunks, bodyBytes), text: undefined };
+    textBytes += bodyBytes;
+    return { parts: null, text: (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks as Buffer[], bodyBytes)).toString("latin1") };
+  };
 
   const remove = (key: string) => {
     const record = records.get(key);
     if (!record) return;
     records.delete(key);
     usedBytes -= record.bytes;
+    if (record.text !== undefined) textBytes -= record.text.length;
   };
 
   /** Evicts until the bound holds, never `stored`: the entry just put, which second chances could leave first in line. */
@@ -101,7 +117,7 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       const bytes = meta.bodyBytes + metaBytes(meta);
       if (meta.bodyBytes > options.maxObjectBytes || bytes > options.maxBytes) return false;
       remove(meta.key);
-      records.set(meta.key, new MemoryEntry(meta, ownedChunks(chunks, meta.bodyBytes), bytes));
+      records.set(meta.key, new MemoryEntry(meta, bodyOf(chunks, meta.bodyBytes), bytes));
       usedBytes += bytes;
       evictUntilFits(meta.key);
       return true;
@@ -109,7 +125,7 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
     updateMeta(meta) {
       const record = records.get(meta.key);
       if (!record) return;
-      const updated = new MemoryEntry(meta, record.parts, meta.bodyBytes + metaBytes(meta));
+      const updated = new MemoryEntry(meta, record, meta.bodyBytes + metaBytes(meta));
       // Revalidated because it was asked for: as recent as a hit.
       updated.isRecent = true;
       usedBytes += updated.bytes - record.bytes;
@@ -124,6 +140,22 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       return records.size;
     },
   };
+}
+
+/**
+ * Bodies up to this size are kept as one string of their bytes (latin1: a character per byte, any byte), in V8's heap.
+ * A hit then ends its response with it, and Node's http writes the head and the body as one string in one write; a
+ * Buffer body went with the head as two chunks, each through more of Node's stream and TLS machinery per hit (and a
+ * small Buffer's bytes are moved out of the heap on its first write: a malloc per entry, at its first hit).
+ * Measured (docs/BENCHMARKS.md): a 1 KiB hit 18–21 µs of edge CPU against 21–25 as a Buffer; past a few KiB the
+ * string write costs more than the two chunks (8 KiB 27–28 against 24–27, 12 KiB 29 against 25–26).
+ */
+const TEXT_BODY_BYTES_MAX = 2048;
+// Text counts against V8's heap limit, Buffers do not: past this share of it, small bodies are kept as Buffers again.
+const TEXT_SHARE_OF_HEAP_LIMIT = 0.25;
+
+function defaultTextBytesMax(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit * TEXT_SHARE_OF_HEAP_LIMIT);
 }
 
 // A chunk backed by a buffer this much larger than itself is copied into one of its own.

@@ -25,6 +25,8 @@ export interface StoredBody {
   stream(range?: { start: number; end: number }): import("node:stream").Readable;
   /** The bytes themselves, when they are already in memory: a hit is then written without a stream (a pipeline costs more than a small body). */
   chunks?(range?: { start: number; end: number }): readonly Buffer[];
+  /** The whole body as latin1 text (a character per byte), when the tier keeps a small body so: it goes out with the head in one write. */
+  readonly text?: string | undefined;
 }
 
 export interface StoredEntry {

@@ -95,6 +95,24 @@ describe("edge cache (RFC 9111, shared)", { timeout: 60_000 }, () => {
     for (const path of ["/texts/a", "/texts/b", "/texts/c", "/texts/old"]) assert.equal(origin.count(path), 1, path);
   });
 
+  test("a binary body (every byte value) comes back from a hit byte for byte, whole and as a range", async () => {
+    const bytes = Buffer.from(Array.from({ length: 700 }, (_, i) => (i * 131) % 256));
+    origin.script("/binary", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length, "cache-control": "max-age=60" });
+      res.end(bytes);
+    });
+    const raw = (headers: Record<string, string> = {}) => client.request({ path: "/binary", method: "GET", headers: { host: "shop.test", ...headers } }).then(async (res) => ({ status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) }));
+    assert.deepEqual((await raw()).body, bytes);
+    const hit = await raw();
+    assert.equal(hit.headers["x-cache"], "Hit from moat");
+    assert.equal(hit.headers["content-length"], "700");
+    assert.deepEqual(hit.body, bytes);
+    const range = await raw({ range: "bytes=250-509" });
+    assert.equal(range.status, 206);
+    assert.deepEqual(range.body, bytes.subarray(250, 510));
+    assert.equal(origin.count("/binary"), 1);
+  });
+
   test("§4.3 a stale response is revalidated with its ETag, and the 304's headers are merged", async () => {
     origin.script("/validated", (req, res, count) => {
       if (count > 1 && req.headers["if-none-match"] === '"e1"') {
