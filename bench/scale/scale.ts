@@ -21,7 +21,10 @@ import type { ScaleEdge, ScaleScene } from "./scale-scene.ts";
 const CONNECTIONS = 32;
 /**
  * Aliases the distributions comparison spreads its load over, evenly across the config (d0, dN/8, …). wrk has one SNI
- * per process, so one wrk each; the 1-distribution edge gets the same 8 processes, all on its one alias.
+ * per process, so one wrk each; the 1-distribution edge gets the same 8 processes, all on its one alias. Each alias
+ * holds an eighth of the small cache's keys, so that both sides hit as many entries (1,000 by default) and the
+ * comparison changes the number of distributions alone: with 1,000 keys per alias the many-distribution side hit
+ * eight times as many entries, which the keys comparison measures on its own.
  */
 const PROBED_ALIASES = 8;
 /** Keys checked as hits (verified client) after each fill, besides the first and the last. */
@@ -110,11 +113,12 @@ async function measure(tools: BenchTools, group: ProcessGroup, scene: ScaleScene
   const bigBefore = treeStats(bigCache.process.pid).rssBytes;
   await fill(bigCache, aliasOf(0), args.bigKeys, `1 distribution (big cache)`);
   const bigAfterFill = treeStats(bigCache.process.pid).rssBytes;
-  for (const host of probed) await fill(many, host, args.smallKeys, `${host} of ${args.bigDistributions.toLocaleString("en")} distributions`);
+  const keysPerAlias = Math.ceil(args.smallKeys / PROBED_ALIASES);
+  for (const host of probed) await fill(many, host, keysPerAlias, `${host} of ${args.bigDistributions.toLocaleString("en")} distributions`);
   const rssAfterFill = new Map<ScaleEdge, number>([small, bigCache, many].map((edge) => [edge, treeStats(edge.process.pid).rssBytes]));
 
   const keysLoad = (edge: ScaleEdge, keys: number): HitLoad => ({ port: edge.port, hosts: [aliasOf(0)], connectionsPerHost: CONNECTIONS, keys, durationS, cpu });
-  const spreadLoad = (edge: ScaleEdge, hosts: readonly string[]): HitLoad => ({ port: edge.port, hosts, connectionsPerHost: CONNECTIONS / PROBED_ALIASES, keys: args.smallKeys, durationS, cpu });
+  const spreadLoad = (edge: ScaleEdge, hosts: readonly string[], keys: number): HitLoad => ({ port: edge.port, hosts, connectionsPerHost: CONNECTIONS / PROBED_ALIASES, keys, durationS, cpu });
   const cases: Array<{ input: ComparisonInput; smallLoad: HitLoad; bigLoad: HitLoad; smallEdge: ScaleEdge; bigEdge: ScaleEdge }> = [
     {
       input: {
@@ -133,14 +137,14 @@ async function measure(tools: BenchTools, group: ProcessGroup, scene: ScaleScene
       input: {
         id: "distributions",
         title: "distributions (1 alias each)",
-        load: `${PROBED_ALIASES} wrk -t1 -c${CONNECTIONS / PROBED_ALIASES} at once, one per alias (${probed.join(", ")}; all on ${aliasOf(0)} for the 1-distribution edge), ${args.smallKeys.toLocaleString("en")} keys at random per alias`,
+        load: `${PROBED_ALIASES} wrk -t1 -c${CONNECTIONS / PROBED_ALIASES} at once, one per alias (${probed.join(", ")}), ${keysPerAlias.toLocaleString("en")} keys at random per alias; all on ${aliasOf(0)}'s ${args.smallKeys.toLocaleString("en")} keys for the 1-distribution edge: ${(keysPerAlias * PROBED_ALIASES).toLocaleString("en")} entries hit on either side`,
         small: { label: "1 distribution", samples: [] },
         big: { label: `${args.bigDistributions.toLocaleString("en")} distributions`, samples: [] },
       },
       smallEdge: small,
       bigEdge: many,
-      smallLoad: spreadLoad(small, Array.from({ length: PROBED_ALIASES }, () => aliasOf(0))),
-      bigLoad: spreadLoad(many, probed),
+      smallLoad: spreadLoad(small, Array.from({ length: PROBED_ALIASES }, () => aliasOf(0)), args.smallKeys),
+      bigLoad: spreadLoad(many, probed, keysPerAlias),
     },
   ];
 
@@ -172,7 +176,7 @@ async function measure(tools: BenchTools, group: ProcessGroup, scene: ScaleScene
   const cachedKeys = new Map<ScaleEdge, number>([
     [small, args.smallKeys],
     [bigCache, args.bigKeys],
-    [many, args.smallKeys * PROBED_ALIASES],
+    [many, keysPerAlias * PROBED_ALIASES],
   ]);
   const edges: EdgeMemory[] = [small, bigCache, many].map((edge) => ({
     label: edge === bigCache ? `${args.bigKeys.toLocaleString("en")} keys` : edge.label,
