@@ -262,7 +262,8 @@ function freshHitStatus(name: string, ttlS: number): string {
 
 /** Age's value (RFC 9111 §5.1, whole seconds) as text: the first hour's texts are kept. */
 function ageText(ageS: number): string {
-  if (ageS >= TEXTS_PER_MEMO) return String(ageS);
+  // Whole seconds from 0 only index the list (anything else would make it a dictionary).
+  if (!(ageS >= 0 && ageS < TEXTS_PER_MEMO)) return String(ageS);
   return (ageTexts[ageS] ??= String(ageS));
 }
 

@@ -1,4 +1,4 @@
-// The memory tier: stored responses with their bodies as buffers, bounded in bytes, least recently used evicted first (approximately: second chance).
+// The memory tier: stored responses with their bodies (small ones as text, others as buffers), bounded in bytes, least recently used evicted first (approximately: second chance).
 
 import { Readable } from "node:stream";
 import { getHeapStatistics } from "node:v8";
