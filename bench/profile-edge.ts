@@ -8,6 +8,8 @@
 //   node bench/profile-edge.ts --log info --alternate 10 [--hits 10000]   10 pairs of runs, access log off and on by reload, in one process: the ratio
 //   node --expose-gc bench/profile-edge.ts --distributions 10000 --alternate 10 --misses 0   pairs of runs with 1 and with 10,000 distributions
 //                                                                       (by reload; the load's alias is the first one's either way): the ratio
+//   node --expose-gc bench/profile-edge.ts --distributions 10000 --spread --alternate 10 --misses 0   pairs of runs over one alias
+//                                                                       and over 8 aliases of the same 10,000 distributions: the ratio
 //   node bench/profile-edge.ts --bare [--h2 [--stream-api]]            Node's own server in place of the edge: the ceiling
 //                                                                       (a hit answered at once; a miss, over h1, forwarded by compare/ceiling-proxy.ts)
 //
@@ -33,6 +35,8 @@ import { holdTickObjectShape } from "../src/tick-shape.ts";
 
 const HOUR_MS = 3_600_000;
 const HOST = "bench.test";
+/** Aliases --spread loads at once, spread over the config (bench.test, d1250.bench.test, … of 10,000). */
+const SPREAD_ALIASES = 8;
 const BODY = Buffer.alloc(1024, "m");
 
 interface Message {
@@ -56,9 +60,12 @@ function next(from: NodeJS.Process | ChildProcess, type: string): Promise<Messag
 }
 
 async function edgeProcess(): Promise<void> {
-  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" }, alternate: { type: "string", default: "0" }, distributions: { type: "string", default: "1" } } });
-  // --distributions N with --alternate: the sides of a pair are 1 and N distributions, not the access log off and on.
+  const { values } = parseArgs({ options: { hits: { type: "string", default: "20000" }, misses: { type: "string", default: "5000" }, log: { type: "string", default: "warn" }, "sync-log": { type: "boolean", default: false }, "access-log": { type: "string", default: "on" }, bare: { type: "boolean", default: false }, "profile-dir": { type: "string" }, "alloc-profile-dir": { type: "string" }, connections: { type: "string" }, h2: { type: "boolean", default: false }, streams: { type: "string", default: "10" }, "stream-api": { type: "boolean", default: false }, metrics: { type: "boolean", default: false }, "access-file": { type: "string" }, alternate: { type: "string", default: "0" }, distributions: { type: "string", default: "1" }, spread: { type: "boolean", default: false } } });
+  // --distributions N with --alternate: the sides of a pair are 1 and N distributions, not the access log off and on;
+  // with --spread too, both sides have N, and the load goes to one alias ("off") or to 8 spread over the config ("on").
   const manyDistributions = Number(values.distributions);
+  const spreadAliases = Array.from({ length: SPREAD_ALIASES }, (_, k) => (k === 0 ? HOST : `d${Math.floor((k * manyDistributions) / SPREAD_ALIASES)}.${HOST}`));
+  if (values.spread && (manyDistributions < SPREAD_ALIASES || values.h2 || Number(values.alternate) === 0)) throw new Error(`--spread needs --alternate, --distributions ${SPREAD_ALIASES} or more, and HTTP/1.1 viewers (not --h2)`);
   const connections = Number(values.connections ?? (values.h2 ? 32 : 16));
   const { parseConfig } = await import("../src/config/index.ts");
   const { runEdge } = await import("../src/edge/index.ts");
@@ -126,7 +133,12 @@ async function edgeProcess(): Promise<void> {
       for (let pair = -1; pair < Number(values.alternate); pair++) {
         const result: Record<string, number> = {};
         for (const side of pair % 2 === 0 ? ["off", "on"] : ["on", "off"]) {
-          await running.apply(manyDistributions > 1 ? configWith(values["access-log"], side === "off" ? 1 : manyDistributions) : configWith(side === "off" ? "off" : values["access-log"]));
+          if (values.spread) {
+            // The config once; then each side's viewers connect anew, to one alias or to the spread ones.
+            if (pair === -1 && result.off === undefined && result.on === undefined) await running.apply(configWith(values["access-log"], manyDistributions));
+            send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections, h2: values.h2, streams: Number(values.streams), hosts: side === "on" ? spreadAliases : [HOST] });
+            await next(child, "warm-done");
+          } else await running.apply(manyDistributions > 1 ? configWith(values["access-log"], side === "off" ? 1 : manyDistributions) : configWith(side === "off" ? "off" : values["access-log"]));
           // Lines of the previous run still waiting go out now, not inside this run.
           await new Promise((resolve) => setTimeout(resolve, 150));
           // The snapshot just replaced is garbage (10,000 distributions' worth with --distributions): collected now
@@ -353,10 +365,13 @@ async function loadProcess(): Promise<void> {
           };
           for (let s = 0; s < (message.streams as number); s++) lanes.push(lane);
         } else {
-          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: HOST, timeout: 60_000 }, pipelining: 1 });
+          // Connections take the hosts in turn (SNI and Host alike: Moat answers 421 when they name different distributions).
+          const hosts = (message.hosts as string[] | undefined) ?? [HOST];
+          const host = hosts[c % hosts.length] as string;
+          const client = new Client(`https://127.0.0.1:${message.port as number}`, { connect: { ca: message.caPem as string, servername: host, timeout: 60_000 }, pipelining: 1 });
           closers.push(() => client.close());
           lanes.push(async (path) => {
-            const answer = await client.request({ path, method: "GET", headers: { host: HOST } });
+            const answer = await client.request({ path, method: "GET", headers: { host } });
             const body = await answer.body.arrayBuffer();
             return answer.statusCode === 200 && body.byteLength === BODY.length;
           });
