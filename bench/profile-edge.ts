@@ -129,13 +129,14 @@ async function edgeProcess(): Promise<void> {
     if (!values.bare && Number(values.alternate) > 0) {
       const running = edge as { apply(config: ReturnType<typeof configWith>): Promise<unknown> };
       const pairs: { off: number; on: number; ratio: number }[] = [];
+      // --spread: the config once, for both sides; each side's viewers then connect anew (below).
+      if (values.spread) await running.apply(configWith(values["access-log"], manyDistributions));
       // Pair -1 is a warm-up (the JIT still settling on both paths), not counted; with --profile-dir the last pair's two runs are profiled.
       for (let pair = -1; pair < Number(values.alternate); pair++) {
         const result: Record<string, number> = {};
         for (const side of pair % 2 === 0 ? ["off", "on"] : ["on", "off"]) {
           if (values.spread) {
-            // The config once; then each side's viewers connect anew, to one alias or to the spread ones.
-            if (pair === -1 && result.off === undefined && result.on === undefined) await running.apply(configWith(values["access-log"], manyDistributions));
+            // To one alias, or to the spread ones in turn.
             send(child, { type: "warm", port: edge.httpsPort, caPem: ca.bundlePem, path, connections, h2: values.h2, streams: Number(values.streams), hosts: side === "on" ? spreadAliases : [HOST] });
             await next(child, "warm-done");
           } else await running.apply(manyDistributions > 1 ? configWith(values["access-log"], side === "off" ? 1 : manyDistributions) : configWith(side === "off" ? "off" : values["access-log"]));
