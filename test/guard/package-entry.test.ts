@@ -1,9 +1,9 @@
 // The verifier and middleware as an app gets them: `import … from "moat/guard"` in a project that has Moat in its node_modules, served from the compiled build (Node does not strip types under node_modules).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { promisify } from "node:util";
 
@@ -17,6 +17,10 @@ test("an app with moat in node_modules imports moat/guard, and runs the moat com
   await mkdir(installed, { recursive: true });
   // What `npm run build` (and `npm pack`, through prepack) produces, written where an install puts it.
   await run(process.execPath, [join(repo, "node_modules", "typescript", "bin", "tsc"), "-p", join(repo, "tsconfig.build.json"), "--outDir", join(installed, "dist")]);
+  // A worker thread's entry is loaded by URL, which tsc does not follow: each must be one of the build's "files".
+  const entries = await threadEntries();
+  assert.ok(entries.length >= 1, `the config thread's entry at least: ${entries.join(", ")}`);
+  for (const entry of entries) assert.ok(await stat(join(installed, "dist", entry.replace(/\.ts$/, ".js"))).then((found) => found.isFile(), () => false), `dist/ has ${entry} (add src/${entry} to tsconfig.build.json "files")`);
   const manifest = JSON.parse(await readFile(join(repo, "package.json"), "utf8")) as { dependencies: Record<string, string> };
   await writeFile(join(installed, "package.json"), JSON.stringify(manifest));
   // Moat's own dependencies, as npm would install them next to it.
@@ -43,3 +47,15 @@ console.log(JSON.stringify(Object.fromEntries(names.map((name) => [name, typeof 
   assert.match(init.stdout, /Created Moat's CA/);
   assert.ok((await stat(join(app, "data", "ca", "bundle.pem"))).isFile());
 });
+
+/** The thread entries src/ names, relative to src/: `new URL(\`./NAME-entry${extname(...)}\`, import.meta.url)` in a module. */
+async function threadEntries(): Promise<string[]> {
+  const src = join(repo, "src");
+  const entries: string[] = [];
+  for (const file of await readdir(src, { recursive: true })) {
+    if (!file.endsWith(".ts")) continue;
+    const text = await readFile(join(src, file), "utf8");
+    for (const match of text.matchAll(/new URL\(`\.\/([\w-]+-entry)\$\{extname/g)) entries.push(join(dirname(file), `${match[1]}.ts`));
+  }
+  return entries;
+}
