@@ -3,6 +3,7 @@
 import { Readable } from "node:stream";
 import { getHeapStatistics } from "node:v8";
 import type { EntryMeta, PreparedHead, StoredBody, StoredEntry } from "./stored-entry.ts";
+import { shareHeaderValues } from "./shared-values.ts";
 import { metaBytes } from "./stored-entry.ts";
 
 /**
@@ -117,6 +118,8 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
       const bytes = meta.bodyBytes + metaBytes(meta);
       if (meta.bodyBytes > options.maxObjectBytes || bytes > options.maxBytes) return false;
       remove(meta.key);
+      // What the tier keeps for long: the values many entries repeat are one string each (shared-values.ts).
+      shareHeaderValues(meta.headers);
       records.set(meta.key, new MemoryEntry(meta, bodyOf(chunks, meta.bodyBytes), bytes));
       usedBytes += bytes;
       evictUntilFits(meta.key);
@@ -125,6 +128,7 @@ export function createMemoryTier(options: { maxBytes: number; maxObjectBytes: nu
     updateMeta(meta) {
       const record = records.get(meta.key);
       if (!record) return;
+      shareHeaderValues(meta.headers);
       const updated = new MemoryEntry(meta, record, meta.bodyBytes + metaBytes(meta));
       // Revalidated because it was asked for: as recent as a hit.
       updated.isRecent = true;
