@@ -291,17 +291,25 @@ function preparedHeadOf(entry: StoredEntry, method: string, viewerHeaders: Cache
   // On the entry when its tier keeps the same object for every hit (no WeakMap entry per cached key for the GC to walk).
   const isKeptOnEntry = "heads" in entry;
   const heads = isKeptOnEntry ? entry.heads : preparedHeads.get(meta);
-  // The meta too: an entry spread with other metadata ({ ...entry, meta }) must not find the heads of the stored one.
-  if (heads !== undefined) for (const head of heads) if (head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders) return head;
+  if (heads !== undefined) {
+    if (!Array.isArray(heads)) {
+      if (isHeadFor(heads, meta, method, viewerHeaders)) return heads;
+    } else for (const head of heads) if (isHeadFor(head, meta, method, viewerHeaders)) return head;
+  }
   const answer = answerFrom(meta, {}, method, true, { isStored: true });
   const headers = Object.freeze(viewerHeaders(Object.assign(answer.headers, { age: "", "cache-status": "", "x-cache": "" })));
   const head: PreparedHead = { meta, method, viewerHeaders, headers };
-  // A handful at most per entry (GET and HEAD, over HTTP/1.1 and HTTP/2), most often one: a list of one to start
-  // with, not an empty one that its first push grows to room for seventeen.
-  if (heads !== undefined) heads.push(head);
-  else if (isKeptOnEntry) entry.heads = [head];
-  else preparedHeads.set(meta, [head]);
+  // A handful at most per entry (GET and HEAD, over HTTP/1.1 and HTTP/2), most often one: the head itself until a
+  // second is made (a list of one cost each of a million entries two more objects, and a hit two more reads).
+  const kept = heads === undefined ? head : Array.isArray(heads) ? (heads.push(head), heads) : [heads, head];
+  if (isKeptOnEntry) entry.heads = kept;
+  else preparedHeads.set(meta, kept);
   return head;
+}
+
+/** The meta too: an entry spread with other metadata ({ ...entry, meta }) must not find the heads of the stored one. */
+function isHeadFor(head: PreparedHead, meta: EntryMeta, method: string, viewerHeaders: CacheExchange["viewerHeaders"]): boolean {
+  return head.meta === meta && head.method === method && head.viewerHeaders === viewerHeaders;
 }
 
 /**
@@ -316,7 +324,7 @@ function prepareFirstHead(x: CacheExchange, entry: StoredEntry | null, meta: Ent
 
 // Entries made for one response (the disk tier's): keyed by the metadata object, which a 304 or a new fill replaces,
 // so a prepared head never outlives what it says.
-const preparedHeads = new WeakMap<EntryMeta, PreparedHead[]>();
+const preparedHeads = new WeakMap<EntryMeta, PreparedHead | PreparedHead[]>();
 
 /** A prepared head with this request's Age, Cache-Status and X-Cache. */
 export function storedHead(prepared: Readonly<OutgoingHttpHeaders>, meta: EntryMeta, facts: CacheStatusFacts, nowMs: number, cacheStatusName?: string): OutgoingHttpHeaders {

@@ -98,14 +98,35 @@ export function freshnessRules(response: { status: number; headers: HeaderMap },
   // (e.g., by a no-cache response directive, a must-revalidate response directive, or an applicable s-maxage or
   // proxy-revalidate response directive)". A no-cache response is not even served fresh without revalidation.
   const isStrict = cc.has("must-revalidate") || cc.has("proxy-revalidate") || cc.has("s-maxage") || cc.has("no-cache");
-  return {
+  return sharedRules(
     lifetimeMs,
-    isNoCache: cc.has("no-cache"),
-    mayServeStale: !isStrict,
-    staleWhileRevalidateMs: (deltaSeconds(cc, "stale-while-revalidate") ?? 0) * 1000,
-    staleIfErrorMs: (deltaSeconds(cc, "stale-if-error") ?? 0) * 1000,
-    isReusableWithAuthorization: cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"),
-  };
+    cc.has("no-cache"),
+    !isStrict,
+    (deltaSeconds(cc, "stale-while-revalidate") ?? 0) * 1000,
+    (deltaSeconds(cc, "stale-if-error") ?? 0) * 1000,
+    cc.has("public") || cc.has("s-maxage") || cc.has("must-revalidate"),
+  );
+}
+
+/*
+ * Rules are values (nothing changes them once made), and a cache filled under a few Cache-Control policies has a
+ * few distinct ones: each stored entry points at a shared, frozen object rather than holding its own (72 bytes per
+ * entry, and one object less for every full collection to mark). Bounded, since heuristic lifetimes (a tenth of the
+ * time since Last-Modified) differ per response: past the bound the memo starts again.
+ */
+const SHARED_RULES_MAX = 4096;
+const rulesByFacts = new Map<string, FreshnessRules>();
+
+function sharedRules(lifetimeMs: number, isNoCache: boolean, mayServeStale: boolean, staleWhileRevalidateMs: number, staleIfErrorMs: number, isReusableWithAuthorization: boolean): FreshnessRules {
+  const flags = (isNoCache ? 1 : 0) | (mayServeStale ? 2 : 0) | (isReusableWithAuthorization ? 4 : 0);
+  const facts = [lifetimeMs, staleWhileRevalidateMs, staleIfErrorMs, flags].join(" ");
+  let rules = rulesByFacts.get(facts);
+  if (rules === undefined) {
+    if (rulesByFacts.size >= SHARED_RULES_MAX) rulesByFacts.clear();
+    rules = Object.freeze({ lifetimeMs, isNoCache, mayServeStale, staleWhileRevalidateMs, staleIfErrorMs, isReusableWithAuthorization });
+    rulesByFacts.set(facts, rules);
+  }
+  return rules;
 }
 
 /**

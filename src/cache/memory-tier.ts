@@ -22,7 +22,7 @@ class MemoryEntry implements StoredEntry, StoredBody {
   readonly text: string | undefined;
   /** Body and metadata bytes, as the bound counts them. */
   readonly bytes: number;
-  heads: PreparedHead[] | undefined = undefined;
+  heads: PreparedHead | PreparedHead[] | undefined = undefined;
   /** Read since it was stored or last passed over by eviction: the next eviction moves it to the back instead. */
   isRecent = false;
 

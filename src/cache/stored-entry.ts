@@ -35,9 +35,10 @@ export interface StoredEntry {
   readonly tier: "memory" | "disk";
   /**
    * The viewer heads a hit makes from `meta` (deliver.ts), kept here by a tier that hands out the same entry object
-   * hit after hit (the memory tier). Absent on an entry made for one response: its heads go in a WeakMap by meta.
+   * hit after hit (the memory tier): the one head, or a list once there are more. Absent on an entry made for one
+   * response: its heads go in a WeakMap by meta.
    */
-  heads?: PreparedHead[];
+  heads?: PreparedHead | PreparedHead[];
 }
 
 /** A stored response's head as a plain GET or HEAD gets it, made once per method and header policy (deliver.ts). */

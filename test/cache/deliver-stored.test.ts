@@ -52,9 +52,17 @@ describe("a stored response's prepared head", () => {
   });
 
   it("is kept on the memory tier's entry, and made once per metadata for entries made per lookup (the disk tier's)", () => {
-    assert.equal(entry.heads?.length, 2, "GET and HEAD, on the entry itself");
+    assert.ok(Array.isArray(entry.heads) && entry.heads.length === 2, "GET and HEAD, on the entry itself");
     const stored = memoryEntry(meta);
     assert.equal(stored.heads, undefined, "none before the first hit");
+    // Read through a function: the assertion above narrowed stored.heads to undefined for TypeScript.
+    const headsOf = (entry: { heads?: unknown }) => entry.heads as { headers: unknown } | Array<{ headers: unknown }> | undefined;
+    const first = preparedHead(stored, "GET", policy);
+    assert.ok(!Array.isArray(headsOf(stored)) && (headsOf(stored) as { headers: unknown }).headers === first, "one head is kept as itself, not in a list");
+    preparedHead(stored, "HEAD", policy);
+    const both = headsOf(stored);
+    assert.ok(Array.isArray(both) && both.length === 2 && both[0]?.headers === first, "a second makes a list, the first still in it");
+    assert.equal(preparedHead(stored, "GET", policy), first);
     assert.equal(preparedHead(diskEntry(meta), "GET", policy), preparedHead(diskEntry(meta), "GET", policy), "one head for two lookups of the same metadata");
     assert.equal(diskEntry(meta).heads, undefined);
   });

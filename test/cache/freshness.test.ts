@@ -89,3 +89,23 @@ describe("§4.2.3 age", () => {
     assert.equal(currentAgeMs(ageFactsOf({}, NOW, NOW), NOW + 1_000), 1_000);
   });
 });
+
+describe("rules shared between stored responses", () => {
+  const rules = (headers: Record<string, string>) => freshnessRules({ status: 200, headers }, DEFAULT_CACHE_POLICY, NOW);
+  it("responses with the same rules get one frozen object; different rules, different objects", () => {
+    const first = rules({ "cache-control": "public, max-age=3600", etag: '"a"' });
+    assert.equal(rules({ "cache-control": "max-age=3600, public", etag: '"b"' }), first, "the same rules, however the header spells them");
+    assert.ok(Object.isFrozen(first));
+    assert.deepEqual({ ...first }, { lifetimeMs: 3_600_000, isNoCache: false, mayServeStale: true, staleWhileRevalidateMs: 0, staleIfErrorMs: 0, isReusableWithAuthorization: true });
+    assert.notEqual(rules({ "cache-control": "public, max-age=60" }), first, "another lifetime");
+    assert.notEqual(rules({ "cache-control": "public, max-age=3600, must-revalidate" }), first, "another flag");
+    assert.notEqual(rules({ "cache-control": "public, max-age=3600, stale-if-error=60" }), first, "another stale-if-error");
+  });
+  it("is bounded: heuristic lifetimes, one per Last-Modified, start the memo again rather than grow it", () => {
+    const first = rules({ "cache-control": "max-age=7" });
+    for (let index = 1; index <= 5000; index++) rules({ "cache-control": "public", date: date(0), "last-modified": date(-10 * index) });
+    const again = rules({ "cache-control": "max-age=7" });
+    assert.deepEqual(again, first);
+    assert.notEqual(again, first, "made anew after the memo started again");
+  });
+});
