@@ -52,9 +52,10 @@ export interface PreparedHead {
 
 /** Rough bytes of an entry's metadata, so that the memory bound covers headers too. */
 export function metaBytes(meta: EntryMeta): number {
-  // Calibrated against bench/cache-index.ts: about 741 heap bytes per entry with a 56-character key and three headers,
-  // 223 of them the head a fill prepares for the next hits (deliver.ts), which holds one more pointer per field.
-  let bytes = 512 + meta.key.length * 2;
+  // Calibrated against bench/cache-index.ts: about 637 heap bytes per entry with a 56-character key and three headers,
+  // the head a fill prepares for the next hits (deliver.ts) included, which holds one more pointer per field. Values
+  // count as the entry's own, though repeated ones are shared (shared-values.ts): an estimate from above.
+  let bytes = 400 + meta.key.length * 2;
   for (const name in meta.headers) {
     const value = meta.headers[name];
     bytes += name.length + (Array.isArray(value) ? value.join("").length : (value?.length ?? 0)) + 24;
