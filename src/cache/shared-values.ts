@@ -47,11 +47,13 @@ export function sharedValueCount(): number {
  * shareHeaderValues(meta.headers); // then keep meta: its values are the table's
  */
 export function shareHeaderValues<T extends Readonly<Record<string, string | readonly string[]>>>(headers: T): T {
+  // A frozen object (none the cache makes) is left as it is rather than thrown on.
+  if (Object.isFrozen(headers)) return headers;
   const fields = headers as Record<string, string | string[]>;
   for (const name in fields) {
     const value = fields[name];
     if (typeof value === "string") fields[name] = sharedValue(value);
-    else if (Array.isArray(value)) for (let index = 0; index < value.length; index++) value[index] = sharedValue(value[index] as string);
+    else if (Array.isArray(value) && !Object.isFrozen(value)) for (let index = 0; index < value.length; index++) value[index] = sharedValue(value[index] as string);
   }
   return headers;
 }

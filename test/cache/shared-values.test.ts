@@ -47,6 +47,15 @@ test("shareHeaderValues changes no value, field or order, and returns the object
   assert.deepEqual(Object.keys(headers), ["b", "a", "list", "empty"]);
 });
 
+test("a frozen header object, or a frozen list in one, is left as it is", () => {
+  const frozen = Object.freeze({ "content-type": "text/css" });
+  assert.equal(shareHeaderValues(frozen), frozen);
+  const list = Object.freeze(["a", "b"]);
+  const headers = { vary: list as unknown as string[] };
+  assert.doesNotThrow(() => shareHeaderValues(headers));
+  assert.equal(headers.vary, list);
+});
+
 test("the table stays bounded: values seen once (an ETag each) age out, and a long value is not entered", () => {
   for (let index = 0; index < 100_000; index++) sharedValue(`"etag-${index}"`);
   assert.ok(sharedValueCount() <= 2 * 16_384, `${sharedValueCount()} values held`);
