@@ -16,9 +16,9 @@ let previous = new Map<string, string>();
 let currentChars = 0;
 
 /**
- * The table's string equal to `value`, entered if there is none yet.
+ * The table's string equal to `value` (the same characters; one object for every caller), entered if there is none yet.
  * @example
- * sharedValue(Buffer.from("text/css").toString()) === sharedValue("text/" + "css"); // true
+ * headers["content-type"] = sharedValue(headers["content-type"]); // the one "text/css" every entry points at
  */
 export function sharedValue(value: string): string {
   if (value.length > VALUE_CHARS_MAX) return value;
