@@ -9,10 +9,17 @@ import { performance } from "node:perf_hooks";
 import { getHeapStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
-/** How often the event loop's utilization is sampled: a burst's memory is given back 2–4 s after it ends. */
+/** How often the event loop's utilization is sampled: start-up's memory is given back 2–4 s after the process first goes idle. */
 const CHECK_INTERVAL_MS = 2_000;
 /** Below this share of the last interval spent outside the event loop's idle wait, the process is idle. */
 const IDLE_UTILIZATION = 0.05;
+/**
+ * After its first collection (what start-up left: a config validated, certificates issued), the release waits for
+ * this many idle checks in a row, 30 s: the collection shrinks the young generation and moves the whole heap, and the
+ * requests of the next ~100 ms pay for it (at 2,000 misses/s, 13–22 ms each instead of under 1; docs/BENCHMARKS.md,
+ * "Latency after a lull"). Traffic that pauses for seconds must not pay that after every lull.
+ */
+const IDLE_CHECKS_AFTER_FIRST = 15;
 /** Only a process that grew this much since the last collection collects again (a collection costs ~10–30 ms of CPU). */
 const MIN_GROWTH_BYTES = 4 * 1024 * 1024;
 /**
@@ -39,7 +46,8 @@ export interface IdleMemoryProbes {
 }
 
 /**
- * Samples the event loop every 2 s; when it was idle and the RSS grew since the last collection, collects once, unless the heap is past 256 MiB.
+ * Samples the event loop every 2 s; when it was idle (the first time: for one check; later: for 30 s in a row) and the
+ * RSS grew since the last collection, collects once, unless the heap is past 256 MiB.
  * @example
  * const idleMemory = releaseMemoryWhenIdle(log);
  * // … on stop:
@@ -47,13 +55,18 @@ export interface IdleMemoryProbes {
  */
 export function releaseMemoryWhenIdle(log: Logger, probes: IdleMemoryProbes = nodeProbes(log)): IdleMemoryRelease {
   let rssAfterRelease = 0;
+  let hasCollected = false;
+  let idleChecks = 0;
   const timer = setInterval(() => {
-    if (probes.utilizationSinceLastCall() >= IDLE_UTILIZATION) return;
+    if (probes.utilizationSinceLastCall() >= IDLE_UTILIZATION) return void (idleChecks = 0);
+    idleChecks += 1;
+    if (hasCollected && idleChecks < IDLE_CHECKS_AFTER_FIRST) return;
     const rssBefore = probes.rssBytes();
     if (rssBefore - rssAfterRelease < MIN_GROWTH_BYTES) return;
     if (probes.heapUsedBytes() > MAX_HEAP_BYTES) return;
     const startedAt = performance.now();
     if (!probes.collect()) return void clearInterval(timer);
+    hasCollected = true;
     rssAfterRelease = probes.rssBytes();
     log.debug({ rssBefore, rssAfter: rssAfterRelease, gcMs: Math.round(performance.now() - startedAt) }, "idle: memory given back");
   }, CHECK_INTERVAL_MS).unref();

@@ -26,7 +26,7 @@ function scriptedProbes(state: { utilization: number; rss: number; rssAfterColle
   return probes;
 }
 
-test("collects once the event loop was idle and RSS grew 4 MB since the last collection, never while busy", (t) => {
+test("collects once the event loop was idle and RSS grew 4 MB since the last collection (after the first, only after 30 s idle in a row), never while busy", (t) => {
   t.mock.timers.enable({ apis: ["setInterval"] });
   const state = { utilization: 0.9, rss: 120 * MB, rssAfterCollect: 80 * MB };
   const probes = scriptedProbes(state);
@@ -37,14 +37,25 @@ test("collects once the event loop was idle and RSS grew 4 MB since the last col
   state.utilization = 0.01;
   t.mock.timers.tick(2_000);
   assert.equal(probes.collections, 1, "idle and grown: one collection");
-  t.mock.timers.tick(10_000);
-  assert.equal(probes.collections, 1, "still idle, but nothing grew since");
+  t.mock.timers.tick(30_000);
+  assert.equal(probes.collections, 1, "still idle (30 s in a row), but nothing grew since");
   state.rss = 83 * MB;
   t.mock.timers.tick(2_000);
   assert.equal(probes.collections, 1, "3 MB of growth is not enough");
+  // A burst (busy), then a lull: its growth is given back after 30 s of idleness in a row, not at the first idle check.
+  state.utilization = 0.9;
   state.rss = 110 * MB;
   t.mock.timers.tick(2_000);
-  assert.equal(probes.collections, 2, "a later burst's growth is given back too");
+  state.utilization = 0.01;
+  t.mock.timers.tick(14 * 2_000);
+  assert.equal(probes.collections, 1, "a lull of 28 s: the next requests are not slowed by a collection");
+  state.utilization = 0.9;
+  t.mock.timers.tick(2_000);
+  state.utilization = 0.01;
+  t.mock.timers.tick(14 * 2_000);
+  assert.equal(probes.collections, 1, "a busy check starts the count again");
+  t.mock.timers.tick(2_000);
+  assert.equal(probes.collections, 2, "30 s idle in a row: a later burst's growth is given back too");
   release.stop();
   state.rss = 200 * MB;
   t.mock.timers.tick(10_000);
