@@ -130,9 +130,9 @@ export function formatCompareReport(report: CompareReport): string {
     if (!info || summary.infoOverWarn === null) continue;
     lines.push(`Moat at --log-level info (access log to /dev/null), ${summary.title}: ${rate(info)} req/s, ${fixed(summary.infoOverWarn)}× Moat at warn, ${micros(info)} µs/req.`);
   }
-  lines.push("", "| RSS MB | idle | after load | after 5 s rest |", "|---|---:|---:|---:|");
+  lines.push("", "| RSS MB | idle | after load | after 5 s rest | after 35 s rest |", "|---|---:|---:|---:|---:|");
   for (const sample of report.memory) {
-    lines.push(`| ${sample.peer} | ${mb(sample.idleBytes)} | ${mb(sample.afterLoadBytes)} | ${mb(sample.afterRestBytes)} |`);
+    lines.push(`| ${sample.peer} | ${mb(sample.idleBytes)} | ${mb(sample.afterLoadBytes)} | ${mb(sample.afterRestBytes)} | ${mb(sample.afterLongRestBytes)} |`);
   }
   lines.push("", `${report.totalErrors} failed requests; ${Math.round(report.elapsedS)} s in all.`, "");
   return lines.join("\n");

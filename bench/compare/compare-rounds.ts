@@ -27,6 +27,8 @@ export interface MemorySample {
   afterLoadBytes: number;
   /** After the load stopped and the edges rested REST_MS. */
   afterRestBytes: number;
+  /** After LONG_REST_MS of rest: past the 30 s of idleness after which Moat gives a burst's memory back. */
+  afterLongRestBytes: number;
 }
 
 export interface RoundsOptions {
@@ -43,13 +45,15 @@ export interface RoundsOptions {
 }
 
 export const REST_MS = 5000;
+/** The second reading after the load: Moat's idle release waits for 30 s of idleness after a burst (idle-memory.ts). */
+export const LONG_REST_MS = 35_000;
 /** Unmeasured seconds of load on each peer first, so that every peer's first measured run finds its code warm. */
 const WARM_UP_S = 1;
 
 /** A whole run's estimated length, printed before it starts. */
 export function estimateSeconds(cases: CompareCase[], rounds: number, durationS: number): number {
   const runs = cases.reduce((sum, compareCase) => sum + compareCase.peers.length, 0);
-  return Math.round(15 + 4 * WARM_UP_S + rounds * runs * (durationS + 0.5) + REST_MS / 1000);
+  return Math.round(15 + 4 * WARM_UP_S + rounds * runs * (durationS + 0.5) + (REST_MS + LONG_REST_MS) / 1000);
 }
 
 /**
@@ -63,7 +67,7 @@ export async function runRounds(options: RoundsOptions): Promise<{ samples: RunS
   for (const peer of scene.peers) {
     for (const path of new Set(options.cases.map((compareCase) => compareCase.path))) await fetchOnce(peer.port, path, scene.caPem);
   }
-  // Idle is read as the rest is, after 5 s without a request: a process that just started or just answered is not idle yet (Moat gives memory back 2–4 s after it goes idle).
+  // Idle is read as the rest is, after 5 s without a request: a process that just started or just answered is not idle yet (Moat gives start-up's memory back 2–4 s after it first goes idle; a later burst's after 30 s of idleness).
   options.onProgress(`resting ${REST_MS / 1000} s, then idle RSS`);
   await sleep(REST_MS);
   const idle = new Map(scene.peers.map((peer) => [peer.id, treeStats(peer.process.pid).rssBytes]));
@@ -89,11 +93,15 @@ export async function runRounds(options: RoundsOptions): Promise<{ samples: RunS
   const afterLoad = new Map(scene.peers.map((peer) => [peer.id, treeStats(peer.process.pid).rssBytes]));
   options.onProgress(`resting ${REST_MS / 1000} s, then RSS again`);
   await sleep(REST_MS);
+  const afterRest = new Map(scene.peers.map((peer) => [peer.id, treeStats(peer.process.pid).rssBytes]));
+  options.onProgress(`resting to ${LONG_REST_MS / 1000} s, then RSS once more`);
+  await sleep(LONG_REST_MS - REST_MS);
   const memory = scene.peers.map((peer) => ({
     peer: peer.id,
     idleBytes: idle.get(peer.id) ?? 0,
     afterLoadBytes: afterLoad.get(peer.id) ?? 0,
-    afterRestBytes: treeStats(peer.process.pid).rssBytes,
+    afterRestBytes: afterRest.get(peer.id) ?? 0,
+    afterLongRestBytes: treeStats(peer.process.pid).rssBytes,
   }));
   return { samples, memory };
 }
