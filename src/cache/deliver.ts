@@ -301,9 +301,12 @@ function preparedHeadOf(entry: StoredEntry, method: string, viewerHeaders: Cache
   const head: PreparedHead = { meta, method, viewerHeaders, headers };
   // A handful at most per entry (GET and HEAD, over HTTP/1.1 and HTTP/2), most often one: the head itself until a
   // second is made (a list of one cost each of a million entries two more objects, and a hit two more reads).
-  const kept = heads === undefined ? head : Array.isArray(heads) ? (heads.push(head), heads) : [heads, head];
-  if (isKeptOnEntry) entry.heads = kept;
-  else preparedHeads.set(meta, kept);
+  if (Array.isArray(heads)) heads.push(head);
+  else {
+    const kept = heads === undefined ? head : [heads, head];
+    if (isKeptOnEntry) entry.heads = kept;
+    else preparedHeads.set(meta, kept);
+  }
   return head;
 }
 

@@ -54,19 +54,18 @@ export interface IdleMemoryProbes {
  * idleMemory.stop();
  */
 export function releaseMemoryWhenIdle(log: Logger, probes: IdleMemoryProbes = nodeProbes(log)): IdleMemoryRelease {
+  // 0 until the first collection.
   let rssAfterRelease = 0;
-  let hasCollected = false;
   let idleChecks = 0;
   const timer = setInterval(() => {
     if (probes.utilizationSinceLastCall() >= IDLE_UTILIZATION) return void (idleChecks = 0);
     idleChecks += 1;
-    if (hasCollected && idleChecks < IDLE_CHECKS_AFTER_FIRST) return;
+    if (rssAfterRelease > 0 && idleChecks < IDLE_CHECKS_AFTER_FIRST) return;
     const rssBefore = probes.rssBytes();
     if (rssBefore - rssAfterRelease < MIN_GROWTH_BYTES) return;
     if (probes.heapUsedBytes() > MAX_HEAP_BYTES) return;
     const startedAt = performance.now();
     if (!probes.collect()) return void clearInterval(timer);
-    hasCollected = true;
     rssAfterRelease = probes.rssBytes();
     log.debug({ rssBefore, rssAfter: rssAfterRelease, gcMs: Math.round(performance.now() - startedAt) }, "idle: memory given back");
   }, CHECK_INTERVAL_MS).unref();
