@@ -98,7 +98,7 @@ export const CONFIG_FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "connections.timeouts.firstByte": { description: "After the handshake, until the first byte of a request.", default: d(vc.firstByteMs), example: "10s" },
   "connections.timeouts.requestHead": { description: "Then this much more to complete the request head (HTTP/1.1: answered 408).", default: d(vc.requestHeadMs), example: "20s" },
   "connections.timeouts.idle": { description: "Keep-alive: HTTP/1.1 between requests, HTTP/2 with no open stream.", default: d(vc.idleMs), example: "60s" },
-  "connections.timeouts.stalled": { description: "While a request is open: an HTTP/1.1 connection silent both ways is closed after this (or after `idle`, if longer); an HTTP/2 stream whose response bytes wait unsent (a viewer that never opens its flow-control window, however many PINGs it sends) is reset within twice this.", default: d(vc.stalledMs), example: "2m" },
+  "connections.timeouts.stalled": { description: "While a request is open: a connection that neither reads nor writes a byte for this long is closed, within twice this (`stalled-timeout`); an HTTP/2 stream whose response bytes wait unsent (a viewer that never opens its flow-control window, however many PINGs it sends) is reset within twice this.", default: d(vc.stalledMs), example: "2m" },
   "connections.max": { description: "Caps on open connections; one more is closed as it is accepted, before any TLS work." },
   "connections.max.total": { description: "Open connections on the port (keep `ulimit -n` above it).", default: String(vc.maxConnections), example: "20000" },
   "connections.max.perAddress": { description: "Open connections from one client address.", default: String(vc.maxConnectionsPerAddress), example: "1024" },

@@ -60,7 +60,7 @@ export function applyHttpsConnectionPolicy(
   });
   // An upgraded connection (a WebSocket) leaves HTTP without a 'request' event: from its head on it is
   // one exchange until it closes, bounded by whatever carries it.
-  server.on("upgrade", (_req, socket: Socket) => deadlines.get(socket)?.requestStarted());
+  server.on("upgrade", (_req, socket: Socket) => deadlines.get(socket)?.upgraded());
   server.on("tlsClientError", (error: Error & { code?: string }, socket: TLSSocket) => {
     if (gate.wasRefused(socket)) return;
     const failure = handshakeFailure(error, socket);

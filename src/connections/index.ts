@@ -19,13 +19,13 @@ export { createConnectionLog } from "./connection-log.ts";
 export type { ConnectionLog, ConnectionLogOptions } from "./connection-log.ts";
 
 /**
- * First-byte, request-head and idle deadlines of one connection.
+ * First-byte, request-head, idle and (optionally) stalled-exchange deadlines of one connection.
  *
  * @example
- * const deadlines = watchDeadlines(socket, limits, (reason) => socket.destroy());
+ * const deadlines = watchDeadlines(socket, limits, (reason) => socket.destroy(), { stalledMs: 120_000 });
  */
 export { watchDeadlines } from "./connection-deadlines.ts";
-export type { ConnectionDeadlines, DeadlineReason } from "./connection-deadlines.ts";
+export type { ConnectionDeadlines, DeadlineOptions, DeadlineReason } from "./connection-deadlines.ts";
 
 /**
  * The reason code of a handshake that failed before TLS began: handshake-timeout, closed-before-handshake, not-tls.

@@ -1,10 +1,10 @@
-// A connection's deadlines on real loopback sockets: first byte, request head, idle after the last request, none while a request is open; one lazily armed timer, so the deadline that runs is always the latest one.
+// A connection's deadlines on real loopback sockets: first byte, request head, idle after the last request, only the stalled one while a request is open; one lazily armed timer, so the deadline that runs is always the latest one.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
 import type { AddressInfo, Socket } from "node:net";
 import { watchDeadlines } from "../../src/connections/index.ts";
-import type { ConnectionDeadlines, ConnectionLimits, DeadlineReason } from "../../src/connections/index.ts";
+import type { ConnectionDeadlines, ConnectionLimits, DeadlineOptions, DeadlineReason } from "../../src/connections/index.ts";
 
 const LIMITS: ConnectionLimits = { handshakeMs: 1_000, firstByteMs: 60, requestHeadMs: 60, idleMs: 60, maxConnections: 10, maxConnectionsPerAddress: 10 };
 
@@ -22,7 +22,7 @@ interface Watched {
 }
 
 /** A loopback connection whose server side is watched with `limits`; everything is closed when the test ends. */
-async function watchedConnection(t: { after(fn: () => void): void }, limits: ConnectionLimits): Promise<Watched> {
+async function watchedConnection(t: { after(fn: () => void): void }, limits: ConnectionLimits, options?: DeadlineOptions): Promise<Watched> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const accepted = new Promise<Socket>((resolve) => server.once("connection", resolve));
@@ -35,7 +35,7 @@ async function watchedConnection(t: { after(fn: () => void): void }, limits: Con
   const deadlines = watchDeadlines(socket, limits, (reason) => {
     onExpired({ reason, at: Date.now() });
     socket.destroy();
-  });
+  }, options);
   t.after(() => {
     client.destroy();
     socket.destroy();
@@ -128,4 +128,52 @@ test("a closed connection's deadline never runs", async (t) => {
   await closed;
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(calls, 0);
+});
+
+test("while a request is open, a connection silent both ways is closed with stalled-timeout, after the stalled deadline and within twice it", async (t) => {
+  // Every other deadline far away: only the stalled look can end this connection.
+  const { deadlines, client, socket, expired } = await watchedConnection(t, { ...LIMITS, firstByteMs: 60_000, idleMs: 60_000 }, { stalledMs: 150 });
+  const head = "POST /upload HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly ten b";
+  await written(client, head);
+  await received(socket, head.length);
+  deadlines.requestStarted();
+  const lastByteAt = Date.now();
+  const { reason, at } = await Promise.race([expired, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("still open 5 s after its last byte")), 5_000).unref())]);
+  assert.equal(reason, "stalled-timeout");
+  assert.ok(at - lastByteAt >= 150, `closed after ${at - lastByteAt} ms`);
+  // Within twice the deadline, with room for a busy machine's late timer.
+  assert.ok(at - lastByteAt < 2 * 150 + 250, `closed after ${at - lastByteAt} ms`);
+});
+
+test("bytes moving either way keep an open request from stalling, however long it lasts; its end starts the idle deadline", async (t) => {
+  const { deadlines, client, socket, expired } = await watchedConnection(t, { ...LIMITS, firstByteMs: 60_000, idleMs: 100 }, { stalledMs: 60 });
+  client.resume();
+  const head = "GET /slow HTTP/1.1\r\n\r\n";
+  await written(client, head);
+  await received(socket, head.length);
+  deadlines.requestStarted();
+  let hasExpired = false;
+  void expired.then(() => (hasExpired = true));
+  // Ten stalled deadlines' worth: the edge writes a byte every 20 ms for the first half, the peer sends one for the second.
+  for (let index = 0; index < 30; index++) {
+    if (index < 15) socket.write("x");
+    else client.write("y");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(hasExpired, false);
+  deadlines.requestEnded();
+  assert.equal((await expired).reason, "idle-timeout");
+});
+
+test("an upgraded connection (a WebSocket) gets no deadline, however silent", async (t) => {
+  const { deadlines, client, socket, expired } = await watchedConnection(t, { ...LIMITS, idleMs: 30 }, { stalledMs: 30 });
+  const head = "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+  await written(client, head);
+  await received(socket, head.length);
+  deadlines.upgraded();
+  let hasExpired = false;
+  void expired.then(() => (hasExpired = true));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(hasExpired, false);
+  assert.equal(socket.destroyed, false);
 });

@@ -1,4 +1,4 @@
-// An outside attacker's probes of the data plane, one class each: paths that route elsewhere once decoded, headers that override the request behind the cache key, requests pipelined behind a refusal, and an HTTP/2 viewer that never opens its window.
+// An outside attacker's probes of the data plane, one class each: paths that route elsewhere once decoded, headers that override the request behind the cache key, requests pipelined behind a refusal, an HTTP/2 viewer that never opens its window, and exchanges that stall.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import tls from "node:tls";
@@ -17,6 +17,13 @@ import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
 // A cacheable answer that reflects what a framework would act on: the path it received and the override headers.
 function reflectingOrigin(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
   if (req.url === "/huge-head") return void res.writeHead(200, { "x-big": "a".repeat(64 * 1024) }).end("never relayed");
+  // Answers once the whole upload is in: what it received, in bytes.
+  if (req.url?.startsWith("/upload")) {
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+    req.on("end", () => res.writeHead(200, { "content-type": "text/plain" }).end(`received ${bytes}`));
+    return;
+  }
   res.writeHead(200, { "content-type": "text/plain", "cache-control": "max-age=600" });
   res.end(`${req.method} ${req.url} original=${String(req.headers["x-original-url"] ?? "")} forwarded=${String(req.headers.forwarded ?? "")}`);
 }
@@ -305,6 +312,79 @@ describe("an HTTP/2 viewer that never opens its flow-control window", { timeout:
       }
     } finally {
       session.close();
+    }
+  });
+});
+
+/** Rejects with `what` if `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
+}
+
+describe("exchanges that stall: a request open on a connection silent both ways", { timeout: 60_000 }, () => {
+  let ca: CertificateAuthority;
+  let origin: TestOrigin;
+  let edge: TestEdge;
+
+  before(async () => {
+    ca = await createEphemeralCertificateAuthority();
+    origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), clientCaPem: ca.bundlePem, handler: reflectingOrigin });
+    // A short deadline so that the test waits for it, not for the default two minutes.
+    edge = await startTestEdge(ca, { connections: { timeouts: { stalled: "1s" } }, distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "app", url: origin.url }] }] });
+  });
+
+  after(async () => {
+    await edge?.close();
+    await origin?.close();
+  });
+
+  async function openH1(): Promise<tls.TLSSocket> {
+    const socket = tls.connect({ host: "127.0.0.1", port: edge.edge.httpsPort, ca: ca.bundlePem, servername: "shop.test", ALPNProtocols: ["http/1.1"] });
+    socket.on("error", () => {});
+    await once(socket, "secureConnect");
+    return socket;
+  }
+
+  test("HTTP/1.1: an upload that stops half-way is closed after the stalled deadline, within twice it, and logged", async () => {
+    const socket = await openH1();
+    const closed = once(socket, "close");
+    socket.write("POST /upload/stops HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 1000\r\n\r\n0123456789");
+    const lastByteAt = Date.now();
+    await within(closed, 6_000, "the stalled connection was not closed");
+    const openFor = Date.now() - lastByteAt;
+    assert.ok(openFor >= 1_000, `closed ${openFor} ms after its last byte, before the 1 s deadline`);
+    const line = await edge.waitForLog((entry) => entry.msg === "connection closed" && entry.reason === "stalled-timeout", 5_000);
+    assert.equal(line.listener, "viewers");
+  });
+
+  test("HTTP/1.1: an upload that keeps moving, a byte every 300 ms for three deadlines' worth, is never cut and is answered", async () => {
+    const socket = await openH1();
+    const answer: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => answer.push(chunk));
+    socket.write("POST /upload/slow HTTP/1.1\r\nHost: shop.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\n");
+    for (let index = 0; index < 10; index++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(socket.destroyed, false, `cut after ${index} bytes`);
+      socket.write(String(index));
+    }
+    await within(once(socket, "close"), 10_000, "no answer to the whole upload");
+    const response = Buffer.concat(answer).toString("latin1");
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    assert.match(response, /received 10\r\n/);
+  });
+
+  test("HTTP/2: a stream whose upload stops, on a connection that then says nothing, ends with the connection (GOAWAY)", async () => {
+    const h2 = await connectRawH2({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test" });
+    try {
+      // HEADERS without END_STREAM: a body is announced, and never comes.
+      h2.writeFrame(FRAME.HEADERS, FLAG.END_HEADERS, 1, hpackBlock([[":method", "POST"], [":scheme", "https"], [":authority", "shop.test"], [":path", "/upload/h2-stops"], ["content-length", "1000"]]));
+      const sentAt = Date.now();
+      await within(h2.waitForFrame((frame) => frame.type === FRAME.GOAWAY), 6_000, "no GOAWAY on the stalled connection");
+      assert.ok(Date.now() - sentAt >= 1_000, "not before the deadline");
+      // Its log line is the HTTP/1.1 test's (one per address and reason every 10 s); the socket goes a second after the GOAWAY.
+      await within(once(h2.socket, "close"), 5_000, "the stalled HTTP/2 connection was not closed");
+    } finally {
+      h2.socket.destroy();
     }
   });
 });

@@ -195,13 +195,13 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Node's headersTimeout and requestTimeout do not reach HTTP/1.1 behind http2's allowHTTP1 (checked
   // on Node 24: a silent or half-sent head stays open); the connections deadlines below replace them.
   // keepAliveTimeout does, and at the idle deadline's length it also tells HTTP/1.1 viewers (Keep-Alive: timeout=N).
-  // The socket timeout also runs between requests, where the idle deadline decides: never before it.
-  server.setTimeout(Math.max(stalledExchangeMs, deps.connections.idleMs));
+  // No server.setTimeout: its socket timer moved at every read and write; while a request is open, the
+  // deadlines look at the socket's byte counts every connections.timeouts.stalled instead.
   (server as Http2SecureServer & { keepAliveTimeout?: number }).keepAliveTimeout = deps.connections.idleMs;
   const gate = limitConnections(server, deps.connections, connectionLog);
   // An HTTP/1.1 WebSocket handshake leaves HTTP without a 'request' event: from its head on, the
   // connection is one exchange until it closes (the tunnel's idle and lifetime limits take over).
-  server.on("upgrade", (_req: IncomingMessage, socket: Socket) => deadlines.get(socket)?.requestStarted());
+  server.on("upgrade", (_req: IncomingMessage, socket: Socket) => deadlines.get(socket)?.upgraded());
   // WebSocket handshakes go through the same pipeline (SNI/Host, behavior, viewer certificate) as any request.
   upgrades.listen(server, handler);
 
@@ -218,7 +218,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     // Tracked after the handshake: requests see the TLS socket, not the raw TCP one.
     connections.set(socket, { active: 0 });
     socket.once("close", () => connections.delete(socket));
-    deadlines.set(socket, watchDeadlines(socket, deps.connections, (reason) => closeExpired(socket, reason)));
+    deadlines.set(socket, watchDeadlines(socket, deps.connections, (reason) => closeExpired(socket, reason), { stalledMs: stalledExchangeMs }));
     handingOver = socket;
     try {
       handOverToHttp.call(server, socket);
