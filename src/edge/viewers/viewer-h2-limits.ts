@@ -47,6 +47,8 @@ const RESETS_OWED_LIMIT = 100;
 const SESSION_COUNTS = Symbol("viewer-h2-guard.counts");
 /** The bytes a stream had buffered at the last sweep, while they stayed there; absent when it made progress since. */
 const BUFFERED_AT_SWEEP = Symbol("viewer-h2-guard.buffered");
+/** True while a 'drain' listener waits on the stream (added by a sweep that found bytes waiting). */
+const HEARS_DRAIN = Symbol("viewer-h2-guard.hearsDrain");
 
 /** What a session's streams share: made once per session, so a stream costs one property, not closures. */
 interface SessionCounts {
@@ -64,7 +66,7 @@ interface SessionCounts {
   readonly open: Set<CountedStream>;
 }
 
-type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]?: SessionCounts; [BUFFERED_AT_SWEEP]?: number };
+type CountedStream = ServerHttp2Stream & { [SESSION_COUNTS]?: SessionCounts; [BUFFERED_AT_SWEEP]?: number; [HEARS_DRAIN]?: boolean };
 
 export interface ViewerH2Guard {
   /**
@@ -90,18 +92,16 @@ export function createViewerH2Guard(log: Logger, limits: { stalledStreamMs: numb
     counts.isCalmed = true;
     const { session, resets, finished } = counts;
     log.warn({ remote: session.socket?.remoteAddress, resets, finished }, "viewer HTTP/2 session closed: it resets streams instead of letting them finish (rapid reset)");
+    // Counted at each stream's 'close', which may come after Node itself ended the session (its own limits).
+    if (session.destroyed) return;
     session.goaway(NGHTTP2_ENHANCE_YOUR_CALM);
     // Destroyed on the next turn: from inside nghttp2's read the GOAWAY would never be written.
     setImmediate(() => session.destroy(new ViewerSessionFloodError(resets, finished), NGHTTP2_ENHANCE_YOUR_CALM));
   }
 
   // The counts travel on each stream: by its 'close' the stream no longer knows its session. One
-  // listener per event for every stream (the deadlines' included), rather than closures per stream.
-  function onAborted(this: CountedStream): void {
-    const counts = this[SESSION_COUNTS] as SessionCounts;
-    counts.resets += 1;
-    if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts);
-  }
+  // listener, on 'close', for every stream (the deadlines' included): no closures per stream, and no
+  // listener for 'aborted' or 'drain' (each one more listener list per stream, a tenth of a hit's allocations).
   // A viewer that never opens a stream's flow-control window (SETTINGS_INITIAL_WINDOW_SIZE 0, no
   // WINDOW_UPDATE) and sends a PING now and then kept the stream, its slot of the 128 and what its
   // response holds (a cache fill's reader, an origin request) for ever: the socket is never silent, so
@@ -120,17 +120,29 @@ export function createViewerH2Guard(log: Logger, limits: { stalledStreamMs: numb
         stream.close(NGHTTP2_CANCEL);
         continue;
       }
+      // A 'drain' before the next sweep is progress: listened for once a stream has bytes waiting at a sweep
+      // (one listener at most, until it is heard; a stream that never waits never has one).
+      if (buffered > 0 && stream[HEARS_DRAIN] !== true) {
+        stream[HEARS_DRAIN] = true;
+        stream.once("drain", onDrain);
+      }
       stream[BUFFERED_AT_SWEEP] = buffered > 0 ? buffered : undefined;
     }
   }
   function onDrain(this: CountedStream): void {
     this[BUFFERED_AT_SWEEP] = undefined;
+    this[HEARS_DRAIN] = false;
   }
   function onClose(this: CountedStream): void {
     const counts = this[SESSION_COUNTS] as SessionCounts;
     counts.open.delete(this);
-    // Node sets `aborted` with the 'aborted' event: a reset stream does not count as finished.
-    if (!this.aborted) counts.finished += 1;
+    // Node sets `aborted` with the 'aborted' event, before 'close': a stream the peer reset counts against those that finished.
+    if (this.aborted) {
+      counts.resets += 1;
+      if (counts.resets - counts.finished > RESETS_OWED_LIMIT) calm(counts);
+    } else {
+      counts.finished += 1;
+    }
     counts.deadlines?.requestEnded();
   }
 
@@ -145,9 +157,7 @@ export function createViewerH2Guard(log: Logger, limits: { stalledStreamMs: numb
       session.prependListener("stream", (stream: CountedStream) => {
         counts.deadlines?.requestStarted();
         stream[SESSION_COUNTS] = counts;
-        stream.on("aborted", onAborted);
         stream.on("close", onClose);
-        stream.on("drain", onDrain);
         counts.open.add(stream);
       });
       session.once("error", (error: Error & { code?: string }) => {
