@@ -17,6 +17,13 @@ import { createFileDir, createViewerCa } from "../support/viewer-pki.ts";
 // A cacheable answer that reflects what a framework would act on: the path it received and the override headers.
 function reflectingOrigin(req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse): void {
   if (req.url === "/huge-head") return void res.writeHead(200, { "x-big": "a".repeat(64 * 1024) }).end("never relayed");
+  // A body of that many bytes, written 16 KiB at a time (as a body arrives from a real origin), cached.
+  if (req.url?.startsWith("/big/")) {
+    const bytes = Number(req.url.slice(5));
+    res.writeHead(200, { "content-type": "application/octet-stream", "cache-control": "max-age=600", "content-length": bytes });
+    for (let sent = 0; sent < bytes; sent += 16_384) res.write(Buffer.alloc(Math.min(16_384, bytes - sent), "b"));
+    return void res.end();
+  }
   // Answers once the whole upload is in: what it received, in bytes.
   if (req.url?.startsWith("/upload")) {
     let bytes = 0;
@@ -300,6 +307,38 @@ describe("an HTTP/2 viewer that never opens its flow-control window", { timeout:
     }
   });
 
+  test("a cached response the viewer reads slowly, a window update at a time, is never reset, over several stalled deadlines", async () => {
+    const BYTES = 384 * 1024;
+    const PER_UPDATE = 64 * 1024;
+    // Cached first, by a viewer that reads at once: the slow viewer below gets a memory hit, every chunk ready at once.
+    const warm = await connectH2(edge.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test" });
+    try {
+      const response = await h2Request(warm, { ":path": `/big/${BYTES}`, ":authority": "shop.test" });
+      assert.equal(response.status, 200);
+    } finally {
+      warm.close();
+    }
+    const h2 = await connectRawH2({ port: edge.edge.httpsPort, caPem: ca.bundlePem, servername: "shop.test" });
+    // SETTINGS_INITIAL_WINDOW_SIZE = 64 KiB - 1 (the default): the stream gets 64 KiB more at each WINDOW_UPDATE below.
+    h2.writeFrame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, hpackBlock([[":method", "GET"], [":scheme", "https"], [":authority", "shop.test"], [":path", `/big/${BYTES}`]]));
+    const increment = Buffer.alloc(4);
+    increment.writeUInt32BE(PER_UPDATE);
+    // 64 KiB more every 500 ms, on the stream and on the connection: the body takes three deadlines of 1 s.
+    const updates = setInterval(() => {
+      h2.writeFrame(WINDOW_UPDATE, 0, 1, increment);
+      h2.writeFrame(WINDOW_UPDATE, 0, 0, increment);
+    }, 500);
+    try {
+      const last = await within(h2.waitForFrame((frame) => frame.streamId === 1 && ((frame.type === FRAME.DATA && (frame.flags & FLAG.END_STREAM) !== 0) || frame.type === FRAME.RST_STREAM)), 15_000, "the slow response did not end");
+      assert.equal(last.type, FRAME.DATA, "the stream ends with its last DATA, not a reset");
+      const received = h2.frames.filter((frame) => frame.type === FRAME.DATA && frame.streamId === 1).reduce((sum, frame) => sum + frame.payload.length, 0);
+      assert.equal(received, BYTES);
+    } finally {
+      clearInterval(updates);
+      h2.socket.destroy();
+    }
+  });
+
   test("responses the viewer reads are served as before on a session that outlives the deadline", async () => {
     const session = await connectH2(edge.edge.httpsPort, { caPem: ca.bundlePem, servername: "shop.test" });
     try {
@@ -315,6 +354,9 @@ describe("an HTTP/2 viewer that never opens its flow-control window", { timeout:
     }
   });
 });
+
+/** RFC 9113 §6.9. */
+const WINDOW_UPDATE = 0x8;
 
 /** Rejects with `what` if `promise` has not settled within `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
