@@ -11,6 +11,11 @@ export interface ConnectionDeadlines {
   requestEnded(): void;
   /** The connection left HTTP (a WebSocket after its upgrade): no deadline runs any more; what carries it bounds it. */
   upgraded(): void;
+  /**
+   * A tunnel opened on one of the connection's requests (a WebSocket over HTTP/2): while one is open the connection is
+   * never taken for stalled, however quiet (the tunnel's own idle limit bounds it). Call the function returned when it closes.
+   */
+  holdForTunnel(): () => void;
 }
 
 export interface DeadlineOptions {
@@ -54,6 +59,7 @@ export function watchDeadlines(socket: Socket, limits: ConnectionLimits, onExpir
   let timer: NodeJS.Timeout | undefined;
   let firesAt = Infinity;
   let isUpgraded = false;
+  let tunnels = 0;
   // While a request is open: the bytes moved both ways at the last look, and when that look was (-1: none yet).
   let movedAtLook = -1;
   let lookedAt = 0;
@@ -88,10 +94,10 @@ export function watchDeadlines(socket: Socket, limits: ConnectionLimits, onExpir
     arm(deadlineAt, now);
   }
 
-  // Silent both ways since the last look, a full stalledMs ago: stalled. Bytes moved: this is the new look.
+  // Silent both ways since the last look, a full stalledMs ago: stalled. Bytes moved (or a tunnel open): this is the new look.
   function lookForProgress(now: number, stalledMs: number): void {
     const moved = socket.bytesRead + socket.bytesWritten;
-    if (moved !== movedAtLook) {
+    if (moved !== movedAtLook || tunnels > 0) {
       movedAtLook = moved;
       lookedAt = now;
     } else if (now - lookedAt >= stalledMs) {
@@ -113,6 +119,15 @@ export function watchDeadlines(socket: Socket, limits: ConnectionLimits, onExpir
     requestEnded() {
       open = Math.max(0, open - 1);
       if (open === 0 && !socket.destroyed && !isUpgraded) awaitRequest(limits.idleMs, "idle-timeout", Date.now());
+    },
+    holdForTunnel() {
+      tunnels++;
+      let isHeld = true;
+      return () => {
+        if (!isHeld) return;
+        isHeld = false;
+        tunnels--;
+      };
     },
     upgraded() {
       isUpgraded = true;

@@ -177,3 +177,23 @@ test("an upgraded connection (a WebSocket) gets no deadline, however silent", as
   assert.equal(hasExpired, false);
   assert.equal(socket.destroyed, false);
 });
+
+test("a held tunnel keeps a silent connection from counting as stalled; once released, the stalled deadline runs again", async (t) => {
+  const { deadlines, client, socket, expired } = await watchedConnection(t, { ...LIMITS, firstByteMs: 60_000, idleMs: 60_000 }, { stalledMs: 50 });
+  const head = "CONNECT /tunnel HTTP/1.1\r\n\r\n";
+  await written(client, head);
+  await received(socket, head.length);
+  deadlines.requestStarted();
+  const release = deadlines.holdForTunnel();
+  let hasExpired = false;
+  void expired.then(() => (hasExpired = true));
+  // Six stalled deadlines of silence with the tunnel held.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(hasExpired, false);
+  release();
+  release();
+  const releasedAt = Date.now();
+  const { reason, at } = await Promise.race([expired, new Promise<never>((_, reject) => setTimeout(() => reject(new Error("not closed 5 s after the tunnel's release")), 5_000).unref())]);
+  assert.equal(reason, "stalled-timeout");
+  assert.ok(at - releasedAt < 2 * 50 + 250, `closed ${at - releasedAt} ms after the release`);
+});

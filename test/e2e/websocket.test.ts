@@ -271,4 +271,38 @@ describe("WebSocket and connection deadlines", { timeout: 30_000 }, () => {
       await origin.close();
     }
   });
+
+  test("a quiet tunnel outlives twice the stalled deadline, over HTTP/1.1 and over HTTP/2: only the tunnel's own idle limit closes it", async () => {
+    const ca = await createEphemeralCertificateAuthority();
+    const origin = await startWebSocketOrigin(await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), ca.bundlePem);
+    const edge = await startTestEdge(ca, {
+      connections: { timeouts: { stalled: "1s" } },
+      distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "api", url: origin.url }], behaviors: [{ path: "*", target: "api", websocket: true }] }],
+    });
+    const session = http2.connect(`https://127.0.0.1:${edge.edge.httpsPort}`, { ca: ca.bundlePem, servername: "shop.test" });
+    session.on("error", () => {});
+    try {
+      const ws = viewerSocket(edge.edge.httpsPort, ca.bundlePem, { host: "shop.test", path: "/live" });
+      assert.equal(await echoOnce(ws, "h1 before"), "h1 before");
+      const stream = session.request({ ":method": "CONNECT", ":protocol": "websocket", ":scheme": "https", ":path": "/live/h2", ":authority": "shop.test", "sec-websocket-version": "13" }, { endStream: false });
+      const [headers] = (await once(stream, "response")) as [http2.IncomingHttpHeaders];
+      assert.equal(headers[":status"], 200);
+      // Silent both ways for three stalled deadlines: a connection deadline that took a tunnel for a stalled request would have cut both.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      assert.equal(ws.readyState, WebSocket.OPEN, "the HTTP/1.1 tunnel is still open");
+      assert.equal(await echoOnce(ws, "h1 after"), "h1 after");
+      assert.equal(session.closed || session.destroyed, false, "the HTTP/2 connection is still open");
+      stream.write(maskedTextFrame("h2 after"));
+      const [frame] = (await once(stream, "data")) as [Buffer];
+      assert.equal(unmaskedTextOf(frame), "h2 after");
+      assert.ok(!edge.logs.some((l) => l.msg === "connection closed"), "no connection deadline acted on a tunnel");
+      ws.close(1000);
+      await once(ws, "close");
+      stream.close();
+    } finally {
+      session.destroy();
+      await edge.close();
+      await origin.close();
+    }
+  });
 });

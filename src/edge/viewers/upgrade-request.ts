@@ -59,7 +59,7 @@ export interface ViewerUpgrades {
  * const upgrades = createViewerUpgrades({ sessionIdleMs: () => server.timeout });
  * upgrades.listen(server, createRequestHandler({ currentSnapshot, log, upgrades }));
  */
-export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerUpgrades {
+export function createViewerUpgrades(deps: { sessionIdleMs(): number; holdConnectionDeadlines?(session: Http2Session): (() => void) | undefined }): ViewerUpgrades {
   const handshakes = new WeakMap<IncomingMessage, ViewerHandshake>();
   const tunnels = new Set<OpenTunnel>();
   let closingReason: "drain" | undefined;
@@ -70,10 +70,13 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number }): ViewerU
   function holdSession(session: Http2Session): () => void {
     tunnelsOnSession.set(session, (tunnelsOnSession.get(session) ?? 0) + 1);
     session.setTimeout(0);
+    // The connection's stalled deadline too: a quiet tunnel is not a stalled request.
+    const releaseDeadlines = deps.holdConnectionDeadlines?.(session);
     let isReleased = false;
     return () => {
       if (isReleased) return;
       isReleased = true;
+      releaseDeadlines?.();
       const left = (tunnelsOnSession.get(session) ?? 1) - 1;
       tunnelsOnSession.set(session, left);
       if (left === 0 && !session.destroyed) session.setTimeout(deps.sessionIdleMs());

@@ -79,7 +79,9 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Inactivity while a request is open (connections.timeouts.stalled): a stalled upload, or a viewer
   // that stopped reading. Between requests, the connections deadlines apply (src/connections).
   const stalledExchangeMs = deps.connections.stalledMs;
-  const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs });
+  // The deadlines of each HTTP/2 session's connection, for its tunnels (set in the 'session' listener below).
+  const deadlinesOfSession = new WeakMap<Http2Session, ConnectionDeadlines>();
+  const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs, holdConnectionDeadlines: (session) => deadlinesOfSession.get(session)?.holdForTunnel() });
 
   const handler = createRequestHandler({
     upgrades,
@@ -241,6 +243,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     const socket = handingOver;
     const watch = socket && deadlines.get(socket);
     if (socket) sessionOf.set(socket, session);
+    if (watch) deadlinesOfSession.set(session, watch);
     // Its streams' reset counts, and the connection's deadlines: a stream is a request from its head to its close.
     h2Guard.watch(session, socket && watch ? { socket, deadlines: watch } : undefined);
     if (isDraining) return session.close();
