@@ -56,32 +56,13 @@ export interface ViewerUpgrades {
 
 /**
  * @example
- * const upgrades = createViewerUpgrades({ sessionIdleMs: () => server.timeout });
+ * const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (session) => deadlinesOf(session)?.holdForTunnel() });
  * upgrades.listen(server, createRequestHandler({ currentSnapshot, log, upgrades }));
  */
-export function createViewerUpgrades(deps: { sessionIdleMs(): number; holdConnectionDeadlines?(session: Http2Session): (() => void) | undefined }): ViewerUpgrades {
+export function createViewerUpgrades(deps: { holdConnectionDeadlines(session: Http2Session): (() => void) | undefined }): ViewerUpgrades {
   const handshakes = new WeakMap<IncomingMessage, ViewerHandshake>();
   const tunnels = new Set<OpenTunnel>();
   let closingReason: "drain" | undefined;
-  // An HTTP/2 session closes after its idle timeout even with a quiet tunnel on it; the tunnel has
-  // its own idle limit, so the session's is suspended while tunnels are open on it.
-  const tunnelsOnSession = new WeakMap<Http2Session, number>();
-
-  function holdSession(session: Http2Session): () => void {
-    tunnelsOnSession.set(session, (tunnelsOnSession.get(session) ?? 0) + 1);
-    session.setTimeout(0);
-    // The connection's stalled deadline too: a quiet tunnel is not a stalled request.
-    const releaseDeadlines = deps.holdConnectionDeadlines?.(session);
-    let isReleased = false;
-    return () => {
-      if (isReleased) return;
-      isReleased = true;
-      releaseDeadlines?.();
-      const left = (tunnelsOnSession.get(session) ?? 1) - 1;
-      tunnelsOnSession.set(session, left);
-      if (left === 0 && !session.destroyed) session.setTimeout(deps.sessionIdleMs());
-    };
-  }
 
   const upgrades: ViewerUpgrades = {
     listen(server, handler) {
@@ -115,8 +96,10 @@ export function createViewerUpgrades(deps: { sessionIdleMs(): number; holdConnec
         return { readable: socket, writable: socket, end: () => socket.end(), destroy: () => socket.destroy() };
       }
       const stream = (req as Http2ServerRequest).stream;
-      const release = holdSession(stream.session as Http2Session);
-      stream.once("close", release);
+      // An HTTP/2 tunnel is one stream among the connection's requests: while it is open, the connection's stalled
+      // deadline does not take it for a stalled request (the tunnel's own idle limit bounds it).
+      const release = deps.holdConnectionDeadlines(stream.session as Http2Session);
+      if (release) stream.once("close", release);
       return {
         readable: req as Http2ServerRequest,
         writable: res as unknown as Writable,

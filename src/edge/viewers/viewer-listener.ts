@@ -81,7 +81,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   const stalledExchangeMs = deps.connections.stalledMs;
   // The deadlines of each HTTP/2 session's connection, for its tunnels (set in the 'session' listener below).
   const deadlinesOfSession = new WeakMap<Http2Session, ConnectionDeadlines>();
-  const upgrades = createViewerUpgrades({ sessionIdleMs: () => stalledExchangeMs, holdConnectionDeadlines: (session) => deadlinesOfSession.get(session)?.holdForTunnel() });
+  const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (session) => deadlinesOfSession.get(session)?.holdForTunnel() });
 
   const handler = createRequestHandler({
     upgrades,
