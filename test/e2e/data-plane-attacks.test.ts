@@ -270,7 +270,7 @@ describe("a viewer certificate chain past OpenSSL's 100 KiB certificate list", {
   });
 });
 
-describe("an HTTP/2 viewer that never opens its flow-control window", { timeout: 60_000 }, () => {
+describe("stalled exchanges: an HTTP/2 viewer that never opens its flow-control window, a request open on a connection silent both ways", { timeout: 60_000 }, () => {
   let ca: CertificateAuthority;
   let origin: TestOrigin;
   let edge: TestEdge;
@@ -353,32 +353,6 @@ describe("an HTTP/2 viewer that never opens its flow-control window", { timeout:
       session.close();
     }
   });
-});
-
-/** RFC 9113 §6.9. */
-const WINDOW_UPDATE = 0x8;
-
-/** Rejects with `what` if `promise` has not settled within `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
-}
-
-describe("exchanges that stall: a request open on a connection silent both ways", { timeout: 60_000 }, () => {
-  let ca: CertificateAuthority;
-  let origin: TestOrigin;
-  let edge: TestEdge;
-
-  before(async () => {
-    ca = await createEphemeralCertificateAuthority();
-    origin = await startTestOrigin({ certificate: await ca.issueServerCertificate({ dnsNames: ["localhost"], validityMs: 3_600_000 }), clientCaPem: ca.bundlePem, handler: reflectingOrigin });
-    // A short deadline so that the test waits for it, not for the default two minutes.
-    edge = await startTestEdge(ca, { connections: { timeouts: { stalled: "1s" } }, distributions: [{ id: "shop", aliases: ["shop.test"], origins: [{ id: "app", url: origin.url }] }] });
-  });
-
-  after(async () => {
-    await edge?.close();
-    await origin?.close();
-  });
 
   async function openH1(): Promise<tls.TLSSocket> {
     const socket = tls.connect({ host: "127.0.0.1", port: edge.edge.httpsPort, ca: ca.bundlePem, servername: "shop.test", ALPNProtocols: ["http/1.1"] });
@@ -430,3 +404,11 @@ describe("exchanges that stall: a request open on a connection silent both ways"
     }
   });
 });
+
+/** RFC 9113 §6.9. */
+const WINDOW_UPDATE = 0x8;
+
+/** Rejects with `what` if `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms).unref())]);
+}
