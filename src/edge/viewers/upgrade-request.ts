@@ -2,7 +2,7 @@
 import type { ServerResponse } from "node:http";
 import type { IncomingMessage } from "node:http";
 import http2 from "node:http2";
-import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
 import type { Duplex, Readable, Writable } from "node:stream";
 import type { ViewerResponse } from "../pipeline/error-response.ts";
@@ -56,10 +56,10 @@ export interface ViewerUpgrades {
 
 /**
  * @example
- * const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (session) => deadlinesOf(session)?.holdForTunnel() });
+ * const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (stream) => viewerH2DeadlinesOf(stream)?.holdForTunnel() });
  * upgrades.listen(server, createRequestHandler({ currentSnapshot, log, upgrades }));
  */
-export function createViewerUpgrades(deps: { holdConnectionDeadlines(session: Http2Session): (() => void) | undefined }): ViewerUpgrades {
+export function createViewerUpgrades(deps: { holdConnectionDeadlines(stream: ServerHttp2Stream): (() => void) | undefined }): ViewerUpgrades {
   const handshakes = new WeakMap<IncomingMessage, ViewerHandshake>();
   const tunnels = new Set<OpenTunnel>();
   let closingReason: "drain" | undefined;
@@ -98,7 +98,7 @@ export function createViewerUpgrades(deps: { holdConnectionDeadlines(session: Ht
       const stream = (req as Http2ServerRequest).stream;
       // An HTTP/2 tunnel is one stream among the connection's requests: while it is open, the connection's stalled
       // deadline does not take it for a stalled request (the tunnel's own idle limit bounds it).
-      const release = deps.holdConnectionDeadlines(stream.session as Http2Session);
+      const release = deps.holdConnectionDeadlines(stream);
       if (release) stream.once("close", release);
       return {
         readable: req as Http2ServerRequest,

@@ -187,3 +187,8 @@ function ignoreStreamError(): void {}
 export function viewerH2SocketOf(req: { stream: ServerHttp2Stream }): TLSSocket | undefined {
   return (req.stream as CountedStream)[SESSION_COUNTS]?.socket;
 }
+
+/** The deadlines of an HTTP/2 stream's connection, when the guard watches its session with them; else undefined. */
+export function viewerH2DeadlinesOf(stream: ServerHttp2Stream): ConnectionDeadlines | undefined {
+  return (stream as CountedStream)[SESSION_COUNTS]?.deadlines;
+}

@@ -16,7 +16,7 @@ import type { DestinationStream } from "pino";
 import { assertVerifyModeSupported, requestClientCertificate, tlsPolicyOptions } from "../../tls/index.ts";
 import type { TlsPolicy } from "../../tls/index.ts";
 import type { EdgeSnapshot } from "../snapshot/edge-snapshot.ts";
-import { createViewerH2Guard, VIEWER_H2_OPTIONS, viewerH2SocketOf } from "./viewer-h2-limits.ts";
+import { createViewerH2Guard, VIEWER_H2_OPTIONS, viewerH2DeadlinesOf, viewerH2SocketOf } from "./viewer-h2-limits.ts";
 import { ViewerH2Response } from "./viewer-h2-response.ts";
 import { isBodilessRead, ViewerH2StreamRequest, ViewerH2StreamResponse } from "./viewer-h2-stream.ts";
 import { createViewerConnectionCheck, isBelowMinVersion, logVersionRefusal } from "./viewer-connection-check.ts";
@@ -79,9 +79,7 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
   // Inactivity while a request is open (connections.timeouts.stalled): a stalled upload, or a viewer
   // that stopped reading. Between requests, the connections deadlines apply (src/connections).
   const stalledExchangeMs = deps.connections.stalledMs;
-  // The deadlines of each HTTP/2 session's connection, for its tunnels (set in the 'session' listener below).
-  const deadlinesOfSession = new WeakMap<Http2Session, ConnectionDeadlines>();
-  const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (session) => deadlinesOfSession.get(session)?.holdForTunnel() });
+  const upgrades = createViewerUpgrades({ holdConnectionDeadlines: (stream) => viewerH2DeadlinesOf(stream)?.holdForTunnel() });
 
   const handler = createRequestHandler({
     upgrades,
@@ -243,7 +241,6 @@ export function createViewerListener(deps: { currentSnapshot(): EdgeSnapshot; lo
     const socket = handingOver;
     const watch = socket && deadlines.get(socket);
     if (socket) sessionOf.set(socket, session);
-    if (watch) deadlinesOfSession.set(session, watch);
     // Its streams' reset counts, and the connection's deadlines: a stream is a request from its head to its close.
     h2Guard.watch(session, socket && watch ? { socket, deadlines: watch } : undefined);
     if (isDraining) return session.close();
